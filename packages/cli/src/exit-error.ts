@@ -1,0 +1,22 @@
+/** Thrown by a command to end the process with a specific exit code after it has reported itself. */
+export class ExitError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message = `exit ${exitCode}`,
+  ) {
+    super(message);
+    this.name = 'ExitError';
+  }
+}
+
+/**
+ * Exit codes, documented in the README.
+ * 0 success; 1 the job could not run (error [CODE]); 2 bad usage; 3 some records failed; 130 interrupted.
+ */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  partial: 3,
+  interrupted: 130,
+} as const;

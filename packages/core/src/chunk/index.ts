@@ -1,0 +1,2 @@
+// The chunk area's public exports (re-exported by src/index.ts).
+export {};

@@ -1,0 +1,101 @@
+/**
+ * Stable, area-prefixed error codes. Callers branch on `code`, never on message text.
+ * Add a code here (and assert it in a test) when a new failure deserves its own name.
+ */
+export const KBATCH_ERROR_CODES = [
+  // options and input
+  'OPTION_INVALID',
+  'INPUT_NOT_FOUND',
+  'INPUT_FORMAT_UNKNOWN',
+  'RECORD_INVALID',
+  // request building
+  'TEMPLATE_INVALID',
+  'TEMPLATE_FIELD_MISSING',
+  'CUSTOM_ID_MISSING',
+  'CUSTOM_ID_DUPLICATE',
+  // chunking
+  'LINE_TOO_LARGE',
+  'LINE_INVALID',
+  // client and API boundary
+  'API_KEY_MISSING',
+  'RESPONSE_INVALID',
+  'UPLOAD_FAILED',
+  // batches
+  'BATCH_FAILED',
+  'BATCH_EXPIRED',
+  'BATCH_CANCELLED',
+  'AWAIT_TIMEOUT',
+  'DOWNLOAD_INCOMPLETE',
+  'ABORTED',
+  // job directory
+  'JOB_NOT_FOUND',
+  'JOB_INVALID',
+  'JOB_LOCKED',
+  'JOB_MISMATCH',
+  // join
+  'JOIN_MISSING_RESULT',
+  'JOIN_UNKNOWN_RESULT',
+  'JOIN_DUPLICATE_RESULT',
+  'JOIN_FIELD_COLLISION',
+  'ANSWER_INVALID',
+  'SCHEMA_INVALID',
+  // realtime
+  'REQUEST_FAILED',
+  // fine-tuning
+  'FINETUNE_EXAMPLE_INVALID',
+  'FINETUNE_MODEL_UNSUPPORTED',
+  'FINETUNE_FAILED',
+] as const;
+
+export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];
+
+/** Where an error happened; every field is optional and only set when known. */
+export interface KbatchErrorContext {
+  /** Input file path (or `-` for stdin). */
+  file?: string;
+  /** 1-based physical line number in the input file. */
+  line?: number;
+  /** 1-based record (row) number, header excluded. */
+  record?: number;
+  /** Record field or option name involved. */
+  field?: string;
+  customId?: string;
+  batchId?: string;
+  fileId?: string;
+  /** Original error (kept so nothing is lost when we add context). */
+  cause?: unknown;
+}
+
+const BRAND = Symbol.for('kbatch.error');
+
+/**
+ * The one error class of kbatch: a stable `code`, a message meant for humans and context fields.
+ * @example
+ * throw new KbatchError('CUSTOM_ID_DUPLICATE', 'custom_id "7" is used by rows 3 and 9', { customId: '7' });
+ */
+export class KbatchError extends Error {
+  readonly code: KbatchErrorCode;
+  readonly file?: string;
+  readonly line?: number;
+  readonly record?: number;
+  readonly field?: string;
+  readonly customId?: string;
+  readonly batchId?: string;
+  readonly fileId?: string;
+  readonly [BRAND] = true;
+
+  constructor(code: KbatchErrorCode, message: string, context: KbatchErrorContext = {}) {
+    const { cause, ...fields } = context;
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'KbatchError';
+    this.code = code;
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) (this as Record<string, unknown>)[key] = value;
+    }
+  }
+}
+
+/** True for any KbatchError, also across duplicated module copies (brand check, not instanceof). */
+export function isKbatchError(value: unknown): value is KbatchError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}

@@ -1,0 +1,2 @@
+// Public barrel of @kbatch/emulator.
+export {};

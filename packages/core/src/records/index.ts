@@ -1,2 +1,1 @@
-// The records area's public exports (re-exported by src/index.ts).
-export {};
+export type { InputFormat, SourceRecord } from './types.js';

@@ -1,2 +1,1 @@
-// The request area's public exports (re-exported by src/index.ts).
-export {};
+export type { ChatMessage, ChatRequestBody, BatchRequestLine } from './types.js';

@@ -9,3 +9,4 @@ export * from './client/index.js';
 export * from './batch/index.js';
 export * from './job/index.js';
 export * from './join/index.js';
+export * from './realtime/index.js';

@@ -1,0 +1,16 @@
+import type { ChatRequestBody } from '../request/types.js';
+
+/**
+ * Estimate the tokens a chat request counts against a tokens-per-minute limit, before sending it:
+ * prompt ≈ ceil(characters of all message contents / 4) + 4 per message (role and framing), plus
+ * the completion budget the request reserves (`max_completion_tokens`, else `max_tokens`, else 0).
+ * The ~4 characters per token rule holds for English text with Llama/GPT-style tokenizers; after a
+ * success the limiter corrects the estimate with the response's `usage.total_tokens`.
+ * @example estimateTokens({ model: 'm', messages: [{ role: 'user', content: 'abcdefgh' }], max_completion_tokens: 10 }) // 16
+ */
+export function estimateTokens(body: ChatRequestBody): number {
+  let chars = 0;
+  for (const message of body.messages) chars += typeof message.content === 'string' ? message.content.length : JSON.stringify(message.content ?? '').length;
+  const completion = body.max_completion_tokens ?? (body as { max_tokens?: number }).max_tokens ?? 0;
+  return Math.ceil(chars / 4) + 4 * body.messages.length + completion;
+}

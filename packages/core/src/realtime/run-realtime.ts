@@ -1,0 +1,253 @@
+import type OpenAI from 'openai';
+import pLimit from 'p-limit';
+import { z } from 'zod';
+import { KbatchError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import type { BatchRequestLine } from '../request/types.js';
+import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
+import { loadAnsweredIds, openAnswersLog, type AnswersLog } from './answers-log.js';
+import { estimateTokens } from './estimate-tokens.js';
+import { createRateLimiter } from './rate-limiter.js';
+import { createReorderBuffer } from './reorder-buffer.js';
+import { failureLine, successLine } from './result-lines.js';
+import { backoffDelay, classifyFailure } from './retry-policy.js';
+import { abortError, sleep } from './sleep.js';
+import type { RealtimeEvent, RealtimeResultLine } from './types.js';
+
+/** The one capability the realtime engine needs: `openai.chat.completions` (or a fake with `create`). */
+export type RealtimeClient = Pick<OpenAI['chat']['completions'], 'create'>;
+
+const positiveInt = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
+
+/** Options shared by `runRealtime` and `realtimeStream` (everything but the input). */
+export const RealtimeOptionsSchema = z.object({
+  /** `openai.chat.completions`; its SDK retries are disabled per call (`maxRetries: 0`) since we count retries ourselves. */
+  client: z.custom<RealtimeClient>((v) => typeof (v as { create?: unknown } | null)?.create === 'function', {
+    error: 'must be an object with a create() method, e.g. openai.chat.completions',
+  }),
+  /** Maximum requests in flight (the ceiling of the adaptive limit). */
+  concurrency: positiveInt('a positive integer').default(16),
+  /** Requests per minute; attempts (retries included) are spaced 60 000 / rpm ms apart. */
+  rpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+  /** Estimated tokens per minute (see `estimateTokens`). */
+  tpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+  /** Retries per request after the first attempt (429, 408/409, 5xx, dropped connections, timeouts). */
+  retries: z.number({ error: 'must be a non-negative integer' }).int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).default(5),
+  /** Per-attempt timeout. */
+  timeoutMs: positiveInt('a positive integer (milliseconds)').default(600_000),
+  /** Backoff base: retry n waits random() × min(retryMaxMs, retryBaseMs × 2^(n-1)). */
+  retryBaseMs: positiveInt('a positive integer (milliseconds)').default(500),
+  retryMaxMs: positiveInt('a positive integer (milliseconds)').default(30_000),
+  /** Lower the effective concurrency on 429 bursts and recover afterwards (see `createAdaptiveConcurrency`). */
+  adaptive: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Calm period after a 429-driven decrease before the limit grows again. */
+  adaptiveCooldownMs: z.number({ error: 'must be a non-negative integer' }).int().min(0, { error: 'must be a non-negative integer' }).default(2000),
+  /** Max requests started but not yet emitted (in flight + waiting for order); default 4 × concurrency. */
+  window: positiveInt('a positive integer').optional(),
+  /** Emit results as they complete instead of in input order. */
+  unordered: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Answers log path: successes are appended as they arrive; ids found there are replayed, not resent. */
+  answersLog: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  /** Progress callback (retries, concurrency changes, answers, final failures). */
+  onEvent: z.custom<(event: RealtimeEvent) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+});
+
+/** Options of `realtimeStream`. */
+export type RealtimeOptions = z.input<typeof RealtimeOptionsSchema>;
+export type ResolvedRealtimeOptions = z.output<typeof RealtimeOptionsSchema>;
+
+const isIterable = (v: unknown) =>
+  v != null && (typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function');
+
+/** Options of `runRealtime`: the shared options plus the request lines. */
+export const RunRealtimeOptionsSchema = RealtimeOptionsSchema.extend({
+  requests: z.custom<AsyncIterable<BatchRequestLine> | Iterable<BatchRequestLine>>(isIterable, {
+    error: 'must be an iterable or async iterable of request lines',
+  }),
+});
+export type RunRealtimeOptions = z.input<typeof RunRealtimeOptionsSchema>;
+
+/**
+ * Send request lines to POST /v1/chat/completions with bounded, adaptive concurrency, rpm/tpm
+ * pacing and retries, yielding one result line per request in the batch "request output object"
+ * shape (input order unless `unordered`). Final failures are yielded as error lines, not thrown;
+ * only run-level problems throw (ABORTED, LINE_INVALID, JOB_INVALID, I/O errors).
+ * Memory is bounded by `window` whatever the input size: intake pauses while it is full.
+ * @example
+ * for await (const line of runRealtime({ requests, client: openai.chat.completions, concurrency: 20, rpm: 600, answersLog: 'job/answers.jsonl' })) out.write(JSON.stringify(line) + '\n');
+ */
+export function runRealtime(options: RunRealtimeOptions): AsyncGenerator<RealtimeResultLine, void, undefined> {
+  const { requests, ...rest } = parseOptions(RunRealtimeOptionsSchema, options, 'runRealtime');
+  return runResolved(requests, rest);
+}
+
+/** The engine, for already-validated options (used by `realtimeStream` too). */
+export async function* runResolved(
+  requests: AsyncIterable<BatchRequestLine> | Iterable<BatchRequestLine>,
+  o: ResolvedRealtimeOptions,
+): AsyncGenerator<RealtimeResultLine, void, undefined> {
+  if (o.signal?.aborted) throw abortError(o.signal);
+  const internal = new AbortController();
+  const signal = internal.signal;
+  const wake = createWakeup();
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    internal.abort(err);
+    wake.notify();
+  };
+  const onOuterAbort = () => fail(abortError(o.signal!));
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+
+  const answered = o.answersLog ? await loadAnsweredIds(o.answersLog) : undefined;
+  const log: AnswersLog | undefined = o.answersLog ? await openAnswersLog(o.answersLog) : undefined;
+  const limit = pLimit(o.concurrency);
+  const adaptive = o.adaptive ? createAdaptiveConcurrency({ max: o.concurrency, cooldownMs: o.adaptiveCooldownMs }) : undefined;
+  const limiter = createRateLimiter({ rpm: o.rpm, tpm: o.tpm });
+  const window = o.window ?? o.concurrency * 4;
+  const ordered = createReorderBuffer<RealtimeResultLine>();
+  const completed: RealtimeResultLine[] = [];
+  const tasks = new Set<Promise<void>>();
+  const emit = (event: RealtimeEvent) => o.onEvent?.(event);
+  const adapt = (changed: boolean | undefined) => {
+    if (!changed || !adaptive) return;
+    limit.concurrency = adaptive.limit;
+    emit({ type: 'concurrency', limit: adaptive.limit });
+  };
+
+  const attempt = async (request: BatchRequestLine): Promise<RealtimeResultLine> => {
+    const tokens = o.tpm === undefined ? 0 : estimateTokens(request.body);
+    for (let n = 1; ; n++) {
+      try {
+        const completion = await limit(async () => {
+          await limiter.acquire(tokens, signal);
+          // maxRetries: 0 — the SDK must not retry behind our back; this loop owns retries and their count.
+          return o.client.create({ ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+            signal,
+            timeout: o.timeoutMs,
+            maxRetries: 0,
+          });
+        });
+        adapt(adaptive?.onSuccess());
+        const used = (completion as { usage?: { total_tokens?: unknown } }).usage?.total_tokens;
+        if (o.tpm !== undefined && typeof used === 'number') limiter.correct(used - tokens);
+        return successLine(request.custom_id, completion);
+      } catch (err) {
+        if (signal.aborted) throw failure ?? err;
+        const info = classifyFailure(err);
+        if (info.kind === 'rate_limited') adapt(adaptive?.onRateLimited());
+        if (!info.retryable || n > o.retries) {
+          emit({ type: 'failed', customId: request.custom_id, kind: info.kind, ...(info.status === undefined ? {} : { status: info.status }) });
+          return failureLine(request.custom_id, err, info);
+        }
+        const delayMs = backoffDelay(n, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, retryAfterMs: info.retryAfterMs });
+        emit({ type: 'retry', customId: request.custom_id, attempt: n, delayMs, kind: info.kind, ...(info.status === undefined ? {} : { status: info.status }) });
+        await sleep(delayMs, signal);
+      }
+    }
+  };
+
+  const start = (request: BatchRequestLine, seq: number) => {
+    const run = async () => {
+      try {
+        checkLine(request, seq);
+        const location = answered?.get(request.custom_id);
+        let line: RealtimeResultLine;
+        if (location && log) {
+          line = await log.read(location);
+          emit({ type: 'answered', customId: request.custom_id, replayed: true });
+        } else {
+          line = await attempt(request);
+          if (line.response?.status_code === 200) {
+            await log?.append(line);
+            emit({ type: 'answered', customId: request.custom_id, replayed: false });
+          }
+        }
+        if (o.unordered) completed.push(line);
+        else ordered.put(seq, line);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const task: Promise<void> = run().finally(() => {
+      tasks.delete(task);
+      wake.notify();
+    });
+    tasks.add(task);
+  };
+
+  const iterator = toAsyncIterator(requests);
+  let inputDone = false;
+  let pending: Promise<IteratorResult<BatchRequestLine>> | undefined;
+  let started = 0;
+  let emitted = 0;
+  try {
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      for (const line of o.unordered ? completed.splice(0) : ordered.drain()) {
+        emitted++;
+        yield line;
+      }
+      if (failure !== undefined) throw failure;
+      if (inputDone && emitted === started) return;
+      const canPull = !inputDone && started - emitted < window;
+      if (canPull && !pending) pending = iterator.next();
+      const next = canPull ? await Promise.race([pending!, wake.wait().then(() => undefined)]) : await wake.wait();
+      if (next) {
+        pending = undefined;
+        if (next.done) inputDone = true;
+        else start(next.value, started++);
+      }
+    }
+  } finally {
+    if (!internal.signal.aborted) internal.abort(new KbatchError('ABORTED', 'realtime run ended early'));
+    await Promise.allSettled([...tasks]);
+    o.signal?.removeEventListener('abort', onOuterAbort);
+    await log?.close();
+    if (!inputDone) await iterator.return?.();
+  }
+}
+
+function checkLine(request: BatchRequestLine, seq: number): void {
+  const r = request as Partial<BatchRequestLine> | null;
+  if (!r || typeof r.custom_id !== 'string' || !r.body || typeof r.body !== 'object' || !Array.isArray(r.body.messages)) {
+    throw new KbatchError('LINE_INVALID', `request ${seq + 1} is not a chat-completion request line (custom_id, body.messages)`, {
+      record: seq + 1,
+    });
+  }
+}
+
+function toAsyncIterator<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> {
+  if (typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') return (source as AsyncIterable<T>)[Symbol.asyncIterator]();
+  const sync = (source as Iterable<T>)[Symbol.iterator]();
+  return {
+    next: async () => sync.next(),
+    return: async () => sync.return?.() ?? { done: true, value: undefined },
+  };
+}
+
+/** A level-triggered wake-up: `wait()` resolves on the next `notify()`, or at once if one is unconsumed. */
+function createWakeup() {
+  let resolve: (() => void) | undefined;
+  let dirty = false;
+  return {
+    notify() {
+      dirty = true;
+      resolve?.();
+      resolve = undefined;
+    },
+    wait(): Promise<void> {
+      if (dirty) {
+        dirty = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((r) => {
+        resolve = () => {
+          dirty = false;
+          r();
+        };
+      });
+    },
+  };
+}

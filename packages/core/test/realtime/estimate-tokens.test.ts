@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { estimateTokens } from '../../src/realtime/estimate-tokens.js';
+
+describe('estimateTokens', () => {
+  it('counts characters / 4 plus 4 per message plus the completion budget', () => {
+    expect(
+      estimateTokens({
+        model: 'm',
+        messages: [
+          { role: 'system', content: 'abcd' },
+          { role: 'user', content: 'abcdefghi' },
+        ],
+        max_completion_tokens: 100,
+      }),
+    ).toBe(Math.ceil(13 / 4) + 8 + 100);
+  });
+
+  it('falls back to max_tokens, then to no completion budget', () => {
+    const messages = [{ role: 'user' as const, content: 'abcd' }];
+    expect(estimateTokens({ model: 'm', messages, max_tokens: 7 } as never)).toBe(1 + 4 + 7);
+    expect(estimateTokens({ model: 'm', messages })).toBe(5);
+  });
+});

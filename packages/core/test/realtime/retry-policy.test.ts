@@ -1,0 +1,48 @@
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, classifyFailure, parseRetryAfter } from '../../src/realtime/retry-policy.js';
+
+const httpError = (status: number, headers: Record<string, string> = {}) =>
+  APIError.generate(status, { error: { message: 'x' } }, 'x', new Headers(headers));
+
+describe('classifyFailure', () => {
+  it('retries 429 with its Retry-After, 5xx, 408 and 409', () => {
+    expect(classifyFailure(httpError(429, { 'retry-after': '2' }))).toEqual({ kind: 'rate_limited', retryable: true, status: 429, retryAfterMs: 2000 });
+    expect(classifyFailure(httpError(503))).toMatchObject({ kind: 'server_error', retryable: true, status: 503 });
+    expect(classifyFailure(httpError(408))).toMatchObject({ retryable: true });
+    expect(classifyFailure(httpError(409))).toMatchObject({ retryable: true });
+  });
+
+  it('retries dropped connections and timeouts', () => {
+    expect(classifyFailure(new APIConnectionError({ message: 'socket hang up' }))).toEqual({ kind: 'connection_error', retryable: true });
+    expect(classifyFailure(new APIConnectionTimeoutError())).toEqual({ kind: 'timeout', retryable: true });
+  });
+
+  it('does not retry other 4xx', () => {
+    expect(classifyFailure(httpError(400))).toEqual({ kind: 'client_error', retryable: false, status: 400 });
+    expect(classifyFailure(httpError(401))).toMatchObject({ retryable: false });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads retry-after-ms, retry-after seconds and HTTP dates', () => {
+    expect(parseRetryAfter(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' }))).toBe(250);
+    expect(parseRetryAfter({ 'retry-after': '1.5' })).toBe(1500);
+    expect(parseRetryAfter(new Headers({ 'retry-after': new Date(10_000).toUTCString() }), 4_000)).toBe(6_000);
+    expect(parseRetryAfter(new Headers({ 'retry-after': 'soon' }))).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
+
+describe('backoffDelay', () => {
+  it('draws full jitter below an exponentially growing, capped ceiling', () => {
+    const options = { baseMs: 100, maxMs: 1000, random: () => 0.999999 };
+    expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options))).toEqual([100, 200, 400, 800, 1000]);
+    expect(backoffDelay(3, { ...options, random: () => 0 })).toBe(0);
+  });
+
+  it('waits at least the server-given Retry-After', () => {
+    expect(backoffDelay(1, { baseMs: 100, maxMs: 1000, retryAfterMs: 3000, random: () => 0 })).toBe(3000);
+    expect(backoffDelay(1, { baseMs: 100, maxMs: 1000, retryAfterMs: 3000, random: () => 0.5 })).toBe(3050);
+  });
+});

@@ -1,0 +1,117 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type OpenAI from 'openai';
+import { z } from 'zod';
+import { KbatchError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
+import { FINE_TUNABLE_MODELS, fineTuneContextWindow } from './models.js';
+
+/** Uploads one local file with purpose `fine-tune` and returns its id. */
+export type FineTuneUpload = (path: string, options: { signal?: AbortSignal | undefined }) => Promise<{ id: string }>;
+
+/** The capability {@link createFineTuneJob} needs. */
+export interface CreateFineTuneJobClient {
+  fineTuning: { jobs: Pick<OpenAI['fineTuning']['jobs'], 'create'> };
+  files?: Pick<OpenAI['files'], 'create'>;
+}
+
+const positiveNumber = z.number({ error: 'must be a positive number' }).positive('must be a positive number');
+const positiveInt = z.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer');
+
+/** Options of {@link createFineTuneJob}. */
+export const CreateFineTuneJobOptionsSchema = z.object({
+  client: z.custom<CreateFineTuneJobClient>((v) => typeof (v as CreateFineTuneJobClient)?.fineTuning?.jobs?.create === 'function', {
+    error: 'must be an openai client (fineTuning.jobs.create)',
+  }),
+  /** Local JSONL path (uploaded with purpose `fine-tune`) or an uploaded file's id. */
+  trainingFile: z.string({ error: 'must be a file path or file id' }).min(1, 'must be a file path or file id'),
+  /** Local path or file id of the validation data. */
+  validationFile: z.string({ error: 'must be a file path or file id' }).min(1, 'must be a file path or file id').optional(),
+  /** Fine-tunable base model (see FINE_TUNABLE_MODELS). */
+  model: z.string({ error: 'must be a model id' }).min(1, 'must be a model id'),
+  epochs: positiveInt.optional(),
+  batchSize: positiveInt.optional(),
+  learningRateMultiplier: positiveNumber.optional(),
+  /** Suffix the server appends to the fine-tuned model's name. */
+  nickname: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
+  /** Fine-tunable models and their context windows (default FINE_TUNABLE_MODELS). */
+  models: z.record(z.string(), positiveInt, { error: 'must map model ids to context windows' }).optional(),
+  /** How to upload local files (default: `client.files.create` with a file stream). */
+  upload: z.custom<FineTuneUpload>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  /** Base directory of relative paths (default `process.cwd()`). */
+  cwd: z.string().optional(),
+  /** Called after each upload (for progress output). */
+  onUpload: z.custom<(info: { path: string; fileId: string; role: 'training' | 'validation' }) => void>((v) => typeof v === 'function', {
+    error: 'must be a function',
+  }).optional(),
+  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+});
+export type CreateFineTuneJobOptions = z.input<typeof CreateFineTuneJobOptionsSchema>;
+
+/**
+ * Create a fine-tuning job: checks the model is fine-tunable (FINETUNE_MODEL_UNSUPPORTED lists the ones that
+ * are) before anything is uploaded, uploads local training/validation files with purpose `fine-tune` (an
+ * argument that is not an existing file is taken as a file id), then creates the job.
+ * @param options - see {@link CreateFineTuneJobOptions}
+ * @example
+ * const job = await createFineTuneJob({
+ *   client, trainingFile: 'train.jsonl', model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', epochs: 3,
+ * });
+ */
+export async function createFineTuneJob(options: CreateFineTuneJobOptions): Promise<FineTuneJob> {
+  const opts = parseOptions(CreateFineTuneJobOptionsSchema, options, 'createFineTuneJob');
+  fineTuneContextWindow(opts.model, opts.models ?? FINE_TUNABLE_MODELS);
+  const upload = opts.upload ?? defaultUpload(opts.client);
+  const fileId = async (value: string, role: 'training' | 'validation'): Promise<string> => {
+    const path = await localFile(value, opts.cwd);
+    if (path === undefined) return value;
+    const { id } = await upload(path, { signal: opts.signal });
+    opts.onUpload?.({ path, fileId: id, role });
+    return id;
+  };
+  const training_file = await fileId(opts.trainingFile, 'training');
+  const validation_file = opts.validationFile === undefined ? undefined : await fileId(opts.validationFile, 'validation');
+  const hyperparameters = {
+    ...(opts.batchSize === undefined ? {} : { batch_size: opts.batchSize }),
+    ...(opts.learningRateMultiplier === undefined ? {} : { learning_rate_multiplier: opts.learningRateMultiplier }),
+    ...(opts.epochs === undefined ? {} : { n_epochs: opts.epochs }),
+  };
+  // kluster names the model suffix `nickname` (OpenAI: `suffix`); the SDK passes unknown body fields through.
+  const body = {
+    model: opts.model,
+    training_file,
+    ...(validation_file === undefined ? {} : { validation_file }),
+    ...(Object.keys(hyperparameters).length === 0 ? {} : { hyperparameters }),
+    ...(opts.nickname === undefined ? {} : { nickname: opts.nickname }),
+  };
+  const job = await opts.client.fineTuning.jobs.create(body, opts.signal ? { signal: opts.signal } : undefined);
+  return parseFineTuneJob(job);
+}
+
+/**
+ * The path to upload, or undefined when `value` is a file id. Something that looks like a path (a separator
+ * or a .jsonl/.json ending) but does not exist is INPUT_NOT_FOUND rather than a bogus file id.
+ */
+async function localFile(value: string, cwd: string | undefined): Promise<string | undefined> {
+  const path = resolve(cwd ?? process.cwd(), value);
+  try {
+    if ((await stat(path)).isFile()) return path;
+  } catch {
+    // not a local file
+  }
+  if (/[\\/]/.test(value) || /\.jsonl?$/i.test(value)) {
+    throw new KbatchError('INPUT_NOT_FOUND', `training data file not found: ${value}`, { file: value });
+  }
+  return undefined;
+}
+
+// Fallback upload through the SDK. Caveat: Node 20's fetch does not apply backpressure to the multipart body,
+// so a large file can be held in memory (RSS ≈ file size); fine-tuning files are usually small.
+function defaultUpload(client: CreateFineTuneJobClient): FineTuneUpload {
+  return async (path, { signal }) => {
+    if (!client.files) throw new KbatchError('OPTION_INVALID', 'Invalid option `client`: must have files.create to upload local files');
+    return client.files.create({ file: createReadStream(path), purpose: 'fine-tune' }, signal ? { signal } : undefined);
+  };
+}

@@ -1,0 +1,169 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { z } from 'zod';
+import { KbatchError, isKbatchError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import type { SourceRecord } from '../records/index.js';
+import { openRecords } from './read-input.js';
+import { isValidationRow } from './split.js';
+import { createTrainingExampleBuilder, requireCompletionColumn, trainingExampleFields } from './to-training-example.js';
+import { onInvalidSchema } from './training-stream.js';
+
+const destination = z.union([z.string().min(1, 'must be a file path or a writable stream'), z.instanceof(Writable)], {
+  error: 'must be a file path or a writable stream',
+});
+
+/** Options of {@link prepareTrainingData}. */
+export const PrepareTrainingDataOptionsSchema = z
+  .object({
+    ...trainingExampleFields,
+    /** Input file path, or `-` for `stdin`; read with the records area (format from `format` or the extension). */
+    input: z.string().min(1, 'must be a file path or "-"').optional(),
+    /** Input format when it cannot be told from the file name. */
+    format: z.enum(['csv', 'tsv', 'jsonl', 'json'], { error: 'must be csv, tsv, jsonl or json' }).optional(),
+    /** Stream read for `input: '-'` (default `process.stdin`). */
+    stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
+    /** Records to use instead of `input` (any async iterable, e.g. an object-mode Readable). */
+    records: z
+      .custom<AsyncIterable<SourceRecord>>((v) => typeof v === 'object' && v !== null && Symbol.asyncIterator in v, {
+        error: 'must be an async iterable of records',
+      })
+      .optional(),
+    /** Training file: a path (created/overwritten) or a stream (written, not ended). */
+    out: destination,
+    /** Validation file; default with a path `out`: `<out without .jsonl>.validation.jsonl`. */
+    validationOut: destination.optional(),
+    /** Share of examples that go to the validation file, in [0, 1). Default 0 (no validation file). */
+    validationSplit: z.number({ error: 'must be a number in [0, 1)' }).min(0, 'must be a number in [0, 1)').lt(1, 'must be a number in [0, 1)').default(0),
+    /** Seed of the deterministic split. */
+    seed: z.number({ error: 'must be an integer' }).int('must be an integer').default(1),
+    onInvalid: onInvalidSchema,
+    /** With `onInvalid: 'skip'`: where rejected rows go as JSON lines `{row, line, reason, record}`. */
+    rejects: destination.optional(),
+    /** Called for each rejected row (e.g. to log it). */
+    onReject: z.custom<(reject: TrainingReject) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+    signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  })
+  .refine(...requireCompletionColumn)
+  .refine((o) => (o.input === undefined) !== (o.records === undefined), {
+    message: 'must be given, or `records` instead (exactly one of the two)',
+    path: ['input'],
+  })
+  .refine((o) => o.validationSplit === 0 || o.validationOut !== undefined || typeof o.out === 'string', {
+    message: 'must be given when `out` is a stream and `validationSplit` > 0',
+    path: ['validationOut'],
+  });
+export type PrepareTrainingDataOptions = z.input<typeof PrepareTrainingDataOptionsSchema>;
+
+/** One rejected row, as written to the rejects file. */
+export interface TrainingReject {
+  row: number;
+  line: number;
+  reason: string;
+  record: Record<string, unknown>;
+}
+
+/** Counts and token totals of one preparation run (tokens are estimates, see `estimateExampleTokens`). */
+export interface TrainingDataSummary {
+  /** Valid examples written (train + validation). */
+  examples: number;
+  train: { examples: number; tokens: number; file?: string };
+  validation: { examples: number; tokens: number; file?: string };
+  /** Estimated tokens of all written examples. */
+  tokens: number;
+  /** Largest example, in estimated tokens. */
+  maxExampleTokens: number;
+  /** Rows left out (only with `onInvalid: 'skip'`). */
+  rejected: number;
+  rejectsFile?: string;
+}
+
+/**
+ * Records → chat-format training JSONL, streaming with backpressure: each record becomes one
+ * `{"messages":[…]}` line in `out` or (seeded, deterministic per row) in `validationOut`.
+ * Invalid rows fail with FINETUNE_EXAMPLE_INVALID, or with `onInvalid: 'skip'` go to `rejects`.
+ * @param options - see {@link PrepareTrainingDataOptions}
+ * @example
+ * const summary = await prepareTrainingData({
+ *   input: 'labels.csv', prompt: 'Classify: {{text}}', completionColumn: 'label',
+ *   out: 'train.jsonl', validationSplit: 0.1, seed: 7, model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
+ * });
+ */
+export async function prepareTrainingData(options: PrepareTrainingDataOptions): Promise<TrainingDataSummary> {
+  const opts = parseOptions(PrepareTrainingDataOptionsSchema, options, 'prepareTrainingData');
+  const { prompt, system, completionColumn, model, maxTokens } = opts;
+  const build = createTrainingExampleBuilder({ prompt, system, completionColumn, model, maxTokens });
+  const validationOut =
+    opts.validationSplit > 0 ? (opts.validationOut ?? `${(opts.out as string).replace(/\.jsonl?$/i, '')}.validation.jsonl`) : undefined;
+
+  const outputs: Output[] = [];
+  const train = open(opts.out, outputs);
+  const validation = validationOut === undefined ? undefined : open(validationOut, outputs);
+  const rejects = opts.rejects === undefined ? undefined : open(opts.rejects, outputs);
+  const summary: TrainingDataSummary = {
+    examples: 0,
+    train: { examples: 0, tokens: 0, ...(typeof opts.out === 'string' ? { file: opts.out } : {}) },
+    validation: { examples: 0, tokens: 0, ...(typeof validationOut === 'string' ? { file: validationOut } : {}) },
+    tokens: 0,
+    maxExampleTokens: 0,
+    rejected: 0,
+    ...(typeof opts.rejects === 'string' ? { rejectsFile: opts.rejects } : {}),
+  };
+
+  try {
+    const records = opts.records ?? openRecords({ input: opts.input!, format: opts.format, stdin: opts.stdin });
+    for await (const record of records) {
+      if (opts.signal?.aborted) throw new KbatchError('ABORTED', 'preparing training data was aborted', { cause: opts.signal.reason });
+      let built;
+      try {
+        built = build(record);
+      } catch (err) {
+        if (opts.onInvalid !== 'skip' || !isKbatchError(err) || err.code !== 'FINETUNE_EXAMPLE_INVALID') throw err;
+        const reject: TrainingReject = { row: record.index, line: record.line, reason: err.message, record: record.data };
+        summary.rejected++;
+        opts.onReject?.(reject);
+        if (rejects) await writeLine(rejects, JSON.stringify(reject));
+        continue;
+      }
+      const toValidation = validation !== undefined && isValidationRow(record.index, opts.seed, opts.validationSplit);
+      const side = toValidation ? summary.validation : summary.train;
+      await writeLine(toValidation ? validation : train, JSON.stringify(built.example));
+      side.examples++;
+      side.tokens += built.tokens;
+      summary.examples++;
+      summary.tokens += built.tokens;
+      summary.maxExampleTokens = Math.max(summary.maxExampleTokens, built.tokens);
+    }
+    await Promise.all(outputs.map(finish));
+  } catch (err) {
+    for (const output of outputs) if (output.owned) output.stream.destroy();
+    throw err;
+  }
+  return summary;
+}
+
+interface Output {
+  stream: Writable;
+  /** We opened it (a path), so we end it; a caller's stream is only flushed. */
+  owned: boolean;
+}
+
+function open(target: string | Writable, outputs: Output[]): Writable {
+  const output = typeof target === 'string' ? { stream: createWriteStream(target), owned: true } : { stream: target, owned: false };
+  outputs.push(output);
+  return output.stream;
+}
+
+async function writeLine(stream: Writable, line: string): Promise<void> {
+  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
+}
+
+async function finish({ stream, owned }: Output): Promise<void> {
+  if (owned) {
+    stream.end();
+    await once(stream, 'close');
+  } else if (stream.writableNeedDrain) {
+    await once(stream, 'drain');
+  }
+}

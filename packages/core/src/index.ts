@@ -10,3 +10,4 @@ export * from './batch/index.js';
 export * from './job/index.js';
 export * from './join/index.js';
 export * from './realtime/index.js';
+export * from './finetune/index.js';

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type OpenAI from 'openai';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -90,6 +91,7 @@ export async function* runResolved(
   if (o.signal?.aborted) throw abortError(o.signal);
   const internal = new AbortController();
   const signal = internal.signal;
+  setMaxListeners(0, signal); // every in-flight request listens to it; their number is bounded by `window`
   const wake = createWakeup();
   let failure: unknown;
   const fail = (err: unknown) => {

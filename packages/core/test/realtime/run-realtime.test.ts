@@ -1,0 +1,132 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runRealtime } from '../../src/realtime/run-realtime.js';
+import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { dropped, fakeChat, httpError, requestLine } from './fake-chat.js';
+
+const collect = async (lines: AsyncIterable<RealtimeResultLine>) => {
+  const out: RealtimeResultLine[] = [];
+  for await (const line of lines) out.push(line);
+  return out;
+};
+const content = (line: RealtimeResultLine) =>
+  (line.response?.body as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+const fast = { retryBaseMs: 1, retryMaxMs: 5 };
+
+describe('runRealtime', () => {
+  it('answers every request in input order, whatever the completion order', async () => {
+    const { client, state } = fakeChat((q) => (q === 'q0' ? 30 : Number(q.slice(1)) % 3));
+    const lines = await collect(runRealtime({ requests: Array.from({ length: 20 }, (_, i) => requestLine(i)), client, concurrency: 5 }));
+    expect(lines.map((l) => l.custom_id)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+    expect(lines[3]).toMatchObject({ custom_id: '3', error: null, response: { status_code: 200 } });
+    expect(content(lines[3]!)).toBe('a:q3');
+    expect(state.maxInFlight).toBeLessThanOrEqual(5);
+    expect(state.options[0]).toMatchObject({ maxRetries: 0 });
+  });
+
+  it('emits results as they complete with unordered', async () => {
+    const { client } = fakeChat((q) => (q === 'q0' ? 40 : 0));
+    const lines = await collect(runRealtime({ requests: [0, 1, 2].map((i) => requestLine(i)), client, concurrency: 3, unordered: true }));
+    expect(lines.map((l) => l.custom_id).at(-1)).toBe('0');
+    expect(lines.map((l) => l.custom_id).sort()).toEqual(['0', '1', '2']);
+  });
+
+  it('pauses intake while a slow head-of-line request fills the window', async () => {
+    let pulled = 0;
+    async function* requests() {
+      for (let i = 0; i < 50; i++) {
+        pulled++;
+        yield requestLine(i);
+      }
+    }
+    let release!: () => void;
+    const headDone = new Promise<void>((r) => (release = r));
+    const { client } = fakeChat((q) => (q === 'q0' ? 10_000 : 0));
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const run = collect(runRealtime({ requests: requests(), client, concurrency: 4, window: 8, signal: controller.signal, onEvent: (e) => e.type === 'answered' && seen.push(1) && seen.length === 7 && release() }));
+    await headDone;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pulled).toBeLessThanOrEqual(9);
+    controller.abort();
+    expectKbatchError(await catchError(() => run), { code: 'ABORTED' });
+  });
+
+  it('retries 429, 5xx and dropped connections, then answers', async () => {
+    const failures = [httpError(429, { 'retry-after-ms': '1' }), httpError(503), dropped()];
+    const { client, state } = fakeChat((q, call) => {
+      if (q === 'q0' && call <= 3) throw failures[call - 1];
+    });
+    const events: RealtimeEvent[] = [];
+    const lines = await collect(runRealtime({ requests: [requestLine(0)], client, retries: 3, ...fast, onEvent: (e) => events.push(e) }));
+    expect(content(lines[0]!)).toBe('a:q0');
+    expect(state.calls).toBe(4);
+    expect(events.filter((e) => e.type === 'retry').map((e) => (e as { kind: string }).kind)).toEqual(['rate_limited', 'server_error', 'connection_error']);
+  });
+
+  it('yields final failures as error lines: HTTP status with error body, or error without response', async () => {
+    const { client, state } = fakeChat((q) => {
+      if (q === 'bad') throw httpError(400);
+      if (q === 'down') throw dropped();
+    });
+    const lines = await collect(runRealtime({ requests: [requestLine('x', 'bad'), requestLine('y', 'down'), requestLine('z', 'ok')], client, retries: 2, ...fast }));
+    expect(lines[0]).toMatchObject({ custom_id: 'x', error: null, response: { status_code: 400, body: { error: { message: 'status 400' } } } });
+    expect(lines[1]).toMatchObject({ custom_id: 'y', response: null, error: { code: 'connection_error', message: 'socket hang up' } });
+    expect(lines[2]).toMatchObject({ custom_id: 'z', response: { status_code: 200 } });
+    expect(state.calls).toBe(1 + 3 + 1); // 400 is final at once; the drop is tried 1 + 2 retries
+  });
+
+  it('lowers the effective concurrency after a 429 burst', async () => {
+    const { client } = fakeChat((q, call) => {
+      if (call <= 4) throw httpError(429, { 'retry-after-ms': '1' });
+    });
+    const events: RealtimeEvent[] = [];
+    await collect(runRealtime({ requests: Array.from({ length: 8 }, (_, i) => requestLine(i)), client, concurrency: 8, ...fast, onEvent: (e) => events.push(e) }));
+    expect(events.find((e) => e.type === 'concurrency')).toEqual({ type: 'concurrency', limit: 4 });
+  });
+
+  it('resumes from the answers log: answered ids are replayed in order, not resent', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-rt-'));
+    try {
+      const answersLog = join(dir, 'answers.jsonl');
+      const first = fakeChat((q) => {
+        if (q === 'q1' || q === 'q3') throw httpError(400);
+      });
+      const requests = () => [0, 1, 2, 3, 4].map((i) => requestLine(i));
+      await collect(runRealtime({ requests: requests(), client: first.client, answersLog }));
+      expect((await readFile(answersLog, 'utf8')).trim().split('\n')).toHaveLength(3); // failures are not logged
+      const second = fakeChat();
+      const lines = await collect(runRealtime({ requests: requests(), client: second.client, answersLog }));
+      expect(second.state.questions.sort()).toEqual(['q1', 'q3']);
+      expect(lines.map((l) => [l.custom_id, content(l)])).toEqual([0, 1, 2, 3, 4].map((i) => [String(i), `a:q${i}`]));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects with ABORTED when the signal aborts', async () => {
+    const { client } = fakeChat(() => 10_000);
+    const controller = new AbortController();
+    const run = collect(runRealtime({ requests: [requestLine(0)], client, signal: controller.signal }));
+    setTimeout(() => controller.abort(), 10);
+    expectKbatchError(await catchError(() => run), { code: 'ABORTED' });
+  });
+
+  it('rejects a line that is not a chat request with LINE_INVALID', async () => {
+    const { client } = fakeChat();
+    const err = await catchError(() => collect(runRealtime({ requests: [{ nope: 1 } as never], client })));
+    expectKbatchError(err, { code: 'LINE_INVALID', record: 1 });
+  });
+
+  it('validates options with OPTION_INVALID', async () => {
+    const { client } = fakeChat();
+    expectKbatchError(await catchError(() => runRealtime({ requests: [], client, concurrency: 0 })), {
+      code: 'OPTION_INVALID',
+      message: 'Invalid option `concurrency`: must be a positive integer, got 0',
+    });
+    expectKbatchError(await catchError(() => runRealtime({ requests: [], client: {} as never })), { code: 'OPTION_INVALID', field: 'client' });
+  });
+});

@@ -16,3 +16,5 @@ export type { FailureInfo } from './retry-policy.js';
 export { createReorderBuffer } from './reorder-buffer.js';
 export type { ReorderBuffer } from './reorder-buffer.js';
 export type { RealtimeResultLine, RealtimeEvent, FailureKind } from './types.js';
+export { streamChat, StreamChatOptionsSchema } from './stream-chat.js';
+export type { StreamChatOptions } from './stream-chat.js';

@@ -1,0 +1,95 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFineTuneJob } from '../../src/finetune/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kbatch-ftc-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function fakeClient() {
+  const created: Record<string, unknown>[] = [];
+  const uploads: string[] = [];
+  return {
+    created,
+    uploads,
+    upload: async (path: string) => {
+      uploads.push(path);
+      return { id: `file-${uploads.length}` };
+    },
+    fineTuning: {
+      jobs: {
+        create: async (body: Record<string, unknown>) => {
+          created.push(body);
+          return { id: 'ftjob-1', object: 'fine_tuning.job', status: 'queued', created_at: 1739489717, ...body };
+        },
+      },
+    },
+  };
+}
+
+describe('createFineTuneJob', () => {
+  it('uploads local files and creates the job with hyperparameters and nickname', async () => {
+    const client = fakeClient();
+    await writeFile(join(dir, 'train.jsonl'), '{}\n');
+    await writeFile(join(dir, 'val.jsonl'), '{}\n');
+    const uploaded: string[] = [];
+    const job = await createFineTuneJob({
+      client,
+      upload: client.upload,
+      cwd: dir,
+      trainingFile: 'train.jsonl',
+      validationFile: 'val.jsonl',
+      model: MODEL,
+      epochs: 3,
+      batchSize: 4,
+      learningRateMultiplier: 0.5,
+      nickname: 'sentiment',
+      onUpload: (u) => uploaded.push(`${u.role}:${u.fileId}`),
+    });
+    expect(job).toMatchObject({ id: 'ftjob-1', status: 'queued', training_file: 'file-1', validation_file: 'file-2' });
+    expect(client.uploads).toEqual([join(dir, 'train.jsonl'), join(dir, 'val.jsonl')]);
+    expect(uploaded).toEqual(['training:file-1', 'validation:file-2']);
+    expect(client.created[0]).toEqual({
+      model: MODEL,
+      training_file: 'file-1',
+      validation_file: 'file-2',
+      hyperparameters: { batch_size: 4, learning_rate_multiplier: 0.5, n_epochs: 3 },
+      nickname: 'sentiment',
+    });
+  });
+
+  it('uses a file id as is when no such local file exists', async () => {
+    const client = fakeClient();
+    await createFineTuneJob({ client, upload: client.upload, cwd: dir, trainingFile: '67ae81587772e8a89c8fd5cf', model: MODEL });
+    expect(client.uploads).toEqual([]);
+    expect(client.created[0]).toEqual({ model: MODEL, training_file: '67ae81587772e8a89c8fd5cf' });
+  });
+
+  it('reports a missing local .jsonl path as INPUT_NOT_FOUND', async () => {
+    const client = fakeClient();
+    const err = await catchError(() => createFineTuneJob({ client, upload: client.upload, cwd: dir, trainingFile: 'nope.jsonl', model: MODEL }));
+    expectKbatchError(err, { code: 'INPUT_NOT_FOUND', file: 'nope.jsonl' });
+  });
+
+  it('refuses a model that cannot be fine-tuned before uploading anything', async () => {
+    const client = fakeClient();
+    await writeFile(join(dir, 'train.jsonl'), '{}\n');
+    const err = await catchError(() => createFineTuneJob({ client, upload: client.upload, cwd: dir, trainingFile: 'train.jsonl', model: 'gpt-4o' }));
+    expectKbatchError(err, { code: 'FINETUNE_MODEL_UNSUPPORTED', message: /klusterai\/Meta-Llama-3.3-70B-Instruct-Turbo/ });
+    expect(client.uploads).toEqual([]);
+  });
+
+  it('validates hyperparameters with OPTION_INVALID', async () => {
+    const client = fakeClient();
+    const err = await catchError(() => createFineTuneJob({ client, trainingFile: 'f', model: MODEL, epochs: 0 }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', message: 'Invalid option `epochs`: must be a positive integer, got 0' });
+  });
+});

@@ -1,2 +1,19 @@
 // The client area's public exports (re-exported by src/index.ts).
-export {};
+export { createKlusterClient, KlusterClientOptionsSchema, KLUSTER_BASE_URL } from './create-kluster-client.js';
+export type { KlusterClientOptions } from './create-kluster-client.js';
+export {
+  BatchSchema,
+  FileObjectSchema,
+  ListPageSchema,
+  RequestCountsSchema,
+  BatchErrorEntrySchema,
+  TERMINAL_BATCH_STATUSES,
+  isTerminalStatus,
+  parseBatch,
+  parseFile,
+  parseResponse,
+} from './schemas.js';
+export type { KBatch, KFile, RequestCounts, BatchErrorEntry } from './schemas.js';
+export { uploadFile } from './upload-file.js';
+export type { UploadClient, UploadFileOptions } from './upload-file.js';
+export { isTransientError } from './retry.js';

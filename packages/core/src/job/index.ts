@@ -1,2 +1,15 @@
 // The job area's public exports (re-exported by src/index.ts).
-export {};
+export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema } from './run-job.js';
+export type { JobOptions, RunBatchJobOptions } from './run-job.js';
+export { createJob, addChunks, resolveChunkFiles, newJobId, DEFAULT_JOBS_DIR } from './create-job.js';
+export type { CreateJobOptions } from './create-job.js';
+export { loadManifest, writeManifest, MANIFEST_FILE, JobManifestSchema, JobPartSchema } from './manifest.js';
+export type { JobManifest, JobPart, LineError } from './manifest.js';
+export { acquireJobLock, LOCK_FILE } from './lock.js';
+export type { JobLock } from './lock.js';
+export { readJobResults, readJobResultEntries, jobResultStream } from './read-job-results.js';
+export type { JobResultEntry } from './read-job-results.js';
+export { jobStatus, cancelJob } from './job-commands.js';
+export { summarizeJob } from './summary.js';
+export { isSuccessLine, isUnrunLine } from './classify.js';
+export type { JobClient, JobEvent, JobSummary, PartProgress, BatchResultLine } from './types.js';

@@ -1,0 +1,119 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type OpenAI from 'openai';
+import { KbatchError } from '../errors.js';
+import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep, throwIfAborted } from '../client/retry.js';
+
+/** Options of {@link downloadFile}. */
+export interface DownloadFileOptions {
+  signal?: AbortSignal;
+  /** Lines the server says the file has (request_counts); fewer received means a short download, retried. */
+  expectedLines?: number;
+  /** Attempts in all (default 4). */
+  maxAttempts?: number;
+  /** Backoff base in ms. */
+  retryBaseMs?: number;
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+/** What a download wrote. */
+export interface DownloadResult {
+  path: string;
+  lines: number;
+  bytes: number;
+}
+
+/**
+ * Stream a file's content to `dest` (temp file + rename; never held in memory), counting its lines.
+ * Short downloads and transient failures are retried; still short after the last attempt → DOWNLOAD_INCOMPLETE.
+ * @param client - needs only `files.content`
+ * @example
+ * await downloadFile(client.files, batch.output_file_id, 'job/results/part-00001.output.jsonl', { expectedLines: 100 });
+ */
+export async function downloadFile(
+  client: Pick<OpenAI['files'], 'content'>,
+  fileId: string,
+  dest: string,
+  options: DownloadFileOptions = {},
+): Promise<DownloadResult> {
+  const maxAttempts = options.maxAttempts ?? 4;
+  await mkdir(dirname(dest), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
+    let error: unknown;
+    try {
+      const result = await downloadOnce(client, fileId, dest, options.signal);
+      if (options.expectedLines === undefined || result.lines >= options.expectedLines) return result;
+      error = new KbatchError(
+        'DOWNLOAD_INCOMPLETE',
+        `File ${fileId} downloaded with ${result.lines} lines, the batch reports ${options.expectedLines}`,
+        { fileId, file: dest },
+      );
+    } catch (err) {
+      if (isAbortError(err) || options.signal?.aborted) throw err;
+      if (!isTransientError(err)) throw err;
+      error = err;
+    }
+    if (attempt + 1 >= maxAttempts) {
+      if (error instanceof KbatchError && error.code === 'DOWNLOAD_INCOMPLETE') throw error;
+      throw new KbatchError('DOWNLOAD_INCOMPLETE', `Downloading file ${fileId} failed after ${maxAttempts} attempts`, {
+        fileId,
+        file: dest,
+        cause: error,
+      });
+    }
+    const delayMs = Math.min(60_000, retryAfterMs(error) ?? backoffDelay(attempt, { baseMs: options.retryBaseMs ?? 500, maxMs: 8_000 }));
+    options.onRetry?.({ attempt: attempt + 1, delayMs, error });
+    await sleep(delayMs, options.signal);
+  }
+}
+
+async function downloadOnce(
+  client: Pick<OpenAI['files'], 'content'>,
+  fileId: string,
+  dest: string,
+  signal?: AbortSignal,
+): Promise<DownloadResult> {
+  const response = await client.content(fileId, signal ? { signal } : undefined);
+  const temp = `${dest}.download`;
+  const counter = lineCounter();
+  try {
+    const body = response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+    await pipeline(body, counter, createWriteStream(temp), ...(signal ? [{ signal }] : []));
+    await rename(temp, dest);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  return { path: dest, lines: counter.lines, bytes: counter.bytes };
+}
+
+// Counts non-empty lines and makes sure the file ends with a newline (so parts concatenate cleanly).
+function lineCounter(): Transform & { lines: number; bytes: number } {
+  let content = false;
+  let last = 0x0a;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i]!;
+        if (b === 0x0a) {
+          if (content) t.lines++;
+          content = false;
+        } else if (b !== 0x0d && b !== 0x20) content = true;
+      }
+      if (chunk.length) last = chunk[chunk.length - 1]!;
+      t.bytes += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      if (content) t.lines++;
+      cb(null, last !== 0x0a && t.bytes > 0 ? '\n' : undefined);
+    },
+  }) as Transform & { lines: number; bytes: number };
+  t.lines = 0;
+  t.bytes = 0;
+  return t;
+}

@@ -1,0 +1,130 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import type OpenAI from 'openai';
+import { APIError } from 'openai';
+import { KbatchError } from '../errors.js';
+import { parseFile, type KFile } from './schemas.js';
+import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep, throwIfAborted } from './retry.js';
+
+/** What {@link uploadFile} needs from the client: where to send and how patiently. */
+export type UploadClient = Pick<OpenAI, 'apiKey' | 'baseURL' | 'maxRetries' | 'timeout'>;
+
+/** Options of {@link uploadFile}. */
+export interface UploadFileOptions {
+  /** File purpose; `batch` for the Batch API. */
+  purpose?: string;
+  /** Name the server records (default: the file's basename). */
+  filename?: string;
+  signal?: AbortSignal;
+  /** Retries of transient failures (default: the client's maxRetries). */
+  maxRetries?: number;
+  /** Called before each retry (for logging; never given the key). */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Backoff base in ms (tests shorten it). */
+  retryBaseMs?: number;
+}
+
+/**
+ * Upload a file as multipart/form-data with real backpressure: the body is a Node Readable sent through
+ * `undici.request`, so a slow server slows the disk reads instead of buffering the file (Node 20's fetch, and
+ * so `files.create`, buffers it). Transient failures (429/5xx/drops/timeouts) re-open the file and retry.
+ * @param client - an openai client (its baseURL, apiKey, timeout and maxRetries are honoured)
+ * @param path - the local file
+ * @example
+ * const file = await uploadFile(client, 'job/chunks/part-00001.jsonl', { purpose: 'batch' });
+ */
+export async function uploadFile(client: UploadClient, path: string, options: UploadFileOptions = {}): Promise<KFile> {
+  const { size } = await stat(path);
+  const maxRetries = options.maxRetries ?? client.maxRetries;
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
+    try {
+      return await uploadOnce(client, path, size, options);
+    } catch (error) {
+      if (isAbortError(error) || options.signal?.aborted) throw abortOr(error, options.signal);
+      if (!isTransientError(error) || attempt >= maxRetries) {
+        if (isTransientError(error)) {
+          throw new KbatchError('UPLOAD_FAILED', `Uploading ${path} failed after ${attempt + 1} attempts: ${messageOf(error)}`, {
+            file: path,
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      const delayMs = Math.min(60_000, retryAfterMs(error) ?? backoffDelay(attempt, { baseMs: options.retryBaseMs ?? 500, maxMs: 8_000 }));
+      options.onRetry?.({ attempt: attempt + 1, delayMs, error });
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+async function uploadOnce(client: UploadClient, path: string, size: number, options: UploadFileOptions): Promise<KFile> {
+  const boundary = `----kbatch-${randomBytes(12).toString('hex')}`;
+  const filename = (options.filename ?? basename(path)).replace(/["\r\n]/g, '_');
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n${options.purpose ?? 'batch'}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
+      `Content-Type: application/jsonl\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const body = Readable.from(multipart(head, path, tail), { objectMode: false });
+  const url = `${client.baseURL.replace(/\/+$/, '')}/files`;
+  const res = await request(url, {
+    method: 'POST',
+    body,
+    headers: {
+      authorization: `Bearer ${client.apiKey ?? ''}`,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-length': String(head.length + size + tail.length),
+      accept: 'application/json',
+    },
+    headersTimeout: client.timeout,
+    bodyTimeout: client.timeout,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const text = await res.body.text();
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const headers = new Headers();
+    for (const [key, value] of Object.entries(res.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const error = (json as { error?: unknown } | undefined)?.error ?? json;
+    throw APIError.generate(res.statusCode, error as object | undefined, text.slice(0, 500) || undefined, headers);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new KbatchError('RESPONSE_INVALID', `The server answered the upload of ${path} with non-JSON: ${text.slice(0, 200)}`, {
+      file: path,
+      cause,
+    });
+  }
+  return parseFile(json);
+}
+
+async function* multipart(head: Buffer, path: string, tail: Buffer): AsyncGenerator<Buffer> {
+  yield head;
+  // 256 KiB reads: each waits until the socket has drained the previous one.
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) yield chunk as Buffer;
+  yield tail;
+}
+
+function abortOr(error: unknown, signal?: AbortSignal): unknown {
+  if (signal?.aborted) return new KbatchError('ABORTED', 'The upload was aborted', { cause: signal.reason });
+  return error;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

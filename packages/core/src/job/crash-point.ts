@@ -1,0 +1,17 @@
+/**
+ * TEST-ONLY crash hook. When `KBATCH_TEST_CRASH_AT` names this point (optionally `name:N` for the N-th hit),
+ * the process SIGKILLs itself right there, so tests can prove that a job survives a crash at that exact moment.
+ * Points: after-upload, after-create (between batches.create and the manifest write), during-wait, during-download.
+ * Never set it outside tests.
+ */
+const hits = new Map<string, number>();
+
+export function crashPoint(name: string): void {
+  const spec = process.env['KBATCH_TEST_CRASH_AT'];
+  if (!spec) return;
+  const [point, nth] = spec.split(':');
+  if (point !== name) return;
+  const count = (hits.get(name) ?? 0) + 1;
+  hits.set(name, count);
+  if (count >= Number(nth ?? 1)) process.kill(process.pid, 'SIGKILL');
+}

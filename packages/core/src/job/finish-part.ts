@@ -1,0 +1,174 @@
+import { createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { downloadFile } from '../batch/download-file.js';
+import { KbatchError } from '../errors.js';
+import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
+import type { JobPart, LineError } from './manifest.js';
+import type { JobContext } from './context.js';
+import type { BatchResultLine } from './types.js';
+import { jobPath, partFromFile } from './create-job.js';
+import { customIdOf, readFileLines } from './lines.js';
+import { isSuccessLine, isUnrunLine } from './classify.js';
+import { crashPoint } from './crash-point.js';
+import { messageOf, submitPart } from './submit-part.js';
+
+/** Copy the server's view of a batch into its part; true when something visible changed. */
+export function applyBatch(part: JobPart, batch: KBatch): boolean {
+  const before = JSON.stringify([part.status, part.requestCounts]);
+  part.status = batch.status;
+  part.requestCounts = batch.request_counts;
+  part.outputFileId = batch.output_file_id;
+  part.errorFileId = batch.error_file_id;
+  return before !== JSON.stringify([part.status, part.requestCounts]);
+}
+
+/**
+ * Handle a batch that reached a terminal status: download its output and error files (verified against
+ * request_counts), map validation errors to custom_ids, resubmit the never-run requests of an expired batch.
+ * Returns the new part when it resubmitted.
+ */
+export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch): Promise<JobPart | undefined> {
+  const { store, client, signal } = ctx;
+  applyBatch(part, batch);
+  const counts = batch.request_counts;
+  const strict = batch.status === 'completed';
+  const resultsDir = join('results');
+  for (const kind of ['output', 'error'] as const) {
+    const fileId = kind === 'output' ? batch.output_file_id : batch.error_file_id;
+    if (!fileId) continue;
+    const rel = join(resultsDir, `part-${part.index}.${kind}.jsonl`);
+    part.downloadAttempts++;
+    const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
+      ...(signal ? { signal } : {}),
+      ...(strict ? { expectedLines: kind === 'output' ? counts.completed : counts.failed } : {}),
+      maxAttempts: ctx.opts.downloadAttempts,
+      retryBaseMs: ctx.opts.retryBaseMs,
+      onRetry: ({ attempt, delayMs, error }) =>
+        ctx.emit({ type: 'retry', operation: `download ${kind}`, part: part.index, attempt, delayMs, message: messageOf(error) }),
+    });
+    crashPoint('during-download');
+    if (kind === 'output') {
+      part.outputPath = rel;
+      part.outputLines = result.lines;
+    } else {
+      part.errorPath = rel;
+      part.errorLines = result.lines;
+    }
+  }
+  if (batch.status === 'failed') {
+    part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
+  }
+  const resubmit = batch.status === 'expired' && !ctx.opts.noResubmit && !store.manifest.cancelledAt && generation(ctx, part) < ctx.opts.maxResubmits;
+  const tally = await tallyPart(store.jobDir, part, resubmit);
+  let newPart: JobPart | undefined;
+  if (resubmit && tally.unrun.size > 0) {
+    newPart = await writeResubmitPart(ctx, part, tally.unrun);
+    part.resubmittedAs = newPart.index;
+    store.manifest.parts.push(newPart);
+  }
+  part.succeeded = tally.succeeded;
+  part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests : tally.failed;
+  part.done = true;
+  await store.save();
+  ctx.emit({
+    type: 'finished',
+    part: part.index,
+    batchId: batch.id,
+    status: batch.status,
+    succeeded: part.succeeded,
+    failed: part.failed,
+    unresolved: part.requests - part.succeeded - part.failed,
+  });
+  if (newPart) {
+    ctx.emit({ type: 'resubmitted', part: part.index, newPart: newPart.index, requests: newPart.requests });
+    await submitPart(ctx, newPart);
+  }
+  return newPart;
+}
+
+function generation(ctx: JobContext, part: JobPart): number {
+  let n = 0;
+  for (let p: JobPart | undefined = part; p?.kind === 'resubmit' && p.parent; n++) {
+    p = ctx.store.manifest.parts.find((q) => q.index === p!.parent);
+  }
+  return n;
+}
+
+/**
+ * Count a finished part's results; with `findUnrun`, also collect the custom_ids of its requests that have
+ * no real result (none, or an expired/cancelled marker), which a resubmission must run again.
+ */
+async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean) {
+  let succeeded = 0;
+  let failed = 0;
+  const resolved = new Set<string>();
+  for (const rel of [part.outputPath, part.errorPath]) {
+    if (!rel) continue;
+    for await (const { line, text } of readFileLines(jobPath(jobDir, rel))) {
+      let value: BatchResultLine;
+      try {
+        value = JSON.parse(text) as BatchResultLine;
+      } catch (cause) {
+        throw new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${line} is not JSON`, { file: rel, line, cause });
+      }
+      if (isSuccessLine(value)) succeeded++;
+      else if (findUnrun && isUnrunLine(value)) continue;
+      else failed++;
+      if (findUnrun && typeof value.custom_id === 'string') resolved.add(value.custom_id);
+    }
+  }
+  const unrun = new Set<string>();
+  if (findUnrun) {
+    for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
+      const id = customIdOf(text);
+      if (id !== null && !resolved.has(id)) unrun.add(id);
+    }
+  }
+  return { succeeded, failed, unrun };
+}
+
+// The new chunk holds the original request lines of the never-run requests, in their original order.
+async function writeResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<string>): Promise<JobPart> {
+  const { store } = ctx;
+  const index = store.nextIndex();
+  const dest = jobPath(store.jobDir, join('chunks', `part-${index}.jsonl`));
+  const temp = `${dest}.tmp`;
+  const out = createWriteStream(temp);
+  for await (const { text } of readFileLines(jobPath(store.jobDir, part.path))) {
+    const id = customIdOf(text);
+    if (id === null || !unrun.has(id)) continue;
+    if (!out.write(`${text}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  await rename(temp, dest);
+  const next = await partFromFile(store.jobDir, dest, index, 'resubmit');
+  next.parent = part.index;
+  return next;
+}
+
+/**
+ * Map a failed batch's `errors.data` line numbers back to custom_ids by reading the chunk file once.
+ * @returns at most 1000 entries (the rest are counted, not listed)
+ */
+export async function mapLineErrors(chunkPath: string, errors: readonly BatchErrorEntry[]): Promise<LineError[]> {
+  const listed = errors.slice(0, 1000);
+  const byLine = new Map<number, string | null>();
+  for (const e of listed) if (typeof e.line === 'number') byLine.set(e.line, null);
+  if (byLine.size > 0) {
+    let remaining = byLine.size;
+    for await (const { line, text } of readFileLines(chunkPath)) {
+      if (!byLine.has(line)) continue;
+      byLine.set(line, customIdOf(text));
+      if (--remaining === 0) break;
+    }
+  }
+  return listed.map((e) => ({
+    line: typeof e.line === 'number' ? e.line : null,
+    customId: typeof e.line === 'number' ? (byLine.get(e.line) ?? null) : null,
+    code: e.code ?? null,
+    message: e.message ?? null,
+  }));
+}

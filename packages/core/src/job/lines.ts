@@ -1,0 +1,50 @@
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+
+/** Non-empty lines of a file with their 1-based physical line numbers, one at a time. */
+export async function* readFileLines(path: string): AsyncGenerator<{ line: number; text: string }> {
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let line = 0;
+  try {
+    for await (const text of rl) {
+      line++;
+      if (text.trim() !== '') yield { line, text };
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+/** sha256, byte size and number of non-empty lines of a file, in one streaming pass. */
+export async function scanFile(path: string): Promise<{ sha256: string; bytes: number; lines: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let lines = 0;
+  let lastByte = 0x0a;
+  let lineHasContent = false;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (b === 0x0a) {
+        if (lineHasContent) lines++;
+        lineHasContent = false;
+      } else if (b !== 0x0d && b !== 0x20 && b !== 0x09) lineHasContent = true;
+    }
+    if (chunk.length) lastByte = chunk[chunk.length - 1]!;
+  }
+  if (lastByte !== 0x0a && lineHasContent) lines++;
+  return { sha256: hash.digest('hex'), bytes, lines };
+}
+
+/** The custom_id of a request or result line, or null when the line is not JSON or has none. */
+export function customIdOf(text: string): string | null {
+  try {
+    const value = JSON.parse(text) as { custom_id?: unknown };
+    return typeof value?.custom_id === 'string' ? value.custom_id : null;
+  } catch {
+    return null;
+  }
+}

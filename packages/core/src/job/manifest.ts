@@ -1,0 +1,184 @@
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { KbatchError } from '../errors.js';
+
+/** The manifest file inside a job directory. */
+export const MANIFEST_FILE = 'manifest.json';
+
+const Counts = z.object({ total: z.number(), completed: z.number(), failed: z.number() });
+
+/** A request of a failed batch, mapped back from the server's line number to its custom_id. */
+export const LineErrorSchema = z.object({
+  line: z.number().nullable(),
+  customId: z.string().nullable(),
+  code: z.string().nullable(),
+  message: z.string().nullable(),
+});
+export type LineError = z.output<typeof LineErrorSchema>;
+
+/**
+ * One part of a job: a chunk file and everything that happened to it remotely.
+ * `*StartedAt` fields record intent: they are written before the remote call, so a crash can be resolved later.
+ */
+export const JobPartSchema = z.object({
+  index: z.string(),
+  /** chunk = from the submitted input; resubmit = leftovers of an expired batch; retry = added by addChunks(). */
+  kind: z.enum(['chunk', 'resubmit', 'retry']),
+  parent: z.string().optional(),
+  path: z.string(),
+  sha256: z.string(),
+  requests: z.number(),
+  bytes: z.number(),
+  uploadStartedAt: z.string().optional(),
+  uploadAttempts: z.number().default(0),
+  fileId: z.string().optional(),
+  createStartedAt: z.string().optional(),
+  createAttempts: z.number().default(0),
+  batchId: z.string().optional(),
+  adopted: z.boolean().optional(),
+  status: z.string().optional(),
+  requestCounts: Counts.optional(),
+  outputFileId: z.string().nullable().optional(),
+  errorFileId: z.string().nullable().optional(),
+  outputPath: z.string().optional(),
+  outputLines: z.number().optional(),
+  errorPath: z.string().optional(),
+  errorLines: z.number().optional(),
+  downloadAttempts: z.number().default(0),
+  lineErrors: z.array(LineErrorSchema).optional(),
+  /** Result lines that succeeded / failed (set when done; never-run requests of a resubmitted part are in neither). */
+  succeeded: z.number().optional(),
+  failed: z.number().optional(),
+  resubmittedAs: z.string().optional(),
+  cancelRequested: z.boolean().optional(),
+  /** True once the batch is terminal and its files are downloaded and verified. */
+  done: z.boolean().default(false),
+});
+export type JobPart = z.output<typeof JobPartSchema>;
+
+/** The durable state of a job (`manifest.json`). Never contains the API key. */
+export const JobManifestSchema = z.object({
+  version: z.literal(1),
+  jobId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  endpoint: z.string(),
+  window: z.string(),
+  /** Set by cancelJob(): nothing new is submitted or resubmitted after it. */
+  cancelledAt: z.string().optional(),
+  parts: z.array(JobPartSchema),
+});
+export type JobManifest = z.output<typeof JobManifestSchema>;
+
+/**
+ * Read and validate a job's manifest.
+ * @param jobDir - the job directory
+ * @throws KbatchError JOB_NOT_FOUND when there is no manifest, JOB_INVALID when it is unreadable
+ */
+export async function loadManifest(jobDir: string): Promise<JobManifest> {
+  const file = join(jobDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new KbatchError('JOB_NOT_FOUND', `No kbatch job in ${jobDir} (${MANIFEST_FILE} is missing)`, { file, cause });
+    }
+    throw cause;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new KbatchError('JOB_INVALID', `${file} is not valid JSON`, { file, cause });
+  }
+  const result = JobManifestSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new KbatchError('JOB_INVALID', `${file} is not a kbatch manifest: \`${issue.path.join('.')}\` ${issue.message}`, {
+      file,
+      cause: result.error,
+    });
+  }
+  return result.data;
+}
+
+/**
+ * Write the manifest atomically: temp file, fsync, rename, fsync of the directory.
+ * A crash leaves either the old or the new manifest, never a torn one.
+ */
+export async function writeManifest(jobDir: string, manifest: JobManifest): Promise<void> {
+  await mkdir(jobDir, { recursive: true });
+  const file = join(jobDir, MANIFEST_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await fsyncDir(jobDir);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+  }
+}
+
+/**
+ * The in-memory manifest of a running job plus serialized, atomic saves.
+ * Mutate `manifest` synchronously, then `await save()`; concurrent saves are queued so none is lost.
+ */
+export class ManifestStore {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly jobDir: string,
+    readonly manifest: JobManifest,
+  ) {}
+
+  /** Open the manifest of an existing job. */
+  static async open(jobDir: string): Promise<ManifestStore> {
+    return new ManifestStore(jobDir, await loadManifest(jobDir));
+  }
+
+  /** Persist the current state (resolves once this state, or a later one, is on disk). */
+  save(): Promise<void> {
+    const run = async () => {
+      this.manifest.updatedAt = new Date().toISOString();
+      await writeManifest(this.jobDir, this.manifest);
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** The part with this index. */
+  part(index: string): JobPart {
+    const part = this.manifest.parts.find((p) => p.index === index);
+    if (!part) throw new KbatchError('JOB_INVALID', `Job ${this.manifest.jobId} has no part ${index}`);
+    return part;
+  }
+
+  /** The next free part index ('00001', '00002', …). */
+  nextIndex(): string {
+    const max = this.manifest.parts.reduce((m, p) => Math.max(m, Number(p.index) || 0), 0);
+    return String(max + 1).padStart(5, '0');
+  }
+}

@@ -1,0 +1,63 @@
+import type OpenAI from 'openai';
+import type { UploadClient } from '../client/upload-file.js';
+import type { LineError } from './manifest.js';
+
+/** The client capabilities a job needs (an openai client from createKlusterClient() has them all). */
+export type JobClient = UploadClient & {
+  batches: Pick<OpenAI['batches'], 'create' | 'retrieve' | 'list' | 'cancel'>;
+  files: Pick<OpenAI['files'], 'content'>;
+};
+
+/** Live counts of one part. */
+export interface PartProgress {
+  index: string;
+  batchId?: string;
+  status: string;
+  total: number;
+  completed: number;
+  failed: number;
+}
+
+/** What a job reports while it runs (rendered by the CLI as a bar, plain lines or JSON lines). */
+export type JobEvent =
+  | { type: 'job'; jobId: string; jobDir: string; parts: number; requests: number; resumed: boolean }
+  | { type: 'uploaded'; part: string; fileId: string; bytes: number }
+  | { type: 'created'; part: string; batchId: string; adopted: boolean }
+  | {
+      type: 'progress';
+      jobId: string;
+      elapsedMs: number;
+      total: number;
+      completed: number;
+      failed: number;
+      parts: PartProgress[];
+    }
+  | { type: 'finished'; part: string; batchId: string; status: string; succeeded: number; failed: number; unresolved: number }
+  | { type: 'resubmitted'; part: string; newPart: string; requests: number }
+  | { type: 'retry'; operation: string; part?: string; attempt: number; delayMs: number; message: string }
+  | { type: 'warning'; part?: string; message: string };
+
+/** A job's outcome, from its manifest. */
+export interface JobSummary {
+  jobId: string;
+  jobDir: string;
+  /** running: not finished yet; completed: every request succeeded; partial: some failed or are missing; cancelled. */
+  state: 'running' | 'completed' | 'partial' | 'failed' | 'cancelled';
+  requests: number;
+  succeeded: number;
+  failed: number;
+  /** Requests with no result (yet). */
+  pending: number;
+  parts: Array<PartProgress & { kind: string; requests: number; done: boolean; resubmittedAs?: string; lineErrors: number }>;
+  /** Validation errors of failed batches, mapped to custom_ids (first 100). */
+  lineErrors: Array<LineError & { part: string }>;
+}
+
+/** One line of a batch output or error file (the reference's "request output object"). */
+export interface BatchResultLine {
+  id?: string;
+  custom_id: string;
+  response: { status_code: number; request_id?: string; body: unknown } | null;
+  error: { code?: string; message?: string } | null;
+  [key: string]: unknown;
+}

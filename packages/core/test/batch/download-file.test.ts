@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { downloadFile } from '../../src/batch/download-file.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+function fakeFiles(bodies: string[]) {
+  let n = 0;
+  return {
+    calls: () => n,
+    content: async () => new Response(bodies[Math.min(n++, bodies.length - 1)]),
+  };
+}
+
+describe('downloadFile', () => {
+  it('streams to the destination, counting lines and ending with a newline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const dest = join(dir, 'out.jsonl');
+    const result = await downloadFile(fakeFiles(['{"a":1}\n{"a":2}']) as never, 'f1', dest, { expectedLines: 2 });
+    expect(result.lines).toBe(2);
+    expect(await readFile(dest, 'utf8')).toBe('{"a":1}\n{"a":2}\n');
+  });
+
+  it('retries a short download', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const files = fakeFiles(['{"a":1}\n', '{"a":1}\n{"a":2}\n']);
+    const result = await downloadFile(files as never, 'f1', join(dir, 'o.jsonl'), { expectedLines: 2, retryBaseMs: 1 });
+    expect(result.lines).toBe(2);
+    expect(files.calls()).toBe(2);
+  });
+
+  it('gives up on a download that stays short with DOWNLOAD_INCOMPLETE', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const err = await catchError(() =>
+      downloadFile(fakeFiles(['{"a":1}\n']) as never, 'f1', join(dir, 'o.jsonl'), { expectedLines: 3, retryBaseMs: 1, maxAttempts: 2 }),
+    );
+    expectKbatchError(err, { code: 'DOWNLOAD_INCOMPLETE', fileId: 'f1' });
+  });
+});

@@ -1,0 +1,168 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpError, notFound, sendError } from './errors.js';
+import { createExecutor } from './executor.js';
+import { dropConnection, FaultInjector } from './faults.js';
+import { FineTuningLifecycle } from './fine-tuning.js';
+import { compileRoutes } from './internal/http.js';
+import { BatchLifecycle } from './lifecycle.js';
+import { parseEmulatorOptions, parseFaults, type EmulatorOptions, type FaultOptions, type ResolvedFaults } from './options.js';
+import { batchRoutes } from './routes/batches.js';
+import { chatRoutes } from './routes/chat.js';
+import { fileRoutes } from './routes/files.js';
+import { fineTuningRoutes } from './routes/fine-tuning.js';
+import { modelRoutes } from './routes/models.js';
+import { Store } from './store.js';
+import { createUpstream } from './upstream.js';
+
+/** Counters for tests: requests per route, objects created, peak concurrency. */
+export interface EmulatorStats {
+  /** Requests per route key, e.g. 'POST /v1/batches', 'GET /v1/batches/:id'. */
+  requests: Record<string, number>;
+  filesCreated: number;
+  batchesCreated: number;
+  /** POST /v1/chat/completions requests received. */
+  chatRequests: number;
+  /** Peak concurrent POST /v1/chat/completions requests. */
+  maxConcurrentChat: number;
+  /** Peak concurrent requests per route key. */
+  maxConcurrent: Record<string, number>;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL. */
+  readonly baseURL: string;
+  readonly port: number;
+  /** Where state lives (a temp dir unless `dataDir` was given). */
+  readonly dataDir: string;
+  /** Stop timers and the server; removes the data dir if it was a temp one. */
+  close(): Promise<void>;
+  /** Change faults at runtime (merged into the current ones); `null` clears them all. */
+  setFaults(faults: FaultOptions | null): void;
+  /** A snapshot of the request counters. */
+  stats(): EmulatorStats;
+}
+
+const CHAT_ROUTE = 'POST /v1/chat/completions';
+
+/**
+ * Start a local kluster-compatible API server (files, batches, chat, models, fine-tuning) on loopback.
+ * @param options - see {@link EmulatorOptions}; all optional
+ * @example
+ * const emu = await startEmulator({ timeScale: 0.001, seed: 1 });
+ * const client = new OpenAI({ baseURL: emu.baseURL, apiKey: 'test' });
+ * // … use the client …
+ * await emu.close();
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const opts = parseEmulatorOptions(options);
+  const store = await Store.open(opts.dataDir);
+  const faults = new FaultInjector(opts.seed, opts.faults ? (opts.faults as ResolvedFaults) : null);
+  const upstream = opts.upstream ? createUpstream(opts.upstream) : undefined;
+  const executor = createExecutor(store, upstream, opts.responder);
+  const batches = new BatchLifecycle(store, opts, executor, () => faults.current);
+  const jobs = new FineTuningLifecycle(store, opts.ftStepMs);
+
+  const counters: EmulatorStats = { requests: {}, filesCreated: 0, batchesCreated: 0, chatRequests: 0, maxConcurrentChat: 0, maxConcurrent: {} };
+  const inFlight = new Map<string, number>();
+
+  const routes = compileRoutes([
+    ...fileRoutes(store, () => counters.filesCreated++),
+    ...batchRoutes(store, batches, () => counters.batchesCreated++),
+    ...chatRoutes(store, executor, () => counters.chatRequests++),
+    ...modelRoutes(store),
+    ...fineTuningRoutes(store, jobs),
+  ]);
+
+  function authorized(req: IncomingMessage): boolean {
+    if (!opts.apiKey) return true;
+    const header = (req.headers.authorization ?? '').trim();
+    return header === `Bearer ${opts.apiKey}` || header === opts.apiKey;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    let route: (typeof routes)[number] | undefined;
+    let match: RegExpExecArray | null = null;
+    for (const r of routes) {
+      if (r.method !== req.method) continue;
+      match = r.re.exec(path);
+      if (match) {
+        route = r;
+        break;
+      }
+    }
+    const key = route?.pattern ?? `${req.method} ${path}`;
+    counters.requests[key] = (counters.requests[key] ?? 0) + 1;
+    const current = (inFlight.get(key) ?? 0) + 1;
+    inFlight.set(key, current);
+    counters.maxConcurrent[key] = Math.max(counters.maxConcurrent[key] ?? 0, current);
+    if (key === CHAT_ROUTE) counters.maxConcurrentChat = Math.max(counters.maxConcurrentChat, current);
+    res.once('close', () => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
+    try {
+      if (!authorized(req)) {
+        req.resume();
+        throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
+      }
+      if (!route || !match) {
+        req.resume();
+        throw notFound(`Unknown route ${req.method} ${path}`, null, 'unknown_url');
+      }
+      const decision = await faults.decide(key, current);
+      if (decision.kind === 'drop') return dropConnection(req, res);
+      if (decision.kind === 'error') {
+        req.resume();
+        throw decision.error;
+      }
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => (params[k] = decodeURIComponent(match![i + 1]!)));
+      await route.handler({ req, res, params, query: url.searchParams });
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err);
+      if (!res.headersSent && !res.destroyed) {
+        sendError(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
+      } else {
+        res.destroy();
+      }
+    }
+  }
+
+  const server = createServer((req, res) => void handle(req, res));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  batches.resumeAll();
+  jobs.resumeAll();
+
+  let closing: Promise<void> | undefined;
+  return {
+    baseURL: `http://${hostForUrl}:${port}/v1`,
+    port,
+    dataDir: store.dir,
+    setFaults(change) {
+      faults.set(change === null ? null : parseFaults(change));
+    },
+    stats() {
+      return structuredClone(counters);
+    },
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.all([batches.close(), jobs.close()]);
+        await closed;
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

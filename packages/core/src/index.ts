@@ -11,3 +11,5 @@ export * from './job/index.js';
 export * from './join/index.js';
 export * from './realtime/index.js';
 export * from './finetune/index.js';
+export * from './answers/index.js';
+export * from './output/index.js';

@@ -1,0 +1,132 @@
+import { KbatchError } from '../errors.js';
+import type { SourceRecord } from '../records/types.js';
+import type { JoinIssueHandler } from './join-issue.js';
+import type { JoinPlan } from './join-plan.js';
+import { joinRecord, type JoinOutcome } from './join-record.js';
+import { emptyJoinReport, type JoinReport } from './join-report.js';
+import { indexResultFiles } from './result-file-index.js';
+import { resultMap, type ResultLookup, type ResultSource } from './result-lookup.js';
+
+/**
+ * One chunk of a job: `requests` consecutive input records (in input order) and their results, given as
+ * result files (indexed on disk, see `indexResultFiles`) or as result lines/`BatchResult`s (held in memory).
+ * `requests` may be `Infinity` for "all remaining records" (a single-chunk join).
+ */
+export type JoinChunk = { requests: number } & ({ files: readonly string[] } | { results: ResultSource });
+
+/** Hooks of a join: every issue, every outcome. */
+export interface JoinHooks {
+  onIssue?: JoinIssueHandler;
+  onOutcome?: (outcome: JoinOutcome) => void;
+}
+
+/**
+ * The chunk-by-chunk join engine behind `joinStream` and `joinChunks`: holds one chunk's results at a
+ * time, so memory is bounded by the largest chunk, not the dataset.
+ */
+export class ChunkJoiner {
+  readonly report: JoinReport = emptyJoinReport();
+  private readonly chunks: AsyncIterator<JoinChunk> | Iterator<JoinChunk>;
+  private lookup: ResultLookup | null = null;
+  private remaining = 0;
+  private chunkNumber = 0;
+  private exhausted = false;
+
+  constructor(
+    private readonly plan: JoinPlan,
+    chunks: AsyncIterable<JoinChunk> | Iterable<JoinChunk>,
+    private readonly hooks: JoinHooks = {},
+  ) {
+    this.chunks = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : (chunks as Iterable<JoinChunk>)[Symbol.iterator]();
+  }
+
+  /** Join the next input record (records must arrive in input order). */
+  async join(record: SourceRecord): Promise<JoinOutcome> {
+    while (this.remaining <= 0 && !this.exhausted) await this.nextChunk();
+    const customId = this.plan.customIdFor(record);
+    const result = this.lookup?.take(customId);
+    this.remaining -= 1;
+    const outcome = joinRecord(record, result, this.plan);
+    this.count(outcome, record);
+    this.hooks.onOutcome?.(outcome);
+    return outcome;
+  }
+
+  /** Close the last chunk (its untaken results are JOIN_UNKNOWN_RESULT) and return the report. */
+  async finish(): Promise<JoinReport> {
+    const partial = this.remaining > 0 && Number.isFinite(this.remaining);
+    await this.closeChunk();
+    let extra = partial ? this.remaining : 0;
+    while (!this.exhausted) {
+      const next = await this.chunks.next();
+      if (next.done) this.exhausted = true;
+      else if (Number.isFinite(next.value.requests)) extra += next.value.requests;
+    }
+    if (extra > 0) {
+      throw new KbatchError(
+        'JOB_MISMATCH',
+        `the input ended after ${this.report.records} records but the chunks describe ${this.report.records + extra} requests; is this the input the batches were built from?`,
+      );
+    }
+    return this.report;
+  }
+
+  /** Release result files (also after an error). */
+  async close(): Promise<void> {
+    await this.lookup?.close();
+    this.lookup = null;
+  }
+
+  private async nextChunk(): Promise<void> {
+    await this.closeChunk();
+    const next = await this.chunks.next();
+    if (next.done) {
+      // Records beyond the last chunk have no results: each is emitted as missing.
+      this.exhausted = true;
+      this.remaining = Infinity;
+      return;
+    }
+    const chunk = next.value;
+    this.chunkNumber += 1;
+    if (!(chunk.requests >= 0)) {
+      throw new KbatchError('OPTION_INVALID', `Invalid option \`chunks.${this.chunkNumber - 1}.requests\`: must be a non-negative number, got ${String(chunk.requests)}`);
+    }
+    const onIssue = (issue: Parameters<JoinIssueHandler>[0]): void => {
+      if (issue.code === 'JOIN_DUPLICATE_RESULT') this.report.duplicates += 1;
+      this.hooks.onIssue?.(issue);
+    };
+    this.lookup = 'files' in chunk ? await indexResultFiles(chunk.files, onIssue) : await resultMap(chunk.results, onIssue);
+    this.remaining = chunk.requests;
+  }
+
+  private async closeChunk(): Promise<void> {
+    if (!this.lookup) return;
+    for (const left of this.lookup.leftovers()) {
+      this.report.unknown += 1;
+      this.hooks.onIssue?.({
+        code: 'JOIN_UNKNOWN_RESULT',
+        customId: left.customId,
+        file: left.file,
+        line: left.line,
+        message: `result for custom_id "${left.customId}"${left.file ? ` (${left.file}:${left.line})` : ''} matches no input record${this.chunkNumber > 1 ? ` of chunk ${this.chunkNumber}` : ''}`,
+      });
+    }
+    await this.close();
+  }
+
+  private count(outcome: JoinOutcome, record: SourceRecord): void {
+    const r = this.report;
+    r.records += 1;
+    r[outcome.status] += 1;
+    r.promptTokens += outcome.result?.promptTokens ?? 0;
+    r.completionTokens += outcome.result?.completionTokens ?? 0;
+    if (outcome.status === 'missing') {
+      this.hooks.onIssue?.({
+        code: 'JOIN_MISSING_RESULT',
+        customId: outcome.customId,
+        record: record.index,
+        message: `record ${record.index} (custom_id "${outcome.customId}") has no result`,
+      });
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { createWriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { parseOptions } from '../options.js';
+import { outputStream } from '../output/output-stream.js';
+import { resolveOutputFormat } from '../output/output-format.js';
+import { ReadRecordsOptionsSchema } from '../records/read-options.js';
+import { recordStream } from '../records/record-stream.js';
+import type { JoinHooks } from './chunk-joiner.js';
+import { createJoinPlan, JoinRecordOptionsSchema } from './join-plan.js';
+import { emptyJoinReport, type JoinReport } from './join-report.js';
+import { joinStream } from './join-stream.js';
+
+const Files = z.array(z.string().min(1), { error: 'must be a list of file paths' });
+
+/** Options of {@link joinFiles}. */
+export const JoinFilesOptionsSchema = z.object({
+  ...JoinRecordOptionsSchema.shape,
+  input: ReadRecordsOptionsSchema.shape.input,
+  format: ReadRecordsOptionsSchema.shape.format,
+  delimiter: ReadRecordsOptionsSchema.shape.delimiter,
+  stdin: ReadRecordsOptionsSchema.shape.stdin,
+  /** Batch output files (JSONL of request output objects). */
+  results: z.union([z.string().min(1), Files], { error: 'must be a file path or a list of them' }).transform((v) => (typeof v === 'string' ? [v] : v)),
+  /** Batch error files (same line format). */
+  errors: z.union([z.string().min(1), Files], { error: 'must be a file path or a list of them' }).transform((v) => (typeof v === 'string' ? [v] : v)).default([]),
+  /** A file path, `-`/omitted for `stdout`, or a Writable. */
+  output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).optional(),
+  /** `jsonl` (default), `csv`, `tsv` or `json`; defaults from the output file's extension. */
+  outputFormat: z.enum(['jsonl', 'csv', 'tsv', 'json'], { error: 'must be one of jsonl, csv, tsv, json' }).optional(),
+  /** Where `-`/omitted output goes (default process.stdout); lets CLIs inject theirs. */
+  stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
+  onIssue: z.custom<NonNullable<JoinHooks['onIssue']>>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  onOutcome: z.custom<NonNullable<JoinHooks['onOutcome']>>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  /** Told about CSV columns that appear after the header (see `csvRowStringifier`). */
+  onWarning: z.custom<(message: string) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+});
+/** Options of {@link joinFiles}. */
+export type JoinFilesOptions = z.input<typeof JoinFilesOptionsSchema>;
+
+/**
+ * Join an input file with batch result files that ran any way (the `kbatch join` command).
+ * All results form one chunk, indexed on disk by custom_id: memory is ~100 bytes per result
+ * (the custom_id map), never the response bodies.
+ * @returns the counts; issues (missing/unknown/duplicate) go to `onIssue` as they are found
+ * @example
+ * const report = await joinFiles({ input: 'reviews.csv', results: 'out.jsonl', errors: 'err.jsonl',
+ *   labels: ['positive', 'negative'], output: 'labeled.csv' });
+ */
+export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> {
+  const opts = parseOptions(JoinFilesOptionsSchema, options, 'joinFiles');
+  const plan = createJoinPlan({
+    labels: opts.labels,
+    schema: opts.schema,
+    confidence: opts.confidence,
+    idColumn: opts.idColumn,
+    customId: opts.customId,
+    prefix: opts.prefix,
+    keepRaw: opts.keepRaw,
+  });
+  const toStdout = opts.output === undefined || opts.output === '-';
+  const format = resolveOutputFormat(opts.outputFormat, typeof opts.output === 'string' ? opts.output : undefined);
+  const sink: Writable = toStdout ? (opts.stdout ?? process.stdout) : typeof opts.output === 'string' ? createWriteStream(opts.output) : opts.output!;
+  let report: JoinReport = emptyJoinReport();
+  await pipeline(
+    [
+      recordStream({ input: opts.input, format: opts.format, delimiter: opts.delimiter, stdin: opts.stdin }),
+      joinStream({
+        plan,
+        chunks: [{ requests: Infinity, files: [...opts.results, ...opts.errors] }],
+        onIssue: opts.onIssue,
+        onOutcome: opts.onOutcome,
+        onReport: (r) => (report = r),
+      }),
+      outputStream({ format, columns: [...plan.columns], keepWhole: plan.rawField ? [plan.rawField] : [], onWarning: opts.onWarning }),
+      sink,
+    ],
+    // Never end stdout: the CLI (or caller) may still write to it.
+    { signal: opts.signal, end: !toStdout },
+  );
+  return report;
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { AnswerOptionsSchema, createAnswerParser, type AnswerParser } from '../answers/answer-parser.js';
+import { KbatchError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import type { SourceRecord } from '../records/types.js';
+import { customIdOf } from './custom-id.js';
+
+/** Options shared by `joinRecord`, `joinStream`, `joinChunks` and `joinFiles`: how a joined record looks. */
+export const JoinRecordOptionsSchema = z.object({
+  ...AnswerOptionsSchema.shape,
+  /** Input field holding each record's custom_id (as used when the requests were built). */
+  idColumn: z.string().min(1, { error: 'must be a non-empty field name' }).optional(),
+  /** Custom id function (overrides `idColumn`) when the requests were built with one. */
+  customId: z.custom<(record: SourceRecord) => string>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  /** Prepended to every added field name (`kb_` → `kb_response`), to avoid collisions with input fields. */
+  prefix: z
+    .string()
+    .regex(/^[^\s.]*$/, { error: 'must not contain spaces or dots' })
+    .default(''),
+  /** Add the whole response body as field `raw`. */
+  keepRaw: z.boolean({ error: 'must be true or false' }).default(false),
+});
+/** Options of a join (see {@link JoinRecordOptionsSchema}). */
+export type JoinRecordOptions = z.input<typeof JoinRecordOptionsSchema>;
+
+/** Compiled join options: build once, join many records. */
+export interface JoinPlan {
+  readonly kind: 'join-plan';
+  readonly prefix: string;
+  readonly keepRaw: boolean;
+  readonly answers: AnswerParser;
+  /** Every added field name, prefixed, in output order. */
+  readonly fields: readonly string[];
+  /** Declared output columns after the input's (prefixed, answer fields flattened) for CSV headers. */
+  readonly columns: readonly string[];
+  /** The prefixed name of `raw` (written whole as JSON in CSV), or null. */
+  readonly rawField: string | null;
+  customIdFor(record: SourceRecord): string;
+  /** Prefixed name of an added field. */
+  name(field: string): string;
+}
+
+/**
+ * Compile join options once (validates them: OPTION_INVALID / SCHEMA_INVALID).
+ * @example const plan = createJoinPlan({ labels: ['yes', 'no'], prefix: 'kb_' });
+ */
+export function createJoinPlan(options: JoinRecordOptions | JoinPlan = {}): JoinPlan {
+  if ((options as JoinPlan).kind === 'join-plan') return options as JoinPlan;
+  const opts = parseOptions(JoinRecordOptionsSchema, options, 'join');
+  const answers = createAnswerParser({ labels: opts.labels, schema: opts.schema, confidence: opts.confidence });
+  const name = (field: string): string => opts.prefix + field;
+  const base = ['custom_id', ...answers.fields, 'response', 'finish_reason', 'prompt_tokens', 'completion_tokens', 'error'];
+  if (opts.keepRaw) base.push('raw');
+  const tail = ['response', 'finish_reason', 'prompt_tokens', 'completion_tokens', 'error', ...(opts.keepRaw ? ['raw'] : [])];
+  const idColumn = opts.idColumn;
+  const customIdFn = opts.customId;
+  return {
+    kind: 'join-plan',
+    prefix: opts.prefix,
+    keepRaw: opts.keepRaw,
+    answers,
+    fields: base.map(name),
+    columns: ['custom_id', ...answers.columns, ...tail].map(name),
+    rawField: opts.keepRaw ? name('raw') : null,
+    customIdFor: customIdFn ?? ((record) => customIdOf(record, idColumn)),
+    name,
+  };
+}
+
+/**
+ * Fail when an added field would overwrite an input field (JOIN_FIELD_COLLISION names it and suggests a prefix).
+ * An input `custom_id` equal to the record's id is not a collision (it is the same value).
+ */
+export function assertNoCollision(record: SourceRecord, plan: JoinPlan, customId: string): void {
+  const data = record.data;
+  for (const field of plan.fields) {
+    if (!Object.hasOwn(data, field)) continue;
+    if (field === plan.name('custom_id') && String(data[field]) === customId) continue;
+    const suggestion = plan.prefix === '' ? 'kb_' : `kb_${plan.prefix}`;
+    throw new KbatchError(
+      'JOIN_FIELD_COLLISION',
+      `input field "${field}" (record ${record.index}) would be overwritten by the field kbatch adds; set a prefix for added fields, e.g. --prefix ${suggestion} (option \`prefix: '${suggestion}'\`) to name it "${suggestion}${field.slice(plan.prefix.length)}"`,
+      { field, record: record.index, line: record.line, customId },
+    );
+  }
+}

@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmulator } from '@kbatch/emulator';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAnsweredIds } from '../../src/realtime/answers-log.js';
+import { runRealtime, type RunRealtimeOptions } from '../../src/realtime/run-realtime.js';
+import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';
+import type { BatchRequestLine } from '../../src/request/types.js';
+
+// Integration over real HTTP: limits and retries are measured on the emulator side.
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+const CHAT = 'POST /v1/chat/completions';
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+
+const lines = (n: number, prefix = 'r'): BatchRequestLine[] =>
+  Array.from({ length: n }, (_, i) => ({
+    custom_id: `${prefix}${i}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: MODEL, messages: [{ role: 'user', content: `question ${i}` }] },
+  }));
+
+async function collect(options: Omit<RunRealtimeOptions, 'client'>, emu: Emulator): Promise<RealtimeResultLine[]> {
+  const openai = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL });
+  const out: RealtimeResultLine[] = [];
+  for await (const line of runRealtime({ retryBaseMs: 5, retryMaxMs: 50, ...options, client: openai.chat.completions })) out.push(line);
+  return out;
+}
+const chatAttempts = (emu: Emulator) => emu.stats().requests[CHAT] ?? 0;
+
+describe('runRealtime against the emulator', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ seed: 7 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('keeps in-flight requests within the concurrency (emulator maxConcurrentChat) and restores input order', async () => {
+    const local = await startEmulator({ seed: 1, faults: { latencyMs: 15, routes: [CHAT] } });
+    try {
+      const out = await collect({ requests: lines(40), concurrency: 5 }, local);
+      expect(out.map((l) => l.custom_id)).toEqual(lines(40).map((l) => l.custom_id));
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(5);
+      expect(local.stats().maxConcurrentChat).toBeGreaterThan(1);
+      expect(chatAttempts(local)).toBe(40);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('spaces requests by the rpm limit (emulator-side arrival times)', async () => {
+    const arrivals: number[] = [];
+    const local = await startEmulator({
+      responder: () => {
+        arrivals.push(performance.now());
+        return 'ok';
+      },
+    });
+    try {
+      await collect({ requests: lines(8), concurrency: 8, rpm: 1200 }, local); // one per 50 ms
+      expect(arrivals).toHaveLength(8);
+      // A lower bound only: the limiter can make requests slower, never faster than 7 × 50 ms.
+      expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(7 * 50 * 0.8);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('rides out a 429 storm, lowering its concurrency, and answers everything', async () => {
+    emu.setFaults({ rate429: 0.5, retryAfterSeconds: 0, routes: [CHAT] });
+    try {
+      const events: RealtimeEvent[] = [];
+      const before = chatAttempts(emu);
+      const out = await collect({ requests: lines(30), concurrency: 8, retries: 20, onEvent: (e) => events.push(e) }, emu);
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(chatAttempts(emu) - before).toBeGreaterThan(30);
+      const limits = events.filter((e) => e.type === 'concurrency').map((e) => (e as { limit: number }).limit);
+      expect(Math.min(...limits)).toBeLessThan(8);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('adapts to a server concurrency cap that answers 429', async () => {
+    emu.setFaults({ concurrencyCap: 3, latencyMs: 10, retryAfterSeconds: 0, routes: [CHAT] });
+    try {
+      const events: RealtimeEvent[] = [];
+      const out = await collect({ requests: lines(30), concurrency: 12, retries: 30, adaptiveCooldownMs: 10_000, onEvent: (e) => events.push(e) }, emu);
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(events.some((e) => e.type === 'concurrency' && e.limit <= 6)).toBe(true);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('retries dropped connections and 5xx until answered', async () => {
+    emu.setFaults({ dropRate: 0.2, rate5xx: 0.2, routes: [CHAT] });
+    try {
+      const events: RealtimeEvent[] = [];
+      const out = await collect({ requests: lines(30), concurrency: 4, retries: 20, onEvent: (e) => events.push(e) }, emu);
+      expect(out.map((l) => l.response?.status_code)).toEqual(Array(30).fill(200));
+      const kinds = new Set(events.filter((e) => e.type === 'retry').map((e) => (e as { kind: string }).kind));
+      expect(kinds).toEqual(new Set(['connection_error', 'server_error']));
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('yields the final failure after the retries are spent, with status and error body', async () => {
+    emu.setFaults({ rate5xx: 1, routes: [CHAT] });
+    try {
+      const before = chatAttempts(emu);
+      const [line] = await collect({ requests: lines(1), retries: 2 }, emu);
+      expect(line).toMatchObject({ custom_id: 'r0', error: null, response: { body: { error: { message: expect.any(String) } } } });
+      expect([500, 502, 503]).toContain(line!.response!.status_code);
+      expect(chatAttempts(emu) - before).toBe(3);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('emits results as they complete with unordered', async () => {
+    const out = await collect({ requests: lines(20), concurrency: 6, unordered: true }, emu);
+    expect(out.map((l) => l.custom_id).sort()).toEqual(lines(20).map((l) => l.custom_id).sort());
+  });
+
+  it('resumes after the process is killed: the rerun sends only unanswered requests', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-resume-'));
+    const local = await startEmulator({ faults: { latencyMs: 40, routes: [CHAT] } });
+    try {
+      const answersLog = join(dir, 'answers.jsonl');
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/realtime-child.mjs', import.meta.url)), local.baseURL, answersLog, '40'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      let printed = 0;
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          printed += chunk.toString().split('\n').length - 1;
+          if (printed >= 6) resolve();
+        });
+      });
+      child.kill('SIGKILL');
+      await exited;
+      const answered = await loadAnsweredIds(answersLog);
+      expect(answered.size).toBeGreaterThanOrEqual(6);
+      expect(answered.size).toBeLessThan(40);
+      const sentBefore = chatAttempts(local);
+      const out = await collect({ requests: lines(40), concurrency: 4, answersLog }, local);
+      expect(chatAttempts(local) - sentBefore).toBe(40 - answered.size);
+      expect(out.map((l) => l.custom_id)).toEqual(lines(40).map((l) => l.custom_id));
+      expect((await readFile(answersLog, 'utf8')).trim().split('\n')).toHaveLength(40);
+    } finally {
+      await local.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

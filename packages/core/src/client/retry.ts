@@ -44,12 +44,17 @@ export function isAbortError(err: unknown): boolean {
 /** The server's Retry-After (seconds or HTTP date) in ms, if the error carries one. */
 export function retryAfterMs(err: unknown): number | undefined {
   const headers = (err as { headers?: unknown } | null)?.headers;
-  let value: string | null | undefined;
-  if (headers && typeof (headers as Headers).get === 'function') value = (headers as Headers).get('retry-after');
-  else if (headers && typeof headers === 'object') {
-    const raw = (headers as Record<string, unknown>)['retry-after'];
-    value = Array.isArray(raw) ? String(raw[0]) : raw === undefined ? undefined : String(raw);
-  }
+  const get = (name: string): string | null | undefined => {
+    if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
+    if (headers && typeof headers === 'object') {
+      const raw = (headers as Record<string, unknown>)[name];
+      return Array.isArray(raw) ? String(raw[0]) : raw === undefined ? undefined : String(raw);
+    }
+    return undefined;
+  };
+  const ms = Number(get('retry-after-ms') ?? NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const value = get('retry-after');
   if (value === null || value === undefined || value === '') return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);

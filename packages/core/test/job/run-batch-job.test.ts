@@ -1,0 +1,258 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { runBatchJob, resumeJob } from '../../src/job/run-job.js';
+import { readJobResults } from '../../src/job/read-job-results.js';
+import { loadManifest } from '../../src/job/manifest.js';
+import { addChunks } from '../../src/job/create-job.js';
+import { cancelJob, jobStatus } from '../../src/job/job-commands.js';
+import type { JobEvent } from '../../src/job/types.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { emulatorClient, requestLine, writeChunks } from './fixtures.js';
+
+const fast = { pollIntervalMs: 50, retryBaseMs: 10 };
+
+async function resultIds(jobDir: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const r of readJobResults(jobDir)) ids.push(r.custom_id);
+  return ids.sort();
+}
+
+describe('runBatchJob', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 1, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('takes several chunks to downloaded results, each custom_id once', async () => {
+    const { dir, ids, root } = await writeChunks(3, 20);
+    const before = emu.stats().batchesCreated;
+    const events: JobEvent[] = [];
+    const summary = await runBatchJob({
+      chunks: [dir],
+      jobDir: join(root, 'job'),
+      client: emulatorClient(emu.baseURL),
+      concurrency: 2,
+      ...fast,
+      onProgress: (e) => events.push(e),
+    });
+    expect(summary).toMatchObject({ state: 'completed', requests: 60, succeeded: 60, failed: 0, pending: 0 });
+    expect(emu.stats().batchesCreated - before).toBe(3);
+    expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
+    const manifest = await loadManifest(summary.jobDir);
+    expect(manifest.parts.map((p) => [p.status, p.outputLines, p.done])).toEqual([
+      ['completed', 20, true],
+      ['completed', 20, true],
+      ['completed', 20, true],
+    ]);
+    expect(JSON.stringify(manifest)).not.toContain('test-key');
+    expect(events.some((e) => e.type === 'progress')).toBe(true);
+    expect(events.filter((e) => e.type === 'created')).toHaveLength(3);
+    const meta = (await emulatorClient(emu.baseURL).batches.retrieve(manifest.parts[0]!.batchId!)).metadata;
+    expect(meta).toMatchObject({ kbatch_job: manifest.jobId, kbatch_chunk: '00001', kbatch_sha256: manifest.parts[0]!.sha256 });
+  });
+
+  it('reports a failed validation with line numbers mapped to custom_ids', async () => {
+    const { dir, root } = await writeChunks(1, 3);
+    const bad = join(dir, 'part-00002.jsonl');
+    await writeFile(bad, `${requestLine('ok1')}\n${JSON.stringify({ custom_id: 'bad1', method: 'GET', url: '/v1/chat/completions', body: {} })}\n`);
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast });
+    expect(summary.state).toBe('partial');
+    expect(summary).toMatchObject({ requests: 5, succeeded: 3, failed: 2 });
+    expect(summary.lineErrors.map((e) => [e.part, e.line, e.customId])).toContainEqual(['00002', 2, 'bad1']);
+    expect(summary.parts[1]).toMatchObject({ status: 'failed', lineErrors: summary.lineErrors.length });
+  });
+
+  it('resubmits the never-run requests of an expired batch as a new part', async () => {
+    const { dir, ids, root } = await writeChunks(1, 10);
+    emu.setFaults({ expireAfterLines: 4 });
+    const events: JobEvent[] = [];
+    const created = emu.stats().batchesCreated;
+    let summary;
+    try {
+      summary = await runBatchJob({
+        chunks: [dir],
+        jobDir: join(root, 'job'),
+        client: emulatorClient(emu.baseURL),
+        ...fast,
+        maxResubmits: 5,
+        onProgress: (e) => events.push(e),
+      });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect(summary.state).toBe('completed');
+    expect(summary.succeeded).toBe(10);
+    const manifest = await loadManifest(summary.jobDir);
+    expect(manifest.parts[0]).toMatchObject({ status: 'expired', resubmittedAs: '00002', succeeded: 4 });
+    expect(manifest.parts[1]).toMatchObject({ kind: 'resubmit', parent: '00001', requests: 6 });
+    expect(events.some((e) => e.type === 'resubmitted')).toBe(true);
+    expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
+    expect(emu.stats().batchesCreated - created).toBe(manifest.parts.length);
+  });
+
+  it('keeps partial output of an expired batch with noResubmit', async () => {
+    const { dir, root } = await writeChunks(1, 10);
+    emu.setFaults({ expireAfterLines: 3 });
+    let summary;
+    try {
+      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast, noResubmit: true });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect(summary).toMatchObject({ state: 'partial', succeeded: 3, pending: 7 });
+    expect((await resultIds(summary.jobDir)).length).toBe(3);
+  });
+
+  it('counts failed requests of a completed batch and reports them in the results', async () => {
+    const { dir, root } = await writeChunks(1, 30);
+    emu.setFaults({ lineFailureRate: 0.3 });
+    let summary;
+    try {
+      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect(summary.state).toBe('partial');
+    expect(summary.failed).toBeGreaterThan(0);
+    expect(summary.succeeded + summary.failed).toBe(30);
+    expect((await resultIds(summary.jobDir)).length).toBe(30);
+  });
+
+  it('survives 429/5xx/dropped-connection storms on upload, create and polling', async () => {
+    const { dir, ids, root } = await writeChunks(3, 5);
+    const created = emu.stats().batchesCreated;
+    emu.setFaults({
+      rate429: 0.25,
+      rate5xx: 0.2,
+      dropRate: 0.15,
+      retryAfterSeconds: 0.01,
+      routes: ['POST /v1/files', 'POST /v1/batches', 'GET /v1/batches/:id', 'GET /v1/batches', 'GET /v1/files/:id/content'],
+    });
+    let summary;
+    const retries: string[] = [];
+    try {
+      summary = await runBatchJob({
+        chunks: [dir],
+        jobDir: join(root, 'job'),
+        client: emulatorClient(emu.baseURL, 2),
+        ...fast,
+        downloadAttempts: 10,
+        onProgress: (e) => {
+          if (e.type === 'retry') retries.push(e.operation);
+        },
+      });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect(summary.state).toBe('completed');
+    expect(emu.stats().batchesCreated - created).toBe(3);
+    expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
+    expect(retries.length).toBeGreaterThan(0);
+  });
+
+  it('stops waiting with AWAIT_TIMEOUT and finishes on resume', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 2, validationMs: 10, lineMs: 30, finalizingMs: 10 });
+    try {
+      const { dir, ids, root } = await writeChunks(1, 10);
+      const jobDir = join(root, 'job');
+      const client = emulatorClient(slow.baseURL);
+      expectKbatchError(await catchError(() => runBatchJob({ chunks: [dir], jobDir, client, ...fast, timeoutMs: 50 })), {
+        code: 'AWAIT_TIMEOUT',
+        message: 'kbatch resume',
+      });
+      const summary = await resumeJob(jobDir, { client, ...fast });
+      expect(summary.state).toBe('completed');
+      expect(slow.stats().batchesCreated).toBe(1);
+      expect(await resultIds(jobDir)).toEqual([...ids].sort());
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('leaves a resumable job when aborted, and cancels with cancelOnInterrupt', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 3, validationMs: 10, lineMs: 20, finalizingMs: 10 });
+    try {
+      const { dir, root } = await writeChunks(2, 20);
+      const jobDir = join(root, 'job');
+      const client = emulatorClient(slow.baseURL);
+      const controller = new AbortController();
+      const run = runBatchJob({
+        chunks: [dir],
+        jobDir,
+        client,
+        ...fast,
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.type === 'progress' && e.parts.every((p) => p.batchId)) controller.abort();
+        },
+      });
+      expectKbatchError(await catchError(() => run), { code: 'ABORTED', message: `kbatch resume ${jobDir}` });
+      const controller2 = new AbortController();
+      const run2 = resumeJob(jobDir, {
+        client,
+        ...fast,
+        signal: controller2.signal,
+        cancelOnInterrupt: true,
+        onProgress: (e) => {
+          if (e.type === 'progress') controller2.abort();
+        },
+      });
+      expectKbatchError(await catchError(() => run2), { code: 'ABORTED', message: /cancelled/ });
+      const summary = await resumeJob(jobDir, { client, ...fast });
+      expect(summary.state).toBe('cancelled');
+      expect(summary.parts.map((p) => p.status)).toEqual(['cancelled', 'cancelled']);
+      expect(slow.stats().batchesCreated).toBe(2);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('cancels a submitted job with cancelJob and collects partial output', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 4, validationMs: 10, lineMs: 20, finalizingMs: 10 });
+    try {
+      const { dir, root } = await writeChunks(1, 30);
+      const jobDir = join(root, 'job');
+      const client = emulatorClient(slow.baseURL);
+      await runBatchJob({ chunks: [dir], jobDir, client, ...fast, wait: false });
+      expect((await jobStatus(jobDir, { client })).state).toBe('running');
+      expect(await cancelJob(jobDir, { client })).toBe(1);
+      const summary = await resumeJob(jobDir, { client, ...fast });
+      expect(summary.state).toBe('cancelled');
+      expect(summary.parts[0]!.status).toBe('cancelled');
+      expect(slow.stats().batchesCreated).toBe(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('adds retry parts whose results replace earlier ones', async () => {
+    const { dir, ids, root } = await writeChunks(1, 10);
+    const jobDir = join(root, 'job');
+    const client = emulatorClient(emu.baseURL);
+    emu.setFaults({ lineFailureRate: 0.5 });
+    let first;
+    try {
+      first = await runBatchJob({ chunks: [dir], jobDir, client, ...fast });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect(first.failed).toBeGreaterThan(0);
+    const failedIds: string[] = [];
+    for await (const r of readJobResults(jobDir)) if (r.response?.status_code !== 200) failedIds.push(r.custom_id);
+    const retryFile = join(root, 'retry.jsonl');
+    await writeFile(retryFile, `${failedIds.map((id) => requestLine(id)).join('\n')}\n`);
+    expect(await addChunks(jobDir, [retryFile])).toEqual(['00002']);
+    const summary = await resumeJob(jobDir, { client, ...fast });
+    expect(summary).toMatchObject({ state: 'completed', succeeded: 10, failed: 0 });
+    const results = [];
+    for await (const r of readJobResults(jobDir)) results.push(r);
+    expect(results.map((r) => r.custom_id).sort()).toEqual([...ids].sort());
+    expect(results.every((r) => r.response?.status_code === 200)).toBe(true);
+    expect(await readFile(join(jobDir, 'chunks', 'part-00002.jsonl'), 'utf8')).toContain(failedIds[0]!);
+  });
+});

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type OpenAI from 'openai';
 import { z } from 'zod';
+import { uploadFile, type UploadClient } from '../client/index.js';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
@@ -11,8 +12,11 @@ import { FINE_TUNABLE_MODELS, fineTuneContextWindow } from './models.js';
 /** Uploads one local file with purpose `fine-tune` and returns its id. */
 export type FineTuneUpload = (path: string, options: { signal?: AbortSignal | undefined }) => Promise<{ id: string }>;
 
-/** The capability {@link createFineTuneJob} needs. */
-export interface CreateFineTuneJobClient {
+/**
+ * The capability {@link createFineTuneJob} needs: `fineTuning.jobs.create`, plus, to upload local files, either
+ * the connection settings of an openai client (streamed upload with backpressure) or `files.create`.
+ */
+export interface CreateFineTuneJobClient extends Partial<UploadClient> {
   fineTuning: { jobs: Pick<OpenAI['fineTuning']['jobs'], 'create'> };
   files?: Pick<OpenAI['files'], 'create'>;
 }
@@ -38,7 +42,7 @@ export const CreateFineTuneJobOptionsSchema = z.object({
   nickname: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
   /** Fine-tunable models and their context windows (default FINE_TUNABLE_MODELS). */
   models: z.record(z.string(), positiveInt, { error: 'must map model ids to context windows' }).optional(),
-  /** How to upload local files (default: `client.files.create` with a file stream). */
+  /** How to upload local files (default: the client area's backpressured `uploadFile`, else `client.files.create`). */
   upload: z.custom<FineTuneUpload>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
   /** Base directory of relative paths (default `process.cwd()`). */
   cwd: z.string().optional(),
@@ -107,10 +111,13 @@ async function localFile(value: string, cwd: string | undefined): Promise<string
   return undefined;
 }
 
-// Fallback upload through the SDK. Caveat: Node 20's fetch does not apply backpressure to the multipart body,
-// so a large file can be held in memory (RSS ≈ file size); fine-tuning files are usually small.
+// A real openai client uploads through uploadFile (undici, backpressure). The files.create fallback (fakes, other
+// clients) has the Node 20 fetch caveat: no backpressure on the multipart body, so RSS can grow to the file size.
 function defaultUpload(client: CreateFineTuneJobClient): FineTuneUpload {
   return async (path, { signal }) => {
+    if (typeof client.baseURL === 'string' && client.apiKey !== undefined && typeof client.maxRetries === 'number') {
+      return uploadFile(client as UploadClient, path, { purpose: 'fine-tune', ...(signal ? { signal } : {}) });
+    }
     if (!client.files) throw new KbatchError('OPTION_INVALID', 'Invalid option `client`: must have files.create to upload local files');
     return client.files.create({ file: createReadStream(path), purpose: 'fine-tune' }, signal ? { signal } : undefined);
   };

@@ -2,13 +2,15 @@ import { KbatchError } from '../errors.js';
 
 /**
  * Base models kluster.ai fine-tunes, with their context windows in tokens (from the API reference).
- * The reference's request examples also use the `meta-llama/…` ids, so those are accepted as aliases.
+ * The reference's request and response examples also use `meta-llama/…` ids, so those are accepted as aliases.
  */
 export const FINE_TUNABLE_MODELS: Readonly<Record<string, number>> = Object.freeze({
   'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo': 64_000,
   'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo': 32_000,
   'meta-llama/Meta-Llama-3.1-8B-Instruct': 64_000,
   'meta-llama/Meta-Llama-3.3-70B-Instruct-Turbo': 32_000,
+  'meta-llama/Llama-3.1-8B-Instruct': 64_000,
+  'meta-llama/Llama-3.3-70B-Instruct-Turbo': 32_000,
 });
 
 /** The largest supported window: an example longer than this cannot be trained on any base model. */

@@ -3,12 +3,12 @@ import { AnswerOptionsSchema, createAnswerParser, type AnswerParser } from '../a
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import type { SourceRecord } from '../records/types.js';
-import { customIdOf } from './custom-id.js';
+import { customIdFor } from '../request/custom-id.js';
 
 /** Options shared by `joinRecord`, `joinStream`, `joinChunks` and `joinFiles`: how a joined record looks. */
 export const JoinRecordOptionsSchema = z.object({
   ...AnswerOptionsSchema.shape,
-  /** Input field holding each record's custom_id (as used when the requests were built). */
+  /** Input field holding each record's custom_id (as used when the requests were built); default `row-<record number>`. */
   idColumn: z.string().min(1, { error: 'must be a non-empty field name' }).optional(),
   /** Custom id function (overrides `idColumn`) when the requests were built with one. */
   customId: z.custom<(record: SourceRecord) => string>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
@@ -62,7 +62,7 @@ export function createJoinPlan(options: JoinRecordOptions | JoinPlan = {}): Join
     fields: base.map(name),
     columns: ['custom_id', ...answers.columns, ...tail].map(name),
     rawField: opts.keepRaw ? name('raw') : null,
-    customIdFor: customIdFn ?? ((record) => customIdOf(record, idColumn)),
+    customIdFor: customIdFn ?? ((record) => customIdFor(record, idColumn)),
     name,
   };
 }

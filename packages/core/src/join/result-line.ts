@@ -37,11 +37,6 @@ const ChatBodySchema = z.looseObject({
   usage: z.looseObject({ prompt_tokens: Num, completion_tokens: Num }).nullish().catch(null),
 });
 
-const ErrorBodySchema = z.looseObject({
-  error: z.union([z.string(), z.looseObject({ message: z.unknown(), code: z.unknown(), type: z.unknown() })]).optional(),
-  message: z.unknown(),
-});
-
 /** One result, normalized from an output-file or error-file line. */
 export interface BatchResult {
   customId: string;
@@ -148,12 +143,15 @@ function contentText(content: unknown): string | null {
 }
 
 function errorMessage(body: unknown): string {
-  const parsed = ErrorBodySchema.safeParse(body);
-  if (parsed.success) {
-    const e = parsed.data.error;
-    if (typeof e === 'string') return e;
-    if (e && typeof e.message === 'string') return e.code || e.type ? `${e.message} (${String(e.code ?? e.type)})` : e.message;
-    if (typeof parsed.data.message === 'string') return parsed.data.message;
+  if (typeof body === 'object' && body !== null) {
+    const { error, message } = body as { error?: unknown; message?: unknown };
+    if (typeof error === 'string') return error;
+    if (typeof error === 'object' && error !== null) {
+      const e = error as { message?: unknown; code?: unknown; type?: unknown };
+      const tag = e.code ?? e.type;
+      if (typeof e.message === 'string') return tag !== undefined && tag !== null ? `${e.message} (${String(tag)})` : e.message;
+    }
+    if (typeof message === 'string') return message;
   }
   if (typeof body === 'string' && body !== '') return body.slice(0, 200);
   const text = JSON.stringify(body ?? null);

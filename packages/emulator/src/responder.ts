@@ -16,7 +16,7 @@ const POSITIVE = new Set(
   ),
 );
 const NEGATIVE = new Set(
-  'bad terrible awful hate hated hates worst poor boring disappointing disappointed horrible sad broken waste useless angry slow refund rude dirty ugly annoying problem problems fail failed fails bug buggy crash crashed never worse mediocre unhappy'.split(
+  'bad terrible awful hate hated hates worst poor boring disappointing disappointed horrible sad broken waste useless angry slow refund rude dirty ugly annoying problem problems fail failed fails bug buggy crash crashed worse mediocre unhappy'.split(
     ' ',
   ),
 );

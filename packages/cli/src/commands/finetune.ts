@@ -1,0 +1,220 @@
+import { resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import {
+  cancelFineTuneJob,
+  createFineTuneJob,
+  createKlusterClient,
+  FINE_TUNABLE_MODELS,
+  getFineTuneJob,
+  listFineTuneJobs,
+  prepareTrainingData,
+  waitForFineTuneJob,
+  type FineTuneJob,
+} from '@kbatch/core';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+interface ClientFlags {
+  apiKey?: string;
+  baseUrl?: string;
+}
+
+/** `kbatch finetune prepare|create|get|list|cancel|wait`: training data and fine-tuning jobs. */
+export const register: RegisterCommand = (program, io) => {
+  const finetune = program
+    .command('finetune')
+    .description('Prepare chat-format training data and run fine-tuning jobs')
+    // Subcommands copy settings when created; the root's exitOverride comes later, so throw (main.ts maps it).
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Example:
+  kbatch finetune prepare labels.csv --prompt "Classify: {{text}}" --completion-column label --out train.jsonl
+  kbatch finetune create --training-file train.jsonl --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo --wait`,
+    );
+
+  finetune
+    .command('prepare')
+    .description('Write chat-format training examples ({"messages":[…]}), one per record, validated')
+    .argument('<input>', 'CSV/TSV/JSONL/JSON file, or - for stdin (records with a `messages` field pass through)')
+    .option('--prompt <template>', 'user message template, e.g. "Classify: {{text}}"')
+    .option('--completion-column <field>', 'field holding the assistant answer')
+    .option('--system <template>', 'system message template')
+    .addOption(new Option('--format <format>', 'input format (default: from the extension)').choices(['csv', 'tsv', 'jsonl', 'json']))
+    .option('--out <file>', 'training file (default: stdout)')
+    .option('--validation-split <share>', 'share of examples for validation, in [0, 1)', number)
+    .option('--validation-out <file>', 'validation file (default: <out>.validation.jsonl)')
+    .option('--seed <n>', 'seed of the train/validation split', integer)
+    .addOption(new Option('--on-invalid <policy>', 'what to do with an invalid example').choices(['error', 'skip']).default('error'))
+    .option('--rejects <file>', 'with --on-invalid skip: write rejected rows here as JSON lines')
+    .option('--model <model>', 'base model whose context window bounds each example')
+    .option('--max-tokens <n>', 'token limit per example (overrides --model)', integer)
+    .addHelpText(
+      'after',
+      `
+Example:
+  kbatch finetune prepare reviews.csv --prompt "Sentiment of: {{text}}" --completion-column label \\
+    --system "Answer positive or negative." --validation-split 0.1 --seed 7 --out train.jsonl \\
+    --on-invalid skip --rejects rejects.jsonl --model klusterai/Meta-Llama-3.3-70B-Instruct-Turbo
+
+Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
+    )
+    .action(async (input: string, flags: Record<string, unknown>) => {
+      const summary = await prepareTrainingData({
+        input: resolvePath(io, input),
+        stdin: io.stdin,
+        ...(flags.format === undefined ? {} : { format: flags.format as 'csv' }),
+        ...defined({
+          prompt: flags.prompt as string | undefined,
+          system: flags.system as string | undefined,
+          completionColumn: flags.completionColumn as string | undefined,
+          model: flags.model as string | undefined,
+          maxTokens: flags.maxTokens as number | undefined,
+          validationSplit: flags.validationSplit as number | undefined,
+          seed: flags.seed as number | undefined,
+          validationOut: flags.validationOut === undefined ? undefined : resolvePath(io, flags.validationOut as string),
+          rejects: flags.rejects === undefined ? undefined : resolvePath(io, flags.rejects as string),
+        }),
+        out: flags.out === undefined ? io.stdout : resolvePath(io, flags.out as string),
+        onInvalid: flags.onInvalid as 'error' | 'skip',
+        onReject: (reject) => io.stderr.write(`skipped ${reject.reason}\n`),
+      });
+      const split = summary.validation.examples > 0 || flags.validationSplit ? `, ${summary.train.examples} train / ${summary.validation.examples} validation` : '';
+      io.stderr.write(
+        `${summary.examples} examples${split}, ~${summary.tokens} tokens (largest ~${summary.maxExampleTokens})` +
+          `${summary.rejected > 0 ? `, ${summary.rejected} rejected` : ''}\n`,
+      );
+    });
+
+  clientFlags(
+    finetune
+      .command('create')
+      .description('Upload training data (purpose fine-tune) and create a fine-tuning job')
+      .requiredOption('--training-file <file|id>', 'local JSONL file to upload, or an uploaded file id')
+      .option('--validation-file <file|id>', 'local JSONL file or uploaded file id')
+      .requiredOption('--model <model>', `base model: ${Object.keys(FINE_TUNABLE_MODELS).slice(0, 2).join(' or ')}`)
+      .option('--epochs <n>', 'training epochs', integer)
+      .option('--batch-size <n>', 'examples per step', integer)
+      .option('--learning-rate-multiplier <x>', 'learning-rate multiplier', number)
+      .option('--nickname <suffix>', 'suffix for the fine-tuned model name')
+      .option('--wait', 'wait for the job; print the fine-tuned model id on stdout')
+      .option('--poll-interval <ms>', 'first delay between status checks with --wait', integer)
+      .option('--timeout <ms>', 'give up waiting after this long', integer),
+  )
+    .addHelpText(
+      'after',
+      `
+Example:
+  kbatch finetune create --training-file train.jsonl --validation-file train.validation.jsonl \\
+    --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo --epochs 3 --nickname sentiment --wait
+
+Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
+    )
+    .action(async (flags: Record<string, unknown> & ClientFlags) => {
+      const client = clientFrom(io, flags);
+      const job = await createFineTuneJob({
+        client,
+        cwd: io.cwd,
+        trainingFile: flags.trainingFile as string,
+        model: flags.model as string,
+        ...defined({
+          validationFile: flags.validationFile as string | undefined,
+          epochs: flags.epochs as number | undefined,
+          batchSize: flags.batchSize as number | undefined,
+          learningRateMultiplier: flags.learningRateMultiplier as number | undefined,
+          nickname: flags.nickname as string | undefined,
+        }),
+        onUpload: ({ path, fileId, role }) => io.stderr.write(`uploaded ${role} file ${path} as ${fileId}\n`),
+      });
+      io.stderr.write(`created fine-tuning job ${job.id} (${job.status})\n`);
+      if (!flags.wait) {
+        io.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+        return;
+      }
+      await waitAndPrint(io, client, job.id, flags);
+    });
+
+  clientFlags(finetune.command('get').description('Show a fine-tuning job as JSON').argument('<job-id>'))
+    .addHelpText('after', '\nExample:\n  kbatch finetune get 67ae81b59b08392687ea5f69')
+    .action(async (jobId: string, flags: ClientFlags) => {
+      io.stdout.write(`${JSON.stringify(await getFineTuneJob(clientFrom(io, flags), jobId), null, 2)}\n`);
+    });
+
+  clientFlags(
+    finetune
+      .command('list')
+      .description('List fine-tuning jobs, newest first, one JSON object per line (pages through all)')
+      .option('--limit <n>', 'stop after this many jobs', integer)
+      .option('--page-size <n>', 'jobs per request (1-100)', integer)
+      .option('--after <job-id>', 'start after this job'),
+  )
+    .addHelpText('after', '\nExample:\n  kbatch finetune list --limit 50 | jq -r \'[.id, .status, .fine_tuned_model] | @tsv\'')
+    .action(async (flags: ClientFlags & { limit?: number; pageSize?: number; after?: string }) => {
+      const jobs = listFineTuneJobs(clientFrom(io, flags), defined({ limit: flags.limit, pageSize: flags.pageSize, after: flags.after }));
+      for await (const job of jobs) {
+        if (!io.stdout.write(`${JSON.stringify(job)}\n`)) await new Promise((resolve) => io.stdout.once('drain', resolve));
+      }
+    });
+
+  clientFlags(finetune.command('cancel').description('Cancel a fine-tuning job; prints the job as JSON').argument('<job-id>'))
+    .addHelpText('after', '\nExample:\n  kbatch finetune cancel 67ae81b59b08392687ea5f69')
+    .action(async (jobId: string, flags: ClientFlags) => {
+      const job = await cancelFineTuneJob(clientFrom(io, flags), jobId);
+      io.stderr.write(`fine-tuning job ${job.id}: ${job.status}\n`);
+      io.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+    });
+
+  clientFlags(
+    finetune
+      .command('wait')
+      .description('Wait for a fine-tuning job; status changes on stderr, the fine-tuned model id on stdout')
+      .argument('<job-id>')
+      .option('--poll-interval <ms>', 'first delay between status checks (grows while nothing changes)', integer)
+      .option('--timeout <ms>', 'give up after this long', integer),
+  )
+    .addHelpText('after', '\nExample:\n  MODEL=$(kbatch finetune wait 67ae81b59b08392687ea5f69) && kbatch run data.csv --model "$MODEL" …')
+    .action(async (jobId: string, flags: ClientFlags & Record<string, unknown>) => {
+      await waitAndPrint(io, clientFrom(io, flags), jobId, flags);
+    });
+};
+
+async function waitAndPrint(io: CliIo, client: ReturnType<typeof createKlusterClient>, jobId: string, flags: Record<string, unknown>): Promise<void> {
+  const job = await waitForFineTuneJob({
+    client,
+    jobId,
+    ...defined({ pollIntervalMs: flags.pollInterval as number | undefined, timeoutMs: flags.timeout as number | undefined }),
+    onStatus: (j: FineTuneJob) => io.stderr.write(`fine-tuning job ${j.id}: ${j.status}\n`),
+  });
+  io.stdout.write(`${job.fine_tuned_model}\n`);
+}
+
+function clientFlags(command: Command): Command {
+  return command
+    .option('--api-key <key>', 'API key (default: KLUSTER_API_KEY)')
+    .option('--base-url <url>', 'API base URL (default: KLUSTER_BASE_URL, else https://api.kluster.ai/v1)');
+}
+
+function clientFrom(io: CliIo, flags: ClientFlags) {
+  return createKlusterClient({ env: io.env, ...defined({ apiKey: flags.apiKey, baseURL: flags.baseUrl }) });
+}
+
+function resolvePath(io: CliIo, path: string): string {
+  return path === '-' ? path : resolve(io.cwd, path);
+}
+
+function defined<T extends Record<string, unknown>>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+  return n;
+}
+
+function integer(value: string): number {
+  const n = number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
+  return n;
+}

@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { cancelJob } from '@kbatch/core';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** `kbatch cancel JOB`: cancel a job's unfinished batches; finished results are kept. */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  const cmd = program
+    .command('cancel')
+    .description("Cancel a job's unfinished batches (finished results stay; `kbatch resume` collects partial output)")
+    .argument('<job>', 'the job directory');
+  addClientFlags(cmd)
+    .addHelpText('after', '\nExample:\n  $ kbatch cancel .kbatch/jobs/kb-20250101-120000-1a2b3c && kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c')
+    .action(async (job: string, flags: ClientFlags) => {
+      const jobDir = resolve(io.cwd, job);
+      const n = await cancelJob(jobDir, { client: clientFromFlags(flags, io) });
+      io.stderr.write(`asked ${n} batch${n === 1 ? '' : 'es'} to cancel; collect partial results with: kbatch resume ${jobDir}\n`);
+    });
+};

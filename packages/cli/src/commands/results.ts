@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { readJobResultEntries } from '@kbatch/core';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** `kbatch results JOB > out.jsonl`: every result line (output and error files), each request once, streamed. */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  program
+    .command('results')
+    .description("Print all of a job's result lines (output and error), each request once, as JSONL on stdout")
+    .argument('<job>', 'the job directory')
+    .option('--failed', 'only the lines of failed requests')
+    .option('--succeeded', 'only the lines of successful requests')
+    .addHelpText('after', '\nExamples:\n  $ kbatch results .kbatch/jobs/kb-20250101-120000-1a2b3c > results.jsonl\n  $ kbatch results jobs/reviews --failed | jq .custom_id')
+    .action(async (job: string, flags: { failed?: boolean; succeeded?: boolean }) => {
+      for await (const entry of readJobResultEntries(resolve(io.cwd, job))) {
+        const ok = entry.source === 'output' && (entry.result.response?.status_code ?? 0) < 300 && !entry.result.error;
+        if ((flags.failed && ok) || (flags.succeeded && !ok)) continue;
+        if (!io.stdout.write(`${entry.text}\n`)) await once(io.stdout, 'drain');
+      }
+    });
+};

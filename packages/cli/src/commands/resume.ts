@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { resumeJob } from '@kbatch/core';
+import { addJobFlags, executeJob, type JobFlags } from '../client-flags.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** `kbatch resume JOB`: continue a job after any crash; safe to run any number of times. */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory');
+  addJobFlags(cmd)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c
+  $ kbatch resume jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
+    )
+    .action(async (job: string, flags: JobFlags) => {
+      await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options));
+    });
+};

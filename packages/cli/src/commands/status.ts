@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** `kbatch status JOB`: per-batch and total counts (refreshed from the API when a key is available). */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  const cmd = program
+    .command('status')
+    .description("Show a job's per-batch and total counts")
+    .argument('<job>', 'the job directory')
+    .option('--json', 'print the summary as JSON')
+    .option('--offline', 'use the manifest only, without asking the API');
+  addClientFlags(cmd)
+    .addHelpText('after', '\nExamples:\n  $ kbatch status .kbatch/jobs/kb-20250101-120000-1a2b3c\n  $ kbatch status jobs/reviews --json | jq .succeeded')
+    .action(async (job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }) => {
+      let client;
+      if (!flags.offline) {
+        try {
+          client = clientFromFlags(flags, io);
+        } catch (err) {
+          if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
+          io.stderr.write('note: no API key, showing the saved state (set KLUSTER_API_KEY for live counts)\n');
+        }
+      }
+      const summary = await jobStatus(resolve(io.cwd, job), client ? { client } : {});
+      io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
+    });
+};
+
+function formatStatus(s: JobSummary): string {
+  const rows = [['PART', 'KIND', 'BATCH', 'STATUS', 'TOTAL', 'COMPLETED', 'FAILED']];
+  for (const p of s.parts) {
+    rows.push([p.index, p.kind, p.batchId ?? '-', p.status, String(p.total), String(p.completed), String(p.failed)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return `job ${s.jobId}: ${s.state}\n${table}\ntotal: ${s.requests} requests, ${s.succeeded} succeeded, ${s.failed} failed, ${s.pending} without result\n`;
+}

@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { runBatchJob } from '@kbatch/core';
+import { addJobFlags, executeJob, type JobFlags } from '../client-flags.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** `kbatch submit DIR|FILES…`: create a job from chunk files, upload them and create their batches. */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  const cmd = program
+    .command('submit')
+    .description('Create a durable job from chunk files: upload each chunk and create its batch (prints the job directory)')
+    .argument('<chunks...>', 'chunk files (JSONL request lines) or directories of *.jsonl chunks')
+    .option('-w, --wait', 'also wait for the batches and download their results');
+  addJobFlags(cmd, { create: true })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ kbatch submit out/chunks --window 24h
+  $ kbatch submit part-00001.jsonl part-00002.jsonl --job-dir jobs/reviews --concurrency 2 --wait`,
+    )
+    .action(async (chunks: string[], flags: JobFlags & { wait?: boolean }) => {
+      await executeJob(
+        io,
+        flags,
+        (options) =>
+          runBatchJob({
+            ...options,
+            chunks,
+            cwd: io.cwd,
+            wait: flags.wait === true,
+            ...(flags.jobDir ? { jobDir: flags.jobDir } : {}),
+          }),
+        (summary) => {
+          io.stdout.write(`${summary.jobDir}\n`);
+          if (!flags.wait && !flags.quiet) io.stderr.write(`wait for it with: kbatch wait ${summary.jobDir}\n`);
+        },
+      );
+    });
+};

@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { resumeJob } from '@kbatch/core';
+import { addJobFlags, executeJob, type JobFlags } from '../client-flags.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** `kbatch wait JOB`: wait until every batch of the job is finished and downloaded (Ctrl-C leaves it resumable). */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  const cmd = program.command('wait').description("Wait for a job's batches, download their results and resubmit expired leftovers").argument('<job>', 'the job directory');
+  addJobFlags(cmd)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ kbatch wait .kbatch/jobs/kb-20250101-120000-1a2b3c
+  $ kbatch wait jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
+    )
+    .action(async (job: string, flags: JobFlags) => {
+      await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options));
+    });
+};

@@ -1,10 +1,19 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { register as finetune } from './finetune.js';
+import { register as submit } from './submit.js';
+import { register as status } from './status.js';
+import { register as wait } from './wait.js';
+import { register as resume } from './resume.js';
+import { register as results } from './results.js';
+import { register as cancel } from './cancel.js';
+import { register as batches } from './batches.js';
+import { register as files } from './files.js';
+import { register as models } from './models.js';
 import { register as join } from './join.js';
 
 /** A command module adds its subcommand to the program; the order here is the order in --help. */
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 // One import + one entry per command module (commands/<name>.ts exports `register`).
-export const commands: RegisterCommand[] = [join, finetune];
+export const commands: RegisterCommand[] = [submit, status, wait, resume, results, cancel, join, finetune, batches, files, models];

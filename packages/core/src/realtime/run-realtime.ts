@@ -124,12 +124,21 @@ export async function* runResolved(
       try {
         const completion = await limit(async () => {
           await limiter.acquire(tokens, signal);
-          // maxRetries: 0 — the SDK must not retry behind our back; this loop owns retries and their count.
-          return o.client.create({ ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming, {
-            signal,
-            timeout: o.timeoutMs,
-            maxRetries: 0,
-          });
+          // The SDK adds an abort listener to the signal it is given and never removes it, so each
+          // attempt gets its own short-lived signal; a run-long one would collect listeners (and memory).
+          const attemptAbort = new AbortController();
+          const forward = () => attemptAbort.abort(signal.reason);
+          signal.addEventListener('abort', forward, { once: true });
+          try {
+            // maxRetries: 0 — the SDK must not retry behind our back; this loop owns retries and their count.
+            return await o.client.create({ ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+              signal: attemptAbort.signal,
+              timeout: o.timeoutMs,
+              maxRetries: 0,
+            });
+          } finally {
+            signal.removeEventListener('abort', forward);
+          }
         });
         adapt(adaptive?.onSuccess());
         const used = (completion as { usage?: { total_tokens?: unknown } }).usage?.total_tokens;

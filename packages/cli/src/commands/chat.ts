@@ -1,0 +1,72 @@
+import { Option, type Command } from 'commander';
+import { streamChat, type StreamChatOptions } from '@kbatch/core';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/** The model `kbatch chat` asks when --model is not given. */
+export const DEFAULT_CHAT_MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+
+// Numbers stay strings when they do not parse, so core validation names the flag and the bad value.
+const number = (value: string): number | string => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value);
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+interface ChatFlags extends ClientFlags {
+  model: string;
+  system?: string;
+  temperature?: number;
+  topP?: number;
+  maxCompletionTokens?: number;
+  seed?: number;
+  stop?: string[];
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+}
+
+/** `kbatch chat "question"`: stream one answer to stdout, for quick checks of a model or a prompt. */
+export const register: RegisterCommand = (program: Command, io: CliIo) => {
+  const cmd = program
+    .command('chat')
+    .description('Ask one question through /v1/chat/completions and print the answer as it streams')
+    .argument('<question>', 'the question; - reads it from stdin')
+    .option('-m, --model <model>', 'model name', DEFAULT_CHAT_MODEL)
+    .option('-s, --system <text>', 'system prompt')
+    .addOption(new Option('--temperature <n>', 'sampling temperature, 0..2').argParser(number))
+    .addOption(new Option('--top-p <n>', 'nucleus sampling, 0..1').argParser(number))
+    .addOption(new Option('--max-completion-tokens <n>', 'answer length limit').argParser(number))
+    .addOption(new Option('--seed <n>', 'seed for reproducible sampling').argParser(number))
+    .addOption(new Option('--stop <text>', 'stop sequence (repeatable, up to 4)').argParser(collect))
+    .addOption(new Option('--frequency-penalty <n>', '-2..2').argParser(number))
+    .addOption(new Option('--presence-penalty <n>', '-2..2').argParser(number));
+  addClientFlags(cmd)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ kbatch chat "What is the capital of Argentina?" --model ${DEFAULT_CHAT_MODEL} --temperature 0
+  $ echo "Summarize: ..." | kbatch chat - --system "Answer in one sentence"`,
+    )
+    .action(async (question: string, flags: ChatFlags) => {
+      const client = clientFromFlags(flags, io);
+      const { baseUrl: _b, apiKey: _k, stop, ...params } = flags;
+      const options = {
+        ...params,
+        ...(stop === undefined ? {} : { stop: stop.length === 1 ? stop[0] : stop }),
+        client: client.chat.completions,
+        question: question === '-' ? await readAll(io.stdin) : question,
+      } as StreamChatOptions;
+      let last = '\n';
+      for await (const text of streamChat(options)) {
+        io.stdout.write(text);
+        last = text;
+      }
+      if (!last.endsWith('\n')) io.stdout.write('\n');
+    });
+};
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream as AsyncIterable<string>) text += chunk;
+  return text.replace(/\r?\n$/, '');
+}

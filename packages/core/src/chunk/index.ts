@@ -1,2 +1,10 @@
-// The chunk area's public exports (re-exported by src/index.ts).
-export {};
+// The chunk area: request lines → chunk files within the per-file limits.
+export { parseSize } from './size.js';
+export { planChunk } from './plan-chunk.js';
+export type { ChunkCounter, ChunkLimits } from './plan-chunk.js';
+export { ChunkWriterOptionsSchema, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from './chunk-options.js';
+export type { ChunkInfo, ChunkWriterOptions, ResolvedChunkWriterOptions } from './chunk-options.js';
+export { chunkWriter } from './chunk-writer.js';
+export type { ChunkWriter } from './chunk-writer.js';
+export { splitRequests } from './split-requests.js';
+export type { SplitRequestsOptions, SplitSummary } from './split-requests.js';

@@ -1,1 +1,9 @@
+// The records area: reading CSV/TSV/JSONL/JSON inputs as a stream of SourceRecord.
 export type { InputFormat, SourceRecord } from './types.js';
+export { detectFormat } from './detect-format.js';
+export { recordStream } from './record-stream.js';
+export { recordBatches } from './record-batches.js';
+export { ReadRecordsOptionsSchema, InputFormatSchema } from './read-options.js';
+export type { ReadRecordsOptions, ResolvedReadRecordsOptions } from './read-options.js';
+export { rejectionError } from './rejected-record.js';
+export type { RejectedRecord, RejectHandler, OnInvalidRecord } from './rejected-record.js';

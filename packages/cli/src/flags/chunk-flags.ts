@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { ChunkWriterOptions } from '@kbatch/core';
+import type { CliIo } from '../io.js';
+import { numberArg } from './numbers.js';
+
+/** Flags that shape the chunk files. */
+export interface ChunkFlags {
+  outDir?: string;
+  maxRequests?: number | string;
+  maxBytes?: string;
+  prefix?: string;
+  overwrite?: boolean;
+}
+
+/** Library option names set from these flags. */
+export const CHUNK_FLAG_OPTIONS = ['outDir', 'maxRequests', 'maxBytes', 'prefix', 'overwrite'] as const;
+
+/**
+ * Add --max-requests, --max-bytes, --prefix, --overwrite (and --out-dir unless the caller has its own
+ * output directory, like `run`). Shared by `split` and `run`.
+ */
+export function addChunkFlags(command: Command, { outDir = true }: { outDir?: boolean } = {}): Command {
+  if (outDir) command.option('-o, --out-dir <dir>', 'directory for the chunk files (required)');
+  return command
+    .option('--max-requests <n>', 'most requests per chunk file (default 50000)', numberArg)
+    .option('--max-bytes <size>', 'most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default 6GB)')
+    .option('--prefix <name>', 'chunk file name prefix: <prefix>-00001.jsonl (default part)')
+    .option('--overwrite', 'replace chunk files left in the directory by an earlier run');
+}
+
+/** Map chunk flags onto core chunk options (the directory resolved against `io.cwd`). */
+export function chunkOptionsFromFlags(flags: ChunkFlags, io: Pick<CliIo, 'cwd'>, outDir = flags.outDir): ChunkWriterOptions {
+  const options: Record<string, unknown> = {
+    outDir: outDir === undefined ? undefined : resolve(io.cwd, outDir),
+    maxRequests: flags.maxRequests,
+    maxBytes: flags.maxBytes,
+    prefix: flags.prefix,
+    overwrite: flags.overwrite,
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return options as ChunkWriterOptions;
+}

@@ -1,0 +1,26 @@
+import { isKbatchError, KbatchError } from '@kbatch/core';
+
+/** `maxCompletionTokens` → `--max-completion-tokens`. */
+export function flagName(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * Run a core call and rename option names in OPTION_INVALID errors to the flags the user typed,
+ * so "Invalid option `topP`" reads "Invalid option `--top-p`".
+ * @param options - library option names that come from flags (others keep their name)
+ */
+export async function withFlagNames<T>(options: readonly string[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isKbatchError(err) && err.code === 'OPTION_INVALID' && err.field !== undefined && options.includes(err.field)) {
+      const flag = flagName(err.field);
+      throw new KbatchError('OPTION_INVALID', err.message.replace(`\`${err.field}\``, `\`${flag}\``), {
+        field: flag,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { parseSize } from './size.js';
+
+/** kluster's per-file limits: 50,000 requests and "6GB", read as 6,000,000,000 bytes. */
+export const DEFAULT_MAX_REQUESTS = 50_000;
+export const DEFAULT_MAX_BYTES = 6_000_000_000;
+
+/** Options of `chunkWriter` (and the output half of `splitRequests`). */
+export const ChunkWriterOptionsSchema = z
+  .object({
+    /** Directory for the chunk files (created if missing). */
+    outDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
+    /** Most requests per file. */
+    maxRequests: z
+      .number({ error: 'must be a positive integer' })
+      .int({ error: 'must be a positive integer' })
+      .min(1, { error: 'must be a positive integer' })
+      .default(DEFAULT_MAX_REQUESTS),
+    /** Most bytes per file (UTF-8, newlines included): a number of bytes or a size such as "6GB" or "512MiB". */
+    maxBytes: z
+      .union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' })
+      .default(DEFAULT_MAX_BYTES)
+      .transform((value, ctx) => {
+        try {
+          return parseSize(value, 'maxBytes');
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a positive whole number of bytes or a size like 6GB or 512MiB' });
+          return z.NEVER;
+        }
+      }),
+    /** File name prefix: `<prefix>-00001.jsonl`. */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, ".", "_" or "-"' })
+      .default('part'),
+    /** Replace chunk files a previous run left in `outDir` (otherwise that is an error). */
+    overwrite: z.boolean({ error: 'must be true or false' }).default(false),
+  })
+  .strict();
+
+export type ChunkWriterOptions = z.input<typeof ChunkWriterOptionsSchema>;
+export type ResolvedChunkWriterOptions = z.output<typeof ChunkWriterOptionsSchema>;
+
+/** One finished chunk file, reported only once it is complete on disk. */
+export interface ChunkInfo {
+  /** Path of the file (outDir joined with its name). */
+  path: string;
+  /** 1-based chunk number. */
+  index: number;
+  requests: number;
+  /** Exact size in bytes (UTF-8, newlines included). */
+  bytes: number;
+  firstCustomId?: string;
+  lastCustomId?: string;
+}

@@ -1,0 +1,56 @@
+import { pipeline } from 'node:stream';
+import streamJson from 'stream-json';
+import StreamArray from 'stream-json/streamers/StreamArray.js';
+import { KbatchError } from '../errors.js';
+import type { ResolvedReadRecordsOptions } from './read-options.js';
+import { rejectionError, type RejectedRecord } from './rejected-record.js';
+import type { SourceRecord } from './types.js';
+
+const BATCH = 1000;
+
+/**
+ * Records of a top-level JSON array, through stream-json (only the current element is built).
+ * stream-json reports no positions, so `line` is the element's 1-based number.
+ * A syntax error always stops the run: a JSON array cannot be resynchronised.
+ */
+export async function* jsonArrayBatches(
+  source: NodeJS.ReadableStream,
+  file: string,
+  opts: ResolvedReadRecordsOptions,
+): AsyncGenerator<SourceRecord[]> {
+  const elements = StreamArray.streamArray();
+  pipeline(source, streamJson.parser(), elements, () => {});
+  let batch: SourceRecord[] = [];
+  let count = 0;
+  try {
+    for await (const { value } of elements as AsyncIterable<{ key: number; value: unknown }>) {
+      const index = ++count;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        const rejected: RejectedRecord = {
+          file,
+          line: index,
+          record: index,
+          code: 'RECORD_INVALID',
+          reason: `array element ${index} is not an object`,
+          raw: JSON.stringify(value),
+        };
+        if (opts.onInvalidRecord === 'error') throw rejectionError(rejected);
+        opts.onReject?.(rejected);
+        continue;
+      }
+      batch.push({ index, line: index, data: value as Record<string, unknown> });
+      if (batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } catch (err) {
+    if (err instanceof KbatchError) throw err;
+    throw new KbatchError('RECORD_INVALID', `${file}: invalid JSON array after element ${count}: ${(err as Error).message}`, {
+      file,
+      record: count + 1,
+      cause: err,
+    });
+  }
+  if (batch.length > 0) yield batch;
+}

@@ -1,0 +1,35 @@
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { RejectHandler } from './rejected-record.js';
+
+/** Input formats as a zod enum (shared by the CLI's --format). */
+export const InputFormatSchema = z.enum(['csv', 'tsv', 'jsonl', 'json'], { error: 'must be one of csv, tsv, jsonl, json' });
+
+/** How to read records: from a path, `-` (stdin) or a byte Readable. */
+export const ReadRecordsOptionsSchema = z
+  .object({
+    /** A file path, `-` for standard input, or a Readable of bytes/strings. */
+    input: z.union([z.string().min(1), z.instanceof(Readable)], { error: 'must be a path, "-" or a Readable' }),
+    /** Defaults to the extension of `input` (required for stdin and streams). */
+    format: InputFormatSchema.optional(),
+    /** CSV field delimiter (default `,`; tab for tsv). One character, not a quote or newline. */
+    delimiter: z
+      .string()
+      .length(1, { error: 'must be a single character' })
+      .refine((d) => d !== '"' && d !== '\n' && d !== '\r', { error: 'must not be a quote or newline' })
+      .optional(),
+    /** `error` stops at the first malformed record; `skip` reports it through `onReject` and goes on. */
+    onInvalidRecord: z.enum(['error', 'skip'], { error: 'must be "error" or "skip"' }).default('error'),
+    /** Name used in messages and rejects when `input` is a stream (default `-`). */
+    fileName: z.string().optional(),
+    /** Where `-` reads from (default process.stdin); lets CLIs and tests inject their stdin. */
+    stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
+    /** Receives skipped records. */
+    onReject: z.custom<RejectHandler>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  })
+  .strict();
+
+/** Options of `recordStream` / `recordBatches`. */
+export type ReadRecordsOptions = z.input<typeof ReadRecordsOptionsSchema>;
+/** The same after defaults. */
+export type ResolvedReadRecordsOptions = z.output<typeof ReadRecordsOptionsSchema>;

@@ -1,0 +1,88 @@
+import { parseOptions } from '../options.js';
+import type { SourceRecord } from '../records/types.js';
+import { customIdFor } from './custom-id.js';
+import { CHAT_PARAM_FIELDS, RequestOptionsSchema, type RequestOptions, type ResolvedRequestOptions } from './request-options.js';
+import { compileTemplate, type RenderContext } from './template.js';
+import type { BatchRequestLine, ChatMessage, ChatRequestBody } from './types.js';
+
+/** Options compiled once: templates parsed, constant JSON fragments encoded. */
+export interface RequestBuilder {
+  readonly options: ResolvedRequestOptions;
+  /** The request line as an object. */
+  toObject(record: SourceRecord, file?: string): BatchRequestLine;
+  /**
+   * The same request serialized (no trailing newline); equal to `JSON.stringify(toObject(record))`.
+   * Only the custom_id and the rendered prompts are JSON-encoded per record.
+   */
+  toLine(record: SourceRecord, file?: string): string;
+  /** The custom_id the record gets. */
+  idOf(record: SourceRecord, file?: string): string;
+}
+
+/**
+ * Validate request options and compile their templates.
+ * @throws KbatchError OPTION_INVALID naming the option, the allowed range and the value given
+ */
+export function createRequestBuilder(options: RequestOptions | ResolvedRequestOptions): RequestBuilder {
+  const opts = parseOptions(RequestOptionsSchema, options, 'requestOptions');
+  const user = compileTemplate(opts.prompt);
+  const system = opts.system === undefined ? undefined : compileTemplate(opts.system);
+  const params: Record<string, unknown> = {};
+  let paramsJson = '';
+  for (const [option, field] of CHAT_PARAM_FIELDS) {
+    const value = opts[option];
+    if (value === undefined) continue;
+    params[field] = value;
+    paramsJson += `,${JSON.stringify(field)}:${JSON.stringify(value)}`;
+  }
+  const head = '{"custom_id":';
+  const bodyStart = `,"method":"POST","url":"/v1/chat/completions","body":{"model":${JSON.stringify(opts.model)},"messages":[`;
+  // A system prompt without fields is encoded once.
+  const systemJson =
+    system !== undefined && system.fields.length === 0 ? `{"role":"system","content":${JSON.stringify(system.render({}))}},` : undefined;
+  const tail = `]${paramsJson}}}`;
+  const ctx = (record: SourceRecord, file?: string): RenderContext => ({ file, record: record.index, line: record.line });
+
+  return {
+    options: opts,
+    idOf: (record, file) => customIdFor(record, opts.idColumn, file),
+    toObject(record, file) {
+      const messages: ChatMessage[] = [];
+      if (system !== undefined) messages.push({ role: 'system', content: system.render(record.data, ctx(record, file)) });
+      messages.push({ role: 'user', content: user.render(record.data, ctx(record, file)) });
+      const body = { model: opts.model, messages, ...params } as ChatRequestBody;
+      return { custom_id: customIdFor(record, opts.idColumn, file), method: 'POST', url: '/v1/chat/completions', body };
+    },
+    toLine(record, file) {
+      const id = customIdFor(record, opts.idColumn, file);
+      let line = head + JSON.stringify(id) + bodyStart;
+      if (systemJson !== undefined) line += systemJson;
+      else if (system !== undefined) line += `{"role":"system","content":${JSON.stringify(system.render(record.data, ctx(record, file)))}},`;
+      return line + `{"role":"user","content":${JSON.stringify(user.render(record.data, ctx(record, file)))}}` + tail;
+    },
+  };
+}
+
+const builders = new WeakMap<object, RequestBuilder>();
+
+/**
+ * Pure: one record → one batch request line (`custom_id`, `method`, `url`, `body`). The body holds the model,
+ * the messages and exactly the chat parameters given. Options are compiled once per options object.
+ * @example
+ * toBatchRequest({ index: 1, line: 2, data: { text: 'hi' } }, { model: 'm', prompt: 'Say {{text}}', temperature: 0 })
+ * // { custom_id: 'row-1', method: 'POST', url: '/v1/chat/completions',
+ * //   body: { model: 'm', messages: [{ role: 'user', content: 'Say hi' }], temperature: 0 } }
+ */
+export function toBatchRequest(record: SourceRecord, options: RequestOptions | RequestBuilder): BatchRequestLine {
+  return builderFor(options).toObject(record);
+}
+
+function builderFor(options: RequestOptions | RequestBuilder): RequestBuilder {
+  if ('toLine' in options && typeof options.toLine === 'function') return options as RequestBuilder;
+  let builder = builders.get(options);
+  if (builder === undefined) {
+    builder = createRequestBuilder(options as RequestOptions);
+    builders.set(options, builder);
+  }
+  return builder;
+}

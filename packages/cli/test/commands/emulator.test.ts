@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { emulatorOptionsFromFlags, runEmulatorCommand } from '../../src/commands/emulator.js';
+import { createProgram } from '../../src/program.js';
+import { catchError, expectKbatchError } from '../../../core/test/helpers/errors.js';
+
+function io() {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: string[] = [];
+  const err: string[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c.toString()));
+  stderr.on('data', (c: Buffer) => err.push(c.toString()));
+  return { io: { stdin: Readable.from(['']), stdout, stderr, env: {}, cwd: process.cwd() }, out, err };
+}
+
+describe('kbatch emulator', () => {
+  it('maps every flag onto emulator options', () => {
+    expect(
+      emulatorOptionsFromFlags(
+        {
+          port: '8080',
+          host: '127.0.0.1',
+          dataDir: 'd',
+          apiKey: 'k',
+          timeScale: '0.001',
+          validationMs: '1',
+          lineMs: '2',
+          finalizingMs: '3',
+          ftStepMs: '4',
+          maxRequests: '10',
+          maxBytes: '1000',
+          seed: '9',
+          latencyMs: '5',
+          rate429: '0.1',
+          retryAfter: '2',
+          rate5xx: '0.2',
+          dropRate: '0.3',
+          lineFailureRate: '0.4',
+          concurrencyCap: '6',
+          expireAfterLines: '7',
+          faultRoute: ['POST /v1/files'],
+          upstream: 'http://127.0.0.1:1/v1',
+          upstreamConcurrency: '2',
+        },
+        { KBATCH_UPSTREAM_KEY: 'up' },
+      ),
+    ).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: 'd',
+      apiKey: 'k',
+      timeScale: 0.001,
+      validationMs: 1,
+      lineMs: 2,
+      finalizingMs: 3,
+      ftStepMs: 4,
+      maxRequestsPerBatch: 10,
+      maxBatchBytes: 1000,
+      seed: 9,
+      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, lineFailureRate: 0.4, concurrencyCap: 6, expireAfterLines: 7, routes: ['POST /v1/files'] },
+      upstream: { url: 'http://127.0.0.1:1/v1', apiKey: 'up', concurrency: 2 },
+    });
+    expect(emulatorOptionsFromFlags({})).toEqual({});
+  });
+
+  it('prints only the base URL on stdout, serves requests and stops when told', async () => {
+    const { io: cliIo, out, err } = io();
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const running = runEmulatorCommand({ rate429: '0' }, cliIo, stopped);
+    while (out.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const baseURL = out.join('').trim();
+    expect(baseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const models = await (await fetch(`${baseURL}/models`)).json();
+    expect(models.data.length).toBeGreaterThan(0);
+    stop();
+    await running;
+    expect(err.join('')).toContain('stopping');
+    await expect(fetch(`${baseURL}/models`)).rejects.toThrow();
+  });
+
+  it('rejects a bad flag value with OPTION_INVALID naming the option', async () => {
+    const { io: cliIo } = io();
+    const err = await catchError(() => createProgram(cliIo).exitOverride().parseAsync(['emulator', '--rate-429', 'lots'], { from: 'user' }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', message: 'Invalid option `faults.rate429`: must be a number between 0 and 1, got "lots"' });
+  });
+
+  const bin = fileURLToPath(new URL('../../bin/kbatch.js', import.meta.url));
+  const built = existsSync(fileURLToPath(new URL('../../dist/commands/emulator.js', import.meta.url)));
+  it.runIf(built)('runs as a process: URL on stdout when ready, clean exit 0 on SIGTERM and SIGINT', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const child = spawn(process.execPath, [bin, 'emulator', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      expect((await fetch(`${url}/models`)).status).toBe(200);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill(signal);
+      expect(await exited).toBe(0);
+    }
+  });
+});

@@ -3,21 +3,18 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   cancelFineTuneJob,
   createFineTuneJob,
-  createKlusterClient,
   FINE_TUNABLE_MODELS,
+  isKbatchError,
   getFineTuneJob,
   listFineTuneJobs,
   prepareTrainingData,
   waitForFineTuneJob,
   type FineTuneJob,
 } from '@kbatch/core';
+import { addClientFlags, clientFromFlags, parseDuration, withInterrupt, type ClientFlags, type KlusterClient } from '../client-flags.js';
+import { EXIT, ExitError } from '../exit-error.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
-
-interface ClientFlags {
-  apiKey?: string;
-  baseUrl?: string;
-}
 
 /** `kbatch finetune prepare|create|get|list|cancel|wait`: training data and fine-tuning jobs. */
 export const register: RegisterCommand = (program, io) => {
@@ -87,21 +84,18 @@ Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
       );
     });
 
-  clientFlags(
-    finetune
-      .command('create')
-      .description('Upload training data (purpose fine-tune) and create a fine-tuning job')
-      .requiredOption('--training-file <file|id>', 'local JSONL file to upload, or an uploaded file id')
-      .option('--validation-file <file|id>', 'local JSONL file or uploaded file id')
-      .requiredOption('--model <model>', `base model: ${Object.keys(FINE_TUNABLE_MODELS).slice(0, 2).join(' or ')}`)
-      .option('--epochs <n>', 'training epochs', integer)
-      .option('--batch-size <n>', 'examples per step', integer)
-      .option('--learning-rate-multiplier <x>', 'learning-rate multiplier', number)
-      .option('--nickname <suffix>', 'suffix for the fine-tuned model name')
-      .option('--wait', 'wait for the job; print the fine-tuned model id on stdout')
-      .option('--poll-interval <ms>', 'first delay between status checks with --wait', integer)
-      .option('--timeout <ms>', 'give up waiting after this long', integer),
-  )
+  const create = finetune
+    .command('create')
+    .description('Upload training data (purpose fine-tune) and create a fine-tuning job')
+    .requiredOption('--training-file <file|id>', 'local JSONL file to upload, or an uploaded file id')
+    .option('--validation-file <file|id>', 'local JSONL file or uploaded file id')
+    .requiredOption('--model <model>', `base model: ${Object.keys(FINE_TUNABLE_MODELS).slice(0, 2).join(' or ')}`)
+    .option('--epochs <n>', 'training epochs', integer)
+    .option('--batch-size <n>', 'examples per step', integer)
+    .option('--learning-rate-multiplier <x>', 'learning-rate multiplier', number)
+    .option('--nickname <suffix>', 'suffix for the fine-tuned model name')
+    .option('--wait', 'wait for the job; print the fine-tuned model id on stdout');
+  waitFlags(addClientFlags(create))
     .addHelpText(
       'after',
       `
@@ -112,21 +106,24 @@ Example:
 Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
     )
     .action(async (flags: Record<string, unknown> & ClientFlags) => {
-      const client = clientFrom(io, flags);
-      const job = await createFineTuneJob({
-        client,
-        cwd: io.cwd,
-        trainingFile: flags.trainingFile as string,
-        model: flags.model as string,
-        ...defined({
-          validationFile: flags.validationFile as string | undefined,
-          epochs: flags.epochs as number | undefined,
-          batchSize: flags.batchSize as number | undefined,
-          learningRateMultiplier: flags.learningRateMultiplier as number | undefined,
-          nickname: flags.nickname as string | undefined,
+      const client = clientFromFlags(flags, io);
+      const job = await interruptible(io, (signal) =>
+        createFineTuneJob({
+          client,
+          signal,
+          cwd: io.cwd,
+          trainingFile: flags.trainingFile as string,
+          model: flags.model as string,
+          ...defined({
+            validationFile: flags.validationFile as string | undefined,
+            epochs: flags.epochs as number | undefined,
+            batchSize: flags.batchSize as number | undefined,
+            learningRateMultiplier: flags.learningRateMultiplier as number | undefined,
+            nickname: flags.nickname as string | undefined,
+          }),
+          onUpload: ({ path, fileId, role }) => io.stderr.write(`uploaded ${role} file ${path} as ${fileId}\n`),
         }),
-        onUpload: ({ path, fileId, role }) => io.stderr.write(`uploaded ${role} file ${path} as ${fileId}\n`),
-      });
+      );
       io.stderr.write(`created fine-tuning job ${job.id} (${job.status})\n`);
       if (!flags.wait) {
         io.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
@@ -135,13 +132,13 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
       await waitAndPrint(io, client, job.id, flags);
     });
 
-  clientFlags(finetune.command('get').description('Show a fine-tuning job as JSON').argument('<job-id>'))
+  addClientFlags(finetune.command('get').description('Show a fine-tuning job as JSON').argument('<job-id>'))
     .addHelpText('after', '\nExample:\n  kbatch finetune get 67ae81b59b08392687ea5f69')
     .action(async (jobId: string, flags: ClientFlags) => {
-      io.stdout.write(`${JSON.stringify(await getFineTuneJob(clientFrom(io, flags), jobId), null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify(await getFineTuneJob(clientFromFlags(flags, io), jobId), null, 2)}\n`);
     });
 
-  clientFlags(
+  addClientFlags(
     finetune
       .command('list')
       .description('List fine-tuning jobs, newest first, one JSON object per line (pages through all)')
@@ -151,52 +148,67 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
   )
     .addHelpText('after', '\nExample:\n  kbatch finetune list --limit 50 | jq -r \'[.id, .status, .fine_tuned_model] | @tsv\'')
     .action(async (flags: ClientFlags & { limit?: number; pageSize?: number; after?: string }) => {
-      const jobs = listFineTuneJobs(clientFrom(io, flags), defined({ limit: flags.limit, pageSize: flags.pageSize, after: flags.after }));
+      const jobs = listFineTuneJobs(clientFromFlags(flags, io), defined({ limit: flags.limit, pageSize: flags.pageSize, after: flags.after }));
       for await (const job of jobs) {
         if (!io.stdout.write(`${JSON.stringify(job)}\n`)) await new Promise((resolve) => io.stdout.once('drain', resolve));
       }
     });
 
-  clientFlags(finetune.command('cancel').description('Cancel a fine-tuning job; prints the job as JSON').argument('<job-id>'))
+  addClientFlags(finetune.command('cancel').description('Cancel a fine-tuning job; prints the job as JSON').argument('<job-id>'))
     .addHelpText('after', '\nExample:\n  kbatch finetune cancel 67ae81b59b08392687ea5f69')
     .action(async (jobId: string, flags: ClientFlags) => {
-      const job = await cancelFineTuneJob(clientFrom(io, flags), jobId);
+      const job = await cancelFineTuneJob(clientFromFlags(flags, io), jobId);
       io.stderr.write(`fine-tuning job ${job.id}: ${job.status}\n`);
       io.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
     });
 
-  clientFlags(
-    finetune
-      .command('wait')
-      .description('Wait for a fine-tuning job; status changes on stderr, the fine-tuned model id on stdout')
-      .argument('<job-id>')
-      .option('--poll-interval <ms>', 'first delay between status checks (grows while nothing changes)', integer)
-      .option('--timeout <ms>', 'give up after this long', integer),
+  waitFlags(
+    addClientFlags(
+      finetune
+        .command('wait')
+        .description('Wait for a fine-tuning job; status changes on stderr, the fine-tuned model id on stdout')
+        .argument('<job-id>'),
+    ),
   )
     .addHelpText('after', '\nExample:\n  MODEL=$(kbatch finetune wait 67ae81b59b08392687ea5f69) && kbatch run data.csv --model "$MODEL" …')
     .action(async (jobId: string, flags: ClientFlags & Record<string, unknown>) => {
-      await waitAndPrint(io, clientFrom(io, flags), jobId, flags);
+      await waitAndPrint(io, clientFromFlags(flags, io), jobId, flags);
     });
 };
 
-async function waitAndPrint(io: CliIo, client: ReturnType<typeof createKlusterClient>, jobId: string, flags: Record<string, unknown>): Promise<void> {
-  const job = await waitForFineTuneJob({
-    client,
-    jobId,
-    ...defined({ pollIntervalMs: flags.pollInterval as number | undefined, timeoutMs: flags.timeout as number | undefined }),
-    onStatus: (j: FineTuneJob) => io.stderr.write(`fine-tuning job ${j.id}: ${j.status}\n`),
-  });
+async function waitAndPrint(io: CliIo, client: KlusterClient, jobId: string, flags: Record<string, unknown>): Promise<void> {
+  const job = await interruptible(io, (signal) =>
+    waitForFineTuneJob({
+      client,
+      jobId,
+      signal,
+      ...defined({
+        pollIntervalMs: flags.pollInterval === undefined ? undefined : parseDuration(flags.pollInterval as string, '--poll-interval'),
+        timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout as string, '--timeout'),
+      }),
+      onStatus: (j: FineTuneJob) => io.stderr.write(`fine-tuning job ${j.id}: ${j.status}${j.status === 'failed' && j.error?.message ? ` (${j.error.message})` : ''}\n`),
+    }),
+  );
   io.stdout.write(`${job.fine_tuned_model}\n`);
 }
 
-function clientFlags(command: Command): Command {
-  return command
-    .option('--api-key <key>', 'API key (default: KLUSTER_API_KEY)')
-    .option('--base-url <url>', 'API base URL (default: KLUSTER_BASE_URL, else https://api.kluster.ai/v1)');
+// Ctrl-C stops waiting (the job itself keeps running server-side) and exits 130, like the batch commands.
+async function interruptible<T>(io: CliIo, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  try {
+    return await withInterrupt(fn);
+  } catch (err) {
+    if (isKbatchError(err) && err.code === 'ABORTED') {
+      io.stderr.write(`${err.message}\n`);
+      throw new ExitError(EXIT.interrupted);
+    }
+    throw err;
+  }
 }
 
-function clientFrom(io: CliIo, flags: ClientFlags) {
-  return createKlusterClient({ env: io.env, ...defined({ apiKey: flags.apiKey, baseURL: flags.baseUrl }) });
+function waitFlags(command: Command): Command {
+  return command
+    .option('--poll-interval <duration>', 'first wait between status checks, e.g. 5s (grows ×1.5 up to 1m while nothing changes)')
+    .option('--timeout <duration>', 'stop waiting after this long, e.g. 2h (the job keeps running)');
 }
 
 function resolvePath(io: CliIo, path: string): string {

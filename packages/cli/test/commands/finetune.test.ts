@@ -96,7 +96,7 @@ describe('kbatch finetune', () => {
     await writeFile(join(dir, 'ok.jsonl'), labelled);
     await kbatch(['finetune', 'prepare', 'ok.jsonl', '--prompt', '{{text}}', '--completion-column', 'label', '--on-invalid', 'skip', '--out', 'ok-train.jsonl']);
     const { stdout, stderr, error } = await kbatch([
-      'finetune', 'create', '--training-file', 'ok-train.jsonl', '--model', MODEL, '--epochs', '1', '--nickname', 'cli', '--wait', '--poll-interval', '10',
+      'finetune', 'create', '--training-file', 'ok-train.jsonl', '--model', MODEL, '--epochs', '1', '--nickname', 'cli', '--wait', '--poll-interval', '10ms',
     ]);
     expect(error).toBeUndefined();
     expect(stderr).toMatch(/uploaded training file .*ok-train.jsonl as /);
@@ -131,7 +131,7 @@ describe('kbatch finetune', () => {
     const cancelled = await kbatch(['finetune', 'cancel', job.id]);
     expect(['cancelling', 'cancelled']).toContain(JSON.parse(cancelled.stdout).status);
 
-    const waited = await kbatch(['finetune', 'wait', job.id, '--poll-interval', '10']);
+    const waited = await kbatch(['finetune', 'wait', job.id, '--poll-interval', '10ms']);
     expectCode(waited.error, 'FINETUNE_FAILED');
     expect(waited.stdout).toBe('');
     expect(waited.stderr).toMatch(/cancel/);
@@ -141,7 +141,7 @@ describe('kbatch finetune', () => {
     await writeFile(join(dir, 'broken.jsonl'), '{"prompt":"no messages"}\n');
     const created = await kbatch(['finetune', 'create', '--training-file', 'broken.jsonl', '--model', MODEL]);
     const { id } = JSON.parse(created.stdout) as { id: string };
-    const { error } = await kbatch(['finetune', 'wait', id, '--poll-interval', '10']);
+    const { error } = await kbatch(['finetune', 'wait', id, '--poll-interval', '10ms']);
     expectCode(error, 'FINETUNE_FAILED');
     expect((error as Error).message).toMatch(/invalid_training_file/);
   });
@@ -161,6 +161,12 @@ describe('kbatch finetune', () => {
     const { error, stderr } = await kbatch(['finetune', 'create', '--training-file', 'f', '--model', MODEL, '--epochs', 'many']);
     expect((error as { code?: string }).code).toBe('commander.invalidArgument');
     expect(stderr).toMatch(/must be a number/);
+  });
+
+  it('rejects a bad --poll-interval with OPTION_INVALID', async () => {
+    const { error } = await kbatch(['finetune', 'wait', 'ftjob-x', '--poll-interval', 'soon']);
+    expectCode(error, 'OPTION_INVALID');
+    expect((error as Error).message).toContain('--poll-interval');
   });
 
   it('has an example in every --help', async () => {

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
-import type { SourceRecord } from '../records/index.js';
+import { InputFormatSchema, type SourceRecord } from '../records/index.js';
 import { openRecords } from './read-input.js';
 import { isValidationRow } from './split.js';
 import { createTrainingExampleBuilder, requireCompletionColumn, trainingExampleFields } from './to-training-example.js';
@@ -18,10 +18,10 @@ const destination = z.union([z.string().min(1, 'must be a file path or a writabl
 export const PrepareTrainingDataOptionsSchema = z
   .object({
     ...trainingExampleFields,
-    /** Input file path, or `-` for `stdin`; read with the records area (format from `format` or the extension). */
+    /** Input file path, or `-` for `stdin` (CSV/TSV/JSONL/JSON; format from `format` or the extension). */
     input: z.string().min(1, 'must be a file path or "-"').optional(),
     /** Input format when it cannot be told from the file name. */
-    format: z.enum(['csv', 'tsv', 'jsonl', 'json'], { error: 'must be csv, tsv, jsonl or json' }).optional(),
+    format: InputFormatSchema.optional(),
     /** Stream read for `input: '-'` (default `process.stdin`). */
     stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
     /** Records to use instead of `input` (any async iterable, e.g. an object-mode Readable). */
@@ -39,7 +39,7 @@ export const PrepareTrainingDataOptionsSchema = z
     /** Seed of the deterministic split. */
     seed: z.number({ error: 'must be an integer' }).int('must be an integer').default(1),
     onInvalid: onInvalidSchema,
-    /** With `onInvalid: 'skip'`: where rejected rows go as JSON lines `{row, line, reason, record}`. */
+    /** With `onInvalid: 'skip'`: where rejected rows go as JSON lines `{row, line, reason, record | raw}`. */
     rejects: destination.optional(),
     /** Called for each rejected row (e.g. to log it). */
     onReject: z.custom<(reject: TrainingReject) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
@@ -61,7 +61,10 @@ export interface TrainingReject {
   row: number;
   line: number;
   reason: string;
-  record: Record<string, unknown>;
+  /** The record's fields (rows that parsed but made no valid example). */
+  record?: Record<string, unknown>;
+  /** The source text (rows the reader could not parse). */
+  raw?: string;
 }
 
 /** Counts and token totals of one preparation run (tokens are estimates, see `estimateExampleTokens`). */
@@ -112,18 +115,31 @@ export async function prepareTrainingData(options: PrepareTrainingDataOptions): 
   };
 
   try {
-    const records = opts.records ?? openRecords({ input: opts.input!, format: opts.format, stdin: opts.stdin });
+    // Rows the reader rejects arrive through a callback; they wait here (at most one read batch) until written.
+    const unreadable: TrainingReject[] = [];
+    const reject = async (entry: TrainingReject) => {
+      summary.rejected++;
+      opts.onReject?.(entry);
+      if (rejects) await writeLine(rejects, JSON.stringify(entry));
+    };
+    const records =
+      opts.records ??
+      openRecords({
+        input: opts.input!,
+        format: opts.format,
+        stdin: opts.stdin,
+        onInvalid: opts.onInvalid,
+        onReject: (r) => unreadable.push({ row: r.record, line: r.line, reason: `row ${r.record}: ${r.reason}`, raw: r.raw }),
+      });
     for await (const record of records) {
+      while (unreadable.length > 0) await reject(unreadable.shift()!);
       if (opts.signal?.aborted) throw new KbatchError('ABORTED', 'preparing training data was aborted', { cause: opts.signal.reason });
       let built;
       try {
         built = build(record);
       } catch (err) {
         if (opts.onInvalid !== 'skip' || !isKbatchError(err) || err.code !== 'FINETUNE_EXAMPLE_INVALID') throw err;
-        const reject: TrainingReject = { row: record.index, line: record.line, reason: err.message, record: record.data };
-        summary.rejected++;
-        opts.onReject?.(reject);
-        if (rejects) await writeLine(rejects, JSON.stringify(reject));
+        await reject({ row: record.index, line: record.line, reason: err.message, record: record.data });
         continue;
       }
       const toValidation = validation !== undefined && isValidationRow(record.index, opts.seed, opts.validationSplit);
@@ -135,6 +151,7 @@ export async function prepareTrainingData(options: PrepareTrainingDataOptions): 
       summary.tokens += built.tokens;
       summary.maxExampleTokens = Math.max(summary.maxExampleTokens, built.tokens);
     }
+    while (unreadable.length > 0) await reject(unreadable.shift()!);
     await Promise.all(outputs.map(finish));
   } catch (err) {
     for (const output of outputs) if (output.owned) output.stream.destroy();

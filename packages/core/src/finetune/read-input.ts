@@ -1,30 +1,24 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { KbatchError } from '../errors.js';
-import type { SourceRecord } from '../records/index.js';
+import { recordBatches, type RejectedRecord } from '../records/index.js';
+import type { InputFormat, SourceRecord } from '../records/index.js';
 
 /** Where prepareTrainingData reads records from when given a path (`-` = `stdin`). */
 export interface RecordInput {
   input: string;
-  format?: string | undefined;
+  format?: InputFormat | undefined;
   stdin?: NodeJS.ReadableStream | undefined;
+  /** `skip` passes malformed rows to `onReject` instead of failing. */
+  onInvalid: 'error' | 'skip';
+  onReject: (rejected: RejectedRecord) => void;
 }
 
-// Seam over the records area: replaced by its reader once it lands (JSONL only until then).
-export async function* openRecords({ input, stdin }: RecordInput): AsyncGenerator<SourceRecord> {
-  const source = input === '-' ? (stdin ?? process.stdin) : createReadStream(input);
-  let line = 0;
-  let index = 0;
-  for await (const text of createInterface({ input: source, crlfDelay: Infinity })) {
-    line++;
-    if (text.trim() === '') continue;
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (cause) {
-      throw new KbatchError('RECORD_INVALID', `line ${line} is not JSON`, { file: input, line, cause });
-    }
-    index++;
-    yield { index, line, data: data as Record<string, unknown> };
-  }
+// The records area reads in batches; flattening here keeps prepareTrainingData's loop one record at a time.
+export async function* openRecords({ input, format, stdin, onInvalid, onReject }: RecordInput): AsyncGenerator<SourceRecord> {
+  const batches = recordBatches({
+    input,
+    onInvalidRecord: onInvalid,
+    onReject,
+    ...(format === undefined ? {} : { format }),
+    ...(stdin === undefined ? {} : { stdin }),
+  });
+  for await (const batch of batches) yield* batch;
 }

@@ -59,9 +59,9 @@ const ROLES = new Set(['system', 'user', 'assistant']);
 export function createTrainingExampleBuilder(options: TrainingExampleOptions = {}): TrainingExampleBuilder {
   const opts = parseOptions(TrainingExampleOptionsSchema, options, 'toTrainingExample');
   const maxTokens = opts.maxTokens ?? (opts.model === undefined ? MAX_FINE_TUNE_CONTEXT : fineTuneContextWindow(opts.model));
-  const prompt = opts.prompt === undefined ? undefined : compileMessageTemplate(opts.prompt, 'prompt');
-  const system = opts.system === undefined ? undefined : compileMessageTemplate(opts.system, 'system');
-  const completion = opts.completionColumn?.split('.');
+  const prompt = opts.prompt === undefined ? undefined : compileMessageTemplate(opts.prompt);
+  const system = opts.system === undefined ? undefined : compileMessageTemplate(opts.system);
+  const completion = opts.completionColumn;
 
   return (record) => {
     const invalid = (reason: string, cause?: unknown) =>
@@ -71,15 +71,17 @@ export function createTrainingExampleBuilder(options: TrainingExampleOptions = {
         cause,
       });
     let messages: ChatMessage[];
-    if (record.data.messages !== undefined) {
-      messages = validateConversation(record.data.messages, invalid);
+    const conversation = record.data.messages;
+    // An empty cell (CSV) or null means "no conversation here": fall back to the templates.
+    if (conversation !== undefined && conversation !== null && conversation !== '') {
+      messages = validateConversation(conversation, invalid);
     } else if (prompt === undefined || completion === undefined) {
       throw invalid('the record has no `messages` field and no prompt template was given');
     } else {
       messages = [];
       if (system) messages.push({ role: 'system', content: render(system, record, invalid) });
       messages.push({ role: 'user', content: render(prompt, record, invalid) });
-      messages.push({ role: 'assistant', content: completionText(lookup(record.data, completion), opts.completionColumn!, invalid) });
+      messages.push({ role: 'assistant', content: completionText(lookup(record.data, completion), completion, invalid) });
       validateConversation(messages, invalid);
     }
     const tokens = estimateExampleTokens(messages);
@@ -94,7 +96,7 @@ const builders = new WeakMap<object, TrainingExampleBuilder>();
 
 /**
  * Turn one record into a chat-format training example, pure and synchronous.
- * A record with a `messages` field (array, or JSON text in a CSV cell) passes through validated; otherwise
+ * A record with a `messages` field (array, or JSON text in a CSV cell; empty/null counts as absent) passes through validated; otherwise
  * the messages are `[system?, user(prompt), assistant(completionColumn)]`.
  * Throws FINETUNE_EXAMPLE_INVALID naming the row when roles, contents, order or length are wrong.
  * The options are compiled once per options object (cached), so calling this per record is cheap.

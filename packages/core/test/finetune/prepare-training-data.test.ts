@@ -139,6 +139,31 @@ describe('prepareTrainingData', () => {
     expect(summary.examples).toBe(2);
   });
 
+  it('reads CSV input, passing JSON-text messages columns through', async () => {
+    const input = join(dir, 'in.csv');
+    const conversation = JSON.stringify([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }]).replaceAll('"', '""');
+    await writeFile(input, `text,label,messages\n"a, quoted",b,\nc,d,"${conversation}"\n`);
+    const out = join(dir, 'o.jsonl');
+    // the first row's messages cell is empty, so its example comes from the templates
+    const summary = await prepareTrainingData({ input, prompt: '{{text}}', completionColumn: 'label', out });
+    expect(summary).toMatchObject({ examples: 2, rejected: 0 });
+    expect(await lines(out)).toEqual([
+      { messages: [{ role: 'user', content: 'a, quoted' }, { role: 'assistant', content: 'b' }] },
+      { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] },
+    ]);
+  });
+
+  it('with onInvalid skip also sends unparseable input rows to the rejects file', async () => {
+    const input = join(dir, 'in.jsonl');
+    await writeFile(input, '{"text":"a","label":"b"}\n{not json\n{"text":"c","label":"d"}\n');
+    const rejects = join(dir, 'r.jsonl');
+    const summary = await prepareTrainingData({ input, prompt: '{{text}}', completionColumn: 'label', out: join(dir, 'o.jsonl'), onInvalid: 'skip', rejects });
+    expect(summary).toMatchObject({ examples: 2, rejected: 1 });
+    expect(await lines(rejects)).toEqual([expect.objectContaining({ row: 2, line: 2, raw: '{not json' })]);
+    const err = await catchError(() => prepareTrainingData({ input, prompt: '{{text}}', completionColumn: 'label', out: join(dir, 'o.jsonl') }));
+    expectKbatchError(err, { code: 'RECORD_INVALID', line: 2 });
+  });
+
   it('validates options with OPTION_INVALID', async () => {
     expectKbatchError(await catchError(() => prepareTrainingData({ out: join(dir, 'x.jsonl') })), {
       code: 'OPTION_INVALID',

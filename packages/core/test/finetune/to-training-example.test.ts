@@ -82,7 +82,7 @@ describe('toTrainingExample', () => {
 
   it('rejects a record lacking a prompt field as an invalid example', async () => {
     const err = await catchError(() => toTrainingExample(rec({ label: 'x' }, 2), opts));
-    expectKbatchError(err, { code: 'FINETUNE_EXAMPLE_INVALID', record: 2, message: /field `text`/ });
+    expectKbatchError(err, { code: 'FINETUNE_EXAMPLE_INVALID', record: 2, message: /no field "text"/ });
   });
 
   it('rejects a record without messages when no prompt is given', async () => {

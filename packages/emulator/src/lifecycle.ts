@@ -153,7 +153,8 @@ export class BatchLifecycle {
       await this.store.save('batches', rec);
     }
 
-    const random = createRandom((this.opts.seed ^ hash32(b.id)) >>> 0);
+    // Seeded by creation order (not the random id) so the same run gives the same shuffles and line failures.
+    const random = createRandom((this.opts.seed ^ hash32(`batch:${rec.seq}`)) >>> 0);
     const writers = [new ShuffleWriter(this.store.tmpPath(`${b.id}.out`), random), new ShuffleWriter(this.store.tmpPath(`${b.id}.err`), random)] as const;
     let ending: Ending;
     try {

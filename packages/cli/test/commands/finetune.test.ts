@@ -86,6 +86,20 @@ describe('kbatch finetune', () => {
     expect(JSON.parse(await readFile(join(dir, 'rejects.jsonl'), 'utf8'))).toMatchObject({ row: 3, record: { text: 'no label' } });
   });
 
+  it('prepare reads CSV and rejects rows too long for the --model context window', async () => {
+    const long = 'word '.repeat(30_000);
+    await writeFile(join(dir, 'reviews.csv'), `text,label\nshort one,positive\n"${long}",negative\n`);
+    const { stdout, stderr, error } = await kbatch([
+      'finetune', 'prepare', 'reviews.csv', '--prompt', '{{text}}', '--completion-column', 'label',
+      '--model', 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo', '--on-invalid', 'skip',
+    ]);
+    expect(error).toBeUndefined();
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/skipped row 2: about \d+ tokens, over the 32000-token context window/);
+    const { error: fatal } = await kbatch(['finetune', 'prepare', 'reviews.csv', '--prompt', '{{text}}', '--completion-column', 'label', '--model', 'gpt-4o']);
+    expectCode(fatal, 'FINETUNE_MODEL_UNSUPPORTED');
+  });
+
   it('prepare fails on an invalid row with FINETUNE_EXAMPLE_INVALID by default', async () => {
     const { error } = await kbatch(['finetune', 'prepare', '-', '--format', 'jsonl', '--prompt', '{{text}}', '--completion-column', 'label'], { stdin: labelled });
     expectCode(error, 'FINETUNE_EXAMPLE_INVALID');

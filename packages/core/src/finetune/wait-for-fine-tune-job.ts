@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTransientError } from '../client/index.js';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { FINE_TUNE_TERMINAL_STATUSES, type FineTuneJob } from './job-schema.js';
@@ -51,7 +52,7 @@ export async function waitForFineTuneJob(options: WaitForFineTuneJobOptions): Pr
       errors = 0;
     } catch (err) {
       if (signal?.aborted) throwIfAborted(signal, jobId);
-      if (!isTransient(err) || ++errors > opts.maxConsecutiveErrors) throw err;
+      if (!isTransientError(err) || ++errors > opts.maxConsecutiveErrors) throw err;
     }
     if (job) {
       if (job.status !== lastStatus) {
@@ -81,14 +82,6 @@ function finished(job: FineTuneJob): FineTuneJob {
   if (job.status === 'cancelled') throw new KbatchError('FINETUNE_FAILED', `fine-tuning job ${job.id} was cancelled`);
   const detail = job.error ? [job.error.code, job.error.message].filter(Boolean).join(': ') : 'the server gave no reason';
   throw new KbatchError('FINETUNE_FAILED', `fine-tuning job ${job.id} failed: ${detail}`, { cause: job.error ?? undefined });
-}
-
-// Errors worth another poll: rate limits, server errors and dropped connections (status-less APIErrors).
-function isTransient(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const status = (err as { status?: unknown }).status;
-  if (typeof status === 'number') return status === 408 || status === 409 || status === 429 || status >= 500;
-  return err.name === 'APIConnectionError' || err.name === 'APIConnectionTimeoutError';
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, jobId: string): void {

@@ -72,6 +72,17 @@ describe('fine-tuning against the emulator', () => {
     expect((await getFineTuneJob(client, job.id)).status).toBe('succeeded');
   });
 
+  it('keeps waiting through 5xx and 429 answers on the job route', async () => {
+    const job = await createFineTuneJob({ client, trainingFile: train, model: MODEL, epochs: 1 });
+    emu.setFaults({ rate5xx: 0.3, rate429: 0.2, retryAfterSeconds: 0, routes: ['GET /v1/fine_tuning/jobs/:id'] });
+    try {
+      const done = await waitForFineTuneJob({ client, jobId: job.id, ...fast, maxConsecutiveErrors: 50 });
+      expect(done.status).toBe('succeeded');
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
   it('reports a job that fails on a bad training file as FINETUNE_FAILED with the server reason', async () => {
     const bad = join(dir, 'bad.jsonl');
     await writeFile(bad, '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n{"prompt":"x"}\n');

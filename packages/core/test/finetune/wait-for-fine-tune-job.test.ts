@@ -1,4 +1,4 @@
-import { APIError } from 'openai';
+import { APIConnectionError, APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { waitForFineTuneJob, type FineTuneJob } from '../../src/finetune/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
@@ -59,6 +59,12 @@ describe('waitForFineTuneJob', () => {
     const tooMany = scripted([e503]);
     expect(await catchError(() => waitForFineTuneJob({ client: tooMany, jobId: 'j', ...fast, maxConsecutiveErrors: 2 }))).toBe(e503);
     expect(tooMany.calls).toBe(3);
+  });
+
+  it('rides out a dropped connection (a status-less SDK error)', async () => {
+    const dropped = new APIConnectionError({ message: 'Connection error.' });
+    const client = scripted([dropped, { status: 'succeeded', fine_tuned_model: 'ft' }]);
+    expect((await waitForFineTuneJob({ client, jobId: 'j', ...fast })).fine_tuned_model).toBe('ft');
   });
 
   it('gives up with AWAIT_TIMEOUT after timeoutMs', async () => {

@@ -28,7 +28,7 @@ export async function uploadJsonl(client: OpenAI, lines: Array<unknown>, purpose
 /** Create a batch over uploaded lines. */
 export async function createBatch(client: OpenAI, lines: Array<unknown>, window: '1h' | '24h' = '24h') {
   const file = await uploadJsonl(client, lines);
-  return client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: window });
+  return client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: window as '24h' });
 }
 
 const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];

@@ -80,7 +80,7 @@ Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
       const split = summary.validation.examples > 0 || flags.validationSplit ? `, ${summary.train.examples} train / ${summary.validation.examples} validation` : '';
       io.stderr.write(
         `${summary.examples} examples${split}, ~${summary.tokens} tokens (largest ~${summary.maxExampleTokens})` +
-          `${summary.rejected > 0 ? `, ${summary.rejected} rejected` : ''}\n`,
+          `${summary.rejected > 0 ? `, ${summary.rejected} rejected${summary.rejectsFile ? ` (see ${summary.rejectsFile})` : ''}` : ''}\n`,
       );
     });
 

@@ -116,6 +116,19 @@ async function main() {
         `round ${round}: ${t.ok} ok / ${t.failed} failed in ${t.seconds.toFixed(3)} s = ${throughput.toFixed(0)} req/s, ratio ${(throughput / ideal).toFixed(2)} (emulator max concurrent chat: ${stats.maxConcurrentChat})`,
       );
     }
+    // Baseline: the same SDK client driven by a bare 64-worker loop (no engine), to separate the
+    // engine's cost from the SDK's and the machine's.
+    const bodies = [...lines(requests, 'raw')].map((l) => l.body);
+    let next = 0;
+    const rawStart = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < bodies.length) await openai.chat.completions.create(bodies[next++], { maxRetries: 0 });
+      }),
+    );
+    const raw = requests / ((performance.now() - rawStart) / 1000);
+    await report();
+    console.log(`baseline:   bare SDK loop, same client and concurrency, no engine: ${raw.toFixed(0)} req/s, ratio ${(raw / ideal).toFixed(2)}`);
     ratios.sort((a, b) => a - b);
     const median = ratios[Math.floor(ratios.length / 2)];
     console.log(`ideal:      ${concurrency} / ${latencyMs} ms = ${ideal.toFixed(0)} req/s`);

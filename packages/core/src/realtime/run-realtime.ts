@@ -56,6 +56,7 @@ export const RealtimeOptionsSchema = z.object({
 
 /** Options of `realtimeStream`. */
 export type RealtimeOptions = z.input<typeof RealtimeOptionsSchema>;
+/** The same after validation and defaults. */
 export type ResolvedRealtimeOptions = z.output<typeof RealtimeOptionsSchema>;
 
 const isIterable = (v: unknown) =>
@@ -67,6 +68,7 @@ export const RunRealtimeOptionsSchema = RealtimeOptionsSchema.extend({
     error: 'must be an iterable or async iterable of request lines',
   }),
 });
+/** Options of `runRealtime` as given. */
 export type RunRealtimeOptions = z.input<typeof RunRealtimeOptionsSchema>;
 
 /**

@@ -15,6 +15,7 @@ export const StreamChatOptionsSchema = ChatParamsSchema.omit({ stream: true }).e
   system: z.string({ error: 'must be a string' }).min(1, { error: 'must be a non-empty system prompt' }).optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
 });
+/** Options of `streamChat` as given. */
 export type StreamChatOptions = z.input<typeof StreamChatOptionsSchema>;
 
 /**

@@ -11,7 +11,8 @@ export function generatedJsonl(bytes: number): Readable {
       if (left <= 0) return void this.push(null);
       const n = Math.min(left, chunk.length);
       left -= n;
-      this.push(n === chunk.length ? Buffer.from(chunk) : chunk.subarray(0, n));
+      // The same immutable chunk every time: no client-side garbage muddying the RSS measurement.
+      this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
     },
   });
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { toFile } from 'openai';
-import { setup, uploadJsonl } from './helpers/emulator.js';
-import type { Emulator } from '../src/index.js';
+import { setup, uploadJsonl } from '../helpers/emulator.js';
+import type { Emulator } from '../../src/index.js';
 
 describe('files', () => {
   let emu: Emulator;

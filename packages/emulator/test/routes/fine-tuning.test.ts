@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createBatch, readJsonl, requestLine, setup, uploadJsonl, waitForBatch } from './helpers/emulator.js';
-import type { Emulator } from '../src/index.js';
+import { createBatch, readJsonl, requestLine, setup, uploadJsonl, waitForBatch } from '../helpers/emulator.js';
+import type { Emulator } from '../../src/index.js';
 
 const example = (q: string, a: string) => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
 

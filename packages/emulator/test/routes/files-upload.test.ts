@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stat } from 'node:fs/promises';
-import { generatedJsonl, streamUpload } from './helpers/multipart.js';
-import { setup } from './helpers/emulator.js';
+import { generatedJsonl, streamUpload } from '../helpers/multipart.js';
+import { setup } from '../helpers/emulator.js';
 
 const SIZE = 200 * 1024 * 1024;
 

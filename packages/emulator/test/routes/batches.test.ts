@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createBatch, readJsonl, requestLine, setup, uploadJsonl, waitForBatch, withEmulator, MODEL } from './helpers/emulator.js';
-import type { Emulator } from '../src/index.js';
+import { createBatch, readJsonl, requestLine, setup, uploadJsonl, waitForBatch, withEmulator, MODEL } from '../helpers/emulator.js';
+import type { Emulator } from '../../src/index.js';
 
 const lines = (n: number, prefix = 'r') => Array.from({ length: n }, (_, i) => requestLine(`${prefix}${i}`, `Say hello to item ${i}`));
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { setup, MODEL } from './helpers/emulator.js';
-import { tokenize, type Emulator } from '../src/index.js';
+import { setup, MODEL } from '../helpers/emulator.js';
+import { tokenize, type Emulator } from '../../src/index.js';
 
 const LABELS = 'Classify the review. Answer with exactly one of these labels: positive, negative, neutral.';
 
@@ -97,20 +97,6 @@ describe('chat completions', () => {
       expect(c.choices[0]!.message.content).toBe(`custom for ${MODEL}`);
     } finally {
       await e2.close();
-    }
-  });
-});
-
-describe('models', () => {
-  it('lists the reference models and retrieves one by id', async () => {
-    const { emu, client } = await setup();
-    try {
-      const ids = (await client.models.list()).data.map((m) => m.id);
-      expect(ids).toEqual(['klusterai/Meta-Llama-3.1-405B-Instruct-Turbo', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo', 'deepseek-ai/DeepSeek-R1']);
-      expect(await client.models.retrieve('deepseek-ai/DeepSeek-R1')).toMatchObject({ object: 'model', owned_by: 'klusterai', created: 1737385699 });
-      await expect(client.models.retrieve('nope')).rejects.toMatchObject({ status: 404 });
-    } finally {
-      await emu.close();
     }
   });
 });

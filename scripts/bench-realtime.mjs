@@ -103,7 +103,7 @@ async function main() {
 
   try {
     console.log(`node ${process.version}, emulator in a child process, ${latencyMs} ms added latency, concurrency ${concurrency}`);
-    await run(500, 'warmup', { concurrency });
+    await run(3000, 'warmup', { concurrency }); // let the JIT settle
     await report();
     const ideal = concurrency / (latencyMs / 1000);
     const ratios = [];
@@ -131,11 +131,17 @@ async function main() {
     console.log(`baseline:   bare SDK loop, same client and concurrency, no engine: ${raw.toFixed(0)} req/s, ratio ${(raw / ideal).toFixed(2)}`);
     ratios.sort((a, b) => a - b);
     const median = ratios[Math.floor(ratios.length / 2)];
+    // Engine alone: a fake client answering after a ${latencyMs} ms timer, no HTTP and no SDK.
+    const fake = { create: () => new Promise((resolve) => setTimeout(() => resolve({ choices: [] }), latencyMs)) };
+    const fakeStart = performance.now();
+    for await (const _ of runRealtime({ requests: lines(requests * 3, 'fake'), client: fake, concurrency }));
+    const fakeRate = (requests * 3) / ((performance.now() - fakeStart) / 1000);
+    console.log(`engine:     fake client (${latencyMs} ms timer, no HTTP): ${fakeRate.toFixed(0)} req/s, ratio ${(fakeRate / ideal).toFixed(2)}`);
     console.log(`ideal:      ${concurrency} / ${latencyMs} ms = ${ideal.toFixed(0)} req/s`);
     console.log(`ratio:      median ${median.toFixed(2)}, best ${ratios.at(-1).toFixed(2)} (target >= 0.80) ${median >= 0.8 ? 'OK' : 'BELOW TARGET'}`);
     const peak = process.resourceUsage().maxRSS;
     const heap = liveHeap();
-    console.log(`peak RSS:   client ${mb(peak)} after ${Number(args.rounds) * requests + 500} requests (live heap after GC ${heap})`);
+    console.log(`peak RSS:   client ${mb(peak)} after ${Number(args.rounds) * requests + 3000} requests (live heap after GC ${heap})`);
     const t10 = await run(requests * 10, 'flat', { concurrency });
     const emuReport = await report();
     console.log(

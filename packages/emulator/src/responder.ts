@@ -56,8 +56,9 @@ export function detectLabels(prompt: string): { labels: string[]; rest: string }
       .map((s) => s.trim().replace(/^(?:and\s+)/i, '').replace(/^["'`[(]+|["'`\])]+$/g, '').trim())
       .filter((s) => s !== '' && s.length <= 40 && s.split(/\s+/).length <= 4);
     if (labels.length < 2) continue;
+    // Remove only the instruction and its list: the rest of the line (e.g. ". Review: …") is record text.
     const start = match.index;
-    const end = match.index + match[0].length;
+    const end = match.index + match[0].length - match[1]!.length + list.length;
     return { labels: [...new Set(labels)], rest: prompt.slice(0, start) + prompt.slice(end) };
   }
   return undefined;

@@ -10,6 +10,8 @@ describe('respond', () => {
     expect(respond(user(`${labels}\nText: awful, a waste of time`))).toMatchObject({ content: 'negative' });
     expect(respond(user(`${labels}\nText: not good at all`))).toMatchObject({ content: 'negative' });
     expect(respond(user(`${labels}\nText: it is a chair`))).toMatchObject({ content: 'neutral' });
+    expect(respond(user(`${labels}. Review: A wonderful film, I loved every minute.`))).toMatchObject({ content: 'positive' });
+    expect(detectLabels(`${labels}. Review: boring`)!.rest).toBe('Answer with exactly . Review: boring');
   });
 
   it('detects "one of: …" and "Labels: …" lists, in system or user messages, keeping label spelling', () => {

@@ -6,6 +6,7 @@ import type { ChunkInfo, ResolvedChunkWriterOptions } from './chunk-options.js';
 import { planChunk, type ChunkCounter } from './plan-chunk.js';
 
 const NL = Buffer.from('\n');
+const FLUSH_BYTES = 1 << 20;
 
 interface OpenChunk extends ChunkCounter {
   index: number;
@@ -25,6 +26,7 @@ export class ChunkFiles {
   private current: OpenChunk | undefined;
   private started = false;
   private group: Buffer[] = [];
+  private groupBytes = 0;
 
   constructor(
     private readonly opts: ResolvedChunkWriterOptions,
@@ -58,8 +60,10 @@ export class ChunkFiles {
       chunk.bytes += bytes;
       chunk.lastLine = line;
       this.group.push(line, NL);
+      this.groupBytes += bytes;
     }
-    await this.flush();
+    // Few large writes: small ones cost a thread-pool round trip each.
+    if (this.groupBytes >= FLUSH_BYTES) await this.flush();
   }
 
   /** Complete the last chunk; resolves with every chunk written. */
@@ -73,6 +77,7 @@ export class ChunkFiles {
     const chunk = this.current;
     this.current = undefined;
     this.group = [];
+    this.groupBytes = 0;
     if (chunk === undefined) return;
     await chunk.handle.close().catch(() => {});
     await rm(chunk.tmpPath, { force: true });
@@ -108,8 +113,9 @@ export class ChunkFiles {
   private async flush(): Promise<void> {
     const chunk = this.current;
     if (chunk === undefined || this.group.length === 0) return;
-    const data = Buffer.concat(this.group);
+    const data = Buffer.concat(this.group, this.groupBytes);
     this.group = [];
+    this.groupBytes = 0;
     let offset = 0;
     while (offset < data.length) {
       const { bytesWritten } = await chunk.handle.write(data, offset, data.length - offset);

@@ -6,6 +6,8 @@ import type { RejectedRecord } from '../records/rejected-record.js';
 /** Appends rejected records as JSON lines; a file is only created when the first reject arrives. */
 export interface RejectsWriter {
   write(rejected: RejectedRecord): void;
+  /** Wait until the file has taken what was written (backpressure, called between batches). */
+  drain(): Promise<void>;
   close(): Promise<void>;
   readonly count: number;
 }
@@ -26,6 +28,19 @@ export function createRejectsWriter(target: string | Writable | undefined): Reje
         out.on('error', (err: unknown) => (failure ??= err));
       }
       out.write(JSON.stringify(rejected) + '\n');
+    },
+    async drain() {
+      if (out === undefined || !out.writableNeedDrain) return;
+      const stream = out;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
+      });
     },
     async close() {
       if (out !== undefined && typeof target === 'string') {

@@ -10,7 +10,7 @@ import { rejectionError, type RejectedRecord } from './rejected-record.js';
 import { jsonArrayBatches } from './json-array-batches.js';
 import type { InputFormat, SourceRecord } from './types.js';
 
-const HIGH_WATER_MARK = 1 << 18;
+const HIGH_WATER_MARK = 1 << 16;
 
 /**
  * Read records in batches (one batch per input chunk, a few thousand records at most).

@@ -56,9 +56,24 @@ export async function prepareRequests(options: PrepareRequestsOptions): Promise<
   const builder = createRequestBuilder(request);
   const file = typeof input === 'string' ? input : (fileName ?? '-');
   const rejectsOut = createRejectsWriter(io.rejects);
-  const onReject = (rejected: RejectedRecord) => rejectsOut.write(rejected);
-  const encoder = createRequestEncoder(builder, { onInvalidRecord, onReject, file });
-  const batches = recordBatches({ input, format, delimiter, onInvalidRecord, fileName, stdin, onReject });
+  // Malformed rows are found while a batch is parsed, before its records are built: queue them so the
+  // rejects file stays in input order.
+  const readRejects: RejectedRecord[] = [];
+  const drainUpTo = (record: number) => {
+    while (readRejects.length > 0 && readRejects[0]!.record < record) rejectsOut.write(readRejects.shift()!);
+  };
+  const onBuildReject = (rejected: RejectedRecord) => {
+    drainUpTo(rejected.record);
+    rejectsOut.write(rejected);
+  };
+  const encoder = createRequestEncoder(builder, { onInvalidRecord, onReject: onBuildReject, file });
+  const batches = recordBatches({
+    input, format, delimiter, onInvalidRecord, fileName, stdin,
+    onReject: (rejected) => {
+      // Bounded: a run of thousands of bad rows is written at once (order kept within it).
+      if (readRejects.push(rejected) >= 1024) drainUpTo(Infinity);
+    },
+  });
 
   const ownsOutput = typeof io.output === 'string' && io.output !== '-';
   const out: Writable =
@@ -87,8 +102,11 @@ export async function prepareRequests(options: PrepareRequestsOptions): Promise<
         pending += line + '\n';
         linesWritten++;
       }
+      drainUpTo(Infinity);
+      await rejectsOut.drain();
       if (pending.length >= WRITE_BATCH_CHARS) await flush();
     }
+    drainUpTo(Infinity);
     if (pending !== '') await flush();
     if (ownsOutput) {
       out.end();

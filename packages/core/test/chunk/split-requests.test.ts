@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { splitRequests, type ChunkInfo } from '../../src/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { byteStream, tempDir, tempFile } from '../helpers/inputs.js';
+
+const line = (id: string, text = 'x') => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: text }] } });
+
+describe('splitRequests', () => {
+  it('splits a file of request lines, reporting each chunk as it completes', async () => {
+    const input = await tempFile('requests.jsonl', [line('a'), line('b', 'é😀'), line('c')].join('\n') + '\n');
+    const outDir = join(await tempDir(), 'chunks');
+    const seen: ChunkInfo[] = [];
+    const summary = await splitRequests({ input, outDir, maxRequests: 2, onChunk: (c) => seen.push(c) });
+    expect(summary.requests).toBe(3);
+    expect(summary.bytes).toBe((await readFile(input)).length);
+    expect(seen).toEqual(summary.chunks);
+    expect(await readFile(summary.chunks[0]!.path, 'utf8')).toBe(`${line('a')}\n${line('b', 'é😀')}\n`);
+    expect(summary.chunks[1]).toMatchObject({ index: 2, requests: 1, firstCustomId: 'c' });
+  });
+
+  it('reads stdin in small pieces, drops blank lines and a \\r before \\n, adds a missing final newline', async () => {
+    const text = `${line('a')}\r\n\n${line('b')}`;
+    const outDir = await tempDir();
+    const { chunks } = await splitRequests({ input: '-', stdin: byteStream(text, 7), outDir });
+    expect(await readFile(chunks[0]!.path, 'utf8')).toBe(`${line('a')}\n${line('b')}\n`);
+  });
+
+  it('refuses a line that is not a JSON object with LINE_INVALID naming the line', async () => {
+    const err = await catchError(() => splitRequests({ input: '-', stdin: byteStream(`${line('a')}\nnot json\n`), outDir: '/tmp/kbatch-never' }));
+    expectKbatchError(err, { code: 'LINE_INVALID', line: 2, file: '-' });
+  });
+
+  it('fails with INPUT_NOT_FOUND for a missing file and OPTION_INVALID without outDir', async () => {
+    expectKbatchError(await catchError(() => splitRequests({ input: '/nonexistent.jsonl', outDir: '/tmp/x' })), { code: 'INPUT_NOT_FOUND' });
+    expectKbatchError(await catchError(() => splitRequests({ input: '-' } as never)), { code: 'OPTION_INVALID', field: 'outDir' });
+  });
+});

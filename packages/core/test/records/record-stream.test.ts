@@ -1,0 +1,207 @@
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { recordBatches, recordStream, type RejectedRecord, type SourceRecord } from '../../src/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { byteStream, tempFile } from '../helpers/inputs.js';
+import { collect } from '../helpers/streams.js';
+
+async function read(text: string, options: Record<string, unknown> = {}, pieceSize?: number): Promise<SourceRecord[]> {
+  return collect<SourceRecord>(recordStream({ input: byteStream(text, pieceSize), format: 'csv', ...options }));
+}
+
+// RFC 4180 cases; each is also checked against csv-parse (the reference parser) below.
+const RFC_CASES: Record<string, string> = {
+  simple: 'a,b\n1,2\n3,4\n',
+  'no trailing newline': 'a,b\n1,2',
+  crlf: 'a,b\r\n1,2\r\n3,4\r\n',
+  'quoted comma': 'id,text\n1,"hello, world"\n',
+  'escaped quotes': 'id,text\n1,"she said ""hi"""\n2,""""\n',
+  'embedded newline': 'id,text\n1,"line one\nline two"\n2,x\n',
+  'embedded crlf': 'id,text\r\n1,"a\r\nb"\r\n',
+  'empty fields': 'a,b,c\n,,\n"",x,\n',
+  'quoted header': '"a,1","b""2"\n1,2\n',
+  'non-ASCII': 'id,text\n1,naïve café 日本語 😀\n2,"ünïcödé, quoted"\n',
+  'leading zeros stay text': 'id,n\n007,0.50\n',
+  'empty quoted last field': 'a,b\n1,""\n',
+};
+
+describe('recordStream', () => {
+  for (const [name, text] of Object.entries(RFC_CASES)) {
+    it(`reads RFC 4180 case "${name}" like csv-parse, whole and byte by byte`, async () => {
+      const expected = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+      expect((await read(text)).map((r) => r.data)).toEqual(expected);
+      expect((await read(text, {}, 1)).map((r) => r.data)).toEqual(expected);
+    });
+  }
+
+  it('agrees with csv-parse on generated tricky CSV cut at random places', async () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+    const atoms = ['a', 'b c', ',', '""', '\n', '\r\n', 'é', '😀', ' ', 'x,y', '日本'];
+    for (let round = 0; round < 30; round++) {
+      const rows: string[] = ['h1,h2,h3'];
+      for (let r = 0; r < 20; r++) {
+        const fields: string[] = [];
+        for (let f = 0; f < 3; f++) {
+          let value = '';
+          for (let k = (rnd() * 5) | 0; k > 0; k--) value += atoms[(rnd() * atoms.length) | 0];
+          const plain = !/[",\r\n]/.test(value);
+          fields.push(plain && rnd() < 0.5 ? value : `"${value.replaceAll('"', '""')}"`);
+        }
+        rows.push(fields.join(','));
+      }
+      const text = rows.join(rnd() < 0.5 ? '\n' : '\r\n') + (rnd() < 0.5 ? '\n' : '');
+      // (csv-parse guesses one record delimiter from the first line end it meets, even inside quotes.)
+      const expected = parse(text, { columns: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'] }) as Record<string, string>[];
+      const got = await read(text, {}, 1 + ((rnd() * 40) | 0));
+      expect(got.map((r) => r.data)).toEqual(expected);
+    }
+  });
+
+  it('numbers records from 1 and gives the physical line where each starts', async () => {
+    const records = await read('id,text\n1,"two\nlines"\n2,x\n\n3,y\n');
+    expect(records.map((r) => [r.index, r.line, r.data.id])).toEqual([
+      [1, 2, '1'],
+      [2, 4, '2'],
+      [3, 6, '3'],
+    ]);
+  });
+
+  it('drops a UTF-8 BOM and keeps values as written (no type guessing)', async () => {
+    const [record] = await read('\uFEFFid,amount\n007,1e3\n');
+    expect(record!.data).toEqual({ id: '007', amount: '1e3' });
+  });
+
+  it('reads TSV and custom delimiters', async () => {
+    const tsv = await collect<SourceRecord>(recordStream({ input: byteStream('a\tb\n1\t"x\ty"\n'), format: 'tsv' }));
+    expect(tsv[0]!.data).toEqual({ a: '1', b: 'x\ty' });
+    const semi = await read('a;b\n1;"2;3"\n', { delimiter: ';' });
+    expect(semi[0]!.data).toEqual({ a: '1', b: '2;3' });
+  });
+
+  it('keeps a column named __proto__ as data', async () => {
+    const [record] = await read('__proto__,b\nx,y\n');
+    expect(Object.keys(record!.data)).toEqual(['__proto__', 'b']);
+    expect(Object.getPrototypeOf(record!.data)).toBe(Object.prototype);
+  });
+
+  it('stops on a row with the wrong number of fields with RECORD_INVALID naming file and line', async () => {
+    const path = await tempFile('bad.csv', 'a,b\n1,2\n3\n4,5\n');
+    const err = await catchError(() => collect(recordStream({ input: path })));
+    expectKbatchError(err, { code: 'RECORD_INVALID', file: path, line: 3, record: 2, message: 'expected 2 fields' });
+    expect((err as Error).message).toContain(`${path}:3:`);
+  });
+
+  it('stops on an unclosed quote and on text after a closing quote', async () => {
+    expectKbatchError(await catchError(() => read('a,b\n1,"open\n')), { code: 'RECORD_INVALID', line: 2, message: 'not closed' });
+    expectKbatchError(await catchError(() => read('a,b\n1,"x"y\n')), { code: 'RECORD_INVALID', line: 2, message: 'after a closing quote' });
+    expectKbatchError(await catchError(() => read('a,b\n1,x"y\n')), { code: 'RECORD_INVALID', message: 'quote appears inside' });
+  });
+
+  it('refuses a header that names a column twice', async () => {
+    expectKbatchError(await catchError(() => read('a,a\n1,2\n')), { code: 'RECORD_INVALID', line: 1, field: 'a' });
+  });
+
+  it('skips malformed rows with onInvalidRecord skip, reporting raw text, line and reason', async () => {
+    const skipped: RejectedRecord[] = [];
+    const stream = recordStream({
+      input: byteStream('a,b\n1,2\n3\n4,"x"y\n5,"ok\nfine"\n6,"never closed\n'),
+      format: 'csv',
+      onInvalidRecord: 'skip',
+    });
+    stream.on('skip', (r: RejectedRecord) => skipped.push(r));
+    const records = await collect<SourceRecord>(stream);
+    expect(records.map((r) => [r.index, r.line, r.data.a])).toEqual([
+      [1, 2, '1'],
+      [4, 5, '5'],
+    ]);
+    expect(skipped.map((r) => [r.record, r.line, r.raw])).toEqual([
+      [2, 3, '3'],
+      [3, 4, '4,"x"y'],
+      [5, 7, '6,"never closed\n'],
+    ]);
+    expect(skipped.every((r) => r.code === 'RECORD_INVALID' && r.reason.length > 0)).toBe(true);
+  });
+
+  it('reads JSON Lines with nested values, skipping blank lines', async () => {
+    const text = '{"id":1,"item":{"name":"lamp"}}\n\n{"id":"b","tags":["x"]}\r\n';
+    const records = await collect<SourceRecord>(recordStream({ input: byteStream(text, 3), format: 'jsonl' }));
+    expect(records).toEqual([
+      { index: 1, line: 1, data: { id: 1, item: { name: 'lamp' } } },
+      { index: 2, line: 3, data: { id: 'b', tags: ['x'] } },
+    ]);
+  });
+
+  it('rejects a JSON line that is invalid or not an object', async () => {
+    expectKbatchError(await catchError(() => collect(recordStream({ input: byteStream('{"a":1}\n{oops\n'), format: 'jsonl' }))), {
+      code: 'RECORD_INVALID',
+      line: 2,
+      message: 'invalid JSON',
+    });
+    const skipped: RejectedRecord[] = [];
+    const records = await collect(
+      recordStream({ input: byteStream('[1]\n{"a":1}\n'), format: 'jsonl', onInvalidRecord: 'skip', onReject: (r) => skipped.push(r) }),
+    );
+    expect(records).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({ line: 1, record: 1, raw: '[1]', reason: 'the line is valid JSON but not an object' });
+  });
+
+  it('reads a top-level JSON array through stream-json', async () => {
+    const text = '[{"id":1,"a":{"b":"c"}},\n {"id":2}]';
+    const records = await collect<SourceRecord>(recordStream({ input: byteStream(text, 4), format: 'json' }));
+    expect(records.map((r) => [r.index, r.data])).toEqual([
+      [1, { id: 1, a: { b: 'c' } }],
+      [2, { id: 2 }],
+    ]);
+  });
+
+  it('stops on invalid JSON arrays and on non-object elements', async () => {
+    expectKbatchError(await catchError(() => collect(recordStream({ input: byteStream('[{"a":1},{"a":'), format: 'json' }))), {
+      code: 'RECORD_INVALID',
+    });
+    expectKbatchError(await catchError(() => collect(recordStream({ input: byteStream('[{"a":1}, 5]'), format: 'json' }))), {
+      code: 'RECORD_INVALID',
+      record: 2,
+    });
+  });
+
+  it('takes the format from the extension and reads the same file again', async () => {
+    const path = await tempFile('items.jsonl', '{"x":1}\n{"x":2}\n');
+    const first = await collect<SourceRecord>(recordStream({ input: path }));
+    const second = await collect<SourceRecord>(recordStream({ input: path }));
+    expect(second).toEqual(first);
+    expect(first).toHaveLength(2);
+  });
+
+  it('fails with INPUT_NOT_FOUND for a missing file and INPUT_FORMAT_UNKNOWN for stdin without a format', async () => {
+    expectKbatchError(await catchError(() => collect(recordStream({ input: '/nonexistent/x.csv' }))), { code: 'INPUT_NOT_FOUND' });
+    expectKbatchError(await catchError(() => collect(recordStream({ input: '-', stdin: byteStream('a\n1\n') }))), {
+      code: 'INPUT_FORMAT_UNKNOWN',
+    });
+  });
+
+  it('validates its options with OPTION_INVALID', async () => {
+    const err = await catchError(() => recordBatches({ input: 'a.csv', delimiter: ',,' }).next());
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'delimiter', message: 'must be a single character' });
+  });
+
+  it('keeps memory to the current batch on a large input', async () => {
+    const rows = 20_000;
+    const source = (async function* () {
+      yield 'id,text\n';
+      for (let i = 0; i < rows; i += 1000) {
+        let s = '';
+        for (let j = i; j < i + 1000; j++) s += `${j},"row, ${j}\nsecond line"\n`;
+        yield Buffer.from(s);
+      }
+    })();
+    let count = 0;
+    let largest = 0;
+    for await (const batch of recordBatches({ input: (await import('node:stream')).Readable.from(source), format: 'csv' })) {
+      count += batch.length;
+      largest = Math.max(largest, batch.length);
+    }
+    expect(count).toBe(rows);
+    expect(largest).toBeLessThanOrEqual(1001);
+  });
+});

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// Benchmark (prints figures; not a test): `kbatch prepare | kbatch split` on a generated review CSV
+// (quoted commas, escaped quotes, embedded newlines, non-ASCII), against Miller's `mlr --icsv --ojsonl cat`
+// on the same file. Targets: prepare at least as fast as Miller, peak RSS < 150 MB at 1M and 3M rows.
+// Run `pnpm build` first. Installs Miller with apt-get when it is missing (needs root).
+// Usage: node scripts/bench-prepare.mjs [--rows 1000000[,3000000]] [--keep]
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } },
+});
+const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
+const TIME = '/usr/bin/time';
+
+ensureMiller();
+if (!existsSync(TIME)) throw new Error('/usr/bin/time is needed to measure peak RSS (apt-get install -y time)');
+
+for (const rows of args.rows.split(',').map(Number)) {
+  const dir = await mkdtemp(join(tmpdir(), 'kbatch-bench-'));
+  try {
+    await runOnce(rows, dir);
+  } finally {
+    if (!args.keep) await rm(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  }
+}
+
+async function runOnce(rows, dir) {
+  const csv = join(dir, 'reviews.csv');
+  const g0 = Date.now();
+  await generate(rows, csv);
+  const size = (await stat(csv)).size;
+  const mb = size / 1e6;
+  console.log(`\n== ${rows.toLocaleString('en')} rows, ${mb.toFixed(1)} MB CSV (generated in ${((Date.now() - g0) / 1000).toFixed(1)} s)`);
+
+  const prepareArgs = [
+    kbatch, 'prepare', csv,
+    '--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
+    '--system', 'You are a careful annotator.',
+    '--prompt', 'Classify the sentiment of this review of {{product}} titled "{{title}}" (positive/negative/neutral):\n{{text}}',
+    '--temperature', '0', '--max-completion-tokens', '5',
+  ];
+
+  // 1. prepare alone, output discarded: the figure compared with Miller.
+  const alone = await timed(['node', ...prepareArgs], { stdout: 'ignore' });
+  report('kbatch prepare > /dev/null', alone, rows, mb);
+
+  // 2. the real pipeline: prepare | split into chunk files.
+  const outDir = join(dir, 'chunks');
+  const t0 = Date.now();
+  const prep = timedChild(['node', ...prepareArgs], { stdout: 'pipe' });
+  const split = timedChild(['node', kbatch, 'split', '-', '--out-dir', outDir], { stdin: prep.child.stdout, stdout: 'ignore' });
+  const [p, s] = await Promise.all([prep.done, split.done]);
+  const wall = (Date.now() - t0) / 1000;
+  report('kbatch prepare (in the pipe)', p, rows, mb);
+  report('kbatch split (in the pipe)', s, rows, mb);
+  console.log(`  prepare | split wall time ${wall.toFixed(2)} s (${fmt(rows / wall)} rows/s); ${s.stderr.trim().split('\n').pop()}`);
+
+  // 3. Miller on the same file.
+  const mlr = await timed(['mlr', '--icsv', '--ojsonl', 'cat', csv], { stdout: 'ignore' });
+  report('mlr --icsv --ojsonl cat > /dev/null', mlr, rows, mb);
+  console.log(`  ratio: kbatch prepare is ${(mlr.seconds / alone.seconds).toFixed(2)}x Miller's speed alone, ${(mlr.seconds / p.seconds).toFixed(2)}x in the pipe; peak RSS ${alone.rssMb.toFixed(0)} / ${p.rssMb.toFixed(0)} / ${s.rssMb.toFixed(0)} MB (target < 150)`);
+}
+
+function report(label, m, rows, mb) {
+  console.log(`  ${label.padEnd(38)} ${m.seconds.toFixed(2).padStart(6)} s  ${fmt(rows / m.seconds).padStart(9)} rows/s  ${(mb / m.seconds).toFixed(1).padStart(6)} MB/s  peak RSS ${m.rssMb.toFixed(0)} MB  (cpu ${m.cpu})`);
+}
+
+function fmt(n) {
+  return Math.round(n).toLocaleString('en');
+}
+
+function ensureMiller() {
+  try {
+    execFileSync('mlr', ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.log('Miller not found: apt-get install -y miller');
+    execFileSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq miller'], { stdio: 'inherit' });
+  }
+}
+
+// Run a command under GNU time; resolves with elapsed seconds, peak RSS and CPU share.
+function timedChild(argv, { stdin = 'ignore', stdout = 'ignore' } = {}) {
+  const timeFile = join(tmpdir(), `kbatch-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %M %P', ...argv], {
+    stdio: [typeof stdin === 'string' ? stdin : 'pipe', stdout, 'pipe'],
+  });
+  if (typeof stdin !== 'string') stdin.pipe(child.stdin);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', async (code) => {
+      const text = await readFile(timeFile, 'utf8').catch(() => '');
+      await rm(timeFile, { force: true });
+      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr}\n${text}`));
+      const [seconds, kb, cpu] = text.trim().split('\n').pop().split(' ');
+      resolve({ seconds: Number(seconds), rssMb: Number(kb) / 1024, cpu, stderr });
+    });
+  });
+  return { child, done };
+}
+
+function timed(argv, options) {
+  return timedChild(argv, options).done;
+}
+
+// Review-like rows: id,product,rating,title,text (~335 bytes a row), deterministic.
+async function generate(rows, path) {
+  const words = ['great', 'terrible', 'okay', 'battery', 'screen', 'délicieux', 'naïve', 'café', 'works', 'broke', 'after',
+    'two', 'weeks', 'price', 'value', 'quality', 'shipping', 'fast', 'slow', 'recommend', '日本語', 'emoji 😀', 'would',
+    'buy', 'again', 'never', 'the', 'a', 'it', 'and'];
+  let seed = 42;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  const sentence = (n) => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += (i ? ' ' : '') + words[(rnd() * words.length) | 0];
+    return s;
+  };
+  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
+  out.write('id,product,rating,title,text\n');
+  let buf = '';
+  for (let i = 1; i <= rows; i++) {
+    let text = sentence(25 + ((rnd() * 35) | 0));
+    const r = rnd();
+    if (r < 0.3) text += `, and also, ${sentence(5)}`;
+    if (r < 0.1) text += ` he said ""${sentence(3)}""`;
+    if (r > 0.9) text += `\n${sentence(6)}`;
+    buf += `r${i},P-${(rnd() * 5000) | 0},${1 + ((rnd() * 5) | 0)},"${sentence(4)}","${text}"\n`;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await new Promise((resolve) => out.once('drain', resolve));
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await new Promise((resolve, reject) => out.on('finish', resolve).on('error', reject));
+}

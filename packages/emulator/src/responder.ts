@@ -219,8 +219,10 @@ export function respond(body: Pick<ChatRequestBody, 'messages'>): ResponderAnswe
     const ctx: FillContext = { text: record, ...(found ? { labels: found.labels } : {}) };
     const schema = extractJsonSchema(prompt);
     if (schema) {
-      const promptNoSchema = prompt.replace(/json schema\s*:[\s\S]*$/i, '');
-      const value = valueForSchema(schema, 'root', { ...ctx, text: found ? found.rest : promptNoSchema.trim() || record });
+      // The record is the last user message without the schema (or, if that leaves nothing, the whole prompt).
+      const withoutSchema = (text: string) => text.replace(/json schema\s*:[\s\S]*$/i, '').trim();
+      const text = found ? withoutSchema(found.rest) : withoutSchema(lastUserText(body)) || withoutSchema(prompt);
+      const value = valueForSchema(schema, 'root', { ...ctx, text });
       return { content: JSON.stringify(value), rule: 'json-schema' };
     }
     const fields = /\b(?:fields|keys|properties)\s*:\s*([^\n]+)/i.exec(prompt);

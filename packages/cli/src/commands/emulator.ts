@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KbatchError } from '@kbatch/core';
 import { EmulatorOptionError, startEmulator, type EmulatorOptions, type Emulator } from '@kbatch/emulator';
@@ -42,9 +43,10 @@ function defined<T extends object>(obj: T): T {
 
 /**
  * Map `kbatch emulator` flags onto {@link EmulatorOptions} (pure; validation happens in startEmulator).
- * The upstream key may come from `KBATCH_UPSTREAM_KEY` so it stays out of `ps` listings.
+ * The upstream key may come from `KBATCH_UPSTREAM_KEY` so it stays out of `ps` listings; `--data-dir` resolves
+ * against `cwd` when given.
  */
-export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.ProcessEnv = {}): EmulatorOptions {
+export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.ProcessEnv = {}, cwd?: string): EmulatorOptions {
   const faults = defined({
     latencyMs: num(flags.latencyMs),
     rate429: num(flags.rate429),
@@ -60,7 +62,7 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
   const options = defined({
     port: num(flags.port),
     host: flags.host,
-    dataDir: flags.dataDir,
+    dataDir: flags.dataDir !== undefined && cwd !== undefined ? resolve(cwd, flags.dataDir) : flags.dataDir,
     apiKey: flags.apiKey,
     timeScale: num(flags.timeScale),
     validationMs: num(flags.validationMs),
@@ -85,7 +87,7 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
 export async function runEmulatorCommand(flags: EmulatorFlags, io: CliIo, stop: Promise<unknown>): Promise<void> {
   let emu: Emulator;
   try {
-    emu = await startEmulator(emulatorOptionsFromFlags(flags, io.env));
+    emu = await startEmulator(emulatorOptionsFromFlags(flags, io.env, io.cwd));
   } catch (err) {
     if (err instanceof EmulatorOptionError) throw new KbatchError('OPTION_INVALID', err.message, { cause: err });
     throw err;

@@ -65,6 +65,7 @@ describe('kbatch emulator', () => {
       upstream: { url: 'http://127.0.0.1:1/v1', apiKey: 'up', concurrency: 2 },
     });
     expect(emulatorOptionsFromFlags({})).toEqual({});
+    expect(emulatorOptionsFromFlags({ dataDir: 'state' }, {}, '/work/x')).toEqual({ dataDir: '/work/x/state' });
   });
 
   it('prints only the base URL on stdout, serves requests and stops when told', async () => {

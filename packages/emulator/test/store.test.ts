@@ -43,6 +43,32 @@ describe('persistence with dataDir', () => {
     }
   });
 
+  it('resumes a fine-tuning job after a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'emu-persist-ft-'));
+    try {
+      const first = await startEmulator({ ...FAST, dataDir, ftStepMs: 50 });
+      let client = new OpenAI({ baseURL: first.baseURL, apiKey: 'x', maxRetries: 0 });
+      const file = await uploadJsonl(client, [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }], 'fine-tune');
+      const job = await client.fineTuning.jobs.create({ training_file: file.id, model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', hyperparameters: { n_epochs: 2 } });
+      await first.close();
+      const second = await startEmulator({ ...FAST, dataDir });
+      client = new OpenAI({ baseURL: second.baseURL, apiKey: 'x', maxRetries: 0 });
+      try {
+        let cur = await client.fineTuning.jobs.retrieve(job.id);
+        while (cur.status !== 'succeeded') {
+          expect(['queued', 'running']).toContain(cur.status);
+          await new Promise((r) => setTimeout(r, 10));
+          cur = await client.fineTuning.jobs.retrieve(job.id);
+        }
+        expect((await client.models.list()).data.map((m) => m.id)).toContain(cur.fine_tuned_model);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('removes its temp data dir on close when no dataDir was given', async () => {
     const emu = await startEmulator(FAST);
     const dir = emu.dataDir;

@@ -37,6 +37,6 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
         }),
       );
       const where = summary.chunks.length > 0 ? ` in ${relative(io.cwd, flags.outDir ?? '.') || '.'}` : '';
-      io.stderr.write(`split: ${summary.requests} requests, ${summary.bytes} bytes → ${summary.chunks.length} chunk files${where}\n`);
+      io.stderr.write(`split: ${summary.requests} requests, ${summary.bytes} bytes → ${summary.chunks.length} chunk file${summary.chunks.length === 1 ? "" : "s"}${where}\n`);
     });
 };

@@ -14,9 +14,11 @@ export async function withFlagNames<T>(options: readonly string[], fn: () => Pro
   try {
     return await fn();
   } catch (err) {
-    if (isKbatchError(err) && err.code === 'OPTION_INVALID' && err.field !== undefined && options.includes(err.field)) {
-      const flag = flagName(err.field);
-      throw new KbatchError('OPTION_INVALID', err.message.replace(`\`${err.field}\``, `\`${flag}\``), {
+    const [option, ...rest] = isKbatchError(err) && err.field !== undefined ? err.field.split('.') : [];
+    if (isKbatchError(err) && err.code === 'OPTION_INVALID' && option !== undefined && options.includes(option)) {
+      // logitBias.1234 → `--logit-bias 1234`
+      const flag = [flagName(option), ...rest].join(' ');
+      throw new KbatchError('OPTION_INVALID', err.message.replace(`\`${err.field!}\``, `\`${flag}\``), {
         field: flag,
         cause: err,
       });

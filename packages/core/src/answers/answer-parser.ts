@@ -3,7 +3,7 @@ import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { compileAnswerSchema, parseSchemaAnswer, type AnswerSchema, type JsonSchema } from './answer-schema.js';
 import { labelConfidence, type TokenLogprob } from './confidence.js';
-import { buildLabelInstruction, normalizeLabels, parseLabel } from './labels.js';
+import { buildLabelInstruction, matchLabel, normalizeLabels } from './labels.js';
 
 /** How answers are interpreted: free text (default), one of `labels`, or JSON matching `schema`. */
 export const AnswerOptionsSchema = z
@@ -62,7 +62,7 @@ export function createAnswerParser(options: AnswerOptions = {}): AnswerParser {
         const values: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, null]));
         if (answer === null) return { values, error: null };
         try {
-          const label = parseLabel(answer, labels);
+          const label = matchLabel(answer, labels);
           values.label = label;
           if (opts.confidence) values.confidence = labelConfidence(logprobs, label);
           return { values, error: null };

@@ -67,7 +67,11 @@ export function cleanLabelAnswer(answer: string): string {
  * @example parseLabel(' "Positive." ', ['positive', 'negative']) // 'positive'
  */
 export function parseLabel(answer: string | null | undefined, labels: readonly string[]): string {
-  const allowed = normalizeLabels(labels);
+  return matchLabel(answer, normalizeLabels(labels));
+}
+
+/** {@link parseLabel} for labels already checked by `normalizeLabels` (no per-answer validation). */
+export function matchLabel(answer: string | null | undefined, allowed: readonly string[]): string {
   if (typeof answer === 'string') {
     // Exact (ignoring case) first, so labels that themselves contain quotes or punctuation still match.
     const exact = answer.trim().toLowerCase();

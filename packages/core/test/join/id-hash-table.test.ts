@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { hash64, IdHashTable } from '../../src/join/id-hash-table.js';
+
+describe('IdHashTable', () => {
+  it('finds entries by key after growing past its initial capacity', () => {
+    const table = new IdHashTable();
+    for (let i = 0; i < 5000; i++) table.add(`row-${i}`, i);
+    expect(table.find('row-4321', () => true)).toBe(4321);
+    expect(table.find('row-0', () => true)).toBe(0);
+    expect(table.find('row-5000', () => true)).toBe(-1);
+  });
+
+  it('keeps entries with equal hashes side by side and lets the caller tell them apart', () => {
+    const table = new IdHashTable();
+    table.add('same', 1);
+    table.add('same', 2); // stands in for two different keys whose 64-bit hashes collide
+    expect(table.find('same', (e) => e === 2)).toBe(2);
+    expect(table.find('same', () => false)).toBe(-1);
+  });
+
+  it('hashes to two unsigned 32-bit halves', () => {
+    const [a, b] = hash64('row-1');
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(b).toBeLessThan(2 ** 32);
+    expect(hash64('row-1')).toEqual([a, b]);
+    expect(hash64('row-2')).not.toEqual([a, b]);
+  });
+});

@@ -42,8 +42,9 @@ export type JoinFilesOptions = z.input<typeof JoinFilesOptionsSchema>;
 
 /**
  * Join an input file with batch result files that ran any way (the `kbatch join` command).
- * All results form one chunk, indexed on disk by custom_id: memory is ~100 bytes per result
- * (the custom_id map), never the response bodies.
+ * All results form one chunk, indexed by custom_id with `indexResultFiles`: memory is ~43 bytes
+ * per result in typed arrays (measured: 242 MB peak RSS for 1,000,000 records, see bench:join),
+ * never the response bodies, which are re-read from the files as their records come by.
  * @returns the counts; issues (missing/unknown/duplicate) go to `onIssue` as they are found
  * @example
  * const report = await joinFiles({ input: 'reviews.csv', results: 'out.jsonl', errors: 'err.jsonl',

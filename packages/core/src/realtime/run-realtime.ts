@@ -91,9 +91,11 @@ export async function* runResolved(
   o: ResolvedRealtimeOptions,
 ): AsyncGenerator<RealtimeResultLine, void, undefined> {
   if (o.signal?.aborted) throw abortError(o.signal);
+  const answered = o.answersLog ? await loadAnsweredIds(o.answersLog) : undefined;
+  const log: AnswersLog | undefined = o.answersLog ? await openAnswersLog(o.answersLog) : undefined;
   const internal = new AbortController();
   const signal = internal.signal;
-  setMaxListeners(0, signal); // every in-flight request listens to it; their number is bounded by `window`
+  setMaxListeners(0, signal); // every started request (in flight or backing off) listens; bounded by `window`
   const wake = createWakeup();
   let failure: unknown;
   const fail = (err: unknown) => {
@@ -104,8 +106,6 @@ export async function* runResolved(
   const onOuterAbort = () => fail(abortError(o.signal!));
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
-  const answered = o.answersLog ? await loadAnsweredIds(o.answersLog) : undefined;
-  const log: AnswersLog | undefined = o.answersLog ? await openAnswersLog(o.answersLog) : undefined;
   const limit = pLimit(o.concurrency);
   const adaptive = o.adaptive ? createAdaptiveConcurrency({ max: o.concurrency, cooldownMs: o.adaptiveCooldownMs }) : undefined;
   const limiter = createRateLimiter({ rpm: o.rpm, tpm: o.tpm });

@@ -6,7 +6,7 @@ import { ExitError, EXIT } from './exit-error.js';
 // The only place that turns errors into messages and exit codes.
 async function main(): Promise<void> {
   try {
-    await createProgram().exitOverride().parseAsync(process.argv);
+    await createProgram().parseAsync(process.argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);
   }

@@ -10,7 +10,10 @@ export const KLUSTER_BASE_URL = 'https://api.kluster.ai/v1';
 export const KlusterClientOptionsSchema = z.object({
   apiKey: z.string({ error: 'must be a string' }).min(1, { error: 'must be a non-empty string' }).optional(),
   baseURL: z.url({ error: 'must be an http(s) URL' }).optional(),
-  env: z.record(z.string(), z.string().optional(), { error: 'must be an object of environment variables' }).optional(),
+  // Not a z.record: process.env is exotic, and an error must never echo the environment (it holds the key).
+  env: z
+    .custom<Record<string, string | undefined>>((v) => typeof v === 'object' && v !== null, { error: 'must be an object of environment variables' })
+    .optional(),
   maxRetries: z.int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).optional(),
   timeout: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
   fetch: z.custom<typeof fetch>((v) => typeof v === 'function', { error: 'must be a fetch function' }).optional(),

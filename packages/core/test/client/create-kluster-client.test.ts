@@ -32,3 +32,16 @@ describe('createKlusterClient', () => {
     expectKbatchError(err, { code: 'OPTION_INVALID', message: /`maxRetries`: must be a non-negative integer, got -1/ });
   });
 });
+
+describe('createKlusterClient with process.env', () => {
+  it('accepts process.env itself', () => {
+    const saved = process.env['KLUSTER_API_KEY'];
+    process.env['KLUSTER_API_KEY'] = 'from-process';
+    try {
+      expect(createKlusterClient({ env: process.env }).apiKey).toBe('from-process');
+    } finally {
+      if (saved === undefined) delete process.env['KLUSTER_API_KEY'];
+      else process.env['KLUSTER_API_KEY'] = saved;
+    }
+  });
+});

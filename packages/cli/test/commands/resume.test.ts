@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { runCli, spawnCli, writeChunks } from './job-fixtures.js';
+
+// Crash tests: a real kbatch process SIGKILLs itself at a named point (KBATCH_TEST_CRASH_AT, test-only),
+// then `kbatch resume` must finish the job without paying twice: batches created == parts, each result once.
+describe('kbatch resume after a crash', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 11, validationMs: 20, lineMs: 2, finalizingMs: 20 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  const points = ['after-upload', 'after-create', 'after-create:2', 'during-wait', 'during-download'];
+  for (const point of points) {
+    it(`finishes a job killed at ${point} with one batch per chunk and every result once`, async () => {
+      const { root, dir, ids } = await writeChunks(3, 4);
+      const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+      const created = emu.stats().batchesCreated;
+      const jobDir = join(root, 'job');
+      const crashed = await spawnCli(
+        ['submit', dir, '--wait', '--job-dir', jobDir, '--poll-interval', '50ms', '--concurrency', '1', '--quiet'],
+        { ...env, KBATCH_TEST_CRASH_AT: point },
+        root,
+      );
+      expect(crashed.signal).toBe('SIGKILL');
+      const resumed = await spawnCli(['resume', jobDir, '--poll-interval', '50ms', '--progress', 'plain'], env, root);
+      expect(resumed.stderr).toMatch(/completed: 12\/12 succeeded/);
+      expect(resumed.code).toBe(0);
+      if (point.startsWith('after-create')) expect(resumed.stderr).toContain('adopted');
+      expect(emu.stats().batchesCreated - created).toBe(3);
+      const results = await runCli(['results', jobDir], { cwd: root });
+      const got = results.stdout.trim().split('\n').map((l) => JSON.parse(l).custom_id);
+      expect(got.sort()).toEqual([...ids].sort());
+      const manifest = JSON.parse(await readFile(join(jobDir, 'manifest.json'), 'utf8'));
+      expect(manifest.parts.every((p: { done: boolean }) => p.done)).toBe(true);
+    });
+  }
+
+  it('refuses a second process on a live job with JOB_LOCKED', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 12, validationMs: 10, lineMs: 50, finalizingMs: 10 });
+    try {
+      const { root, dir } = await writeChunks(1, 20);
+      const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: slow.baseURL };
+      const jobDir = join(root, 'job');
+      const first = spawnCli(['submit', dir, '--wait', '--job-dir', jobDir, '--poll-interval', '50ms', '--quiet'], env, root);
+      // Wait until the first process has its batch, then try to drive the same job.
+      for (let i = 0; i < 200 && slow.stats().batchesCreated === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      const second = await runCli(['resume', jobDir, '--quiet'], { env, cwd: root });
+      expect((second.error as { code?: string }).code).toBe('JOB_LOCKED');
+      expect((await first).code).toBe(0);
+    } finally {
+      await slow.close();
+    }
+  });
+});

@@ -10,7 +10,8 @@ import { ManifestStore, type JobPart } from './manifest.js';
 import { acquireJobLock } from './lock.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
-import { submitPart, messageOf } from './submit-part.js';
+import { submitPart, messageOf, partMetadata } from './submit-part.js';
+import { findBatchByMetadata } from '../batch/find-batch.js';
 import { applyBatch, finishPart } from './finish-part.js';
 import { partProgress, summarizeJob } from './summary.js';
 import { crashPoint } from './crash-point.js';
@@ -112,7 +113,8 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
       resumed,
     });
     try {
-      if (!manifest.cancelledAt) {
+      if (manifest.cancelledAt) await settleCancelled(ctx);
+      else {
         await settleAll(manifest.parts.filter((p) => !p.batchId && !p.done).map((p) => ctx.limit(() => submitPart(ctx, p))));
       }
       if (opts.wait) await waitForParts(ctx, opts.timeoutMs);
@@ -166,10 +168,38 @@ export async function cancelParts(ctx: Pick<JobContext, 'store' | 'client' | 'em
   return cancelled;
 }
 
+/**
+ * In a cancelled job, parts without a batch are never submitted: adopt (and cancel) a batch whose create
+ * was recorded but not its answer, otherwise mark the part done as `not_submitted`.
+ */
+async function settleCancelled(ctx: JobContext): Promise<void> {
+  const { store, client, signal } = ctx;
+  for (const part of store.manifest.parts) {
+    if (part.done || part.batchId) continue;
+    if (part.createStartedAt) {
+      const [found] = await findBatchByMetadata(client.batches, partMetadata(store.manifest.jobId, part), signal ? { signal } : {});
+      if (found) {
+        part.batchId = found.id;
+        part.adopted = true;
+        applyBatch(part, found);
+        await cancelParts(ctx, [part]);
+        continue;
+      }
+    }
+    part.status = 'not_submitted';
+    part.done = true;
+    part.succeeded = 0;
+    part.failed = 0;
+  }
+  await store.save();
+}
+
 interface Schedule {
   next: number;
   polls: number;
   errors: number;
+  /** Polls that saw a completed batch without its result file ids (some servers set them a moment later). */
+  missingFiles: number;
 }
 
 /** Poll every unfinished part until all are done (or signal/timeout), finishing each as it ends. */
@@ -199,8 +229,9 @@ async function waitForParts(ctx: JobContext, timeoutMs?: number): Promise<void> 
     const active = store.manifest.parts.filter((p) => !p.done);
     if (active.length === 0) break;
     const unsubmitted = active.filter((p) => !p.batchId);
-    if (unsubmitted.length > 0 && !store.manifest.cancelledAt) {
-      await settleAll(unsubmitted.map((p) => ctx.limit(() => submitPart(ctx, p))));
+    if (unsubmitted.length > 0) {
+      if (store.manifest.cancelledAt) await settleCancelled(ctx);
+      else await settleAll(unsubmitted.map((p) => ctx.limit(() => submitPart(ctx, p))));
     }
     const now = Date.now();
     const due = active.filter((p) => p.batchId && (schedules.get(p.index)?.next ?? 0) <= now);
@@ -223,7 +254,7 @@ async function waitForParts(ctx: JobContext, timeoutMs?: number): Promise<void> 
 }
 
 async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, Schedule>, initialMs: number): Promise<void> {
-  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0 };
+  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0 };
   schedules.set(part.index, schedule);
   let batch;
   try {
@@ -239,10 +270,15 @@ async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, S
   schedule.errors = 0;
   if (applyBatch(part, batch)) await ctx.store.save();
   crashPoint('during-wait');
-  if (isTerminalStatus(batch.status)) {
+  const c = batch.request_counts;
+  const filesMissing =
+    batch.status === 'completed' && ((c.completed > 0 && !batch.output_file_id) || (c.failed > 0 && !batch.error_file_id));
+  if (isTerminalStatus(batch.status) && (!filesMissing || schedule.missingFiles >= 5)) {
+    if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is completed but names no result file` });
     await finishPart(ctx, part, batch);
     return;
   }
+  if (filesMissing) schedule.missingFiles++;
   schedule.polls++;
   schedule.next = Date.now() + backoffDelay(schedule.polls, { baseMs: initialMs / 2, maxMs: ctx.opts.pollIntervalMs });
 }

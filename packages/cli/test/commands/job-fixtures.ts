@@ -57,8 +57,13 @@ export async function runCli(args: string[], { env = {}, cwd = process.cwd() }: 
 
 /** Run the real kbatch process; resolves with its exit code or signal. */
 export function spawnCli(args: string[], env: Record<string, string>, cwd: string) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnChild(args, env, cwd).done;
+}
+
+/** Start the real kbatch process (to signal it); `done` resolves with its exit code or signal. */
+export function spawnChild(args: string[], env: Record<string, string>, cwd: string) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -66,4 +71,5 @@ export function spawnCli(args: string[], env: Record<string, string>, cwd: strin
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  return { process: child, done };
 }

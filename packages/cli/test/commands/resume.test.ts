@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
-import { runCli, spawnCli, writeChunks } from './job-fixtures.js';
+import { runCli, spawnChild, spawnCli, writeChunks } from './job-fixtures.js';
 
 // Crash tests: a real kbatch process SIGKILLs itself at a named point (KBATCH_TEST_CRASH_AT, test-only),
 // then `kbatch resume` must finish the job without paying twice: batches created == parts, each result once.
@@ -40,6 +40,28 @@ describe('kbatch resume after a crash', () => {
       expect(manifest.parts.every((p: { done: boolean }) => p.done)).toBe(true);
     });
   }
+
+  it('stops on Ctrl-C with exit 130, prints how to resume, and resume finishes the job', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 13, validationMs: 10, lineMs: 20, finalizingMs: 10 });
+    try {
+      const { root, dir, ids } = await writeChunks(2, 10);
+      const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: slow.baseURL };
+      const jobDir = join(root, 'job');
+      const child = spawnChild(['submit', dir, '--wait', '--job-dir', jobDir, '--poll-interval', '50ms', '--quiet'], env, root);
+      for (let i = 0; i < 200 && slow.stats().batchesCreated < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      child.process.kill('SIGINT');
+      const interrupted = await child.done;
+      expect(interrupted.code).toBe(130);
+      expect(interrupted.stderr).toContain(`kbatch resume ${jobDir}`);
+      const resumed = await spawnCli(['resume', jobDir, '--poll-interval', '50ms', '--quiet'], env, root);
+      expect(resumed.code).toBe(0);
+      expect(slow.stats().batchesCreated).toBe(2);
+      const results = await runCli(['results', jobDir], { cwd: root });
+      expect(results.stdout.trim().split('\n').map((l) => JSON.parse(l).custom_id).sort()).toEqual([...ids].sort());
+    } finally {
+      await slow.close();
+    }
+  });
 
   it('refuses a second process on a live job with JOB_LOCKED', async () => {
     const slow = await startEmulator({ timeScale: 0.01, seed: 12, validationMs: 10, lineMs: 50, finalizingMs: 10 });

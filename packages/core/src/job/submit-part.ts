@@ -1,8 +1,7 @@
 import { uploadFile } from '../client/upload-file.js';
 import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep } from '../client/retry.js';
-import { createBatch, retrieveBatch } from '../batch/create-batch.js';
+import { createBatch } from '../batch/create-batch.js';
 import { findBatchByMetadata } from '../batch/find-batch.js';
-import { KbatchError } from '../errors.js';
 import type { KBatch } from '../client/schemas.js';
 import type { JobPart } from './manifest.js';
 import type { JobContext } from './context.js';
@@ -80,12 +79,6 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch> {
       await sleep(delayMs, signal);
     }
   }
-}
-
-/** Refresh a part from the server (used by status). */
-export async function refreshPart(ctx: Pick<JobContext, 'client' | 'signal'>, part: JobPart): Promise<KBatch> {
-  if (!part.batchId) throw new KbatchError('JOB_INVALID', `Part ${part.index} has no batch yet`);
-  return retrieveBatch(ctx.client.batches, part.batchId, ctx.signal ? { signal: ctx.signal } : {});
 }
 
 /** Message of any thrown value, for events and reports. */

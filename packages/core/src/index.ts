@@ -13,3 +13,4 @@ export * from './realtime/index.js';
 export * from './finetune/index.js';
 export * from './answers/index.js';
 export * from './output/index.js';
+export * from './run/index.js';

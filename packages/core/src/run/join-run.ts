@@ -1,0 +1,123 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { jobPath } from '../job/create-job.js';
+import { readFileLines } from '../job/lines.js';
+import type { JobManifest } from '../job/manifest.js';
+import { ChunkJoiner, type JoinChunk } from '../join/chunk-joiner.js';
+import type { JoinIssueHandler } from '../join/join-issue.js';
+import type { JoinPlan } from '../join/join-plan.js';
+import type { JoinStatus } from '../join/join-record.js';
+import type { JoinReport } from '../join/join-report.js';
+import { recordStream } from '../records/record-stream.js';
+import type { RejectedRecord } from '../records/rejected-record.js';
+import type { SourceRecord } from '../records/types.js';
+import { attemptGroups, latestResults, lineTokens } from './attempt-results.js';
+import type { RunState } from './run-state.js';
+
+/** Records rejected while preparing are kept here (JSON lines, input order). */
+export const PREPARE_REJECTS_FILE = join('run', 'prepare-rejects.jsonl');
+
+/** One output record of a run and how it came out (`skipped`: rejected before any request was built). */
+export interface RunRow {
+  row: Record<string, unknown>;
+  status: JoinStatus | 'skipped';
+  customId: string | null;
+}
+
+/** The join's counts plus the tokens of every attempt. */
+export interface RunJoinReport extends JoinReport {
+  skipped: number;
+  allPromptTokens: number;
+  allCompletionTokens: number;
+}
+
+/**
+ * The run's joined records in input order, chunk by chunk: each chunk's latest results are written to one
+ * file (`run/join/`), indexed on disk by the join, and removed when the next chunk starts, so memory
+ * and extra disk are bounded by one chunk.
+ */
+export async function* joinRun(
+  jobDir: string,
+  state: RunState,
+  manifest: JobManifest | null,
+  plan: JoinPlan,
+  onIssue?: JoinIssueHandler,
+): AsyncGenerator<RunRow, RunJoinReport, undefined> {
+  const tokens = { prompt: 0, completion: 0 };
+  const dir = jobPath(jobDir, join('run', 'join'));
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  async function* chunks(): AsyncGenerator<JoinChunk> {
+    let previous: string | undefined;
+    for (const chunk of state.chunks) {
+      if (previous) await rm(previous, { force: true });
+      const file = join(dir, `chunk-${chunk.part}.jsonl`);
+      const out = createWriteStream(file);
+      for await (const { text } of latestResults(jobDir, attemptGroups(state, manifest!, chunk.part), (line) => {
+        const t = lineTokens(line);
+        tokens.prompt += t.prompt;
+        tokens.completion += t.completion;
+      })) {
+        if (!out.write(`${text}\n`)) await once(out, 'drain');
+      }
+      out.end();
+      await finished(out);
+      previous = file;
+      yield { requests: chunk.requests, files: [file] };
+    }
+  }
+  const joiner = new ChunkJoiner(plan, chunks(), onIssue ? { onIssue } : {});
+  const rejects = readFileLines(jobPath(jobDir, PREPARE_REJECTS_FILE))[Symbol.asyncIterator]();
+  let nextReject: RejectedRecord | null = null;
+  const pullReject = async (): Promise<void> => {
+    try {
+      const next = await rejects.next();
+      nextReject = next.done ? null : (JSON.parse(next.value.text) as RejectedRecord);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      nextReject = null;
+    }
+  };
+  const skippedRow = (r: RejectedRecord): RunRow => ({
+    row: { [plan.name('custom_id')]: null, record: r.record, line: r.line, input: r.raw, [plan.name('error')]: `${r.code}: ${r.reason}` },
+    status: 'skipped',
+    customId: null,
+  });
+  let skipped = 0;
+  try {
+    if (state.skipped > 0) await pullReject();
+    const records = recordStream({
+      input: state.settings.input,
+      format: state.settings.format,
+      onInvalidRecord: 'skip',
+      ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
+    }) as AsyncIterable<SourceRecord>;
+    for await (const record of records) {
+      let dropped = false;
+      while (nextReject !== null && (nextReject as RejectedRecord).record <= record.index) {
+        const r: RejectedRecord = nextReject;
+        dropped ||= r.record === record.index;
+        skipped++;
+        yield skippedRow(r);
+        await pullReject();
+      }
+      if (dropped) continue;
+      const outcome = await joiner.join(record);
+      yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
+    }
+    while (nextReject !== null) {
+      skipped++;
+      yield skippedRow(nextReject);
+      await pullReject();
+    }
+    const report = await joiner.finish();
+    return { ...report, skipped, allPromptTokens: tokens.prompt, allCompletionTokens: tokens.completion };
+  } finally {
+    await joiner.close();
+    await rejects.return?.(undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,89 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createJob } from '../job/create-job.js';
+import { jobPath } from '../job/create-job.js';
+import { loadManifest } from '../job/manifest.js';
+import { prepareRequests } from '../request/prepare-requests.js';
+import type { RequestOptions } from '../request/request-options.js';
+import { splitRequests } from '../chunk/split-requests.js';
+import { PREPARE_REJECTS_FILE } from './join-run.js';
+import { readFileLines } from '../job/lines.js';
+import type { RunSettings } from './run-state.js';
+
+/** What preparing a run produced: the job's chunks (input order) and the record counts. */
+export interface PreparedRun {
+  chunks: Array<{ part: string; requests: number }>;
+  recordsRead: number;
+  skipped: number;
+}
+
+/**
+ * Records → request lines → chunk files in `<jobDir>/chunks` → a job manifest, streamed in one pass
+ * (prepare writes into a pipe the splitter reads). When a crash left a manifest behind, it is reused.
+ * @param instruction - the answer instruction appended to the prompt (labels/schema), or null
+ */
+export async function prepareRun(jobDir: string, settings: RunSettings, instruction: string | null, signal?: AbortSignal): Promise<PreparedRun> {
+  const existing = await loadManifest(jobDir).catch(() => null);
+  if (existing) {
+    const chunks = existing.parts.filter((p) => p.kind === 'chunk').map((p) => ({ part: p.index, requests: p.requests }));
+    const skipped = await countLines(jobPath(jobDir, PREPARE_REJECTS_FILE));
+    return { chunks, recordsRead: chunks.reduce((n, c) => n + c.requests, 0) + skipped, skipped };
+  }
+  const chunkDir = join(jobDir, 'chunks');
+  await rm(chunkDir, { recursive: true, force: true });
+  await rm(jobPath(jobDir, PREPARE_REJECTS_FILE), { force: true });
+  await mkdir(chunkDir, { recursive: true });
+  const request = settings.request as RequestOptions;
+  const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+  const prepared = prepareRequests({
+    ...request,
+    prompt: instruction ? `${String(request.prompt).replace(/\s+$/, '')}\n\n${instruction}` : request.prompt,
+    input: settings.input,
+    format: settings.format,
+    ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
+    onInvalidRecord: settings.onInvalidRecord,
+    output: pipe,
+    ...(settings.onInvalidRecord === 'skip' ? { rejects: jobPath(jobDir, PREPARE_REJECTS_FILE) } : {}),
+    ...(signal ? { signal } : {}),
+  }).then(
+    (summary) => {
+      pipe.end();
+      return summary;
+    },
+    (err: unknown) => {
+      pipe.destroy(err as Error);
+      throw err;
+    },
+  );
+  const split = splitRequests({
+    input: pipe,
+    outDir: chunkDir,
+    prefix: 'part',
+    overwrite: true,
+    ...(settings.maxRequests !== undefined ? { maxRequests: settings.maxRequests } : {}),
+    ...(settings.maxBytes !== undefined ? { maxBytes: settings.maxBytes } : {}),
+  });
+  const [summary, chunks] = await Promise.allSettled([prepared, split]).then(([a, b]) => {
+    if (a.status === 'rejected') throw a.reason;
+    if (b.status === 'rejected') throw b.reason;
+    return [a.value, b.value] as const;
+  });
+  if (chunks.chunks.length === 0) return { chunks: [], recordsRead: summary.recordsRead, skipped: summary.rejected };
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window });
+  return {
+    chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
+    recordsRead: summary.recordsRead,
+    skipped: summary.rejected,
+  };
+}
+
+async function countLines(path: string): Promise<number> {
+  let n = 0;
+  try {
+    for await (const _ of readFileLines(path)) n++;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return n;
+}

@@ -1,0 +1,426 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { KbatchError, isKbatchError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
+import { addChunks, DEFAULT_JOBS_DIR, newJobId } from '../job/create-job.js';
+import { acquireJobLock } from '../job/lock.js';
+import { loadManifest, type JobManifest } from '../job/manifest.js';
+import { resumeJob, type JobOptions } from '../job/run-job.js';
+import { summarizeJob } from '../job/summary.js';
+import type { JobSummary } from '../job/types.js';
+import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
+import { outputStream } from '../output/output-stream.js';
+import { resolveOutputFormat, type OutputFormat } from '../output/output-format.js';
+import { RequestOptionsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
+import { parseSize } from '../chunk/size.js';
+import { joinRun, type RunJoinReport, type RunRow } from './join-run.js';
+import { prepareRun } from './prepare-run.js';
+import { planRetryRound } from './retry-round.js';
+import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
+import { loadRunState, saveRunState, type RunSettings, type RunState } from './run-state.js';
+import { spoolInput } from './spool-input.js';
+
+/**
+ * The whole pipeline in one resumable call: (spool stdin/records into the job directory) → prepare →
+ * split into chunk files → batches (upload, create, wait, download, resubmit expired leftovers) → retry
+ * what failed (error lines, non-2xx, answers the labels/schema reject) in follow-up parts of the same job,
+ * up to `retries` rounds, the last attempt winning → join chunk by chunk in input order → output + rejects.
+ * Every phase is recorded in `<jobDir>/run.json` (atomic writes, no API key), so calling it again with the
+ * same `jobDir` — or {@link resumeRun} — continues instead of starting over.
+ * @returns the summary; records that still failed are counted in `failed` (the CLI exits 3 for them)
+ * @example
+ * const summary = await runJob({ input: 'reviews.csv', model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
+ *   prompt: 'Review: {{text}}', labels: ['positive', 'negative', 'neutral'], output: 'labeled.csv',
+ *   client: createKlusterClient() });
+ */
+export async function runJob(options: RunJobOptions): Promise<RunSummary> {
+  const run = executeRun(options, false);
+  for (;;) {
+    const next = await run.next();
+    if (next.done) return next.value;
+  }
+}
+
+/** Options of {@link resumeRun}: the client and job options; output options override the stored ones. */
+export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
+
+/**
+ * Continue a run job (one made by {@link runJob} / `kbatch run`) from its job directory alone, with the
+ * options it was started with (`kbatch resume DIR` calls this when {@link isRunJob} says so).
+ * @example await resumeRun('.kbatch/jobs/kb-…', { client: createKlusterClient() });
+ */
+export async function resumeRun(jobDir: string, options: ResumeRunOptions): Promise<RunSummary> {
+  if ((await loadRunState(resolve(options.cwd ?? process.cwd(), jobDir))) === null) {
+    throw new KbatchError('JOB_NOT_FOUND', `No kbatch run in ${jobDir} (run.json is missing); for a batch-only job use resumeJob`, { file: jobDir });
+  }
+  return runJob({ ...options, jobDir });
+}
+
+/**
+ * Streaming library form: records in (an async iterable or object-mode stream of plain objects, or a
+ * path/stream of bytes), joined records out in input order; the generator's return value is the summary.
+ * Nothing is written unless `output`/`rejects` are given. Resumable like {@link runJob} (pass `jobDir`).
+ * @example
+ * for await (const row of runRecords({ input: tickets, model, prompt: '{{text}}', schema, client })) console.log(row.category);
+ */
+export function runRecords(options: RunJobOptions): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
+  return executeRun(options, true);
+}
+
+async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
+  const started = Date.now();
+  const opts = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
+  const cwd = opts.cwd ?? process.cwd();
+  const jobDir = resolve(cwd, opts.jobDir ?? join(DEFAULT_JOBS_DIR, newJobId()));
+  const emit = (event: RunEvent): void => {
+    try {
+      opts.onProgress?.(event);
+    } catch {
+      // A failing progress renderer must not break the run.
+    }
+  };
+  await mkdir(join(jobDir, 'run'), { recursive: true });
+  const lock = await acquireJobLock(join(jobDir, 'run'));
+  try {
+    let state = await loadRunState(jobDir);
+    const resumed = state !== null;
+    const schema = await resolveSchema(opts, state, cwd);
+    if (state === null) {
+      const settings = await newSettings(opts, jobDir, cwd, schema, emit);
+      const now = new Date().toISOString();
+      state = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], retriesDone: false };
+      await saveRunState(jobDir, state);
+    } else {
+      await checkSameRun(state.settings, opts, cwd, schema);
+      applyOutputOverrides(state.settings, opts, cwd);
+      if (opts.retries !== state.settings.retries && options.retries !== undefined) {
+        state.settings.retries = opts.retries;
+        if (state.rounds.length < opts.retries) state.retriesDone = false;
+      }
+      await saveRunState(jobDir, state);
+    }
+    const settings = state.settings;
+    const plan = createJoinPlan({
+      ...(settings.labels ? { labels: settings.labels } : {}),
+      ...(schema ? { schema } : {}),
+      confidence: settings.confidence,
+      ...(typeof settings.request.idColumn === 'string' ? { idColumn: settings.request.idColumn } : {}),
+      prefix: settings.prefix,
+      keepRaw: settings.keepRaw,
+    });
+    const jobOptions: JobOptions = {
+      client: opts.client,
+      window: settings.window,
+      concurrency: opts.concurrency,
+      pollIntervalMs: opts.pollIntervalMs,
+      noResubmit: opts.noResubmit,
+      maxResubmits: opts.maxResubmits,
+      cancelOnInterrupt: opts.cancelOnInterrupt,
+      retryBaseMs: opts.retryBaseMs,
+      onProgress: emit,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
+    try {
+      if (state.phase === 'init') {
+        emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
+        const prepared = await prepareRun(jobDir, settings, plan.answers.instruction, opts.signal);
+        Object.assign(state, prepared, { phase: 'prepared' });
+        await saveRunState(jobDir, state);
+      }
+      if (state.chunks.length > 0) {
+        if (state.phase === 'prepared') {
+          emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
+          await resumeJob(jobDir, jobOptions);
+          state.phase = 'submitted';
+          await saveRunState(jobDir, state);
+        }
+        await retryRounds(jobDir, state, plan, jobOptions, emit);
+      } else if (state.phase === 'prepared') {
+        state.phase = 'submitted';
+        state.retriesDone = true;
+        await saveRunState(jobDir, state);
+      }
+    } catch (err) {
+      throw interrupted(err, opts.signal, jobDir);
+    }
+    const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
+    emit({ type: 'phase', phase: 'join', message: 'joining results onto the input records' });
+    const rows = joinRun(jobDir, state, manifest, plan, opts.onIssue);
+    const sinks = openSinks(opts, settings, plan, jobDir, emitRows);
+    let report: RunJoinReport;
+    try {
+      for (;;) {
+        const next = await rows.next();
+        if (next.done) {
+          report = next.value;
+          break;
+        }
+        await sinks.write(next.value);
+        if (emitRows && next.value.status !== 'skipped') yield next.value.row;
+      }
+      await sinks.end();
+    } catch (err) {
+      sinks.destroy();
+      throw err;
+    } finally {
+      await rows.return(undefined as never);
+    }
+    state.phase = 'joined';
+    await saveRunState(jobDir, state);
+    const summary = summarize(state, manifest, report, jobDir, started, resumed, sinks.outputs);
+    emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
+    return summary;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
+  if (typeof opts.schema === 'string') return loadAnswerSchema(resolve(cwd, opts.schema));
+  if (opts.schema !== undefined) return compileAnswerSchema(opts.schema);
+  if (state?.settings.jsonSchema) return compileAnswerSchema(state.settings.jsonSchema);
+  return undefined;
+}
+
+/** The request options a run was given (prompt read from templateFile), validated like prepare does. */
+async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
+  let prompt = opts.prompt;
+  if (opts.templateFile !== undefined) {
+    try {
+      prompt = (await readFile(resolve(cwd, opts.templateFile), 'utf8')).replace(/\r?\n$/, '');
+    } catch (cause) {
+      throw new KbatchError('INPUT_NOT_FOUND', `cannot read template file "${opts.templateFile}"`, { file: opts.templateFile, cause });
+    }
+  }
+  const request: Record<string, unknown> = { model: opts.model, prompt, system: opts.system, idColumn: opts.idColumn };
+  for (const [key] of CHAT_PARAM_FIELDS) request[key] = opts[key];
+  for (const key of Object.keys(request)) if (request[key] === undefined) delete request[key];
+  parseOptions(RequestOptionsSchema, request, 'runJob');
+  return request;
+}
+
+async function newSettings(
+  opts: ResolvedRunJobOptions,
+  jobDir: string,
+  cwd: string,
+  schema: AnswerSchema | undefined,
+  emit: (e: RunEvent) => void,
+): Promise<RunSettings> {
+  if (opts.input === undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `input`: must be a path, "-", a Readable or an iterable of records, got nothing', { field: 'input' });
+  if (opts.prompt === undefined && opts.templateFile === undefined) {
+    throw new KbatchError('OPTION_INVALID', 'Invalid option `prompt`: must be a template (or give `templateFile`), got nothing', { field: 'prompt' });
+  }
+  const request = await requestOptions(opts, cwd);
+  if (typeof opts.input !== 'string' || opts.input === '-') emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
+  const spooled = await spoolInput(opts.input, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal });
+  const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
+  return {
+    input: spooled.path,
+    spooled: spooled.spooled,
+    format: spooled.format,
+    ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+    onInvalidRecord: opts.onInvalidRecord,
+    request,
+    ...(opts.labels ? { labels: opts.labels } : {}),
+    ...(schema ? { jsonSchema: schema.jsonSchema } : {}),
+    confidence: opts.confidence ?? (opts.labels !== undefined && opts.logprobs === true),
+    ...(opts.maxRequests !== undefined ? { maxRequests: opts.maxRequests } : {}),
+    ...(opts.maxBytes !== undefined ? { maxBytes: parseSize(opts.maxBytes, 'maxBytes') } : {}),
+    retries: opts.retries,
+    window: opts.window ?? '24h',
+    output,
+    outputFormat: resolveOutputFormat(opts.outputFormat, output ?? undefined),
+    rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
+    prefix: opts.prefix ?? '',
+    keepRaw: opts.keepRaw ?? false,
+  };
+}
+
+/** A rerun must describe the same requests; output options may change. */
+async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined): Promise<void> {
+  const differs = (what: string): never => {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `the job directory holds a run with a different ${what}; rerun with the same options to continue it, or use a new --job-dir`,
+      { field: what },
+    );
+  };
+  if (typeof opts.input === 'string' && opts.input !== '-' && !settings.spooled && resolve(cwd, opts.input) !== settings.input) differs('input');
+  if (opts.model !== undefined || opts.prompt !== undefined || opts.templateFile !== undefined) {
+    const request = await requestOptions({ ...opts, model: opts.model ?? (settings.request.model as string) } as ResolvedRunJobOptions, cwd);
+    for (const key of new Set([...Object.keys(request), ...Object.keys(settings.request)])) {
+      if (JSON.stringify(request[key]) !== JSON.stringify(settings.request[key])) differs(key === 'prompt' ? 'prompt' : `\`${key}\``);
+    }
+  }
+  if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
+  if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
+}
+
+function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string): void {
+  if (typeof opts.output === 'string') {
+    settings.output = opts.output === '-' ? '-' : resolve(cwd, opts.output);
+    settings.outputFormat = resolveOutputFormat(opts.outputFormat, settings.output);
+  } else if (opts.outputFormat !== undefined) settings.outputFormat = opts.outputFormat;
+  if (typeof opts.rejects === 'string') settings.rejects = resolve(cwd, opts.rejects);
+  if (opts.prefix !== undefined) settings.prefix = opts.prefix;
+  if (opts.keepRaw !== undefined) settings.keepRaw = opts.keepRaw;
+}
+
+/** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
+async function retryRounds(jobDir: string, state: RunState, plan: JoinPlan, jobOptions: JobOptions, emit: (e: RunEvent) => void): Promise<void> {
+  while (!state.retriesDone) {
+    const manifest = await loadManifest(jobDir);
+    const last = state.rounds.at(-1);
+    if (last && !last.finished) {
+      if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
+      emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${last.parts.reduce((n, p) => n + p.requests, 0)} requests` });
+      await resumeJob(jobDir, jobOptions);
+      last.finished = true;
+      await saveRunState(jobDir, state);
+      continue;
+    }
+    const round = (last?.round ?? 0) + 1;
+    if (round > state.settings.retries || manifest.cancelledAt) {
+      state.retriesDone = true;
+      await saveRunState(jobDir, state);
+      break;
+    }
+    const planned = await planRetryRound(jobDir, state, manifest, plan, round);
+    if (planned.length === 0) {
+      state.retriesDone = true;
+      await saveRunState(jobDir, state);
+      break;
+    }
+    state.rounds.push({ round, parts: planned, finished: false });
+    await saveRunState(jobDir, state);
+    emit({ type: 'retry-round', round, requests: planned.reduce((n, p) => n + p.requests, 0), parts: planned.length });
+  }
+}
+
+/** Give a planned round its job parts: ones a crash left unclaimed in the manifest, else new ones from addChunks. */
+async function attachParts(jobDir: string, state: RunState, manifest: JobManifest, parts: RunState['rounds'][number]['parts']): Promise<void> {
+  const claimed = new Set(state.rounds.flatMap((r) => r.parts.map((p) => p.part)).filter((p): p is string => p !== null));
+  const unclaimed = manifest.parts.filter((p) => p.kind === 'retry' && !claimed.has(p.index)).map((p) => p.index);
+  const pending = parts.filter((p) => p.part === null);
+  const indexes = unclaimed.length === pending.length ? unclaimed : await addChunks(jobDir, pending.map((p) => join(jobDir, p.file)));
+  pending.forEach((p, i) => (p.part = indexes[i]!));
+  await saveRunState(jobDir, state);
+}
+
+function interrupted(err: unknown, signal: AbortSignal | undefined, jobDir: string): unknown {
+  if (!signal?.aborted || (isKbatchError(err) && err.code !== 'ABORTED')) return err;
+  if (isKbatchError(err) && err.code === 'ABORTED' && err.message.includes(jobDir)) return err;
+  return new KbatchError('ABORTED', `Interrupted; the run is saved. Continue it with: kbatch resume ${jobDir}`, { cause: err });
+}
+
+interface Sinks {
+  write(row: RunRow): Promise<void>;
+  end(): Promise<void>;
+  destroy(): void;
+  outputs: RunSummary['outputs'];
+}
+
+/** The output and rejects writers of a run (format streams with backpressure). */
+function openSinks(opts: ResolvedRunJobOptions, settings: RunSettings, plan: JoinPlan, jobDir: string, emitRows: boolean): Sinks {
+  const stdout = opts.stdout ?? process.stdout;
+  const columns = [...plan.columns];
+  const keepWhole = plan.rawField ? [plan.rawField] : [];
+  const open = (target: string | Writable, format: OutputFormat) => {
+    const toStdout = target === '-';
+    const sink = target === '-' ? stdout : typeof target === 'string' ? createWriteStream(target) : target;
+    const stream = outputStream({ format, columns, keepWhole, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
+    // Never end a sink we did not open (stdout, a caller's Writable).
+    const done = pipeline(stream, sink, { end: typeof target === 'string' && !toStdout });
+    done.catch(() => {});
+    return { stream, done };
+  };
+  let outTarget: string | Writable | null = opts.output instanceof Writable ? opts.output : settings.output;
+  if (outTarget === null && !emitRows) outTarget = join(jobDir, `output.${settings.outputFormat}`);
+  const rejectsTarget: string | Writable | null = opts.rejects instanceof Writable ? opts.rejects : settings.rejects;
+  const out = outTarget === null ? null : open(outTarget, settings.outputFormat);
+  const rej = rejectsTarget === null ? null : open(rejectsTarget, resolveOutputFormat(undefined, typeof rejectsTarget === 'string' ? rejectsTarget : undefined));
+  const put = async (w: { stream: Transform; done: Promise<void> }, row: Record<string, unknown>) => {
+    if (!w.stream.write(row)) await Promise.race([once(w.stream, 'drain'), w.done]);
+  };
+  return {
+    async write(row) {
+      if (out && row.status !== 'skipped') await put(out, row.row);
+      if (rej && row.status !== 'succeeded') await put(rej, row.row);
+    },
+    async end() {
+      for (const w of [out, rej]) {
+        if (!w) continue;
+        w.stream.end();
+        await w.done;
+      }
+    },
+    destroy() {
+      for (const w of [out, rej]) w?.stream.destroy();
+    },
+    outputs: {
+      output: typeof outTarget === 'string' ? outTarget : null,
+      rejects: typeof rejectsTarget === 'string' ? rejectsTarget : null,
+    },
+  };
+}
+
+function summarize(
+  state: RunState,
+  manifest: JobManifest | null,
+  report: RunJoinReport,
+  jobDir: string,
+  started: number,
+  resumed: boolean,
+  outputs: RunSummary['outputs'],
+): RunSummary {
+  const job: JobSummary | null = manifest ? summarizeJob(jobDir, manifest) : null;
+  const roundRequests = state.rounds.map((r) => r.parts.reduce((n, p) => n + p.requests, 0));
+  const records = report.records + report.skipped;
+  return {
+    jobId: manifest?.jobId ?? null,
+    jobDir,
+    records,
+    succeeded: report.succeeded,
+    failed: records - report.succeeded,
+    requestErrors: report.failed,
+    invalidAnswers: report.invalid,
+    missing: report.missing,
+    skipped: report.skipped,
+    retried: roundRequests[0] ?? 0,
+    retryRequests: roundRequests.reduce((a, b) => a + b, 0),
+    rounds: state.rounds.length,
+    promptTokens: report.allPromptTokens,
+    completionTokens: report.allCompletionTokens,
+    batches: manifest ? manifest.parts.filter((p) => p.batchId).length : 0,
+    unknownResults: report.unknown,
+    duplicateResults: report.duplicates,
+    wallMs: Date.now() - started,
+    resumed,
+    outputs,
+    job,
+  };
+}
+
+/**
+ * One-line-per-fact human summary of a run (the CLI writes it to stderr).
+ * @example formatRunSummary(s) // 'kbatch run: 30 records, 30 succeeded, 0 failed, 2 retried; …'
+ */
+export function formatRunSummary(s: RunSummary): string {
+  const lines = [
+    `records ${s.records}: ${s.succeeded} succeeded, ${s.failed} failed` +
+      (s.failed > 0 ? ` (${s.requestErrors} request errors, ${s.invalidAnswers} invalid answers, ${s.missing} without result, ${s.skipped} skipped)` : '') +
+      `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}`,
+    `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
+  ];
+  if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);
+  if (s.outputs.output && s.outputs.output !== '-') lines.push(`output: ${s.outputs.output}`);
+  if (s.outputs.rejects && s.failed > 0) lines.push(`rejects: ${s.outputs.rejects}`);
+  lines.push(`job: ${s.jobDir}`);
+  return `${lines.join('\n')}\n`;
+}

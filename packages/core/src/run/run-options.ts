@@ -1,0 +1,125 @@
+import { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
+import { ChatParamsSchema } from '../request/request-options.js';
+import { InputFormatSchema } from '../records/read-options.js';
+import { JobOptionsSchema } from '../job/run-job.js';
+import type { JobEvent, JobSummary } from '../job/types.js';
+import type { JoinIssue } from '../join/join-issue.js';
+import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
+
+const fn = <T>(what = 'must be a function') => z.custom<T>((v) => typeof v === 'function', { error: what });
+const isIterable = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && (Symbol.asyncIterator in v || Symbol.iterator in v) && !(typeof v === 'string');
+
+/** Records given directly (the streaming/library form): plain objects, one per record. */
+export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
+
+/** Options of {@link runJob}: the prepare, split, job, join and output options in one object. */
+export const RunJobOptionsSchema = z
+  .object({
+    ...ChatParamsSchema.shape,
+    /** A file path, `-` for stdin, a byte Readable, or records (objects) as an (async) iterable or object-mode stream. */
+    input: z
+      .custom<string | Readable | RecordsInput>((v) => (typeof v === 'string' && v !== '') || v instanceof Readable || isIterable(v), {
+        error: 'must be a path, "-", a Readable or an iterable of records',
+      })
+      .optional(),
+    format: InputFormatSchema.optional(),
+    delimiter: z.string().length(1, { error: 'must be a single character' }).optional(),
+    onInvalidRecord: z.enum(['error', 'skip'], { error: 'must be "error" or "skip"' }).default('error'),
+    /** Where `-` reads from (default process.stdin). */
+    stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
+    model: z.string({ error: 'must be a model name' }).min(1, { error: 'must be a non-empty model name' }).optional(),
+    prompt: z.string({ error: 'must be a template string' }).min(1, { error: 'must be a non-empty template' }).optional(),
+    /** Read the prompt template from this file (instead of `prompt`). */
+    templateFile: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
+    system: z.string({ error: 'must be a template string' }).min(1, { error: 'must be a non-empty template' }).optional(),
+    idColumn: z.string({ error: 'must be a column name' }).min(1, { error: 'must be a non-empty column name' }).optional(),
+    labels: z.array(z.string(), { error: 'must be a list of labels' }).min(2, { error: 'must list at least two labels' }).optional(),
+    /** JSON Schema object, a path to a JSON Schema file, or a zod schema. */
+    schema: z
+      .custom<JsonSchema | z.ZodType | AnswerSchema | string>((v) => (typeof v === 'object' && v !== null && !Array.isArray(v)) || (typeof v === 'string' && v !== ''), {
+        error: 'must be a JSON Schema object, a path to one, or a zod schema',
+      })
+      .optional(),
+    /** Add `confidence` to labels (default: on when `labels` and `logprobs` are both set). */
+    confidence: z.boolean({ error: 'must be true or false' }).optional(),
+    maxRequests: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
+    maxBytes: z.union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' }).optional(),
+    /** Follow-up rounds for failed requests and invalid answers. */
+    retries: z.int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).default(2),
+    jobDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }).optional(),
+    cwd: z.string().optional(),
+    /** A path, `-` (the `stdout` option) or a Writable (left open); default `<jobDir>/output.<format>`. */
+    output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).optional(),
+    outputFormat: z.enum(['jsonl', 'csv', 'tsv', 'json'], { error: 'must be one of jsonl, csv, tsv, json' }).optional(),
+    /** Records that still failed also go here (format from the extension, default JSON Lines). */
+    rejects: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path or a Writable' }).optional(),
+    stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
+    prefix: z.string().regex(/^[^\s.]*$/, { error: 'must not contain spaces or dots' }).optional(),
+    keepRaw: z.boolean({ error: 'must be true or false' }).optional(),
+    /** Only 'batch' for now (realtime runs are `runRealtime`). */
+    mode: z.literal('batch', { error: 'must be "batch"' }).default('batch'),
+    client: JobOptionsSchema.shape.client,
+    window: z.string().regex(/^\d+h$/, { error: 'must be a completion window such as "24h"' }).optional(),
+    concurrency: JobOptionsSchema.shape.concurrency,
+    pollIntervalMs: JobOptionsSchema.shape.pollIntervalMs,
+    timeoutMs: JobOptionsSchema.shape.timeoutMs,
+    noResubmit: JobOptionsSchema.shape.noResubmit,
+    maxResubmits: JobOptionsSchema.shape.maxResubmits,
+    cancelOnInterrupt: JobOptionsSchema.shape.cancelOnInterrupt,
+    retryBaseMs: JobOptionsSchema.shape.retryBaseMs,
+    onProgress: fn<(event: RunEvent) => void>().optional(),
+    onIssue: fn<(issue: JoinIssue) => void>().optional(),
+    onWarning: fn<(message: string) => void>().optional(),
+    signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  })
+  .refine((o) => !(o.prompt !== undefined && o.templateFile !== undefined), { error: 'must not be combined with `prompt`', path: ['templateFile'] })
+  .refine((o) => !(o.labels && o.schema), { error: 'must not be combined with `labels`', path: ['schema'] });
+
+/** Options of {@link runJob} as given. */
+export type RunJobOptions = z.input<typeof RunJobOptionsSchema>;
+/** Options after validation. */
+export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
+
+/** What a run reports while it works: the job's events plus the run's own phases. */
+export type RunEvent =
+  | JobEvent
+  | { type: 'phase'; phase: 'spool' | 'prepare' | 'submit' | 'retry' | 'join' | 'done'; message: string }
+  | { type: 'retry-round'; round: number; requests: number; parts: number };
+
+/** The outcome of a run (the CLI prints it on stderr). */
+export interface RunSummary {
+  jobId: string | null;
+  jobDir: string;
+  /** Input records read (including records skipped while preparing). */
+  records: number;
+  succeeded: number;
+  /** Records that did not succeed in the end (failed requests, invalid answers, missing results, skipped records). */
+  failed: number;
+  /** Of `failed`: request errors / invalid answers / no result / rejected before any request was made. */
+  requestErrors: number;
+  invalidAnswers: number;
+  missing: number;
+  skipped: number;
+  /** Records retried at least once. */
+  retried: number;
+  /** Retry requests sent over all rounds. */
+  retryRequests: number;
+  rounds: number;
+  /** Tokens over every attempt (retries included). */
+  promptTokens: number;
+  completionTokens: number;
+  /** Batches created (chunks, resubmits of expired batches, retries). */
+  batches: number;
+  /** Results whose custom_id matched no record; extra results for one record. */
+  unknownResults: number;
+  duplicateResults: number;
+  /** Wall time of this call. */
+  wallMs: number;
+  /** True when this call continued an earlier run of the same job directory. */
+  resumed: boolean;
+  outputs: { output: string | null; rejects: string | null };
+  /** The batch job's own summary (null when there were no requests). */
+  job: JobSummary | null;
+}

@@ -1,0 +1,116 @@
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { KbatchError } from '../errors.js';
+
+/** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
+export const RUN_STATE_FILE = 'run.json';
+
+/** What a run persists of its options: enough to continue it, never the API key or the client. */
+export const RunSettingsSchema = z.object({
+  /** Absolute input path (the spooled copy for stdin/stream input). */
+  input: z.string(),
+  spooled: z.boolean(),
+  format: z.enum(['csv', 'tsv', 'jsonl', 'json']),
+  delimiter: z.string().optional(),
+  onInvalidRecord: z.enum(['error', 'skip']),
+  /** Request options (model, prompt without the answer instruction, system, chat params, idColumn). */
+  request: z.record(z.string(), z.unknown()),
+  labels: z.array(z.string()).optional(),
+  /** The answer schema as JSON Schema (a zod schema is stored converted). */
+  jsonSchema: z.record(z.string(), z.unknown()).optional(),
+  confidence: z.boolean(),
+  maxRequests: z.number().optional(),
+  maxBytes: z.number().optional(),
+  retries: z.number(),
+  window: z.string(),
+  /** Output path; null = the caller's stdout / rows only. */
+  output: z.string().nullable(),
+  outputFormat: z.enum(['jsonl', 'csv', 'tsv', 'json']),
+  rejects: z.string().nullable(),
+  prefix: z.string(),
+  keepRaw: z.boolean(),
+});
+export type RunSettings = z.output<typeof RunSettingsSchema>;
+
+/** One retry part: which original chunk its requests came from. */
+const RetryPartSchema = z.object({ chunk: z.string(), part: z.string().nullable(), file: z.string(), requests: z.number() });
+
+/**
+ * The durable state of a run (`run.json`), written atomically after every phase so a rerun (or
+ * `kbatch resume DIR`) continues where the last one stopped.
+ */
+export const RunStateSchema = z.object({
+  version: z.literal(1),
+  kind: z.literal('kbatch-run'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  settings: RunSettingsSchema,
+  /** init → prepared (chunks written, job created) → submitted (round 0 finished) → joined (outputs written). */
+  phase: z.enum(['init', 'prepared', 'submitted', 'joined']),
+  /** Original chunks: job part index and request count, in input order. */
+  chunks: z.array(z.object({ part: z.string(), requests: z.number() })).default([]),
+  recordsRead: z.number().default(0),
+  /** Records rejected while preparing (with onInvalidRecord: 'skip'). */
+  skipped: z.number().default(0),
+  /** Retry rounds in order; a round's `part` is null until addChunks has added it. */
+  rounds: z.array(z.object({ round: z.number(), parts: z.array(RetryPartSchema), finished: z.boolean().default(false) })).default([]),
+  /** Set once no further retry round is needed (or allowed). */
+  retriesDone: z.boolean().default(false),
+});
+export type RunState = z.output<typeof RunStateSchema>;
+
+/**
+ * Read a job directory's run state, or null when it holds no `kbatch run` job.
+ * @throws KbatchError JOB_INVALID when run.json exists but is unreadable
+ */
+export async function loadRunState(jobDir: string): Promise<RunState | null> {
+  const file = join(jobDir, RUN_STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new KbatchError('JOB_INVALID', `${file} is not valid JSON`, { file, cause });
+  }
+  const parsed = RunStateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new KbatchError('JOB_INVALID', `${file} is not a kbatch run state: \`${issue.path.join('.')}\` ${issue.message}`, { file, cause: parsed.error });
+  }
+  return parsed.data;
+}
+
+/**
+ * True when `jobDir` holds a job made by `runJob`/`kbatch run` (so `kbatch resume` should continue the whole run).
+ * @example if (await isRunJob(dir)) await resumeRun(dir, { client }); else await resumeJob(dir, { client });
+ */
+export async function isRunJob(jobDir: string): Promise<boolean> {
+  return (await loadRunState(jobDir).catch(() => null)) !== null;
+}
+
+/** Write the run state atomically (temp file, fsync, rename): a crash leaves the old or the new state. */
+export async function saveRunState(jobDir: string, state: RunState): Promise<void> {
+  state.updatedAt = new Date().toISOString();
+  const file = join(jobDir, RUN_STATE_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}

@@ -25,7 +25,7 @@ export async function* recordBatches(options: ReadRecordsOptions): AsyncGenerato
     yield* jsonArrayBatches(source, file, opts);
     return;
   }
-  const reader = format === 'jsonl' ? new JsonlReader(file, opts) : new CsvReader(file, opts, format);
+  const reader = createReader(file, opts, format);
   const decoder = new StringDecoder('utf8');
   for await (const chunk of source as AsyncIterable<Buffer | string>) {
     const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
@@ -36,13 +36,14 @@ export async function* recordBatches(options: ReadRecordsOptions): AsyncGenerato
   if (last.length > 0) yield last;
 }
 
-interface OpenedInput {
+export interface OpenedInput {
   source: NodeJS.ReadableStream;
   file: string;
   format: InputFormat;
 }
 
-async function openInput(opts: ResolvedReadRecordsOptions): Promise<OpenedInput> {
+/** Open the input of resolved read options (internal: also used by the parallel prepare). */
+export async function openInput(opts: Pick<ResolvedReadRecordsOptions, 'input' | 'format' | 'fileName' | 'stdin'>): Promise<OpenedInput> {
   const { input } = opts;
   if (typeof input !== 'string') {
     const file = opts.fileName ?? '-';
@@ -61,14 +62,51 @@ async function openInput(opts: ResolvedReadRecordsOptions): Promise<OpenedInput>
   return { source: createReadStream(input, { highWaterMark: HIGH_WATER_MARK }), file: input, format };
 }
 
+/** Where a reader starts when an input is read in pieces (by the parallel prepare). */
+export interface ReaderStart {
+  /** Records before this piece (rejected ones included). */
+  count: number;
+  /** Physical line where the piece starts. */
+  line: number;
+  /** The CSV header, read from the first piece. */
+  header?: string[];
+}
+
+/** Incremental record reader over decoded text (internal: used by recordBatches and the prepare worker). */
+export interface TextRecordReader {
+  push(text: string): SourceRecord[];
+  end(text: string): SourceRecord[];
+  /** Records numbered so far (rejected ones included). */
+  readonly count: number;
+  /** Text of a partial record not yet consumed. */
+  readonly pending: string;
+  /** Line where the pending text starts. */
+  readonly nextLine: number;
+  /** CSV header once read. */
+  readonly headerFields: string[] | undefined;
+}
+
+/** A reader for a CSV/TSV/JSONL input (JSON arrays go through stream-json instead). */
+export function createReader(
+  file: string,
+  opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>,
+  format: 'csv' | 'tsv' | 'jsonl',
+  start?: ReaderStart,
+): TextRecordReader {
+  return format === 'jsonl' ? new JsonlReader(file, opts, start) : new CsvReader(file, opts, format, start);
+}
+
 // Shared bookkeeping: record numbering and the reject policy.
 abstract class Reader {
-  protected count = 0;
+  count = 0;
   protected batch: SourceRecord[] = [];
   constructor(
     protected readonly file: string,
-    private readonly opts: ResolvedReadRecordsOptions,
-  ) {}
+    private readonly opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject'>,
+    start?: ReaderStart,
+  ) {
+    if (start !== undefined) this.count = start.count;
+  }
 
   protected reject(line: number, reason: string, raw: string): void {
     const rejected: RejectedRecord = { file: this.file, line, record: ++this.count, code: 'RECORD_INVALID', reason, raw };
@@ -86,14 +124,38 @@ abstract class Reader {
   abstract end(text: string): SourceRecord[];
 }
 
-class CsvReader extends Reader implements CsvSink {
+class CsvReader extends Reader implements CsvSink, TextRecordReader {
   private readonly scanner: CsvScanner;
   private columns: string[] = [];
   private safeKeys = true;
 
-  constructor(file: string, opts: ResolvedReadRecordsOptions, format: 'csv' | 'tsv') {
-    super(file, opts);
-    this.scanner = new CsvScanner(opts.delimiter ?? (format === 'tsv' ? '\t' : ','));
+  constructor(
+    file: string,
+    opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>,
+    format: 'csv' | 'tsv',
+    start?: ReaderStart,
+  ) {
+    super(file, opts, start);
+    const delimiter = opts.delimiter ?? (format === 'tsv' ? '\t' : ',');
+    if (start?.header !== undefined) {
+      this.columns = start.header;
+      this.safeKeys = !start.header.includes('__proto__');
+      this.scanner = new CsvScanner(delimiter, { line: start.line, columns: start.header.length });
+    } else {
+      this.scanner = new CsvScanner(delimiter);
+    }
+  }
+
+  get pending(): string {
+    return this.scanner.pending;
+  }
+
+  get nextLine(): number {
+    return this.scanner.nextLine;
+  }
+
+  get headerFields(): string[] | undefined {
+    return this.columns.length > 0 ? this.columns : undefined;
   }
 
   push(text: string): SourceRecord[] {
@@ -141,9 +203,23 @@ class CsvReader extends Reader implements CsvSink {
   }
 }
 
-class JsonlReader extends Reader {
+class JsonlReader extends Reader implements TextRecordReader {
   private rest = '';
   private line = 0;
+  readonly headerFields = undefined;
+
+  constructor(file: string, opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject'>, start?: ReaderStart) {
+    super(file, opts, start);
+    if (start !== undefined) this.line = start.line - 1;
+  }
+
+  get pending(): string {
+    return this.rest;
+  }
+
+  get nextLine(): number {
+    return this.line + 1;
+  }
 
   push(text: string): SourceRecord[] {
     const all = this.rest === '' ? text : this.rest + text;

@@ -5,20 +5,25 @@ import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { createRejectsWriter } from '../internal/rejects-writer.js';
-import { recordBatches } from '../records/record-batches.js';
+import { canRunWorkers, parallelPrepare } from '../internal/parallel-prepare.js';
+import { detectFormat } from '../records/detect-format.js';
+import { ReadRecordsOptionsSchema } from '../records/read-options.js';
+import { openInput, recordBatches } from '../records/record-batches.js';
 import type { ReadRecordsOptions } from '../records/read-options.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
 import { createRequestEncoder } from './request-encoder.js';
 import type { RequestOptions } from './request-options.js';
 import { createRequestBuilder } from './to-batch-request.js';
 
-const WRITE_BATCH_CHARS = 1 << 18;
+const OUT_BUFFER_BYTES = 1 << 20;
 
 const PrepareOutputSchema = z.object({
   output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).default('-'),
   rejects: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path or a Writable' }).optional(),
   stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
   signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  workers: z.number({ error: 'must be a whole number ≥ 0' }).int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).optional(),
+  pieceBytes: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(1 << 16),
 });
 
 /** Options of `prepareRequests`: where records come from, how requests look, where lines go. */
@@ -31,6 +36,14 @@ export type PrepareRequestsOptions = Omit<ReadRecordsOptions, 'onReject'> &
     /** Where `-` writes (default process.stdout). */
     stdout?: Writable;
     signal?: AbortSignal;
+    /**
+     * Worker threads that parse and encode (CSV/TSV/JSONL without `idColumn`); default 0 = this thread.
+     * Output is identical either way. Measured on 2 cores, 1M review rows: 2 workers ≈10–20% faster
+     * but ≈+50 MB peak RSS, so it is opt-in.
+     */
+    workers?: number;
+    /** Bytes of input per worker task (default 64 KiB). */
+    pieceBytes?: number;
   };
 
 /** What `prepareRequests` did. `recordsRead === linesWritten + rejected` always holds. */
@@ -51,11 +64,16 @@ export interface PrepareSummary {
  *   model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', prompt: 'Sentiment of: {{text}}', temperature: 0 });
  */
 export async function prepareRequests(options: PrepareRequestsOptions): Promise<PrepareSummary> {
-  const { input, format, delimiter, onInvalidRecord, fileName, stdin, output, rejects, stdout, signal, ...request } = options;
-  const io = parseOptions(PrepareOutputSchema, { output, rejects, stdout, signal }, 'prepareRequests');
+  const { input, format, delimiter, onInvalidRecord, fileName, stdin, output, rejects, stdout, signal, workers, pieceBytes, ...request } =
+    options;
+  const io = parseOptions(PrepareOutputSchema, { output, rejects, stdout, signal, workers, pieceBytes }, 'prepareRequests');
   const builder = createRequestBuilder(request);
   const file = typeof input === 'string' ? input : (fileName ?? '-');
   const rejectsOut = createRejectsWriter(io.rejects);
+  const read = parseOptions(ReadRecordsOptionsSchema, { input, format, delimiter, onInvalidRecord, fileName, stdin }, 'prepareRequests');
+  const threads = io.workers ?? 0;
+  const resolvedFormat = read.format ?? (typeof read.input === 'string' ? detectFormat(read.input) : undefined);
+  const parallel = threads > 0 && canRunWorkers() && builder.options.idColumn === undefined && resolvedFormat !== undefined && resolvedFormat !== 'json';
   // Malformed rows are found while a batch is parsed, before its records are built: queue them so the
   // rejects file stays in input order.
   const readRejects: RejectedRecord[] = [];
@@ -84,30 +102,71 @@ export async function prepareRequests(options: PrepareRequestsOptions): Promise<
 
   let linesWritten = 0;
   let bytesWritten = 0;
-  let pending = '';
-  const flush = async () => {
+  // Lines are encoded straight into a large buffer: no big string is built, flattened and re-encoded.
+  let obuf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
+  let off = 0;
+  const append = (line: string) => {
+    if (off + line.length * 3 + 1 > obuf.length) {
+      if (off > 0) {
+        full.push(obuf.subarray(0, off));
+        obuf = Buffer.allocUnsafe(Math.max(OUT_BUFFER_BYTES, line.length * 3 + 1));
+        off = 0;
+      } else obuf = Buffer.allocUnsafe(line.length * 3 + 1);
+    }
+    off += obuf.write(line, off);
+    obuf[off++] = 10;
+  };
+  const full: Buffer[] = [];
+  const flush = async (all: boolean) => {
     if (outputError !== undefined) throw outputError;
-    const chunk = pending;
-    pending = '';
-    bytesWritten += Buffer.byteLength(chunk);
-    if (!out.write(chunk)) await drained(out);
-    if (outputError !== undefined) throw outputError;
+    if (all && off > 0) {
+      full.push(obuf.subarray(0, off));
+      obuf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
+      off = 0;
+    }
+    for (const chunk of full.splice(0)) {
+      bytesWritten += chunk.length;
+      if (!out.write(chunk)) await drained(out);
+      if (outputError !== undefined) throw outputError;
+    }
   };
   try {
-    for await (const batch of batches) {
+    if (parallel) {
+      const { source } = await openInput(read);
+      const result = await parallelPrepare({
+        source,
+        file,
+        format: resolvedFormat as 'csv' | 'tsv' | 'jsonl',
+        delimiter: read.delimiter,
+        onInvalidRecord: read.onInvalidRecord,
+        request,
+        workers: threads,
+        pieceBytes: io.pieceBytes,
+        signal: io.signal,
+        onReject: (rejected) => rejectsOut.write(rejected),
+        write: async (bytes) => {
+          if (outputError !== undefined) throw outputError;
+          bytesWritten += bytes.length;
+          if (!out.write(bytes)) await drained(out);
+          await rejectsOut.drain();
+          if (outputError !== undefined) throw outputError;
+        },
+      });
+      linesWritten = result.linesWritten;
+    } else for await (const batch of batches) {
       if (io.signal?.aborted) throw new KbatchError('ABORTED', 'prepare was aborted', { cause: io.signal.reason });
       for (const record of batch) {
         const line = encoder.encodeLine(record);
         if (line === undefined) continue;
-        pending += line + '\n';
+        append(line);
         linesWritten++;
       }
       drainUpTo(Infinity);
       await rejectsOut.drain();
-      if (pending.length >= WRITE_BATCH_CHARS) await flush();
+      if (full.length > 0) await flush(false);
     }
     drainUpTo(Infinity);
-    if (pending !== '') await flush();
+    await flush(true);
     if (ownsOutput) {
       out.end();
       await finished(out);

@@ -1,0 +1,38 @@
+import { CommanderError } from 'commander';
+import { isKbatchError } from '@kbatch/core';
+import { ExitError, EXIT } from './exit-error.js';
+
+/**
+ * Turn anything a command threw into one stderr message and an exit code (used only by main.ts).
+ * KbatchError → `error [CODE]: message`; openai HTTP errors → `error [HTTP_401]: …`; connection failures →
+ * `error [CONNECTION]: …`; anything else is a bug and gets its stack.
+ */
+export function reportError(err: unknown, stderr: { write(s: string): unknown }): number {
+  if (err instanceof ExitError) return err.exitCode;
+  // commander already printed its message (help and --version "fail" with exit code 0).
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (isKbatchError(err)) {
+    stderr.write(`error [${err.code}]: ${err.message}\n`);
+    return EXIT.error;
+  }
+  const api = apiErrorOf(err);
+  if (api) {
+    stderr.write(`error [${api.code}]: ${api.message}\n`);
+    return EXIT.error;
+  }
+  stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  stderr.write('internal error, please report it with the command you ran\n');
+  return EXIT.error;
+}
+
+// Duck-typed so the CLI needs no direct dependency on the openai package.
+function apiErrorOf(err: unknown): { code: string; message: string } | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const kind = err.constructor.name;
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number') return { code: `HTTP_${status}`, message: err.message };
+  if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') {
+    return { code: 'CONNECTION', message: `${err.message} (check --base-url / KLUSTER_BASE_URL and your network)` };
+  }
+  return undefined;
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { CommanderError } from 'commander';
+import OpenAI from 'openai';
+import { KbatchError } from '@kbatch/core';
+import { reportError } from '../src/report-error.js';
+import { ExitError, EXIT } from '../src/exit-error.js';
+
+function capture(err: unknown): { code: number; stderr: string } {
+  let stderr = '';
+  const code = reportError(err, { write: (s: string) => (stderr += s) });
+  return { code, stderr };
+}
+
+describe('reportError', () => {
+  it('prints a KbatchError as error [CODE]: message and exits 1', () => {
+    expect(capture(new KbatchError('JOB_LOCKED', 'job is locked'))).toEqual({ code: EXIT.error, stderr: 'error [JOB_LOCKED]: job is locked\n' });
+  });
+
+  it('keeps the exit code of an ExitError and prints nothing', () => {
+    expect(capture(new ExitError(EXIT.partial))).toEqual({ code: 3, stderr: '' });
+  });
+
+  it('maps commander usage errors to exit 2 and help/version to 0', () => {
+    expect(capture(new CommanderError(1, 'commander.unknownOption', 'x')).code).toBe(EXIT.usage);
+    expect(capture(new CommanderError(0, 'commander.helpDisplayed', 'x')).code).toBe(EXIT.ok);
+  });
+
+  it('names HTTP errors of the openai client by status', () => {
+    const err = OpenAI.APIError.generate(401, { error: { message: 'Incorrect API key' } }, undefined, new Headers());
+    const { code, stderr } = capture(err);
+    expect(code).toBe(EXIT.error);
+    expect(stderr).toMatch(/^error \[HTTP_401\]: .*Incorrect API key/);
+  });
+
+  it('names connection failures and points at the base URL', () => {
+    const { stderr } = capture(new OpenAI.APIConnectionError({ message: 'Connection error.' }));
+    expect(stderr).toMatch(/^error \[CONNECTION\]: Connection error\..*KLUSTER_BASE_URL/);
+  });
+
+  it('prints the stack and asks for a report on anything else', () => {
+    const { code, stderr } = capture(new TypeError('boom'));
+    expect(code).toBe(EXIT.error);
+    expect(stderr).toContain('TypeError: boom');
+    expect(stderr).toContain('internal error, please report');
+  });
+});

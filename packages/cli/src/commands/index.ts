@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { register as run } from './run.js';
 import { register as prepare } from './prepare.js';
 import { register as split } from './split.js';
 import { register as finetune } from './finetune.js';
@@ -20,4 +21,4 @@ import { register as chat } from './chat.js';
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 // One import + one entry per command module (commands/<name>.ts exports `register`).
-export const commands: RegisterCommand[] = [prepare, split, submit, status, wait, resume, results, cancel, join, finetune, batches, files, models, chat, emulator];
+export const commands: RegisterCommand[] = [run, prepare, split, submit, status, wait, resume, results, cancel, join, finetune, batches, files, models, chat, emulator];

@@ -20,11 +20,14 @@ export const CHUNK_FLAG_OPTIONS = ['outDir', 'maxRequests', 'maxBytes', 'prefix'
  * Add --max-requests, --max-bytes, --prefix, --overwrite (and --out-dir unless the caller has its own
  * output directory, like `run`). Shared by `split` and `run`.
  */
-export function addChunkFlags(command: Command, { outDir = true }: { outDir?: boolean } = {}): Command {
+export function addChunkFlags(command: Command, { outDir = true, naming = true }: { outDir?: boolean; naming?: boolean } = {}): Command {
   if (outDir) command.option('-o, --out-dir <dir>', 'directory for the chunk files (required)');
-  return command
+  command
     .option('--max-requests <n>', 'most requests per chunk file (default 50000)', numberArg)
-    .option('--max-bytes <size>', 'most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default 6GB)')
+    .option('--max-bytes <size>', 'most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default 6GB)');
+  // `run` names its own chunk files (and uses --prefix for the added fields): naming: false leaves these out.
+  if (!naming) return command;
+  return command
     .option('--prefix <name>', 'chunk file name prefix: <prefix>-00001.jsonl (default part)')
     .option('--overwrite', 'replace chunk files left in the directory by an earlier run');
 }

@@ -23,7 +23,13 @@ export interface PreparedRun {
  * (prepare writes into a pipe the splitter reads). When a crash left a manifest behind, it is reused.
  * @param instruction - the answer instruction appended to the prompt (labels/schema), or null
  */
-export async function prepareRun(jobDir: string, settings: RunSettings, instruction: string | null, signal?: AbortSignal): Promise<PreparedRun> {
+export async function prepareRun(
+  jobDir: string,
+  settings: RunSettings,
+  instruction: string | null,
+  jobId?: string,
+  signal?: AbortSignal,
+): Promise<PreparedRun> {
   const existing = await loadManifest(jobDir).catch(() => null);
   if (existing) {
     const chunks = existing.parts.filter((p) => p.kind === 'chunk').map((p) => ({ part: p.index, requests: p.requests }));
@@ -70,7 +76,7 @@ export async function prepareRun(jobDir: string, settings: RunSettings, instruct
     return [a.value, b.value] as const;
   });
   if (chunks.chunks.length === 0) return { chunks: [], recordsRead: summary.recordsRead, skipped: summary.rejected };
-  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window });
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, ...(jobId ? { jobId } : {}) });
   return {
     chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
     recordsRead: summary.recordsRead,

@@ -76,10 +76,13 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   const started = Date.now();
   const opts = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   const cwd = opts.cwd ?? process.cwd();
-  const jobDir = resolve(cwd, opts.jobDir ?? join(DEFAULT_JOBS_DIR, newJobId()));
+  const jobId = newJobId();
+  const jobDir = resolve(cwd, opts.jobDir ?? join(DEFAULT_JOBS_DIR, jobId));
+  let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
-      opts.onProgress?.(event);
+      // The job is driven phase by phase, so every drive looks like a resume to it; only a rerun is one.
+      opts.onProgress?.(event.type === 'job' ? { ...event, resumed } : event);
     } catch {
       // A failing progress renderer must not break the run.
     }
@@ -88,7 +91,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   const lock = await acquireJobLock(join(jobDir, 'run'));
   try {
     let state = await loadRunState(jobDir);
-    const resumed = state !== null;
+    resumed = state !== null;
     const schema = await resolveSchema(opts, state, cwd);
     if (state === null) {
       const settings = await newSettings(opts, jobDir, cwd, schema, emit);
@@ -129,7 +132,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     try {
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
-        const prepared = await prepareRun(jobDir, settings, plan.answers.instruction, opts.signal);
+        const prepared = await prepareRun(jobDir, settings, plan.answers.instruction, opts.jobDir === undefined ? jobId : undefined, opts.signal);
         Object.assign(state, prepared, { phase: 'prepared' });
         await saveRunState(jobDir, state);
       }

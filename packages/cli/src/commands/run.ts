@@ -1,0 +1,153 @@
+import { isAbsolute, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { formatRunSummary, isKbatchError, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { addJobFlags, clientFromFlags, jobOptionsFromFlags, progressMode, withInterrupt, type JobFlags } from '../client-flags.js';
+import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
+import { CHUNK_FLAG_OPTIONS, INPUT_FLAG_OPTIONS, REQUEST_FLAG_OPTIONS, type ChunkFlags, type InputFlags, type RequestFlags } from '../flags/index.js';
+import { createProgressReporter } from '../progress/index.js';
+import { EXIT, ExitError } from '../exit-error.js';
+import type { CliIo } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags {
+  labels?: string;
+  schema?: string;
+  output?: string;
+  outputFormat?: 'jsonl' | 'csv' | 'tsv' | 'json';
+  retries?: number | string;
+  prefix?: string;
+  keepRaw?: boolean;
+  local?: boolean;
+  verbose?: boolean;
+}
+
+const RUN_FLAG_OPTIONS = ['labels', 'schema', 'output', 'outputFormat', 'retries', 'prefix', 'keepRaw', 'window', 'concurrency', 'jobDir'];
+
+/** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
+export const register: RegisterCommand = (program, io) => {
+  const cmd = program
+    .command('run')
+    .description('Dataset in, answers joined back out: prepare → split → submit → wait → retry failures → join, resumable')
+    .argument('<input>', 'CSV/TSV/JSONL/JSON file, or - for stdin (saved into the job directory)');
+  addRequestFlags(cmd);
+  addInputFlags(cmd);
+  addChunkFlags(cmd, { outDir: false, naming: false });
+  addJobFlags(cmd, { create: true });
+  cmd
+    .option('--labels <list>', 'comma-separated labels: the prompt asks for one, each answer is parsed to one (adds `label`)')
+    .option('--schema <file>', 'JSON Schema file: answers must be JSON matching it; its fields become columns')
+    .option('--output <file>', 'output file (default: stdout)')
+    .addOption(new Option('--output-format <format>', 'output format (default: from --output extension, else jsonl)').choices(['jsonl', 'csv', 'tsv', 'json']))
+    .option('--retries <n>', 'follow-up batches for failed requests and invalid answers (default 2)', (v: string) => (Number.isFinite(Number(v)) && v.trim() !== '' ? Number(v) : v))
+    .option('--prefix <prefix>', 'prefix for the added fields (e.g. kb_), needed when an input field has the same name')
+    .option('--keep-raw', 'add the whole response body as `raw`')
+    .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
+    .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ kbatch run reviews.csv --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo \\
+      --prompt 'Review: {{text}}' --labels positive,negative,neutral --output labeled.csv
+  $ kbatch run reviews.csv --local --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo \\
+      --prompt 'Review: {{text}}' --labels positive,negative,neutral --output-format csv
+  $ jq -c '.[]' tickets.json | kbatch run - --model M --prompt '{{subject}}: {{body}}' --schema ticket.schema.json | jq .category
+
+Rerun the same command with the same --job-dir (or: kbatch resume DIR) to continue after a crash or Ctrl-C.
+Added fields: custom_id, [label, confidence | schema fields], response, finish_reason, prompt_tokens,
+completion_tokens, error, [raw]. --rejects FILE also receives every record that still failed.
+The summary goes to stderr. Exit code: 0 every record succeeded, 3 some failed, 1 the job could not run,
+130 interrupted.`,
+    )
+    .action(async (input: string, flags: RunFlags) => {
+      await runCommand(cmd, input, flags, io);
+    });
+};
+
+async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliIo): Promise<void> {
+  const names = [...REQUEST_FLAG_OPTIONS, ...INPUT_FLAG_OPTIONS, ...CHUNK_FLAG_OPTIONS, ...RUN_FLAG_OPTIONS];
+  const path = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
+  await withFlagNames(names, async () => {
+    const request = await requestOptionsFromFlags(flags, io);
+    const { rejects: _inputRejects, ...read } = inputOptionsFromFlags(input, flags, io);
+    const { outDir: _outDir, ...chunks } = chunkOptionsFromFlags({ ...flags, prefix: undefined }, io);
+    const options: Omit<RunJobOptions, 'client'> = {
+      ...request,
+      ...read,
+      ...chunks,
+      cwd: io.cwd,
+      stdout: io.stdout,
+      output: flags.output === undefined ? '-' : path(flags.output),
+      ...(flags.outputFormat ? { outputFormat: flags.outputFormat } : {}),
+      ...(flags.labels !== undefined ? { labels: flags.labels.split(',').map((l) => l.trim()).filter((l) => l !== '') } : {}),
+      ...(flags.schema !== undefined ? { schema: path(flags.schema) } : {}),
+      ...(flags.retries !== undefined ? { retries: flags.retries as number } : {}),
+      ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
+      ...(flags.keepRaw ? { keepRaw: true } : {}),
+      ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : {}),
+      ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
+    };
+    await executeRun(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+  });
+}
+
+/**
+ * Continue a `kbatch run` job from `kbatch resume DIR` (C's resume command calls this when `isRunJob(dir)`):
+ * same progress, summary and exit codes as `kbatch run`; outputs go where the run first sent them
+ * (stdout when it had no --output).
+ */
+export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo): Promise<void> {
+  await executeRun(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
+}
+
+type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'cancelOnInterrupt'> & { window?: string };
+
+async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; verbose?: boolean }, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
+  let emulator: Emulator | undefined;
+  const clientFlags = { ...flags };
+  const jobOptions = jobOptionsFromFlags(flags);
+  if (flags.local) {
+    emulator = await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 1, finalizingMs: 10 });
+    clientFlags.apiKey = 'local-emulator';
+    clientFlags.baseUrl = emulator.baseURL;
+    if (cmd.getOptionValueSource('pollInterval') === 'default') jobOptions.pollIntervalMs = 100;
+  }
+  const mode = progressMode(flags);
+  const progress = createProgressReporter({ stream: io.stderr, mode });
+  const onProgress = (event: RunEvent): void => {
+    if (event.type === 'phase' || event.type === 'retry-round') {
+      if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+      else if (mode !== 'none') io.stderr.write(`${event.type === 'phase' ? event.message : `retry round ${event.round}: ${event.requests} requests in ${event.parts} batch(es)`}\n`);
+      return;
+    }
+    progress.onEvent(event);
+  };
+  let summary: RunSummary;
+  try {
+    const client = clientFromFlags(clientFlags, io);
+    summary = await withInterrupt((signal) =>
+      run({
+        ...jobOptions,
+        client,
+        signal,
+        onProgress,
+        onWarning: (message) => io.stderr.write(`warning: ${message}\n`),
+        ...(flags.verbose ? { onIssue: (issue: JoinIssue) => void io.stderr.write(`${issue.code}: ${issue.message}\n`) } : {}),
+      }),
+    );
+  } catch (err) {
+    progress.done();
+    if (isKbatchError(err) && err.code === 'ABORTED') {
+      io.stderr.write(`${err.message}\n`);
+      throw new ExitError(EXIT.interrupted);
+    }
+    throw err;
+  } finally {
+    await emulator?.close();
+  }
+  progress.done();
+  if (!flags.quiet) io.stderr.write(formatRunSummary(summary));
+  if (summary.failed > 0) throw new ExitError(EXIT.partial, `${summary.failed} of ${summary.records} records did not succeed`);
+}

@@ -1,0 +1,295 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, PassThrough } from 'node:stream';
+import { parse } from 'csv-parse/sync';
+import { z } from 'zod';
+import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { createKlusterClient } from '../../src/client/index.js';
+import { loadManifest } from '../../src/job/index.js';
+import { formatRunSummary, isRunJob, loadRunState, resumeRun, runJob, runRecords, runStream, type RunJobOptions } from '../../src/run/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const FAST: EmulatorOptions = { timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5 };
+const LABELS = ['positive', 'negative', 'neutral'];
+const TEXTS = ['I love it, great', 'terrible, broken, awful', 'it is a thing', 'amazing and wonderful', 'bad and poor'];
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'kbatch-run-'));
+}
+
+/** A CSV of `n` reviews with ids r1..rn (texts cycle through TEXTS; one has a quote, a comma and a newline). */
+async function reviewsCsv(dir: string, n: number): Promise<string> {
+  const rows = ['id,text'];
+  for (let i = 1; i <= n; i++) rows.push(`r${i},"${i === 3 ? 'multi\nline, ""quoted"" ' : ''}${TEXTS[i % TEXTS.length]}"`);
+  const file = join(dir, 'reviews.csv');
+  await writeFile(file, `${rows.join('\n')}\n`);
+  return file;
+}
+
+function sink(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (d: Buffer) => chunks.push(d));
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+describe('runJob', () => {
+  const emulators: Emulator[] = [];
+  async function emulator(options: EmulatorOptions = {}): Promise<Emulator> {
+    const emu = await startEmulator({ ...FAST, seed: 11, ...options });
+    emulators.push(emu);
+    return emu;
+  }
+  let emu: Emulator;
+  let base: Pick<RunJobOptions, 'client' | 'model' | 'pollIntervalMs'>;
+  beforeAll(async () => {
+    emu = await emulator();
+    base = { client: createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL }), model: MODEL, pollIntervalMs: 20 };
+  });
+  afterAll(async () => {
+    await Promise.all(emulators.map((e) => e.close()));
+  });
+
+  it('labels a CSV over several chunks, restoring input order from shuffled outputs (CSV round trip)', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 23);
+    const out = join(dir, 'labeled.csv');
+    const summary = await runJob({ ...base, input, prompt: 'Review: {{text}}', labels: LABELS, maxRequests: 5, output: out, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 23, succeeded: 23, failed: 0, retried: 0, batches: 5, outputs: { output: out } });
+    expect(summary.promptTokens).toBeGreaterThan(0);
+    expect(summary.completionTokens).toBeGreaterThan(0);
+    const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
+    const source = parse(await readFile(input), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.id)).toEqual(source.map((r) => r.id));
+    expect(rows.map((r) => r.text)).toEqual(source.map((r) => r.text));
+    expect(rows[2]!.text).toContain('multi\nline, "quoted"');
+    for (const row of rows) {
+      expect(LABELS).toContain(row.label);
+      expect(row.error).toBe('');
+    }
+    expect(rows.slice(0, 5).map((r) => r.label)).toEqual(['negative', 'neutral', 'positive', 'negative', 'positive']);
+    expect(Object.keys(rows[0]!)).toEqual(['id', 'text', 'custom_id', 'label', 'response', 'finish_reason', 'prompt_tokens', 'completion_tokens', 'error']);
+    expect(formatRunSummary(summary)).toContain('records 23: 23 succeeded, 0 failed');
+    const state = await readFile(join(dir, 'job', 'run.json'), 'utf8');
+    expect(state).not.toContain('"k"');
+    expect(JSON.parse(state)).toMatchObject({ kind: 'kbatch-run', phase: 'joined' });
+  });
+
+  it('retries failed requests in follow-up parts of the same job until they succeed (last attempt wins)', async () => {
+    const flaky = await emulator({ seed: 5, faults: { lineFailureRate: 0.3 } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 30);
+    const out = sink();
+    const events: string[] = [];
+    const summary = await runJob({
+      ...base,
+      client: createKlusterClient({ apiKey: 'k', baseURL: flaky.baseURL }),
+      input,
+      prompt: 'Review: {{text}}',
+      labels: LABELS,
+      maxRequests: 10,
+      retries: 5,
+      output: out.stream,
+      jobDir: join(dir, 'job'),
+      onProgress: (e) => events.push(e.type),
+    });
+    expect(summary.succeeded).toBe(30);
+    expect(summary.failed).toBe(0);
+    expect(summary.retried).toBeGreaterThan(0);
+    expect(summary.rounds).toBeGreaterThanOrEqual(1);
+    expect(summary.retryRequests).toBeGreaterThanOrEqual(summary.retried);
+    expect(events).toContain('retry-round');
+    const rows = out.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${i + 1}`));
+    expect(rows.every((r) => r.error === null && LABELS.includes(r.label as string))).toBe(true);
+    const manifest = await loadManifest(join(dir, 'job'));
+    expect(manifest.parts.filter((p) => p.kind === 'retry').length).toBeGreaterThan(0);
+    expect(summary.batches).toBe(manifest.parts.length);
+  });
+
+  it('emits what still fails after the retries with its error, and writes it to rejects', async () => {
+    const broken = await emulator({ seed: 3, faults: { lineFailureRate: 0.5 } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 12);
+    const out = join(dir, 'out.jsonl');
+    const rejects = join(dir, 'rejects.jsonl');
+    const summary = await runJob({
+      ...base,
+      client: createKlusterClient({ apiKey: 'k', baseURL: broken.baseURL }),
+      input,
+      prompt: '{{text}}',
+      retries: 0,
+      output: out,
+      rejects,
+      jobDir: join(dir, 'job'),
+    });
+    expect(summary.failed).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ retried: 0, rounds: 0, requestErrors: summary.failed });
+    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(12);
+    const failed = rows.filter((r) => r.error !== null);
+    expect(failed).toHaveLength(summary.failed);
+    expect(String(failed[0]!.error)).toMatch(/^HTTP 500/);
+    const rejected = (await readFile(rejects, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rejected).toEqual(failed);
+  });
+
+  it('retries answers the labels reject, and reports them as invalid when retries run out', async () => {
+    const seen = new Map<string, number>();
+    // Answers "maybe?" the first time a prompt is seen, a proper label afterwards.
+    const picky = await emulator({
+      responder: (body) => {
+        const key = JSON.stringify(body.messages);
+        const n = (seen.get(key) ?? 0) + 1;
+        seen.set(key, n);
+        return n === 1 ? 'maybe?' : ` "${String(respond(body).content).toUpperCase()}". `;
+      },
+    });
+    const client = createKlusterClient({ apiKey: 'k', baseURL: picky.baseURL });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 6);
+    const retried = await runJob({ ...base, client, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(retried).toMatchObject({ records: 6, succeeded: 6, retried: 6, rounds: 1 });
+    const rows = (await readFile(join(dir, 'a.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.every((r: Record<string, unknown>) => LABELS.includes(r.label as string))).toBe(true);
+
+    seen.clear();
+    const out = sink();
+    const failed = await runJob({ ...base, client, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, retries: 0, output: out.stream, jobDir: join(dir, 'b') });
+    expect(failed).toMatchObject({ records: 6, succeeded: 0, invalidAnswers: 6 });
+    const first = JSON.parse(out.text().split('\n')[0]!);
+    expect(first).toMatchObject({ label: null, response: 'maybe?' });
+    expect(first.error).toMatch(/^invalid answer: /);
+  });
+
+  it('validates answers against a zod schema and adds its fields (JSON array output)', async () => {
+    const dir = await tempDir();
+    const tickets = join(dir, 'tickets.jsonl');
+    await writeFile(tickets, ['{"n":1,"body":"my invoice is wrong"}', '{"n":2,"body":"app crashes on login"}', '{"n":3,"body":"how do I export?"}'].join('\n'));
+    const schema = z.object({ category: z.enum(['billing', 'bug', 'question']), urgent: z.boolean() });
+    const out = join(dir, 'out.json');
+    const summary = await runJob({ ...base, input: tickets, prompt: 'Ticket: {{body}}', schema, output: out, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 3, succeeded: 3 });
+    const rows = JSON.parse(await readFile(out, 'utf8')) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => r.n)).toEqual([1, 2, 3]);
+    for (const row of rows) {
+      expect(schema.safeParse({ category: row.category, urgent: row.urgent }).success).toBe(true);
+    }
+  });
+
+  it('names the failing path when an answer does not match the schema', async () => {
+    const wrong = await emulator({ responder: () => '```json\n{"category": 7}\n```' });
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    await writeFile(input, '{"body":"x"}\n');
+    const out = sink();
+    const summary = await runJob({
+      ...base,
+      client: createKlusterClient({ apiKey: 'k', baseURL: wrong.baseURL }),
+      input,
+      prompt: '{{body}}',
+      schema: { type: 'object', properties: { category: { type: 'string' } }, required: ['category'] },
+      retries: 1,
+      output: out.stream,
+      jobDir: join(dir, 'job'),
+    });
+    expect(summary).toMatchObject({ succeeded: 0, invalidAnswers: 1, retried: 1, rounds: 1 });
+    expect(JSON.parse(out.text()).error).toMatch(/invalid answer: .*category/);
+  });
+
+  it('finishes a job whose batch expires mid-way (leftovers resubmitted), order intact', async () => {
+    const expiring = await emulator({ seed: 2, faults: { expireAfterLines: 4 } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 10);
+    const out = sink();
+    const summary = await runJob({
+      ...base,
+      client: createKlusterClient({ apiKey: 'k', baseURL: expiring.baseURL }),
+      input,
+      prompt: 'Review: {{text}}',
+      labels: LABELS,
+      output: out.stream,
+      jobDir: join(dir, 'job'),
+    });
+    expect(summary).toMatchObject({ records: 10, succeeded: 10 });
+    expect(summary.batches).toBeGreaterThanOrEqual(3);
+    const ids = out.text().trim().split('\n').map((l) => JSON.parse(l).id);
+    expect(ids).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 1}`));
+  });
+
+  it('reads stdin (spooled into the job directory, format sniffed) and continues a finished run without new batches', async () => {
+    const dir = await tempDir();
+    const stdin = Readable.from([Buffer.from('{"q":"great stuff"}\n{"q":"awful'), Buffer.from(' thing"}\n')]);
+    const jobDir = join(dir, 'job');
+    const first = sink();
+    const summary = await runJob({ ...base, input: '-', stdin, prompt: '{{q}}', labels: LABELS, output: first.stream, jobDir });
+    expect(summary).toMatchObject({ records: 2, succeeded: 2, resumed: false });
+    expect(await readdir(jobDir)).toContain('input.jsonl');
+    expect((await loadRunState(jobDir))?.settings).toMatchObject({ spooled: true, format: 'jsonl' });
+    const again = sink();
+    const rerun = await runJob({ ...base, input: '-', stdin: Readable.from([]), prompt: '{{q}}', labels: LABELS, output: again.stream, jobDir });
+    expect(rerun).toMatchObject({ records: 2, succeeded: 2, resumed: true, batches: summary.batches });
+    expect(again.text()).toBe(first.text());
+    expect(await isRunJob(jobDir)).toBe(true);
+    const resumed = sink();
+    await resumeRun(jobDir, { client: base.client, output: resumed.stream });
+    expect(resumed.text()).toBe(first.text());
+  });
+
+  it('streams records in and joined records out (runRecords, runStream)', async () => {
+    const records = (async function* () {
+      for (const text of TEXTS) yield { text };
+    })();
+    const gen = runRecords({ ...base, input: records, prompt: '{{text}}', labels: LABELS, jobDir: join(await tempDir(), 'job') });
+    const rows: Array<Record<string, unknown>> = [];
+    let next = await gen.next();
+    while (!next.done) {
+      rows.push(next.value);
+      next = await gen.next();
+    }
+    expect(rows.map((r) => r.text)).toEqual(TEXTS);
+    expect(rows.map((r) => r.label)).toEqual(['positive', 'negative', 'neutral', 'positive', 'negative']);
+    expect(next.value).toMatchObject({ records: 5, succeeded: 5 });
+
+    const { pipeline } = await import('node:stream/promises');
+    const streamed: Array<Record<string, unknown>> = [];
+    let total = 0;
+    await pipeline(
+      Readable.from(TEXTS.map((text) => ({ text }))),
+      runStream({ ...base, prompt: '{{text}}', labels: LABELS, jobDir: join(await tempDir(), 'job'), onSummary: (s) => (total = s.records) }),
+      async function (source: AsyncIterable<Record<string, unknown>>) {
+        for await (const row of source) streamed.push(row);
+      },
+    );
+    expect(streamed.map((r) => r.label)).toEqual(rows.map((r) => r.label));
+    expect(total).toBe(5);
+  });
+
+  it('skips records rejected while preparing (onInvalidRecord: skip) and counts them as failed', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    await writeFile(input, '{"text":"great"}\n{"other":"no text field"}\nnot json\n{"text":"awful"}\n');
+    const out = sink();
+    const rejects = sink();
+    const summary = await runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, onInvalidRecord: 'skip', output: out.stream, rejects: rejects.stream, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 4, succeeded: 2, failed: 2, skipped: 2 });
+    expect(out.text().trim().split('\n').map((l) => JSON.parse(l).label)).toEqual(['positive', 'negative']);
+    const skipped = rejects.text().trim().split('\n').map((l) => JSON.parse(l));
+    expect(skipped.map((r) => r.record)).toEqual([2, 3]);
+    expect(skipped[0].error).toMatch(/^TEMPLATE_FIELD_MISSING/);
+  });
+
+  it('refuses a rerun with a different prompt (JOB_MISMATCH) and missing options (OPTION_INVALID)', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 2);
+    const jobDir = join(dir, 'job');
+    await runJob({ ...base, input, prompt: 'A {{text}}', output: join(dir, 'o.jsonl'), jobDir });
+    expectKbatchError(await catchError(() => runJob({ ...base, input, prompt: 'B {{text}}', jobDir })), { code: 'JOB_MISMATCH', message: 'different prompt' });
+    expectKbatchError(await catchError(() => runJob({ ...base, prompt: 'x', jobDir: join(dir, 'new') })), { code: 'OPTION_INVALID', field: 'input' });
+    expectKbatchError(await catchError(() => runJob({ ...base, input, prompt: 'x', retries: -1 })), { code: 'OPTION_INVALID', field: 'retries' });
+    expectKbatchError(await catchError(() => resumeRun(dir, { client: base.client })), { code: 'JOB_NOT_FOUND' });
+  });
+});

@@ -9,6 +9,7 @@
 // Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 3]
 //                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm]
 import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,30 @@ import { runInNewContext } from 'node:vm';
 const root = new URL('..', import.meta.url);
 const CHAT = 'POST /v1/chat/completions';
 
-if (process.argv[2] === '--emulator-child') {
+if (process.argv[2] === '--minimal-child') {
+  // A bare node:http server answering every chat request after the same latency: the client's
+  // cost without the emulator's (routing, validation, responder, stats).
+  const { createServer } = await import('node:http');
+  const latencyMs = Number(process.argv[3]);
+  let n = 0;
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString());
+      setTimeout(() => {
+        const body = JSON.stringify({ id: `chatcmpl-${n++}`, object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 } });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      }, latencyMs);
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.send({ baseURL: `http://127.0.0.1:${server.address().port}/v1` }));
+  process.on('message', (msg) => {
+    if (msg === 'close') process.exit(0);
+    if (msg === 'report') process.send({ cpuMicros: process.cpuUsage().user + process.cpuUsage().system });
+  });
+} else if (process.argv[2] === '--emulator-child') {
   const { startEmulator } = await import(new URL('packages/emulator/dist/index.js', root).href);
   let arrivals = [];
   const emu = await startEmulator({
@@ -31,7 +55,8 @@ if (process.argv[2] === '--emulator-child') {
   });
   process.on('message', async (msg) => {
     if (msg === 'report') {
-      process.send({ arrivals, stats: emu.stats(), maxRSS: process.resourceUsage().maxRSS });
+      const cpu = process.cpuUsage();
+      process.send({ arrivals, stats: emu.stats(), maxRSS: process.resourceUsage().maxRSS, cpuMicros: cpu.user + cpu.system });
       arrivals = [];
     }
     if (msg === 'close') {
@@ -54,13 +79,15 @@ async function main() {
       rpm: { type: 'string', default: '600' },
       'rpm-requests': { type: 'string', default: '300' },
       'skip-rpm': { type: 'boolean', default: false },
+      'skip-minimal': { type: 'boolean', default: false },
+      fetch: { type: 'string', default: 'undici' },
     },
   });
   const requests = Number(args.requests);
   const concurrency = Number(args.concurrency);
   const latencyMs = Number(args.latency);
 
-  const { runRealtime } = await import(new URL('packages/core/dist/index.js', root).href);
+  const { runRealtime, createUndiciFetch } = await import(new URL('packages/core/dist/index.js', root).href);
   const { default: OpenAI } = await import(createRequire(new URL('packages/core/package.json', root)).resolve('openai'));
 
   const child = fork(fileURLToPath(import.meta.url), ['--emulator-child', String(latencyMs)], { stdio: 'inherit' });
@@ -71,7 +98,9 @@ async function main() {
     child.send('report');
     return reply;
   };
-  const openai = new OpenAI({ apiKey: 'bench', baseURL });
+  // --fetch undici (default): createUndiciFetch with a pool sized to the concurrency; --fetch native: Node's fetch.
+  const customFetch = args.fetch === 'undici' ? createUndiciFetch({ connections: concurrency }) : undefined;
+  const openai = new OpenAI({ apiKey: 'bench', baseURL, ...(customFetch ? { fetch: customFetch } : {}) });
 
   function* lines(n, prefix) {
     for (let i = 0; i < n; i++) {
@@ -102,18 +131,23 @@ async function main() {
   };
 
   try {
-    console.log(`node ${process.version}, emulator in a child process, ${latencyMs} ms added latency, concurrency ${concurrency}`);
+    console.log(`node ${process.version}, emulator in a child process, ${latencyMs} ms added latency, concurrency ${concurrency}, fetch: ${args.fetch}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     await run(3000, 'warmup', { concurrency }); // let the JIT settle
     await report();
     const ideal = concurrency / (latencyMs / 1000);
     const ratios = [];
+    let emuCpu = (await report()).cpuMicros;
     for (let round = 1; round <= Number(args.rounds); round++) {
+      const cpu0 = process.cpuUsage();
       const t = await run(requests, `bench${round}`, { concurrency });
-      const { stats } = await report();
+      const cpu1 = process.cpuUsage(cpu0);
+      const { stats, cpuMicros } = await report();
+      const cpu = `CPU/request: client ${((cpu1.user + cpu1.system) / requests).toFixed(0)} µs, emulator ${((cpuMicros - emuCpu) / requests).toFixed(0)} µs`;
+      emuCpu = cpuMicros;
       const throughput = t.ok / t.seconds;
       ratios.push(throughput / ideal);
       console.log(
-        `round ${round}: ${t.ok} ok / ${t.failed} failed in ${t.seconds.toFixed(3)} s = ${throughput.toFixed(0)} req/s, ratio ${(throughput / ideal).toFixed(2)} (emulator max concurrent chat: ${stats.maxConcurrentChat})`,
+        `round ${round}: ${t.ok} ok / ${t.failed} failed in ${t.seconds.toFixed(3)} s = ${throughput.toFixed(0)} req/s, ratio ${(throughput / ideal).toFixed(2)} (emulator max concurrent chat: ${stats.maxConcurrentChat}); ${cpu}`,
       );
     }
     // Baseline: the same SDK client driven by a bare 64-worker loop (no engine), to separate the
@@ -137,6 +171,20 @@ async function main() {
     for await (const _ of runRealtime({ requests: lines(requests * 3, 'fake'), client: fake, concurrency }));
     const fakeRate = (requests * 3) / ((performance.now() - fakeStart) / 1000);
     console.log(`engine:     fake client (${latencyMs} ms timer, no HTTP): ${fakeRate.toFixed(0)} req/s, ratio ${(fakeRate / ideal).toFixed(2)}`);
+    if (!args['skip-minimal']) {
+      // The same engine and client against a bare HTTP server (no emulator overheads).
+      const minimal = fork(fileURLToPath(import.meta.url), ['--minimal-child', String(latencyMs)], { stdio: 'inherit' });
+      const { baseURL: minimalURL } = await new Promise((resolve) => minimal.once('message', resolve));
+      const minimalClient = new OpenAI({ apiKey: 'bench', baseURL: minimalURL, ...(customFetch ? { fetch: customFetch } : {}) });
+      const rates = [];
+      for (let round = 0; round < Number(args.rounds) + 1; round++) {
+        const start = performance.now();
+        for await (const _ of runRealtime({ requests: lines(requests, `min${round}`), client: minimalClient.chat.completions, concurrency }));
+        if (round > 0) rates.push(requests / ((performance.now() - start) / 1000)); // round 0 warms the new connections
+      }
+      minimal.send('close');
+      console.log(`minimal:    bare node:http server child, same engine and client: ${rates.map((r) => `${r.toFixed(0)} req/s (${(r / ideal).toFixed(2)})`).join(', ')}`);
+    }
     console.log(`ideal:      ${concurrency} / ${latencyMs} ms = ${ideal.toFixed(0)} req/s`);
     console.log(`ratio:      median ${median.toFixed(2)}, best ${ratios.at(-1).toFixed(2)} (target >= 0.80) ${median >= 0.8 ? 'OK' : 'BELOW TARGET'}`);
     const peak = process.resourceUsage().maxRSS;
@@ -160,7 +208,9 @@ async function main() {
         `rpm:        limit ${rpm}: ${r.ok} requests arrived over ${(minutes * 60).toFixed(1)} s (emulator clock) = ${measured.toFixed(1)} rpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`,
       );
     }
+    console.log(`load avg:   ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at the end`);
   } finally {
+    await customFetch?.close();
     child.send('close');
   }
 }

@@ -17,3 +17,5 @@ export type { KBatch, KFile, RequestCounts, BatchErrorEntry } from './schemas.js
 export { uploadFile } from './upload-file.js';
 export type { UploadClient, UploadFileOptions } from './upload-file.js';
 export { isTransientError } from './retry.js';
+export { createUndiciFetch, UndiciFetchOptionsSchema } from './undici-fetch.js';
+export type { UndiciFetch, UndiciFetchOptions } from './undici-fetch.js';

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Readable } from 'node:stream';
+import { recordStream, type SourceRecord } from '@kbatch/core';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { runCli, spawnChild, spawnCli } from './job-fixtures.js';
+import { runCli as runBin } from '../helpers/spawn.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', import.meta.url));
+const LABEL_ARGS = ['--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral'];
+
+/** Parse CSV text with core's RFC 4180 reader (the cli package has no csv-parse; core's reader is tested against it). */
+async function parse(text: string | Buffer, _options?: { columns: true }): Promise<Record<string, string>[]> {
+  const rows: Record<string, string>[] = [];
+  for await (const record of recordStream({ input: Readable.from([Buffer.from(text)]), format: 'csv' }) as AsyncIterable<SourceRecord>) {
+    rows.push(record.data as Record<string, string>);
+  }
+  return rows;
+}
+
+async function root(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'kbatch-run-cli-'));
+}
+
+describe('kbatch run', () => {
+  let emu: Emulator;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 21, validationMs: 10, lineMs: 1, finalizingMs: 10 });
+    env = { KLUSTER_API_KEY: 'secret-run-key', KLUSTER_BASE_URL: emu.baseURL };
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('runs the README quick start with --local: a labeled CSV on stdout, the summary on stderr, exit 0', async () => {
+    const cwd = await root();
+    const run = await runBin(['run', REVIEWS, '--local', ...LABEL_ARGS, '--output-format', 'csv'], { cwd });
+    expect(run.stderr).toContain('records 30: 30 succeeded, 0 failed');
+    expect(run.code).toBe(0);
+    const rows = await parse(run.stdout, { columns: true }) as Record<string, string>[];
+    const source = await parse(await readFile(REVIEWS), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => [r.id, r.text])).toEqual(source.map((r) => [r.id, r.text]));
+    expect(new Set(rows.map((r) => r.label))).toEqual(new Set(['positive', 'negative', 'neutral']));
+    expect(rows.find((r) => r.id === 'r07')!.label).toBe('negative');
+  });
+
+  it('reads records from stdin and writes --output in the format of its extension', async () => {
+    const cwd = await root();
+    const stdin = '{"q":"great, love it"}\n{"q":"awful, broken"}\n';
+    const run = await runBin(['run', '-', ...LABEL_ARGS.slice(0, 2), '--prompt', '{{q}}', '--labels', 'positive,negative', '--output', 'out.json', '--job-dir', 'job', '--poll-interval', '50ms', '--quiet'], {
+      cwd,
+      env,
+      stdin,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const rows = JSON.parse(await readFile(join(cwd, 'out.json'), 'utf8'));
+    expect(rows.map((r: { label: string }) => r.label)).toEqual(['positive', 'negative']);
+    expect(await readFile(join(cwd, 'job', 'input.jsonl'), 'utf8')).toBe(stdin);
+    expect(await readFile(join(cwd, 'job', 'run.json'), 'utf8')).not.toContain('secret-run-key');
+  });
+
+  it('exits 3 when records still fail after --retries, writing them to --rejects', async () => {
+    const broken = await startEmulator({ timeScale: 0.001, seed: 1, validationMs: 5, lineMs: 0, finalizingMs: 5, faults: { lineFailureRate: 1 } });
+    try {
+      const cwd = await root();
+      const run = await runCli(
+        ['run', REVIEWS, ...LABEL_ARGS, '--retries', '1', '--rejects', 'rejects.jsonl', '--max-requests', '20', '--poll-interval', '50ms', '--progress', 'none', '--job-dir', 'job'],
+        { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: broken.baseURL }, cwd },
+      );
+      expect(run.code).toBe(3);
+      expect(run.stderr).toMatch(/records 30: 0 succeeded, 30 failed \(30 request errors/);
+      expect(run.stderr).toContain('30 retried in 1 round');
+      expect(run.stderr).toContain('4 batches');
+      const rejects = (await readFile(join(cwd, 'rejects.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      expect(rejects).toHaveLength(30);
+      expect(rejects[0].error).toMatch(/^HTTP 500/);
+      expect(run.stdout.trim().split('\n')).toHaveLength(30);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('exits 1 with a flag-named error when the job cannot run', async () => {
+    const cwd = await root();
+    const noModel = await runCli(['run', REVIEWS, '--prompt', 'x'], { env, cwd });
+    expect(noModel.code).toBe(1);
+    expect((noModel.error as { code?: string }).code).toBe('OPTION_INVALID');
+    const badRetries = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--retries', 'many'], { env, cwd });
+    expect((badRetries.error as Error).message).toContain('`--retries`');
+    const noKey = await runCli(['run', REVIEWS, ...LABEL_ARGS], { env: {}, cwd });
+    expect((noKey.error as { code?: string }).code).toBe('API_KEY_MISSING');
+  });
+
+  it('parses --schema answers into columns (CSV, nested fields flattened) with --prefix', async () => {
+    const cwd = await root();
+    await writeFile(join(cwd, 'in.csv'), 'id,body\n1,invoice wrong\n2,app crashes\n');
+    await writeFile(
+      join(cwd, 'schema.json'),
+      JSON.stringify({ type: 'object', properties: { category: { type: 'string', enum: ['billing', 'bug'] }, meta: { type: 'object', properties: { urgent: { type: 'boolean' } }, required: ['urgent'] } }, required: ['category', 'meta'] }),
+    );
+    const run = await runCli(['run', 'in.csv', '--model', MODEL, '--prompt', '{{body}}', '--schema', 'schema.json', '--prefix', 'kb_', '--output-format', 'csv', '--quiet', '--poll-interval', '50ms'], { env, cwd });
+    expect(run.code).toBe(0);
+    const rows = await parse(run.stdout, { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]!)).toEqual(expect.arrayContaining(['id', 'body', 'kb_custom_id', 'kb_category', 'kb_meta.urgent', 'kb_error']));
+    expect(rows.every((r) => ['billing', 'bug'].includes(r.kb_category!) && ['true', 'false'].includes(r['kb_meta.urgent']!))).toBe(true);
+  });
+
+  it('continues after a SIGKILL when rerun with the same --job-dir: one batch per chunk, full output', async () => {
+    const cwd = await root();
+    const args = ['run', REVIEWS, ...LABEL_ARGS, '--max-requests', '10', '--job-dir', 'job', '--output', 'out.csv', '--poll-interval', '50ms', '--concurrency', '1', '--quiet'];
+    const created = emu.stats().batchesCreated;
+    const crashed = await spawnCli(args, { ...env, KBATCH_TEST_CRASH_AT: 'after-create:2' }, cwd);
+    expect(crashed.signal).toBe('SIGKILL');
+    expect(JSON.parse(await readFile(join(cwd, 'job', 'run.json'), 'utf8')).phase).toBe('prepared');
+    const resumed = await spawnCli(args, env, cwd);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(emu.stats().batchesCreated - created).toBe(3);
+    const rows = await parse(await readFile(join(cwd, 'out.csv')), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`));
+    expect(rows.every((r) => r.error === '')).toBe(true);
+  });
+
+  it('stops on Ctrl-C with exit 130 and the command to continue', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 3, validationMs: 10, lineMs: 30, finalizingMs: 10 });
+    try {
+      const cwd = await root();
+      const child = spawnChild(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--poll-interval', '50ms', '--quiet'], { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: slow.baseURL }, cwd);
+      for (let i = 0; i < 200 && slow.stats().batchesCreated < 1; i++) await new Promise((r) => setTimeout(r, 25));
+      child.process.kill('SIGINT');
+      const interrupted = await child.done;
+      expect(interrupted.code).toBe(130);
+      expect(interrupted.stderr).toContain(`kbatch resume ${join(cwd, 'job')}`);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('shows an example in --help', async () => {
+    const help = await runCli(['run', '--help'], { cwd: await root() });
+    expect(help.stdout).toContain('kbatch run reviews.csv');
+    expect(help.stdout).toContain('--labels');
+    expect(help.stdout).toContain('--local');
+  });
+});

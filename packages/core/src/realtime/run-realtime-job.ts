@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseOptions } from '../options.js';
+import type { BatchRequestLine } from '../request/types.js';
+import { isRealtimeClientInput, realtimeClientFor, type RealtimeClientInput } from './fast-client.js';
+import { RealtimeOptionsSchema } from './run-realtime.js';
+import { readRequestFile, runToFiles, type RealtimeJobSummary } from './run-to-files.js';
+
+/** The realtime area of a job directory: answers log and results files. */
+export const REALTIME_DIR = 'realtime';
+/** The answers log of a realtime job (successes, appended as they arrive; read back on resume). */
+export const REALTIME_ANSWERS_FILE = 'answers.jsonl';
+
+const client = z.custom<RealtimeClientInput>(isRealtimeClientInput, {
+  error: 'must be an openai client or its chat.completions (an object with create())',
+});
+/** Copy a full openai client onto `createUndiciFetch` (pool sized to `concurrency`); see `realtimeClientFor`. */
+const undiciFetch = z.boolean({ error: 'must be true or false' }).default(true);
+/** Results files are written as results complete; the join indexes them by custom_id. */
+const unordered = z.boolean({ error: 'must be true or false' }).default(true);
+
+/** Options of {@link runRealtimeJob}. */
+export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: true, answersLog: true, unordered: true }).extend({
+  /** The job directory; results go to `<jobDir>/realtime/`. */
+  jobDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
+  /** Chunk files of request lines (JSONL), in order; each gets its own results file. */
+  requestFiles: z.array(z.string().min(1, { error: 'must be file paths' }), { error: 'must be a list of request file paths' }),
+  client,
+  undiciFetch,
+  unordered,
+});
+/** Options of {@link runRealtimeJob} as given. */
+export type RunRealtimeJobOptions = z.input<typeof RunRealtimeJobOptionsSchema>;
+
+/** The results file of request file number `index` (0-based) in a job directory. */
+export function realtimeResultFile(jobDir: string, index: number): string {
+  return join(jobDir, REALTIME_DIR, `results-${String(index + 1).padStart(5, '0')}.jsonl`);
+}
+
+/**
+ * Run a job's request files through /v1/chat/completions (the realtime mode of `kbatch run`):
+ * one engine for all files (concurrency, rpm/tpm, retries, adaptive limit as in `runRealtime`),
+ * successes appended to `<jobDir>/realtime/answers.jsonl` as they arrive, and one results file per
+ * request file, `<jobDir>/realtime/results-00001.jsonl` …, in the batch "request output object"
+ * shape (errors included), so the join reads them as a batch's output: `{ requests, files: [resultFile] }`.
+ * Resumable: after a crash or abort, calling it again with the same arguments sends only the
+ * requests without a success in the answers log (earlier failures are tried again) and rewrites the
+ * results files. Final request failures are result lines, not exceptions.
+ * @returns counts, tokens and the results file of each request file (`chunks`, in order)
+ * @example
+ * const s = await runRealtimeJob({ jobDir, requestFiles: ['job/chunks/part-00001.jsonl'], client: openai, concurrency: 20, rpm: 600 });
+ * await joinFiles({ input: 'reviews.csv', results: s.chunks.map((c) => c.resultFile), output: 'out.csv' });
+ */
+export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<RealtimeJobSummary> {
+  const { jobDir, requestFiles, client: given, undiciFetch: fast, ...rest } = parseOptions(RunRealtimeJobOptionsSchema, options, 'runRealtimeJob');
+  const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, undiciFetch: fast });
+  try {
+    return await runToFiles(
+      requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: realtimeResultFile(jobDir, i), requestFile: file })),
+      { ...rest, client, answersLog: join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE) },
+    );
+  } finally {
+    await close();
+  }
+}
+
+const isRequests = (v: unknown) =>
+  (typeof v === 'string' && v !== '') ||
+  (v != null && (typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function'));
+
+/** Options of {@link finishRealtime}. */
+export const FinishRealtimeOptionsSchema = RealtimeOptionsSchema.omit({ client: true, unordered: true }).extend({
+  /** The request lines without a result: a JSONL file path, or (async) iterable of request lines. */
+  requests: z.custom<string | AsyncIterable<BatchRequestLine> | Iterable<BatchRequestLine>>(isRequests, {
+    error: 'must be a request file path or an iterable of request lines',
+  }),
+  /** Where the results go (JSONL, batch output shape; written to `.tmp` and renamed when complete). */
+  resultFile: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }),
+  /** Answers log for resuming (default `<resultFile>.answers.jsonl`). */
+  answersLog: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
+  client,
+  undiciFetch,
+  unordered,
+});
+/** Options of {@link finishRealtime} as given. */
+export type FinishRealtimeOptions = z.input<typeof FinishRealtimeOptionsSchema>;
+
+/**
+ * Run a batch job's leftovers realtime (`kbatch run --finish-realtime`): the stragglers of a batch
+ * that is taking too long, or a retry round's few requests, sent to /v1/chat/completions and written
+ * to `resultFile` in the batch output shape, for the join to read after the batch's own files (last
+ * attempt wins). Resumable through its answers log like `runRealtimeJob`.
+ * @example
+ * await finishRealtime({ requests: 'job/retry-1.jsonl', resultFile: 'job/realtime/retry-1.results.jsonl', client: openai, concurrency: 20 });
+ */
+export async function finishRealtime(options: FinishRealtimeOptions): Promise<RealtimeJobSummary> {
+  const { requests, resultFile, answersLog, client: given, undiciFetch: fast, ...rest } = parseOptions(FinishRealtimeOptionsSchema, options, 'finishRealtime');
+  const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, undiciFetch: fast });
+  try {
+    return await runToFiles([{ lines: typeof requests === 'string' ? readRequestFile(requests) : requests, resultFile, requestFile: typeof requests === 'string' ? requests : null }], {
+      ...rest,
+      client,
+      answersLog: answersLog ?? `${resultFile}.answers.jsonl`,
+    });
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,170 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { once } from 'node:events';
+import { KbatchError } from '../errors.js';
+import { readFileLines } from '../job/lines.js';
+import type { BatchRequestLine } from '../request/types.js';
+import { runResolved, type ResolvedRealtimeOptions } from './run-realtime.js';
+import type { RealtimeEvent, RealtimeResultLine } from './types.js';
+
+/** One set of requests and the results file it ends up in. */
+export interface RealtimeSource {
+  lines: AsyncIterable<BatchRequestLine> | Iterable<BatchRequestLine>;
+  resultFile: string;
+  /** The request file the lines came from, if any (reported back). */
+  requestFile: string | null;
+}
+
+/** What happened to one request file (or request set) of a realtime run. */
+export interface RealtimeChunkResult {
+  requestFile: string | null;
+  /** JSONL of result lines ("request output object" shape), one per request: give it to the join as `files`. */
+  resultFile: string;
+  requests: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** The outcome of `runRealtimeJob` / `finishRealtime`. */
+export interface RealtimeJobSummary {
+  requests: number;
+  succeeded: number;
+  /** Requests whose final result is an error line (retries exhausted or not retryable). */
+  failed: number;
+  /** Requests retried at least once in this call. */
+  retried: number;
+  /** Requests answered by an earlier, interrupted call (read from the answers log, not sent). */
+  replayed: number;
+  /** Tokens of the successful answers (replayed ones included). */
+  promptTokens: number;
+  completionTokens: number;
+  answersLog: string;
+  chunks: RealtimeChunkResult[];
+}
+
+/** Request lines of a JSONL file, parsed one at a time (LINE_INVALID names the file and line). */
+export async function* readRequestFile(file: string): AsyncGenerator<BatchRequestLine> {
+  for await (const { line, text } of readFileLines(file)) {
+    try {
+      yield JSON.parse(text) as BatchRequestLine;
+    } catch (cause) {
+      throw new KbatchError('LINE_INVALID', `request file ${file} line ${line} is not JSON`, { file, line, cause });
+    }
+  }
+}
+
+interface ChunkState {
+  result: RealtimeChunkResult;
+  read: number;
+  inputDone: boolean;
+  written: number;
+  writer: WriteStream | null;
+  tmp: string;
+  finished: boolean;
+}
+
+/**
+ * Run every source through one realtime engine (one rate limiter, one adaptive limit, one answers
+ * log for the lot) and write each source's results to its file: `<file>.tmp` while it fills, renamed
+ * into place once its last result is in, so an existing results file is always complete. Results are
+ * written as they complete (unordered): the join indexes them by custom_id. Memory: the custom_ids
+ * in flight (bounded by the engine's window) and one open file per source still being answered.
+ */
+export async function runToFiles(sources: RealtimeSource[], o: ResolvedRealtimeOptions & { answersLog: string }): Promise<RealtimeJobSummary> {
+  const summary: RealtimeJobSummary = {
+    requests: 0,
+    succeeded: 0,
+    failed: 0,
+    retried: 0,
+    replayed: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    answersLog: o.answersLog,
+    chunks: [],
+  };
+  const states: ChunkState[] = sources.map((s) => ({
+    result: { requestFile: s.requestFile, resultFile: s.resultFile, requests: 0, succeeded: 0, failed: 0 },
+    read: 0,
+    inputDone: false,
+    written: 0,
+    writer: null,
+    tmp: `${s.resultFile}.tmp`,
+    finished: false,
+  }));
+  summary.chunks = states.map((s) => s.result);
+  await mkdir(dirname(o.answersLog), { recursive: true });
+  for (const s of states) await mkdir(dirname(s.result.resultFile), { recursive: true });
+
+  // custom_id → source index, for the requests started and not yet written (duplicate ids in flight share a count).
+  const inFlight = new Map<string, { chunk: number; count: number }>();
+  async function* input(): AsyncGenerator<BatchRequestLine> {
+    for (let k = 0; k < sources.length; k++) {
+      for await (const line of sources[k]!.lines) {
+        const id = (line as Partial<BatchRequestLine> | null)?.custom_id;
+        if (typeof id === 'string') {
+          const entry = inFlight.get(id);
+          if (entry) entry.count++;
+          else inFlight.set(id, { chunk: k, count: 1 });
+        }
+        states[k]!.read++;
+        yield line;
+      }
+      states[k]!.inputDone = true;
+    }
+  }
+
+  const finish = async (state: ChunkState) => {
+    if (state.finished) return;
+    state.finished = true;
+    if (state.writer) {
+      const writer = state.writer;
+      state.writer = null;
+      writer.end();
+      await once(writer, 'close');
+    } else {
+      await writeFile(state.tmp, '');
+    }
+    await rename(state.tmp, state.result.resultFile);
+  };
+
+  const onEvent = (event: RealtimeEvent) => {
+    if (event.type === 'retry' && event.attempt === 1) summary.retried++;
+    if (event.type === 'answered' && event.replayed) summary.replayed++;
+    o.onEvent?.(event);
+  };
+
+  try {
+    for await (const line of runResolved(input(), { ...o, onEvent })) {
+      const entry = inFlight.get(line.custom_id);
+      if (!entry) throw new KbatchError('RESPONSE_INVALID', `realtime result for unknown custom_id ${line.custom_id}`, { customId: line.custom_id });
+      if (--entry.count === 0) inFlight.delete(line.custom_id);
+      const state = states[entry.chunk]!;
+      state.writer ??= createWriteStream(state.tmp, { flags: 'w' });
+      if (!state.writer.write(`${JSON.stringify(line)}\n`)) await once(state.writer, 'drain');
+      state.written++;
+      count(summary, state.result, line);
+      // Sources before the one being read are complete once all their results are written.
+      for (const s of states) if (s.inputDone && !s.finished && s.written === s.read) await finish(s);
+    }
+    for (const s of states) await finish(s);
+  } finally {
+    for (const s of states) s.writer?.destroy();
+  }
+  for (const s of states) s.result.requests = s.read;
+  summary.requests = states.reduce((n, s) => n + s.read, 0);
+  return summary;
+}
+
+function count(summary: RealtimeJobSummary, chunk: RealtimeChunkResult, line: RealtimeResultLine): void {
+  if (line.response?.status_code === 200 && !line.error) {
+    summary.succeeded++;
+    chunk.succeeded++;
+    const usage = (line.response.body as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+    if (typeof usage?.prompt_tokens === 'number') summary.promptTokens += usage.prompt_tokens;
+    if (typeof usage?.completion_tokens === 'number') summary.completionTokens += usage.completion_tokens;
+  } else {
+    summary.failed++;
+    chunk.failed++;
+  }
+}

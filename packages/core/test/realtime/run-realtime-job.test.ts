@@ -1,0 +1,197 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmulator } from '@kbatch/emulator';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUndiciFetch } from '../../src/client/undici-fetch.js';
+import { parseResultLine } from '../../src/join/result-line.js';
+import { loadAnsweredIds } from '../../src/realtime/answers-log.js';
+import { realtimeClientFor } from '../../src/realtime/fast-client.js';
+import { finishRealtime, realtimeResultFile, runRealtimeJob, REALTIME_ANSWERS_FILE, REALTIME_DIR } from '../../src/realtime/run-realtime-job.js';
+import type { BatchRequestLine } from '../../src/request/types.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+// Integration over real HTTP: requests are counted on the emulator side.
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+const CHAT = 'POST /v1/chat/completions';
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+
+const lines = (n: number, prefix: string): BatchRequestLine[] =>
+  Array.from({ length: n }, (_, i) => ({
+    custom_id: `${prefix}${i}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: MODEL, messages: [{ role: 'user', content: `question ${prefix}${i}` }] },
+  }));
+const toJsonl = (ls: BatchRequestLine[]) => ls.map((l) => `${JSON.stringify(l)}\n`).join('');
+const readLines = async (file: string) => (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+const chatAttempts = (emu: Emulator) => emu.stats().requests[CHAT] ?? 0;
+
+describe('runRealtimeJob', () => {
+  let emu: Emulator;
+  let openai: OpenAI;
+  let dir: string;
+  beforeAll(async () => {
+    emu = await startEmulator({ seed: 11 });
+    openai = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL });
+    dir = await mkdtemp(join(tmpdir(), 'kbatch-rtjob-'));
+  });
+  afterAll(async () => {
+    await emu.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function chunkFiles(name: string, sizes: number[]): Promise<{ jobDir: string; files: string[]; all: BatchRequestLine[][] }> {
+    const jobDir = join(dir, name);
+    const all = sizes.map((n, k) => lines(n, `${name}-c${k}-`));
+    const files = all.map((_, k) => join(dir, `${name}-part-${k}.jsonl`));
+    for (let k = 0; k < files.length; k++) await writeFile(files[k]!, toJsonl(all[k]!));
+    return { jobDir, files, all };
+  }
+
+  it('writes one results file per request file, in the batch output shape the join parses', async () => {
+    const { jobDir, files, all } = await chunkFiles('shape', [7, 0, 12]);
+    const sent = chatAttempts(emu);
+    const summary = await runRealtimeJob({ jobDir, requestFiles: files, client: openai, concurrency: 4 });
+    expect(chatAttempts(emu) - sent).toBe(19);
+    expect(summary).toMatchObject({ requests: 19, succeeded: 19, failed: 0, retried: 0, replayed: 0 });
+    expect(summary.promptTokens).toBeGreaterThan(0);
+    expect(summary.completionTokens).toBeGreaterThan(0);
+    expect(summary.answersLog).toBe(join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE));
+    expect(summary.chunks.map((c) => [c.requestFile, c.resultFile, c.requests, c.succeeded])).toEqual(
+      files.map((f, k) => [f, realtimeResultFile(jobDir, k), all[k]!.length, all[k]!.length]),
+    );
+    for (let k = 0; k < files.length; k++) {
+      const results = (await readLines(summary.chunks[k]!.resultFile)).map((text) => parseResultLine(text));
+      expect(results.map((r) => r.customId).sort()).toEqual(all[k]!.map((l) => l.custom_id).sort());
+      expect(results.every((r) => r.ok && r.statusCode === 200 && typeof r.response === 'string')).toBe(true);
+      expect(existsSync(`${summary.chunks[k]!.resultFile}.tmp`)).toBe(false);
+    }
+  });
+
+  it('counts retries and final failures, and writes failures as error lines', async () => {
+    const { jobDir, files } = await chunkFiles('faults', [30]);
+    emu.setFaults({ rate5xx: 0.5, routes: [CHAT] });
+    try {
+      const summary = await runRealtimeJob({ jobDir, requestFiles: files, client: openai, concurrency: 4, retries: 1, retryBaseMs: 1, retryMaxMs: 2 });
+      expect(summary.requests).toBe(30);
+      expect(summary.retried).toBeGreaterThan(0);
+      expect(summary.failed).toBeGreaterThan(0);
+      expect(summary.succeeded + summary.failed).toBe(30);
+      const results = (await readLines(summary.chunks[0]!.resultFile)).map((text) => parseResultLine(text));
+      expect(results.filter((r) => !r.ok)).toHaveLength(summary.failed);
+      expect(results.filter((r) => !r.ok).every((r) => r.statusCode !== undefined && r.statusCode >= 500)).toBe(true);
+      // A rerun sends only the failed requests again.
+      emu.setFaults(null);
+      const sent = chatAttempts(emu);
+      const again = await runRealtimeJob({ jobDir, requestFiles: files, client: openai, concurrency: 4 });
+      expect(chatAttempts(emu) - sent).toBe(summary.failed);
+      expect(again).toMatchObject({ requests: 30, succeeded: 30, failed: 0, replayed: summary.succeeded });
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('resumes after the process is killed: the rerun sends only unanswered requests', async () => {
+    const local = await startEmulator({ faults: { latencyMs: 30, routes: [CHAT] } });
+    try {
+      const { jobDir, files, all } = await chunkFiles('killed', [20, 20]);
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/realtime-job-child.mjs', import.meta.url)), local.baseURL, jobDir, ...files], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      let answers = 0;
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          answers += chunk.length;
+          if (answers >= 8) resolve();
+        });
+      });
+      child.kill('SIGKILL');
+      await exited;
+      const answered = await loadAnsweredIds(join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE));
+      expect(answered.size).toBeGreaterThanOrEqual(8);
+      expect(answered.size).toBeLessThan(40);
+      const sentByChild = chatAttempts(local);
+      const client = new OpenAI({ apiKey: 'test', baseURL: local.baseURL });
+      const summary = await runRealtimeJob({ jobDir, requestFiles: files, client, concurrency: 8 });
+      expect(chatAttempts(local) - sentByChild).toBe(40 - answered.size);
+      expect(summary).toMatchObject({ requests: 40, succeeded: 40, failed: 0, replayed: answered.size });
+      for (let k = 0; k < 2; k++) {
+        const ids = (await readLines(realtimeResultFile(jobDir, k))).map((t) => (JSON.parse(t) as { custom_id: string }).custom_id);
+        expect(ids.sort()).toEqual(all[k]!.map((l) => l.custom_id).sort());
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('rejects a request file line that is not JSON with LINE_INVALID', async () => {
+    const jobDir = join(dir, 'badline');
+    const file = join(dir, 'badline.jsonl');
+    await writeFile(file, `${toJsonl(lines(1, 'ok'))}{not json\n`);
+    const err = await catchError(() => runRealtimeJob({ jobDir, requestFiles: [file], client: openai }));
+    expectKbatchError(err, { code: 'LINE_INVALID', file, line: 2 });
+  });
+
+  it('rejects invalid options with OPTION_INVALID', async () => {
+    const err = await catchError(() => runRealtimeJob({ jobDir: dir, requestFiles: 'x' as unknown as string[], client: openai }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', message: /requestFiles/ });
+    const noClient = await catchError(() => runRealtimeJob({ jobDir: dir, requestFiles: [], client: {} as OpenAI }));
+    expectKbatchError(noClient, { code: 'OPTION_INVALID', message: /client/ });
+  });
+});
+
+describe('finishRealtime', () => {
+  let emu: Emulator;
+  let dir: string;
+  beforeAll(async () => {
+    emu = await startEmulator({ seed: 12 });
+    dir = await mkdtemp(join(tmpdir(), 'kbatch-finish-'));
+  });
+  afterAll(async () => {
+    await emu.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs leftover request lines (iterable or file) into one results file, resumable by its answers log', async () => {
+    const openai = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL });
+    const resultFile = join(dir, 'stragglers.results.jsonl');
+    const requests = lines(9, 'straggler');
+    const summary = await finishRealtime({ requests, resultFile, client: openai.chat.completions, concurrency: 3 });
+    expect(summary).toMatchObject({ requests: 9, succeeded: 9, failed: 0, answersLog: `${resultFile}.answers.jsonl` });
+    expect((await readLines(resultFile)).map((t) => parseResultLine(t).customId).sort()).toEqual(requests.map((l) => l.custom_id).sort());
+
+    const file = join(dir, 'retry.jsonl');
+    await writeFile(file, toJsonl(requests));
+    const sent = chatAttempts(emu);
+    const again = await finishRealtime({ requests: file, resultFile, client: openai, concurrency: 3 });
+    expect(chatAttempts(emu) - sent).toBe(0);
+    expect(again).toMatchObject({ requests: 9, succeeded: 9, replayed: 9, chunks: [{ requestFile: file, resultFile }] });
+  });
+
+  it('rejects a missing resultFile with OPTION_INVALID', async () => {
+    const err = await catchError(() => finishRealtime({ requests: [], client: { create: async () => ({}) } } as never));
+    expectKbatchError(err, { code: 'OPTION_INVALID', message: /resultFile/ });
+  });
+});
+
+describe('realtimeClientFor', () => {
+  it('moves a client on the platform fetch onto createUndiciFetch, and leaves others as given', async () => {
+    const platform = new OpenAI({ apiKey: 'x', baseURL: 'http://127.0.0.1:9/v1' });
+    const fast = realtimeClientFor(platform, { connections: 4, undiciFetch: true });
+    expect(fast.client).not.toBe(platform.chat.completions);
+    await fast.close();
+    expect(realtimeClientFor(platform, { connections: 4, undiciFetch: false }).client).toBe(platform.chat.completions);
+    const own = createUndiciFetch();
+    const custom = new OpenAI({ apiKey: 'x', baseURL: 'http://127.0.0.1:9/v1', fetch: own });
+    expect(realtimeClientFor(custom, { connections: 4, undiciFetch: true }).client).toBe(custom.chat.completions);
+    await own.close();
+    const bare = { create: async () => ({}) } as never;
+    expect(realtimeClientFor(bare, { connections: 4, undiciFetch: true }).client).toBe(bare);
+  });
+});

@@ -127,6 +127,47 @@ describe('kbatch run', () => {
     expect(rows.every((r) => r.error === '')).toBe(true);
   });
 
+  for (const point of ['run-after-prepare', 'run-after-add-retries', 'run-during-join:5']) {
+    it(`continues after a SIGKILL at ${point}: no duplicate batches or retry parts, full output`, async () => {
+      const flaky = await startEmulator({ timeScale: 0.001, seed: 9, validationMs: 5, lineMs: 0, finalizingMs: 5, faults: { lineFailureRate: 0.3 } });
+      try {
+        const cwd = await root();
+        const flakyEnv = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: flaky.baseURL };
+        const args = ['run', REVIEWS, ...LABEL_ARGS, '--max-requests', '10', '--retries', '8', '--job-dir', 'job', '--output', 'out.jsonl', '--poll-interval', '50ms', '--quiet'];
+        const crashed = await spawnCli(args, { ...flakyEnv, KBATCH_TEST_CRASH_AT: point }, cwd);
+        expect(crashed.signal).toBe('SIGKILL');
+        const resumed = await spawnCli(args, flakyEnv, cwd);
+        expect(resumed.code, resumed.stderr).toBe(0);
+        const manifest = JSON.parse(await readFile(join(cwd, 'job', 'manifest.json'), 'utf8'));
+        const state = JSON.parse(await readFile(join(cwd, 'job', 'run.json'), 'utf8'));
+        const retryParts = state.rounds.flatMap((r: { parts: unknown[] }) => r.parts);
+        expect(retryParts.length).toBeGreaterThan(0);
+        expect(manifest.parts.filter((p: { kind: string }) => p.kind === 'retry')).toHaveLength(retryParts.length);
+        expect(manifest.parts.filter((p: { kind: string }) => p.kind === 'chunk')).toHaveLength(3);
+        expect(flaky.stats().batchesCreated).toBe(manifest.parts.length);
+        const rows = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+        expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`));
+        expect(rows.every((r) => r.error === null)).toBe(true);
+      } finally {
+        await flaky.close();
+      }
+    });
+  }
+
+  it('is continued by resumeRunCommand (what `kbatch resume DIR` calls for a run job), output to stdout', async () => {
+    const cwd = await root();
+    const first = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--poll-interval', '50ms', '--quiet'], { env, cwd });
+    expect(first.code).toBe(0);
+    const { resumeRunCommand } = await import('../../src/commands/run.js');
+    const { Command } = await import('commander');
+    const { PassThrough } = await import('node:stream');
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d) => (out += d));
+    await resumeRunCommand(new Command(), 'job', { concurrency: 2, pollInterval: '50ms', quiet: true }, { stdin: new PassThrough(), stdout, stderr: new PassThrough(), env, cwd });
+    expect(out).toBe(first.stdout);
+  });
+
   it('stops on Ctrl-C with exit 130 and the command to continue', async () => {
     const slow = await startEmulator({ timeScale: 0.01, seed: 3, validationMs: 10, lineMs: 30, finalizingMs: 10 });
     try {

@@ -12,6 +12,7 @@ import { acquireJobLock } from '../job/lock.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
 import { resumeJob, type JobOptions } from '../job/run-job.js';
 import { summarizeJob } from '../job/summary.js';
+import { crashPoint } from '../job/crash-point.js';
 import type { JobSummary } from '../job/types.js';
 import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
 import { outputStream } from '../output/output-stream.js';
@@ -133,6 +134,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
         const prepared = await prepareRun(jobDir, settings, plan.answers.instruction, opts.jobDir === undefined ? jobId : undefined, opts.signal);
+        crashPoint('run-after-prepare');
         Object.assign(state, prepared, { phase: 'prepared' });
         await saveRunState(jobDir, state);
       }
@@ -165,6 +167,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
           break;
         }
         await sinks.write(next.value);
+        crashPoint('run-during-join');
         if (emitRows && next.value.status !== 'skipped') yield next.value.row;
       }
       await sinks.end();
@@ -312,6 +315,7 @@ async function attachParts(jobDir: string, state: RunState, manifest: JobManifes
   const unclaimed = manifest.parts.filter((p) => p.kind === 'retry' && !claimed.has(p.index)).map((p) => p.index);
   const pending = parts.filter((p) => p.part === null);
   const indexes = unclaimed.length === pending.length ? unclaimed : await addChunks(jobDir, pending.map((p) => join(jobDir, p.file)));
+  crashPoint('run-after-add-retries');
   pending.forEach((p, i) => (p.part = indexes[i]!));
   await saveRunState(jobDir, state);
 }

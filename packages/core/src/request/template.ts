@@ -15,6 +15,8 @@ export interface CompiledTemplate {
   readonly source: string;
   /** Field paths the template uses, in order of appearance (dotted form). */
   readonly fields: readonly string[];
+  /** The literal text around the fields (`fields.length + 1` entries, escapes resolved). */
+  readonly literals: readonly string[];
   /**
    * Fill the template from a record's data. Values are inserted as they are (a value holding `{{x}}` is
    * not expanded again); non-string JSON values are inserted as JSON text.
@@ -78,7 +80,7 @@ export function compileTemplate(source: string): CompiledTemplate {
     }
     return out;
   };
-  return { source, fields, render };
+  return { source, fields, literals, render };
 }
 
 function getterFor(name: string): Getter {

@@ -2,7 +2,7 @@ import { parseOptions } from '../options.js';
 import type { SourceRecord } from '../records/types.js';
 import { customIdFor } from './custom-id.js';
 import { CHAT_PARAM_FIELDS, RequestOptionsSchema, type RequestOptions, type ResolvedRequestOptions } from './request-options.js';
-import { compileTemplate, type RenderContext } from './template.js';
+import { compileTemplate, type CompiledTemplate, type RenderContext } from './template.js';
 import type { BatchRequestLine, ChatMessage, ChatRequestBody } from './types.js';
 
 /** Options compiled once: templates parsed, constant JSON fragments encoded. */
@@ -17,6 +17,15 @@ export interface RequestBuilder {
   toLine(record: SourceRecord, file?: string): string;
   /** The custom_id the record gets. */
   idOf(record: SourceRecord, file?: string): string;
+  /** The compiled pieces of a line, for writers that encode lines themselves (the CSV byte path). */
+  readonly frame: {
+    /** Text after the custom_id up to the first message: `,"method":…,"messages":[`. */
+    bodyStart: string;
+    /** Text after the last message: `]` + parameters + `}}`. */
+    tail: string;
+    user: CompiledTemplate;
+    system: CompiledTemplate | undefined;
+  };
 }
 
 /**
@@ -45,6 +54,7 @@ export function createRequestBuilder(options: RequestOptions | ResolvedRequestOp
 
   return {
     options: opts,
+    frame: { bodyStart, tail, user, system },
     idOf: (record, file) => customIdFor(record, opts.idColumn, file),
     toObject(record, file) {
       const messages: ChatMessage[] = [];

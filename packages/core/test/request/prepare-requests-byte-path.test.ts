@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { prepareRequests, type PrepareRequestsOptions } from '../../src/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { byteStream, tempDir, tempFile } from '../helpers/inputs.js';
+
+async function run(input: string | Buffer, extra: Partial<PrepareRequestsOptions>, bytePath: boolean, piece = 7) {
+  const dir = await tempDir();
+  const output = join(dir, 'out.jsonl');
+  const rejects = join(dir, 'rejects.jsonl');
+  const summary = await prepareRequests({
+    input: byteStream(input, piece),
+    format: 'csv',
+    output,
+    rejects,
+    model: 'm',
+    prompt: '{{title}}: {{text}}',
+    bytePath,
+    ...extra,
+  } as PrepareRequestsOptions);
+  return { summary, output: await readFile(output, 'utf8'), rejects: await readFile(rejects, 'utf8').catch(() => '') };
+}
+
+async function same(input: string | Buffer, extra: Partial<PrepareRequestsOptions> = {}) {
+  const text = await run(input, extra, false);
+  for (const piece of [1, 5, 64, 100_000]) {
+    const bytes = await run(input, extra, true, piece);
+    expect(bytes.output).toBe(text.output);
+    expect(bytes.rejects).toBe(text.rejects);
+    expect(bytes.summary).toEqual(text.summary);
+  }
+  return text;
+}
+
+describe('prepareRequests CSV byte path', () => {
+  it('writes exactly what the text path writes for RFC 4180 edge cases and JSON escapes', async () => {
+    const csv =
+      '\uFEFFid,title,text\r\n' +
+      '1,plain,"comma, quote ""x"", newline\nend"\r\n' +
+      '2,"tab\there",back\\slash\n' +
+      '3,ctrl,"\u0001\u0008\u000c\u001f\u007f"\n' +
+      '\n' +
+      '4,unicode,naïve 日本語 😀 \u2028\n' +
+      '5,,""\n' +
+      '6,"a\r\nb",last';
+    const result = await same(csv);
+    expect(result.summary.linesWritten).toBe(6);
+    expect(JSON.parse(result.output.split('\n')[2]!).body.messages[0].content).toBe('ctrl: \u0001\u0008\u000c\u001f\u007f');
+  });
+
+  it('writes the same system prompt templates, literal escapes and parameters', async () => {
+    await same('id,title,text\n1,a,b\n', { system: 'Row {{id}} \\{{x}} "q"', prompt: 'T={{title}} {{text}}\t{{title}}', temperature: 0, stop: ['a', 'b'] });
+    await same('id,title,text\n1,a,b\n', { system: 'constant é', prompt: 'no fields at all' });
+  });
+
+  it('skips or stops on malformed rows exactly like the text path', async () => {
+    const csv = 'id,title,text\n1,a,b\n2,"x"y,z\n3,only\n4,c,"unclosed\n5,d,e\n';
+    const skipped = await same(csv, { onInvalidRecord: 'skip' });
+    expect(skipped.summary).toMatchObject({ recordsRead: 4, linesWritten: 1, rejected: 3 });
+    const text = await catchError(() => run(csv, {}, false));
+    const bytes = await catchError(() => run(csv, {}, true));
+    expectKbatchError(bytes, { code: 'RECORD_INVALID', line: 3, record: 2, message: (text as Error).message });
+  });
+
+  it('replaces invalid UTF-8 like the text path does', async () => {
+    const csv = Buffer.concat([Buffer.from('id,title,text\n1,'), Buffer.from([0xff, 0xc3]), Buffer.from(',ok\n2,é,\xe9\n', 'latin1')]);
+    await same(csv);
+  });
+
+  it('reads TSV and custom delimiters', async () => {
+    await same('id\ttitle\ttext\n1\t"a\tb"\tc\n', { format: 'tsv' });
+    await same('id;title;text\n1;"a;b";c\n', { delimiter: ';' });
+  });
+
+  it('falls back to the text path when a template field is not a column', async () => {
+    const err = await catchError(() => run('id,title,text\n1,a,b\n', { prompt: '{{nope}}' }, true));
+    expectKbatchError(err, { code: 'TEMPLATE_FIELD_MISSING', record: 1, field: 'nope' });
+    const withId = await same('id,title,text\n1,a,b\n', { idColumn: 'id' });
+    expect(JSON.parse(withId.output).custom_id).toBe('1');
+  });
+
+  it('handles empty input, a header alone and a duplicate header name', async () => {
+    expect((await same('')).summary.recordsRead).toBe(0);
+    expect((await same('id,title,text\n')).summary.recordsRead).toBe(0);
+    expectKbatchError(await catchError(() => run('a,a\n1,2\n', { prompt: '{{a}}' }, true)), { code: 'RECORD_INVALID', line: 1 });
+  });
+
+  it('reads a file path and agrees with the text path on a larger generated input', async () => {
+    let seed = 3;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+    const atoms = ['w', 'é', '😀', ',', '""', '\n', '\r\n', '\\', '\t', ' '];
+    let csv = 'id,title,text\n';
+    for (let i = 0; i < 2000; i++) {
+      let v = '';
+      for (let k = (rnd() * 10) | 0; k > 0; k--) v += atoms[(rnd() * atoms.length) | 0];
+      csv += `${i},t${i},"${v}"\n`;
+    }
+    const path = await tempFile('gen.csv', csv);
+    const dir = await tempDir();
+    const a = join(dir, 'a.jsonl');
+    const b = join(dir, 'b.jsonl');
+    await prepareRequests({ input: path, output: a, model: 'm', prompt: '{{text}}', bytePath: true });
+    await prepareRequests({ input: path, output: b, model: 'm', prompt: '{{text}}', bytePath: false });
+    expect(await readFile(a, 'utf8')).toBe(await readFile(b, 'utf8'));
+  });
+});

@@ -109,7 +109,7 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
   const clientFlags = { ...flags };
   const jobOptions = jobOptionsFromFlags(flags);
   if (flags.local) {
-    emulator = await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 1, finalizingMs: 10 });
+    emulator = await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 });
     clientFlags.apiKey = 'local-emulator';
     clientFlags.baseUrl = emulator.baseURL;
     if (cmd.getOptionValueSource('pollInterval') === 'default') jobOptions.pollIntervalMs = 100;

@@ -6,8 +6,13 @@
 //     concurrency, peak RSS; then 10× the requests to show memory stays flat.
 //  2. rpm: --rpm-requests (300) at --rpm (600, i.e. ~30 s), arrival times taken on the emulator side
 //     (its responder hook) → measured rate vs the limit (target within ±5%).
+//  The client goes through createUndiciFetch (as runRealtimeJob does by default) or, with --fetch native,
+//  Node's fetch; each round prints CPU µs per request of client and emulator (the figure that survives a
+//  busy machine: throughput ratios swing with the load average, printed at start and end). A bare
+//  node:http server child ("minimal") shows whether the emulator is the limit.
 // Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 3]
-//                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm]
+//                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-minimal]
+//                                        [--fetch undici|native]
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';

@@ -84,7 +84,7 @@ describe('runRealtimeJob', () => {
       expect(summary.succeeded + summary.failed).toBe(30);
       const results = (await readLines(summary.chunks[0]!.resultFile)).map((text) => parseResultLine(text));
       expect(results.filter((r) => !r.ok)).toHaveLength(summary.failed);
-      expect(results.filter((r) => !r.ok).every((r) => r.statusCode !== undefined && r.statusCode >= 500)).toBe(true);
+      expect(results.filter((r) => !r.ok).every((r) => (r.statusCode ?? 0) >= 500)).toBe(true);
       // A rerun sends only the failed requests again.
       emu.setFaults(null);
       const sent = chatAttempts(emu);

@@ -71,7 +71,8 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
   await withFlagNames(names, async () => {
     const request = await requestOptionsFromFlags(flags, io);
-    const { rejects: _inputRejects, ...read } = inputOptionsFromFlags(input, flags, io);
+    // With --on-invalid skip the input flags default the rejects file to rejects.jsonl; run writes failures there too.
+    const { rejects, ...read } = inputOptionsFromFlags(input, flags, io);
     const { outDir: _outDir, ...chunks } = chunkOptionsFromFlags({ ...flags, prefix: undefined }, io);
     const options: Omit<RunJobOptions, 'client'> = {
       ...request,
@@ -86,7 +87,7 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
       ...(flags.retries !== undefined ? { retries: flags.retries as number } : {}),
       ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
       ...(flags.keepRaw ? { keepRaw: true } : {}),
-      ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : {}),
+      ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : rejects !== undefined ? { rejects } : {}),
       ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
     };
     await executeRun(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));

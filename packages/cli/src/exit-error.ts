@@ -11,7 +11,8 @@ export class ExitError extends Error {
 
 /**
  * Exit codes, documented in the README.
- * 0 success; 1 the job could not run (error [CODE]); 2 bad usage; 3 some records failed; 130 interrupted.
+ * 0 success; 1 the job could not run (error [CODE]); 2 bad usage; 3 some records failed; 130 interrupted;
+ * 141 stdout's reader went away (128 + SIGPIPE, as for `seq 1 1000000 | head`).
  */
 export const EXIT = {
   ok: 0,
@@ -19,4 +20,5 @@ export const EXIT = {
   usage: 2,
   partial: 3,
   interrupted: 130,
+  brokenPipe: 141,
 } as const;

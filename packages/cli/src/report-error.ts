@@ -9,6 +9,8 @@ import { ExitError, EXIT } from './exit-error.js';
  */
 export function reportError(err: unknown, stderr: { write(s: string): unknown }): number {
   if (err instanceof ExitError) return err.exitCode;
+  // The reader closed the pipe (`kbatch results JOB | head`): stop quietly, as `seq 1 1000000 | head` does.
+  if (isBrokenPipe(err)) return EXIT.brokenPipe;
   // commander already printed its message (help and --version "fail" with exit code 0).
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (isKbatchError(err)) {
@@ -23,6 +25,11 @@ export function reportError(err: unknown, stderr: { write(s: string): unknown })
   stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   stderr.write('internal error, please report it with the command you ran\n');
   return EXIT.error;
+}
+
+/** True for EPIPE on a write to a pipe whose reader has gone. */
+export function isBrokenPipe(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'EPIPE';
 }
 
 // Duck-typed so the CLI needs no direct dependency on the openai package.

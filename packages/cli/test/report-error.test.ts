@@ -44,3 +44,10 @@ describe('reportError', () => {
     expect(stderr).toContain('internal error, please report');
   });
 });
+
+describe('reportError on a closed pipe', () => {
+  it('exits 141 without a message when stdout reader went away (EPIPE)', () => {
+    const err = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    expect(capture(err)).toEqual({ code: EXIT.brokenPipe, stderr: '' });
+  });
+});

@@ -5,28 +5,34 @@ import { peekCustomId } from '../internal/line-splitter.js';
 import type { ChunkInfo, ResolvedChunkWriterOptions } from './chunk-options.js';
 import { planChunk, type ChunkCounter } from './plan-chunk.js';
 
-const NL = Buffer.from('\n');
-const FLUSH_BYTES = 1 << 20;
+const STAGE_BYTES = 1 << 20;
 
 interface OpenChunk extends ChunkCounter {
   index: number;
   path: string;
   tmpPath: string;
   handle: FileHandle;
-  firstLine: Buffer;
+  firstCustomId: string | undefined;
+  /** The last line written (a view during a write call, a copy between calls). */
   lastLine: Buffer;
 }
 
 /**
  * The file side of chunking: rotates files by `planChunk`, writes to `.<name>.tmp`, then fsyncs,
- * renames and fsyncs the directory before a chunk is reported.
+ * renames and fsyncs the directory before a chunk is reported. Lines are copied at once into one of two
+ * reused 1 MiB staging buffers (one being written while the other fills), so callers may reuse the
+ * memory their lines came from and no garbage buffers pile up.
  */
 export class ChunkFiles {
   readonly chunks: ChunkInfo[] = [];
   private current: OpenChunk | undefined;
   private started = false;
-  private group: Buffer[] = [];
-  private groupBytes = 0;
+  private stage = Buffer.allocUnsafe(STAGE_BYTES);
+  private spare = Buffer.allocUnsafe(STAGE_BYTES);
+  private staged = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private finalizing: Promise<void> = Promise.resolve();
+  private opened = 0;
 
   constructor(
     private readonly opts: ResolvedChunkWriterOptions,
@@ -34,7 +40,7 @@ export class ChunkFiles {
   ) {}
 
   /**
-   * Append lines (each without its newline).
+   * Append lines (each without its newline). The lines are copied before this resolves.
    * @throws KbatchError LINE_TOO_LARGE when one line (plus newline) exceeds maxBytes
    */
   async write(lines: readonly Buffer[]): Promise<void> {
@@ -56,19 +62,25 @@ export class ChunkFiles {
         chunk = undefined;
       }
       chunk ??= await this.openNext(line);
+      if (this.staged + bytes > this.stage.length) {
+        await this.flush();
+        if (bytes > this.stage.length) this.stage = Buffer.allocUnsafe(bytes);
+      }
+      line.copy(this.stage, this.staged);
+      this.stage[this.staged + line.length] = 10;
+      this.staged += bytes;
       chunk.requests++;
       chunk.bytes += bytes;
       chunk.lastLine = line;
-      this.group.push(line, NL);
-      this.groupBytes += bytes;
     }
-    // Few large writes: small ones cost a thread-pool round trip each.
-    if (this.groupBytes >= FLUSH_BYTES) await this.flush();
+    // The caller may reuse its buffers: keep our own copy of the last line (for lastCustomId).
+    if (this.current !== undefined && lines.length > 0) this.current.lastLine = Buffer.from(this.current.lastLine);
   }
 
   /** Complete the last chunk; resolves with every chunk written. */
   async finish(): Promise<ChunkInfo[]> {
     if (this.current !== undefined) await this.close();
+    await this.finalizing;
     return this.chunks;
   }
 
@@ -76,8 +88,9 @@ export class ChunkFiles {
   async abort(): Promise<void> {
     const chunk = this.current;
     this.current = undefined;
-    this.group = [];
-    this.groupBytes = 0;
+    this.staged = 0;
+    await this.finalizing.catch(() => {});
+    await this.writing.catch(() => {});
     if (chunk === undefined) return;
     await chunk.handle.close().catch(() => {});
     await rm(chunk.tmpPath, { force: true });
@@ -101,46 +114,66 @@ export class ChunkFiles {
   }
 
   private async openNext(firstLine: Buffer): Promise<OpenChunk> {
-    const index = this.chunks.length + 1;
+    const index = ++this.opened;
     const name = `${this.opts.prefix}-${String(index).padStart(5, '0')}.jsonl`;
     const path = join(this.opts.outDir, name);
     const tmpPath = join(this.opts.outDir, `.${name}.tmp`);
     const handle = await open(tmpPath, 'w');
-    this.current = { index, path, tmpPath, handle, requests: 0, bytes: 0, firstLine, lastLine: firstLine };
+    this.current = { index, path, tmpPath, handle, requests: 0, bytes: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
     return this.current;
   }
 
+  // Write the staged bytes; the spare buffer fills while they are written (it is free once the
+  // previous write has finished).
   private async flush(): Promise<void> {
     const chunk = this.current;
-    if (chunk === undefined || this.group.length === 0) return;
-    const data = Buffer.concat(this.group, this.groupBytes);
-    this.group = [];
-    this.groupBytes = 0;
-    let offset = 0;
-    while (offset < data.length) {
-      const { bytesWritten } = await chunk.handle.write(data, offset, data.length - offset);
-      offset += bytesWritten;
-    }
+    if (chunk === undefined || this.staged === 0) return;
+    const data = this.stage.subarray(0, this.staged);
+    const previous = this.writing;
+    this.writing = previous.then(() => writeAll(chunk.handle, data));
+    this.writing.catch(() => {});
+    await previous;
+    const used = this.stage;
+    this.stage = this.spare.length >= STAGE_BYTES ? this.spare : Buffer.allocUnsafe(STAGE_BYTES);
+    this.spare = used.length === STAGE_BYTES ? used : Buffer.allocUnsafe(STAGE_BYTES);
+    this.staged = 0;
   }
 
+  // Finishing a chunk (fsync, rename, fsync the directory) overlaps with writing the next one;
+  // chunks are still reported in order, each only once it is durable.
   private async close(): Promise<void> {
     await this.flush();
     const chunk = this.current!;
     this.current = undefined;
-    await chunk.handle.sync();
-    await chunk.handle.close();
-    await rename(chunk.tmpPath, chunk.path);
-    await syncDir(this.opts.outDir);
-    const info: ChunkInfo = {
-      path: chunk.path,
-      index: chunk.index,
-      requests: chunk.requests,
-      bytes: chunk.bytes,
-      firstCustomId: peekCustomId(chunk.firstLine),
-      lastCustomId: peekCustomId(chunk.lastLine),
-    };
-    this.chunks.push(info);
-    this.onChunk(info);
+    // (The next chunk's first write waits for these too: the staging buffers are shared.)
+    const writes = this.writing;
+    await this.finalizing;
+    this.finalizing = (async () => {
+      await writes;
+      await chunk.handle.sync();
+      await chunk.handle.close();
+      await rename(chunk.tmpPath, chunk.path);
+      await syncDir(this.opts.outDir);
+      const info: ChunkInfo = {
+        path: chunk.path,
+        index: chunk.index,
+        requests: chunk.requests,
+        bytes: chunk.bytes,
+        firstCustomId: chunk.firstCustomId,
+        lastCustomId: peekCustomId(chunk.lastLine),
+      };
+      this.chunks.push(info);
+      this.onChunk(info);
+    })();
+    this.finalizing.catch(() => {});
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
   }
 }
 

@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
@@ -73,14 +72,33 @@ export async function splitRequests(options: SplitRequestsOptions): Promise<Spli
   }
 }
 
-async function openInput(input: string | Readable, stdin: NodeJS.ReadableStream | undefined): Promise<NodeJS.ReadableStream> {
+async function openInput(
+  input: string | Readable,
+  stdin: NodeJS.ReadableStream | undefined,
+): Promise<AsyncIterable<Buffer | string>> {
   if (typeof input !== 'string') return input;
-  if (input === '-') return stdin ?? process.stdin;
+  if (input === '-') return (stdin ?? process.stdin) as AsyncIterable<Buffer | string>;
   try {
     const info = await stat(input);
     if (!info.isFile() && !info.isFIFO()) throw new Error('not a file');
   } catch (cause) {
     throw new KbatchError('INPUT_NOT_FOUND', `cannot read input "${input}": no such file`, { file: input, cause });
   }
-  return createReadStream(input, { highWaterMark: 1 << 20 });
+  return readReusing(input);
+}
+
+// Read a file through one reused buffer: every chunk is fully consumed (lines copied) before the next
+// read, so no garbage buffers pile up between garbage collections.
+async function* readReusing(path: string): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }

@@ -4,15 +4,27 @@ export class LineSplitter {
 
   /** The complete lines in `chunk` (plus a carried-over partial line). */
   push(chunk: Buffer): Buffer[] {
-    const buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
     const lines: Buffer[] = [];
     let start = 0;
-    for (let lf = buf.indexOf(10); lf !== -1; lf = buf.indexOf(10, start)) {
-      lines.push(buf.subarray(start, lf > start && buf[lf - 1] === 13 ? lf - 1 : lf));
+    let lf = chunk.indexOf(10);
+    if (this.rest !== undefined) {
+      // Only the line that spans chunks is copied; the others are views of `chunk`.
+      if (lf === -1) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        return lines;
+      }
+      const joined = Buffer.concat([this.rest, chunk.subarray(0, lf)]);
+      this.rest = undefined;
+      lines.push(joined.length > 0 && joined[joined.length - 1] === 13 ? joined.subarray(0, -1) : joined);
+      start = lf + 1;
+      lf = chunk.indexOf(10, start);
+    }
+    for (; lf !== -1; lf = chunk.indexOf(10, start)) {
+      lines.push(chunk.subarray(start, lf > start && chunk[lf - 1] === 13 ? lf - 1 : lf));
       start = lf + 1;
     }
-    // Copy the tail so the (large) chunk it came from can be freed.
-    this.rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined;
+    // Copy the tail so the chunk it came from can be freed once its lines are written.
+    if (start < chunk.length) this.rest = Buffer.from(chunk.subarray(start));
     return lines;
   }
 

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { resumeJob } from '@kbatch/core';
+import { isRunJob, resumeJob } from '@kbatch/core';
 import { addJobFlags, executeJob, type JobFlags } from '../client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
+import { resumeRunCommand } from './run.js';
 
-/** `kbatch resume JOB`: continue a job after any crash; safe to run any number of times. */
+/**
+ * `kbatch resume JOB`: continue a job after any crash; safe to run any number of times.
+ * A job started by `kbatch run` continues as a whole run (retries, join, output); others as a batch job.
+ */
 export const register: RegisterCommand = (program: Command, io: CliIo) => {
   const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory');
   addJobFlags(cmd)
@@ -17,6 +21,7 @@ Examples:
   $ kbatch resume jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
     .action(async (job: string, flags: JobFlags) => {
+      if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);
       await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options));
     });
 };

@@ -154,18 +154,15 @@ describe('kbatch run', () => {
     });
   }
 
-  it('is continued by resumeRunCommand (what `kbatch resume DIR` calls for a run job), output to stdout', async () => {
+  it('is continued as a whole run by `kbatch resume DIR`, output to stdout', async () => {
     const cwd = await root();
     const first = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--poll-interval', '50ms', '--quiet'], { env, cwd });
     expect(first.code).toBe(0);
-    const { resumeRunCommand } = await import('../../src/commands/run.js');
-    const { Command } = await import('commander');
-    const { PassThrough } = await import('node:stream');
-    const stdout = new PassThrough();
-    let out = '';
-    stdout.on('data', (d) => (out += d));
-    await resumeRunCommand(new Command(), 'job', { concurrency: 2, pollInterval: '50ms', quiet: true }, { stdin: new PassThrough(), stdout, stderr: new PassThrough(), env, cwd });
-    expect(out).toBe(first.stdout);
+    const created = emu.stats().batchesCreated;
+    const resumed = await runCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], { env, cwd });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toBe(first.stdout);
+    expect(emu.stats().batchesCreated).toBe(created);
   });
 
   it('stops on Ctrl-C with exit 130 and the command to continue', async () => {

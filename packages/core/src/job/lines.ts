@@ -48,3 +48,42 @@ export function customIdOf(text: string): string | null {
     return null;
   }
 }
+
+/**
+ * Call `onLine(bytes, byteOffset, lineNumber)` for each non-blank line of a file, streaming; the offsets let
+ * callers keep only positions in memory and re-read a line later with a positional read.
+ */
+export async function scanLineOffsets(path: string, onLine: (buf: Buffer, offset: number, line: number) => void): Promise<void> {
+  let rest: Buffer | null = null;
+  let restOffset = 0;
+  let position = 0;
+  let lineNo = 0;
+  const emit = (buf: Buffer, offset: number): void => {
+    lineNo++;
+    let end = buf.length;
+    if (end > 0 && buf[end - 1] === 0x0d) end--;
+    let start = 0;
+    while (start < end && (buf[start] === 0x20 || buf[start] === 0x09)) start++;
+    if (start < end) onLine(buf.subarray(start, end), offset + start, lineNo);
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, nl);
+      if (rest !== null) {
+        emit(Buffer.concat([rest, piece]), restOffset);
+        rest = null;
+      } else emit(piece, position + start);
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      const tail = chunk.subarray(start);
+      if (rest === null) {
+        rest = Buffer.from(tail);
+        restOffset = position + start;
+      } else rest = Buffer.concat([rest, tail]);
+    }
+    position += chunk.length;
+  }
+  if (rest !== null) emit(rest, restOffset);
+}

@@ -72,6 +72,20 @@ export const JobManifestSchema = z.object({
 export type JobManifest = z.output<typeof JobManifestSchema>;
 
 /**
+ * The part a part stands in for: resubmit parts (leftovers of an expired batch) are followed through `parent`
+ * to the chunk or retry part whose requests they finish, so results are grouped by the attempt they belong to.
+ */
+export function rootOf(manifest: Pick<JobManifest, 'parts'>, part: JobPart): JobPart {
+  let p = part;
+  for (let hops = 0; p.kind === 'resubmit' && p.parent !== undefined && hops < manifest.parts.length; hops++) {
+    const parent = manifest.parts.find((q) => q.index === p.parent);
+    if (!parent) break;
+    p = parent;
+  }
+  return p;
+}
+
+/**
  * Read and validate a job's manifest.
  * @param jobDir - the job directory
  * @throws KbatchError JOB_NOT_FOUND when there is no manifest, JOB_INVALID when it is unreadable

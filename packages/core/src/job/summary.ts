@@ -1,4 +1,4 @@
-import type { JobManifest } from './manifest.js';
+import { rootOf, type JobManifest } from './manifest.js';
 import type { JobSummary, PartProgress } from './types.js';
 
 /**
@@ -16,8 +16,9 @@ export function summarizeJob(jobDir: string, manifest: JobManifest): JobSummary 
     const counts = p.requestCounts ?? { total: p.requests, completed: 0, failed: 0 };
     const pSucceeded = p.done ? (p.succeeded ?? counts.completed) : counts.completed;
     let pFailed = p.done ? (p.failed ?? counts.failed) : counts.failed;
-    // A retry part re-runs requests already counted as failed: its successes turn failures into successes.
-    if (p.kind === 'retry') {
+    // A retry part (and the resubmits that finish it) re-runs requests already counted as failed: its
+    // successes turn failures into successes, and its failures are not new ones.
+    if (rootOf(manifest, p).kind === 'retry') {
       failed -= Math.min(pSucceeded, failed);
       pFailed = 0;
     }

@@ -255,4 +255,37 @@ describe('runBatchJob', () => {
     expect(results.every((r) => r.response?.status_code === 200)).toBe(true);
     expect(await readFile(join(jobDir, 'chunks', 'part-00002.jsonl'), 'utf8')).toContain(failedIds[0]!);
   });
+
+  it('reports the results of resubmit parts that finish an expired retry part', async () => {
+    const { dir, ids, root } = await writeChunks(1, 10);
+    const jobDir = join(root, 'job');
+    const client = emulatorClient(emu.baseURL);
+    emu.setFaults({ lineFailureRate: 0.5 });
+    try {
+      await runBatchJob({ chunks: [dir], jobDir, client, ...fast });
+    } finally {
+      emu.setFaults(null);
+    }
+    const failedIds: string[] = [];
+    for await (const r of readJobResults(jobDir)) if (r.response?.status_code !== 200) failedIds.push(r.custom_id);
+    expect(failedIds.length).toBeGreaterThan(2);
+    const retryFile = join(root, 'retry.jsonl');
+    await writeFile(retryFile, `${failedIds.map((id) => requestLine(id)).join('\n')}\n`);
+    await addChunks(jobDir, [retryFile]);
+    emu.setFaults({ expireAfterLines: 2 });
+    let summary;
+    try {
+      summary = await resumeJob(jobDir, { client, ...fast, maxResubmits: 10 });
+    } finally {
+      emu.setFaults(null);
+    }
+    const manifest = await loadManifest(jobDir);
+    expect(manifest.parts[1]).toMatchObject({ kind: 'retry', status: 'expired', resubmittedAs: '00003' });
+    expect(manifest.parts[2]).toMatchObject({ kind: 'resubmit', parent: '00002' });
+    expect(summary).toMatchObject({ state: 'completed', succeeded: 10, failed: 0, pending: 0 });
+    const results = [];
+    for await (const r of readJobResults(jobDir)) results.push(r);
+    expect(results.map((r) => r.custom_id).sort()).toEqual([...ids].sort());
+    expect(results.every((r) => r.response?.status_code === 200)).toBe(true);
+  });
 });

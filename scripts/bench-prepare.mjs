@@ -51,10 +51,6 @@ async function runOnce(rows, dir) {
   const alone = await timed(['node', ...prepareArgs], { stdout: 'ignore' });
   report('kbatch prepare > /dev/null', alone, rows, mb);
 
-  // 1b. the same with two worker threads (opt-in: faster on 2 cores, more memory).
-  const workers = await timed(['node', ...prepareArgs, '--workers', '2'], { stdout: 'ignore' });
-  report('kbatch prepare --workers 2 > /dev/null', workers, rows, mb);
-
   // 2. the real pipeline: prepare | split into chunk files.
   const outDir = join(dir, 'chunks');
   const t0 = Date.now();
@@ -69,8 +65,8 @@ async function runOnce(rows, dir) {
   // 3. Miller on the same file.
   const mlr = await timed(['mlr', '--icsv', '--ojsonl', 'cat', csv], { stdout: 'ignore' });
   report('mlr --icsv --ojsonl cat > /dev/null', mlr, rows, mb);
-  console.log(`  ratio (Miller time / kbatch time, ≥ 1 means kbatch is at least as fast): prepare ${(mlr.seconds / alone.seconds).toFixed(2)}, prepare --workers 2 ${(mlr.seconds / workers.seconds).toFixed(2)}, prepare in the pipe ${(mlr.seconds / p.seconds).toFixed(2)}`);
-  console.log(`  peak RSS: prepare ${alone.rssMb.toFixed(0)} MB, --workers 2 ${workers.rssMb.toFixed(0)} MB, in the pipe ${p.rssMb.toFixed(0)} MB, split ${s.rssMb.toFixed(0)} MB (target < 150)`);
+  console.log(`  ratio (Miller time / kbatch time, ≥ 1 means kbatch is at least as fast): prepare ${(mlr.seconds / alone.seconds).toFixed(2)}, prepare in the pipe ${(mlr.seconds / p.seconds).toFixed(2)}`);
+  console.log(`  peak RSS: prepare ${alone.rssMb.toFixed(0)} MB, in the pipe ${p.rssMb.toFixed(0)} MB, split ${s.rssMb.toFixed(0)} MB (target < 150)`);
 }
 
 function report(label, m, rows, mb) {

@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { InputFormat, ReadRecordsOptions } from '@kbatch/core';
 import type { CliIo } from '../io.js';
-import { numberArg } from './numbers.js';
 
 /** Flags that say how to read the records input. */
 export interface InputFlags {
@@ -10,11 +9,10 @@ export interface InputFlags {
   delimiter?: string;
   onInvalid?: 'error' | 'skip';
   rejects?: string;
-  workers?: number | string;
 }
 
 /** Library option names set from these flags. */
-export const INPUT_FLAG_OPTIONS = ['format', 'delimiter', 'onInvalidRecord', 'workers'] as const;
+export const INPUT_FLAG_OPTIONS = ['format', 'delimiter', 'onInvalidRecord'] as const;
 
 /** Add --format, --delimiter, --on-invalid and --rejects. Shared by `prepare` and `run`. */
 export function addInputFlags(command: Command): Command {
@@ -22,8 +20,7 @@ export function addInputFlags(command: Command): Command {
     .addOption(new Option('--format <format>', 'input format (default: from the file extension)').choices(['csv', 'tsv', 'jsonl', 'json']))
     .option('--delimiter <char>', 'CSV field delimiter (default "," or tab for tsv)')
     .addOption(new Option('--on-invalid <policy>', 'malformed records: stop (error) or skip to the rejects file').choices(['error', 'skip']).default('error'))
-    .option('--rejects <path>', 'where skipped records go as JSON lines (default: rejects.jsonl, only created if needed)')
-    .option('--workers <n>', 'worker threads parsing and encoding CSV/TSV/JSONL (default 0: one thread; ~+50 MB RSS)', numberArg);
+    .option('--rejects <path>', 'where skipped records go as JSON lines (default: rejects.jsonl, only created if needed)');
 }
 
 /** Input options for core readers; `input` is a path (resolved against `io.cwd`) or `-` for `io.stdin`. */
@@ -31,15 +28,14 @@ export function inputOptionsFromFlags(
   input: string,
   flags: InputFlags,
   io: Pick<CliIo, 'cwd' | 'stdin'>,
-): Omit<ReadRecordsOptions, 'onReject'> & { rejects?: string; workers?: number } {
-  const options: Omit<ReadRecordsOptions, 'onReject'> & { rejects?: string; workers?: number } = {
+): Omit<ReadRecordsOptions, 'onReject'> & { rejects?: string } {
+  const options: Omit<ReadRecordsOptions, 'onReject'> & { rejects?: string } = {
     input: input === '-' ? '-' : resolve(io.cwd, input),
     onInvalidRecord: flags.onInvalid ?? 'error',
     stdin: io.stdin,
   };
   if (flags.format !== undefined) options.format = flags.format;
   if (flags.delimiter !== undefined) options.delimiter = flags.delimiter.replace(/^\\t$/, '\t');
-  if (flags.workers !== undefined) options.workers = flags.workers as number;
   if (options.onInvalidRecord === 'skip') options.rejects = resolve(io.cwd, flags.rejects ?? 'rejects.jsonl');
   return options;
 }

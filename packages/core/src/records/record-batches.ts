@@ -42,7 +42,7 @@ export interface OpenedInput {
   format: InputFormat;
 }
 
-/** Open the input of resolved read options (internal: also used by the parallel prepare). */
+/** Open the input of resolved read options (internal: also used by prepareRequests). */
 export async function openInput(opts: Pick<ResolvedReadRecordsOptions, 'input' | 'format' | 'fileName' | 'stdin'>): Promise<OpenedInput> {
   const { input } = opts;
   if (typeof input !== 'string') {
@@ -62,7 +62,7 @@ export async function openInput(opts: Pick<ResolvedReadRecordsOptions, 'input' |
   return { source: createReadStream(input, { highWaterMark: HIGH_WATER_MARK }), file: input, format };
 }
 
-/** Where a reader starts when an input is read in pieces (by the parallel prepare). */
+/** Where a reader starts when an input is read in pieces. */
 export interface ReaderStart {
   /** Records before this piece (rejected ones included). */
   count: number;
@@ -72,7 +72,7 @@ export interface ReaderStart {
   header?: string[];
 }
 
-/** Incremental record reader over decoded text (internal: used by recordBatches and the prepare worker). */
+/** Incremental record reader over decoded text (internal). */
 export interface TextRecordReader {
   push(text: string): SourceRecord[];
   end(text: string): SourceRecord[];

@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 
 const WINDOW = 64;
 
@@ -11,6 +12,8 @@ export class ShuffleWriter {
   private readonly buffer: string[] = [];
   private readonly out: WriteStream;
   private first = true;
+  /** The file's write/open error, kept so push/finish reject with it instead of crashing the process. */
+  private failure: Error | undefined;
   count = 0;
   bytes = 0;
 
@@ -19,10 +22,14 @@ export class ShuffleWriter {
     private readonly random: () => number,
   ) {
     this.out = createWriteStream(path);
+    this.out.on('error', (err) => {
+      this.failure ??= err;
+    });
   }
 
-  /** Add one line (without newline). */
+  /** Add one line (without newline); rejects with the file's error once it failed. */
   async push(line: string): Promise<void> {
+    if (this.failure) throw this.failure;
     this.count++;
     this.buffer.push(line);
     if (this.buffer.length > WINDOW) await this.emit();
@@ -37,18 +44,22 @@ export class ShuffleWriter {
     this.buffer.pop();
     const text = `${line}\n`;
     this.bytes += Buffer.byteLength(text);
+    if (this.failure) throw this.failure;
     if (!this.out.write(text)) await once(this.out, 'drain');
   }
 
-  /** Write the rest and close the file. */
+  /** Write the rest and close the file; rejects with the file's error (e.g. ENOENT for a missing directory). */
   async finish(): Promise<void> {
     while (this.buffer.length > 0) await this.emit();
-    await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.failure) throw this.failure;
+    await finished(this.out.end());
+    if (this.failure) throw this.failure;
   }
 
-  /** Close without caring about the content (shutdown). */
+  /** Close without caring about the content or errors (shutdown). */
   async abandon(): Promise<void> {
     this.buffer.length = 0;
-    await new Promise<void>((resolve) => this.out.end(() => resolve()));
+    if (this.out.destroyed) return;
+    await finished(this.out.end()).catch(() => undefined);
   }
 }

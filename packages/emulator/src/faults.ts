@@ -4,10 +4,10 @@ import { createRandom } from './internal/random.js';
 import type { ResolvedFaults } from './options.js';
 
 /** What the fault layer decided for one request. */
-export type FaultDecision = { kind: 'pass' } | { kind: 'drop' } | { kind: 'error'; error: HttpError };
+export type FaultDecision = { kind: 'pass' } | { kind: 'drop' } | { kind: 'loseResponse' } | { kind: 'error'; error: HttpError };
 
 /**
- * Seeded HTTP fault injection: latency, dropped connections, 429 with Retry-After, 5xx, and a per-route concurrency
+ * Seeded HTTP fault injection: latency, dropped connections, lost responses, 429 with Retry-After, 5xx, and a per-route concurrency
  * cap. One PRNG stream (from `seed`) drives every draw, so a run with the same requests sees the same faults.
  */
 export class FaultInjector {
@@ -44,6 +44,7 @@ export class FaultInjector {
       const status = [500, 502, 503][Math.floor(this.random() * 3)]!;
       return { kind: 'error', error: new HttpError(status, `Injected server error ${status}`, 'server_error', 'server_error') };
     }
+    if (f.loseResponseRate && this.random() < f.loseResponseRate) return { kind: 'loseResponse' };
     return { kind: 'pass' };
   }
 }
@@ -59,4 +60,18 @@ function tooMany(message: string, retryAfterSeconds: number): HttpError {
 export function dropConnection(req: IncomingMessage, res: ServerResponse): void {
   res.socket?.destroy();
   req.destroy();
+}
+
+/**
+ * Let the handler do its work, then destroy the connection instead of answering: the client sees a network error
+ * although the server committed (a created job or batch), which is what idempotent create logic must survive.
+ */
+export function loseResponse(req: IncomingMessage, res: ServerResponse): void {
+  const lose = () => {
+    dropConnection(req, res);
+    return res;
+  };
+  res.writeHead = lose as unknown as ServerResponse['writeHead'];
+  res.write = (() => (lose(), false)) as unknown as ServerResponse['write'];
+  res.end = lose as unknown as ServerResponse['end'];
 }

@@ -1,26 +1,20 @@
-import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { errorBody } from './errors.js';
-import { chatBodyError, type Executor, type Outcome } from './executor.js';
+import { rm } from 'node:fs/promises';
+import type { Executor } from './executor.js';
 import { newId, nowSeconds } from './internal/ids.js';
 import { createRandom, hash32 } from './internal/random.js';
 import { ShuffleWriter } from './internal/shuffle-writer.js';
 import { Sleeper } from './internal/sleeper.js';
-import { isKnownModel } from './models.js';
-import type { ChatRequestBody, ResolvedEmulatorOptions, ResolvedFaults } from './options.js';
-import { commitFile, type BatchErrorEntry, type BatchObject, type Store, type Stored } from './store.js';
+import type { ResolvedEmulatorOptions, ResolvedFaults } from './options.js';
+import { processBatch, type Ending } from './process-batch.js';
+import { commitFile, type BatchObject, type Store, type Stored } from './store.js';
+import { validateBatchInput } from './validate-batch.js';
 
 /** Completion windows the reference accepts, in hours. */
 export const COMPLETION_WINDOWS: Record<string, number> = { '1h': 1, '3h': 3, '6h': 6, '12h': 12, '24h': 24 };
 
-const MAX_REPORTED_ERRORS = 1000;
-
 interface RunState {
   cancelRequested: boolean;
 }
-
-type Ending = 'done' | 'expired' | 'cancelled' | 'closed';
 
 /**
  * The batch state machine: validating → in_progress → finalizing → completed, or failed / expired / cancelling →
@@ -129,7 +123,13 @@ export class BatchLifecycle {
     if (b.status === 'validating') {
       if (!(await this.sleeper.sleep(this.opts.validationMs))) return;
       if (state.cancelRequested) return this.finishCancel(rec, []);
-      const errors = await this.validate(b);
+      const errors = await validateBatchInput(b, {
+        store: this.store,
+        maxBatchBytes: this.opts.maxBatchBytes,
+        maxRequestsPerBatch: this.opts.maxRequestsPerBatch,
+        checkModels: this.executor.upstream === undefined,
+        isClosed: () => this.sleeper.isClosed,
+      });
       if (this.sleeper.isClosed) return;
       if (state.cancelRequested) return this.finishCancel(rec, []);
       if (errors.errors.length > 0) {
@@ -158,7 +158,18 @@ export class BatchLifecycle {
     const writers = [new ShuffleWriter(this.store.tmpPath(`${b.id}.out`), random), new ShuffleWriter(this.store.tmpPath(`${b.id}.err`), random)] as const;
     let ending: Ending;
     try {
-      ending = await this.process(rec, state, writers, random);
+      ending = await processBatch(rec, writers, {
+        store: this.store,
+        executor: this.executor,
+        sleeper: this.sleeper,
+        faults: this.faults,
+        parallel: this.executor.upstream ? (this.opts.upstream?.concurrency ?? 1) : 1,
+        lineMs: this.opts.lineMs,
+        expiresMs: this.expiresMs(rec),
+        unrunErrorLines: this.opts.unrunErrorLines,
+        random,
+        state,
+      });
     } catch (err) {
       await Promise.all(writers.map((w) => w.abandon()));
       throw err;
@@ -196,149 +207,6 @@ export class BatchLifecycle {
 
   private expiresMs(rec: Stored<BatchObject>): number {
     return rec.createdMs + COMPLETION_WINDOWS[rec.value.completion_window]! * 3_600_000 * this.opts.timeScale;
-  }
-
-  private async validate(b: BatchObject): Promise<{ total: number; errors: BatchErrorEntry[] }> {
-    const errors: BatchErrorEntry[] = [];
-    const add = (e: BatchErrorEntry) => {
-      if (errors.length < MAX_REPORTED_ERRORS) errors.push(e);
-    };
-    const path = this.store.dataPath(b.input_file_id);
-    const size = (await stat(path)).size;
-    if (size > this.opts.maxBatchBytes) {
-      add({ code: 'file_too_large', message: `The input file has ${size} bytes; the limit is ${this.opts.maxBatchBytes} bytes`, param: 'input_file_id', line: null });
-      return { total: 0, errors };
-    }
-    const checkModels = this.executor.upstream === undefined;
-    const seen = new Set<string>();
-    let total = 0;
-    let lineNo = 0;
-    const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-    for await (const line of rl) {
-      lineNo++;
-      if (this.sleeper.isClosed) break;
-      if (line.trim() === '') continue;
-      total++;
-      if (total > this.opts.maxRequestsPerBatch) {
-        add({ code: 'too_many_requests', message: `The input file has more than ${this.opts.maxRequestsPerBatch} requests`, param: null, line: lineNo });
-        break;
-      }
-      let req: unknown;
-      try {
-        req = JSON.parse(line);
-      } catch {
-        add({ code: 'invalid_json_line', message: `Line ${lineNo} is not valid JSON`, param: null, line: lineNo });
-        continue;
-      }
-      if (!req || typeof req !== 'object' || Array.isArray(req)) {
-        add({ code: 'invalid_json_line', message: `Line ${lineNo} is not a JSON object`, param: null, line: lineNo });
-        continue;
-      }
-      const r = req as Record<string, unknown>;
-      const id = r['custom_id'];
-      if (typeof id !== 'string' || id === '') {
-        add({ code: 'missing_custom_id', message: `Line ${lineNo} has no custom_id`, param: 'custom_id', line: lineNo });
-      } else if (seen.has(id)) {
-        add({ code: 'duplicate_custom_id', message: `The custom_id ${JSON.stringify(id)} on line ${lineNo} is already used by an earlier line`, param: 'custom_id', line: lineNo });
-      } else {
-        seen.add(id);
-      }
-      if (r['method'] !== 'POST') {
-        add({ code: 'invalid_method', message: `Line ${lineNo}: method must be POST, got ${JSON.stringify(r['method'])}`, param: 'method', line: lineNo });
-      }
-      if (r['url'] !== b.endpoint) {
-        add({ code: 'invalid_url', message: `Line ${lineNo}: url must be ${b.endpoint}, got ${JSON.stringify(r['url'])}`, param: 'url', line: lineNo });
-      }
-      const body = r['body'];
-      if (!body || typeof body !== 'object' || Array.isArray(body)) {
-        add({ code: 'missing_required_parameter', message: `Line ${lineNo} has no body object`, param: 'body', line: lineNo });
-      } else if (checkModels && !isKnownModel(this.store, (body as { model?: unknown }).model)) {
-        add({ code: 'model_not_found', message: `Line ${lineNo}: the model ${JSON.stringify((body as { model?: unknown }).model)} does not exist`, param: 'body.model', line: lineNo });
-      }
-    }
-    rl.close();
-    if (total === 0 && errors.length === 0) add({ code: 'empty_file', message: 'The input file has no requests', param: 'input_file_id', line: null });
-    return { total, errors };
-  }
-
-  private async process(rec: Stored<BatchObject>, state: RunState, writers: readonly [ShuffleWriter, ShuffleWriter], random: () => number): Promise<Ending> {
-    const b = rec.value;
-    const parallel = this.executor.upstream ? (this.opts.upstream?.concurrency ?? 1) : 1;
-    const inflight = new Set<Promise<void>>();
-    const expiresMs = this.expiresMs(rec);
-    const lineMs = this.opts.lineMs;
-    let started = 0;
-    let lastSave = Date.now();
-    const startMs = Date.now();
-    let ending: Ending = 'done';
-
-    const record = async (customId: string, outcome: Outcome) => {
-      const line = JSON.stringify({
-        id: newId('batch_req_'),
-        custom_id: customId,
-        response: { status_code: outcome.status, request_id: newId('req_'), body: outcome.body },
-        error: null,
-      });
-      if (outcome.status >= 200 && outcome.status < 300) {
-        await writers[0].push(line);
-        b.request_counts.completed++;
-      } else {
-        await writers[1].push(line);
-        b.request_counts.failed++;
-      }
-      if (Date.now() - lastSave > 200) {
-        lastSave = Date.now();
-        this.store.save('batches', rec).catch(() => undefined);
-      }
-    };
-
-    const rl = createInterface({ input: createReadStream(this.store.dataPath(b.input_file_id)), crlfDelay: Infinity });
-    try {
-      for await (const line of rl) {
-        if (line.trim() === '') continue;
-        const faults = this.faults();
-        if (this.sleeper.isClosed) {
-          ending = 'closed';
-          break;
-        }
-        if (state.cancelRequested) {
-          ending = 'cancelled';
-          break;
-        }
-        if (Date.now() >= expiresMs || (faults.expireAfterLines !== undefined && started >= faults.expireAfterLines)) {
-          ending = 'expired';
-          break;
-        }
-        if (lineMs > 0) {
-          const wait = startMs + (started + 1) * lineMs - Date.now();
-          if (wait >= 1 && !(await this.sleeper.sleep(wait))) {
-            ending = 'closed';
-            break;
-          }
-        } else if (started % 500 === 499) {
-          await new Promise((r) => setImmediate(r));
-        }
-        started++;
-        const req = JSON.parse(line) as { custom_id: string; body: ChatRequestBody };
-        const fail = faults.lineFailureRate !== undefined && random() < faults.lineFailureRate;
-        const task = (async () => {
-          let outcome: Outcome;
-          const bodyError = chatBodyError(this.store, req.body, false);
-          if (fail) outcome = { status: 500, body: errorBody(500, 'Injected failure (faults.lineFailureRate)', 'server_error') };
-          else if (bodyError) outcome = { status: bodyError.status, body: errorBody(bodyError.status, bodyError.message, bodyError.code, bodyError.param) };
-          else outcome = await this.executor.run(req.body);
-          await record(req.custom_id, outcome);
-        })();
-        inflight.add(task);
-        void task.finally(() => inflight.delete(task));
-        if (inflight.size >= parallel) await Promise.race(inflight);
-      }
-    } finally {
-      rl.close();
-      await Promise.allSettled([...inflight]);
-    }
-    if (ending === 'done' && state.cancelRequested) ending = 'cancelled';
-    return ending;
   }
 
   private async commitOutputs(rec: Stored<BatchObject>, writers: readonly ShuffleWriter[]): Promise<void> {

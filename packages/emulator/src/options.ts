@@ -28,6 +28,11 @@ export const FaultOptionsSchema = z.object({
   rate5xx: rate.optional(),
   /** Fraction of matched requests whose connection is destroyed without a response. */
   dropRate: rate.optional(),
+  /**
+   * Fraction of matched requests that are fully processed (the job, batch or file is created) and then lose their
+   * answer: the connection is destroyed instead of sending the response, like a timeout after the server committed.
+   */
+  loseResponseRate: rate.optional(),
   /** Fraction of batch lines that fail (status 500 in the error file). */
   lineFailureRate: rate.optional(),
   /** In-flight requests per route beyond which the emulator answers 429. */
@@ -76,6 +81,12 @@ export const EmulatorOptionsSchema = z
     maxRequestsPerBatch: posInt().default(50_000),
     maxBatchBytes: posInt().default(6 * 1024 ** 3),
     seed: z.int({ error: 'must be an integer' }).default(0),
+    /**
+     * Write a marker line to the error file for every request that never ran when a batch expires or is cancelled
+     * (`{custom_id, response: null, error: {code: 'batch_expired' | 'batch_cancelled', message}}`), as OpenAI-style
+     * servers do. Off by default: kluster leaves unrun requests out of both files.
+     */
+    unrunErrorLines: z.boolean({ error: 'must be a boolean' }).default(false),
     faults: FaultOptionsSchema.nullable().optional(),
     upstream: UpstreamOptionsSchema.optional(),
     responder: z

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { HttpError, notFound, sendError } from './errors.js';
 import { createExecutor } from './executor.js';
-import { dropConnection, FaultInjector } from './faults.js';
+import { dropConnection, FaultInjector, loseResponse } from './faults.js';
 import { FineTuningLifecycle } from './fine-tuning.js';
 import { compileRoutes } from './internal/http.js';
 import { BatchLifecycle } from './lifecycle.js';
@@ -112,6 +112,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       const decision = await faults.decide(key, current);
       if (decision.kind === 'drop') return dropConnection(req, res);
+      if (decision.kind === 'loseResponse') loseResponse(req, res);
       if (decision.kind === 'error') {
         req.resume();
         throw decision.error;

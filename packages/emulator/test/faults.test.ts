@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import OpenAI, { APIConnectionError } from 'openai';
-import { createBatch, readJsonl, requestLine, waitForBatch, withEmulator, MODEL } from './helpers/emulator.js';
+import { createBatch, readJsonl, requestLine, uploadJsonl, waitForBatch, withEmulator, MODEL } from './helpers/emulator.js';
 
 const chat = (client: OpenAI) => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
 
@@ -87,6 +87,68 @@ describe('faults', () => {
       expect(b.status).toBe('expired');
       expect(b.request_counts).toEqual({ total: 10, completed: 4, failed: 0 });
       expect(await readJsonl(client, b.output_file_id!)).toHaveLength(4);
+    });
+  });
+
+  it('processes the request, then loses the response (loseResponseRate): the batch exists although the client saw an error', async () => {
+    await withEmulator({}, async ({ client, emu }) => {
+      const file = await uploadJsonl(client, [requestLine('r0', 'x')]);
+      emu.setFaults({ loseResponseRate: 1, routes: ['POST /v1/batches'] });
+      const err = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e) => e);
+      expect(err).toBeInstanceOf(APIConnectionError);
+      emu.setFaults(null);
+      const listed = await client.batches.list();
+      expect(listed.data.map((b) => b.input_file_id)).toEqual([file.id]);
+      expect(emu.stats().batchesCreated).toBe(1);
+    });
+  });
+
+  it('loses fine-tuning job creations too (loseResponseRate on POST /v1/fine_tuning/jobs)', async () => {
+    await withEmulator({ faults: { loseResponseRate: 1, routes: ['POST /v1/fine_tuning/jobs'] } }, async ({ client }) => {
+      const file = await uploadJsonl(client, [{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }], 'fine-tune');
+      await expect(client.fineTuning.jobs.create({ model: MODEL, training_file: file.id })).rejects.toBeInstanceOf(APIConnectionError);
+      const jobs = await client.fineTuning.jobs.list();
+      expect(jobs.data.map((j) => j.training_file)).toEqual([file.id]);
+    });
+  });
+
+  it('writes batch_expired markers for requests that never ran (unrunErrorLines), counted as failed', async () => {
+    await withEmulator({ unrunErrorLines: true, faults: { expireAfterLines: 4 } }, async ({ client }) => {
+      const lines = Array.from({ length: 10 }, (_, i) => requestLine(`r${i}`, `x${i}`));
+      const b = await waitForBatch(client, (await createBatch(client, lines)).id);
+      expect(b.status).toBe('expired');
+      expect(b.request_counts).toEqual({ total: 10, completed: 4, failed: 6 });
+      const done = (await readJsonl(client, b.output_file_id!)).map((o) => o.custom_id);
+      const errs = await readJsonl(client, b.error_file_id!);
+      expect(errs.map((e) => e.custom_id).sort()).toEqual(['r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+      expect(done.sort()).toEqual(['r0', 'r1', 'r2', 'r3']);
+      expect(errs[0]).toEqual({ id: expect.stringMatching(/^batch_req_/), custom_id: expect.any(String), response: null, error: { code: 'batch_expired', message: expect.any(String) } });
+    });
+  });
+
+  it('writes no never-ran markers by default (kluster style)', async () => {
+    await withEmulator({ faults: { expireAfterLines: 4 } }, async ({ client }) => {
+      const lines = Array.from({ length: 10 }, (_, i) => requestLine(`r${i}`, `x${i}`));
+      const b = await waitForBatch(client, (await createBatch(client, lines)).id);
+      expect(b.error_file_id).toBeNull();
+    });
+  });
+
+  it('writes batch_cancelled markers for requests a cancelled batch never ran (unrunErrorLines)', async () => {
+    await withEmulator({ unrunErrorLines: true, lineMs: 10, finalizingMs: 30 }, async ({ client }) => {
+      const lines = Array.from({ length: 200 }, (_, i) => requestLine(`r${i}`, `x${i}`));
+      const b = await createBatch(client, lines);
+      await waitForBatch(client, b.id, ['in_progress']);
+      await new Promise((r) => setTimeout(r, 50));
+      await client.batches.cancel(b.id);
+      const done = await waitForBatch(client, b.id);
+      expect(done.status).toBe('cancelled');
+      const out = await readJsonl(client, done.output_file_id!);
+      const errs = await readJsonl(client, done.error_file_id!);
+      expect(errs.every((e) => e.response === null && e.error.code === 'batch_cancelled')).toBe(true);
+      expect(out.length + errs.length).toBe(200);
+      expect(done.request_counts).toEqual({ total: 200, completed: out.length, failed: errs.length });
+      expect(new Set([...out, ...errs].map((o) => o.custom_id)).size).toBe(200);
     });
   });
 

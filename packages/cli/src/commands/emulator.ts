@@ -24,6 +24,8 @@ export interface EmulatorFlags {
   retryAfter?: string;
   rate5xx?: string;
   dropRate?: string;
+  loseResponseRate?: string;
+  unrunErrorLines?: boolean;
   lineFailureRate?: string;
   concurrencyCap?: string;
   expireAfterLines?: string;
@@ -53,6 +55,7 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
     retryAfterSeconds: num(flags.retryAfter),
     rate5xx: num(flags.rate5xx),
     dropRate: num(flags.dropRate),
+    loseResponseRate: num(flags.loseResponseRate),
     lineFailureRate: num(flags.lineFailureRate),
     concurrencyCap: num(flags.concurrencyCap),
     expireAfterLines: num(flags.expireAfterLines),
@@ -72,6 +75,7 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
     maxRequestsPerBatch: num(flags.maxRequests),
     maxBatchBytes: num(flags.maxBytes),
     seed: num(flags.seed),
+    unrunErrorLines: flags.unrunErrorLines,
     faults: Object.keys(faults).length > 0 ? faults : undefined,
     upstream: flags.upstream
       ? defined({ url: flags.upstream, apiKey: upstreamKey || undefined, concurrency: num(flags.upstreamConcurrency) })
@@ -133,11 +137,13 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .option('--max-requests <n>', 'request lines allowed per batch file (default 50000)')
     .option('--max-bytes <n>', 'bytes allowed per batch file (default 6 GiB)')
     .option('--seed <n>', 'seed for output order and faults (default 0)')
+    .option('--unrun-error-lines', 'write batch_expired/batch_cancelled error lines for requests an expired/cancelled batch never ran (OpenAI style)')
     .option('--latency-ms <ms>', 'fault: added latency per request')
     .option('--rate-429 <fraction>', 'fault: fraction of requests answered 429 with Retry-After')
     .option('--retry-after <seconds>', 'fault: Retry-After of injected 429s (default 1)')
     .option('--rate-5xx <fraction>', 'fault: fraction of requests answered 500/502/503')
     .option('--drop-rate <fraction>', 'fault: fraction of connections dropped without an answer')
+    .option('--lose-response-rate <fraction>', 'fault: fraction of requests processed, then dropped before the answer (timeout after commit)')
     .option('--line-failure-rate <fraction>', 'fault: fraction of batch lines that fail (error file, status 500)')
     .option('--concurrency-cap <n>', 'fault: answer 429 beyond this many in-flight requests per route')
     .option('--expire-after-lines <n>', 'fault: a batch expires after this many lines')

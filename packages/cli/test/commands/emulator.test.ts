@@ -39,6 +39,8 @@ describe('kbatch emulator', () => {
           retryAfter: '2',
           rate5xx: '0.2',
           dropRate: '0.3',
+          loseResponseRate: '0.5',
+          unrunErrorLines: true,
           lineFailureRate: '0.4',
           concurrencyCap: '6',
           expireAfterLines: '7',
@@ -61,7 +63,8 @@ describe('kbatch emulator', () => {
       maxRequestsPerBatch: 10,
       maxBatchBytes: 1000,
       seed: 9,
-      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, lineFailureRate: 0.4, concurrencyCap: 6, expireAfterLines: 7, routes: ['POST /v1/files'] },
+      unrunErrorLines: true,
+      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, loseResponseRate: 0.5, lineFailureRate: 0.4, concurrencyCap: 6, expireAfterLines: 7, routes: ['POST /v1/files'] },
       upstream: { url: 'http://127.0.0.1:1/v1', apiKey: 'up', concurrency: 2 },
     });
     expect(emulatorOptionsFromFlags({})).toEqual({});

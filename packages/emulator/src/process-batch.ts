@@ -1,0 +1,145 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { errorBody } from './errors.js';
+import { chatBodyError, type Executor, type Outcome } from './executor.js';
+import { newId } from './internal/ids.js';
+import type { ShuffleWriter } from './internal/shuffle-writer.js';
+import type { Sleeper } from './internal/sleeper.js';
+import type { ChatRequestBody, ResolvedFaults } from './options.js';
+import type { BatchObject, Store, Stored } from './store.js';
+
+/** How processing a batch's lines ended. */
+export type Ending = 'done' | 'expired' | 'cancelled' | 'closed';
+
+/** What {@link processBatch} needs besides the batch. */
+export interface ProcessBatchContext {
+  store: Store;
+  executor: Executor;
+  sleeper: Sleeper;
+  faults: () => ResolvedFaults;
+  /** Parallel lines (upstream concurrency; 1 with the built-in responder). */
+  parallel: number;
+  /** Pacing per line (0 = as fast as possible). */
+  lineMs: number;
+  /** When the completion window ends (ms since the epoch). */
+  expiresMs: number;
+  /** Write `batch_expired` / `batch_cancelled` markers for lines that never ran. */
+  unrunErrorLines: boolean;
+  /** Seeded draws (line failures). */
+  random: () => number;
+  /** Set by cancel(). */
+  state: { cancelRequested: boolean };
+}
+
+/**
+ * Run a batch's lines in order (output files shuffled by the writers), stopping at cancellation, expiry or
+ * shutdown. Counts go to `rec.value.request_counts`; progress is saved at most every 200 ms.
+ */
+export async function processBatch(rec: Stored<BatchObject>, writers: readonly [ShuffleWriter, ShuffleWriter], ctx: ProcessBatchContext): Promise<Ending> {
+  const b = rec.value;
+  const inflight = new Set<Promise<void>>();
+  let started = 0;
+  let lastSave = Date.now();
+  const startMs = Date.now();
+  let ending: Ending = 'done';
+
+  const record = async (customId: string, outcome: Outcome) => {
+    const line = JSON.stringify({
+      id: newId('batch_req_'),
+      custom_id: customId,
+      response: { status_code: outcome.status, request_id: newId('req_'), body: outcome.body },
+      error: null,
+    });
+    if (outcome.status >= 200 && outcome.status < 300) {
+      await writers[0].push(line);
+      b.request_counts.completed++;
+    } else {
+      await writers[1].push(line);
+      b.request_counts.failed++;
+    }
+    if (Date.now() - lastSave > 200) {
+      lastSave = Date.now();
+      ctx.store.save('batches', rec).catch(() => undefined);
+    }
+  };
+
+  const rl = createInterface({ input: createReadStream(ctx.store.dataPath(b.input_file_id)), crlfDelay: Infinity });
+  try {
+    for await (const line of rl) {
+      if (line.trim() === '') continue;
+      const faults = ctx.faults();
+      if (ctx.sleeper.isClosed) {
+        ending = 'closed';
+        break;
+      }
+      if (ctx.state.cancelRequested) {
+        ending = 'cancelled';
+        break;
+      }
+      if (Date.now() >= ctx.expiresMs || (faults.expireAfterLines !== undefined && started >= faults.expireAfterLines)) {
+        ending = 'expired';
+        break;
+      }
+      if (ctx.lineMs > 0) {
+        const wait = startMs + (started + 1) * ctx.lineMs - Date.now();
+        if (wait >= 1 && !(await ctx.sleeper.sleep(wait))) {
+          ending = 'closed';
+          break;
+        }
+      } else if (started % 500 === 499) {
+        await new Promise((r) => setImmediate(r));
+      }
+      started++;
+      const req = JSON.parse(line) as { custom_id: string; body: ChatRequestBody };
+      const fail = faults.lineFailureRate !== undefined && ctx.random() < faults.lineFailureRate;
+      const task = (async () => {
+        let outcome: Outcome;
+        const bodyError = chatBodyError(ctx.store, req.body, false);
+        if (fail) outcome = { status: 500, body: errorBody(500, 'Injected failure (faults.lineFailureRate)', 'server_error') };
+        else if (bodyError) outcome = { status: bodyError.status, body: errorBody(bodyError.status, bodyError.message, bodyError.code, bodyError.param) };
+        else outcome = await ctx.executor.run(req.body);
+        await record(req.custom_id, outcome);
+      })();
+      inflight.add(task);
+      void task.finally(() => inflight.delete(task));
+      if (inflight.size >= ctx.parallel) await Promise.race(inflight);
+    }
+  } finally {
+    rl.close();
+    await Promise.allSettled([...inflight]);
+  }
+  if (ending === 'done' && ctx.state.cancelRequested) ending = 'cancelled';
+  if (ctx.unrunErrorLines && (ending === 'expired' || ending === 'cancelled')) {
+    await writeUnrunMarkers(rec, writers[1], started, ending, ctx.store);
+  }
+  return ending;
+}
+
+/**
+ * OpenAI-style never-ran markers: every request after the first `started` ones (lines run strictly in file order)
+ * gets `{custom_id, response: null, error: {code: 'batch_expired' | 'batch_cancelled', message}}` in the error
+ * file and counts as failed, so completed + failed = total. A second pass over the input keeps memory constant.
+ */
+export async function writeUnrunMarkers(
+  rec: Stored<BatchObject>,
+  errors: ShuffleWriter,
+  started: number,
+  ending: 'expired' | 'cancelled',
+  store: Store,
+): Promise<void> {
+  const b = rec.value;
+  const code = ending === 'expired' ? 'batch_expired' : 'batch_cancelled';
+  const message = ending === 'expired' ? 'This request could not be executed before the completion window expired.' : 'This request was not executed because the batch was cancelled.';
+  let seen = 0;
+  const rl = createInterface({ input: createReadStream(store.dataPath(b.input_file_id)), crlfDelay: Infinity });
+  try {
+    for await (const line of rl) {
+      if (line.trim() === '' || ++seen <= started) continue;
+      const { custom_id } = JSON.parse(line) as { custom_id: string };
+      await errors.push(JSON.stringify({ id: newId('batch_req_'), custom_id, response: null, error: { code, message } }));
+      b.request_counts.failed++;
+    }
+  } finally {
+    rl.close();
+  }
+}

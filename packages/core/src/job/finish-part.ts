@@ -33,7 +33,6 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   const { store, client, signal } = ctx;
   applyBatch(part, batch);
   const counts = batch.request_counts;
-  const strict = batch.status === 'completed';
   const resultsDir = join('results');
   for (const kind of ['output', 'error'] as const) {
     const fileId = kind === 'output' ? batch.output_file_id : batch.error_file_id;
@@ -42,7 +41,9 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     part.downloadAttempts++;
     const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
       ...(signal ? { signal } : {}),
-      ...(strict ? { expectedLines: kind === 'output' ? counts.completed : counts.failed } : {}),
+      // Whatever the status, the server's counts say how many lines there must be (an error file of an
+      // expired batch may hold more: its never-run markers).
+      expectedLines: kind === 'output' ? counts.completed : counts.failed,
       maxAttempts: ctx.opts.downloadAttempts,
       retryBaseMs: ctx.opts.retryBaseMs,
       onRetry: ({ attempt, delayMs, error }) =>
@@ -60,7 +61,16 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   if (batch.status === 'failed') {
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
-  const resubmit = batch.status === 'expired' && !ctx.opts.noResubmit && !store.manifest.cancelledAt && generation(ctx, part) < ctx.opts.maxResubmits;
+  let resubmit = batch.status === 'expired' && !ctx.opts.noResubmit && !store.manifest.cancelledAt && generation(ctx, part) < ctx.opts.maxResubmits;
+  if (resubmit && (part.outputLines ?? 0) < counts.completed) {
+    // Without all the results the server reports, "no result" does not mean "never run": resubmitting would pay twice.
+    resubmit = false;
+    ctx.emit({
+      type: 'warning',
+      part: part.index,
+      message: `batch ${batch.id} expired with ${counts.completed} completed requests but ${part.outputLines ?? 0} output lines; not resubmitting its leftovers`,
+    });
+  }
   const tally = await tallyPart(store.jobDir, part, resubmit);
   let newPart: JobPart | undefined;
   if (resubmit && tally.unrun.size > 0) {

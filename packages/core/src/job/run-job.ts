@@ -271,10 +271,10 @@ async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, S
   if (applyBatch(part, batch)) await ctx.store.save();
   crashPoint('during-wait');
   const c = batch.request_counts;
-  const filesMissing =
-    batch.status === 'completed' && ((c.completed > 0 && !batch.output_file_id) || (c.failed > 0 && !batch.error_file_id));
+  // Any terminal batch (expired and cancelled too) may name its files a moment after its status changes.
+  const filesMissing = (c.completed > 0 && !batch.output_file_id) || (c.failed > 0 && !batch.error_file_id);
   if (isTerminalStatus(batch.status) && (!filesMissing || schedule.missingFiles >= 5)) {
-    if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is completed but names no result file` });
+    if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
     await finishPart(ctx, part, batch);
     return;
   }

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { createJob } from '../../src/job/create-job.js';
+import { ManifestStore } from '../../src/job/manifest.js';
+import { finishPart } from '../../src/job/finish-part.js';
+import type { JobContext } from '../../src/job/context.js';
+import type { JobClient, JobEvent } from '../../src/job/types.js';
+import type { KBatch } from '../../src/client/schemas.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { emulatorClient, requestLine } from './fixtures.js';
+
+const ids = ['a1', 'a2', 'a3', 'a4', 'a5'];
+
+function ok(id: string): string {
+  return JSON.stringify({ id: `r-${id}`, custom_id: id, response: { status_code: 200, body: { choices: [] } }, error: null });
+}
+function expiredMarker(id: string): string {
+  return JSON.stringify({ id: `r-${id}`, custom_id: id, response: null, error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } });
+}
+
+function batch(fields: Partial<KBatch>): KBatch {
+  return {
+    id: 'batch_x',
+    object: 'batch',
+    endpoint: '/v1/chat/completions',
+    status: 'expired',
+    input_file_id: 'file_in',
+    completion_window: '24h',
+    output_file_id: 'file_out',
+    error_file_id: 'file_err',
+    request_counts: { total: 5, completed: 2, failed: 0 },
+    ...fields,
+  } as KBatch;
+}
+
+describe('finishPart', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  async function setup(files: Record<string, string>) {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-finish-'));
+    const chunk = join(root, 'chunk.jsonl');
+    await writeFile(chunk, `${ids.map((id) => requestLine(id)).join('\n')}\n`);
+    const { jobDir } = await createJob({ chunks: [chunk], jobDir: join(root, 'job') });
+    const store = await ManifestStore.open(jobDir);
+    const real = emulatorClient(emu.baseURL);
+    const client = Object.assign(Object.create(real) as JobClient, {
+      files: { content: async (id: string) => new Response(files[id] ?? '') },
+    });
+    const events: JobEvent[] = [];
+    const ctx: JobContext = {
+      store,
+      client,
+      limit: pLimit(2),
+      emit: (e) => events.push(e),
+      opts: { concurrency: 2, pollIntervalMs: 50, retryBaseMs: 1, noResubmit: false, maxResubmits: 3, downloadAttempts: 2 },
+    };
+    const part = store.manifest.parts[0]!;
+    part.batchId = 'batch_x';
+    return { ctx, store, part, events };
+  }
+
+  it('resubmits only the requests whose lines are never-run markers (batch_expired) or missing', async () => {
+    const { ctx, store, part } = await setup({
+      file_out: `${ok('a1')}\n${ok('a2')}\n`,
+      file_err: `${expiredMarker('a3')}\n${expiredMarker('a4')}\n`,
+    });
+    const created = emu.stats().batchesCreated;
+    const next = await finishPart(ctx, part, batch({}));
+    expect(next).toMatchObject({ kind: 'resubmit', parent: '00001', requests: 3 });
+    expect(part).toMatchObject({ done: true, succeeded: 2, failed: 0, resubmittedAs: next!.index });
+    expect(store.manifest.parts).toHaveLength(2);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+  });
+
+  it('downloads an expired batch strictly: a short output file is DOWNLOAD_INCOMPLETE, nothing resubmitted', async () => {
+    const { ctx, store, part } = await setup({ file_out: `${ok('a1')}\n`, file_err: '' });
+    const err = await catchError(() => finishPart(ctx, part, batch({ error_file_id: null })));
+    expectKbatchError(err, { code: 'DOWNLOAD_INCOMPLETE' });
+    expect(store.manifest.parts).toHaveLength(1);
+    expect(part.done).toBe(false);
+  });
+
+  it('refuses to resubmit an expired batch whose completed results are not all there', async () => {
+    const { ctx, store, part, events } = await setup({});
+    await finishPart(ctx, part, batch({ output_file_id: null, error_file_id: null }));
+    expect(store.manifest.parts).toHaveLength(1);
+    expect(part.resubmittedAs).toBeUndefined();
+    expect(events.some((e) => e.type === 'warning' && /not resubmitting/.test(e.message))).toBe(true);
+  });
+
+  it('fails with RESPONSE_INVALID on a result line that is not JSON', async () => {
+    const { ctx, part } = await setup({ file_out: `${ok('a1')}\nnot json\n` });
+    expectKbatchError(await catchError(() => finishPart(ctx, part, batch({ error_file_id: null }))), { code: 'RESPONSE_INVALID', line: 2 });
+  });
+});

@@ -63,14 +63,14 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
   const jobId = options.jobId ?? newJobId();
   const jobDir = resolve(cwd, options.jobDir ?? join(DEFAULT_JOBS_DIR, jobId));
   await mkdir(join(jobDir, 'chunks'), { recursive: true });
-  const existing = await readdir(jobDir);
-  if (existing.includes(MANIFEST_FILE)) {
-    throw new KbatchError('JOB_MISMATCH', `${jobDir} already holds a job; use \`kbatch resume ${jobDir}\` to continue it`, {
-      file: jobDir,
-    });
-  }
   const lock = await acquireJobLock(jobDir);
   try {
+    // Checked under the lock: two creates racing for one directory cannot both write a first manifest.
+    if ((await readdir(jobDir)).includes(MANIFEST_FILE)) {
+      throw new KbatchError('JOB_MISMATCH', `${jobDir} already holds a job; use \`kbatch resume ${jobDir}\` to continue it`, {
+        file: jobDir,
+      });
+    }
     const parts: JobPart[] = [];
     for (const [i, file] of files.entries()) {
       const index = String(i + 1).padStart(5, '0');

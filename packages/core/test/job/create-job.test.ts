@@ -36,6 +36,17 @@ describe('createJob', () => {
     expectKbatchError(await catchError(() => createJob({ chunks: [dir], jobDir: join(root, 'job') })), { code: 'JOB_MISMATCH' });
   });
 
+  it('lets only one of two racing creates write a job into one directory', async () => {
+    const { dir, root } = await writeChunks(1, 1);
+    for (let round = 0; round < 20; round++) {
+      const jobDir = join(root, `job-${round}`);
+      const results = await Promise.allSettled([createJob({ chunks: [dir], jobDir }), createJob({ chunks: [dir], jobDir })]);
+      expect(results.filter((r) => r.status === 'fulfilled'), `round ${round}`).toHaveLength(1);
+      const failure = results.find((r) => r.status === 'rejected')!.reason;
+      expect(['JOB_MISMATCH', 'JOB_LOCKED']).toContain((failure as { code?: string }).code);
+    }
+  });
+
   it('rejects missing inputs and empty directories with INPUT_NOT_FOUND', async () => {
     const root = await mkdtemp(join(tmpdir(), 'kbatch-empty-'));
     expectKbatchError(await catchError(() => resolveChunkFiles([join(root, 'nope.jsonl')])), { code: 'INPUT_NOT_FOUND' });

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type OpenAI from 'openai';
 import { z } from 'zod';
-import { uploadFile, type UploadClient } from '../client/index.js';
+import { isTransientError, uploadFile, type UploadClient } from '../client/index.js';
+import { backoffDelay, retryAfterMs, sleep } from '../client/retry.js';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
@@ -13,11 +14,12 @@ import { FINE_TUNABLE_MODELS, fineTuneContextWindow } from './models.js';
 export type FineTuneUpload = (path: string, options: { signal?: AbortSignal | undefined }) => Promise<{ id: string }>;
 
 /**
- * The capability {@link createFineTuneJob} needs: `fineTuning.jobs.create`, plus, to upload local files, either
- * the connection settings of an openai client (streamed upload with backpressure) or `files.create`.
+ * The capability {@link createFineTuneJob} needs: `fineTuning.jobs.create` and `list` (to find a job whose create
+ * answer was lost), plus, to upload local files, either the connection settings of an openai client (streamed
+ * upload with backpressure) or `files.create`.
  */
 export interface CreateFineTuneJobClient extends Partial<UploadClient> {
-  fineTuning: { jobs: Pick<OpenAI['fineTuning']['jobs'], 'create'> };
+  fineTuning: { jobs: Pick<OpenAI['fineTuning']['jobs'], 'create' | 'list'> };
   files?: Pick<OpenAI['files'], 'create'>;
 }
 
@@ -26,9 +28,10 @@ const positiveInt = z.number({ error: 'must be a positive integer' }).int('must 
 
 /** Options of {@link createFineTuneJob}. */
 export const CreateFineTuneJobOptionsSchema = z.object({
-  client: z.custom<CreateFineTuneJobClient>((v) => typeof (v as CreateFineTuneJobClient)?.fineTuning?.jobs?.create === 'function', {
-    error: 'must be an openai client (fineTuning.jobs.create)',
-  }),
+  client: z.custom<CreateFineTuneJobClient>(
+    (v) => typeof (v as CreateFineTuneJobClient)?.fineTuning?.jobs?.create === 'function' && typeof (v as CreateFineTuneJobClient).fineTuning.jobs.list === 'function',
+    { error: 'must be an openai client (fineTuning.jobs.create and list)' },
+  ),
   /** Local JSONL path (uploaded with purpose `fine-tune`) or an uploaded file's id. */
   trainingFile: z.string({ error: 'must be a file path or file id' }).min(1, 'must be a file path or file id'),
   /** Local path or file id of the validation data. */
@@ -50,6 +53,13 @@ export const CreateFineTuneJobOptionsSchema = z.object({
   onUpload: z.custom<(info: { path: string; fileId: string; role: 'training' | 'validation' }) => void>((v) => typeof v === 'function', {
     error: 'must be a function',
   }).optional(),
+  /**
+   * Requests (creates and look-ups) before a transient error is thrown. The create is sent without SDK retries
+   * (no idempotency key): after a timeout/5xx/dropped connection, recent jobs are listed and a matching one adopted.
+   */
+  maxAttempts: positiveInt.default(5),
+  /** First backoff between attempts (doubles, jittered, up to 30 s; Retry-After wins). */
+  retryBaseMs: positiveInt.default(500),
   signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
 });
 export type CreateFineTuneJobOptions = z.input<typeof CreateFineTuneJobOptionsSchema>;
@@ -90,8 +100,68 @@ export async function createFineTuneJob(options: CreateFineTuneJobOptions): Prom
     ...(Object.keys(hyperparameters).length === 0 ? {} : { hyperparameters }),
     ...(opts.nickname === undefined ? {} : { nickname: opts.nickname }),
   };
-  const job = await opts.client.fineTuning.jobs.create(body, opts.signal ? { signal: opts.signal } : undefined);
-  return parseFineTuneJob(job);
+  return createOnce(opts.client.fineTuning.jobs, body, opts);
+}
+
+type Jobs = CreateFineTuneJobClient['fineTuning']['jobs'];
+
+/**
+ * `jobs.create` at most once per server-side job: a transient failure may come after the server created the job
+ * (a lost answer), so before each retry the recent jobs are listed and one with the same training file and model,
+ * created since the first attempt, is adopted instead of paying for a second one.
+ */
+async function createOnce(
+  jobs: Jobs,
+  body: { model: string; training_file: string },
+  opts: { maxAttempts: number; retryBaseMs: number; signal?: AbortSignal | undefined },
+): Promise<FineTuneJob> {
+  const since = Math.floor(Date.now() / 1000);
+  const requestOptions = { maxRetries: 0, ...(opts.signal ? { signal: opts.signal } : {}) };
+  let attempts = 0;
+  const failed = async (err: unknown) => {
+    if (!isTransientError(err) || ++attempts >= opts.maxAttempts) throw err;
+    await sleep(retryAfterMs(err) ?? backoffDelay(attempts - 1, { baseMs: opts.retryBaseMs }), opts.signal);
+  };
+  for (;;) {
+    try {
+      return parseFineTuneJob(await jobs.create(body, requestOptions));
+    } catch (err) {
+      await failed(err);
+    }
+    // Did the failed create reach the server? Keep looking (bounded) until a listing answers.
+    for (;;) {
+      try {
+        const adopted = await findCreatedJob(jobs, body, since, requestOptions);
+        if (adopted) return adopted;
+        break;
+      } catch (err) {
+        await failed(err);
+      }
+    }
+  }
+}
+
+/** The newest job with this training file and model created at or after `since` (pages stop at older jobs). */
+async function findCreatedJob(
+  jobs: Jobs,
+  body: { model: string; training_file: string },
+  since: number,
+  requestOptions: { maxRetries: number; signal?: AbortSignal },
+): Promise<FineTuneJob | undefined> {
+  let after: string | undefined;
+  for (;;) {
+    const page = (await jobs.list({ limit: 20, ...(after === undefined ? {} : { after }) }, requestOptions)) as unknown as {
+      data?: unknown[];
+      has_more?: unknown;
+    };
+    const data = (page.data ?? []).map(parseFineTuneJob);
+    for (const job of data) {
+      if (job.training_file === body.training_file && job.model === body.model && (job.created_at ?? since) >= since) return job;
+    }
+    const last = data.at(-1);
+    if (page.has_more !== true || !last || (last.created_at !== null && last.created_at < since)) return undefined;
+    after = last.id;
+  }
 }
 
 /**

@@ -1,6 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import OpenAI, { APIConnectionError, toFile } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFineTuneJob } from '../../src/finetune/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
@@ -30,6 +32,7 @@ function fakeClient() {
           created.push(body);
           return { id: 'ftjob-1', object: 'fine_tuning.job', status: 'queued', created_at: 1739489717, ...body };
         },
+        list: async () => ({ data: [], has_more: false }),
       },
     },
   };
@@ -91,5 +94,71 @@ describe('createFineTuneJob', () => {
     const client = fakeClient();
     const err = await catchError(() => createFineTuneJob({ client, trainingFile: 'f', model: MODEL, epochs: 0 }));
     expectKbatchError(err, { code: 'OPTION_INVALID', message: 'Invalid option `epochs`: must be a positive integer, got 0' });
+  });
+});
+
+describe('createFineTuneJob (lost answers, over HTTP)', () => {
+  const ROUTE = 'POST /v1/fine_tuning/jobs';
+  let emu: Emulator;
+  let client: OpenAI;
+  let trainingFile: string;
+  beforeEach(async () => {
+    emu = await startEmulator({ seed: 3, ftStepMs: 50 });
+    // SDK retries on, as in real use: createFineTuneJob must switch them off for the create itself.
+    client = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL, maxRetries: 2 });
+    const text = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }) + '\n';
+    trainingFile = (await client.files.create({ file: await toFile(Buffer.from(text), 'train.jsonl'), purpose: 'fine-tune' })).id;
+  });
+  afterEach(() => emu.close());
+
+  const jobsOnServer = async () => (await client.fineTuning.jobs.list({ limit: 100 })).data;
+
+  it('adopts the job the server created when the create answer is lost (exactly one job)', async () => {
+    emu.setFaults({ loseResponseRate: 1, routes: [ROUTE] });
+    const job = await createFineTuneJob({ client, trainingFile, model: MODEL, retryBaseMs: 1 });
+    const jobs = await jobsOnServer();
+    expect(jobs.map((j) => j.id)).toEqual([job.id]);
+    expect(job).toMatchObject({ training_file: trainingFile, model: MODEL });
+    expect(emu.stats().requests[ROUTE]).toBe(1);
+  });
+
+  it('creates again when the failed attempt never reached the server (dropped before processing)', async () => {
+    emu.setFaults({ dropRate: 1, routes: [ROUTE] });
+    const create = client.fineTuning.jobs.create.bind(client.fineTuning.jobs);
+    const flaky = {
+      fineTuning: {
+        jobs: {
+          list: client.fineTuning.jobs.list.bind(client.fineTuning.jobs),
+          create: ((body: never, options: never) => create(body, options).finally(() => emu.setFaults(null))) as typeof create,
+        },
+      },
+    };
+    const job = await createFineTuneJob({ client: flaky, trainingFile, model: MODEL, retryBaseMs: 1 });
+    expect((await jobsOnServer()).map((j) => j.id)).toEqual([job.id]);
+    expect(emu.stats().requests[ROUTE]).toBe(2);
+  });
+
+  it('does not adopt an older job with the same training file and model', async () => {
+    const older = await client.fineTuning.jobs.create({ model: MODEL, training_file: trainingFile });
+    await new Promise((r) => setTimeout(r, 1100)); // created_at has second resolution
+    emu.setFaults({ loseResponseRate: 1, routes: [ROUTE] });
+    const job = await createFineTuneJob({ client, trainingFile, model: MODEL, retryBaseMs: 1 });
+    expect(job.id).not.toBe(older.id);
+    expect((await jobsOnServer()).map((j) => j.id).sort()).toEqual([older.id, job.id].sort());
+  });
+
+  it('gives up after maxAttempts with the transient error, never creating more than one job per look-up', async () => {
+    emu.setFaults({ dropRate: 1, routes: [ROUTE] });
+    const err = await catchError(() => createFineTuneJob({ client, trainingFile, model: MODEL, retryBaseMs: 1, maxAttempts: 3 }));
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect(emu.stats().requests[ROUTE]).toBe(3);
+    expect(emu.stats().requests['GET /v1/fine_tuning/jobs']).toBe(2);
+    expect(await jobsOnServer()).toEqual([]);
+  });
+
+  it('does not retry a 4xx answer', async () => {
+    const err = await catchError(() => createFineTuneJob({ client, trainingFile: 'file-missing', model: MODEL, retryBaseMs: 1 }));
+    expect(err).toMatchObject({ status: 404 });
+    expect(emu.stats().requests[ROUTE]).toBe(1);
   });
 });

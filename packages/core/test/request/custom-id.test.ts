@@ -29,4 +29,16 @@ describe('createIdRegistry', () => {
     const err = await catchError(() => registry.add('a', 7));
     expectKbatchError(err, { code: 'CUSTOM_ID_DUPLICATE', customId: 'a', message: 'rows 1 and 7' });
   });
+
+  it('remembers many ids in compact memory and still finds a late duplicate', async () => {
+    const registry = createIdRegistry();
+    for (let i = 1; i <= 200_000; i++) registry.add(`id-${i}`, i);
+    expect(registry.size).toBe(200_000);
+    const err = await catchError(() => registry.add('id-123', 200_001));
+    expectKbatchError(err, { code: 'CUSTOM_ID_DUPLICATE', message: 'rows 123 and 200001' });
+    // Ids differing only slightly are not confused.
+    registry.add('id-123 ', 200_002);
+    registry.add('ID-123', 200_003);
+  });
 });
+

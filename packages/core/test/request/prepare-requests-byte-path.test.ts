@@ -73,11 +73,25 @@ describe('prepareRequests CSV byte path', () => {
     await same('id;title;text\n1;"a;b";c\n', { delimiter: ';' });
   });
 
-  it('falls back to the text path when a template field is not a column', async () => {
+  it('falls back to the text path when a template field or the id column is not a column', async () => {
     const err = await catchError(() => run('id,title,text\n1,a,b\n', { prompt: '{{nope}}' }, true));
     expectKbatchError(err, { code: 'TEMPLATE_FIELD_MISSING', record: 1, field: 'nope' });
-    const withId = await same('id,title,text\n1,a,b\n', { idColumn: 'id' });
-    expect(JSON.parse(withId.output).custom_id).toBe('1');
+    const noId = await catchError(() => run('id,title,text\n1,a,b\n', { idColumn: 'sku' }, true));
+    expectKbatchError(noId, { code: 'CUSTOM_ID_MISSING', record: 1, field: 'sku' });
+  });
+
+  it('takes ids from a column with the same checks as the text path', async () => {
+    const csv = 'id,title,text\n"a ""1""",x,y\n007,t,u\n" ",e,f\n007,d,g\n\t,h,i\n';
+    const skipped = await same(csv, { idColumn: 'id', onInvalidRecord: 'skip' });
+    expect(skipped.output.trimEnd().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(['a "1"', '007']);
+    expect(skipped.summary).toMatchObject({ recordsRead: 5, linesWritten: 2, rejected: 3 });
+    const dup = csv.replace('" "', '8');
+    const dupText = await catchError(() => run(dup, { idColumn: 'id' }, false));
+    const dupBytes = await catchError(() => run(dup, { idColumn: 'id' }, true));
+    expectKbatchError(dupBytes, { code: 'CUSTOM_ID_DUPLICATE', message: (dupText as Error).message, customId: '007' });
+    const emptyText = await catchError(() => run(csv, { idColumn: 'id' }, false));
+    const emptyBytes = await catchError(() => run(csv, { idColumn: 'id' }, true));
+    expectKbatchError(emptyBytes, { code: 'CUSTOM_ID_MISSING', message: (emptyText as Error).message, record: 3 });
   });
 
   it('handles empty input, a header alone and a duplicate header name', async () => {

@@ -26,28 +26,9 @@ export class CsvScanner {
   private readonly delim: number;
   private readonly delimChar: string;
 
-  /**
-   * @param delimiter - one character
-   * @param resume - continue a split input at a record boundary: its first line and the header's width
-   */
-  constructor(delimiter: string, resume?: { line: number; columns: number }) {
+  constructor(delimiter: string) {
     this.delimChar = delimiter;
     this.delim = delimiter.charCodeAt(0);
-    if (resume !== undefined) {
-      this.line = resume.line;
-      this.columns = resume.columns;
-      this.started = true;
-    }
-  }
-
-  /** The partial record carried to the next push (empty at a record boundary). */
-  get pending(): string {
-    return this.rest;
-  }
-
-  /** The physical line where the pending text (or the next record) starts. */
-  get nextLine(): number {
-    return this.line;
   }
 
   /** Scan the complete records in `chunk` (plus any carried-over partial record). */

@@ -62,51 +62,28 @@ export async function openInput(opts: Pick<ResolvedReadRecordsOptions, 'input' |
   return { source: createReadStream(input, { highWaterMark: HIGH_WATER_MARK }), file: input, format };
 }
 
-/** Where a reader starts when an input is read in pieces. */
-export interface ReaderStart {
-  /** Records before this piece (rejected ones included). */
-  count: number;
-  /** Physical line where the piece starts. */
-  line: number;
-  /** The CSV header, read from the first piece. */
-  header?: string[];
-}
-
-/** Incremental record reader over decoded text (internal). */
-export interface TextRecordReader {
+/** Incremental record reader over decoded text. */
+interface TextRecordReader {
   push(text: string): SourceRecord[];
   end(text: string): SourceRecord[];
-  /** Records numbered so far (rejected ones included). */
-  readonly count: number;
-  /** Text of a partial record not yet consumed. */
-  readonly pending: string;
-  /** Line where the pending text starts. */
-  readonly nextLine: number;
-  /** CSV header once read. */
-  readonly headerFields: string[] | undefined;
 }
 
-/** A reader for a CSV/TSV/JSONL input (JSON arrays go through stream-json instead). */
-export function createReader(
+function createReader(
   file: string,
   opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>,
   format: 'csv' | 'tsv' | 'jsonl',
-  start?: ReaderStart,
 ): TextRecordReader {
-  return format === 'jsonl' ? new JsonlReader(file, opts, start) : new CsvReader(file, opts, format, start);
+  return format === 'jsonl' ? new JsonlReader(file, opts) : new CsvReader(file, opts, format);
 }
 
 // Shared bookkeeping: record numbering and the reject policy.
 abstract class Reader {
-  count = 0;
+  protected count = 0;
   protected batch: SourceRecord[] = [];
   constructor(
     protected readonly file: string,
     private readonly opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject'>,
-    start?: ReaderStart,
-  ) {
-    if (start !== undefined) this.count = start.count;
-  }
+  ) {}
 
   protected reject(line: number, reason: string, raw: string): void {
     const rejected: RejectedRecord = { file: this.file, line, record: ++this.count, code: 'RECORD_INVALID', reason, raw };
@@ -129,33 +106,9 @@ class CsvReader extends Reader implements CsvSink, TextRecordReader {
   private columns: string[] = [];
   private safeKeys = true;
 
-  constructor(
-    file: string,
-    opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>,
-    format: 'csv' | 'tsv',
-    start?: ReaderStart,
-  ) {
-    super(file, opts, start);
-    const delimiter = opts.delimiter ?? (format === 'tsv' ? '\t' : ',');
-    if (start?.header !== undefined) {
-      this.columns = start.header;
-      this.safeKeys = !start.header.includes('__proto__');
-      this.scanner = new CsvScanner(delimiter, { line: start.line, columns: start.header.length });
-    } else {
-      this.scanner = new CsvScanner(delimiter);
-    }
-  }
-
-  get pending(): string {
-    return this.scanner.pending;
-  }
-
-  get nextLine(): number {
-    return this.scanner.nextLine;
-  }
-
-  get headerFields(): string[] | undefined {
-    return this.columns.length > 0 ? this.columns : undefined;
+  constructor(file: string, opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>, format: 'csv' | 'tsv') {
+    super(file, opts);
+    this.scanner = new CsvScanner(opts.delimiter ?? (format === 'tsv' ? '\t' : ','));
   }
 
   push(text: string): SourceRecord[] {
@@ -206,20 +159,6 @@ class CsvReader extends Reader implements CsvSink, TextRecordReader {
 class JsonlReader extends Reader implements TextRecordReader {
   private rest = '';
   private line = 0;
-  readonly headerFields = undefined;
-
-  constructor(file: string, opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject'>, start?: ReaderStart) {
-    super(file, opts, start);
-    if (start !== undefined) this.line = start.line - 1;
-  }
-
-  get pending(): string {
-    return this.rest;
-  }
-
-  get nextLine(): number {
-    return this.line + 1;
-  }
 
   push(text: string): SourceRecord[] {
     const all = this.rest === '' ? text : this.rest + text;

@@ -1,6 +1,7 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { open as openFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
@@ -39,7 +40,10 @@ export const PrepareTrainingDataOptionsSchema = z
     /** Seed of the deterministic split. */
     seed: z.number({ error: 'must be an integer' }).int('must be an integer').default(1),
     onInvalid: onInvalidSchema,
-    /** With `onInvalid: 'skip'`: where rejected rows go as JSON lines `{row, line, reason, record | raw}`. */
+    /**
+     * With `onInvalid: 'skip'`: where rejected rows go as JSON lines `{row, line, reason, record | raw}`. A path is
+     * only created when a row is rejected.
+     */
     rejects: destination.optional(),
     /** Called for each rejected row (e.g. to log it). */
     onReject: z.custom<(reject: TrainingReject) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
@@ -100,10 +104,11 @@ export async function prepareTrainingData(options: PrepareTrainingDataOptions): 
   const validationOut =
     opts.validationSplit > 0 ? (opts.validationOut ?? `${(opts.out as string).replace(/\.jsonl?$/i, '')}.validation.jsonl`) : undefined;
 
+  // Files are opened up front (rejects on first use) so an unwritable path fails before any input is read.
   const outputs: Output[] = [];
-  const train = open(opts.out, outputs);
-  const validation = validationOut === undefined ? undefined : open(validationOut, outputs);
-  const rejects = opts.rejects === undefined ? undefined : open(opts.rejects, outputs);
+  const train = await open(opts.out, 'out', outputs);
+  const validation = validationOut === undefined ? undefined : await open(validationOut, 'validationOut', outputs).catch(destroyAll(outputs));
+  let rejects: Output | undefined;
   const summary: TrainingDataSummary = {
     examples: 0,
     train: { examples: 0, tokens: 0, ...(typeof opts.out === 'string' ? { file: opts.out } : {}) },
@@ -120,7 +125,9 @@ export async function prepareTrainingData(options: PrepareTrainingDataOptions): 
     const reject = async (entry: TrainingReject) => {
       summary.rejected++;
       opts.onReject?.(entry);
-      if (rejects) await writeLine(rejects, JSON.stringify(entry));
+      if (opts.rejects === undefined) return;
+      rejects ??= await open(opts.rejects, 'rejects', outputs);
+      await writeLine(rejects, JSON.stringify(entry));
     };
     const records =
       opts.records ??
@@ -154,8 +161,7 @@ export async function prepareTrainingData(options: PrepareTrainingDataOptions): 
     while (unreadable.length > 0) await reject(unreadable.shift()!);
     await Promise.all(outputs.map(finish));
   } catch (err) {
-    for (const output of outputs) if (output.owned) output.stream.destroy();
-    throw err;
+    destroyAll(outputs)(err);
   }
   return summary;
 }
@@ -164,23 +170,50 @@ interface Output {
   stream: Writable;
   /** We opened it (a path), so we end it; a caller's stream is only flushed. */
   owned: boolean;
+  /** A write error of an owned file, rethrown by the next write (a stream error must not crash the process). */
+  failure?: Error;
 }
 
-function open(target: string | Writable, outputs: Output[]): Writable {
-  const output = typeof target === 'string' ? { stream: createWriteStream(target), owned: true } : { stream: target, owned: false };
+/** Open a path for writing (OPTION_INVALID naming the option when it cannot be created) or adopt a stream. */
+async function open(target: string | Writable, field: string, outputs: Output[]): Promise<Output> {
+  let output: Output;
+  if (typeof target === 'string') {
+    let handle;
+    try {
+      handle = await openFile(target, 'w');
+    } catch (err) {
+      throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: cannot write ${target} (${(err as Error).message})`, {
+        file: target,
+        field,
+        cause: err,
+      });
+    }
+    output = { stream: handle.createWriteStream(), owned: true };
+    output.stream.on('error', (err) => (output.failure ??= err));
+  } else {
+    output = { stream: target, owned: false };
+  }
   outputs.push(output);
-  return output.stream;
+  return output;
 }
 
-async function writeLine(stream: Writable, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
+function destroyAll(outputs: Output[]): (err: unknown) => never {
+  return (err) => {
+    for (const output of outputs) if (output.owned) output.stream.destroy();
+    throw err;
+  };
 }
 
-async function finish({ stream, owned }: Output): Promise<void> {
-  if (owned) {
-    stream.end();
-    await once(stream, 'close');
-  } else if (stream.writableNeedDrain) {
-    await once(stream, 'drain');
+async function writeLine(output: Output, line: string): Promise<void> {
+  if (output.failure) throw output.failure;
+  if (!output.stream.write(`${line}\n`)) await once(output.stream, 'drain');
+}
+
+async function finish(output: Output): Promise<void> {
+  if (output.owned) {
+    if (output.failure) throw output.failure;
+    await finished(output.stream.end());
+  } else if (output.stream.writableNeedDrain) {
+    await once(output.stream, 'drain');
   }
 }

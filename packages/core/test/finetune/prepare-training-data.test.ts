@@ -164,6 +164,37 @@ describe('prepareTrainingData', () => {
     expectKbatchError(err, { code: 'RECORD_INVALID', line: 2 });
   });
 
+  it('rejects with OPTION_INVALID naming `out` when the output directory does not exist (no unhandled error event)', async () => {
+    const out = join(dir, 'missing', 'train.jsonl');
+    const err = await catchError(() => prepareTrainingData({ records: Readable.from(rows(3)), prompt: '{{text}}', completionColumn: 'label', out }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'out', file: out, message: /^Invalid option `out`: cannot write .*ENOENT/ });
+  });
+
+  it('rejects with OPTION_INVALID naming `validationOut` or `rejects` when those cannot be written', async () => {
+    const out = join(dir, 'train.jsonl');
+    const validationOut = join(dir, 'missing', 'val.jsonl');
+    const base = { prompt: '{{text}}', completionColumn: 'label', out };
+    const err = await catchError(() => prepareTrainingData({ ...base, records: Readable.from(rows(3)), validationSplit: 0.5, validationOut }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'validationOut', file: validationOut });
+    const rejects = join(dir, 'missing', 'rejects.jsonl');
+    const err2 = await catchError(() => prepareTrainingData({ ...base, records: Readable.from(rows(3, [2])), onInvalid: 'skip', rejects }));
+    expectKbatchError(err2, { code: 'OPTION_INVALID', field: 'rejects', file: rejects });
+  });
+
+  it('creates the rejects file only when a row is rejected', async () => {
+    const rejects = join(dir, 'rejects.jsonl');
+    const summary = await prepareTrainingData({
+      records: Readable.from(rows(3)),
+      prompt: '{{text}}',
+      completionColumn: 'label',
+      out: join(dir, 'train.jsonl'),
+      onInvalid: 'skip',
+      rejects,
+    });
+    expect(summary.rejected).toBe(0);
+    await expect(readFile(rejects)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('validates options with OPTION_INVALID', async () => {
     expectKbatchError(await catchError(() => prepareTrainingData({ out: join(dir, 'x.jsonl') })), {
       code: 'OPTION_INVALID',

@@ -11,7 +11,10 @@ export interface RecordInput {
   onReject: (rejected: RejectedRecord) => void;
 }
 
-// The records area reads in batches; flattening here keeps prepareTrainingData's loop one record at a time.
+/**
+ * Records of a file or stdin, one at a time: the records area reads in batches, flattening here keeps
+ * prepareTrainingData's loop one record at a time.
+ */
 export async function* openRecords({ input, format, stdin, onInvalid, onReject }: RecordInput): AsyncGenerator<SourceRecord> {
   const batches = recordBatches({
     input,

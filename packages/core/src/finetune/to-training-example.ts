@@ -18,7 +18,7 @@ export interface BuiltTrainingExample {
   tokens: number;
 }
 
-// Shared by every options schema of the area (stream and prepare extend it).
+/** The option fields every options schema of the area shares (the stream and prepare schemas extend them). */
 export const trainingExampleFields = {
   /** User message template (`{{field}}`, `{{a.b}}`); not needed when every record has `messages`. */
   prompt: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
@@ -98,7 +98,9 @@ const builders = new WeakMap<object, TrainingExampleBuilder>();
  * Turn one record into a chat-format training example, pure and synchronous.
  * A record with a `messages` field (array, or JSON text in a CSV cell; empty/null counts as absent) passes through validated; otherwise
  * the messages are `[system?, user(prompt), assistant(completionColumn)]`.
- * Throws FINETUNE_EXAMPLE_INVALID naming the row when roles, contents, order or length are wrong.
+ * Throws FINETUNE_EXAMPLE_INVALID naming the row when roles, contents, order or length are wrong: a system
+ * message only first, the last message the assistant's, each message exactly `{role, content}` (other fields such
+ * as `name` or `weight` are rejected by name rather than silently dropped).
  * The options are compiled once per options object (cached), so calling this per record is cheap.
  * @param record - the source record
  * @param options - see {@link TrainingExampleOptions}
@@ -146,10 +148,15 @@ function validateConversation(value: unknown, invalid: Invalid): ChatMessage[] {
   const out: ChatMessage[] = [];
   messages.forEach((message: unknown, i) => {
     if (message === null || typeof message !== 'object') throw invalid(`message ${i + 1} is not an object`);
-    const { role, content } = message as Record<string, unknown>;
+    const { role, content, ...rest } = message as Record<string, unknown>;
     if (typeof role !== 'string' || !ROLES.has(role)) {
       throw invalid(`message ${i + 1} has role ${JSON.stringify(role)}; roles are system, user, assistant`);
     }
+    const extra = Object.keys(rest);
+    if (extra.length > 0) {
+      throw invalid(`message ${i + 1} (${role}) has unsupported field${extra.length > 1 ? 's' : ''} ${extra.map((k) => `\`${k}\``).join(', ')}; training messages take only role and content`);
+    }
+    if (role === 'system' && i > 0) throw invalid(`message ${i + 1} is a system message; only the first message may be one`);
     if (typeof content !== 'string' || content.trim() === '') {
       throw invalid(`message ${i + 1} (${role}) has ${typeof content === 'string' ? 'empty' : 'no text'} content`);
     }

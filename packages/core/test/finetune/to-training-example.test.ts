@@ -34,10 +34,10 @@ describe('toTrainingExample', () => {
     expect(toTrainingExample(rec({ text: 'a', label: { k: 1 } }), opts).messages[1]!.content).toBe('{"k":1}');
   });
 
-  it('passes an existing messages array through validated, keeping only role and content', () => {
+  it('passes an existing messages array through validated', () => {
     const messages = [
       { role: 'system', content: 's' },
-      { role: 'user', content: 'u', name: 'x' },
+      { role: 'user', content: 'u' },
       { role: 'assistant', content: 'a' },
     ];
     expect(toTrainingExample(rec({ messages }))).toEqual({
@@ -63,6 +63,9 @@ describe('toTrainingExample', () => {
     [{ messages: [] }, /non-empty array/],
     [{ messages: '[oops' }, /not JSON/],
     [{ messages: ['x'] }, /message 1 is not an object/],
+    [{ messages: [{ role: 'user', content: 'u' }, { role: 'system', content: 's' }, { role: 'assistant', content: 'a' }] }, /message 2 is a system message; only the first message may be one/],
+    [{ messages: [{ role: 'user', content: 'u', name: 'bob' }, { role: 'assistant', content: 'a', weight: 0 }] }, /message 1 \(user\) has unsupported field `name`; training messages take only role and content/],
+    [{ messages: [{ role: 'user', content: 'u' }, { role: 'assistant', content: 'a', weight: 0, tool_calls: [] }] }, /message 2 \(assistant\) has unsupported fields `weight`, `tool_calls`/],
   ])('rejects a bad conversation with FINETUNE_EXAMPLE_INVALID (%#)', async (data, message) => {
     const err = await catchError(() => toTrainingExample(rec(data, 7)));
     expectKbatchError(err, { code: 'FINETUNE_EXAMPLE_INVALID', record: 7, line: 8, message });

@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { relative, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import {
   cancelFineTuneJob,
   createFineTuneJob,
@@ -13,6 +13,7 @@ import {
 } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, parseDuration, withInterrupt, type ClientFlags, type KlusterClient } from '../client-flags.js';
 import { EXIT, ExitError } from '../exit-error.js';
+import { numberArg } from '../flags/numbers.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -40,13 +41,13 @@ Example:
     .option('--system <template>', 'system message template')
     .addOption(new Option('--format <format>', 'input format (default: from the extension)').choices(['csv', 'tsv', 'jsonl', 'json']))
     .option('--out <file>', 'training file (default: stdout)')
-    .option('--validation-split <share>', 'share of examples for validation, in [0, 1)', number)
+    .option('--validation-split <share>', 'share of examples for validation, in [0, 1)', numberArg)
     .option('--validation-out <file>', 'validation file (default: <out>.validation.jsonl)')
-    .option('--seed <n>', 'seed of the train/validation split', integer)
+    .option('--seed <n>', 'seed of the train/validation split', numberArg)
     .addOption(new Option('--on-invalid <policy>', 'what to do with an invalid example').choices(['error', 'skip']).default('error'))
-    .option('--rejects <file>', 'with --on-invalid skip: write rejected rows here as JSON lines')
+    .option('--rejects <file>', 'with --on-invalid skip: write rejected rows here as JSON lines (default: rejects.jsonl, only created if needed)')
     .option('--model <model>', 'base model whose context window bounds each example')
-    .option('--max-tokens <n>', 'token limit per example (overrides --model)', integer)
+    .option('--max-tokens <n>', 'token limit per example (overrides --model)', numberArg)
     .addHelpText(
       'after',
       `
@@ -71,7 +72,8 @@ Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
           validationSplit: flags.validationSplit as number | undefined,
           seed: flags.seed as number | undefined,
           validationOut: flags.validationOut === undefined ? undefined : resolvePath(io, flags.validationOut as string),
-          rejects: flags.rejects === undefined ? undefined : resolvePath(io, flags.rejects as string),
+          // Like `kbatch prepare`: skipped rows always land somewhere, rejects.jsonl unless told otherwise.
+          rejects: flags.onInvalid === 'skip' ? resolvePath(io, (flags.rejects as string | undefined) ?? 'rejects.jsonl') : undefined,
         }),
         out: flags.out === undefined ? io.stdout : resolvePath(io, flags.out as string),
         onInvalid: flags.onInvalid as 'error' | 'skip',
@@ -80,7 +82,7 @@ Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
       const split = summary.validation.examples > 0 || flags.validationSplit ? `, ${summary.train.examples} train / ${summary.validation.examples} validation` : '';
       io.stderr.write(
         `${summary.examples} examples${split}, ~${summary.tokens} tokens (largest ~${summary.maxExampleTokens})` +
-          `${summary.rejected > 0 ? `, ${summary.rejected} rejected${summary.rejectsFile ? ` (see ${summary.rejectsFile})` : ''}` : ''}\n`,
+          `${summary.rejected > 0 ? `, ${summary.rejected} rejected${summary.rejectsFile ? ` (see ${relative(io.cwd, summary.rejectsFile) || summary.rejectsFile})` : ''}` : ''}\n`,
       );
     });
 
@@ -90,9 +92,9 @@ Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
     .requiredOption('--training-file <file|id>', 'local JSONL file to upload, or an uploaded file id')
     .option('--validation-file <file|id>', 'local JSONL file or uploaded file id')
     .requiredOption('--model <model>', `base model: ${Object.keys(FINE_TUNABLE_MODELS).slice(0, 2).join(' or ')}`)
-    .option('--epochs <n>', 'training epochs', integer)
-    .option('--batch-size <n>', 'examples per step', integer)
-    .option('--learning-rate-multiplier <x>', 'learning-rate multiplier', number)
+    .option('--epochs <n>', 'training epochs', numberArg)
+    .option('--batch-size <n>', 'examples per step', numberArg)
+    .option('--learning-rate-multiplier <x>', 'learning-rate multiplier', numberArg)
     .option('--nickname <suffix>', 'suffix for the fine-tuned model name')
     .option('--wait', 'wait for the job; print the fine-tuned model id on stdout');
   waitFlags(addClientFlags(create))
@@ -142,8 +144,8 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
     finetune
       .command('list')
       .description('List fine-tuning jobs, newest first, one JSON object per line (pages through all)')
-      .option('--limit <n>', 'stop after this many jobs', integer)
-      .option('--page-size <n>', 'jobs per request (1-100)', integer)
+      .option('--limit <n>', 'stop after this many jobs', numberArg)
+      .option('--page-size <n>', 'jobs per request (1-100)', numberArg)
       .option('--after <job-id>', 'start after this job'),
   )
     .addHelpText('after', '\nExample:\n  kbatch finetune list --limit 50 | jq -r \'[.id, .status, .fine_tuned_model] | @tsv\'')
@@ -217,16 +219,4 @@ function resolvePath(io: CliIo, path: string): string {
 
 function defined<T extends Record<string, unknown>>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
-}
-
-function number(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
-  return n;
-}
-
-function integer(value: string): number {
-  const n = number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
-  return n;
 }

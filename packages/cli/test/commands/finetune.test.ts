@@ -68,7 +68,24 @@ describe('kbatch finetune', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toEqual({ messages: [{ role: 'user', content: 'Sentiment: good film' }, { role: 'assistant', content: 'positive' }] });
     expect(stderr).toMatch(/skipped row 3: completion column `label` is empty/);
-    expect(stderr).toMatch(/3 examples, ~\d+ tokens \(largest ~\d+\), 1 rejected/);
+    expect(stderr).toMatch(/3 examples, ~\d+ tokens \(largest ~\d+\), 1 rejected \(see rejects.jsonl\)/);
+  });
+
+  it('prepare --on-invalid skip without --rejects writes rejected rows to rejects.jsonl (like kbatch prepare)', async () => {
+    await rm(join(dir, 'rejects.jsonl'), { force: true });
+    const { error } = await kbatch(['finetune', 'prepare', '-', '--format', 'jsonl', '--prompt', '{{text}}', '--completion-column', 'label', '--on-invalid', 'skip'], {
+      stdin: labelled,
+    });
+    expect(error).toBeUndefined();
+    expect(JSON.parse(await readFile(join(dir, 'rejects.jsonl'), 'utf8'))).toMatchObject({ row: 3, record: { text: 'no label' } });
+  });
+
+  it('prepare into a missing directory fails with OPTION_INVALID naming --out', async () => {
+    const { error } = await kbatch(['finetune', 'prepare', '-', '--format', 'jsonl', '--prompt', '{{text}}', '--completion-column', 'label', '--out', 'nope/train.jsonl'], {
+      stdin: labelled,
+    });
+    expectCode(error, 'OPTION_INVALID');
+    expect((error as Error).message).toMatch(/`out`: cannot write .*nope\/train.jsonl/);
   });
 
   it('prepare splits into train and validation files and writes rejects', async () => {
@@ -171,10 +188,12 @@ describe('kbatch finetune', () => {
     expectCode(error, 'API_KEY_MISSING');
   });
 
-  it('rejects a non-numeric flag as bad usage', async () => {
-    const { error, stderr } = await kbatch(['finetune', 'create', '--training-file', 'f', '--model', MODEL, '--epochs', 'many']);
-    expect((error as { code?: string }).code).toBe('commander.invalidArgument');
-    expect(stderr).toMatch(/must be a number/);
+  it('rejects a non-numeric flag with OPTION_INVALID naming the option and the value', async () => {
+    const { error } = await kbatch(['finetune', 'create', '--training-file', 'f', '--model', MODEL, '--epochs', 'many']);
+    expectCode(error, 'OPTION_INVALID');
+    expect((error as Error).message).toBe('Invalid option `epochs`: must be a positive integer, got "many"');
+    const { error: split } = await kbatch(['finetune', 'prepare', '-', '--prompt', '{{text}}', '--completion-column', 'label', '--validation-split', '1.5']);
+    expectCode(split, 'OPTION_INVALID');
   });
 
   it('rejects a bad --poll-interval with OPTION_INVALID', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isTransientError } from '../client/index.js';
+import { sleep } from '../client/retry.js';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { FINE_TUNE_TERMINAL_STATUSES, type FineTuneJob } from './job-schema.js';
@@ -68,7 +69,11 @@ export async function waitForFineTuneJob(options: WaitForFineTuneJobOptions): Pr
     if (left <= 0) {
       throw new KbatchError('AWAIT_TIMEOUT', `fine-tuning job ${jobId} is still ${lastStatus ?? 'unknown'} after ${opts.timeoutMs} ms`);
     }
-    await sleep(Math.min(delay, left), signal, jobId);
+    // The shared sleep rejects with a generic ABORTED; name the job instead.
+    await sleep(Math.min(delay, left), signal).catch((err: unknown) => {
+      throwIfAborted(signal, jobId);
+      throw err;
+    });
   }
 }
 
@@ -88,19 +93,4 @@ function throwIfAborted(signal: AbortSignal | undefined, jobId: string): void {
   if (signal?.aborted) {
     throw new KbatchError('ABORTED', `waiting for fine-tuning job ${jobId} was aborted`, { cause: signal.reason });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined, jobId: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new KbatchError('ABORTED', `waiting for fine-tuning job ${jobId} was aborted`, { cause: signal!.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

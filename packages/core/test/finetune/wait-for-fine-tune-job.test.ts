@@ -76,7 +76,7 @@ describe('waitForFineTuneJob', () => {
     const controller = new AbortController();
     const promise = waitForFineTuneJob({ client: scripted([{ status: 'running' }]), jobId: 'j', pollIntervalMs: 60_000, signal: controller.signal });
     setTimeout(() => controller.abort(), 5);
-    expectKbatchError(await catchError(() => promise), { code: 'ABORTED' });
+    expectKbatchError(await catchError(() => promise), { code: 'ABORTED', message: 'waiting for fine-tuning job j was aborted' });
   });
 
   it('validates options with OPTION_INVALID', async () => {

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { parseSize } from './size.js';
 
-/** kluster's per-file limits: 50,000 requests and "6GB", read as 6,000,000,000 bytes. */
+/** kluster's per-file request limit: 50,000. */
 export const DEFAULT_MAX_REQUESTS = 50_000;
+/** kluster's per-file size limit, "6GB", read as 6,000,000,000 bytes (the smaller, safe reading; 6 GiB would be 6,442,450,944). */
 export const DEFAULT_MAX_BYTES = 6_000_000_000;
 
-/** Options of `chunkWriter` (and the output half of `splitRequests`). */
+/** Options of `chunkWriter` (and the output half of `splitRequests`), parsed once at construction. */
 export const ChunkWriterOptionsSchema = z
   .object({
     /** Directory for the chunk files (created if missing). */
@@ -38,7 +39,9 @@ export const ChunkWriterOptionsSchema = z
   })
   .strict();
 
+/** Chunk options as given (`maxBytes` may be a size string such as "6GB"). */
 export type ChunkWriterOptions = z.input<typeof ChunkWriterOptionsSchema>;
+/** Chunk options after defaults (`maxBytes` in bytes). */
 export type ResolvedChunkWriterOptions = z.output<typeof ChunkWriterOptionsSchema>;
 
 /** One finished chunk file, reported only once it is complete on disk. */

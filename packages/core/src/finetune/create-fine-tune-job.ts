@@ -67,7 +67,10 @@ export type CreateFineTuneJobOptions = z.input<typeof CreateFineTuneJobOptionsSc
 /**
  * Create a fine-tuning job: checks the model is fine-tunable (FINETUNE_MODEL_UNSUPPORTED lists the ones that
  * are) before anything is uploaded, uploads local training/validation files with purpose `fine-tune` (an
- * argument that is not an existing file is taken as a file id), then creates the job.
+ * argument that is not an existing file is taken as a file id), then creates the job. The create never runs twice
+ * for one server-side job: it is sent without SDK retries, and after a transient error (timeout, 5xx, dropped
+ * connection) the recent jobs are listed first and one with the same training file and model, created since the
+ * first attempt, is adopted; only when none exists is the create sent again (`maxAttempts`, backoff).
  * @param options - see {@link CreateFineTuneJobOptions}
  * @example
  * const job = await createFineTuneJob({

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { isRealtimeClientInput, realtimeClientFor, type RealtimeClientInput } from './fast-client.js';
@@ -25,6 +26,10 @@ export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: 
   jobDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
   /** Chunk files of request lines (JSONL), in order; each gets its own results file. */
   requestFiles: z.array(z.string().min(1, { error: 'must be file paths' }), { error: 'must be a list of request file paths' }),
+  /** Results file of each request file (default {@link realtimeResultFile}); `kbatch run` retry rounds name their own. */
+  resultFiles: z.array(z.string().min(1, { error: 'must be file paths' }), { error: 'must be a list of result file paths' }).optional(),
+  /** Answers log (default `<jobDir>/realtime/answers.jsonl`); a retry round needs its own, so its requests are re-sent, not replayed. */
+  answersLog: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
   client,
   undiciFetch,
   unordered,
@@ -52,12 +57,17 @@ export function realtimeResultFile(jobDir: string, index: number): string {
  * await joinFiles({ input: 'reviews.csv', results: s.chunks.map((c) => c.resultFile), output: 'out.csv' });
  */
 export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<RealtimeJobSummary> {
-  const { jobDir, requestFiles, client: given, undiciFetch: fast, ...rest } = parseOptions(RunRealtimeJobOptionsSchema, options, 'runRealtimeJob');
+  const { jobDir, requestFiles, resultFiles, answersLog, client: given, undiciFetch: fast, ...rest } = parseOptions(RunRealtimeJobOptionsSchema, options, 'runRealtimeJob');
+  if (resultFiles && resultFiles.length !== requestFiles.length) {
+    throw new KbatchError('OPTION_INVALID', `Invalid option \`resultFiles\`: must name one file per request file (${requestFiles.length}), got ${resultFiles.length}`, {
+      field: 'resultFiles',
+    });
+  }
   const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, undiciFetch: fast });
   try {
     return await runToFiles(
-      requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: realtimeResultFile(jobDir, i), requestFile: file })),
-      { ...rest, client, answersLog: join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE) },
+      requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: resultFiles?.[i] ?? realtimeResultFile(jobDir, i), requestFile: file })),
+      { ...rest, client, answersLog: answersLog ?? join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE) },
     );
   } finally {
     await close();

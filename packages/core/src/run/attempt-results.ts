@@ -4,12 +4,24 @@ import { isUnrunLine } from '../job/classify.js';
 import type { JobManifest, JobPart } from '../job/manifest.js';
 import type { BatchResultLine } from '../job/types.js';
 import { KbatchError } from '../errors.js';
+import { realtimeResultFile } from '../realtime/run-realtime-job.js';
 import type { RunState } from './run-state.js';
 
 /** One result line of an attempt, with its parsed form. */
 export interface AttemptLine {
   text: string;
   line: BatchResultLine;
+}
+
+/**
+ * The result files of one run of some requests: a batch part (output + error file; never-run markers
+ * skipped when it was resubmitted), or a realtime results file.
+ */
+export interface ResultSource {
+  /** Job-relative (or absolute) result files. */
+  files: string[];
+  /** The part's never-run requests went to a resubmit part: skip its never-run marker lines. */
+  resubmitted: boolean;
 }
 
 /** A part and every resubmit part descending from it (an expired batch's leftovers ran there). */
@@ -23,14 +35,43 @@ export function partFamily(manifest: JobManifest, root: string): JobPart[] {
   });
 }
 
+/** The result sources of a batch part and its resubmits. */
+export function partSources(manifest: JobManifest, root: string): ResultSource[] {
+  return partFamily(manifest, root).map((p) => ({
+    files: [p.outputPath, p.errorPath].filter((f): f is string => typeof f === 'string' && f !== ''),
+    resubmitted: Boolean(p.resubmittedAs),
+  }));
+}
+
+/** Job-relative results file of original chunk number `index` (0-based) in realtime mode. */
+export function realtimeChunkResults(index: number): string {
+  return realtimeResultFile('', index); // runRealtimeJob's own naming, relative to the job directory
+}
+
+/** The first attempt at a chunk: its batch part (and resubmits), or its realtime results file. */
+export function chunkSources(state: RunState, manifest: JobManifest, chunkPart: string): ResultSource[] {
+  if (state.mode === 'realtime') return [{ files: [realtimeChunkResults(state.chunks.findIndex((c) => c.part === chunkPart))], resubmitted: false }];
+  return partSources(manifest, chunkPart);
+}
+
+/** The result sources of one retry part (none while a batch part is not yet added). */
+export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number]): ResultSource[] {
+  if (retry.results !== undefined) return [{ files: [retry.results], resubmitted: false }];
+  return retry.part === null ? [] : partSources(manifest, retry.part);
+}
+
 /**
- * The attempts at one chunk's requests, oldest first: the chunk's own part (and its resubmits), then the
- * retry part of each round that re-ran some of them.
+ * The attempts at one chunk's requests, oldest first: the chunk's own run (batch part and resubmits,
+ * or realtime results), then the retry part of each round that re-ran some of them.
  */
-export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart: string): JobPart[][] {
-  const groups = [partFamily(manifest, chunkPart)];
+export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart: string): ResultSource[][] {
+  const groups = [chunkSources(state, manifest, chunkPart)];
   for (const round of state.rounds) {
-    for (const retry of round.parts) if (retry.chunk === chunkPart && retry.part !== null) groups.push(partFamily(manifest, retry.part));
+    for (const retry of round.parts) {
+      if (retry.chunk !== chunkPart) continue;
+      const sources = retrySources(manifest, retry);
+      if (sources.length > 0) groups.push(sources);
+    }
   }
   return groups;
 }
@@ -43,15 +84,14 @@ export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart:
  */
 export async function* latestResults(
   jobDir: string,
-  groups: readonly JobPart[][],
+  groups: readonly ResultSource[][],
   onLine?: (line: BatchResultLine) => void,
 ): AsyncGenerator<AttemptLine> {
   const seen = new Set<string>();
   for (let g = groups.length - 1; g >= 0; g--) {
     const seenHere: string[] = [];
-    for (const part of groups[g]!) {
-      for (const rel of [part.outputPath, part.errorPath]) {
-        if (!rel) continue;
+    for (const source of groups[g]!) {
+      for (const rel of source.files) {
         for await (const { line: n, text } of readFileLines(jobPath(jobDir, rel))) {
           let line: BatchResultLine;
           try {
@@ -60,7 +100,7 @@ export async function* latestResults(
             throw new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${n} is not JSON`, { file: rel, line: n, cause });
           }
           onLine?.(line);
-          if (part.resubmittedAs && isUnrunLine(line)) continue;
+          if (source.resubmitted && isUnrunLine(line)) continue;
           const id = String(line.custom_id);
           if (seen.has(id)) continue;
           seenHere.push(id);

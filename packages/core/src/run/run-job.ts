@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
-import { addChunks, DEFAULT_JOBS_DIR, newJobId } from '../job/create-job.js';
+import { addChunks, DEFAULT_JOBS_DIR, jobPath, newJobId } from '../job/create-job.js';
 import { acquireJobLock } from '../job/lock.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
 import { resumeJob, type JobOptions } from '../job/run-job.js';
@@ -19,9 +19,14 @@ import { outputStream } from '../output/output-stream.js';
 import { resolveOutputFormat, type OutputFormat } from '../output/output-format.js';
 import { RequestOptionsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
 import { parseSize } from '../chunk/size.js';
+import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
+import { runRealtimeJob, REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
+import type { RealtimeClientInput } from '../realtime/fast-client.js';
+import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
+import { realtimeChunkResults } from './attempt-results.js';
 import { joinRun, type RunJoinReport, type RunRow } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
-import { planRetryRound } from './retry-round.js';
+import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState, type RunSettings, type RunState } from './run-state.js';
 import { spoolInput } from './spool-input.js';
@@ -106,6 +111,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         state.settings.retries = opts.retries;
         if (state.rounds.length < opts.retries) state.retriesDone = false;
       }
+      applyRealtimeOverrides(state, options, opts);
       await saveRunState(jobDir, state);
     }
     const settings = state.settings;
@@ -130,6 +136,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     };
+    const realtime = realtimeRunner(jobDir, settings, options, opts, emit);
     try {
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
@@ -138,14 +145,35 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         Object.assign(state, prepared, { phase: 'prepared' });
         await saveRunState(jobDir, state);
       }
-      if (state.chunks.length > 0) {
+      if (state.mode === undefined) {
+        // Settled once, before anything is sent; a run.json from before modes existed is a batch run.
+        const requests = state.chunks.reduce((n, c) => n + c.requests, 0);
+        state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD }) : 'batch';
+        await saveRunState(jobDir, state);
+      }
+      if (state.chunks.length > 0 && state.mode === 'realtime') {
+        if (state.phase === 'prepared') {
+          const manifest = await loadManifest(jobDir);
+          const total = state.chunks.reduce((n, c) => n + c.requests, 0);
+          emit({ type: 'phase', phase: 'submit', message: `sending ${total} request${total === 1 ? '' : 's'} to /v1/chat/completions (realtime) from ${jobDir}` });
+          await realtime.run(
+            state.chunks.map((c) => jobPath(jobDir, manifest.parts.find((p) => p.index === c.part)!.path)),
+            state.chunks.map((_, i) => jobPath(jobDir, realtimeChunkResults(i))),
+            undefined,
+            total,
+          );
+          state.phase = 'submitted';
+          await saveRunState(jobDir, state);
+        }
+        await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+      } else if (state.chunks.length > 0) {
         if (state.phase === 'prepared') {
           emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
           await resumeJob(jobDir, jobOptions);
           state.phase = 'submitted';
           await saveRunState(jobDir, state);
         }
-        await retryRounds(jobDir, state, plan, jobOptions, emit);
+        await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
       } else if (state.phase === 'prepared') {
         state.phase = 'submitted';
         state.retriesDone = true;
@@ -245,6 +273,12 @@ async function newSettings(
     rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
     prefix: opts.prefix ?? '',
     keepRaw: opts.keepRaw ?? false,
+    mode: opts.mode,
+    autoThreshold: opts.autoThreshold,
+    ...(opts.rpm !== undefined ? { rpm: opts.rpm } : {}),
+    ...(opts.tpm !== undefined ? { tpm: opts.tpm } : {}),
+    ...(opts.requestRetries !== undefined ? { requestRetries: opts.requestRetries } : {}),
+    finishRealtime: opts.finishRealtime ?? false,
   };
 }
 
@@ -279,14 +313,32 @@ function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJobOptions
 }
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
-async function retryRounds(jobDir: string, state: RunState, plan: JoinPlan, jobOptions: JobOptions, emit: (e: RunEvent) => void): Promise<void> {
+async function retryRounds(
+  jobDir: string,
+  state: RunState,
+  plan: JoinPlan,
+  jobOptions: JobOptions,
+  emit: (e: RunEvent) => void,
+  realtime: RealtimeRunner,
+): Promise<void> {
   while (!state.retriesDone) {
     const manifest = await loadManifest(jobDir);
     const last = state.rounds.at(-1);
     if (last && !last.finished) {
-      if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
-      emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${last.parts.reduce((n, p) => n + p.requests, 0)} requests` });
-      await resumeJob(jobDir, jobOptions);
+      const requests = last.parts.reduce((n, p) => n + p.requests, 0);
+      if (last.via === 'realtime') {
+        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests realtime` });
+        await realtime.run(
+          last.parts.map((p) => jobPath(jobDir, p.file)),
+          last.parts.map((p) => jobPath(jobDir, p.results!)),
+          jobPath(jobDir, join(realtimeRetryDir(last.round), REALTIME_ANSWERS_FILE)),
+          requests,
+        );
+      } else {
+        if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
+        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests` });
+        await resumeJob(jobDir, jobOptions);
+      }
       last.finished = true;
       await saveRunState(jobDir, state);
       continue;
@@ -303,21 +355,82 @@ async function retryRounds(jobDir: string, state: RunState, plan: JoinPlan, jobO
       await saveRunState(jobDir, state);
       break;
     }
-    state.rounds.push({ round, parts: planned, finished: false });
+    const requests = planned.reduce((n, p) => n + p.requests, 0);
+    // Invalid answers are successes to the realtime engine, so a realtime round always re-sends (its own answers log).
+    const via = state.mode === 'realtime' || (state.settings.finishRealtime && requests < (state.settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD)) ? 'realtime' : 'batch';
+    if (via === 'realtime') for (const p of planned) p.results = realtimeRetryResults(round, p.chunk);
+    state.rounds.push({ round, via, parts: planned, finished: false });
     await saveRunState(jobDir, state);
-    emit({ type: 'retry-round', round, requests: planned.reduce((n, p) => n + p.requests, 0), parts: planned.length });
+    emit({ type: 'retry-round', round, requests, parts: planned.length, via });
   }
 }
 
 /** Give a planned round its job parts: ones a crash left unclaimed in the manifest, else new ones from addChunks. */
 async function attachParts(jobDir: string, state: RunState, manifest: JobManifest, parts: RunState['rounds'][number]['parts']): Promise<void> {
-  const claimed = new Set(state.rounds.flatMap((r) => r.parts.map((p) => p.part)).filter((p): p is string => p !== null));
+  const claimed = new Set(state.rounds.filter((r) => r.via !== 'realtime').flatMap((r) => r.parts.map((p) => p.part)).filter((p): p is string => p !== null));
   const unclaimed = manifest.parts.filter((p) => p.kind === 'retry' && !claimed.has(p.index)).map((p) => p.index);
   const pending = parts.filter((p) => p.part === null);
   const indexes = unclaimed.length === pending.length ? unclaimed : await addChunks(jobDir, pending.map((p) => join(jobDir, p.file)));
   crashPoint('run-after-add-retries');
   pending.forEach((p, i) => (p.part = indexes[i]!));
   await saveRunState(jobDir, state);
+}
+
+/** Runs request files realtime with the run's client and realtime settings, reporting progress as `realtime` events. */
+interface RealtimeRunner {
+  run(requestFiles: string[], resultFiles: string[], answersLog: string | undefined, total: number): Promise<RealtimeJobSummary>;
+}
+
+function realtimeRunner(jobDir: string, settings: RunSettings, given: RunJobOptions, opts: ResolvedRunJobOptions, emit: (e: RunEvent) => void): RealtimeRunner {
+  return {
+    async run(requestFiles, resultFiles, answersLog, total) {
+      let done = 0;
+      let failed = 0;
+      const summary = await runRealtimeJob({
+        jobDir,
+        requestFiles,
+        resultFiles,
+        ...(answersLog !== undefined ? { answersLog } : {}),
+        client: opts.client as unknown as RealtimeClientInput,
+        // The batch default (4 uploads at a time) is no realtime concurrency: unset, the realtime default applies.
+        ...(given.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+        ...(settings.rpm !== undefined ? { rpm: settings.rpm } : {}),
+        ...(settings.tpm !== undefined ? { tpm: settings.tpm } : {}),
+        ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
+        ...(opts.requestTimeoutMs !== undefined ? { timeoutMs: opts.requestTimeoutMs } : {}),
+        ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onEvent: (event) => {
+          if (event.type === 'answered') {
+            done++;
+            if (!event.replayed) crashPoint('run-during-realtime');
+          }
+          else if (event.type === 'failed') {
+            done++;
+            failed++;
+          }
+          emit({ type: 'realtime', event, done, failed, total });
+        },
+      });
+      crashPoint('run-after-realtime');
+      return summary;
+    },
+  };
+}
+
+/** Realtime settings given on a rerun replace the stored ones; the mode only until it is settled. */
+function applyRealtimeOverrides(state: RunState, given: RunJobOptions, opts: ResolvedRunJobOptions): void {
+  const settings = state.settings;
+  if (given.rpm !== undefined) settings.rpm = opts.rpm;
+  if (given.tpm !== undefined) settings.tpm = opts.tpm;
+  if (given.requestRetries !== undefined) settings.requestRetries = opts.requestRetries;
+  if (given.finishRealtime !== undefined) settings.finishRealtime = opts.finishRealtime ?? false;
+  if (state.mode === undefined) {
+    if (given.mode !== undefined) settings.mode = opts.mode;
+    if (given.autoThreshold !== undefined) settings.autoThreshold = opts.autoThreshold;
+  } else if (given.mode !== undefined && given.mode !== 'auto' && given.mode !== state.mode) {
+    opts.onWarning?.(`this run already runs in ${state.mode} mode (kept; --mode ${given.mode} applies to new runs only)`);
+  }
 }
 
 function interrupted(err: unknown, signal: AbortSignal | undefined, jobDir: string): unknown {
@@ -386,8 +499,11 @@ function summarize(
   resumed: boolean,
   outputs: RunSummary['outputs'],
 ): RunSummary {
-  const job: JobSummary | null = manifest ? summarizeJob(jobDir, manifest) : null;
+  const job: JobSummary | null = manifest && state.mode !== 'realtime' ? summarizeJob(jobDir, manifest) : null;
   const roundRequests = state.rounds.map((r) => r.parts.reduce((n, p) => n + p.requests, 0));
+  const realtimeRequests =
+    (state.mode === 'realtime' ? state.chunks.reduce((n, c) => n + c.requests, 0) : 0) +
+    state.rounds.reduce((n, r, i) => n + (r.via === 'realtime' ? roundRequests[i]! : 0), 0);
   const records = report.records + report.skipped;
   return {
     jobId: manifest?.jobId ?? null,
@@ -405,6 +521,8 @@ function summarize(
     promptTokens: report.allPromptTokens,
     completionTokens: report.allCompletionTokens,
     batches: manifest ? manifest.parts.filter((p) => p.batchId).length : 0,
+    mode: state.mode ?? 'batch',
+    realtimeRequests,
     unknownResults: report.unknown,
     duplicateResults: report.duplicates,
     wallMs: Date.now() - started,
@@ -423,7 +541,9 @@ export function formatRunSummary(s: RunSummary): string {
     `records ${s.records}: ${s.succeeded} succeeded, ${s.failed} failed` +
       (s.failed > 0 ? ` (${s.requestErrors} request errors, ${s.invalidAnswers} invalid answers, ${s.missing} without result, ${s.skipped} skipped)` : '') +
       `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}`,
-    `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
+    `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}` +
+      (s.realtimeRequests > 0 ? ` + ${s.realtimeRequests} realtime request${s.realtimeRequests === 1 ? '' : 's'}` : '') +
+      `; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
   ];
   if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);
   if (s.outputs.output && s.outputs.output !== '-') lines.push(`output: ${s.outputs.output}`);

@@ -4,6 +4,8 @@ import { ChatParamsSchema } from '../request/request-options.js';
 import { InputFormatSchema } from '../records/read-options.js';
 import { JobOptionsSchema } from '../job/run-job.js';
 import type { JobEvent, JobSummary } from '../job/types.js';
+import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
+import type { RealtimeEvent } from '../realtime/types.js';
 import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 
@@ -58,8 +60,24 @@ export const RunJobOptionsSchema = z
     stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
     prefix: z.string().regex(/^[^\s.]*$/, { error: 'must not contain spaces or dots' }).optional(),
     keepRaw: z.boolean({ error: 'must be true or false' }).optional(),
-    /** Only 'batch' for now (realtime runs are `runRealtime`). */
-    mode: z.literal('batch', { error: 'must be "batch"' }).default('batch'),
+    /**
+     * How the requests run: `batch` (the Batch API), `realtime` (POST /v1/chat/completions with
+     * `concurrency`, `rpm`, `tpm`), or `auto`: realtime below `autoThreshold` requests, batch from there up.
+     * Settled once after prepare and kept in run.json, so a resume runs the same way.
+     */
+    mode: z.enum(['batch', 'realtime', 'auto'], { error: 'must be one of batch, realtime, auto' }).default('batch'),
+    /** `mode: 'auto'` runs realtime below this many requests (and `finishRealtime` retry rounds below it). */
+    autoThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(DEFAULT_AUTO_THRESHOLD),
+    /** Realtime: requests per minute (attempts, retries included). */
+    rpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+    /** Realtime: estimated tokens per minute. */
+    tpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+    /** Realtime: retries of one request after 429, 5xx, dropped connections and timeouts (default 5); `retries` counts follow-up rounds. */
+    requestRetries: z.int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).optional(),
+    /** Realtime: per-attempt timeout (default 10 minutes). */
+    requestTimeoutMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
+    /** Batch mode: run a retry round with fewer than `autoThreshold` requests realtime instead of as a new batch. */
+    finishRealtime: z.boolean({ error: 'must be true or false' }).optional(),
     client: JobOptionsSchema.shape.client,
     window: z.string().regex(/^\d+h$/, { error: 'must be a completion window such as "24h"' }).optional(),
     concurrency: JobOptionsSchema.shape.concurrency,
@@ -86,7 +104,9 @@ export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
 export type RunEvent =
   | JobEvent
   | { type: 'phase'; phase: 'spool' | 'prepare' | 'submit' | 'retry' | 'join' | 'done'; message: string }
-  | { type: 'retry-round'; round: number; requests: number; parts: number };
+  | { type: 'retry-round'; round: number; requests: number; parts: number; via: 'batch' | 'realtime' }
+  /** A realtime request finished or retried (`done` counts answered + finally failed of `total` in this step). */
+  | { type: 'realtime'; event: RealtimeEvent; done: number; failed: number; total: number };
 
 /** The outcome of a run (the CLI prints it on stderr). */
 export interface RunSummary {
@@ -112,6 +132,10 @@ export interface RunSummary {
   completionTokens: number;
   /** Batches created (chunks, resubmits of expired batches, retries). */
   batches: number;
+  /** How the job's requests ran (`auto` settled to one of these). */
+  mode: 'batch' | 'realtime';
+  /** Requests sent through /v1/chat/completions (realtime mode and realtime retry rounds). */
+  realtimeRequests: number;
   /** Results whose custom_id matched no record; extra results for one record. */
   unknownResults: number;
   duplicateResults: number;

@@ -30,11 +30,22 @@ export const RunSettingsSchema = z.object({
   rejects: z.string().nullable(),
   prefix: z.string(),
   keepRaw: z.boolean(),
+  /** How the run was asked to send its requests (`auto` is settled into the state's `mode` after prepare). */
+  mode: z.enum(['batch', 'realtime', 'auto']).default('batch'),
+  autoThreshold: z.number().optional(),
+  /** Realtime settings kept so `kbatch resume DIR` paces requests as the run was told to. */
+  rpm: z.number().optional(),
+  tpm: z.number().optional(),
+  requestRetries: z.number().optional(),
+  finishRealtime: z.boolean().default(false),
 });
 export type RunSettings = z.output<typeof RunSettingsSchema>;
 
-/** One retry part: which original chunk its requests came from. */
-const RetryPartSchema = z.object({ chunk: z.string(), part: z.string().nullable(), file: z.string(), requests: z.number() });
+/**
+ * One retry part: which original chunk its requests came from. A batch round's part is null until
+ * addChunks has added it; a realtime round's results go to `results` (job-relative) instead.
+ */
+const RetryPartSchema = z.object({ chunk: z.string(), part: z.string().nullable(), file: z.string(), requests: z.number(), results: z.string().optional() });
 
 /**
  * The durable state of a run (`run.json`), written atomically after every phase so a rerun (or
@@ -53,8 +64,12 @@ export const RunStateSchema = z.object({
   recordsRead: z.number().default(0),
   /** Records rejected while preparing (with onInvalidRecord: 'skip'). */
   skipped: z.number().default(0),
-  /** Retry rounds in order; a round's `part` is null until addChunks has added it. */
-  rounds: z.array(z.object({ round: z.number(), parts: z.array(RetryPartSchema), finished: z.boolean().default(false) })).default([]),
+  /** How the requests run, settled once after prepare (a resume keeps it); absent = batch (older runs). */
+  mode: z.enum(['batch', 'realtime']).optional(),
+  /** Retry rounds in order, each run as a batch (parts added to the job) or realtime (`--finish-realtime`, realtime mode). */
+  rounds: z
+    .array(z.object({ round: z.number(), via: z.enum(['batch', 'realtime']).default('batch'), parts: z.array(RetryPartSchema), finished: z.boolean().default(false) }))
+    .default([]),
   /** Set once no further retry round is needed (or allowed). */
   retriesDone: z.boolean().default(false),
 });

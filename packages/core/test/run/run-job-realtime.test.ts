@@ -1,0 +1,219 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parse } from 'csv-parse/sync';
+import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { createKlusterClient } from '../../src/client/index.js';
+import { formatRunSummary, loadRunState, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const FAST: EmulatorOptions = { timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5 };
+const LABELS = ['positive', 'negative', 'neutral'];
+const TEXTS = ['I love it, great', 'terrible, broken, awful', 'it is a thing', 'amazing and wonderful', 'bad and poor'];
+const CHAT = 'POST /v1/chat/completions';
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'kbatch-run-rt-'));
+}
+
+/** A CSV of `n` reviews with ids r1..rn (one text has a quote, a comma and a newline). */
+async function reviewsCsv(dir: string, n: number): Promise<string> {
+  const rows = ['id,text'];
+  for (let i = 1; i <= n; i++) rows.push(`r${i},"${i === 3 ? 'multi\nline, ""quoted"" ' : ''}${TEXTS[i % TEXTS.length]}"`);
+  const file = join(dir, 'reviews.csv');
+  await writeFile(file, `${rows.join('\n')}\n`);
+  return file;
+}
+
+function sink(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (d: Buffer) => chunks.push(d));
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** Answers "maybe?" the first time a prompt is seen, a proper label afterwards (invalid answers, then valid ones). */
+function pickyResponder() {
+  const seen = new Map<string, number>();
+  return (body: Parameters<typeof respond>[0]) => {
+    const key = JSON.stringify(body.messages);
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    return n === 1 ? 'maybe?' : String(respond(body).content);
+  };
+}
+
+describe('runJob (realtime mode)', () => {
+  const emulators: Emulator[] = [];
+  async function emulator(options: EmulatorOptions = {}): Promise<{ emu: Emulator; base: Pick<RunJobOptions, 'client' | 'model' | 'pollIntervalMs' | 'retryBaseMs'> }> {
+    const emu = await startEmulator({ ...FAST, seed: 11, ...options });
+    emulators.push(emu);
+    return { emu, base: { client: createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL }), model: MODEL, pollIntervalMs: 20, retryBaseMs: 5 } };
+  }
+  let shared: Awaited<ReturnType<typeof emulator>>;
+  beforeAll(async () => {
+    shared = await emulator();
+  });
+  afterAll(async () => {
+    await Promise.all(emulators.map((e) => e.close()));
+  });
+
+  it('joins realtime answers exactly like a batch run: same CSV bytes, input order, no batch created', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 23);
+    const batch = await emulator();
+    const realtime = await emulator();
+    const events: RunEvent[] = [];
+    const common = { input, prompt: 'Review: {{text}}', labels: LABELS, maxRequests: 10 } as const;
+    const b = await runJob({ ...batch.base, ...common, output: join(dir, 'batch.csv'), jobDir: join(dir, 'b') });
+    const r = await runJob({ ...realtime.base, ...common, mode: 'realtime', output: join(dir, 'realtime.csv'), jobDir: join(dir, 'r'), onProgress: (e) => events.push(e) });
+    expect(realtime.emu.stats()).toMatchObject({ batchesCreated: 0, filesCreated: 0, chatRequests: 23 });
+    expect(batch.emu.stats().chatRequests).toBe(0);
+    expect(r).toMatchObject({ mode: 'realtime', records: 23, succeeded: 23, failed: 0, batches: 0, realtimeRequests: 23, job: null });
+    expect(b).toMatchObject({ mode: 'batch', realtimeRequests: 0 });
+    expect([r.promptTokens, r.completionTokens]).toEqual([b.promptTokens, b.completionTokens]);
+    const csv = await readFile(join(dir, 'realtime.csv'), 'utf8');
+    expect(csv).toBe(await readFile(join(dir, 'batch.csv'), 'utf8'));
+    const rows = parse(csv, { columns: true }) as Record<string, string>[];
+    expect(rows.map((row) => row.id)).toEqual(Array.from({ length: 23 }, (_, i) => `r${i + 1}`));
+    expect(rows[2]!.text).toContain('multi\nline, "quoted"');
+    expect(rows.every((row) => LABELS.includes(row.label!) && row.error === '')).toBe(true);
+    const progress = events.filter((e): e is Extract<RunEvent, { type: 'realtime' }> => e.type === 'realtime');
+    expect(progress.at(-1)).toMatchObject({ done: 23, failed: 0, total: 23 });
+    expect(formatRunSummary(r)).toContain('0 batches + 23 realtime requests');
+    expect(await loadRunState(join(dir, 'r'))).toMatchObject({ mode: 'realtime', phase: 'joined', settings: { mode: 'realtime' } });
+  });
+
+  it('mode auto runs realtime below autoThreshold and batch from it up', async () => {
+    const dir = await tempDir();
+    const small = await emulator();
+    const large = await emulator();
+    const run = (env: typeof small, n: number, name: string) =>
+      reviewsCsv(join(dir), n).then((input) =>
+        runJob({ ...env.base, input, prompt: 'Review: {{text}}', labels: LABELS, mode: 'auto', autoThreshold: 5, output: join(dir, `${name}.jsonl`), jobDir: join(dir, name) }),
+      );
+    const below = await run(small, 4, 'below');
+    expect(below).toMatchObject({ mode: 'realtime', succeeded: 4 });
+    expect(small.emu.stats()).toMatchObject({ batchesCreated: 0, chatRequests: 4 });
+    const above = await run(large, 5, 'above');
+    expect(above).toMatchObject({ mode: 'batch', succeeded: 5, batches: 1 });
+    expect(large.emu.stats()).toMatchObject({ batchesCreated: 1, chatRequests: 0 });
+    expect((await loadRunState(join(dir, 'above')))?.mode).toBe('batch');
+  });
+
+  it('retries invalid answers in realtime retry rounds (re-sent, not replayed from the answers log)', async () => {
+    const { emu, base } = await emulator({ responder: pickyResponder() });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 6);
+    const out = sink();
+    const events: RunEvent[] = [];
+    const summary = await runJob({ ...base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, mode: 'realtime', output: out.stream, jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
+    expect(summary).toMatchObject({ records: 6, succeeded: 6, retried: 6, rounds: 1, retryRequests: 6, realtimeRequests: 12, batches: 0 });
+    expect(emu.stats()).toMatchObject({ chatRequests: 12, batchesCreated: 0 });
+    expect(events).toContainEqual({ type: 'retry-round', round: 1, requests: 6, parts: 1, via: 'realtime' });
+    const rows = lines(out.text());
+    expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+    expect(rows.every((r) => LABELS.includes(r.label as string) && r.error === null)).toBe(true);
+    // Tokens count every attempt, the invalid first answers included.
+    expect(summary.promptTokens).toBeGreaterThan(rows.reduce((n, r) => n + (r.prompt_tokens as number), 0));
+  });
+
+  it('retries requests whose realtime retries ran out (HTTP faults on chat) in later rounds, over several chunks', async () => {
+    const { emu, base } = await emulator({ seed: 4, faults: { rate5xx: 0.3, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 30);
+    const out = sink();
+    const summary = await runJob({ ...base, input, prompt: 'Review: {{text}}', labels: LABELS, mode: 'realtime', requestRetries: 0, retries: 8, maxRequests: 10, output: out.stream, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 30, succeeded: 30, failed: 0 });
+    expect(summary.retried).toBeGreaterThan(0);
+    expect(summary.rounds).toBeGreaterThanOrEqual(1);
+    // Every attempt reached the emulator (requestRetries 0: one per request and round); each record was answered once.
+    expect(emu.stats().requests[CHAT]).toBe(30 + summary.retryRequests);
+    expect(emu.stats().chatRequests).toBe(30);
+    expect(summary.realtimeRequests).toBe(30 + summary.retryRequests);
+    const rows = lines(out.text());
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${i + 1}`));
+    expect(rows.every((r) => r.error === null)).toBe(true);
+    const state = await loadRunState(join(dir, 'job'));
+    expect(state?.rounds.every((r) => r.via === 'realtime' && r.parts.every((p) => p.part === null && p.results !== undefined))).toBe(true);
+  });
+
+  it('emits what still fails with its HTTP error and counts it as a request error (rejects written)', async () => {
+    const { base } = await emulator({ faults: { rate5xx: 1, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 3);
+    const out = sink();
+    const rejects = sink();
+    const summary = await runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, mode: 'realtime', requestRetries: 1, retries: 1, output: out.stream, rejects: rejects.stream, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 3, succeeded: 0, failed: 3, requestErrors: 3, retried: 3, rounds: 1 });
+    const rows = lines(out.text());
+    expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3']);
+    expect(String(rows[0]!.error)).toMatch(/^HTTP 5\d\d/);
+    expect(lines(rejects.text())).toEqual(rows);
+  });
+
+  it('finishes a small retry round realtime with finishRealtime instead of a new batch', async () => {
+    const { emu, base } = await emulator({ responder: pickyResponder() });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 6);
+    const out = sink();
+    const summary = await runJob({ ...base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, finishRealtime: true, output: out.stream, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ mode: 'batch', records: 6, succeeded: 6, retried: 6, rounds: 1, batches: 1, realtimeRequests: 6 });
+    expect(emu.stats()).toMatchObject({ batchesCreated: 1, chatRequests: 6 });
+    expect(lines(out.text()).every((r) => LABELS.includes(r.label as string))).toBe(true);
+    expect((await loadRunState(join(dir, 'job')))?.rounds[0]).toMatchObject({ via: 'realtime', finished: true });
+
+    // At or above the threshold the round stays a batch.
+    const other = await emulator({ responder: pickyResponder() });
+    const big = await runJob({ ...other.base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, finishRealtime: true, autoThreshold: 6, output: sink().stream, jobDir: join(dir, 'job2') });
+    expect(big).toMatchObject({ succeeded: 6, batches: 2, realtimeRequests: 0 });
+    expect(other.emu.stats().chatRequests).toBe(0);
+  });
+
+  it('paces requests under rpm (every request counted by the emulator)', async () => {
+    const { emu, base } = await emulator();
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 11);
+    const started = Date.now();
+    const summary = await runJob({ ...base, input, prompt: '{{text}}', mode: 'realtime', rpm: 1200, concurrency: 8, output: sink().stream, jobDir: join(dir, 'job') });
+    const elapsed = Date.now() - started;
+    expect(summary.succeeded).toBe(11);
+    expect(emu.stats().chatRequests).toBe(11);
+    // 1,200 rpm spaces attempts 50 ms apart: 11 requests cannot all start in less than 10 × 50 ms.
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+  });
+
+  it('keeps the settled mode on a rerun (warning) and streams rows with runRecords', async () => {
+    const { emu, base } = await emulator();
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 4);
+    const jobDir = join(dir, 'job');
+    const first = await runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, mode: 'realtime', output: sink().stream, jobDir });
+    const warnings: string[] = [];
+    const gen = runRecords({ ...base, input, prompt: '{{text}}', labels: LABELS, mode: 'batch', jobDir, onWarning: (w) => warnings.push(w) });
+    const rows: Array<Record<string, unknown>> = [];
+    let next = await gen.next();
+    while (!next.done) {
+      rows.push(next.value);
+      next = await gen.next();
+    }
+    expect(next.value).toMatchObject({ mode: 'realtime', resumed: true, succeeded: 4 });
+    expect(warnings.join('\n')).toContain('realtime mode');
+    expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    expect(emu.stats()).toMatchObject({ chatRequests: 4, batchesCreated: 0 });
+    expect(first.mode).toBe('realtime');
+  });
+
+  it('rejects an unknown mode and a bad autoThreshold with OPTION_INVALID naming the allowed values', async () => {
+    const { base } = shared;
+    const err = await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', mode: 'fast' as 'batch' }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'mode', message: 'must be one of batch, realtime, auto' });
+    expectKbatchError(await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', autoThreshold: 0 })), { code: 'OPTION_INVALID', field: 'autoThreshold' });
+    expectKbatchError(await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', rpm: -1 })), { code: 'OPTION_INVALID', field: 'rpm' });
+  });
+});

@@ -11,12 +11,12 @@ export interface ResponderAnswer {
 }
 
 const POSITIVE = new Set(
-  'good great excellent love loved loves lovely amazing wonderful best fantastic happy like liked enjoy enjoyed awesome perfect nice recommend recommended brilliant delightful pleased superb beautiful glad favorite fast helpful friendly works worth impressive outstanding satisfied'.split(
+  'good great excellent love loved loves lovely amazing wonderful best fantastic happy like liked enjoy enjoyed awesome perfect nice recommend recommended brilliant delightful pleased superb beautiful glad favorite fast helpful friendly works worth impressive outstanding satisfied bright clear quick solved sturdy early value stars deep'.split(
     ' ',
   ),
 );
 const NEGATIVE = new Set(
-  'bad terrible awful hate hated hates worst poor boring disappointing disappointed horrible sad broken waste useless angry slow refund rude dirty ugly annoying problem problems fail failed fails bug buggy crash crashed worse mediocre unhappy'.split(
+  'bad terrible awful hate hated hates worst poor boring disappointing disappointed horrible sad broken waste useless angry slow refund rude dirty ugly annoying problem problems fail failed fails bug buggy crash crashed worse mediocre unhappy stopped confusing confused expensive damaged drains broke returned loud meh'.split(
     ' ',
   ),
 );
@@ -72,7 +72,8 @@ export function sentimentScore(text: string): number {
     const w = words[i]!;
     const sign = POSITIVE.has(w) ? 1 : NEGATIVE.has(w) ? -1 : 0;
     if (sign === 0) continue;
-    const negated = i > 0 && (NEGATORS.has(words[i - 1]!) || (i > 1 && NEGATORS.has(words[i - 2]!)));
+    // Only the word right after a negator flips ("not bad"); "not our problem" stays a complaint.
+    const negated = i > 0 && NEGATORS.has(words[i - 1]!);
     score += negated ? -sign : sign;
   }
   return score;

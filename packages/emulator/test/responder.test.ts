@@ -9,6 +9,9 @@ describe('respond', () => {
     expect(respond(user(`${labels}\nText: I loved it, excellent`))).toMatchObject({ content: 'positive', rule: 'label-sentiment' });
     expect(respond(user(`${labels}\nText: awful, a waste of time`))).toMatchObject({ content: 'negative' });
     expect(respond(user(`${labels}\nText: not good at all`))).toMatchObject({ content: 'negative' });
+    expect(respond(user(`${labels}\nText: Not bad at all`))).toMatchObject({ content: 'positive' });
+    // a negator reaches only the next word: a dismissed complaint is still a complaint
+    expect(respond(user(`${labels}\nText: Stopped working. Support said "not our problem".`))).toMatchObject({ content: 'negative' });
     expect(respond(user(`${labels}\nText: it is a chair`))).toMatchObject({ content: 'neutral' });
     expect(respond(user(`${labels}. Review: A wonderful film, I loved every minute.`))).toMatchObject({ content: 'positive' });
     expect(detectLabels(`${labels}. Review: boring`)!.rest).toBe('Answer with exactly . Review: boring');

@@ -1,10 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { formatRunSummary, isKbatchError, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, isKbatchError, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
-import { addJobFlags, clientFromFlags, jobOptionsFromFlags, progressMode, withInterrupt, type JobFlags } from '../client-flags.js';
-import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
+import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, withInterrupt, type JobFlags } from '../client-flags.js';
+import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
 import { CHUNK_FLAG_OPTIONS, INPUT_FLAG_OPTIONS, REQUEST_FLAG_OPTIONS, type ChunkFlags, type InputFlags, type RequestFlags } from '../flags/index.js';
 import { createProgressReporter } from '../progress/index.js';
 import { EXIT, ExitError } from '../exit-error.js';
@@ -21,9 +21,33 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   keepRaw?: boolean;
   local?: boolean;
   verbose?: boolean;
+  mode?: 'batch' | 'realtime' | 'auto';
+  autoThreshold?: number | string;
+  rpm?: number | string;
+  tpm?: number | string;
+  requestRetries?: number | string;
+  requestTimeout?: string;
+  finishRealtime?: boolean;
 }
 
-const RUN_FLAG_OPTIONS = ['labels', 'schema', 'output', 'outputFormat', 'retries', 'prefix', 'keepRaw', 'window', 'concurrency', 'jobDir'];
+const RUN_FLAG_OPTIONS = [
+  'labels',
+  'schema',
+  'output',
+  'outputFormat',
+  'retries',
+  'prefix',
+  'keepRaw',
+  'window',
+  'concurrency',
+  'jobDir',
+  'mode',
+  'autoThreshold',
+  'rpm',
+  'tpm',
+  'requestRetries',
+  'finishRealtime',
+];
 
 /** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
 export const register: RegisterCommand = (program, io) => {
@@ -43,6 +67,19 @@ export const register: RegisterCommand = (program, io) => {
     .option('--retries <n>', 'follow-up batches for failed requests and invalid answers (default 2)', (v: string) => (Number.isFinite(Number(v)) && v.trim() !== '' ? Number(v) : v))
     .option('--prefix <prefix>', 'prefix for the added fields (e.g. kb_), needed when an input field has the same name')
     .option('--keep-raw', 'add the whole response body as `raw`')
+    .addOption(
+      new Option('--mode <mode>', `batch (Batch API), realtime (/v1/chat/completions), or auto: realtime below --auto-threshold requests (default batch)`).choices([
+        'batch',
+        'realtime',
+        'auto',
+      ]),
+    )
+    .addOption(new Option('--auto-threshold <n>', `request count from which --mode auto (and --finish-realtime) use batches (default ${DEFAULT_AUTO_THRESHOLD})`).argParser(numberArg))
+    .addOption(new Option('--rpm <n>', 'realtime: requests per minute (your account limit; retries count)').argParser(numberArg))
+    .addOption(new Option('--tpm <n>', 'realtime: estimated tokens per minute').argParser(numberArg))
+    .addOption(new Option('--request-retries <n>', 'realtime: retries of one request on 429, 5xx, dropped connections, timeouts (default 5)').argParser(numberArg))
+    .option('--request-timeout <duration>', 'realtime: timeout of one attempt (default 10m)')
+    .option('--finish-realtime', 'batch mode: run a retry round of fewer than --auto-threshold requests realtime instead of as a new batch')
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
     .addHelpText(
@@ -54,6 +91,13 @@ Examples:
   $ kbatch run reviews.csv --local --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo \\
       --prompt 'Review: {{text}}' --labels positive,negative,neutral --output-format csv
   $ jq -c '.[]' tickets.json | kbatch run - --model M --prompt '{{subject}}: {{body}}' --schema ticket.schema.json | jq .category
+  $ kbatch run reviews.csv --mode realtime --concurrency 20 --rpm 30 --model M \
+      --prompt 'Review: {{text}}' --labels positive,negative,neutral --output labeled.csv
+
+Modes: --mode realtime sends each request to /v1/chat/completions (--concurrency at a time, default 16;
+--rpm/--tpm pacing; --request-retries per request) and joins exactly like batch mode; --mode auto picks
+realtime below --auto-threshold requests (default ${DEFAULT_AUTO_THRESHOLD}). The mode is settled once and kept on resume.
+In batch mode, --finish-realtime runs a retry round of fewer than --auto-threshold requests realtime.
 
 Rerun the same command with the same --job-dir (or: kbatch resume DIR) to continue after a crash or Ctrl-C.
 Added fields: custom_id, [label, confidence | schema fields], response, finish_reason, prompt_tokens,
@@ -89,6 +133,7 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
       ...(flags.keepRaw ? { keepRaw: true } : {}),
       ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : rejects !== undefined ? { rejects } : {}),
       ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
+      ...realtimeOptionsFromFlags(flags),
     };
     await executeRun(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
@@ -103,12 +148,27 @@ export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobF
   await executeRun(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
 }
 
+/** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */
+function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
+  return {
+    ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+    ...(flags.autoThreshold !== undefined ? { autoThreshold: flags.autoThreshold as number } : {}),
+    ...(flags.rpm !== undefined ? { rpm: flags.rpm as number } : {}),
+    ...(flags.tpm !== undefined ? { tpm: flags.tpm as number } : {}),
+    ...(flags.requestRetries !== undefined ? { requestRetries: flags.requestRetries as number } : {}),
+    ...(flags.requestTimeout !== undefined ? { requestTimeoutMs: parseDuration(flags.requestTimeout, '--request-timeout') } : {}),
+    ...(flags.finishRealtime ? { finishRealtime: true } : {}),
+  };
+}
+
 type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'cancelOnInterrupt'> & { window?: string };
 
 async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; verbose?: boolean }, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
   let emulator: Emulator | undefined;
   const clientFlags = { ...flags };
-  const jobOptions = jobOptionsFromFlags(flags);
+  const { concurrency, ...jobOptions } = jobOptionsFromFlags(flags);
+  // Unset, the core picks the default of the mode: 4 uploads at a time, or 16 realtime requests.
+  if (cmd.getOptionValueSource('concurrency') !== 'default') Object.assign(jobOptions, { concurrency });
   if (flags.local) {
     emulator = await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 });
     clientFlags.apiKey = 'local-emulator';
@@ -117,10 +177,15 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
   }
   const mode = progressMode(flags);
   const progress = createProgressReporter({ stream: io.stderr, mode });
+  const realtime = realtimeProgress(io, mode);
   const onProgress = (event: RunEvent): void => {
+    if (event.type === 'realtime') return realtime(event);
     if (event.type === 'phase' || event.type === 'retry-round') {
       if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
-      else if (mode !== 'none') io.stderr.write(`${event.type === 'phase' ? event.message : `retry round ${event.round}: ${event.requests} requests in ${event.parts} batch(es)`}\n`);
+      else if (mode !== 'none') {
+        const round = event.type === 'retry-round' ? `retry round ${event.round}: ${event.requests} requests ${event.via === 'realtime' ? 'realtime' : `in ${event.parts} batch(es)`}` : '';
+        io.stderr.write(`${event.type === 'phase' ? event.message : round}\n`);
+      }
       return;
     }
     progress.onEvent(event);
@@ -151,4 +216,28 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
   progress.done();
   if (!flags.quiet) io.stderr.write(formatRunSummary(summary));
   if (summary.failed > 0) throw new ExitError(EXIT.partial, `${summary.failed} of ${summary.records} records did not succeed`);
+}
+
+/**
+ * Realtime progress on stderr: a plain line at every tenth of the requests (and when the adaptive
+ * limit changes), the same as JSON lines with --progress json; nothing with --quiet.
+ */
+function realtimeProgress(io: CliIo, mode: ReturnType<typeof progressMode>): (event: Extract<RunEvent, { type: 'realtime' }>) => void {
+  let retries = 0;
+  let lastStep = -1;
+  return (e) => {
+    if (mode === 'none') return;
+    if (e.event.type === 'retry') retries++;
+    const step = e.total === 0 ? 10 : Math.floor((e.done * 10) / e.total);
+    const counted = (e.event.type === 'answered' || e.event.type === 'failed') && (step !== lastStep || e.done === e.total);
+    if (!counted && e.event.type !== 'concurrency') return;
+    if (counted) lastStep = step;
+    if (mode === 'json') {
+      io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'realtime', done: e.done, failed: e.failed, total: e.total, retries, ...(e.event.type === 'concurrency' ? { concurrency: e.event.limit } : {}) })}\n`);
+    } else if (e.event.type === 'concurrency') {
+      io.stderr.write(`realtime: concurrency now ${e.event.limit} (adapting to 429s)\n`);
+    } else {
+      io.stderr.write(`realtime: ${e.done}/${e.total} done, ${e.failed} failed, ${retries} retries\n`);
+    }
+  };
 }

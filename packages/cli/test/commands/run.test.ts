@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { recordStream, type SourceRecord } from '@kbatch/core';
-import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { respond, startEmulator, type Emulator } from '@kbatch/emulator';
 import { runCli, spawnChild, spawnCli } from './job-fixtures.js';
 import { runCli as runBin } from '../helpers/spawn.js';
 
@@ -185,5 +186,143 @@ describe('kbatch run', () => {
     expect(help.stdout).toContain('kbatch run reviews.csv');
     expect(help.stdout).toContain('--labels');
     expect(help.stdout).toContain('--local');
+  });
+});
+
+describe('kbatch run --mode realtime|auto', () => {
+  const FAST = { timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5 };
+  const CHAT = 'POST /v1/chat/completions';
+  const started: Emulator[] = [];
+  async function emulator(options: Parameters<typeof startEmulator>[0] = {}): Promise<{ emu: Emulator; env: Record<string, string> }> {
+    const emu = await startEmulator({ ...FAST, seed: 7, ...options });
+    started.push(emu);
+    return { emu, env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL } };
+  }
+  afterAll(async () => {
+    await Promise.all(started.map((e) => e.close()));
+  });
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
+
+  it('--mode realtime labels a CSV through /v1/chat/completions: CSV out in input order, no batch, progress and summary on stderr', async () => {
+    const { emu, env } = await emulator();
+    const cwd = await root();
+    const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'realtime', '--output', 'out.csv', '--job-dir', 'job', '--progress', 'plain'], { env, cwd });
+    expect(run.code, run.stderr).toBe(0);
+    expect(emu.stats()).toMatchObject({ batchesCreated: 0, filesCreated: 0, chatRequests: 30 });
+    expect(run.stderr).toContain('(realtime)');
+    expect(run.stderr).toContain('realtime: 30/30 done, 0 failed');
+    expect(run.stderr.match(/^realtime: \d+\/30 done/gm)!.length).toBeLessThanOrEqual(11);
+    expect(run.stderr).toContain('0 batches + 30 realtime requests');
+    const rows = (await parse(await readFile(join(cwd, 'out.csv')), { columns: true })) as Record<string, string>[];
+    const source = (await parse(await readFile(REVIEWS), { columns: true })) as Record<string, string>[];
+    expect(rows.map((r) => [r.id, r.text])).toEqual(source.map((r) => [r.id, r.text]));
+    expect(Object.keys(rows[0]!)).toEqual([...Object.keys(source[0]!), 'custom_id', 'label', 'response', 'finish_reason', 'prompt_tokens', 'completion_tokens', 'error']);
+    expect(new Set(rows.map((r) => r.label))).toEqual(new Set(['positive', 'negative', 'neutral']));
+    expect(rows.find((r) => r.id === 'r07')!.label).toBe('negative');
+    const csv = await readFile(join(cwd, 'out.csv'), 'utf8');
+    const resumed = await runCli(['resume', 'job', '--quiet'], { env, cwd });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(emu.stats().chatRequests).toBe(30);
+    expect(await readFile(join(cwd, 'out.csv'), 'utf8')).toBe(csv);
+  });
+
+  it('--mode auto runs realtime below --auto-threshold and batches from it up', async () => {
+    const below = await emulator();
+    const cwd = await root();
+    const a = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '31', '--quiet'], { env: below.env, cwd });
+    expect(a.code, a.stderr).toBe(0);
+    expect(below.emu.stats()).toMatchObject({ batchesCreated: 0, chatRequests: 30 });
+    const above = await emulator();
+    const b = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '30', '--poll-interval', '50ms', '--quiet'], { env: above.env, cwd });
+    expect(b.code, b.stderr).toBe(0);
+    expect(above.emu.stats()).toMatchObject({ batchesCreated: 1, chatRequests: 0 });
+    expect(b.stdout).toBe(a.stdout);
+  });
+
+  it('retries realtime failures in realtime rounds (--request-retries 0, 5xx on chat), exit 0 when all recover', async () => {
+    const { emu, env } = await emulator({ seed: 3, faults: { rate5xx: 0.3, routes: [CHAT] } });
+    const cwd = await root();
+    const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'realtime', '--request-retries', '0', '--retries', '8', '--job-dir', 'job', '--progress', 'plain'], { env, cwd });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/retry round 1: \d+ requests realtime/);
+    expect(emu.stats().chatRequests).toBe(30);
+    expect(emu.stats().batchesCreated).toBe(0);
+    const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id)).toEqual(ids(30));
+    expect(rows.every((r) => r.error === null)).toBe(true);
+  });
+
+  it('sends only the unanswered requests when rerun after a SIGKILL mid-realtime', async () => {
+    const { emu, env } = await emulator();
+    const cwd = await root();
+    const args = ['run', REVIEWS, ...LABEL_ARGS, '--mode', 'realtime', '--concurrency', '2', '--job-dir', 'job', '--output', 'out.jsonl', '--quiet'];
+    const crashed = await spawnCli(args, { ...env, KBATCH_TEST_CRASH_AT: 'run-during-realtime:10' }, cwd);
+    expect(crashed.signal).toBe('SIGKILL');
+    const logged = (await readFile(join(cwd, 'job', 'realtime', 'answers.jsonl'), 'utf8'))
+      .split('\n')
+      .filter((l) => {
+        try {
+          return typeof JSON.parse(l).custom_id === 'string';
+        } catch {
+          return false;
+        }
+      }).length;
+    expect(logged).toBeGreaterThanOrEqual(10);
+    expect(logged).toBeLessThan(30);
+    await delay(50); // let the emulator count any request the killed process had in flight
+    const before = emu.stats().chatRequests;
+    const resumed = await spawnCli(args, env, cwd);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(emu.stats().chatRequests - before).toBe(30 - logged);
+    expect(emu.stats().batchesCreated).toBe(0);
+    const rows = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id)).toEqual(ids(30));
+    expect(rows.every((r) => r.error === null && typeof r.label === 'string')).toBe(true);
+  });
+
+  it('--finish-realtime runs a small retry round realtime instead of a new batch', async () => {
+    const seen = new Set<string>();
+    // The first answer to each prompt is not a label (an invalid answer), later ones are.
+    const { emu, env } = await emulator({
+      responder: (body) => {
+        const key = JSON.stringify(body.messages);
+        if (seen.has(key)) return String(respond(body).content);
+        seen.add(key);
+        return 'hmm, hard to say';
+      },
+    });
+    const cwd = await root();
+    const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--finish-realtime', '--poll-interval', '50ms', '--progress', 'plain'], { env, cwd });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('retry round 1: 30 requests realtime');
+    expect(run.stderr).toContain('1 batch + 30 realtime requests');
+    expect(emu.stats()).toMatchObject({ batchesCreated: 1, chatRequests: 30 });
+    const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.every((r) => ['positive', 'negative', 'neutral'].includes(r.label))).toBe(true);
+  });
+
+  it('respects --rpm (every request counted by the emulator; lower bound on elapsed time)', async () => {
+    const { emu, env } = await emulator();
+    const cwd = await root();
+    await writeFile(join(cwd, 'in.jsonl'), Array.from({ length: 11 }, (_, i) => JSON.stringify({ q: `item ${i}` })).join('\n'));
+    const t0 = Date.now();
+    const run = await runCli(['run', 'in.jsonl', '--model', MODEL, '--prompt', '{{q}}', '--mode', 'realtime', '--rpm', '1200', '--concurrency', '8', '--quiet'], { env, cwd });
+    const elapsed = Date.now() - t0;
+    expect(run.code, run.stderr).toBe(0);
+    expect(emu.stats().requests[CHAT]).toBe(11);
+    // 1,200 per minute = one request every 50 ms: 11 requests span at least 10 intervals.
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+  });
+
+  it('names the flag in option errors and documents the modes in --help', async () => {
+    const cwd = await root();
+    const badMode = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'fast'], { env: {}, cwd });
+    expect(badMode.code).toBe(1);
+    expect(String((badMode.error as Error).message)).toMatch(/batch, realtime, auto/);
+    const badThreshold = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '0'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' }, cwd });
+    expect((badThreshold.error as { code?: string }).code).toBe('OPTION_INVALID');
+    expect((badThreshold.error as Error).message).toContain('`--auto-threshold`');
+    const help = await runCli(['run', '--help'], { cwd });
+    for (const flag of ['--mode', '--auto-threshold', '--rpm', '--tpm', '--request-retries', '--request-timeout', '--finish-realtime', '--mode realtime']) expect(help.stdout).toContain(flag);
   });
 });

@@ -14,7 +14,7 @@ export {
   parseResponse,
 } from './schemas.js';
 export type { KBatch, KFile, RequestCounts, BatchErrorEntry } from './schemas.js';
-export { uploadFile } from './upload-file.js';
+export { uploadFile, DEFAULT_UPLOAD_ATTEMPTS } from './upload-file.js';
 export type { UploadClient, UploadFileOptions } from './upload-file.js';
 export { isTransientError } from './retry.js';
 export { createUndiciFetch, UndiciFetchOptionsSchema } from './undici-fetch.js';

@@ -93,3 +93,8 @@ export function abortedError(signal: AbortSignal): KbatchError {
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw abortedError(signal);
 }
+
+/** Message of any thrown value, for events and reports. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,17 +1,20 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { KbatchError } from '../errors.js';
 import { parseFile, type KFile } from './schemas.js';
-import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep, throwIfAborted } from './retry.js';
+import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep, throwIfAborted } from './retry.js';
 
 /** What {@link uploadFile} needs from the client: where to send and how patiently. */
 export type UploadClient = Pick<OpenAI, 'apiKey' | 'baseURL' | 'maxRetries' | 'timeout'>;
+
+/** Attempts of one upload when no option says otherwise. */
+export const DEFAULT_UPLOAD_ATTEMPTS = 8;
 
 /** Options of {@link uploadFile}. */
 export interface UploadFileOptions {
@@ -20,8 +23,18 @@ export interface UploadFileOptions {
   /** Name the server records (default: the file's basename). */
   filename?: string;
   signal?: AbortSignal;
-  /** Retries of transient failures (default: the client's maxRetries). */
+  /**
+   * Attempts in all when transient failures (429/5xx/drops) repeat (default 8): an upload storm must not abort a
+   * job, and the client's own maxRetries (meant for small requests) is usually lower.
+   */
+  maxAttempts?: number;
+  /** @deprecated use maxAttempts (maxRetries + 1 attempts). */
   maxRetries?: number;
+  /**
+   * The sha256 (hex) the file must have: hashed while it streams, and an upload whose bytes differ (the file was
+   * edited after the job recorded it) is aborted before the server can create the file, with JOB_MISMATCH.
+   */
+  expectedSha256?: string;
   /** Called before each retry (for logging; never given the key). */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Backoff base in ms (tests shorten it). */
@@ -31,7 +44,8 @@ export interface UploadFileOptions {
 /**
  * Upload a file as multipart/form-data with real backpressure: the body is a Node Readable sent through
  * `undici.request`, so a slow server slows the disk reads instead of buffering the file (Node 20's fetch, and
- * so `files.create`, buffers it). Transient failures (429/5xx/drops/timeouts) re-open the file and retry.
+ * so `files.create`, buffers it). Transient failures (429/5xx/drops/timeouts) re-open the file and retry, up
+ * to `maxAttempts` (default 8) attempts in all.
  * @param client - an openai client (its baseURL, apiKey, timeout and maxRetries are honoured)
  * @param path - the local file
  * @example
@@ -39,14 +53,16 @@ export interface UploadFileOptions {
  */
 export async function uploadFile(client: UploadClient, path: string, options: UploadFileOptions = {}): Promise<KFile> {
   const { size } = await stat(path);
-  const maxRetries = options.maxRetries ?? client.maxRetries;
+  const maxAttempts = options.maxAttempts ?? (options.maxRetries === undefined ? DEFAULT_UPLOAD_ATTEMPTS : options.maxRetries + 1);
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     try {
       return await uploadOnce(client, path, size, options);
     } catch (error) {
       if (isAbortError(error) || options.signal?.aborted) throw abortOr(error, options.signal);
-      if (!isTransientError(error) || attempt >= maxRetries) {
+      const mismatch = findMismatch(error);
+      if (mismatch) throw mismatch;
+      if (!isTransientError(error) || attempt + 1 >= maxAttempts) {
         if (isTransientError(error)) {
           throw new KbatchError('UPLOAD_FAILED', `Uploading ${path} failed after ${attempt + 1} attempts: ${messageOf(error)}`, {
             file: path,
@@ -71,7 +87,7 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
       `Content-Type: application/jsonl\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const body = Readable.from(multipart(head, path, tail), { objectMode: false });
+  const body = Readable.from(multipart(head, path, tail, options.expectedSha256), { objectMode: false });
   const url = `${client.baseURL.replace(/\/+$/, '')}/files`;
   const res = await request(url, {
     method: 'POST',
@@ -113,18 +129,30 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
   return parseFile(json);
 }
 
-async function* multipart(head: Buffer, path: string, tail: Buffer): AsyncGenerator<Buffer> {
+async function* multipart(head: Buffer, path: string, tail: Buffer, expectedSha256?: string): AsyncGenerator<Buffer> {
   yield head;
+  const hash = expectedSha256 === undefined ? undefined : createHash('sha256');
   // 256 KiB reads: each waits until the socket has drained the previous one.
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) yield chunk as Buffer;
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+    hash?.update(chunk as Buffer);
+    yield chunk as Buffer;
+  }
+  // Checked before the closing boundary: without it the server never completes the file.
+  if (hash && hash.digest('hex') !== expectedSha256) {
+    throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (sha256 differs); upload aborted`, { file: path });
+  }
   yield tail;
+}
+
+// The body error may come back wrapped by undici.
+function findMismatch(error: unknown): KbatchError | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof KbatchError && e.code === 'JOB_MISMATCH') return e;
+  }
+  return undefined;
 }
 
 function abortOr(error: unknown, signal?: AbortSignal): unknown {
   if (signal?.aborted) return new KbatchError('ABORTED', 'The upload was aborted', { cause: signal.reason });
   return error;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { AuthenticationError } from 'openai';
@@ -54,6 +55,29 @@ describe('uploadFile', () => {
     } finally {
       emu.setFaults(null);
     }
+  });
+
+  it('makes 8 attempts by default, whatever the client maxRetries', async () => {
+    const client = new OpenAI({ apiKey: 'right', baseURL: emu.baseURL, maxRetries: 2 });
+    const before = emu.stats().requests['POST /v1/files'] ?? 0;
+    emu.setFaults({ rate5xx: 1, routes: ['POST /v1/files'] });
+    try {
+      const err = await catchError(() => uploadFile(client, file, { retryBaseMs: 1 }));
+      expectKbatchError(err, { code: 'UPLOAD_FAILED', message: 'after 8 attempts' });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect((emu.stats().requests['POST /v1/files'] ?? 0) - before).toBe(8);
+  });
+
+  it('aborts with JOB_MISMATCH when the file no longer has the expected sha256, creating no file', async () => {
+    const client = new OpenAI({ apiKey: 'right', baseURL: emu.baseURL });
+    const created = emu.stats().filesCreated;
+    const err = await catchError(() => uploadFile(client, file, { expectedSha256: '0'.repeat(64), retryBaseMs: 1 }));
+    expectKbatchError(err, { code: 'JOB_MISMATCH', file });
+    expect(emu.stats().filesCreated).toBe(created);
+    const sha = createHash('sha256').update(await readFile(file)).digest('hex');
+    expect((await uploadFile(client, file, { expectedSha256: sha })).id).toBeTruthy();
   });
 
   it('passes a 401 through as the SDK error, without retrying', async () => {

@@ -62,7 +62,9 @@ export function spawnCli(args: string[], env: Record<string, string>, cwd: strin
 
 /** Start the real kbatch process (to signal it); `done` resolves with its exit code or signal. */
 export function spawnChild(args: string[], env: Record<string, string>, cwd: string) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Crash points fire only with the second, explicit switch (see core job/crash-point.ts).
+  const hooks = env['KBATCH_TEST_CRASH_AT'] ? { KBATCH_TEST_HOOKS: '1' } : {};
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...hooks, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
     let stdout = '';
     let stderr = '';

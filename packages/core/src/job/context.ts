@@ -1,6 +1,7 @@
 import type { LimitFunction } from 'p-limit';
 import type { ManifestStore } from './manifest.js';
 import type { JobClient, JobEvent } from './types.js';
+import type { JobBatchScan } from './batch-scan.js';
 
 /** Everything the job steps share while one process drives a job. */
 export interface JobContext {
@@ -9,6 +10,8 @@ export interface JobContext {
   signal?: AbortSignal;
   limit: LimitFunction;
   emit: (event: JobEvent) => void;
+  /** The shared listing of this job's batches for adoption after a crash (created on first use). */
+  scan?: JobBatchScan;
   opts: {
     concurrency: number;
     pollIntervalMs: number;
@@ -16,5 +19,7 @@ export interface JobContext {
     noResubmit: boolean;
     maxResubmits: number;
     downloadAttempts: number;
+    /** Attempts of one upload (transient failures). */
+    uploadAttempts?: number;
   };
 }

@@ -1,12 +1,13 @@
-/**
- * TEST-ONLY crash hook. When `KBATCH_TEST_CRASH_AT` names this point (optionally `name:N` for the N-th hit),
- * the process SIGKILLs itself right there, so tests can prove that a job survives a crash at that exact moment.
- * Points: after-upload, after-create (between batches.create and the manifest write), during-wait, during-download.
- * Never set it outside tests.
- */
 const hits = new Map<string, number>();
 
+/**
+ * TEST-ONLY crash hook. When `KBATCH_TEST_HOOKS=1` and `KBATCH_TEST_CRASH_AT` names this point (optionally
+ * `name:N` for the N-th hit), the process SIGKILLs itself right there, so tests can prove that a job survives a
+ * crash at that exact moment. Both variables are required, so a stray one can never kill a production run.
+ * Points: after-upload, after-create (between batches.create and the manifest write), during-wait, during-download.
+ */
 export function crashPoint(name: string): void {
+  if (process.env['KBATCH_TEST_HOOKS'] !== '1') return;
   const spec = process.env['KBATCH_TEST_CRASH_AT'];
   if (!spec) return;
   const [point, nth] = spec.split(':');

@@ -12,17 +12,12 @@ import { jobPath, partFromFile } from './create-job.js';
 import { customIdOf, readFileLines } from './lines.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
 import { crashPoint } from './crash-point.js';
-import { messageOf, submitPart } from './submit-part.js';
+import { submitPart } from './submit-part.js';
+import { cancelRequested } from './cancel-parts.js';
+import { messageOf } from '../client/retry.js';
+import { applyBatch } from './apply-batch.js';
 
-/** Copy the server's view of a batch into its part; true when something visible changed. */
-export function applyBatch(part: JobPart, batch: KBatch): boolean {
-  const before = JSON.stringify([part.status, part.requestCounts]);
-  part.status = batch.status;
-  part.requestCounts = batch.request_counts;
-  part.outputFileId = batch.output_file_id;
-  part.errorFileId = batch.error_file_id;
-  return before !== JSON.stringify([part.status, part.requestCounts]);
-}
+export { applyBatch };
 
 /**
  * Handle a batch that reached a terminal status: download its output and error files (verified against
@@ -61,7 +56,7 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   if (batch.status === 'failed') {
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
-  let resubmit = batch.status === 'expired' && !ctx.opts.noResubmit && !store.manifest.cancelledAt && generation(ctx, part) < ctx.opts.maxResubmits;
+  let resubmit = batch.status === 'expired' && !ctx.opts.noResubmit && !(await cancelRequested(ctx)) && generation(ctx, part) < ctx.opts.maxResubmits;
   if (resubmit && (part.outputLines ?? 0) < counts.completed) {
     // Without all the results the server reports, "no result" does not mean "never run": resubmitting would pay twice.
     resubmit = false;

@@ -1,5 +1,5 @@
 // The job area's public exports (re-exported by src/index.ts).
-export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema } from './run-job.js';
+export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema, COMPLETION_WINDOWS } from './run-job.js';
 export type { JobOptions, RunBatchJobOptions } from './run-job.js';
 export { createJob, addChunks, resolveChunkFiles, newJobId, DEFAULT_JOBS_DIR } from './create-job.js';
 export type { CreateJobOptions } from './create-job.js';
@@ -10,6 +10,7 @@ export type { JobLock } from './lock.js';
 export { readJobResults, readJobResultEntries, jobResultStream } from './read-job-results.js';
 export type { JobResultEntry } from './read-job-results.js';
 export { jobStatus, cancelJob } from './job-commands.js';
+export { CANCEL_MARKER_FILE } from './cancel-marker.js';
 export { summarizeJob } from './summary.js';
 export { isSuccessLine, isUnrunLine } from './classify.js';
 export type { JobClient, JobEvent, JobSummary, PartProgress, BatchResultLine } from './types.js';

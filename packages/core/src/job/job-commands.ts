@@ -3,8 +3,9 @@ import { retrieveBatch } from '../batch/create-batch.js';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { acquireJobLock, type JobLock } from './lock.js';
 import { loadManifest, ManifestStore } from './manifest.js';
-import { applyBatch } from './finish-part.js';
-import { cancelParts } from './run-job.js';
+import { applyBatch } from './apply-batch.js';
+import { cancelParts } from './cancel-parts.js';
+import { writeCancelMarker } from './cancel-marker.js';
 import { summarizeJob } from './summary.js';
 import type { JobClient, JobSummary } from './types.js';
 
@@ -31,7 +32,8 @@ export async function jobStatus(
 /**
  * Cancel a job: every unfinished batch is asked to cancel and nothing new will be submitted. Finished
  * results stay; `resumeJob` later collects the partial output of the cancelled batches.
- * Works while another process waits on the job (then only the remote cancel is sent; that process records it).
+ * While another process drives the job, a cancel marker is written first (that process sees it before its next
+ * create or resubmit, records it and cancels what it runs), then the batches known so far are asked to cancel.
  * @returns how many batches were asked to cancel
  */
 export async function cancelJob(jobDir: string, options: { client: Pick<JobClient, 'batches'> }): Promise<number> {
@@ -43,19 +45,23 @@ export async function cancelJob(jobDir: string, options: { client: Pick<JobClien
   }
   try {
     const store = await ManifestStore.open(jobDir);
-    if (lock) store.manifest.cancelledAt = new Date().toISOString();
     const client = options.client as JobClient;
-    if (!lock) {
-      // Someone else owns the manifest: send the cancels only.
-      let n = 0;
-      for (const part of store.manifest.parts) {
-        if (!part.batchId || part.done || (part.status && isTerminalStatus(part.status))) continue;
+    if (lock) {
+      store.manifest.cancelledAt = new Date().toISOString();
+      return await cancelParts({ store, client, emit: () => {} }, store.manifest.parts);
+    }
+    // Someone else owns the manifest: leave the marker for it, then send the cancels only.
+    await writeCancelMarker(jobDir);
+    let n = 0;
+    for (const part of store.manifest.parts) {
+      if (!part.batchId || part.done || (part.status && isTerminalStatus(part.status))) continue;
+      try {
         await client.batches.cancel(part.batchId);
         n++;
+      } catch {
+        // The driving process cancels it again once it sees the marker.
       }
-      return n;
     }
-    const n = await cancelParts({ store, client, emit: () => {} }, store.manifest.parts);
     return n;
   } finally {
     await lock?.release();

@@ -1,25 +1,26 @@
 import { uploadFile } from '../client/upload-file.js';
-import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep } from '../client/retry.js';
+import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
 import { createBatch } from '../batch/create-batch.js';
-import { findBatchByMetadata } from '../batch/find-batch.js';
 import type { KBatch } from '../client/schemas.js';
 import type { JobPart } from './manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
 import { crashPoint } from './crash-point.js';
+import { partMetadata } from './part-metadata.js';
+import { adoptBatch, JobBatchScan } from './batch-scan.js';
+import { cancelRequested } from './cancel-parts.js';
 
-/** The metadata that names a part's batch; also the key for adopting it after a crash. */
-export function partMetadata(jobId: string, part: JobPart): Record<string, string> {
-  return { kbatch_job: jobId, kbatch_chunk: part.index, kbatch_sha256: part.sha256 };
-}
+export { partMetadata };
 
 /**
  * Take a part to "batch created": upload its chunk (if no file id yet), then create its batch idempotently.
- * Intent is saved before each remote call, so a crash never leaves an unrecorded batch behind.
+ * Intent is saved before each remote call, so a crash never leaves an unrecorded batch behind. Nothing is
+ * created once the job is cancelled (the part stays without a batch and is settled as not submitted).
  */
 export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> {
   const { store, client, signal } = ctx;
   const jobId = store.manifest.jobId;
+  if (await cancelRequested(ctx)) return;
   if (!part.fileId) {
     part.uploadStartedAt = new Date().toISOString();
     part.uploadAttempts++;
@@ -27,7 +28,9 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     const file = await uploadFile(client, jobPath(store.jobDir, part.path), {
       purpose: 'batch',
       filename: `${jobId}-part-${part.index}.jsonl`,
+      expectedSha256: part.sha256,
       ...(signal ? { signal } : {}),
+      ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
       retryBaseMs: ctx.opts.retryBaseMs,
       onRetry: ({ attempt, delayMs, error }) =>
         ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) }),
@@ -39,6 +42,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
   }
   if (!part.batchId) {
     const batch = await createOrAdopt(ctx, part);
+    if (!batch) return;
     part.batchId = batch.id;
     part.status = batch.status;
     part.requestCounts = batch.request_counts;
@@ -47,28 +51,31 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
 }
 
 // Before any create that might repeat one (intent already recorded), look for the batch by its metadata.
-async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch> {
+async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | undefined> {
   const { store, client, signal } = ctx;
   const metadata = partMetadata(store.manifest.jobId, part);
+  let lastCreateEnded = 0; // a create of this process that failed: only a listing made after it can show its batch
   for (let attempt = 0; ; attempt++) {
     try {
       if (part.createStartedAt) {
-        const found = await findBatchByMetadata(client.batches, metadata, signal ? { signal } : {});
-        const usable = found.find((b) => b.status !== 'failed' && b.status !== 'cancelled') ?? found[0];
-        if (usable) {
-          part.adopted = true;
-          ctx.emit({ type: 'created', part: part.index, batchId: usable.id, adopted: true });
-          return usable;
-        }
+        const scan = (ctx.scan ??= new JobBatchScan(client, store.manifest));
+        const adopted = await adoptBatch(ctx, part, await scan.find(part, { notBefore: lastCreateEnded, ...(signal ? { signal } : {}) }));
+        if (adopted) return adopted;
       }
+      if (await cancelRequested(ctx)) return undefined;
       part.createStartedAt = new Date().toISOString();
       part.createAttempts++;
       await store.save();
-      const batch = await createBatch(
-        client.batches,
-        { inputFileId: part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata },
-        signal ? { signal } : {},
-      );
+      let batch: KBatch;
+      try {
+        batch = await createBatch(
+          client.batches,
+          { inputFileId: part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata },
+          signal ? { signal } : {},
+        );
+      } finally {
+        lastCreateEnded = Date.now();
+      }
       crashPoint('after-create');
       ctx.emit({ type: 'created', part: part.index, batchId: batch.id, adopted: false });
       return batch;
@@ -79,9 +86,4 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch> {
       await sleep(delayMs, signal);
     }
   }
-}
-
-/** Message of any thrown value, for events and reports. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

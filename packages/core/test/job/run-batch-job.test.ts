@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { APIUserAbortError } from 'openai';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runBatchJob, resumeJob } from '../../src/job/run-job.js';
 import { readJobResults } from '../../src/job/read-job-results.js';
 import { loadManifest } from '../../src/job/manifest.js';
-import { addChunks } from '../../src/job/create-job.js';
+import { addChunks, createJob } from '../../src/job/create-job.js';
 import { cancelJob, jobStatus } from '../../src/job/job-commands.js';
 import type { JobEvent } from '../../src/job/types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
@@ -287,5 +288,78 @@ describe('runBatchJob', () => {
     for await (const r of readJobResults(jobDir)) results.push(r);
     expect(results.map((r) => r.custom_id).sort()).toEqual([...ids].sort());
     expect(results.every((r) => r.response?.status_code === 200)).toBe(true);
+  });
+
+  it('stops creating batches when cancelJob runs while another process holds the job', async () => {
+    const { dir, root } = await writeChunks(3, 5);
+    const jobDir = join(root, 'job');
+    const real = emulatorClient(emu.baseURL);
+    let reached!: () => void;
+    const firstCreate = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let creates = 0;
+    const client = Object.assign(Object.create(real) as typeof real, {
+      batches: Object.assign(Object.create(real.batches) as typeof real.batches, {
+        create: async (...args: Parameters<typeof real.batches.create>) => {
+          if (creates++ === 0) {
+            reached();
+            await gate;
+          }
+          return real.batches.create(...args);
+        },
+      }),
+    });
+    const created = emu.stats().batchesCreated;
+    const run = runBatchJob({ chunks: [dir], jobDir, client, ...fast, concurrency: 1 });
+    await firstCreate;
+    await cancelJob(jobDir, { client: real });
+    release();
+    const summary = await run;
+    expect(emu.stats().batchesCreated - created).toBe(1);
+    expect(summary.state).toBe('cancelled');
+    expect(summary.parts.map((p) => p.status)).toEqual([expect.stringMatching(/cancel|completed/), 'not_submitted', 'not_submitted']);
+  });
+
+  it('with cancelOnInterrupt, finds and cancels a batch whose create was in flight at Ctrl-C', async () => {
+    const slow = await startEmulator({ timeScale: 0.01, seed: 6, validationMs: 10, lineMs: 50, finalizingMs: 10 });
+    try {
+      const { dir, root } = await writeChunks(1, 20);
+      const jobDir = join(root, 'job');
+      const real = emulatorClient(slow.baseURL);
+      const controller = new AbortController();
+      const client = Object.assign(Object.create(real) as typeof real, {
+        batches: Object.assign(Object.create(real.batches) as typeof real.batches, {
+          // The server creates the batch, but the answer is lost to the interrupt.
+          create: async (body: Parameters<typeof real.batches.create>[0], opts?: { signal?: AbortSignal | null }) => {
+            await real.batches.create(body);
+            controller.abort();
+            await new Promise((r) => setTimeout(r, 10));
+            if (opts?.signal?.aborted) throw new APIUserAbortError();
+            throw new Error('expected the signal to be aborted');
+          },
+        }),
+      });
+      const err = await catchError(() => runBatchJob({ chunks: [dir], jobDir, client, ...fast, signal: controller.signal, cancelOnInterrupt: true }));
+      expectKbatchError(err, { code: 'ABORTED', message: /cancelled/ });
+      const part = (await loadManifest(jobDir)).parts[0]!;
+      expect(part).toMatchObject({ adopted: true, cancelRequested: true });
+      const batch = await real.batches.retrieve(part.batchId!);
+      expect(['cancelling', 'cancelled']).toContain(batch.status);
+      expect(slow.stats().batchesCreated).toBe(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('refuses with JOB_MISMATCH to upload a chunk edited in place after the job recorded it', async () => {
+    const { dir, root } = await writeChunks(1, 3);
+    const jobDir = join(root, 'job');
+    await createJob({ chunks: [dir], jobDir });
+    // The job hard-links the user's file: an in-place edit changes the job's chunk too.
+    await appendFile(join(dir, 'part-00001.jsonl'), `${requestLine('late')}\n`);
+    const created = emu.stats().filesCreated;
+    expectKbatchError(await catchError(() => resumeJob(jobDir, { client: emulatorClient(emu.baseURL), ...fast })), { code: 'JOB_MISMATCH' });
+    expect(emu.stats().filesCreated).toBe(created);
   });
 });

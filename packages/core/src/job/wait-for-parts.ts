@@ -1,0 +1,117 @@
+import { KbatchError } from '../errors.js';
+import { isTerminalStatus } from '../client/schemas.js';
+import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
+import { retrieveBatch } from '../batch/create-batch.js';
+import type { JobPart } from './manifest.js';
+import type { JobContext } from './context.js';
+import { submitPart } from './submit-part.js';
+import { applyBatch } from './apply-batch.js';
+import { finishPart } from './finish-part.js';
+import { partProgress, summarizeJob } from './summary.js';
+import { cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
+import { crashPoint } from './crash-point.js';
+
+interface Schedule {
+  next: number;
+  polls: number;
+  errors: number;
+  /** Polls that saw a completed batch without its result file ids (some servers set them a moment later). */
+  missingFiles: number;
+}
+
+/**
+ * Poll every unfinished part until all are done (or signal/timeout), finishing each as it ends. A cancel
+ * requested by another process (`kbatch cancel`) is noticed here: running batches are cancelled, nothing new
+ * is created.
+ */
+export async function waitForParts(ctx: JobContext, timeoutMs?: number): Promise<void> {
+  const { store, signal } = ctx;
+  const started = Date.now();
+  const schedules = new Map<string, Schedule>();
+  const initialMs = Math.min(1_000, ctx.opts.pollIntervalMs);
+  let lastProgress = '';
+  const reportProgress = () => {
+    const parts = partProgress(store.manifest);
+    const key = JSON.stringify(parts);
+    if (key === lastProgress) return;
+    lastProgress = key;
+    const summary = summarizeJob(store.jobDir, store.manifest);
+    ctx.emit({
+      type: 'progress',
+      jobId: store.manifest.jobId,
+      elapsedMs: Date.now() - started,
+      total: summary.requests,
+      completed: summary.succeeded,
+      failed: summary.failed,
+      parts,
+    });
+  };
+  let cancelSeen = Boolean(store.manifest.cancelledAt);
+  for (;;) {
+    const active = store.manifest.parts.filter((p) => !p.done);
+    if (active.length === 0) break;
+    if (!cancelSeen && (await cancelRequested(ctx))) {
+      cancelSeen = true;
+      await cancelParts(ctx, active);
+    }
+    const unsubmitted = active.filter((p) => !p.batchId);
+    if (unsubmitted.length > 0) {
+      if (store.manifest.cancelledAt) await settleCancelled(ctx);
+      else await settleAll(unsubmitted.map((p) => ctx.limit(() => submitPart(ctx, p))));
+    }
+    const now = Date.now();
+    const due = active.filter((p) => p.batchId && (schedules.get(p.index)?.next ?? 0) <= now);
+    await settleAll(due.map((p) => ctx.limit(() => pollPart(ctx, p, schedules, initialMs))));
+    reportProgress();
+    if (store.manifest.parts.every((p) => p.done)) break;
+    if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
+      throw new KbatchError(
+        'AWAIT_TIMEOUT',
+        `Batches still running after ${Math.round(timeoutMs / 1000)}s; continue with: kbatch resume ${store.jobDir}`,
+      );
+    }
+    const waiting = store.manifest.parts.filter((p) => !p.done && p.batchId);
+    if (waiting.length === 0) continue;
+    let nextAt = Math.min(...waiting.map((p) => schedules.get(p.index)?.next ?? 0));
+    if (timeoutMs !== undefined) nextAt = Math.min(nextAt, started + timeoutMs);
+    await sleep(Math.max(0, nextAt - Date.now()), signal);
+  }
+  reportProgress();
+}
+
+async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, Schedule>, initialMs: number): Promise<void> {
+  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0 };
+  schedules.set(part.index, schedule);
+  let batch;
+  try {
+    batch = await retrieveBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {});
+  } catch (error) {
+    if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;
+    const delayMs = Math.min(120_000, retryAfterMs(error) ?? backoffDelay(schedule.errors, { baseMs: ctx.opts.retryBaseMs, maxMs: Math.max(ctx.opts.pollIntervalMs, 1_000) * 4 }));
+    schedule.errors++;
+    schedule.next = Date.now() + delayMs;
+    ctx.emit({ type: 'retry', operation: 'poll', part: part.index, attempt: schedule.errors, delayMs, message: messageOf(error) });
+    return;
+  }
+  schedule.errors = 0;
+  if (applyBatch(part, batch)) await ctx.store.save();
+  crashPoint('during-wait');
+  const c = batch.request_counts;
+  // Any terminal batch (expired and cancelled too) may name its files a moment after its status changes.
+  const filesMissing = (c.completed > 0 && !batch.output_file_id) || (c.failed > 0 && !batch.error_file_id);
+  if (isTerminalStatus(batch.status) && (!filesMissing || schedule.missingFiles >= 5)) {
+    if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
+    await finishPart(ctx, part, batch);
+    return;
+  }
+  if (filesMissing) schedule.missingFiles++;
+  schedule.polls++;
+  schedule.next = Date.now() + backoffDelay(schedule.polls, { baseMs: initialMs / 2, maxMs: ctx.opts.pollIntervalMs });
+}
+
+/** Wait for every promise so each part's state is saved, then surface the first failure. */
+export async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}

@@ -209,6 +209,27 @@ describe('runJob (realtime mode)', () => {
     expect(first.mode).toBe('realtime');
   });
 
+  it('stops with ABORTED naming the resume command, and the rerun sends only the unanswered requests', async () => {
+    const { emu, base } = await emulator({ faults: { latencyMs: 20, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 12);
+    const jobDir = join(dir, 'job');
+    const controller = new AbortController();
+    const options = { ...base, input, prompt: '{{text}}', labels: LABELS, mode: 'realtime', concurrency: 2, jobDir } as const;
+    const err = await catchError(() =>
+      runJob({ ...options, output: sink().stream, signal: controller.signal, onProgress: (e) => e.type === 'realtime' && e.done === 3 && controller.abort() }),
+    );
+    expectKbatchError(err, { code: 'ABORTED', message: `kbatch resume ${jobDir}` });
+    await new Promise((r) => setTimeout(r, 100)); // requests in flight at the abort still reach the emulator
+    const answered = (await readFile(join(jobDir, 'realtime', 'answers.jsonl'), 'utf8')).trim().split('\n').length;
+    const before = emu.stats().chatRequests;
+    const out = sink();
+    const summary = await runJob({ ...options, output: out.stream });
+    expect(summary).toMatchObject({ resumed: true, succeeded: 12 });
+    expect(emu.stats().chatRequests - before).toBe(12 - answered);
+    expect(lines(out.text()).map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, i) => `r${i + 1}`));
+  });
+
   it('rejects an unknown mode and a bad autoThreshold with OPTION_INVALID naming the allowed values', async () => {
     const { base } = shared;
     const err = await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', mode: 'fast' as 'batch' }));

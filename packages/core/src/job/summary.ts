@@ -1,6 +1,9 @@
 import { rootOf, type JobManifest } from './manifest.js';
 import type { JobSummary, PartProgress } from './types.js';
 
+/** The code that names a finished batch's unsuccessful outcome in summaries. */
+const OUTCOME_CODES = { failed: 'BATCH_FAILED', expired: 'BATCH_EXPIRED', cancelled: 'BATCH_CANCELLED' } as const;
+
 /**
  * A job's counts and state from its manifest alone (no network).
  * Original chunk requests are the total; resubmitted parts fill in the results their expired parents lacked.
@@ -35,6 +38,7 @@ export function summarizeJob(jobDir: string, manifest: JobManifest): JobSummary 
       completed: counts.completed,
       failed: counts.failed,
       lineErrors: p.lineErrors?.length ?? 0,
+      ...(p.done && p.status !== undefined && p.status in OUTCOME_CODES ? { code: OUTCOME_CODES[p.status as keyof typeof OUTCOME_CODES] } : {}),
       ...(p.batchId ? { batchId: p.batchId } : {}),
       ...(p.resubmittedAs ? { resubmittedAs: p.resubmittedAs } : {}),
     });

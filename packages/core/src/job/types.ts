@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { UploadClient } from '../client/upload-file.js';
 import type { LineError } from './manifest.js';
+import type { KbatchErrorCode } from '../errors.js';
 
 /** The client capabilities a job needs (an openai client from createKlusterClient() has them all). */
 export type JobClient = UploadClient & {
@@ -48,8 +49,21 @@ export interface JobSummary {
   failed: number;
   /** Requests with no result (yet). */
   pending: number;
-  parts: Array<PartProgress & { kind: string; requests: number; done: boolean; resubmittedAs?: string; lineErrors: number }>;
-  /** Validation errors of failed batches, mapped to custom_ids (first 100). */
+  parts: Array<
+    PartProgress & {
+      kind: string;
+      requests: number;
+      done: boolean;
+      resubmittedAs?: string;
+      lineErrors: number;
+      /** Why a finished part's batch did not complete: BATCH_FAILED, BATCH_EXPIRED or BATCH_CANCELLED. */
+      code?: Extract<KbatchErrorCode, 'BATCH_FAILED' | 'BATCH_EXPIRED' | 'BATCH_CANCELLED'>;
+    }
+  >;
+  /**
+   * Validation errors of failed batches (first 100): `line` is the request's line in its chunk file
+   * (`chunks/part-N.jsonl`), `customId` the request's custom_id, which names the input row it was made from.
+   */
   lineErrors: Array<LineError & { part: string }>;
 }
 

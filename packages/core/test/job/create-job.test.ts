@@ -65,6 +65,14 @@ describe('resumeJob', () => {
     expectKbatchError(await catchError(() => resumeJob(root, { client: noClient as never })), { code: 'JOB_NOT_FOUND' });
   });
 
+  it('rejects a completion window kluster does not offer, listing the allowed ones', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-window-'));
+    expectKbatchError(await catchError(() => resumeJob(root, { client: noClient as never, window: '5h' })), {
+      code: 'OPTION_INVALID',
+      message: /`window`: must be one of 1h, 3h, 6h, 12h, 24h/,
+    });
+  });
+
   it('never submits the parts of a cancelled job', async () => {
     const { dir, root } = await writeChunks(2, 2);
     const { jobDir } = await createJob({ chunks: [dir], jobDir: join(root, 'job') });

@@ -55,4 +55,19 @@ describe('ManifestStore', () => {
     expect((await loadManifest(dir)).parts[0]!.uploadAttempts).toBe(19);
     expect(store.nextIndex()).toBe('00002');
   });
+
+  it('rejects an unknown part index with JOB_INVALID', () => {
+    const store = new ManifestStore('/nowhere', manifest());
+    expect(store.part('00001').index).toBe('00001');
+    expectKbatchError(catchErrorSync(() => store.part('00009')), { code: 'JOB_INVALID', message: 'no part 00009' });
+  });
 });
+
+function catchErrorSync(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to throw');
+}

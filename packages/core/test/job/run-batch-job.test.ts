@@ -65,7 +65,8 @@ describe('runBatchJob', () => {
     expect(summary.state).toBe('partial');
     expect(summary).toMatchObject({ requests: 5, succeeded: 3, failed: 2 });
     expect(summary.lineErrors.map((e) => [e.part, e.line, e.customId])).toContainEqual(['00002', 2, 'bad1']);
-    expect(summary.parts[1]).toMatchObject({ status: 'failed', lineErrors: summary.lineErrors.length });
+    expect(summary.parts[1]).toMatchObject({ status: 'failed', code: 'BATCH_FAILED', lineErrors: summary.lineErrors.length });
+    expect(summary.parts[0]!.code).toBeUndefined();
   });
 
   it('resubmits the never-run requests of an expired batch as a new part', async () => {
@@ -106,6 +107,7 @@ describe('runBatchJob', () => {
       emu.setFaults(null);
     }
     expect(summary).toMatchObject({ state: 'partial', succeeded: 3, pending: 7 });
+    expect(summary.parts[0]).toMatchObject({ status: 'expired', code: 'BATCH_EXPIRED' });
     expect((await resultIds(summary.jobDir)).length).toBe(3);
   });
 
@@ -224,7 +226,7 @@ describe('runBatchJob', () => {
       expect(await cancelJob(jobDir, { client })).toBe(1);
       const summary = await resumeJob(jobDir, { client, ...fast });
       expect(summary.state).toBe('cancelled');
-      expect(summary.parts[0]!.status).toBe('cancelled');
+      expect(summary.parts[0]).toMatchObject({ status: 'cancelled', code: 'BATCH_CANCELLED' });
       expect(slow.stats().batchesCreated).toBe(1);
     } finally {
       await slow.close();

@@ -3,7 +3,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../helpers/spawn.js';
+
+const exampleData = (name: string) => fileURLToPath(new URL(`../../../examples/data/${name}`, import.meta.url));
 
 const CSV = 'id,text\n1,"good, really"\n2,"line\nbreak"\n3,naïve 😀\n';
 const base = ['--model', 'm', '--prompt', 'Review: {{text}}'];
@@ -110,6 +113,18 @@ describe('kbatch prepare', () => {
     const usage = await runCli(['prepare', '-', '--format', 'xml', ...base]);
     expect(usage.code).not.toBe(0);
     expect(usage.stderr).toContain('Allowed choices are csv, tsv, jsonl, json');
+  });
+
+  it('prepares the shipped example data (reviews.csv, items.jsonl)', async () => {
+    const reviews = await runCli(['prepare', exampleData('reviews.csv'), '--model', 'm', '--prompt', 'Sentiment of: {{text}}', '--id-column', 'id']);
+    expect(reviews.code).toBe(0);
+    const lines = reviews.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(30);
+    expect(lines.some((l) => l.body.messages[0].content.includes('\n'))).toBe(true);
+    expect(reviews.stderr).toBe('prepare: 30 records read, 30 request lines written, 0 rejected\n');
+    const items = await runCli(['prepare', exampleData('items.jsonl'), '--model', 'm', '--prompt', '{{item.name}}: {{item.specs}}', '--id-column', 'sku']);
+    expect(items.code).toBe(0);
+    expect(JSON.parse(items.stdout.split('\n')[0]!).body.messages[0].content).toBe('Desk lamp: {"watts":9,"dimmable":true}');
   });
 
   it('has --help with an example', async () => {

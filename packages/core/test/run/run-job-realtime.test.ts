@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
+import { runRealtimeJob } from '../../src/realtime/index.js';
 import { formatRunSummary, loadRunState, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
@@ -236,5 +237,12 @@ describe('runJob (realtime mode)', () => {
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'mode', message: 'must be one of batch, realtime, auto' });
     expectKbatchError(await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', autoThreshold: 0 })), { code: 'OPTION_INVALID', field: 'autoThreshold' });
     expectKbatchError(await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', rpm: -1 })), { code: 'OPTION_INVALID', field: 'rpm' });
+  });
+});
+
+describe('runRealtimeJob (resultFiles, answersLog)', () => {
+  it('rejects resultFiles that do not pair with requestFiles (OPTION_INVALID)', async () => {
+    const err = await catchError(() => runRealtimeJob({ jobDir: '/tmp/x', requestFiles: ['a.jsonl', 'b.jsonl'], resultFiles: ['a.out.jsonl'], client: { create: async () => ({}) } as never }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'resultFiles' });
   });
 });

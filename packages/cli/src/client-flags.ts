@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
-import { createKlusterClient, isKbatchError, KbatchError, type JobOptions, type JobSummary } from '@kbatch/core';
+import { createKlusterClient, isKbatchError, KbatchError, type JobEvent, type JobOptions, type JobSummary } from '@kbatch/core';
 import type { CliIo } from './io.js';
 import { createProgressReporter, type ProgressMode } from './progress/index.js';
 import { ExitError, EXIT } from './exit-error.js';
+import { numberArg } from './flags/numbers.js';
 
 /** The openai client type (the CLI does not depend on openai directly). */
 export type KlusterClient = ReturnType<typeof createKlusterClient>;
@@ -26,9 +27,6 @@ export interface JobFlags extends ClientFlags {
   cancelOnInterrupt?: boolean;
 }
 
-// Numbers stay strings when they do not parse, so core validation names the flag and the bad value.
-const number = (value: string): number | string => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value);
-
 /** Add --api-key and --base-url. */
 export function addClientFlags(cmd: Command): Command {
   return cmd
@@ -48,7 +46,7 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
       .option('--job-dir <dir>', 'job directory (default: a new .kbatch/jobs/<id>/)');
   }
   return cmd
-    .addOption(new Option('--concurrency <n>', 'uploads/creates/polls at a time').argParser(number).default(4))
+    .addOption(new Option('--concurrency <n>', 'uploads/creates/polls at a time').argParser(numberArg).default(4))
     .option('--poll-interval <duration>', 'longest wait between status polls (e.g. 15s, 1m)', '15s')
     .option('--timeout <duration>', 'stop waiting after this long (the job stays resumable)')
     .option('--no-resubmit', 'do not resubmit the never-run requests of an expired batch')
@@ -121,22 +119,33 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
 
 /**
  * Drive a job the way every job command does: client from flags, progress on stderr, Ctrl-C → resumable stop,
- * summary on stderr, exit code 3 when some requests failed or are missing, 130 when interrupted.
+ * summary on stderr (a `{"type":"summary"}` JSON line with `--progress json`; with `--quiet` only when some
+ * requests failed or are missing), exit code 3 when some requests failed or are missing, 130 when interrupted.
  * @param run - calls runBatchJob/resumeJob with the mapped options
+ * @param onSummary - called with the final summary (before the exit code is decided)
+ * @param onJob - called once with the job directory as soon as the job exists (before any upload)
  */
 export async function executeJob(
   io: CliIo,
   flags: JobFlags,
   run: (options: JobOptions) => Promise<JobSummary>,
   onSummary?: (summary: JobSummary) => void,
+  onJob?: (jobDir: string) => void,
 ): Promise<JobSummary> {
   const client = clientFromFlags(flags, io);
-  const progress = createProgressReporter({ stream: io.stderr, mode: progressMode(flags) });
+  const mode = progressMode(flags);
+  const progress = createProgressReporter({ stream: io.stderr, mode });
+  let jobSeen = false;
+  const onProgress = (e: JobEvent) => {
+    if (e.type === 'job' && !jobSeen) {
+      jobSeen = true;
+      onJob?.(e.jobDir);
+    }
+    progress.onEvent(e);
+  };
   let summary: JobSummary;
   try {
-    summary = await withInterrupt((signal) =>
-      run({ ...jobOptionsFromFlags(flags), client, signal, onProgress: (e) => progress.onEvent(e) }),
-    );
+    summary = await withInterrupt((signal) => run({ ...jobOptionsFromFlags(flags), client, signal, onProgress }));
   } catch (err) {
     progress.done();
     if (isKbatchError(err) && err.code === 'ABORTED') {
@@ -146,9 +155,11 @@ export async function executeJob(
     throw err;
   }
   progress.done();
-  if (!flags.quiet) io.stderr.write(formatSummary(summary));
+  const unsuccessful = summary.state !== 'completed' && summary.state !== 'running';
+  if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'summary', ...summary })}\n`);
+  else if (!flags.quiet || unsuccessful) io.stderr.write(formatSummary(summary));
   onSummary?.(summary);
-  if (summary.state !== 'completed' && summary.state !== 'running') throw new ExitError(EXIT.partial);
+  if (unsuccessful) throw new ExitError(EXIT.partial);
   return summary;
 }
 
@@ -158,8 +169,10 @@ export function formatSummary(s: JobSummary): string {
     `job ${s.jobId} ${s.state}: ${s.succeeded}/${s.requests} succeeded, ${s.failed} failed, ${s.pending} without result`,
   ];
   for (const p of s.parts) {
-    if (p.status === 'failed') lines.push(`  part ${p.index}: batch ${p.batchId ?? '?'} failed validation (${p.lineErrors} errors)`);
+    if (p.status === 'failed') lines.push(`  part ${p.index}: batch ${p.batchId ?? '?'} failed validation (${p.lineErrors} errors) [${p.code ?? 'BATCH_FAILED'}]`);
+    else if (p.code && !p.resubmittedAs) lines.push(`  part ${p.index}: batch ${p.batchId ?? '?'} ${p.status}, ${p.completed}/${p.total} completed [${p.code}]`);
   }
+  // `line` is the request's line in the part's chunk file; its custom_id names the input row it came from.
   for (const e of s.lineErrors.slice(0, 20)) {
     lines.push(
       `  part ${e.part}${e.line === null ? '' : ` line ${e.line}`}${e.customId === null ? '' : ` (custom_id ${e.customId})`}: ${e.code ?? 'error'}: ${e.message ?? ''}`,

@@ -1,11 +1,17 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { listAllBatches, parseBatch, type KBatch } from '@kbatch/core';
+import { InvalidArgumentError, Option } from 'commander';
+import { numberArg } from '../flags/numbers.js';
+import { listRawBatches, parseBatch, type KBatch } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
-const number = (value: string): number | string => (Number.isFinite(Number(value)) ? Number(value) : value);
+// A bad --limit is a usage error (exit 2), like any other malformed flag.
+function limitArg(value: string): number {
+  const n = numberArg(value);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a positive integer, got "${value}"`);
+  return n;
+}
 
 /** `kbatch batches list|get|cancel`: the plain Batch API. */
 export const register: RegisterCommand = (program: Command, io: CliIo) => {
@@ -18,16 +24,17 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     batches
       .command('list')
       .description('List batches, newest first')
-      .addOption(new Option('--limit <n>', 'how many (all pages are read until the limit)').argParser(number).default(20))
+      .addOption(new Option('--limit <n>', 'how many (all pages are read until the limit)').argParser(limitArg).default(20))
       .option('--json', 'print the raw batch objects as JSON lines'),
   )
     .addHelpText('after', '\nExample:\n  $ kbatch batches list --limit 50 --json | jq -r .id')
     .action(async (flags: ClientFlags & { limit: number; json?: boolean }) => {
       const client = clientFromFlags(flags, io);
-      const limit = Number.isInteger(flags.limit) && flags.limit > 0 ? flags.limit : 20;
+      const limit = flags.limit;
       let n = 0;
-      for await (const batch of listAllBatches(client.batches, { pageSize: Math.min(100, limit) })) {
-        io.stdout.write(flags.json ? `${JSON.stringify(batch)}\n` : `${formatRow(batch)}\n`);
+      // --json prints what the server sent; only the table needs the parsed view.
+      for await (const raw of listRawBatches(client.batches, { pageSize: Math.min(100, limit) })) {
+        io.stdout.write(flags.json ? `${JSON.stringify(raw)}\n` : `${formatRow(parseBatch(raw))}\n`);
         if (++n >= limit) break;
       }
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import { readJobResultEntries } from '@kbatch/core';
+import { isSuccessLine, readJobResultEntries } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -16,7 +16,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .addHelpText('after', '\nExamples:\n  $ kbatch results .kbatch/jobs/kb-20250101-120000-1a2b3c > results.jsonl\n  $ kbatch results jobs/reviews --failed | jq .custom_id')
     .action(async (job: string, flags: { failed?: boolean; succeeded?: boolean }) => {
       for await (const entry of readJobResultEntries(resolve(io.cwd, job))) {
-        const ok = entry.source === 'output' && (entry.result.response?.status_code ?? 0) < 300 && !entry.result.error;
+        const ok = isSuccessLine(entry.result);
         if ((flags.failed && ok) || (flags.succeeded && !ok)) continue;
         if (!io.stdout.write(`${entry.text}\n`)) await once(io.stdout, 'drain');
       }

@@ -32,9 +32,10 @@ Examples:
             ...(flags.jobDir ? { jobDir: flags.jobDir } : {}),
           }),
         (summary) => {
-          io.stdout.write(`${summary.jobDir}\n`);
           if (!flags.wait && !flags.quiet) io.stderr.write(`wait for it with: kbatch wait ${summary.jobDir}\n`);
         },
+        // Printed as soon as the job exists, so a failure or Ctrl-C later still leaves its path (even with --quiet).
+        (jobDir) => io.stdout.write(`${jobDir}\n`),
       );
     });
 };

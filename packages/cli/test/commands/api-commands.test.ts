@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { CommanderError } from 'commander';
+import OpenAI from 'openai';
 import { runCli, writeChunks } from './job-fixtures.js';
 
 describe('kbatch batches / files / models', () => {
@@ -41,6 +43,23 @@ describe('kbatch batches / files / models', () => {
     expect(JSON.parse(raw.stdout).id).toBe(id);
     const table = await runCli(['batches', 'list'], { env });
     expect(table.stdout).toContain(id);
+  });
+
+  it('prints the raw server objects with batches list --json', async () => {
+    const { root, dir } = await writeChunks(1, 1);
+    await runCli(['submit', dir, '--quiet'], { env, cwd: root });
+    const page = await new OpenAI({ apiKey: 'k', baseURL: emu.baseURL }).batches.list({ limit: 1 });
+    const list = await runCli(['batches', 'list', '--json', '--limit', '1'], { env });
+    expect(JSON.parse(list.stdout)).toEqual(JSON.parse(JSON.stringify(page.data[0])));
+  });
+
+  it('rejects a bad --limit as a usage error', async () => {
+    for (const bad of ['0', 'ten', '2.5']) {
+      const run = await runCli(['batches', 'list', '--limit', bad], { env });
+      expect(run.error, bad).toBeInstanceOf(CommanderError);
+      expect((run.error as CommanderError).code).toBe('commander.invalidArgument');
+      expect(run.stderr).toContain('must be a positive integer');
+    }
   });
 
   it('lists models', async () => {

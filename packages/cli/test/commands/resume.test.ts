@@ -64,19 +64,21 @@ describe('kbatch resume after a crash', () => {
   });
 
   it('refuses a second process on a live job with JOB_LOCKED', async () => {
-    const slow = await startEmulator({ timeScale: 0.01, seed: 12, validationMs: 10, lineMs: 50, finalizingMs: 10 });
+    // The batch never leaves validation, so the first process holds the lock until it is killed.
+    const stuck = await startEmulator({ timeScale: 1, seed: 12, validationMs: 600_000, lineMs: 0, finalizingMs: 10 });
     try {
-      const { root, dir } = await writeChunks(1, 20);
-      const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: slow.baseURL };
+      const { root, dir } = await writeChunks(1, 2);
+      const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: stuck.baseURL };
       const jobDir = join(root, 'job');
-      const first = spawnCli(['submit', dir, '--wait', '--job-dir', jobDir, '--poll-interval', '50ms', '--quiet'], env, root);
-      // Wait until the first process has its batch, then try to drive the same job.
-      for (let i = 0; i < 200 && slow.stats().batchesCreated === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      const first = spawnChild(['submit', dir, '--wait', '--job-dir', jobDir, '--poll-interval', '50ms', '--quiet'], env, root);
+      for (let i = 0; i < 400 && stuck.stats().batchesCreated === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(stuck.stats().batchesCreated).toBe(1);
       const second = await runCli(['resume', jobDir, '--quiet'], { env, cwd: root });
       expect((second.error as { code?: string }).code).toBe('JOB_LOCKED');
-      expect((await first).code).toBe(0);
+      first.process.kill('SIGKILL');
+      expect((await first.done).signal).toBe('SIGKILL');
     } finally {
-      await slow.close();
+      await stuck.close();
     }
   });
 });

@@ -31,6 +31,8 @@ describe('kbatch submit / wait / status / results / cancel', () => {
     const results = await runCli(['results', jobDir], { env, cwd: root });
     const got = results.stdout.trim().split('\n').map((l) => JSON.parse(l).custom_id).sort();
     expect(got).toEqual([...ids].sort());
+    expect((await runCli(['results', jobDir, '--succeeded'], { env, cwd: root })).stdout.trim().split('\n')).toHaveLength(10);
+    expect((await runCli(['results', jobDir, '--failed'], { env, cwd: root })).stdout).toBe('');
     const status = await runCli(['status', jobDir, '--json'], { env, cwd: root });
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed', succeeded: 10 });
     const table = await runCli(['status', jobDir], { env, cwd: root });
@@ -42,19 +44,43 @@ describe('kbatch submit / wait / status / results / cancel', () => {
     const run = await runCli(['submit', dir, '--wait', '--job-dir', 'job', '--poll-interval', '50ms', '--progress', 'json'], { env, cwd: root });
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe(join(root, 'job'));
-    const events = run.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = run.stderr.trim().split('\n');
+    expect(lines.every((l) => l.startsWith('{')), run.stderr).toBe(true);
+    const events = lines.map((l) => JSON.parse(l));
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['job', 'uploaded', 'created', 'progress', 'finished']));
+    expect(events.at(-1)).toMatchObject({ type: 'summary', state: 'completed', succeeded: 3, jobDir: join(root, 'job') });
   });
 
   it('exits 3 and names the failing lines when a batch fails validation', async () => {
     const { root, dir } = await writeChunks(1, 2);
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'part-00001.jsonl'), '{"custom_id":"x1","method":"POST","url":"/v1/nope","body":{}}\n', { flag: 'a' });
-    const run = await runCli(['submit', dir, '--wait', '--poll-interval', '50ms', '--quiet'], { env, cwd: root });
+    const run = await runCli(['submit', dir, '--wait', '--poll-interval', '50ms', '--progress', 'none'], { env, cwd: root });
     expect(run.code).toBe(3);
+    // The request's line in its chunk file and its custom_id (which names the input row).
+    expect(run.stderr).toMatch(/part 00001 line 3 \(custom_id x1\): \S+: /);
+    expect(run.stderr).toContain('[BATCH_FAILED]');
     const status = await runCli(['status', run.stdout.trim()], { env: {}, cwd: root });
     expect(status.stderr).toContain('no API key');
     expect(status.stdout).toContain('failed');
+  });
+
+  it('with --quiet still prints the job directory at once and the failure report', async () => {
+    const { root, dir } = await writeChunks(1, 2);
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dir, 'part-00001.jsonl'), '{"custom_id":"x1","method":"POST","url":"/v1/nope","body":{}}\n', { flag: 'a' });
+    const run = await runCli(['submit', dir, '--wait', '--job-dir', 'job', '--poll-interval', '50ms', '--quiet'], { env, cwd: root });
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe(`${join(root, 'job')}\n`);
+    expect(run.stderr).toContain('line 3 (custom_id x1)');
+    expect(run.stderr).not.toContain('progress:');
+  });
+
+  it('prints the job directory even when the job then fails', async () => {
+    const { root, dir } = await writeChunks(1, 2);
+    const run = await runCli(['submit', dir, '--job-dir', 'job', '--quiet'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' }, cwd: root });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe(`${join(root, 'job')}\n`);
   });
 
   it('fails with API_KEY_MISSING naming KLUSTER_API_KEY', async () => {

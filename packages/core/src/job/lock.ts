@@ -26,6 +26,11 @@ interface Holder {
  * @throws KbatchError JOB_LOCKED when another live process holds it, or wins the takeover
  */
 export async function acquireJobLock(jobDir: string): Promise<JobLock> {
+  return acquireWithHooks(jobDir, {});
+}
+
+/** Test seam: `beforeTakeover` runs between judging a lock stale and moving it aside (to stage a race). */
+export async function acquireWithHooks(jobDir: string, hooks: { beforeTakeover?: () => Promise<void> }): Promise<JobLock> {
   const file = join(jobDir, LOCK_FILE);
   const nonce = randomBytes(8).toString('hex');
   const content = JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), nonce });
@@ -51,6 +56,7 @@ export async function acquireJobLock(jobDir: string): Promise<JobLock> {
       await new Promise((r) => setTimeout(r, 200));
       continue;
     }
+    await hooks.beforeTakeover?.();
     if (!(await takeOver(file, text, nonce))) break;
   }
   throw new KbatchError('JOB_LOCKED', `Could not take the lock ${file}: another process took it at the same time`, { file });

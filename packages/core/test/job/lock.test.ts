@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { acquireJobLock, LOCK_FILE } from '../../src/job/lock.js';
+import { acquireJobLock, acquireWithHooks, LOCK_FILE } from '../../src/job/lock.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 describe('acquireJobLock', () => {
@@ -46,5 +46,16 @@ describe('acquireJobLock', () => {
     await writeFile(join(dir, LOCK_FILE), other);
     await lock.release();
     expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(other);
+  });
+
+  it('gives up with JOB_LOCKED and restores the lock when a live process took a stale lock over first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-lock-'));
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    await writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid: dead, hostname: hostname(), startedAt: 'x', nonce: 'dead' }));
+    const winner = JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: 'y', nonce: 'winner' });
+    const err = await catchError(() => acquireWithHooks(dir, { beforeTakeover: () => writeFile(join(dir, LOCK_FILE), winner) }));
+    expectKbatchError(err, { code: 'JOB_LOCKED', message: 'another process took it at the same time' });
+    expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(winner);
+    expect(await readdir(dir)).toEqual([LOCK_FILE]);
   });
 });

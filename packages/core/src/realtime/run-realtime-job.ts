@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
+import { isIterable } from '../internal/iterable.js';
 import { parseOptions } from '../options.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { isRealtimeClientInput, realtimeClientFor, type RealtimeClientInput } from './fast-client.js';
@@ -74,9 +75,7 @@ export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<Re
   }
 }
 
-const isRequests = (v: unknown) =>
-  (typeof v === 'string' && v !== '') ||
-  (v != null && (typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function'));
+const isRequests = (v: unknown) => (typeof v === 'string' && v !== '') || isIterable(v);
 
 /** Options of {@link finishRealtime}. */
 export const FinishRealtimeOptionsSchema = RealtimeOptionsSchema.omit({ client: true, unordered: true }).extend({

@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
+import { isIterable } from '../internal/iterable.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
 import { loadAnsweredIds, openAnswersLog, type AnswersLog } from './answers-log.js';
@@ -58,9 +59,6 @@ export const RealtimeOptionsSchema = z.object({
 export type RealtimeOptions = z.input<typeof RealtimeOptionsSchema>;
 /** The same after validation and defaults. */
 export type ResolvedRealtimeOptions = z.output<typeof RealtimeOptionsSchema>;
-
-const isIterable = (v: unknown) =>
-  v != null && (typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function');
 
 /** Options of `runRealtime`: the shared options plus the request lines. */
 export const RunRealtimeOptionsSchema = RealtimeOptionsSchema.extend({

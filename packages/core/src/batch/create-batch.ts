@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
 import { parseBatch, type KBatch } from '../client/schemas.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /** The batch endpoint kluster supports. */
 export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';
@@ -23,15 +24,15 @@ export async function createBatch(
   params: CreateBatchParams,
   options: { signal?: AbortSignal } = {},
 ): Promise<KBatch> {
-  const raw = await client.create(
+  const raw = await withRequestSignal(options.signal, (signal) => client.create(
     {
       input_file_id: params.inputFileId,
       endpoint: (params.endpoint ?? CHAT_COMPLETIONS_ENDPOINT) as '/v1/chat/completions',
       completion_window: params.window as '24h',
       ...(params.metadata ? { metadata: params.metadata } : {}),
     },
-    { maxRetries: 0, ...(options.signal ? { signal: options.signal } : {}) },
-  );
+    { maxRetries: 0, ...(signal ? { signal } : {}) },
+  ));
   return parseBatch(raw);
 }
 
@@ -44,5 +45,5 @@ export async function retrieveBatch(
   batchId: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<KBatch> {
-  return parseBatch(await client.retrieve(batchId, options.signal ? { signal: options.signal } : undefined));
+  return parseBatch(await withRequestSignal(options.signal, (signal) => client.retrieve(batchId, signal ? { signal } : undefined)));
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type OpenAI from 'openai';
 import { KbatchError } from '../errors.js';
 import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep, throwIfAborted } from '../client/retry.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /** Options of {@link downloadFile}. */
 export interface DownloadFileOptions {
@@ -75,7 +76,16 @@ async function downloadOnce(
   client: Pick<OpenAI['files'], 'content'>,
   fileId: string,
   dest: string,
-  signal?: AbortSignal,
+  outer?: AbortSignal,
+): Promise<DownloadResult> {
+  return withRequestSignal(outer, (signal) => downloadWith(client, fileId, dest, signal));
+}
+
+async function downloadWith(
+  client: Pick<OpenAI['files'], 'content'>,
+  fileId: string,
+  dest: string,
+  signal: AbortSignal | undefined,
 ): Promise<DownloadResult> {
   const response = await client.content(fileId, signal ? { signal } : undefined);
   const temp = `${dest}.download`;

@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
 import { BatchSchema, ListPageSchema, parseBatch, parseResponse, type KBatch } from '../client/schemas.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /** Options of {@link findBatchByMetadata} and {@link listRawBatches}. */
 export interface FindBatchOptions {
@@ -57,9 +58,8 @@ export async function* listRawBatches(client: Pick<OpenAI['batches'], 'list'>, o
   let after: string | undefined;
   const seen = new Set<string>();
   for (;;) {
-    const raw = await client.list(
-      { limit: options.pageSize ?? 100, ...(after ? { after } : {}) },
-      options.signal ? { signal: options.signal } : undefined,
+    const raw = await withRequestSignal(options.signal, (signal) =>
+      client.list({ limit: options.pageSize ?? 100, ...(after ? { after } : {}) }, signal ? { signal } : undefined),
     );
     const page = parseResponse(ListPageSchema, raw, 'batch list page');
     let last: string | undefined;

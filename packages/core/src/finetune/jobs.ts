@@ -2,6 +2,7 @@ import type OpenAI from 'openai';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 type Jobs = OpenAI['fineTuning']['jobs'];
 
@@ -21,7 +22,7 @@ export async function getFineTuneJob(
   jobId: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<FineTuneJob> {
-  return parseFineTuneJob(await client.fineTuning.jobs.retrieve(jobId, requestOptions(options.signal)));
+  return parseFineTuneJob(await withRequestSignal(options.signal, (signal) => client.fineTuning.jobs.retrieve(jobId, requestOptions(signal))));
 }
 
 /**

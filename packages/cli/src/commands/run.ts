@@ -166,9 +166,11 @@ type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssu
 async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; verbose?: boolean }, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
   let emulator: Emulator | undefined;
   const clientFlags = { ...flags };
-  const { concurrency, ...jobOptions } = jobOptionsFromFlags(flags);
+  const { concurrency, window, ...jobOptions } = jobOptionsFromFlags(flags);
   // Unset, the core picks the default of the mode: 4 uploads at a time, or 16 realtime requests.
   if (cmd.getOptionValueSource('concurrency') !== 'default') Object.assign(jobOptions, { concurrency });
+  // Unset, a new run uses 24h and a rerun keeps its stored window (a given one may replace it until a batch exists).
+  if (window !== undefined && cmd.getOptionValueSource('window') !== 'default') Object.assign(jobOptions, { window });
   if (flags.local) {
     emulator = await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 });
     clientFlags.apiKey = 'local-emulator';

@@ -94,6 +94,11 @@ describe('kbatch run', () => {
     expect((noModel.error as { code?: string }).code).toBe('OPTION_INVALID');
     const badRetries = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--retries', 'many'], { env, cwd });
     expect((badRetries.error as Error).message).toContain('`--retries`');
+    const badWindow = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--window', '5h', '--job-dir', 'job5h'], { env, cwd });
+    expect(badWindow.code).toBe(1);
+    expect((badWindow.error as { code?: string }).code).toBe('OPTION_INVALID');
+    expect((badWindow.error as Error).message).toContain('`--window`');
+    await expect(readFile(join(cwd, 'job5h', 'run.json'))).rejects.toThrow(/ENOENT/);
     const noKey = await runCli(['run', REVIEWS, ...LABEL_ARGS], { env: {}, cwd });
     expect((noKey.error as { code?: string }).code).toBe('API_KEY_MISSING');
   });

@@ -9,7 +9,7 @@ import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
 import { addChunks, DEFAULT_JOBS_DIR, jobPath, newJobId } from '../job/create-job.js';
 import { acquireJobLock } from '../job/lock.js';
-import { loadManifest, type JobManifest } from '../job/manifest.js';
+import { loadManifest, writeManifest, type JobManifest } from '../job/manifest.js';
 import { resumeJob, type JobOptions } from '../job/run-job.js';
 import { summarizeJob } from '../job/summary.js';
 import { crashPoint } from '../job/crash-point.js';
@@ -112,6 +112,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         if (state.rounds.length < opts.retries) state.retriesDone = false;
       }
       applyRealtimeOverrides(state, options, opts);
+      if (opts.window !== undefined && opts.window !== state.settings.window) await overrideWindow(jobDir, state, opts.window);
       await saveRunState(jobDir, state);
     }
     const settings = state.settings;
@@ -310,6 +311,23 @@ function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJobOptions
   if (typeof opts.rejects === 'string') settings.rejects = resolve(cwd, opts.rejects);
   if (opts.prefix !== undefined) settings.prefix = opts.prefix;
   if (opts.keepRaw !== undefined) settings.keepRaw = opts.keepRaw;
+}
+
+/**
+ * A rerun may change the completion window until a batch create was attempted (the manifest's window is
+ * what batches are created with), so a run stuck on a window the API refuses can be fixed in place.
+ */
+async function overrideWindow(jobDir: string, state: RunState, window: string): Promise<void> {
+  const manifest = state.phase === 'init' ? null : await loadManifest(jobDir).catch(() => null);
+  if (manifest?.parts.some((p) => p.createStartedAt !== undefined || p.batchId !== undefined)) {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `the job directory's batches were already created with window ${manifest.window}; rerun without --window ${window} to continue it, or use a new --job-dir`,
+      { field: 'window' },
+    );
+  }
+  state.settings.window = window;
+  if (manifest && manifest.window !== window) await writeManifest(jobDir, { ...manifest, window });
 }
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */

@@ -79,7 +79,8 @@ export const RunJobOptionsSchema = z
     /** Batch mode: run a retry round with fewer than `autoThreshold` requests realtime instead of as a new batch. */
     finishRealtime: z.boolean({ error: 'must be true or false' }).optional(),
     client: JobOptionsSchema.shape.client,
-    window: z.string().regex(/^\d+h$/, { error: 'must be a completion window such as "24h"' }).optional(),
+    /** Batch completion window (one of COMPLETION_WINDOWS); checked before anything is written. A rerun may change it until a batch was created. */
+    window: JobOptionsSchema.shape.window.unwrap().optional(),
     concurrency: JobOptionsSchema.shape.concurrency,
     pollIntervalMs: JobOptionsSchema.shape.pollIntervalMs,
     timeoutMs: JobOptionsSchema.shape.timeoutMs,

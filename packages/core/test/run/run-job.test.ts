@@ -282,6 +282,30 @@ describe('runJob', () => {
     expect(skipped[0].error).toMatch(/^TEMPLATE_FIELD_MISSING/);
   });
 
+  it('checks the window before writing anything (OPTION_INVALID); a rerun may change it until a batch was created', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 2);
+    const jobDir = join(dir, 'job');
+    const bad = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', window: '5h', jobDir }));
+    expectKbatchError(bad, { code: 'OPTION_INVALID', message: '1h, 3h, 6h, 12h, 24h' });
+    expect(await readdir(dir)).toEqual(['reviews.csv']);
+    // Stopped before any batch create (like a directory left by a window the API refused): the rerun's window applies.
+    const controller = new AbortController();
+    const stopped = await catchError(() =>
+      runJob({ ...base, input, prompt: '{{text}}', jobDir, signal: controller.signal, onProgress: (e) => e.type === 'phase' && e.phase === 'submit' && controller.abort() }),
+    );
+    expectKbatchError(stopped, { code: 'ABORTED' });
+    expect((await loadManifest(jobDir)).parts.some((p) => p.createStartedAt !== undefined)).toBe(false);
+    const out = sink();
+    await runJob({ ...base, input, prompt: '{{text}}', window: '1h', output: out.stream, jobDir });
+    const manifest = await loadManifest(jobDir);
+    expect(manifest.window).toBe('1h');
+    expect((await loadRunState(jobDir))?.settings.window).toBe('1h');
+    expect((await base.client.batches.retrieve(manifest.parts[0]!.batchId!)).completion_window).toBe('1h');
+    const late = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', window: '3h', jobDir }));
+    expectKbatchError(late, { code: 'JOB_MISMATCH', message: 'already created with window 1h' });
+  });
+
   it('refuses a rerun with a different prompt (JOB_MISMATCH) and missing options (OPTION_INVALID)', async () => {
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 2);

@@ -6,7 +6,7 @@ import { parseOptions } from '../options.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { isRealtimeClientInput, realtimeClientFor, type RealtimeClientInput } from './fast-client.js';
 import { RealtimeOptionsSchema } from './run-realtime.js';
-import { readRequestFile, runToFiles, type RealtimeJobSummary } from './run-to-files.js';
+import { readRequestFile, runToFiles, type RealtimeChunkResult, type RealtimeJobSummary } from './run-to-files.js';
 
 /** The realtime area of a job directory: answers log and results files. */
 export const REALTIME_DIR = 'realtime';
@@ -34,6 +34,13 @@ export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: 
   client,
   undiciFetch,
   unordered,
+  /**
+   * Called (and awaited) as soon as a request file's results file is complete (renamed into place), in
+   * file order, so a caller can join and write that chunk while later files are still being answered.
+   */
+  onFileDone: z
+    .custom<(chunk: RealtimeChunkResult, index: number) => void | Promise<void>>((v) => typeof v === 'function', { error: 'must be a function' })
+    .optional(),
 });
 /** Options of {@link runRealtimeJob} as given. */
 export type RunRealtimeJobOptions = z.input<typeof RunRealtimeJobOptionsSchema>;

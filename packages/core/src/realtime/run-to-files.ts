@@ -71,7 +71,10 @@ interface ChunkState {
  * written as they complete (unordered): the join indexes them by custom_id. Memory: the custom_ids
  * in flight (bounded by the engine's window) and one open file per source still being answered.
  */
-export async function runToFiles(sources: RealtimeSource[], o: ResolvedRealtimeOptions & { answersLog: string }): Promise<RealtimeJobSummary> {
+export async function runToFiles(
+  sources: RealtimeSource[],
+  o: ResolvedRealtimeOptions & { answersLog: string; onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined },
+): Promise<RealtimeJobSummary> {
   const summary: RealtimeJobSummary = {
     requests: 0,
     succeeded: 0,
@@ -114,9 +117,10 @@ export async function runToFiles(sources: RealtimeSource[], o: ResolvedRealtimeO
     }
   }
 
-  const finish = async (state: ChunkState) => {
+  const finish = async (state: ChunkState, index: number) => {
     if (state.finished) return;
     state.finished = true;
+    state.result.requests = state.read;
     if (state.writer) {
       const writer = state.writer;
       state.writer = null;
@@ -126,6 +130,8 @@ export async function runToFiles(sources: RealtimeSource[], o: ResolvedRealtimeO
       await writeFile(state.tmp, '');
     }
     await rename(state.tmp, state.result.resultFile);
+    // Awaited: the caller may join this chunk now; results of later files wait (bounded by the engine's window).
+    await o.onFileDone?.(state.result, index);
   };
 
   const onEvent = (event: RealtimeEvent) => {
@@ -134,6 +140,7 @@ export async function runToFiles(sources: RealtimeSource[], o: ResolvedRealtimeO
     o.onEvent?.(event);
   };
 
+  let next = 0; // the first file not finished yet
   try {
     for await (const line of runResolved(input(), { ...o, onEvent })) {
       const entry = inFlight.get(line.custom_id);
@@ -145,9 +152,10 @@ export async function runToFiles(sources: RealtimeSource[], o: ResolvedRealtimeO
       state.written++;
       count(summary, state.result, line);
       // Sources before the one being read are complete once all their results are written.
-      for (const s of states) if (s.inputDone && !s.finished && s.written === s.read) await finish(s);
+      // Files complete in file order: a file is finished once it and every file before it has all its results.
+      while (next < states.length && states[next]!.inputDone && states[next]!.written === states[next]!.read) await finish(states[next]!, next++);
     }
-    for (const s of states) await finish(s);
+    while (next < states.length) await finish(states[next]!, next++);
   } finally {
     for (const s of states) s.writer?.destroy();
   }

@@ -130,6 +130,24 @@ describe('runRealtimeJob', () => {
     }
   });
 
+  it('calls onFileDone for each request file once its results file is complete, in file order', async () => {
+    const { jobDir, files, all } = await chunkFiles('filedone', [3, 0, 5, 4]);
+    const seen: { index: number; requests: number; lines: number; tmp: boolean }[] = [];
+    const summary = await runRealtimeJob({
+      jobDir,
+      requestFiles: files,
+      client: openai,
+      concurrency: 8,
+      onFileDone: async (chunk, index) => {
+        // The results file is in place and complete when the callback runs.
+        seen.push({ index, requests: chunk.requests, lines: (await readLines(chunk.resultFile)).length, tmp: existsSync(`${chunk.resultFile}.tmp`) });
+        expect(chunk.resultFile).toBe(realtimeResultFile(jobDir, index));
+      },
+    });
+    expect(seen).toEqual(all.map((l, index) => ({ index, requests: l.length, lines: l.length, tmp: false })));
+    expect(summary.chunks.map((c) => c.requests)).toEqual([3, 0, 5, 4]);
+  });
+
   it('rejects a request file line that is not JSON with LINE_INVALID', async () => {
     const jobDir = join(dir, 'badline');
     const file = join(dir, 'badline.jsonl');

@@ -99,6 +99,14 @@ describe('kbatch run', () => {
     expect((badWindow.error as { code?: string }).code).toBe('OPTION_INVALID');
     expect((badWindow.error as Error).message).toContain('`--window`');
     await expect(readFile(join(cwd, 'job5h', 'run.json'))).rejects.toThrow(/ENOENT/);
+    const created = emu.stats().batchesCreated;
+    await writeFile(join(cwd, 'a-file'), '');
+    const badOutput = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--output', 'a-file/out.csv', '--job-dir', 'job-out'], { env, cwd });
+    expect(badOutput.code).toBe(1);
+    expect((badOutput.error as { code?: string }).code).toBe('OPTION_INVALID');
+    expect((badOutput.error as Error).message).toContain('`--output`');
+    expect((badOutput.error as Error).message).toContain(join(cwd, 'a-file', 'out.csv'));
+    expect(emu.stats().batchesCreated).toBe(created);
     const noKey = await runCli(['run', REVIEWS, ...LABEL_ARGS], { env: {}, cwd });
     expect((noKey.error as { code?: string }).code).toBe('API_KEY_MISSING');
   });
@@ -142,6 +150,8 @@ describe('kbatch run', () => {
         const args = ['run', REVIEWS, ...LABEL_ARGS, '--max-requests', '10', '--retries', '8', '--job-dir', 'job', '--output', 'out.jsonl', '--poll-interval', '50ms', '--quiet'];
         const crashed = await spawnCli(args, { ...flakyEnv, KBATCH_TEST_CRASH_AT: point }, cwd);
         expect(crashed.signal).toBe('SIGKILL');
+        // The output is written to a temp file and renamed at the end: a kill never leaves a truncated one.
+        await expect(readFile(join(cwd, 'out.jsonl'))).rejects.toThrow(/ENOENT/);
         const resumed = await spawnCli(args, flakyEnv, cwd);
         expect(resumed.code, resumed.stderr).toBe(0);
         const manifest = JSON.parse(await readFile(join(cwd, 'job', 'manifest.json'), 'utf8'));

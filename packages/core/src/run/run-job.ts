@@ -1,9 +1,5 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { once } from 'node:events';
-import { Writable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
@@ -15,8 +11,7 @@ import { summarizeJob } from '../job/summary.js';
 import { crashPoint } from '../job/crash-point.js';
 import type { JobSummary } from '../job/types.js';
 import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
-import { outputStream } from '../output/output-stream.js';
-import { resolveOutputFormat, type OutputFormat } from '../output/output-format.js';
+import { resolveOutputFormat } from '../output/output-format.js';
 import { RequestOptionsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
 import { parseSize } from '../chunk/size.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
@@ -24,12 +19,13 @@ import { runRealtimeJob, REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-
 import type { RealtimeClientInput } from '../realtime/fast-client.js';
 import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
 import { realtimeChunkResults } from './attempt-results.js';
-import { joinRun, type RunJoinReport, type RunRow } from './join-run.js';
+import { joinRun, type RunJoinReport, } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
 import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState, type RunSettings, type RunState } from './run-state.js';
 import { spoolInput } from './spool-input.js';
+import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
 
 /**
  * The whole pipeline in one resumable call: (spool stdin/records into the job directory) → prepare →
@@ -116,6 +112,9 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       await saveRunState(jobDir, state);
     }
     const settings = state.settings;
+    // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
+    const targets = sinkTargets(opts, settings, jobDir, emitRows);
+    await checkSinkTargets(targets);
     const plan = createJoinPlan({
       ...(settings.labels ? { labels: settings.labels } : {}),
       ...(schema ? { schema } : {}),
@@ -186,8 +185,9 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
     emit({ type: 'phase', phase: 'join', message: 'joining results onto the input records' });
     const rows = joinRun(jobDir, state, manifest, plan, opts.onIssue);
-    const sinks = openSinks(opts, settings, plan, jobDir, emitRows);
-    let report: RunJoinReport;
+    const sinks = openSinks(targets, opts, settings, plan);
+    let report: RunJoinReport | undefined;
+    let ended = false;
     try {
       for (;;) {
         const next = await rows.next();
@@ -200,15 +200,15 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         if (emitRows && next.value.status !== 'skipped') yield next.value.row;
       }
       await sinks.end();
-    } catch (err) {
-      sinks.destroy();
-      throw err;
+      ended = true;
     } finally {
+      // An error or a consumer that stopped early: no half-written output file is left in place.
+      if (!ended) await sinks.destroy();
       await rows.return(undefined as never);
     }
     state.phase = 'joined';
     await saveRunState(jobDir, state);
-    const summary = summarize(state, manifest, report, jobDir, started, resumed, sinks.outputs);
+    const summary = summarize(state, manifest, report!, jobDir, started, resumed, sinks.outputs);
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {
@@ -253,6 +253,10 @@ async function newSettings(
   }
   const request = await requestOptions(opts, cwd);
   if (typeof opts.input !== 'string' || opts.input === '-') emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
+  await checkSinkTargets({
+    output: typeof opts.output === 'string' && opts.output !== '-' ? resolve(cwd, opts.output) : null,
+    rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
+  });
   const spooled = await spoolInput(opts.input, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal });
   const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
   return {
@@ -455,57 +459,6 @@ function interrupted(err: unknown, signal: AbortSignal | undefined, jobDir: stri
   if (!signal?.aborted || (isKbatchError(err) && err.code !== 'ABORTED')) return err;
   if (isKbatchError(err) && err.code === 'ABORTED' && err.message.includes(jobDir)) return err;
   return new KbatchError('ABORTED', `Interrupted; the run is saved. Continue it with: kbatch resume ${jobDir}`, { cause: err });
-}
-
-interface Sinks {
-  write(row: RunRow): Promise<void>;
-  end(): Promise<void>;
-  destroy(): void;
-  outputs: RunSummary['outputs'];
-}
-
-/** The output and rejects writers of a run (format streams with backpressure). */
-function openSinks(opts: ResolvedRunJobOptions, settings: RunSettings, plan: JoinPlan, jobDir: string, emitRows: boolean): Sinks {
-  const stdout = opts.stdout ?? process.stdout;
-  const columns = [...plan.columns];
-  const keepWhole = plan.rawField ? [plan.rawField] : [];
-  const open = (target: string | Writable, format: OutputFormat) => {
-    const toStdout = target === '-';
-    const sink = target === '-' ? stdout : typeof target === 'string' ? createWriteStream(target) : target;
-    const stream = outputStream({ format, columns, keepWhole, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
-    // Never end a sink we did not open (stdout, a caller's Writable).
-    const done = pipeline(stream, sink, { end: typeof target === 'string' && !toStdout });
-    done.catch(() => {});
-    return { stream, done };
-  };
-  let outTarget: string | Writable | null = opts.output instanceof Writable ? opts.output : settings.output;
-  if (outTarget === null && !emitRows) outTarget = join(jobDir, `output.${settings.outputFormat}`);
-  const rejectsTarget: string | Writable | null = opts.rejects instanceof Writable ? opts.rejects : settings.rejects;
-  const out = outTarget === null ? null : open(outTarget, settings.outputFormat);
-  const rej = rejectsTarget === null ? null : open(rejectsTarget, resolveOutputFormat(undefined, typeof rejectsTarget === 'string' ? rejectsTarget : undefined));
-  const put = async (w: { stream: Transform; done: Promise<void> }, row: Record<string, unknown>) => {
-    if (!w.stream.write(row)) await Promise.race([once(w.stream, 'drain'), w.done]);
-  };
-  return {
-    async write(row) {
-      if (out && row.status !== 'skipped') await put(out, row.row);
-      if (rej && row.status !== 'succeeded') await put(rej, row.row);
-    },
-    async end() {
-      for (const w of [out, rej]) {
-        if (!w) continue;
-        w.stream.end();
-        await w.done;
-      }
-    },
-    destroy() {
-      for (const w of [out, rej]) w?.stream.destroy();
-    },
-    outputs: {
-      output: typeof outTarget === 'string' ? outTarget : null,
-      rejects: typeof rejectsTarget === 'string' ? rejectsTarget : null,
-    },
-  };
 }
 
 function summarize(

@@ -306,6 +306,26 @@ describe('runJob', () => {
     expectKbatchError(late, { code: 'JOB_MISMATCH', message: 'already created with window 1h' });
   });
 
+  it('checks --output and --rejects before preparing or sending anything (OPTION_INVALID naming the file), creating missing directories', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 3);
+    const created = emu.stats().batchesCreated;
+    for (const field of ['output', 'rejects'] as const) {
+      const target = join(input, 'out.jsonl'); // under a file: cannot be created
+      const err = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', [field]: target, jobDir: join(dir, `job-${field}`) }));
+      expectKbatchError(err, { code: 'OPTION_INVALID', field, file: target, message: 'must be a writable file path' });
+      expect(await readdir(join(dir, `job-${field}`))).toEqual(['run']);
+    }
+    const rerunErr = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', output: dir, jobDir: join(dir, 'job-output') }));
+    expectKbatchError(rerunErr, { code: 'OPTION_INVALID', field: 'output', message: 'EISDIR' });
+    expect(emu.stats().batchesCreated).toBe(created);
+    const nested = join(dir, 'new', 'deeper', 'out.jsonl');
+    const summary = await runJob({ ...base, input, prompt: '{{text}}', output: nested, jobDir: join(dir, 'job') });
+    expect(summary.outputs.output).toBe(nested);
+    expect((await readFile(nested, 'utf8')).trim().split('\n')).toHaveLength(3);
+    expect(await readdir(join(dir, 'new', 'deeper'))).toEqual(['out.jsonl']);
+  });
+
   it('refuses a rerun with a different prompt (JOB_MISMATCH) and missing options (OPTION_INVALID)', async () => {
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 2);

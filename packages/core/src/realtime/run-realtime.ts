@@ -147,6 +147,9 @@ export async function* runResolved(
       } catch (err) {
         if (signal.aborted) throw failure ?? err;
         const info = classifyFailure(err);
+        // The server answered with an error, so the attempt generated nothing: its estimate goes back and the
+        // retry is charged once. Timeouts and dropped connections keep theirs (the server may have generated).
+        if (tokens > 0 && info.status !== undefined) limiter.correct(-tokens);
         if (info.kind === 'rate_limited') adapt(adaptive?.onRateLimited());
         if (!info.retryable || n > o.retries) {
           emit({ type: 'failed', customId: request.custom_id, kind: info.kind, ...(info.status === undefined ? {} : { status: info.status }) });

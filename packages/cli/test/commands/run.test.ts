@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { recordStream, type SourceRecord } from '@kbatch/core';
 import { respond, startEmulator, type Emulator } from '@kbatch/emulator';
-import { runCli, spawnChild, spawnCli } from './job-fixtures.js';
+import { BIN, runCli, spawnChild, spawnCli } from './job-fixtures.js';
 import { runCli as runBin } from '../helpers/spawn.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -194,6 +195,28 @@ describe('kbatch run', () => {
     } finally {
       await slow.close();
     }
+  });
+
+  it('stops on Ctrl-C while stdin is still being saved: exit 130, no stack, no temp file left', async () => {
+    const cwd = await root();
+    const child = spawn(process.execPath, [BIN, 'run', '-', ...LABEL_ARGS.slice(0, 2), '--prompt', '{{q}}', '--job-dir', 'job'], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    child.stdin.write('{"q":"great"}\n'); // stdin stays open: the spool is still reading
+    const temp = async () => (await readdir(join(cwd, 'job')).catch(() => [] as string[])).filter((f) => f.endsWith('.tmp'));
+    for (let i = 0; i < 400 && (await temp()).length === 0; i++) await delay(10);
+    expect(await temp()).toHaveLength(1);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toContain('Interrupted while saving the input');
+    expect(stderr).not.toContain('internal error');
+    expect(await temp()).toEqual([]);
+    child.stdin.destroy();
   });
 
   it('shows an example in --help', async () => {

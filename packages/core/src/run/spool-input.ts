@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,17 +32,29 @@ export async function spoolInput(
   const temp = join(jobDir, `input.${process.pid}.tmp`);
   let format = options.format;
   const isRecords = typeof input !== 'string' && !(input instanceof Readable && !input.readableObjectMode);
-  if (isRecords) {
-    format = 'jsonl';
-    await pipeline(Readable.from(recordLines(input as RecordsInput)), createWriteStream(temp), { signal: options.signal });
-  } else {
-    const source = input === '-' ? (options.stdin ?? process.stdin) : (input as Readable);
-    await pipeline(source, createWriteStream(temp), { signal: options.signal });
-    format ??= await sniffFormat(temp);
+  let renamed = false;
+  try {
+    if (isRecords) {
+      format = 'jsonl';
+      await pipeline(Readable.from(recordLines(input as RecordsInput)), createWriteStream(temp), { signal: options.signal });
+    } else {
+      const source = input === '-' ? (options.stdin ?? process.stdin) : (input as Readable);
+      await pipeline(source, createWriteStream(temp), { signal: options.signal });
+      format ??= await sniffFormat(temp);
+    }
+    const path = join(jobDir, `input.${format}`);
+    await rename(temp, path);
+    renamed = true;
+    return { path, format, spooled: true };
+  } catch (err) {
+    // Ctrl-C while stdin is still open: a resumable stop with nothing sent, not an internal error.
+    if (options.signal?.aborted) {
+      throw new KbatchError('ABORTED', 'Interrupted while saving the input; nothing was sent. Run the command again to start over', { cause: err });
+    }
+    throw err;
+  } finally {
+    if (!renamed) await unlink(temp).catch(() => {});
   }
-  const path = join(jobDir, `input.${format}`);
-  await rename(temp, path);
-  return { path, format, spooled: true };
 }
 
 async function* recordLines(records: RecordsInput): AsyncGenerator<string> {

@@ -25,6 +25,7 @@ import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState, type RunSettings, type RunState } from './run-state.js';
 import { spoolInput } from './spool-input.js';
+import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
 
 /**
@@ -108,6 +109,8 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         if (state.rounds.length < opts.retries) state.retriesDone = false;
       }
       applyRealtimeOverrides(state, options, opts);
+      // Before anything more is sent for it: a changed input file dooms the join.
+      if (state.settings.inputFingerprint && state.phase !== 'joined') await checkInputUnchanged(state.settings.input, state.settings.inputFingerprint);
       if (opts.window !== undefined && opts.window !== state.settings.window) await overrideWindow(jobDir, state, opts.window);
       await saveRunState(jobDir, state);
     }
@@ -140,9 +143,14 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     try {
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
-        const prepared = await prepareRun(jobDir, settings, plan.answers.instruction, opts.jobDir === undefined ? jobId : undefined, opts.signal);
+        // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
+        const [prepared, fingerprint] = await Promise.all([
+          prepareRun(jobDir, settings, plan.answers.instruction, opts.jobDir === undefined ? jobId : undefined, opts.signal),
+          settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
+        ]);
         crashPoint('run-after-prepare');
         Object.assign(state, prepared, { phase: 'prepared' });
+        settings.inputFingerprint = fingerprint;
         await saveRunState(jobDir, state);
       }
       if (state.mode === undefined) {
@@ -183,6 +191,8 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       throw interrupted(err, opts.signal, jobDir);
     }
     const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
+    // Results are matched to records by position within each chunk: the input must be the one prepared.
+    if (settings.inputFingerprint) await checkInputUnchanged(settings.input, settings.inputFingerprint);
     emit({ type: 'phase', phase: 'join', message: 'joining results onto the input records' });
     const rows = joinRun(jobDir, state, manifest, plan, opts.onIssue);
     const sinks = openSinks(targets, opts, settings, plan);
@@ -262,6 +272,7 @@ async function newSettings(
   return {
     input: spooled.path,
     spooled: spooled.spooled,
+    ...(spooled.fingerprint ? { inputFingerprint: spooled.fingerprint } : {}),
     format: spooled.format,
     ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
     onInvalidRecord: opts.onInvalidRecord,
@@ -297,6 +308,14 @@ async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOptions, 
     );
   };
   if (typeof opts.input === 'string' && opts.input !== '-' && !settings.spooled && resolve(cwd, opts.input) !== settings.input) differs('input');
+  // Chosen over a warning: the user may believe the file is what gets joined, but the run joins its saved copy.
+  if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - (stdin is not read again) or use a new --job-dir for ${opts.input}`,
+      { field: 'input', file: resolve(cwd, opts.input) },
+    );
+  }
   if (opts.model !== undefined || opts.prompt !== undefined || opts.templateFile !== undefined) {
     const request = await requestOptions({ ...opts, model: opts.model ?? (settings.request.model as string) } as ResolvedRunJobOptions, cwd);
     for (const key of new Set([...Object.keys(request), ...Object.keys(settings.request)])) {

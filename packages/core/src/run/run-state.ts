@@ -2,6 +2,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
+import { InputFingerprintSchema } from './input-fingerprint.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
 export const RUN_STATE_FILE = 'run.json';
@@ -11,6 +12,8 @@ export const RunSettingsSchema = z.object({
   /** Absolute input path (the spooled copy for stdin/stream input). */
   input: z.string(),
   spooled: z.boolean(),
+  /** Size, mtime and sha256 of the input as prepared (absent in runs from before it was kept, or until prepared). */
+  inputFingerprint: InputFingerprintSchema.optional(),
   format: z.enum(['csv', 'tsv', 'jsonl', 'json']),
   delimiter: z.string().optional(),
   onInvalidRecord: z.enum(['error', 'skip']),

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KbatchError } from '../errors.js';
+import { hashingTap, type InputFingerprint } from './input-fingerprint.js';
 import { detectFormat } from '../records/detect-format.js';
 import type { InputFormat } from '../records/types.js';
 import type { RecordsInput } from './run-options.js';
@@ -13,6 +14,8 @@ export interface SpooledInput {
   path: string;
   format: InputFormat;
   spooled: boolean;
+  /** Set for spooled input (hashed while saving); a file path is fingerprinted while it is prepared. */
+  fingerprint?: InputFingerprint;
 }
 
 /**
@@ -34,18 +37,20 @@ export async function spoolInput(
   const isRecords = typeof input !== 'string' && !(input instanceof Readable && !input.readableObjectMode);
   let renamed = false;
   try {
+    const tap = hashingTap();
     if (isRecords) {
       format = 'jsonl';
-      await pipeline(Readable.from(recordLines(input as RecordsInput)), createWriteStream(temp), { signal: options.signal });
+      await pipeline(Readable.from(recordLines(input as RecordsInput)), tap.stream, createWriteStream(temp), { signal: options.signal });
     } else {
       const source = input === '-' ? (options.stdin ?? process.stdin) : (input as Readable);
-      await pipeline(source, createWriteStream(temp), { signal: options.signal });
+      await pipeline(source, tap.stream, createWriteStream(temp), { signal: options.signal });
       format ??= await sniffFormat(temp);
     }
     const path = join(jobDir, `input.${format}`);
     await rename(temp, path);
     renamed = true;
-    return { path, format, spooled: true };
+    const { size, mtimeMs } = await stat(path);
+    return { path, format, spooled: true, fingerprint: { size, mtimeMs, sha256: tap.digest() } };
   } catch (err) {
     // Ctrl-C while stdin is still open: a resumable stop with nothing sent, not an internal error.
     if (options.signal?.aborted) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, readdir, utimes } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, PassThrough } from 'node:stream';
@@ -324,6 +325,35 @@ describe('runJob', () => {
     expect(summary.outputs.output).toBe(nested);
     expect((await readFile(nested, 'utf8')).trim().split('\n')).toHaveLength(3);
     expect(await readdir(join(dir, 'new', 'deeper'))).toEqual(['out.jsonl']);
+  });
+
+  it('notices an input file changed since it was prepared (JOB_MISMATCH naming it); a touched but identical file is fine', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 4);
+    const jobDir = join(dir, 'job');
+    const original = await readFile(input);
+    await runJob({ ...base, input, prompt: '{{text}}', output: join(dir, 'o.jsonl'), jobDir });
+    const state = await loadRunState(jobDir);
+    expect(state?.settings.inputFingerprint).toEqual({ size: original.length, mtimeMs: expect.any(Number), sha256: createHash('sha256').update(original).digest('hex') });
+    const later = new Date(Date.now() + 5000);
+    await utimes(input, later, later);
+    await runJob({ ...base, input, prompt: '{{text}}', output: join(dir, 'o.jsonl'), jobDir });
+    const swapped = Buffer.from(original.toString('utf8').replace('r1,', 'r9,'));
+    await writeFile(input, swapped);
+    const same = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', jobDir }));
+    expectKbatchError(same, { code: 'JOB_MISMATCH', file: input, message: 'same size, different content' });
+    await writeFile(input, Buffer.concat([original, Buffer.from('r99,new\n')]));
+    expectKbatchError(await catchError(() => resumeRun(jobDir, { client: base.client })), { code: 'JOB_MISMATCH', file: input, message: `${original.length} → ` });
+  });
+
+  it('refuses a file path on a rerun of a stdin run (JOB_MISMATCH: the saved copy is what gets joined)', async () => {
+    const dir = await tempDir();
+    const jobDir = join(dir, 'job');
+    await runJob({ ...base, input: '-', stdin: Readable.from(['{"q":"good"}\n']), prompt: '{{q}}', output: join(dir, 'o.jsonl'), jobDir });
+    expect((await loadRunState(jobDir))?.settings.inputFingerprint?.sha256).toBe(createHash('sha256').update('{"q":"good"}\n').digest('hex'));
+    const other = join(dir, 'other.jsonl');
+    await writeFile(other, '{"q":"bad"}\n');
+    expectKbatchError(await catchError(() => runJob({ ...base, input: other, prompt: '{{q}}', jobDir })), { code: 'JOB_MISMATCH', field: 'input', message: 'read its input from stdin' });
   });
 
   it('refuses a rerun with a different prompt (JOB_MISMATCH) and missing options (OPTION_INVALID)', async () => {

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { z } from 'zod';
+import { KbatchError } from '../errors.js';
+
+/** What a run remembers of its input file, so a rerun notices a changed file before joining answers onto the wrong rows. */
+export const InputFingerprintSchema = z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string() });
+export type InputFingerprint = z.output<typeof InputFingerprintSchema>;
+
+/** Size and mtime of `path`, taken before its bytes are hashed (a write during the hash then shows as a change). */
+async function statOf(path: string): Promise<{ size: number; mtimeMs: number }> {
+  try {
+    const s = await stat(path);
+    return { size: s.size, mtimeMs: s.mtimeMs };
+  } catch (cause) {
+    throw new KbatchError('INPUT_NOT_FOUND', `the run's input file ${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { file: path, cause });
+  }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Fingerprint a file: size, mtime, and the sha256 of its bytes (one streaming pass, constant memory). */
+export async function fingerprintFile(path: string): Promise<InputFingerprint> {
+  const s = await statOf(path);
+  return { ...s, sha256: await sha256Of(path) };
+}
+
+/**
+ * A pass-through that hashes the bytes it forwards (the spool fingerprints stdin while saving it, no second pass).
+ * @returns the stream and a digest function to call once it has ended
+ */
+export function hashingTap(): { stream: Transform; digest: () => string } {
+  const hash = createHash('sha256');
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  return { stream, digest: () => hash.digest('hex') };
+}
+
+/**
+ * Throw unless `path` still holds the bytes the run prepared from. Size differs → changed; same size and mtime →
+ * unchanged (no hash pass); same size, other mtime (touched, copied) → decided by the sha256.
+ * @throws KbatchError JOB_MISMATCH naming the file; INPUT_NOT_FOUND when it is gone
+ */
+export async function checkInputUnchanged(path: string, expected: InputFingerprint): Promise<void> {
+  const now = await statOf(path);
+  const changed = (detail: string): never => {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `the input file ${path} changed since this run prepared its requests (${detail}); the answers would be joined onto the wrong records — restore the file, or start a new run with a new --job-dir`,
+      { file: path, field: 'input' },
+    );
+  };
+  if (now.size !== expected.size) changed(`${expected.size} → ${now.size} bytes`);
+  if (now.mtimeMs === expected.mtimeMs) return;
+  if ((await sha256Of(path)) !== expected.sha256) changed('same size, different content');
+}

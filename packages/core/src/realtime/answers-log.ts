@@ -9,22 +9,43 @@ export interface AnswerLocation {
   length: number;
 }
 
-/** custom_id → location of its answer line. Memory grows with the number of ids, never with answer size. */
+/**
+ * custom_id → location of its answer line. Memory grows with the number of ids (never with answer size),
+ * so `runRealtimeJob` keeps one log per request file and holds only the files being answered: a chunk
+ * holds ≤ 50,000 requests by default (a Map of that size is a few MB), hence no off-heap index.
+ */
 export type AnsweredIds = Map<string, AnswerLocation>;
 
 /**
- * Index an answers log (JSONL of result lines, one per answered request). A missing file is empty.
- * A torn last line (the process died mid-write) is ignored and truncated away so appends continue
- * on a clean line; an unparsable line before the end means the file was edited: JOB_INVALID.
+ * Index an answers log (JSONL, one line per request with a final result: a success line, or a
+ * failure marker `{ custom_id, failed: true, line }`). Read-only: a missing file is empty, blank
+ * lines are skipped, and a torn tail (a partial last line, or an unreadable last line — the process
+ * died mid-write) is ignored; an unreadable line followed by another entry means the file was
+ * edited: JOB_INVALID. The writer repairs the tail with {@link repairAnswersLog} instead.
  * @param file - path of the answers log
- * @example const answered = await loadAnsweredIds('job/answers.jsonl'); answered.has('row-7')
+ * @example const answered = await loadAnsweredIds('job/realtime/answers-00001.jsonl'); answered.has('row-7')
  */
 export async function loadAnsweredIds(file: string): Promise<AnsweredIds> {
+  return (await scanAnswersLog(file)).answered;
+}
+
+/**
+ * Index an answers log like {@link loadAnsweredIds} and cut a torn tail off, so appends continue on a
+ * clean line. Only the process that writes the log (and holds the job lock) may call it.
+ * @example const answered = await repairAnswersLog(file); const log = await openAnswersLog(file);
+ */
+export async function repairAnswersLog(file: string): Promise<AnsweredIds> {
+  const { answered, cut } = await scanAnswersLog(file);
+  if (cut !== undefined) await truncate(file, cut);
+  return answered;
+}
+
+async function scanAnswersLog(file: string): Promise<{ answered: AnsweredIds; cut: number | undefined }> {
   const answered: AnsweredIds = new Map();
   try {
     await stat(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return answered;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { answered, cut: undefined };
     throw err;
   }
   let offset = 0; // start of the current (incomplete) line
@@ -34,9 +55,9 @@ export async function loadAnsweredIds(file: string): Promise<AnsweredIds> {
   let bad: { line: number; offset: number } | undefined;
   const take = (line: Buffer, start: number) => {
     lineNo++;
-    if (bad) throw invalid(file, bad.line);
     const text = line.toString('utf8').trim();
     if (text === '') return;
+    if (bad) throw invalid(file, bad.line);
     const id = parseId(text);
     if (id === undefined) bad = { line: lineNo, offset: start };
     else answered.set(id, { offset: start, length: line.length });
@@ -57,10 +78,9 @@ export async function loadAnsweredIds(file: string): Promise<AnsweredIds> {
       pendingLength += chunk.length - from;
     }
   }
-  // Whatever follows the last newline is a torn write; a bad last complete line is a torn write too.
-  const cut = bad ? bad.offset : pendingLength > 0 ? offset : undefined;
-  if (cut !== undefined) await truncate(file, cut);
-  return answered;
+  // Whatever follows the last newline is a torn write; a bad last entry (blank lines after it aside) is a torn write too.
+  if (bad && pendingLength > 0 && Buffer.concat(pending).toString('utf8').trim() !== '') throw invalid(file, bad.line);
+  return { answered, cut: bad ? bad.offset : pendingLength > 0 ? offset : undefined };
 }
 
 function parseId(text: string): string | undefined {
@@ -79,11 +99,20 @@ function invalid(file: string, line: number): KbatchError {
   });
 }
 
+/** A final failure as logged: replayed as final in the same round instead of being sent again. */
+export interface FailureMarker {
+  custom_id: string;
+  failed: true;
+  line: RealtimeResultLine;
+}
+
 /** Appends answers as they arrive and reads earlier ones back for replay. */
 export interface AnswersLog {
   /** Append one result line (written through to the OS before resolving, so a crash keeps it). */
   append(line: RealtimeResultLine): Promise<void>;
-  /** Read back a line indexed by `loadAnsweredIds`. */
+  /** Append a final failure as a {@link FailureMarker}, so a rerun of the same round does not send it again. */
+  appendFailure(line: RealtimeResultLine): Promise<void>;
+  /** Read back a line indexed by `loadAnsweredIds` (a failure marker reads back as its failure line). */
   read(location: AnswerLocation): Promise<RealtimeResultLine>;
   close(): Promise<void>;
 }
@@ -91,23 +120,32 @@ export interface AnswersLog {
 /**
  * Open an answers log for appending (created if missing). Appends are serialized, one `write`
  * per line on an O_APPEND handle, so each line lands whole and in completion order.
+ * Call {@link repairAnswersLog} first when reopening a log a crashed run may have torn.
+ * @example
+ * const answered = await repairAnswersLog(file);
+ * const log = await openAnswersLog(file);
+ * await log.append(successLine('row-1', completion));
+ * await log.close();
  */
 export async function openAnswersLog(file: string): Promise<AnswersLog> {
   const handle: FileHandle = await open(file, 'a+');
   let tail: Promise<void> = Promise.resolve();
+  const write = (entry: RealtimeResultLine | FailureMarker) => {
+    const data = Buffer.from(`${JSON.stringify(entry)}\n`);
+    const written = tail.then(async () => {
+      await handle.write(data);
+    });
+    tail = written.catch(() => undefined);
+    return written;
+  };
   return {
-    append(line) {
-      const data = Buffer.from(`${JSON.stringify(line)}\n`);
-      const write = tail.then(async () => {
-        await handle.write(data);
-      });
-      tail = write.catch(() => undefined);
-      return write;
-    },
+    append: (line) => write(line),
+    appendFailure: (line) => write({ custom_id: line.custom_id, failed: true, line }),
     async read({ offset, length }) {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buffer, 0, length, offset);
-      return JSON.parse(buffer.subarray(0, bytesRead).toString('utf8')) as RealtimeResultLine;
+      const entry = JSON.parse(buffer.subarray(0, bytesRead).toString('utf8')) as RealtimeResultLine | FailureMarker;
+      return 'failed' in entry && entry.failed === true ? entry.line : (entry as RealtimeResultLine);
     },
     async close() {
       await tail;

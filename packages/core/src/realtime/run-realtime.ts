@@ -7,14 +7,14 @@ import { parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
-import { loadAnsweredIds, openAnswersLog, type AnswersLog } from './answers-log.js';
+import { openAnswersLog, repairAnswersLog } from './answers-log.js';
 import { estimateTokens } from './estimate-tokens.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { createReorderBuffer } from './reorder-buffer.js';
 import { failureLine, successLine } from './result-lines.js';
 import { backoffDelay, classifyFailure } from './retry-policy.js';
 import { abortError, sleep } from './sleep.js';
-import type { RealtimeEvent, RealtimeResultLine } from './types.js';
+import type { FailureKind, RealtimeEvent, RealtimeResultLine } from './types.js';
 
 /** The one capability the realtime engine needs: `openai.chat.completions` (or a fake with `create`). */
 export type RealtimeClient = Pick<OpenAI['chat']['completions'], 'create'>;
@@ -83,14 +83,40 @@ export function runRealtime(options: RunRealtimeOptions): AsyncGenerator<Realtim
   return runResolved(requests, rest);
 }
 
-/** The engine, for already-validated options (used by `realtimeStream` too). */
+/**
+ * Where the engine finds earlier final results and records new ones; `seq` is the request's 0-based
+ * position in the input (so a caller can keep one log per request file).
+ */
+export interface AnswerStore {
+  /** The final result an earlier run of the same round logged for this request, if any. */
+  replay(customId: string, seq: number): Promise<RealtimeResultLine | undefined>;
+  /** Log a final result: a success, or (`failed`) a final failure. */
+  record(line: RealtimeResultLine, seq: number, failed: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One answers log for a whole run (repaired, indexed, then appended to). */
+export async function singleAnswerStore(file: string): Promise<AnswerStore> {
+  const answered = await repairAnswersLog(file);
+  const log = await openAnswersLog(file);
+  return {
+    async replay(customId) {
+      const location = answered.get(customId);
+      return location ? log.read(location) : undefined;
+    },
+    record: (line, _seq, failed) => (failed ? log.appendFailure(line) : log.append(line)),
+    close: () => log.close(),
+  };
+}
+
+/** The engine, for already-validated options (used by `realtimeStream` too); `store` replaces `o.answersLog`. */
 export async function* runResolved(
   requests: AsyncIterable<BatchRequestLine> | Iterable<BatchRequestLine>,
   o: ResolvedRealtimeOptions,
+  store?: AnswerStore,
 ): AsyncGenerator<RealtimeResultLine, void, undefined> {
   if (o.signal?.aborted) throw abortError(o.signal);
-  const answered = o.answersLog ? await loadAnsweredIds(o.answersLog) : undefined;
-  const log: AnswersLog | undefined = o.answersLog ? await openAnswersLog(o.answersLog) : undefined;
+  const log: AnswerStore | undefined = store ?? (o.answersLog ? await singleAnswerStore(o.answersLog) : undefined);
   const internal = new AbortController();
   const signal = internal.signal;
   setMaxListeners(0, signal); // every started request (in flight or backing off) listens; bounded by `window`
@@ -166,17 +192,15 @@ export async function* runResolved(
     const run = async () => {
       try {
         checkLine(request, seq);
-        const location = answered?.get(request.custom_id);
-        let line: RealtimeResultLine;
-        if (location && log) {
-          line = await log.read(location);
-          emit({ type: 'answered', customId: request.custom_id, replayed: true });
+        let line = await log?.replay(request.custom_id, seq);
+        if (line) {
+          // A logged final failure is final for this round too (a new round, with its own log, sends it again).
+          if (isSuccess(line)) emit({ type: 'answered', customId: request.custom_id, replayed: true });
+          else emit({ type: 'failed', customId: request.custom_id, kind: failureKindOf(line), replayed: true, ...statusOf(line) });
         } else {
           line = await attempt(request);
-          if (line.response?.status_code === 200) {
-            await log?.append(line);
-            emit({ type: 'answered', customId: request.custom_id, replayed: false });
-          }
+          await log?.record(line, seq, !isSuccess(line));
+          if (isSuccess(line)) emit({ type: 'answered', customId: request.custom_id, replayed: false });
         }
         if (o.unordered) completed.push(line);
         else ordered.put(seq, line);
@@ -221,6 +245,14 @@ export async function* runResolved(
     await log?.close();
     if (!inputDone) await iterator.return?.();
   }
+}
+
+const isSuccess = (line: RealtimeResultLine) => line.response?.status_code === 200 && !line.error;
+const statusOf = (line: RealtimeResultLine) => (line.response ? { status: line.response.status_code } : {});
+function failureKindOf(line: RealtimeResultLine): FailureKind {
+  const status = line.response?.status_code;
+  if (status === undefined) return line.error?.code === 'timeout' ? 'timeout' : 'connection_error';
+  return status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'client_error';
 }
 
 function checkLine(request: BatchRequestLine, seq: number): void {

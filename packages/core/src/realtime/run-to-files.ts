@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { KbatchError } from '../errors.js';
 import { readFileLines } from '../job/lines.js';
 import type { BatchRequestLine } from '../request/types.js';
-import { runResolved, type ResolvedRealtimeOptions } from './run-realtime.js';
+import { runResolved, singleAnswerStore, type AnswerStore, type ResolvedRealtimeOptions } from './run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from './types.js';
 
 /** One set of requests and the results file it ends up in. */
@@ -14,6 +14,8 @@ export interface RealtimeSource {
   resultFile: string;
   /** The request file the lines came from, if any (reported back). */
   requestFile: string | null;
+  /** This source's answers log: loaded when its first line is read, released once its results file is complete. */
+  answersLog: string;
 }
 
 /** What happened to one request file (or request set) of a realtime run. */
@@ -21,6 +23,8 @@ export interface RealtimeChunkResult {
   requestFile: string | null;
   /** JSONL of result lines ("request output object" shape), one per request: give it to the join as `files`. */
   resultFile: string;
+  /** The answers log of this request file (successes and final failures of this round). */
+  answersLog: string;
   requests: number;
   succeeded: number;
   failed: number;
@@ -39,6 +43,7 @@ export interface RealtimeJobSummary {
   /** Tokens of the successful answers (replayed ones included). */
   promptTokens: number;
   completionTokens: number;
+  /** The answers log of the first request file (each file has its own: see `chunks[i].answersLog`). */
   answersLog: string;
   chunks: RealtimeChunkResult[];
 }
@@ -62,18 +67,24 @@ interface ChunkState {
   writer: WriteStream | null;
   tmp: string;
   finished: boolean;
+  /** Engine position of this source's first request. */
+  firstSeq: number;
+  /** Its answers log while it is being answered. */
+  store: AnswerStore | null;
 }
 
 /**
- * Run every source through one realtime engine (one rate limiter, one adaptive limit, one answers
- * log for the lot) and write each source's results to its file: `<file>.tmp` while it fills, renamed
- * into place once its last result is in, so an existing results file is always complete. Results are
- * written as they complete (unordered): the join indexes them by custom_id. Memory: the custom_ids
- * in flight (bounded by the engine's window) and one open file per source still being answered.
+ * Run every source through one realtime engine (one rate limiter, one adaptive limit) and write each
+ * source's results to its file: `<file>.tmp` while it fills, renamed into place once its last result
+ * is in, so an existing results file is always complete. Results are written as they complete
+ * (unordered): the join indexes them by custom_id. Each source has its own answers log, indexed when
+ * its first line is read and released when its results file is complete. Memory: the custom_ids in
+ * flight (bounded by the engine's window), plus an open file and an answers index (≤ one chunk's
+ * ids) per source still being answered — usually one, two around a file boundary.
  */
 export async function runToFiles(
   sources: RealtimeSource[],
-  o: ResolvedRealtimeOptions & { answersLog: string; onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined },
+  o: ResolvedRealtimeOptions & { onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined },
 ): Promise<RealtimeJobSummary> {
   const summary: RealtimeJobSummary = {
     requests: 0,
@@ -83,27 +94,48 @@ export async function runToFiles(
     replayed: 0,
     promptTokens: 0,
     completionTokens: 0,
-    answersLog: o.answersLog,
+    answersLog: sources[0]?.answersLog ?? '',
     chunks: [],
   };
   const states: ChunkState[] = sources.map((s) => ({
-    result: { requestFile: s.requestFile, resultFile: s.resultFile, requests: 0, succeeded: 0, failed: 0 },
+    result: { requestFile: s.requestFile, resultFile: s.resultFile, answersLog: s.answersLog, requests: 0, succeeded: 0, failed: 0 },
     read: 0,
     inputDone: false,
     written: 0,
     writer: null,
     tmp: `${s.resultFile}.tmp`,
     finished: false,
+    firstSeq: 0,
+    store: null,
   }));
   summary.chunks = states.map((s) => s.result);
-  await mkdir(dirname(o.answersLog), { recursive: true });
-  for (const s of states) await mkdir(dirname(s.result.resultFile), { recursive: true });
+  for (const s of states) {
+    await mkdir(dirname(s.result.resultFile), { recursive: true });
+    await mkdir(dirname(s.result.answersLog), { recursive: true });
+  }
+  let seqs = 0; // requests handed to the engine so far
+  let next = 0; // the first file not finished yet
+  // The files between `next` and the one being read are open; a request's file is found from its position.
+  const storeOf = (seq: number): AnswerStore => {
+    for (let k = next; k < states.length; k++) {
+      const s = states[k]!;
+      if (seq >= s.firstSeq && seq < s.firstSeq + s.read) return s.store!;
+    }
+    throw new KbatchError('RESPONSE_INVALID', `realtime request ${seq + 1} belongs to no open request file`);
+  };
+  const store: AnswerStore = {
+    replay: (customId, seq) => storeOf(seq).replay(customId, seq),
+    record: (line, seq, failed) => storeOf(seq).record(line, seq, failed),
+    close: async () => undefined, // each file's log is closed when the file is finished
+  };
 
   // custom_id → source index, for the requests started and not yet written (duplicate ids in flight share a count).
   const inFlight = new Map<string, { chunk: number; count: number }>();
   async function* input(): AsyncGenerator<BatchRequestLine> {
     for (let k = 0; k < sources.length; k++) {
+      states[k]!.firstSeq = seqs;
       for await (const line of sources[k]!.lines) {
+        states[k]!.store ??= await singleAnswerStore(sources[k]!.answersLog);
         const id = (line as Partial<BatchRequestLine> | null)?.custom_id;
         if (typeof id === 'string') {
           const entry = inFlight.get(id);
@@ -111,6 +143,7 @@ export async function runToFiles(
           else inFlight.set(id, { chunk: k, count: 1 });
         }
         states[k]!.read++;
+        seqs++;
         yield line;
       }
       states[k]!.inputDone = true;
@@ -121,6 +154,9 @@ export async function runToFiles(
     if (state.finished) return;
     state.finished = true;
     state.result.requests = state.read;
+    // Every result of this file is written, so every answer of it is logged: its index can go.
+    await state.store?.close();
+    state.store = null;
     if (state.writer) {
       const writer = state.writer;
       state.writer = null;
@@ -140,9 +176,8 @@ export async function runToFiles(
     o.onEvent?.(event);
   };
 
-  let next = 0; // the first file not finished yet
   try {
-    for await (const line of runResolved(input(), { ...o, onEvent })) {
+    for await (const line of runResolved(input(), { ...o, answersLog: undefined, onEvent }, store)) {
       const entry = inFlight.get(line.custom_id);
       if (!entry) throw new KbatchError('RESPONSE_INVALID', `realtime result for unknown custom_id ${line.custom_id}`, { customId: line.custom_id });
       if (--entry.count === 0) inFlight.delete(line.custom_id);
@@ -151,13 +186,15 @@ export async function runToFiles(
       if (!state.writer.write(`${JSON.stringify(line)}\n`)) await once(state.writer, 'drain');
       state.written++;
       count(summary, state.result, line);
-      // Sources before the one being read are complete once all their results are written.
       // Files complete in file order: a file is finished once it and every file before it has all its results.
       while (next < states.length && states[next]!.inputDone && states[next]!.written === states[next]!.read) await finish(states[next]!, next++);
     }
     while (next < states.length) await finish(states[next]!, next++);
   } finally {
-    for (const s of states) s.writer?.destroy();
+    for (const s of states) {
+      s.writer?.destroy();
+      await s.store?.close();
+    }
   }
   for (const s of states) s.result.requests = s.read;
   summary.requests = states.reduce((n, s) => n + s.read, 0);

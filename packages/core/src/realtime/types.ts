@@ -22,4 +22,5 @@ export type RealtimeEvent =
   | { type: 'retry'; customId: string; attempt: number; delayMs: number; kind: FailureKind; status?: number }
   | { type: 'concurrency'; limit: number }
   | { type: 'answered'; customId: string; replayed: boolean }
-  | { type: 'failed'; customId: string; kind: FailureKind; status?: number };
+  /** A final failure; `replayed` when it was logged by an earlier, interrupted run of the same round (not sent again). */
+  | { type: 'failed'; customId: string; kind: FailureKind; status?: number; replayed?: boolean };

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,10 +8,11 @@ import { startEmulator } from '@kbatch/emulator';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUndiciFetch } from '../../src/client/undici-fetch.js';
+import { acquireJobLock, LOCK_FILE } from '../../src/job/lock.js';
 import { parseResultLine } from '../../src/join/result-line.js';
 import { loadAnsweredIds } from '../../src/realtime/answers-log.js';
 import { realtimeClientFor } from '../../src/realtime/fast-client.js';
-import { finishRealtime, realtimeResultFile, runRealtimeJob, REALTIME_ANSWERS_FILE, REALTIME_DIR } from '../../src/realtime/run-realtime-job.js';
+import { finishRealtime, realtimeAnswersLog, realtimeResultFile, runRealtimeJob, REALTIME_ANSWERS_FILE, REALTIME_DIR } from '../../src/realtime/run-realtime-job.js';
 import type { BatchRequestLine } from '../../src/request/types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
@@ -61,7 +62,8 @@ describe('runRealtimeJob', () => {
     expect(summary).toMatchObject({ requests: 19, succeeded: 19, failed: 0, retried: 0, replayed: 0 });
     expect(summary.promptTokens).toBeGreaterThan(0);
     expect(summary.completionTokens).toBeGreaterThan(0);
-    expect(summary.answersLog).toBe(join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE));
+    expect(summary.answersLog).toBe(join(jobDir, REALTIME_DIR, 'answers-00001.jsonl'));
+    expect(summary.chunks.map((c) => c.answersLog)).toEqual(files.map((_, k) => realtimeAnswersLog(jobDir, k)));
     expect(summary.chunks.map((c) => [c.requestFile, c.resultFile, c.requests, c.succeeded])).toEqual(
       files.map((f, k) => [f, realtimeResultFile(jobDir, k), all[k]!.length, all[k]!.length]),
     );
@@ -85,12 +87,26 @@ describe('runRealtimeJob', () => {
       const results = (await readLines(summary.chunks[0]!.resultFile)).map((text) => parseResultLine(text));
       expect(results.filter((r) => !r.ok)).toHaveLength(summary.failed);
       expect(results.filter((r) => !r.ok).every((r) => (r.statusCode ?? 0) >= 500)).toBe(true);
-      // A rerun sends only the failed requests again.
+      // Final failures are logged: a rerun of the same round (e.g. after a crash past this phase) sends nothing again.
       emu.setFaults(null);
-      const sent = chatAttempts(emu);
+      let sent = chatAttempts(emu);
       const again = await runRealtimeJob({ jobDir, requestFiles: files, client: openai, concurrency: 4 });
-      expect(chatAttempts(emu) - sent).toBe(summary.failed);
-      expect(again).toMatchObject({ requests: 30, succeeded: 30, failed: 0, replayed: summary.succeeded });
+      expect(chatAttempts(emu) - sent).toBe(0);
+      expect(again).toMatchObject({ requests: 30, succeeded: summary.succeeded, failed: summary.failed, replayed: summary.succeeded });
+      const replayed = (await readLines(again.chunks[0]!.resultFile)).map((text) => parseResultLine(text));
+      expect(replayed.filter((r) => !r.ok).map((r) => r.customId).sort()).toEqual(results.filter((r) => !r.ok).map((r) => r.customId).sort());
+      // A new round, with its own answers log, sends its requests again.
+      sent = chatAttempts(emu);
+      const round = await runRealtimeJob({
+        jobDir,
+        requestFiles: files,
+        resultFiles: [join(jobDir, 'retry-1', 'results.jsonl')],
+        answersLog: join(jobDir, 'retry-1', REALTIME_ANSWERS_FILE),
+        client: openai,
+        concurrency: 4,
+      });
+      expect(chatAttempts(emu) - sent).toBe(30);
+      expect(round).toMatchObject({ requests: 30, succeeded: 30, failed: 0, replayed: 0, answersLog: join(jobDir, 'retry-1', REALTIME_ANSWERS_FILE) });
     } finally {
       emu.setFaults(null);
     }
@@ -113,7 +129,9 @@ describe('runRealtimeJob', () => {
       });
       child.kill('SIGKILL');
       await exited;
-      const answered = await loadAnsweredIds(join(jobDir, REALTIME_DIR, REALTIME_ANSWERS_FILE));
+      // One answers log per request file.
+      const answered = { size: 0 };
+      for (let k = 0; k < 2; k++) answered.size += (await loadAnsweredIds(realtimeAnswersLog(jobDir, k))).size;
       expect(answered.size).toBeGreaterThanOrEqual(8);
       expect(answered.size).toBeLessThan(40);
       const sentByChild = chatAttempts(local);
@@ -146,6 +164,46 @@ describe('runRealtimeJob', () => {
     });
     expect(seen).toEqual(all.map((l, index) => ({ index, requests: l.length, lines: l.length, tmp: false })));
     expect(summary.chunks.map((c) => c.requests)).toEqual([3, 0, 5, 4]);
+  });
+
+  it("keeps one answers log per request file and loads a file's log only when that file's turn comes", async () => {
+    const { jobDir, files } = await chunkFiles('perfile', [4, 4, 4]);
+    // The third file's log is unreadable: the first two files are answered (and done) before it is opened.
+    await mkdir(join(jobDir, REALTIME_DIR), { recursive: true });
+    await writeFile(realtimeAnswersLog(jobDir, 2), 'not json\n{"custom_id":"x"}\n');
+    const done: number[] = [];
+    const err = await catchError(() => runRealtimeJob({ jobDir, requestFiles: files, client: openai, concurrency: 2, window: 2, onFileDone: (_c, i) => void done.push(i) }));
+    expectKbatchError(err, { code: 'JOB_INVALID' });
+    expect(done).toEqual([0, 1]);
+    for (let k = 0; k < 2; k++) expect((await loadAnsweredIds(realtimeAnswersLog(jobDir, k))).size).toBe(4);
+  });
+
+  it('derives one log per request file from an explicit answersLog given with several files', async () => {
+    const { jobDir, files } = await chunkFiles('derived', [2, 3]);
+    const answersLog = join(jobDir, 'retry-1', 'answers.jsonl');
+    const summary = await runRealtimeJob({ jobDir, requestFiles: files, answersLog, client: openai });
+    const logs = [join(jobDir, 'retry-1', 'answers-00001.jsonl'), join(jobDir, 'retry-1', 'answers-00002.jsonl')];
+    expect(summary.chunks.map((c) => c.answersLog)).toEqual(logs);
+    expect((await loadAnsweredIds(logs[0]!)).size).toBe(2);
+    expect((await loadAnsweredIds(logs[1]!)).size).toBe(3);
+    expect(existsSync(answersLog)).toBe(false);
+  });
+
+  it('takes the job lock (JOB_LOCKED while another holder has it) unless lockHeld', async () => {
+    const { jobDir, files } = await chunkFiles('locked', [2]);
+    await mkdir(jobDir, { recursive: true });
+    const lock = await acquireJobLock(jobDir);
+    try {
+      const sent = chatAttempts(emu);
+      expectKbatchError(await catchError(() => runRealtimeJob({ jobDir, requestFiles: files, client: openai })), { code: 'JOB_LOCKED' });
+      expect(chatAttempts(emu) - sent).toBe(0);
+      // `kbatch run` holds the lock itself and says so.
+      expect(await runRealtimeJob({ jobDir, requestFiles: files, client: openai, lockHeld: true })).toMatchObject({ succeeded: 2 });
+    } finally {
+      await lock.release();
+    }
+    await runRealtimeJob({ jobDir, requestFiles: files, client: openai });
+    expect(existsSync(join(jobDir, LOCK_FILE))).toBe(false); // released after the run
   });
 
   it('rejects a request file line that is not JSON with LINE_INVALID', async () => {

@@ -97,11 +97,22 @@ describe('runRealtime', () => {
       });
       const requests = () => [0, 1, 2, 3, 4].map((i) => requestLine(i));
       await collect(runRealtime({ requests: requests(), client: first.client, answersLog }));
-      expect((await readFile(answersLog, 'utf8')).trim().split('\n')).toHaveLength(3); // failures are not logged
+      const logged = (await readFile(answersLog, 'utf8')).trim().split('\n').map((t) => JSON.parse(t) as { custom_id: string; failed?: boolean });
+      expect(logged.filter((e) => e.failed).map((e) => e.custom_id).sort()).toEqual(['1', '3']); // final failures are logged as markers
       const second = fakeChat();
-      const lines = await collect(runRealtime({ requests: requests(), client: second.client, answersLog }));
-      expect(second.state.questions.sort()).toEqual(['q1', 'q3']);
-      expect(lines.map((l) => [l.custom_id, content(l)])).toEqual([0, 1, 2, 3, 4].map((i) => [String(i), `a:q${i}`]));
+      const events: RealtimeEvent[] = [];
+      const lines = await collect(runRealtime({ requests: requests(), client: second.client, answersLog, onEvent: (e) => events.push(e) }));
+      expect(second.state.calls).toBe(0); // successes and final failures are both final in the same round
+      expect(lines.map((l) => [l.custom_id, l.response?.status_code])).toEqual([0, 1, 2, 3, 4].map((i) => [String(i), i === 1 || i === 3 ? 400 : 200]));
+      expect(lines.filter((l) => l.response?.status_code === 200).map(content)).toEqual(['a:q0', 'a:q2', 'a:q4']);
+      expect(events.filter((e) => e.type === 'failed')).toEqual([
+        { type: 'failed', customId: '1', kind: 'client_error', status: 400, replayed: true },
+        { type: 'failed', customId: '3', kind: 'client_error', status: 400, replayed: true },
+      ]);
+      // A new round (its own log) sends them again.
+      const third = fakeChat();
+      await collect(runRealtime({ requests: requests(), client: third.client, answersLog: join(dir, 'round-2.jsonl') }));
+      expect(third.state.calls).toBe(5);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -28,6 +28,33 @@ async function root(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'kbatch-run-cli-'));
 }
 
+/** Wait until the emulator has seen no new chat request for a while (requests a stopped run had in flight land first). */
+async function chatQuiet(emu: Emulator): Promise<number> {
+  let last = -1;
+  for (let stable = 0, i = 0; stable < 8 && i < 500; i++) {
+    const now = emu.stats().chatRequests;
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return last;
+}
+
+/** Answers logged in a job's realtime answers log(s) (one per request file, or one for all). */
+async function loggedAnswers(jobDir: string): Promise<number> {
+  let n = 0;
+  for (const file of (await readdir(join(jobDir, 'realtime'))).filter((f) => /^answers.*\.jsonl$/.test(f))) {
+    for (const l of (await readFile(join(jobDir, 'realtime', file), 'utf8')).split('\n')) {
+      try {
+        if (typeof JSON.parse(l).custom_id === 'string') n++;
+      } catch {
+        // a torn last line
+      }
+    }
+  }
+  return n;
+}
+
 describe('kbatch run', () => {
   let emu: Emulator;
   let env: Record<string, string>;
@@ -296,19 +323,10 @@ describe('kbatch run --mode realtime|auto', () => {
     const args = ['run', REVIEWS, ...LABEL_ARGS, '--mode', 'realtime', '--concurrency', '2', '--job-dir', 'job', '--output', 'out.jsonl', '--quiet'];
     const crashed = await spawnCli(args, { ...env, KBATCH_TEST_CRASH_AT: 'run-during-realtime:10' }, cwd);
     expect(crashed.signal).toBe('SIGKILL');
-    const logged = (await readFile(join(cwd, 'job', 'realtime', 'answers.jsonl'), 'utf8'))
-      .split('\n')
-      .filter((l) => {
-        try {
-          return typeof JSON.parse(l).custom_id === 'string';
-        } catch {
-          return false;
-        }
-      }).length;
+    const logged = await loggedAnswers(join(cwd, 'job'));
     expect(logged).toBeGreaterThanOrEqual(10);
     expect(logged).toBeLessThan(30);
-    await delay(50); // let the emulator count any request the killed process had in flight
-    const before = emu.stats().chatRequests;
+    const before = await chatQuiet(emu); // any request the killed process had in flight is counted first
     const resumed = await spawnCli(args, env, cwd);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(emu.stats().chatRequests - before).toBe(30 - logged);

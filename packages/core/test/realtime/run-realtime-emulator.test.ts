@@ -126,9 +126,55 @@ describe('runRealtime against the emulator', () => {
     }
   });
 
-  it('emits results as they complete with unordered', async () => {
-    const out = await collect({ requests: lines(20), concurrency: 6, unordered: true }, emu);
-    expect(out.map((l) => l.custom_id).sort()).toEqual(lines(20).map((l) => l.custom_id).sort());
+  it('emits results as they complete with unordered (not in input order)', async () => {
+    // The first request is held back until every other one has been answered over HTTP, so it completes last.
+    const openai = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL });
+    const n = 8;
+    let othersDone = 0;
+    let releaseFirst!: () => void;
+    const firstMayGo = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const client = {
+      async create(body: { messages: { content: string }[] }, options: unknown) {
+        const first = body.messages[0]!.content === 'question 0';
+        if (first) await firstMayGo;
+        try {
+          return await openai.chat.completions.create(body as never, options as never);
+        } finally {
+          if (!first && ++othersDone === n - 1) releaseFirst();
+        }
+      },
+    };
+    const out: RealtimeResultLine[] = [];
+    for await (const line of runRealtime({ requests: lines(n), client: client as never, concurrency: n, unordered: true })) out.push(line);
+    const ids = out.map((l) => l.custom_id);
+    const input = lines(n).map((l) => l.custom_id);
+    expect(ids).not.toEqual(input);
+    expect(ids.at(-1)).toBe('r0');
+    expect([...ids].sort()).toEqual([...input].sort());
+    expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+  });
+
+  it('honours Retry-After from a 429 over HTTP (waits at least the given second before retrying)', async () => {
+    const local = await startEmulator({ seed: 3, faults: { rate429: 1, retryAfterSeconds: 1, routes: [CHAT] } });
+    try {
+      const retries: { at: number; delayMs: number }[] = [];
+      let answeredAt = 0;
+      const onEvent = (e: RealtimeEvent) => {
+        if (e.type === 'retry') {
+          retries.push({ at: Date.now(), delayMs: e.delayMs });
+          local.setFaults(null); // the retry goes through
+        }
+        if (e.type === 'answered') answeredAt = Date.now();
+      };
+      const [line] = await collect({ requests: lines(1), retries: 2, retryBaseMs: 1, retryMaxMs: 2, onEvent }, local);
+      expect(line!.response?.status_code).toBe(200);
+      expect(chatAttempts(local)).toBe(2);
+      expect(retries).toHaveLength(1);
+      expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(1000);
+      expect(answeredAt - retries[0]!.at).toBeGreaterThanOrEqual(950); // a lower bound only
+    } finally {
+      await local.close();
+    }
   });
 
   it('resumes after the process is killed: the rerun sends only unanswered requests', async () => {

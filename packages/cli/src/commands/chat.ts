@@ -1,15 +1,15 @@
 import { Option, type Command } from 'commander';
 import { streamChat, type StreamChatOptions } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import { collectArg, numberArg, withFlagNames } from '../flags/index.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
 /** The model `kbatch chat` asks when --model is not given. */
 export const DEFAULT_CHAT_MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 
-// Numbers stay strings when they do not parse, so core validation names the flag and the bad value.
-const number = (value: string): number | string => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value);
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+/** Chat flags that map onto `streamChat` options of the same (camelCase) name: errors name the flag. */
+const CHAT_FLAG_OPTIONS = ['model', 'system', 'temperature', 'topP', 'maxCompletionTokens', 'seed', 'stop', 'frequencyPenalty', 'presencePenalty'] as const;
 
 interface ChatFlags extends ClientFlags {
   model: string;
@@ -31,13 +31,13 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .argument('<question>', 'the question; - reads it from stdin')
     .option('-m, --model <model>', 'model name', DEFAULT_CHAT_MODEL)
     .option('-s, --system <text>', 'system prompt')
-    .addOption(new Option('--temperature <n>', 'sampling temperature, 0..2').argParser(number))
-    .addOption(new Option('--top-p <n>', 'nucleus sampling, 0..1').argParser(number))
-    .addOption(new Option('--max-completion-tokens <n>', 'answer length limit').argParser(number))
-    .addOption(new Option('--seed <n>', 'seed for reproducible sampling').argParser(number))
-    .addOption(new Option('--stop <text>', 'stop sequence (repeatable, up to 4)').argParser(collect))
-    .addOption(new Option('--frequency-penalty <n>', '-2..2').argParser(number))
-    .addOption(new Option('--presence-penalty <n>', '-2..2').argParser(number));
+    .addOption(new Option('--temperature <n>', 'sampling temperature, 0..2').argParser(numberArg))
+    .addOption(new Option('--top-p <n>', 'nucleus sampling, 0..1').argParser(numberArg))
+    .addOption(new Option('--max-completion-tokens <n>', 'answer length limit').argParser(numberArg))
+    .addOption(new Option('--seed <n>', 'seed for reproducible sampling').argParser(numberArg))
+    .addOption(new Option('--stop <text>', 'stop sequence (repeatable, up to 4)').argParser(collectArg))
+    .addOption(new Option('--frequency-penalty <n>', '-2..2').argParser(numberArg))
+    .addOption(new Option('--presence-penalty <n>', '-2..2').argParser(numberArg));
   addClientFlags(cmd)
     .addHelpText(
       'after',
@@ -55,12 +55,14 @@ Examples:
         client: client.chat.completions,
         question: question === '-' ? await readAll(io.stdin) : question,
       } as StreamChatOptions;
-      let last = '\n';
-      for await (const text of streamChat(options)) {
-        io.stdout.write(text);
-        last = text;
-      }
-      if (!last.endsWith('\n')) io.stdout.write('\n');
+      await withFlagNames(CHAT_FLAG_OPTIONS, async () => {
+        let last = '\n';
+        for await (const text of streamChat(options)) {
+          io.stdout.write(text);
+          last = text;
+        }
+        if (!last.endsWith('\n')) io.stdout.write('\n');
+      });
     });
 };
 

@@ -74,6 +74,10 @@ describe('kbatch chat', () => {
   it('rejects a bad chat parameter with OPTION_INVALID naming it', async () => {
     const out = await chat(['hi', '--temperature', 'hot'], env);
     expect(isKbatchError(out.error) && out.error.code).toBe('OPTION_INVALID');
-    expect((out.error as Error).message).toContain('`temperature`');
+    expect((out.error as Error).message).toContain('`--temperature`');
+    expect((out.error as Error).message).toContain('"hot"');
+    const topP = await chat(['hi', '--top-p', '2'], env);
+    expect(isKbatchError(topP.error) && topP.error.code).toBe('OPTION_INVALID');
+    expect((topP.error as Error).message).toContain('`--top-p`');
   });
 });

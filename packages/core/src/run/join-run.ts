@@ -81,11 +81,13 @@ export async function* joinRun(
       nextReject = null;
     }
   };
-  const skippedRow = (r: RejectedRecord): RunRow => ({
-    row: { [plan.name('custom_id')]: null, record: r.record, line: r.line, input: r.raw, [plan.name('error')]: `${r.code}: ${r.reason}` },
-    status: 'skipped',
-    customId: null,
-  });
+  // Every record read ends as one output row: a skipped one keeps its fields (when it had any) and names why.
+  const skippedRow = (r: RejectedRecord): RunRow => {
+    const row: Record<string, unknown> = { ...rawFields(r.raw) };
+    for (const field of plan.fields) row[field] = null;
+    row[plan.name('error')] = `${r.code}: ${r.reason} (record ${r.record}, line ${r.line})`;
+    return { row, status: 'skipped', customId: null };
+  };
   let skipped = 0;
   try {
     if (state.skipped > 0) await pullReject();
@@ -119,5 +121,15 @@ export async function* joinRun(
     await joiner.close();
     await rejects.return?.(undefined);
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A rejected record's fields: its parsed data when `raw` is a JSON object, else none (a malformed row). */
+function rawFields(raw: string): Record<string, unknown> {
+  try {
+    const data: unknown = JSON.parse(raw);
+    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }

@@ -207,7 +207,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         }
         await sinks.write(next.value);
         crashPoint('run-during-join');
-        if (emitRows && next.value.status !== 'skipped') yield next.value.row;
+        if (emitRows) yield next.value.row;
       }
       await sinks.end();
       ended = true;

@@ -91,7 +91,7 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
   };
   return {
     async write(row) {
-      if (out && row.status !== 'skipped') await put(out, row.row);
+      if (out) await put(out, row.row);
       if (rej && row.status !== 'succeeded') await put(rej, row.row);
     },
     async end() {

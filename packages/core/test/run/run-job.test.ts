@@ -277,10 +277,15 @@ describe('runJob', () => {
     const rejects = sink();
     const summary = await runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, onInvalidRecord: 'skip', output: out.stream, rejects: rejects.stream, jobDir: join(dir, 'job') });
     expect(summary).toMatchObject({ records: 4, succeeded: 2, failed: 2, skipped: 2 });
-    expect(out.text().trim().split('\n').map((l) => JSON.parse(l).label)).toEqual(['positive', 'negative']);
+    // Every record read is one output row, in input order: skipped ones keep their fields and name the reason.
+    const rows = out.text().trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(summary.records);
+    expect(rows.map((r) => r.label)).toEqual(['positive', null, null, 'negative']);
+    expect(rows[1]).toMatchObject({ other: 'no text field', custom_id: null, response: null, error: expect.stringMatching(/^TEMPLATE_FIELD_MISSING: .*\(record 2, line 2\)$/) });
+    expect(rows[2]).toMatchObject({ custom_id: null, error: expect.stringMatching(/^RECORD_INVALID: .*\(record 3, line 3\)$/) });
+    expect(Object.keys(rows[2]).sort()).toEqual(Object.keys(rows[0]).filter((k) => k !== 'text').sort());
     const skipped = rejects.text().trim().split('\n').map((l) => JSON.parse(l));
-    expect(skipped.map((r) => r.record)).toEqual([2, 3]);
-    expect(skipped[0].error).toMatch(/^TEMPLATE_FIELD_MISSING/);
+    expect(skipped).toEqual([rows[1], rows[2]]);
   });
 
   it('checks the window before writing anything (OPTION_INVALID); a rerun may change it until a batch was created', async () => {

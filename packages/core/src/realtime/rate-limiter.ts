@@ -1,4 +1,4 @@
-import { sleep } from './sleep.js';
+import { abortedError, sleep } from '../client/retry.js';
 
 /** Paces request attempts under a requests-per-minute and an estimated tokens-per-minute limit. */
 export interface RateLimiter {
@@ -36,7 +36,10 @@ export function createRateLimiter(options: { rpm?: number; tpm?: number; now?: (
   let fullAt = -Infinity; // tpm (virtual scheduling): when the bucket is full again; tokens(t) = capacity - max(0, fullAt - t) × perMs
   return {
     async acquire(cost, signal) {
-      if (interval === 0 && perMs === 0) return sleep(0, signal);
+      if (interval === 0 && perMs === 0) {
+        if (signal?.aborted) throw abortedError(signal);
+        return;
+      }
       const t = now();
       let at = Math.max(t, nextSendAt);
       const tokens = Math.max(0, cost);
@@ -47,7 +50,8 @@ export function createRateLimiter(options: { rpm?: number; tpm?: number; now?: (
       const previousSendAt = nextSendAt;
       if (interval > 0) nextSendAt = at + interval;
       try {
-        await sleep(Math.ceil(at - t), signal);
+        if (at > t) await sleep(Math.ceil(at - t), signal);
+        else if (signal?.aborted) throw abortedError(signal);
       } catch (err) {
         if (perMs > 0) fullAt -= tokens / perMs;
         if (interval > 0 && nextSendAt === at + interval) nextSendAt = previousSendAt;

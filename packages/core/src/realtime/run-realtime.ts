@@ -13,7 +13,7 @@ import { createRateLimiter } from './rate-limiter.js';
 import { createReorderBuffer } from './reorder-buffer.js';
 import { failureLine, successLine } from './result-lines.js';
 import { backoffDelay, classifyFailure } from './retry-policy.js';
-import { abortError, sleep } from './sleep.js';
+import { abortedError, sleep } from '../client/retry.js';
 import type { FailureKind, RealtimeEvent, RealtimeResultLine } from './types.js';
 
 /** The one capability the realtime engine needs: `openai.chat.completions` (or a fake with `create`). */
@@ -115,7 +115,7 @@ export async function* runResolved(
   o: ResolvedRealtimeOptions,
   store?: AnswerStore,
 ): AsyncGenerator<RealtimeResultLine, void, undefined> {
-  if (o.signal?.aborted) throw abortError(o.signal);
+  if (o.signal?.aborted) throw abortedError(o.signal);
   const log: AnswerStore | undefined = store ?? (o.answersLog ? await singleAnswerStore(o.answersLog) : undefined);
   const internal = new AbortController();
   const signal = internal.signal;
@@ -127,7 +127,7 @@ export async function* runResolved(
     internal.abort(err);
     wake.notify();
   };
-  const onOuterAbort = () => fail(abortError(o.signal!));
+  const onOuterAbort = () => fail(abortedError(o.signal!));
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   const limit = pLimit(o.concurrency);

@@ -18,6 +18,10 @@ export interface AdaptiveConcurrency {
  * @param options.min - the floor (default 1)
  * @param options.cooldownMs - burst grouping and calm period before recovery (default 2000)
  * @param options.now - clock in ms (injectable for tests)
+ * @example
+ * const adaptive = createAdaptiveConcurrency({ max: 64, cooldownMs: 2000 });
+ * if (adaptive.onRateLimited()) limit.concurrency = adaptive.limit; // 64 → 32 on a 429 burst
+ * if (adaptive.onSuccess()) limit.concurrency = adaptive.limit; // grows back once calm
  */
 export function createAdaptiveConcurrency(options: {
   max: number;

@@ -17,6 +17,9 @@ export function isRealtimeClientInput(v: unknown): v is RealtimeClientInput {
  * `connections` sockets: Node 20's fetch costs ~2.5× the CPU per request (see bench:realtime).
  * A client with its own fetch, or a bare `chat.completions`, is used as given.
  * @returns the capability and `close()` releasing the pool it made (a no-op otherwise)
+ * @example
+ * const { client, close } = realtimeClientFor(new OpenAI({ baseURL, apiKey }), { connections: 64, undiciFetch: true });
+ * try { await client.create({ model, messages }); } finally { await close(); }
  */
 export function realtimeClientFor(
   client: RealtimeClientInput,

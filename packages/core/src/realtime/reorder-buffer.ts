@@ -12,6 +12,10 @@ export interface ReorderBuffer<T> {
  * Create a reorder buffer. It is unbounded by itself: the caller bounds it by starting input
  * number n only while n - emitted < window, so a slow head-of-line request pauses intake instead
  * of growing memory.
+ * @example
+ * const buffer = createReorderBuffer<string>();
+ * buffer.put(1, 'b'); buffer.drain(); // [] — waits for 0
+ * buffer.put(0, 'a'); buffer.drain(); // ['a', 'b']
  */
 export function createReorderBuffer<T>(): ReorderBuffer<T> {
   const waiting = new Map<number, T>();

@@ -14,6 +14,9 @@ export interface FailureInfo {
  * Classify an error thrown by `chat.completions.create` (openai SDK errors, or anything shaped
  * like them): 429 → rate_limited, 408/409/5xx → server_error, no status → connection_error or
  * timeout (all retryable); other 4xx → client_error (final).
+ * @example
+ * const info = classifyFailure(err); // e.g. { kind: 'rate_limited', retryable: true, status: 429, retryAfterMs: 1000 }
+ * if (!info.retryable) return failureLine(id, err, info);
  */
 export function classifyFailure(err: unknown): FailureInfo {
   const e = (err ?? {}) as { status?: unknown; headers?: unknown; name?: unknown; constructor?: { name?: string } };
@@ -55,6 +58,9 @@ export function parseRetryAfter(headers: unknown, now: number = Date.now()): num
  * The wait before retry number `attempt` (1-based): "full jitter" exponential backoff,
  * random() × min(maxMs, baseMs × 2^(attempt-1)), so retrying clients spread out instead of
  * returning in lockstep. A server-given Retry-After is honoured as a floor (plus the jitter).
+ * @example
+ * backoffDelay(3, { baseMs: 500, maxMs: 30_000 }); // random in [0, 2000)
+ * backoffDelay(1, { baseMs: 500, maxMs: 30_000, retryAfterMs: 1000 }); // ≥ 1000
  */
 export function backoffDelay(
   attempt: number,

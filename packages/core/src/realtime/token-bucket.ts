@@ -13,6 +13,9 @@ export interface TokenBucket {
  * @param options.ratePerMinute - refill rate
  * @param options.capacity - maximum burst; also the initial balance
  * @param options.now - clock in ms (injectable for tests)
+ * @example
+ * const bucket = createTokenBucket({ ratePerMinute: 60_000, capacity: 1_000 });
+ * await sleep(bucket.reserve(estimate)); // then send; later bucket.adjust(estimate - actual)
  */
 export function createTokenBucket(options: {
   ratePerMinute: number;

@@ -49,7 +49,10 @@ export async function runJob(options: RunJobOptions): Promise<RunSummary> {
   }
 }
 
-/** Options of {@link resumeRun}: the client and job options; output options override the stored ones. */
+/**
+ * Options of {@link resumeRun}: the client and job options; output options override the stored ones. A run started
+ * with a zod `schema` should be given it again (only its JSON Schema is stored; without it `onWarning` is told).
+ */
 export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
 
 /**
@@ -229,7 +232,14 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
 async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
   if (typeof opts.schema === 'string') return loadAnswerSchema(resolve(cwd, opts.schema));
   if (opts.schema !== undefined) return compileAnswerSchema(opts.schema);
-  if (state?.settings.jsonSchema) return compileAnswerSchema(state.settings.jsonSchema);
+  if (state?.settings.jsonSchema) {
+    if (state.settings.schemaKind === 'zod') {
+      opts.onWarning?.(
+        'this run was started with a zod schema; continuing with the JSON Schema converted from it (refinements, transforms and defaults do not apply) — pass the same `schema` to keep them',
+      );
+    }
+    return compileAnswerSchema(state.settings.jsonSchema);
+  }
   return undefined;
 }
 
@@ -278,7 +288,7 @@ async function newSettings(
     onInvalidRecord: opts.onInvalidRecord,
     request,
     ...(opts.labels ? { labels: opts.labels } : {}),
-    ...(schema ? { jsonSchema: schema.jsonSchema } : {}),
+    ...(schema ? { jsonSchema: schema.jsonSchema, schemaKind: typeof opts.schema === 'object' && '_zod' in opts.schema ? ('zod' as const) : ('json' as const) } : {}),
     confidence: opts.confidence ?? (opts.labels !== undefined && opts.logprobs === true),
     ...(opts.maxRequests !== undefined ? { maxRequests: opts.maxRequests } : {}),
     ...(opts.maxBytes !== undefined ? { maxBytes: parseSize(opts.maxBytes, 'maxBytes') } : {}),

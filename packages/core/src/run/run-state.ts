@@ -22,6 +22,8 @@ export const RunSettingsSchema = z.object({
   labels: z.array(z.string()).optional(),
   /** The answer schema as JSON Schema (a zod schema is stored converted). */
   jsonSchema: z.record(z.string(), z.unknown()).optional(),
+  /** `zod` when the run was given a zod schema (only its JSON Schema can be stored: a resume without it warns). */
+  schemaKind: z.enum(['json', 'zod']).optional(),
   confidence: z.boolean(),
   maxRequests: z.number().optional(),
   maxBytes: z.number().optional(),

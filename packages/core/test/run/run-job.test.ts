@@ -179,6 +179,13 @@ describe('runJob', () => {
     for (const row of rows) {
       expect(schema.safeParse({ category: row.category, urgent: row.urgent }).success).toBe(true);
     }
+    // Only its JSON Schema is stored: resuming without the zod schema warns; given again, it is used silently.
+    const warnings: string[] = [];
+    await resumeRun(join(dir, 'job'), { client: base.client, output: join(dir, 'again.json'), onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringContaining('started with a zod schema')]);
+    await resumeRun(join(dir, 'job'), { client: base.client, schema, output: join(dir, 'again.json'), onWarning: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(await readFile(join(dir, 'again.json'), 'utf8')).toBe(await readFile(out, 'utf8'));
   });
 
   it('names the failing path when an answer does not match the schema', async () => {

@@ -100,7 +100,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     resumed = state !== null;
     const schema = await resolveSchema(opts, state, cwd);
     if (state === null) {
-      const settings = await newSettings(opts, jobDir, cwd, schema, emit);
+      const settings = await newSettings(options, opts, jobDir, cwd, schema, emit);
       const now = new Date().toISOString();
       state = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], retriesDone: false };
       await saveRunState(jobDir, state);
@@ -132,7 +132,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     const jobOptions: JobOptions = {
       client: opts.client,
       window: settings.window,
-      concurrency: opts.concurrency,
+      ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
       pollIntervalMs: opts.pollIntervalMs,
       noResubmit: opts.noResubmit,
       maxResubmits: opts.maxResubmits,
@@ -261,6 +261,7 @@ async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise
 }
 
 async function newSettings(
+  given: RunJobOptions,
   opts: ResolvedRunJobOptions,
   jobDir: string,
   cwd: string,
@@ -304,6 +305,8 @@ async function newSettings(
     ...(opts.rpm !== undefined ? { rpm: opts.rpm } : {}),
     ...(opts.tpm !== undefined ? { tpm: opts.tpm } : {}),
     ...(opts.requestRetries !== undefined ? { requestRetries: opts.requestRetries } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(given.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     finishRealtime: opts.finishRealtime ?? false,
   };
 }
@@ -444,11 +447,11 @@ function realtimeRunner(jobDir: string, settings: RunSettings, given: RunJobOpti
         ...(answersLog !== undefined ? { answersLog } : {}),
         client: opts.client as unknown as RealtimeClientInput,
         // The batch default (4 uploads at a time) is no realtime concurrency: unset, the realtime default applies.
-        ...(given.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+        ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
         ...(settings.rpm !== undefined ? { rpm: settings.rpm } : {}),
         ...(settings.tpm !== undefined ? { tpm: settings.tpm } : {}),
         ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
-        ...(opts.requestTimeoutMs !== undefined ? { timeoutMs: opts.requestTimeoutMs } : {}),
+        ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
         ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onEvent: (event) => {
@@ -475,6 +478,8 @@ function applyRealtimeOverrides(state: RunState, given: RunJobOptions, opts: Res
   if (given.rpm !== undefined) settings.rpm = opts.rpm;
   if (given.tpm !== undefined) settings.tpm = opts.tpm;
   if (given.requestRetries !== undefined) settings.requestRetries = opts.requestRetries;
+  if (given.requestTimeoutMs !== undefined) settings.requestTimeoutMs = opts.requestTimeoutMs;
+  if (given.concurrency !== undefined) settings.concurrency = opts.concurrency;
   if (given.finishRealtime !== undefined) settings.finishRealtime = opts.finishRealtime ?? false;
   if (state.mode === undefined) {
     if (given.mode !== undefined) settings.mode = opts.mode;

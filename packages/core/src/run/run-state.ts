@@ -1,7 +1,8 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
+import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { InputFingerprintSchema } from './input-fingerprint.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
@@ -42,6 +43,9 @@ export const RunSettingsSchema = z.object({
   rpm: z.number().optional(),
   tpm: z.number().optional(),
   requestRetries: z.number().optional(),
+  requestTimeoutMs: z.number().optional(),
+  /** Concurrency the run was given (uploads in batch mode, requests in realtime); absent = the mode's default. */
+  concurrency: z.number().optional(),
   finishRealtime: z.boolean().default(false),
 });
 export type RunSettings = z.output<typeof RunSettingsSchema>;
@@ -115,22 +119,8 @@ export async function isRunJob(jobDir: string): Promise<boolean> {
   return (await loadRunState(jobDir).catch(() => null)) !== null;
 }
 
-/** Write the run state atomically (temp file, fsync, rename): a crash leaves the old or the new state. */
+/** Write the run state atomically and durably (temp file, fsync, rename, directory fsync): a crash leaves the old or the new state. */
 export async function saveRunState(jobDir: string, state: RunState): Promise<void> {
   state.updatedAt = new Date().toISOString();
-  const file = join(jobDir, RUN_STATE_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
+  await writeJsonAtomic(join(jobDir, RUN_STATE_FILE), state);
 }

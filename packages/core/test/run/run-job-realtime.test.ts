@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { runRealtimeJob } from '../../src/realtime/index.js';
-import { formatRunSummary, loadRunState, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { formatRunSummary, loadRunState, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -255,6 +255,22 @@ describe('runJob (realtime mode)', () => {
     expect(summary).toMatchObject({ resumed: true, succeeded: 12 });
     expect(emu.stats().chatRequests - before).toBe(12 - answered);
     expect(lines(out.text()).map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, i) => `r${i + 1}`));
+  });
+
+  it('keeps concurrency and requestTimeoutMs in run.json, so resumeRun paces the rest the same way', async () => {
+    const { emu, base } = await emulator({ faults: { latencyMs: 20, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 12);
+    const jobDir = join(dir, 'job');
+    const controller = new AbortController();
+    const err = await catchError(() =>
+      runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, mode: 'realtime', concurrency: 1, requestTimeoutMs: 30_000, jobDir, output: sink().stream, signal: controller.signal, onProgress: (e) => e.type === 'realtime' && e.done === 2 && controller.abort() }),
+    );
+    expectKbatchError(err, { code: 'ABORTED' });
+    expect((await loadRunState(jobDir))?.settings).toMatchObject({ concurrency: 1, requestTimeoutMs: 30_000 });
+    const summary = await resumeRun(jobDir, { client: base.client, output: sink().stream });
+    expect(summary).toMatchObject({ succeeded: 12 });
+    expect(emu.stats().maxConcurrentChat).toBe(1);
   });
 
   it('rejects an unknown mode and a bad autoThreshold with OPTION_INVALID naming the allowed values', async () => {

@@ -97,6 +97,8 @@ Examples:
 Modes: --mode realtime sends each request to /v1/chat/completions (--concurrency at a time, default 16;
 --rpm/--tpm pacing; --request-retries per request) and joins exactly like batch mode; --mode auto picks
 realtime below --auto-threshold requests (default ${DEFAULT_AUTO_THRESHOLD}). The mode is settled once and kept on resume.
+Realtime rows are written as they finish: each chunk (--max-requests, default 1,000 in realtime mode) is joined
+and written in input order as soon as its answers are final (after the retry rounds when some failed).
 In batch mode, --finish-realtime runs a retry round of fewer than --auto-threshold requests realtime.
 
 Rerun the same command with the same --job-dir (or: kbatch resume DIR) to continue after a crash or Ctrl-C.

@@ -1,5 +1,5 @@
 // The run area: one resumable call from a dataset to a joined dataset (re-exported by src/index.ts).
-export { runJob, resumeRun, runRecords, formatRunSummary } from './run-job.js';
+export { runJob, resumeRun, runRecords, formatRunSummary, REALTIME_MAX_REQUESTS } from './run-job.js';
 export type { ResumeRunOptions } from './run-job.js';
 export { runStream } from './run-stream.js';
 export type { RunStreamOptions } from './run-stream.js';

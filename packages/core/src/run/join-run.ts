@@ -38,6 +38,7 @@ export interface RunJoinReport extends JoinReport {
  * The run's joined records in input order, chunk by chunk: each chunk's latest results are written to one
  * file (`run/join/`), indexed on disk by the join, and removed when the next chunk starts, so memory
  * and extra disk are bounded by one chunk.
+ * @param ready - awaited before a chunk's results are read (realtime: until they are final), so rows stream as chunks finish
  */
 export async function* joinRun(
   jobDir: string,
@@ -45,6 +46,7 @@ export async function* joinRun(
   manifest: JobManifest | null,
   plan: JoinPlan,
   onIssue?: JoinIssueHandler,
+  ready?: (chunkIndex: number) => Promise<void>,
 ): AsyncGenerator<RunRow, RunJoinReport, undefined> {
   const tokens = { prompt: 0, completion: 0 };
   const dir = jobPath(jobDir, join('run', 'join'));
@@ -52,8 +54,9 @@ export async function* joinRun(
   await mkdir(dir, { recursive: true });
   async function* chunks(): AsyncGenerator<JoinChunk> {
     let previous: string | undefined;
-    for (const chunk of state.chunks) {
+    for (const [index, chunk] of state.chunks.entries()) {
       if (previous) await rm(previous, { force: true });
+      await ready?.(index);
       const file = join(dir, `chunk-${chunk.part}.jsonl`);
       const out = createWriteStream(file);
       for await (const { text } of latestResults(jobDir, attemptGroups(state, manifest!, chunk.part), (line) => {

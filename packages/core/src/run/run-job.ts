@@ -18,7 +18,8 @@ import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { runRealtimeJob, REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
 import type { RealtimeClientInput } from '../realtime/fast-client.js';
 import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
-import { realtimeChunkResults } from './attempt-results.js';
+import { latestResults, realtimeChunkResults } from './attempt-results.js';
+import { parseResultLine } from '../join/result-line.js';
 import { joinRun, type RunJoinReport, } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
 import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
@@ -27,6 +28,12 @@ import { loadRunState, saveRunState, type RunSettings, type RunState } from './r
 import { spoolInput } from './spool-input.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
+
+/**
+ * Default chunk size (requests) in `mode: 'realtime'`: realtime results are joined and written chunk by chunk as
+ * each chunk's answers are final, so smaller chunks make the output flow sooner (batch mode keeps 50,000).
+ */
+export const REALTIME_MAX_REQUESTS = 1000;
 
 /**
  * The whole pipeline in one resumable call: (spool stdin/records into the job directory) → prepare →
@@ -129,6 +136,9 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       prefix: settings.prefix,
       keepRaw: settings.keepRaw,
     });
+    // Stops what runs behind a streaming join when the join ends first (error, or a consumer that stopped reading).
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
     const jobOptions: JobOptions = {
       client: opts.client,
       window: settings.window,
@@ -140,9 +150,9 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       retryBaseMs: opts.retryBaseMs,
       onProgress: emit,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal,
     };
-    const realtime = realtimeRunner(jobDir, settings, options, opts, emit);
+    const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal);
     try {
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
@@ -162,42 +172,26 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD }) : 'batch';
         await saveRunState(jobDir, state);
       }
-      if (state.chunks.length > 0 && state.mode === 'realtime') {
-        if (state.phase === 'prepared') {
-          const manifest = await loadManifest(jobDir);
-          const total = state.chunks.reduce((n, c) => n + c.requests, 0);
-          emit({ type: 'phase', phase: 'submit', message: `sending ${total} request${total === 1 ? '' : 's'} to /v1/chat/completions (realtime) from ${jobDir}` });
-          await realtime.run(
-            state.chunks.map((c) => jobPath(jobDir, manifest.parts.find((p) => p.index === c.part)!.path)),
-            state.chunks.map((_, i) => jobPath(jobDir, realtimeChunkResults(i))),
-            undefined,
-            total,
-          );
-          state.phase = 'submitted';
-          await saveRunState(jobDir, state);
-        }
-        await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
-      } else if (state.chunks.length > 0) {
-        if (state.phase === 'prepared') {
-          emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
-          await resumeJob(jobDir, jobOptions);
-          state.phase = 'submitted';
-          await saveRunState(jobDir, state);
-        }
-        await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
-      } else if (state.phase === 'prepared') {
-        state.phase = 'submitted';
-        state.retriesDone = true;
-        await saveRunState(jobDir, state);
-      }
     } catch (err) {
       throw interrupted(err, opts.signal, jobDir);
     }
+    // Realtime results are written as they finish: each chunk is joined as soon as its answers are final
+    // (in chunk order; only the list of finished chunks is held), while later chunks are still being sent.
+    const gate = state.chunks.length > 0 && state.mode === 'realtime' && state.phase === 'prepared' ? chunkGate(state.chunks.length) : null;
+    const work = (async () => {
+      try {
+        await runPhases(jobDir, state, plan, jobOptions, emit, realtime, gate ? (index) => openIfFinal(jobDir, state, plan, gate, index) : undefined);
+      } catch (err) {
+        throw interrupted(err, opts.signal, jobDir);
+      }
+    })();
+    if (gate) work.then(() => gate.openAll(), (err: unknown) => gate.fail(err));
+    else await work;
     const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
     // Results are matched to records by position within each chunk: the input must be the one prepared.
     if (settings.inputFingerprint) await checkInputUnchanged(settings.input, settings.inputFingerprint);
-    emit({ type: 'phase', phase: 'join', message: 'joining results onto the input records' });
-    const rows = joinRun(jobDir, state, manifest, plan, opts.onIssue);
+    emit({ type: 'phase', phase: 'join', message: gate ? 'writing results as their chunks finish' : 'joining results onto the input records' });
+    const rows = joinRun(jobDir, state, manifest, plan, opts.onIssue, gate ? (index) => gate.wait(index) : undefined);
     const sinks = openSinks(targets, opts, settings, plan);
     let report: RunJoinReport | undefined;
     let ended = false;
@@ -218,7 +212,12 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       // An error or a consumer that stopped early: no half-written output file is left in place.
       if (!ended) await sinks.destroy();
       await rows.return(undefined as never);
+      if (!ended && gate) {
+        stop.abort(new Error('the join stopped'));
+        await work.catch(() => {});
+      }
     }
+    await work;
     state.phase = 'joined';
     await saveRunState(jobDir, state);
     const summary = summarize(state, manifest, report!, jobDir, started, resumed, sinks.outputs);
@@ -291,7 +290,7 @@ async function newSettings(
     ...(opts.labels ? { labels: opts.labels } : {}),
     ...(schema ? { jsonSchema: schema.jsonSchema, schemaKind: typeof opts.schema === 'object' && '_zod' in opts.schema ? ('zod' as const) : ('json' as const) } : {}),
     confidence: opts.confidence ?? (opts.labels !== undefined && opts.logprobs === true),
-    ...(opts.maxRequests !== undefined ? { maxRequests: opts.maxRequests } : {}),
+    ...(opts.maxRequests !== undefined ? { maxRequests: opts.maxRequests } : opts.mode === 'realtime' ? { maxRequests: REALTIME_MAX_REQUESTS } : {}),
     ...(opts.maxBytes !== undefined ? { maxBytes: parseSize(opts.maxBytes, 'maxBytes') } : {}),
     retries: opts.retries,
     window: opts.window ?? '24h',
@@ -366,6 +365,87 @@ async function overrideWindow(jobDir: string, state: RunState, window: string): 
   if (manifest && manifest.window !== window) await writeManifest(jobDir, { ...manifest, window });
 }
 
+/** Send what is unsent and run the retry rounds (realtime or batch); `onChunkDone` hears of each realtime chunk finished in round 0. */
+async function runPhases(
+  jobDir: string,
+  state: RunState,
+  plan: JoinPlan,
+  jobOptions: JobOptions,
+  emit: (e: RunEvent) => void,
+  realtime: RealtimeRunner,
+  onChunkDone?: (index: number) => Promise<void>,
+): Promise<void> {
+  if (state.chunks.length > 0 && state.mode === 'realtime') {
+    if (state.phase === 'prepared') {
+      const manifest = await loadManifest(jobDir);
+      const total = state.chunks.reduce((n, c) => n + c.requests, 0);
+      emit({ type: 'phase', phase: 'submit', message: `sending ${total} request${total === 1 ? '' : 's'} to /v1/chat/completions (realtime) from ${jobDir}` });
+      await realtime.run(
+        state.chunks.map((c) => jobPath(jobDir, manifest.parts.find((p) => p.index === c.part)!.path)),
+        state.chunks.map((_, i) => jobPath(jobDir, realtimeChunkResults(i))),
+        undefined,
+        total,
+        onChunkDone,
+      );
+      state.phase = 'submitted';
+      await saveRunState(jobDir, state);
+    }
+    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+  } else if (state.chunks.length > 0) {
+    if (state.phase === 'prepared') {
+      emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
+      await resumeJob(jobDir, jobOptions);
+      state.phase = 'submitted';
+      await saveRunState(jobDir, state);
+    }
+    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+  } else if (state.phase === 'prepared') {
+    state.phase = 'submitted';
+    state.retriesDone = true;
+    await saveRunState(jobDir, state);
+  }
+}
+
+/** Per-chunk "results are final" latches the join waits on (resolved early per chunk, or all at once at the end). */
+interface ChunkGate {
+  wait(index: number): Promise<void>;
+  open(index: number): void;
+  openAll(): void;
+  fail(err: unknown): void;
+}
+
+function chunkGate(count: number): ChunkGate {
+  const latches = Array.from({ length: count }, () => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    return { promise, resolve, reject };
+  });
+  for (const l of latches) l.promise.catch(() => {});
+  return {
+    wait: (index) => latches[index]!.promise,
+    open: (index) => latches[index]!.resolve(),
+    openAll: () => latches.forEach((l) => l.resolve()),
+    fail: (err) => latches.forEach((l) => l.reject(err)),
+  };
+}
+
+/**
+ * Open a realtime chunk's gate when no retry round can change it: retries are off, or every request in it
+ * succeeded with an answer the labels/schema accept. Otherwise it opens once the retry rounds are done.
+ */
+async function openIfFinal(jobDir: string, state: RunState, plan: JoinPlan, gate: ChunkGate, index: number): Promise<void> {
+  if (state.settings.retries > 0) {
+    let good = 0;
+    for await (const { line } of latestResults(jobDir, [[{ files: [realtimeChunkResults(index)], resubmitted: false }]])) {
+      const result = parseResultLine(line);
+      if (result.ok && plan.answers.parse(result.response ?? '', result.logprobs).error === null) good++;
+    }
+    if (good !== state.chunks[index]!.requests) return;
+  }
+  gate.open(index);
+}
+
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
 async function retryRounds(
   jobDir: string,
@@ -432,12 +512,19 @@ async function attachParts(jobDir: string, state: RunState, manifest: JobManifes
 
 /** Runs request files realtime with the run's client and realtime settings, reporting progress as `realtime` events. */
 interface RealtimeRunner {
-  run(requestFiles: string[], resultFiles: string[], answersLog: string | undefined, total: number): Promise<RealtimeJobSummary>;
+  run(requestFiles: string[], resultFiles: string[], answersLog: string | undefined, total: number, onFileDone?: (index: number) => Promise<void>): Promise<RealtimeJobSummary>;
 }
 
-function realtimeRunner(jobDir: string, settings: RunSettings, given: RunJobOptions, opts: ResolvedRunJobOptions, emit: (e: RunEvent) => void): RealtimeRunner {
+function realtimeRunner(
+  jobDir: string,
+  settings: RunSettings,
+  given: RunJobOptions,
+  opts: ResolvedRunJobOptions,
+  emit: (e: RunEvent) => void,
+  signal: AbortSignal,
+): RealtimeRunner {
   return {
-    async run(requestFiles, resultFiles, answersLog, total) {
+    async run(requestFiles, resultFiles, answersLog, total, onFileDone) {
       let done = 0;
       let failed = 0;
       const summary = await runRealtimeJob({
@@ -445,6 +532,9 @@ function realtimeRunner(jobDir: string, settings: RunSettings, given: RunJobOpti
         requestFiles,
         resultFiles,
         ...(answersLog !== undefined ? { answersLog } : {}),
+        ...(onFileDone ? { onFileDone: (_chunk: unknown, index: number) => onFileDone(index) } : {}),
+        // The run holds its job directory's lock for the whole run.
+        lockHeld: true,
         client: opts.client as unknown as RealtimeClientInput,
         // The batch default (4 uploads at a time) is no realtime concurrency: unset, the realtime default applies.
         ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
@@ -453,7 +543,7 @@ function realtimeRunner(jobDir: string, settings: RunSettings, given: RunJobOpti
         ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
         ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
         ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        signal,
         onEvent: (event) => {
           if (event.type === 'answered') {
             done++;

@@ -1,5 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
+import { isIterable } from '../internal/iterable.js';
 import { ChatParamsSchema } from '../request/request-options.js';
 import { InputFormatSchema } from '../records/read-options.js';
 import { JobOptionsSchema } from '../job/run-job.js';
@@ -10,8 +11,6 @@ import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 
 const fn = <T>(what = 'must be a function') => z.custom<T>((v) => typeof v === 'function', { error: what });
-const isIterable = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && (Symbol.asyncIterator in v || Symbol.iterator in v) && !(typeof v === 'string');
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
@@ -22,7 +21,7 @@ export const RunJobOptionsSchema = z
     ...ChatParamsSchema.shape,
     /** A file path, `-` for stdin, a byte Readable, or records (objects) as an (async) iterable or object-mode stream. */
     input: z
-      .custom<string | Readable | RecordsInput>((v) => (typeof v === 'string' && v !== '') || v instanceof Readable || isIterable(v), {
+      .custom<string | Readable | RecordsInput>((v) => (typeof v === 'string' && v !== '') || v instanceof Readable || (typeof v === 'object' && isIterable(v)), {
         error: 'must be a path, "-", a Readable or an iterable of records',
       })
       .optional(),
@@ -46,6 +45,7 @@ export const RunJobOptionsSchema = z
       .optional(),
     /** Add `confidence` to labels (default: on when `labels` and `logprobs` are both set). */
     confidence: z.boolean({ error: 'must be true or false' }).optional(),
+    /** Requests per chunk file (default 50,000; 1,000 with `mode: 'realtime'`, whose rows are written chunk by chunk as they finish). */
     maxRequests: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
     maxBytes: z.union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' }).optional(),
     /** Follow-up rounds for failed requests and invalid answers. */
@@ -63,7 +63,9 @@ export const RunJobOptionsSchema = z
     /**
      * How the requests run: `batch` (the Batch API), `realtime` (POST /v1/chat/completions with
      * `concurrency`, `rpm`, `tpm`), or `auto`: realtime below `autoThreshold` requests, batch from there up.
-     * Settled once after prepare and kept in run.json, so a resume runs the same way.
+     * Settled once after prepare and kept in run.json, so a resume runs the same way. Realtime rows are written
+     * as they finish: each chunk (default 1,000 requests) is joined and written, in input order, once its answers
+     * are final (right away, or after the retry rounds when some of them failed).
      */
     mode: z.enum(['batch', 'realtime', 'auto'], { error: 'must be one of batch, realtime, auto' }).default('batch'),
     /** `mode: 'auto'` runs realtime below this many requests (and `finishRealtime` retry rounds below it). */

@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { runRealtimeJob } from '../../src/realtime/index.js';
-import { formatRunSummary, loadRunState, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { formatRunSummary, loadRunState, REALTIME_MAX_REQUESTS, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -271,6 +271,29 @@ describe('runJob (realtime mode)', () => {
     const summary = await resumeRun(jobDir, { client: base.client, output: sink().stream });
     expect(summary).toMatchObject({ succeeded: 12 });
     expect(emu.stats().maxConcurrentChat).toBe(1);
+  });
+
+  it('writes each chunk\'s rows as soon as its answers are final, while later chunks are still being sent', async () => {
+    const { emu, base } = await emulator({ faults: { latencyMs: 10, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 12);
+    const controller = new AbortController();
+    const out = new PassThrough();
+    let first = '';
+    // Stop the run when the first row arrives: with rows written only after everything was sent, nothing would be left to stop.
+    out.once('data', (d: Buffer) => {
+      first = d.toString('utf8');
+      controller.abort();
+    });
+    const err = await catchError(() =>
+      runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, mode: 'realtime', maxRequests: 2, concurrency: 1, jobDir: join(dir, 'job'), output: out, signal: controller.signal }),
+    );
+    expectKbatchError(err, { code: 'ABORTED' });
+    expect(JSON.parse(first.split('\n')[0]!)).toMatchObject({ id: 'r1', error: null });
+    expect(await chatQuiet(emu)).toBeLessThan(12);
+    // Unset, realtime chunks hold 1,000 requests (batch mode keeps 50,000).
+    await runJob({ ...base, input, prompt: '{{text}}', mode: 'realtime', output: sink().stream, jobDir: join(dir, 'job2') });
+    expect((await loadRunState(join(dir, 'job2')))?.settings.maxRequests).toBe(REALTIME_MAX_REQUESTS);
   });
 
   it('rejects an unknown mode and a bad autoThreshold with OPTION_INVALID naming the allowed values', async () => {

@@ -91,7 +91,7 @@ Examples:
   $ kbatch run reviews.csv --local --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo \\
       --prompt 'Review: {{text}}' --labels positive,negative,neutral --output-format csv
   $ jq -c '.[]' tickets.json | kbatch run - --model M --prompt '{{subject}}: {{body}}' --schema ticket.schema.json | jq .category
-  $ kbatch run reviews.csv --mode realtime --concurrency 20 --rpm 30 --model M \
+  $ kbatch run reviews.csv --mode realtime --concurrency 20 --rpm 30 --model M \\
       --prompt 'Review: {{text}}' --labels positive,negative,neutral --output labeled.csv
 
 Modes: --mode realtime sends each request to /v1/chat/completions (--concurrency at a time, default 16;
@@ -218,7 +218,9 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
     await emulator?.close();
   }
   progress.done();
-  if (!flags.quiet) io.stderr.write(formatRunSummary(summary));
+  // --quiet keeps the summary when records failed (exit 3 must not come with nothing to say).
+  if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'summary', ...summary })}\n`);
+  else if (!flags.quiet || summary.failed > 0) io.stderr.write(formatRunSummary(summary));
   if (summary.failed > 0) throw new ExitError(EXIT.partial, `${summary.failed} of ${summary.records} records did not succeed`);
 }
 

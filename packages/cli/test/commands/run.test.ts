@@ -115,6 +115,23 @@ describe('kbatch run', () => {
     }
   });
 
+  it('keeps the failure summary with --quiet (exit 3), and writes it as one JSON line with --progress json', async () => {
+    const cwd = await root();
+    await writeFile(join(cwd, 'in.jsonl'), '{"q":"great, love it"}\nnot json\n{"q":"awful, broken"}\n');
+    const args = ['run', 'in.jsonl', '--model', MODEL, '--prompt', '{{q}}', '--labels', 'positive,negative', '--on-invalid', 'skip', '--poll-interval', '50ms'];
+    const quiet = await runCli([...args, '--quiet', '--job-dir', 'job'], { env, cwd });
+    expect(quiet.code).toBe(3);
+    expect(quiet.stderr).toContain('records 3: 2 succeeded, 1 failed');
+    const rows = quiet.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.label)).toEqual(['positive', null, 'negative']);
+    expect(rows[1].error).toMatch(/^RECORD_INVALID/);
+    const json = await runCli([...args, '--progress', 'json', '--job-dir', 'job'], { env, cwd });
+    expect(json.code).toBe(3);
+    const events = json.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.at(-1)).toMatchObject({ type: 'summary', records: 3, succeeded: 2, failed: 1, skipped: 1 });
+    expect(json.stderr).not.toContain('records 3:');
+  });
+
   it('exits 1 with a flag-named error when the job cannot run', async () => {
     const cwd = await root();
     const noModel = await runCli(['run', REVIEWS, '--prompt', 'x'], { env, cwd });
@@ -251,6 +268,7 @@ describe('kbatch run', () => {
     expect(help.stdout).toContain('kbatch run reviews.csv');
     expect(help.stdout).toContain('--labels');
     expect(help.stdout).toContain('--local');
+    expect(help.stdout).toContain('--rpm 30 --model M \\\n      --prompt');
   });
 });
 

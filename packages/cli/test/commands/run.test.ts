@@ -215,6 +215,31 @@ describe('kbatch run', () => {
     });
   }
 
+  it('continues a stdin run after a SIGKILL from its saved copy (stdin is not read again)', async () => {
+    const cwd = await root();
+    const stdin = (await readFile(REVIEWS, 'utf8'));
+    const args = ['run', '-', ...LABEL_ARGS, '--format', 'csv', '--max-requests', '10', '--job-dir', 'job', '--output', 'out.csv', '--poll-interval', '50ms', '--quiet'];
+    const spawnWith = (extra: Record<string, string>, input: string) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
+        const hooks = extra['KBATCH_TEST_CRASH_AT'] ? { KBATCH_TEST_HOOKS: '1' } : {};
+        const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env, ...hooks, ...extra }, stdio: ['pipe', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('error', reject);
+        child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+        child.stdin.on('error', () => {}); // a killed child may close stdin early
+        child.stdin.end(input);
+      });
+    const crashed = await spawnWith({ KBATCH_TEST_CRASH_AT: 'after-create:2' }, stdin);
+    expect(crashed.signal).toBe('SIGKILL');
+    expect(await readFile(join(cwd, 'job', 'input.csv'), 'utf8')).toBe(stdin);
+    const resumed = await spawnWith({}, '');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const rows = (await parse(await readFile(join(cwd, 'out.csv')))) as Record<string, string>[];
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`));
+    expect(rows.every((r) => r.error === '' && r.label !== '')).toBe(true);
+  });
+
   it('is continued as a whole run by `kbatch resume DIR`, output to stdout', async () => {
     const cwd = await root();
     const first = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--poll-interval', '50ms', '--quiet'], { env, cwd });

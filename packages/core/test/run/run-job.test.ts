@@ -368,6 +368,33 @@ describe('runJob', () => {
     expectKbatchError(await catchError(() => runJob({ ...base, input: other, prompt: '{{q}}', jobDir })), { code: 'JOB_MISMATCH', field: 'input', message: 'read its input from stdin' });
   });
 
+  it('reports an unreadable template file (INPUT_NOT_FOUND), a record that is not an object (RECORD_INVALID), a result line that is not JSON (RESPONSE_INVALID)', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 3);
+    const missing = join(dir, 'nope.txt');
+    expectKbatchError(await catchError(() => runJob({ ...base, input, templateFile: missing, jobDir: join(dir, 'j1') })), { code: 'INPUT_NOT_FOUND', file: missing });
+    const records = (async function* () {
+      yield { text: 'fine' };
+      yield 'not an object' as unknown as Record<string, unknown>;
+    })();
+    expectKbatchError(await catchError(() => runJob({ ...base, input: records, prompt: '{{text}}', jobDir: join(dir, 'j2') })), { code: 'RECORD_INVALID', record: 2 });
+    const jobDir = join(dir, 'j3');
+    await runJob({ ...base, input, prompt: '{{text}}', output: join(dir, 'o.jsonl'), jobDir });
+    const part = (await loadManifest(jobDir)).parts[0]!;
+    await writeFile(join(jobDir, part.outputPath!), '{"custom_id": broken\n');
+    expectKbatchError(await catchError(() => runJob({ ...base, input, prompt: '{{text}}', jobDir })), { code: 'RESPONSE_INVALID', line: 1 });
+  });
+
+  it('refuses a damaged run.json with JOB_INVALID naming the file', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'run.json');
+    await writeFile(file, '{ not json');
+    expectKbatchError(await catchError(() => loadRunState(dir)), { code: 'JOB_INVALID', file, message: 'not valid JSON' });
+    await writeFile(file, JSON.stringify({ version: 1, kind: 'kbatch-run', phase: 'somewhere' }));
+    expectKbatchError(await catchError(() => loadRunState(dir)), { code: 'JOB_INVALID', file, message: 'not a kbatch run state' });
+    expect(await isRunJob(dir)).toBe(false);
+  });
+
   it('refuses a rerun with a different prompt (JOB_MISMATCH) and missing options (OPTION_INVALID)', async () => {
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 2);

@@ -7,6 +7,7 @@ import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progr
 import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
 import { CHUNK_FLAG_OPTIONS, INPUT_FLAG_OPTIONS, REQUEST_FLAG_OPTIONS, type ChunkFlags, type InputFlags, type RequestFlags } from '../flags/index.js';
 import { createProgressReporter } from '../progress/index.js';
+import { realtimeProgress } from '../progress/realtime-progress.js';
 import { EXIT, ExitError } from '../exit-error.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
@@ -181,7 +182,7 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
   }
   const mode = progressMode(flags);
   const progress = createProgressReporter({ stream: io.stderr, mode });
-  const realtime = realtimeProgress(io, mode);
+  const realtime = realtimeProgress(io.stderr, mode);
   const onProgress = (event: RunEvent): void => {
     if (event.type === 'realtime') return realtime(event);
     if (event.type === 'phase' || event.type === 'retry-round') {
@@ -222,28 +223,4 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
   if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'summary', ...summary })}\n`);
   else if (!flags.quiet || summary.failed > 0) io.stderr.write(formatRunSummary(summary));
   if (summary.failed > 0) throw new ExitError(EXIT.partial, `${summary.failed} of ${summary.records} records did not succeed`);
-}
-
-/**
- * Realtime progress on stderr: a plain line at every tenth of the requests (and when the adaptive
- * limit changes), the same as JSON lines with --progress json; nothing with --quiet.
- */
-function realtimeProgress(io: CliIo, mode: ReturnType<typeof progressMode>): (event: Extract<RunEvent, { type: 'realtime' }>) => void {
-  let retries = 0;
-  let lastStep = -1;
-  return (e) => {
-    if (mode === 'none') return;
-    if (e.event.type === 'retry') retries++;
-    const step = e.total === 0 ? 10 : Math.floor((e.done * 10) / e.total);
-    const counted = (e.event.type === 'answered' || e.event.type === 'failed') && (step !== lastStep || e.done === e.total);
-    if (!counted && e.event.type !== 'concurrency') return;
-    if (counted) lastStep = step;
-    if (mode === 'json') {
-      io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'realtime', done: e.done, failed: e.failed, total: e.total, retries, ...(e.event.type === 'concurrency' ? { concurrency: e.event.limit } : {}) })}\n`);
-    } else if (e.event.type === 'concurrency') {
-      io.stderr.write(`realtime: concurrency now ${e.event.limit} (adapting to 429s)\n`);
-    } else {
-      io.stderr.write(`realtime: ${e.done}/${e.total} done, ${e.failed} failed, ${retries} retries\n`);
-    }
-  };
 }

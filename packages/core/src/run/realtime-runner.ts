@@ -1,0 +1,66 @@
+// The run's bridge to runRealtimeJob.
+import { crashPoint } from '../job/crash-point.js';
+import { runRealtimeJob } from '../realtime/run-realtime-job.js';
+import type { RealtimeClientInput } from '../realtime/fast-client.js';
+import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
+import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
+import type { RunSettings } from './run-state.js';
+
+/**
+ * Default chunk size (requests) in `mode: 'realtime'`: realtime results are joined and written chunk by chunk as
+ * each chunk's answers are final, so smaller chunks make the output flow sooner (batch mode keeps 50,000).
+ */
+export const REALTIME_MAX_REQUESTS = 1000;
+
+/** Runs request files realtime with the run's client and realtime settings, reporting progress as `realtime` events. */
+export interface RealtimeRunner {
+  run(requestFiles: string[], resultFiles: string[], answersLog: string | undefined, total: number, onFileDone?: (index: number) => Promise<void>): Promise<RealtimeJobSummary>;
+}
+
+/** The runner for this run: client, pacing and lock settings bound once; progress counted per call. */
+export function realtimeRunner(
+  jobDir: string,
+  settings: RunSettings,
+  given: RunJobOptions,
+  opts: ResolvedRunJobOptions,
+  emit: (e: RunEvent) => void,
+  signal: AbortSignal,
+): RealtimeRunner {
+  return {
+    async run(requestFiles, resultFiles, answersLog, total, onFileDone) {
+      let done = 0;
+      let failed = 0;
+      const summary = await runRealtimeJob({
+        jobDir,
+        requestFiles,
+        resultFiles,
+        ...(answersLog !== undefined ? { answersLog } : {}),
+        ...(onFileDone ? { onFileDone: (_chunk: unknown, index: number) => onFileDone(index) } : {}),
+        // The run holds its job directory's lock for the whole run.
+        lockHeld: true,
+        client: opts.client as unknown as RealtimeClientInput,
+        // The batch default (4 uploads at a time) is no realtime concurrency: unset, the realtime default applies.
+        ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+        ...(settings.rpm !== undefined ? { rpm: settings.rpm } : {}),
+        ...(settings.tpm !== undefined ? { tpm: settings.tpm } : {}),
+        ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
+        ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
+        ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
+        signal,
+        onEvent: (event) => {
+          if (event.type === 'answered') {
+            done++;
+            if (!event.replayed) crashPoint('run-during-realtime');
+          }
+          else if (event.type === 'failed') {
+            done++;
+            failed++;
+          }
+          emit({ type: 'realtime', event, done, failed, total });
+        },
+      });
+      crashPoint('run-after-realtime');
+      return summary;
+    },
+  };
+}

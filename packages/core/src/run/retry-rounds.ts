@@ -1,0 +1,77 @@
+// Follow-up rounds for what failed, as batches or realtime.
+import { join } from 'node:path';
+import { addChunks, jobPath } from '../job/create-job.js';
+import { loadManifest, type JobManifest } from '../job/manifest.js';
+import { resumeJob, type JobOptions } from '../job/run-job.js';
+import { crashPoint } from '../job/crash-point.js';
+import type { JoinPlan } from '../join/join-plan.js';
+import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
+import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
+import type { RealtimeRunner } from './realtime-runner.js';
+import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
+import type { RunEvent } from './run-options.js';
+import { saveRunState, type RunState } from './run-state.js';
+
+/** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
+export async function retryRounds(
+  jobDir: string,
+  state: RunState,
+  plan: JoinPlan,
+  jobOptions: JobOptions,
+  emit: (e: RunEvent) => void,
+  realtime: RealtimeRunner,
+): Promise<void> {
+  while (!state.retriesDone) {
+    const manifest = await loadManifest(jobDir);
+    const last = state.rounds.at(-1);
+    if (last && !last.finished) {
+      const requests = last.parts.reduce((n, p) => n + p.requests, 0);
+      if (last.via === 'realtime') {
+        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests realtime` });
+        await realtime.run(
+          last.parts.map((p) => jobPath(jobDir, p.file)),
+          last.parts.map((p) => jobPath(jobDir, p.results!)),
+          jobPath(jobDir, join(realtimeRetryDir(last.round), REALTIME_ANSWERS_FILE)),
+          requests,
+        );
+      } else {
+        if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
+        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests` });
+        await resumeJob(jobDir, jobOptions);
+      }
+      last.finished = true;
+      await saveRunState(jobDir, state);
+      continue;
+    }
+    const round = (last?.round ?? 0) + 1;
+    if (round > state.settings.retries || manifest.cancelledAt) {
+      state.retriesDone = true;
+      await saveRunState(jobDir, state);
+      break;
+    }
+    const planned = await planRetryRound(jobDir, state, manifest, plan, round);
+    if (planned.length === 0) {
+      state.retriesDone = true;
+      await saveRunState(jobDir, state);
+      break;
+    }
+    const requests = planned.reduce((n, p) => n + p.requests, 0);
+    // Invalid answers are successes to the realtime engine, so a realtime round always re-sends (its own answers log).
+    const via = state.mode === 'realtime' || (state.settings.finishRealtime && requests < (state.settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD)) ? 'realtime' : 'batch';
+    if (via === 'realtime') for (const p of planned) p.results = realtimeRetryResults(round, p.chunk);
+    state.rounds.push({ round, via, parts: planned, finished: false });
+    await saveRunState(jobDir, state);
+    emit({ type: 'retry-round', round, requests, parts: planned.length, via });
+  }
+}
+
+/** Give a planned round its job parts: ones a crash left unclaimed in the manifest, else new ones from addChunks. */
+export async function attachParts(jobDir: string, state: RunState, manifest: JobManifest, parts: RunState['rounds'][number]['parts']): Promise<void> {
+  const claimed = new Set(state.rounds.filter((r) => r.via !== 'realtime').flatMap((r) => r.parts.map((p) => p.part)).filter((p): p is string => p !== null));
+  const unclaimed = manifest.parts.filter((p) => p.kind === 'retry' && !claimed.has(p.index)).map((p) => p.index);
+  const pending = parts.filter((p) => p.part === null);
+  const indexes = unclaimed.length === pending.length ? unclaimed : await addChunks(jobDir, pending.map((p) => join(jobDir, p.file)));
+  crashPoint('run-after-add-retries');
+  pending.forEach((p, i) => (p.part = indexes[i]!));
+  await saveRunState(jobDir, state);
+}

@@ -1,0 +1,93 @@
+// The sending phases of a run and the per-chunk gates a streaming realtime join waits on.
+import { jobPath } from '../job/create-job.js';
+import { loadManifest } from '../job/manifest.js';
+import { resumeJob, type JobOptions } from '../job/run-job.js';
+import type { JoinPlan } from '../join/join-plan.js';
+import { parseResultLine } from '../join/result-line.js';
+import { latestResults, realtimeChunkResults } from './attempt-results.js';
+import type { RealtimeRunner } from './realtime-runner.js';
+import { retryRounds } from './retry-rounds.js';
+import type { RunEvent } from './run-options.js';
+import { saveRunState, type RunState } from './run-state.js';
+
+/** Send what is unsent and run the retry rounds (realtime or batch); `onChunkDone` hears of each realtime chunk finished in round 0. */
+export async function runPhases(
+  jobDir: string,
+  state: RunState,
+  plan: JoinPlan,
+  jobOptions: JobOptions,
+  emit: (e: RunEvent) => void,
+  realtime: RealtimeRunner,
+  onChunkDone?: (index: number) => Promise<void>,
+): Promise<void> {
+  if (state.chunks.length > 0 && state.mode === 'realtime') {
+    if (state.phase === 'prepared') {
+      const manifest = await loadManifest(jobDir);
+      const total = state.chunks.reduce((n, c) => n + c.requests, 0);
+      emit({ type: 'phase', phase: 'submit', message: `sending ${total} request${total === 1 ? '' : 's'} to /v1/chat/completions (realtime) from ${jobDir}` });
+      await realtime.run(
+        state.chunks.map((c) => jobPath(jobDir, manifest.parts.find((p) => p.index === c.part)!.path)),
+        state.chunks.map((_, i) => jobPath(jobDir, realtimeChunkResults(i))),
+        undefined,
+        total,
+        onChunkDone,
+      );
+      state.phase = 'submitted';
+      await saveRunState(jobDir, state);
+    }
+    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+  } else if (state.chunks.length > 0) {
+    if (state.phase === 'prepared') {
+      emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
+      await resumeJob(jobDir, jobOptions);
+      state.phase = 'submitted';
+      await saveRunState(jobDir, state);
+    }
+    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+  } else if (state.phase === 'prepared') {
+    state.phase = 'submitted';
+    state.retriesDone = true;
+    await saveRunState(jobDir, state);
+  }
+}
+
+/** Per-chunk "results are final" latches the join waits on (resolved early per chunk, or all at once at the end). */
+export interface ChunkGate {
+  wait(index: number): Promise<void>;
+  open(index: number): void;
+  openAll(): void;
+  fail(err: unknown): void;
+}
+
+/** A gate of `count` chunks, all closed. */
+export function chunkGate(count: number): ChunkGate {
+  const latches = Array.from({ length: count }, () => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    return { promise, resolve, reject };
+  });
+  for (const l of latches) l.promise.catch(() => {});
+  return {
+    wait: (index) => latches[index]!.promise,
+    open: (index) => latches[index]!.resolve(),
+    openAll: () => latches.forEach((l) => l.resolve()),
+    fail: (err) => latches.forEach((l) => l.reject(err)),
+  };
+}
+
+/**
+ * Open a realtime chunk's gate when no retry round can change it: retries are off, or every request in it
+ * succeeded with an answer the labels/schema accept. Otherwise it opens once the retry rounds are done.
+ */
+export async function openIfFinal(jobDir: string, state: RunState, plan: JoinPlan, gate: ChunkGate, index: number): Promise<void> {
+  if (state.settings.retries > 0) {
+    let good = 0;
+    for await (const { line } of latestResults(jobDir, [[{ files: [realtimeChunkResults(index)], resubmitted: false }]])) {
+      const result = parseResultLine(line);
+      if (result.ok && plan.answers.parse(result.response ?? '', result.logprobs).error === null) good++;
+    }
+    if (good !== state.chunks[index]!.requests) return;
+  }
+  gate.open(index);
+}

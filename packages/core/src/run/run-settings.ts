@@ -1,0 +1,172 @@
+// How a run's options become its stored settings, and what a rerun may change.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { KbatchError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
+import { loadManifest, writeManifest } from '../job/manifest.js';
+import { resolveOutputFormat } from '../output/output-format.js';
+import { RequestOptionsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
+import { parseSize } from '../chunk/size.js';
+import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
+import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
+import type { RunSettings, RunState } from './run-state.js';
+import { spoolInput } from './spool-input.js';
+import { checkSinkTargets } from './run-sinks.js';
+
+/** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
+export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
+  if (typeof opts.schema === 'string') return loadAnswerSchema(resolve(cwd, opts.schema));
+  if (opts.schema !== undefined) return compileAnswerSchema(opts.schema);
+  if (state?.settings.jsonSchema) {
+    if (state.settings.schemaKind === 'zod') {
+      opts.onWarning?.(
+        'this run was started with a zod schema; continuing with the JSON Schema converted from it (refinements, transforms and defaults do not apply) — pass the same `schema` to keep them',
+      );
+    }
+    return compileAnswerSchema(state.settings.jsonSchema);
+  }
+  return undefined;
+}
+
+/** The request options a run was given (prompt read from templateFile), validated like prepare does. */
+export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
+  let prompt = opts.prompt;
+  if (opts.templateFile !== undefined) {
+    try {
+      prompt = (await readFile(resolve(cwd, opts.templateFile), 'utf8')).replace(/\r?\n$/, '');
+    } catch (cause) {
+      throw new KbatchError('INPUT_NOT_FOUND', `cannot read template file "${opts.templateFile}"`, { file: opts.templateFile, cause });
+    }
+  }
+  const request: Record<string, unknown> = { model: opts.model, prompt, system: opts.system, idColumn: opts.idColumn };
+  for (const [key] of CHAT_PARAM_FIELDS) request[key] = opts[key];
+  for (const key of Object.keys(request)) if (request[key] === undefined) delete request[key];
+  parseOptions(RequestOptionsSchema, request, 'runJob');
+  return request;
+}
+
+/** Settings of a new run: validated request options, output/rejects checked, the input spooled (and fingerprinted) if needed. */
+export async function newSettings(
+  given: RunJobOptions,
+  opts: ResolvedRunJobOptions,
+  jobDir: string,
+  cwd: string,
+  schema: AnswerSchema | undefined,
+  emit: (e: RunEvent) => void,
+): Promise<RunSettings> {
+  if (opts.input === undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `input`: must be a path, "-", a Readable or an iterable of records, got nothing', { field: 'input' });
+  if (opts.prompt === undefined && opts.templateFile === undefined) {
+    throw new KbatchError('OPTION_INVALID', 'Invalid option `prompt`: must be a template (or give `templateFile`), got nothing', { field: 'prompt' });
+  }
+  const request = await requestOptions(opts, cwd);
+  if (typeof opts.input !== 'string' || opts.input === '-') emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
+  await checkSinkTargets({
+    output: typeof opts.output === 'string' && opts.output !== '-' ? resolve(cwd, opts.output) : null,
+    rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
+  });
+  const spooled = await spoolInput(opts.input, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal });
+  const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
+  return {
+    input: spooled.path,
+    spooled: spooled.spooled,
+    ...(spooled.fingerprint ? { inputFingerprint: spooled.fingerprint } : {}),
+    format: spooled.format,
+    ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+    onInvalidRecord: opts.onInvalidRecord,
+    request,
+    ...(opts.labels ? { labels: opts.labels } : {}),
+    ...(schema ? { jsonSchema: schema.jsonSchema, schemaKind: typeof opts.schema === 'object' && '_zod' in opts.schema ? ('zod' as const) : ('json' as const) } : {}),
+    confidence: opts.confidence ?? (opts.labels !== undefined && opts.logprobs === true),
+    ...(opts.maxRequests !== undefined ? { maxRequests: opts.maxRequests } : opts.mode === 'realtime' ? { maxRequests: REALTIME_MAX_REQUESTS } : {}),
+    ...(opts.maxBytes !== undefined ? { maxBytes: parseSize(opts.maxBytes, 'maxBytes') } : {}),
+    retries: opts.retries,
+    window: opts.window ?? '24h',
+    output,
+    outputFormat: resolveOutputFormat(opts.outputFormat, output ?? undefined),
+    rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
+    prefix: opts.prefix ?? '',
+    keepRaw: opts.keepRaw ?? false,
+    mode: opts.mode,
+    autoThreshold: opts.autoThreshold,
+    ...(opts.rpm !== undefined ? { rpm: opts.rpm } : {}),
+    ...(opts.tpm !== undefined ? { tpm: opts.tpm } : {}),
+    ...(opts.requestRetries !== undefined ? { requestRetries: opts.requestRetries } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(given.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    finishRealtime: opts.finishRealtime ?? false,
+  };
+}
+
+/** A rerun must describe the same requests; output options may change. */
+export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined): Promise<void> {
+  const differs = (what: string): never => {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `the job directory holds a run with a different ${what}; rerun with the same options to continue it, or use a new --job-dir`,
+      { field: what },
+    );
+  };
+  if (typeof opts.input === 'string' && opts.input !== '-' && !settings.spooled && resolve(cwd, opts.input) !== settings.input) differs('input');
+  // Chosen over a warning: the user may believe the file is what gets joined, but the run joins its saved copy.
+  if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - (stdin is not read again) or use a new --job-dir for ${opts.input}`,
+      { field: 'input', file: resolve(cwd, opts.input) },
+    );
+  }
+  if (opts.model !== undefined || opts.prompt !== undefined || opts.templateFile !== undefined) {
+    const request = await requestOptions({ ...opts, model: opts.model ?? (settings.request.model as string) } as ResolvedRunJobOptions, cwd);
+    for (const key of new Set([...Object.keys(request), ...Object.keys(settings.request)])) {
+      if (JSON.stringify(request[key]) !== JSON.stringify(settings.request[key])) differs(key === 'prompt' ? 'prompt' : `\`${key}\``);
+    }
+  }
+  if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
+  if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
+}
+
+/** Output options given on a rerun replace the stored ones (the answers are joined again on every rerun). */
+export function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string): void {
+  if (typeof opts.output === 'string') {
+    settings.output = opts.output === '-' ? '-' : resolve(cwd, opts.output);
+    settings.outputFormat = resolveOutputFormat(opts.outputFormat, settings.output);
+  } else if (opts.outputFormat !== undefined) settings.outputFormat = opts.outputFormat;
+  if (typeof opts.rejects === 'string') settings.rejects = resolve(cwd, opts.rejects);
+  if (opts.prefix !== undefined) settings.prefix = opts.prefix;
+  if (opts.keepRaw !== undefined) settings.keepRaw = opts.keepRaw;
+}
+
+/**
+ * A rerun may change the completion window until a batch create was attempted (the manifest's window is
+ * what batches are created with), so a run stuck on a window the API refuses can be fixed in place.
+ */
+export async function overrideWindow(jobDir: string, state: RunState, window: string): Promise<void> {
+  const manifest = state.phase === 'init' ? null : await loadManifest(jobDir).catch(() => null);
+  if (manifest?.parts.some((p) => p.createStartedAt !== undefined || p.batchId !== undefined)) {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `the job directory's batches were already created with window ${manifest.window}; rerun without --window ${window} to continue it, or use a new --job-dir`,
+      { field: 'window' },
+    );
+  }
+  state.settings.window = window;
+  if (manifest && manifest.window !== window) await writeManifest(jobDir, { ...manifest, window });
+}
+
+/** Realtime settings given on a rerun replace the stored ones; the mode only until it is settled. */
+export function applyRealtimeOverrides(state: RunState, given: RunJobOptions, opts: ResolvedRunJobOptions): void {
+  const settings = state.settings;
+  if (given.rpm !== undefined) settings.rpm = opts.rpm;
+  if (given.tpm !== undefined) settings.tpm = opts.tpm;
+  if (given.requestRetries !== undefined) settings.requestRetries = opts.requestRetries;
+  if (given.requestTimeoutMs !== undefined) settings.requestTimeoutMs = opts.requestTimeoutMs;
+  if (given.concurrency !== undefined) settings.concurrency = opts.concurrency;
+  if (given.finishRealtime !== undefined) settings.finishRealtime = opts.finishRealtime ?? false;
+  if (state.mode === undefined) {
+    if (given.mode !== undefined) settings.mode = opts.mode;
+    if (given.autoThreshold !== undefined) settings.autoThreshold = opts.autoThreshold;
+  } else if (given.mode !== undefined && given.mode !== 'auto' && given.mode !== state.mode) {
+    opts.onWarning?.(`this run already runs in ${state.mode} mode (kept; --mode ${given.mode} applies to new runs only)`);
+  }
+}

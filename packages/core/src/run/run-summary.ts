@@ -1,0 +1,70 @@
+// The outcome of a run, as data and as text.
+import type { JobManifest } from '../job/manifest.js';
+import { summarizeJob } from '../job/summary.js';
+import type { JobSummary } from '../job/types.js';
+import type { RunJoinReport } from './join-run.js';
+import type { RunSummary } from './run-options.js';
+import type { RunState } from './run-state.js';
+
+/** The run summary from the state, the manifest and the join report. */
+export function summarize(
+  state: RunState,
+  manifest: JobManifest | null,
+  report: RunJoinReport,
+  jobDir: string,
+  started: number,
+  resumed: boolean,
+  outputs: RunSummary['outputs'],
+): RunSummary {
+  const job: JobSummary | null = manifest && state.mode !== 'realtime' ? summarizeJob(jobDir, manifest) : null;
+  const roundRequests = state.rounds.map((r) => r.parts.reduce((n, p) => n + p.requests, 0));
+  const realtimeRequests =
+    (state.mode === 'realtime' ? state.chunks.reduce((n, c) => n + c.requests, 0) : 0) +
+    state.rounds.reduce((n, r, i) => n + (r.via === 'realtime' ? roundRequests[i]! : 0), 0);
+  const records = report.records + report.skipped;
+  return {
+    jobId: manifest?.jobId ?? null,
+    jobDir,
+    records,
+    succeeded: report.succeeded,
+    failed: records - report.succeeded,
+    requestErrors: report.failed,
+    invalidAnswers: report.invalid,
+    missing: report.missing,
+    skipped: report.skipped,
+    retried: roundRequests[0] ?? 0,
+    retryRequests: roundRequests.reduce((a, b) => a + b, 0),
+    rounds: state.rounds.length,
+    promptTokens: report.allPromptTokens,
+    completionTokens: report.allCompletionTokens,
+    batches: manifest ? manifest.parts.filter((p) => p.batchId).length : 0,
+    mode: state.mode ?? 'batch',
+    realtimeRequests,
+    unknownResults: report.unknown,
+    duplicateResults: report.duplicates,
+    wallMs: Date.now() - started,
+    resumed,
+    outputs,
+    job,
+  };
+}
+
+/**
+ * One-line-per-fact human summary of a run (the CLI writes it to stderr).
+ * @example formatRunSummary(s) // 'kbatch run: 30 records, 30 succeeded, 0 failed, 2 retried; …'
+ */
+export function formatRunSummary(s: RunSummary): string {
+  const lines = [
+    `records ${s.records}: ${s.succeeded} succeeded, ${s.failed} failed` +
+      (s.failed > 0 ? ` (${s.requestErrors} request errors, ${s.invalidAnswers} invalid answers, ${s.missing} without result, ${s.skipped} skipped)` : '') +
+      `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}`,
+    `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}` +
+      (s.realtimeRequests > 0 ? ` + ${s.realtimeRequests} realtime request${s.realtimeRequests === 1 ? '' : 's'}` : '') +
+      `; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
+  ];
+  if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);
+  if (s.outputs.output && s.outputs.output !== '-') lines.push(`output: ${s.outputs.output}`);
+  if (s.outputs.rejects && s.failed > 0) lines.push(`rejects: ${s.outputs.rejects}`);
+  lines.push(`job: ${s.jobDir}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -29,6 +29,7 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   requestRetries?: number | string;
   requestTimeout?: string;
   finishRealtime?: boolean;
+  unordered?: boolean;
 }
 
 const RUN_FLAG_OPTIONS = [
@@ -48,6 +49,7 @@ const RUN_FLAG_OPTIONS = [
   'tpm',
   'requestRetries',
   'finishRealtime',
+  'unordered',
 ];
 
 /** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
@@ -80,6 +82,7 @@ export const register: RegisterCommand = (program, io) => {
     .addOption(new Option('--tpm <n>', 'realtime: estimated tokens per minute').argParser(numberArg))
     .addOption(new Option('--request-retries <n>', 'realtime: retries of one request on 429, 5xx, dropped connections, timeouts (default 5)').argParser(numberArg))
     .option('--request-timeout <duration>', 'realtime: timeout of one attempt (default 10m)')
+    .option('--unordered', 'realtime: write each chunk of rows as soon as it is done instead of in input order')
     .option('--finish-realtime', 'batch mode: run a retry round of fewer than --auto-threshold requests realtime instead of as a new batch')
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
@@ -99,7 +102,8 @@ Modes: --mode realtime sends each request to /v1/chat/completions (--concurrency
 --rpm/--tpm pacing; --request-retries per request) and joins exactly like batch mode; --mode auto picks
 realtime below --auto-threshold requests (default ${DEFAULT_AUTO_THRESHOLD}). The mode is settled once and kept on resume.
 Realtime rows are written as they finish: each chunk (--max-requests, default 1,000 in realtime mode) is joined
-and written in input order as soon as its answers are final (after the retry rounds when some failed).
+and written in input order as soon as its answers are final (after the retry rounds when some failed);
+with --unordered each chunk is written as soon as it is done, without waiting for earlier ones.
 In batch mode, --finish-realtime runs a retry round of fewer than --auto-threshold requests realtime.
 
 Rerun the same command with the same --job-dir (or: kbatch resume DIR) to continue after a crash or Ctrl-C.
@@ -161,6 +165,7 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
     ...(flags.requestRetries !== undefined ? { requestRetries: flags.requestRetries as number } : {}),
     ...(flags.requestTimeout !== undefined ? { requestTimeoutMs: parseDuration(flags.requestTimeout, '--request-timeout') } : {}),
     ...(flags.finishRealtime ? { finishRealtime: true } : {}),
+    ...(flags.unordered ? { unordered: true } : {}),
   };
 }
 

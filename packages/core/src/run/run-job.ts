@@ -9,7 +9,7 @@ import type { JobOptions } from '../job/run-job.js';
 import { crashPoint } from '../job/crash-point.js';
 import { createJoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
-import { joinRun, type RunJoinReport } from './join-run.js';
+import { joinRun, joinRunUnordered, type RunJoinReport } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
 import { realtimeRunner } from './realtime-runner.js';
 import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
@@ -179,7 +179,10 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     // Results are matched to records by position within each chunk: the input must be the one prepared.
     if (settings.inputFingerprint) await checkInputUnchanged(settings.input, settings.inputFingerprint);
     emit({ type: 'phase', phase: 'join', message: gate ? 'writing results as their chunks finish' : 'joining results onto the input records' });
-    const rows = joinRun(jobDir, state, manifest, plan, opts.onIssue, gate ? (index) => gate.wait(index) : undefined);
+    const rows =
+      gate && opts.unordered
+        ? joinRunUnordered(jobDir, state, manifest, plan, gate.opened(), opts.onIssue)
+        : joinRun(jobDir, state, manifest, plan, opts.onIssue, gate ? (index) => gate.wait(index) : undefined);
     const sinks = openSinks(targets, opts, settings, plan);
     let report: RunJoinReport | undefined;
     let ended = false;

@@ -70,6 +70,11 @@ export const RunJobOptionsSchema = z
     mode: z.enum(['batch', 'realtime', 'auto'], { error: 'must be one of batch, realtime, auto' }).default('batch'),
     /** `mode: 'auto'` runs realtime below this many requests (and `finishRealtime` retry rounds below it). */
     autoThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(DEFAULT_AUTO_THRESHOLD),
+    /**
+     * Realtime: write each chunk's rows as soon as that chunk's answers are final instead of in input order
+     * (rows stay in input order within a chunk; records skipped while preparing come first).
+     */
+    unordered: z.boolean({ error: 'must be true or false' }).optional(),
     /** Realtime: requests per minute (attempts, retries included). */
     rpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
     /** Realtime: estimated tokens per minute. */

@@ -54,6 +54,8 @@ export async function runPhases(
 /** Per-chunk "results are final" latches the join waits on (resolved early per chunk, or all at once at the end). */
 export interface ChunkGate {
   wait(index: number): Promise<void>;
+  /** Chunk indexes in the order their gates opened (each once), until all are open; throws what `fail` got. */
+  opened(): AsyncGenerator<number>;
   open(index: number): void;
   openAll(): void;
   fail(err: unknown): void;
@@ -68,11 +70,41 @@ export function chunkGate(count: number): ChunkGate {
     return { promise, resolve, reject };
   });
   for (const l of latches) l.promise.catch(() => {});
+  const isOpen = new Array<boolean>(count).fill(false);
+  const order: number[] = [];
+  let failure: { err: unknown } | null = null;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    wake?.();
+    wake = null;
+  };
+  const open = (index: number): void => {
+    if (isOpen[index]) return;
+    isOpen[index] = true;
+    order.push(index);
+    latches[index]!.resolve();
+    notify();
+  };
   return {
     wait: (index) => latches[index]!.promise,
-    open: (index) => latches[index]!.resolve(),
-    openAll: () => latches.forEach((l) => l.resolve()),
-    fail: (err) => latches.forEach((l) => l.reject(err)),
+    async *opened() {
+      for (let n = 0; n < count; n++) {
+        while (order.length <= n) {
+          if (failure) throw failure.err;
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        yield order[n]!;
+      }
+    },
+    open,
+    openAll: () => {
+      for (let i = 0; i < count; i++) open(i);
+    },
+    fail: (err) => {
+      failure = { err };
+      latches.forEach((l) => l.reject(err));
+      notify();
+    },
   };
 }
 

@@ -296,6 +296,35 @@ describe('runJob (realtime mode)', () => {
     expect((await loadRunState(join(dir, 'job2')))?.settings.maxRequests).toBe(REALTIME_MAX_REQUESTS);
   });
 
+  it('unordered: writes each chunk as soon as it is final, so a chunk waiting for its retry round comes last', async () => {
+    const seen = new Set<string>();
+    // The first answer to a HOLD prompt is not a label: chunk 1 waits for retry round 1, chunks 2 and 3 do not.
+    const responder = (body: Parameters<typeof respond>[0]) => {
+      const key = JSON.stringify(body.messages);
+      if (key.includes('HOLD') && !seen.has(key)) {
+        seen.add(key);
+        return 'maybe?';
+      }
+      return String(respond(body).content);
+    };
+    const { base } = await emulator({ responder });
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    const texts = ['HOLD great', 'HOLD awful', 'great', 'awful', 'lovely', 'broken'];
+    await writeFile(input, texts.map((q, i) => JSON.stringify({ n: i + 1, q })).join('\n'));
+    const options = { ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', maxRequests: 2, concurrency: 1 } as const;
+    const out = sink();
+    const summary = await runJob({ ...options, unordered: true, output: out.stream, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 6, succeeded: 6, rounds: 1 });
+    const rows = lines(out.text());
+    expect(rows.map((r) => r.n)).toEqual([3, 4, 5, 6, 1, 2]);
+    seen.clear();
+    const ordered = sink();
+    await runJob({ ...options, output: ordered.stream, jobDir: join(dir, 'job2') });
+    expect(lines(ordered.text()).map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...rows].sort((a, b) => Number(a.n) - Number(b.n))).toEqual(lines(ordered.text()));
+  });
+
   it('rejects an unknown mode and a bad autoThreshold with OPTION_INVALID naming the allowed values', async () => {
     const { base } = shared;
     const err = await catchError(() => runJob({ ...base, input: 'x.csv', prompt: 'x', mode: 'fast' as 'batch' }));

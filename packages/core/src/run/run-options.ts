@@ -72,7 +72,8 @@ export const RunJobOptionsSchema = z
     autoThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(DEFAULT_AUTO_THRESHOLD),
     /**
      * Realtime: write each chunk's rows as soon as that chunk's answers are final instead of in input order
-     * (rows stay in input order within a chunk; records skipped while preparing come first).
+     * (rows stay in input order within a chunk; records skipped while preparing come first). Applies while the
+     * requests are being sent; a rerun that finds them all answered joins in input order.
      */
     unordered: z.boolean({ error: 'must be true or false' }).optional(),
     /** Realtime: requests per minute (attempts, retries included). */

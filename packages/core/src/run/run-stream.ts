@@ -11,7 +11,7 @@ export type RunStreamOptions = Omit<RunJobOptions, 'input'> & {
 /**
  * Object-mode duplex for `pipeline()`: plain record objects in, joined records out (input order).
  * The records are spooled into the job directory, so output starts once the input has ended and the
- * batches are done; use `runRecords` to get the summary as a return value.
+ * batches are done (realtime mode: as each chunk's answers are final); use `runRecords` to get the summary.
  * @example
  * await pipeline(Readable.from(rows), runStream({ model, prompt: '{{text}}', labels: ['a', 'b'], client }),
  *   outputStream({ format: 'csv' }), process.stdout);

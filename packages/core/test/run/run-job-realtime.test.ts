@@ -323,6 +323,13 @@ describe('runJob (realtime mode)', () => {
     await runJob({ ...options, output: ordered.stream, jobDir: join(dir, 'job2') });
     expect(lines(ordered.text()).map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
     expect([...rows].sort((a, b) => Number(a.n) - Number(b.n))).toEqual(lines(ordered.text()));
+    // Skipped records are final from the start: they come first, and every record read is one row.
+    await writeFile(input, ['{"n":1,"q":"great"}', 'not json', '{"n":3}', '{"n":4,"q":"awful"}'].join('\n'));
+    const mixed = sink();
+    const s2 = await runJob({ ...options, unordered: true, onInvalidRecord: 'skip', output: mixed.stream, jobDir: join(dir, 'job3') });
+    expect(s2).toMatchObject({ records: 4, succeeded: 2, skipped: 2 });
+    const mixedRows = lines(mixed.text());
+    expect(mixedRows.map((r) => [r.n ?? null, String(r.error ?? '').split(':')[0]])).toEqual([[null, 'RECORD_INVALID'], [3, 'TEMPLATE_FIELD_MISSING'], [1, ''], [4, '']]);
   });
 
   it('rejects an unknown mode and a bad autoThreshold with OPTION_INVALID naming the allowed values', async () => {

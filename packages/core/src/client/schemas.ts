@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 
-// Servers disagree on timestamps (ints on create, strings on get/list in kluster's own reference): accept both.
-const timestamp = z
+/**
+ * A unix timestamp as servers send it: kluster's reference shows ints on create and strings on get/list, so accept
+ * numbers, digit strings and ISO dates (→ seconds); null/absent → null.
+ */
+export const TimestampSchema = z
   .union([z.number(), z.string(), z.null()])
   .optional()
   .transform((value, ctx) => {
@@ -48,15 +51,15 @@ export const BatchSchema = z.looseObject({
   completion_window: z.string().nullish(),
   output_file_id: z.string().nullish().transform((v) => v || null),
   error_file_id: z.string().nullish().transform((v) => v || null),
-  created_at: timestamp,
-  in_progress_at: timestamp,
-  expires_at: timestamp,
-  finalizing_at: timestamp,
-  completed_at: timestamp,
-  failed_at: timestamp,
-  expired_at: timestamp,
-  cancelling_at: timestamp,
-  cancelled_at: timestamp,
+  created_at: TimestampSchema,
+  in_progress_at: TimestampSchema,
+  expires_at: TimestampSchema,
+  finalizing_at: TimestampSchema,
+  completed_at: TimestampSchema,
+  failed_at: TimestampSchema,
+  expired_at: TimestampSchema,
+  cancelling_at: TimestampSchema,
+  cancelled_at: TimestampSchema,
   request_counts: RequestCountsSchema,
   errors: z
     .looseObject({ data: z.array(BatchErrorEntrySchema).nullish().transform((d) => d ?? []) })
@@ -71,7 +74,7 @@ export const FileObjectSchema = z.looseObject({
   id: z.string().min(1),
   object: z.string().optional(),
   bytes: count.nullish(),
-  created_at: timestamp,
+  created_at: TimestampSchema,
   filename: z.string().nullish(),
   purpose: z.string().nullish(),
 });

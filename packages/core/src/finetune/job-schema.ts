@@ -1,21 +1,6 @@
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
-
-// kluster's reference shows ints on create and strings elsewhere: accept numbers, digit strings and ISO dates.
-const timestamp = z
-  .union([z.number(), z.string(), z.null()])
-  .optional()
-  .transform((value, ctx) => {
-    if (value === null || value === undefined || value === '') return null;
-    if (typeof value === 'number') return value;
-    if (/^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
-    const ms = Date.parse(value);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: `must be a unix timestamp, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return Math.floor(ms / 1000);
-  });
+import { TimestampSchema as timestamp } from '../client/schemas.js';
 
 const numberish = z.union([z.number(), z.string()]).nullish();
 

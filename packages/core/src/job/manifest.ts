@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
+import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 
 /** The manifest file inside a job directory. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -124,36 +125,9 @@ export async function loadManifest(jobDir: string): Promise<JobManifest> {
  */
 export async function writeManifest(jobDir: string, manifest: JobManifest): Promise<void> {
   await mkdir(jobDir, { recursive: true });
-  const file = join(jobDir, MANIFEST_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
-  await fsyncDir(jobDir);
+  await writeJsonAtomic(join(jobDir, MANIFEST_FILE), manifest);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-  }
-}
 
 /**
  * The in-memory manifest of a running job plus serialized, atomic saves.

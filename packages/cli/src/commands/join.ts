@@ -10,6 +10,8 @@ interface JoinFlags {
   results: string[];
   errors?: string[];
   format?: 'csv' | 'tsv' | 'jsonl' | 'json';
+  delimiter?: string;
+  onInvalid?: 'error' | 'skip';
   idColumn?: string;
   labels?: string;
   logprobs?: boolean;
@@ -30,6 +32,8 @@ export const register: RegisterCommand = (program, io) => {
     .requiredOption('--results <files...>', 'batch output file(s), JSON Lines of request output objects')
     .option('--errors <files...>', 'batch error file(s), same format')
     .addOption(new Option('--format <format>', 'input format (default: from the extension)').choices(['csv', 'tsv', 'jsonl', 'json']))
+    .option('--delimiter <char>', 'CSV field delimiter (default "," or tab for tsv), as given to prepare')
+    .addOption(new Option('--on-invalid <policy>', 'malformed input records: stop (error) or skip with a warning, as given to prepare').choices(['error', 'skip']).default('error'))
     .option('--id-column <field>', 'input field that was used as custom_id (default: row-<record number>)')
     .option('--labels <list>', 'comma-separated labels: parse each answer to one of them, adding `label`')
     .option('--logprobs', 'with --labels: add `confidence` from the first answer token (results must hold logprobs)')
@@ -61,6 +65,8 @@ async function runJoin(flags: JoinFlags, io: CliIo): Promise<void> {
     input: path(flags.input),
     stdin: io.stdin,
     format: flags.format,
+    delimiter: flags.delimiter?.replace(/^\\t$/, '\t'),
+    onInvalidRecord: flags.onInvalid,
     results: flags.results.map(path),
     errors: (flags.errors ?? []).map(path),
     idColumn: flags.idColumn,

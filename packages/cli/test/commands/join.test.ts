@@ -49,6 +49,20 @@ async function kbatch(args: string[], stdin = '') {
 }
 
 describe('kbatch join', () => {
+  it('reads the input with the --delimiter and --on-invalid skip that prepare was given, warning about skipped rows', async () => {
+    await writeFile(join(dir, 'semi.csv'), 'id;text\nrow-1;good\nbroken;row;here\nrow-2;bad\n');
+    const res = await kbatch(['join', '--input', 'semi.csv', '--results', 'all-ok.jsonl', '--id-column', 'id', '--delimiter', ';', '--on-invalid', 'skip']);
+    expect(res.error).toBeUndefined();
+    const rows = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => [r.id, r.text, r.response])).toEqual([['row-1', 'good', 'yes'], ['row-2', 'bad', 'no']]);
+    expect(res.stderr).toMatch(/warning: skipped record 2 \(.*semi\.csv line 3\)/);
+  });
+
+  it('stops on the malformed row by default with RECORD_INVALID', async () => {
+    const res = await kbatch(['join', '--input', 'semi.csv', '--results', 'all-ok.jsonl', '--id-column', 'id', '--delimiter', ';']);
+    expect(isKbatchError(res.error) && res.error.code).toBe('RECORD_INVALID');
+  });
+
   it('joins labels onto a CSV in input order and writes CSV that round-trips', async () => {
     const res = await kbatch(
       ['join', '--input', 'reviews.csv', '--results', 'out.jsonl', '--errors', 'err.jsonl', '--id-column', 'id', '--labels', 'positive,negative,neutral', '--output', 'labeled.csv'],

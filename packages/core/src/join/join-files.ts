@@ -20,6 +20,8 @@ export const JoinFilesOptionsSchema = z.object({
   input: ReadRecordsOptionsSchema.shape.input,
   format: ReadRecordsOptionsSchema.shape.format,
   delimiter: ReadRecordsOptionsSchema.shape.delimiter,
+  /** As in prepare: with 'skip', a malformed record is left out and reported through `onWarning`. */
+  onInvalidRecord: ReadRecordsOptionsSchema.shape.onInvalidRecord,
   stdin: ReadRecordsOptionsSchema.shape.stdin,
   /** Batch output files (JSONL of request output objects). */
   results: z.union([z.string().min(1), Files], { error: 'must be a file path or a list of them' }).transform((v) => (typeof v === 'string' ? [v] : v)),
@@ -67,7 +69,14 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
   let report: JoinReport = emptyJoinReport();
   await pipeline(
     [
-      recordStream({ input: opts.input, format: opts.format, delimiter: opts.delimiter, stdin: opts.stdin }),
+      recordStream({
+        input: opts.input,
+        format: opts.format,
+        delimiter: opts.delimiter,
+        stdin: opts.stdin,
+        onInvalidRecord: opts.onInvalidRecord,
+        onReject: (r) => opts.onWarning?.(`skipped record ${r.record} (${r.file} line ${r.line}): ${r.reason}`),
+      }),
       joinStream({
         plan,
         chunks: [{ requests: Infinity, files: [...opts.results, ...opts.errors] }],

@@ -194,7 +194,7 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
       if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
       else if (mode !== 'none') {
         const round = event.type === 'retry-round' ? `retry round ${event.round}: ${event.requests} requests ${event.via === 'realtime' ? 'realtime' : `in ${event.parts} batch(es)`}` : '';
-        io.stderr.write(`${event.type === 'phase' ? event.message : round}\n`);
+        progress.log(event.type === 'phase' ? event.message : round);
       }
       return;
     }
@@ -209,8 +209,8 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
         client,
         signal,
         onProgress,
-        onWarning: (message) => io.stderr.write(`warning: ${message}\n`),
-        ...(flags.verbose ? { onIssue: (issue: JoinIssue) => void io.stderr.write(`${issue.code}: ${issue.message}\n`) } : {}),
+        onWarning: (message) => progress.log(`warning: ${message}`),
+        ...(flags.verbose ? { onIssue: (issue: JoinIssue) => progress.log(`${issue.code}: ${issue.message}`) } : {}),
       }),
     );
   } catch (err) {

@@ -16,6 +16,8 @@ export interface ProgressReporterOptions {
 /** Receives job events and renders them; `done()` finishes a live bar. */
 export interface ProgressReporter {
   onEvent(event: JobEvent): void;
+  /** Print a message line on stderr above a live bar (the bar is redrawn below it). */
+  log(text: string): void;
   done(): void;
 }
 
@@ -32,9 +34,10 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
   const now = options.now ?? Date.now;
   const tty = options.isTTY ?? (stream as { isTTY?: boolean }).isTTY === true;
   const mode = options.mode === 'auto' ? (tty ? 'bar' : 'plain') : options.mode;
-  if (mode === 'none') return { onEvent: () => {}, done: () => {} };
+  const plainLog = (text: string) => void stream.write(`${text}\n`);
+  if (mode === 'none') return { onEvent: () => {}, log: plainLog, done: () => {} };
   if (mode === 'json') {
-    return { onEvent: (e) => stream.write(`${JSON.stringify({ time: new Date(now()).toISOString(), ...e })}\n`), done: () => {} };
+    return { onEvent: (e) => stream.write(`${JSON.stringify({ time: new Date(now()).toISOString(), ...e })}\n`), log: plainLog, done: () => {} };
   }
   const eta = etaEstimator(now);
   let barShown = false;
@@ -66,6 +69,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       const text = describeEvent(e);
       if (text) line(text);
     },
+    log: line,
     done() {
       if (mode === 'bar' && barShown) stream.write('\n');
       barShown = false;

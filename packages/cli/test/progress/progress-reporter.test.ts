@@ -62,4 +62,22 @@ describe('formatDuration', () => {
   it('formats seconds, minutes and hours', () => {
     expect([formatDuration(1_400), formatDuration(185_000), formatDuration(3_720_000)]).toEqual(['1s', '3m05s', '1h02m']);
   });
+
+  it('prints log lines above a live bar and redraws the bar below them', () => {
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'bar', isTTY: true });
+    r.onEvent(progress(10));
+    r.log('joining results onto the input records');
+    r.done();
+    const text = out.text();
+    const bar = /█+ 100% 10\/10[^\n\r]*/;
+    // the bar is cleared, the message gets its own line, then the bar comes back and is ended by done()
+    expect(text).toMatch(new RegExp(`${bar.source}\\r\\x1b\\[2Kjoining results onto the input records\\n${bar.source}\\n$`));
+  });
+
+  it('logs plain lines when there is no bar', () => {
+    const out = capture();
+    createProgressReporter({ stream: out.stream, mode: 'none' }).log('warning: x');
+    expect(out.text()).toBe('warning: x\n');
+  });
 });

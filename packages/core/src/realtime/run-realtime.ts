@@ -119,7 +119,17 @@ export async function* runResolved(
   const log: AnswerStore | undefined = store ?? (o.answersLog ? await singleAnswerStore(o.answersLog) : undefined);
   const internal = new AbortController();
   const signal = internal.signal;
-  setMaxListeners(0, signal); // every started request (in flight or backing off) listens; bounded by `window`
+  setMaxListeners(0, signal); // every request backing off listens (sleep); bounded by `window`
+  // In-flight attempts' controllers, aborted together by one listener (cheaper than a listener per attempt).
+  const inFlight = new Set<AbortController>();
+  signal.addEventListener(
+    'abort',
+    () => {
+      for (const c of inFlight) c.abort(signal.reason);
+      inFlight.clear();
+    },
+    { once: true },
+  );
   const wake = createWakeup();
   let failure: unknown;
   const fail = (err: unknown) => {
@@ -133,11 +143,13 @@ export async function* runResolved(
   const limit = pLimit(o.concurrency);
   const adaptive = o.adaptive ? createAdaptiveConcurrency({ max: o.concurrency, cooldownMs: o.adaptiveCooldownMs }) : undefined;
   const limiter = createRateLimiter({ rpm: o.rpm, tpm: o.tpm });
+  const paced = o.rpm !== undefined || o.tpm !== undefined;
   const window = o.window ?? o.concurrency * 4;
   const ordered = createReorderBuffer<RealtimeResultLine>();
   const completed: RealtimeResultLine[] = [];
   const tasks = new Set<Promise<void>>();
-  const emit = (event: RealtimeEvent) => o.onEvent?.(event);
+  const onEvent = o.onEvent;
+  const emit = (event: RealtimeEvent) => onEvent?.(event);
   const adapt = (changed: boolean | undefined) => {
     if (!changed || !adaptive) return;
     limit.concurrency = adaptive.limit;
@@ -149,12 +161,13 @@ export async function* runResolved(
     for (let n = 1; ; n++) {
       try {
         const completion = await limit(async () => {
-          await limiter.acquire(tokens, signal);
+          // Without rpm/tpm the limiter would only check the signal: skip its promise.
+          if (paced) await limiter.acquire(tokens, signal);
+          else if (signal.aborted) throw abortedError(signal);
           // The SDK adds an abort listener to the signal it is given and never removes it, so each
           // attempt gets its own short-lived signal; a run-long one would collect listeners (and memory).
           const attemptAbort = new AbortController();
-          const forward = () => attemptAbort.abort(signal.reason);
-          signal.addEventListener('abort', forward, { once: true });
+          inFlight.add(attemptAbort);
           try {
             // maxRetries: 0 — the SDK must not retry behind our back; this loop owns retries and their count.
             return await o.client.create({ ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming, {
@@ -163,7 +176,7 @@ export async function* runResolved(
               maxRetries: 0,
             });
           } finally {
-            signal.removeEventListener('abort', forward);
+            inFlight.delete(attemptAbort);
           }
         });
         adapt(adaptive?.onSuccess());
@@ -192,15 +205,15 @@ export async function* runResolved(
     const run = async () => {
       try {
         checkLine(request, seq);
-        let line = await log?.replay(request.custom_id, seq);
+        let line = log ? await log.replay(request.custom_id, seq) : undefined;
         if (line) {
           // A logged final failure is final for this round too (a new round, with its own log, sends it again).
           if (isSuccess(line)) emit({ type: 'answered', customId: request.custom_id, replayed: true });
           else emit({ type: 'failed', customId: request.custom_id, kind: failureKindOf(line), replayed: true, ...statusOf(line) });
         } else {
           line = await attempt(request);
-          await log?.record(line, seq, !isSuccess(line));
-          if (isSuccess(line)) emit({ type: 'answered', customId: request.custom_id, replayed: false });
+          if (log) await log.record(line, seq, !isSuccess(line));
+          if (onEvent && isSuccess(line)) onEvent({ type: 'answered', customId: request.custom_id, replayed: false });
         }
         if (o.unordered) completed.push(line);
         else ordered.put(seq, line);

@@ -6,6 +6,7 @@ import { rootOf, type JobManifest, type JobPart } from './manifest.js';
 import { scanLineOffsets } from './lines.js';
 import { isUnrunLine } from './classify.js';
 import type { BatchResultLine } from './types.js';
+import { grown } from '../internal/typed-arrays.js';
 
 /** Which attempt reports a request: a later retry attempt (see addChunks) supersedes earlier results. */
 export interface RetryOwners {
@@ -54,18 +55,10 @@ export async function indexRetryResults(jobDir: string, manifest: JobManifest): 
   let count = 0;
   const grow = () => {
     cap *= 2;
-    const a = new Uint32Array(cap);
-    a.set(attempts);
-    attempts = a;
-    const f = new Uint32Array(cap);
-    f.set(fileOf);
-    fileOf = f;
-    const o = new Float64Array(cap);
-    o.set(offsets);
-    offsets = o;
-    const l = new Uint32Array(cap);
-    l.set(lengths);
-    lengths = l;
+    attempts = grown(attempts, cap);
+    fileOf = grown(fileOf, cap);
+    offsets = grown(offsets, cap);
+    lengths = grown(lengths, cap);
   };
   for (const part of manifest.parts) {
     if (rootOf(manifest, part).kind !== 'retry') continue;

@@ -4,6 +4,7 @@ import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, type BatchResult } from './result-line.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
+import { grown } from '../internal/typed-arrays.js';
 
 const NEWLINE = 0x0a;
 const OK = 1;
@@ -30,21 +31,11 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
   let live = 0;
   const grow = (): void => {
     cap *= 2;
-    const o = new Float64Array(cap);
-    o.set(offsets);
-    offsets = o;
-    const l = new Uint32Array(cap);
-    l.set(lengths);
-    lengths = l;
-    const n = new Uint32Array(cap);
-    n.set(lines);
-    lines = n;
-    const f = new Uint8Array(cap);
-    f.set(flags);
-    flags = f;
-    const g = new Uint16Array(cap);
-    g.set(fileOf);
-    fileOf = g;
+    offsets = grown(offsets, cap);
+    lengths = grown(lengths, cap);
+    lines = grown(lines, cap);
+    flags = grown(flags, cap);
+    fileOf = grown(fileOf, cap);
   };
 
   const fds: number[] = [];

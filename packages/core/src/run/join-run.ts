@@ -78,12 +78,7 @@ export async function* joinRun(
   let skipped = 0;
   try {
     if (state.skipped > 0) await pullReject();
-    const records = recordStream({
-      input: state.settings.input,
-      format: state.settings.format,
-      onInvalidRecord: 'skip',
-      ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
-    }) as AsyncIterable<SourceRecord>;
+    const records = inputRecords(state);
     for await (const record of records) {
       let dropped = false;
       while (nextReject !== null && (nextReject as RejectedRecord).record <= record.index) {
@@ -188,12 +183,7 @@ export async function* joinRunUnordered(
       }
     }
     // One pass over the input: each chunk's records to its held file; records past the last chunk have no result.
-    const records = recordStream({
-      input: state.settings.input,
-      format: state.settings.format,
-      onInvalidRecord: 'skip',
-      ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
-    }) as AsyncIterable<SourceRecord>;
+    const records = inputRecords(state);
     let chunk = 0;
     let left = state.chunks[0]?.requests ?? 0;
     let out = state.chunks.length > 0 ? createWriteStream(heldFile(0)) : null;
@@ -251,4 +241,14 @@ function skippedRow(plan: JoinPlan, r: RejectedRecord): RunRow {
   for (const field of plan.fields) row[field] = null;
   row[plan.name('error')] = `${r.code}: ${r.reason} (record ${r.record}, line ${r.line})`;
   return { row, status: 'skipped', customId: null };
+}
+
+/** The run's input records again, read as prepare read them (malformed ones skipped: they are already rows). */
+function inputRecords(state: RunState): AsyncIterable<SourceRecord> {
+  return recordStream({
+    input: state.settings.input,
+    format: state.settings.format,
+    onInvalidRecord: 'skip',
+    ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
+  }) as AsyncIterable<SourceRecord>;
 }

@@ -39,6 +39,13 @@ export const FaultOptionsSchema = z.object({
   concurrencyCap: posInt().optional(),
   /** A batch expires after processing this many lines (partial output kept). */
   expireAfterLines: nonNegInt().optional(),
+  /**
+   * The last N lines of every batch are stragglers: each waits `slowTailMs` before it runs, so `request_counts` stall
+   * at total − N. A cancel during that wait lets the straggler in flight finish (it is in the output); the rest never run.
+   */
+  slowTailLines: posInt().optional(),
+  /** How long each of the `slowTailLines` lines waits before it runs (default 60,000 ms). */
+  slowTailMs: nonNegInt('a non-negative integer (ms)').optional(),
   /** Limit the HTTP faults to these routes ('POST /v1/files', 'GET /v1/batches/:id', …); all routes if absent. */
   routes: z.array(routePattern, { error: 'must be an array of route patterns' }).optional(),
 });

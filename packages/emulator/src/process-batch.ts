@@ -89,6 +89,13 @@ export async function processBatch(rec: Stored<BatchObject>, writers: readonly [
       } else if (started % 500 === 499) {
         await new Promise((r) => setImmediate(r));
       }
+      if (faults.slowTailLines !== undefined && started >= b.request_counts.total - faults.slowTailLines) {
+        // A straggler: it is in flight while it waits, so a cancel arriving now still lets it finish.
+        if (!(await straggle(ctx, faults.slowTailMs ?? 60_000))) {
+          ending = 'closed';
+          break;
+        }
+      }
       started++;
       const req = JSON.parse(line) as { custom_id: string; body: ChatRequestBody };
       const fail = faults.lineFailureRate !== undefined && ctx.random() < faults.lineFailureRate;
@@ -113,6 +120,17 @@ export async function processBatch(rec: Stored<BatchObject>, writers: readonly [
     await writeUnrunMarkers(rec, writers[1], started, ending, ctx.store);
   }
   return ending;
+}
+
+/** Wait `ms` for a straggler line, cut short by a cancel; false when the emulator closes. */
+async function straggle(ctx: ProcessBatchContext, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!ctx.state.cancelRequested) {
+    const left = until - Date.now();
+    if (left <= 0) return true;
+    if (!(await ctx.sleeper.sleep(Math.min(left, 20)))) return false;
+  }
+  return true;
 }
 
 /**

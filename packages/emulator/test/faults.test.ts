@@ -152,4 +152,33 @@ describe('faults', () => {
     });
   });
 
+  it('stalls the last N lines of a batch (slowTailLines); a cancel lets the straggler in flight finish, the rest never run', async () => {
+    await withEmulator({ unrunErrorLines: true, faults: { slowTailLines: 3, slowTailMs: 60_000 } }, async ({ client }) => {
+      const lines = Array.from({ length: 10 }, (_, i) => requestLine(`r${i}`, `x${i}`));
+      const b = await createBatch(client, lines);
+      let stalled = await client.batches.retrieve(b.id);
+      for (let i = 0; i < 500 && stalled.request_counts.completed < 7; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        stalled = await client.batches.retrieve(b.id);
+      }
+      expect(stalled).toMatchObject({ status: 'in_progress', request_counts: { total: 10, completed: 7, failed: 0 } });
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await client.batches.retrieve(b.id)).request_counts.completed).toBe(7);
+      expect((await client.batches.cancel(b.id)).status).toBe('cancelling');
+      const done = await waitForBatch(client, b.id);
+      expect(done).toMatchObject({ status: 'cancelled', request_counts: { total: 10, completed: 8, failed: 2 } });
+      const out = (await readJsonl(client, done.output_file_id!)).map((o) => o.custom_id).sort();
+      const errs = await readJsonl(client, done.error_file_id!);
+      expect(out).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7']);
+      expect(errs.map((e) => [e.custom_id, e.error.code]).sort()).toEqual([['r8', 'batch_cancelled'], ['r9', 'batch_cancelled']]);
+    });
+  });
+
+  it('runs the slow tail to completion when nobody cancels (slowTailMs)', async () => {
+    await withEmulator({ faults: { slowTailLines: 2, slowTailMs: 30 } }, async ({ client }) => {
+      const lines = Array.from({ length: 5 }, (_, i) => requestLine(`r${i}`, `x${i}`));
+      const done = await waitForBatch(client, (await createBatch(client, lines)).id);
+      expect(done).toMatchObject({ status: 'completed', request_counts: { total: 5, completed: 5, failed: 0 } });
+    });
+  });
 });

@@ -6,13 +6,14 @@
 //     concurrency, peak RSS; then 10× the requests to show memory stays flat.
 //  2. rpm: --rpm-requests (300) at --rpm (600, i.e. ~30 s), arrival times taken on the emulator side
 //     (its responder hook) → measured rate vs the limit (target within ±5%).
-//  The client goes through createUndiciFetch (as runRealtimeJob does by default) or, with --fetch native,
-//  Node's fetch; each round prints CPU µs per request of client and emulator (the figure that survives a
-//  busy machine: throughput ratios swing with the load average, printed at start and end). A bare
-//  node:http server child ("minimal") shows whether the emulator is the limit.
+//  The client goes through realtimeClientFor with --transport direct (runRealtimeJob's default:
+//  createDirectChat, the SDK's headers and errors over one undici pool), undici-fetch (the SDK over
+//  createUndiciFetch) or sdk (the SDK on Node's fetch); each round prints CPU µs per request of client
+//  and emulator (the figure that survives a busy machine: throughput ratios swing with the load average,
+//  printed at start and end). A bare node:http server child ("minimal") shows whether the emulator is the limit.
 // Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 3]
 //                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-minimal]
-//                                        [--fetch undici|native]
+//                                        [--transport direct|undici-fetch|sdk]
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
@@ -85,14 +86,14 @@ async function main() {
       'rpm-requests': { type: 'string', default: '300' },
       'skip-rpm': { type: 'boolean', default: false },
       'skip-minimal': { type: 'boolean', default: false },
-      fetch: { type: 'string', default: 'undici' },
+      transport: { type: 'string', default: 'direct' },
     },
   });
   const requests = Number(args.requests);
   const concurrency = Number(args.concurrency);
   const latencyMs = Number(args.latency);
 
-  const { runRealtime, createUndiciFetch } = await import(new URL('packages/core/dist/index.js', root).href);
+  const { runRealtime, createUndiciFetch, realtimeClientFor } = await import(new URL('packages/core/dist/index.js', root).href);
   const { default: OpenAI } = await import(createRequire(new URL('packages/core/package.json', root)).resolve('openai'));
 
   const child = fork(fileURLToPath(import.meta.url), ['--emulator-child', String(latencyMs)], { stdio: 'inherit' });
@@ -103,9 +104,10 @@ async function main() {
     child.send('report');
     return reply;
   };
-  // --fetch undici (default): createUndiciFetch with a pool sized to the concurrency; --fetch native: Node's fetch.
-  const customFetch = args.fetch === 'undici' ? createUndiciFetch({ connections: concurrency }) : undefined;
-  const openai = new OpenAI({ apiKey: 'bench', baseURL, ...(customFetch ? { fetch: customFetch } : {}) });
+  // The engine's client as runRealtimeJob makes it; the baseline loop uses the SDK over createUndiciFetch.
+  const transported = realtimeClientFor(new OpenAI({ apiKey: 'bench', baseURL }), { connections: concurrency, transport: args.transport });
+  const customFetch = createUndiciFetch({ connections: concurrency });
+  const openai = new OpenAI({ apiKey: 'bench', baseURL, fetch: customFetch });
 
   function* lines(n, prefix) {
     for (let i = 0; i < n; i++) {
@@ -121,7 +123,7 @@ async function main() {
     let ok = 0;
     let failed = 0;
     const start = performance.now();
-    for await (const line of runRealtime({ requests: lines(n, prefix), client: openai.chat.completions, ...options })) {
+    for await (const line of runRealtime({ requests: lines(n, prefix), client: transported.client, ...options })) {
       if (line.response?.status_code === 200) ok++;
       else failed++;
     }
@@ -136,7 +138,7 @@ async function main() {
   };
 
   try {
-    console.log(`node ${process.version}, emulator in a child process, ${latencyMs} ms added latency, concurrency ${concurrency}, fetch: ${args.fetch}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`node ${process.version}, emulator in a child process, ${latencyMs} ms added latency, concurrency ${concurrency}, transport: ${transported.transport}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     await run(3000, 'warmup', { concurrency }); // let the JIT settle
     await report();
     const ideal = concurrency / (latencyMs / 1000);
@@ -167,7 +169,7 @@ async function main() {
     );
     const raw = requests / ((performance.now() - rawStart) / 1000);
     await report();
-    console.log(`baseline:   bare SDK loop, same client and concurrency, no engine: ${raw.toFixed(0)} req/s, ratio ${(raw / ideal).toFixed(2)}`);
+    console.log(`baseline:   bare SDK loop (SDK over createUndiciFetch), same concurrency, no engine: ${raw.toFixed(0)} req/s, ratio ${(raw / ideal).toFixed(2)}`);
     ratios.sort((a, b) => a - b);
     const median = ratios[Math.floor(ratios.length / 2)];
     // Engine alone: a fake client answering after a ${latencyMs} ms timer, no HTTP and no SDK.
@@ -180,14 +182,15 @@ async function main() {
       // The same engine and client against a bare HTTP server (no emulator overheads).
       const minimal = fork(fileURLToPath(import.meta.url), ['--minimal-child', String(latencyMs)], { stdio: 'inherit' });
       const { baseURL: minimalURL } = await new Promise((resolve) => minimal.once('message', resolve));
-      const minimalClient = new OpenAI({ apiKey: 'bench', baseURL: minimalURL, ...(customFetch ? { fetch: customFetch } : {}) });
+      const minimalClient = realtimeClientFor(new OpenAI({ apiKey: 'bench', baseURL: minimalURL }), { connections: concurrency, transport: args.transport });
       const rates = [];
       for (let round = 0; round < Number(args.rounds) + 1; round++) {
         const start = performance.now();
-        for await (const _ of runRealtime({ requests: lines(requests, `min${round}`), client: minimalClient.chat.completions, concurrency }));
+        for await (const _ of runRealtime({ requests: lines(requests, `min${round}`), client: minimalClient.client, concurrency }));
         if (round > 0) rates.push(requests / ((performance.now() - start) / 1000)); // round 0 warms the new connections
       }
       minimal.send('close');
+      await minimalClient.close();
       console.log(`minimal:    bare node:http server child, same engine and client: ${rates.map((r) => `${r.toFixed(0)} req/s (${(r / ideal).toFixed(2)})`).join(', ')}`);
     }
     console.log(`ideal:      ${concurrency} / ${latencyMs} ms = ${ideal.toFixed(0)} req/s`);
@@ -215,7 +218,8 @@ async function main() {
     }
     console.log(`load avg:   ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at the end`);
   } finally {
-    await customFetch?.close();
+    await customFetch.close();
+    await transported.close();
     child.send('close');
   }
 }

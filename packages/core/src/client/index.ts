@@ -19,3 +19,5 @@ export type { UploadClient, UploadFileOptions } from './upload-file.js';
 export { isTransientError } from './retry.js';
 export { createUndiciFetch, UndiciFetchOptionsSchema } from './undici-fetch.js';
 export type { UndiciFetch, UndiciFetchOptions } from './undici-fetch.js';
+export { createDirectChat, supportsDirectChat, DirectChatOptionsSchema } from './direct-chat.js';
+export type { DirectChat, DirectChatOptions, DirectChatRequestOptions } from './direct-chat.js';

@@ -23,5 +23,5 @@ export type { RunRealtimeJobOptions, FinishRealtimeOptions } from './run-realtim
 export type { RealtimeJobSummary, RealtimeChunkResult } from './run-to-files.js';
 export { chooseMode, DEFAULT_AUTO_THRESHOLD } from './choose-mode.js';
 export type { RunMode } from './choose-mode.js';
-export { realtimeClientFor } from './fast-client.js';
-export type { RealtimeClientInput } from './fast-client.js';
+export { realtimeClientFor, RealtimeTransportSchema } from './fast-client.js';
+export type { RealtimeClientInput, RealtimeTransport } from './fast-client.js';

@@ -6,7 +6,7 @@ import { KbatchError } from '../errors.js';
 import { isIterable } from '../internal/iterable.js';
 import { parseOptions } from '../options.js';
 import type { BatchRequestLine } from '../request/types.js';
-import { isRealtimeClientInput, realtimeClientFor, type RealtimeClientInput } from './fast-client.js';
+import { isRealtimeClientInput, realtimeClientFor, RealtimeTransportSchema, type RealtimeClientInput } from './fast-client.js';
 import { RealtimeOptionsSchema } from './run-realtime.js';
 import { readRequestFile, runToFiles, type RealtimeChunkResult, type RealtimeJobSummary } from './run-to-files.js';
 
@@ -21,8 +21,8 @@ export const REALTIME_ANSWERS_FILE = 'answers.jsonl';
 const client = z.custom<RealtimeClientInput>(isRealtimeClientInput, {
   error: 'must be an openai client or its chat.completions (an object with create())',
 });
-/** Copy a full openai client onto `createUndiciFetch` (pool sized to `concurrency`); see `realtimeClientFor`. */
-const undiciFetch = z.boolean({ error: 'must be true or false' }).default(true);
+/** How a full openai client's requests travel (pool sized to `concurrency`); see `realtimeClientFor`. */
+const transport = RealtimeTransportSchema.default('direct');
 /** Results files are written as results complete; the join indexes them by custom_id. */
 const unordered = z.boolean({ error: 'must be true or false' }).default(true);
 
@@ -43,7 +43,7 @@ export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: 
   /** The caller already holds the job lock (`kbatch run` does); otherwise `runRealtimeJob` takes it for the run. */
   lockHeld: z.boolean({ error: 'must be true or false' }).default(false),
   client,
-  undiciFetch,
+  transport,
   unordered,
   /**
    * Called (and awaited) as soon as a request file's results file is complete (renamed into place), in
@@ -91,7 +91,7 @@ export function realtimeResultFile(jobDir: string, index: number): string {
  * await joinFiles({ input: 'reviews.csv', results: s.chunks.map((c) => c.resultFile), output: 'out.csv' });
  */
 export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<RealtimeJobSummary> {
-  const { jobDir, requestFiles, resultFiles, answersLog, lockHeld, onFileDone, client: given, undiciFetch: fast, ...rest } = parseOptions(
+  const { jobDir, requestFiles, resultFiles, answersLog, lockHeld, onFileDone, client: given, transport: via, ...rest } = parseOptions(
     RunRealtimeJobOptionsSchema,
     options,
     'runRealtimeJob',
@@ -108,7 +108,7 @@ export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<Re
     lock = await acquireJobLock(jobDir);
   }
   try {
-    const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, undiciFetch: fast });
+    const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, transport: via });
     try {
       return await runToFiles(
         requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: resultFiles?.[i] ?? realtimeResultFile(jobDir, i), requestFile: file, answersLog: logOf(i) })),
@@ -135,7 +135,7 @@ export const FinishRealtimeOptionsSchema = RealtimeOptionsSchema.omit({ client: 
   /** Answers log for resuming (default `<resultFile>.answers.jsonl`). */
   answersLog: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
   client,
-  undiciFetch,
+  transport,
   unordered,
 });
 /** Options of {@link finishRealtime} as given. */
@@ -151,8 +151,8 @@ export type FinishRealtimeOptions = z.input<typeof FinishRealtimeOptionsSchema>;
  * await finishRealtime({ requests: 'job/retry-1.jsonl', resultFile: 'job/realtime/retry-1.results.jsonl', client: openai, concurrency: 20 });
  */
 export async function finishRealtime(options: FinishRealtimeOptions): Promise<RealtimeJobSummary> {
-  const { requests, resultFile, answersLog, client: given, undiciFetch: fast, ...rest } = parseOptions(FinishRealtimeOptionsSchema, options, 'finishRealtime');
-  const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, undiciFetch: fast });
+  const { requests, resultFile, answersLog, client: given, transport: via, ...rest } = parseOptions(FinishRealtimeOptionsSchema, options, 'finishRealtime');
+  const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, transport: via });
   try {
     const log = answersLog ?? `${resultFile}.answers.jsonl`;
     return await runToFiles(

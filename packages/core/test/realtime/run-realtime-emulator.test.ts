@@ -7,6 +7,7 @@ import { startEmulator } from '@kbatch/emulator';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAnsweredIds } from '../../src/realtime/answers-log.js';
+import { realtimeClientFor, type RealtimeTransport } from '../../src/realtime/fast-client.js';
 import { runRealtime, type RunRealtimeOptions } from '../../src/realtime/run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';
 import type { BatchRequestLine } from '../../src/request/types.js';
@@ -24,15 +25,22 @@ const lines = (n: number, prefix = 'r'): BatchRequestLine[] =>
     body: { model: MODEL, messages: [{ role: 'user', content: `question ${i}` }] },
   }));
 
-async function collect(options: Omit<RunRealtimeOptions, 'client'>, emu: Emulator): Promise<RealtimeResultLine[]> {
+/** Run through `realtimeClientFor` with the given transport (`direct`: createDirectChat; `sdk`: the openai client as is). */
+async function collect(options: Omit<RunRealtimeOptions, 'client'>, emu: Emulator, transport: RealtimeTransport): Promise<RealtimeResultLine[]> {
   const openai = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL });
+  const { client, transport: used, close } = realtimeClientFor(openai, { connections: options.concurrency ?? 16, transport });
+  expect(used).toBe(transport);
   const out: RealtimeResultLine[] = [];
-  for await (const line of runRealtime({ retryBaseMs: 5, retryMaxMs: 50, ...options, client: openai.chat.completions })) out.push(line);
+  try {
+    for await (const line of runRealtime({ retryBaseMs: 5, retryMaxMs: 50, ...options, client })) out.push(line);
+  } finally {
+    await close();
+  }
   return out;
 }
 const chatAttempts = (emu: Emulator) => emu.stats().requests[CHAT] ?? 0;
 
-describe('runRealtime against the emulator', () => {
+describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s transport)', (transport) => {
   let emu: Emulator;
   beforeAll(async () => {
     emu = await startEmulator({ seed: 7 });
@@ -44,7 +52,7 @@ describe('runRealtime against the emulator', () => {
   it('keeps in-flight requests within the concurrency (emulator maxConcurrentChat) and restores input order', async () => {
     const local = await startEmulator({ seed: 1, faults: { latencyMs: 15, routes: [CHAT] } });
     try {
-      const out = await collect({ requests: lines(40), concurrency: 5 }, local);
+      const out = await collect({ requests: lines(40), concurrency: 5 }, local, transport);
       expect(out.map((l) => l.custom_id)).toEqual(lines(40).map((l) => l.custom_id));
       expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
       expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(5);
@@ -64,7 +72,7 @@ describe('runRealtime against the emulator', () => {
       },
     });
     try {
-      await collect({ requests: lines(8), concurrency: 8, rpm: 1200 }, local); // one per 50 ms
+      await collect({ requests: lines(8), concurrency: 8, rpm: 1200 }, local, transport); // one per 50 ms
       expect(arrivals).toHaveLength(8);
       // A lower bound only: the limiter can make requests slower, never faster than 7 × 50 ms.
       expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(7 * 50 * 0.8);
@@ -78,7 +86,7 @@ describe('runRealtime against the emulator', () => {
     try {
       const events: RealtimeEvent[] = [];
       const before = chatAttempts(emu);
-      const out = await collect({ requests: lines(30), concurrency: 8, retries: 20, onEvent: (e) => events.push(e) }, emu);
+      const out = await collect({ requests: lines(30), concurrency: 8, retries: 20, onEvent: (e) => events.push(e) }, emu, transport);
       expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
       expect(chatAttempts(emu) - before).toBeGreaterThan(30);
       const limits = events.filter((e) => e.type === 'concurrency').map((e) => (e as { limit: number }).limit);
@@ -92,7 +100,7 @@ describe('runRealtime against the emulator', () => {
     emu.setFaults({ concurrencyCap: 3, latencyMs: 10, retryAfterSeconds: 0, routes: [CHAT] });
     try {
       const events: RealtimeEvent[] = [];
-      const out = await collect({ requests: lines(30), concurrency: 12, retries: 30, adaptiveCooldownMs: 10_000, onEvent: (e) => events.push(e) }, emu);
+      const out = await collect({ requests: lines(30), concurrency: 12, retries: 30, adaptiveCooldownMs: 10_000, onEvent: (e) => events.push(e) }, emu, transport);
       expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
       expect(events.some((e) => e.type === 'concurrency' && e.limit <= 6)).toBe(true);
     } finally {
@@ -104,7 +112,7 @@ describe('runRealtime against the emulator', () => {
     emu.setFaults({ dropRate: 0.2, rate5xx: 0.2, routes: [CHAT] });
     try {
       const events: RealtimeEvent[] = [];
-      const out = await collect({ requests: lines(30), concurrency: 4, retries: 20, onEvent: (e) => events.push(e) }, emu);
+      const out = await collect({ requests: lines(30), concurrency: 4, retries: 20, onEvent: (e) => events.push(e) }, emu, transport);
       expect(out.map((l) => l.response?.status_code)).toEqual(Array(30).fill(200));
       const kinds = new Set(events.filter((e) => e.type === 'retry').map((e) => (e as { kind: string }).kind));
       expect(kinds).toEqual(new Set(['connection_error', 'server_error']));
@@ -117,7 +125,7 @@ describe('runRealtime against the emulator', () => {
     emu.setFaults({ rate5xx: 1, routes: [CHAT] });
     try {
       const before = chatAttempts(emu);
-      const [line] = await collect({ requests: lines(1), retries: 2 }, emu);
+      const [line] = await collect({ requests: lines(1), retries: 2 }, emu, transport);
       expect(line).toMatchObject({ custom_id: 'r0', error: null, response: { body: { error: { message: expect.any(String) } } } });
       expect([500, 502, 503]).toContain(line!.response!.status_code);
       expect(chatAttempts(emu) - before).toBe(3);
@@ -166,7 +174,7 @@ describe('runRealtime against the emulator', () => {
         }
         if (e.type === 'answered') answeredAt = Date.now();
       };
-      const [line] = await collect({ requests: lines(1), retries: 2, retryBaseMs: 1, retryMaxMs: 2, onEvent }, local);
+      const [line] = await collect({ requests: lines(1), retries: 2, retryBaseMs: 1, retryMaxMs: 2, onEvent }, local, transport);
       expect(line!.response?.status_code).toBe(200);
       expect(chatAttempts(local)).toBe(2);
       expect(retries).toHaveLength(1);
@@ -199,7 +207,7 @@ describe('runRealtime against the emulator', () => {
       expect(answered.size).toBeGreaterThanOrEqual(6);
       expect(answered.size).toBeLessThan(40);
       const sentBefore = chatAttempts(local);
-      const out = await collect({ requests: lines(40), concurrency: 4, answersLog }, local);
+      const out = await collect({ requests: lines(40), concurrency: 4, answersLog }, local, transport);
       expect(chatAttempts(local) - sentBefore).toBe(40 - answered.size);
       expect(out.map((l) => l.custom_id)).toEqual(lines(40).map((l) => l.custom_id));
       expect((await readFile(answersLog, 'utf8')).trim().split('\n')).toHaveLength(40);

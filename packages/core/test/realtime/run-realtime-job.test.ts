@@ -257,17 +257,27 @@ describe('finishRealtime', () => {
 });
 
 describe('realtimeClientFor', () => {
-  it('moves a client on the platform fetch onto createUndiciFetch, and leaves others as given', async () => {
+  it('sends a plain client directly by default, over createUndiciFetch or as given on request, and leaves others as given', async () => {
     const platform = new OpenAI({ apiKey: 'x', baseURL: 'http://127.0.0.1:9/v1' });
-    const fast = realtimeClientFor(platform, { connections: 4, undiciFetch: true });
-    expect(fast.client).not.toBe(platform.chat.completions);
-    await fast.close();
-    expect(realtimeClientFor(platform, { connections: 4, undiciFetch: false }).client).toBe(platform.chat.completions);
+    const direct = realtimeClientFor(platform, { connections: 4 });
+    expect(direct.transport).toBe('direct');
+    expect(direct.client).not.toBe(platform.chat.completions);
+    await direct.close();
+    const fetched = realtimeClientFor(platform, { connections: 4, transport: 'undici-fetch' });
+    expect(fetched.transport).toBe('undici-fetch');
+    expect(fetched.client).not.toBe(platform.chat.completions);
+    await fetched.close();
+    expect(realtimeClientFor(platform, { connections: 4, transport: 'sdk' })).toMatchObject({ client: platform.chat.completions, transport: 'sdk' });
     const own = createUndiciFetch();
     const custom = new OpenAI({ apiKey: 'x', baseURL: 'http://127.0.0.1:9/v1', fetch: own });
-    expect(realtimeClientFor(custom, { connections: 4, undiciFetch: true }).client).toBe(custom.chat.completions);
+    expect(realtimeClientFor(custom, { connections: 4 })).toMatchObject({ client: custom.chat.completions, transport: 'sdk' });
     await own.close();
     const bare = { create: async () => ({}) } as never;
-    expect(realtimeClientFor(bare, { connections: 4, undiciFetch: true }).client).toBe(bare);
+    expect(realtimeClientFor(bare, { connections: 4 }).client).toBe(bare);
+  });
+
+  it('rejects an unknown transport with OPTION_INVALID naming the allowed values', async () => {
+    const err = await catchError(() => runRealtimeJob({ jobDir: '/tmp/none', requestFiles: [], client: { create: async () => ({}) }, transport: 'carrier-pigeon' } as never));
+    expectKbatchError(err, { code: 'OPTION_INVALID', message: /transport.*direct, undici-fetch, sdk/ });
   });
 });

@@ -29,6 +29,8 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   requestRetries?: number | string;
   requestTimeout?: string;
   finishRealtime?: boolean;
+  stragglerThreshold?: number | string;
+  stragglerWait?: string;
   unordered?: boolean;
 }
 
@@ -49,6 +51,8 @@ const RUN_FLAG_OPTIONS = [
   'tpm',
   'requestRetries',
   'finishRealtime',
+  'stragglerThreshold',
+  'stragglerWait',
   'unordered',
 ];
 
@@ -83,7 +87,13 @@ export const register: RegisterCommand = (program, io) => {
     .addOption(new Option('--request-retries <n>', 'realtime: retries of one request on 429, 5xx, dropped connections, timeouts (default 5)').argParser(numberArg))
     .option('--request-timeout <duration>', 'realtime: timeout of one attempt (default 10m)')
     .option('--unordered', 'realtime: write each chunk of rows as soon as it is done instead of in input order')
-    .option('--finish-realtime', 'batch mode: run a retry round of fewer than --auto-threshold requests realtime instead of as a new batch')
+    .option('--finish-realtime', 'batch mode: finish stalled batches\' last few requests (stragglers) and retry rounds of fewer than --auto-threshold requests realtime')
+    .addOption(
+      new Option('--straggler-threshold <n>', 'with --finish-realtime: most requests a stalled batch may have left to be finished realtime (default 1% of the batch, ≥ 1, ≤ --auto-threshold)').argParser(
+        numberArg,
+      ),
+    )
+    .option('--straggler-wait <duration>', 'with --finish-realtime: time without progress before those requests count as stragglers (default 60s)')
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
     .addHelpText(
@@ -104,7 +114,11 @@ realtime below --auto-threshold requests (default ${DEFAULT_AUTO_THRESHOLD}). Th
 Realtime rows are written as they finish: each chunk (--max-requests, default 1,000 in realtime mode) is joined
 and written in input order as soon as its answers are final (after the retry rounds when some failed);
 with --unordered each chunk is written as soon as it is done, without waiting for earlier ones.
-In batch mode, --finish-realtime runs a retry round of fewer than --auto-threshold requests realtime.
+In batch mode, --finish-realtime runs a retry round of fewer than --auto-threshold requests realtime, and
+finishes stragglers: a running batch that has done some requests, has at most --straggler-threshold left and made
+no progress for --straggler-wait is cancelled (its results so far are kept) and only its requests without a
+result are sent realtime — whatever --retries is. --timeout bounds the whole run (batches and realtime): when it
+is up, the run stops with AWAIT_TIMEOUT and keeps every answer received; kbatch resume DIR sends only the rest.
 
 Rerun the same command with the same --job-dir (or: kbatch resume DIR) to continue after a crash or Ctrl-C.
 Added fields: custom_id, [label, confidence | schema fields], response, finish_reason, prompt_tokens,
@@ -165,6 +179,8 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
     ...(flags.requestRetries !== undefined ? { requestRetries: flags.requestRetries as number } : {}),
     ...(flags.requestTimeout !== undefined ? { requestTimeoutMs: parseDuration(flags.requestTimeout, '--request-timeout') } : {}),
     ...(flags.finishRealtime ? { finishRealtime: true } : {}),
+    ...(flags.stragglerThreshold !== undefined ? { stragglerThreshold: flags.stragglerThreshold as number } : {}),
+    ...(flags.stragglerWait !== undefined ? { stragglerWaitMs: parseDuration(flags.stragglerWait, '--straggler-wait') } : {}),
     ...(flags.unordered ? { unordered: true } : {}),
   };
 }
@@ -190,6 +206,10 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
   const realtime = realtimeProgress(io.stderr, mode);
   const onProgress = (event: RunEvent): void => {
     if (event.type === 'realtime') return realtime(event);
+    if (event.type === 'stragglers' && mode !== 'json') {
+      if (mode !== 'none') progress.log(event.message);
+      return;
+    }
     if (event.type === 'phase' || event.type === 'retry-round') {
       if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
       else if (mode !== 'none') {

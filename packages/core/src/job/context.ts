@@ -2,6 +2,7 @@ import type { LimitFunction } from 'p-limit';
 import type { ManifestStore } from './manifest.js';
 import type { JobClient, JobEvent } from './types.js';
 import type { JobBatchScan } from './batch-scan.js';
+import type { StragglerRule } from './straggler-rule.js';
 
 /** Everything the job steps share while one process drives a job. */
 export interface JobContext {
@@ -21,5 +22,7 @@ export interface JobContext {
     downloadAttempts: number;
     /** Attempts of one upload (transient failures). */
     uploadAttempts?: number;
+    /** Cancel in_progress batches whose last few requests stalled (see straggler-rule.ts); off when absent. */
+    stragglers?: StragglerRule;
   };
 }

@@ -56,7 +56,8 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   if (batch.status === 'failed') {
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
-  let resubmit = batch.status === 'expired' && !ctx.opts.noResubmit && !(await cancelRequested(ctx)) && generation(ctx, part) < ctx.opts.maxResubmits;
+  // A straggler batch's leftovers are finished realtime by the run, never resubmitted (even if it expired before the cancel took).
+  let resubmit = batch.status === 'expired' && !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx)) && generation(ctx, part) < ctx.opts.maxResubmits;
   if (resubmit && (part.outputLines ?? 0) < counts.completed) {
     // Without all the results the server reports, "no result" does not mean "never run": resubmitting would pay twice.
     resubmit = false;
@@ -66,7 +67,8 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
       message: `batch ${batch.id} expired with ${counts.completed} completed requests but ${part.outputLines ?? 0} output lines; not resubmitting its leftovers`,
     });
   }
-  const tally = await tallyPart(store.jobDir, part, resubmit);
+  // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
+  const tally = await tallyPart(store.jobDir, part, resubmit || Boolean(part.straggler));
   let newPart: JobPart | undefined;
   if (resubmit && tally.unrun.size > 0) {
     newPart = await writeResubmitPart(ctx, part, tally.unrun);

@@ -14,3 +14,5 @@ export { CANCEL_MARKER_FILE } from './cancel-marker.js';
 export { summarizeJob } from './summary.js';
 export { isSuccessLine, isUnrunLine } from './classify.js';
 export type { JobClient, JobEvent, JobSummary, PartProgress, BatchResultLine } from './types.js';
+export { StragglerRuleSchema, stragglerLimit, DEFAULT_STRAGGLER_WAIT_MS } from './straggler-rule.js';
+export type { StragglerRule, StragglerRuleOptions } from './straggler-rule.js';

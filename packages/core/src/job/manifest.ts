@@ -53,6 +53,12 @@ export const JobPartSchema = z.object({
   failed: z.number().optional(),
   resubmittedAs: z.string().optional(),
   cancelRequested: z.boolean().optional(),
+  /**
+   * Set, and saved, before kbatch itself cancels this in_progress batch because its last few requests stalled
+   * (runJob `finishRealtime`): the requests it leaves without a result are finished realtime by the run, never
+   * resubmitted as a batch. `remaining` of `total` were left after `idleMs` without progress.
+   */
+  straggler: z.object({ at: z.string(), remaining: z.number(), total: z.number(), idleMs: z.number() }).optional(),
   /** True once the batch is terminal and its files are downloaded and verified. */
   done: z.boolean().default(false),
 });

@@ -19,7 +19,7 @@ export interface JobResultEntry {
 /**
  * Every result of a job, output and error files part by part, one line at a time (the results of retry attempts
  * are indexed off-heap, not held as strings). Each request appears once: never-run markers of resubmitted parts
- * are skipped, and a request re-run by a later retry part (see addChunks) — or by the resubmit parts that finish
+ * (and of straggler batches, whose leftovers a run finishes realtime) are skipped, and a request re-run by a later retry part (see addChunks) — or by the resubmit parts that finish
  * an expired retry part — is reported by that later attempt only.
  * @param jobDir - the job directory
  * @example
@@ -34,7 +34,7 @@ export async function* readJobResultEntries(jobDir: string, manifest?: JobManife
       for (const { source, rel } of resultFilesOf(part)) {
         for await (const { line, text } of readFileLines(jobPath(jobDir, rel))) {
           const result = parseResultText(text, rel, line);
-          if (part.resubmittedAs && isUnrunLine(result)) continue;
+          if ((part.resubmittedAs || part.straggler) && isUnrunLine(result)) continue;
           if (owners.superseded(result.custom_id, attempt)) continue;
           yield { result, text, part: part.index, source };
         }

@@ -68,7 +68,7 @@ export async function indexRetryResults(jobDir: string, manifest: JobManifest): 
       await scanLineOffsets(files[file]!, (buf, offset, line) => {
         const result = parseResultText(buf.toString('utf8'), rel, line);
         if (typeof result.custom_id !== 'string') return;
-        if (part.resubmittedAs && isUnrunLine(result)) return;
+        if ((part.resubmittedAs || part.straggler) && isUnrunLine(result)) return;
         if (count === cap) grow();
         attempts[count] = attempt;
         fileOf[count] = file;

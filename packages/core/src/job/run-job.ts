@@ -9,6 +9,7 @@ import { acquireJobLock } from './lock.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
 import { submitPart } from './submit-part.js';
+import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
 import { settleAll, waitForParts } from './wait-for-parts.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
@@ -36,6 +37,12 @@ export const JobOptionsSchema = z.object({
   retryBaseMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).default(500),
   uploadAttempts: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(8),
   downloadAttempts: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(4),
+  /**
+   * Cancel an in_progress batch whose last few requests stalled (see {@link StragglerRuleSchema}); the part is
+   * marked `straggler` first and never resubmitted, and its requests without a result are left to the caller
+   * (runJob's `finishRealtime` sends them realtime). Off when absent.
+   */
+  stragglers: StragglerRuleSchema.optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
   onProgress: z.custom<(event: JobEvent) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
 });
@@ -107,6 +114,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
         maxResubmits: opts.maxResubmits,
         downloadAttempts: opts.downloadAttempts,
         uploadAttempts: opts.uploadAttempts,
+        ...(opts.stragglers ? { stragglers: opts.stragglers } : {}),
       },
     };
     const { manifest } = store;

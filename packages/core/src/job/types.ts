@@ -35,6 +35,8 @@ export type JobEvent =
     }
   | { type: 'finished'; part: string; batchId: string; status: string; succeeded: number; failed: number; unresolved: number }
   | { type: 'resubmitted'; part: string; newPart: string; requests: number }
+  /** kbatch cancels a stalled batch to finish its last `remaining` requests elsewhere (realtime); `message` says so. */
+  | { type: 'stragglers'; part: string; batchId: string; remaining: number; total: number; idleMs: number; message: string }
   | { type: 'retry'; operation: string; part?: string; attempt: number; delayMs: number; message: string }
   | { type: 'warning'; part?: string; message: string };
 

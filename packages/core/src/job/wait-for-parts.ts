@@ -2,6 +2,7 @@ import { KbatchError } from '../errors.js';
 import { isTerminalStatus } from '../client/schemas.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
 import { retrieveBatch } from '../batch/create-batch.js';
+import type { KBatch } from '../client/schemas.js';
 import type { JobPart } from './manifest.js';
 import type { JobContext } from './context.js';
 import { submitPart } from './submit-part.js';
@@ -10,6 +11,8 @@ import { finishPart } from './finish-part.js';
 import { partProgress, summarizeJob } from './summary.js';
 import { cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 import { crashPoint } from './crash-point.js';
+import { observeProgress, stragglingFor, type StallWatch } from './straggler-rule.js';
+import { cancelForStragglers, sendStragglerCancel } from './cancel-stragglers.js';
 
 interface Schedule {
   next: number;
@@ -17,6 +20,8 @@ interface Schedule {
   errors: number;
   /** Polls that saw a completed batch without its result file ids (some servers set them a moment later). */
   missingFiles: number;
+  /** When the batch's finished-request count last changed (for the straggler rule). */
+  watch?: StallWatch;
 }
 
 /**
@@ -105,8 +110,24 @@ async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, S
     return;
   }
   if (filesMissing) schedule.missingFiles++;
+  await checkStragglers(ctx, part, batch, schedule);
   schedule.polls++;
   schedule.next = Date.now() + backoffDelay(schedule.polls, { baseMs: initialMs / 2, maxMs: ctx.opts.pollIntervalMs });
+}
+
+// A running batch whose last few requests stalled is cancelled (once marked, the cancel is repeated until sent).
+async function checkStragglers(ctx: JobContext, part: JobPart, batch: KBatch, schedule: Schedule): Promise<void> {
+  const active = batch.status === 'in_progress' || batch.status === 'validating';
+  if (part.straggler) {
+    if (!part.cancelRequested && active) await sendStragglerCancel(ctx, part);
+    return;
+  }
+  const rule = ctx.opts.stragglers;
+  if (!rule || part.cancelRequested || ctx.store.manifest.cancelledAt) return;
+  const now = Date.now();
+  schedule.watch = observeProgress(schedule.watch, batch.request_counts, now);
+  const idleMs = stragglingFor(batch.status, batch.request_counts, schedule.watch, now, rule);
+  if (idleMs !== undefined) await cancelForStragglers(ctx, part, batch, idleMs);
 }
 
 /** Wait for every promise so each part's state is saved, then surface the first failure. */

@@ -35,12 +35,20 @@ export function partFamily(manifest: JobManifest, root: string): JobPart[] {
   });
 }
 
-/** The result sources of a batch part and its resubmits. */
-export function partSources(manifest: JobManifest, root: string): ResultSource[] {
-  return partFamily(manifest, root).map((p) => ({
-    files: [p.outputPath, p.errorPath].filter((f): f is string => typeof f === 'string' && f !== ''),
-    resubmitted: Boolean(p.resubmittedAs),
-  }));
+/**
+ * The result sources of a batch part and its resubmits, each followed by the realtime results of its leftovers
+ * when it was a straggler batch (disjoint from its own results: only requests without one were sent).
+ */
+export function partSources(manifest: JobManifest, root: string, stragglers: RunState['stragglers'] = []): ResultSource[] {
+  return partFamily(manifest, root).flatMap((p) => {
+    const own: ResultSource = {
+      files: [p.outputPath, p.errorPath].filter((f): f is string => typeof f === 'string' && f !== ''),
+      // Never-run markers of a part whose leftovers ran elsewhere are not its results.
+      resubmitted: Boolean(p.resubmittedAs || p.straggler),
+    };
+    const leftovers = stragglers.find((s) => s.part === p.index && s.finished && s.requests > 0);
+    return leftovers ? [own, { files: [leftovers.results], resubmitted: false }] : [own];
+  });
 }
 
 /** Job-relative results file of original chunk number `index` (0-based) in realtime mode. */
@@ -51,13 +59,13 @@ export function realtimeChunkResults(index: number): string {
 /** The first attempt at a chunk: its batch part (and resubmits), or its realtime results file. */
 export function chunkSources(state: RunState, manifest: JobManifest, chunkPart: string): ResultSource[] {
   if (state.mode === 'realtime') return [{ files: [realtimeChunkResults(state.chunks.findIndex((c) => c.part === chunkPart))], resubmitted: false }];
-  return partSources(manifest, chunkPart);
+  return partSources(manifest, chunkPart, state.stragglers);
 }
 
 /** The result sources of one retry part (none while a batch part is not yet added). */
-export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number]): ResultSource[] {
+export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number], stragglers: RunState['stragglers'] = []): ResultSource[] {
   if (retry.results !== undefined) return [{ files: [retry.results], resubmitted: false }];
-  return retry.part === null ? [] : partSources(manifest, retry.part);
+  return retry.part === null ? [] : partSources(manifest, retry.part, stragglers);
 }
 
 /**
@@ -69,7 +77,7 @@ export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart:
   for (const round of state.rounds) {
     for (const retry of round.parts) {
       if (retry.chunk !== chunkPart) continue;
-      const sources = retrySources(manifest, retry);
+      const sources = retrySources(manifest, retry, state.stragglers);
       if (sources.length > 0) groups.push(sources);
     }
   }

@@ -5,6 +5,7 @@ import type { RealtimeClientInput } from '../realtime/fast-client.js';
 import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings } from './run-state.js';
+import type { RunDeadline } from './run-deadline.js';
 
 /**
  * Default chunk size (requests) in `mode: 'realtime'`: realtime results are joined and written chunk by chunk as
@@ -25,40 +26,53 @@ export function realtimeRunner(
   opts: ResolvedRunJobOptions,
   emit: (e: RunEvent) => void,
   signal: AbortSignal,
+  deadline: RunDeadline,
 ): RealtimeRunner {
+  const send = (signal: AbortSignal, [requestFiles, resultFiles, answersLog, total, onFileDone]: Parameters<RealtimeRunner['run']>) => {
+    let done = 0;
+    let failed = 0;
+    return runRealtimeJob({
+      jobDir,
+      requestFiles,
+      resultFiles,
+      ...(answersLog !== undefined ? { answersLog } : {}),
+      ...(onFileDone ? { onFileDone: (_chunk: unknown, index: number) => onFileDone(index) } : {}),
+      // The run holds its job directory's lock for the whole run.
+      lockHeld: true,
+      client: opts.client as unknown as RealtimeClientInput,
+      // The batch default (4 uploads at a time) is no realtime concurrency: unset, the realtime default applies.
+      ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+      ...(settings.rpm !== undefined ? { rpm: settings.rpm } : {}),
+      ...(settings.tpm !== undefined ? { tpm: settings.tpm } : {}),
+      ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
+      ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
+      ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
+      signal,
+      onEvent: (event) => {
+        if (event.type === 'answered') {
+          done++;
+          if (!event.replayed) crashPoint('run-during-realtime');
+        } else if (event.type === 'failed') {
+          done++;
+          failed++;
+        }
+        emit({ type: 'realtime', event, done, failed, total });
+      },
+    });
+  };
   return {
-    async run(requestFiles, resultFiles, answersLog, total, onFileDone) {
-      let done = 0;
-      let failed = 0;
-      const summary = await runRealtimeJob({
-        jobDir,
-        requestFiles,
-        resultFiles,
-        ...(answersLog !== undefined ? { answersLog } : {}),
-        ...(onFileDone ? { onFileDone: (_chunk: unknown, index: number) => onFileDone(index) } : {}),
-        // The run holds its job directory's lock for the whole run.
-        lockHeld: true,
-        client: opts.client as unknown as RealtimeClientInput,
-        // The batch default (4 uploads at a time) is no realtime concurrency: unset, the realtime default applies.
-        ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
-        ...(settings.rpm !== undefined ? { rpm: settings.rpm } : {}),
-        ...(settings.tpm !== undefined ? { tpm: settings.tpm } : {}),
-        ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
-        ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
-        ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
-        signal,
-        onEvent: (event) => {
-          if (event.type === 'answered') {
-            done++;
-            if (!event.replayed) crashPoint('run-during-realtime');
-          }
-          else if (event.type === 'failed') {
-            done++;
-            failed++;
-          }
-          emit({ type: 'realtime', event, done, failed, total });
-        },
-      });
+    async run(...args) {
+      const left = deadline.remaining();
+      if (left <= 0) throw deadline.expired('realtime');
+      // The run's time runs out mid-round: the engine is aborted; answers already logged stay, so a resume sends only the rest.
+      const timer = left === Infinity ? undefined : AbortSignal.timeout(Math.max(1, Math.ceil(left)));
+      let summary: RealtimeJobSummary;
+      try {
+        summary = await send(timer ? AbortSignal.any([signal, timer]) : signal, args);
+      } catch (err) {
+        if (timer?.aborted && !signal.aborted) throw deadline.expired('realtime', err);
+        throw err;
+      }
       crashPoint('run-after-realtime');
       return summary;
     },

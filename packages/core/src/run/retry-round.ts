@@ -40,7 +40,7 @@ export async function planRetryRound(
     round === 1
       ? state.chunks.map((c) => ({ chunk: c.part, file: manifest.parts.find((p) => p.index === c.part)!.path, sources: chunkSources(state, manifest, c.part) }))
       : (state.rounds.find((r) => r.round === round - 1)?.parts ?? [])
-          .map((p) => ({ chunk: p.chunk, file: p.file, sources: retrySources(manifest, p) }))
+          .map((p) => ({ chunk: p.chunk, file: p.file, sources: retrySources(manifest, p, state.stragglers) }))
           .filter((a) => a.sources.length > 0);
   const dirRel = join('run', `retry-${round}`);
   await rm(jobPath(jobDir, dirRel), { recursive: true, force: true });

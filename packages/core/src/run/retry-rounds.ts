@@ -2,12 +2,15 @@
 import { join } from 'node:path';
 import { addChunks, jobPath } from '../job/create-job.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
-import { resumeJob, type JobOptions } from '../job/run-job.js';
+import type { JobOptions } from '../job/run-job.js';
 import { crashPoint } from '../job/crash-point.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
 import type { RealtimeRunner } from './realtime-runner.js';
+import { driveJob } from './drive-job.js';
+import type { RunDeadline } from './run-deadline.js';
+import { finishStragglers } from './straggler-round.js';
 import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
 import type { RunEvent } from './run-options.js';
 import { saveRunState, type RunState } from './run-state.js';
@@ -20,6 +23,7 @@ export async function retryRounds(
   jobOptions: JobOptions,
   emit: (e: RunEvent) => void,
   realtime: RealtimeRunner,
+  deadline: RunDeadline,
 ): Promise<void> {
   while (!state.retriesDone) {
     const manifest = await loadManifest(jobDir);
@@ -37,7 +41,9 @@ export async function retryRounds(
       } else {
         if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
         emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests` });
-        await resumeJob(jobDir, jobOptions);
+        await driveJob(jobDir, jobOptions, deadline);
+        // A batch round's straggler batches are finished within the round (their results belong to it).
+        await finishStragglers(jobDir, state, emit, realtime);
       }
       last.finished = true;
       await saveRunState(jobDir, state);

@@ -19,6 +19,7 @@ import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
 import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, newSettings, overrideWindow, resolveSchema } from './run-settings.js';
 import { chunkGate, openIfFinal, runPhases } from './run-phases.js';
 import { summarize } from './run-summary.js';
+import { runDeadline } from './run-deadline.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -97,7 +98,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     if (state === null) {
       const settings = await newSettings(options, opts, jobDir, cwd, schema, emit);
       const now = new Date().toISOString();
-      state = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], retriesDone: false };
+      state = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], stragglers: [], retriesDone: false };
       await saveRunState(jobDir, state);
     } else {
       await checkSameRun(state.settings, opts, cwd, schema);
@@ -137,10 +138,11 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       cancelOnInterrupt: opts.cancelOnInterrupt,
       retryBaseMs: opts.retryBaseMs,
       onProgress: emit,
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       signal,
     };
-    const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal);
+    // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds).
+    const deadline = runDeadline(jobDir, opts.timeoutMs, started);
+    const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
     try {
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
@@ -163,12 +165,19 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     } catch (err) {
       throw interrupted(err, opts.signal, jobDir);
     }
+    if (state.mode === 'batch' && settings.finishRealtime) {
+      jobOptions.stragglers = {
+        maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,
+        ...(settings.stragglerThreshold !== undefined ? { threshold: settings.stragglerThreshold } : {}),
+        ...(settings.stragglerWaitMs !== undefined ? { waitMs: settings.stragglerWaitMs } : {}),
+      };
+    }
     // Realtime results are written as they finish: each chunk is joined as soon as its answers are final
     // (in chunk order; only the list of finished chunks is held), while later chunks are still being sent.
     const gate = state.chunks.length > 0 && state.mode === 'realtime' && state.phase === 'prepared' ? chunkGate(state.chunks.length) : null;
     const work = (async () => {
       try {
-        await runPhases(jobDir, state, plan, jobOptions, emit, realtime, gate ? (index) => openIfFinal(jobDir, state, plan, gate, index) : undefined);
+        await runPhases(jobDir, state, plan, jobOptions, emit, realtime, deadline, gate ? (index) => openIfFinal(jobDir, state, plan, gate, index) : undefined);
       } catch (err) {
         throw interrupted(err, opts.signal, jobDir);
       }

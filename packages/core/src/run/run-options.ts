@@ -84,8 +84,18 @@ export const RunJobOptionsSchema = z
     requestRetries: z.int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).optional(),
     /** Realtime: per-attempt timeout (default 10 minutes). */
     requestTimeoutMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
-    /** Batch mode: run a retry round with fewer than `autoThreshold` requests realtime instead of as a new batch. */
+    /**
+     * Batch mode: run a retry round with fewer than `autoThreshold` requests realtime instead of as a new batch, and
+     * finish stragglers realtime: a batch still in_progress that has done some requests, has at most
+     * `stragglerThreshold` left and made no progress for `stragglerWaitMs` is cancelled (decision saved first);
+     * its partial results are kept and only its requests without a result are sent realtime (not a retry round:
+     * done even with `retries: 0`; never resubmitted as a batch).
+     */
     finishRealtime: z.boolean({ error: 'must be true or false' }).optional(),
+    /** `finishRealtime`: most requests a stalled batch may have left to be finished realtime (default 1% of its requests, at least 1, at most `autoThreshold`). */
+    stragglerThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
+    /** `finishRealtime`: time without progress before a batch's last requests count as stragglers (default 60,000 ms). */
+    stragglerWaitMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
     client: JobOptionsSchema.shape.client,
     /** Batch completion window (one of COMPLETION_WINDOWS); checked before anything is written. A rerun may change it until a batch was created. */
     window: JobOptionsSchema.shape.window.unwrap().optional(),
@@ -112,7 +122,7 @@ export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
 /** What a run reports while it works: the job's events plus the run's own phases. */
 export type RunEvent =
   | JobEvent
-  | { type: 'phase'; phase: 'spool' | 'prepare' | 'submit' | 'retry' | 'join' | 'done'; message: string }
+  | { type: 'phase'; phase: 'spool' | 'prepare' | 'submit' | 'stragglers' | 'retry' | 'join' | 'done'; message: string }
   | { type: 'retry-round'; round: number; requests: number; parts: number; via: 'batch' | 'realtime' }
   /** A realtime request finished or retried (`done` counts answered + finally failed of `total` in this step). */
   | { type: 'realtime'; event: RealtimeEvent; done: number; failed: number; total: number };
@@ -143,8 +153,10 @@ export interface RunSummary {
   batches: number;
   /** How the job's requests ran (`auto` settled to one of these). */
   mode: 'batch' | 'realtime';
-  /** Requests sent through /v1/chat/completions (realtime mode and realtime retry rounds). */
+  /** Requests sent through /v1/chat/completions (realtime mode, straggler leftovers and realtime retry rounds). */
   realtimeRequests: number;
+  /** Of `realtimeRequests`: leftovers of straggler batches (cancelled by `finishRealtime`). */
+  stragglerRequests: number;
   /** Results whose custom_id matched no record; extra results for one record. */
   unknownResults: number;
   duplicateResults: number;

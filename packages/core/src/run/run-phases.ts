@@ -1,12 +1,15 @@
 // The sending phases of a run and the per-chunk gates a streaming realtime join waits on.
 import { jobPath } from '../job/create-job.js';
 import { loadManifest } from '../job/manifest.js';
-import { resumeJob, type JobOptions } from '../job/run-job.js';
+import type { JobOptions } from '../job/run-job.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { parseResultLine } from '../join/result-line.js';
 import { latestResults, realtimeChunkResults } from './attempt-results.js';
 import type { RealtimeRunner } from './realtime-runner.js';
 import { retryRounds } from './retry-rounds.js';
+import { driveJob } from './drive-job.js';
+import type { RunDeadline } from './run-deadline.js';
+import { finishStragglers } from './straggler-round.js';
 import type { RunEvent } from './run-options.js';
 import { saveRunState, type RunState } from './run-state.js';
 
@@ -18,6 +21,7 @@ export async function runPhases(
   jobOptions: JobOptions,
   emit: (e: RunEvent) => void,
   realtime: RealtimeRunner,
+  deadline: RunDeadline,
   onChunkDone?: (index: number) => Promise<void>,
 ): Promise<void> {
   if (state.chunks.length > 0 && state.mode === 'realtime') {
@@ -35,15 +39,17 @@ export async function runPhases(
       state.phase = 'submitted';
       await saveRunState(jobDir, state);
     }
-    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime, deadline);
   } else if (state.chunks.length > 0) {
     if (state.phase === 'prepared') {
       emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
-      await resumeJob(jobDir, jobOptions);
+      await driveJob(jobDir, jobOptions, deadline);
       state.phase = 'submitted';
       await saveRunState(jobDir, state);
     }
-    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime);
+    // Before any retry round is planned: the leftovers of batches cancelled as stragglers (not a retry).
+    await finishStragglers(jobDir, state, emit, realtime);
+    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime, deadline);
   } else if (state.phase === 'prepared') {
     state.phase = 'submitted';
     state.retriesDone = true;

@@ -95,6 +95,8 @@ export async function newSettings(
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(given.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     finishRealtime: opts.finishRealtime ?? false,
+    ...(opts.stragglerThreshold !== undefined ? { stragglerThreshold: opts.stragglerThreshold } : {}),
+    ...(opts.stragglerWaitMs !== undefined ? { stragglerWaitMs: opts.stragglerWaitMs } : {}),
   };
 }
 
@@ -163,6 +165,8 @@ export function applyRealtimeOverrides(state: RunState, given: RunJobOptions, op
   if (given.requestTimeoutMs !== undefined) settings.requestTimeoutMs = opts.requestTimeoutMs;
   if (given.concurrency !== undefined) settings.concurrency = opts.concurrency;
   if (given.finishRealtime !== undefined) settings.finishRealtime = opts.finishRealtime ?? false;
+  if (given.stragglerThreshold !== undefined) settings.stragglerThreshold = opts.stragglerThreshold;
+  if (given.stragglerWaitMs !== undefined) settings.stragglerWaitMs = opts.stragglerWaitMs;
   if (state.mode === undefined) {
     if (given.mode !== undefined) settings.mode = opts.mode;
     if (given.autoThreshold !== undefined) settings.autoThreshold = opts.autoThreshold;

@@ -47,6 +47,9 @@ export const RunSettingsSchema = z.object({
   /** Concurrency the run was given (uploads in batch mode, requests in realtime); absent = the mode's default. */
   concurrency: z.number().optional(),
   finishRealtime: z.boolean().default(false),
+  /** With finishRealtime: the straggler rule's threshold (absent = 1% of a batch, capped by autoThreshold) and wait (ms). */
+  stragglerThreshold: z.number().optional(),
+  stragglerWaitMs: z.number().optional(),
 });
 export type RunSettings = z.output<typeof RunSettingsSchema>;
 
@@ -78,6 +81,14 @@ export const RunStateSchema = z.object({
   /** Retry rounds in order, each run as a batch (parts added to the job) or realtime (`--finish-realtime`, realtime mode). */
   rounds: z
     .array(z.object({ round: z.number(), via: z.enum(['batch', 'realtime']).default('batch'), parts: z.array(RetryPartSchema), finished: z.boolean().default(false) }))
+    .default([]),
+  /**
+   * Leftovers of straggler batches (cancelled by kbatch, see the manifest part's `straggler`): the requests with no
+   * result, written to `file` and sent realtime into `results` (job-relative). Not a retry round: they are finished
+   * whatever `retries` is, before the next round is planned, and read as part of their batch part's attempt.
+   */
+  stragglers: z
+    .array(z.object({ part: z.string(), file: z.string(), requests: z.number(), results: z.string(), finished: z.boolean().default(false) }))
     .default([]),
   /** Set once no further retry round is needed (or allowed). */
   retriesDone: z.boolean().default(false),

@@ -18,7 +18,9 @@ export function summarize(
 ): RunSummary {
   const job: JobSummary | null = manifest && state.mode !== 'realtime' ? summarizeJob(jobDir, manifest) : null;
   const roundRequests = state.rounds.map((r) => r.parts.reduce((n, p) => n + p.requests, 0));
+  const stragglerRequests = state.stragglers.reduce((n, s) => n + s.requests, 0);
   const realtimeRequests =
+    stragglerRequests +
     (state.mode === 'realtime' ? state.chunks.reduce((n, c) => n + c.requests, 0) : 0) +
     state.rounds.reduce((n, r, i) => n + (r.via === 'realtime' ? roundRequests[i]! : 0), 0);
   const records = report.records + report.skipped;
@@ -40,6 +42,7 @@ export function summarize(
     batches: manifest ? manifest.parts.filter((p) => p.batchId).length : 0,
     mode: state.mode ?? 'batch',
     realtimeRequests,
+    stragglerRequests,
     unknownResults: report.unknown,
     duplicateResults: report.duplicates,
     wallMs: Date.now() - started,
@@ -60,6 +63,7 @@ export function formatRunSummary(s: RunSummary): string {
       `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}`,
     `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}` +
       (s.realtimeRequests > 0 ? ` + ${s.realtimeRequests} realtime request${s.realtimeRequests === 1 ? '' : 's'}` : '') +
+      (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +
       `; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
   ];
   if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);

@@ -1,0 +1,82 @@
+// The leftovers of straggler batches (cancelled by the job's straggler rule), finished realtime.
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { jobPath } from '../job/create-job.js';
+import { crashPoint } from '../job/crash-point.js';
+import { customIdOf, readFileLines } from '../job/lines.js';
+import { isUnrunLine } from '../job/classify.js';
+import { loadManifest, type JobPart } from '../job/manifest.js';
+import { parseResultText, resultFilesOf } from '../job/retry-owners.js';
+import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
+import type { RealtimeRunner } from './realtime-runner.js';
+import type { RunEvent } from './run-options.js';
+import { saveRunState, type RunState } from './run-state.js';
+
+/** Job-relative directory of the straggler leftovers' request files. */
+const STRAGGLER_DIR = join('run', 'stragglers');
+
+/**
+ * Finish the requests that straggler batches left without a result: for each finished part marked `straggler`
+ * (the job cancelled it), write its requests with no result line (never-run markers are not results) to
+ * `run/stragglers/part-N.jsonl`, record them in run.json, then send them realtime into
+ * `realtime/stragglers/part-N.results.jsonl` with their own answers log (a crash mid-way resends only the
+ * unanswered). Requests the batch answered — before or while it was cancelled — are never sent again. Not a retry
+ * round: runs whatever `retries` is. Skipped for a job the user cancelled (nothing new is sent for it).
+ */
+export async function finishStragglers(jobDir: string, state: RunState, emit: (e: RunEvent) => void, realtime: RealtimeRunner): Promise<void> {
+  const manifest = await loadManifest(jobDir);
+  for (const part of manifest.parts) {
+    if (!part.straggler || !part.done || manifest.cancelledAt || state.stragglers.some((s) => s.part === part.index)) continue;
+    const file = join(STRAGGLER_DIR, `part-${part.index}.jsonl`);
+    const requests = await writeLeftovers(jobDir, part, file);
+    state.stragglers.push({ part: part.index, file, requests, results: join(REALTIME_DIR, 'stragglers', `part-${part.index}.results.jsonl`), finished: requests === 0 });
+    await saveRunState(jobDir, state);
+    crashPoint('run-after-straggler-plan');
+  }
+  for (const leftovers of state.stragglers) {
+    if (leftovers.finished) continue;
+    const part = manifest.parts.find((p) => p.index === leftovers.part);
+    emit({
+      type: 'phase',
+      phase: 'stragglers',
+      message: `finishing ${leftovers.requests} straggler${leftovers.requests === 1 ? '' : 's'} of batch ${part?.batchId ?? `part ${leftovers.part}`} realtime`,
+    });
+    await realtime.run(
+      [jobPath(jobDir, leftovers.file)],
+      [jobPath(jobDir, leftovers.results)],
+      jobPath(jobDir, join(REALTIME_DIR, 'stragglers', `part-${leftovers.part}.answers.jsonl`)),
+      leftovers.requests,
+    );
+    leftovers.finished = true;
+    await saveRunState(jobDir, state);
+  }
+}
+
+// The part's request lines whose custom_id has no result line, in order (temp + rename: a crash leaves none or all).
+// Memory: the custom_ids of one part's results.
+async function writeLeftovers(jobDir: string, part: JobPart, rel: string): Promise<number> {
+  const answered = new Set<string>();
+  for (const { rel: results } of resultFilesOf(part)) {
+    for await (const { line, text } of readFileLines(jobPath(jobDir, results))) {
+      const result = parseResultText(text, results, line);
+      if (typeof result.custom_id === 'string' && !isUnrunLine(result)) answered.add(result.custom_id);
+    }
+  }
+  const dest = jobPath(jobDir, rel);
+  await mkdir(jobPath(jobDir, STRAGGLER_DIR), { recursive: true });
+  const out = createWriteStream(`${dest}.tmp`);
+  let requests = 0;
+  for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
+    const id = customIdOf(text);
+    if (id !== null && answered.has(id)) continue;
+    requests++;
+    if (!out.write(`${text}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await finished(out);
+  await rename(`${dest}.tmp`, dest);
+  return requests;
+}

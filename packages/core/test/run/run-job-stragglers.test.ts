@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { loadManifest, readJobResults } from '../../src/job/index.js';
+import { cancelJob, loadManifest, readJobResults } from '../../src/job/index.js';
 import { loadRunState, runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
@@ -118,6 +118,29 @@ describe('runJob finishRealtime stragglers', () => {
     });
     expect(summary).toMatchObject({ succeeded: 10, failed: 0, stragglerRequests: 1, retryRequests: 1, rounds: 1, batches: 1 });
     expect((await rows(join(dir, 'out.jsonl'))).map((r) => r.id)).toEqual(ids);
+  });
+
+  it('leaves a batch the user cancels (kbatch cancel) as before: no straggler round, nothing sent realtime', async () => {
+    const { emu, base, events } = await setup({ faults: { slowTailLines: 3, slowTailMs: 60_000 } });
+    const { dir, input } = await reviews(20);
+    const jobDir = join(dir, 'job');
+    const run = runJob({ ...base, input, output: join(dir, 'out.jsonl'), jobDir, finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 60_000 });
+    const client = createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL });
+    for (let i = 0; i < 500; i++) {
+      const { data } = await client.batches.list();
+      if (data[0]?.request_counts?.completed === 17) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await cancelJob(jobDir, { client })).toBe(1);
+    const summary = await run;
+    expect(summary).toMatchObject({ records: 20, succeeded: 18, failed: 2, missing: 2, stragglerRequests: 0, realtimeRequests: 0, rounds: 0 });
+    expect(emu.stats().chatRequests).toBe(0);
+    const manifest = await loadManifest(jobDir);
+    expect(manifest.cancelledAt).toBeDefined();
+    expect(manifest.parts[0]).toMatchObject({ status: 'cancelled' });
+    expect(manifest.parts[0]!.straggler).toBeUndefined();
+    expect((await loadRunState(jobDir))!.stragglers).toEqual([]);
+    expect(events.some((e) => e.type === 'stragglers')).toBe(false);
   });
 
   it('rejects a bad stragglerThreshold / stragglerWaitMs with OPTION_INVALID', async () => {

@@ -26,6 +26,8 @@ export interface DirectChat {
   create(body: OpenAI.ChatCompletionCreateParamsNonStreaming, options?: DirectChatRequestOptions): Promise<OpenAI.ChatCompletion>;
   /** Close the pool's sockets (waits for requests in flight). */
   close(): Promise<void>;
+  /** Each request removes its abort listener when it ends, so one long-lived signal can be shared by all. */
+  readonly releasesSignal: true;
 }
 
 type Internals = {
@@ -89,6 +91,7 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
   let pool: Pool | undefined;
 
   return {
+    releasesSignal: true,
     async create(body, requestOptions = {}) {
       if ((body as { stream?: unknown }).stream) throw new TypeError('createDirectChat sends non-streaming requests only (stream: true given)');
       const { origin, path, headers } = await target;

@@ -156,6 +156,7 @@ export async function* runResolved(
     emit({ type: 'concurrency', limit: adaptive.limit });
   };
 
+  const sharesSignal = (o.client as { releasesSignal?: unknown }).releasesSignal === true;
   const attempt = async (request: BatchRequestLine): Promise<RealtimeResultLine> => {
     const tokens = o.tpm === undefined ? 0 : estimateTokens(request.body);
     for (let n = 1; ; n++) {
@@ -164,13 +165,16 @@ export async function* runResolved(
           // Without rpm/tpm the limiter would only check the signal: skip its promise.
           if (paced) await limiter.acquire(tokens, signal);
           else if (signal.aborted) throw abortedError(signal);
+          // A client that removes its abort listener when a request ends (createDirectChat) shares the run's signal.
+          const body = { ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming;
+          if (sharesSignal) return await o.client.create(body, { signal, timeout: o.timeoutMs, maxRetries: 0 });
           // The SDK adds an abort listener to the signal it is given and never removes it, so each
           // attempt gets its own short-lived signal; a run-long one would collect listeners (and memory).
           const attemptAbort = new AbortController();
           inFlight.add(attemptAbort);
           try {
             // maxRetries: 0 — the SDK must not retry behind our back; this loop owns retries and their count.
-            return await o.client.create({ ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+            return await o.client.create(body, {
               signal: attemptAbort.signal,
               timeout: o.timeoutMs,
               maxRetries: 0,

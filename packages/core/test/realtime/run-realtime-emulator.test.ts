@@ -11,6 +11,7 @@ import { realtimeClientFor, type RealtimeTransport } from '../../src/realtime/fa
 import { runRealtime, type RunRealtimeOptions } from '../../src/realtime/run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';
 import type { BatchRequestLine } from '../../src/request/types.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 // Integration over real HTTP: limits and retries are measured on the emulator side.
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -180,6 +181,27 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
       expect(retries).toHaveLength(1);
       expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(1000);
       expect(answeredAt - retries[0]!.at).toBeGreaterThanOrEqual(950); // a lower bound only
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('rejects with ABORTED when the signal aborts with requests in flight, and the next run still works', async () => {
+    const local = await startEmulator({ faults: { latencyMs: 5_000, routes: [CHAT] } });
+    try {
+      const controller = new AbortController();
+      const sent = new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (local.stats().maxConcurrentChat >= 4) resolve(clearInterval(timer));
+        }, 5);
+      });
+      const run = collect({ requests: lines(8), concurrency: 4, signal: controller.signal }, local, transport);
+      await sent;
+      controller.abort();
+      expectKbatchError(await catchError(() => run), { code: 'ABORTED' });
+      local.setFaults(null);
+      const out = await collect({ requests: lines(3), concurrency: 4 }, local, transport);
+      expect(out.map((l) => l.response?.status_code)).toEqual([200, 200, 200]);
     } finally {
       await local.close();
     }

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { streamChat, type StreamChatOptions } from '@kbatch/core';
+import { startEmulator } from '@kbatch/emulator';
 import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
 import { collectArg, numberArg, withFlagNames } from '../flags/index.js';
 import type { CliIo } from '../io.js';
@@ -12,6 +13,7 @@ export const DEFAULT_CHAT_MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const CHAT_FLAG_OPTIONS = ['model', 'system', 'temperature', 'topP', 'maxCompletionTokens', 'seed', 'stop', 'frequencyPenalty', 'presencePenalty'] as const;
 
 interface ChatFlags extends ClientFlags {
+  local?: boolean;
   model: string;
   system?: string;
   temperature?: number;
@@ -37,34 +39,46 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .addOption(new Option('--seed <n>', 'seed for reproducible sampling').argParser(numberArg))
     .addOption(new Option('--stop <text>', 'stop sequence (repeatable, up to 4)').argParser(collectArg))
     .addOption(new Option('--frequency-penalty <n>', '-2..2').argParser(numberArg))
-    .addOption(new Option('--presence-penalty <n>', '-2..2').argParser(numberArg));
+    .addOption(new Option('--presence-penalty <n>', '-2..2').argParser(numberArg))
+    .option('--local', 'ask an in-process emulator (no account or API key needed; answers are rule-based)');
   addClientFlags(cmd)
     .addHelpText(
       'after',
       `
 Examples:
   $ kbatch chat "What is the capital of Argentina?" --model ${DEFAULT_CHAT_MODEL} --temperature 0
-  $ echo "Summarize: ..." | kbatch chat - --system "Answer in one sentence"`,
+  $ echo "Summarize: ..." | kbatch chat - --system "Answer in one sentence"
+  $ kbatch chat "Is this review positive? Answer with exactly one of these labels: yes, no" --local`,
     )
     .action(async (question: string, flags: ChatFlags) => {
-      const client = clientFromFlags(flags, io);
-      const { baseUrl: _b, apiKey: _k, stop, ...params } = flags;
-      const options = {
-        ...params,
-        ...(stop === undefined ? {} : { stop: stop.length === 1 ? stop[0] : stop }),
-        client: client.chat.completions,
-        question: question === '-' ? await readAll(io.stdin) : question,
-      } as StreamChatOptions;
-      await withFlagNames(CHAT_FLAG_OPTIONS, async () => {
-        let last = '\n';
-        for await (const text of streamChat(options)) {
-          io.stdout.write(text);
-          last = text;
-        }
-        if (!last.endsWith('\n')) io.stdout.write('\n');
-      });
+      const emulator = flags.local ? await startEmulator({}) : undefined;
+      try {
+        await ask(question, emulator ? { ...flags, apiKey: 'local-emulator', baseUrl: emulator.baseURL } : flags, io);
+      } finally {
+        await emulator?.close();
+      }
     });
 };
+
+/** Stream one answer to stdout. */
+async function ask(question: string, flags: ChatFlags, io: CliIo): Promise<void> {
+  const client = clientFromFlags(flags, io);
+  const { baseUrl: _b, apiKey: _k, local: _l, stop, ...params } = flags;
+  const options = {
+    ...params,
+    ...(stop === undefined ? {} : { stop: stop.length === 1 ? stop[0] : stop }),
+    client: client.chat.completions,
+    question: question === '-' ? await readAll(io.stdin) : question,
+  } as StreamChatOptions;
+  await withFlagNames(CHAT_FLAG_OPTIONS, async () => {
+    let last = '\n';
+    for await (const text of streamChat(options)) {
+      io.stdout.write(text);
+      last = text;
+    }
+    if (!last.endsWith('\n')) io.stdout.write('\n');
+  });
+}
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';

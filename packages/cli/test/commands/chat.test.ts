@@ -71,6 +71,13 @@ describe('kbatch chat', () => {
     expect(isKbatchError(missing.error) && missing.error.code).toBe('API_KEY_MISSING');
   });
 
+  it('asks an in-process emulator with --local, without a key or base URL', async () => {
+    const out = await chat(['Great phone. Answer with exactly one of these labels: positive, negative', '--local', '--temperature', '0'], {});
+    expect(out.error).toBeUndefined();
+    expect(out.stdout).toBe('positive\n');
+    expect(out.writes.length).toBeGreaterThan(0);
+  });
+
   it('rejects a bad chat parameter with OPTION_INVALID naming it', async () => {
     const out = await chat(['hi', '--temperature', 'hot'], env);
     expect(isKbatchError(out.error) && out.error.code).toBe('OPTION_INVALID');

@@ -41,6 +41,7 @@ export function summarizeJob(jobDir: string, manifest: JobManifest): JobSummary 
       ...(p.done && p.status !== undefined && p.status in OUTCOME_CODES ? { code: OUTCOME_CODES[p.status as keyof typeof OUTCOME_CODES] } : {}),
       ...(p.batchId ? { batchId: p.batchId } : {}),
       ...(p.resubmittedAs ? { resubmittedAs: p.resubmittedAs } : {}),
+      ...(p.straggler ? { straggler: true } : {}),
     });
   }
   const pending = Math.max(0, requests - succeeded - failed);

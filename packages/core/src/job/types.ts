@@ -58,6 +58,8 @@ export interface JobSummary {
       done: boolean;
       resubmittedAs?: string;
       lineErrors: number;
+      /** kbatch cancelled this batch for its stalled last requests (finished realtime by `kbatch run`). */
+      straggler?: boolean;
       /** Why a finished part's batch did not complete: BATCH_FAILED, BATCH_EXPIRED or BATCH_CANCELLED. */
       code?: Extract<KbatchErrorCode, 'BATCH_FAILED' | 'BATCH_EXPIRED' | 'BATCH_CANCELLED'>;
     }

@@ -60,6 +60,7 @@ describe('runJob finishRealtime stragglers', () => {
     expect(manifest.parts).toHaveLength(1);
     expect(manifest.parts[0]).toMatchObject({ status: 'cancelled', cancelRequested: true, straggler: { remaining: 3, total: 20 }, succeeded: 18, failed: 0 });
     expect(manifest.parts[0]!.resubmittedAs).toBeUndefined();
+    expect(summary.job!.parts[0]).toMatchObject({ straggler: true, status: 'cancelled' });
     const state = await loadRunState(jobDir);
     expect(state!.stragglers).toEqual([expect.objectContaining({ part: manifest.parts[0]!.index, requests: 2, finished: true })]);
     const straggler = events.find((e) => e.type === 'stragglers');

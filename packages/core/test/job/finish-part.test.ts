@@ -82,6 +82,20 @@ describe('finishPart', () => {
     expect(emu.stats().batchesCreated - created).toBe(1);
   });
 
+  it('never resubmits a straggler batch, even one that expired before its cancel took; its markers are not failures', async () => {
+    const { ctx, store, part } = await setup({
+      file_out: `${ok('a1')}\n${ok('a2')}\n`,
+      file_err: `${expiredMarker('a3')}\n${expiredMarker('a4')}\n`,
+    });
+    part.straggler = { at: new Date().toISOString(), remaining: 3, total: 5, idleMs: 60_000 };
+    const created = emu.stats().batchesCreated;
+    expect(await finishPart(ctx, part, batch({ request_counts: { total: 5, completed: 2, failed: 2 } }))).toBeUndefined();
+    expect(part).toMatchObject({ done: true, succeeded: 2, failed: 0 });
+    expect(part.resubmittedAs).toBeUndefined();
+    expect(store.manifest.parts).toHaveLength(1);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
+
   it('downloads an expired batch strictly: a short output file is DOWNLOAD_INCOMPLETE, nothing resubmitted', async () => {
     const { ctx, store, part } = await setup({ file_out: `${ok('a1')}\n`, file_err: '' });
     const err = await catchError(() => finishPart(ctx, part, batch({ error_file_id: null })));

@@ -158,6 +158,38 @@ describe('runBatchJob', () => {
     expect(retries.length).toBeGreaterThan(0);
   });
 
+  it('with `stragglers`, cancels a stalled batch once, marks its part and leaves the unanswered requests out of the results', async () => {
+    const slow = await startEmulator({ timeScale: 0.001, seed: 1, validationMs: 10, lineMs: 0, finalizingMs: 10, faults: { slowTailLines: 2, slowTailMs: 60_000 } });
+    try {
+      const { dir, root } = await writeChunks(2, 10);
+      const events: JobEvent[] = [];
+      const summary = await runBatchJob({
+        chunks: [dir],
+        jobDir: join(root, 'job'),
+        client: emulatorClient(slow.baseURL),
+        ...fast,
+        stragglers: { threshold: 2, waitMs: 100 },
+        onProgress: (e) => events.push(e),
+      });
+      // Each batch: 8 answered, the 9th finishes while cancelling, the 10th never runs.
+      expect(summary).toMatchObject({ state: 'partial', requests: 20, succeeded: 18, failed: 0, pending: 2 });
+      expect(summary.parts.map((p) => [p.status, p.straggler])).toEqual([
+        ['cancelled', true],
+        ['cancelled', true],
+      ]);
+      expect(events.filter((e) => e.type === 'stragglers')).toHaveLength(2);
+      expect(slow.stats().requests['POST /v1/batches/:id/cancel']).toBe(2);
+      expect(slow.stats().batchesCreated).toBe(2);
+      expect(await resultIds(summary.jobDir)).toHaveLength(18);
+      expectKbatchError(
+        await catchError(() => runBatchJob({ chunks: [dir], client: emulatorClient(slow.baseURL), stragglers: { waitMs: 0 } })),
+        { code: 'OPTION_INVALID', message: /stragglers\.waitMs/ },
+      );
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('stops waiting with AWAIT_TIMEOUT and finishes on resume', async () => {
     const slow = await startEmulator({ timeScale: 0.01, seed: 2, validationMs: 10, lineMs: 30, finalizingMs: 10 });
     try {

@@ -12,8 +12,8 @@ export interface RunDeadline {
 }
 
 /**
- * The deadline of a run started at `started`: every phase that sends or waits gets only what is left, so
- * `--timeout` bounds the whole run, whatever mode it runs in.
+ * The deadline of a run's sending phases, counted from `started`: every phase that sends or waits gets only what is
+ * left, so `--timeout` bounds the whole run, whatever mode it runs in.
  */
 export function runDeadline(jobDir: string, timeoutMs: number | undefined, started = Date.now()): RunDeadline {
   const seconds = timeoutMs === undefined ? '' : `${Number((timeoutMs / 1000).toFixed(timeoutMs < 10_000 ? 1 : 0))}s`;

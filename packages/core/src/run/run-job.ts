@@ -140,9 +140,6 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       onProgress: emit,
       signal,
     };
-    // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds).
-    const deadline = runDeadline(jobDir, opts.timeoutMs, started);
-    const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
     try {
       if (state.phase === 'init') {
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
@@ -165,6 +162,10 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     } catch (err) {
       throw interrupted(err, opts.signal, jobDir);
     }
+    // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
+    // counted from here: preparing a large input does not eat into it.
+    const deadline = runDeadline(jobDir, opts.timeoutMs);
+    const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
     if (state.mode === 'batch' && settings.finishRealtime) {
       jobOptions.stragglers = {
         maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,

@@ -101,6 +101,11 @@ export const RunJobOptionsSchema = z
     window: JobOptionsSchema.shape.window.unwrap().optional(),
     concurrency: JobOptionsSchema.shape.concurrency,
     pollIntervalMs: JobOptionsSchema.shape.pollIntervalMs,
+    /**
+     * Time for all sending phases of this call together (batches, realtime requests, straggler and retry rounds),
+     * counted once the requests are prepared; when it is up the run stops with AWAIT_TIMEOUT, keeping every result
+     * and realtime answer received (a rerun or resumeRun sends only what has none).
+     */
     timeoutMs: JobOptionsSchema.shape.timeoutMs,
     noResubmit: JobOptionsSchema.shape.noResubmit,
     maxResubmits: JobOptionsSchema.shape.maxResubmits,

@@ -69,8 +69,8 @@ describe('runJob timeoutMs', () => {
     const { dir, input, ids } = await reviews(24);
     const jobDir = join(dir, 'job');
     const options: RunJobOptions = { ...base, input, output: join(dir, 'out.jsonl'), jobDir, mode: 'realtime', concurrency: 2, requestRetries: 0 };
-    const err = await catchError(() => runJob({ ...options, timeoutMs: 250 }));
-    expectKbatchError(err, { code: 'AWAIT_TIMEOUT', message: `Realtime requests still unanswered after 0.3s (the answers received are saved); continue with: kbatch resume ${jobDir}` });
+    const err = await catchError(() => runJob({ ...options, timeoutMs: 400 }));
+    expectKbatchError(err, { code: 'AWAIT_TIMEOUT', message: `Realtime requests still unanswered after 0.4s (the answers received are saved); continue with: kbatch resume ${jobDir}` });
     await expect(readFile(join(dir, 'out.jsonl'))).rejects.toThrow(/ENOENT/);
     const logged = await loggedIds(jobDir);
     expect(logged.length).toBeGreaterThan(0);
@@ -97,8 +97,8 @@ describe('runJob timeoutMs', () => {
     const options: RunJobOptions = { ...base, input, output: join(dir, 'out.jsonl'), jobDir, finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 100 };
     // The batch stalls with 2 left: the straggler round starts, and its requests hang past the deadline.
     emu.setFaults({ slowTailLines: 2, slowTailMs: 60_000, latencyMs: 5_000, routes: [CHAT] });
-    const err = await catchError(() => runJob({ ...options, timeoutMs: 1_500 }));
-    expectKbatchError(err, { code: 'AWAIT_TIMEOUT', message: /^Realtime requests still unanswered after 1\.5s .*kbatch resume / });
+    const err = await catchError(() => runJob({ ...options, timeoutMs: 2_500 }));
+    expectKbatchError(err, { code: 'AWAIT_TIMEOUT', message: /^Realtime requests still unanswered after 2\.5s .*kbatch resume / });
     const state = await loadRunState(jobDir);
     expect(state!.stragglers).toEqual([expect.objectContaining({ requests: 1, finished: false })]);
     emu.setFaults(null);

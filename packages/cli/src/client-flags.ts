@@ -48,7 +48,7 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
   return cmd
     .addOption(new Option('--concurrency <n>', 'uploads/creates/polls at a time').argParser(numberArg).default(4))
     .option('--poll-interval <duration>', 'longest wait between status polls (e.g. 15s, 1m)', '15s')
-    .option('--timeout <duration>', 'stop waiting after this long (the job stays resumable)')
+    .option('--timeout <duration>', 'stop after this long: waiting on batches and, in kbatch run, realtime requests too (AWAIT_TIMEOUT; the job stays resumable)')
     .option('--no-resubmit', 'do not resubmit the never-run requests of an expired batch')
     .option('--cancel-on-interrupt', 'on Ctrl-C, cancel the job\'s batches (finished results are kept)')
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'plain', 'json', 'none']).default('auto'))

@@ -29,6 +29,8 @@ export interface EmulatorFlags {
   lineFailureRate?: string;
   concurrencyCap?: string;
   expireAfterLines?: string;
+  slowTailLines?: string;
+  slowTailMs?: string;
   faultRoute?: string[];
   upstream?: string;
   upstreamKey?: string;
@@ -59,6 +61,8 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
     lineFailureRate: num(flags.lineFailureRate),
     concurrencyCap: num(flags.concurrencyCap),
     expireAfterLines: num(flags.expireAfterLines),
+    slowTailLines: num(flags.slowTailLines),
+    slowTailMs: num(flags.slowTailMs),
     routes: flags.faultRoute && flags.faultRoute.length > 0 ? flags.faultRoute : undefined,
   });
   const upstreamKey = flags.upstreamKey ?? env['KBATCH_UPSTREAM_KEY'];
@@ -147,6 +151,8 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .option('--line-failure-rate <fraction>', 'fault: fraction of batch lines that fail (error file, status 500)')
     .option('--concurrency-cap <n>', 'fault: answer 429 beyond this many in-flight requests per route')
     .option('--expire-after-lines <n>', 'fault: a batch expires after this many lines')
+    .option('--slow-tail-lines <n>', 'fault: the last n lines of each batch stall (stragglers, see kbatch run --finish-realtime)')
+    .option('--slow-tail-ms <ms>', 'fault: how long each slow-tail line takes (default 60000)')
     .option('--fault-route <route>', "fault: limit HTTP faults to a route, e.g. 'POST /v1/files' (repeatable)", collect)
     .option('--upstream <url>', 'execute chat requests and batch lines against this OpenAI-compatible base URL')
     .option('--upstream-key <key>', 'API key for --upstream (env KBATCH_UPSTREAM_KEY)')
@@ -158,6 +164,7 @@ Examples:
   $ kbatch emulator --port 8080
   $ kbatch emulator --time-scale 0.001 --validation-ms 10   # a 24h window lasts 86 s
   $ kbatch emulator --data-dir .emulator --rate-429 0.1 --fault-route 'POST /v1/files'
+  $ kbatch emulator --slow-tail-lines 3 --slow-tail-ms 600000   # batches stall on their last 3 requests
   $ kbatch emulator --upstream http://127.0.0.1:11434/v1 --upstream-concurrency 2   # batches on a local Ollama`,
     )
     .action((flags: EmulatorFlags) => runEmulatorCommand(flags, io, signalled()));

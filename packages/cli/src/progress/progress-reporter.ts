@@ -92,6 +92,8 @@ function describeEvent(e: JobEvent): string | undefined {
       return `part ${e.part}: ${e.requests} never-run requests resubmitted as part ${e.newPart}`;
     case 'retry':
       return `retrying ${e.operation}${e.part ? ` of part ${e.part}` : ''} in ${formatDuration(e.delayMs)} (attempt ${e.attempt}): ${e.message}`;
+    case 'stragglers':
+      return `part ${e.part}: ${e.message}`;
     case 'warning':
       return `warning${e.part ? ` (part ${e.part})` : ''}: ${e.message}`;
     default:

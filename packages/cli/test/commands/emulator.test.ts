@@ -44,6 +44,8 @@ describe('kbatch emulator', () => {
           lineFailureRate: '0.4',
           concurrencyCap: '6',
           expireAfterLines: '7',
+          slowTailLines: '2',
+          slowTailMs: '30',
           faultRoute: ['POST /v1/files'],
           upstream: 'http://127.0.0.1:1/v1',
           upstreamConcurrency: '2',
@@ -64,7 +66,7 @@ describe('kbatch emulator', () => {
       maxBatchBytes: 1000,
       seed: 9,
       unrunErrorLines: true,
-      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, loseResponseRate: 0.5, lineFailureRate: 0.4, concurrencyCap: 6, expireAfterLines: 7, routes: ['POST /v1/files'] },
+      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, loseResponseRate: 0.5, lineFailureRate: 0.4, concurrencyCap: 6, expireAfterLines: 7, slowTailLines: 2, slowTailMs: 30, routes: ['POST /v1/files'] },
       upstream: { url: 'http://127.0.0.1:1/v1', apiKey: 'up', concurrency: 2 },
     });
     expect(emulatorOptionsFromFlags({})).toEqual({});

@@ -36,6 +36,13 @@ describe('createProgressReporter', () => {
     );
   });
 
+  it("names the part of a batch cancelled for its stragglers", () => {
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'plain', isTTY: false });
+    r.onEvent({ type: 'stragglers', part: '00002', batchId: 'b2', remaining: 3, total: 200, idleMs: 60_000, message: 'batch b2: 3 stragglers of 200 left' });
+    expect(out.text()).toBe('part 00002: batch b2: 3 stragglers of 200 left\n');
+  });
+
   it('draws a live bar on a TTY with ETA once there is a rate', () => {
     const out = capture();
     let t = 0;

@@ -89,7 +89,7 @@ export const register: RegisterCommand = (program, io) => {
     .option('--unordered', 'realtime: write each chunk of rows as soon as it is done instead of in input order')
     .option('--finish-realtime', 'batch mode: finish stalled batches\' last few requests (stragglers) and retry rounds of fewer than --auto-threshold requests realtime')
     .addOption(
-      new Option('--straggler-threshold <n>', 'with --finish-realtime: most requests a stalled batch may have left to be finished realtime (default 1% of the batch, ≥ 1, ≤ --auto-threshold)').argParser(
+      new Option('--straggler-threshold <n>', 'with --finish-realtime: most requests a stalled batch may have left to be finished realtime (default: 1% of the batch, at least 1, capped by --auto-threshold)').argParser(
         numberArg,
       ),
     )

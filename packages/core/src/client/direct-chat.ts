@@ -31,6 +31,7 @@ export interface DirectChat {
 }
 
 type Internals = {
+  _options?: { apiKey?: unknown };
   buildRequest?: unknown;
   prepareRequest?: unknown;
   fetch?: unknown;
@@ -42,8 +43,8 @@ type Internals = {
 
 /**
  * True when `createDirectChat` can send exactly what the client would: a plain `OpenAI` on the
- * platform fetch with no fetch options, provider or token hooks (an Azure client, a proxy dispatcher
- * or a custom fetch keeps the SDK path).
+ * platform fetch with a fixed key and no fetch options, provider or token hooks (an Azure client, an
+ * `apiKey` function, a proxy dispatcher or a custom fetch keeps the SDK path).
  */
 export function supportsDirectChat(client: OpenAI): boolean {
   const c = client as unknown as Internals;
@@ -56,6 +57,8 @@ export function supportsDirectChat(client: OpenAI): boolean {
     !Object.hasOwn(c, 'prepareRequest') &&
     c.fetch === globalThis.fetch &&
     c.fetchOptions === undefined &&
+    // A key function is called per request by the SDK (tokens that expire); headers built once would freeze one.
+    typeof c._options?.apiKey !== 'function' &&
     !c._provider &&
     !c._workloadIdentityAuth
   );
@@ -70,7 +73,8 @@ export function supportsDirectChat(client: OpenAI): boolean {
  * CPU per request on top of the HTTP client (options copies, header merging, logging details, an
  * AbortController and a timer per call), which holds realtime mode below 0.8 of the ideal throughput
  * at 64 requests in flight on a 2-core machine (see `pnpm bench:realtime`). Never retries (the
- * realtime engine owns retries). Only for clients `supportsDirectChat` accepts.
+ * realtime engine owns retries). Only for clients `supportsDirectChat` accepts. Unlike the SDK it does
+ * not follow redirects, log through `OPENAI_LOG`/`logger`, or use undici's global dispatcher.
  * @example
  * const chat = createDirectChat(new OpenAI({ apiKey, baseURL }), { connections: 64 });
  * try { const c = await chat.create({ model, messages }, { timeout: 60_000 }); } finally { await chat.close(); }
@@ -89,12 +93,14 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
   });
   target.catch(() => undefined); // surfaced by the first create()
   let pool: Pool | undefined;
+  let closed = false;
 
   return {
     releasesSignal: true,
     async create(body, requestOptions = {}) {
       if ((body as { stream?: unknown }).stream) throw new TypeError('createDirectChat sends non-streaming requests only (stream: true given)');
       const { origin, path, headers } = await target;
+      if (closed) throw new APIConnectionError({ message: 'createDirectChat: the client was closed' });
       pool ??= new Pool(origin, { connections: o.connections, keepAliveTimeout: o.keepAliveTimeoutMs });
       const signal = requestOptions.signal ?? undefined;
       if (signal?.aborted) throw new APIUserAbortError();
@@ -136,6 +142,7 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
       }
     },
     async close() {
+      closed = true;
       await pool?.close();
     },
   };

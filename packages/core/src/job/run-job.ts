@@ -8,10 +8,9 @@ import { ManifestStore } from './manifest.js';
 import { acquireJobLock } from './lock.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
-import { submitPart } from './submit-part.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
-import { settleAll, waitForParts } from './wait-for-parts.js';
+import { submitParts, waitForParts } from './wait-for-parts.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 
 /** The completion windows kluster accepts. */
@@ -126,12 +125,12 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
       requests: manifest.parts.filter((p) => p.kind === 'chunk').reduce((n, p) => n + p.requests, 0),
       resumed,
     });
+    // `timeoutMs` bounds uploads and creates as well as the wait.
+    const started = Date.now();
     try {
       if (await cancelRequested(ctx)) await settleCancelled(ctx);
-      else {
-        await settleAll(manifest.parts.filter((p) => !p.batchId && !p.done).map((p) => ctx.limit(() => submitPart(ctx, p))));
-      }
-      if (opts.wait) await waitForParts(ctx, opts.timeoutMs);
+      else await submitParts(ctx, manifest.parts.filter((p) => !p.batchId && !p.done), opts.timeoutMs, started);
+      if (opts.wait) await waitForParts(ctx, opts.timeoutMs, started);
     } catch (error) {
       if (isAbortError(error) || opts.signal?.aborted) await onInterrupt(ctx, opts.cancelOnInterrupt);
       throw error;

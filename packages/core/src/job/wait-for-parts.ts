@@ -29,9 +29,8 @@ interface Schedule {
  * requested by another process (`kbatch cancel`) is noticed here: running batches are cancelled, nothing new
  * is created.
  */
-export async function waitForParts(ctx: JobContext, timeoutMs?: number): Promise<void> {
+export async function waitForParts(ctx: JobContext, timeoutMs?: number, started = Date.now()): Promise<void> {
   const { store, signal } = ctx;
-  const started = Date.now();
   const schedules = new Map<string, Schedule>();
   const initialMs = Math.min(1_000, ctx.opts.pollIntervalMs);
   let lastProgress = '';
@@ -62,19 +61,14 @@ export async function waitForParts(ctx: JobContext, timeoutMs?: number): Promise
     const unsubmitted = active.filter((p) => !p.batchId);
     if (unsubmitted.length > 0) {
       if (store.manifest.cancelledAt) await settleCancelled(ctx);
-      else await settleAll(unsubmitted.map((p) => ctx.limit(() => submitPart(ctx, p))));
+      else await submitParts(ctx, unsubmitted, timeoutMs, started);
     }
     const now = Date.now();
     const due = active.filter((p) => p.batchId && (schedules.get(p.index)?.next ?? 0) <= now);
     await settleAll(due.map((p) => ctx.limit(() => pollPart(ctx, p, schedules, initialMs))));
     reportProgress();
     if (store.manifest.parts.every((p) => p.done)) break;
-    if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
-      throw new KbatchError(
-        'AWAIT_TIMEOUT',
-        `Batches still running after ${Math.round(timeoutMs / 1000)}s; continue with: kbatch resume ${store.jobDir}`,
-      );
-    }
+    if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) throw awaitTimeout(store.jobDir, timeoutMs);
     const waiting = store.manifest.parts.filter((p) => !p.done && p.batchId);
     if (waiting.length === 0) continue;
     let nextAt = Math.min(...waiting.map((p) => schedules.get(p.index)?.next ?? 0));
@@ -82,6 +76,26 @@ export async function waitForParts(ctx: JobContext, timeoutMs?: number): Promise
     await sleep(Math.max(0, nextAt - Date.now()), signal);
   }
   reportProgress();
+}
+
+/** The AWAIT_TIMEOUT error of a job whose `timeoutMs` ran out. */
+export function awaitTimeout(jobDir: string, timeoutMs: number): KbatchError {
+  return new KbatchError('AWAIT_TIMEOUT', `Batches still running after ${Math.round(timeoutMs / 1000)}s; continue with: kbatch resume ${jobDir}`);
+}
+
+/**
+ * Upload and create the parts' batches, `concurrency` at a time; once `timeoutMs` (counted from `started`) is up, no
+ * new upload starts (the ones under way finish, so nothing is half created) and the job fails with AWAIT_TIMEOUT.
+ */
+export async function submitParts(ctx: JobContext, parts: JobPart[], timeoutMs: number | undefined, started: number): Promise<void> {
+  await settleAll(
+    parts.map((p) =>
+      ctx.limit(() => {
+        if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) throw awaitTimeout(ctx.store.jobDir, timeoutMs);
+        return submitPart(ctx, p);
+      }),
+    ),
+  );
 }
 
 async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, Schedule>, initialMs: number): Promise<void> {

@@ -184,7 +184,8 @@ export async function* runResolved(
           }
         });
         adapt(adaptive?.onSuccess());
-        const used = (completion as { usage?: { total_tokens?: unknown } }).usage?.total_tokens;
+        // A 2xx without a body (null) is an answer too: re-sending it would pay twice.
+        const used = (completion as { usage?: { total_tokens?: unknown } } | null)?.usage?.total_tokens;
         if (o.tpm !== undefined && typeof used === 'number') limiter.correct(used - tokens);
         return successLine(request.custom_id, completion);
       } catch (err) {

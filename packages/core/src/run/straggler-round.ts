@@ -31,7 +31,16 @@ export async function finishStragglers(jobDir: string, state: RunState, emit: (e
   for (const part of manifest.parts) {
     if (!part.straggler || !part.done || manifest.cancelledAt || state.stragglers.some((s) => s.part === part.index)) continue;
     const file = join(STRAGGLER_DIR, `part-${part.index}.jsonl`);
-    const requests = await writeLeftovers(jobDir, part, file);
+    const completed = part.requestCounts?.completed ?? 0;
+    // Without all the results the server reports, "no result" does not mean "not run": sending them would pay twice.
+    const complete = (part.outputLines ?? 0) >= completed;
+    if (!complete) {
+      emit({
+        type: 'warning',
+        message: `batch ${part.batchId}: ${completed} requests completed but ${part.outputLines ?? 0} output lines; its stragglers are left to the retry rounds`,
+      });
+    }
+    const requests = complete ? await writeLeftovers(jobDir, part, file) : 0;
     state.stragglers.push({ part: part.index, file, requests, results: join(REALTIME_DIR, 'stragglers', `part-${part.index}.results.jsonl`), finished: requests === 0 });
     await saveRunState(jobDir, state);
     crashPoint('run-after-straggler-plan');

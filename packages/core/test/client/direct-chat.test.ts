@@ -155,6 +155,14 @@ describe('createDirectChat', () => {
     }
   });
 
+  it('refuses requests after close() with APIConnectionError', async () => {
+    const chat = createDirectChat(new OpenAI({ apiKey: 'test', baseURL: emu.baseURL }), { connections: 1 });
+    const first = chat.create(body('q'));
+    await chat.close();
+    expect(await catchError(() => first)).toBeInstanceOf(APIConnectionError);
+    expect(await catchError(() => chat.create(body('q')))).toBeInstanceOf(APIConnectionError);
+  });
+
   it('refuses stream: true and a bad connections option', async () => {
     const chat = createDirectChat(new OpenAI({ apiKey: 'test', baseURL: emu.baseURL }), { connections: 1 });
     await expect(chat.create({ ...body('q'), stream: true } as never)).rejects.toThrow(/non-streaming/);
@@ -165,13 +173,14 @@ describe('createDirectChat', () => {
 });
 
 describe('supportsDirectChat', () => {
-  it('accepts a plain client and refuses a custom fetch, fetch options or an Azure client', async () => {
+  it('accepts a plain client and refuses a custom fetch, fetch options, an apiKey function or an Azure client', async () => {
     const baseURL = 'http://127.0.0.1:9/v1';
     expect(supportsDirectChat(new OpenAI({ apiKey: 'x', baseURL }))).toBe(true);
     const fetch = createUndiciFetch();
     expect(supportsDirectChat(new OpenAI({ apiKey: 'x', baseURL, fetch }))).toBe(false);
     await fetch.close();
     expect(supportsDirectChat(new OpenAI({ apiKey: 'x', baseURL, fetchOptions: { keepalive: true } }))).toBe(false);
+    expect(supportsDirectChat(new OpenAI({ apiKey: async () => 'token', baseURL }))).toBe(false);
     expect(supportsDirectChat(new AzureOpenAI({ apiKey: 'x', endpoint: 'http://127.0.0.1:9', apiVersion: '2024-10-21' }))).toBe(false);
   });
 });

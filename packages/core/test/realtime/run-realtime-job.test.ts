@@ -276,6 +276,22 @@ describe('realtimeClientFor', () => {
     expect(realtimeClientFor(bare, { connections: 4 }).client).toBe(bare);
   });
 
+  it('keeps the SDK path for an apiKey function, which the SDK calls for every request', async () => {
+    const emu = await startEmulator({ apiKey: 'token-2' });
+    let n = 0;
+    const openai = new OpenAI({ apiKey: async () => `token-${++n}`, baseURL: emu.baseURL, maxRetries: 0 });
+    const { client, transport, close } = realtimeClientFor(openai, { connections: 2 });
+    try {
+      expect(transport).toBe('undici-fetch');
+      const body = { model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', messages: [{ role: 'user' as const, content: 'q' }] };
+      await expect(client.create(body)).rejects.toMatchObject({ status: 401 }); // token-1
+      await expect(client.create(body)).resolves.toMatchObject({ object: 'chat.completion' }); // token-2
+    } finally {
+      await close();
+      await emu.close();
+    }
+  });
+
   it('rejects an unknown transport with OPTION_INVALID naming the allowed values', async () => {
     const err = await catchError(() => runRealtimeJob({ jobDir: '/tmp/none', requestFiles: [], client: { create: async () => ({}) }, transport: 'carrier-pigeon' } as never));
     expectKbatchError(err, { code: 'OPTION_INVALID', message: /transport.*direct, undici-fetch, sdk/ });

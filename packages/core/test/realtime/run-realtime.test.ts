@@ -27,6 +27,14 @@ describe('runRealtime', () => {
     expect(state.options[0]).toMatchObject({ maxRetries: 0 });
   });
 
+  it('takes a 2xx answer without a body (null) as the answer, without sending the request again', async () => {
+    let calls = 0;
+    const client = { create: async () => (calls++, null) };
+    const [line] = await collect(runRealtime({ requests: [requestLine(0)], client: client as never, retries: 3, tpm: 100_000, ...fast }));
+    expect(calls).toBe(1);
+    expect(line).toMatchObject({ custom_id: '0', error: null, response: { status_code: 200, body: null } });
+  });
+
   it('emits results as they complete with unordered', async () => {
     const { client } = fakeChat((q) => (q === 'q0' ? 40 : 0));
     const lines = await collect(runRealtime({ requests: [0, 1, 2].map((i) => requestLine(i)), client, concurrency: 3, unordered: true }));

@@ -121,6 +121,20 @@ describe('runJob finishRealtime stragglers', () => {
     expect((await rows(join(dir, 'out.jsonl'))).map((r) => r.id)).toEqual(ids);
   });
 
+  it('sends no straggler realtime when the cancelled batch reports completed requests it has no output for (they go to the retry rounds)', async () => {
+    const { emu, base, events } = await setup({ faults: { slowTailLines: 2, slowTailMs: 60_000 } });
+    const { dir, input } = await reviews(10);
+    // Fault: the server never hands out the cancelled batch's output file, though it counts completed requests.
+    const client = createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL });
+    const retrieve = client.batches.retrieve.bind(client.batches);
+    client.batches.retrieve = ((id: string, options?: unknown) =>
+      retrieve(id, options as never).then((b) => (b.status === 'cancelled' ? { ...b, output_file_id: null } : b))) as typeof client.batches.retrieve;
+    const summary = await runJob({ ...base, client, input, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), retries: 0, finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 100 });
+    expect(emu.stats().chatRequests).toBe(0);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringMatching(/completed but 0 output lines; its stragglers are left to the retry rounds/) }));
+    expect(summary).toMatchObject({ records: 10, succeeded: 0, failed: 10, stragglerRequests: 0 });
+  });
+
   it('leaves a batch the user cancels (kbatch cancel) as before: no straggler round, nothing sent realtime', async () => {
     const { emu, base, events } = await setup({ faults: { slowTailLines: 3, slowTailMs: 60_000 } });
     const { dir, input } = await reviews(20);

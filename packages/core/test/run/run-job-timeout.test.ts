@@ -107,6 +107,22 @@ describe('runJob timeoutMs', () => {
     expect((await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(ids);
   });
 
+  it('bounds the uploads too: no new upload starts once the time is up, and a resume creates each batch once', async () => {
+    const { emu, base } = await setup({ faults: { latencyMs: 600, routes: ['POST /v1/files'] } });
+    const { dir, input, ids } = await reviews(30);
+    const jobDir = join(dir, 'job');
+    const options: RunJobOptions = { ...base, input, jobDir, output: join(dir, 'out.jsonl'), maxRequests: 10, concurrency: 1 };
+    const err = await catchError(() => runJob({ ...options, timeoutMs: 300 }));
+    expectKbatchError(err, { code: 'AWAIT_TIMEOUT', message: `Batches still running after 0.3s; continue with: kbatch resume ${jobDir}` });
+    // The upload under way when the time ran out finished; the other two never started.
+    expect(emu.stats().requests['POST /v1/files']).toBe(1);
+    emu.setFaults(null);
+    const summary = await runJob(options);
+    expect(summary).toMatchObject({ records: 30, succeeded: 30, batches: 3 });
+    expect(emu.stats().requests['POST /v1/batches']).toBe(3);
+    expect((await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(ids);
+  });
+
   it('bounds the batches with the run-wide message', async () => {
     const { base } = await setup({ lineMs: 200 });
     const { dir, input } = await reviews(10);

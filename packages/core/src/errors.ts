@@ -45,6 +45,7 @@ export const KBATCH_ERROR_CODES = [
   'FINETUNE_EXAMPLE_INVALID',
   'FINETUNE_MODEL_UNSUPPORTED',
   'FINETUNE_FAILED',
+  'FINETUNE_CANCELLED',
 ] as const;
 
 export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];

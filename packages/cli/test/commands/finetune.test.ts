@@ -163,7 +163,7 @@ describe('kbatch finetune', () => {
     expect(['cancelling', 'cancelled']).toContain(JSON.parse(cancelled.stdout).status);
 
     const waited = await kbatch(['finetune', 'wait', job.id, '--poll-interval', '10ms']);
-    expectCode(waited.error, 'FINETUNE_FAILED');
+    expectCode(waited.error, 'FINETUNE_CANCELLED');
     expect(waited.stdout).toBe('');
     expect(waited.stderr).toMatch(/cancel/);
   });

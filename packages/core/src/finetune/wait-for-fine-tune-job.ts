@@ -31,7 +31,7 @@ export type WaitForFineTuneJobOptions = z.input<typeof WaitForFineTuneJobOptions
 
 /**
  * Poll a fine-tuning job until it ends. Resolves with the job when it `succeeded` (its `fine_tuned_model`
- * is the model to use); throws FINETUNE_FAILED when it failed (with the server's error) or was cancelled,
+ * is the model to use); throws FINETUNE_FAILED when it failed (with the server's error), FINETUNE_CANCELLED when it was cancelled,
  * AWAIT_TIMEOUT after `timeoutMs`, ABORTED when `signal` aborts.
  * @param options - see {@link WaitForFineTuneJobOptions}
  * @example
@@ -84,7 +84,7 @@ function finished(job: FineTuneJob): FineTuneJob {
     }
     return job;
   }
-  if (job.status === 'cancelled') throw new KbatchError('FINETUNE_FAILED', `fine-tuning job ${job.id} was cancelled`);
+  if (job.status === 'cancelled') throw new KbatchError('FINETUNE_CANCELLED', `fine-tuning job ${job.id} was cancelled`);
   const detail = job.error ? [job.error.code, job.error.message].filter(Boolean).join(': ') : 'the server gave no reason';
   throw new KbatchError('FINETUNE_FAILED', `fine-tuning job ${job.id} failed: ${detail}`, { cause: job.error ?? undefined });
 }

@@ -96,7 +96,7 @@ describe('fine-tuning against the emulator', () => {
     const cancelling = await cancelFineTuneJob(client, job.id);
     expect(['cancelling', 'cancelled']).toContain(cancelling.status);
     const err = await catchError(() => waitForFineTuneJob({ client, jobId: job.id, ...fast }));
-    expectKbatchError(err, { code: 'FINETUNE_FAILED', message: /was cancelled/ });
+    expectKbatchError(err, { code: 'FINETUNE_CANCELLED', message: /was cancelled/ });
     expect((await getFineTuneJob(client, job.id)).status).toBe('cancelled');
   });
 

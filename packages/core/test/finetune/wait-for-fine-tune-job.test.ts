@@ -40,9 +40,9 @@ describe('waitForFineTuneJob', () => {
     expectKbatchError(err, { code: 'FINETUNE_FAILED', message: 'fine-tuning job j failed: invalid_training_file: line 3: bad JSON' });
   });
 
-  it('throws FINETUNE_FAILED when the job was cancelled', async () => {
+  it('throws FINETUNE_CANCELLED when the job was cancelled', async () => {
     const err = await catchError(() => waitForFineTuneJob({ client: scripted([{ status: 'cancelled' }]), jobId: 'j', ...fast }));
-    expectKbatchError(err, { code: 'FINETUNE_FAILED', message: /was cancelled/ });
+    expectKbatchError(err, { code: 'FINETUNE_CANCELLED', message: /was cancelled/ });
   });
 
   it('treats success without fine_tuned_model as RESPONSE_INVALID', async () => {

@@ -86,7 +86,7 @@ export const register: RegisterCommand = (program, io) => {
     .addOption(new Option('--tpm <n>', 'realtime: estimated tokens per minute').argParser(numberArg))
     .addOption(new Option('--request-retries <n>', 'realtime: retries of one request on 429, 5xx, dropped connections, timeouts (default 5)').argParser(numberArg))
     .option('--request-timeout <duration>', 'realtime: timeout of one attempt (default 10m)')
-    .option('--unordered', 'realtime: write each chunk of rows as soon as it is done instead of in input order')
+    .option('--unordered', 'realtime: write each row as soon as its answer is final instead of in input order')
     .option('--finish-realtime', 'batch mode: finish stalled batches\' last few requests (stragglers) and retry rounds of fewer than --auto-threshold requests realtime')
     .addOption(
       new Option('--straggler-threshold <n>', 'with --finish-realtime: most requests a stalled batch may have left to be finished realtime (default: 1% of the batch, at least 1, capped by --auto-threshold)').argParser(
@@ -111,9 +111,9 @@ Examples:
 Modes: --mode realtime sends each request to /v1/chat/completions (--concurrency at a time, default 16;
 --rpm/--tpm pacing; --request-retries per request) and joins exactly like batch mode; --mode auto picks
 realtime below --auto-threshold requests (default ${DEFAULT_AUTO_THRESHOLD}). The mode is settled once and kept on resume.
-Realtime rows are written as they finish: each chunk (--max-requests, default 1,000 in realtime mode) is joined
-and written in input order as soon as its answers are final (after the retry rounds when some failed);
-with --unordered each chunk is written as soon as it is done, without waiting for earlier ones.
+Realtime rows are written as they finish: in input order, each row as soon as its answer is final (a row waiting
+for its retry round holds back the rows after it); with --unordered each row as soon as its answer is final.
+Memory is bounded by a chunk (--max-requests, default 1,000 in realtime mode).
 In batch mode, --finish-realtime runs a retry round of fewer than --auto-threshold requests realtime, and
 finishes stragglers: a running batch that has done some requests, has at most --straggler-threshold left and made
 no progress for --straggler-wait is cancelled (its results so far are kept) and only its requests without a

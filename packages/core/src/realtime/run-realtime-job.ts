@@ -9,6 +9,7 @@ import type { BatchRequestLine } from '../request/types.js';
 import { isRealtimeClientInput, realtimeClientFor, RealtimeTransportSchema, type RealtimeClientInput } from './fast-client.js';
 import { RealtimeOptionsSchema } from './run-realtime.js';
 import { readRequestFile, runToFiles, type RealtimeChunkResult, type RealtimeJobSummary } from './run-to-files.js';
+import type { RealtimeResultLine } from './types.js';
 
 /** The realtime area of a job directory: answers log and results files. */
 export const REALTIME_DIR = 'realtime';
@@ -52,6 +53,8 @@ export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: 
   onFileDone: z
     .custom<(chunk: RealtimeChunkResult, index: number) => void | Promise<void>>((v) => typeof v === 'function', { error: 'must be a function' })
     .optional(),
+  /** Called with each final result line as it is written (replayed ones included) and its request file's index. */
+  onResult: z.custom<(line: RealtimeResultLine, index: number) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
 });
 /** Options of {@link runRealtimeJob} as given. */
 export type RunRealtimeJobOptions = z.input<typeof RunRealtimeJobOptionsSchema>;
@@ -91,7 +94,7 @@ export function realtimeResultFile(jobDir: string, index: number): string {
  * await joinFiles({ input: 'reviews.csv', results: s.chunks.map((c) => c.resultFile), output: 'out.csv' });
  */
 export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<RealtimeJobSummary> {
-  const { jobDir, requestFiles, resultFiles, answersLog, lockHeld, onFileDone, client: given, transport: via, ...rest } = parseOptions(
+  const { jobDir, requestFiles, resultFiles, answersLog, lockHeld, onFileDone, onResult, client: given, transport: via, ...rest } = parseOptions(
     RunRealtimeJobOptionsSchema,
     options,
     'runRealtimeJob',
@@ -112,7 +115,7 @@ export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<Re
     try {
       return await runToFiles(
         requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: resultFiles?.[i] ?? realtimeResultFile(jobDir, i), requestFile: file, answersLog: logOf(i) })),
-        { ...rest, client, ...(onFileDone ? { onFileDone } : {}) },
+        { ...rest, client, ...(onFileDone ? { onFileDone } : {}), ...(onResult ? { onResult } : {}) },
       );
     } finally {
       await close();

@@ -84,7 +84,10 @@ interface ChunkState {
  */
 export async function runToFiles(
   sources: RealtimeSource[],
-  o: ResolvedRealtimeOptions & { onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined },
+  o: ResolvedRealtimeOptions & {
+    onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined;
+    onResult?: ((line: RealtimeResultLine, index: number) => void) | undefined;
+  },
 ): Promise<RealtimeJobSummary> {
   const summary: RealtimeJobSummary = {
     requests: 0,
@@ -186,6 +189,7 @@ export async function runToFiles(
       if (!state.writer.write(`${JSON.stringify(line)}\n`)) await once(state.writer, 'drain');
       state.written++;
       count(summary, state.result, line);
+      o.onResult?.(line, entry.chunk);
       // Files complete in file order: a file is finished once it and every file before it has all its results.
       while (next < states.length && states[next]!.inputDone && states[next]!.written === states[next]!.read) await finish(states[next]!, next++);
     }

@@ -4,17 +4,19 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { jobPath } from '../job/create-job.js';
-import { readFileLines } from '../job/lines.js';
+import { customIdOf, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../job/manifest.js';
 import { ChunkJoiner, type JoinChunk } from '../join/chunk-joiner.js';
 import type { JoinIssueHandler } from '../join/join-issue.js';
 import type { JoinPlan } from '../join/join-plan.js';
+import type { BatchResult } from '../join/result-line.js';
 import type { JoinStatus } from '../join/join-record.js';
 import { emptyJoinReport, type JoinReport } from '../join/join-report.js';
 import { recordStream } from '../records/record-stream.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
 import type { SourceRecord } from '../records/types.js';
 import { attemptGroups, latestResults, lineTokens } from './attempt-results.js';
+import type { LiveResults, ResultQueue } from './live-results.js';
 import type { RunState } from './run-state.js';
 
 /** Records rejected while preparing are kept here (JSON lines, input order). */
@@ -35,10 +37,25 @@ export interface RunJoinReport extends JoinReport {
 }
 
 /**
+ * How the ordered join follows a realtime round 0 while it runs: each record's row is written as soon as its
+ * result is final (a success no retry round will redo), in input order; the rest of a chunk once it is final.
+ */
+export interface LiveJoin {
+  results: LiveResults;
+  /** Resolves when chunk `index`'s results are final (retry rounds included). */
+  wait(index: number): Promise<void>;
+  /** The request file of chunk `index` (its custom_ids in record order). */
+  requestFile(index: number): string;
+  /** The round-0 answers log of chunk `index`. */
+  answersLog(index: number): string;
+}
+
+/**
  * The run's joined records in input order, chunk by chunk: each chunk's latest results are written to one
  * file (`run/join/`), indexed on disk by the join, and removed when the next chunk starts, so memory
  * and extra disk are bounded by one chunk.
  * @param ready - awaited before a chunk's results are read (realtime: until they are final), so rows stream as chunks finish
+ * @param live - realtime round 0 still running: rows stream record by record as their results are final (`ready` is not used)
  */
 export async function* joinRun(
   jobDir: string,
@@ -47,6 +64,7 @@ export async function* joinRun(
   plan: JoinPlan,
   onIssue?: JoinIssueHandler,
   ready?: (chunkIndex: number) => Promise<void>,
+  live?: LiveJoin,
 ): AsyncGenerator<RunRow, RunJoinReport, undefined> {
   const tokens = { prompt: 0, completion: 0 };
   const dir = jobPath(jobDir, join('run', 'join'));
@@ -56,10 +74,14 @@ export async function* joinRun(
     let previous: string | undefined;
     for (const [index, chunk] of state.chunks.entries()) {
       if (previous) await rm(previous, { force: true });
-      await ready?.(index);
-      const file = await writeChunkResults(jobDir, state, manifest, chunk.part, dir, tokens);
+      // Live: the chunk's leading records whose results are final, joined as they arrive; the rest from its file.
+      const joined = new Set<string>();
+      if (live) yield* liveChunks(live, index, joined);
+      else await ready?.(index);
+      const file = await writeChunkResults(jobDir, state, manifest, chunk.part, dir, tokens, joined);
       previous = file;
-      yield { requests: chunk.requests, files: [file] };
+      const left = chunk.requests - joined.size;
+      if (!live || left > 0) yield { requests: left, files: [file] };
     }
   }
   const joiner = new ChunkJoiner(plan, chunks(), onIssue ? { onIssue } : {});
@@ -116,7 +138,46 @@ function rawFields(raw: string): Record<string, unknown> {
   }
 }
 
-/** Write one chunk's latest results (last attempt wins) to `<dir>/chunk-<part>.jsonl`, adding every attempt's tokens. */
+/**
+ * Sub-chunks of realtime chunk `index` while round 0 answers it: runs of consecutive records (from the first)
+ * whose results are final, each yielded as soon as the next record's result is not there yet; their custom_ids
+ * go to `joined`. Returns once the chunk is final, or at the first record whose result a retry round may change.
+ */
+async function* liveChunks(live: LiveJoin, index: number, joined: Set<string>): AsyncGenerator<JoinChunk> {
+  let final = false;
+  const finalNow = live.wait(index).then(() => {
+    final = true;
+  });
+  finalNow.catch(() => undefined); // a failed run surfaces through `live.wait` below
+  await live.results.follow(index, live.answersLog(index));
+  let run: BatchResult[] = [];
+  records: for await (const { text } of readFileLines(live.requestFile(index))) {
+    const id = customIdOf(text);
+    if (id === null) break;
+    for (;;) {
+      const result = live.results.take(id);
+      if (result) {
+        run.push(result);
+        joined.add(id);
+        break;
+      }
+      if (run.length > 0) {
+        yield { requests: run.length, results: run };
+        run = [];
+        continue; // results may have arrived while the rows were written
+      }
+      if (final) break records;
+      await Promise.race([live.results.changed(), finalNow]);
+    }
+  }
+  if (run.length > 0) yield { requests: run.length, results: run };
+  await live.wait(index);
+}
+
+/**
+ * Write one chunk's latest results (last attempt wins) to `<dir>/chunk-<part>.jsonl`, adding every attempt's tokens;
+ * results of `skip` (records already joined) are counted but not written.
+ */
 async function writeChunkResults(
   jobDir: string,
   state: RunState,
@@ -124,14 +185,16 @@ async function writeChunkResults(
   part: string,
   dir: string,
   tokens: { prompt: number; completion: number },
+  skip?: ReadonlySet<string>,
 ): Promise<string> {
   const file = join(dir, `chunk-${part}.jsonl`);
   const out = createWriteStream(file);
-  for await (const { text } of latestResults(jobDir, attemptGroups(state, manifest!, part), (line) => {
+  for await (const { text, line } of latestResults(jobDir, attemptGroups(state, manifest!, part), (line) => {
     const t = lineTokens(line);
     tokens.prompt += t.prompt;
     tokens.completion += t.completion;
   })) {
+    if (skip?.has(String(line.custom_id))) continue;
     if (!out.write(`${text}\n`)) await once(out, 'drain');
   }
   out.end();
@@ -139,10 +202,14 @@ async function writeChunkResults(
   return file;
 }
 
+/** At most this many chunks' held records are indexed in memory at once for unordered live rows. */
+const LIVE_HELD_CHUNKS = 2;
+
 /**
- * The unordered form of {@link joinRun} (realtime `unordered`): records prepare skipped come first, then each
- * chunk's rows (in input order within the chunk) as soon as `opened` says its answers are final. The input is
- * read once, each chunk's records set aside in `run/held/` until then, so memory stays bounded by one chunk.
+ * The unordered form of {@link joinRun} (realtime `unordered`): records prepare skipped come first, then rows as
+ * their results are final — each one as it arrives when `queue` is given (round 0 still running), the rest of a
+ * chunk (in input order within it) once `opened` says the chunk is final. The input is read once, each chunk's
+ * records set aside in `run/held/` until then, so memory stays bounded by a chunk (two for live rows).
  */
 export async function* joinRunUnordered(
   jobDir: string,
@@ -151,6 +218,7 @@ export async function* joinRunUnordered(
   plan: JoinPlan,
   opened: AsyncIterable<number>,
   onIssue?: JoinIssueHandler,
+  queue?: ResultQueue,
 ): AsyncGenerator<RunRow, RunJoinReport, undefined> {
   const tokens = { prompt: 0, completion: 0 };
   const dir = jobPath(jobDir, join('run', 'join'));
@@ -211,13 +279,56 @@ export async function* joinRunUnordered(
     }
     for (let i = chunk + 1; i < state.chunks.length; i++) await writeFile(heldFile(i), '');
     add(await extra.finish());
-    for await (const index of opened) {
+    const hooks = onIssue ? { onIssue } : {};
+    // Live rows: custom_ids already written, and the held records (by custom_id) of chunks being answered.
+    const written = new Map<number, Set<string>>();
+    const held = new Map<number, Map<string, SourceRecord>>();
+    const final = new Set<number>();
+    const chunksOpened = opened[Symbol.asyncIterator]();
+    let nextOpened = chunksOpened.next();
+    let nextResult = queue?.next();
+    for (;;) {
+      const event = await Promise.race([
+        nextOpened.then((opened) => ({ opened, queued: undefined })),
+        ...(nextResult ? [nextResult.then((queued) => ({ opened: undefined, queued }))] : []),
+      ]);
+      if (event.queued) {
+        nextResult = queue!.next();
+        const { chunk, result } = event.queued;
+        if (final.has(chunk)) continue;
+        let records = held.get(chunk);
+        if (!records) {
+          if (held.size >= LIVE_HELD_CHUNKS) continue; // joined from the chunk's results file once it is final
+          records = await heldRecords(heldFile(chunk), plan);
+          held.set(chunk, records);
+        }
+        const record = records.get(result.customId);
+        if (!record) continue;
+        records.delete(result.customId);
+        const ids = written.get(chunk) ?? new Set<string>();
+        written.set(chunk, ids.add(result.customId));
+        const joiner = new ChunkJoiner(plan, [{ requests: 1, results: [result] }], hooks);
+        const outcome = await joiner.join(record);
+        add(await joiner.finish());
+        yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
+        continue;
+      }
+      const next = event.opened!;
+      if (next.done) break;
+      nextOpened = chunksOpened.next();
+      const index = next.value;
+      final.add(index);
+      held.delete(index);
+      const skip = written.get(index) ?? new Set<string>();
+      written.delete(index);
       const c = state.chunks[index]!;
-      const file = await writeChunkResults(jobDir, state, manifest, c.part, dir, tokens);
-      const joiner = new ChunkJoiner(plan, [{ requests: c.requests, files: [file] }], onIssue ? { onIssue } : {});
+      const file = await writeChunkResults(jobDir, state, manifest, c.part, dir, tokens, skip);
+      const joiner = new ChunkJoiner(plan, [{ requests: c.requests - skip.size, files: [file] }], hooks);
       try {
         for await (const { text } of readFileLines(heldFile(index))) {
-          const outcome = await joiner.join(JSON.parse(text) as SourceRecord);
+          const record = JSON.parse(text) as SourceRecord;
+          if (skip.has(plan.customIdFor(record))) continue;
+          const outcome = await joiner.join(record);
           yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
         }
         add(await joiner.finish());
@@ -233,6 +344,16 @@ export async function* joinRunUnordered(
     await rm(dir, { recursive: true, force: true });
     await rm(held, { recursive: true, force: true });
   }
+}
+
+/** A chunk's held records by custom_id. */
+async function heldRecords(file: string, plan: JoinPlan): Promise<Map<string, SourceRecord>> {
+  const records = new Map<string, SourceRecord>();
+  for await (const { text } of readFileLines(file)) {
+    const record = JSON.parse(text) as SourceRecord;
+    records.set(plan.customIdFor(record), record);
+  }
+  return records;
 }
 
 /** Every record read ends as one output row: a skipped one keeps its fields (when it had any) and names why. */

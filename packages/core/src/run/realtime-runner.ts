@@ -3,19 +3,28 @@ import { crashPoint } from '../job/crash-point.js';
 import { runRealtimeJob } from '../realtime/run-realtime-job.js';
 import type { RealtimeClientInput } from '../realtime/fast-client.js';
 import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
+import type { RealtimeResultLine } from '../realtime/types.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings } from './run-state.js';
 import type { RunDeadline } from './run-deadline.js';
 
 /**
- * Default chunk size (requests) in `mode: 'realtime'`: realtime results are joined and written chunk by chunk as
- * each chunk's answers are final, so smaller chunks make the output flow sooner (batch mode keeps 50,000).
+ * Default chunk size (requests) in `mode: 'realtime'`: rows are written as answers arrive, but a chunk's answers
+ * index and held records are what the join keeps in memory, and its results file what a retry round rewrites
+ * (batch mode keeps 50,000).
  */
 export const REALTIME_MAX_REQUESTS = 1000;
 
 /** Runs request files realtime with the run's client and realtime settings, reporting progress as `realtime` events. */
 export interface RealtimeRunner {
-  run(requestFiles: string[], resultFiles: string[], answersLog: string | undefined, total: number, onFileDone?: (index: number) => Promise<void>): Promise<RealtimeJobSummary>;
+  run(
+    requestFiles: string[],
+    resultFiles: string[],
+    answersLog: string | undefined,
+    total: number,
+    onFileDone?: (index: number) => Promise<void>,
+    onResult?: (line: RealtimeResultLine, index: number) => void,
+  ): Promise<RealtimeJobSummary>;
 }
 
 /** The runner for this run: client, pacing and lock settings bound once; progress counted per call. */
@@ -28,7 +37,7 @@ export function realtimeRunner(
   signal: AbortSignal,
   deadline: RunDeadline,
 ): RealtimeRunner {
-  const send = (signal: AbortSignal, [requestFiles, resultFiles, answersLog, total, onFileDone]: Parameters<RealtimeRunner['run']>) => {
+  const send = (signal: AbortSignal, [requestFiles, resultFiles, answersLog, total, onFileDone, onResult]: Parameters<RealtimeRunner['run']>) => {
     let done = 0;
     let failed = 0;
     return runRealtimeJob({
@@ -37,6 +46,7 @@ export function realtimeRunner(
       resultFiles,
       ...(answersLog !== undefined ? { answersLog } : {}),
       ...(onFileDone ? { onFileDone: (_chunk: unknown, index: number) => onFileDone(index) } : {}),
+      ...(onResult ? { onResult } : {}),
       // The run holds its job directory's lock for the whole run.
       lockHeld: true,
       client: opts.client as unknown as RealtimeClientInput,

@@ -2,22 +2,24 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
-import { DEFAULT_JOBS_DIR, newJobId } from '../job/create-job.js';
+import { DEFAULT_JOBS_DIR, jobPath, newJobId } from '../job/create-job.js';
 import { acquireJobLock } from '../job/lock.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
 import { crashPoint } from '../job/crash-point.js';
 import { createJoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
+import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
+import { createLiveResults, createResultQueue } from './live-results.js';
 import { joinRun, joinRunUnordered, type RunJoinReport } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
-import { realtimeRunner } from './realtime-runner.js';
+import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
 import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, newSettings, overrideWindow, resolveSchema } from './run-settings.js';
-import { chunkGate, openIfFinal, runPhases } from './run-phases.js';
+import { chunkGate, isFinalResult, openIfFinal, runPhases } from './run-phases.js';
 import { summarize } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
 
@@ -176,9 +178,23 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     // Realtime results are written as they finish: each chunk is joined as soon as its answers are final
     // (in chunk order; only the list of finished chunks is held), while later chunks are still being sent.
     const gate = state.chunks.length > 0 && state.mode === 'realtime' && state.phase === 'prepared' ? chunkGate(state.chunks.length) : null;
+    // In input order, rows go out record by record as their results are final, not only chunk by chunk.
+    const live = gate && !opts.unordered ? createLiveResults(isFinalResult(state, plan)) : null;
+    // Unordered: rows go out as their results arrive, whatever the chunk (a bounded queue in between).
+    const queue = gate && opts.unordered ? createResultQueue(isFinalResult(state, plan), REALTIME_MAX_REQUESTS) : null;
     const work = (async () => {
       try {
-        await runPhases(jobDir, state, plan, jobOptions, emit, realtime, deadline, gate ? (index) => openIfFinal(jobDir, state, plan, gate, index) : undefined);
+        await runPhases(
+          jobDir,
+          state,
+          plan,
+          jobOptions,
+          emit,
+          realtime,
+          deadline,
+          gate ? (index) => openIfFinal(jobDir, state, plan, gate, index) : undefined,
+          live ? (line, index) => live.push(line, index) : queue ? (line, index) => queue.push(line, index) : undefined,
+        );
       } catch (err) {
         throw interrupted(err, opts.signal, jobDir);
       }
@@ -188,11 +204,26 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
     // Results are matched to records by position within each chunk: the input must be the one prepared.
     if (settings.inputFingerprint) await checkInputUnchanged(settings.input, settings.inputFingerprint);
-    emit({ type: 'phase', phase: 'join', message: gate ? 'writing results as their chunks finish' : 'joining results onto the input records' });
+    emit({ type: 'phase', phase: 'join', message: gate ? 'writing results as they finish' : 'joining results onto the input records' });
     const rows =
       gate && opts.unordered
-        ? joinRunUnordered(jobDir, state, manifest, plan, gate.opened(), opts.onIssue)
-        : joinRun(jobDir, state, manifest, plan, opts.onIssue, gate ? (index) => gate.wait(index) : undefined);
+        ? joinRunUnordered(jobDir, state, manifest, plan, gate.opened(), opts.onIssue, queue ?? undefined)
+        : joinRun(
+            jobDir,
+            state,
+            manifest,
+            plan,
+            opts.onIssue,
+            gate ? (index) => gate.wait(index) : undefined,
+            gate && live
+              ? {
+                  results: live,
+                  wait: (index) => gate.wait(index),
+                  requestFile: (index) => jobPath(jobDir, manifest!.parts.find((p) => p.index === state.chunks[index]!.part)!.path),
+                  answersLog: (index) => realtimeAnswersLog(jobDir, index),
+                }
+              : undefined,
+          );
     const sinks = openSinks(targets, opts, settings, plan);
     let report: RunJoinReport | undefined;
     let ended = false;

@@ -45,7 +45,7 @@ export const RunJobOptionsSchema = z
       .optional(),
     /** Add `confidence` to labels (default: on when `labels` and `logprobs` are both set). */
     confidence: z.boolean({ error: 'must be true or false' }).optional(),
-    /** Requests per chunk file (default 50,000; 1,000 with `mode: 'realtime'`, whose rows are written chunk by chunk as they finish). */
+    /** Requests per chunk file (default 50,000; 1,000 with `mode: 'realtime'`, which bounds what its join holds in memory). */
     maxRequests: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
     maxBytes: z.union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' }).optional(),
     /** Follow-up rounds for failed requests and invalid answers. */
@@ -71,9 +71,9 @@ export const RunJobOptionsSchema = z
     /** `mode: 'auto'` runs realtime below this many requests (and `finishRealtime` retry rounds below it). */
     autoThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(DEFAULT_AUTO_THRESHOLD),
     /**
-     * Realtime: write each chunk's rows as soon as that chunk's answers are final instead of in input order
-     * (rows stay in input order within a chunk; records skipped while preparing come first). Applies while the
-     * requests are being sent; a rerun that finds them all answered joins in input order.
+     * Realtime: write each row as soon as its answer is final instead of in input order (records skipped while
+     * preparing come first; rows waiting for a retry round come with their chunk once it is final). Applies while
+     * the requests are being sent; a rerun that finds them all answered joins in input order.
      */
     unordered: z.boolean({ error: 'must be true or false' }).optional(),
     /** Realtime: requests per minute (attempts, retries included). */

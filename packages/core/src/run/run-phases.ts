@@ -3,7 +3,8 @@ import { jobPath } from '../job/create-job.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { parseResultLine } from '../join/result-line.js';
+import { parseResultLine, type BatchResult } from '../join/result-line.js';
+import type { RealtimeResultLine } from '../realtime/types.js';
 import { latestResults, realtimeChunkResults } from './attempt-results.js';
 import type { RealtimeRunner } from './realtime-runner.js';
 import { retryRounds } from './retry-rounds.js';
@@ -13,7 +14,10 @@ import { finishStragglers } from './straggler-round.js';
 import type { RunEvent } from './run-options.js';
 import { saveRunState, type RunState } from './run-state.js';
 
-/** Send what is unsent and run the retry rounds (realtime or batch); `onChunkDone` hears of each realtime chunk finished in round 0. */
+/**
+ * Send what is unsent and run the retry rounds (realtime or batch); `onChunkDone` hears of each realtime chunk
+ * finished in round 0, `onResult` of each round-0 realtime result as it arrives.
+ */
 export async function runPhases(
   jobDir: string,
   state: RunState,
@@ -23,6 +27,7 @@ export async function runPhases(
   realtime: RealtimeRunner,
   deadline: RunDeadline,
   onChunkDone?: (index: number) => Promise<void>,
+  onResult?: (line: RealtimeResultLine, index: number) => void,
 ): Promise<void> {
   if (state.chunks.length > 0 && state.mode === 'realtime') {
     if (state.phase === 'prepared') {
@@ -35,6 +40,7 @@ export async function runPhases(
         undefined,
         total,
         onChunkDone,
+        onResult,
       );
       state.phase = 'submitted';
       await saveRunState(jobDir, state);
@@ -120,12 +126,21 @@ export function chunkGate(count: number): ChunkGate {
  */
 export async function openIfFinal(jobDir: string, state: RunState, plan: JoinPlan, gate: ChunkGate, index: number): Promise<void> {
   if (state.settings.retries > 0) {
+    const final = isFinalResult(state, plan);
     let good = 0;
     for await (const { line } of latestResults(jobDir, [[{ files: [realtimeChunkResults(index)], resubmitted: false }]])) {
-      const result = parseResultLine(line);
-      if (result.ok && plan.answers.parse(result.response ?? '', result.logprobs).error === null) good++;
+      if (final(parseResultLine(line))) good++;
     }
     if (good !== state.chunks[index]!.requests) return;
   }
   gate.open(index);
+}
+
+/**
+ * Whether a round-0 result is final, i.e. no retry round will send its request again: always with retries off,
+ * else a success whose answer the labels/schema accept (what the retry rounds leave alone).
+ */
+export function isFinalResult(state: RunState, plan: JoinPlan): (result: BatchResult) => boolean {
+  if (state.settings.retries === 0) return () => true;
+  return (result) => result.ok && plan.answers.parse(result.response ?? '', result.logprobs).error === null;
 }

@@ -296,6 +296,57 @@ describe('runJob (realtime mode)', () => {
     expect((await loadRunState(join(dir, 'job2')))?.settings.maxRequests).toBe(REALTIME_MAX_REQUESTS);
   });
 
+  it('writes each row as soon as its answer is final, within one chunk; a row waiting for its retry round holds back the ones after it', async () => {
+    const seen = new Set<string>();
+    let sentAtFirstRow = -1;
+    // Record 4's first answer is not a label: rows 1-3 go out as answered, 4 onwards after retry round 1.
+    const responder = (body: Parameters<typeof respond>[0]) => {
+      const key = JSON.stringify(body.messages);
+      if (key.includes('HOLD') && !seen.has(key)) {
+        seen.add(key);
+        return 'maybe?';
+      }
+      return String(respond(body).content);
+    };
+    const { emu, base } = await emulator({ responder, faults: { latencyMs: 10, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    const texts = ['great', 'awful', 'lovely', 'HOLD great', 'broken', 'nice', 'poor', 'fine', 'bad', 'superb', 'awful', 'great'];
+    await writeFile(input, texts.map((q, i) => JSON.stringify({ n: i + 1, q })).join('\n'));
+    const out = new PassThrough();
+    const written: string[] = [];
+    out.on('data', (d: Buffer) => {
+      if (sentAtFirstRow < 0) sentAtFirstRow = emu.stats().chatRequests;
+      written.push(d.toString('utf8'));
+    });
+    const events: RunEvent[] = [];
+    const summary = await runJob({ ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', concurrency: 1, jobDir: join(dir, 'job'), output: out, onProgress: (e) => events.push(e) });
+    expect(summary).toMatchObject({ records: 12, succeeded: 12, rounds: 1 });
+    // One chunk of 12: the first row went out while most requests were still unsent.
+    expect((await loadRunState(join(dir, 'job')))?.chunks).toHaveLength(1);
+    expect(sentAtFirstRow).toBeGreaterThan(0);
+    expect(sentAtFirstRow).toBeLessThan(12);
+    const rows = lines(written.join(''));
+    expect(rows.map((r) => r.n)).toEqual(texts.map((_, i) => i + 1));
+    expect(rows.every((r) => r.error === null && LABELS.includes(String(r.label)))).toBe(true);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'phase', phase: 'join', message: 'writing results as they finish' }));
+    // Unordered: every row as soon as its answer is final, so the one waiting for its retry round comes last.
+    seen.clear();
+    sentAtFirstRow = -1;
+    const before = emu.stats().chatRequests;
+    written.length = 0;
+    const out2 = new PassThrough();
+    out2.on('data', (d: Buffer) => {
+      if (sentAtFirstRow < 0) sentAtFirstRow = emu.stats().chatRequests - before;
+      written.push(d.toString('utf8'));
+    });
+    const s2 = await runJob({ ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', concurrency: 1, unordered: true, jobDir: join(dir, 'job2'), output: out2 });
+    expect(s2).toMatchObject({ records: 12, succeeded: 12, rounds: 1 });
+    expect(sentAtFirstRow).toBeGreaterThan(0);
+    expect(sentAtFirstRow).toBeLessThan(12);
+    expect(lines(written.join('')).map((r) => r.n)).toEqual([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 4]);
+  });
+
   it('unordered: writes each chunk as soon as it is final, so a chunk waiting for its retry round comes last', async () => {
     const seen = new Set<string>();
     // The first answer to a HOLD prompt is not a label: chunk 1 waits for retry round 1, chunks 2 and 3 do not.

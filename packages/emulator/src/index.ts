@@ -1,5 +1,6 @@
 // Public barrel of @kbatch/emulator.
 export { startEmulator, type Emulator, type EmulatorStats } from './server.js';
+export { chatSettled } from './settled.js';
 export {
   EmulatorOptionsSchema,
   FaultOptionsSchema,

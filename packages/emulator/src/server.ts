@@ -25,6 +25,8 @@ export interface EmulatorStats {
   chatRequests: number;
   /** Peak concurrent POST /v1/chat/completions requests. */
   maxConcurrentChat: number;
+  /** POST /v1/chat/completions requests being handled right now (arrived, not yet closed). */
+  chatInFlight: number;
   /** Peak concurrent requests per route key. */
   maxConcurrent: Record<string, number>;
 }
@@ -64,7 +66,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const batches = new BatchLifecycle(store, opts, executor, () => faults.current);
   const jobs = new FineTuningLifecycle(store, opts.ftStepMs);
 
-  const counters: EmulatorStats = { requests: {}, filesCreated: 0, batchesCreated: 0, chatRequests: 0, maxConcurrentChat: 0, maxConcurrent: {} };
+  const counters: EmulatorStats = { requests: {}, filesCreated: 0, batchesCreated: 0, chatRequests: 0, maxConcurrentChat: 0, chatInFlight: 0, maxConcurrent: {} };
   const inFlight = new Map<string, number>();
 
   const routes = compileRoutes([
@@ -153,7 +155,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       faults.set(change === null ? null : parseFaults(change));
     },
     stats() {
-      return structuredClone(counters);
+      return { ...structuredClone(counters), chatInFlight: inFlight.get(CHAT_ROUTE) ?? 0 };
     },
     close() {
       closing ??= (async () => {

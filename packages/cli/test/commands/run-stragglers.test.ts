@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { startEmulator, type Emulator, type EmulatorOptions, chatSettled } from '@kbatch/emulator';
 import { runCli, spawnCli } from './job-fixtures.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -13,17 +13,6 @@ const LABEL_ARGS = ['--model', MODEL, '--prompt', 'Review: {{text}}', '--labels'
 const STRAGGLER_ARGS = ['--finish-realtime', '--straggler-threshold', '5', '--straggler-wait', '100ms', '--retries', '0', '--poll-interval', '20ms'];
 const IDS = Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
 
-/** Wait until the emulator has seen no new chat request for a while (requests a killed run had in flight land first). */
-async function chatQuiet(emu: Emulator): Promise<number> {
-  let last = -1;
-  for (let stable = 0, i = 0; stable < 8 && i < 500; i++) {
-    const now = emu.stats().chatRequests;
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return last;
-}
 
 /** Answers logged by the straggler round (a torn last line is skipped). */
 async function loggedStragglers(jobDir: string): Promise<number> {
@@ -80,7 +69,7 @@ describe('kbatch run --finish-realtime (stragglers)', () => {
       if (point === 'after-straggler-mark') expect(cancels()).toBe(0);
       if (point === 'after-straggler-cancel') expect([cancels(), manifest.parts[0].cancelRequested]).toEqual([1, undefined]);
       const logged = await loggedStragglers(join(cwd, 'job'));
-      const before = await chatQuiet(emu);
+      const before = await chatSettled(emu);
       const resumed = await spawnCli(args, env, cwd);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(emu.stats().batchesCreated).toBe(1);

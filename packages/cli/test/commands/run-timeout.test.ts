@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { startEmulator, type Emulator, chatSettled } from '@kbatch/emulator';
 import { spawnCli } from './job-fixtures.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -26,17 +26,6 @@ async function loggedIds(jobDir: string): Promise<string[]> {
   return ids;
 }
 
-/** Wait until the emulator has seen no new chat request for a while. */
-async function chatQuiet(emu: Emulator): Promise<number> {
-  let last = -1;
-  for (let stable = 0, i = 0; stable < 8 && i < 500; i++) {
-    const now = emu.stats().chatRequests;
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return last;
-}
 
 describe('kbatch run --timeout', () => {
   let emu: Emulator | undefined;
@@ -54,7 +43,7 @@ describe('kbatch run --timeout', () => {
     const logged = await loggedIds(join(cwd, 'job'));
     expect(logged.length).toBeGreaterThan(0);
     expect(logged.length).toBeLessThan(30);
-    const before = await chatQuiet(emu);
+    const before = await chatSettled(emu);
     emu.setFaults(null);
     const resumed = await spawnCli(['resume', 'job', '--quiet'], env, cwd);
     expect(resumed.code, resumed.stderr).toBe(0);

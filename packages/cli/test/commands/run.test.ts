@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { recordStream, type SourceRecord } from '@kbatch/core';
-import { respond, startEmulator, type Emulator } from '@kbatch/emulator';
+import { respond, startEmulator, type Emulator, chatSettled } from '@kbatch/emulator';
 import { BIN, runCli, spawnChild, spawnCli } from './job-fixtures.js';
 import { runCli as runBin } from '../helpers/spawn.js';
 
@@ -28,17 +28,6 @@ async function root(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'kbatch-run-cli-'));
 }
 
-/** Wait until the emulator has seen no new chat request for a while (requests a stopped run had in flight land first). */
-async function chatQuiet(emu: Emulator): Promise<number> {
-  let last = -1;
-  for (let stable = 0, i = 0; stable < 8 && i < 500; i++) {
-    const now = emu.stats().chatRequests;
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return last;
-}
 
 /** Answers logged in a job's realtime answers log(s) (one per request file, or one for all). */
 async function loggedAnswers(jobDir: string): Promise<number> {
@@ -385,7 +374,7 @@ describe('kbatch run --mode realtime|auto', () => {
     const logged = await loggedAnswers(join(cwd, 'job'));
     expect(logged).toBeGreaterThanOrEqual(10);
     expect(logged).toBeLessThan(30);
-    const before = await chatQuiet(emu); // any request the killed process had in flight is counted first
+    const before = await chatSettled(emu); // any request the killed process had in flight is counted first
     const resumed = await spawnCli(args, env, cwd);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(emu.stats().chatRequests - before).toBe(30 - logged);

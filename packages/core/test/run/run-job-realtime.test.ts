@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
-import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { startEmulator, respond, type Emulator, type EmulatorOptions, chatSettled } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { runRealtimeJob } from '../../src/realtime/index.js';
 import { formatRunSummary, loadRunState, REALTIME_MAX_REQUESTS, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
@@ -49,16 +49,19 @@ function pickyResponder() {
   };
 }
 
-/** Wait until the emulator has seen no new chat request for a while (requests a stopped run had in flight land first). */
-async function chatQuiet(emu: Emulator): Promise<number> {
-  let last = -1;
-  for (let stable = 0, i = 0; stable < 8 && i < 500; i++) {
-    const now = emu.stats().chatRequests;
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return last;
+
+/** Answers "maybe?" the first time a prompt containing HOLD is seen (an invalid answer), a proper label otherwise; `seen` resets it. */
+function holdResponder() {
+  const seen = new Set<string>();
+  const responder = (body: Parameters<typeof respond>[0]) => {
+    const key = JSON.stringify(body.messages);
+    if (key.includes('HOLD') && !seen.has(key)) {
+      seen.add(key);
+      return 'maybe?';
+    }
+    return String(respond(body).content);
+  };
+  return { responder, seen };
 }
 
 /** Answers logged in a job's realtime answers log(s) (one per request file, or one for all). */
@@ -248,7 +251,7 @@ describe('runJob (realtime mode)', () => {
       runJob({ ...options, output: sink().stream, signal: controller.signal, onProgress: (e) => e.type === 'realtime' && e.done === 3 && controller.abort() }),
     );
     expectKbatchError(err, { code: 'ABORTED', message: `kbatch resume ${jobDir}` });
-    const before = await chatQuiet(emu); // requests in flight at the abort still reach the emulator
+    const before = await chatSettled(emu); // requests in flight at the abort still reach the emulator
     const answered = await loggedAnswers(jobDir);
     const out = sink();
     const summary = await runJob({ ...options, output: out.stream });
@@ -290,24 +293,16 @@ describe('runJob (realtime mode)', () => {
     );
     expectKbatchError(err, { code: 'ABORTED' });
     expect(JSON.parse(first.split('\n')[0]!)).toMatchObject({ id: 'r1', error: null });
-    expect(await chatQuiet(emu)).toBeLessThan(12);
+    expect(await chatSettled(emu)).toBeLessThan(12);
     // Unset, realtime chunks hold 1,000 requests (batch mode keeps 50,000).
     await runJob({ ...base, input, prompt: '{{text}}', mode: 'realtime', output: sink().stream, jobDir: join(dir, 'job2') });
     expect((await loadRunState(join(dir, 'job2')))?.settings.maxRequests).toBe(REALTIME_MAX_REQUESTS);
   });
 
   it('writes each row as soon as its answer is final, within one chunk; a row waiting for its retry round holds back the ones after it', async () => {
-    const seen = new Set<string>();
     let sentAtFirstRow = -1;
     // Record 4's first answer is not a label: rows 1-3 go out as answered, 4 onwards after retry round 1.
-    const responder = (body: Parameters<typeof respond>[0]) => {
-      const key = JSON.stringify(body.messages);
-      if (key.includes('HOLD') && !seen.has(key)) {
-        seen.add(key);
-        return 'maybe?';
-      }
-      return String(respond(body).content);
-    };
+    const { responder, seen } = holdResponder();
     const { emu, base } = await emulator({ responder, faults: { latencyMs: 10, routes: [CHAT] } });
     const dir = await tempDir();
     const input = join(dir, 'in.jsonl');
@@ -348,16 +343,8 @@ describe('runJob (realtime mode)', () => {
   });
 
   it('unordered: writes each chunk as soon as it is final, so a chunk waiting for its retry round comes last', async () => {
-    const seen = new Set<string>();
     // The first answer to a HOLD prompt is not a label: chunk 1 waits for retry round 1, chunks 2 and 3 do not.
-    const responder = (body: Parameters<typeof respond>[0]) => {
-      const key = JSON.stringify(body.messages);
-      if (key.includes('HOLD') && !seen.has(key)) {
-        seen.add(key);
-        return 'maybe?';
-      }
-      return String(respond(body).content);
-    };
+    const { responder, seen } = holdResponder();
     const { base } = await emulator({ responder });
     const dir = await tempDir();
     const input = join(dir, 'in.jsonl');

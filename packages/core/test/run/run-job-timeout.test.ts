@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { startEmulator, type Emulator, type EmulatorOptions, chatSettled } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { loadRunState, runJob, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
@@ -40,17 +40,6 @@ async function loggedIds(jobDir: string): Promise<string[]> {
   return ids;
 }
 
-/** Wait until the emulator has seen no new chat request for a while (requests a stopped run had in flight land first). */
-async function chatQuiet(emu: Emulator): Promise<number> {
-  let last = -1;
-  for (let stable = 0, i = 0; stable < 8 && i < 500; i++) {
-    const now = emu.stats().chatRequests;
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return last;
-}
 
 describe('runJob timeoutMs', () => {
   const emulators: Emulator[] = [];
@@ -75,7 +64,7 @@ describe('runJob timeoutMs', () => {
     const logged = await loggedIds(jobDir);
     expect(logged.length).toBeGreaterThan(0);
     expect(logged.length).toBeLessThan(24);
-    const before = await chatQuiet(emu);
+    const before = await chatSettled(emu);
     emu.setFaults(null);
     const summary = await runJob(options);
     expect(summary).toMatchObject({ records: 24, succeeded: 24, failed: 0, resumed: true });

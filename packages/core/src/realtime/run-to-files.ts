@@ -71,6 +71,8 @@ interface ChunkState {
   firstSeq: number;
   /** Its answers log while it is being answered. */
   store: AnswerStore | null;
+  /** A write error of its results file (thrown at the next write or at its end). */
+  error: unknown;
 }
 
 /**
@@ -110,6 +112,7 @@ export async function runToFiles(
     finished: false,
     firstSeq: 0,
     store: null,
+    error: undefined,
   }));
   summary.chunks = states.map((s) => s.result);
   for (const s of states) {
@@ -165,6 +168,7 @@ export async function runToFiles(
       state.writer = null;
       writer.end();
       await once(writer, 'close');
+      if (state.error !== undefined) throw state.error;
     } else {
       await writeFile(state.tmp, '');
     }
@@ -185,8 +189,9 @@ export async function runToFiles(
       if (!entry) throw new KbatchError('RESPONSE_INVALID', `realtime result for unknown custom_id ${line.custom_id}`, { customId: line.custom_id });
       if (--entry.count === 0) inFlight.delete(line.custom_id);
       const state = states[entry.chunk]!;
-      state.writer ??= createWriteStream(state.tmp, { flags: 'w' });
+      state.writer ??= openResults(state);
       if (!state.writer.write(`${JSON.stringify(line)}\n`)) await once(state.writer, 'drain');
+      if (state.error !== undefined) throw state.error;
       state.written++;
       count(summary, state.result, line);
       o.onResult?.(line, entry.chunk);
@@ -203,6 +208,15 @@ export async function runToFiles(
   for (const s of states) s.result.requests = s.read;
   summary.requests = states.reduce((n, s) => n + s.read, 0);
   return summary;
+}
+
+/** A source's results file for writing; its errors are kept (a stream destroyed mid-write on abort must not crash the process). */
+function openResults(state: ChunkState): WriteStream {
+  const writer = createWriteStream(state.tmp, { flags: 'w' });
+  writer.on('error', (err) => {
+    state.error ??= err;
+  });
+  return writer;
 }
 
 function count(summary: RealtimeJobSummary, chunk: RealtimeChunkResult, line: RealtimeResultLine): void {

@@ -80,8 +80,8 @@ export async function* joinRun(
       else await ready?.(index);
       const file = await writeChunkResults(jobDir, state, manifest, chunk.part, dir, tokens, joined);
       previous = file;
-      const left = chunk.requests - joined.size;
-      if (!live || left > 0) yield { requests: left, files: [file] };
+      // Also when every row went out live: results matching no record are still reported.
+      yield { requests: chunk.requests - joined.size, files: [file] };
     }
   }
   const joiner = new ChunkJoiner(plan, chunks(), onIssue ? { onIssue } : {});
@@ -202,7 +202,10 @@ async function writeChunkResults(
   return file;
 }
 
-/** At most this many chunks' held records are indexed in memory at once for unordered live rows. */
+/**
+ * At most this many chunks' held records are indexed in memory at once for unordered live rows (a chunk's index is
+ * dropped once its round-0 results are all in; round 0 answers chunks in order, so one or two are in progress).
+ */
 const LIVE_HELD_CHUNKS = 2;
 
 /**
@@ -280,21 +283,40 @@ export async function* joinRunUnordered(
     for (let i = chunk + 1; i < state.chunks.length; i++) await writeFile(heldFile(i), '');
     add(await extra.finish());
     const hooks = onIssue ? { onIssue } : {};
-    // Live rows: custom_ids already written, and the held records (by custom_id) of chunks being answered.
-    const written = new Map<number, Set<string>>();
-    const held = new Map<number, Map<string, SourceRecord>>();
+    // Live rows: which records of each chunk are written (a bit per record), and the held records (by custom_id,
+    // with their position) of chunks still in round 0.
+    const written = new Map<number, { bits: Uint8Array; count: number }>();
+    const held = new Map<number, Map<string, { record: SourceRecord; position: number }>>();
     const final = new Set<number>();
-    const chunksOpened = opened[Symbol.asyncIterator]();
-    let nextOpened = chunksOpened.next();
-    let nextResult = queue?.next();
+    // One waiter for both sources (racing a long-pending promise at every step would keep every step alive).
+    const finalChunks: number[] = [];
+    let allFinal: { error: unknown } | null = null;
+    let wake: (() => void) | null = null;
+    const poke = (): void => {
+      wake?.();
+      wake = null;
+    };
+    void (async () => {
+      try {
+        for await (const index of opened) {
+          finalChunks.push(index);
+          poke();
+        }
+        allFinal = { error: undefined };
+      } catch (error) {
+        allFinal = { error };
+      }
+      poke();
+    })();
     for (;;) {
-      const event = await Promise.race([
-        nextOpened.then((opened) => ({ opened, queued: undefined })),
-        ...(nextResult ? [nextResult.then((queued) => ({ opened: undefined, queued }))] : []),
-      ]);
-      if (event.queued) {
-        nextResult = queue!.next();
-        const { chunk, result } = event.queued;
+      const event = queue?.shift();
+      if (event?.type === 'done') {
+        // Its round-0 results are all in: the rest of it comes from its results file once it is final.
+        held.delete(event.chunk);
+        continue;
+      }
+      if (event) {
+        const { chunk, result } = event;
         if (final.has(chunk)) continue;
         let records = held.get(chunk);
         if (!records) {
@@ -302,32 +324,53 @@ export async function* joinRunUnordered(
           records = await heldRecords(heldFile(chunk), plan);
           held.set(chunk, records);
         }
-        const record = records.get(result.customId);
-        if (!record) continue;
+        const entry = records.get(result.customId);
+        if (!entry) continue;
         records.delete(result.customId);
-        const ids = written.get(chunk) ?? new Set<string>();
-        written.set(chunk, ids.add(result.customId));
+        let marks = written.get(chunk);
+        if (!marks) written.set(chunk, (marks = { bits: new Uint8Array(Math.ceil(state.chunks[chunk]!.requests / 8)), count: 0 }));
+        marks.bits[entry.position >> 3]! |= 1 << (entry.position & 7);
+        marks.count++;
         const joiner = new ChunkJoiner(plan, [{ requests: 1, results: [result] }], hooks);
-        const outcome = await joiner.join(record);
+        const outcome = await joiner.join(entry.record);
         add(await joiner.finish());
         yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
         continue;
       }
-      const next = event.opened!;
-      if (next.done) break;
-      nextOpened = chunksOpened.next();
-      const index = next.value;
+      const index = finalChunks.shift();
+      if (index === undefined) {
+        const end = allFinal as { error: unknown } | null;
+        if (end) {
+          if (end.error !== undefined) throw end.error;
+          break;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          void queue?.changed().then(resolve);
+        });
+        continue;
+      }
       final.add(index);
       held.delete(index);
-      const skip = written.get(index) ?? new Set<string>();
+      const marks = written.get(index);
       written.delete(index);
+      const isWritten = (position: number): boolean => marks !== undefined && (marks.bits[position >> 3]! & (1 << (position & 7))) !== 0;
+      // The custom_ids of its rows already written, for this chunk only (bounded by one chunk).
+      const skip = new Set<string>();
+      if (marks) {
+        let position = 0;
+        for await (const { text } of readFileLines(heldFile(index))) {
+          if (isWritten(position++)) skip.add(plan.customIdFor(JSON.parse(text) as SourceRecord));
+        }
+      }
       const c = state.chunks[index]!;
       const file = await writeChunkResults(jobDir, state, manifest, c.part, dir, tokens, skip);
       const joiner = new ChunkJoiner(plan, [{ requests: c.requests - skip.size, files: [file] }], hooks);
       try {
+        let position = 0;
         for await (const { text } of readFileLines(heldFile(index))) {
+          if (isWritten(position++)) continue;
           const record = JSON.parse(text) as SourceRecord;
-          if (skip.has(plan.customIdFor(record))) continue;
           const outcome = await joiner.join(record);
           yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
         }
@@ -346,12 +389,13 @@ export async function* joinRunUnordered(
   }
 }
 
-/** A chunk's held records by custom_id. */
-async function heldRecords(file: string, plan: JoinPlan): Promise<Map<string, SourceRecord>> {
-  const records = new Map<string, SourceRecord>();
+/** A chunk's held records by custom_id, with their position in the chunk. */
+async function heldRecords(file: string, plan: JoinPlan): Promise<Map<string, { record: SourceRecord; position: number }>> {
+  const records = new Map<string, { record: SourceRecord; position: number }>();
+  let position = 0;
   for await (const { text } of readFileLines(file)) {
     const record = JSON.parse(text) as SourceRecord;
-    records.set(plan.customIdFor(record), record);
+    records.set(plan.customIdFor(record), { record, position: position++ });
   }
   return records;
 }

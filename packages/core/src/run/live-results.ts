@@ -1,4 +1,5 @@
 // Round-0 realtime answers as they arrive, so the ordered join writes each final row before its chunk is done.
+import { open } from 'node:fs/promises';
 import { readFileLines } from '../job/lines.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
@@ -48,17 +49,21 @@ export function createLiveResults(isFinal: (result: BatchResult) => boolean): Li
     async follow(chunk, answersLog) {
       followed = chunk;
       results = new Map();
+      let last: unknown;
       try {
         for await (const { text } of readFileLines(answersLog)) {
-          let value: unknown;
+          if (last !== undefined) add(last);
+          last = undefined;
           try {
-            value = JSON.parse(text);
+            const value = JSON.parse(text) as { failed?: unknown; line?: unknown } | null;
+            // A failure marker carries its failure line (final when retries are off).
+            last = value?.failed === true ? value.line : value;
           } catch {
-            continue; // the line being appended right now: it is pushed as well
+            // the line being appended right now: it is pushed as well
           }
-          if ((value as { failed?: unknown } | null)?.failed === true) continue; // a failure marker: not final here
-          add(value);
         }
+        // A last line without its newline was torn by a crash: the engine cuts it and sends that request again.
+        if (last !== undefined && (await endsWithNewline(answersLog))) add(last);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -76,32 +81,38 @@ export function createLiveResults(isFinal: (result: BatchResult) => boolean): Li
   };
 }
 
-/** A final result of round 0 and the chunk (request file) it belongs to. */
-export interface QueuedResult {
-  chunk: number;
-  result: BatchResult;
-}
+/** What the unordered join hears of round 0, in order: a final result, or that a chunk has all its round-0 results. */
+export type RoundEvent = { type: 'result'; chunk: number; result: BatchResult } | { type: 'done'; chunk: number };
 
 /**
- * Final round-0 results of every chunk in arrival order, for the unordered join. At most `cap` wait here: when the
- * join falls behind (a slow reader of the output), later ones are dropped and that chunk's rows are joined from
- * its results file once it is final instead, so memory stays bounded.
+ * Round-0 events for the unordered join, first in first out. At most `cap` results wait here: when the join falls
+ * behind (a slow reader of the output), later ones are dropped — that chunk's rows are then joined from its results
+ * file once it is final — so memory stays bounded; `done` events are never dropped.
  */
 export interface ResultQueue {
   push(line: RealtimeResultLine, chunk: number): void;
-  /** The next queued result; resolves when one arrives. */
-  next(): Promise<QueuedResult>;
+  /** Chunk `chunk` has all its round-0 results (its results file is complete). */
+  done(chunk: number): void;
+  /** The next event, if one is waiting. */
+  shift(): RoundEvent | undefined;
+  /** Resolves when an event may be waiting (one waiter at a time). */
+  changed(): Promise<void>;
 }
 
 /**
  * A {@link ResultQueue} keeping results `isFinal` accepts, at most `cap` at a time.
  * @example
  * const queue = createResultQueue((r) => r.ok, 1000);
- * const { chunk, result } = await queue.next();
+ * const event = queue.shift() ?? (await queue.changed(), queue.shift());
  */
 export function createResultQueue(isFinal: (result: BatchResult) => boolean, cap: number): ResultQueue {
-  const queued: QueuedResult[] = [];
-  let wake: ((item: QueuedResult) => void) | null = null;
+  const events: RoundEvent[] = [];
+  let results = 0;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    wake?.();
+    wake = null;
+  };
   return {
     push(line, chunk) {
       let result: BatchResult;
@@ -110,19 +121,38 @@ export function createResultQueue(isFinal: (result: BatchResult) => boolean, cap
       } catch {
         return;
       }
-      if (!isFinal(result)) return;
-      if (wake) {
-        const resolve = wake;
-        wake = null;
-        resolve({ chunk, result });
-      } else if (queued.length < cap) queued.push({ chunk, result });
+      if (!isFinal(result) || results >= cap) return;
+      results++;
+      events.push({ type: 'result', chunk, result });
+      notify();
     },
-    next() {
-      const item = queued.shift();
-      if (item) return Promise.resolve(item);
-      return new Promise<QueuedResult>((resolve) => {
+    done(chunk) {
+      events.push({ type: 'done', chunk });
+      notify();
+    },
+    shift() {
+      const event = events.shift();
+      if (event?.type === 'result') results--;
+      return event;
+    },
+    changed() {
+      return new Promise<void>((resolve) => {
         wake = resolve;
       });
     },
   };
+}
+
+/** Whether a file's last byte is a newline (false for an empty file). */
+async function endsWithNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return false;
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, size - 1);
+    return byte[0] === 0x0a;
+  } finally {
+    await handle.close();
+  }
 }

@@ -192,7 +192,12 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
           emit,
           realtime,
           deadline,
-          gate ? (index) => openIfFinal(jobDir, state, plan, gate, index) : undefined,
+          gate
+            ? (index) => {
+                queue?.done(index);
+                return openIfFinal(jobDir, state, plan, gate, index);
+              }
+            : undefined,
           live ? (line, index) => live.push(line, index) : queue ? (line, index) => queue.push(line, index) : undefined,
         );
       } catch (err) {

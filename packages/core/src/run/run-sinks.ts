@@ -64,6 +64,8 @@ export interface Sinks {
 interface Writer {
   stream: Transform;
   done: Promise<void>;
+  /** Aborted once `done` settles. */
+  over: AbortSignal;
   temp: string | null;
   target: string | null;
 }
@@ -81,13 +83,20 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
     // Never end a sink we did not open (stdout, a caller's Writable).
     const done = pipeline(stream, sink, { end: temp !== null });
     done.catch(() => {});
-    return { stream, done, temp, target: file };
+    // One listener ends every wait for 'drain' once the pipeline is over (racing `done` at each wait would pile reactions on it).
+    const over = new AbortController();
+    void done.finally(() => over.abort()).catch(() => {});
+    return { stream, done, over: over.signal, temp, target: file };
   };
   const out = targets.output === null ? null : openWriter(targets.output, settings.outputFormat);
   const rej =
     targets.rejects === null ? null : openWriter(targets.rejects, resolveOutputFormat(undefined, typeof targets.rejects === 'string' ? targets.rejects : undefined));
   const put = async (w: Writer, row: Record<string, unknown>) => {
-    if (!w.stream.write(row)) await Promise.race([once(w.stream, 'drain'), w.done]);
+    if (w.stream.write(row)) return;
+    await once(w.stream, 'drain', { signal: w.over }).catch((err: unknown) => {
+      if (!w.over.aborted) throw err;
+    });
+    if (w.over.aborted) await w.done; // the pipeline failed (its error) or ended
   };
   return {
     async write(row) {

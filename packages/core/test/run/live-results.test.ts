@@ -34,24 +34,37 @@ describe('createLiveResults', () => {
     await live.follow(1, join(dir, 'missing.jsonl')); // no log yet: nothing
     expect(live.take('g')).toBeUndefined();
   });
-});
 
-describe('createResultQueue', () => {
-  it('hands out final results in arrival order, at most cap waiting (the rest are left to the chunk files)', async () => {
-    const queue = createResultQueue((r) => r.response !== 'maybe', 2);
-    const first = queue.next();
-    queue.push(answer('a', 'yes'), 0); // a waiting reader gets it at once
-    expect(await first).toMatchObject({ chunk: 0, result: { customId: 'a' } });
-    queue.push(answer('b', 'maybe'), 0); // not final
-    queue.push(answer('c', 'yes'), 1);
-    queue.push(answer('d', 'yes'), 0);
-    queue.push(answer('e', 'yes'), 2); // over the cap: dropped
-    expect(await queue.next()).toMatchObject({ chunk: 1, result: { customId: 'c' } });
-    expect(await queue.next()).toMatchObject({ chunk: 0, result: { customId: 'd' } });
-    let more = false;
-    void queue.next().then(() => (more = true));
-    await new Promise((r) => setImmediate(r));
-    expect(more).toBe(false);
+  it('reads a failure marker as its failure line (final when retries are off) and skips a complete last line without its newline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-live-'));
+    const log = join(dir, 'answers-00001.jsonl');
+    const failure: RealtimeResultLine = { id: 'rt_f', custom_id: 'f', response: { status_code: 400, request_id: null, body: { error: { message: 'bad' } } }, error: null };
+    await writeFile(log, `${JSON.stringify({ custom_id: 'f', failed: true, line: failure })}\n${JSON.stringify(answer('t', 'yes'))}`);
+    const live = createLiveResults(() => true); // retries off: every result is final
+    await live.follow(0, log);
+    expect(live.take('f')).toMatchObject({ customId: 'f', ok: false });
+    expect(live.take('t')).toBeUndefined(); // torn by a crash: the engine cuts it and sends the request again
   });
 });
 
+describe('createResultQueue', () => {
+  it('hands out final results and chunk-done events in order, at most cap results waiting (done events are never dropped)', async () => {
+    const queue = createResultQueue((r) => r.response !== 'maybe', 2);
+    expect(queue.shift()).toBeUndefined();
+    const changed = queue.changed();
+    queue.push(answer('a', 'yes'), 0);
+    await changed;
+    queue.push(answer('b', 'maybe'), 0); // not final
+    queue.push(answer('c', 'yes'), 1); // the cap (2) is reached
+    queue.push(answer('d', 'yes'), 1); // dropped: joined from its chunk's results file later
+    queue.done(0);
+    expect([queue.shift(), queue.shift(), queue.shift(), queue.shift()]).toEqual([
+      expect.objectContaining({ type: 'result', chunk: 0, result: expect.objectContaining({ customId: 'a' }) }),
+      expect.objectContaining({ type: 'result', chunk: 1, result: expect.objectContaining({ customId: 'c' }) }),
+      { type: 'done', chunk: 0 },
+      undefined,
+    ]);
+    queue.push(answer('e', 'yes'), 2); // room again
+    expect(queue.shift()).toMatchObject({ type: 'result', chunk: 2 });
+  });
+});

@@ -260,6 +260,23 @@ describe('runJob (realtime mode)', () => {
     expect(lines(out.text()).map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, i) => `r${i + 1}`));
   });
 
+  it('fails with ABORTED, not a crash, when aborted while results files are being written, and resumes to the same rows', async () => {
+    const { base } = await emulator({ faults: { latencyMs: 3, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    await writeFile(input, Array.from({ length: 95 }, (_, i) => JSON.stringify({ n: i + 1, q: TEXTS[i % TEXTS.length] })).join('\n'));
+    const options: RunJobOptions = { ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', maxRequests: 10, concurrency: 4, jobDir: join(dir, 'job') };
+    for (const abortAt of [80, 85, 90]) {
+      const controller = new AbortController();
+      const onProgress = (e: RunEvent) => e.type === 'realtime' && e.done === abortAt && controller.abort();
+      const err = await catchError(() => runJob({ ...options, output: sink().stream, signal: controller.signal, onProgress }));
+      expectKbatchError(err, { code: 'ABORTED' });
+    }
+    const out = sink();
+    expect(await runJob({ ...options, output: out.stream })).toMatchObject({ records: 95, succeeded: 95 });
+    expect(lines(out.text()).map((r) => r.n)).toEqual(Array.from({ length: 95 }, (_, i) => i + 1));
+  });
+
   it('keeps concurrency and requestTimeoutMs in run.json, so resumeRun paces the rest the same way', async () => {
     const { emu, base } = await emulator({ faults: { latencyMs: 20, routes: [CHAT] } });
     const dir = await tempDir();
@@ -340,6 +357,37 @@ describe('runJob (realtime mode)', () => {
     expect(sentAtFirstRow).toBeGreaterThan(0);
     expect(sentAtFirstRow).toBeLessThan(12);
     expect(lines(written.join('')).map((r) => r.n)).toEqual([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 4]);
+  });
+
+  it('over several chunks: in order, rows flow up to the one waiting for its retry round; unordered, every final row flows at once', async () => {
+    const { responder, seen } = holdResponder();
+    const { emu, base } = await emulator({ responder, faults: { latencyMs: 5, routes: [CHAT] } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    // Chunks of 2; records 1, 3 and 5 (chunks 1-3) wait for retry round 1, chunks 4 and 5 are final at once.
+    const texts = ['HOLD great', 'awful', 'HOLD lovely', 'broken', 'HOLD nice', 'poor', 'fine', 'bad', 'superb', 'great'];
+    await writeFile(input, texts.map((q, i) => JSON.stringify({ n: i + 1, q })).join('\n'));
+    const options = { ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', maxRequests: 2, concurrency: 1 } as const;
+    const unordered = sink();
+    expect(await runJob({ ...options, unordered: true, output: unordered.stream, jobDir: join(dir, 'job') })).toMatchObject({ records: 10, succeeded: 10, rounds: 1 });
+    expect(lines(unordered.text()).map((r) => r.n)).toEqual([2, 4, 6, 7, 8, 9, 10, 1, 3, 5]);
+    seen.clear();
+    const before = emu.stats().chatRequests;
+    let sentAtFirstRow = -1;
+    const ordered = new PassThrough();
+    const written: string[] = [];
+    ordered.on('data', (d: Buffer) => {
+      if (sentAtFirstRow < 0) sentAtFirstRow = emu.stats().chatRequests - before;
+      written.push(d.toString('utf8'));
+    });
+    // In order: only record 6 (chunk 3) waits for its retry round; rows 1-5 go out during round 0.
+    const input2 = join(dir, 'in2.jsonl');
+    await writeFile(input2, texts.map((q, i) => JSON.stringify({ n: i + 1, q: i === 5 ? 'HOLD poor' : q.replace('HOLD ', '') })).join('\n'));
+    const s2 = await runJob({ ...options, input: input2, output: ordered, jobDir: join(dir, 'job2') });
+    expect(s2).toMatchObject({ records: 10, succeeded: 10, rounds: 1 });
+    expect(lines(written.join('')).map((r) => r.n)).toEqual(texts.map((_, i) => i + 1));
+    expect(sentAtFirstRow).toBeGreaterThan(0);
+    expect(sentAtFirstRow).toBeLessThan(10);
   });
 
   it('unordered: writes each chunk as soon as it is final, so a chunk waiting for its retry round comes last', async () => {

@@ -11,7 +11,7 @@
 //  createUndiciFetch) or sdk (the SDK on Node's fetch); each round prints CPU µs per request of client
 //  and emulator (the figure that survives a busy machine: throughput ratios swing with the load average,
 //  printed at start and end). A bare node:http server child ("minimal") shows whether the emulator is the limit.
-// Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 3]
+// Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 5]
 //                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-minimal]
 //                                        [--transport direct|undici-fetch|sdk]
 import { fork } from 'node:child_process';
@@ -81,7 +81,7 @@ async function main() {
       requests: { type: 'string', default: '1000' },
       concurrency: { type: 'string', default: '64' },
       latency: { type: 'string', default: '20' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
       rpm: { type: 'string', default: '600' },
       'rpm-requests': { type: 'string', default: '300' },
       'skip-rpm': { type: 'boolean', default: false },

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
+import { createWakeup } from '../internal/wakeup.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
 import { openAnswersLog, repairAnswersLog } from './answers-log.js';
@@ -288,30 +289,5 @@ function toAsyncIterator<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterat
   return {
     next: async () => sync.next(),
     return: async () => sync.return?.() ?? { done: true, value: undefined },
-  };
-}
-
-/** A level-triggered wake-up: `wait()` resolves on the next `notify()`, or at once if one is unconsumed. */
-function createWakeup() {
-  let resolve: (() => void) | undefined;
-  let dirty = false;
-  return {
-    notify() {
-      dirty = true;
-      resolve?.();
-      resolve = undefined;
-    },
-    wait(): Promise<void> {
-      if (dirty) {
-        dirty = false;
-        return Promise.resolve();
-      }
-      return new Promise<void>((r) => {
-        resolve = () => {
-          dirty = false;
-          r();
-        };
-      });
-    },
   };
 }

@@ -16,6 +16,7 @@ import { recordStream } from '../records/record-stream.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
 import type { SourceRecord } from '../records/types.js';
 import { attemptGroups, latestResults, lineTokens } from './attempt-results.js';
+import { createWakeup } from '../internal/wakeup.js';
 import type { LiveResults, ResultQueue } from './live-results.js';
 import type { RunState } from './run-state.js';
 
@@ -144,11 +145,16 @@ function rawFields(raw: string): Record<string, unknown> {
  * go to `joined`. Returns once the chunk is final, or at the first record whose result a retry round may change.
  */
 async function* liveChunks(live: LiveJoin, index: number, joined: Set<string>): AsyncGenerator<JoinChunk> {
-  let final = false;
-  const finalNow = live.wait(index).then(() => {
-    final = true;
-  });
-  finalNow.catch(() => undefined); // a failed run surfaces through `live.wait` below
+  // Settled (final, or the run failed: that surfaces through `live.wait` below) wakes the loop once.
+  let settled = false;
+  const wake = live.results.wakeup;
+  void live
+    .wait(index)
+    .catch(() => undefined)
+    .then(() => {
+      settled = true;
+      wake.notify();
+    });
   await live.results.follow(index, live.answersLog(index));
   let run: BatchResult[] = [];
   records: for await (const { text } of readFileLines(live.requestFile(index))) {
@@ -166,8 +172,8 @@ async function* liveChunks(live: LiveJoin, index: number, joined: Set<string>): 
         run = [];
         continue; // results may have arrived while the rows were written
       }
-      if (final) break records;
-      await Promise.race([live.results.changed(), finalNow]);
+      if (settled) break records;
+      await wake.wait();
     }
   }
   if (run.length > 0) yield { requests: run.length, results: run };
@@ -288,25 +294,21 @@ export async function* joinRunUnordered(
     const written = new Map<number, { bits: Uint8Array; count: number }>();
     const held = new Map<number, Map<string, { record: SourceRecord; position: number }>>();
     const final = new Set<number>();
-    // One waiter for both sources (racing a long-pending promise at every step would keep every step alive).
+    // One wake-up for both sources (racing a long-pending promise at every step would keep every step alive).
+    const wake = queue?.wakeup ?? createWakeup();
     const finalChunks: number[] = [];
     let allFinal: { error: unknown } | null = null;
-    let wake: (() => void) | null = null;
-    const poke = (): void => {
-      wake?.();
-      wake = null;
-    };
     void (async () => {
       try {
         for await (const index of opened) {
           finalChunks.push(index);
-          poke();
+          wake.notify();
         }
         allFinal = { error: undefined };
       } catch (error) {
         allFinal = { error };
       }
-      poke();
+      wake.notify();
     })();
     for (;;) {
       const event = queue?.shift();
@@ -344,10 +346,7 @@ export async function* joinRunUnordered(
           if (end.error !== undefined) throw end.error;
           break;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          void queue?.changed().then(resolve);
-        });
+        await wake.wait();
         continue;
       }
       final.add(index);

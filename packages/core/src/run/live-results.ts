@@ -1,50 +1,80 @@
-// Round-0 realtime answers as they arrive, so the ordered join writes each final row before its chunk is done.
+// Round-0 realtime answers as they arrive, so the join writes each final row before its chunk is done.
 import { open } from 'node:fs/promises';
+import { createWakeup, type Wakeup } from '../internal/wakeup.js';
 import { readFileLines } from '../job/lines.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
 
 /**
- * The final results of the one chunk the join is at, fed by the realtime engine as answers arrive. Memory: that
- * chunk's final results not yet joined (≤ its requests), whatever the number of chunks.
+ * Round 0 as the engine writes it: each result parsed once, the final ones (no retry round will redo them)
+ * counted per chunk and handed on, so a chunk is known to be final without reading its results file again.
+ */
+export interface RoundResults {
+  /** The engine's `onResult`: a result line of round 0 and its chunk. */
+  push(line: RealtimeResultLine, chunk: number): void;
+  /** Every request of `chunk` has a final result (ask once its results file is complete). */
+  allFinal(chunk: number): boolean;
+}
+
+/**
+ * A {@link RoundResults} for chunks of `requests[i]` requests.
+ * @param onFinal - hears of each final result (the live join's `offer`)
+ * @example
+ * const round = createRoundResults((r) => r.ok, [1000, 1000], (result, chunk) => live.offer(result, chunk));
+ */
+export function createRoundResults(
+  isFinal: (result: BatchResult) => boolean,
+  requests: readonly number[],
+  onFinal?: (result: BatchResult, chunk: number) => void,
+): RoundResults {
+  const finals = new Array<number>(requests.length).fill(0);
+  return {
+    push(line, chunk) {
+      const result = parseResult(line);
+      if (result === undefined || !isFinal(result)) return;
+      finals[chunk]!++;
+      onFinal?.(result, chunk);
+    },
+    allFinal: (chunk) => finals[chunk] === requests[chunk],
+  };
+}
+
+/**
+ * The final results of the one chunk the ordered join is at. Memory: that chunk's final results not yet joined
+ * (≤ its requests), whatever the number of chunks.
  */
 export interface LiveResults {
-  /** A result of round 0 (its request file is chunk `chunk`); kept only for the followed chunk, and only if final. */
-  push(line: RealtimeResultLine, chunk: number): void;
+  /** A final result of chunk `chunk`; kept only while it is the followed chunk. */
+  offer(result: BatchResult, chunk: number): void;
   /** Follow chunk `chunk`: forget the previous one and start from the final results its answers log holds so far. */
   follow(chunk: number, answersLog: string): Promise<void>;
   /** The followed chunk's final result for `customId`, if it has arrived (handed out once). */
   take(customId: string): BatchResult | undefined;
-  /** Resolves on the next result pushed for the followed chunk. */
-  changed(): Promise<void>;
+  /** Notified by each result offered for the followed chunk (the join also notifies it when the chunk is final). */
+  readonly wakeup: Wakeup;
 }
 
 /**
- * Live results whose finality is decided by `isFinal` (a result no retry round can change).
+ * Live results; `isFinal` decides for what the answers log already holds when a chunk is followed.
  * @example
  * const live = createLiveResults((r) => r.ok);
  * await live.follow(0, 'job/realtime/answers-00001.jsonl');
- * const result = live.take('row-1') ?? (await live.changed(), live.take('row-1'));
+ * while (!live.take('row-1')) await live.wakeup.wait();
  */
 export function createLiveResults(isFinal: (result: BatchResult) => boolean): LiveResults {
   let followed = -1;
   let results = new Map<string, BatchResult>();
-  let wake: (() => void) | null = null;
+  const wakeup = createWakeup();
   const add = (item: unknown): void => {
-    let result: BatchResult;
-    try {
-      result = parseResultLine(item);
-    } catch {
-      return; // not a result line: the chunk's results file decides for it later
-    }
-    if (isFinal(result)) results.set(result.customId, result);
+    const result = parseResult(item);
+    if (result !== undefined && isFinal(result)) results.set(result.customId, result);
   };
   return {
-    push(line, chunk) {
+    wakeup,
+    offer(result, chunk) {
       if (chunk !== followed) return;
-      add(line);
-      wake?.();
-      wake = null;
+      results.set(result.customId, result);
+      wakeup.notify();
     },
     async follow(chunk, answersLog) {
       followed = chunk;
@@ -59,7 +89,7 @@ export function createLiveResults(isFinal: (result: BatchResult) => boolean): Li
             // A failure marker carries its failure line (final when retries are off).
             last = value?.failed === true ? value.line : value;
           } catch {
-            // the line being appended right now: it is pushed as well
+            // the line being appended right now: it is offered as well
           }
         }
         // A last line without its newline was torn by a crash: the engine cuts it and sends that request again.
@@ -73,11 +103,6 @@ export function createLiveResults(isFinal: (result: BatchResult) => boolean): Li
       if (result !== undefined) results.delete(customId);
       return result;
     },
-    changed() {
-      return new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    },
   };
 }
 
@@ -90,57 +115,53 @@ export type RoundEvent = { type: 'result'; chunk: number; result: BatchResult } 
  * file once it is final — so memory stays bounded; `done` events are never dropped.
  */
 export interface ResultQueue {
-  push(line: RealtimeResultLine, chunk: number): void;
+  /** A final result of chunk `chunk`. */
+  offer(result: BatchResult, chunk: number): void;
   /** Chunk `chunk` has all its round-0 results (its results file is complete). */
   done(chunk: number): void;
   /** The next event, if one is waiting. */
   shift(): RoundEvent | undefined;
-  /** Resolves when an event may be waiting (one waiter at a time). */
-  changed(): Promise<void>;
+  /** Notified by each event (the join also notifies it when a chunk becomes final). */
+  readonly wakeup: Wakeup;
 }
 
 /**
- * A {@link ResultQueue} keeping results `isFinal` accepts, at most `cap` at a time.
+ * A {@link ResultQueue} holding at most `cap` results at a time.
  * @example
- * const queue = createResultQueue((r) => r.ok, 1000);
- * const event = queue.shift() ?? (await queue.changed(), queue.shift());
+ * const queue = createResultQueue(1000);
+ * for (;;) { const event = queue.shift(); if (event) handle(event); else await queue.wakeup.wait(); }
  */
-export function createResultQueue(isFinal: (result: BatchResult) => boolean, cap: number): ResultQueue {
+export function createResultQueue(cap: number): ResultQueue {
   const events: RoundEvent[] = [];
   let results = 0;
-  let wake: (() => void) | null = null;
-  const notify = (): void => {
-    wake?.();
-    wake = null;
-  };
+  const wakeup = createWakeup();
   return {
-    push(line, chunk) {
-      let result: BatchResult;
-      try {
-        result = parseResultLine(line);
-      } catch {
-        return;
-      }
-      if (!isFinal(result) || results >= cap) return;
+    wakeup,
+    offer(result, chunk) {
+      if (results >= cap) return;
       results++;
       events.push({ type: 'result', chunk, result });
-      notify();
+      wakeup.notify();
     },
     done(chunk) {
       events.push({ type: 'done', chunk });
-      notify();
+      wakeup.notify();
     },
     shift() {
       const event = events.shift();
       if (event?.type === 'result') results--;
       return event;
     },
-    changed() {
-      return new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    },
   };
+}
+
+/** A result line parsed, or undefined when it is none (its chunk's results file decides for it later). */
+function parseResult(item: unknown): BatchResult | undefined {
+  try {
+    return parseResultLine(item);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether a file's last byte is a newline (false for an empty file). */

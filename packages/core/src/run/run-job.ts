@@ -10,7 +10,7 @@ import { crashPoint } from '../job/crash-point.js';
 import { createJoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
-import { createLiveResults, createResultQueue } from './live-results.js';
+import { createLiveResults, createResultQueue, createRoundResults } from './live-results.js';
 import { joinRun, joinRunUnordered, type RunJoinReport } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
@@ -19,7 +19,7 @@ import { loadRunState, saveRunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
 import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, newSettings, overrideWindow, resolveSchema } from './run-settings.js';
-import { chunkGate, isFinalResult, openIfFinal, runPhases } from './run-phases.js';
+import { chunkGate, isFinalResult, runPhases } from './run-phases.js';
 import { summarize } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
 
@@ -178,10 +178,19 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     // Realtime results are written as they finish: each chunk is joined as soon as its answers are final
     // (in chunk order; only the list of finished chunks is held), while later chunks are still being sent.
     const gate = state.chunks.length > 0 && state.mode === 'realtime' && state.phase === 'prepared' ? chunkGate(state.chunks.length) : null;
+    const isFinal = isFinalResult(state, plan);
     // In input order, rows go out record by record as their results are final, not only chunk by chunk.
-    const live = gate && !opts.unordered ? createLiveResults(isFinalResult(state, plan)) : null;
+    const live = gate && !opts.unordered ? createLiveResults(isFinal) : null;
     // Unordered: rows go out as their results arrive, whatever the chunk (a bounded queue in between).
-    const queue = gate && opts.unordered ? createResultQueue(isFinalResult(state, plan), REALTIME_MAX_REQUESTS) : null;
+    const queue = gate && opts.unordered ? createResultQueue(REALTIME_MAX_REQUESTS) : null;
+    // Round 0's results, each parsed once: final ones feed the join and open their chunk's gate.
+    const round = gate
+      ? createRoundResults(
+          isFinal,
+          state.chunks.map((c) => c.requests),
+          (result, index) => (live ?? queue)!.offer(result, index),
+        )
+      : null;
     const work = (async () => {
       try {
         await runPhases(
@@ -192,13 +201,14 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
           emit,
           realtime,
           deadline,
-          gate
-            ? (index) => {
+          gate && round
+            ? async (index) => {
                 queue?.done(index);
-                return openIfFinal(jobDir, state, plan, gate, index);
+                // Otherwise it opens once the retry rounds are done.
+                if (round.allFinal(index)) gate.open(index);
               }
             : undefined,
-          live ? (line, index) => live.push(line, index) : queue ? (line, index) => queue.push(line, index) : undefined,
+          round ? (line, index) => round.push(line, index) : undefined,
         );
       } catch (err) {
         throw interrupted(err, opts.signal, jobDir);

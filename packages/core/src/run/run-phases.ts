@@ -1,11 +1,12 @@
 // The sending phases of a run and the per-chunk gates a streaming realtime join waits on.
 import { jobPath } from '../job/create-job.js';
+import { createWakeup } from '../internal/wakeup.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { parseResultLine, type BatchResult } from '../join/result-line.js';
+import type { BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
-import { latestResults, realtimeChunkResults } from './attempt-results.js';
+import { realtimeChunkResults } from './attempt-results.js';
 import type { RealtimeRunner } from './realtime-runner.js';
 import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
@@ -85,17 +86,13 @@ export function chunkGate(count: number): ChunkGate {
   const isOpen = new Array<boolean>(count).fill(false);
   const order: number[] = [];
   let failure: { err: unknown } | null = null;
-  let wake: (() => void) | null = null;
-  const notify = (): void => {
-    wake?.();
-    wake = null;
-  };
+  const wake = createWakeup();
   const open = (index: number): void => {
     if (isOpen[index]) return;
     isOpen[index] = true;
     order.push(index);
     latches[index]!.resolve();
-    notify();
+    wake.notify();
   };
   return {
     wait: (index) => latches[index]!.promise,
@@ -103,7 +100,7 @@ export function chunkGate(count: number): ChunkGate {
       for (let n = 0; n < count; n++) {
         while (order.length <= n) {
           if (failure) throw failure.err;
-          await new Promise<void>((resolve) => (wake = resolve));
+          await wake.wait();
         }
         yield order[n]!;
       }
@@ -115,25 +112,9 @@ export function chunkGate(count: number): ChunkGate {
     fail: (err) => {
       failure = { err };
       latches.forEach((l) => l.reject(err));
-      notify();
+      wake.notify();
     },
   };
-}
-
-/**
- * Open a realtime chunk's gate when no retry round can change it: retries are off, or every request in it
- * succeeded with an answer the labels/schema accept. Otherwise it opens once the retry rounds are done.
- */
-export async function openIfFinal(jobDir: string, state: RunState, plan: JoinPlan, gate: ChunkGate, index: number): Promise<void> {
-  if (state.settings.retries > 0) {
-    const final = isFinalResult(state, plan);
-    let good = 0;
-    for await (const { line } of latestResults(jobDir, [[{ files: [realtimeChunkResults(index)], resubmitted: false }]])) {
-      if (final(parseResultLine(line))) good++;
-    }
-    if (good !== state.chunks[index]!.requests) return;
-  }
-  gate.open(index);
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLiveResults, createResultQueue } from '../../src/run/live-results.js';
+import { createLiveResults, createResultQueue, createRoundResults } from '../../src/run/live-results.js';
 import type { RealtimeResultLine } from '../../src/realtime/types.js';
 
 const answer = (id: string, content: string): RealtimeResultLine => ({
@@ -23,10 +23,12 @@ describe('createLiveResults', () => {
     expect(live.take('a')).toBeUndefined(); // handed out once
     expect(live.take('b')).toBeUndefined();
     expect(live.take('c')?.response).toBe('no');
-    const changed = live.changed();
-    live.push(answer('e', 'maybe'), 0); // not final: left to the chunk's results file
-    live.push(answer('f', 'yes'), 1); // another chunk
-    live.push(answer('g', 'yes'), 0);
+    // Round 0 hands on its final results.
+    const round = createRoundResults((r) => r.response !== 'maybe', [3, 3], (result, chunk) => live.offer(result, chunk));
+    const changed = live.wakeup.wait();
+    round.push(answer('e', 'maybe'), 0); // not final: left to the chunk's results file
+    round.push(answer('f', 'yes'), 1); // another chunk
+    round.push(answer('g', 'yes'), 0);
     await changed;
     expect(live.take('e')).toBeUndefined();
     expect(live.take('f')).toBeUndefined();
@@ -49,14 +51,15 @@ describe('createLiveResults', () => {
 
 describe('createResultQueue', () => {
   it('hands out final results and chunk-done events in order, at most cap results waiting (done events are never dropped)', async () => {
-    const queue = createResultQueue((r) => r.response !== 'maybe', 2);
+    const queue = createResultQueue(2);
+    const round = createRoundResults((r) => r.response !== 'maybe', [9, 9, 9], (result, chunk) => queue.offer(result, chunk));
     expect(queue.shift()).toBeUndefined();
-    const changed = queue.changed();
-    queue.push(answer('a', 'yes'), 0);
+    const changed = queue.wakeup.wait();
+    round.push(answer('a', 'yes'), 0);
     await changed;
-    queue.push(answer('b', 'maybe'), 0); // not final
-    queue.push(answer('c', 'yes'), 1); // the cap (2) is reached
-    queue.push(answer('d', 'yes'), 1); // dropped: joined from its chunk's results file later
+    round.push(answer('b', 'maybe'), 0); // not final
+    round.push(answer('c', 'yes'), 1); // the cap (2) is reached
+    round.push(answer('d', 'yes'), 1); // dropped: joined from its chunk's results file later
     queue.done(0);
     expect([queue.shift(), queue.shift(), queue.shift(), queue.shift()]).toEqual([
       expect.objectContaining({ type: 'result', chunk: 0, result: expect.objectContaining({ customId: 'a' }) }),
@@ -64,7 +67,17 @@ describe('createResultQueue', () => {
       { type: 'done', chunk: 0 },
       undefined,
     ]);
-    queue.push(answer('e', 'yes'), 2); // room again
+    round.push(answer('e', 'yes'), 2); // room again
     expect(queue.shift()).toMatchObject({ type: 'result', chunk: 2 });
+  });
+});
+
+describe('createRoundResults', () => {
+  it('calls a chunk final once every one of its requests has a final result', () => {
+    const round = createRoundResults((r) => r.response !== 'maybe', [2, 1]);
+    round.push(answer('a', 'yes'), 0);
+    round.push(answer('b', 'maybe'), 0);
+    round.push(answer('c', 'yes'), 1);
+    expect([round.allFinal(0), round.allFinal(1)]).toEqual([false, true]);
   });
 });

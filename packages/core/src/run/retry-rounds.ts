@@ -2,29 +2,18 @@
 import { join } from 'node:path';
 import { addChunks, jobPath } from '../job/create-job.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
-import type { JobOptions } from '../job/run-job.js';
 import { crashPoint } from '../job/crash-point.js';
-import type { JoinPlan } from '../join/join-plan.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
-import type { RealtimeRunner } from './realtime-runner.js';
 import { driveJob } from './drive-job.js';
-import type { RunDeadline } from './run-deadline.js';
+import type { RunPhaseContext } from './phase-context.js';
 import { finishStragglers } from './straggler-round.js';
 import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
-import type { RunEvent } from './run-options.js';
 import { saveRunState, type RunState } from './run-state.js';
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
-export async function retryRounds(
-  jobDir: string,
-  state: RunState,
-  plan: JoinPlan,
-  jobOptions: JobOptions,
-  emit: (e: RunEvent) => void,
-  realtime: RealtimeRunner,
-  deadline: RunDeadline,
-): Promise<void> {
+export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
+  const { jobDir, state, plan, jobOptions, emit, realtime, deadline } = ctx;
   while (!state.retriesDone) {
     const manifest = await loadManifest(jobDir);
     const last = state.rounds.at(-1);
@@ -43,7 +32,7 @@ export async function retryRounds(
         emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests` });
         await driveJob(jobDir, jobOptions, deadline);
         // A batch round's straggler batches are finished within the round (their results belong to it).
-        await finishStragglers(jobDir, state, emit, realtime);
+        await finishStragglers(ctx);
       }
       last.finished = true;
       await saveRunState(jobDir, state);

@@ -194,13 +194,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     const work = (async () => {
       try {
         await runPhases(
-          jobDir,
-          state,
-          plan,
-          jobOptions,
-          emit,
-          realtime,
-          deadline,
+          { jobDir, state, plan, jobOptions, emit, realtime, deadline },
           gate && round
             ? async (index) => {
                 queue?.done(index);

@@ -2,17 +2,14 @@
 import { jobPath } from '../job/create-job.js';
 import { createWakeup } from '../internal/wakeup.js';
 import { loadManifest } from '../job/manifest.js';
-import type { JobOptions } from '../job/run-job.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import type { BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
 import { realtimeChunkResults } from './attempt-results.js';
-import type { RealtimeRunner } from './realtime-runner.js';
+import type { RunPhaseContext } from './phase-context.js';
 import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
-import type { RunDeadline } from './run-deadline.js';
 import { finishStragglers } from './straggler-round.js';
-import type { RunEvent } from './run-options.js';
 import { saveRunState, type RunState } from './run-state.js';
 
 /**
@@ -20,16 +17,11 @@ import { saveRunState, type RunState } from './run-state.js';
  * finished in round 0, `onResult` of each round-0 realtime result as it arrives.
  */
 export async function runPhases(
-  jobDir: string,
-  state: RunState,
-  plan: JoinPlan,
-  jobOptions: JobOptions,
-  emit: (e: RunEvent) => void,
-  realtime: RealtimeRunner,
-  deadline: RunDeadline,
+  ctx: RunPhaseContext,
   onChunkDone?: (index: number) => Promise<void>,
   onResult?: (line: RealtimeResultLine, index: number) => void,
 ): Promise<void> {
+  const { jobDir, state, jobOptions, emit, realtime, deadline } = ctx;
   if (state.chunks.length > 0 && state.mode === 'realtime') {
     if (state.phase === 'prepared') {
       const manifest = await loadManifest(jobDir);
@@ -46,7 +38,7 @@ export async function runPhases(
       state.phase = 'submitted';
       await saveRunState(jobDir, state);
     }
-    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime, deadline);
+    await retryRounds(ctx);
   } else if (state.chunks.length > 0) {
     if (state.phase === 'prepared') {
       emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
@@ -55,8 +47,8 @@ export async function runPhases(
       await saveRunState(jobDir, state);
     }
     // Before any retry round is planned: the leftovers of batches cancelled as stragglers (not a retry).
-    await finishStragglers(jobDir, state, emit, realtime);
-    await retryRounds(jobDir, state, plan, jobOptions, emit, realtime, deadline);
+    await finishStragglers(ctx);
+    await retryRounds(ctx);
   } else if (state.phase === 'prepared') {
     state.phase = 'submitted';
     state.retriesDone = true;

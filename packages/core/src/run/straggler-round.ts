@@ -11,9 +11,8 @@ import { isUnrunLine } from '../job/classify.js';
 import { loadManifest, type JobPart } from '../job/manifest.js';
 import { parseResultText, resultFilesOf } from '../job/retry-owners.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
-import type { RealtimeRunner } from './realtime-runner.js';
-import type { RunEvent } from './run-options.js';
-import { saveRunState, type RunState } from './run-state.js';
+import type { RunPhaseContext } from './phase-context.js';
+import { saveRunState } from './run-state.js';
 
 /** Job-relative directory of the straggler leftovers' request files. */
 const STRAGGLER_DIR = join('run', 'stragglers');
@@ -26,7 +25,8 @@ const STRAGGLER_DIR = join('run', 'stragglers');
  * unanswered). Requests the batch answered — before or while it was cancelled — are never sent again. Not a retry
  * round: runs whatever `retries` is. Skipped for a job the user cancelled (nothing new is sent for it).
  */
-export async function finishStragglers(jobDir: string, state: RunState, emit: (e: RunEvent) => void, realtime: RealtimeRunner): Promise<void> {
+export async function finishStragglers(ctx: Pick<RunPhaseContext, 'jobDir' | 'state' | 'emit' | 'realtime'>): Promise<void> {
+  const { jobDir, state, emit, realtime } = ctx;
   const manifest = await loadManifest(jobDir);
   for (const part of manifest.parts) {
     if (!part.straggler || !part.done || manifest.cancelledAt || state.stragglers.some((s) => s.part === part.index)) continue;

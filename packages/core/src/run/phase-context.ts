@@ -1,0 +1,18 @@
+// What the sending phases of a run share.
+import type { JobOptions } from '../job/run-job.js';
+import type { JoinPlan } from '../join/join-plan.js';
+import type { RealtimeRunner } from './realtime-runner.js';
+import type { RunDeadline } from './run-deadline.js';
+import type { RunEvent } from './run-options.js';
+import type { RunState } from './run-state.js';
+
+/** One run's job directory, state, join plan, batch-job options, events, realtime runner and deadline. */
+export interface RunPhaseContext {
+  jobDir: string;
+  state: RunState;
+  plan: JoinPlan;
+  jobOptions: JobOptions;
+  emit: (e: RunEvent) => void;
+  realtime: RealtimeRunner;
+  deadline: RunDeadline;
+}

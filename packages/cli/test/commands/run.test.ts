@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
-import { recordStream, type SourceRecord } from '@kbatch/core';
+import { loadAnsweredIds, recordStream, type SourceRecord } from '@kbatch/core';
 import { respond, startEmulator, type Emulator, chatSettled } from '@kbatch/emulator';
 import { BIN, runCli, spawnChild, spawnCli } from './job-fixtures.js';
 import { runCli as runBin } from '../helpers/spawn.js';
@@ -29,18 +29,10 @@ async function root(): Promise<string> {
 }
 
 
-/** Answers logged in a job's realtime answers log(s) (one per request file, or one for all). */
+/** Answers logged in a job's realtime answers log(s) (one per request file, or one for all; a torn last line is not one). */
 async function loggedAnswers(jobDir: string): Promise<number> {
   let n = 0;
-  for (const file of (await readdir(join(jobDir, 'realtime'))).filter((f) => /^answers.*\.jsonl$/.test(f))) {
-    for (const l of (await readFile(join(jobDir, 'realtime', file), 'utf8')).split('\n')) {
-      try {
-        if (typeof JSON.parse(l).custom_id === 'string') n++;
-      } catch {
-        // a torn last line
-      }
-    }
-  }
+  for (const file of (await readdir(join(jobDir, 'realtime'))).filter((f) => /^answers.*\.jsonl$/.test(f))) n += (await loadAnsweredIds(join(jobDir, 'realtime', file))).size;
   return n;
 }
 

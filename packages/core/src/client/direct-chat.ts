@@ -3,6 +3,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortEr
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
+import { toFetchHeaders } from './undici-fetch.js';
 
 /** Options of {@link createDirectChat}. */
 export const DirectChatOptionsSchema = z.object({
@@ -133,7 +134,7 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
         }
         const text = await res.body.text().catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
         const json = safeJSON(text);
-        throw APIError.generate(res.statusCode, json, json === undefined ? text : undefined, toHeaders(res.headers));
+        throw APIError.generate(res.statusCode, json, json === undefined ? text : undefined, toFetchHeaders(res.headers));
       } catch (err) {
         if (err instanceof APIError) throw err;
         if (signal?.aborted) throw new APIUserAbortError();
@@ -159,14 +160,4 @@ function safeJSON(text: string): object | undefined {
 function isTimeout(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
-}
-
-/** undici's header object as a fetch `Headers` (errors expose it as `err.headers`, e.g. for Retry-After). */
-function toHeaders(raw: Dispatcher.ResponseData['headers']): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.append(name, value);
-  }
-  return headers;
 }

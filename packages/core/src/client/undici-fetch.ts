@@ -109,6 +109,16 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
   });
 }
 
+/** undici's response header object as a fetch `Headers` (repeated names kept). */
+export function toFetchHeaders(raw: Dispatcher.ResponseData['headers']): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.append(name, value);
+  }
+  return headers;
+}
+
 function isRequest(v: unknown): v is Request {
   return typeof Request !== 'undefined' && v instanceof Request;
 }
@@ -185,12 +195,7 @@ class UndiciResponse {
     this.ok = res.statusCode >= 200 && res.statusCode < 300;
     this.url = url;
     this.redirected = redirected;
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      else if (value !== undefined) headers.append(name, value);
-    }
-    this.headers = headers;
+    this.headers = toFetchHeaders(res.headers);
     const empty = head || res.statusCode === 204 || res.statusCode === 205 || res.statusCode === 304;
     if (empty) res.body.resume().on('error', () => undefined);
     this.#raw = empty ? null : res.body;

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { startEmulator, respond, type Emulator, type EmulatorOptions, chatSettled } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { runRealtimeJob } from '../../src/realtime/index.js';
+import { loadAnsweredIds, runRealtimeJob } from '../../src/realtime/index.js';
 import { formatRunSummary, loadRunState, REALTIME_MAX_REQUESTS, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
@@ -64,18 +64,10 @@ function holdResponder() {
   return { responder, seen };
 }
 
-/** Answers logged in a job's realtime answers log(s) (one per request file, or one for all). */
+/** Answers logged in a job's realtime answers log(s) (one per request file, or one for all; a torn last line is not one). */
 async function loggedAnswers(jobDir: string): Promise<number> {
   let n = 0;
-  for (const file of (await readdir(join(jobDir, 'realtime'))).filter((f) => /^answers.*\.jsonl$/.test(f))) {
-    for (const l of (await readFile(join(jobDir, 'realtime', file), 'utf8')).split('\n')) {
-      try {
-        if (typeof JSON.parse(l).custom_id === 'string') n++;
-      } catch {
-        // a torn last line
-      }
-    }
-  }
+  for (const file of (await readdir(join(jobDir, 'realtime'))).filter((f) => /^answers.*\.jsonl$/.test(f))) n += (await loadAnsweredIds(join(jobDir, 'realtime', file))).size;
   return n;
 }
 

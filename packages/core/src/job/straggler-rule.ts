@@ -1,5 +1,6 @@
 // When a running batch's last few requests count as stragglers (pure; the cancel is in cancel-stragglers.ts).
 import { z } from 'zod';
+import type { RequestCounts } from '../client/schemas.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 
 /** Default time without progress before a batch's last few requests count as stragglers (60 s). */
@@ -24,13 +25,6 @@ export const StragglerRuleSchema = z.object({
 export type StragglerRuleOptions = z.input<typeof StragglerRuleSchema>;
 /** The straggler rule with its defaults. */
 export type StragglerRule = z.output<typeof StragglerRuleSchema>;
-
-/** A batch's request counts (as in `request_counts`). */
-export interface RequestCounts {
-  total: number;
-  completed: number;
-  failed: number;
-}
 
 /** The last change seen in a batch's progress: requests done and since when (ms). */
 export interface StallWatch {

@@ -1,7 +1,8 @@
 // Follow-up rounds for what failed, as batches or realtime.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { rename } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { addChunks, jobPath } from '../job/create-job.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
@@ -83,7 +84,10 @@ export async function attachParts(jobDir: string, state: RunState, manifest: Job
   let indexes = unclaimed;
   if (unclaimed.length !== groups.length) {
     const files: string[] = [];
-    for (const group of groups) files.push(group.length === 1 && group[0]!.batch === undefined ? join(jobDir, group[0]!.file) : await joinFiles(jobDir, group.map((p) => p.file)));
+    for (const group of groups) {
+      const batch = group[0]!.batch;
+      files.push(batch === undefined ? join(jobDir, group[0]!.file) : await joinFiles(jobDir, group.map((p) => p.file), batch));
+    }
     indexes = await addChunks(jobDir, files);
   }
   crashPoint('run-after-add-retries');
@@ -91,15 +95,16 @@ export async function attachParts(jobDir: string, state: RunState, manifest: Job
   await saveRunState(jobDir, state);
 }
 
-/** Concatenate job-relative request files into `<dir of the first>/batch-<n>.jsonl` (n from the first's name), returning its absolute path. */
-async function joinFiles(jobDir: string, files: string[]): Promise<string> {
-  const first = files[0]!;
-  const dest = jobPath(jobDir, join(dirname(first), `batch-${basename(first, '.jsonl').split('.').at(-1)}.jsonl`));
-  const out = createWriteStream(dest);
+/** Concatenate a batch's job-relative request files into `<their dir>/batch-<n>.jsonl` (temp + rename), returning its absolute path. */
+async function joinFiles(jobDir: string, files: string[], batch: number): Promise<string> {
+  const dest = jobPath(jobDir, join(dirname(files[0]!), `batch-${batch}.jsonl`));
+  // A new file, never the old one rewritten in place: a crash may have left it hard-linked into chunks/.
+  const out = createWriteStream(`${dest}.tmp`);
   for (const file of files) {
     for await (const chunk of createReadStream(jobPath(jobDir, file))) if (!out.write(chunk)) await once(out, 'drain');
   }
   out.end();
   await finished(out);
+  await rename(`${dest}.tmp`, dest);
   return dest;
 }

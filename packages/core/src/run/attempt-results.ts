@@ -105,10 +105,13 @@ export async function* latestResults(
   onLine?: (line: BatchResultLine) => void,
 ): AsyncGenerator<AttemptLine> {
   const seen = new Set<string>();
+  // A merged retry part's sources (its resubmits, straggler leftovers) share one filter file: read it once.
+  let filter = null as { rel: string; ids: Set<string> } | null;
   for (let g = groups.length - 1; g >= 0; g--) {
     const seenHere: string[] = [];
     for (const source of groups[g]!) {
-      const only = source.only === undefined ? null : await customIdsOf(jobDir, source.only);
+      if (source.only !== undefined && filter?.rel !== source.only) filter = { rel: source.only, ids: await customIdsOf(jobDir, source.only) };
+      const only = source.only === undefined ? null : filter!.ids;
       if (source.failedBatch) {
         for await (const attempt of validationResults(jobDir, source.failedBatch)) {
           const id = String(attempt.line.custom_id);

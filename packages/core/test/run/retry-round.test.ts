@@ -119,4 +119,17 @@ describe('retry rounds', () => {
     expect(rows.filter((r) => r.id !== 'r3').every((r) => r.error === null && LABELS.includes(r.label as string))).toBe(true);
     expect(rows[2]!.error).toMatch(/^request failed \(line_too_long\): batch \S+ failed validation: line 3 \(custom_id \S+\): line_too_long: Line 3 has \d+ bytes; the limit is 1000 bytes per line$/);
   });
+
+  it('never resends a batch byte for byte after it failed validation (batch_failed_unchanged)', async () => {
+    // The server takes 3 requests per batch, kbatch sends 5: the batch fails with too_many_requests on line 4.
+    const { emu, base } = await emulator({ maxRequestsPerBatch: 3 });
+    const { dir, input } = await reviews(5);
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...base, input, maxRequests: 5, retries: 2, output: out, jobDir: join(dir, 'job') });
+    expect(emu.stats().batchesCreated).toBe(1);
+    expect(summary).toMatchObject({ succeeded: 0, requestErrors: 5, rounds: 0, notRetried: { batch_failed_unchanged: 5 } });
+    const rows = await rowsOf(out);
+    expect(rows[3]!.error).toMatch(/^request failed \(too_many_requests\): batch \S+ failed validation: line 4 /);
+    expect(rows[0]!.error).toMatch(/^request failed \(batch_failed\): not run: batch \S+ failed validation, 1 line failed \(line 4 /);
+  });
 });

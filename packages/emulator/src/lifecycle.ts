@@ -127,6 +127,7 @@ export class BatchLifecycle {
         store: this.store,
         maxBatchBytes: this.opts.maxBatchBytes,
         maxRequestsPerBatch: this.opts.maxRequestsPerBatch,
+        maxLineBytes: this.opts.maxLineBytes,
         checkModels: this.executor.upstream === undefined,
         isClosed: () => this.sleeper.isClosed,
       });

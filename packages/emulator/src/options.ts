@@ -35,6 +35,12 @@ export const FaultOptionsSchema = z.object({
   loseResponseRate: rate.optional(),
   /** Fraction of batch lines that fail (status 500 in the error file). */
   lineFailureRate: rate.optional(),
+  /** HTTP status of the lines `lineFailureRate` fails (default 500; e.g. 400 for a deterministic failure). */
+  lineFailureStatus: z
+    .int({ error: 'must be an HTTP error status (400-599)' })
+    .min(400, { error: 'must be an HTTP error status (400-599)' })
+    .max(599, { error: 'must be an HTTP error status (400-599)' })
+    .optional(),
   /** In-flight requests per route beyond which the emulator answers 429. */
   concurrencyCap: posInt().optional(),
   /** A batch expires after processing this many lines (partial output kept). */
@@ -87,6 +93,8 @@ export const EmulatorOptionsSchema = z
     ftStepMs: nonNegInt('a non-negative integer (ms)').default(200),
     maxRequestsPerBatch: posInt().default(50_000),
     maxBatchBytes: posInt().default(6 * 1024 ** 3),
+    /** Bytes allowed per batch input line (without its newline); a longer line fails validation with `line_too_long`. */
+    maxLineBytes: posInt().default(10 * 1024 ** 2),
     seed: z.int({ error: 'must be an integer' }).default(0),
     /**
      * Write a marker line to the error file for every request that never ran when a batch expires or is cancelled

@@ -102,7 +102,8 @@ export async function processBatch(rec: Stored<BatchObject>, writers: readonly [
       const task = (async () => {
         let outcome: Outcome;
         const bodyError = chatBodyError(ctx.store, req.body, false);
-        if (fail) outcome = { status: 500, body: errorBody(500, 'Injected failure (faults.lineFailureRate)', 'server_error') };
+        const status = faults.lineFailureStatus ?? 500;
+        if (fail) outcome = { status, body: errorBody(status, 'Injected failure (faults.lineFailureRate)', status >= 500 ? 'server_error' : 'invalid_request') };
         else if (bodyError) outcome = { status: bodyError.status, body: errorBody(bodyError.status, bodyError.message, bodyError.code, bodyError.param) };
         else outcome = await ctx.executor.run(req.body);
         await record(req.custom_id, outcome);

@@ -11,6 +11,8 @@ export interface ValidateBatchContext {
   store: Store;
   maxBatchBytes: number;
   maxRequestsPerBatch: number;
+  /** Bytes allowed per line (UTF-8, without its newline). */
+  maxLineBytes: number;
   /** Check body.model against the known models (off when an upstream decides). */
   checkModels: boolean;
   /** Stop reading early (the emulator is closing). */
@@ -19,7 +21,7 @@ export interface ValidateBatchContext {
 
 /**
  * Validate a batch's input file line by line (constant memory, except the custom_id set): JSON, custom_id
- * (present, unique), method, url, body, model. Returns the request count and up to 1,000 errors.
+ * (present, unique), method, url, body, model, line size. Returns the request count and up to 1,000 errors.
  */
 export async function validateBatchInput(b: BatchObject, ctx: ValidateBatchContext): Promise<{ total: number; errors: BatchErrorEntry[] }> {
   const errors: BatchErrorEntry[] = [];
@@ -44,6 +46,11 @@ export async function validateBatchInput(b: BatchObject, ctx: ValidateBatchConte
     if (total > ctx.maxRequestsPerBatch) {
       add({ code: 'too_many_requests', message: `The input file has more than ${ctx.maxRequestsPerBatch} requests`, param: null, line: lineNo });
       break;
+    }
+    const bytes = Buffer.byteLength(line);
+    if (bytes > ctx.maxLineBytes) {
+      add({ code: 'line_too_long', message: `Line ${lineNo} has ${bytes} bytes; the limit is ${ctx.maxLineBytes} bytes per line`, param: null, line: lineNo });
+      continue;
     }
     let req: unknown;
     try {

@@ -80,6 +80,18 @@ describe('faults', () => {
     expect(await run()).toBe(await run());
   });
 
+  it('fails lines with the status lineFailureStatus gives (a 400 is invalid_request)', async () => {
+    await withEmulator({ faults: { lineFailureRate: 1, lineFailureStatus: 400 } }, async ({ client }) => {
+      const b = await waitForBatch(client, (await createBatch(client, [requestLine('r0', 'x'), requestLine('r1', 'y')])).id);
+      expect(b.request_counts).toEqual({ total: 2, completed: 0, failed: 2 });
+      const errs = await readJsonl(client, b.error_file_id!);
+      expect(errs.map((e) => [e.response.status_code, e.response.body.error.code])).toEqual([
+        [400, 'invalid_request'],
+        [400, 'invalid_request'],
+      ]);
+    });
+  });
+
   it('forces expiry after N lines (expireAfterLines), keeping partial output', async () => {
     await withEmulator({ faults: { expireAfterLines: 4 } }, async ({ client }) => {
       const lines = Array.from({ length: 10 }, (_, i) => requestLine(`r${i}`, `x${i}`));

@@ -18,6 +18,7 @@ export interface EmulatorFlags {
   ftStepMs?: string;
   maxRequests?: string;
   maxBytes?: string;
+  maxLineBytes?: string;
   seed?: string;
   latencyMs?: string;
   rate429?: string;
@@ -27,6 +28,7 @@ export interface EmulatorFlags {
   loseResponseRate?: string;
   unrunErrorLines?: boolean;
   lineFailureRate?: string;
+  lineFailureStatus?: string;
   concurrencyCap?: string;
   expireAfterLines?: string;
   slowTailLines?: string;
@@ -59,6 +61,7 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
     dropRate: num(flags.dropRate),
     loseResponseRate: num(flags.loseResponseRate),
     lineFailureRate: num(flags.lineFailureRate),
+    lineFailureStatus: num(flags.lineFailureStatus),
     concurrencyCap: num(flags.concurrencyCap),
     expireAfterLines: num(flags.expireAfterLines),
     slowTailLines: num(flags.slowTailLines),
@@ -78,6 +81,7 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
     ftStepMs: num(flags.ftStepMs),
     maxRequestsPerBatch: num(flags.maxRequests),
     maxBatchBytes: num(flags.maxBytes),
+    maxLineBytes: num(flags.maxLineBytes),
     seed: num(flags.seed),
     unrunErrorLines: flags.unrunErrorLines,
     faults: Object.keys(faults).length > 0 ? faults : undefined,
@@ -140,6 +144,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .option('--ft-step-ms <ms>', 'duration of each fine-tuning step (default 200)')
     .option('--max-requests <n>', 'request lines allowed per batch file (default 50000)')
     .option('--max-bytes <n>', 'bytes allowed per batch file (default 6 GiB)')
+    .option('--max-line-bytes <n>', 'bytes allowed per batch line; longer lines fail validation with line_too_long (default 10 MiB)')
     .option('--seed <n>', 'seed for output order and faults (default 0)')
     .option('--unrun-error-lines', 'write batch_expired/batch_cancelled error lines for requests an expired/cancelled batch never ran (OpenAI style)')
     .option('--latency-ms <ms>', 'fault: added latency per request')
@@ -149,6 +154,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .option('--drop-rate <fraction>', 'fault: fraction of connections dropped without an answer')
     .option('--lose-response-rate <fraction>', 'fault: fraction of requests processed, then dropped before the answer (timeout after commit)')
     .option('--line-failure-rate <fraction>', 'fault: fraction of batch lines that fail (error file, status 500)')
+    .option('--line-failure-status <code>', 'fault: HTTP status of the failing lines (default 500; 400 is a failure no retry fixes)')
     .option('--concurrency-cap <n>', 'fault: answer 429 beyond this many in-flight requests per route')
     .option('--expire-after-lines <n>', 'fault: a batch expires after this many lines')
     .option('--slow-tail-lines <n>', 'fault: the last n lines of each batch stall (stragglers, see kbatch run --finish-realtime)')

@@ -87,6 +87,7 @@ function describeEvent(e: JobEvent): string | undefined {
     case 'created':
       return `part ${e.part}: batch ${e.batchId} ${e.adopted ? 'adopted (created before a crash)' : 'created'}`;
     case 'finished':
+      if (e.causes && e.causes.length > 0) return describeValidationFailure(e.part, e.status, e.causes, e.lineErrors ?? []);
       return `part ${e.part}: ${e.status}, ${e.succeeded} succeeded, ${e.failed} failed${e.unresolved > 0 ? `, ${e.unresolved} without result` : ''}`;
     case 'resubmitted':
       return `part ${e.part}: ${e.requests} never-run requests resubmitted as part ${e.newPart}`;
@@ -99,6 +100,23 @@ function describeEvent(e: JobEvent): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** `part 00001: failed — model_not_found: … (3 requests)` and its first line errors, indented (at most 3). */
+function describeValidationFailure(
+  part: string,
+  status: string,
+  causes: Array<{ code: string | null; message: string | null; requests: number }>,
+  lineErrors: Array<{ line: number | null; customId: string | null; code: string | null }>,
+): string {
+  const why = causes
+    .map((c) => `${c.code ?? 'error'}: ${c.message ?? 'no message'}${c.requests > 0 ? ` (${c.requests} request${c.requests === 1 ? '' : 's'})` : ''}`)
+    .join('; ');
+  const lines = lineErrors
+    .filter((l) => l.line !== null)
+    .slice(0, 3)
+    .map((l) => `\n  line ${l.line}${l.customId ? ` (custom_id ${l.customId})` : ''}: ${l.code ?? 'error'}`);
+  return `part ${part}: ${status} — ${why}${lines.join('')}`;
 }
 
 function statusCounts(parts: PartProgress[]): string {

@@ -33,6 +33,7 @@ describe('kbatch emulator', () => {
           ftStepMs: '4',
           maxRequests: '10',
           maxBytes: '1000',
+          maxLineBytes: '500',
           seed: '9',
           latencyMs: '5',
           rate429: '0.1',
@@ -42,6 +43,7 @@ describe('kbatch emulator', () => {
           loseResponseRate: '0.5',
           unrunErrorLines: true,
           lineFailureRate: '0.4',
+          lineFailureStatus: '400',
           concurrencyCap: '6',
           expireAfterLines: '7',
           slowTailLines: '2',
@@ -64,9 +66,10 @@ describe('kbatch emulator', () => {
       ftStepMs: 4,
       maxRequestsPerBatch: 10,
       maxBatchBytes: 1000,
+      maxLineBytes: 500,
       seed: 9,
       unrunErrorLines: true,
-      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, loseResponseRate: 0.5, lineFailureRate: 0.4, concurrencyCap: 6, expireAfterLines: 7, slowTailLines: 2, slowTailMs: 30, routes: ['POST /v1/files'] },
+      faults: { latencyMs: 5, rate429: 0.1, retryAfterSeconds: 2, rate5xx: 0.2, dropRate: 0.3, loseResponseRate: 0.5, lineFailureRate: 0.4, lineFailureStatus: 400, concurrencyCap: 6, expireAfterLines: 7, slowTailLines: 2, slowTailMs: 30, routes: ['POST /v1/files'] },
       upstream: { url: 'http://127.0.0.1:1/v1', apiKey: 'up', concurrency: 2 },
     });
     expect(emulatorOptionsFromFlags({})).toEqual({});

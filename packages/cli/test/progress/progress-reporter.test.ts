@@ -43,6 +43,17 @@ describe('createProgressReporter', () => {
     expect(out.text()).toBe('part 00002: batch b2: 3 stragglers of 200 left\n');
   });
 
+  it('prints why a batch failed validation, per code, with its first line errors', () => {
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'plain', isTTY: false });
+    const lineErrors = [1, 2, 3, 4].map((line) => ({ line, customId: `r${line}`, code: 'model_not_found', message: `Line ${line}: no such model` }));
+    r.onEvent({ type: 'finished', part: '00001', batchId: 'b1', status: 'failed', succeeded: 0, failed: 4, unresolved: 0, causes: [{ code: 'model_not_found', message: 'Line 1: no such model', requests: 4 }], lineErrors });
+    expect(out.text()).toBe(
+      'part 00001: failed — model_not_found: Line 1: no such model (4 requests)\n' +
+        '  line 1 (custom_id r1): model_not_found\n  line 2 (custom_id r2): model_not_found\n  line 3 (custom_id r3): model_not_found\n',
+    );
+  });
+
   it('draws a live bar on a TTY with ETA once there is a rate', () => {
     const out = capture();
     let t = 0;

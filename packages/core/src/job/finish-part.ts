@@ -87,12 +87,24 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     succeeded: part.succeeded,
     failed: part.failed,
     unresolved: part.requests - part.succeeded - part.failed,
+    ...(batch.status === 'failed' ? validationCauses(part.lineErrors ?? []) : {}),
   });
   if (newPart) {
     ctx.emit({ type: 'resubmitted', part: part.index, newPart: newPart.index, requests: newPart.requests });
     await submitPart(ctx, newPart);
   }
   return newPart;
+}
+
+/** A failed batch's errors for its 'finished' event: counted per code, and the first few lines. */
+function validationCauses(errors: LineError[]): { causes: Array<{ code: string | null; message: string | null; requests: number }>; lineErrors: LineError[] } {
+  const causes = new Map<string | null, { code: string | null; message: string | null; requests: number }>();
+  for (const e of errors) {
+    const cause = causes.get(e.code) ?? { code: e.code, message: e.message, requests: 0 };
+    if (e.line !== null) cause.requests++;
+    causes.set(e.code, cause);
+  }
+  return { causes: [...causes.values()], lineErrors: errors.slice(0, 5) };
 }
 
 function generation(ctx: JobContext, part: JobPart): number {

@@ -33,7 +33,19 @@ export type JobEvent =
       failed: number;
       parts: PartProgress[];
     }
-  | { type: 'finished'; part: string; batchId: string; status: string; succeeded: number; failed: number; unresolved: number }
+  | {
+      type: 'finished';
+      part: string;
+      batchId: string;
+      status: string;
+      succeeded: number;
+      failed: number;
+      unresolved: number;
+      /** A batch that failed validation: why, per error code (first message, requests it names; `requests` is 0 for a file-level error). */
+      causes?: Array<{ code: string | null; message: string | null; requests: number }>;
+      /** A batch that failed validation: its first few line errors (line in the chunk file, custom_id, code, message). */
+      lineErrors?: LineError[];
+    }
   | { type: 'resubmitted'; part: string; newPart: string; requests: number }
   /** kbatch cancels a stalled batch to finish its last `remaining` requests elsewhere (realtime); `message` says so. */
   | { type: 'stragglers'; part: string; batchId: string; remaining: number; total: number; idleMs: number; message: string }

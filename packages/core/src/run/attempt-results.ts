@@ -1,11 +1,12 @@
 import { jobPath } from '../job/create-job.js';
-import { readFileLines } from '../job/lines.js';
+import { customIdOf, readFileLines } from '../job/lines.js';
 import { isUnrunLine } from '../job/classify.js';
 import type { JobManifest, JobPart } from '../job/manifest.js';
 import type { BatchResultLine } from '../job/types.js';
 import { KbatchError } from '../errors.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';
 import type { RunState } from './run-state.js';
+import { validationResults } from './validation-results.js';
 
 /** One result line of an attempt, with its parsed form. */
 export interface AttemptLine {
@@ -22,6 +23,10 @@ export interface ResultSource {
   files: string[];
   /** The part's never-run requests went to a resubmit part: skip its never-run marker lines. */
   resubmitted: boolean;
+  /** A batch that failed validation (no result files): its requests' results are made from its errors, see {@link validationResults}. */
+  failedBatch?: JobPart;
+  /** Job-relative request file: only results of its custom_ids belong to this source (a retry batch merged several chunks). */
+  only?: string;
 }
 
 /** A part and every resubmit part descending from it (an expired batch's leftovers ran there). */
@@ -46,6 +51,8 @@ export function partSources(manifest: JobManifest, root: string, stragglers: Run
       // Never-run markers of a part whose leftovers ran elsewhere are not its results.
       resubmitted: Boolean(p.resubmittedAs || p.straggler),
     };
+    // A batch that failed validation has no result files: its errors stand in for them.
+    if (p.status === 'failed' && p.done && own.files.length === 0) own.failedBatch = p;
     const leftovers = stragglers.find((s) => s.part === p.index && s.finished && s.requests > 0);
     return leftovers ? [own, { files: [leftovers.results], resubmitted: false }] : [own];
   });
@@ -65,7 +72,9 @@ export function chunkSources(state: RunState, manifest: JobManifest, chunkPart: 
 /** The result sources of one retry part (none while a batch part is not yet added). */
 export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number], stragglers: RunState['stragglers'] = []): ResultSource[] {
   if (retry.results !== undefined) return [{ files: [retry.results], resubmitted: false }];
-  return retry.part === null ? [] : partSources(manifest, retry.part, stragglers);
+  if (retry.part === null) return [];
+  // A merged retry batch holds other chunks' requests too: keep this entry's own.
+  return partSources(manifest, retry.part, stragglers).map((source) => (retry.batch === undefined ? source : { ...source, only: retry.file }));
 }
 
 /**
@@ -96,9 +105,21 @@ export async function* latestResults(
   onLine?: (line: BatchResultLine) => void,
 ): AsyncGenerator<AttemptLine> {
   const seen = new Set<string>();
+  // A merged retry part's sources (its resubmits, straggler leftovers) share one filter file: read it once.
+  let filter = null as { rel: string; ids: Set<string> } | null;
   for (let g = groups.length - 1; g >= 0; g--) {
     const seenHere: string[] = [];
     for (const source of groups[g]!) {
+      if (source.only !== undefined && filter?.rel !== source.only) filter = { rel: source.only, ids: await customIdsOf(jobDir, source.only) };
+      const only = source.only === undefined ? null : filter!.ids;
+      if (source.failedBatch) {
+        for await (const attempt of validationResults(jobDir, source.failedBatch)) {
+          const id = String(attempt.line.custom_id);
+          if (seen.has(id) || (only && !only.has(id))) continue;
+          seenHere.push(id);
+          yield attempt;
+        }
+      }
       for (const rel of source.files) {
         for await (const { line: n, text } of readFileLines(jobPath(jobDir, rel))) {
           let line: BatchResultLine;
@@ -110,7 +131,7 @@ export async function* latestResults(
           onLine?.(line);
           if (source.resubmitted && isUnrunLine(line)) continue;
           const id = String(line.custom_id);
-          if (seen.has(id)) continue;
+          if (seen.has(id) || (only && !only.has(id))) continue;
           seenHere.push(id);
           yield { text, line };
         }
@@ -118,6 +139,16 @@ export async function* latestResults(
     }
     for (const id of seenHere) seen.add(id);
   }
+}
+
+/** The custom_ids of a job-relative request file (one retry entry's requests: at most one chunk). */
+async function customIdsOf(jobDir: string, rel: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for await (const { text } of readFileLines(jobPath(jobDir, rel))) {
+    const id = customIdOf(text);
+    if (id !== null) ids.add(id);
+  }
+  return ids;
 }
 
 /** Prompt and completion tokens of a result line (0 when it has no usage). */

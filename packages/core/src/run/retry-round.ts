@@ -1,6 +1,7 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { jobPath } from '../job/create-job.js';
@@ -9,33 +10,43 @@ import type { JobManifest } from '../job/manifest.js';
 import { parseResultLine } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { chunkSources, latestResults, retrySources } from './attempt-results.js';
+import { failureCause } from './failure-cause.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunState } from './run-state.js';
 
-/** A retry file of one chunk for one round (not yet added to the job). */
+/** A retry file of one chunk's requests for one round (not yet added to the job). */
 export interface PlannedRetry {
   chunk: string;
   part: null;
   /** Job-relative path of the request lines to re-run. */
   file: string;
   requests: number;
+  /** The round's batch (0-based) these requests go into, with other chunks' (see {@link attachParts}). */
+  batch: number;
   /** Realtime rounds: where the results go (job-relative; see {@link realtimeRetryResults}). */
   results?: string;
 }
 
+/** A planned round: its request files, and the failed requests left out of it, counted per cause. */
+export interface PlannedRound {
+  parts: PlannedRetry[];
+  notRetried: Record<string, number>;
+}
+
+/** Cause of requests left out because their retry batch would be byte-identical to a batch that failed validation. */
+export const UNCHANGED_FAILED_BATCH = 'batch_failed_unchanged';
+
 /**
- * Find what round `round - 1` (or the chunks' own run) left unsucceeded — error lines, non-2xx results, answers the labels/schema
- * reject, requests with no result — and write their request lines to `run/retry-<round>/<chunk>.jsonl`,
- * one file per original chunk (so the join stays chunk by chunk). Deterministic: rerunning it after a
- * crash writes the same files (and clears any realtime results of that round).
+ * Find what round `round - 1` (or the chunks' own run) left unsucceeded and can succeed on a retry (see
+ * {@link failureCause}: 5xx, 429, expiry, requests of a batch that failed on other lines, answers the labels/schema
+ * reject, requests with no result) and write their request lines to `run/retry-<round>/`, one file per chunk and
+ * batch (so the join stays chunk by chunk), packed into as few batches as `maxRequests`/`maxBytes` allow. Failures a
+ * retry cannot change (400, 404, unknown model, line too long, …) are counted in `notRetried`, never sent again;
+ * nor is a batch identical to one that failed validation. Deterministic: rerunning it after a crash writes the same
+ * files (and clears any realtime results of that round).
  */
-export async function planRetryRound(
-  jobDir: string,
-  state: RunState,
-  manifest: JobManifest,
-  plan: JoinPlan,
-  round: number,
-): Promise<PlannedRetry[]> {
+export async function planRetryRound(jobDir: string, state: RunState, manifest: JobManifest, plan: JoinPlan, round: number): Promise<PlannedRound> {
   const previous =
     round === 1
       ? state.chunks.map((c) => ({ chunk: c.part, file: manifest.parts.find((p) => p.index === c.part)!.path, sources: chunkSources(state, manifest, c.part) }))
@@ -46,30 +57,84 @@ export async function planRetryRound(
   await rm(jobPath(jobDir, dirRel), { recursive: true, force: true });
   await rm(jobPath(jobDir, realtimeRetryDir(round)), { recursive: true, force: true });
   await mkdir(jobPath(jobDir, dirRel), { recursive: true });
+  const notRetried: Record<string, number> = {};
+  const count = (cause: string, n = 1): void => void (notRetried[cause] = (notRetried[cause] ?? 0) + n);
+  const packer = batchPacker(state.settings.maxRequests ?? DEFAULT_MAX_REQUESTS, state.settings.maxBytes ?? DEFAULT_MAX_BYTES);
   const planned: PlannedRetry[] = [];
   for (const attempt of previous) {
-    const good = new Set<string>();
+    // Succeeded, or failed for a cause a retry cannot change: not sent again.
+    const settled = new Set<string>();
     for await (const { line } of latestResults(jobDir, [attempt.sources])) {
       const result = parseResultLine(line);
-      if (result.ok && plan.answers.parse(result.response ?? '', result.logprobs).error === null) good.add(result.customId);
+      const cause = failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null);
+      if (cause !== null && cause.retry) continue;
+      settled.add(result.customId);
+      if (cause !== null) count(cause.cause);
     }
-    const rel = join(dirRel, `chunk-${attempt.chunk}.jsonl`);
-    let out: ReturnType<typeof createWriteStream> | undefined;
-    let requests = 0;
+    let segment: { out: ReturnType<typeof createWriteStream>; entry: PlannedRetry } | undefined;
+    const close = async (): Promise<void> => {
+      if (!segment) return;
+      segment.out.end();
+      await finished(segment.out);
+      planned.push(segment.entry);
+      segment = undefined;
+    };
     for await (const { text } of readFileLines(jobPath(jobDir, attempt.file))) {
       const id = customIdOf(text);
-      if (id !== null && good.has(id)) continue;
-      out ??= createWriteStream(jobPath(jobDir, rel));
-      requests++;
-      if (!out.write(`${text}\n`)) await once(out, 'drain');
+      if (id !== null && settled.has(id)) continue;
+      const batch = packer.add(text);
+      if (segment && segment.entry.batch !== batch) await close();
+      if (!segment) {
+        const file = join(dirRel, `chunk-${attempt.chunk}.${planned.length}.jsonl`);
+        segment = { out: createWriteStream(jobPath(jobDir, file)), entry: { chunk: attempt.chunk, part: null, file, requests: 0, batch } };
+      }
+      segment.entry.requests++;
+      if (!segment.out.write(`${text}\n`)) await once(segment.out, 'drain');
     }
-    if (out) {
-      out.end();
-      await finished(out);
-      planned.push({ chunk: attempt.chunk, part: null, file: rel, requests });
-    }
+    await close();
   }
-  return planned;
+  // Sending a batch again byte for byte after it failed validation can only fail the same way.
+  const failed = new Set(manifest.parts.filter((p) => p.status === 'failed').map((p) => p.sha256));
+  const unchanged = new Set(packer.hashes().flatMap((hash, batch) => (failed.has(hash) ? [batch] : [])));
+  for (const entry of planned.filter((p) => unchanged.has(p.batch))) {
+    count(UNCHANGED_FAILED_BATCH, entry.requests);
+    await rm(jobPath(jobDir, entry.file), { force: true });
+  }
+  return { parts: renumber(planned.filter((p) => !unchanged.has(p.batch))), notRetried };
+}
+
+/** Batch numbers 0, 1, … in order of first use (after some batches were dropped). */
+function renumber(parts: PlannedRetry[]): PlannedRetry[] {
+  const numbers = new Map<number, number>();
+  for (const p of parts) {
+    if (!numbers.has(p.batch)) numbers.set(p.batch, numbers.size);
+    p.batch = numbers.get(p.batch)!;
+  }
+  return parts;
+}
+
+/** Assigns request lines to batches in order, starting a new one when a line would pass either limit; hashes each batch's bytes. */
+function batchPacker(maxRequests: number, maxBytes: number) {
+  const hashes: Hash[] = [];
+  let requests = 0;
+  let bytes = 0;
+  return {
+    /** The batch (0-based) `text` goes into. */
+    add(text: string): number {
+      const size = Buffer.byteLength(text) + 1;
+      if (hashes.length === 0 || requests + 1 > maxRequests || (requests > 0 && bytes + size > maxBytes)) {
+        hashes.push(createHash('sha256'));
+        requests = 0;
+        bytes = 0;
+      }
+      requests++;
+      bytes += size;
+      hashes.at(-1)!.update(`${text}\n`);
+      return hashes.length - 1;
+    },
+    /** Each batch's sha256 (hex), as the job would record it. */
+    hashes: (): string[] => hashes.map((h) => h.digest('hex')),
+  };
 }
 
 /** Job-relative directory of a realtime retry round's results and answers log (its own log: the round re-sends, never replays). */
@@ -77,7 +142,7 @@ export function realtimeRetryDir(round: number): string {
   return join(REALTIME_DIR, `retry-${round}`);
 }
 
-/** Job-relative results file of one chunk's requests in a realtime retry round. */
-export function realtimeRetryResults(round: number, chunk: string): string {
-  return join(realtimeRetryDir(round), `chunk-${chunk}.results.jsonl`);
+/** Job-relative results file of one retry file's requests in a realtime retry round (named after the file). */
+export function realtimeRetryResults(round: number, file: string): string {
+  return join(realtimeRetryDir(round), `${basename(file, '.jsonl')}.results.jsonl`);
 }

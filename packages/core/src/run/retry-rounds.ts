@@ -1,5 +1,9 @@
 // Follow-up rounds for what failed, as batches or realtime.
-import { join } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { rename } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { addChunks, jobPath } from '../job/create-job.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
 import { crashPoint } from '../job/crash-point.js';
@@ -44,7 +48,9 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
       await saveRunState(jobDir, state);
       break;
     }
-    const planned = await planRetryRound(jobDir, state, manifest, plan, round);
+    const { parts: planned, notRetried } = await planRetryRound(jobDir, state, manifest, plan, round);
+    // Replanned after a crash: the same round's counts replace the old ones.
+    state.notRetried = [...(state.notRetried ?? []).filter((n) => n.round !== round), ...(Object.keys(notRetried).length > 0 ? [{ round, causes: notRetried }] : [])];
     if (planned.length === 0) {
       state.retriesDone = true;
       await saveRunState(jobDir, state);
@@ -53,20 +59,52 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
     const requests = planned.reduce((n, p) => n + p.requests, 0);
     // Invalid answers are successes to the realtime engine, so a realtime round always re-sends (its own answers log).
     const via = state.mode === 'realtime' || (state.settings.finishRealtime && requests < (state.settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD)) ? 'realtime' : 'batch';
-    if (via === 'realtime') for (const p of planned) p.results = realtimeRetryResults(round, p.chunk);
+    if (via === 'realtime') for (const p of planned) p.results = realtimeRetryResults(round, p.file);
     state.rounds.push({ round, via, parts: planned, finished: false });
     await saveRunState(jobDir, state);
-    emit({ type: 'retry-round', round, requests, parts: planned.length, via });
+    emit({ type: 'retry-round', round, requests, parts: via === 'realtime' ? planned.length : new Set(planned.map((p) => p.batch)).size, via });
   }
 }
 
-/** Give a planned round its job parts: ones a crash left unclaimed in the manifest, else new ones from addChunks. */
+/**
+ * Give a planned round its job parts, one per batch (the batch's files joined into `run/retry-<round>/batch-<n>.jsonl`):
+ * ones a crash left unclaimed in the manifest, else new ones from addChunks.
+ */
 export async function attachParts(jobDir: string, state: RunState, manifest: JobManifest, parts: RunState['rounds'][number]['parts']): Promise<void> {
   const claimed = new Set(state.rounds.filter((r) => r.via !== 'realtime').flatMap((r) => r.parts.map((p) => p.part)).filter((p): p is string => p !== null));
   const unclaimed = manifest.parts.filter((p) => p.kind === 'retry' && !claimed.has(p.index)).map((p) => p.index);
-  const pending = parts.filter((p) => p.part === null);
-  const indexes = unclaimed.length === pending.length ? unclaimed : await addChunks(jobDir, pending.map((p) => join(jobDir, p.file)));
+  // Entries of older runs have no batch: each is a batch of its own.
+  const batches = new Map<string, Array<RunState['rounds'][number]['parts'][number]>>();
+  parts.forEach((p, i) => {
+    if (p.part !== null) return;
+    const key = p.batch === undefined ? `entry-${i}` : `batch-${p.batch}`;
+    batches.set(key, [...(batches.get(key) ?? []), p]);
+  });
+  const groups = [...batches.values()];
+  let indexes = unclaimed;
+  if (unclaimed.length !== groups.length) {
+    const files: string[] = [];
+    for (const group of groups) {
+      const batch = group[0]!.batch;
+      files.push(batch === undefined ? join(jobDir, group[0]!.file) : await joinFiles(jobDir, group.map((p) => p.file), batch));
+    }
+    indexes = await addChunks(jobDir, files);
+  }
   crashPoint('run-after-add-retries');
-  pending.forEach((p, i) => (p.part = indexes[i]!));
+  groups.forEach((group, i) => group.forEach((p) => (p.part = indexes[i]!)));
   await saveRunState(jobDir, state);
+}
+
+/** Concatenate a batch's job-relative request files into `<their dir>/batch-<n>.jsonl` (temp + rename), returning its absolute path. */
+async function joinFiles(jobDir: string, files: string[], batch: number): Promise<string> {
+  const dest = jobPath(jobDir, join(dirname(files[0]!), `batch-${batch}.jsonl`));
+  // A new file, never the old one rewritten in place: a crash may have left it hard-linked into chunks/.
+  const out = createWriteStream(`${dest}.tmp`);
+  for (const file of files) {
+    for await (const chunk of createReadStream(jobPath(jobDir, file))) if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await finished(out);
+  await rename(`${dest}.tmp`, dest);
+  return dest;
 }

@@ -151,6 +151,13 @@ export interface RunSummary {
   /** Retry requests sent over all rounds. */
   retryRequests: number;
   rounds: number;
+  /**
+   * Failed requests no retry round sent again because a retry cannot change their cause, counted per cause over all
+   * rounds: `http_<status>` (400, 401, 403, 404, 422, …), `model_not_found`, the code of a batch's validation error
+   * (`line_too_long`, …), `batch_failed_unchanged` (the retry batch would repeat one that failed validation byte for
+   * byte). E.g. `{ model_not_found: 3, http_400: 2 }`; `{}` when nothing was held back.
+   */
+  notRetried: Record<string, number>;
   /** Tokens over every attempt (retries included). */
   promptTokens: number;
   completionTokens: number;

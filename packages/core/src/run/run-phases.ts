@@ -9,6 +9,7 @@ import { realtimeChunkResults } from './attempt-results.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
+import { failureCause } from './failure-cause.js';
 import { finishStragglers } from './straggler-round.js';
 import { saveRunState, type RunState } from './run-state.js';
 
@@ -111,9 +112,9 @@ export function chunkGate(count: number): ChunkGate {
 
 /**
  * Whether a round-0 result is final, i.e. no retry round will send its request again: always with retries off,
- * else a success whose answer the labels/schema accept (what the retry rounds leave alone).
+ * else a success whose answer the labels/schema accept, or a failure a retry cannot change (what the retry rounds leave alone).
  */
 export function isFinalResult(state: RunState, plan: JoinPlan): (result: BatchResult) => boolean {
   if (state.settings.retries === 0) return () => true;
-  return (result) => result.ok && plan.answers.parse(result.response ?? '', result.logprobs).error === null;
+  return (result) => failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null)?.retry !== true;
 }

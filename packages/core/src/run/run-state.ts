@@ -57,7 +57,15 @@ export type RunSettings = z.output<typeof RunSettingsSchema>;
  * One retry part: which original chunk its requests came from. A batch round's part is null until
  * addChunks has added it; a realtime round's results go to `results` (job-relative) instead.
  */
-const RetryPartSchema = z.object({ chunk: z.string(), part: z.string().nullable(), file: z.string(), requests: z.number(), results: z.string().optional() });
+const RetryPartSchema = z.object({
+  chunk: z.string(),
+  part: z.string().nullable(),
+  file: z.string(),
+  requests: z.number(),
+  results: z.string().optional(),
+  /** The round's batch these requests share with other chunks' (absent in older runs: a batch of its own). */
+  batch: z.number().optional(),
+});
 
 /**
  * The durable state of a run (`run.json`), written atomically after every phase so a rerun (or
@@ -90,6 +98,8 @@ export const RunStateSchema = z.object({
   stragglers: z
     .array(z.object({ part: z.string(), file: z.string(), requests: z.number(), results: z.string(), finished: z.boolean().default(false) }))
     .default([]),
+  /** Per planned round: failed requests it left out because a retry cannot change their cause, counted per cause. */
+  notRetried: z.array(z.object({ round: z.number(), causes: z.record(z.string(), z.number()) })).optional(),
   /** Set once no further retry round is needed (or allowed). */
   retriesDone: z.boolean().default(false),
 });

@@ -24,6 +24,8 @@ export function summarize(
     (state.mode === 'realtime' ? state.chunks.reduce((n, c) => n + c.requests, 0) : 0) +
     state.rounds.reduce((n, r, i) => n + (r.via === 'realtime' ? roundRequests[i]! : 0), 0);
   const records = report.records + report.skipped;
+  const notRetried: Record<string, number> = {};
+  for (const { causes } of state.notRetried ?? []) for (const [cause, n] of Object.entries(causes)) notRetried[cause] = (notRetried[cause] ?? 0) + n;
   return {
     jobId: manifest?.jobId ?? null,
     jobDir,
@@ -37,6 +39,7 @@ export function summarize(
     retried: roundRequests[0] ?? 0,
     retryRequests: roundRequests.reduce((a, b) => a + b, 0),
     rounds: state.rounds.length,
+    notRetried,
     promptTokens: report.allPromptTokens,
     completionTokens: report.allCompletionTokens,
     batches: manifest ? manifest.parts.filter((p) => p.batchId).length : 0,
@@ -66,6 +69,13 @@ export function formatRunSummary(s: RunSummary): string {
       (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +
       `; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
   ];
+  const held = Object.entries(s.notRetried ?? {});
+  if (held.length > 0) {
+    const total = held.reduce((n, [, c]) => n + c, 0);
+    lines.push(`not retried: ${total} request${total === 1 ? '' : 's'} whose failure a retry cannot change (${held.map(([cause, n]) => `${cause}: ${n}`).join(', ')})`);
+  }
+  // The same prompt tends to get the same answer: retries help little where a clearer prompt would.
+  if (s.invalidAnswers > 0) lines.push(`invalid answers: ${s.invalidAnswers}; a changed prompt (or labels/schema) would help more than retrying it`);
   if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);
   if (s.outputs.output && s.outputs.output !== '-') lines.push(`output: ${s.outputs.output}`);
   if (s.outputs.rejects && s.failed > 0) lines.push(`rejects: ${s.outputs.rejects}`);

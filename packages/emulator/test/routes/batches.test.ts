@@ -87,6 +87,15 @@ describe('batches', () => {
     });
   });
 
+  it('fails a batch with a line over maxLineBytes (line_too_long naming the line)', async () => {
+    await withEmulator({ maxLineBytes: 500 }, async ({ client }) => {
+      const b = await waitForBatch(client, (await createBatch(client, [requestLine('a', 'x'), requestLine('b', 'y'.repeat(600)), requestLine('c', 'z')])).id);
+      expect(b.status).toBe('failed');
+      expect(b.errors!.data!.map((e) => [e.code, e.line])).toEqual([['line_too_long', 2]]);
+      expect(b.errors!.data![0]!.message).toMatch(/^Line 2 has \d+ bytes; the limit is 500 bytes per line$/);
+    });
+  });
+
   it('writes failed requests to the error file with status code and error body', async () => {
     const b = await waitForBatch(client, (await createBatch(client, [requestLine('ok', 'hi'), { ...requestLine('bad', 'x'), body: { model: MODEL, messages: 'nope' } }])).id);
     expect(b.status).toBe('completed');

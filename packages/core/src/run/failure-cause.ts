@@ -1,0 +1,47 @@
+// Why a request's latest result is not a success, and whether sending it again can change that.
+import type { BatchResult } from '../join/result-line.js';
+
+/** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
+export interface FailureCause {
+  cause: string;
+  retry: boolean;
+}
+
+/** Statuses below 500 that a later attempt can get past (timeout, conflict, rate limit). */
+const TRANSIENT_STATUSES = new Set([408, 409, 429]);
+
+/** Error codes of requests that were never run or hit a passing condition: worth another attempt. */
+const TRANSIENT_CODE = /expired|cancel|timeout|timed_out|connection|reset|unavailable|overload|rate_limit|server_error|batch_failed/i;
+
+/** Error codes that fail the same way every time (unknown model, line too long, an invalid request). */
+const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplicate|unsupported|unauthorized|forbidden|permission/i;
+
+/**
+ * Classify a result: null for a success the labels/schema accept; else its cause and whether a retry round may
+ * change it — 5xx, 408/409/429, expiry, cancellation, transient errors and invalid answers are retried; 400, 401,
+ * 403, 404, 422 and other 4xx, an unknown model, a line too long and an invalid request are not.
+ * @param answerError - what the labels/schema said of a successful answer (null when accepted)
+ * @example failureCause(parseResultLine(line), null) // { cause: 'http_400', retry: false }
+ */
+export function failureCause(result: BatchResult, answerError: unknown): FailureCause | null {
+  if (result.ok) return answerError === null || answerError === undefined ? null : { cause: 'invalid_answer', retry: true };
+  const code = errorCode(result.body);
+  const status = result.statusCode;
+  if (status !== null && (status < 200 || status >= 300)) {
+    if (status >= 500 || TRANSIENT_STATUSES.has(status)) return { cause: `http_${status}`, retry: true };
+    return { cause: code === 'model_not_found' ? code : `http_${status}`, retry: false };
+  }
+  // A 2xx whose body is not a chat completion, or a line with an error and no response.
+  if (code === null) return { cause: status === null ? 'request_error' : 'invalid_response', retry: true };
+  if (TRANSIENT_CODE.test(code)) return { cause: code, retry: true };
+  return { cause: code, retry: !DETERMINISTIC_CODE.test(code) };
+}
+
+/** `error.code` of a response body, or `code` of a line's own error object. */
+function errorCode(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const { error, code } = body as { error?: unknown; code?: unknown };
+  const inner = typeof error === 'object' && error !== null ? (error as { code?: unknown; type?: unknown }) : null;
+  const value = inner ? (inner.code ?? inner.type) : code;
+  return typeof value === 'string' && value !== '' ? value : null;
+}

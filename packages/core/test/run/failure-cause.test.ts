@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { parseResultLine } from '../../src/join/result-line.js';
+import { failureCause } from '../../src/run/failure-cause.js';
+
+const ok = { custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x' } }] } } };
+const http = (status: number, code?: string) => parseResultLine({ custom_id: 'a', response: { status_code: status, body: { error: { message: 'm', ...(code ? { code } : {}) } } } });
+const lineError = (code: string) => parseResultLine({ custom_id: 'a', response: null, error: { code, message: 'm' } });
+
+describe('failureCause', () => {
+  it('is null for an accepted answer and retries an answer the labels/schema reject', () => {
+    expect(failureCause(parseResultLine(ok), null)).toBeNull();
+    expect(failureCause(parseResultLine(ok), new Error('not a label'))).toEqual({ cause: 'invalid_answer', retry: true });
+  });
+
+  it('retries 5xx, 408, 409 and 429 but not 400, 401, 403, 404 or 422 (model_not_found named as such)', () => {
+    for (const status of [500, 502, 503, 408, 409, 429]) expect(failureCause(http(status), null)).toEqual({ cause: `http_${status}`, retry: true });
+    for (const status of [400, 401, 403, 404, 422]) expect(failureCause(http(status), null)).toEqual({ cause: `http_${status}`, retry: false });
+    expect(failureCause(http(404, 'model_not_found'), null)).toEqual({ cause: 'model_not_found', retry: false });
+  });
+
+  it('retries expiry, cancellation, timeouts, connection errors and batch_failed; not validation errors', () => {
+    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error', 'batch_failed']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
+    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
+  });
+});

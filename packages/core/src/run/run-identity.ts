@@ -7,7 +7,7 @@ import { detectFormat } from '../records/detect-format.js';
 import { removeStaleTemps, STAGING_PATTERN } from '../internal/stale-temps.js';
 import type { AnswerSchema } from '../answers/answer-schema.js';
 import { fingerprintFile } from './input-fingerprint.js';
-import type { ResolvedRunJobOptions } from './run-options.js';
+import type { ResolvedRunJobOptions, RunEvent } from './run-options.js';
 import { checkSinkTargets } from './run-sinks.js';
 import { givenSinkTargets, requestOptions, requireInputAndPrompt } from './run-settings.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
@@ -26,12 +26,15 @@ export interface DerivedJob {
  * chat parameters, id column, labels, schema — and the API's base URL. The same command finds the same job;
  * other input or options make a new one. Output options, retries, window and mode are not part of it (a rerun may change them).
  */
-export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined, spooling: () => void): Promise<DerivedJob> {
+export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined, emit: (e: RunEvent) => void): Promise<DerivedJob> {
   requireInputAndPrompt(opts);
   const request = await requestOptions(opts, cwd);
   // Before stdin is read: a bad --output must not wait for the whole input.
   const isFile = typeof opts.input === 'string' && opts.input !== '-';
-  await checkSinkTargets(givenSinkTargets(opts, cwd), isFile ? { input: resolve(cwd, opts.input as string) } : {});
+  await checkSinkTargets(givenSinkTargets(opts, cwd), {
+    input: isFile ? resolve(cwd, opts.input as string) : null,
+    notify: (message) => emit({ type: 'phase', phase: 'output', message }),
+  });
   const jobs = resolve(cwd, DEFAULT_JOBS_DIR);
   let input: SpooledInput;
   let name: string;
@@ -40,7 +43,7 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
     input = { path, format: opts.format ?? detectFormat(path), spooled: false, fingerprint: await fingerprintFile(path) };
     name = basename(path, extname(path));
   } else {
-    spooling();
+    emit({ type: 'phase', phase: 'spool', message: 'saving the input records' });
     await removeStaleTemps(jobs, STAGING_PATTERN);
     const staging = join(jobs, `.incoming-${process.pid}`);
     await mkdir(staging, { recursive: true });

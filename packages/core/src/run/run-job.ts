@@ -83,10 +83,6 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   const started = Date.now();
   const opts = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   const cwd = opts.cwd ?? process.cwd();
-  // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
-  const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), () => spooling()) : null;
-  const jobId = derived?.jobId;
-  const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
@@ -96,7 +92,10 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       // A failing progress renderer must not break the run.
     }
   };
-  const spooling = () => emit({ type: 'phase', phase: 'spool', message: 'saving the input records' });
+  // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
+  const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
+  const jobId = derived?.jobId;
+  const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
   let lock: JobLock;
   try {
     await mkdir(join(jobDir, 'run'), { recursive: true });

@@ -150,7 +150,7 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
  * @throws KbatchError JOB_MISMATCH
  */
 export function checkSameStream(settings: RunSettings, fresh: SpooledInput | null): void {
-  if (fresh === null || fresh.fingerprint === undefined || fresh.fingerprint.size === 0) return;
+  if (fresh === null || !fresh.spooled || fresh.fingerprint === undefined || fresh.fingerprint.size === 0) return;
   const saved = settings.inputFingerprint;
   if (settings.spooled && saved?.sha256 === fresh.fingerprint.sha256) return;
   const what = settings.spooled ? `the input it saved (${settings.input}, ${saved?.size ?? '?'} bytes; now ${fresh.fingerprint.size} bytes, other content)` : `its input file ${settings.input}`;

@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, isKbatchError, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
@@ -120,9 +120,11 @@ no progress for --straggler-wait is cancelled (its results so far are kept) and 
 result are sent realtime — whatever --retries is. --timeout bounds the whole run (batches and realtime): when it
 is up, the run stops with AWAIT_TIMEOUT and keeps every answer received; kbatch resume DIR sends only the rest.
 
-Rerun the same command with the same --job-dir (or: kbatch resume DIR) to continue after a crash or Ctrl-C.
+Rerun the same command (or: kbatch resume DIR) to continue after a crash or Ctrl-C: without --job-dir its job
+directory is .kbatch/jobs/kb-<input name>-<hash of the input bytes and request options>, so the rerun finds it.
 Added fields: custom_id, [label, confidence | schema fields], response, finish_reason, prompt_tokens,
-completion_tokens, error, [raw]. --rejects FILE also receives every record that still failed.
+completion_tokens, error, [raw]. --rejects FILE also receives every record that still failed (with --on-invalid
+skip it defaults to OUTPUT-NAME.rejects.jsonl beside --output).
 The summary goes to stderr. Exit code: 0 every record succeeded, 3 some failed, 1 the job could not run,
 130 interrupted.`,
     )
@@ -152,12 +154,19 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
       ...(flags.retries !== undefined ? { retries: flags.retries as number } : {}),
       ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
       ...(flags.keepRaw ? { keepRaw: true } : {}),
-      ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : rejects !== undefined ? { rejects } : {}),
+      ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : rejects !== undefined ? { rejects: besideOutput(flags.output, rejects, path) } : {}),
       ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
       ...realtimeOptionsFromFlags(flags),
     };
     await executeRun(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
+}
+
+/** The default rejects file: `out.csv` → `out.rejects.jsonl` beside the output; with stdout output, `rejects.jsonl` in the current directory. */
+function besideOutput(output: string | undefined, fallback: string, path: (p: string) => string): string {
+  if (output === undefined || output === '-') return fallback;
+  const file = path(output);
+  return join(dirname(file), `${basename(file, extname(file))}.rejects.jsonl`);
 }
 
 /**

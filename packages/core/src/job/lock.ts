@@ -131,7 +131,8 @@ function parseHolder(text: string): Holder | undefined {
   return undefined;
 }
 
-function isAlive(pid: number): boolean {
+/** True while process `pid` runs on this host (ours included); a stale lock or temp file is one whose writer is gone. */
+export function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

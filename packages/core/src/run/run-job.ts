@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
-import { DEFAULT_JOBS_DIR, jobPath, newJobId } from '../job/create-job.js';
-import { acquireJobLock } from '../job/lock.js';
+import { jobPath } from '../job/create-job.js';
+import { acquireJobLock, type JobLock } from '../job/lock.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
 import { crashPoint } from '../job/crash-point.js';
@@ -17,8 +17,11 @@ import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
+import { removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
+import { deriveJobDir, dropStagedInput } from './run-identity.js';
+import { openRun } from './open-run.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
-import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, newSettings, overrideWindow, resolveSchema } from './run-settings.js';
+import { resolveSchema } from './run-settings.js';
 import { chunkGate, isFinalResult, runPhases } from './run-phases.js';
 import { summarize } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
@@ -80,8 +83,6 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   const started = Date.now();
   const opts = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   const cwd = opts.cwd ?? process.cwd();
-  const jobId = newJobId();
-  const jobDir = resolve(cwd, opts.jobDir ?? join(DEFAULT_JOBS_DIR, jobId));
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
@@ -91,34 +92,28 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       // A failing progress renderer must not break the run.
     }
   };
-  await mkdir(join(jobDir, 'run'), { recursive: true });
-  const lock = await acquireJobLock(join(jobDir, 'run'));
+  // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
+  const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
+  const jobId = derived?.jobId;
+  const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
+  let lock: JobLock;
   try {
-    let state = await loadRunState(jobDir);
-    resumed = state !== null;
-    const schema = await resolveSchema(opts, state, cwd);
-    if (state === null) {
-      const settings = await newSettings(options, opts, jobDir, cwd, schema, emit);
-      const now = new Date().toISOString();
-      state = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], stragglers: [], retriesDone: false };
-      await saveRunState(jobDir, state);
-    } else {
-      await checkSameRun(state.settings, opts, cwd, schema);
-      applyOutputOverrides(state.settings, opts, cwd);
-      if (opts.retries !== state.settings.retries && options.retries !== undefined) {
-        state.settings.retries = opts.retries;
-        if (state.rounds.length < opts.retries) state.retriesDone = false;
-      }
-      applyRealtimeOverrides(state, options, opts);
-      // Before anything more is sent for it: a changed input file dooms the join.
-      if (state.settings.inputFingerprint && state.phase !== 'joined') await checkInputUnchanged(state.settings.input, state.settings.inputFingerprint);
-      if (opts.window !== undefined && opts.window !== state.settings.window) await overrideWindow(jobDir, state, opts.window);
-      await saveRunState(jobDir, state);
-    }
+    await mkdir(join(jobDir, 'run'), { recursive: true });
+    lock = await acquireJobLock(join(jobDir, 'run'));
+  } catch (err) {
+    if (derived?.input.spooled) await dropStagedInput(derived.input);
+    throw err;
+  }
+  try {
+    await removeStaleJobTemps(jobDir);
+    const opened = await openRun(options, opts, { jobDir, cwd, emit, located: derived?.input ?? null });
+    const { state, schema } = opened;
+    resumed = opened.resumed;
     const settings = state.settings;
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
-    await checkSinkTargets(targets);
+    await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify: (message) => emit({ type: 'phase', phase: 'output', message }) });
+    for (const target of [targets.output, targets.rejects]) if (typeof target === 'string' && target !== '-') await removeStaleOutputTemps(target);
     const plan = createJoinPlan({
       ...(settings.labels ? { labels: settings.labels } : {}),
       ...(schema ? { schema } : {}),
@@ -147,7 +142,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
         // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
         const [prepared, fingerprint] = await Promise.all([
-          prepareRun(jobDir, settings, plan.answers.instruction, opts.jobDir === undefined ? jobId : undefined, opts.signal),
+          prepareRun(jobDir, settings, plan.answers.instruction, jobId, opts.signal),
           settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
         ]);
         crashPoint('run-after-prepare');

@@ -1,6 +1,6 @@
 // How a run's options become its stored settings, and what a rerun may change.
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
@@ -11,7 +11,7 @@ import { parseSize } from '../chunk/size.js';
 import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings, RunState } from './run-state.js';
-import { spoolInput } from './spool-input.js';
+import { spoolInput, type SpooledInput } from './spool-input.js';
 import { checkSinkTargets } from './run-sinks.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
@@ -46,26 +46,41 @@ export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): 
   return request;
 }
 
-/** Settings of a new run: validated request options, output/rejects checked, the input spooled (and fingerprinted) if needed. */
-export async function newSettings(
-  given: RunJobOptions,
-  opts: ResolvedRunJobOptions,
-  jobDir: string,
-  cwd: string,
-  schema: AnswerSchema | undefined,
-  emit: (e: RunEvent) => void,
-): Promise<RunSettings> {
+/** Where a new run's settings come from besides its options. */
+export interface NewRunContext {
+  jobDir: string;
+  cwd: string;
+  schema: AnswerSchema | undefined;
+  emit: (e: RunEvent) => void;
+  /** The input already located (a file fingerprinted, or a stream saved into the job directory): not read again. */
+  spooled?: SpooledInput | undefined;
+}
+
+/** Throw unless a new run was given an input and a prompt (before anything is read). */
+export function requireInputAndPrompt(opts: ResolvedRunJobOptions): void {
   if (opts.input === undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `input`: must be a path, "-", a Readable or an iterable of records, got nothing', { field: 'input' });
   if (opts.prompt === undefined && opts.templateFile === undefined) {
     throw new KbatchError('OPTION_INVALID', 'Invalid option `prompt`: must be a template (or give `templateFile`), got nothing', { field: 'prompt' });
   }
-  const request = await requestOptions(opts, cwd);
-  if (typeof opts.input !== 'string' || opts.input === '-') emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
-  await checkSinkTargets({
+}
+
+/** The output and rejects paths a run was given (before any job directory exists), for {@link checkSinkTargets}. */
+export function givenSinkTargets(opts: ResolvedRunJobOptions, cwd: string): { output: string | null; rejects: string | null } {
+  return {
     output: typeof opts.output === 'string' && opts.output !== '-' ? resolve(cwd, opts.output) : null,
     rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
-  });
-  const spooled = await spoolInput(opts.input, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal });
+  };
+}
+
+/** Settings of a new run: validated request options, output/rejects checked, the input spooled (and fingerprinted) if needed. */
+export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOptions, at: NewRunContext): Promise<RunSettings> {
+  const { jobDir, cwd, schema, emit } = at;
+  requireInputAndPrompt(opts);
+  const request = await requestOptions(opts, cwd);
+  const isFile = typeof opts.input === 'string' && opts.input !== '-';
+  if (!isFile && !at.spooled) emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
+  await checkSinkTargets(givenSinkTargets(opts, cwd), { input: isFile ? resolve(cwd, opts.input as string) : null, jobDir, notify: (message) => emit({ type: 'phase', phase: 'output', message }) });
+  const spooled = at.spooled ?? (await spoolInput(opts.input!, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal }));
   const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
   return {
     input: spooled.path,
@@ -114,7 +129,7 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
   if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {
     throw new KbatchError(
       'JOB_MISMATCH',
-      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - (stdin is not read again) or use a new --job-dir for ${opts.input}`,
+      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - and the same stdin (an empty stdin continues from the saved copy), or use a new --job-dir for ${opts.input}`,
       { field: 'input', file: resolve(cwd, opts.input) },
     );
   }
@@ -126,6 +141,37 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
   }
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
+}
+
+/**
+ * A rerun given stdin (or a stream, or records) must give the bytes the run saved: other bytes would be joined onto
+ * the old answers. An empty one (or none) continues from the saved copy.
+ * @param fresh - the rerun's input as spooled (its fingerprint), or null when none was read
+ * @throws KbatchError JOB_MISMATCH
+ */
+export function checkSameStream(settings: RunSettings, fresh: SpooledInput | null): void {
+  if (fresh === null || !fresh.spooled || fresh.fingerprint === undefined || fresh.fingerprint.size === 0) return;
+  const saved = settings.inputFingerprint;
+  if (settings.spooled && saved?.sha256 === fresh.fingerprint.sha256) return;
+  const what = settings.spooled ? `the input it saved (${settings.input}, ${saved?.size ?? '?'} bytes; now ${fresh.fingerprint.size} bytes, other content)` : `its input file ${settings.input}`;
+  throw new KbatchError(
+    'JOB_MISMATCH',
+    `the job directory holds a run of other input than this stdin: it read ${what}; its answers would be joined onto the wrong records — rerun with the same input, or use a new --job-dir`,
+    { field: 'input', file: settings.input },
+  );
+}
+
+/**
+ * True while a run has sent nothing that costs money: not prepared yet, or prepared with no upload started, no
+ * realtime request and no retry round. Such a run may be started over with other options.
+ */
+export async function nothingSent(jobDir: string, state: RunState): Promise<boolean> {
+  if (state.phase === 'init') return true;
+  if (state.phase !== 'prepared' || state.rounds.length > 0 || state.stragglers.length > 0) return false;
+  if (state.mode === 'realtime' && (await stat(join(jobDir, 'realtime')).catch(() => null)) !== null) return false;
+  const manifest = state.chunks.length === 0 ? null : await loadManifest(jobDir).catch(() => undefined);
+  if (manifest === undefined) return false;
+  return !manifest?.parts.some((p) => p.uploadStartedAt !== undefined || p.fileId !== undefined || p.createStartedAt !== undefined || p.batchId !== undefined);
 }
 
 /** Output options given on a rerun replace the stored ones (the answers are joined again on every rerun). */

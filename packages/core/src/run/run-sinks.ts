@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KbatchError } from '../errors.js';
@@ -30,24 +30,89 @@ function tempOf(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
 }
 
+/** What the output and rejects must not overwrite, and where to say that a directory was created. */
+export interface SinkGuard {
+  /** The run's input file (absolute). */
+  input?: string | null;
+  /** The job directory: its own files (state, manifest, saved input, chunks) are not outputs. */
+  jobDir?: string;
+  /** Told when the last level of an output's directory was created. */
+  notify?: (message: string) => void;
+}
+
 /**
- * Make sure the output and rejects files can be written before anything is sent (and paid for): create
- * their directories and open a temp file beside each.
+ * Make sure the output and rejects files can be written before anything is sent (and paid for): their directory
+ * exists (only its last level is created, and said), they are not the input or a file of the job, and a temp
+ * file can be opened beside each.
  * @throws KbatchError OPTION_INVALID naming the option and the file
  */
-export async function checkSinkTargets(targets: SinkTargets): Promise<void> {
+export async function checkSinkTargets(targets: SinkTargets, guard: SinkGuard = {}): Promise<void> {
   for (const [field, target] of [['output', targets.output], ['rejects', targets.rejects]] as const) {
     if (typeof target !== 'string' || target === '-') continue;
+    const invalid = (reason: string, cause?: unknown): never => {
+      throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: must be a writable file path, got "${target}" (${reason})`, { field, file: target, cause });
+    };
+    await ensureParent(dirname(target), (reason) => invalid(reason), (dir) => guard.notify?.(`created the directory ${dir} for the ${field} file`));
+    const clash = await clashWith(target, guard);
+    if (clash) invalid(clash);
     try {
-      await mkdir(dirname(target), { recursive: true });
       if ((await stat(target).catch(() => null))?.isDirectory()) throw Object.assign(new Error(`${target} is a directory`), { code: 'EISDIR' });
       const temp = tempOf(target);
       await (await open(temp, 'w')).close();
       await unlink(temp);
     } catch (cause) {
-      const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-      throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: must be a writable file path, got "${target}" (${reason})`, { field, file: target, cause });
+      invalid((cause as NodeJS.ErrnoException).code ?? (cause as Error).message, cause);
     }
+  }
+}
+
+/**
+ * The output's directory must exist; only its last level is created (never a whole tree: a typo should not make
+ * one, and Node's recursive mkdir spins on a path under /proc).
+ */
+async function ensureParent(dir: string, invalid: (reason: string) => never, created: (dir: string) => void): Promise<void> {
+  const info = await stat(dir).catch((err: NodeJS.ErrnoException) => err);
+  if (!(info instanceof Error)) {
+    if (!info.isDirectory()) invalid(`${dir} is not a directory`);
+    return;
+  }
+  if (info.code !== 'ENOENT') invalid(`${dir}: ${info.code ?? info.message}`);
+  const parent = await stat(dirname(dir)).catch(() => null);
+  if (!parent?.isDirectory()) invalid(`the directory ${dir} does not exist, nor does its parent ${dirname(dir)}; kbatch creates only the last level`);
+  try {
+    await mkdir(dir);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') invalid(`cannot create the directory ${dir}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
+    return;
+  }
+  created(dir);
+}
+
+/** Why writing `target` would destroy the run's input or one of the job's own files, or null. */
+async function clashWith(target: string, guard: SinkGuard): Promise<string | null> {
+  const real = await realPath(target);
+  if (guard.input) {
+    const input = await realPath(guard.input);
+    const [a, b] = await Promise.all([stat(target).catch(() => null), stat(guard.input).catch(() => null)]);
+    if (real === input || (a && b && a.dev === b.dev && a.ino === b.ino)) return `it is the input file ${guard.input}`;
+  }
+  if (guard.jobDir) {
+    const rel = relative(await realPath(guard.jobDir), real);
+    if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && (rel.includes(sep) || JOB_FILE.test(rel))) return `it is a file of the job directory ${guard.jobDir}`;
+  }
+  return null;
+}
+
+/** Names kbatch keeps at the top of a job directory (its own output.<format> may go there). */
+const JOB_FILE = /^(run\.json|manifest\.json|job\.lock|cancel-requested|input\..*)$/;
+
+/** `path` with its symlinks resolved (the deepest existing ancestor's real path, plus the rest). */
+async function realPath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(await realPath(parent), basename(path));
   }
 }
 

@@ -332,11 +332,19 @@ describe('runJob', () => {
     const rerunErr = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', output: dir, jobDir: join(dir, 'job-output') }));
     expectKbatchError(rerunErr, { code: 'OPTION_INVALID', field: 'output', message: 'EISDIR' });
     expect(emu.stats().batchesCreated).toBe(created);
+    // A whole missing tree is refused (a typo should not create one); only a missing last level is created, and said.
     const nested = join(dir, 'new', 'deeper', 'out.jsonl');
-    const summary = await runJob({ ...base, input, prompt: '{{text}}', output: nested, jobDir: join(dir, 'job') });
-    expect(summary.outputs.output).toBe(nested);
-    expect((await readFile(nested, 'utf8')).trim().split('\n')).toHaveLength(3);
-    expect(await readdir(join(dir, 'new', 'deeper'))).toEqual(['out.jsonl']);
+    const tree = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', output: nested, jobDir: join(dir, 'job-tree') }));
+    expectKbatchError(tree, { code: 'OPTION_INVALID', field: 'output', file: nested, message: `the directory ${join(dir, 'new', 'deeper')} does not exist, nor does its parent` });
+    await expect(readdir(join(dir, 'new'))).rejects.toThrow(/ENOENT/);
+    const messages: string[] = [];
+    const shallow = join(dir, 'new', 'out.jsonl');
+    const summary = await runJob({ ...base, input, prompt: '{{text}}', output: shallow, jobDir: join(dir, 'job'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
+    expect(summary.outputs.output).toBe(shallow);
+    expect((await readFile(shallow, 'utf8')).trim().split('\n')).toHaveLength(3);
+    expect(await readdir(join(dir, 'new'))).toEqual(['out.jsonl']);
+    expect(messages).toContain(`created the directory ${join(dir, 'new')} for the output file`);
+    expect(emu.stats().batchesCreated).toBe(created + 1);
   });
 
   it('notices an input file changed since it was prepared (JOB_MISMATCH naming it); a touched but identical file is fine', async () => {

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { createKlusterClient } from '../../src/client/index.js';
+import { loadRunState, runJob, type RunJobOptions } from '../../src/run/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const lines = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i + 1}`, text: i % 2 ? 'awful' : 'great' })).join('\n') + '\n';
+const stdin = (text: string) => Readable.from([Buffer.from(text)]);
+
+/** A pid no process has any more (a child that already exited). */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid!;
+}
+
+describe('openRun (a rerun into an existing job directory)', () => {
+  let emu: Emulator;
+  let base: Pick<RunJobOptions, 'client' | 'model' | 'pollIntervalMs' | 'labels' | 'prompt'>;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 8, validationMs: 5, lineMs: 0, finalizingMs: 5 });
+    base = { client: createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL }), model: MODEL, pollIntervalMs: 20, labels: ['positive', 'negative'], prompt: '{{text}}' };
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('refuses other stdin bytes for a finished stdin run with JOB_MISMATCH, writing nothing; the same or an empty stdin continues', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const jobDir = join(cwd, 'job');
+    await runJob({ ...base, input: '-', stdin: stdin(lines(6)), jobDir, output: join(cwd, 'a.jsonl') });
+    const created = emu.stats().batchesCreated;
+    const err = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(2)), jobDir, output: join(cwd, 'new.jsonl') }));
+    expectKbatchError(err, { code: 'JOB_MISMATCH', field: 'input', message: 'other input than this stdin' });
+    await expect(readFile(join(cwd, 'new.jsonl'))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(jobDir, 'input.jsonl'), 'utf8')).toBe(lines(6));
+    expect((await readdir(jobDir)).filter((n) => n.startsWith('.incoming'))).toEqual([]);
+    for (const again of [lines(6), '']) {
+      const summary = await runJob({ ...base, input: '-', stdin: stdin(again), jobDir, output: join(cwd, 'b.jsonl') });
+      expect(summary.records).toBe(6);
+      expect(await readFile(join(cwd, 'b.jsonl'), 'utf8')).toBe(await readFile(join(cwd, 'a.jsonl'), 'utf8'));
+    }
+    expect(emu.stats().batchesCreated).toBe(created);
+    // A file run given stdin bytes is refused too.
+    const fileRun = join(cwd, 'in.jsonl');
+    await writeFile(fileRun, lines(2));
+    await runJob({ ...base, input: fileRun, jobDir: join(cwd, 'job2') });
+    expectKbatchError(await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(2)), jobDir: join(cwd, 'job2') })), { code: 'JOB_MISMATCH', message: 'its input file' });
+  });
+
+  it('starts a run over with new options while nothing was sent (after TEMPLATE_FIELD_MISSING), not once a batch was uploaded', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const jobDir = join(cwd, 'job');
+    const created = emu.stats().batchesCreated;
+    const typo = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(3)), prompt: '{{txet}}', jobDir }));
+    expectKbatchError(typo, { code: 'TEMPLATE_FIELD_MISSING' });
+    expect(emu.stats().batchesCreated).toBe(created);
+    const messages: string[] = [];
+    // The fixed prompt; stdin is empty, so the run starts over from the input it saved.
+    const fixed = await runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'out.jsonl'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
+    expect(messages).toContain(`job ${jobDir} had sent nothing yet: starting it over with the new options`);
+    expect(fixed.resumed).toBe(false);
+    expect(fixed.records).toBe(3);
+    expect(fixed.succeeded).toBe(3);
+    expect((await loadRunState(jobDir))!.settings.request['prompt']).toBe('{{text}}');
+    const later = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(''), prompt: 'Review: {{text}}', jobDir }));
+    expectKbatchError(later, { code: 'JOB_MISMATCH', field: 'prompt' });
+  });
+
+  it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    const jobDir = join(cwd, 'job');
+    const out = join(cwd, 'out.jsonl');
+    await runJob({ ...base, input, jobDir, output: out });
+    const dead = deadPid();
+    const stale = [join(jobDir, `input.${dead}.tmp`), join(jobDir, `run.json.${dead}.tmp`), join(cwd, `.out.jsonl.${dead}.tmp`)];
+    const kept = [join(cwd, `.out.jsonl.${process.ppid}.tmp`), join(cwd, `.other.jsonl.${dead}.tmp`), join(cwd, `out.jsonl.${dead}.tmp`)];
+    for (const file of [...stale, ...kept]) await writeFile(file, 'partial');
+    await runJob({ ...base, input, jobDir, output: out });
+    const left = [...(await readdir(cwd)), ...(await readdir(jobDir))].filter((n) => n.endsWith('.tmp'));
+    expect(left.sort()).toEqual(kept.map((f) => f.slice(cwd.length + 1)).sort());
+  });
+});

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { createKlusterClient } from '../../src/client/index.js';
+import { runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const LABELS = ['positive', 'negative'];
+
+async function jsonl(n: number): Promise<{ cwd: string; input: string; text: string }> {
+  const cwd = await mkdtemp(join(tmpdir(), 'kbatch-identity-'));
+  const text = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i + 1}`, text: i % 2 ? 'awful, broken' : 'great, love it' })).join('\n') + '\n';
+  await writeFile(join(cwd, 'in.jsonl'), text);
+  return { cwd, input: join(cwd, 'in.jsonl'), text };
+}
+
+describe('deriveJobDir (runJob without a jobDir)', () => {
+  let emu: Emulator;
+  let base: Pick<RunJobOptions, 'client' | 'model' | 'pollIntervalMs' | 'labels' | 'prompt'>;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 5, lineMs: 0, finalizingMs: 5 });
+    base = { client: createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL }), model: MODEL, pollIntervalMs: 20, labels: LABELS, prompt: '{{text}}' };
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('continues an unfinished run when the same call is made again: same job directory, no batch created twice, says so', async () => {
+    const { cwd, input } = await jsonl(6);
+    const stop = new AbortController();
+    // Stop the first call once its first batch exists (as a crash during the wait would).
+    const first = await catchError(() =>
+      runJob({ ...base, input, cwd, maxRequests: 2, concurrency: 1, output: join(cwd, 'out.jsonl'), signal: stop.signal, onProgress: (e) => e.type === 'created' && stop.abort() }),
+    );
+    expectKbatchError(first, { code: 'ABORTED' });
+    const jobs = await readdir(join(cwd, '.kbatch', 'jobs'));
+    expect(jobs).toEqual([expect.stringMatching(/^kb-in-[0-9a-f]{16}$/)]);
+    const created = emu.stats().batchesCreated;
+    const events: RunEvent[] = [];
+    const summary = await runJob({ ...base, input, cwd, maxRequests: 2, concurrency: 1, output: join(cwd, 'out.jsonl'), onProgress: (e) => events.push(e) });
+    expect(summary.jobDir).toBe(join(cwd, '.kbatch', 'jobs', jobs[0]!));
+    expect(summary.resumed).toBe(true);
+    expect(events).toContainEqual({ type: 'phase', phase: 'continue', message: expect.stringMatching(new RegExp(`^continuing job ${summary.jobDir} \\(started .+; 1 batch already created\\)$`)) });
+    // Three chunks of two: the one created before the stop is not created again.
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    expect(summary.batches).toBe(3);
+    const rows = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+    expect(rows.every((r) => r.error === null)).toBe(true);
+  });
+
+  it('writes a finished run again from its saved results, sending nothing, and says so', async () => {
+    const { cwd, input } = await jsonl(3);
+    const first = await runJob({ ...base, input, cwd, output: join(cwd, 'a.jsonl') });
+    const created = emu.stats().batchesCreated;
+    const messages: string[] = [];
+    const again = await runJob({ ...base, input, cwd, output: join(cwd, 'b.jsonl'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
+    expect(again.jobDir).toBe(first.jobDir);
+    expect(emu.stats().batchesCreated).toBe(created);
+    expect(messages).toContain(`job ${first.jobDir} already finished (started ${JSON.parse(await readFile(join(first.jobDir, 'run.json'), 'utf8')).createdAt}; 1 batch already created): writing its saved results again`);
+    expect(await readFile(join(cwd, 'b.jsonl'), 'utf8')).toBe(await readFile(join(cwd, 'a.jsonl'), 'utf8'));
+  });
+
+  it('makes a new job for other input bytes or other request options, the same one for the same stdin bytes', async () => {
+    const { cwd, input, text } = await jsonl(2);
+    const a = await runJob({ ...base, input, cwd });
+    const prompt = await runJob({ ...base, input, cwd, prompt: 'Review: {{text}}' });
+    const labels = await runJob({ ...base, input, cwd, labels: ['good', 'bad'] });
+    await writeFile(input, text.replace('great', 'fine'));
+    const changed = await runJob({ ...base, input, cwd });
+    expect(new Set([a.jobDir, prompt.jobDir, labels.jobDir, changed.jobDir]).size).toBe(4);
+    const s1 = await runJob({ ...base, input: '-', stdin: Readable.from([Buffer.from(text)]), cwd });
+    const created = emu.stats().batchesCreated;
+    const s2 = await runJob({ ...base, input: '-', stdin: Readable.from([Buffer.from(text)]), cwd });
+    expect(s2.jobDir).toBe(s1.jobDir);
+    expect(s1.jobDir).toMatch(/kb-stdin-[0-9a-f]{16}$/);
+    expect(s2.resumed).toBe(true);
+    expect(emu.stats().batchesCreated).toBe(created);
+    // The staging directory of the second stdin is gone; the job keeps its one saved copy.
+    expect((await readdir(join(cwd, '.kbatch', 'jobs'))).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(await readFile(join(s1.jobDir, 'input.jsonl'), 'utf8')).toBe(text);
+  });
+
+  it('keeps an explicit jobDir as given', async () => {
+    const { cwd, input } = await jsonl(2);
+    const summary = await runJob({ ...base, input, cwd, jobDir: 'mine' });
+    expect(summary.jobDir).toBe(join(cwd, 'mine'));
+    await expect(readdir(join(cwd, '.kbatch'))).rejects.toThrow(/ENOENT/);
+  });
+});

@@ -10,6 +10,7 @@ import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
+import { repairParts } from './repair-parts.js';
 import { submitParts, waitForParts } from './wait-for-parts.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 
@@ -128,6 +129,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
     // `timeoutMs` bounds uploads and creates as well as the wait.
     const started = Date.now();
     try {
+      await repairParts(ctx);
       if (await cancelRequested(ctx)) await settleCancelled(ctx);
       else await submitParts(ctx, manifest.parts.filter((p) => !p.batchId && !p.done), opts.timeoutMs, started);
       if (opts.wait) await waitForParts(ctx, opts.timeoutMs, started);

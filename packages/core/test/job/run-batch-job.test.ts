@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runBatchJob, resumeJob } from '../../src/job/run-job.js';
 import { readJobResults } from '../../src/job/read-job-results.js';
-import { loadManifest } from '../../src/job/manifest.js';
+import { loadManifest, writeManifest } from '../../src/job/manifest.js';
+import { scanFile } from '../../src/job/lines.js';
 import { addChunks, createJob } from '../../src/job/create-job.js';
 import { cancelJob, jobStatus } from '../../src/job/job-commands.js';
 import type { JobEvent } from '../../src/job/types.js';
@@ -322,6 +323,43 @@ describe('runBatchJob', () => {
     for await (const r of readJobResults(jobDir)) results.push(r);
     expect(results.map((r) => r.custom_id).sort()).toEqual([...ids].sort());
     expect(results.every((r) => r.response?.status_code === 200)).toBe(true);
+  });
+
+  it('repairs on resume a job that two simultaneous expiries left with one resubmit index and one overwritten chunk', async () => {
+    const { dir, ids, root } = await writeChunks(2, 5);
+    const jobDir = join(root, 'job');
+    const client = emulatorClient(emu.baseURL);
+    emu.setFaults({ expireAfterLines: 2 });
+    try {
+      await runBatchJob({ chunks: [dir], jobDir, client, ...fast, noResubmit: true });
+    } finally {
+      emu.setFaults(null);
+    }
+    // The state the racing code left: both parents resubmitted as 00003, the file holding the second one's requests.
+    const manifest = await loadManifest(jobDir);
+    const leftovers = [ids.slice(2, 5), ids.slice(7, 10)];
+    const texts = leftovers.map((l) => `${l.map((id) => requestLine(id)).join('\n')}\n`);
+    const racing = [];
+    for (const [i, text] of texts.entries()) {
+      const file = join(root, `leftovers-${i}.jsonl`);
+      await writeFile(file, text);
+      const { sha256, bytes } = await scanFile(file);
+      manifest.parts[i]!.resubmittedAs = '00003';
+      racing.push({ index: '00003', kind: 'resubmit' as const, parent: manifest.parts[i]!.index, path: join('chunks', 'part-00003.jsonl'), sha256, requests: 3, bytes, uploadAttempts: 1, uploadStartedAt: new Date().toISOString(), createAttempts: 0, downloadAttempts: 0, done: false });
+    }
+    manifest.parts.push(...racing);
+    await writeFile(join(jobDir, 'chunks', 'part-00003.jsonl'), texts[1]!);
+    await writeManifest(jobDir, manifest);
+    const created = emu.stats().batchesCreated;
+    const events: JobEvent[] = [];
+    const summary = await resumeJob(jobDir, { client, ...fast, onProgress: (e) => events.push(e) });
+    expect(summary).toMatchObject({ state: 'completed', succeeded: 10, failed: 0, pending: 0 });
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    const repaired = await loadManifest(jobDir);
+    expect(repaired.parts.map((p) => [p.index, p.parent ?? null])).toEqual([['00001', null], ['00002', null], ['00004', '00001'], ['00003', '00002']]);
+    expect(repaired.parts.map((p) => p.resubmittedAs ?? null)).toEqual(['00004', '00003', null, null]);
+    expect(await resultIds(jobDir)).toEqual([...ids].sort());
+    expect(events.some((e) => e.type === 'warning' && /part 00003 of part 00001 was damaged.*rebuilt as part 00004 with 3/.test(e.message))).toBe(true);
   });
 
   it('stops creating batches when cancelJob runs while another process holds the job', async () => {

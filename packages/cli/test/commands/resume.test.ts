@@ -41,6 +41,33 @@ describe('kbatch resume after a crash', () => {
     });
   }
 
+  it('finishes a job killed while three expired batches are resubmitted at once: every record once, no duplicate batch', async () => {
+    const { root, dir, ids } = await writeChunks(3, 6);
+    const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+    const created = emu.stats().batchesCreated;
+    const jobDir = join(root, 'job');
+    emu.setFaults({ expireAfterLines: 2 });
+    try {
+      const crashed = await spawnCli(
+        ['submit', dir, '--wait', '--job-dir', jobDir, '--poll-interval', '50ms', '--concurrency', '3', '--quiet'],
+        { ...env, KBATCH_TEST_CRASH_AT: 'after-resubmit-part:2' },
+        root,
+      );
+      expect(crashed.signal).toBe('SIGKILL');
+    } finally {
+      emu.setFaults(null);
+    }
+    const resumed = await spawnCli(['resume', jobDir, '--poll-interval', '50ms', '--concurrency', '3', '--progress', 'plain'], env, root);
+    expect(resumed.stderr).toMatch(/completed: 18\/18 succeeded/);
+    expect(resumed.code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(jobDir, 'manifest.json'), 'utf8')) as { parts: Array<{ index: string; kind: string; done: boolean }> };
+    expect(manifest.parts.filter((p) => p.kind === 'resubmit')).toHaveLength(3);
+    expect(new Set(manifest.parts.map((p) => p.index)).size).toBe(6);
+    expect(emu.stats().batchesCreated - created).toBe(6);
+    const results = await runCli(['results', jobDir], { cwd: root });
+    expect(results.stdout.trim().split('\n').map((l) => JSON.parse(l).custom_id).sort()).toEqual([...ids].sort());
+  });
+
   it('stops on Ctrl-C with exit 130, prints how to resume, and resume finishes the job', async () => {
     const slow = await startEmulator({ timeScale: 0.01, seed: 13, validationMs: 10, lineMs: 20, finalizingMs: 10 });
     try {

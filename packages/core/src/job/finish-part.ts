@@ -149,6 +149,7 @@ function addResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<string>): Pr
     const next = await writeResubmitPart(store.jobDir, part, unrun, store.nextIndex());
     part.resubmittedAs = next.index;
     store.manifest.parts.push(next);
+    crashPoint('after-resubmit-part');
     return next;
   });
 }

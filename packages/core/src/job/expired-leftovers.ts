@@ -15,7 +15,11 @@ export const EXPIRED_CODE = 'BATCH_EXPIRED';
 
 /** What a request that expired every time says, in its error line and (through the join) its row's `error`. */
 export function expiredMessage(times: number, maxResubmits: number): string {
-  return `expired ${times === 1 ? 'once' : `${times} times`}; not resubmitted after ${maxResubmits} resubmission${maxResubmits === 1 ? '' : 's'} (limit --max-resubmits ${maxResubmits})`;
+  return `expired ${timesText(times)}; not resubmitted after ${maxResubmits} resubmission${maxResubmits === 1 ? '' : 's'} (limit --max-resubmits ${maxResubmits})`;
+}
+
+function timesText(times: number): string {
+  return times === 1 ? 'once' : times === 2 ? 'twice' : `${times} times`;
 }
 
 /**
@@ -55,7 +59,7 @@ export async function markExpiredLeftovers(ctx: JobContext, part: JobPart, unrun
   ctx.emit({
     type: 'warning',
     part: part.index,
-    message: `part ${part.index}: ${unrun.size} request${unrun.size === 1 ? '' : 's'} ${message.replace(/; not resubmitted after .*/, '')}; not resubmitted (limit --max-resubmits ${max})`,
+    message: `${unrun.size} request${unrun.size === 1 ? '' : 's'} expired ${timesText(generations + 1)}; not resubmitted (limit --max-resubmits ${max})`,
   });
   return unrun.size;
 }

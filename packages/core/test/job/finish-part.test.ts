@@ -113,6 +113,21 @@ describe('finishPart', () => {
     expect(events.some((e) => e.type === 'warning' && /not resubmitting/.test(e.message))).toBe(true);
   });
 
+  it('past maxResubmits gives each never-run request one BATCH_EXPIRED error line (replacing the server markers) and warns', async () => {
+    const { ctx, store, part, events } = await setup({
+      file_out: `${ok('a1')}\n${ok('a2')}\n`,
+      file_err: `${expiredMarker('a3')}\n${expiredMarker('a4')}\n`,
+    });
+    ctx.opts.maxResubmits = 0;
+    expect(await finishPart(ctx, part, batch({}))).toBeUndefined();
+    expect(store.manifest.parts).toHaveLength(1);
+    expect(part).toMatchObject({ done: true, succeeded: 2, failed: 3, errorLines: 3 });
+    const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.custom_id, l.error.code])).toEqual([['a3', 'BATCH_EXPIRED'], ['a4', 'BATCH_EXPIRED'], ['a5', 'BATCH_EXPIRED']]);
+    expect(lines[0].error.message).toBe('expired once; not resubmitted after 0 resubmissions (limit --max-resubmits 0)');
+    expect(events).toContainEqual({ type: 'warning', part: '00001', message: '3 requests expired once; not resubmitted (limit --max-resubmits 0)' });
+  });
+
   it('gives two batches that expire at once distinct resubmit parts, each chunk holding its own never-run requests', async () => {
     const root = await mkdtemp(join(tmpdir(), 'kbatch-finish-'));
     const chunks = ['a', 'b'].map((k) => join(root, `${k}.jsonl`));

@@ -19,6 +19,8 @@ export interface JobContext {
     retryBaseMs: number;
     noResubmit: boolean;
     maxResubmits: number;
+    /** Keep the uploaded input files of finished parts on the server (default: deleted). */
+    keepFiles?: boolean;
     downloadAttempts: number;
     /** Attempts of one upload (transient failures). */
     uploadAttempts?: number;

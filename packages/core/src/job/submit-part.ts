@@ -9,6 +9,7 @@ import { crashPoint } from './crash-point.js';
 import { partMetadata } from './part-metadata.js';
 import { adoptBatch, JobBatchScan } from './batch-scan.js';
 import { cancelRequested } from './cancel-parts.js';
+import { uploadFilename } from './delete-files.js';
 
 export { partMetadata };
 
@@ -27,7 +28,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     await store.save();
     const file = await uploadFile(client, jobPath(store.jobDir, part.path), {
       purpose: 'batch',
-      filename: `${jobId}-part-${part.index}.jsonl`,
+      filename: uploadFilename(jobId, part.index),
       expectedSha256: part.sha256,
       ...(signal ? { signal } : {}),
       ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
@@ -35,6 +36,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
       onRetry: ({ attempt, delayMs, error }) =>
         ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) }),
     });
+    crashPoint('after-upload-unrecorded');
     part.fileId = file.id;
     await store.save();
     ctx.emit({ type: 'uploaded', part: part.index, fileId: file.id, bytes: part.bytes });

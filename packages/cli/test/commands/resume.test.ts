@@ -16,7 +16,7 @@ describe('kbatch resume after a crash', () => {
     await emu.close();
   });
 
-  const points = ['after-upload', 'after-create', 'after-create:2', 'during-wait', 'during-download'];
+  const points = ['after-upload', 'after-create', 'after-create:2', 'during-wait', 'during-download', 'after-file-delete'];
   for (const point of points) {
     it(`finishes a job killed at ${point} with one batch per chunk and every result once`, async () => {
       const { root, dir, ids } = await writeChunks(3, 4);
@@ -39,6 +39,7 @@ describe('kbatch resume after a crash', () => {
       expect(got.sort()).toEqual([...ids].sort());
       const manifest = JSON.parse(await readFile(join(jobDir, 'manifest.json'), 'utf8'));
       expect(manifest.parts.every((p: { done: boolean }) => p.done)).toBe(true);
+      expect(manifest.parts.every((p: { fileDeletedAt?: string }) => p.fileDeletedAt)).toBe(true);
     });
   }
 

@@ -23,6 +23,12 @@ export async function repairParts(ctx: Pick<JobContext, 'store' | 'emit'>): Prom
     if (part.kind !== 'resubmit' || part.fileId || part.batchId || part.done || part.parent === undefined) continue;
     if ((counts.get(part.index) ?? 0) > 1 || !(await chunkMatches(store.jobDir, part))) broken.push(part);
   }
+  // Two uploaded parts under one index cannot be told apart by their result files: say so rather than guess.
+  for (const [index, n] of counts) {
+    if (n > 1 && parts.filter((p) => p.index === index && (p.fileId || p.batchId)).length > 1) {
+      ctx.emit({ type: 'warning', part: index, message: `${n} parts share index ${index} and were uploaded (an older kbatch resubmitted two expired batches at once); check their results in manifest.json` });
+    }
+  }
   if (broken.length === 0) return [];
   for (const part of broken) {
     const parent = parts.find((p) => p.index === part.parent && p.resubmittedAs === part.index && p.done);

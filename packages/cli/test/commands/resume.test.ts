@@ -63,9 +63,10 @@ describe('kbatch resume after a crash', () => {
     expect(resumed.stderr).toMatch(/completed: 18\/18 succeeded/);
     expect(resumed.code).toBe(0);
     const manifest = JSON.parse(await readFile(join(jobDir, 'manifest.json'), 'utf8')) as { parts: Array<{ index: string; kind: string; done: boolean }> };
-    expect(manifest.parts.filter((p) => p.kind === 'resubmit')).toHaveLength(3);
-    expect(new Set(manifest.parts.map((p) => p.index)).size).toBe(6);
-    expect(emu.stats().batchesCreated - created).toBe(6);
+    // A resubmit batch created before the kill may expire again (the fault was on): more parts, never a duplicate batch.
+    expect(manifest.parts.filter((p) => p.kind === 'resubmit').length).toBeGreaterThanOrEqual(3);
+    expect(new Set(manifest.parts.map((p) => p.index)).size).toBe(manifest.parts.length);
+    expect(emu.stats().batchesCreated - created).toBe(manifest.parts.length);
     const results = await runCli(['results', jobDir], { cwd: root });
     expect(results.stdout.trim().split('\n').map((l) => JSON.parse(l).custom_id).sort()).toEqual([...ids].sort());
   });

@@ -35,16 +35,17 @@ export async function deleteFinishedFiles(ctx: JobContext, parts: readonly JobPa
 }
 
 /**
- * After a crash during an upload (`uploadStartedAt` without `fileId`) the server may hold a file nobody recorded:
- * list the account's batch files and delete those named after this job that no part records. Runs under the job
- * lock before anything is uploaded, so no upload of this job is in flight, and a file a batch uses is recorded.
+ * After a crash during an upload (`uploadStartedAt` without `fileId`), or an upload retried after a lost answer
+ * (`ctx.uploadRetried`), the server may hold a file nobody recorded: list the account's batch files and delete
+ * those named after this job that no part records. Runs under the job lock while no upload of this job is in
+ * flight, so every file a batch uses is recorded.
  * @returns the ids of the deleted orphans
  */
 export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
   const { client, store } = ctx;
   const { manifest } = store;
   if (!client.files.list || !client.files.delete) return [];
-  if (!manifest.parts.some((p) => p.uploadStartedAt && !p.fileId)) return [];
+  if (!ctx.uploadRetried && !manifest.parts.some((p) => p.uploadStartedAt && !p.fileId)) return [];
   const recorded = new Set(manifest.parts.flatMap((p) => (p.fileId ? [p.fileId] : [])));
   const prefix = `${manifest.jobId}-part-`;
   const orphans: string[] = [];
@@ -59,6 +60,7 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
   }
   const deleted: string[] = [];
   for (const id of orphans) if (await deleteFile(ctx, id)) deleted.push(id);
+  ctx.uploadRetried = false;
   if (deleted.length > 0) ctx.emit({ type: 'warning', message: `deleted ${deleted.length} input file(s) left on the server by an interrupted upload (${deleted.join(', ')})` });
   return deleted;
 }

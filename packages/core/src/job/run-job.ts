@@ -149,6 +149,8 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
       if (opts.wait) await waitForParts(ctx, opts.timeoutMs, started);
       // Also the files of parts finished before a crash mid-cleanup, or settled by a cancel.
       await deleteFinishedFiles(ctx);
+      // Uploads are over (submitParts settles them all), so an unrecorded file of this job is an orphan.
+      await deleteOrphanUploads(ctx);
     } catch (error) {
       if (isAbortError(error) || opts.signal?.aborted) await onInterrupt(ctx, opts.cancelOnInterrupt);
       throw error;

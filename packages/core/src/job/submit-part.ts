@@ -33,8 +33,10 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
       ...(signal ? { signal } : {}),
       ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
       retryBaseMs: ctx.opts.retryBaseMs,
-      onRetry: ({ attempt, delayMs, error }) =>
-        ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) }),
+      onRetry: ({ attempt, delayMs, error }) => {
+        ctx.uploadRetried = true;
+        ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) });
+      },
     });
     crashPoint('after-upload-unrecorded');
     part.fileId = file.id;

@@ -349,6 +349,20 @@ describe('runBatchJob', () => {
     expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
   });
 
+  it('deletes the files an upload retried after a lost answer left on the server', async () => {
+    const { dir, ids, root } = await writeChunks(3, 3);
+    emu.setFaults({ loseResponseRate: 0.5, routes: ['POST /v1/files'] });
+    let summary;
+    try {
+      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL, 0), ...fast, uploadAttempts: 20, keepFiles: true });
+    } finally {
+      emu.setFaults(null);
+    }
+    const manifest = await loadManifest(summary.jobDir);
+    expect(await jobFiles(manifest.jobId)).toEqual(manifest.parts.map((p) => `${manifest.jobId}-part-${p.index}.jsonl`));
+    expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
+  });
+
   it('keeps the uploaded input files with keepFiles', async () => {
     const { dir, root } = await writeChunks(2, 3);
     const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast, keepFiles: true });

@@ -24,6 +24,8 @@ export interface JobFlags extends ClientFlags {
   progress?: ProgressMode;
   quiet?: boolean;
   resubmit?: boolean;
+  maxResubmits?: number | string;
+  keepFiles?: boolean;
   cancelOnInterrupt?: boolean;
 }
 
@@ -35,7 +37,7 @@ export function addClientFlags(cmd: Command): Command {
 }
 
 /**
- * Add the job flags: --concurrency, --poll-interval, --timeout, --no-resubmit, --cancel-on-interrupt, --progress,
+ * Add the job flags: --concurrency, --poll-interval, --timeout, --no-resubmit, --max-resubmits, --keep-files, --cancel-on-interrupt, --progress,
  * --quiet, plus --window and --job-dir when `submit` (the commands that create a job).
  */
 export function addJobFlags(cmd: Command, { create = false } = {}): Command {
@@ -50,6 +52,12 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
     .option('--poll-interval <duration>', 'longest wait between status polls (e.g. 15s, 1m)', '15s')
     .option('--timeout <duration>', 'stop after this long: waiting on batches and, in kbatch run, realtime requests too (AWAIT_TIMEOUT; the job stays resumable)')
     .option('--no-resubmit', 'do not resubmit the never-run requests of an expired batch')
+    .addOption(
+      new Option('--max-resubmits <n>', 'resubmit the never-run requests of an expired batch at most n times; after that they fail as BATCH_EXPIRED')
+        .argParser(numberArg)
+        .default(3),
+    )
+    .option('--keep-files', 'keep the uploaded input files on the server (default: deleted once their batch finished and its results are downloaded)')
     .option('--cancel-on-interrupt', 'on Ctrl-C, cancel the job\'s batches (finished results are kept)')
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'plain', 'json', 'none']).default('auto'))
     .option('-q, --quiet', 'no progress output');
@@ -75,6 +83,8 @@ export function jobOptionsFromFlags(flags: JobFlags): Omit<JobOptions, 'client'>
     ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: parseDuration(flags.pollInterval, '--poll-interval') }),
     ...(flags.timeout === undefined ? {} : { timeoutMs: parseDuration(flags.timeout, '--timeout') }),
     noResubmit: flags.resubmit === false,
+    ...(flags.maxResubmits === undefined ? {} : { maxResubmits: flags.maxResubmits as number }),
+    ...(flags.keepFiles ? { keepFiles: true } : {}),
     cancelOnInterrupt: flags.cancelOnInterrupt === true,
   };
 }

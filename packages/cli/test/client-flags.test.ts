@@ -33,6 +33,13 @@ describe('jobOptionsFromFlags', () => {
   });
 });
 
+describe('jobOptionsFromFlags file and resubmit flags', () => {
+  it('maps --max-resubmits and --keep-files', () => {
+    expect(jobOptionsFromFlags({ concurrency: 1, maxResubmits: 0, keepFiles: true })).toMatchObject({ maxResubmits: 0, keepFiles: true });
+    expect(jobOptionsFromFlags({ concurrency: 1 })).not.toHaveProperty('keepFiles');
+  });
+});
+
 describe('formatSummary', () => {
   it('lists validation errors with their custom_ids and how to get the results', () => {
     const text = formatSummary({

@@ -194,7 +194,7 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
   };
 }
 
-type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'cancelOnInterrupt'> & { window?: string };
+type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt'> & { window?: string };
 
 async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; verbose?: boolean }, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
   let emulator: Emulator | undefined;

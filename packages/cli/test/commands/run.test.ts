@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { loadAnsweredIds, recordStream, type SourceRecord } from '@kbatch/core';
+import OpenAI from 'openai';
 import { respond, startEmulator, type Emulator, chatSettled } from '@kbatch/emulator';
 import { BIN, runCli, spawnChild, spawnCli } from './job-fixtures.js';
 import { runCli as runBin } from '../helpers/spawn.js';
@@ -149,6 +150,23 @@ describe('kbatch run', () => {
     const rows = await parse(run.stdout, { columns: true }) as Record<string, string>[];
     expect(Object.keys(rows[0]!)).toEqual(expect.arrayContaining(['id', 'body', 'kb_custom_id', 'kb_category', 'kb_meta.urgent', 'kb_error']));
     expect(rows.every((r) => ['billing', 'bug'].includes(r.kb_category!) && ['true', 'false'].includes(r['kb_meta.urgent']!))).toBe(true);
+  });
+
+  it('leaves none of its uploaded input files on the server after a run (--keep-files keeps them)', async () => {
+    const cwd = await root();
+    const client = new OpenAI({ apiKey: 'k', baseURL: emu.baseURL });
+    const filesOf = async (job: string) => {
+      const { jobId } = JSON.parse(await readFile(join(cwd, job, 'manifest.json'), 'utf8')) as { jobId: string };
+      const names: string[] = [];
+      for await (const f of client.files.list({ purpose: 'batch' })) if (f.filename.startsWith(`${jobId}-part-`)) names.push(f.filename);
+      return names;
+    };
+    for (const [job, extra] of [['job', []], ['kept', ['--keep-files']]] as const) {
+      const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--max-requests', '10', '--job-dir', job, '--output', `${job}.csv`, '--poll-interval', '50ms', '--quiet', ...extra], { env, cwd });
+      expect(run.code).toBe(0);
+    }
+    expect(await filesOf('job')).toEqual([]);
+    expect(await filesOf('kept')).toHaveLength(3);
   });
 
   it('continues after a SIGKILL when rerun with the same --job-dir: one batch per chunk, full output', async () => {

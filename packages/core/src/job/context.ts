@@ -11,6 +11,8 @@ export interface JobContext {
   signal?: AbortSignal;
   limit: LimitFunction;
   emit: (event: JobEvent) => void;
+  /** Set when an upload was retried in this process: a lost answer may have left a file on the server. */
+  uploadRetried?: boolean;
   /** The shared listing of this job's batches for adoption after a crash (created on first use). */
   scan?: JobBatchScan;
   opts: {
@@ -19,6 +21,8 @@ export interface JobContext {
     retryBaseMs: number;
     noResubmit: boolean;
     maxResubmits: number;
+    /** Keep the uploaded input files of finished parts on the server (default: deleted). */
+    keepFiles?: boolean;
     downloadAttempts: number;
     /** Attempts of one upload (transient failures). */
     uploadAttempts?: number;

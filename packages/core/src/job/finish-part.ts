@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { downloadFile } from '../batch/download-file.js';
 import { KbatchError } from '../errors.js';
 import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
@@ -16,6 +17,7 @@ import { submitPart } from './submit-part.js';
 import { cancelRequested } from './cancel-parts.js';
 import { messageOf } from '../client/retry.js';
 import { applyBatch } from './apply-batch.js';
+import { markExpiredLeftovers } from './expired-leftovers.js';
 
 export { applyBatch };
 
@@ -57,7 +59,10 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
   // A straggler batch's leftovers are finished realtime by the run, never resubmitted (even if it expired before the cancel took).
-  let resubmit = batch.status === 'expired' && !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx)) && generation(ctx, part) < ctx.opts.maxResubmits;
+  const eligible = batch.status === 'expired' && !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx));
+  const generations = generation(ctx, part);
+  let resubmit = eligible && generations < ctx.opts.maxResubmits;
+  const atLimit = eligible && !resubmit;
   if (resubmit && (part.outputLines ?? 0) < counts.completed) {
     // Without all the results the server reports, "no result" does not mean "never run": resubmitting would pay twice.
     resubmit = false;
@@ -68,13 +73,10 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     });
   }
   // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
-  const tally = await tallyPart(store.jobDir, part, resubmit || Boolean(part.straggler));
+  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || Boolean(part.straggler));
   let newPart: JobPart | undefined;
-  if (resubmit && tally.unrun.size > 0) {
-    newPart = await writeResubmitPart(ctx, part, tally.unrun);
-    part.resubmittedAs = newPart.index;
-    store.manifest.parts.push(newPart);
-  }
+  if (resubmit && tally.unrun.size > 0) newPart = await addResubmitPart(ctx, part, tally.unrun);
+  if (atLimit && tally.unrun.size > 0) tally.failed += await markExpiredLeftovers(ctx, part, tally.unrun, generations);
   part.succeeded = tally.succeeded;
   part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests : tally.failed;
   part.done = true;
@@ -119,7 +121,7 @@ function generation(ctx: JobContext, part: JobPart): number {
  * Count a finished part's results; with `findUnrun`, also collect the custom_ids of its requests that have
  * no real result (none, or an expired/cancelled marker), which a resubmission must run again.
  */
-async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean) {
+export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean) {
   let succeeded = 0;
   let failed = 0;
   const resolved = new Set<string>();
@@ -148,14 +150,31 @@ async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean) {
   return { succeeded, failed, unrun };
 }
 
-// The new chunk holds the original request lines of the never-run requests, in their original order.
-async function writeResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<string>): Promise<JobPart> {
+// Allocating the index, writing the chunk and recording the part happen alone (ManifestStore.exclusive):
+// two batches expiring at once must not take the same index or write the same file.
+function addResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<string>): Promise<JobPart> {
   const { store } = ctx;
-  const index = store.nextIndex();
-  const dest = jobPath(store.jobDir, join('chunks', `part-${index}.jsonl`));
-  const temp = `${dest}.tmp`;
+  return store.exclusive(async () => {
+    // Finishing this part again (a crash after a save that already held its resubmit part): reuse that part.
+    const recorded = part.resubmittedAs === undefined ? undefined : store.manifest.parts.find((p) => p.index === part.resubmittedAs && p.parent === part.index);
+    if (recorded) return recorded;
+    const next = await writeResubmitPart(store.jobDir, part, unrun, store.nextIndex());
+    part.resubmittedAs = next.index;
+    store.manifest.parts.push(next);
+    crashPoint('after-resubmit-part');
+    return next;
+  });
+}
+
+/**
+ * Write part `index`: the original request lines of `part`'s never-run requests, in their original order.
+ * Callers serialize index allocation (see addResubmitPart); the temp file is unique to this writer anyway.
+ */
+export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Set<string>, index: string): Promise<JobPart> {
+  const dest = jobPath(jobDir, join('chunks', `part-${index}.jsonl`));
+  const temp = `${dest}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const out = createWriteStream(temp);
-  for await (const { text } of readFileLines(jobPath(store.jobDir, part.path))) {
+  for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
     const id = customIdOf(text);
     if (id === null || !unrun.has(id)) continue;
     if (!out.write(`${text}\n`)) await once(out, 'drain');
@@ -163,7 +182,7 @@ async function writeResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<stri
   out.end();
   await once(out, 'finish');
   await rename(temp, dest);
-  const next = await partFromFile(store.jobDir, dest, index, 'resubmit');
+  const next = await partFromFile(jobDir, dest, index, 'resubmit');
   next.parent = part.index;
   return next;
 }

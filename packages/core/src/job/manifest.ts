@@ -53,6 +53,8 @@ export const JobPartSchema = z.object({
   failed: z.number().optional(),
   resubmittedAs: z.string().optional(),
   cancelRequested: z.boolean().optional(),
+  /** When the uploaded input file (`fileId`) was deleted from the server (saved after the delete succeeded or found it gone). */
+  fileDeletedAt: z.string().optional(),
   /**
    * Set, and saved, before kbatch itself cancels this in_progress batch because its last few requests stalled
    * (runJob `finishRealtime`): the requests it leaves without a result are finished realtime by the run, never
@@ -141,6 +143,7 @@ export async function writeManifest(jobDir: string, manifest: JobManifest): Prom
  */
 export class ManifestStore {
   private queue: Promise<void> = Promise.resolve();
+  private lock: Promise<void> = Promise.resolve();
 
   constructor(
     readonly jobDir: string,
@@ -160,6 +163,19 @@ export class ManifestStore {
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Run `fn` alone: changes that allocate a part index and write its chunk (two expiring batches at once)
+   * must not interleave, or both take the same index and the same file.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.then(
+      () => {},
+      () => {},
+    );
     return next;
   }
 

@@ -10,6 +10,8 @@ import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
+import { repairParts } from './repair-parts.js';
+import { deleteFinishedFiles, deleteOrphanUploads } from './delete-files.js';
 import { submitParts, waitForParts } from './wait-for-parts.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 
@@ -31,7 +33,18 @@ export const JobOptionsSchema = z.object({
   timeoutMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
   wait: z.boolean({ error: 'must be a boolean' }).default(true),
   noResubmit: z.boolean({ error: 'must be a boolean' }).default(false),
+  /**
+   * How many times the never-run requests of an expired batch are resubmitted as a new batch (default 3). Requests
+   * still unrun after that get a `BATCH_EXPIRED` error line ("expired N times; not resubmitted after M
+   * resubmissions") and a warning event names the part.
+   */
   maxResubmits: z.int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).default(3),
+  /**
+   * Keep each part's uploaded input file on the server. By default it is deleted once the part's batch is terminal
+   * and its results are downloaded (recorded as `fileDeletedAt`). Files orphaned by a crash during an upload are
+   * deleted on resume either way: no batch can use them.
+   */
+  keepFiles: z.boolean({ error: 'must be a boolean' }).default(false),
   cancelOnInterrupt: z.boolean({ error: 'must be a boolean' }).default(false),
   retryBaseMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).default(500),
   uploadAttempts: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(8),
@@ -111,6 +124,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
         retryBaseMs: opts.retryBaseMs,
         noResubmit: opts.noResubmit,
         maxResubmits: opts.maxResubmits,
+        keepFiles: opts.keepFiles,
         downloadAttempts: opts.downloadAttempts,
         uploadAttempts: opts.uploadAttempts,
         ...(opts.stragglers ? { stragglers: opts.stragglers } : {}),
@@ -128,9 +142,15 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
     // `timeoutMs` bounds uploads and creates as well as the wait.
     const started = Date.now();
     try {
+      await repairParts(ctx);
+      await deleteOrphanUploads(ctx);
       if (await cancelRequested(ctx)) await settleCancelled(ctx);
       else await submitParts(ctx, manifest.parts.filter((p) => !p.batchId && !p.done), opts.timeoutMs, started);
       if (opts.wait) await waitForParts(ctx, opts.timeoutMs, started);
+      // Also the files of parts finished before a crash mid-cleanup, or settled by a cancel.
+      await deleteFinishedFiles(ctx);
+      // Uploads are over (submitParts settles them all), so an unrecorded file of this job is an orphan.
+      await deleteOrphanUploads(ctx);
     } catch (error) {
       if (isAbortError(error) || opts.signal?.aborted) await onInterrupt(ctx, opts.cancelOnInterrupt);
       throw error;

@@ -9,6 +9,7 @@ import { crashPoint } from './crash-point.js';
 import { partMetadata } from './part-metadata.js';
 import { adoptBatch, JobBatchScan } from './batch-scan.js';
 import { cancelRequested } from './cancel-parts.js';
+import { uploadFilename } from './delete-files.js';
 
 export { partMetadata };
 
@@ -27,14 +28,17 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     await store.save();
     const file = await uploadFile(client, jobPath(store.jobDir, part.path), {
       purpose: 'batch',
-      filename: `${jobId}-part-${part.index}.jsonl`,
+      filename: uploadFilename(jobId, part.index),
       expectedSha256: part.sha256,
       ...(signal ? { signal } : {}),
       ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
       retryBaseMs: ctx.opts.retryBaseMs,
-      onRetry: ({ attempt, delayMs, error }) =>
-        ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) }),
+      onRetry: ({ attempt, delayMs, error }) => {
+        ctx.uploadRetried = true;
+        ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) });
+      },
     });
+    crashPoint('after-upload-unrecorded');
     part.fileId = file.id;
     await store.save();
     ctx.emit({ type: 'uploaded', part: part.index, fileId: file.id, bytes: part.bytes });

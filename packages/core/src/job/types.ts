@@ -6,7 +6,8 @@ import type { KbatchErrorCode } from '../errors.js';
 /** The client capabilities a job needs (an openai client from createKlusterClient() has them all). */
 export type JobClient = UploadClient & {
   batches: Pick<OpenAI['batches'], 'create' | 'retrieve' | 'list' | 'cancel'>;
-  files: Pick<OpenAI['files'], 'content'>;
+  /** `delete` and `list` clean up uploaded input files (skipped when the client lacks them). */
+  files: Pick<OpenAI['files'], 'content'> & Partial<Pick<OpenAI['files'], 'delete' | 'list'>>;
 };
 
 /** Live counts of one part. */

@@ -8,6 +8,7 @@ import type { JobContext } from './context.js';
 import { submitPart } from './submit-part.js';
 import { applyBatch } from './apply-batch.js';
 import { finishPart } from './finish-part.js';
+import { deleteFinishedFiles } from './delete-files.js';
 import { partProgress, summarizeJob } from './summary.js';
 import { cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 import { crashPoint } from './crash-point.js';
@@ -121,6 +122,7 @@ async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, S
   if (isTerminalStatus(batch.status) && (!filesMissing || schedule.missingFiles >= 5)) {
     if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
     await finishPart(ctx, part, batch);
+    await deleteFinishedFiles(ctx, [part]);
     return;
   }
   if (filesMissing) schedule.missingFiles++;

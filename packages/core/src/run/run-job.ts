@@ -132,6 +132,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       pollIntervalMs: opts.pollIntervalMs,
       noResubmit: opts.noResubmit,
       maxResubmits: opts.maxResubmits,
+      keepFiles: opts.keepFiles,
       cancelOnInterrupt: opts.cancelOnInterrupt,
       retryBaseMs: opts.retryBaseMs,
       onProgress: emit,

@@ -109,6 +109,7 @@ export const RunJobOptionsSchema = z
     timeoutMs: JobOptionsSchema.shape.timeoutMs,
     noResubmit: JobOptionsSchema.shape.noResubmit,
     maxResubmits: JobOptionsSchema.shape.maxResubmits,
+    keepFiles: JobOptionsSchema.shape.keepFiles,
     cancelOnInterrupt: JobOptionsSchema.shape.cancelOnInterrupt,
     retryBaseMs: JobOptionsSchema.shape.retryBaseMs,
     onProgress: fn<(event: RunEvent) => void>().optional(),

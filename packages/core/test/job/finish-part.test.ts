@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createJob } from '../../src/job/create-job.js';
-import { ManifestStore } from '../../src/job/manifest.js';
+import { ManifestStore, type JobPart } from '../../src/job/manifest.js';
+import { scanFile } from '../../src/job/lines.js';
 import { finishPart } from '../../src/job/finish-part.js';
 import type { JobContext } from '../../src/job/context.js';
 import type { JobClient, JobEvent } from '../../src/job/types.js';
@@ -110,6 +111,63 @@ describe('finishPart', () => {
     expect(store.manifest.parts).toHaveLength(1);
     expect(part.resubmittedAs).toBeUndefined();
     expect(events.some((e) => e.type === 'warning' && /not resubmitting/.test(e.message))).toBe(true);
+  });
+
+  it('past maxResubmits gives each never-run request one BATCH_EXPIRED error line (replacing the server markers) and warns', async () => {
+    const { ctx, store, part, events } = await setup({
+      file_out: `${ok('a1')}\n${ok('a2')}\n`,
+      file_err: `${expiredMarker('a3')}\n${expiredMarker('a4')}\n`,
+    });
+    ctx.opts.maxResubmits = 0;
+    expect(await finishPart(ctx, part, batch({}))).toBeUndefined();
+    expect(store.manifest.parts).toHaveLength(1);
+    expect(part).toMatchObject({ done: true, succeeded: 2, failed: 3, errorLines: 3 });
+    const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.custom_id, l.error.code])).toEqual([['a3', 'BATCH_EXPIRED'], ['a4', 'BATCH_EXPIRED'], ['a5', 'BATCH_EXPIRED']]);
+    expect(lines[0].error.message).toBe('expired once; not resubmitted after 0 resubmissions (limit --max-resubmits 0)');
+    expect(events).toContainEqual({ type: 'warning', part: '00001', message: '3 requests expired once; not resubmitted (limit --max-resubmits 0)' });
+  });
+
+  it('gives two batches that expire at once distinct resubmit parts, each chunk holding its own never-run requests', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-finish-'));
+    const chunks = ['a', 'b'].map((k) => join(root, `${k}.jsonl`));
+    for (const [i, k] of ['a', 'b'].entries()) await writeFile(chunks[i]!, `${[1, 2, 3, 4, 5].map((n) => requestLine(`${k}${n}`)).join('\n')}\n`);
+    const { jobDir } = await createJob({ chunks, jobDir: join(root, 'job') });
+    const store = await ManifestStore.open(jobDir);
+    // Both expiries are held until both have asked for their results, so they finish at the same moment.
+    let release!: () => void;
+    const bothAsked = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    const real = emulatorClient(emu.baseURL);
+    const client = Object.assign(Object.create(real) as JobClient, {
+      files: {
+        content: async (id: string) => {
+          if (++asked === 2) release();
+          await bothAsked;
+          return new Response(`${ok(id === 'out_a' ? 'a1' : 'b1')}\n`);
+        },
+      },
+    });
+    const ctx: JobContext = {
+      store,
+      client,
+      limit: pLimit(2),
+      emit: () => {},
+      opts: { concurrency: 2, pollIntervalMs: 50, retryBaseMs: 1, noResubmit: false, maxResubmits: 3, downloadAttempts: 2 },
+    };
+    const [pa, pb] = store.manifest.parts as [JobPart, JobPart];
+    const expired = (k: string) => batch({ id: `batch_${k}`, output_file_id: `out_${k}`, error_file_id: null, request_counts: { total: 5, completed: 1, failed: 0 } });
+    const [na, nb] = await Promise.all([finishPart(ctx, pa, expired('a')), finishPart(ctx, pb, expired('b'))]);
+    expect(new Set(store.manifest.parts.map((p) => p.index)).size).toBe(4);
+    for (const [parent, next, k] of [[pa, na!, 'a'], [pb, nb!, 'b']] as const) {
+      expect(next).toMatchObject({ kind: 'resubmit', parent: parent.index, requests: 4 });
+      expect(parent.resubmittedAs).toBe(next.index);
+      const text = await readFile(join(jobDir, next.path), 'utf8');
+      expect(text.trim().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual([2, 3, 4, 5].map((n) => `${k}${n}`));
+      expect((await scanFile(join(jobDir, next.path))).sha256).toBe(next.sha256);
+      expect(next.fileId).toBeDefined();
+    }
+    expect((await readdir(join(jobDir, 'chunks'))).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
   it('fails with RESPONSE_INVALID on a result line that is not JSON', async () => {

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runBatchJob, resumeJob } from '../../src/job/run-job.js';
 import { readJobResults } from '../../src/job/read-job-results.js';
-import { loadManifest } from '../../src/job/manifest.js';
+import { loadManifest, writeManifest } from '../../src/job/manifest.js';
+import { scanFile } from '../../src/job/lines.js';
+import { uploadFile } from '../../src/client/upload-file.js';
 import { addChunks, createJob } from '../../src/job/create-job.js';
 import { cancelJob, jobStatus } from '../../src/job/job-commands.js';
 import type { JobEvent } from '../../src/job/types.js';
@@ -322,6 +324,110 @@ describe('runBatchJob', () => {
     for await (const r of readJobResults(jobDir)) results.push(r);
     expect(results.map((r) => r.custom_id).sort()).toEqual([...ids].sort());
     expect(results.every((r) => r.response?.status_code === 200)).toBe(true);
+  });
+
+  async function jobFiles(jobId: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const f of emulatorClient(emu.baseURL).files.list({ purpose: 'batch' })) if (f.filename.startsWith(`${jobId}-part-`)) names.push(f.filename);
+    return names.sort();
+  }
+
+  it('deletes each uploaded input file once its batch finished and its results are downloaded (expired parts too)', async () => {
+    const { dir, ids, root } = await writeChunks(2, 6);
+    emu.setFaults({ expireAfterLines: 4 });
+    let summary;
+    try {
+      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast });
+    } finally {
+      emu.setFaults(null);
+    }
+    expect(summary.state).toBe('completed');
+    const manifest = await loadManifest(summary.jobDir);
+    expect(manifest.parts).toHaveLength(4);
+    for (const p of manifest.parts) expect(p.fileDeletedAt).toBeDefined();
+    expect(await jobFiles(manifest.jobId)).toEqual([]);
+    expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
+  });
+
+  it('deletes the files an upload retried after a lost answer left on the server', async () => {
+    const { dir, ids, root } = await writeChunks(3, 3);
+    emu.setFaults({ loseResponseRate: 0.5, routes: ['POST /v1/files'] });
+    let summary;
+    try {
+      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL, 0), ...fast, uploadAttempts: 20, keepFiles: true });
+    } finally {
+      emu.setFaults(null);
+    }
+    const manifest = await loadManifest(summary.jobDir);
+    expect(await jobFiles(manifest.jobId)).toEqual(manifest.parts.map((p) => `${manifest.jobId}-part-${p.index}.jsonl`));
+    expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
+  });
+
+  it('keeps the uploaded input files with keepFiles', async () => {
+    const { dir, root } = await writeChunks(2, 3);
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast, keepFiles: true });
+    const manifest = await loadManifest(summary.jobDir);
+    expect(manifest.parts.every((p) => p.fileDeletedAt === undefined)).toBe(true);
+    expect(await jobFiles(manifest.jobId)).toEqual([`${manifest.jobId}-part-00001.jsonl`, `${manifest.jobId}-part-00002.jsonl`]);
+  });
+
+  it('on resume deletes an input file whose upload finished unrecorded, never one a part records', async () => {
+    const { dir, ids, root } = await writeChunks(2, 3);
+    const jobDir = join(root, 'job');
+    const client = emulatorClient(emu.baseURL);
+    const { manifest } = await createJob({ chunks: [dir], jobDir });
+    // What a crash between the server's answer and the manifest write leaves: the file exists, the part does not name it.
+    const orphan = await uploadFile(client, join(jobDir, manifest.parts[0]!.path), { purpose: 'batch', filename: `${manifest.jobId}-part-00001.jsonl` });
+    manifest.parts[0]!.uploadStartedAt = new Date().toISOString();
+    manifest.parts[0]!.uploadAttempts = 1;
+    await writeManifest(jobDir, manifest);
+    const events: JobEvent[] = [];
+    const summary = await resumeJob(jobDir, { client, ...fast, keepFiles: true, onProgress: (e) => events.push(e) });
+    expect(summary.state).toBe('completed');
+    const after = await loadManifest(jobDir);
+    const names = [];
+    for await (const f of client.files.list({ purpose: 'batch' })) if (f.filename.startsWith(`${manifest.jobId}-part-`)) names.push(f.id);
+    expect(names.sort()).toEqual(after.parts.map((p) => p.fileId!).sort());
+    expect(names).not.toContain(orphan.id);
+    expect(events.some((e) => e.type === 'warning' && e.message.includes(orphan.id))).toBe(true);
+    expect(await resultIds(jobDir)).toEqual([...ids].sort());
+  });
+
+  it('repairs on resume a job that two simultaneous expiries left with one resubmit index and one overwritten chunk', async () => {
+    const { dir, ids, root } = await writeChunks(2, 5);
+    const jobDir = join(root, 'job');
+    const client = emulatorClient(emu.baseURL);
+    emu.setFaults({ expireAfterLines: 2 });
+    try {
+      await runBatchJob({ chunks: [dir], jobDir, client, ...fast, noResubmit: true });
+    } finally {
+      emu.setFaults(null);
+    }
+    // The state the racing code left: both parents resubmitted as 00003, the file holding the second one's requests.
+    const manifest = await loadManifest(jobDir);
+    const leftovers = [ids.slice(2, 5), ids.slice(7, 10)];
+    const texts = leftovers.map((l) => `${l.map((id) => requestLine(id)).join('\n')}\n`);
+    const racing = [];
+    for (const [i, text] of texts.entries()) {
+      const file = join(root, `leftovers-${i}.jsonl`);
+      await writeFile(file, text);
+      const { sha256, bytes } = await scanFile(file);
+      manifest.parts[i]!.resubmittedAs = '00003';
+      racing.push({ index: '00003', kind: 'resubmit' as const, parent: manifest.parts[i]!.index, path: join('chunks', 'part-00003.jsonl'), sha256, requests: 3, bytes, uploadAttempts: 1, uploadStartedAt: new Date().toISOString(), createAttempts: 0, downloadAttempts: 0, done: false });
+    }
+    manifest.parts.push(...racing);
+    await writeFile(join(jobDir, 'chunks', 'part-00003.jsonl'), texts[1]!);
+    await writeManifest(jobDir, manifest);
+    const created = emu.stats().batchesCreated;
+    const events: JobEvent[] = [];
+    const summary = await resumeJob(jobDir, { client, ...fast, onProgress: (e) => events.push(e) });
+    expect(summary).toMatchObject({ state: 'completed', succeeded: 10, failed: 0, pending: 0 });
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    const repaired = await loadManifest(jobDir);
+    expect(repaired.parts.map((p) => [p.index, p.parent ?? null])).toEqual([['00001', null], ['00002', null], ['00004', '00001'], ['00003', '00002']]);
+    expect(repaired.parts.map((p) => p.resubmittedAs ?? null)).toEqual(['00004', '00003', null, null]);
+    expect(await resultIds(jobDir)).toEqual([...ids].sort());
+    expect(events.some((e) => e.type === 'warning' && /part 00003 of part 00001 was damaged.*rebuilt as part 00004 with 3/.test(e.message))).toBe(true);
   });
 
   it('stops creating batches when cancelJob runs while another process holds the job', async () => {

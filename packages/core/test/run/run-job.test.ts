@@ -228,6 +228,35 @@ describe('runJob', () => {
     expect(ids).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 1}`));
   });
 
+  it('marks the rows whose batches expired more than maxResubmits allows as expired (BATCH_EXPIRED), with a warning', async () => {
+    const expiring = await emulator({ seed: 2, faults: { expireAfterLines: 4 } });
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 10);
+    const out = sink();
+    const warnings: string[] = [];
+    const summary = await runJob({
+      ...base,
+      client: createKlusterClient({ apiKey: 'k', baseURL: expiring.baseURL }),
+      input,
+      prompt: 'Review: {{text}}',
+      labels: LABELS,
+      maxResubmits: 1,
+      retries: 0,
+      output: out.stream,
+      jobDir: join(dir, 'job'),
+      onProgress: (e) => {
+        if (e.type === 'warning') warnings.push(`${e.part}: ${e.message}`);
+      },
+    });
+    expect(summary).toMatchObject({ records: 10, succeeded: 8, failed: 2 });
+    const rows = out.text().trim().split('\n').map((l) => JSON.parse(l) as { id: string; error: string | null });
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 1}`));
+    const expired = rows.filter((r) => r.error !== null);
+    expect(expired.map((r) => r.id)).toEqual(['r9', 'r10']);
+    for (const r of expired) expect(r.error).toBe('request failed (BATCH_EXPIRED): expired twice; not resubmitted after 1 resubmission (limit --max-resubmits 1)');
+    expect(warnings).toContain('00002: 2 requests expired twice; not resubmitted (limit --max-resubmits 1)');
+  });
+
   it('reads stdin (spooled into the job directory, format sniffed) and continues a finished run without new batches', async () => {
     const dir = await tempDir();
     const stdin = Readable.from([Buffer.from('{"q":"great stuff"}\n{"q":"awful'), Buffer.from(' thing"}\n')]);

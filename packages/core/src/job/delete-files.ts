@@ -1,0 +1,79 @@
+import { APIError } from 'openai';
+import { isTerminalStatus } from '../client/schemas.js';
+import { isAbortError, messageOf } from '../client/retry.js';
+import type { JobPart } from './manifest.js';
+import type { JobContext } from './context.js';
+import { crashPoint } from './crash-point.js';
+
+/** The name a part's input file is uploaded under (submitPart); its job prefix finds orphans after a crash. */
+export function uploadFilename(jobId: string, index: string): string {
+  return `${jobId}-part-${index}.jsonl`;
+}
+
+// Only a finished part whose batch is over (or that never got one, nor tried to) no longer needs its file.
+function fileNoLongerNeeded(part: JobPart): boolean {
+  if (!part.done || !part.fileId || part.fileDeletedAt) return false;
+  return part.batchId ? part.status !== undefined && isTerminalStatus(part.status) : !part.createStartedAt;
+}
+
+/**
+ * Delete the uploaded input file of each finished part (its batch is terminal and its results are downloaded),
+ * unless `keepFiles`. Each deletion is saved (`fileDeletedAt`), so a crash mid-cleanup only repeats a delete,
+ * and a file the server no longer has counts as deleted. A failed delete is a warning, never a job failure.
+ */
+export async function deleteFinishedFiles(ctx: JobContext, parts: readonly JobPart[] = ctx.store.manifest.parts): Promise<void> {
+  const { client, store, signal } = ctx;
+  if (ctx.opts.keepFiles || !client.files.delete) return;
+  for (const part of parts) {
+    if (!fileNoLongerNeeded(part)) continue;
+    if (!(await deleteFile(ctx, part.fileId!, part.index))) continue;
+    part.fileDeletedAt = new Date().toISOString();
+    await store.save();
+    crashPoint('after-file-delete');
+    if (signal?.aborted) return;
+  }
+}
+
+/**
+ * After a crash during an upload (`uploadStartedAt` without `fileId`), or an upload retried after a lost answer
+ * (`ctx.uploadRetried`), the server may hold a file nobody recorded: list the account's batch files and delete
+ * those named after this job that no part records. Runs under the job lock while no upload of this job is in
+ * flight, so every file a batch uses is recorded.
+ * @returns the ids of the deleted orphans
+ */
+export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
+  const { client, store } = ctx;
+  const { manifest } = store;
+  if (!client.files.list || !client.files.delete) return [];
+  if (!ctx.uploadRetried && !manifest.parts.some((p) => p.uploadStartedAt && !p.fileId)) return [];
+  const recorded = new Set(manifest.parts.flatMap((p) => (p.fileId ? [p.fileId] : [])));
+  const prefix = `${manifest.jobId}-part-`;
+  const orphans: string[] = [];
+  try {
+    for await (const file of client.files.list({ purpose: 'batch' }, ctx.signal ? { signal: ctx.signal } : {})) {
+      if (file.filename.startsWith(prefix) && !recorded.has(file.id)) orphans.push(file.id);
+    }
+  } catch (error) {
+    if (isAbortError(error) || ctx.signal?.aborted) throw error;
+    ctx.emit({ type: 'warning', message: `listing files to clean up after an interrupted upload failed: ${messageOf(error)}` });
+    return [];
+  }
+  const deleted: string[] = [];
+  for (const id of orphans) if (await deleteFile(ctx, id)) deleted.push(id);
+  ctx.uploadRetried = false;
+  if (deleted.length > 0) ctx.emit({ type: 'warning', message: `deleted ${deleted.length} input file(s) left on the server by an interrupted upload (${deleted.join(', ')})` });
+  return deleted;
+}
+
+// True when the file is gone (deleted now, or already); a failure is reported and leaves the file.
+async function deleteFile(ctx: JobContext, id: string, part?: string): Promise<boolean> {
+  try {
+    await ctx.client.files.delete!(id, ctx.signal ? { signal: ctx.signal } : {});
+    return true;
+  } catch (error) {
+    if (error instanceof APIError && error.status === 404) return true;
+    if (isAbortError(error) || ctx.signal?.aborted) throw error;
+    ctx.emit({ type: 'warning', ...(part ? { part } : {}), message: `deleting input file ${id} failed (kept): ${messageOf(error)}` });
+    return false;
+  }
+}

@@ -27,7 +27,6 @@ export async function prepareRun(
   jobDir: string,
   settings: RunSettings,
   instruction: string | null,
-  jobId?: string,
   signal?: AbortSignal,
 ): Promise<PreparedRun> {
   const existing = await loadManifest(jobDir).catch(() => null);
@@ -76,7 +75,8 @@ export async function prepareRun(
     return [a.value, b.value] as const;
   });
   if (chunks.chunks.length === 0) return { chunks: [], recordsRead: summary.recordsRead, skipped: summary.rejected };
-  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, ...(jobId ? { jobId } : {}) });
+  // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window });
   return {
     chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
     recordsRead: summary.recordsRead,

@@ -94,7 +94,6 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   };
   // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
   const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
-  const jobId = derived?.jobId;
   const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
   let lock: JobLock;
   try {
@@ -143,7 +142,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
         // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
         const [prepared, fingerprint] = await Promise.all([
-          prepareRun(jobDir, settings, plan.answers.instruction, jobId, opts.signal),
+          prepareRun(jobDir, settings, plan.answers.instruction, opts.signal),
           settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
         ]);
         crashPoint('run-after-prepare');

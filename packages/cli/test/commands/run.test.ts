@@ -113,28 +113,55 @@ describe('kbatch run', () => {
     expect(json.stderr).not.toContain('records 3:');
   });
 
-  it('exits 1 with a flag-named error when the job cannot run', async () => {
+  it('exits 2 (bad usage) with a flag-named error for bad option values, 1 when the job cannot run', async () => {
     const cwd = await root();
     const noModel = await runCli(['run', REVIEWS, '--prompt', 'x'], { env, cwd });
-    expect(noModel.code).toBe(1);
+    expect(noModel.code).toBe(2);
     expect((noModel.error as { code?: string }).code).toBe('OPTION_INVALID');
     const badRetries = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--retries', 'many'], { env, cwd });
     expect((badRetries.error as Error).message).toContain('`--retries`');
     const badWindow = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--window', '5h', '--job-dir', 'job5h'], { env, cwd });
-    expect(badWindow.code).toBe(1);
+    expect(badWindow.code).toBe(2);
     expect((badWindow.error as { code?: string }).code).toBe('OPTION_INVALID');
     expect((badWindow.error as Error).message).toContain('`--window`');
     await expect(readFile(join(cwd, 'job5h', 'run.json'))).rejects.toThrow(/ENOENT/);
     const created = emu.stats().batchesCreated;
     await writeFile(join(cwd, 'a-file'), '');
     const badOutput = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--output', 'a-file/out.csv', '--job-dir', 'job-out'], { env, cwd });
-    expect(badOutput.code).toBe(1);
+    expect(badOutput.code).toBe(2);
     expect((badOutput.error as { code?: string }).code).toBe('OPTION_INVALID');
     expect((badOutput.error as Error).message).toContain('`--output`');
     expect((badOutput.error as Error).message).toContain(join(cwd, 'a-file', 'out.csv'));
     expect(emu.stats().batchesCreated).toBe(created);
     const noKey = await runCli(['run', REVIEWS, ...LABEL_ARGS], { env: {}, cwd });
     expect((noKey.error as { code?: string }).code).toBe('API_KEY_MISSING');
+    expect(noKey.code).toBe(1);
+  });
+
+  it.each([
+    [['--concurrency', '0'], 'Invalid option `--concurrency`'],
+    [['--retries', '-1'], 'Invalid option `--retries`'],
+    [['--labels', 'positive'], 'Invalid option `--labels`: must list at least two labels'],
+  ])('exits 2 (bad usage, as the README says) for the bad option value %j, before anything is sent', async (flags, message) => {
+    const cwd = await root();
+    const created = emu.stats().batchesCreated;
+    const run = await runBin(['run', REVIEWS, ...LABEL_ARGS, ...flags, '--job-dir', 'job'], { env, cwd });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`error [OPTION_INVALID]: ${message}`);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
+
+  it('prints the server\'s message of a 401, not its raw JSON body', async () => {
+    const locked = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, apiKey: 'the-right-key' });
+    try {
+      const run = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--progress', 'none'], { env: { KLUSTER_API_KEY: 'a-wrong-key', KLUSTER_BASE_URL: locked.baseURL }, cwd: await root() });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('error [HTTP_401]: Invalid or missing API key');
+      expect(run.stderr).not.toContain('{"error"');
+      expect(run.stderr).not.toContain('a-wrong-key');
+    } finally {
+      await locked.close();
+    }
   });
 
   it('parses --schema answers into columns (CSV, nested fields flattened) with --prefix', async () => {
@@ -413,7 +440,7 @@ describe('kbatch run --mode realtime|auto', () => {
   it('names the flag in option errors and documents the modes in --help', async () => {
     const cwd = await root();
     const badMode = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'fast'], { env: {}, cwd });
-    expect(badMode.code).toBe(1);
+    expect(badMode.code).toBe(2);
     expect(String((badMode.error as Error).message)).toMatch(/batch, realtime, auto/);
     const badThreshold = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '0'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' }, cwd });
     expect((badThreshold.error as { code?: string }).code).toBe('OPTION_INVALID');

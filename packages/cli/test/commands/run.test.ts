@@ -274,6 +274,33 @@ describe('kbatch run', () => {
     }
   });
 
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('stops on %s during the join with exit %i and the resume hint, leaves no output file, and resume completes', async (signal, exitCode) => {
+    const cwd = await root();
+    const args = ['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--output', 'out.jsonl', '--poll-interval', '50ms', '--progress', 'plain'];
+    // The pause hook holds the join after its first row until the signal arrives (a real signal, sent by this test).
+    const child = spawnChild(args, { ...env, KBATCH_TEST_HOOKS: '1', KBATCH_TEST_PAUSE_AT: 'run-during-join' }, cwd);
+    let stderr = '';
+    child.process.stderr.on('data', (d) => (stderr += d));
+    for (let i = 0; i < 2000 && !stderr.includes('paused at run-during-join'); i++) await delay(10);
+    expect(stderr).toContain('paused at run-during-join');
+    child.process.kill(signal);
+    const stopped = await child.done;
+    expect(stopped.code).toBe(exitCode);
+    expect(stopped.stderr).toContain(`kbatch resume ${join(cwd, 'job')}`);
+    expect(stopped.stderr).not.toContain('records 30:');
+    expect((await readdir(cwd)).filter((f) => f.includes('out'))).toEqual([]);
+    const created = emu.stats().batchesCreated;
+    const resumed = await runBin(['resume', 'job', '--progress', 'none'], { env, cwd });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const rows = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; label: string });
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`));
+    expect(rows.every((r) => typeof r.label === 'string')).toBe(true);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
+
   it('stops on Ctrl-C while stdin is still being saved: exit 130, no stack, no temp file left', async () => {
     const cwd = await root();
     const child = spawn(process.execPath, [BIN, 'run', '-', ...LABEL_ARGS.slice(0, 2), '--prompt', '{{q}}', '--job-dir', 'job'], {

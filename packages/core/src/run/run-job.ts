@@ -6,7 +6,7 @@ import { DEFAULT_JOBS_DIR, jobPath, newJobId } from '../job/create-job.js';
 import { acquireJobLock } from '../job/lock.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
-import { crashPoint } from '../job/crash-point.js';
+import { crashPoint, pausePoint } from '../job/crash-point.js';
 import { createJoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
@@ -238,6 +238,8 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     let ended = false;
     try {
       for (;;) {
+        // Ctrl-C during the join stops it between rows: the output's temp file is removed, a resume joins again.
+        if (opts.signal?.aborted) throw interrupted(opts.signal.reason, opts.signal, jobDir);
         const next = await rows.next();
         if (next.done) {
           report = next.value;
@@ -245,6 +247,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         }
         await sinks.write(next.value);
         crashPoint('run-during-join');
+        await pausePoint('run-during-join', opts.signal);
         if (emitRows) yield next.value.row;
       }
       await sinks.end();

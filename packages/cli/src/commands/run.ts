@@ -210,14 +210,6 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
       if (mode !== 'none') progress.log(event.message);
       return;
     }
-    if (event.type === 'phase' || event.type === 'retry-round') {
-      if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
-      else if (mode !== 'none') {
-        const round = event.type === 'retry-round' ? `retry round ${event.round}: ${event.requests} requests ${event.via === 'realtime' ? 'realtime' : `in ${event.parts} batch(es)`}` : '';
-        progress.log(event.type === 'phase' ? event.message : round);
-      }
-      return;
-    }
     progress.onEvent(event);
   };
   let summary: RunSummary;

@@ -430,6 +430,26 @@ describe('kbatch run --mode realtime|auto', () => {
     expect(rows.every((r) => r.error === null && typeof r.label === 'string')).toBe(true);
   });
 
+  it('shows a batch retry round\'s progress as its own (never past its total), and its line once', async () => {
+    const seen = new Set<string>();
+    // The first answer to each prompt is not a label (an invalid answer), later ones are: one batch retry round of 30.
+    const { env } = await emulator({
+      responder: (body) => {
+        const key = JSON.stringify(body.messages);
+        if (seen.has(key)) return String(respond(body).content);
+        seen.add(key);
+        return 'hmm, hard to say';
+      },
+    });
+    const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--poll-interval', '50ms', '--progress', 'plain'], { env, cwd: await root() });
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stderr.split('\n');
+    expect(lines.filter((l) => l.startsWith('retry round 1: 30 requests'))).toEqual(['retry round 1: 30 requests in 1 batch']);
+    const counted = lines.map((l) => /^(progress|retry round \d+): (\d+)\/(\d+) completed/.exec(l)).filter((m) => m !== null);
+    expect(counted.some((m) => m![1] === 'retry round 1' && m![3] === '30')).toBe(true);
+    for (const m of counted) expect(Number(m![2])).toBeLessThanOrEqual(Number(m![3]));
+  });
+
   it('--finish-realtime runs a small retry round realtime instead of a new batch', async () => {
     const seen = new Set<string>();
     // The first answer to each prompt is not a label (an invalid answer), later ones are.

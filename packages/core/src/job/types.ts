@@ -32,6 +32,8 @@ export type JobEvent =
       completed: number;
       failed: number;
       parts: PartProgress[];
+      /** Set during a `runJob` retry round: the counts and parts are that round's alone (its requests are `total`). */
+      round?: number;
     }
   | { type: 'finished'; part: string; batchId: string; status: string; succeeded: number; failed: number; unresolved: number }
   | { type: 'resubmitted'; part: string; newPart: string; requests: number }

@@ -127,7 +127,8 @@ export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
 /** What a run reports while it works: the job's events plus the run's own phases. */
 export type RunEvent =
   | JobEvent
-  | { type: 'phase'; phase: 'spool' | 'prepare' | 'submit' | 'stragglers' | 'retry' | 'join' | 'done'; message: string }
+  /** `round` is set on a retry round's phase (the round its `retry-round` event announced, or one a resume continues). */
+  | { type: 'phase'; phase: 'spool' | 'prepare' | 'submit' | 'stragglers' | 'retry' | 'join' | 'done'; message: string; round?: number }
   | { type: 'retry-round'; round: number; requests: number; parts: number; via: 'batch' | 'realtime' }
   /** A realtime request finished or retried (`done` counts answered + finally failed of `total` in this step). */
   | { type: 'realtime'; event: RealtimeEvent; done: number; failed: number; total: number };

@@ -89,9 +89,10 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       // A round announced by its retry-round event gets no second line when it starts (a resumed one does).
       if (e.type === 'retry-round') announcedRound = e.round;
       else if (e.type === 'phase' && e.round !== undefined && e.round === announcedRound) return;
-      // A bar from before this round or phase is stale.
-      if (e.type === 'retry-round' || e.type === 'phase') {
-        clearBar();
+      // A new round or phase ends the bar: its last state stays as a line, and it is not redrawn below.
+      if ((e.type === 'retry-round' || e.type === 'phase') && lastBar) {
+        if (barShown) stream.write('\n');
+        barShown = false;
         lastBar = undefined;
       }
       const text = describeEvent(e);

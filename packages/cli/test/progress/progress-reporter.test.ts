@@ -82,6 +82,15 @@ describe('formatDuration', () => {
     expect(text).toMatch(new RegExp(`${bar.source}\\r\\x1b\\[2Kjoining results onto the input records\\n${bar.source}\\n$`));
   });
 
+  it('keeps the last bar as a line when a phase starts, and does not redraw it below the phase line', () => {
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'bar', isTTY: true });
+    r.onEvent(progress(10));
+    r.onEvent({ type: 'phase', phase: 'join', message: 'joining results onto the input records' });
+    r.done();
+    expect(out.text()).toMatch(/█+ 100% 10\/10[^\n\r]*\njoining results onto the input records\n$/);
+  });
+
   it('logs plain lines when there is no bar', () => {
     const out = capture();
     createProgressReporter({ stream: out.stream, mode: 'none' }).log('warning: x');

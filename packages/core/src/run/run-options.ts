@@ -124,6 +124,18 @@ export type RunJobOptions = z.input<typeof RunJobOptionsSchema>;
 /** Options after validation. */
 export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
 
+/**
+ * A row of {@link runRecords}: the input record's fields and the added ones. With a zod `schema`, its top-level fields
+ * are typed, named with `prefix`, and null when the answer was missing or invalid (then `error` says why).
+ * @example type Row = RunRecordRow<typeof Ticket, 'kb_'> // Record<string, unknown> & { kb_category: 'bug' | 'other' | null }
+ */
+export type RunRecordRow<S = undefined, P extends string = ''> = Record<string, unknown> & (S extends z.ZodType ? SchemaFields<z.output<S>, P> : unknown);
+
+// An object answer adds its top-level fields; any other answer is added whole as `answer`.
+type SchemaFields<O, P extends string> = O extends Record<string, unknown>
+  ? { [K in keyof O as K extends string ? `${P}${K}` : never]-?: Exclude<O[K], undefined> | null }
+  : { [K in `${P}answer`]: O | null };
+
 /** What a run reports while it works: the job's events plus the run's own phases. */
 export type RunEvent =
   | JobEvent

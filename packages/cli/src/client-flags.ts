@@ -109,18 +109,27 @@ export function parseDuration(value: string, flag: string): number {
 }
 
 /**
- * Run `fn` with an AbortSignal that fires on the first Ctrl-C (SIGINT/SIGTERM); a second Ctrl-C exits at once.
+ * Run `fn` with an AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM; a second one exits at once.
+ * When `fn` then stops with ABORTED, `onAborted` gets its message (the resume hint) and an ExitError follows:
+ * 130 after SIGINT, 143 after SIGTERM (128 + the signal's number, as a shell reports it).
  */
-export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>, onAborted: (message: string) => void): Promise<T> {
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
+  let received: NodeJS.Signals | undefined;
+  const exitCode = () => (received === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(exitCode());
+    received = signal;
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     return await fn(controller.signal);
+  } catch (err) {
+    if (!isKbatchError(err) || err.code !== 'ABORTED') throw err;
+    onAborted(err.message);
+    throw new ExitError(exitCode());
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -155,13 +164,15 @@ export async function executeJob(
   };
   let summary: JobSummary;
   try {
-    summary = await withInterrupt((signal) => run({ ...jobOptionsFromFlags(flags), client, signal, onProgress }));
+    summary = await withInterrupt(
+      (signal) => run({ ...jobOptionsFromFlags(flags), client, signal, onProgress }),
+      (message) => {
+        progress.done();
+        io.stderr.write(`${message}\n`);
+      },
+    );
   } catch (err) {
     progress.done();
-    if (isKbatchError(err) && err.code === 'ABORTED') {
-      io.stderr.write(`${err.message}\n`);
-      throw new ExitError(EXIT.interrupted);
-    }
     throw err;
   }
   progress.done();

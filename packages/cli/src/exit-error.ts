@@ -11,8 +11,8 @@ export class ExitError extends Error {
 
 /**
  * Exit codes, documented in the README.
- * 0 success; 1 the job could not run (error [CODE]); 2 bad usage; 3 some records failed; 130 interrupted;
- * 141 stdout's reader went away (128 + SIGPIPE, as for `seq 1 1000000 | head`).
+ * 0 success; 1 the job could not run (error [CODE]); 2 bad usage; 3 some records failed; 130 interrupted (SIGINT);
+ * 141 stdout's reader went away (128 + SIGPIPE, as for `seq 1 1000000 | head`); 143 terminated (128 + SIGTERM).
  */
 export const EXIT = {
   ok: 0,
@@ -21,4 +21,5 @@ export const EXIT = {
   partial: 3,
   interrupted: 130,
   brokenPipe: 141,
+  terminated: 143,
 } as const;

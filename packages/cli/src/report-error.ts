@@ -15,7 +15,8 @@ export function reportError(err: unknown, stderr: { write(s: string): unknown })
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (isKbatchError(err)) {
     stderr.write(`error [${err.code}]: ${err.message}\n`);
-    return EXIT.error;
+    // The CLI builds core options only from flags, so an invalid option is a bad flag value: bad usage.
+    return err.code === 'OPTION_INVALID' ? EXIT.usage : EXIT.error;
   }
   const api = apiErrorOf(err);
   if (api) {
@@ -37,9 +38,27 @@ function apiErrorOf(err: unknown): { code: string; message: string } | undefined
   if (!(err instanceof Error)) return undefined;
   const kind = err.constructor.name;
   const status = (err as { status?: unknown }).status;
-  if (typeof status === 'number') return { code: `HTTP_${status}`, message: err.message };
+  if (typeof status === 'number') return { code: `HTTP_${status}`, message: apiMessage(err, status) };
   if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') {
     return { code: 'CONNECTION', message: `${err.message} (check --base-url / KLUSTER_BASE_URL and your network)` };
   }
   return undefined;
+}
+
+// The server's own words: `error.message` of the body, not the SDK's `401 {"error":…}` (a body it did not parse).
+function apiMessage(err: Error, status: number): string {
+  const fromBody = (body: unknown): string | undefined => {
+    if (typeof body !== 'object' || body === null) return undefined;
+    const inner = (body as { error?: unknown }).error ?? body;
+    const message = typeof inner === 'object' && inner !== null ? (inner as { message?: unknown }).message : typeof inner === 'string' ? inner : undefined;
+    return typeof message === 'string' && message !== '' ? message : undefined;
+  };
+  const text = err.message.startsWith(`${status} `) ? err.message.slice(`${status} `.length) : err.message;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return fromBody((err as { error?: unknown }).error) ?? fromBody(parsed) ?? text;
 }

@@ -32,6 +32,21 @@ describe('reportError', () => {
     expect(stderr).toMatch(/^error \[HTTP_401\]: .*Incorrect API key/);
   });
 
+  it('prints the server\'s message of an HTTP error, not the raw JSON body the SDK could not parse', () => {
+    const body = '{"error":{"message":"Invalid API key","type":"authentication_error","code":"invalid_api_key"}}';
+    const err = OpenAI.APIError.generate(401, undefined, body, new Headers());
+    expect(capture(err).stderr).toBe('error [HTTP_401]: Invalid API key\n');
+    const parsed = OpenAI.APIError.generate(401, { error: { message: 'Invalid API key' } }, undefined, new Headers());
+    expect(capture(parsed).stderr).toBe('error [HTTP_401]: Invalid API key\n');
+    const text = OpenAI.APIError.generate(502, undefined, 'Bad gateway', new Headers());
+    expect(capture(text).stderr).toBe('error [HTTP_502]: Bad gateway\n');
+  });
+
+  it('exits 2 (bad usage) for an invalid option, which the CLI builds only from flags', () => {
+    const err = new KbatchError('OPTION_INVALID', 'Invalid option `--concurrency`: must be at least 1, got 0', { field: '--concurrency' });
+    expect(capture(err)).toEqual({ code: EXIT.usage, stderr: 'error [OPTION_INVALID]: Invalid option `--concurrency`: must be at least 1, got 0\n' });
+  });
+
   it('names connection failures and points at the base URL', () => {
     const { stderr } = capture(new OpenAI.APIConnectionError({ message: 'Connection error.' }));
     expect(stderr).toMatch(/^error \[CONNECTION\]: Connection error\..*KLUSTER_BASE_URL/);

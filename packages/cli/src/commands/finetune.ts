@@ -4,7 +4,6 @@ import {
   cancelFineTuneJob,
   createFineTuneJob,
   FINE_TUNABLE_MODELS,
-  isKbatchError,
   getFineTuneJob,
   listFineTuneJobs,
   prepareTrainingData,
@@ -12,7 +11,6 @@ import {
   type FineTuneJob,
 } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, parseDuration, withInterrupt, type ClientFlags, type KlusterClient } from '../client-flags.js';
-import { EXIT, ExitError } from '../exit-error.js';
 import { numberArg } from '../flags/numbers.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
@@ -194,17 +192,9 @@ async function waitAndPrint(io: CliIo, client: KlusterClient, jobId: string, fla
   io.stdout.write(`${job.fine_tuned_model}\n`);
 }
 
-// Ctrl-C stops waiting (the job itself keeps running server-side) and exits 130, like the batch commands.
+// Ctrl-C stops waiting (the job itself keeps running server-side) and exits 130 (143 on SIGTERM), like the batch commands.
 async function interruptible<T>(io: CliIo, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  try {
-    return await withInterrupt(fn);
-  } catch (err) {
-    if (isKbatchError(err) && err.code === 'ABORTED') {
-      io.stderr.write(`${err.message}\n`);
-      throw new ExitError(EXIT.interrupted);
-    }
-    throw err;
-  }
+  return withInterrupt(fn, (message) => io.stderr.write(`${message}\n`));
 }
 
 function waitFlags(command: Command): Command {

@@ -1,7 +1,7 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, isKbatchError, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, withInterrupt, type JobFlags } from '../client-flags.js';
 import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
@@ -126,7 +126,7 @@ Added fields: custom_id, [label, confidence | schema fields], response, finish_r
 completion_tokens, error, [raw]. --rejects FILE also receives every record that still failed (with --on-invalid
 skip it defaults to OUTPUT-NAME.rejects.jsonl beside --output).
 The summary goes to stderr. Exit code: 0 every record succeeded, 3 some failed, 1 the job could not run,
-130 interrupted.`,
+2 bad usage, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,
     )
     .action(async (input: string, flags: RunFlags) => {
       await runCommand(cmd, input, flags, io);
@@ -219,35 +219,28 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
       if (mode !== 'none') progress.log(event.message);
       return;
     }
-    if (event.type === 'phase' || event.type === 'retry-round') {
-      if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
-      else if (mode !== 'none') {
-        const round = event.type === 'retry-round' ? `retry round ${event.round}: ${event.requests} requests ${event.via === 'realtime' ? 'realtime' : `in ${event.parts} batch(es)`}` : '';
-        progress.log(event.type === 'phase' ? event.message : round);
-      }
-      return;
-    }
     progress.onEvent(event);
   };
   let summary: RunSummary;
   try {
     const client = clientFromFlags(clientFlags, io);
-    summary = await withInterrupt((signal) =>
-      run({
-        ...jobOptions,
-        client,
-        signal,
-        onProgress,
-        onWarning: (message) => progress.log(`warning: ${message}`),
-        ...(flags.verbose ? { onIssue: (issue: JoinIssue) => progress.log(`${issue.code}: ${issue.message}`) } : {}),
-      }),
+    summary = await withInterrupt(
+      (signal) =>
+        run({
+          ...jobOptions,
+          client,
+          signal,
+          onProgress,
+          onWarning: (message) => progress.log(`warning: ${message}`),
+          ...(flags.verbose ? { onIssue: (issue: JoinIssue) => progress.log(`${issue.code}: ${issue.message}`) } : {}),
+        }),
+      (message) => {
+        progress.done();
+        io.stderr.write(`${message}\n`);
+      },
     );
   } catch (err) {
     progress.done();
-    if (isKbatchError(err) && err.code === 'ABORTED') {
-      io.stderr.write(`${err.message}\n`);
-      throw new ExitError(EXIT.interrupted);
-    }
     throw err;
   } finally {
     await emulator?.close();

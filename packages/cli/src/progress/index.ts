@@ -1,2 +1,2 @@
 export { createProgressReporter, formatDuration } from './progress-reporter.js';
-export type { ProgressMode, ProgressReporter, ProgressReporterOptions } from './progress-reporter.js';
+export type { ProgressMode, ProgressReporter, ProgressReporterOptions, ReporterEvent } from './progress-reporter.js';

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { JobEvent, PartProgress } from '@kbatch/core';
+import type { JobEvent, PartProgress, RunEvent } from '@kbatch/core';
 
 /** How progress is shown on stderr: auto = bar on a TTY, plain lines otherwise. */
 export type ProgressMode = 'auto' | 'bar' | 'plain' | 'json' | 'none';
@@ -10,20 +10,29 @@ export interface ProgressReporterOptions {
   mode: ProgressMode;
   /** Whether `stream` is a terminal (for `auto`); defaults to `stream.isTTY`. */
   isTTY?: boolean;
+  /** Terminal width for the bar; defaults to `stream.columns` (read at each redraw, so a resize is followed), else 80. */
+  columns?: number;
   now?: () => number;
 }
 
+/** What the reporter renders: a job's events, and a run's phase and retry-round lines. */
+export type ReporterEvent = JobEvent | Extract<RunEvent, { type: 'phase' | 'retry-round' }>;
+
+type ProgressEvent = Extract<JobEvent, { type: 'progress' }>;
+
 /** Receives job events and renders them; `done()` finishes a live bar. */
 export interface ProgressReporter {
-  onEvent(event: JobEvent): void;
+  onEvent(event: ReporterEvent): void;
   /** Print a message line on stderr above a live bar (the bar is redrawn below it). */
   log(text: string): void;
+  /** Finish the live bar; from now on only message lines are printed (nothing is drawn after the summary). */
   done(): void;
 }
 
 /**
- * Render job events on stderr: a live bar on a TTY (total, completed, failed, per-batch status, elapsed, ETA),
- * one plain line per change otherwise, JSON lines with `json`, nothing with `none`.
+ * Render job events on stderr: a live bar on a TTY (total, completed, failed, per-batch status, elapsed, ETA)
+ * fitted to the terminal's width, one plain line per change otherwise, JSON lines with `json`, nothing with `none`.
+ * A retry round's progress is shown as that round's (`retry round 1: 120/300`); elapsed counts from the reporter's start.
  * @example
  * const progress = createProgressReporter({ stream: process.stderr, mode: 'auto' });
  * await runBatchJob({ ..., onProgress: progress.onEvent });
@@ -39,9 +48,19 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
   if (mode === 'json') {
     return { onEvent: (e) => stream.write(`${JSON.stringify({ time: new Date(now()).toISOString(), ...e })}\n`), log: plainLog, done: () => {} };
   }
-  const eta = etaEstimator(now);
+  const started = now();
+  const columns = () => options.columns ?? (stream as { columns?: number }).columns ?? 80;
+  let eta = etaEstimator(now);
+  let etaRound: number | undefined;
+  let announcedRound: number | undefined;
   let barShown = false;
-  let lastBar = '';
+  let lastBar: ProgressEvent | undefined;
+  let finished = false;
+  const drawBar = (e: ProgressEvent) => {
+    const elapsedMs = Math.max(e.elapsedMs, now() - started);
+    stream.write(fitLine(renderBar(e, elapsedMs, eta(counts(e).done, e.total), columns()), columns()));
+    barShown = true;
+  };
   const clearBar = () => {
     if (barShown) stream.write('\r\x1b[2K');
     barShown = false;
@@ -49,22 +68,32 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
   const line = (text: string) => {
     clearBar();
     stream.write(`${text}\n`);
-    if (mode === 'bar' && lastBar) {
-      stream.write(lastBar);
-      barShown = true;
-    }
+    if (mode === 'bar' && lastBar && !finished) drawBar(lastBar);
   };
   return {
     onEvent(e) {
       if (e.type === 'progress') {
-        const etaMs = eta(e.completed + e.failed, e.total);
+        if (finished) return;
+        // A new round's rate is its own: the ETA starts over.
+        if (e.round !== etaRound) {
+          etaRound = e.round;
+          eta = etaEstimator(now);
+        }
         if (mode === 'bar') {
           clearBar();
-          lastBar = renderBar(e, etaMs);
-          stream.write(lastBar);
-          barShown = true;
-        } else line(renderProgressLine(e, etaMs));
+          lastBar = e;
+          drawBar(e);
+        } else line(renderProgressLine(e, Math.max(e.elapsedMs, now() - started), eta(counts(e).done, e.total)));
         return;
+      }
+      // A round announced by its retry-round event gets no second line when it starts (a resumed one does).
+      if (e.type === 'retry-round') announcedRound = e.round;
+      else if (e.type === 'phase' && e.round !== undefined && e.round === announcedRound) return;
+      // A new round or phase ends the bar: its last state stays as a line, and it is not redrawn below.
+      if ((e.type === 'retry-round' || e.type === 'phase') && lastBar) {
+        if (barShown) stream.write('\n');
+        barShown = false;
+        lastBar = undefined;
       }
       const text = describeEvent(e);
       if (text) line(text);
@@ -73,13 +102,18 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
     done() {
       if (mode === 'bar' && barShown) stream.write('\n');
       barShown = false;
-      lastBar = '';
+      lastBar = undefined;
+      finished = true;
     },
   };
 }
 
-function describeEvent(e: JobEvent): string | undefined {
+function describeEvent(e: ReporterEvent): string | undefined {
   switch (e.type) {
+    case 'phase':
+      return e.message;
+    case 'retry-round':
+      return `retry round ${e.round}: ${e.requests} requests ${e.via === 'realtime' ? 'realtime' : `in ${e.parts} batch${e.parts === 1 ? '' : 'es'}`}`;
     case 'job':
       return `kbatch: ${e.resumed ? 'resuming' : 'job'} ${e.jobId} (${e.parts} part${e.parts === 1 ? '' : 's'}, ${e.requests} requests) in ${e.jobDir}`;
     case 'uploaded':
@@ -125,30 +159,50 @@ function statusCounts(parts: PartProgress[]): string {
   return [...by].map(([s, n]) => `${n} ${s}`).join(', ');
 }
 
-function renderProgressLine(e: Extract<JobEvent, { type: 'progress' }>, etaMs: number | undefined): string {
+// Never more than the total: a count past it would only come from parts outside what is counted.
+function counts(e: ProgressEvent): { done: number; completed: number; failed: number; total: number } {
+  const completed = Math.min(e.completed, e.total);
+  const failed = Math.min(e.failed, e.total - completed);
+  return { done: completed + failed, completed, failed, total: e.total };
+}
+
+function renderProgressLine(e: ProgressEvent, elapsedMs: number, etaMs: number | undefined): string {
+  const c = counts(e);
   return (
-    `progress: ${e.completed}/${e.total} completed, ${e.failed} failed | batches: ${statusCounts(e.parts)} | ` +
-    `elapsed ${formatDuration(e.elapsedMs)}${etaMs === undefined ? '' : `, ETA ${formatDuration(etaMs)}`}`
+    `${e.round === undefined ? 'progress' : `retry round ${e.round}`}: ${c.completed}/${c.total} completed, ${c.failed} failed | batches: ${statusCounts(e.parts)} | ` +
+    `elapsed ${formatDuration(elapsedMs)}${etaMs === undefined ? '' : `, ETA ${formatDuration(etaMs)}`}`
   );
 }
 
-function renderBar(e: Extract<JobEvent, { type: 'progress' }>, etaMs: number | undefined): string {
-  const width = 24;
-  const ratio = e.total > 0 ? Math.min(1, (e.completed + e.failed) / e.total) : 0;
+function renderBar(e: ProgressEvent, elapsedMs: number, etaMs: number | undefined, columns: number): string {
+  const c = counts(e);
+  const ratio = c.total > 0 ? c.done / c.total : 0;
+  const label = e.round === undefined ? '' : `retry round ${e.round}: `;
+  const numbers = `${Math.floor(ratio * 100)}% ${c.completed}/${c.total}${c.failed ? ` (${c.failed} failed)` : ''}`;
+  const time = `${formatDuration(elapsedMs)}${etaMs === undefined ? '' : ` ETA ${formatDuration(etaMs)}`}`;
+  // The bar takes what the text leaves of the line, from 24 cells down to 10.
+  const width = Math.max(10, Math.min(24, columns - 1 - lengthOf(`${label} ${numbers} | ${time}`)));
   const filled = Math.round(ratio * width);
   const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-  return (
-    `${bar} ${Math.floor(ratio * 100)}% ${e.completed}/${e.total}` +
-    `${e.failed ? ` (${e.failed} failed)` : ''} | ${statusCounts(e.parts)} | ${formatDuration(e.elapsedMs)}` +
-    `${etaMs === undefined ? '' : ` ETA ${formatDuration(etaMs)}`}`
-  );
+  return `${label}${bar} ${numbers} | ${time} | ${statusCounts(e.parts)}`;
+}
+
+/** Cut a bar line to fit one terminal row (one cell short of it: a full row would wrap on some terminals). */
+export function fitLine(text: string, columns: number): string {
+  const max = Math.max(1, columns - 1);
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+function lengthOf(text: string): number {
+  return [...text].length;
 }
 
 // ETA from the rate since the first request finished (batches often sit in validation first).
 function etaEstimator(now: () => number) {
   let first: { t: number; done: number } | undefined;
   return (done: number, total: number): number | undefined => {
-    if (done <= 0 || total <= 0) return undefined;
+    if (done <= 0 || total <= 0 || done >= total) return undefined;
     if (!first) {
       first = { t: now(), done };
       return undefined;

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createProgram, type CliIo } from '../../src/program.js';
+import { reportError } from '../../src/report-error.js';
 
 /** The kbatch bin (runs dist/main.js; build first). */
 export const BIN = fileURLToPath(new URL('../../bin/kbatch.js', import.meta.url));
@@ -34,7 +35,7 @@ export async function writeChunks(chunks: number, perChunk: number): Promise<{ r
   return { root, dir, ids };
 }
 
-/** Run the CLI in-process with captured stdout/stderr; returns the exit code main.ts would use (0 / ExitError code / 1). */
+/** Run the CLI in-process with captured stdout/stderr; returns the exit code main.ts would use (reportError's). */
 export async function runCli(args: string[], { env = {}, cwd = process.cwd() }: { env?: Record<string, string>; cwd?: string } = {}) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -49,7 +50,7 @@ export async function runCli(args: string[], { env = {}, cwd = process.cwd() }: 
     await createProgram(io).exitOverride().parseAsync(args, { from: 'user' });
   } catch (e) {
     error = e;
-    code = (e as { exitCode?: number }).exitCode ?? 1;
+    code = reportError(e, { write: () => true });
   }
   await new Promise((r) => setImmediate(r));
   return { code, stdout: out, stderr: err, error };

@@ -69,9 +69,9 @@ describe('kbatch prepare', () => {
     [['--max-completion-tokens', 'many'], 'Invalid option `--max-completion-tokens`: must be a positive integer, got "many"'],
     [['--logit-bias', '5:-101'], 'Invalid option `--logit-bias 5`: must be between -100 and 100, got -101'],
     [['--stream'], 'Invalid option `--stream`: must not be set: batch requests cannot stream'],
-  ])('rejects bad option %j with exit 1 and error [OPTION_INVALID]', async (flags, message) => {
+  ])('rejects bad option %j with exit 2 (bad usage) and error [OPTION_INVALID]', async (flags, message) => {
     const { code, stdout, stderr } = await runCli(['prepare', '-', '--format', 'csv', ...base, ...flags], { stdin: 'id,text\n1,a\n' });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(message);
   });

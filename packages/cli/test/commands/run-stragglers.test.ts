@@ -88,7 +88,7 @@ describe('kbatch run --finish-realtime (stragglers)', () => {
   it('names the flags in option errors and documents them in --help', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-stragglers-'));
     const bad = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--finish-realtime', '--straggler-threshold', '0'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' }, cwd });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(String((bad.error as Error).message)).toMatch(/--straggler-threshold.*must be a positive integer/);
     const wait = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--straggler-wait', 'soon'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' }, cwd });
     expect(String((wait.error as Error).message)).toMatch(/--straggler-wait.*must be a duration/);

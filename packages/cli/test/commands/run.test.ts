@@ -114,28 +114,55 @@ describe('kbatch run', () => {
     expect(json.stderr).not.toContain('records 3:');
   });
 
-  it('exits 1 with a flag-named error when the job cannot run', async () => {
+  it('exits 2 (bad usage) with a flag-named error for bad option values, 1 when the job cannot run', async () => {
     const cwd = await root();
     const noModel = await runCli(['run', REVIEWS, '--prompt', 'x'], { env, cwd });
-    expect(noModel.code).toBe(1);
+    expect(noModel.code).toBe(2);
     expect((noModel.error as { code?: string }).code).toBe('OPTION_INVALID');
     const badRetries = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--retries', 'many'], { env, cwd });
     expect((badRetries.error as Error).message).toContain('`--retries`');
     const badWindow = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--window', '5h', '--job-dir', 'job5h'], { env, cwd });
-    expect(badWindow.code).toBe(1);
+    expect(badWindow.code).toBe(2);
     expect((badWindow.error as { code?: string }).code).toBe('OPTION_INVALID');
     expect((badWindow.error as Error).message).toContain('`--window`');
     await expect(readFile(join(cwd, 'job5h', 'run.json'))).rejects.toThrow(/ENOENT/);
     const created = emu.stats().batchesCreated;
     await writeFile(join(cwd, 'a-file'), '');
     const badOutput = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--output', 'a-file/out.csv', '--job-dir', 'job-out'], { env, cwd });
-    expect(badOutput.code).toBe(1);
+    expect(badOutput.code).toBe(2);
     expect((badOutput.error as { code?: string }).code).toBe('OPTION_INVALID');
     expect((badOutput.error as Error).message).toContain('`--output`');
     expect((badOutput.error as Error).message).toContain(join(cwd, 'a-file', 'out.csv'));
     expect(emu.stats().batchesCreated).toBe(created);
     const noKey = await runCli(['run', REVIEWS, ...LABEL_ARGS], { env: {}, cwd });
     expect((noKey.error as { code?: string }).code).toBe('API_KEY_MISSING');
+    expect(noKey.code).toBe(1);
+  });
+
+  it.each([
+    [['--concurrency', '0'], 'Invalid option `--concurrency`'],
+    [['--retries', '-1'], 'Invalid option `--retries`'],
+    [['--labels', 'positive'], 'Invalid option `--labels`: must list at least two labels'],
+  ])('exits 2 (bad usage, as the README says) for the bad option value %j, before anything is sent', async (flags, message) => {
+    const cwd = await root();
+    const created = emu.stats().batchesCreated;
+    const run = await runBin(['run', REVIEWS, ...LABEL_ARGS, ...flags, '--job-dir', 'job'], { env, cwd });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`error [OPTION_INVALID]: ${message}`);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
+
+  it('prints the server\'s message of a 401, not its raw JSON body', async () => {
+    const locked = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, apiKey: 'the-right-key' });
+    try {
+      const run = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--progress', 'none'], { env: { KLUSTER_API_KEY: 'a-wrong-key', KLUSTER_BASE_URL: locked.baseURL }, cwd: await root() });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('error [HTTP_401]: Invalid or missing API key');
+      expect(run.stderr).not.toContain('{"error"');
+      expect(run.stderr).not.toContain('a-wrong-key');
+    } finally {
+      await locked.close();
+    }
   });
 
   it('parses --schema answers into columns (CSV, nested fields flattened) with --prefix', async () => {
@@ -264,6 +291,33 @@ describe('kbatch run', () => {
     } finally {
       await slow.close();
     }
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('stops on %s during the join with exit %i and the resume hint, leaves no output file, and resume completes', async (signal, exitCode) => {
+    const cwd = await root();
+    const args = ['run', REVIEWS, ...LABEL_ARGS, '--job-dir', 'job', '--output', 'out.jsonl', '--poll-interval', '50ms', '--progress', 'plain'];
+    // The pause hook holds the join after its first row until the signal arrives (a real signal, sent by this test).
+    const child = spawnChild(args, { ...env, KBATCH_TEST_HOOKS: '1', KBATCH_TEST_PAUSE_AT: 'run-during-join' }, cwd);
+    let stderr = '';
+    child.process.stderr.on('data', (d) => (stderr += d));
+    for (let i = 0; i < 2000 && !stderr.includes('paused at run-during-join'); i++) await delay(10);
+    expect(stderr).toContain('paused at run-during-join');
+    child.process.kill(signal);
+    const stopped = await child.done;
+    expect(stopped.code).toBe(exitCode);
+    expect(stopped.stderr).toContain(`kbatch resume ${join(cwd, 'job')}`);
+    expect(stopped.stderr).not.toContain('records 30:');
+    expect((await readdir(cwd)).filter((f) => f.includes('out'))).toEqual([]);
+    const created = emu.stats().batchesCreated;
+    const resumed = await runBin(['resume', 'job', '--progress', 'none'], { env, cwd });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const rows = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; label: string });
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`));
+    expect(rows.every((r) => typeof r.label === 'string')).toBe(true);
+    expect(emu.stats().batchesCreated).toBe(created);
   });
 
   it('stops on Ctrl-C while stdin is still being saved: exit 130, no stack, no temp file left', async () => {
@@ -395,6 +449,26 @@ describe('kbatch run --mode realtime|auto', () => {
     expect(rows.every((r) => r.error === null && typeof r.label === 'string')).toBe(true);
   });
 
+  it('shows a batch retry round\'s progress as its own (never past its total), and its line once', async () => {
+    const seen = new Set<string>();
+    // The first answer to each prompt is not a label (an invalid answer), later ones are: one batch retry round of 30.
+    const { env } = await emulator({
+      responder: (body) => {
+        const key = JSON.stringify(body.messages);
+        if (seen.has(key)) return String(respond(body).content);
+        seen.add(key);
+        return 'hmm, hard to say';
+      },
+    });
+    const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--poll-interval', '50ms', '--progress', 'plain'], { env, cwd: await root() });
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stderr.split('\n');
+    expect(lines.filter((l) => l.startsWith('retry round 1: 30 requests'))).toEqual(['retry round 1: 30 requests in 1 batch']);
+    const counted = lines.map((l) => /^(progress|retry round \d+): (\d+)\/(\d+) completed/.exec(l)).filter((m) => m !== null);
+    expect(counted.some((m) => m![1] === 'retry round 1' && m![3] === '30')).toBe(true);
+    for (const m of counted) expect(Number(m![2])).toBeLessThanOrEqual(Number(m![3]));
+  });
+
   it('--finish-realtime runs a small retry round realtime instead of a new batch', async () => {
     const seen = new Set<string>();
     // The first answer to each prompt is not a label (an invalid answer), later ones are.
@@ -432,7 +506,7 @@ describe('kbatch run --mode realtime|auto', () => {
   it('names the flag in option errors and documents the modes in --help', async () => {
     const cwd = await root();
     const badMode = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'fast'], { env: {}, cwd });
-    expect(badMode.code).toBe(1);
+    expect(badMode.code).toBe(2);
     expect(String((badMode.error as Error).message)).toMatch(/batch, realtime, auto/);
     const badThreshold = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '0'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' }, cwd });
     expect((badThreshold.error as { code?: string }).code).toBe('OPTION_INVALID');

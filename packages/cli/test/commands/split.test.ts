@@ -39,7 +39,7 @@ describe('kbatch split', () => {
 
   it('rejects bad options and bad lines', async () => {
     const bytes = await runCli(['split', '-', '-o', '/tmp/x', '--max-bytes', '6 parsecs'], { stdin: LINES });
-    expect(bytes.code).toBe(1);
+    expect(bytes.code).toBe(2);
     expect(bytes.stderr).toContain('error [OPTION_INVALID]: Invalid option `--max-bytes`');
     const requests = await runCli(['split', '-', '-o', '/tmp/x', '--max-requests', '0'], { stdin: LINES });
     expect(requests.stderr).toContain('Invalid option `--max-requests`: must be a positive integer, got 0');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { JobEvent } from '@kbatch/core';
-import { createProgressReporter, formatDuration } from '../../src/progress/index.js';
+import { createProgressReporter, formatDuration, type ReporterEvent } from '../../src/progress/index.js';
 
 function capture() {
   const stream = new PassThrough();
@@ -63,7 +63,7 @@ describe('createProgressReporter', () => {
     r.onEvent(progress(8));
     r.done();
     expect(out.text()).toContain('\r\x1b[2K');
-    expect(out.text()).toMatch(/█+░+ 80% 8\/10 \| 1 completed, 1 in_progress \| 12s ETA 1s\n$/);
+    expect(out.text()).toMatch(/█+░+ 80% 8\/10 \| 12s ETA 1s \| 1 completed, 1 in_progress\n$/);
   });
 
   it('writes JSON lines with --progress json and nothing with none', () => {
@@ -93,9 +93,143 @@ describe('formatDuration', () => {
     expect(text).toMatch(new RegExp(`${bar.source}\\r\\x1b\\[2Kjoining results onto the input records\\n${bar.source}\\n$`));
   });
 
+  it('keeps the last bar as a line when a phase starts, and does not redraw it below the phase line', () => {
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'bar', isTTY: true });
+    r.onEvent(progress(10));
+    r.onEvent({ type: 'phase', phase: 'join', message: 'joining results onto the input records' });
+    r.done();
+    expect(out.text()).toMatch(/█+ 100% 10\/10[^\n\r]*\njoining results onto the input records\n$/);
+  });
+
   it('logs plain lines when there is no bar', () => {
     const out = capture();
     createProgressReporter({ stream: out.stream, mode: 'none' }).log('warning: x');
     expect(out.text()).toBe('warning: x\n');
+  });
+});
+
+/** A fake terminal of `columns` cells: wraps long lines as a terminal does, honours \r, \n and ESC[2K (clear line). */
+function fakeTerminal(columns: number) {
+  const rows: string[][] = [[]];
+  let row = 0;
+  let col = 0;
+  let raw = '';
+  const put = (text: string) => {
+    raw += text;
+    const chars = [...text.replaceAll('\x1b[2K', '\u0000')];
+    for (const ch of chars) {
+      if (ch === '\u0000') rows[row] = [];
+      else if (ch === '\r') col = 0;
+      else if (ch === '\n') {
+        row++;
+        col = 0;
+        rows[row] ??= [];
+      } else {
+        if (col >= columns) {
+          row++;
+          col = 0;
+          rows[row] ??= [];
+        }
+        rows[row]![col++] = ch;
+      }
+    }
+  };
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      put(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  Object.assign(stream, { isTTY: true, columns });
+  return { stream, screen: () => rows.map((r) => r.join('')).filter((r) => r !== ''), raw: () => raw };
+}
+
+const roundEvent = (round: number, completed: number, extra: Partial<Extract<ReporterEvent, { type: 'progress' }>> = {}): ReporterEvent => ({
+  type: 'progress',
+  jobId: 'kb-1',
+  elapsedMs: 2_000,
+  total: 300,
+  completed,
+  failed: 0,
+  round,
+  parts: [{ index: '00004', batchId: 'b4', status: 'in_progress', total: 300, completed, failed: 0 }],
+  ...extra,
+});
+
+describe('createProgressReporter during retry rounds', () => {
+  it("shows a round's own progress, never past its total, with elapsed counted from the start, and the round's line once", () => {
+    const out = capture();
+    let t = 0;
+    const r = createProgressReporter({ stream: out.stream, mode: 'plain', now: () => t });
+    r.onEvent(progress(10));
+    t = 90_000;
+    r.onEvent({ type: 'retry-round', round: 1, requests: 300, parts: 1, via: 'batch' });
+    r.onEvent({ type: 'phase', phase: 'retry', message: 'retry round 1: 300 requests', round: 1 });
+    r.onEvent(roundEvent(1, 120));
+    r.onEvent(roundEvent(1, 9603, { total: 3201 }));
+    expect(out.text().split('\n').slice(1, -1)).toEqual([
+      'retry round 1: 300 requests in 1 batch',
+      'retry round 1: 120/300 completed, 0 failed | batches: 1 in_progress | elapsed 1m30s',
+      'retry round 1: 3201/3201 completed, 0 failed | batches: 1 in_progress | elapsed 1m30s',
+    ]);
+  });
+
+  it('prints the line of a round a resume continues (no retry-round event announced it)', () => {
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'plain' });
+    r.onEvent({ type: 'phase', phase: 'retry', message: 'retry round 2: 40 requests', round: 2 });
+    expect(out.text()).toBe('retry round 2: 40 requests\n');
+  });
+
+  it('draws a round on the bar as "retry round N:" and at most 100%', () => {
+    const term = fakeTerminal(80);
+    const r = createProgressReporter({ stream: term.stream, mode: 'auto' });
+    r.onEvent(roundEvent(1, 450));
+    r.done();
+    expect(term.screen()).toHaveLength(1);
+    expect(term.screen()[0]).toMatch(/^retry round 1: █+ 100% 300\/300 \| /);
+  });
+});
+
+describe('createProgressReporter on a narrow terminal', () => {
+  const manyParts = (completed: number): ReporterEvent => ({
+    type: 'progress',
+    jobId: 'kb-1',
+    elapsedMs: 65_000,
+    total: 3201,
+    completed,
+    failed: 12,
+    parts: ['completed', 'in_progress', 'validating', 'finalizing', 'expired', 'uploaded', 'pending'].map((status, i) => ({
+      index: String(i + 1).padStart(5, '0'),
+      status,
+      total: 500,
+      completed: 0,
+      failed: 0,
+    })),
+  });
+
+  it.each([80, 40])('keeps the bar within %i columns: redraws leave no line behind, and nothing is drawn after the summary', (columns) => {
+    const term = fakeTerminal(columns);
+    let t = 0;
+    const r = createProgressReporter({ stream: term.stream, mode: 'auto', now: () => t });
+    for (let i = 1; i <= 5; i++) {
+      t += 1_000;
+      r.onEvent(manyParts(i * 500));
+      if (i === 3) r.log('part 00002: batch b2 created');
+    }
+    r.done();
+    term.stream.write('records 3201: 3201 succeeded\n');
+    const before = term.raw();
+    r.onEvent(manyParts(3201));
+    expect(term.raw()).toBe(before);
+    const screen = term.screen();
+    // The log line, the final bar (ended by done()) and the summary: no stale bar rows, no wrapped bar.
+    expect(screen).toHaveLength(3);
+    expect(screen[0]).toBe('part 00002: batch b2 created');
+    expect(screen[1]).toMatch(/^█+░* \d+% 2500\/3201/);
+    expect([...screen[1]!].length).toBeLessThan(columns);
+    expect(screen[2]).toBe('records 3201: 3201 succeeded');
+    for (const raw of term.raw().split(/[\r\n]/)) expect([...raw.replaceAll('\x1b[2K', '')].length).toBeLessThanOrEqual(columns);
   });
 });

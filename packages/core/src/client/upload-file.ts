@@ -114,8 +114,9 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
     for (const [key, value] of Object.entries(res.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
-    const error = (json as { error?: unknown } | undefined)?.error ?? json;
-    throw APIError.generate(res.statusCode, error as object | undefined, text.slice(0, 500) || undefined, headers);
+    // generate() takes the whole body (it reads `.error` itself); the raw text only when there is no `error` in it.
+    const body = typeof json === 'object' && json !== null && 'error' in json ? json : undefined;
+    throw APIError.generate(res.statusCode, body, body ? undefined : text.slice(0, 500) || undefined, headers);
   }
   let json: unknown;
   try {

@@ -19,3 +19,26 @@ export function crashPoint(name: string): void {
   hits.set(name, count);
   if (count >= Number(nth ?? 1)) process.kill(process.pid, 'SIGKILL');
 }
+
+const pauses = new Map<string, number>();
+
+/**
+ * TEST-ONLY pause hook. When `KBATCH_TEST_HOOKS=1` and `KBATCH_TEST_PAUSE_AT` names this point (optionally `name:N`),
+ * the N-th hit writes `kbatch-test: paused at NAME` to stderr and waits until `signal` aborts, so a test can send a
+ * real SIGINT/SIGTERM at that exact moment. Point: run-during-join (after the first row is written).
+ */
+export async function pausePoint(name: string, signal: AbortSignal | undefined): Promise<void> {
+  if (process.env['KBATCH_TEST_HOOKS'] !== '1' || !signal) return;
+  const spec = process.env['KBATCH_TEST_PAUSE_AT'];
+  if (!spec) return;
+  const [point, nth] = spec.split(':');
+  if (point !== name) return;
+  const count = (pauses.get(name) ?? 0) + 1;
+  pauses.set(name, count);
+  if (count !== Number(nth ?? 1) || signal.aborted) return;
+  process.stderr.write(`kbatch-test: paused at ${name}\n`);
+  // A signal listener does not keep the process alive: a timer does, until the signal arrives.
+  const alive = setInterval(() => {}, 60_000);
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  clearInterval(alive);
+}

@@ -33,6 +33,8 @@ export type JobEvent =
       completed: number;
       failed: number;
       parts: PartProgress[];
+      /** Set during a `runJob` retry round: the counts and parts are that round's alone (its requests are `total`). */
+      round?: number;
     }
   | {
       type: 'finished';

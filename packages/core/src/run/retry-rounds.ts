@@ -9,7 +9,9 @@ import { loadManifest, type JobManifest } from '../job/manifest.js';
 import { crashPoint } from '../job/crash-point.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
+import type { JobEvent } from '../job/types.js';
 import { driveJob } from './drive-job.js';
+import { roundProgress } from './round-progress.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { finishStragglers } from './straggler-round.js';
 import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
@@ -24,7 +26,7 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
     if (last && !last.finished) {
       const requests = last.parts.reduce((n, p) => n + p.requests, 0);
       if (last.via === 'realtime') {
-        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests realtime` });
+        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests realtime`, round: last.round });
         await realtime.run(
           last.parts.map((p) => jobPath(jobDir, p.file)),
           last.parts.map((p) => jobPath(jobDir, p.results!)),
@@ -33,8 +35,11 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
         );
       } else {
         if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
-        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests` });
-        await driveJob(jobDir, jobOptions, deadline);
+        emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests`, round: last.round });
+        // The job's counts span every part and round: the round reports its own parts against its own requests.
+        const first = last.parts.map((p) => p.part!).sort()[0]!;
+        const onProgress = (e: JobEvent) => emit(e.type === 'progress' ? roundProgress(e, last.round, requests, first) : e);
+        await driveJob(jobDir, { ...jobOptions, onProgress }, deadline);
         // A batch round's straggler batches are finished within the round (their results belong to it).
         await finishStragglers(ctx);
       }

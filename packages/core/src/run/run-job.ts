@@ -6,7 +6,7 @@ import { jobPath } from '../job/create-job.js';
 import { acquireJobLock, type JobLock } from '../job/lock.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
-import { crashPoint } from '../job/crash-point.js';
+import { crashPoint, pausePoint } from '../job/crash-point.js';
 import { createJoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
@@ -14,7 +14,7 @@ import { createLiveResults, createResultQueue, createRoundResults } from './live
 import { joinRun, joinRunUnordered, type RunJoinReport } from './join-run.js';
 import { prepareRun } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
-import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunSummary } from './run-options.js';
+import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
@@ -72,11 +72,15 @@ export async function resumeRun(jobDir: string, options: ResumeRunOptions): Prom
  * Streaming library form: records in (an async iterable or object-mode stream of plain objects, or a
  * path/stream of bytes), joined records out in input order; the generator's return value is the summary.
  * Nothing is written unless `output`/`rejects` are given. Resumable like {@link runJob} (pass `jobDir`).
+ * With a zod `schema`, rows are typed by it ({@link RunRecordRow}: its fields, prefixed, null when the answer failed).
  * @example
  * for await (const row of runRecords({ input: tickets, model, prompt: '{{text}}', schema, client })) console.log(row.category);
  */
-export function runRecords(options: RunJobOptions): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
-  return executeRun(options, true);
+export function runRecords<S extends RunJobOptions['schema'] = undefined, P extends string = ''>(
+  options: RunJobOptions & { schema?: S; prefix?: P },
+): AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined> {
+  // The rows are the join's records; their schema fields are what the schema's parse produced (or null).
+  return executeRun(options, true) as AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined>;
 }
 
 async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
@@ -233,6 +237,8 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     let ended = false;
     try {
       for (;;) {
+        // Ctrl-C during the join stops it between rows: the output's temp file is removed, a resume joins again.
+        if (opts.signal?.aborted) throw interrupted(opts.signal.reason, opts.signal, jobDir);
         const next = await rows.next();
         if (next.done) {
           report = next.value;
@@ -240,6 +246,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         }
         await sinks.write(next.value);
         crashPoint('run-during-join');
+        await pausePoint('run-during-join', opts.signal);
         if (emitRows) yield next.value.row;
       }
       await sinks.end();

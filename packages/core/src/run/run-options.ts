@@ -125,10 +125,23 @@ export type RunJobOptions = z.input<typeof RunJobOptionsSchema>;
 /** Options after validation. */
 export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
 
+/**
+ * A row of {@link runRecords}: the input record's fields and the added ones. With a zod `schema`, its top-level fields
+ * are typed, named with `prefix`, and null when the answer was missing or invalid (then `error` says why).
+ * @example type Row = RunRecordRow<typeof Ticket, 'kb_'> // Record<string, unknown> & { kb_category: 'bug' | 'other' | null }
+ */
+export type RunRecordRow<S = undefined, P extends string = ''> = Record<string, unknown> & (S extends z.ZodType ? SchemaFields<z.output<S>, P> : unknown);
+
+// An object answer adds its top-level fields; any other answer is added whole as `answer`.
+type SchemaFields<O, P extends string> = O extends Record<string, unknown>
+  ? { [K in keyof O as K extends string ? `${P}${K}` : never]-?: Exclude<O[K], undefined> | null }
+  : { [K in `${P}answer`]: O | null };
+
 /** What a run reports while it works: the job's events plus the run's own phases. */
 export type RunEvent =
   | JobEvent
-  | { type: 'phase'; phase: 'spool' | 'continue' | 'output' | 'prepare' | 'submit' | 'stragglers' | 'retry' | 'join' | 'done'; message: string }
+  /** `round` is set on a retry round's phase (the round its `retry-round` event announced, or one a resume continues). */
+  | { type: 'phase'; phase: 'spool' | 'continue' | 'output' | 'prepare' | 'submit' | 'stragglers' | 'retry' | 'join' | 'done'; message: string; round?: number }
   | { type: 'retry-round'; round: number; requests: number; parts: number; via: 'batch' | 'realtime' }
   /** A realtime request finished or retried (`done` counts answered + finally failed of `total` in this step). */
   | { type: 'realtime'; event: RealtimeEvent; done: number; failed: number; total: number };

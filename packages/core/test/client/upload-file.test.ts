@@ -85,5 +85,8 @@ describe('uploadFile', () => {
     const err = await catchError(() => uploadFile(client, file));
     expect(err).toBeInstanceOf(AuthenticationError);
     expect(String(err)).not.toContain('wrong');
+    // The SDK's own shape: the body's `error` object parsed, its message (not the raw JSON) in the error's message.
+    expect((err as AuthenticationError).error).toMatchObject({ code: 'invalid_api_key' });
+    expect((err as Error).message).toMatch(/^401 Invalid or missing API key/);
   });
 });

@@ -109,8 +109,8 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
     row(src, spans, count, line) {
       if (fallback) return;
       index++;
-      if (utf8.invalid) {
-        // Rare: only once the input held invalid UTF-8 is each row checked.
+      // Rare: only once the input held invalid UTF-8 is each row checked (whole, then field by field).
+      if (utf8.invalid && !isUtf8(src.subarray(spans[0]!, spans[3 * count - 2]!))) {
         for (let f = 0; f < count; f++) {
           if (isUtf8(src.subarray(spans[3 * f]!, spans[3 * f + 1]!))) continue;
           const raw = JSON.stringify(dataOf(src, spans, count));

@@ -85,6 +85,17 @@ describe('prepareRequests CSV byte path', () => {
     expect(JSON.parse(result.output).body.messages[0].content).toBe('café: naïve ½');
   });
 
+  it('calls checkRecord with the first row on both paths, and stops when it throws', async () => {
+    for (const bytePath of [false, true]) {
+      const seen: unknown[] = [];
+      const result = await run('id,title,text\n1,a,b\n2,c,d\n', { checkRecord: (record, file) => seen.push([record, file]) }, bytePath);
+      expect(result.summary.linesWritten).toBe(2);
+      expect(seen).toEqual([[{ index: 1, line: 2, data: { id: '1', title: 'a', text: 'b' } }, '-']]);
+      const err = await catchError(() => run('id,title,text\n1,a,b\n', { checkRecord: () => { throw new Error('stop'); } }, bytePath));
+      expect((err as Error).message).toBe('stop');
+    }
+  });
+
   it('reads TSV and custom delimiters', async () => {
     await same('id\ttitle\ttext\n1\t"a\tb"\tc\n', { format: 'tsv' });
     await same('id;title;text\n1;"a;b";c\n', { delimiter: ';' });

@@ -7,6 +7,7 @@ export const KBATCH_ERROR_CODES = [
   'OPTION_INVALID',
   'INPUT_NOT_FOUND',
   'INPUT_FORMAT_UNKNOWN',
+  'INPUT_ENCODING',
   'RECORD_INVALID',
   // request building
   'TEMPLATE_INVALID',

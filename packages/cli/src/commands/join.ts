@@ -10,6 +10,7 @@ interface JoinFlags {
   results: string[];
   errors?: string[];
   format?: 'csv' | 'tsv' | 'jsonl' | 'json';
+  encoding?: 'utf8' | 'latin1';
   delimiter?: string;
   onInvalid?: 'error' | 'skip';
   idColumn?: string;
@@ -33,6 +34,7 @@ export const register: RegisterCommand = (program, io) => {
     .option('--errors <files...>', 'batch error file(s), same format')
     .addOption(new Option('--format <format>', 'input format (default: from the extension)').choices(['csv', 'tsv', 'jsonl', 'json']))
     .option('--delimiter <char>', 'CSV field delimiter (default "," or tab for tsv), as given to prepare')
+    .addOption(new Option('--encoding <encoding>', 'input encoding, as given to prepare (default utf8)').choices(['utf8', 'latin1']))
     .addOption(new Option('--on-invalid <policy>', 'malformed input records: stop (error) or skip with a warning, as given to prepare').choices(['error', 'skip']).default('error'))
     .option('--id-column <field>', 'input field that was used as custom_id (default: row-<record number>)')
     .option('--labels <list>', 'comma-separated labels: parse each answer to one of them, adding `label`')
@@ -66,6 +68,7 @@ async function runJoin(flags: JoinFlags, io: CliIo): Promise<void> {
     stdin: io.stdin,
     format: flags.format,
     delimiter: flags.delimiter?.replace(/^\\t$/, '\t'),
+    encoding: flags.encoding,
     onInvalidRecord: flags.onInvalid,
     results: flags.results.map(path),
     errors: (flags.errors ?? []).map(path),

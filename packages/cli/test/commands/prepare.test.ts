@@ -76,10 +76,26 @@ describe('kbatch prepare', () => {
     expect(stderr).toContain(message);
   });
 
-  it('fails with TEMPLATE_FIELD_MISSING naming the row and field', async () => {
-    const { code, stderr } = await runCli(['prepare', '-', '--format', 'csv', '--model', 'm', '--prompt', '{{title}}'], { stdin: CSV });
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/^error \[TEMPLATE_FIELD_MISSING\]: row 1, line 2: the record has no field "title"/);
+  it('fails with TEMPLATE_FIELD_MISSING naming the header line and the field, also with no rows', async () => {
+    for (const stdin of [CSV, CSV.split('\n')[0]!]) {
+      const { code, stderr } = await runCli(['prepare', '-', '--format', 'csv', '--model', 'm', '--prompt', '{{title}}'], { stdin });
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^error \[TEMPLATE_FIELD_MISSING\]: line 1: the header has no column "title" used by the template \(columns: /);
+    }
+  });
+
+  it('reports invalid UTF-8 with INPUT_ENCODING and reads Latin-1 with --encoding latin1', async () => {
+    const stdin = Buffer.from('id,text\n1,caf\xe9\n', 'latin1');
+    const bad = await runCli(['prepare', '-', '--format', 'csv', '--model', 'm', '--prompt', '{{text}}'], { stdin });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/^error \[INPUT_ENCODING\]: -:2: invalid UTF-8 in field "text" .*--encoding latin1/);
+    const ok = await runCli(['prepare', '-', '--format', 'csv', '--model', 'm', '--prompt', '{{text}}', '--encoding', 'latin1'], { stdin });
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).body.messages[0].content).toBe('café');
+    const wrong = await runCli(['prepare', '-', '--format', 'csv', '--model', 'm', '--prompt', '{{text}}', '--encoding', 'cp1252'], { stdin });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('Allowed choices are utf8, latin1');
   });
 
   it('fails with CUSTOM_ID_DUPLICATE naming both rows', async () => {

@@ -13,7 +13,8 @@ const EMPTY = Buffer.alloc(0);
 export interface CsvByteSink {
   header(fields: string[], line: number): void;
   row(src: Buffer, spans: Int32Array, count: number, line: number): void;
-  invalid(reason: string, line: number, raw: string): void;
+  /** `fields`: those of a row whose count differs from the header's (as CsvSink.invalid). */
+  invalid(reason: string, line: number, raw: string, fields?: string[]): void;
 }
 
 /** Incremental byte-level CSV scanner (see CsvScanner for the rules). */
@@ -48,14 +49,9 @@ export class CsvByteScanner {
   private emit(src: Buffer, count: number, line: number, recStart: number, end: number, sink: CsvByteSink): void {
     if (this.columns < 0) {
       this.columns = count;
-      const fields: string[] = [];
-      for (let f = 0; f < count; f++) {
-        const text = src.toString('utf8', this.spans[3 * f]!, this.spans[3 * f + 1]!);
-        fields.push(this.spans[3 * f + 2] === 1 ? text.replaceAll('""', '"') : text);
-      }
-      sink.header(fields, line);
+      sink.header(spanTexts(src, this.spans, count), line);
     } else if (count !== this.columns) {
-      sink.invalid(`expected ${this.columns} fields as in the header, found ${count}`, line, trimEol(src, recStart, end));
+      sink.invalid(`expected ${this.columns} fields as in the header, found ${count}`, line, trimEol(src, recStart, end), spanTexts(src, this.spans, count));
     } else {
       sink.row(src, this.spans, count, line);
     }
@@ -217,6 +213,16 @@ export class CsvByteScanner {
     // Copy: the tail must not keep the whole chunk alive.
     return Buffer.from(src.subarray(recStart));
   }
+}
+
+/** The fields of a record as strings (quotes undoubled). */
+export function spanTexts(src: Buffer, spans: Int32Array, count: number): string[] {
+  const fields: string[] = [];
+  for (let f = 0; f < count; f++) {
+    const text = src.toString('utf8', spans[3 * f]!, spans[3 * f + 1]!);
+    fields.push(spans[3 * f + 2] === 1 ? text.replaceAll('""', '"') : text);
+  }
+  return fields;
 }
 
 function countLf(src: Buffer, from: number, to: number): number {

@@ -7,13 +7,15 @@ import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { isKbatchError, KbatchError } from '../errors.js';
 import { createIdRegistry, customIdFor } from '../request/custom-id.js';
-import { rejectionError, type RejectedRecord } from '../records/rejected-record.js';
+import { raggedData, rejectionError, type RejectedRecord } from '../records/rejected-record.js';
+import type { InputEncoding } from '../records/read-options.js';
+import type { SourceRecord } from '../records/types.js';
 import type { RequestBuilder } from '../request/to-batch-request.js';
 import type { CompiledTemplate } from '../request/template.js';
-import { CsvByteScanner, type CsvByteSink } from './csv-byte-scanner.js';
+import { CsvByteScanner, spanTexts, type CsvByteSink } from './csv-byte-scanner.js';
+import { invalidUtf8Reason, latin1ToUtf8, Utf8Check } from './utf8.js';
 
 const OUT_BYTES = 1 << 20;
-const EMPTY = Buffer.alloc(0);
 
 /** Inputs of the fast path. */
 export interface FastCsvOptions {
@@ -26,6 +28,11 @@ export interface FastCsvOptions {
   write(bytes: Buffer): Promise<void>;
   onReject(rejected: RejectedRecord): void;
   signal?: AbortSignal;
+  encoding?: InputEncoding;
+  /** Called with the header before any row (throw to stop). */
+  onHeader?: (columns: string[], line: number) => void;
+  /** Called with the first row as a record before its request is written (throw to stop). */
+  checkRecord?: (record: SourceRecord) => void;
 }
 
 /** Lines written, or a stream replaying the whole input when the header does not fit the fast path. */
@@ -59,6 +66,13 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
   const full: Buffer[] = [];
   let index = 0;
   let linesWritten = 0;
+  let checked = opts.checkRecord === undefined;
+  const dataOf = (src: Buffer, spans: Int32Array, count: number): Record<string, string> =>
+    raggedData(columnsNames, spanTexts(src, spans, count)) as Record<string, string>;
+  const reject = (rejected: RejectedRecord) => {
+    if (opts.onInvalidRecord === 'error') throw rejectionError(rejected);
+    opts.onReject(rejected);
+  };
 
   const sink: CsvByteSink = {
     header(fields, line) {
@@ -70,6 +84,7 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
         }
         seen.add(name);
       }
+      opts.onHeader?.(fields, line);
       const compile = (template: CompiledTemplate, role: string): TemplateBytes | undefined => {
         const columns = template.fields.map((f) => fields.indexOf(f));
         if (columns.includes(-1)) return undefined;
@@ -94,6 +109,19 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
     row(src, spans, count, line) {
       if (fallback) return;
       index++;
+      // Rare: only once the input held invalid UTF-8 is each row checked (whole, then field by field).
+      if (utf8.invalid && !isUtf8(src.subarray(spans[0]!, spans[3 * count - 2]!))) {
+        for (let f = 0; f < count; f++) {
+          if (isUtf8(src.subarray(spans[3 * f]!, spans[3 * f + 1]!))) continue;
+          const raw = JSON.stringify(dataOf(src, spans, count));
+          reject({ file, line, record: index, code: 'INPUT_ENCODING', reason: invalidUtf8Reason(`in field "${columnsNames[f]}"`), raw });
+          return;
+        }
+      }
+      if (!checked) {
+        checked = true;
+        opts.checkRecord!({ index, line, data: dataOf(src, spans, count) });
+      }
       let bound = head.length + 16 + afterId.length + tail.length;
       if (idIndex >= 0) {
         // Ids from a column: the same checks and messages as the text path (customIdFor, the registry).
@@ -108,12 +136,7 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
             if (err.file === undefined) (err as { file?: string }).file = file;
             throw err;
           }
-          const data: Record<string, string> = {};
-          for (let f = 0; f < count; f++) {
-            const text = src.toString('utf8', spans[3 * f]!, spans[3 * f + 1]!);
-            data[columnsNames[f]!] = spans[3 * f + 2] === 1 ? text.replaceAll('""', '"') : text;
-          }
-          opts.onReject({ file, line, record: index, code: err.code, reason: err.message, raw: JSON.stringify(data) });
+          opts.onReject({ file, line, record: index, code: err.code, reason: err.message, raw: JSON.stringify(dataOf(src, spans, count)) });
           return;
         }
         bound += (spans[3 * idIndex + 1]! - spans[3 * idIndex]!) * 6;
@@ -143,16 +166,16 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
       off += tail.length;
       linesWritten++;
     },
-    invalid(reason, line, raw) {
+    invalid(reason, line, raw, fields) {
       if (fallback) return;
-      const rejected: RejectedRecord = { file, line, record: ++index, code: 'RECORD_INVALID', reason, raw };
-      if (opts.onInvalidRecord === 'error') throw rejectionError(rejected);
-      opts.onReject(rejected);
+      reject({ file, line, record: ++index, code: 'RECORD_INVALID', reason, raw, ...(fields ? { data: raggedData(columnsNames, fields) } : {}) });
     },
   };
 
   const scanner = new CsvByteScanner(opts.delimiter.charCodeAt(0));
-  const utf8 = new Utf8Normalizer();
+  // Bytes go to the scanner as they are; invalid UTF-8 only switches on the per-row check above.
+  const utf8 = new Utf8Check();
+  const latin1 = opts.encoding === 'latin1';
   const kept: (Buffer | string)[] = [];
   const input = (opts.source as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   const flush = async () => {
@@ -163,13 +186,14 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
     if (next.done) break;
     if (opts.signal?.aborted) throw new KbatchError('ABORTED', 'prepare was aborted', { cause: opts.signal.reason });
     if (!decided) kept.push(next.value);
-    scanner.push(utf8.push(typeof next.value === 'string' ? Buffer.from(next.value) : next.value), sink);
+    const bytes = latin1 ? latin1ToUtf8(next.value) : typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    if (!latin1) utf8.push(bytes);
+    scanner.push(bytes, sink);
     if (fallback) return { fallback: replay(kept, input) };
     if (decided) kept.length = 0;
     await flush();
   }
-  const last = utf8.end();
-  if (last.length > 0) scanner.push(last, sink);
+  if (!latin1) utf8.end();
   scanner.end(sink);
   if (fallback) return { fallback: replay(kept, input) };
   if (off > 0) full.push(out.subarray(0, off));
@@ -235,31 +259,6 @@ function writeEscaped(out: Buffer, off: number, src: Buffer, start: number, end:
     }
   }
   return off;
-}
-
-// Invalid UTF-8 is replaced by U+FFFD exactly as decoding to text would do, so both paths agree.
-class Utf8Normalizer {
-  private carry: Buffer = EMPTY;
-
-  push(chunk: Buffer): Buffer {
-    const buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
-    let cut = buf.length;
-    let i = buf.length - 1;
-    while (i >= 0 && buf.length - i <= 4 && (buf[i]! & 0xc0) === 0x80) i--;
-    if (i >= 0 && buf[i]! >= 0xc0) {
-      const need = buf[i]! >= 0xf0 ? 4 : buf[i]! >= 0xe0 ? 3 : 2;
-      if (buf.length - i < need) cut = i;
-    }
-    this.carry = cut === buf.length ? EMPTY : Buffer.from(buf.subarray(cut));
-    const complete = cut === buf.length ? buf : buf.subarray(0, cut);
-    return isUtf8(complete) ? complete : Buffer.from(complete.toString('utf8'));
-  }
-
-  end(): Buffer {
-    const rest = this.carry;
-    this.carry = EMPTY;
-    return rest.length === 0 ? rest : Buffer.from(rest.toString('utf8'));
-  }
 }
 
 function replay(kept: (Buffer | string)[], rest: AsyncIterator<Buffer | string>): Readable {

@@ -6,11 +6,14 @@ const LF = 10;
 const CR = 13;
 const QUOTE = 34;
 
-/** Receives what the scanner finds; `raw` is the record's source text, given only for invalid records. */
+/**
+ * Receives what the scanner finds; `raw` is the record's source text, given only for invalid records, and
+ * `fields` the fields of a row whose count differs from the header's.
+ */
 export interface CsvSink {
   header(fields: string[], line: number): void;
   row(fields: string[], line: number): void;
-  invalid(reason: string, line: number, raw: string): void;
+  invalid(reason: string, line: number, raw: string, fields?: string[]): void;
 }
 
 /**
@@ -53,7 +56,7 @@ export class CsvScanner {
       this.columns = fields.length;
       sink.header(fields, line);
     } else if (fields.length !== this.columns) {
-      sink.invalid(`expected ${this.columns} fields as in the header, found ${fields.length}`, line, raw());
+      sink.invalid(`expected ${this.columns} fields as in the header, found ${fields.length}`, line, raw(), fields);
     } else {
       sink.row(fields, line);
     }

@@ -20,6 +20,7 @@ export const JoinFilesOptionsSchema = z.object({
   input: ReadRecordsOptionsSchema.shape.input,
   format: ReadRecordsOptionsSchema.shape.format,
   delimiter: ReadRecordsOptionsSchema.shape.delimiter,
+  encoding: ReadRecordsOptionsSchema.shape.encoding,
   /** As in prepare: with 'skip', a malformed record is left out and reported through `onWarning`. */
   onInvalidRecord: ReadRecordsOptionsSchema.shape.onInvalidRecord,
   stdin: ReadRecordsOptionsSchema.shape.stdin,
@@ -73,6 +74,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
         input: opts.input,
         format: opts.format,
         delimiter: opts.delimiter,
+        encoding: opts.encoding,
         stdin: opts.stdin,
         onInvalidRecord: opts.onInvalidRecord,
         onReject: (r) => opts.onWarning?.(`skipped record ${r.record} (${r.file} line ${r.line}): ${r.reason}`),

@@ -70,17 +70,19 @@ export function createJoinPlan(options: JoinRecordOptions | JoinPlan = {}): Join
 /**
  * Fail when an added field would overwrite an input field (JOIN_FIELD_COLLISION names it and suggests a prefix).
  * An input `custom_id` equal to the record's id is not a collision (it is the same value).
+ * Prepare calls it too (with `file`), so a collision stops the run before anything is sent.
  */
-export function assertNoCollision(record: SourceRecord, plan: JoinPlan, customId: string): void {
+export function assertNoCollision(record: SourceRecord, plan: JoinPlan, customId: string, file?: string): void {
   const data = record.data;
   for (const field of plan.fields) {
     if (!Object.hasOwn(data, field)) continue;
     if (field === plan.name('custom_id') && String(data[field]) === customId) continue;
     const suggestion = plan.prefix === '' ? 'kb_' : `kb_${plan.prefix}`;
+    const where = file !== undefined && file !== '-' ? `${file}: ` : '';
     throw new KbatchError(
       'JOIN_FIELD_COLLISION',
-      `input field "${field}" (record ${record.index}) would be overwritten by the field kbatch adds; set a prefix for added fields, e.g. --prefix ${suggestion} (option \`prefix: '${suggestion}'\`) to name it "${suggestion}${field.slice(plan.prefix.length)}"`,
-      { field, record: record.index, line: record.line, customId },
+      `${where}input field "${field}" (record ${record.index}, line ${record.line}) would be overwritten by the field kbatch adds; set a prefix for added fields, e.g. --prefix ${suggestion} (option \`prefix: '${suggestion}'\`) to name it "${suggestion}${field.slice(plan.prefix.length)}"`,
+      { field, record: record.index, line: record.line, customId, ...(file !== undefined ? { file } : {}) },
     );
   }
 }

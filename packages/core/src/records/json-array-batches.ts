@@ -1,10 +1,11 @@
-import { pipeline } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import streamJson from 'stream-json';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { KbatchError } from '../errors.js';
 import type { ResolvedReadRecordsOptions } from './read-options.js';
 import { rejectionError, type RejectedRecord } from './rejected-record.js';
 import type { SourceRecord } from './types.js';
+import { invalidUtf8Reason, latin1ToUtf8, Utf8Check } from '../internal/utf8.js';
 
 const BATCH = 1000;
 
@@ -19,20 +20,32 @@ export async function* jsonArrayBatches(
   opts: ResolvedReadRecordsOptions,
 ): AsyncGenerator<SourceRecord[]> {
   const elements = StreamArray.streamArray();
-  pipeline(source, streamJson.parser(), elements, () => {});
+  // Latin-1 is re-encoded as UTF-8; UTF-8 is checked on its way (once invalid, elements holding U+FFFD are rejected).
+  const utf8 = new Utf8Check();
+  const bytes = new Transform({
+    transform(chunk: Buffer | string, _enc, callback) {
+      if (opts.encoding === 'latin1') return callback(null, latin1ToUtf8(chunk));
+      if (typeof chunk !== 'string') utf8.push(chunk);
+      callback(null, chunk);
+    },
+  });
+  pipeline(source, bytes, streamJson.parser(), elements, () => {});
   let batch: SourceRecord[] = [];
   let count = 0;
   try {
     for await (const { value } of elements as AsyncIterable<{ key: number; value: unknown }>) {
       const index = ++count;
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      const notObject = value === null || typeof value !== 'object' || Array.isArray(value);
+      const text = notObject || utf8.invalid ? JSON.stringify(value) : '';
+      const badColumn = utf8.invalid ? text.indexOf('\uFFFD') : -1;
+      if (notObject || badColumn !== -1) {
         const rejected: RejectedRecord = {
           file,
           line: index,
           record: index,
-          code: 'RECORD_INVALID',
-          reason: `array element ${index} is not an object`,
-          raw: JSON.stringify(value),
+          code: notObject ? 'RECORD_INVALID' : 'INPUT_ENCODING',
+          reason: notObject ? `array element ${index} is not an object` : invalidUtf8Reason(`in array element ${index}`),
+          raw: text,
         };
         if (opts.onInvalidRecord === 'error') throw rejectionError(rejected);
         opts.onReject?.(rejected);

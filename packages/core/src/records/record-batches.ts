@@ -6,7 +6,8 @@ import { parseOptions } from '../options.js';
 import { CsvScanner, type CsvSink } from '../internal/csv-scanner.js';
 import { detectFormat } from './detect-format.js';
 import { ReadRecordsOptionsSchema, type ReadRecordsOptions, type ResolvedReadRecordsOptions } from './read-options.js';
-import { rejectionError, type RejectedRecord } from './rejected-record.js';
+import { raggedData, rejectionError, type RejectedRecord } from './rejected-record.js';
+import { invalidUtf8Reason, Utf8Check } from '../internal/utf8.js';
 import { jsonArrayBatches } from './json-array-batches.js';
 import type { InputFormat, SourceRecord } from './types.js';
 
@@ -26,12 +27,16 @@ export async function* recordBatches(options: ReadRecordsOptions): AsyncGenerato
     return;
   }
   const reader = createReader(file, opts, format);
-  const decoder = new StringDecoder('utf8');
+  const decoder = new StringDecoder(opts.encoding);
+  // Invalid UTF-8 decodes to U+FFFD: once a chunk held some, records are checked for it (see Reader.suspect).
+  const utf8 = opts.encoding === 'utf8' ? new Utf8Check() : null;
   for await (const chunk of source as AsyncIterable<Buffer | string>) {
     const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    if (utf8 !== null && typeof chunk !== 'string' && utf8.push(chunk)) reader.suspect = true;
     const batch = reader.push(text);
     if (batch.length > 0) yield batch;
   }
+  if (utf8?.end()) reader.suspect = true;
   const last = reader.end(decoder.end());
   if (last.length > 0) yield last;
 }
@@ -64,13 +69,14 @@ export async function openInput(opts: Pick<ResolvedReadRecordsOptions, 'input' |
 
 /** Incremental record reader over decoded text. */
 interface TextRecordReader {
+  suspect: boolean;
   push(text: string): SourceRecord[];
   end(text: string): SourceRecord[];
 }
 
 function createReader(
   file: string,
-  opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>,
+  opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter' | 'onHeader'>,
   format: 'csv' | 'tsv' | 'jsonl',
 ): TextRecordReader {
   return format === 'jsonl' ? new JsonlReader(file, opts) : new CsvReader(file, opts, format);
@@ -80,13 +86,16 @@ function createReader(
 abstract class Reader {
   protected count = 0;
   protected batch: SourceRecord[] = [];
+  /** Set once the input held invalid UTF-8: from then on records holding U+FFFD are rejected (INPUT_ENCODING). */
+  suspect = false;
   constructor(
     protected readonly file: string,
     private readonly opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject'>,
   ) {}
 
-  protected reject(line: number, reason: string, raw: string): void {
-    const rejected: RejectedRecord = { file: this.file, line, record: ++this.count, code: 'RECORD_INVALID', reason, raw };
+  protected reject(line: number, reason: string, raw: string, extra: Pick<RejectedRecord, 'code' | 'data'> = { code: 'RECORD_INVALID' }): void {
+    const { code, data } = extra;
+    const rejected: RejectedRecord = { file: this.file, line, record: ++this.count, code, reason, raw, ...(data ? { data } : {}) };
     if (this.opts.onInvalidRecord === 'error') throw rejectionError(rejected);
     this.opts.onReject?.(rejected);
   }
@@ -105,9 +114,11 @@ class CsvReader extends Reader implements CsvSink, TextRecordReader {
   private readonly scanner: CsvScanner;
   private columns: string[] = [];
   private safeKeys = true;
+  private readonly onHeader: ResolvedReadRecordsOptions['onHeader'];
 
-  constructor(file: string, opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter'>, format: 'csv' | 'tsv') {
+  constructor(file: string, opts: Pick<ResolvedReadRecordsOptions, 'onInvalidRecord' | 'onReject' | 'delimiter' | 'onHeader'>, format: 'csv' | 'tsv') {
     super(file, opts);
+    this.onHeader = opts.onHeader;
     this.scanner = new CsvScanner(opts.delimiter ?? (format === 'tsv' ? '\t' : ','));
   }
 
@@ -136,10 +147,19 @@ class CsvReader extends Reader implements CsvSink, TextRecordReader {
     }
     this.columns = fields;
     this.safeKeys = !seen.has('__proto__');
+    this.onHeader?.(fields, line);
   }
 
   row(fields: string[], line: number): void {
     const columns = this.columns;
+    if (this.suspect) {
+      const bad = fields.findIndex((f) => f.includes('\uFFFD'));
+      if (bad !== -1) {
+        const data = raggedData(columns, fields);
+        this.reject(line, invalidUtf8Reason(`in field "${columns[bad]}"`), JSON.stringify(data), { code: 'INPUT_ENCODING' });
+        return;
+      }
+    }
     const data: Record<string, string> = {};
     if (this.safeKeys) {
       for (let i = 0; i < columns.length; i++) data[columns[i]!] = fields[i]!;
@@ -151,8 +171,8 @@ class CsvReader extends Reader implements CsvSink, TextRecordReader {
     this.batch.push({ index: ++this.count, line, data });
   }
 
-  invalid(reason: string, line: number, raw: string): void {
-    this.reject(line, reason, raw);
+  invalid(reason: string, line: number, raw: string, fields?: string[]): void {
+    this.reject(line, reason, raw, fields ? { code: 'RECORD_INVALID', data: raggedData(this.columns, fields) } : undefined);
   }
 }
 
@@ -184,6 +204,11 @@ class JsonlReader extends Reader implements TextRecordReader {
     if (end > start && text.charCodeAt(end - 1) === 13) end--;
     const raw = text.slice(start, end);
     if (raw.trim() === '') return;
+    const bad = this.suspect ? raw.indexOf('\uFFFD') : -1;
+    if (bad !== -1) {
+      this.reject(line, invalidUtf8Reason(`at column ${bad + 1}`), raw, { code: 'INPUT_ENCODING' });
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);

@@ -1,3 +1,4 @@
+import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import type { SourceRecord } from '../records/types.js';
 import { customIdFor } from './custom-id.js';
@@ -17,6 +18,11 @@ export interface RequestBuilder {
   toLine(record: SourceRecord, file?: string): string;
   /** The custom_id the record gets. */
   idOf(record: SourceRecord, file?: string): string;
+  /**
+   * Check a CSV header before any row: every template field (prompt and system) must be a column, else every
+   * row would fail alike. @throws KbatchError TEMPLATE_FIELD_MISSING naming the field, the file and the header line
+   */
+  checkColumns(columns: readonly string[], file: string, line: number): void;
   /** The compiled pieces of a line, for writers that encode lines themselves (the CSV byte path). */
   readonly frame: {
     /** Text after the custom_id up to the first message: `,"method":…,"messages":[`. */
@@ -56,6 +62,7 @@ export function createRequestBuilder(options: RequestOptions | ResolvedRequestOp
     options: opts,
     frame: { bodyStart, tail, user, system },
     idOf: (record, file) => customIdFor(record, opts.idColumn, file),
+    checkColumns: (columns, file, line) => checkColumns([user, system], columns, file, line),
     toObject(record, file) {
       const messages: ChatMessage[] = [];
       if (system !== undefined) messages.push({ role: 'system', content: system.render(record.data, ctx(record, file)) });
@@ -71,6 +78,20 @@ export function createRequestBuilder(options: RequestOptions | ResolvedRequestOp
       return line + `{"role":"user","content":${JSON.stringify(user.render(record.data, ctx(record, file)))}}` + tail;
     },
   };
+}
+
+function checkColumns(templates: Array<CompiledTemplate | undefined>, columns: readonly string[], file: string, line: number): void {
+  const known = new Set(columns);
+  for (const field of templates.flatMap((t) => t?.fields ?? [])) {
+    if (known.has(field)) continue;
+    const shown = columns.length > 20 ? `${columns.slice(0, 20).join(', ')}, …` : columns.join(', ');
+    const at = file === '-' ? `line ${line}` : `${file}:${line}`;
+    throw new KbatchError('TEMPLATE_FIELD_MISSING', `${at}: the header has no column "${field}" used by the template (columns: ${shown})`, {
+      file,
+      line,
+      field,
+    });
+  }
 }
 
 const builders = new WeakMap<object, RequestBuilder>();

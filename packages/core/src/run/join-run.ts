@@ -28,6 +28,8 @@ export interface RunRow {
   row: Record<string, unknown>;
   status: JoinStatus | 'skipped';
   customId: string | null;
+  /** A skipped malformed record's source text (written to the rejects as `raw_line`, not to the output). */
+  rawLine?: string;
 }
 
 /** The join's counts plus the tokens of every attempt. */
@@ -129,13 +131,13 @@ export async function* joinRun(
   }
 }
 
-/** A rejected record's fields: its parsed data when `raw` is a JSON object, else none (a malformed row). */
-function rawFields(raw: string): Record<string, unknown> {
+/** A rejected record's fields: its parsed data when `raw` is a JSON object, else null (a malformed row). */
+function rawFields(raw: string): Record<string, unknown> | null {
   try {
     const data: unknown = JSON.parse(raw);
-    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
+    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : null;
   } catch {
-    return {};
+    return null;
   }
 }
 
@@ -401,10 +403,12 @@ async function heldRecords(file: string, plan: JoinPlan): Promise<Map<string, { 
 
 /** Every record read ends as one output row: a skipped one keeps its fields (when it had any) and names why. */
 function skippedRow(plan: JoinPlan, r: RejectedRecord): RunRow {
-  const row: Record<string, unknown> = { ...rawFields(r.raw) };
+  // A ragged CSV row keeps the fields it had (by header position); its source text goes to the rejects.
+  const parsed = r.data ?? rawFields(r.raw);
+  const row: Record<string, unknown> = { ...parsed };
   for (const field of plan.fields) row[field] = null;
   row[plan.name('error')] = `${r.code}: ${r.reason} (record ${r.record}, line ${r.line})`;
-  return { row, status: 'skipped', customId: null };
+  return { row, status: 'skipped', customId: null, ...(r.data !== undefined || parsed === null ? { rawLine: r.raw } : {}) };
 }
 
 /** The run's input records again, read as prepare read them (malformed ones skipped: they are already rows). */
@@ -414,5 +418,6 @@ function inputRecords(state: RunState): AsyncIterable<SourceRecord> {
     format: state.settings.format,
     onInvalidRecord: 'skip',
     ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
+    ...(state.settings.encoding ? { encoding: state.settings.encoding } : {}),
   }) as AsyncIterable<SourceRecord>;
 }

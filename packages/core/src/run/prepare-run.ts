@@ -10,6 +10,8 @@ import { splitRequests } from '../chunk/split-requests.js';
 import { PREPARE_REJECTS_FILE } from './join-run.js';
 import { readFileLines } from '../job/lines.js';
 import type { RunSettings } from './run-state.js';
+import { recordBatches } from '../records/record-batches.js';
+import { assertNoCollision, type JoinPlan } from '../join/join-plan.js';
 
 /** What preparing a run produced: the job's chunks (input order) and the record counts. */
 export interface PreparedRun {
@@ -21,12 +23,13 @@ export interface PreparedRun {
 /**
  * Records → request lines → chunk files in `<jobDir>/chunks` → a job manifest, streamed in one pass
  * (prepare writes into a pipe the splitter reads). When a crash left a manifest behind, it is reused.
- * @param instruction - the answer instruction appended to the prompt (labels/schema), or null
+ * Before anything is sent, records are checked against the fields the join adds (JOIN_FIELD_COLLISION).
+ * @param plan - the run's join: its answer instruction is appended to the prompt (labels/schema)
  */
 export async function prepareRun(
   jobDir: string,
   settings: RunSettings,
-  instruction: string | null,
+  plan: JoinPlan,
   signal?: AbortSignal,
 ): Promise<PreparedRun> {
   const existing = await loadManifest(jobDir).catch(() => null);
@@ -40,6 +43,7 @@ export async function prepareRun(
   await rm(jobPath(jobDir, PREPARE_REJECTS_FILE), { force: true });
   await mkdir(chunkDir, { recursive: true });
   const request = settings.request as RequestOptions;
+  const instruction = plan.answers.instruction;
   const pipe = new PassThrough({ highWaterMark: 1 << 20 });
   const prepared = prepareRequests({
     ...request,
@@ -47,7 +51,9 @@ export async function prepareRun(
     input: settings.input,
     format: settings.format,
     ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
+    ...(settings.encoding ? { encoding: settings.encoding } : {}),
     onInvalidRecord: settings.onInvalidRecord,
+    checkRecord: (record, file) => assertNoCollision(record, plan, plan.customIdFor(record), file),
     output: pipe,
     ...(settings.onInvalidRecord === 'skip' ? { rejects: jobPath(jobDir, PREPARE_REJECTS_FILE) } : {}),
     ...(signal ? { signal } : {}),
@@ -92,4 +98,23 @@ async function countLines(path: string): Promise<number> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return n;
+}
+
+/**
+ * With no records there is no first row to give an output its header: the join's columns then follow the
+ * input's header (CSV/TSV; other formats have none), so a CSV output still names every column.
+ */
+export async function withInputColumns(plan: JoinPlan, settings: RunSettings): Promise<JoinPlan> {
+  if (settings.format !== 'csv' && settings.format !== 'tsv') return plan;
+  let columns: string[] = [];
+  const batches = recordBatches({
+    input: settings.input,
+    format: settings.format,
+    onInvalidRecord: 'skip',
+    ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
+    ...(settings.encoding ? { encoding: settings.encoding } : {}),
+    onHeader: (header) => (columns = header),
+  });
+  for await (const _ of batches);
+  return { ...plan, columns: [...columns, ...plan.columns] };
 }

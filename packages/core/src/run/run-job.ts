@@ -12,7 +12,7 @@ import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
 import { createLiveResults, createResultQueue, createRoundResults } from './live-results.js';
 import { joinRun, joinRunUnordered, type RunJoinReport } from './join-run.js';
-import { prepareRun } from './prepare-run.js';
+import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState } from './run-state.js';
@@ -146,7 +146,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
         // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
         const [prepared, fingerprint] = await Promise.all([
-          prepareRun(jobDir, settings, plan.answers.instruction, opts.signal),
+          prepareRun(jobDir, settings, plan, opts.signal),
           settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
         ]);
         crashPoint('run-after-prepare');
@@ -163,6 +163,8 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     } catch (err) {
       throw interrupted(err, opts.signal, jobDir);
     }
+    const empty = state.recordsRead === 0;
+    if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
     // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
     // counted from here: preparing a large input does not eat into it.
     const deadline = runDeadline(jobDir, opts.timeoutMs);
@@ -232,7 +234,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
                 }
               : undefined,
           );
-    const sinks = openSinks(targets, opts, settings, plan);
+    const sinks = openSinks(targets, opts, settings, empty ? await withInputColumns(plan, settings) : plan);
     let report: RunJoinReport | undefined;
     let ended = false;
     try {

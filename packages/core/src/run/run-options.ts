@@ -2,7 +2,7 @@ import { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { isIterable } from '../internal/iterable.js';
 import { ChatParamsSchema } from '../request/request-options.js';
-import { InputFormatSchema } from '../records/read-options.js';
+import { InputEncodingSchema, InputFormatSchema } from '../records/read-options.js';
 import { JobOptionsSchema } from '../job/run-job.js';
 import type { JobEvent, JobSummary } from '../job/types.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
@@ -27,6 +27,8 @@ export const RunJobOptionsSchema = z
       .optional(),
     format: InputFormatSchema.optional(),
     delimiter: z.string().length(1, { error: 'must be a single character' }).optional(),
+    /** `utf8` (default: invalid bytes are reported) or `latin1`. */
+    encoding: InputEncodingSchema.optional(),
     onInvalidRecord: z.enum(['error', 'skip'], { error: 'must be "error" or "skip"' }).default('error'),
     /** Where `-` reads from (default process.stdin). */
     stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),

@@ -88,6 +88,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     ...(spooled.fingerprint ? { inputFingerprint: spooled.fingerprint } : {}),
     format: spooled.format,
     ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+    ...(opts.encoding !== undefined ? { encoding: opts.encoding } : {}),
     onInvalidRecord: opts.onInvalidRecord,
     request,
     ...(opts.labels ? { labels: opts.labels } : {}),
@@ -139,6 +140,7 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
       if (JSON.stringify(request[key]) !== JSON.stringify(settings.request[key])) differs(key === 'prompt' ? 'prompt' : `\`${key}\``);
     }
   }
+  if (opts.encoding !== undefined && opts.encoding !== (settings.encoding ?? 'utf8')) differs('encoding');
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
 }

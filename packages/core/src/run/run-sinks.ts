@@ -140,11 +140,11 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
   const stdout = opts.stdout ?? process.stdout;
   const columns = [...plan.columns];
   const keepWhole = plan.rawField ? [plan.rawField] : [];
-  const openWriter = (target: string | Writable, format: OutputFormat): Writer => {
+  const openWriter = (target: string | Writable, format: OutputFormat, extra: string[] = []): Writer => {
     const file = typeof target === 'string' && target !== '-' ? target : null;
     const temp = file === null ? null : tempOf(file);
     const sink = target === '-' ? stdout : temp !== null ? createWriteStream(temp) : (target as Writable);
-    const stream = outputStream({ format, columns, keepWhole, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
+    const stream = outputStream({ format, columns: [...columns, ...extra], keepWhole, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
     // Never end a sink we did not open (stdout, a caller's Writable).
     const done = pipeline(stream, sink, { end: temp !== null });
     done.catch(() => {});
@@ -154,8 +154,12 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
     return { stream, done, over: over.signal, temp, target: file };
   };
   const out = targets.output === null ? null : openWriter(targets.output, settings.outputFormat);
+  // A skipped malformed record's source text is kept in the rejects (declared, so a CSV rejects file has the column).
+  const rawLine = plan.name('raw_line');
   const rej =
-    targets.rejects === null ? null : openWriter(targets.rejects, resolveOutputFormat(undefined, typeof targets.rejects === 'string' ? targets.rejects : undefined));
+    targets.rejects === null
+      ? null
+      : openWriter(targets.rejects, resolveOutputFormat(undefined, typeof targets.rejects === 'string' ? targets.rejects : undefined), settings.onInvalidRecord === 'skip' ? [rawLine] : []);
   const put = async (w: Writer, row: Record<string, unknown>) => {
     if (w.stream.write(row)) return;
     await once(w.stream, 'drain', { signal: w.over }).catch((err: unknown) => {
@@ -166,7 +170,7 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
   return {
     async write(row) {
       if (out) await put(out, row.row);
-      if (rej && row.status !== 'succeeded') await put(rej, row.row);
+      if (rej && row.status !== 'succeeded') await put(rej, row.rawLine === undefined ? row.row : { ...row.row, [rawLine]: row.rawLine });
     },
     async end() {
       for (const w of [out, rej]) {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { InputFingerprintSchema } from './input-fingerprint.js';
+import { InputEncodingSchema } from '../records/read-options.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
 export const RUN_STATE_FILE = 'run.json';
@@ -17,6 +18,8 @@ export const RunSettingsSchema = z.object({
   inputFingerprint: InputFingerprintSchema.optional(),
   format: z.enum(['csv', 'tsv', 'jsonl', 'json']),
   delimiter: z.string().optional(),
+  /** How the input is decoded (absent: utf8). */
+  encoding: InputEncodingSchema.optional(),
   onInvalidRecord: z.enum(['error', 'skip']),
   /** Request options (model, prompt without the answer instruction, system, chat params, idColumn). */
   request: z.record(z.string(), z.unknown()),

@@ -204,4 +204,45 @@ describe('recordStream', () => {
     expect(count).toBe(rows);
     expect(largest).toBeLessThanOrEqual(1001);
   });
+
+  describe('encoding', () => {
+    const latin1 = (text: string) => Buffer.from(text, 'latin1');
+
+    it('rejects a JSONL line or JSON element holding invalid UTF-8 with INPUT_ENCODING, or skips it', async () => {
+      const jsonl = latin1('{"t":"ok"}\n{"t":"caf\xe9"}\n{"t":"ok2"}\n');
+      const err = await catchError(() => collect(recordStream({ input: byteStream(jsonl, 3), format: 'jsonl' })));
+      expectKbatchError(err, { code: 'INPUT_ENCODING', line: 2, record: 2, message: '-:2: invalid UTF-8 at column 10' });
+      const rejected: RejectedRecord[] = [];
+      const kept = await collect<SourceRecord>(recordStream({ input: byteStream(jsonl, 3), format: 'jsonl', onInvalidRecord: 'skip', onReject: (r) => rejected.push(r) }));
+      expect(kept.map((r) => r.data.t)).toEqual(['ok', 'ok2']);
+      expect(rejected.map((r) => [r.record, r.code])).toEqual([[2, 'INPUT_ENCODING']]);
+      const array = latin1('[{"t":"ok"},{"t":"caf\xe9"}]');
+      const arrayErr = await catchError(() => collect(recordStream({ input: byteStream(array, 4), format: 'json' })));
+      expectKbatchError(arrayErr, { code: 'INPUT_ENCODING', record: 2, message: 'invalid UTF-8 in array element 2' });
+    });
+
+    it('decodes CSV, JSONL and JSON as Latin-1 with encoding latin1', async () => {
+      for (const [format, text] of [
+        ['csv', 't\ncaf\xe9\n'],
+        ['jsonl', '{"t":"caf\xe9"}\n'],
+        ['json', '[{"t":"caf\xe9"}]'],
+      ] as const) {
+        const records = await collect<SourceRecord>(recordStream({ input: byteStream(latin1(text), 2), format, encoding: 'latin1' }));
+        expect(records.map((r) => r.data.t)).toEqual(['café']);
+      }
+      const err = await catchError(() => collect(recordStream({ input: byteStream('t\n'), format: 'csv', encoding: 'ascii' as 'utf8' })));
+      expectKbatchError(err, { code: 'OPTION_INVALID', field: 'encoding', message: 'must be one of utf8, latin1' });
+    });
+
+    it('keeps valid multi-byte characters cut between chunks, and a U+FFFD the file really holds', async () => {
+      const text = 'id,t\n1,é日本😀\n2,\uFFFD\n';
+      for (const size of [1, 2, 3, 5]) expect((await read(text, {}, size)).map((r) => r.data.t)).toEqual(['é日本😀', '\uFFFD']);
+    });
+
+    it('calls onHeader with the header before any row, also when there is none', async () => {
+      const headers: Array<[string[], number]> = [];
+      expect(await read('\na,b\n', { onHeader: (c: string[], l: number) => headers.push([c, l]) })).toEqual([]);
+      expect(headers).toEqual([[['a', 'b'], 2]]);
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { prepareRequests, type PrepareRequestsOptions } from '../../src/index.js';
+import { prepareRequests, type PrepareRequestsOptions, type RejectedRecord } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { byteStream, tempDir, tempFile } from '../helpers/inputs.js';
 
@@ -63,9 +63,37 @@ describe('prepareRequests CSV byte path', () => {
     expectKbatchError(bytes, { code: 'RECORD_INVALID', line: 3, record: 2, message: (text as Error).message });
   });
 
-  it('replaces invalid UTF-8 like the text path does', async () => {
-    const csv = Buffer.concat([Buffer.from('id,title,text\n1,'), Buffer.from([0xff, 0xc3]), Buffer.from(',ok\n2,é,\xe9\n', 'latin1')]);
-    await same(csv);
+  it('reports invalid UTF-8 with INPUT_ENCODING naming the line and field, the same on both paths', async () => {
+    const csv = Buffer.concat([Buffer.from('id,title,text\n1,'), Buffer.from([0xff, 0xc3]), Buffer.from(',ok\n2,é,\xe9\n3,fine,ok\n', 'latin1')]);
+    const skipped = await same(csv, { onInvalidRecord: 'skip' });
+    expect(skipped.summary).toMatchObject({ recordsRead: 3, linesWritten: 1, rejected: 2 });
+    const rejects = skipped.rejects.trim().split('\n').map((l) => JSON.parse(l) as RejectedRecord);
+    expect(rejects.map((r) => [r.record, r.line, r.code, r.reason.split(' (')[0]])).toEqual([
+      [1, 2, 'INPUT_ENCODING', 'invalid UTF-8 in field "title"'],
+      [2, 3, 'INPUT_ENCODING', 'invalid UTF-8 in field "title"'],
+    ]);
+    expect(rejects[0]!.reason).toContain('--encoding latin1');
+    const text = await catchError(() => run(csv, {}, false));
+    const bytes = await catchError(() => run(csv, {}, true));
+    expectKbatchError(bytes, { code: 'INPUT_ENCODING', line: 2, record: 1, message: (text as Error).message });
+    expect((bytes as Error).message).toMatch(/^-:2: invalid UTF-8 in field "title" .*--encoding latin1/);
+  });
+
+  it('decodes Latin-1 input with encoding latin1, the same on both paths', async () => {
+    const csv = Buffer.from('id,title,text\n1,caf\xe9,na\xefve \xbd\n', 'latin1');
+    const result = await same(csv, { encoding: 'latin1' });
+    expect(JSON.parse(result.output).body.messages[0].content).toBe('café: naïve ½');
+  });
+
+  it('calls checkRecord with the first row on both paths, and stops when it throws', async () => {
+    for (const bytePath of [false, true]) {
+      const seen: unknown[] = [];
+      const result = await run('id,title,text\n1,a,b\n2,c,d\n', { checkRecord: (record, file) => seen.push([record, file]) }, bytePath);
+      expect(result.summary.linesWritten).toBe(2);
+      expect(seen).toEqual([[{ index: 1, line: 2, data: { id: '1', title: 'a', text: 'b' } }, '-']]);
+      const err = await catchError(() => run('id,title,text\n1,a,b\n', { checkRecord: () => { throw new Error('stop'); } }, bytePath));
+      expect((err as Error).message).toBe('stop');
+    }
   });
 
   it('reads TSV and custom delimiters', async () => {
@@ -73,9 +101,13 @@ describe('prepareRequests CSV byte path', () => {
     await same('id;title;text\n1;"a;b";c\n', { delimiter: ';' });
   });
 
-  it('falls back to the text path when a template field or the id column is not a column', async () => {
-    const err = await catchError(() => run('id,title,text\n1,a,b\n', { prompt: '{{nope}}' }, true));
-    expectKbatchError(err, { code: 'TEMPLATE_FIELD_MISSING', record: 1, field: 'nope' });
+  it('fails on a template field the header lacks with TEMPLATE_FIELD_MISSING, before any row and on both paths', async () => {
+    for (const bytePath of [false, true]) {
+      for (const csv of ['id,title,text\n1,a,b\n', 'id,title,text\n']) {
+        const err = await catchError(() => run(csv, { prompt: '{{nope}}', onInvalidRecord: 'skip' }, bytePath));
+        expectKbatchError(err, { code: 'TEMPLATE_FIELD_MISSING', line: 1, record: undefined, field: 'nope', message: 'the header has no column "nope" used by the template (columns: id, title, text)' });
+      }
+    }
     const noId = await catchError(() => run('id,title,text\n1,a,b\n', { idColumn: 'sku' }, true));
     expectKbatchError(noId, { code: 'CUSTOM_ID_MISSING', record: 1, field: 'sku' });
   });

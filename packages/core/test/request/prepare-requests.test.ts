@@ -62,9 +62,9 @@ describe('prepareRequests', () => {
   });
 
   it('stops on the first bad record by default, naming file and row', async () => {
-    const input = await tempFile('in.csv', CSV);
+    const input = await tempFile('in.jsonl', '{"text":"a"}\n{"title":"b"}\n');
     const err = await catchError(() => prepareRequests({ input, output: sink().stream, model: 'm', prompt: '{{title}}' }));
-    expectKbatchError(err, { code: 'TEMPLATE_FIELD_MISSING', file: input, record: 1, line: 2, field: 'title' });
+    expectKbatchError(err, { code: 'TEMPLATE_FIELD_MISSING', file: input, record: 1, line: 1, field: 'title' });
   });
 
   it('stops with ABORTED when its signal is aborted', async () => {

@@ -71,14 +71,14 @@ describe('kbatch run: the job a rerun finds, its input and its output files', ()
     await expect(readFile(join(cwd, 'head.jsonl'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('refuses an --output that is the input file (exit 1, OPTION_INVALID), leaving the input intact', async () => {
+  it('refuses an --output that is the input file (exit 2, OPTION_INVALID), leaving the input intact', async () => {
     const cwd = await root();
     const input = join(cwd, 'in.csv');
     const text = await readFile(REVIEWS, 'utf8');
     await writeFile(input, text);
     const created = emu.stats().batchesCreated;
     const run = await runBin(['run', 'in.csv', ...LABEL_ARGS, '--output', './in.csv', '--quiet'], { cwd, env });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain(`error [OPTION_INVALID]: Invalid option \`--output\``);
     expect(run.stderr).toContain(`it is the input file ${input}`);
     expect(await readFile(input, 'utf8')).toBe(text);
@@ -114,10 +114,10 @@ describe('kbatch run: the job a rerun finds, its input and its output files', ()
   it('fails fast naming the path for --output /proc/nope/x.csv and for a missing directory tree; creates a missing last level and says so', async () => {
     const cwd = await root();
     const proc = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--output', '/proc/nope/x.csv'], { cwd, env });
-    expect(proc.code).toBe(1);
+    expect(proc.code).toBe(2);
     expect(proc.stderr).toMatch(/^error \[OPTION_INVALID\]: Invalid option `--output`: .*"\/proc\/nope\/x\.csv" \(cannot create the directory \/proc\/nope/m);
     const tree = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--rejects', 'a/b/r.jsonl', '--job-dir', 'job'], { cwd, env });
-    expect(tree.code).toBe(1);
+    expect(tree.code).toBe(2);
     expect(tree.stderr).toContain(`the directory ${join(cwd, 'a', 'b')} does not exist, nor does its parent ${join(cwd, 'a')}`);
     await expect(readdir(join(cwd, 'a'))).rejects.toThrow(/ENOENT/);
     const shallow = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--output', 'new/out.csv', '--poll-interval', '50ms', '--progress', 'plain'], { cwd, env });

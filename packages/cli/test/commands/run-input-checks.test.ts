@@ -73,14 +73,14 @@ describe('kbatch run input checks', () => {
     expect(sentSoFar()).toBe(before);
   });
 
-  it('keeps a ragged row\'s fields in the output and its raw line in rejects.jsonl with --on-invalid skip', async () => {
+  it('keeps a ragged row\'s fields in the output and its raw line in the rejects file beside the output with --on-invalid skip', async () => {
     const cwd = await root();
     await writeFile(join(cwd, 'in.csv'), 'id,text\n1,good\n2,bad,extra\n');
     const run = await runCli(['run', 'in.csv', ...LABEL_ARGS, '--on-invalid', 'skip', '--output', 'out.jsonl', '--job-dir', 'job'], { env, cwd });
     expect(run.code).toBe(3);
     const rows = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows[1]).toMatchObject({ id: '2', text: 'bad', _extra_1: 'extra', label: null });
-    const rejects = (await readFile(join(cwd, 'rejects.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rejects = (await readFile(join(cwd, 'out.rejects.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rejects).toEqual([{ ...rows[1], raw_line: '2,bad,extra' }]);
   });
 });

@@ -1,8 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { downloadFile } from '../batch/download-file.js';
 import { KbatchError } from '../errors.js';
 import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
@@ -10,14 +6,14 @@ import type { JobPart, LineError } from './manifest.js';
 import type { JobContext } from './context.js';
 import type { BatchResultLine } from './types.js';
 import { jobPath, partFromFile } from './create-job.js';
-import { customIdOf, readFileLines } from './lines.js';
+import { customIdOf, readFileLines, writeFileAtomic } from './lines.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
 import { crashPoint } from './crash-point.js';
 import { submitPart } from './submit-part.js';
 import { cancelRequested } from './cancel-parts.js';
 import { messageOf } from '../client/retry.js';
 import { applyBatch } from './apply-batch.js';
-import { markExpiredLeftovers } from './expired-leftovers.js';
+import { addErrorLines, markExpiredLeftovers } from './expired-leftovers.js';
 
 export { applyBatch };
 
@@ -63,17 +59,14 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   const generations = generation(ctx, part);
   let resubmit = eligible && generations < ctx.opts.maxResubmits;
   const atLimit = eligible && !resubmit;
-  if (resubmit && (part.outputLines ?? 0) < counts.completed) {
-    // Without all the results the server reports, "no result" does not mean "never run": resubmitting would pay twice.
-    resubmit = false;
-    ctx.emit({
-      type: 'warning',
-      part: part.index,
-      message: `batch ${batch.id} expired with ${counts.completed} completed requests but ${part.outputLines ?? 0} output lines; not resubmitting its leftovers`,
-    });
-  }
+  // Without all the results the server counted, "no result" does not mean "never run": sending it again would pay twice.
+  const short = (part.outputLines ?? 0) < counts.completed;
+  if (resubmit && short) resubmit = false;
   // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
-  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || Boolean(part.straggler));
+  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || Boolean(part.straggler));
+  if (short) tally.failed += await markMissingResults(ctx, part, batch, tally);
+  // What is left in unrun are never-run markers: failures, unless resubmitted or marked at the limit below.
+  if (short && !atLimit && !part.straggler) tally.failed += tally.unrun.size;
   let newPart: JobPart | undefined;
   if (resubmit && tally.unrun.size > 0) newPart = await addResubmitPart(ctx, part, tally.unrun);
   if (atLimit && tally.unrun.size > 0) tally.failed += await markExpiredLeftovers(ctx, part, tally.unrun, generations);
@@ -96,6 +89,31 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     await submitPart(ctx, newPart);
   }
   return newPart;
+}
+
+/** Code of a request whose batch counted more completed requests than its output file held: it may have run, so it is not sent again. */
+export const RESULT_MISSING_CODE = 'result_missing';
+
+/**
+ * A batch finished without all the output the server counted (no output file, or a short one): give each request
+ * with no result line at all a {@link RESULT_MISSING_CODE} error line (never resent: it may have run and been paid)
+ * and warn naming the batch. Takes those requests out of `tally.unrun`.
+ * @returns how many requests it marked
+ */
+async function markMissingResults(ctx: JobContext, part: JobPart, batch: KBatch, tally: Tally): Promise<number> {
+  const { missing, unrun } = tally;
+  for (const id of missing) unrun.delete(id);
+  const got = part.outputLines ?? 0;
+  ctx.emit({
+    type: 'warning',
+    part: part.index,
+    message: `batch ${batch.id} (${batch.status}) counted ${batch.request_counts.completed} completed requests but gave ${got} output lines; ${missing.size} request${missing.size === 1 ? '' : 's'} without a result ${missing.size === 1 ? 'is' : 'are'} marked ${RESULT_MISSING_CODE} and not resent (they may have run and been paid: check the batch on the server)`,
+  });
+  if (missing.size > 0) {
+    const message = `batch ${batch.id} counted ${batch.request_counts.completed} completed requests but its output held ${got}; this request may have run and been paid, so it is not resent (check the batch on the server)`;
+    await addErrorLines(ctx.store.jobDir, part, missing, { code: RESULT_MISSING_CODE, message });
+  }
+  return missing.size;
 }
 
 /** A failed batch's errors for its 'finished' event: counted per code, and the first few lines. */
@@ -121,10 +139,11 @@ function generation(ctx: JobContext, part: JobPart): number {
  * Count a finished part's results; with `findUnrun`, also collect the custom_ids of its requests that have
  * no real result (none, or an expired/cancelled marker), which a resubmission must run again.
  */
-export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean) {
+export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean): Promise<Tally> {
   let succeeded = 0;
   let failed = 0;
   const resolved = new Set<string>();
+  const marked = new Set<string>();
   for (const rel of [part.outputPath, part.errorPath]) {
     if (!rel) continue;
     for await (const { line, text } of readFileLines(jobPath(jobDir, rel))) {
@@ -135,19 +154,33 @@ export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolea
         throw new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${line} is not JSON`, { file: rel, line, cause });
       }
       if (isSuccessLine(value)) succeeded++;
-      else if (findUnrun && isUnrunLine(value)) continue;
+      else if (findUnrun && isUnrunLine(value)) {
+        if (typeof value.custom_id === 'string') marked.add(value.custom_id);
+        continue;
+      }
       else failed++;
       if (findUnrun && typeof value.custom_id === 'string') resolved.add(value.custom_id);
     }
   }
   const unrun = new Set<string>();
+  const missing = new Set<string>();
   if (findUnrun) {
     for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
       const id = customIdOf(text);
-      if (id !== null && !resolved.has(id)) unrun.add(id);
+      if (id === null || resolved.has(id)) continue;
+      unrun.add(id);
+      if (!marked.has(id)) missing.add(id);
     }
   }
-  return { succeeded, failed, unrun };
+  return { succeeded, failed, unrun, missing };
+}
+
+/** A part's results counted: `unrun` has no real result (none, or a never-run marker); `missing` has no line at all. */
+export interface Tally {
+  succeeded: number;
+  failed: number;
+  unrun: Set<string>;
+  missing: Set<string>;
 }
 
 // Allocating the index, writing the chunk and recording the part happen alone (ManifestStore.exclusive):
@@ -172,16 +205,13 @@ function addResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<string>): Pr
  */
 export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Set<string>, index: string): Promise<JobPart> {
   const dest = jobPath(jobDir, join('chunks', `part-${index}.jsonl`));
-  const temp = `${dest}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const out = createWriteStream(temp);
-  for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
-    const id = customIdOf(text);
-    if (id === null || !unrun.has(id)) continue;
-    if (!out.write(`${text}\n`)) await once(out, 'drain');
+  async function* lines(): AsyncGenerator<string> {
+    for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
+      const id = customIdOf(text);
+      if (id !== null && unrun.has(id)) yield text;
+    }
   }
-  out.end();
-  await once(out, 'finish');
-  await rename(temp, dest);
+  await writeFileAtomic(dest, lines());
   const next = await partFromFile(jobDir, dest, index, 'resubmit');
   next.parent = part.index;
   return next;

@@ -1,5 +1,6 @@
 // Why a request's latest result is not a success, and whether sending it again can change that.
 import type { BatchResult } from '../join/result-line.js';
+import type { JoinPlan } from '../join/join-plan.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {
@@ -19,7 +20,8 @@ const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplica
 /**
  * Classify a result: null for a success the labels/schema accept; else its cause and whether a retry round may
  * change it — 5xx, 408/409/429, expiry, cancellation, transient errors and invalid answers are retried; 400, 401,
- * 403, 404, 422 and other 4xx, an unknown model, a line too long and an invalid request are not.
+ * 403, 404, 422 and other 4xx, an unknown model, a line too long, an invalid request and any other
+ * 2xx (billed: not a chat completion, or with a line error) are not.
  * @param answerError - what the labels/schema said of a successful answer (null when accepted)
  * @example failureCause(parseResultLine(line), null) // { cause: 'http_400', retry: false }
  */
@@ -31,10 +33,16 @@ export function failureCause(result: BatchResult, answerError: unknown): Failure
     if (status >= 500 || TRANSIENT_STATUSES.has(status)) return { cause: `http_${status}`, retry: true };
     return { cause: code === 'model_not_found' ? code : `http_${status}`, retry: false };
   }
-  // A 2xx whose body is not a chat completion, or a line with an error and no response.
-  if (code === null) return { cause: status === null ? 'request_error' : 'invalid_response', retry: true };
+  // A 2xx that is not an accepted chat completion was billed: sending it again pays again for the same reply.
+  if (status !== null) return { cause: 'invalid_response', retry: false };
+  if (code === null) return { cause: 'request_error', retry: true };
   if (TRANSIENT_CODE.test(code)) return { cause: code, retry: true };
   return { cause: code, retry: !DETERMINISTIC_CODE.test(code) };
+}
+
+/** {@link failureCause} of a result with its answer checked by the plan's labels/schema: what rounds resend and a streamed row treats as final. */
+export function resultCause(result: BatchResult, plan: JoinPlan): FailureCause | null {
+  return failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null);
 }
 
 /** `error.code` of a response body, or `code` of a line's own error object. */

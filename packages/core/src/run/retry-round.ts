@@ -10,7 +10,7 @@ import type { JobManifest } from '../job/manifest.js';
 import { parseResultLine } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { chunkSources, latestResults, retrySources } from './attempt-results.js';
-import { failureCause } from './failure-cause.js';
+import { resultCause } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunState } from './run-state.js';
@@ -66,7 +66,7 @@ export async function planRetryRound(jobDir: string, state: RunState, manifest: 
     const settled = new Set<string>();
     for await (const { line } of latestResults(jobDir, [attempt.sources])) {
       const result = parseResultLine(line);
-      const cause = failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null);
+      const cause = resultCause(result, plan);
       if (cause !== null && cause.retry) continue;
       settled.add(result.customId);
       if (cause !== null) count(cause.cause);

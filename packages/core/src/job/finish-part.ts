@@ -62,11 +62,14 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   // Without all the results the server counted, "no result" does not mean "never run": sending it again would pay twice.
   const short = (part.outputLines ?? 0) < counts.completed;
   if (resubmit && short) resubmit = false;
+  // --no-resubmit: an expired batch's never-run requests stay failed, each with a line that says so.
+  const kept = batch.status === 'expired' && !part.straggler && ctx.opts.noResubmit;
   // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
-  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || Boolean(part.straggler));
+  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || kept || Boolean(part.straggler));
   if (short) tally.failed += await markMissingResults(ctx, part, batch, tally);
-  // What is left in unrun are never-run markers: failures, unless resubmitted or marked at the limit below.
-  if (short && !atLimit && !part.straggler) tally.failed += tally.unrun.size;
+  else if (kept && tally.missing.size > 0) await addErrorLines(store.jobDir, part, tally.missing, { code: 'batch_expired', message: `batch ${batch.id} expired before this request ran; not resubmitted (--no-resubmit)` });
+  // What is left in unrun never ran: failures, unless resubmitted or marked at the limit below.
+  if ((short || kept) && !atLimit && !part.straggler) tally.failed += tally.unrun.size;
   let newPart: JobPart | undefined;
   if (resubmit && tally.unrun.size > 0) newPart = await addResubmitPart(ctx, part, tally.unrun);
   if (atLimit && tally.unrun.size > 0) tally.failed += await markExpiredLeftovers(ctx, part, tally.unrun, generations);

@@ -1,6 +1,7 @@
 // Why a request's latest result is not a success, and whether sending it again can change that.
 import type { BatchResult } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
+import { EXPIRED_CODE } from '../job/expired-leftovers.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {
@@ -20,8 +21,8 @@ const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplica
 /**
  * Classify a result: null for a success the labels/schema accept; else its cause and whether a retry round may
  * change it — 5xx, 408/409/429, expiry, cancellation, transient errors and invalid answers are retried; 400, 401,
- * 403, 404, 422 and other 4xx, an unknown model, a line too long, an invalid request and any other
- * 2xx (billed: not a chat completion, or with a line error) are not.
+ * 403, 404, 422 and other 4xx, an unknown model, a line too long, an invalid request, expiry at the
+ * resubmission limit (BATCH_EXPIRED) and any other 2xx (billed: not a chat completion, or with a line error) are not.
  * @param answerError - what the labels/schema said of a successful answer (null when accepted)
  * @example failureCause(parseResultLine(line), null) // { cause: 'http_400', retry: false }
  */
@@ -36,6 +37,8 @@ export function failureCause(result: BatchResult, answerError: unknown): Failure
   // A 2xx that is not an accepted chat completion was billed: sending it again pays again for the same reply.
   if (status !== null) return { cause: 'invalid_response', retry: false };
   if (code === null) return { cause: 'request_error', retry: true };
+  // Requests that expired at the resubmission limit are final (see markExpiredLeftovers).
+  if (code === EXPIRED_CODE) return { cause: 'batch_expired_limit', retry: false };
   if (TRANSIENT_CODE.test(code)) return { cause: code, retry: true };
   return { cause: code, retry: !DETERMINISTIC_CODE.test(code) };
 }

@@ -130,6 +130,16 @@ describe('finishPart', () => {
     ]);
   });
 
+  it('with --no-resubmit gives an expired batch\'s requests without any line a batch_expired line, so no row lacks a result', async () => {
+    const { ctx, store, part } = await setup({ file_out: `${ok('a1')}\n${ok('a2')}\n`, file_err: `${expiredMarker('a3')}\n` });
+    ctx.opts.noResubmit = true;
+    expect(await finishPart(ctx, part, batch({ request_counts: { total: 5, completed: 2, failed: 1 } }))).toBeUndefined();
+    expect(part).toMatchObject({ done: true, succeeded: 2, failed: 3, errorLines: 3 });
+    const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.custom_id, l.error.code])).toEqual([['a3', 'batch_expired'], ['a4', 'batch_expired'], ['a5', 'batch_expired']]);
+    expect(lines[1].error.message).toBe('batch batch_x expired before this request ran; not resubmitted (--no-resubmit)');
+  });
+
   it('past maxResubmits gives each never-run request one BATCH_EXPIRED error line (replacing the server markers) and warns', async () => {
     const { ctx, store, part, events } = await setup({
       file_out: `${ok('a1')}\n${ok('a2')}\n`,

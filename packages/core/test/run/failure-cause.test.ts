@@ -35,5 +35,9 @@ describe('failureCause', () => {
   it('retries a line with an error but no code and no response (it never ran)', () => {
     expect(failureCause(parseResultLine({ custom_id: 'a', response: null, error: { message: 'm' } }), null)).toEqual({ cause: 'request_error', retry: true });
   });
-});
 
+  it('does not retry requests that expired at the resubmission limit (BATCH_EXPIRED), only the server\'s own expiry markers', () => {
+    expect(failureCause(lineError('BATCH_EXPIRED'), null)).toEqual({ cause: 'batch_expired_limit', retry: false });
+    expect(failureCause(lineError('batch_expired'), null)).toEqual({ cause: 'batch_expired', retry: true });
+  });
+});

@@ -14,12 +14,14 @@ import { cancelRequested } from './cancel-parts.js';
 import { messageOf } from '../client/retry.js';
 import { applyBatch } from './apply-batch.js';
 import { addErrorLines, markExpiredLeftovers } from './expired-leftovers.js';
+import { innocentRequests, MAX_LISTED_ERRORS } from './failed-batch.js';
 
 export { applyBatch };
 
 /**
  * Handle a batch that reached a terminal status: download its output and error files (verified against
- * request_counts), map validation errors to custom_ids, resubmit the never-run requests of an expired batch.
+ * request_counts), map validation errors to custom_ids, resubmit the never-run requests of an expired batch, or
+ * of a batch that failed validation those its errors do not name (whatever --retries: they never ran).
  * Returns the new part when it resubmitted.
  */
 export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch): Promise<JobPart | undefined> {
@@ -55,7 +57,8 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
   // A straggler batch's leftovers are finished realtime by the run, never resubmitted (even if it expired before the cancel took).
-  const eligible = batch.status === 'expired' && !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx));
+  const canResubmit = !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx));
+  const eligible = batch.status === 'expired' && canResubmit;
   const generations = generation(ctx, part);
   let resubmit = eligible && generations < ctx.opts.maxResubmits;
   const atLimit = eligible && !resubmit;
@@ -73,8 +76,13 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   let newPart: JobPart | undefined;
   if (resubmit && tally.unrun.size > 0) newPart = await addResubmitPart(ctx, part, tally.unrun);
   if (atLimit && tally.unrun.size > 0) tally.failed += await markExpiredLeftovers(ctx, part, tally.unrun, generations);
+  // A batch that failed validation ran nothing: the requests no error names go again without the bad lines.
+  if (batch.status === 'failed' && canResubmit && generations < ctx.opts.maxResubmits) {
+    const innocents = await innocentRequests(store.jobDir, part);
+    if (innocents.size > 0) newPart = await addResubmitPart(ctx, part, innocents);
+  }
   part.succeeded = tally.succeeded;
-  part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests : tally.failed;
+  part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests - (newPart?.requests ?? 0) : tally.failed;
   part.done = true;
   await store.save();
   ctx.emit({
@@ -131,11 +139,21 @@ function validationCauses(errors: LineError[]): { causes: Array<{ code: string |
 }
 
 function generation(ctx: JobContext, part: JobPart): number {
+  const parts = ctx.store.manifest.parts;
   let n = 0;
-  for (let p: JobPart | undefined = part; p?.kind === 'resubmit' && p.parent; n++) {
-    p = ctx.store.manifest.parts.find((q) => q.index === p!.parent);
+  // At most one hop per part: a damaged manifest's parent cycle must not loop forever.
+  for (let p: JobPart | undefined = part; p?.kind === 'resubmit' && p.parent && n < parts.length; n++) {
+    p = parts.find((q) => q.index === p!.parent);
   }
   return n;
+}
+
+/**
+ * The custom_ids a finished part passed on to its resubmit part: an expired batch's never-run requests, or the
+ * requests of a batch that failed validation that no error names.
+ */
+export async function resubmittedRequests(jobDir: string, parent: JobPart): Promise<Set<string>> {
+  return parent.status === 'failed' ? innocentRequests(jobDir, parent) : (await tallyPart(jobDir, parent, true)).unrun;
 }
 
 /**
@@ -225,7 +243,7 @@ export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Se
  * @returns at most 1000 entries (the rest are counted, not listed)
  */
 export async function mapLineErrors(chunkPath: string, errors: readonly BatchErrorEntry[]): Promise<LineError[]> {
-  const listed = errors.slice(0, 1000);
+  const listed = errors.slice(0, MAX_LISTED_ERRORS);
   const byLine = new Map<number, string | null>();
   for (const e of listed) if (typeof e.line === 'number') byLine.set(e.line, null);
   if (byLine.size > 0) {

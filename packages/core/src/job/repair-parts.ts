@@ -3,7 +3,7 @@ import type { JobPart } from './manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
 import { customIdOf, readFileLines, scanFile } from './lines.js';
-import { tallyPart, writeResubmitPart } from './finish-part.js';
+import { resubmittedRequests, writeResubmitPart } from './finish-part.js';
 import { KbatchError } from '../errors.js';
 
 /**
@@ -37,7 +37,7 @@ export async function repairParts(ctx: Pick<JobContext, 'store' | 'emit'>): Prom
     const shared = (counts.get(old) ?? 0) > 1;
     const index = shared ? store.nextIndex() : old;
     if (shared) counts.set(old, counts.get(old)! - 1);
-    const { unrun } = await tallyPart(store.jobDir, parent, true);
+    const unrun = await resubmittedRequests(store.jobDir, parent);
     const rebuilt = await writeResubmitPart(store.jobDir, parent, unrun, index);
     Object.assign(part, { index, path: rebuilt.path, sha256: rebuilt.sha256, requests: rebuilt.requests, bytes: rebuilt.bytes });
     // The recorded upload intent was for other bytes, which the sha256 check kept from ever reaching the server.
@@ -78,10 +78,10 @@ async function checkUploadedParts(jobDir: string, parts: JobPart[], counts: Map<
     if (part.kind !== 'resubmit' || !uploaded(part) || part.parent === undefined) continue;
     const parent = parts.find((p) => p.index === part.parent && p.done);
     if (!parent) continue;
-    const { unrun } = await tallyPart(jobDir, parent, true);
+    const unrun = await resubmittedRequests(jobDir, parent);
     const ids = (await chunkMatches(jobDir, part)) ? await customIds(jobDir, part) : null;
     if (ids && ids.size === unrun.size && [...ids].every((id) => unrun.has(id))) continue;
-    const what = ids ? `holds ${ids.size} requests, not the ${unrun.size} never-run requests of its parent part ${parent.index}` : 'no longer holds the bytes that were uploaded';
+    const what = ids ? `holds ${ids.size} requests, not the ${unrun.size} requests its parent part ${parent.index} left to resubmit` : 'no longer holds the bytes that were uploaded';
     throw new KbatchError('JOB_INVALID', `resubmit part ${part.index} (${describe(part)}) ${what} (an older kbatch resubmitted two expired batches at once); ${check}`, {
       ...(part.batchId ? { batchId: part.batchId } : {}),
     });

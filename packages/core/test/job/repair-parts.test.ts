@@ -68,7 +68,7 @@ describe('repairParts', () => {
     const { sha256, bytes } = await scanFile(join(jobDir, 'chunks', 'part-00002.jsonl'));
     Object.assign(store.manifest.parts[1]!, { sha256, bytes, requests: 2, fileId: 'f2', batchId: 'b2' });
     const err = await catchError(() => repairParts({ store, emit: () => {} }));
-    expectKbatchError(err, { code: 'JOB_INVALID', batchId: 'b2', message: /part 00002 .*holds 2 requests, not the 3 never-run requests of its parent part 00001/ });
+    expectKbatchError(err, { code: 'JOB_INVALID', batchId: 'b2', message: /part 00002 .*holds 2 requests, not the 3 requests its parent part 00001 left to resubmit/ });
   });
 
   it('accepts an uploaded resubmit part that holds exactly its parent\'s never-run requests', async () => {

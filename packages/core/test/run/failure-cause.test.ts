@@ -18,9 +18,9 @@ describe('failureCause', () => {
     expect(failureCause(http(404, 'model_not_found'), null)).toEqual({ cause: 'model_not_found', retry: false });
   });
 
-  it('retries expiry, cancellation, timeouts, connection errors and batch_failed; not validation errors', () => {
-    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error', 'batch_failed']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
-    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
+  it('retries expiry, cancellation, timeouts and connection errors; not validation errors nor a failed batch\'s requests left unresubmitted', () => {
+    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
+    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id', 'batch_failed']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
   });
 
   it('never retries a billed 2xx that is not an accepted answer: a body that is not a chat completion, or a 2xx with a line error', () => {

@@ -130,6 +130,18 @@ describe('retry rounds', () => {
     expect((finished as { lineErrors: unknown[] }).lineErrors).toHaveLength(3);
   });
 
+  it('gives all 1,200 requests of a batch with an unknown model model_not_found although the server lists 1,000, and sends it once', async () => {
+    const { emu, base } = await emulator({});
+    const { dir, input } = await reviews(1200);
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...base, model: 'no/such-model', input, retries: 2, output: out, jobDir: join(dir, 'job') });
+    expect(emu.stats().batchesCreated).toBe(1);
+    expect(summary).toMatchObject({ records: 1200, succeeded: 0, requestErrors: 1200, rounds: 0, notRetried: { model_not_found: 1200 } });
+    const rows = await rowsOf(out);
+    expect(rows[999]!.error).toMatch(/^request failed \(model_not_found\): batch \S+ failed validation: line 1000 /);
+    expect(rows[1000]!.error).toMatch(/^request failed \(model_not_found\): batch \S+ failed validation: model_not_found: not listed \(the server lists at most 1000 errors, all model_not_found; e\.g\. Line 1: the model "no\/such-model" does not exist\)$/);
+  });
+
   it('resubmits the innocent rows of a batch with a line too long (even with --retries 0: they never ran); the long row gets line_too_long', async () => {
     for (const retries of [2, 0]) {
       const { emu, base } = await emulator({ maxLineBytes: 1000 });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { downloadFile } from '../batch/download-file.js';
 import { KbatchError } from '../errors.js';
 import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
-import type { JobPart, LineError } from './manifest.js';
+import { ancestorsOf, type JobPart, type LineError } from './manifest.js';
 import type { JobContext } from './context.js';
 import type { BatchResultLine } from './types.js';
 import { jobPath, partFromFile } from './create-job.js';
@@ -59,7 +59,7 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   // A straggler batch's leftovers are finished realtime by the run, never resubmitted (even if it expired before the cancel took).
   const canResubmit = !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx));
   const eligible = batch.status === 'expired' && canResubmit;
-  const generations = generation(ctx, part);
+  const generations = ancestorsOf(store.manifest, part).length;
   let resubmit = eligible && generations < ctx.opts.maxResubmits;
   const atLimit = eligible && !resubmit;
   // Without all the results the server counted, "no result" does not mean "never run": sending it again would pay twice.
@@ -136,16 +136,6 @@ function validationCauses(errors: LineError[]): { causes: Array<{ code: string |
     causes.set(e.code, cause);
   }
   return { causes: [...causes.values()], lineErrors: errors.slice(0, 5) };
-}
-
-function generation(ctx: JobContext, part: JobPart): number {
-  const parts = ctx.store.manifest.parts;
-  let n = 0;
-  // At most one hop per part: a damaged manifest's parent cycle must not loop forever.
-  for (let p: JobPart | undefined = part; p?.kind === 'resubmit' && p.parent && n < parts.length; n++) {
-    p = parts.find((q) => q.index === p!.parent);
-  }
-  return n;
 }
 
 /**

@@ -85,6 +85,20 @@ describe('finishPart', () => {
     expect(emu.stats().batchesCreated - created).toBe(1);
   });
 
+  it('finishing a part again after a crash reuses its recorded resubmit part (no second part, no second batch)', async () => {
+    const { ctx, store, part } = await setup({
+      file_out: `${ok('a1')}\n${ok('a2')}\n`,
+      file_err: `${expiredMarker('a3')}\n${expiredMarker('a4')}\n`,
+    });
+    const created = emu.stats().batchesCreated;
+    const first = await finishPart(ctx, part, batch({}));
+    part.done = false;
+    const again = await finishPart(ctx, part, batch({}));
+    expect(again).toBe(first);
+    expect(store.manifest.parts.map((p) => p.index)).toEqual(['00001', first!.index]);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+  });
+
   it('never resubmits a straggler batch, even one that expired before its cancel took; its markers are not failures', async () => {
     const { ctx, store, part } = await setup({
       file_out: `${ok('a1')}\n${ok('a2')}\n`,

@@ -27,6 +27,13 @@ export interface PlannedRetry {
   results?: string;
 }
 
+/** What planning a round reads: the job directory, the run state and the join plan (labels/schema judge answers). */
+export interface RoundInputs {
+  jobDir: string;
+  state: RunState;
+  plan: JoinPlan;
+}
+
 /**
  * Find what round `round - 1` (or the chunks' own run) left unsucceeded and can succeed on a retry (see
  * {@link resultCause}: 5xx, 429, expiry, answers the labels/schema reject, requests with no result) and write their
@@ -35,7 +42,8 @@ export interface PlannedRetry {
  * long, …) are never sent again (see {@link finalNotRetried}). Deterministic: rerunning it after a crash writes the
  * same files (and clears any realtime results of that round).
  */
-export async function planRetryRound(jobDir: string, state: RunState, manifest: JobManifest, plan: JoinPlan, round: number): Promise<PlannedRetry[]> {
+export async function planRetryRound(run: RoundInputs, manifest: JobManifest, round: number): Promise<PlannedRetry[]> {
+  const { jobDir, state, plan } = run;
   const previous =
     round === 1
       ? state.chunks.map((c) => ({ chunk: c.part, file: manifest.parts.find((p) => p.index === c.part)!.path, sources: chunkSources(state, manifest, c.part) }))
@@ -84,7 +92,8 @@ export async function planRetryRound(jobDir: string, state: RunState, manifest: 
  * The failed requests a retry cannot change (see {@link resultCause}), counted per cause from every request's final
  * result: what the summary reports as not retried.
  */
-export async function finalNotRetried(jobDir: string, state: RunState, manifest: JobManifest, plan: JoinPlan): Promise<Record<string, number>> {
+export async function finalNotRetried(run: RoundInputs, manifest: JobManifest): Promise<Record<string, number>> {
+  const { jobDir, state, plan } = run;
   const counts: Record<string, number> = {};
   for (const chunk of state.chunks) {
     for await (const { line } of latestResults(jobDir, attemptGroups(state, manifest, chunk.part))) {

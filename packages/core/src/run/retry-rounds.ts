@@ -17,7 +17,7 @@ import { saveRunState, type RunState } from './run-state.js';
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
 export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
-  const { jobDir, state, plan, jobOptions, emit, realtime, deadline } = ctx;
+  const { jobDir, state, jobOptions, emit, realtime, deadline } = ctx;
   while (!state.retriesDone) {
     const manifest = await loadManifest(jobDir);
     const last = state.rounds.at(-1);
@@ -46,10 +46,10 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
       continue;
     }
     const round = (last?.round ?? 0) + 1;
-    const planned = round > state.settings.retries || manifest.cancelledAt ? [] : await planRetryRound(jobDir, state, manifest, plan, round);
+    const planned = round > state.settings.retries || manifest.cancelledAt ? [] : await planRetryRound(ctx, manifest, round);
     if (planned.length === 0) {
       // Counted once, from the final results: what failed for good and why (whatever round it was first seen in).
-      const causes = await finalNotRetried(jobDir, state, manifest, plan);
+      const causes = await finalNotRetried(ctx, manifest);
       state.notRetried = Object.keys(causes).length > 0 ? [{ round: round - 1, causes }] : [];
       state.retriesDone = true;
       await saveRunState(jobDir, state);

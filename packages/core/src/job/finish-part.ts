@@ -14,7 +14,7 @@ import { cancelRequested } from './cancel-parts.js';
 import { messageOf } from '../client/retry.js';
 import { applyBatch } from './apply-batch.js';
 import { addErrorLines, markExpiredLeftovers } from './expired-leftovers.js';
-import { innocentRequests, MAX_LISTED_ERRORS } from './failed-batch.js';
+import { failedBatchErrors, innocentRequests, MAX_LISTED_ERRORS } from './failed-batch.js';
 
 export { applyBatch };
 
@@ -93,7 +93,7 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     succeeded: part.succeeded,
     failed: part.failed,
     unresolved: part.requests - part.succeeded - part.failed,
-    ...(batch.status === 'failed' ? validationCauses(part.lineErrors ?? []) : {}),
+    ...(batch.status === 'failed' ? validationCauses(part) : {}),
   });
   if (newPart) {
     ctx.emit({ type: 'resubmitted', part: part.index, newPart: newPart.index, requests: newPart.requests });
@@ -127,14 +127,19 @@ async function markMissingResults(ctx: JobContext, part: JobPart, batch: KBatch,
   return missing.size;
 }
 
-/** A failed batch's errors for its 'finished' event: counted per code, and the first few lines. */
-function validationCauses(errors: LineError[]): { causes: Array<{ code: string | null; message: string | null; requests: number }>; lineErrors: LineError[] } {
+/** A failed batch's errors for its 'finished' event: counted per code (unlisted requests given the one code too), and the first few lines. */
+function validationCauses(part: JobPart): { causes: Array<{ code: string | null; message: string | null; requests: number }>; lineErrors: LineError[] } {
+  const errors = part.lineErrors ?? [];
   const causes = new Map<string | null, { code: string | null; message: string | null; requests: number }>();
   for (const e of errors) {
     const cause = causes.get(e.code) ?? { code: e.code, message: e.message, requests: 0 };
     if (e.line !== null) cause.requests++;
     causes.set(e.code, cause);
   }
+  // A capped list whose errors share one code: the requests it does not name have that cause too.
+  const { byId, rest } = failedBatchErrors(errors);
+  const shared = rest && !errors.includes(rest) ? causes.get(rest.code) : undefined;
+  if (shared) shared.requests += part.requests - byId.size;
   return { causes: [...causes.values()], lineErrors: errors.slice(0, 5) };
 }
 

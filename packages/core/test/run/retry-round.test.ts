@@ -134,8 +134,10 @@ describe('retry rounds', () => {
     const { emu, base } = await emulator({});
     const { dir, input } = await reviews(1200);
     const out = join(dir, 'out.jsonl');
-    const summary = await runJob({ ...base, model: 'no/such-model', input, retries: 2, output: out, jobDir: join(dir, 'job') });
+    const events: RunEvent[] = [];
+    const summary = await runJob({ ...base, model: 'no/such-model', input, retries: 2, output: out, jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
     expect(emu.stats().batchesCreated).toBe(1);
+    expect(events.find((e) => e.type === 'finished')).toMatchObject({ status: 'failed', causes: [{ code: 'model_not_found', requests: 1200 }] });
     expect(summary).toMatchObject({ records: 1200, succeeded: 0, requestErrors: 1200, rounds: 0, notRetried: { model_not_found: 1200 } });
     const rows = await rowsOf(out);
     expect(rows[999]!.error).toMatch(/^request failed \(model_not_found\): batch \S+ failed validation: line 1000 /);

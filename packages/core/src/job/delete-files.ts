@@ -4,6 +4,7 @@ import { isAbortError, messageOf } from '../client/retry.js';
 import type { JobPart } from './manifest.js';
 import type { JobContext } from './context.js';
 import { crashPoint } from './crash-point.js';
+import { listRawBatches } from '../batch/find-batch.js';
 
 /** The name a part's input file is uploaded under (submitPart); its job prefix finds orphans after a crash. */
 export function uploadFilename(jobId: string, index: string): string {
@@ -48,11 +49,15 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
   if (!ctx.uploadRetried && !manifest.parts.some((p) => p.uploadStartedAt && !p.fileId)) return [];
   const recorded = new Set(manifest.parts.flatMap((p) => (p.fileId ? [p.fileId] : [])));
   const prefix = `${manifest.jobId}-part-`;
-  const orphans: string[] = [];
+  let orphans: string[] = [];
   try {
+    let oldest = Infinity;
     for await (const file of client.files.list({ purpose: 'batch' }, ctx.signal ? { signal: ctx.signal } : {})) {
-      if (file.filename.startsWith(prefix) && !recorded.has(file.id)) orphans.push(file.id);
+      if (!file.filename.startsWith(prefix) || recorded.has(file.id)) continue;
+      orphans.push(file.id);
+      oldest = Math.min(oldest, typeof file.created_at === 'number' ? file.created_at : 0);
     }
+    if (orphans.length > 0) orphans = await notInUse(ctx, orphans, oldest);
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted) throw error;
     ctx.emit({ type: 'warning', message: `listing files to clean up after an interrupted upload failed: ${messageOf(error)}` });
@@ -63,6 +68,27 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
   ctx.uploadRetried = false;
   if (deleted.length > 0) ctx.emit({ type: 'warning', message: `deleted ${deleted.length} input file(s) left on the server by an interrupted upload (${deleted.join(', ')})` });
   return deleted;
+}
+
+/**
+ * The files no batch uses as its input: a name is not proof of ownership (a copied job directory keeps its job id),
+ * so a file under any batch created since the oldest of them is kept, with a warning.
+ */
+async function notInUse(ctx: JobContext, ids: string[], oldest: number): Promise<string[]> {
+  const used = new Map<string, string>();
+  // A batch is created after its input file: the listing stops there (minus a clock skew margin).
+  for await (const raw of listRawBatches(ctx.client.batches, { createdAfter: oldest - 3600, ...(ctx.signal ? { signal: ctx.signal } : {}) })) {
+    const { id, input_file_id: file } = raw as { id?: unknown; input_file_id?: unknown };
+    if (typeof file === 'string' && typeof id === 'string') used.set(file, id);
+  }
+  const kept = ids.filter((id) => used.has(id));
+  if (kept.length > 0) {
+    ctx.emit({
+      type: 'warning',
+      message: `kept ${kept.length} file(s) named after this job but unrecorded, because a batch uses them (${kept.map((id) => `${id} by ${used.get(id)}`).join(', ')}); a copy of this job directory may be running`,
+    });
+  }
+  return ids.filter((id) => !used.has(id));
 }
 
 // True when the file is gone (deleted now, or already); a failure is reported and leaves the file.

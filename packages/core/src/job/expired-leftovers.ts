@@ -1,12 +1,9 @@
-import { createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
-import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { JobPart } from './manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
-import { readFileLines } from './lines.js';
+import { readFileLines, writeFileAtomic } from './lines.js';
 import { isUnrunLine } from './classify.js';
 import type { BatchResultLine } from './types.js';
 
@@ -31,35 +28,36 @@ function timesText(times: number): string {
  * @returns how many requests were marked
  */
 export async function markExpiredLeftovers(ctx: JobContext, part: JobPart, unrun: Set<string>, generations: number): Promise<number> {
-  const { store } = ctx;
   const max = ctx.opts.maxResubmits;
-  const message = expiredMessage(generations + 1, max);
-  const rel = part.errorPath ?? join('results', `part-${part.index}.error.jsonl`);
-  const dest = jobPath(store.jobDir, rel);
-  const temp = `${dest}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const out = createWriteStream(temp);
-  const write = async (text: string) => {
-    if (!out.write(`${text}\n`)) await once(out, 'drain');
-  };
-  let kept = 0;
-  if (part.errorPath) {
-    for await (const { text } of readFileLines(dest)) {
-      // A server's never-run marker is replaced by ours (unrun holds its custom_id).
-      if (isUnrunLine(JSON.parse(text) as BatchResultLine)) continue;
-      await write(text);
-      kept++;
-    }
-  }
-  for (const id of unrun) await write(JSON.stringify({ custom_id: id, response: null, error: { code: EXPIRED_CODE, message } }));
-  out.end();
-  await once(out, 'finish');
-  await rename(temp, dest);
-  part.errorPath = rel;
-  part.errorLines = kept + unrun.size;
+  await addErrorLines(ctx.store.jobDir, part, unrun, { code: EXPIRED_CODE, message: expiredMessage(generations + 1, max) });
   ctx.emit({
     type: 'warning',
     part: part.index,
     message: `${unrun.size} request${unrun.size === 1 ? '' : 's'} expired ${timesText(generations + 1)}; not resubmitted (limit --max-resubmits ${max})`,
   });
   return unrun.size;
+}
+
+/**
+ * Give each of `ids` the error line `{custom_id, response: null, error}` in the part's error file, replacing a
+ * never-run marker of one of them. Rewrites the whole file, so doing it again after a crash gives the same file.
+ */
+export async function addErrorLines(jobDir: string, part: JobPart, ids: Set<string>, error: { code: string; message: string }): Promise<void> {
+  const rel = part.errorPath ?? join('results', `part-${part.index}.error.jsonl`);
+  const dest = jobPath(jobDir, rel);
+  async function* lines(): AsyncGenerator<string> {
+    if (part.errorPath) {
+      for await (const { text } of readFileLines(dest)) {
+        const line = JSON.parse(text) as BatchResultLine;
+        // A server's never-run marker (or our own line from before a crash) is replaced by the new one.
+        if (typeof line.custom_id === 'string' && ids.has(line.custom_id) && (isUnrunLine(line) || line.error?.code === error.code)) continue;
+        yield text;
+      }
+    }
+    for (const id of ids) yield JSON.stringify({ custom_id: id, response: null, error });
+  }
+  // A batch that named no result file left no results directory.
+  await mkdir(dirname(dest), { recursive: true });
+  part.errorLines = await writeFileAtomic(dest, lines());
+  part.errorPath = rel;
 }

@@ -1,29 +1,27 @@
-import { createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { downloadFile } from '../batch/download-file.js';
 import { KbatchError } from '../errors.js';
 import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
-import type { JobPart, LineError } from './manifest.js';
+import { ancestorsOf, type JobPart, type LineError } from './manifest.js';
 import type { JobContext } from './context.js';
 import type { BatchResultLine } from './types.js';
 import { jobPath, partFromFile } from './create-job.js';
-import { customIdOf, readFileLines } from './lines.js';
+import { customIdOf, readFileLines, writeFileAtomic } from './lines.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
 import { crashPoint } from './crash-point.js';
 import { submitPart } from './submit-part.js';
 import { cancelRequested } from './cancel-parts.js';
 import { messageOf } from '../client/retry.js';
 import { applyBatch } from './apply-batch.js';
-import { markExpiredLeftovers } from './expired-leftovers.js';
+import { addErrorLines, markExpiredLeftovers } from './expired-leftovers.js';
+import { failedBatchErrors, innocentRequests, MAX_LISTED_ERRORS } from './failed-batch.js';
 
 export { applyBatch };
 
 /**
  * Handle a batch that reached a terminal status: download its output and error files (verified against
- * request_counts), map validation errors to custom_ids, resubmit the never-run requests of an expired batch.
+ * request_counts), map validation errors to custom_ids, resubmit the never-run requests of an expired batch, or
+ * of a batch that failed validation those its errors do not name (whatever --retries: they never ran).
  * Returns the new part when it resubmitted.
  */
 export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch): Promise<JobPart | undefined> {
@@ -59,26 +57,32 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
   // A straggler batch's leftovers are finished realtime by the run, never resubmitted (even if it expired before the cancel took).
-  const eligible = batch.status === 'expired' && !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx));
-  const generations = generation(ctx, part);
+  const canResubmit = !part.straggler && !ctx.opts.noResubmit && !(await cancelRequested(ctx));
+  const eligible = batch.status === 'expired' && canResubmit;
+  const generations = ancestorsOf(store.manifest, part).length;
   let resubmit = eligible && generations < ctx.opts.maxResubmits;
   const atLimit = eligible && !resubmit;
-  if (resubmit && (part.outputLines ?? 0) < counts.completed) {
-    // Without all the results the server reports, "no result" does not mean "never run": resubmitting would pay twice.
-    resubmit = false;
-    ctx.emit({
-      type: 'warning',
-      part: part.index,
-      message: `batch ${batch.id} expired with ${counts.completed} completed requests but ${part.outputLines ?? 0} output lines; not resubmitting its leftovers`,
-    });
-  }
+  // Without all the results the server counted, "no result" does not mean "never run": sending it again would pay twice.
+  const short = (part.outputLines ?? 0) < counts.completed;
+  if (resubmit && short) resubmit = false;
+  // --no-resubmit: an expired batch's never-run requests stay failed, each with a line that says so.
+  const kept = batch.status === 'expired' && !part.straggler && ctx.opts.noResubmit;
   // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
-  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || Boolean(part.straggler));
+  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || kept || Boolean(part.straggler));
+  if (short) tally.failed += await markMissingResults(ctx, part, batch, tally);
+  else if (kept && tally.missing.size > 0) await addErrorLines(store.jobDir, part, tally.missing, { code: 'batch_expired', message: `batch ${batch.id} expired before this request ran; not resubmitted (--no-resubmit)` });
+  // What is left in unrun never ran: failures, unless resubmitted or marked at the limit below.
+  if ((short || kept) && !atLimit && !part.straggler) tally.failed += tally.unrun.size;
   let newPart: JobPart | undefined;
   if (resubmit && tally.unrun.size > 0) newPart = await addResubmitPart(ctx, part, tally.unrun);
   if (atLimit && tally.unrun.size > 0) tally.failed += await markExpiredLeftovers(ctx, part, tally.unrun, generations);
+  // A batch that failed validation ran nothing: the requests no error names go again without the bad lines.
+  if (batch.status === 'failed' && canResubmit && generations < ctx.opts.maxResubmits) {
+    const innocents = await innocentRequests(store.jobDir, part);
+    if (innocents.size > 0) newPart = await addResubmitPart(ctx, part, innocents);
+  }
   part.succeeded = tally.succeeded;
-  part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests : tally.failed;
+  part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests - (newPart?.requests ?? 0) : tally.failed;
   part.done = true;
   await store.save();
   ctx.emit({
@@ -89,7 +93,7 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     succeeded: part.succeeded,
     failed: part.failed,
     unresolved: part.requests - part.succeeded - part.failed,
-    ...(batch.status === 'failed' ? validationCauses(part.lineErrors ?? []) : {}),
+    ...(batch.status === 'failed' ? validationCauses(part) : {}),
   });
   if (newPart) {
     ctx.emit({ type: 'resubmitted', part: part.index, newPart: newPart.index, requests: newPart.requests });
@@ -98,33 +102,64 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   return newPart;
 }
 
-/** A failed batch's errors for its 'finished' event: counted per code, and the first few lines. */
-function validationCauses(errors: LineError[]): { causes: Array<{ code: string | null; message: string | null; requests: number }>; lineErrors: LineError[] } {
+/** Code of a request whose batch counted more completed requests than its output file held: it may have run, so it is not sent again. */
+export const RESULT_MISSING_CODE = 'result_missing';
+
+/**
+ * A batch finished without all the output the server counted (no output file, or a short one): give each request
+ * with no result line at all a {@link RESULT_MISSING_CODE} error line (never resent: it may have run and been paid)
+ * and warn naming the batch. Takes those requests out of `tally.unrun`.
+ * @returns how many requests it marked
+ */
+async function markMissingResults(ctx: JobContext, part: JobPart, batch: KBatch, tally: Tally): Promise<number> {
+  const { missing, unrun } = tally;
+  for (const id of missing) unrun.delete(id);
+  const got = part.outputLines ?? 0;
+  ctx.emit({
+    type: 'warning',
+    part: part.index,
+    message: `batch ${batch.id} (${batch.status}) counted ${batch.request_counts.completed} completed requests but gave ${got} output lines; ${missing.size} request${missing.size === 1 ? '' : 's'} without a result ${missing.size === 1 ? 'is' : 'are'} marked ${RESULT_MISSING_CODE} and not resent (they may have run and been paid: check the batch on the server)`,
+  });
+  if (missing.size > 0) {
+    const message = `batch ${batch.id} counted ${batch.request_counts.completed} completed requests but its output held ${got}; this request may have run and been paid, so it is not resent (check the batch on the server)`;
+    await addErrorLines(ctx.store.jobDir, part, missing, { code: RESULT_MISSING_CODE, message });
+  }
+  return missing.size;
+}
+
+/** A failed batch's errors for its 'finished' event: counted per code (unlisted requests given the one code too), and the first few lines. */
+function validationCauses(part: JobPart): { causes: Array<{ code: string | null; message: string | null; requests: number }>; lineErrors: LineError[] } {
+  const errors = part.lineErrors ?? [];
   const causes = new Map<string | null, { code: string | null; message: string | null; requests: number }>();
   for (const e of errors) {
     const cause = causes.get(e.code) ?? { code: e.code, message: e.message, requests: 0 };
     if (e.line !== null) cause.requests++;
     causes.set(e.code, cause);
   }
+  // A capped list whose errors share one code: the requests it does not name have that cause too.
+  const { byId, rest } = failedBatchErrors(errors);
+  const shared = rest && !errors.includes(rest) ? causes.get(rest.code) : undefined;
+  if (shared) shared.requests += part.requests - byId.size;
   return { causes: [...causes.values()], lineErrors: errors.slice(0, 5) };
 }
 
-function generation(ctx: JobContext, part: JobPart): number {
-  let n = 0;
-  for (let p: JobPart | undefined = part; p?.kind === 'resubmit' && p.parent; n++) {
-    p = ctx.store.manifest.parts.find((q) => q.index === p!.parent);
-  }
-  return n;
+/**
+ * The custom_ids a finished part passed on to its resubmit part: an expired batch's never-run requests, or the
+ * requests of a batch that failed validation that no error names.
+ */
+export async function resubmittedRequests(jobDir: string, parent: JobPart): Promise<Set<string>> {
+  return parent.status === 'failed' ? innocentRequests(jobDir, parent) : (await tallyPart(jobDir, parent, true)).unrun;
 }
 
 /**
  * Count a finished part's results; with `findUnrun`, also collect the custom_ids of its requests that have
  * no real result (none, or an expired/cancelled marker), which a resubmission must run again.
  */
-export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean) {
+export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean): Promise<Tally> {
   let succeeded = 0;
   let failed = 0;
   const resolved = new Set<string>();
+  const marked = new Set<string>();
   for (const rel of [part.outputPath, part.errorPath]) {
     if (!rel) continue;
     for await (const { line, text } of readFileLines(jobPath(jobDir, rel))) {
@@ -135,19 +170,33 @@ export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolea
         throw new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${line} is not JSON`, { file: rel, line, cause });
       }
       if (isSuccessLine(value)) succeeded++;
-      else if (findUnrun && isUnrunLine(value)) continue;
+      else if (findUnrun && isUnrunLine(value)) {
+        if (typeof value.custom_id === 'string') marked.add(value.custom_id);
+        continue;
+      }
       else failed++;
       if (findUnrun && typeof value.custom_id === 'string') resolved.add(value.custom_id);
     }
   }
   const unrun = new Set<string>();
+  const missing = new Set<string>();
   if (findUnrun) {
     for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
       const id = customIdOf(text);
-      if (id !== null && !resolved.has(id)) unrun.add(id);
+      if (id === null || resolved.has(id)) continue;
+      unrun.add(id);
+      if (!marked.has(id)) missing.add(id);
     }
   }
-  return { succeeded, failed, unrun };
+  return { succeeded, failed, unrun, missing };
+}
+
+/** A part's results counted: `unrun` has no real result (none, or a never-run marker); `missing` has no line at all. */
+export interface Tally {
+  succeeded: number;
+  failed: number;
+  unrun: Set<string>;
+  missing: Set<string>;
 }
 
 // Allocating the index, writing the chunk and recording the part happen alone (ManifestStore.exclusive):
@@ -172,16 +221,13 @@ function addResubmitPart(ctx: JobContext, part: JobPart, unrun: Set<string>): Pr
  */
 export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Set<string>, index: string): Promise<JobPart> {
   const dest = jobPath(jobDir, join('chunks', `part-${index}.jsonl`));
-  const temp = `${dest}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const out = createWriteStream(temp);
-  for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
-    const id = customIdOf(text);
-    if (id === null || !unrun.has(id)) continue;
-    if (!out.write(`${text}\n`)) await once(out, 'drain');
+  async function* lines(): AsyncGenerator<string> {
+    for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
+      const id = customIdOf(text);
+      if (id !== null && unrun.has(id)) yield text;
+    }
   }
-  out.end();
-  await once(out, 'finish');
-  await rename(temp, dest);
+  await writeFileAtomic(dest, lines());
   const next = await partFromFile(jobDir, dest, index, 'resubmit');
   next.parent = part.index;
   return next;
@@ -192,7 +238,7 @@ export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Se
  * @returns at most 1000 entries (the rest are counted, not listed)
  */
 export async function mapLineErrors(chunkPath: string, errors: readonly BatchErrorEntry[]): Promise<LineError[]> {
-  const listed = errors.slice(0, 1000);
+  const listed = errors.slice(0, MAX_LISTED_ERRORS);
   const byLine = new Map<number, string | null>();
   for (const e of listed) if (typeof e.line === 'number') byLine.set(e.line, null);
   if (byLine.size > 0) {

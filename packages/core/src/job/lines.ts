@@ -1,5 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 
 /** Non-empty lines of a file with their 1-based physical line numbers, one at a time. */
@@ -86,4 +89,23 @@ export async function scanLineOffsets(path: string, onLine: (buf: Buffer, offset
     position += chunk.length;
   }
   if (rest !== null) emit(rest, restOffset);
+}
+
+/**
+ * Write `data` (text lines get their newline added; buffers are copied as they are) to `dest` through a temp file
+ * unique to this writer, then rename: a reader or a crash never sees half a file, two writers never share a temp.
+ * @returns how many items were written
+ */
+export async function writeFileAtomic(dest: string, data: AsyncIterable<string | Buffer> | Iterable<string | Buffer>): Promise<number> {
+  const temp = `${dest}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const out = createWriteStream(temp);
+  let n = 0;
+  for await (const item of data) {
+    n++;
+    if (!out.write(typeof item === 'string' ? `${item}\n` : item)) await once(out, 'drain');
+  }
+  out.end();
+  await finished(out);
+  await rename(temp, dest);
+  return n;
 }

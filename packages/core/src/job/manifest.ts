@@ -85,13 +85,19 @@ export type JobManifest = z.output<typeof JobManifestSchema>;
  * to the chunk or retry part whose requests they finish, so results are grouped by the attempt they belong to.
  */
 export function rootOf(manifest: Pick<JobManifest, 'parts'>, part: JobPart): JobPart {
-  let p = part;
-  for (let hops = 0; p.kind === 'resubmit' && p.parent !== undefined && hops < manifest.parts.length; hops++) {
+  return ancestorsOf(manifest, part).at(-1) ?? part;
+}
+
+/** The parts a resubmit part descends from, its parent first; at most one hop per part, so a damaged manifest's cycle ends. */
+export function ancestorsOf(manifest: Pick<JobManifest, 'parts'>, part: JobPart): JobPart[] {
+  const chain: JobPart[] = [];
+  for (let p = part; p.kind === 'resubmit' && p.parent !== undefined && chain.length < manifest.parts.length; ) {
     const parent = manifest.parts.find((q) => q.index === p.parent);
     if (!parent) break;
+    chain.push(parent);
     p = parent;
   }
-  return p;
+  return chain;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { jobPath } from '../job/create-job.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
 import { isUnrunLine } from '../job/classify.js';
-import type { JobManifest, JobPart } from '../job/manifest.js';
+import { ancestorsOf, type JobManifest, type JobPart } from '../job/manifest.js';
 import type { BatchResultLine } from '../job/types.js';
 import { KbatchError } from '../errors.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';
@@ -31,13 +31,7 @@ export interface ResultSource {
 
 /** A part and every resubmit part descending from it (an expired batch's leftovers ran there). */
 export function partFamily(manifest: JobManifest, root: string): JobPart[] {
-  const byIndex = new Map(manifest.parts.map((p) => [p.index, p]));
-  return manifest.parts.filter((p) => {
-    for (let q: JobPart | undefined = p; q; q = q.kind === 'resubmit' && q.parent ? byIndex.get(q.parent) : undefined) {
-      if (q.index === root) return true;
-    }
-    return false;
-  });
+  return manifest.parts.filter((p) => p.index === root || ancestorsOf(manifest, p).some((q) => q.index === root));
 }
 
 /**

@@ -1,5 +1,8 @@
 // Why a request's latest result is not a success, and whether sending it again can change that.
 import type { BatchResult } from '../join/result-line.js';
+import type { JoinPlan } from '../join/join-plan.js';
+import { EXPIRED_CODE } from '../job/expired-leftovers.js';
+import { BATCH_FAILED_CODE } from './validation-results.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {
@@ -11,7 +14,7 @@ export interface FailureCause {
 const TRANSIENT_STATUSES = new Set([408, 409, 429]);
 
 /** Error codes of requests that were never run or hit a passing condition: worth another attempt. */
-const TRANSIENT_CODE = /expired|cancel|timeout|timed_out|connection|reset|unavailable|overload|rate_limit|server_error|batch_failed/i;
+const TRANSIENT_CODE = /expired|cancel|timeout|timed_out|connection|reset|unavailable|overload|rate_limit|server_error/i;
 
 /** Error codes that fail the same way every time (unknown model, line too long, an invalid request). */
 const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplicate|unsupported|unauthorized|forbidden|permission/i;
@@ -19,7 +22,9 @@ const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplica
 /**
  * Classify a result: null for a success the labels/schema accept; else its cause and whether a retry round may
  * change it — 5xx, 408/409/429, expiry, cancellation, transient errors and invalid answers are retried; 400, 401,
- * 403, 404, 422 and other 4xx, an unknown model, a line too long and an invalid request are not.
+ * 403, 404, 422 and other 4xx, an unknown model, a line too long, an invalid request, expiry at the
+ * resubmission limit (BATCH_EXPIRED), a failed batch's requests left
+ * unresubmitted (batch_failed) and any other 2xx (billed: not a chat completion, or with a line error) are not.
  * @param answerError - what the labels/schema said of a successful answer (null when accepted)
  * @example failureCause(parseResultLine(line), null) // { cause: 'http_400', retry: false }
  */
@@ -31,10 +36,20 @@ export function failureCause(result: BatchResult, answerError: unknown): Failure
     if (status >= 500 || TRANSIENT_STATUSES.has(status)) return { cause: `http_${status}`, retry: true };
     return { cause: code === 'model_not_found' ? code : `http_${status}`, retry: false };
   }
-  // A 2xx whose body is not a chat completion, or a line with an error and no response.
-  if (code === null) return { cause: status === null ? 'request_error' : 'invalid_response', retry: true };
+  // A 2xx that is not an accepted chat completion was billed: sending it again pays again for the same reply.
+  if (status !== null) return { cause: 'invalid_response', retry: false };
+  if (code === null) return { cause: 'request_error', retry: true };
+  // Requests that expired at the resubmission limit are final (see markExpiredLeftovers).
+  if (code === EXPIRED_CODE) return { cause: 'batch_expired_limit', retry: false };
+  // A failed batch's requests that were not resubmitted without its bad lines (see finishPart): never merged into a round.
+  if (code === BATCH_FAILED_CODE) return { cause: code, retry: false };
   if (TRANSIENT_CODE.test(code)) return { cause: code, retry: true };
   return { cause: code, retry: !DETERMINISTIC_CODE.test(code) };
+}
+
+/** {@link failureCause} of a result with its answer checked by the plan's labels/schema: what rounds resend and a streamed row treats as final. */
+export function resultCause(result: BatchResult, plan: JoinPlan): FailureCause | null {
+  return failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null);
 }
 
 /** `error.code` of a response body, or `code` of a line's own error object. */

@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -9,8 +8,8 @@ import { customIdOf, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../job/manifest.js';
 import { parseResultLine } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { chunkSources, latestResults, retrySources } from './attempt-results.js';
-import { failureCause } from './failure-cause.js';
+import { attemptGroups, chunkSources, latestResults, retrySources } from './attempt-results.js';
+import { resultCause } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunState } from './run-state.js';
@@ -28,25 +27,23 @@ export interface PlannedRetry {
   results?: string;
 }
 
-/** A planned round: its request files, and the failed requests left out of it, counted per cause. */
-export interface PlannedRound {
-  parts: PlannedRetry[];
-  notRetried: Record<string, number>;
+/** What planning a round reads: the job directory, the run state and the join plan (labels/schema judge answers). */
+export interface RoundInputs {
+  jobDir: string;
+  state: RunState;
+  plan: JoinPlan;
 }
-
-/** Cause of requests left out because their retry batch would be byte-identical to a batch that failed validation. */
-export const UNCHANGED_FAILED_BATCH = 'batch_failed_unchanged';
 
 /**
  * Find what round `round - 1` (or the chunks' own run) left unsucceeded and can succeed on a retry (see
- * {@link failureCause}: 5xx, 429, expiry, requests of a batch that failed on other lines, answers the labels/schema
- * reject, requests with no result) and write their request lines to `run/retry-<round>/`, one file per chunk and
- * batch (so the join stays chunk by chunk), packed into as few batches as `maxRequests`/`maxBytes` allow. Failures a
- * retry cannot change (400, 404, unknown model, line too long, …) are counted in `notRetried`, never sent again;
- * nor is a batch identical to one that failed validation. Deterministic: rerunning it after a crash writes the same
- * files (and clears any realtime results of that round).
+ * {@link resultCause}: 5xx, 429, expiry, answers the labels/schema reject, requests with no result) and write their
+ * request lines to `run/retry-<round>/`, one file per chunk and batch (so the join stays chunk by chunk), packed into
+ * as few batches as `maxRequests`/`maxBytes` allow. Failures a retry cannot change (400, 404, unknown model, line too
+ * long, …) are never sent again (see {@link finalNotRetried}). Deterministic: rerunning it after a crash writes the
+ * same files (and clears any realtime results of that round).
  */
-export async function planRetryRound(jobDir: string, state: RunState, manifest: JobManifest, plan: JoinPlan, round: number): Promise<PlannedRound> {
+export async function planRetryRound(run: RoundInputs, manifest: JobManifest, round: number): Promise<PlannedRetry[]> {
+  const { jobDir, state, plan } = run;
   const previous =
     round === 1
       ? state.chunks.map((c) => ({ chunk: c.part, file: manifest.parts.find((p) => p.index === c.part)!.path, sources: chunkSources(state, manifest, c.part) }))
@@ -57,8 +54,6 @@ export async function planRetryRound(jobDir: string, state: RunState, manifest: 
   await rm(jobPath(jobDir, dirRel), { recursive: true, force: true });
   await rm(jobPath(jobDir, realtimeRetryDir(round)), { recursive: true, force: true });
   await mkdir(jobPath(jobDir, dirRel), { recursive: true });
-  const notRetried: Record<string, number> = {};
-  const count = (cause: string, n = 1): void => void (notRetried[cause] = (notRetried[cause] ?? 0) + n);
   const packer = batchPacker(state.settings.maxRequests ?? DEFAULT_MAX_REQUESTS, state.settings.maxBytes ?? DEFAULT_MAX_BYTES);
   const planned: PlannedRetry[] = [];
   for (const attempt of previous) {
@@ -66,10 +61,7 @@ export async function planRetryRound(jobDir: string, state: RunState, manifest: 
     const settled = new Set<string>();
     for await (const { line } of latestResults(jobDir, [attempt.sources])) {
       const result = parseResultLine(line);
-      const cause = failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null);
-      if (cause !== null && cause.retry) continue;
-      settled.add(result.customId);
-      if (cause !== null) count(cause.cause);
+      if (resultCause(result, plan)?.retry !== true) settled.add(result.customId);
     }
     let segment: { out: ReturnType<typeof createWriteStream>; entry: PlannedRetry } | undefined;
     const close = async (): Promise<void> => {
@@ -93,47 +85,43 @@ export async function planRetryRound(jobDir: string, state: RunState, manifest: 
     }
     await close();
   }
-  // Sending a batch again byte for byte after it failed validation can only fail the same way.
-  const failed = new Set(manifest.parts.filter((p) => p.status === 'failed').map((p) => p.sha256));
-  const unchanged = new Set(packer.hashes().flatMap((hash, batch) => (failed.has(hash) ? [batch] : [])));
-  for (const entry of planned.filter((p) => unchanged.has(p.batch))) {
-    count(UNCHANGED_FAILED_BATCH, entry.requests);
-    await rm(jobPath(jobDir, entry.file), { force: true });
-  }
-  return { parts: renumber(planned.filter((p) => !unchanged.has(p.batch))), notRetried };
+  return planned;
 }
 
-/** Batch numbers 0, 1, … in order of first use (after some batches were dropped). */
-function renumber(parts: PlannedRetry[]): PlannedRetry[] {
-  const numbers = new Map<number, number>();
-  for (const p of parts) {
-    if (!numbers.has(p.batch)) numbers.set(p.batch, numbers.size);
-    p.batch = numbers.get(p.batch)!;
+/**
+ * The failed requests a retry cannot change (see {@link resultCause}), counted per cause from every request's final
+ * result: what the summary reports as not retried.
+ */
+export async function finalNotRetried(run: RoundInputs, manifest: JobManifest): Promise<Record<string, number>> {
+  const { jobDir, state, plan } = run;
+  const counts: Record<string, number> = {};
+  for (const chunk of state.chunks) {
+    for await (const { line } of latestResults(jobDir, attemptGroups(state, manifest, chunk.part))) {
+      const cause = resultCause(parseResultLine(line), plan);
+      if (cause !== null && !cause.retry) counts[cause.cause] = (counts[cause.cause] ?? 0) + 1;
+    }
   }
-  return parts;
+  return counts;
 }
 
-/** Assigns request lines to batches in order, starting a new one when a line would pass either limit; hashes each batch's bytes. */
+/** Assigns request lines to batches in order, starting a new one when a line would pass either limit. */
 function batchPacker(maxRequests: number, maxBytes: number) {
-  const hashes: Hash[] = [];
+  let batches = 0;
   let requests = 0;
   let bytes = 0;
   return {
     /** The batch (0-based) `text` goes into. */
     add(text: string): number {
       const size = Buffer.byteLength(text) + 1;
-      if (hashes.length === 0 || requests + 1 > maxRequests || (requests > 0 && bytes + size > maxBytes)) {
-        hashes.push(createHash('sha256'));
+      if (batches === 0 || requests + 1 > maxRequests || (requests > 0 && bytes + size > maxBytes)) {
+        batches++;
         requests = 0;
         bytes = 0;
       }
       requests++;
       bytes += size;
-      hashes.at(-1)!.update(`${text}\n`);
-      return hashes.length - 1;
+      return batches - 1;
     },
-    /** Each batch's sha256 (hex), as the job would record it. */
-    hashes: (): string[] => hashes.map((h) => h.digest('hex')),
   };
 }
 

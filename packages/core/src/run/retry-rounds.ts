@@ -1,9 +1,7 @@
 // Follow-up rounds for what failed, as batches or realtime.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { rename } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
+import { writeFileAtomic } from '../job/lines.js';
 import { addChunks, jobPath } from '../job/create-job.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
 import { crashPoint } from '../job/crash-point.js';
@@ -14,12 +12,12 @@ import { driveJob } from './drive-job.js';
 import { roundProgress } from './round-progress.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { finishStragglers } from './straggler-round.js';
-import { planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
+import { finalNotRetried, planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
 import { saveRunState, type RunState } from './run-state.js';
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
 export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
-  const { jobDir, state, plan, jobOptions, emit, realtime, deadline } = ctx;
+  const { jobDir, state, jobOptions, emit, realtime, deadline } = ctx;
   while (!state.retriesDone) {
     const manifest = await loadManifest(jobDir);
     const last = state.rounds.at(-1);
@@ -48,15 +46,11 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
       continue;
     }
     const round = (last?.round ?? 0) + 1;
-    if (round > state.settings.retries || manifest.cancelledAt) {
-      state.retriesDone = true;
-      await saveRunState(jobDir, state);
-      break;
-    }
-    const { parts: planned, notRetried } = await planRetryRound(jobDir, state, manifest, plan, round);
-    // Replanned after a crash: the same round's counts replace the old ones.
-    state.notRetried = [...(state.notRetried ?? []).filter((n) => n.round !== round), ...(Object.keys(notRetried).length > 0 ? [{ round, causes: notRetried }] : [])];
+    const planned = round > state.settings.retries || manifest.cancelledAt ? [] : await planRetryRound(ctx, manifest, round);
     if (planned.length === 0) {
+      // Counted once, from the final results: what failed for good and why (whatever round it was first seen in).
+      const causes = await finalNotRetried(ctx, manifest);
+      state.notRetried = Object.keys(causes).length > 0 ? [{ round: round - 1, causes }] : [];
       state.retriesDone = true;
       await saveRunState(jobDir, state);
       break;
@@ -104,12 +98,9 @@ export async function attachParts(jobDir: string, state: RunState, manifest: Job
 async function joinFiles(jobDir: string, files: string[], batch: number): Promise<string> {
   const dest = jobPath(jobDir, join(dirname(files[0]!), `batch-${batch}.jsonl`));
   // A new file, never the old one rewritten in place: a crash may have left it hard-linked into chunks/.
-  const out = createWriteStream(`${dest}.tmp`);
-  for (const file of files) {
-    for await (const chunk of createReadStream(jobPath(jobDir, file))) if (!out.write(chunk)) await once(out, 'drain');
+  async function* bytes(): AsyncGenerator<Buffer> {
+    for (const file of files) yield* createReadStream(jobPath(jobDir, file)) as AsyncIterable<Buffer>;
   }
-  out.end();
-  await finished(out);
-  await rename(`${dest}.tmp`, dest);
+  await writeFileAtomic(dest, bytes());
   return dest;
 }

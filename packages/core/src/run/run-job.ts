@@ -265,7 +265,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     await work;
     state.phase = 'joined';
     await saveRunState(jobDir, state);
-    const summary = summarize(state, manifest, report!, jobDir, started, resumed, sinks.outputs);
+    const summary = summarize(state, manifest, report!, { jobDir, started, resumed, outputs: sinks.outputs });
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {

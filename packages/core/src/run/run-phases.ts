@@ -9,7 +9,7 @@ import { realtimeChunkResults } from './attempt-results.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
-import { failureCause } from './failure-cause.js';
+import { resultCause } from './failure-cause.js';
 import { finishStragglers } from './straggler-round.js';
 import { saveRunState, type RunState } from './run-state.js';
 
@@ -116,5 +116,5 @@ export function chunkGate(count: number): ChunkGate {
  */
 export function isFinalResult(state: RunState, plan: JoinPlan): (result: BatchResult) => boolean {
   if (state.settings.retries === 0) return () => true;
-  return (result) => failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null)?.retry !== true;
+  return (result) => resultCause(result, plan)?.retry !== true;
 }

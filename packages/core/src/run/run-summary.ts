@@ -6,16 +6,18 @@ import type { RunJoinReport } from './join-run.js';
 import type { RunSummary } from './run-options.js';
 import type { RunState } from './run-state.js';
 
+/** Where and how the run went, besides its state, manifest and join report. */
+export interface RunFacts {
+  jobDir: string;
+  /** When the run started (ms since the epoch). */
+  started: number;
+  resumed: boolean;
+  outputs: RunSummary['outputs'];
+}
+
 /** The run summary from the state, the manifest and the join report. */
-export function summarize(
-  state: RunState,
-  manifest: JobManifest | null,
-  report: RunJoinReport,
-  jobDir: string,
-  started: number,
-  resumed: boolean,
-  outputs: RunSummary['outputs'],
-): RunSummary {
+export function summarize(state: RunState, manifest: JobManifest | null, report: RunJoinReport, run: RunFacts): RunSummary {
+  const { jobDir, started, resumed, outputs } = run;
   const job: JobSummary | null = manifest && state.mode !== 'realtime' ? summarizeJob(jobDir, manifest) : null;
   const roundRequests = state.rounds.map((r) => r.parts.reduce((n, p) => n + p.requests, 0));
   const stragglerRequests = state.stragglers.reduce((n, s) => n + s.requests, 0);

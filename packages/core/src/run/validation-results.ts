@@ -2,31 +2,31 @@
 import { jobPath } from '../job/create-job.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
 import type { JobPart, LineError } from '../job/manifest.js';
+import { failedBatchErrors } from '../job/failed-batch.js';
 import type { BatchResultLine } from '../job/types.js';
 
-/** Code of the requests of a failed batch that had no error of their own: they can run once the bad lines are gone. */
+/** Code of the requests of a failed batch that had no error of their own and were not resubmitted (the limit, --no-resubmit, a cancel). */
 export const BATCH_FAILED_CODE = 'batch_failed';
 
 /**
  * One error result line per request of a batch that failed validation, in request order: a request named by a line
- * error gets that error (`model_not_found`, `line_too_long`, … with its line); when an error names no line, every
- * request gets it; else the others get {@link BATCH_FAILED_CODE} naming the bad lines (a retry round resends them
- * without those). Memory: the part's line errors (at most 1,000).
+ * error gets that error (`model_not_found`, `line_too_long`, … with its line); the others get the batch's own error
+ * (see {@link failedBatchErrors}), else — when they were not resubmitted without the bad lines (their resubmit part
+ * holds their results) — {@link BATCH_FAILED_CODE} naming the bad lines. Memory: the part's line errors (at most 1,000).
  */
 export async function* validationResults(jobDir: string, part: JobPart): AsyncGenerator<{ text: string; line: BatchResultLine }> {
   const errors = part.lineErrors ?? [];
-  const byId = new Map<string, LineError>();
-  for (const e of errors) if (e.customId !== null && !byId.has(e.customId)) byId.set(e.customId, e);
-  const whole = errors.find((e) => e.line === null);
+  const { byId, rest } = failedBatchErrors(errors);
   const batch = part.batchId ?? `part ${part.index}`;
   const others = errors.length === 0 ? 'no error was reported' : `${errors.length} line${errors.length === 1 ? '' : 's'} failed (${errors.slice(0, 3).map(describe).join('; ')})`;
   for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
     const id = customIdOf(text);
     if (id === null) continue;
-    const own = byId.get(id) ?? whole;
+    const own = byId.get(id) ?? rest;
+    if (!own && part.resubmittedAs !== undefined) continue;
     const error = own
       ? { code: own.code ?? BATCH_FAILED_CODE, message: `batch ${batch} failed validation: ${describe(own)}` }
-      : { code: BATCH_FAILED_CODE, message: `not run: batch ${batch} failed validation, ${others}` };
+      : { code: BATCH_FAILED_CODE, message: `not run: batch ${batch} failed validation, ${others}; not resubmitted` };
     const line: BatchResultLine = { custom_id: id, response: null, error };
     yield { text: JSON.stringify(line), line };
   }

@@ -12,6 +12,8 @@ import type { JobContext } from '../../src/job/context.js';
 import type { JobClient, JobEvent } from '../../src/job/types.js';
 import type { KBatch } from '../../src/client/schemas.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { failureCause } from '../../src/run/failure-cause.js';
+import { parseResultLine } from '../../src/join/result-line.js';
 import { emulatorClient, requestLine } from './fixtures.js';
 
 const ids = ['a1', 'a2', 'a3', 'a4', 'a5'];
@@ -83,6 +85,20 @@ describe('finishPart', () => {
     expect(emu.stats().batchesCreated - created).toBe(1);
   });
 
+  it('finishing a part again after a crash reuses its recorded resubmit part (no second part, no second batch)', async () => {
+    const { ctx, store, part } = await setup({
+      file_out: `${ok('a1')}\n${ok('a2')}\n`,
+      file_err: `${expiredMarker('a3')}\n${expiredMarker('a4')}\n`,
+    });
+    const created = emu.stats().batchesCreated;
+    const first = await finishPart(ctx, part, batch({}));
+    part.done = false;
+    const again = await finishPart(ctx, part, batch({}));
+    expect(again).toBe(first);
+    expect(store.manifest.parts.map((p) => p.index)).toEqual(['00001', first!.index]);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+  });
+
   it('never resubmits a straggler batch, even one that expired before its cancel took; its markers are not failures', async () => {
     const { ctx, store, part } = await setup({
       file_out: `${ok('a1')}\n${ok('a2')}\n`,
@@ -110,7 +126,32 @@ describe('finishPart', () => {
     await finishPart(ctx, part, batch({ output_file_id: null, error_file_id: null }));
     expect(store.manifest.parts).toHaveLength(1);
     expect(part.resubmittedAs).toBeUndefined();
-    expect(events.some((e) => e.type === 'warning' && /not resubmitting/.test(e.message))).toBe(true);
+    expect(events.some((e) => e.type === 'warning' && /batch batch_x \(expired\) counted 2 completed.*not resent/.test(e.message))).toBe(true);
+  });
+
+  it('marks the requests of a batch finished without the output it counted as result_missing, which no retry resends', async () => {
+    const { ctx, store, part, events } = await setup({ file_err: `${expiredMarker('a5')}\n` });
+    await finishPart(ctx, part, batch({ status: 'completed', output_file_id: null, request_counts: { total: 5, completed: 4, failed: 1 } }));
+    expect(store.manifest.parts).toHaveLength(1);
+    expect(part).toMatchObject({ done: true, succeeded: 0, failed: 5, errorLines: 5 });
+    const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n');
+    const codes = lines.map((l) => [JSON.parse(l).custom_id, JSON.parse(l).error.code]);
+    expect(codes).toEqual([['a5', 'batch_expired'], ['a1', 'result_missing'], ['a2', 'result_missing'], ['a3', 'result_missing'], ['a4', 'result_missing']]);
+    expect(JSON.parse(lines[1]!).error.message).toMatch(/batch batch_x counted 4 completed requests but its output held 0; this request may have run and been paid/);
+    expect(failureCause(parseResultLine(lines[1]!), null)).toEqual({ cause: 'result_missing', retry: false });
+    expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message)).toEqual([
+      'batch batch_x (completed) counted 4 completed requests but gave 0 output lines; 4 requests without a result are marked result_missing and not resent (they may have run and been paid: check the batch on the server)',
+    ]);
+  });
+
+  it('with --no-resubmit gives an expired batch\'s requests without any line a batch_expired line, so no row lacks a result', async () => {
+    const { ctx, store, part } = await setup({ file_out: `${ok('a1')}\n${ok('a2')}\n`, file_err: `${expiredMarker('a3')}\n` });
+    ctx.opts.noResubmit = true;
+    expect(await finishPart(ctx, part, batch({ request_counts: { total: 5, completed: 2, failed: 1 } }))).toBeUndefined();
+    expect(part).toMatchObject({ done: true, succeeded: 2, failed: 3, errorLines: 3 });
+    const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.custom_id, l.error.code])).toEqual([['a3', 'batch_expired'], ['a4', 'batch_expired'], ['a5', 'batch_expired']]);
+    expect(lines[1].error.message).toBe('batch batch_x expired before this request ran; not resubmitted (--no-resubmit)');
   });
 
   it('past maxResubmits gives each never-run request one BATCH_EXPIRED error line (replacing the server markers) and warns', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadManifest, writeManifest, ManifestStore, type JobManifest } from '../../src/job/manifest.js';
+import { ancestorsOf, loadManifest, rootOf, writeManifest, ManifestStore, type JobManifest } from '../../src/job/manifest.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const manifest = (): JobManifest => ({
@@ -71,3 +71,16 @@ function catchErrorSync(fn: () => unknown): unknown {
   }
   throw new Error('expected the call to throw');
 }
+
+describe('ancestorsOf', () => {
+  it('walks a resubmit part up to its root, and ends on a damaged manifest whose parents form a cycle', () => {
+    const m = manifest();
+    const base = m.parts[0]!;
+    m.parts.push({ ...base, index: '00002', kind: 'resubmit', parent: '00001' }, { ...base, index: '00003', kind: 'resubmit', parent: '00002' });
+    expect(ancestorsOf(m, m.parts[2]!).map((p) => p.index)).toEqual(['00002', '00001']);
+    expect(rootOf(m, m.parts[2]!).index).toBe('00001');
+    const cycle = manifest();
+    cycle.parts = [{ ...base, index: '00004', kind: 'resubmit', parent: '00005' }, { ...base, index: '00005', kind: 'resubmit', parent: '00004' }];
+    expect(ancestorsOf(cycle, cycle.parts[0]!)).toHaveLength(2);
+  });
+});

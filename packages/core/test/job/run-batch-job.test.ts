@@ -65,7 +65,8 @@ describe('runBatchJob', () => {
     await writeFile(bad, `${requestLine('ok1')}\n${JSON.stringify({ custom_id: 'bad1', method: 'GET', url: '/v1/chat/completions', body: {} })}\n`);
     const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast });
     expect(summary.state).toBe('partial');
-    expect(summary).toMatchObject({ requests: 5, succeeded: 3, failed: 2 });
+    // ok1 never ran: it is resubmitted without the bad line.
+    expect(summary).toMatchObject({ requests: 5, succeeded: 4, failed: 1 });
     expect(summary.lineErrors.map((e) => [e.part, e.line, e.customId])).toContainEqual(['00002', 2, 'bad1']);
     expect(summary.parts[1]).toMatchObject({ status: 'failed', code: 'BATCH_FAILED', lineErrors: summary.lineErrors.length });
     expect(summary.parts[0]!.code).toBeUndefined();
@@ -108,9 +109,10 @@ describe('runBatchJob', () => {
     } finally {
       emu.setFaults(null);
     }
-    expect(summary).toMatchObject({ state: 'partial', succeeded: 3, pending: 7 });
+    // The never-run requests are failed, each with a batch_expired line (none is left without a result).
+    expect(summary).toMatchObject({ state: 'partial', succeeded: 3, failed: 7, pending: 0 });
     expect(summary.parts[0]).toMatchObject({ status: 'expired', code: 'BATCH_EXPIRED' });
-    expect((await resultIds(summary.jobDir)).length).toBe(3);
+    expect((await resultIds(summary.jobDir)).length).toBe(10);
   });
 
   it('counts failed requests of a completed batch and reports them in the results', async () => {
@@ -350,14 +352,18 @@ describe('runBatchJob', () => {
   });
 
   it('deletes the files an upload retried after a lost answer left on the server', async () => {
-    const { dir, ids, root } = await writeChunks(3, 3);
+    const { dir, ids, root } = await writeChunks(6, 2);
     emu.setFaults({ loseResponseRate: 0.5, routes: ['POST /v1/files'] });
+    const events: JobEvent[] = [];
     let summary;
     try {
-      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL, 0), ...fast, uploadAttempts: 20, keepFiles: true });
+      summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL, 0), ...fast, uploadAttempts: 20, keepFiles: true, onProgress: (e) => events.push(e) });
     } finally {
       emu.setFaults(null);
     }
+    // The fault did lose an answer to an upload the server kept (6 uploads at 1 in 2: all pass 1 time in 64), and that file was deleted.
+    expect(events.some((e) => e.type === 'retry' && e.operation === 'upload')).toBe(true);
+    expect(events.some((e) => e.type === 'warning' && /^deleted [1-9]\d* input file\(s\) left on the server/.test(e.message))).toBe(true);
     const manifest = await loadManifest(summary.jobDir);
     expect(await jobFiles(manifest.jobId)).toEqual(manifest.parts.map((p) => `${manifest.jobId}-part-${p.index}.jsonl`));
     expect(await resultIds(summary.jobDir)).toEqual([...ids].sort());
@@ -393,6 +399,26 @@ describe('runBatchJob', () => {
     expect(await resultIds(jobDir)).toEqual([...ids].sort());
   });
 
+  it('on resume keeps an unrecorded file named after the job that a batch uses (a copied job directory), and says so', async () => {
+    const { dir, root } = await writeChunks(1, 3);
+    const jobDir = join(root, 'job');
+    const client = emulatorClient(emu.baseURL);
+    const { manifest } = await createJob({ chunks: [dir], jobDir });
+    // A copy of this job directory uploaded and created its batch; this one crashed during its own upload.
+    const twin = await uploadFile(client, join(jobDir, manifest.parts[0]!.path), { purpose: 'batch', filename: `${manifest.jobId}-part-00001.jsonl` });
+    const twinBatch = await client.batches.create({ input_file_id: twin.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    manifest.parts[0]!.uploadStartedAt = new Date().toISOString();
+    manifest.parts[0]!.uploadAttempts = 1;
+    await writeManifest(jobDir, manifest);
+    const events: JobEvent[] = [];
+    const summary = await resumeJob(jobDir, { client, ...fast, keepFiles: true, onProgress: (e) => events.push(e) });
+    expect(summary.state).toBe('completed');
+    const names = [];
+    for await (const f of client.files.list({ purpose: 'batch' })) names.push(f.id);
+    expect(names).toContain(twin.id);
+    expect(events.some((e) => e.type === 'warning' && e.message.includes(`${twin.id} by ${twinBatch.id}`))).toBe(true);
+  });
+
   it('repairs on resume a job that two simultaneous expiries left with one resubmit index and one overwritten chunk', async () => {
     const { dir, ids, root } = await writeChunks(2, 5);
     const jobDir = join(root, 'job');
@@ -413,6 +439,8 @@ describe('runBatchJob', () => {
       await writeFile(file, text);
       const { sha256, bytes } = await scanFile(file);
       manifest.parts[i]!.resubmittedAs = '00003';
+      // A resubmitting finish counts none of them failed (--no-resubmit, used to get here, counted them).
+      manifest.parts[i]!.failed = 0;
       racing.push({ index: '00003', kind: 'resubmit' as const, parent: manifest.parts[i]!.index, path: join('chunks', 'part-00003.jsonl'), sha256, requests: 3, bytes, uploadAttempts: 1, uploadStartedAt: new Date().toISOString(), createAttempts: 0, downloadAttempts: 0, done: false });
     }
     manifest.parts.push(...racing);

@@ -18,8 +18,26 @@ describe('failureCause', () => {
     expect(failureCause(http(404, 'model_not_found'), null)).toEqual({ cause: 'model_not_found', retry: false });
   });
 
-  it('retries expiry, cancellation, timeouts, connection errors and batch_failed; not validation errors', () => {
-    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error', 'batch_failed']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
-    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
+  it('retries expiry, cancellation, timeouts and connection errors; not validation errors nor a failed batch\'s requests left unresubmitted', () => {
+    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
+    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id', 'batch_failed']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
+  });
+
+  it('never retries a billed 2xx that is not an accepted answer: a body that is not a chat completion, or a 2xx with a line error', () => {
+    const notChat = parseResultLine({ custom_id: 'a', response: { status_code: 200, body: { object: 'list' } } });
+    expect(notChat.ok).toBe(false);
+    expect(failureCause(notChat, null)).toEqual({ cause: 'invalid_response', retry: false });
+    const withError = parseResultLine({ ...ok, error: { code: 'server_error', message: 'm' } });
+    expect(withError.ok).toBe(false);
+    expect(failureCause(withError, null)).toEqual({ cause: 'invalid_response', retry: false });
+  });
+
+  it('retries a line with an error but no code and no response (it never ran)', () => {
+    expect(failureCause(parseResultLine({ custom_id: 'a', response: null, error: { message: 'm' } }), null)).toEqual({ cause: 'request_error', retry: true });
+  });
+
+  it('does not retry requests that expired at the resubmission limit (BATCH_EXPIRED), only the server\'s own expiry markers', () => {
+    expect(failureCause(lineError('BATCH_EXPIRED'), null)).toEqual({ cause: 'batch_expired_limit', retry: false });
+    expect(failureCause(lineError('batch_expired'), null)).toEqual({ cause: 'batch_expired', retry: true });
   });
 });

@@ -49,6 +49,29 @@ describe('retry rounds', () => {
     expect((await rowsOf(out)).every((r) => String(r.error).startsWith('HTTP 400'))).toBe(true);
   });
 
+  it('counts in notRetried a failure first seen in the last round, and never resends a billed 2xx that is not a chat completion', async () => {
+    const tries = new Map<string, number>();
+    // r1: a 500 the first time, then a 200 whose body is not a chat completion (billed, final).
+    const { emu, base } = await emulator({
+      responder: (body) => {
+        const id = /Review (r\d+):/.exec(JSON.stringify(body.messages))?.[1] ?? '';
+        const n = (tries.get(id) ?? 0) + 1;
+        tries.set(id, n);
+        if (id === 'r1' && n === 1) throw new Error('boom');
+        if (id === 'r1') return { object: 'list', data: [] };
+        return respond(body).content as string;
+      },
+    });
+    const { dir, input } = await reviews(3);
+    const summary = await runJob({ ...base, input, retries: 2, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job') });
+    expect(tries.get('r1')).toBe(2);
+    expect(emu.stats().batchesCreated).toBe(2);
+    expect(summary).toMatchObject({ succeeded: 2, requestErrors: 1, rounds: 1, notRetried: { invalid_response: 1 } });
+    tries.clear();
+    const last = await runJob({ ...base, input, retries: 1, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(last).toMatchObject({ succeeded: 2, rounds: 1, notRetried: { invalid_response: 1 } });
+  });
+
   it('resends 5xx failures in every round (nothing counted as not retried)', async () => {
     const { emu, base } = await emulator({ faults: { lineFailureRate: 1, lineFailureStatus: 503 } });
     const { dir, input } = await reviews(4);
@@ -107,29 +130,51 @@ describe('retry rounds', () => {
     expect((finished as { lineErrors: unknown[] }).lineErrors).toHaveLength(3);
   });
 
-  it('resubmits the innocent rows of a batch with a line too long in the next round; the long row gets line_too_long', async () => {
-    const { emu, base } = await emulator({ maxLineBytes: 1000 });
-    const { dir, input } = await reviews(5, { id: 'r3', chars: 1200 });
+  it('gives all 1,200 requests of a batch with an unknown model model_not_found although the server lists 1,000, and sends it once', async () => {
+    const { emu, base } = await emulator({});
+    const { dir, input } = await reviews(1200);
     const out = join(dir, 'out.jsonl');
-    const summary = await runJob({ ...base, input, retries: 2, output: out, jobDir: join(dir, 'job') });
-    expect(emu.stats().batchesCreated).toBe(2);
-    expect(summary).toMatchObject({ records: 5, succeeded: 4, requestErrors: 1, missing: 0, rounds: 1, retryRequests: 4, notRetried: { line_too_long: 1 } });
+    const events: RunEvent[] = [];
+    const summary = await runJob({ ...base, model: 'no/such-model', input, retries: 2, output: out, jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
+    expect(emu.stats().batchesCreated).toBe(1);
+    expect(events.find((e) => e.type === 'finished')).toMatchObject({ status: 'failed', causes: [{ code: 'model_not_found', requests: 1200 }] });
+    expect(summary).toMatchObject({ records: 1200, succeeded: 0, requestErrors: 1200, rounds: 0, notRetried: { model_not_found: 1200 } });
     const rows = await rowsOf(out);
-    expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
-    expect(rows.filter((r) => r.id !== 'r3').every((r) => r.error === null && LABELS.includes(r.label as string))).toBe(true);
-    expect(rows[2]!.error).toMatch(/^request failed \(line_too_long\): batch \S+ failed validation: line 3 \(custom_id \S+\): line_too_long: Line 3 has \d+ bytes; the limit is 1000 bytes per line$/);
+    expect(rows[999]!.error).toMatch(/^request failed \(model_not_found\): batch \S+ failed validation: line 1000 /);
+    expect(rows[1000]!.error).toMatch(/^request failed \(model_not_found\): batch \S+ failed validation: model_not_found: not listed \(the server lists at most 1000 errors, all model_not_found; e\.g\. Line 1: the model "no\/such-model" does not exist\)$/);
   });
 
-  it('never resends a batch byte for byte after it failed validation (batch_failed_unchanged)', async () => {
+  it('resubmits the innocent rows of a batch with a line too long (even with --retries 0: they never ran); the long row gets line_too_long', async () => {
+    for (const retries of [2, 0]) {
+      const { emu, base } = await emulator({ maxLineBytes: 1000 });
+      const { dir, input } = await reviews(5, { id: 'r3', chars: 1200 });
+      const out = join(dir, 'out.jsonl');
+      const events: RunEvent[] = [];
+      const summary = await runJob({ ...base, input, retries, output: out, jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
+      expect(emu.stats().batchesCreated).toBe(2);
+      expect(summary).toMatchObject({ records: 5, succeeded: 4, requestErrors: 1, missing: 0, rounds: 0, notRetried: { line_too_long: 1 } });
+      expect(events.filter((e) => e.type === 'resubmitted')).toEqual([{ type: 'resubmitted', part: '00001', newPart: '00002', requests: 4 }]);
+      const rows = await rowsOf(out);
+      expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+      expect(rows.filter((r) => r.id !== 'r3').every((r) => r.error === null && LABELS.includes(r.label as string))).toBe(true);
+      expect(rows[2]!.error).toMatch(/^request failed \(line_too_long\): batch \S+ failed validation: line 3 \(custom_id \S+\): line_too_long: Line 3 has \d+ bytes; the limit is 1000 bytes per line$/);
+    }
+  });
+
+  it('never resends a batch byte for byte after it failed validation: the lines it did not name go again without the named one', async () => {
     // The server takes 3 requests per batch, kbatch sends 5: the batch fails with too_many_requests on line 4.
     const { emu, base } = await emulator({ maxRequestsPerBatch: 3 });
     const { dir, input } = await reviews(5);
     const out = join(dir, 'out.jsonl');
-    const summary = await runJob({ ...base, input, maxRequests: 5, retries: 2, output: out, jobDir: join(dir, 'job') });
-    expect(emu.stats().batchesCreated).toBe(1);
-    expect(summary).toMatchObject({ succeeded: 0, requestErrors: 5, rounds: 0, notRetried: { batch_failed_unchanged: 5 } });
+    const summary = await runJob({ ...base, input, maxRequests: 5, retries: 0, output: out, jobDir: join(dir, 'job') });
+    // r1-r5 (fails on line 4, r4), then r1 r2 r3 r5 (fails on line 4, r5), then r1-r3.
+    expect(emu.stats().batchesCreated).toBe(3);
+    const manifest = await loadManifest(join(dir, 'job'));
+    expect(new Set(manifest.parts.map((p) => p.sha256)).size).toBe(3);
+    expect(summary).toMatchObject({ succeeded: 3, requestErrors: 2, rounds: 0 });
     const rows = await rowsOf(out);
+    expect(rows.slice(0, 3).every((r) => r.error === null)).toBe(true);
     expect(rows[3]!.error).toMatch(/^request failed \(too_many_requests\): batch \S+ failed validation: line 4 /);
-    expect(rows[0]!.error).toMatch(/^request failed \(batch_failed\): not run: batch \S+ failed validation, 1 line failed \(line 4 /);
+    expect(rows[4]!.error).toMatch(/^request failed \(too_many_requests\): batch \S+ failed validation: line 4 /);
   });
 });

@@ -19,8 +19,9 @@ export interface FailedBatchErrors {
 
 /**
  * Sort a failed batch's line errors into {@link FailedBatchErrors}. When the list is capped ({@link MAX_LISTED_ERRORS})
- * and every listed error has one code (an unknown model, every line invalid), the unlisted requests get that code too:
- * resending them would fail the same way.
+ * and every listed error has one code on every line from the first (an unknown model, every line invalid), the unlisted
+ * requests get that code too: resending them would fail the same way. Errors with gaps between them (some long lines)
+ * say nothing of the unlisted requests: those are resubmitted alone, and any bad ones among them are listed next time.
  */
 export function failedBatchErrors(errors: readonly LineError[]): FailedBatchErrors {
   const byId = new Map<string, LineError>();
@@ -28,7 +29,7 @@ export function failedBatchErrors(errors: readonly LineError[]): FailedBatchErro
   const whole = errors.find((e) => e.line === null);
   if (whole) return { byId, rest: whole };
   const code = errors[0]?.code ?? null;
-  if (errors.length < MAX_LISTED_ERRORS || code === null || errors.some((e) => e.code !== code)) return { byId, rest: null };
+  if (errors.length < MAX_LISTED_ERRORS || code === null || errors.some((e) => e.code !== code) || !fromFirstLine(errors)) return { byId, rest: null };
   const message = `not listed (the server lists at most ${MAX_LISTED_ERRORS} errors, all ${code}; e.g. ${errors[0]!.message ?? 'no message'})`;
   return { byId, rest: { line: null, customId: null, code, message } };
 }
@@ -43,4 +44,11 @@ export async function innocentRequests(jobDir: string, part: JobPart): Promise<S
     if (id !== null && !byId.has(id)) ids.add(id);
   }
   return ids;
+}
+
+// True when the listed errors name consecutive lines from the file's first (every request up to the cap failed).
+function fromFirstLine(errors: readonly LineError[]): boolean {
+  const lines = new Set(errors.map((e) => e.line!));
+  const first = Math.min(...lines);
+  return first <= 1 && Math.max(...lines) - first + 1 === lines.size;
 }

@@ -18,6 +18,11 @@ describe('failedBatchErrors', () => {
     expect(failedBatchErrors(mixed).rest).toBeNull();
   });
 
+  it('leaves the unlisted requests to be resubmitted when a capped list of one code has gaps (some lines bad, not all)', () => {
+    const spaced = Array.from({ length: MAX_LISTED_ERRORS }, (_, i) => errorAt(2 * i + 1, 'line_too_long'));
+    expect(failedBatchErrors(spaced).rest).toBeNull();
+  });
+
   it('gives every request an error of the whole batch', () => {
     const whole: LineError = { line: null, customId: null, code: 'file_too_large', message: 'm' };
     expect(failedBatchErrors([errorAt(2, 'x'), whole]).rest).toBe(whole);

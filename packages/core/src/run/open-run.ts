@@ -49,7 +49,9 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
       }
       emit({ type: 'phase', phase: 'continue', message: `job ${jobDir} had sent nothing yet: starting it over with the new options` });
       await rm(join(jobDir, MANIFEST_FILE), { force: true });
-      if (state.settings.spooled && !(isStaged(input) && input.fingerprint!.size > 0)) {
+      // Only a stream rerun may fall back to the saved stream: a new input file is what the user asked to run.
+      const newFile = typeof opts.input === 'string' && opts.input !== '-';
+      if (state.settings.spooled && !newFile && !(isStaged(input) && input.fingerprint!.size > 0)) {
         // No new bytes: start over from the input this run saved.
         input = { path: state.settings.input, format: state.settings.format, spooled: true, ...(state.settings.inputFingerprint ? { fingerprint: state.settings.inputFingerprint } : {}) };
       } else if (state.settings.spooled) await rm(state.settings.input, { force: true });

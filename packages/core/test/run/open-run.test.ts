@@ -71,6 +71,21 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expectKbatchError(later, { code: 'JOB_MISMATCH', field: 'prompt' });
   });
 
+  it('starts over from a new input FILE given after a stdin run that sent nothing, never from the saved stdin', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const jobDir = join(cwd, 'job');
+    const typo = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(3)), prompt: '{{nope}}', jobDir }));
+    expectKbatchError(typo, { code: 'TEMPLATE_FIELD_MISSING' });
+    const file = join(cwd, 'b.jsonl');
+    await writeFile(file, lines(5));
+    const summary = await runJob({ ...base, input: file, jobDir, output: join(cwd, 'out.jsonl') });
+    expect(summary.records).toBe(5);
+    const settings = (await loadRunState(jobDir))!.settings;
+    expect(settings.input).toBe(file);
+    expect(settings.spooled).toBe(false);
+    expect((await readdir(jobDir)).filter((n) => n.startsWith('input.'))).toEqual([]);
+  });
+
   it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const input = join(cwd, 'in.jsonl');

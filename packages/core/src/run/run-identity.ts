@@ -44,7 +44,7 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
     name = basename(path, extname(path));
   } else {
     emit({ type: 'phase', phase: 'spool', message: 'saving the input records' });
-    await removeStaleTemps(jobs, STAGING_PATTERN);
+    await removeStaleTemps(jobs, STAGING_PATTERN, { directories: true });
     const staging = join(jobs, `.incoming-${process.pid}`);
     await mkdir(staging, { recursive: true });
     input = await spoolInput(opts.input!, staging, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,25 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expect(settings.input).toBe(file);
     expect(settings.spooled).toBe(false);
     expect((await readdir(jobDir)).filter((n) => n.startsWith('input.'))).toEqual([]);
+  });
+
+  it('never removes a user\'s own dotted-number .tmp files or directories from a job directory, on a first run or a rerun', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    const dead = deadPid();
+    const mine = [`thesis.${dead}.tmp`, `notes.v2.${dead}.tmp`, `photos.${dead}.tmp`];
+    await writeFile(join(cwd, mine[0]!), 'my thesis');
+    await writeFile(join(cwd, mine[1]!), 'my notes');
+    await mkdir(join(cwd, mine[2]!));
+    await writeFile(join(cwd, mine[2]!, 'a.jpg'), 'photo');
+    // A first run into a directory that is not a job yet, then a rerun (now it holds run.json).
+    await runJob({ ...base, input, jobDir: cwd, output: join(cwd, 'out.jsonl') });
+    await writeFile(join(cwd, `run.json.${dead}.tmp`), 'partial');
+    await runJob({ ...base, input, jobDir: cwd, output: join(cwd, 'out.jsonl') });
+    const names = await readdir(cwd);
+    expect(names.filter((n) => n.endsWith('.tmp')).sort()).toEqual([...mine].sort());
+    expect(await readFile(join(cwd, mine[2]!, 'a.jpg'), 'utf8')).toBe('photo');
   });
 
   it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {

@@ -36,11 +36,14 @@ export interface OpenedRun {
 export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions, at: OpenRunContext): Promise<OpenedRun> {
   const { jobDir, cwd, emit } = at;
   let input = at.located;
+  // Whatever was staged is dropped at the end, even when `input` is pointed elsewhere (the saved copy).
+  let staged = isStaged(input) ? input : null;
   try {
     const state = await loadRunState(jobDir);
     if (state !== null) {
       // Read before any decision: other bytes on stdin must not be joined onto this run's answers.
       input ??= await stageStream(opts, jobDir);
+      if (isStaged(input)) staged = input;
       const schema = await resolveSchema(opts, state, cwd);
       if (await continues(state, opts, { jobDir, cwd, schema, input })) {
         await applyOverrides(state, given, opts, { jobDir, cwd });
@@ -56,7 +59,10 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
         input = { path: state.settings.input, format: state.settings.format, spooled: true, ...(state.settings.inputFingerprint ? { fingerprint: state.settings.inputFingerprint } : {}) };
       } else if (state.settings.spooled) await rm(state.settings.input, { force: true });
     }
-    if (isStaged(input)) input = await placeStagedInput(input, jobDir);
+    if (isStaged(input)) {
+      input = await placeStagedInput(input, jobDir);
+      staged = null;
+    }
     const schema = await resolveSchema(opts, null, cwd);
     const settings = await newSettings(given, opts, { jobDir, cwd, schema, emit, spooled: input ?? undefined });
     const now = new Date().toISOString();
@@ -64,7 +70,7 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
     await saveRunState(jobDir, fresh);
     return { state: fresh, schema, resumed: false };
   } finally {
-    if (isStaged(input)) await dropStagedInput(input);
+    if (staged !== null) await dropStagedInput(staged);
   }
 }
 

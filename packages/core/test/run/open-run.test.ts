@@ -105,6 +105,14 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expect(await readFile(join(cwd, mine[2]!, 'a.jpg'), 'utf8')).toBe('photo');
   });
 
+  it('leaves no staging directory behind when a run that sent nothing is started over with an empty stdin', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const jobDir = join(cwd, 'job');
+    expectKbatchError(await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(3)), prompt: '{{nope}}', jobDir })), { code: 'TEMPLATE_FIELD_MISSING' });
+    await runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'out.jsonl') });
+    expect((await readdir(jobDir)).filter((n) => n.startsWith('.incoming'))).toEqual([]);
+  });
+
   it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const input = join(cwd, 'in.jsonl');

@@ -52,10 +52,10 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
       }
       emit({ type: 'phase', phase: 'continue', message: `job ${jobDir} had sent nothing yet: starting it over with the new options` });
       await rm(join(jobDir, MANIFEST_FILE), { force: true });
-      // Only a stream rerun may fall back to the saved stream: a new input file is what the user asked to run.
+      // Only a rerun given no input at all (a terminal) falls back to the saved stream: an empty stdin or a new file is new input.
       const newFile = typeof opts.input === 'string' && opts.input !== '-';
-      if (state.settings.spooled && !newFile && !(isStaged(input) && input.fingerprint!.size > 0)) {
-        // No new bytes: start over from the input this run saved.
+      if (state.settings.spooled && !newFile && input === null) {
+        // No input given: start over from the input this run saved.
         input = { path: state.settings.input, format: state.settings.format, spooled: true, ...(state.settings.inputFingerprint ? { fingerprint: state.settings.inputFingerprint } : {}) };
       } else if (state.settings.spooled) await rm(state.settings.input, { force: true });
     }
@@ -89,7 +89,7 @@ async function stageStream(opts: ResolvedRunJobOptions, jobDir: string): Promise
 async function continues(state: RunState, opts: ResolvedRunJobOptions, at: { jobDir: string; cwd: string; schema: AnswerSchema | undefined; input: SpooledInput | null }): Promise<boolean> {
   try {
     await checkSameRun(state.settings, opts, at.cwd, at.schema);
-    checkSameStream(state.settings, at.input);
+    checkSameStream(state.settings, at.input, at.jobDir);
     // Before anything more is sent for it: a changed input file dooms the join.
     if (state.settings.inputFingerprint && state.phase !== 'joined') await checkInputUnchanged(state.settings.input, state.settings.inputFingerprint);
     return true;

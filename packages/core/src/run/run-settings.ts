@@ -130,7 +130,7 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
   if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {
     throw new KbatchError(
       'JOB_MISMATCH',
-      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - and the same stdin (an empty stdin continues from the saved copy), or use a new --job-dir for ${opts.input}`,
+      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - and the same stdin (or continue it with kbatch resume), or use a new --job-dir for ${opts.input}`,
       { field: 'input', file: resolve(cwd, opts.input) },
     );
   }
@@ -147,14 +147,22 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
 
 /**
  * A rerun given stdin (or a stream, or records) must give the bytes the run saved: other bytes would be joined onto
- * the old answers. An empty one (or none) continues from the saved copy.
+ * the old answers. An empty stdin is other bytes too (`grep` that matched nothing); only no stdin at all (a terminal,
+ * or `kbatch resume`) continues from the saved copy.
  * @param fresh - the rerun's input as spooled (its fingerprint), or null when none was read
  * @throws KbatchError JOB_MISMATCH
  */
-export function checkSameStream(settings: RunSettings, fresh: SpooledInput | null): void {
-  if (fresh === null || !fresh.spooled || fresh.fingerprint === undefined || fresh.fingerprint.size === 0) return;
+export function checkSameStream(settings: RunSettings, fresh: SpooledInput | null, jobDir?: string): void {
+  if (fresh === null || !fresh.spooled || fresh.fingerprint === undefined) return;
   const saved = settings.inputFingerprint;
   if (settings.spooled && saved?.sha256 === fresh.fingerprint.sha256) return;
+  if (fresh.fingerprint.size === 0) {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `stdin was empty, but the job directory holds a run of ${settings.spooled ? `${saved?.size ?? '?'} saved bytes` : `the file ${settings.input}`}; to continue that run use: kbatch resume ${jobDir ?? 'JOB_DIR'}`,
+      { field: 'input', file: settings.input },
+    );
+  }
   const what = settings.spooled ? `the input it saved (${settings.input}, ${saved?.size ?? '?'} bytes; now ${fresh.fingerprint.size} bytes, other content)` : `its input file ${settings.input}`;
   throw new KbatchError(
     'JOB_MISMATCH',

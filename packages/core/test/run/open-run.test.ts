@@ -29,7 +29,7 @@ describe('openRun (a rerun into an existing job directory)', () => {
     await emu.close();
   });
 
-  it('refuses other stdin bytes for a finished stdin run with JOB_MISMATCH, writing nothing; the same or an empty stdin continues', async () => {
+  it('refuses other stdin bytes for a finished stdin run with JOB_MISMATCH, writing nothing; the same stdin or none continues, an empty one points to kbatch resume', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const jobDir = join(cwd, 'job');
     await runJob({ ...base, input: '-', stdin: stdin(lines(6)), jobDir, output: join(cwd, 'a.jsonl') });
@@ -39,11 +39,15 @@ describe('openRun (a rerun into an existing job directory)', () => {
     await expect(readFile(join(cwd, 'new.jsonl'))).rejects.toThrow(/ENOENT/);
     expect(await readFile(join(jobDir, 'input.jsonl'), 'utf8')).toBe(lines(6));
     expect((await readdir(jobDir)).filter((n) => n.startsWith('.incoming'))).toEqual([]);
-    for (const again of [lines(6), '']) {
-      const summary = await runJob({ ...base, input: '-', stdin: stdin(again), jobDir, output: join(cwd, 'b.jsonl') });
+    // The same bytes, or no stdin at all (a terminal), continue; an empty stdin is other input, not "continue".
+    for (const again of [stdin(lines(6)), Object.assign(stdin(''), { isTTY: true })]) {
+      const summary = await runJob({ ...base, input: '-', stdin: again, jobDir, output: join(cwd, 'b.jsonl') });
       expect(summary.records).toBe(6);
       expect(await readFile(join(cwd, 'b.jsonl'), 'utf8')).toBe(await readFile(join(cwd, 'a.jsonl'), 'utf8'));
     }
+    const empty = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'today.jsonl') }));
+    expectKbatchError(empty, { code: 'JOB_MISMATCH', field: 'input', message: `kbatch resume ${jobDir}` });
+    await expect(readFile(join(cwd, 'today.jsonl'))).rejects.toThrow(/ENOENT/);
     expect(emu.stats().batchesCreated).toBe(created);
     // A file run given stdin bytes is refused too.
     const fileRun = join(cwd, 'in.jsonl');
@@ -60,8 +64,8 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expectKbatchError(typo, { code: 'TEMPLATE_FIELD_MISSING' });
     expect(emu.stats().batchesCreated).toBe(created);
     const messages: string[] = [];
-    // The fixed prompt; stdin is empty, so the run starts over from the input it saved.
-    const fixed = await runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'out.jsonl'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
+    // The fixed prompt; no stdin (a terminal), so the run starts over from the input it saved.
+    const fixed = await runJob({ ...base, input: '-', stdin: Object.assign(stdin(''), { isTTY: true }), jobDir, output: join(cwd, 'out.jsonl'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
     expect(messages).toContain(`job ${jobDir} had sent nothing yet: starting it over with the new options`);
     expect(fixed.resumed).toBe(false);
     expect(fixed.records).toBe(3);

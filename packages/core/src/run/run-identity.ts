@@ -9,7 +9,7 @@ import type { AnswerSchema } from '../answers/answer-schema.js';
 import { fingerprintFile } from './input-fingerprint.js';
 import type { ResolvedRunJobOptions, RunEvent } from './run-options.js';
 import { checkSinkTargets } from './run-sinks.js';
-import { givenSinkTargets, requestOptions, requireInputAndPrompt } from './run-settings.js';
+import { givenSinkTargets, readIdentity, requestOptions, requireInputAndPrompt } from './run-settings.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 
 /** A run's default job directory and its input, located (and, for a stream, saved) before the directory is known. */
@@ -22,7 +22,7 @@ export interface DerivedJob {
 
 /**
  * The default job directory `<cwd>/.kbatch/jobs/kb-<name>-<hash>`: the hash covers the input's sha256 (a file's
- * bytes, or stdin's once saved) and every option that defines the requests — read options, model, prompt, system,
+ * bytes, or stdin's once saved) and every option that defines the requests — read options (encoding too), model, prompt, system,
  * chat parameters, id column, labels, schema — and the API's base URL. The same command finds the same job;
  * other input or options make a new one. Output options, retries, window and mode are not part of it (a rerun may change them).
  */
@@ -53,7 +53,7 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
   const baseURL = (opts.client as { baseURL?: unknown }).baseURL;
   const identity = {
     input: input.fingerprint!.sha256,
-    read: { format: opts.format ?? null, delimiter: opts.delimiter ?? null, onInvalidRecord: opts.onInvalidRecord },
+    read: readIdentity(opts),
     request,
     labels: opts.labels ?? null,
     schema: schema?.jsonSchema ?? null,

@@ -29,6 +29,14 @@ export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState
   return undefined;
 }
 
+/**
+ * How a run reads its input, as part of what defines its requests (the derived job directory's hash and
+ * {@link checkSameRun} use this one list): format (null = detected), delimiter (null = the format's), encoding, onInvalidRecord.
+ */
+export function readIdentity(opts: Pick<ResolvedRunJobOptions, 'format' | 'delimiter' | 'encoding' | 'onInvalidRecord'>): { format: string | null; delimiter: string | null; encoding: string; onInvalidRecord: string } {
+  return { format: opts.format ?? null, delimiter: opts.delimiter ?? null, encoding: opts.encoding ?? 'utf8', onInvalidRecord: opts.onInvalidRecord };
+}
+
 /** The request options a run was given (prompt read from templateFile), validated like prepare does. */
 export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
   let prompt = opts.prompt;

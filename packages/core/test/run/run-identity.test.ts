@@ -85,6 +85,16 @@ describe('deriveJobDir (runJob without a jobDir)', () => {
     expect(await readFile(join(s1.jobDir, 'input.jsonl'), 'utf8')).toBe(text);
   });
 
+  it('makes a new job for another --encoding, so a UTF-8 rerun never returns the latin1 run\'s rows', async () => {
+    const { cwd, input } = await jsonl(2);
+    const latin1 = await runJob({ ...base, input, cwd, encoding: 'latin1' });
+    const utf8 = await runJob({ ...base, input, cwd });
+    expect(utf8.jobDir).not.toBe(latin1.jobDir);
+    expect(utf8.resumed).toBe(false);
+    // utf8 is the default: giving it is the same run as not giving it.
+    expect((await runJob({ ...base, input, cwd, encoding: 'utf8' })).jobDir).toBe(utf8.jobDir);
+  });
+
   it('keeps an explicit jobDir as given', async () => {
     const { cwd, input } = await jsonl(2);
     const summary = await runJob({ ...base, input, cwd, jobDir: 'mine' });

@@ -42,7 +42,7 @@ export interface SinkGuard {
 
 /**
  * Make sure the output and rejects files can be written before anything is sent (and paid for): their directory
- * exists (only its last level is created, and said), they are not the input or a file of the job, and a temp
+ * exists (only its last level is created, and said), they are not the input, a file of the job or each other, and a temp
  * file can be opened beside each.
  * @throws KbatchError OPTION_INVALID naming the option and the file
  */
@@ -55,6 +55,9 @@ export async function checkSinkTargets(targets: SinkTargets, guard: SinkGuard = 
     await ensureParent(dirname(target), (reason) => invalid(reason), (dir) => guard.notify?.(`created the directory ${dir} for the ${field} file`));
     const clash = await clashWith(target, guard);
     if (clash) invalid(clash);
+    // Both writers would share one temp file and one target: the rows of one would be lost after the batches were paid.
+    const output = targets.output;
+    if (field === 'rejects' && typeof output === 'string' && output !== '-' && (await realPath(output)) === (await realPath(target))) invalid(`it is the output file ${output}`);
     try {
       if ((await stat(target).catch(() => null))?.isDirectory()) throw Object.assign(new Error(`${target} is a directory`), { code: 'EISDIR' });
       const temp = tempOf(target);

@@ -25,6 +25,18 @@ describe('checkSinkTargets', () => {
     await checkSinkTargets({ output: join(dir, 'out.csv'), rejects: null }, { input });
   });
 
+  it('refuses a rejects path that is the output file (also through a symlink) with OPTION_INVALID', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-sinks-'));
+    const out = join(dir, 'o.jsonl');
+    await writeFile(out, '');
+    await symlink(out, join(dir, 'alias.jsonl'));
+    for (const rejects of [out, join(dir, 'alias.jsonl'), join(dir, 'sub-missing', '..', 'o.jsonl')]) {
+      const err = await catchError(() => checkSinkTargets({ output: out, rejects }));
+      expectKbatchError(err, { code: 'OPTION_INVALID', field: 'rejects', file: rejects, message: `it is the output file ${out}` });
+    }
+    await checkSinkTargets({ output: out, rejects: join(dir, 'o.rejects.jsonl') });
+  });
+
   it("refuses the job directory's own files, allows its default output.<format>", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-sinks-'));
     const jobDir = join(dir, 'job');

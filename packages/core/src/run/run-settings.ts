@@ -124,7 +124,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
   };
 }
 
-/** A rerun must describe the same requests; output options may change. */
+/** A rerun must describe the same requests (read options, request options, labels, schema); output options may change. */
 export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined): Promise<void> {
   const differs = (what: string): never => {
     throw new KbatchError(
@@ -148,7 +148,12 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
       if (JSON.stringify(request[key]) !== JSON.stringify(settings.request[key])) differs(key === 'prompt' ? 'prompt' : `\`${key}\``);
     }
   }
-  if (opts.encoding !== undefined && opts.encoding !== (settings.encoding ?? 'utf8')) differs('encoding');
+  const [now, was] = [readIdentity(opts), readIdentity(settings)];
+  for (const key of ['format', 'delimiter', 'encoding', 'onInvalidRecord'] as const) {
+    // A format not given is detected again from the same input; a rerun without input (resume) states only what it changes.
+    if (key === 'format' ? opts.format === undefined : opts.input === undefined && (key === 'onInvalidRecord' || opts[key] === undefined)) continue;
+    if (now[key] !== was[key]) differs(`\`${key}\``);
+  }
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
 }

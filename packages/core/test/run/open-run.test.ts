@@ -117,6 +117,29 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expect((await readdir(jobDir)).filter((n) => n.startsWith('.incoming'))).toEqual([]);
   });
 
+  it('refuses a rerun with another delimiter, format, encoding or --on-invalid with JOB_MISMATCH naming it', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.csv');
+    await writeFile(input, 'id;text\n1;great\n2;awful\n');
+    const jobDir = join(cwd, 'job');
+    await runJob({ ...base, input, jobDir, delimiter: ';' });
+    const created = emu.stats().batchesCreated;
+    for (const [field, change] of [
+      ['delimiter', { delimiter: undefined }],
+      ['delimiter', { delimiter: ',' }],
+      ['format', { format: 'tsv' }],
+      ['encoding', { encoding: 'latin1' }],
+      ['onInvalidRecord', { onInvalidRecord: 'skip' }],
+    ] as const) {
+      const err = await catchError(() => runJob({ ...base, input, jobDir, delimiter: ';', ...change }));
+      expectKbatchError(err, { code: 'JOB_MISMATCH', field: `\`${field}\`` });
+    }
+    // The same options, or a resume stating none of them, continue.
+    expect((await runJob({ ...base, input, jobDir, delimiter: ';', format: 'csv', encoding: 'utf8' })).resumed).toBe(true);
+    expect((await runJob({ ...base, jobDir } as RunJobOptions)).resumed).toBe(true);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
+
   it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const input = join(cwd, 'in.jsonl');

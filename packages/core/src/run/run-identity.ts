@@ -1,10 +1,11 @@
 // Where a run lives when no job directory is given: named after what defines its requests, so a rerun finds it.
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { DEFAULT_JOBS_DIR } from '../job/create-job.js';
 import { detectFormat } from '../records/detect-format.js';
 import { removeStaleTemps, STAGING_PATTERN } from '../internal/stale-temps.js';
+import { makeDir } from '../internal/make-dir.js';
 import type { AnswerSchema } from '../answers/answer-schema.js';
 import { fingerprintFile } from './input-fingerprint.js';
 import type { ResolvedRunJobOptions, RunEvent } from './run-options.js';
@@ -46,7 +47,7 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
     emit({ type: 'phase', phase: 'spool', message: 'saving the input records' });
     await removeStaleTemps(jobs, STAGING_PATTERN, { directories: true });
     const staging = join(jobs, `.incoming-${process.pid}`);
-    await mkdir(staging, { recursive: true });
+    await makeDir(staging, 'staging directory');
     input = await spoolInput(opts.input!, staging, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal });
     name = opts.input === '-' ? 'stdin' : 'records';
   }

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
@@ -18,6 +17,7 @@ import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunRecordR
 import { loadRunState, saveRunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
+import { makeDir } from '../internal/make-dir.js';
 import { deriveJobDir, dropStagedInput } from './run-identity.js';
 import { openRun } from './open-run.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
@@ -101,7 +101,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
   let lock: JobLock;
   try {
-    await mkdir(join(jobDir, 'run'), { recursive: true });
+    await makeDir(join(jobDir, 'run'), 'job directory');
     lock = await acquireJobLock(join(jobDir, 'run'));
   } catch (err) {
     if (derived?.input.spooled) await dropStagedInput(derived.input);

@@ -140,6 +140,14 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expect(emu.stats().batchesCreated).toBe(created);
   });
 
+  it('fails fast with OUTPUT_UNWRITABLE for a job directory under /proc, and for stdin saved under a /proc cwd', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    expectKbatchError(await catchError(() => runJob({ ...base, input, jobDir: '/proc/nope/job' })), { code: 'OUTPUT_UNWRITABLE', message: 'job directory /proc/nope/job' });
+    expectKbatchError(await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(2)), cwd: '/proc/nope', output: join(cwd, 'o.jsonl') })), { code: 'OUTPUT_UNWRITABLE', message: '/proc/nope/.kbatch/jobs' });
+  }, 10_000);
+
   it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const input = join(cwd, 'in.jsonl');

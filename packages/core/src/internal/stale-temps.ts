@@ -39,12 +39,21 @@ export async function removeStaleOutputTemps(file: string): Promise<string[]> {
 }
 
 /**
+ * True when `dir` already is a kbatch job: it holds run.json or manifest.json, or the lock a killed run left
+ * (`run/job.lock`, a run killed while saving its stdin). Ask before taking the lock: a first `--job-dir .` is not one.
+ */
+export async function isJobDir(dir: string): Promise<boolean> {
+  for (const name of ['run.json', 'manifest.json', join('run', 'job.lock')]) {
+    if ((await stat(join(dir, name)).catch(() => null))?.isFile()) return true;
+  }
+  return false;
+}
+
+/**
  * Remove what killed kbatch processes left in a job directory: pid-named temp files and spool staging directories.
- * Only in a directory that already is a job (holds run.json or manifest.json): a first `--job-dir .` touches nothing.
+ * Call it only for a directory that was a job before this call ({@link isJobDir}): a user's directory is never swept.
  */
 export async function removeStaleJobTemps(jobDir: string): Promise<void> {
-  const isJob = async (name: string) => (await stat(join(jobDir, name)).catch(() => null))?.isFile() === true;
-  if (!(await isJob('run.json')) && !(await isJob('manifest.json'))) return;
   await removeStaleTemps(jobDir, JOB_TEMP_PATTERN);
   await removeStaleTemps(jobDir, STAGING_PATTERN, { directories: true });
   await removeStaleTemps(join(jobDir, 'run'), JOB_TEMP_PATTERN);

@@ -16,7 +16,7 @@ import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
 import { loadRunState, saveRunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
-import { removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
+import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
 import { deriveJobDir, dropStagedInput } from './run-identity.js';
 import { openRun } from './open-run.js';
@@ -99,6 +99,8 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
   // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
   const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
   const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
+  // Asked before the lock exists: only a directory that already was a job is swept for stale temp files.
+  const wasJob = await isJobDir(jobDir);
   let lock: JobLock;
   try {
     await makeDir(join(jobDir, 'run'), 'job directory');
@@ -108,7 +110,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     throw err;
   }
   try {
-    await removeStaleJobTemps(jobDir);
+    if (wasJob) await removeStaleJobTemps(jobDir);
     const opened = await openRun(options, opts, { jobDir, cwd, emit, located: derived?.input ?? null });
     const { state, schema } = opened;
     resumed = opened.resumed;

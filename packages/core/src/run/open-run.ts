@@ -40,6 +40,12 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
   let staged = isStaged(input) ? input : null;
   try {
     const state = await loadRunState(jobDir);
+    if (state !== null && input !== null && !input.spooled && !state.settings.spooled && input.path !== state.settings.input && input.fingerprint !== undefined && input.fingerprint.sha256 === state.settings.inputFingerprint?.sha256) {
+      // A derived job found by its hash: the same bytes under a new name (a moved file) are this run's input now.
+      state.settings.input = input.path;
+      state.settings.inputFingerprint = input.fingerprint;
+      await saveRunState(jobDir, state);
+    }
     if (state !== null) {
       // Read before any decision: other bytes on stdin must not be joined onto this run's answers.
       input ??= await stageStream(opts, jobDir);

@@ -1,6 +1,6 @@
 // Where a run lives when no job directory is given: named after what defines its requests, so a rerun finds it.
 import { createHash } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { DEFAULT_JOBS_DIR } from '../job/create-job.js';
 import { detectFormat } from '../records/detect-format.js';
@@ -25,7 +25,8 @@ export interface DerivedJob {
  * The default job directory `<cwd>/.kbatch/jobs/kb-<name>-<hash>`: the hash covers the input's sha256 (a file's
  * bytes, or stdin's once saved) and every option that defines the requests — read options (encoding too), model, prompt, system,
  * chat parameters, id column, labels, schema — and the API's base URL. The same command finds the same job;
- * other input or options make a new one. Output options, retries, window and mode are not part of it (a rerun may change them).
+ * other input or options make a new one; an existing job is found by its hash, so a renamed input file finds its job.
+ * Output options, retries, window and mode are not part of it (a rerun may change them). Jobs live under `cwd`.
  */
 export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined, emit: (e: RunEvent) => void): Promise<DerivedJob> {
   requireInputAndPrompt(opts);
@@ -41,7 +42,7 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
   let name: string;
   if (isFile) {
     const path = resolve(cwd, opts.input as string);
-    input = { path, format: opts.format ?? detectFormat(path), spooled: false, fingerprint: await fingerprintFile(path) };
+    input = { path, format: opts.format ?? detectFormat(path), spooled: false, fingerprint: await fingerprintFile(path, opts.signal) };
     name = basename(path, extname(path));
   } else {
     emit({ type: 'phase', phase: 'spool', message: 'saving the input records' });
@@ -53,6 +54,8 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
   }
   const baseURL = (opts.client as { baseURL?: unknown }).baseURL;
   const identity = {
+    // A file and a stream of the same bytes are different runs (a rerun of one must not find the other).
+    source: isFile ? 'file' : 'stream',
     input: input.fingerprint!.sha256,
     read: readIdentity(opts),
     request,
@@ -62,7 +65,8 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
   };
   const hash = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
   const slug = name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'input';
-  const jobId = `kb-${slug}-${hash}`;
+  // Found by its hash, whatever the name: a renamed input file (same bytes) continues its job instead of paying again.
+  const jobId = (await readdir(jobs).catch(() => [] as string[])).find((n) => n.startsWith('kb-') && n.endsWith(`-${hash}`)) ?? `kb-${slug}-${hash}`;
   return { jobDir: join(jobs, jobId), jobId, input };
 }
 

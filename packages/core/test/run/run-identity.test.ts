@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { fingerprintFile } from '../../src/run/input-fingerprint.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -93,6 +94,31 @@ describe('deriveJobDir (runJob without a jobDir)', () => {
     expect(utf8.resumed).toBe(false);
     // utf8 is the default: giving it is the same run as not giving it.
     expect((await runJob({ ...base, input, cwd, encoding: 'utf8' })).jobDir).toBe(utf8.jobDir);
+  });
+
+  it('finds the job of a renamed input file by its hash and continues it, creating no batch twice', async () => {
+    const { cwd, input } = await jsonl(6);
+    const stop = new AbortController();
+    const first = await catchError(() =>
+      runJob({ ...base, input, cwd, maxRequests: 2, concurrency: 1, signal: stop.signal, onProgress: (e) => e.type === 'created' && stop.abort() }),
+    );
+    expectKbatchError(first, { code: 'ABORTED' });
+    const jobs = await readdir(join(cwd, '.kbatch', 'jobs'));
+    await rename(input, join(cwd, 'in-v1.jsonl'));
+    const created = emu.stats().batchesCreated;
+    const summary = await runJob({ ...base, input: join(cwd, 'in-v1.jsonl'), cwd, maxRequests: 2, concurrency: 1, output: join(cwd, 'out.jsonl') });
+    expect(summary.jobDir).toBe(join(cwd, '.kbatch', 'jobs', jobs[0]!));
+    expect(summary.resumed).toBe(true);
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    expect(summary.succeeded).toBe(6);
+    // The same bytes from stdin are another run (a stream, not that file).
+    const s = await runJob({ ...base, input: '-', stdin: Readable.from([await readFile(join(cwd, 'in-v1.jsonl'))]), cwd, maxRequests: 2 });
+    expect(s.jobDir).not.toBe(summary.jobDir);
+  });
+
+  it('stops hashing the input as soon as the signal aborts, with ABORTED', async () => {
+    const { input } = await jsonl(2);
+    expectKbatchError(await catchError(() => fingerprintFile(input, AbortSignal.abort())), { code: 'ABORTED', file: input });
   });
 
   it('keeps an explicit jobDir as given', async () => {

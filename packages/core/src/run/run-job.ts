@@ -21,7 +21,7 @@ import { makeDir } from '../internal/make-dir.js';
 import { deriveJobDir, dropStagedInput } from './run-identity.js';
 import { openRun } from './open-run.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
-import { resolveSchema } from './run-settings.js';
+import { readTemplate, resolveSchema } from './run-settings.js';
 import { chunkGate, isFinalResult, runPhases } from './run-phases.js';
 import { summarize } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
@@ -85,8 +85,9 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
 
 async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
-  const opts = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
-  const cwd = opts.cwd ?? process.cwd();
+  const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
+  const cwd = parsed.cwd ?? process.cwd();
+  const opts = await readTemplate(parsed, cwd);
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {

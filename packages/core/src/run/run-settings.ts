@@ -37,16 +37,24 @@ export function readIdentity(opts: Pick<ResolvedRunJobOptions, 'format' | 'delim
   return { format: opts.format ?? null, delimiter: opts.delimiter ?? null, encoding: opts.encoding ?? 'utf8', onInvalidRecord: opts.onInvalidRecord };
 }
 
-/** The request options a run was given (prompt read from templateFile), validated like prepare does. */
-export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
-  let prompt = opts.prompt;
-  if (opts.templateFile !== undefined) {
-    try {
-      prompt = (await readFile(resolve(cwd, opts.templateFile), 'utf8')).replace(/\r?\n$/, '');
-    } catch (cause) {
-      throw new KbatchError('INPUT_NOT_FOUND', `cannot read template file "${opts.templateFile}"`, { file: opts.templateFile, cause });
-    }
+/**
+ * The options with `templateFile` read into `prompt`, once per call: the prompt hashed into the job directory's name
+ * and the one stored are then the same text even if the file is edited meanwhile.
+ * @throws KbatchError INPUT_NOT_FOUND when the file cannot be read
+ */
+export async function readTemplate(opts: ResolvedRunJobOptions, cwd: string): Promise<ResolvedRunJobOptions> {
+  if (opts.templateFile === undefined) return opts;
+  const { templateFile, ...rest } = opts;
+  try {
+    return { ...rest, prompt: (await readFile(resolve(cwd, templateFile), 'utf8')).replace(/\r?\n$/, '') };
+  } catch (cause) {
+    throw new KbatchError('INPUT_NOT_FOUND', `cannot read template file "${templateFile}"`, { file: templateFile, cause });
   }
+}
+
+/** The request options a run was given (its template file already read by {@link readTemplate}), validated like prepare does. */
+export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
+  const prompt = opts.prompt;
   const request: Record<string, unknown> = { model: opts.model, prompt, system: opts.system, idColumn: opts.idColumn };
   for (const [key] of CHAT_PARAM_FIELDS) request[key] = opts[key];
   for (const key of Object.keys(request)) if (request[key] === undefined) delete request[key];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -120,6 +121,19 @@ describe('deriveJobDir (runJob without a jobDir)', () => {
     const { input } = await jsonl(2);
     expectKbatchError(await catchError(() => fingerprintFile(input, AbortSignal.abort())), { code: 'ABORTED', file: input });
   });
+
+  it('reads a template file once per call (a FIFO can be read only once): the prompt hashed is the prompt stored', async () => {
+    const { cwd, input } = await jsonl(2);
+    const fifo = join(cwd, 'prompt.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The writer gives the text once; a second read of the template would wait forever.
+    const writer = writeFile(fifo, 'Review: {{text}}\n');
+    const summary = await runJob({ ...base, prompt: undefined, templateFile: fifo, input, cwd } as RunJobOptions);
+    await writer;
+    expect(summary.succeeded).toBe(2);
+    const again = await runJob({ ...base, input, cwd, prompt: 'Review: {{text}}' });
+    expect(again.jobDir).toBe(summary.jobDir);
+  }, 15_000);
 
   it('keeps an explicit jobDir as given', async () => {
     const { cwd, input } = await jsonl(2);

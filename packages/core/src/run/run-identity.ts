@@ -9,8 +9,7 @@ import { makeDir } from '../internal/make-dir.js';
 import type { AnswerSchema } from '../answers/answer-schema.js';
 import { fingerprintFile } from './input-fingerprint.js';
 import type { ResolvedRunJobOptions, RunEvent } from './run-options.js';
-import { checkSinkTargets } from './run-sinks.js';
-import { givenSinkTargets, readIdentity, requestOptions, requireInputAndPrompt } from './run-settings.js';
+import { readIdentity, requestOptions, requireInputAndPrompt } from './run-settings.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 
 /** A run's default job directory and its input, located (and, for a stream, saved) before the directory is known. */
@@ -31,12 +30,7 @@ export interface DerivedJob {
 export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined, emit: (e: RunEvent) => void): Promise<DerivedJob> {
   requireInputAndPrompt(opts);
   const request = await requestOptions(opts, cwd);
-  // Before stdin is read: a bad --output must not wait for the whole input.
   const isFile = typeof opts.input === 'string' && opts.input !== '-';
-  await checkSinkTargets(givenSinkTargets(opts, cwd), {
-    input: isFile ? resolve(cwd, opts.input as string) : null,
-    notify: (message) => emit({ type: 'phase', phase: 'output', message }),
-  });
   const jobs = resolve(cwd, DEFAULT_JOBS_DIR);
   let input: SpooledInput;
   let name: string;

@@ -21,7 +21,7 @@ import { makeDir } from '../internal/make-dir.js';
 import { deriveJobDir, dropStagedInput } from './run-identity.js';
 import { openRun } from './open-run.js';
 import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
-import { readTemplate, resolveSchema } from './run-settings.js';
+import { givenSinkTargets, readTemplate, resolveSchema } from './run-settings.js';
 import { chunkGate, isFinalResult, runPhases } from './run-phases.js';
 import { summarize } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
@@ -97,6 +97,11 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       // A failing progress renderer must not break the run.
     }
   };
+  const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
+  // Checked once before the job directory is made or stdin is read (a bad --output must not wait for the whole
+  // input), and once more below for the targets the run will write (stored ones on a resume).
+  const givenInput = typeof opts.input === 'string' && opts.input !== '-' ? resolve(cwd, opts.input) : null;
+  await checkSinkTargets(givenSinkTargets(opts, cwd), { input: givenInput, ...(opts.jobDir !== undefined ? { jobDir: resolve(cwd, opts.jobDir) } : {}), notify });
   // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
   const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
   const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
@@ -118,7 +123,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     const settings = state.settings;
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
-    await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify: (message) => emit({ type: 'phase', phase: 'output', message }) });
+    await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify });
     for (const target of [targets.output, targets.rejects]) if (typeof target === 'string' && target !== '-') await removeStaleOutputTemps(target);
     const plan = createJoinPlan({
       ...(settings.labels ? { labels: settings.labels } : {}),

@@ -12,7 +12,6 @@ import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings, RunState } from './run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
-import { checkSinkTargets } from './run-sinks.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
 export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
@@ -80,7 +79,7 @@ export function requireInputAndPrompt(opts: ResolvedRunJobOptions): void {
   }
 }
 
-/** The output and rejects paths a run was given (before any job directory exists), for {@link checkSinkTargets}. */
+/** The output and rejects paths a run was given (before any job directory exists), for `checkSinkTargets`. */
 export function givenSinkTargets(opts: ResolvedRunJobOptions, cwd: string): { output: string | null; rejects: string | null } {
   return {
     output: typeof opts.output === 'string' && opts.output !== '-' ? resolve(cwd, opts.output) : null,
@@ -88,14 +87,13 @@ export function givenSinkTargets(opts: ResolvedRunJobOptions, cwd: string): { ou
   };
 }
 
-/** Settings of a new run: validated request options, output/rejects checked, the input spooled (and fingerprinted) if needed. */
+/** Settings of a new run: validated request options, the input spooled (and fingerprinted) if needed (output/rejects are checked by the caller). */
 export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOptions, at: NewRunContext): Promise<RunSettings> {
   const { jobDir, cwd, schema, emit } = at;
   requireInputAndPrompt(opts);
   const request = await requestOptions(opts, cwd);
   const isFile = typeof opts.input === 'string' && opts.input !== '-';
   if (!isFile && !at.spooled) emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
-  await checkSinkTargets(givenSinkTargets(opts, cwd), { input: isFile ? resolve(cwd, opts.input as string) : null, jobDir, notify: (message) => emit({ type: 'phase', phase: 'output', message }) });
   const spooled = at.spooled ?? (await spoolInput(opts.input!, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal }));
   const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
   return {

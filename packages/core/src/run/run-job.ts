@@ -5,7 +5,7 @@ import { jobPath } from '../job/create-job.js';
 import { acquireJobLock, type JobLock } from '../job/lock.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
-import { crashPoint, pausePoint } from '../job/crash-point.js';
+import { crashPoint, hasPausePoint, pausePoint } from '../job/crash-point.js';
 import { createJoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
@@ -245,6 +245,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
     const sinks = openSinks(targets, opts, settings, empty ? await withInputColumns(plan, settings) : plan);
     let report: RunJoinReport | undefined;
     let ended = false;
+    const pauseInJoin = hasPausePoint('run-during-join');
     try {
       for (;;) {
         // Ctrl-C during the join stops it between rows: the output's temp file is removed, a resume joins again.
@@ -256,7 +257,7 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
         }
         await sinks.write(next.value);
         crashPoint('run-during-join');
-        await pausePoint('run-during-join', opts.signal);
+        if (pauseInJoin) await pausePoint('run-during-join', opts.signal);
         if (emitRows) yield next.value.row;
       }
       await sinks.end();

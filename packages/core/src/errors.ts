@@ -33,6 +33,8 @@ export const KBATCH_ERROR_CODES = [
   'JOB_INVALID',
   'JOB_LOCKED',
   'JOB_MISMATCH',
+  // a file or directory kbatch must write (job directory, output, rejects) cannot be created or written
+  'OUTPUT_UNWRITABLE',
   // join
   'JOIN_MISSING_RESULT',
   'JOIN_UNKNOWN_RESULT',

@@ -12,6 +12,8 @@ export interface ProgressReporterOptions {
   isTTY?: boolean;
   /** Terminal width for the bar; defaults to `stream.columns` (read at each redraw, so a resize is followed), else 80. */
   columns?: number;
+  /** Draw the bar in ASCII; defaults to true on a CJK locale ({@link isCjkLocale}), where █ ░ … take two cells. */
+  ascii?: boolean;
   now?: () => number;
 }
 
@@ -50,6 +52,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
   }
   const started = now();
   const columns = () => options.columns ?? (stream as { columns?: number }).columns ?? 80;
+  const glyphs = options.ascii ?? isCjkLocale(process.env) ? ASCII_GLYPHS : BLOCK_GLYPHS;
   let eta = etaEstimator(now);
   let etaRound: number | undefined;
   let announcedRound: number | undefined;
@@ -58,7 +61,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
   let finished = false;
   const drawBar = (e: ProgressEvent) => {
     const elapsedMs = Math.max(e.elapsedMs, now() - started);
-    stream.write(fitLine(renderBar(e, elapsedMs, eta(counts(e).done, e.total), columns()), columns()));
+    stream.write(fitLine(renderBar(e, elapsedMs, eta(counts(e).done, e.total), columns(), glyphs), columns(), glyphs.more));
     barShown = true;
   };
   const clearBar = () => {
@@ -174,7 +177,24 @@ function renderProgressLine(e: ProgressEvent, elapsedMs: number, etaMs: number |
   );
 }
 
-function renderBar(e: ProgressEvent, elapsedMs: number, etaMs: number | undefined, columns: number): string {
+interface Glyphs {
+  full: string;
+  empty: string;
+  more: string;
+}
+const BLOCK_GLYPHS: Glyphs = { full: '█', empty: '░', more: '…' };
+const ASCII_GLYPHS: Glyphs = { full: '#', empty: '-', more: '~' };
+
+/**
+ * True when the locale is Chinese, Japanese or Korean: terminals there draw East Asian ambiguous-width characters
+ * (█ ░ …) two cells wide, so a bar counted in code points would wrap.
+ */
+export function isCjkLocale(env: NodeJS.ProcessEnv): boolean {
+  const locale = env['LC_ALL'] || env['LC_CTYPE'] || env['LANG'] || '';
+  return /^(ja|zh|ko)([_.@-]|$)/i.test(locale);
+}
+
+function renderBar(e: ProgressEvent, elapsedMs: number, etaMs: number | undefined, columns: number, glyphs: Glyphs): string {
   const c = counts(e);
   const ratio = c.total > 0 ? c.done / c.total : 0;
   const label = e.round === undefined ? '' : `retry round ${e.round}: `;
@@ -183,15 +203,15 @@ function renderBar(e: ProgressEvent, elapsedMs: number, etaMs: number | undefine
   // The bar takes what the text leaves of the line, from 24 cells down to 10.
   const width = Math.max(10, Math.min(24, columns - 1 - lengthOf(`${label} ${numbers} | ${time}`)));
   const filled = Math.round(ratio * width);
-  const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+  const bar = `${glyphs.full.repeat(filled)}${glyphs.empty.repeat(width - filled)}`;
   return `${label}${bar} ${numbers} | ${time} | ${statusCounts(e.parts)}`;
 }
 
 /** Cut a bar line to fit one terminal row (one cell short of it: a full row would wrap on some terminals). */
-export function fitLine(text: string, columns: number): string {
+export function fitLine(text: string, columns: number, more = '…'): string {
   const max = Math.max(1, columns - 1);
   const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}${more}`;
 }
 
 function lengthOf(text: string): number {

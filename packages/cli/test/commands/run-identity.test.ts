@@ -111,13 +111,21 @@ describe('kbatch run: the job a rerun finds, its input and its output files', ()
     expect(await temps(join(cwd, 'job2'))).toEqual([]);
   });
 
-  it('fails fast naming the path for --output /proc/nope/x.csv and for a missing directory tree; creates a missing last level and says so', async () => {
+  it('fails fast with exit 1 (OUTPUT_UNWRITABLE) naming the path for --output /proc/nope/x.csv and for a missing directory tree; creates a missing last level and says so', async () => {
     const cwd = await root();
     const proc = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--output', '/proc/nope/x.csv'], { cwd, env });
-    expect(proc.code).toBe(2);
-    expect(proc.stderr).toMatch(/^error \[OPTION_INVALID\]: Invalid option `--output`: .*"\/proc\/nope\/x\.csv" \(cannot create the directory \/proc\/nope/m);
+    // The file system refuses the path: exit 1, not bad usage.
+    expect(proc.code).toBe(1);
+    expect(proc.stderr).toMatch(/^error \[OUTPUT_UNWRITABLE\]: cannot write the output file "\/proc\/nope\/x\.csv" \(cannot create the directory \/proc\/nope/m);
     const tree = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--rejects', 'a/b/r.jsonl', '--job-dir', 'job'], { cwd, env });
-    expect(tree.code).toBe(2);
+    expect(tree.code).toBe(1);
+    expect(tree.stderr).toContain('error [OUTPUT_UNWRITABLE]: cannot write the rejects file');
+    const jobDir = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--job-dir', '/proc/nope/job'], { cwd, env });
+    expect(jobDir.code).toBe(1);
+    expect(jobDir.stderr).toContain('error [OUTPUT_UNWRITABLE]: cannot create the job directory /proc/nope/job');
+    const same = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--output', 'o.jsonl', '--rejects', 'o.jsonl', '--job-dir', 'job'], { cwd, env });
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/^error \[OPTION_INVALID\]: Invalid option `(--)?rejects`.*it is the output file /m);
     expect(tree.stderr).toContain(`the directory ${join(cwd, 'a', 'b')} does not exist, nor does its parent ${join(cwd, 'a')}`);
     await expect(readdir(join(cwd, 'a'))).rejects.toThrow(/ENOENT/);
     const shallow = await runBin(['run', REVIEWS, ...LABEL_ARGS, '--output', 'new/out.csv', '--poll-interval', '50ms', '--progress', 'plain'], { cwd, env });

@@ -36,7 +36,7 @@ describe('kbatch run input checks', () => {
     const before = sentSoFar();
     const collision = await runCli(['run', 'in.csv', ...LABEL_ARGS, '--output', 'out.csv', '--job-dir', 'job'], { env, cwd });
     expect(collision.code).toBe(1);
-    expect(collision.stderr).toContain(`error [JOIN_FIELD_COLLISION]: ${join(cwd, 'in.csv')}: input field "error" (record 1, line 2) would be overwritten`);
+    expect(collision.stderr).toContain(`error [JOIN_FIELD_COLLISION]: ${join(cwd, 'in.csv')}: input field "error" (the header, line 1) would be overwritten`);
     expect(collision.stderr).toContain('--prefix kb_');
     const schema = await runCli(['run', 'in2.csv', '--model', MODEL, '--prompt', '{{text}}', '--schema', 'schema.json', '--job-dir', 'job2'], { env, cwd });
     expect(schema.code).toBe(1);

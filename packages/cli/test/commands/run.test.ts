@@ -128,10 +128,11 @@ describe('kbatch run', () => {
     await expect(readFile(join(cwd, 'job5h', 'run.json'))).rejects.toThrow(/ENOENT/);
     const created = emu.stats().batchesCreated;
     await writeFile(join(cwd, 'a-file'), '');
+    // A path the file system refuses (under a file) is not bad usage: exit 1.
     const badOutput = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--output', 'a-file/out.csv', '--job-dir', 'job-out'], { env, cwd });
-    expect(badOutput.code).toBe(2);
-    expect((badOutput.error as { code?: string }).code).toBe('OPTION_INVALID');
-    expect((badOutput.error as Error).message).toContain('`--output`');
+    expect(badOutput.code).toBe(1);
+    expect((badOutput.error as { code?: string }).code).toBe('OUTPUT_UNWRITABLE');
+    expect((badOutput.error as Error).message).toContain('cannot write the output file');
     expect((badOutput.error as Error).message).toContain(join(cwd, 'a-file', 'out.csv'));
     expect(emu.stats().batchesCreated).toBe(created);
     const noKey = await runCli(['run', REVIEWS, ...LABEL_ARGS], { env: {}, cwd });
@@ -242,7 +243,7 @@ describe('kbatch run', () => {
     });
   }
 
-  it('continues a stdin run after a SIGKILL from its saved copy (stdin is not read again)', async () => {
+  it('continues a stdin run after a SIGKILL given the same stdin again; an empty stdin is JOB_MISMATCH pointing to kbatch resume', async () => {
     const cwd = await root();
     const stdin = (await readFile(REVIEWS, 'utf8'));
     const args = ['run', '-', ...LABEL_ARGS, '--format', 'csv', '--max-requests', '10', '--job-dir', 'job', '--output', 'out.csv', '--poll-interval', '50ms', '--quiet'];
@@ -260,7 +261,10 @@ describe('kbatch run', () => {
     const crashed = await spawnWith({ KBATCH_TEST_CRASH_AT: 'after-create:2' }, stdin);
     expect(crashed.signal).toBe('SIGKILL');
     expect(await readFile(join(cwd, 'job', 'input.csv'), 'utf8')).toBe(stdin);
-    const resumed = await spawnWith({}, '');
+    const empty = await spawnWith({}, '');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain(`error [JOB_MISMATCH]: stdin was empty, but the job directory holds a run of ${Buffer.byteLength(stdin)} saved bytes; to continue that run use: kbatch resume ${join(cwd, 'job')}`);
+    const resumed = await spawnWith({}, stdin);
     expect(resumed.code, resumed.stderr).toBe(0);
     const rows = (await parse(await readFile(join(cwd, 'out.csv')))) as Record<string, string>[];
     expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`));

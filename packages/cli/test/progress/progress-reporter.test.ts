@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough, Writable } from 'node:stream';
 import type { JobEvent } from '@kbatch/core';
 import { createProgressReporter, formatDuration, type ReporterEvent } from '../../src/progress/index.js';
+import { isCjkLocale } from '../../src/progress/progress-reporter.js';
 
 function capture() {
   const stream = new PassThrough();
@@ -64,6 +65,19 @@ describe('createProgressReporter', () => {
     r.done();
     expect(out.text()).toContain('\r\x1b[2K');
     expect(out.text()).toMatch(/█+░+ 80% 8\/10 \| 12s ETA 1s \| 1 completed, 1 in_progress\n$/);
+  });
+
+  it('draws the bar in ASCII on a CJK locale, where block glyphs are two cells wide, fitting the width', () => {
+    expect([{ LANG: 'ja_JP.UTF-8' }, { LC_ALL: 'zh_CN.UTF-8', LANG: 'C' }, { LC_CTYPE: 'ko_KR' }].map(isCjkLocale)).toEqual([true, true, true]);
+    expect([{ LANG: 'en_US.UTF-8' }, { LC_ALL: 'C', LANG: 'ja_JP.UTF-8' }, {}, { LANG: 'jam' }].map(isCjkLocale)).toEqual([false, false, false, false]);
+    const out = capture();
+    const r = createProgressReporter({ stream: out.stream, mode: 'bar', ascii: true, columns: 40, now: () => 0 });
+    r.onEvent(progress(8));
+    r.done();
+    const line = out.text().replace('\r\x1b[2K', '').replace(/\n$/, '');
+    expect(line).toMatch(/^#+-* 80% 8\/10/);
+    expect(/^[\x20-\x7e]*$/.test(line)).toBe(true);
+    expect(line.length).toBeLessThan(40);
   });
 
   it('writes JSON lines with --progress json and nothing with none', () => {

@@ -1,12 +1,13 @@
-import { readdir, rm } from 'node:fs/promises';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isAlive } from '../job/lock.js';
 
 /**
  * Remove the temp files a killed kbatch process left in `dir`: names `pattern` matches, whose first group is the
  * writer's pid, when that process is gone (a live writer's temp file is never touched). A missing `dir` is fine.
+ * Only plain files are removed unless `directories` is set (kbatch's own staging directories).
  */
-export async function removeStaleTemps(dir: string, pattern: RegExp): Promise<string[]> {
+export async function removeStaleTemps(dir: string, pattern: RegExp, { directories = false }: { directories?: boolean } = {}): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -17,14 +18,16 @@ export async function removeStaleTemps(dir: string, pattern: RegExp): Promise<st
   for (const name of names) {
     const pid = Number(pattern.exec(name)?.[1]);
     if (!Number.isSafeInteger(pid) || pid <= 0 || isAlive(pid)) continue;
-    await rm(join(dir, name), { recursive: true, force: true });
+    const info = await lstat(join(dir, name)).catch(() => null);
+    if (info === null || !(info.isFile() || (directories && info.isDirectory()))) continue;
+    await rm(join(dir, name), { recursive: directories, force: true });
     removed.push(join(dir, name));
   }
   return removed;
 }
 
-/** Job-directory temp files kbatch writes with its pid: `run.json.<pid>.tmp`, `manifest.json.<pid>.tmp`, `input.<pid>.tmp`, … */
-export const JOB_TEMP_PATTERN = /^[\w.-]+\.(\d+)\.tmp$/;
+/** Job-directory temp files kbatch writes with its pid (exact names only: a user's `thesis.2019.tmp` is not one). */
+export const JOB_TEMP_PATTERN = /^(?:run\.json|manifest\.json|cancel-requested|input)\.(\d+)\.tmp$/;
 
 /** A spool staging directory (`.incoming-<pid>`), where streamed input waits until its job directory is known. */
 export const STAGING_PATTERN = /^\.incoming-(\d+)$/;
@@ -35,9 +38,23 @@ export async function removeStaleOutputTemps(file: string): Promise<string[]> {
   return removeStaleTemps(dirname(file), new RegExp(`^\\.${name}\\.(\\d+)\\.tmp$`));
 }
 
-/** Remove what killed kbatch processes left in a job directory: pid-named temp files and spool staging directories. */
+/**
+ * True when `dir` already is a kbatch job: it holds run.json or manifest.json, or the lock a killed run left
+ * (`run/job.lock`, a run killed while saving its stdin). Ask before taking the lock: a first `--job-dir .` is not one.
+ */
+export async function isJobDir(dir: string): Promise<boolean> {
+  for (const name of ['run.json', 'manifest.json', join('run', 'job.lock')]) {
+    if ((await stat(join(dir, name)).catch(() => null))?.isFile()) return true;
+  }
+  return false;
+}
+
+/**
+ * Remove what killed kbatch processes left in a job directory: pid-named temp files and spool staging directories.
+ * Call it only for a directory that was a job before this call ({@link isJobDir}): a user's directory is never swept.
+ */
 export async function removeStaleJobTemps(jobDir: string): Promise<void> {
   await removeStaleTemps(jobDir, JOB_TEMP_PATTERN);
-  await removeStaleTemps(jobDir, STAGING_PATTERN);
+  await removeStaleTemps(jobDir, STAGING_PATTERN, { directories: true });
   await removeStaleTemps(join(jobDir, 'run'), JOB_TEMP_PATTERN);
 }

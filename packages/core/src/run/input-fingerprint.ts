@@ -19,16 +19,22 @@ async function statOf(path: string): Promise<{ size: number; mtimeMs: number }> 
   }
 }
 
-async function sha256Of(path: string): Promise<string> {
+async function sha256Of(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path, signal ? { signal } : {})) hash.update(chunk as Buffer);
+  } catch (err) {
+    // Ctrl-C while a large input is hashed stops now, not once the whole file is read.
+    if (signal?.aborted) throw new KbatchError('ABORTED', `Interrupted while reading ${path}; nothing was sent`, { file: path, cause: err });
+    throw err;
+  }
   return hash.digest('hex');
 }
 
-/** Fingerprint a file: size, mtime, and the sha256 of its bytes (one streaming pass, constant memory). */
-export async function fingerprintFile(path: string): Promise<InputFingerprint> {
+/** Fingerprint a file: size, mtime, and the sha256 of its bytes (one streaming pass, constant memory; stops when `signal` aborts). */
+export async function fingerprintFile(path: string, signal?: AbortSignal): Promise<InputFingerprint> {
   const s = await statOf(path);
-  return { ...s, sha256: await sha256Of(path) };
+  return { ...s, sha256: await sha256Of(path, signal) };
 }
 
 /**

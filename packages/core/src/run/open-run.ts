@@ -36,11 +36,20 @@ export interface OpenedRun {
 export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions, at: OpenRunContext): Promise<OpenedRun> {
   const { jobDir, cwd, emit } = at;
   let input = at.located;
+  // Whatever was staged is dropped at the end, even when `input` is pointed elsewhere (the saved copy).
+  let staged = isStaged(input) ? input : null;
   try {
     const state = await loadRunState(jobDir);
+    if (state !== null && input !== null && !input.spooled && !state.settings.spooled && input.path !== state.settings.input && input.fingerprint !== undefined && input.fingerprint.sha256 === state.settings.inputFingerprint?.sha256) {
+      // A derived job found by its hash: the same bytes under a new name (a moved file) are this run's input now.
+      state.settings.input = input.path;
+      state.settings.inputFingerprint = input.fingerprint;
+      await saveRunState(jobDir, state);
+    }
     if (state !== null) {
       // Read before any decision: other bytes on stdin must not be joined onto this run's answers.
       input ??= await stageStream(opts, jobDir);
+      if (isStaged(input)) staged = input;
       const schema = await resolveSchema(opts, state, cwd);
       if (await continues(state, opts, { jobDir, cwd, schema, input })) {
         await applyOverrides(state, given, opts, { jobDir, cwd });
@@ -49,12 +58,17 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
       }
       emit({ type: 'phase', phase: 'continue', message: `job ${jobDir} had sent nothing yet: starting it over with the new options` });
       await rm(join(jobDir, MANIFEST_FILE), { force: true });
-      if (state.settings.spooled && !(isStaged(input) && input.fingerprint!.size > 0)) {
-        // No new bytes: start over from the input this run saved.
+      // Only a rerun given no input at all (a terminal) falls back to the saved stream: an empty stdin or a new file is new input.
+      const newFile = typeof opts.input === 'string' && opts.input !== '-';
+      if (state.settings.spooled && !newFile && input === null) {
+        // No input given: start over from the input this run saved.
         input = { path: state.settings.input, format: state.settings.format, spooled: true, ...(state.settings.inputFingerprint ? { fingerprint: state.settings.inputFingerprint } : {}) };
       } else if (state.settings.spooled) await rm(state.settings.input, { force: true });
     }
-    if (isStaged(input)) input = await placeStagedInput(input, jobDir);
+    if (isStaged(input)) {
+      input = await placeStagedInput(input, jobDir);
+      staged = null;
+    }
     const schema = await resolveSchema(opts, null, cwd);
     const settings = await newSettings(given, opts, { jobDir, cwd, schema, emit, spooled: input ?? undefined });
     const now = new Date().toISOString();
@@ -62,7 +76,7 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
     await saveRunState(jobDir, fresh);
     return { state: fresh, schema, resumed: false };
   } finally {
-    if (isStaged(input)) await dropStagedInput(input);
+    if (staged !== null) await dropStagedInput(staged);
   }
 }
 
@@ -81,7 +95,7 @@ async function stageStream(opts: ResolvedRunJobOptions, jobDir: string): Promise
 async function continues(state: RunState, opts: ResolvedRunJobOptions, at: { jobDir: string; cwd: string; schema: AnswerSchema | undefined; input: SpooledInput | null }): Promise<boolean> {
   try {
     await checkSameRun(state.settings, opts, at.cwd, at.schema);
-    checkSameStream(state.settings, at.input);
+    checkSameStream(state.settings, at.input, at.jobDir);
     // Before anything more is sent for it: a changed input file dooms the join.
     if (state.settings.inputFingerprint && state.phase !== 'joined') await checkInputUnchanged(state.settings.input, state.settings.inputFingerprint);
     return true;

@@ -12,6 +12,7 @@ import { readFileLines } from '../job/lines.js';
 import type { RunSettings } from './run-state.js';
 import { recordBatches } from '../records/record-batches.js';
 import { assertNoCollision, type JoinPlan } from '../join/join-plan.js';
+import { KbatchError } from '../errors.js';
 
 /** What preparing a run produced: the job's chunks (input order) and the record counts. */
 export interface PreparedRun {
@@ -23,7 +24,7 @@ export interface PreparedRun {
 /**
  * Records → request lines → chunk files in `<jobDir>/chunks` → a job manifest, streamed in one pass
  * (prepare writes into a pipe the splitter reads). When a crash left a manifest behind, it is reused.
- * Before anything is sent, records are checked against the fields the join adds (JOIN_FIELD_COLLISION).
+ * Before anything is sent, the CSV header and the records are checked against the fields the join adds (JOIN_FIELD_COLLISION).
  * @param plan - the run's join: its answer instruction is appended to the prompt (labels/schema)
  */
 export async function prepareRun(
@@ -53,6 +54,7 @@ export async function prepareRun(
     ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
     ...(settings.encoding ? { encoding: settings.encoding } : {}),
     onInvalidRecord: settings.onInvalidRecord,
+    onHeader: (columns, line) => assertHeaderFree(columns, line, plan, settings),
     checkRecord: (record, file) => assertNoCollision(record, plan, plan.customIdFor(record), file),
     output: pipe,
     ...(settings.onInvalidRecord === 'skip' ? { rejects: jobPath(jobDir, PREPARE_REJECTS_FILE) } : {}),
@@ -88,6 +90,26 @@ export async function prepareRun(
     recordsRead: summary.recordsRead,
     skipped: summary.rejected,
   };
+}
+
+/**
+ * A CSV header names every row's fields: a column named like an added field collides on every row, so it is refused
+ * from the header alone (even with no rows, and whatever a later row holds). A `custom_id` column is fine only when
+ * it is the id column (then its value is the id itself).
+ * @throws KbatchError JOIN_FIELD_COLLISION
+ */
+function assertHeaderFree(columns: string[], line: number, plan: JoinPlan, settings: RunSettings): void {
+  for (const field of plan.fields) {
+    if (!columns.includes(field)) continue;
+    if (field === plan.name('custom_id') && settings.request.idColumn === field) continue;
+    const suggestion = plan.prefix === '' ? 'kb_' : `kb_${plan.prefix}`;
+    const orId = field === plan.name('custom_id') ? ` (or use it as the id: --id-column ${field})` : '';
+    throw new KbatchError(
+      'JOIN_FIELD_COLLISION',
+      `${settings.input}: input field "${field}" (the header, line ${line}) would be overwritten by the field kbatch adds; set a prefix for added fields, e.g. --prefix ${suggestion} (option \`prefix: '${suggestion}'\`) to name it "${suggestion}${field.slice(plan.prefix.length)}"${orId}`,
+      { field, line, file: settings.input },
+    );
+  }
 }
 
 async function countLines(path: string): Promise<number> {

@@ -1,28 +1,28 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { jobPath } from '../job/create-job.js';
 import { acquireJobLock, type JobLock } from '../job/lock.js';
-import { loadManifest } from '../job/manifest.js';
+import { loadManifest, type JobManifest } from '../job/manifest.js';
 import type { JobOptions } from '../job/run-job.js';
-import { crashPoint, pausePoint } from '../job/crash-point.js';
-import { createJoinPlan } from '../join/join-plan.js';
+import { crashPoint, hasPausePoint, pausePoint } from '../job/crash-point.js';
+import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
-import { createLiveResults, createResultQueue, createRoundResults } from './live-results.js';
-import { joinRun, joinRunUnordered, type RunJoinReport } from './join-run.js';
+import { createLiveResults, createResultQueue, createRoundResults, type LiveResults, type ResultQueue } from './live-results.js';
+import { joinRun, joinRunUnordered, type RunJoinReport, type RunRow } from './join-run.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
-import { RunJobOptionsSchema, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
-import { loadRunState, saveRunState } from './run-state.js';
+import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
+import { loadRunState, saveRunState, type RunState } from './run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
-import { removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
-import { deriveJobDir, dropStagedInput } from './run-identity.js';
+import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
+import { makeDir } from '../internal/make-dir.js';
+import { deriveJobDir, dropStagedInput, type DerivedJob } from './run-identity.js';
 import { openRun } from './open-run.js';
-import { checkSinkTargets, openSinks, sinkTargets } from './run-sinks.js';
-import { resolveSchema } from './run-settings.js';
-import { chunkGate, isFinalResult, runPhases } from './run-phases.js';
+import { checkSinkTargets, openSinks, sinkTargets, type Sinks } from './run-sinks.js';
+import { givenSinkTargets, readTemplate, resolveSchema } from './run-settings.js';
+import { chunkGate, isFinalResult, runPhases, type ChunkGate } from './run-phases.js';
 import { summarize } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
 
@@ -85,8 +85,9 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
 
 async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
-  const opts = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
-  const cwd = opts.cwd ?? process.cwd();
+  const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
+  const cwd = parsed.cwd ?? process.cwd();
+  const opts = await readTemplate(parsed, cwd);
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
@@ -96,26 +97,18 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       // A failing progress renderer must not break the run.
     }
   };
-  // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
-  const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
-  const jobDir = derived?.jobDir ?? resolve(cwd, opts.jobDir!);
-  let lock: JobLock;
+  const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
+  const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
+  const { lock, wasJob } = await lockJob(jobDir, derived);
   try {
-    await mkdir(join(jobDir, 'run'), { recursive: true });
-    lock = await acquireJobLock(join(jobDir, 'run'));
-  } catch (err) {
-    if (derived?.input.spooled) await dropStagedInput(derived.input);
-    throw err;
-  }
-  try {
-    await removeStaleJobTemps(jobDir);
+    if (wasJob) await removeStaleJobTemps(jobDir);
     const opened = await openRun(options, opts, { jobDir, cwd, emit, located: derived?.input ?? null });
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
-    await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify: (message) => emit({ type: 'phase', phase: 'output', message }) });
+    await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify });
     for (const target of [targets.output, targets.rejects]) if (typeof target === 'string' && target !== '-') await removeStaleOutputTemps(target);
     const plan = createJoinPlan({
       ...(settings.labels ? { labels: settings.labels } : {}),
@@ -125,152 +118,221 @@ async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGene
       prefix: settings.prefix,
       keepRaw: settings.keepRaw,
     });
-    // Stops what runs behind a streaming join when the join ends first (error, or a consumer that stopped reading).
-    const stop = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-    const jobOptions: JobOptions = {
-      client: opts.client,
-      window: settings.window,
-      ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
-      pollIntervalMs: opts.pollIntervalMs,
-      noResubmit: opts.noResubmit,
-      maxResubmits: opts.maxResubmits,
-      keepFiles: opts.keepFiles,
-      cancelOnInterrupt: opts.cancelOnInterrupt,
-      retryBaseMs: opts.retryBaseMs,
-      onProgress: emit,
-      signal,
-    };
-    try {
-      if (state.phase === 'init') {
-        emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
-        // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
-        const [prepared, fingerprint] = await Promise.all([
-          prepareRun(jobDir, settings, plan, opts.signal),
-          settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
-        ]);
-        crashPoint('run-after-prepare');
-        Object.assign(state, prepared, { phase: 'prepared' });
-        settings.inputFingerprint = fingerprint;
-        await saveRunState(jobDir, state);
-      }
-      if (state.mode === undefined) {
-        // Settled once, before anything is sent; a run.json from before modes existed is a batch run.
-        const requests = state.chunks.reduce((n, c) => n + c.requests, 0);
-        state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD }) : 'batch';
-        await saveRunState(jobDir, state);
-      }
-    } catch (err) {
-      throw interrupted(err, opts.signal, jobDir);
-    }
+    const run: RunContext = { jobDir, state, plan, opts, emit };
+    await prepareOnce(run);
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
-    // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
-    // counted from here: preparing a large input does not eat into it.
-    const deadline = runDeadline(jobDir, opts.timeoutMs);
-    const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
-    if (state.mode === 'batch' && settings.finishRealtime) {
-      jobOptions.stragglers = {
-        maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,
-        ...(settings.stragglerThreshold !== undefined ? { threshold: settings.stragglerThreshold } : {}),
-        ...(settings.stragglerWaitMs !== undefined ? { waitMs: settings.stragglerWaitMs } : {}),
-      };
-    }
-    // Realtime results are written as they finish: each chunk is joined as soon as its answers are final
-    // (in chunk order; only the list of finished chunks is held), while later chunks are still being sent.
-    const gate = state.chunks.length > 0 && state.mode === 'realtime' && state.phase === 'prepared' ? chunkGate(state.chunks.length) : null;
-    const isFinal = isFinalResult(state, plan);
-    // In input order, rows go out record by record as their results are final, not only chunk by chunk.
-    const live = gate && !opts.unordered ? createLiveResults(isFinal) : null;
-    // Unordered: rows go out as their results arrive, whatever the chunk (a bounded queue in between).
-    const queue = gate && opts.unordered ? createResultQueue(REALTIME_MAX_REQUESTS) : null;
-    // Round 0's results, each parsed once: final ones feed the join and open their chunk's gate.
-    const round = gate
-      ? createRoundResults(
-          isFinal,
-          state.chunks.map((c) => c.requests),
-          (result, index) => (live ?? queue)!.offer(result, index),
-        )
-      : null;
-    const work = (async () => {
-      try {
-        await runPhases(
-          { jobDir, state, plan, jobOptions, emit, realtime, deadline },
-          gate && round
-            ? async (index) => {
-                queue?.done(index);
-                // Otherwise it opens once the retry rounds are done.
-                if (round.allFinal(index)) gate.open(index);
-              }
-            : undefined,
-          round ? (line, index) => round.push(line, index) : undefined,
-        );
-      } catch (err) {
-        throw interrupted(err, opts.signal, jobDir);
-      }
-    })();
-    if (gate) work.then(() => gate.openAll(), (err: unknown) => gate.fail(err));
-    else await work;
+    const sending = startSending(run, options);
+    await sending.ready;
     const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
     // Results are matched to records by position within each chunk: the input must be the one prepared.
     if (settings.inputFingerprint) await checkInputUnchanged(settings.input, settings.inputFingerprint);
-    emit({ type: 'phase', phase: 'join', message: gate ? 'writing results as they finish' : 'joining results onto the input records' });
-    const rows =
-      gate && opts.unordered
-        ? joinRunUnordered(jobDir, state, manifest, plan, gate.opened(), opts.onIssue, queue ?? undefined)
-        : joinRun(
-            jobDir,
-            state,
-            manifest,
-            plan,
-            opts.onIssue,
-            gate ? (index) => gate.wait(index) : undefined,
-            gate && live
-              ? {
-                  results: live,
-                  wait: (index) => gate.wait(index),
-                  requestFile: (index) => jobPath(jobDir, manifest!.parts.find((p) => p.index === state.chunks[index]!.part)!.path),
-                  answersLog: (index) => realtimeAnswersLog(jobDir, index),
-                }
-              : undefined,
-          );
+    emit({ type: 'phase', phase: 'join', message: sending.gate ? 'writing results as they finish' : 'joining results onto the input records' });
+    const rows = joinedRows(run, manifest, sending);
     const sinks = openSinks(targets, opts, settings, empty ? await withInputColumns(plan, settings) : plan);
-    let report: RunJoinReport | undefined;
-    let ended = false;
-    try {
-      for (;;) {
-        // Ctrl-C during the join stops it between rows: the output's temp file is removed, a resume joins again.
-        if (opts.signal?.aborted) throw interrupted(opts.signal.reason, opts.signal, jobDir);
-        const next = await rows.next();
-        if (next.done) {
-          report = next.value;
-          break;
-        }
-        await sinks.write(next.value);
-        crashPoint('run-during-join');
-        await pausePoint('run-during-join', opts.signal);
-        if (emitRows) yield next.value.row;
-      }
-      await sinks.end();
-      ended = true;
-    } finally {
-      // An error or a consumer that stopped early: no half-written output file is left in place.
-      if (!ended) await sinks.destroy();
-      await rows.return(undefined as never);
-      if (!ended && gate) {
-        stop.abort(new Error('the join stopped'));
-        await work.catch(() => {});
-      }
-    }
-    await work;
+    const report = yield* writeRows(run, { rows, sinks, sending, emitRows });
+    await sending.work;
     state.phase = 'joined';
     await saveRunState(jobDir, state);
-    const summary = summarize(state, manifest, report!, { jobDir, started, resumed, outputs: sinks.outputs });
+    const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs });
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {
     await lock.release();
   }
+}
+
+/** What the phases of one call share. */
+interface RunContext {
+  jobDir: string;
+  state: RunState;
+  plan: JoinPlan;
+  opts: ResolvedRunJobOptions;
+  emit: (event: RunEvent) => void;
+}
+
+/** The run's job directory: the given one, or the derived one (its input located, a stream saved to a staging dir). */
+async function locateJob(opts: ResolvedRunJobOptions, cwd: string, emit: (e: RunEvent) => void, notify: (message: string) => void): Promise<{ jobDir: string; derived: DerivedJob | null }> {
+  // Checked once before the job directory is made or stdin is read (a bad --output must not wait for the whole
+  // input), and once more for the targets the run will write (stored ones on a resume).
+  const givenInput = typeof opts.input === 'string' && opts.input !== '-' ? resolve(cwd, opts.input) : null;
+  await checkSinkTargets(givenSinkTargets(opts, cwd), { input: givenInput, ...(opts.jobDir !== undefined ? { jobDir: resolve(cwd, opts.jobDir) } : {}), notify });
+  // Without a job directory, the run's own: the same command (same input bytes and request options) finds it again.
+  const derived = opts.jobDir === undefined ? await deriveJobDir(opts, cwd, await resolveSchema(opts, null, cwd), emit) : null;
+  return { jobDir: derived?.jobDir ?? resolve(cwd, opts.jobDir!), derived };
+}
+
+/** Make the job directory and take its lock (a staged input is dropped if that fails). */
+async function lockJob(jobDir: string, derived: DerivedJob | null): Promise<{ lock: JobLock; wasJob: boolean }> {
+  // Asked before the lock exists: only a directory that already was a job is swept for stale temp files.
+  const wasJob = await isJobDir(jobDir);
+  try {
+    await makeDir(join(jobDir, 'run'), 'job directory');
+    return { lock: await acquireJobLock(join(jobDir, 'run')), wasJob };
+  } catch (err) {
+    if (derived?.input.spooled) await dropStagedInput(derived.input);
+    throw err;
+  }
+}
+
+/** Prepare the requests (once per run) and settle the mode (once, before anything is sent). */
+async function prepareOnce({ jobDir, state, plan, opts, emit }: RunContext): Promise<void> {
+  const settings = state.settings;
+  try {
+    if (state.phase === 'init') {
+      emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
+      // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
+      const [prepared, fingerprint] = await Promise.all([
+        prepareRun(jobDir, settings, plan, opts.signal),
+        settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
+      ]);
+      crashPoint('run-after-prepare');
+      Object.assign(state, prepared, { phase: 'prepared' });
+      settings.inputFingerprint = fingerprint;
+      await saveRunState(jobDir, state);
+    }
+    if (state.mode === undefined) {
+      // Settled once, before anything is sent; a run.json from before modes existed is a batch run.
+      const requests = state.chunks.reduce((n, c) => n + c.requests, 0);
+      state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD }) : 'batch';
+      await saveRunState(jobDir, state);
+    }
+  } catch (err) {
+    throw interrupted(err, opts.signal, jobDir);
+  }
+}
+
+/** The sending phases, started: `work` settles when they are done; with a gate, the join runs alongside them. */
+interface Sending {
+  work: Promise<void>;
+  gate: ChunkGate | null;
+  live: LiveResults | null;
+  queue: ResultQueue | null;
+  /** Stops what runs behind a streaming join when the join ends first (error, or a consumer that stopped reading). */
+  stop: AbortController;
+}
+
+/** Start the batches, realtime requests, straggler and retry rounds (awaited here unless results stream through a gate). */
+function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: RunJobOptions): Sending & { ready: Promise<void> } {
+  const settings = state.settings;
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const jobOptions: JobOptions = {
+    client: opts.client,
+    window: settings.window,
+    ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+    pollIntervalMs: opts.pollIntervalMs,
+    noResubmit: opts.noResubmit,
+    maxResubmits: opts.maxResubmits,
+    keepFiles: opts.keepFiles,
+    cancelOnInterrupt: opts.cancelOnInterrupt,
+    retryBaseMs: opts.retryBaseMs,
+    onProgress: emit,
+    signal,
+  };
+  // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
+  // counted from here: preparing a large input does not eat into it.
+  const deadline = runDeadline(jobDir, opts.timeoutMs);
+  const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
+  if (state.mode === 'batch' && settings.finishRealtime) {
+    jobOptions.stragglers = {
+      maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,
+      ...(settings.stragglerThreshold !== undefined ? { threshold: settings.stragglerThreshold } : {}),
+      ...(settings.stragglerWaitMs !== undefined ? { waitMs: settings.stragglerWaitMs } : {}),
+    };
+  }
+  // Realtime results are written as they finish: each chunk is joined as soon as its answers are final
+  // (in chunk order; only the list of finished chunks is held), while later chunks are still being sent.
+  const gate = state.chunks.length > 0 && state.mode === 'realtime' && state.phase === 'prepared' ? chunkGate(state.chunks.length) : null;
+  const isFinal = isFinalResult(state, plan);
+  // In input order, rows go out record by record as their results are final, not only chunk by chunk.
+  const live = gate && !opts.unordered ? createLiveResults(isFinal) : null;
+  // Unordered: rows go out as their results arrive, whatever the chunk (a bounded queue in between).
+  const queue = gate && opts.unordered ? createResultQueue(REALTIME_MAX_REQUESTS) : null;
+  // Round 0's results, each parsed once: final ones feed the join and open their chunk's gate.
+  const round = gate
+    ? createRoundResults(
+        isFinal,
+        state.chunks.map((c) => c.requests),
+        (result, index) => (live ?? queue)!.offer(result, index),
+      )
+    : null;
+  const work = (async () => {
+    try {
+      await runPhases(
+        { jobDir, state, plan, jobOptions, emit, realtime, deadline },
+        gate && round
+          ? async (index) => {
+              queue?.done(index);
+              // Otherwise it opens once the retry rounds are done.
+              if (round.allFinal(index)) gate.open(index);
+            }
+          : undefined,
+        round ? (line, index) => round.push(line, index) : undefined,
+      );
+    } catch (err) {
+      throw interrupted(err, opts.signal, jobDir);
+    }
+  })();
+  if (gate) work.then(() => gate.openAll(), (err: unknown) => gate.fail(err));
+  return { work, gate, live, queue, stop, ready: gate ? Promise.resolve() : work };
+}
+
+/** The joined rows, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
+function joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<RunRow, RunJoinReport, undefined> {
+  if (gate && opts.unordered) return joinRunUnordered(jobDir, state, manifest, plan, gate.opened(), opts.onIssue, queue ?? undefined);
+  return joinRun(
+    jobDir,
+    state,
+    manifest,
+    plan,
+    opts.onIssue,
+    gate ? (index) => gate.wait(index) : undefined,
+    gate && live
+      ? {
+          results: live,
+          wait: (index) => gate.wait(index),
+          requestFile: (index) => jobPath(jobDir, manifest!.parts.find((p) => p.index === state.chunks[index]!.part)!.path),
+          answersLog: (index) => realtimeAnswersLog(jobDir, index),
+        }
+      : undefined,
+  );
+}
+
+/** Write every row to the sinks (and yield it for runRecords); files are renamed into place only when all are written. */
+async function* writeRows(
+  { jobDir, opts }: RunContext,
+  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<RunRow, RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
+): AsyncGenerator<Record<string, unknown>, RunJoinReport, undefined> {
+  let report: RunJoinReport | undefined;
+  let ended = false;
+  const pauseInJoin = hasPausePoint('run-during-join');
+  try {
+    for (;;) {
+      // Ctrl-C during the join stops it between rows: the output's temp file is removed, a resume joins again.
+      if (opts.signal?.aborted) throw interrupted(opts.signal.reason, opts.signal, jobDir);
+      const next = await rows.next();
+      if (next.done) {
+        report = next.value;
+        break;
+      }
+      await sinks.write(next.value);
+      crashPoint('run-during-join');
+      if (pauseInJoin) await pausePoint('run-during-join', opts.signal);
+      if (emitRows) yield next.value.row;
+    }
+    await sinks.end();
+    ended = true;
+  } finally {
+    // An error or a consumer that stopped early: no half-written output file is left in place.
+    if (!ended) await sinks.destroy();
+    await rows.return(undefined as never);
+    if (!ended && sending.gate) {
+      sending.stop.abort(new Error('the join stopped'));
+      await sending.work.catch(() => {});
+    }
+  }
+  return report;
 }
 
 function interrupted(err: unknown, signal: AbortSignal | undefined, jobDir: string): unknown {

@@ -132,12 +132,13 @@ export type ResolvedRunJobOptions = z.output<typeof RunJobOptionsSchema>;
  * are typed, named with `prefix`, and null when the answer was missing or invalid (then `error` says why).
  * @example type Row = RunRecordRow<typeof Ticket, 'kb_'> // Record<string, unknown> & { kb_category: 'bug' | 'other' | null }
  */
-export type RunRecordRow<S = undefined, P extends string = ''> = Record<string, unknown> & (S extends z.ZodType ? SchemaFields<z.output<S>, P> : unknown);
+export type RunRecordRow<S = undefined, P extends string = ''> = Record<string, unknown> &
+  ([S] extends [z.ZodObject] ? ObjectFields<z.output<S>, P> : [S] extends [WholeAnswer] ? { [K in `${P}answer`]: z.output<S> | null } : unknown);
 
-// An object answer adds its top-level fields; any other answer is added whole as `answer`.
-type SchemaFields<O, P extends string> = O extends Record<string, unknown>
-  ? { [K in keyof O as K extends string ? `${P}${K}` : never]-?: Exclude<O[K], undefined> | null }
-  : { [K in `${P}answer`]: O | null };
+// As the runtime does: an object schema adds its declared top-level fields; a schema that declares no properties adds
+// the answer whole as `answer`. Anything else (records, transforms, unions, nullable) stays Record<string, unknown>.
+type ObjectFields<O, P extends string> = { [K in keyof O as K extends string ? `${P}${K}` : never]-?: Exclude<O[K], undefined> | null };
+type WholeAnswer = z.ZodArray | z.ZodString | z.ZodNumber | z.ZodBoolean | z.ZodEnum | z.ZodLiteral;
 
 /** What a run reports while it works: the job's events plus the run's own phases. */
 export type RunEvent =

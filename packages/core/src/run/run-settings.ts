@@ -12,7 +12,6 @@ import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings, RunState } from './run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
-import { checkSinkTargets } from './run-sinks.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
 export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
@@ -29,16 +28,32 @@ export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState
   return undefined;
 }
 
-/** The request options a run was given (prompt read from templateFile), validated like prepare does. */
-export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
-  let prompt = opts.prompt;
-  if (opts.templateFile !== undefined) {
-    try {
-      prompt = (await readFile(resolve(cwd, opts.templateFile), 'utf8')).replace(/\r?\n$/, '');
-    } catch (cause) {
-      throw new KbatchError('INPUT_NOT_FOUND', `cannot read template file "${opts.templateFile}"`, { file: opts.templateFile, cause });
-    }
+/**
+ * How a run reads its input, as part of what defines its requests (the derived job directory's hash and
+ * {@link checkSameRun} use this one list): format (null = detected), delimiter (null = the format's), encoding, onInvalidRecord.
+ */
+export function readIdentity(opts: Pick<ResolvedRunJobOptions, 'format' | 'delimiter' | 'encoding' | 'onInvalidRecord'>): { format: string | null; delimiter: string | null; encoding: string; onInvalidRecord: string } {
+  return { format: opts.format ?? null, delimiter: opts.delimiter ?? null, encoding: opts.encoding ?? 'utf8', onInvalidRecord: opts.onInvalidRecord };
+}
+
+/**
+ * The options with `templateFile` read into `prompt`, once per call: the prompt hashed into the job directory's name
+ * and the one stored are then the same text even if the file is edited meanwhile.
+ * @throws KbatchError INPUT_NOT_FOUND when the file cannot be read
+ */
+export async function readTemplate(opts: ResolvedRunJobOptions, cwd: string): Promise<ResolvedRunJobOptions> {
+  if (opts.templateFile === undefined) return opts;
+  const { templateFile, ...rest } = opts;
+  try {
+    return { ...rest, prompt: (await readFile(resolve(cwd, templateFile), 'utf8')).replace(/\r?\n$/, '') };
+  } catch (cause) {
+    throw new KbatchError('INPUT_NOT_FOUND', `cannot read template file "${templateFile}"`, { file: templateFile, cause });
   }
+}
+
+/** The request options a run was given (its template file already read by {@link readTemplate}), validated like prepare does. */
+export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
+  const prompt = opts.prompt;
   const request: Record<string, unknown> = { model: opts.model, prompt, system: opts.system, idColumn: opts.idColumn };
   for (const [key] of CHAT_PARAM_FIELDS) request[key] = opts[key];
   for (const key of Object.keys(request)) if (request[key] === undefined) delete request[key];
@@ -64,7 +79,7 @@ export function requireInputAndPrompt(opts: ResolvedRunJobOptions): void {
   }
 }
 
-/** The output and rejects paths a run was given (before any job directory exists), for {@link checkSinkTargets}. */
+/** The output and rejects paths a run was given (before any job directory exists), for `checkSinkTargets`. */
 export function givenSinkTargets(opts: ResolvedRunJobOptions, cwd: string): { output: string | null; rejects: string | null } {
   return {
     output: typeof opts.output === 'string' && opts.output !== '-' ? resolve(cwd, opts.output) : null,
@@ -72,14 +87,13 @@ export function givenSinkTargets(opts: ResolvedRunJobOptions, cwd: string): { ou
   };
 }
 
-/** Settings of a new run: validated request options, output/rejects checked, the input spooled (and fingerprinted) if needed. */
+/** Settings of a new run: validated request options, the input spooled (and fingerprinted) if needed (output/rejects are checked by the caller). */
 export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOptions, at: NewRunContext): Promise<RunSettings> {
   const { jobDir, cwd, schema, emit } = at;
   requireInputAndPrompt(opts);
   const request = await requestOptions(opts, cwd);
   const isFile = typeof opts.input === 'string' && opts.input !== '-';
   if (!isFile && !at.spooled) emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
-  await checkSinkTargets(givenSinkTargets(opts, cwd), { input: isFile ? resolve(cwd, opts.input as string) : null, jobDir, notify: (message) => emit({ type: 'phase', phase: 'output', message }) });
   const spooled = at.spooled ?? (await spoolInput(opts.input!, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal }));
   const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
   return {
@@ -116,7 +130,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
   };
 }
 
-/** A rerun must describe the same requests; output options may change. */
+/** A rerun must describe the same requests (read options, request options, labels, schema); output options may change. */
 export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined): Promise<void> {
   const differs = (what: string): never => {
     throw new KbatchError(
@@ -130,7 +144,7 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
   if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {
     throw new KbatchError(
       'JOB_MISMATCH',
-      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - and the same stdin (an empty stdin continues from the saved copy), or use a new --job-dir for ${opts.input}`,
+      `this run read its input from stdin or a stream (saved as ${settings.input}); rerun it with - and the same stdin (or continue it with kbatch resume), or use a new --job-dir for ${opts.input}`,
       { field: 'input', file: resolve(cwd, opts.input) },
     );
   }
@@ -140,21 +154,34 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
       if (JSON.stringify(request[key]) !== JSON.stringify(settings.request[key])) differs(key === 'prompt' ? 'prompt' : `\`${key}\``);
     }
   }
-  if (opts.encoding !== undefined && opts.encoding !== (settings.encoding ?? 'utf8')) differs('encoding');
+  const [now, was] = [readIdentity(opts), readIdentity(settings)];
+  for (const key of ['format', 'delimiter', 'encoding', 'onInvalidRecord'] as const) {
+    // A format not given is detected again from the same input; a rerun without input (resume) states only what it changes.
+    if (key === 'format' ? opts.format === undefined : opts.input === undefined && (key === 'onInvalidRecord' || opts[key] === undefined)) continue;
+    if (now[key] !== was[key]) differs(`\`${key}\``);
+  }
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
 }
 
 /**
  * A rerun given stdin (or a stream, or records) must give the bytes the run saved: other bytes would be joined onto
- * the old answers. An empty one (or none) continues from the saved copy.
+ * the old answers. An empty stdin is other bytes too (`grep` that matched nothing); only no stdin at all (a terminal,
+ * or `kbatch resume`) continues from the saved copy.
  * @param fresh - the rerun's input as spooled (its fingerprint), or null when none was read
  * @throws KbatchError JOB_MISMATCH
  */
-export function checkSameStream(settings: RunSettings, fresh: SpooledInput | null): void {
-  if (fresh === null || !fresh.spooled || fresh.fingerprint === undefined || fresh.fingerprint.size === 0) return;
+export function checkSameStream(settings: RunSettings, fresh: SpooledInput | null, jobDir?: string): void {
+  if (fresh === null || !fresh.spooled || fresh.fingerprint === undefined) return;
   const saved = settings.inputFingerprint;
   if (settings.spooled && saved?.sha256 === fresh.fingerprint.sha256) return;
+  if (fresh.fingerprint.size === 0) {
+    throw new KbatchError(
+      'JOB_MISMATCH',
+      `stdin was empty, but the job directory holds a run of ${settings.spooled ? `${saved?.size ?? '?'} saved bytes` : `the file ${settings.input}`}; to continue that run use: kbatch resume ${jobDir ?? 'JOB_DIR'}`,
+      { field: 'input', file: settings.input },
+    );
+  }
   const what = settings.spooled ? `the input it saved (${settings.input}, ${saved?.size ?? '?'} bytes; now ${fresh.fingerprint.size} bytes, other content)` : `its input file ${settings.input}`;
   throw new KbatchError(
     'JOB_MISMATCH',

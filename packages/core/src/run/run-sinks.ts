@@ -42,26 +42,34 @@ export interface SinkGuard {
 
 /**
  * Make sure the output and rejects files can be written before anything is sent (and paid for): their directory
- * exists (only its last level is created, and said), they are not the input or a file of the job, and a temp
+ * exists (only its last level is created, and said), they are not the input, a file of the job or each other, and a temp
  * file can be opened beside each.
- * @throws KbatchError OPTION_INVALID naming the option and the file
+ * @throws KbatchError OPTION_INVALID naming the option and the file (a bad value: the input, a job file, the output
+ *   as rejects, a directory); OUTPUT_UNWRITABLE when the file system refuses it (missing tree, EACCES, EROFS, ENOSPC)
  */
 export async function checkSinkTargets(targets: SinkTargets, guard: SinkGuard = {}): Promise<void> {
   for (const [field, target] of [['output', targets.output], ['rejects', targets.rejects]] as const) {
     if (typeof target !== 'string' || target === '-') continue;
+    // A bad value (the input, a job file, a directory) is bad usage; a file system that refuses the path is not.
     const invalid = (reason: string, cause?: unknown): never => {
       throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: must be a writable file path, got "${target}" (${reason})`, { field, file: target, cause });
     };
-    await ensureParent(dirname(target), (reason) => invalid(reason), (dir) => guard.notify?.(`created the directory ${dir} for the ${field} file`));
+    const unwritable = (reason: string, cause?: unknown): never => {
+      throw new KbatchError('OUTPUT_UNWRITABLE', `cannot write the ${field} file "${target}" (${reason})`, { field, file: target, cause });
+    };
+    await ensureParent(dirname(target), (reason) => unwritable(reason), (dir) => guard.notify?.(`created the directory ${dir} for the ${field} file`));
     const clash = await clashWith(target, guard);
     if (clash) invalid(clash);
+    // Both writers would share one temp file and one target: the rows of one would be lost after the batches were paid.
+    const output = targets.output;
+    if (field === 'rejects' && typeof output === 'string' && output !== '-' && (await realPath(output)) === (await realPath(target))) invalid(`it is the output file ${output}`);
+    if ((await stat(target).catch(() => null))?.isDirectory()) invalid(`${target} is a directory`);
     try {
-      if ((await stat(target).catch(() => null))?.isDirectory()) throw Object.assign(new Error(`${target} is a directory`), { code: 'EISDIR' });
       const temp = tempOf(target);
       await (await open(temp, 'w')).close();
       await unlink(temp);
     } catch (cause) {
-      invalid((cause as NodeJS.ErrnoException).code ?? (cause as Error).message, cause);
+      unwritable((cause as NodeJS.ErrnoException).code ?? (cause as Error).message, cause);
     }
   }
 }

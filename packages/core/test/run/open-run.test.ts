@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ describe('openRun (a rerun into an existing job directory)', () => {
     await emu.close();
   });
 
-  it('refuses other stdin bytes for a finished stdin run with JOB_MISMATCH, writing nothing; the same or an empty stdin continues', async () => {
+  it('refuses other stdin bytes for a finished stdin run with JOB_MISMATCH, writing nothing; the same stdin or none continues, an empty one points to kbatch resume', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const jobDir = join(cwd, 'job');
     await runJob({ ...base, input: '-', stdin: stdin(lines(6)), jobDir, output: join(cwd, 'a.jsonl') });
@@ -39,11 +39,15 @@ describe('openRun (a rerun into an existing job directory)', () => {
     await expect(readFile(join(cwd, 'new.jsonl'))).rejects.toThrow(/ENOENT/);
     expect(await readFile(join(jobDir, 'input.jsonl'), 'utf8')).toBe(lines(6));
     expect((await readdir(jobDir)).filter((n) => n.startsWith('.incoming'))).toEqual([]);
-    for (const again of [lines(6), '']) {
-      const summary = await runJob({ ...base, input: '-', stdin: stdin(again), jobDir, output: join(cwd, 'b.jsonl') });
+    // The same bytes, or no stdin at all (a terminal), continue; an empty stdin is other input, not "continue".
+    for (const again of [stdin(lines(6)), Object.assign(stdin(''), { isTTY: true })]) {
+      const summary = await runJob({ ...base, input: '-', stdin: again, jobDir, output: join(cwd, 'b.jsonl') });
       expect(summary.records).toBe(6);
       expect(await readFile(join(cwd, 'b.jsonl'), 'utf8')).toBe(await readFile(join(cwd, 'a.jsonl'), 'utf8'));
     }
+    const empty = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'today.jsonl') }));
+    expectKbatchError(empty, { code: 'JOB_MISMATCH', field: 'input', message: `kbatch resume ${jobDir}` });
+    await expect(readFile(join(cwd, 'today.jsonl'))).rejects.toThrow(/ENOENT/);
     expect(emu.stats().batchesCreated).toBe(created);
     // A file run given stdin bytes is refused too.
     const fileRun = join(cwd, 'in.jsonl');
@@ -60,8 +64,8 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expectKbatchError(typo, { code: 'TEMPLATE_FIELD_MISSING' });
     expect(emu.stats().batchesCreated).toBe(created);
     const messages: string[] = [];
-    // The fixed prompt; stdin is empty, so the run starts over from the input it saved.
-    const fixed = await runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'out.jsonl'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
+    // The fixed prompt; no stdin (a terminal), so the run starts over from the input it saved.
+    const fixed = await runJob({ ...base, input: '-', stdin: Object.assign(stdin(''), { isTTY: true }), jobDir, output: join(cwd, 'out.jsonl'), onProgress: (e) => e.type === 'phase' && messages.push(e.message) });
     expect(messages).toContain(`job ${jobDir} had sent nothing yet: starting it over with the new options`);
     expect(fixed.resumed).toBe(false);
     expect(fixed.records).toBe(3);
@@ -70,6 +74,79 @@ describe('openRun (a rerun into an existing job directory)', () => {
     const later = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(''), prompt: 'Review: {{text}}', jobDir }));
     expectKbatchError(later, { code: 'JOB_MISMATCH', field: 'prompt' });
   });
+
+  it('starts over from a new input FILE given after a stdin run that sent nothing, never from the saved stdin', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const jobDir = join(cwd, 'job');
+    const typo = await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(3)), prompt: '{{nope}}', jobDir }));
+    expectKbatchError(typo, { code: 'TEMPLATE_FIELD_MISSING' });
+    const file = join(cwd, 'b.jsonl');
+    await writeFile(file, lines(5));
+    const summary = await runJob({ ...base, input: file, jobDir, output: join(cwd, 'out.jsonl') });
+    expect(summary.records).toBe(5);
+    const settings = (await loadRunState(jobDir))!.settings;
+    expect(settings.input).toBe(file);
+    expect(settings.spooled).toBe(false);
+    expect((await readdir(jobDir)).filter((n) => n.startsWith('input.'))).toEqual([]);
+  });
+
+  it('never removes a user\'s own dotted-number .tmp files or directories from a job directory, on a first run or a rerun', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    const dead = deadPid();
+    const mine = [`thesis.${dead}.tmp`, `notes.v2.${dead}.tmp`, `photos.${dead}.tmp`];
+    await writeFile(join(cwd, mine[0]!), 'my thesis');
+    await writeFile(join(cwd, mine[1]!), 'my notes');
+    await mkdir(join(cwd, mine[2]!));
+    await writeFile(join(cwd, mine[2]!, 'a.jpg'), 'photo');
+    // A first run into a directory that is not a job yet, then a rerun (now it holds run.json).
+    await runJob({ ...base, input, jobDir: cwd, output: join(cwd, 'out.jsonl') });
+    await writeFile(join(cwd, `run.json.${dead}.tmp`), 'partial');
+    await runJob({ ...base, input, jobDir: cwd, output: join(cwd, 'out.jsonl') });
+    const names = await readdir(cwd);
+    expect(names.filter((n) => n.endsWith('.tmp')).sort()).toEqual([...mine].sort());
+    expect(await readFile(join(cwd, mine[2]!, 'a.jpg'), 'utf8')).toBe('photo');
+  });
+
+  it('leaves no staging directory behind when a run that sent nothing is started over with an empty stdin', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const jobDir = join(cwd, 'job');
+    expectKbatchError(await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(3)), prompt: '{{nope}}', jobDir })), { code: 'TEMPLATE_FIELD_MISSING' });
+    await runJob({ ...base, input: '-', stdin: stdin(''), jobDir, output: join(cwd, 'out.jsonl') });
+    expect((await readdir(jobDir)).filter((n) => n.startsWith('.incoming'))).toEqual([]);
+  });
+
+  it('refuses a rerun with another delimiter, format, encoding or --on-invalid with JOB_MISMATCH naming it', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.csv');
+    await writeFile(input, 'id;text\n1;great\n2;awful\n');
+    const jobDir = join(cwd, 'job');
+    await runJob({ ...base, input, jobDir, delimiter: ';' });
+    const created = emu.stats().batchesCreated;
+    for (const [field, change] of [
+      ['delimiter', { delimiter: undefined }],
+      ['delimiter', { delimiter: ',' }],
+      ['format', { format: 'tsv' }],
+      ['encoding', { encoding: 'latin1' }],
+      ['onInvalidRecord', { onInvalidRecord: 'skip' }],
+    ] as const) {
+      const err = await catchError(() => runJob({ ...base, input, jobDir, delimiter: ';', ...change }));
+      expectKbatchError(err, { code: 'JOB_MISMATCH', field: `\`${field}\`` });
+    }
+    // The same options, or a resume stating none of them, continue.
+    expect((await runJob({ ...base, input, jobDir, delimiter: ';', format: 'csv', encoding: 'utf8' })).resumed).toBe(true);
+    expect((await runJob({ ...base, jobDir } as RunJobOptions)).resumed).toBe(true);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
+
+  it('fails fast with OUTPUT_UNWRITABLE for a job directory under /proc, and for stdin saved under a /proc cwd', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    expectKbatchError(await catchError(() => runJob({ ...base, input, jobDir: '/proc/nope/job' })), { code: 'OUTPUT_UNWRITABLE', message: 'job directory /proc/nope/job' });
+    expectKbatchError(await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(2)), cwd: '/proc/nope', output: join(cwd, 'o.jsonl') })), { code: 'OUTPUT_UNWRITABLE', message: '/proc/nope/.kbatch/jobs' });
+  }, 10_000);
 
   it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));

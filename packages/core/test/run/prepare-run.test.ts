@@ -45,12 +45,28 @@ describe('prepareRun (through runJob)', () => {
     const input = join(dir, 'in.csv');
     await writeFile(input, 'id,text,error\n1,good,\n2,bad,\n');
     const run = await sent(() => runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, output: join(dir, 'out.csv'), jobDir: join(dir, 'job') }));
-    expectKbatchError(run.result, { code: 'JOIN_FIELD_COLLISION', field: 'error', file: input, record: 1, message: '--prefix kb_' });
-    expect((run.result as Error).message).toContain(`${input}: input field "error"`);
+    expectKbatchError(run.result, { code: 'JOIN_FIELD_COLLISION', field: 'error', file: input, line: 1, message: '--prefix kb_' });
+    expect((run.result as Error).message).toContain(`${input}: input field "error" (the header, line 1)`);
     expect(run).toMatchObject({ files: 0, batches: 0, chat: 0 });
     // The suggested prefix works.
     const fixed = await runJob({ ...base, input, prompt: '{{text}}', labels: LABELS, prefix: 'kb_', output: join(dir, 'out2.csv'), jobDir: join(dir, 'job2') });
     expect(fixed).toMatchObject({ records: 2, succeeded: 2 });
+  });
+
+  it('fails with JOIN_FIELD_COLLISION from the CSV header alone: a header-only file, and a custom_id column a later row breaks', async () => {
+    const dir = await tempDir();
+    const headerOnly = join(dir, 'empty.csv');
+    await writeFile(headerOnly, 'text,error,response\n');
+    const run = await sent(() => runJob({ ...base, input: headerOnly, prompt: '{{text}}', labels: LABELS, output: join(dir, 'out.csv'), jobDir: join(dir, 'job') }));
+    expectKbatchError(run.result, { code: 'JOIN_FIELD_COLLISION', field: 'response', file: headerOnly, line: 1 });
+    await expect(readFile(join(dir, 'out.csv'))).rejects.toThrow(/ENOENT/);
+    const ids = join(dir, 'ids.csv');
+    await writeFile(ids, 'custom_id,text\nrow-1,good\nzzz,bad\n');
+    const later = await sent(() => runJob({ ...base, input: ids, prompt: '{{text}}', labels: LABELS, output: join(dir, 'ids.jsonl'), jobDir: join(dir, 'job-ids') }));
+    expectKbatchError(later.result, { code: 'JOIN_FIELD_COLLISION', field: 'custom_id', message: '--id-column custom_id' });
+    expect(later).toMatchObject({ files: 0, batches: 0, chat: 0 });
+    // As the id column, its value is the id itself.
+    expect(await runJob({ ...base, input: ids, prompt: '{{text}}', labels: LABELS, idColumn: 'custom_id', output: join(dir, 'ids2.jsonl'), jobDir: join(dir, 'job-ids2') })).toMatchObject({ records: 2 });
   });
 
   it('fails with JOIN_FIELD_COLLISION before sending when a schema property or a later JSONL record collides', async () => {

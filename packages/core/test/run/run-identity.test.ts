@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { fingerprintFile } from '../../src/run/input-fingerprint.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -84,6 +86,54 @@ describe('deriveJobDir (runJob without a jobDir)', () => {
     expect((await readdir(join(cwd, '.kbatch', 'jobs'))).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(await readFile(join(s1.jobDir, 'input.jsonl'), 'utf8')).toBe(text);
   });
+
+  it('makes a new job for another --encoding, so a UTF-8 rerun never returns the latin1 run\'s rows', async () => {
+    const { cwd, input } = await jsonl(2);
+    const latin1 = await runJob({ ...base, input, cwd, encoding: 'latin1' });
+    const utf8 = await runJob({ ...base, input, cwd });
+    expect(utf8.jobDir).not.toBe(latin1.jobDir);
+    expect(utf8.resumed).toBe(false);
+    // utf8 is the default: giving it is the same run as not giving it.
+    expect((await runJob({ ...base, input, cwd, encoding: 'utf8' })).jobDir).toBe(utf8.jobDir);
+  });
+
+  it('finds the job of a renamed input file by its hash and continues it, creating no batch twice', async () => {
+    const { cwd, input } = await jsonl(6);
+    const stop = new AbortController();
+    const first = await catchError(() =>
+      runJob({ ...base, input, cwd, maxRequests: 2, concurrency: 1, signal: stop.signal, onProgress: (e) => e.type === 'created' && stop.abort() }),
+    );
+    expectKbatchError(first, { code: 'ABORTED' });
+    const jobs = await readdir(join(cwd, '.kbatch', 'jobs'));
+    await rename(input, join(cwd, 'in-v1.jsonl'));
+    const created = emu.stats().batchesCreated;
+    const summary = await runJob({ ...base, input: join(cwd, 'in-v1.jsonl'), cwd, maxRequests: 2, concurrency: 1, output: join(cwd, 'out.jsonl') });
+    expect(summary.jobDir).toBe(join(cwd, '.kbatch', 'jobs', jobs[0]!));
+    expect(summary.resumed).toBe(true);
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    expect(summary.succeeded).toBe(6);
+    // The same bytes from stdin are another run (a stream, not that file).
+    const s = await runJob({ ...base, input: '-', stdin: Readable.from([await readFile(join(cwd, 'in-v1.jsonl'))]), cwd, maxRequests: 2 });
+    expect(s.jobDir).not.toBe(summary.jobDir);
+  });
+
+  it('stops hashing the input as soon as the signal aborts, with ABORTED', async () => {
+    const { input } = await jsonl(2);
+    expectKbatchError(await catchError(() => fingerprintFile(input, AbortSignal.abort())), { code: 'ABORTED', file: input });
+  });
+
+  it('reads a template file once per call (a FIFO can be read only once): the prompt hashed is the prompt stored', async () => {
+    const { cwd, input } = await jsonl(2);
+    const fifo = join(cwd, 'prompt.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The writer gives the text once; a second read of the template would wait forever.
+    const writer = writeFile(fifo, 'Review: {{text}}\n');
+    const summary = await runJob({ ...base, prompt: undefined, templateFile: fifo, input, cwd } as RunJobOptions);
+    await writer;
+    expect(summary.succeeded).toBe(2);
+    const again = await runJob({ ...base, input, cwd, prompt: 'Review: {{text}}' });
+    expect(again.jobDir).toBe(summary.jobDir);
+  }, 15_000);
 
   it('keeps an explicit jobDir as given', async () => {
     const { cwd, input } = await jsonl(2);

@@ -267,7 +267,8 @@ describe('runJob', () => {
     expect(await readdir(jobDir)).toContain('input.jsonl');
     expect((await loadRunState(jobDir))?.settings).toMatchObject({ spooled: true, format: 'jsonl' });
     const again = sink();
-    const rerun = await runJob({ ...base, input: '-', stdin: Readable.from([]), prompt: '{{q}}', labels: LABELS, output: again.stream, jobDir });
+    // No stdin (a terminal): the rerun continues from the saved copy.
+    const rerun = await runJob({ ...base, input: '-', stdin: Object.assign(Readable.from([]), { isTTY: true }), prompt: '{{q}}', labels: LABELS, output: again.stream, jobDir });
     expect(rerun).toMatchObject({ records: 2, succeeded: 2, resumed: true, batches: summary.batches });
     expect(again.text()).toBe(first.text());
     expect(await isRunJob(jobDir)).toBe(true);
@@ -349,23 +350,24 @@ describe('runJob', () => {
     expectKbatchError(late, { code: 'JOB_MISMATCH', message: 'already created with window 1h' });
   });
 
-  it('checks --output and --rejects before preparing or sending anything (OPTION_INVALID naming the file), creating missing directories', async () => {
+  it('checks --output and --rejects before preparing or sending anything (OUTPUT_UNWRITABLE or OPTION_INVALID naming the file), creating missing directories', async () => {
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 3);
     const created = emu.stats().batchesCreated;
     for (const field of ['output', 'rejects'] as const) {
       const target = join(input, 'out.jsonl'); // under a file: cannot be created
       const err = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', [field]: target, jobDir: join(dir, `job-${field}`) }));
-      expectKbatchError(err, { code: 'OPTION_INVALID', field, file: target, message: 'must be a writable file path' });
-      expect(await readdir(join(dir, `job-${field}`))).toEqual(['run']);
+      expectKbatchError(err, { code: 'OUTPUT_UNWRITABLE', field, file: target, message: `cannot write the ${field} file` });
+      // Checked before the job directory is made.
+      await expect(readdir(join(dir, `job-${field}`))).rejects.toThrow(/ENOENT/);
     }
     const rerunErr = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', output: dir, jobDir: join(dir, 'job-output') }));
-    expectKbatchError(rerunErr, { code: 'OPTION_INVALID', field: 'output', message: 'EISDIR' });
+    expectKbatchError(rerunErr, { code: 'OPTION_INVALID', field: 'output', message: 'is a directory' });
     expect(emu.stats().batchesCreated).toBe(created);
     // A whole missing tree is refused (a typo should not create one); only a missing last level is created, and said.
     const nested = join(dir, 'new', 'deeper', 'out.jsonl');
     const tree = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', output: nested, jobDir: join(dir, 'job-tree') }));
-    expectKbatchError(tree, { code: 'OPTION_INVALID', field: 'output', file: nested, message: `the directory ${join(dir, 'new', 'deeper')} does not exist, nor does its parent` });
+    expectKbatchError(tree, { code: 'OUTPUT_UNWRITABLE', field: 'output', file: nested, message: `the directory ${join(dir, 'new', 'deeper')} does not exist, nor does its parent` });
     await expect(readdir(join(dir, 'new'))).rejects.toThrow(/ENOENT/);
     const messages: string[] = [];
     const shallow = join(dir, 'new', 'out.jsonl');

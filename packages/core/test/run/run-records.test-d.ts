@@ -27,6 +27,13 @@ describe('runRecords row type', () => {
     for await (const row of runRecords({ ...base, schema: z.array(z.string()) })) expectTypeOf(row.answer).toEqualTypeOf<string[] | null>();
   });
 
+  it('types no field the runtime would not add: records, top-level transforms and nullable objects stay Record<string, unknown>', () => {
+    type rows = AsyncGenerator<Record<string, unknown>, RunSummary, undefined>;
+    expectTypeOf(runRecords({ ...base, schema: z.record(z.string(), z.number()) })).toEqualTypeOf<rows>();
+    expectTypeOf(runRecords({ ...base, schema: Ticket.transform((t) => t.category) })).toEqualTypeOf<rows>();
+    expectTypeOf(runRecords({ ...base, schema: Ticket.nullable() })).toEqualTypeOf<rows>();
+  });
+
   it('keeps Record<string, unknown> rows without a zod schema, and the summary as the return value', () => {
     expectTypeOf(runRecords(base)).toEqualTypeOf<AsyncGenerator<Record<string, unknown>, RunSummary, undefined>>();
     expectTypeOf(runRecords({ ...base, schema: 'ticket.schema.json' })).toEqualTypeOf<AsyncGenerator<Record<string, unknown>, RunSummary, undefined>>();

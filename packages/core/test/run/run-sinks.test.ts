@@ -25,6 +25,18 @@ describe('checkSinkTargets', () => {
     await checkSinkTargets({ output: join(dir, 'out.csv'), rejects: null }, { input });
   });
 
+  it('refuses a rejects path that is the output file (also through a symlink) with OPTION_INVALID', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-sinks-'));
+    const out = join(dir, 'o.jsonl');
+    await writeFile(out, '');
+    await symlink(out, join(dir, 'alias.jsonl'));
+    for (const rejects of [out, join(dir, 'alias.jsonl'), join(dir, 'sub-missing', '..', 'o.jsonl')]) {
+      const err = await catchError(() => checkSinkTargets({ output: out, rejects }));
+      expectKbatchError(err, { code: 'OPTION_INVALID', field: 'rejects', file: rejects, message: `it is the output file ${out}` });
+    }
+    await checkSinkTargets({ output: out, rejects: join(dir, 'o.rejects.jsonl') });
+  });
+
   it("refuses the job directory's own files, allows its default output.<format>", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-sinks-'));
     const jobDir = join(dir, 'job');
@@ -36,13 +48,13 @@ describe('checkSinkTargets', () => {
     await checkSinkTargets({ output: join(jobDir, 'output.csv'), rejects: null }, { jobDir });
   });
 
-  it('fails fast naming the path for an output under /proc, and for a missing directory tree; creates only a missing last level', async () => {
+  it('fails fast with OUTPUT_UNWRITABLE (not bad usage) for an output under /proc and a missing directory tree; creates only a missing last level', async () => {
     const err = await catchError(() => checkSinkTargets({ output: '/proc/nope/x.csv', rejects: null }));
-    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'output', file: '/proc/nope/x.csv', message: 'cannot create the directory /proc/nope' });
+    expectKbatchError(err, { code: 'OUTPUT_UNWRITABLE', field: 'output', file: '/proc/nope/x.csv', message: 'cannot create the directory /proc/nope' });
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-sinks-'));
     const deep = join(dir, 'a', 'b', 'r.jsonl');
     expectKbatchError(await catchError(() => checkSinkTargets({ output: null, rejects: deep })), {
-      code: 'OPTION_INVALID',
+      code: 'OUTPUT_UNWRITABLE',
       field: 'rejects',
       message: `the directory ${join(dir, 'a', 'b')} does not exist, nor does its parent ${join(dir, 'a')}`,
     });
@@ -51,5 +63,7 @@ describe('checkSinkTargets', () => {
     await checkSinkTargets({ output: join(dir, 'a', 'o.csv'), rejects: null }, { notify: (m) => told.push(m) });
     expect(told).toEqual([`created the directory ${join(dir, 'a')} for the output file`]);
     expect(await readdir(join(dir, 'a'))).toEqual([]);
+    // A directory given as the file is a bad value: usage.
+    expectKbatchError(await catchError(() => checkSinkTargets({ output: join(dir, 'a'), rejects: null })), { code: 'OPTION_INVALID', field: 'output', message: 'is a directory' });
   });
 });

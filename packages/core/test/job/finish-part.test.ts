@@ -211,6 +211,25 @@ describe('finishPart', () => {
     expect((await readdir(join(jobDir, 'chunks'))).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('never resubmits the requests of a failed batch that ran some (counted or gave results): they keep their results or get result_missing', async () => {
+    const variants: Array<[Record<string, string>, Partial<KBatch>]> = [
+      [{ file_out: `${ok('a1')}\n${ok('a2')}\n` }, { error_file_id: null, request_counts: { total: 5, completed: 2, failed: 0 } }],
+      [{}, { output_file_id: null, error_file_id: null, request_counts: { total: 5, completed: 2, failed: 0 } }],
+    ];
+    for (const [files, fields] of variants) {
+      const { ctx, store, part, events } = await setup(files);
+      const created = emu.stats().batchesCreated;
+      const failed = batch({ status: 'failed', errors: { object: 'list', data: [{ code: 'line_too_long', message: 'Line 3 is too long', line: 3 }] }, ...fields });
+      expect(await finishPart(ctx, part, failed)).toBeUndefined();
+      expect(store.manifest.parts).toHaveLength(1);
+      expect(emu.stats().batchesCreated).toBe(created);
+      const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const kept = files.file_out ? ['a3', 'a4', 'a5'] : ids;
+      expect(lines.map((l) => [l.custom_id, l.error.code])).toEqual(kept.map((id) => [id, 'result_missing']));
+      expect(events.some((e) => e.type === 'warning' && /batch batch_x \(failed\).*marked result_missing and not resent/.test(e.message))).toBe(true);
+    }
+  });
+
   it('fails with RESPONSE_INVALID on a result line that is not JSON', async () => {
     const { ctx, part } = await setup({ file_out: `${ok('a1')}\nnot json\n` });
     expectKbatchError(await catchError(() => finishPart(ctx, part, batch({ error_file_id: null }))), { code: 'RESPONSE_INVALID', line: 2 });

@@ -139,13 +139,15 @@ function validationCauses(part: JobPart): { causes: Array<{ code: string | null;
   const causes = new Map<string | null, { code: string | null; message: string | null; requests: number }>();
   for (const e of errors) {
     const cause = causes.get(e.code) ?? { code: e.code, message: e.message, requests: 0 };
-    if (e.line !== null) cause.requests++;
+    if (e.customId !== null) cause.requests++;
     causes.set(e.code, cause);
   }
   // A capped list whose errors share one code: the requests it does not name have that cause too.
   const { byId, rest } = failedBatchErrors(errors);
   const shared = rest && !errors.includes(rest) ? causes.get(rest.code) : undefined;
   if (shared) shared.requests += part.requests - byId.size;
+  // The batch's own failure, named by no listed error (none listed, or lines without a custom_id): every request has it.
+  else if (rest && !errors.includes(rest)) causes.set(rest.code, { code: rest.code, message: rest.message, requests: part.requests - byId.size });
   return { causes: [...causes.values()], lineErrors: errors.slice(0, 5) };
 }
 

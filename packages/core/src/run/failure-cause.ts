@@ -16,8 +16,8 @@ const TRANSIENT_STATUSES = new Set([408, 409, 429]);
 /** Error codes of requests that were never run or hit a passing condition: worth another attempt. */
 const TRANSIENT_CODE = /expired|cancel|timeout|timed_out|connection|reset|unavailable|overload|rate_limit|server_error/i;
 
-/** Error codes that fail the same way every time (unknown model, line too long, an invalid request). */
-const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplicate|unsupported|unauthorized|forbidden|permission/i;
+/** Error codes that fail the same way every time (unknown model, line too long, a file over the server's request limit, an invalid request). */
+const DETERMINISTIC_CODE = /not_found|too_long|too_large|too_many_requests|invalid|missing|duplicate|unsupported|unauthorized|forbidden|permission/i;
 
 /**
  * Classify a result: null for a success the labels/schema accept; else its cause and whether a retry round may

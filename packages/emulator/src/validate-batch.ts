@@ -44,7 +44,8 @@ export async function validateBatchInput(b: BatchObject, ctx: ValidateBatchConte
     if (line.trim() === '') continue;
     total++;
     if (total > ctx.maxRequestsPerBatch) {
-      add({ code: 'too_many_requests', message: `The input file has more than ${ctx.maxRequestsPerBatch} requests`, param: null, line: lineNo });
+      // A file-level error, as OpenAI reports them: no line (the batch as a whole is too big, not its line N).
+      add({ code: 'too_many_requests', message: `The input file has more than ${ctx.maxRequestsPerBatch} requests`, param: null, line: null });
       break;
     }
     const bytes = Buffer.byteLength(line);

@@ -29,6 +29,15 @@ export async function removeStaleTemps(dir: string, pattern: RegExp, { directori
 /** Job-directory temp files kbatch writes with its pid (exact names only: a user's `thesis.2019.tmp` is not one). */
 export const JOB_TEMP_PATTERN = /^(?:run\.json|manifest\.json|cancel-requested|input)\.(\d+)\.tmp$/;
 
+/**
+ * Temp files of {@link writeFileAtomic} in a job's chunks/, results/ and run/retry-N/ (`<dest>.<pid>.<8 hex>.tmp`), for
+ * the files kbatch writes there only: `part-00005.jsonl`, `part-00001.error.jsonl`, `batch-2.jsonl`.
+ */
+export const JOB_FILE_TEMP_PATTERN = /^(?:part-\d+(?:\.output|\.error)?|batch-\d+)\.jsonl\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** A retry round's request folder in run/. */
+const RETRY_DIR_PATTERN = /^retry-\d+$/;
+
 /** A spool staging directory (`.incoming-<pid>`), where streamed input waits until its job directory is known. */
 export const STAGING_PATTERN = /^\.incoming-(\d+)$/;
 
@@ -50,11 +59,17 @@ export async function isJobDir(dir: string): Promise<boolean> {
 }
 
 /**
- * Remove what killed kbatch processes left in a job directory: pid-named temp files and spool staging directories.
+ * Remove what killed kbatch processes left in a job directory: pid-named temp files (also in chunks/, results/ and
+ * run/retry-N/) and spool staging directories.
  * Call it only for a directory that was a job before this call ({@link isJobDir}): a user's directory is never swept.
  */
 export async function removeStaleJobTemps(jobDir: string): Promise<void> {
   await removeStaleTemps(jobDir, JOB_TEMP_PATTERN);
   await removeStaleTemps(jobDir, STAGING_PATTERN, { directories: true });
   await removeStaleTemps(join(jobDir, 'run'), JOB_TEMP_PATTERN);
+  for (const sub of ['chunks', 'results']) await removeStaleTemps(join(jobDir, sub), JOB_FILE_TEMP_PATTERN);
+  const runEntries = await readdir(join(jobDir, 'run'), { withFileTypes: true }).catch(() => []);
+  for (const entry of runEntries) {
+    if (entry.isDirectory() && RETRY_DIR_PATTERN.test(entry.name)) await removeStaleTemps(join(jobDir, 'run', entry.name), JOB_FILE_TEMP_PATTERN);
+  }
 }

@@ -12,7 +12,8 @@ export interface FailedBatchErrors {
   byId: Map<string, LineError>;
   /**
    * What a request no error names gets: an error of the whole batch (no line), or the one code of a capped list; else
-   * null — it failed only because other lines were bad (or was not listed), so it is resubmitted without them.
+   * the batch's failure when its errors name no request (none listed); else null — it failed only because other lines
+   * were bad (or was not listed), so it is resubmitted without them.
    */
   rest: LineError | null;
 }
@@ -28,10 +29,19 @@ export function failedBatchErrors(errors: readonly LineError[]): FailedBatchErro
   for (const e of errors) if (e.customId !== null && !byId.has(e.customId)) byId.set(e.customId, e);
   const whole = errors.find((e) => e.line === null);
   if (whole) return { byId, rest: whole };
+  // Errors that name no request (none listed, or lines without a custom_id): the whole batch failed, and resending it unchanged would too.
+  if (byId.size === 0) return { byId, rest: { line: null, customId: null, code: errors[0]?.code ?? null, message: unnamed(errors) } };
   const code = errors[0]?.code ?? null;
   if (errors.length < MAX_LISTED_ERRORS || code === null || errors.some((e) => e.code !== code) || !fromFirstLine(errors)) return { byId, rest: null };
   const message = `not listed (the server lists at most ${MAX_LISTED_ERRORS} errors, all ${code}; e.g. ${errors[0]!.message ?? 'no message'})`;
   return { byId, rest: { line: null, customId: null, code, message } };
+}
+
+// What a failed batch whose errors name none of its requests says of them.
+function unnamed(errors: readonly LineError[]): string {
+  if (errors.length === 0) return 'the batch failed and the server reported no error; not resubmitted unchanged';
+  const first = errors[0]!;
+  return `the batch failed with ${errors.length} error${errors.length === 1 ? '' : 's'} naming no request (e.g. ${first.line === null ? '' : `line ${first.line}: `}${first.message ?? first.code ?? 'no message'}); not resubmitted unchanged`;
 }
 
 /** The custom_ids of a failed batch's requests that no error names (they never ran and can run without the bad lines). */

@@ -68,8 +68,10 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   // --no-resubmit: an expired batch's never-run requests stay failed, each with a line that says so.
   const kept = batch.status === 'expired' && !part.straggler && ctx.opts.noResubmit;
   // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
-  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || kept || Boolean(part.straggler));
-  if (short) tally.failed += await markMissingResults(ctx, part, batch, tally);
+  // A failed batch that counted requests or gave result files ran some: none of it is sent again (that would pay twice).
+  const ranSome = batch.status === 'failed' && (counts.completed + counts.failed > 0 || Boolean(part.outputPath || part.errorPath) || short);
+  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || kept || ranSome || Boolean(part.straggler));
+  if (short || ranSome) tally.failed += await markMissingResults(ctx, part, batch, tally);
   else if (kept && tally.missing.size > 0) await addErrorLines(store.jobDir, part, tally.missing, { code: 'batch_expired', message: `batch ${batch.id} expired before this request ran; not resubmitted (--no-resubmit)` });
   // What is left in unrun never ran: failures, unless resubmitted or marked at the limit below.
   if ((short || kept) && !atLimit && !part.straggler) tally.failed += tally.unrun.size;
@@ -77,7 +79,7 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   if (resubmit && tally.unrun.size > 0) newPart = await addResubmitPart(ctx, part, tally.unrun);
   if (atLimit && tally.unrun.size > 0) tally.failed += await markExpiredLeftovers(ctx, part, tally.unrun, generations);
   // A batch that failed validation ran nothing: the requests no error names go again without the bad lines.
-  if (batch.status === 'failed' && canResubmit && generations < ctx.opts.maxResubmits) {
+  if (batch.status === 'failed' && !ranSome && canResubmit && generations < ctx.opts.maxResubmits) {
     const innocents = await innocentRequests(store.jobDir, part);
     if (innocents.size > 0) newPart = await addResubmitPart(ctx, part, innocents);
   }
@@ -115,13 +117,17 @@ async function markMissingResults(ctx: JobContext, part: JobPart, batch: KBatch,
   const { missing, unrun } = tally;
   for (const id of missing) unrun.delete(id);
   const got = part.outputLines ?? 0;
+  const { completed, failed } = batch.request_counts;
+  // Not short: a failed batch that ran some requests (counts or result files), whose other requests are not resent.
+  const why = got < completed ? `counted ${completed} completed requests but gave ${got} output lines` : `failed after running requests (${completed} completed, ${failed} failed, ${got} output lines)`;
   ctx.emit({
     type: 'warning',
     part: part.index,
-    message: `batch ${batch.id} (${batch.status}) counted ${batch.request_counts.completed} completed requests but gave ${got} output lines; ${missing.size} request${missing.size === 1 ? '' : 's'} without a result ${missing.size === 1 ? 'is' : 'are'} marked ${RESULT_MISSING_CODE} and not resent (they may have run and been paid: check the batch on the server)`,
+    message: `batch ${batch.id} (${batch.status}) ${why}; ${missing.size} request${missing.size === 1 ? '' : 's'} without a result ${missing.size === 1 ? 'is' : 'are'} marked ${RESULT_MISSING_CODE} and not resent (they may have run and been paid: check the batch on the server)`,
   });
   if (missing.size > 0) {
-    const message = `batch ${batch.id} counted ${batch.request_counts.completed} completed requests but its output held ${got}; this request may have run and been paid, so it is not resent (check the batch on the server)`;
+    const held = got < completed ? `counted ${completed} completed requests but its output held ${got}` : `failed after running requests (${completed} completed, ${failed} failed)`;
+    const message = `batch ${batch.id} ${held}; this request may have run and been paid, so it is not resent (check the batch on the server)`;
     await addErrorLines(ctx.store.jobDir, part, missing, { code: RESULT_MISSING_CODE, message });
   }
   return missing.size;
@@ -133,13 +139,15 @@ function validationCauses(part: JobPart): { causes: Array<{ code: string | null;
   const causes = new Map<string | null, { code: string | null; message: string | null; requests: number }>();
   for (const e of errors) {
     const cause = causes.get(e.code) ?? { code: e.code, message: e.message, requests: 0 };
-    if (e.line !== null) cause.requests++;
+    if (e.customId !== null) cause.requests++;
     causes.set(e.code, cause);
   }
   // A capped list whose errors share one code: the requests it does not name have that cause too.
   const { byId, rest } = failedBatchErrors(errors);
   const shared = rest && !errors.includes(rest) ? causes.get(rest.code) : undefined;
   if (shared) shared.requests += part.requests - byId.size;
+  // The batch's own failure, named by no listed error (none listed, or lines without a custom_id): every request has it.
+  else if (rest && !errors.includes(rest)) causes.set(rest.code, { code: rest.code, message: rest.message, requests: part.requests - byId.size });
   return { causes: [...causes.values()], lineErrors: errors.slice(0, 5) };
 }
 

@@ -6,6 +6,7 @@ import { isAbortError } from '../client/retry.js';
 import { createJob } from './create-job.js';
 import { ManifestStore } from './manifest.js';
 import { acquireJobLock } from './lock.js';
+import { removeStaleJobTemps } from '../internal/stale-temps.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
@@ -105,6 +106,8 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
   const lock = await acquireJobLock(jobDir);
   try {
     const store = await ManifestStore.open(jobDir);
+    // A resumed job's temp files whose writer was killed (the manifest opened: this is a job directory).
+    if (resumed) await removeStaleJobTemps(jobDir);
     const emit = (event: JobEvent) => {
       try {
         opts.onProgress?.(event);

@@ -2,7 +2,7 @@
 import type { BatchResult } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { EXPIRED_CODE } from '../job/expired-leftovers.js';
-import { BATCH_FAILED_CODE } from './validation-results.js';
+import { BATCH_FAILED_CODE, BATCH_NO_CAUSE_CODE } from './validation-results.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {
@@ -16,15 +16,15 @@ const TRANSIENT_STATUSES = new Set([408, 409, 429]);
 /** Error codes of requests that were never run or hit a passing condition: worth another attempt. */
 const TRANSIENT_CODE = /expired|cancel|timeout|timed_out|connection|reset|unavailable|overload|rate_limit|server_error/i;
 
-/** Error codes that fail the same way every time (unknown model, line too long, an invalid request). */
-const DETERMINISTIC_CODE = /not_found|too_long|too_large|invalid|missing|duplicate|unsupported|unauthorized|forbidden|permission/i;
+/** Error codes that fail the same way every time (unknown model, line too long, a file over the server's request limit, an invalid request). */
+const DETERMINISTIC_CODE = /not_found|too_long|too_large|too_many_requests|invalid|missing|duplicate|unsupported|unauthorized|forbidden|permission/i;
 
 /**
  * Classify a result: null for a success the labels/schema accept; else its cause and whether a retry round may
  * change it — 5xx, 408/409/429, expiry, cancellation, transient errors and invalid answers are retried; 400, 401,
  * 403, 404, 422 and other 4xx, an unknown model, a line too long, an invalid request, expiry at the
  * resubmission limit (BATCH_EXPIRED), a failed batch's requests left
- * unresubmitted (batch_failed) and any other 2xx (billed: not a chat completion, or with a line error) are not.
+ * unresubmitted (batch_failed; but not batch_failed_no_cause, a batch that failed with no code) and any other 2xx (billed: not a chat completion, or with a line error) are not.
  * @param answerError - what the labels/schema said of a successful answer (null when accepted)
  * @example failureCause(parseResultLine(line), null) // { cause: 'http_400', retry: false }
  */
@@ -43,6 +43,8 @@ export function failureCause(result: BatchResult, answerError: unknown): Failure
   if (code === EXPIRED_CODE) return { cause: 'batch_expired_limit', retry: false };
   // A failed batch's requests that were not resubmitted without its bad lines (see finishPart): never merged into a round.
   if (code === BATCH_FAILED_CODE) return { cause: code, retry: false };
+  // A batch that failed without a code said nothing deterministic: the rounds (bounded by --retries) may try it again.
+  if (code === BATCH_NO_CAUSE_CODE) return { cause: code, retry: true };
   if (TRANSIENT_CODE.test(code)) return { cause: code, retry: true };
   return { cause: code, retry: !DETERMINISTIC_CODE.test(code) };
 }

@@ -13,6 +13,7 @@ import type { JobClient, JobEvent } from '../../src/job/types.js';
 import type { KBatch } from '../../src/client/schemas.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { failureCause } from '../../src/run/failure-cause.js';
+import { validationResults } from '../../src/run/validation-results.js';
 import { parseResultLine } from '../../src/join/result-line.js';
 import { emulatorClient, requestLine } from './fixtures.js';
 
@@ -209,6 +210,47 @@ describe('finishPart', () => {
       expect(next.fileId).toBeDefined();
     }
     expect((await readdir(join(jobDir, 'chunks'))).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('never resubmits the requests of a failed batch that ran some (counted or gave results): they keep their results or get result_missing', async () => {
+    const variants: Array<[Record<string, string>, Partial<KBatch>]> = [
+      [{ file_out: `${ok('a1')}\n${ok('a2')}\n` }, { error_file_id: null, request_counts: { total: 5, completed: 2, failed: 0 } }],
+      [{}, { output_file_id: null, error_file_id: null, request_counts: { total: 5, completed: 2, failed: 0 } }],
+    ];
+    for (const [files, fields] of variants) {
+      const { ctx, store, part, events } = await setup(files);
+      const created = emu.stats().batchesCreated;
+      const failed = batch({ status: 'failed', errors: { object: 'list', data: [{ code: 'line_too_long', message: 'Line 3 is too long', line: 3 }] }, ...fields });
+      expect(await finishPart(ctx, part, failed)).toBeUndefined();
+      expect(store.manifest.parts).toHaveLength(1);
+      expect(emu.stats().batchesCreated).toBe(created);
+      const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const kept = files.file_out ? ['a3', 'a4', 'a5'] : ids;
+      expect(lines.map((l) => [l.custom_id, l.error.code])).toEqual(kept.map((id) => [id, 'result_missing']));
+      expect(events.some((e) => e.type === 'warning' && /batch batch_x \(failed\).*marked result_missing and not resent/.test(e.message))).toBe(true);
+    }
+  });
+
+  it('never resends unchanged a failed batch whose errors name none of its requests: each gets the batch\'s error, final for the job', async () => {
+    const cases: Array<[Array<{ code?: string; message: string; line?: number }>, string, string]> = [
+      [[], 'batch_failed_no_cause', 'the batch failed and the server reported no error; not resubmitted unchanged'],
+      [[{ code: 'invalid_request', message: 'bad', line: 99 }], 'invalid_request', 'the batch failed with 1 error naming no request (e.g. line 99: bad); not resubmitted unchanged'],
+    ];
+    for (const [data, code, message] of cases) {
+      const { ctx, store, part, events } = await setup({});
+      const created = emu.stats().batchesCreated;
+      const failed = batch({ status: 'failed', output_file_id: null, error_file_id: null, errors: { object: 'list', data }, request_counts: { total: 0, completed: 0, failed: 0 } });
+      expect(await finishPart(ctx, part, failed)).toBeUndefined();
+      expect(store.manifest.parts).toHaveLength(1);
+      expect(emu.stats().batchesCreated).toBe(created);
+      expect(part).toMatchObject({ done: true, succeeded: 0, failed: 5 });
+      expect(events.find((e) => e.type === 'finished')).toMatchObject({ causes: [{ code: data[0]?.code ?? null, requests: 5 }] });
+      const rows = [];
+      for await (const { line } of validationResults(store.jobDir, part)) rows.push(line);
+      expect(rows.map((l) => [l.custom_id, l.error?.code])).toEqual(ids.map((id) => [id, code]));
+      expect(rows[0]!.error?.message).toBe(`batch batch_x failed validation: ${data[0]?.code ?? 'error'}: ${message}`);
+    }
+    expect(failureCause(parseResultLine({ custom_id: 'a1', response: null, error: { code: 'batch_failed_no_cause', message: 'm' } }), null)).toEqual({ cause: 'batch_failed_no_cause', retry: true });
   });
 
   it('fails with RESPONSE_INVALID on a result line that is not JSON', async () => {

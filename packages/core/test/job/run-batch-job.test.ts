@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { APIUserAbortError } from 'openai';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -29,6 +30,19 @@ describe('runBatchJob', () => {
   });
   afterAll(async () => {
     await emu.close();
+  });
+
+  it('resumeJob removes the temps a killed writer left in chunks/ and results/, never a live writer\'s or a look-alike', async () => {
+    const { dir, root } = await writeChunks(1, 3);
+    const { jobDir } = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), ...fast });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stale = [join('chunks', `part-00002.jsonl.${dead}.0a1b2c3d.tmp`), join('results', `part-00001.error.jsonl.${dead}.deadbeef.tmp`)];
+    const kept = [join('chunks', `part-00002.jsonl.${process.ppid}.0a1b2c3d.tmp`), join('results', `mine.jsonl.${dead}.deadbeef.tmp`)];
+    for (const file of [...stale, ...kept]) await writeFile(join(jobDir, file), 'partial');
+    await resumeJob(jobDir, { client: emulatorClient(emu.baseURL), ...fast });
+    const left = [];
+    for (const sub of ['chunks', 'results']) left.push(...(await readdir(join(jobDir, sub))).filter((n) => n.endsWith('.tmp')).map((n) => join(sub, n)));
+    expect(left.sort()).toEqual([...kept].sort());
   });
 
   it('takes several chunks to downloaded results, each custom_id once', async () => {

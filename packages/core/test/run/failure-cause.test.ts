@@ -19,8 +19,8 @@ describe('failureCause', () => {
   });
 
   it('retries expiry, cancellation, timeouts and connection errors; not validation errors nor a failed batch\'s requests left unresubmitted', () => {
-    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
-    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id', 'batch_failed']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
+    for (const code of ['batch_expired', 'batch_cancelled', 'timeout', 'connection_error', 'batch_failed_no_cause']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: true });
+    for (const code of ['model_not_found', 'line_too_long', 'invalid_request', 'invalid_json_line', 'duplicate_custom_id', 'batch_failed', 'too_many_requests']) expect(failureCause(lineError(code), null)).toEqual({ cause: code, retry: false });
   });
 
   it('never retries a billed 2xx that is not an accepted answer: a body that is not a chat completion, or a 2xx with a line error', () => {

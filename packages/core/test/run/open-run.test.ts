@@ -163,4 +163,21 @@ describe('openRun (a rerun into an existing job directory)', () => {
     const left = [...(await readdir(cwd)), ...(await readdir(jobDir))].filter((n) => n.endsWith('.tmp'));
     expect(left.sort()).toEqual(kept.map((f) => f.slice(cwd.length + 1)).sort());
   });
+  it('removes writeFileAtomic temps a killed process left in chunks/, results/ and run/retry-N/, never a live writer\'s or a look-alike', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    const jobDir = join(cwd, 'job');
+    const out = join(cwd, 'out.jsonl');
+    await runJob({ ...base, input, jobDir, output: out });
+    await mkdir(join(jobDir, 'run', 'retry-1'), { recursive: true });
+    const dead = deadPid();
+    const stale = [join('chunks', `part-00002.jsonl.${dead}.0a1b2c3d.tmp`), join('results', `part-00001.error.jsonl.${dead}.deadbeef.tmp`), join('results', `part-00001.output.jsonl.${dead}.01234567.tmp`), join('run', 'retry-1', `batch-1.jsonl.${dead}.89abcdef.tmp`)];
+    const kept = [join('chunks', `part-00002.jsonl.${process.ppid}.0a1b2c3d.tmp`), join('chunks', `notes.jsonl.${dead}.0a1b2c3d.tmp`), join('results', `part-00001.error.jsonl.${dead}.tmp`), join('run', 'retry-1', `batch-1.jsonl.${dead}.nothex00.tmp`)];
+    for (const file of [...stale, ...kept]) await writeFile(join(jobDir, file), 'partial');
+    await runJob({ ...base, input, jobDir, output: out });
+    const left = [];
+    for (const dir of ['chunks', 'results', join('run', 'retry-1')]) left.push(...(await readdir(join(jobDir, dir))).filter((n) => n.endsWith('.tmp')).map((n) => join(dir, n)));
+    expect(left.sort()).toEqual([...kept].sort());
+  });
 });

@@ -161,20 +161,16 @@ describe('retry rounds', () => {
     }
   });
 
-  it('never resends a batch byte for byte after it failed validation: the lines it did not name go again without the named one', async () => {
-    // The server takes 3 requests per batch, kbatch sends 5: the batch fails with too_many_requests on line 4.
+  it('gives every request of a batch over the server\'s request limit too_many_requests (a batch-level error), sends it once and never retries it', async () => {
+    // The server takes 3 requests per batch, kbatch sends 5: the batch fails as a whole (no line), like OpenAI's file-level errors.
     const { emu, base } = await emulator({ maxRequestsPerBatch: 3 });
     const { dir, input } = await reviews(5);
     const out = join(dir, 'out.jsonl');
-    const summary = await runJob({ ...base, input, maxRequests: 5, retries: 0, output: out, jobDir: join(dir, 'job') });
-    // r1-r5 (fails on line 4, r4), then r1 r2 r3 r5 (fails on line 4, r5), then r1-r3.
-    expect(emu.stats().batchesCreated).toBe(3);
-    const manifest = await loadManifest(join(dir, 'job'));
-    expect(new Set(manifest.parts.map((p) => p.sha256)).size).toBe(3);
-    expect(summary).toMatchObject({ succeeded: 3, requestErrors: 2, rounds: 0 });
+    const summary = await runJob({ ...base, input, maxRequests: 5, retries: 2, output: out, jobDir: join(dir, 'job') });
+    expect(emu.stats().batchesCreated).toBe(1);
+    expect((await loadManifest(join(dir, 'job'))).parts).toHaveLength(1);
+    expect(summary).toMatchObject({ succeeded: 0, requestErrors: 5, rounds: 0, notRetried: { too_many_requests: 5 } });
     const rows = await rowsOf(out);
-    expect(rows.slice(0, 3).every((r) => r.error === null)).toBe(true);
-    expect(rows[3]!.error).toMatch(/^request failed \(too_many_requests\): batch \S+ failed validation: line 4 /);
-    expect(rows[4]!.error).toMatch(/^request failed \(too_many_requests\): batch \S+ failed validation: line 4 /);
+    for (const row of rows) expect(row.error).toBe(`request failed (too_many_requests): batch ${String(row.error).split(' ')[4]} failed validation: too_many_requests: The input file has more than 3 requests`);
   });
 });

@@ -171,8 +171,9 @@ export interface RunSummary {
   /**
    * Failed requests no retry round sent again because a retry cannot change their cause, counted per cause over all
    * rounds: `http_<status>` (400, 401, 403, 404, 422, …), `model_not_found`, the code of a batch's validation error
-   * (`line_too_long`, …), `batch_failed_unchanged` (the retry batch would repeat one that failed validation byte for
-   * byte). E.g. `{ model_not_found: 3, http_400: 2 }`; `{}` when nothing was held back.
+   * (`line_too_long`, `too_many_requests`, …), `batch_failed` (an innocent request of a failed batch past the
+   * resubmission limit), `batch_expired_limit`, `result_missing`, `invalid_response`. E.g.
+   * `{ model_not_found: 3, http_400: 2 }`; `{}` when nothing was held back.
    */
   notRetried: Record<string, number>;
   /** Tokens over every attempt (retries included). */

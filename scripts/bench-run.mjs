@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Benchmark (prints figures; not a test): `kbatch run` on a generated review CSV (id,text; quoted commas, escaped
+// quotes, embedded newlines, non-ASCII) against `kbatch emulator` in a separate process with instant batches, next
+// to `kbatch prepare > /dev/null` on the same file. Prints each kbatch process's user+sys CPU, the ratio run/prepare,
+// the time of each phase of the run (from its --progress json events), peak RSS and rows/s.
+// Targets (issue 12): ratio ≤ 4, run peak RSS < 300 MB and flat from 200k to 1M rows.
+// Run `pnpm build` first. Needs GNU time at /usr/bin/time (apt-get install -y time).
+// Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--keep]
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false } },
+});
+const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
+const TIME = '/usr/bin/time';
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const PROMPT = 'Review: {{text}}';
+
+if (!existsSync(TIME)) throw new Error('/usr/bin/time is needed to measure CPU and peak RSS (apt-get install -y time)');
+
+const peaks = [];
+for (const rows of args.rows.split(',').map(Number)) {
+  const dir = await mkdtemp(join(tmpdir(), 'kbatch-bench-run-'));
+  try {
+    peaks.push({ rows, ...(await runOnce(rows, dir)) });
+  } finally {
+    if (!args.keep) await rm(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  }
+}
+if (peaks.length > 1) {
+  const [first, last] = [peaks[0], peaks[peaks.length - 1]];
+  console.log(`\npeak RSS of kbatch run: ${peaks.map((p) => `${fmt(p.rows)} rows ${p.runRss.toFixed(0)} MB`).join(', ')}` +
+    ` (${fmt(last.rows)}/${fmt(first.rows)}: x${(last.runRss / first.runRss).toFixed(2)}; target < 300 MB and flat)`);
+}
+
+async function runOnce(rows, dir) {
+  const csv = join(dir, 'reviews.csv');
+  const g0 = Date.now();
+  await generate(rows, csv);
+  const mb = (await stat(csv)).size / 1e6;
+  console.log(`\n== ${rows.toLocaleString('en')} rows, ${mb.toFixed(1)} MB CSV (generated in ${((Date.now() - g0) / 1000).toFixed(1)} s)`);
+
+  const emulator = await startEmulator(dir);
+  try {
+    // 1. kbatch run against the emulator (a fresh job directory), JSONL output: one line per record.
+    const out = join(dir, 'out.jsonl');
+    const events = [];
+    const run = await timed(dir, [
+      'node', kbatch, 'run', csv, '--base-url', emulator.url, '--api-key', 'x', '--model', MODEL, '--prompt', PROMPT,
+      '--labels', 'positive,negative', '--poll-interval', '100ms', '--output', out, '--progress', 'json',
+      '--job-dir', join(dir, 'job'),
+    ], { onStderrLine: (line) => events.push(parseEvent(line)) });
+
+    // 2. kbatch prepare on the same file, output discarded.
+    const prep = await timed(dir, ['node', kbatch, 'prepare', csv, '--model', MODEL, '--prompt', PROMPT]);
+
+    const outLines = await countLines(out);
+    const summary = events.find((e) => e?.type === 'summary');
+    report('kbatch run', run, rows, mb);
+    report('kbatch prepare > /dev/null', prep, rows, mb);
+    const ratio = run.cpu / prep.cpu;
+    console.log(`  CPU (user+sys): run ${run.cpu.toFixed(2)} s, prepare ${prep.cpu.toFixed(2)} s, ratio run/prepare ${ratio.toFixed(1)} (target ≤ 4)`);
+    console.log(`  phases of kbatch run: ${phases(events, run).map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(', ')}`);
+    console.log(`  peak RSS: run ${run.rssMb.toFixed(0)} MB (target < 300), prepare ${prep.rssMb.toFixed(0)} MB; emulator (separate process) not counted`);
+    console.log(`  output: ${fmt(outLines)} rows for ${fmt(rows)} input records (${outLines === rows ? 'one per record' : 'MISMATCH'})` +
+      (summary ? `; summary: ${fmt(summary.succeeded)} succeeded, ${fmt(summary.failed)} failed, ${summary.batches} batches, ${summary.rounds} retry rounds` : ''));
+    return { runRss: run.rssMb };
+  } finally {
+    await emulator.stop();
+  }
+}
+
+function report(label, m, rows, mb) {
+  console.log(`  ${label.padEnd(28)} ${m.seconds.toFixed(2).padStart(6)} s wall  ${fmt(rows / m.seconds).padStart(9)} rows/s  ${(mb / m.seconds).toFixed(1).padStart(6)} MB/s  cpu ${m.cpu.toFixed(2)} s (user ${m.user.toFixed(2)} + sys ${m.sys.toFixed(2)})  peak RSS ${m.rssMb.toFixed(0)} MB`);
+}
+
+function fmt(n) {
+  return Math.round(n).toLocaleString('en');
+}
+
+// Phase times of a run from its `phase` events: each phase lasts until the next event that starts one; "startup"
+// is spawn → first phase, the last phase ("done": summary, exit) lasts until the process exits. The submit phase is
+// split at the last `created` event into submit (upload + create) and wait (polls, downloads).
+function phases(events, run) {
+  const marks = [{ name: 'startup', at: run.startedAt }];
+  for (const e of events) {
+    if (e?.type === 'phase') marks.push({ name: e.phase === 'retry' ? `retry ${e.round}` : e.phase, at: Date.parse(e.time) });
+  }
+  const submit = marks.findIndex((m) => m.name === 'submit');
+  const created = events.filter((e) => e?.type === 'created').map((e) => Date.parse(e.time));
+  if (submit >= 0 && created.length) marks.splice(submit + 1, 0, { name: 'wait', at: Math.max(...created) });
+  marks.push({ at: run.endedAt });
+  return marks.slice(0, -1).map((m, i) => [m.name, (marks[i + 1].at - m.at) / 1000]);
+}
+
+function parseEvent(line) {
+  if (!line.startsWith('{')) return null;
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
+}
+
+// `kbatch emulator` in its own process on 127.0.0.1 with instant batches; resolves once it prints its base URL.
+async function startEmulator(dir) {
+  const child = spawn(process.execPath, [kbatch, 'emulator', '--host', '127.0.0.1', '--port', '0',
+    '--line-ms', '0', '--validation-ms', '0', '--finalizing-ms', '0', '--data-dir', join(dir, 'emulator')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const url = await new Promise((resolve, reject) => {
+    const onData = (d) => {
+      output += d;
+      const m = /http:\/\/127\.0\.0\.1:\d+\/v1/.exec(output);
+      if (m) resolve(m[0]);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    exited.then((code) => reject(new Error(`kbatch emulator exited with ${code}:\n${output}`)));
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  return { url, stop };
+}
+
+// Run a command under GNU time (output discarded); resolves with wall seconds, user/sys CPU seconds and peak RSS.
+// Stderr is handed line by line to onStderrLine.
+function timed(dir, argv, { onStderrLine } = {}) {
+  const timeFile = join(dir, `time-${Math.random().toString(36).slice(2)}`);
+  const startedAt = Date.now();
+  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %U %S %M', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let pending = '';
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-20000);
+    pending += d;
+    const lines = pending.split('\n');
+    pending = lines.pop();
+    for (const line of lines) onStderrLine?.(line);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', async (code) => {
+      const endedAt = Date.now();
+      if (pending) onStderrLine?.(pending);
+      const text = await readFile(timeFile, 'utf8').catch(() => '');
+      await rm(timeFile, { force: true });
+      // kbatch run exits 3 when some records failed: still a measurement.
+      if (code !== 0 && code !== 3) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.slice(-4000)}\n${text}`));
+      const [seconds, user, sys, kb] = text.trim().split('\n').pop().split(' ').map(Number);
+      resolve({ seconds, user, sys, cpu: user + sys, rssMb: kb / 1024, startedAt, endedAt });
+    });
+  });
+}
+
+async function countLines(path) {
+  if (!existsSync(path)) return 0;
+  let n = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  }
+  return n;
+}
+
+// Review rows: id,text (~250 bytes a row), deterministic; the same word generator as bench-prepare.
+async function generate(rows, path) {
+  const words = ['great', 'terrible', 'okay', 'battery', 'screen', 'délicieux', 'naïve', 'café', 'works', 'broke', 'after',
+    'two', 'weeks', 'price', 'value', 'quality', 'shipping', 'fast', 'slow', 'recommend', '日本語', 'emoji 😀', 'would',
+    'buy', 'again', 'never', 'the', 'a', 'it', 'and'];
+  let seed = 42;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  const sentence = (n) => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += (i ? ' ' : '') + words[(rnd() * words.length) | 0];
+    return s;
+  };
+  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
+  out.write('id,text\n');
+  let buf = '';
+  for (let i = 1; i <= rows; i++) {
+    let text = sentence(25 + ((rnd() * 35) | 0));
+    const r = rnd();
+    if (r < 0.3) text += `, and also, ${sentence(5)}`;
+    if (r < 0.1) text += ` he said ""${sentence(3)}""`;
+    if (r > 0.9) text += `\n${sentence(6)}`;
+    buf += `r${i},"${text}"\n`;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await new Promise((resolve) => out.once('drain', resolve));
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await new Promise((resolve, reject) => out.on('finish', resolve).on('error', reject));
+}

@@ -5,12 +5,13 @@
 // Run `pnpm build` first. Installs Miller with apt-get when it is missing (needs root).
 // Usage: node scripts/bench-prepare.mjs [--rows 1000000[,3000000]] [--keep]
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generateReviews } from './lib/review-csv.mjs';
 
 const { values: args } = parseArgs({
   options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } },
@@ -34,7 +35,7 @@ for (const rows of args.rows.split(',').map(Number)) {
 async function runOnce(rows, dir) {
   const csv = join(dir, 'reviews.csv');
   const g0 = Date.now();
-  await generate(rows, csv);
+  await generateReviews(rows, csv);
   const size = (await stat(csv)).size;
   const mb = size / 1e6;
   console.log(`\n== ${rows.toLocaleString('en')} rows, ${mb.toFixed(1)} MB CSV (generated in ${((Date.now() - g0) / 1000).toFixed(1)} s)`);
@@ -110,35 +111,4 @@ function timedChild(argv, { stdin = 'ignore', stdout = 'ignore' } = {}) {
 
 function timed(argv, options) {
   return timedChild(argv, options).done;
-}
-
-// Review-like rows: id,product,rating,title,text (~335 bytes a row), deterministic.
-async function generate(rows, path) {
-  const words = ['great', 'terrible', 'okay', 'battery', 'screen', 'délicieux', 'naïve', 'café', 'works', 'broke', 'after',
-    'two', 'weeks', 'price', 'value', 'quality', 'shipping', 'fast', 'slow', 'recommend', '日本語', 'emoji 😀', 'would',
-    'buy', 'again', 'never', 'the', 'a', 'it', 'and'];
-  let seed = 42;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-  const sentence = (n) => {
-    let s = '';
-    for (let i = 0; i < n; i++) s += (i ? ' ' : '') + words[(rnd() * words.length) | 0];
-    return s;
-  };
-  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
-  out.write('id,product,rating,title,text\n');
-  let buf = '';
-  for (let i = 1; i <= rows; i++) {
-    let text = sentence(25 + ((rnd() * 35) | 0));
-    const r = rnd();
-    if (r < 0.3) text += `, and also, ${sentence(5)}`;
-    if (r < 0.1) text += ` he said ""${sentence(3)}""`;
-    if (r > 0.9) text += `\n${sentence(6)}`;
-    buf += `r${i},P-${(rnd() * 5000) | 0},${1 + ((rnd() * 5) | 0)},"${sentence(4)}","${text}"\n`;
-    if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((resolve) => out.once('drain', resolve));
-      buf = '';
-    }
-  }
-  out.end(buf);
-  await new Promise((resolve, reject) => out.on('finish', resolve).on('error', reject));
 }

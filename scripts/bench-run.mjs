@@ -7,12 +7,13 @@
 // Run `pnpm build` first. Needs GNU time at /usr/bin/time (apt-get install -y time).
 // Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--keep]
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generateReviews } from './lib/review-csv.mjs';
 
 const { values: args } = parseArgs({
   options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false } },
@@ -43,7 +44,7 @@ if (peaks.length > 1) {
 async function runOnce(rows, dir) {
   const csv = join(dir, 'reviews.csv');
   const g0 = Date.now();
-  await generate(rows, csv);
+  await generateReviews(rows, csv, { columns: 'text' });
   const mb = (await stat(csv)).size / 1e6;
   console.log(`\n== ${rows.toLocaleString('en')} rows, ${mb.toFixed(1)} MB CSV (generated in ${((Date.now() - g0) / 1000).toFixed(1)} s)`);
 
@@ -179,35 +180,4 @@ async function countLines(path) {
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
   }
   return n;
-}
-
-// Review rows: id,text (~250 bytes a row), deterministic; the same word generator as bench-prepare.
-async function generate(rows, path) {
-  const words = ['great', 'terrible', 'okay', 'battery', 'screen', 'délicieux', 'naïve', 'café', 'works', 'broke', 'after',
-    'two', 'weeks', 'price', 'value', 'quality', 'shipping', 'fast', 'slow', 'recommend', '日本語', 'emoji 😀', 'would',
-    'buy', 'again', 'never', 'the', 'a', 'it', 'and'];
-  let seed = 42;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-  const sentence = (n) => {
-    let s = '';
-    for (let i = 0; i < n; i++) s += (i ? ' ' : '') + words[(rnd() * words.length) | 0];
-    return s;
-  };
-  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
-  out.write('id,text\n');
-  let buf = '';
-  for (let i = 1; i <= rows; i++) {
-    let text = sentence(25 + ((rnd() * 35) | 0));
-    const r = rnd();
-    if (r < 0.3) text += `, and also, ${sentence(5)}`;
-    if (r < 0.1) text += ` he said ""${sentence(3)}""`;
-    if (r > 0.9) text += `\n${sentence(6)}`;
-    buf += `r${i},"${text}"\n`;
-    if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((resolve) => out.once('drain', resolve));
-      buf = '';
-    }
-  }
-  out.end(buf);
-  await new Promise((resolve, reject) => out.on('finish', resolve).on('error', reject));
 }

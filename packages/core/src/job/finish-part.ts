@@ -25,34 +25,10 @@ export { applyBatch };
  * Returns the new part when it resubmitted.
  */
 export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch): Promise<JobPart | undefined> {
-  const { store, client, signal } = ctx;
+  const { store } = ctx;
   applyBatch(part, batch);
   const counts = batch.request_counts;
-  const resultsDir = join('results');
-  for (const kind of ['output', 'error'] as const) {
-    const fileId = kind === 'output' ? batch.output_file_id : batch.error_file_id;
-    if (!fileId) continue;
-    const rel = join(resultsDir, `part-${part.index}.${kind}.jsonl`);
-    part.downloadAttempts++;
-    const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
-      ...(signal ? { signal } : {}),
-      // Whatever the status, the server's counts say how many lines there must be (an error file of an
-      // expired batch may hold more: its never-run markers).
-      expectedLines: kind === 'output' ? counts.completed : counts.failed,
-      maxAttempts: ctx.opts.downloadAttempts,
-      retryBaseMs: ctx.opts.retryBaseMs,
-      onRetry: ({ attempt, delayMs, error }) =>
-        ctx.emit({ type: 'retry', operation: `download ${kind}`, part: part.index, attempt, delayMs, message: messageOf(error) }),
-    });
-    crashPoint('during-download');
-    if (kind === 'output') {
-      part.outputPath = rel;
-      part.outputLines = result.lines;
-    } else {
-      part.errorPath = rel;
-      part.errorLines = result.lines;
-    }
-  }
+  await downloadResults(ctx, part, batch);
   if (batch.status === 'failed') {
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
@@ -102,6 +78,36 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
     await submitPart(ctx, newPart);
   }
   return newPart;
+}
+
+/** Download a terminal batch's output and error files into `results/`, each verified against the server's counts. */
+async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch): Promise<void> {
+  const { store, client, signal } = ctx;
+  const counts = batch.request_counts;
+  for (const kind of ['output', 'error'] as const) {
+    const fileId = kind === 'output' ? batch.output_file_id : batch.error_file_id;
+    if (!fileId) continue;
+    const rel = join('results', `part-${part.index}.${kind}.jsonl`);
+    part.downloadAttempts++;
+    const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
+      ...(signal ? { signal } : {}),
+      // Whatever the status, the server's counts say how many lines there must be (an error file of an
+      // expired batch may hold more: its never-run markers).
+      expectedLines: kind === 'output' ? counts.completed : counts.failed,
+      maxAttempts: ctx.opts.downloadAttempts,
+      retryBaseMs: ctx.opts.retryBaseMs,
+      onRetry: ({ attempt, delayMs, error }) =>
+        ctx.emit({ type: 'retry', operation: `download ${kind}`, part: part.index, attempt, delayMs, message: messageOf(error) }),
+    });
+    crashPoint('during-download');
+    if (kind === 'output') {
+      part.outputPath = rel;
+      part.outputLines = result.lines;
+    } else {
+      part.errorPath = rel;
+      part.errorLines = result.lines;
+    }
+  }
 }
 
 /** Code of a request whose batch counted more completed requests than its output file held: it may have run, so it is not sent again. */

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError } from './errors.js';
 
@@ -42,3 +43,30 @@ function describe(value: unknown): string {
     return String(value);
   }
 }
+
+// Shared field schemas: one wording per kind of value, so every options schema reads alike and none re-declares them.
+
+/** An integer ≥ 1 ("must be a positive integer"). */
+export const positiveIntField = () => z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' });
+/** A duration in milliseconds, an integer ≥ 1. */
+export const positiveMsField = () => z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' });
+/** An integer ≥ 0 ("must be a whole number ≥ 0"). */
+export const wholeNumberField = () => z.int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' });
+/** A boolean ("must be true or false"). */
+export const booleanField = () => z.boolean({ error: 'must be true or false' });
+/** A callback. */
+export const functionField = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
+/** An AbortSignal. */
+export const signalField = () => z.instanceof(AbortSignal, { error: 'must be an AbortSignal' });
+/** A Writable (e.g. the stdout a CLI injects). */
+export const writableField = () => z.instanceof(Writable, { error: 'must be a Writable' });
+/** Where `-` reads from: any readable stream (default process.stdin). */
+export const stdinField = () => z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' });
+/** Where rows go: a file path, `-` (stdout) or a Writable (left open). */
+export const outputField = () => z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' });
+/** Where rejected records go: a file path or a Writable. */
+export const rejectsField = () => z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path or a Writable' });
+/** Output format of joined records. */
+export const OutputFormatSchema = z.enum(['jsonl', 'csv', 'tsv', 'json'], { error: 'must be one of jsonl, csv, tsv, json' });
+/** A non-empty string, with one message for a wrong type and one for an empty string. */
+export const nonEmptyField = (what: string, empty = what) => z.string({ error: what }).min(1, { error: empty });

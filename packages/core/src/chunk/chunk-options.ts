@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { booleanField, positiveIntField } from '../options.js';
 import { parseSize } from './size.js';
 
 /** kluster's per-file request limit: 50,000. */
@@ -6,36 +7,37 @@ export const DEFAULT_MAX_REQUESTS = 50_000;
 /** kluster's per-file size limit, "6GB", read as 6,000,000,000 bytes (the smaller, safe reading; 6 GiB would be 6,442,450,944). */
 export const DEFAULT_MAX_BYTES = 6_000_000_000;
 
+/** Most requests per chunk file. */
+export const MaxRequestsSchema = positiveIntField();
+
+/** Most bytes per chunk file: a number of bytes or a size such as "6GB" or "512MiB", parsed into bytes. */
+export const MaxBytesSchema = z
+  .union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' })
+  .transform((value, ctx) => {
+    try {
+      return parseSize(value, 'maxBytes');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive whole number of bytes or a size like 6GB or 512MiB' });
+      return z.NEVER;
+    }
+  });
+
 /** Options of `chunkWriter` (and the output half of `splitRequests`), parsed once at construction. */
 export const ChunkWriterOptionsSchema = z
   .object({
     /** Directory for the chunk files (created if missing). */
     outDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
     /** Most requests per file. */
-    maxRequests: z
-      .number({ error: 'must be a positive integer' })
-      .int({ error: 'must be a positive integer' })
-      .min(1, { error: 'must be a positive integer' })
-      .default(DEFAULT_MAX_REQUESTS),
+    maxRequests: MaxRequestsSchema.default(DEFAULT_MAX_REQUESTS),
     /** Most bytes per file (UTF-8, newlines included): a number of bytes or a size such as "6GB" or "512MiB". */
-    maxBytes: z
-      .union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' })
-      .default(DEFAULT_MAX_BYTES)
-      .transform((value, ctx) => {
-        try {
-          return parseSize(value, 'maxBytes');
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a positive whole number of bytes or a size like 6GB or 512MiB' });
-          return z.NEVER;
-        }
-      }),
+    maxBytes: MaxBytesSchema.default(DEFAULT_MAX_BYTES),
     /** File name prefix: `<prefix>-00001.jsonl`. */
     prefix: z
       .string()
       .regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, ".", "_" or "-"' })
       .default('part'),
     /** Replace chunk files a previous run left in `outDir` (otherwise that is an error). */
-    overwrite: z.boolean({ error: 'must be true or false' }).default(false),
+    overwrite: booleanField().default(false),
   })
   .strict();
 

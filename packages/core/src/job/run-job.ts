@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import pLimit from 'p-limit';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { functionField, parseOptions, positiveIntField, positiveMsField, signalField } from '../options.js';
 import { isAbortError } from '../client/retry.js';
 import { createJob } from './create-job.js';
 import { ManifestStore } from './manifest.js';
@@ -29,9 +29,9 @@ export const JobOptionsSchema = z.object({
     .string({ error: `must be one of ${COMPLETION_WINDOWS.join(', ')}` })
     .refine((v) => (COMPLETION_WINDOWS as readonly string[]).includes(v), { error: `must be one of ${COMPLETION_WINDOWS.join(', ')}` })
     .default('24h'),
-  concurrency: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(4),
-  pollIntervalMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).default(15_000),
-  timeoutMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
+  concurrency: positiveIntField().default(4),
+  pollIntervalMs: positiveMsField().default(15_000),
+  timeoutMs: positiveMsField().optional(),
   wait: z.boolean({ error: 'must be a boolean' }).default(true),
   noResubmit: z.boolean({ error: 'must be a boolean' }).default(false),
   /**
@@ -47,17 +47,17 @@ export const JobOptionsSchema = z.object({
    */
   keepFiles: z.boolean({ error: 'must be a boolean' }).default(false),
   cancelOnInterrupt: z.boolean({ error: 'must be a boolean' }).default(false),
-  retryBaseMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).default(500),
-  uploadAttempts: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(8),
-  downloadAttempts: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(4),
+  retryBaseMs: positiveMsField().default(500),
+  uploadAttempts: positiveIntField().default(8),
+  downloadAttempts: positiveIntField().default(4),
   /**
    * Cancel an in_progress batch whose last few requests stalled (see {@link StragglerRuleSchema}); the part is
    * marked `straggler` first and never resubmitted, and its requests without a result are left to the caller
    * (runJob's `finishRealtime` sends them realtime). Off when absent.
    */
   stragglers: StragglerRuleSchema.optional(),
-  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
-  onProgress: z.custom<(event: JobEvent) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  signal: signalField().optional(),
+  onProgress: functionField<(event: JobEvent) => void>().optional(),
 });
 export type JobOptions = z.input<typeof JobOptionsSchema>;
 

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { parseOptions } from '../options.js';
+import { functionField, OutputFormatSchema, outputField, parseOptions, signalField, writableField } from '../options.js';
 import { outputStream } from '../output/output-stream.js';
 import { resolveOutputFormat } from '../output/output-format.js';
 import { ReadRecordsOptionsSchema } from '../records/read-options.js';
@@ -17,28 +17,24 @@ const Files = z.array(z.string().min(1), { error: 'must be a list of file paths'
 /** Options of {@link joinFiles}. */
 export const JoinFilesOptionsSchema = z.object({
   ...JoinRecordOptionsSchema.shape,
-  input: ReadRecordsOptionsSchema.shape.input,
-  format: ReadRecordsOptionsSchema.shape.format,
-  delimiter: ReadRecordsOptionsSchema.shape.delimiter,
-  encoding: ReadRecordsOptionsSchema.shape.encoding,
+  ...ReadRecordsOptionsSchema.pick({ input: true, format: true, delimiter: true, encoding: true, stdin: true }).shape,
   /** As in prepare: with 'skip', a malformed record is left out and reported through `onWarning`. */
   onInvalidRecord: ReadRecordsOptionsSchema.shape.onInvalidRecord,
-  stdin: ReadRecordsOptionsSchema.shape.stdin,
   /** Batch output files (JSONL of request output objects). */
   results: z.union([z.string().min(1), Files], { error: 'must be a file path or a list of them' }).transform((v) => (typeof v === 'string' ? [v] : v)),
   /** Batch error files (same line format). */
   errors: z.union([z.string().min(1), Files], { error: 'must be a file path or a list of them' }).transform((v) => (typeof v === 'string' ? [v] : v)).default([]),
   /** A file path, `-`/omitted for `stdout`, or a Writable. */
-  output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).optional(),
+  output: outputField().optional(),
   /** `jsonl` (default), `csv`, `tsv` or `json`; defaults from the output file's extension. */
-  outputFormat: z.enum(['jsonl', 'csv', 'tsv', 'json'], { error: 'must be one of jsonl, csv, tsv, json' }).optional(),
+  outputFormat: OutputFormatSchema.optional(),
   /** Where `-`/omitted output goes (default process.stdout); lets CLIs inject theirs. */
-  stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
-  onIssue: z.custom<NonNullable<JoinHooks['onIssue']>>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
-  onOutcome: z.custom<NonNullable<JoinHooks['onOutcome']>>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  stdout: writableField().optional(),
+  onIssue: functionField<NonNullable<JoinHooks['onIssue']>>().optional(),
+  onOutcome: functionField<NonNullable<JoinHooks['onOutcome']>>().optional(),
   /** Told about CSV columns that appear after the header (see `csvRowStringifier`). */
-  onWarning: z.custom<(message: string) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
-  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  onWarning: functionField<(message: string) => void>().optional(),
+  signal: signalField().optional(),
 });
 /** Options of {@link joinFiles}. */
 export type JoinFilesOptions = z.input<typeof JoinFilesOptionsSchema>;

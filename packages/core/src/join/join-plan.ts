@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AnswerOptionsSchema, createAnswerParser, type AnswerParser } from '../answers/answer-parser.js';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { booleanField, functionField, parseOptions } from '../options.js';
 import type { SourceRecord } from '../records/types.js';
 import { customIdFor } from '../request/custom-id.js';
 
@@ -11,14 +11,14 @@ export const JoinRecordOptionsSchema = z.object({
   /** Input field holding each record's custom_id (as used when the requests were built); default `row-<record number>`. */
   idColumn: z.string().min(1, { error: 'must be a non-empty field name' }).optional(),
   /** Custom id function (overrides `idColumn`) when the requests were built with one. */
-  customId: z.custom<(record: SourceRecord) => string>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  customId: functionField<(record: SourceRecord) => string>().optional(),
   /** Prepended to every added field name (`kb_` → `kb_response`), to avoid collisions with input fields. */
   prefix: z
     .string()
     .regex(/^[^\s.]*$/, { error: 'must not contain spaces or dots' })
     .default(''),
   /** Add the whole response body as field `raw`. */
-  keepRaw: z.boolean({ error: 'must be true or false' }).default(false),
+  keepRaw: booleanField().default(false),
 });
 /** Options of a join (see {@link JoinRecordOptionsSchema}). */
 export type JoinRecordOptions = z.input<typeof JoinRecordOptionsSchema>;

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
+import { functionField, stdinField } from '../options.js';
 import type { RejectHandler } from './rejected-record.js';
 
 /** Input formats as a zod enum (shared by the CLI's --format). */
@@ -30,11 +31,11 @@ export const ReadRecordsOptionsSchema = z
     /** Name used in messages and rejects when `input` is a stream (default `-`). */
     fileName: z.string().optional(),
     /** Where `-` reads from (default process.stdin); lets CLIs and tests inject their stdin. */
-    stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
+    stdin: stdinField().optional(),
     /** Called with a CSV/TSV header (its column names and line) as soon as it is read, even with no rows; throw to stop. */
-    onHeader: z.custom<(columns: string[], line: number) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+    onHeader: functionField<(columns: string[], line: number) => void>().optional(),
     /** Receives skipped records. */
-    onReject: z.custom<RejectHandler>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+    onReject: functionField<RejectHandler>().optional(),
   })
   .strict();
 

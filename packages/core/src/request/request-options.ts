@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nonEmptyField } from '../options.js';
 
 const between = (min: number, max: number) =>
   z.number({ error: `must be a number between ${min} and ${max}` }).min(min, { error: `must be between ${min} and ${max}` }).max(max, { error: `must be between ${min} and ${max}` });
@@ -40,23 +41,27 @@ export const ChatParamsSchema = z.object({
 /** Chat parameters as given. */
 export type ChatParams = z.input<typeof ChatParamsSchema>;
 
-/** Everything needed to turn a record into a request line. */
-export const RequestOptionsSchema = ChatParamsSchema.extend({
+/** The request's own fields besides the chat parameters (shared with `runJob`'s options, where a rerun may omit them). */
+export const RequestFieldsSchema = z.object({
   /** Model name, e.g. `klusterai/Meta-Llama-3.1-8B-Instruct-Turbo`. */
-  model: z.string({ error: 'must be a model name' }).min(1, { error: 'must be a non-empty model name' }),
+  model: nonEmptyField('must be a model name', 'must be a non-empty model name'),
   /** User prompt template: `{{column}}`, `{{a.b}}`; `\{{` writes a literal `{{`. */
-  prompt: z.string({ error: 'must be a template string' }).min(1, { error: 'must be a non-empty template' }),
+  prompt: nonEmptyField('must be a template string', 'must be a non-empty template'),
   /** Optional system prompt, also a template. */
-  system: z.string({ error: 'must be a template string' }).min(1, { error: 'must be a non-empty template' }).optional(),
+  system: nonEmptyField('must be a template string', 'must be a non-empty template').optional(),
   /** Column/field holding a unique, non-empty id; without it ids are `row-<record number>`. */
-  idColumn: z.string({ error: 'must be a column name' }).min(1, { error: 'must be a non-empty column name' }).optional(),
-})
-  .strict()
-  .superRefine((o, ctx) => {
-    if (o.topLogprobs !== undefined && o.logprobs !== true) {
-      ctx.addIssue({ code: 'custom', path: ['topLogprobs'], message: 'must be used together with logprobs: true' });
-    }
-  });
+  idColumn: nonEmptyField('must be a column name', 'must be a non-empty column name').optional(),
+});
+
+/** `topLogprobs` only together with `logprobs: true` (checked wherever chat parameters are given). */
+export function checkTopLogprobs(o: { topLogprobs?: number | undefined; logprobs?: boolean | undefined }, ctx: z.RefinementCtx): void {
+  if (o.topLogprobs !== undefined && o.logprobs !== true) {
+    ctx.addIssue({ code: 'custom', path: ['topLogprobs'], message: 'must be used together with logprobs: true' });
+  }
+}
+
+/** Everything needed to turn a record into a request line. */
+export const RequestOptionsSchema = ChatParamsSchema.extend(RequestFieldsSchema.shape).strict().superRefine(checkTopLogprobs);
 
 /** Options of `toBatchRequest` / `requestStream` as given. */
 export type RequestOptions = z.input<typeof RequestOptionsSchema>;

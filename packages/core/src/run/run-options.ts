@@ -1,8 +1,25 @@
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { isIterable } from '../internal/iterable.js';
-import { ChatParamsSchema } from '../request/request-options.js';
-import { InputEncodingSchema, InputFormatSchema } from '../records/read-options.js';
+import {
+  booleanField,
+  functionField,
+  nonEmptyField,
+  OutputFormatSchema,
+  outputField,
+  positiveIntField,
+  positiveMsField,
+  rejectsField,
+  signalField,
+  wholeNumberField,
+  writableField,
+} from '../options.js';
+import { ChatParamsSchema, checkTopLogprobs, RequestFieldsSchema } from '../request/request-options.js';
+import { InputEncodingSchema, ReadRecordsOptionsSchema } from '../records/read-options.js';
+import { MaxBytesSchema, MaxRequestsSchema } from '../chunk/chunk-options.js';
+import { AnswerOptionsSchema } from '../answers/answer-parser.js';
+import { JoinRecordOptionsSchema } from '../join/join-plan.js';
+import { RealtimeOptionsSchema } from '../realtime/run-realtime.js';
 import { JobOptionsSchema } from '../job/run-job.js';
 import type { JobEvent, JobSummary } from '../job/types.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
@@ -10,35 +27,43 @@ import type { RealtimeEvent } from '../realtime/types.js';
 import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 
-const fn = <T>(what = 'must be a function') => z.custom<T>((v) => typeof v === 'function', { error: what });
-
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
+
+// A rerun may omit what run.json already holds, so the request, read, chunk, join and job fields are optional here;
+// each is the area's own schema (same rules, same messages), composed rather than re-declared.
+const RequestFields = RequestFieldsSchema.partial().shape;
+const ReadFields = ReadRecordsOptionsSchema.pick({ format: true, delimiter: true, onInvalidRecord: true, stdin: true }).shape;
+const JoinFields = JoinRecordOptionsSchema.shape;
+const JobFields = JobOptionsSchema.pick({
+  client: true,
+  concurrency: true,
+  pollIntervalMs: true,
+  noResubmit: true,
+  maxResubmits: true,
+  keepFiles: true,
+  cancelOnInterrupt: true,
+  retryBaseMs: true,
+}).shape;
 
 /** Options of {@link runJob}: the prepare, split, job, join and output options in one object. */
 export const RunJobOptionsSchema = z
   .object({
     ...ChatParamsSchema.shape,
+    ...RequestFields,
+    ...ReadFields,
+    ...JobFields,
     /** A file path, `-` for stdin, a byte Readable, or records (objects) as an (async) iterable or object-mode stream. */
     input: z
       .custom<string | Readable | RecordsInput>((v) => (typeof v === 'string' && v !== '') || v instanceof Readable || (typeof v === 'object' && isIterable(v)), {
         error: 'must be a path, "-", a Readable or an iterable of records',
       })
       .optional(),
-    format: InputFormatSchema.optional(),
-    delimiter: z.string().length(1, { error: 'must be a single character' }).optional(),
     /** `utf8` (default: invalid bytes are reported) or `latin1`. */
     encoding: InputEncodingSchema.optional(),
-    onInvalidRecord: z.enum(['error', 'skip'], { error: 'must be "error" or "skip"' }).default('error'),
-    /** Where `-` reads from (default process.stdin). */
-    stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
-    model: z.string({ error: 'must be a model name' }).min(1, { error: 'must be a non-empty model name' }).optional(),
-    prompt: z.string({ error: 'must be a template string' }).min(1, { error: 'must be a non-empty template' }).optional(),
     /** Read the prompt template from this file (instead of `prompt`). */
-    templateFile: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
-    system: z.string({ error: 'must be a template string' }).min(1, { error: 'must be a non-empty template' }).optional(),
-    idColumn: z.string({ error: 'must be a column name' }).min(1, { error: 'must be a non-empty column name' }).optional(),
-    labels: z.array(z.string(), { error: 'must be a list of labels' }).min(2, { error: 'must list at least two labels' }).optional(),
+    templateFile: nonEmptyField('must be a file path').optional(),
+    labels: AnswerOptionsSchema.shape.labels.unwrap().min(2, { error: 'must list at least two labels' }).optional(),
     /** JSON Schema object, a path to a JSON Schema file, or a zod schema. */
     schema: z
       .custom<JsonSchema | z.ZodType | AnswerSchema | string>((v) => (typeof v === 'object' && v !== null && !Array.isArray(v)) || (typeof v === 'string' && v !== ''), {
@@ -46,22 +71,23 @@ export const RunJobOptionsSchema = z
       })
       .optional(),
     /** Add `confidence` to labels (default: on when `labels` and `logprobs` are both set). */
-    confidence: z.boolean({ error: 'must be true or false' }).optional(),
+    confidence: AnswerOptionsSchema.shape.confidence.removeDefault().optional(),
     /** Requests per chunk file (default 50,000; 1,000 with `mode: 'realtime'`, which bounds what its join holds in memory). */
-    maxRequests: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
-    maxBytes: z.union([z.number(), z.string()], { error: 'must be a number of bytes or a size like 6GB or 512MiB' }).optional(),
+    maxRequests: MaxRequestsSchema.optional(),
+    /** Bytes per chunk file: a number or a size like "6GB" (default 6GB). */
+    maxBytes: MaxBytesSchema.optional(),
     /** Follow-up rounds for failed requests and invalid answers. */
-    retries: z.int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).default(2),
-    jobDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }).optional(),
+    retries: wholeNumberField().default(2),
+    jobDir: nonEmptyField('must be a directory path').optional(),
     cwd: z.string().optional(),
     /** A path, `-` (the `stdout` option) or a Writable (left open); default `<jobDir>/output.<format>`. */
-    output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).optional(),
-    outputFormat: z.enum(['jsonl', 'csv', 'tsv', 'json'], { error: 'must be one of jsonl, csv, tsv, json' }).optional(),
+    output: outputField().optional(),
+    outputFormat: OutputFormatSchema.optional(),
     /** Records that still failed also go here (format from the extension, default JSON Lines). */
-    rejects: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path or a Writable' }).optional(),
-    stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
-    prefix: z.string().regex(/^[^\s.]*$/, { error: 'must not contain spaces or dots' }).optional(),
-    keepRaw: z.boolean({ error: 'must be true or false' }).optional(),
+    rejects: rejectsField().optional(),
+    stdout: writableField().optional(),
+    prefix: JoinFields.prefix.removeDefault().optional(),
+    keepRaw: JoinFields.keepRaw.removeDefault().optional(),
     /**
      * How the requests run: `batch` (the Batch API), `realtime` (POST /v1/chat/completions with
      * `concurrency`, `rpm`, `tpm`), or `auto`: realtime below `autoThreshold` requests, batch from there up.
@@ -71,21 +97,21 @@ export const RunJobOptionsSchema = z
      */
     mode: z.enum(['batch', 'realtime', 'auto'], { error: 'must be one of batch, realtime, auto' }).default('batch'),
     /** `mode: 'auto'` runs realtime below this many requests (and `finishRealtime` retry rounds below it). */
-    autoThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).default(DEFAULT_AUTO_THRESHOLD),
+    autoThreshold: positiveIntField().default(DEFAULT_AUTO_THRESHOLD),
     /**
      * Realtime: write each row as soon as its answer is final instead of in input order (records skipped while
      * preparing come first; rows waiting for a retry round come with their chunk once it is final). Applies while
      * the requests are being sent; a rerun that finds them all answered joins in input order.
      */
-    unordered: z.boolean({ error: 'must be true or false' }).optional(),
+    unordered: booleanField().optional(),
     /** Realtime: requests per minute (attempts, retries included). */
-    rpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+    rpm: RealtimeOptionsSchema.shape.rpm,
     /** Realtime: estimated tokens per minute. */
-    tpm: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+    tpm: RealtimeOptionsSchema.shape.tpm,
     /** Realtime: retries of one request after 429, 5xx, dropped connections and timeouts (default 5); `retries` counts follow-up rounds. */
-    requestRetries: z.int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).optional(),
+    requestRetries: wholeNumberField().optional(),
     /** Realtime: per-attempt timeout (default 10 minutes). */
-    requestTimeoutMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
+    requestTimeoutMs: positiveMsField().optional(),
     /**
      * Batch mode: run a retry round with fewer than `autoThreshold` requests realtime instead of as a new batch, and
      * finish stragglers realtime: a batch still in_progress that has done some requests, has at most
@@ -93,34 +119,27 @@ export const RunJobOptionsSchema = z
      * its partial results are kept and only its requests without a result are sent realtime (not a retry round:
      * done even with `retries: 0`; never resubmitted as a batch).
      */
-    finishRealtime: z.boolean({ error: 'must be true or false' }).optional(),
+    finishRealtime: booleanField().optional(),
     /** `finishRealtime`: most requests a stalled batch may have left to be finished realtime (default 1% of its requests, at least 1, at most `autoThreshold`). */
-    stragglerThreshold: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
+    stragglerThreshold: positiveIntField().optional(),
     /** `finishRealtime`: time without progress before a batch's last requests count as stragglers (default 60,000 ms). */
-    stragglerWaitMs: z.int({ error: 'must be a positive integer (ms)' }).positive({ error: 'must be a positive integer (ms)' }).optional(),
-    client: JobOptionsSchema.shape.client,
+    stragglerWaitMs: positiveMsField().optional(),
     /** Batch completion window (one of COMPLETION_WINDOWS); checked before anything is written. A rerun may change it until a batch was created. */
     window: JobOptionsSchema.shape.window.unwrap().optional(),
-    concurrency: JobOptionsSchema.shape.concurrency,
-    pollIntervalMs: JobOptionsSchema.shape.pollIntervalMs,
     /**
      * Time for all sending phases of this call together (batches, realtime requests, straggler and retry rounds),
      * counted once the requests are prepared; when it is up the run stops with AWAIT_TIMEOUT, keeping every result
      * and realtime answer received (a rerun or resumeRun sends only what has none).
      */
     timeoutMs: JobOptionsSchema.shape.timeoutMs,
-    noResubmit: JobOptionsSchema.shape.noResubmit,
-    maxResubmits: JobOptionsSchema.shape.maxResubmits,
-    keepFiles: JobOptionsSchema.shape.keepFiles,
-    cancelOnInterrupt: JobOptionsSchema.shape.cancelOnInterrupt,
-    retryBaseMs: JobOptionsSchema.shape.retryBaseMs,
-    onProgress: fn<(event: RunEvent) => void>().optional(),
-    onIssue: fn<(issue: JoinIssue) => void>().optional(),
-    onWarning: fn<(message: string) => void>().optional(),
-    signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+    onProgress: functionField<(event: RunEvent) => void>().optional(),
+    onIssue: functionField<(issue: JoinIssue) => void>().optional(),
+    onWarning: functionField<(message: string) => void>().optional(),
+    signal: signalField().optional(),
   })
   .refine((o) => !(o.prompt !== undefined && o.templateFile !== undefined), { error: 'must not be combined with `prompt`', path: ['templateFile'] })
-  .refine((o) => !(o.labels && o.schema), { error: 'must not be combined with `labels`', path: ['schema'] });
+  .refine((o) => !(o.labels && o.schema), { error: 'must not be combined with `labels`', path: ['schema'] })
+  .superRefine(checkTopLogprobs);
 
 /** Options of {@link runJob} as given. */
 export type RunJobOptions = z.input<typeof RunJobOptionsSchema>;

@@ -6,7 +6,7 @@ import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
 import { loadManifest, writeManifest } from '../job/manifest.js';
 import { resolveOutputFormat } from '../output/output-format.js';
-import { RequestOptionsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
+import { RequestFieldsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
 import { parseSize } from '../chunk/size.js';
 import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
@@ -51,15 +51,20 @@ export async function readTemplate(opts: ResolvedRunJobOptions, cwd: string): Pr
   }
 }
 
-/** The request options a run was given (its template file already read by {@link readTemplate}), validated like prepare does. */
+/**
+ * The request options a run was given (its template file already read by {@link readTemplate}). Their values were
+ * validated once by `RunJobOptionsSchema`; only what that could not see is checked here: a model and a non-empty
+ * prompt are present (a rerun may omit them, a template file may be empty).
+ */
 export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): Promise<Record<string, unknown>> {
-  const prompt = opts.prompt;
-  const request: Record<string, unknown> = { model: opts.model, prompt, system: opts.system, idColumn: opts.idColumn };
+  const request: Record<string, unknown> = { model: opts.model, prompt: opts.prompt, system: opts.system, idColumn: opts.idColumn };
   for (const [key] of CHAT_PARAM_FIELDS) request[key] = opts[key];
   for (const key of Object.keys(request)) if (request[key] === undefined) delete request[key];
-  parseOptions(RequestOptionsSchema, request, 'runJob');
+  parseOptions(RequiredRequestFields, { model: request.model, prompt: request.prompt }, 'runJob');
   return request;
 }
+
+const RequiredRequestFields = RequestFieldsSchema.pick({ model: true, prompt: true });
 
 /** Where a new run's settings come from besides its options. */
 export interface NewRunContext {

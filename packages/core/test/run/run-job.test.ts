@@ -326,6 +326,17 @@ describe('runJob', () => {
     expect(skipped).toEqual([rows[1], { ...rows[2], raw_line: 'not json' }]);
   });
 
+  it('refuses a bad delimiter (a quote or newline) with OPTION_INVALID before anything is written to the job directory', async () => {
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 2);
+    for (const delimiter of ['"', '\n', '\r']) {
+      const bad = await catchError(() => runJob({ ...base, input, prompt: '{{text}}', delimiter, jobDir: join(dir, 'job') }));
+      expectKbatchError(bad, { code: 'OPTION_INVALID', field: 'delimiter', message: 'must not be a quote or newline' });
+    }
+    // Not even run.json: the refused delimiter is never saved as the run's setting.
+    expect(await readdir(dir)).toEqual(['reviews.csv']);
+  });
+
   it('checks the window before writing anything (OPTION_INVALID); a rerun may change it until a batch was created', async () => {
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 2);

@@ -23,3 +23,15 @@ export const EXIT = {
   brokenPipe: 141,
   terminated: 143,
 } as const;
+
+let interruptedBy: NodeJS.Signals | undefined;
+
+/** Remember the signal that interrupted the command (see `withInterrupt`), for {@link interruptExitCode}. */
+export function noteInterrupt(signal: NodeJS.Signals): void {
+  interruptedBy = signal;
+}
+
+/** The exit code of an interrupted command: 143 after SIGTERM, else 130 (Ctrl-C, or an abort without a signal). */
+export function interruptExitCode(): number {
+  return interruptedBy === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
+}

@@ -1,10 +1,10 @@
 import { CommanderError } from 'commander';
 import { isKbatchError } from '@kbatch/core';
-import { ExitError, EXIT } from './exit-error.js';
+import { ExitError, EXIT, interruptExitCode } from './exit-error.js';
 
 /**
  * Turn anything a command threw into one stderr message and an exit code (used only by main.ts).
- * KbatchError → `error [CODE]: message`; openai HTTP errors → `error [HTTP_401]: …`; connection failures →
+ * ABORTED (Ctrl-C or SIGTERM) → its message (the resume hint) and exit 130 or 143; KbatchError → `error [CODE]: message`; openai HTTP errors → `error [HTTP_401]: …`; connection failures →
  * `error [CONNECTION]: …`; anything else is a bug and gets its stack.
  */
 export function reportError(err: unknown, stderr: { write(s: string): unknown }): number {
@@ -13,6 +13,11 @@ export function reportError(err: unknown, stderr: { write(s: string): unknown })
   if (isBrokenPipe(err)) return EXIT.brokenPipe;
   // commander already printed its message (help and --version "fail" with exit code 0).
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  // The only place an interrupt becomes an exit code: the message says how to continue, it is not an error report.
+  if (isKbatchError(err) && err.code === 'ABORTED') {
+    stderr.write(`${err.message}\n`);
+    return interruptExitCode();
+  }
   if (isKbatchError(err)) {
     stderr.write(`error [${err.code}]: ${err.message}\n`);
     // The CLI builds core options only from flags, so an invalid option is a bad flag value: bad usage.

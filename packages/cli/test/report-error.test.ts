@@ -16,6 +16,13 @@ describe('reportError', () => {
     expect(capture(new KbatchError('JOB_LOCKED', 'job is locked'))).toEqual({ code: EXIT.error, stderr: 'error [JOB_LOCKED]: job is locked\n' });
   });
 
+  it('prints an ABORTED error as its plain message (the resume hint) and exits 130, the only place an interrupt becomes an exit code', () => {
+    expect(capture(new KbatchError('ABORTED', 'Interrupted; the job is saved. Continue it with: kbatch resume /j'))).toEqual({
+      code: EXIT.interrupted,
+      stderr: 'Interrupted; the job is saved. Continue it with: kbatch resume /j\n',
+    });
+  });
+
   it('keeps the exit code of an ExitError and prints nothing', () => {
     expect(capture(new ExitError(EXIT.partial))).toEqual({ code: 3, stderr: '' });
   });

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { streamChat, type StreamChatOptions } from '@kbatch/core';
 import { startEmulator } from '@kbatch/emulator';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
 import { collectArg, numberArg, withFlagNames } from '../flags/index.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';

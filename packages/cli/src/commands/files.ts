@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { resolve } from 'node:path';
 import { parseFile, uploadFile } from '@kbatch/core';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 

@@ -10,7 +10,9 @@ import {
   waitForFineTuneJob,
   type FineTuneJob,
 } from '@kbatch/core';
-import { addClientFlags, clientFromFlags, parseDuration, withInterrupt, type ClientFlags, type KlusterClient } from '../client-flags.js';
+import { addClientFlags, clientFromFlags, parseDuration, type ClientFlags, type KlusterClient } from '../flags/client-flags.js';
+// Ctrl-C stops waiting (the job itself keeps running server-side) and exits 130 (143 on SIGTERM), like the batch commands.
+import { withInterrupt } from '../interrupt.js';
 import { numberArg } from '../flags/numbers.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
@@ -29,7 +31,16 @@ Example:
   kbatch finetune prepare labels.csv --prompt "Classify: {{text}}" --completion-column label --out train.jsonl
   kbatch finetune create --training-file train.jsonl --model klusterai/Meta-Llama-3.1-8B-Instruct-Turbo --wait`,
     );
+  registerPrepare(finetune, io);
+  registerCreate(finetune, io);
+  registerGet(finetune, io);
+  registerList(finetune, io);
+  registerCancel(finetune, io);
+  registerWait(finetune, io);
+};
 
+/** `kbatch finetune prepare`: records → chat-format training examples, validated. */
+function registerPrepare(finetune: Command, io: CliIo): void {
   finetune
     .command('prepare')
     .description('Write chat-format training examples ({"messages":[…]}), one per record, validated')
@@ -83,7 +94,10 @@ Tokens are estimated as ceil(characters / 4) per message + 5 per message + 1.`,
           `${summary.rejected > 0 ? `, ${summary.rejected} rejected${summary.rejectsFile ? ` (see ${relative(io.cwd, summary.rejectsFile) || summary.rejectsFile})` : ''}` : ''}\n`,
       );
     });
+}
 
+/** `kbatch finetune create`: upload the training data and create the job (optionally wait for it). */
+function registerCreate(finetune: Command, io: CliIo): void {
   const create = finetune
     .command('create')
     .description('Upload training data (purpose fine-tune) and create a fine-tuning job')
@@ -107,7 +121,7 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
     )
     .action(async (flags: Record<string, unknown> & ClientFlags) => {
       const client = clientFromFlags(flags, io);
-      const job = await interruptible(io, (signal) =>
+      const job = await withInterrupt((signal) =>
         createFineTuneJob({
           client,
           signal,
@@ -131,13 +145,19 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
       }
       await waitAndPrint(io, client, job.id, flags);
     });
+}
 
+/** `kbatch finetune get`: one job as JSON. */
+function registerGet(finetune: Command, io: CliIo): void {
   addClientFlags(finetune.command('get').description('Show a fine-tuning job as JSON').argument('<job-id>'))
     .addHelpText('after', '\nExample:\n  kbatch finetune get 67ae81b59b08392687ea5f69')
     .action(async (jobId: string, flags: ClientFlags) => {
       io.stdout.write(`${JSON.stringify(await getFineTuneJob(clientFromFlags(flags, io), jobId), null, 2)}\n`);
     });
+}
 
+/** `kbatch finetune list`: every job, one JSON line each. */
+function registerList(finetune: Command, io: CliIo): void {
   addClientFlags(
     finetune
       .command('list')
@@ -153,7 +173,10 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
         if (!io.stdout.write(`${JSON.stringify(job)}\n`)) await new Promise((resolve) => io.stdout.once('drain', resolve));
       }
     });
+}
 
+/** `kbatch finetune cancel`: cancel a job. */
+function registerCancel(finetune: Command, io: CliIo): void {
   addClientFlags(finetune.command('cancel').description('Cancel a fine-tuning job; prints the job as JSON').argument('<job-id>'))
     .addHelpText('after', '\nExample:\n  kbatch finetune cancel 67ae81b59b08392687ea5f69')
     .action(async (jobId: string, flags: ClientFlags) => {
@@ -161,7 +184,10 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
       io.stderr.write(`fine-tuning job ${job.id}: ${job.status}\n`);
       io.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
     });
+}
 
+/** `kbatch finetune wait`: wait for a job, print the fine-tuned model id. */
+function registerWait(finetune: Command, io: CliIo): void {
   waitFlags(
     addClientFlags(
       finetune
@@ -174,10 +200,11 @@ Prints the job as JSON (or, with --wait, the fine-tuned model id) on stdout.`,
     .action(async (jobId: string, flags: ClientFlags & Record<string, unknown>) => {
       await waitAndPrint(io, clientFromFlags(flags, io), jobId, flags);
     });
-};
+}
+
 
 async function waitAndPrint(io: CliIo, client: KlusterClient, jobId: string, flags: Record<string, unknown>): Promise<void> {
-  const job = await interruptible(io, (signal) =>
+  const job = await withInterrupt((signal) =>
     waitForFineTuneJob({
       client,
       jobId,
@@ -190,11 +217,6 @@ async function waitAndPrint(io: CliIo, client: KlusterClient, jobId: string, fla
     }),
   );
   io.stdout.write(`${job.fine_tuned_model}\n`);
-}
-
-// Ctrl-C stops waiting (the job itself keeps running server-side) and exits 130 (143 on SIGTERM), like the batch commands.
-async function interruptible<T>(io: CliIo, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return withInterrupt(fn, (message) => io.stderr.write(`${message}\n`));
 }
 
 function waitFlags(command: Command): Command {

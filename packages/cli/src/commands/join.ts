@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { Option } from 'commander';
 import { formatJoinReport, joinFiles, loadAnswerSchema, type JoinIssue } from '@kbatch/core';
 import { EXIT, ExitError } from '../exit-error.js';
+import { parseLabels } from '../flags/labels.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -73,7 +74,7 @@ async function runJoin(flags: JoinFlags, io: CliIo): Promise<void> {
     results: flags.results.map(path),
     errors: (flags.errors ?? []).map(path),
     idColumn: flags.idColumn,
-    labels: flags.labels === undefined ? undefined : flags.labels.split(',').map((l) => l.trim()),
+    labels: flags.labels === undefined ? undefined : parseLabels(flags.labels),
     confidence: flags.logprobs === true,
     schema: flags.schema === undefined ? undefined : await loadAnswerSchema(path(flags.schema)),
     prefix: flags.prefix,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 

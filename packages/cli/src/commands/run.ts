@@ -1,12 +1,14 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, resumeRun, runJob, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
-import { startEmulator, type Emulator } from '@kbatch/emulator';
-import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, withInterrupt, type JobFlags } from '../client-flags.js';
+import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { startEmulator } from '@kbatch/emulator';
+import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, type JobFlags } from '../flags/client-flags.js';
+import { parseLabels } from '../flags/labels.js';
+import { withInterrupt } from '../interrupt.js';
 import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
 import { CHUNK_FLAG_OPTIONS, INPUT_FLAG_OPTIONS, REQUEST_FLAG_OPTIONS, type ChunkFlags, type InputFlags, type RequestFlags } from '../flags/index.js';
-import { createProgressReporter } from '../progress/index.js';
+import { createProgressReporter, type ProgressMode, type ProgressReporter } from '../progress/index.js';
 import { realtimeProgress } from '../progress/realtime-progress.js';
 import { EXIT, ExitError } from '../exit-error.js';
 import type { CliIo } from '../io.js';
@@ -149,7 +151,7 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
       stdout: io.stdout,
       output: flags.output === undefined ? '-' : path(flags.output),
       ...(flags.outputFormat ? { outputFormat: flags.outputFormat } : {}),
-      ...(flags.labels !== undefined ? { labels: flags.labels.split(',').map((l) => l.trim()).filter((l) => l !== '') } : {}),
+      ...(flags.labels !== undefined ? { labels: parseLabels(flags.labels) } : {}),
       ...(flags.schema !== undefined ? { schema: path(flags.schema) } : {}),
       ...(flags.retries !== undefined ? { retries: flags.retries as number } : {}),
       ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
@@ -158,7 +160,7 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
       ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
       ...realtimeOptionsFromFlags(flags),
     };
-    await executeRun(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
 }
 
@@ -175,7 +177,7 @@ function besideOutput(output: string | undefined, fallback: string, path: (p: st
  * (stdout when it had no --output).
  */
 export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo): Promise<void> {
-  await executeRun(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
+  await runAndReport(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
 }
 
 /** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */
@@ -195,25 +197,52 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
 }
 
 type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt'> & { window?: string };
+type RunCommandFlags = JobFlags & { local?: boolean; verbose?: boolean };
 
-async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; verbose?: boolean }, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
-  let emulator: Emulator | undefined;
-  const clientFlags = { ...flags };
+/**
+ * Run (or resume) a run job as the CLI does: client from flags (or an in-process emulator with --local), progress
+ * and warnings on stderr, Ctrl-C → a resumable stop, the summary on stderr, exit 3 when records failed.
+ */
+async function runAndReport(cmd: Command, flags: RunCommandFlags, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
+  const jobOptions = jobOptionsGiven(cmd, flags);
+  const emulator = flags.local ? await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 }) : undefined;
+  const clientFlags = emulator ? { ...flags, apiKey: 'local-emulator', baseUrl: emulator.baseURL } : flags;
+  if (emulator && cmd.getOptionValueSource('pollInterval') === 'default') jobOptions.pollIntervalMs = 100;
+  const mode = progressMode(flags);
+  const progress = createProgressReporter({ stream: io.stderr, mode });
+  let summary: RunSummary;
+  try {
+    const client = clientFromFlags(clientFlags, io);
+    summary = await withInterrupt((signal) =>
+      run({
+        ...jobOptions,
+        client,
+        signal,
+        onProgress: progressHandler(progress, realtimeProgress(io.stderr, mode), mode),
+        onWarning: (message) => progress.log(`warning: ${message}`),
+        ...(flags.verbose ? { onIssue: (issue: JoinIssue) => progress.log(`${issue.code}: ${issue.message}`) } : {}),
+      }),
+    );
+  } finally {
+    progress.done();
+    await emulator?.close();
+  }
+  printSummary(io, flags, mode, summary);
+}
+
+/** The job flags as run options: only those the user set where the core's default depends on the run. */
+function jobOptionsGiven(cmd: Command, flags: RunCommandFlags): Omit<JobOptions, 'client'> {
   const { concurrency, window, ...jobOptions } = jobOptionsFromFlags(flags);
   // Unset, the core picks the default of the mode: 4 uploads at a time, or 16 realtime requests.
   if (cmd.getOptionValueSource('concurrency') !== 'default') Object.assign(jobOptions, { concurrency });
   // Unset, a new run uses 24h and a rerun keeps its stored window (a given one may replace it until a batch exists).
   if (window !== undefined && cmd.getOptionValueSource('window') !== 'default') Object.assign(jobOptions, { window });
-  if (flags.local) {
-    emulator = await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 });
-    clientFlags.apiKey = 'local-emulator';
-    clientFlags.baseUrl = emulator.baseURL;
-    if (cmd.getOptionValueSource('pollInterval') === 'default') jobOptions.pollIntervalMs = 100;
-  }
-  const mode = progressMode(flags);
-  const progress = createProgressReporter({ stream: io.stderr, mode });
-  const realtime = realtimeProgress(io.stderr, mode);
-  const onProgress = (event: RunEvent): void => {
+  return jobOptions;
+}
+
+/** Run events to the progress display: realtime events to their own line, straggler notes as log lines. */
+function progressHandler(progress: ProgressReporter, realtime: (event: Extract<RunEvent, { type: 'realtime' }>) => void, mode: ProgressMode): (event: RunEvent) => void {
+  return (event) => {
     if (event.type === 'realtime') return realtime(event);
     if (event.type === 'stragglers' && mode !== 'json') {
       if (mode !== 'none') progress.log(event.message);
@@ -221,31 +250,10 @@ async function executeRun(cmd: Command, flags: JobFlags & { local?: boolean; ver
     }
     progress.onEvent(event);
   };
-  let summary: RunSummary;
-  try {
-    const client = clientFromFlags(clientFlags, io);
-    summary = await withInterrupt(
-      (signal) =>
-        run({
-          ...jobOptions,
-          client,
-          signal,
-          onProgress,
-          onWarning: (message) => progress.log(`warning: ${message}`),
-          ...(flags.verbose ? { onIssue: (issue: JoinIssue) => progress.log(`${issue.code}: ${issue.message}`) } : {}),
-        }),
-      (message) => {
-        progress.done();
-        io.stderr.write(`${message}\n`);
-      },
-    );
-  } catch (err) {
-    progress.done();
-    throw err;
-  } finally {
-    await emulator?.close();
-  }
-  progress.done();
+}
+
+/** The summary on stderr (one JSON line with --progress json); exit 3 when records failed. */
+function printSummary(io: CliIo, flags: RunCommandFlags, mode: ProgressMode, summary: RunSummary): void {
   // --quiet keeps the summary when records failed (exit 3 must not come with nothing to say).
   if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'summary', ...summary })}\n`);
   else if (!flags.quiet || summary.failed > 0) io.stderr.write(formatRunSummary(summary));

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../client-flags.js';
+import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 

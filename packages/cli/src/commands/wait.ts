@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { resumeJob } from '@kbatch/core';
-import { addJobFlags, executeJob, type JobFlags } from '../client-flags.js';
+import { addJobFlags, type JobFlags } from '../flags/client-flags.js';
+import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 

@@ -1,4 +1,4 @@
-// Flag builders and flag → core option mappers shared by commands (prepare, split, run).
+// Flag builders and flag → core option mappers shared by commands.
 export { addRequestFlags, requestOptionsFromFlags, REQUEST_FLAG_OPTIONS } from './request-flags.js';
 export type { RequestFlags } from './request-flags.js';
 export { addInputFlags, inputOptionsFromFlags, INPUT_FLAG_OPTIONS } from './input-flags.js';
@@ -7,3 +7,6 @@ export { addChunkFlags, chunkOptionsFromFlags, CHUNK_FLAG_OPTIONS } from './chun
 export type { ChunkFlags } from './chunk-flags.js';
 export { withFlagNames, flagName } from './flag-errors.js';
 export { numberArg, collectArg, parseLogitBias } from './numbers.js';
+export { parseLabels } from './labels.js';
+export { addClientFlags, addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode } from './client-flags.js';
+export type { ClientFlags, JobFlags, KlusterClient } from './client-flags.js';

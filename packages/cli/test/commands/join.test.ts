@@ -84,6 +84,14 @@ describe('kbatch join', () => {
     expect((res.error as ExitError).exitCode).toBe(3);
   });
 
+  it('reads --labels like kbatch run: labels trimmed, empty ones dropped', async () => {
+    const args = ['join', '--input', 'reviews.csv', '--results', 'out.jsonl', '--errors', 'err.jsonl', '--id-column', 'id', '--labels'];
+    const clean = await kbatch([...args, 'positive,negative,neutral']);
+    const sloppy = await kbatch([...args, ' positive,,negative, neutral,']);
+    expect(sloppy.stdout).toBe(clean.stdout);
+    expect(JSON.parse(sloppy.stdout.split('\n')[0]!)).toMatchObject({ id: 'a1', label: 'positive' });
+  });
+
   it('lists missing and unknown results with --verbose', async () => {
     const res = await kbatch(['join', '--input', 'reviews.csv', '--results', 'out.jsonl', '--id-column', 'id', '--verbose']);
     expect(res.stderr).toMatch(/JOIN_MISSING_RESULT: record 2 \(custom_id "a2"\) has no result/);

@@ -60,6 +60,14 @@ describe('kbatch run', () => {
     expect(rows.find((r) => r.id === 'r07')!.label).toBe('negative');
   });
 
+  it('reads --labels like kbatch join: labels trimmed, empty ones dropped', async () => {
+    const cwd = await root();
+    const run = await runBin(['run', REVIEWS, '--local', '--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', ' positive,,negative, neutral,'], { cwd });
+    expect(run.code).toBe(0);
+    const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string });
+    expect(new Set(rows.map((r) => r.label))).toEqual(new Set(['positive', 'negative', 'neutral']));
+  });
+
   it('reads records from stdin and writes --output in the format of its extension', async () => {
     const cwd = await root();
     const stdin = '{"q":"great, love it"}\n{"q":"awful, broken"}\n';

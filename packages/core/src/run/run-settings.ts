@@ -51,6 +51,9 @@ export async function readTemplate(opts: ResolvedRunJobOptions, cwd: string): Pr
   }
 }
 
+// What a new run (or a rerun naming its request) must have, checked after its template file was read.
+const RequiredRequestFields = RequestFieldsSchema.pick({ model: true, prompt: true });
+
 /**
  * The request options a run was given (its template file already read by {@link readTemplate}). Their values were
  * validated once by `RunJobOptionsSchema`; only what that could not see is checked here: a model and a non-empty
@@ -63,8 +66,6 @@ export async function requestOptions(opts: ResolvedRunJobOptions, cwd: string): 
   parseOptions(RequiredRequestFields, { model: request.model, prompt: request.prompt }, 'runJob');
   return request;
 }
-
-const RequiredRequestFields = RequestFieldsSchema.pick({ model: true, prompt: true });
 
 /** Where a new run's settings come from besides its options. */
 export interface NewRunContext {

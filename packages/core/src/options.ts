@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError } from './errors.js';
+import { OUTPUT_FORMATS } from './output/output-format.js';
 
 /**
  * Parse a public options object once, turning the first zod issue into
@@ -67,6 +68,6 @@ export const outputField = () => z.union([z.string().min(1), z.instanceof(Writab
 /** Where rejected records go: a file path or a Writable. */
 export const rejectsField = () => z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path or a Writable' });
 /** Output format of joined records. */
-export const OutputFormatSchema = z.enum(['jsonl', 'csv', 'tsv', 'json'], { error: 'must be one of jsonl, csv, tsv, json' });
+export const OutputFormatSchema = z.enum(OUTPUT_FORMATS, { error: `must be one of ${OUTPUT_FORMATS.join(', ')}` });
 /** A non-empty string, with one message for a wrong type and one for an empty string. */
 export const nonEmptyField = (what: string, empty = what) => z.string({ error: what }).min(1, { error: empty });

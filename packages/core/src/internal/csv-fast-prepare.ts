@@ -12,7 +12,7 @@ import type { InputEncoding } from '../records/read-options.js';
 import type { SourceRecord } from '../records/types.js';
 import type { RequestBuilder } from '../request/to-batch-request.js';
 import type { CompiledTemplate } from '../request/template.js';
-import { CsvByteScanner, spanTexts, type CsvByteSink } from './csv-byte-scanner.js';
+import { CsvScanner, spanTexts, type CsvSink } from './csv-scanner.js';
 import { invalidUtf8Reason, latin1ToUtf8, Utf8Check } from './utf8.js';
 
 const OUT_BYTES = 1 << 20;
@@ -74,7 +74,7 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
     opts.onReject(rejected);
   };
 
-  const sink: CsvByteSink = {
+  const sink: CsvSink = {
     header(fields, line) {
       decided = true;
       const seen = new Set<string>();
@@ -172,7 +172,7 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
     },
   };
 
-  const scanner = new CsvByteScanner(opts.delimiter.charCodeAt(0));
+  const scanner = new CsvScanner(opts.delimiter);
   // Bytes go to the scanner as they are; invalid UTF-8 only switches on the per-row check above.
   const utf8 = new Utf8Check();
   const latin1 = opts.encoding === 'latin1';

@@ -1,0 +1,78 @@
+import { KbatchError } from '../errors.js';
+import { CsvScanner, spanText, spanTexts, type CsvSink } from '../internal/csv-scanner.js';
+import { invalidUtf8Reason, latin1ToUtf8 } from '../internal/utf8.js';
+import { RecordReader, type RecordReaderOptions } from './record-reader.js';
+import { raggedData } from './rejected-record.js';
+import type { SourceRecord } from './types.js';
+
+/** CSV/TSV records through the byte scanner prepare uses: only the fields are decoded, never the whole text. */
+export class CsvRecordReader extends RecordReader implements CsvSink {
+  private readonly scanner: CsvScanner;
+  private readonly latin1: boolean;
+  private columns: string[] = [];
+  private safeKeys = true;
+  private readonly onHeader: RecordReaderOptions['onHeader'];
+
+  constructor(file: string, opts: RecordReaderOptions, format: 'csv' | 'tsv') {
+    super(file, opts);
+    this.onHeader = opts.onHeader;
+    this.latin1 = opts.encoding === 'latin1';
+    this.scanner = new CsvScanner(opts.delimiter ?? (format === 'tsv' ? '\t' : ','));
+  }
+
+  push(chunk: Buffer | string): SourceRecord[] {
+    this.check(chunk);
+    // Text chunks are taken as decoded (their UTF-8 is what they say); Latin-1 bytes become UTF-8.
+    const bytes = this.latin1 ? latin1ToUtf8(chunk) : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.scanner.push(bytes, this);
+    return this.take();
+  }
+
+  end(): SourceRecord[] {
+    this.checkEnd();
+    this.scanner.end(this);
+    return this.take();
+  }
+
+  header(fields: string[], line: number): void {
+    const seen = new Set<string>();
+    for (const name of fields) {
+      if (seen.has(name)) {
+        throw new KbatchError('RECORD_INVALID', `${this.file}:${line}: the header names column "${name}" twice`, {
+          file: this.file,
+          line,
+          field: name,
+        });
+      }
+      seen.add(name);
+    }
+    this.columns = fields;
+    this.safeKeys = !seen.has('__proto__');
+    this.onHeader?.(fields, line);
+  }
+
+  row(src: Buffer, spans: Int32Array, count: number, line: number): void {
+    const columns = this.columns;
+    if (this.suspect) {
+      const fields = spanTexts(src, spans, count);
+      const bad = fields.findIndex((f) => f.includes('\uFFFD'));
+      if (bad !== -1) {
+        this.reject(line, invalidUtf8Reason(`in field "${columns[bad]}"`), JSON.stringify(raggedData(columns, fields)), { code: 'INPUT_ENCODING' });
+        return;
+      }
+    }
+    const data: Record<string, string> = {};
+    if (this.safeKeys) {
+      for (let i = 0; i < columns.length; i++) data[columns[i]!] = spanText(src, spans, i);
+    } else {
+      for (let i = 0; i < columns.length; i++) {
+        Object.defineProperty(data, columns[i]!, { value: spanText(src, spans, i), enumerable: true, writable: true, configurable: true });
+      }
+    }
+    this.batch.push({ index: ++this.count, line, data });
+  }
+
+  invalid(reason: string, line: number, raw: string, fields?: string[]): void {
+    this.reject(line, reason, raw, fields ? { code: 'RECORD_INVALID', data: raggedData(this.columns, fields) } : undefined);
+  }
+}

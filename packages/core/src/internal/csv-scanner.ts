@@ -17,7 +17,13 @@ const PARTIAL = 2; // the input ends inside the record: wait for more
 const ERROR = 3; // malformed: `error` says why
 const SKIPPED = 4; // a blank line
 
-/** Receives records as spans: field i is `src[spans[3i] .. spans[3i+1])`, quoted when `spans[3i+2]` is 1. */
+/** The span flag of a quoted field holding doubled quotes. */
+export const ESCAPED = 2;
+
+/**
+ * Receives records as spans: field i is `src[spans[3i] .. spans[3i+1])`; `spans[3i+2]` is {@link ESCAPED} when the
+ * field holds doubled quotes (`""` for `"`), else 0.
+ */
 export interface CsvSink {
   header(fields: string[], line: number): void;
   row(src: Buffer, spans: Int32Array, count: number, line: number): void;
@@ -135,6 +141,7 @@ export class CsvScanner {
     const valueStart = this.pos + 1;
     let start = valueStart;
     let close: number;
+    let escaped = 0;
     for (;;) {
       const q = src.indexOf(QUOTE, start);
       if (q === -1 || (q + 1 === n && !final)) {
@@ -147,6 +154,7 @@ export class CsvScanner {
       }
       if (q + 1 < n && src[q + 1] === QUOTE) {
         start = q + 2;
+        escaped = ESCAPED;
         continue;
       }
       close = q;
@@ -154,7 +162,7 @@ export class CsvScanner {
     }
     this.pos = close + 1;
     for (let k = src.indexOf(LF, valueStart); k !== -1 && k < close; k = src.indexOf(LF, k + 1)) this.line++;
-    this.span(valueStart, close, 1);
+    this.span(valueStart, close, escaped);
     return this.afterQuote();
   }
 
@@ -241,7 +249,7 @@ export class CsvScanner {
     }
   }
 
-  private span(start: number, end: number, quoted: number): void {
+  private span(start: number, end: number, escaped: number): void {
     const f = this.count++;
     if (3 * f + 3 > this.spans.length) {
       const bigger = new Int32Array(this.spans.length * 2);
@@ -250,14 +258,14 @@ export class CsvScanner {
     }
     this.spans[3 * f] = start;
     this.spans[3 * f + 1] = end;
-    this.spans[3 * f + 2] = quoted;
+    this.spans[3 * f + 2] = escaped;
   }
 }
 
 /** Field `f` of a record as a string (quotes undoubled). */
 export function spanText(src: Buffer, spans: Int32Array, f: number): string {
   const text = src.toString('utf8', spans[3 * f]!, spans[3 * f + 1]!);
-  return spans[3 * f + 2] === 1 ? text.replaceAll('""', '"') : text;
+  return spans[3 * f + 2] === ESCAPED ? text.replaceAll('""', '"') : text;
 }
 
 /** The fields of a record as strings (quotes undoubled). */

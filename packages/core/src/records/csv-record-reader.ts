@@ -35,19 +35,9 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
   }
 
   header(fields: string[], line: number): void {
-    const seen = new Set<string>();
-    for (const name of fields) {
-      if (seen.has(name)) {
-        throw new KbatchError('RECORD_INVALID', `${this.file}:${line}: the header names column "${name}" twice`, {
-          file: this.file,
-          line,
-          field: name,
-        });
-      }
-      seen.add(name);
-    }
+    checkHeader(fields, this.file, line);
     this.columns = fields;
-    this.safeKeys = !seen.has('__proto__');
+    this.safeKeys = !fields.includes('__proto__');
     this.onHeader?.(fields, line);
   }
 
@@ -74,5 +64,19 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
 
   invalid(reason: string, line: number, raw: string, fields?: string[]): void {
     this.reject(line, reason, raw, fields ? { code: 'RECORD_INVALID', data: raggedData(this.columns, fields) } : undefined);
+  }
+}
+
+/**
+ * Refuse a header that names a column twice (the records would lose a value).
+ * @throws KbatchError RECORD_INVALID naming the column, the file and the line
+ */
+export function checkHeader(fields: readonly string[], file: string, line: number): void {
+  const seen = new Set<string>();
+  for (const name of fields) {
+    if (seen.has(name)) {
+      throw new KbatchError('RECORD_INVALID', `${file}:${line}: the header names column "${name}" twice`, { file, line, field: name });
+    }
+    seen.add(name);
   }
 }

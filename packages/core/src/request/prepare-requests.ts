@@ -11,11 +11,10 @@ import { ReadRecordsOptionsSchema, type ReadRecordsOptions, type ResolvedReadRec
 import { openInput, recordBatches } from '../records/record-batches.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
 import type { SourceRecord } from '../records/types.js';
+import { LineBuffer } from './line-buffer.js';
 import { createRequestEncoder } from './request-encoder.js';
 import type { RequestOptions } from './request-options.js';
 import { createRequestBuilder, type RequestBuilder } from './to-batch-request.js';
-
-const OUT_BUFFER_BYTES = 1 << 20;
 
 const PrepareOutputSchema = z.object({
   output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).default('-'),
@@ -173,10 +172,7 @@ async function textPrepare(
     },
   });
 
-  // Lines are encoded straight into a large buffer: no big string is built, flattened and re-encoded.
-  let buf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
-  let off = 0;
-  const full: Buffer[] = [];
+  const out = new LineBuffer();
   let linesWritten = 0;
   // CSV rows share their header's columns: the first record stands for all of them.
   let check = checkRecord;
@@ -190,21 +186,14 @@ async function textPrepare(
       }
       const line = encoder.encodeLine(record);
       if (line === undefined) continue;
-      const need = line.length * 3 + 1;
-      if (off + need > buf.length) {
-        if (off > 0) full.push(buf.subarray(0, off));
-        buf = Buffer.allocUnsafe(Math.max(OUT_BUFFER_BYTES, need));
-        off = 0;
-      }
-      off += buf.write(line, off);
-      buf[off++] = 10;
+      out.writeLine(line);
       linesWritten++;
     }
     drainUpTo(Infinity);
-    for (const chunk of full.splice(0)) await write(chunk);
+    for (const chunk of out.take()) await write(chunk);
   }
   drainUpTo(Infinity);
-  if (off > 0) await write(buf.subarray(0, off));
+  for (const chunk of out.take(true)) await write(chunk);
   return linesWritten;
 }
 

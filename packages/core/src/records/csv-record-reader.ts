@@ -1,5 +1,6 @@
 import { KbatchError } from '../errors.js';
-import { CsvScanner, spanText, spanTexts, type CsvSink } from '../internal/csv-scanner.js';
+import { isAscii } from 'node:buffer';
+import { CsvScanner, ESCAPED, spanText, spanTexts, type CsvSink } from '../internal/csv-scanner.js';
 import { invalidUtf8Reason, latin1ToUtf8 } from '../internal/utf8.js';
 import { RecordReader, type RecordReaderOptions } from './record-reader.js';
 import { raggedData } from './rejected-record.js';
@@ -12,6 +13,9 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
   private columns: string[] = [];
   private safeKeys = true;
   private readonly onHeader: RecordReaderOptions['onHeader'];
+  // The scanner's current buffer decoded once when it is all ASCII (bytes are then characters): fields are slices.
+  private src: Buffer | undefined;
+  private text: string | undefined;
 
   constructor(file: string, opts: RecordReaderOptions, format: 'csv' | 'tsv') {
     super(file, opts);
@@ -25,6 +29,7 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
     // Text chunks are taken as decoded (their UTF-8 is what they say); Latin-1 bytes become UTF-8.
     const bytes = this.latin1 ? latin1ToUtf8(chunk) : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.scanner.push(bytes, this);
+    this.src = this.text = undefined;
     return this.take();
   }
 
@@ -51,13 +56,15 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
         return;
       }
     }
+    if (src !== this.src) {
+      this.src = src;
+      this.text = isAscii(src) ? src.toString('latin1') : undefined;
+    }
     const data: Record<string, string> = {};
-    if (this.safeKeys) {
-      for (let i = 0; i < columns.length; i++) data[columns[i]!] = spanText(src, spans, i);
-    } else {
-      for (let i = 0; i < columns.length; i++) {
-        Object.defineProperty(data, columns[i]!, { value: spanText(src, spans, i), enumerable: true, writable: true, configurable: true });
-      }
+    for (let i = 0; i < columns.length; i++) {
+      const value = this.text === undefined ? spanText(src, spans, i) : asciiSpanText(this.text, spans, i);
+      if (this.safeKeys) data[columns[i]!] = value;
+      else Object.defineProperty(data, columns[i]!, { value, enumerable: true, writable: true, configurable: true });
     }
     this.batch.push({ index: ++this.count, line, data });
   }
@@ -65,6 +72,11 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
   invalid(reason: string, line: number, raw: string, fields?: string[]): void {
     this.reject(line, reason, raw, fields ? { code: 'RECORD_INVALID', data: raggedData(this.columns, fields) } : undefined);
   }
+}
+
+function asciiSpanText(text: string, spans: Int32Array, f: number): string {
+  const value = text.slice(spans[3 * f], spans[3 * f + 1]);
+  return spans[3 * f + 2] === ESCAPED ? value.replaceAll('""', '"') : value;
 }
 
 /**

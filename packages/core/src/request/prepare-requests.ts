@@ -126,7 +126,7 @@ export async function prepareRequests(options: PrepareRequestsOptions): Promise<
         done = true;
       }
     }
-    if (!done) linesWritten = await textPrepare(textRead, { file, builder, checkRecord: io.checkRecord }, rejectsOut, write, io.signal);
+    if (!done) linesWritten = await textPrepare(textRead, { file, builder, checkRecord: io.checkRecord, rejectsOut, write, signal: io.signal });
     if (ownsOutput) {
       out.end();
       await finished(out);
@@ -144,13 +144,17 @@ export async function prepareRequests(options: PrepareRequestsOptions): Promise<
 }
 
 // The general path: records as objects, lines built as text (any format, ids from a column).
-async function textPrepare(
-  read: ResolvedReadRecordsOptions,
-  { file, builder, checkRecord }: { file: string; builder: RequestBuilder; checkRecord: ((record: SourceRecord, file: string) => void) | undefined },
-  rejectsOut: RejectsWriter,
-  write: (bytes: Buffer) => Promise<void>,
-  signal: AbortSignal | undefined,
-): Promise<number> {
+interface TextPrepareContext {
+  file: string;
+  builder: RequestBuilder;
+  checkRecord: ((record: SourceRecord, file: string) => void) | undefined;
+  rejectsOut: RejectsWriter;
+  write: (bytes: Buffer) => Promise<void>;
+  signal: AbortSignal | undefined;
+}
+
+async function textPrepare(read: ResolvedReadRecordsOptions, context: TextPrepareContext): Promise<number> {
+  const { file, builder, checkRecord, rejectsOut, write, signal } = context;
   // Malformed rows are found while a chunk is parsed, before its records are built: queue them so the
   // rejects file stays in input order (bounded: a long run of bad rows is written at once).
   const readRejects: RejectedRecord[] = [];

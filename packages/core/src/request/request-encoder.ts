@@ -92,14 +92,14 @@ export function createCsvRowEncoder(builder: RequestBuilder, columns: readonly s
   const ids = idChecker(builder, options);
   return {
     encodeRow(out, row) {
-      const { src, spans } = row;
+      const { spans } = row;
       if (idIndex >= 0 && !acceptId(ids, row, idIndex, idColumn!)) return false;
       let bound = fixed + templateBound(user, spans);
       if (idIndex >= 0) bound += (spans[3 * idIndex + 1]! - spans[3 * idIndex]!) * 6;
       if (system !== undefined && !Buffer.isBuffer(system)) bound += templateBound(system, spans);
       out.reserve(bound);
       let off = copy(out.buf, out.off, head);
-      if (idIndex >= 0) off = writeField(out.buf, off, src, spans, idIndex);
+      if (idIndex >= 0) off = writeField(out.buf, off, row, idIndex);
       else off += out.buf.write(String(row.index), off, 'latin1');
       off = copy(out.buf, off, afterId);
       if (Buffer.isBuffer(system)) off = copy(out.buf, off, system);
@@ -193,7 +193,7 @@ function writeTemplate(out: Buffer, off: number, t: TemplateBytes, row: CsvRow):
   off = copy(out, off, t.open);
   for (let i = 0; i < t.columns.length; i++) {
     off = copy(out, off, t.literals[i]!);
-    off = writeField(out, off, row.src, row.spans, t.columns[i]!);
+    off = writeField(out, off, row, t.columns[i]!);
   }
   off = copy(out, off, t.literals[t.columns.length]!);
   return copy(out, off, t.close);
@@ -208,7 +208,8 @@ const HEX = '0123456789abcdef';
 
 // Field f JSON-escaped exactly as JSON.stringify does it, on UTF-8 bytes. In a quoted CSV field a quote is always
 // doubled, so `""` becomes `\"`.
-function writeField(out: Buffer, off: number, src: Buffer, spans: Int32Array, f: number): number {
+function writeField(out: Buffer, off: number, row: CsvRow, f: number): number {
+  const { src, spans } = row;
   const end = spans[3 * f + 1]!;
   const escaped = spans[3 * f + 2] === ESCAPED;
   for (let i = spans[3 * f]!; i < end; i++) {

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { recordBatches, recordStream, type RejectedRecord, type SourceRecord } from '../../src/index.js';
+import { Writable } from 'node:stream';
+import { prepareRequests, recordBatches, recordStream, type RejectedRecord, type SourceRecord } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { byteStream, tempFile } from '../helpers/inputs.js';
 import { collect } from '../helpers/streams.js';
@@ -77,6 +78,43 @@ describe('recordStream', () => {
     expect(tsv[0]!.data).toEqual({ a: '1', b: 'x\ty' });
     const semi = await read('a;b\n1;"2;3"\n', { delimiter: ';' });
     expect(semi[0]!.data).toEqual({ a: '1', b: '2;3' });
+  });
+
+  it('reads rows with more fields than the scanner first makes room for, whole and byte by byte', async () => {
+    const names = Array.from({ length: 100 }, (_, i) => `c${i}`);
+    const text = `${names.join(',')}\n${names.map((n) => `"${n}, v"`).join(',')}\n`;
+    for (const size of [undefined, 1]) {
+      const [record] = await read(text, {}, size);
+      expect(Object.values(record!.data)).toEqual(names.map((n) => `${n}, v`));
+    }
+  });
+
+  it('skips exactly the rows prepare rejects, with the same record numbers, lines, codes and raw text', async () => {
+    const csv = Buffer.concat([
+      Buffer.from('id,text\n1,ok\n2,"x"y\n3\n4,"fine\nstill"\n5,'),
+      Buffer.from([0xff, 0x0a]),
+      Buffer.from('6,"never closed\n'),
+    ]);
+    const skipped: RejectedRecord[] = [];
+    const stream = recordStream({ input: byteStream(csv, 5), format: 'csv', onInvalidRecord: 'skip' });
+    stream.on('skip', (r: RejectedRecord) => skipped.push(r));
+    const records = await collect<SourceRecord>(stream);
+    const prepared: RejectedRecord[] = [];
+    const rejects = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) prepared.push(JSON.parse(line) as RejectedRecord);
+        callback();
+      },
+    });
+    const output = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    await prepareRequests({ input: byteStream(csv, 5), format: 'csv', onInvalidRecord: 'skip', output, rejects, model: 'm', prompt: '{{text}}' });
+    expect(records.map((r) => [r.index, r.line])).toEqual([
+      [1, 2],
+      [4, 5],
+    ]);
+    const verdict = (r: RejectedRecord) => [r.record, r.line, r.code, r.raw];
+    expect(skipped.map(verdict)).toEqual(prepared.map(verdict));
+    expect(skipped.map((r) => r.code)).toEqual(['RECORD_INVALID', 'RECORD_INVALID', 'INPUT_ENCODING', 'RECORD_INVALID']);
   });
 
   it('keeps a column named __proto__ as data', async () => {

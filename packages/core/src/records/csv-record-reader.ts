@@ -48,8 +48,9 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
 
   row(src: Buffer, spans: Int32Array, count: number, line: number): void {
     const columns = this.columns;
-    if (this.suspect) {
-      const fields = spanTexts(src, spans, count);
+    // Once the input held invalid UTF-8, fields are decoded first to look for U+FFFD (and then used as they are).
+    const fields = this.suspect ? spanTexts(src, spans, count) : undefined;
+    if (fields !== undefined) {
       const bad = fields.findIndex((f) => f.includes('\uFFFD'));
       if (bad !== -1) {
         this.reject(line, invalidUtf8Reason(`in field "${columns[bad]}"`), JSON.stringify(raggedData(columns, fields)), { code: 'INPUT_ENCODING' });
@@ -62,7 +63,7 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
     }
     const data: Record<string, string> = {};
     for (let i = 0; i < columns.length; i++) {
-      const value = this.text === undefined ? spanText(src, spans, i) : asciiSpanText(this.text, spans, i);
+      const value = fields?.[i] ?? (this.text === undefined ? spanText(src, spans, i) : asciiSpanText(this.text, spans, i));
       if (this.safeKeys) data[columns[i]!] = value;
       else Object.defineProperty(data, columns[i]!, { value, enumerable: true, writable: true, configurable: true });
     }

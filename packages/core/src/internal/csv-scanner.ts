@@ -199,6 +199,8 @@ export class CsvScanner {
         return DONE;
       }
     }
+    // Name the whole character, so wait for the rest of one cut at the end of the chunk.
+    if (!this.final && pos + utf8Length(c) > n) return PARTIAL;
     this.error = `unexpected character ${JSON.stringify(src.toString('utf8', pos, Math.min(n, pos + 4))[0])} after a closing quote`;
     return ERROR;
   }
@@ -290,6 +292,10 @@ export function spanTexts(src: Buffer, spans: Int32Array, count: number): string
   const fields: string[] = [];
   for (let f = 0; f < count; f++) fields.push(spanText(src, spans, f));
   return fields;
+}
+
+function utf8Length(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 }
 
 function indexOr(src: Buffer, byte: number, from: number, none: number): number {

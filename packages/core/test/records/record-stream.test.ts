@@ -136,6 +136,12 @@ describe('recordStream', () => {
     expectKbatchError(await catchError(() => read('a,b\n1,x"y\n')), { code: 'RECORD_INVALID', message: 'quote appears inside' });
   });
 
+  it('names the character after a closing quote even when a chunk ends inside it', async () => {
+    for (const size of [1, 2, 9]) {
+      expectKbatchError(await catchError(() => read('a,b\n1,"x"é\n', {}, size)), { code: 'RECORD_INVALID', line: 2, message: 'unexpected character "é"' });
+    }
+  });
+
   it('refuses a header that names a column twice', async () => {
     expectKbatchError(await catchError(() => read('a,a\n1,2\n')), { code: 'RECORD_INVALID', line: 1, field: 'a' });
   });

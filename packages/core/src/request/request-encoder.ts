@@ -1,7 +1,8 @@
 // The one place where a record becomes a request line. Two forms share the builder's frame (custom_id, body start,
-// messages, tail), the custom_id checks and the reject policy: `encodeLine` from a record's values, and
-// `createCsvRowEncoder` from CSV field spans, copying and JSON-escaping bytes (prepare's fast path: no UTF-16
-// decode, no JSON.stringify, no re-encode). Both write the same bytes; the tests compare them.
+// messages, tail), the custom_id checks and the reject policy: `recordLine` (under `encodeLine` and `toLine`)
+// from a record's values, and `createCsvRowEncoder` from CSV field spans, copying and JSON-escaping bytes
+// (prepare's fast path: no UTF-16 decode, no JSON.stringify, no re-encode). Both write the same bytes; the tests
+// compare them.
 import { isKbatchError, type KbatchError } from '../errors.js';
 import { ESCAPED } from '../internal/csv-scanner.js';
 import type { OnInvalidRecord, RejectHandler, RejectedRecord } from '../records/rejected-record.js';
@@ -49,6 +50,19 @@ export function createRequestEncoder(builder: RequestBuilder, options: EncoderPo
   };
 }
 
+/**
+ * A record's request line (no newline), from its values: equal to `JSON.stringify(builder.toObject(record))`, with
+ * only the custom_id and the rendered prompts JSON-encoded per record. This is `builder.toLine`.
+ */
+export function recordLine(builder: RequestBuilder, record: SourceRecord, file?: string): string {
+  const { frame } = builder;
+  const ctx = { file, record: record.index, line: record.line };
+  let line = '{"custom_id":' + JSON.stringify(customIdFor(record, builder.options.idColumn, file)) + frame.bodyStart;
+  if (frame.systemJson !== undefined) line += frame.systemJson;
+  else if (frame.system !== undefined) line += `{"role":"system","content":${JSON.stringify(frame.system.render(record.data, ctx))}},`;
+  return line + `{"role":"user","content":${JSON.stringify(frame.user.render(record.data, ctx))}}` + frame.tail;
+}
+
 /** One CSV row as the scanner found it (reused from row to row). */
 export interface CsvRow {
   src: Buffer;
@@ -83,7 +97,7 @@ export function createCsvRowEncoder(builder: RequestBuilder, columns: readonly s
   const idColumn = builder.options.idColumn;
   const idIndex = idColumn === undefined ? -1 : columns.indexOf(idColumn);
   const user = templateBytes(frame.user, 'user', columns);
-  const system = frame.system === undefined ? undefined : systemBytes(frame.system, columns);
+  const system = frame.system === undefined ? undefined : systemBytes(frame, columns);
   if (user === undefined || system === null || (idColumn !== undefined && idIndex === -1)) return undefined;
   const head = Buffer.from(idColumn === undefined ? '{"custom_id":"row-' : '{"custom_id":"');
   const afterId = Buffer.from(`"${frame.bodyStart}`);
@@ -177,9 +191,9 @@ function templateBytes(template: CompiledTemplate, role: string, columns: readon
 }
 
 // A system prompt without fields is encoded once; null when it names a field the header lacks.
-function systemBytes(template: CompiledTemplate, columns: readonly string[]): TemplateBytes | Buffer | null {
-  if (template.fields.length === 0) return Buffer.from(`{"role":"system","content":${JSON.stringify(template.render({}))}},`);
-  return templateBytes(template, 'system', columns) ?? null;
+function systemBytes(frame: RequestBuilder['frame'], columns: readonly string[]): TemplateBytes | Buffer | null {
+  if (frame.systemJson !== undefined) return Buffer.from(frame.systemJson);
+  return templateBytes(frame.system!, 'system', columns) ?? null;
 }
 
 function templateBound(t: TemplateBytes, spans: Int32Array): number {

@@ -64,6 +64,13 @@ async function runOnce(rows, dir) {
   console.log(`  prepare | split wall time ${wall.toFixed(2)} s (${fmt(rows / wall)} rows/s); ${s.stderr.trim().split('\n').pop()}`);
 
   // 3. Miller on the same file.
+  // 3. recordStream over the same file (what the join reads): the CSV records through the same scanner.
+  const core = new URL('../packages/core/dist/index.js', import.meta.url).href;
+  const readAll = `const { recordStream } = await import(${JSON.stringify(core)}); let n = 0; for await (const r of recordStream({ input: process.argv[1], onInvalidRecord: 'skip' })) n++; if (n !== ${rows}) throw new Error('read ' + n);`;
+  const records = await timed(['node', '--input-type=module', '-e', readAll, csv], { stdout: 'ignore' });
+  report('recordStream (the join reads this)', records, rows, mb);
+
+  // 4. Miller on the same file.
   const mlr = await timed(['mlr', '--icsv', '--ojsonl', 'cat', csv], { stdout: 'ignore' });
   report('mlr --icsv --ojsonl cat > /dev/null', mlr, rows, mb);
   console.log(`  ratio (Miller time / kbatch time, ≥ 1 means kbatch is at least as fast): prepare ${(mlr.seconds / alone.seconds).toFixed(2)}, prepare in the pipe ${(mlr.seconds / p.seconds).toFixed(2)}`);
@@ -71,7 +78,7 @@ async function runOnce(rows, dir) {
 }
 
 function report(label, m, rows, mb) {
-  console.log(`  ${label.padEnd(38)} ${m.seconds.toFixed(2).padStart(6)} s  ${fmt(rows / m.seconds).padStart(9)} rows/s  ${(mb / m.seconds).toFixed(1).padStart(6)} MB/s  peak RSS ${m.rssMb.toFixed(0)} MB  (cpu ${m.cpu})`);
+  console.log(`  ${label.padEnd(38)} ${m.seconds.toFixed(2).padStart(6)} s  ${fmt(rows / m.seconds).padStart(9)} rows/s  ${(mb / m.seconds).toFixed(1).padStart(6)} MB/s  peak RSS ${m.rssMb.toFixed(0)} MB  (user+sys ${m.cpuSeconds.toFixed(2)} s)`);
 }
 
 function fmt(n) {
@@ -87,10 +94,10 @@ function ensureMiller() {
   }
 }
 
-// Run a command under GNU time; resolves with elapsed seconds, peak RSS and CPU share.
+// Run a command under GNU time; resolves with elapsed seconds, peak RSS and user+sys CPU seconds.
 function timedChild(argv, { stdin = 'ignore', stdout = 'ignore' } = {}) {
   const timeFile = join(tmpdir(), `kbatch-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %M %P', ...argv], {
+  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %M %U %S', ...argv], {
     stdio: [typeof stdin === 'string' ? stdin : 'pipe', stdout, 'pipe'],
   });
   if (typeof stdin !== 'string') stdin.pipe(child.stdin);
@@ -102,8 +109,8 @@ function timedChild(argv, { stdin = 'ignore', stdout = 'ignore' } = {}) {
       const text = await readFile(timeFile, 'utf8').catch(() => '');
       await rm(timeFile, { force: true });
       if (code !== 0) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr}\n${text}`));
-      const [seconds, kb, cpu] = text.trim().split('\n').pop().split(' ');
-      resolve({ seconds: Number(seconds), rssMb: Number(kb) / 1024, cpu, stderr });
+      const [seconds, kb, user, sys] = text.trim().split('\n').pop().split(' ');
+      resolve({ seconds: Number(seconds), rssMb: Number(kb) / 1024, cpuSeconds: Number(user) + Number(sys), stderr });
     });
   });
   return { child, done };

@@ -1,4 +1,4 @@
-type TypedArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
+type TypedArray = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array;
 
 /**
  * A copy of `array` with room for `capacity` entries, for the off-heap indexes that grow by doubling.

@@ -3,6 +3,7 @@ import { parseOptions } from '../options.js';
 import type { SourceRecord } from '../records/types.js';
 import { customIdFor } from './custom-id.js';
 import { CHAT_PARAM_FIELDS, RequestOptionsSchema, type RequestOptions, type ResolvedRequestOptions } from './request-options.js';
+import { recordLine } from './request-encoder.js';
 import { compileTemplate, type CompiledTemplate, type RenderContext } from './template.js';
 import type { BatchRequestLine, ChatMessage, ChatRequestBody } from './types.js';
 
@@ -13,7 +14,7 @@ export interface RequestBuilder {
   toObject(record: SourceRecord, file?: string): BatchRequestLine;
   /**
    * The same request serialized (no trailing newline); equal to `JSON.stringify(toObject(record))`.
-   * Only the custom_id and the rendered prompts are JSON-encoded per record.
+   * Only the custom_id and the rendered prompts are JSON-encoded per record (see request-encoder.ts).
    */
   toLine(record: SourceRecord, file?: string): string;
   /** The custom_id the record gets. */
@@ -31,6 +32,8 @@ export interface RequestBuilder {
     tail: string;
     user: CompiledTemplate;
     system: CompiledTemplate | undefined;
+    /** The system message encoded once, when its template has no fields. */
+    systemJson: string | undefined;
   };
 }
 
@@ -50,7 +53,6 @@ export function createRequestBuilder(options: RequestOptions | ResolvedRequestOp
     params[field] = value;
     paramsJson += `,${JSON.stringify(field)}:${JSON.stringify(value)}`;
   }
-  const head = '{"custom_id":';
   const bodyStart = `,"method":"POST","url":"/v1/chat/completions","body":{"model":${JSON.stringify(opts.model)},"messages":[`;
   // A system prompt without fields is encoded once.
   const systemJson =
@@ -58,9 +60,9 @@ export function createRequestBuilder(options: RequestOptions | ResolvedRequestOp
   const tail = `]${paramsJson}}}`;
   const ctx = (record: SourceRecord, file?: string): RenderContext => ({ file, record: record.index, line: record.line });
 
-  return {
+  const builder: RequestBuilder = {
     options: opts,
-    frame: { bodyStart, tail, user, system },
+    frame: { bodyStart, tail, user, system, systemJson },
     idOf: (record, file) => customIdFor(record, opts.idColumn, file),
     checkColumns: (columns, file, line) => checkColumns([user, system], columns, file, line),
     toObject(record, file) {
@@ -70,14 +72,9 @@ export function createRequestBuilder(options: RequestOptions | ResolvedRequestOp
       const body = { model: opts.model, messages, ...params } as ChatRequestBody;
       return { custom_id: customIdFor(record, opts.idColumn, file), method: 'POST', url: '/v1/chat/completions', body };
     },
-    toLine(record, file) {
-      const id = customIdFor(record, opts.idColumn, file);
-      let line = head + JSON.stringify(id) + bodyStart;
-      if (systemJson !== undefined) line += systemJson;
-      else if (system !== undefined) line += `{"role":"system","content":${JSON.stringify(system.render(record.data, ctx(record, file)))}},`;
-      return line + `{"role":"user","content":${JSON.stringify(user.render(record.data, ctx(record, file)))}}` + tail;
-    },
+    toLine: (record, file) => recordLine(builder, record, file),
   };
+  return builder;
 }
 
 function checkColumns(templates: Array<CompiledTemplate | undefined>, columns: readonly string[], file: string, line: number): void {

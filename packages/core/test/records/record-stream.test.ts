@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { recordBatches, recordStream, type RejectedRecord, type SourceRecord } from '../../src/index.js';
+import { Writable } from 'node:stream';
+import { prepareRequests, recordBatches, recordStream, type RejectedRecord, type SourceRecord } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { byteStream, tempFile } from '../helpers/inputs.js';
 import { collect } from '../helpers/streams.js';
@@ -79,6 +80,43 @@ describe('recordStream', () => {
     expect(semi[0]!.data).toEqual({ a: '1', b: '2;3' });
   });
 
+  it('reads rows with more fields than the scanner first makes room for, whole and byte by byte', async () => {
+    const names = Array.from({ length: 100 }, (_, i) => `c${i}`);
+    const text = `${names.join(',')}\n${names.map((n) => `"${n}, v"`).join(',')}\n`;
+    for (const size of [undefined, 1]) {
+      const [record] = await read(text, {}, size);
+      expect(Object.values(record!.data)).toEqual(names.map((n) => `${n}, v`));
+    }
+  });
+
+  it('skips exactly the rows prepare rejects, with the same record numbers, lines, codes and raw text', async () => {
+    const csv = Buffer.concat([
+      Buffer.from('id,text\n1,ok\n2,"x"y\n3\n4,"fine\nstill"\n5,'),
+      Buffer.from([0xff, 0x0a]),
+      Buffer.from('6,"never closed\n'),
+    ]);
+    const skipped: RejectedRecord[] = [];
+    const stream = recordStream({ input: byteStream(csv, 5), format: 'csv', onInvalidRecord: 'skip' });
+    stream.on('skip', (r: RejectedRecord) => skipped.push(r));
+    const records = await collect<SourceRecord>(stream);
+    const prepared: RejectedRecord[] = [];
+    const rejects = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) prepared.push(JSON.parse(line) as RejectedRecord);
+        callback();
+      },
+    });
+    const output = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    await prepareRequests({ input: byteStream(csv, 5), format: 'csv', onInvalidRecord: 'skip', output, rejects, model: 'm', prompt: '{{text}}' });
+    expect(records.map((r) => [r.index, r.line])).toEqual([
+      [1, 2],
+      [4, 5],
+    ]);
+    const verdict = (r: RejectedRecord) => [r.record, r.line, r.code, r.raw];
+    expect(skipped.map(verdict)).toEqual(prepared.map(verdict));
+    expect(skipped.map((r) => r.code)).toEqual(['RECORD_INVALID', 'RECORD_INVALID', 'INPUT_ENCODING', 'RECORD_INVALID']);
+  });
+
   it('keeps a column named __proto__ as data', async () => {
     const [record] = await read('__proto__,b\nx,y\n');
     expect(Object.keys(record!.data)).toEqual(['__proto__', 'b']);
@@ -96,6 +134,12 @@ describe('recordStream', () => {
     expectKbatchError(await catchError(() => read('a,b\n1,"open\n')), { code: 'RECORD_INVALID', line: 2, message: 'not closed' });
     expectKbatchError(await catchError(() => read('a,b\n1,"x"y\n')), { code: 'RECORD_INVALID', line: 2, message: 'after a closing quote' });
     expectKbatchError(await catchError(() => read('a,b\n1,x"y\n')), { code: 'RECORD_INVALID', message: 'quote appears inside' });
+  });
+
+  it('names the character after a closing quote even when a chunk ends inside it', async () => {
+    for (const size of [1, 2, 9]) {
+      expectKbatchError(await catchError(() => read('a,b\n1,"x"é\n', {}, size)), { code: 'RECORD_INVALID', line: 2, message: 'unexpected character "é"' });
+    }
   });
 
   it('refuses a header that names a column twice', async () => {

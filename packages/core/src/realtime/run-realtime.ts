@@ -119,13 +119,13 @@ export async function* runResolved(
   const run = createRunControl(o.signal);
   const onEvent = o.onEvent;
   const emit = (event: RealtimeEvent) => onEvent?.(event);
-  const send = createSender({ o, signal: run.signal, emit, failure: run.failure });
+  const sender = createSender({ o, signal: run.signal, emit, failure: run.failure, onWaiting: run.wake.notify });
   const window = o.window ?? o.concurrency * WINDOW_PER_SLOT;
   const ordered = createReorderBuffer<RealtimeResultLine>();
   const completed: RealtimeResultLine[] = [];
   const tasks = new Set<Promise<void>>();
   const start = (request: BatchRequestLine, seq: number) => {
-    const task: Promise<void> = answer(request, seq, { log, send, emit, onEvent })
+    const task: Promise<void> = answer(request, seq, { log, send: sender.send, emit, onEvent })
       .then((line) => {
         if (o.unordered) completed.push(line);
         else ordered.put(seq, line);
@@ -152,7 +152,9 @@ export async function* runResolved(
       }
       run.throwIfFailed();
       if (inputDone && emitted === started) return;
-      const canPull = !inputDone && started - emitted < window;
+      // A new request goes only when it can have a slot at once (requests waiting for a retry hold none), so a
+      // retry is never queued behind a window's worth of new requests, and unsent lines stay unread.
+      const canPull = !inputDone && started - emitted < window && tasks.size - sender.waiting < o.concurrency;
       if (canPull && !pending) pending = iterator.next();
       const next = canPull ? await Promise.race([pending!, run.wake.wait().then(() => undefined)]) : await run.wake.wait();
       if (next) {

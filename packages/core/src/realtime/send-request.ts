@@ -18,6 +18,15 @@ export interface SendContext {
   emit: (event: RealtimeEvent) => void;
   /** The run-level failure that aborted `signal`, thrown instead of the attempt's own abort error. */
   failure: () => unknown;
+  /** Called when a request starts waiting for its retry (it makes room for another one). */
+  onWaiting: () => void;
+}
+
+/** A run's sender: `send` answers one request line with its final result line. */
+export interface Sender {
+  send(request: BatchRequestLine): Promise<RealtimeResultLine>;
+  /** Requests waiting out a Retry-After or a backoff now (they hold no slot). */
+  readonly waiting: number;
 }
 
 /**
@@ -26,7 +35,7 @@ export interface SendContext {
  * bounded by `concurrency` and lowered by the adaptive limit): a request waiting out its Retry-After or
  * backoff holds none, so a 429 delays that request, not the run. Attempts are paced by the rpm/tpm limiter.
  */
-export function createSender(ctx: SendContext): (request: BatchRequestLine) => Promise<RealtimeResultLine> {
+export function createSender(ctx: SendContext): Sender {
   const { o, signal, emit } = ctx;
   const limit = pLimit(o.concurrency);
   // A random 429 now and then lowers nothing; a rate of them over the last few rounds of `concurrency` outcomes does.
@@ -38,8 +47,18 @@ export function createSender(ctx: SendContext): (request: BatchRequestLine) => P
   };
   const limiter = createRateLimiter({ rpm: o.rpm, tpm: o.tpm });
   const attempt = createAttempt(ctx, limiter);
+  let waiting = 0;
+  const wait = async (delayMs: number) => {
+    waiting++;
+    ctx.onWaiting();
+    try {
+      await sleep(delayMs, signal); // outside `limit`: the wait holds no slot
+    } finally {
+      waiting--;
+    }
+  };
 
-  return async (request) => {
+  const send = async (request: BatchRequestLine): Promise<RealtimeResultLine> => {
     const tokens = o.tpm === undefined ? 0 : estimateTokens(request.body);
     const body = { ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming;
     for (let n = 1; ; n++) {
@@ -64,9 +83,15 @@ export function createSender(ctx: SendContext): (request: BatchRequestLine) => P
         }
         const delayMs = backoffDelay(n, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, retryAfterMs: info.retryAfterMs });
         emit({ type: 'retry', customId: request.custom_id, attempt: n, delayMs, kind: info.kind, ...status });
-        await sleep(delayMs, signal); // outside `limit`: the wait holds no slot
+        await wait(delayMs);
       }
     }
+  };
+  return {
+    send,
+    get waiting() {
+      return waiting;
+    },
   };
 }
 

@@ -36,7 +36,7 @@ export const RealtimeOptionsSchema = z.object({
   /** Backoff base: retry n waits random() × min(retryMaxMs, retryBaseMs × 2^(n-1)). */
   retryBaseMs: positiveInt('a positive integer (milliseconds)').default(500),
   retryMaxMs: positiveInt('a positive integer (milliseconds)').default(30_000),
-  /** Lower the effective concurrency on 429 bursts and recover afterwards (see `createAdaptiveConcurrency`). */
+  /** Lower the effective concurrency when the recent 429 rate says the server is saturated, and recover afterwards (see `createAdaptiveConcurrency`). */
   adaptive: z.boolean({ error: 'must be true or false' }).default(true),
   /** Calm period after a 429-driven decrease before the limit grows again. */
   adaptiveCooldownMs: z.number({ error: 'must be a non-negative integer' }).int().min(0, { error: 'must be a non-negative integer' }).default(2000),

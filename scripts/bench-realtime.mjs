@@ -6,6 +6,12 @@
 //     concurrency, peak RSS; then 10× the requests to show memory stays flat.
 //  2. rpm: --rpm-requests (300) at --rpm (600, i.e. ~30 s), arrival times taken on the emulator side
 //     (its responder hook) → measured rate vs the limit (target within ±5%).
+//  3. faults: --fault-requests (2,000) at --fault-concurrency (16) against --fault-latency (30 ms), ordered, three
+//     runs back to back, --fault-rounds (3) times: clean, 5% 429s (Retry-After: 1), 5% 429s + 3% dropped connections
+//     (--rate-429, --retry-after, --drop-rate) → each faulty run's throughput as a fraction of the clean one's just
+//     before it, and the median of the last fraction over the rounds (target ≥ 0.6),
+//     emulator-side peak in-flight (must not exceed the concurrency), client CPU; then --rpm-requests at --rpm under
+//     the same faults (attempts' send times vs the limit, ±5%); --faults-only runs just this.
 //  The client goes through realtimeClientFor with --transport direct (runRealtimeJob's default:
 //  createDirectChat, the SDK's headers and errors over one undici pool), undici-fetch (the SDK over
 //  createUndiciFetch) or sdk (the SDK on Node's fetch); each round prints CPU µs per request of client
@@ -13,7 +19,9 @@
 //  printed at start and end). A bare node:http server child ("minimal") shows whether the emulator is the limit.
 // Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 5]
 //                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-minimal]
-//                                        [--transport direct|undici-fetch|sdk]
+//                                        [--transport direct|undici-fetch|sdk] [--skip-faults] [--faults-only]
+//                                        [--fault-requests 2000] [--fault-concurrency 16] [--fault-latency 30] [--fault-rounds 3]
+//                                        [--rate-429 0.05] [--retry-after 1] [--drop-rate 0.03]
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
@@ -60,6 +68,10 @@ if (process.argv[2] === '--minimal-child') {
     },
   });
   process.on('message', async (msg) => {
+    if (msg?.faults) {
+      emu.setFaults(msg.faults);
+      process.send({ stats: emu.stats() });
+    }
     if (msg === 'report') {
       const cpu = process.cpuUsage();
       process.send({ arrivals, stats: emu.stats(), maxRSS: process.resourceUsage().maxRSS, cpuMicros: cpu.user + cpu.system });
@@ -87,6 +99,15 @@ async function main() {
       'skip-rpm': { type: 'boolean', default: false },
       'skip-minimal': { type: 'boolean', default: false },
       transport: { type: 'string', default: 'direct' },
+      'skip-faults': { type: 'boolean', default: false },
+      'faults-only': { type: 'boolean', default: false },
+      'fault-requests': { type: 'string', default: '2000' },
+      'fault-rounds': { type: 'string', default: '3' },
+      'fault-concurrency': { type: 'string', default: '16' },
+      'fault-latency': { type: 'string', default: '30' },
+      'rate-429': { type: 'string', default: '0.05' },
+      'retry-after': { type: 'string', default: '1' },
+      'drop-rate': { type: 'string', default: '0.03' },
     },
   });
   const requests = Number(args.requests);
@@ -95,6 +116,12 @@ async function main() {
 
   const { runRealtime, createUndiciFetch, realtimeClientFor } = await import(new URL('packages/core/dist/index.js', root).href);
   const { default: OpenAI } = await import(createRequire(new URL('packages/core/package.json', root)).resolve('openai'));
+  if (args['faults-only']) {
+    console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    await faultRounds(args, { runRealtime, realtimeClientFor, OpenAI });
+    console.log(`load avg:   ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at the end`);
+    return;
+  }
 
   const child = fork(fileURLToPath(import.meta.url), ['--emulator-child', String(latencyMs)], { stdio: 'inherit' });
   const nextMessage = () => new Promise((resolve) => child.once('message', resolve));
@@ -216,9 +243,99 @@ async function main() {
         `rpm:        limit ${rpm}: ${r.ok} requests arrived over ${(minutes * 60).toFixed(1)} s (emulator clock) = ${measured.toFixed(1)} rpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`,
       );
     }
+    if (!args['skip-faults']) await faultRounds(args, { runRealtime, realtimeClientFor, OpenAI });
     console.log(`load avg:   ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at the end`);
   } finally {
     await customFetch.close();
+    await transported.close();
+    child.send('close');
+  }
+}
+
+/**
+ * Clean vs faulty rounds back to back against their own emulator child (ordered runRealtime, the engine's
+ * defaults): a 429 must delay its own request only, so the faulty rounds should keep ≥ 0.6 of the clean throughput.
+ */
+async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
+  const n = Number(args['fault-requests']);
+  const concurrency = Number(args['fault-concurrency']);
+  const latencyMs = Number(args['fault-latency']);
+  const rate429 = Number(args['rate-429']);
+  const retryAfterSeconds = Number(args['retry-after']);
+  const dropRate = Number(args['drop-rate']);
+  const child = fork(fileURLToPath(import.meta.url), ['--emulator-child', String(latencyMs)], { stdio: 'inherit' });
+  const ask = (msg) => {
+    const reply = new Promise((resolve) => child.once('message', resolve));
+    child.send(msg);
+    return reply;
+  };
+  const { baseURL } = await new Promise((resolve) => child.once('message', resolve));
+  const transported = realtimeClientFor(new OpenAI({ apiKey: 'bench', baseURL }), { connections: concurrency, transport: args.transport });
+  const lines = function* (prefix) {
+    for (let i = 0; i < n; i++) {
+      yield { custom_id: `${prefix}-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', messages: [{ role: 'user', content: `Question ${i}: what is ${i} + ${i}?` }] } };
+    }
+  };
+  const round = async (prefix, faults) => {
+    await ask({ faults: { rate429: 0, dropRate: 0, ...faults, retryAfterSeconds } });
+    const emu0 = await ask('report');
+    const counts = { ok: 0, failed: 0, retries: 0, rateLimited: 0, dropped: 0, minLimit: concurrency };
+    const onEvent = (e) => {
+      if (e.type === 'retry') {
+        counts.retries++;
+        if (e.kind === 'rate_limited') counts.rateLimited++;
+        if (e.kind === 'connection_error') counts.dropped++;
+      }
+      if (e.type === 'concurrency') counts.minLimit = Math.min(counts.minLimit, e.limit);
+    };
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    for await (const line of runRealtime({ requests: lines(prefix), client: transported.client, concurrency, retries: 10, onEvent })) {
+      if (line.response?.status_code === 200) counts.ok++;
+      else counts.failed++;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const emu1 = await ask('report');
+    return { ...counts, seconds, rate: counts.ok / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, emuCpuSeconds: (emu1.cpuMicros - emu0.cpuMicros) / 1e6, maxInFlight: emu1.stats.maxConcurrentChat };
+  };
+  try {
+    await round('fault-warmup', {});
+    console.log(`faults:     ${n} requests, concurrency ${concurrency}, ${latencyMs} ms latency, ordered, transport ${transported.transport}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const fractions = [];
+    let maxInFlight = 0;
+    for (let r = 1; r <= Number(args['fault-rounds']); r++) {
+      const clean = await round(`clean${r}`, {});
+      const only429 = await round(`r429-${r}`, { rate429 });
+      const both = await round(`faulty${r}`, { rate429, dropRate });
+      const show = (name, x) =>
+        console.log(
+          `  ${`${name} (${r})`.padEnd(26)} ${x.ok} ok / ${x.failed} failed in ${x.seconds.toFixed(2)} s = ${x.rate.toFixed(0)} req/s (${(x.rate / clean.rate).toFixed(2)} of clean); retries ${x.retries} (429: ${x.rateLimited}, dropped: ${x.dropped}), lowest limit ${x.minLimit}; CPU client ${x.cpuSeconds.toFixed(2)} s, emulator ${x.emuCpuSeconds.toFixed(2)} s`,
+        );
+      show('clean', clean);
+      show(`${rate429 * 100}% 429`, only429);
+      show(`${rate429 * 100}% 429 + ${dropRate * 100}% drops`, both);
+      fractions.push(both.rate / clean.rate);
+      maxInFlight = Math.max(maxInFlight, clean.maxInFlight, only429.maxInFlight, both.maxInFlight);
+    }
+    fractions.sort((a, b) => a - b);
+    const fraction = fractions[Math.floor(fractions.length / 2)];
+    console.log(`  fraction:  median ${fraction.toFixed(2)} (all: ${fractions.map((f) => f.toFixed(2)).join(', ')}) of the clean throughput with 429s and drops (target >= 0.60) ${fraction >= 0.6 ? 'OK' : 'BELOW TARGET'}`);
+    console.log(`  in flight: emulator-side peak ${maxInFlight} (concurrency ${concurrency}) ${maxInFlight <= concurrency ? 'OK' : 'OVER'}`);
+    if (!args['skip-rpm']) {
+      // The limiter paces attempts (retries included): their send times, taken as the client calls create.
+      const rpm = Number(args.rpm);
+      const sends = [];
+      const timed = { ...transported.client, releasesSignal: transported.client.releasesSignal, create: (body, options) => (sends.push(performance.now()), transported.client.create(body, options)) };
+      await ask({ faults: { rate429, dropRate, retryAfterSeconds } });
+      const m = Number(args['rpm-requests']);
+      let ok = 0;
+      for await (const line of runRealtime({ requests: [...lines('rpm')].slice(0, m), client: timed, concurrency, rpm, retries: 10 })) if (line.response?.status_code === 200) ok++;
+      const measured = (sends.length - 1) / ((sends.at(-1) - sends[0]) / 60_000);
+      const error = (measured - rpm) / rpm;
+      console.log(`  rpm:       limit ${rpm} with the same faults: ${sends.length} attempts for ${ok} answers at ${measured.toFixed(1)} rpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`);
+    }
+  } finally {
     await transported.close();
     child.send('close');
   }

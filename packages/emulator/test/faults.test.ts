@@ -21,6 +21,28 @@ describe('faults', () => {
     }, { maxRetries: 10 });
   });
 
+  it('answers a seeded random fraction of chat requests 429 (Retry-After) and drops another, the same ones for the same seed', async () => {
+    const outcomes = () =>
+      withEmulator({ seed: 4, faults: { rate429: 0.2, dropRate: 0.1, retryAfterSeconds: 1 } }, async ({ client }) => {
+        const seen: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          const err = await chat(client).then(() => undefined, (e: unknown) => e);
+          if (err === undefined) seen.push('ok');
+          else if (err instanceof APIConnectionError) seen.push('dropped');
+          else seen.push((err as { status?: number }).status === 429 && (err as { headers: Headers }).headers.get('retry-after') === '1' ? '429' : 'other');
+        }
+        return seen;
+      }, { maxRetries: 0 });
+    const first = await outcomes();
+    const count = (kind: string) => first.filter((o) => o === kind).length;
+    expect(count('other')).toBe(0);
+    expect(count('429')).toBeGreaterThanOrEqual(8); // ~18 expected (20% of those not dropped)
+    expect(count('429')).toBeLessThanOrEqual(30);
+    expect(count('dropped')).toBeGreaterThanOrEqual(3); // ~10 expected
+    expect(count('dropped')).toBeLessThanOrEqual(20);
+    expect(await outcomes()).toEqual(first);
+  });
+
   it('answers 500/502/503 on a fraction of requests', async () => {
     await withEmulator({ faults: { rate5xx: 1 } }, async ({ client }) => {
       const statuses = new Set<number>();

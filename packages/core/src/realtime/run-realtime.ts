@@ -1,20 +1,15 @@
 import { setMaxListeners } from 'node:events';
 import type OpenAI from 'openai';
-import pLimit from 'p-limit';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
 import { createWakeup } from '../internal/wakeup.js';
 import type { BatchRequestLine } from '../request/types.js';
-import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
 import { openAnswersLog, repairAnswersLog } from './answers-log.js';
-import { estimateTokens } from './estimate-tokens.js';
-import { createRateLimiter } from './rate-limiter.js';
 import { createReorderBuffer } from './reorder-buffer.js';
-import { failureLine, successLine } from './result-lines.js';
-import { backoffDelay, classifyFailure } from './retry-policy.js';
-import { abortedError, sleep } from '../client/retry.js';
+import { createSender } from './send-request.js';
+import { abortedError } from '../client/retry.js';
 import type { FailureKind, RealtimeEvent, RealtimeResultLine } from './types.js';
 
 /** The one capability the realtime engine needs: `openai.chat.completions` (or a fake with `create`). */
@@ -41,11 +36,14 @@ export const RealtimeOptionsSchema = z.object({
   /** Backoff base: retry n waits random() × min(retryMaxMs, retryBaseMs × 2^(n-1)). */
   retryBaseMs: positiveInt('a positive integer (milliseconds)').default(500),
   retryMaxMs: positiveInt('a positive integer (milliseconds)').default(30_000),
-  /** Lower the effective concurrency on 429 bursts and recover afterwards (see `createAdaptiveConcurrency`). */
+  /** Lower the effective concurrency when the recent 429 rate says the server is saturated, and recover afterwards (see `createAdaptiveConcurrency`). */
   adaptive: z.boolean({ error: 'must be true or false' }).default(true),
   /** Calm period after a 429-driven decrease before the limit grows again. */
   adaptiveCooldownMs: z.number({ error: 'must be a non-negative integer' }).int().min(0, { error: 'must be a non-negative integer' }).default(2000),
-  /** Max requests started but not yet emitted (in flight + waiting for order); default 4 × concurrency. */
+  /**
+   * Max requests started but not yet emitted (in flight, waiting for a retry, or waiting for order); default
+   * 64 × concurrency, so that the results answered while one request waits out a Retry-After fit behind it.
+   */
   window: positiveInt('a positive integer').optional(),
   /** Emit results as they complete instead of in input order. */
   unordered: z.boolean({ error: 'must be true or false' }).default(false),
@@ -118,119 +116,25 @@ export async function* runResolved(
 ): AsyncGenerator<RealtimeResultLine, void, undefined> {
   if (o.signal?.aborted) throw abortedError(o.signal);
   const log: AnswerStore | undefined = store ?? (o.answersLog ? await singleAnswerStore(o.answersLog) : undefined);
-  const internal = new AbortController();
-  const signal = internal.signal;
-  setMaxListeners(0, signal); // every request backing off listens (sleep); bounded by `window`
-  // In-flight attempts' controllers, aborted together by one listener (cheaper than a listener per attempt).
-  const inFlight = new Set<AbortController>();
-  signal.addEventListener(
-    'abort',
-    () => {
-      for (const c of inFlight) c.abort(signal.reason);
-      inFlight.clear();
-    },
-    { once: true },
-  );
-  const wake = createWakeup();
-  let failure: unknown;
-  const fail = (err: unknown) => {
-    failure ??= err;
-    internal.abort(err);
-    wake.notify();
-  };
-  const onOuterAbort = () => fail(abortedError(o.signal!));
-  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
-
-  const limit = pLimit(o.concurrency);
-  const adaptive = o.adaptive ? createAdaptiveConcurrency({ max: o.concurrency, cooldownMs: o.adaptiveCooldownMs }) : undefined;
-  const limiter = createRateLimiter({ rpm: o.rpm, tpm: o.tpm });
-  const paced = o.rpm !== undefined || o.tpm !== undefined;
-  const window = o.window ?? o.concurrency * 4;
+  const run = createRunControl(o.signal);
+  const onEvent = o.onEvent;
+  const emit = (event: RealtimeEvent) => onEvent?.(event);
+  const sender = createSender({ o, signal: run.signal, emit, failure: run.failure, onWaiting: run.wake.notify });
+  const window = o.window ?? o.concurrency * WINDOW_PER_SLOT;
   const ordered = createReorderBuffer<RealtimeResultLine>();
   const completed: RealtimeResultLine[] = [];
   const tasks = new Set<Promise<void>>();
-  const onEvent = o.onEvent;
-  const emit = (event: RealtimeEvent) => onEvent?.(event);
-  const adapt = (changed: boolean | undefined) => {
-    if (!changed || !adaptive) return;
-    limit.concurrency = adaptive.limit;
-    emit({ type: 'concurrency', limit: adaptive.limit });
-  };
-
-  const sharesSignal = (o.client as { releasesSignal?: unknown }).releasesSignal === true;
-  const attempt = async (request: BatchRequestLine): Promise<RealtimeResultLine> => {
-    const tokens = o.tpm === undefined ? 0 : estimateTokens(request.body);
-    for (let n = 1; ; n++) {
-      try {
-        const completion = await limit(async () => {
-          // Without rpm/tpm the limiter would only check the signal: skip its promise.
-          if (paced) await limiter.acquire(tokens, signal);
-          else if (signal.aborted) throw abortedError(signal);
-          // A client that removes its abort listener when a request ends (createDirectChat) shares the run's signal.
-          const body = { ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming;
-          if (sharesSignal) return await o.client.create(body, { signal, timeout: o.timeoutMs, maxRetries: 0 });
-          // The SDK adds an abort listener to the signal it is given and never removes it, so each
-          // attempt gets its own short-lived signal; a run-long one would collect listeners (and memory).
-          const attemptAbort = new AbortController();
-          inFlight.add(attemptAbort);
-          try {
-            // maxRetries: 0 — the SDK must not retry behind our back; this loop owns retries and their count.
-            return await o.client.create(body, {
-              signal: attemptAbort.signal,
-              timeout: o.timeoutMs,
-              maxRetries: 0,
-            });
-          } finally {
-            inFlight.delete(attemptAbort);
-          }
-        });
-        adapt(adaptive?.onSuccess());
-        // A 2xx without a body (null) is an answer too: re-sending it would pay twice.
-        const used = (completion as { usage?: { total_tokens?: unknown } } | null)?.usage?.total_tokens;
-        if (o.tpm !== undefined && typeof used === 'number') limiter.correct(used - tokens);
-        return successLine(request.custom_id, completion);
-      } catch (err) {
-        if (signal.aborted) throw failure ?? err;
-        const info = classifyFailure(err);
-        // The server answered with an error, so the attempt generated nothing: its estimate goes back and the
-        // retry is charged once. Timeouts and dropped connections keep theirs (the server may have generated).
-        if (tokens > 0 && info.status !== undefined) limiter.correct(-tokens);
-        if (info.kind === 'rate_limited') adapt(adaptive?.onRateLimited());
-        if (!info.retryable || n > o.retries) {
-          emit({ type: 'failed', customId: request.custom_id, kind: info.kind, ...(info.status === undefined ? {} : { status: info.status }) });
-          return failureLine(request.custom_id, err, info);
-        }
-        const delayMs = backoffDelay(n, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, retryAfterMs: info.retryAfterMs });
-        emit({ type: 'retry', customId: request.custom_id, attempt: n, delayMs, kind: info.kind, ...(info.status === undefined ? {} : { status: info.status }) });
-        await sleep(delayMs, signal);
-      }
-    }
-  };
-
   const start = (request: BatchRequestLine, seq: number) => {
-    const run = async () => {
-      try {
-        checkLine(request, seq);
-        let line = log ? await log.replay(request.custom_id, seq) : undefined;
-        if (line) {
-          // A logged final failure is final for this round too (a new round, with its own log, sends it again).
-          if (isSuccess(line)) emit({ type: 'answered', customId: request.custom_id, replayed: true });
-          else emit({ type: 'failed', customId: request.custom_id, kind: failureKindOf(line), replayed: true, ...statusOf(line) });
-        } else {
-          line = await attempt(request);
-          if (log) await log.record(line, seq, !isSuccess(line));
-          if (onEvent && isSuccess(line)) onEvent({ type: 'answered', customId: request.custom_id, replayed: false });
-        }
+    const task: Promise<void> = answer(request, seq, { log, send: sender.send, emit, onEvent })
+      .then((line) => {
         if (o.unordered) completed.push(line);
         else ordered.put(seq, line);
-      } catch (err) {
-        fail(err);
-      }
-    };
-    const task: Promise<void> = run().finally(() => {
-      tasks.delete(task);
-      wake.notify();
-    });
+      })
+      .catch(run.fail)
+      .finally(() => {
+        tasks.delete(task);
+        run.wake.notify();
+      });
     tasks.add(task);
   };
 
@@ -241,16 +145,18 @@ export async function* runResolved(
   let emitted = 0;
   try {
     for (;;) {
-      if (failure !== undefined) throw failure;
+      run.throwIfFailed();
       for (const line of o.unordered ? completed.splice(0) : ordered.drain()) {
         emitted++;
         yield line;
       }
-      if (failure !== undefined) throw failure;
+      run.throwIfFailed();
       if (inputDone && emitted === started) return;
-      const canPull = !inputDone && started - emitted < window;
+      // A new request goes only when it can have a slot at once (requests waiting for a retry hold none), so a
+      // retry is never queued behind a window's worth of new requests, and unsent lines stay unread.
+      const canPull = !inputDone && started - emitted < window && tasks.size - sender.waiting < o.concurrency;
       if (canPull && !pending) pending = iterator.next();
-      const next = canPull ? await Promise.race([pending!, wake.wait().then(() => undefined)]) : await wake.wait();
+      const next = canPull ? await Promise.race([pending!, run.wake.wait().then(() => undefined)]) : await run.wake.wait();
       if (next) {
         pending = undefined;
         if (next.done) inputDone = true;
@@ -258,12 +164,69 @@ export async function* runResolved(
       }
     }
   } finally {
-    if (!internal.signal.aborted) internal.abort(new KbatchError('ABORTED', 'realtime run ended early'));
+    run.end();
     await Promise.allSettled([...tasks]);
-    o.signal?.removeEventListener('abort', onOuterAbort);
     await log?.close();
     if (!inputDone) await iterator.return?.();
   }
+}
+
+/**
+ * The default window per unit of concurrency. In input order, a request waiting out a Retry-After holds
+ * back every result behind it: the window must hold what the other slots answer meanwhile (a 1 s wait at
+ * 16 × 30 ms requests is ~530 results), or intake stops and the whole run waits for that one request.
+ */
+const WINDOW_PER_SLOT = 64;
+
+/** One request's final result line: replayed from the answers log, or sent (with retries) and logged. */
+async function answer(
+  request: BatchRequestLine,
+  seq: number,
+  { log, send, emit, onEvent }: { log: AnswerStore | undefined; send: (request: BatchRequestLine) => Promise<RealtimeResultLine>; emit: (event: RealtimeEvent) => void; onEvent: ((event: RealtimeEvent) => void) | undefined },
+): Promise<RealtimeResultLine> {
+  checkLine(request, seq);
+  const logged = log ? await log.replay(request.custom_id, seq) : undefined;
+  if (logged) {
+    // A logged final failure is final for this round too (a new round, with its own log, sends it again).
+    if (isSuccess(logged)) emit({ type: 'answered', customId: request.custom_id, replayed: true });
+    else emit({ type: 'failed', customId: request.custom_id, kind: failureKindOf(logged), replayed: true, ...statusOf(logged) });
+    return logged;
+  }
+  const line = await send(request);
+  if (log) await log.record(line, seq, !isSuccess(line));
+  if (onEvent && isSuccess(line)) onEvent({ type: 'answered', customId: request.custom_id, replayed: false });
+  return line;
+}
+
+/**
+ * The run's life: one internal signal aborted by the caller's signal, by the first run-level failure (kept and
+ * rethrown by the loop) or when the run ends; `wake` rouses the loop when a request ends or the run fails.
+ */
+function createRunControl(outer: AbortSignal | undefined) {
+  const internal = new AbortController();
+  setMaxListeners(0, internal.signal); // every request backing off listens (sleep); bounded by `window`
+  const wake = createWakeup();
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    internal.abort(err);
+    wake.notify();
+  };
+  const onOuterAbort = () => fail(abortedError(outer!));
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  return {
+    signal: internal.signal,
+    wake,
+    fail,
+    failure: () => failure,
+    throwIfFailed() {
+      if (failure !== undefined) throw failure;
+    },
+    end() {
+      if (!internal.signal.aborted) internal.abort(new KbatchError('ABORTED', 'realtime run ended early'));
+      outer?.removeEventListener('abort', onOuterAbort);
+    },
+  };
 }
 
 const isSuccess = (line: RealtimeResultLine) => line.response?.status_code === 200 && !line.error;

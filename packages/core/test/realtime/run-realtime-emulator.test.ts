@@ -122,6 +122,57 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
     }
   });
 
+  it('releases the slot while a 429 waits out its Retry-After: the other requests go on, never more than the concurrency in flight', async () => {
+    // Every attempt is answered 429 (Retry-After: 60 s) until two requests wait; if they held their slots, nothing else could go.
+    const local = await startEmulator({ seed: 5, faults: { rate429: 1, retryAfterSeconds: 60, latencyMs: 5, routes: [CHAT] } });
+    try {
+      const controller = new AbortController();
+      const waiting = new Set<string>();
+      const answered = new Set<string>();
+      const onEvent = (e: RealtimeEvent) => {
+        if (e.type === 'retry' && waiting.add(e.customId).size === 2) local.setFaults({ rate429: 0 });
+        if (e.type === 'answered') answered.add(e.customId);
+        if (waiting.size + answered.size === 12) controller.abort();
+      };
+      const run = collect({ requests: lines(12), concurrency: 2, adaptive: false, unordered: true, signal: controller.signal, onEvent }, local, transport);
+      expectKbatchError(await catchError(() => run), { code: 'ABORTED' });
+      expect(waiting.size).toBeGreaterThanOrEqual(2);
+      expect(answered.size).toBe(12 - waiting.size);
+      expect([...answered].filter((id) => waiting.has(id))).toEqual([]); // the waiting ones are still waiting
+      expect(chatAttempts(local)).toBe(12); // each request sent once so far
+      expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(2);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('retries dropped connections and 429s, answering every request exactly once (emulator-side count, answers log)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-drops-'));
+    const asked = new Map<string, number>();
+    const responder = (body: { messages: { content: unknown }[] }) => {
+      const question = String(body.messages.at(-1)!.content);
+      asked.set(question, (asked.get(question) ?? 0) + 1);
+      return 'ok';
+    };
+    const local = await startEmulator({ seed: 11, responder, faults: { dropRate: 0.2, rate429: 0.1, retryAfterSeconds: 0, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const answersLog = join(dir, 'answers.jsonl');
+      const kinds = new Set<string>();
+      const out = await collect({ requests: lines(40), concurrency: 4, retries: 30, answersLog, onEvent: (e) => e.type === 'retry' && kinds.add(e.kind) }, local, transport);
+      expect(out.map((l) => l.custom_id)).toEqual(lines(40).map((l) => l.custom_id));
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(kinds).toEqual(new Set(['connection_error', 'rate_limited']));
+      expect(asked.size).toBe(40);
+      expect([...asked.values()].every((n) => n === 1)).toBe(true); // no request answered twice
+      expect((await loadAnsweredIds(answersLog)).size).toBe(40);
+      expect((await readFile(answersLog, 'utf8')).trim().split('\n')).toHaveLength(40);
+      expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(4);
+    } finally {
+      await local.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('yields the final failure after the retries are spent, with status and error body', async () => {
     emu.setFaults({ rate5xx: 1, routes: [CHAT] });
     try {

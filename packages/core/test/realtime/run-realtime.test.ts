@@ -96,6 +96,36 @@ describe('runRealtime', () => {
     expect(events.find((e) => e.type === 'concurrency')).toEqual({ type: 'concurrency', limit: 4 });
   });
 
+  it('does not hold a concurrency slot while a request waits out its Retry-After: the others go on', async () => {
+    // q0 is told to come back in a minute; with one slot, every other request is answered meanwhile.
+    const { client, state } = fakeChat((q, call) => {
+      if (q === 'q0' && call === 1) throw httpError(429, { 'retry-after-ms': '60000' });
+    });
+    const controller = new AbortController();
+    const answered: string[] = [];
+    const onEvent = (e: RealtimeEvent) => {
+      if (e.type === 'answered') answered.push(e.customId);
+      if (answered.length === 9) controller.abort();
+    };
+    const run = collect(runRealtime({ requests: Array.from({ length: 10 }, (_, i) => requestLine(i)), client, concurrency: 1, unordered: true, signal: controller.signal, onEvent }));
+    expectKbatchError(await catchError(() => run), { code: 'ABORTED' });
+    expect(answered.sort()).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(state.questions.filter((q) => q === 'q0')).toHaveLength(1); // still waiting for its retry
+    expect(state.maxInFlight).toBe(1);
+  });
+
+  it('keeps its concurrency through a 429 now and then (one call in 20), answering everything', async () => {
+    const { client, state } = fakeChat((_q, call) => {
+      if (call % 20 === 0) throw httpError(429, { 'retry-after-ms': '1' });
+    });
+    const events: RealtimeEvent[] = [];
+    const lines = await collect(runRealtime({ requests: Array.from({ length: 200 }, (_, i) => requestLine(i)), client, concurrency: 8, ...fast, onEvent: (e) => events.push(e) }));
+    expect(lines.every((l) => l.response?.status_code === 200)).toBe(true);
+    expect(events.filter((e) => e.type === 'retry').length).toBeGreaterThan(5);
+    expect(events.filter((e) => e.type === 'concurrency')).toEqual([]);
+    expect(state.maxInFlight).toBeLessThanOrEqual(8);
+  });
+
   it('resumes from the answers log: answered ids are replayed in order, not resent', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-rt-'));
     try {

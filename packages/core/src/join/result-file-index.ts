@@ -1,13 +1,12 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
-import { parseResultLine, type BatchResult } from './result-line.js';
+import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
+import { scanLineOffsets } from '../job/lines.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
 
-const NEWLINE = 0x0a;
-const OK = 1;
 const TAKEN = 2;
 
 /**
@@ -41,37 +40,29 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
   const fds: number[] = [];
   const fdFor = (i: number): number => (fds[i] ??= openSync(files[i]!, 'r'));
   let scratch = Buffer.allocUnsafe(64 * 1024);
-  const readEntry = (e: number): string => {
+  const readBytes = (e: number): Buffer => {
     const length = lengths[e]!;
     if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
     // Synchronous positional read: a page-cache hit costs microseconds, far less than an async round trip.
     readSync(fdFor(fileOf[e]!), scratch, 0, length, offsets[e]!);
-    return scratch.toString('utf8', 0, length);
+    return scratch.subarray(0, length);
   };
-  const customIdAt = (e: number): string => String((JSON.parse(readEntry(e)) as { custom_id: unknown }).custom_id);
+  const readEntry = (e: number): string => readBytes(e).toString('utf8');
+  const customIdAt = (e: number): string => customIdOfLine(readBytes(e), files[fileOf[e]!]!, lines[e]!);
   const where = (e: number): string => `${files[fileOf[e]!]}:${lines[e]}`;
 
+  const okAt = (e: number): boolean => parseResultLine(readEntry(e), { file: files[fileOf[e]!], line: lines[e]! }).ok;
   try {
     for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
       const file = files[fileIndex]!;
-      await scanLines(file, (buf, offset, lineNo) => {
-        let value: { custom_id?: unknown; response?: { status_code?: unknown } | null; error?: unknown };
-        try {
-          value = JSON.parse(buf.toString('utf8'));
-        } catch (err) {
-          throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
-        }
-        const id = value?.custom_id;
-        if (typeof id !== 'string' && typeof id !== 'number') {
-          throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not a batch result (custom_id is missing)`, { file, line: lineNo });
-        }
-        const customId = String(id);
-        const status = Number(value.response?.status_code);
-        const ok = status >= 200 && status < 300 && (value.error === null || value.error === undefined);
+      await scanResultFile(file, (buf, offset, lineNo) => {
+        const customId = customIdOfLine(buf, file, lineNo);
         const existing = table.find(customId, (e) => customIdAt(e) === customId);
         let e: number;
         if (existing !== -1) {
-          const replace = prefersResult({ ok: (flags[existing]! & OK) !== 0 }, { ok });
+          // A duplicate (rare): only now are both lines judged, to keep the better one.
+          const ok = parseResultLine(buf.toString('utf8'), { file, line: lineNo }).ok;
+          const replace = prefersResult({ ok: okAt(existing) }, { ok });
           onIssue?.({
             code: 'JOIN_DUPLICATE_RESULT',
             customId,
@@ -90,7 +81,6 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
         offsets[e] = offset;
         lengths[e] = buf.length;
         lines[e] = lineNo;
-        flags[e] = ok ? OK : 0;
         fileOf[e] = fileIndex;
       });
     }
@@ -129,51 +119,34 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
   };
 }
 
-/** Call `onLine(bytes, byteOffset, lineNumber)` for each non-blank line of a file, streaming. */
-async function scanLines(file: string, onLine: (buf: Buffer, offset: number, line: number) => void): Promise<void> {
-  let rest: Buffer | null = null;
-  let restOffset = 0;
-  let position = 0;
-  let lineNo = 0;
-  const emit = (buf: Buffer, offset: number): void => {
-    lineNo += 1;
-    let end = buf.length;
-    if (end > 0 && buf[end - 1] === 0x0d) end -= 1;
-    let start = 0;
-    while (start < end && (buf[start] === 0x20 || buf[start] === 0x09)) start += 1;
-    if (start < end) onLine(buf.subarray(start, end), offset + start, lineNo);
-  };
+/** {@link scanLineOffsets} of a result file; a missing file is INPUT_NOT_FOUND. */
+async function scanResultFile(file: string, onLine: (buf: Buffer, offset: number, line: number) => void): Promise<void> {
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-      let start = 0;
-      let nl = chunk.indexOf(NEWLINE, start);
-      while (nl !== -1) {
-        const piece = chunk.subarray(start, nl);
-        if (rest !== null) {
-          emit(Buffer.concat([rest, piece]), restOffset);
-          rest = null;
-        } else {
-          emit(piece, position + start);
-        }
-        start = nl + 1;
-        nl = chunk.indexOf(NEWLINE, start);
-      }
-      if (start < chunk.length) {
-        const tail = chunk.subarray(start);
-        if (rest === null) {
-          rest = Buffer.from(tail);
-          restOffset = position + start;
-        } else {
-          rest = Buffer.concat([rest, tail]);
-        }
-      }
-      position += chunk.length;
-    }
+    await scanLineOffsets(file, onLine);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new KbatchError('INPUT_NOT_FOUND', `result file ${file} does not exist`, { file, cause: err });
     }
     throw err;
   }
-  if (rest !== null) emit(rest, restOffset);
+}
+
+/**
+ * The custom_id of a result line: read from its bytes (see {@link peekCustomId}), else by parsing it; a line that
+ * is not JSON or has no custom_id is RESPONSE_INVALID.
+ */
+export function customIdOfLine(buf: Buffer, file: string, lineNo: number): string {
+  const peeked = peekCustomId(buf);
+  if (peeked !== null) return peeked;
+  let value: { custom_id?: unknown } | null;
+  try {
+    value = JSON.parse(buf.toString('utf8')) as { custom_id?: unknown } | null;
+  } catch (err) {
+    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
+  }
+  const id = value?.custom_id;
+  if (typeof id !== 'string' && typeof id !== 'number') {
+    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not a batch result (custom_id is missing)`, { file, line: lineNo });
+  }
+  return String(id);
 }

@@ -6,9 +6,8 @@ import { finished } from 'node:stream/promises';
 import { jobPath } from '../job/create-job.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../job/manifest.js';
-import { parseResultLine } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { attemptGroups, chunkSources, latestResults, retrySources } from './attempt-results.js';
+import { attemptGroups, chunkSources, latestResults, retrySources } from '../job/attempts.js';
 import { resultCause } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
@@ -59,10 +58,9 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
   for (const attempt of previous) {
     // Succeeded, or failed for a cause a retry cannot change: not sent again.
     const settled = new Set<string>();
-    for await (const { line } of latestResults(jobDir, [attempt.sources])) {
-      const result = parseResultLine(line);
+    await latestResults(jobDir, [attempt.sources], (result) => {
       if (resultCause(result, plan)?.retry !== true) settled.add(result.customId);
-    }
+    });
     let segment: { out: ReturnType<typeof createWriteStream>; entry: PlannedRetry } | undefined;
     const close = async (): Promise<void> => {
       if (!segment) return;
@@ -96,10 +94,10 @@ export async function finalNotRetried(run: RoundInputs, manifest: JobManifest): 
   const { jobDir, state, plan } = run;
   const counts: Record<string, number> = {};
   for (const chunk of state.chunks) {
-    for await (const { line } of latestResults(jobDir, attemptGroups(state, manifest, chunk.part))) {
-      const cause = resultCause(parseResultLine(line), plan);
+    await latestResults(jobDir, attemptGroups(state, manifest, chunk.part), (result) => {
+      const cause = resultCause(result, plan);
       if (cause !== null && !cause.retry) counts[cause.cause] = (counts[cause.cause] ?? 0) + 1;
-    }
+    });
   }
   return counts;
 }

@@ -1,5 +1,5 @@
 // The winning result of each request of one chunk, indexed by position on disk: what the join reads.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { lineReader } from '../internal/line-offsets.js';
 import type { JoinIssueHandler } from '../join/join-issue.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { prefersResult, type ResultLookup } from '../join/result-lookup.js';
@@ -42,6 +42,19 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
   const fileNumber = new Map<string, number>();
   const entries = new Map<string, Entry>();
   const reader = lineReader(files);
+  /** A line's bytes parsed; a broken line is RESPONSE_INVALID naming the file and line. */
+  const parseBytes = (buf: Buffer, at: { start: number; end: number; file: string; line: number }): unknown => {
+    const text = buf.toString('utf8', at.start, at.end);
+    try {
+      return JSON.parse(text);
+    } catch {
+      return parseResultLine(text, { file: at.file, line: at.line });
+    }
+  };
+  const parseEntry = (entry: Entry): unknown => {
+    const buf = reader.read(entry.file, entry.offset, entry.length);
+    return parseBytes(buf, { start: 0, end: buf.length, file: files[entry.file]!, line: entry.line });
+  };
   const count = (line: Pick<BatchResultLine, 'response'>): void => {
     const t = lineTokens(line);
     tokens.prompt += t.prompt;
@@ -50,14 +63,14 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
   /** The entry's line, parsed once: its tokens counted, its result normalized. */
   const resultOf = (entry: Entry): BatchResult => {
     if (entry.result) return entry.result;
-    const raw = reader.parse(entry);
+    const raw = parseEntry(entry);
     count(raw as BatchResultLine);
     return parseResultLine(raw, { file: files[entry.file], line: entry.line });
   };
   try {
     await walkAttempts(jobDir, groups, ({ customId, group, superseded, at, result }) => {
       if (superseded || skip?.has(customId)) {
-        if (at) count(reader.parseBytes(at.buf, at.file, at.line) as BatchResultLine);
+        if (at) count(parseBytes(at.buf, at) as BatchResultLine);
         return;
       }
       let file = -1;
@@ -65,17 +78,17 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
         file = fileNumber.get(at.file) ?? -1;
         if (file === -1) fileNumber.set(at.file, (file = files.push(at.file) - 1));
       }
-      const entry: Entry = at ? { file, offset: at.offset, length: at.buf.length, line: at.line, group } : { file, offset: 0, length: 0, line: 0, group, result: result! };
+      const entry: Entry = at ? { file, offset: at.offset, length: at.end - at.start, line: at.line, group } : { file, offset: 0, length: 0, line: 0, group, result: result! };
       const current = entries.get(customId);
       if (current !== undefined) {
         // A duplicate within one attempt (rare): both are judged now to keep the better one.
-        const next = at ? parseResultLine(at.buf.toString('utf8'), { file: at.file, line: at.line }) : result!;
-        const replace = prefersResult(current.result ?? parseResultLine(reader.parse(current)), next);
+        const next = at ? parseResultLine(at.buf.toString('utf8', at.start, at.end), { file: at.file, line: at.line }) : result!;
+        const replace = prefersResult(current.result ?? parseResultLine(parseEntry(current)), next);
         const where = at ? ` at ${at.file}:${at.line}` : '';
         onIssue?.({ code: 'JOIN_DUPLICATE_RESULT', customId, ...(at ? { file: at.file, line: at.line } : {}), message: `duplicate result for custom_id "${customId}"${where}; kept the ${replace ? 'later' : 'earlier'} one` });
         // The line that loses counts its tokens now; the kept one counts them when taken or left over.
         const loser = replace ? current : entry;
-        if (!loser.result) count((loser === entry ? reader.parseBytes(at!.buf, at!.file, at!.line) : reader.parse(current)) as BatchResultLine);
+        if (!loser.result) count((loser === entry ? parseBytes(at!.buf, at!) : parseEntry(current)) as BatchResultLine);
         if (!replace) return;
       }
       entries.set(customId, entry);
@@ -93,7 +106,7 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
     },
     *leftovers() {
       for (const [customId, entry] of entries) {
-        if (!entry.result) count(reader.parse(entry) as BatchResultLine);
+        if (!entry.result) count(parseEntry(entry) as BatchResultLine);
         yield { customId, ...(entry.result ? {} : { file: files[entry.file], line: entry.line }) };
       }
       entries.clear();
@@ -103,32 +116,6 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
     },
     async close() {
       reader.close();
-    },
-  };
-}
-
-/** Positional reads of indexed lines (a page-cache hit costs microseconds: cheaper than an async round trip). */
-function lineReader(files: readonly string[]) {
-  const fds: number[] = [];
-  let scratch = Buffer.allocUnsafe(64 * 1024);
-  const parseBytes = (buf: Buffer, file: string, line: number): unknown => {
-    try {
-      return JSON.parse(buf.toString('utf8'));
-    } catch {
-      // The same RESPONSE_INVALID (with file and line) as any broken result line.
-      return parseResultLine(buf.toString('utf8'), { file, line });
-    }
-  };
-  return {
-    parseBytes,
-    parse(entry: Entry): unknown {
-      if (entry.length > scratch.length) scratch = Buffer.allocUnsafe(entry.length);
-      readSync((fds[entry.file] ??= openSync(files[entry.file]!, 'r')), scratch, 0, entry.length, entry.offset);
-      return parseBytes(scratch.subarray(0, entry.length), files[entry.file]!, entry.line);
-    },
-    close(): void {
-      for (const fd of fds) if (fd !== undefined) closeSync(fd);
-      fds.length = 0;
     },
   };
 }

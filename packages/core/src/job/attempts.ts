@@ -1,11 +1,11 @@
 // The attempts at a job's requests and which one wins ("last attempt wins"): the one place that decides it.
 import { jobPath } from './create-job.js';
-import { customIdOf, readFileLines, scanLineOffsets } from './lines.js';
+import { customIdOf, readFileLines } from './lines.js';
 import { isUnrunLine } from './classify.js';
 import { ancestorsOf, type JobManifest, type JobPart } from './manifest.js';
 import { parseResultText } from './retry-owners.js';
 import type { BatchResultLine } from './types.js';
-import { customIdOfLine } from '../join/result-file-index.js';
+import { customIdOfLine, scanResultFile } from '../join/result-file-index.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';
 import type { RunState } from '../run/run-state.js';
@@ -91,8 +91,8 @@ export interface AttemptLine {
   group: number;
   /** A later attempt has a result for this request: the line does not count (only its tokens do). */
   superseded: boolean;
-  /** Where the line is: its bytes (valid during the visit only), absolute file, byte offset and line number. */
-  at?: { buf: Buffer; file: string; offset: number; line: number };
+  /** Where the line is: `buf[start, end)` (valid during the visit only), absolute file, byte offset and line number. */
+  at?: { buf: Buffer; start: number; end: number; file: string; offset: number; line: number };
   /** A result made from a failed batch's errors (no line on disk), see {@link validationResults}. */
   result?: BatchResult;
 }
@@ -126,11 +126,11 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
       }
       for (const rel of source.files) {
         const file = jobPath(jobDir, rel);
-        await scanLineOffsets(file, (buf, offset, n) => {
-          const id = customIdOfLine(buf, rel, n);
+        await scanResultFile(file, (buf, start, end, offset, n) => {
+          const id = customIdOfLine(buf, { start, end, file: rel, line: n });
           if (only && !only.has(id)) return;
-          if (source.resubmitted && isUnrunText(buf, rel, n)) return;
-          meet(id, { at: { buf, file, offset, line: n } });
+          if (source.resubmitted && isUnrunText(buf.toString('utf8', start, end), rel, n)) return;
+          meet(id, { at: { buf, start, end, file, offset, line: n } });
         });
       }
     }
@@ -139,10 +139,8 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
 }
 
 /** Whether a result line is a never-run marker (see isUnrunLine); parsed only when it names an expiry or a cancel. */
-function isUnrunText(buf: Buffer, rel: string, line: number): boolean {
-  const text = buf.toString('latin1');
-  if (!/expired|cancel/i.test(text)) return false;
-  return isUnrunLine(parseResultText(buf.toString('utf8'), rel, line));
+function isUnrunText(text: string, rel: string, line: number): boolean {
+  return /expired|cancel/i.test(text) && isUnrunLine(parseResultText(text, rel, line));
 }
 
 /**
@@ -152,7 +150,8 @@ function isUnrunText(buf: Buffer, rel: string, line: number): boolean {
 export async function latestResults(jobDir: string, groups: readonly AttemptSource[][], visit: (result: BatchResult) => void): Promise<void> {
   await walkAttempts(jobDir, groups, (attempt) => {
     if (attempt.superseded) return;
-    visit(attempt.result ?? parseResultLine(attempt.at!.buf.toString('utf8'), { file: attempt.at!.file, line: attempt.at!.line }));
+    const at = attempt.at!;
+    visit(attempt.result ?? parseResultLine(at.buf.toString('utf8', at.start, at.end), { file: at.file, line: at.line }));
   });
 }
 

@@ -1,9 +1,8 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
-import { scanLineOffsets } from '../job/lines.js';
+import { lineReader, scanLines, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
 
@@ -37,31 +36,26 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
     fileOf = grown(fileOf, cap);
   };
 
-  const fds: number[] = [];
-  const fdFor = (i: number): number => (fds[i] ??= openSync(files[i]!, 'r'));
-  let scratch = Buffer.allocUnsafe(64 * 1024);
-  const readBytes = (e: number): Buffer => {
-    const length = lengths[e]!;
-    if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
-    // Synchronous positional read: a page-cache hit costs microseconds, far less than an async round trip.
-    readSync(fdFor(fileOf[e]!), scratch, 0, length, offsets[e]!);
-    return scratch.subarray(0, length);
-  };
+  const reader = lineReader(files);
+  const readBytes = (e: number): Buffer => reader.read(fileOf[e]!, offsets[e]!, lengths[e]!);
   const readEntry = (e: number): string => readBytes(e).toString('utf8');
-  const customIdAt = (e: number): string => customIdOfLine(readBytes(e), files[fileOf[e]!]!, lines[e]!);
+  const customIdAt = (e: number): string => {
+    const buf = readBytes(e);
+    return customIdOfLine(buf, { start: 0, end: buf.length, file: files[fileOf[e]!]!, line: lines[e]! });
+  };
   const where = (e: number): string => `${files[fileOf[e]!]}:${lines[e]}`;
 
   const okAt = (e: number): boolean => parseResultLine(readEntry(e), { file: files[fileOf[e]!], line: lines[e]! }).ok;
   try {
     for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
       const file = files[fileIndex]!;
-      await scanResultFile(file, (buf, offset, lineNo) => {
-        const customId = customIdOfLine(buf, file, lineNo);
+      await scanResultFile(file, (buf, start, end, offset, lineNo) => {
+        const customId = customIdOfLine(buf, { start, end, file, line: lineNo });
         const existing = table.find(customId, (e) => customIdAt(e) === customId);
         let e: number;
         if (existing !== -1) {
           // A duplicate (rare): only now are both lines judged, to keep the better one.
-          const ok = parseResultLine(buf.toString('utf8'), { file, line: lineNo }).ok;
+          const ok = parseResultLine(buf.toString('utf8', start, end), { file, line: lineNo }).ok;
           const replace = prefersResult({ ok: okAt(existing) }, { ok });
           onIssue?.({
             code: 'JOIN_DUPLICATE_RESULT',
@@ -79,13 +73,13 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
           table.add(customId, e);
         }
         offsets[e] = offset;
-        lengths[e] = buf.length;
+        lengths[e] = end - start;
         lines[e] = lineNo;
         fileOf[e] = fileIndex;
       });
     }
   } catch (err) {
-    for (const fd of fds) if (fd !== undefined) closeSync(fd);
+    reader.close();
     throw err;
   }
 
@@ -113,16 +107,15 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
       return live;
     },
     async close() {
-      for (const fd of fds) if (fd !== undefined) closeSync(fd);
-      fds.length = 0;
+      reader.close();
     },
   };
 }
 
-/** {@link scanLineOffsets} of a result file; a missing file is INPUT_NOT_FOUND. */
-async function scanResultFile(file: string, onLine: (buf: Buffer, offset: number, line: number) => void): Promise<void> {
+/** {@link scanLines} of a result file; a missing file is INPUT_NOT_FOUND. */
+export async function scanResultFile(file: string, onLine: LineVisitor): Promise<void> {
   try {
-    await scanLineOffsets(file, onLine);
+    await scanLines(file, onLine);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new KbatchError('INPUT_NOT_FOUND', `result file ${file} does not exist`, { file, cause: err });
@@ -135,12 +128,13 @@ async function scanResultFile(file: string, onLine: (buf: Buffer, offset: number
  * The custom_id of a result line: read from its bytes (see {@link peekCustomId}), else by parsing it; a line that
  * is not JSON or has no custom_id is RESPONSE_INVALID.
  */
-export function customIdOfLine(buf: Buffer, file: string, lineNo: number): string {
-  const peeked = peekCustomId(buf);
+export function customIdOfLine(buf: Buffer, at: { start: number; end: number; file: string; line: number }): string {
+  const peeked = peekCustomId(buf, at.start, at.end);
   if (peeked !== null) return peeked;
+  const { file, line: lineNo } = at;
   let value: { custom_id?: unknown } | null;
   try {
-    value = JSON.parse(buf.toString('utf8')) as { custom_id?: unknown } | null;
+    value = JSON.parse(buf.toString('utf8', at.start, at.end)) as { custom_id?: unknown } | null;
   } catch (err) {
     throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TokenLogprob } from '../answers/confidence.js';
 import { KbatchError } from '../errors.js';
+import type { BatchResultLine } from '../job/types.js';
 
 // Tolerant shapes: unknown keys pass, optional parts may be missing or null, ids may be numbers.
 // Kept free of .catch()/.transform() (10x slower per line); optional details are read by hand below.
@@ -17,7 +18,10 @@ export const ResultLineSchema = z.looseObject({
     .nullish(),
   error: z.unknown().optional(),
 });
-export type ResultLine = z.output<typeof ResultLineSchema>;
+/** A line as {@link ResultLineSchema} accepts it (a numeric custom_id or a string status code pass). */
+type CheckedResultLine = z.output<typeof ResultLineSchema>;
+/** @deprecated One type for a result line: `BatchResultLine` (this name is kept for the public API). */
+export type ResultLine = BatchResultLine;
 
 const ChatBodySchema = z.looseObject({
   choices: z
@@ -84,7 +88,7 @@ export function parseResultLine(line: string | unknown, source: ResultLineSource
 }
 
 /** True when `value` already has {@link ResultLineSchema}'s output shape (no coercion needed). */
-function isPlainResultLine(value: unknown): value is ResultLine {
+function isPlainResultLine(value: unknown): value is CheckedResultLine {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const { custom_id: id, response } = value as { custom_id?: unknown; response?: unknown };
   if (typeof id !== 'string' && typeof id !== 'number') return false;
@@ -108,7 +112,7 @@ function plainChatBody(body: unknown): { choice: z.output<typeof ChatBodySchema>
 }
 
 /** Turn a schema-checked result line into a {@link BatchResult}; pure. */
-export function normalizeResultLine(line: ResultLine): BatchResult {
+export function normalizeResultLine(line: CheckedResultLine | BatchResultLine): BatchResult {
   const lineError = errorObject(line.error);
   const base: BatchResult = {
     customId: String(line.custom_id),
@@ -209,20 +213,20 @@ const CUSTOM_ID = Buffer.from('custom_id');
  * start of every line kbatch and the batch APIs write), or null when unsure — escapes, an odd shape, a line not
  * ending in `}` (torn) — and the caller parses the line instead.
  */
-export function peekCustomId(buf: Buffer): string | null {
-  if (buf[0] !== 0x7b || buf[buf.length - 1] !== 0x7d) return null;
+export function peekCustomId(buf: Buffer, start = 0, end = buf.length): string | null {
+  if (buf[start] !== 0x7b || buf[end - 1] !== 0x7d) return null;
   let depth = 0;
   let keyNext = false;
-  for (let i = 0; i < buf.length; i++) {
+  for (let i = start; i < end; i++) {
     const b = buf[i]!;
     if (b === QUOTE) {
-      const end = stringEnd(buf, i + 1);
-      if (end === -1) return null;
-      if (depth === 1 && keyNext && end - i - 1 === CUSTOM_ID.length && buf.compare(CUSTOM_ID, 0, CUSTOM_ID.length, i + 1, end) === 0) {
-        return valueAfterKey(buf, end + 1);
+      const close = stringEnd(buf, i + 1, end);
+      if (close === -1) return null;
+      if (depth === 1 && keyNext && close - i - 1 === CUSTOM_ID.length && buf.compare(CUSTOM_ID, 0, CUSTOM_ID.length, i + 1, close) === 0) {
+        return valueAfterKey(buf, close + 1, end);
       }
       keyNext = false;
-      i = end;
+      i = close;
     } else if (b === 0x7b || b === 0x5b) {
       depth++;
       keyNext = b === 0x7b;
@@ -235,9 +239,9 @@ export function peekCustomId(buf: Buffer): string | null {
   return null;
 }
 
-/** Index of the quote closing the string that starts at `start`, or -1. */
-function stringEnd(buf: Buffer, start: number): number {
-  for (let i = buf.indexOf(QUOTE, start); i !== -1; i = buf.indexOf(QUOTE, i + 1)) {
+/** Index of the quote closing the string that starts at `start` (before `end`), or -1. */
+function stringEnd(buf: Buffer, start: number, end: number): number {
+  for (let i = buf.indexOf(QUOTE, start); i !== -1 && i < end; i = buf.indexOf(QUOTE, i + 1)) {
     let slashes = 0;
     while (buf[i - 1 - slashes] === BACKSLASH) slashes++;
     if (slashes % 2 === 0) return i;
@@ -246,18 +250,18 @@ function stringEnd(buf: Buffer, start: number): number {
 }
 
 /** The string or integer value after `"custom_id"` (at `i`, before the colon), or null to let JSON.parse decide. */
-function valueAfterKey(buf: Buffer, i: number): string | null {
+function valueAfterKey(buf: Buffer, i: number, limit: number): string | null {
   while (buf[i] === 0x20 || buf[i] === 0x09) i++;
   if (buf[i++] !== 0x3a) return null;
   while (buf[i] === 0x20 || buf[i] === 0x09) i++;
   if (buf[i] === QUOTE) {
     const end = buf.indexOf(QUOTE, i + 1);
-    if (end === -1) return null;
+    if (end === -1 || end >= limit) return null;
     const text = buf.toString('utf8', i + 1, end);
     return text.includes('\\') ? null : text;
   }
   let end = i;
-  while (end < buf.length && buf[end]! >= 0x30 && buf[end]! <= 0x39) end++;
+  while (end < limit && buf[end]! >= 0x30 && buf[end]! <= 0x39) end++;
   const after = buf[end];
   return end > i && end - i <= 15 && buf[i] !== 0x30 && (after === 0x2c || after === 0x7d || after === 0x20) ? buf.toString('latin1', i, end) : null;
 }

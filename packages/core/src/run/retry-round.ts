@@ -26,6 +26,12 @@ export interface PlannedRetry {
   results?: string;
 }
 
+/** A planned round: its retry files, and (round 1) the failures a retry cannot change, per cause (see {@link finalNotRetried}). */
+export interface PlannedRound {
+  planned: PlannedRetry[];
+  notRetried?: Record<string, number>;
+}
+
 /** What planning a round reads: the job directory, the run state and the join plan (labels/schema judge answers). */
 export interface RoundInputs {
   jobDir: string;
@@ -39,10 +45,11 @@ export interface RoundInputs {
  * request lines to `run/retry-<round>/`, one file per chunk and batch (so the join stays chunk by chunk), packed into
  * as few batches as `maxRequests`/`maxBytes` allow. Failures a retry cannot change (400, 404, unknown model, line too
  * long, …) are never sent again (see {@link finalNotRetried}). Deterministic: rerunning it after a crash writes the
- * same files (and clears any realtime results of that round).
+ * same files (and clears any realtime results of that round). Each result is parsed and judged once.
  */
-export async function planRetryRound(run: RoundInputs, manifest: JobManifest, round: number): Promise<PlannedRetry[]> {
+export async function planRetryRound(run: RoundInputs, manifest: JobManifest, round: number): Promise<PlannedRound> {
   const { jobDir, state, plan } = run;
+  const notRetried: Record<string, number> = {};
   const previous =
     round === 1
       ? state.chunks.map((c) => ({ chunk: c.part, file: manifest.parts.find((p) => p.index === c.part)!.path, sources: chunkSources(state, manifest, c.part) }))
@@ -59,7 +66,9 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
     // Succeeded, or failed for a cause a retry cannot change: not sent again.
     const settled = new Set<string>();
     await latestResults(jobDir, [attempt.sources], (result) => {
-      if (resultCause(result, plan)?.retry !== true) settled.add(result.customId);
+      const cause = resultCause(result, plan);
+      if (cause?.retry !== true) settled.add(result.customId);
+      if (cause !== null && !cause.retry) notRetried[cause.cause] = (notRetried[cause.cause] ?? 0) + 1;
     });
     let segment: { out: ReturnType<typeof createWriteStream>; entry: PlannedRetry } | undefined;
     const close = async (): Promise<void> => {
@@ -83,7 +92,8 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
     }
     await close();
   }
-  return planned;
+  // Round 1 judged every request's only attempt: when it resends nothing, those are the final results.
+  return { planned, ...(round === 1 ? { notRetried } : {}) };
 }
 
 /**

@@ -1,8 +1,16 @@
 // JSONL files by byte position: one streaming pass that finds each line, and positional reads of a line later.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 
-/** A non-blank line found by {@link scanLines}: `buf[start, end)` (valid during the call only), its file offset and number. */
-export type LineVisitor = (buf: Buffer, start: number, end: number, offset: number, line: number) => void;
+/** Where a line found by {@link scanLines} is: `buf[start, end)`, its byte offset in the file and its 1-based number. */
+export interface LineSpan {
+  start: number;
+  end: number;
+  offset: number;
+  line: number;
+}
+
+/** Sees each non-blank line; `buf` and `span` are valid during the call only (both are reused). */
+export type LineVisitor = (buf: Buffer, span: Readonly<LineSpan>) => void;
 
 /**
  * Call `onLine` for each non-blank line of a file (CR and leading blanks trimmed), streaming in 1 MB reads with
@@ -12,13 +20,17 @@ export async function scanLines(path: string, onLine: LineVisitor): Promise<void
   let rest: Buffer | null = null;
   let restOffset = 0;
   let position = 0;
-  let lineNo = 0;
+  const span: LineSpan = { start: 0, end: 0, offset: 0, line: 0 };
   const emit = (buf: Buffer, start: number, end: number, offset: number): void => {
-    lineNo++;
+    span.line++;
     if (end > start && buf[end - 1] === 0x0d) end--;
     const from = start;
     while (start < end && (buf[start] === 0x20 || buf[start] === 0x09)) start++;
-    if (start < end) onLine(buf, start, end, offset + start - from, lineNo);
+    if (start >= end) return;
+    span.start = start;
+    span.end = end;
+    span.offset = offset + start - from;
+    onLine(buf, span);
   };
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     let start = 0;

@@ -1,4 +1,5 @@
 // The winning result of each request of one chunk, indexed by position on disk: what the join reads.
+import { KbatchError } from '../errors.js';
 import { lineReader } from '../internal/line-offsets.js';
 import type { JoinIssueHandler } from '../join/join-issue.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
@@ -37,64 +38,24 @@ interface Entry {
  * (JOIN_DUPLICATE_RESULT) and the better kept (success beats failure), as `kbatch join` does.
  */
 export async function attemptLookup(jobDir: string, groups: readonly AttemptSource[][], options: AttemptLookupOptions): Promise<ResultLookup> {
-  const { tokens, skip, onIssue } = options;
-  const files: string[] = [];
-  const fileNumber = new Map<string, number>();
+  const { skip, onIssue } = options;
+  const lines = indexedLines(options.tokens);
   const entries = new Map<string, Entry>();
-  const reader = lineReader(files);
-  /** A line's bytes parsed; a broken line is RESPONSE_INVALID naming the file and line. */
-  const parseBytes = (buf: Buffer, at: { start: number; end: number; file: string; line: number }): unknown => {
-    const text = buf.toString('utf8', at.start, at.end);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return parseResultLine(text, { file: at.file, line: at.line });
-    }
-  };
-  const parseEntry = (entry: Entry): unknown => {
-    const buf = reader.read(entry.file, entry.offset, entry.length);
-    return parseBytes(buf, { start: 0, end: buf.length, file: files[entry.file]!, line: entry.line });
-  };
-  const count = (line: Pick<BatchResultLine, 'response'>): void => {
-    const t = lineTokens(line);
-    tokens.prompt += t.prompt;
-    tokens.completion += t.completion;
-  };
-  /** The entry's line, parsed once: its tokens counted, its result normalized. */
-  const resultOf = (entry: Entry): BatchResult => {
-    if (entry.result) return entry.result;
-    const raw = parseEntry(entry);
-    count(raw as BatchResultLine);
-    return parseResultLine(raw, { file: files[entry.file], line: entry.line });
-  };
   try {
     await walkAttempts(jobDir, groups, ({ customId, group, superseded, at, result }) => {
       if (superseded || skip?.has(customId)) {
-        if (at) count(parseBytes(at.buf, at) as BatchResultLine);
+        if (at) lines.count(lines.parseAt(at.buf, at));
         return;
       }
-      let file = -1;
-      if (at) {
-        file = fileNumber.get(at.file) ?? -1;
-        if (file === -1) fileNumber.set(at.file, (file = files.push(at.file) - 1));
-      }
-      const entry: Entry = at ? { file, offset: at.offset, length: at.end - at.start, line: at.line, group } : { file, offset: 0, length: 0, line: 0, group, result: result! };
+      const entry: Entry = at
+        ? { file: lines.fileNumber(at.file), offset: at.offset, length: at.end - at.start, line: at.line, group }
+        : { file: -1, offset: 0, length: 0, line: 0, group, result: result! };
       const current = entries.get(customId);
-      if (current !== undefined) {
-        // A duplicate within one attempt (rare): both are judged now to keep the better one.
-        const next = at ? parseResultLine(at.buf.toString('utf8', at.start, at.end), { file: at.file, line: at.line }) : result!;
-        const replace = prefersResult(current.result ?? parseResultLine(parseEntry(current)), next);
-        const where = at ? ` at ${at.file}:${at.line}` : '';
-        onIssue?.({ code: 'JOIN_DUPLICATE_RESULT', customId, ...(at ? { file: at.file, line: at.line } : {}), message: `duplicate result for custom_id "${customId}"${where}; kept the ${replace ? 'later' : 'earlier'} one` });
-        // The line that loses counts its tokens now; the kept one counts them when taken or left over.
-        const loser = replace ? current : entry;
-        if (!loser.result) count((loser === entry ? parseBytes(at!.buf, at!) : parseEntry(current)) as BatchResultLine);
-        if (!replace) return;
-      }
+      if (current !== undefined && !keepsLater(lines, { customId, current, entry, onIssue })) return;
       entries.set(customId, entry);
     });
   } catch (err) {
-    reader.close();
+    lines.close();
     throw err;
   }
   return {
@@ -102,12 +63,12 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
       const entry = entries.get(customId);
       if (entry === undefined) return undefined;
       entries.delete(customId);
-      return resultOf(entry);
+      return lines.resultOf(entry);
     },
     *leftovers() {
       for (const [customId, entry] of entries) {
-        if (!entry.result) count(parseEntry(entry) as BatchResultLine);
-        yield { customId, ...(entry.result ? {} : { file: files[entry.file], line: entry.line }) };
+        if (!entry.result) lines.count(lines.parse(entry));
+        yield { customId, ...(entry.result ? {} : { file: lines.fileName(entry), line: entry.line }) };
       }
       entries.clear();
     },
@@ -115,7 +76,74 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
       return entries.size;
     },
     async close() {
-      reader.close();
+      lines.close();
     },
+  };
+}
+
+/**
+ * A duplicate within one attempt (rare): both are judged now, JOIN_DUPLICATE_RESULT is reported, and the line that
+ * loses counts its tokens (the kept one counts them when taken or left over). True when the later one is kept.
+ */
+function keepsLater(lines: IndexedLines, dup: { customId: string; current: Entry; entry: Entry; onIssue: JoinIssueHandler | undefined }): boolean {
+  const { customId, current, entry } = dup;
+  const judge = (e: Entry): BatchResult => e.result ?? parseResultLine(lines.parse(e), { file: lines.fileName(e), line: e.line });
+  const replace = prefersResult(judge(current), judge(entry));
+  const file = entry.result ? undefined : lines.fileName(entry);
+  dup.onIssue?.({
+    code: 'JOIN_DUPLICATE_RESULT',
+    customId,
+    ...(file !== undefined ? { file, line: entry.line } : {}),
+    message: `duplicate result for custom_id "${customId}"${file !== undefined ? ` at ${file}:${entry.line}` : ''}; kept the ${replace ? 'later' : 'earlier'} one`,
+  });
+  const loser = replace ? current : entry;
+  if (!loser.result) lines.count(lines.parse(loser));
+  return replace;
+}
+
+/** The files of indexed lines, read back and parsed, with every parsed line's tokens added to `tokens`. */
+type IndexedLines = ReturnType<typeof indexedLines>;
+
+function indexedLines(tokens: TokenTotals) {
+  const files: string[] = [];
+  const numbers = new Map<string, number>();
+  const reader = lineReader(files);
+  /** A line's bytes parsed; a broken line is RESPONSE_INVALID naming the file and line. */
+  const parseAt = (buf: Buffer, at: { start: number; end: number; file: string; line: number }): BatchResultLine => {
+    const text = buf.toString('utf8', at.start, at.end);
+    try {
+      return JSON.parse(text) as BatchResultLine;
+    } catch (err) {
+      throw new KbatchError('RESPONSE_INVALID', `${at.file}:${at.line} is not valid JSON: ${(err as Error).message}`, { file: at.file, line: at.line, cause: err });
+    }
+  };
+  const fileName = (entry: Entry): string => files[entry.file]!;
+  const parse = (entry: Entry): BatchResultLine => {
+    const buf = reader.read(entry.file, entry.offset, entry.length);
+    return parseAt(buf, { start: 0, end: buf.length, file: fileName(entry), line: entry.line });
+  };
+  const count = (line: Pick<BatchResultLine, 'response'>): void => {
+    const t = lineTokens(line);
+    tokens.prompt += t.prompt;
+    tokens.completion += t.completion;
+  };
+  return {
+    parseAt,
+    parse,
+    count,
+    fileName,
+    fileNumber(file: string): number {
+      let n = numbers.get(file);
+      if (n === undefined) numbers.set(file, (n = files.push(file) - 1));
+      return n;
+    },
+    /** The entry's line, parsed once: its tokens counted, its result normalized. */
+    resultOf(entry: Entry): BatchResult {
+      if (entry.result) return entry.result;
+      const raw = parse(entry);
+      count(raw);
+      return parseResultLine(raw, { file: fileName(entry), line: entry.line });
+    },
+    close: () => reader.close(),
   };
 }

@@ -126,7 +126,7 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
       }
       for (const rel of source.files) {
         const file = jobPath(jobDir, rel);
-        await scanResultFile(file, (buf, start, end, offset, n) => {
+        await scanResultFile(file, (buf, { start, end, offset, line: n }) => {
           const id = customIdOfLine(buf, { start, end, file: rel, line: n });
           if (only && !only.has(id)) return;
           if (source.resubmitted && isUnrunText(buf.toString('utf8', start, end), rel, n)) return;

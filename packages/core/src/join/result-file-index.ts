@@ -2,7 +2,7 @@ import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
-import { lineReader, scanLines, type LineVisitor } from '../internal/line-offsets.js';
+import { lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
 
@@ -19,89 +19,63 @@ const TAKEN = 2;
 export async function indexResultFiles(files: readonly string[], onIssue?: JoinIssueHandler): Promise<ResultLookup> {
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const table = new IdHashTable();
-  let cap = 1024;
-  let offsets = new Float64Array(cap);
-  let lengths = new Uint32Array(cap);
-  let lines = new Uint32Array(cap);
-  let flags = new Uint8Array(cap);
-  let fileOf = new Uint16Array(cap);
-  let count = 0;
-  let live = 0;
-  const grow = (): void => {
-    cap *= 2;
-    offsets = grown(offsets, cap);
-    lengths = grown(lengths, cap);
-    lines = grown(lines, cap);
-    flags = grown(flags, cap);
-    fileOf = grown(fileOf, cap);
-  };
-
+  const at = new LinePositions();
   const reader = lineReader(files);
-  const readBytes = (e: number): Buffer => reader.read(fileOf[e]!, offsets[e]!, lengths[e]!);
-  const readEntry = (e: number): string => readBytes(e).toString('utf8');
+  const readEntry = (e: number): string => reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!).toString('utf8');
+  const source = (e: number) => ({ file: files[at.fileOf[e]!]!, line: at.lines[e]! });
   const customIdAt = (e: number): string => {
-    const buf = readBytes(e);
-    return customIdOfLine(buf, { start: 0, end: buf.length, file: files[fileOf[e]!]!, line: lines[e]! });
+    const buf = reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
+    return customIdOfLine(buf, { start: 0, end: buf.length, ...source(e) });
   };
-  const where = (e: number): string => `${files[fileOf[e]!]}:${lines[e]}`;
-
-  const okAt = (e: number): boolean => parseResultLine(readEntry(e), { file: files[fileOf[e]!], line: lines[e]! }).ok;
+  let live = 0;
   try {
     for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
       const file = files[fileIndex]!;
-      await scanResultFile(file, (buf, start, end, offset, lineNo) => {
-        const customId = customIdOfLine(buf, { start, end, file, line: lineNo });
-        const existing = table.find(customId, (e) => customIdAt(e) === customId);
-        let e: number;
-        if (existing !== -1) {
+      await scanResultFile(file, (buf, span) => {
+        const customId = customIdOfLine(buf, { ...span, file });
+        let e = table.find(customId, (c) => customIdAt(c) === customId);
+        if (e !== -1) {
           // A duplicate (rare): only now are both lines judged, to keep the better one.
-          const ok = parseResultLine(buf.toString('utf8', start, end), { file, line: lineNo }).ok;
-          const replace = prefersResult({ ok: okAt(existing) }, { ok });
+          const ok = parseResultLine(buf.toString('utf8', span.start, span.end), { file, line: span.line }).ok;
+          const replace = prefersResult({ ok: parseResultLine(readEntry(e), source(e)).ok }, { ok });
+          const first = source(e);
           onIssue?.({
             code: 'JOIN_DUPLICATE_RESULT',
             customId,
             file,
-            line: lineNo,
-            message: `duplicate result for custom_id "${customId}" at ${file}:${lineNo} (first at ${where(existing)}); kept the ${replace ? 'later' : 'earlier'} one`,
+            line: span.line,
+            message: `duplicate result for custom_id "${customId}" at ${file}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
           });
           if (!replace) return;
-          e = existing;
         } else {
-          if (count === cap) grow();
-          e = count++;
+          e = at.add();
           live += 1;
           table.add(customId, e);
         }
-        offsets[e] = offset;
-        lengths[e] = end - start;
-        lines[e] = lineNo;
-        fileOf[e] = fileIndex;
+        at.set(e, fileIndex, span);
       });
     }
   } catch (err) {
     reader.close();
     throw err;
   }
-
   return {
     take(customId) {
       let found: BatchResult | undefined;
       const e = table.find(customId, (candidate) => {
-        if ((flags[candidate]! & TAKEN) !== 0) return false;
-        const result = parseResultLine(readEntry(candidate), { file: files[fileOf[candidate]!], line: lines[candidate]! });
+        if ((at.flags[candidate]! & TAKEN) !== 0) return false;
+        const result = parseResultLine(readEntry(candidate), source(candidate));
         if (result.customId !== customId) return false;
         found = result;
         return true;
       });
       if (e === -1) return undefined;
-      flags[e]! |= TAKEN;
+      at.flags[e]! |= TAKEN;
       live -= 1;
       return found;
     },
     *leftovers() {
-      for (let e = 0; e < count; e++) {
-        if ((flags[e]! & TAKEN) === 0) yield { customId: customIdAt(e), file: files[fileOf[e]!], line: lines[e]! };
-      }
+      for (let e = 0; e < at.count; e++) if ((at.flags[e]! & TAKEN) === 0) yield { customId: customIdAt(e), ...source(e) };
     },
     get size() {
       return live;
@@ -110,6 +84,37 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
       reader.close();
     },
   };
+}
+
+/** Where each indexed line is (file number, byte offset, length, line number) and whether it was taken, in growable typed arrays. */
+class LinePositions {
+  private cap = 1024;
+  offsets = new Float64Array(this.cap);
+  lengths = new Uint32Array(this.cap);
+  lines = new Uint32Array(this.cap);
+  flags = new Uint8Array(this.cap);
+  fileOf = new Uint16Array(this.cap);
+  count = 0;
+
+  /** A new entry's number. */
+  add(): number {
+    if (this.count === this.cap) {
+      this.cap *= 2;
+      this.offsets = grown(this.offsets, this.cap);
+      this.lengths = grown(this.lengths, this.cap);
+      this.lines = grown(this.lines, this.cap);
+      this.flags = grown(this.flags, this.cap);
+      this.fileOf = grown(this.fileOf, this.cap);
+    }
+    return this.count++;
+  }
+
+  set(e: number, file: number, span: Readonly<LineSpan>): void {
+    this.offsets[e] = span.offset;
+    this.lengths[e] = span.end - span.start;
+    this.lines[e] = span.line;
+    this.fileOf[e] = file;
+  }
 }
 
 /** {@link scanLines} of a result file; a missing file is INPUT_NOT_FOUND. */

@@ -9,7 +9,7 @@ describe('scanLines', () => {
     const file = join(await mkdtemp(join(tmpdir(), 'kbatch-lines-')), 'a.jsonl');
     await writeFile(file, 'one\r\n\n  two\nété\nlast');
     const seen: Array<[string, number, number]> = [];
-    await scanLines(file, (buf, start, end, offset, line) => seen.push([buf.toString('utf8', start, end), offset, line]));
+    await scanLines(file, (buf, { start, end, offset, line }) => seen.push([buf.toString('utf8', start, end), offset, line]));
     expect(seen).toEqual([
       ['one', 0, 1],
       ['two', 8, 3],
@@ -26,7 +26,7 @@ describe('lineReader', () => {
     const file = join(dir, 'r.jsonl');
     await writeFile(file, `${lines.join('\n')}\n`);
     const spans: Array<{ offset: number; length: number }> = [];
-    await scanLines(file, (_buf, start, end, offset) => spans.push({ offset, length: end - start }));
+    await scanLines(file, (_buf, { start, end, offset }) => spans.push({ offset, length: end - start }));
     const reader = lineReader([file]);
     try {
       const inOrder = spans.map((s) => reader.read(0, s.offset, s.length).toString());

@@ -6,7 +6,7 @@ import { attemptLookup, type TokenTotals } from './attempt-index.js';
 import { attemptGroups } from './attempts.js';
 import type { JobManifest } from './manifest.js';
 
-/** What reading a run's chunks needs: the job, its run state and manifest, and where every attempt's tokens go. */
+/** What reading a run's chunks needs: the job, its run state and manifest, and where the tokens of lines no record takes go. */
 export interface AttemptChunksOptions {
   jobDir: string;
   state: RunState;
@@ -18,7 +18,7 @@ export interface AttemptChunksOptions {
   live?: LiveJoin;
 }
 
-/** Chunk `index` of a run with its latest results (those in `skip` were joined already: counted, not indexed). */
+/** Chunk `index` of a run with its latest results (those in `skip` were joined already: left out). */
 export function attemptChunk(options: AttemptChunksOptions, index: number, skip?: ReadonlySet<string>): JoinChunk {
   const { jobDir, state, manifest, tokens } = options;
   const chunk = state.chunks[index]!;

@@ -7,7 +7,7 @@ import { prefersResult, type ResultLookup } from '../join/result-lookup.js';
 import { lineTokens, walkAttempts, type AttemptSource } from './attempts.js';
 import type { BatchResultLine } from './types.js';
 
-/** Prompt and completion tokens of every attempt line read (superseded ones included), added up across chunks. */
+/** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
 export interface TokenTotals {
   prompt: number;
   completion: number;
@@ -15,9 +15,9 @@ export interface TokenTotals {
 
 /** Options of {@link attemptLookup}. */
 export interface AttemptLookupOptions {
-  /** Where every line's tokens are added (each line once: when superseded or skipped, taken, or left over). */
+  /** Where the tokens of lines no record takes are added (superseded, losing duplicates, left over); a taken result's are in the join's report. */
   tokens: TokenTotals;
-  /** custom_ids already joined elsewhere (a live join's rows): counted, not indexed. */
+  /** custom_ids already joined elsewhere (a live join's rows): neither indexed nor counted. */
   skip?: ReadonlySet<string>;
   onIssue?: JoinIssueHandler;
 }
@@ -43,7 +43,9 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
   const entries = new Map<string, Entry>();
   try {
     await walkAttempts(jobDir, groups, ({ customId, group, superseded, at, result }) => {
-      if (superseded || skip?.has(customId)) {
+      // Joined already (a live row): its tokens are in the join's report.
+      if (skip?.has(customId)) return;
+      if (superseded) {
         if (at) lines.count(lines.parseAt(at.buf, at));
         return;
       }
@@ -137,12 +139,9 @@ function indexedLines(tokens: TokenTotals) {
       if (n === undefined) numbers.set(file, (n = files.push(file) - 1));
       return n;
     },
-    /** The entry's line, parsed once: its tokens counted, its result normalized. */
+    /** The entry's line, parsed once and normalized (its tokens are counted by the join's report). */
     resultOf(entry: Entry): BatchResult {
-      if (entry.result) return entry.result;
-      const raw = parse(entry);
-      count(raw);
-      return parseResultLine(raw, { file: fileName(entry), line: entry.line });
+      return entry.result ?? parseResultLine(parse(entry), { file: fileName(entry), line: entry.line });
     },
     close: () => reader.close(),
   };

@@ -315,7 +315,8 @@ async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: 
               : {}),
           }),
         });
-  return { ...report, allPromptTokens: tokens.prompt, allCompletionTokens: tokens.completion };
+  // Every attempt's tokens: the joined results' (the report's) and those of lines no record took.
+  return { ...report, allPromptTokens: report.promptTokens + tokens.prompt, allCompletionTokens: report.completionTokens + tokens.completion };
 }
 
 /** The run's input records again, read as prepare read them (malformed ones skipped: they are already rows). */

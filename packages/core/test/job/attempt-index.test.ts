@@ -45,11 +45,11 @@ describe('attemptLookup', () => {
       await lookup.close();
     }
     expect(issues).toEqual([expect.objectContaining({ code: 'JOIN_DUPLICATE_RESULT', customId: 'r3', line: 3, message: expect.stringContaining('kept the later one') })]);
-    // Six answered lines of 10 + 2 tokens each (the superseded "maybe" and the stray included); errors have none.
-    expect(tokens).toEqual({ prompt: 60, completion: 12 });
+    // The lines no record took: the superseded "maybe" and the stray (10 + 2 tokens each); taken ones are the join's.
+    expect(tokens).toEqual({ prompt: 20, completion: 4 });
   });
 
-  it('leaves out requests joined already (counting their tokens) and results of other chunks in a merged retry batch', async () => {
+  it('leaves out requests joined already and results of other chunks in a merged retry batch', async () => {
     const jobDir = await jobWith({
       'merged.jsonl': [okLine('a1', 'yes'), okLine('b1', 'yes'), okLine('a2', 'no')],
       'requests-a.jsonl': [{ custom_id: 'a1' }, { custom_id: 'a2' }],
@@ -59,7 +59,7 @@ describe('attemptLookup', () => {
     expect(lookup.size).toBe(1);
     expect(lookup.take('a2')?.response).toBe('no');
     await lookup.close();
-    expect(tokens).toEqual({ prompt: 20, completion: 4 });
+    expect(tokens).toEqual({ prompt: 0, completion: 0 });
   });
 });
 

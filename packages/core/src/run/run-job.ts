@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
@@ -287,6 +288,8 @@ function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: 
 async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow, RunJoinReport, undefined> {
   const tokens = { prompt: 0, completion: 0 };
   const chunks = { jobDir, state, manifest, tokens };
+  // Versions before one join copied each chunk's results to run/join/; a crash there left the copy behind.
+  await rm(jobPath(jobDir, join('run', 'join')), { recursive: true, force: true });
   const input = { plan, records: inputRecords(state), rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [], onIssue: opts.onIssue };
   const report =
     gate && opts.unordered

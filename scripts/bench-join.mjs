@@ -26,7 +26,8 @@ if (process.argv[2] === '--child') {
     output: join(dir, `joined.${format}`),
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  process.stdout.write(JSON.stringify({ report, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+  const { userCPUTime, systemCPUTime } = process.resourceUsage();
+  process.stdout.write(JSON.stringify({ report, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, cpu: { user: userCPUTime / 1e6, sys: systemCPUTime / 1e6 } }));
   process.exit(0);
 }
 
@@ -99,10 +100,12 @@ if (child.status !== 0) {
   process.stderr.write(`join failed (exit ${child.status})\n`);
   process.exit(1);
 }
-const { report, seconds, maxRssMB } = JSON.parse(child.stdout);
+const { report, seconds, maxRssMB, cpu } = JSON.parse(child.stdout);
 const outSize = (await stat(join(dir, `joined.${format}`))).size;
 console.log(`bench:join  records=${report.records}  succeeded=${report.succeeded}  failed=${report.failed}  missing=${report.missing}  output=${format} ${mb(outSize)}`);
 console.log(`bench:join  ${seconds.toFixed(1)} s  ${Math.round(report.records / seconds).toLocaleString('en-US')} records/s  peak RSS ${maxRssMB.toFixed(0)} MB (target < 300 MB) ${maxRssMB < 300 ? 'OK' : 'OVER'}`);
+// CPU seconds of the join process (user+sys): steadier than wall time on a shared machine.
+console.log(`bench:join  cpu ${(cpu.user + cpu.sys).toFixed(2)} s (user ${cpu.user.toFixed(2)} + sys ${cpu.sys.toFixed(2)})  ${Math.round(report.records / (cpu.user + cpu.sys)).toLocaleString('en-US')} records per CPU second`);
 if (!args.includes('--keep')) await rm(dir, { recursive: true, force: true });
 else console.log(`kept ${dir}`);
 if (report.records !== n || report.succeeded + report.failed !== n || maxRssMB >= 300) process.exitCode = 1;

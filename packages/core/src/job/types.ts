@@ -86,11 +86,13 @@ export interface JobSummary {
   lineErrors: Array<LineError & { part: string }>;
 }
 
-/** One line of a batch output or error file (the reference's "request output object"). */
+/**
+ * One line of a batch output or error file (the reference's "request output object"); realtime results are written
+ * in the same shape (`RealtimeResultLine` is this type), and `parseResultLine` turns one into a `BatchResult`.
+ */
 export interface BatchResultLine {
   id?: string;
   custom_id: string;
-  response: { status_code: number; request_id?: string; body: unknown } | null;
+  response: { status_code: number; request_id?: string | null; body: unknown } | null;
   error: { code?: string; message?: string } | null;
-  [key: string]: unknown;
 }

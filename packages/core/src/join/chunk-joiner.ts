@@ -9,10 +9,15 @@ import { resultMap, type ResultLookup, type ResultSource } from './result-lookup
 
 /**
  * One chunk of a job: `requests` consecutive input records (in input order) and their results, given as
- * result files (indexed on disk, see `indexResultFiles`) or as result lines/`BatchResult`s (held in memory).
+ * result files (indexed on disk, see `indexResultFiles`), as result lines/`BatchResult`s (held in memory) or as a lookup.
  * `requests` may be `Infinity` for "all remaining records" (a single-chunk join).
  */
-export type JoinChunk = { requests: number } & ({ files: readonly string[] } | { results: ResultSource });
+export type JoinChunk = { requests: number } & (
+  | { files: readonly string[] }
+  | { results: ResultSource }
+  /** An index built elsewhere (a job's latest attempts, see `attemptLookup`), opened when the chunk starts. */
+  | { lookup: (onIssue: JoinIssueHandler) => Promise<ResultLookup> }
+);
 
 /** Hooks of a join: every issue, every outcome. */
 export interface JoinHooks {
@@ -61,7 +66,10 @@ export class ChunkJoiner {
       const next = await this.chunks.next();
       if (next.done) this.exhausted = true;
       else if (Number.isFinite(next.value.requests)) extra += next.value.requests;
+      // A job chunk with no record left (all joined live) is still read: its unknown results, every line's tokens.
+      if (!next.done && next.value.requests === 0 && 'lookup' in next.value) await this.openChunk(next.value);
     }
+    await this.closeChunk();
     if (extra > 0) {
       throw new KbatchError(
         'JOB_MISMATCH',
@@ -86,7 +94,11 @@ export class ChunkJoiner {
       this.remaining = Infinity;
       return;
     }
-    const chunk = next.value;
+    await this.openChunk(next.value);
+  }
+
+  private async openChunk(chunk: JoinChunk): Promise<void> {
+    await this.closeChunk();
     this.chunkNumber += 1;
     if (!(chunk.requests >= 0)) {
       throw new KbatchError('OPTION_INVALID', `Invalid option \`chunks.${this.chunkNumber - 1}.requests\`: must be a non-negative number, got ${String(chunk.requests)}`);
@@ -95,7 +107,7 @@ export class ChunkJoiner {
       if (issue.code === 'JOIN_DUPLICATE_RESULT') this.report.duplicates += 1;
       this.hooks.onIssue?.(issue);
     };
-    this.lookup = 'files' in chunk ? await indexResultFiles(chunk.files, onIssue) : await resultMap(chunk.results, onIssue);
+    this.lookup = 'lookup' in chunk ? await chunk.lookup(onIssue) : 'files' in chunk ? await indexResultFiles(chunk.files, onIssue) : await resultMap(chunk.results, onIssue);
     this.remaining = chunk.requests;
   }
 

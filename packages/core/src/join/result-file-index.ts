@@ -1,13 +1,11 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
-import { parseResultLine, type BatchResult } from './result-line.js';
+import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
+import { lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
 
-const NEWLINE = 0x0a;
-const OK = 1;
 const TAKEN = 2;
 
 /**
@@ -21,159 +19,133 @@ const TAKEN = 2;
 export async function indexResultFiles(files: readonly string[], onIssue?: JoinIssueHandler): Promise<ResultLookup> {
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const table = new IdHashTable();
-  let cap = 1024;
-  let offsets = new Float64Array(cap);
-  let lengths = new Uint32Array(cap);
-  let lines = new Uint32Array(cap);
-  let flags = new Uint8Array(cap);
-  let fileOf = new Uint16Array(cap);
-  let count = 0;
+  const at = new LinePositions();
+  const reader = lineReader(files);
+  const readEntry = (e: number): string => reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!).toString('utf8');
+  const source = (e: number) => ({ file: files[at.fileOf[e]!]!, line: at.lines[e]! });
+  const customIdAt = (e: number): string => {
+    const buf = reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
+    return customIdOfLine(buf, { start: 0, end: buf.length, ...source(e) });
+  };
   let live = 0;
-  const grow = (): void => {
-    cap *= 2;
-    offsets = grown(offsets, cap);
-    lengths = grown(lengths, cap);
-    lines = grown(lines, cap);
-    flags = grown(flags, cap);
-    fileOf = grown(fileOf, cap);
-  };
-
-  const fds: number[] = [];
-  const fdFor = (i: number): number => (fds[i] ??= openSync(files[i]!, 'r'));
-  let scratch = Buffer.allocUnsafe(64 * 1024);
-  const readEntry = (e: number): string => {
-    const length = lengths[e]!;
-    if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
-    // Synchronous positional read: a page-cache hit costs microseconds, far less than an async round trip.
-    readSync(fdFor(fileOf[e]!), scratch, 0, length, offsets[e]!);
-    return scratch.toString('utf8', 0, length);
-  };
-  const customIdAt = (e: number): string => String((JSON.parse(readEntry(e)) as { custom_id: unknown }).custom_id);
-  const where = (e: number): string => `${files[fileOf[e]!]}:${lines[e]}`;
-
   try {
     for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
       const file = files[fileIndex]!;
-      await scanLines(file, (buf, offset, lineNo) => {
-        let value: { custom_id?: unknown; response?: { status_code?: unknown } | null; error?: unknown };
-        try {
-          value = JSON.parse(buf.toString('utf8'));
-        } catch (err) {
-          throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
-        }
-        const id = value?.custom_id;
-        if (typeof id !== 'string' && typeof id !== 'number') {
-          throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not a batch result (custom_id is missing)`, { file, line: lineNo });
-        }
-        const customId = String(id);
-        const status = Number(value.response?.status_code);
-        const ok = status >= 200 && status < 300 && (value.error === null || value.error === undefined);
-        const existing = table.find(customId, (e) => customIdAt(e) === customId);
-        let e: number;
-        if (existing !== -1) {
-          const replace = prefersResult({ ok: (flags[existing]! & OK) !== 0 }, { ok });
+      await scanResultFile(file, (buf, span) => {
+        const customId = customIdOfLine(buf, { ...span, file });
+        let e = table.find(customId, (c) => customIdAt(c) === customId);
+        if (e !== -1) {
+          // A duplicate (rare): only now are both lines judged, to keep the better one.
+          const ok = parseResultLine(buf.toString('utf8', span.start, span.end), { file, line: span.line }).ok;
+          const replace = prefersResult({ ok: parseResultLine(readEntry(e), source(e)).ok }, { ok });
+          const first = source(e);
           onIssue?.({
             code: 'JOIN_DUPLICATE_RESULT',
             customId,
             file,
-            line: lineNo,
-            message: `duplicate result for custom_id "${customId}" at ${file}:${lineNo} (first at ${where(existing)}); kept the ${replace ? 'later' : 'earlier'} one`,
+            line: span.line,
+            message: `duplicate result for custom_id "${customId}" at ${file}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
           });
           if (!replace) return;
-          e = existing;
         } else {
-          if (count === cap) grow();
-          e = count++;
+          e = at.add();
           live += 1;
           table.add(customId, e);
         }
-        offsets[e] = offset;
-        lengths[e] = buf.length;
-        lines[e] = lineNo;
-        flags[e] = ok ? OK : 0;
-        fileOf[e] = fileIndex;
+        at.set(e, fileIndex, span);
       });
     }
   } catch (err) {
-    for (const fd of fds) if (fd !== undefined) closeSync(fd);
+    reader.close();
     throw err;
   }
-
   return {
     take(customId) {
       let found: BatchResult | undefined;
       const e = table.find(customId, (candidate) => {
-        if ((flags[candidate]! & TAKEN) !== 0) return false;
-        const result = parseResultLine(readEntry(candidate), { file: files[fileOf[candidate]!], line: lines[candidate]! });
+        if ((at.flags[candidate]! & TAKEN) !== 0) return false;
+        const result = parseResultLine(readEntry(candidate), source(candidate));
         if (result.customId !== customId) return false;
         found = result;
         return true;
       });
       if (e === -1) return undefined;
-      flags[e]! |= TAKEN;
+      at.flags[e]! |= TAKEN;
       live -= 1;
       return found;
     },
     *leftovers() {
-      for (let e = 0; e < count; e++) {
-        if ((flags[e]! & TAKEN) === 0) yield { customId: customIdAt(e), file: files[fileOf[e]!], line: lines[e]! };
-      }
+      for (let e = 0; e < at.count; e++) if ((at.flags[e]! & TAKEN) === 0) yield { customId: customIdAt(e), ...source(e) };
     },
     get size() {
       return live;
     },
     async close() {
-      for (const fd of fds) if (fd !== undefined) closeSync(fd);
-      fds.length = 0;
+      reader.close();
     },
   };
 }
 
-/** Call `onLine(bytes, byteOffset, lineNumber)` for each non-blank line of a file, streaming. */
-async function scanLines(file: string, onLine: (buf: Buffer, offset: number, line: number) => void): Promise<void> {
-  let rest: Buffer | null = null;
-  let restOffset = 0;
-  let position = 0;
-  let lineNo = 0;
-  const emit = (buf: Buffer, offset: number): void => {
-    lineNo += 1;
-    let end = buf.length;
-    if (end > 0 && buf[end - 1] === 0x0d) end -= 1;
-    let start = 0;
-    while (start < end && (buf[start] === 0x20 || buf[start] === 0x09)) start += 1;
-    if (start < end) onLine(buf.subarray(start, end), offset + start, lineNo);
-  };
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-      let start = 0;
-      let nl = chunk.indexOf(NEWLINE, start);
-      while (nl !== -1) {
-        const piece = chunk.subarray(start, nl);
-        if (rest !== null) {
-          emit(Buffer.concat([rest, piece]), restOffset);
-          rest = null;
-        } else {
-          emit(piece, position + start);
-        }
-        start = nl + 1;
-        nl = chunk.indexOf(NEWLINE, start);
-      }
-      if (start < chunk.length) {
-        const tail = chunk.subarray(start);
-        if (rest === null) {
-          rest = Buffer.from(tail);
-          restOffset = position + start;
-        } else {
-          rest = Buffer.concat([rest, tail]);
-        }
-      }
-      position += chunk.length;
+/** Where each indexed line is (file number, byte offset, length, line number) and whether it was taken, in growable typed arrays. */
+class LinePositions {
+  private cap = 1024;
+  offsets = new Float64Array(this.cap);
+  lengths = new Uint32Array(this.cap);
+  lines = new Uint32Array(this.cap);
+  flags = new Uint8Array(this.cap);
+  fileOf = new Uint16Array(this.cap);
+  count = 0;
+
+  /** A new entry's number. */
+  add(): number {
+    if (this.count === this.cap) {
+      this.cap *= 2;
+      this.offsets = grown(this.offsets, this.cap);
+      this.lengths = grown(this.lengths, this.cap);
+      this.lines = grown(this.lines, this.cap);
+      this.flags = grown(this.flags, this.cap);
+      this.fileOf = grown(this.fileOf, this.cap);
     }
+    return this.count++;
+  }
+
+  set(e: number, file: number, span: Readonly<LineSpan>): void {
+    this.offsets[e] = span.offset;
+    this.lengths[e] = span.end - span.start;
+    this.lines[e] = span.line;
+    this.fileOf[e] = file;
+  }
+}
+
+/** {@link scanLines} of a result file; a missing file is INPUT_NOT_FOUND. */
+export async function scanResultFile(file: string, onLine: LineVisitor): Promise<void> {
+  try {
+    await scanLines(file, onLine);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new KbatchError('INPUT_NOT_FOUND', `result file ${file} does not exist`, { file, cause: err });
     }
     throw err;
   }
-  if (rest !== null) emit(rest, restOffset);
+}
+
+/**
+ * The custom_id of a result line: read from its bytes (see {@link peekCustomId}), else by parsing it; a line that
+ * is not JSON or has no custom_id is RESPONSE_INVALID.
+ */
+export function customIdOfLine(buf: Buffer, at: { start: number; end: number; file: string; line: number }): string {
+  const peeked = peekCustomId(buf, at.start, at.end);
+  if (peeked !== null) return peeked;
+  const { file, line: lineNo } = at;
+  let value: { custom_id?: unknown } | null;
+  try {
+    value = JSON.parse(buf.toString('utf8', at.start, at.end)) as { custom_id?: unknown } | null;
+  } catch (err) {
+    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
+  }
+  const id = value?.custom_id;
+  if (typeof id !== 'string' && typeof id !== 'number') {
+    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not a batch result (custom_id is missing)`, { file, line: lineNo });
+  }
+  return String(id);
 }

@@ -3,16 +3,7 @@
  * realtime results unchanged. HTTP failures keep their status code and error body in `response`;
  * failures without an HTTP response (dropped connection, timeout) set `response: null` and `error`.
  */
-export interface RealtimeResultLine {
-  id: string;
-  custom_id: string;
-  response: {
-    status_code: number;
-    request_id: string | null;
-    body: unknown;
-  } | null;
-  error: { code: string; message: string } | null;
-}
+export type { BatchResultLine as RealtimeResultLine } from '../job/types.js';
 
 /** Why an attempt is retried (or why it finally failed). */
 export type FailureKind = 'rate_limited' | 'server_error' | 'connection_error' | 'timeout' | 'client_error';

@@ -2,7 +2,7 @@
 import type { BatchResult } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { EXPIRED_CODE } from '../job/expired-leftovers.js';
-import { BATCH_FAILED_CODE, BATCH_NO_CAUSE_CODE } from './validation-results.js';
+import { BATCH_FAILED_CODE, BATCH_NO_CAUSE_CODE } from '../job/validation-results.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {

@@ -4,6 +4,7 @@ import { createWakeup, type Wakeup } from '../internal/wakeup.js';
 import { readFileLines } from '../job/lines.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
+import type { RoundEvent } from '../join/unordered-join.js';
 
 /**
  * Round 0 as the engine writes it: each result parsed once, the final ones (no retry round will redo them)
@@ -106,8 +107,7 @@ export function createLiveResults(isFinal: (result: BatchResult) => boolean): Li
   };
 }
 
-/** What the unordered join hears of round 0, in order: a final result, or that a chunk has all its round-0 results. */
-export type RoundEvent = { type: 'result'; chunk: number; result: BatchResult } | { type: 'done'; chunk: number };
+export type { RoundEvent };
 
 /**
  * Round-0 events for the unordered join, first in first out. At most `cap` results wait here: when the join falls

@@ -7,7 +7,7 @@ import { loadManifest } from '../job/manifest.js';
 import { prepareRequests } from '../request/prepare-requests.js';
 import type { RequestOptions } from '../request/request-options.js';
 import { splitRequests } from '../chunk/split-requests.js';
-import { PREPARE_REJECTS_FILE } from './join-run.js';
+import { PREPARE_REJECTS_FILE } from './run-phases.js';
 import { readFileLines } from '../job/lines.js';
 import type { RunSettings } from './run-state.js';
 import { recordBatches } from '../records/record-batches.js';

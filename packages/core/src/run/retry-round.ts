@@ -6,9 +6,8 @@ import { finished } from 'node:stream/promises';
 import { jobPath } from '../job/create-job.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../job/manifest.js';
-import { parseResultLine } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { attemptGroups, chunkSources, latestResults, retrySources } from './attempt-results.js';
+import { attemptGroups, chunkSources, latestResults, retrySources } from '../job/attempts.js';
 import { resultCause } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
@@ -27,6 +26,12 @@ export interface PlannedRetry {
   results?: string;
 }
 
+/** A planned round: its retry files, and (round 1) the failures a retry cannot change, per cause (see {@link finalNotRetried}). */
+export interface PlannedRound {
+  planned: PlannedRetry[];
+  notRetried?: Record<string, number>;
+}
+
 /** What planning a round reads: the job directory, the run state and the join plan (labels/schema judge answers). */
 export interface RoundInputs {
   jobDir: string;
@@ -40,10 +45,11 @@ export interface RoundInputs {
  * request lines to `run/retry-<round>/`, one file per chunk and batch (so the join stays chunk by chunk), packed into
  * as few batches as `maxRequests`/`maxBytes` allow. Failures a retry cannot change (400, 404, unknown model, line too
  * long, …) are never sent again (see {@link finalNotRetried}). Deterministic: rerunning it after a crash writes the
- * same files (and clears any realtime results of that round).
+ * same files (and clears any realtime results of that round). Each result is parsed and judged once.
  */
-export async function planRetryRound(run: RoundInputs, manifest: JobManifest, round: number): Promise<PlannedRetry[]> {
+export async function planRetryRound(run: RoundInputs, manifest: JobManifest, round: number): Promise<PlannedRound> {
   const { jobDir, state, plan } = run;
+  const notRetried: Record<string, number> = {};
   const previous =
     round === 1
       ? state.chunks.map((c) => ({ chunk: c.part, file: manifest.parts.find((p) => p.index === c.part)!.path, sources: chunkSources(state, manifest, c.part) }))
@@ -59,10 +65,11 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
   for (const attempt of previous) {
     // Succeeded, or failed for a cause a retry cannot change: not sent again.
     const settled = new Set<string>();
-    for await (const { line } of latestResults(jobDir, [attempt.sources])) {
-      const result = parseResultLine(line);
-      if (resultCause(result, plan)?.retry !== true) settled.add(result.customId);
-    }
+    await latestResults(jobDir, [attempt.sources], (result) => {
+      const cause = resultCause(result, plan);
+      if (cause?.retry !== true) settled.add(result.customId);
+      if (cause !== null && !cause.retry) notRetried[cause.cause] = (notRetried[cause.cause] ?? 0) + 1;
+    });
     let segment: { out: ReturnType<typeof createWriteStream>; entry: PlannedRetry } | undefined;
     const close = async (): Promise<void> => {
       if (!segment) return;
@@ -85,7 +92,8 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
     }
     await close();
   }
-  return planned;
+  // Round 1 judged every request's only attempt: when it resends nothing, those are the final results.
+  return { planned, ...(round === 1 ? { notRetried } : {}) };
 }
 
 /**
@@ -96,10 +104,10 @@ export async function finalNotRetried(run: RoundInputs, manifest: JobManifest): 
   const { jobDir, state, plan } = run;
   const counts: Record<string, number> = {};
   for (const chunk of state.chunks) {
-    for await (const { line } of latestResults(jobDir, attemptGroups(state, manifest, chunk.part))) {
-      const cause = resultCause(parseResultLine(line), plan);
+    await latestResults(jobDir, attemptGroups(state, manifest, chunk.part), (result) => {
+      const cause = resultCause(result, plan);
       if (cause !== null && !cause.retry) counts[cause.cause] = (counts[cause.cause] ?? 0) + 1;
-    }
+    });
   }
   return counts;
 }

@@ -46,10 +46,10 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
       continue;
     }
     const round = (last?.round ?? 0) + 1;
-    const planned = round > state.settings.retries || manifest.cancelledAt ? [] : await planRetryRound(ctx, manifest, round);
+    const { planned, notRetried } = round > state.settings.retries || manifest.cancelledAt ? { planned: [] } : await planRetryRound(ctx, manifest, round);
     if (planned.length === 0) {
       // Counted once, from the final results: what failed for good and why (whatever round it was first seen in).
-      const causes = await finalNotRetried(ctx, manifest);
+      const causes = notRetried ?? (await finalNotRetried(ctx, manifest));
       state.notRetried = Object.keys(causes).length > 0 ? [{ round: round - 1, causes }] : [];
       state.retriesDone = true;
       await saveRunState(jobDir, state);

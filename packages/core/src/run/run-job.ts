@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
@@ -10,7 +11,12 @@ import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
 import { createLiveResults, createResultQueue, createRoundResults, type LiveResults, type ResultQueue } from './live-results.js';
-import { joinRun, joinRunUnordered, type RunJoinReport, type RunRow } from './join-run.js';
+import { orderedJoin } from '../join/ordered-join.js';
+import { unorderedJoin } from '../join/unordered-join.js';
+import { readRejects, type JoinedRow } from '../join/skipped-rows.js';
+import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
+import { recordStream } from '../records/record-stream.js';
+import type { SourceRecord } from '../records/types.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
@@ -22,8 +28,8 @@ import { deriveJobDir, dropStagedInput, type DerivedJob } from './run-identity.j
 import { openRun } from './open-run.js';
 import { checkSinkTargets, openSinks, sinkTargets, type Sinks } from './run-sinks.js';
 import { givenSinkTargets, readTemplate, resolveSchema } from './run-settings.js';
-import { chunkGate, isFinalResult, runPhases, type ChunkGate } from './run-phases.js';
-import { summarize } from './run-summary.js';
+import { chunkGate, isFinalResult, PREPARE_REJECTS_FILE, runPhases, type ChunkGate } from './run-phases.js';
+import { summarize, type RunJoinReport } from './run-summary.js';
 import { runDeadline } from './run-deadline.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
@@ -279,30 +285,58 @@ function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: 
 }
 
 /** The joined rows, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
-function joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<RunRow, RunJoinReport, undefined> {
-  if (gate && opts.unordered) return joinRunUnordered(jobDir, state, manifest, plan, gate.opened(), opts.onIssue, queue ?? undefined);
-  return joinRun(
-    jobDir,
-    state,
-    manifest,
-    plan,
-    opts.onIssue,
-    gate ? (index) => gate.wait(index) : undefined,
-    gate && live
-      ? {
-          results: live,
-          wait: (index) => gate.wait(index),
-          requestFile: (index) => jobPath(jobDir, manifest!.parts.find((p) => p.index === state.chunks[index]!.part)!.path),
-          answersLog: (index) => realtimeAnswersLog(jobDir, index),
-        }
-      : undefined,
-  );
+async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow, RunJoinReport, undefined> {
+  const tokens = { prompt: 0, completion: 0 };
+  const chunks = { jobDir, state, manifest, tokens };
+  // Versions before one join copied each chunk's results to run/join/; a crash there left the copy behind.
+  await rm(jobPath(jobDir, join('run', 'join')), { recursive: true, force: true });
+  const input = { plan, records: inputRecords(state), rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [], onIssue: opts.onIssue };
+  const report =
+    gate && opts.unordered
+      ? yield* unorderedJoin({
+          ...input,
+          chunkSizes: state.chunks.map((c) => c.requests),
+          opened: gate.opened(),
+          chunkAt: (index, skip) => attemptChunk(chunks, index, skip),
+          heldDir: jobPath(jobDir, join('run', 'held')),
+          ...(queue ? { events: queue } : {}),
+        })
+      : yield* orderedJoin({
+          ...input,
+          chunks: attemptChunks({
+            ...chunks,
+            ...(gate ? { ready: (index: number) => gate.wait(index) } : {}),
+            ...(gate && live
+              ? {
+                  live: {
+                    results: live,
+                    wait: (index: number) => gate.wait(index),
+                    requestFile: (index: number) => jobPath(jobDir, manifest!.parts.find((p) => p.index === state.chunks[index]!.part)!.path),
+                    answersLog: (index: number) => realtimeAnswersLog(jobDir, index),
+                  },
+                }
+              : {}),
+          }),
+        });
+  // Every attempt's tokens: the joined results' (the report's) and those of lines no record took.
+  return { ...report, allPromptTokens: report.promptTokens + tokens.prompt, allCompletionTokens: report.completionTokens + tokens.completion };
+}
+
+/** The run's input records again, read as prepare read them (malformed ones skipped: they are already rows). */
+function inputRecords(state: RunState): AsyncIterable<SourceRecord> {
+  return recordStream({
+    input: state.settings.input,
+    format: state.settings.format,
+    onInvalidRecord: 'skip',
+    ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
+    ...(state.settings.encoding ? { encoding: state.settings.encoding } : {}),
+  }) as AsyncIterable<SourceRecord>;
 }
 
 /** Write every row to the sinks (and yield it for runRecords); files are renamed into place only when all are written. */
 async function* writeRows(
   { jobDir, opts }: RunContext,
-  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<RunRow, RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
+  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<JoinedRow, RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
 ): AsyncGenerator<Record<string, unknown>, RunJoinReport, undefined> {
   let report: RunJoinReport | undefined;
   let ended = false;

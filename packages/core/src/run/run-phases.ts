@@ -1,17 +1,21 @@
 // The sending phases of a run and the per-chunk gates a streaming realtime join waits on.
+import { join } from 'node:path';
 import { jobPath } from '../job/create-job.js';
 import { createWakeup } from '../internal/wakeup.js';
 import { loadManifest } from '../job/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import type { BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
-import { realtimeChunkResults } from './attempt-results.js';
+import { realtimeChunkResults } from '../job/attempts.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
 import { resultCause } from './failure-cause.js';
 import { finishStragglers } from './straggler-round.js';
 import { saveRunState, type RunState } from './run-state.js';
+
+/** Records rejected while preparing are kept here (JSON lines, input order); the join makes each a skipped row. */
+export const PREPARE_REJECTS_FILE = join('run', 'prepare-rejects.jsonl');
 
 /**
  * Send what is unsent and run the retry rounds (realtime or batch); `onChunkDone` hears of each realtime chunk

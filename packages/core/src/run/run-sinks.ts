@@ -8,7 +8,7 @@ import { KbatchError } from '../errors.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { outputStream } from '../output/output-stream.js';
 import { resolveOutputFormat, type OutputFormat } from '../output/output-format.js';
-import type { RunRow } from './join-run.js';
+import type { JoinedRow } from '../join/skipped-rows.js';
 import type { ResolvedRunJobOptions, RunSummary } from './run-options.js';
 import type { RunSettings } from './run-state.js';
 
@@ -126,7 +126,7 @@ async function realPath(path: string): Promise<string> {
 
 /** The output and rejects writers of a run. */
 export interface Sinks {
-  write(row: RunRow): Promise<void>;
+  write(row: JoinedRow): Promise<void>;
   /** Finish both files (renamed into place only now, so an interrupted join never leaves a truncated file). */
   end(): Promise<void>;
   /** Stop writing and remove the temp files. */

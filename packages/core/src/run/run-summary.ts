@@ -2,9 +2,15 @@
 import type { JobManifest } from '../job/manifest.js';
 import { summarizeJob } from '../job/summary.js';
 import type { JobSummary } from '../job/types.js';
-import type { RunJoinReport } from './join-run.js';
+import type { JobJoinReport } from '../join/ordered-join.js';
 import type { RunSummary } from './run-options.js';
 import type { RunState } from './run-state.js';
+
+/** The join's counts plus the tokens of every attempt (superseded ones included). */
+export interface RunJoinReport extends JobJoinReport {
+  allPromptTokens: number;
+  allCompletionTokens: number;
+}
 
 /** Where and how the run went, besides its state, manifest and join report. */
 export interface RunFacts {

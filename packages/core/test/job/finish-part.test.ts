@@ -13,7 +13,7 @@ import type { JobClient, JobEvent } from '../../src/job/types.js';
 import type { KBatch } from '../../src/client/schemas.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { failureCause } from '../../src/run/failure-cause.js';
-import { validationResults } from '../../src/run/validation-results.js';
+import { validationResults } from '../../src/job/validation-results.js';
 import { parseResultLine } from '../../src/join/result-line.js';
 import { emulatorClient, requestLine } from './fixtures.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseResultLine } from '../../src/join/result-line.js';
+import { parseResultLine, peekCustomId } from '../../src/join/result-line.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { httpErrorLine, okLine } from './fixtures.js';
 
@@ -57,5 +57,24 @@ describe('parseResultLine', () => {
       message: 'out.jsonl:3 is not valid JSON',
     });
     expectKbatchError(await catchError(() => parseResultLine({ response: null })), { code: 'RESPONSE_INVALID', message: 'custom_id' });
+  });
+});
+
+describe('peekCustomId', () => {
+  const peek = (text: string): string | null => peekCustomId(Buffer.from(text));
+
+  it('reads a top-level string or integer custom_id from the bytes', () => {
+    expect(peek('{"id":"batch_req_1","custom_id":"row-7","response":{"status_code":200}}')).toBe('row-7');
+    expect(peek('{ "custom_id" : 12, "response": null}')).toBe('12');
+    expect(peek('{"response":{"body":{"custom_id":"inner"}},"custom_id":"outer"}')).toBe('outer');
+    expect(peekCustomId(Buffer.from('xx{"custom_id":"mid"}yy'), 2, 21)).toBe('mid');
+  });
+
+  it('leaves lines it is unsure of to JSON.parse (null): escapes, torn lines, a value named custom_id, odd ids', () => {
+    expect(peek('{"custom_id":"a\\"b"}')).toBeNull();
+    expect(peek('{"custom_id":"row-1","response":')).toBeNull();
+    expect(peek('{"note":"custom_id","x":1}')).toBeNull();
+    expect(peek('{"custom_id":1.5}')).toBeNull();
+    expect(peek('{"custom_id":12345678901234567890}')).toBeNull();
   });
 });

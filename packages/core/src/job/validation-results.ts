@@ -1,9 +1,9 @@
 // The results of a batch that failed validation, made from its errors (the server ran none of its requests).
-import { jobPath } from '../job/create-job.js';
-import { customIdOf, readFileLines } from '../job/lines.js';
-import type { JobPart, LineError } from '../job/manifest.js';
-import { failedBatchErrors } from '../job/failed-batch.js';
-import type { BatchResultLine } from '../job/types.js';
+import { jobPath } from './create-job.js';
+import { customIdOf, readFileLines } from './lines.js';
+import type { JobPart, LineError } from './manifest.js';
+import { failedBatchErrors } from './failed-batch.js';
+import type { BatchResultLine } from './types.js';
 
 /** Code of the requests of a failed batch that had no error of their own and were not resubmitted (the limit, --no-resubmit, a cancel). */
 export const BATCH_FAILED_CODE = 'batch_failed';

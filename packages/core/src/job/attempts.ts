@@ -1,24 +1,21 @@
-import { jobPath } from '../job/create-job.js';
-import { customIdOf, readFileLines } from '../job/lines.js';
-import { isUnrunLine } from '../job/classify.js';
-import { ancestorsOf, type JobManifest, type JobPart } from '../job/manifest.js';
-import type { BatchResultLine } from '../job/types.js';
-import { KbatchError } from '../errors.js';
+// The attempts at a job's requests and which one wins ("last attempt wins"): the one place that decides it.
+import { jobPath } from './create-job.js';
+import { customIdOf, readFileLines } from './lines.js';
+import { isUnrunLine } from './classify.js';
+import { ancestorsOf, type JobManifest, type JobPart } from './manifest.js';
+import { parseResultText } from './retry-owners.js';
+import type { BatchResultLine } from './types.js';
+import { customIdOfLine, scanResultFile } from '../join/result-file-index.js';
+import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';
-import type { RunState } from './run-state.js';
+import type { RunState } from '../run/run-state.js';
 import { validationResults } from './validation-results.js';
-
-/** One result line of an attempt, with its parsed form. */
-export interface AttemptLine {
-  text: string;
-  line: BatchResultLine;
-}
 
 /**
  * The result files of one run of some requests: a batch part (output + error file; never-run markers
  * skipped when it was resubmitted), or a realtime results file.
  */
-export interface ResultSource {
+export interface AttemptSource {
   /** Job-relative (or absolute) result files. */
   files: string[];
   /** The part's never-run requests went to a resubmit part: skip its never-run marker lines. */
@@ -38,9 +35,9 @@ export function partFamily(manifest: JobManifest, root: string): JobPart[] {
  * The result sources of a batch part and its resubmits, each followed by the realtime results of its leftovers
  * when it was a straggler batch (disjoint from its own results: only requests without one were sent).
  */
-export function partSources(manifest: JobManifest, root: string, stragglers: RunState['stragglers'] = []): ResultSource[] {
+export function partSources(manifest: JobManifest, root: string, stragglers: RunState['stragglers'] = []): AttemptSource[] {
   return partFamily(manifest, root).flatMap((p) => {
-    const own: ResultSource = {
+    const own: AttemptSource = {
       files: [p.outputPath, p.errorPath].filter((f): f is string => typeof f === 'string' && f !== ''),
       // Never-run markers of a part whose leftovers ran elsewhere are not its results.
       resubmitted: Boolean(p.resubmittedAs || p.straggler),
@@ -58,13 +55,13 @@ export function realtimeChunkResults(index: number): string {
 }
 
 /** The first attempt at a chunk: its batch part (and resubmits), or its realtime results file. */
-export function chunkSources(state: RunState, manifest: JobManifest, chunkPart: string): ResultSource[] {
+export function chunkSources(state: RunState, manifest: JobManifest, chunkPart: string): AttemptSource[] {
   if (state.mode === 'realtime') return [{ files: [realtimeChunkResults(state.chunks.findIndex((c) => c.part === chunkPart))], resubmitted: false }];
   return partSources(manifest, chunkPart, state.stragglers);
 }
 
 /** The result sources of one retry part (none while a batch part is not yet added). */
-export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number], stragglers: RunState['stragglers'] = []): ResultSource[] {
+export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number], stragglers: RunState['stragglers'] = []): AttemptSource[] {
   if (retry.results !== undefined) return [{ files: [retry.results], resubmitted: false }];
   if (retry.part === null) return [];
   // A merged retry batch holds other chunks' requests too: keep this entry's own.
@@ -75,7 +72,7 @@ export function retrySources(manifest: JobManifest, retry: RunState['rounds'][nu
  * The attempts at one chunk's requests, oldest first: the chunk's own run (batch part and resubmits,
  * or realtime results), then the retry part of each round that re-ran some of them.
  */
-export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart: string): ResultSource[][] {
+export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart: string): AttemptSource[][] {
   const groups = [chunkSources(state, manifest, chunkPart)];
   for (const round of state.rounds) {
     for (const retry of round.parts) {
@@ -87,52 +84,75 @@ export function attemptGroups(state: RunState, manifest: JobManifest, chunkPart:
   return groups;
 }
 
+/** One result line of an attempt at a chunk, as {@link walkAttempts} meets it. */
+export interface AttemptLine {
+  customId: string;
+  /** The attempt (index into the groups) it belongs to: a higher one was run later. */
+  group: number;
+  /** A later attempt has a result for this request: the line does not count (only its tokens do). */
+  superseded: boolean;
+  /** Where the line is: `buf[start, end)` (valid during the visit only), absolute file, byte offset and line number. */
+  at?: { buf: Buffer; start: number; end: number; file: string; offset: number; line: number };
+  /** A result made from a failed batch's errors (no line on disk), see {@link validationResults}. */
+  result?: BatchResult;
+}
+
 /**
- * Each request's result from the latest attempt that has one ("last attempt wins"), one line at a time.
- * Never-run markers of resubmitted parts are skipped (their resubmit holds the real result). Duplicates
- * within one attempt are passed on, so the join reports them. Memory: the custom_ids of one chunk.
- * @param onLine - sees every line read, superseded ones included (for token totals)
+ * Visit every result line of a chunk's attempts, newest attempt first ("last attempt wins": a line is `superseded`
+ * when a later attempt has a result for its custom_id). Never-run markers of resubmitted parts are skipped (their
+ * resubmit holds the real result), and so are other chunks' results in a merged retry batch. Duplicates within one
+ * attempt are all visited, so the join reports them. Lines are not parsed (custom_ids are read from the bytes).
+ * Memory: the custom_ids of one chunk.
  */
-export async function* latestResults(
-  jobDir: string,
-  groups: readonly ResultSource[][],
-  onLine?: (line: BatchResultLine) => void,
-): AsyncGenerator<AttemptLine> {
+export async function walkAttempts(jobDir: string, groups: readonly AttemptSource[][], visit: (line: AttemptLine) => void): Promise<void> {
   const seen = new Set<string>();
   // A merged retry part's sources (its resubmits, straggler leftovers) share one filter file: read it once.
   let filter = null as { rel: string; ids: Set<string> } | null;
   for (let g = groups.length - 1; g >= 0; g--) {
     const seenHere: string[] = [];
+    const meet = (customId: string, line: Omit<AttemptLine, 'customId' | 'group' | 'superseded'>): void => {
+      const superseded = seen.has(customId);
+      if (!superseded) seenHere.push(customId);
+      visit({ customId, group: g, superseded, ...line });
+    };
     for (const source of groups[g]!) {
       if (source.only !== undefined && filter?.rel !== source.only) filter = { rel: source.only, ids: await customIdsOf(jobDir, source.only) };
       const only = source.only === undefined ? null : filter!.ids;
       if (source.failedBatch) {
-        for await (const attempt of validationResults(jobDir, source.failedBatch)) {
-          const id = String(attempt.line.custom_id);
-          if (seen.has(id) || (only && !only.has(id))) continue;
-          seenHere.push(id);
-          yield attempt;
+        for await (const { line } of validationResults(jobDir, source.failedBatch)) {
+          const id = String(line.custom_id);
+          if (!only || only.has(id)) meet(id, { result: parseResultLine(line) });
         }
       }
       for (const rel of source.files) {
-        for await (const { line: n, text } of readFileLines(jobPath(jobDir, rel))) {
-          let line: BatchResultLine;
-          try {
-            line = JSON.parse(text) as BatchResultLine;
-          } catch (cause) {
-            throw new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${n} is not JSON`, { file: rel, line: n, cause });
-          }
-          onLine?.(line);
-          if (source.resubmitted && isUnrunLine(line)) continue;
-          const id = String(line.custom_id);
-          if (seen.has(id) || (only && !only.has(id))) continue;
-          seenHere.push(id);
-          yield { text, line };
-        }
+        const file = jobPath(jobDir, rel);
+        await scanResultFile(file, (buf, { start, end, offset, line: n }) => {
+          const id = customIdOfLine(buf, { start, end, file: rel, line: n });
+          if (only && !only.has(id)) return;
+          if (source.resubmitted && isUnrunText(buf.toString('utf8', start, end), rel, n)) return;
+          meet(id, { at: { buf, start, end, file, offset, line: n } });
+        });
       }
     }
     for (const id of seenHere) seen.add(id);
   }
+}
+
+/** Whether a result line is a never-run marker (see isUnrunLine); parsed only when it names an expiry or a cancel. */
+function isUnrunText(text: string, rel: string, line: number): boolean {
+  return /expired|cancel/i.test(text) && isUnrunLine(parseResultText(text, rel, line));
+}
+
+/**
+ * Each request's result from the latest attempt that has one ("last attempt wins"), parsed once and handed to
+ * `visit` with the parsed line (for its tokens). Duplicates within one attempt are all passed on.
+ */
+export async function latestResults(jobDir: string, groups: readonly AttemptSource[][], visit: (result: BatchResult) => void): Promise<void> {
+  await walkAttempts(jobDir, groups, (attempt) => {
+    if (attempt.superseded) return;
+    const at = attempt.at!;
+    visit(attempt.result ?? parseResultLine(at.buf.toString('utf8', at.start, at.end), { file: at.file, line: at.line }));
+  });
 }
 
 /** The custom_ids of a job-relative request file (one retry entry's requests: at most one chunk). */
@@ -145,8 +165,8 @@ async function customIdsOf(jobDir: string, rel: string): Promise<Set<string>> {
   return ids;
 }
 
-/** Prompt and completion tokens of a result line (0 when it has no usage). */
-export function lineTokens(line: BatchResultLine): { prompt: number; completion: number } {
+/** Prompt and completion tokens of a parsed result line (0 when it has no usage). */
+export function lineTokens(line: Pick<BatchResultLine, 'response'>): { prompt: number; completion: number } {
   const usage = (line.response?.body as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | undefined)?.usage;
   return {
     prompt: typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : 0,

@@ -1,0 +1,239 @@
+// The unordered form of the job join: rows go out as their results are final, whatever the chunk.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { readFileLines } from '../job/lines.js';
+import { createWakeup, type Wakeup } from '../internal/wakeup.js';
+import type { RejectedRecord } from '../records/rejected-record.js';
+import type { SourceRecord } from '../records/types.js';
+import { ChunkJoiner, type JoinChunk } from './chunk-joiner.js';
+import type { JoinIssueHandler } from './join-issue.js';
+import type { JoinPlan } from './join-plan.js';
+import { emptyJoinReport, type JoinReport } from './join-report.js';
+import type { JobJoinReport } from './ordered-join.js';
+import type { BatchResult } from './result-line.js';
+import { skippedRow, type JoinedRow } from './skipped-rows.js';
+
+/** What the unordered join hears of round 0, in order: a final result, or that a chunk has all its round-0 results. */
+export type RoundEvent = { type: 'result'; chunk: number; result: BatchResult } | { type: 'done'; chunk: number };
+
+/** Round-0 events, first in first out (see `createResultQueue`). */
+export interface RoundEvents {
+  shift(): RoundEvent | undefined;
+  readonly wakeup: Wakeup;
+}
+
+/** Options of {@link unorderedJoin}. */
+export interface UnorderedJoinOptions {
+  plan: JoinPlan;
+  records: AsyncIterable<SourceRecord> | Iterable<SourceRecord>;
+  rejects?: AsyncIterable<RejectedRecord> | Iterable<RejectedRecord>;
+  /** Requests of each chunk, in input order. */
+  chunkSizes: readonly number[];
+  /** Chunk indexes as their results become final (each once). */
+  opened: AsyncIterable<number>;
+  /** Chunk `index` with its final results, those of `skip` (rows already written) left out. */
+  chunkAt(index: number, skip: ReadonlySet<string>): JoinChunk;
+  /** A directory for each chunk's records until the chunk is final (emptied and removed at the end). */
+  heldDir: string;
+  /** Round-0 results as they arrive (round 0 still running): their rows go out at once. */
+  events?: RoundEvents;
+  onIssue?: JoinIssueHandler;
+}
+
+/**
+ * At most this many chunks' held records are indexed in memory at once for live rows (a chunk's index is dropped
+ * once its round-0 results are all in; round 0 answers chunks in order, so one or two are in progress).
+ */
+const LIVE_HELD_CHUNKS = 2;
+
+/** A chunk's records written so far as live rows: a bit per record. */
+type Written = Map<number, { bits: Uint8Array; count: number }>;
+
+/**
+ * Rows as their results are final: rejected records first, then each row as its result arrives when `events` is
+ * given, the rest of a chunk (in input order within it) once `opened` says the chunk is final. The input is read
+ * once, each chunk's records set aside in `heldDir` until then, so memory stays bounded by a chunk (two for live rows).
+ */
+export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenerator<JoinedRow, JobJoinReport, undefined> {
+  const { plan, heldDir, events } = options;
+  const total = emptyJoinReport();
+  await rm(heldDir, { recursive: true, force: true });
+  await mkdir(heldDir, { recursive: true });
+  try {
+    // Skipped records are final from the start; a set of their numbers (only these) tells the records to drop.
+    const dropped = new Set<number>();
+    for await (const r of options.rejects ?? []) {
+      dropped.add(r.record);
+      yield skippedRow(plan, r);
+    }
+    addReport(total, yield* holdRecords(options, dropped));
+    const written: Written = new Map();
+    const held = new Map<number, Map<string, { record: SourceRecord; position: number }>>();
+    const final = new Set<number>();
+    const finals = finalChunks(options.opened, events?.wakeup ?? createWakeup());
+    for (;;) {
+      const event = events?.shift();
+      if (event?.type === 'done') {
+        // Its round-0 results are all in: the rest of it comes from its results once it is final.
+        held.delete(event.chunk);
+      } else if (event) {
+        if (final.has(event.chunk)) continue;
+        const row = await liveRow(options, event, { held, written, total });
+        if (row) yield row;
+      } else {
+        const index = await finals.next();
+        if (index === null) break;
+        if (index === undefined) continue;
+        final.add(index);
+        held.delete(index);
+        addReport(total, yield* finalRows(options, index, written));
+      }
+    }
+    return { ...total, skipped: dropped.size };
+  } finally {
+    await rm(heldDir, { recursive: true, force: true });
+  }
+}
+
+/** Add `r`'s counts to `total`. */
+function addReport(total: JoinReport, r: JoinReport): void {
+  for (const key of Object.keys(total) as Array<keyof JoinReport>) total[key] += r[key];
+}
+
+const heldFile = (dir: string, index: number): string => join(dir, `chunk-${index}.jsonl`);
+
+/** One pass over the input: each chunk's records to its held file; records past the last chunk have no result (rows now). */
+async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport, undefined> {
+  const { plan, chunkSizes, heldDir, onIssue } = options;
+  let chunk = 0;
+  let left = chunkSizes[0] ?? 0;
+  let out: WriteStream | null = chunkSizes.length > 0 ? createWriteStream(heldFile(heldDir, 0)) : null;
+  const extra = new ChunkJoiner(plan, [], onIssue ? { onIssue } : {});
+  for await (const record of options.records) {
+    if (dropped.has(record.index)) continue;
+    while (left === 0 && chunk < chunkSizes.length) {
+      out!.end();
+      await finished(out!);
+      chunk++;
+      left = chunkSizes[chunk] ?? 0;
+      out = chunk < chunkSizes.length ? createWriteStream(heldFile(heldDir, chunk)) : null;
+    }
+    if (chunk >= chunkSizes.length) {
+      const outcome = await extra.join(record);
+      yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
+      continue;
+    }
+    left--;
+    if (!out!.write(`${JSON.stringify(record)}\n`)) await once(out!, 'drain');
+  }
+  if (out) {
+    out.end();
+    await finished(out);
+  }
+  for (let i = chunk + 1; i < chunkSizes.length; i++) await writeFile(heldFile(heldDir, i), '');
+  return extra.finish();
+}
+
+/**
+ * The chunks made final, one at a time: `next()` gives the next one, undefined after waiting (look at the events
+ * again), or null once all are final; a failure of `opened` is thrown. One wake-up serves both sources.
+ */
+function finalChunks(opened: AsyncIterable<number>, wake: Wakeup): { next(): Promise<number | null | undefined> } {
+  const ready: number[] = [];
+  let end: { error: unknown } | null = null;
+  void (async () => {
+    try {
+      for await (const index of opened) {
+        ready.push(index);
+        wake.notify();
+      }
+      end = { error: undefined };
+    } catch (error) {
+      end = { error };
+    }
+    wake.notify();
+  })();
+  return {
+    async next() {
+      const index = ready.shift();
+      if (index !== undefined) return index;
+      const done = end as { error: unknown } | null;
+      if (done) {
+        if (done.error !== undefined) throw done.error;
+        return null;
+      }
+      await wake.wait();
+      return undefined;
+    },
+  };
+}
+
+/** The row of a live result, when its record is held (its chunk among the {@link LIVE_HELD_CHUNKS}) and not yet written. */
+async function liveRow(
+  options: UnorderedJoinOptions,
+  { chunk, result }: Extract<RoundEvent, { type: 'result' }>,
+  at: { held: Map<number, Map<string, { record: SourceRecord; position: number }>>; written: Written; total: JoinReport },
+): Promise<JoinedRow | null> {
+  const { plan, onIssue } = options;
+  let records = at.held.get(chunk);
+  if (!records) {
+    if (at.held.size >= LIVE_HELD_CHUNKS) return null; // joined from the chunk's results once it is final
+    records = await heldRecords(heldFile(options.heldDir, chunk), plan);
+    at.held.set(chunk, records);
+  }
+  const entry = records.get(result.customId);
+  if (!entry) return null;
+  records.delete(result.customId);
+  let marks = at.written.get(chunk);
+  if (!marks) at.written.set(chunk, (marks = { bits: new Uint8Array(Math.ceil(options.chunkSizes[chunk]! / 8)), count: 0 }));
+  marks.bits[entry.position >> 3]! |= 1 << (entry.position & 7);
+  marks.count++;
+  const joiner = new ChunkJoiner(plan, [{ requests: 1, results: [result] }], onIssue ? { onIssue } : {});
+  const outcome = await joiner.join(entry.record);
+  addReport(at.total, await joiner.finish());
+  return { row: outcome.row, status: outcome.status, customId: outcome.customId };
+}
+
+/** The rows of final chunk `index` not written live, in input order within it. */
+async function* finalRows(options: UnorderedJoinOptions, index: number, written: Written): AsyncGenerator<JoinedRow, JoinReport, undefined> {
+  const { plan, onIssue } = options;
+  const file = heldFile(options.heldDir, index);
+  const marks = written.get(index);
+  written.delete(index);
+  const isWritten = (position: number): boolean => marks !== undefined && (marks.bits[position >> 3]! & (1 << (position & 7))) !== 0;
+  // The custom_ids of its rows already written, for this chunk only (bounded by one chunk).
+  const skip = new Set<string>();
+  if (marks) {
+    let position = 0;
+    for await (const { text } of readFileLines(file)) {
+      if (isWritten(position++)) skip.add(plan.customIdFor(JSON.parse(text) as SourceRecord));
+    }
+  }
+  const joiner = new ChunkJoiner(plan, [options.chunkAt(index, skip)], onIssue ? { onIssue } : {});
+  try {
+    let position = 0;
+    for await (const { text } of readFileLines(file)) {
+      if (isWritten(position++)) continue;
+      const outcome = await joiner.join(JSON.parse(text) as SourceRecord);
+      yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
+    }
+    return await joiner.finish();
+  } finally {
+    await joiner.close();
+    await rm(file, { force: true });
+  }
+}
+
+/** A chunk's held records by custom_id, with their position in the chunk. */
+async function heldRecords(file: string, plan: JoinPlan): Promise<Map<string, { record: SourceRecord; position: number }>> {
+  const records = new Map<string, { record: SourceRecord; position: number }>();
+  let position = 0;
+  for await (const { text } of readFileLines(file)) {
+    const record = JSON.parse(text) as SourceRecord;
+    records.set(plan.customIdFor(record), { record, position: position++ });
+  }
+  return records;
+}

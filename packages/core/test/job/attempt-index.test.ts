@@ -1,0 +1,76 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { attemptLookup } from '../../src/job/attempt-index.js';
+import { latestResults, type AttemptSource } from '../../src/job/attempts.js';
+import type { JoinIssue } from '../../src/join/join-issue.js';
+import { httpErrorLine, okLine } from '../join/fixtures.js';
+
+/** A job directory with result files (job-relative names → lines). */
+async function jobWith(files: Record<string, unknown[]>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kbatch-attempts-'));
+  for (const [name, lines] of Object.entries(files)) await writeFile(join(dir, name), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return dir;
+}
+
+const expiredLine = (id: string) => ({ id: `x-${id}`, custom_id: id, response: null, error: { code: 'batch_expired', message: 'expired' } });
+
+describe('attemptLookup', () => {
+  it('gives each request its latest attempt, reads the line in place, counts every line read once for tokens', async () => {
+    const jobDir = await jobWith({
+      'first.jsonl': [okLine('r1', 'maybe'), okLine('r2', 'yes'), expiredLine('r4')],
+      'resubmit.jsonl': [okLine('r4', 'no')],
+      'retry.jsonl': [okLine('r1', 'no'), httpErrorLine('r3', 500), okLine('r3', 'yes'), okLine('stray', 'yes')],
+    });
+    const groups: AttemptSource[][] = [
+      [
+        { files: ['first.jsonl'], resubmitted: true },
+        { files: ['resubmit.jsonl'], resubmitted: false },
+      ],
+      [{ files: ['retry.jsonl'], resubmitted: false }],
+    ];
+    const tokens = { prompt: 0, completion: 0 };
+    const issues: JoinIssue[] = [];
+    const lookup = await attemptLookup(jobDir, groups, { tokens, onIssue: (i) => issues.push(i) });
+    try {
+      expect(lookup.size).toBe(5);
+      expect(lookup.take('r1')?.response).toBe('no');
+      expect(lookup.take('r2')?.response).toBe('yes');
+      expect(lookup.take('r3')).toMatchObject({ ok: true, response: 'yes' });
+      expect(lookup.take('r4')?.response).toBe('no');
+      expect(lookup.take('r4')).toBeUndefined();
+      expect([...lookup.leftovers()]).toEqual([{ customId: 'stray', file: join(jobDir, 'retry.jsonl'), line: 4 }]);
+    } finally {
+      await lookup.close();
+    }
+    expect(issues).toEqual([expect.objectContaining({ code: 'JOIN_DUPLICATE_RESULT', customId: 'r3', line: 3, message: expect.stringContaining('kept the later one') })]);
+    // The lines no record took: the superseded "maybe" and the stray (10 + 2 tokens each); taken ones are the join's.
+    expect(tokens).toEqual({ prompt: 20, completion: 4 });
+  });
+
+  it('leaves out requests joined already and results of other chunks in a merged retry batch', async () => {
+    const jobDir = await jobWith({
+      'merged.jsonl': [okLine('a1', 'yes'), okLine('b1', 'yes'), okLine('a2', 'no')],
+      'requests-a.jsonl': [{ custom_id: 'a1' }, { custom_id: 'a2' }],
+    });
+    const tokens = { prompt: 0, completion: 0 };
+    const lookup = await attemptLookup(jobDir, [[{ files: ['merged.jsonl'], resubmitted: false, only: 'requests-a.jsonl' }]], { tokens, skip: new Set(['a1']) });
+    expect(lookup.size).toBe(1);
+    expect(lookup.take('a2')?.response).toBe('no');
+    await lookup.close();
+    expect(tokens).toEqual({ prompt: 0, completion: 0 });
+  });
+});
+
+describe('latestResults', () => {
+  it('parses each winning line once, newest attempt first', async () => {
+    const jobDir = await jobWith({ 'a.jsonl': [httpErrorLine('r1', 503), okLine('r2', 'yes')], 'b.jsonl': [okLine('r1', 'no')] });
+    const seen: Array<[string, boolean]> = [];
+    await latestResults(jobDir, [[{ files: ['a.jsonl'], resubmitted: false }], [{ files: ['b.jsonl'], resubmitted: false }]], (r) => seen.push([r.customId, r.ok]));
+    expect(seen).toEqual([
+      ['r1', true],
+      ['r2', true],
+    ]);
+  });
+});

@@ -1,0 +1,109 @@
+import { KbatchError } from '../errors.js';
+import type { BatchResultLine } from './types.js';
+import { isSuccessLine, isUnrunLine } from './classify.js';
+
+/**
+ * A part's result lines counted as they stream by (on download) or from disk: successes, failures, never-run
+ * markers, and — with `collectIds` — which custom_ids have a real result (`resolved`) or a never-run marker (`marked`).
+ * A line of the usual shape (`{"id":"…","custom_id":"…","response":{"status_code":2xx,…},"error":null}`) is judged
+ * from its head and tail; any other line is parsed once.
+ */
+export class ResultTally {
+  succeeded = 0;
+  /** Failures that are not never-run markers. */
+  failed = 0;
+  /** Never-run markers (expired/cancelled before running), counted as failures unless unrun requests are sought. */
+  unrunLines = 0;
+  readonly resolved = new Set<string>();
+  readonly marked = new Set<string>();
+  /** The first line that was not JSON: thrown by {@link ResultTally.check}, where the tally is used. */
+  private invalid: KbatchError | undefined;
+
+  constructor(readonly collectIds: boolean) {}
+
+  /** Count one non-blank result line of file `rel` (job-relative, for the error). */
+  add(line: Buffer, lineNo: number, rel: string): void {
+    const quick = quickSuccessId(line);
+    if (quick !== undefined) {
+      this.succeeded++;
+      if (this.collectIds && quick !== null) this.resolved.add(quick);
+      return;
+    }
+    let value: BatchResultLine;
+    try {
+      value = JSON.parse(line.toString('utf8')) as BatchResultLine;
+    } catch (cause) {
+      this.invalid ??= new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${lineNo} is not JSON`, { file: rel, line: lineNo, cause });
+      return;
+    }
+    const id = typeof value.custom_id === 'string' ? value.custom_id : undefined;
+    if (isSuccessLine(value)) this.succeeded++;
+    else if (isUnrunLine(value)) {
+      this.unrunLines++;
+      if (this.collectIds && id !== undefined) this.marked.add(id);
+      return;
+    } else this.failed++;
+    if (this.collectIds && id !== undefined) this.resolved.add(id);
+  }
+
+  /** The tallies of a part's files (output, then error) as one. */
+  static merge(collectIds: boolean, files: readonly ResultTally[]): ResultTally {
+    const all = new ResultTally(collectIds);
+    for (const f of files) {
+      all.succeeded += f.succeeded;
+      all.failed += f.failed;
+      all.unrunLines += f.unrunLines;
+      for (const id of f.resolved) all.resolved.add(id);
+      for (const id of f.marked) all.marked.add(id);
+      all.invalid ??= f.invalid;
+    }
+    return all;
+  }
+
+  /** @throws KbatchError RESPONSE_INVALID when a line was not JSON */
+  check(): void {
+    if (this.invalid) throw this.invalid;
+  }
+}
+
+const TAIL = Buffer.from(',"error":null}');
+const STATUS = Buffer.from('{"status_code":');
+
+/**
+ * For a success line in the usual shape, its custom_id (null when not read before `response`); undefined for any
+ * other line (then it is parsed). Reads the top-level members in order while they are plain strings, up to
+ * `"response":{"status_code":NNN`, and requires the line to end with the top-level `,"error":null}`.
+ */
+function quickSuccessId(line: Buffer): string | null | undefined {
+  const n = line.length;
+  if (n < 40 || line[0] !== 0x7b || line.compare(TAIL, 0, TAIL.length, n - TAIL.length, n) !== 0) return undefined;
+  let pos = 1;
+  let id: string | null = null;
+  for (let member = 0; member < 8; member++) {
+    if (line[pos] !== 0x22) return undefined;
+    const keyEnd = line.indexOf(0x22, pos + 1);
+    if (keyEnd === -1 || line[keyEnd + 1] !== 0x3a) return undefined;
+    const key = line.toString('latin1', pos + 1, keyEnd);
+    pos = keyEnd + 2;
+    if (key === 'response') {
+      if (line.compare(STATUS, 0, STATUS.length, pos, pos + STATUS.length) !== 0) return undefined;
+      pos += STATUS.length;
+      const status = (line[pos]! - 0x30) * 100 + (line[pos + 1]! - 0x30) * 10 + (line[pos + 2]! - 0x30);
+      const after = line[pos + 3];
+      const digits = isDigit(line[pos]) && isDigit(line[pos + 1]) && isDigit(line[pos + 2]);
+      return digits && (after === 0x2c || after === 0x7d) && status >= 200 && status < 300 ? id : undefined;
+    }
+    // Any other member must be a string without escapes (then its end is the next quote).
+    if (line[pos] !== 0x22) return undefined;
+    const valueEnd = line.indexOf(0x22, pos + 1);
+    const escape = line.indexOf(0x5c, pos + 1);
+    if (valueEnd === -1 || line[valueEnd + 1] !== 0x2c || (escape !== -1 && escape < valueEnd)) return undefined;
+    if (key === 'custom_id') id = line.toString('utf8', pos + 1, valueEnd);
+    pos = valueEnd + 2;
+  }
+  return undefined;
+}
+
+function isDigit(b: number | undefined): boolean {
+  return b !== undefined && b >= 0x30 && b <= 0x39;
+}

@@ -248,7 +248,7 @@ export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Se
     }
   }
   await writeFileAtomic(dest, lines());
-  const next = await partFromFile(jobDir, dest, index, 'resubmit');
+  const next = await partFromFile(jobDir, dest, { index, kind: 'resubmit' });
   next.parent = part.index;
   return next;
 }

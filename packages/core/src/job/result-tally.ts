@@ -23,7 +23,7 @@ export class ResultTally {
 
   /** Count one non-blank result line of file `rel` (job-relative, for the error). */
   add(line: Buffer, lineNo: number, rel: string): void {
-    const quick = quickSuccessId(line);
+    const quick = quickSuccessId(line, this.collectIds);
     if (quick !== undefined) {
       this.succeeded++;
       if (this.collectIds && quick !== null) this.resolved.add(quick);
@@ -67,41 +67,44 @@ export class ResultTally {
 }
 
 const TAIL = Buffer.from(',"error":null}');
-const STATUS = Buffer.from('{"status_code":');
+const RESPONSE = Buffer.from('"response":{"status_code":');
+const CUSTOM_ID = Buffer.from('"custom_id":"');
 
 /**
- * For a success line in the usual shape, its custom_id (null when not read before `response`); undefined for any
- * other line (then it is parsed). Reads the top-level members in order while they are plain strings, up to
- * `"response":{"status_code":NNN`, and requires the line to end with the top-level `,"error":null}`.
+ * For a success line in the usual shape, its custom_id when `wantId` (else null; null too when not read before
+ * `response`); undefined for any other line (then it is parsed). Reads the top-level members in order while they
+ * are plain strings, up to `"response":{"status_code":NNN`, and requires the line to end with the top-level
+ * `,"error":null}`. Compares bytes: no string is made unless the id is wanted.
  */
-function quickSuccessId(line: Buffer): string | null | undefined {
+function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefined {
   const n = line.length;
-  if (n < 40 || line[0] !== 0x7b || line.compare(TAIL, 0, TAIL.length, n - TAIL.length, n) !== 0) return undefined;
+  if (n < 40 || line[0] !== 0x7b || !startsAt(line, TAIL, n - TAIL.length)) return undefined;
   let pos = 1;
   let id: string | null = null;
   for (let member = 0; member < 8; member++) {
-    if (line[pos] !== 0x22) return undefined;
-    const keyEnd = line.indexOf(0x22, pos + 1);
-    if (keyEnd === -1 || line[keyEnd + 1] !== 0x3a) return undefined;
-    const key = line.toString('latin1', pos + 1, keyEnd);
-    pos = keyEnd + 2;
-    if (key === 'response') {
-      if (line.compare(STATUS, 0, STATUS.length, pos, pos + STATUS.length) !== 0) return undefined;
-      pos += STATUS.length;
-      const status = (line[pos]! - 0x30) * 100 + (line[pos + 1]! - 0x30) * 10 + (line[pos + 2]! - 0x30);
+    if (startsAt(line, RESPONSE, pos)) {
+      pos += RESPONSE.length;
       const after = line[pos + 3];
-      const digits = isDigit(line[pos]) && isDigit(line[pos + 1]) && isDigit(line[pos + 2]);
-      return digits && (after === 0x2c || after === 0x7d) && status >= 200 && status < 300 ? id : undefined;
+      if (!isDigit(line[pos]) || !isDigit(line[pos + 1]) || !isDigit(line[pos + 2]) || (after !== 0x2c && after !== 0x7d)) return undefined;
+      return line[pos] === 0x32 ? id : undefined; // 2xx
     }
-    // Any other member must be a string without escapes (then its end is the next quote).
     if (line[pos] !== 0x22) return undefined;
-    const valueEnd = line.indexOf(0x22, pos + 1);
+    const isId = startsAt(line, CUSTOM_ID, pos);
+    const keyEnd = line.indexOf(0x22, pos + 1);
+    if (keyEnd === -1 || line[keyEnd + 1] !== 0x3a || line[keyEnd + 2] !== 0x22) return undefined;
+    // Any member before `response` must be a string without escapes (then its end is the next quote).
+    const valueStart = keyEnd + 3;
+    const valueEnd = line.indexOf(0x22, valueStart);
     const escape = line.indexOf(0x5c, pos + 1);
     if (valueEnd === -1 || line[valueEnd + 1] !== 0x2c || (escape !== -1 && escape < valueEnd)) return undefined;
-    if (key === 'custom_id') id = line.toString('utf8', pos + 1, valueEnd);
+    if (isId && wantId) id = line.toString('utf8', valueStart, valueEnd);
     pos = valueEnd + 2;
   }
   return undefined;
+}
+
+function startsAt(line: Buffer, bytes: Buffer, at: number): boolean {
+  return at >= 0 && at + bytes.length <= line.length && line.compare(bytes, 0, bytes.length, at, at + bytes.length) === 0;
 }
 
 function isDigit(b: number | undefined): boolean {

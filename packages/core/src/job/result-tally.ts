@@ -23,6 +23,8 @@ export class ResultTally {
 
   /** Count one non-blank result line of file `rel` (job-relative, for the error). */
   add(line: Buffer, lineNo: number, rel: string): void {
+    // A line of whitespace only (tabs, Unicode spaces) is no result, as when result files were read as text.
+    if (line[0] !== 0x7b && line.toString('utf8').trim() === '') return;
     const quick = quickSuccessId(line, this.collectIds);
     if (quick !== undefined) {
       this.succeeded++;

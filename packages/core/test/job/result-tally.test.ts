@@ -30,6 +30,12 @@ describe('ResultTally', () => {
     expect([...tally.marked]).toEqual(['d']);
   });
 
+  it('skips lines of whitespace only', () => {
+    const tally = tallyOf(['\t', ' \u00a0 ', ok('a')]);
+    expect([tally.succeeded, tally.failed]).toEqual([1, 0]);
+    expect(() => tally.check()).not.toThrow();
+  });
+
   it('reports a line that is not JSON with RESPONSE_INVALID when checked', async () => {
     const tally = tallyOf([ok('a'), '{"id":"r","custom_id":"b",', ok('c')]);
     expect(tally.succeeded).toBe(2);

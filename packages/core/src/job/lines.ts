@@ -13,18 +13,28 @@ const READ_BYTES = 1 << 20;
  */
 export async function* readFileLines(path: string): AsyncGenerator<{ line: number; text: string }> {
   const handle = await open(path, 'r');
-  const lines = new LineBreaker();
+  let isOpen = true;
   try {
-    const buf = Buffer.allocUnsafe(READ_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, READ_BYTES, null);
-      if (bytesRead === 0) break;
-      // Texts are decoded (copied) before the next read reuses the buffer.
-      for (const item of lines.push(buf.subarray(0, bytesRead))) yield item;
+    const size = Math.min(READ_BYTES, (await handle.stat()).size + 1);
+    let block = Buffer.allocUnsafe(size);
+    let ahead = Buffer.allocUnsafe(size);
+    const lines = new LineBreaker();
+    let got = (await handle.read(block, 0, size, null)).bytesRead;
+    while (got > 0) {
+      // One block read ahead: the end of the file is known (and the file closed) before its last lines are handed
+      // out, so the caller sees "done" at once after the last line, as it did with readline.
+      const next = (await handle.read(ahead, 0, size, null)).bytesRead;
+      const items = lines.push(block.subarray(0, got));
+      if (next === 0) {
+        items.push(...lines.end());
+        isOpen = false;
+        await handle.close();
+      }
+      yield* items;
+      [block, ahead, got] = [ahead, block, next];
     }
-    for (const item of lines.end()) yield item;
   } finally {
-    await handle.close();
+    if (isOpen) await handle.close();
   }
 }
 

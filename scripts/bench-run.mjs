@@ -7,7 +7,7 @@
 // Run `pnpm build` first. Needs GNU time at /usr/bin/time (apt-get install -y time).
 // Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--keep]
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +57,14 @@ async function runOnce(rows, dir) {
       'node', kbatch, 'run', csv, '--base-url', emulator.url, '--api-key', 'x', '--model', MODEL, '--prompt', PROMPT,
       '--labels', 'positive,negative', '--poll-interval', '100ms', '--output', out, '--progress', 'json',
       '--job-dir', join(dir, 'job'),
-    ], { onStderrLine: (line) => events.push(parseEvent(line)) });
+    ], {
+      onStderrLine: (line, pid) => {
+        const event = parseEvent(line);
+        // The kbatch process's CPU so far, read from /proc as each phase starts (Linux only; null elsewhere).
+        if (event?.type === 'phase' || event?.type === 'created') event.cpu = cpuOf(pid);
+        events.push(event);
+      },
+    });
 
     // 2. kbatch prepare on the same file, output discarded.
     const prep = await timed(dir, ['node', kbatch, 'prepare', csv, '--model', MODEL, '--prompt', PROMPT]);
@@ -69,6 +76,8 @@ async function runOnce(rows, dir) {
     const ratio = run.cpu / prep.cpu;
     console.log(`  CPU (user+sys): run ${run.cpu.toFixed(2)} s, prepare ${prep.cpu.toFixed(2)} s, ratio run/prepare ${ratio.toFixed(1)} (target ≤ 4)`);
     console.log(`  phases of kbatch run: ${phases(events, run).map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(', ')}`);
+    const cpus = phaseCpu(events, run);
+    if (cpus) console.log(`  CPU by phase of kbatch run (user+sys): ${cpus.map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(', ')}`);
     console.log(`  peak RSS: run ${run.rssMb.toFixed(0)} MB (target < 300), prepare ${prep.rssMb.toFixed(0)} MB; emulator (separate process) not counted`);
     console.log(`  output: ${fmt(outLines)} rows for ${fmt(rows)} input records (${outLines === rows ? 'one per record' : 'MISMATCH'})` +
       (summary ? `; summary: ${fmt(summary.succeeded)} succeeded, ${fmt(summary.failed)} failed, ${summary.batches} batches, ${summary.rounds} retry rounds` : ''));
@@ -99,6 +108,29 @@ function phases(events, run) {
   if (submit >= 0 && created.length) marks.splice(submit + 1, 0, { name: 'wait', at: Math.max(...created) });
   marks.push({ at: run.endedAt });
   return marks.slice(0, -1).map((m, i) => [m.name, (marks[i + 1].at - m.at) / 1000]);
+}
+
+// CPU (user+sys seconds) of each phase, cut at the same events as phases(); null without /proc readings.
+function phaseCpu(events, run) {
+  const marks = [{ name: 'startup', cpu: 0 }];
+  for (const e of events) if (e?.type === 'phase') marks.push({ name: e.phase === 'retry' ? `retry ${e.round}` : e.phase, cpu: e.cpu });
+  const created = events.filter((e) => e?.type === 'created');
+  const submit = marks.findIndex((m) => m.name === 'submit');
+  if (submit >= 0 && created.length) marks.splice(submit + 1, 0, { name: 'wait', cpu: created[created.length - 1].cpu });
+  marks.push({ cpu: run.cpu });
+  if (marks.some((m) => typeof m.cpu !== 'number')) return null;
+  return marks.slice(0, -1).map((m, i) => [m.name, marks[i + 1].cpu - m.cpu]);
+}
+
+// user+sys seconds of the node process under `time` (its only child), from /proc/<pid>/stat; null if unreadable.
+function cpuOf(timePid) {
+  try {
+    const child = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/)[0];
+    const fields = readFileSync(`/proc/${child}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
 }
 
 function parseEvent(line) {
@@ -156,13 +188,13 @@ function timed(dir, argv, { onStderrLine } = {}) {
     pending += d;
     const lines = pending.split('\n');
     pending = lines.pop();
-    for (const line of lines) onStderrLine?.(line);
+    for (const line of lines) onStderrLine?.(line, child.pid);
   });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', async (code) => {
       const endedAt = Date.now();
-      if (pending) onStderrLine?.(pending);
+      if (pending) onStderrLine?.(pending, child.pid);
       const text = await readFile(timeFile, 'utf8').catch(() => '');
       await rm(timeFile, { force: true });
       // kbatch run exits 3 when some records failed: still a measurement.

@@ -18,6 +18,12 @@ export interface DownloadFileOptions {
   /** Backoff base in ms. */
   retryBaseMs?: number;
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /**
+   * Called at the start of each attempt; the function it returns sees every counted line as it streams by (a view
+   * without its line break, valid only during the call, with its 1-based physical line number), so a caller can
+   * read the lines without reading the file again. Only the last attempt's lines make the file.
+   */
+  inspect?: () => (line: Buffer, lineNo: number) => void;
 }
 
 /** What a download wrote. */
@@ -46,7 +52,7 @@ export async function downloadFile(
     throwIfAborted(options.signal);
     let error: unknown;
     try {
-      const result = await downloadOnce(client, fileId, dest, options.signal);
+      const result = await downloadOnce(client, fileId, dest, options);
       if (options.expectedLines === undefined || result.lines >= options.expectedLines) return result;
       error = new KbatchError(
         'DOWNLOAD_INCOMPLETE',
@@ -76,20 +82,20 @@ async function downloadOnce(
   client: Pick<OpenAI['files'], 'content'>,
   fileId: string,
   dest: string,
-  outer?: AbortSignal,
+  options: DownloadFileOptions,
 ): Promise<DownloadResult> {
-  return withRequestSignal(outer, (signal) => downloadWith(client, fileId, dest, signal));
+  return withRequestSignal(options.signal, (signal) => downloadWith(client, fileId, dest, { signal, inspect: options.inspect?.() }));
 }
 
 async function downloadWith(
   client: Pick<OpenAI['files'], 'content'>,
   fileId: string,
   dest: string,
-  signal: AbortSignal | undefined,
+  { signal, inspect }: { signal: AbortSignal | undefined; inspect: ((line: Buffer, lineNo: number) => void) | undefined },
 ): Promise<DownloadResult> {
   const response = await client.content(fileId, signal ? { signal } : undefined);
   const temp = `${dest}.download`;
-  const counter = lineCounter();
+  const counter = lineCounter(inspect);
   try {
     const body = response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
     await pipeline(body, counter, createWriteStream(temp), ...(signal ? [{ signal }] : []));
@@ -101,29 +107,52 @@ async function downloadWith(
   return { path: dest, lines: counter.lines, bytes: counter.bytes };
 }
 
-// Counts non-empty lines and makes sure the file ends with a newline (so parts concatenate cleanly).
-function lineCounter(): Transform & { lines: number; bytes: number } {
-  let content = false;
+// Counts non-empty lines (any byte but CR, LF and space is content), hands each to `inspect`, and makes sure the
+// file ends with a newline (so parts concatenate cleanly). Line breaks are found with indexOf, not byte by byte.
+function lineCounter(inspect?: (line: Buffer, lineNo: number) => void): Transform & { lines: number; bytes: number } {
+  let content = false; // the unfinished line so far has content
+  let rest: Buffer | undefined; // the unfinished line's bytes (kept only for `inspect`)
+  let physical = 0;
   let last = 0x0a;
+  const counted = (line: Buffer): void => {
+    t.lines++;
+    inspect?.(line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line, physical);
+  };
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      for (let i = 0; i < chunk.length; i++) {
-        const b = chunk[i]!;
-        if (b === 0x0a) {
-          if (content) t.lines++;
-          content = false;
-        } else if (b !== 0x0d && b !== 0x20) content = true;
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+        physical++;
+        if (content || hasContent(chunk, start, nl)) counted(rest === undefined ? chunk.subarray(start, nl) : Buffer.concat([rest, chunk.subarray(start, nl)]));
+        rest = undefined;
+        content = false;
+        start = nl + 1;
+      }
+      if (start < chunk.length) {
+        content ||= hasContent(chunk, start, chunk.length);
+        if (inspect) rest = rest === undefined ? Buffer.from(chunk.subarray(start)) : Buffer.concat([rest, chunk.subarray(start)]);
       }
       if (chunk.length) last = chunk[chunk.length - 1]!;
       t.bytes += chunk.length;
       cb(null, chunk);
     },
     flush(cb) {
-      if (content) t.lines++;
+      if (content) {
+        physical++;
+        counted(rest ?? Buffer.alloc(0));
+      }
       cb(null, last !== 0x0a && t.bytes > 0 ? '\n' : undefined);
     },
   }) as Transform & { lines: number; bytes: number };
   t.lines = 0;
   t.bytes = 0;
   return t;
+}
+
+function hasContent(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b !== 0x0d && b !== 0x20) return true;
+  }
+  return false;
 }

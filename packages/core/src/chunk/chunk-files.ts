@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash, type Hash } from 'node:crypto';
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import type { ChunkInfo, ResolvedChunkWriterOptions } from './chunk-options.js';
@@ -12,9 +13,16 @@ interface OpenChunk extends ChunkCounter {
   path: string;
   tmpPath: string;
   handle: FileHandle;
+  /** sha256 of the bytes written so far (in order), so the file need not be read again. */
+  hash: Hash;
   firstCustomId: string | undefined;
   /** The last line written (a view during a write call, a copy between calls). */
   lastLine: Buffer;
+}
+
+/** What writing a chunk file measured besides its {@link ChunkInfo}: the sha256 of its bytes. */
+export interface ChunkDigest {
+  sha256: string;
 }
 
 /**
@@ -36,7 +44,7 @@ export class ChunkFiles {
 
   constructor(
     private readonly opts: ResolvedChunkWriterOptions,
-    private readonly onChunk: (chunk: ChunkInfo) => void = () => {},
+    private readonly onChunk: (chunk: ChunkInfo, digest: ChunkDigest) => void = () => {},
   ) {}
 
   /**
@@ -119,7 +127,7 @@ export class ChunkFiles {
     const path = join(this.opts.outDir, name);
     const tmpPath = join(this.opts.outDir, `.${name}.tmp`);
     const handle = await open(tmpPath, 'w');
-    this.current = { index, path, tmpPath, handle, requests: 0, bytes: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
+    this.current = { index, path, tmpPath, handle, hash: createHash('sha256'), requests: 0, bytes: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
     return this.current;
   }
 
@@ -129,6 +137,7 @@ export class ChunkFiles {
     const chunk = this.current;
     if (chunk === undefined || this.staged === 0) return;
     const data = this.stage.subarray(0, this.staged);
+    chunk.hash.update(data);
     const previous = this.writing;
     this.writing = previous.then(() => writeAll(chunk.handle, data));
     this.writing.catch(() => {});
@@ -163,7 +172,7 @@ export class ChunkFiles {
         lastCustomId: peekCustomId(chunk.lastLine),
       };
       this.chunks.push(info);
-      this.onChunk(info);
+      this.onChunk(info, { sha256: chunk.hash.digest('hex') });
     })();
     this.finalizing.catch(() => {});
   }

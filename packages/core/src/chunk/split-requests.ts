@@ -5,12 +5,12 @@ import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { LineSplitter } from '../internal/line-splitter.js';
 import { ChunkWriterOptionsSchema, type ChunkInfo, type ChunkWriterOptions } from './chunk-options.js';
-import { ChunkFiles } from './chunk-files.js';
+import { ChunkFiles, type ChunkDigest } from './chunk-files.js';
 
 const InputSchema = z.object({
   input: z.union([z.string().min(1), z.instanceof(Readable)], { error: 'must be a path, "-" or a Readable' }).default('-'),
   stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
-  onChunk: z.custom<(chunk: ChunkInfo) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  onChunk: z.custom<(chunk: ChunkInfo, digest: ChunkDigest) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
 });
 
 /** Options of `splitRequests`: a request-lines input plus the chunk options. */

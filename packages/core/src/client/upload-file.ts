@@ -133,8 +133,8 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
 async function* multipart(head: Buffer, path: string, tail: Buffer, expectedSha256?: string): AsyncGenerator<Buffer> {
   yield head;
   const hash = expectedSha256 === undefined ? undefined : createHash('sha256');
-  // 256 KiB reads: each waits until the socket has drained the previous one.
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+  // 1 MiB reads: each waits until the socket has drained the previous one.
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     hash?.update(chunk as Buffer);
     yield chunk as Buffer;
   }

@@ -50,6 +50,18 @@ export interface CreateJobOptions {
   /** Completion window, e.g. `24h`. */
   window?: string;
   jobId?: string;
+  /**
+   * What writing the chunk files measured, by absolute path (e.g. from `splitRequests`' onChunk): such a file is
+   * not read again for its sha256, request count and size.
+   */
+  written?: ReadonlyMap<string, FileSummary>;
+}
+
+/** A chunk file's sha256, byte size and number of request lines. */
+export interface FileSummary {
+  sha256: string;
+  bytes: number;
+  lines: number;
 }
 
 /**
@@ -74,7 +86,7 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
     const parts: JobPart[] = [];
     for (const [i, file] of files.entries()) {
       const index = String(i + 1).padStart(5, '0');
-      parts.push(await partFromFile(jobDir, file, index, 'chunk'));
+      parts.push(await partFromFile(jobDir, file, { index, kind: 'chunk', summary: options.written?.get(file) }));
     }
     const now = new Date().toISOString();
     const manifest: JobManifest = {
@@ -107,7 +119,7 @@ export async function addChunks(jobDir: string, files: readonly string[], option
     const added: string[] = [];
     for (const file of resolved) {
       const index = store.nextIndex();
-      store.manifest.parts.push(await partFromFile(jobDir, file, index, 'retry'));
+      store.manifest.parts.push(await partFromFile(jobDir, file, { index, kind: 'retry' }));
       added.push(index);
     }
     await store.save();
@@ -117,8 +129,15 @@ export async function addChunks(jobDir: string, files: readonly string[], option
   }
 }
 
-/** Bring a chunk file into the job (hard link when possible, else copy) and describe it. */
-export async function partFromFile(jobDir: string, file: string, index: string, kind: JobPart['kind']): Promise<JobPart> {
+/**
+ * Bring a chunk file into the job (hard link when possible, else copy) and describe it: from `summary` when its
+ * writer measured it, else by reading it.
+ */
+export async function partFromFile(
+  jobDir: string,
+  file: string,
+  { index, kind, summary }: { index: string; kind: JobPart['kind']; summary?: FileSummary | undefined },
+): Promise<JobPart> {
   const rel = join('chunks', `part-${index}.jsonl`);
   const dest = join(jobDir, rel);
   if (resolve(file) !== resolve(dest)) {
@@ -128,7 +147,7 @@ export async function partFromFile(jobDir: string, file: string, index: string, 
       await copyFile(file, dest);
     }
   }
-  const { sha256, bytes, lines } = await scanFile(dest);
+  const { sha256, bytes, lines } = summary ?? (await scanFile(dest));
   if (lines === 0) throw new KbatchError('INPUT_NOT_FOUND', `Chunk file ${file} has no request lines`, { file });
   return { index, kind, path: rel, sha256, requests: lines, bytes, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
 }

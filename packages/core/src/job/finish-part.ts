@@ -1,13 +1,11 @@
 import { join } from 'node:path';
 import { downloadFile } from '../batch/download-file.js';
-import { KbatchError } from '../errors.js';
 import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
 import { ancestorsOf, type JobPart, type LineError } from './manifest.js';
 import type { JobContext } from './context.js';
-import type { BatchResultLine } from './types.js';
 import { jobPath, partFromFile } from './create-job.js';
-import { customIdOf, readFileLines, writeFileAtomic } from './lines.js';
-import { isSuccessLine, isUnrunLine } from './classify.js';
+import { customIdOf, readFileLines, scanLineOffsets, writeFileAtomic } from './lines.js';
+import { ResultTally } from './result-tally.js';
 import { crashPoint } from './crash-point.js';
 import { submitPart } from './submit-part.js';
 import { cancelRequested } from './cancel-parts.js';
@@ -28,7 +26,8 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   const { store } = ctx;
   applyBatch(part, batch);
   const counts = batch.request_counts;
-  await downloadResults(ctx, part, batch);
+  // Ids are collected on download only when the batch may have left requests unrun (a completed batch rarely does).
+  const downloaded = await downloadResults(ctx, part, batch, batch.status !== 'completed' || Boolean(part.straggler));
   if (batch.status === 'failed') {
     part.lineErrors = await mapLineErrors(jobPath(store.jobDir, part.path), batch.errors?.data ?? []);
   }
@@ -46,7 +45,8 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   // Never-run markers of a straggler batch are not failures: those requests are finished elsewhere.
   // A failed batch that counted requests or gave result files ran some: none of it is sent again (that would pay twice).
   const ranSome = batch.status === 'failed' && (counts.completed + counts.failed > 0 || Boolean(part.outputPath || part.errorPath) || short);
-  const tally = await tallyPart(store.jobDir, part, resubmit || atLimit || short || kept || ranSome || Boolean(part.straggler));
+  const findUnrun = resubmit || atLimit || short || kept || ranSome || Boolean(part.straggler);
+  const tally = findUnrun && !downloaded.collectIds ? await tallyPart(store.jobDir, part, true) : await settleTally(store.jobDir, part, downloaded, findUnrun);
   if (short || ranSome) tally.failed += await markMissingResults(ctx, part, batch, tally);
   else if (kept && tally.missing.size > 0) await addErrorLines(store.jobDir, part, tally.missing, { code: 'batch_expired', message: `batch ${batch.id} expired before this request ran; not resubmitted (--no-resubmit)` });
   // What is left in unrun never ran: failures, unless resubmitted or marked at the limit below.
@@ -80,17 +80,27 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   return newPart;
 }
 
-/** Download a terminal batch's output and error files into `results/`, each verified against the server's counts. */
-async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch): Promise<void> {
+/**
+ * Download a terminal batch's output and error files into `results/`, each verified against the server's counts,
+ * tallying their lines as they stream by (no second read).
+ */
+async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, collectIds: boolean): Promise<ResultTally> {
   const { store, client, signal } = ctx;
   const counts = batch.request_counts;
+  const files: ResultTally[] = [];
   for (const kind of ['output', 'error'] as const) {
     const fileId = kind === 'output' ? batch.output_file_id : batch.error_file_id;
     if (!fileId) continue;
     const rel = join('results', `part-${part.index}.${kind}.jsonl`);
     part.downloadAttempts++;
+    let tally = new ResultTally(collectIds);
     const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
       ...(signal ? { signal } : {}),
+      // A fresh tally per attempt: only the attempt that made the file counts.
+      inspect: () => {
+        const attempt = (tally = new ResultTally(collectIds));
+        return (line, lineNo) => attempt.add(line, lineNo, rel);
+      },
       // Whatever the status, the server's counts say how many lines there must be (an error file of an
       // expired batch may hold more: its never-run markers).
       expectedLines: kind === 'output' ? counts.completed : counts.failed,
@@ -107,7 +117,9 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch): P
       part.errorPath = rel;
       part.errorLines = result.lines;
     }
+    files.push(tally);
   }
+  return ResultTally.merge(collectIds, files);
 }
 
 /** Code of a request whose batch counted more completed requests than its output file held: it may have run, so it is not sent again. */
@@ -170,28 +182,22 @@ export async function resubmittedRequests(jobDir: string, parent: JobPart): Prom
  * no real result (none, or an expired/cancelled marker), which a resubmission must run again.
  */
 export async function tallyPart(jobDir: string, part: JobPart, findUnrun: boolean): Promise<Tally> {
-  let succeeded = 0;
-  let failed = 0;
-  const resolved = new Set<string>();
-  const marked = new Set<string>();
+  const files: ResultTally[] = [];
   for (const rel of [part.outputPath, part.errorPath]) {
     if (!rel) continue;
-    for await (const { line, text } of readFileLines(jobPath(jobDir, rel))) {
-      let value: BatchResultLine;
-      try {
-        value = JSON.parse(text) as BatchResultLine;
-      } catch (cause) {
-        throw new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${line} is not JSON`, { file: rel, line, cause });
-      }
-      if (isSuccessLine(value)) succeeded++;
-      else if (findUnrun && isUnrunLine(value)) {
-        if (typeof value.custom_id === 'string') marked.add(value.custom_id);
-        continue;
-      }
-      else failed++;
-      if (findUnrun && typeof value.custom_id === 'string') resolved.add(value.custom_id);
-    }
+    const tally = new ResultTally(findUnrun);
+    await scanLineOffsets(jobPath(jobDir, rel), (line, _offset, lineNo) => tally.add(line, lineNo, rel));
+    files.push(tally);
   }
+  return settleTally(jobDir, part, ResultTally.merge(findUnrun, files), findUnrun);
+}
+
+/** The {@link Tally} of counted result lines; with `findUnrun` (ids collected), reads the part's requests for the unrun ones. */
+async function settleTally(jobDir: string, part: JobPart, counted: ResultTally, findUnrun: boolean): Promise<Tally> {
+  counted.check();
+  const { succeeded, resolved, marked } = counted;
+  // Without seeking unrun requests, a never-run marker is a failure like any other.
+  const failed = counted.failed + (findUnrun ? 0 : counted.unrunLines);
   const unrun = new Set<string>();
   const missing = new Set<string>();
   if (findUnrun) {
@@ -242,7 +248,7 @@ export async function writeResubmitPart(jobDir: string, part: JobPart, unrun: Se
     }
   }
   await writeFileAtomic(dest, lines());
-  const next = await partFromFile(jobDir, dest, index, 'resubmit');
+  const next = await partFromFile(jobDir, dest, { index, kind: 'resubmit' });
   next.parent = part.index;
   return next;
 }

@@ -23,7 +23,12 @@ interface Schedule {
   missingFiles: number;
   /** When the batch's finished-request count last changed (for the straggler rule). */
   watch?: StallWatch;
+  /** When a poll last saved this part's progress counts. */
+  countsSavedAt?: number;
 }
+
+/** Progress counts alone are saved at most this often (a status change is saved at once). */
+const COUNTS_SAVE_MS = 1_000;
 
 /**
  * Poll every unfinished part until all are done (or signal/timeout), finishing each as it ends. A cancel
@@ -114,7 +119,12 @@ async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, S
     return;
   }
   schedule.errors = 0;
-  if (applyBatch(part, batch)) await ctx.store.save();
+  const status = part.status;
+  // A fast poll must not rewrite (and fsync) the manifest for every count that moved: counts are progress, not intent.
+  if (applyBatch(part, batch) && (part.status !== status || Date.now() - (schedule.countsSavedAt ?? 0) >= COUNTS_SAVE_MS)) {
+    schedule.countsSavedAt = Date.now();
+    await ctx.store.save();
+  }
   crashPoint('during-wait');
   const c = batch.request_counts;
   // Any terminal batch (expired and cancelled too) may name its files a moment after its status changes.

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
@@ -19,14 +18,23 @@ async function statOf(path: string): Promise<{ size: number; mtimeMs: number }> 
   }
 }
 
+const HASH_READ_BYTES = 1 << 20;
+
+// Large reads into one reused buffer: the hash sees each byte once, nothing else copies it.
 async function sha256Of(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
+  const handle = await open(path, 'r');
   try {
-    for await (const chunk of createReadStream(path, signal ? { signal } : {})) hash.update(chunk as Buffer);
-  } catch (err) {
-    // Ctrl-C while a large input is hashed stops now, not once the whole file is read.
-    if (signal?.aborted) throw new KbatchError('ABORTED', `Interrupted while reading ${path}; nothing was sent`, { file: path, cause: err });
-    throw err;
+    const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
+    for (;;) {
+      // Ctrl-C while a large input is hashed stops now, not once the whole file is read.
+      if (signal?.aborted) throw new KbatchError('ABORTED', `Interrupted while reading ${path}; nothing was sent`, { file: path, cause: signal.reason });
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
   }
   return hash.digest('hex');
 }

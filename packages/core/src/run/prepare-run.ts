@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { createJob } from '../job/create-job.js';
+import { createJob, type FileSummary } from '../job/create-job.js';
 import { jobPath } from '../job/create-job.js';
 import { loadManifest } from '../job/manifest.js';
 import { prepareRequests } from '../request/prepare-requests.js';
@@ -69,8 +69,11 @@ export async function prepareRun(
       throw err;
     },
   );
+  // The splitter hashes each chunk as it writes it: the job records it without reading the file again.
+  const written = new Map<string, FileSummary>();
   const split = splitRequests({
     input: pipe,
+    onChunk: (chunk, { sha256 }) => written.set(resolve(chunk.path), { sha256, bytes: chunk.bytes, lines: chunk.requests }),
     outDir: chunkDir,
     prefix: 'part',
     overwrite: true,
@@ -84,7 +87,7 @@ export async function prepareRun(
   });
   if (chunks.chunks.length === 0) return { chunks: [], recordsRead: summary.recordsRead, skipped: summary.rejected };
   // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
-  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window });
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, written });
   return {
     chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
     recordsRead: summary.recordsRead,

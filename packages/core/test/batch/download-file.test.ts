@@ -37,4 +37,21 @@ describe('downloadFile', () => {
     );
     expectKbatchError(err, { code: 'DOWNLOAD_INCOMPLETE', fileId: 'f1' });
   });
+
+  it('hands each counted line to the inspector of the attempt that made the file, without its line break', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const files = fakeFiles(['{"a":1}\n', '{"a":1}\r\n\n  \n{"a":2}']);
+    const seen: Array<Array<[string, number]>> = [];
+    const result = await downloadFile(files as never, 'f1', join(dir, 'o.jsonl'), {
+      expectedLines: 2,
+      retryBaseMs: 1,
+      inspect: () => {
+        const lines: Array<[string, number]> = [];
+        seen.push(lines);
+        return (line, lineNo) => lines.push([line.toString(), lineNo]);
+      },
+    });
+    expect(result.lines).toBe(2);
+    expect(seen).toEqual([[['{"a":1}', 1]], [['{"a":1}', 1], ['{"a":2}', 4]]]);
+  });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitRequests, type ChunkInfo } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { scanFile } from '../../src/job/lines.js';
 import { byteStream, tempDir, tempFile } from '../helpers/inputs.js';
 
 const line = (id: string, text = 'x') => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: text }] } });
@@ -18,6 +19,16 @@ describe('splitRequests', () => {
     expect(seen).toEqual(summary.chunks);
     expect(await readFile(summary.chunks[0]!.path, 'utf8')).toBe(`${line('a')}\n${line('b', 'é😀')}\n`);
     expect(summary.chunks[1]).toMatchObject({ index: 2, requests: 1, firstCustomId: 'c' });
+  });
+
+  it('gives each chunk the sha256 of the bytes it wrote, measured while writing', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => line(`r${i}`, 'é'.repeat(i % 300)));
+    const input = await tempFile('many.jsonl', lines.join('\n'));
+    const outDir = join(await tempDir(), 'chunks');
+    const digests: string[] = [];
+    const { chunks } = await splitRequests({ input, outDir, maxRequests: 2000, onChunk: (_c, { sha256 }) => digests.push(sha256) });
+    expect(digests).toEqual(await Promise.all(chunks.map(async (c) => (await scanFile(c.path)).sha256)));
+    expect(chunks.map((c) => c.requests)).toEqual([2000, 2000, 1000]);
   });
 
   it('reads stdin in small pieces, drops blank lines and a \\r before \\n, adds a missing final newline', async () => {

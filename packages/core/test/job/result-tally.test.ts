@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ResultTally } from '../../src/job/result-tally.js';
+import { expectKbatchError, catchError } from '../helpers/errors.js';
+
+function tallyOf(lines: string[]): ResultTally {
+  const tally = new ResultTally(true);
+  lines.forEach((line, i) => tally.add(Buffer.from(line), i + 1, 'results/part-00001.output.jsonl'));
+  return tally;
+}
+
+const ok = (id: string, status = 200) =>
+  JSON.stringify({ id: `r-${id}`, custom_id: id, response: { status_code: status, body: { choices: [{ message: { content: 'x "y" \\ z' } }] } }, error: null });
+
+describe('ResultTally', () => {
+  it('counts successes in the usual shape and collects their ids', () => {
+    const tally = tallyOf([ok('a'), ok('b', 201)]);
+    expect([tally.succeeded, tally.failed, tally.unrunLines, [...tally.resolved]]).toEqual([2, 0, 0, ['a', 'b']]);
+  });
+
+  it('judges other shapes by parsing them: failures, never-run markers, escaped ids, spaced JSON', () => {
+    const tally = tallyOf([
+      ok('c', 500),
+      JSON.stringify({ id: 'r', custom_id: 'd', response: null, error: { code: 'batch_expired', message: 'expired' } }),
+      JSON.stringify({ id: 'r', custom_id: 'e"q', response: { status_code: 200, body: {} }, error: null }),
+      '{"id": "r", "custom_id": "f", "response": {"status_code": 200, "body": {}}, "error": null}',
+      JSON.stringify({ id: 'r', custom_id: 'g', response: { status_code: 200, body: {} }, error: { code: 'x', message: 'y' } }),
+    ]);
+    expect([tally.succeeded, tally.failed, tally.unrunLines]).toEqual([2, 2, 1]);
+    expect([...tally.resolved].sort()).toEqual(['c', 'e"q', 'f', 'g']);
+    expect([...tally.marked]).toEqual(['d']);
+  });
+
+  it('skips lines of whitespace only', () => {
+    const tally = tallyOf(['\t', ' \u00a0 ', ok('a')]);
+    expect([tally.succeeded, tally.failed]).toEqual([1, 0]);
+    expect(() => tally.check()).not.toThrow();
+  });
+
+  it('reports a line that is not JSON with RESPONSE_INVALID when checked', async () => {
+    const tally = tallyOf([ok('a'), '{"id":"r","custom_id":"b",', ok('c')]);
+    expect(tally.succeeded).toBe(2);
+    expectKbatchError(await catchError(async () => tally.check()), { code: 'RESPONSE_INVALID', line: 2 });
+  });
+});

@@ -8,7 +8,7 @@ import { buildLabelInstruction, matchLabel, normalizeLabels } from './labels.js'
 /** How answers are interpreted: free text (default), one of `labels`, or JSON matching `schema`. */
 export const AnswerOptionsSchema = z
   .object({
-    labels: z.array(z.string({ error: 'must be a list of strings' }), { error: 'must be a list of strings' }).optional(),
+    labels: z.array(z.string({ error: 'must be a list of labels' }), { error: 'must be a list of labels' }).optional(),
     schema: z
       .custom<JsonSchema | z.ZodType | AnswerSchema>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
         error: 'must be a JSON Schema object or a zod schema',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { booleanField, parseOptions } from '../options.js';
 import { compileAnswerSchema, parseSchemaAnswer, type AnswerSchema, type JsonSchema } from './answer-schema.js';
 import { labelConfidence, type TokenLogprob } from './confidence.js';
 import { buildLabelInstruction, matchLabel, normalizeLabels } from './labels.js';
@@ -15,7 +15,7 @@ export const AnswerOptionsSchema = z
       })
       .optional(),
     /** Add `confidence` (labels only), computed from the first answer token's logprobs. */
-    confidence: z.boolean({ error: 'must be true or false' }).default(false),
+    confidence: booleanField().default(false),
   })
   .refine((o) => !(o.labels && o.schema), { error: 'must not combine `labels` and `schema`', path: ['schema'] });
 

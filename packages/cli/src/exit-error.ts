@@ -24,14 +24,21 @@ export const EXIT = {
   terminated: 143,
 } as const;
 
-let interruptedBy: NodeJS.Signals | undefined;
+// The signal that interrupted a command, kept with the error the command stopped with (not in process state, so a
+// later command in the same process that is aborted without a signal still exits 130).
+const interruptedBy = new WeakMap<object, NodeJS.Signals>();
 
-/** Remember the signal that interrupted the command (see `withInterrupt`), for {@link interruptExitCode}. */
-export function noteInterrupt(signal: NodeJS.Signals): void {
-  interruptedBy = signal;
+/** Remember that `signal` interrupted the command that threw `err` (see `withInterrupt`), for {@link interruptExitCode}. */
+export function noteInterrupt(err: unknown, signal: NodeJS.Signals): void {
+  if (typeof err === 'object' && err !== null) interruptedBy.set(err, signal);
 }
 
-/** The exit code of an interrupted command: 143 after SIGTERM, else 130 (Ctrl-C, or an abort without a signal). */
-export function interruptExitCode(): number {
-  return interruptedBy === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
+/** The exit code of a command interrupted by `signal`: 143 after SIGTERM, else 130 (Ctrl-C, or an abort without a signal). */
+export function signalExitCode(signal: NodeJS.Signals | undefined): number {
+  return signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
+}
+
+/** The exit code of a command that stopped with `err` (an ABORTED error): see {@link signalExitCode}. */
+export function interruptExitCode(err: unknown): number {
+  return signalExitCode(typeof err === 'object' && err !== null ? interruptedBy.get(err) : undefined);
 }

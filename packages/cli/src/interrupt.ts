@@ -1,4 +1,4 @@
-import { interruptExitCode, noteInterrupt } from './exit-error.js';
+import { noteInterrupt, signalExitCode } from './exit-error.js';
 
 /**
  * Run `fn` with an AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM; a second one exits at once.
@@ -7,15 +7,20 @@ import { interruptExitCode, noteInterrupt } from './exit-error.js';
  */
 export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(interruptExitCode());
-    noteInterrupt(signal);
+    if (controller.signal.aborted) process.exit(signalExitCode(interruptedBy));
+    interruptedBy = signal;
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     return await fn(controller.signal);
+  } catch (err) {
+    // The signal goes with the error to the reporter, which picks the exit code.
+    if (interruptedBy !== undefined) noteInterrupt(err, interruptedBy);
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -16,7 +16,7 @@ export function reportError(err: unknown, stderr: { write(s: string): unknown })
   // The only place an interrupt becomes an exit code: the message says how to continue, it is not an error report.
   if (isKbatchError(err) && err.code === 'ABORTED') {
     stderr.write(`${err.message}\n`);
-    return interruptExitCode();
+    return interruptExitCode(err);
   }
   if (isKbatchError(err)) {
     stderr.write(`error [${err.code}]: ${err.message}\n`);

@@ -152,6 +152,7 @@ describe('kbatch run', () => {
     [['--concurrency', '0'], 'Invalid option `--concurrency`'],
     [['--retries', '-1'], 'Invalid option `--retries`'],
     [['--labels', 'positive'], 'Invalid option `--labels`: must list at least two labels'],
+    [['--max-bytes', '0'], 'Invalid option `--max-bytes`: must be a positive whole number of bytes, optionally with a unit (KB, MB, GB, KiB, MiB, GiB)'],
   ])('exits 2 (bad usage, as the README says) for the bad option value %j, before anything is sent', async (flags, message) => {
     const cwd = await root();
     const created = emu.stats().batchesCreated;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { booleanField, parseOptions } from '../options.js';
 import { compileAnswerSchema, parseSchemaAnswer, type AnswerSchema, type JsonSchema } from './answer-schema.js';
 import { labelConfidence, type TokenLogprob } from './confidence.js';
 import { buildLabelInstruction, matchLabel, normalizeLabels } from './labels.js';
@@ -8,14 +8,14 @@ import { buildLabelInstruction, matchLabel, normalizeLabels } from './labels.js'
 /** How answers are interpreted: free text (default), one of `labels`, or JSON matching `schema`. */
 export const AnswerOptionsSchema = z
   .object({
-    labels: z.array(z.string({ error: 'must be a list of strings' }), { error: 'must be a list of strings' }).optional(),
+    labels: z.array(z.string({ error: 'must be a list of labels' }), { error: 'must be a list of labels' }).optional(),
     schema: z
       .custom<JsonSchema | z.ZodType | AnswerSchema>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
         error: 'must be a JSON Schema object or a zod schema',
       })
       .optional(),
     /** Add `confidence` (labels only), computed from the first answer token's logprobs. */
-    confidence: z.boolean({ error: 'must be true or false' }).default(false),
+    confidence: booleanField().default(false),
   })
   .refine((o) => !(o.labels && o.schema), { error: 'must not combine `labels` and `schema`', path: ['schema'] });
 

@@ -17,7 +17,8 @@ export const MaxBytesSchema = z
     try {
       return parseSize(value, 'maxBytes');
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a positive whole number of bytes or a size like 6GB or 512MiB' });
+      // parseSize's wording (runJob's maxBytes always gave it), with the examples chunkWriter's gave.
+      ctx.addIssue({ code: 'custom', message: 'must be a positive whole number of bytes, optionally with a unit (KB, MB, GB, KiB, MiB, GiB), like 6GB or 512MiB' });
       return z.NEVER;
     }
   });

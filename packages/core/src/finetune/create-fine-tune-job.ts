@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { isTransientError, uploadFile, type UploadClient } from '../client/index.js';
 import { backoffDelay, retryAfterMs, sleep } from '../client/retry.js';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { functionField, parseOptions, positiveIntField, signalField } from '../options.js';
 import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
 import { FINE_TUNABLE_MODELS, fineTuneContextWindow } from './models.js';
 
@@ -24,7 +24,6 @@ export interface CreateFineTuneJobClient extends Partial<UploadClient> {
 }
 
 const positiveNumber = z.number({ error: 'must be a positive number' }).positive('must be a positive number');
-const positiveInt = z.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer');
 
 /** Options of {@link createFineTuneJob}. */
 export const CreateFineTuneJobOptionsSchema = z.object({
@@ -38,29 +37,27 @@ export const CreateFineTuneJobOptionsSchema = z.object({
   validationFile: z.string({ error: 'must be a file path or file id' }).min(1, 'must be a file path or file id').optional(),
   /** Fine-tunable base model (see FINE_TUNABLE_MODELS). */
   model: z.string({ error: 'must be a model id' }).min(1, 'must be a model id'),
-  epochs: positiveInt.optional(),
-  batchSize: positiveInt.optional(),
+  epochs: positiveIntField().optional(),
+  batchSize: positiveIntField().optional(),
   learningRateMultiplier: positiveNumber.optional(),
   /** Suffix the server appends to the fine-tuned model's name. */
   nickname: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
   /** Fine-tunable models and their context windows (default FINE_TUNABLE_MODELS). */
-  models: z.record(z.string(), positiveInt, { error: 'must map model ids to context windows' }).optional(),
+  models: z.record(z.string(), positiveIntField(), { error: 'must map model ids to context windows' }).optional(),
   /** How to upload local files (default: the client area's backpressured `uploadFile`, else `client.files.create`). */
-  upload: z.custom<FineTuneUpload>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  upload: functionField<FineTuneUpload>().optional(),
   /** Base directory of relative paths (default `process.cwd()`). */
   cwd: z.string().optional(),
   /** Called after each upload (for progress output). */
-  onUpload: z.custom<(info: { path: string; fileId: string; role: 'training' | 'validation' }) => void>((v) => typeof v === 'function', {
-    error: 'must be a function',
-  }).optional(),
+  onUpload: functionField<(info: { path: string; fileId: string; role: 'training' | 'validation' }) => void>().optional(),
   /**
    * Requests (creates and look-ups) before a transient error is thrown. The create is sent without SDK retries
    * (no idempotency key): after a timeout/5xx/dropped connection, recent jobs are listed and a matching one adopted.
    */
-  maxAttempts: positiveInt.default(5),
+  maxAttempts: positiveIntField().default(5),
   /** First backoff between attempts (doubles, jittered, up to 30 s; Retry-After wins). */
-  retryBaseMs: positiveInt.default(500),
-  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  retryBaseMs: positiveIntField().default(500),
+  signal: signalField().optional(),
 });
 export type CreateFineTuneJobOptions = z.input<typeof CreateFineTuneJobOptionsSchema>;
 

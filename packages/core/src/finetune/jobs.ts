@@ -1,6 +1,6 @@
 import type OpenAI from 'openai';
 import { z } from 'zod';
-import { parseOptions } from '../options.js';
+import { parseOptions, positiveIntField, signalField } from '../options.js';
 import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
 import { withRequestSignal } from '../internal/request-signal.js';
 
@@ -43,10 +43,10 @@ export const ListFineTuneJobsOptionsSchema = z.object({
   /** Jobs per request (1–100, the server's limit). */
   pageSize: z.number({ error: 'must be an integer from 1 to 100' }).int('must be an integer from 1 to 100').min(1, 'must be an integer from 1 to 100').max(100, 'must be an integer from 1 to 100').default(20),
   /** Stop after this many jobs (default: all). */
-  limit: z.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').optional(),
+  limit: positiveIntField().optional(),
   /** Start after this job id (a cursor from a previous listing). */
   after: z.string().min(1, 'must be a job id').optional(),
-  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  signal: signalField().optional(),
 });
 export type ListFineTuneJobsOptions = z.input<typeof ListFineTuneJobsOptionsSchema>;
 

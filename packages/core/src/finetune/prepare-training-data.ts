@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { KbatchError, isKbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { functionField, parseOptions, signalField, stdinField } from '../options.js';
 import { InputFormatSchema, type SourceRecord } from '../records/index.js';
 import { openRecords } from './read-input.js';
 import { isValidationRow } from './split.js';
@@ -24,7 +24,7 @@ export const PrepareTrainingDataOptionsSchema = z
     /** Input format when it cannot be told from the file name. */
     format: InputFormatSchema.optional(),
     /** Stream read for `input: '-'` (default `process.stdin`). */
-    stdin: z.custom<NodeJS.ReadableStream>((v) => typeof v === 'object' && v !== null, { error: 'must be a readable stream' }).optional(),
+    stdin: stdinField().optional(),
     /** Records to use instead of `input` (any async iterable, e.g. an object-mode Readable). */
     records: z
       .custom<AsyncIterable<SourceRecord>>((v) => typeof v === 'object' && v !== null && Symbol.asyncIterator in v, {
@@ -46,8 +46,8 @@ export const PrepareTrainingDataOptionsSchema = z
      */
     rejects: destination.optional(),
     /** Called for each rejected row (e.g. to log it). */
-    onReject: z.custom<(reject: TrainingReject) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
-    signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+    onReject: functionField<(reject: TrainingReject) => void>().optional(),
+    signal: signalField().optional(),
   })
   .refine(...requireCompletionColumn)
   .refine((o) => (o.input === undefined) !== (o.records === undefined), {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KbatchError, isKbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { parseOptions, positiveIntField } from '../options.js';
 import type { SourceRecord } from '../records/index.js';
 import type { ChatMessage } from '../request/index.js';
 import { compileMessageTemplate, lookup, type RenderTemplate } from './template.js';
@@ -29,7 +29,7 @@ export const trainingExampleFields = {
   /** Base model whose context window bounds each example (must be fine-tunable). */
   model: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
   /** Token limit per example; overrides the model's window. Default: the model's window, else 64,000. */
-  maxTokens: z.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').optional(),
+  maxTokens: positiveIntField().optional(),
 };
 
 /** A prompt template is useless without the answer column. */

@@ -2,12 +2,9 @@ import { z } from 'zod';
 import { isTransientError } from '../client/index.js';
 import { sleep } from '../client/retry.js';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { functionField, parseOptions, positiveMsField, signalField } from '../options.js';
 import { FINE_TUNE_TERMINAL_STATUSES, type FineTuneJob } from './job-schema.js';
 import { getFineTuneJob, type FineTuneJobsClient } from './jobs.js';
-
-const positiveInt = (what: string) =>
-  z.number({ error: `must be a positive integer (${what})` }).int(`must be a positive integer (${what})`).positive(`must be a positive integer (${what})`);
 
 /** Options of {@link waitForFineTuneJob}. */
 export const WaitForFineTuneJobOptionsSchema = z.object({
@@ -16,16 +13,16 @@ export const WaitForFineTuneJobOptionsSchema = z.object({
   }),
   jobId: z.string({ error: 'must be a job id' }).min(1, 'must be a job id'),
   /** First delay between polls; grows ×1.5 while the status stays the same, back to this on a change. */
-  pollIntervalMs: positiveInt('ms').default(5_000),
+  pollIntervalMs: positiveMsField().default(5_000),
   /** Longest delay between polls. */
-  maxPollIntervalMs: positiveInt('ms').default(60_000),
+  maxPollIntervalMs: positiveMsField().default(60_000),
   /** Give up with AWAIT_TIMEOUT after this long (default: wait as long as it takes). */
-  timeoutMs: positiveInt('ms').optional(),
+  timeoutMs: positiveMsField().optional(),
   /** Polling errors in a row (after the SDK's own retries) tolerated before giving up. */
   maxConsecutiveErrors: z.number({ error: 'must be a non-negative integer' }).int('must be a non-negative integer').min(0, 'must be a non-negative integer').default(5),
   /** Called with the job whenever its status changes (and once at the start). */
-  onStatus: z.custom<(job: FineTuneJob) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
-  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  onStatus: functionField<(job: FineTuneJob) => void>().optional(),
+  signal: signalField().optional(),
 });
 export type WaitForFineTuneJobOptions = z.input<typeof WaitForFineTuneJobOptionsSchema>;
 

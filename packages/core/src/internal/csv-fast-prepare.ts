@@ -14,7 +14,7 @@ import type { SourceRecord } from '../records/types.js';
 import { LineBuffer } from '../request/line-buffer.js';
 import { createCsvRowEncoder, type CsvRow, type CsvRowEncoder } from '../request/request-encoder.js';
 import type { RequestBuilder } from '../request/to-batch-request.js';
-import { CsvScanner, spanTexts, type CsvSink } from './csv-scanner.js';
+import { CsvScanner, spanTexts, toBuffer, type CsvSink } from './csv-scanner.js';
 import { invalidUtf8Reason, latin1ToUtf8, Utf8Check } from './utf8.js';
 
 /** Inputs of the fast path. */
@@ -54,8 +54,10 @@ export async function fastCsvPrepare(opts: FastCsvOptions): Promise<FastCsvResul
     const next = await input.next();
     if (next.done) break;
     if (opts.signal?.aborted) throw new KbatchError('ABORTED', 'prepare was aborted', { cause: opts.signal.reason });
-    if (!rows.decided) kept.push(next.value);
-    const bytes = latin1 ? latin1ToUtf8(next.value) : typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    // A plain Uint8Array (from a user's stream) lacks Buffer's methods the scanner uses.
+    const chunk = typeof next.value === 'string' ? next.value : toBuffer(next.value);
+    if (!rows.decided) kept.push(chunk);
+    const bytes = latin1 ? latin1ToUtf8(chunk) : toBuffer(chunk);
     if (!latin1 && utf8.push(bytes)) rows.suspect = true;
     scanner.push(bytes, rows);
     if (rows.fallback) return { fallback: replay(kept, input) };

@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { parseOptions } from '../options.js';
+import { functionField, parseOptions } from '../options.js';
 import { flattenRow } from './flatten-row.js';
 
 /** Options of {@link csvRowStringifier}. */
@@ -12,7 +12,7 @@ export const CsvRowStringifierOptionsSchema = z.object({
   keepWhole: z.array(z.string(), { error: 'must be a list of column names' }).default([]),
   delimiter: z.string().min(1, { error: 'must be a non-empty string' }).default(','),
   /** Called once per column that appears after the header was written (its values are dropped). */
-  onWarning: z.custom<(message: string) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  onWarning: functionField<(message: string) => void>().optional(),
 });
 export type CsvRowStringifierOptions = z.input<typeof CsvRowStringifierOptionsSchema>;
 

@@ -4,7 +4,7 @@ import { acquireJobLock } from '../job/lock.js';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { isIterable } from '../internal/iterable.js';
-import { parseOptions } from '../options.js';
+import { booleanField, functionField, parseOptions } from '../options.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { isRealtimeClientInput, realtimeClientFor, RealtimeTransportSchema, type RealtimeClientInput } from './fast-client.js';
 import { RealtimeOptionsSchema } from './run-realtime.js';
@@ -25,7 +25,7 @@ const client = z.custom<RealtimeClientInput>(isRealtimeClientInput, {
 /** How a full openai client's requests travel (pool sized to `concurrency`); see `realtimeClientFor`. */
 const transport = RealtimeTransportSchema.default('direct');
 /** Results files are written as results complete; the join indexes them by custom_id. */
-const unordered = z.boolean({ error: 'must be true or false' }).default(true);
+const unordered = booleanField().default(true);
 
 /** Options of {@link runRealtimeJob}. */
 export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: true, answersLog: true, unordered: true }).extend({
@@ -42,7 +42,7 @@ export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: 
    */
   answersLog: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
   /** The caller already holds the job lock (`kbatch run` does); otherwise `runRealtimeJob` takes it for the run. */
-  lockHeld: z.boolean({ error: 'must be true or false' }).default(false),
+  lockHeld: booleanField().default(false),
   client,
   transport,
   unordered,
@@ -54,7 +54,7 @@ export const RunRealtimeJobOptionsSchema = RealtimeOptionsSchema.omit({ client: 
     .custom<(chunk: RealtimeChunkResult, index: number) => void | Promise<void>>((v) => typeof v === 'function', { error: 'must be a function' })
     .optional(),
   /** Called with each final result line as it is written (replayed ones included) and its request file's index. */
-  onResult: z.custom<(line: RealtimeResultLine, index: number) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  onResult: functionField<(line: RealtimeResultLine, index: number) => void>().optional(),
 });
 /** Options of {@link runRealtimeJob} as given. */
 export type RunRealtimeJobOptions = z.input<typeof RunRealtimeJobOptionsSchema>;

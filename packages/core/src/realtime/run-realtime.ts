@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { booleanField, functionField, parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
 import { createWakeup } from '../internal/wakeup.js';
 import type { BatchRequestLine } from '../request/types.js';
@@ -37,7 +37,7 @@ export const RealtimeOptionsSchema = z.object({
   retryBaseMs: positiveInt('a positive integer (milliseconds)').default(500),
   retryMaxMs: positiveInt('a positive integer (milliseconds)').default(30_000),
   /** Lower the effective concurrency when the recent 429 rate says the server is saturated, and recover afterwards (see `createAdaptiveConcurrency`). */
-  adaptive: z.boolean({ error: 'must be true or false' }).default(true),
+  adaptive: booleanField().default(true),
   /** Calm period after a 429-driven decrease before the limit grows again. */
   adaptiveCooldownMs: z.number({ error: 'must be a non-negative integer' }).int().min(0, { error: 'must be a non-negative integer' }).default(2000),
   /**
@@ -46,12 +46,12 @@ export const RealtimeOptionsSchema = z.object({
    */
   window: positiveInt('a positive integer').optional(),
   /** Emit results as they complete instead of in input order. */
-  unordered: z.boolean({ error: 'must be true or false' }).default(false),
+  unordered: booleanField().default(false),
   /** Answers log path: successes are appended as they arrive; ids found there are replayed, not resent. */
   answersLog: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
   /** Progress callback (retries, concurrency changes, answers, final failures). */
-  onEvent: z.custom<(event: RealtimeEvent) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  onEvent: functionField<(event: RealtimeEvent) => void>().optional(),
 });
 
 /** Options of `realtimeStream`. */

@@ -1,6 +1,6 @@
 import { KbatchError } from '../errors.js';
 import { isAscii } from 'node:buffer';
-import { CsvScanner, ESCAPED, spanText, spanTexts, type CsvSink } from '../internal/csv-scanner.js';
+import { CsvScanner, ESCAPED, spanText, spanTexts, toBuffer, type CsvSink } from '../internal/csv-scanner.js';
 import { invalidUtf8Reason, latin1ToUtf8 } from '../internal/utf8.js';
 import { RecordReader, type RecordReaderOptions } from './record-reader.js';
 import { raggedData } from './rejected-record.js';
@@ -24,10 +24,12 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
     this.scanner = new CsvScanner(opts.delimiter ?? (format === 'tsv' ? '\t' : ','));
   }
 
-  push(chunk: Buffer | string): SourceRecord[] {
+  push(input: Buffer | string): SourceRecord[] {
+    // A plain Uint8Array (from a user's stream) lacks Buffer's methods the scanner uses.
+    const chunk = typeof input === 'string' ? input : toBuffer(input);
     this.check(chunk);
     // Text chunks are taken as decoded (their UTF-8 is what they say); Latin-1 bytes become UTF-8.
-    const bytes = this.latin1 ? latin1ToUtf8(chunk) : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const bytes = this.latin1 ? latin1ToUtf8(chunk) : toBuffer(chunk);
     this.scanner.push(bytes, this);
     this.src = this.text = undefined;
     return this.take();

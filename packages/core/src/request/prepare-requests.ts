@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { booleanField, functionField, outputField, parseOptions, rejectsField, signalField, writableField } from '../options.js';
 import { fastCsvPrepare } from '../internal/csv-fast-prepare.js';
 import { createRejectsWriter, type RejectsWriter } from '../internal/rejects-writer.js';
 import { detectFormat } from '../records/detect-format.js';
@@ -17,12 +17,12 @@ import type { RequestOptions } from './request-options.js';
 import { createRequestBuilder, type RequestBuilder } from './to-batch-request.js';
 
 const PrepareOutputSchema = z.object({
-  output: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path, "-" or a Writable' }).default('-'),
-  rejects: z.union([z.string().min(1), z.instanceof(Writable)], { error: 'must be a path or a Writable' }).optional(),
-  stdout: z.instanceof(Writable, { error: 'must be a Writable' }).optional(),
-  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
-  bytePath: z.boolean({ error: 'must be true or false' }).default(true),
-  checkRecord: z.custom<(record: SourceRecord, file: string) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  output: outputField().default('-'),
+  rejects: rejectsField().optional(),
+  stdout: writableField().optional(),
+  signal: signalField().optional(),
+  bytePath: booleanField().default(true),
+  checkRecord: functionField<(record: SourceRecord, file: string) => void>().optional(),
 });
 
 /** Options of `prepareRequests`: where records come from, how requests look, where lines go. */

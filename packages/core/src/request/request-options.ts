@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nonEmptyField } from '../options.js';
+import { booleanField, nonEmptyField } from '../options.js';
 
 const between = (min: number, max: number) =>
   z.number({ error: `must be a number between ${min} and ${max}` }).min(min, { error: `must be between ${min} and ${max}` }).max(max, { error: `must be between ${min} and ${max}` });
@@ -21,7 +21,7 @@ export const ChatParamsSchema = z.object({
       { error: 'must be an object mapping token ids to numbers between -100 and 100' },
     )
     .optional(),
-  logprobs: z.boolean({ error: 'must be true or false' }).optional(),
+  logprobs: booleanField().optional(),
   /** 0..20, only together with `logprobs: true`. */
   topLogprobs: z.number({ error: 'must be an integer between 0 and 20' }).int({ error: 'must be an integer between 0 and 20' }).min(0, { error: 'must be an integer between 0 and 20' }).max(20, { error: 'must be an integer between 0 and 20' }).optional(),
   maxCompletionTokens: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),

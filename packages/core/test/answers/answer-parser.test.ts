@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { appendInstruction, createAnswerParser } from '../../src/answers/answer-parser.js';
+import { createKlusterClient, runJob } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+// Options are checked before any request: the client points at a closed port.
+const unsent = () => createKlusterClient({ env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: 'http://127.0.0.1:9/v1' } });
 
 describe('createAnswerParser', () => {
   it('interprets free text as is', () => {
@@ -24,6 +28,15 @@ describe('createAnswerParser', () => {
     const p = createAnswerParser({ schema: z.array(z.string()) });
     expect(p.fields).toEqual(['answer']);
     expect(p.parse('["a","b"]').values).toEqual({ answer: ['a', 'b'] });
+  });
+
+  it('says labels must be a list of labels, for the parser and for runJob', async () => {
+    for (const labels of ['yes', ['a', 1]]) {
+      const message = 'must be a list of labels';
+      expectKbatchError(await catchError(() => createAnswerParser({ labels } as never)), { code: 'OPTION_INVALID', message });
+      const run = catchError(() => runJob({ client: unsent(), input: [{ text: 'a' }], model: 'm', prompt: '{{text}}', labels, jobDir: '/nonexistent/kbatch-job' } as never));
+      expectKbatchError(await run, { code: 'OPTION_INVALID', message: `Invalid option \`labels${typeof labels === 'string' ? '' : '.1'}\`: ${message}` });
+    }
   });
 
   it('rejects labels together with a schema with OPTION_INVALID', async () => {

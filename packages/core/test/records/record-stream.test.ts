@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { prepareRequests, recordBatches, recordStream, type RejectedRecord, type SourceRecord } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { byteStream, tempFile } from '../helpers/inputs.js';
@@ -34,6 +34,29 @@ describe('recordStream', () => {
       expect((await read(text, {}, 1)).map((r) => r.data)).toEqual(expected);
     });
   }
+
+  it('splits on a non-ASCII delimiter (UTF-8 or Latin-1), even when a chunk cuts it', async () => {
+    for (const delimiter of ['§', 'é', '€']) {
+      const text = `id${delimiter}text${delimiter}extra\n1${delimiter}"a${delimiter}b"${delimiter}\n2${delimiter}ã·ü${delimiter}x\n`;
+      const expected = parse(text, { columns: true, delimiter }) as Record<string, string>[];
+      expect(expected[0]).toEqual({ id: '1', text: `a${delimiter}b`, extra: '' });
+      for (const piece of [undefined, 1, 2]) expect((await read(text, { delimiter }, piece)).map((r) => r.data)).toEqual(expected);
+    }
+    const latin1 = Buffer.from('id\xa7text\n1\xa7caf\xe9\n', 'latin1');
+    const records = await collect<SourceRecord>(recordStream({ input: byteStream(latin1, 1), format: 'csv', delimiter: '§', encoding: 'latin1' }));
+    expect(records.map((r) => r.data)).toEqual([{ id: '1', text: 'café' }]);
+  });
+
+  it('reads chunks that are plain Uint8Arrays, not Buffers', async () => {
+    const bytes = Buffer.from('a,b\nhé,"x""y"\n');
+    const input = Readable.from([new Uint8Array(bytes.subarray(0, 5)), new Uint8Array(bytes.subarray(5))]);
+    const batches: SourceRecord[][] = [];
+    for await (const batch of recordBatches({ input, format: 'csv' })) batches.push(batch);
+    expect(batches.flat().map((r) => r.data)).toEqual([{ a: 'hé', b: 'x"y' }]);
+    const latin1 = Readable.from([new Uint8Array(Buffer.from('a,b\nh\xe9,c\n', 'latin1'))]);
+    const records = await collect<SourceRecord>(recordStream({ input: latin1, format: 'csv', encoding: 'latin1' }));
+    expect(records.map((r) => r.data)).toEqual([{ a: 'hé', b: 'c' }]);
+  });
 
   it('agrees with csv-parse on generated tricky CSV cut at random places', async () => {
     let seed = 7;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { prepareRequests, type PrepareRequestsOptions, type RejectedRecord } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
@@ -99,6 +100,29 @@ describe('prepareRequests CSV byte path', () => {
   it('reads TSV and custom delimiters', async () => {
     await same('id\ttitle\ttext\n1\t"a\tb"\tc\n', { format: 'tsv' });
     await same('id;title;text\n1;"a;b";c\n', { delimiter: ';' });
+  });
+
+  it('splits on a non-ASCII delimiter (UTF-8 or Latin-1), the same on both paths', async () => {
+    for (const delimiter of ['§', 'é', '€']) {
+      const result = await same(`id${delimiter}title${delimiter}text\n1${delimiter}"a${delimiter}b"${delimiter}ã·ü\n`, { delimiter });
+      expect(JSON.parse(result.output).body.messages[0].content).toBe(`a${delimiter}b: ã·ü`);
+    }
+    const latin1 = Buffer.from('id\xa7title\xa7text\n1\xa7caf\xe9\xa7x\n', 'latin1');
+    const result = await same(latin1, { delimiter: '§', encoding: 'latin1' });
+    expect(JSON.parse(result.output).body.messages[0].content).toBe('café: x');
+  });
+
+  it('reads chunks that are plain Uint8Arrays, not Buffers, on both paths', async () => {
+    for (const bytePath of [false, true]) {
+      for (const encoding of ['utf8', 'latin1'] as const) {
+        const dir = await tempDir();
+        const output = join(dir, 'out.jsonl');
+        const bytes = Buffer.from('id,title,text\n1,h\xe9,"x""y"\n', encoding === 'utf8' ? 'utf8' : 'latin1');
+        const input = Readable.from([new Uint8Array(bytes.subarray(0, 9)), new Uint8Array(bytes.subarray(9))]);
+        await prepareRequests({ input, format: 'csv', encoding, output, model: 'm', prompt: '{{title}}: {{text}}', bytePath });
+        expect(JSON.parse(await readFile(output, 'utf8')).body.messages[0].content).toBe('hé: x"y');
+      }
+    }
   });
 
   it('fails on a template field the header lacks with TEMPLATE_FIELD_MISSING, before any row and on both paths', async () => {

@@ -1,6 +1,6 @@
 // The job area's public surface: submit, resume, inspect, cancel and read a batch job (re-exported by src/index.ts).
-export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema, COMPLETION_WINDOWS } from './run-job.js';
-export type { JobOptions, RunBatchJobOptions } from './run-job.js';
+export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema, COMPLETION_WINDOWS } from './batch-job.js';
+export type { JobOptions, RunBatchJobOptions } from './batch-job.js';
 export { DEFAULT_JOBS_DIR } from './create-job.js';
 export type { JobManifest, JobPart, LineError } from './manifest.js';
 export { readJobResults, readJobResultEntries, jobResultStream } from './read-job-results.js';

@@ -239,7 +239,7 @@ function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: 
   // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
   // counted from here: preparing a large input does not eat into it.
   const deadline = runDeadline(jobDir, opts.timeoutMs);
-  const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
+  const realtime = realtimeRunner({ jobDir, settings, given: options, opts, emit, signal, deadline });
   if (state.mode === 'batch' && settings.finishRealtime) {
     jobOptions.stragglers = {
       maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,

@@ -114,7 +114,7 @@ async function main() {
   const concurrency = Number(args.concurrency);
   const latencyMs = Number(args.latency);
 
-  const { runRealtime, createUndiciFetch, realtimeClientFor } = await import(new URL('packages/core/dist/index.js', root).href);
+  const { runRealtime, createUndiciFetch, realtimeClientFor } = await import(new URL('packages/core/dist/internal.js', root).href);
   const { default: OpenAI } = await import(createRequire(new URL('packages/core/package.json', root)).resolve('openai'));
   if (args['faults-only']) {
     console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

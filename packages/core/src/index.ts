@@ -1,7 +1,7 @@
-// Public barrel: named exports only, one line per area (each area keeps its own index.ts).
+// The public API of @kbatch/core: named exports only, one line per area (each area's index.ts lists its public
+// names). Engine parts and job-directory file names are in ./internal.ts (`@kbatch/core/internal`, unstable).
 export { KbatchError, isKbatchError, KBATCH_ERROR_CODES } from './errors.js';
 export type { KbatchErrorCode, KbatchErrorContext } from './errors.js';
-export { parseOptions } from './options.js';
 export * from './records/index.js';
 export * from './request/index.js';
 export * from './chunk/index.js';

@@ -68,46 +68,15 @@ export async function processBatch(rec: Stored<BatchObject>, writers: readonly [
     for await (const line of rl) {
       if (line.trim() === '') continue;
       const faults = ctx.faults();
-      if (ctx.sleeper.isClosed) {
-        ending = 'closed';
+      const stop = await stopBefore(ctx, faults, { started, startMs, total: b.request_counts.total });
+      if (stop) {
+        ending = stop;
         break;
-      }
-      if (ctx.state.cancelRequested) {
-        ending = 'cancelled';
-        break;
-      }
-      if (Date.now() >= ctx.expiresMs || (faults.expireAfterLines !== undefined && started >= faults.expireAfterLines)) {
-        ending = 'expired';
-        break;
-      }
-      if (ctx.lineMs > 0) {
-        const wait = startMs + (started + 1) * ctx.lineMs - Date.now();
-        if (wait >= 1 && !(await ctx.sleeper.sleep(wait))) {
-          ending = 'closed';
-          break;
-        }
-      } else if (started % 500 === 499) {
-        await new Promise((r) => setImmediate(r));
-      }
-      if (faults.slowTailLines !== undefined && started >= b.request_counts.total - faults.slowTailLines) {
-        // A straggler: it is in flight while it waits, so a cancel arriving now still lets it finish.
-        if (!(await straggle(ctx, faults.slowTailMs ?? 60_000))) {
-          ending = 'closed';
-          break;
-        }
       }
       started++;
       const req = JSON.parse(line) as { custom_id: string; body: ChatRequestBody };
       const fail = faults.lineFailureRate !== undefined && ctx.random() < faults.lineFailureRate;
-      const task = (async () => {
-        let outcome: Outcome;
-        const bodyError = chatBodyError(ctx.store, req.body, false);
-        const status = faults.lineFailureStatus ?? 500;
-        if (fail) outcome = { status, body: errorBody(status, 'Injected failure (faults.lineFailureRate)', status >= 500 ? 'server_error' : 'invalid_request') };
-        else if (bodyError) outcome = { status: bodyError.status, body: errorBody(bodyError.status, bodyError.message, bodyError.code, bodyError.param) };
-        else outcome = await ctx.executor.run(req.body);
-        await record(req.custom_id, outcome);
-      })();
+      const task = (async () => record(req.custom_id, await lineOutcome(ctx, faults, req.body, fail)))();
       inflight.add(task);
       void task.finally(() => inflight.delete(task));
       if (inflight.size >= ctx.parallel) await Promise.race(inflight);
@@ -121,6 +90,37 @@ export async function processBatch(rec: Stored<BatchObject>, writers: readonly [
     await writeUnrunMarkers(rec, writers[1], started, ending, ctx.store);
   }
   return ending;
+}
+
+/**
+ * Why the batch stops before its next line (shutdown, cancel, expiry), or null to run it: the line is paced by
+ * `lineMs` first, and a line in the straggler tail waits `slowTailMs`.
+ */
+async function stopBefore(ctx: ProcessBatchContext, faults: ResolvedFaults, at: { started: number; startMs: number; total: number }): Promise<Ending | null> {
+  const { started } = at;
+  if (ctx.sleeper.isClosed) return 'closed';
+  if (ctx.state.cancelRequested) return 'cancelled';
+  if (Date.now() >= ctx.expiresMs || (faults.expireAfterLines !== undefined && started >= faults.expireAfterLines)) return 'expired';
+  if (ctx.lineMs > 0) {
+    const wait = at.startMs + (started + 1) * ctx.lineMs - Date.now();
+    if (wait >= 1 && !(await ctx.sleeper.sleep(wait))) return 'closed';
+  } else if (started % 500 === 499) {
+    await new Promise((r) => setImmediate(r));
+  }
+  if (faults.slowTailLines !== undefined && started >= at.total - faults.slowTailLines) {
+    // A straggler: it is in flight while it waits, so a cancel arriving now still lets it finish.
+    if (!(await straggle(ctx, faults.slowTailMs ?? 60_000))) return 'closed';
+  }
+  return null;
+}
+
+/** One line's outcome: an injected failure, the chat body's validation error, or the executor's answer. */
+async function lineOutcome(ctx: ProcessBatchContext, faults: ResolvedFaults, body: ChatRequestBody, fail: boolean): Promise<Outcome> {
+  const bodyError = chatBodyError(ctx.store, body, false);
+  const status = faults.lineFailureStatus ?? 500;
+  if (fail) return { status, body: errorBody(status, 'Injected failure (faults.lineFailureRate)', status >= 500 ? 'server_error' : 'invalid_request') };
+  if (bodyError) return { status: bodyError.status, body: errorBody(bodyError.status, bodyError.message, bodyError.code, bodyError.param) };
+  return ctx.executor.run(body);
 }
 
 /** Wait `ms` for a straggler line, cut short by a cancel; false when the emulator closes. */

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpError, notFound, sendError } from './errors.js';
 import { createExecutor } from './executor.js';
@@ -77,70 +77,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...fineTuningRoutes(store, jobs),
   ]);
 
-  function authorized(req: IncomingMessage): boolean {
-    if (!opts.apiKey) return true;
-    const header = (req.headers.authorization ?? '').trim();
-    return header === `Bearer ${opts.apiKey}` || header === opts.apiKey;
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://emulator');
-    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-    let route: (typeof routes)[number] | undefined;
-    let match: RegExpExecArray | null = null;
-    for (const r of routes) {
-      if (r.method !== req.method) continue;
-      match = r.re.exec(path);
-      if (match) {
-        route = r;
-        break;
-      }
-    }
-    const key = route?.pattern ?? `${req.method} ${path}`;
-    counters.requests[key] = (counters.requests[key] ?? 0) + 1;
-    const current = (inFlight.get(key) ?? 0) + 1;
-    inFlight.set(key, current);
-    counters.maxConcurrent[key] = Math.max(counters.maxConcurrent[key] ?? 0, current);
-    if (key === CHAT_ROUTE) counters.maxConcurrentChat = Math.max(counters.maxConcurrentChat, current);
-    res.once('close', () => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
-    try {
-      if (!authorized(req)) {
-        req.resume();
-        throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
-      }
-      if (!route || !match) {
-        req.resume();
-        throw notFound(`Unknown route ${req.method} ${path}`, null, 'unknown_url');
-      }
-      const decision = await faults.decide(key, current);
-      if (decision.kind === 'drop') return dropConnection(req, res);
-      if (decision.kind === 'loseResponse') loseResponse(req, res);
-      if (decision.kind === 'error') {
-        req.resume();
-        throw decision.error;
-      }
-      const params: Record<string, string> = {};
-      route.keys.forEach((k, i) => (params[k] = decodeURIComponent(match![i + 1]!)));
-      await route.handler({ req, res, params, query: url.searchParams });
-    } catch (err) {
-      if (err instanceof HttpError) return sendError(res, err);
-      if (!res.headersSent && !res.destroyed) {
-        sendError(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
-      } else {
-        res.destroy();
-      }
-    }
-  }
-
+  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey });
   const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   batches.resumeAll();
@@ -168,4 +108,93 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return closing;
     },
   };
+}
+
+type Routes = ReturnType<typeof compileRoutes>;
+
+/** What the request handler shares with the emulator: its routes, faults and counters. */
+interface HandlerContext {
+  routes: Routes;
+  faults: FaultInjector;
+  counters: EmulatorStats;
+  /** Requests in flight per route key. */
+  inFlight: Map<string, number>;
+  apiKey: string | undefined;
+}
+
+/** Every request: counted per route, authorized, put through the faults, then routed; errors become JSON error responses. */
+function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { faults } = ctx;
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const { route, match } = findRoute(ctx.routes, req.method, path);
+    const key = route?.pattern ?? `${req.method} ${path}`;
+    const current = countRequest(ctx, key, res);
+    try {
+      if (!authorized(ctx.apiKey, req)) {
+        req.resume();
+        throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
+      }
+      if (!route || !match) {
+        req.resume();
+        throw notFound(`Unknown route ${req.method} ${path}`, null, 'unknown_url');
+      }
+      const decision = await faults.decide(key, current);
+      if (decision.kind === 'drop') return dropConnection(req, res);
+      if (decision.kind === 'loseResponse') loseResponse(req, res);
+      if (decision.kind === 'error') {
+        req.resume();
+        throw decision.error;
+      }
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => (params[k] = decodeURIComponent(match[i + 1]!)));
+      await route.handler({ req, res, params, query: url.searchParams });
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(res, err);
+      if (!res.headersSent && !res.destroyed) {
+        sendError(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
+      } else {
+        res.destroy();
+      }
+    }
+  };
+}
+
+/** The first route of this method whose pattern matches the path, with its match. */
+function findRoute(routes: Routes, method: string | undefined, path: string): { route: Routes[number] | undefined; match: RegExpExecArray | null } {
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const match = route.re.exec(path);
+    if (match) return { route, match };
+  }
+  return { route: undefined, match: null };
+}
+
+/** Count a request under its route key and track it in flight until its response closes; returns how many are in flight. */
+function countRequest(ctx: HandlerContext, key: string, res: ServerResponse): number {
+  const { counters, inFlight } = ctx;
+  counters.requests[key] = (counters.requests[key] ?? 0) + 1;
+  const current = (inFlight.get(key) ?? 0) + 1;
+  inFlight.set(key, current);
+  counters.maxConcurrent[key] = Math.max(counters.maxConcurrent[key] ?? 0, current);
+  if (key === CHAT_ROUTE) counters.maxConcurrentChat = Math.max(counters.maxConcurrentChat, current);
+  res.once('close', () => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
+  return current;
+}
+
+function authorized(apiKey: string | undefined, req: IncomingMessage): boolean {
+  if (!apiKey) return true;
+  const header = (req.headers.authorization ?? '').trim();
+  return header === `Bearer ${apiKey}` || header === apiKey;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

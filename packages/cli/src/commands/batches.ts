@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { numberArg } from '../flags/numbers.js';
-import { listRawBatches, parseBatch, type KBatch } from '@kbatch/core';
+import { listRawBatches, parseBatch, type KBatch } from '@kbatch/core/internal';
 import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';

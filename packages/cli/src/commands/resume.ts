@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { isRunJob, resumeJob } from '@kbatch/core';
+import { resumeJob } from '@kbatch/core';
+import { isRunJob } from '@kbatch/core/internal';
 import { addJobFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';

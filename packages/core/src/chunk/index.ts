@@ -1,7 +1,5 @@
-// The chunk area: request lines → chunk files within the per-file limits.
+// The chunk area's public surface: request lines → chunk files within the per-file limits.
 export { parseSize } from './size.js';
-export { planChunk } from './plan-chunk.js';
-export type { ChunkCounter, ChunkLimits } from './plan-chunk.js';
 export { ChunkWriterOptionsSchema, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from './chunk-options.js';
 export type { ChunkInfo, ChunkWriterOptions, ResolvedChunkWriterOptions } from './chunk-options.js';
 export { chunkWriter } from './chunk-writer.js';

@@ -70,10 +70,9 @@ export function supportsDirectChat(client: OpenAI): boolean {
  * itself builds (taken once from `client.buildRequest`: auth, organization/project, default headers
  * and query, user agent) and the SDK's own error classes: `APIError.generate` for HTTP errors
  * (`RateLimitError` with its headers for Retry-After, …), `APIConnectionError` with the cause for
- * network failures, `APIConnectionTimeoutError`, `APIUserAbortError`. Why: the SDK spends ~80 µs of
- * CPU per request on top of the HTTP client (options copies, header merging, logging details, an
- * AbortController and a timer per call), which holds realtime mode below 0.8 of the ideal throughput
- * at 64 requests in flight on a 2-core machine (see `pnpm bench:realtime`). Never retries (the
+ * network failures, `APIConnectionTimeoutError`, `APIUserAbortError`. Why: the SDK's per-request work
+ * on top of the HTTP client (options copies, header merging, logging details, an AbortController and a
+ * timer per call) limits realtime throughput on small machines (see `pnpm bench:realtime`). Never retries (the
  * realtime engine owns retries). Only for clients `supportsDirectChat` accepts. Unlike the SDK it does
  * not follow redirects, log through `OPENAI_LOG`/`logger`, or use undici's global dispatcher.
  * @example

@@ -34,8 +34,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
  * A `fetch`-compatible function over `undici.request` and a keep-alive `Agent`, for `new OpenAI({ fetch })`.
- * Why: Node 20's fetch costs ~300–450 µs of CPU per request (WHATWG streams, Request/Response objects), which
- * caps realtime throughput on small machines; and it sends a streamed request body without backpressure
+ * Why: Node 20's fetch costs much CPU per request (WHATWG streams, Request/Response objects), which caps
+ * realtime throughput on small machines (see `pnpm bench:realtime`); and it sends a streamed request body without backpressure
  * (a 1 GB upload to a slow server holds ~1 GB in memory). Here a streamed body (web ReadableStream, async
  * iterable, Node Readable, Blob, FormData) is piped into the socket and waits for it to drain, and the
  * response body is read straight from undici (`json()`/`text()` without web streams; `body` is a web

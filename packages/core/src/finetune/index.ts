@@ -1,6 +1,5 @@
-// The fine-tuning area's public exports (re-exported by src/index.ts).
+// The fine-tuning area's public surface (re-exported by src/index.ts).
 export { FINE_TUNABLE_MODELS, MAX_FINE_TUNE_CONTEXT, fineTuneContextWindow } from './models.js';
-export { estimateExampleTokens, TOKENS_PER_MESSAGE, TOKENS_PER_CONVERSATION } from './tokens.js';
 export {
   toTrainingExample,
   createTrainingExampleBuilder,
@@ -12,7 +11,6 @@ export {
   type ResolvedTrainingExampleOptions,
 } from './to-training-example.js';
 export { trainingStream, TrainingStreamOptionsSchema, type TrainingStreamOptions, type TrainingItem } from './training-stream.js';
-export { isValidationRow } from './split.js';
 export {
   prepareTrainingData,
   PrepareTrainingDataOptionsSchema,
@@ -20,7 +18,7 @@ export {
   type TrainingDataSummary,
   type TrainingReject,
 } from './prepare-training-data.js';
-export { FineTuneJobSchema, FINE_TUNE_TERMINAL_STATUSES, parseFineTuneJob, type FineTuneJob } from './job-schema.js';
+export { FineTuneJobSchema, type FineTuneJob } from './job-schema.js';
 export {
   getFineTuneJob,
   cancelFineTuneJob,

@@ -3,7 +3,7 @@ import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions, positiveIntField } from '../options.js';
 import type { SourceRecord } from '../records/index.js';
 import type { ChatMessage } from '../request/index.js';
-import { compileMessageTemplate, lookup, type RenderTemplate } from './template.js';
+import { compileMessageTemplate, lookup, type RenderTemplate } from './message-template.js';
 import { estimateExampleTokens } from './tokens.js';
 import { fineTuneContextWindow, MAX_FINE_TUNE_CONTEXT } from './models.js';
 

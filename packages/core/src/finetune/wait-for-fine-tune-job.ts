@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isTransientError } from '../client/index.js';
+import { isTransientError } from '../client/retry.js';
 import { sleep } from '../client/retry.js';
 import { KbatchError } from '../errors.js';
 import { functionField, parseOptions, positiveMsField, signalField } from '../options.js';

@@ -1,6 +1,6 @@
 import { copyFile, link, mkdir, readdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { KbatchError } from '../errors.js';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../batch/create-batch.js';
 import { MANIFEST_FILE, writeManifest, ManifestStore, type JobManifest, type JobPart } from './manifest.js';
@@ -155,9 +155,4 @@ export async function partFromFile(
 /** Absolute path of a job-relative path. */
 export function jobPath(jobDir: string, rel: string): string {
   return isAbsolute(rel) ? rel : join(jobDir, rel);
-}
-
-/** Job-relative form of a path inside the job. */
-export function relativeToJob(jobDir: string, abs: string): string {
-  return relative(jobDir, abs);
 }

@@ -1,6 +1,6 @@
 import { isTerminalStatus } from '../client/schemas.js';
 import { retrieveBatch } from '../batch/create-batch.js';
-import { KbatchError, isKbatchError } from '../errors.js';
+import { isKbatchError } from '../errors.js';
 import { acquireJobLock, type JobLock } from './lock.js';
 import { loadManifest, ManifestStore } from './manifest.js';
 import { applyBatch } from './apply-batch.js';
@@ -65,15 +65,5 @@ export async function cancelJob(jobDir: string, options: { client: Pick<JobClien
     return n;
   } finally {
     await lock?.release();
-  }
-}
-
-/** Refuse to run on a directory that is not a job. */
-export async function assertJob(jobDir: string): Promise<void> {
-  try {
-    await loadManifest(jobDir);
-  } catch (err) {
-    if (isKbatchError(err)) throw err;
-    throw new KbatchError('JOB_NOT_FOUND', `No kbatch job in ${jobDir}`, { file: jobDir, cause: err });
   }
 }

@@ -52,7 +52,8 @@ export function observeProgress(watch: StallWatch | undefined, counts: RequestCo
  * requests (a batch still queued at 0 is waiting for capacity, not straggling), 1…limit are left, and nothing
  * changed for `waitMs`.
  */
-export function stragglingFor(status: string, counts: RequestCounts, watch: StallWatch, now: number, rule: StragglerRule): number | undefined {
+export function stragglingFor(batch: { status: string; request_counts: RequestCounts }, watch: StallWatch, now: number, rule: StragglerRule): number | undefined {
+  const { status, request_counts: counts } = batch;
   const remaining = counts.total - counts.completed - counts.failed;
   if (status !== 'in_progress' || watch.done === 0 || remaining <= 0 || remaining > stragglerLimit(counts.total, rule)) return undefined;
   const idle = now - watch.since;

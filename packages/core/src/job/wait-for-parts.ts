@@ -152,7 +152,7 @@ async function checkStragglers(ctx: JobContext, part: JobPart, batch: KBatch, sc
   if (!rule || part.cancelRequested || ctx.store.manifest.cancelledAt) return;
   const now = Date.now();
   schedule.watch = observeProgress(schedule.watch, batch.request_counts, now);
-  const idleMs = stragglingFor(batch.status, batch.request_counts, schedule.watch, now, rule);
+  const idleMs = stragglingFor(batch, schedule.watch, now, rule);
   if (idleMs !== undefined) await cancelForStragglers(ctx, part, batch, idleMs);
 }
 

@@ -1,18 +1,11 @@
-// The join area: batch results back onto input records, chunk by chunk (re-exported by src/index.ts).
-export { ResultLineSchema, parseResultLine, normalizeResultLine } from './result-line.js';
-export type { BatchResult, ResultLine, ResultLineSource } from './result-line.js';
-export { resultMap, prefersResult } from './result-lookup.js';
-export type { ResultLookup, ResultSource } from './result-lookup.js';
-export { indexResultFiles } from './result-file-index.js';
+// The join area's public surface: batch results back onto input records (re-exported by src/index.ts).
+export type { BatchResult, ResultLine } from './result-line.js';
 export type { JoinIssue, JoinIssueHandler } from './join-issue.js';
-export { JoinRecordOptionsSchema, createJoinPlan, assertNoCollision } from './join-plan.js';
-export type { JoinRecordOptions, JoinPlan } from './join-plan.js';
-export { joinRecord } from './join-record.js';
+export { JoinRecordOptionsSchema } from './join-plan.js';
+export type { JoinRecordOptions } from './join-plan.js';
 export type { JoinOutcome, JoinStatus } from './join-record.js';
-export { emptyJoinReport, formatJoinReport } from './join-report.js';
+export { formatJoinReport } from './join-report.js';
 export type { JoinReport } from './join-report.js';
-export { ChunkJoiner } from './chunk-joiner.js';
-export type { JoinChunk, JoinHooks } from './chunk-joiner.js';
 export { joinStream } from './join-stream.js';
 export type { JoinStreamOptions } from './join-stream.js';
 export { joinChunks } from './join-chunks.js';

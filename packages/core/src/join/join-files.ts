@@ -42,7 +42,7 @@ export type JoinFilesOptions = z.input<typeof JoinFilesOptionsSchema>;
 /**
  * Join an input file with batch result files that ran any way (the `kbatch join` command).
  * All results form one chunk, indexed by custom_id with `indexResultFiles`: memory is ~43 bytes
- * per result in typed arrays (measured: 242 MB peak RSS for 1,000,000 records, see bench:join),
+ * per result in typed arrays (`pnpm bench:join` prints the peak RSS),
  * never the response bodies, which are re-read from the files as their records come by.
  * @returns the counts; issues (missing/unknown/duplicate) go to `onIssue` as they are found
  * @example

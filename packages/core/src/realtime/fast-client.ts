@@ -25,8 +25,8 @@ export function isRealtimeClientInput(v: unknown): v is RealtimeClientInput {
 
 /**
  * The `chat.completions` capability to run realtime requests with, and the transport it uses. Node 20's
- * fetch costs ~2.5× the CPU per request of `createUndiciFetch`, and the SDK's own per-request work as much
- * again as `createDirectChat` (see bench:realtime), so a plain client on the platform fetch is moved onto
+ * fetch costs more CPU per request than `createUndiciFetch`, and the SDK's own per-request work more than
+ * `createDirectChat` (see `pnpm bench:realtime`), so a plain client on the platform fetch is moved onto
  * the lighter path; a client with its own fetch, or a bare `chat.completions`, is used as given.
  * @returns the capability, the transport used and `close()` releasing the sockets it opened (a no-op otherwise)
  * @example

@@ -1,27 +1,14 @@
-// The realtime area's public exports (re-exported by src/index.ts).
+// The realtime area's public surface: the same requests through chat completions (re-exported by src/index.ts).
 export { runRealtime, RealtimeOptionsSchema, RunRealtimeOptionsSchema } from './run-realtime.js';
 export type { RealtimeClient, RealtimeOptions, ResolvedRealtimeOptions, RunRealtimeOptions } from './run-realtime.js';
 export { realtimeStream } from './realtime-stream.js';
-export { loadAnsweredIds, repairAnswersLog, openAnswersLog } from './answers-log.js';
-export type { AnsweredIds, AnswerLocation, AnswersLog, FailureMarker } from './answers-log.js';
-export { createRateLimiter } from './rate-limiter.js';
-export type { RateLimiter } from './rate-limiter.js';
-export { createTokenBucket } from './token-bucket.js';
-export type { TokenBucket } from './token-bucket.js';
-export { estimateTokens } from './estimate-tokens.js';
-export { createAdaptiveConcurrency } from './adaptive-concurrency.js';
-export type { AdaptiveConcurrency } from './adaptive-concurrency.js';
-export { classifyFailure, parseRetryAfter, backoffDelay } from './retry-policy.js';
-export type { FailureInfo } from './retry-policy.js';
-export { createReorderBuffer } from './reorder-buffer.js';
-export type { ReorderBuffer } from './reorder-buffer.js';
 export type { RealtimeResultLine, RealtimeEvent, FailureKind } from './types.js';
 export { streamChat, StreamChatOptionsSchema } from './stream-chat.js';
 export type { StreamChatOptions } from './stream-chat.js';
-export { runRealtimeJob, RunRealtimeJobOptionsSchema, finishRealtime, FinishRealtimeOptionsSchema, realtimeResultFile, realtimeAnswersLog, REALTIME_DIR, REALTIME_ANSWERS_FILE } from './run-realtime-job.js';
-export type { RunRealtimeJobOptions, FinishRealtimeOptions } from './run-realtime-job.js';
+export { runRealtimeJob, RunRealtimeJobOptionsSchema } from './run-realtime-job.js';
+export type { RunRealtimeJobOptions } from './run-realtime-job.js';
 export type { RealtimeJobSummary, RealtimeChunkResult } from './run-to-files.js';
-export { chooseMode, DEFAULT_AUTO_THRESHOLD } from './choose-mode.js';
+export { DEFAULT_AUTO_THRESHOLD } from './choose-mode.js';
 export type { RunMode } from './choose-mode.js';
-export { realtimeClientFor, RealtimeTransportSchema } from './fast-client.js';
-export type { RealtimeClientInput, RealtimeTransport } from './fast-client.js';
+export { RealtimeTransportSchema } from './fast-client.js';
+export type { RealtimeTransport } from './fast-client.js';

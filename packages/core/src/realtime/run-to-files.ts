@@ -75,6 +75,24 @@ interface ChunkState {
   error: unknown;
 }
 
+/** Options of {@link runToFiles}: the engine's, plus what to tell the caller per finished file and per result. */
+export type RunToFilesOptions = ResolvedRealtimeOptions & {
+  onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined;
+  onResult?: ((line: RealtimeResultLine, index: number) => void) | undefined;
+};
+
+/** The files of one runToFiles call: those from `next` up to the one being read are open. */
+interface FilesRun {
+  sources: RealtimeSource[];
+  states: ChunkState[];
+  /** The first file not finished yet. */
+  next: number;
+  /** Requests handed to the engine so far. */
+  seqs: number;
+  /** custom_id → source index, for the requests started and not yet written (duplicate ids in flight share a count). */
+  inFlight: Map<string, { chunk: number; count: number }>;
+}
+
 /**
  * Run every source through one realtime engine (one rate limiter, one adaptive limit) and write each
  * source's results to its file: `<file>.tmp` while it fills, renamed into place once its last result
@@ -84,25 +102,56 @@ interface ChunkState {
  * flight (bounded by the engine's window), plus an open file and an answers index (≤ one chunk's
  * ids) per source still being answered — usually one, two around a file boundary.
  */
-export async function runToFiles(
-  sources: RealtimeSource[],
-  o: ResolvedRealtimeOptions & {
-    onFileDone?: ((chunk: RealtimeChunkResult, index: number) => void | Promise<void>) | undefined;
-    onResult?: ((line: RealtimeResultLine, index: number) => void) | undefined;
-  },
-): Promise<RealtimeJobSummary> {
-  const summary: RealtimeJobSummary = {
-    requests: 0,
-    succeeded: 0,
-    failed: 0,
-    retried: 0,
-    replayed: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    answersLog: sources[0]?.answersLog ?? '',
-    chunks: [],
+export async function runToFiles(sources: RealtimeSource[], o: RunToFilesOptions): Promise<RealtimeJobSummary> {
+  const summary = emptySummary(sources);
+  const run: FilesRun = { sources, states: sources.map(chunkState), next: 0, seqs: 0, inFlight: new Map() };
+  const { states } = run;
+  summary.chunks = states.map((s) => s.result);
+  for (const s of states) {
+    await mkdir(dirname(s.result.resultFile), { recursive: true });
+    await mkdir(dirname(s.result.answersLog), { recursive: true });
+  }
+  const onEvent = (event: RealtimeEvent) => {
+    if (event.type === 'retry' && event.attempt === 1) summary.retried++;
+    if (event.type === 'answered' && event.replayed) summary.replayed++;
+    o.onEvent?.(event);
   };
-  const states: ChunkState[] = sources.map((s) => ({
+  try {
+    for await (const line of runResolved(requestInput(run), { ...o, answersLog: undefined, onEvent }, routedStore(run))) {
+      const entry = run.inFlight.get(line.custom_id);
+      if (!entry) throw new KbatchError('RESPONSE_INVALID', `realtime result for unknown custom_id ${line.custom_id}`, { customId: line.custom_id });
+      if (--entry.count === 0) run.inFlight.delete(line.custom_id);
+      const state = states[entry.chunk]!;
+      state.writer ??= openResults(state);
+      if (!state.writer.write(`${JSON.stringify(line)}\n`)) await once(state.writer, 'drain');
+      if (state.error !== undefined) throw state.error;
+      state.written++;
+      count(summary, state.result, line);
+      o.onResult?.(line, entry.chunk);
+      // Files complete in file order: a file is finished once it and every file before it has all its results.
+      while (run.next < states.length && states[run.next]!.inputDone && states[run.next]!.written === states[run.next]!.read) {
+        await finishFile(states[run.next]!, run.next++, o);
+      }
+    }
+    while (run.next < states.length) await finishFile(states[run.next]!, run.next++, o);
+  } finally {
+    for (const s of states) {
+      s.writer?.destroy();
+      await s.store?.close();
+    }
+  }
+  for (const s of states) s.result.requests = s.read;
+  summary.requests = states.reduce((n, s) => n + s.read, 0);
+  return summary;
+}
+
+function emptySummary(sources: RealtimeSource[]): RealtimeJobSummary {
+  const answersLog = sources[0]?.answersLog ?? '';
+  return { requests: 0, succeeded: 0, failed: 0, retried: 0, replayed: 0, promptTokens: 0, completionTokens: 0, answersLog, chunks: [] };
+}
+
+function chunkState(s: RealtimeSource): ChunkState {
+  return {
     result: { requestFile: s.requestFile, resultFile: s.resultFile, answersLog: s.answersLog, requests: 0, succeeded: 0, failed: 0 },
     read: 0,
     inputDone: false,
@@ -113,101 +162,66 @@ export async function runToFiles(
     firstSeq: 0,
     store: null,
     error: undefined,
-  }));
-  summary.chunks = states.map((s) => s.result);
-  for (const s of states) {
-    await mkdir(dirname(s.result.resultFile), { recursive: true });
-    await mkdir(dirname(s.result.answersLog), { recursive: true });
-  }
-  let seqs = 0; // requests handed to the engine so far
-  let next = 0; // the first file not finished yet
-  // The files between `next` and the one being read are open; a request's file is found from its position.
+  };
+}
+
+/** One answer store for the engine that hands each request to its own file's answers log, found from its position. */
+function routedStore(run: FilesRun): AnswerStore {
   const storeOf = (seq: number): AnswerStore => {
-    for (let k = next; k < states.length; k++) {
-      const s = states[k]!;
+    for (let k = run.next; k < run.states.length; k++) {
+      const s = run.states[k]!;
       if (seq >= s.firstSeq && seq < s.firstSeq + s.read) return s.store!;
     }
     throw new KbatchError('RESPONSE_INVALID', `realtime request ${seq + 1} belongs to no open request file`);
   };
-  const store: AnswerStore = {
+  return {
     replay: (customId, seq) => storeOf(seq).replay(customId, seq),
     record: (line, seq, failed) => storeOf(seq).record(line, seq, failed),
     close: async () => undefined, // each file's log is closed when the file is finished
   };
+}
 
-  // custom_id → source index, for the requests started and not yet written (duplicate ids in flight share a count).
-  const inFlight = new Map<string, { chunk: number; count: number }>();
-  async function* input(): AsyncGenerator<BatchRequestLine> {
-    for (let k = 0; k < sources.length; k++) {
-      states[k]!.firstSeq = seqs;
-      for await (const line of sources[k]!.lines) {
-        states[k]!.store ??= await singleAnswerStore(sources[k]!.answersLog);
-        const id = (line as Partial<BatchRequestLine> | null)?.custom_id;
-        if (typeof id === 'string') {
-          const entry = inFlight.get(id);
-          if (entry) entry.count++;
-          else inFlight.set(id, { chunk: k, count: 1 });
-        }
-        states[k]!.read++;
-        seqs++;
-        yield line;
+/** Every source's request lines in order, noting each one's file (by custom_id) and opening its answers log on its first line. */
+async function* requestInput(run: FilesRun): AsyncGenerator<BatchRequestLine> {
+  for (let k = 0; k < run.sources.length; k++) {
+    const state = run.states[k]!;
+    state.firstSeq = run.seqs;
+    for await (const line of run.sources[k]!.lines) {
+      state.store ??= await singleAnswerStore(run.sources[k]!.answersLog);
+      const id = (line as Partial<BatchRequestLine> | null)?.custom_id;
+      if (typeof id === 'string') {
+        const entry = run.inFlight.get(id);
+        if (entry) entry.count++;
+        else run.inFlight.set(id, { chunk: k, count: 1 });
       }
-      states[k]!.inputDone = true;
+      state.read++;
+      run.seqs++;
+      yield line;
     }
+    state.inputDone = true;
   }
+}
 
-  const finish = async (state: ChunkState, index: number) => {
-    if (state.finished) return;
-    state.finished = true;
-    state.result.requests = state.read;
-    // Every result of this file is written, so every answer of it is logged: its index can go.
-    await state.store?.close();
-    state.store = null;
-    if (state.writer) {
-      const writer = state.writer;
-      state.writer = null;
-      writer.end();
-      await once(writer, 'close');
-      if (state.error !== undefined) throw state.error;
-    } else {
-      await writeFile(state.tmp, '');
-    }
-    await rename(state.tmp, state.result.resultFile);
-    // Awaited: the caller may join this chunk now; results of later files wait (bounded by the engine's window).
-    await o.onFileDone?.(state.result, index);
-  };
-
-  const onEvent = (event: RealtimeEvent) => {
-    if (event.type === 'retry' && event.attempt === 1) summary.retried++;
-    if (event.type === 'answered' && event.replayed) summary.replayed++;
-    o.onEvent?.(event);
-  };
-
-  try {
-    for await (const line of runResolved(input(), { ...o, answersLog: undefined, onEvent }, store)) {
-      const entry = inFlight.get(line.custom_id);
-      if (!entry) throw new KbatchError('RESPONSE_INVALID', `realtime result for unknown custom_id ${line.custom_id}`, { customId: line.custom_id });
-      if (--entry.count === 0) inFlight.delete(line.custom_id);
-      const state = states[entry.chunk]!;
-      state.writer ??= openResults(state);
-      if (!state.writer.write(`${JSON.stringify(line)}\n`)) await once(state.writer, 'drain');
-      if (state.error !== undefined) throw state.error;
-      state.written++;
-      count(summary, state.result, line);
-      o.onResult?.(line, entry.chunk);
-      // Files complete in file order: a file is finished once it and every file before it has all its results.
-      while (next < states.length && states[next]!.inputDone && states[next]!.written === states[next]!.read) await finish(states[next]!, next++);
-    }
-    while (next < states.length) await finish(states[next]!, next++);
-  } finally {
-    for (const s of states) {
-      s.writer?.destroy();
-      await s.store?.close();
-    }
+/** Close a file whose every result is written: release its answers log, rename `<file>.tmp` into place, tell the caller. */
+async function finishFile(state: ChunkState, index: number, o: RunToFilesOptions): Promise<void> {
+  if (state.finished) return;
+  state.finished = true;
+  state.result.requests = state.read;
+  // Every result of this file is written, so every answer of it is logged: its index can go.
+  await state.store?.close();
+  state.store = null;
+  if (state.writer) {
+    const writer = state.writer;
+    state.writer = null;
+    writer.end();
+    await once(writer, 'close');
+    if (state.error !== undefined) throw state.error;
+  } else {
+    await writeFile(state.tmp, '');
   }
-  for (const s of states) s.result.requests = s.read;
-  summary.requests = states.reduce((n, s) => n + s.read, 0);
-  return summary;
+  await rename(state.tmp, state.result.resultFile);
+  // Awaited: the caller may join this chunk now; results of later files wait (bounded by the engine's window).
+  await o.onFileDone?.(state.result, index);
 }
 
 /** A source's results file for writing; its errors are kept (a stream destroyed mid-write on abort must not crash the process). */

@@ -1,9 +1,8 @@
-// The records area: reading CSV/TSV/JSONL/JSON inputs as a stream of SourceRecord.
+// The records area's public surface: reading CSV/TSV/JSONL/JSON inputs as a stream of SourceRecord.
 export type { InputFormat, SourceRecord } from './types.js';
 export { detectFormat } from './detect-format.js';
 export { recordStream } from './record-stream.js';
 export { recordBatches } from './record-batches.js';
 export { ReadRecordsOptionsSchema, InputFormatSchema, InputEncodingSchema } from './read-options.js';
 export type { ReadRecordsOptions, ResolvedReadRecordsOptions, InputEncoding } from './read-options.js';
-export { rejectionError } from './rejected-record.js';
 export type { RejectedRecord, RejectHandler, OnInvalidRecord } from './rejected-record.js';

@@ -1,6 +1,6 @@
-// The request area: records → chat-completion batch request lines.
+// The request area's public surface: records → chat-completion batch request lines.
 export type { ChatMessage, ChatRequestBody, BatchRequestLine } from './types.js';
-export { ChatParamsSchema, RequestOptionsSchema, CHAT_PARAM_FIELDS } from './request-options.js';
+export { ChatParamsSchema, RequestOptionsSchema } from './request-options.js';
 export type { ChatParams, RequestOptions, ResolvedRequestOptions } from './request-options.js';
 export { compileTemplate } from './template.js';
 export type { CompiledTemplate, RenderContext } from './template.js';
@@ -8,8 +8,6 @@ export { customIdFor, createIdRegistry } from './custom-id.js';
 export type { IdRegistry } from './custom-id.js';
 export { toBatchRequest, createRequestBuilder } from './to-batch-request.js';
 export type { RequestBuilder } from './to-batch-request.js';
-export { createRequestEncoder } from './request-encoder.js';
-export type { RequestEncoder } from './request-encoder.js';
 export { requestStream } from './request-stream.js';
 export type { RequestStreamOptions } from './request-stream.js';
 export { prepareRequests } from './prepare-requests.js';

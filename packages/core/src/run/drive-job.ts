@@ -1,6 +1,6 @@
 // The run's call into the batch job, bounded by the run's deadline.
 import { isKbatchError } from '../errors.js';
-import { resumeJob, type JobOptions } from '../job/run-job.js';
+import { resumeJob, type JobOptions } from '../job/batch-job.js';
 import type { RunDeadline } from './run-deadline.js';
 
 /** Drive the run's batch job (submit, wait, download) with what is left of the run's time; AWAIT_TIMEOUT when it runs out. */

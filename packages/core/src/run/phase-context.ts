@@ -1,5 +1,5 @@
 // What the sending phases of a run share.
-import type { JobOptions } from '../job/run-job.js';
+import type { JobOptions } from '../job/batch-job.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import type { RealtimeRunner } from './realtime-runner.js';
 import type { RunDeadline } from './run-deadline.js';

@@ -27,16 +27,19 @@ export interface RealtimeRunner {
   ): Promise<RealtimeJobSummary>;
 }
 
+/** What {@link realtimeRunner} binds: the run's job directory, stored settings, options (as given and resolved), events, abort and deadline. */
+export interface RealtimeRunnerOptions {
+  jobDir: string;
+  settings: RunSettings;
+  given: RunJobOptions;
+  opts: ResolvedRunJobOptions;
+  emit: (e: RunEvent) => void;
+  signal: AbortSignal;
+  deadline: RunDeadline;
+}
+
 /** The runner for this run: client, pacing and lock settings bound once; progress counted per call. */
-export function realtimeRunner(
-  jobDir: string,
-  settings: RunSettings,
-  given: RunJobOptions,
-  opts: ResolvedRunJobOptions,
-  emit: (e: RunEvent) => void,
-  signal: AbortSignal,
-  deadline: RunDeadline,
-): RealtimeRunner {
+export function realtimeRunner({ jobDir, settings, given, opts, emit, signal, deadline }: RealtimeRunnerOptions): RealtimeRunner {
   const send = (signal: AbortSignal, [requestFiles, resultFiles, answersLog, total, onFileDone, onResult]: Parameters<RealtimeRunner['run']>) => {
     let done = 0;
     let failed = 0;

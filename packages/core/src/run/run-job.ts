@@ -5,7 +5,7 @@ import { parseOptions } from '../options.js';
 import { jobPath } from '../job/create-job.js';
 import { acquireJobLock, type JobLock } from '../job/lock.js';
 import { loadManifest, type JobManifest } from '../job/manifest.js';
-import type { JobOptions } from '../job/run-job.js';
+import type { JobOptions } from '../job/batch-job.js';
 import { crashPoint, hasPausePoint, pausePoint } from '../job/crash-point.js';
 import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
@@ -49,7 +49,7 @@ export { formatRunSummary } from './run-summary.js';
  *   client: createKlusterClient() });
  */
 export async function runJob(options: RunJobOptions): Promise<RunSummary> {
-  const run = executeRun(options, false);
+  const run = runPipeline(options, false);
   for (;;) {
     const next = await run.next();
     if (next.done) return next.value;
@@ -86,10 +86,10 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
   options: RunJobOptions & { schema?: S; prefix?: P },
 ): AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined> {
   // The rows are the join's records; their schema fields are what the schema's parse produced (or null).
-  return executeRun(options, true) as AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined>;
+  return runPipeline(options, true) as AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined>;
 }
 
-async function* executeRun(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
+async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
   const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   const cwd = parsed.cwd ?? process.cwd();
@@ -239,7 +239,7 @@ function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: 
   // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
   // counted from here: preparing a large input does not eat into it.
   const deadline = runDeadline(jobDir, opts.timeoutMs);
-  const realtime = realtimeRunner(jobDir, settings, options, opts, emit, signal, deadline);
+  const realtime = realtimeRunner({ jobDir, settings, given: options, opts, emit, signal, deadline });
   if (state.mode === 'batch' && settings.finishRealtime) {
     jobOptions.stragglers = {
       maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,

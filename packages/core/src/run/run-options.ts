@@ -20,7 +20,7 @@ import { MaxBytesSchema, MaxRequestsSchema } from '../chunk/chunk-options.js';
 import { AnswerOptionsSchema } from '../answers/answer-parser.js';
 import { JoinRecordOptionsSchema } from '../join/join-plan.js';
 import { RealtimeOptionsSchema } from '../realtime/run-realtime.js';
-import { JobOptionsSchema } from '../job/run-job.js';
+import { JobOptionsSchema } from '../job/batch-job.js';
 import type { JobEvent, JobSummary } from '../job/types.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import type { RealtimeEvent } from '../realtime/types.js';

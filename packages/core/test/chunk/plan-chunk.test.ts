@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planChunk } from '../../src/index.js';
+import { planChunk } from '../../src/internal.js';
 
 const limits = { maxRequests: 3, maxBytes: 100 };
 

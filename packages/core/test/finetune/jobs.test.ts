@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cancelFineTuneJob, getFineTuneJob, listFineTuneJobs, parseFineTuneJob } from '../../src/finetune/index.js';
+import { cancelFineTuneJob, getFineTuneJob, listFineTuneJobs, parseFineTuneJob } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const job = (id: string, extra: Record<string, unknown> = {}) => ({ object: 'fine_tuning.job', id, model: 'm', status: 'running', created_at: 1, ...extra });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isValidationRow, prepareTrainingData } from '../../src/finetune/index.js';
+import { isValidationRow, prepareTrainingData } from '../../src/internal.js';
 import type { SourceRecord } from '../../src/records/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 

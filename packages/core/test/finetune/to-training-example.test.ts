@@ -4,7 +4,7 @@ import {
   estimateExampleTokens,
   fineTuneContextWindow,
   toTrainingExample,
-} from '../../src/finetune/index.js';
+} from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const rec = (data: Record<string, unknown>, index = 1) => ({ index, line: index + 1, data });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJob, resolveChunkFiles } from '../../src/job/create-job.js';
 import { cancelJob } from '../../src/job/job-commands.js';
-import { resumeJob } from '../../src/job/run-job.js';
+import { resumeJob } from '../../src/job/batch-job.js';
 import { loadManifest } from '../../src/job/manifest.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { writeChunks } from './fixtures.js';

@@ -28,20 +28,20 @@ describe('stragglingFor', () => {
 
   it('holds for an in_progress batch with 1…threshold left and no progress for the wait', () => {
     const watch = observeProgress(undefined, counts, 0);
-    expect(stragglingFor('in_progress', counts, watch, 999, r)).toBeUndefined();
-    expect(stragglingFor('in_progress', counts, watch, 1_500, r)).toBe(1_500);
+    expect(stragglingFor({ status: 'in_progress', request_counts: counts }, watch, 999, r)).toBeUndefined();
+    expect(stragglingFor({ status: 'in_progress', request_counts: counts }, watch, 1_500, r)).toBe(1_500);
   });
 
   it('restarts the clock whenever the batch makes progress', () => {
     let watch = observeProgress(undefined, { total: 100, completed: 95, failed: 1 }, 0);
     watch = observeProgress(watch, counts, 900);
     expect(watch).toEqual({ done: 97, since: 900 });
-    expect(stragglingFor('in_progress', counts, watch, 1_500, r)).toBeUndefined();
+    expect(stragglingFor({ status: 'in_progress', request_counts: counts }, watch, 1_500, r)).toBeUndefined();
     expect(observeProgress(watch, counts, 1_800)).toBe(watch);
   });
 
   it('does not hold with too many left, nothing left, nothing done yet, or another status', () => {
-    const at = (c: typeof counts, status = 'in_progress') => stragglingFor(status, c, observeProgress(undefined, c, 0), 5_000, r);
+    const at = (c: typeof counts, status = 'in_progress') => stragglingFor({ status, request_counts: c }, observeProgress(undefined, c, 0), 5_000, r);
     expect(at({ total: 100, completed: 96, failed: 0 })).toBeUndefined();
     expect(at({ total: 100, completed: 99, failed: 1 })).toBeUndefined();
     expect(at({ total: 2, completed: 0, failed: 0 })).toBeUndefined();

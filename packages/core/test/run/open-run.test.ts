@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { loadRunState, runJob, type RunJobOptions } from '../../src/run/index.js';
+import { loadRunState, runJob, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { respond, startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { loadManifest } from '../../src/job/index.js';
+import { loadManifest } from '../../src/internal.js';
 import { formatRunSummary, runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

@@ -6,8 +6,8 @@ import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { startEmulator, respond, type Emulator, type EmulatorOptions, chatSettled } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { loadAnsweredIds, runRealtimeJob } from '../../src/realtime/index.js';
-import { formatRunSummary, loadRunState, REALTIME_MAX_REQUESTS, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { loadAnsweredIds, runRealtimeJob } from '../../src/internal.js';
+import { formatRunSummary, loadRunState, REALTIME_MAX_REQUESTS, resumeRun, runJob, runRecords, type RunEvent, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { cancelJob, loadManifest, readJobResults } from '../../src/job/index.js';
-import { loadRunState, runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
+import { cancelJob, loadManifest, readJobResults } from '../../src/internal.js';
+import { loadRunState, runJob, type RunEvent, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator, type EmulatorOptions, chatSettled } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { loadRunState, runJob, type RunJobOptions } from '../../src/run/index.js';
+import { loadRunState, runJob, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

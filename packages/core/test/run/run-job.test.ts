@@ -8,8 +8,8 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { loadManifest } from '../../src/job/index.js';
-import { formatRunSummary, isRunJob, loadRunState, resumeRun, runJob, runRecords, runStream, type RunJobOptions } from '../../src/run/index.js';
+import { loadManifest } from '../../src/internal.js';
+import { formatRunSummary, isRunJob, loadRunState, resumeRun, runJob, runRecords, runStream, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { APIUserAbortError } from 'openai';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
-import { runBatchJob, resumeJob } from '../../src/job/run-job.js';
+import { runBatchJob, resumeJob } from '../../src/job/batch-job.js';
 import { readJobResults } from '../../src/job/read-job-results.js';
 import { loadManifest, writeManifest } from '../../src/job/manifest.js';
 import { scanFile } from '../../src/job/lines.js';

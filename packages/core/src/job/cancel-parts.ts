@@ -1,9 +1,9 @@
 import { isTerminalStatus } from '../client/schemas.js';
 import { messageOf } from '../client/retry.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { adoptBatch, JobBatchScan } from './batch-scan.js';
-import { readCancelMarker } from './cancel-marker.js';
+import { readCancelMarker } from '../state/cancel-marker.js';
 
 /** Ask the server to cancel every unfinished batch of these parts (never throws for one batch). */
 export async function cancelParts(ctx: Pick<JobContext, 'store' | 'client' | 'emit'>, parts: JobPart[]): Promise<number> {

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { KbatchError } from '../errors.js';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../batch/create-batch.js';
-import { MANIFEST_FILE, writeManifest, ManifestStore, type JobManifest, type JobPart } from './manifest.js';
+import { MANIFEST_FILE, writeManifest, ManifestStore, type JobManifest, type JobPart } from '../state/manifest.js';
 import { scanFile } from './lines.js';
-import { acquireJobLock } from './lock.js';
+import { acquireJobLock } from '../state/lock.js';
 
 /** Where new jobs go when no job directory is given (relative to cwd). */
 export const DEFAULT_JOBS_DIR = '.kbatch/jobs';

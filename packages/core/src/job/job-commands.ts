@@ -1,11 +1,11 @@
 import { isTerminalStatus } from '../client/schemas.js';
 import { retrieveBatch } from '../batch/create-batch.js';
 import { KbatchError, isKbatchError } from '../errors.js';
-import { acquireJobLock, type JobLock } from './lock.js';
-import { loadManifest, ManifestStore } from './manifest.js';
+import { acquireJobLock, type JobLock } from '../state/lock.js';
+import { loadManifest, ManifestStore } from '../state/manifest.js';
 import { applyBatch } from './apply-batch.js';
 import { cancelParts } from './cancel-parts.js';
-import { writeCancelMarker } from './cancel-marker.js';
+import { writeCancelMarker } from '../state/cancel-marker.js';
 import { summarizeJob } from './summary.js';
 import type { JobClient, JobSummary } from './types.js';
 

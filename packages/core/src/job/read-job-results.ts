@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { loadManifest, type JobManifest } from './manifest.js';
+import { loadManifest, type JobManifest } from '../state/manifest.js';
 import { jobPath } from './create-job.js';
 import { readFileLines } from './lines.js';
 import { attemptOf, indexRetryResults, parseResultText, resultFilesOf } from './retry-owners.js';

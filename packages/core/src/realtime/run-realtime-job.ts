@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { acquireJobLock } from '../job/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { isIterable } from '../internal/iterable.js';

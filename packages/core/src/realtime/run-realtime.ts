@@ -6,7 +6,7 @@ import { parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
 import { createWakeup } from '../internal/wakeup.js';
 import type { BatchRequestLine } from '../request/types.js';
-import { openAnswersLog, repairAnswersLog } from './answers-log.js';
+import { openAnswersLog, repairAnswersLog } from '../state/answers-log.js';
 import { createReorderBuffer } from './reorder-buffer.js';
 import { createSender } from './send-request.js';
 import { abortedError } from '../client/retry.js';

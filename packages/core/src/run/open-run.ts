@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isKbatchError } from '../errors.js';
 import type { AnswerSchema } from '../answers/answer-schema.js';
-import { loadManifest, MANIFEST_FILE } from '../job/manifest.js';
+import { loadManifest, MANIFEST_FILE } from '../state/manifest.js';
 import { checkInputUnchanged } from './input-fingerprint.js';
 import { dropStagedInput, isStaged, placeStagedInput } from './run-identity.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, checkSameStream, newSettings, nothingSent, overrideWindow, resolveSchema } from './run-settings.js';
-import { loadRunState, saveRunState, type RunState } from './run-state.js';
+import { loadRunState, saveRunState, type RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 
 /** What {@link openRun} needs besides the options. */

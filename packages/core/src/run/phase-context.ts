@@ -4,7 +4,7 @@ import type { JoinPlan } from '../join/join-plan.js';
 import type { RealtimeRunner } from './realtime-runner.js';
 import type { RunDeadline } from './run-deadline.js';
 import type { RunEvent } from './run-options.js';
-import type { RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 
 /** One run's job directory, state, join plan, batch-job options, events, realtime runner and deadline. */
 export interface RunPhaseContext {

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../job/lines.js';
 import { addChunks, jobPath } from '../job/create-job.js';
-import { loadManifest, type JobManifest } from '../job/manifest.js';
+import { loadManifest, type JobManifest } from '../state/manifest.js';
 import { crashPoint } from '../job/crash-point.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
@@ -13,7 +13,7 @@ import { roundProgress } from './round-progress.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { finishStragglers } from './straggler-round.js';
 import { finalNotRetried, planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
-import { saveRunState, type RunState } from './run-state.js';
+import { saveRunState, type RunState } from '../state/run-state.js';
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
 export async function retryRounds(ctx: RunPhaseContext): Promise<void> {

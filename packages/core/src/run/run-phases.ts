@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { jobPath } from '../job/create-job.js';
 import { createWakeup } from '../internal/wakeup.js';
-import { loadManifest } from '../job/manifest.js';
+import { loadManifest } from '../state/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import type { BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
@@ -12,7 +12,7 @@ import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
 import { resultCause } from './failure-cause.js';
 import { finishStragglers } from './straggler-round.js';
-import { saveRunState, type RunState } from './run-state.js';
+import { saveRunState, type RunState } from '../state/run-state.js';
 
 /** Records rejected while preparing are kept here (JSON lines, input order); the join makes each a skipped row. */
 export const PREPARE_REJECTS_FILE = join('run', 'prepare-rejects.jsonl');

@@ -4,13 +4,13 @@ import { join, resolve } from 'node:path';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
-import { loadManifest, writeManifest } from '../job/manifest.js';
+import { loadManifest, writeManifest } from '../state/manifest.js';
 import { resolveOutputFormat } from '../output/output-format.js';
 import { RequestFieldsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
 import { parseSize } from '../chunk/size.js';
 import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
-import type { RunSettings, RunState } from './run-state.js';
+import type { RunSettings, RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */

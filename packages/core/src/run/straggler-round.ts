@@ -8,11 +8,11 @@ import { jobPath } from '../job/create-job.js';
 import { crashPoint } from '../job/crash-point.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
 import { isUnrunLine } from '../job/classify.js';
-import { loadManifest, type JobPart } from '../job/manifest.js';
+import { loadManifest, type JobPart } from '../state/manifest.js';
 import { parseResultText, resultFilesOf } from '../job/retry-owners.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunPhaseContext } from './phase-context.js';
-import { saveRunState } from './run-state.js';
+import { saveRunState } from '../state/run-state.js';
 
 /** Job-relative directory of the straggler leftovers' request files. */
 const STRAGGLER_DIR = join('run', 'stragglers');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
-import { InputFingerprintSchema } from './input-fingerprint.js';
+import { InputFingerprintSchema } from '../run/input-fingerprint.js';
 import { InputEncodingSchema } from '../records/read-options.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { acquireJobLock } from '../state/lock.js';
+import { directoryStore } from '../state/job-store.js';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { isIterable } from '../internal/iterable.js';
@@ -108,7 +108,7 @@ export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<Re
   let lock: { release(): Promise<void> } | undefined;
   if (!lockHeld) {
     await mkdir(jobDir, { recursive: true });
-    lock = await acquireJobLock(jobDir);
+    lock = await directoryStore(jobDir).lock();
   }
   try {
     const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, transport: via });

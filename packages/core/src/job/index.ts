@@ -3,9 +3,14 @@ export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema, COM
 export type { JobOptions, RunBatchJobOptions } from './run-job.js';
 export { createJob, addChunks, resolveChunkFiles, newJobId, DEFAULT_JOBS_DIR } from './create-job.js';
 export type { CreateJobOptions } from './create-job.js';
+export { loadManifest, writeManifest, MANIFEST_FILE, JobManifestSchema, JobPartSchema } from '../state/manifest.js';
+export type { JobManifest, JobPart, LineError } from '../state/manifest.js';
+export { acquireJobLock, LOCK_FILE } from '../state/lock.js';
+export type { JobLock } from '../state/lock.js';
 export { readJobResults, readJobResultEntries, jobResultStream } from './read-job-results.js';
 export type { JobResultEntry } from './read-job-results.js';
 export { jobStatus, cancelJob } from './job-commands.js';
+export { CANCEL_MARKER_FILE } from '../state/cancel-marker.js';
 export { summarizeJob } from './summary.js';
 export { isSuccessLine, isUnrunLine } from './classify.js';
 export type { JobClient, JobEvent, JobSummary, PartProgress, BatchResultLine } from './types.js';

@@ -2,6 +2,8 @@
 export { runRealtime, RealtimeOptionsSchema, RunRealtimeOptionsSchema } from './run-realtime.js';
 export type { RealtimeClient, RealtimeOptions, ResolvedRealtimeOptions, RunRealtimeOptions } from './run-realtime.js';
 export { realtimeStream } from './realtime-stream.js';
+export { loadAnsweredIds, repairAnswersLog, openAnswersLog } from '../state/answers-log.js';
+export type { AnsweredIds, AnswerLocation, AnswersLog, FailureMarker } from '../state/answers-log.js';
 export { createRateLimiter } from './rate-limiter.js';
 export type { RateLimiter } from './rate-limiter.js';
 export { createTokenBucket } from './token-bucket.js';

@@ -5,3 +5,5 @@ export { runStream } from './run-stream.js';
 export type { RunStreamOptions } from './run-stream.js';
 export { RunJobOptionsSchema } from './run-options.js';
 export type { RunJobOptions, ResolvedRunJobOptions, RunEvent, RunRecordRow, RunSummary, RecordsInput } from './run-options.js';
+export { RUN_STATE_FILE, RunStateSchema, loadRunState, isRunJob } from '../state/run-state.js';
+export type { RunState, RunSettings } from '../state/run-state.js';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
+import { parseStateFile } from './state-file.js';
 import { DirectoryJobStore, type JobStore } from './job-store.js';
 
 /** The manifest file inside a job directory. */
@@ -117,21 +118,7 @@ export async function loadManifest(jobDir: string): Promise<JobManifest> {
     }
     throw cause;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new KbatchError('JOB_INVALID', `${file} is not valid JSON`, { file, cause });
-  }
-  const result = JobManifestSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new KbatchError('JOB_INVALID', `${file} is not a kbatch manifest: \`${issue.path.join('.')}\` ${issue.message}`, {
-      file,
-      cause: result.error,
-    });
-  }
-  return result.data;
+  return parseStateFile(file, text, JobManifestSchema, 'manifest');
 }
 
 /**

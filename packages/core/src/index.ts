@@ -7,6 +7,7 @@ export * from './request/index.js';
 export * from './chunk/index.js';
 export * from './client/index.js';
 export * from './batch/index.js';
+export * from './state/index.js';
 export * from './job/index.js';
 export * from './join/index.js';
 export * from './realtime/index.js';

@@ -31,14 +31,14 @@ export { summarizeJob } from './job/summary.js';
 export { stragglerLimit, DEFAULT_STRAGGLER_WAIT_MS } from './job/straggler-rule.js';
 
 // job state (the job directory's files)
-export { loadManifest, writeManifest, MANIFEST_FILE, JobManifestSchema, JobPartSchema } from './job/manifest.js';
-export { acquireJobLock, LOCK_FILE } from './job/lock.js';
-export type { JobLock } from './job/lock.js';
-export { CANCEL_MARKER_FILE } from './job/cancel-marker.js';
-export { RUN_STATE_FILE, RunStateSchema, loadRunState, isRunJob } from './run/run-state.js';
-export type { RunState, RunSettings } from './run/run-state.js';
-export { loadAnsweredIds, repairAnswersLog, openAnswersLog } from './realtime/answers-log.js';
-export type { AnsweredIds, AnswerLocation, AnswersLog, FailureMarker } from './realtime/answers-log.js';
+export { loadManifest, writeManifest, MANIFEST_FILE, JobManifestSchema, JobPartSchema } from './state/manifest.js';
+export { acquireJobLock, LOCK_FILE } from './state/lock.js';
+export type { JobLock } from './state/lock.js';
+export { CANCEL_MARKER_FILE } from './state/cancel-marker.js';
+export { RUN_STATE_FILE, RunStateSchema, loadRunState, isRunJob } from './state/run-state.js';
+export type { RunState, RunSettings } from './state/run-state.js';
+export { loadAnsweredIds, repairAnswersLog, openAnswersLog } from './state/answers-log.js';
+export type { AnsweredIds, AnswerLocation, AnswersLog, FailureMarker } from './state/answers-log.js';
 
 // join
 export { ResultLineSchema, parseResultLine, normalizeResultLine } from './join/result-line.js';

@@ -1,6 +1,6 @@
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isAlive } from '../job/lock.js';
+import { isAlive } from '../state/lock.js';
 
 /**
  * Remove the temp files a killed kbatch process left in `dir`: names `pattern` matches, whose first group is the

@@ -1,5 +1,5 @@
 import type { KBatch } from '../client/schemas.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 
 /** Copy the server's view of a batch into its part; true when something visible changed. */
 export function applyBatch(part: JobPart, batch: KBatch): boolean {

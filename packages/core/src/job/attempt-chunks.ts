@@ -1,10 +1,10 @@
 // A run's chunks as the join reads them: each chunk's latest attempts, indexed where they lie on disk.
 import type { JoinChunk } from '../join/chunk-joiner.js';
 import { liveChunks, type LiveJoin } from '../join/live-chunks.js';
-import type { RunState } from '../run/run-state.js';
+import type { RunState } from '../state/run-state.js';
 import { attemptLookup, type TokenTotals } from './attempt-index.js';
 import { attemptGroups } from './attempts.js';
-import type { JobManifest } from './manifest.js';
+import type { JobManifest } from '../state/manifest.js';
 
 /** What reading a run's chunks needs: the job, its run state and manifest, and where the tokens of lines no record takes go. */
 export interface AttemptChunksOptions {

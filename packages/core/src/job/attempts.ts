@@ -2,13 +2,13 @@
 import { jobPath } from './create-job.js';
 import { customIdOf, readFileLines } from './lines.js';
 import { isUnrunLine } from './classify.js';
-import { ancestorsOf, type JobManifest, type JobPart } from './manifest.js';
+import { ancestorsOf, type JobManifest, type JobPart } from '../state/manifest.js';
 import { parseResultText } from './retry-owners.js';
 import type { BatchResultLine } from './types.js';
 import { customIdOfLine, scanResultFile } from '../join/result-file-index.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';
-import type { RunState } from '../run/run-state.js';
+import type { RunState } from '../state/run-state.js';
 import { validationResults } from './validation-results.js';
 
 /**

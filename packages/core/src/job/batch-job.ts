@@ -4,8 +4,8 @@ import { KbatchError } from '../errors.js';
 import { functionField, parseOptions, positiveIntField, positiveMsField, signalField } from '../options.js';
 import { isAbortError } from '../client/retry.js';
 import { createJob } from './create-job.js';
-import { ManifestStore } from './manifest.js';
-import { acquireJobLock } from './lock.js';
+import { ManifestStore } from '../state/manifest.js';
+import { directoryStore } from '../state/job-store.js';
 import { removeStaleJobTemps } from '../internal/stale-temps.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './types.js';
@@ -103,9 +103,10 @@ export async function resumeJob(jobDir: string, options: JobOptions): Promise<Jo
 }
 
 async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, resumed: boolean): Promise<JobSummary> {
-  const lock = await acquireJobLock(jobDir);
+  const jobStore = directoryStore(jobDir);
+  const lock = await jobStore.lock();
   try {
-    const store = await ManifestStore.open(jobDir);
+    const store = await ManifestStore.open(jobStore);
     // A resumed job's temp files whose writer was killed (the manifest opened: this is a job directory).
     if (resumed) await removeStaleJobTemps(jobDir);
     const emit = (event: JobEvent) => {

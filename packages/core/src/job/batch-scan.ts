@@ -3,7 +3,7 @@ import { isTerminalStatus, parseBatch, type KBatch } from '../client/schemas.js'
 import { messageOf } from '../client/retry.js';
 import type { JobContext } from './context.js';
 import { applyBatch } from './apply-batch.js';
-import type { JobManifest, JobPart } from './manifest.js';
+import type { JobManifest, JobPart } from '../state/manifest.js';
 import type { JobClient } from './types.js';
 import { partMetadata } from './part-metadata.js';
 

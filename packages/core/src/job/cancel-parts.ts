@@ -1,9 +1,8 @@
 import { isTerminalStatus } from '../client/schemas.js';
 import { messageOf } from '../client/retry.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { adoptBatch, JobBatchScan } from './batch-scan.js';
-import { readCancelMarker } from './cancel-marker.js';
 
 /** Ask the server to cancel every unfinished batch of these parts (never throws for one batch). */
 export async function cancelParts(ctx: Pick<JobContext, 'store' | 'client' | 'emit'>, parts: JobPart[]): Promise<number> {
@@ -30,7 +29,7 @@ export async function cancelParts(ctx: Pick<JobContext, 'store' | 'client' | 'em
 export async function cancelRequested(ctx: Pick<JobContext, 'store'>): Promise<boolean> {
   const { manifest } = ctx.store;
   if (manifest.cancelledAt) return true;
-  const at = await readCancelMarker(ctx.store.jobDir);
+  const at = await ctx.store.jobStore.cancelRequested();
   if (at === undefined) return false;
   manifest.cancelledAt = at;
   await ctx.store.save();

@@ -2,7 +2,7 @@
 import { isAbortError, messageOf } from '../client/retry.js';
 import type { KBatch } from '../client/schemas.js';
 import type { JobContext } from './context.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import { crashPoint } from './crash-point.js';
 
 /**

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import { KbatchError } from '../errors.js';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../batch/create-batch.js';
-import { MANIFEST_FILE, writeManifest, ManifestStore, type JobManifest, type JobPart } from './manifest.js';
+import { ManifestStore, type JobManifest, type JobPart } from '../state/manifest.js';
 import { scanFile } from './lines.js';
-import { acquireJobLock } from './lock.js';
+import { directoryStore } from '../state/job-store.js';
 
 /** Where new jobs go when no job directory is given (relative to cwd). */
 export const DEFAULT_JOBS_DIR = '.kbatch/jobs';
@@ -75,10 +75,11 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
   const jobId = options.jobId ?? newJobId();
   const jobDir = resolve(cwd, options.jobDir ?? join(DEFAULT_JOBS_DIR, jobId));
   await mkdir(join(jobDir, 'chunks'), { recursive: true });
-  const lock = await acquireJobLock(jobDir);
+  const jobStore = directoryStore(jobDir);
+  const lock = await jobStore.lock();
   try {
     // Checked under the lock: two creates racing for one directory cannot both write a first manifest.
-    if ((await readdir(jobDir)).includes(MANIFEST_FILE)) {
+    if (await jobStore.hasManifest()) {
       throw new KbatchError('JOB_MISMATCH', `${jobDir} already holds a job; use \`kbatch resume ${jobDir}\` to continue it`, {
         file: jobDir,
       });
@@ -98,7 +99,7 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
       window: options.window ?? '24h',
       parts,
     };
-    await writeManifest(jobDir, manifest);
+    await jobStore.writeManifest(manifest);
     return { jobDir, manifest };
   } finally {
     await lock.release();
@@ -113,9 +114,10 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
  */
 export async function addChunks(jobDir: string, files: readonly string[], options: { cwd?: string } = {}): Promise<string[]> {
   const resolved = await resolveChunkFiles(files, options.cwd);
-  const lock = await acquireJobLock(jobDir);
+  const jobStore = directoryStore(jobDir);
+  const lock = await jobStore.lock();
   try {
-    const store = await ManifestStore.open(jobDir);
+    const store = await ManifestStore.open(jobStore);
     const added: string[] = [];
     for (const file of resolved) {
       const index = store.nextIndex();

@@ -1,7 +1,7 @@
 import { APIError } from 'openai';
 import { isTerminalStatus } from '../client/schemas.js';
 import { isAbortError, messageOf } from '../client/retry.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { listRawBatches } from '../batch/find-batch.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
 import { readFileLines, writeFileAtomic } from './lines.js';

@@ -1,5 +1,5 @@
 // What a batch that failed validation says of each of its requests (the server ran none of them).
-import type { JobPart, LineError } from './manifest.js';
+import type { JobPart, LineError } from '../state/manifest.js';
 import { jobPath } from './create-job.js';
 import { customIdOf, readFileLines } from './lines.js';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { downloadFile } from '../batch/download-file.js';
 import type { KBatch, BatchErrorEntry } from '../client/schemas.js';
-import { ancestorsOf, type JobPart, type LineError } from './manifest.js';
+import { ancestorsOf, type JobPart, type LineError } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath, partFromFile } from './create-job.js';
 import { customIdOf, readFileLines, scanLineOffsets, writeFileAtomic } from './lines.js';

@@ -2,7 +2,6 @@
 export { runBatchJob, resumeJob, JobOptionsSchema, RunBatchJobOptionsSchema, COMPLETION_WINDOWS } from './batch-job.js';
 export type { JobOptions, RunBatchJobOptions } from './batch-job.js';
 export { DEFAULT_JOBS_DIR } from './create-job.js';
-export type { JobManifest, JobPart, LineError } from './manifest.js';
 export { readJobResults, readJobResultEntries, jobResultStream } from './read-job-results.js';
 export type { JobResultEntry } from './read-job-results.js';
 export { jobStatus, cancelJob } from './job-commands.js';

@@ -1,11 +1,11 @@
 import { isTerminalStatus } from '../client/schemas.js';
 import { retrieveBatch } from '../batch/create-batch.js';
 import { isKbatchError } from '../errors.js';
-import { acquireJobLock, type JobLock } from './lock.js';
-import { loadManifest, ManifestStore } from './manifest.js';
+import type { JobLock } from '../state/lock.js';
+import { directoryStore } from '../state/job-store.js';
+import { ManifestStore } from '../state/manifest.js';
 import { applyBatch } from './apply-batch.js';
 import { cancelParts } from './cancel-parts.js';
-import { writeCancelMarker } from './cancel-marker.js';
 import { summarizeJob } from './summary.js';
 import type { JobClient, JobSummary } from './types.js';
 
@@ -18,7 +18,7 @@ export async function jobStatus(
   jobDir: string,
   options: { client?: Pick<JobClient, 'batches'>; signal?: AbortSignal } = {},
 ): Promise<JobSummary> {
-  const manifest = await loadManifest(jobDir);
+  const manifest = await directoryStore(jobDir).readManifest();
   if (options.client) {
     for (const part of manifest.parts) {
       if (!part.batchId || part.done) continue;
@@ -37,21 +37,22 @@ export async function jobStatus(
  * @returns how many batches were asked to cancel
  */
 export async function cancelJob(jobDir: string, options: { client: Pick<JobClient, 'batches'> }): Promise<number> {
+  const jobStore = directoryStore(jobDir);
   let lock: JobLock | undefined;
   try {
-    lock = await acquireJobLock(jobDir);
+    lock = await jobStore.lock();
   } catch (err) {
     if (!isKbatchError(err) || err.code !== 'JOB_LOCKED') throw err;
   }
   try {
-    const store = await ManifestStore.open(jobDir);
+    const store = await ManifestStore.open(jobStore);
     const client = options.client as JobClient;
     if (lock) {
       store.manifest.cancelledAt = new Date().toISOString();
       return await cancelParts({ store, client, emit: () => {} }, store.manifest.parts);
     }
     // Someone else owns the manifest: leave the marker for it, then send the cancels only.
-    await writeCancelMarker(jobDir);
+    await jobStore.requestCancel();
     let n = 0;
     for (const part of store.manifest.parts) {
       if (!part.batchId || part.done || (part.status && isTerminalStatus(part.status))) continue;

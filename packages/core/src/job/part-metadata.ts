@@ -1,4 +1,4 @@
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 
 /** The metadata that names a part's batch; also the key for adopting it after a crash. */
 export function partMetadata(jobId: string, part: JobPart): Record<string, string> {

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { loadManifest, type JobManifest } from './manifest.js';
+import type { JobManifest } from '../state/manifest.js';
+import { directoryStore } from '../state/job-store.js';
 import { jobPath } from './create-job.js';
 import { readFileLines } from './lines.js';
 import { attemptOf, indexRetryResults, parseResultText, resultFilesOf } from './retry-owners.js';
@@ -26,7 +27,7 @@ export interface JobResultEntry {
  * for await (const { result } of readJobResultEntries('.kbatch/jobs/kb-…')) console.log(result.custom_id);
  */
 export async function* readJobResultEntries(jobDir: string, manifest?: JobManifest): AsyncGenerator<JobResultEntry> {
-  const m = manifest ?? (await loadManifest(jobDir));
+  const m = manifest ?? (await directoryStore(jobDir).readManifest());
   const owners = await indexRetryResults(jobDir, m);
   try {
     for (const part of m.parts) {

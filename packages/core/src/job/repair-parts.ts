@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
 import { customIdOf, readFileLines, scanFile } from './lines.js';

@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { IdHashTable } from '../join/id-hash-table.js';
 import { KbatchError } from '../errors.js';
 import { jobPath } from './create-job.js';
-import { rootOf, type JobManifest, type JobPart } from './manifest.js';
+import { rootOf, type JobManifest, type JobPart } from '../state/manifest.js';
 import { scanLineOffsets } from './lines.js';
 import { isUnrunLine } from './classify.js';
 import type { BatchResultLine } from './types.js';

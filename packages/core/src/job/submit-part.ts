@@ -2,7 +2,7 @@ import { uploadFile } from '../client/upload-file.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
 import { createBatch } from '../batch/create-batch.js';
 import type { KBatch } from '../client/schemas.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
 import { crashPoint } from './crash-point.js';

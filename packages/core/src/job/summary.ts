@@ -1,4 +1,4 @@
-import { rootOf, type JobManifest } from './manifest.js';
+import { rootOf, type JobManifest } from '../state/manifest.js';
 import type { JobSummary, PartProgress } from './types.js';
 
 /** The code that names a finished batch's unsuccessful outcome in summaries. */

@@ -1,6 +1,6 @@
 import type OpenAI from 'openai';
 import type { UploadClient } from '../client/upload-file.js';
-import type { LineError } from './manifest.js';
+import type { LineError } from '../state/manifest.js';
 import type { KbatchErrorCode } from '../errors.js';
 
 /** The client capabilities a job needs (an openai client from createKlusterClient() has them all). */

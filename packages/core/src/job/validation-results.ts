@@ -1,7 +1,7 @@
 // The results of a batch that failed validation, made from its errors (the server ran none of its requests).
 import { jobPath } from './create-job.js';
 import { customIdOf, readFileLines } from './lines.js';
-import type { JobPart, LineError } from './manifest.js';
+import type { JobPart, LineError } from '../state/manifest.js';
 import { failedBatchErrors } from './failed-batch.js';
 import type { BatchResultLine } from './types.js';
 

@@ -3,7 +3,7 @@ import { isTerminalStatus } from '../client/schemas.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
 import { retrieveBatch } from '../batch/create-batch.js';
 import type { KBatch } from '../client/schemas.js';
-import type { JobPart } from './manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { submitPart } from './submit-part.js';
 import { applyBatch } from './apply-batch.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { acquireJobLock } from '../job/lock.js';
+import { directoryStore } from '../state/job-store.js';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { isIterable } from '../internal/iterable.js';
@@ -105,16 +105,17 @@ export async function runRealtimeJob(options: RunRealtimeJobOptions): Promise<Re
     });
   }
   const logOf = (i: number) => (answersLog !== undefined && requestFiles.length === 1 ? answersLog : realtimeAnswersLog(jobDir, i, answersLog));
+  const store = directoryStore(jobDir);
   let lock: { release(): Promise<void> } | undefined;
   if (!lockHeld) {
     await mkdir(jobDir, { recursive: true });
-    lock = await acquireJobLock(jobDir);
+    lock = await store.lock();
   }
   try {
     const { client, close } = realtimeClientFor(given, { connections: rest.concurrency, transport: via });
     try {
       return await runToFiles(
-        requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: resultFiles?.[i] ?? realtimeResultFile(jobDir, i), requestFile: file, answersLog: logOf(i) })),
+        requestFiles.map((file, i) => ({ lines: readRequestFile(file), resultFile: resultFiles?.[i] ?? realtimeResultFile(jobDir, i), requestFile: file, answersLog: logOf(i), store })),
         { ...rest, client, ...(onFileDone ? { onFileDone } : {}), ...(onResult ? { onResult } : {}) },
       );
     } finally {

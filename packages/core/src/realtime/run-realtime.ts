@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { basename, dirname, resolve } from 'node:path';
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
@@ -6,7 +7,7 @@ import { booleanField, functionField, parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
 import { createWakeup } from '../internal/wakeup.js';
 import type { BatchRequestLine } from '../request/types.js';
-import { openAnswersLog, repairAnswersLog } from './answers-log.js';
+import { directoryStore, type JobStore } from '../state/job-store.js';
 import { createReorderBuffer } from './reorder-buffer.js';
 import { createSender } from './send-request.js';
 import { abortedError } from '../client/retry.js';
@@ -94,10 +95,9 @@ export interface AnswerStore {
   close(): Promise<void>;
 }
 
-/** One answers log for a whole run (repaired, indexed, then appended to). */
-export async function singleAnswerStore(file: string): Promise<AnswerStore> {
-  const answered = await repairAnswersLog(file);
-  const log = await openAnswersLog(file);
+/** One answers log for a whole run (repaired, indexed, then appended to), kept by `store` (default: the directory it is in); `file` is a path, as the caller gave it. */
+export async function singleAnswerStore(file: string, store?: JobStore): Promise<AnswerStore> {
+  const { answered, log } = await (store ? store.openAnswersLog(resolve(file)) : directoryStore(dirname(file)).openAnswersLog(basename(file)));
   return {
     async replay(customId) {
       const location = answered.get(customId);

@@ -7,6 +7,7 @@ import { readFileLines } from '../job/lines.js';
 import type { BatchRequestLine } from '../request/types.js';
 import { runResolved, singleAnswerStore, type AnswerStore, type ResolvedRealtimeOptions } from './run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from './types.js';
+import type { JobStore } from '../state/job-store.js';
 
 /** One set of requests and the results file it ends up in. */
 export interface RealtimeSource {
@@ -16,6 +17,8 @@ export interface RealtimeSource {
   requestFile: string | null;
   /** This source's answers log: loaded when its first line is read, released once its results file is complete. */
   answersLog: string;
+  /** The job store that keeps `answersLog` (default: the directory the log is in). */
+  store?: JobStore;
 }
 
 /** What happened to one request file (or request set) of a realtime run. */
@@ -187,7 +190,7 @@ async function* requestInput(run: FilesRun): AsyncGenerator<BatchRequestLine> {
     const state = run.states[k]!;
     state.firstSeq = run.seqs;
     for await (const line of run.sources[k]!.lines) {
-      state.store ??= await singleAnswerStore(run.sources[k]!.answersLog);
+      state.store ??= await singleAnswerStore(run.sources[k]!.answersLog, run.sources[k]!.store);
       const id = (line as Partial<BatchRequestLine> | null)?.custom_id;
       if (typeof id === 'string') {
         const entry = run.inFlight.get(id);

@@ -4,17 +4,19 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isKbatchError } from '../errors.js';
 import type { AnswerSchema } from '../answers/answer-schema.js';
-import { loadManifest, MANIFEST_FILE } from '../job/manifest.js';
+import type { JobStore } from '../state/job-store.js';
 import { checkInputUnchanged } from './input-fingerprint.js';
 import { dropStagedInput, isStaged, placeStagedInput } from './run-identity.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, checkSameStream, newSettings, nothingSent, overrideWindow, resolveSchema } from './run-settings.js';
-import { loadRunState, saveRunState, type RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 
 /** What {@link openRun} needs besides the options. */
 export interface OpenRunContext {
   jobDir: string;
+  /** Where the run state and the job's manifest are read and written. */
+  store: JobStore;
   cwd: string;
   emit: (e: RunEvent) => void;
   /** The input as located before the job directory was known (derived job directories), else null. */
@@ -34,30 +36,30 @@ export interface OpenedRun {
  * options. A new run gets its settings (the input saved or fingerprinted). Call with the job's lock held.
  */
 export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions, at: OpenRunContext): Promise<OpenedRun> {
-  const { jobDir, cwd, emit } = at;
+  const { jobDir, store, cwd, emit } = at;
   let input = at.located;
   // Whatever was staged is dropped at the end, even when `input` is pointed elsewhere (the saved copy).
   let staged = isStaged(input) ? input : null;
   try {
-    const state = await loadRunState(jobDir);
+    const state = await store.readRunState();
     if (state !== null && input !== null && !input.spooled && !state.settings.spooled && input.path !== state.settings.input && input.fingerprint !== undefined && input.fingerprint.sha256 === state.settings.inputFingerprint?.sha256) {
       // A derived job found by its hash: the same bytes under a new name (a moved file) are this run's input now.
       state.settings.input = input.path;
       state.settings.inputFingerprint = input.fingerprint;
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
     }
     if (state !== null) {
       // Read before any decision: other bytes on stdin must not be joined onto this run's answers.
       input ??= await stageStream(opts, jobDir);
       if (isStaged(input)) staged = input;
       const schema = await resolveSchema(opts, state, cwd);
-      if (await continues(state, opts, { jobDir, cwd, schema, input })) {
-        await applyOverrides(state, given, opts, { jobDir, cwd });
-        emit({ type: 'phase', phase: 'continue', message: await continuing(jobDir, state) });
+      if (await continues(state, opts, { store, cwd, schema, input })) {
+        await applyOverrides(state, given, opts, { store, cwd });
+        emit({ type: 'phase', phase: 'continue', message: await continuing(store, state) });
         return { state, schema, resumed: true };
       }
       emit({ type: 'phase', phase: 'continue', message: `job ${jobDir} had sent nothing yet: starting it over with the new options` });
-      await rm(join(jobDir, MANIFEST_FILE), { force: true });
+      await store.removeManifest();
       // Only a rerun given no input at all (a terminal) falls back to the saved stream: an empty stdin or a new file is new input.
       const newFile = typeof opts.input === 'string' && opts.input !== '-';
       if (state.settings.spooled && !newFile && input === null) {
@@ -73,7 +75,7 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
     const settings = await newSettings(given, opts, { jobDir, cwd, schema, emit, spooled: input ?? undefined });
     const now = new Date().toISOString();
     const fresh: RunState = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], stragglers: [], retriesDone: false };
-    await saveRunState(jobDir, fresh);
+    await store.writeRunState(fresh);
     return { state: fresh, schema, resumed: false };
   } finally {
     if (staged !== null) await dropStagedInput(staged);
@@ -92,34 +94,35 @@ async function stageStream(opts: ResolvedRunJobOptions, jobDir: string): Promise
 }
 
 /** True when the stored run is the one this call describes; false when it differs but has sent nothing (start over). */
-async function continues(state: RunState, opts: ResolvedRunJobOptions, at: { jobDir: string; cwd: string; schema: AnswerSchema | undefined; input: SpooledInput | null }): Promise<boolean> {
+async function continues(state: RunState, opts: ResolvedRunJobOptions, at: { store: JobStore; cwd: string; schema: AnswerSchema | undefined; input: SpooledInput | null }): Promise<boolean> {
   try {
     await checkSameRun(state.settings, opts, at.cwd, at.schema);
-    checkSameStream(state.settings, at.input, at.jobDir);
+    checkSameStream(state.settings, at.input, at.store.dir);
     // Before anything more is sent for it: a changed input file dooms the join.
     if (state.settings.inputFingerprint && state.phase !== 'joined') await checkInputUnchanged(state.settings.input, state.settings.inputFingerprint);
     return true;
   } catch (err) {
-    if (isKbatchError(err) && err.code === 'JOB_MISMATCH' && (await nothingSent(at.jobDir, state))) return false;
+    if (isKbatchError(err) && err.code === 'JOB_MISMATCH' && (await nothingSent(at.store, state))) return false;
     throw err;
   }
 }
 
 /** Output, retry, realtime and window options given on a rerun replace the stored ones. */
-async function applyOverrides(state: RunState, given: RunJobOptions, opts: ResolvedRunJobOptions, at: { jobDir: string; cwd: string }): Promise<void> {
+async function applyOverrides(state: RunState, given: RunJobOptions, opts: ResolvedRunJobOptions, at: { store: JobStore; cwd: string }): Promise<void> {
   applyOutputOverrides(state.settings, opts, at.cwd);
   if (opts.retries !== state.settings.retries && given.retries !== undefined) {
     state.settings.retries = opts.retries;
     if (state.rounds.length < opts.retries) state.retriesDone = false;
   }
   applyRealtimeOverrides(state, given, opts);
-  if (opts.window !== undefined && opts.window !== state.settings.window) await overrideWindow(at.jobDir, state, opts.window);
-  await saveRunState(at.jobDir, state);
+  if (opts.window !== undefined && opts.window !== state.settings.window) await overrideWindow(at.store, state, opts.window);
+  await at.store.writeRunState(state);
 }
 
 /** What a rerun says on stderr: the job it continues, when it started, and what it already paid for. */
-async function continuing(jobDir: string, state: RunState): Promise<string> {
-  const manifest = state.chunks.length > 0 ? await loadManifest(jobDir).catch(() => null) : null;
+async function continuing(store: JobStore, state: RunState): Promise<string> {
+  const jobDir = store.dir;
+  const manifest = state.chunks.length > 0 ? await store.readManifest().catch(() => null) : null;
   const batches = manifest?.parts.filter((p) => p.batchId !== undefined).length ?? 0;
   const created = `${batches} ${batches === 1 ? 'batch' : 'batches'} already created`;
   if (state.phase === 'joined') return `job ${jobDir} already finished (started ${state.createdAt}; ${created}): writing its saved results again`;

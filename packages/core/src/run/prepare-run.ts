@@ -3,13 +3,13 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createJob, type FileSummary } from '../job/create-job.js';
 import { jobPath } from '../job/create-job.js';
-import { loadManifest } from '../job/manifest.js';
+import type { JobStore } from '../state/job-store.js';
 import { prepareRequests } from '../request/prepare-requests.js';
 import type { RequestOptions } from '../request/request-options.js';
 import { splitRequests } from '../chunk/split-requests.js';
 import { PREPARE_REJECTS_FILE } from './run-phases.js';
 import { readFileLines } from '../job/lines.js';
-import type { RunSettings } from './run-state.js';
+import type { RunSettings } from '../state/run-state.js';
 import { recordBatches } from '../records/record-batches.js';
 import { assertNoCollision, type JoinPlan } from '../join/join-plan.js';
 import { KbatchError } from '../errors.js';
@@ -28,12 +28,13 @@ export interface PreparedRun {
  * @param plan - the run's join: its answer instruction is appended to the prompt (labels/schema)
  */
 export async function prepareRun(
-  jobDir: string,
+  store: JobStore,
   settings: RunSettings,
   plan: JoinPlan,
   signal?: AbortSignal,
 ): Promise<PreparedRun> {
-  const existing = await loadManifest(jobDir).catch(() => null);
+  const jobDir = store.dir;
+  const existing = await store.readManifest().catch(() => null);
   if (existing) {
     const chunks = existing.parts.filter((p) => p.kind === 'chunk').map((p) => ({ part: p.index, requests: p.requests }));
     const skipped = await countLines(jobPath(jobDir, PREPARE_REJECTS_FILE));

@@ -5,7 +5,7 @@ import type { RealtimeClientInput } from '../realtime/fast-client.js';
 import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
-import type { RunSettings } from './run-state.js';
+import type { RunSettings } from '../state/run-state.js';
 import type { RunDeadline } from './run-deadline.js';
 
 /**

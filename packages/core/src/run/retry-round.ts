@@ -5,13 +5,13 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { jobPath } from '../job/create-job.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
-import type { JobManifest } from '../job/manifest.js';
+import type { JobManifest } from '../state/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { attemptGroups, chunkSources, latestResults, retrySources } from '../job/attempts.js';
 import { resultCause } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
-import type { RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 
 /** A retry file of one chunk's requests for one round (not yet added to the job). */
 export interface PlannedRetry {

@@ -3,7 +3,8 @@ import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../job/lines.js';
 import { addChunks, jobPath } from '../job/create-job.js';
-import { loadManifest, type JobManifest } from '../job/manifest.js';
+import type { JobManifest } from '../state/manifest.js';
+import type { JobStore } from '../state/job-store.js';
 import { crashPoint } from '../job/crash-point.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
@@ -13,13 +14,13 @@ import { roundProgress } from './round-progress.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { finishStragglers } from './straggler-round.js';
 import { finalNotRetried, planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
-import { saveRunState, type RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */
 export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
-  const { jobDir, state, jobOptions, emit, realtime, deadline } = ctx;
+  const { jobDir, store, state, jobOptions, emit, realtime, deadline } = ctx;
   while (!state.retriesDone) {
-    const manifest = await loadManifest(jobDir);
+    const manifest = await store.readManifest();
     const last = state.rounds.at(-1);
     if (last && !last.finished) {
       const requests = last.parts.reduce((n, p) => n + p.requests, 0);
@@ -32,7 +33,7 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
           requests,
         );
       } else {
-        if (last.parts.some((p) => p.part === null)) await attachParts(jobDir, state, manifest, last.parts);
+        if (last.parts.some((p) => p.part === null)) await attachParts(store, state, manifest, last.parts);
         emit({ type: 'phase', phase: 'retry', message: `retry round ${last.round}: ${requests} requests`, round: last.round });
         // The job's counts span every part and round: the round reports its own parts against its own requests.
         const first = last.parts.map((p) => p.part!).sort()[0]!;
@@ -42,7 +43,7 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
         await finishStragglers(ctx);
       }
       last.finished = true;
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
       continue;
     }
     const round = (last?.round ?? 0) + 1;
@@ -52,7 +53,7 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
       const causes = notRetried ?? (await finalNotRetried(ctx, manifest));
       state.notRetried = Object.keys(causes).length > 0 ? [{ round: round - 1, causes }] : [];
       state.retriesDone = true;
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
       break;
     }
     const requests = planned.reduce((n, p) => n + p.requests, 0);
@@ -60,7 +61,7 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
     const via = state.mode === 'realtime' || (state.settings.finishRealtime && requests < (state.settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD)) ? 'realtime' : 'batch';
     if (via === 'realtime') for (const p of planned) p.results = realtimeRetryResults(round, p.file);
     state.rounds.push({ round, via, parts: planned, finished: false });
-    await saveRunState(jobDir, state);
+    await store.writeRunState(state);
     emit({ type: 'retry-round', round, requests, parts: via === 'realtime' ? planned.length : new Set(planned.map((p) => p.batch)).size, via });
   }
 }
@@ -69,7 +70,8 @@ export async function retryRounds(ctx: RunPhaseContext): Promise<void> {
  * Give a planned round its job parts, one per batch (the batch's files joined into `run/retry-<round>/batch-<n>.jsonl`):
  * ones a crash left unclaimed in the manifest, else new ones from addChunks.
  */
-export async function attachParts(jobDir: string, state: RunState, manifest: JobManifest, parts: RunState['rounds'][number]['parts']): Promise<void> {
+export async function attachParts(store: JobStore, state: RunState, manifest: JobManifest, parts: RunState['rounds'][number]['parts']): Promise<void> {
+  const jobDir = store.dir;
   const claimed = new Set(state.rounds.filter((r) => r.via !== 'realtime').flatMap((r) => r.parts.map((p) => p.part)).filter((p): p is string => p !== null));
   const unclaimed = manifest.parts.filter((p) => p.kind === 'retry' && !claimed.has(p.index)).map((p) => p.index);
   // Entries of older runs have no batch: each is a batch of its own.
@@ -91,7 +93,7 @@ export async function attachParts(jobDir: string, state: RunState, manifest: Job
   }
   crashPoint('run-after-add-retries');
   groups.forEach((group, i) => group.forEach((p) => (p.part = indexes[i]!)));
-  await saveRunState(jobDir, state);
+  await store.writeRunState(state);
 }
 
 /** Concatenate a batch's job-relative request files into `<their dir>/batch-<n>.jsonl` (temp + rename), returning its absolute path. */

@@ -3,8 +3,9 @@ import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { jobPath } from '../job/create-job.js';
-import { acquireJobLock, type JobLock } from '../job/lock.js';
-import { loadManifest, type JobManifest } from '../job/manifest.js';
+import type { JobLock } from '../state/lock.js';
+import type { JobManifest } from '../state/manifest.js';
+import { directoryStore, type JobStore } from '../state/job-store.js';
 import type { JobOptions } from '../job/batch-job.js';
 import { crashPoint, hasPausePoint, pausePoint } from '../job/crash-point.js';
 import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
@@ -20,7 +21,7 @@ import type { SourceRecord } from '../records/types.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
-import { loadRunState, saveRunState, type RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
@@ -68,7 +69,7 @@ export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
  * @example await resumeRun('.kbatch/jobs/kb-…', { client: createKlusterClient() });
  */
 export async function resumeRun(jobDir: string, options: ResumeRunOptions): Promise<RunSummary> {
-  if ((await loadRunState(resolve(options.cwd ?? process.cwd(), jobDir))) === null) {
+  if ((await directoryStore(resolve(options.cwd ?? process.cwd(), jobDir)).readRunState()) === null) {
     throw new KbatchError('JOB_NOT_FOUND', `No kbatch run in ${jobDir} (run.json is missing); for a batch-only job use resumeJob`, { file: jobDir });
   }
   return runJob({ ...options, jobDir });
@@ -105,10 +106,11 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   };
   const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
   const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
-  const { lock, wasJob } = await lockJob(jobDir, derived);
+  const store = directoryStore(jobDir);
+  const { lock, wasJob } = await lockJob(store, derived);
   try {
     if (wasJob) await removeStaleJobTemps(jobDir);
-    const opened = await openRun(options, opts, { jobDir, cwd, emit, located: derived?.input ?? null });
+    const opened = await openRun(options, opts, { jobDir, store, cwd, emit, located: derived?.input ?? null });
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
@@ -124,13 +126,13 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
       prefix: settings.prefix,
       keepRaw: settings.keepRaw,
     });
-    const run: RunContext = { jobDir, state, plan, opts, emit };
+    const run: RunContext = { jobDir, store, state, plan, opts, emit };
     await prepareOnce(run);
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
     const sending = startSending(run, options);
     await sending.ready;
-    const manifest = state.chunks.length > 0 ? await loadManifest(jobDir) : null;
+    const manifest = state.chunks.length > 0 ? await store.readManifest() : null;
     // Results are matched to records by position within each chunk: the input must be the one prepared.
     if (settings.inputFingerprint) await checkInputUnchanged(settings.input, settings.inputFingerprint);
     emit({ type: 'phase', phase: 'join', message: sending.gate ? 'writing results as they finish' : 'joining results onto the input records' });
@@ -139,7 +141,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     const report = yield* writeRows(run, { rows, sinks, sending, emitRows });
     await sending.work;
     state.phase = 'joined';
-    await saveRunState(jobDir, state);
+    await store.writeRunState(state);
     const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs });
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
@@ -151,6 +153,8 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
 /** What the phases of one call share. */
 interface RunContext {
   jobDir: string;
+  /** Where the run's state (run.json, the job's manifest, its locks) is read and written. */
+  store: JobStore;
   state: RunState;
   plan: JoinPlan;
   opts: ResolvedRunJobOptions;
@@ -169,12 +173,13 @@ async function locateJob(opts: ResolvedRunJobOptions, cwd: string, emit: (e: Run
 }
 
 /** Make the job directory and take its lock (a staged input is dropped if that fails). */
-async function lockJob(jobDir: string, derived: DerivedJob | null): Promise<{ lock: JobLock; wasJob: boolean }> {
+async function lockJob(store: JobStore, derived: DerivedJob | null): Promise<{ lock: JobLock; wasJob: boolean }> {
+  const jobDir = store.dir;
   // Asked before the lock exists: only a directory that already was a job is swept for stale temp files.
   const wasJob = await isJobDir(jobDir);
   try {
     await makeDir(join(jobDir, 'run'), 'job directory');
-    return { lock: await acquireJobLock(join(jobDir, 'run')), wasJob };
+    return { lock: await store.lock('run'), wasJob };
   } catch (err) {
     if (derived?.input.spooled) await dropStagedInput(derived.input);
     throw err;
@@ -182,26 +187,26 @@ async function lockJob(jobDir: string, derived: DerivedJob | null): Promise<{ lo
 }
 
 /** Prepare the requests (once per run) and settle the mode (once, before anything is sent). */
-async function prepareOnce({ jobDir, state, plan, opts, emit }: RunContext): Promise<void> {
+async function prepareOnce({ jobDir, store, state, plan, opts, emit }: RunContext): Promise<void> {
   const settings = state.settings;
   try {
     if (state.phase === 'init') {
       emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
       // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
       const [prepared, fingerprint] = await Promise.all([
-        prepareRun(jobDir, settings, plan, opts.signal),
+        prepareRun(store, settings, plan, opts.signal),
         settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
       ]);
       crashPoint('run-after-prepare');
       Object.assign(state, prepared, { phase: 'prepared' });
       settings.inputFingerprint = fingerprint;
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
     }
     if (state.mode === undefined) {
       // Settled once, before anything is sent; a run.json from before modes existed is a batch run.
       const requests = state.chunks.reduce((n, c) => n + c.requests, 0);
       state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD }) : 'batch';
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
     }
   } catch (err) {
     throw interrupted(err, opts.signal, jobDir);
@@ -219,7 +224,7 @@ interface Sending {
 }
 
 /** Start the batches, realtime requests, straggler and retry rounds (awaited here unless results stream through a gate). */
-function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: RunJobOptions): Sending & { ready: Promise<void> } {
+function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, options: RunJobOptions): Sending & { ready: Promise<void> } {
   const settings = state.settings;
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
@@ -266,7 +271,7 @@ function startSending({ jobDir, state, plan, opts, emit }: RunContext, options: 
   const work = (async () => {
     try {
       await runPhases(
-        { jobDir, state, plan, jobOptions, emit, realtime, deadline },
+        { jobDir, store, state, plan, jobOptions, emit, realtime, deadline },
         gate && round
           ? async (index) => {
               queue?.done(index);

@@ -2,7 +2,6 @@
 import { join } from 'node:path';
 import { jobPath } from '../job/create-job.js';
 import { createWakeup } from '../internal/wakeup.js';
-import { loadManifest } from '../job/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import type { BatchResult } from '../join/result-line.js';
 import type { RealtimeResultLine } from '../realtime/types.js';
@@ -12,7 +11,7 @@ import { retryRounds } from './retry-rounds.js';
 import { driveJob } from './drive-job.js';
 import { resultCause } from './failure-cause.js';
 import { finishStragglers } from './straggler-round.js';
-import { saveRunState, type RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 
 /** Records rejected while preparing are kept here (JSON lines, input order); the join makes each a skipped row. */
 export const PREPARE_REJECTS_FILE = join('run', 'prepare-rejects.jsonl');
@@ -26,10 +25,10 @@ export async function runPhases(
   onChunkDone?: (index: number) => Promise<void>,
   onResult?: (line: RealtimeResultLine, index: number) => void,
 ): Promise<void> {
-  const { jobDir, state, jobOptions, emit, realtime, deadline } = ctx;
+  const { jobDir, store, state, jobOptions, emit, realtime, deadline } = ctx;
   if (state.chunks.length > 0 && state.mode === 'realtime') {
     if (state.phase === 'prepared') {
-      const manifest = await loadManifest(jobDir);
+      const manifest = await store.readManifest();
       const total = state.chunks.reduce((n, c) => n + c.requests, 0);
       emit({ type: 'phase', phase: 'submit', message: `sending ${total} request${total === 1 ? '' : 's'} to /v1/chat/completions (realtime) from ${jobDir}` });
       await realtime.run(
@@ -41,7 +40,7 @@ export async function runPhases(
         onResult,
       );
       state.phase = 'submitted';
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
     }
     await retryRounds(ctx);
   } else if (state.chunks.length > 0) {
@@ -49,7 +48,7 @@ export async function runPhases(
       emit({ type: 'phase', phase: 'submit', message: `running ${state.chunks.length} batch${state.chunks.length === 1 ? '' : 'es'} in ${jobDir}` });
       await driveJob(jobDir, jobOptions, deadline);
       state.phase = 'submitted';
-      await saveRunState(jobDir, state);
+      await store.writeRunState(state);
     }
     // Before any retry round is planned: the leftovers of batches cancelled as stragglers (not a retry).
     await finishStragglers(ctx);
@@ -57,7 +56,7 @@ export async function runPhases(
   } else if (state.phase === 'prepared') {
     state.phase = 'submitted';
     state.retriesDone = true;
-    await saveRunState(jobDir, state);
+    await store.writeRunState(state);
   }
 }
 

@@ -4,13 +4,13 @@ import { join, resolve } from 'node:path';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { compileAnswerSchema, loadAnswerSchema, type AnswerSchema } from '../answers/answer-schema.js';
-import { loadManifest, writeManifest } from '../job/manifest.js';
+import type { JobStore } from '../state/job-store.js';
 import { resolveOutputFormat } from '../output/output-format.js';
 import { RequestFieldsSchema, CHAT_PARAM_FIELDS } from '../request/request-options.js';
 import { parseSize } from '../chunk/size.js';
 import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
-import type { RunSettings, RunState } from './run-state.js';
+import type { RunSettings, RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
@@ -200,11 +200,11 @@ export function checkSameStream(settings: RunSettings, fresh: SpooledInput | nul
  * True while a run has sent nothing that costs money: not prepared yet, or prepared with no upload started, no
  * realtime request and no retry round. Such a run may be started over with other options.
  */
-export async function nothingSent(jobDir: string, state: RunState): Promise<boolean> {
+export async function nothingSent(store: JobStore, state: RunState): Promise<boolean> {
   if (state.phase === 'init') return true;
   if (state.phase !== 'prepared' || state.rounds.length > 0 || state.stragglers.length > 0) return false;
-  if (state.mode === 'realtime' && (await stat(join(jobDir, 'realtime')).catch(() => null)) !== null) return false;
-  const manifest = state.chunks.length === 0 ? null : await loadManifest(jobDir).catch(() => undefined);
+  if (state.mode === 'realtime' && (await stat(join(store.dir, 'realtime')).catch(() => null)) !== null) return false;
+  const manifest = state.chunks.length === 0 ? null : await store.readManifest().catch(() => undefined);
   if (manifest === undefined) return false;
   return !manifest?.parts.some((p) => p.uploadStartedAt !== undefined || p.fileId !== undefined || p.createStartedAt !== undefined || p.batchId !== undefined);
 }
@@ -224,8 +224,8 @@ export function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJob
  * A rerun may change the completion window until a batch create was attempted (the manifest's window is
  * what batches are created with), so a run stuck on a window the API refuses can be fixed in place.
  */
-export async function overrideWindow(jobDir: string, state: RunState, window: string): Promise<void> {
-  const manifest = state.phase === 'init' ? null : await loadManifest(jobDir).catch(() => null);
+export async function overrideWindow(store: JobStore, state: RunState, window: string): Promise<void> {
+  const manifest = state.phase === 'init' ? null : await store.readManifest().catch(() => null);
   if (manifest?.parts.some((p) => p.createStartedAt !== undefined || p.batchId !== undefined)) {
     throw new KbatchError(
       'JOB_MISMATCH',
@@ -234,7 +234,7 @@ export async function overrideWindow(jobDir: string, state: RunState, window: st
     );
   }
   state.settings.window = window;
-  if (manifest && manifest.window !== window) await writeManifest(jobDir, { ...manifest, window });
+  if (manifest && manifest.window !== window) await store.writeManifest({ ...manifest, window });
 }
 
 /** Realtime settings given on a rerun replace the stored ones; the mode only until it is settled. */

@@ -10,7 +10,7 @@ import { outputStream } from '../output/output-stream.js';
 import { resolveOutputFormat, type OutputFormat } from '../output/output-format.js';
 import type { JoinedRow } from '../join/skipped-rows.js';
 import type { ResolvedRunJobOptions, RunSummary } from './run-options.js';
-import type { RunSettings } from './run-state.js';
+import type { RunSettings } from '../state/run-state.js';
 
 /** Where a run's rows go: a path (`-` = the `stdout` option), a caller's Writable, or nowhere. */
 export interface SinkTargets {

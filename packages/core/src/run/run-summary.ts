@@ -1,10 +1,10 @@
 // The outcome of a run, as data and as text.
-import type { JobManifest } from '../job/manifest.js';
+import type { JobManifest } from '../state/manifest.js';
 import { summarizeJob } from '../job/summary.js';
 import type { JobSummary } from '../job/types.js';
 import type { JobJoinReport } from '../join/ordered-join.js';
 import type { RunSummary } from './run-options.js';
-import type { RunState } from './run-state.js';
+import type { RunState } from '../state/run-state.js';
 
 /** The join's counts plus the tokens of every attempt (superseded ones included). */
 export interface RunJoinReport extends JobJoinReport {

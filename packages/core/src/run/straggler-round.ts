@@ -8,11 +8,10 @@ import { jobPath } from '../job/create-job.js';
 import { crashPoint } from '../job/crash-point.js';
 import { customIdOf, readFileLines } from '../job/lines.js';
 import { isUnrunLine } from '../job/classify.js';
-import { loadManifest, type JobPart } from '../job/manifest.js';
+import type { JobPart } from '../state/manifest.js';
 import { parseResultText, resultFilesOf } from '../job/retry-owners.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunPhaseContext } from './phase-context.js';
-import { saveRunState } from './run-state.js';
 
 /** Job-relative directory of the straggler leftovers' request files. */
 const STRAGGLER_DIR = join('run', 'stragglers');
@@ -25,9 +24,9 @@ const STRAGGLER_DIR = join('run', 'stragglers');
  * unanswered). Requests the batch answered — before or while it was cancelled — are never sent again. Not a retry
  * round: runs whatever `retries` is. Skipped for a job the user cancelled (nothing new is sent for it).
  */
-export async function finishStragglers(ctx: Pick<RunPhaseContext, 'jobDir' | 'state' | 'emit' | 'realtime'>): Promise<void> {
-  const { jobDir, state, emit, realtime } = ctx;
-  const manifest = await loadManifest(jobDir);
+export async function finishStragglers(ctx: Pick<RunPhaseContext, 'jobDir' | 'store' | 'state' | 'emit' | 'realtime'>): Promise<void> {
+  const { jobDir, store, state, emit, realtime } = ctx;
+  const manifest = await store.readManifest();
   for (const part of manifest.parts) {
     if (!part.straggler || !part.done || manifest.cancelledAt || state.stragglers.some((s) => s.part === part.index)) continue;
     const file = join(STRAGGLER_DIR, `part-${part.index}.jsonl`);
@@ -42,7 +41,7 @@ export async function finishStragglers(ctx: Pick<RunPhaseContext, 'jobDir' | 'st
     }
     const requests = complete ? await writeLeftovers(jobDir, part, file) : 0;
     state.stragglers.push({ part: part.index, file, requests, results: join(REALTIME_DIR, 'stragglers', `part-${part.index}.results.jsonl`), finished: requests === 0 });
-    await saveRunState(jobDir, state);
+    await store.writeRunState(state);
     crashPoint('run-after-straggler-plan');
   }
   for (const leftovers of state.stragglers) {
@@ -60,7 +59,7 @@ export async function finishStragglers(ctx: Pick<RunPhaseContext, 'jobDir' | 'st
       leftovers.requests,
     );
     leftovers.finished = true;
-    await saveRunState(jobDir, state);
+    await store.writeRunState(state);
   }
 }
 

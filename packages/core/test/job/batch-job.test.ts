@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runBatchJob, resumeJob } from '../../src/job/batch-job.js';
 import { readJobResults } from '../../src/job/read-job-results.js';
-import { loadManifest, writeManifest } from '../../src/job/manifest.js';
+import { loadManifest, writeManifest } from '../../src/state/manifest.js';
 import { scanFile } from '../../src/job/lines.js';
 import { uploadFile } from '../../src/client/upload-file.js';
 import { addChunks, createJob } from '../../src/job/create-job.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createJob, resolveChunkFiles } from '../../src/job/create-job.js';
 import { cancelJob } from '../../src/job/job-commands.js';
 import { resumeJob } from '../../src/job/batch-job.js';
-import { loadManifest } from '../../src/job/manifest.js';
+import { loadManifest } from '../../src/state/manifest.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { writeChunks } from './fixtures.js';
 

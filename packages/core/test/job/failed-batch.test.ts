@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failedBatchErrors, MAX_LISTED_ERRORS } from '../../src/job/failed-batch.js';
-import type { LineError } from '../../src/job/manifest.js';
+import type { LineError } from '../../src/state/manifest.js';
 
 const errorAt = (line: number, code: string): LineError => ({ line, customId: `r${line}`, code, message: `line ${line} is bad` });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createJob } from '../../src/job/create-job.js';
-import { ManifestStore, type JobPart } from '../../src/job/manifest.js';
+import { ManifestStore, type JobPart } from '../../src/state/manifest.js';
 import { scanFile } from '../../src/job/lines.js';
 import { finishPart } from '../../src/job/finish-part.js';
 import type { JobContext } from '../../src/job/context.js';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJobResultEntries } from '../../src/job/read-job-results.js';
-import { JobManifestSchema, type JobManifest } from '../../src/job/manifest.js';
+import { JobManifestSchema, type JobManifest } from '../../src/state/manifest.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const ok = (id: string) => JSON.stringify({ custom_id: id, response: { status_code: 200, body: {} }, error: null });

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJob } from '../../src/job/create-job.js';
-import { ManifestStore } from '../../src/job/manifest.js';
+import { ManifestStore } from '../../src/state/manifest.js';
 import { scanFile } from '../../src/job/lines.js';
 import { repairParts } from '../../src/job/repair-parts.js';
 import type { JobEvent } from '../../src/job/types.js';

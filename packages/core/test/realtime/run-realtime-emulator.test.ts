@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmulator } from '@kbatch/emulator';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAnsweredIds } from '../../src/realtime/answers-log.js';
+import { loadAnsweredIds } from '../../src/state/answers-log.js';
 import { realtimeClientFor, type RealtimeTransport } from '../../src/realtime/fast-client.js';
 import { runRealtime, type RunRealtimeOptions } from '../../src/realtime/run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';

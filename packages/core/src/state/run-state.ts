@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { KbatchError } from '../errors.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
-import { InputFingerprintSchema } from './input-fingerprint.js';
+import { parseStateFile } from './state-file.js';
+import { InputFingerprintSchema } from '../run/input-fingerprint.js';
 import { InputEncodingSchema } from '../records/read-options.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
@@ -121,18 +121,7 @@ export async function loadRunState(jobDir: string): Promise<RunState | null> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw err;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new KbatchError('JOB_INVALID', `${file} is not valid JSON`, { file, cause });
-  }
-  const parsed = RunStateSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new KbatchError('JOB_INVALID', `${file} is not a kbatch run state: \`${issue.path.join('.')}\` ${issue.message}`, { file, cause: parsed.error });
-  }
-  return parsed.data;
+  return parseStateFile(file, text, RunStateSchema, 'run state');
 }
 
 /**

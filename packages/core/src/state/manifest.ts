@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
+import { parseStateFile } from './state-file.js';
+import { DirectoryJobStore, type JobStore } from './job-store.js';
 
 /** The manifest file inside a job directory. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -116,21 +118,7 @@ export async function loadManifest(jobDir: string): Promise<JobManifest> {
     }
     throw cause;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new KbatchError('JOB_INVALID', `${file} is not valid JSON`, { file, cause });
-  }
-  const result = JobManifestSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new KbatchError('JOB_INVALID', `${file} is not a kbatch manifest: \`${issue.path.join('.')}\` ${issue.message}`, {
-      file,
-      cause: result.error,
-    });
-  }
-  return result.data;
+  return parseStateFile(file, text, JobManifestSchema, 'manifest');
 }
 
 /**
@@ -144,28 +132,39 @@ export async function writeManifest(jobDir: string, manifest: JobManifest): Prom
 
 
 /**
- * The in-memory manifest of a running job plus serialized, atomic saves.
+ * The in-memory manifest of a running job plus serialized, atomic saves through its {@link JobStore}.
  * Mutate `manifest` synchronously, then `await save()`; concurrent saves are queued so none is lost.
  */
 export class ManifestStore {
   private queue: Promise<void> = Promise.resolve();
   private lock: Promise<void> = Promise.resolve();
+  /** Where the manifest (and the rest of the job's state) is saved. */
+  readonly jobStore: JobStore;
 
+  /** @param job - the job's store, or its directory (then the directory store) */
   constructor(
-    readonly jobDir: string,
+    job: JobStore | string,
     readonly manifest: JobManifest,
-  ) {}
-
-  /** Open the manifest of an existing job. */
-  static async open(jobDir: string): Promise<ManifestStore> {
-    return new ManifestStore(jobDir, await loadManifest(jobDir));
+  ) {
+    this.jobStore = typeof job === 'string' ? new DirectoryJobStore(job) : job;
   }
 
-  /** Persist the current state (resolves once this state, or a later one, is on disk). */
+  /** The job directory: where the part's data files (chunks, results) are. */
+  get jobDir(): string {
+    return this.jobStore.dir;
+  }
+
+  /** Open the manifest of an existing job. */
+  static async open(job: JobStore | string): Promise<ManifestStore> {
+    const jobStore = typeof job === 'string' ? new DirectoryJobStore(job) : job;
+    return new ManifestStore(jobStore, await jobStore.readManifest());
+  }
+
+  /** Persist the current state (resolves once this state, or a later one, is saved). */
   save(): Promise<void> {
     const run = async () => {
       this.manifest.updatedAt = new Date().toISOString();
-      await writeManifest(this.jobDir, this.manifest);
+      await this.jobStore.writeManifest(this.manifest);
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => {});

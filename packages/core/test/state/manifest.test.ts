@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ancestorsOf, loadManifest, rootOf, writeManifest, ManifestStore, type JobManifest } from '../../src/job/manifest.js';
+import { ancestorsOf, loadManifest, rootOf, writeManifest, ManifestStore, type JobManifest } from '../../src/state/manifest.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const manifest = (): JobManifest => ({

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { acquireJobLock, acquireWithHooks, LOCK_FILE } from '../../src/job/lock.js';
+import { acquireJobLock, acquireWithHooks, LOCK_FILE } from '../../src/state/lock.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 describe('acquireJobLock', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadAnsweredIds, openAnswersLog, repairAnswersLog } from '../../src/realtime/answers-log.js';
+import { loadAnsweredIds, openAnswersLog, repairAnswersLog } from '../../src/state/answers-log.js';
 import type { RealtimeResultLine } from '../../src/realtime/types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 

@@ -1,0 +1,8 @@
+// Where the job state lives: the store interface, its job-directory implementation and the state's schemas and types.
+// The state files' names and loaders are engine parts (see ../internal.ts).
+export { directoryStore, DirectoryJobStore } from './job-store.js';
+export type { JobStore, JobLockScope, OpenedAnswersLog } from './job-store.js';
+export { JobManifestSchema, JobPartSchema } from './manifest.js';
+export type { JobManifest, JobPart, LineError } from './manifest.js';
+export { RunStateSchema } from './run-state.js';
+export type { RunState, RunSettings } from './run-state.js';

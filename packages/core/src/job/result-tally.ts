@@ -71,14 +71,19 @@ export class ResultTally {
 const TAIL = ',"error":null}';
 const RESPONSE = '"response":{"status_code":';
 const CUSTOM_ID = '"custom_id":"';
+const TAIL_BYTES = Buffer.from(TAIL);
+/** How much of a line the download tally decodes to find its status. */
+const HEAD_BYTES = 512;
 
 /**
  * For a success line in the usual shape, its custom_id when `wantId` (else null; null too when not read before
  * `response`); undefined for any other line (then it is parsed).
  */
 function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefined {
-  if (line.length < 40 || line[0] !== 0x7b) return undefined;
-  const head = successHead(line.toString('latin1'));
+  const n = line.length;
+  if (n < 40 || line[0] !== 0x7b || line.compare(TAIL_BYTES, 0, TAIL_BYTES.length, n - TAIL_BYTES.length, n) !== 0) return undefined;
+  // Only the head is read (members before `response` that run past it send the line to the full parse).
+  const head = successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true);
   if (head === undefined) return undefined;
   return wantId && head.idStart !== -1 ? line.toString('utf8', head.idStart, head.idEnd) : null;
 }
@@ -88,10 +93,11 @@ function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefine
  * and its custom_id (`idStart`/`idEnd`, -1 when not met before `response`); undefined for any other line.
  * `text` is the line's bytes as latin1 (one char a byte: indexes are byte offsets, and string searches cost no
  * call into Buffer). Reads the top-level members in order while they are plain strings, up to
- * `"response":{"status_code":2NN`, and requires the line to end with the top-level `,"error":null}`.
+ * `"response":{"status_code":2NN`, and requires the line to end with the top-level `,"error":null}` (`endsWell`:
+ * already checked by a caller that passes only the line's head).
  */
-export function successHead(text: string): { idStart: number; idEnd: number; statusEnd: number } | undefined {
-  if (text.length < 40 || text.charCodeAt(0) !== 0x7b || !text.endsWith(TAIL)) return undefined;
+export function successHead(text: string, endsWell = text.endsWith(TAIL)): { idStart: number; idEnd: number; statusEnd: number } | undefined {
+  if (text.length < 40 || text.charCodeAt(0) !== 0x7b || !endsWell) return undefined;
   let pos = 1;
   let idStart = -1;
   let idEnd = -1;

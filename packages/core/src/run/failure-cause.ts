@@ -61,6 +61,9 @@ function answerCause(answerError: unknown): FailureCause | null {
   return answerError === null || answerError === undefined ? null : { cause: 'invalid_answer', retry: true };
 }
 
+/** How many distinct answers {@link latestCauses} remembers the verdict of (memory stays small whatever the answers). */
+const JUDGED_ANSWERS = 1_000;
+
 /**
  * {@link resultCause} of each request's latest result ("last attempt wins", as `latestResults` picks it), judged
  * once: a success of the usual shape from its answer's bytes (see {@link quickAnswer}), any other line parsed.
@@ -71,10 +74,18 @@ export async function latestCauses(
   plan: JoinPlan,
   visit: (customId: string, cause: FailureCause | null) => void,
 ): Promise<void> {
+  // Answers repeat (a few labels): each distinct short one is judged once, up to JUDGED_ANSWERS of them.
+  const judged = new Map<string, FailureCause | null>();
+  const judge = (answer: string): FailureCause | null => {
+    if (judged.has(answer)) return judged.get(answer)!;
+    const cause = answerCause(plan.answers.parse(answer, null).error);
+    if (judged.size < JUDGED_ANSWERS && answer.length <= 64) judged.set(answer, cause);
+    return cause;
+  };
   await walkAttempts(jobDir, groups, ({ customId, superseded, at, result }) => {
     if (superseded) return;
     const answer = result ? undefined : quickAnswer(at!.buf, at!.start, at!.end);
-    if (answer !== undefined) return visit(customId, answerCause(plan.answers.parse(answer, null).error));
+    if (answer !== undefined) return visit(customId, judge(answer));
     const parsed = result ?? parseResultLine(at!.buf.toString('utf8', at!.start, at!.end), { file: at!.file, line: at!.line });
     visit(parsed.customId, resultCause(parsed, plan));
   });

@@ -77,7 +77,8 @@ function restIsPlain(text: string, from: number): boolean {
       }
     }
   }
-  return choiceEnd !== -1;
+  // Balanced to the end: choices, body, response and the line itself close (a torn line goes to the parse).
+  return choiceEnd !== -1 && depth === -4;
 }
 
 /** Index of the quote closing a string whose text starts at `from`, or -1 (also for an escape). */

@@ -41,6 +41,7 @@ describe('quickAnswer', () => {
       line(body(choice('"a"'))).replace('"request_id":"req_1"', '"request_id":"r\\"1"'),
       '{"custom_id":"row-1","response":null,"error":{"code":"batch_expired","message":"expired"}}',
       line(body(choice('"a"'))).slice(0, -30), // torn
+      line(body(choice('"a"'))).replace('"total_tokens":6}', '"total_tokens":6'), // unbalanced
       'not json at all, but long enough to be looked at',
     ];
     for (const text of others) expect(quick(text), text).toBeUndefined();

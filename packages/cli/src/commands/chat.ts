@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
 import { streamChat, type StreamChatOptions } from '@kbatch/core';
-import { startEmulator } from '@kbatch/emulator';
 import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
 import { collectArg, numberArg, withFlagNames } from '../flags/index.js';
 import type { CliIo } from '../io.js';
@@ -51,7 +50,7 @@ Examples:
   $ kbatch chat "Is this review positive? Answer with exactly one of these labels: yes, no" --local`,
     )
     .action(async (question: string, flags: ChatFlags) => {
-      const emulator = flags.local ? await startEmulator({}) : undefined;
+      const emulator = flags.local ? await (await import('@kbatch/emulator')).startEmulator({}) : undefined;
       try {
         await ask(question, emulator ? { ...flags, apiKey: 'local-emulator', baseUrl: emulator.baseURL } : flags, io);
       } finally {

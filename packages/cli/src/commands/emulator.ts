@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KbatchError } from '@kbatch/core';
-import { EmulatorOptionError, startEmulator, type EmulatorOptions, type Emulator } from '@kbatch/emulator';
+import type { EmulatorOptions, Emulator } from '@kbatch/emulator';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -97,6 +97,8 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
  * when `stop` resolves (SIGINT/SIGTERM in the real CLI).
  */
 export async function runEmulatorCommand(flags: EmulatorFlags, io: CliIo, stop: Promise<unknown>): Promise<void> {
+  // Loaded when the command runs: other commands never need the emulator's modules.
+  const { EmulatorOptionError, startEmulator } = await import('@kbatch/emulator');
   let emu: Emulator;
   try {
     emu = await startEmulator(emulatorOptionsFromFlags(flags, io.env, io.cwd));

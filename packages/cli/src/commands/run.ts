@@ -2,7 +2,6 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
-import { startEmulator } from '@kbatch/emulator';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
@@ -205,7 +204,8 @@ type RunCommandFlags = JobFlags & { local?: boolean; verbose?: boolean };
  */
 async function runAndReport(cmd: Command, flags: RunCommandFlags, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
   const jobOptions = jobOptionsGiven(cmd, flags);
-  const emulator = flags.local ? await startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 }) : undefined;
+  // Loaded only for --local: a run against a server never needs the emulator's modules.
+  const emulator = flags.local ? await (await import('@kbatch/emulator')).startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 }) : undefined;
   const clientFlags = emulator ? { ...flags, apiKey: 'local-emulator', baseUrl: emulator.baseURL } : flags;
   if (emulator && cmd.getOptionValueSource('pollInterval') === 'default') jobOptions.pollIntervalMs = 100;
   const mode = progressMode(flags);

@@ -11,14 +11,14 @@ const READ_BYTES = 1 << 20;
  * or a lone `\r` (as node:readline splits them); a last line without a newline counts; lines of whitespace only
  * are numbered but not yielded. Read in 1 MiB blocks split with indexOf (no readline, no regexp).
  */
-export async function* readFileLines(path: string): AsyncGenerator<{ line: number; text: string }> {
+export async function* readFileLines(path: string, skip?: LineSkip): AsyncGenerator<{ line: number; text: string }> {
   const handle = await open(path, 'r');
   let isOpen = true;
   try {
     const size = Math.min(READ_BYTES, (await handle.stat()).size + 1);
     let block = Buffer.allocUnsafe(size);
     let ahead = Buffer.allocUnsafe(size);
-    const lines = new LineBreaker();
+    const lines = new LineBreaker(skip);
     let got = (await handle.read(block, 0, size, null)).bytesRead;
     while (got > 0) {
       // One block read ahead: the end of the file is known (and the file closed) before its last lines are handed
@@ -38,8 +38,13 @@ export async function* readFileLines(path: string): AsyncGenerator<{ line: numbe
   }
 }
 
+/** Says from a line's bytes `buf[start, end)` that it is not wanted: it is numbered but neither decoded nor yielded. */
+export type LineSkip = (buf: Buffer, start: number, end: number) => boolean;
+
 /** Splits blocks of bytes into numbered, decoded, non-blank lines (the core of {@link readFileLines}). */
 export class LineBreaker {
+  constructor(private readonly skip?: LineSkip) {}
+
   private line = 0;
   private rest: Buffer | undefined;
   /** The last block ended with `\r`: a `\n` opening the next block belongs to it. */
@@ -86,7 +91,8 @@ export class LineBreaker {
     if (this.rest !== undefined) {
       text = Buffer.concat([this.rest, block.subarray(start, end)]).toString('utf8');
       this.rest = undefined;
-    } else text = block.toString('utf8', start, end);
+    } else if (this.skip?.(block, start, end)) return;
+    else text = block.toString('utf8', start, end);
     const first = text.charCodeAt(0);
     // Most lines start with `{`: only the others need the (Unicode-aware) blank test.
     if (first > 0x20 && first < 0x7f ? true : text.trim() !== '') out.push({ line: this.line, text });
@@ -138,6 +144,26 @@ export function customIdOf(text: string): string | null {
     return null;
   }
 }
+
+/**
+ * {@link customIdOf} of a line kbatch wrote, read from its bytes `buf[start, end)` without decoding the line;
+ * undefined for any other line (then decode it and ask customIdOf).
+ */
+export function customIdOfBytes(buf: Buffer, start: number, end: number): string | undefined {
+  if (end - start < ID_BYTES.length + 2 || buf[end - 1] !== 0x7d || buf.compare(ID_BYTES, 0, ID_BYTES.length, start, start + ID_BYTES.length) !== 0) return undefined;
+  const from = start + ID_BYTES.length;
+  for (let i = from; i < end; i++) {
+    const b = buf[i]!;
+    if (b === 0x22) {
+      const next = buf[i + 1];
+      return next === 0x2c || next === 0x7d ? buf.toString('utf8', from, i) : undefined;
+    }
+    if (b === 0x5c || b < 0x20) return undefined;
+  }
+  return undefined;
+}
+
+const ID_BYTES = Buffer.from(ID_HEAD);
 
 // A raw control character makes the line invalid JSON: the full parse decides.
 function hasControl(s: string): boolean {

@@ -68,47 +68,65 @@ export class ResultTally {
   }
 }
 
-const TAIL = Buffer.from(',"error":null}');
-const RESPONSE = Buffer.from('"response":{"status_code":');
-const CUSTOM_ID = Buffer.from('"custom_id":"');
+const TAIL = ',"error":null}';
+const RESPONSE = '"response":{"status_code":';
+const CUSTOM_ID = '"custom_id":"';
+const TAIL_BYTES = Buffer.from(TAIL);
+/** How much of a line the download tally decodes to find its status. */
+const HEAD_BYTES = 512;
 
 /**
  * For a success line in the usual shape, its custom_id when `wantId` (else null; null too when not read before
- * `response`); undefined for any other line (then it is parsed). Reads the top-level members in order while they
- * are plain strings, up to `"response":{"status_code":NNN`, and requires the line to end with the top-level
- * `,"error":null}`. Compares bytes: no string is made unless the id is wanted.
+ * `response`); undefined for any other line (then it is parsed).
  */
 function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefined {
   const n = line.length;
-  if (n < 40 || line[0] !== 0x7b || !startsAt(line, TAIL, n - TAIL.length)) return undefined;
+  if (n < 40 || line[0] !== 0x7b || line.compare(TAIL_BYTES, 0, TAIL_BYTES.length, n - TAIL_BYTES.length, n) !== 0) return undefined;
+  // Only the head is read (members before `response` that run past it send the line to the full parse).
+  const head = successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true);
+  if (head === undefined) return undefined;
+  return wantId && head.idStart !== -1 ? line.toString('utf8', head.idStart, head.idEnd) : null;
+}
+
+/**
+ * Where a success line in the usual shape has its status code (`statusEnd`: the index after its three digits)
+ * and its custom_id (`idStart`/`idEnd`, -1 when not met before `response`); undefined for any other line.
+ * `text` is the line's bytes as latin1 (one char a byte: indexes are byte offsets, and string searches cost no
+ * call into Buffer). Reads the top-level members in order while they are plain strings, up to
+ * `"response":{"status_code":2NN`, and requires the line to end with the top-level `,"error":null}` (`endsWell`:
+ * already checked by a caller that passes only the line's head).
+ */
+export function successHead(text: string, endsWell = text.endsWith(TAIL)): { idStart: number; idEnd: number; statusEnd: number } | undefined {
+  if (text.length < 40 || text.charCodeAt(0) !== 0x7b || !endsWell) return undefined;
   let pos = 1;
-  let id: string | null = null;
+  let idStart = -1;
+  let idEnd = -1;
   for (let member = 0; member < 8; member++) {
-    if (startsAt(line, RESPONSE, pos)) {
+    if (text.startsWith(RESPONSE, pos)) {
       pos += RESPONSE.length;
-      const after = line[pos + 3];
-      if (!isDigit(line[pos]) || !isDigit(line[pos + 1]) || !isDigit(line[pos + 2]) || (after !== 0x2c && after !== 0x7d)) return undefined;
-      return line[pos] === 0x32 ? id : undefined; // 2xx
+      const after = text.charCodeAt(pos + 3);
+      if (!isDigit(text.charCodeAt(pos)) || !isDigit(text.charCodeAt(pos + 1)) || !isDigit(text.charCodeAt(pos + 2)) || (after !== 0x2c && after !== 0x7d)) return undefined;
+      return text.charCodeAt(pos) === 0x32 ? { idStart, idEnd, statusEnd: pos + 3 } : undefined; // 2xx
     }
-    if (line[pos] !== 0x22) return undefined;
-    const isId = startsAt(line, CUSTOM_ID, pos);
-    const keyEnd = line.indexOf(0x22, pos + 1);
-    if (keyEnd === -1 || line[keyEnd + 1] !== 0x3a || line[keyEnd + 2] !== 0x22) return undefined;
+    if (text.charCodeAt(pos) !== 0x22) return undefined;
+    const isId = text.startsWith(CUSTOM_ID, pos);
+    const keyEnd = text.indexOf('"', pos + 1);
+    if (keyEnd === -1 || text.charCodeAt(keyEnd + 1) !== 0x3a || text.charCodeAt(keyEnd + 2) !== 0x22) return undefined;
     // Any member before `response` must be a string without escapes (then its end is the next quote).
     const valueStart = keyEnd + 3;
-    const valueEnd = line.indexOf(0x22, valueStart);
-    const escape = line.indexOf(0x5c, pos + 1);
-    if (valueEnd === -1 || line[valueEnd + 1] !== 0x2c || (escape !== -1 && escape < valueEnd)) return undefined;
-    if (isId && wantId) id = line.toString('utf8', valueStart, valueEnd);
+    const valueEnd = text.indexOf('"', valueStart);
+    if (valueEnd === -1 || text.charCodeAt(valueEnd + 1) !== 0x2c || hasBackslash(text, pos + 1, valueEnd)) return undefined;
+    if (isId) [idStart, idEnd] = [valueStart, valueEnd];
     pos = valueEnd + 2;
   }
   return undefined;
 }
 
-function startsAt(line: Buffer, bytes: Buffer, at: number): boolean {
-  return at >= 0 && at + bytes.length <= line.length && line.compare(bytes, 0, bytes.length, at, at + bytes.length) === 0;
+function hasBackslash(text: string, from: number, to: number): boolean {
+  const at = text.indexOf('\\', from);
+  return at !== -1 && at < to;
 }
 
-function isDigit(b: number | undefined): boolean {
-  return b !== undefined && b >= 0x30 && b <= 0x39;
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }

@@ -1,8 +1,10 @@
 // Why a request's latest result is not a success, and whether sending it again can change that.
-import type { BatchResult } from '../join/result-line.js';
+import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { EXPIRED_CODE } from '../job/expired-leftovers.js';
 import { BATCH_FAILED_CODE, BATCH_NO_CAUSE_CODE } from '../job/validation-results.js';
+import { walkAttempts, type AttemptSource } from '../job/attempts.js';
+import { quickAnswer } from './quick-answer.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {
@@ -29,7 +31,7 @@ const DETERMINISTIC_CODE = /not_found|too_long|too_large|too_many_requests|inval
  * @example failureCause(parseResultLine(line), null) // { cause: 'http_400', retry: false }
  */
 export function failureCause(result: BatchResult, answerError: unknown): FailureCause | null {
-  if (result.ok) return answerError === null || answerError === undefined ? null : { cause: 'invalid_answer', retry: true };
+  if (result.ok) return answerCause(answerError);
   const code = errorCode(result.body);
   const status = result.statusCode;
   if (status !== null && (status < 200 || status >= 300)) {
@@ -52,6 +54,41 @@ export function failureCause(result: BatchResult, answerError: unknown): Failure
 /** {@link failureCause} of a result with its answer checked by the plan's labels/schema: what rounds resend and a streamed row treats as final. */
 export function resultCause(result: BatchResult, plan: JoinPlan): FailureCause | null {
   return failureCause(result, result.ok ? plan.answers.parse(result.response ?? '', result.logprobs).error : null);
+}
+
+/** The cause of a successful result whose answer the labels/schema judged (null when accepted). */
+function answerCause(answerError: unknown): FailureCause | null {
+  return answerError === null || answerError === undefined ? null : { cause: 'invalid_answer', retry: true };
+}
+
+/** How many distinct answers {@link latestCauses} remembers the verdict of (memory stays small whatever the answers). */
+const JUDGED_ANSWERS = 1_000;
+
+/**
+ * {@link resultCause} of each request's latest result ("last attempt wins", as `latestResults` picks it), judged
+ * once: a success of the usual shape from its answer's bytes (see {@link quickAnswer}), any other line parsed.
+ */
+export async function latestCauses(
+  jobDir: string,
+  groups: readonly AttemptSource[][],
+  plan: JoinPlan,
+  visit: (customId: string, cause: FailureCause | null) => void,
+): Promise<void> {
+  // Answers repeat (a few labels): each distinct short one is judged once, up to JUDGED_ANSWERS of them.
+  const judged = new Map<string, FailureCause | null>();
+  const judge = (answer: string): FailureCause | null => {
+    if (judged.has(answer)) return judged.get(answer)!;
+    const cause = answerCause(plan.answers.parse(answer, null).error);
+    if (judged.size < JUDGED_ANSWERS && answer.length <= 64) judged.set(answer, cause);
+    return cause;
+  };
+  await walkAttempts(jobDir, groups, ({ customId, superseded, at, result }) => {
+    if (superseded) return;
+    const answer = result ? undefined : quickAnswer(at!.buf, at!.start, at!.end);
+    if (answer !== undefined) return visit(customId, judge(answer));
+    const parsed = result ?? parseResultLine(at!.buf.toString('utf8', at!.start, at!.end), { file: at!.file, line: at!.line });
+    visit(parsed.customId, resultCause(parsed, plan));
+  });
 }
 
 /** `error.code` of a response body, or `code` of a line's own error object. */

@@ -4,11 +4,11 @@ import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { jobPath } from '../job/create-job.js';
-import { customIdOf, readFileLines } from '../job/lines.js';
+import { customIdOf, customIdOfBytes, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../state/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { attemptGroups, chunkSources, latestResults, retrySources } from '../job/attempts.js';
-import { resultCause } from './failure-cause.js';
+import { attemptGroups, chunkSources, retrySources } from '../job/attempts.js';
+import { latestCauses } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunState } from '../state/run-state.js';
@@ -65,9 +65,8 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
   for (const attempt of previous) {
     // Succeeded, or failed for a cause a retry cannot change: not sent again.
     const settled = new Set<string>();
-    await latestResults(jobDir, [attempt.sources], (result) => {
-      const cause = resultCause(result, plan);
-      if (cause?.retry !== true) settled.add(result.customId);
+    await latestCauses(jobDir, [attempt.sources], plan, (customId, cause) => {
+      if (cause?.retry !== true) settled.add(customId);
       if (cause !== null && !cause.retry) notRetried[cause.cause] = (notRetried[cause.cause] ?? 0) + 1;
     });
     let segment: { out: ReturnType<typeof createWriteStream>; entry: PlannedRetry } | undefined;
@@ -78,7 +77,12 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
       planned.push(segment.entry);
       segment = undefined;
     };
-    for await (const { text } of readFileLines(jobPath(jobDir, attempt.file))) {
+    // Settled requests are passed over from their bytes (most are: their lines are not decoded).
+    const isSettled = (buf: Buffer, start: number, end: number): boolean => {
+      const id = customIdOfBytes(buf, start, end);
+      return id !== undefined && settled.has(id);
+    };
+    for await (const { text } of readFileLines(jobPath(jobDir, attempt.file), isSettled)) {
       const id = customIdOf(text);
       if (id !== null && settled.has(id)) continue;
       const batch = packer.add(text);
@@ -104,8 +108,7 @@ export async function finalNotRetried(run: RoundInputs, manifest: JobManifest): 
   const { jobDir, state, plan } = run;
   const counts: Record<string, number> = {};
   for (const chunk of state.chunks) {
-    await latestResults(jobDir, attemptGroups(state, manifest, chunk.part), (result) => {
-      const cause = resultCause(result, plan);
+    await latestCauses(jobDir, attemptGroups(state, manifest, chunk.part), plan, (_customId, cause) => {
       if (cause !== null && !cause.retry) counts[cause.cause] = (counts[cause.cause] ?? 0) + 1;
     });
   }

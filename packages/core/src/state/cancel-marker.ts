@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -22,8 +23,11 @@ export async function writeCancelMarker(jobDir: string): Promise<string> {
 
 /** The time of a recorded cancel request, or undefined. */
 export async function readCancelMarker(jobDir: string): Promise<string | undefined> {
+  const file = join(jobDir, CANCEL_MARKER_FILE);
+  // Asked on every poll: one stat while there is no marker (no open, no error object made).
+  if (!existsSync(file)) return undefined;
   try {
-    const text = (await readFile(join(jobDir, CANCEL_MARKER_FILE), 'utf8')).trim();
+    const text = (await readFile(file, 'utf8')).trim();
     return text || new Date().toISOString();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

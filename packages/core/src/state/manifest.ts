@@ -126,8 +126,12 @@ export async function loadManifest(jobDir: string): Promise<JobManifest> {
  * A crash leaves either the old or the new manifest, never a torn one.
  */
 export async function writeManifest(jobDir: string, manifest: JobManifest): Promise<void> {
-  await mkdir(jobDir, { recursive: true });
-  await writeJsonAtomic(join(jobDir, MANIFEST_FILE), manifest);
+  // The directory exists on every save but the first: make it only when the write says it is missing.
+  await writeJsonAtomic(join(jobDir, MANIFEST_FILE), manifest).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    await mkdir(jobDir, { recursive: true });
+    await writeJsonAtomic(join(jobDir, MANIFEST_FILE), manifest);
+  });
 }
 
 

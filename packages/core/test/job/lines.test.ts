@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { customIdOf, LineBreaker, readFileLines } from '../../src/job/lines.js';
+import { customIdOf, customIdOfBytes, LineBreaker, readFileLines } from '../../src/job/lines.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -48,6 +48,16 @@ describe('readFileLines', () => {
       expect(await collect(readFileLines(path))).toEqual(await viaReadline(path));
     });
   }
+
+  it('numbers but neither decodes nor yields the lines `skip` passes over', async () => {
+    const path = join(dir, 'skip.jsonl');
+    await writeFile(path, '{"custom_id":"a"}\n\n{"custom_id":"b"}\r\n{"custom_id":"c"}');
+    const skip = (buf: Buffer, start: number, end: number) => customIdOfBytes(buf, start, end) === 'b';
+    expect(await collect(readFileLines(path, skip))).toEqual([
+      { line: 1, text: '{"custom_id":"a"}' },
+      { line: 4, text: '{"custom_id":"c"}' },
+    ]);
+  });
 
   it('joins lines split across reads, including a CRLF split between two blocks', () => {
     const text = 'ab\r\ncd\ref\n\u00e9\u00e8\r';
@@ -97,5 +107,21 @@ describe('customIdOf', () => {
     expect(customIdOf('{"x":1}')).toBeNull();
     expect(customIdOf('{"custom_id":7}')).toBeNull();
     expect(customIdOf('null')).toBeNull();
+  });
+});
+
+describe('customIdOfBytes', () => {
+  const of = (text: string) => customIdOfBytes(Buffer.from(`x${text}y`), 1, 1 + Buffer.byteLength(text));
+
+  it('reads the id of a line kbatch wrote, as customIdOf does', () => {
+    for (const text of ['{"custom_id":"row-1","method":"POST","body":{"x":1}}', '{"custom_id":"only"}', '{"custom_id":"café 😀","x":1}']) {
+      expect(of(text)).toBe(customIdOf(text));
+    }
+  });
+
+  it('leaves any other line to customIdOf (undefined)', () => {
+    for (const text of ['{"id":"r1","custom_id":"row-2"}', '{ "custom_id": "row-3" }', '{"custom_id":"a\\"b","x":1}', '{"custom_id":"cut', '{"custom_id":7}', '{"custom_id":"a\tb"}']) {
+      expect(of(text)).toBeUndefined();
+    }
   });
 });

@@ -111,7 +111,8 @@ async function downloadWith(
 // file ends with a newline (so parts concatenate cleanly). Line breaks are found with indexOf, not byte by byte.
 function lineCounter(inspect?: (line: Buffer, lineNo: number) => void): Transform & { lines: number; bytes: number } {
   let content = false; // the unfinished line so far has content
-  let rest: Buffer | undefined; // the unfinished line's bytes (kept only for `inspect`)
+  // The unfinished line's pieces (kept only for `inspect`), joined once at its end: a long line stays linear.
+  let rest: Buffer[] = [];
   let physical = 0;
   let last = 0x0a;
   const counted = (line: Buffer): void => {
@@ -123,14 +124,14 @@ function lineCounter(inspect?: (line: Buffer, lineNo: number) => void): Transfor
       let start = 0;
       for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
         physical++;
-        if (content || hasContent(chunk, start, nl)) counted(rest === undefined ? chunk.subarray(start, nl) : Buffer.concat([rest, chunk.subarray(start, nl)]));
-        rest = undefined;
+        if (content || hasContent(chunk, start, nl)) counted(rest.length === 0 ? chunk.subarray(start, nl) : Buffer.concat([...rest, chunk.subarray(start, nl)]));
+        rest = [];
         content = false;
         start = nl + 1;
       }
       if (start < chunk.length) {
         content ||= hasContent(chunk, start, chunk.length);
-        if (inspect) rest = rest === undefined ? Buffer.from(chunk.subarray(start)) : Buffer.concat([rest, chunk.subarray(start)]);
+        if (inspect) rest.push(Buffer.from(chunk.subarray(start)));
       }
       if (chunk.length) last = chunk[chunk.length - 1]!;
       t.bytes += chunk.length;
@@ -139,7 +140,7 @@ function lineCounter(inspect?: (line: Buffer, lineNo: number) => void): Transfor
     flush(cb) {
       if (content) {
         physical++;
-        counted(rest ?? Buffer.alloc(0));
+        counted(Buffer.concat(rest));
       }
       cb(null, last !== 0x0a && t.bytes > 0 ? '\n' : undefined);
     },

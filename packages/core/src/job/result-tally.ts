@@ -76,8 +76,8 @@ const TAIL_BYTES = Buffer.from(TAIL);
 const HEAD_BYTES = 512;
 
 /**
- * For a success line in the usual shape, its custom_id when `wantId` (else null; null too when not read before
- * `response`); undefined for any other line (then it is parsed).
+ * For a success line in the usual shape, its custom_id when `wantId` (else null); undefined for any other line,
+ * and for one whose custom_id comes after `response` when `wantId` (then it is parsed).
  */
 function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefined {
   const n = line.length;
@@ -85,7 +85,9 @@ function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefine
   // Only the head is read (members before `response` that run past it send the line to the full parse).
   const head = successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true);
   if (head === undefined) return undefined;
-  return wantId && head.idStart !== -1 ? line.toString('utf8', head.idStart, head.idEnd) : null;
+  if (!wantId) return null;
+  // An id written after `response` is not read here: the full parse finds it (else the result would look missing).
+  return head.idStart !== -1 ? line.toString('utf8', head.idStart, head.idEnd) : undefined;
 }
 
 /**

@@ -54,4 +54,24 @@ describe('downloadFile', () => {
     expect(result.lines).toBe(2);
     expect(seen).toEqual([[['{"a":1}', 1]], [['{"a":1}', 1], ['{"a":2}', 4]]]);
   });
+
+  it('hands the inspector a line that arrives in many pieces whole, and the line after it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const long = `{"a":"${'x'.repeat(300_000)}"}`;
+    const pieces = [...Array(300).keys()].map((i) => long.slice(i * 1000, (i + 1) * 1000));
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const p of [...pieces, long.slice(300_000), '\n{"b":1}\n']) c.enqueue(new TextEncoder().encode(p));
+        c.close();
+      },
+    });
+    const lines: string[] = [];
+    const files = { content: async () => new Response(body) };
+    const result = await downloadFile(files as never, 'f1', join(dir, 'o.jsonl'), {
+      expectedLines: 2,
+      inspect: () => (line) => lines.push(line.toString()),
+    });
+    expect(result.lines).toBe(2);
+    expect(lines).toEqual([long, '{"b":1}']);
+  });
 });

@@ -30,6 +30,12 @@ describe('ResultTally', () => {
     expect([...tally.marked]).toEqual(['d']);
   });
 
+  it('collects the id of a success line whose custom_id comes after its response (else it would be resent)', () => {
+    const late = JSON.stringify({ id: 'r-h', response: { status_code: 200, body: { choices: [{ message: { content: 'x' } }] } }, custom_id: 'h', error: null });
+    const tally = tallyOf([late, ok('i')]);
+    expect([tally.succeeded, tally.failed, [...tally.resolved].sort()]).toEqual([2, 0, ['h', 'i']]);
+  });
+
   it('skips lines of whitespace only', () => {
     const tally = tallyOf(['\t', ' \u00a0 ', ok('a')]);
     expect([tally.succeeded, tally.failed]).toEqual([1, 0]);

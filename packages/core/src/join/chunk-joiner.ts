@@ -2,7 +2,7 @@ import { KbatchError } from '../errors.js';
 import type { SourceRecord } from '../records/types.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
-import { joinRecord, type JoinOutcome } from './join-record.js';
+import { joinPlanned, type JoinOutcome } from './join-record.js';
 import { emptyJoinReport, type JoinReport } from './join-report.js';
 import { indexResultFiles } from './result-file-index.js';
 import { resultMap, type ResultLookup, type ResultSource } from './result-lookup.js';
@@ -51,7 +51,7 @@ export class ChunkJoiner {
     const customId = this.plan.customIdFor(record);
     const result = this.lookup?.take(customId);
     this.remaining -= 1;
-    const outcome = joinRecord(record, result, this.plan);
+    const outcome = joinPlanned(record, result, this.plan, customId);
     this.count(outcome, record);
     this.hooks.onOutcome?.(outcome);
     return outcome;

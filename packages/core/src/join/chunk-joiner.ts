@@ -45,10 +45,26 @@ export class ChunkJoiner {
     this.chunks = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : (chunks as Iterable<JoinChunk>)[Symbol.iterator]();
   }
 
-  /** Join the next input record (records must arrive in input order). */
-  async join(record: SourceRecord): Promise<JoinOutcome> {
+  /**
+   * The custom_ids of the next records (in input order), as far as they can be computed; those of the current chunk
+   * are handed to its lookup's `prefetch`. Pass each to {@link join} so it is not computed again.
+   */
+  async prefetch(records: readonly SourceRecord[]): Promise<string[]> {
     while (this.remaining <= 0 && !this.exhausted) await this.nextChunk();
-    const customId = this.plan.customIdFor(record);
+    const ids: string[] = [];
+    try {
+      for (const record of records) ids.push(this.plan.customIdFor(record));
+    } catch {
+      // The record without an id fails when it is joined, after the rows before it.
+    }
+    this.lookup?.prefetch?.(ids.length > this.remaining ? ids.slice(0, this.remaining) : ids);
+    return ids;
+  }
+
+  /** Join the next input record (records must arrive in input order); `customId` when {@link prefetch} gave it. */
+  async join(record: SourceRecord, knownId?: string): Promise<JoinOutcome> {
+    while (this.remaining <= 0 && !this.exhausted) await this.nextChunk();
+    const customId = knownId ?? this.plan.customIdFor(record);
     const result = this.lookup?.take(customId);
     this.remaining -= 1;
     const outcome = joinPlanned(record, result, this.plan, customId);

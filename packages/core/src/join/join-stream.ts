@@ -34,7 +34,7 @@ export function joinStream(options: JoinStreamOptions): Transform {
   const joinWaiting = async (push: (row: Record<string, unknown>) => void): Promise<void> => {
     const records = waiting;
     waiting = [];
-    const ids = await joiner.prefetch(records);
+    const ids = joiner.expect(records);
     for (let i = 0; i < records.length; i++) push((await joiner.join(records[i]!, ids[i])).row);
   };
   return new Transform({

@@ -2,7 +2,7 @@ import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
-import { lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
+import { LineWindow, lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
 
@@ -21,7 +21,7 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
   const table = new IdHashTable();
   const at = new LinePositions();
   const reader = lineReader(files);
-  const window = new PrefetchWindow(at, reader);
+  const window = new LineWindow<number>(reader, (e) => ({ file: at.fileOf[e]!, offset: at.offsets[e]!, length: at.lengths[e]! }));
   const readEntry = (e: number): string => window.read(e).toString('utf8');
   const source = (e: number) => ({ file: files[at.fileOf[e]!]!, line: at.lines[e]! });
   const customIdAt = (e: number): string => {
@@ -126,62 +126,6 @@ class LinePositions {
     this.lengths[e] = span.end - span.start;
     this.lines[e] = span.line;
     this.fileOf[e] = file;
-  }
-}
-
-/** Runs of wanted lines closer than this are read as one (copying the gap costs less than another random read). */
-const GAP = 32 * 1024;
-/** Longest single read of a run. */
-const RUN = 4 << 20;
-
-/** The lines of the entries about to be taken, read in file order and kept in one buffer; other entries are read one by one. */
-class PrefetchWindow {
-  private bytes = Buffer.allocUnsafe(0);
-  private readonly startOf = new Map<number, number>();
-
-  constructor(
-    private readonly at: LinePositions,
-    private readonly reader: LineReader,
-  ) {}
-
-  /** The line of entry `e` (valid until the next read or fill). */
-  read(e: number): Buffer {
-    const at = this.at;
-    const start = this.startOf.get(e);
-    if (start !== undefined) return this.bytes.subarray(start, start + at.lengths[e]!);
-    return this.reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
-  }
-
-  /** Forget the previous window and read entries `wanted` in (file, offset) order, nearby lines in one read. */
-  fill(wanted: number[]): void {
-    const at = this.at;
-    this.startOf.clear();
-    const key = (e: number): number => at.fileOf[e]! * 2 ** 37 + at.offsets[e]!;
-    wanted.sort((a, b) => key(a) - key(b));
-    let total = 0;
-    for (const e of wanted) total += at.lengths[e]!;
-    if (this.bytes.length < total) this.bytes = Buffer.allocUnsafe(total);
-    let put = 0;
-    for (let i = 0; i < wanted.length; ) {
-      const file = at.fileOf[wanted[i]!]!;
-      const from = at.offsets[wanted[i]!]!;
-      let end = from + at.lengths[wanted[i]!]!;
-      let j = i + 1;
-      for (; j < wanted.length; j++) {
-        const e = wanted[j]!;
-        const next = at.offsets[e]! + at.lengths[e]!;
-        if (at.fileOf[e] !== file || at.offsets[e]! - end > GAP || next - from > RUN) break;
-        end = Math.max(end, next);
-      }
-      const run = this.reader.read(file, from, end - from);
-      for (; i < j; i++) {
-        const e = wanted[i]!;
-        const offset = at.offsets[e]! - from;
-        run.copy(this.bytes, put, offset, offset + at.lengths[e]!);
-        this.startOf.set(e, put);
-        put += at.lengths[e]!;
-      }
-    }
   }
 }
 

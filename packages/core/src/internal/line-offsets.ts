@@ -98,3 +98,66 @@ export function lineReader(files: readonly string[]): LineReader {
     },
   };
 }
+
+/** Where a line is: file number, byte offset and length. */
+export interface LinePlace {
+  file: number;
+  offset: number;
+  length: number;
+}
+
+/** Runs of wanted lines closer than this are read as one (copying the gap costs less than another random read). */
+const GAP = 32 * 1024;
+/** Longest single read of a run. */
+const RUN = 4 << 20;
+
+/**
+ * The lines about to be asked for, read at once in file order and kept in one buffer (memory: those lines), so lines
+ * wanted in a shuffled order cost a few sequential reads instead of one random read each. Other lines are read
+ * one by one through the reader.
+ */
+export class LineWindow<K> {
+  private bytes = Buffer.allocUnsafe(0);
+  private readonly startOf = new Map<K, number>();
+
+  constructor(
+    private readonly reader: LineReader,
+    private readonly place: (key: K) => LinePlace,
+  ) {}
+
+  /** The line of `key` (valid until the next read or fill). */
+  read(key: K): Buffer {
+    const start = this.startOf.get(key);
+    const at = this.place(key);
+    if (start !== undefined) return this.bytes.subarray(start, start + at.length);
+    return this.reader.read(at.file, at.offset, at.length);
+  }
+
+  /** Forget the previous lines and read those of `keys` in (file, offset) order, nearby lines in one read. */
+  fill(keys: readonly K[]): void {
+    this.startOf.clear();
+    const places = keys.map((k) => this.place(k));
+    const order = places.map((_, i) => i).sort((a, b) => places[a]!.file - places[b]!.file || places[a]!.offset - places[b]!.offset);
+    let total = 0;
+    for (const p of places) total += p.length;
+    if (this.bytes.length < total) this.bytes = Buffer.allocUnsafe(total);
+    let put = 0;
+    for (let i = 0; i < order.length; ) {
+      const { file, offset: from, length } = places[order[i]!]!;
+      let end = from + length;
+      let j = i + 1;
+      for (; j < order.length; j++) {
+        const next = places[order[j]!]!;
+        if (next.file !== file || next.offset - end > GAP || next.offset + next.length - from > RUN) break;
+        end = Math.max(end, next.offset + next.length);
+      }
+      const run = this.reader.read(file, from, end - from);
+      for (; i < j; i++) {
+        const p = places[order[i]!]!;
+        run.copy(this.bytes, put, p.offset - from, p.offset - from + p.length);
+        this.startOf.set(keys[order[i]!]!, put);
+        put += p.length;
+      }
+    }
+  }
+}

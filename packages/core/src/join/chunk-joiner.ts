@@ -2,7 +2,7 @@ import { KbatchError } from '../errors.js';
 import type { SourceRecord } from '../records/types.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
-import { joinRecord, type JoinOutcome } from './join-record.js';
+import { joinPlanned, type JoinOutcome } from './join-record.js';
 import { emptyJoinReport, type JoinReport } from './join-report.js';
 import { indexResultFiles } from './result-file-index.js';
 import { resultMap, type ResultLookup, type ResultSource } from './result-lookup.js';
@@ -36,6 +36,9 @@ export class ChunkJoiner {
   private remaining = 0;
   private chunkNumber = 0;
   private exhausted = false;
+  /** The custom_ids of the records expected next (see {@link expect}) and how many of them were joined. */
+  private ahead: string[] = [];
+  private aheadAt = 0;
 
   constructor(
     private readonly plan: JoinPlan,
@@ -45,13 +48,32 @@ export class ChunkJoiner {
     this.chunks = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : (chunks as Iterable<JoinChunk>)[Symbol.iterator]();
   }
 
-  /** Join the next input record (records must arrive in input order). */
-  async join(record: SourceRecord): Promise<JoinOutcome> {
+  /**
+   * The custom_ids of the next records (in input order), as far as they can be computed: each chunk's lookup is asked
+   * to `prefetch` those of its records when it opens (or now, for the open chunk). Pass each id to {@link join} so it
+   * is not computed again. Only a read-ahead: a record left out (a reject) merely shifts what is prefetched.
+   */
+  expect(records: readonly SourceRecord[]): string[] {
+    const ids: string[] = [];
+    try {
+      for (const record of records) ids.push(this.plan.customIdFor(record));
+    } catch {
+      // The record without an id fails when it is joined, after the rows before it.
+    }
+    this.ahead = ids;
+    this.aheadAt = 0;
+    this.prefetchAhead();
+    return ids;
+  }
+
+  /** Join the next input record (records must arrive in input order); `knownId` when {@link expect} gave it. */
+  async join(record: SourceRecord, knownId?: string): Promise<JoinOutcome> {
     while (this.remaining <= 0 && !this.exhausted) await this.nextChunk();
-    const customId = this.plan.customIdFor(record);
+    const customId = knownId ?? this.plan.customIdFor(record);
+    if (knownId !== undefined) this.aheadAt += 1;
     const result = this.lookup?.take(customId);
     this.remaining -= 1;
-    const outcome = joinRecord(record, result, this.plan);
+    const outcome = joinPlanned(record, result, this.plan, customId);
     this.count(outcome, record);
     this.hooks.onOutcome?.(outcome);
     return outcome;
@@ -109,6 +131,14 @@ export class ChunkJoiner {
     };
     this.lookup = 'lookup' in chunk ? await chunk.lookup(onIssue) : 'files' in chunk ? await indexResultFiles(chunk.files, onIssue) : await resultMap(chunk.results, onIssue);
     this.remaining = chunk.requests;
+    this.prefetchAhead();
+  }
+
+  /** Hand the open chunk's lookup the expected custom_ids that belong to it. */
+  private prefetchAhead(): void {
+    if (!this.lookup?.prefetch || !(this.remaining > 0)) return;
+    const to = Math.min(this.ahead.length, this.aheadAt + this.remaining);
+    if (to > this.aheadAt) this.lookup.prefetch(this.ahead.slice(this.aheadAt, to));
   }
 
   private async closeChunk(): Promise<void> {

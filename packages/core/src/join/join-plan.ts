@@ -38,6 +38,21 @@ export interface JoinPlan {
   customIdFor(record: SourceRecord): string;
   /** Prefixed name of an added field. */
   name(field: string): string;
+  /** The prefixed names of the fixed added fields and of the answer's fields, computed once (the join's hot path). */
+  readonly names: AddedNames;
+}
+
+/** Prefixed names of the fields a join adds, computed once per plan. */
+export interface AddedNames {
+  customId: string;
+  response: string;
+  finishReason: string;
+  promptTokens: string;
+  completionTokens: string;
+  error: string;
+  raw: string;
+  /** Answer field (unprefixed) → prefixed name. */
+  answer: ReadonlyMap<string, string>;
 }
 
 /**
@@ -64,6 +79,16 @@ export function createJoinPlan(options: JoinRecordOptions | JoinPlan = {}): Join
     rawField: opts.keepRaw ? name('raw') : null,
     customIdFor: customIdFn ?? ((record) => customIdFor(record, idColumn)),
     name,
+    names: {
+      customId: name('custom_id'),
+      response: name('response'),
+      finishReason: name('finish_reason'),
+      promptTokens: name('prompt_tokens'),
+      completionTokens: name('completion_tokens'),
+      error: name('error'),
+      raw: name('raw'),
+      answer: new Map(answers.fields.map((f) => [f, name(f)])),
+    },
   };
 }
 
@@ -74,9 +99,11 @@ export function createJoinPlan(options: JoinRecordOptions | JoinPlan = {}): Join
  */
 export function assertNoCollision(record: SourceRecord, plan: JoinPlan, customId: string, file?: string): void {
   const data = record.data;
-  for (const field of plan.fields) {
+  const fields = plan.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
     if (!Object.hasOwn(data, field)) continue;
-    if (field === plan.name('custom_id') && String(data[field]) === customId) continue;
+    if (field === plan.names.customId && String(data[field]) === customId) continue;
     const suggestion = plan.prefix === '' ? 'kb_' : `kb_${plan.prefix}`;
     const where = file !== undefined && file !== '-' ? `${file}: ` : '';
     throw new KbatchError(

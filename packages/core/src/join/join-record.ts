@@ -27,11 +27,15 @@ export interface JoinOutcome {
  */
 export function joinRecord(record: SourceRecord, result: BatchResult | undefined, options: JoinRecordOptions | JoinPlan = {}): JoinOutcome {
   const plan = createJoinPlan(options);
-  const customId = plan.customIdFor(record);
+  return joinPlanned(record, result, plan, plan.customIdFor(record));
+}
+
+/** {@link joinRecord} with a compiled plan and the record's custom_id already known (the join engine's hot path). */
+export function joinPlanned(record: SourceRecord, result: BatchResult | undefined, plan: JoinPlan, customId: string): JoinOutcome {
   assertNoCollision(record, plan, customId);
-  const n = plan.name;
-  const row: Record<string, unknown> = { ...record.data };
-  row[n('custom_id')] = customId;
+  const names = plan.names;
+  const row = copyFields(record.data);
+  row[names.customId] = customId;
   let status: JoinStatus;
   let errorCode: JoinOutcome['errorCode'] = null;
   let error: string | null = null;
@@ -51,12 +55,22 @@ export function joinRecord(record: SourceRecord, result: BatchResult | undefined
   } else {
     status = 'succeeded';
   }
-  for (const [field, value] of Object.entries(answer.values)) row[n(field)] = value;
-  row[n('response')] = result?.response ?? null;
-  row[n('finish_reason')] = result?.finishReason ?? null;
-  row[n('prompt_tokens')] = result?.promptTokens ?? null;
-  row[n('completion_tokens')] = result?.completionTokens ?? null;
-  row[n('error')] = error;
-  if (plan.keepRaw) row[n('raw')] = result?.body ?? null;
+  const values = answer.values;
+  for (const field in values) row[names.answer.get(field) ?? plan.name(field)] = values[field];
+  row[names.response] = result?.response ?? null;
+  row[names.finishReason] = result?.finishReason ?? null;
+  row[names.promptTokens] = result?.promptTokens ?? null;
+  row[names.completionTokens] = result?.completionTokens ?? null;
+  row[names.error] = error;
+  if (plan.keepRaw) row[names.raw] = result?.body ?? null;
   return { row, customId, status, errorCode, result };
+}
+
+/**
+ * A copy of a record's fields to add to. Not `{ ...data }`: V8 gives a spread copy a map that turns adding the join's
+ * fields into slow dictionary writes (measured ~16 µs a row against 0.2 µs). A `__proto__` field keeps the spread,
+ * which defines it as an own field where assignment would set the prototype.
+ */
+function copyFields(data: Record<string, unknown>): Record<string, unknown> {
+  return Object.hasOwn(data, '__proto__') ? { ...data } : Object.assign({}, data);
 }

@@ -2,7 +2,7 @@ import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
-import { lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
+import { LineWindow, lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
 
@@ -21,7 +21,8 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
   const table = new IdHashTable();
   const at = new LinePositions();
   const reader = lineReader(files);
-  const readEntry = (e: number): string => reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!).toString('utf8');
+  const window = new LineWindow<number>(reader, (e) => ({ file: at.fileOf[e]!, offset: at.offsets[e]!, length: at.lengths[e]! }));
+  const readEntry = (e: number): string => window.read(e).toString('utf8');
   const source = (e: number) => ({ file: files[at.fileOf[e]!]!, line: at.lines[e]! });
   const customIdAt = (e: number): string => {
     const buf = reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
@@ -73,6 +74,17 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
       at.flags[e]! |= TAKEN;
       live -= 1;
       return found;
+    },
+    prefetch(customIds) {
+      const wanted: number[] = [];
+      for (const customId of customIds) {
+        // Every untaken line with this hash (a true 64-bit collision only costs a line read in vain).
+        table.find(customId, (candidate) => {
+          if ((at.flags[candidate]! & TAKEN) === 0) wanted.push(candidate);
+          return false;
+        });
+      }
+      window.fill(wanted);
     },
     *leftovers() {
       for (let e = 0; e < at.count; e++) if ((at.flags[e]! & TAKEN) === 0) yield { customId: customIdAt(e), ...source(e) };

@@ -7,6 +7,11 @@ export interface ResultLookup {
   take(customId: string): BatchResult | undefined;
   /** Results never taken, i.e. whose custom_id matched no input record. */
   leftovers(): Iterable<{ customId: string; file?: string; line?: number }>;
+  /**
+   * Optional: the results of these custom_ids (the next records, in order) will be taken soon; a lookup on disk reads
+   * their lines now, in file order, so a shuffled results file is read in passes instead of one random read a record.
+   */
+  prefetch?(customIds: readonly string[]): void;
   /** Number of distinct custom_ids held. */
   readonly size: number;
   /** Release file handles. */

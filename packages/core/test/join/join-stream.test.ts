@@ -36,6 +36,29 @@ describe('joinStream', () => {
     expect(report).toMatchObject({ records: 200, succeeded: 200, failed: 0, missing: 0, unknown: 0, duplicates: 0, promptTokens: 2000, completionTokens: 400 });
   });
 
+  it('gives the same rows, issues and report when it joins records a window at a time', async () => {
+    const input = records(300);
+    // Shuffled, with a duplicate, a result matching no record, a failure in the error file and one record left without a result.
+    const ok = shuffle(input.filter((r) => r.index !== 7 && r.index !== 8).map((r) => okLine(`row-${r.index}`, `answer ${r.index}`)));
+    const outputs = await jsonl('window-out.jsonl', [...ok.slice(0, 150), okLine('row-42', 'again'), okLine('row-999', 'stray'), ...ok.slice(150)]);
+    const errors = await jsonl('window-err.jsonl', [httpErrorLine('row-8')]);
+    const joinWith = async (window: number) => {
+      const issues: JoinIssue[] = [];
+      let report: JoinReport | undefined;
+      const rows = await run<Record<string, unknown>>(
+        fromArray(input),
+        joinStream({ chunks: [{ requests: Infinity, files: [outputs, errors] }], window, onIssue: (i) => issues.push(i), onReport: (r) => (report = r) }),
+      );
+      return { rows, issues, report };
+    };
+    const one = await joinWith(1);
+    const windowed = await joinWith(64);
+    expect(windowed.rows).toEqual(one.rows);
+    expect(windowed.issues).toEqual(one.issues);
+    expect(windowed.report).toEqual(one.report);
+    expect(one.report).toMatchObject({ records: 300, succeeded: 298, failed: 1, missing: 1, unknown: 1, duplicates: 1 });
+  });
+
   it('joins chunk by chunk, each chunk holding only its own results', async () => {
     const input = records(10);
     const first = shuffle(input.slice(0, 4).map((r) => okLine(`row-${r.index}`, 'a')));
@@ -43,6 +66,17 @@ describe('joinStream', () => {
     const rows = await run<Record<string, unknown>>(
       fromArray(input),
       joinStream({ chunks: [{ requests: 4, results: first }, { requests: 6, files: [second] }] }),
+    );
+    expect(rows.map((r) => r.response)).toEqual(['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b', 'b', 'b']);
+  });
+
+  it('joins a window that spans two chunks with the results of each chunk', async () => {
+    const input = records(10);
+    const first = await jsonl('window-chunk1.jsonl', shuffle(input.slice(0, 4).map((r) => okLine(`row-${r.index}`, 'a'))));
+    const second = await jsonl('window-chunk2.jsonl', shuffle(input.slice(4).map((r) => okLine(`row-${r.index}`, 'b'))));
+    const rows = await run<Record<string, unknown>>(
+      fromArray(input),
+      joinStream({ chunks: [{ requests: 4, files: [first] }, { requests: 6, files: [second] }], window: 3 }),
     );
     expect(rows.map((r) => r.response)).toEqual(['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b', 'b', 'b']);
   });

@@ -10,7 +10,7 @@ import { KbatchError } from '../errors.js';
 import { checkHeader } from '../records/csv-record-reader.js';
 import { raggedData, rejectionError, type RejectedRecord } from '../records/rejected-record.js';
 import type { InputEncoding } from '../records/read-options.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { LineBuffer } from '../request/line-buffer.js';
 import { createCsvRowEncoder, type CsvRow, type CsvRowEncoder } from '../request/request-encoder.js';
 import type { RequestBuilder } from '../request/to-batch-request.js';

@@ -5,7 +5,7 @@ import type { JoinIssueHandler } from '../join/join-issue.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { prefersResult, type ResultLookup } from '../join/result-lookup.js';
 import { lineTokens, walkAttempts, type AttemptSource } from './attempts.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 
 /** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
 export interface TokenTotals {

@@ -4,7 +4,7 @@ import { customIdOf, readFileLines } from './lines.js';
 import { isUnrunLine } from './classify.js';
 import { ancestorsOf, type JobManifest, type JobPart } from '../state/manifest.js';
 import { parseResultText } from './retry-owners.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 import { customIdOfLine, scanResultFile } from '../join/result-file-index.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';

@@ -8,7 +8,7 @@ import { ManifestStore } from '../state/manifest.js';
 import { directoryStore } from '../state/job-store.js';
 import { removeStaleJobTemps } from '../internal/stale-temps.js';
 import type { JobContext } from './context.js';
-import type { JobClient, JobEvent, JobSummary } from './types.js';
+import type { JobClient, JobEvent, JobSummary } from './job-types.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
 import { repairParts } from './repair-parts.js';

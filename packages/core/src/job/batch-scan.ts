@@ -4,7 +4,7 @@ import { messageOf } from '../client/retry.js';
 import type { JobContext } from './context.js';
 import { applyBatch } from './apply-batch.js';
 import type { JobManifest, JobPart } from '../state/manifest.js';
-import type { JobClient } from './types.js';
+import type { JobClient } from './job-types.js';
 import { partMetadata } from './part-metadata.js';
 
 /** Batches created more than this before the oldest recorded create are not looked at (clock skew margin). */

@@ -1,4 +1,4 @@
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 
 /** True when a result line is a successful chat completion. */
 export function isSuccessLine(line: BatchResultLine): boolean {

@@ -1,6 +1,6 @@
 import type { LimitFunction } from 'p-limit';
 import type { ManifestStore } from '../state/manifest.js';
-import type { JobClient, JobEvent } from './types.js';
+import type { JobClient, JobEvent } from './job-types.js';
 import type { JobBatchScan } from './batch-scan.js';
 import type { StragglerRule } from './straggler-rule.js';
 

@@ -5,7 +5,7 @@ import type { JobContext } from './context.js';
 import { jobPath } from './create-job.js';
 import { readFileLines, writeFileAtomic } from './lines.js';
 import { isUnrunLine } from './classify.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 
 /** The error code of a request whose batches expired `maxResubmits + 1` times (it is not resubmitted again). */
 export const EXPIRED_CODE = 'BATCH_EXPIRED';

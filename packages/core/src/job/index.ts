@@ -6,6 +6,6 @@ export { readJobResults, readJobResultEntries, jobResultStream } from './read-jo
 export type { JobResultEntry } from './read-job-results.js';
 export { jobStatus, cancelJob } from './job-commands.js';
 export { isSuccessLine, isUnrunLine } from './classify.js';
-export type { JobClient, JobEvent, JobSummary, PartProgress, BatchResultLine } from './types.js';
+export type { JobClient, JobEvent, JobSummary, PartProgress, BatchResultLine } from './job-types.js';
 export { StragglerRuleSchema } from './straggler-rule.js';
 export type { StragglerRule, StragglerRuleOptions } from './straggler-rule.js';

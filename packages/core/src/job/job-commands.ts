@@ -7,7 +7,7 @@ import { ManifestStore } from '../state/manifest.js';
 import { applyBatch } from './apply-batch.js';
 import { cancelParts } from './cancel-parts.js';
 import { summarizeJob } from './summary.js';
-import type { JobClient, JobSummary } from './types.js';
+import type { JobClient, JobSummary } from './job-types.js';
 
 /**
  * A job's summary; with a client, unfinished parts are refreshed from the server first (read-only: the

@@ -5,7 +5,7 @@ import { jobPath } from './create-job.js';
 import { readFileLines } from './lines.js';
 import { attemptOf, indexRetryResults, parseResultText, resultFilesOf } from './retry-owners.js';
 import { isUnrunLine } from './classify.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 
 /** One result line with where it came from. */
 export interface JobResultEntry {

@@ -1,5 +1,5 @@
 import { KbatchError } from '../errors.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
 
 /**

@@ -5,7 +5,7 @@ import { jobPath } from './create-job.js';
 import { rootOf, type JobManifest, type JobPart } from '../state/manifest.js';
 import { scanLineOffsets } from './lines.js';
 import { isUnrunLine } from './classify.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 import { grown } from '../internal/typed-arrays.js';
 
 /** Which attempt reports a request: a later retry attempt (see addChunks) supersedes earlier results. */

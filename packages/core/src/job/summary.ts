@@ -1,5 +1,5 @@
 import { rootOf, type JobManifest } from '../state/manifest.js';
-import type { JobSummary, PartProgress } from './types.js';
+import type { JobSummary, PartProgress } from './job-types.js';
 
 /** The code that names a finished batch's unsuccessful outcome in summaries. */
 const OUTCOME_CODES = { failed: 'BATCH_FAILED', expired: 'BATCH_EXPIRED', cancelled: 'BATCH_CANCELLED' } as const;

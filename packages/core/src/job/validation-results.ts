@@ -3,7 +3,7 @@ import { jobPath } from './create-job.js';
 import { customIdOf, readFileLines } from './lines.js';
 import type { JobPart, LineError } from '../state/manifest.js';
 import { failedBatchErrors } from './failed-batch.js';
-import type { BatchResultLine } from './types.js';
+import type { BatchResultLine } from './job-types.js';
 
 /** Code of the requests of a failed batch that had no error of their own and were not resubmitted (the limit, --no-resubmit, a cancel). */
 export const BATCH_FAILED_CODE = 'batch_failed';

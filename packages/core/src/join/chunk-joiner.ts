@@ -1,5 +1,5 @@
 import { KbatchError } from '../errors.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
 import { joinPlanned, type JoinOutcome } from './join-record.js';

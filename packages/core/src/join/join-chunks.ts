@@ -1,4 +1,4 @@
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { ChunkJoiner, type JoinChunk, type JoinHooks } from './chunk-joiner.js';
 import { createJoinPlan, type JoinPlan, type JoinRecordOptions } from './join-plan.js';
 import type { JoinReport } from './join-report.js';

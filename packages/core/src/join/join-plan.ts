@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AnswerOptionsSchema, createAnswerParser, type AnswerParser } from '../answers/answer-parser.js';
 import { KbatchError } from '../errors.js';
 import { booleanField, functionField, parseOptions } from '../options.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { customIdFor } from '../request/custom-id.js';
 
 /** Options shared by `joinRecord`, `joinStream`, `joinChunks` and `joinFiles`: how a joined record looks. */

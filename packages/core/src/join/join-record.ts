@@ -1,4 +1,4 @@
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { assertNoCollision, createJoinPlan, type JoinPlan, type JoinRecordOptions } from './join-plan.js';
 import type { BatchResult } from './result-line.js';
 

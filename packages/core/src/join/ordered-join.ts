@@ -1,5 +1,5 @@
 import type { RejectedRecord } from '../records/rejected-record.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { ChunkJoiner, type JoinChunk } from './chunk-joiner.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TokenLogprob } from '../answers/confidence.js';
 import { KbatchError } from '../errors.js';
-import type { BatchResultLine } from '../job/types.js';
+import type { BatchResultLine } from '../job/job-types.js';
 
 // Tolerant shapes: unknown keys pass, optional parts may be missing or null, ids may be numbers.
 // Kept free of .catch()/.transform() (10x slower per line); optional details are read by hand below.

@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises';
 import { readFileLines } from '../job/lines.js';
 import { createWakeup, type Wakeup } from '../internal/wakeup.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { ChunkJoiner, type JoinChunk } from './chunk-joiner.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';

@@ -1,4 +1,4 @@
-import type { ChatRequestBody } from '../request/types.js';
+import type { ChatRequestBody } from '../request/request-line.js';
 
 /**
  * Estimate the tokens a chat request counts against a tokens-per-minute limit, before sending it:

@@ -2,7 +2,7 @@
 export { runRealtime, RealtimeOptionsSchema, RunRealtimeOptionsSchema } from './run-realtime.js';
 export type { RealtimeClient, RealtimeOptions, ResolvedRealtimeOptions, RunRealtimeOptions } from './run-realtime.js';
 export { realtimeStream } from './realtime-stream.js';
-export type { RealtimeResultLine, RealtimeEvent, FailureKind } from './types.js';
+export type { RealtimeResultLine, RealtimeEvent, FailureKind } from './realtime-types.js';
 export { streamChat, StreamChatOptionsSchema } from './stream-chat.js';
 export type { StreamChatOptions } from './stream-chat.js';
 export { runRealtimeJob, RunRealtimeJobOptionsSchema } from './run-realtime-job.js';

@@ -1,8 +1,8 @@
 import { Duplex } from 'node:stream';
 import { parseOptions } from '../options.js';
-import type { BatchRequestLine } from '../request/types.js';
+import type { BatchRequestLine } from '../request/request-line.js';
 import { RealtimeOptionsSchema, runResolved, type RealtimeOptions } from './run-realtime.js';
-import type { RealtimeResultLine } from './types.js';
+import type { RealtimeResultLine } from './realtime-types.js';
 
 /**
  * Object-mode Duplex facade over `runRealtime`: write request lines, read result lines.

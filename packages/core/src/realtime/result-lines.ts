@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FailureInfo } from './retry-policy.js';
-import type { RealtimeResultLine } from './types.js';
+import type { RealtimeResultLine } from './realtime-types.js';
 
 /** A success line: status 200 and the chat completion as body (request id from x-request-id when known). */
 export function successLine(customId: string, completion: unknown): RealtimeResultLine {

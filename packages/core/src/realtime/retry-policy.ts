@@ -1,4 +1,4 @@
-import type { FailureKind } from './types.js';
+import type { FailureKind } from './realtime-types.js';
 
 /** What an attempt's error means for the retry loop. */
 export interface FailureInfo {

@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { isIterable } from '../internal/iterable.js';
 import { booleanField, functionField, parseOptions } from '../options.js';
-import type { BatchRequestLine } from '../request/types.js';
+import type { BatchRequestLine } from '../request/request-line.js';
 import { isRealtimeClientInput, realtimeClientFor, RealtimeTransportSchema, type RealtimeClientInput } from './fast-client.js';
 import { RealtimeOptionsSchema } from './run-realtime.js';
 import { readRequestFile, runToFiles, type RealtimeChunkResult, type RealtimeJobSummary } from './run-to-files.js';
-import type { RealtimeResultLine } from './types.js';
+import type { RealtimeResultLine } from './realtime-types.js';
 
 /** The realtime area of a job directory: answers log and results files. */
 export const REALTIME_DIR = 'realtime';

@@ -6,12 +6,12 @@ import { KbatchError } from '../errors.js';
 import { booleanField, functionField, parseOptions } from '../options.js';
 import { isIterable } from '../internal/iterable.js';
 import { createWakeup } from '../internal/wakeup.js';
-import type { BatchRequestLine } from '../request/types.js';
+import type { BatchRequestLine } from '../request/request-line.js';
 import { directoryStore, type JobStore } from '../state/job-store.js';
 import { createReorderBuffer } from './reorder-buffer.js';
 import { createSender } from './send-request.js';
 import { abortedError } from '../client/retry.js';
-import type { FailureKind, RealtimeEvent, RealtimeResultLine } from './types.js';
+import type { FailureKind, RealtimeEvent, RealtimeResultLine } from './realtime-types.js';
 
 /** The one capability the realtime engine needs: `openai.chat.completions` (or a fake with `create`). */
 export type RealtimeClient = Pick<OpenAI['chat']['completions'], 'create'>;

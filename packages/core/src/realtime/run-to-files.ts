@@ -4,9 +4,9 @@ import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { KbatchError } from '../errors.js';
 import { readFileLines } from '../job/lines.js';
-import type { BatchRequestLine } from '../request/types.js';
+import type { BatchRequestLine } from '../request/request-line.js';
 import { runResolved, singleAnswerStore, type AnswerStore, type ResolvedRealtimeOptions } from './run-realtime.js';
-import type { RealtimeEvent, RealtimeResultLine } from './types.js';
+import type { RealtimeEvent, RealtimeResultLine } from './realtime-types.js';
 import type { JobStore } from '../state/job-store.js';
 
 /** One set of requests and the results file it ends up in. */

@@ -1,14 +1,14 @@
 import type OpenAI from 'openai';
 import pLimit from 'p-limit';
 import { abortedError, sleep } from '../client/retry.js';
-import type { BatchRequestLine } from '../request/types.js';
+import type { BatchRequestLine } from '../request/request-line.js';
 import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
 import { estimateTokens } from './estimate-tokens.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { failureLine, successLine } from './result-lines.js';
 import { backoffDelay, classifyFailure } from './retry-policy.js';
 import type { ResolvedRealtimeOptions } from './run-realtime.js';
-import type { RealtimeEvent, RealtimeResultLine } from './types.js';
+import type { RealtimeEvent, RealtimeResultLine } from './realtime-types.js';
 
 /** What sending requests needs from the run: its options, its signal, its event sink and its first failure. */
 export interface SendContext {

@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import { CHAT_PARAM_FIELDS, ChatParamsSchema } from '../request/request-options.js';
-import type { ChatMessage } from '../request/types.js';
+import type { ChatMessage } from '../request/request-line.js';
 import type { RealtimeClient } from './run-realtime.js';
 
 /** Options of `streamChat`: the chat parameters of the request options, plus model, question and client. */

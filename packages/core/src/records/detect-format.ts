@@ -1,6 +1,6 @@
 import { extname } from 'node:path';
 import { KbatchError } from '../errors.js';
-import type { InputFormat } from './types.js';
+import type { InputFormat } from './source-record.js';
 
 const BY_EXTENSION: Record<string, InputFormat> = {
   '.csv': 'csv',

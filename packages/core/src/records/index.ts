@@ -1,5 +1,5 @@
 // The records area's public surface: reading CSV/TSV/JSONL/JSON inputs as a stream of SourceRecord.
-export type { InputFormat, SourceRecord } from './types.js';
+export type { InputFormat, SourceRecord } from './source-record.js';
 export { detectFormat } from './detect-format.js';
 export { recordStream } from './record-stream.js';
 export { recordBatches } from './record-batches.js';

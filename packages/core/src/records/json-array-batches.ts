@@ -4,7 +4,7 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { KbatchError } from '../errors.js';
 import type { ResolvedReadRecordsOptions } from './read-options.js';
 import { rejectionError, type RejectedRecord } from './rejected-record.js';
-import type { SourceRecord } from './types.js';
+import type { SourceRecord } from './source-record.js';
 import { invalidUtf8Reason, latin1ToUtf8, Utf8Check } from '../internal/utf8.js';
 
 const BATCH = 1000;

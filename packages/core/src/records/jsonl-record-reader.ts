@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { invalidUtf8Reason } from '../internal/utf8.js';
 import { RecordReader, type RecordReaderOptions } from './record-reader.js';
-import type { SourceRecord } from './types.js';
+import type { SourceRecord } from './source-record.js';
 
 /** JSON Lines records: one object per non-blank line. */
 export class JsonlRecordReader extends RecordReader {

@@ -7,7 +7,7 @@ import { ReadRecordsOptionsSchema, type ReadRecordsOptions, type ResolvedReadRec
 import { CsvRecordReader } from './csv-record-reader.js';
 import { JsonlRecordReader } from './jsonl-record-reader.js';
 import { jsonArrayBatches } from './json-array-batches.js';
-import type { InputFormat, SourceRecord } from './types.js';
+import type { InputFormat, SourceRecord } from './source-record.js';
 
 const HIGH_WATER_MARK = 1 << 16;
 

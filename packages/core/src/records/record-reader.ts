@@ -1,6 +1,6 @@
 import type { ResolvedReadRecordsOptions } from './read-options.js';
 import { rejectionError, type RejectedRecord } from './rejected-record.js';
-import type { SourceRecord } from './types.js';
+import type { SourceRecord } from './source-record.js';
 import { Utf8Check } from '../internal/utf8.js';
 
 /** Options a record reader uses. */

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ReadRecordsOptions } from './read-options.js';
 import type { RejectedRecord } from './rejected-record.js';
 import { recordBatches } from './record-batches.js';
-import type { SourceRecord } from './types.js';
+import type { SourceRecord } from './source-record.js';
 
 /**
  * An object-mode Readable of `SourceRecord`s from a CSV/TSV/JSONL/JSON file, `-` or a byte stream.

@@ -1,5 +1,5 @@
 import { KbatchError } from '../errors.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 
 /**
  * The custom_id of a record: the value of `idColumn` (a non-empty string, or a JSON number as written),

@@ -1,5 +1,5 @@
 // The request area's public surface: records → chat-completion batch request lines.
-export type { ChatMessage, ChatRequestBody, BatchRequestLine } from './types.js';
+export type { ChatMessage, ChatRequestBody, BatchRequestLine } from './request-line.js';
 export { ChatParamsSchema, RequestOptionsSchema } from './request-options.js';
 export type { ChatParams, RequestOptions, ResolvedRequestOptions } from './request-options.js';
 export { compileTemplate } from './template.js';

@@ -10,7 +10,7 @@ import { detectFormat } from '../records/detect-format.js';
 import { ReadRecordsOptionsSchema, type ReadRecordsOptions, type ResolvedReadRecordsOptions } from '../records/read-options.js';
 import { openInput, recordBatches } from '../records/record-batches.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { LineBuffer } from './line-buffer.js';
 import { createRequestEncoder } from './request-encoder.js';
 import type { RequestOptions } from './request-options.js';

@@ -6,7 +6,7 @@
 import { isKbatchError, type KbatchError } from '../errors.js';
 import { ESCAPED } from '../internal/csv-scanner.js';
 import type { OnInvalidRecord, RejectHandler, RejectedRecord } from '../records/rejected-record.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { createIdRegistry, customIdFor, type IdRegistry } from './custom-id.js';
 import type { LineBuffer } from './line-buffer.js';
 import type { CompiledTemplate } from './template.js';

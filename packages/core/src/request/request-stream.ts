@@ -2,7 +2,7 @@ import { Transform } from 'node:stream';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import type { RejectedRecord } from '../records/rejected-record.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { createRequestEncoder } from './request-encoder.js';
 import type { RequestOptions } from './request-options.js';
 import { createRequestBuilder } from './to-batch-request.js';

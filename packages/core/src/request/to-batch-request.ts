@@ -1,11 +1,11 @@
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { customIdFor } from './custom-id.js';
 import { CHAT_PARAM_FIELDS, RequestOptionsSchema, type RequestOptions, type ResolvedRequestOptions } from './request-options.js';
 import { recordLine } from './request-encoder.js';
 import { compileTemplate, type CompiledTemplate, type RenderContext } from './template.js';
-import type { BatchRequestLine, ChatMessage, ChatRequestBody } from './types.js';
+import type { BatchRequestLine, ChatMessage, ChatRequestBody } from './request-line.js';
 
 /** Options compiled once: templates parsed, constant JSON fragments encoded. */
 export interface RequestBuilder {

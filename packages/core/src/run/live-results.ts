@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { createWakeup, type Wakeup } from '../internal/wakeup.js';
 import { readFileLines } from '../job/lines.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
-import type { RealtimeResultLine } from '../realtime/types.js';
+import type { RealtimeResultLine } from '../realtime/realtime-types.js';
 import type { RoundEvent } from '../join/unordered-join.js';
 
 /**

@@ -3,7 +3,7 @@ import { crashPoint } from '../job/crash-point.js';
 import { runRealtimeJob } from '../realtime/run-realtime-job.js';
 import type { RealtimeClientInput } from '../realtime/fast-client.js';
 import type { RealtimeJobSummary } from '../realtime/run-to-files.js';
-import type { RealtimeResultLine } from '../realtime/types.js';
+import type { RealtimeResultLine } from '../realtime/realtime-types.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings } from '../state/run-state.js';
 import type { RunDeadline } from './run-deadline.js';

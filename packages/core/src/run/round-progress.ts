@@ -1,5 +1,5 @@
 // A retry round's progress, out of the job's progress.
-import type { JobEvent } from '../job/types.js';
+import type { JobEvent } from '../job/job-types.js';
 
 type ProgressEvent = Extract<JobEvent, { type: 'progress' }>;
 

@@ -17,7 +17,7 @@ import { unorderedJoin } from '../join/unordered-join.js';
 import { readRejects, type JoinedRow } from '../join/skipped-rows.js';
 import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
 import { recordStream } from '../records/record-stream.js';
-import type { SourceRecord } from '../records/types.js';
+import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';

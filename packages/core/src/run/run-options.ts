@@ -21,9 +21,9 @@ import { AnswerOptionsSchema } from '../answers/answer-parser.js';
 import { JoinRecordOptionsSchema } from '../join/join-plan.js';
 import { RealtimeOptionsSchema } from '../realtime/run-realtime.js';
 import { JobOptionsSchema } from '../job/batch-job.js';
-import type { JobEvent, JobSummary } from '../job/types.js';
+import type { JobEvent, JobSummary } from '../job/job-types.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
-import type { RealtimeEvent } from '../realtime/types.js';
+import type { RealtimeEvent } from '../realtime/realtime-types.js';
 import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 

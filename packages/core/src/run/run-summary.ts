@@ -1,7 +1,7 @@
 // The outcome of a run, as data and as text.
 import type { JobManifest } from '../state/manifest.js';
 import { summarizeJob } from '../job/summary.js';
-import type { JobSummary } from '../job/types.js';
+import type { JobSummary } from '../job/job-types.js';
 import type { JobJoinReport } from '../join/ordered-join.js';
 import type { RunSummary } from './run-options.js';
 import type { RunState } from '../state/run-state.js';

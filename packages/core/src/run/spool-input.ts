@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { KbatchError } from '../errors.js';
 import { hashingTap, type InputFingerprint } from './input-fingerprint.js';
 import { detectFormat } from '../records/detect-format.js';
-import type { InputFormat } from '../records/types.js';
+import type { InputFormat } from '../records/source-record.js';
 import type { RecordsInput } from './run-options.js';
 
 /** Where the input of a run lives once it is durable: a path to re-read, and its format. */

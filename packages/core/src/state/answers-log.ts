@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
-import type { RealtimeResultLine } from '../realtime/types.js';
+import type { RealtimeResultLine } from '../realtime/realtime-types.js';
 
 /** Where an answered request's line sits in the answers log (so it can be replayed without holding it). */
 export interface AnswerLocation {

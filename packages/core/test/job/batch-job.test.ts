@@ -11,7 +11,7 @@ import { scanFile } from '../../src/job/lines.js';
 import { uploadFile } from '../../src/client/upload-file.js';
 import { addChunks, createJob } from '../../src/job/create-job.js';
 import { cancelJob, jobStatus } from '../../src/job/job-commands.js';
-import type { JobEvent } from '../../src/job/types.js';
+import type { JobEvent } from '../../src/job/job-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { emulatorClient, requestLine, writeChunks } from './fixtures.js';
 

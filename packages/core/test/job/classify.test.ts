@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSuccessLine, isUnrunLine } from '../../src/job/classify.js';
-import type { BatchResultLine } from '../../src/job/types.js';
+import type { BatchResultLine } from '../../src/job/job-types.js';
 
 const line = (fields: Partial<BatchResultLine>): BatchResultLine => ({ custom_id: 'a', response: null, error: null, ...fields });
 

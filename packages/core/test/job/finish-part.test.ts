@@ -9,7 +9,7 @@ import { ManifestStore, type JobPart } from '../../src/state/manifest.js';
 import { scanFile } from '../../src/job/lines.js';
 import { finishPart } from '../../src/job/finish-part.js';
 import type { JobContext } from '../../src/job/context.js';
-import type { JobClient, JobEvent } from '../../src/job/types.js';
+import type { JobClient, JobEvent } from '../../src/job/job-types.js';
 import type { KBatch } from '../../src/client/schemas.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { failureCause } from '../../src/run/failure-cause.js';

@@ -6,7 +6,7 @@ import { createJob } from '../../src/job/create-job.js';
 import { ManifestStore } from '../../src/state/manifest.js';
 import { scanFile } from '../../src/job/lines.js';
 import { repairParts } from '../../src/job/repair-parts.js';
-import type { JobEvent } from '../../src/job/types.js';
+import type { JobEvent } from '../../src/job/job-types.js';
 import { requestLine } from './fixtures.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 

@@ -6,7 +6,7 @@ import { ManifestStore } from '../../src/state/manifest.js';
 import { submitPart } from '../../src/job/submit-part.js';
 import { writeCancelMarker } from '../../src/state/cancel-marker.js';
 import type { JobContext } from '../../src/job/context.js';
-import type { JobEvent } from '../../src/job/types.js';
+import type { JobEvent } from '../../src/job/job-types.js';
 import { writeChunks } from './fixtures.js';
 
 const never = () => Promise.reject(new Error('no such call expected'));

@@ -1,4 +1,4 @@
-import type { SourceRecord } from '../../src/records/types.js';
+import type { SourceRecord } from '../../src/records/source-record.js';
 
 /** A successful request output line, as in the reference. */
 export function okLine(customId: string, content: string, extra: { logprobs?: unknown; finish?: string } = {}): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError } from 'openai';
-import type { BatchRequestLine } from '../../src/request/types.js';
+import type { BatchRequestLine } from '../../src/request/request-line.js';
 import type { RealtimeClient } from '../../src/realtime/run-realtime.js';
 
 /** A request line asking `question`. */

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { realtimeStream } from '../../src/realtime/realtime-stream.js';
-import type { RealtimeResultLine } from '../../src/realtime/types.js';
+import type { RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { fakeChat, requestLine } from './fake-chat.js';
 

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAnsweredIds } from '../../src/state/answers-log.js';
 import { realtimeClientFor, type RealtimeTransport } from '../../src/realtime/fast-client.js';
 import { runRealtime, type RunRealtimeOptions } from '../../src/realtime/run-realtime.js';
-import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';
-import type { BatchRequestLine } from '../../src/request/types.js';
+import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/realtime-types.js';
+import type { BatchRequestLine } from '../../src/request/request-line.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 // Integration over real HTTP: limits and retries are measured on the emulator side.

@@ -13,7 +13,7 @@ import { parseResultLine } from '../../src/join/result-line.js';
 import { loadAnsweredIds } from '../../src/state/answers-log.js';
 import { realtimeClientFor } from '../../src/realtime/fast-client.js';
 import { finishRealtime, realtimeAnswersLog, realtimeResultFile, runRealtimeJob, REALTIME_ANSWERS_FILE, REALTIME_DIR } from '../../src/realtime/run-realtime-job.js';
-import type { BatchRequestLine } from '../../src/request/types.js';
+import type { BatchRequestLine } from '../../src/request/request-line.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 // Integration over real HTTP: requests are counted on the emulator side.

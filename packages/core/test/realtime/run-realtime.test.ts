@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runRealtime } from '../../src/realtime/run-realtime.js';
-import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/types.js';
+import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { dropped, fakeChat, httpError, requestLine } from './fake-chat.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLiveResults, createResultQueue, createRoundResults } from '../../src/run/live-results.js';
-import type { RealtimeResultLine } from '../../src/realtime/types.js';
+import type { RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 
 const answer = (id: string, content: string): RealtimeResultLine => ({
   id: `rt_${id}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobEvent } from '../../src/job/types.js';
+import type { JobEvent } from '../../src/job/job-types.js';
 import { roundProgress } from '../../src/run/round-progress.js';
 
 type ProgressEvent = Extract<JobEvent, { type: 'progress' }>;

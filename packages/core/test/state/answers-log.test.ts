@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadAnsweredIds, openAnswersLog, repairAnswersLog } from '../../src/state/answers-log.js';
-import type { RealtimeResultLine } from '../../src/realtime/types.js';
+import type { RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const line = (id: string, content = `answer ${id}`): RealtimeResultLine => ({

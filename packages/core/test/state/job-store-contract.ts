@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { JobStore } from '../../src/state/job-store.js';
 import { ManifestStore, type JobManifest } from '../../src/state/manifest.js';
 import type { RunState } from '../../src/state/run-state.js';
-import type { RealtimeResultLine } from '../../src/realtime/types.js';
+import type { RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 /** A fresh, empty store for one test, a way to damage its saved state, and its cleanup. */

@@ -3,7 +3,7 @@
  * realtime results unchanged. HTTP failures keep their status code and error body in `response`;
  * failures without an HTTP response (dropped connection, timeout) set `response: null` and `error`.
  */
-export type { BatchResultLine as RealtimeResultLine } from '../job/types.js';
+export type { BatchResultLine as RealtimeResultLine } from '../job/job-types.js';
 
 /** Why an attempt is retried (or why it finally failed). */
 export type FailureKind = 'rate_limited' | 'server_error' | 'connection_error' | 'timeout' | 'client_error';

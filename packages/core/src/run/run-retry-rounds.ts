@@ -8,12 +8,12 @@ import type { JobStore } from '../state/job-store.js';
 import { crashPoint } from '../job/crash-point.js';
 import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { REALTIME_ANSWERS_FILE } from '../realtime/run-realtime-job.js';
-import type { JobEvent } from '../job/types.js';
+import type { JobEvent } from '../job/job-types.js';
 import { driveJob } from './drive-job.js';
 import { roundProgress } from './round-progress.js';
 import type { RunPhaseContext } from './phase-context.js';
 import { finishStragglers } from './straggler-round.js';
-import { finalNotRetried, planRetryRound, realtimeRetryDir, realtimeRetryResults } from './retry-round.js';
+import { finalNotRetried, planRetryRound, realtimeRetryDir, realtimeRetryResults } from './plan-retry-round.js';
 import type { RunState } from '../state/run-state.js';
 
 /** Add, run and evaluate retry rounds until everything succeeded or `retries` rounds ran. Crash-safe at every step. */

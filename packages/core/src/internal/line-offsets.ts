@@ -1,5 +1,6 @@
 // JSONL files by byte position: one streaming pass that finds each line, and positional reads of a line later.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { KbatchError } from '../errors.js';
 
 /** Where a line found by {@link scanLines} is: `buf[start, end)`, its byte offset in the file and its 1-based number. */
 export interface LineSpan {
@@ -89,7 +90,9 @@ export function lineReader(files: readonly string[]): LineReader {
         if (block.length >= length) return block.buf.subarray(0, length);
       }
       if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
-      readSync(fd(file), scratch, 0, length, offset);
+      const got = readSync(fd(file), scratch, 0, length, offset);
+      // A file cut shorter since it was indexed must not hand back the previous line's bytes.
+      if (got < length) throw new KbatchError('RESPONSE_INVALID', `${files[file]} changed while it was read (${got} of ${length} bytes at offset ${offset})`, { file: files[file]! });
       return scratch.subarray(0, length);
     },
     close() {

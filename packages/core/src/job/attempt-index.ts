@@ -65,7 +65,14 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
       const entry = entries.get(customId);
       if (entry === undefined) return undefined;
       entries.delete(customId);
-      return lines.resultOf(entry);
+      const result = lines.resultOf(entry);
+      // The line at the indexed offset must still be this request's (a result file replaced meanwhile is refused).
+      if (result.customId !== customId) {
+        throw new KbatchError('RESPONSE_INVALID', `${lines.fileName(entry)} line ${entry.line} holds ${result.customId}, not ${customId}: the file changed after it was indexed`, { file: lines.fileName(entry), line: entry.line, customId });
+      }
+      // The join's report counts the tokens of answers only; a failed line's usage (a 200 without choices) counts here.
+      if (!result.ok && !entry.result) lines.count({ response: { body: result.body } } as Pick<BatchResultLine, 'response'>);
+      return result;
     },
     *leftovers() {
       for (const [customId, entry] of entries) {

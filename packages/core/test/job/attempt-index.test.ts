@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { attemptLookup } from '../../src/job/attempt-index.js';
 import { latestResults, type AttemptSource } from '../../src/job/attempts.js';
 import type { JoinIssue } from '../../src/join/join-issue.js';
 import { httpErrorLine, okLine } from '../join/fixtures.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 /** A job directory with result files (job-relative names → lines). */
 async function jobWith(files: Record<string, unknown[]>): Promise<string> {
@@ -17,6 +18,32 @@ async function jobWith(files: Record<string, unknown[]>): Promise<string> {
 const expiredLine = (id: string) => ({ id: `x-${id}`, custom_id: id, response: null, error: { code: 'batch_expired', message: 'expired' } });
 
 describe('attemptLookup', () => {
+  it('counts the usage of a taken line that is no answer (a 200 without choices), which the join\'s report does not', async () => {
+    const empty = { id: 'r', custom_id: 'e1', response: { status_code: 200, body: { choices: [], usage: { prompt_tokens: 50, completion_tokens: 0 } } }, error: null };
+    const jobDir = await jobWith({ 'out.jsonl': [empty] });
+    const tokens = { prompt: 0, completion: 0 };
+    const lookup = await attemptLookup(jobDir, [[{ files: ['out.jsonl'], resubmitted: false }]], { tokens });
+    try {
+      expect(lookup.take('e1')?.ok).toBe(false);
+      expect(tokens).toEqual({ prompt: 50, completion: 0 });
+    } finally {
+      await lookup.close();
+    }
+  });
+
+  it('refuses a result file replaced after it was indexed, rather than joining a record with another one\'s result', async () => {
+    const jobDir = await jobWith({ 'out.jsonl': [okLine('a1', 'yes'), okLine('b1', 'no')] });
+    const lookup = await attemptLookup(jobDir, [[{ files: ['out.jsonl'], resubmitted: false }]], { tokens: { prompt: 0, completion: 0 } });
+    try {
+      // Same lengths, swapped order: every indexed offset now starts the other request's line.
+      await writeFile(join(jobDir, 'out.next'), [okLine('b1', 'no'), okLine('a1', 'yes')].map((l) => JSON.stringify(l)).join('\n') + '\n');
+      await rename(join(jobDir, 'out.next'), join(jobDir, 'out.jsonl'));
+      expectKbatchError(await catchError(async () => lookup.take('a1')), { code: 'RESPONSE_INVALID', customId: 'a1' });
+    } finally {
+      await lookup.close();
+    }
+  });
+
   it('gives each request its latest attempt, reads the line in place, counts every line read once for tokens', async () => {
     const jobDir = await jobWith({
       'first.jsonl': [okLine('r1', 'maybe'), okLine('r2', 'yes'), expiredLine('r4')],

@@ -5,6 +5,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** Keys that must not come again after the first choice's content: a duplicate wins in JSON.parse, so it decides. */
 const NOT_AGAIN = new Set(['content', 'message', 'choices', 'body', 'status_code', 'response']);
+/** Keys that must not be passed over on the way to the one sought (the same, plus logprobs). */
+const DECIDING = new Set([...NOT_AGAIN, 'logprobs']);
 
 /**
  * The assistant's text of a result line `buf[start, end)` that `parseResultLine` would call ok with exactly that
@@ -44,6 +46,8 @@ function memberValue(text: string, pos: number, name: string): number {
     if (keyEnd === -1 || text.charCodeAt(keyEnd + 1) !== 0x3a) return -1;
     const value = keyEnd + 2;
     if (keyEnd - pos - 1 === name.length && sameText(text, pos + 1, name)) return value;
+    // A key that decides the answer, met before the one sought, may come again: JSON.parse keeps the last one.
+    if (DECIDING.has(text.slice(pos + 1, keyEnd))) return -1;
     const after = text.charCodeAt(value) === QUOTE ? plainStringEnd(text, value + 1) + 1 : scalarEnd(text, value);
     if (after <= 0 || text.charCodeAt(after) !== 0x2c) return -1;
     pos = after + 1;
@@ -63,6 +67,8 @@ function restIsPlain(text: string, from: number): boolean {
       const close = stringEnd(text, i + 1);
       if (close === -1) return false;
       if (text.charCodeAt(close + 1) === 0x3a) {
+        // An escaped key may spell a deciding one (`c\u006fntent`): the full parse decides.
+        if (hasBackslash(text, i + 1, close)) return false;
         const len = close - i - 1;
         if (len === 8 && sameText(text, i + 1, 'logprobs')) {
           if (!text.startsWith('null', close + 2)) return false;
@@ -101,14 +107,22 @@ function stringEnd(text: string, from: number): number {
   return -1;
 }
 
-/** Index after a number or literal value at `from` (the next `,` or `}`), or -1 for anything nested or a string. */
+/** Index after a number or literal value at `from` (the next `,` or `}`), or -1 for anything else. */
 function scalarEnd(text: string, from: number): number {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x2c || c === 0x7d) return i;
+    if (c === 0x2c || c === 0x7d) return SCALAR.test(text.slice(from, i)) ? i : -1;
     if (c === 0x7b || c === 0x5b || c === QUOTE || c === 0x5d) return -1;
   }
   return -1;
+}
+
+/** A JSON number or literal, nothing else (a malformed value sends the line to the full parse). */
+const SCALAR = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
+
+function hasBackslash(text: string, from: number, to: number): boolean {
+  const at = text.indexOf('\\', from);
+  return at !== -1 && at < to;
 }
 
 function sameText(text: string, at: number, word: string): boolean {

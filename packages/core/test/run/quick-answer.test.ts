@@ -26,6 +26,16 @@ describe('quickAnswer', () => {
     expect(quick(line(body(choice('"ok"')), 201))).toBe('ok');
   });
 
+  it('leaves to the full parse a key that may come again, an escaped key, and a malformed value before the answer', () => {
+    const repeated = `{"id":"batch_req_1","custom_id":"row-1","response":{"status_code":200,"status_code":500,"body":${body(choice('"yes"'))}},"error":null}`;
+    expect(parseResultLine(repeated).ok).toBe(false);
+    expect(quick(repeated)).toBeUndefined();
+    const escaped = line(body(choice('"yes","c\\u006fntent":"no"')));
+    expect(parseResultLine(escaped).response).toBe('no');
+    expect(quick(escaped)).toBeUndefined();
+    expect(quick(line(body(choice('"yes"')).replace('"created":1796405747', '"created":nope')))).toBeUndefined();
+  });
+
   it('leaves every other line to the full parse', () => {
     const others = [
       line(body(choice('"say \\"hi\\""'))), // escapes

@@ -113,6 +113,8 @@ export interface LinePlace {
 const GAP = 32 * 1024;
 /** Longest single read of a run. */
 const RUN = 4 << 20;
+/** Most bytes of lines one window holds; the lines after them are read one by one. */
+const WINDOW_BYTES = 32 << 20;
 
 /**
  * The lines about to be asked for, read at once in file order and kept in one buffer (memory: those lines), so lines
@@ -139,10 +141,16 @@ export class LineWindow<K> {
   /** Forget the previous lines and read those of `keys` in (file, offset) order, nearby lines in one read. */
   fill(keys: readonly K[]): void {
     this.startOf.clear();
-    const places = keys.map((k) => this.place(k));
-    const order = places.map((_, i) => i).sort((a, b) => places[a]!.file - places[b]!.file || places[a]!.offset - places[b]!.offset);
+    const places: LinePlace[] = [];
     let total = 0;
-    for (const p of places) total += p.length;
+    // Only the leading lines that fit in WINDOW_BYTES are held: long lines (logprobs) keep the window bounded.
+    for (const k of keys) {
+      const p = this.place(k);
+      if (total + p.length > WINDOW_BYTES) break;
+      places.push(p);
+      total += p.length;
+    }
+    const order = places.map((_, i) => i).sort((a, b) => places[a]!.file - places[b]!.file || places[a]!.offset - places[b]!.offset);
     if (this.bytes.length < total) this.bytes = Buffer.allocUnsafe(total);
     let put = 0;
     for (let i = 0; i < order.length; ) {

@@ -124,7 +124,8 @@ export function successHead(text: string, endsWell = text.endsWith(TAIL)): { idS
   return undefined;
 }
 
-function hasBackslash(text: string, from: number, to: number): boolean {
+/** Whether `text[from, to)` holds a backslash (an escape the byte-level readers leave to the full parse). */
+export function hasBackslash(text: string, from: number, to: number): boolean {
   const at = text.indexOf('\\', from);
   return at !== -1 && at < to;
 }

@@ -1,5 +1,5 @@
 // The answer of a successful result line read from its bytes, so that judging 200k answers parses none of them.
-import { successHead } from '../job/result-tally.js';
+import { hasBackslash, successHead } from '../job/result-tally.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -120,10 +120,6 @@ function scalarEnd(text: string, from: number): number {
 /** A JSON number or literal, nothing else (a malformed value sends the line to the full parse). */
 const SCALAR = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
 
-function hasBackslash(text: string, from: number, to: number): boolean {
-  const at = text.indexOf('\\', from);
-  return at !== -1 && at < to;
-}
 
 function sameText(text: string, at: number, word: string): boolean {
   for (let i = 0; i < word.length; i++) if (text.charCodeAt(at + i) !== word.charCodeAt(i)) return false;

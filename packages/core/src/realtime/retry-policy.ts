@@ -57,10 +57,12 @@ export function parseRetryAfter(headers: unknown, now: number = Date.now()): num
 /**
  * The wait before retry number `attempt` (1-based): "full jitter" exponential backoff,
  * random() × min(maxMs, baseMs × 2^(attempt-1)), so retrying clients spread out instead of
- * returning in lockstep. A server-given Retry-After is honoured as a floor (plus the jitter).
+ * returning in lockstep. A server-given Retry-After is honoured as given, plus a jitter of at most a
+ * tenth of it (and of the backoff's): it is the server's instruction, and a small spread is enough to
+ * keep the waiting requests from returning at the same instant.
  * @example
  * backoffDelay(3, { baseMs: 500, maxMs: 30_000 }); // random in [0, 2000)
- * backoffDelay(1, { baseMs: 500, maxMs: 30_000, retryAfterMs: 1000 }); // ≥ 1000
+ * backoffDelay(1, { baseMs: 500, maxMs: 30_000, retryAfterMs: 1000 }); // in [1000, 1100)
  */
 export function backoffDelay(
   attempt: number,
@@ -68,7 +70,32 @@ export function backoffDelay(
 ): number {
   const random = options.random ?? Math.random;
   const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1));
-  const jitter = random() * ceiling;
-  if (options.retryAfterMs !== undefined) return Math.round(options.retryAfterMs + random() * Math.min(ceiling, options.baseMs));
-  return Math.round(jitter);
+  const after = options.retryAfterMs;
+  if (after !== undefined) return Math.round(after + random() * Math.min(ceiling, options.baseMs, after / 10));
+  return Math.round(random() * ceiling);
+}
+
+/** The most a request's first dropped connection waits before its retry. */
+const PROMPT_RETRY_MS = 50;
+
+/**
+ * The wait before retry number `attempt` of a request after the failure `info`: the server's Retry-After
+ * when it gave one (see {@link backoffDelay}). A dropped connection (no answer at all) backs off by the
+ * request's count of drops, not of attempts (a 429 says nothing about the connection): the first is retried
+ * promptly (under 50 ms; a connection closed before any answer is usually that one connection's fault, and
+ * the retry takes a fresh one), the next ones back off as usual, since the server or the network may be down.
+ * @example
+ * retryDelay(3, { kind: 'connection_error', retryable: true }, { baseMs: 500, maxMs: 30_000, drops: 1 }); // in [0, 50)
+ * retryDelay(3, { kind: 'connection_error', retryable: true }, { baseMs: 500, maxMs: 30_000, drops: 2 }); // in [0, 1000)
+ */
+export function retryDelay(
+  attempt: number,
+  info: FailureInfo,
+  options: { baseMs: number; maxMs: number; drops: number; random?: () => number },
+): number {
+  const { drops, ...backoff } = options;
+  if (info.retryAfterMs !== undefined) return backoffDelay(attempt, { ...backoff, retryAfterMs: info.retryAfterMs });
+  if (info.kind !== 'connection_error') return backoffDelay(attempt, backoff);
+  if (drops <= 1) return Math.round((options.random ?? Math.random)() * Math.min(options.baseMs, PROMPT_RETRY_MS));
+  return backoffDelay(drops, backoff);
 }

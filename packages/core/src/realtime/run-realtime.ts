@@ -152,9 +152,10 @@ export async function* runResolved(
       }
       run.throwIfFailed();
       if (inputDone && emitted === started) return;
-      // A new request goes only when it can have a slot at once (requests waiting for a retry hold none), so a
-      // retry is never queued behind a window's worth of new requests, and unsent lines stay unread.
-      const canPull = !inputDone && started - emitted < window && tasks.size - sender.waiting < o.concurrency;
+      // A new request goes only when it can have a slot at once (requests waiting for a retry hold none; the
+      // adaptive limit may be below the concurrency), so a retry whose wait is over queues behind no new request,
+      // and unsent lines stay unread.
+      const canPull = !inputDone && started - emitted < window && tasks.size - sender.waiting < sender.limit;
       if (canPull && !pending) pending = iterator.next();
       const next = canPull ? await Promise.race([pending!, run.wake.wait().then(() => undefined)]) : await run.wake.wait();
       if (next) {

@@ -6,7 +6,7 @@ import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
 import { estimateTokens } from './estimate-tokens.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { failureLine, successLine } from './result-lines.js';
-import { backoffDelay, classifyFailure } from './retry-policy.js';
+import { classifyFailure, retryDelay } from './retry-policy.js';
 import type { ResolvedRealtimeOptions } from './run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from './realtime-types.js';
 
@@ -27,6 +27,8 @@ export interface Sender {
   send(request: BatchRequestLine): Promise<RealtimeResultLine>;
   /** Requests waiting out a Retry-After or a backoff now (they hold no slot). */
   readonly waiting: number;
+  /** The concurrency limit now (the adaptive one, at most `concurrency`). */
+  readonly limit: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export function createSender(ctx: SendContext): Sender {
   const send = async (request: BatchRequestLine): Promise<RealtimeResultLine> => {
     const tokens = o.tpm === undefined ? 0 : estimateTokens(request.body);
     const body = { ...request.body, stream: false } as OpenAI.ChatCompletionCreateParamsNonStreaming;
+    let drops = 0;
     for (let n = 1; ; n++) {
       try {
         const completion = await limit(attempt, body, tokens);
@@ -81,7 +84,8 @@ export function createSender(ctx: SendContext): Sender {
           emit({ type: 'failed', customId: request.custom_id, kind: info.kind, ...status });
           return failureLine(request.custom_id, err, info);
         }
-        const delayMs = backoffDelay(n, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, retryAfterMs: info.retryAfterMs });
+        if (info.kind === 'connection_error') drops++;
+        const delayMs = retryDelay(n, info, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, drops });
         emit({ type: 'retry', customId: request.custom_id, attempt: n, delayMs, kind: info.kind, ...status });
         await wait(delayMs);
       }
@@ -91,6 +95,9 @@ export function createSender(ctx: SendContext): Sender {
     send,
     get waiting() {
       return waiting;
+    },
+    get limit() {
+      return limit.concurrency;
     },
   };
 }

@@ -61,7 +61,7 @@ export type { TokenBucket } from './realtime/token-bucket.js';
 export { estimateTokens } from './realtime/estimate-tokens.js';
 export { createAdaptiveConcurrency } from './realtime/adaptive-concurrency.js';
 export type { AdaptiveConcurrency } from './realtime/adaptive-concurrency.js';
-export { classifyFailure, parseRetryAfter, backoffDelay } from './realtime/retry-policy.js';
+export { classifyFailure, parseRetryAfter, backoffDelay, retryDelay } from './realtime/retry-policy.js';
 export type { FailureInfo } from './realtime/retry-policy.js';
 export { createReorderBuffer } from './realtime/reorder-buffer.js';
 export type { ReorderBuffer } from './realtime/reorder-buffer.js';

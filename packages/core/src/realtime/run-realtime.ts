@@ -34,7 +34,11 @@ export const RealtimeOptionsSchema = z.object({
   retries: z.number({ error: 'must be a non-negative integer' }).int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).default(5),
   /** Per-attempt timeout. */
   timeoutMs: positiveInt('a positive integer (milliseconds)').default(600_000),
-  /** Backoff base: retry n waits random() × min(retryMaxMs, retryBaseMs × 2^(n-1)). */
+  /**
+   * Backoff base: retry n waits random() × min(retryMaxMs, retryBaseMs × 2^(n-1)); a 429 or 5xx with Retry-After
+   * waits that plus at most a tenth of it; a request's first dropped connection is retried within 50 ms and its
+   * later ones back off by their own count (see `retryDelay`).
+   */
   retryBaseMs: positiveInt('a positive integer (milliseconds)').default(500),
   retryMaxMs: positiveInt('a positive integer (milliseconds)').default(30_000),
   /** Lower the effective concurrency when the recent 429 rate says the server is saturated, and recover afterwards (see `createAdaptiveConcurrency`). */

@@ -36,6 +36,8 @@ export interface Sender {
  * 429s, 5xx, dropped connections and timeouts. Only the attempt itself holds a concurrency slot (p-limit,
  * bounded by `concurrency` and lowered by the adaptive limit): a request waiting out its Retry-After or
  * backoff holds none, so a 429 delays that request, not the run. Attempts are paced by the rpm/tpm limiter.
+ * The wait before a retry is `retryDelay`'s: the server's Retry-After (plus at most a tenth), a prompt retry
+ * after a request's first dropped connection, else the backoff.
  */
 export function createSender(ctx: SendContext): Sender {
   const { o, signal, emit } = ctx;

@@ -1,6 +1,6 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyFailure, parseRetryAfter } from '../../src/realtime/retry-policy.js';
+import { backoffDelay, classifyFailure, parseRetryAfter, retryDelay, type FailureInfo } from '../../src/realtime/retry-policy.js';
 
 const httpError = (status: number, headers: Record<string, string> = {}) =>
   APIError.generate(status, { error: { message: 'x' } }, 'x', new Headers(headers));
@@ -44,5 +44,38 @@ describe('backoffDelay', () => {
   it('waits at least the server-given Retry-After', () => {
     expect(backoffDelay(1, { baseMs: 100, maxMs: 1000, retryAfterMs: 3000, random: () => 0 })).toBe(3000);
     expect(backoffDelay(1, { baseMs: 100, maxMs: 1000, retryAfterMs: 3000, random: () => 0.5 })).toBe(3050);
+  });
+});
+
+describe('backoffDelay with a Retry-After', () => {
+  it('adds at most a tenth of the Retry-After as jitter (and never more than the backoff base)', () => {
+    const options = { baseMs: 500, maxMs: 30_000, retryAfterMs: 1000 };
+    expect(backoffDelay(1, { ...options, random: () => 0 })).toBe(1000);
+    expect(backoffDelay(1, { ...options, random: () => 0.999999 })).toBe(1100);
+    expect(backoffDelay(4, { ...options, retryAfterMs: 60_000, random: () => 0.999999 })).toBe(60_500);
+    expect(backoffDelay(1, { ...options, retryAfterMs: 0, random: () => 0.999999 })).toBe(0);
+  });
+});
+
+describe('retryDelay', () => {
+  const drop: FailureInfo = { kind: 'connection_error', retryable: true };
+  const options = { baseMs: 500, maxMs: 30_000, random: () => 0.999999 };
+
+  it("retries a request's first dropped connection within 50 ms, whatever the attempt", () => {
+    expect(retryDelay(1, drop, { ...options, drops: 1 })).toBe(50);
+    expect(retryDelay(4, drop, { ...options, drops: 1 })).toBe(50);
+    expect(retryDelay(1, drop, { ...options, baseMs: 10, drops: 1 })).toBe(10);
+  });
+
+  it('backs off further drops by their own count, not the attempt number', () => {
+    expect(retryDelay(5, drop, { ...options, drops: 2 })).toBe(1000);
+    expect(retryDelay(3, drop, { ...options, drops: 3 })).toBe(2000);
+    expect(retryDelay(5, drop, { ...options, drops: 3, random: () => 0 })).toBe(0);
+  });
+
+  it('waits the Retry-After (plus at most a tenth) on a 429 and backs off other failures by attempt', () => {
+    expect(retryDelay(2, { kind: 'rate_limited', retryable: true, status: 429, retryAfterMs: 2000 }, { ...options, drops: 1 })).toBe(2200);
+    expect(retryDelay(3, { kind: 'server_error', retryable: true, status: 503 }, { ...options, drops: 1 })).toBe(2000);
+    expect(retryDelay(2, { kind: 'timeout', retryable: true }, { ...options, drops: 0 })).toBe(1000);
   });
 });

@@ -237,6 +237,81 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
     }
   });
 
+  it("waits out each 429's Retry-After and little more: the jitter is at most a tenth of it", async () => {
+    const local = await startEmulator({ seed: 13, faults: { rate429: 0.3, retryAfterSeconds: 0.2, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const retryAt = new Map<string, number[]>();
+      const waits: { delayMs: number; waitedMs: number }[] = [];
+      const onEvent = (e: RealtimeEvent) => {
+        if (e.type === 'retry') retryAt.set(e.customId, [Date.now(), e.delayMs]);
+        if (e.type === 'answered' && retryAt.has(e.customId)) {
+          const [at, delayMs] = retryAt.get(e.customId)!;
+          waits.push({ delayMs: delayMs!, waitedMs: Date.now() - at! });
+        }
+      };
+      // The default backoff base (500 ms): before, a Retry-After got up to that much on top.
+      const out = await collect({ requests: lines(24), concurrency: 4, retries: 20, retryBaseMs: 500, retryMaxMs: 30_000, onEvent }, local, transport);
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(waits.length).toBeGreaterThan(0);
+      for (const { delayMs, waitedMs } of waits) {
+        expect(delayMs).toBeGreaterThanOrEqual(200);
+        expect(delayMs).toBeLessThanOrEqual(220);
+        expect(waitedMs).toBeGreaterThanOrEqual(195); // a lower bound only (the answer comes after the wait)
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('retries a dropped connection at once and answers each request exactly once, never more than the concurrency in flight', async () => {
+    const asked = new Map<string, number>();
+    const responder = (body: { messages: { content: unknown }[] }) => {
+      const question = String(body.messages.at(-1)!.content);
+      asked.set(question, (asked.get(question) ?? 0) + 1);
+      return 'ok';
+    };
+    const local = await startEmulator({ seed: 17, responder, faults: { dropRate: 0.25, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const drops = new Map<string, number[]>();
+      const onEvent = (e: RealtimeEvent) => {
+        if (e.type === 'retry' && e.kind === 'connection_error') drops.set(e.customId, [...(drops.get(e.customId) ?? []), e.delayMs]);
+      };
+      const out = await collect({ requests: lines(32), concurrency: 4, retries: 20, retryBaseMs: 500, retryMaxMs: 30_000, onEvent }, local, transport);
+      expect(out.map((l) => l.custom_id)).toEqual(lines(32).map((l) => l.custom_id));
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(drops.size).toBeGreaterThan(0);
+      for (const [first] of drops.values()) expect(first).toBeLessThan(50); // not the 500 ms backoff base
+      expect(asked.size).toBe(32);
+      expect([...asked.values()].every((n) => n === 1)).toBe(true);
+      expect(chatAttempts(local)).toBe(32 + [...drops.values()].flat().length);
+      expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(4);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('answers every request once, in order, under 5% 429s and 3% dropped connections, never more than the concurrency in flight', async () => {
+    const asked = new Map<string, number>();
+    const responder = (body: { messages: { content: unknown }[] }) => {
+      const question = String(body.messages.at(-1)!.content);
+      asked.set(question, (asked.get(question) ?? 0) + 1);
+      return 'ok';
+    };
+    const local = await startEmulator({ seed: 19, responder, faults: { rate429: 0.05, retryAfterSeconds: 0.05, dropRate: 0.03, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const kinds = new Set<string>();
+      const out = await collect({ requests: lines(400), concurrency: 8, retries: 20, onEvent: (e) => e.type === 'retry' && kinds.add(e.kind) }, local, transport);
+      expect(out.map((l) => l.custom_id)).toEqual(lines(400).map((l) => l.custom_id));
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(kinds).toEqual(new Set(['connection_error', 'rate_limited']));
+      expect(asked.size).toBe(400);
+      expect([...asked.values()].every((n) => n === 1)).toBe(true);
+      expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(8);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('rejects with ABORTED when the signal aborts with requests in flight, and the next run still works', async () => {
     const local = await startEmulator({ faults: { latencyMs: 5_000, routes: [CHAT] } });
     try {

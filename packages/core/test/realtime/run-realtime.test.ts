@@ -96,6 +96,21 @@ describe('runRealtime', () => {
     expect(events.find((e) => e.type === 'concurrency')).toEqual({ type: 'concurrency', limit: 4 });
   });
 
+  it('sends due retries before new requests once the adaptive limit is lowered (new requests stay unread)', async () => {
+    // The first four are told to come back in 10 ms, which halves the limit to 2; two new requests take the free slots.
+    const { client, state } = fakeChat((_q, call) => {
+      if (call <= 4) throw httpError(429, { 'retry-after-ms': '10' });
+      return 100;
+    });
+    const events: RealtimeEvent[] = [];
+    const lines = await collect(runRealtime({ requests: Array.from({ length: 10 }, (_, i) => requestLine(i)), client, concurrency: 4, ...fast, onEvent: (e) => events.push(e) }));
+    expect(lines.every((l) => l.response?.status_code === 200)).toBe(true);
+    expect(events.find((e) => e.type === 'concurrency')).toEqual({ type: 'concurrency', limit: 2 });
+    expect(state.questions.slice(4, 6)).toEqual(['q4', 'q5']);
+    expect(state.questions.slice(6, 10).sort()).toEqual(['q0', 'q1', 'q2', 'q3']); // not q6, q7 first
+    expect(state.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
   it('does not hold a concurrency slot while a request waits out its Retry-After: the others go on', async () => {
     // q0 is told to come back in a minute; with one slot, every other request is answered meanwhile.
     const { client, state } = fakeChat((q, call) => {

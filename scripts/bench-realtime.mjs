@@ -7,11 +7,14 @@
 //  2. rpm: --rpm-requests (300) at --rpm (600, i.e. ~30 s), arrival times taken on the emulator side
 //     (its responder hook) → measured rate vs the limit (target within ±5%).
 //  3. faults: --fault-requests (2,000) at --fault-concurrency (16) against --fault-latency (30 ms), ordered, three
-//     runs back to back, --fault-rounds (3) times: clean, 5% 429s (Retry-After: 1), 5% 429s + 3% dropped connections
+//     runs back to back, --fault-rounds (5) times: clean, 5% 429s (Retry-After: 1), 5% 429s + 3% dropped connections
 //     (--rate-429, --retry-after, --drop-rate) → each faulty run's throughput as a fraction of the clean one's just
-//     before it, and the median of the last fraction over the rounds (target ≥ 0.6),
-//     emulator-side peak in-flight (must not exceed the concurrency), client CPU; then --rpm-requests at --rpm under
-//     the same faults (attempts' send times vs the limit, ±5%); --faults-only runs just this.
+//     before it, and the median of the last fraction over the rounds (target ≥ 0.6), with where the time goes (when
+//     the last request answered at its first attempt was done: the rest is the retries' tail),
+//     emulator-side peak in-flight (must not exceed the concurrency), client CPU; then --rpm-requests at --rpm, and
+//     as many at --tpm, under the same faults (attempts' send times and tokens vs the limit, ±5%); --faults-only runs
+//     just this. The emulator's faults come from one seeded stream (--seed, default 1): the k-th attempt it receives
+//     meets the same fault in every run with the same seed, so round r is the same draw from run to run.
 //  The client goes through realtimeClientFor with --transport direct (runRealtimeJob's default:
 //  createDirectChat, the SDK's headers and errors over one undici pool), undici-fetch (the SDK over
 //  createUndiciFetch) or sdk (the SDK on Node's fetch); each round prints CPU µs per request of client
@@ -20,8 +23,8 @@
 // Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 5]
 //                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-minimal]
 //                                        [--transport direct|undici-fetch|sdk] [--skip-faults] [--faults-only]
-//                                        [--fault-requests 2000] [--fault-concurrency 16] [--fault-latency 30] [--fault-rounds 3]
-//                                        [--rate-429 0.05] [--retry-after 1] [--drop-rate 0.03]
+//                                        [--fault-requests 2000] [--fault-concurrency 16] [--fault-latency 30] [--fault-rounds 5]
+//                                        [--rate-429 0.05] [--retry-after 1] [--drop-rate 0.03] [--tpm 12000] [--seed 1]
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
@@ -60,7 +63,7 @@ if (process.argv[2] === '--minimal-child') {
   const { startEmulator } = await import(new URL('packages/emulator/dist/index.js', root).href);
   let arrivals = [];
   const emu = await startEmulator({
-    seed: 1,
+    seed: Number(process.argv[4] ?? 1),
     faults: { latencyMs: Number(process.argv[3]), routes: [CHAT] },
     responder: (body) => {
       arrivals.push(performance.now());
@@ -102,7 +105,9 @@ async function main() {
       'skip-faults': { type: 'boolean', default: false },
       'faults-only': { type: 'boolean', default: false },
       'fault-requests': { type: 'string', default: '2000' },
-      'fault-rounds': { type: 'string', default: '3' },
+      'fault-rounds': { type: 'string', default: '5' },
+      tpm: { type: 'string', default: '12000' },
+      seed: { type: 'string', default: '1' },
       'fault-concurrency': { type: 'string', default: '16' },
       'fault-latency': { type: 'string', default: '30' },
       'rate-429': { type: 'string', default: '0.05' },
@@ -114,11 +119,11 @@ async function main() {
   const concurrency = Number(args.concurrency);
   const latencyMs = Number(args.latency);
 
-  const { runRealtime, createUndiciFetch, realtimeClientFor } = await import(new URL('packages/core/dist/internal.js', root).href);
+  const { runRealtime, createUndiciFetch, realtimeClientFor, estimateTokens } = await import(new URL('packages/core/dist/internal.js', root).href);
   const { default: OpenAI } = await import(createRequire(new URL('packages/core/package.json', root)).resolve('openai'));
   if (args['faults-only']) {
     console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    await faultRounds(args, { runRealtime, realtimeClientFor, OpenAI });
+    await faultRounds(args, { runRealtime, realtimeClientFor, estimateTokens, OpenAI });
     console.log(`load avg:   ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at the end`);
     return;
   }
@@ -243,7 +248,7 @@ async function main() {
         `rpm:        limit ${rpm}: ${r.ok} requests arrived over ${(minutes * 60).toFixed(1)} s (emulator clock) = ${measured.toFixed(1)} rpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`,
       );
     }
-    if (!args['skip-faults']) await faultRounds(args, { runRealtime, realtimeClientFor, OpenAI });
+    if (!args['skip-faults']) await faultRounds(args, { runRealtime, realtimeClientFor, estimateTokens, OpenAI });
     console.log(`load avg:   ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at the end`);
   } finally {
     await customFetch.close();
@@ -253,17 +258,48 @@ async function main() {
 }
 
 /**
+ * --tpm under the emulator's current faults: each attempt is charged what the limiter charges it (the answer's
+ * usage; nothing for an HTTP error, which generated nothing; the estimate for a dropped connection). The limiter
+ * lets one second of tokens go at once (its bucket), so the rate is taken after the first second, like rpm's
+ * (sends − 1) / span: tokens sent after it over the time from it to the last send.
+ */
+async function tpmRound({ args, runRealtime, estimateTokens, client, requests, concurrency }) {
+  const tpm = Number(args.tpm);
+  const charges = [];
+  const create = async (body, options) => {
+    const at = performance.now();
+    try {
+      const answer = await client.create(body, options);
+      charges.push([at, answer?.usage?.total_tokens ?? estimateTokens(body)]);
+      return answer;
+    } catch (err) {
+      charges.push([at, typeof err?.status === 'number' ? 0 : estimateTokens(body)]);
+      throw err;
+    }
+  };
+  let ok = 0;
+  for await (const line of runRealtime({ requests, client: { ...client, releasesSignal: client.releasesSignal, create }, concurrency, tpm, retries: 10 })) if (line.response?.status_code === 200) ok++;
+  charges.sort((a, b) => a[0] - b[0]);
+  const from = charges[0][0] + 1000;
+  const span = charges.at(-1)[0] - from;
+  const tokens = charges.filter(([at]) => at > from && at < charges.at(-1)[0]).reduce((sum, [, t]) => sum + t, 0);
+  const measured = tokens / (span / 60_000);
+  const error = (measured - tpm) / tpm;
+  console.log(`  tpm:       limit ${tpm} with the same faults: ${charges.length} attempts for ${ok} answers, ${(span / 1000).toFixed(1)} s after the first second at ${measured.toFixed(0)} tpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`);
+}
+
+/**
  * Clean vs faulty rounds back to back against their own emulator child (ordered runRealtime, the engine's
  * defaults): a 429 must delay its own request only, so the faulty rounds should keep ≥ 0.6 of the clean throughput.
  */
-async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
+async function faultRounds(args, { runRealtime, realtimeClientFor, estimateTokens, OpenAI }) {
   const n = Number(args['fault-requests']);
   const concurrency = Number(args['fault-concurrency']);
   const latencyMs = Number(args['fault-latency']);
   const rate429 = Number(args['rate-429']);
   const retryAfterSeconds = Number(args['retry-after']);
   const dropRate = Number(args['drop-rate']);
-  const child = fork(fileURLToPath(import.meta.url), ['--emulator-child', String(latencyMs)], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--emulator-child', String(latencyMs), args.seed], { stdio: 'inherit' });
   const ask = (msg) => {
     const reply = new Promise((resolve) => child.once('message', resolve));
     child.send(msg);
@@ -279,9 +315,13 @@ async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
   const round = async (prefix, faults) => {
     await ask({ faults: { rate429: 0, dropRate: 0, ...faults, retryAfterSeconds } });
     const emu0 = await ask('report');
-    const counts = { ok: 0, failed: 0, retries: 0, rateLimited: 0, dropped: 0, minLimit: concurrency };
+    const counts = { ok: 0, failed: 0, retries: 0, rateLimited: 0, dropped: 0, minLimit: concurrency, firstDone: 0 };
+    // Where the time goes: when the last request answered at its first attempt was done; after it, only retries run.
+    const retried = new Set();
     const onEvent = (e) => {
+      if (e.type === 'answered' && !retried.has(e.customId)) counts.firstDone = performance.now();
       if (e.type === 'retry') {
+        retried.add(e.customId);
         counts.retries++;
         if (e.kind === 'rate_limited') counts.rateLimited++;
         if (e.kind === 'connection_error') counts.dropped++;
@@ -297,7 +337,7 @@ async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
     const seconds = (performance.now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const emu1 = await ask('report');
-    return { ...counts, seconds, rate: counts.ok / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, emuCpuSeconds: (emu1.cpuMicros - emu0.cpuMicros) / 1e6, maxInFlight: emu1.stats.maxConcurrentChat };
+    return { ...counts, seconds, tail: seconds - (counts.firstDone - start) / 1000, rate: counts.ok / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, emuCpuSeconds: (emu1.cpuMicros - emu0.cpuMicros) / 1e6, maxInFlight: emu1.stats.maxConcurrentChat };
   };
   try {
     await round('fault-warmup', {});
@@ -310,7 +350,7 @@ async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
       const both = await round(`faulty${r}`, { rate429, dropRate });
       const show = (name, x) =>
         console.log(
-          `  ${`${name} (${r})`.padEnd(26)} ${x.ok} ok / ${x.failed} failed in ${x.seconds.toFixed(2)} s = ${x.rate.toFixed(0)} req/s (${(x.rate / clean.rate).toFixed(2)} of clean); retries ${x.retries} (429: ${x.rateLimited}, dropped: ${x.dropped}), lowest limit ${x.minLimit}; CPU client ${x.cpuSeconds.toFixed(2)} s, emulator ${x.emuCpuSeconds.toFixed(2)} s`,
+          `  ${`${name} (${r})`.padEnd(26)} ${x.ok} ok / ${x.failed} failed in ${x.seconds.toFixed(2)} s = ${x.rate.toFixed(0)} req/s (${(x.rate / clean.rate).toFixed(2)} of clean); retries ${x.retries} (429: ${x.rateLimited}, dropped: ${x.dropped}), retries' tail ${x.tail.toFixed(2)} s, lowest limit ${x.minLimit}; CPU client ${x.cpuSeconds.toFixed(2)} s, emulator ${x.emuCpuSeconds.toFixed(2)} s`,
         );
       show('clean', clean);
       show(`${rate429 * 100}% 429`, only429);
@@ -320,7 +360,7 @@ async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
     }
     fractions.sort((a, b) => a - b);
     const fraction = fractions[Math.floor(fractions.length / 2)];
-    console.log(`  fraction:  median ${fraction.toFixed(2)} (all: ${fractions.map((f) => f.toFixed(2)).join(', ')}) of the clean throughput with 429s and drops (target >= 0.60) ${fraction >= 0.6 ? 'OK' : 'BELOW TARGET'}`);
+    console.log(`  fraction:  median ${fraction.toFixed(2)} of ${fractions.length} rounds (min ${fractions[0].toFixed(2)}, max ${fractions.at(-1).toFixed(2)}; all: ${fractions.map((f) => f.toFixed(2)).join(', ')}) of the clean throughput with 429s and drops (target >= 0.60) ${fraction >= 0.6 ? 'OK' : 'BELOW TARGET'}`);
     console.log(`  in flight: emulator-side peak ${maxInFlight} (concurrency ${concurrency}) ${maxInFlight <= concurrency ? 'OK' : 'OVER'}`);
     if (!args['skip-rpm']) {
       // The limiter paces attempts (retries included): their send times, taken as the client calls create.
@@ -334,6 +374,7 @@ async function faultRounds(args, { runRealtime, realtimeClientFor, OpenAI }) {
       const measured = (sends.length - 1) / ((sends.at(-1) - sends[0]) / 60_000);
       const error = (measured - rpm) / rpm;
       console.log(`  rpm:       limit ${rpm} with the same faults: ${sends.length} attempts for ${ok} answers at ${measured.toFixed(1)} rpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`);
+      await tpmRound({ args, runRealtime, estimateTokens, client: transported.client, requests: [...lines('tpm')].slice(0, m), concurrency });
     }
   } finally {
     await transported.close();

@@ -41,6 +41,17 @@ async function collect(options: Omit<RunRealtimeOptions, 'client'>, emu: Emulato
 }
 const chatAttempts = (emu: Emulator) => emu.stats().requests[CHAT] ?? 0;
 
+/** An emulator responder that counts how many times each question was answered (a retry must not answer twice). */
+function countingResponder() {
+  const asked = new Map<string, number>();
+  const responder = (body: { messages: { content: unknown }[] }) => {
+    const question = String(body.messages.at(-1)!.content);
+    asked.set(question, (asked.get(question) ?? 0) + 1);
+    return 'ok';
+  };
+  return { asked, responder };
+}
+
 describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s transport)', (transport) => {
   let emu: Emulator;
   beforeAll(async () => {
@@ -148,12 +159,7 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
 
   it('retries dropped connections and 429s, answering every request exactly once (emulator-side count, answers log)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-drops-'));
-    const asked = new Map<string, number>();
-    const responder = (body: { messages: { content: unknown }[] }) => {
-      const question = String(body.messages.at(-1)!.content);
-      asked.set(question, (asked.get(question) ?? 0) + 1);
-      return 'ok';
-    };
+    const { asked, responder } = countingResponder();
     const local = await startEmulator({ seed: 11, responder, faults: { dropRate: 0.2, rate429: 0.1, retryAfterSeconds: 0, latencyMs: 2, routes: [CHAT] } });
     try {
       const answersLog = join(dir, 'answers.jsonl');
@@ -264,12 +270,7 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
   });
 
   it('retries a dropped connection at once and answers each request exactly once, never more than the concurrency in flight', async () => {
-    const asked = new Map<string, number>();
-    const responder = (body: { messages: { content: unknown }[] }) => {
-      const question = String(body.messages.at(-1)!.content);
-      asked.set(question, (asked.get(question) ?? 0) + 1);
-      return 'ok';
-    };
+    const { asked, responder } = countingResponder();
     const local = await startEmulator({ seed: 17, responder, faults: { dropRate: 0.25, latencyMs: 2, routes: [CHAT] } });
     try {
       const drops = new Map<string, number[]>();
@@ -291,12 +292,7 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
   });
 
   it('answers every request once, in order, under 5% 429s and 3% dropped connections, never more than the concurrency in flight', async () => {
-    const asked = new Map<string, number>();
-    const responder = (body: { messages: { content: unknown }[] }) => {
-      const question = String(body.messages.at(-1)!.content);
-      asked.set(question, (asked.get(question) ?? 0) + 1);
-      return 'ok';
-    };
+    const { asked, responder } = countingResponder();
     const local = await startEmulator({ seed: 19, responder, faults: { rate429: 0.05, retryAfterSeconds: 0.05, dropRate: 0.03, latencyMs: 2, routes: [CHAT] } });
     try {
       const kinds = new Set<string>();

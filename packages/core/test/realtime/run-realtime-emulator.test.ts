@@ -108,6 +108,19 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
     }
   });
 
+  it('halves its concurrency when the server answers half its requests 429 with a Retry-After, never exceeding the concurrency', async () => {
+    const local = await startEmulator({ seed: 23, faults: { rate429: 0.5, retryAfterSeconds: 0.05, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const limits: number[] = [];
+      const out = await collect({ requests: lines(40), concurrency: 8, retries: 30, onEvent: (e) => e.type === 'concurrency' && limits.push(e.limit) }, local, transport);
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(limits[0]).toBe(4);
+      expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(8);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('adapts to a server concurrency cap that answers 429', async () => {
     emu.setFaults({ concurrencyCap: 3, latencyMs: 10, retryAfterSeconds: 0, routes: [CHAT] });
     try {

@@ -47,7 +47,8 @@ describe('kbatch batches / files / models', () => {
 
   it('prints the raw server objects with batches list --json', async () => {
     const { root, dir } = await writeChunks(1, 1);
-    await runCli(['submit', dir, '--quiet'], { env, cwd: root });
+    // Waited for, so the batch cannot move between the two listings compared below.
+    await runCli(['submit', dir, '--wait', '--poll-interval', '50ms', '--quiet'], { env, cwd: root });
     const page = await new OpenAI({ apiKey: 'k', baseURL: emu.baseURL }).batches.list({ limit: 1 });
     const list = await runCli(['batches', 'list', '--json', '--limit', '1'], { env });
     expect(JSON.parse(list.stdout)).toEqual(JSON.parse(JSON.stringify(page.data[0])));

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { booleanField, positiveIntField } from '../options.js';
 import { parseSize } from './size.js';
+import { PROVIDER_PROFILES } from '../providers/profiles.js';
 
+// The default provider's profile (kluster, the first row of the table) sets the library's chunk defaults.
+const DEFAULT_LIMITS = PROVIDER_PROFILES[0]!.limits;
 /** kluster's per-file request limit: 50,000. */
-export const DEFAULT_MAX_REQUESTS = 50_000;
+export const DEFAULT_MAX_REQUESTS: number = DEFAULT_LIMITS.maxRequests!;
 /** kluster's per-file size limit, "6GB", read as 6,000,000,000 bytes (the smaller, safe reading; 6 GiB would be 6,442,450,944). */
-export const DEFAULT_MAX_BYTES = 6_000_000_000;
+export const DEFAULT_MAX_BYTES: number = DEFAULT_LIMITS.maxBytes!;
 
 /** Most requests per chunk file. */
 export const MaxRequestsSchema = positiveIntField();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
+import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -19,7 +19,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
       let client;
       if (!flags.offline) {
         try {
-          client = clientFromFlags(flags, io);
+          client = clientFromFlags(await jobClientFlags(flags, io, job), io);
         } catch (err) {
           if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
           io.stderr.write('note: no API key, showing the saved state (set KLUSTER_API_KEY for live counts)\n');

@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { ChunkWriterOptions } from '@kbatch/core';
+import { chunkLimits, getProvider, type ChunkWriterOptions } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import { numberArg } from './numbers.js';
+import { addProviderFlag, providerFlag } from './client-flags.js';
 
 /** Flags that shape the chunk files. */
 export interface ChunkFlags {
+  provider?: string;
   outDir?: string;
   maxRequests?: number | string;
   maxBytes?: string;
@@ -22,9 +24,9 @@ export const CHUNK_FLAG_OPTIONS = ['outDir', 'maxRequests', 'maxBytes', 'prefix'
  */
 export function addChunkFlags(command: Command, { outDir = true, naming = true }: { outDir?: boolean; naming?: boolean } = {}): Command {
   if (outDir) command.option('-o, --out-dir <dir>', 'directory for the chunk files (required)');
-  command
-    .option('--max-requests <n>', 'most requests per chunk file (default 50000)', numberArg)
-    .option('--max-bytes <size>', 'most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default 6GB)');
+  addProviderFlag(command)
+    .option('--max-requests <n>', "most requests per chunk file (default: the provider's limit, 50000 on kluster)", numberArg)
+    .option('--max-bytes <size>', "most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default: the provider's limit, 6GB on kluster)");
   // `run` names its own chunk files (and uses --prefix for the added fields): naming: false leaves these out.
   if (!naming) return command;
   return command
@@ -43,4 +45,12 @@ export function chunkOptionsFromFlags(flags: ChunkFlags, io: Pick<CliIo, 'cwd'>,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return options as ChunkWriterOptions;
+}
+
+/**
+ * The chunk limits of `--provider` as chunk options, for commands whose chunk defaults are the provider's
+ * (`split`; `run` leaves them to the core, which knows its mode). Flags given override them.
+ */
+export function providerChunkOptions(flags: Pick<ChunkFlags, 'provider'>): Pick<ChunkWriterOptions, 'maxRequests' | 'maxBytes'> {
+  return flags.provider === undefined ? {} : chunkLimits(getProvider(providerFlag(flags.provider)));
 }

@@ -22,7 +22,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     docs: ['https://docs.kluster.ai/api-reference/reference/'],
     checked: CHECKED,
     notes: [
-      'limits from the API reference kbatch was built on ("up to 50,000 requests and currently a maximum of 6GB per file"; windows 1, 3, 6, 12 and 24 hours)',
+      'limits from the API reference kbatch was built on, kept in the project as shared/reference/kluster-api.txt ("up to 50,000 requests and currently a maximum of 6GB per file"; windows 1, 3, 6, 12 and 24 hours); the public page was not found in the search index on the date checked',
       '"6GB" read as 6,000,000,000 bytes (the smaller reading)',
       'timestamps may arrive as strings; per-line size: not documented',
     ],
@@ -43,7 +43,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     docs: ['https://docs.kluster.ai/api-reference/reference/', 'https://docs.kluster.ai/get-started/models/#api-request-limits'],
     checked: CHECKED,
     notes: [
-      'windows 24, 48 and 72 hours, and a 100 MB file cap, from the June 2025 API reference',
+      'windows 24, 48 and 72 hours from the June 2025 API reference (shared/reference/kluster-api-2025-06.md); its file cap renders from a template, so the 100 MB figure is the one issue 13 cites',
       'requests per file depend on the account tier (issue 13: 1,000 / 100,000 / 500,000; the reference renders them from a template): kbatch chunks at 1,000, accepted on every tier — raise it with --max-requests on a larger tier',
     ],
   },

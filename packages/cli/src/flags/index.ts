@@ -10,3 +10,4 @@ export { numberArg, collectArg, parseLogitBias } from './numbers.js';
 export { parseLabels } from './labels.js';
 export { addClientFlags, addJobFlags, addProviderFlag, clientFromFlags, jobClientFlags, jobOptionsFromFlags, parseDuration, progressMode } from './client-flags.js';
 export type { ClientFlags, JobFlags, KlusterClient } from './client-flags.js';
+export { emulatorPersonality } from './emulator-provider.js';

@@ -68,11 +68,19 @@ describe('kbatch run --provider', () => {
     expect(await readdir(root)).toEqual(['reviews.csv']);
   });
 
-  it('takes kluster-2025 windows kluster does not have', async () => {
+  it('runs kluster-2025 with a 48h window (on an emulator offering its windows) and refuses 48h on kluster', async () => {
     const { root, file } = await input();
     const run = await runCli(['run', file, ...ARGS, '--provider', 'kluster', '--window', '48h', '--base-url', emu.baseURL], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('must be one of 1h, 3h, 6h, 12h, 24h (the completion windows provider kluster offers), got "48h"');
+    const emu2025 = await startEmulator({ timeScale: 0.001, seed: 9, validationMs: 10, lineMs: 0, finalizingMs: 10, completionWindows: ['24h', '48h', '72h'] });
+    try {
+      const ok = await runCli(['run', file, ...ARGS, '--provider', 'kluster-2025', '--window', '48h', '--base-url', emu2025.baseURL, '--job-dir', 'job'], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8'))).toMatchObject({ window: '48h', provider: 'kluster-2025' });
+    } finally {
+      await emu2025.close();
+    }
   });
 
   it('rejects an unknown provider listing the names, and openai-compatible without a base URL (OPTION_INVALID, exit 2)', async () => {

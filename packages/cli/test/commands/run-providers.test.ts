@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runCli } from '../helpers/spawn.js';
+import { readAllText } from '../../../core/test/helpers/files.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const ARGS = ['--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--poll-interval', '50ms', '--quiet'];
@@ -22,15 +23,6 @@ async function input(): Promise<{ root: string; file: string }> {
   const file = join(root, 'reviews.csv');
   await writeFile(file, `id,text\nr1,"I love it, ""great"""\nr2,"line one\nline two — terrible"\nr3,"${'long é '.repeat(2_000)}"\n`);
   return { root, file };
-}
-
-/** Every byte of every file under `dir`. */
-async function allText(dir: string): Promise<string> {
-  const parts: string[] = [];
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) parts.push(await readFile(join(entry.parentPath, entry.name), 'utf8'));
-  }
-  return parts.join('\n');
 }
 
 describe('kbatch run --provider', () => {
@@ -55,7 +47,7 @@ describe('kbatch run --provider', () => {
       const state = JSON.parse(await readFile(join(root, 'job', 'run.json'), 'utf8')) as { settings: { provider: string; baseURL: string } };
       const manifest = JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8')) as { provider: string; baseURL: string };
       expect([state.settings.provider, state.settings.baseURL, manifest.provider, manifest.baseURL]).toEqual([provider, emu.baseURL, provider, emu.baseURL]);
-      expect(await allText(root)).not.toContain(key);
+      expect(await readAllText(root)).not.toContain(key);
       expect(run.stdout + run.stderr).not.toContain(key);
     });
   }
@@ -125,7 +117,7 @@ describe('a job remembers its provider', () => {
     expect(wait.code).toBe(0);
     const status = await runCli(['status', 'job', '--json'], { cwd: root, env });
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed', succeeded: 1 });
-    expect(await allText(root)).not.toContain('gsk-resume-secret');
+    expect(await readAllText(root)).not.toContain('gsk-resume-secret');
   });
 
   it('kbatch resume of a run refuses another --provider and continues on the recorded one', async () => {

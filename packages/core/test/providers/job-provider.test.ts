@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -7,6 +7,7 @@ import { createClient } from '../../src/client/create-kluster-client.js';
 import { loadManifest, loadRunState, resumeJob, runBatchJob, runJob } from '../../src/internal.js';
 import { jobProvider, namedProvider, recordedProvider } from '../../src/providers/job-provider.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { readAllText } from '../helpers/files.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const KEY = 'sk-secret-provider-key-0123456789';
@@ -21,15 +22,6 @@ async function csv(dir: string, n: number): Promise<string> {
   const file = join(dir, 'in.csv');
   await writeFile(file, `${rows.join('\n')}\n`);
   return file;
-}
-
-/** Every byte of every file under `dir`, to look for the key. */
-async function allText(dir: string): Promise<string> {
-  const parts: string[] = [];
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) parts.push(await readFile(join(entry.parentPath, entry.name), 'utf8'));
-  }
-  return parts.join('\n');
 }
 
 describe('the provider of a job', () => {
@@ -62,7 +54,7 @@ describe('the provider of a job', () => {
     const settings = (await loadRunState(jobDir))!.settings;
     expect([settings.provider, settings.baseURL, settings.maxRequests, settings.maxBytes]).toEqual(['kluster-2025', emu.baseURL, 1_000, 100_000_000]);
     expect(await recordedProvider(jobDir)).toEqual({ provider: 'kluster-2025', baseURL: emu.baseURL });
-    expect(await allText(dir)).not.toContain(KEY);
+    expect(await readAllText(dir)).not.toContain(KEY);
   });
 
   it('refuses a window the provider does not offer before anything is written (OPTION_INVALID naming the provider)', async () => {
@@ -94,6 +86,6 @@ describe('the provider of a job', () => {
     expect((await resumeJob(summary.jobDir, { client: client('groq'), pollIntervalMs: 20 })).state).toBe('completed');
     const err = await catchError(() => resumeJob(summary.jobDir, { client: client('together') }));
     expectKbatchError(err, { code: 'JOB_MISMATCH', message: 'was started with provider groq' });
-    expect(await allText(dir)).not.toContain(KEY);
+    expect(await readAllText(dir)).not.toContain(KEY);
   });
 });

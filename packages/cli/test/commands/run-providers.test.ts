@@ -35,10 +35,12 @@ describe('kbatch run --provider', () => {
   });
 
   for (const [provider, keyEnv] of Object.entries(KEY_ENV)) {
-    it(`runs on ${provider} with ${keyEnv}, records the provider and base URL, and the key reaches no file and no output`, async () => {
+    // Together's Batch API is not OpenAI-shaped: its runs are realtime until an adapter exists.
+    const mode = provider === 'together' ? 'realtime' : 'batch';
+    it(`runs on ${provider} (${mode}) with ${keyEnv}, records the provider and base URL, and the key reaches no file and no output`, async () => {
       const { root, file } = await input();
       const key = `sk-${provider}-secret-0123456789`;
-      const run = await runCli(['run', file, ...ARGS, '--provider', provider, '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root, env: { [keyEnv]: key } });
+      const run = await runCli(['run', file, ...ARGS, '--mode', mode, '--provider', provider, '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root, env: { [keyEnv]: key } });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const rows = (await readFile(join(root, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; text: string });
@@ -85,6 +87,21 @@ describe('kbatch run --provider', () => {
     expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_BASE_URL)');
   });
 
+  it('refuses batches on together before anything is written or uploaded (OPTION_INVALID, exit 2)', async () => {
+    const { root, file } = await input();
+    const env = { TOGETHER_API_KEY: 'tg' };
+    const run = await runCli(['run', file, ...ARGS, '--provider', 'together', '--base-url', emu.baseURL], { cwd: root, env });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("error [OPTION_INVALID]: Invalid option `provider`: together's Batch API is together-batch, which kbatch does not speak yet (nothing was uploaded)");
+    expect(await readdir(root)).toEqual(['reviews.csv']);
+    const chunk = join(root, 'part.jsonl');
+    await writeFile(chunk, `${JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [] } })}\n`);
+    const files = emu.stats().filesCreated;
+    const submit = await runCli(['submit', chunk, '--provider', 'together', '--base-url', emu.baseURL, '--job-dir', 'job'], { cwd: root, env });
+    expect(submit.code).toBe(2);
+    expect(emu.stats().filesCreated).toBe(files);
+  });
+
   it("names the provider's key variable when it is missing (API_KEY_MISSING)", async () => {
     const { root, file } = await input();
     const run = await runCli(['run', file, ...ARGS, '--provider', 'groq', '--base-url', emu.baseURL], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });
@@ -122,12 +139,12 @@ describe('a job remembers its provider', () => {
 
   it('kbatch resume of a run refuses another --provider and continues on the recorded one', async () => {
     const { root, file } = await input();
-    const env = { TOGETHER_API_KEY: 'tg-secret' };
-    const run = await runCli(['run', file, ...ARGS, '--provider', 'together', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root, env });
+    const env = { OPENAI_API_KEY: 'sk-secret' };
+    const run = await runCli(['run', file, ...ARGS, '--provider', 'openai', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root, env });
     expect(run.code).toBe(0);
     const conflict = await runCli(['resume', 'job', '--provider', 'kluster'], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });
     expect(conflict.code).toBe(1);
-    expect(conflict.stderr).toContain('was started with provider together');
+    expect(conflict.stderr).toContain('was started with provider openai');
     const resume = await runCli(['resume', 'job', '--quiet'], { cwd: root, env });
     expect(resume.code).toBe(0);
   });

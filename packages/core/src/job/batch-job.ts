@@ -80,7 +80,7 @@ export type RunBatchJobOptions = z.input<typeof RunBatchJobOptionsSchema>;
  */
 export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSummary> {
   const opts = parseOptions(RunBatchJobOptionsSchema, options, 'runBatchJob');
-  const { record } = jobProvider(opts);
+  const { record } = jobProvider(opts, { batches: true });
   if (!opts.chunks) {
     if (!opts.jobDir) throw new KbatchError('OPTION_INVALID', 'Invalid options for runBatchJob: must give `chunks` or `jobDir`');
     return drive(opts.jobDir, opts, true);
@@ -102,7 +102,7 @@ export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSumma
  */
 export async function resumeJob(jobDir: string, options: JobOptions): Promise<JobSummary> {
   const opts = parseOptions(JobOptionsSchema, options, 'resumeJob');
-  jobProvider(opts);
+  jobProvider(opts, { batches: true });
   return drive(jobDir, opts, true);
 }
 

@@ -1,6 +1,7 @@
 import { loadRunState } from '../state/run-state.js';
 import { loadManifest } from '../state/manifest.js';
 import { clientProvider } from '../client/create-kluster-client.js';
+import { KbatchError } from '../errors.js';
 import { checkWindow, DEFAULT_PROVIDER, getProvider } from './resolve-provider.js';
 import type { ProviderProfile } from './provider-profile.js';
 
@@ -18,11 +19,20 @@ export function namedProvider(choice: ProviderChoice): string | undefined {
 
 /**
  * The provider a job runs on (named, else kluster) with the server its client talks to, its window checked first.
- * @throws KbatchError OPTION_INVALID when the provider does not offer `window`
+ * @param batches - the call creates or follows batches (a batch job): refused on a profile whose batch API kbatch
+ *   does not speak yet, before anything is uploaded
+ * @throws KbatchError OPTION_INVALID when the provider does not offer `window`, or cannot run batches yet
  */
-export function jobProvider(choice: ProviderChoice): { profile: ProviderProfile; record: { provider: string; baseURL?: string } } {
+export function jobProvider(choice: ProviderChoice, { batches = false } = {}): { profile: ProviderProfile; record: { provider: string; baseURL?: string } } {
   const profile = getProvider(namedProvider(choice) ?? DEFAULT_PROVIDER);
   checkWindow(profile, choice.window);
+  if (batches && profile.apiShape !== 'openai-batch') {
+    throw new KbatchError(
+      'OPTION_INVALID',
+      `Invalid option \`provider\`: ${profile.name}'s Batch API is ${profile.apiShape}, which kbatch does not speak yet (nothing was uploaded); use realtime mode (--mode realtime), kbatch chat, or kbatch lint with it`,
+      { field: 'provider' },
+    );
+  }
   const baseURL = clientProvider(choice.client)?.baseURL ?? baseUrlOf(choice.client);
   return { profile, record: { provider: profile.name, ...(baseURL === undefined ? {} : { baseURL }) } };
 }

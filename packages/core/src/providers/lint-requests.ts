@@ -4,13 +4,22 @@ import { readFileLines } from '../job/lines.js';
 import { chunkLimits } from './chunk-limits.js';
 import type { ProviderProfile } from './provider-profile.js';
 
+/**
+ * What lint checks. The first three every server checks itself while validating a batch (at no cost); the others are
+ * the provider profile's own rules, which `kbatch submit` enforces before any upload.
+ */
+export const LINT_RULES = ['line_invalid', 'custom_id_missing', 'custom_id_duplicate', 'custom_id_invalid', 'line_too_large', 'mixed_models', 'too_many_requests', 'file_too_large'] as const;
+export type LintRule = (typeof LINT_RULES)[number];
+/** The rules a server's own validation covers anyway: not the profile's. */
+const SERVER_RULES: ReadonlySet<LintRule> = new Set(['line_invalid', 'custom_id_missing', 'custom_id_duplicate']);
+
 /** One reason a provider would refuse a request file, with where it is. */
 export interface LintProblem {
   /** 1-based line of the file (null: the file as a whole). */
   line: number | null;
   customId: string | null;
-  /** `line_invalid`, `custom_id_invalid`, `custom_id_duplicate`, `line_too_large`, `mixed_models`, `too_many_requests`, `file_too_large`. */
-  rule: string;
+  /** One of {@link LINT_RULES}. */
+  rule: LintRule;
   message: string;
 }
 
@@ -68,8 +77,8 @@ export function lintLine(text: string, line: number, state: LintState, rules: Li
   if (typeof request !== 'object' || request === null || Array.isArray(request)) return [{ line, customId: null, rule: 'line_invalid', message: 'is not a JSON object' }];
   const { custom_id: id, body } = request as { custom_id?: unknown; body?: unknown };
   const customId = typeof id === 'string' ? id : null;
-  const add = (rule: string, message: string): number => problems.push({ line, customId, rule, message });
-  if (customId === null || customId === '') add('custom_id_invalid', 'has no custom_id (a non-empty string)');
+  const add = (rule: LintRule, message: string): number => problems.push({ line, customId, rule, message });
+  if (customId === null || customId === '') add('custom_id_missing', 'has no custom_id (a non-empty string)');
   else if (rules.customIdPattern !== null && !rules.customIdPattern.test(customId)) add('custom_id_invalid', `custom_id must match ${rules.customIdPattern.source} on provider ${rules.provider}`);
   else if (state.ids.has(customId)) add('custom_id_duplicate', 'repeats a custom_id of an earlier line');
   else state.ids.add(customId);
@@ -98,7 +107,7 @@ export interface LintReport {
  * Check a batch input file against a provider's rules, streamed line by line (memory: one file's custom_ids).
  * @example const report = await lintRequests('part-00001.jsonl', lintRules(getProvider('openai')));
  */
-export async function lintRequests(file: string, rules: LintRules, { maxProblems = 1000 } = {}): Promise<LintReport> {
+export async function lintRequests(file: string, rules: LintRules, { maxProblems = 1000, profileOnly = false } = {}): Promise<LintReport> {
   await stat(file).catch((cause: unknown) => {
     throw new KbatchError('INPUT_NOT_FOUND', `No such file: ${file}`, { file, cause });
   });
@@ -106,6 +115,7 @@ export async function lintRequests(file: string, rules: LintRules, { maxProblems
   const report: LintReport = { file, requests: 0, bytes: 0, problems: [], problemCount: 0 };
   for await (const { line, text } of readFileLines(file)) {
     for (const problem of lintLine(text, line, state, rules)) {
+      if (profileOnly && SERVER_RULES.has(problem.rule)) continue;
       report.problemCount += 1;
       if (report.problems.length < maxProblems) report.problems.push(problem);
     }
@@ -120,14 +130,16 @@ export function formatLintProblem(file: string, problem: LintProblem): string {
 }
 
 /**
- * Refuse request files a provider would refuse, before anything is uploaded.
+ * Refuse request files that break the provider profile's rules (one model per file, line and batch size, custom_id
+ * format), before anything is uploaded. Malformed lines, missing or repeated custom_ids are left to the server's own
+ * validation, which names each line at no cost (as before profiles existed); `kbatch lint` reports those too.
  * @throws KbatchError LINT_FAILED listing the first problems (line and custom_id each)
  */
 export async function assertLintClean(files: readonly string[], rules: LintRules): Promise<void> {
   const lines: string[] = [];
   let count = 0;
   for (const file of files) {
-    const report = await lintRequests(file, rules, { maxProblems: 20 });
+    const report = await lintRequests(file, rules, { maxProblems: 20, profileOnly: true });
     count += report.problemCount;
     for (const problem of report.problems) if (lines.length < 20) lines.push(formatLintProblem(file, problem));
   }

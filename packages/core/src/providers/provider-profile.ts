@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
-/** The wire formats kbatch speaks; every profile names one. */
-export const API_SHAPES = ['openai-batch'] as const;
+/**
+ * The batch wire formats of the profiles. kbatch's batch jobs speak `openai-batch` (files + batches as OpenAI's);
+ * `together-batch` (wrapped job objects, upper-case statuses, upload purpose `batch-api`, no metadata) has no adapter
+ * yet, so such a profile runs realtime and lints, but refuses batches before anything is uploaded.
+ */
+export const API_SHAPES = ['openai-batch', 'together-batch'] as const;
 
 /** A limit the provider documents (a number), or null with a `note` saying it is not documented. */
 const LimitSchema = z.int().positive().nullable();
@@ -16,7 +20,7 @@ export const ProviderProfileSchema = z
     name: z.string().regex(/^[a-z0-9-]+$/),
     /** One line for `kbatch providers`. */
     title: z.string().min(1),
-    /** The wire format: `openai-batch` = OpenAI-style files + batches + chat completions. */
+    /** The batch wire format (see {@link API_SHAPES}); chat completions are OpenAI-style on every profile. */
     apiShape: z.enum(API_SHAPES),
     /** `bearer`: only `Authorization: Bearer KEY`; `bare-or-bearer`: the bare key is accepted too (kbatch always sends Bearer). */
     auth: z.enum(['bearer', 'bare-or-bearer']),

@@ -94,7 +94,8 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
 async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
   const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
-  jobProvider(parsed); // the provider's window checked before anything is written
+  // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
+  jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
   let resumed = false;

@@ -84,8 +84,39 @@ describe('the provider of a job', () => {
     const summary = await runBatchJob({ chunks: [chunk], jobDir: join(dir, 'job'), client: client('groq'), pollIntervalMs: 20 });
     expect((await loadManifest(summary.jobDir)).provider).toBe('groq');
     expect((await resumeJob(summary.jobDir, { client: client('groq'), pollIntervalMs: 20 })).state).toBe('completed');
-    const err = await catchError(() => resumeJob(summary.jobDir, { client: client('together') }));
+    const err = await catchError(() => resumeJob(summary.jobDir, { client: client('openai') }));
     expectKbatchError(err, { code: 'JOB_MISMATCH', message: 'was started with provider groq' });
     expect(await readAllText(dir)).not.toContain(KEY);
+  });
+});
+
+describe('a provider whose Batch API kbatch does not speak yet (together)', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, seed: 14 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+  const together = () => createClient({ provider: 'together', apiKey: KEY, baseURL: emu.baseURL });
+
+  it('refuses a batch run before anything is written and a batch job before any upload (OPTION_INVALID naming the provider)', async () => {
+    const dir = await tempDir();
+    const input = await csv(dir, 2);
+    const err = await catchError(() => runJob({ client: together(), input, model: MODEL, prompt: '{{text}}', jobDir: join(dir, 'job') }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'provider', message: "together's Batch API is together-batch, which kbatch does not speak yet" });
+    expect(await readdir(dir)).toEqual(['in.csv']);
+    const chunk = join(dir, 'part-00001.jsonl');
+    await writeFile(chunk, `${JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [] } })}\n`);
+    expectKbatchError(await catchError(() => runBatchJob({ chunks: [chunk], jobDir: join(dir, 'bjob'), client: together() })), { code: 'OPTION_INVALID', field: 'provider' });
+    expect(emu.stats().filesCreated).toBe(0);
+  });
+
+  it('runs realtime on it, recording the provider', async () => {
+    const dir = await tempDir();
+    const jobDir = join(dir, 'job');
+    const summary = await runJob({ client: together(), input: await csv(dir, 3), model: MODEL, prompt: '{{text}}', mode: 'realtime', jobDir, output: join(dir, 'out.jsonl') });
+    expect([summary.succeeded, summary.mode]).toEqual([3, 'realtime']);
+    expect((await loadRunState(jobDir))!.settings.provider).toBe('together');
   });
 });

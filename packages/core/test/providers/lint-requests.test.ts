@@ -33,7 +33,7 @@ describe('lintLine', () => {
     expect(problems.map((p) => [p.line, p.rule])).toEqual([
       [1, 'line_invalid'],
       [2, 'line_invalid'],
-      [3, 'custom_id_invalid'],
+      [3, 'custom_id_missing'],
       [5, 'custom_id_duplicate'],
       [6, 'line_invalid'],
     ]);
@@ -81,8 +81,10 @@ describe('lintRequests', () => {
 });
 
 describe('assertLintClean', () => {
-  it('passes clean files and refuses others with LINT_FAILED naming line and custom_id', async () => {
+  it("passes clean files and refuses those breaking the profile's rules with LINT_FAILED naming line and custom_id", async () => {
     await assertLintClean([await file([line('a'), line('b')])], lintRules(getProvider('openai')));
+    // Malformed lines and repeated ids are the server's to report (its validation is free and names each line).
+    await assertLintClean([await file(['{not json', line('a'), line('a')])], lintRules(getProvider('openai')));
     const bad = await file([line('a'), line('b', 'gpt-x')]);
     const err = await catchError(() => assertLintClean([bad], lintRules(getProvider('openai'))));
     expectKbatchError(err, { code: 'LINT_FAILED', message: `${bad} line 2 (custom_id b): uses model gpt-x` });

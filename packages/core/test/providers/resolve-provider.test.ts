@@ -41,6 +41,7 @@ describe('checkRecordedProvider', () => {
 describe('chunkLimits', () => {
   it("uses the provider's documented limits, and kbatch's defaults where it documents none", () => {
     expect(chunkLimits(getProvider('openai'))).toEqual({ maxRequests: 50_000, maxBytes: 200_000_000 });
-    expect(chunkLimits(getProvider('groq'))).toEqual({ maxRequests: 50_000, maxBytes: 6_000_000_000 });
+    expect(chunkLimits(getProvider('groq'))).toEqual({ maxRequests: 50_000, maxBytes: 100_000_000 });
+    expect(chunkLimits(getProvider('openai-compatible'))).toEqual({ maxRequests: 50_000, maxBytes: 6_000_000_000 });
   });
 });

@@ -134,6 +134,7 @@ describe('a job remembers its provider', () => {
     expect(wait.code).toBe(0);
     const status = await runCli(['status', 'job', '--json'], { cwd: root, env });
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed', succeeded: 1 });
+    expect((await runCli(['status', 'job'], { cwd: root, env: {} })).stderr).toContain('note: no API key, showing the saved state (set GROQ_API_KEY for live counts)');
     expect(await readAllText(root)).not.toContain('gsk-resume-secret');
   });
 

@@ -102,6 +102,13 @@ describe('kbatch run --provider', () => {
     expect(emu.stats().filesCreated).toBe(files);
   });
 
+  it("runs --local with the provider's personality (kluster-2025's 48h window)", async () => {
+    const { root, file } = await input();
+    const run = await runCli(['run', file, ...ARGS, '--local', '--provider', 'kluster-2025', '--window', '48h', '--job-dir', 'job'], { cwd: root });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8'))).toMatchObject({ window: '48h', provider: 'kluster-2025' });
+  });
+
   it("names the provider's key variable when it is missing (API_KEY_MISSING)", async () => {
     const { root, file } = await input();
     const run = await runCli(['run', file, ...ARGS, '--provider', 'groq', '--base-url', emu.baseURL], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { splitRequests, type ChunkInfo } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
-import { addChunkFlags, CHUNK_FLAG_OPTIONS, chunkOptionsFromFlags, providerChunkOptions, withFlagNames, type ChunkFlags } from '../flags/index.js';
+import { addChunkFlags, CHUNK_FLAG_OPTIONS, chunkOptionsFromFlags, withFlagNames, type ChunkFlags } from '../flags/index.js';
 
 const EXAMPLE = `
 Examples:
@@ -30,7 +30,6 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
         io.stdout.write(flags.json ? `${JSON.stringify(chunk)}\n` : `${chunk.path}\n`);
       const summary = await withFlagNames(CHUNK_FLAG_OPTIONS, () =>
         splitRequests({
-          ...providerChunkOptions(flags),
           ...chunkOptionsFromFlags(flags, io),
           input: input === '-' ? '-' : resolve(io.cwd, input),
           stdin: io.stdin,

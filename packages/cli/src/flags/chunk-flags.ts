@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { chunkLimits, getProvider, type ChunkWriterOptions } from '@kbatch/core';
+import type { ChunkWriterOptions } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import { numberArg } from './numbers.js';
-import { addProviderFlag, providerFlag } from './client-flags.js';
+import { addProviderFlag } from './client-flags.js';
 
 /** Flags that shape the chunk files. */
 export interface ChunkFlags {
@@ -16,7 +16,7 @@ export interface ChunkFlags {
 }
 
 /** Library option names set from these flags. */
-export const CHUNK_FLAG_OPTIONS = ['outDir', 'maxRequests', 'maxBytes', 'prefix', 'overwrite'] as const;
+export const CHUNK_FLAG_OPTIONS = ['provider', 'outDir', 'maxRequests', 'maxBytes', 'prefix', 'overwrite'] as const;
 
 /**
  * Add --max-requests, --max-bytes, --prefix, --overwrite (and --out-dir unless the caller has its own
@@ -37,6 +37,8 @@ export function addChunkFlags(command: Command, { outDir = true, naming = true }
 /** Map chunk flags onto core chunk options (the directory resolved against `io.cwd`). */
 export function chunkOptionsFromFlags(flags: ChunkFlags, io: Pick<CliIo, 'cwd'>, outDir = flags.outDir): ChunkWriterOptions {
   const options: Record<string, unknown> = {
+    // Its limits are the defaults of maxRequests and maxBytes (in run, once its mode is known).
+    provider: flags.provider,
     outDir: outDir === undefined ? undefined : resolve(io.cwd, outDir),
     maxRequests: flags.maxRequests,
     maxBytes: flags.maxBytes,
@@ -45,12 +47,4 @@ export function chunkOptionsFromFlags(flags: ChunkFlags, io: Pick<CliIo, 'cwd'>,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return options as ChunkWriterOptions;
-}
-
-/**
- * The chunk limits of `--provider` as chunk options, for commands whose chunk defaults are the provider's
- * (`split`; `run` leaves them to the core, which knows its mode). Flags given override them.
- */
-export function providerChunkOptions(flags: Pick<ChunkFlags, 'provider'>): Pick<ChunkWriterOptions, 'maxRequests' | 'maxBytes'> {
-  return flags.provider === undefined ? {} : chunkLimits(getProvider(providerFlag(flags.provider)));
 }

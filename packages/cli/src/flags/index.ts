@@ -3,7 +3,7 @@ export { addRequestFlags, requestOptionsFromFlags, REQUEST_FLAG_OPTIONS } from '
 export type { RequestFlags } from './request-flags.js';
 export { addInputFlags, inputOptionsFromFlags, INPUT_FLAG_OPTIONS } from './input-flags.js';
 export type { InputFlags } from './input-flags.js';
-export { addChunkFlags, chunkOptionsFromFlags, providerChunkOptions, CHUNK_FLAG_OPTIONS } from './chunk-flags.js';
+export { addChunkFlags, chunkOptionsFromFlags, CHUNK_FLAG_OPTIONS } from './chunk-flags.js';
 export type { ChunkFlags } from './chunk-flags.js';
 export { withFlagNames, flagName } from './flag-errors.js';
 export { numberArg, collectArg, parseLogitBias } from './numbers.js';

@@ -92,7 +92,7 @@ describe('kbatch run --provider', () => {
     const env = { TOGETHER_API_KEY: 'tg' };
     const run = await runCli(['run', file, ...ARGS, '--provider', 'together', '--base-url', emu.baseURL], { cwd: root, env });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("error [OPTION_INVALID]: Invalid option `provider`: together's Batch API is together-batch, which kbatch does not speak yet (nothing was uploaded)");
+    expect(run.stderr).toContain("error [OPTION_INVALID]: Invalid option `--provider`: together's Batch API is together-batch, which kbatch does not speak yet (nothing was uploaded)");
     expect(await readdir(root)).toEqual(['reviews.csv']);
     const chunk = join(root, 'part.jsonl');
     await writeFile(chunk, `${JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [] } })}\n`);

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
 import { readFileLines } from '../job/lines.js';
-import { chunkLimits } from './chunk-limits.js';
+import { chunkLimits } from '../chunk/chunk-options.js';
 import type { ProviderProfile } from './provider-profile.js';
 
 /**

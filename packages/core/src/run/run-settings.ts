@@ -12,9 +12,8 @@ import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings, RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
+import { chunkLimits, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { jobProvider, namedProvider } from '../providers/job-provider.js';
-import { chunkLimits } from '../providers/chunk-limits.js';
 import { checkRecordedProvider } from '../providers/resolve-provider.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */

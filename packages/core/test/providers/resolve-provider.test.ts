@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { checkRecordedProvider, checkWindow, getProvider, PROVIDER_NAMES } from '../../src/providers/resolve-provider.js';
-import { chunkLimits } from '../../src/providers/chunk-limits.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 describe('getProvider', () => {
@@ -35,13 +34,5 @@ describe('checkRecordedProvider', () => {
     checkRecordedProvider('openai', undefined, '/j');
     const err = await catchError(() => checkRecordedProvider('openai', 'kluster', '/j'));
     expectKbatchError(err, { code: 'JOB_MISMATCH', field: 'provider', message: 'was started with provider openai' });
-  });
-});
-
-describe('chunkLimits', () => {
-  it("uses the provider's documented limits, and kbatch's defaults where it documents none", () => {
-    expect(chunkLimits(getProvider('openai'))).toEqual({ maxRequests: 50_000, maxBytes: 200_000_000 });
-    expect(chunkLimits(getProvider('groq'))).toEqual({ maxRequests: 50_000, maxBytes: 100_000_000 });
-    expect(chunkLimits(getProvider('openai-compatible'))).toEqual({ maxRequests: 50_000, maxBytes: 6_000_000_000 });
   });
 });

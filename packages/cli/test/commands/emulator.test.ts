@@ -159,6 +159,12 @@ describe('kbatch emulator --provider', () => {
       });
       expect(run.stderr).toBe('');
       expect(run.stdout.trim().split('\n')).toHaveLength(2);
+      // Realtime requests (the direct chat path) authenticate as Bearer too.
+      const realtime = await runCli(['run', 'in.csv', '--mode', 'realtime', '--provider', 'openai', '--base-url', url, '--model', models[0]!, '--prompt', '{{text}}', '--job-dir', 'rt', '--quiet'], {
+        cwd: root,
+        env: { OPENAI_API_KEY: 'sk-emu' },
+      });
+      expect([realtime.code, realtime.stderr]).toEqual([0, '']);
     } finally {
       child.kill('SIGTERM');
     }

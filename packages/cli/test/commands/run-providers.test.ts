@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runCli } from '../helpers/spawn.js';
+import { spawnCli } from './job-fixtures.js';
 import { readAllText } from '../../../core/test/helpers/files.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -169,4 +170,33 @@ describe('kbatch split --provider', () => {
     const wide = await runCli(['split', 'requests.jsonl', '--out-dir', 'wide', '--provider', 'kluster-2025', '--max-requests', '5000', '--json'], { cwd: root });
     expect(wide.stdout.trim().split('\n')).toHaveLength(1);
   });
+});
+
+// A real kbatch run SIGKILLs itself at a named point (test-only hook); `kbatch resume` with only the provider's key
+// (no --provider, no --base-url: both recorded) finishes it without a second batch, every record once, in order.
+describe('kbatch resume after a crash, per provider', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 12, validationMs: 20, lineMs: 2, finalizingMs: 20 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  for (const provider of ['kluster-2025', 'openai', 'groq', 'openai-compatible']) {
+    for (const point of ['after-upload', 'after-create', 'during-wait']) {
+      it(`${provider}: killed ${point}, resumed on the recorded provider with one batch and every record once`, async () => {
+        const { root, file } = await input();
+        const env = { [KEY_ENV[provider]!]: `sk-${provider}-crash` };
+        const created = emu.stats().batchesCreated;
+        const crashed = await spawnCli(['run', file, ...ARGS, '--provider', provider, '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...env, KBATCH_TEST_CRASH_AT: point }, root);
+        expect(crashed.signal).toBe('SIGKILL');
+        const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], env, root);
+        expect([resumed.code, resumed.stderr]).toEqual([0, '']);
+        expect(emu.stats().batchesCreated - created).toBe(1);
+        const rows = (await readFile(join(root, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; label: string | null });
+        expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3']);
+      });
+    }
+  }
 });

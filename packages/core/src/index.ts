@@ -6,6 +6,7 @@ export * from './records/index.js';
 export * from './request/index.js';
 export * from './chunk/index.js';
 export * from './client/index.js';
+export * from './providers/index.js';
 export * from './batch/index.js';
 export * from './state/index.js';
 export * from './job/index.js';

@@ -24,6 +24,10 @@ export { CHAT_COMPLETIONS_ENDPOINT } from './batch/create-batch.js';
 export { findBatchByMetadata, listAllBatches, listRawBatches, metadataMatches } from './batch/find-batch.js';
 export type { FindBatchOptions } from './batch/find-batch.js';
 
+// providers
+export { jobProvider, namedProvider, recordedProvider } from './providers/job-provider.js';
+export { lintRunChunks } from './providers/lint-run-chunks.js';
+
 // job
 export { createJob, addChunks, resolveChunkFiles, newJobId } from './job/create-job.js';
 export type { CreateJobOptions } from './job/create-job.js';

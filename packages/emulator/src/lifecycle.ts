@@ -9,8 +9,11 @@ import { processBatch, type Ending } from './process-batch.js';
 import { commitFile, type BatchObject, type Store, type Stored } from './store.js';
 import { validateBatchInput } from './validate-batch.js';
 
-/** Completion windows the reference accepts, in hours. */
-export const COMPLETION_WINDOWS: Record<string, number> = { '1h': 1, '3h': 3, '6h': 6, '12h': 12, '24h': 24 };
+/** The hours of a window such as `24h` or `7d` (the `completionWindows` option allows only these shapes). */
+export function windowHours(window: string): number {
+  const n = Number.parseInt(window, 10);
+  return window.endsWith('d') ? n * 24 : n;
+}
 
 interface RunState {
   cancelRequested: boolean;
@@ -33,11 +36,16 @@ export class BatchLifecycle {
     private readonly faults: () => ResolvedFaults,
   ) {}
 
+  /** The completion windows batches may be created with. */
+  get windows(): readonly string[] {
+    return this.opts.completionWindows;
+  }
+
   /** Create and start a batch (inputs already validated by the route). */
   async create(input: { input_file_id: string; endpoint: string; completion_window: string; metadata: Record<string, string> }): Promise<Stored<BatchObject>> {
     const createdMs = Date.now();
     const created = Math.floor(createdMs / 1000);
-    const hours = COMPLETION_WINDOWS[input.completion_window]!;
+    const hours = windowHours(input.completion_window);
     const rec: Stored<BatchObject> = {
       seq: this.store.nextSeq(),
       createdMs,
@@ -128,6 +136,7 @@ export class BatchLifecycle {
         maxBatchBytes: this.opts.maxBatchBytes,
         maxRequestsPerBatch: this.opts.maxRequestsPerBatch,
         maxLineBytes: this.opts.maxLineBytes,
+        oneModelPerFile: this.opts.oneModelPerFile,
         checkModels: this.executor.upstream === undefined,
         isClosed: () => this.sleeper.isClosed,
       });
@@ -207,7 +216,7 @@ export class BatchLifecycle {
   }
 
   private expiresMs(rec: Stored<BatchObject>): number {
-    return rec.createdMs + COMPLETION_WINDOWS[rec.value.completion_window]! * 3_600_000 * this.opts.timeScale;
+    return rec.createdMs + windowHours(rec.value.completion_window) * 3_600_000 * this.opts.timeScale;
   }
 
   private async commitOutputs(rec: Stored<BatchObject>, writers: readonly ShuffleWriter[]): Promise<void> {

@@ -92,6 +92,18 @@ export const EmulatorOptionsSchema = z
     finalizingMs: nonNegInt('a non-negative integer (ms)').default(100),
     ftStepMs: nonNegInt('a non-negative integer (ms)').default(200),
     maxRequestsPerBatch: posInt().default(50_000),
+    /**
+     * Completion windows `POST /v1/batches` accepts (default kluster's 1h, 3h, 6h, 12h, 24h), each `<n>h` or `<n>d`;
+     * another is a 400 listing them. A provider personality (`kbatch emulator --provider openai`) sets these.
+     */
+    completionWindows: z
+      .array(z.string().regex(/^\d+[hd]$/, { error: 'must be windows such as 24h or 7d' }), { error: 'must be a list of windows such as 24h or 7d' })
+      .min(1, { error: 'must list at least one window' })
+      .default(['1h', '3h', '6h', '12h', '24h']),
+    /** Accept the key only as `Authorization: Bearer KEY` (OpenAI, Together, Groq), not bare (kluster takes both). */
+    bearerOnly: z.boolean({ error: 'must be a boolean' }).default(false),
+    /** Fail a batch's validation when its lines name more than one model, as OpenAI does (`model_mismatch` per line). */
+    oneModelPerFile: z.boolean({ error: 'must be a boolean' }).default(false),
     maxBatchBytes: posInt().default(6 * 1024 ** 3),
     /** Bytes allowed per batch input line (without its newline); a longer line fails validation with `line_too_long`. */
     maxLineBytes: posInt().default(10 * 1024 ** 2),

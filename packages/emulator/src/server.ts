@@ -77,7 +77,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...fineTuningRoutes(store, jobs),
   ]);
 
-  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey });
+  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey, bearerOnly: opts.bearerOnly });
   const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 5_000;
   await listen(server, opts.port, opts.host);
@@ -120,6 +120,8 @@ interface HandlerContext {
   /** Requests in flight per route key. */
   inFlight: Map<string, number>;
   apiKey: string | undefined;
+  /** The key only as `Authorization: Bearer KEY` (a bare key is refused). */
+  bearerOnly: boolean;
 }
 
 /** Every request: counted per route, authorized, put through the faults, then routed; errors become JSON error responses. */
@@ -132,7 +134,7 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
     const key = route?.pattern ?? `${req.method} ${path}`;
     const current = countRequest(ctx, key, res);
     try {
-      if (!authorized(ctx.apiKey, req)) {
+      if (!authorized(ctx.apiKey, req, ctx.bearerOnly)) {
         req.resume();
         throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
       }
@@ -183,10 +185,10 @@ function countRequest(ctx: HandlerContext, key: string, res: ServerResponse): nu
   return current;
 }
 
-function authorized(apiKey: string | undefined, req: IncomingMessage): boolean {
+function authorized(apiKey: string | undefined, req: IncomingMessage, bearerOnly: boolean): boolean {
   if (!apiKey) return true;
   const header = (req.headers.authorization ?? '').trim();
-  return header === `Bearer ${apiKey}` || header === apiKey;
+  return header === `Bearer ${apiKey}` || (!bearerOnly && header === apiKey);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

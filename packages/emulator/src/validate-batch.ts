@@ -13,6 +13,8 @@ export interface ValidateBatchContext {
   maxRequestsPerBatch: number;
   /** Bytes allowed per line (UTF-8, without its newline). */
   maxLineBytes: number;
+  /** Every line must name the first line's model (OpenAI: one model per input file). */
+  oneModelPerFile: boolean;
   /** Check body.model against the known models (off when an upstream decides). */
   checkModels: boolean;
   /** Stop reading early (the emulator is closing). */
@@ -35,6 +37,7 @@ export async function validateBatchInput(b: BatchObject, ctx: ValidateBatchConte
     return { total: 0, errors };
   }
   const seen = new Set<string>();
+  let firstModel: { model: unknown; line: number } | undefined;
   let total = 0;
   let lineNo = 0;
   const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
@@ -84,6 +87,13 @@ export async function validateBatchInput(b: BatchObject, ctx: ValidateBatchConte
       add({ code: 'missing_required_parameter', message: `Line ${lineNo} has no body object`, param: 'body', line: lineNo });
     } else if (ctx.checkModels && !isKnownModel(ctx.store, (body as { model?: unknown }).model)) {
       add({ code: 'model_not_found', message: `Line ${lineNo}: the model ${JSON.stringify((body as { model?: unknown }).model)} does not exist`, param: 'body.model', line: lineNo });
+    } else if (ctx.oneModelPerFile) {
+      const model = (body as { model?: unknown }).model;
+      firstModel ??= { model, line: lineNo };
+      if (model !== firstModel.model) {
+        // The wording and code are the emulator's: OpenAI's exact error for a mixed file is not documented.
+        add({ code: 'model_mismatch', message: `Line ${lineNo}: the model ${JSON.stringify(model)} differs from ${JSON.stringify(firstModel.model)} on line ${firstModel.line}; a batch input file takes one model`, param: 'body.model', line: lineNo });
+      }
     }
   }
   rl.close();

@@ -34,3 +34,16 @@ describe('auth', () => {
     });
   });
 });
+
+describe('startEmulator with bearerOnly', () => {
+  it('refuses the bare key with 401 and takes it as Authorization: Bearer (the official client)', async () => {
+    await withEmulator({ apiKey: 'sk-test', bearerOnly: true }, async ({ emu, client }) => {
+      expect((await fetch(`${emu.baseURL}/models`, { headers: { authorization: 'sk-test' } })).status).toBe(401);
+      expect((await client.models.list()).data.length).toBeGreaterThan(0);
+    }, { apiKey: 'sk-test' });
+    await withEmulator({ apiKey: 'sk-test' }, async ({ emu }) => {
+      // kluster's personality (the default) takes the bare key too.
+      expect((await fetch(`${emu.baseURL}/models`, { headers: { authorization: 'sk-test' } })).status).toBe(200);
+    });
+  });
+});

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { cancelJob } from '@kbatch/core';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
+import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -15,7 +15,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .addHelpText('after', '\nExample:\n  $ kbatch cancel .kbatch/jobs/kb-20250101-120000-1a2b3c && kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c')
     .action(async (job: string, flags: ClientFlags) => {
       const jobDir = resolve(io.cwd, job);
-      const n = await cancelJob(jobDir, { client: clientFromFlags(flags, io) });
+      const n = await cancelJob(jobDir, { client: clientFromFlags(await jobClientFlags(flags, io, job), io) });
       io.stderr.write(`asked ${n} batch${n === 1 ? '' : 'es'} to cancel; collect partial results with: kbatch resume ${jobDir}\n`);
     });
 };

@@ -4,9 +4,11 @@ import { KbatchError } from '@kbatch/core';
 import type { EmulatorOptions, Emulator } from '@kbatch/emulator';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
+import { emulatorPersonality } from '../flags/emulator-provider.js';
 
 /** The flags of `kbatch emulator` as commander parses them (numbers still strings). */
 export interface EmulatorFlags {
+  provider?: string;
   port?: string;
   host?: string;
   dataDir?: string;
@@ -89,7 +91,8 @@ export function emulatorOptionsFromFlags(flags: EmulatorFlags, env: NodeJS.Proce
       ? defined({ url: flags.upstream, apiKey: upstreamKey || undefined, concurrency: num(flags.upstreamConcurrency) })
       : undefined,
   });
-  return options as EmulatorOptions;
+  // The provider's personality under the flags: --max-requests and the rest override it.
+  return { ...emulatorPersonality(flags.provider), ...options } as EmulatorOptions;
 }
 
 /**
@@ -135,6 +138,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   program
     .command('emulator')
     .description('Run a local kluster.ai-compatible API (files, batches, chat, models, fine-tuning); prints its base URL')
+    .option('--provider <name>', "speak as this provider: its windows, auth (Bearer only for openai, together, groq), one model per file, batch limits (see kbatch providers)")
     .option('--port <n>', 'port to listen on (0 = a free one)', '0')
     .option('--host <host>', 'address to bind (loopback by default)', '127.0.0.1')
     .option('--data-dir <dir>', 'keep state here so it survives restarts (default: a temp dir removed on stop)')
@@ -170,6 +174,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
       `
 Examples:
   $ kbatch emulator --port 8080
+  $ kbatch emulator --provider openai --api-key sk-test   # 24h only, Bearer only, one model per file, 200 MB
   $ kbatch emulator --time-scale 0.001 --validation-ms 10   # a 24h window lasts 86 s
   $ kbatch emulator --data-dir .emulator --rate-429 0.1 --fault-route 'POST /v1/files'
   $ kbatch emulator --slow-tail-lines 3 --slow-tail-ms 600000   # batches stall on their last 3 requests

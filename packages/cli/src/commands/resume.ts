@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { resumeJob } from '@kbatch/core';
 import { isRunJob } from '@kbatch/core/internal';
-import { addJobFlags, type JobFlags } from '../flags/client-flags.js';
+import { addJobFlags, jobClientFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
@@ -22,7 +22,8 @@ Examples:
   $ kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c
   $ kbatch resume jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
-    .action(async (job: string, flags: JobFlags) => {
+    .action(async (job: string, given: JobFlags) => {
+      const flags = await jobClientFlags(given, io, job);
       if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);
       await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options));
     });

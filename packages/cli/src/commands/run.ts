@@ -12,6 +12,7 @@ import { realtimeProgress } from '../progress/realtime-progress.js';
 import { EXIT, ExitError } from '../exit-error.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
+import { emulatorPersonality } from '../flags/emulator-provider.js';
 
 interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags {
   labels?: string;
@@ -205,7 +206,7 @@ type RunCommandFlags = JobFlags & { local?: boolean; verbose?: boolean };
 async function runAndReport(cmd: Command, flags: RunCommandFlags, io: CliIo, run: (extra: RunExtra) => Promise<RunSummary>): Promise<void> {
   const jobOptions = jobOptionsGiven(cmd, flags);
   // Loaded only for --local: a run against a server never needs the emulator's modules.
-  const emulator = flags.local ? await (await import('@kbatch/emulator')).startEmulator({ timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 }) : undefined;
+  const emulator = flags.local ? await (await import('@kbatch/emulator')).startEmulator({ ...emulatorPersonality(flags.provider), timeScale: 0.001, validationMs: 10, lineMs: 0, finalizingMs: 10 }) : undefined;
   const clientFlags = emulator ? { ...flags, apiKey: 'local-emulator', baseUrl: emulator.baseURL } : flags;
   if (emulator && cmd.getOptionValueSource('pollInterval') === 'default') jobOptions.pollIntervalMs = 100;
   const mode = progressMode(flags);

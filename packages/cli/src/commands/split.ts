@@ -11,7 +11,7 @@ Examples:
   $ kbatch prepare reviews.csv --model M --prompt "{{text}}" | kbatch split - --out-dir chunks --max-requests 10000 --max-bytes 100MB
 
 Sizes: a plain number is bytes; KB, MB, GB are powers of 1000 and KiB, MiB, GiB powers of 1024.
-The defaults are kluster's limits: 50000 requests and 6GB (6,000,000,000 bytes) per file.
+The defaults are the provider's limits (--provider, default kluster: 50000 requests and 6GB, 6,000,000,000 bytes, per file).
 Each chunk's path goes to stdout (one per line, or a JSON object per line with --json) once the file
 is complete on disk; a summary goes to stderr.`;
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
-import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
+import { getProvider, jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
+import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -18,11 +18,12 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .action(async (job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }) => {
       let client;
       if (!flags.offline) {
+        const jobFlags = await jobClientFlags(flags, io, job);
         try {
-          client = clientFromFlags(flags, io);
+          client = clientFromFlags(jobFlags, io);
         } catch (err) {
           if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
-          io.stderr.write('note: no API key, showing the saved state (set KLUSTER_API_KEY for live counts)\n');
+          io.stderr.write(`note: no API key, showing the saved state (set ${getProvider(jobFlags.provider).apiKeyEnv.join(' or ')} for live counts)\n`);
         }
       }
       const summary = await jobStatus(resolve(io.cwd, job), client ? { client } : {});

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { runBatchJob } from '@kbatch/core';
 import { addJobFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
+import { addLintLimitFlags, lintBeforeSubmit } from './lint.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -12,7 +13,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .description('Create a durable job from chunk files: upload each chunk and create its batch (prints the job directory)')
     .argument('<chunks...>', 'chunk files (JSONL request lines) or directories of *.jsonl chunks')
     .option('-w, --wait', 'also wait for the batches and download their results');
-  addJobFlags(cmd, { create: true })
+  addLintLimitFlags(addJobFlags(cmd, { create: true }))
     .addHelpText(
       'after',
       `
@@ -20,7 +21,8 @@ Examples:
   $ kbatch submit out/chunks --window 24h
   $ kbatch submit part-00001.jsonl part-00002.jsonl --job-dir jobs/reviews --concurrency 2 --wait`,
     )
-    .action(async (chunks: string[], flags: JobFlags & { wait?: boolean }) => {
+    .action(async (chunks: string[], flags: JobFlags & { wait?: boolean; maxRequests?: number | string; maxBytes?: string }) => {
+      await lintBeforeSubmit(chunks, flags, io);
       await executeJob(
         io,
         flags,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { resumeJob } from '@kbatch/core';
-import { addJobFlags, type JobFlags } from '../flags/client-flags.js';
+import { addJobFlags, jobClientFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
@@ -18,6 +18,6 @@ Examples:
   $ kbatch wait jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
     .action(async (job: string, flags: JobFlags) => {
-      await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options));
+      await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options));
     });
 };

@@ -3,9 +3,11 @@ import type { Command } from 'commander';
 import type { ChunkWriterOptions } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import { numberArg } from './numbers.js';
+import { addProviderFlag } from './client-flags.js';
 
 /** Flags that shape the chunk files. */
 export interface ChunkFlags {
+  provider?: string;
   outDir?: string;
   maxRequests?: number | string;
   maxBytes?: string;
@@ -14,7 +16,7 @@ export interface ChunkFlags {
 }
 
 /** Library option names set from these flags. */
-export const CHUNK_FLAG_OPTIONS = ['outDir', 'maxRequests', 'maxBytes', 'prefix', 'overwrite'] as const;
+export const CHUNK_FLAG_OPTIONS = ['provider', 'outDir', 'maxRequests', 'maxBytes', 'prefix', 'overwrite'] as const;
 
 /**
  * Add --max-requests, --max-bytes, --prefix, --overwrite (and --out-dir unless the caller has its own
@@ -22,9 +24,9 @@ export const CHUNK_FLAG_OPTIONS = ['outDir', 'maxRequests', 'maxBytes', 'prefix'
  */
 export function addChunkFlags(command: Command, { outDir = true, naming = true }: { outDir?: boolean; naming?: boolean } = {}): Command {
   if (outDir) command.option('-o, --out-dir <dir>', 'directory for the chunk files (required)');
-  command
-    .option('--max-requests <n>', 'most requests per chunk file (default 50000)', numberArg)
-    .option('--max-bytes <size>', 'most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default 6GB)');
+  addProviderFlag(command)
+    .option('--max-requests <n>', "most requests per chunk file (default: the provider's limit, 50000 on kluster)", numberArg)
+    .option('--max-bytes <size>', "most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default: the provider's limit, 6GB on kluster)");
   // `run` names its own chunk files (and uses --prefix for the added fields): naming: false leaves these out.
   if (!naming) return command;
   return command
@@ -35,6 +37,8 @@ export function addChunkFlags(command: Command, { outDir = true, naming = true }
 /** Map chunk flags onto core chunk options (the directory resolved against `io.cwd`). */
 export function chunkOptionsFromFlags(flags: ChunkFlags, io: Pick<CliIo, 'cwd'>, outDir = flags.outDir): ChunkWriterOptions {
   const options: Record<string, unknown> = {
+    // Its limits are the defaults of maxRequests and maxBytes (in run, once its mode is known).
+    provider: flags.provider,
     outDir: outDir === undefined ? undefined : resolve(io.cwd, outDir),
     maxRequests: flags.maxRequests,
     maxBytes: flags.maxBytes,

@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { createKlusterClient, KbatchError, type JobOptions } from '@kbatch/core';
+import { checkRecordedProvider, createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions } from '@kbatch/core';
+import { recordedProvider } from '@kbatch/core/internal';
 import type { CliIo } from '../io.js';
 import type { ProgressMode } from '../progress/index.js';
 import { numberArg } from './numbers.js';
@@ -9,6 +11,7 @@ export type KlusterClient = ReturnType<typeof createKlusterClient>;
 
 /** Flags every API command shares. */
 export interface ClientFlags {
+  provider?: string;
   apiKey?: string;
   baseUrl?: string;
 }
@@ -28,11 +31,20 @@ export interface JobFlags extends ClientFlags {
   cancelOnInterrupt?: boolean;
 }
 
-/** Add --api-key and --base-url. */
+/** Add --provider, --api-key and --base-url. */
 export function addClientFlags(cmd: Command): Command {
-  return cmd
-    .option('--api-key <key>', 'API key (env KLUSTER_API_KEY); never printed or saved')
-    .option('--base-url <url>', 'API base URL (env KLUSTER_BASE_URL, default https://api.kluster.ai/v1)');
+  return addProviderFlag(cmd)
+    .option('--api-key <key>', "API key (default: the provider's variable, e.g. KLUSTER_API_KEY, OPENAI_API_KEY); never printed or saved")
+    .option('--base-url <url>', "API base URL as the provider's SDK takes it, with /v1 (default: the provider's, or its variable, e.g. KLUSTER_BASE_URL)");
+}
+
+/**
+ * Add --provider (once: `run` gets it from both its chunk and its client flags). The name is checked when used,
+ * so an unknown one is OPTION_INVALID listing the names.
+ */
+export function addProviderFlag(cmd: Command): Command {
+  if (cmd.options.some((o) => o.long === '--provider')) return cmd;
+  return cmd.option('--provider <name>', `provider profile: ${PROVIDER_NAMES.join(', ')} (default kluster; see kbatch providers)`);
 }
 
 /**
@@ -43,7 +55,7 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
   addClientFlags(cmd);
   if (create) {
     cmd
-      .option('--window <window>', 'completion window: 1h, 3h, 6h, 12h or 24h', '24h')
+      .option('--window <window>', "completion window, one the provider offers (kluster: 1h, 3h, 6h, 12h or 24h; see kbatch providers)", '24h')
       .option('--job-dir <dir>', 'job directory (default: a new .kbatch/jobs/<id>/)');
   }
   return cmd
@@ -67,11 +79,27 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
  * @throws KbatchError API_KEY_MISSING naming the variable to set
  */
 export function clientFromFlags(flags: ClientFlags, io: CliIo): KlusterClient {
-  return createKlusterClient({
+  return createClient({
     env: io.env as Record<string, string | undefined>,
+    ...(flags.provider === undefined ? {} : { provider: providerFlag(flags.provider) }),
     ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
     ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
   });
+}
+
+/**
+ * The client flags for an existing job: its recorded provider unless --provider names the same one (another is
+ * JOB_MISMATCH saying which was recorded), and its recorded base URL unless --base-url or the provider's variable
+ * names one.
+ */
+export async function jobClientFlags<F extends ClientFlags>(flags: F, io: CliIo, jobDir: string): Promise<F> {
+  if (flags.provider !== undefined) providerFlag(flags.provider);
+  const recorded = await recordedProvider(resolve(io.cwd, jobDir));
+  checkRecordedProvider(recorded.provider, flags.provider, jobDir);
+  const provider = flags.provider ?? recorded.provider;
+  const envBase = io.env[getProvider(provider).baseUrlEnv];
+  const useRecordedBase = flags.baseUrl === undefined && (envBase === undefined || envBase.trim() === '') && recorded.baseURL !== undefined;
+  return { ...flags, ...(provider === undefined ? {} : { provider }), ...(useRecordedBase ? { baseUrl: recorded.baseURL } : {}) };
 }
 
 /** Map job flags onto core job options (core validates them). */
@@ -105,4 +133,13 @@ export function parseDuration(value: string, flag: string): number {
   const ms = Math.round(n * unit);
   if (ms <= 0) throw new KbatchError('OPTION_INVALID', `Invalid option \`${flag}\`: must be a positive duration, got ${JSON.stringify(value)}`, { field: flag });
   return ms;
+}
+
+/**
+ * A `--provider` value checked against the profiles.
+ * @throws KbatchError OPTION_INVALID naming `--provider` and listing the names
+ */
+export function providerFlag(name: string): string {
+  if (PROVIDER_NAMES.includes(name)) return name;
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`--provider\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field: '--provider' });
 }

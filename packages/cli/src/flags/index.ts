@@ -8,5 +8,6 @@ export type { ChunkFlags } from './chunk-flags.js';
 export { withFlagNames, flagName } from './flag-errors.js';
 export { numberArg, collectArg, parseLogitBias } from './numbers.js';
 export { parseLabels } from './labels.js';
-export { addClientFlags, addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode } from './client-flags.js';
+export { addClientFlags, addJobFlags, addProviderFlag, clientFromFlags, jobClientFlags, jobOptionsFromFlags, parseDuration, progressMode } from './client-flags.js';
 export type { ClientFlags, JobFlags, KlusterClient } from './client-flags.js';
+export { emulatorPersonality } from './emulator-provider.js';

@@ -3,6 +3,11 @@ import { existsSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI, { toFile } from 'openai';
+import { runCli } from '../helpers/spawn.js';
 import { emulatorOptionsFromFlags, runEmulatorCommand } from '../../src/commands/emulator.js';
 import { createProgram } from '../../src/program.js';
 import { catchError, expectKbatchError } from '../../../core/test/helpers/errors.js';
@@ -111,6 +116,57 @@ describe('kbatch emulator', () => {
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill(signal);
       expect(await exited).toBe(0);
+    }
+  });
+});
+
+describe('kbatch emulator --provider', () => {
+  it("maps the provider's profile onto emulator options, under the flags given", () => {
+    expect(emulatorOptionsFromFlags({ provider: 'openai', maxRequests: '10' })).toEqual({
+      completionWindows: ['24h'],
+      bearerOnly: true,
+      oneModelPerFile: true,
+      maxRequestsPerBatch: 10,
+      maxBatchBytes: 200_000_000,
+    });
+    expect(emulatorOptionsFromFlags({ provider: 'kluster-2025' })).toMatchObject({ completionWindows: ['24h', '48h', '72h'], bearerOnly: false, maxBatchBytes: 100_000_000 });
+    expect(() => emulatorOptionsFromFlags({ provider: 'gemini' })).toThrow('Invalid option `--provider`: must be one of kluster,');
+  });
+
+  const bin = fileURLToPath(new URL('../../bin/kbatch.js', import.meta.url));
+  it('speaks as OpenAI to the official client (Bearer only, 24h only, a mixed-model file fails validation), and kbatch run --provider openai works on it', async () => {
+    const child = spawn(process.execPath, [bin, 'emulator', '--provider', 'openai', '--api-key', 'sk-emu', '--time-scale', '0.001', '--validation-ms', '5', '--line-ms', '0', '--finalizing-ms', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      expect((await fetch(`${url}/models`, { headers: { authorization: 'sk-emu' } })).status).toBe(401);
+      const client = new OpenAI({ baseURL: url, apiKey: 'sk-emu', maxRetries: 0 });
+      const models = (await client.models.list()).data.map((m) => m.id);
+      const line = (id: string, model: string) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: id }] } });
+      const file = await client.files.create({ file: await toFile(Buffer.from(`${line('a', models[0]!)}\n${line('b', models[1]!)}\n`), 'mixed.jsonl'), purpose: 'batch' });
+      const wrong = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '1h' as '24h' }).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(OpenAI.BadRequestError);
+      let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      while (!['failed', 'completed'].includes(batch.status)) batch = await client.batches.retrieve(batch.id);
+      expect([batch.status, batch.errors?.data?.[0]?.code, batch.errors?.data?.[0]?.line]).toEqual(['failed', 'model_mismatch', 2]);
+      const root = await mkdtemp(join(tmpdir(), 'kbatch-emu-openai-'));
+      await writeFile(join(root, 'in.csv'), 'id,text\n1,"good, ""really"""\n2,bad\n');
+      const run = await runCli(['run', 'in.csv', '--provider', 'openai', '--base-url', url, '--model', models[0]!, '--prompt', '{{text}}', '--labels', 'good,bad', '--poll-interval', '50ms', '--quiet'], {
+        cwd: root,
+        env: { OPENAI_API_KEY: 'sk-emu' },
+      });
+      expect(run.stderr).toBe('');
+      expect(run.stdout.trim().split('\n')).toHaveLength(2);
+      // Realtime requests (the direct chat path) authenticate as Bearer too.
+      const realtime = await runCli(['run', 'in.csv', '--mode', 'realtime', '--provider', 'openai', '--base-url', url, '--model', models[0]!, '--prompt', '{{text}}', '--job-dir', 'rt', '--quiet'], {
+        cwd: root,
+        env: { OPENAI_API_KEY: 'sk-emu' },
+      });
+      expect([realtime.code, realtime.stderr]).toEqual([0, '']);
+    } finally {
+      child.kill('SIGTERM');
     }
   });
 });

@@ -1,11 +1,25 @@
 import { z } from 'zod';
 import { booleanField, positiveIntField } from '../options.js';
 import { parseSize } from './size.js';
+import { PROVIDER_PROFILES } from '../providers/profiles.js';
+import type { ProviderProfile } from '../providers/provider-profile.js';
+import { DEFAULT_PROVIDER, getProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
 
+// The default provider's profile (kluster, the first row of the table) sets the library's chunk defaults.
+const DEFAULT_LIMITS = PROVIDER_PROFILES[0]!.limits;
 /** kluster's per-file request limit: 50,000. */
-export const DEFAULT_MAX_REQUESTS = 50_000;
+export const DEFAULT_MAX_REQUESTS: number = DEFAULT_LIMITS.maxRequests!;
 /** kluster's per-file size limit, "6GB", read as 6,000,000,000 bytes (the smaller, safe reading; 6 GiB would be 6,442,450,944). */
-export const DEFAULT_MAX_BYTES = 6_000_000_000;
+export const DEFAULT_MAX_BYTES: number = DEFAULT_LIMITS.maxBytes!;
+
+/**
+ * The chunk limits a provider's batches take by default: its documented figures, else kbatch's defaults
+ * (a limit the provider does not document; its note says so). Flags and options still override them.
+ * @example chunkLimits(getProvider('openai')) // { maxRequests: 50000, maxBytes: 200000000 }
+ */
+export function chunkLimits(profile: ProviderProfile): { maxRequests: number; maxBytes: number } {
+  return { maxRequests: profile.limits.maxRequests ?? DEFAULT_MAX_REQUESTS, maxBytes: profile.limits.maxBytes ?? DEFAULT_MAX_BYTES };
+}
 
 /** Most requests per chunk file. */
 export const MaxRequestsSchema = positiveIntField();
@@ -28,10 +42,12 @@ export const ChunkWriterOptionsSchema = z
   .object({
     /** Directory for the chunk files (created if missing). */
     outDir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
-    /** Most requests per file. */
-    maxRequests: MaxRequestsSchema.default(DEFAULT_MAX_REQUESTS),
-    /** Most bytes per file (UTF-8, newlines included): a number of bytes or a size such as "6GB" or "512MiB". */
-    maxBytes: MaxBytesSchema.default(DEFAULT_MAX_BYTES),
+    /** Whose batch limits are the defaults of `maxRequests` and `maxBytes` (default kluster: 50,000 and 6GB). */
+    provider: ProviderNameSchema.optional(),
+    /** Most requests per file (default: the provider's limit). */
+    maxRequests: MaxRequestsSchema.optional(),
+    /** Most bytes per file (UTF-8, newlines included): a number of bytes or a size such as "6GB" or "512MiB" (default: the provider's limit). */
+    maxBytes: MaxBytesSchema.optional(),
     /** File name prefix: `<prefix>-00001.jsonl`. */
     prefix: z
       .string()
@@ -40,7 +56,11 @@ export const ChunkWriterOptionsSchema = z
     /** Replace chunk files a previous run left in `outDir` (otherwise that is an error). */
     overwrite: booleanField().default(false),
   })
-  .strict();
+  .strict()
+  .transform(({ provider, ...opts }) => {
+    const limits = chunkLimits(getProvider(provider ?? DEFAULT_PROVIDER));
+    return { ...opts, maxRequests: opts.maxRequests ?? limits.maxRequests, maxBytes: opts.maxBytes ?? limits.maxBytes };
+  });
 
 /** Chunk options as given (`maxBytes` may be a size string such as "6GB"). */
 export type ChunkWriterOptions = z.input<typeof ChunkWriterOptionsSchema>;

@@ -1,6 +1,6 @@
 // The client area's public surface: the openai client, server objects, streamed upload (re-exported by src/index.ts).
-export { createKlusterClient, KlusterClientOptionsSchema, KLUSTER_BASE_URL } from './create-kluster-client.js';
-export type { KlusterClientOptions } from './create-kluster-client.js';
+export { createClient, createKlusterClient, clientProvider, KlusterClientOptionsSchema, KLUSTER_BASE_URL } from './create-kluster-client.js';
+export type { KlusterClientOptions, ClientProvider } from './create-kluster-client.js';
 export { BatchSchema, FileObjectSchema } from './schemas.js';
 export type { KBatch, KFile, RequestCounts, BatchErrorEntry } from './schemas.js';
 export { uploadFile } from './upload-file.js';

@@ -15,6 +15,8 @@ import { repairParts } from './repair-parts.js';
 import { deleteFinishedFiles, deleteOrphanUploads } from './delete-files.js';
 import { submitParts, waitForParts } from './wait-for-parts.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
+import { checkRecordedProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
+import { jobProvider, namedProvider } from '../providers/job-provider.js';
 
 /** The completion windows kluster accepts. */
 export const COMPLETION_WINDOWS = ['1h', '3h', '6h', '12h', '24h'] as const;
@@ -24,11 +26,10 @@ export const JobOptionsSchema = z.object({
   client: z.custom<JobClient>((v) => typeof v === 'object' && v !== null && 'batches' in v && 'files' in v, {
     error: 'must be an openai client (see createKlusterClient)',
   }),
-  // A string refined (not z.enum) so callers typed against `string` keep compiling.
-  window: z
-    .string({ error: `must be one of ${COMPLETION_WINDOWS.join(', ')}` })
-    .refine((v) => (COMPLETION_WINDOWS as readonly string[]).includes(v), { error: `must be one of ${COMPLETION_WINDOWS.join(', ')}` })
-    .default('24h'),
+  // A string (not z.enum): which windows are allowed depends on the provider, checked by checkWindow.
+  window: z.string({ error: `must be one of ${COMPLETION_WINDOWS.join(', ')}` }).default('24h'),
+  /** The provider's profile sets the allowed windows; recorded in the manifest (default: the client's, else kluster). */
+  provider: ProviderNameSchema.optional(),
   concurrency: positiveIntField().default(4),
   pollIntervalMs: positiveMsField().default(15_000),
   timeoutMs: positiveMsField().optional(),
@@ -79,6 +80,7 @@ export type RunBatchJobOptions = z.input<typeof RunBatchJobOptionsSchema>;
  */
 export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSummary> {
   const opts = parseOptions(RunBatchJobOptionsSchema, options, 'runBatchJob');
+  const { record } = jobProvider(opts, { batches: true });
   if (!opts.chunks) {
     if (!opts.jobDir) throw new KbatchError('OPTION_INVALID', 'Invalid options for runBatchJob: must give `chunks` or `jobDir`');
     return drive(opts.jobDir, opts, true);
@@ -86,6 +88,7 @@ export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSumma
   const { jobDir } = await createJob({
     chunks: opts.chunks,
     window: opts.window,
+    ...record,
     ...(opts.jobDir ? { jobDir: opts.jobDir } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
@@ -99,6 +102,7 @@ export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSumma
  */
 export async function resumeJob(jobDir: string, options: JobOptions): Promise<JobSummary> {
   const opts = parseOptions(JobOptionsSchema, options, 'resumeJob');
+  jobProvider(opts, { batches: true });
   return drive(jobDir, opts, true);
 }
 
@@ -107,6 +111,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
   const lock = await jobStore.lock();
   try {
     const store = await ManifestStore.open(jobStore);
+    checkRecordedProvider(store.manifest.provider, namedProvider(opts), jobDir);
     // A resumed job's temp files whose writer was killed (the manifest opened: this is a job directory).
     if (resumed) await removeStaleJobTemps(jobDir);
     const emit = (event: JobEvent) => {

@@ -49,6 +49,9 @@ export interface CreateJobOptions {
   cwd?: string;
   /** Completion window, e.g. `24h`. */
   window?: string;
+  /** The provider and server the job's batches go to, recorded in the manifest (never the key). */
+  provider?: string;
+  baseURL?: string;
   jobId?: string;
   /**
    * What writing the chunk files measured, by absolute path (e.g. from `splitRequests`' onChunk): such a file is
@@ -97,6 +100,8 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
       updatedAt: now,
       endpoint: CHAT_COMPLETIONS_ENDPOINT,
       window: options.window ?? '24h',
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
       parts,
     };
     await jobStore.writeManifest(manifest);

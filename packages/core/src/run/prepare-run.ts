@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createJob, type FileSummary } from '../job/create-job.js';
+import { lintRunChunks } from '../providers/lint-run-chunks.js';
 import { jobPath } from '../job/create-job.js';
 import type { JobStore } from '../state/job-store.js';
 import { prepareRequests } from '../request/prepare-requests.js';
@@ -88,7 +89,9 @@ export async function prepareRun(
   });
   if (chunks.chunks.length === 0) return { chunks: [], recordsRead: summary.recordsRead, skipped: summary.rejected };
   // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
-  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, written });
+  await lintRunChunks(chunks.chunks.map((c) => c.path), settings);
+  const record = { ...(settings.provider ? { provider: settings.provider } : {}), ...(settings.baseURL ? { baseURL: settings.baseURL } : {}) };
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, written, ...record });
   return {
     chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
     recordsRead: summary.recordsRead,

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
+import { jobProvider } from '../providers/job-provider.js';
 import { jobPath } from '../job/create-job.js';
 import type { JobLock } from '../state/lock.js';
 import type { JobManifest } from '../state/manifest.js';
@@ -93,6 +94,8 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
 async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
   const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
+  // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
+  jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
   let resumed = false;
@@ -231,6 +234,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
   const jobOptions: JobOptions = {
     client: opts.client,
     window: settings.window,
+    ...(settings.provider !== undefined ? { provider: settings.provider } : {}),
     ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
     pollIntervalMs: opts.pollIntervalMs,
     noResubmit: opts.noResubmit,

@@ -37,6 +37,7 @@ const ReadFields = ReadRecordsOptionsSchema.pick({ format: true, delimiter: true
 const JoinFields = JoinRecordOptionsSchema.shape;
 const JobFields = JobOptionsSchema.pick({
   client: true,
+  provider: true,
   concurrency: true,
   pollIntervalMs: true,
   noResubmit: true,
@@ -72,9 +73,13 @@ export const RunJobOptionsSchema = z
       .optional(),
     /** Add `confidence` to labels (default: on when `labels` and `logprobs` are both set). */
     confidence: AnswerOptionsSchema.shape.confidence.removeDefault().optional(),
-    /** Requests per chunk file (default 50,000; 1,000 with `mode: 'realtime'`, which bounds what its join holds in memory). */
+    /**
+     * Requests per chunk file (default: the provider's limit, 50,000 on kluster; 1,000 with `mode: 'realtime'`, which
+     * bounds what its join holds in memory). `provider` (or the client's, from createClient) also sets `maxBytes`'
+     * default, the allowed windows, and the lint every chunk passes before anything is uploaded.
+     */
     maxRequests: MaxRequestsSchema.optional(),
-    /** Bytes per chunk file: a number or a size like "6GB" (default 6GB). */
+    /** Bytes per chunk file: a number or a size like "6GB" (default: the provider's limit, 6GB on kluster). */
     maxBytes: MaxBytesSchema.optional(),
     /** Follow-up rounds for failed requests and invalid answers. */
     retries: wholeNumberField().default(2),
@@ -124,7 +129,10 @@ export const RunJobOptionsSchema = z
     stragglerThreshold: positiveIntField().optional(),
     /** `finishRealtime`: time without progress before a batch's last requests count as stragglers (default 60,000 ms). */
     stragglerWaitMs: positiveMsField().optional(),
-    /** Batch completion window (one of COMPLETION_WINDOWS); checked before anything is written. A rerun may change it until a batch was created. */
+    /**
+     * Batch completion window: one the provider offers (kluster: 1h, 3h, 6h, 12h, 24h; see `kbatch providers`); checked
+     * before anything is written. A rerun may change it until a batch was created.
+     */
     window: JobOptionsSchema.shape.window.unwrap().optional(),
     /**
      * Time for all sending phases of this call together (batches, realtime requests, straggler and retry rounds),

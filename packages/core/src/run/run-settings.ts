@@ -12,6 +12,9 @@ import { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings, RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
+import { chunkLimits, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
+import { jobProvider, namedProvider } from '../providers/job-provider.js';
+import { checkRecordedProvider } from '../providers/resolve-provider.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
 export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
@@ -102,6 +105,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
   if (!isFile && !at.spooled) emit({ type: 'phase', phase: 'spool', message: `saving the input records into ${jobDir}` });
   const spooled = at.spooled ?? (await spoolInput(opts.input!, jobDir, { format: opts.format, stdin: opts.stdin, cwd, signal: opts.signal }));
   const output = typeof opts.output === 'string' ? (opts.output === '-' ? '-' : resolve(cwd, opts.output)) : null;
+  const provider = jobProvider(opts);
   return {
     input: spooled.path,
     spooled: spooled.spooled,
@@ -114,10 +118,10 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     ...(opts.labels ? { labels: opts.labels } : {}),
     ...(schema ? { jsonSchema: schema.jsonSchema, schemaKind: typeof opts.schema === 'object' && '_zod' in opts.schema ? ('zod' as const) : ('json' as const) } : {}),
     confidence: opts.confidence ?? (opts.labels !== undefined && opts.logprobs === true),
-    ...(opts.maxRequests !== undefined ? { maxRequests: opts.maxRequests } : opts.mode === 'realtime' ? { maxRequests: REALTIME_MAX_REQUESTS } : {}),
-    ...(opts.maxBytes !== undefined ? { maxBytes: parseSize(opts.maxBytes, 'maxBytes') } : {}),
+    ...chunkSettings(opts),
     retries: opts.retries,
-    window: opts.window ?? '24h',
+    window: opts.window ?? provider.profile.defaultWindow,
+    ...provider.record,
     output,
     outputFormat: resolveOutputFormat(opts.outputFormat, output ?? undefined),
     rejects: typeof opts.rejects === 'string' ? resolve(cwd, opts.rejects) : null,
@@ -136,6 +140,17 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
   };
 }
 
+/**
+ * A run's chunk limits as stored: those given, else the provider's where they differ from the library defaults
+ * (so a kluster run stores what it always did), realtime runs 1,000 requests per chunk.
+ */
+function chunkSettings(opts: ResolvedRunJobOptions): { maxRequests?: number; maxBytes?: number } {
+  const limits = chunkLimits(jobProvider(opts).profile);
+  const maxRequests = opts.maxRequests ?? (opts.mode === 'realtime' ? REALTIME_MAX_REQUESTS : limits.maxRequests !== DEFAULT_MAX_REQUESTS ? limits.maxRequests : undefined);
+  const maxBytes = opts.maxBytes !== undefined ? parseSize(opts.maxBytes, 'maxBytes') : limits.maxBytes !== DEFAULT_MAX_BYTES ? limits.maxBytes : undefined;
+  return { ...(maxRequests !== undefined ? { maxRequests } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}) };
+}
+
 /** A rerun must describe the same requests (read options, request options, labels, schema); output options may change. */
 export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOptions, cwd: string, schema: AnswerSchema | undefined): Promise<void> {
   const differs = (what: string): never => {
@@ -145,6 +160,8 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
       { field: what },
     );
   };
+  // Its batches and files live on the recorded provider: another one could not find them.
+  checkRecordedProvider(settings.provider, namedProvider(opts));
   if (typeof opts.input === 'string' && opts.input !== '-' && !settings.spooled && resolve(cwd, opts.input) !== settings.input) differs('input');
   // Chosen over a warning: the user may believe the file is what gets joined, but the run joins its saved copy.
   if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {

@@ -76,6 +76,9 @@ export const JobManifestSchema = z.object({
   updatedAt: z.string(),
   endpoint: z.string(),
   window: z.string(),
+  /** The provider and base URL the job's batches were sent to (absent in jobs from before providers were recorded). */
+  provider: z.string().optional(),
+  baseURL: z.string().optional(),
   /** Set by cancelJob(): nothing new is submitted or resubmitted after it. */
   cancelledAt: z.string().optional(),
   parts: z.array(JobPartSchema),

@@ -33,6 +33,9 @@ export const RunSettingsSchema = z.object({
   maxBytes: z.number().optional(),
   retries: z.number(),
   window: z.string(),
+  /** The provider and base URL the run's requests go to (absent in runs from before providers were recorded; never the key). */
+  provider: z.string().optional(),
+  baseURL: z.string().optional(),
   /** Output path; null = the caller's stdout / rows only. */
   output: z.string().nullable(),
   outputFormat: z.enum(['jsonl', 'csv', 'tsv', 'json']),

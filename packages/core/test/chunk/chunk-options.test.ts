@@ -1,5 +1,6 @@
-import { describe, it } from 'vitest';
-import { chunkWriter, createKlusterClient, runJob } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { chunkLimits, chunkWriter, createKlusterClient, getProvider, runJob } from '../../src/index.js';
+import { ChunkWriterOptionsSchema } from '../../src/chunk/chunk-options.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const SIZE_RULE = 'must be a positive whole number of bytes, optionally with a unit (KB, MB, GB, KiB, MiB, GiB)';
@@ -13,5 +14,25 @@ describe('MaxBytesSchema', () => {
     expectKbatchError(await catchError(() => chunkWriter({ outDir: '/tmp', maxBytes })), { code: 'OPTION_INVALID', field: 'maxBytes', message });
     const run = catchError(() => runJob({ client: unsent(), input: [{ text: 'a' }], model: 'm', prompt: '{{text}}', maxBytes, jobDir: '/nonexistent/kbatch-job' }));
     expectKbatchError(await run, { code: 'OPTION_INVALID', field: 'maxBytes', message });
+  });
+});
+
+describe('chunkLimits', () => {
+  it("uses the provider's documented limits, and kbatch's defaults where it documents none", () => {
+    expect(chunkLimits(getProvider('openai'))).toEqual({ maxRequests: 50_000, maxBytes: 200_000_000 });
+    expect(chunkLimits(getProvider('groq'))).toEqual({ maxRequests: 50_000, maxBytes: 100_000_000 });
+    expect(chunkLimits(getProvider('openai-compatible'))).toEqual({ maxRequests: 50_000, maxBytes: 6_000_000_000 });
+  });
+});
+
+describe('ChunkWriterOptionsSchema', () => {
+  it("takes the provider's limits as defaults, under the limits given", () => {
+    expect(ChunkWriterOptionsSchema.parse({ outDir: 'o' })).toMatchObject({ maxRequests: 50_000, maxBytes: 6_000_000_000 });
+    expect(ChunkWriterOptionsSchema.parse({ outDir: 'o', provider: 'openai' })).toMatchObject({ maxRequests: 50_000, maxBytes: 200_000_000 });
+    expect(ChunkWriterOptionsSchema.parse({ outDir: 'o', provider: 'kluster-2025', maxRequests: 5_000 })).toMatchObject({ maxRequests: 5_000, maxBytes: 100_000_000 });
+  });
+
+  it('refuses an unknown provider with OPTION_INVALID', async () => {
+    expectKbatchError(await catchError(() => chunkWriter({ outDir: '/tmp', provider: 'nope' })), { code: 'OPTION_INVALID', field: 'provider' });
   });
 });

@@ -1,6 +1,6 @@
 import { HttpError, badRequest, notFound, sendJson } from '../errors.js';
 import { paginate, readJson, type Route } from '../internal/http.js';
-import { COMPLETION_WINDOWS, type BatchLifecycle } from '../lifecycle.js';
+import type { BatchLifecycle } from '../lifecycle.js';
 import type { BatchObject, Store, Stored } from '../store.js';
 
 const TIMESTAMPS = [
@@ -46,8 +46,8 @@ export function batchRoutes(store: Store, lifecycle: BatchLifecycle, onCreated: 
         if (file.value.purpose !== 'batch') throw badRequest(`The file ${fileId} has purpose ${file.value.purpose}; a batch needs purpose batch`, 'input_file_id', 'invalid_value');
         if (body['endpoint'] !== '/v1/chat/completions') throw badRequest(`endpoint must be /v1/chat/completions, got ${JSON.stringify(body['endpoint'])}`, 'endpoint', 'invalid_value');
         const window = body['completion_window'];
-        if (typeof window !== 'string' || !(window in COMPLETION_WINDOWS)) {
-          throw badRequest(`completion_window must be one of ${Object.keys(COMPLETION_WINDOWS).join(', ')}, got ${JSON.stringify(window)}`, 'completion_window', 'invalid_value');
+        if (typeof window !== 'string' || !lifecycle.windows.includes(window)) {
+          throw badRequest(`completion_window must be one of ${lifecycle.windows.join(', ')}, got ${JSON.stringify(window)}`, 'completion_window', 'invalid_value');
         }
         const metadata = body['metadata'] ?? {};
         if (typeof metadata !== 'object' || Array.isArray(metadata) || Object.values(metadata as object).some((v) => typeof v !== 'string')) {

@@ -206,3 +206,36 @@ describe('batches', () => {
     expect(after.requests['POST /v1/batches']).toBe((before.requests['POST /v1/batches'] ?? 0) + 1);
   });
 });
+
+describe('batches as a provider personality (OpenAI: 24h only, one model per file, Bearer only)', () => {
+  const OPENAI = { completionWindows: ['24h'], oneModelPerFile: true, bearerOnly: true, maxRequestsPerBatch: 50_000, maxBatchBytes: 200_000_000, apiKey: 'sk-test' };
+
+  it('refuses a completion window the personality does not offer, listing the ones it does', async () => {
+    await withEmulator(OPENAI, async ({ client }) => {
+      const file = await uploadJsonl(client, lines(1));
+      const err = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '1h' as '24h' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as Error).message).toContain('completion_window must be one of 24h, got "1h"');
+      expect((await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).status).toBe('validating');
+    }, { apiKey: 'sk-test' });
+  });
+
+  it('takes longer windows when listed (kluster-2025: 48h, 72h)', async () => {
+    await withEmulator({ completionWindows: ['24h', '48h', '72h'] }, async ({ client }) => {
+      const file = await uploadJsonl(client, lines(1));
+      const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '72h' as '24h' });
+      expect(batch.expires_at - batch.created_at).toBeGreaterThan(0);
+      expect((await waitForBatch(client, batch.id)).status).toBe('completed');
+    });
+  });
+
+  it('fails the validation of a file that mixes models, naming each other-model line (model_mismatch)', async () => {
+    await withEmulator(OPENAI, async ({ client }) => {
+      const other = (await client.models.list()).data.map((m) => m.id).find((id) => id !== MODEL)!;
+      const mixed = [requestLine('a', 'x'), { ...requestLine('b', 'y'), body: { model: other, messages: [{ role: 'user', content: 'y' }] } }, requestLine('c', 'z')];
+      const batch = await waitForBatch(client, (await createBatch(client, mixed)).id);
+      expect(batch.status).toBe('failed');
+      expect(batch.errors?.data?.map((e) => [e.code, e.line])).toEqual([['model_mismatch', 2]]);
+    }, { apiKey: 'sk-test' });
+  });
+});

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { runCli } from '../helpers/spawn.js';
+
+const line = (id: string, model: string) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: `hi ${id}` }] } });
+
+async function requests(lines: string[]): Promise<{ root: string; file: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'kbatch-lint-cli-'));
+  const file = join(root, 'requests.jsonl');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return { root, file };
+}
+
+describe('kbatch lint', () => {
+  it("refuses a mixed-model file for openai (exit 1, line and custom_id on stderr) and passes it for kluster", async () => {
+    const { root, file } = await requests([line('a', 'gpt-4o-mini'), line('b', 'gpt-4o'), line('c', 'gpt-4o-mini')]);
+    const openai = await runCli(['lint', 'requests.jsonl', '--provider', 'openai'], { cwd: root });
+    expect(openai.code).toBe(1);
+    expect(openai.stderr).toContain(`${file} line 2 (custom_id b): uses model gpt-4o but line 1 uses gpt-4o-mini: provider openai takes one model per file [mixed_models]`);
+    const kluster = await runCli(['lint', file], { cwd: root });
+    expect(kluster.code).toBe(0);
+    expect(kluster.stderr).toContain(`${file}: 3 requests`);
+  });
+
+  it('prints a JSON report per file with --json and checks the limits the flags give', async () => {
+    const { root, file } = await requests([line('a', 'm'), line('a', 'm'), line('c', 'm')]);
+    const run = await runCli(['lint', file, '--provider', 'kluster-2025', '--max-requests', '2', '--json'], { cwd: root });
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as { requests: number; problems: Array<{ line: number; customId: string; rule: string }> };
+    expect(report.requests).toBe(3);
+    expect(report.problems.map((p) => [p.line, p.customId, p.rule])).toEqual([
+      [2, 'a', 'custom_id_duplicate'],
+      [3, 'c', 'too_many_requests'],
+    ]);
+  });
+
+  it('rejects an unknown provider with OPTION_INVALID listing the names (exit 2)', async () => {
+    const { root, file } = await requests([line('a', 'm')]);
+    const run = await runCli(['lint', file, '--provider', 'anthropic'], { cwd: root });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('error [OPTION_INVALID]: Invalid option `--provider`: must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, got "anthropic"');
+  });
+});
+
+describe('kbatch submit lints before paying', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('refuses a mixed-model file for openai with LINT_FAILED before any upload', async () => {
+    const { root, file } = await requests([line('a', 'gpt-4o-mini'), line('b', 'gpt-4o')]);
+    const run = await runCli(['submit', file, '--provider', 'openai', '--base-url', emu.baseURL, '--quiet'], { cwd: root, env: { OPENAI_API_KEY: 'sk-lint' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error [LINT_FAILED]: 1 request line problem for provider openai; nothing was uploaded:');
+    expect(run.stderr).toContain('line 2 (custom_id b): uses model gpt-4o');
+    expect(run.stdout).toBe('');
+    expect(emu.stats().filesCreated).toBe(0);
+  });
+});

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/spawn.js';
+
+describe('kbatch providers', () => {
+  it('lists every profile with its limits, windows, auth, key variable, docs and the date checked', async () => {
+    const { code, stdout } = await runCli(['providers']);
+    expect(code).toBe(0);
+    for (const name of ['kluster (default)', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible']) expect(stdout).toContain(`${name}: `);
+    expect(stdout).toContain('per batch: 50,000 requests, 200,000,000 bytes');
+    expect(stdout).toContain('windows: 24h, 48h, 72h (default 24h)');
+    expect(stdout).toContain('auth: Authorization: Bearer only; key: OPENAI_API_KEY');
+    expect(stdout).toMatch(/groq: .*\n.*\n  per batch: not documented \(kbatch uses 50,000 requests\)/);
+    expect(stdout).toMatch(/docs: https:\/\/platform\.openai\.com\/\S+ .*\(checked \d{4}-\d{2}-\d{2}\)/);
+  });
+
+  it('prints the profiles as JSON with --json (null where a figure is not documented)', async () => {
+    const { code, stdout } = await runCli(['providers', '--json']);
+    expect(code).toBe(0);
+    const profiles = JSON.parse(stdout) as Array<{ name: string; limits: { maxRequests: number | null }; apiKeyEnv: string[]; docs: string[] }>;
+    expect(profiles.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible']);
+    expect(profiles.find((p) => p.name === 'groq')!.limits.maxRequests).toBeNull();
+    expect(profiles.find((p) => p.name === 'together')!.apiKeyEnv).toEqual(['TOGETHER_API_KEY']);
+  });
+});

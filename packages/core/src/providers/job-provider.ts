@@ -1,0 +1,54 @@
+import { loadRunState } from '../state/run-state.js';
+import { loadManifest } from '../state/manifest.js';
+import { clientProvider } from '../client/create-kluster-client.js';
+import { KbatchError } from '../errors.js';
+import { checkWindow, DEFAULT_PROVIDER, getProvider } from './resolve-provider.js';
+import type { ProviderProfile } from './provider-profile.js';
+
+/** What a job call says about its provider: the option, and the client (whose provider createClient noted). */
+export interface ProviderChoice {
+  provider?: string | undefined;
+  client?: unknown;
+  window?: string | undefined;
+}
+
+/** The provider a call names: the `provider` option, else the one its client was created for; undefined when neither says. */
+export function namedProvider(choice: ProviderChoice): string | undefined {
+  return choice.provider ?? clientProvider(choice.client)?.provider;
+}
+
+/**
+ * The provider a job runs on (named, else kluster) with the server its client talks to, its window checked first.
+ * @param batches - the call creates or follows batches (a batch job): refused on a profile whose batch API kbatch
+ *   does not speak yet, before anything is uploaded
+ * @throws KbatchError OPTION_INVALID when the provider does not offer `window`, or cannot run batches yet
+ */
+export function jobProvider(choice: ProviderChoice, { batches = false } = {}): { profile: ProviderProfile; record: { provider: string; baseURL?: string } } {
+  const profile = getProvider(namedProvider(choice) ?? DEFAULT_PROVIDER);
+  checkWindow(profile, choice.window);
+  if (batches && profile.apiShape !== 'openai-batch') {
+    throw new KbatchError(
+      'OPTION_INVALID',
+      `Invalid option \`provider\`: ${profile.name}'s Batch API is ${profile.apiShape}, which kbatch does not speak yet (nothing was uploaded); use realtime mode (--mode realtime), kbatch chat, or kbatch lint with it`,
+      { field: 'provider' },
+    );
+  }
+  const baseURL = clientProvider(choice.client)?.baseURL ?? baseUrlOf(choice.client);
+  return { profile, record: { provider: profile.name, ...(baseURL === undefined ? {} : { baseURL }) } };
+}
+
+// Any openai client knows its base URL; a fake may not.
+function baseUrlOf(client: unknown): string | undefined {
+  const url = typeof client === 'object' && client !== null ? (client as { baseURL?: unknown }).baseURL : undefined;
+  return typeof url === 'string' ? url : undefined;
+}
+
+/**
+ * The provider and base URL a job directory recorded (run.json for a run, else manifest.json); {} for a job from
+ * before providers were recorded or a directory without a job yet.
+ */
+export async function recordedProvider(jobDir: string): Promise<{ provider?: string; baseURL?: string }> {
+  const run = await loadRunState(jobDir).catch(() => null);
+  const from = run?.settings ?? (await loadManifest(jobDir).catch(() => null));
+  return { ...(from?.provider !== undefined ? { provider: from.provider } : {}), ...(from?.baseURL !== undefined ? { baseURL: from.baseURL } : {}) };
+}

@@ -1,0 +1,151 @@
+import { stat } from 'node:fs/promises';
+import { KbatchError } from '../errors.js';
+import { readFileLines } from '../job/lines.js';
+import { chunkLimits } from '../chunk/chunk-options.js';
+import type { ProviderProfile } from './provider-profile.js';
+
+/**
+ * What lint checks. The first three every server checks itself while validating a batch (at no cost); the others are
+ * the provider profile's own rules, which `kbatch submit` enforces before any upload.
+ */
+export const LINT_RULES = ['line_invalid', 'custom_id_missing', 'custom_id_duplicate', 'custom_id_invalid', 'line_too_large', 'mixed_models', 'too_many_requests', 'file_too_large'] as const;
+export type LintRule = (typeof LINT_RULES)[number];
+/** The rules a server's own validation covers anyway: not the profile's. */
+const SERVER_RULES: ReadonlySet<LintRule> = new Set(['line_invalid', 'custom_id_missing', 'custom_id_duplicate']);
+
+/** One reason a provider would refuse a request file, with where it is. */
+export interface LintProblem {
+  /** 1-based line of the file (null: the file as a whole). */
+  line: number | null;
+  customId: string | null;
+  /** One of {@link LINT_RULES}. */
+  rule: LintRule;
+  message: string;
+}
+
+/** The rules a file is checked against: the profile's, with the batch limits this job uses (flags may raise them). */
+export interface LintRules {
+  provider: string;
+  maxRequests: number;
+  maxBytes: number;
+  maxLineBytes: number | null;
+  oneModelPerFile: boolean;
+  customIdPattern: RegExp | null;
+}
+
+/** The rules of a profile; `maxRequests`/`maxBytes` given override its limits (as the chunk flags do). */
+export function lintRules(profile: ProviderProfile, limits: { maxRequests?: number | undefined; maxBytes?: number | undefined } = {}): LintRules {
+  const defaults = chunkLimits(profile);
+  return {
+    provider: profile.name,
+    maxRequests: limits.maxRequests ?? defaults.maxRequests,
+    maxBytes: limits.maxBytes ?? defaults.maxBytes,
+    maxLineBytes: profile.limits.maxLineBytes,
+    oneModelPerFile: profile.quirks.oneModelPerFile,
+    customIdPattern: profile.quirks.customIdPattern === null ? null : new RegExp(profile.quirks.customIdPattern),
+  };
+}
+
+/** What a lint remembers between lines of one file: its first model, the custom_ids seen (one file's), its size so far. */
+export interface LintState {
+  requests: number;
+  bytes: number;
+  model: { name: string; line: number } | null;
+  ids: Set<string>;
+}
+
+/** A fresh state for one file. */
+export const newLintState = (): LintState => ({ requests: 0, bytes: 0, model: null, ids: new Set() });
+
+/**
+ * Check one request line of a batch input file (pure but for `state`, which it advances).
+ * @param text - the line without its newline
+ * @param line - its 1-based line number
+ * @returns the problems of this line (empty when it passes)
+ */
+export function lintLine(text: string, line: number, state: LintState, rules: LintRules): LintProblem[] {
+  const problems: LintProblem[] = [];
+  const bytes = Buffer.byteLength(text, 'utf8') + 1;
+  state.requests += 1;
+  state.bytes += bytes;
+  let request: unknown;
+  try {
+    request = JSON.parse(text);
+  } catch {
+    return [{ line, customId: null, rule: 'line_invalid', message: 'is not valid JSON' }];
+  }
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) return [{ line, customId: null, rule: 'line_invalid', message: 'is not a JSON object' }];
+  const { custom_id: id, body } = request as { custom_id?: unknown; body?: unknown };
+  const customId = typeof id === 'string' ? id : null;
+  const add = (rule: LintRule, message: string): number => problems.push({ line, customId, rule, message });
+  if (customId === null || customId === '') add('custom_id_missing', 'has no custom_id (a non-empty string)');
+  else if (rules.customIdPattern !== null && !rules.customIdPattern.test(customId)) add('custom_id_invalid', `custom_id must match ${rules.customIdPattern.source} on provider ${rules.provider}`);
+  else if (state.ids.has(customId)) add('custom_id_duplicate', 'repeats a custom_id of an earlier line');
+  else state.ids.add(customId);
+  if (rules.maxLineBytes !== null && bytes > rules.maxLineBytes) add('line_too_large', `is ${bytes} bytes; provider ${rules.provider} takes at most ${rules.maxLineBytes} per line`);
+  const model = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
+  if (typeof model !== 'string' || model === '') add('line_invalid', 'has no body.model');
+  else if (state.model === null) state.model = { name: model, line };
+  else if (rules.oneModelPerFile && model !== state.model.name) {
+    add('mixed_models', `uses model ${model} but line ${state.model.line} uses ${state.model.name}: provider ${rules.provider} takes one model per file`);
+  }
+  if (state.requests === rules.maxRequests + 1) add('too_many_requests', `is request ${state.requests}; provider ${rules.provider} takes at most ${rules.maxRequests} per batch`);
+  if (state.bytes > rules.maxBytes && state.bytes - bytes <= rules.maxBytes) add('file_too_large', `brings the file past ${rules.maxBytes} bytes, provider ${rules.provider}'s limit per batch`);
+  return problems;
+}
+
+/** The outcome of {@link lintRequests}: the lines read, and the problems (at most `maxProblems` kept, all counted). */
+export interface LintReport {
+  file: string;
+  requests: number;
+  bytes: number;
+  problems: LintProblem[];
+  problemCount: number;
+}
+
+/**
+ * Check a batch input file against a provider's rules, streamed line by line (memory: one file's custom_ids).
+ * @example const report = await lintRequests('part-00001.jsonl', lintRules(getProvider('openai')));
+ */
+export async function lintRequests(file: string, rules: LintRules, { maxProblems = 1000, profileOnly = false } = {}): Promise<LintReport> {
+  await stat(file).catch((cause: unknown) => {
+    throw new KbatchError('INPUT_NOT_FOUND', `No such file: ${file}`, { file, cause });
+  });
+  const state = newLintState();
+  const report: LintReport = { file, requests: 0, bytes: 0, problems: [], problemCount: 0 };
+  for await (const { line, text } of readFileLines(file)) {
+    for (const problem of lintLine(text, line, state, rules)) {
+      if (profileOnly && SERVER_RULES.has(problem.rule)) continue;
+      report.problemCount += 1;
+      if (report.problems.length < maxProblems) report.problems.push(problem);
+    }
+  }
+  return { ...report, requests: state.requests, bytes: state.bytes };
+}
+
+/** One line per problem: `FILE line N (custom_id ID): message [rule]`. */
+export function formatLintProblem(file: string, problem: LintProblem): string {
+  const where = problem.line === null ? file : `${file} line ${problem.line}`;
+  return `${where}${problem.customId === null ? '' : ` (custom_id ${problem.customId})`}: ${problem.message} [${problem.rule}]`;
+}
+
+/**
+ * Refuse request files that break the provider profile's rules (one model per file, line and batch size, custom_id
+ * format), before anything is uploaded. Malformed lines, missing or repeated custom_ids are left to the server's own
+ * validation, which names each line at no cost (as before profiles existed); `kbatch lint` reports those too.
+ * @throws KbatchError LINT_FAILED listing the first problems (line and custom_id each)
+ */
+export async function assertLintClean(files: readonly string[], rules: LintRules): Promise<void> {
+  const lines: string[] = [];
+  let count = 0;
+  for (const file of files) {
+    const report = await lintRequests(file, rules, { maxProblems: 20, profileOnly: true });
+    count += report.problemCount;
+    for (const problem of report.problems) if (lines.length < 20) lines.push(formatLintProblem(file, problem));
+  }
+  if (count === 0) return;
+  const more = count > lines.length ? `\n… ${count - lines.length} more (kbatch lint FILE --provider ${rules.provider} lists them all)` : '';
+  throw new KbatchError('LINT_FAILED', `${count} request line problem${count === 1 ? '' : 's'} for provider ${rules.provider}; nothing was uploaded:\n${lines.join('\n')}${more}`, {
+    file: files[0],
+  });
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * The batch wire formats of the profiles. kbatch's batch jobs speak `openai-batch` (files + batches as OpenAI's);
+ * `together-batch` (wrapped job objects, upper-case statuses, upload purpose `batch-api`, no metadata) has no adapter
+ * yet, so such a profile runs realtime and lints, but refuses batches before anything is uploaded.
+ */
+export const API_SHAPES = ['openai-batch', 'together-batch'] as const;
+
+/** A limit the provider documents (a number), or null with a `note` saying it is not documented. */
+const LimitSchema = z.int().positive().nullable();
+
+/**
+ * One provider as data: where it lives, how it is keyed, what a batch may hold and which windows it offers.
+ * Every figure cites `docs` and the date it was checked; an undocumented one is null and `notes` says so.
+ */
+export const ProviderProfileSchema = z
+  .object({
+    /** The `--provider` name. */
+    name: z.string().regex(/^[a-z0-9-]+$/),
+    /** One line for `kbatch providers`. */
+    title: z.string().min(1),
+    /** The batch wire format (see {@link API_SHAPES}); chat completions are OpenAI-style on every profile. */
+    apiShape: z.enum(API_SHAPES),
+    /** `bearer`: only `Authorization: Bearer KEY`; `bare-or-bearer`: the bare key is accepted too (kbatch always sends Bearer). */
+    auth: z.enum(['bearer', 'bare-or-bearer']),
+    /** Environment variables read for the API key, first set wins. */
+    apiKeyEnv: z.array(z.string().min(1)).min(1),
+    /** Environment variable read for the base URL (what the official SDK reads, where it has one). */
+    baseUrlEnv: z.string().min(1),
+    /** The base URL as the provider's official SDK takes it (OpenAI-style: with `/v1`); null = must be given. */
+    defaultBaseURL: z.url().nullable(),
+    limits: z.object({
+      /** Most requests (lines) per batch input file. */
+      maxRequests: LimitSchema,
+      /** Most bytes per batch input file (the decimal reading of "MB"/"GB": the smaller, safe one). */
+      maxBytes: LimitSchema,
+      /** Most bytes of one request line. */
+      maxLineBytes: LimitSchema,
+    }),
+    /** Completion windows the provider accepts (null = not documented: any window is passed on), and the one kbatch uses when none is given. */
+    windows: z.array(z.string().regex(/^\d+[hd]$/)).min(1).nullable(),
+    defaultWindow: z.string(),
+    /** Chat parameters the docs say are supported / refused; null = not documented (nothing is checked). */
+    chatParams: z.object({ supported: z.array(z.string()).nullable(), unsupported: z.array(z.string()) }),
+    /** Rules lint checks: every line of a file uses one model; custom_id pattern (null = any non-empty string). */
+    quirks: z.object({ oneModelPerFile: z.boolean(), customIdPattern: z.string().nullable() }),
+    /** Where the figures come from, and when they were checked (YYYY-MM-DD). */
+    docs: z.array(z.url()).min(1),
+    checked: z.iso.date(),
+    /** What the docs do not say, what kbatch assumes instead, and anything else a user should know. */
+    notes: z.array(z.string()),
+  })
+  .strict()
+  .refine((p) => p.windows === null || p.windows.includes(p.defaultWindow), { error: 'defaultWindow must be one of windows', path: ['defaultWindow'] });
+
+/** A provider profile. */
+export type ProviderProfile = z.output<typeof ProviderProfileSchema>;

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { KbatchError } from '../errors.js';
+import { PROVIDER_PROFILES } from './profiles.js';
+import type { ProviderProfile } from './provider-profile.js';
+
+/** The provider a job uses when none is named: the seed's kluster.ai. */
+export const DEFAULT_PROVIDER = 'kluster';
+
+/** Every `--provider` name, in table order. */
+export const PROVIDER_NAMES: readonly string[] = PROVIDER_PROFILES.map((p) => p.name);
+
+/** A provider name (a `provider` option): one of {@link PROVIDER_NAMES}. */
+export const ProviderNameSchema = z
+  .string({ error: `must be one of ${PROVIDER_NAMES.join(', ')}` })
+  .refine((name) => PROVIDER_NAMES.includes(name), { error: `must be one of ${PROVIDER_NAMES.join(', ')}` });
+
+/**
+ * The profile of a provider.
+ * @param name - a provider name (default {@link DEFAULT_PROVIDER})
+ * @throws KbatchError OPTION_INVALID listing the names
+ * @example getProvider('openai').limits.maxBytes // 200000000
+ */
+export function getProvider(name: string = DEFAULT_PROVIDER): ProviderProfile {
+  const profile = PROVIDER_PROFILES.find((p) => p.name === name);
+  if (profile) return profile;
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`provider\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field: 'provider' });
+}
+
+/**
+ * Throw unless the provider offers this completion window (checked before anything is written or sent).
+ * @throws KbatchError OPTION_INVALID naming the provider and the windows it offers
+ */
+export function checkWindow(profile: ProviderProfile, window: string | undefined): void {
+  if (window === undefined || profile.windows === null || profile.windows.includes(window)) return;
+  throw new KbatchError(
+    'OPTION_INVALID',
+    `Invalid option \`window\`: must be one of ${profile.windows.join(', ')} (the completion windows provider ${profile.name} offers), got ${JSON.stringify(window)}`,
+    { field: 'window' },
+  );
+}
+
+/**
+ * Throw when a job recorded one provider and this call names another: its batches and files live on the recorded one.
+ * @param recorded - the provider in run.json / manifest.json (undefined for jobs from before providers were recorded)
+ * @param given - the provider this call names (undefined: none named)
+ * @throws KbatchError JOB_MISMATCH saying which provider was recorded
+ */
+export function checkRecordedProvider(recorded: string | undefined, given: string | undefined, jobDir?: string): void {
+  if (recorded === undefined || given === undefined || recorded === given) return;
+  throw new KbatchError(
+    'JOB_MISMATCH',
+    `the job${jobDir === undefined ? '' : ` in ${jobDir}`} was started with provider ${recorded} (recorded in the job directory), not ${given}: continue it with --provider ${recorded}, or use a new --job-dir`,
+    { field: 'provider', ...(jobDir === undefined ? {} : { file: jobDir }) },
+  );
+}

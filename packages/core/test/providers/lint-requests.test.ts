@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertLintClean, lintLine, lintRequests, lintRules, newLintState, type LintRules } from '../../src/providers/lint-requests.js';
+import { getProvider } from '../../src/providers/resolve-provider.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const line = (id: string, model = 'm1', extra = ''): string => `{"custom_id":${JSON.stringify(id)},"method":"POST","url":"/v1/chat/completions","body":{"model":"${model}","messages":[{"role":"user","content":"hi${extra}"}]}}`;
+
+function lintAll(lines: string[], rules: LintRules) {
+  const state = newLintState();
+  return lines.flatMap((text, i) => lintLine(text, i + 1, state, rules));
+}
+
+async function file(lines: string[]): Promise<string> {
+  const path = join(await mkdtemp(join(tmpdir(), 'kbatch-lint-')), 'requests.jsonl');
+  await writeFile(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+describe('lintLine', () => {
+  it('flags a second model on openai (one model per file) with line and custom_id, but not on kluster', () => {
+    const lines = [line('a'), line('b', 'm2'), line('c')];
+    expect(lintAll(lines, lintRules(getProvider('openai')))).toEqual([
+      { line: 2, customId: 'b', rule: 'mixed_models', message: 'uses model m2 but line 1 uses m1: provider openai takes one model per file' },
+    ]);
+    expect(lintAll(lines, lintRules(getProvider('kluster')))).toEqual([]);
+  });
+
+  it('flags malformed lines, a missing or repeated custom_id, and a missing model', () => {
+    const problems = lintAll(['{not json', '[1]', '{"body":{"model":"m"}}', line('a'), line('a'), '{"custom_id":"z","body":{}}'], lintRules(getProvider('kluster')));
+    expect(problems.map((p) => [p.line, p.rule])).toEqual([
+      [1, 'line_invalid'],
+      [2, 'line_invalid'],
+      [3, 'custom_id_missing'],
+      [5, 'custom_id_duplicate'],
+      [6, 'line_invalid'],
+    ]);
+  });
+
+  it('flags the request past maxRequests and the line that takes the file past maxBytes, once each', () => {
+    const rules = { ...lintRules(getProvider('openai'), { maxRequests: 2, maxBytes: 2 * (line('a').length + 1) + 5 }) };
+    const problems = lintAll([line('a'), line('b'), line('c'), line('d')], rules);
+    expect(problems.map((p) => [p.line, p.rule])).toEqual([
+      [3, 'too_many_requests'],
+      [3, 'file_too_large'],
+    ]);
+  });
+
+  it('flags a line over the per-line limit and a custom_id outside the pattern where a profile has them', () => {
+    const rules: LintRules = { ...lintRules(getProvider('kluster')), maxLineBytes: 150, customIdPattern: /^[a-z]+$/ };
+    const problems = lintAll([line('ok'), line('BAD'), line('long', 'm1', 'x'.repeat(100))], rules);
+    expect(problems.map((p) => [p.line, p.customId, p.rule])).toEqual([
+      [2, 'BAD', 'custom_id_invalid'],
+      [3, 'long', 'line_too_large'],
+    ]);
+  });
+
+  it('counts bytes in UTF-8 (non-ASCII is more than one byte)', () => {
+    const state = newLintState();
+    lintLine(line('é'), 1, state, lintRules(getProvider('kluster')));
+    expect(state.bytes).toBe(Buffer.byteLength(line('é')) + 1);
+  });
+});
+
+describe('lintRequests', () => {
+  it('streams a file and reports every problem with its line, and the file size', async () => {
+    const path = await file([line('a'), line('b', 'm2'), '', line('c', 'm3')]);
+    const report = await lintRequests(path, lintRules(getProvider('openai')));
+    expect(report.problems.map((p) => [p.line, p.customId])).toEqual([
+      [2, 'b'],
+      [4, 'c'],
+    ]);
+    expect([report.requests, report.problemCount]).toEqual([3, 2]);
+  });
+
+  it('rejects a missing file with INPUT_NOT_FOUND', async () => {
+    expectKbatchError(await catchError(() => lintRequests('/nonexistent/requests.jsonl', lintRules(getProvider()))), { code: 'INPUT_NOT_FOUND' });
+  });
+});
+
+describe('assertLintClean', () => {
+  it("passes clean files and refuses those breaking the profile's rules with LINT_FAILED naming line and custom_id", async () => {
+    await assertLintClean([await file([line('a'), line('b')])], lintRules(getProvider('openai')));
+    // Malformed lines and repeated ids are the server's to report (its validation is free and names each line).
+    await assertLintClean([await file(['{not json', line('a'), line('a')])], lintRules(getProvider('openai')));
+    const bad = await file([line('a'), line('b', 'gpt-x')]);
+    const err = await catchError(() => assertLintClean([bad], lintRules(getProvider('openai'))));
+    expectKbatchError(err, { code: 'LINT_FAILED', message: `${bad} line 2 (custom_id b): uses model gpt-x` });
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { PROVIDER_PROFILES } from '../../src/providers/profiles.js';
+import { ProviderProfileSchema } from '../../src/providers/provider-profile.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../../src/chunk/chunk-options.js';
+
+describe('PROVIDER_PROFILES', () => {
+  it('holds the providers of this release, kluster first (the default), each name once; all OpenAI-shaped but Together\'s batches', () => {
+    expect(PROVIDER_PROFILES.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible']);
+    expect(PROVIDER_PROFILES.filter((p) => p.apiShape !== 'openai-batch').map((p) => [p.name, p.apiShape])).toEqual([['together', 'together-batch']]);
+  });
+
+  it('parses every row with the one profile schema, each citing its docs and the date checked', () => {
+    for (const profile of PROVIDER_PROFILES) {
+      expect(ProviderProfileSchema.parse(profile)).toEqual(profile);
+      expect(profile.docs.every((url) => url.startsWith('https://'))).toBe(true);
+      expect(profile.checked).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    }
+  });
+
+  it('says in a note what kbatch does where a batch limit is not documented', () => {
+    for (const profile of PROVIDER_PROFILES.filter((p) => p.limits.maxRequests === null || p.limits.maxBytes === null)) {
+      expect(profile.notes.join(' '), profile.name).toMatch(/kbatch chunks at its defaults/);
+    }
+  });
+
+  it('keeps the seed kluster limits as the library defaults, and the published 2025 and OpenAI figures', () => {
+    const [kluster, kluster2025, openai] = PROVIDER_PROFILES;
+    expect([kluster!.limits.maxRequests, kluster!.limits.maxBytes]).toEqual([DEFAULT_MAX_REQUESTS, DEFAULT_MAX_BYTES]);
+    expect(kluster!.windows).toEqual(['1h', '3h', '6h', '12h', '24h']);
+    expect([kluster2025!.limits.maxBytes, kluster2025!.windows]).toEqual([100_000_000, ['24h', '48h', '72h']]);
+    expect([openai!.limits.maxRequests, openai!.limits.maxBytes, openai!.windows, openai!.auth, openai!.quirks.oneModelPerFile]).toEqual([50_000, 200_000_000, ['24h'], 'bearer', true]);
+  });
+
+  it('refuses a row whose default window it does not offer', () => {
+    const row = { ...PROVIDER_PROFILES[2]!, defaultWindow: '1h' };
+    expect(ProviderProfileSchema.safeParse(row).success).toBe(false);
+  });
+});

@@ -5,40 +5,64 @@ import { parseResultLine, peekCustomId, type BatchResult } from './result-line.j
 import { LineWindow, lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
+import { emptyVerdict, readVerdict } from './result-verdict.js';
+import { VerdictStore } from './verdict-store.js';
 
 const TAKEN = 2;
+/** Lines a window is expected to read (by the share of untaken lines without a verdict) below which it does not prefetch. */
+const PREFETCH_MIN = 64;
+
+/** Options of {@link indexResultFiles}. */
+export interface IndexResultFilesOptions {
+  onIssue?: JoinIssueHandler;
+  /**
+   * The results taken need no `body` (no keepRaw, no outcome hook): the usual successful line is then read once, in the
+   * index pass, and kept as a verdict (see `readVerdict`), so `take` neither re-reads nor parses it; its result's
+   * `body` is undefined. Other lines are read again and parsed when taken.
+   */
+  lean?: boolean;
+}
 
 /**
  * Index result files (outputs and errors) by custom_id without keeping results — or even the
  * custom_ids — on the JS heap: one streaming pass records each line's file, byte offset, length and
  * the 64-bit hash of its custom_id in typed arrays (~43 bytes per result: ~45 MB for 1,000,000);
  * `take()` re-reads the line with a positional read, parses it, and confirms the custom_id.
+ * With `lean`, usual successful lines are kept as verdicts instead (~30 bytes plus the answer) and never re-read.
  * Duplicates are reported (JOIN_DUPLICATE_RESULT) and the better one kept (success beats failure).
  * @param files - JSONL result files; later files may hold retries of earlier ones
  */
-export async function indexResultFiles(files: readonly string[], onIssue?: JoinIssueHandler): Promise<ResultLookup> {
+export async function indexResultFiles(files: readonly string[], options: IndexResultFilesOptions | JoinIssueHandler = {}): Promise<ResultLookup> {
+  const { onIssue, lean = false } = typeof options === 'function' ? { onIssue: options } : options;
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const table = new IdHashTable();
   const at = new LinePositions();
+  const verdicts = new VerdictStore();
+  const verdict = emptyVerdict();
   const reader = lineReader(files);
   const window = new LineWindow<number>(reader, (e) => ({ file: at.fileOf[e]!, offset: at.offsets[e]!, length: at.lengths[e]! }));
   const readEntry = (e: number): string => window.read(e).toString('utf8');
   const source = (e: number) => ({ file: files[at.fileOf[e]!]!, line: at.lines[e]! });
   const customIdAt = (e: number): string => {
+    const slot = at.verdicts[e]!;
+    if (slot !== -1) return verdicts.customId(slot);
     const buf = reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
     return customIdOfLine(buf, { start: 0, end: buf.length, ...source(e) });
   };
   let live = 0;
+  /** Untaken lines without a verdict (read when taken). */
+  let slow = 0;
   try {
     for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
       const file = files[fileIndex]!;
       await scanResultFile(file, (buf, span) => {
-        const customId = customIdOfLine(buf, { ...span, file });
+        const fast = lean && readVerdict(buf, span.start, span.end, verdict);
+        const customId = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file });
         let e = table.find(customId, (c) => customIdAt(c) === customId);
         if (e !== -1) {
           // A duplicate (rare): only now are both lines judged, to keep the better one.
-          const ok = parseResultLine(buf.toString('utf8', span.start, span.end), { file, line: span.line }).ok;
-          const replace = prefersResult({ ok: parseResultLine(readEntry(e), source(e)).ok }, { ok });
+          const ok = fast || parseResultLine(buf.toString('utf8', span.start, span.end), { file, line: span.line }).ok;
+          const replace = prefersResult({ ok: at.verdicts[e] !== -1 || parseResultLine(readEntry(e), source(e)).ok }, { ok });
           const first = source(e);
           onIssue?.({
             code: 'JOIN_DUPLICATE_RESULT',
@@ -48,12 +72,15 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
             message: `duplicate result for custom_id "${customId}" at ${file}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
           });
           if (!replace) return;
+          if (at.verdicts[e] === -1) slow -= 1;
         } else {
           e = at.add();
           live += 1;
           table.add(customId, e);
         }
         at.set(e, fileIndex, span);
+        at.verdicts[e] = fast ? verdicts.keep(buf, verdict) : -1;
+        if (at.verdicts[e] === -1) slow += 1;
       });
     }
   } catch (err) {
@@ -65,6 +92,12 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
       let found: BatchResult | undefined;
       const e = table.find(customId, (candidate) => {
         if ((at.flags[candidate]! & TAKEN) !== 0) return false;
+        const slot = at.verdicts[candidate]!;
+        if (slot !== -1) {
+          if (!verdicts.isFor(slot, customId)) return false;
+          found = verdicts.result(slot, customId);
+          return true;
+        }
         const result = parseResultLine(readEntry(candidate), source(candidate));
         if (result.customId !== customId) return false;
         found = result;
@@ -72,15 +105,18 @@ export async function indexResultFiles(files: readonly string[], onIssue?: JoinI
       });
       if (e === -1) return undefined;
       at.flags[e]! |= TAKEN;
+      if (at.verdicts[e] === -1) slow -= 1;
       live -= 1;
       return found;
     },
     prefetch(customIds) {
+      // A few lines to read are read one by one for less than finding them all first.
+      if (customIds.length * slow < live * PREFETCH_MIN) return;
       const wanted: number[] = [];
       for (const customId of customIds) {
-        // Every untaken line with this hash (a true 64-bit collision only costs a line read in vain).
+        // Every untaken line with this hash that is read when taken (a true 64-bit collision only costs a line read in vain).
         table.find(customId, (candidate) => {
-          if ((at.flags[candidate]! & TAKEN) === 0) wanted.push(candidate);
+          if ((at.flags[candidate]! & TAKEN) === 0 && at.verdicts[candidate] === -1) wanted.push(candidate);
           return false;
         });
       }
@@ -106,6 +142,8 @@ class LinePositions {
   lines = new Uint32Array(this.cap);
   flags = new Uint8Array(this.cap);
   fileOf = new Uint16Array(this.cap);
+  /** The entry's verdict slot, or -1: its line is read when taken. */
+  verdicts = new Int32Array(this.cap);
   count = 0;
 
   /** A new entry's number. */
@@ -117,6 +155,7 @@ class LinePositions {
       this.lines = grown(this.lines, this.cap);
       this.flags = grown(this.flags, this.cap);
       this.fileOf = grown(this.fileOf, this.cap);
+      this.verdicts = grown(this.verdicts, this.cap);
     }
     return this.count++;
   }

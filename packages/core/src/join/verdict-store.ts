@@ -1,0 +1,162 @@
+// Verdicts of result lines kept off the JS heap (typed arrays and byte pages), turned into results when taken.
+import type { BatchResult } from './result-line.js';
+import type { LineVerdict } from './result-verdict.js';
+
+/** Longest answer kept inline; a longer one is read from its line when taken. */
+const MAX_CONTENT = 2048;
+/** Longest custom_id or request id kept inline. */
+const MAX_ID = 1024;
+/** Bytes of custom_ids, request ids and answers a store holds at most (the rest are read from their lines). */
+const MAX_BYTES = 96 << 20;
+/** The bytes are kept in pages of this size (never copied to grow); a verdict's bytes sit in one page. */
+const PAGE = 1 << 20;
+const NONE16 = 0xffff;
+const NONE32 = 0xffffffff;
+const ESCAPED = 1;
+const ASCII = 2;
+
+/** Bytes before a verdict's text: status u16, lengths of id, request id, finish reason (u16) and answer (u32), flags, tokens (i32 ×2). */
+const HEAD = 21;
+
+/**
+ * Successful results of one index, each as the few bytes the join uses (custom_id, request id, finish reason,
+ * answer) after a 21-byte head of numbers, packed in pages: no object on the heap until `result()`, and a verdict
+ * is one place in memory (taking results in another order than the lines came costs a cache miss, not ten).
+ * `keep` refuses a verdict that would pass the byte budget (the caller keeps its line's position instead).
+ */
+export class VerdictStore {
+  private readonly pages: Buffer[] = [];
+  /** Bytes used in the last page. */
+  private used = PAGE;
+
+  constructor(private readonly maxBytes = MAX_BYTES) {}
+
+  /**
+   * Keep the verdict of the line in `buf`: its slot (where it is: page number × PAGE + offset), or -1 when it does not
+   * fit (then read the line).
+   */
+  keep(buf: Buffer, v: Readonly<LineVerdict>): number {
+    const idLength = v.idEnd - v.idStart;
+    const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
+    const finishLength = v.finishStart === -1 ? 0 : v.finishEnd - v.finishStart;
+    const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
+    const bytes = HEAD + idLength + requestLength + finishLength + contentLength;
+    if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT) return -1;
+    if (this.used + bytes > PAGE) {
+      if ((this.pages.length + 1) * PAGE > this.maxBytes) return -1;
+      this.pages.push(Buffer.allocUnsafe(PAGE));
+      this.used = 0;
+    }
+    const page = this.pages[this.pages.length - 1]!;
+    const at = this.used;
+    page.writeUInt16LE(v.status, at);
+    page.writeUInt16LE(idLength, at + 2);
+    page.writeUInt16LE(v.requestStart === -1 ? NONE16 : requestLength, at + 4);
+    page.writeUInt16LE(v.finishStart === -1 ? NONE16 : finishLength, at + 6);
+    page.writeUInt32LE(v.contentStart === -1 ? NONE32 : contentLength, at + 8);
+    page.writeInt32LE(v.promptTokens, at + 13);
+    page.writeInt32LE(v.completionTokens, at + 17);
+    this.used += HEAD;
+    let high = this.put(page, buf, v.idStart, idLength);
+    if (v.requestStart !== -1) high |= this.put(page, buf, v.requestStart, requestLength);
+    if (v.finishStart !== -1) high |= this.put(page, buf, v.finishStart, finishLength);
+    if (v.contentStart !== -1) high |= this.put(page, buf, v.contentStart, contentLength);
+    page[at + 12] = (v.contentEscaped ? ESCAPED : 0) | (high < 0x80 ? ASCII : 0);
+    return (this.pages.length - 1) * PAGE + at;
+  }
+
+  /** Whether `slot` is the result of `customId` (compared byte by byte, no string made for an ASCII id). */
+  isFor(slot: number, customId: string): boolean {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    const length = page.readUInt16LE(at + 2);
+    if ((page[at + 12]! & ASCII) === 0) return this.customId(slot) === customId;
+    if (length !== customId.length) return false;
+    const from = at + HEAD;
+    for (let k = 0; k < length; k++) if (page[from + k] !== customId.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** The custom_id of `slot`. */
+  customId(slot: number): string {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    return text(page, at + HEAD, page.readUInt16LE(at + 2), page[at + 12]!);
+  }
+
+  /** The prompt and completion tokens of `slot` (0 when there are none). */
+  tokens(slot: number): { prompt: number; completion: number } {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    return { prompt: Math.max(0, page.readInt32LE(at + 13)), completion: Math.max(0, page.readInt32LE(at + 17)) };
+  }
+
+  /**
+   * The result of `slot`, as `parseResultLine` makes it from the line, except `body`: not kept (undefined), since the
+   * join reads it only for `keepRaw` (and then no verdicts are kept).
+   */
+  result(slot: number, customId: string): BatchResult {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    const flags = page[at + 12]!;
+    const requestLength = page.readUInt16LE(at + 4);
+    const finishLength = page.readUInt16LE(at + 6);
+    const contentLength = page.readUInt32LE(at + 8);
+    const prompt = page.readInt32LE(at + 13);
+    const completion = page.readInt32LE(at + 17);
+    let from = at + HEAD + page.readUInt16LE(at + 2);
+    let requestId: string | null = null;
+    if (requestLength !== NONE16) {
+      requestId = text(page, from, requestLength, flags);
+      from += requestLength;
+    }
+    let finishReason: string | null = null;
+    if (finishLength !== NONE16) {
+      finishReason = finishText(page, from, finishLength) ?? text(page, from, finishLength, flags);
+      from += finishLength;
+    }
+    let response: string | null = null;
+    if (contentLength !== NONE32) {
+      response = text(page, from, contentLength, flags);
+      if ((flags & ESCAPED) !== 0) response = JSON.parse(`"${response}"`) as string;
+    }
+    return {
+      customId,
+      ok: true,
+      statusCode: page.readUInt16LE(at),
+      requestId,
+      response,
+      finishReason,
+      promptTokens: prompt === -1 ? null : prompt,
+      completionTokens: completion === -1 ? null : completion,
+      logprobs: null,
+      error: null,
+      body: undefined,
+    };
+  }
+
+  /** Copy `length` bytes of `buf` to the end of `page` (a loop: Buffer.copy costs more for a few bytes); their OR. */
+  private put(page: Buffer, buf: Buffer, from: number, length: number): number {
+    let high = 0;
+    const to = this.used;
+    for (let k = 0; k < length; k++) {
+      const b = buf[from + k]!;
+      page[to + k] = b;
+      high |= b;
+    }
+    this.used += length;
+    return high;
+  }
+}
+
+/** Bytes of a verdict as text (Latin-1 is UTF-8 when every byte is ASCII, and cheaper to decode). */
+function text(page: Buffer, from: number, length: number, flags: number): string {
+  return page.toString((flags & ASCII) !== 0 ? 'latin1' : 'utf8', from, from + length);
+}
+
+/** The usual finish reasons without a new string each time; null for any other. */
+function finishText(page: Buffer, from: number, length: number): string | null {
+  if (length === 4 && page[from] === 0x73 && page[from + 1] === 0x74 && page[from + 2] === 0x6f && page[from + 3] === 0x70) return 'stop';
+  if (length === 6 && page[from] === 0x6c && page.toString('latin1', from, from + 6) === 'length') return 'length';
+  return null;
+}

@@ -126,7 +126,8 @@ async function realPath(path: string): Promise<string> {
 
 /** The output and rejects writers of a run. */
 export interface Sinks {
-  write(row: JoinedRow): Promise<void>;
+  /** Write a batch of rows (one stream write per file). */
+  write(rows: readonly JoinedRow[]): Promise<void>;
   /** Finish both files (renamed into place only now, so an interrupted join never leaves a truncated file). */
   end(): Promise<void>;
   /** Stop writing and remove the temp files. */
@@ -168,17 +169,17 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
     targets.rejects === null
       ? null
       : openWriter(targets.rejects, resolveOutputFormat(undefined, typeof targets.rejects === 'string' ? targets.rejects : undefined), settings.onInvalidRecord === 'skip' ? [rawLine] : []);
-  const put = async (w: Writer, row: Record<string, unknown>) => {
-    if (w.stream.write(row)) return;
+  const put = async (w: Writer, rows: Record<string, unknown>[]) => {
+    if (rows.length === 0 || w.stream.write(rows)) return;
     await once(w.stream, 'drain', { signal: w.over }).catch((err: unknown) => {
       if (!w.over.aborted) throw err;
     });
     if (w.over.aborted) await w.done; // the pipeline failed (its error) or ended
   };
   return {
-    async write(row) {
-      if (out) await put(out, row.row);
-      if (rej && row.status !== 'succeeded') await put(rej, row.rawLine === undefined ? row.row : { ...row.row, [rawLine]: row.rawLine });
+    async write(rows) {
+      if (out) await put(out, rows.map((r) => r.row));
+      if (rej) await put(rej, rows.filter((r) => r.status !== 'succeeded').map((r) => (r.rawLine === undefined ? r.row : { ...r.row, [rawLine]: r.rawLine })));
     },
     async end() {
       for (const w of [out, rej]) {

@@ -97,7 +97,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
     await out.end();
     return report;
   } catch (err) {
-    out.destroy();
+    await out.destroy();
     throw err;
   } finally {
     await joiner.close();

@@ -13,8 +13,8 @@ export interface TextWriter {
   flush(): Promise<void>;
   /** Flush, then end the sink and wait until it is done (when it is ours to end), else just stop listening. */
   end(): Promise<void>;
-  /** Give up after an error: destroy the sink when it is ours to end. */
-  destroy(): void;
+  /** Give up after an error: destroy the sink when it is ours to end, and wait until it is closed. */
+  destroy(): Promise<void>;
 }
 
 /** Options of {@link textWriter}. */
@@ -76,9 +76,12 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
       }
       sink.off('error', onError);
     },
-    destroy() {
-      if (options.end) sink.destroy();
+    async destroy() {
       // Keep listening: a late error of a destroyed sink must not go unhandled.
+      if (!options.end) return;
+      sink.destroy();
+      // Closed (its file opened, if it was still opening), so the caller may remove the file.
+      await finished(sink).catch(() => {});
     },
   };
 }

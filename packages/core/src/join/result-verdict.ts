@@ -61,33 +61,44 @@ const BAIL = -2;
  * whatever this accepts, the full parse would judge the same (the tests hold the two side by side).
  */
 export function readVerdict(buf: Buffer, start: number, end: number, out: LineVerdict): boolean {
-  const s = new Scan(buf, end, out);
+  const s = scan;
+  s.buf = buf;
+  s.end = end;
+  s.out = out;
+  s.depth = 0;
+  out.requestStart = out.requestEnd = out.finishStart = out.finishEnd = out.contentStart = out.contentEnd = -1;
+  out.promptTokens = out.completionTokens = -1;
+  out.contentEscaped = false;
   let i = s.ws(start);
   if (buf[i] !== 0x7b) return false;
-  i = s.top(i);
+  i = s.object(i, TOP);
+  s.buf = EMPTY; // no line kept alive between calls
   return i >= 0 && s.ws(i) === end;
 }
 
-/** Which deciding keys an object has shown (a repeat gives up: JSON.parse keeps the last one). */
-class Seen {
-  bits = 0;
-  once(bit: number): boolean {
-    if ((this.bits & bit) !== 0) return false;
-    this.bits |= bit;
-    return true;
-  }
-}
+const EMPTY = Buffer.alloc(0);
 
+// The objects whose keys decide the verdict, and the keys each must have (bits in the order their keys are tested).
+const TOP = 1;
+const RESPONSE = 2;
+const BODY = 3;
+const CHOICE = 4;
+const MESSAGE = 5;
+const USAGE = 6;
+const REQUIRED = [0, 0b11, 0b101, 0b1, 0b1, 0, 0];
+
+/** One line's scan, reused for every line (no closure or object per line). */
 class Scan {
+  buf: Buffer = EMPTY;
+  end = 0;
+  out: LineVerdict = emptyVerdict();
+  depth = 0;
   /** The last string scanned held an escape. */
   private escaped = false;
-  private depth = 0;
-
-  constructor(
-    private readonly buf: Buffer,
-    private readonly end: number,
-    private readonly out: LineVerdict,
-  ) {}
+  /** The deciding key the last member was (its bit), 0 for another key. */
+  private bit = 0;
+  /** The last token count read (-1: null). */
+  private num = 0;
 
   ws(i: number): number {
     const buf = this.buf;
@@ -113,7 +124,7 @@ class Scan {
         this.escaped = true;
         const e = buf[++i];
         if (e === 0x75) {
-          for (let k = 1; k <= 4; k++) if (!isHex(buf[i + k])) return BAIL;
+          for (let k = 1; k <= 4; k++) if (i + k >= end || !isHex(buf[i + k])) return BAIL;
           i += 4;
         } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return BAIL;
       }
@@ -147,66 +158,70 @@ class Scan {
   value(i: number): number {
     const b = this.buf[i];
     if (b === QUOTE) return this.string(i);
-    if (b === 0x7b) return this.object(i, null);
-    if (b === 0x5b) return this.array(i, null);
-    if (b === 0x74) return this.word(i, 0x74727565, 4); // true
-    if (b === 0x66) return this.buf[i + 4] === 0x65 && this.word(i + 1, 0x616c7365, 4) !== BAIL ? i + 5 : BAIL; // false
-    if (b === 0x6e) return this.word(i, 0x6e756c6c, 4); // null
+    if (b === 0x7b) return this.object(i, 0);
+    if (b === 0x5b) return this.array(i, false);
+    if (b === 0x74) return this.word(i, 0x74727565); // true
+    if (b === 0x66) return this.buf[i + 4] === 0x65 && this.word(i + 1, 0x616c7365) !== BAIL ? i + 5 : BAIL; // false
+    if (b === 0x6e) return this.word(i, 0x6e756c6c); // null
     return this.number(i);
   }
 
-  private word(i: number, bytes: number, length: number): number {
-    if (i + length > this.end || this.buf.readUInt32BE(i) !== bytes) return BAIL;
-    return i + length;
+  private word(i: number, bytes: number): number {
+    if (i + 4 > this.end || this.buf.readUInt32BE(i) !== bytes) return BAIL;
+    return i + 4;
   }
 
   isNull(i: number): boolean {
-    return this.buf[i] === 0x6e && this.word(i, 0x6e756c6c, 4) !== BAIL;
+    return this.buf[i] === 0x6e && this.word(i, 0x6e756c6c) !== BAIL;
   }
 
   /**
-   * After the object at `i`, each key handed to `member(keyStart, keyEnd, valueAt)` (which returns the index after
-   * the value, or BAIL); with no `member`, values are skipped. A key with an escape gives up when `member` is given.
+   * After the object at `i`; `kind` names a deciding object (its keys are read by {@link member}: an escaped key or
+   * a repeated deciding key gives up), 0 any other (values skipped).
    */
-  object(i: number, member: ((keyStart: number, keyEnd: number, at: number) => number) | null): number {
+  object(i: number, kind: number): number {
     if (++this.depth > MAX_DEPTH) return BAIL;
     const buf = this.buf;
+    let seen = 0;
     i = this.ws(i + 1);
-    if (buf[i] === 0x7d) {
-      this.depth--;
-      return i + 1;
-    }
-    for (;;) {
+    if (buf[i] === 0x7d) i = -i - 1; // empty: closed below
+    while (i >= 0) {
       if (buf[i] !== QUOTE) return BAIL;
       const keyStart = i;
       const keyEnd = this.string(i);
-      if (keyEnd === BAIL || (member && this.escaped)) return BAIL;
+      if (keyEnd === BAIL || (kind !== 0 && this.escaped)) return BAIL;
       i = this.ws(keyEnd);
       if (buf[i] !== 0x3a) return BAIL;
       i = this.ws(i + 1);
-      i = member ? member(keyStart, keyEnd, i) : this.value(i);
+      if (kind === 0) i = this.value(i);
+      else {
+        this.bit = 0;
+        i = this.member(kind, keyStart + 1, keyEnd - 1, i);
+        if ((seen & this.bit) !== 0) return BAIL;
+        seen |= this.bit;
+      }
       if (i === BAIL) return BAIL;
       i = this.ws(i);
       if (buf[i] === 0x2c) i = this.ws(i + 1);
-      else if (buf[i] === 0x7d) {
-        this.depth--;
-        return i + 1;
-      } else return BAIL;
+      else if (buf[i] === 0x7d) i = -i - 1;
+      else return BAIL;
     }
+    this.depth--;
+    return (seen & REQUIRED[kind]!) === REQUIRED[kind] ? -i : BAIL;
   }
 
-  /** After the array at `i`; `first(at)` reads the first element (null: skip them all); a second element gives up when `first` is given. */
-  array(i: number, first: ((at: number) => number) | null): number {
+  /** After the array at `i`; `choices`: exactly one element, a choice object (else give up). */
+  private array(i: number, choices: boolean): number {
     if (++this.depth > MAX_DEPTH) return BAIL;
     const buf = this.buf;
     i = this.ws(i + 1);
     if (buf[i] === 0x5d) {
       this.depth--;
-      return first ? BAIL : i + 1;
+      return choices ? BAIL : i + 1;
     }
     for (let n = 0; ; n++) {
-      if (first && n > 0) return BAIL;
-      i = first ? first(i) : this.value(i);
+      if (choices && (n > 0 || buf[i] !== 0x7b)) return BAIL;
+      i = choices ? this.object(i, CHOICE) : this.value(i);
       if (i === BAIL) return BAIL;
       i = this.ws(i);
       if (buf[i] === 0x2c) i = this.ws(i + 1);
@@ -217,142 +232,122 @@ class Scan {
     }
   }
 
-  is(keyStart: number, keyEnd: number, name: Uint8Array): boolean {
-    const len = keyEnd - keyStart - 2;
-    if (len !== name.length) return false;
+  /** Key `buf[from, to)` (unescaped) is `name`. */
+  private is(from: number, to: number, name: Uint8Array): boolean {
+    if (to - from !== name.length) return false;
     const buf = this.buf;
-    for (let k = 0; k < len; k++) if (buf[keyStart + 1 + k] !== name[k]) return false;
+    for (let k = 0; k < name.length; k++) if (buf[from + k] !== name[k]) return false;
     return true;
   }
 
-  /** A string without escapes at `i`: its inner span into out[startKey/endKey]; null: -1. Anything else gives up. */
-  plainString(i: number, set: (from: number, to: number) => void, nullable: boolean): number {
-    if (this.buf[i] === QUOTE) {
-      const after = this.string(i);
-      if (after === BAIL || this.escaped) return BAIL;
-      set(i + 1, after - 1);
-      return after;
+  /** After the value at `at` of key `buf[ks, ke)` in a deciding object of `kind`; sets `bit` for a deciding key. */
+  private member(kind: number, ks: number, ke: number, at: number): number {
+    const buf = this.buf;
+    const out = this.out;
+    const b = buf[at];
+    switch (kind) {
+      case TOP:
+        if (this.is(ks, ke, K.customId)) {
+          this.bit = 1;
+          if (b !== QUOTE) return BAIL;
+          const after = this.string(at);
+          if (after === BAIL || this.escaped) return BAIL;
+          out.idStart = at + 1;
+          out.idEnd = after - 1;
+          return after;
+        }
+        if (this.is(ks, ke, K.response)) return this.as(2, b === 0x7b ? this.object(at, RESPONSE) : BAIL);
+        if (this.is(ks, ke, K.error)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+        break;
+      case RESPONSE:
+        if (this.is(ks, ke, K.statusCode)) {
+          this.bit = 1;
+          const after = this.count(at);
+          if (after === BAIL || this.num < 200 || this.num > 299) return BAIL;
+          out.status = this.num;
+          return after;
+        }
+        if (this.is(ks, ke, K.requestId)) {
+          this.bit = 2;
+          if (b !== QUOTE) return this.value(at); // not a string: null
+          const after = this.string(at);
+          if (after === BAIL || this.escaped) return BAIL;
+          out.requestStart = at + 1;
+          out.requestEnd = after - 1;
+          return after;
+        }
+        if (this.is(ks, ke, K.body)) return this.as(4, b === 0x7b ? this.object(at, BODY) : BAIL);
+        break;
+      case BODY:
+        if (this.is(ks, ke, K.choices)) return this.as(1, b === 0x5b ? this.array(at, true) : BAIL);
+        // Usage that is not an object: no counts.
+        if (this.is(ks, ke, K.usage)) return this.as(2, b === 0x7b ? this.object(at, USAGE) : this.value(at));
+        break;
+      case CHOICE:
+        if (this.is(ks, ke, K.message)) return this.as(1, b === 0x7b ? this.object(at, MESSAGE) : BAIL);
+        if (this.is(ks, ke, K.finishReason)) {
+          this.bit = 2;
+          if (b !== QUOTE) return this.value(at); // null or not a string: null
+          const after = this.string(at);
+          if (after === BAIL || this.escaped) return BAIL;
+          out.finishStart = at + 1;
+          out.finishEnd = after - 1;
+          return after;
+        }
+        if (this.is(ks, ke, K.logprobs)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+        break;
+      case MESSAGE:
+        if (this.is(ks, ke, K.content)) {
+          this.bit = 1;
+          if (this.isNull(at)) return at + 4;
+          if (b !== QUOTE) return BAIL;
+          const after = this.string(at);
+          out.contentStart = at + 1;
+          out.contentEnd = after - 1;
+          out.contentEscaped = this.escaped;
+          return after;
+        }
+        break;
+      case USAGE: {
+        const prompt = this.is(ks, ke, K.promptTokens);
+        if (!prompt && !this.is(ks, ke, K.completionTokens)) break;
+        this.bit = prompt ? 1 : 2;
+        const after = this.count(at);
+        if (after === BAIL) return BAIL;
+        if (prompt) out.promptTokens = this.num;
+        else out.completionTokens = this.num;
+        return after;
+      }
     }
-    if (nullable && this.isNull(i)) {
-      set(-1, -1);
-      return i + 4;
-    }
-    return BAIL;
+    return this.value(at);
   }
 
-  /** A small non-negative integer token count at `i` (null: -1); anything else gives up. */
-  count(i: number): [number, number] | null {
-    if (this.isNull(i)) return [-1, i + 4];
+  /** `after`, with `bit` set to a deciding key's bit once its value (maybe an object with keys of its own) is read. */
+  private as(bit: number, after: number): number {
+    this.bit = bit;
+    return after;
+  }
+
+  /** After a small non-negative integer (or null: -1) at `i`, its value in `num`; anything else gives up. */
+  private count(i: number): number {
+    if (this.isNull(i)) {
+      this.num = -1;
+      return i + 4;
+    }
     const after = this.number(i);
-    if (after === BAIL || after - i > 9) return null;
+    if (after === BAIL || after - i > 9) return BAIL;
     let n = 0;
     for (let k = i; k < after; k++) {
       const d = this.buf[k]! - 0x30;
-      if (d < 0 || d > 9) return null;
+      if (d < 0 || d > 9) return BAIL;
       n = n * 10 + d;
     }
-    return [n, after];
-  }
-
-  top(i: number): number {
-    const out = this.out;
-    const seen = new Seen();
-    out.requestStart = out.requestEnd = out.finishStart = out.finishEnd = out.contentStart = out.contentEnd = -1;
-    out.promptTokens = out.completionTokens = -1;
-    out.contentEscaped = false;
-    const after = this.object(i, (ks, ke, at) => {
-      if (this.is(ks, ke, K.customId)) {
-        if (!seen.once(1) || this.buf[at] !== QUOTE) return BAIL;
-        return this.plainString(at, (a, b) => ((out.idStart = a), (out.idEnd = b)), false);
-      }
-      if (this.is(ks, ke, K.response)) return seen.once(2) && this.buf[at] === 0x7b ? this.response(at) : BAIL;
-      if (this.is(ks, ke, K.error)) return seen.once(4) && this.isNull(at) ? at + 4 : BAIL;
-      return this.value(at);
-    });
-    return (seen.bits & 3) === 3 ? after : BAIL;
-  }
-
-  private response(i: number): number {
-    const out = this.out;
-    const seen = new Seen();
-    const after = this.object(i, (ks, ke, at) => {
-      if (this.is(ks, ke, K.statusCode)) {
-        const n = seen.once(1) ? this.count(at) : null;
-        if (n === null || n[0] < 200 || n[0] > 299) return BAIL;
-        out.status = n[0];
-        return n[1];
-      }
-      if (this.is(ks, ke, K.requestId)) {
-        if (!seen.once(2)) return BAIL;
-        if (this.buf[at] === QUOTE) return this.plainString(at, (a, b) => ((out.requestStart = a), (out.requestEnd = b)), false);
-        return this.value(at); // not a string: null
-      }
-      if (this.is(ks, ke, K.body)) return seen.once(4) && this.buf[at] === 0x7b ? this.body(at) : BAIL;
-      return this.value(at);
-    });
-    return (seen.bits & 5) === 5 ? after : BAIL;
-  }
-
-  private body(i: number): number {
-    const seen = new Seen();
-    const after = this.object(i, (ks, ke, at) => {
-      if (this.is(ks, ke, K.choices)) return seen.once(1) && this.buf[at] === 0x5b ? this.array(at, (c) => (this.buf[c] === 0x7b ? this.choice(c) : BAIL)) : BAIL;
-      if (this.is(ks, ke, K.usage)) {
-        if (!seen.once(2)) return BAIL;
-        return this.buf[at] === 0x7b ? this.usage(at) : this.value(at); // not an object: no counts
-      }
-      return this.value(at);
-    });
-    return (seen.bits & 1) === 1 ? after : BAIL;
-  }
-
-  private choice(i: number): number {
-    const out = this.out;
-    const seen = new Seen();
-    const after = this.object(i, (ks, ke, at) => {
-      if (this.is(ks, ke, K.message)) return seen.once(1) && this.buf[at] === 0x7b ? this.message(at) : BAIL;
-      if (this.is(ks, ke, K.finishReason)) {
-        if (!seen.once(2)) return BAIL;
-        if (this.buf[at] === QUOTE || this.isNull(at)) return this.plainString(at, (a, b) => ((out.finishStart = a), (out.finishEnd = b)), true);
-        return this.value(at); // not a string: null
-      }
-      if (this.is(ks, ke, K.logprobs)) return seen.once(4) && this.isNull(at) ? at + 4 : BAIL;
-      return this.value(at);
-    });
-    return (seen.bits & 1) === 1 ? after : BAIL;
-  }
-
-  private message(i: number): number {
-    const out = this.out;
-    const seen = new Seen();
-    return this.object(i, (ks, ke, at) => {
-      if (!this.is(ks, ke, K.content)) return this.value(at);
-      if (!seen.once(1)) return BAIL;
-      if (this.isNull(at)) return at + 4;
-      if (this.buf[at] !== QUOTE) return BAIL;
-      const after = this.string(at);
-      out.contentStart = at + 1;
-      out.contentEnd = after - 1;
-      out.contentEscaped = this.escaped;
-      return after;
-    });
-  }
-
-  private usage(i: number): number {
-    const out = this.out;
-    const seen = new Seen();
-    return this.object(i, (ks, ke, at) => {
-      const prompt = this.is(ks, ke, K.promptTokens);
-      if (!prompt && !this.is(ks, ke, K.completionTokens)) return this.value(at);
-      if (!seen.once(prompt ? 1 : 2)) return BAIL;
-      const n = this.count(at);
-      if (n === null) return BAIL;
-      if (prompt) out.promptTokens = n[0];
-      else out.completionTokens = n[0];
-      return n[1];
-    });
+    this.num = n;
+    return after;
   }
 }
+
+const scan = new Scan();
 
 /** Index after the digits from `k` (before `end`). */
 function digitsEnd(buf: Buffer, k: number, end: number): number {

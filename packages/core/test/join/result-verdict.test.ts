@@ -158,6 +158,9 @@ describe('readVerdict', () => {
     expect(fast(base(`"response":{"status_code":200,${body}},"error":{"message":"x"}`))).toBeNull();
     expect(fast(base(`"response":{"status_code":200,"body":{"choices":[{"message":{"content":"x"},"logprobs":{"content":[]}}]}}`))).toBeNull();
     expect(fast(base(`"response":{"status_code":200,"body":{"choices":[{"message":{"content":"x","content":"y"}}]}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body}},"response":{"status_code":500,"body":{}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,"status_code":500,${body}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body},"body":{"choices":[]}}`))).toBeNull();
   });
 
   it('reads a line in a larger buffer only up to its end', () => {

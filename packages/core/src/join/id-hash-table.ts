@@ -5,6 +5,7 @@
  * It stores hashes, not keys: callers confirm a hit against the real key (kept elsewhere, e.g. on
  * disk), so even a 64-bit collision between two keys stays correct.
  */
+/** Linear probing stays short up to 5/8 full (then the table doubles). */
 export class IdHashTable {
   private mask: number;
   /** Per bucket: high hash, low hash, entry (-1: empty). */
@@ -13,7 +14,7 @@ export class IdHashTable {
 
   constructor(capacity = 1024) {
     let cap = 1024;
-    while (cap < capacity * 2) cap *= 2;
+    while (cap * 5 < capacity * 8) cap *= 2;
     this.mask = cap - 1;
     this.slots = emptySlots(cap);
   }
@@ -35,10 +36,17 @@ export class IdHashTable {
 
   /** Add `entry` under `key`'s hash. */
   add(key: string, entry: number): void {
-    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    if ((this.count + 1) * 8 > (this.mask + 1) * 5) this.grow();
     const a = hashKey(key);
     this.put(a, low, entry);
     this.count += 1;
+  }
+
+  /** Room for `n` keys without growing (sized once to an estimate). */
+  reserve(n: number): void {
+    let cap = this.mask + 1;
+    while (cap * 5 < n * 8) cap *= 2;
+    if (cap > this.mask + 1) this.rehash(cap);
   }
 
   private put(a: number, b: number, entry: number): void {
@@ -51,8 +59,11 @@ export class IdHashTable {
   }
 
   private grow(): void {
+    this.rehash((this.mask + 1) * 2);
+  }
+
+  private rehash(cap: number): void {
     const old = this.slots;
-    const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
     this.slots = emptySlots(cap);
     for (let i = 0; i < old.length; i += 3) if (old[i + 2] !== -1) this.put(old[i]!, old[i + 1]!, old[i + 2]!);

@@ -16,7 +16,7 @@ import type { JoinReport } from './join-report.js';
 const Files = z.array(z.string().min(1), { error: 'must be a list of file paths' });
 
 /** Records joined at a time: their result lines are read in file order, so a shuffled results file costs a few passes. */
-const JOIN_WINDOW = 8192;
+const JOIN_WINDOW = 1024;
 
 /** Options of {@link joinFiles}. */
 export const JoinFilesOptionsSchema = z.object({

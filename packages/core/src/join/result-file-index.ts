@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
@@ -9,6 +10,8 @@ import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
 
 const TAKEN = 2;
+/** Lines read before the tables are sized for the whole index. */
+const ESTIMATE_AFTER = 1000;
 /** Lines a window is expected to read (by the share of untaken lines without a verdict) below which it does not prefetch. */
 const PREFETCH_MIN = 64;
 
@@ -49,6 +52,9 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
     const buf = reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
     return customIdOfLine(buf, { start: 0, end: buf.length, ...source(e) });
   };
+  // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
+  const bytes = (await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)))).reduce((a, b) => a + b, 0);
+  let lines = 0;
   let live = 0;
   /** Untaken lines without a verdict (read when taken). */
   let slow = 0;
@@ -56,6 +62,11 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
     for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
       const file = files[fileIndex]!;
       await scanResultFile(file, (buf, span) => {
+        if (++lines === ESTIMATE_AFTER && fileIndex === 0) {
+          const expected = Math.ceil(((bytes * lines) / (span.offset + span.end - span.start + 1)) * 1.05);
+          at.reserve(expected);
+          table.reserve(expected);
+        }
         const fast = lean && readVerdict(buf, span.start, span.end, verdict);
         const customId = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file });
         let e = table.find(customId, (c) => customIdAt(c) === customId);
@@ -148,8 +159,14 @@ class LinePositions {
 
   /** A new entry's number. */
   add(): number {
-    if (this.count === this.cap) {
-      this.cap *= 2;
+    if (this.count === this.cap) this.reserve(this.cap * 2);
+    return this.count++;
+  }
+
+  /** Room for `n` entries (grown once to an estimate, never twice the size in the end). */
+  reserve(n: number): void {
+    if (n > this.cap) {
+      this.cap = n;
       this.offsets = grown(this.offsets, this.cap);
       this.lengths = grown(this.lengths, this.cap);
       this.lines = grown(this.lines, this.cap);
@@ -157,7 +174,6 @@ class LinePositions {
       this.fileOf = grown(this.fileOf, this.cap);
       this.verdicts = grown(this.verdicts, this.cap);
     }
-    return this.count++;
   }
 
   set(e: number, file: number, span: Readonly<LineSpan>): void {

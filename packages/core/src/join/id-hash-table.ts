@@ -8,7 +8,7 @@
 /** Linear probing stays short up to 5/8 full (then the table doubles). */
 export class IdHashTable {
   private mask: number;
-  /** Per bucket: high hash, low hash, entry (-1: empty). */
+  /** Per bucket: high hash, low hash, entry + 1 (0: empty, so a new table needs no fill). */
   private slots: Int32Array;
   private count = 0;
 
@@ -16,7 +16,7 @@ export class IdHashTable {
     let cap = 1024;
     while (cap * 5 < capacity * 8) cap *= 2;
     this.mask = cap - 1;
-    this.slots = emptySlots(cap);
+    this.slots = new Int32Array(cap * 3);
   }
 
   /**
@@ -27,8 +27,8 @@ export class IdHashTable {
     const a = hashKey(key);
     const b = low;
     const slots = this.slots;
-    for (let i = a & this.mask; slots[3 * i + 2] !== -1; i = (i + 1) & this.mask) {
-      const entry = slots[3 * i + 2]!;
+    for (let i = a & this.mask; slots[3 * i + 2] !== 0; i = (i + 1) & this.mask) {
+      const entry = slots[3 * i + 2]! - 1;
       if (slots[3 * i] === a && slots[3 * i + 1] === b && accept(entry)) return entry;
     }
     return -1;
@@ -52,10 +52,10 @@ export class IdHashTable {
   private put(a: number, b: number, entry: number): void {
     const slots = this.slots;
     let i = a & this.mask;
-    while (slots[3 * i + 2] !== -1) i = (i + 1) & this.mask;
+    while (slots[3 * i + 2] !== 0) i = (i + 1) & this.mask;
     slots[3 * i] = a;
     slots[3 * i + 1] = b;
-    slots[3 * i + 2] = entry;
+    slots[3 * i + 2] = entry + 1;
   }
 
   private grow(): void {
@@ -65,15 +65,9 @@ export class IdHashTable {
   private rehash(cap: number): void {
     const old = this.slots;
     this.mask = cap - 1;
-    this.slots = emptySlots(cap);
-    for (let i = 0; i < old.length; i += 3) if (old[i + 2] !== -1) this.put(old[i]!, old[i + 1]!, old[i + 2]!);
+    this.slots = new Int32Array(cap * 3);
+    for (let i = 0; i < old.length; i += 3) if (old[i + 2] !== 0) this.put(old[i]!, old[i + 1]!, old[i + 2]! - 1);
   }
-}
-
-function emptySlots(cap: number): Int32Array {
-  const slots = new Int32Array(cap * 3);
-  for (let i = 2; i < slots.length; i += 3) slots[i] = -1;
-  return slots;
 }
 
 /** The low half of the last {@link hashKey} (a second return value without an array). */

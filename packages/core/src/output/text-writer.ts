@@ -44,7 +44,7 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
     if (used === 0) return;
     const sent = block;
     const ok = sink.write(sent.subarray(0, used), options.reuse ? (err) => err || free.push(sent) : undefined);
-    full ||= !ok;
+    if (!ok) full = true;
     block = free.pop() ?? Buffer.allocUnsafe(BLOCK);
     used = 0;
   };
@@ -61,7 +61,7 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
       if (used + text.length * 3 > BLOCK) {
         send();
         if (text.length * 3 > BLOCK) {
-          full ||= !sink.write(text);
+          if (!sink.write(text)) full = true;
           return;
         }
       }

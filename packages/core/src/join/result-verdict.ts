@@ -249,11 +249,8 @@ class Scan {
       case TOP:
         if (this.is(ks, ke, K.customId)) {
           this.bit = 1;
-          if (b !== QUOTE) return BAIL;
-          const after = this.string(at);
-          if (after === BAIL || this.escaped) return BAIL;
-          out.idStart = at + 1;
-          out.idEnd = after - 1;
+          const after = this.plain(at);
+          if (after !== BAIL) [out.idStart, out.idEnd] = [at + 1, after - 1];
           return after;
         }
         if (this.is(ks, ke, K.response)) return this.as(2, b === 0x7b ? this.object(at, RESPONSE) : BAIL);
@@ -270,10 +267,8 @@ class Scan {
         if (this.is(ks, ke, K.requestId)) {
           this.bit = 2;
           if (b !== QUOTE) return this.value(at); // not a string: null
-          const after = this.string(at);
-          if (after === BAIL || this.escaped) return BAIL;
-          out.requestStart = at + 1;
-          out.requestEnd = after - 1;
+          const after = this.plain(at);
+          if (after !== BAIL) [out.requestStart, out.requestEnd] = [at + 1, after - 1];
           return after;
         }
         if (this.is(ks, ke, K.body)) return this.as(4, b === 0x7b ? this.object(at, BODY) : BAIL);
@@ -288,10 +283,8 @@ class Scan {
         if (this.is(ks, ke, K.finishReason)) {
           this.bit = 2;
           if (b !== QUOTE) return this.value(at); // null or not a string: null
-          const after = this.string(at);
-          if (after === BAIL || this.escaped) return BAIL;
-          out.finishStart = at + 1;
-          out.finishEnd = after - 1;
+          const after = this.plain(at);
+          if (after !== BAIL) [out.finishStart, out.finishEnd] = [at + 1, after - 1];
           return after;
         }
         if (this.is(ks, ke, K.logprobs)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
@@ -320,6 +313,13 @@ class Scan {
       }
     }
     return this.value(at);
+  }
+
+  /** After the string without escapes at `at`, or BAIL (also for another value, or a string with escapes). */
+  private plain(at: number): number {
+    if (this.buf[at] !== QUOTE) return BAIL;
+    const after = this.string(at);
+    return this.escaped ? BAIL : after;
   }
 
   /** `after`, with `bit` set to a deciding key's bit once its value (maybe an object with keys of its own) is read. */

@@ -19,6 +19,9 @@ export const AnswerOptionsSchema = z
   })
   .refine((o) => !(o.labels && o.schema), { error: 'must not combine `labels` and `schema`', path: ['schema'] });
 
+/** Distinct answers remembered with their label (beyond them, answers are matched each time). */
+const MATCHED_MAX = 4096;
+
 /** Options accepted by {@link createAnswerParser}. */
 export type AnswerOptions = z.input<typeof AnswerOptionsSchema>;
 
@@ -53,16 +56,23 @@ export function createAnswerParser(options: AnswerOptions = {}): AnswerParser {
   if (opts.labels) {
     const labels = normalizeLabels(opts.labels);
     const fields = opts.confidence ? ['label', 'confidence'] : ['label'];
+    // Answers repeat (a few spellings of each label): each distinct one is matched once.
+    const matched = new Map<string, string>();
     return {
       kind: 'labels',
       instruction: buildLabelInstruction(labels),
       fields,
       columns: fields,
       parse(answer, logprobs) {
-        const values: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, null]));
+        const values: Record<string, unknown> = {};
+        for (let i = 0; i < fields.length; i++) values[fields[i]!] = null;
         if (answer === null) return { values, error: null };
         try {
-          const label = matchLabel(answer, labels);
+          let label = matched.get(answer);
+          if (label === undefined) {
+            label = matchLabel(answer, labels);
+            if (matched.size < MATCHED_MAX) matched.set(answer, label);
+          }
           values.label = label;
           if (opts.confidence) values.confidence = labelConfidence(logprobs, label);
           return { values, error: null };

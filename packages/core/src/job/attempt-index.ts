@@ -6,6 +6,8 @@ import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { prefersResult, type ResultLookup } from '../join/result-lookup.js';
 import { lineTokens, walkAttempts, type AttemptSource } from './attempts.js';
 import type { BatchResultLine } from './job-types.js';
+import { emptyVerdict, readVerdict } from '../join/result-verdict.js';
+import { VerdictStore } from '../join/verdict-store.js';
 
 /** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
 export interface TokenTotals {
@@ -20,6 +22,8 @@ export interface AttemptLookupOptions {
   /** custom_ids already joined elsewhere (a live join's rows): neither indexed nor counted. */
   skip?: ReadonlySet<string>;
   onIssue?: JoinIssueHandler;
+  /** Results need no `body` (see `indexResultFiles`): the usual successful line is read once, as a verdict, and never again. */
+  lean?: boolean;
 }
 
 /** A winning line: on disk (file number, byte offset and length, line number), or a result made in memory. */
@@ -29,6 +33,8 @@ interface Entry {
   length: number;
   line: number;
   group: number;
+  /** Its verdict in the lookup's store (see `VerdictStore`), or -1: the line is read when taken. */
+  verdict: number;
   result?: BatchResult;
 }
 
@@ -38,20 +44,23 @@ interface Entry {
  * (JOIN_DUPLICATE_RESULT) and the better kept (success beats failure), as `kbatch join` does.
  */
 export async function attemptLookup(jobDir: string, groups: readonly AttemptSource[][], options: AttemptLookupOptions): Promise<ResultLookup> {
-  const { skip, onIssue } = options;
+  const { skip, onIssue, lean = false } = options;
   const lines = indexedLines(options.tokens);
+  const verdict = emptyVerdict();
   const entries = new Map<string, Entry>();
   try {
     await walkAttempts(jobDir, groups, ({ customId, group, superseded, at, result }) => {
       // Joined already (a live row): its tokens are in the join's report.
       if (skip?.has(customId)) return;
+      const fast = lean && at !== undefined && readVerdict(at.buf, at.start, at.end, verdict);
       if (superseded) {
-        if (at) lines.count(lines.parseAt(at.buf, at));
+        if (fast) lines.add(Math.max(0, verdict.promptTokens), Math.max(0, verdict.completionTokens));
+        else if (at) lines.count(lines.parseAt(at.buf, at));
         return;
       }
       const entry: Entry = at
-        ? { file: lines.fileNumber(at.file), offset: at.offset, length: at.end - at.start, line: at.line, group }
-        : { file: -1, offset: 0, length: 0, line: 0, group, result: result! };
+        ? { file: lines.fileNumber(at.file), offset: at.offset, length: at.end - at.start, line: at.line, group, verdict: fast ? lines.verdicts.keep(at.buf, verdict) : -1 }
+        : { file: -1, offset: 0, length: 0, line: 0, group, verdict: -1, result: result! };
       const current = entries.get(customId);
       if (current !== undefined && !keepsLater(lines, { customId, current, entry, onIssue })) return;
       entries.set(customId, entry);
@@ -65,6 +74,7 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
       const entry = entries.get(customId);
       if (entry === undefined) return undefined;
       entries.delete(customId);
+      if (entry.verdict !== -1) return lines.verdicts.result(entry.verdict, customId);
       const result = lines.resultOf(entry);
       // The line at the indexed offset must still be this request's (a result file replaced meanwhile is refused).
       if (result.customId !== customId) {
@@ -76,7 +86,7 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
     },
     *leftovers() {
       for (const [customId, entry] of entries) {
-        if (!entry.result) lines.count(lines.parse(entry));
+        lines.countEntry(entry);
         yield { customId, ...(entry.result ? {} : { file: lines.fileName(entry), line: entry.line }) };
       }
       entries.clear();
@@ -96,7 +106,7 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
  */
 function keepsLater(lines: IndexedLines, dup: { customId: string; current: Entry; entry: Entry; onIssue: JoinIssueHandler | undefined }): boolean {
   const { customId, current, entry } = dup;
-  const judge = (e: Entry): BatchResult => e.result ?? parseResultLine(lines.parse(e), { file: lines.fileName(e), line: e.line });
+  const judge = (e: Entry): { ok: boolean } => e.result ?? (e.verdict !== -1 ? { ok: true } : parseResultLine(lines.parse(e), { file: lines.fileName(e), line: e.line }));
   const replace = prefersResult(judge(current), judge(entry));
   const file = entry.result ? undefined : lines.fileName(entry);
   dup.onIssue?.({
@@ -105,8 +115,7 @@ function keepsLater(lines: IndexedLines, dup: { customId: string; current: Entry
     ...(file !== undefined ? { file, line: entry.line } : {}),
     message: `duplicate result for custom_id "${customId}"${file !== undefined ? ` at ${file}:${entry.line}` : ''}; kept the ${replace ? 'later' : 'earlier'} one`,
   });
-  const loser = replace ? current : entry;
-  if (!loser.result) lines.count(lines.parse(loser));
+  lines.countEntry(replace ? current : entry);
   return replace;
 }
 
@@ -131,15 +140,28 @@ function indexedLines(tokens: TokenTotals) {
     const buf = reader.read(entry.file, entry.offset, entry.length);
     return parseAt(buf, { start: 0, end: buf.length, file: fileName(entry), line: entry.line });
   };
+  const add = (prompt: number, completion: number): void => {
+    tokens.prompt += prompt;
+    tokens.completion += completion;
+  };
   const count = (line: Pick<BatchResultLine, 'response'>): void => {
     const t = lineTokens(line);
-    tokens.prompt += t.prompt;
-    tokens.completion += t.completion;
+    add(t.prompt, t.completion);
   };
+  const verdicts = new VerdictStore();
   return {
     parseAt,
     parse,
     count,
+    add,
+    verdicts,
+    /** Add the tokens of an entry no record takes (a line made in memory has none to add). */
+    countEntry(entry: Entry): void {
+      if (entry.verdict !== -1) {
+        const t = verdicts.tokens(entry.verdict);
+        add(t.prompt, t.completion);
+      } else if (!entry.result) count(parse(entry));
+    },
     fileName,
     fileNumber(file: string): number {
       let n = numbers.get(file);

@@ -16,7 +16,7 @@ export type JoinChunk = { requests: number } & (
   | { files: readonly string[] }
   | { results: ResultSource }
   /** An index built elsewhere (a job's latest attempts, see `attemptLookup`), opened when the chunk starts. */
-  | { lookup: (onIssue: JoinIssueHandler) => Promise<ResultLookup> }
+  | { lookup: (onIssue: JoinIssueHandler, options: { lean: boolean }) => Promise<ResultLookup> }
 );
 
 /** Hooks of a join: every issue, every outcome. */
@@ -69,6 +69,12 @@ export class ChunkJoiner {
   /** Join the next input record (records must arrive in input order); `knownId` when {@link expect} gave it. */
   async join(record: SourceRecord, knownId?: string): Promise<JoinOutcome> {
     while (this.remaining <= 0 && !this.exhausted) await this.nextChunk();
+    return this.joinNow(record, knownId)!;
+  }
+
+  /** {@link join} without a promise when the record's chunk is open (the usual case); null when a chunk must be opened first. */
+  joinNow(record: SourceRecord, knownId?: string): JoinOutcome | null {
+    if (this.remaining <= 0 && !this.exhausted) return null;
     const customId = knownId ?? this.plan.customIdFor(record);
     if (knownId !== undefined) this.aheadAt += 1;
     const result = this.lookup?.take(customId);
@@ -107,6 +113,11 @@ export class ChunkJoiner {
     this.lookup = null;
   }
 
+  /** Whether results may come without their `body` (see `indexResultFiles`): nothing here reads it. */
+  private get lean(): boolean {
+    return !this.plan.keepRaw && this.hooks.onOutcome === undefined;
+  }
+
   private async nextChunk(): Promise<void> {
     await this.closeChunk();
     const next = await this.chunks.next();
@@ -129,7 +140,7 @@ export class ChunkJoiner {
       if (issue.code === 'JOIN_DUPLICATE_RESULT') this.report.duplicates += 1;
       this.hooks.onIssue?.(issue);
     };
-    this.lookup = 'lookup' in chunk ? await chunk.lookup(onIssue) : 'files' in chunk ? await indexResultFiles(chunk.files, onIssue) : await resultMap(chunk.results, onIssue);
+    this.lookup = 'lookup' in chunk ? await chunk.lookup(onIssue, { lean: this.lean }) : 'files' in chunk ? await indexResultFiles(chunk.files, { onIssue, lean: this.lean }) : await resultMap(chunk.results, onIssue);
     this.remaining = chunk.requests;
     this.prefetchAhead();
   }

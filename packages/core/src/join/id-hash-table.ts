@@ -1,23 +1,22 @@
 /**
- * An open-addressing hash table from a string key's 64-bit hash to entry numbers, kept in typed
- * arrays: no per-key heap objects, so a million keys cost ~24 MB off-heap and add no GC work.
+ * An open-addressing hash table from a string key's 64-bit hash to entry numbers, kept in one typed
+ * array (hash halves and entry side by side: a lookup touches one cache line): no per-key heap objects,
+ * so a million keys cost ~24 MB off-heap and add no GC work.
  * It stores hashes, not keys: callers confirm a hit against the real key (kept elsewhere, e.g. on
  * disk), so even a 64-bit collision between two keys stays correct.
  */
+/** Linear probing stays short up to 5/8 full (then the table doubles). */
 export class IdHashTable {
   private mask: number;
-  private hi: Uint32Array;
-  private lo: Uint32Array;
-  private entry: Int32Array;
+  /** Per bucket: high hash, low hash, entry + 1 (0: empty, so a new table needs no fill). */
+  private slots: Int32Array;
   private count = 0;
 
   constructor(capacity = 1024) {
     let cap = 1024;
-    while (cap < capacity * 2) cap *= 2;
+    while (cap * 5 < capacity * 8) cap *= 2;
     this.mask = cap - 1;
-    this.hi = new Uint32Array(cap);
-    this.lo = new Uint32Array(cap);
-    this.entry = new Int32Array(cap).fill(-1);
+    this.slots = new Int32Array(cap * 3);
   }
 
   /**
@@ -25,42 +24,57 @@ export class IdHashTable {
    * Different keys with equal hashes simply sit side by side; `accept` tells them apart.
    */
   find(key: string, accept: (entry: number) => boolean): number {
-    const [a, b] = hash64(key);
-    for (let i = a & this.mask; this.entry[i] !== -1; i = (i + 1) & this.mask) {
-      if (this.hi[i] === a && this.lo[i] === b && accept(this.entry[i]!)) return this.entry[i]!;
+    const a = hashKey(key);
+    const b = low;
+    const slots = this.slots;
+    for (let i = a & this.mask; slots[3 * i + 2] !== 0; i = (i + 1) & this.mask) {
+      const entry = slots[3 * i + 2]! - 1;
+      if (slots[3 * i] === a && slots[3 * i + 1] === b && accept(entry)) return entry;
     }
     return -1;
   }
 
   /** Add `entry` under `key`'s hash. */
   add(key: string, entry: number): void {
-    if ((this.count + 1) * 2 > this.entry.length) this.grow();
-    const [a, b] = hash64(key);
-    this.put(a, b, entry);
+    if ((this.count + 1) * 8 > (this.mask + 1) * 5) this.grow();
+    const a = hashKey(key);
+    this.put(a, low, entry);
     this.count += 1;
   }
 
+  /** Room for `n` keys without growing (sized once to an estimate). */
+  reserve(n: number): void {
+    let cap = this.mask + 1;
+    while (cap * 5 < n * 8) cap *= 2;
+    if (cap > this.mask + 1) this.rehash(cap);
+  }
+
   private put(a: number, b: number, entry: number): void {
+    const slots = this.slots;
     let i = a & this.mask;
-    while (this.entry[i] !== -1) i = (i + 1) & this.mask;
-    this.hi[i] = a;
-    this.lo[i] = b;
-    this.entry[i] = entry;
+    while (slots[3 * i + 2] !== 0) i = (i + 1) & this.mask;
+    slots[3 * i] = a;
+    slots[3 * i + 1] = b;
+    slots[3 * i + 2] = entry + 1;
   }
 
   private grow(): void {
-    const { hi, lo, entry } = this;
-    const cap = entry.length * 2;
+    this.rehash((this.mask + 1) * 2);
+  }
+
+  private rehash(cap: number): void {
+    const old = this.slots;
     this.mask = cap - 1;
-    this.hi = new Uint32Array(cap);
-    this.lo = new Uint32Array(cap);
-    this.entry = new Int32Array(cap).fill(-1);
-    for (let i = 0; i < entry.length; i++) if (entry[i] !== -1) this.put(hi[i]!, lo[i]!, entry[i]!);
+    this.slots = new Int32Array(cap * 3);
+    for (let i = 0; i < old.length; i += 3) if (old[i + 2] !== 0) this.put(old[i]!, old[i + 1]!, old[i + 2]! - 1);
   }
 }
 
-/** Two independent 32-bit hashes of a string (cyrb53-style mixing), as unsigned ints. */
-export function hash64(key: string): [number, number] {
+/** The low half of the last {@link hashKey} (a second return value without an array). */
+let low = 0;
+
+/** The high half of `key`'s 64-bit hash as a signed int; the low half is left in {@link low}. */
+function hashKey(key: string): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < key.length; i++) {
@@ -70,5 +84,12 @@ export function hash64(key: string): [number, number] {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return [h1 >>> 0, h2 >>> 0];
+  low = h2 | 0;
+  return h1 | 0;
+}
+
+/** Two independent 32-bit hashes of a string (cyrb53-style mixing), as unsigned ints. */
+export function hash64(key: string): [number, number] {
+  const high = hashKey(key);
+  return [high >>> 0, low >>> 0];
 }

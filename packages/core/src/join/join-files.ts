@@ -1,21 +1,22 @@
 import { createWriteStream } from 'node:fs';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { functionField, OutputFormatSchema, outputField, parseOptions, signalField, writableField } from '../options.js';
-import { outputStream } from '../output/output-stream.js';
+import { rowFormat } from '../output/output-stream.js';
+import type { RowFormat } from '../output/row-format.js';
+import { textWriter, type TextWriter } from '../output/text-writer.js';
 import { resolveOutputFormat } from '../output/output-format.js';
 import { ReadRecordsOptionsSchema } from '../records/read-options.js';
-import { recordStream } from '../records/record-stream.js';
-import type { JoinHooks } from './chunk-joiner.js';
+import { recordBatches } from '../records/record-batches.js';
+import type { SourceRecord } from '../records/source-record.js';
+import { ChunkJoiner, type JoinHooks } from './chunk-joiner.js';
 import { createJoinPlan, JoinRecordOptionsSchema } from './join-plan.js';
-import { emptyJoinReport, type JoinReport } from './join-report.js';
-import { joinStream } from './join-stream.js';
+import type { JoinReport } from './join-report.js';
 
 const Files = z.array(z.string().min(1), { error: 'must be a list of file paths' });
 
 /** Records joined at a time: their result lines are read in file order, so a shuffled results file costs a few passes. */
-const JOIN_WINDOW = 8192;
+const JOIN_WINDOW = 1024;
 
 /** Options of {@link joinFiles}. */
 export const JoinFilesOptionsSchema = z.object({
@@ -44,9 +45,10 @@ export type JoinFilesOptions = z.input<typeof JoinFilesOptionsSchema>;
 
 /**
  * Join an input file with batch result files that ran any way (the `kbatch join` command).
- * All results form one chunk, indexed by custom_id with `indexResultFiles`: memory is ~43 bytes
- * per result in typed arrays, never the response bodies: records are joined a window at a time and the window's
- * result lines re-read in file order (`pnpm bench:join` prints the peak RSS).
+ * All results form one chunk, indexed by custom_id with `indexResultFiles`: memory is ~43 bytes per result in typed
+ * arrays, plus the answer of each usual successful line (read once, in the index pass, see `readVerdict`), never the
+ * response bodies; other lines are re-read a window of records at a time, in file order. Rows are written a window
+ * at a time, without a stream per stage (`pnpm bench:join` prints the speed and peak RSS).
  * @returns the counts; issues (missing/unknown/duplicate) go to `onIssue` as they are found
  * @example
  * const report = await joinFiles({ input: 'reviews.csv', results: 'out.jsonl', errors: 'err.jsonl',
@@ -66,31 +68,59 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
   const toStdout = opts.output === undefined || opts.output === '-';
   const format = resolveOutputFormat(opts.outputFormat, typeof opts.output === 'string' ? opts.output : undefined);
   const sink: Writable = toStdout ? (opts.stdout ?? process.stdout) : typeof opts.output === 'string' ? createWriteStream(opts.output) : opts.output!;
-  let report: JoinReport = emptyJoinReport();
-  await pipeline(
-    [
-      recordStream({
-        input: opts.input,
-        format: opts.format,
-        delimiter: opts.delimiter,
-        encoding: opts.encoding,
-        stdin: opts.stdin,
-        onInvalidRecord: opts.onInvalidRecord,
-        onReject: (r) => opts.onWarning?.(`skipped record ${r.record} (${r.file} line ${r.line}): ${r.reason}`),
-      }),
-      joinStream({
-        plan,
-        chunks: [{ requests: Infinity, files: [...opts.results, ...opts.errors] }],
-        onIssue: opts.onIssue,
-        onOutcome: opts.onOutcome,
-        onReport: (r) => (report = r),
-        window: JOIN_WINDOW,
-      }),
-      outputStream({ format, columns: [...plan.columns], keepWhole: plan.rawField ? [plan.rawField] : [], onWarning: opts.onWarning }),
-      sink,
-    ],
-    // Never end stdout: the CLI (or caller) may still write to it.
-    { signal: opts.signal, end: !toStdout },
-  );
-  return report;
+  // Never end stdout: the CLI (or caller) may still write to it.
+  const out = textWriter(sink, { end: !toStdout, reuse: typeof opts.output === 'string' && !toStdout });
+  const rows = rowFormat({ format, columns: [...plan.columns], keepWhole: plan.rawField ? [plan.rawField] : [], onWarning: opts.onWarning });
+  const joiner = new ChunkJoiner(plan, [{ requests: Infinity, files: [...opts.results, ...opts.errors] }], { onIssue: opts.onIssue, onOutcome: opts.onOutcome });
+  try {
+    let window: SourceRecord[] = [];
+    const records = recordBatches({
+      input: opts.input,
+      format: opts.format,
+      delimiter: opts.delimiter,
+      encoding: opts.encoding,
+      stdin: opts.stdin,
+      onInvalidRecord: opts.onInvalidRecord,
+      onReject: (r) => opts.onWarning?.(`skipped record ${r.record} (${r.file} line ${r.line}): ${r.reason}`),
+    });
+    for await (const batch of records) {
+      throwIfAborted(opts.signal);
+      for (let i = 0; i < batch.length; i++) window.push(batch[i]!);
+      if (window.length < JOIN_WINDOW) continue;
+      await joinWindow(joiner, window, { out, rows });
+      window = [];
+    }
+    throwIfAborted(opts.signal);
+    await joinWindow(joiner, window, { out, rows });
+    const report = await joiner.finish();
+    out.put(rows.end());
+    await out.end();
+    return report;
+  } catch (err) {
+    await out.destroy();
+    throw err;
+  } finally {
+    await joiner.close();
+  }
+}
+
+/**
+ * Join a window of records (their result lines read together, see `ChunkJoiner.expect`) and write their rows. A failing
+ * record throws after the rows before it are written, as a stream would have passed them on.
+ */
+async function joinWindow(joiner: ChunkJoiner, records: readonly SourceRecord[], write: { out: TextWriter; rows: RowFormat }): Promise<void> {
+  const { out, rows } = write;
+  const ids = joiner.expect(records);
+  try {
+    for (let i = 0; i < records.length; i++) out.put(rows.row((joiner.joinNow(records[i]!, ids[i]) ?? (await joiner.join(records[i]!, ids[i]))).row));
+  } catch (err) {
+    await out.flush().catch(() => {});
+    throw err;
+  }
+  await out.flush();
+}
+
+/** Stop as a pipeline given `signal` stops: an AbortError whose cause is the signal's reason. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }

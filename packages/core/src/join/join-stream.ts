@@ -35,7 +35,7 @@ export function joinStream(options: JoinStreamOptions): Transform {
     const records = waiting;
     waiting = [];
     const ids = joiner.expect(records);
-    for (let i = 0; i < records.length; i++) push((await joiner.join(records[i]!, ids[i])).row);
+    for (let i = 0; i < records.length; i++) push((joiner.joinNow(records[i]!, ids[i]) ?? (await joiner.join(records[i]!, ids[i]))).row);
   };
   return new Transform({
     objectMode: true,

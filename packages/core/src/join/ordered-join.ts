@@ -14,8 +14,8 @@ export interface JobJoinReport extends JoinReport {
 /** Options of {@link orderedJoin}. */
 export interface OrderedJoinOptions {
   plan: JoinPlan;
-  /** The input records, in input order (malformed ones left out: they are among `rejects`). */
-  records: AsyncIterable<SourceRecord> | Iterable<SourceRecord>;
+  /** The input records, in input order (malformed ones left out: they are among `rejects`), one by one or in arrays. */
+  records: AsyncIterable<SourceRecord | readonly SourceRecord[]> | Iterable<SourceRecord | readonly SourceRecord[]>;
   /** Records rejected before any request was built, in record order: each becomes a skipped row at its place. */
   rejects?: AsyncIterable<RejectedRecord> | Iterable<RejectedRecord>;
   /** The job's chunks in input order, with their results (see `JoinChunk`). */
@@ -25,33 +25,68 @@ export interface OrderedJoinOptions {
 
 /**
  * A job's rows in input order: each record joined with its chunk's result, each rejected record as a skipped row
- * at its place. Memory is bounded by one chunk's results.
+ * at its place. Memory is bounded by one chunk's results. Rows come one at a time (see {@link orderedJoinBatches}).
  * @example
  * for await (const { row } of orderedJoin({ plan, records: recordStream({ input }), chunks })) write(row);
  */
 export async function* orderedJoin(options: OrderedJoinOptions): AsyncGenerator<JoinedRow, JobJoinReport, undefined> {
+  const batches = orderedJoinBatches(options);
+  try {
+    for (let next = await batches.next(); ; next = await batches.next()) {
+      if (next.done) return next.value;
+      yield* next.value;
+    }
+  } finally {
+    await batches.return(undefined as never);
+  }
+}
+
+/**
+ * {@link orderedJoin} a batch of rows at a time: one batch per batch of input records (give `records` as arrays,
+ * e.g. `recordBatches`, so a batch costs one await, not one per record). The rows so far are yielded before a wait for
+ * a chunk to open (live rows are not held back) and before a failing record's error.
+ */
+export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGenerator<JoinedRow[], JobJoinReport, undefined> {
   const { plan, records, chunks, onIssue } = options;
   const joiner = new ChunkJoiner(plan, chunks, onIssue ? { onIssue } : {});
   const rejects = iteratorOf(options.rejects ?? []);
   let skipped = 0;
   try {
     let next = await rejects.next();
-    for await (const record of records) {
-      let dropped = false;
-      while (!next.done && next.value.record <= record.index) {
-        dropped ||= next.value.record === record.index;
-        skipped++;
-        yield skippedRow(plan, next.value);
-        next = await rejects.next();
+    for await (const item of records) {
+      const batch = Array.isArray(item) ? (item as readonly SourceRecord[]) : [item as SourceRecord];
+      const rows: JoinedRow[] = [];
+      try {
+        for (let i = 0; i < batch.length; i++) {
+          const record = batch[i]!;
+          let dropped = false;
+          while (!next.done && next.value.record <= record.index) {
+            dropped ||= next.value.record === record.index;
+            skipped++;
+            rows.push(skippedRow(plan, next.value));
+            next = await rejects.next();
+          }
+          if (dropped) continue;
+          let outcome = joiner.joinNow(record);
+          if (outcome === null) {
+            // A chunk opens first (a live one may wait for results): the rows so far go out now.
+            if (rows.length > 0) yield rows.splice(0);
+            outcome = await joiner.join(record);
+          }
+          rows.push({ row: outcome.row, status: outcome.status, customId: outcome.customId });
+        }
+      } catch (err) {
+        if (rows.length > 0) yield rows;
+        throw err;
       }
-      if (dropped) continue;
-      const outcome = await joiner.join(record);
-      yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
+      if (rows.length > 0) yield rows;
     }
+    const rest: JoinedRow[] = [];
     for (; !next.done; next = await rejects.next()) {
       skipped++;
-      yield skippedRow(plan, next.value);
+      rest.push(skippedRow(plan, next.value));
     }
+    if (rest.length > 0) yield rest;
     return { ...(await joiner.finish()), skipped };
   } finally {
     await joiner.close();

@@ -1,101 +1,186 @@
+import { stat } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
 import { IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
-import { LineWindow, lineReader, scanLines, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
+import { LineWindow, lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { grown } from '../internal/typed-arrays.js';
+import { emptyVerdict, readVerdict } from './result-verdict.js';
+import { VerdictStore } from './verdict-store.js';
 
 const TAKEN = 2;
+/** Lines read before the tables are sized for the whole index. */
+const ESTIMATE_AFTER = 1000;
+/** Lines a window is expected to read (by the share of untaken lines without a verdict) below which it does not prefetch. */
+const PREFETCH_MIN = 64;
+
+/** Options of {@link indexResultFiles}. */
+export interface IndexResultFilesOptions {
+  onIssue?: JoinIssueHandler;
+  /**
+   * The results taken need no `body` (no keepRaw, no outcome hook): the usual successful line is then read once, in the
+   * index pass, and kept as a verdict (see `readVerdict`), so `take` neither re-reads nor parses it; its result's
+   * `body` is undefined. Other lines are read again and parsed when taken.
+   */
+  lean?: boolean;
+}
 
 /**
  * Index result files (outputs and errors) by custom_id without keeping results — or even the
  * custom_ids — on the JS heap: one streaming pass records each line's file, byte offset, length and
  * the 64-bit hash of its custom_id in typed arrays (~43 bytes per result: ~45 MB for 1,000,000);
  * `take()` re-reads the line with a positional read, parses it, and confirms the custom_id.
+ * With `lean`, usual successful lines are kept as verdicts instead (~30 bytes plus the answer) and never re-read.
  * Duplicates are reported (JOIN_DUPLICATE_RESULT) and the better one kept (success beats failure).
  * @param files - JSONL result files; later files may hold retries of earlier ones
  */
-export async function indexResultFiles(files: readonly string[], onIssue?: JoinIssueHandler): Promise<ResultLookup> {
+export async function indexResultFiles(files: readonly string[], options: IndexResultFilesOptions | JoinIssueHandler = {}): Promise<ResultLookup> {
+  const { onIssue, lean = false } = typeof options === 'function' ? { onIssue: options } : options;
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
-  const table = new IdHashTable();
-  const at = new LinePositions();
-  const reader = lineReader(files);
-  const window = new LineWindow<number>(reader, (e) => ({ file: at.fileOf[e]!, offset: at.offsets[e]!, length: at.lengths[e]! }));
-  const readEntry = (e: number): string => window.read(e).toString('utf8');
-  const source = (e: number) => ({ file: files[at.fileOf[e]!]!, line: at.lines[e]! });
-  const customIdAt = (e: number): string => {
-    const buf = reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
-    return customIdOfLine(buf, { start: 0, end: buf.length, ...source(e) });
-  };
-  let live = 0;
+  const index = new FileIndex(files, lean);
   try {
-    for (let fileIndex = 0; fileIndex < files.length; fileIndex++) {
-      const file = files[fileIndex]!;
-      await scanResultFile(file, (buf, span) => {
-        const customId = customIdOfLine(buf, { ...span, file });
-        let e = table.find(customId, (c) => customIdAt(c) === customId);
-        if (e !== -1) {
-          // A duplicate (rare): only now are both lines judged, to keep the better one.
-          const ok = parseResultLine(buf.toString('utf8', span.start, span.end), { file, line: span.line }).ok;
-          const replace = prefersResult({ ok: parseResultLine(readEntry(e), source(e)).ok }, { ok });
-          const first = source(e);
-          onIssue?.({
-            code: 'JOIN_DUPLICATE_RESULT',
-            customId,
-            file,
-            line: span.line,
-            message: `duplicate result for custom_id "${customId}" at ${file}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
-          });
-          if (!replace) return;
-        } else {
-          e = at.add();
-          live += 1;
-          table.add(customId, e);
-        }
-        at.set(e, fileIndex, span);
+    // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
+    const bytes = (await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)))).reduce((a, b) => a + b, 0);
+    for (let file = 0; file < files.length; file++) {
+      await scanResultFile(files[file]!, (buf, span) => {
+        if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
+        index.add(buf, span, { file, onIssue });
       });
     }
   } catch (err) {
-    reader.close();
+    await index.close();
     throw err;
   }
-  return {
-    take(customId) {
-      let found: BatchResult | undefined;
-      const e = table.find(customId, (candidate) => {
-        if ((at.flags[candidate]! & TAKEN) !== 0) return false;
-        const result = parseResultLine(readEntry(candidate), source(candidate));
-        if (result.customId !== customId) return false;
-        found = result;
-        return true;
+  return index;
+}
+
+/** The lookup {@link indexResultFiles} builds: entries by custom_id hash, each a verdict or a line read when taken. */
+class FileIndex implements ResultLookup {
+  private readonly table = new IdHashTable();
+  private readonly at = new LinePositions();
+  private readonly verdicts = new VerdictStore();
+  private readonly verdict = emptyVerdict();
+  private readonly reader: LineReader;
+  private readonly window: LineWindow<number>;
+  private live = 0;
+  /** Untaken lines without a verdict (read when taken). */
+  private slow = 0;
+  private reserved = false;
+
+  constructor(
+    private readonly files: readonly string[],
+    private readonly lean: boolean,
+  ) {
+    this.reader = lineReader(files);
+    const at = this.at;
+    this.window = new LineWindow<number>(this.reader, (e) => ({ file: at.fileOf[e]!, offset: at.offsets[e]!, length: at.lengths[e]! }));
+  }
+
+  /** Room for about `lines` entries (once; later calls do nothing). */
+  reserve(lines: number): void {
+    if (this.reserved) return;
+    this.reserved = true;
+    this.at.reserve(lines);
+    this.table.reserve(lines);
+  }
+
+  /** Index one line of file number `file` (the better of two lines for one custom_id stays, see `prefersResult`). */
+  add(buf: Buffer, span: Readonly<LineSpan>, { file, onIssue }: { file: number; onIssue: JoinIssueHandler | undefined }): void {
+    const { at, table, verdict } = this;
+    const name = this.files[file]!;
+    const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
+    const customId = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
+    let e = table.find(customId, (c) => this.customIdAt(c) === customId);
+    if (e !== -1) {
+      // A duplicate (rare): only now are both lines judged, to keep the better one.
+      const ok = fast || parseResultLine(buf.toString('utf8', span.start, span.end), { file: name, line: span.line }).ok;
+      const replace = prefersResult({ ok: at.verdicts[e] !== -1 || parseResultLine(this.readEntry(e), this.source(e)).ok }, { ok });
+      const first = this.source(e);
+      onIssue?.({
+        code: 'JOIN_DUPLICATE_RESULT',
+        customId,
+        file: name,
+        line: span.line,
+        message: `duplicate result for custom_id "${customId}" at ${name}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
       });
-      if (e === -1) return undefined;
-      at.flags[e]! |= TAKEN;
-      live -= 1;
-      return found;
-    },
-    prefetch(customIds) {
-      const wanted: number[] = [];
-      for (const customId of customIds) {
-        // Every untaken line with this hash (a true 64-bit collision only costs a line read in vain).
-        table.find(customId, (candidate) => {
-          if ((at.flags[candidate]! & TAKEN) === 0) wanted.push(candidate);
-          return false;
-        });
+      if (!replace) return;
+      if (at.verdicts[e] === -1) this.slow -= 1;
+    } else {
+      e = at.add();
+      this.live += 1;
+      table.add(customId, e);
+    }
+    at.set(e, file, span);
+    at.verdicts[e] = fast ? this.verdicts.keep(buf, verdict) : -1;
+    if (at.verdicts[e] === -1) this.slow += 1;
+  }
+
+  take(customId: string): BatchResult | undefined {
+    const { at, verdicts } = this;
+    let found: BatchResult | undefined;
+    const e = this.table.find(customId, (candidate) => {
+      if ((at.flags[candidate]! & TAKEN) !== 0) return false;
+      const slot = at.verdicts[candidate]!;
+      if (slot !== -1) {
+        if (!verdicts.isFor(slot, customId)) return false;
+        found = verdicts.result(slot, customId);
+        return true;
       }
-      window.fill(wanted);
-    },
-    *leftovers() {
-      for (let e = 0; e < at.count; e++) if ((at.flags[e]! & TAKEN) === 0) yield { customId: customIdAt(e), ...source(e) };
-    },
-    get size() {
-      return live;
-    },
-    async close() {
-      reader.close();
-    },
-  };
+      const result = parseResultLine(this.readEntry(candidate), this.source(candidate));
+      if (result.customId !== customId) return false;
+      found = result;
+      return true;
+    });
+    if (e === -1) return undefined;
+    at.flags[e]! |= TAKEN;
+    this.live -= 1;
+    if (at.verdicts[e] === -1) this.slow -= 1;
+    return found;
+  }
+
+  prefetch(customIds: readonly string[]): void {
+    // A few lines to read are read one by one for less than finding them all first.
+    if (customIds.length * this.slow < this.live * PREFETCH_MIN) return;
+    const at = this.at;
+    const wanted: number[] = [];
+    for (const customId of customIds) {
+      // Every untaken line with this hash that is read when taken (a true 64-bit collision only costs a line read in vain).
+      this.table.find(customId, (candidate) => {
+        if ((at.flags[candidate]! & TAKEN) === 0 && at.verdicts[candidate] === -1) wanted.push(candidate);
+        return false;
+      });
+    }
+    this.window.fill(wanted);
+  }
+
+  *leftovers(): Iterable<{ customId: string; file?: string; line?: number }> {
+    for (let e = 0; e < this.at.count; e++) if ((this.at.flags[e]! & TAKEN) === 0) yield { customId: this.customIdAt(e), ...this.source(e) };
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  async close(): Promise<void> {
+    this.reader.close();
+  }
+
+  private readEntry(e: number): string {
+    return this.window.read(e).toString('utf8');
+  }
+
+  private source(e: number): { file: string; line: number } {
+    return { file: this.files[this.at.fileOf[e]!]!, line: this.at.lines[e]! };
+  }
+
+  private customIdAt(e: number): string {
+    const { at } = this;
+    const slot = at.verdicts[e]!;
+    if (slot !== -1) return this.verdicts.customId(slot);
+    const buf = this.reader.read(at.fileOf[e]!, at.offsets[e]!, at.lengths[e]!);
+    return customIdOfLine(buf, { start: 0, end: buf.length, ...this.source(e) });
+  }
 }
 
 /** Where each indexed line is (file number, byte offset, length, line number) and whether it was taken, in growable typed arrays. */
@@ -106,19 +191,27 @@ class LinePositions {
   lines = new Uint32Array(this.cap);
   flags = new Uint8Array(this.cap);
   fileOf = new Uint16Array(this.cap);
+  /** The entry's verdict slot, or -1: its line is read when taken. */
+  verdicts = new Int32Array(this.cap);
   count = 0;
 
   /** A new entry's number. */
   add(): number {
-    if (this.count === this.cap) {
-      this.cap *= 2;
+    if (this.count === this.cap) this.reserve(this.cap * 2);
+    return this.count++;
+  }
+
+  /** Room for `n` entries (grown once to an estimate, never twice the size in the end). */
+  reserve(n: number): void {
+    if (n > this.cap) {
+      this.cap = n;
       this.offsets = grown(this.offsets, this.cap);
       this.lengths = grown(this.lengths, this.cap);
       this.lines = grown(this.lines, this.cap);
       this.flags = grown(this.flags, this.cap);
       this.fileOf = grown(this.fileOf, this.cap);
+      this.verdicts = grown(this.verdicts, this.cap);
     }
-    return this.count++;
   }
 
   set(e: number, file: number, span: Readonly<LineSpan>): void {

@@ -28,7 +28,8 @@ export interface RoundEvents {
 /** Options of {@link unorderedJoin}. */
 export interface UnorderedJoinOptions {
   plan: JoinPlan;
-  records: AsyncIterable<SourceRecord> | Iterable<SourceRecord>;
+  /** The input records, one by one or in arrays. */
+  records: AsyncIterable<SourceRecord | readonly SourceRecord[]> | Iterable<SourceRecord | readonly SourceRecord[]>;
   rejects?: AsyncIterable<RejectedRecord> | Iterable<RejectedRecord>;
   /** Requests of each chunk, in input order. */
   chunkSizes: readonly number[];
@@ -112,7 +113,7 @@ async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<
   let left = chunkSizes[0] ?? 0;
   let out: WriteStream | null = chunkSizes.length > 0 ? createWriteStream(heldFile(heldDir, 0)) : null;
   const extra = new ChunkJoiner(plan, [], onIssue ? { onIssue } : {});
-  for await (const record of options.records) {
+  for await (const item of options.records) for (const record of Array.isArray(item) ? (item as readonly SourceRecord[]) : [item as SourceRecord]) {
     if (dropped.has(record.index)) continue;
     while (left === 0 && chunk < chunkSizes.length) {
       out!.end();

@@ -1,8 +1,9 @@
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { functionField, parseOptions } from '../options.js';
 import { flattenRow } from './flatten-row.js';
+import { formatStream, type RowFormat } from './row-format.js';
 
 /** Options of {@link csvRowStringifier}. */
 export const CsvRowStringifierOptionsSchema = z.object({
@@ -17,7 +18,7 @@ export const CsvRowStringifierOptionsSchema = z.object({
 export type CsvRowStringifierOptions = z.input<typeof CsvRowStringifierOptionsSchema>;
 
 /**
- * Objects in, CSV out (RFC 4180 quoting via csv-stringify, `\n` line ends). Nested objects become
+ * Objects in, CSV out (RFC 4180 quoting as csv-stringify does it, `\n` line ends). Nested objects become
  * `a.b` columns, arrays are JSON in one cell, null is an empty cell, booleans are `true`/`false`.
  *
  * The header is fixed by the first row plus the declared `columns` (a declared `a.b` replaces a
@@ -28,40 +29,82 @@ export type CsvRowStringifierOptions = z.input<typeof CsvRowStringifierOptionsSc
  * @example await pipeline(rows, csvRowStringifier({ columns: ['label'] }), createWriteStream('out.csv'));
  */
 export function csvRowStringifier(options: CsvRowStringifierOptions = {}): Transform {
+  return formatStream(csvRowFormat(options));
+}
+
+/** The {@link RowFormat} behind {@link csvRowStringifier} (same options). */
+export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat {
   const opts = parseOptions(CsvRowStringifierOptionsSchema, options, 'csvRowStringifier');
   const keepWhole = new Set(opts.keepWhole);
   const warned = new Set<string>();
-  const csv = { delimiter: opts.delimiter, cast: { boolean: (v: boolean) => String(v) } };
+  const line = csvLine(opts.delimiter);
   let header: string[] | null = null;
   let known: Set<string>;
-  return new Transform({
-    writableObjectMode: true,
-    transform(row: Record<string, unknown>, _enc, callback) {
-      try {
-        const flat = flattenRow(row, keepWhole);
-        let out = '';
-        if (header === null) {
-          header = mergeHeader(flat, opts.columns);
-          known = new Set(header);
-          out = stringify([header], csv);
-        }
-        for (const key of Object.keys(flat)) {
-          if (known.has(key) || warned.has(key)) continue;
-          const v = flat[key];
-          if (v === null || v === undefined || v === '') continue;
-          warned.add(key);
-          opts.onWarning?.(`column "${key}" first appears after the CSV header was written; its values are dropped (declare it, or write JSON Lines)`);
-        }
-        callback(null, out + stringify([header.map((c) => cell(flat[c]))], csv));
-      } catch (err) {
-        callback(err as Error);
+  const warnLate = (flat: Record<string, unknown>): void => {
+    for (const key in flat) {
+      if (known.has(key) || warned.has(key) || !Object.hasOwn(flat, key)) continue;
+      const v = flat[key];
+      if (v === null || v === undefined || v === '') continue;
+      warned.add(key);
+      opts.onWarning?.(`column "${key}" first appears after the CSV header was written; its values are dropped (declare it, or write JSON Lines)`);
+    }
+  };
+  return {
+    row(row) {
+      const flat = isFlat(row) ? row : flattenRow(row, keepWhole);
+      let out = '';
+      if (header === null) {
+        header = mergeHeader(flat, opts.columns);
+        known = new Set(header);
+        out = line(header);
       }
+      warnLate(flat);
+      const cells = new Array<unknown>(header.length);
+      for (let i = 0; i < header.length; i++) cells[i] = cell(flat[header[i]!]);
+      return out + line(cells);
     },
-    flush(callback) {
-      // An empty input still gets the declared header, so the file is a valid (empty) table.
-      callback(null, header === null && opts.columns.length > 0 ? stringify([opts.columns], csv) : '');
-    },
-  });
+    // An empty input still gets the declared header, so the file is a valid (empty) table.
+    end: () => (header === null && opts.columns.length > 0 ? line(opts.columns) : ''),
+  };
+}
+
+/** True when flattening `row` would copy it unchanged (no nested object; no `__proto__` key, which the copy drops). */
+function isFlat(row: Record<string, unknown>): boolean {
+  for (const key in row) {
+    const v = row[key];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return false;
+  }
+  return !Object.hasOwn(row, '__proto__') && Object.getPrototypeOf(row) === Object.prototype;
+}
+
+/**
+ * One CSV line of cells, quoted as csv-stringify quotes them (a cell holding the quote, the delimiter or a line break,
+ * quotes doubled); a value of another type than string, number, bigint or boolean goes through csv-stringify itself.
+ */
+function csvLine(delimiter: string): (cells: readonly unknown[]) => string {
+  const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
+  const single = delimiter.length === 1;
+  return (cells) => {
+    let out = '';
+    for (let i = 0; i < cells.length; i++) {
+      const v = cells[i];
+      let s: string;
+      if (typeof v === 'string') s = v;
+      else if (v === null || v === undefined) s = '';
+      else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') s = String(v);
+      else return stringify([cells], csv);
+      if (i > 0) out += delimiter;
+      if (s.includes('"')) out += `"${s.replaceAll('"', '""')}"`;
+      else if (s.includes('\n') || s.includes('\r') || (single ? s.includes(delimiter) : emitsSeparator(s, delimiter))) out += `"${s}"`;
+      else out += s;
+    }
+    return `${out}\n`;
+  };
+}
+
+/** csv-stringify's test for a multi-character delimiter: the cell holds it, or its end would fuse with it. */
+function emitsSeparator(value: string, separator: string): boolean {
+  return value.includes(separator) || (value + separator).indexOf(separator) < value.length;
 }
 
 function cell(v: unknown): unknown {

@@ -1,7 +1,8 @@
 import type { Transform } from 'node:stream';
-import { csvRowStringifier } from './csv-row-stringifier.js';
-import { jsonArrayStringifier } from './json-array-stringifier.js';
-import { jsonLinesStringifier } from './json-lines-stringifier.js';
+import { csvRowFormat } from './csv-row-stringifier.js';
+import { jsonArrayFormat } from './json-array-stringifier.js';
+import { jsonLinesFormat } from './json-lines-stringifier.js';
+import { formatStream, type RowFormat } from './row-format.js';
 import type { OutputFormat } from './output-format.js';
 
 /** Options of {@link outputStream}. */
@@ -17,22 +18,27 @@ export interface OutputStreamOptions {
 }
 
 /**
- * Objects in, text in the chosen format out: the one switch between the output stringifiers.
+ * Objects in, text in the chosen format out. Each write is a row or an array of rows (a batch: one stream hop).
  * @example await pipeline(joined, outputStream({ format: 'csv' }), io.stdout);
  */
 export function outputStream(options: OutputStreamOptions = {}): Transform {
+  return formatStream(rowFormat(options));
+}
+
+/** The text of rows in the chosen format, batch by batch, without a stream: the one switch between the output formats. */
+export function rowFormat(options: OutputStreamOptions = {}): RowFormat {
   switch (options.format ?? 'jsonl') {
     case 'csv':
     case 'tsv':
-      return csvRowStringifier({
+      return csvRowFormat({
         columns: options.columns,
         keepWhole: options.keepWhole,
         delimiter: options.format === 'tsv' ? '\t' : ',',
         onWarning: options.onWarning,
       });
     case 'json':
-      return jsonArrayStringifier();
+      return jsonArrayFormat();
     default:
-      return jsonLinesStringifier();
+      return jsonLinesFormat();
   }
 }

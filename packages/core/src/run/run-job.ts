@@ -13,11 +13,11 @@ import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
 import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
 import { createLiveResults, createResultQueue, createRoundResults, type LiveResults, type ResultQueue } from './live-results.js';
-import { orderedJoin } from '../join/ordered-join.js';
+import { orderedJoinBatches } from '../join/ordered-join.js';
 import { unorderedJoin } from '../join/unordered-join.js';
 import { readRejects, type JoinedRow } from '../join/skipped-rows.js';
 import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
-import { recordStream } from '../records/record-stream.js';
+import { recordBatches } from '../records/record-batches.js';
 import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
@@ -293,8 +293,8 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
   return { work, gate, live, queue, stop, ready: gate ? Promise.resolve() : work };
 }
 
-/** The joined rows, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
-async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow, RunJoinReport, undefined> {
+/** The joined rows in batches, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
+async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
   const tokens = { prompt: 0, completion: 0 };
   const chunks = { jobDir, state, manifest, tokens };
   // Versions before one join copied each chunk's results to run/join/; a crash there left the copy behind.
@@ -302,15 +302,15 @@ async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: 
   const input = { plan, records: inputRecords(state), rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [], onIssue: opts.onIssue };
   const report =
     gate && opts.unordered
-      ? yield* unorderedJoin({
+      ? yield* inBatches(unorderedJoin({
           ...input,
           chunkSizes: state.chunks.map((c) => c.requests),
           opened: gate.opened(),
           chunkAt: (index, skip) => attemptChunk(chunks, index, skip),
           heldDir: jobPath(jobDir, join('run', 'held')),
           ...(queue ? { events: queue } : {}),
-        })
-      : yield* orderedJoin({
+        }))
+      : yield* orderedJoinBatches({
           ...input,
           chunks: attemptChunks({
             ...chunks,
@@ -331,21 +331,29 @@ async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: 
   return { ...report, allPromptTokens: report.promptTokens + tokens.prompt, allCompletionTokens: report.completionTokens + tokens.completion };
 }
 
-/** The run's input records again, read as prepare read them (malformed ones skipped: they are already rows). */
-function inputRecords(state: RunState): AsyncIterable<SourceRecord> {
-  return recordStream({
+/** Each row as a batch of its own. */
+async function* inBatches<R>(rows: AsyncGenerator<JoinedRow, R, undefined>): AsyncGenerator<JoinedRow[], R, undefined> {
+  for (let next = await rows.next(); ; next = await rows.next()) {
+    if (next.done) return next.value;
+    yield [next.value];
+  }
+}
+
+/** The run's input records again, in batches, read as prepare read them (malformed ones skipped: they are already rows). */
+function inputRecords(state: RunState): AsyncIterable<SourceRecord[]> {
+  return recordBatches({
     input: state.settings.input,
     format: state.settings.format,
     onInvalidRecord: 'skip',
     ...(state.settings.delimiter ? { delimiter: state.settings.delimiter } : {}),
     ...(state.settings.encoding ? { encoding: state.settings.encoding } : {}),
-  }) as AsyncIterable<SourceRecord>;
+  });
 }
 
 /** Write every row to the sinks (and yield it for runRecords); files are renamed into place only when all are written. */
 async function* writeRows(
   { jobDir, opts }: RunContext,
-  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<JoinedRow, RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
+  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<JoinedRow[], RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
 ): AsyncGenerator<Record<string, unknown>, RunJoinReport, undefined> {
   let report: RunJoinReport | undefined;
   let ended = false;
@@ -359,10 +367,15 @@ async function* writeRows(
         report = next.value;
         break;
       }
-      await sinks.write(next.value);
-      crashPoint('run-during-join');
-      if (pauseInJoin) await pausePoint('run-during-join', opts.signal);
-      if (emitRows) yield next.value.row;
+      // A batch of rows is one write; the test hooks still see each row (a pause point: each row written alone).
+      for (const batch of pauseInJoin ? next.value.map((row) => [row]) : [next.value]) {
+        await sinks.write(batch);
+        for (const joined of batch) {
+          crashPoint('run-during-join');
+          if (pauseInJoin) await pausePoint('run-during-join', opts.signal);
+          if (emitRows) yield joined.row;
+        }
+      }
     }
     await sinks.end();
     ended = true;

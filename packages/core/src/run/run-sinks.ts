@@ -1,12 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
-import { once } from 'node:events';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { Writable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { KbatchError } from '../errors.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { outputStream } from '../output/output-stream.js';
+import { rowFormat } from '../output/output-stream.js';
+import type { RowFormat } from '../output/row-format.js';
+import { textWriter, type TextWriter } from '../output/text-writer.js';
 import { resolveOutputFormat, type OutputFormat } from '../output/output-format.js';
 import type { JoinedRow } from '../join/skipped-rows.js';
 import type { ResolvedRunJobOptions, RunSummary } from './run-options.js';
@@ -126,7 +126,8 @@ async function realPath(path: string): Promise<string> {
 
 /** The output and rejects writers of a run. */
 export interface Sinks {
-  write(row: JoinedRow): Promise<void>;
+  /** Write a batch of rows (one write per file, as bytes gathered in blocks). */
+  write(rows: readonly JoinedRow[]): Promise<void>;
   /** Finish both files (renamed into place only now, so an interrupted join never leaves a truncated file). */
   end(): Promise<void>;
   /** Stop writing and remove the temp files. */
@@ -135,15 +136,13 @@ export interface Sinks {
 }
 
 interface Writer {
-  stream: Transform;
-  done: Promise<void>;
-  /** Aborted once `done` settles. */
-  over: AbortSignal;
+  format: RowFormat;
+  text: TextWriter;
   temp: string | null;
   target: string | null;
 }
 
-/** Open the output and rejects writers (format streams with backpressure; files through a temp file + rename). */
+/** Open the output and rejects writers (rows formatted and written with backpressure; files through a temp file + rename). */
 export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, settings: RunSettings, plan: JoinPlan): Sinks {
   const stdout = opts.stdout ?? process.stdout;
   const columns = [...plan.columns];
@@ -152,14 +151,10 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
     const file = typeof target === 'string' && target !== '-' ? target : null;
     const temp = file === null ? null : tempOf(file);
     const sink = target === '-' ? stdout : temp !== null ? createWriteStream(temp) : (target as Writable);
-    const stream = outputStream({ format, columns: [...columns, ...extra], keepWhole, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
-    // Never end a sink we did not open (stdout, a caller's Writable).
-    const done = pipeline(stream, sink, { end: temp !== null });
-    done.catch(() => {});
-    // One listener ends every wait for 'drain' once the pipeline is over (racing `done` at each wait would pile reactions on it).
-    const over = new AbortController();
-    void done.finally(() => over.abort()).catch(() => {});
-    return { stream, done, over: over.signal, temp, target: file };
+    // Never end a sink we did not open (stdout, a caller's Writable); only our own file lets its blocks be reused.
+    const text = textWriter(sink, { end: temp !== null, reuse: temp !== null });
+    const rows = rowFormat({ format, columns: [...columns, ...extra], keepWhole, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
+    return { format: rows, text, temp, target: file };
   };
   const out = targets.output === null ? null : openWriter(targets.output, settings.outputFormat);
   // A skipped malformed record's source text is kept in the rejects (declared, so a CSV rejects file has the column).
@@ -168,31 +163,27 @@ export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, set
     targets.rejects === null
       ? null
       : openWriter(targets.rejects, resolveOutputFormat(undefined, typeof targets.rejects === 'string' ? targets.rejects : undefined), settings.onInvalidRecord === 'skip' ? [rawLine] : []);
-  const put = async (w: Writer, row: Record<string, unknown>) => {
-    if (w.stream.write(row)) return;
-    await once(w.stream, 'drain', { signal: w.over }).catch((err: unknown) => {
-      if (!w.over.aborted) throw err;
-    });
-    if (w.over.aborted) await w.done; // the pipeline failed (its error) or ended
-  };
   return {
-    async write(row) {
-      if (out) await put(out, row.row);
-      if (rej && row.status !== 'succeeded') await put(rej, row.rawLine === undefined ? row.row : { ...row.row, [rawLine]: row.rawLine });
+    async write(rows) {
+      for (const r of rows) {
+        if (out) out.text.put(out.format.row(r.row));
+        if (rej && r.status !== 'succeeded') rej.text.put(rej.format.row(r.rawLine === undefined ? r.row : { ...r.row, [rawLine]: r.rawLine }));
+      }
+      if (out) await out.text.flush();
+      if (rej) await rej.text.flush();
     },
     async end() {
       for (const w of [out, rej]) {
         if (!w) continue;
-        w.stream.end();
-        await w.done;
+        w.text.put(w.format.end());
+        await w.text.end();
       }
       for (const w of [out, rej]) if (w?.temp && w.target) await rename(w.temp, w.target);
     },
     async destroy() {
       for (const w of [out, rej]) {
         if (!w) continue;
-        w.stream.destroy();
-        await w.done.catch(() => {});
+        await w.text.destroy();
         if (w.temp) await unlink(w.temp).catch(() => {});
       }
     },

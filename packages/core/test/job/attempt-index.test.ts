@@ -76,6 +76,36 @@ describe('attemptLookup', () => {
     expect(tokens).toEqual({ prompt: 20, completion: 4 });
   });
 
+  it('gives the same results, issues and token counts lean (verdicts read once, no body) as from the lines', async () => {
+    const jobDir = await jobWith({
+      'first.jsonl': [okLine('r1', 'maybe'), okLine('r2', 'y\u00e9s "q"'), expiredLine('r4'), okLine('r5', 'x'.repeat(5000))],
+      'resubmit.jsonl': [okLine('r4', 'no')],
+      'retry.jsonl': [okLine('r1', 'no'), httpErrorLine('r3', 500), okLine('r3', 'yes'), okLine('r3', 'again'), okLine('stray', 'yes')],
+    });
+    const groups: AttemptSource[][] = [
+      [
+        { files: ['first.jsonl'], resubmitted: true },
+        { files: ['resubmit.jsonl'], resubmitted: false },
+      ],
+      [{ files: ['retry.jsonl'], resubmitted: false }],
+    ];
+    const runs = [];
+    for (const lean of [false, true]) {
+      const tokens = { prompt: 0, completion: 0 };
+      const issues: JoinIssue[] = [];
+      const lookup = await attemptLookup(jobDir, groups, { tokens, lean, onIssue: (i) => issues.push(i) });
+      const taken = ['r1', 'r2', 'r3', 'r4', 'r5', 'r4'].map((id) => {
+        const result = lookup.take(id);
+        return result && { ...result, body: undefined };
+      });
+      const leftovers = [...lookup.leftovers()];
+      await lookup.close();
+      runs.push({ taken, leftovers, issues, tokens });
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[0]!.taken.map((r) => r?.response)).toEqual(['no', 'y\u00e9s "q"', 'yes', 'no', 'x'.repeat(5000), undefined]);
+  });
+
   it('leaves out requests joined already and results of other chunks in a merged retry batch', async () => {
     const jobDir = await jobWith({
       'merged.jsonl': [okLine('a1', 'yes'), okLine('b1', 'yes'), okLine('a2', 'no')],

@@ -94,3 +94,21 @@ describe('flattenRow', () => {
     expect(flattenRow({ a: { b: { c: 1 } }, d: [1], e: {}, f: null })).toEqual({ 'a.b.c': 1, d: [1], e: {}, f: null });
   });
 });
+
+describe('csvRowFormat', () => {
+  it('quotes every cell as csv-stringify does (delimiters of one and several characters, quotes, line breaks, odd types)', async () => {
+    const { stringify } = await import('csv-stringify/sync');
+    const { csvRowFormat } = await import('../../src/output/csv-row-stringifier.js');
+    const values: unknown[] = ['', 'plain', 'a,b', 'say "hi"', 'line\nbreak', 'cr\rhere', 'tab\there', ';;', 'a;', ';a', 'ünï', ' spaced ', '"', 0, -0, 1.5, 1e21, NaN, 10n, true, false, null, undefined, [1, 'x'], { nested: 'x' }];
+    for (const delimiter of [',', '\t', ';', ';;', '|:']) {
+      const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
+      for (let n = 0; n < 300; n++) {
+        const row: Record<string, unknown> = {};
+        for (let c = 0; c < 4; c++) row[`c${c}`] = values[(n * 7 + c * 13 + (n >> 2)) % values.length];
+        const format = csvRowFormat({ delimiter, keepWhole: ['c0', 'c1', 'c2', 'c3'] });
+        const cells = Object.values(row).map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v));
+        expect(format.row(row), JSON.stringify({ delimiter, cells: cells.map(String) })).toBe(stringify([Object.keys(row)], csv) + stringify([cells], csv));
+      }
+    }
+  });
+});

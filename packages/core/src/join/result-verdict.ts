@@ -1,0 +1,364 @@
+// What the join needs of the usual result line (a 2xx chat completion), read from its bytes in the index pass.
+
+/**
+ * The parts of a successful result line the join uses, as byte spans of the line (`-1` start: null) plus numbers.
+ * Filled by {@link readVerdict}; one object is reused for every line.
+ */
+export interface LineVerdict {
+  idStart: number;
+  idEnd: number;
+  status: number;
+  requestStart: number;
+  requestEnd: number;
+  finishStart: number;
+  finishEnd: number;
+  contentStart: number;
+  contentEnd: number;
+  /** The content holds JSON escapes (decode it with JSON.parse). */
+  contentEscaped: boolean;
+  /** -1: null. */
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** A fresh {@link LineVerdict} to pass to {@link readVerdict}. */
+export function emptyVerdict(): LineVerdict {
+  return { idStart: 0, idEnd: 0, status: 0, requestStart: -1, requestEnd: -1, finishStart: -1, finishEnd: -1, contentStart: -1, contentEnd: -1, contentEscaped: false, promptTokens: -1, completionTokens: -1 };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** Deepest nesting the scanner follows; deeper lines take the full parse. */
+const MAX_DEPTH = 64;
+
+const key = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+const K = {
+  customId: key('custom_id'),
+  response: key('response'),
+  error: key('error'),
+  statusCode: key('status_code'),
+  requestId: key('request_id'),
+  body: key('body'),
+  choices: key('choices'),
+  usage: key('usage'),
+  message: key('message'),
+  finishReason: key('finish_reason'),
+  logprobs: key('logprobs'),
+  content: key('content'),
+  promptTokens: key('prompt_tokens'),
+  completionTokens: key('completion_tokens'),
+};
+
+/** Thrown inside the scanner to give up on a line (caught in {@link readVerdict}); never escapes. */
+const BAIL = -2;
+
+/**
+ * Read a result line's verdict from its bytes `buf[start, end)` without JSON.parse, when the line is valid JSON of the
+ * usual shape: a string custom_id, `error` null or absent, a response with an integer 2xx status and a chat completion
+ * body with exactly one choice whose message content is a string or null, no logprobs, `finish_reason` and
+ * `request_id` strings or null, integer token counts. Any other line — malformed, an escaped or repeated deciding
+ * key, a failure, several choices, logprobs, content parts — returns false and takes `parseResultLine`, so
+ * whatever this accepts, the full parse would judge the same (the tests hold the two side by side).
+ */
+export function readVerdict(buf: Buffer, start: number, end: number, out: LineVerdict): boolean {
+  const s = scan;
+  s.buf = buf;
+  s.end = end;
+  s.out = out;
+  s.depth = 0;
+  out.requestStart = out.requestEnd = out.finishStart = out.finishEnd = out.contentStart = out.contentEnd = -1;
+  out.promptTokens = out.completionTokens = -1;
+  out.contentEscaped = false;
+  let i = s.ws(start);
+  if (buf[i] !== 0x7b) return false;
+  i = s.object(i, TOP);
+  s.buf = EMPTY; // no line kept alive between calls
+  return i >= 0 && s.ws(i) === end;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+// The objects whose keys decide the verdict, and the keys each must have (bits in the order their keys are tested).
+const TOP = 1;
+const RESPONSE = 2;
+const BODY = 3;
+const CHOICE = 4;
+const MESSAGE = 5;
+const USAGE = 6;
+const REQUIRED = [0, 0b11, 0b101, 0b1, 0b1, 0, 0];
+
+/** One line's scan, reused for every line (no closure or object per line). */
+class Scan {
+  buf: Buffer = EMPTY;
+  end = 0;
+  out: LineVerdict = emptyVerdict();
+  depth = 0;
+  /** The last string scanned held an escape. */
+  private escaped = false;
+  /** The deciding key the last member was (its bit), 0 for another key. */
+  private bit = 0;
+  /** The last token count read (-1: null). */
+  private num = 0;
+
+  ws(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    while (i < end) {
+      const b = buf[i]!;
+      if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a) break;
+      i++;
+    }
+    return i;
+  }
+
+  /** After the string opening at `i` (a quote), or BAIL; sets `escaped`. */
+  string(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    this.escaped = false;
+    for (i++; i < end; i++) {
+      const b = buf[i]!;
+      if (b === QUOTE) return i + 1;
+      if (b < 0x20) return BAIL;
+      if (b === BACKSLASH) {
+        this.escaped = true;
+        const e = buf[++i];
+        if (e === 0x75) {
+          for (let k = 1; k <= 4; k++) if (i + k >= end || !isHex(buf[i + k])) return BAIL;
+          i += 4;
+        } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return BAIL;
+      }
+    }
+    return BAIL;
+  }
+
+  /** After the JSON number at `i`, or BAIL. */
+  number(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    if (buf[i] === 0x2d) i++;
+    if (i >= end) return BAIL;
+    if (buf[i] === 0x30) i++;
+    else if (isDigit(buf[i])) i = digitsEnd(buf, i, end);
+    else return BAIL;
+    if (i < end && buf[i] === 0x2e) {
+      if (++i >= end || !isDigit(buf[i])) return BAIL;
+      i = digitsEnd(buf, i, end);
+    }
+    if (i < end && (buf[i] === 0x65 || buf[i] === 0x45)) {
+      i++;
+      if (i < end && (buf[i] === 0x2b || buf[i] === 0x2d)) i++;
+      if (i >= end || !isDigit(buf[i])) return BAIL;
+      i = digitsEnd(buf, i, end);
+    }
+    return i;
+  }
+
+  /** After any JSON value at `i` (already past blanks), or BAIL. */
+  value(i: number): number {
+    const b = this.buf[i];
+    if (b === QUOTE) return this.string(i);
+    if (b === 0x7b) return this.object(i, 0);
+    if (b === 0x5b) return this.array(i, false);
+    if (b === 0x74) return this.word(i, 0x74727565); // true
+    if (b === 0x66) return this.buf[i + 4] === 0x65 && this.word(i + 1, 0x616c7365) !== BAIL ? i + 5 : BAIL; // false
+    if (b === 0x6e) return this.word(i, 0x6e756c6c); // null
+    return this.number(i);
+  }
+
+  private word(i: number, bytes: number): number {
+    if (i + 4 > this.end || this.buf.readUInt32BE(i) !== bytes) return BAIL;
+    return i + 4;
+  }
+
+  isNull(i: number): boolean {
+    return this.buf[i] === 0x6e && this.word(i, 0x6e756c6c) !== BAIL;
+  }
+
+  /**
+   * After the object at `i`; `kind` names a deciding object (its keys are read by {@link member}: an escaped key or
+   * a repeated deciding key gives up), 0 any other (values skipped).
+   */
+  object(i: number, kind: number): number {
+    if (++this.depth > MAX_DEPTH) return BAIL;
+    const buf = this.buf;
+    let seen = 0;
+    i = this.ws(i + 1);
+    if (buf[i] === 0x7d) i = -i - 1; // empty: closed below
+    while (i >= 0) {
+      if (buf[i] !== QUOTE) return BAIL;
+      const keyStart = i;
+      const keyEnd = this.string(i);
+      if (keyEnd === BAIL || (kind !== 0 && this.escaped)) return BAIL;
+      i = this.ws(keyEnd);
+      if (buf[i] !== 0x3a) return BAIL;
+      i = this.ws(i + 1);
+      if (kind === 0) i = this.value(i);
+      else {
+        this.bit = 0;
+        i = this.member(kind, keyStart + 1, keyEnd - 1, i);
+        if ((seen & this.bit) !== 0) return BAIL;
+        seen |= this.bit;
+      }
+      if (i === BAIL) return BAIL;
+      i = this.ws(i);
+      if (buf[i] === 0x2c) i = this.ws(i + 1);
+      else if (buf[i] === 0x7d) i = -i - 1;
+      else return BAIL;
+    }
+    this.depth--;
+    return (seen & REQUIRED[kind]!) === REQUIRED[kind] ? -i : BAIL;
+  }
+
+  /** After the array at `i`; `choices`: exactly one element, a choice object (else give up). */
+  private array(i: number, choices: boolean): number {
+    if (++this.depth > MAX_DEPTH) return BAIL;
+    const buf = this.buf;
+    i = this.ws(i + 1);
+    if (buf[i] === 0x5d) {
+      this.depth--;
+      return choices ? BAIL : i + 1;
+    }
+    for (let n = 0; ; n++) {
+      if (choices && (n > 0 || buf[i] !== 0x7b)) return BAIL;
+      i = choices ? this.object(i, CHOICE) : this.value(i);
+      if (i === BAIL) return BAIL;
+      i = this.ws(i);
+      if (buf[i] === 0x2c) i = this.ws(i + 1);
+      else if (buf[i] === 0x5d) {
+        this.depth--;
+        return i + 1;
+      } else return BAIL;
+    }
+  }
+
+  /** Key `buf[from, to)` (unescaped) is `name`. */
+  private is(from: number, to: number, name: Uint8Array): boolean {
+    if (to - from !== name.length) return false;
+    const buf = this.buf;
+    for (let k = 0; k < name.length; k++) if (buf[from + k] !== name[k]) return false;
+    return true;
+  }
+
+  /** After the value at `at` of key `buf[ks, ke)` in a deciding object of `kind`; sets `bit` for a deciding key. */
+  private member(kind: number, ks: number, ke: number, at: number): number {
+    const buf = this.buf;
+    const out = this.out;
+    const b = buf[at];
+    switch (kind) {
+      case TOP:
+        if (this.is(ks, ke, K.customId)) {
+          this.bit = 1;
+          const after = this.plain(at);
+          if (after !== BAIL) [out.idStart, out.idEnd] = [at + 1, after - 1];
+          return after;
+        }
+        if (this.is(ks, ke, K.response)) return this.as(2, b === 0x7b ? this.object(at, RESPONSE) : BAIL);
+        if (this.is(ks, ke, K.error)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+        break;
+      case RESPONSE:
+        if (this.is(ks, ke, K.statusCode)) {
+          this.bit = 1;
+          const after = this.count(at);
+          if (after === BAIL || this.num < 200 || this.num > 299) return BAIL;
+          out.status = this.num;
+          return after;
+        }
+        if (this.is(ks, ke, K.requestId)) {
+          this.bit = 2;
+          if (b !== QUOTE) return this.value(at); // not a string: null
+          const after = this.plain(at);
+          if (after !== BAIL) [out.requestStart, out.requestEnd] = [at + 1, after - 1];
+          return after;
+        }
+        if (this.is(ks, ke, K.body)) return this.as(4, b === 0x7b ? this.object(at, BODY) : BAIL);
+        break;
+      case BODY:
+        if (this.is(ks, ke, K.choices)) return this.as(1, b === 0x5b ? this.array(at, true) : BAIL);
+        // Usage that is not an object: no counts.
+        if (this.is(ks, ke, K.usage)) return this.as(2, b === 0x7b ? this.object(at, USAGE) : this.value(at));
+        break;
+      case CHOICE:
+        if (this.is(ks, ke, K.message)) return this.as(1, b === 0x7b ? this.object(at, MESSAGE) : BAIL);
+        if (this.is(ks, ke, K.finishReason)) {
+          this.bit = 2;
+          if (b !== QUOTE) return this.value(at); // null or not a string: null
+          const after = this.plain(at);
+          if (after !== BAIL) [out.finishStart, out.finishEnd] = [at + 1, after - 1];
+          return after;
+        }
+        if (this.is(ks, ke, K.logprobs)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+        break;
+      case MESSAGE:
+        if (this.is(ks, ke, K.content)) {
+          this.bit = 1;
+          if (this.isNull(at)) return at + 4;
+          if (b !== QUOTE) return BAIL;
+          const after = this.string(at);
+          out.contentStart = at + 1;
+          out.contentEnd = after - 1;
+          out.contentEscaped = this.escaped;
+          return after;
+        }
+        break;
+      case USAGE: {
+        const prompt = this.is(ks, ke, K.promptTokens);
+        if (!prompt && !this.is(ks, ke, K.completionTokens)) break;
+        this.bit = prompt ? 1 : 2;
+        const after = this.count(at);
+        if (after === BAIL) return BAIL;
+        if (prompt) out.promptTokens = this.num;
+        else out.completionTokens = this.num;
+        return after;
+      }
+    }
+    return this.value(at);
+  }
+
+  /** After the string without escapes at `at`, or BAIL (also for another value, or a string with escapes). */
+  private plain(at: number): number {
+    if (this.buf[at] !== QUOTE) return BAIL;
+    const after = this.string(at);
+    return this.escaped ? BAIL : after;
+  }
+
+  /** `after`, with `bit` set to a deciding key's bit once its value (maybe an object with keys of its own) is read. */
+  private as(bit: number, after: number): number {
+    this.bit = bit;
+    return after;
+  }
+
+  /** After a small non-negative integer (or null: -1) at `i`, its value in `num`; anything else gives up. */
+  private count(i: number): number {
+    if (this.isNull(i)) {
+      this.num = -1;
+      return i + 4;
+    }
+    const after = this.number(i);
+    if (after === BAIL || after - i > 9) return BAIL;
+    let n = 0;
+    for (let k = i; k < after; k++) {
+      const d = this.buf[k]! - 0x30;
+      if (d < 0 || d > 9) return BAIL;
+      n = n * 10 + d;
+    }
+    this.num = n;
+    return after;
+  }
+}
+
+const scan = new Scan();
+
+/** Index after the digits from `k` (before `end`). */
+function digitsEnd(buf: Buffer, k: number, end: number): number {
+  while (k < end && isDigit(buf[k])) k++;
+  return k;
+}
+
+function isDigit(b: number | undefined): boolean {
+  return b !== undefined && b >= 0x30 && b <= 0x39;
+}
+
+function isHex(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+}

@@ -1,0 +1,171 @@
+// Verdicts of result lines kept off the JS heap (typed arrays and byte pages), turned into results when taken.
+import type { BatchResult } from './result-line.js';
+import type { LineVerdict } from './result-verdict.js';
+
+/** Longest answer kept inline; a longer one is read from its line when taken. */
+const MAX_CONTENT = 2048;
+/** Longest custom_id, request id or finish reason kept inline. */
+const MAX_ID = 250;
+/** Largest token count kept inline (3 bytes; 0xffffff is null). */
+const MAX_TOKENS = 0xfffffe;
+/** Bytes of custom_ids, request ids and answers a store holds at most (the rest are read from their lines). */
+const MAX_BYTES = 96 << 20;
+/** The bytes are kept in pages of this size (never copied to grow); a verdict's bytes sit in one page. */
+const PAGE = 1 << 20;
+/** A length byte: the part is null. */
+const NONE8 = 0xff;
+/** The finish reason length byte: `stop`, not kept as bytes. */
+const STOP = 0xfe;
+const NONE16 = 0xffff;
+const NONE24 = 0xffffff;
+const ESCAPED = 1;
+const ASCII = 2;
+
+/** Bytes before a verdict's text: status − 200, lengths of id, request id and finish reason (u8), answer (u16), flags, tokens (u24 ×2). */
+const HEAD = 13;
+
+/**
+ * Successful results of one index, each as the few bytes the join uses (custom_id, request id, finish reason,
+ * answer) after a 13-byte head of numbers, packed in pages: no object on the heap until `result()`, and a verdict
+ * is one place in memory (taking results in another order than the lines came costs a cache miss, not ten).
+ * `keep` refuses a verdict that would pass the byte budget (the caller keeps its line's position instead).
+ */
+export class VerdictStore {
+  private readonly pages: Buffer[] = [];
+  /** Bytes used in the last page. */
+  private used = PAGE;
+
+  constructor(private readonly maxBytes = MAX_BYTES) {}
+
+  /**
+   * Keep the verdict of the line in `buf`: its slot (where it is: page number × PAGE + offset), or -1 when it does not
+   * fit (then read the line).
+   */
+  keep(buf: Buffer, v: Readonly<LineVerdict>): number {
+    const idLength = v.idEnd - v.idStart;
+    const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
+    const stop = v.finishEnd - v.finishStart === 4 && buf[v.finishStart] === 0x73 && buf.toString('latin1', v.finishStart, v.finishEnd) === 'stop';
+    const finishLength = v.finishStart === -1 || stop ? 0 : v.finishEnd - v.finishStart;
+    const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
+    const bytes = HEAD + idLength + requestLength + finishLength + contentLength;
+    if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT || v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS) return -1;
+    if (this.used + bytes > PAGE) {
+      if ((this.pages.length + 1) * PAGE > this.maxBytes) return -1;
+      this.pages.push(Buffer.allocUnsafe(PAGE));
+      this.used = 0;
+    }
+    const page = this.pages[this.pages.length - 1]!;
+    const at = this.used;
+    page[at] = v.status - 200;
+    page[at + 1] = idLength;
+    page[at + 2] = v.requestStart === -1 ? NONE8 : requestLength;
+    page[at + 3] = v.finishStart === -1 ? NONE8 : stop ? STOP : finishLength;
+    page.writeUInt16LE(v.contentStart === -1 ? NONE16 : contentLength, at + 4);
+    page.writeUIntLE(v.promptTokens === -1 ? NONE24 : v.promptTokens, at + 7, 3);
+    page.writeUIntLE(v.completionTokens === -1 ? NONE24 : v.completionTokens, at + 10, 3);
+    this.used += HEAD;
+    let high = this.put(page, buf, v.idStart, idLength);
+    if (v.requestStart !== -1) high |= this.put(page, buf, v.requestStart, requestLength);
+    if (v.finishStart !== -1 && !stop) high |= this.put(page, buf, v.finishStart, finishLength);
+    if (v.contentStart !== -1) high |= this.put(page, buf, v.contentStart, contentLength);
+    page[at + 6] = (v.contentEscaped ? ESCAPED : 0) | (high < 0x80 ? ASCII : 0);
+    return (this.pages.length - 1) * PAGE + at;
+  }
+
+  /** Whether `slot` is the result of `customId` (compared byte by byte, no string made for an ASCII id). */
+  isFor(slot: number, customId: string): boolean {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    const length = page[at + 1]!;
+    if ((page[at + 6]! & ASCII) === 0) return this.customId(slot) === customId;
+    if (length !== customId.length) return false;
+    const from = at + HEAD;
+    for (let k = 0; k < length; k++) if (page[from + k] !== customId.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** The custom_id of `slot`. */
+  customId(slot: number): string {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    return text(page, at + HEAD, page[at + 1]!, page[at + 6]!);
+  }
+
+  /** The prompt and completion tokens of `slot` (0 when there are none). */
+  tokens(slot: number): { prompt: number; completion: number } {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    const prompt = page.readUIntLE(at + 7, 3);
+    const completion = page.readUIntLE(at + 10, 3);
+    return { prompt: prompt === NONE24 ? 0 : prompt, completion: completion === NONE24 ? 0 : completion };
+  }
+
+  /**
+   * The result of `slot`, as `parseResultLine` makes it from the line, except `body`: not kept (undefined), since the
+   * join reads it only for `keepRaw` (and then no verdicts are kept).
+   */
+  result(slot: number, customId: string): BatchResult {
+    const page = this.pages[Math.floor(slot / PAGE)]!;
+    const at = slot % PAGE;
+    const flags = page[at + 6]!;
+    const requestLength = page[at + 2]!;
+    const finishLength = page[at + 3]!;
+    const contentLength = page.readUInt16LE(at + 4);
+    const prompt = page.readUIntLE(at + 7, 3);
+    const completion = page.readUIntLE(at + 10, 3);
+    let from = at + HEAD + page[at + 1]!;
+    let requestId: string | null = null;
+    if (requestLength !== NONE8) {
+      requestId = text(page, from, requestLength, flags);
+      from += requestLength;
+    }
+    let finishReason: string | null = null;
+    if (finishLength === STOP) finishReason = 'stop';
+    else if (finishLength !== NONE8) {
+      finishReason = finishText(page, from, finishLength) ?? text(page, from, finishLength, flags);
+      from += finishLength;
+    }
+    let response: string | null = null;
+    if (contentLength !== NONE16) {
+      response = text(page, from, contentLength, flags);
+      if ((flags & ESCAPED) !== 0) response = JSON.parse(`"${response}"`) as string;
+    }
+    return {
+      customId,
+      ok: true,
+      statusCode: 200 + page[at]!,
+      requestId,
+      response,
+      finishReason,
+      promptTokens: prompt === NONE24 ? null : prompt,
+      completionTokens: completion === NONE24 ? null : completion,
+      logprobs: null,
+      error: null,
+      body: undefined,
+    };
+  }
+
+  /** Copy `length` bytes of `buf` to the end of `page` (a loop: Buffer.copy costs more for a few bytes); their OR. */
+  private put(page: Buffer, buf: Buffer, from: number, length: number): number {
+    let high = 0;
+    const to = this.used;
+    for (let k = 0; k < length; k++) {
+      const b = buf[from + k]!;
+      page[to + k] = b;
+      high |= b;
+    }
+    this.used += length;
+    return high;
+  }
+}
+
+/** Bytes of a verdict as text (Latin-1 is UTF-8 when every byte is ASCII, and cheaper to decode). */
+function text(page: Buffer, from: number, length: number, flags: number): string {
+  return page.toString((flags & ASCII) !== 0 ? 'latin1' : 'utf8', from, from + length);
+}
+
+/** The other usual finish reason without a new string each time; null for any other. */
+function finishText(page: Buffer, from: number, length: number): string | null {
+  if (length === 6 && page[from] === 0x6c && page.toString('latin1', from, from + 6) === 'length') return 'length';
+  return null;
+}

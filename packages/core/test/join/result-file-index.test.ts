@@ -1,0 +1,47 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { JoinIssue } from '../../src/join/join-issue.js';
+import { indexResultFiles } from '../../src/join/result-file-index.js';
+import { httpErrorLine, okLine } from './fixtures.js';
+
+describe('indexResultFiles', () => {
+  it('takes the same results lean (verdicts, no body) as from the lines: escapes, failures, duplicates, long answers, leftovers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
+    const a = join(dir, 'out.jsonl');
+    const b = join(dir, 'err.jsonl');
+    const lines = [
+      okLine('r1', 'Positive.'),
+      okLine('r2', 'say "hi"\n\tthere é 😀'),
+      JSON.stringify(okLine('r3', 'spaced')).replace(/":/g, '" : '),
+      okLine('r4', 'x'.repeat(6000)),
+      okLine('r5', 'yes', { logprobs: { content: [{ token: 'yes', logprob: -0.1, top_logprobs: [] }] } }),
+      httpErrorLine('r6', 500),
+      okLine('r6', 'late success'),
+      okLine('r7', 'first'),
+      okLine('r7', 'second'),
+      { ...okLine('r8', 'with error'), error: { code: 'x', message: 'boom' } },
+      okLine('stray', 'nobody asked'),
+      ...Array.from({ length: 1500 }, (_, i) => okLine(`n${i}`, `answer ${i}`)),
+    ];
+    await writeFile(a, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\r\n') + '\n');
+    await writeFile(b, [httpErrorLine('r9', 429)].map((l) => JSON.stringify(l)).join('\n'));
+    const ids = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9', 'missing', 'r1', ...Array.from({ length: 1500 }, (_, i) => `n${1499 - i}`)];
+    const runs = [];
+    for (const lean of [false, true]) {
+      const issues: JoinIssue[] = [];
+      const lookup = await indexResultFiles([a, b], { lean, onIssue: (i) => issues.push(i) });
+      lookup.prefetch?.(ids.slice(0, 12));
+      const taken = ids.map((id) => {
+        const result = lookup.take(id);
+        return result && { ...result, body: undefined };
+      });
+      runs.push({ taken, issues, leftovers: [...lookup.leftovers()], size: lookup.size });
+      await lookup.close();
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[0]!.taken.slice(0, 9).map((r) => r?.ok)).toEqual([true, true, true, true, true, true, true, false, false]);
+    expect(runs[0]!.leftovers).toEqual([{ customId: 'stray', file: a, line: 11 }]);
+  });
+});

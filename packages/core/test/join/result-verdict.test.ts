@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { parseResultLine, type BatchResult } from '../../src/join/result-line.js';
+import { emptyVerdict, readVerdict } from '../../src/join/result-verdict.js';
+import { VerdictStore } from '../../src/join/verdict-store.js';
+
+/** An object written with its keys as given (raw JSON key text: escapes, repeats and order are kept). */
+class Pairs {
+  constructor(public entries: Array<[string, unknown]>) {}
+}
+
+const obj = (o: Record<string, unknown>): Pairs => new Pairs(Object.entries(o).map(([k, v]) => [JSON.stringify(k), v]));
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+}
+
+function write(v: unknown, r: () => number): string {
+  const ws = (): string => (r() < 0.08 ? [' ', '\t', '  ', '\r'][Math.floor(r() * 4)]! : '');
+  if (v instanceof Pairs) return `{${ws()}${v.entries.map(([k, x]) => `${k}${ws()}:${ws()}${write(x, r)}`).join(`${ws()},${ws()}`)}${ws()}}`;
+  if (Array.isArray(v)) return `[${ws()}${v.map((x) => write(x, r)).join(`,${ws()}`)}${ws()}]`;
+  if (typeof v === 'object' && v !== null && 'raw' in v) return (v as { raw: string }).raw;
+  return JSON.stringify(v);
+}
+
+const raw = (text: string): { raw: string } => ({ raw: text });
+const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+const CONTENTS: unknown[] = ['Positive.', '"neutral"', 'a\nb', 'é ü 日本 😀', '', 'back\\slash', raw('"\\u00e9\\ud83d\\ude00"'), raw('"tab\\tand\\/slash"'), null, 7, [{ type: 'text', text: 'hi' }], 'x'.repeat(3000)];
+const STATUSES: unknown[] = [200, 200, 201, 299, 300, 404, 500, '200', raw('200.0'), raw('2e2'), raw('0200'), null];
+const TOKENS: unknown[] = [48, 0, null, 1.5, -1, '3', raw('1e2'), 123456789, 1234567890];
+
+/** A result line of the usual shape with one random change (or none), as text. */
+function variant(r: () => number): string {
+  const usage = obj({ prompt_tokens: 48, total_tokens: 50, completion_tokens: 2, prompt_tokens_details: null });
+  const message = obj({ role: 'assistant', content: 'Positive.', tool_calls: [] });
+  const choice = obj({ index: 0, message, logprobs: null, finish_reason: 'stop', stop_reason: null });
+  const choices: unknown[] = [choice];
+  const body = obj({ id: 'chatcmpl-1', object: 'chat.completion', created: 1737472126, model: 'm', choices, usage, prompt_logprobs: null });
+  const response = obj({ status_code: 200, request_id: 'req_1', body });
+  const top = obj({ id: 'batch_req_1', custom_id: 'rec-1', response, error: null });
+  const all = [top, response, body, choice, message, usage];
+  const set = (p: Pairs, k: string, v: unknown): void => {
+    const e = p.entries.find(([key]) => key === JSON.stringify(k));
+    if (e) e[1] = v;
+    else p.entries.push([JSON.stringify(k), v]);
+  };
+  const changes = 1 + Math.floor(r() * 2);
+  for (let c = 0; c < changes; c++) {
+    switch (Math.floor(r() * 22)) {
+      case 0: for (const p of all) p.entries.sort(() => r() - 0.5); break;
+      case 1: set(message, 'content', pick(r, CONTENTS)); break;
+      case 2: set(response, 'status_code', pick(r, STATUSES)); break;
+      case 3: set(usage, pick(r, ['prompt_tokens', 'completion_tokens']), pick(r, TOKENS)); break;
+      case 4: set(body, 'usage', pick(r, [null, [], 'x', obj({}), obj({ prompt_tokens: 3 })])); break;
+      case 5: set(top, 'error', pick(r, [null, obj({ code: 'x', message: 'boom' }), 'oops', 0])); break;
+      case 6: set(top, 'response', pick(r, [null, 'x', []])); break;
+      case 7: set(top, 'custom_id', pick(r, [12, 'rec-1', raw('"rec\\u002d1"'), '', 'ré-1', raw('"a\\"b"'), null])); break;
+      case 8: choices.push(pick(r, [choice, obj({ index: 1, message: obj({ content: 'other' }) }), null])); break;
+      case 9: choices.length = 0; break;
+      case 10: set(choice, 'message', pick(r, [null, 'x', obj({ role: 'assistant' })])); break;
+      case 11: set(choice, 'finish_reason', pick(r, [null, 'length', 3, raw('"st\\u006fp"'), 'tool_calls'])); break;
+      case 12: set(choice, 'logprobs', pick(r, [obj({ content: [{ token: 'P', logprob: -0.1, top_logprobs: [] }] }), obj({ content: null }), 'x'])); break;
+      case 13: set(response, 'request_id', pick(r, [null, 5, raw('"re\\"q"'), 'req-2'])); break;
+      case 14: { const p = pick(r, all); if (p.entries.length > 0) p.entries.push([...pick(r, p.entries)]); break; }
+      case 15: { const e = pick(r, pick(r, all).entries); if (e && e[0].length > 2) e[0] = `"\\u${e[0].charCodeAt(1).toString(16).padStart(4, '0')}${e[0].slice(2)}`; break; }
+      case 16: { const p = pick(r, all); const i = Math.floor(r() * p.entries.length); p.entries.splice(i, 1); break; }
+      case 17: set(body, 'extra', obj({ deep: [[[obj({ a: [1, 'two', true, false, null, -0.5e-3] })]]] })); break;
+      case 18: set(top, 'body', pick(r, [obj({ choices: [] }), 'x'])); break;
+      case 19: set(body, 'choices', pick(r, [obj({}), 'x', null])); break;
+      case 20: set(message, '__proto__', obj({ content: 'x' })); break;
+      default: break;
+    }
+  }
+  return write(top, r);
+}
+
+/** A way to break a line's text. */
+function broken(text: string, r: () => number): string {
+  const at = Math.floor(r() * text.length);
+  switch (Math.floor(r() * 7)) {
+    case 0: return text.slice(0, at);
+    case 1: return `${text.slice(0, at)}${pick(r, ['"', ',', '}', ']', '\\', '\u0001', 'x', ':'])}${text.slice(at)}`;
+    case 2: return `${text},`;
+    case 3: return `${text}}`;
+    case 4: return text.replace('"stop"', '"st\\xop"');
+    case 5: return text.replace('Positive.', 'Posi\ttive.');
+    default: return text.slice(0, at) + text.slice(at + 1);
+  }
+}
+
+/** The full parse's verdict, or 'throws'. */
+function slow(text: string): BatchResult | 'throws' {
+  try {
+    return parseResultLine(text);
+  } catch {
+    return 'throws';
+  }
+}
+
+/** The fast verdict, or null when it leaves the line to the full parse. */
+function fast(text: string): BatchResult | null {
+  const buf = Buffer.from(text);
+  const v = emptyVerdict();
+  if (!readVerdict(buf, 0, buf.length, v)) return null;
+  const store = new VerdictStore();
+  const slot = store.keep(buf, v);
+  if (slot === -1) return null;
+  const customId = store.customId(slot);
+  expect(store.isFor(slot, customId)).toBe(true);
+  expect(store.isFor(slot, `${customId}x`)).toBe(false);
+  return store.result(slot, customId);
+}
+
+function expectAgrees(text: string): boolean {
+  const quick = fast(text);
+  if (quick === null) return false;
+  const full = slow(text);
+  expect(full, text).not.toBe('throws');
+  const { body: _body, ...rest } = full as BatchResult;
+  expect({ ...quick, body: undefined }, text).toEqual({ ...rest, body: undefined });
+  return true;
+}
+
+describe('readVerdict', () => {
+  it('reads the usual successful line as parseResultLine does', () => {
+    const line = JSON.stringify({ id: 'b1', custom_id: 'rec-1', response: { status_code: 200, request_id: 'req_1', body: { choices: [{ index: 0, message: { role: 'assistant', content: '"neutral"' }, logprobs: null, finish_reason: 'stop' }], usage: { prompt_tokens: 48, completion_tokens: 2 } } }, error: null });
+    expect(expectAgrees(line)).toBe(true);
+    expect(fast(line)).toMatchObject({ customId: 'rec-1', ok: true, statusCode: 200, requestId: 'req_1', response: '"neutral"', finishReason: 'stop', promptTokens: 48, completionTokens: 2, logprobs: null, error: null });
+  });
+
+  it('agrees with parseResultLine on thousands of generated variants (orders, escapes, repeats, odd types)', () => {
+    const r = rng(7);
+    let accepted = 0;
+    for (let n = 0; n < 6000; n++) if (expectAgrees(variant(r))) accepted++;
+    // The usual shapes take the fast path; the rest fell back (and agreement there is the full parse itself).
+    expect(accepted).toBeGreaterThan(1500);
+  });
+
+  it('leaves malformed lines to the full parse (which rejects them)', () => {
+    const r = rng(11);
+    for (let n = 0; n < 4000; n++) {
+      const text = broken(variant(r), r);
+      if (fast(text) !== null) expect(slow(text), text).not.toBe('throws');
+      expectAgrees(text);
+    }
+  });
+
+  it('leaves lines with escaped or repeated deciding keys, failures and logprobs to the full parse', () => {
+    const base = (over: string) => `{"custom_id":"a",${over}}`;
+    const body = '"body":{"choices":[{"message":{"content":"x"},"finish_reason":"stop"}]}';
+    expect(fast(base(`"response":{"status_code":200,${body}}`))).not.toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body}},"custom_\\u0069d":"b"`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body}},"custom_id":"b"`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":500,${body}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body}},"error":{"message":"x"}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,"body":{"choices":[{"message":{"content":"x"},"logprobs":{"content":[]}}]}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,"body":{"choices":[{"message":{"content":"x","content":"y"}}]}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body}},"response":{"status_code":500,"body":{}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,"status_code":500,${body}}`))).toBeNull();
+    expect(fast(base(`"response":{"status_code":200,${body},"body":{"choices":[]}}`))).toBeNull();
+  });
+
+  it('reads a line in a larger buffer only up to its end', () => {
+    const line = JSON.stringify({ custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x' } }], usage: { prompt_tokens: 12 } } } });
+    for (const tail of ['\n{"next":1}', '\r\n', ' ', '3}']) {
+      const buf = Buffer.from(`${line}${tail}`);
+      expect(readVerdict(buf, 0, line.length, emptyVerdict()), tail).toBe(true);
+    }
+    const cut = Buffer.from(`${line.slice(0, -2)}12}}`);
+    expect(readVerdict(cut, 0, line.length - 2, emptyVerdict())).toBe(false);
+  });
+
+  it('keeps long answers out of the store (their lines are read when taken)', () => {
+    const text = JSON.stringify({ custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x'.repeat(5000) } }] } } });
+    const buf = Buffer.from(text);
+    const v = emptyVerdict();
+    expect(readVerdict(buf, 0, buf.length, v)).toBe(true);
+    expect(new VerdictStore().keep(buf, v)).toBe(-1);
+  });
+});

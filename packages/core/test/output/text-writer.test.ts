@@ -1,0 +1,39 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { textWriter } from '../../src/output/text-writer.js';
+
+describe('textWriter', () => {
+  it('writes many small texts and some larger than a block, in order, reusing its blocks for its own file', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'kbatch-text-')), 'out.txt');
+    const out = textWriter(createWriteStream(file), { end: true, reuse: true });
+    let expected = '';
+    for (let batch = 0; batch < 20; batch++) {
+      for (let i = 0; i < 5000; i++) {
+        const text = i === 2500 ? `${'é'.repeat(400_000)}\n` : `row ${batch}-${i} ünï 😀\n`;
+        out.put(text);
+        expected += text;
+      }
+      await out.flush();
+    }
+    await out.end();
+    expect(await readFile(file, 'utf8')).toBe(expected);
+  });
+
+  it("throws the sink's error at the next flush, and leaves a sink it does not own open", async () => {
+    const failing = new Writable({ write: (_chunk, _enc, callback) => callback(new Error('disk full')) });
+    const out = textWriter(failing, { end: false, reuse: false });
+    out.put('a\n');
+    await out.flush().catch(() => {});
+    await new Promise((r) => setImmediate(r));
+    await expect(out.flush()).rejects.toThrow('disk full');
+    const kept = new Writable({ write: (_chunk, _enc, callback) => callback() });
+    const quiet = textWriter(kept, { end: false, reuse: false });
+    quiet.put('x');
+    await quiet.end();
+    expect(kept.writableEnded).toBe(false);
+  });
+});

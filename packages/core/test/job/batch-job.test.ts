@@ -228,7 +228,8 @@ describe('runBatchJob', () => {
   });
 
   it('leaves a resumable job when aborted, and cancels with cancelOnInterrupt', async () => {
-    const slow = await startEmulator({ timeScale: 0.01, seed: 3, validationMs: 10, lineMs: 20, finalizingMs: 10 });
+    // Each batch runs about a second (20 lines × 50 ms), so under load the aborts still land before it completes.
+    const slow = await startEmulator({ timeScale: 0.01, seed: 3, validationMs: 10, lineMs: 5_000, finalizingMs: 10 });
     try {
       const { dir, root } = await writeChunks(2, 20);
       const jobDir = join(root, 'job');

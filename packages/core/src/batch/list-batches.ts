@@ -7,6 +7,11 @@ export interface ListedBatchesOptions {
   signal?: AbortSignal;
   /** Page size (1–100). */
   pageSize?: number;
+  /**
+   * The batches parsed by earlier listings (kept up to date here): an item whose status, counts and file ids are
+   * unchanged is not parsed again (most polls of a running batch bring no news).
+   */
+  parsed?: Map<string, { key: string; batch: KBatch }>;
 }
 
 /**
@@ -30,8 +35,22 @@ export async function listedBatches(
   for (const item of page.data) {
     const id = (item as { id?: unknown } | null)?.id;
     if (typeof id !== 'string' || !ids.has(id) || found.has(id)) continue;
+    const key = newsKey(item as Record<string, unknown>);
+    const known = options.parsed?.get(id);
+    if (known && known.key === key) {
+      found.set(id, known.batch);
+      continue;
+    }
     const parsed = BatchSchema.safeParse(item);
-    if (parsed.success && parsed.data.id === id) found.set(id, parsed.data);
+    if (!parsed.success || parsed.data.id !== id) continue;
+    found.set(id, parsed.data);
+    options.parsed?.set(id, { key, batch: parsed.data });
   }
   return found;
+}
+
+/** What a poll acts on, read raw: status, request counts and result file ids (anything else a poll never reads). */
+function newsKey(item: Record<string, unknown>): string {
+  const c = item['request_counts'] as Record<string, unknown> | null | undefined;
+  return JSON.stringify([item['status'], c?.['total'], c?.['completed'], c?.['failed'], item['output_file_id'], item['error_file_id']]);
 }

@@ -34,6 +34,8 @@ interface Poller {
   countsSavedAt: number;
   /** False once the server refused a batch listing: every part is then fetched on its own. */
   listing: boolean;
+  /** Listed batches as last parsed (see {@link listedBatches}). */
+  parsed: Map<string, { key: string; batch: KBatch }>;
 }
 
 /** Progress counts alone are saved at most this often for the whole job (a status change is saved at once). */
@@ -48,7 +50,7 @@ const LIST_SLACK = 20;
  */
 export async function waitForParts(ctx: JobContext, timeoutMs?: number, started = Date.now()): Promise<void> {
   const { store, signal } = ctx;
-  const poller: Poller = { schedules: new Map(), initialMs: Math.min(1_000, ctx.opts.pollIntervalMs), countsSavedAt: 0, listing: true };
+  const poller: Poller = { schedules: new Map(), initialMs: Math.min(1_000, ctx.opts.pollIntervalMs), countsSavedAt: 0, listing: true, parsed: new Map() };
   let lastProgress = '';
   const reportProgress = () => {
     const parts = partProgress(store.manifest);
@@ -138,7 +140,7 @@ async function listInFlight(ctx: JobContext, poller: Poller, parts: JobPart[]): 
   if (!poller.listing || typeof ctx.client.batches.list !== 'function') return new Map();
   try {
     const ids = new Set(parts.map((p) => p.batchId!));
-    return await listedBatches(ctx.client.batches, ids, { pageSize: Math.min(100, ids.size + LIST_SLACK), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    return await listedBatches(ctx.client.batches, ids, { pageSize: Math.min(100, ids.size + LIST_SLACK), parsed: poller.parsed, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted) throw error;
     // A server without a usable listing: poll part by part from now on (a passing failure: this once).

@@ -30,11 +30,13 @@ export class ResultTally {
   add(line: Buffer, lineNo: number, rel: string): void {
     // A line of whitespace only (tabs, Unicode spaces) is no result, as when result files were read as text.
     if (line[0] !== 0x7b && line.toString('utf8').trim() === '') return;
-    const head = quickSuccess(line, this.collectIds || this.verdict !== undefined);
+    // A judge reads the whole line: decoded once, for both.
+    const latin1 = this.verdict ? line.toString('latin1') : undefined;
+    const head = latin1 !== undefined ? wantedHead(successHead(latin1), true) : quickSuccess(line, this.collectIds);
     if (head !== undefined) {
       this.succeeded++;
       if (this.collectIds) this.resolved.add(line.toString('utf8', head.idStart, head.idEnd));
-      this.verdict?.add(line, { file: rel, line: lineNo }, [head.idStart, head.idEnd]);
+      this.verdict?.add(line, { file: rel, line: lineNo, latin1 }, [head.idStart, head.idEnd]);
       return;
     }
     let value: BatchResultLine;
@@ -95,10 +97,12 @@ function quickSuccess(line: Buffer, wantId: boolean): { idStart: number; idEnd: 
   const n = line.length;
   if (n < 40 || line[0] !== 0x7b || line.compare(TAIL_BYTES, 0, TAIL_BYTES.length, n - TAIL_BYTES.length, n) !== 0) return undefined;
   // Only the head is read (members before `response` that run past it send the line to the full parse).
-  const head = successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true);
-  // An id written after `response` is not read here: the full parse finds it (else the result would look missing).
-  if (head === undefined || (wantId && head.idStart === -1)) return undefined;
-  return head;
+  return wantedHead(successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true), wantId);
+}
+
+// An id written after `response` is not read here: the full parse finds it (else the result would look missing).
+function wantedHead<H extends { idStart: number }>(head: H | undefined, wantId: boolean): H | undefined {
+  return head === undefined || (wantId && head.idStart === -1) ? undefined : head;
 }
 
 /**

@@ -8,7 +8,14 @@ import type { JobPart, PartVerdict } from '../state/manifest.js';
  * The run's judgement of one result line `buf[start, end)`: its failure cause (null: a success the labels/schema
  * accept) and whether a retry round would send it again. May throw for a line it cannot read.
  */
-export type ResultJudge = (buf: Buffer, start: number, end: number, where: { file: string; line: number }) => { cause: { cause: string; retry: boolean } | null };
+export type ResultJudge = (buf: Buffer, start: number, end: number, where: JudgedLine) => { cause: { cause: string; retry: boolean } | null };
+
+/** Where a judged line is, and (when the caller decoded it so) its bytes as latin1. */
+export interface JudgedLine {
+  file: string;
+  line: number;
+  latin1?: string | undefined;
+}
 
 /**
  * An order-independent digest of custom_ids (two 32-bit hash lanes, each summed): equal for the same ids in any
@@ -61,7 +68,7 @@ export class VerdictTally {
   constructor(readonly judge: ResultJudge) {}
 
   /** Judge one line; `id` is its custom_id's bytes `[start, end)` in `line`, or its text, or undefined when unknown. */
-  add(line: Buffer, where: { file: string; line: number }, id: readonly [number, number] | string | undefined): void {
+  add(line: Buffer, where: JudgedLine, id: readonly [number, number] | string | undefined): void {
     if (!this.readable) return;
     if (id === undefined) {
       this.readable = false;

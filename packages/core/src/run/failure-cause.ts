@@ -70,7 +70,7 @@ const JUDGED_ANSWERS = 1_000;
  * judged once, up to JUDGED_ANSWERS of them. Also gives the download tally its verdict (see ResultTally).
  * @returns the cause, and the parsed line when it had to be parsed
  */
-export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: number, where: { file: string; line: number }) => { cause: FailureCause | null; parsed?: BatchResult } {
+export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: number, where: { file: string; line: number; latin1?: string | undefined }) => { cause: FailureCause | null; parsed?: BatchResult } {
   const judged = new Map<string, FailureCause | null>();
   const judge = (answer: string): FailureCause | null => {
     if (judged.has(answer)) return judged.get(answer)!;
@@ -79,7 +79,7 @@ export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: num
     return cause;
   };
   return (buf, start, end, where) => {
-    const answer = quickAnswer(buf, start, end);
+    const answer = quickAnswer(buf, start, end, where.latin1);
     if (answer !== undefined) return { cause: judge(answer) };
     const parsed = parseResultLine(buf.toString('utf8', start, end), where);
     return { cause: resultCause(parsed, plan), parsed };

@@ -15,11 +15,12 @@ const DECIDING_LENGTHS = new Set([...DECIDING].map((k) => k.length));
  * has a `message.content` string without escapes and null or absent logprobs, with only plain members before
  * those keys. Undefined for any other line: then the caller parses it (the answer is the same either way).
  * Scans the line once, char by char (long `indexOf` searches cost more than a JSON.parse).
+ * @param latin1 - the line's bytes `[start, end)` as latin1, when the caller has them
  */
-export function quickAnswer(buf: Buffer, start: number, end: number): string | undefined {
+export function quickAnswer(buf: Buffer, start: number, end: number, latin1?: string): string | undefined {
   if (end - start < 40 || buf[start] !== 0x7b) return undefined;
-  // One char a byte: indexes are byte offsets.
-  const text = buf.toString('latin1', start, end);
+  // One char a byte: indexes are byte offsets (a caller that decoded the line so already passes it).
+  const text = latin1 ?? buf.toString('latin1', start, end);
   const head = successHead(text);
   if (head === undefined || text.charCodeAt(head.statusEnd) !== 0x2c) return undefined;
   // A line without any backslash (most are) has no escapes: its strings end at the next quote.

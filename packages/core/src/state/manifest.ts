@@ -47,6 +47,8 @@ export const JobPartSchema = z.object({
   sha256: z.string(),
   requests: z.number(),
   bytes: z.number(),
+  /** The chunk file's mtime when its sha256 was taken: while size and mtime match, an upload need not hash it again. */
+  mtimeMs: z.number().optional(),
   uploadStartedAt: z.string().optional(),
   uploadAttempts: z.number().default(0),
   fileId: z.string().optional(),

@@ -12,7 +12,7 @@ describe('waitForParts', () => {
   let emu: Emulator;
   beforeAll(async () => {
     // Slow enough lines that several batches stay in flight for many poll rounds.
-    emu = await startEmulator({ seed: 1, validationMs: 10, lineMs: 20, finalizingMs: 10 });
+    emu = await startEmulator({ seed: 1, validationMs: 10, lineMs: 30, finalizingMs: 10 });
   });
   afterAll(async () => {
     await emu.close();
@@ -21,10 +21,10 @@ describe('waitForParts', () => {
   const requests = (key: string): number => emu.stats().requests[key] ?? 0;
 
   it('polls several batches in flight with one listing per round, and fetches each finished batch on its own', async () => {
-    const { dir, root } = await writeChunks(4, 10);
+    const { dir, root } = await writeChunks(4, 20);
     const [lists, gets] = [requests(LIST), requests(GET)];
     const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), concurrency: 4, pollIntervalMs: 20, retryBaseMs: 10 });
-    expect(summary).toMatchObject({ state: 'completed', requests: 40, succeeded: 40, failed: 0 });
+    expect(summary).toMatchObject({ state: 'completed', requests: 80, succeeded: 80, failed: 0 });
     const listed = requests(LIST) - lists;
     const fetched = requests(GET) - gets;
     expect(listed).toBeGreaterThan(5);

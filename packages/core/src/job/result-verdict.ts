@@ -108,6 +108,14 @@ export async function partVerdict(jobDir: string, part: JobPart, tally: VerdictT
 
 const ID_HEAD = Buffer.from('{"custom_id":"');
 
+/** Index of the quote closing the custom_id of a request line `buf[start, end)` that starts with it unescaped, else -1. */
+function idEnd(buf: Buffer, start: number, end: number): number {
+  const from = start + ID_HEAD.length;
+  if (end - start <= ID_HEAD.length || buf.compare(ID_HEAD, 0, ID_HEAD.length, start, from) !== 0) return -1;
+  const close = buf.indexOf(0x22, from);
+  return close === -1 || close >= end || buf.subarray(from, close).includes(0x5c) ? -1 : close;
+}
+
 /**
  * The failures a retry cannot change, per cause, of a part whose recorded verdict shows every one of its requests
  * with exactly one result line that no retry round would send again; null when that is not shown (no verdict, a
@@ -128,12 +136,9 @@ export async function settledPart(jobDir: string, part: JobPart): Promise<Record
   let readable = true;
   // Request lines are written `{"custom_id":"…",…`: the id is read from the bytes (one with an escape: not settled here).
   const idOf = (buf: Buffer, start: number, end: number): boolean => {
-    if (!readable) return true;
-    const from = start + ID_HEAD.length;
-    if (end - start <= ID_HEAD.length || buf.compare(ID_HEAD, 0, ID_HEAD.length, start, from) !== 0) return (readable = false), true;
-    const close = buf.indexOf(0x22, from);
-    if (close === -1 || close >= end || buf.subarray(from, close).includes(0x5c)) return (readable = false), true;
-    ids.add(buf, from, close);
+    const close = readable ? idEnd(buf, start, end) : -1;
+    if (close === -1) readable = false;
+    else ids.add(buf, start + ID_HEAD.length, close);
     return true;
   };
   // A line across two reads comes decoded instead.

@@ -35,6 +35,11 @@ export interface UploadFileOptions {
    * edited after the job recorded it) is aborted before the server can create the file, with JOB_MISMATCH.
    */
   expectedSha256?: string;
+  /**
+   * The file's size and mtime when `expectedSha256` was taken: when the file still has them before it is read and
+   * after, it is not hashed again (an edit changes the mtime; a touched file is hashed, as before).
+   */
+  expectedStat?: { size: number; mtimeMs: number };
   /** Called before each retry (for logging; never given the key). */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Backoff base in ms (tests shorten it). */
@@ -87,7 +92,7 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
       `Content-Type: application/jsonl\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const body = Readable.from(multipart(head, path, tail, options.expectedSha256), { objectMode: false });
+  const body = Readable.from(multipart(head, path, tail, await expectation(path, options)), { objectMode: false });
   const url = `${client.baseURL.replace(/\/+$/, '')}/files`;
   const res = await request(url, {
     method: 'POST',
@@ -130,17 +135,33 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
   return parseFile(json);
 }
 
-async function* multipart(head: Buffer, path: string, tail: Buffer, expectedSha256?: string): AsyncGenerator<Buffer> {
+/** How an upload checks its file is the one recorded: by its sha256, or by its unchanged size and mtime. */
+type Expectation = { sha256: string } | { stat: { size: number; mtimeMs: number } } | undefined;
+
+async function expectation(path: string, options: UploadFileOptions): Promise<Expectation> {
+  const { expectedSha256: sha256, expectedStat: recorded } = options;
+  if (sha256 === undefined) return undefined;
+  if (recorded !== undefined && (await sameStat(path, recorded))) return { stat: recorded };
+  return { sha256 };
+}
+
+async function sameStat(path: string, recorded: { size: number; mtimeMs: number }): Promise<boolean> {
+  const now = await stat(path);
+  return now.size === recorded.size && now.mtimeMs === recorded.mtimeMs;
+}
+
+async function* multipart(head: Buffer, path: string, tail: Buffer, expected: Expectation): AsyncGenerator<Buffer> {
   yield head;
-  const hash = expectedSha256 === undefined ? undefined : createHash('sha256');
+  const hash = expected !== undefined && 'sha256' in expected ? createHash('sha256') : undefined;
   // 1 MiB reads: each waits until the socket has drained the previous one.
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     hash?.update(chunk as Buffer);
     yield chunk as Buffer;
   }
   // Checked before the closing boundary: without it the server never completes the file.
-  if (hash && hash.digest('hex') !== expectedSha256) {
-    throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (sha256 differs); upload aborted`, { file: path });
+  const changed = hash ? hash.digest('hex') !== (expected as { sha256: string }).sha256 : expected !== undefined && !(await sameStat(path, (expected as { stat: { size: number; mtimeMs: number } }).stat));
+  if (changed) {
+    throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (${hash ? 'sha256 differs' : 'size or mtime differs'}); upload aborted`, { file: path });
   }
   yield tail;
 }

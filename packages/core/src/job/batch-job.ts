@@ -9,6 +9,7 @@ import { directoryStore } from '../state/job-store.js';
 import { removeStaleJobTemps } from '../internal/stale-temps.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './job-types.js';
+import type { ResultJudge } from './result-verdict.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
 import { repairParts } from './repair-parts.js';
@@ -57,6 +58,8 @@ export const JobOptionsSchema = z.object({
    * (runJob's `finishRealtime` sends them realtime). Off when absent.
    */
   stragglers: StragglerRuleSchema.optional(),
+  /** Judge each result line as it is downloaded, so a done part records what a retry round would resend (runJob sets it). */
+  judge: functionField<ResultJudge>().optional(),
   signal: signalField().optional(),
   onProgress: functionField<(event: JobEvent) => void>().optional(),
 });
@@ -137,6 +140,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
         downloadAttempts: opts.downloadAttempts,
         uploadAttempts: opts.uploadAttempts,
         ...(opts.stragglers ? { stragglers: opts.stragglers } : {}),
+        ...(opts.judge ? { judge: opts.judge } : {}),
       },
     };
     const { manifest } = store;

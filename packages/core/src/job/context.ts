@@ -3,6 +3,7 @@ import type { ManifestStore } from '../state/manifest.js';
 import type { JobClient, JobEvent } from './job-types.js';
 import type { JobBatchScan } from './batch-scan.js';
 import type { StragglerRule } from './straggler-rule.js';
+import type { ResultJudge } from './result-verdict.js';
 
 /** Everything the job steps share while one process drives a job. */
 export interface JobContext {
@@ -28,5 +29,7 @@ export interface JobContext {
     uploadAttempts?: number;
     /** Cancel in_progress batches whose last few requests stalled (see straggler-rule.ts); off when absent. */
     stragglers?: StragglerRule;
+    /** The run's judge of result lines: each done part then records its verdict (see PartVerdictSchema). */
+    judge?: ResultJudge;
   };
 }

@@ -154,9 +154,11 @@ export async function partFromFile(
       await copyFile(file, dest);
     }
   }
+  // Taken before the hash: a write during the scan then shows as a change (the upload hashes again).
+  const { mtimeMs } = await stat(dest);
   const { sha256, bytes, lines } = summary ?? (await scanFile(dest));
   if (lines === 0) throw new KbatchError('INPUT_NOT_FOUND', `Chunk file ${file} has no request lines`, { file });
-  return { index, kind, path: rel, sha256, requests: lines, bytes, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
+  return { index, kind, path: rel, sha256, requests: lines, bytes, mtimeMs, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
 }
 
 /** Absolute path of a job-relative path. */

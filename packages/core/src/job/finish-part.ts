@@ -6,6 +6,7 @@ import type { JobContext } from './context.js';
 import { jobPath, partFromFile } from './create-job.js';
 import { customIdOf, readFileLines, scanLineOffsets, writeFileAtomic } from './lines.js';
 import { ResultTally } from './result-tally.js';
+import { partVerdict } from './result-verdict.js';
 import { crashPoint } from './crash-point.js';
 import { submitPart } from './submit-part.js';
 import { cancelRequested } from './cancel-parts.js';
@@ -61,6 +62,10 @@ export async function finishPart(ctx: JobContext, part: JobPart, batch: KBatch):
   }
   part.succeeded = tally.succeeded;
   part.failed = batch.status === 'failed' && tally.succeeded + tally.failed === 0 ? part.requests - (newPart?.requests ?? 0) : tally.failed;
+  // Only a batch whose result files stay as downloaded (no marker lines added, nothing resubmitted) keeps a verdict.
+  const verdict = batch.status === 'completed' && !findUnrun && downloaded.verdict ? await partVerdict(store.jobDir, part, downloaded.verdict) : undefined;
+  if (verdict) part.verdict = verdict;
+  else delete part.verdict;
   part.done = true;
   await store.save();
   ctx.emit({
@@ -93,12 +98,12 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, co
     if (!fileId) continue;
     const rel = join('results', `part-${part.index}.${kind}.jsonl`);
     part.downloadAttempts++;
-    let tally = new ResultTally(collectIds);
+    let tally = new ResultTally(collectIds, ctx.opts.judge);
     const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
       ...(signal ? { signal } : {}),
       // A fresh tally per attempt: only the attempt that made the file counts.
       inspect: () => {
-        const attempt = (tally = new ResultTally(collectIds));
+        const attempt = (tally = new ResultTally(collectIds, ctx.opts.judge));
         return (line, lineNo) => attempt.add(line, lineNo, rel);
       },
       // Whatever the status, the server's counts say how many lines there must be (an error file of an
@@ -119,7 +124,7 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, co
     }
     files.push(tally);
   }
-  return ResultTally.merge(collectIds, files);
+  return ResultTally.merge(collectIds, files, ctx.opts.judge);
 }
 
 /** Code of a request whose batch counted more completed requests than its output file held: it may have run, so it is not sent again. */

@@ -1,6 +1,7 @@
 import { KbatchError } from '../errors.js';
 import type { BatchResultLine } from './job-types.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
+import { VerdictTally, type ResultJudge } from './result-verdict.js';
 
 /**
  * A part's result lines counted as they stream by (on download) or from disk: successes, failures, never-run
@@ -16,19 +17,26 @@ export class ResultTally {
   unrunLines = 0;
   readonly resolved = new Set<string>();
   readonly marked = new Set<string>();
+  /** With a judge: what it said of every line (see {@link VerdictTally}). */
+  readonly verdict: VerdictTally | undefined;
   /** The first line that was not JSON: thrown by {@link ResultTally.check}, where the tally is used. */
   private invalid: KbatchError | undefined;
 
-  constructor(readonly collectIds: boolean) {}
+  constructor(readonly collectIds: boolean, judge?: ResultJudge) {
+    this.verdict = judge ? new VerdictTally(judge) : undefined;
+  }
 
   /** Count one non-blank result line of file `rel` (job-relative, for the error). */
   add(line: Buffer, lineNo: number, rel: string): void {
     // A line of whitespace only (tabs, Unicode spaces) is no result, as when result files were read as text.
     if (line[0] !== 0x7b && line.toString('utf8').trim() === '') return;
-    const quick = quickSuccessId(line, this.collectIds);
-    if (quick !== undefined) {
+    // A judge reads the whole line: decoded once, for both.
+    const latin1 = this.verdict ? line.toString('latin1') : undefined;
+    const head = latin1 !== undefined ? wantedHead(successHead(latin1), true) : quickSuccess(line, this.collectIds);
+    if (head !== undefined) {
       this.succeeded++;
-      if (this.collectIds && quick !== null) this.resolved.add(quick);
+      if (this.collectIds) this.resolved.add(line.toString('utf8', head.idStart, head.idEnd));
+      this.verdict?.add(line, { file: rel, line: lineNo, latin1 }, [head.idStart, head.idEnd]);
       return;
     }
     let value: BatchResultLine;
@@ -36,9 +44,11 @@ export class ResultTally {
       value = JSON.parse(line.toString('utf8')) as BatchResultLine;
     } catch (cause) {
       this.invalid ??= new KbatchError('RESPONSE_INVALID', `Result file ${rel} line ${lineNo} is not JSON`, { file: rel, line: lineNo, cause });
+      this.verdict?.add(line, { file: rel, line: lineNo }, undefined);
       return;
     }
     const id = typeof value.custom_id === 'string' ? value.custom_id : undefined;
+    this.verdict?.add(line, { file: rel, line: lineNo }, id);
     if (isSuccessLine(value)) this.succeeded++;
     else if (isUnrunLine(value)) {
       this.unrunLines++;
@@ -49,9 +59,13 @@ export class ResultTally {
   }
 
   /** The tallies of a part's files (output, then error) as one. */
-  static merge(collectIds: boolean, files: readonly ResultTally[]): ResultTally {
-    const all = new ResultTally(collectIds);
+  static merge(collectIds: boolean, files: readonly ResultTally[], judge?: ResultJudge): ResultTally {
+    const all = new ResultTally(collectIds, judge);
     for (const f of files) {
+      if (all.verdict) {
+        if (f.verdict) all.verdict.merge(f.verdict);
+        else all.verdict.readable = false;
+      }
       all.succeeded += f.succeeded;
       all.failed += f.failed;
       all.unrunLines += f.unrunLines;
@@ -76,18 +90,19 @@ const TAIL_BYTES = Buffer.from(TAIL);
 const HEAD_BYTES = 512;
 
 /**
- * For a success line in the usual shape, its custom_id when `wantId` (else null); undefined for any other line,
- * and for one whose custom_id comes after `response` when `wantId` (then it is parsed).
+ * For a success line in the usual shape, where its status and custom_id are (see {@link successHead}); undefined for
+ * any other line, and for one whose custom_id comes after `response` when `wantId` (then it is parsed).
  */
-function quickSuccessId(line: Buffer, wantId: boolean): string | null | undefined {
+function quickSuccess(line: Buffer, wantId: boolean): { idStart: number; idEnd: number } | undefined {
   const n = line.length;
   if (n < 40 || line[0] !== 0x7b || line.compare(TAIL_BYTES, 0, TAIL_BYTES.length, n - TAIL_BYTES.length, n) !== 0) return undefined;
   // Only the head is read (members before `response` that run past it send the line to the full parse).
-  const head = successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true);
-  if (head === undefined) return undefined;
-  if (!wantId) return null;
-  // An id written after `response` is not read here: the full parse finds it (else the result would look missing).
-  return head.idStart !== -1 ? line.toString('utf8', head.idStart, head.idEnd) : undefined;
+  return wantedHead(successHead(line.toString('latin1', 0, Math.min(n, HEAD_BYTES)), true), wantId);
+}
+
+// An id written after `response` is not read here: the full parse finds it (else the result would look missing).
+function wantedHead<H extends { idStart: number }>(head: H | undefined, wantId: boolean): H | undefined {
+  return head === undefined || (wantId && head.idStart === -1) ? undefined : head;
 }
 
 /**

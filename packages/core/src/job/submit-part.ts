@@ -30,6 +30,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
       purpose: 'batch',
       filename: uploadFilename(jobId, part.index),
       expectedSha256: part.sha256,
+      ...(part.mtimeMs !== undefined ? { expectedStat: { size: part.bytes, mtimeMs: part.mtimeMs } } : {}),
       ...(signal ? { signal } : {}),
       ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
       retryBaseMs: ctx.opts.retryBaseMs,

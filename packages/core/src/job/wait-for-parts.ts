@@ -2,6 +2,7 @@ import { KbatchError } from '../errors.js';
 import { isTerminalStatus } from '../client/schemas.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
 import { retrieveBatch } from '../batch/create-batch.js';
+import { listedBatches } from '../batch/list-batches.js';
 import type { KBatch } from '../client/schemas.js';
 import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
@@ -23,12 +24,24 @@ interface Schedule {
   missingFiles: number;
   /** When the batch's finished-request count last changed (for the straggler rule). */
   watch?: StallWatch;
-  /** When a poll last saved this part's progress counts. */
-  countsSavedAt?: number;
 }
 
-/** Progress counts alone are saved at most this often (a status change is saved at once). */
+/** What the polls of one wait share. */
+interface Poller {
+  schedules: Map<string, Schedule>;
+  initialMs: number;
+  /** When a poll last saved progress counts (of any part). */
+  countsSavedAt: number;
+  /** False once the server refused a batch listing: every part is then fetched on its own. */
+  listing: boolean;
+  /** Listed batches as last parsed (see {@link listedBatches}). */
+  parsed: Map<string, { key: string; batch: KBatch }>;
+}
+
+/** Progress counts alone are saved at most this often for the whole job (a status change is saved at once). */
 const COUNTS_SAVE_MS = 1_000;
+/** Batches beyond the ones polled that a listing page holds (others' batches created since may push ours down). */
+const LIST_SLACK = 20;
 
 /**
  * Poll every unfinished part until all are done (or signal/timeout), finishing each as it ends. A cancel
@@ -37,8 +50,7 @@ const COUNTS_SAVE_MS = 1_000;
  */
 export async function waitForParts(ctx: JobContext, timeoutMs?: number, started = Date.now()): Promise<void> {
   const { store, signal } = ctx;
-  const schedules = new Map<string, Schedule>();
-  const initialMs = Math.min(1_000, ctx.opts.pollIntervalMs);
+  const poller: Poller = { schedules: new Map(), initialMs: Math.min(1_000, ctx.opts.pollIntervalMs), countsSavedAt: 0, listing: true, parsed: new Map() };
   let lastProgress = '';
   const reportProgress = () => {
     const parts = partProgress(store.manifest);
@@ -69,15 +81,13 @@ export async function waitForParts(ctx: JobContext, timeoutMs?: number, started 
       if (store.manifest.cancelledAt) await settleCancelled(ctx);
       else await submitParts(ctx, unsubmitted, timeoutMs, started);
     }
-    const now = Date.now();
-    const due = active.filter((p) => p.batchId && (schedules.get(p.index)?.next ?? 0) <= now);
-    await settleAll(due.map((p) => ctx.limit(() => pollPart(ctx, p, schedules, initialMs))));
+    await pollDue(ctx, poller, active);
     reportProgress();
     if (store.manifest.parts.every((p) => p.done)) break;
     if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) throw awaitTimeout(store.jobDir, timeoutMs);
     const waiting = store.manifest.parts.filter((p) => !p.done && p.batchId);
     if (waiting.length === 0) continue;
-    let nextAt = Math.min(...waiting.map((p) => schedules.get(p.index)?.next ?? 0));
+    let nextAt = Math.min(...waiting.map((p) => poller.schedules.get(p.index)?.next ?? 0));
     if (timeoutMs !== undefined) nextAt = Math.min(nextAt, started + timeoutMs);
     await sleep(Math.max(0, nextAt - Date.now()), signal);
   }
@@ -104,12 +114,48 @@ export async function submitParts(ctx: JobContext, parts: JobPart[], timeoutMs: 
   );
 }
 
-async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, Schedule>, initialMs: number): Promise<void> {
+/**
+ * Poll the parts that are due. With several batches in flight, one listing page replaces a GET per part and brings
+ * every listed part's news at once (those count as polled); a batch it shows finished is fetched on its own, so a
+ * part is always finished from the server's full answer.
+ */
+async function pollDue(ctx: JobContext, poller: Poller, active: JobPart[]): Promise<void> {
+  const now = Date.now();
+  const inFlight = active.filter((p) => p.batchId);
+  const isDue = (p: JobPart): boolean => (poller.schedules.get(p.index)?.next ?? 0) <= now;
+  if (!inFlight.some(isDue)) return;
+  const listed = inFlight.length >= 2 ? await listInFlight(ctx, poller, inFlight) : new Map<string, KBatch>();
+  // A part backing off after failed polls keeps its turn, whatever the listing says.
+  const polled = inFlight.filter((p) => isDue(p) || (listed.has(p.batchId!) && !poller.schedules.get(p.index)?.errors));
+  await settleAll(
+    polled.map((p) => {
+      const batch = listed.get(p.batchId!);
+      return ctx.limit(() => pollPart(ctx, p, poller, batch && !isTerminalStatus(batch.status) ? batch : undefined));
+    }),
+  );
+}
+
+/** The listed batches of these parts (one page); empty when the listing fails. */
+async function listInFlight(ctx: JobContext, poller: Poller, parts: JobPart[]): Promise<Map<string, KBatch>> {
+  if (!poller.listing || typeof ctx.client.batches.list !== 'function') return new Map();
+  try {
+    const ids = new Set(parts.map((p) => p.batchId!));
+    return await listedBatches(ctx.client.batches, ids, { pageSize: Math.min(100, ids.size + LIST_SLACK), parsed: poller.parsed, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  } catch (error) {
+    if (isAbortError(error) || ctx.signal?.aborted) throw error;
+    // A server without a usable listing: poll part by part from now on (a passing failure: this once).
+    if (!isTransientError(error)) poller.listing = false;
+    return new Map();
+  }
+}
+
+async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: KBatch | undefined): Promise<void> {
+  const { schedules, initialMs } = poller;
   const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0 };
   schedules.set(part.index, schedule);
   let batch;
   try {
-    batch = await retrieveBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {});
+    batch = listed ?? (await retrieveBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {}));
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;
     const delayMs = Math.min(120_000, retryAfterMs(error) ?? backoffDelay(schedule.errors, { baseMs: ctx.opts.retryBaseMs, maxMs: Math.max(ctx.opts.pollIntervalMs, 1_000) * 4 }));
@@ -121,8 +167,8 @@ async function pollPart(ctx: JobContext, part: JobPart, schedules: Map<string, S
   schedule.errors = 0;
   const status = part.status;
   // A fast poll must not rewrite (and fsync) the manifest for every count that moved: counts are progress, not intent.
-  if (applyBatch(part, batch) && (part.status !== status || Date.now() - (schedule.countsSavedAt ?? 0) >= COUNTS_SAVE_MS)) {
-    schedule.countsSavedAt = Date.now();
+  if (applyBatch(part, batch) && (part.status !== status || Date.now() - poller.countsSavedAt >= COUNTS_SAVE_MS)) {
+    poller.countsSavedAt = Date.now();
     await ctx.store.save();
   }
   crashPoint('during-wait');

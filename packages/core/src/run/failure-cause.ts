@@ -65,16 +65,12 @@ function answerCause(answerError: unknown): FailureCause | null {
 const JUDGED_ANSWERS = 1_000;
 
 /**
- * {@link resultCause} of each request's latest result ("last attempt wins", as `latestResults` picks it), judged
- * once: a success of the usual shape from its answer's bytes (see {@link quickAnswer}), any other line parsed.
+ * {@link resultCause} of one result line `buf[start, end)`, judged once: a success of the usual shape from its answer's
+ * bytes (see {@link quickAnswer}), any other line parsed. Answers repeat (a few labels): each distinct short one is
+ * judged once, up to JUDGED_ANSWERS of them. Also gives the download tally its verdict (see ResultTally).
+ * @returns the cause, and the parsed line when it had to be parsed
  */
-export async function latestCauses(
-  jobDir: string,
-  groups: readonly AttemptSource[][],
-  plan: JoinPlan,
-  visit: (customId: string, cause: FailureCause | null) => void,
-): Promise<void> {
-  // Answers repeat (a few labels): each distinct short one is judged once, up to JUDGED_ANSWERS of them.
+export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: number, where: { file: string; line: number; latin1?: string | undefined }) => { cause: FailureCause | null; parsed?: BatchResult } {
   const judged = new Map<string, FailureCause | null>();
   const judge = (answer: string): FailureCause | null => {
     if (judged.has(answer)) return judged.get(answer)!;
@@ -82,12 +78,27 @@ export async function latestCauses(
     if (judged.size < JUDGED_ANSWERS && answer.length <= 64) judged.set(answer, cause);
     return cause;
   };
+  return (buf, start, end, where) => {
+    const answer = quickAnswer(buf, start, end, where.latin1);
+    if (answer !== undefined) return { cause: judge(answer) };
+    const parsed = parseResultLine(buf.toString('utf8', start, end), where);
+    return { cause: resultCause(parsed, plan), parsed };
+  };
+}
+
+/** {@link resultCause} of each request's latest result ("last attempt wins", as `latestResults` picks it), each judged once (see {@link lineJudge}). */
+export async function latestCauses(
+  jobDir: string,
+  groups: readonly AttemptSource[][],
+  plan: JoinPlan,
+  visit: (customId: string, cause: FailureCause | null) => void,
+): Promise<void> {
+  const judge = lineJudge(plan);
   await walkAttempts(jobDir, groups, ({ customId, superseded, at, result }) => {
     if (superseded) return;
-    const answer = result ? undefined : quickAnswer(at!.buf, at!.start, at!.end);
-    if (answer !== undefined) return visit(customId, judge(answer));
-    const parsed = result ?? parseResultLine(at!.buf.toString('utf8', at!.start, at!.end), { file: at!.file, line: at!.line });
-    visit(parsed.customId, resultCause(parsed, plan));
+    if (result) return visit(result.customId, resultCause(result, plan));
+    const { cause, parsed } = judge(at!.buf, at!.start, at!.end, { file: at!.file, line: at!.line });
+    visit(parsed ? parsed.customId : customId, cause);
   });
 }
 

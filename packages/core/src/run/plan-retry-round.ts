@@ -7,7 +7,8 @@ import { jobPath } from '../job/create-job.js';
 import { customIdOf, customIdOfBytes, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../state/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
-import { attemptGroups, chunkSources, retrySources } from '../job/attempts.js';
+import { attemptGroups, chunkSources, partFamily, retrySources } from '../job/attempts.js';
+import { settledPart } from '../job/result-verdict.js';
 import { latestCauses } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
@@ -63,6 +64,12 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
   const packer = batchPacker(state.settings.maxRequests ?? DEFAULT_MAX_REQUESTS, state.settings.maxBytes ?? DEFAULT_MAX_BYTES);
   const planned: PlannedRetry[] = [];
   for (const attempt of previous) {
+    // A chunk whose results were judged on download, every request settled: nothing to read or resend.
+    const counted = round === 1 ? await settledChunk(jobDir, manifest, attempt.chunk) : null;
+    if (counted) {
+      for (const [cause, n] of Object.entries(counted)) notRetried[cause] = (notRetried[cause] ?? 0) + n;
+      continue;
+    }
     // Succeeded, or failed for a cause a retry cannot change: not sent again.
     const settled = new Set<string>();
     await latestCauses(jobDir, [attempt.sources], plan, (customId, cause) => {
@@ -108,11 +115,28 @@ export async function finalNotRetried(run: RoundInputs, manifest: JobManifest): 
   const { jobDir, state, plan } = run;
   const counts: Record<string, number> = {};
   for (const chunk of state.chunks) {
-    await latestCauses(jobDir, attemptGroups(state, manifest, chunk.part), plan, (_customId, cause) => {
+    const groups = attemptGroups(state, manifest, chunk.part);
+    const counted = groups.length === 1 ? await settledChunk(jobDir, manifest, chunk.part) : null;
+    if (counted) {
+      for (const [cause, n] of Object.entries(counted)) counts[cause] = (counts[cause] ?? 0) + n;
+      continue;
+    }
+    await latestCauses(jobDir, groups, plan, (_customId, cause) => {
       if (cause !== null && !cause.retry) counts[cause.cause] = (counts[cause.cause] ?? 0) + 1;
     });
   }
   return counts;
+}
+
+/**
+ * The final failures per cause of a chunk run once as one batch part (no resubmit, no straggler leftovers, no retry
+ * round) whose verdict shows every request settled (see settledPart); null otherwise.
+ */
+async function settledChunk(jobDir: string, manifest: JobManifest, chunkPart: string): Promise<Record<string, number> | null> {
+  const family = partFamily(manifest, chunkPart);
+  const part = family[0];
+  if (family.length !== 1 || !part || part.straggler || !part.done) return null;
+  return settledPart(jobDir, part);
 }
 
 /** Assigns request lines to batches in order, starting a new one when a line would pass either limit. */

@@ -32,6 +32,7 @@ import { checkSinkTargets, openSinks, sinkTargets, type Sinks } from './run-sink
 import { givenSinkTargets, readTemplate, resolveSchema } from './run-settings.js';
 import { chunkGate, isFinalResult, PREPARE_REJECTS_FILE, runPhases, type ChunkGate } from './run-phases.js';
 import { summarize, type RunJoinReport } from './run-summary.js';
+import { lineJudge } from './failure-cause.js';
 import { runDeadline } from './run-deadline.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
@@ -242,6 +243,8 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     keepFiles: opts.keepFiles,
     cancelOnInterrupt: opts.cancelOnInterrupt,
     retryBaseMs: opts.retryBaseMs,
+    // Each result judged as it downloads: retry planning then reads no results of a part that needs nothing resent.
+    judge: lineJudge(plan),
     onProgress: emit,
     signal,
   };

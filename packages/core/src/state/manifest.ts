@@ -24,6 +24,20 @@ export type LineError = z.output<typeof LineErrorSchema>;
  * One part of a job: a chunk file and everything that happened to it remotely.
  * `*StartedAt` fields record intent: they are written before the remote call, so a crash can be resolved later.
  */
+/**
+ * What a run's judge said of a done part's result lines as they were downloaded (only for a completed batch whose
+ * every line it could read): `lines` judged, `retry` of them a retry round would send again, the others' failure
+ * causes, the digest of their custom_ids, and the result files' sizes then (a verdict is used only while they match).
+ */
+export const PartVerdictSchema = z.object({
+  lines: z.number(),
+  retry: z.number(),
+  notRetried: z.record(z.string(), z.number()),
+  ids: z.string(),
+  files: z.array(z.object({ path: z.string(), bytes: z.number() })),
+});
+export type PartVerdict = z.output<typeof PartVerdictSchema>;
+
 export const JobPartSchema = z.object({
   index: z.string(),
   /** chunk = from the submitted input; resubmit = leftovers of an expired batch; retry = added by addChunks(). */
@@ -33,6 +47,8 @@ export const JobPartSchema = z.object({
   sha256: z.string(),
   requests: z.number(),
   bytes: z.number(),
+  /** The chunk file's mtime when its sha256 was taken: while size and mtime match, an upload need not hash it again. */
+  mtimeMs: z.number().optional(),
   uploadStartedAt: z.string().optional(),
   uploadAttempts: z.number().default(0),
   fileId: z.string().optional(),
@@ -63,6 +79,8 @@ export const JobPartSchema = z.object({
    * resubmitted as a batch. `remaining` of `total` were left after `idleMs` without progress.
    */
   straggler: z.object({ at: z.string(), remaining: z.number(), total: z.number(), idleMs: z.number() }).optional(),
+  /** Set with `done` when the run judged the results on download (see {@link PartVerdictSchema}). */
+  verdict: PartVerdictSchema.optional(),
   /** True once the batch is terminal and its files are downloaded and verified. */
   done: z.boolean().default(false),
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,19 @@ describe('uploadFile', () => {
     expect(emu.stats().filesCreated).toBe(created);
     const sha = createHash('sha256').update(await readFile(file)).digest('hex');
     expect((await uploadFile(client, file, { expectedSha256: sha })).id).toBeTruthy();
+  });
+
+  it('trusts the recorded size and mtime instead of hashing again while the file has them, and hashes once they differ', async () => {
+    const client = new OpenAI({ apiKey: 'right', baseURL: emu.baseURL });
+    const { size, mtimeMs } = await stat(file);
+    const wrong = '0'.repeat(64);
+    // Unchanged since the sha256 was taken (the wrong one here shows it is not computed).
+    expect((await uploadFile(client, file, { expectedSha256: wrong, expectedStat: { size, mtimeMs } })).id).toBeTruthy();
+    // Another mtime (touched or edited): the sha256 decides.
+    const err = await catchError(() => uploadFile(client, file, { expectedSha256: wrong, expectedStat: { size, mtimeMs: mtimeMs - 1 }, retryBaseMs: 1 }));
+    expectKbatchError(err, { code: 'JOB_MISMATCH', file, message: 'sha256 differs' });
+    const sha = createHash('sha256').update(await readFile(file)).digest('hex');
+    expect((await uploadFile(client, file, { expectedSha256: sha, expectedStat: { size: size + 1, mtimeMs } })).id).toBeTruthy();
   });
 
   it('passes a 401 through as the SDK error, without retrying', async () => {

@@ -56,4 +56,19 @@ describe('quickAnswer', () => {
     ];
     for (const text of others) expect(quick(text), text).toBeUndefined();
   });
+
+  it('reads numbers and literals before the answer as JSON.parse does, and leaves malformed ones to the full parse', () => {
+    const created = (value: string) => line(body(choice('"yes"')).replace('"created":1796405747', `"created":${value}`));
+    for (const ok of ['1.5e3', '-0', '0', 'true', 'null', '12E-2']) expect(quick(created(ok)), ok).toBe('yes');
+    for (const bad of ['0123', 'truex', ' 12', '1.', '-', 'nul', '+1']) expect(quick(created(bad)), bad).toBeUndefined();
+  });
+
+  it('reads a line with a backslash anywhere as carefully as before (escapes are skipped, never trusted)', () => {
+    const escapedElsewhere = line(body(choice('"yes"'))).replace('"model":"m"', '"model":"m\\/x"');
+    expect(quick(escapedElsewhere)).toBeUndefined();
+    const escapedAfter = line(body(choice('"yes"', ',"logprobs":null,"finish_reason":"st\\u006fp"')));
+    expect(quick(escapedAfter)).toBe('yes');
+    const escapedKeyAfter = line(body(choice('"yes"', ',"logprobs":null,"c\\u006fntent":"no"')));
+    expect(quick(escapedKeyAfter)).toBeUndefined();
+  });
 });

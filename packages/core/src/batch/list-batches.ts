@@ -1,0 +1,56 @@
+import type OpenAI from 'openai';
+import { BatchSchema, ListPageSchema, parseResponse, type KBatch } from '../client/schemas.js';
+import { withRequestSignal } from '../internal/request-signal.js';
+
+/** Options of {@link listedBatches}. */
+export interface ListedBatchesOptions {
+  signal?: AbortSignal;
+  /** Page size (1–100). */
+  pageSize?: number;
+  /**
+   * The batches parsed by earlier listings (kept up to date here): an item whose status, counts and file ids are
+   * unchanged is not parsed again (most polls of a running batch bring no news).
+   */
+  parsed?: Map<string, { key: string; batch: KBatch }>;
+}
+
+/**
+ * The batches among `ids` that the newest page of the account's batches holds, parsed at the boundary: one
+ * request instead of one per batch in flight. An id not on that page (older, or crowded out by other batches)
+ * or an item that does not parse is left out, so its caller fetches that batch on its own. No SDK retries:
+ * a failed listing costs only a fallback to one GET per batch.
+ * @param client - needs only `batches.list`
+ * @example const batches = await listedBatches(client.batches, new Set(['batch_1', 'batch_2']));
+ */
+export async function listedBatches(
+  client: Pick<OpenAI['batches'], 'list'>,
+  ids: ReadonlySet<string>,
+  options: ListedBatchesOptions = {},
+): Promise<Map<string, KBatch>> {
+  const raw = await withRequestSignal(options.signal, (signal) =>
+    client.list({ limit: options.pageSize ?? 100 }, { maxRetries: 0, ...(signal ? { signal } : {}) }),
+  );
+  const page = parseResponse(ListPageSchema, raw, 'batch list page');
+  const found = new Map<string, KBatch>();
+  for (const item of page.data) {
+    const id = (item as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string' || !ids.has(id) || found.has(id)) continue;
+    const key = newsKey(item as Record<string, unknown>);
+    const known = options.parsed?.get(id);
+    if (known && known.key === key) {
+      found.set(id, known.batch);
+      continue;
+    }
+    const parsed = BatchSchema.safeParse(item);
+    if (!parsed.success || parsed.data.id !== id) continue;
+    found.set(id, parsed.data);
+    options.parsed?.set(id, { key, batch: parsed.data });
+  }
+  return found;
+}
+
+/** What a poll acts on, read raw: status, request counts and result file ids (anything else a poll never reads). */
+function newsKey(item: Record<string, unknown>): string {
+  const c = item['request_counts'] as Record<string, unknown> | null | undefined;
+  return JSON.stringify([item['status'], c?.['total'], c?.['completed'], c?.['failed'], item['output_file_id'], item['error_file_id']]);
+}

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { NotFoundError } from 'openai';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { runBatchJob } from '../../src/job/batch-job.js';
+import { emulatorClient, writeChunks } from './fixtures.js';
+
+const LIST = 'GET /v1/batches';
+const GET = 'GET /v1/batches/:id';
+
+describe('waitForParts', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    // Slow enough lines that several batches stay in flight for many poll rounds.
+    emu = await startEmulator({ seed: 1, validationMs: 10, lineMs: 30, finalizingMs: 10 });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  const requests = (key: string): number => emu.stats().requests[key] ?? 0;
+
+  it('polls several batches in flight with one listing per round, and fetches each finished batch on its own', async () => {
+    const { dir, root } = await writeChunks(4, 20);
+    const [lists, gets] = [requests(LIST), requests(GET)];
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), concurrency: 4, pollIntervalMs: 20, retryBaseMs: 10 });
+    expect(summary).toMatchObject({ state: 'completed', requests: 80, succeeded: 80, failed: 0 });
+    const listed = requests(LIST) - lists;
+    const fetched = requests(GET) - gets;
+    expect(listed).toBeGreaterThan(5);
+    // A GET per batch once the listing shows it finished, a few more while fewer than two are in flight: far fewer than a GET per batch per round.
+    expect(fetched).toBeGreaterThanOrEqual(4);
+    expect(fetched).toBeLessThan(listed);
+  });
+
+  it('polls batch by batch from then on when the server refuses the listing', async () => {
+    const { dir, root } = await writeChunks(3, 10);
+    const client = emulatorClient(emu.baseURL);
+    let listings = 0;
+    client.batches.list = (() => {
+      listings++;
+      return Promise.reject(new NotFoundError(404, { message: 'no listing here' }, 'no listing here', new Headers()));
+    }) as never;
+    const gets = requests(GET);
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client, concurrency: 3, pollIntervalMs: 20, retryBaseMs: 10 });
+    expect(summary).toMatchObject({ state: 'completed', requests: 30, succeeded: 30, failed: 0 });
+    expect(listings).toBe(1);
+    expect(requests(GET) - gets).toBeGreaterThan(3);
+  });
+
+  it('falls back to a GET for a batch the listing page does not hold', async () => {
+    const { dir, root } = await writeChunks(3, 10);
+    const client = emulatorClient(emu.baseURL);
+    const list = client.batches.list.bind(client.batches);
+    let listings = 0;
+    // A page crowded with other batches: it never holds this job's.
+    client.batches.list = (async (query: unknown, options: unknown) => {
+      listings++;
+      const page = await list(query as never, options as never);
+      return { ...page, data: [] };
+    }) as never;
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client, concurrency: 3, pollIntervalMs: 20, retryBaseMs: 10 });
+    expect(summary).toMatchObject({ state: 'completed', requests: 30, succeeded: 30, failed: 0 });
+    expect(listings).toBeGreaterThan(0);
+  });
+});

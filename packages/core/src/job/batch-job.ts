@@ -9,7 +9,7 @@ import { directoryStore } from '../state/job-store.js';
 import { removeStaleJobTemps } from '../internal/stale-temps.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './job-types.js';
-import type { ResultJudge } from './result-verdict.js';
+import type { ResultJudge } from './part-verdict.js';
 import { StragglerRuleSchema } from './straggler-rule.js';
 import { summarizeJob } from './summary.js';
 import { repairParts } from './repair-parts.js';

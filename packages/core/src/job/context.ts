@@ -3,7 +3,7 @@ import type { ManifestStore } from '../state/manifest.js';
 import type { JobClient, JobEvent } from './job-types.js';
 import type { JobBatchScan } from './batch-scan.js';
 import type { StragglerRule } from './straggler-rule.js';
-import type { ResultJudge } from './result-verdict.js';
+import type { ResultJudge } from './part-verdict.js';
 
 /** Everything the job steps share while one process drives a job. */
 export interface JobContext {

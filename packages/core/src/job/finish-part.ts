@@ -6,7 +6,7 @@ import type { JobContext } from './context.js';
 import { jobPath, partFromFile } from './create-job.js';
 import { customIdOf, readFileLines, scanLineOffsets, writeFileAtomic } from './lines.js';
 import { ResultTally } from './result-tally.js';
-import { partVerdict } from './result-verdict.js';
+import { partVerdict } from './part-verdict.js';
 import { crashPoint } from './crash-point.js';
 import { submitPart } from './submit-part.js';
 import { cancelRequested } from './cancel-parts.js';

@@ -1,7 +1,7 @@
 import { KbatchError } from '../errors.js';
 import type { BatchResultLine } from './job-types.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
-import { VerdictTally, type ResultJudge } from './result-verdict.js';
+import { VerdictTally, type ResultJudge } from './part-verdict.js';
 
 /**
  * A part's result lines counted as they stream by (on download) or from disk: successes, failures, never-run

@@ -8,7 +8,7 @@ import { customIdOf, customIdOfBytes, readFileLines } from '../job/lines.js';
 import type { JobManifest } from '../state/manifest.js';
 import type { JoinPlan } from '../join/join-plan.js';
 import { attemptGroups, chunkSources, partFamily, retrySources } from '../job/attempts.js';
-import { settledPart } from '../job/result-verdict.js';
+import { settledPart } from '../job/part-verdict.js';
 import { latestCauses } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';

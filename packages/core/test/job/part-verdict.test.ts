@@ -9,7 +9,7 @@ import { runJob } from '../../src/run/run-job.js';
 import { createJoinPlan } from '../../src/join/join-plan.js';
 import { latestCauses, lineJudge } from '../../src/run/failure-cause.js';
 import { partSources } from '../../src/job/attempts.js';
-import { IdDigest, settledPart } from '../../src/job/result-verdict.js';
+import { IdDigest, settledPart } from '../../src/job/part-verdict.js';
 import { ResultTally } from '../../src/job/result-tally.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 
@@ -39,21 +38,20 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
   const free: Buffer[] = [];
   let block: Buffer = Buffer.allocUnsafe(BLOCK);
   let used = 0;
-  let full = false;
   const send = (): void => {
     if (used === 0) return;
     const sent = block;
-    const ok = sink.write(sent.subarray(0, used), options.reuse ? (err) => err || free.push(sent) : undefined);
-    if (!ok) full = true;
+    sink.write(sent.subarray(0, used), options.reuse ? (err) => err || free.push(sent) : undefined);
     block = free.pop() ?? Buffer.allocUnsafe(BLOCK);
     used = 0;
   };
   const flush = async (): Promise<void> => {
     if (failed) throw failed;
     send();
-    if (!full) return;
-    full = false;
-    await once(sink, 'drain');
+    // Asked of the sink now, not remembered from a write: a drain that already happened is never waited for.
+    if (!sink.writableNeedDrain) return;
+    await drained(sink);
+    if (failed) throw failed;
   };
   return {
     put(text) {
@@ -61,7 +59,7 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
       if (used + text.length * 3 > BLOCK) {
         send();
         if (text.length * 3 > BLOCK) {
-          if (!sink.write(text)) full = true;
+          sink.write(text);
           return;
         }
       }
@@ -84,4 +82,19 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
       await finished(sink).catch(() => {});
     },
   };
+}
+
+/** Resolves at the sink's next 'drain', or when it closes or fails (the failure is reported by `flush`). */
+function drained(sink: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      sink.off('drain', done);
+      sink.off('close', done);
+      sink.off('error', done);
+      resolve();
+    };
+    sink.on('drain', done);
+    sink.on('close', done);
+    sink.on('error', done);
+  });
 }

@@ -36,4 +36,14 @@ describe('textWriter', () => {
     await quiet.end();
     expect(kept.writableEnded).toBe(false);
   });
+
+  it('does not wait for a drain that already happened between put and flush', async () => {
+    const slow = new Writable({ write: (_chunk, _enc, callback) => setTimeout(callback, 50) });
+    const out = textWriter(slow, { end: false, reuse: false });
+    // A block (1,045 rows) goes to the sink and fills it; it drains before flush sends the last 5 rows (under 16 KiB).
+    for (let i = 0; i < 1050; i++) out.put(`${'x'.repeat(1000)}\n`);
+    await new Promise((r) => setTimeout(r, 300));
+    const flushed = await Promise.race([out.flush().then(() => 'flushed'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
+    expect(flushed).toBe('flushed');
+  });
 });

@@ -26,6 +26,8 @@ export interface AttemptLookupOptions {
   onIssue?: JoinIssueHandler;
   /** Results need no `body` (see `indexResultFiles`): the usual successful line is read once, as a verdict, and never again. */
   lean?: boolean;
+  /** About how many requests the chunk has: the tables are sized for them once (no doubling copies). */
+  expected?: number;
 }
 
 /** A winning line: on disk (file number, byte offset and length, line number), or a result made in memory. */
@@ -51,6 +53,7 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
   const { skip, onIssue, lean = false } = options;
   const lines = indexedLines(options.tokens);
   const index = new AttemptIndex(lines, onIssue);
+  if (options.expected !== undefined) index.reserve(options.expected);
   const verdict = emptyVerdict();
   try {
     await walkAttempts(jobDir, groups, ({ customId, superseded, at, result }) => {
@@ -88,6 +91,12 @@ class AttemptIndex implements ResultLookup {
     private readonly lines: IndexedLines,
     private readonly onIssue: JoinIssueHandler | undefined,
   ) {}
+
+  /** Room for about `entries` lines without growing. */
+  reserve(entries: number): void {
+    this.at.reserve(entries);
+    this.table.reserve(entries);
+  }
 
   /** Index a winning line (`at`, with its verdict when read) or a result made in memory; a duplicate keeps the better one. */
   add(customId: string, at: AttemptLine['at'], verdict: Readonly<LineVerdict> | null, result: BatchResult | undefined): void {

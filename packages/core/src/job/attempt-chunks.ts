@@ -23,7 +23,8 @@ export function attemptChunk(options: AttemptChunksOptions, index: number, skip?
   const { jobDir, state, manifest, tokens } = options;
   const chunk = state.chunks[index]!;
   const groups = attemptGroups(state, manifest!, chunk.part);
-  return { requests: chunk.requests - (skip?.size ?? 0), lookup: (onIssue, { lean }) => attemptLookup(jobDir, groups, { tokens, onIssue, lean, ...(skip ? { skip } : {}) }) };
+  const requests = chunk.requests - (skip?.size ?? 0);
+  return { requests, lookup: (onIssue, { lean }) => attemptLookup(jobDir, groups, { tokens, onIssue, lean, expected: requests, ...(skip ? { skip } : {}) }) };
 }
 
 /**

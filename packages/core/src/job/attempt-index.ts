@@ -4,9 +4,11 @@ import { lineReader } from '../internal/line-offsets.js';
 import type { JoinIssueHandler } from '../join/join-issue.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { prefersResult, type ResultLookup } from '../join/result-lookup.js';
-import { lineTokens, walkAttempts, type AttemptSource } from './attempts.js';
+import { lineTokens, walkAttempts, type AttemptLine, type AttemptSource } from './attempts.js';
 import type { BatchResultLine } from './job-types.js';
-import { emptyVerdict, readVerdict } from '../join/result-verdict.js';
+import { emptyVerdict, readVerdict, type LineVerdict } from '../join/result-verdict.js';
+import { IdHashTable } from '../join/id-hash-table.js';
+import { LinePositions } from '../join/line-positions.js';
 import { VerdictStore } from '../join/verdict-store.js';
 
 /** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
@@ -24,6 +26,8 @@ export interface AttemptLookupOptions {
   onIssue?: JoinIssueHandler;
   /** Results need no `body` (see `indexResultFiles`): the usual successful line is read once, as a verdict, and never again. */
   lean?: boolean;
+  /** About how many requests the chunk has: the tables are sized for them once (no doubling copies). */
+  expected?: number;
 }
 
 /** A winning line: on disk (file number, byte offset and length, line number), or a result made in memory. */
@@ -32,11 +36,13 @@ interface Entry {
   offset: number;
   length: number;
   line: number;
-  group: number;
   /** Its verdict in the lookup's store (see `VerdictStore`), or -1: the line is read when taken. */
   verdict: number;
   result?: BatchResult;
 }
+
+/** An entry taken (or replaced by a later duplicate's slot) in `LinePositions.flags`. */
+const TAKEN = 2;
 
 /**
  * Index a chunk's latest results (see `walkAttempts`) by custom_id: only each winning line's position is kept (one
@@ -46,10 +52,11 @@ interface Entry {
 export async function attemptLookup(jobDir: string, groups: readonly AttemptSource[][], options: AttemptLookupOptions): Promise<ResultLookup> {
   const { skip, onIssue, lean = false } = options;
   const lines = indexedLines(options.tokens);
+  const index = new AttemptIndex(lines, onIssue);
+  if (options.expected !== undefined) index.reserve(options.expected);
   const verdict = emptyVerdict();
-  const entries = new Map<string, Entry>();
   try {
-    await walkAttempts(jobDir, groups, ({ customId, group, superseded, at, result }) => {
+    await walkAttempts(jobDir, groups, ({ customId, superseded, at, result }) => {
       // Joined already (a live row): its tokens are in the join's report.
       if (skip?.has(customId)) return;
       const fast = lean && at !== undefined && readVerdict(at.buf, at.start, at.end, verdict);
@@ -58,46 +65,126 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
         else if (at) lines.count(lines.parseAt(at.buf, at));
         return;
       }
-      const entry: Entry = at
-        ? { file: lines.fileNumber(at.file), offset: at.offset, length: at.end - at.start, line: at.line, group, verdict: fast ? lines.verdicts.keep(at.buf, verdict) : -1 }
-        : { file: -1, offset: 0, length: 0, line: 0, group, verdict: -1, result: result! };
-      const current = entries.get(customId);
-      if (current !== undefined && !keepsLater(lines, { customId, current, entry, onIssue })) return;
-      entries.set(customId, entry);
+      index.add(customId, at, fast ? verdict : null, result);
     });
   } catch (err) {
     lines.close();
     throw err;
   }
-  return {
-    take(customId) {
-      const entry = entries.get(customId);
-      if (entry === undefined) return undefined;
-      entries.delete(customId);
-      if (entry.verdict !== -1) return lines.verdicts.result(entry.verdict, customId);
-      const result = lines.resultOf(entry);
-      // The line at the indexed offset must still be this request's (a result file replaced meanwhile is refused).
-      if (result.customId !== customId) {
-        throw new KbatchError('RESPONSE_INVALID', `${lines.fileName(entry)} line ${entry.line} holds ${result.customId}, not ${customId}: the file changed after it was indexed`, { file: lines.fileName(entry), line: entry.line, customId });
-      }
-      // The join's report counts the tokens of answers only; a failed line's usage (a 200 without choices) counts here.
-      if (!result.ok && !entry.result) lines.count({ response: { body: result.body } } as Pick<BatchResultLine, 'response'>);
-      return result;
-    },
-    *leftovers() {
-      for (const [customId, entry] of entries) {
-        lines.countEntry(entry);
-        yield { customId, ...(entry.result ? {} : { file: lines.fileName(entry), line: entry.line }) };
-      }
-      entries.clear();
-    },
-    get size() {
-      return entries.size;
-    },
-    async close() {
-      lines.close();
-    },
-  };
+  return index;
+}
+
+/**
+ * The winning lines of one chunk by custom_id hash, in typed arrays (see `LinePositions`, `IdHashTable`): no object
+ * per line on the heap (a Map of entries made a million old-generation objects for the GC to trace). A usual line is a
+ * verdict whose bytes hold its custom_id; the few others keep their custom_id (or made result) in a small Map.
+ */
+class AttemptIndex implements ResultLookup {
+  private readonly table = new IdHashTable();
+  private readonly at = new LinePositions();
+  /** The custom_id of each entry without a verdict (its line is read when taken) or made in memory. */
+  private readonly ids = new Map<number, string>();
+  private readonly made = new Map<number, BatchResult>();
+  private live = 0;
+
+  constructor(
+    private readonly lines: IndexedLines,
+    private readonly onIssue: JoinIssueHandler | undefined,
+  ) {}
+
+  /** Room for about `entries` lines without growing. */
+  reserve(entries: number): void {
+    this.at.reserve(entries);
+    this.table.reserve(entries);
+  }
+
+  /** Index a winning line (`at`, with its verdict when read) or a result made in memory; a duplicate keeps the better one. */
+  add(customId: string, at: AttemptLine['at'], verdict: Readonly<LineVerdict> | null, result: BatchResult | undefined): void {
+    const { lines } = this;
+    const file = at ? lines.fileNumber(at.file) : -1;
+    const slot = at && verdict ? lines.verdicts.keep(at.buf, verdict) : -1;
+    let e = this.find(customId);
+    if (e !== -1) {
+      const entry: Entry = at ? { file, offset: at.offset, length: at.end - at.start, line: at.line, verdict: slot } : { file: -1, offset: 0, length: 0, line: 0, verdict: -1, result: result! };
+      if (!keepsLater(lines, { customId, current: this.entryAt(e), entry, onIssue: this.onIssue })) return;
+      this.made.delete(e);
+    } else {
+      e = this.at.add();
+      this.live += 1;
+      this.table.add(customId, e);
+    }
+    const positions = this.at;
+    positions.offsets[e] = at ? at.offset : 0;
+    positions.lengths[e] = at ? at.end - at.start : 0;
+    positions.lines[e] = at ? at.line : 0;
+    positions.fileOf[e] = at ? file : 0;
+    positions.verdicts[e] = slot;
+    if (slot === -1) this.ids.set(e, customId);
+    else this.ids.delete(e);
+    if (!at) this.made.set(e, result!);
+  }
+
+  take(customId: string): BatchResult | undefined {
+    const e = this.find(customId);
+    if (e === -1) return undefined;
+    this.at.flags[e]! |= TAKEN;
+    this.live -= 1;
+    const { lines } = this;
+    const slot = this.at.verdicts[e]!;
+    if (slot !== -1) return lines.verdicts.result(slot, customId);
+    const entry = this.entryAt(e);
+    const result = lines.resultOf(entry);
+    // The line at the indexed offset must still be this request's (a result file replaced meanwhile is refused).
+    if (result.customId !== customId) {
+      throw new KbatchError('RESPONSE_INVALID', `${lines.fileName(entry)} line ${entry.line} holds ${result.customId}, not ${customId}: the file changed after it was indexed`, { file: lines.fileName(entry), line: entry.line, customId });
+    }
+    // The join's report counts the tokens of answers only; a failed line's usage (a 200 without choices) counts here.
+    if (!result.ok && !entry.result) lines.count({ response: { body: result.body } } as Pick<BatchResultLine, 'response'>);
+    return result;
+  }
+
+  *leftovers(): Iterable<{ customId: string; file?: string; line?: number }> {
+    const { at, lines } = this;
+    for (let e = 0; e < at.count; e++) {
+      if ((at.flags[e]! & TAKEN) !== 0) continue;
+      at.flags[e]! |= TAKEN;
+      this.live -= 1;
+      const entry = this.entryAt(e);
+      lines.countEntry(entry);
+      yield { customId: this.customIdAt(e), ...(entry.result ? {} : { file: lines.fileName(entry), line: entry.line }) };
+    }
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  async close(): Promise<void> {
+    this.lines.close();
+  }
+
+  /** The untaken entry of `customId`, or -1. */
+  private find(customId: string): number {
+    const { at, lines } = this;
+    return this.table.find(customId, (e) => {
+      if ((at.flags[e]! & TAKEN) !== 0) return false;
+      const slot = at.verdicts[e]!;
+      return slot !== -1 ? lines.verdicts.isFor(slot, customId) : this.ids.get(e) === customId;
+    });
+  }
+
+  private customIdAt(e: number): string {
+    const slot = this.at.verdicts[e]!;
+    return slot !== -1 ? this.lines.verdicts.customId(slot) : this.ids.get(e)!;
+  }
+
+  /** Entry `e` as an object (for the rare paths: a line read when taken, a duplicate, a leftover). */
+  private entryAt(e: number): Entry {
+    const { at } = this;
+    const result = this.made.get(e);
+    if (result) return { file: -1, offset: 0, length: 0, line: 0, verdict: -1, result };
+    return { file: at.fileOf[e]!, offset: at.offsets[e]!, length: at.lengths[e]!, line: at.lines[e]!, verdict: at.verdicts[e]! };
+  }
 }
 
 /**

@@ -110,10 +110,12 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
   let filter = null as { rel: string; ids: Set<string> } | null;
   for (let g = groups.length - 1; g >= 0; g--) {
     const seenHere: string[] = [];
-    const meet = (customId: string, line: Omit<AttemptLine, 'customId' | 'group' | 'superseded'>): void => {
-      const superseded = seen.has(customId);
-      if (!superseded) seenHere.push(customId);
-      visit({ customId, group: g, superseded, ...line });
+    // The oldest attempt is the last walked: nothing later asks whether its ids were seen.
+    const remember = g > 0;
+    const meet = (customId: string, at: AttemptLine['at'], result?: BatchResult): void => {
+      const superseded = seen.size > 0 && seen.has(customId);
+      if (!superseded && remember) seenHere.push(customId);
+      visit({ customId, group: g, superseded, at, result });
     };
     for (const source of groups[g]!) {
       if (source.only !== undefined && filter?.rel !== source.only) filter = { rel: source.only, ids: await customIdsOf(jobDir, source.only) };
@@ -121,7 +123,7 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
       if (source.failedBatch) {
         for await (const { line } of validationResults(jobDir, source.failedBatch)) {
           const id = String(line.custom_id);
-          if (!only || only.has(id)) meet(id, { result: parseResultLine(line) });
+          if (!only || only.has(id)) meet(id, undefined, parseResultLine(line));
         }
       }
       for (const rel of source.files) {
@@ -130,7 +132,7 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
           const id = customIdOfLine(buf, { start, end, file: rel, line: n });
           if (only && !only.has(id)) return;
           if (source.resubmitted && isUnrunText(buf.toString('utf8', start, end), rel, n)) return;
-          meet(id, { at: { buf, start, end, file, offset, line: n } });
+          meet(id, { buf, start, end, file, offset, line: n });
         });
       }
     }

@@ -106,6 +106,30 @@ describe('attemptLookup', () => {
     expect(runs[0]!.taken.map((r) => r?.response)).toEqual(['no', 'y\u00e9s "q"', 'yes', 'no', 'x'.repeat(5000), undefined]);
   });
 
+  it('finds every one of thousands of requests past any size estimate, with duplicates and failures among them, lean or not', async () => {
+    const n = 5000;
+    const lines = Array.from({ length: n }, (_, i) => (i % 7 === 3 ? httpErrorLine(`r${i}`, 500) : okLine(`r${i}`, `a${i}`)));
+    // Reversed, the file opens with duplicates: r0 fails then succeeds (the later success wins), r3 succeeds then fails (the success stays).
+    lines.push(okLine('r3', 'again'), httpErrorLine('r0', 500));
+    const jobDir = await jobWith({ 'out.jsonl': lines.reverse() });
+    const runs = [];
+    for (const [lean, expected] of [[false, undefined], [true, 10], [true, n]] as const) {
+      const issues: JoinIssue[] = [];
+      const tokens = { prompt: 0, completion: 0 };
+      const lookup = await attemptLookup(jobDir, [[{ files: ['out.jsonl'], resubmitted: false }]], { tokens, lean, ...(expected ? { expected } : {}), onIssue: (i) => issues.push(i) });
+      expect(lookup.size).toBe(n);
+      const taken = Array.from({ length: n }, (_, i) => lookup.take(`r${n - 1 - i}`)).map((r) => [r?.customId, r?.ok, r?.response]);
+      expect(lookup.take('r1')).toBeUndefined();
+      expect([...lookup.leftovers()]).toEqual([]);
+      await lookup.close();
+      runs.push({ taken, issues: issues.map((i) => [i.code, i.customId]), tokens });
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
+    expect(runs[0]!.taken.slice(-4)).toEqual([['r3', true, 'again'], ['r2', true, 'a2'], ['r1', true, 'a1'], ['r0', true, 'a0']]);
+    expect(runs[0]!.issues).toEqual([['JOIN_DUPLICATE_RESULT', 'r3'], ['JOIN_DUPLICATE_RESULT', 'r0']]);
+  });
+
   it('leaves out requests joined already and results of other chunks in a merged retry batch', async () => {
     const jobDir = await jobWith({
       'merged.jsonl': [okLine('a1', 'yes'), okLine('b1', 'yes'), okLine('a2', 'no')],

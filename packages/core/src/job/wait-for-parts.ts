@@ -20,8 +20,10 @@ interface Schedule {
   next: number;
   polls: number;
   errors: number;
-  /** Polls that saw a completed batch without its result file ids (some servers set them a moment later). */
+  /** Polls that saw a finished batch without its result file ids (some servers set them a moment later). */
   missingFiles: number;
+  /** When a finished batch was first seen without them: kbatch gives up on them only after a while, not a few fast polls. */
+  missingSince?: number;
   /** When the batch's finished-request count last changed (for the straggler rule). */
   watch?: StallWatch;
 }
@@ -126,7 +128,12 @@ async function pollDue(ctx: JobContext, poller: Poller, active: JobPart[]): Prom
   if (!inFlight.some(isDue)) return;
   const listed = inFlight.length >= 2 ? await listInFlight(ctx, poller, inFlight) : new Map<string, KBatch>();
   // A part backing off after failed polls keeps its turn, whatever the listing says.
-  const polled = inFlight.filter((p) => isDue(p) || (listed.has(p.batchId!) && !poller.schedules.get(p.index)?.errors));
+  // A listed batch that finished waits for its own turn (its GET): a fast part's rounds must not hurry another's.
+  const newsOf = (p: JobPart): boolean => {
+    const batch = listed.get(p.batchId!);
+    return batch !== undefined && !isTerminalStatus(batch.status) && !poller.schedules.get(p.index)?.errors;
+  };
+  const polled = inFlight.filter((p) => isDue(p) || newsOf(p));
   await settleAll(
     polled.map((p) => {
       const batch = listed.get(p.batchId!);
@@ -175,13 +182,19 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
   const c = batch.request_counts;
   // Any terminal batch (expired and cancelled too) may name its files a moment after its status changes.
   const filesMissing = (c.completed > 0 && !batch.output_file_id) || (c.failed > 0 && !batch.error_file_id);
-  if (isTerminalStatus(batch.status) && (!filesMissing || schedule.missingFiles >= 5)) {
+  const terminal = isTerminalStatus(batch.status);
+  // A running batch has no files yet: only polls of a finished one count, over at least five poll intervals.
+  if (terminal && filesMissing) {
+    schedule.missingSince ??= Date.now();
+    schedule.missingFiles++;
+  }
+  const gaveUp = schedule.missingFiles > 5 && Date.now() - schedule.missingSince! >= 5 * ctx.opts.pollIntervalMs;
+  if (terminal && (!filesMissing || gaveUp)) {
     if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
     await finishPart(ctx, part, batch);
     await deleteFinishedFiles(ctx, [part]);
     return;
   }
-  if (filesMissing) schedule.missingFiles++;
   await checkStragglers(ctx, part, batch, schedule);
   schedule.polls++;
   schedule.next = Date.now() + backoffDelay(schedule.polls, { baseMs: initialMs / 2, maxMs: ctx.opts.pollIntervalMs });

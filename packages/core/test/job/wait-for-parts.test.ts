@@ -63,4 +63,20 @@ describe('waitForParts', () => {
     expect(summary).toMatchObject({ state: 'completed', requests: 30, succeeded: 30, failed: 0 });
     expect(listings).toBeGreaterThan(0);
   });
+
+  it('waits for the result file of a finished batch however many polls saw it running with answers', async () => {
+    const { dir, root } = await writeChunks(1, 20);
+    const client = emulatorClient(emu.baseURL);
+    const retrieve = client.batches.retrieve.bind(client.batches);
+    let terminalPolls = 0;
+    // A server that names the output file a moment after saying "completed" (its first two answers lack it).
+    client.batches.retrieve = (async (id: string, options: unknown) => {
+      const batch = await retrieve(id, options as never);
+      if (batch.status !== 'completed' || ++terminalPolls > 2) return batch;
+      return { ...batch, output_file_id: null };
+    }) as never;
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client, pollIntervalMs: 20, retryBaseMs: 10 });
+    expect(terminalPolls).toBeGreaterThan(2);
+    expect(summary).toMatchObject({ state: 'completed', requests: 20, succeeded: 20, failed: 0 });
+  });
 });

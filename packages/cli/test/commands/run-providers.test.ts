@@ -15,7 +15,7 @@ const KEY_ENV: Record<string, string> = {
   openai: 'OPENAI_API_KEY',
   together: 'TOGETHER_API_KEY',
   groq: 'GROQ_API_KEY',
-  'openai-compatible': 'OPENAI_API_KEY',
+  'openai-compatible': 'OPENAI_COMPATIBLE_API_KEY',
 };
 
 /** A CSV with quotes, an embedded newline, non-ASCII and a long field. */
@@ -83,9 +83,9 @@ describe('kbatch run --provider', () => {
     const unknown = await runCli(['run', file, ...ARGS, '--provider', 'gemini'], { cwd: root, env: { OPENAI_API_KEY: 'k' } });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, got "gemini"');
-    const compatible = await runCli(['run', file, ...ARGS, '--provider', 'openai-compatible'], { cwd: root, env: { OPENAI_API_KEY: 'k' } });
+    const compatible = await runCli(['run', file, ...ARGS, '--provider', 'openai-compatible'], { cwd: root, env: { OPENAI_COMPATIBLE_API_KEY: 'k' } });
     expect(compatible.code).toBe(2);
-    expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_BASE_URL)');
+    expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_COMPATIBLE_BASE_URL)');
   });
 
   it('refuses batches on together before anything is written or uploaded (OPTION_INVALID, exit 2)', async () => {

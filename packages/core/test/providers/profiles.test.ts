@@ -17,6 +17,18 @@ describe('PROVIDER_PROFILES', () => {
     }
   });
 
+  it('never lets a profile read the key variable of a provider on another server (openai-compatible has its own)', () => {
+    for (const a of PROVIDER_PROFILES) {
+      for (const b of PROVIDER_PROFILES) {
+        if (a.name === b.name || (a.defaultBaseURL !== null && a.defaultBaseURL === b.defaultBaseURL)) continue;
+        expect(a.apiKeyEnv.filter((name) => b.apiKeyEnv.includes(name)), `${a.name} / ${b.name}`).toEqual([]);
+        expect(a.baseUrlEnv, `${a.name} / ${b.name}`).not.toBe(b.baseUrlEnv);
+      }
+    }
+    const compatible = PROVIDER_PROFILES.find((p) => p.name === 'openai-compatible')!;
+    expect([compatible.apiKeyEnv, compatible.baseUrlEnv]).toEqual([['OPENAI_COMPATIBLE_API_KEY'], 'OPENAI_COMPATIBLE_BASE_URL']);
+  });
+
   it('says in a note what kbatch does where a batch limit is not documented', () => {
     for (const profile of PROVIDER_PROFILES.filter((p) => p.limits.maxRequests === null || p.limits.maxBytes === null)) {
       expect(profile.notes.join(' '), profile.name).toMatch(/kbatch chunks at its defaults/);

@@ -146,6 +146,20 @@ describe('a job remembers its provider', () => {
     expect(await readAllText(root)).not.toContain('gsk-resume-secret');
   });
 
+  it('reads a job directory with no recorded provider (made before providers) as kluster: wait --provider openai is JOB_MISMATCH', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-provider-old-'));
+    const chunk = join(root, 'part-00001.jsonl');
+    await writeFile(chunk, `${JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } })}\n`);
+    const submit = await runCli(['submit', chunk, '--base-url', emu.baseURL, '--job-dir', 'job', '--quiet'], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });
+    expect(submit.code).toBe(0);
+    const manifestFile = join(root, 'job', 'manifest.json');
+    const { provider: _provider, baseURL: _baseURL, ...old } = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(manifestFile, JSON.stringify(old));
+    const conflict = await runCli(['wait', 'job', '--provider', 'openai', '--base-url', emu.baseURL], { cwd: root, env: { OPENAI_API_KEY: 'sk' } });
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('error [JOB_MISMATCH]: the job in job was started with provider kluster (recorded in the job directory), not openai');
+  });
+
   it('kbatch resume of a run refuses another --provider and continues on the recorded one', async () => {
     const { root, file } = await input();
     const env = { OPENAI_API_KEY: 'sk-secret' };

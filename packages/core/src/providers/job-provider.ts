@@ -44,11 +44,12 @@ function baseUrlOf(client: unknown): string | undefined {
 }
 
 /**
- * The provider and base URL a job directory recorded (run.json for a run, else manifest.json); {} for a job from
- * before providers were recorded or a directory without a job yet.
+ * The provider and base URL a job directory recorded (run.json for a run, else manifest.json): a job from before
+ * providers were recorded ran on {@link DEFAULT_PROVIDER}, with no base URL; {} for a directory without a job yet.
  */
 export async function recordedProvider(jobDir: string): Promise<{ provider?: string; baseURL?: string }> {
   const run = await loadRunState(jobDir).catch(() => null);
   const from = run?.settings ?? (await loadManifest(jobDir).catch(() => null));
-  return { ...(from?.provider !== undefined ? { provider: from.provider } : {}), ...(from?.baseURL !== undefined ? { baseURL: from.baseURL } : {}) };
+  if (from === null) return {};
+  return { provider: from.provider ?? DEFAULT_PROVIDER, ...(from.baseURL !== undefined ? { baseURL: from.baseURL } : {}) };
 }

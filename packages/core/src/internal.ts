@@ -25,7 +25,7 @@ export { findBatchByMetadata, listAllBatches, listRawBatches, metadataMatches } 
 export type { FindBatchOptions } from './batch/find-batch.js';
 
 // providers
-export { jobProvider, namedProvider, recordedProvider } from './providers/job-provider.js';
+export { jobProvider, markLocalClient, namedProvider, recordedProvider } from './providers/job-provider.js';
 export { lintRunChunks } from './providers/lint-run-chunks.js';
 
 // job

@@ -108,6 +108,9 @@ describe('kbatch run --provider', () => {
     const run = await runCli(['run', file, ...ARGS, '--local', '--provider', 'kluster-2025', '--window', '48h', '--job-dir', 'job'], { cwd: root });
     expect(run.code).toBe(0);
     expect(JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8'))).toMatchObject({ window: '48h', provider: 'kluster-2025' });
+    // The in-process emulator's ephemeral port is gone: a later plain resume must not be pointed at it.
+    expect(JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8'))).not.toHaveProperty('baseURL');
+    expect((JSON.parse(await readFile(join(root, 'job', 'run.json'), 'utf8')) as { settings: object }).settings).not.toHaveProperty('baseURL');
   });
 
   it("names the provider's key variable when it is missing (API_KEY_MISSING)", async () => {
@@ -206,7 +209,8 @@ describe('kbatch resume after a crash, per provider', () => {
         const crashed = await spawnCli(['run', file, ...ARGS, '--provider', provider, '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...env, KBATCH_TEST_CRASH_AT: point }, root);
         expect(crashed.signal).toBe('SIGKILL');
         const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], env, root);
-        expect([resumed.code, resumed.stderr]).toEqual([0, '']);
+        // --quiet silences progress, not the one line naming the recorded server the key is sent to.
+        expect([resumed.code, resumed.stderr]).toEqual([0, `note: using the base URL recorded in job: ${emu.baseURL} (--base-url overrides it)\n`]);
         expect(emu.stats().batchesCreated - created).toBe(1);
         const rows = (await readFile(join(root, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; label: string | null });
         expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3']);

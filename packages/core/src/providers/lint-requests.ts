@@ -108,19 +108,22 @@ export interface LintReport {
  * @example const report = await lintRequests('part-00001.jsonl', lintRules(getProvider('openai')));
  */
 export async function lintRequests(file: string, rules: LintRules, { maxProblems = 1000, profileOnly = false } = {}): Promise<LintReport> {
-  await stat(file).catch((cause: unknown) => {
+  const { size } = await stat(file).catch((cause: unknown) => {
     throw new KbatchError('INPUT_NOT_FOUND', `No such file: ${file}`, { file, cause });
   });
   const state = newLintState();
-  const report: LintReport = { file, requests: 0, bytes: 0, problems: [], problemCount: 0 };
-  for await (const { line, text } of readFileLines(file)) {
-    for (const problem of lintLine(text, line, state, rules)) {
-      if (profileOnly && SERVER_RULES.has(problem.rule)) continue;
-      report.problemCount += 1;
-      if (report.problems.length < maxProblems) report.problems.push(problem);
-    }
+  const report: LintReport = { file, requests: 0, bytes: size, problems: [], problemCount: 0 };
+  const add = (problem: LintProblem): void => {
+    if (profileOnly && SERVER_RULES.has(problem.rule)) return;
+    report.problemCount += 1;
+    if (report.problems.length < maxProblems) report.problems.push(problem);
+  };
+  for await (const { line, text } of readFileLines(file)) for (const problem of lintLine(text, line, state, rules)) add(problem);
+  // The lines undercount the file (no \r of CRLF, no blank lines): what the provider measures is its size.
+  if (size > rules.maxBytes && state.bytes <= rules.maxBytes) {
+    add({ line: null, customId: null, rule: 'file_too_large', message: `is ${size} bytes; provider ${rules.provider} takes at most ${rules.maxBytes} per batch` });
   }
-  return { ...report, requests: state.requests, bytes: state.bytes };
+  return { ...report, requests: state.requests };
 }
 
 /** One line per problem: `FILE line N (custom_id ID): message [rule]`. */

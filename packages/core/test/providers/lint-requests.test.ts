@@ -57,6 +57,18 @@ describe('lintLine', () => {
     ]);
   });
 
+  it("counts a file's raw bytes (CRLF line ends, blank lines): a file just over maxBytes fails however its lines end", async () => {
+    const lines = [line('a'), line('b')];
+    const path = await file([]);
+    const raw = `${lines.join('\r\n')}\r\n\n\n`;
+    await writeFile(path, raw);
+    const size = Buffer.byteLength(raw);
+    const over = await lintRequests(path, lintRules(getProvider('kluster'), { maxBytes: size - 1 }));
+    expect([over.bytes, over.problems.map((p) => [p.line, p.rule])]).toEqual([size, [[null, 'file_too_large']]]);
+    expect(over.problems[0]!.message).toBe(`is ${size} bytes; provider kluster takes at most ${size - 1} per batch`);
+    expect((await lintRequests(path, lintRules(getProvider('kluster'), { maxBytes: size }))).problemCount).toBe(0);
+  });
+
   it('counts bytes in UTF-8 (non-ASCII is more than one byte)', () => {
     const state = newLintState();
     lintLine(line('é'), 1, state, lintRules(getProvider('kluster')));

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { assertLintClean, formatLintProblem, getProvider, KbatchError, lintRequests, lintRules, parseSize, type LintReport, type LintRules } from '@kbatch/core';
-import { resolveChunkFiles } from '@kbatch/core/internal';
+import { assertLintClean, getProvider, KbatchError, lintRequests, lintRules, parseSize, type LintReport, type LintRules } from '@kbatch/core';
+import { formatLintProblem, resolveChunkFiles } from '@kbatch/core/internal';
 import { addProviderFlag, providerFlag } from '../flags/client-flags.js';
 import { numberArg } from '../flags/numbers.js';
 import { EXIT, ExitError } from '../exit-error.js';

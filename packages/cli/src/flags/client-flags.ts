@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkRecordedProvider, createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions } from '@kbatch/core';
-import { markLocalClient, recordedProvider } from '@kbatch/core/internal';
+import { createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions } from '@kbatch/core';
+import { checkRecordedProvider, markLocalClient, recordedProvider } from '@kbatch/core/internal';
 import type { CliIo } from '../io.js';
 import type { ProgressMode } from '../progress/index.js';
 import { numberArg } from './numbers.js';

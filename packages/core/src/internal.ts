@@ -10,6 +10,7 @@ export { CHAT_PARAM_FIELDS } from './request/request-options.js';
 export { createRequestEncoder } from './request/request-encoder.js';
 export type { RequestEncoder } from './request/request-encoder.js';
 export { planChunk } from './chunk/plan-chunk.js';
+export { MaxBytesSchema, MaxRequestsSchema } from './chunk/chunk-options.js';
 export type { ChunkCounter, ChunkLimits } from './chunk/plan-chunk.js';
 
 // client and batch

@@ -149,6 +149,5 @@ export function parseDuration(value: string, flag: string): number {
  * @throws KbatchError OPTION_INVALID naming `--provider` and listing the names
  */
 export function providerFlag(name: string): string {
-  if (PROVIDER_NAMES.includes(name)) return name;
-  throw new KbatchError('OPTION_INVALID', `Invalid option \`--provider\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field: '--provider' });
+  return getProvider(name, '--provider').name;
 }

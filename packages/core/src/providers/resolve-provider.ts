@@ -17,13 +17,14 @@ export const ProviderNameSchema = z
 /**
  * The profile of a provider.
  * @param name - a provider name (default {@link DEFAULT_PROVIDER})
+ * @param field - what the error calls the name (the CLI: `--provider`)
  * @throws KbatchError OPTION_INVALID listing the names
  * @example getProvider('openai').limits.maxBytes // 200000000
  */
-export function getProvider(name: string = DEFAULT_PROVIDER): ProviderProfile {
+export function getProvider(name: string = DEFAULT_PROVIDER, field = 'provider'): ProviderProfile {
   const profile = PROVIDER_PROFILES.find((p) => p.name === name);
   if (profile) return profile;
-  throw new KbatchError('OPTION_INVALID', `Invalid option \`provider\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field: 'provider' });
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field });
 }
 
 /**

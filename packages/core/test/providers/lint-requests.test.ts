@@ -69,6 +69,17 @@ describe('lintLine', () => {
     expect((await lintRequests(path, lintRules(getProvider('kluster'), { maxBytes: size }))).problemCount).toBe(0);
   });
 
+  it('remembers each custom_id as a fixed-size hash, however long the id (memory per id is constant)', () => {
+    const state = newLintState();
+    const rules = lintRules(getProvider('kluster'));
+    const long = 'x'.repeat(10_000);
+    expect(lintAll([line(long), line('a')], rules)).toEqual([]);
+    lintLine(line(long), 1, state, rules);
+    lintLine(line('a'), 2, state, rules);
+    expect(lintLine(line(long), 3, state, rules).map((p) => p.rule)).toEqual(['custom_id_duplicate']);
+    expect([...state.ids].map((h) => h.length)).toEqual([16, 16]);
+  });
+
   it('counts bytes in UTF-8 (non-ASCII is more than one byte)', () => {
     const state = newLintState();
     lintLine(line('é'), 1, state, lintRules(getProvider('kluster')));

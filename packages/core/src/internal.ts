@@ -29,7 +29,7 @@ export type { FindBatchOptions } from './batch/find-batch.js';
 export { jobProvider, markLocalClient, namedProvider, recordedProvider } from './providers/job-provider.js';
 export { lintRunChunks } from './providers/lint-run-chunks.js';
 export { checkWindow, checkRecordedProvider } from './providers/resolve-provider.js';
-export { lintLine, newLintState, formatLintProblem } from './providers/lint-requests.js';
+export { lintLine, newLintState, formatLintProblem, hasLineRules } from './providers/lint-requests.js';
 export type { LintState } from './providers/lint-requests.js';
 export { clientProvider } from './client/create-kluster-client.js';
 

@@ -10,6 +10,7 @@ export { CHAT_PARAM_FIELDS } from './request/request-options.js';
 export { createRequestEncoder } from './request/request-encoder.js';
 export type { RequestEncoder } from './request/request-encoder.js';
 export { planChunk } from './chunk/plan-chunk.js';
+export { MaxBytesSchema, MaxRequestsSchema } from './chunk/chunk-options.js';
 export type { ChunkCounter, ChunkLimits } from './chunk/plan-chunk.js';
 
 // client and batch
@@ -25,8 +26,12 @@ export { findBatchByMetadata, listAllBatches, listRawBatches, metadataMatches } 
 export type { FindBatchOptions } from './batch/find-batch.js';
 
 // providers
-export { jobProvider, namedProvider, recordedProvider } from './providers/job-provider.js';
+export { jobProvider, markLocalClient, namedProvider, recordedProvider } from './providers/job-provider.js';
 export { lintRunChunks } from './providers/lint-run-chunks.js';
+export { checkWindow, checkRecordedProvider } from './providers/resolve-provider.js';
+export { lintLine, newLintState, formatLintProblem, hasLineRules } from './providers/lint-requests.js';
+export type { LintState } from './providers/lint-requests.js';
+export { clientProvider } from './client/create-kluster-client.js';
 
 // job
 export { createJob, addChunks, resolveChunkFiles, newJobId } from './job/create-job.js';

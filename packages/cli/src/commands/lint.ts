@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { assertLintClean, formatLintProblem, getProvider, KbatchError, lintRequests, lintRules, parseSize, type LintReport, type LintRules } from '@kbatch/core';
-import { resolveChunkFiles } from '@kbatch/core/internal';
+import { assertLintClean, DEFAULT_PROVIDER, getProvider, KbatchError, lintRequests, lintRules, type LintReport, type LintRules } from '@kbatch/core';
+import { formatLintProblem, MaxBytesSchema, MaxRequestsSchema, resolveChunkFiles } from '@kbatch/core/internal';
 import { addProviderFlag, providerFlag } from '../flags/client-flags.js';
 import { numberArg } from '../flags/numbers.js';
 import { EXIT, ExitError } from '../exit-error.js';
@@ -60,15 +60,17 @@ export function addLintLimitFlags(cmd: Command): Command {
 
 /** The lint rules of --provider with the limits the flags give. */
 function rulesFromFlags(flags: Omit<LintFlags, 'json'>): LintRules {
-  return lintRules(getProvider(providerFlag(flags.provider ?? 'kluster')), {
-    ...(flags.maxRequests !== undefined ? { maxRequests: positive(flags.maxRequests, '--max-requests') } : {}),
-    ...(flags.maxBytes !== undefined ? { maxBytes: parseSize(flags.maxBytes, '--max-bytes') } : {}),
+  return lintRules(getProvider(providerFlag(flags.provider ?? DEFAULT_PROVIDER)), {
+    ...(flags.maxRequests !== undefined ? { maxRequests: limitFlag(MaxRequestsSchema, flags.maxRequests, '--max-requests') } : {}),
+    ...(flags.maxBytes !== undefined ? { maxBytes: limitFlag(MaxBytesSchema, flags.maxBytes, '--max-bytes') } : {}),
   });
 }
 
-function positive(value: number | string, flag: string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  throw new KbatchError('OPTION_INVALID', `Invalid option \`${flag}\`: must be a positive integer, got ${JSON.stringify(value)}`, { field: flag });
+// The chunker's own schema for the limit; the error names the flag.
+function limitFlag(schema: typeof MaxRequestsSchema | typeof MaxBytesSchema, value: number | string, flag: string): number {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`${flag}\`: ${parsed.error.issues[0]!.message}, got ${JSON.stringify(value)}`, { field: flag });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkRecordedProvider, createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions } from '@kbatch/core';
-import { recordedProvider } from '@kbatch/core/internal';
+import { createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions } from '@kbatch/core';
+import { checkRecordedProvider, markLocalClient, recordedProvider } from '@kbatch/core/internal';
 import type { CliIo } from '../io.js';
 import type { ProgressMode } from '../progress/index.js';
 import { numberArg } from './numbers.js';
@@ -14,6 +14,8 @@ export interface ClientFlags {
   provider?: string;
   apiKey?: string;
   baseUrl?: string;
+  /** kbatch run --local: the server is an in-process emulator, gone when the command ends (its URL is not recorded). */
+  local?: boolean;
 }
 
 /** Flags of the commands that drive a job (submit, wait, resume, and later `kbatch run`). */
@@ -79,27 +81,34 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
  * @throws KbatchError API_KEY_MISSING naming the variable to set
  */
 export function clientFromFlags(flags: ClientFlags, io: CliIo): KlusterClient {
-  return createClient({
+  const client = createClient({
     env: io.env as Record<string, string | undefined>,
     ...(flags.provider === undefined ? {} : { provider: providerFlag(flags.provider) }),
     ...(flags.apiKey === undefined ? {} : { apiKey: flags.apiKey }),
     ...(flags.baseUrl === undefined ? {} : { baseURL: flags.baseUrl }),
   });
+  return flags.local === true ? markLocalClient(client) : client;
 }
 
 /**
  * The client flags for an existing job: its recorded provider unless --provider names the same one (another is
- * JOB_MISMATCH saying which was recorded), and its recorded base URL unless --base-url or the provider's variable
- * names one.
+ * JOB_MISMATCH saying which was recorded), and its base URL: --base-url, else the recorded one (where its batches and
+ * files live, so an ambient variable cannot send it elsewhere), else the provider's variable or default. A recorded
+ * URL that is not the provider's default is named on stderr (the key goes there), as is a --base-url that differs.
  */
 export async function jobClientFlags<F extends ClientFlags>(flags: F, io: CliIo, jobDir: string): Promise<F> {
   if (flags.provider !== undefined) providerFlag(flags.provider);
   const recorded = await recordedProvider(resolve(io.cwd, jobDir));
   checkRecordedProvider(recorded.provider, flags.provider, jobDir);
   const provider = flags.provider ?? recorded.provider;
-  const envBase = io.env[getProvider(provider).baseUrlEnv];
-  const useRecordedBase = flags.baseUrl === undefined && (envBase === undefined || envBase.trim() === '') && recorded.baseURL !== undefined;
-  return { ...flags, ...(provider === undefined ? {} : { provider }), ...(useRecordedBase ? { baseUrl: recorded.baseURL } : {}) };
+  if (recorded.baseURL === undefined) return { ...flags, ...(provider === undefined ? {} : { provider }) };
+  if (flags.baseUrl === undefined && recorded.baseURL !== getProvider(provider).defaultBaseURL) {
+    io.stderr.write(`note: using the base URL recorded in ${jobDir}: ${recorded.baseURL} (--base-url overrides it)\n`);
+  }
+  if (flags.baseUrl !== undefined && flags.baseUrl !== recorded.baseURL) {
+    io.stderr.write(`warning: --base-url ${flags.baseUrl} is not the base URL recorded in ${jobDir} (${recorded.baseURL}), where its batches and files live\n`);
+  }
+  return { ...flags, ...(provider === undefined ? {} : { provider }), baseUrl: flags.baseUrl ?? recorded.baseURL };
 }
 
 /** Map job flags onto core job options (core validates them). */
@@ -140,6 +149,5 @@ export function parseDuration(value: string, flag: string): number {
  * @throws KbatchError OPTION_INVALID naming `--provider` and listing the names
  */
 export function providerFlag(name: string): string {
-  if (PROVIDER_NAMES.includes(name)) return name;
-  throw new KbatchError('OPTION_INVALID', `Invalid option \`--provider\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field: '--provider' });
+  return getProvider(name, '--provider').name;
 }

@@ -37,6 +37,15 @@ describe('kbatch lint', () => {
     ]);
   });
 
+  it("refuses limits the chunker's schemas refuse, naming the flag (OPTION_INVALID, exit 2)", async () => {
+    const { root, file } = await requests([line('a', 'm')]);
+    const requests0 = await runCli(['lint', file, '--max-requests', '0'], { cwd: root });
+    expect([requests0.code, requests0.stderr]).toEqual([2, 'error [OPTION_INVALID]: Invalid option `--max-requests`: must be a positive integer, got 0\n']);
+    const bytes = await runCli(['lint', file, '--max-bytes', '6 parsecs'], { cwd: root });
+    expect(bytes.code).toBe(2);
+    expect(bytes.stderr).toContain('error [OPTION_INVALID]: Invalid option `--max-bytes`: must be a positive whole number of bytes');
+  });
+
   it('rejects an unknown provider with OPTION_INVALID listing the names (exit 2)', async () => {
     const { root, file } = await requests([line('a', 'm')]);
     const run = await runCli(['lint', file, '--provider', 'anthropic'], { cwd: root });

@@ -9,6 +9,7 @@ describe('kbatch providers', () => {
     expect(stdout).toContain('per batch: 50,000 requests, 200,000,000 bytes');
     expect(stdout).toContain('windows: 24h, 48h, 72h (default 24h)');
     expect(stdout).toContain('auth: Authorization: Bearer only; key: OPENAI_API_KEY');
+    expect(stdout).toContain('key: OPENAI_COMPATIBLE_API_KEY; base URL: (required: --base-url) (OPENAI_COMPATIBLE_BASE_URL)');
     expect(stdout).toMatch(/groq: .*\n.*\n  per batch: not documented \(kbatch uses 50,000 requests\)/);
     expect(stdout).toMatch(/docs: https:\/\/platform\.openai\.com\/\S+ .*\(checked \d{4}-\d{2}-\d{2}\)/);
   });

@@ -15,7 +15,7 @@ const KEY_ENV: Record<string, string> = {
   openai: 'OPENAI_API_KEY',
   together: 'TOGETHER_API_KEY',
   groq: 'GROQ_API_KEY',
-  'openai-compatible': 'OPENAI_API_KEY',
+  'openai-compatible': 'OPENAI_COMPATIBLE_API_KEY',
 };
 
 /** A CSV with quotes, an embedded newline, non-ASCII and a long field. */
@@ -83,9 +83,9 @@ describe('kbatch run --provider', () => {
     const unknown = await runCli(['run', file, ...ARGS, '--provider', 'gemini'], { cwd: root, env: { OPENAI_API_KEY: 'k' } });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, got "gemini"');
-    const compatible = await runCli(['run', file, ...ARGS, '--provider', 'openai-compatible'], { cwd: root, env: { OPENAI_API_KEY: 'k' } });
+    const compatible = await runCli(['run', file, ...ARGS, '--provider', 'openai-compatible'], { cwd: root, env: { OPENAI_COMPATIBLE_API_KEY: 'k' } });
     expect(compatible.code).toBe(2);
-    expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_BASE_URL)');
+    expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_COMPATIBLE_BASE_URL)');
   });
 
   it('refuses batches on together before anything is written or uploaded (OPTION_INVALID, exit 2)', async () => {
@@ -108,6 +108,9 @@ describe('kbatch run --provider', () => {
     const run = await runCli(['run', file, ...ARGS, '--local', '--provider', 'kluster-2025', '--window', '48h', '--job-dir', 'job'], { cwd: root });
     expect(run.code).toBe(0);
     expect(JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8'))).toMatchObject({ window: '48h', provider: 'kluster-2025' });
+    // The in-process emulator's ephemeral port is gone: a later plain resume must not be pointed at it.
+    expect(JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8'))).not.toHaveProperty('baseURL');
+    expect((JSON.parse(await readFile(join(root, 'job', 'run.json'), 'utf8')) as { settings: object }).settings).not.toHaveProperty('baseURL');
   });
 
   it("names the provider's key variable when it is missing (API_KEY_MISSING)", async () => {
@@ -144,6 +147,20 @@ describe('a job remembers its provider', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed', succeeded: 1 });
     expect((await runCli(['status', 'job'], { cwd: root, env: {} })).stderr).toContain('note: no API key, showing the saved state (set GROQ_API_KEY for live counts)');
     expect(await readAllText(root)).not.toContain('gsk-resume-secret');
+  });
+
+  it('reads a job directory with no recorded provider (made before providers) as kluster: wait --provider openai is JOB_MISMATCH', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-provider-old-'));
+    const chunk = join(root, 'part-00001.jsonl');
+    await writeFile(chunk, `${JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } })}\n`);
+    const submit = await runCli(['submit', chunk, '--base-url', emu.baseURL, '--job-dir', 'job', '--quiet'], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });
+    expect(submit.code).toBe(0);
+    const manifestFile = join(root, 'job', 'manifest.json');
+    const { provider: _provider, baseURL: _baseURL, ...old } = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(manifestFile, JSON.stringify(old));
+    const conflict = await runCli(['wait', 'job', '--provider', 'openai', '--base-url', emu.baseURL], { cwd: root, env: { OPENAI_API_KEY: 'sk' } });
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('error [JOB_MISMATCH]: the job in job was started with provider kluster (recorded in the job directory), not openai');
   });
 
   it('kbatch resume of a run refuses another --provider and continues on the recorded one', async () => {
@@ -192,7 +209,8 @@ describe('kbatch resume after a crash, per provider', () => {
         const crashed = await spawnCli(['run', file, ...ARGS, '--provider', provider, '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...env, KBATCH_TEST_CRASH_AT: point }, root);
         expect(crashed.signal).toBe('SIGKILL');
         const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], env, root);
-        expect([resumed.code, resumed.stderr]).toEqual([0, '']);
+        // --quiet silences progress, not the one line naming the recorded server the key is sent to.
+        expect([resumed.code, resumed.stderr]).toEqual([0, `note: using the base URL recorded in job: ${emu.baseURL} (--base-url overrides it)\n`]);
         expect(emu.stats().batchesCreated - created).toBe(1);
         const rows = (await readFile(join(root, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; label: string | null });
         expect(rows.map((r) => r.id)).toEqual(['r1', 'r2', 'r3']);

@@ -1,5 +1,5 @@
 // The client area's public surface: the openai client, server objects, streamed upload (re-exported by src/index.ts).
-export { createClient, createKlusterClient, clientProvider, KlusterClientOptionsSchema, KLUSTER_BASE_URL } from './create-kluster-client.js';
+export { createClient, createKlusterClient, KlusterClientOptionsSchema, KLUSTER_BASE_URL } from './create-kluster-client.js';
 export type { KlusterClientOptions, ClientProvider } from './create-kluster-client.js';
 export { BatchSchema, FileObjectSchema } from './schemas.js';
 export type { KBatch, KFile, RequestCounts, BatchErrorEntry } from './schemas.js';

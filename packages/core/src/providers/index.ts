@@ -2,6 +2,6 @@
 export { ProviderProfileSchema, API_SHAPES } from './provider-profile.js';
 export type { ProviderProfile } from './provider-profile.js';
 export { PROVIDER_PROFILES } from './profiles.js';
-export { DEFAULT_PROVIDER, PROVIDER_NAMES, ProviderNameSchema, getProvider, checkWindow, checkRecordedProvider } from './resolve-provider.js';
-export { LINT_RULES, lintRules, lintLine, newLintState, lintRequests, formatLintProblem, assertLintClean } from './lint-requests.js';
-export type { LintProblem, LintRule, LintRules, LintState, LintReport } from './lint-requests.js';
+export { DEFAULT_PROVIDER, PROVIDER_NAMES, ProviderNameSchema, getProvider } from './resolve-provider.js';
+export { LINT_RULES, lintRules, lintRequests, assertLintClean } from './lint-requests.js';
+export type { LintProblem, LintRule, LintRules, LintReport } from './lint-requests.js';

@@ -33,9 +33,23 @@ export function jobProvider(choice: ProviderChoice, { batches = false } = {}): {
       { field: 'provider' },
     );
   }
-  const baseURL = clientProvider(choice.client)?.baseURL ?? baseUrlOf(choice.client);
+  const baseURL = isLocalClient(choice.client) ? undefined : (clientProvider(choice.client)?.baseURL ?? baseUrlOf(choice.client));
   return { profile, record: { provider: profile.name, ...(baseURL === undefined ? {} : { baseURL }) } };
 }
+
+// Weak, as clientProvider: the mark goes with the client.
+const LOCAL_CLIENTS = new WeakSet<object>();
+
+/**
+ * Mark a client of a server that is gone when the command ends (kbatch run --local's in-process emulator on an
+ * ephemeral port): its jobs record their provider but no base URL, so a later resume is never pointed at a dead port.
+ */
+export function markLocalClient<T extends object>(client: T): T {
+  LOCAL_CLIENTS.add(client);
+  return client;
+}
+
+const isLocalClient = (client: unknown): boolean => typeof client === 'object' && client !== null && LOCAL_CLIENTS.has(client);
 
 // Any openai client knows its base URL; a fake may not.
 function baseUrlOf(client: unknown): string | undefined {
@@ -44,11 +58,12 @@ function baseUrlOf(client: unknown): string | undefined {
 }
 
 /**
- * The provider and base URL a job directory recorded (run.json for a run, else manifest.json); {} for a job from
- * before providers were recorded or a directory without a job yet.
+ * The provider and base URL a job directory recorded (run.json for a run, else manifest.json): a job from before
+ * providers were recorded ran on {@link DEFAULT_PROVIDER}, with no base URL; {} for a directory without a job yet.
  */
 export async function recordedProvider(jobDir: string): Promise<{ provider?: string; baseURL?: string }> {
   const run = await loadRunState(jobDir).catch(() => null);
   const from = run?.settings ?? (await loadManifest(jobDir).catch(() => null));
-  return { ...(from?.provider !== undefined ? { provider: from.provider } : {}), ...(from?.baseURL !== undefined ? { baseURL: from.baseURL } : {}) };
+  if (from === null) return {};
+  return { provider: from.provider ?? DEFAULT_PROVIDER, ...(from.baseURL !== undefined ? { baseURL: from.baseURL } : {}) };
 }

@@ -115,8 +115,9 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     title: 'Any OpenAI-compatible Batch API server (--base-url required)',
     apiShape: 'openai-batch',
     auth: 'bearer',
-    apiKeyEnv: ['OPENAI_API_KEY'],
-    baseUrlEnv: 'OPENAI_BASE_URL',
+    // Its own variables: a real OpenAI key must never go to whatever server --base-url names.
+    apiKeyEnv: ['OPENAI_COMPATIBLE_API_KEY'],
+    baseUrlEnv: 'OPENAI_COMPATIBLE_BASE_URL',
     defaultBaseURL: null,
     limits: { maxRequests: null, maxBytes: null, maxLineBytes: null },
     windows: null,
@@ -126,7 +127,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     docs: [OPENAI_BATCH_DOCS],
     checked: CHECKED,
     notes: [
-      'the server is yours to name: --base-url (or OPENAI_BASE_URL) as the openai SDK takes it, with /v1',
+      'the server is yours to name: --base-url (or OPENAI_COMPATIBLE_BASE_URL) as the openai SDK takes it, with /v1; its key is --api-key or OPENAI_COMPATIBLE_API_KEY, never OPENAI_API_KEY (a real OpenAI key is not sent to another server)',
       'limits and windows are the server\'s: kbatch chunks at its defaults (50,000 requests, 6 GB) and passes any window on — set --max-requests/--max-bytes/--window to match',
     ],
   },

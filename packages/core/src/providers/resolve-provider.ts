@@ -17,13 +17,14 @@ export const ProviderNameSchema = z
 /**
  * The profile of a provider.
  * @param name - a provider name (default {@link DEFAULT_PROVIDER})
+ * @param field - what the error calls the name (the CLI: `--provider`)
  * @throws KbatchError OPTION_INVALID listing the names
  * @example getProvider('openai').limits.maxBytes // 200000000
  */
-export function getProvider(name: string = DEFAULT_PROVIDER): ProviderProfile {
+export function getProvider(name: string = DEFAULT_PROVIDER, field = 'provider'): ProviderProfile {
   const profile = PROVIDER_PROFILES.find((p) => p.name === name);
   if (profile) return profile;
-  throw new KbatchError('OPTION_INVALID', `Invalid option \`provider\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field: 'provider' });
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(name)}`, { field });
 }
 
 /**
@@ -41,15 +42,17 @@ export function checkWindow(profile: ProviderProfile, window: string | undefined
 
 /**
  * Throw when a job recorded one provider and this call names another: its batches and files live on the recorded one.
- * @param recorded - the provider in run.json / manifest.json (undefined for jobs from before providers were recorded)
+ * @param recorded - the provider in run.json / manifest.json (undefined for a job from before providers were
+ *   recorded: it ran on the default, {@link DEFAULT_PROVIDER})
  * @param given - the provider this call names (undefined: none named)
  * @throws KbatchError JOB_MISMATCH saying which provider was recorded
  */
 export function checkRecordedProvider(recorded: string | undefined, given: string | undefined, jobDir?: string): void {
-  if (recorded === undefined || given === undefined || recorded === given) return;
+  const was = recorded ?? DEFAULT_PROVIDER;
+  if (given === undefined || was === given) return;
   throw new KbatchError(
     'JOB_MISMATCH',
-    `the job${jobDir === undefined ? '' : ` in ${jobDir}`} was started with provider ${recorded} (recorded in the job directory), not ${given}: continue it with --provider ${recorded}, or use a new --job-dir`,
+    `the job${jobDir === undefined ? '' : ` in ${jobDir}`} was started with provider ${was} (recorded in the job directory), not ${given}: continue it with --provider ${was}, or use a new --job-dir`,
     { field: 'provider', ...(jobDir === undefined ? {} : { file: jobDir }) },
   );
 }

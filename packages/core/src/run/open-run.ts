@@ -11,6 +11,8 @@ import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-optio
 import { applyOutputOverrides, applyRealtimeOverrides, checkSameRun, checkSameStream, newSettings, nothingSent, overrideWindow, resolveSchema } from './run-settings.js';
 import type { RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
+import { namedProvider } from '../providers/job-provider.js';
+import { checkRecordedProvider } from '../providers/resolve-provider.js';
 
 /** What {@link openRun} needs besides the options. */
 export interface OpenRunContext {
@@ -96,6 +98,8 @@ async function stageStream(opts: ResolvedRunJobOptions, jobDir: string): Promise
 /** True when the stored run is the one this call describes; false when it differs but has sent nothing (start over). */
 async function continues(state: RunState, opts: ResolvedRunJobOptions, at: { store: JobStore; cwd: string; schema: AnswerSchema | undefined; input: SpooledInput | null }): Promise<boolean> {
   try {
+    // Its batches and files live on the recorded provider: another one could not find them.
+    checkRecordedProvider(state.settings.provider, namedProvider(opts), at.store.dir);
     await checkSameRun(state.settings, opts, at.cwd, at.schema);
     checkSameStream(state.settings, at.input, at.store.dir);
     // Before anything more is sent for it: a changed input file dooms the join.

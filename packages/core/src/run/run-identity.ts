@@ -11,6 +11,8 @@ import { fingerprintFile } from './input-fingerprint.js';
 import type { ResolvedRunJobOptions, RunEvent } from './run-options.js';
 import { readIdentity, requestOptions, requireInputAndPrompt } from './run-settings.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
+import { namedProvider } from '../providers/job-provider.js';
+import { DEFAULT_PROVIDER } from '../providers/resolve-provider.js';
 
 /** A run's default job directory and its input, located (and, for a stream, saved) before the directory is known. */
 export interface DerivedJob {
@@ -23,7 +25,7 @@ export interface DerivedJob {
 /**
  * The default job directory `<cwd>/.kbatch/jobs/kb-<name>-<hash>`: the hash covers the input's sha256 (a file's
  * bytes, or stdin's once saved) and every option that defines the requests — read options (encoding too), model, prompt, system,
- * chat parameters, id column, labels, schema — and the API's base URL. The same command finds the same job;
+ * chat parameters, id column, labels, schema — and the API's base URL and provider (unless kluster). The same command finds the same job;
  * other input or options make a new one; an existing job is found by its hash, so a renamed input file finds its job.
  * Output options, retries, window and mode are not part of it (a rerun may change them). Jobs live under `cwd`.
  */
@@ -47,6 +49,7 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
     name = opts.input === '-' ? 'stdin' : 'records';
   }
   const baseURL = (opts.client as { baseURL?: unknown }).baseURL;
+  const provider = namedProvider(opts) ?? DEFAULT_PROVIDER;
   const identity = {
     // A file and a stream of the same bytes are different runs (a rerun of one must not find the other).
     source: isFile ? 'file' : 'stream',
@@ -56,6 +59,8 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
     labels: opts.labels ?? null,
     schema: schema?.jsonSchema ?? null,
     endpoint: typeof baseURL === 'string' ? baseURL : null,
+    // Only when not the default, so every kluster job keeps the hash it had before providers existed.
+    ...(provider === DEFAULT_PROVIDER ? {} : { provider }),
   };
   const hash = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
   const slug = name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'input';

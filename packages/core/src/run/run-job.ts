@@ -209,7 +209,7 @@ async function prepareOnce({ jobDir, store, state, plan, opts, emit }: RunContex
     if (state.mode === undefined) {
       // Settled once, before anything is sent; a run.json from before modes existed is a batch run.
       const requests = state.chunks.reduce((n, c) => n + c.requests, 0);
-      state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD }) : 'batch';
+      state.mode = state.phase === 'prepared' ? chooseMode({ mode: settings.mode, requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider: settings.provider }) : 'batch';
       await store.writeRunState(state);
     }
   } catch (err) {

@@ -13,8 +13,7 @@ import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-optio
 import type { RunSettings, RunState } from '../state/run-state.js';
 import { spoolInput, type SpooledInput } from './spool-input.js';
 import { chunkLimits, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
-import { jobProvider, namedProvider } from '../providers/job-provider.js';
-import { checkRecordedProvider } from '../providers/resolve-provider.js';
+import { jobProvider } from '../providers/job-provider.js';
 
 /** The answer schema of this call: the one given (a path, JSON Schema or zod), else the stored JSON Schema (warns if it was zod). */
 export async function resolveSchema(opts: ResolvedRunJobOptions, state: RunState | null, cwd: string): Promise<AnswerSchema | undefined> {
@@ -160,8 +159,6 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
       { field: what },
     );
   };
-  // Its batches and files live on the recorded provider: another one could not find them.
-  checkRecordedProvider(settings.provider, namedProvider(opts));
   if (typeof opts.input === 'string' && opts.input !== '-' && !settings.spooled && resolve(cwd, opts.input) !== settings.input) differs('input');
   // Chosen over a warning: the user may believe the file is what gets joined, but the run joins its saved copy.
   if (typeof opts.input === 'string' && opts.input !== '-' && settings.spooled) {

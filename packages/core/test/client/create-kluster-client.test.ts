@@ -66,7 +66,13 @@ describe('createClient with a provider', () => {
   it('rejects an unknown provider, and openai-compatible without a base URL, with OPTION_INVALID', async () => {
     expectKbatchError(await catchError(() => createClient({ provider: 'nope', apiKey: 'k' })), { code: 'OPTION_INVALID', message: /`provider`: must be one of kluster, / });
     expectKbatchError(await catchError(() => createClient({ provider: 'openai-compatible', apiKey: 'k', env: {} })), { code: 'OPTION_INVALID', field: 'baseURL', message: '--base-url' });
-    expect(createClient({ provider: 'openai-compatible', env: { OPENAI_API_KEY: 'o', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' } }).baseURL).toBe('http://127.0.0.1:1/v1');
+    expect(createClient({ provider: 'openai-compatible', env: { OPENAI_COMPATIBLE_API_KEY: 'o', OPENAI_COMPATIBLE_BASE_URL: 'http://127.0.0.1:1/v1' } }).baseURL).toBe('http://127.0.0.1:1/v1');
+  });
+
+  it("never sends a real OpenAI key (OPENAI_API_KEY) to an openai-compatible server: API_KEY_MISSING naming its own variable", async () => {
+    const env = { OPENAI_API_KEY: 'sk-real-openai', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' };
+    expectKbatchError(await catchError(() => createClient({ provider: 'openai-compatible', baseURL: 'http://127.0.0.1:2/v1', env })), { code: 'API_KEY_MISSING', message: 'OPENAI_COMPATIBLE_API_KEY' });
+    expect(createClient({ provider: 'openai-compatible', apiKey: 'k', env: { ...env, OPENAI_COMPATIBLE_BASE_URL: 'http://127.0.0.1:3/v1' } }).baseURL).toBe('http://127.0.0.1:3/v1');
   });
 
   it('sends the key as Authorization: Bearer (what Bearer-only providers require)', async () => {

@@ -119,4 +119,14 @@ describe('a provider whose Batch API kbatch does not speak yet (together)', () =
     expect([summary.succeeded, summary.mode]).toEqual([3, 'realtime']);
     expect((await loadRunState(jobDir))!.settings.provider).toBe('together');
   });
+
+  it('runs mode auto realtime on it above the threshold (never a batch it would then refuse), uploading nothing', async () => {
+    const dir = await tempDir();
+    const jobDir = join(dir, 'job');
+    const files = emu.stats().filesCreated;
+    const summary = await runJob({ client: together(), input: await csv(dir, 3), model: MODEL, prompt: '{{text}}', mode: 'auto', autoThreshold: 2, jobDir, output: join(dir, 'out.jsonl') });
+    expect([summary.succeeded, summary.mode]).toEqual([3, 'realtime']);
+    expect((await loadRunState(jobDir))!.mode).toBe('realtime');
+    expect(emu.stats().filesCreated).toBe(files);
+  });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertLintClean, lintLine, lintRequests, lintRules, newLintState, type LintRules } from '../../src/providers/lint-requests.js';
+import { assertLintClean, hasLineRules, lintLine, lintRequests, lintRules, newLintState, type LintRules } from '../../src/providers/lint-requests.js';
 import { getProvider } from '../../src/providers/resolve-provider.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
@@ -57,6 +57,29 @@ describe('lintLine', () => {
     ]);
   });
 
+  it("counts a file's raw bytes (CRLF line ends, blank lines): a file just over maxBytes fails however its lines end", async () => {
+    const lines = [line('a'), line('b')];
+    const path = await file([]);
+    const raw = `${lines.join('\r\n')}\r\n\n\n`;
+    await writeFile(path, raw);
+    const size = Buffer.byteLength(raw);
+    const over = await lintRequests(path, lintRules(getProvider('kluster'), { maxBytes: size - 1 }));
+    expect([over.bytes, over.problems.map((p) => [p.line, p.rule])]).toEqual([size, [[null, 'file_too_large']]]);
+    expect(over.problems[0]!.message).toBe(`is ${size} bytes; provider kluster takes at most ${size - 1} per batch`);
+    expect((await lintRequests(path, lintRules(getProvider('kluster'), { maxBytes: size }))).problemCount).toBe(0);
+  });
+
+  it('remembers each custom_id as a fixed-size hash, however long the id (memory per id is constant)', () => {
+    const state = newLintState();
+    const rules = lintRules(getProvider('kluster'));
+    const long = 'x'.repeat(10_000);
+    expect(lintAll([line(long), line('a')], rules)).toEqual([]);
+    lintLine(line(long), 1, state, rules);
+    lintLine(line('a'), 2, state, rules);
+    expect(lintLine(line(long), 3, state, rules).map((p) => p.rule)).toEqual(['custom_id_duplicate']);
+    expect([...state.ids].map((h) => h.length)).toEqual([16, 16]);
+  });
+
   it('counts bytes in UTF-8 (non-ASCII is more than one byte)', () => {
     const state = newLintState();
     lintLine(line('é'), 1, state, lintRules(getProvider('kluster')));
@@ -90,3 +113,31 @@ describe('assertLintClean', () => {
     expectKbatchError(err, { code: 'LINT_FAILED', message: `${bad} line 2 (custom_id b): uses model gpt-x` });
   });
 });
+
+describe('assertLintClean without rules on lines (kluster)', () => {
+  it('judges only the batch limits, so kbatch submit need not parse the file; openai judges lines', () => {
+    expect(hasLineRules(lintRules(getProvider('kluster')))).toBe(false);
+    expect(hasLineRules(lintRules(getProvider('kluster-2025')))).toBe(false);
+    expect(hasLineRules(lintRules(getProvider('openai')))).toBe(true);
+    expect(hasLineRules(lintRules(getProvider('together')))).toBe(true);
+  });
+
+  // The unparsed bound must agree with the full lint: never pass what it refuses, on CRLF, blank lines, a last line without newline.
+  it('agrees with the full lint at and over the request and byte limits, whatever the line ends', async () => {
+    const kluster = getProvider('kluster');
+    for (const [sep, tail] of [['\n', '\n'], ['\n', ''], ['\r\n', '\r\n'], ['\n\n', ''], ['\r', '\n\n']] as const) {
+      for (const n of [3, 4]) {
+        const path = await file([]);
+        const raw = `${Array.from({ length: n }, (_, i) => line(`id${i}`)).join(sep)}${tail}`;
+        await writeFile(path, raw);
+        for (const rules of [lintRules(kluster, { maxRequests: 3 }), lintRules(kluster, { maxBytes: Buffer.byteLength(raw) - 1 }), lintRules(kluster, { maxBytes: Buffer.byteLength(raw), maxRequests: n })]) {
+          const full = (await lintRequests(path, rules, { profileOnly: true })).problemCount;
+          const err = await assertLintClean([path], rules).then(() => null, (e: unknown) => e);
+          expect(err === null ? 0 : 1, JSON.stringify([sep, n, rules.maxRequests, rules.maxBytes])).toBe(full === 0 ? 0 : 1);
+          if (err !== null) expectKbatchError(err, { code: 'LINT_FAILED' });
+        }
+      }
+    }
+  });
+});
+

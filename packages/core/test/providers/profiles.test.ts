@@ -9,12 +9,42 @@ describe('PROVIDER_PROFILES', () => {
     expect(PROVIDER_PROFILES.filter((p) => p.apiShape !== 'openai-batch').map((p) => [p.name, p.apiShape])).toEqual([['together', 'together-batch']]);
   });
 
-  it('parses every row with the one profile schema, each citing its docs and the date checked', () => {
+  // The rows are parsed when the table loads; this pins the figures each one cites, so a changed figure is a visible diff.
+  it("holds each row's cited figures, from docs on the provider's own site, with the date checked", () => {
+    const figures = PROVIDER_PROFILES.map((p) => [p.name, p.limits.maxRequests, p.limits.maxBytes, p.limits.maxLineBytes, p.windows, p.defaultWindow, p.auth, p.quirks.oneModelPerFile, p.quirks.customIdPattern]);
+    expect(figures).toEqual([
+      ['kluster', 50_000, 6_000_000_000, null, ['1h', '3h', '6h', '12h', '24h'], '24h', 'bare-or-bearer', false, null],
+      ['kluster-2025', 1_000, 100_000_000, null, ['24h', '48h', '72h'], '24h', 'bare-or-bearer', false, null],
+      ['openai', 50_000, 200_000_000, null, ['24h'], '24h', 'bearer', true, null],
+      ['together', 50_000, 100_000_000, null, ['24h'], '24h', 'bearer', false, '^[\\s\\S]{1,64}$'],
+      ['groq', null, 100_000_000, null, ['24h', '48h', '72h', '7d'], '24h', 'bearer', false, null],
+      ['openai-compatible', null, null, null, null, '24h', 'bearer', false, null],
+    ]);
+    const hosts = Object.fromEntries(PROVIDER_PROFILES.map((p) => [p.name, [...new Set(p.docs.map((url) => new URL(url).host))]]));
+    expect(hosts).toEqual({
+      kluster: ['docs.kluster.ai'],
+      'kluster-2025': ['docs.kluster.ai'],
+      openai: ['platform.openai.com'],
+      together: ['docs.together.ai'],
+      groq: ['console.groq.com', 'github.com'],
+      'openai-compatible': ['platform.openai.com'],
+    });
     for (const profile of PROVIDER_PROFILES) {
-      expect(ProviderProfileSchema.parse(profile)).toEqual(profile);
       expect(profile.docs.every((url) => url.startsWith('https://'))).toBe(true);
       expect(profile.checked).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     }
+  });
+
+  it('never lets a profile read the key variable of a provider on another server (openai-compatible has its own)', () => {
+    for (const a of PROVIDER_PROFILES) {
+      for (const b of PROVIDER_PROFILES) {
+        if (a.name === b.name || (a.defaultBaseURL !== null && a.defaultBaseURL === b.defaultBaseURL)) continue;
+        expect(a.apiKeyEnv.filter((name) => b.apiKeyEnv.includes(name)), `${a.name} / ${b.name}`).toEqual([]);
+        expect(a.baseUrlEnv, `${a.name} / ${b.name}`).not.toBe(b.baseUrlEnv);
+      }
+    }
+    const compatible = PROVIDER_PROFILES.find((p) => p.name === 'openai-compatible')!;
+    expect([compatible.apiKeyEnv, compatible.baseUrlEnv]).toEqual([['OPENAI_COMPATIBLE_API_KEY'], 'OPENAI_COMPATIBLE_BASE_URL']);
   });
 
   it('says in a note what kbatch does where a batch limit is not documented', () => {

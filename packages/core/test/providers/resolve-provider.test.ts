@@ -30,9 +30,14 @@ describe('checkWindow', () => {
 describe('checkRecordedProvider', () => {
   it('refuses another provider than the recorded one with JOB_MISMATCH saying which was recorded', async () => {
     checkRecordedProvider('openai', 'openai', '/j');
-    checkRecordedProvider(undefined, 'openai', '/j');
     checkRecordedProvider('openai', undefined, '/j');
     const err = await catchError(() => checkRecordedProvider('openai', 'kluster', '/j'));
     expectKbatchError(err, { code: 'JOB_MISMATCH', field: 'provider', message: 'was started with provider openai' });
+  });
+
+  it('reads a job with no recorded provider (made before providers were recorded) as the default, kluster', async () => {
+    checkRecordedProvider(undefined, 'kluster', '/j');
+    checkRecordedProvider(undefined, undefined, '/j');
+    expectKbatchError(await catchError(() => checkRecordedProvider(undefined, 'openai', '/j')), { code: 'JOB_MISMATCH', file: '/j', message: 'the job in /j was started with provider kluster' });
   });
 });

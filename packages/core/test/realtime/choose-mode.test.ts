@@ -15,4 +15,10 @@ describe('chooseMode', () => {
     expect(chooseMode({ mode: 'auto', requests: 50, autoThreshold: 50 })).toBe('batch');
     expect(chooseMode({ mode: 'auto', requests: 49, autoThreshold: 50 })).toBe('realtime');
   });
+
+  it("runs auto realtime on a provider whose batches kbatch cannot run (together), whatever the count; batch still means batch", () => {
+    expect(chooseMode({ mode: 'auto', requests: 1_000_000, provider: 'together' })).toBe('realtime');
+    expect(chooseMode({ mode: 'auto', requests: 1_000_000, provider: 'openai' })).toBe('batch');
+    expect(chooseMode({ mode: 'batch', requests: 1, provider: 'together' })).toBe('batch');
+  });
 });

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
-import { createKlusterClient } from '../../src/client/index.js';
+import OpenAI from 'openai';
+import { createClient, createKlusterClient } from '../../src/client/index.js';
 import { runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 import { fingerprintFile } from '../../src/run/input-fingerprint.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
@@ -65,6 +66,24 @@ describe('deriveJobDir (runJob without a jobDir)', () => {
     expect(emu.stats().batchesCreated).toBe(created);
     expect(messages).toContain(`job ${first.jobDir} already finished (started ${JSON.parse(await readFile(join(first.jobDir, 'run.json'), 'utf8')).createdAt}; 1 batch already created): writing its saved results again`);
     expect(await readFile(join(cwd, 'b.jsonl'), 'utf8')).toBe(await readFile(join(cwd, 'a.jsonl'), 'utf8'));
+  });
+
+  it("makes a new job for another provider on the same server, the same one for kluster as for an unnamed client (kluster's hashes unchanged)", async () => {
+    const { cwd, input } = await jsonl(2);
+    const kluster = await runJob({ ...base, input, cwd, output: join(cwd, 'k.jsonl') });
+    const openai = await runJob({ ...base, client: createClient({ provider: 'openai', apiKey: 'k', baseURL: emu.baseURL }), input, cwd, output: join(cwd, 'o.jsonl') });
+    expect(openai.jobDir).not.toBe(kluster.jobDir);
+    expect(openai.resumed).toBe(false);
+    const unnamed = await runJob({ ...base, client: new OpenAI({ apiKey: 'k', baseURL: emu.baseURL }), input, cwd, output: join(cwd, 'u.jsonl') });
+    expect(unnamed.jobDir).toBe(kluster.jobDir);
+  });
+
+  it('names the job directory when a rerun names another provider than the recorded one (JOB_MISMATCH)', async () => {
+    const { cwd, input } = await jsonl(2);
+    const jobDir = join(cwd, 'job');
+    await runJob({ ...base, input, cwd, jobDir, output: join(cwd, 'k.jsonl') });
+    const err = await catchError(() => runJob({ ...base, client: createClient({ provider: 'groq', apiKey: 'k', baseURL: emu.baseURL }), input, cwd, jobDir }));
+    expectKbatchError(err, { code: 'JOB_MISMATCH', file: jobDir, message: `the job in ${jobDir} was started with provider kluster` });
   });
 
   it('makes a new job for other input bytes or other request options, the same one for the same stdin bytes', async () => {

@@ -305,6 +305,23 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
     }
   });
 
+  it('retries a request whose answer was lost after the server processed it: the server answers it twice (it may be paid twice), the output has it once', async () => {
+    const { asked, responder } = countingResponder();
+    const local = await startEmulator({ seed: 37, responder, faults: { loseResponseRate: 0.2, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const kinds = new Set<string>();
+      const out = await collect({ requests: lines(20), concurrency: 4, retries: 20, onEvent: (e) => e.type === 'retry' && kinds.add(e.kind) }, local, transport);
+      expect(kinds).toEqual(new Set(['connection_error']));
+      expect(out.map((l) => l.custom_id)).toEqual(lines(20).map((l) => l.custom_id));
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(asked.size).toBe(20);
+      // Known and accepted (the OpenAI SDK does the same): a lost answer cannot be told from a request never received.
+      expect([...asked.values()].some((n) => n > 1)).toBe(true);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('backs off even the first drop of a request once the server drops every connection', async () => {
     const local = await startEmulator({ seed: 29, faults: { dropRate: 1, latencyMs: 2, routes: [CHAT] } });
     try {

@@ -102,6 +102,7 @@ export interface DropState {
  * while drops are `frequent`, every drop backs off by the larger of its request's count and the run's
  * consecutive drops, so a server that drops everything sees fewer attempts, not one prompt retry per request.
  * @example
+ * const drop: FailureInfo = { kind: 'connection_error', retryable: true };
  * retryDelay(3, drop, { baseMs: 500, maxMs: 30_000, drops: 1, frequent: false, runDrops: 4 }); // in [0, 50)
  * retryDelay(3, drop, { baseMs: 500, maxMs: 30_000, drops: 2, frequent: false, runDrops: 2 }); // in [0, 1000)
  * retryDelay(1, drop, { baseMs: 500, maxMs: 30_000, drops: 1, frequent: true, runDrops: 4 }); // in [0, 4000)

@@ -331,13 +331,14 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
         if (e.type === 'retry' && e.attempt === 1 && drops >= 16) firstDrops.push(e.delayMs);
         if (e.type === 'retry' || e.type === 'failed') drops++;
       };
-      const out = await collect({ requests: lines(16), concurrency: 4, retries: 3, retryBaseMs: 20, retryMaxMs: 200, onEvent }, local, transport);
-      expect(out.map((l) => l.error?.code)).toEqual(Array(16).fill('connection_error'));
-      expect(chatAttempts(local)).toBe(16 * 4);
-      expect(firstDrops.length).toBeGreaterThan(4);
-      // A prompt retry waits under min(base, 50) = 20 ms; backing off by the run's drops, most wait longer (up to 200).
-      expect(firstDrops.filter((d) => d >= 20).length).toBeGreaterThan(firstDrops.length / 2);
-      expect(firstDrops.every((d) => d < 200)).toBe(true);
+      // Up to ~12 requests start before the drops are a majority; the other 20 start after 16 drops.
+      const out = await collect({ requests: lines(32), concurrency: 4, retries: 3, retryBaseMs: 20, retryMaxMs: 100, onEvent }, local, transport);
+      expect(out.map((l) => l.error?.code)).toEqual(Array(32).fill('connection_error'));
+      expect(chatAttempts(local)).toBe(32 * 4);
+      expect(firstDrops.length).toBeGreaterThan(8);
+      // A prompt retry waits under min(base, 50) = 20 ms; backing off by the run's drops, most wait longer (up to 100).
+      expect(firstDrops.filter((d) => d >= 20).length).toBeGreaterThan(firstDrops.length / 3);
+      expect(firstDrops.every((d) => d < 100)).toBe(true);
     } finally {
       await local.close();
     }

@@ -12,16 +12,17 @@
 //     before it, and the median of the last fraction over the rounds (target ≥ 0.6), with where the time goes (when
 //     the last request answered at its first attempt was done: the rest is the retries' tail),
 //     emulator-side peak in-flight (must not exceed the concurrency), client CPU; then --rpm-requests at --rpm, and
-//     as many at --tpm, under the same faults (attempts' send times and tokens vs the limit, ±5%); --faults-only runs
-//     just this. The emulator's faults come from one seeded stream (--seed, default 1): the k-th attempt it receives
-//     meets the same fault in every run with the same seed, so round r is the same draw from run to run.
+//     as many at --tpm, under the same faults (attempts' send times and tokens vs the limit, ±5%; --skip-rpm and
+//     --skip-tpm skip one each); --faults-only runs just this. The emulator's faults come from one seeded stream
+//     (--seed, default 1): the k-th attempt it receives meets the same fault in every run with the same seed, so
+//     round r is the same draw from run to run.
 //  The client goes through realtimeClientFor with --transport direct (runRealtimeJob's default:
 //  createDirectChat, the SDK's headers and errors over one undici pool), undici-fetch (the SDK over
 //  createUndiciFetch) or sdk (the SDK on Node's fetch); each round prints CPU µs per request of client
 //  and emulator (the figure that survives a busy machine: throughput ratios swing with the load average,
 //  printed at start and end). A bare node:http server child ("minimal") shows whether the emulator is the limit.
 // Usage: node scripts/bench-realtime.mjs [--requests 1000] [--concurrency 64] [--latency 20] [--rounds 5]
-//                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-minimal]
+//                                        [--rpm 600] [--rpm-requests 300] [--skip-rpm] [--skip-tpm] [--skip-minimal]
 //                                        [--transport direct|undici-fetch|sdk] [--skip-faults] [--faults-only]
 //                                        [--fault-requests 2000] [--fault-concurrency 16] [--fault-latency 30] [--fault-rounds 5]
 //                                        [--rate-429 0.05] [--retry-after 1] [--drop-rate 0.03] [--tpm 12000] [--seed 1]
@@ -100,6 +101,7 @@ async function main() {
       rpm: { type: 'string', default: '600' },
       'rpm-requests': { type: 'string', default: '300' },
       'skip-rpm': { type: 'boolean', default: false },
+      'skip-tpm': { type: 'boolean', default: false },
       'skip-minimal': { type: 'boolean', default: false },
       transport: { type: 'string', default: 'direct' },
       'skip-faults': { type: 'boolean', default: false },
@@ -374,7 +376,12 @@ async function faultRounds(args, { runRealtime, realtimeClientFor, estimateToken
       const measured = (sends.length - 1) / ((sends.at(-1) - sends[0]) / 60_000);
       const error = (measured - rpm) / rpm;
       console.log(`  rpm:       limit ${rpm} with the same faults: ${sends.length} attempts for ${ok} answers at ${measured.toFixed(1)} rpm, ${(error * 100).toFixed(2)}% off (target within ±5%) ${Math.abs(error) <= 0.05 ? 'OK' : 'OFF TARGET'}`);
-      await tpmRound({ args, runRealtime, estimateTokens, client: transported.client, requests: [...lines('tpm')].slice(0, m), concurrency });
+    }
+    // Its own flag: --skip-rpm used to skip this too, silently.
+    if (!args['skip-tpm']) {
+      await ask({ faults: { rate429, dropRate, retryAfterSeconds } });
+      const requests = [...lines('tpm')].slice(0, Number(args['rpm-requests']));
+      await tpmRound({ args, runRealtime, estimateTokens, client: transported.client, requests, concurrency });
     }
   } finally {
     await transported.close();

@@ -26,6 +26,9 @@ export interface AdaptiveConcurrencyOptions {
   now?: () => number;
 }
 
+/** The share of recent outcomes (429s, or dropped connections) above which they are no longer sporadic. */
+export const SATURATION_RATE = 0.2;
+
 /**
  * AIMD concurrency control, as in TCP congestion avoidance, driven by the 429 *rate* rather than by single 429s:
  * - multiplicative decrease: when at least `threshold` of the last `sample` outcomes are 429s, the limit halves
@@ -44,7 +47,7 @@ export function createAdaptiveConcurrency(options: AdaptiveConcurrencyOptions): 
   const cooldownMs = options.cooldownMs ?? 2000;
   const now = options.now ?? Date.now;
   const rate = createRecentRate(options.sample ?? Math.max(32, 4 * options.max), options.minSamples ?? 1);
-  const threshold = options.threshold ?? 0.2;
+  const threshold = options.threshold ?? SATURATION_RATE;
   let window = options.max; // fractional; the limit is its floor
   let lastDecrease = -Infinity;
   return {
@@ -72,7 +75,7 @@ export function createAdaptiveConcurrency(options: AdaptiveConcurrencyOptions): 
 }
 
 /** The fraction of hits among the last `size` outcomes (a ring of flags), over at least `minSamples`. */
-function createRecentRate(size: number, minSamples: number) {
+export function createRecentRate(size: number, minSamples: number) {
   const ring = new Uint8Array(Math.max(1, size));
   let known = 0;
   let next = 0;

@@ -36,8 +36,8 @@ export const RealtimeOptionsSchema = z.object({
   timeoutMs: positiveInt('a positive integer (milliseconds)').default(600_000),
   /**
    * Backoff base: retry n waits random() × min(retryMaxMs, retryBaseMs × 2^(n-1)); a 429 or 5xx with Retry-After
-   * waits that plus at most a tenth of it; a request's first dropped connection is retried within 50 ms and its
-   * later ones back off by their own count (see `retryDelay`).
+   * waits that plus at most a tenth of it (a Retry-After under a tenth of the base gets the full backoff on top); a
+   * sporadic dropped connection is retried within 50 ms, later ones back off by their count (see `retryDelay`).
    */
   retryBaseMs: positiveInt('a positive integer (milliseconds)').default(500),
   retryMaxMs: positiveInt('a positive integer (milliseconds)').default(30_000),
@@ -158,8 +158,10 @@ export async function* runResolved(
       if (inputDone && emitted === started) return;
       // A new request goes only when it can have a slot at once (requests waiting for a retry hold none; the
       // adaptive limit may be below the concurrency), so a retry whose wait is over queues behind no new request,
-      // and unsent lines stay unread.
-      const canPull = !inputDone && started - emitted < window && tasks.size - sender.waiting < sender.limit;
+      // and unsent lines stay unread. While most outcomes are dropped connections (the server looks down), the
+      // waiting ones count too: no new request joins the ones backing off until they get answers.
+      const busy = sender.dropping ? tasks.size : tasks.size - sender.waiting;
+      const canPull = !inputDone && started - emitted < window && busy < sender.limit;
       if (canPull && !pending) pending = iterator.next();
       const next = canPull ? await Promise.race([pending!, run.wake.wait().then(() => undefined)]) : await run.wake.wait();
       if (next) {

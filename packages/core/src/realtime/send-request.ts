@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 import pLimit from 'p-limit';
 import { abortedError, sleep } from '../client/retry.js';
 import type { BatchRequestLine } from '../request/request-line.js';
-import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
+import { createAdaptiveConcurrency, createRecentRate, SATURATION_RATE } from './adaptive-concurrency.js';
 import { estimateTokens } from './estimate-tokens.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { failureLine, successLine } from './result-lines.js';
@@ -29,6 +29,8 @@ export interface Sender {
   readonly waiting: number;
   /** The concurrency limit now (the adaptive one, at most `concurrency`). */
   readonly limit: number;
+  /** Whether most recent outcomes are dropped connections (the server or the network looks down). */
+  readonly dropping: boolean;
 }
 
 /**
@@ -37,7 +39,8 @@ export interface Sender {
  * bounded by `concurrency` and lowered by the adaptive limit): a request waiting out its Retry-After or
  * backoff holds none, so a 429 delays that request, not the run. Attempts are paced by the rpm/tpm limiter.
  * The wait before a retry is `retryDelay`'s: the server's Retry-After (plus at most a tenth), a prompt retry
- * after a request's first dropped connection, else the backoff.
+ * after a sporadic dropped connection, else the backoff. Like 429s, drops are judged by their recent rate in the
+ * run (`createDropTracker`): once they are a large share of the outcomes, they all back off.
  */
 export function createSender(ctx: SendContext): Sender {
   const { o, signal, emit } = ctx;
@@ -51,6 +54,7 @@ export function createSender(ctx: SendContext): Sender {
   };
   const limiter = createRateLimiter({ rpm: o.rpm, tpm: o.tpm });
   const attempt = createAttempt(ctx, limiter);
+  const dropTracker = createDropTracker(o.concurrency);
   let waiting = 0;
   const wait = async (delayMs: number) => {
     waiting++;
@@ -69,6 +73,7 @@ export function createSender(ctx: SendContext): Sender {
     for (let n = 1; ; n++) {
       try {
         const completion = await limit(attempt, body, tokens);
+        dropTracker.record(false);
         adapt(adaptive?.onSuccess());
         // A 2xx without a body (null) is an answer too: re-sending it would pay twice.
         const used = (completion as { usage?: { total_tokens?: unknown } } | null)?.usage?.total_tokens;
@@ -77,6 +82,7 @@ export function createSender(ctx: SendContext): Sender {
       } catch (err) {
         if (signal.aborted) throw ctx.failure() ?? err;
         const info = classifyFailure(err);
+        dropTracker.record(info.kind === 'connection_error');
         // The server answered with an error, so the attempt generated nothing: its estimate goes back and the
         // retry is charged once. Timeouts and dropped connections keep theirs (the server may have generated).
         if (tokens > 0 && info.status !== undefined) limiter.correct(-tokens);
@@ -87,7 +93,7 @@ export function createSender(ctx: SendContext): Sender {
           return failureLine(request.custom_id, err, info);
         }
         if (info.kind === 'connection_error') drops++;
-        const delayMs = retryDelay(n, info, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, drops });
+        const delayMs = retryDelay(n, info, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, drops, ...dropTracker.state() });
         emit({ type: 'retry', customId: request.custom_id, attempt: n, delayMs, kind: info.kind, ...status });
         await wait(delayMs);
       }
@@ -101,6 +107,27 @@ export function createSender(ctx: SendContext): Sender {
     get limit() {
       return limit.concurrency;
     },
+    get dropping() {
+      return dropTracker.dropping();
+    },
+  };
+}
+
+/**
+ * The run's dropped connections among its recent outcomes (answers of any kind, timeouts and drops), over the
+ * same sample as the 429 rate, but judged only after at least 16 outcomes (a few first drops are not a down
+ * server): `frequent` at {@link SATURATION_RATE} of them, `dropping` when they are the majority.
+ */
+function createDropTracker(concurrency: number) {
+  const rate = createRecentRate(Math.max(32, 4 * concurrency), Math.max(16, concurrency));
+  let runDrops = 0;
+  return {
+    record(dropped: boolean) {
+      rate.record(dropped);
+      runDrops = dropped ? runDrops + 1 : 0;
+    },
+    state: () => ({ frequent: rate.value() >= SATURATION_RATE, runDrops }),
+    dropping: () => rate.value() > 0.5,
   };
 }
 

@@ -37,7 +37,7 @@ describe('parseRetryAfter', () => {
 describe('backoffDelay', () => {
   it('draws full jitter below an exponentially growing, capped ceiling', () => {
     const options = { baseMs: 100, maxMs: 1000, random: () => 0.999999 };
-    expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options))).toEqual([100, 200, 400, 800, 1000]);
+    expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options))).toEqual([99, 199, 399, 799, 999]); // half-open: never the ceiling itself
     expect(backoffDelay(3, { ...options, random: () => 0 })).toBe(0);
   });
 
@@ -51,31 +51,47 @@ describe('backoffDelay with a Retry-After', () => {
   it('adds at most a tenth of the Retry-After as jitter (and never more than the backoff base)', () => {
     const options = { baseMs: 500, maxMs: 30_000, retryAfterMs: 1000 };
     expect(backoffDelay(1, { ...options, random: () => 0 })).toBe(1000);
-    expect(backoffDelay(1, { ...options, random: () => 0.999999 })).toBe(1100);
-    expect(backoffDelay(4, { ...options, retryAfterMs: 60_000, random: () => 0.999999 })).toBe(60_500);
-    expect(backoffDelay(1, { ...options, retryAfterMs: 0, random: () => 0.999999 })).toBe(0);
+    expect(backoffDelay(1, { ...options, random: () => 0.999999 })).toBe(1099);
+    expect(backoffDelay(4, { ...options, retryAfterMs: 60_000, random: () => 0.999999 })).toBe(60_499);
+  });
+
+  it('backs off fully on top of a Retry-After below the jitter floor (a tenth of the base), so "retry-after: 0" is no busy loop', () => {
+    const options = { baseMs: 500, maxMs: 30_000, random: () => 0.999999 };
+    expect([1, 2, 3].map((n) => backoffDelay(n, { ...options, retryAfterMs: 0 }))).toEqual([499, 999, 1999]);
+    expect(backoffDelay(3, { ...options, retryAfterMs: 49 })).toBe(2048);
+    expect(backoffDelay(3, { ...options, retryAfterMs: 50 })).toBe(54); // at the floor: honoured, plus a tenth
+    expect(backoffDelay(3, { ...options, retryAfterMs: 0, random: () => 0 })).toBe(0);
   });
 });
 
 describe('retryDelay', () => {
   const drop: FailureInfo = { kind: 'connection_error', retryable: true };
-  const options = { baseMs: 500, maxMs: 30_000, random: () => 0.999999 };
+  const options = { baseMs: 500, maxMs: 30_000, random: () => 0.999999, frequent: false, runDrops: 1 };
 
   it("retries a request's first dropped connection within 50 ms, whatever the attempt", () => {
-    expect(retryDelay(1, drop, { ...options, drops: 1 })).toBe(50);
-    expect(retryDelay(4, drop, { ...options, drops: 1 })).toBe(50);
-    expect(retryDelay(1, drop, { ...options, baseMs: 10, drops: 1 })).toBe(10);
+    expect(retryDelay(1, drop, { ...options, drops: 1 })).toBe(49); // [0, 50): never 50
+    expect(retryDelay(4, drop, { ...options, drops: 1 })).toBe(49);
+    expect(retryDelay(1, drop, { ...options, baseMs: 10, drops: 1 })).toBe(9);
+    expect(retryDelay(1, drop, { ...options, drops: 1, random: () => 0.99999999999 })).toBeLessThan(50);
   });
 
   it('backs off further drops by their own count, not the attempt number', () => {
-    expect(retryDelay(5, drop, { ...options, drops: 2 })).toBe(1000);
-    expect(retryDelay(3, drop, { ...options, drops: 3 })).toBe(2000);
+    expect(retryDelay(5, drop, { ...options, drops: 2 })).toBe(999);
+    expect(retryDelay(3, drop, { ...options, drops: 3 })).toBe(1999);
     expect(retryDelay(5, drop, { ...options, drops: 3, random: () => 0 })).toBe(0);
   });
 
+  it("backs off even a request's first drop by the run's consecutive drops while drops are frequent in the run", () => {
+    expect(retryDelay(1, drop, { ...options, drops: 1, frequent: false, runDrops: 6 })).toBe(49); // sporadic: prompt
+    expect(retryDelay(1, drop, { ...options, drops: 1, frequent: true, runDrops: 1 })).toBe(49); // one drop alone: prompt
+    expect(retryDelay(1, drop, { ...options, drops: 1, frequent: true, runDrops: 4 })).toBe(3999);
+    expect(retryDelay(1, drop, { ...options, drops: 3, frequent: true, runDrops: 2 })).toBe(1999); // the larger count
+    expect(retryDelay(1, drop, { ...options, drops: 1, frequent: true, runDrops: 40 })).toBe(29_999); // capped
+  });
+
   it('waits the Retry-After (plus at most a tenth) on a 429 and backs off other failures by attempt', () => {
-    expect(retryDelay(2, { kind: 'rate_limited', retryable: true, status: 429, retryAfterMs: 2000 }, { ...options, drops: 1 })).toBe(2200);
-    expect(retryDelay(3, { kind: 'server_error', retryable: true, status: 503 }, { ...options, drops: 1 })).toBe(2000);
-    expect(retryDelay(2, { kind: 'timeout', retryable: true }, { ...options, drops: 0 })).toBe(1000);
+    expect(retryDelay(2, { kind: 'rate_limited', retryable: true, status: 429, retryAfterMs: 2000 }, { ...options, drops: 1 })).toBe(2199);
+    expect(retryDelay(3, { kind: 'server_error', retryable: true, status: 503 }, { ...options, drops: 1 })).toBe(1999);
+    expect(retryDelay(2, { kind: 'timeout', retryable: true }, { ...options, drops: 0 })).toBe(999);
   });
 });

@@ -284,7 +284,8 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
 
   it('retries a dropped connection at once and answers each request exactly once, never more than the concurrency in flight', async () => {
     const { asked, responder } = countingResponder();
-    const local = await startEmulator({ seed: 17, responder, faults: { dropRate: 0.25, latencyMs: 2, routes: [CHAT] } });
+    // 10% drops are sporadic (under the 20% that makes them frequent in the run, when they all back off).
+    const local = await startEmulator({ seed: 17, responder, faults: { dropRate: 0.1, latencyMs: 2, routes: [CHAT] } });
     try {
       const drops = new Map<string, number[]>();
       const onEvent = (e: RealtimeEvent) => {
@@ -299,6 +300,61 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
       expect([...asked.values()].every((n) => n === 1)).toBe(true);
       expect(chatAttempts(local)).toBe(32 + [...drops.values()].flat().length);
       expect(local.stats().maxConcurrentChat).toBeLessThanOrEqual(4);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('retries a request whose answer was lost after the server processed it: the server answers it twice (it may be paid twice), the output has it once', async () => {
+    const { asked, responder } = countingResponder();
+    const local = await startEmulator({ seed: 37, responder, faults: { loseResponseRate: 0.2, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const kinds = new Set<string>();
+      const out = await collect({ requests: lines(20), concurrency: 4, retries: 20, onEvent: (e) => e.type === 'retry' && kinds.add(e.kind) }, local, transport);
+      expect(kinds).toEqual(new Set(['connection_error']));
+      expect(out.map((l) => l.custom_id)).toEqual(lines(20).map((l) => l.custom_id));
+      expect(out.every((l) => l.response?.status_code === 200)).toBe(true);
+      expect(asked.size).toBe(20);
+      // Known and accepted (the OpenAI SDK does the same): a lost answer cannot be told from a request never received.
+      expect([...asked.values()].some((n) => n > 1)).toBe(true);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('backs off even the first drop of a request once the server drops every connection', async () => {
+    const local = await startEmulator({ seed: 29, faults: { dropRate: 1, latencyMs: 2, routes: [CHAT] } });
+    try {
+      let drops = 0;
+      const firstDrops: number[] = []; // the delays of requests' first drops once 16 drops were seen (drops are then frequent)
+      const onEvent = (e: RealtimeEvent) => {
+        if (e.type === 'retry' && e.attempt === 1 && drops >= 16) firstDrops.push(e.delayMs);
+        if (e.type === 'retry' || e.type === 'failed') drops++;
+      };
+      // Up to ~12 requests start before the drops are a majority; the other 20 start after 16 drops.
+      const out = await collect({ requests: lines(32), concurrency: 4, retries: 3, retryBaseMs: 20, retryMaxMs: 100, onEvent }, local, transport);
+      expect(out.map((l) => l.error?.code)).toEqual(Array(32).fill('connection_error'));
+      expect(chatAttempts(local)).toBe(32 * 4);
+      expect(firstDrops.length).toBeGreaterThan(8);
+      // A prompt retry waits under min(base, 50) = 20 ms; backing off by the run's drops, most wait longer (up to 100).
+      expect(firstDrops.filter((d) => d >= 20).length).toBeGreaterThan(firstDrops.length / 3);
+      expect(firstDrops.every((d) => d < 100)).toBe(true);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('backs off on top of a "retry-after: 0" instead of retrying at once', async () => {
+    const local = await startEmulator({ seed: 31, faults: { rate429: 1, retryAfterSeconds: 0, latencyMs: 2, routes: [CHAT] } });
+    try {
+      const delays: number[] = [];
+      const onEvent = (e: RealtimeEvent) => e.type === 'retry' && delays.push(e.delayMs);
+      const out = await collect({ requests: lines(8), concurrency: 4, retries: 3, retryBaseMs: 20, retryMaxMs: 200, onEvent }, local, transport);
+      expect(out.every((l) => l.response?.status_code === 429)).toBe(true);
+      expect(delays).toHaveLength(8 * 3);
+      // Before, a Retry-After of 0 had a jitter of at most a tenth of 0: every delay was 0.
+      expect(delays.filter((d) => d > 0).length).toBeGreaterThan(delays.length / 2);
+      expect(delays.every((d) => d < 80)).toBe(true); // the 3rd retry's backoff ceiling: 20 × 2^2
     } finally {
       await local.close();
     }

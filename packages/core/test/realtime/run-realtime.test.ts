@@ -111,6 +111,23 @@ describe('runRealtime', () => {
     expect(state.maxInFlight).toBeLessThanOrEqual(4);
   });
 
+  it('takes no new request while most recent outcomes are dropped connections: the requests backing off count against the concurrency', async () => {
+    // Every connection drops (the server is down): a new request would only add attempts, so intake waits.
+    const { client } = fakeChat(() => {
+      throw dropped();
+    });
+    const open = new Set<string>();
+    let peak = 0;
+    const onEvent = (e: RealtimeEvent) => {
+      if (e.type === 'retry') open.add(e.customId);
+      if (e.type === 'failed') open.delete(e.customId);
+      peak = Math.max(peak, open.size);
+    };
+    const lines = await collect(runRealtime({ requests: Array.from({ length: 60 }, (_, i) => requestLine(i)), client, concurrency: 4, retries: 4, ...fast, onEvent }));
+    expect(lines.map((l) => l.error?.code)).toEqual(Array(60).fill('connection_error'));
+    expect(peak).toBeLessThanOrEqual(16); // a few join before the drops are a majority (of at least 16 outcomes); not all 60
+  });
+
   it('does not hold a concurrency slot while a request waits out its Retry-After: the others go on', async () => {
     // q0 is told to come back in a minute; with one slot, every other request is answered meanwhile.
     const { client, state } = fakeChat((q, call) => {

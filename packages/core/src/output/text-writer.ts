@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { drained } from '../internal/drained.js';
 
 /** Bytes gathered before one write to the sink. */
 const BLOCK = 1 << 20;
@@ -82,19 +83,4 @@ export function textWriter(sink: Writable, options: TextWriterOptions): TextWrit
       await finished(sink).catch(() => {});
     },
   };
-}
-
-/** Resolves at the sink's next 'drain', or when it closes or fails (the failure is reported by `flush`). */
-function drained(sink: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      sink.off('error', done);
-      resolve();
-    };
-    sink.on('drain', done);
-    sink.on('close', done);
-    sink.on('error', done);
-  });
 }

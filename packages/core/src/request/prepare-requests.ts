@@ -15,6 +15,7 @@ import { LineBuffer } from './line-buffer.js';
 import { createRequestEncoder } from './request-encoder.js';
 import type { RequestOptions } from './request-options.js';
 import { createRequestBuilder, type RequestBuilder } from './to-batch-request.js';
+import { drained } from '../internal/drained.js';
 
 const PrepareOutputSchema = z.object({
   output: outputField().default('-'),
@@ -198,19 +199,4 @@ async function textPrepare(read: ResolvedReadRecordsOptions, context: TextPrepar
   drainUpTo(Infinity);
   for (const chunk of out.take(true)) await write(chunk);
   return linesWritten;
-}
-
-// Wait for 'drain' (or 'error'/'close', reported by the caller through outputError) without leaking listeners.
-function drained(out: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('error', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('error', done);
-    out.on('close', done);
-  });
 }

@@ -41,10 +41,13 @@ export function stragglerLimit(total: number, rule: StragglerRule): number {
   return rule.threshold ?? Math.min(rule.maxThreshold, Math.max(1, Math.ceil(total / 100)));
 }
 
-/** The watch after seeing `counts` at `now`: restarted whenever the number of finished requests changed. */
+/**
+ * The watch after seeing `counts` at `now`: restarted whenever the number of finished requests grew. A lower count is
+ * an older view of the batch (a lagging listing), not news.
+ */
 export function observeProgress(watch: StallWatch | undefined, counts: RequestCounts, now: number): StallWatch {
   const done = counts.completed + counts.failed;
-  return watch && watch.done === done ? watch : { done, since: now };
+  return watch && done <= watch.done ? watch : { done, since: now };
 }
 
 /**

@@ -26,6 +26,8 @@ interface Schedule {
   missingSince?: number;
   /** When the batch's finished-request count last changed (for the straggler rule). */
   watch?: StallWatch;
+  /** The straggler rule held on listed counts: the next poll is a GET, and only its counts may cancel the batch. */
+  confirm?: boolean;
 }
 
 /** What the polls of one wait share. */
@@ -131,13 +133,15 @@ async function pollDue(ctx: JobContext, poller: Poller, active: JobPart[]): Prom
   // A listed batch that finished waits for its own turn (its GET): a fast part's rounds must not hurry another's.
   const newsOf = (p: JobPart): boolean => {
     const batch = listed.get(p.batchId!);
-    return batch !== undefined && !isTerminalStatus(batch.status) && !poller.schedules.get(p.index)?.errors;
+    const schedule = poller.schedules.get(p.index);
+    return batch !== undefined && !isTerminalStatus(batch.status) && !schedule?.errors && !schedule?.confirm;
   };
   const polled = inFlight.filter((p) => isDue(p) || newsOf(p));
   await settleAll(
     polled.map((p) => {
       const batch = listed.get(p.batchId!);
-      return ctx.limit(() => pollPart(ctx, p, poller, batch && !isTerminalStatus(batch.status) ? batch : undefined));
+      const useListed = batch && !isTerminalStatus(batch.status) && !poller.schedules.get(p.index)?.confirm;
+      return ctx.limit(() => pollPart(ctx, p, poller, useListed ? batch : undefined));
     }),
   );
 }
@@ -195,13 +199,14 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
     await deleteFinishedFiles(ctx, [part]);
     return;
   }
-  await checkStragglers(ctx, part, batch, schedule);
+  await checkStragglers(ctx, part, batch, { schedule, listed: listed !== undefined });
   schedule.polls++;
   schedule.next = Date.now() + backoffDelay(schedule.polls, { baseMs: initialMs / 2, maxMs: ctx.opts.pollIntervalMs });
 }
 
 // A running batch whose last few requests stalled is cancelled (once marked, the cancel is repeated until sent).
-async function checkStragglers(ctx: JobContext, part: JobPart, batch: KBatch, schedule: Schedule): Promise<void> {
+async function checkStragglers(ctx: JobContext, part: JobPart, batch: KBatch, seen: { schedule: Schedule; listed: boolean }): Promise<void> {
+  const { schedule } = seen;
   const active = batch.status === 'in_progress' || batch.status === 'validating';
   if (part.straggler) {
     if (!part.cancelRequested && active) await sendStragglerCancel(ctx, part);
@@ -212,7 +217,9 @@ async function checkStragglers(ctx: JobContext, part: JobPart, batch: KBatch, sc
   const now = Date.now();
   schedule.watch = observeProgress(schedule.watch, batch.request_counts, now);
   const idleMs = stragglingFor(batch, schedule.watch, now, rule);
-  if (idleMs !== undefined) await cancelForStragglers(ctx, part, batch, idleMs);
+  // A listing may lag behind the batch (a cached page): a paid cancel waits for the batch's own answer to agree.
+  schedule.confirm = idleMs !== undefined && seen.listed;
+  if (idleMs !== undefined && !seen.listed) await cancelForStragglers(ctx, part, batch, idleMs);
 }
 
 /** Wait for every promise so each part's state is saved, then surface the first failure. */

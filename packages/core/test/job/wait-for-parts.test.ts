@@ -79,4 +79,34 @@ describe('waitForParts', () => {
     expect(terminalPolls).toBeGreaterThan(2);
     expect(summary).toMatchObject({ state: 'completed', requests: 20, succeeded: 20, failed: 0 });
   });
+
+  it('cancels no batch for stragglers on the counts of a lagging listing: its own GET must agree', async () => {
+    const { dir, root } = await writeChunks(2, 20);
+    const client = emulatorClient(emu.baseURL);
+    const list = client.batches.list.bind(client.batches);
+    const frozen = new Map<string, unknown>();
+    // A cached listing: each batch's counts stay as first seen with answers, while its status moves on.
+    client.batches.list = (async (query: unknown, options: unknown) => {
+      const page = await list(query as never, options as never);
+      const data = page.data.map((b) => {
+        if (b.request_counts && b.request_counts.completed > 0 && !frozen.has(b.id)) frozen.set(b.id, b.request_counts);
+        return frozen.has(b.id) ? { ...b, request_counts: frozen.get(b.id) } : b;
+      });
+      return { ...page, data };
+    }) as never;
+    const events: { type: string }[] = [];
+    const summary = await runBatchJob({
+      chunks: [dir],
+      jobDir: join(root, 'job'),
+      client,
+      concurrency: 2,
+      pollIntervalMs: 20,
+      retryBaseMs: 10,
+      stragglers: { threshold: 19, waitMs: 150 },
+      onProgress: (e) => events.push(e),
+    });
+    expect(frozen.size).toBeGreaterThan(0);
+    expect(events.filter((e) => e.type === 'stragglers')).toHaveLength(0);
+    expect(summary).toMatchObject({ state: 'completed', requests: 40, succeeded: 40, failed: 0 });
+  });
 });

@@ -26,6 +26,8 @@ interface Schedule {
   missingSince?: number;
   /** When the batch's finished-request count last changed (for the straggler rule). */
   watch?: StallWatch;
+  /** When the batch was last fetched on its own (a GET), not seen in a listing. */
+  fetchedAt: number;
   /** The straggler rule held on listed counts: the next poll is a GET, and only its counts may cancel the batch. */
   confirm?: boolean;
 }
@@ -44,6 +46,8 @@ interface Poller {
 
 /** Progress counts alone are saved at most this often for the whole job (a status change is saved at once). */
 const COUNTS_SAVE_MS = 1_000;
+/** A batch seen only in listings is still fetched on its own at least once in this many poll intervals. */
+const FETCH_EVERY_POLLS = 10;
 /** Batches beyond the ones polled that a listing page holds (others' batches created since may push ours down). */
 const LIST_SLACK = 20;
 
@@ -131,16 +135,18 @@ async function pollDue(ctx: JobContext, poller: Poller, active: JobPart[]): Prom
   const listed = inFlight.length >= 2 ? await listInFlight(ctx, poller, inFlight) : new Map<string, KBatch>();
   // A part backing off after failed polls keeps its turn, whatever the listing says.
   // A listed batch that finished waits for its own turn (its GET): a fast part's rounds must not hurry another's.
-  const newsOf = (p: JobPart): boolean => {
+  // However fresh a listing looks, each batch is fetched on its own now and then (a listing could be a cached view).
+  const overdue = (p: JobPart): boolean => now - (poller.schedules.get(p.index)?.fetchedAt ?? now) >= FETCH_EVERY_POLLS * ctx.opts.pollIntervalMs;
+  const usable = (p: JobPart): boolean => {
     const batch = listed.get(p.batchId!);
     const schedule = poller.schedules.get(p.index);
-    return batch !== undefined && !isTerminalStatus(batch.status) && !schedule?.errors && !schedule?.confirm;
+    return batch !== undefined && !isTerminalStatus(batch.status) && !schedule?.errors && !schedule?.confirm && !overdue(p);
   };
-  const polled = inFlight.filter((p) => isDue(p) || newsOf(p));
+  const polled = inFlight.filter((p) => isDue(p) || usable(p) || overdue(p));
   await settleAll(
     polled.map((p) => {
+      const useListed = usable(p);
       const batch = listed.get(p.batchId!);
-      const useListed = batch && !isTerminalStatus(batch.status) && !poller.schedules.get(p.index)?.confirm;
       return ctx.limit(() => pollPart(ctx, p, poller, useListed ? batch : undefined));
     }),
   );
@@ -162,11 +168,12 @@ async function listInFlight(ctx: JobContext, poller: Poller, parts: JobPart[]): 
 
 async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: KBatch | undefined): Promise<void> {
   const { schedules, initialMs } = poller;
-  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0 };
+  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0, fetchedAt: Date.now() };
   schedules.set(part.index, schedule);
   let batch;
   try {
     batch = listed ?? (await retrieveBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {}));
+    if (!listed) schedule.fetchedAt = Date.now();
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;
     const delayMs = Math.min(120_000, retryAfterMs(error) ?? backoffDelay(schedule.errors, { baseMs: ctx.opts.retryBaseMs, maxMs: Math.max(ctx.opts.pollIntervalMs, 1_000) * 4 }));

@@ -109,4 +109,23 @@ describe('waitForParts', () => {
     expect(events.filter((e) => e.type === 'stragglers')).toHaveLength(0);
     expect(summary).toMatchObject({ state: 'completed', requests: 40, succeeded: 40, failed: 0 });
   });
+
+  it('fetches each batch on its own now and then, so a listing stuck on an old view cannot hold the job', async () => {
+    const { dir, root } = await writeChunks(2, 10);
+    const client = emulatorClient(emu.baseURL);
+    const list = client.batches.list.bind(client.batches);
+    const first = new Map<string, unknown>();
+    // A cached listing: every batch stays as first listed (running) forever.
+    client.batches.list = (async (query: unknown, options: unknown) => {
+      const page = await list(query as never, options as never);
+      const data = page.data.map((b) => {
+        if (!first.has(b.id)) first.set(b.id, b);
+        return first.get(b.id);
+      });
+      return { ...page, data };
+    }) as never;
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client, concurrency: 2, pollIntervalMs: 20, retryBaseMs: 10, timeoutMs: 20_000 });
+    expect(first.size).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ state: 'completed', requests: 20, succeeded: 20, failed: 0 });
+  });
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chunkLimits, PROVIDER_PROFILES, type ProviderProfile } from '@kbatch/core';
+import { chunkLimits, PROVIDER_PROFILES, speaksBatches, type ProviderProfile } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -22,7 +22,7 @@ export function formatProfile(p: ProviderProfile): string {
   const limit = (value: number | null, fallback: number, unit: string) => (value === null ? `not documented (kbatch uses ${fallback.toLocaleString('en-US')}${unit})` : `${value.toLocaleString('en-US')}${unit}`);
   const lines = [
     `${p.name}${p.name === PROVIDER_PROFILES[0]!.name ? ' (default)' : ''}: ${p.title}`,
-    `  api: ${p.apiShape}${p.apiShape === 'openai-batch' ? '' : ' (no batches yet: realtime, chat and lint only)'}; auth: ${p.auth === 'bearer' ? 'Authorization: Bearer only' : 'bare key or Bearer'}; key: ${p.apiKeyEnv.join(' or ')}; base URL: ${p.defaultBaseURL ?? '(required: --base-url)'} (${p.baseUrlEnv})`,
+    `  api: ${p.apiShape}${speaksBatches(p) ? '' : ' (no batches yet: realtime, chat and lint only)'}; auth: ${p.auth === 'bearer' ? 'Authorization: Bearer only' : 'bare key or Bearer'}; key: ${p.apiKeyEnv.join(' or ')}; base URL: ${p.defaultBaseURL ?? '(required: --base-url)'} (${p.baseUrlEnv})`,
     `  per batch: ${limit(p.limits.maxRequests, used.maxRequests, ' requests')}, ${limit(p.limits.maxBytes, used.maxBytes, ' bytes')}; per line: ${p.limits.maxLineBytes === null ? 'not documented' : `${p.limits.maxLineBytes.toLocaleString('en-US')} bytes`}`,
     `  windows: ${p.windows === null ? 'not documented (any is passed on)' : p.windows.join(', ')} (default ${p.defaultWindow})${p.quirks.oneModelPerFile ? '; one model per file' : ''}`,
     `  docs: ${p.docs.join(' ')} (checked ${p.checked})`,

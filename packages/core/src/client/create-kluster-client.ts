@@ -4,6 +4,7 @@ import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { PROVIDER_PROFILES } from '../providers/profiles.js';
 import { DEFAULT_PROVIDER, getProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
+import { NATIVE_CLIENTS } from '../providers/native-clients.js';
 
 /** kluster.ai's OpenAI-compatible endpoint; used when neither the option nor KLUSTER_BASE_URL is set. */
 export const KLUSTER_BASE_URL: string = PROVIDER_PROFILES[0]!.defaultBaseURL!;
@@ -67,13 +68,13 @@ export function createClient(options: KlusterClientOptions = {}): OpenAI {
       field: 'baseURL',
     });
   }
-  const client = new OpenAI({
-    apiKey,
-    baseURL,
+  const tuning = {
     ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),
     ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }),
     ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
-  });
+  };
+  const native = NATIVE_CLIENTS[profile.apiShape];
+  const client = native ? native({ profile, apiKey, baseURL, ...tuning }) : new OpenAI({ apiKey, baseURL, ...tuning });
   PROVIDER_OF.set(client, { provider: profile.name, baseURL });
   return client;
 }

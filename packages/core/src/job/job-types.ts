@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
-import type { UploadClient } from '../client/upload-file.js';
+import type { UploadClient, UploadFileOptions } from '../client/upload-file.js';
+import type { KFile } from '../client/schemas.js';
 import type { LineError } from '../state/manifest.js';
 import type { KbatchErrorCode } from '../errors.js';
 
@@ -8,6 +9,12 @@ export type JobClient = UploadClient & {
   batches: Pick<OpenAI['batches'], 'create' | 'retrieve' | 'list' | 'cancel'>;
   /** `delete` and `list` clean up uploaded input files (skipped when the client lacks them). */
   files: Pick<OpenAI['files'], 'content'> & Partial<Pick<OpenAI['files'], 'delete' | 'list'>>;
+  /**
+   * How a native provider adapter takes a chunk file (converting it to its own wire format, or staging it for an
+   * inline create); absent on OpenAI-shaped clients, whose chunks go through `uploadFile`. Same contract: the
+   * returned id is what `batches.create` gets as `input_file_id`.
+   */
+  uploadBatchInput?: (path: string, options: UploadFileOptions) => Promise<KFile>;
 };
 
 /** Live counts of one part. */

@@ -1,4 +1,4 @@
-import { uploadFile } from '../client/upload-file.js';
+import { uploadFile, type UploadFileOptions } from '../client/upload-file.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
 import { createBatch } from '../batch/create-batch.js';
 import type { KBatch } from '../client/schemas.js';
@@ -26,7 +26,8 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     part.uploadStartedAt = new Date().toISOString();
     part.uploadAttempts++;
     await store.save();
-    const file = await uploadFile(client, jobPath(store.jobDir, part.path), {
+    const upload = client.uploadBatchInput ?? ((path: string, options: UploadFileOptions) => uploadFile(client, path, options));
+    const file = await upload(jobPath(store.jobDir, part.path), {
       purpose: 'batch',
       filename: uploadFilename(jobId, part.index),
       expectedSha256: part.sha256,

@@ -3,7 +3,7 @@ import { loadManifest } from '../state/manifest.js';
 import { clientProvider } from '../client/create-kluster-client.js';
 import { KbatchError } from '../errors.js';
 import { checkWindow, DEFAULT_PROVIDER, getProvider } from './resolve-provider.js';
-import type { ProviderProfile } from './provider-profile.js';
+import { speaksBatches, type ProviderProfile } from './provider-profile.js';
 
 /** What a job call says about its provider: the option, and the client (whose provider createClient noted). */
 export interface ProviderChoice {
@@ -26,7 +26,7 @@ export function namedProvider(choice: ProviderChoice): string | undefined {
 export function jobProvider(choice: ProviderChoice, { batches = false } = {}): { profile: ProviderProfile; record: { provider: string; baseURL?: string } } {
   const profile = getProvider(namedProvider(choice) ?? DEFAULT_PROVIDER);
   checkWindow(profile, choice.window);
-  if (batches && profile.apiShape !== 'openai-batch') {
+  if (batches && !speaksBatches(profile)) {
     throw new KbatchError(
       'OPTION_INVALID',
       `Invalid option \`provider\`: ${profile.name}'s Batch API is ${profile.apiShape}, which kbatch does not speak yet (nothing was uploaded); use realtime mode (--mode realtime), kbatch chat, or kbatch lint with it`,

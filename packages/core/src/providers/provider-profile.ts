@@ -1,11 +1,21 @@
 import { z } from 'zod';
 
 /**
- * The batch wire formats of the profiles. kbatch's batch jobs speak `openai-batch` (files + batches as OpenAI's);
- * `together-batch` (wrapped job objects, upper-case statuses, upload purpose `batch-api`, no metadata) has no adapter
- * yet, so such a profile runs realtime and lints, but refuses batches before anything is uploaded.
+ * The batch wire formats of the profiles. `openai-batch`: files + batches as OpenAI's (the job's own shape);
+ * `anthropic-batch`: Message Batches (requests inline in the create call); `gemini-batch`: Gemini Batch Mode;
+ * `together-batch` (wrapped job objects, upper-case statuses, upload purpose `batch-api`, no metadata). A shape not in
+ * {@link BATCH_SHAPES_SPOKEN} runs realtime and lints, but refuses batches before anything is uploaded.
  */
-export const API_SHAPES = ['openai-batch', 'together-batch'] as const;
+export const API_SHAPES = ['openai-batch', 'anthropic-batch', 'gemini-batch', 'together-batch'] as const;
+
+/** A batch wire format (see {@link API_SHAPES}). */
+export type ApiShape = (typeof API_SHAPES)[number];
+
+/** The batch wire formats kbatch's batch jobs speak: the OpenAI shape, and each native adapter once it is built. */
+export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch']);
+
+/** True when kbatch can run batch jobs on this profile (else realtime, chat and lint only). */
+export const speaksBatches = (profile: { apiShape: ApiShape }): boolean => BATCH_SHAPES_SPOKEN.has(profile.apiShape);
 
 /** A limit the provider documents (a number), or null with a `note` saying it is not documented. */
 const LimitSchema = z.int().positive().nullable();

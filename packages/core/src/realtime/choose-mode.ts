@@ -1,4 +1,5 @@
 import { DEFAULT_PROVIDER, getProvider } from '../providers/resolve-provider.js';
+import { speaksBatches } from '../providers/provider-profile.js';
 
 /**
  * Below this many requests `mode: 'auto'` runs realtime. Why 1,000: at kluster's core tier (600
@@ -20,6 +21,6 @@ export type RunMode = 'batch' | 'realtime';
  */
 export function chooseMode(options: { mode: RunMode | 'auto'; requests: number; autoThreshold?: number; provider?: string | undefined }): RunMode {
   if (options.mode !== 'auto') return options.mode;
-  if (getProvider(options.provider ?? DEFAULT_PROVIDER).apiShape !== 'openai-batch') return 'realtime';
+  if (!speaksBatches(getProvider(options.provider ?? DEFAULT_PROVIDER))) return 'realtime';
   return options.requests < (options.autoThreshold ?? DEFAULT_AUTO_THRESHOLD) ? 'realtime' : 'batch';
 }

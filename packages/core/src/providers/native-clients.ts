@@ -1,0 +1,23 @@
+import type OpenAI from 'openai';
+import type { ApiShape, ProviderProfile } from './provider-profile.js';
+
+/** What a native adapter is built from: resolved by `createClient` (key and base URL never come from disk). */
+export interface NativeClientInit {
+  profile: ProviderProfile;
+  apiKey: string;
+  /** As the provider's official SDK takes it (Anthropic's and Gemini's: the bare origin). */
+  baseURL: string;
+  maxRetries?: number;
+  timeout?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Builds the client of a provider whose wire format is not OpenAI's. The client offers the part of the openai client
+ * kbatch uses (`chat.completions.create`, `batches.create|retrieve|list|cancel`, `files.content|delete|list`, plus
+ * `uploadBatchInput`) and translates at its edge, so prepare, the job, retries and the join stay one path.
+ */
+export type NativeClientFactory = (init: NativeClientInit) => OpenAI;
+
+/** The native adapter of each API shape that has one (OpenAI-shaped profiles use the openai client itself). */
+export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {};

@@ -19,6 +19,8 @@ export const KBATCH_ERROR_CODES = [
   'LINE_INVALID',
   // a request file the provider would refuse (kbatch lint; run and submit before any upload)
   'LINT_FAILED',
+  // a chat parameter the provider does not take (refused before anything is sent)
+  'PARAM_UNSUPPORTED',
   // client and API boundary
   'API_KEY_MISSING',
   'RESPONSE_INVALID',

@@ -16,13 +16,15 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     });
 };
 
+const AUTH_TEXT: Record<ProviderProfile['auth'], string> = { bearer: 'Authorization: Bearer only', 'bare-or-bearer': 'bare key or Bearer', 'x-goog-api-key': 'x-goog-api-key header' };
+
 /** A profile as a few indented lines; an undocumented limit shows the default kbatch uses instead. */
 export function formatProfile(p: ProviderProfile): string {
   const used = chunkLimits(p);
   const limit = (value: number | null, fallback: number, unit: string) => (value === null ? `not documented (kbatch uses ${fallback.toLocaleString('en-US')}${unit})` : `${value.toLocaleString('en-US')}${unit}`);
   const lines = [
     `${p.name}${p.name === PROVIDER_PROFILES[0]!.name ? ' (default)' : ''}: ${p.title}`,
-    `  api: ${p.apiShape}${speaksBatches(p) ? '' : ' (no batches yet: realtime, chat and lint only)'}; auth: ${p.auth === 'bearer' ? 'Authorization: Bearer only' : 'bare key or Bearer'}; key: ${p.apiKeyEnv.join(' or ')}; base URL: ${p.defaultBaseURL ?? '(required: --base-url)'} (${p.baseUrlEnv})`,
+    `  api: ${p.apiShape}${speaksBatches(p) ? '' : ' (no batches yet: realtime, chat and lint only)'}; auth: ${AUTH_TEXT[p.auth]}; key: ${p.apiKeyEnv.join(' or ')}; base URL: ${p.defaultBaseURL ?? '(required: --base-url)'} (${p.baseUrlEnv})`,
     `  per batch: ${limit(p.limits.maxRequests, used.maxRequests, ' requests')}, ${limit(p.limits.maxBytes, used.maxBytes, ' bytes')}; per line: ${p.limits.maxLineBytes === null ? 'not documented' : `${p.limits.maxLineBytes.toLocaleString('en-US')} bytes`}`,
     `  windows: ${p.windows === null ? 'not documented (any is passed on)' : p.windows.join(', ')} (default ${p.defaultWindow})${p.quirks.oneModelPerFile ? '; one model per file' : ''}`,
     `  docs: ${p.docs.join(' ')} (checked ${p.checked})`,

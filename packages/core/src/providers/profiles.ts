@@ -1,4 +1,5 @@
 import { ProviderProfileSchema, type ProviderProfile } from './provider-profile.js';
+import { GEMINI_CHAT_PARAMS, GEMINI_UNSUPPORTED_PARAMS } from './gemini/to-generate-content.js';
 
 // Checked against each provider's public docs on this date; a figure they do not state is null and its note says so.
 const CHECKED = '2026-12-04';
@@ -129,6 +130,31 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     notes: [
       'the server is yours to name: --base-url (or OPENAI_COMPATIBLE_BASE_URL) as the openai SDK takes it, with /v1; its key is --api-key or OPENAI_COMPATIBLE_API_KEY, never OPENAI_API_KEY (a real OpenAI key is not sent to another server)',
       'limits and windows are the server\'s: kbatch chunks at its defaults (50,000 requests, 6 GB) and passes any window on — set --max-requests/--max-bytes/--window to match',
+    ],
+  },
+  {
+    name: 'gemini',
+    title: 'Google Gemini Batch API (Developer API v1beta: JSONL file up to 2 GB, 24h target, one model per batch)',
+    apiShape: 'gemini-batch',
+    auth: 'x-goog-api-key',
+    // @google/genai's order: GOOGLE_API_KEY wins when both are set.
+    apiKeyEnv: ['GOOGLE_API_KEY', 'GEMINI_API_KEY'],
+    baseUrlEnv: 'GOOGLE_GEMINI_BASE_URL',
+    defaultBaseURL: 'https://generativelanguage.googleapis.com',
+    limits: { maxRequests: null, maxBytes: 2_000_000_000, maxLineBytes: null },
+    windows: ['24h'],
+    defaultWindow: '24h',
+    chatParams: { supported: [...GEMINI_CHAT_PARAMS], unsupported: [...GEMINI_UNSUPPORTED_PARAMS] },
+    quirks: { oneModelPerFile: true, customIdPattern: null },
+    docs: ['https://ai.google.dev/gemini-api/docs/batch-api', 'https://ai.google.dev/api/batch-api', 'https://ai.google.dev/api/generate-content', 'https://ai.google.dev/api/files'],
+    checked: CHECKED,
+    notes: [
+      'kbatch speaks the Gemini Developer API v1beta (not Vertex AI) natively: requests become {key, request} lines of a JSONL file (resumable Files API upload, converted while it streams); batches are read raw, since @google/genai 2.32 renames the wire states BATCH_STATE_* to JOB_STATE_* and drops batchStats',
+      'input file "up to 2GB" (docs; read as 2,000,000,000 bytes); inline requests (< 20 MB) are not used; requests per batch: not documented (kbatch chunks at 50,000)',
+      'no completion window is sent: the API states a 24 hour target turnaround, and a batch pending or running for more than 48 hours expires (not verified on a live account); the 24h here is what kbatch records',
+      'the model is in the create URL (models/{model}:batchGenerateContent): one model per batch; keys are sent as x-goog-api-key (GOOGLE_API_KEY, else GEMINI_API_KEY, as @google/genai reads them); the base URL is the bare origin, as @google/genai takes it',
+      'batches have no metadata: kbatch writes its job, chunk and sha256 into the batch displayName and adopts by it after a crash',
+      'confidence needs logprobs (responseLogprobs/logprobs): sent when asked; whether a model and the batch backend return them is the model\'s',
     ],
   },
 ].map((profile) => ProviderProfileSchema.parse(profile));

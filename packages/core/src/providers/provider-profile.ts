@@ -12,7 +12,7 @@ export const API_SHAPES = ['openai-batch', 'anthropic-batch', 'gemini-batch', 't
 export type ApiShape = (typeof API_SHAPES)[number];
 
 /** The batch wire formats kbatch's batch jobs speak: the OpenAI shape, and each native adapter once it is built. */
-export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch']);
+export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'gemini-batch']);
 
 /** True when kbatch can run batch jobs on this profile (else realtime, chat and lint only). */
 export const speaksBatches = (profile: { apiShape: ApiShape }): boolean => BATCH_SHAPES_SPOKEN.has(profile.apiShape);
@@ -32,8 +32,8 @@ export const ProviderProfileSchema = z
     title: z.string().min(1),
     /** The batch wire format (see {@link API_SHAPES}); chat completions are OpenAI-style on every profile. */
     apiShape: z.enum(API_SHAPES),
-    /** `bearer`: only `Authorization: Bearer KEY`; `bare-or-bearer`: the bare key is accepted too (kbatch always sends Bearer). */
-    auth: z.enum(['bearer', 'bare-or-bearer']),
+    /** `bearer`: only `Authorization: Bearer KEY`; `bare-or-bearer`: the bare key is accepted too (kbatch always sends Bearer); `x-goog-api-key`: that header (Gemini). */
+    auth: z.enum(['bearer', 'bare-or-bearer', 'x-goog-api-key']),
     /** Environment variables read for the API key, first set wins. */
     apiKeyEnv: z.array(z.string().min(1)).min(1),
     /** Environment variable read for the base URL (what the official SDK reads, where it has one). */

@@ -1,0 +1,96 @@
+/** What {@link toOpenAiBatch} reads of a Gemini batch Operation (`GET /v1beta/batches/{id}` as sent on the wire). */
+export interface GeminiOperation {
+  name?: string;
+  metadata?: {
+    name?: string;
+    displayName?: string;
+    model?: string;
+    state?: string;
+    createTime?: string;
+    updateTime?: string;
+    endTime?: string;
+    batchStats?: { requestCount?: string | number; successfulRequestCount?: string | number; failedRequestCount?: string | number; pendingRequestCount?: string | number };
+    inputConfig?: { fileName?: string };
+    output?: { responsesFile?: string };
+  };
+  done?: boolean;
+  error?: { code?: number; message?: string; status?: string };
+  response?: { responsesFile?: string };
+}
+
+// Wire states (BATCH_STATE_*) and @google/genai's renamed ones (JOB_STATE_*) in OpenAI's batch vocabulary.
+const STATES: Readonly<Record<string, string>> = {
+  UNSPECIFIED: 'validating',
+  PENDING: 'validating',
+  QUEUED: 'validating',
+  RUNNING: 'in_progress',
+  PAUSED: 'in_progress',
+  CANCELLING: 'cancelling',
+  SUCCEEDED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  EXPIRED: 'expired',
+};
+
+/** A Gemini batch state (`BATCH_STATE_RUNNING`, or the SDK's `JOB_STATE_RUNNING`) as an OpenAI batch status; an unknown one passes through (kbatch reads unknown statuses as running). */
+export function batchStatus(state: string | undefined): string {
+  const short = (state ?? 'UNSPECIFIED').replace(/^(BATCH|JOB)_STATE_/, '');
+  return STATES[short] ?? state!.toLowerCase();
+}
+
+/** The marker that says a displayName carries kbatch's metadata. */
+const TAG = 'kbatch?';
+
+/** Batch metadata as a Gemini `displayName` (Gemini batches have no metadata; the name is returned by get and list). */
+export function metadataToDisplayName(metadata: Record<string, string> | undefined): string {
+  return metadata && Object.keys(metadata).length > 0 ? `${TAG}${new URLSearchParams(metadata).toString()}` : 'kbatch';
+}
+
+/** The metadata a displayName made by {@link metadataToDisplayName} carries; null for any other name. */
+export function displayNameToMetadata(name: string | undefined): Record<string, string> | null {
+  if (typeof name !== 'string' || !name.startsWith(TAG)) return null;
+  return Object.fromEntries(new URLSearchParams(name.slice(TAG.length)));
+}
+
+/** The id of the error view of a responses file (its failed lines), as `error_file_id`. */
+export const ERRORS_VIEW = '#errors';
+
+const count = (v: string | number | undefined): number => (v === undefined ? 0 : Number(v) || 0);
+const seconds = (time: string | undefined): number | null => {
+  const ms = time === undefined ? Number.NaN : Date.parse(time);
+  return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+};
+
+/**
+ * A Gemini batch Operation as an OpenAI batch object: status from the state, request_counts from batchStats,
+ * metadata from the displayName, `output_file_id` = the responses file (its successful lines) and `error_file_id`
+ * = its error view when some requests failed, `errors` from the operation's error.
+ */
+export function toOpenAiBatch(op: GeminiOperation): Record<string, unknown> {
+  const meta = op.metadata ?? {};
+  const status = batchStatus(meta.state);
+  const stats = meta.batchStats ?? {};
+  const responses = meta.output?.responsesFile ?? op.response?.responsesFile ?? null;
+  const failed = count(stats.failedRequestCount);
+  const end = seconds(meta.endTime);
+  return {
+    id: op.name ?? meta.name,
+    object: 'batch',
+    endpoint: '/v1/chat/completions',
+    status,
+    model: meta.model?.replace(/^models\//, ''),
+    input_file_id: meta.inputConfig?.fileName ?? null,
+    completion_window: '24h',
+    output_file_id: responses,
+    error_file_id: responses !== null && failed > 0 ? `${responses}${ERRORS_VIEW}` : null,
+    created_at: seconds(meta.createTime),
+    completed_at: status === 'completed' ? end : null,
+    failed_at: status === 'failed' ? end : null,
+    cancelled_at: status === 'cancelled' ? end : null,
+    expired_at: status === 'expired' ? end : null,
+    request_counts: { total: count(stats.requestCount), completed: count(stats.successfulRequestCount), failed },
+    errors: op.error ? { object: 'list', data: [{ code: op.error.status?.toLowerCase() ?? 'batch_failed', message: op.error.message ?? null, line: null }] } : null,
+    metadata: displayNameToMetadata(meta.displayName),
+    display_name: meta.displayName ?? null,
+  };
+}

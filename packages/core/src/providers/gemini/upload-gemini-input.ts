@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { KbatchError } from '../../errors.js';
+import { LineSplitter } from '../../internal/line-splitter.js';
+import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep, throwIfAborted } from '../../client/retry.js';
+import { DEFAULT_UPLOAD_ATTEMPTS, type UploadFileOptions } from '../../client/upload-file.js';
+import type { KFile } from '../../client/schemas.js';
+import { geminiJson, geminiRequest, type GeminiHttp } from './gemini-http.js';
+import { toGeminiLine } from './gemini-lines.js';
+
+/** Bytes per resumable-upload request (what @google/genai sends; a multiple of Google's 256 KiB granule). */
+export const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** What the file id kbatch records carries after the Gemini file name: the model its lines use (the create URL needs it). */
+export const MODEL_MARK = '#model=';
+
+/** A recorded input file id split into the Gemini file name and the model (undefined for a bare name). */
+export function splitInputId(id: string): { file: string; model: string | undefined } {
+  const at = id.indexOf(MODEL_MARK);
+  return at < 0 ? { file: id, model: undefined } : { file: id.slice(0, at), model: id.slice(at + MODEL_MARK.length) };
+}
+
+/**
+ * Upload a kbatch chunk as Gemini's batch input (`{key, request}` lines), converted line by line while it streams
+ * to the Files API's resumable upload in 8 MiB requests (memory: one request's bytes). The first line is converted
+ * before anything is sent, so a parameter Gemini does not take fails with nothing uploaded. The original chunk's
+ * sha256 is checked before the finalizing request (a changed file is never completed: JOB_MISMATCH). Transient
+ * failures start the upload again, up to `maxAttempts`.
+ * @returns the file, its id `files/ID#model=MODEL` (one model per chunk, as lint keeps it)
+ */
+export async function uploadGeminiInput(http: GeminiHttp, path: string, options: UploadFileOptions = {}): Promise<KFile> {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_UPLOAD_ATTEMPTS;
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
+    try {
+      return await uploadOnce(http, path, options);
+    } catch (error) {
+      if (isAbortError(error) || options.signal?.aborted || !isTransientError(error)) throw error;
+      if (attempt + 1 >= maxAttempts) throw new KbatchError('UPLOAD_FAILED', `Uploading ${path} to Gemini failed after ${attempt + 1} attempts: ${messageOf(error)}`, { file: path, cause: error });
+      const delayMs = Math.min(60_000, retryAfterMs(error) ?? backoffDelay(attempt, { baseMs: options.retryBaseMs ?? 500, maxMs: 8_000 }));
+      options.onRetry?.({ attempt: attempt + 1, delayMs, error });
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+async function uploadOnce(http: GeminiHttp, path: string, options: UploadFileOptions): Promise<KFile> {
+  const hash = createHash('sha256');
+  const lines = convertedLines(path, hash);
+  const first = await lines.next();
+  if (first.done) throw new KbatchError('LINE_INVALID', `${path} holds no request`, { file: path });
+  const model = first.value.model;
+  const session = await startUpload(http, options);
+  let offset = 0;
+  let pending: Buffer[] = [Buffer.from(`${first.value.line}\n`)];
+  let size = pending[0]!.length;
+  const send = async (bytes: Buffer, command: string): Promise<unknown> => {
+    const res = await geminiJson(http, { method: 'POST', path: session, body: bytes, headers: { 'x-goog-upload-command': command, 'x-goog-upload-offset': String(offset), 'content-length': String(bytes.length) }, signal: options.signal });
+    offset += bytes.length;
+    return res;
+  };
+  for (let next = await lines.next(); !next.done; next = await lines.next()) {
+    if (next.value.model !== model) throw new KbatchError('LINT_FAILED', `${path}: request ${next.value.key} uses model ${next.value.model}, an earlier one ${model}: provider gemini takes one model per batch`, { file: path });
+    const bytes = Buffer.from(`${next.value.line}\n`);
+    pending.push(bytes);
+    size += bytes.length;
+    while (size >= UPLOAD_CHUNK_BYTES) {
+      const all = Buffer.concat(pending);
+      await send(all.subarray(0, UPLOAD_CHUNK_BYTES), 'upload');
+      pending = [all.subarray(UPLOAD_CHUNK_BYTES)];
+      size = pending[0]!.length;
+    }
+  }
+  if (options.expectedSha256 !== undefined && hash.digest('hex') !== options.expectedSha256) {
+    throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (sha256 differs); upload aborted`, { file: path });
+  }
+  const answer = (await send(Buffer.concat(pending), 'upload, finalize')) as { file?: { name?: string; sizeBytes?: string | number; createTime?: string; displayName?: string } };
+  const file = answer.file ?? (answer as { name?: string });
+  if (typeof file.name !== 'string') throw new KbatchError('RESPONSE_INVALID', `The Gemini upload of ${path} ended without a file name`, { file: path });
+  return { id: `${file.name}${MODEL_MARK}${model}`, object: 'file', bytes: Number((file as { sizeBytes?: unknown }).sizeBytes ?? offset), created_at: null, filename: options.filename ?? null, purpose: 'batch' };
+}
+
+// Start a resumable upload: the session URL's path (its origin is ours: @google/genai rewrites it the same way).
+async function startUpload(http: GeminiHttp, options: UploadFileOptions): Promise<string> {
+  const res = await geminiRequest(http, {
+    method: 'POST',
+    path: 'upload/v1beta/files',
+    json: { file: { displayName: options.filename ?? 'kbatch-input.jsonl', mimeType: 'application/jsonl' } },
+    headers: { 'x-goog-upload-protocol': 'resumable', 'x-goog-upload-command': 'start', 'x-goog-upload-header-content-type': 'application/jsonl' },
+    signal: options.signal,
+  });
+  await res.body.dump();
+  const url = res.headers['x-goog-upload-url'];
+  if (typeof url !== 'string' || url === '') throw new KbatchError('RESPONSE_INVALID', 'The Gemini upload start sent no x-goog-upload-url header');
+  const parsed = new URL(url, http.origin);
+  return `${parsed.pathname.replace(/^\/+/, '')}${parsed.search}`;
+}
+
+// The chunk's lines converted, hashing the raw bytes as they are read (blank lines are skipped, as servers do).
+async function* convertedLines(path: string, hash: ReturnType<typeof createHash>): AsyncGenerator<{ key: string; model: string; line: string }> {
+  const splitter = new LineSplitter();
+  let lineNo = 0;
+  const convert = function* (lines: Buffer[]) {
+    for (const raw of lines) {
+      lineNo++;
+      const text = raw.toString('utf8');
+      if (text.trim() === '') continue;
+      yield toGeminiLine(text, lineNo);
+    }
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    yield* convert(splitter.push(chunk));
+  }
+  yield* convert(splitter.end());
+}

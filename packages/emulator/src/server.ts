@@ -13,6 +13,8 @@ import { fileRoutes } from './routes/files.js';
 import { fineTuningRoutes } from './routes/fine-tuning.js';
 import { modelRoutes } from './routes/models.js';
 import { Store } from './store.js';
+import { geminiRoutes } from './gemini/gemini-routes.js';
+import { sendGoogleError } from './gemini/gemini-wire.js';
 import { createUpstream } from './upstream.js';
 
 /** Counters for tests: requests per route, objects created, peak concurrency. */
@@ -75,9 +77,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...chatRoutes(store, executor, () => counters.chatRequests++),
     ...modelRoutes(store),
     ...fineTuningRoutes(store, jobs),
+    ...(opts.provider === 'gemini'
+      ? geminiRoutes({ store, lifecycle: batches, executor, maxBatchBytes: opts.maxBatchBytes, onFile: () => counters.filesCreated++, onBatch: () => counters.batchesCreated++, onChat: () => counters.chatRequests++ })
+      : []),
   ]);
 
-  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey, bearerOnly: opts.bearerOnly });
+  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey, bearerOnly: opts.bearerOnly, gemini: opts.provider === 'gemini' });
   const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 5_000;
   await listen(server, opts.port, opts.host);
@@ -88,7 +93,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let closing: Promise<void> | undefined;
   return {
-    baseURL: `http://${hostForUrl}:${port}/v1`,
+    // Gemini's SDK takes the bare origin; OpenAI-style clients the /v1 URL.
+    baseURL: `http://${hostForUrl}:${port}${opts.provider === 'gemini' ? '' : '/v1'}`,
     port,
     dataDir: store.dir,
     setFaults(change) {
@@ -122,6 +128,8 @@ interface HandlerContext {
   apiKey: string | undefined;
   /** The key only as `Authorization: Bearer KEY` (a bare key is refused). */
   bearerOnly: boolean;
+  /** The Gemini personality: the key in `x-goog-api-key` (or `?key=`), errors in Google's shape. */
+  gemini: boolean;
 }
 
 /** Every request: counted per route, authorized, put through the faults, then routed; errors become JSON error responses. */
@@ -134,7 +142,7 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
     const key = route?.pattern ?? `${req.method} ${path}`;
     const current = countRequest(ctx, key, res);
     try {
-      if (!authorized(ctx.apiKey, req, ctx.bearerOnly)) {
+      if (ctx.gemini ? !geminiAuthorized(ctx.apiKey, req, url) : !authorized(ctx.apiKey, req, ctx.bearerOnly)) {
         req.resume();
         throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
       }
@@ -153,9 +161,9 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
       route.keys.forEach((k, i) => (params[k] = decodeURIComponent(match[i + 1]!)));
       await route.handler({ req, res, params, query: url.searchParams });
     } catch (err) {
-      if (err instanceof HttpError) return sendError(res, err);
+      if (err instanceof HttpError) return (ctx.gemini ? sendGoogleError : sendError)(res, err);
       if (!res.headersSent && !res.destroyed) {
-        sendError(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
+        (ctx.gemini ? sendGoogleError : sendError)(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
       } else {
         res.destroy();
       }
@@ -189,6 +197,10 @@ function authorized(apiKey: string | undefined, req: IncomingMessage, bearerOnly
   if (!apiKey) return true;
   const header = (req.headers.authorization ?? '').trim();
   return header === `Bearer ${apiKey}` || (!bearerOnly && header === apiKey);
+}
+
+function geminiAuthorized(apiKey: string | undefined, req: IncomingMessage, url: URL): boolean {
+  return !apiKey || req.headers['x-goog-api-key'] === apiKey || url.searchParams.get('key') === apiKey;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -11,7 +11,8 @@ export function emulatorPersonality(provider: string | undefined): Partial<Emula
   if (provider === undefined) return {};
   const profile = getProvider(providerFlag(provider));
   return {
-    ...(profile.windows === null ? {} : { completionWindows: profile.windows }),
+    // A native wire format: the emulator speaks it (its windows are not OpenAI-style create parameters).
+    ...(profile.apiShape === 'gemini-batch' ? { provider: 'gemini' as const } : profile.windows === null ? {} : { completionWindows: profile.windows }),
     bearerOnly: profile.auth === 'bearer',
     oneModelPerFile: profile.quirks.oneModelPerFile,
     ...(profile.limits.maxRequests === null ? {} : { maxRequestsPerBatch: profile.limits.maxRequests }),

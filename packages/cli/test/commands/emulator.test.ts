@@ -130,7 +130,8 @@ describe('kbatch emulator --provider', () => {
       maxBatchBytes: 200_000_000,
     });
     expect(emulatorOptionsFromFlags({ provider: 'kluster-2025' })).toMatchObject({ completionWindows: ['24h', '48h', '72h'], bearerOnly: false, maxBatchBytes: 100_000_000 });
-    expect(() => emulatorOptionsFromFlags({ provider: 'gemini' })).toThrow('Invalid option `--provider`: must be one of kluster,');
+    expect(() => emulatorOptionsFromFlags({ provider: 'gemeni' })).toThrow('Invalid option `--provider`: must be one of kluster,');
+    expect(emulatorOptionsFromFlags({ provider: 'gemini' })).toMatchObject({ provider: 'gemini', bearerOnly: false, oneModelPerFile: true, maxBatchBytes: 2_000_000_000 });
   });
 
   const bin = fileURLToPath(new URL('../../bin/kbatch.js', import.meta.url));

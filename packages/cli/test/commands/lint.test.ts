@@ -50,7 +50,7 @@ describe('kbatch lint', () => {
     const { root, file } = await requests([line('a', 'm')]);
     const run = await runCli(['lint', file, '--provider', 'anthropic'], { cwd: root });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('error [OPTION_INVALID]: Invalid option `--provider`: must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, got "anthropic"');
+    expect(run.stderr).toContain('error [OPTION_INVALID]: Invalid option `--provider`: must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, gemini, got "anthropic"');
   });
 });
 

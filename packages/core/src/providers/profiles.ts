@@ -150,7 +150,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     checked: CHECKED,
     notes: [
       'kbatch speaks the Gemini Developer API v1beta (not Vertex AI) natively: requests become {key, request} lines of a JSONL file (resumable Files API upload, converted while it streams); batches are read raw, since @google/genai 2.32 renames the wire states BATCH_STATE_* to JOB_STATE_* and drops batchStats',
-      'input file "up to 2GB" (docs; read as 2,000,000,000 bytes); inline requests (< 20 MB) are not used; requests per batch: not documented (kbatch chunks at 50,000)',
+      'input file "up to 2GB" (docs; read as 2,000,000,000 bytes); inline requests (< 20 MB) are not used; requests per batch: not documented (kbatch chunks at its defaults: 50,000 requests; --max-requests changes it)',
       'no completion window is sent: the API states a 24 hour target turnaround, and a batch pending or running for more than 48 hours expires (not verified on a live account); the 24h here is what kbatch records',
       'the model is in the create URL (models/{model}:batchGenerateContent): one model per batch; keys are sent as x-goog-api-key (GOOGLE_API_KEY, else GEMINI_API_KEY, as @google/genai reads them); the base URL is the bare origin, as @google/genai takes it',
       'batches have no metadata: kbatch writes its job, chunk and sha256 into the batch displayName and adopts by it after a crash',

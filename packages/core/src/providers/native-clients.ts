@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { ApiShape, ProviderProfile } from './provider-profile.js';
 import { createGeminiClient } from './gemini/create-gemini-client.js';
+import { toGeminiLine } from './gemini/gemini-lines.js';
 
 /** What a native adapter is built from: resolved by `createClient` (key and base URL never come from disk). */
 export interface NativeClientInit {
@@ -23,4 +24,12 @@ export type NativeClientFactory = (init: NativeClientInit) => OpenAI;
 /** The native adapter of each API shape that has one (OpenAI-shaped profiles use the openai client itself). */
 export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {
   'gemini-batch': createGeminiClient,
+};
+
+/**
+ * Checks one request line the way a native adapter maps it (throwing what the adapter would, e.g. PARAM_UNSUPPORTED),
+ * so a run refuses a parameter its provider does not take before anything is sent.
+ */
+export const NATIVE_REQUEST_CHECKS: Partial<Record<ApiShape, (text: string, line: number) => void>> = {
+  'gemini-batch': (text, line) => void toGeminiLine(text, line),
 };

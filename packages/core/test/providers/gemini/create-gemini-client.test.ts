@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { createClient } from '../../../src/client/index.js';
+import { loadManifest, runJob, type RunJobOptions } from '../../../src/internal.js';
+import { catchError, expectKbatchError } from '../../helpers/errors.js';
+
+const MODEL = 'gemini-2.5-flash';
+const FAST: EmulatorOptions = { provider: 'gemini', timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, apiKey: 'g-key', seed: 5 };
+const LABELS = ['positive', 'negative'];
+
+/** A CSV with quotes, an embedded newline, non-ASCII and a long field, plus `n` plain rows. */
+async function reviews(n = 0): Promise<{ dir: string; input: string; ids: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kbatch-gemini-'));
+  const rows = ['r1,"I love it, ""great"""', 'r2,"line one\nline two — terrible"', `r3,"${'long é '.repeat(2_000)}great"`, 'r4,"日本語 awful, broken"'];
+  for (let i = 5; i < 5 + n; i++) rows.push(`r${i},"review ${i} ${i % 2 ? 'good' : 'bad'}"`);
+  const input = join(dir, 'reviews.csv');
+  await writeFile(input, `id,text\n${rows.join('\n')}\n`);
+  return { dir, input, ids: rows.map((r) => r.slice(0, r.indexOf(','))) };
+}
+
+const jsonl = async (path: string): Promise<Array<Record<string, unknown>>> => (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('createGeminiClient over HTTP (the emulator\'s Gemini personality)', () => {
+  const emulators: Emulator[] = [];
+  async function emulator(options: EmulatorOptions = {}): Promise<{ emu: Emulator; base: Pick<RunJobOptions, 'client' | 'model' | 'pollIntervalMs' | 'provider'> }> {
+    const emu = await startEmulator({ ...FAST, ...options });
+    emulators.push(emu);
+    return { emu, base: { client: createClient({ provider: 'gemini', apiKey: 'g-key', baseURL: emu.baseURL }), provider: 'gemini', model: MODEL, pollIntervalMs: 20 } };
+  }
+  afterAll(async () => {
+    await Promise.all(emulators.map((e) => e.close()));
+  });
+
+  let shared: Awaited<ReturnType<typeof emulator>>;
+  beforeAll(async () => {
+    shared = await emulator();
+  });
+
+  it('runs a labelled job over several batches: every record once, in input order, with confidence from logprobs', async () => {
+    const { dir, input, ids } = await reviews(5);
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...shared.base, input, prompt: 'Label as one of: positive, negative. Review: {{text}}', labels: LABELS, logprobs: true, topLogprobs: 3, maxRequests: 3, output: out, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 9, succeeded: 9, failed: 0, batches: 3, mode: 'batch' });
+    const rows = await jsonl(out);
+    expect(rows.map((r) => r['id'])).toEqual(ids);
+    expect(rows[1]!['text']).toBe('line one\nline two — terrible');
+    expect(rows[2]!['text']).toBe(`${'long é '.repeat(2_000)}great`);
+    for (const row of rows) {
+      expect(LABELS).toContain(row['label']);
+      expect(row['confidence']).toEqual(expect.any(Number));
+      expect([row['finish_reason'], row['error']]).toEqual(['stop', null]);
+    }
+    expect(rows.slice(0, 4).map((r) => r['label'])).toEqual(['positive', 'negative', 'positive', 'negative']);
+  });
+
+  it('runs a job with a schema: answers validated and their fields added', async () => {
+    const { dir, input, ids } = await reviews();
+    const schema = z.object({ sentiment: z.enum(['positive', 'negative']), score: z.number() });
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...shared.base, input, prompt: 'Review: {{text}}', schema, output: out, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 4, succeeded: 4 });
+    const rows = await jsonl(out);
+    expect(rows.map((r) => r['id'])).toEqual(ids);
+    for (const row of rows) expect(schema.safeParse({ sentiment: row['sentiment'], score: row['score'] }).success).toBe(true);
+  });
+
+  it('adopts the batch whose create answer was lost (found by its displayName): no second batch', async () => {
+    const { emu, base } = await emulator({ faults: { loseResponseRate: 1, routes: ['POST /v1beta/models/:modelAction'] } });
+    const { dir, input } = await reviews();
+    const events: string[] = [];
+    const summary = await runJob({ ...base, input, prompt: 'Review: {{text}}', labels: LABELS, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), retryBaseMs: 1, onProgress: (e) => e.type === 'created' && events.push(`${e.type}:${String(e.adopted)}`) } as RunJobOptions);
+    expect(summary).toMatchObject({ records: 4, succeeded: 4 });
+    expect(events).toEqual(['created:true']);
+    expect(emu.stats().batchesCreated).toBe(1);
+  });
+
+  it('keeps an expired batch\'s finished answers and resends only the rest', async () => {
+    const { base } = await emulator({ faults: { expireAfterLines: 3 } });
+    const { dir, input, ids } = await reviews(4);
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...base, input, prompt: 'Review: {{text}}', labels: LABELS, output: out, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 8, succeeded: 8 });
+    expect((await jsonl(out)).map((r) => r['id'])).toEqual(ids);
+    const { parts } = await loadManifest(join(dir, 'job'));
+    const first = parts[0]!;
+    expect([first.status, first.succeeded, first.requests]).toEqual(['expired', 3, 8]);
+    const resent = parts.find((p) => p.parent === first.index)!;
+    expect(resent.requests).toBe(5);
+  });
+
+  it('refuses a parameter Gemini does not take before anything is sent (PARAM_UNSUPPORTED; the server saw no request), in batch and realtime mode', async () => {
+    const { emu, base } = await emulator();
+    for (const mode of ['batch', 'realtime'] as const) {
+      const { dir, input } = await reviews();
+      const err = await catchError(() => runJob({ ...base, mode, input, prompt: 'Review: {{text}}', logitBias: { '42': 5 }, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job') }));
+      expectKbatchError(err, { code: 'PARAM_UNSUPPORTED', field: 'logit_bias', message: /custom_id row-1\): Parameter `logit_bias` is not supported by provider gemini/ });
+    }
+    expect(emu.stats().requests).toEqual({});
+  });
+
+  it('runs realtime through generateContent, waiting out 429s (Retry-After) in Google\'s error shape', async () => {
+    const { emu, base } = await emulator({ faults: { rate429: 0.4, retryAfterSeconds: 0.01, routes: ['POST /v1beta/models/:modelAction'] } });
+    const { dir, input, ids } = await reviews(6);
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...base, mode: 'realtime', input, prompt: 'Review: {{text}}', labels: LABELS, logprobs: true, topLogprobs: 2, output: out, jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 10, succeeded: 10, mode: 'realtime' });
+    const rows = await jsonl(out);
+    expect(rows.map((r) => r['id'])).toEqual(ids);
+    expect(rows.every((r) => typeof r['confidence'] === 'number')).toBe(true);
+    expect(emu.stats().requests['POST /v1beta/models/:modelAction']).toBeGreaterThan(10);
+    expect(emu.stats().batchesCreated).toBe(0);
+  });
+
+  it('maps a Google error to the openai SDK\'s error of that status (status, message and Retry-After kept)', async () => {
+    const client = createClient({ provider: 'gemini', apiKey: 'wrong', baseURL: shared.emu.baseURL });
+    const err = (await catchError(() => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }))) as { status: number; message: string };
+    expect(err.status).toBe(401);
+    expect(err.message).toContain('Invalid or missing API key');
+    const { emu } = await emulator({ faults: { rate429: 1, retryAfterSeconds: 7 } });
+    const limited = createClient({ provider: 'gemini', apiKey: 'g-key', baseURL: emu.baseURL, maxRetries: 0 });
+    const rate = (await catchError(() => limited.batches.retrieve('batches/x'))) as { status: number; headers: Headers; error: unknown };
+    expect([rate.status, rate.headers.get('retry-after'), rate.error]).toEqual([429, '7', expect.objectContaining({ code: 429, status: 'RESOURCE_EXHAUSTED' })]);
+  });
+});

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type OpenAI from 'openai';
-import { APIError } from 'openai';
+import { httpApiError } from './http-error.js';
 import { KbatchError } from '../errors.js';
 import { parseFile, type KFile } from './schemas.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep, throwIfAborted } from './retry.js';
@@ -108,21 +108,7 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const text = await res.body.text();
-  if (res.statusCode < 200 || res.statusCode >= 300) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const headers = new Headers();
-    for (const [key, value] of Object.entries(res.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-    }
-    // generate() takes the whole body (it reads `.error` itself); the raw text only when there is no `error` in it.
-    const body = typeof json === 'object' && json !== null && 'error' in json ? json : undefined;
-    throw APIError.generate(res.statusCode, body, body ? undefined : text.slice(0, 500) || undefined, headers);
-  }
+  if (res.statusCode < 200 || res.statusCode >= 300) throw httpApiError(res.statusCode, text, res.headers);
   let json: unknown;
   try {
     json = JSON.parse(text);

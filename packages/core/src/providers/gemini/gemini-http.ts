@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
-import { APIError, APIConnectionError } from 'openai';
+import { APIConnectionError } from 'openai';
+import { httpApiError } from '../../client/http-error.js';
 import { backoffDelay, isAbortError, isTransientError, retryAfterMs, sleep } from '../../client/retry.js';
 
 /** Where and how a Gemini adapter talks: the bare origin (as @google/genai takes it), the key, and patience. */
@@ -33,7 +34,7 @@ export function geminiUrl(http: GeminiHttp, path: string, query: GeminiCall['que
 
 /**
  * Send one request to the Gemini API with `x-goog-api-key`, retrying transient failures (429 after its
- * Retry-After, 5xx, drops) up to `maxRetries` times. A non-2xx answer becomes the openai SDK's error class for its
+ * Retry-After, 5xx, drops) up to `maxRetries` times (a request with a raw body is never retried here). A non-2xx answer becomes the openai SDK's error class for its
  * status (`APIError.generate`), so kbatch's retry rules apply unchanged; a dropped connection, APIConnectionError.
  * @returns the response (status 2xx, body unread)
  */
@@ -43,7 +44,7 @@ export async function geminiRequest(http: GeminiHttp, call: GeminiCall): Promise
     try {
       return await once(http, call);
     } catch (error) {
-      if (isAbortError(error) || call.signal?.aborted || !isTransientError(error) || attempt >= retries || (call.body !== undefined && !Buffer.isBuffer(call.body))) throw error;
+      if (isAbortError(error) || call.signal?.aborted || !isTransientError(error) || attempt >= retries || call.body !== undefined) throw error;
       await sleep(Math.min(60_000, retryAfterMs(error) ?? backoffDelay(attempt, { baseMs: 500, maxMs: 8_000 })), call.signal);
     }
   }
@@ -75,22 +76,5 @@ async function once(http: GeminiHttp, call: GeminiCall): Promise<Dispatcher.Resp
     throw new APIConnectionError({ message: `Connection to the Gemini API failed: ${(cause as Error).message}`, cause: cause as Error });
   }
   if (res.statusCode >= 200 && res.statusCode < 300) return res;
-  throw await apiError(res);
-}
-
-// A Google error body `{error: {code, message, status}}` as the openai SDK's error of that status.
-async function apiError(res: Dispatcher.ResponseData): Promise<APIError> {
-  const text = await res.body.text().catch(() => '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(res.headers)) {
-    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-  }
-  const body = typeof json === 'object' && json !== null && 'error' in json ? json : undefined;
-  return APIError.generate(res.statusCode, body, body ? undefined : text.slice(0, 500) || `HTTP ${res.statusCode}`, headers);
+  throw httpApiError(res.statusCode, await res.body.text().catch(() => ''), res.headers);
 }

@@ -54,8 +54,9 @@ async function uploadOnce(http: GeminiHttp, path: string, options: UploadFileOpt
   let offset = 0;
   let pending: Buffer[] = [Buffer.from(`${first.value.line}\n`)];
   let size = pending[0]!.length;
+  // No retry of one request: a chunk whose answer was lost may have landed, so the whole upload starts again instead.
   const send = async (bytes: Buffer, command: string): Promise<unknown> => {
-    const res = await geminiJson(http, { method: 'POST', path: session, body: bytes, headers: { 'x-goog-upload-command': command, 'x-goog-upload-offset': String(offset), 'content-length': String(bytes.length) }, signal: options.signal });
+    const res = await geminiJson(http, { method: 'POST', path: session, body: bytes, headers: { 'x-goog-upload-command': command, 'x-goog-upload-offset': String(offset), 'content-length': String(bytes.length) }, signal: options.signal, maxRetries: 0 });
     offset += bytes.length;
     return res;
   };

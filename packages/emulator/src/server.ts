@@ -35,7 +35,7 @@ export interface EmulatorStats {
 
 /** A running emulator. */
 export interface Emulator {
-  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL. */
+  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL (the Gemini personality: the bare origin, as @google/genai takes it). */
   readonly baseURL: string;
   readonly port: number;
   /** Where state lives (a temp dir unless `dataDir` was given). */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,8 @@ import { z } from 'zod';
 import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createClient } from '../../../src/client/index.js';
 import { loadManifest, runJob, type RunJobOptions } from '../../../src/internal.js';
+import type { JobClient } from '../../../src/job/job-types.js';
+import { UPLOAD_CHUNK_BYTES } from '../../../src/providers/gemini/upload-gemini-input.js';
 import { catchError, expectKbatchError } from '../../helpers/errors.js';
 
 const MODEL = 'gemini-2.5-flash';
@@ -113,6 +116,35 @@ describe('createGeminiClient over HTTP (the emulator\'s Gemini personality)', ()
     expect(rows.every((r) => typeof r['confidence'] === 'number')).toBe(true);
     expect(emu.stats().requests['POST /v1beta/models/:modelAction']).toBeGreaterThan(10);
     expect(emu.stats().batchesCreated).toBe(0);
+  });
+
+  it('uploads a chunk over 8 MiB in several resumable requests, converted line by line, retrying transient failures from the start', async () => {
+    const { emu } = await emulator({ faults: { rate5xx: 0.3, routes: ['POST /upload/v1beta/files'] } });
+    const client = createClient({ provider: 'gemini', apiKey: 'g-key', baseURL: emu.baseURL }) as unknown as JobClient;
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-gemini-upload-'));
+    const path = join(dir, 'part.jsonl');
+    const text = `${'ü "x"\\n '.repeat(3_000)}`;
+    const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `${i} ${text}` }] } }));
+    await writeFile(path, `${lines.join('\n')}\n`);
+    const bytes = await readFile(path);
+    expect(bytes.length).toBeGreaterThan(UPLOAD_CHUNK_BYTES);
+    const retries: number[] = [];
+    const file = await client.uploadBatchInput!(path, { filename: 'part.jsonl', expectedSha256: createHash('sha256').update(bytes).digest('hex'), retryBaseMs: 1, maxAttempts: 20, onRetry: ({ attempt }) => retries.push(attempt) });
+    expect(file.id).toMatch(new RegExp(`^files/[0-9a-f]+#model=${MODEL}$`));
+    expect(retries.length).toBeGreaterThan(0);
+    const stored = (await (await fetch(`${emu.baseURL}/download/v1beta/${file.id.split('#')[0]}:download?alt=media`, { headers: { 'x-goog-api-key': 'g-key' } })).text()).trim().split('\n');
+    expect(stored).toHaveLength(500);
+    expect(JSON.parse(stored[499]!)).toEqual({ key: 'r499', request: { contents: [{ role: 'user', parts: [{ text: `499 ${text}` }] }] } });
+  });
+
+  it('aborts an upload whose chunk changed after the job recorded it (JOB_MISMATCH) before the server completes a file', async () => {
+    const { emu } = await emulator();
+    const client = createClient({ provider: 'gemini', apiKey: 'g-key', baseURL: emu.baseURL }) as unknown as JobClient;
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-gemini-upload-'));
+    const path = join(dir, 'part.jsonl');
+    await writeFile(path, `${JSON.stringify({ custom_id: 'a', body: { model: MODEL, messages: [{ role: 'user', content: 'x' }] } })}\n`);
+    expectKbatchError(await catchError(() => client.uploadBatchInput!(path, { expectedSha256: '0'.repeat(64) })), { code: 'JOB_MISMATCH' });
+    expect(emu.stats().filesCreated).toBe(0);
   });
 
   it('maps a Google error to the openai SDK\'s error of that status (status, message and Retry-After kept)', async () => {

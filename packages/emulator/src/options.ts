@@ -108,8 +108,6 @@ export const EmulatorOptionsSchema = z
     /** Bytes allowed per batch input line (without its newline); a longer line fails validation with `line_too_long`. */
     maxLineBytes: posInt().default(10 * 1024 ** 2),
     seed: z.int({ error: 'must be an integer' }).default(0),
-    /** The wire format spoken: `kluster` (OpenAI-style, the default) or `gemini` (the Gemini Developer API v1beta, key in x-goog-api-key, base URL the bare origin). */
-    provider: z.enum(['kluster', 'gemini'], { error: 'must be kluster or gemini' }).default('kluster'),
     /**
      * Write a marker line to the error file for every request that never ran when a batch expires or is cancelled
      * (`{custom_id, response: null, error: {code: 'batch_expired' | 'batch_cancelled', message}}`), as OpenAI-style
@@ -117,6 +115,8 @@ export const EmulatorOptionsSchema = z
      */
     unrunErrorLines: z.boolean({ error: 'must be a boolean' }).default(false),
     faults: FaultOptionsSchema.nullable().optional(),
+    /** Speak as this provider's native API: `gemini` adds the Gemini Developer API v1beta routes (key in x-goog-api-key, Google error shapes, base URL the bare origin). */
+    provider: z.enum(['gemini'], { error: "must be 'gemini'" }).optional(),
     upstream: UpstreamOptionsSchema.optional(),
     responder: z
       .custom<(body: ChatRequestBody) => unknown>((v) => typeof v === 'function', { error: 'must be a function' })

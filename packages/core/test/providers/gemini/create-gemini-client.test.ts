@@ -95,6 +95,21 @@ describe('createGeminiClient over HTTP (the emulator\'s Gemini personality)', ()
     expect(resent.requests).toBe(5);
   });
 
+  it('cancels a stalled batch (finishRealtime), keeps what it answered and finishes only the rest through generateContent', async () => {
+    const { emu, base } = await emulator({ faults: { slowTailLines: 3, slowTailMs: 60_000 } });
+    const { dir, input, ids } = await reviews(16);
+    const out = join(dir, 'out.jsonl');
+    const summary = await runJob({ ...base, input, prompt: 'Review: {{text}}', labels: LABELS, output: out, jobDir: join(dir, 'job'), retries: 0, finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 100 });
+    expect(summary).toMatchObject({ records: 20, succeeded: 20, failed: 0, batches: 1, duplicateResults: 0, unknownResults: 0 });
+    expect(summary.stragglerRequests).toBe(emu.stats().chatRequests);
+    expect(summary.stragglerRequests).toBeGreaterThan(0);
+    expect((await jsonl(out)).map((r) => r['id'])).toEqual(ids);
+    const { parts } = await loadManifest(join(dir, 'job'));
+    expect(parts).toHaveLength(1);
+    expect(parts[0]).toMatchObject({ status: 'cancelled', cancelRequested: true });
+    expect(parts[0]!.succeeded + summary.stragglerRequests).toBe(20);
+  });
+
   it('refuses a parameter Gemini does not take before anything is sent (PARAM_UNSUPPORTED; the server saw no request), in batch and realtime mode', async () => {
     const { emu, base } = await emulator();
     for (const mode of ['batch', 'realtime'] as const) {

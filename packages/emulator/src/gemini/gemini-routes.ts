@@ -5,7 +5,7 @@ import type { BatchLifecycle } from '../lifecycle.js';
 import type { Store } from '../store.js';
 import { geminiBatchRoutes } from './gemini-batches.js';
 import { geminiFileRoutes } from './gemini-files.js';
-import { chatBodyOf, generateContentResponseOf, googleError } from './gemini-wire.js';
+import { chatBodyOf, GEMINI_MODELS, generateContentResponseOf, googleError } from './gemini-wire.js';
 
 /** What the Gemini personality shares with the emulator: its store, batch lifecycle, responder and counters. */
 export interface GeminiRouteContext {
@@ -35,5 +35,10 @@ export function geminiRoutes(ctx: GeminiRouteContext): Route[] {
     }
     sendJson(res, 200, generateContentResponseOf(outcome.body as never, model));
   };
-  return [...geminiFileRoutes(ctx.store, ctx.maxBatchBytes, ctx.onFile), ...geminiBatchRoutes(ctx.store, ctx.lifecycle, ctx.onBatch, generate)];
+  const models: Route = {
+    method: 'GET',
+    pattern: 'GET /v1beta/models',
+    handler: async ({ res }) => sendJson(res, 200, { models: GEMINI_MODELS.map((m) => ({ name: `models/${m}`, displayName: m, supportedGenerationMethods: ['generateContent', 'batchGenerateContent'] })) }),
+  };
+  return [models, ...geminiFileRoutes(ctx.store, ctx.maxBatchBytes, ctx.onFile), ...geminiBatchRoutes(ctx.store, ctx.lifecycle, ctx.onBatch, generate)];
 }

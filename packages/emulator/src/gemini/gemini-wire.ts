@@ -9,6 +9,9 @@ import type { BatchObject, Stored } from '../store.js';
 /** The model the built-in responder answers Gemini requests as (it checks models against kluster's list). */
 export const EXECUTOR_MODEL: string = REFERENCE_MODELS[1].id;
 
+/** The models `GET /v1beta/models` lists (any other `gemini-*` name is accepted too). */
+export const GEMINI_MODELS = ['gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.5-pro'] as const;
+
 /** Models the personality knows: any `gemini-*` (an unknown one is a 404, as on the real API). */
 export const isGeminiModel = (model: string): boolean => /^gemini-[\w.-]+$/.test(model);
 

@@ -25,7 +25,8 @@ const batchName = (id: string): string => (id.startsWith('batches/') ? id : `bat
  * HTTP (undici), not @google/genai: the SDK renames the wire states and drops `batchStats` and the operation's error
  * (kbatch needs both), uploads only from a path or Blob (kbatch converts while it streams), downloads only to a
  * path, and its errors drop the response headers (Retry-After). Batches carry kbatch's metadata in `displayName`,
- * so a batch created just before a crash is adopted by the usual metadata search.
+ * so a batch created just before a crash is adopted by the usual metadata search. A custom `fetch` is not used (undici
+ * sends every request, with backpressure on uploads).
  * @example const client = createClient({ provider: 'gemini', baseURL: 'http://127.0.0.1:8080' });
  */
 export function createGeminiClient(init: NativeClientInit): OpenAI {
@@ -71,8 +72,19 @@ export function createGeminiClient(init: NativeClientInit): OpenAI {
       },
     },
     chat: { completions: { create: (body: Record<string, unknown>, options?: CallOptions) => chat(http, body, options) } },
+    models: { list: (options?: CallOptions) => listModels(http, options) },
   };
   return client as unknown as OpenAI;
+}
+
+// The models the key may use (`models/gemini-…` → `gemini-…`), page by page (pageToken).
+async function* listModels(http: GeminiHttp, options: CallOptions | undefined): AsyncGenerator<Record<string, unknown>> {
+  let pageToken: string | undefined;
+  do {
+    const page = (await geminiJson(http, { method: 'GET', path: 'v1beta/models', query: { pageSize: 1000, pageToken }, ...options })) as { models?: Array<{ name?: string; displayName?: string }>; nextPageToken?: string };
+    for (const model of page.models ?? []) yield { id: (model.name ?? '').replace(/^models\//, ''), object: 'model', created: 0, owned_by: 'google', display_name: model.displayName ?? null };
+    pageToken = page.nextPageToken;
+  } while (pageToken);
 }
 
 // generateContent, mapped both ways; `stream: true` gets the whole answer as one chunk (kbatch chat prints it as it comes).

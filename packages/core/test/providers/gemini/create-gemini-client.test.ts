@@ -162,6 +162,12 @@ describe('createGeminiClient over HTTP (the emulator\'s Gemini personality)', ()
     expect(emu.stats().filesCreated).toBe(0);
   });
 
+  it('lists the models (kbatch models) without the models/ prefix', async () => {
+    const ids: string[] = [];
+    for await (const model of shared.base.client!.models.list()) ids.push(model.id);
+    expect(ids).toEqual(['gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.5-pro']);
+  });
+
   it('maps a Google error to the openai SDK\'s error of that status (status, message and Retry-After kept)', async () => {
     const client = createClient({ provider: 'gemini', apiKey: 'wrong', baseURL: shared.emu.baseURL });
     const err = (await catchError(() => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }))) as { status: number; message: string };

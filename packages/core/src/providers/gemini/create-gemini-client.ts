@@ -53,7 +53,8 @@ export function createGeminiClient(init: NativeClientInit): OpenAI {
         // A cursor this client did not hand out: no page follows it (the caller's paging stops).
         if (query.after !== undefined && pageToken === undefined) return { object: 'list', data: [], has_more: false };
         const page = (await geminiJson(http, { method: 'GET', path: 'v1beta/batches', query: { pageSize: query.limit, pageToken }, ...call(options) })) as { operations?: GeminiOperation[]; nextPageToken?: string };
-        const data = (page.operations ?? []).map(toOpenAiBatch);
+        // Gemini does not document its listing order: without created_at, a search by time (adoption) never stops early on it.
+        const data = (page.operations ?? []).map((op): Record<string, unknown> => ({ ...toOpenAiBatch(op), created_at: null }));
         const last = data.at(-1)?.['id'] as string | undefined;
         if (page.nextPageToken && last !== undefined) pageTokens.set(last, page.nextPageToken);
         return { object: 'list', data, first_id: data[0]?.['id'] ?? null, last_id: last ?? null, has_more: Boolean(page.nextPageToken) && last !== undefined };

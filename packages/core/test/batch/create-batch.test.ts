@@ -30,24 +30,24 @@ describe('createBatch', () => {
     await emu.close();
   });
 
-  it("sends output_expires_after, which sets the output file's expiry from its creation", async () => {
+  // Upload one chunk, create its batch with these params, and poll until it completes.
+  async function completedBatch(params: { outputExpiresAfter?: number }) {
     const client = emulatorClient(emu.baseURL);
     const { dir } = await writeChunks(1, 2);
     const file = await uploadFile(client, join(dir, 'part-00001.jsonl'), { purpose: 'batch' });
-    const created = await createBatch(client.batches, { inputFileId: file.id, window: '24h', outputExpiresAfter: 7_200 });
+    const created = await createBatch(client.batches, { inputFileId: file.id, window: '24h', ...params });
     let batch = created;
     while (batch.status !== 'completed') batch = await later(() => retrieveBatch(client.batches, created.id));
-    const output = await client.files.retrieve(batch.output_file_id!);
-    expect((output as unknown as { expires_at: number }).expires_at - Number(output.created_at)).toBe(7_200);
+    return { output: (await client.files.retrieve(batch.output_file_id!)) as unknown as { created_at: string; expires_at?: number } };
+  }
+
+  it("sends output_expires_after, which sets the output file's expiry from its creation", async () => {
+    const { output } = await completedBatch({ outputExpiresAfter: 7_200 });
+    expect(output.expires_at! - Number(output.created_at)).toBe(7_200);
   });
 
   it('sends no output_expires_after when none is given (the output file keeps the server default)', async () => {
-    const client = emulatorClient(emu.baseURL);
-    const { dir } = await writeChunks(1, 1);
-    const file = await uploadFile(client, join(dir, 'part-00001.jsonl'), { purpose: 'batch' });
-    const created = await createBatch(client.batches, { inputFileId: file.id, window: '24h' });
-    let batch = created;
-    while (batch.status !== 'completed') batch = await later(() => retrieveBatch(client.batches, created.id));
-    expect((await client.files.retrieve(batch.output_file_id!)) as unknown).not.toHaveProperty('expires_at');
+    const { output } = await completedBatch({});
+    expect(output).not.toHaveProperty('expires_at');
   });
 });

@@ -113,14 +113,15 @@ describe('kbatch run --provider', () => {
     expect((JSON.parse(await readFile(join(root, 'job', 'run.json'), 'utf8')) as { settings: object }).settings).not.toHaveProperty('baseURL');
   });
 
-  it("runs --local groq with a window inside its range (36h) and openai with --output-expires-after, recorded in the manifest", async () => {
+  it("runs --local groq with a window inside its range (36h) and openai with --output-expires-after and --max-batch-tokens, recorded", async () => {
     const { root, file } = await input();
     const groq = await runCli(['run', file, ...ARGS, '--local', '--provider', 'groq', '--window', '36h', '--job-dir', 'groq'], { cwd: root });
     expect(groq.code).toBe(0);
     expect(JSON.parse(await readFile(join(root, 'groq', 'manifest.json'), 'utf8'))).toMatchObject({ window: '36h', provider: 'groq' });
-    const openai = await runCli(['run', file, ...ARGS, '--local', '--provider', 'openai', '--output-expires-after', '7d', '--job-dir', 'openai'], { cwd: root });
+    const openai = await runCli(['run', file, ...ARGS, '--local', '--provider', 'openai', '--output-expires-after', '7d', '--max-batch-tokens', '900000', '--job-dir', 'openai'], { cwd: root });
     expect(openai.code).toBe(0);
     expect(JSON.parse(await readFile(join(root, 'openai', 'manifest.json'), 'utf8'))).toMatchObject({ outputExpiresAfter: 604_800, provider: 'openai' });
+    expect(JSON.parse(await readFile(join(root, 'openai', 'run.json'), 'utf8'))).toMatchObject({ settings: { maxBatchTokens: 900_000, outputExpiresAfter: 604_800 } });
   });
 
   it('refuses --output-expires-after on a provider without it, and a groq window outside its range, naming the flag (OPTION_INVALID, exit 2)', async () => {

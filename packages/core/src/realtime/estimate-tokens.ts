@@ -4,7 +4,7 @@ import type { ChatRequestBody } from '../request/request-line.js';
  * Estimate the prompt (input) tokens of a chat request, before sending it: ceil(characters of all message
  * contents / 4) + 4 per message (role and framing). The ~4 characters per token rule holds for English text with
  * Llama/GPT-style tokenizers; other scripts (CJK, code) take more tokens per character, so it is an estimate only.
- * @example estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: 'abcdefgh' }] }) // 6
+ * @example estimatePromptTokens({ messages: [{ role: 'user', content: 'abcdefgh' }] }) // 6
  */
 export function estimatePromptTokens(body: Pick<ChatRequestBody, 'messages'>): number {
   let chars = 0;

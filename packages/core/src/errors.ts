@@ -17,6 +17,8 @@ export const KBATCH_ERROR_CODES = [
   // chunking
   'LINE_TOO_LARGE',
   'LINE_INVALID',
+  // one request's estimated prompt tokens exceed the per-batch token budget (maxBatchTokens)
+  'LINE_OVER_TOKEN_BUDGET',
   // a request file the provider would refuse (kbatch lint; run and submit before any upload)
   'LINT_FAILED',
   // a chat parameter the provider does not take (refused before anything is sent)

@@ -10,7 +10,9 @@ export { CHAT_PARAM_FIELDS } from './request/request-options.js';
 export { createRequestEncoder } from './request/request-encoder.js';
 export type { RequestEncoder } from './request/request-encoder.js';
 export { planChunk } from './chunk/plan-chunk.js';
-export { MaxBytesSchema, MaxRequestsSchema } from './chunk/chunk-options.js';
+export type { ChunkPlan } from './chunk/plan-chunk.js';
+export { estimateLineTokens } from './chunk/line-tokens.js';
+export { MaxBatchTokensSchema, MaxBytesSchema, MaxRequestsSchema } from './chunk/chunk-options.js';
 export type { ChunkCounter, ChunkLimits } from './chunk/plan-chunk.js';
 
 // client and batch
@@ -28,7 +30,7 @@ export type { FindBatchOptions } from './batch/find-batch.js';
 // providers
 export { jobProvider, markLocalClient, namedProvider, recordedProvider } from './providers/job-provider.js';
 export { lintRunChunks } from './providers/lint-run-chunks.js';
-export { checkWindow, checkRecordedProvider } from './providers/resolve-provider.js';
+export { checkWindow, checkOutputExpiry, checkRecordedProvider } from './providers/resolve-provider.js';
 export { lintLine, newLintState, formatLintProblem, hasLineRules } from './providers/lint-requests.js';
 export type { LintState } from './providers/lint-requests.js';
 export { clientProvider } from './client/create-kluster-client.js';
@@ -67,7 +69,7 @@ export { createRateLimiter } from './realtime/rate-limiter.js';
 export type { RateLimiter } from './realtime/rate-limiter.js';
 export { createTokenBucket } from './realtime/token-bucket.js';
 export type { TokenBucket } from './realtime/token-bucket.js';
-export { estimateTokens } from './realtime/estimate-tokens.js';
+export { estimatePromptTokens, estimateTokens } from './realtime/estimate-tokens.js';
 export { createAdaptiveConcurrency } from './realtime/adaptive-concurrency.js';
 export type { AdaptiveConcurrency } from './realtime/adaptive-concurrency.js';
 export { classifyFailure, parseRetryAfter, backoffDelay, retryDelay } from './realtime/retry-policy.js';

@@ -6,7 +6,7 @@ import { ShuffleWriter } from './internal/shuffle-writer.js';
 import { Sleeper } from './internal/sleeper.js';
 import type { ResolvedEmulatorOptions, ResolvedFaults } from './options.js';
 import { processBatch, type Ending } from './process-batch.js';
-import { commitFile, type BatchObject, type Store, type Stored } from './store.js';
+import { commitFile, type BatchObject, type FileObject, type Store, type Stored } from './store.js';
 import { validateBatchInput } from './validate-batch.js';
 
 /** The hours of a window such as `24h` or `7d` (the `completionWindows` option allows only these shapes). */
@@ -36,13 +36,21 @@ export class BatchLifecycle {
     private readonly faults: () => ResolvedFaults,
   ) {}
 
-  /** The completion windows batches may be created with. */
-  get windows(): readonly string[] {
-    return this.opts.completionWindows;
+  /** True when batches may be created with this completion window (listed, or within the range). */
+  acceptsWindow(window: string): boolean {
+    const windows = this.opts.completionWindows;
+    if (Array.isArray(windows)) return windows.includes(window);
+    return /^\d+[hd]$/.test(window) && windowHours(windows.min) <= windowHours(window) && windowHours(window) <= windowHours(windows.max);
+  }
+
+  /** The windows accepted, as the 400 names them: "one of 1h, 24h" or "from 24h to 7d". */
+  describeWindows(): string {
+    const windows = this.opts.completionWindows;
+    return Array.isArray(windows) ? `one of ${windows.join(', ')}` : `from ${windows.min} to ${windows.max}`;
   }
 
   /** Create and start a batch (inputs already validated by the route). */
-  async create(input: { input_file_id: string; endpoint: string; completion_window: string; metadata: Record<string, string> }): Promise<Stored<BatchObject>> {
+  async create(input: Pick<BatchObject, 'input_file_id' | 'endpoint' | 'completion_window' | 'metadata' | 'output_expires_after'>): Promise<Stored<BatchObject>> {
     const createdMs = Date.now();
     const created = Math.floor(createdMs / 1000);
     const hours = windowHours(input.completion_window);
@@ -70,6 +78,7 @@ export class BatchLifecycle {
         cancelled_at: null,
         request_counts: { total: 0, completed: 0, failed: 0 },
         metadata: input.metadata,
+        ...(input.output_expires_after ? { output_expires_after: input.output_expires_after } : {}),
       },
     };
     this.store.batches.set(rec.value.id, rec);
@@ -228,10 +237,13 @@ export class BatchLifecycle {
       }
       const id = newId('file-');
       await commitFile(w.path, this.store.dataPath(id));
-      const file: Stored<{ id: string; object: 'file'; bytes: number; created_at: number; filename: string; purpose: string }> = {
+      const created = nowSeconds();
+      // OpenAI anchors output_expires_after at the output file's creation.
+      const expires = b.output_expires_after ? { expires_at: created + b.output_expires_after.seconds } : {};
+      const file: Stored<FileObject> = {
         seq: this.store.nextSeq(),
         createdMs: Date.now(),
-        value: { id, object: 'file', bytes: w.bytes, created_at: nowSeconds(), filename: `${b.id}_${i === 0 ? 'output' : 'error'}.jsonl`, purpose: 'batch_output' },
+        value: { id, object: 'file', bytes: w.bytes, created_at: created, filename: `${b.id}_${i === 0 ? 'output' : 'error'}.jsonl`, purpose: 'batch_output', ...expires },
       };
       this.store.files.set(id, file);
       await this.store.save('files', file);

@@ -13,6 +13,9 @@ const routePattern = z.string().regex(/^(GET|POST|DELETE|PUT|PATCH) \/\S*$/, {
   error: "must be a 'METHOD /v1/path' route pattern",
 });
 
+// A completion window: a whole number of hours or days.
+const WINDOW = z.string().regex(/^\d+[hd]$/, { error: 'must be windows such as 24h or 7d' });
+
 /** Injected failures; every field is off by default. */
 export const FaultOptionsSchema = z.object({
   /** Added delay before every matched request is handled. */
@@ -93,12 +96,18 @@ export const EmulatorOptionsSchema = z
     ftStepMs: nonNegInt('a non-negative integer (ms)').default(200),
     maxRequestsPerBatch: posInt().default(50_000),
     /**
-     * Completion windows `POST /v1/batches` accepts (default kluster's 1h, 3h, 6h, 12h, 24h), each `<n>h` or `<n>d`;
-     * another is a 400 listing them. A provider personality (`kbatch emulator --provider openai`) sets these.
+     * Completion windows `POST /v1/batches` accepts (default kluster's 1h, 3h, 6h, 12h, 24h), each `<n>h` or `<n>d`, or
+     * a range `{ min, max }` of them; another is a 400 naming them. A provider personality (`kbatch emulator --provider openai`) sets these.
      */
     completionWindows: z
-      .array(z.string().regex(/^\d+[hd]$/, { error: 'must be windows such as 24h or 7d' }), { error: 'must be a list of windows such as 24h or 7d' })
-      .min(1, { error: 'must list at least one window' })
+      .union(
+        [
+          z.array(WINDOW, { error: 'must be a list of windows such as 24h or 7d' }).min(1, { error: 'must list at least one window' }),
+          // Groq's "durations from 24h to 7d": any whole number of hours or days in the range.
+          z.object({ min: WINDOW, max: WINDOW }).strict(),
+        ],
+        { error: 'must be a list of windows such as 24h or 7d, or a range { min, max }' },
+      )
       .default(['1h', '3h', '6h', '12h', '24h']),
     /** Accept the key only as `Authorization: Bearer KEY` (OpenAI, Together, Groq), not bare (kluster takes both). */
     bearerOnly: z.boolean({ error: 'must be a boolean' }).default(false),

@@ -10,6 +10,8 @@ export interface FileObject {
   created_at: number;
   filename: string;
   purpose: string;
+  /** When the file is deleted (seconds), set on a batch's output files by `output_expires_after`. */
+  expires_at?: number;
 }
 
 /** Batch request counts. */
@@ -49,6 +51,8 @@ export interface BatchObject {
   cancelled_at: number | null;
   request_counts: RequestCounts;
   metadata: Record<string, string>;
+  /** OpenAI's output-file expiry, as given on create (absent when not given). */
+  output_expires_after?: { anchor: 'created_at'; seconds: number };
 }
 
 /** Batch statuses of the reference. */

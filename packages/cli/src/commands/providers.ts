@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chunkLimits, PROVIDER_PROFILES, speaksBatches, type ProviderProfile } from '@kbatch/core';
+import { chunkLimits, describeWindows, PROVIDER_PROFILES, speaksBatches, type ProviderProfile } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -26,7 +26,8 @@ export function formatProfile(p: ProviderProfile): string {
     `${p.name}${p.name === PROVIDER_PROFILES[0]!.name ? ' (default)' : ''}: ${p.title}`,
     `  api: ${p.apiShape}${speaksBatches(p) ? '' : ' (no batches yet: realtime, chat and lint only)'}; auth: ${AUTH_TEXT[p.auth]}; key: ${p.apiKeyEnv.join(' or ')}; base URL: ${p.defaultBaseURL ?? '(required: --base-url)'} (${p.baseUrlEnv})`,
     `  per batch: ${limit(p.limits.maxRequests, used.maxRequests, ' requests')}, ${limit(p.limits.maxBytes, used.maxBytes, ' bytes')}; per line: ${p.limits.maxLineBytes === null ? 'not documented' : `${p.limits.maxLineBytes.toLocaleString('en-US')} bytes`}`,
-    `  windows: ${p.windows === null ? 'not documented (any is passed on)' : p.windows.join(', ')} (default ${p.defaultWindow})${p.quirks.oneModelPerFile ? '; one model per file' : ''}`,
+    `  token budget per batch: ${p.limits.maxBatchTokens === null ? 'none documented for every account (--max-batch-tokens sets one)' : `${p.limits.maxBatchTokens.toLocaleString('en-US')} estimated prompt tokens`}; output expiry: ${p.outputExpiry ? `${p.outputExpiry.minSeconds}s to ${p.outputExpiry.maxSeconds}s (--output-expires-after)` : 'not offered'}`,
+    `  windows: ${p.windows === null ? 'not documented (any is passed on)' : describeWindows(p.windows)} (default ${p.defaultWindow})${p.quirks.oneModelPerFile ? '; one model per file' : ''}`,
     `  docs: ${p.docs.join(' ')} (checked ${p.checked})`,
     ...p.notes.map((note) => `  note: ${note}`),
   ];

@@ -45,6 +45,7 @@ const RUN_FLAG_OPTIONS = [
   'prefix',
   'keepRaw',
   'window',
+  'outputExpiresAfter',
   'concurrency',
   'jobDir',
   'mode',
@@ -196,7 +197,7 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
   };
 }
 
-type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt'> & { window?: string };
+type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter'> & { window?: string };
 type RunCommandFlags = JobFlags & { local?: boolean; verbose?: boolean };
 
 /**

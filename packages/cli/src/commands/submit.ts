@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runBatchJob } from '@kbatch/core';
 import { addJobFlags, type JobFlags } from '../flags/client-flags.js';
+import { withFlagNames } from '../flags/flag-errors.js';
 import { executeJob } from '../job-command.js';
 import { addLintLimitFlags, lintBeforeSubmit } from './lint.js';
 import type { CliIo } from '../io.js';
@@ -27,13 +28,13 @@ Examples:
         io,
         flags,
         (options) =>
-          runBatchJob({
+          withFlagNames(['outputExpiresAfter'], () => runBatchJob({
             ...options,
             chunks,
             cwd: io.cwd,
             wait: flags.wait === true,
             ...(flags.jobDir ? { jobDir: flags.jobDir } : {}),
-          }),
+          })),
         (summary) => {
           if (!flags.wait && !flags.quiet) io.stderr.write(`wait for it with: kbatch wait ${summary.jobDir}\n`);
         },

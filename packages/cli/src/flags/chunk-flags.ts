@@ -11,22 +11,28 @@ export interface ChunkFlags {
   outDir?: string;
   maxRequests?: number | string;
   maxBytes?: string;
+  maxBatchTokens?: number | string;
   prefix?: string;
   overwrite?: boolean;
 }
 
 /** Library option names set from these flags. */
-export const CHUNK_FLAG_OPTIONS = ['provider', 'outDir', 'maxRequests', 'maxBytes', 'prefix', 'overwrite'] as const;
+export const CHUNK_FLAG_OPTIONS = ['provider', 'outDir', 'maxRequests', 'maxBytes', 'maxBatchTokens', 'prefix', 'overwrite'] as const;
 
 /**
- * Add --max-requests, --max-bytes, --prefix, --overwrite (and --out-dir unless the caller has its own
+ * Add --max-requests, --max-bytes, --max-batch-tokens, --prefix, --overwrite (and --out-dir unless the caller has its own
  * output directory, like `run`). Shared by `split` and `run`.
  */
 export function addChunkFlags(command: Command, { outDir = true, naming = true }: { outDir?: boolean; naming?: boolean } = {}): Command {
   if (outDir) command.option('-o, --out-dir <dir>', 'directory for the chunk files (required)');
   addProviderFlag(command)
     .option('--max-requests <n>', "most requests per chunk file (default: the provider's limit, 50000 on kluster)", numberArg)
-    .option('--max-bytes <size>', "most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default: the provider's limit, 6GB on kluster)");
+    .option('--max-bytes <size>', "most bytes per chunk file: bytes, or KB/MB/GB (1000s), KiB/MiB/GiB (1024s) (default: the provider's limit, 6GB on kluster)")
+    .option(
+      '--max-batch-tokens <n>',
+      "most estimated prompt tokens per chunk file, to stay under a provider's enqueued-token limit (e.g. OpenAI's per model and tier); an estimate (characters/4 + 4 per message): leave a margin (default: the provider's budget where it documents one, see kbatch providers)",
+      numberArg,
+    );
   // `run` names its own chunk files (and uses --prefix for the added fields): naming: false leaves these out.
   if (!naming) return command;
   return command
@@ -42,6 +48,7 @@ export function chunkOptionsFromFlags(flags: ChunkFlags, io: Pick<CliIo, 'cwd'>,
     outDir: outDir === undefined ? undefined : resolve(io.cwd, outDir),
     maxRequests: flags.maxRequests,
     maxBytes: flags.maxBytes,
+    maxBatchTokens: flags.maxBatchTokens,
     prefix: flags.prefix,
     overwrite: flags.overwrite,
   };

@@ -22,6 +22,7 @@ export interface ClientFlags {
 export interface JobFlags extends ClientFlags {
   concurrency?: number | string;
   window?: string;
+  outputExpiresAfter?: string;
   pollInterval?: string;
   timeout?: string;
   jobDir?: string;
@@ -51,14 +52,15 @@ export function addProviderFlag(cmd: Command): Command {
 
 /**
  * Add the job flags: --concurrency, --poll-interval, --timeout, --no-resubmit, --max-resubmits, --keep-files, --cancel-on-interrupt, --progress,
- * --quiet, plus --window and --job-dir when `submit` (the commands that create a job).
+ * --quiet, plus --window, --job-dir and --output-expires-after when `submit` (the commands that create a job).
  */
 export function addJobFlags(cmd: Command, { create = false } = {}): Command {
   addClientFlags(cmd);
   if (create) {
     cmd
       .option('--window <window>', "completion window, one the provider offers (kluster: 1h, 3h, 6h, 12h or 24h; see kbatch providers)", '24h')
-      .option('--job-dir <dir>', 'job directory (default: a new .kbatch/jobs/<id>/)');
+      .option('--job-dir <dir>', 'job directory (default: a new .kbatch/jobs/<id>/)')
+      .option('--output-expires-after <duration>', "keep each batch's output files this long after they are written (OpenAI's output_expires_after: 1h to 30d, e.g. 7d or 3600s; refused on providers without it)");
   }
   return cmd
     .addOption(new Option('--concurrency <n>', 'uploads/creates/polls at a time').argParser(numberArg).default(4))
@@ -116,6 +118,7 @@ export function jobOptionsFromFlags(flags: JobFlags): Omit<JobOptions, 'client'>
   return {
     concurrency: flags.concurrency as number,
     ...(flags.window === undefined ? {} : { window: flags.window }),
+    ...(flags.outputExpiresAfter === undefined ? {} : { outputExpiresAfter: flags.outputExpiresAfter }),
     ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: parseDuration(flags.pollInterval, '--poll-interval') }),
     ...(flags.timeout === undefined ? {} : { timeoutMs: parseDuration(flags.timeout, '--timeout') }),
     noResubmit: flags.resubmit === false,

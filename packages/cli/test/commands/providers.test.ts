@@ -8,6 +8,9 @@ describe('kbatch providers', () => {
     for (const name of ['kluster (default)', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'gemini']) expect(stdout).toContain(`${name}: `);
     expect(stdout).toContain('per batch: 50,000 requests, 200,000,000 bytes');
     expect(stdout).toContain('windows: 24h, 48h, 72h (default 24h)');
+    expect(stdout).toContain('windows: 24h to 7d (any whole number of hours or days) (default 24h)');
+    expect(stdout).toMatch(/openai: .*\n.*\n.*\n  token budget per batch: none documented for every account \(--max-batch-tokens sets one\); output expiry: 3600s to 2592000s \(--output-expires-after\)\n/);
+    expect(stdout).toMatch(/groq: .*\n.*\n.*\n  token budget per batch: .*; output expiry: not offered\n/);
     expect(stdout).toContain('auth: Authorization: Bearer only; key: OPENAI_API_KEY');
     expect(stdout).toContain('key: OPENAI_COMPATIBLE_API_KEY; base URL: (required: --base-url) (OPENAI_COMPATIBLE_BASE_URL)');
     expect(stdout).toMatch(/groq: .*\n.*\n  per batch: not documented \(kbatch uses 50,000 requests\)/);

@@ -113,6 +113,28 @@ describe('kbatch run --provider', () => {
     expect((JSON.parse(await readFile(join(root, 'job', 'run.json'), 'utf8')) as { settings: object }).settings).not.toHaveProperty('baseURL');
   });
 
+  it("runs --local groq with a window inside its range (36h) and openai with --output-expires-after and --max-batch-tokens, recorded", async () => {
+    const { root, file } = await input();
+    const groq = await runCli(['run', file, ...ARGS, '--local', '--provider', 'groq', '--window', '36h', '--job-dir', 'groq'], { cwd: root });
+    expect(groq.code).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'groq', 'manifest.json'), 'utf8'))).toMatchObject({ window: '36h', provider: 'groq' });
+    const openai = await runCli(['run', file, ...ARGS, '--local', '--provider', 'openai', '--output-expires-after', '7d', '--max-batch-tokens', '900000', '--job-dir', 'openai'], { cwd: root });
+    expect(openai.code).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'openai', 'manifest.json'), 'utf8'))).toMatchObject({ outputExpiresAfter: 604_800, provider: 'openai' });
+    expect(JSON.parse(await readFile(join(root, 'openai', 'run.json'), 'utf8'))).toMatchObject({ settings: { maxBatchTokens: 900_000, outputExpiresAfter: 604_800 } });
+  });
+
+  it('refuses --output-expires-after on a provider without it, and a groq window outside its range, naming the flag (OPTION_INVALID, exit 2)', async () => {
+    const { root, file } = await input();
+    const expiry = await runCli(['run', file, ...ARGS, '--provider', 'groq', '--output-expires-after', '7d', '--base-url', emu.baseURL], { cwd: root, env: { GROQ_API_KEY: 'g' } });
+    expect(expiry.code).toBe(2);
+    expect(expiry.stderr).toContain('error [OPTION_INVALID]: Invalid option `--output-expires-after`: provider groq does not document an output expiry for batches (openai does), got 604800 seconds');
+    const window = await runCli(['run', file, ...ARGS, '--provider', 'groq', '--window', '8d', '--base-url', emu.baseURL], { cwd: root, env: { GROQ_API_KEY: 'g' } });
+    expect(window.code).toBe(2);
+    expect(window.stderr).toContain('Invalid option `--window`: must be from 24h to 7d (any whole number of hours or days) (the completion windows provider groq offers), got "8d"');
+    expect(await readdir(root)).toEqual(['reviews.csv']);
+  });
+
   it("names the provider's key variable when it is missing (API_KEY_MISSING)", async () => {
     const { root, file } = await input();
     const run = await runCli(['run', file, ...ARGS, '--provider', 'groq', '--base-url', emu.baseURL], { cwd: root, env: { KLUSTER_API_KEY: 'k' } });

@@ -37,6 +37,23 @@ describe('kbatch split', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  // Each line's one message is "é": an estimated ceil(1 / 4) + 4 = 5 prompt tokens.
+  it('cuts chunks by --max-batch-tokens (estimated prompt tokens), refusing a request above it with LINE_OVER_TOKEN_BUDGET', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-cli-'));
+    const { code, stdout } = await runCli(['split', '-', '-o', dir, '--max-batch-tokens', '10', '--json'], { stdin: LINES });
+    expect(code).toBe(0);
+    expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l)).map((c) => [c.requests, c.tokens, c.firstCustomId])).toEqual([
+      [2, 10, 'a'],
+      [1, 5, 'c'],
+    ]);
+    const over = await runCli(['split', '-', '-o', join(dir, 'over'), '--max-batch-tokens', '4'], { stdin: LINES });
+    expect(over.code).toBe(1);
+    expect(over.stderr).toMatch(/^error \[LINE_OVER_TOKEN_BUDGET\]: request "a" is an estimated 5 prompt tokens, more than the batch token budget/);
+    const bad = await runCli(['split', '-', '-o', dir, '--max-batch-tokens', 'lots'], { stdin: LINES });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Invalid option `--max-batch-tokens`: must be a positive integer, got "lots"');
+  });
+
   it('rejects bad options and bad lines', async () => {
     const bytes = await runCli(['split', '-', '-o', '/tmp/x', '--max-bytes', '6 parsecs'], { stdin: LINES });
     expect(bytes.code).toBe(2);

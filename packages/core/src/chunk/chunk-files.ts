@@ -4,11 +4,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import type { ChunkInfo, ResolvedChunkWriterOptions } from './chunk-options.js';
-import { planChunk, type ChunkCounter } from './plan-chunk.js';
+import { planChunk, type ChunkCounter, type ChunkLimits } from './plan-chunk.js';
+import { estimateLineTokens } from './line-tokens.js';
 
 const STAGE_BYTES = 1 << 20;
+const EMPTY: ChunkCounter = { requests: 0, bytes: 0, tokens: 0 };
 
 interface OpenChunk extends ChunkCounter {
+  tokens: number;
   index: number;
   path: string;
   tmpPath: string;
@@ -49,23 +52,19 @@ export class ChunkFiles {
 
   /**
    * Append lines (each without its newline). The lines are copied before this resolves.
-   * @throws KbatchError LINE_TOO_LARGE when one line (plus newline) exceeds maxBytes
+   * @throws KbatchError LINE_TOO_LARGE when one line (plus newline) exceeds maxBytes, LINE_OVER_TOKEN_BUDGET when
+   *   its estimated prompt tokens exceed maxBatchTokens (both before anything of it is written)
    */
   async write(lines: readonly Buffer[]): Promise<void> {
     if (!this.started) await this.start();
-    const { maxBytes } = this.opts;
+    const budget = this.opts.maxBatchTokens;
     for (const line of lines) {
       const bytes = line.length + 1;
-      if (bytes > maxBytes) {
-        const id = peekCustomId(line);
-        throw new KbatchError(
-          'LINE_TOO_LARGE',
-          `request ${id === undefined ? '(no custom_id)' : JSON.stringify(id)} is ${bytes} bytes, more than the ${maxBytes}-byte file limit`,
-          { customId: id },
-        );
-      }
+      const tokens = budget === undefined ? 0 : estimateLineTokens(line);
       let chunk = this.current;
-      if (chunk !== undefined && planChunk(chunk, bytes, this.opts) === 'rotate') {
+      const plan = planChunk(chunk ?? EMPTY, bytes, this.opts, tokens);
+      if (plan === 'line-too-large' || plan === 'line-over-token-budget') throw oversizeLine(plan, line, { bytes, tokens }, this.opts);
+      if (chunk !== undefined && plan === 'rotate') {
         await this.close();
         chunk = undefined;
       }
@@ -79,6 +78,7 @@ export class ChunkFiles {
       this.staged += bytes;
       chunk.requests++;
       chunk.bytes += bytes;
+      chunk.tokens += tokens;
       chunk.lastLine = line;
     }
     // The caller may reuse its buffers: keep our own copy of the last line (for lastCustomId).
@@ -127,7 +127,7 @@ export class ChunkFiles {
     const path = join(this.opts.outDir, name);
     const tmpPath = join(this.opts.outDir, `.${name}.tmp`);
     const handle = await open(tmpPath, 'w');
-    this.current = { index, path, tmpPath, handle, hash: createHash('sha256'), requests: 0, bytes: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
+    this.current = { index, path, tmpPath, handle, hash: createHash('sha256'), requests: 0, bytes: 0, tokens: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
     return this.current;
   }
 
@@ -170,12 +170,25 @@ export class ChunkFiles {
         bytes: chunk.bytes,
         firstCustomId: chunk.firstCustomId,
         lastCustomId: peekCustomId(chunk.lastLine),
+        ...(this.opts.maxBatchTokens === undefined ? {} : { tokens: chunk.tokens }),
       };
       this.chunks.push(info);
       this.onChunk(info, { sha256: chunk.hash.digest('hex') });
     })();
     this.finalizing.catch(() => {});
   }
+}
+
+// A line no chunk can hold, named by its custom_id (nothing of the chunk it would have opened is written).
+function oversizeLine(plan: 'line-too-large' | 'line-over-token-budget', line: Buffer, size: { bytes: number; tokens: number }, limits: ChunkLimits): KbatchError {
+  const id = peekCustomId(line);
+  const request = `request ${id === undefined ? '(no custom_id)' : JSON.stringify(id)}`;
+  if (plan === 'line-too-large') return new KbatchError('LINE_TOO_LARGE', `${request} is ${size.bytes} bytes, more than the ${limits.maxBytes}-byte file limit`, { customId: id });
+  return new KbatchError(
+    'LINE_OVER_TOKEN_BUDGET',
+    `${request} is an estimated ${size.tokens} prompt tokens, more than the batch token budget (maxBatchTokens ${limits.maxBatchTokens}); raise the budget or shorten the request`,
+    { customId: id, field: 'maxBatchTokens' },
+  );
 }
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {

@@ -14,15 +14,23 @@ export const DEFAULT_MAX_BYTES: number = DEFAULT_LIMITS.maxBytes!;
 
 /**
  * The chunk limits a provider's batches take by default: its documented figures, else kbatch's defaults
- * (a limit the provider does not document; its note says so). Flags and options still override them.
+ * (a limit the provider does not document; its note says so), and its token budget where it documents one (else
+ * none). Flags and options still override them.
  * @example chunkLimits(getProvider('openai')) // { maxRequests: 50000, maxBytes: 200000000 }
  */
-export function chunkLimits(profile: ProviderProfile): { maxRequests: number; maxBytes: number } {
-  return { maxRequests: profile.limits.maxRequests ?? DEFAULT_MAX_REQUESTS, maxBytes: profile.limits.maxBytes ?? DEFAULT_MAX_BYTES };
+export function chunkLimits(profile: ProviderProfile): { maxRequests: number; maxBytes: number; maxBatchTokens?: number } {
+  const { maxRequests, maxBytes, maxBatchTokens } = profile.limits;
+  return { maxRequests: maxRequests ?? DEFAULT_MAX_REQUESTS, maxBytes: maxBytes ?? DEFAULT_MAX_BYTES, ...(maxBatchTokens === null ? {} : { maxBatchTokens }) };
 }
 
 /** Most requests per chunk file. */
 export const MaxRequestsSchema = positiveIntField();
+
+/**
+ * Most estimated prompt tokens per chunk file (a provider's enqueued-token budget per batch): a chunk is cut before
+ * the next request would pass it. Estimated as characters / 4 + 4 per message, so leave a margin.
+ */
+export const MaxBatchTokensSchema = positiveIntField();
 
 /** Most bytes per chunk file: a number of bytes or a size such as "6GB" or "512MiB", parsed into bytes. */
 export const MaxBytesSchema = z
@@ -48,6 +56,8 @@ export const ChunkWriterOptionsSchema = z
     maxRequests: MaxRequestsSchema.optional(),
     /** Most bytes per file (UTF-8, newlines included): a number of bytes or a size such as "6GB" or "512MiB" (default: the provider's limit). */
     maxBytes: MaxBytesSchema.optional(),
+    /** Most estimated prompt tokens per file (default: the provider's documented budget, else none; see {@link MaxBatchTokensSchema}). */
+    maxBatchTokens: MaxBatchTokensSchema.optional(),
     /** File name prefix: `<prefix>-00001.jsonl`. */
     prefix: z
       .string()
@@ -59,7 +69,8 @@ export const ChunkWriterOptionsSchema = z
   .strict()
   .transform(({ provider, ...opts }) => {
     const limits = chunkLimits(getProvider(provider ?? DEFAULT_PROVIDER));
-    return { ...opts, maxRequests: opts.maxRequests ?? limits.maxRequests, maxBytes: opts.maxBytes ?? limits.maxBytes };
+    const maxBatchTokens = opts.maxBatchTokens ?? limits.maxBatchTokens;
+    return { ...opts, maxRequests: opts.maxRequests ?? limits.maxRequests, maxBytes: opts.maxBytes ?? limits.maxBytes, maxBatchTokens };
   });
 
 /** Chunk options as given (`maxBytes` may be a size string such as "6GB"). */
@@ -78,4 +89,6 @@ export interface ChunkInfo {
   bytes: number;
   firstCustomId?: string;
   lastCustomId?: string;
+  /** Estimated prompt tokens of its requests (only under a `maxBatchTokens` budget). */
+  tokens?: number;
 }

@@ -18,6 +18,7 @@ import { submitParts, waitForParts } from './wait-for-parts.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 import { checkRecordedProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
 import { jobProvider, namedProvider } from '../providers/job-provider.js';
+import { OutputExpiresAfterSchema } from '../batch/create-batch.js';
 
 /** The completion windows kluster accepts. */
 export const COMPLETION_WINDOWS = ['1h', '3h', '6h', '12h', '24h'] as const;
@@ -29,6 +30,13 @@ export const JobOptionsSchema = z.object({
   }),
   // A string (not z.enum): which windows are allowed depends on the provider, checked by checkWindow.
   window: z.string({ error: `must be one of ${COMPLETION_WINDOWS.join(', ')}` }).default('24h'),
+  /**
+   * Keep each batch's output files this long after they are written (OpenAI's `output_expires_after`): seconds or a
+   * duration such as `12h` or `30d`, within the provider's range (OpenAI: 1 hour to 30 days); refused on a provider that
+   * does not offer it. Recorded in the manifest with a new job, so a resume's creates send the same (a resume's own
+   * value is not used).
+   */
+  outputExpiresAfter: OutputExpiresAfterSchema.optional(),
   /** The provider's profile sets the allowed windows; recorded in the manifest (default: the client's, else kluster). */
   provider: ProviderNameSchema.optional(),
   concurrency: positiveIntField().default(4),
@@ -91,6 +99,7 @@ export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSumma
   const { jobDir } = await createJob({
     chunks: opts.chunks,
     window: opts.window,
+    outputExpiresAfter: opts.outputExpiresAfter,
     ...record,
     ...(opts.jobDir ? { jobDir: opts.jobDir } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),

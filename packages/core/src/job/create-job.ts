@@ -49,6 +49,8 @@ export interface CreateJobOptions {
   cwd?: string;
   /** Completion window, e.g. `24h`. */
   window?: string;
+  /** Seconds to keep the batches' output files (`output_expires_after`), recorded so every create sends the same. */
+  outputExpiresAfter?: number | undefined;
   /** The provider and server the job's batches go to, recorded in the manifest (never the key). */
   provider?: string;
   baseURL?: string;
@@ -100,6 +102,7 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
       updatedAt: now,
       endpoint: CHAT_COMPLETIONS_ENDPOINT,
       window: options.window ?? '24h',
+      ...(options.outputExpiresAfter === undefined ? {} : { outputExpiresAfter: options.outputExpiresAfter }),
       ...(options.provider === undefined ? {} : { provider: options.provider }),
       ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
       parts,

@@ -76,7 +76,7 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
       try {
         batch = await createBatch(
           client.batches,
-          { inputFileId: part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata },
+          { inputFileId: part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
           signal ? { signal } : {},
         );
       } finally {

@@ -2,7 +2,7 @@ import { loadRunState } from '../state/run-state.js';
 import { loadManifest } from '../state/manifest.js';
 import { clientProvider } from '../client/create-kluster-client.js';
 import { KbatchError } from '../errors.js';
-import { checkWindow, DEFAULT_PROVIDER, getProvider } from './resolve-provider.js';
+import { checkOutputExpiry, checkWindow, DEFAULT_PROVIDER, getProvider } from './resolve-provider.js';
 import { speaksBatches, type ProviderProfile } from './provider-profile.js';
 
 /** What a job call says about its provider: the option, and the client (whose provider createClient noted). */
@@ -10,6 +10,8 @@ export interface ProviderChoice {
   provider?: string | undefined;
   client?: unknown;
   window?: string | undefined;
+  /** Seconds to keep the batches' output files (`output_expires_after`), where the provider offers it. */
+  outputExpiresAfter?: number | undefined;
 }
 
 /** The provider a call names: the `provider` option, else the one its client was created for; undefined when neither says. */
@@ -21,11 +23,12 @@ export function namedProvider(choice: ProviderChoice): string | undefined {
  * The provider a job runs on (named, else kluster) with the server its client talks to, its window checked first.
  * @param batches - the call creates or follows batches (a batch job): refused on a profile whose batch API kbatch
  *   does not speak yet, before anything is uploaded
- * @throws KbatchError OPTION_INVALID when the provider does not offer `window`, or cannot run batches yet
+ * @throws KbatchError OPTION_INVALID when the provider does not offer `window` or `outputExpiresAfter`, or cannot run batches yet
  */
 export function jobProvider(choice: ProviderChoice, { batches = false } = {}): { profile: ProviderProfile; record: { provider: string; baseURL?: string } } {
   const profile = getProvider(namedProvider(choice) ?? DEFAULT_PROVIDER);
   checkWindow(profile, choice.window);
+  checkOutputExpiry(profile, choice.outputExpiresAfter);
   if (batches && !speaksBatches(profile)) {
     throw new KbatchError(
       'OPTION_INVALID',

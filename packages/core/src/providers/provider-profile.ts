@@ -20,6 +20,33 @@ export const speaksBatches = (profile: { apiShape: ApiShape }): boolean => BATCH
 /** A limit the provider documents (a number), or null with a `note` saying it is not documented. */
 const LimitSchema = z.int().positive().nullable();
 
+/** A completion window: a whole number of hours or days, e.g. `24h` or `7d`. */
+export const WindowSchema = z.string().regex(/^\d+[hd]$/, { error: 'must be a window such as 24h or 7d' });
+
+/** The hours of a window such as `24h` or `7d`. */
+export const windowHours = (window: string): number => Number.parseInt(window, 10) * (window.endsWith('d') ? 24 : 1);
+
+/** Any window from `min` to `max` (both included), as a provider documents "durations from 24h to 7d". */
+export const WindowRangeSchema = z
+  .object({ min: WindowSchema, max: WindowSchema })
+  .strict()
+  .refine((r) => windowHours(r.min) <= windowHours(r.max), { error: 'min must not be longer than max', path: ['max'] });
+
+/** The windows a profile offers: a list, or a range ({@link WindowRangeSchema}). */
+export type ProfileWindows = string[] | z.output<typeof WindowRangeSchema>;
+
+/** True when `window` is one the profile offers (null = not documented: any window is passed on). */
+export function offersWindow(windows: ProfileWindows | null, window: string): boolean {
+  if (windows === null) return true;
+  if (Array.isArray(windows)) return windows.includes(window);
+  return WindowSchema.safeParse(window).success && windowHours(windows.min) <= windowHours(window) && windowHours(window) <= windowHours(windows.max);
+}
+
+/** The windows a profile offers, for messages and `kbatch providers`: "24h, 48h" or "24h to 7d (any whole number of hours or days)". */
+export function describeWindows(windows: ProfileWindows): string {
+  return Array.isArray(windows) ? windows.join(', ') : `${windows.min} to ${windows.max} (any whole number of hours or days)`;
+}
+
 /**
  * One provider as data: where it lives, how it is keyed, what a batch may hold and which windows it offers.
  * Every figure cites `docs` and the date it was checked; an undocumented one is null and `notes` says so.
@@ -47,10 +74,23 @@ export const ProviderProfileSchema = z
       maxBytes: LimitSchema,
       /** Most bytes of one request line. */
       maxLineBytes: LimitSchema,
+      /**
+       * Most enqueued (prompt) tokens per batch where the provider documents one figure for everyone (null: none, or
+       * it depends on the account, like OpenAI's per model and tier); the default of `maxBatchTokens`.
+       */
+      maxBatchTokens: LimitSchema.default(null),
     }),
-    /** Completion windows the provider accepts (null = not documented: any window is passed on), and the one kbatch uses when none is given. */
-    windows: z.array(z.string().regex(/^\d+[hd]$/)).min(1).nullable(),
+    /**
+     * Completion windows the provider accepts: a list, or a range `{ min, max }` where it takes any duration between
+     * (null = not documented: any window is passed on); and the one kbatch uses when none is given.
+     */
+    windows: z.union([z.array(WindowSchema).min(1), WindowRangeSchema]).nullable(),
     defaultWindow: z.string(),
+    /**
+     * The output-file expiry a batch create may set (OpenAI's `output_expires_after`, anchored at the output file's
+     * creation), as the range of seconds the provider accepts; null = not offered (the option is refused).
+     */
+    outputExpiry: z.object({ minSeconds: z.int().positive(), maxSeconds: z.int().positive() }).strict().nullable().default(null),
     /** Chat parameters the docs say are supported / refused; null = not documented (nothing is checked). */
     chatParams: z.object({ supported: z.array(z.string()).nullable(), unsupported: z.array(z.string()) }),
     /** Rules lint checks: every line of a file uses one model; custom_id pattern (null = any non-empty string). */
@@ -62,7 +102,7 @@ export const ProviderProfileSchema = z
     notes: z.array(z.string()),
   })
   .strict()
-  .refine((p) => p.windows === null || p.windows.includes(p.defaultWindow), { error: 'defaultWindow must be one of windows', path: ['defaultWindow'] });
+  .refine((p) => offersWindow(p.windows, p.defaultWindow), { error: 'defaultWindow must be one of windows', path: ['defaultWindow'] });
 
 /** A provider profile. */
 export type ProviderProfile = z.output<typeof ProviderProfileSchema>;

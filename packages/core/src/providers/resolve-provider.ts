@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { PROVIDER_PROFILES } from './profiles.js';
-import type { ProviderProfile } from './provider-profile.js';
+import { describeWindows, offersWindow, type ProviderProfile } from './provider-profile.js';
 
 /** The provider a job uses when none is named: the seed's kluster.ai. */
 export const DEFAULT_PROVIDER = 'kluster';
@@ -28,15 +28,35 @@ export function getProvider(name: string = DEFAULT_PROVIDER, field = 'provider')
 }
 
 /**
- * Throw unless the provider offers this completion window (checked before anything is written or sent).
- * @throws KbatchError OPTION_INVALID naming the provider and the windows it offers
+ * Throw unless the provider offers this completion window (checked before anything is written or sent): one of its
+ * list, or any whole number of hours or days within its range.
+ * @throws KbatchError OPTION_INVALID naming the provider and the windows (or the range) it offers
  */
 export function checkWindow(profile: ProviderProfile, window: string | undefined): void {
-  if (window === undefined || profile.windows === null || profile.windows.includes(window)) return;
+  if (window === undefined || profile.windows === null || offersWindow(profile.windows, window)) return;
+  const offered = Array.isArray(profile.windows) ? `one of ${describeWindows(profile.windows)}` : `from ${describeWindows(profile.windows)}`;
   throw new KbatchError(
     'OPTION_INVALID',
-    `Invalid option \`window\`: must be one of ${profile.windows.join(', ')} (the completion windows provider ${profile.name} offers), got ${JSON.stringify(window)}`,
+    `Invalid option \`window\`: must be ${offered} (the completion windows provider ${profile.name} offers), got ${JSON.stringify(window)}`,
     { field: 'window' },
+  );
+}
+
+/**
+ * Throw unless the provider lets a batch set its output files' expiry (`output_expires_after`), for this many seconds.
+ * @throws KbatchError OPTION_INVALID naming the provider (and the range it accepts)
+ */
+export function checkOutputExpiry(profile: ProviderProfile, seconds: number | undefined): void {
+  if (seconds === undefined) return;
+  const range = profile.outputExpiry;
+  if (range !== null && range.minSeconds <= seconds && seconds <= range.maxSeconds) return;
+  const offers = PROVIDER_PROFILES.filter((p) => p.outputExpiry !== null).map((p) => p.name);
+  throw new KbatchError(
+    'OPTION_INVALID',
+    range === null
+      ? `Invalid option \`outputExpiresAfter\`: provider ${profile.name} does not document an output expiry for batches (${offers.join(', ')} does), got ${seconds} seconds`
+      : `Invalid option \`outputExpiresAfter\`: must be from ${range.minSeconds} to ${range.maxSeconds} seconds (provider ${profile.name}: ${range.minSeconds / 3_600} hour to ${range.maxSeconds / 86_400} days), got ${seconds}`,
+    { field: 'outputExpiresAfter' },
   );
 }
 

@@ -11,6 +11,8 @@ import { attemptGroups, chunkSources, partFamily, retrySources } from '../job/at
 import { settledPart } from '../job/part-verdict.js';
 import { latestCauses } from './failure-cause.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../chunk/chunk-options.js';
+import { planChunk, type ChunkLimits } from '../chunk/plan-chunk.js';
+import { estimateLineTokens } from '../chunk/line-tokens.js';
 import { REALTIME_DIR } from '../realtime/run-realtime-job.js';
 import type { RunState } from '../state/run-state.js';
 
@@ -44,7 +46,7 @@ export interface RoundInputs {
  * Find what round `round - 1` (or the chunks' own run) left unsucceeded and can succeed on a retry (see
  * {@link resultCause}: 5xx, 429, expiry, answers the labels/schema reject, requests with no result) and write their
  * request lines to `run/retry-<round>/`, one file per chunk and batch (so the join stays chunk by chunk), packed into
- * as few batches as `maxRequests`/`maxBytes` allow. Failures a retry cannot change (400, 404, unknown model, line too
+ * as few batches as `maxRequests`/`maxBytes`/`maxBatchTokens` allow. Failures a retry cannot change (400, 404, unknown model, line too
  * long, …) are never sent again (see {@link finalNotRetried}). Deterministic: rerunning it after a crash writes the
  * same files (and clears any realtime results of that round). Each result is parsed and judged once.
  */
@@ -61,7 +63,8 @@ export async function planRetryRound(run: RoundInputs, manifest: JobManifest, ro
   await rm(jobPath(jobDir, dirRel), { recursive: true, force: true });
   await rm(jobPath(jobDir, realtimeRetryDir(round)), { recursive: true, force: true });
   await mkdir(jobPath(jobDir, dirRel), { recursive: true });
-  const packer = batchPacker(state.settings.maxRequests ?? DEFAULT_MAX_REQUESTS, state.settings.maxBytes ?? DEFAULT_MAX_BYTES);
+  const { maxRequests = DEFAULT_MAX_REQUESTS, maxBytes = DEFAULT_MAX_BYTES, maxBatchTokens } = state.settings;
+  const packer = batchPacker({ maxRequests, maxBytes, maxBatchTokens });
   const planned: PlannedRetry[] = [];
   for (const attempt of previous) {
     // A chunk whose results were judged on download, every request settled: nothing to read or resend.
@@ -139,22 +142,23 @@ async function settledChunk(jobDir: string, manifest: JobManifest, chunkPart: st
   return settledPart(jobDir, part);
 }
 
-/** Assigns request lines to batches in order, starting a new one when a line would pass either limit. */
-function batchPacker(maxRequests: number, maxBytes: number) {
+/** Assigns request lines to batches in order, starting a new one when a line would pass a limit (the chunker's rule). */
+function batchPacker(limits: ChunkLimits) {
   let batches = 0;
-  let requests = 0;
-  let bytes = 0;
+  const counter = { requests: 0, bytes: 0, tokens: 0 };
   return {
     /** The batch (0-based) `text` goes into. */
     add(text: string): number {
       const size = Buffer.byteLength(text) + 1;
-      if (batches === 0 || requests + 1 > maxRequests || (requests > 0 && bytes + size > maxBytes)) {
+      const tokens = limits.maxBatchTokens === undefined ? 0 : estimateLineTokens(Buffer.from(text));
+      // A line no batch can hold was refused when it was chunked; were it here, it would go alone (every batch holds a line).
+      if (batches === 0 || planChunk(counter, size, limits, tokens) !== 'append') {
         batches++;
-        requests = 0;
-        bytes = 0;
+        Object.assign(counter, { requests: 0, bytes: 0, tokens: 0 });
       }
-      requests++;
-      bytes += size;
+      counter.requests++;
+      counter.bytes += size;
+      counter.tokens += tokens;
       return batches - 1;
     },
   };

@@ -81,6 +81,7 @@ export async function prepareRun(
     overwrite: true,
     ...(settings.maxRequests !== undefined ? { maxRequests: settings.maxRequests } : {}),
     ...(settings.maxBytes !== undefined ? { maxBytes: settings.maxBytes } : {}),
+    ...(settings.maxBatchTokens !== undefined ? { maxBatchTokens: settings.maxBatchTokens } : {}),
   });
   const [summary, chunks] = await Promise.allSettled([prepared, split]).then(([a, b]) => {
     if (a.status === 'rejected') throw a.reason;
@@ -91,7 +92,7 @@ export async function prepareRun(
   // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
   await lintRunChunks(chunks.chunks.map((c) => c.path), settings);
   const record = { ...(settings.provider ? { provider: settings.provider } : {}), ...(settings.baseURL ? { baseURL: settings.baseURL } : {}) };
-  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, written, ...record });
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, outputExpiresAfter: settings.outputExpiresAfter, written, ...record });
   return {
     chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
     recordsRead: summary.recordsRead,

@@ -16,7 +16,7 @@ import {
 } from '../options.js';
 import { ChatParamsSchema, checkTopLogprobs, RequestFieldsSchema } from '../request/request-options.js';
 import { InputEncodingSchema, ReadRecordsOptionsSchema } from '../records/read-options.js';
-import { MaxBytesSchema, MaxRequestsSchema } from '../chunk/chunk-options.js';
+import { MaxBatchTokensSchema, MaxBytesSchema, MaxRequestsSchema } from '../chunk/chunk-options.js';
 import { AnswerOptionsSchema } from '../answers/answer-parser.js';
 import { JoinRecordOptionsSchema } from '../join/join-plan.js';
 import { RealtimeOptionsSchema } from '../realtime/run-realtime.js';
@@ -45,6 +45,7 @@ const JobFields = JobOptionsSchema.pick({
   keepFiles: true,
   cancelOnInterrupt: true,
   retryBaseMs: true,
+  outputExpiresAfter: true,
 }).shape;
 
 /** Options of {@link runJob}: the prepare, split, job, join and output options in one object. */
@@ -81,6 +82,13 @@ export const RunJobOptionsSchema = z
     maxRequests: MaxRequestsSchema.optional(),
     /** Bytes per chunk file: a number or a size like "6GB" (default: the provider's limit, 6GB on kluster). */
     maxBytes: MaxBytesSchema.optional(),
+    /**
+     * Most estimated prompt tokens per batch (chunk files and retry rounds), to stay under a provider's enqueued-token
+     * limit such as OpenAI's per model and tier (default: the provider's documented budget, else none). An estimate
+     * (characters / 4 + 4 per message): leave a margin. A request above it on its own is LINE_OVER_TOKEN_BUDGET before
+     * anything is uploaded.
+     */
+    maxBatchTokens: MaxBatchTokensSchema.optional(),
     /** Follow-up rounds for failed requests and invalid answers. */
     retries: wholeNumberField().default(2),
     jobDir: nonEmptyField('must be a directory path').optional(),

@@ -120,6 +120,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     ...chunkSettings(opts),
     retries: opts.retries,
     window: opts.window ?? provider.profile.defaultWindow,
+    ...(opts.outputExpiresAfter !== undefined ? { outputExpiresAfter: opts.outputExpiresAfter } : {}),
     ...provider.record,
     output,
     outputFormat: resolveOutputFormat(opts.outputFormat, output ?? undefined),
@@ -141,13 +142,15 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
 
 /**
  * A run's chunk limits as stored: those given, else the provider's where they differ from the library defaults
- * (so a kluster run stores what it always did), realtime runs 1,000 requests per chunk.
+ * (so a kluster run stores what it always did), realtime runs 1,000 requests per chunk. A token budget given applies in
+ * every mode; the provider's default only to batches (realtime requests are not enqueued).
  */
-function chunkSettings(opts: ResolvedRunJobOptions): { maxRequests?: number; maxBytes?: number } {
+function chunkSettings(opts: ResolvedRunJobOptions): { maxRequests?: number; maxBytes?: number; maxBatchTokens?: number } {
   const limits = chunkLimits(jobProvider(opts).profile);
   const maxRequests = opts.maxRequests ?? (opts.mode === 'realtime' ? REALTIME_MAX_REQUESTS : limits.maxRequests !== DEFAULT_MAX_REQUESTS ? limits.maxRequests : undefined);
   const maxBytes = opts.maxBytes !== undefined ? parseSize(opts.maxBytes, 'maxBytes') : limits.maxBytes !== DEFAULT_MAX_BYTES ? limits.maxBytes : undefined;
-  return { ...(maxRequests !== undefined ? { maxRequests } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}) };
+  const maxBatchTokens = opts.maxBatchTokens ?? (opts.mode === 'realtime' ? undefined : limits.maxBatchTokens);
+  return { ...(maxRequests !== undefined ? { maxRequests } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}), ...(maxBatchTokens !== undefined ? { maxBatchTokens } : {}) };
 }
 
 /** A rerun must describe the same requests (read options, request options, labels, schema); output options may change. */

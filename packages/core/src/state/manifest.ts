@@ -94,6 +94,8 @@ export const JobManifestSchema = z.object({
   updatedAt: z.string(),
   endpoint: z.string(),
   window: z.string(),
+  /** Seconds the batches' output files are kept (`output_expires_after`, sent on every create of the job, resumes too). */
+  outputExpiresAfter: z.number().optional(),
   /** The provider and base URL the job's batches were sent to (absent in jobs from before providers were recorded). */
   provider: z.string().optional(),
   baseURL: z.string().optional(),

@@ -31,8 +31,12 @@ export const RunSettingsSchema = z.object({
   confidence: z.boolean(),
   maxRequests: z.number().optional(),
   maxBytes: z.number().optional(),
+  /** Most estimated prompt tokens per batch (absent: no budget). */
+  maxBatchTokens: z.number().optional(),
   retries: z.number(),
   window: z.string(),
+  /** Seconds the batches' output files are kept (`output_expires_after`), recorded in the job's manifest. */
+  outputExpiresAfter: z.number().optional(),
   /** The provider and base URL the run's requests go to (absent in runs from before providers were recorded; never the key). */
   provider: z.string().optional(),
   baseURL: z.string().optional(),

@@ -23,6 +23,20 @@ describe('chunkLimits', () => {
     expect(chunkLimits(getProvider('groq'))).toEqual({ maxRequests: 50_000, maxBytes: 100_000_000 });
     expect(chunkLimits(getProvider('openai-compatible'))).toEqual({ maxRequests: 50_000, maxBytes: 6_000_000_000 });
   });
+
+  it('gives the token budget a profile documents, and none where it documents none', () => {
+    const profile = getProvider('openai');
+    expect(chunkLimits({ ...profile, limits: { ...profile.limits, maxBatchTokens: 90_000 } })).toEqual({ maxRequests: 50_000, maxBytes: 200_000_000, maxBatchTokens: 90_000 });
+  });
+});
+
+describe('MaxBatchTokensSchema', () => {
+  it.each([0, -1, 1.5, '100'])('refuses maxBatchTokens %j as not a positive integer, in runJob as in chunkWriter', async (maxBatchTokens) => {
+    const message = `Invalid option \`maxBatchTokens\`: must be a positive integer, got ${JSON.stringify(maxBatchTokens)}`;
+    expectKbatchError(await catchError(() => chunkWriter({ outDir: '/tmp', maxBatchTokens: maxBatchTokens as number })), { code: 'OPTION_INVALID', field: 'maxBatchTokens', message });
+    const run = catchError(() => runJob({ client: unsent(), input: [{ text: 'a' }], model: 'm', prompt: '{{text}}', maxBatchTokens: maxBatchTokens as number, jobDir: '/nonexistent/kbatch-job' }));
+    expectKbatchError(await run, { code: 'OPTION_INVALID', field: 'maxBatchTokens', message });
+  });
 });
 
 describe('ChunkWriterOptionsSchema', () => {

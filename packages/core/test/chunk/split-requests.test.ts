@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitRequests, type ChunkInfo } from '../../src/index.js';
@@ -47,4 +47,32 @@ describe('splitRequests', () => {
     expectKbatchError(await catchError(() => splitRequests({ input: '/nonexistent.jsonl', outDir: '/tmp/x' })), { code: 'INPUT_NOT_FOUND' });
     expectKbatchError(await catchError(() => splitRequests({ input: '-' } as never)), { code: 'OPTION_INVALID', field: 'outDir' });
   });
+
+  // Each line's estimate: ceil(chars / 4) + 4 for its one message.
+  it('cuts a chunk before its estimated prompt tokens would pass maxBatchTokens, and reports each chunk\'s estimate', async () => {
+    const lines = [line('a', 'x'.repeat(40)), line('b', 'y'.repeat(40)), line('c', 'z'.repeat(36)), line('d', 'é'.repeat(4))];
+    const input = await tempFile('tokens.jsonl', lines.join('\n'));
+    const { chunks } = await splitRequests({ input, outDir: join(await tempDir(), 'chunks'), maxBatchTokens: 28 });
+    expect(chunks.map((c) => [c.firstCustomId, c.requests, c.tokens])).toEqual([
+      ['a', 2, 28],
+      ['c', 2, 18],
+    ]);
+    const { chunks: unbudgeted } = await splitRequests({ input, outDir: join(await tempDir(), 'chunks') });
+    expect(unbudgeted.map((c) => [c.requests, c.tokens])).toEqual([[4, undefined]]);
+  });
+
+  it('refuses a request whose estimate alone passes maxBatchTokens with LINE_OVER_TOKEN_BUDGET naming its custom_id, before its chunk is written', async () => {
+    const input = await tempFile('big.jsonl', [line('ok', 'x'), line('huge', 'x'.repeat(400))].join('\n'));
+    const outDir = join(await tempDir(), 'chunks');
+    const err = await catchError(() => splitRequests({ input, outDir, maxBatchTokens: 100 }));
+    expectKbatchError(err, { code: 'LINE_OVER_TOKEN_BUDGET', customId: 'huge', field: 'maxBatchTokens', message: 'request "huge" is an estimated 104 prompt tokens, more than the batch token budget (maxBatchTokens 100)' });
+    expect((await readdir(outDir)).filter((name) => name.endsWith('.jsonl'))).toEqual([]);
+  });
+
+  it('refuses a maxBatchTokens that is not a positive integer with OPTION_INVALID', async () => {
+    const err = await catchError(() => splitRequests({ input: '-', stdin: byteStream(''), outDir: '/tmp/kbatch-never', maxBatchTokens: -1 }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'maxBatchTokens' });
+    expect((err as Error).message).toBe('Invalid option `maxBatchTokens`: must be a positive integer, got -1');
+  });
 });
+

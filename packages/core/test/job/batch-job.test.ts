@@ -45,6 +45,24 @@ describe('runBatchJob', () => {
     expect(left.sort()).toEqual([...kept].sort());
   });
 
+  it("records outputExpiresAfter in the manifest on a provider that offers it (openai), and its batches' output files expire then", async () => {
+    const { dir, root } = await writeChunks(1, 2);
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), provider: 'openai', outputExpiresAfter: '2h', ...fast });
+    const manifest = await loadManifest(summary.jobDir);
+    expect(manifest.outputExpiresAfter).toBe(7_200);
+    const output = (await emulatorClient(emu.baseURL).files.retrieve(manifest.parts[0]!.outputFileId!)) as unknown as { created_at: string; expires_at: number };
+    expect(output.expires_at - Number(output.created_at)).toBe(7_200);
+  });
+
+  it('refuses outputExpiresAfter on a provider without it before any job directory or upload (OPTION_INVALID)', async () => {
+    const { dir, root } = await writeChunks(1, 2);
+    const before = emu.stats().filesCreated;
+    const err = await catchError(() => runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), outputExpiresAfter: 7_200, ...fast }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'outputExpiresAfter', message: 'provider kluster does not document an output expiry' });
+    expect(emu.stats().filesCreated).toBe(before);
+    expect(await readdir(root)).toEqual(['chunks']);
+  });
+
   it('takes several chunks to downloaded results, each custom_id once', async () => {
     const { dir, ids, root } = await writeChunks(3, 20);
     const before = emu.stats().batchesCreated;

@@ -11,9 +11,9 @@ import { writeChunks } from './fixtures.js';
 
 const never = () => Promise.reject(new Error('no such call expected'));
 
-async function setup(chunks: number, list: (jobId: string, sha: (i: string) => string) => unknown[]) {
+async function setup(chunks: number, list: (jobId: string, sha: (i: string) => string) => unknown[], job: { outputExpiresAfter?: number } = {}) {
   const { dir, root } = await writeChunks(chunks, 2);
-  const { jobDir } = await createJob({ chunks: [dir], jobDir: join(root, 'job') });
+  const { jobDir } = await createJob({ chunks: [dir], jobDir: join(root, 'job'), ...job });
   const store = await ManifestStore.open(jobDir);
   const started = new Date().toISOString();
   for (const part of store.manifest.parts) {
@@ -21,7 +21,7 @@ async function setup(chunks: number, list: (jobId: string, sha: (i: string) => s
     part.createStartedAt = started;
   }
   const sha = (i: string) => store.manifest.parts.find((p) => p.index === i)!.sha256;
-  const calls = { list: 0, create: 0, cancel: [] as string[] };
+  const calls = { list: 0, create: 0, cancel: [] as string[], params: [] as unknown[] };
   const items = list(store.manifest.jobId, sha);
   const client = {
     apiKey: 'k',
@@ -33,8 +33,9 @@ async function setup(chunks: number, list: (jobId: string, sha: (i: string) => s
         calls.list++;
         return { data: items, has_more: false };
       },
-      create: async () => {
+      create: async (params: unknown) => {
         calls.create++;
+        calls.params.push(params);
         return { id: `new-${calls.create}`, status: 'validating', request_counts: { total: 2, completed: 0, failed: 0 } };
       },
       retrieve: never,
@@ -99,5 +100,17 @@ describe('submitPart', () => {
     expect(calls.create).toBe(0);
     expect(part.batchId).toBeUndefined();
     expect(store.manifest.cancelledAt).toBeTruthy();
+  });
+
+  // The manifest holds the expiry, so a create after a crash (intent recorded, no batch found) sends what the first one did.
+  it("sends the job's recorded output_expires_after on a resume's create, and none for a job without one", async () => {
+    const { ctx, store, calls } = await setup(1, () => [], { outputExpiresAfter: 86_400 });
+    expect(store.manifest.outputExpiresAfter).toBe(86_400);
+    await submitPart(ctx, store.manifest.parts[0]!);
+    expect(calls.list).toBe(1);
+    expect(calls.params).toEqual([expect.objectContaining({ output_expires_after: { anchor: 'created_at', seconds: 86_400 } })]);
+    const plain = await setup(1, () => []);
+    await submitPart(plain.ctx, plain.store.manifest.parts[0]!);
+    expect(plain.calls.params).toEqual([expect.not.objectContaining({ output_expires_after: expect.anything() })]);
   });
 });

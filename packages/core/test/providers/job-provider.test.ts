@@ -29,8 +29,10 @@ describe('the provider of a job', () => {
   beforeAll(async () => {
     emu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, seed: 13 });
   });
+  const closing: Emulator[] = [];
   afterAll(async () => {
     await emu.close();
+    await Promise.all(closing.map((e) => e.close()));
   });
   const client = (provider: string) => createClient({ provider, apiKey: KEY, baseURL: emu.baseURL });
 
@@ -55,6 +57,37 @@ describe('the provider of a job', () => {
     expect([settings.provider, settings.baseURL, settings.maxRequests, settings.maxBytes]).toEqual(['kluster-2025', emu.baseURL, 1_000, 100_000_000]);
     expect(await recordedProvider(jobDir)).toEqual({ provider: 'kluster-2025', baseURL: emu.baseURL });
     expect(await readAllText(dir)).not.toContain(KEY);
+  });
+
+  // Each request is "text N, \"quoted\" é" (18–19 characters): an estimated 5 + 4 = 9 prompt tokens.
+  it('cuts a run\'s chunks by maxBatchTokens as well, recording it; a request above it alone fails before any upload', async () => {
+    const dir = await tempDir();
+    const jobDir = join(dir, 'job');
+    const input = await csv(dir, 12);
+    const summary = await runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', maxBatchTokens: 50, jobDir, output: join(dir, 'out.jsonl'), pollIntervalMs: 20 });
+    expect(summary.succeeded).toBe(12);
+    expect((await loadManifest(jobDir)).parts.map((p) => p.requests)).toEqual([5, 5, 2]);
+    expect((await loadRunState(jobDir))!.settings.maxBatchTokens).toBe(50);
+    const before = emu.stats().filesCreated;
+    const err = await catchError(() => runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', maxBatchTokens: 8, jobDir: join(dir, 'job2') }));
+    expectKbatchError(err, { code: 'LINE_OVER_TOKEN_BUDGET', customId: 'row-1', message: 'request "row-1" is an estimated 9 prompt tokens' });
+    expect(emu.stats().filesCreated).toBe(before);
+  });
+
+  it('takes a window within a range (groq: 36h) and records outputExpiresAfter where the provider offers it (openai)', async () => {
+    const dir = await tempDir();
+    const input = await csv(dir, 2);
+    const groqEmu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, completionWindows: { min: '24h', max: '7d' } });
+    closing.push(groqEmu);
+    const groqClient = createClient({ provider: 'groq', apiKey: KEY, baseURL: groqEmu.baseURL });
+    const groq = await runJob({ client: groqClient, input, model: MODEL, prompt: '{{text}}', window: '36h', jobDir: join(dir, 'groq'), output: join(dir, 'groq.jsonl'), pollIntervalMs: 20 });
+    expect(groq.succeeded).toBe(2);
+    expect((await loadManifest(join(dir, 'groq'))).window).toBe('36h');
+    await runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', outputExpiresAfter: '7d', jobDir: join(dir, 'openai'), output: join(dir, 'openai.jsonl'), pollIntervalMs: 20 });
+    expect([(await loadRunState(join(dir, 'openai')))!.settings.outputExpiresAfter, (await loadManifest(join(dir, 'openai'))).outputExpiresAfter]).toEqual([604_800, 604_800]);
+    const err = await catchError(() => runJob({ client: client('groq'), input, model: MODEL, prompt: '{{text}}', outputExpiresAfter: '7d', jobDir: join(dir, 'refused') }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'outputExpiresAfter', message: 'provider groq does not document an output expiry' });
+    expect(await readdir(dir)).not.toContain('refused');
   });
 
   it('refuses a window the provider does not offer before anything is written (OPTION_INVALID naming the provider)', async () => {

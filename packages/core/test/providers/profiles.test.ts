@@ -17,7 +17,7 @@ describe('PROVIDER_PROFILES', () => {
       ['kluster-2025', 1_000, 100_000_000, null, ['24h', '48h', '72h'], '24h', 'bare-or-bearer', false, null],
       ['openai', 50_000, 200_000_000, null, ['24h'], '24h', 'bearer', true, null],
       ['together', 50_000, 100_000_000, null, ['24h'], '24h', 'bearer', false, '^[\\s\\S]{1,64}$'],
-      ['groq', null, 100_000_000, null, ['24h', '48h', '72h', '7d'], '24h', 'bearer', false, null],
+      ['groq', null, 100_000_000, null, { min: '24h', max: '7d' }, '24h', 'bearer', false, null],
       ['openai-compatible', null, null, null, null, '24h', 'bearer', false, null],
       ['gemini', null, 2_000_000_000, null, ['24h'], '24h', 'x-goog-api-key', true, null],
     ]);
@@ -66,5 +66,21 @@ describe('PROVIDER_PROFILES', () => {
   it('refuses a row whose default window it does not offer', () => {
     const row = { ...PROVIDER_PROFILES[2]!, defaultWindow: '1h' };
     expect(ProviderProfileSchema.safeParse(row).success).toBe(false);
+  });
+
+  it('takes windows as a range, refusing one whose min is longer than its max or whose default is outside it', () => {
+    const groq = PROVIDER_PROFILES.find((p) => p.name === 'groq')!;
+    expect(ProviderProfileSchema.safeParse({ ...groq, windows: { min: '2d', max: '36h' } }).success).toBe(false);
+    expect(ProviderProfileSchema.safeParse({ ...groq, defaultWindow: '8d' }).success).toBe(false);
+    expect(ProviderProfileSchema.safeParse({ ...groq, defaultWindow: '3d' }).success).toBe(true);
+  });
+
+  // OpenAI's enqueued-token limit depends on the model and the account's tier: no row has one figure for everyone.
+  it("offers an output expiry on openai only (1 hour to 30 days), and no default token budget; a row without either parses as none", () => {
+    expect(PROVIDER_PROFILES.filter((p) => p.outputExpiry !== null).map((p) => [p.name, p.outputExpiry])).toEqual([['openai', { minSeconds: 3_600, maxSeconds: 2_592_000 }]]);
+    expect(PROVIDER_PROFILES.map((p) => p.limits.maxBatchTokens)).toEqual(PROVIDER_PROFILES.map(() => null));
+    const { outputExpiry: _o, ...row } = PROVIDER_PROFILES[0]!;
+    const parsed = ProviderProfileSchema.parse({ ...row, limits: { maxRequests: 1, maxBytes: 1, maxLineBytes: null } });
+    expect([parsed.outputExpiry, parsed.limits.maxBatchTokens]).toEqual([null, null]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateTokens } from '../../src/realtime/estimate-tokens.js';
+import { estimatePromptTokens, estimateTokens } from '../../src/realtime/estimate-tokens.js';
 
 describe('estimateTokens', () => {
   it('counts characters / 4 plus 4 per message plus the completion budget', () => {
@@ -19,5 +19,13 @@ describe('estimateTokens', () => {
     const messages = [{ role: 'user' as const, content: 'abcd' }];
     expect(estimateTokens({ model: 'm', messages, max_tokens: 7 } as never)).toBe(1 + 4 + 7);
     expect(estimateTokens({ model: 'm', messages })).toBe(5);
+  });
+});
+
+describe('estimatePromptTokens', () => {
+  it('counts characters / 4 plus 4 per message, without any completion budget', () => {
+    const messages = [{ role: 'user' as const, content: 'abcdefgh' }];
+    expect(estimatePromptTokens({ messages })).toBe(2 + 4);
+    expect(estimateTokens({ model: 'm', messages, max_completion_tokens: 9 })).toBe(estimatePromptTokens({ messages }) + 9);
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { respond, startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { loadManifest } from '../../src/internal.js';
+import { estimateLineTokens } from '../../src/chunk/line-tokens.js';
 import { formatRunSummary, runJob, type RunEvent, type RunJobOptions } from '../../src/run/index.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -80,6 +81,21 @@ describe('retry rounds', () => {
     expect(emu.stats().batchesCreated).toBe(6);
     expect(summary).toMatchObject({ succeeded: 0, rounds: 2, retryRequests: 8, notRetried: {} });
     expect(formatRunSummary(summary)).not.toContain('not retried');
+  });
+
+  it('packs a retry round within maxBatchTokens as its chunks were (estimated prompt tokens)', async () => {
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 1, lineFailureStatus: 503 } });
+    const { dir, input } = await reviews(4);
+    // A run without a budget shows each request's estimate: the budget then holds two of these near-equal requests, never three.
+    await runJob({ ...base, input, retries: 0, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    const chunk = (await loadManifest(join(dir, 'a'))).parts[0]!.path;
+    const lines = (await readFile(join(dir, 'a', chunk), 'utf8')).trim().split('\n');
+    const budget = 2 * Math.max(...lines.map((line) => estimateLineTokens(Buffer.from(line))));
+    const before = emu.stats().batchesCreated;
+    const summary = await runJob({ ...base, input, maxBatchTokens: budget, retries: 1, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(summary).toMatchObject({ rounds: 1, retryRequests: 4 });
+    expect((await loadManifest(join(dir, 'b'))).parts.map((p) => [p.kind, p.requests])).toEqual([['chunk', 2], ['chunk', 2], ['retry', 2], ['retry', 2]]);
+    expect(emu.stats().batchesCreated - before).toBe(4);
   });
 
   it('merges a round\'s failures from 3 parts into 1 batch, and notes that a changed prompt would help invalid answers', async () => {

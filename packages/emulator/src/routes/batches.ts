@@ -25,6 +25,16 @@ export function batchView(b: BatchObject, stringTimestamps: boolean): Record<str
   return view;
 }
 
+// OpenAI's output_expires_after: anchor created_at, 1 hour to 30 days (a 400 otherwise, as its API validates it).
+function outputExpiry(value: unknown): Pick<BatchObject, 'output_expires_after'> {
+  if (value === undefined || value === null) return {};
+  const { anchor, seconds } = (typeof value === 'object' ? value : {}) as { anchor?: unknown; seconds?: unknown };
+  if (anchor !== 'created_at' || typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 3_600 || seconds > 2_592_000) {
+    throw badRequest('output_expires_after must be {"anchor": "created_at", "seconds": 3600 to 2592000}', 'output_expires_after', 'invalid_value');
+  }
+  return { output_expires_after: { anchor, seconds } };
+}
+
 function getBatch(store: Store, id: string): Stored<BatchObject> {
   const rec = store.batches.get(id);
   if (!rec) throw notFound(`No such Batch object: ${id}`, 'batch_id');
@@ -46,8 +56,8 @@ export function batchRoutes(store: Store, lifecycle: BatchLifecycle, onCreated: 
         if (file.value.purpose !== 'batch') throw badRequest(`The file ${fileId} has purpose ${file.value.purpose}; a batch needs purpose batch`, 'input_file_id', 'invalid_value');
         if (body['endpoint'] !== '/v1/chat/completions') throw badRequest(`endpoint must be /v1/chat/completions, got ${JSON.stringify(body['endpoint'])}`, 'endpoint', 'invalid_value');
         const window = body['completion_window'];
-        if (typeof window !== 'string' || !lifecycle.windows.includes(window)) {
-          throw badRequest(`completion_window must be one of ${lifecycle.windows.join(', ')}, got ${JSON.stringify(window)}`, 'completion_window', 'invalid_value');
+        if (typeof window !== 'string' || !lifecycle.acceptsWindow(window)) {
+          throw badRequest(`completion_window must be ${lifecycle.describeWindows()}, got ${JSON.stringify(window)}`, 'completion_window', 'invalid_value');
         }
         const metadata = body['metadata'] ?? {};
         if (typeof metadata !== 'object' || Array.isArray(metadata) || Object.values(metadata as object).some((v) => typeof v !== 'string')) {
@@ -58,6 +68,7 @@ export function batchRoutes(store: Store, lifecycle: BatchLifecycle, onCreated: 
           endpoint: '/v1/chat/completions',
           completion_window: window,
           metadata: metadata as Record<string, string>,
+          ...outputExpiry(body['output_expires_after']),
         });
         onCreated();
         sendJson(res, 200, batchView(rec.value, false));

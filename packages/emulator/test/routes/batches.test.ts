@@ -229,6 +229,33 @@ describe('batches as a provider personality (OpenAI: 24h only, one model per fil
     });
   });
 
+  it('takes any window within a range (groq: 24h to 7d) and refuses one outside it, naming the range', async () => {
+    await withEmulator({ completionWindows: { min: '24h', max: '7d' } }, async ({ client }) => {
+      const file = await uploadJsonl(client, lines(1));
+      const create = (window: string) => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: window as '24h' });
+      expect((await create('36h')).completion_window).toBe('36h');
+      expect((await create('7d')).completion_window).toBe('7d');
+      const err = await create('8d').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as Error).message).toContain('completion_window must be from 24h to 7d, got "8d"');
+    });
+  });
+
+  it("keeps output_expires_after as the output files' expires_at, and refuses one outside 1 hour to 30 days", async () => {
+    await withEmulator(OPENAI, async ({ client }) => {
+      const file = await uploadJsonl(client, lines(2));
+      const create = (seconds: number) => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', output_expires_after: { anchor: 'created_at', seconds } });
+      const batch = await waitForBatch(client, (await create(3_600)).id);
+      const output = (await client.files.retrieve(batch.output_file_id!)) as unknown as { created_at: string; expires_at: number };
+      expect(output.expires_at - Number(output.created_at)).toBe(3_600);
+      for (const seconds of [3_599, 2_592_001]) {
+        const err = await create(seconds).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect((err as Error).message).toContain('output_expires_after must be');
+      }
+    }, { apiKey: 'sk-test' });
+  });
+
   it('fails the validation of a file that mixes models, naming each other-model line (model_mismatch)', async () => {
     await withEmulator(OPENAI, async ({ client }) => {
       const other = (await client.models.list()).data.map((m) => m.id).find((id) => id !== MODEL)!;

@@ -115,6 +115,8 @@ export const EmulatorOptionsSchema = z
      */
     unrunErrorLines: z.boolean({ error: 'must be a boolean' }).default(false),
     faults: FaultOptionsSchema.nullable().optional(),
+    /** Speak as this provider's native API besides the OpenAI-style routes: `anthropic` adds Message Batches and Messages. */
+    provider: z.enum(['anthropic'], { error: "must be 'anthropic'" }).optional(),
     upstream: UpstreamOptionsSchema.optional(),
     responder: z
       .custom<(body: ChatRequestBody) => unknown>((v) => typeof v === 'function', { error: 'must be a function' })

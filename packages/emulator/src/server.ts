@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpError, notFound, sendError } from './errors.js';
+import { HttpError, notFound, sendError, sendJson } from './errors.js';
 import { createExecutor } from './executor.js';
 import { dropConnection, FaultInjector, loseResponse } from './faults.js';
 import { FineTuningLifecycle } from './fine-tuning.js';
@@ -13,6 +13,8 @@ import { fileRoutes } from './routes/files.js';
 import { fineTuningRoutes } from './routes/fine-tuning.js';
 import { modelRoutes } from './routes/models.js';
 import { Store } from './store.js';
+import { anthropicRoutes } from './anthropic/routes.js';
+import { errorBody as anthropicErrorBody } from './anthropic/wire.js';
 import { createUpstream } from './upstream.js';
 
 /** Counters for tests: requests per route, objects created, peak concurrency. */
@@ -33,7 +35,7 @@ export interface EmulatorStats {
 
 /** A running emulator. */
 export interface Emulator {
-  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL. */
+  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL (`provider: 'anthropic'`: the bare origin, as Anthropic's SDK takes it). */
   readonly baseURL: string;
   readonly port: number;
   /** Where state lives (a temp dir unless `dataDir` was given). */
@@ -75,9 +77,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...chatRoutes(store, executor, () => counters.chatRequests++),
     ...modelRoutes(store),
     ...fineTuningRoutes(store, jobs),
+    ...(opts.provider === 'anthropic'
+      ? anthropicRoutes({ store, lifecycle: batches, executor, opts, onBatchCreated: () => counters.batchesCreated++, onChat: () => counters.chatRequests++ })
+      : []),
   ]);
 
-  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey, bearerOnly: opts.bearerOnly });
+  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey, bearerOnly: opts.bearerOnly, anthropic: opts.provider === 'anthropic' });
   const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 5_000;
   await listen(server, opts.port, opts.host);
@@ -88,7 +93,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let closing: Promise<void> | undefined;
   return {
-    baseURL: `http://${hostForUrl}:${port}/v1`,
+    // Anthropic's SDK takes the bare origin (its paths start with /v1).
+    baseURL: `http://${hostForUrl}:${port}${opts.provider === 'anthropic' ? '' : '/v1'}`,
     port,
     dataDir: store.dir,
     setFaults(change) {
@@ -122,6 +128,8 @@ interface HandlerContext {
   apiKey: string | undefined;
   /** The key only as `Authorization: Bearer KEY` (a bare key is refused). */
   bearerOnly: boolean;
+  /** The anthropic personality: `x-api-key` accepted too, and /v1/messages errors in Anthropic's shape. */
+  anthropic: boolean;
 }
 
 /** Every request: counted per route, authorized, put through the faults, then routed; errors become JSON error responses. */
@@ -134,7 +142,7 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
     const key = route?.pattern ?? `${req.method} ${path}`;
     const current = countRequest(ctx, key, res);
     try {
-      if (!authorized(ctx.apiKey, req, ctx.bearerOnly)) {
+      if (!authorized(ctx.apiKey, req, ctx.bearerOnly) && !(ctx.anthropic && req.headers['x-api-key'] === ctx.apiKey)) {
         req.resume();
         throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
       }
@@ -153,6 +161,7 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
       route.keys.forEach((k, i) => (params[k] = decodeURIComponent(match[i + 1]!)));
       await route.handler({ req, res, params, query: url.searchParams });
     } catch (err) {
+      if (err instanceof HttpError && ctx.anthropic && path.startsWith('/v1/messages')) return sendAnthropicError(res, err);
       if (err instanceof HttpError) return sendError(res, err);
       if (!res.headersSent && !res.destroyed) {
         sendError(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
@@ -183,6 +192,12 @@ function countRequest(ctx: HandlerContext, key: string, res: ServerResponse): nu
   if (key === CHAT_ROUTE) counters.maxConcurrentChat = Math.max(counters.maxConcurrentChat, current);
   res.once('close', () => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
   return current;
+}
+
+/** An error in Anthropic's shape `{type: 'error', error: {type, message}}`, its headers (Retry-After) kept. */
+function sendAnthropicError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) return void res.destroy();
+  sendJson(res, err.status, anthropicErrorBody(err.status, err.message), { 'request-id': `req_${Date.now().toString(36)}`, ...err.headers });
 }
 
 function authorized(apiKey: string | undefined, req: IncomingMessage, bearerOnly: boolean): boolean {

@@ -13,6 +13,7 @@ export function emulatorPersonality(provider: string | undefined): Partial<Emula
   return {
     ...(profile.windows === null ? {} : { completionWindows: profile.windows }),
     bearerOnly: profile.auth === 'bearer',
+    ...(profile.apiShape === 'anthropic-batch' ? { provider: 'anthropic' as const } : {}),
     oneModelPerFile: profile.quirks.oneModelPerFile,
     ...(profile.limits.maxRequests === null ? {} : { maxRequestsPerBatch: profile.limits.maxRequests }),
     ...(profile.limits.maxBytes === null ? {} : { maxBatchBytes: profile.limits.maxBytes }),

@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
 import type { ApiShape, ProviderProfile } from './provider-profile.js';
+import { createAnthropicClient } from './anthropic/anthropic-client.js';
 
 /** What a native adapter is built from: resolved by `createClient` (key and base URL never come from disk). */
 export interface NativeClientInit {
@@ -20,4 +21,6 @@ export interface NativeClientInit {
 export type NativeClientFactory = (init: NativeClientInit) => OpenAI;
 
 /** The native adapter of each API shape that has one (OpenAI-shaped profiles use the openai client itself). */
-export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {};
+export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {
+  'anthropic-batch': createAnthropicClient,
+};

@@ -44,11 +44,14 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
     uploadBatchInput: (path: string, options: UploadFileOptions) => stageChunk(path, { expectedSha256: options.expectedSha256, defaultMaxTokens, filename: options.filename }),
     chat: {
       completions: {
+        /** POST /v1/messages; with `stream: true` (kbatch chat) the one answer comes back as chunks of the stream shape. */
         create: async (body: Record<string, unknown>, options?: Options) => {
-          const params = toMessagesParams(body, defaultMaxTokens);
+          const { stream, stream_options: _, ...rest } = body;
+          const params = toMessagesParams(rest, defaultMaxTokens);
           const client = await sdk();
           const message = await mapErrors(() => client.messages.create(params as never, call(options)));
-          return toChatCompletion(message as unknown as AnthropicMessage);
+          const completion = toChatCompletion(message as unknown as AnthropicMessage);
+          return stream === true ? asChunks(completion) : completion;
         },
       },
     },
@@ -56,6 +59,14 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
     files: filesOf(sdk),
   };
   return adapter as unknown as OpenAI;
+}
+
+/** A completion as the chunks of a stream: its whole text in one delta, then its finish_reason. */
+async function* asChunks(completion: ReturnType<typeof toChatCompletion>) {
+  const { choices, usage, ...base } = completion;
+  const choice = choices[0]!;
+  yield { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content }, logprobs: null, finish_reason: null }] };
+  yield { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: choice.finish_reason }], usage };
 }
 
 function batchesOf(sdk: () => Promise<Anthropic>, defaultMaxTokens: number) {

@@ -25,6 +25,10 @@ const COUNT_MATCH_AFTER_SECONDS = 1800;
 /** A client whose batches carry no metadata (Anthropic): adoption matches request count and time instead. */
 const hasMetadata = (client: object): boolean => (client as { batchMetadata?: boolean }).batchMetadata !== false;
 
+/** A client without metadata may prove an ended batch answers a chunk (of this sha256) from its results. */
+type InputCheck = (batchId: string, sha256: string, options?: { signal?: AbortSignal }) => Promise<boolean>;
+const inputCheckOf = (client: object): InputCheck | undefined => (client as { batchInputMatches?: InputCheck }).batchInputMatches;
+
 /**
  * One listing of a job's batches, shared by every part of a resume that must look for a batch whose create
  * was recorded but not its answer: the account is paged once (newest first, down to the oldest recorded
@@ -61,7 +65,8 @@ export class JobBatchScan {
   /**
    * The part's batch on a provider without batch metadata: the batches created around its intent with its request
    * count that no part of this job recorded. An ended one is verified by its results' custom_ids (all of this part's,
-   * each once); if none verifies, exactly one still running is adopted on count and time (warned by the caller).
+   * each once) and, where the client can, by the chunk's tag they carry; if none verifies, exactly one still running
+   * is adopted on count and time (warned by the caller).
    * @throws KbatchError ADOPTION_UNCERTAIN when several running batches match: kbatch cannot tell which is the part's
    */
   private async findByCount(part: JobPart, items: unknown[], signal?: AbortSignal): Promise<KBatch[]> {
@@ -75,7 +80,11 @@ export class JobBatchScan {
     if (ended.length > 0) {
       const own = await this.partDigest(part);
       const verified: KBatch[] = [];
-      for (const b of ended) if ((await this.resultsDigest(b, signal)) === own) verified.push(b);
+      const check = inputCheckOf(this.client);
+      for (const b of ended) {
+        if ((await this.resultsDigest(b, signal)) !== own) continue;
+        if (!check || (await check(b.id, part.sha256, signal ? { signal } : {}))) verified.push(b);
+      }
       if (verified.length > 0) return verified;
     }
     const live = candidates.filter((b) => !isTerminalStatus(b.status));

@@ -5,7 +5,8 @@ import type { Anthropic } from '@anthropic-ai/sdk';
 import { KbatchError } from '../../errors.js';
 import type { UploadFileOptions } from '../../client/upload-file.js';
 import type { NativeClientInit } from '../native-clients.js';
-import { createBody, stageChunk, stagedPath } from './batch-input.js';
+import { createBody, stageChunk, stagedChunk } from './batch-input.js';
+import { chunkTag, tagOf } from './custom-id-codec.js';
 import { DEFAULT_MAX_TOKENS, toMessagesParams } from './to-messages-params.js';
 import { toChatCompletion, type AnthropicMessage } from './to-chat-completion.js';
 import { parseResultsFileId, toOpenAIBatch, toOpenAIResultLine, type AnthropicBatch, type AnthropicResultLine } from './to-openai-batch.js';
@@ -41,6 +42,21 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
   const defaultMaxTokens = init.profile.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
   const adapter = {
     batchMetadata: false as const,
+    /**
+     * True when every result of an ended batch carries the tag of the chunk whose sha256 is given (its custom_ids
+     * were sent as `<tag>_…`): proof that the batch answers that chunk, where other providers have metadata.
+     */
+    batchInputMatches: async (batchId: string, sha256: string, options?: Options): Promise<boolean> => {
+      const client = await sdk();
+      const decoder = await mapErrors(() => client.messages.batches.results(batchId, {}, call(options)));
+      const tag = chunkTag(sha256);
+      let any = false;
+      for await (const line of decoder as AsyncIterable<{ custom_id: string }>) {
+        if (tagOf(line.custom_id) !== tag) return false;
+        any = true;
+      }
+      return any;
+    },
     uploadBatchInput: (path: string, options: UploadFileOptions) => stageChunk(path, { expectedSha256: options.expectedSha256, defaultMaxTokens, filename: options.filename }),
     chat: {
       completions: {
@@ -74,10 +90,10 @@ function batchesOf(sdk: () => Promise<Anthropic>, defaultMaxTokens: number) {
   return {
     /** Sends the staged chunk inline, streamed line by line; never retried by the SDK (a lost answer may mean a batch). */
     async create(params: { input_file_id: string }, options?: Options) {
-      const path = stagedPath(params.input_file_id);
-      if (path === null) throw new KbatchError('OPTION_INVALID', `Invalid option \`input_file_id\`: provider anthropic takes a staged chunk (local-chunk:…), got ${params.input_file_id}`, { fileId: params.input_file_id });
+      const chunk = stagedChunk(params.input_file_id);
+      if (chunk === null) throw new KbatchError('OPTION_INVALID', `Invalid option \`input_file_id\`: provider anthropic takes a staged chunk (local-chunk:…), got ${params.input_file_id}`, { fileId: params.input_file_id });
       const client = await sdk();
-      const body = createBody(path, { defaultMaxTokens });
+      const body = createBody(chunk.path, { defaultMaxTokens, tag: chunk.tag });
       const batch = await mapErrors(() => client.post('/v1/messages/batches', { body, headers: { 'content-type': 'application/json' }, ...call(options), maxRetries: 0 }));
       return view(batch, params.input_file_id);
     },

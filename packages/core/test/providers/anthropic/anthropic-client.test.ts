@@ -69,7 +69,8 @@ describe('createAnthropicClient over HTTP (the emulator\'s anthropic personality
     const path = await chunk([line('a b/é'), line('row-2'), line('__x')]);
     const before = emu.stats().requests['POST /v1/messages/batches'] ?? 0;
     const file = await client.uploadBatchInput!(path, { purpose: 'batch', filename: 'x.jsonl' });
-    expect(file.id).toBe(`local-chunk:${path}`);
+    expect(file.id).toMatch(/^local-chunk:[0-9a-f]{8}:/);
+    expect(file.id.endsWith(`:${path}`)).toBe(true);
     expect(emu.stats().requests['POST /v1/messages/batches'] ?? 0).toBe(before);
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     expect(created).toMatchObject({ status: 'in_progress', request_counts: { total: 3, completed: 0 } });

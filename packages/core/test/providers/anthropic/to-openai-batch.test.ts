@@ -42,7 +42,7 @@ describe('toOpenAIResultLine', () => {
   const message = { id: 'msg_9', model: 'claude-x', content: [{ type: 'text', text: 'yes' }], stop_reason: 'max_tokens', usage: { input_tokens: 3, output_tokens: 1 } };
 
   it('turns a succeeded line into a 200 response whose answer, finish_reason and tokens kbatch reads, with the id decoded', () => {
-    const line = toOpenAIResultLine({ custom_id: encodeCustomId('a b/é'), result: { type: 'succeeded', message } });
+    const line = toOpenAIResultLine({ custom_id: encodeCustomId('a b/é', '0a1b2c3d'), result: { type: 'succeeded', message } });
     const parsed = parseResultLine(line);
     expect(parsed).toMatchObject({ customId: 'a b/é', ok: true, response: 'yes', finishReason: 'length' });
     expect(failureCause(parsed, null)).toBeNull();

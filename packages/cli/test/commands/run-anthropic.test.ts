@@ -120,6 +120,29 @@ describe('kbatch resume after a crash on anthropic', () => {
     });
   }
 
+  it("adopts, among ended batches, the one whose results carry this chunk's ids and tag (not a stranger with the same ids)", async () => {
+    const { root, file } = await input();
+    const crashed = await spawnCli(['run', file, ...args(), '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: 'after-create' }, root);
+    expect(crashed.signal).toBe('SIGKILL');
+    // The same decoded custom_ids (row-1…3) under another chunk's tag: only the tag tells the batches apart.
+    const request = (id: string) => ({ custom_id: `deadbeef_${id}`, params: { model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: id }] } });
+    const stranger = await fetch(`${emu.baseURL}/v1/messages/batches`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ requests: [request('row-1'), request('row-2'), request('row-3')] }),
+    });
+    const strangerId = ((await stranger.json()) as { id: string }).id;
+    const list = async () => ((await (await fetch(`${emu.baseURL}/v1/messages/batches?limit=2`, { headers: { 'x-api-key': KEY } })).json()) as { data: Array<{ processing_status: string }> }).data;
+    while ((await list()).some((b) => b.processing_status !== 'ended')) await new Promise((r) => setTimeout(r, 50));
+    const created = emu.stats().batchesCreated;
+    const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], ENV, root);
+    expect(resumed.code).toBe(0);
+    expect(emu.stats().batchesCreated).toBe(created);
+    const manifest = JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8')) as { parts: Array<{ adopted?: boolean; batchId: string }> };
+    expect(manifest.parts.map((p) => [p.adopted, p.batchId === strangerId])).toEqual([[true, false]]);
+    expect((await rowsOf(root)).map((r) => [r['id'], r['error']])).toEqual([['r1', null], ['r2', null], ['r3', null]]);
+  });
+
   it('stops with ADOPTION_UNCERTAIN naming the candidates when two running batches match, and creates none', async () => {
     const { root, file } = await input();
     // Both batches stay running: the part's own (lost by the kill) and a stranger's with the same request count.
@@ -137,7 +160,7 @@ describe('kbatch resume after a crash on anthropic', () => {
       const created = emu.stats().batchesCreated;
       const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], ENV, root);
       expect(resumed.code).toBe(1);
-      expect(resumed.stderr).toMatch(/^error \[ADOPTION_UNCERTAIN\]: Part 00001 \(3 requests\) may have a batch created before a crash/);
+      expect(resumed.stderr).toMatch(/^error \[ADOPTION_UNCERTAIN\]: Part 00001 \(3 requests\) may have a batch created before a crash/m);
       expect(resumed.stderr).toContain(strangerId);
       expect(emu.stats().batchesCreated).toBe(created);
     } finally {

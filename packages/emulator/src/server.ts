@@ -197,7 +197,8 @@ function countRequest(ctx: HandlerContext, key: string, res: ServerResponse): nu
 /** An error in Anthropic's shape `{type: 'error', error: {type, message}}`, its headers (Retry-After) kept. */
 function sendAnthropicError(res: ServerResponse, err: HttpError): void {
   if (res.headersSent) return void res.destroy();
-  sendJson(res, err.status, anthropicErrorBody(err.status, err.message), { 'request-id': `req_${Date.now().toString(36)}`, ...err.headers });
+  const requestId = `req_${Date.now().toString(36)}`;
+  sendJson(res, err.status, anthropicErrorBody(err.status, err.message, requestId), { 'request-id': requestId, ...err.headers });
 }
 
 function authorized(apiKey: string | undefined, req: IncomingMessage, bearerOnly: boolean): boolean {

@@ -24,7 +24,8 @@ export function paramsError(params: unknown, where: string, inBatch: boolean, ve
   if (!Number.isInteger(p['max_tokens']) || (p['max_tokens'] as number) < 1) return badRequest(`${where}max_tokens: Field required (an integer >= 1)`);
   if (!Array.isArray(p['messages']) || p['messages'].length === 0) return badRequest(`${where}messages: Field required (a non-empty list)`);
   if (inBatch && (p['stream'] === true || p['speed'] !== undefined)) return badRequest(`${where}${p['stream'] === true ? 'stream' : 'speed'}: not supported in a batch`);
-  if (removesSampling(version)) {
+  // In a batch, refused parameters are found per request after the create (errored results), not as a 400.
+  if (!inBatch && removesSampling(version)) {
     const removed = REMOVED_PARAMS.find((k) => p[k] !== undefined);
     if (removed) return badRequest(`${where}${removed}: Extra inputs are not permitted`);
   }

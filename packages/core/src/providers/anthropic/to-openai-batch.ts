@@ -45,8 +45,8 @@ export function batchStatus(batch: Pick<AnthropicBatch, 'processing_status' | 'c
 export function toOpenAIBatch(batch: AnthropicBatch, inputFileId: string | null = null) {
   const c = batch.request_counts;
   const status = batchStatus(batch);
-  const ended = seconds(batch.ended_at);
-  const ended_ = batch.processing_status === 'ended';
+  const endedAt = seconds(batch.ended_at);
+  const ended = batch.processing_status === 'ended';
   return {
     id: batch.id,
     object: 'batch' as const,
@@ -54,15 +54,15 @@ export function toOpenAIBatch(batch: AnthropicBatch, inputFileId: string | null 
     input_file_id: inputFileId,
     completion_window: '24h',
     status,
-    output_file_id: ended_ && c.succeeded > 0 ? resultsFileId(batch.id, 'output') : null,
-    error_file_id: ended_ && c.errored + c.canceled + c.expired > 0 ? resultsFileId(batch.id, 'errors') : null,
+    output_file_id: ended && c.succeeded > 0 ? resultsFileId(batch.id, 'output') : null,
+    error_file_id: ended && c.errored + c.canceled + c.expired > 0 ? resultsFileId(batch.id, 'errors') : null,
     created_at: seconds(batch.created_at),
     in_progress_at: seconds(batch.created_at),
     expires_at: seconds(batch.expires_at),
     cancelling_at: seconds(batch.cancel_initiated_at),
-    completed_at: status === 'completed' ? ended : null,
-    expired_at: status === 'expired' ? ended : null,
-    cancelled_at: status === 'cancelled' ? ended : null,
+    completed_at: status === 'completed' ? endedAt : null,
+    expired_at: status === 'expired' ? endedAt : null,
+    cancelled_at: status === 'cancelled' ? endedAt : null,
     request_counts: { total: c.processing + c.succeeded + c.errored + c.canceled + c.expired, completed: c.succeeded, failed: c.errored },
     metadata: null,
   };

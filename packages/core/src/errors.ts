@@ -21,7 +21,7 @@ export const KBATCH_ERROR_CODES = [
   'LINE_OVER_TOKEN_BUDGET',
   // a request file the provider would refuse (kbatch lint; run and submit before any upload)
   'LINT_FAILED',
-  // a chat parameter the provider does not take (refused before anything is sent)
+  // a chat parameter the provider does not take (named with the provider), refused before anything is sent
   'PARAM_UNSUPPORTED',
   // client and API boundary
   'API_KEY_MISSING',
@@ -34,6 +34,8 @@ export const KBATCH_ERROR_CODES = [
   'AWAIT_TIMEOUT',
   'DOWNLOAD_INCOMPLETE',
   'ABORTED',
+  // a batch may have been created without its id recorded, and kbatch cannot tell which listed batch is the part's
+  'ADOPTION_UNCERTAIN',
   // job directory
   'JOB_NOT_FOUND',
   'JOB_INVALID',

@@ -146,7 +146,8 @@ export class BatchLifecycle {
         maxRequestsPerBatch: this.opts.maxRequestsPerBatch,
         maxLineBytes: this.opts.maxLineBytes,
         oneModelPerFile: this.opts.oneModelPerFile,
-        checkModels: this.executor.upstream === undefined,
+        // The anthropic personality checked its models (claude-*) at create.
+        checkModels: this.executor.upstream === undefined && this.opts.provider !== 'anthropic',
         isClosed: () => this.sleeper.isClosed,
       });
       if (this.sleeper.isClosed) return;

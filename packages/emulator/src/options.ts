@@ -124,8 +124,12 @@ export const EmulatorOptionsSchema = z
      */
     unrunErrorLines: z.boolean({ error: 'must be a boolean' }).default(false),
     faults: FaultOptionsSchema.nullable().optional(),
-    /** Speak as this provider's native API: `gemini` adds the Gemini Developer API v1beta routes (key in x-goog-api-key, Google error shapes, base URL the bare origin). */
-    provider: z.enum(['gemini'], { error: "must be 'gemini'" }).optional(),
+    /**
+     * Speak as this provider's native API besides the OpenAI-style routes: `anthropic` adds Message Batches and
+     * Messages; `gemini` the Gemini Developer API v1beta routes (key in x-goog-api-key, Google error shapes). Both
+     * take the bare origin as their base URL.
+     */
+    provider: z.enum(['anthropic', 'gemini'], { error: "must be 'anthropic' or 'gemini'" }).optional(),
     upstream: UpstreamOptionsSchema.optional(),
     responder: z
       .custom<(body: ChatRequestBody) => unknown>((v) => typeof v === 'function', { error: 'must be a function' })

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpError, notFound, sendError } from './errors.js';
+import { HttpError, notFound, sendError, sendJson } from './errors.js';
 import { createExecutor } from './executor.js';
 import { dropConnection, FaultInjector, loseResponse } from './faults.js';
 import { FineTuningLifecycle } from './fine-tuning.js';
@@ -15,6 +15,8 @@ import { modelRoutes } from './routes/models.js';
 import { Store } from './store.js';
 import { geminiRoutes } from './gemini/gemini-routes.js';
 import { sendGoogleError } from './gemini/gemini-wire.js';
+import { anthropicRoutes } from './anthropic/routes.js';
+import { errorBody as anthropicErrorBody } from './anthropic/wire.js';
 import { createUpstream } from './upstream.js';
 
 /** Counters for tests: requests per route, objects created, peak concurrency. */
@@ -35,7 +37,7 @@ export interface EmulatorStats {
 
 /** A running emulator. */
 export interface Emulator {
-  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL (the Gemini personality: the bare origin, as @google/genai takes it). */
+  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL (`provider: 'anthropic'|'gemini'`: the bare origin, as their SDKs take it). */
   readonly baseURL: string;
   readonly port: number;
   /** Where state lives (a temp dir unless `dataDir` was given). */
@@ -80,9 +82,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(opts.provider === 'gemini'
       ? geminiRoutes({ store, lifecycle: batches, executor, maxBatchBytes: opts.maxBatchBytes, onFile: () => counters.filesCreated++, onBatch: () => counters.batchesCreated++, onChat: () => counters.chatRequests++ })
       : []),
+    ...(opts.provider === 'anthropic'
+      ? anthropicRoutes({ store, lifecycle: batches, executor, opts, onBatchCreated: () => counters.batchesCreated++, onChat: () => counters.chatRequests++ })
+      : []),
   ]);
 
-  const handle = requestHandler({ routes, faults, counters, inFlight, apiKey: opts.apiKey, bearerOnly: opts.bearerOnly, gemini: opts.provider === 'gemini' });
+  const handle = requestHandler({
+    routes,
+    faults,
+    counters,
+    inFlight,
+    apiKey: opts.apiKey,
+    bearerOnly: opts.bearerOnly,
+    gemini: opts.provider === 'gemini',
+    anthropic: opts.provider === 'anthropic',
+  });
   const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 5_000;
   await listen(server, opts.port, opts.host);
@@ -93,8 +107,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let closing: Promise<void> | undefined;
   return {
-    // Gemini's SDK takes the bare origin; OpenAI-style clients the /v1 URL.
-    baseURL: `http://${hostForUrl}:${port}${opts.provider === 'gemini' ? '' : '/v1'}`,
+    // Anthropic's and Gemini's SDKs take the bare origin (their paths carry the version); OpenAI-style clients the /v1 URL.
+    baseURL: `http://${hostForUrl}:${port}${opts.provider === undefined ? '/v1' : ''}`,
     port,
     dataDir: store.dir,
     setFaults(change) {
@@ -130,6 +144,8 @@ interface HandlerContext {
   bearerOnly: boolean;
   /** The Gemini personality: the key in `x-goog-api-key` (or `?key=`), errors in Google's shape. */
   gemini: boolean;
+  /** The anthropic personality: `x-api-key` accepted too, and /v1/messages errors in Anthropic's shape. */
+  anthropic: boolean;
 }
 
 /** Every request: counted per route, authorized, put through the faults, then routed; errors become JSON error responses. */
@@ -142,7 +158,10 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
     const key = route?.pattern ?? `${req.method} ${path}`;
     const current = countRequest(ctx, key, res);
     try {
-      if (ctx.gemini ? !geminiAuthorized(ctx.apiKey, req, url) : !authorized(ctx.apiKey, req, ctx.bearerOnly)) {
+      const allowed = ctx.gemini
+        ? geminiAuthorized(ctx.apiKey, req, url)
+        : authorized(ctx.apiKey, req, ctx.bearerOnly) || (ctx.anthropic && req.headers['x-api-key'] === ctx.apiKey);
+      if (!allowed) {
         req.resume();
         throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');
       }
@@ -161,6 +180,7 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
       route.keys.forEach((k, i) => (params[k] = decodeURIComponent(match[i + 1]!)));
       await route.handler({ req, res, params, query: url.searchParams });
     } catch (err) {
+      if (err instanceof HttpError && ctx.anthropic && path.startsWith('/v1/messages')) return sendAnthropicError(res, err);
       if (err instanceof HttpError) return (ctx.gemini ? sendGoogleError : sendError)(res, err);
       if (!res.headersSent && !res.destroyed) {
         (ctx.gemini ? sendGoogleError : sendError)(res, new HttpError(500, `Emulator error: ${(err as Error).message}`, 'server_error', 'internal_error'));
@@ -191,6 +211,13 @@ function countRequest(ctx: HandlerContext, key: string, res: ServerResponse): nu
   if (key === CHAT_ROUTE) counters.maxConcurrentChat = Math.max(counters.maxConcurrentChat, current);
   res.once('close', () => inFlight.set(key, (inFlight.get(key) ?? 1) - 1));
   return current;
+}
+
+/** An error in Anthropic's shape `{type: 'error', error: {type, message}}`, its headers (Retry-After) kept. */
+function sendAnthropicError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) return void res.destroy();
+  const requestId = `req_${Date.now().toString(36)}`;
+  sendJson(res, err.status, anthropicErrorBody(err.status, err.message, requestId), { 'request-id': requestId, ...err.headers });
 }
 
 function authorized(apiKey: string | undefined, req: IncomingMessage, bearerOnly: boolean): boolean {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { streamChat, type StreamChatOptions } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, type ClientFlags } from '../flags/client-flags.js';
-import { collectArg, numberArg, withFlagNames } from '../flags/index.js';
+import { collectArg, emulatorPersonality, numberArg, withFlagNames } from '../flags/index.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -50,7 +50,7 @@ Examples:
   $ kbatch chat "Is this review positive? Answer with exactly one of these labels: yes, no" --local`,
     )
     .action(async (question: string, flags: ChatFlags) => {
-      const emulator = flags.local ? await (await import('@kbatch/emulator')).startEmulator({}) : undefined;
+      const emulator = flags.local ? await (await import('@kbatch/emulator')).startEmulator(emulatorPersonality(flags.provider)) : undefined;
       try {
         await ask(question, emulator ? { ...flags, apiKey: 'local-emulator', baseUrl: emulator.baseURL } : flags, io);
       } finally {

@@ -46,11 +46,20 @@ describe('kbatch lint', () => {
     expect(bytes.stderr).toContain('error [OPTION_INVALID]: Invalid option `--max-bytes`: must be a positive whole number of bytes');
   });
 
+  it('reports per line the parameters and custom_ids provider anthropic would refuse (param_unsupported, custom_id_invalid)', async () => {
+    const { root, file } = await requests([line('ok', 'claude-haiku-5-5'), JSON.stringify({ custom_id: 'é'.repeat(30), method: 'POST', url: '/v1/chat/completions', body: { model: 'claude-haiku-5-5', messages: [], temperature: 0 } })]);
+    const run = await runCli(['lint', file, '--provider', 'anthropic'], { cwd: root });
+    expect(run.code).toBe(1);
+    expect(run.stdout + run.stderr).toContain('line 2');
+    expect(run.stdout + run.stderr).toContain('[custom_id_invalid]');
+    expect(run.stdout + run.stderr).toContain('sets `temperature`, which provider anthropic does not support [param_unsupported]');
+  });
+
   it('rejects an unknown provider with OPTION_INVALID listing the names (exit 2)', async () => {
     const { root, file } = await requests([line('a', 'm')]);
-    const run = await runCli(['lint', file, '--provider', 'anthropic'], { cwd: root });
+    const run = await runCli(['lint', file, '--provider', 'mistral'], { cwd: root });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('error [OPTION_INVALID]: Invalid option `--provider`: must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, gemini, got "anthropic"');
+    expect(run.stderr).toContain('error [OPTION_INVALID]: Invalid option `--provider`: must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, anthropic, gemini, got "mistral"');
   });
 });
 

@@ -5,7 +5,7 @@ describe('kbatch providers', () => {
   it('lists every profile with its limits, windows, auth, key variable, docs and the date checked', async () => {
     const { code, stdout } = await runCli(['providers']);
     expect(code).toBe(0);
-    for (const name of ['kluster (default)', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'gemini']) expect(stdout).toContain(`${name}: `);
+    for (const name of ['kluster (default)', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'anthropic', 'gemini']) expect(stdout).toContain(`${name}: `);
     expect(stdout).toContain('per batch: 50,000 requests, 200,000,000 bytes');
     expect(stdout).toContain('windows: 24h, 48h, 72h (default 24h)');
     expect(stdout).toContain('windows: 24h to 7d (any whole number of hours or days) (default 24h)');
@@ -21,7 +21,7 @@ describe('kbatch providers', () => {
     const { code, stdout } = await runCli(['providers', '--json']);
     expect(code).toBe(0);
     const profiles = JSON.parse(stdout) as Array<{ name: string; limits: { maxRequests: number | null }; apiKeyEnv: string[]; docs: string[] }>;
-    expect(profiles.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'gemini']);
+    expect(profiles.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'anthropic', 'gemini']);
     expect(profiles.find((p) => p.name === 'groq')!.limits.maxRequests).toBeNull();
     expect(profiles.find((p) => p.name === 'together')!.apiKeyEnv).toEqual(['TOGETHER_API_KEY']);
   });

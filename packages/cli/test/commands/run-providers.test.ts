@@ -82,7 +82,7 @@ describe('kbatch run --provider', () => {
     const { root, file } = await input();
     const unknown = await runCli(['run', file, ...ARGS, '--provider', 'gemeni'], { cwd: root, env: { OPENAI_API_KEY: 'k' } });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, gemini, got "gemeni"');
+    expect(unknown.stderr).toContain('must be one of kluster, kluster-2025, openai, together, groq, openai-compatible, anthropic, gemini, got "gemeni"');
     const compatible = await runCli(['run', file, ...ARGS, '--provider', 'openai-compatible'], { cwd: root, env: { OPENAI_COMPATIBLE_API_KEY: 'k' } });
     expect(compatible.code).toBe(2);
     expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_COMPATIBLE_BASE_URL)');

@@ -1,14 +1,33 @@
+import { Readable } from 'node:stream';
 import { listRawBatches, metadataMatches } from '../batch/find-batch.js';
 import { isTerminalStatus, parseBatch, type KBatch } from '../client/schemas.js';
 import { messageOf } from '../client/retry.js';
+import { KbatchError } from '../errors.js';
+import { LineSplitter } from '../internal/line-splitter.js';
 import type { JobContext } from './context.js';
 import { applyBatch } from './apply-batch.js';
 import type { JobManifest, JobPart } from '../state/manifest.js';
 import type { JobClient } from './job-types.js';
 import { partMetadata } from './part-metadata.js';
+import { jobPath } from './create-job.js';
+import { readFileLines } from './lines.js';
+import { IdDigest } from './part-verdict.js';
 
 /** Batches created more than this before the oldest recorded create are not looked at (clock skew margin). */
 const SKEW_SECONDS = 3600;
+/**
+ * Without metadata, a batch is the part's only if created within this of its recorded intent: before it by clock
+ * skew (10 min), after it by the create's own timeout (10 min) plus skew — the narrower, the fewer strangers match.
+ */
+const COUNT_MATCH_BEFORE_SECONDS = 600;
+const COUNT_MATCH_AFTER_SECONDS = 1800;
+
+/** A client whose batches carry no metadata (Anthropic): adoption matches request count and time instead. */
+const hasMetadata = (client: object): boolean => (client as { batchMetadata?: boolean }).batchMetadata !== false;
+
+/** A client without metadata may prove an ended batch answers a chunk (of this sha256) from its results. */
+type InputCheck = (batchId: string, sha256: string, options?: { signal?: AbortSignal }) => Promise<boolean>;
+const inputCheckOf = (client: object): InputCheck | undefined => (client as { batchInputMatches?: InputCheck }).batchInputMatches;
 
 /**
  * One listing of a job's batches, shared by every part of a resume that must look for a batch whose create
@@ -19,8 +38,10 @@ export class JobBatchScan {
   private scan: { startedAt: number; items: Promise<unknown[]> } | undefined;
 
   constructor(
-    private readonly client: Pick<JobClient, 'batches'>,
+    private readonly client: Pick<JobClient, 'batches'> & Partial<Pick<JobClient, 'files'>>,
     private readonly manifest: JobManifest,
+    /** Where the parts' chunks are (relative paths): needed to verify a batch found without metadata. */
+    private readonly jobDir?: string,
   ) {}
 
   /**
@@ -36,8 +57,77 @@ export class JobBatchScan {
         if (this.scan?.items === items) this.scan = undefined;
       });
     }
+    if (!hasMetadata(this.client)) return this.findByCount(part, await this.scan.items, options.signal);
     const wanted = partMetadata(this.manifest.jobId, part);
     return (await this.scan.items).filter((raw) => metadataMatches(raw, wanted)).map((raw) => parseBatch(raw));
+  }
+
+  /**
+   * The part's batch on a provider without batch metadata: the batches created around its intent with its request
+   * count that no part of this job recorded. An ended one is verified by its results' custom_ids (all of this part's,
+   * each once) and, where the client can, by the chunk's tag they carry; if none verifies, exactly one still running
+   * is adopted on count and time (warned by the caller).
+   * @throws KbatchError ADOPTION_UNCERTAIN when several running batches match: kbatch cannot tell which is the part's
+   */
+  private async findByCount(part: JobPart, items: unknown[], signal?: AbortSignal): Promise<KBatch[]> {
+    const intent = Math.floor(Date.parse(part.createStartedAt ?? '') / 1000);
+    const recorded = new Set(this.manifest.parts.flatMap((p) => (p.batchId ? [p.batchId] : [])));
+    const candidates = items
+      .map((raw) => parseBatch(raw))
+      .filter((b) => !recorded.has(b.id) && b.request_counts.total === part.requests && b.created_at !== null)
+      .filter((b) => b.created_at! >= intent - COUNT_MATCH_BEFORE_SECONDS && b.created_at! <= intent + COUNT_MATCH_AFTER_SECONDS);
+    const ended = candidates.filter((b) => isTerminalStatus(b.status));
+    if (ended.length > 0) {
+      const own = await this.partDigest(part);
+      const verified: KBatch[] = [];
+      const check = inputCheckOf(this.client);
+      for (const b of ended) {
+        if ((await this.resultsDigest(b, signal)) !== own) continue;
+        if (!check || (await check(b.id, part.sha256, signal ? { signal } : {}))) verified.push(b);
+      }
+      if (verified.length > 0) return verified;
+    }
+    const live = candidates.filter((b) => !isTerminalStatus(b.status));
+    if (live.length <= 1) return live;
+    throw new KbatchError(
+      'ADOPTION_UNCERTAIN',
+      `Part ${part.index} (${part.requests} requests) may have a batch created before a crash, and ${live.length} running batches created around ${part.createStartedAt} have that many requests: ${live.map((b) => b.id).join(', ')}. ` +
+        `This provider keeps no batch metadata, so kbatch cannot tell which is this part's and creates none. Check them in the provider's console: cancel those that are not this job's, ` +
+        `or wait until they end and resume (kbatch then matches their results' custom_ids to the part)`,
+      { batchId: live[0]!.id },
+    );
+  }
+
+  /** The digest of a part's custom_ids, read from its chunk. */
+  private async partDigest(part: JobPart): Promise<string> {
+    const digest = new IdDigest();
+    for await (const { text } of readFileLines(jobPath(this.jobDir ?? '.', part.path))) digest.addText((JSON.parse(text) as { custom_id: string }).custom_id);
+    return digest.toString();
+  }
+
+  /** The digest of the custom_ids of an ended batch's results (its output and error files, streamed); null if unreadable. */
+  private async resultsDigest(batch: KBatch, signal?: AbortSignal): Promise<string | null> {
+    const files = this.client.files;
+    if (!files) return null;
+    const digest = new IdDigest();
+    const add = (line: Buffer): void => {
+      const text = line.toString('utf8');
+      if (text.trim() !== '') digest.addText((JSON.parse(text) as { custom_id: string }).custom_id);
+    };
+    try {
+      for (const id of [batch.output_file_id, batch.error_file_id]) {
+        if (!id) continue;
+        const response = await files.content(id, signal ? { signal } : undefined);
+        if (!response.body) continue;
+        const splitter = new LineSplitter();
+        for await (const block of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) splitter.push(block as Buffer).forEach(add);
+        splitter.end().forEach(add);
+      }
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return null;
+    }
+    return digest.toString();
   }
 
   private async list(signal?: AbortSignal): Promise<unknown[]> {
@@ -45,11 +135,13 @@ export class JobBatchScan {
     const oldest = starts.length ? Math.min(...starts) : Date.now();
     const items: unknown[] = [];
     const job = { kbatch_job: this.manifest.jobId };
+    const metadata = hasMetadata(this.client);
     for await (const raw of listRawBatches(this.client.batches, {
-      createdAfter: Math.floor(oldest / 1000) - SKEW_SECONDS,
+      createdAfter: Math.floor(oldest / 1000) - (metadata ? SKEW_SECONDS : COUNT_MATCH_BEFORE_SECONDS),
       ...(signal ? { signal } : {}),
     })) {
-      if (metadataMatches(raw, job)) items.push(raw);
+      // Without metadata every batch of the window is kept: findByCount picks by count, time and custom_ids.
+      if (!metadata || metadataMatches(raw, job)) items.push(raw);
     }
     return items;
   }
@@ -68,6 +160,10 @@ export async function adoptBatch(ctx: Pick<JobContext, 'client' | 'emit'>, part:
   part.adopted = true;
   applyBatch(part, usable);
   ctx.emit({ type: 'created', part: part.index, batchId: usable.id, adopted: true });
+  if (!hasMetadata(ctx.client)) {
+    const how = isTerminalStatus(usable.status) ? "its results' custom_ids are this part's" : 'its request count and creation time match, the only running batch that does';
+    ctx.emit({ type: 'warning', part: part.index, message: `adopted batch ${usable.id} after a lost create: the provider keeps no batch metadata, and ${how}` });
+  }
   const extras = found.filter((b) => b !== usable);
   if (extras.length > 0) {
     ctx.emit({

@@ -44,7 +44,7 @@ export async function cancelRequested(ctx: Pick<JobContext, 'store'>): Promise<b
 export async function cancelInFlightCreates(ctx: JobContext, signal?: AbortSignal): Promise<void> {
   const inFlight = ctx.store.manifest.parts.filter((p) => !p.done && !p.batchId && p.createStartedAt);
   if (inFlight.length === 0) return;
-  const scan = ctx.scan ?? new JobBatchScan(ctx.client, ctx.store.manifest);
+  const scan = ctx.scan ?? new JobBatchScan(ctx.client, ctx.store.manifest, ctx.store.jobDir);
   const notBefore = Date.now(); // one fresh listing, made after every create in flight was sent
   for (const part of inFlight) {
     try {
@@ -64,7 +64,7 @@ export async function cancelInFlightCreates(ctx: JobContext, signal?: AbortSigna
  */
 export async function settleCancelled(ctx: JobContext): Promise<void> {
   const { store, signal } = ctx;
-  const scan = (ctx.scan ??= new JobBatchScan(ctx.client, store.manifest));
+  const scan = (ctx.scan ??= new JobBatchScan(ctx.client, store.manifest, store.jobDir));
   for (const part of store.manifest.parts) {
     if (part.done || part.batchId) continue;
     if (part.createStartedAt && (await adoptBatch(ctx, part, await scan.find(part, signal ? { signal } : {})))) {

@@ -64,7 +64,7 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
   for (let attempt = 0; ; attempt++) {
     try {
       if (part.createStartedAt) {
-        const scan = (ctx.scan ??= new JobBatchScan(client, store.manifest));
+        const scan = (ctx.scan ??= new JobBatchScan(client, store.manifest, store.jobDir));
         const adopted = await adoptBatch(ctx, part, await scan.find(part, { notBefore: lastCreateEnded, ...(signal ? { signal } : {}) }));
         if (adopted) return adopted;
       }

@@ -10,7 +10,7 @@ import type { ProviderProfile } from './provider-profile.js';
  * What lint checks. The first three every server checks itself while validating a batch (at no cost); the others are
  * the provider profile's own rules, which `kbatch submit` enforces before any upload.
  */
-export const LINT_RULES = ['line_invalid', 'custom_id_missing', 'custom_id_duplicate', 'custom_id_invalid', 'line_too_large', 'mixed_models', 'too_many_requests', 'file_too_large'] as const;
+export const LINT_RULES = ['line_invalid', 'custom_id_missing', 'custom_id_duplicate', 'custom_id_invalid', 'line_too_large', 'mixed_models', 'too_many_requests', 'file_too_large', 'param_unsupported'] as const;
 export type LintRule = (typeof LINT_RULES)[number];
 /** The rules a server's own validation covers anyway: not the profile's. */
 const SERVER_RULES: ReadonlySet<LintRule> = new Set(['line_invalid', 'custom_id_missing', 'custom_id_duplicate']);
@@ -33,6 +33,8 @@ export interface LintRules {
   maxLineBytes: number | null;
   oneModelPerFile: boolean;
   customIdPattern: RegExp | null;
+  /** Body parameters the provider refuses (the profile's `chatParams.unsupported`). */
+  unsupportedParams: readonly string[];
 }
 
 /** The rules of a profile; `maxRequests`/`maxBytes` given override its limits (as the chunk flags do). */
@@ -45,6 +47,7 @@ export function lintRules(profile: ProviderProfile, limits: { maxRequests?: numb
     maxLineBytes: profile.limits.maxLineBytes,
     oneModelPerFile: profile.quirks.oneModelPerFile,
     customIdPattern: profile.quirks.customIdPattern === null ? null : new RegExp(profile.quirks.customIdPattern),
+    unsupportedParams: profile.chatParams.unsupported,
   };
 }
 
@@ -95,6 +98,7 @@ export function lintLine(text: string, line: number, state: LintState, rules: Li
   else if (rules.customIdPattern !== null && !rules.customIdPattern.test(customId)) add('custom_id_invalid', `custom_id must match ${rules.customIdPattern.source} on provider ${rules.provider}`);
   else if (!addNew(state.ids, idKey(customId))) add('custom_id_duplicate', 'repeats a custom_id of an earlier line');
   if (rules.maxLineBytes !== null && bytes > rules.maxLineBytes) add('line_too_large', `is ${bytes} bytes; provider ${rules.provider} takes at most ${rules.maxLineBytes} per line`);
+  for (const param of unsupportedIn(body, rules)) add('param_unsupported', `sets \`${param}\`, which provider ${rules.provider} does not support`);
   const model = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
   if (typeof model !== 'string' || model === '') add('line_invalid', 'has no body.model');
   else if (state.model === null) state.model = { name: model, line };
@@ -104,6 +108,13 @@ export function lintLine(text: string, line: number, state: LintState, rules: Li
   if (state.requests === rules.maxRequests + 1) add('too_many_requests', `is request ${state.requests}; provider ${rules.provider} takes at most ${rules.maxRequests} per batch`);
   if (state.bytes > rules.maxBytes && state.bytes - bytes <= rules.maxBytes) add('file_too_large', `brings the file past ${rules.maxBytes} bytes, provider ${rules.provider}'s limit per batch`);
   return problems;
+}
+
+/** The parameters of a request body the provider refuses (a null or false value sets nothing and passes). */
+function unsupportedIn(body: unknown, rules: LintRules): string[] {
+  if (rules.unsupportedParams.length === 0 || typeof body !== 'object' || body === null) return [];
+  const fields = body as Record<string, unknown>;
+  return rules.unsupportedParams.filter((param) => fields[param] !== undefined && fields[param] !== null && fields[param] !== false);
 }
 
 /** The outcome of {@link lintRequests}: the lines read, and the problems (at most `maxProblems` kept, all counted). */
@@ -148,7 +159,7 @@ export function formatLintProblem(file: string, problem: LintProblem): string {
 
 /** True when the rules judge single lines (line size, custom_id format, one model per file), not only a file's size and count. */
 export function hasLineRules(rules: LintRules): boolean {
-  return rules.maxLineBytes !== null || rules.customIdPattern !== null || rules.oneModelPerFile;
+  return rules.maxLineBytes !== null || rules.customIdPattern !== null || rules.oneModelPerFile || rules.unsupportedParams.length > 0;
 }
 
 /**

@@ -7,8 +7,9 @@ import { readFileLines } from '../job/lines.js';
 /**
  * Lint a run's chunk files before any upload, where the provider has a rule the chunker does not already keep.
  * A run's chunks hold one model, unique custom_ids and at most maxRequests/maxBytes by construction, so only a
- * per-line size or a custom_id pattern can fail: without either, the files are not read again. Realtime runs send no
- * batch file, so their chunks are not linted; a native adapter (Gemini) checks that its mapping takes them, in either mode.
+ * per-line size, a custom_id pattern or a parameter the provider refuses can fail: without any, the files are not read
+ * again. Realtime runs send no batch file: their chunks are checked for refused parameters only. A native adapter
+ * (Gemini) also checks that its mapping takes them, in either mode.
  * @throws KbatchError LINT_FAILED
  */
 export async function lintRunChunks(files: readonly string[], settings: Pick<RunSettings, 'provider' | 'maxRequests' | 'maxBytes' | 'mode'>): Promise<void> {
@@ -16,8 +17,14 @@ export async function lintRunChunks(files: readonly string[], settings: Pick<Run
   const check = NATIVE_REQUEST_CHECKS[profile.apiShape];
   // A run's requests share one template and one set of parameters: each chunk's first line speaks for the rest.
   if (check) for (const file of files) await checkFirstRequest(file, check);
-  if (settings.mode === 'realtime' || (profile.limits.maxLineBytes === null && profile.quirks.customIdPattern === null)) return;
-  await assertLintClean(files, lintRules(profile, { maxRequests: settings.maxRequests, maxBytes: settings.maxBytes }));
+  const rules = lintRules(profile, { maxRequests: settings.maxRequests, maxBytes: settings.maxBytes });
+  if (settings.mode === 'realtime') {
+    if (rules.unsupportedParams.length === 0) return;
+    const none = { maxRequests: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER, maxLineBytes: null, oneModelPerFile: false, customIdPattern: null };
+    return assertLintClean(files, { ...rules, ...none });
+  }
+  if (profile.limits.maxLineBytes === null && profile.quirks.customIdPattern === null && rules.unsupportedParams.length === 0) return;
+  await assertLintClean(files, rules);
 }
 
 async function checkFirstRequest(file: string, check: (text: string, line: number) => void): Promise<void> {

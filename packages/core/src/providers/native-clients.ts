@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
 import type { ApiShape, ProviderProfile } from './provider-profile.js';
+import { createAnthropicClient } from './anthropic/anthropic-client.js';
 import { createGeminiClient } from './gemini/create-gemini-client.js';
 import { toGeminiLine } from './gemini/gemini-lines.js';
 
@@ -23,6 +24,7 @@ export type NativeClientFactory = (init: NativeClientInit) => OpenAI;
 
 /** The native adapter of each API shape that has one (OpenAI-shaped profiles use the openai client itself). */
 export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {
+  'anthropic-batch': createAnthropicClient,
   'gemini-batch': createGeminiClient,
 };
 

@@ -1,4 +1,6 @@
 import { ProviderProfileSchema, type ProviderProfile } from './provider-profile.js';
+import { ANTHROPIC_API_VERSION, DEFAULT_MAX_TOKENS, UNSUPPORTED_PARAMS as ANTHROPIC_UNSUPPORTED_PARAMS } from './anthropic/to-messages-params.js';
+import { ENCODABLE_CUSTOM_ID } from './anthropic/custom-id-codec.js';
 import { GEMINI_CHAT_PARAMS, GEMINI_UNSUPPORTED_PARAMS } from './gemini/to-generate-content.js';
 
 // Checked against each provider's public docs on this date; a figure they do not state is null and its note says so.
@@ -132,6 +134,36 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     notes: [
       'the server is yours to name: --base-url (or OPENAI_COMPATIBLE_BASE_URL) as the openai SDK takes it, with /v1; its key is --api-key or OPENAI_COMPATIBLE_API_KEY, never OPENAI_API_KEY (a real OpenAI key is not sent to another server)',
       'limits and windows are the server\'s: kbatch chunks at its defaults (50,000 requests, 6 GB) and passes any window on — set --max-requests/--max-bytes/--window to match',
+    ],
+  },
+  {
+    name: 'anthropic',
+    title: 'Anthropic Message Batches (100,000 requests / 256 MB inline, 24h; API 2026-10-21)',
+    apiShape: 'anthropic-batch',
+    auth: 'bare-or-bearer',
+    apiKeyEnv: ['ANTHROPIC_API_KEY'],
+    baseUrlEnv: 'ANTHROPIC_BASE_URL',
+    defaultBaseURL: 'https://api.anthropic.com',
+    // 240 MB, not 256: a request grows a little when converted (custom_id encoding, max_tokens added).
+    limits: { maxRequests: 100_000, maxBytes: 240_000_000, maxLineBytes: null },
+    windows: ['24h'],
+    defaultWindow: '24h',
+    chatParams: { supported: ['max_completion_tokens', 'max_tokens', 'stop', 'response_format'], unsupported: Object.keys(ANTHROPIC_UNSUPPORTED_PARAMS) },
+    quirks: { oneModelPerFile: false, customIdPattern: ENCODABLE_CUSTOM_ID },
+    defaultMaxTokens: DEFAULT_MAX_TOKENS,
+    docs: [
+      'https://platform.claude.com/docs/en/build-with-claude/batch-processing',
+      'https://platform.claude.com/docs/en/api/messages/batches/create',
+      'https://platform.claude.com/docs/en/api/migration-2026-10-21',
+    ],
+    checked: '2026-12-04',
+    notes: [
+      `speaks API version ${ANTHROPIC_API_VERSION} (what @anthropic-ai/sdk 1.x sends): temperature, top_p and top_k are refused before anything is sent, as are logprobs (no confidence column), seed, penalties and logit_bias`,
+      '"up to 100,000 Message requests or 256 MB in size, whichever is reached first"; results within 24 hours, kept 29 days; requests are sent inline in the create call (no file upload), streamed from the chunk file',
+      `max_tokens is required: a request without max_completion_tokens gets ${DEFAULT_MAX_TOKENS}`,
+      'custom_id must match ^[a-zA-Z0-9_-]{1,64}$: other ids (with --id-column) are sent as __ + base64url(UTF-8), up to 46 bytes, and decoded in the results; longer ones are refused by lint',
+      'batches carry no metadata: after a crash between create and its record, kbatch adopts the one batch created since with the part\'s request count, else stops with ADOPTION_UNCERTAIN naming the candidates',
+      'response_format json_schema maps to output_config.format; system messages to system; stop to stop_sequences',
     ],
   },
   {

@@ -12,7 +12,7 @@ export const API_SHAPES = ['openai-batch', 'anthropic-batch', 'gemini-batch', 't
 export type ApiShape = (typeof API_SHAPES)[number];
 
 /** The batch wire formats kbatch's batch jobs speak: the OpenAI shape, and each native adapter once it is built. */
-export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'gemini-batch']);
+export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'anthropic-batch', 'gemini-batch']);
 
 /** True when kbatch can run batch jobs on this profile (else realtime, chat and lint only). */
 export const speaksBatches = (profile: { apiShape: ApiShape }): boolean => BATCH_SHAPES_SPOKEN.has(profile.apiShape);
@@ -95,6 +95,8 @@ export const ProviderProfileSchema = z
     chatParams: z.object({ supported: z.array(z.string()).nullable(), unsupported: z.array(z.string()) }),
     /** Rules lint checks: every line of a file uses one model; custom_id pattern (null = any non-empty string). */
     quirks: z.object({ oneModelPerFile: z.boolean(), customIdPattern: z.string().nullable() }),
+    /** `max_tokens` sent when a request sets none, for a provider that requires it (Anthropic). */
+    defaultMaxTokens: z.int().positive().optional(),
     /** Where the figures come from, and when they were checked (YYYY-MM-DD). */
     docs: z.array(z.url()).min(1),
     checked: z.iso.date(),

@@ -4,9 +4,9 @@ import { ProviderProfileSchema } from '../../src/providers/provider-profile.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS } from '../../src/chunk/chunk-options.js';
 
 describe('PROVIDER_PROFILES', () => {
-  it('holds the providers of this release, kluster first (the default), each name once; all OpenAI-shaped but Together\'s and Gemini\'s batches', () => {
-    expect(PROVIDER_PROFILES.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'gemini']);
-    expect(PROVIDER_PROFILES.filter((p) => p.apiShape !== 'openai-batch').map((p) => [p.name, p.apiShape])).toEqual([['together', 'together-batch'], ['gemini', 'gemini-batch']]);
+  it('holds the providers of this release, kluster first (the default), each name once; all OpenAI-shaped but Together\'s, Anthropic\'s and Gemini\'s batches', () => {
+    expect(PROVIDER_PROFILES.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'anthropic', 'gemini']);
+    expect(PROVIDER_PROFILES.filter((p) => p.apiShape !== 'openai-batch').map((p) => [p.name, p.apiShape])).toEqual([['together', 'together-batch'], ['anthropic', 'anthropic-batch'], ['gemini', 'gemini-batch']]);
   });
 
   // The rows are parsed when the table loads; this pins the figures each one cites, so a changed figure is a visible diff.
@@ -19,6 +19,7 @@ describe('PROVIDER_PROFILES', () => {
       ['together', 50_000, 100_000_000, null, ['24h'], '24h', 'bearer', false, '^[\\s\\S]{1,64}$'],
       ['groq', null, 100_000_000, null, { min: '24h', max: '7d' }, '24h', 'bearer', false, null],
       ['openai-compatible', null, null, null, null, '24h', 'bearer', false, null],
+      ['anthropic', 100_000, 240_000_000, null, ['24h'], '24h', 'bare-or-bearer', false, '^(?:(?!__)[a-zA-Z0-9_-]{1,55}|[\\s\\S]{1,9}|[\\x00-\\x7f]{1,39})$'],
       ['gemini', null, 2_000_000_000, null, ['24h'], '24h', 'x-goog-api-key', true, null],
     ]);
     const hosts = Object.fromEntries(PROVIDER_PROFILES.map((p) => [p.name, [...new Set(p.docs.map((url) => new URL(url).host))]]));
@@ -29,6 +30,7 @@ describe('PROVIDER_PROFILES', () => {
       together: ['docs.together.ai'],
       groq: ['console.groq.com', 'github.com'],
       'openai-compatible': ['platform.openai.com'],
+      anthropic: ['platform.claude.com'],
       gemini: ['ai.google.dev'],
     });
     for (const profile of PROVIDER_PROFILES) {

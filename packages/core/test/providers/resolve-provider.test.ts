@@ -9,8 +9,8 @@ describe('getProvider', () => {
   });
 
   it('rejects an unknown name with OPTION_INVALID listing every name', async () => {
-    const err = await catchError(() => getProvider('anthropic'));
-    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'provider', message: `must be one of ${PROVIDER_NAMES.join(', ')}, got "anthropic"` });
+    const err = await catchError(() => getProvider('mistral'));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'provider', message: `must be one of ${PROVIDER_NAMES.join(', ')}, got "mistral"` });
   });
 });
 

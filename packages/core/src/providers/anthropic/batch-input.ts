@@ -1,0 +1,84 @@
+// A chunk file (kbatch's OpenAI-shaped request lines) staged for an inline create, and streamed as its request body.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { KbatchError, isKbatchError } from '../../errors.js';
+import { readFileLines } from '../../job/lines.js';
+import type { KFile } from '../../client/schemas.js';
+import { chunkTag, encodeCustomId } from './custom-id-codec.js';
+import { toMessagesParams } from './to-messages-params.js';
+
+/**
+ * The id of a staged chunk, `local-chunk:<tag>:<path>`: Anthropic has no file upload (the requests go inline in the
+ * create call); the tag (its sha256's first 8 hex digits) goes in front of every custom_id sent.
+ */
+export const LOCAL_CHUNK_PREFIX = 'local-chunk:';
+
+/** The chunk a staged id names, and its tag (null for another id). */
+export function stagedChunk(fileId: string): { tag: string; path: string } | null {
+  const match = /^local-chunk:([0-9a-f]{8}):(.+)$/s.exec(fileId);
+  return match ? { tag: match[1]!, path: match[2]! } : null;
+}
+
+/** One request line → the JSON text of one Anthropic batch request `{custom_id, params}` (pure). */
+export function toBatchRequestText(text: string, line: number, { defaultMaxTokens, tag }: { defaultMaxTokens: number; tag: string }): string {
+  let request: { custom_id?: unknown; body?: unknown };
+  try {
+    request = JSON.parse(text) as typeof request;
+  } catch (cause) {
+    throw new KbatchError('LINE_INVALID', `line ${line} is not valid JSON`, { line, cause });
+  }
+  const id = request?.custom_id;
+  if (typeof id !== 'string' || id === '') throw new KbatchError('LINE_INVALID', `line ${line} has no custom_id`, { line });
+  if (typeof request.body !== 'object' || request.body === null) throw new KbatchError('LINE_INVALID', `line ${line} has no body`, { line, customId: id });
+  try {
+    return JSON.stringify({ custom_id: encodeCustomId(id, tag), params: toMessagesParams(request.body as Record<string, unknown>, defaultMaxTokens) });
+  } catch (error) {
+    if (!isKbatchError(error)) throw error;
+    throw new KbatchError(error.code, `line ${line} (custom_id ${id}): ${error.message}`, { line, customId: id, ...(error.field ? { field: error.field } : {}) });
+  }
+}
+
+/** What staging checks: the chunk's recorded sha256; and the max_tokens default. */
+export interface ChunkReadOptions {
+  expectedSha256?: string | undefined;
+  defaultMaxTokens: number;
+}
+
+/** The create body `{"requests":[…]}` of a chunk, converted line by line (constant memory: one line at a time). */
+export async function* createBody(path: string, options: { defaultMaxTokens: number; tag: string }): AsyncGenerator<Buffer> {
+  let first = true;
+  yield Buffer.from('{"requests":[');
+  for await (const { line, text } of readFileLines(path)) {
+    const out = Buffer.from((first ? '' : ',') + toBatchRequestText(text, line, options), 'utf8');
+    first = false;
+    yield out;
+  }
+  yield Buffer.from(']}');
+}
+
+/**
+ * Stage a chunk for an inline create: its sha256 is checked (and gives its tag), and every line is converted once,
+ * so a bad one fails here, before any create. Nothing is sent.
+ * @returns a file object whose id names the chunk (`local-chunk:<tag>:<path>`)
+ */
+export async function stageChunk(path: string, options: ChunkReadOptions & { filename?: string }): Promise<KFile> {
+  const sha = await sha256Of(path);
+  if (options.expectedSha256 !== undefined && sha !== options.expectedSha256) throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (sha256 differs)`, { file: path });
+  const convert = { defaultMaxTokens: options.defaultMaxTokens, tag: chunkTag(sha) };
+  let requests = 0;
+  for await (const { line, text } of readFileLines(path)) {
+    toBatchRequestText(text, line, convert);
+    requests++;
+  }
+  if (requests === 0) throw new KbatchError('LINE_INVALID', `${path} holds no requests`, { file: path });
+  const { size } = await stat(path);
+  return { id: `${LOCAL_CHUNK_PREFIX}${convert.tag}:${path}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const block of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(block as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/index.js';
+
+const KEY = 'sk-ant-emu';
+const MODEL = 'claude-haiku-5-5';
+const request = (id: string, params: Record<string, unknown> = {}) => ({ custom_id: id, params: { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: `Answer with one of these labels: positive, negative. ${id} is great` }], ...params } });
+
+type Batch = { id: string; processing_status: string; request_counts: Record<string, number>; results_url: string | null; cancel_initiated_at: string | null; created_at: string };
+
+describe('the anthropic personality (Message Batches and Messages on the wire)', () => {
+  let emu: Emulator;
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { 'x-api-key': KEY }) => {
+    const res = await fetch(`${emu.baseURL}${path}`, { method, headers: { 'content-type': 'application/json', 'anthropic-version': '2026-10-21', ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> };
+  };
+  const ended = async (id: string): Promise<Batch> => {
+    for (;;) {
+      const batch = (await call('GET', `/v1/messages/batches/${id}`)).json() as unknown as Batch;
+      if (batch.processing_status === 'ended') return batch;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const results = async (batch: Batch) => (await (await fetch(batch.results_url!, { headers: { 'x-api-key': KEY } })).text()).trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; result: { type: string; error?: { error: { type: string; message: string } } } });
+
+  beforeAll(async () => {
+    emu = await startEmulator({ provider: 'anthropic', apiKey: KEY, timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, seed: 5 });
+  });
+  afterAll(() => emu.close());
+
+  it('serves the bare origin as its base URL (what the Anthropic SDK takes)', () => {
+    expect(emu.baseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('accepts x-api-key and Bearer, and refuses a wrong key with an Anthropic error body', async () => {
+    expect((await call('GET', '/v1/messages/batches')).status).toBe(200);
+    expect((await call('GET', '/v1/messages/batches', undefined, { authorization: `Bearer ${KEY}` })).status).toBe(200);
+    const denied = await call('GET', '/v1/messages/batches', undefined, { 'x-api-key': 'wrong' });
+    expect([denied.status, denied.json()]).toEqual([401, { type: 'error', error: { type: 'authentication_error', message: expect.any(String) }, request_id: expect.stringMatching(/^req_/) }]);
+  });
+
+  it('creates an inline batch: in_progress with every request processing, then ended with an absolute results_url', async () => {
+    const created = (await call('POST', '/v1/messages/batches', { requests: [request('a'), request('b')] })).json() as unknown as Batch;
+    expect(created).toMatchObject({ id: expect.stringMatching(/^msgbatch_/), type: 'message_batch', processing_status: 'in_progress', request_counts: { processing: 2, succeeded: 0 }, results_url: null });
+    const done = await ended(created.id);
+    expect(done.request_counts).toEqual({ processing: 0, succeeded: 2, errored: 0, canceled: 0, expired: 0 });
+    expect(done.results_url).toBe(`${emu.baseURL}/v1/messages/batches/${created.id}/results`);
+    const lines = await results(done);
+    expect(lines.map((l) => l.custom_id).sort()).toEqual(['a', 'b']);
+    expect(lines[0]!.result).toMatchObject({ type: 'succeeded', message: { type: 'message', role: 'assistant', model: MODEL, content: [{ type: 'text', text: 'positive' }], stop_reason: 'end_turn' } });
+  });
+
+  it('validates a create (custom_id pattern and uniqueness, max_tokens, model, request count) with 400 invalid_request_error', async () => {
+    const cases = [
+      { requests: [] },
+      { requests: [request('a b')] },
+      { requests: [request('x'), request('x')] },
+      { requests: [request('m', { max_tokens: 0 })] },
+      { requests: [request('s', { stream: true })] },
+    ];
+    for (const body of cases) {
+      const res = await call('POST', '/v1/messages/batches', body);
+      expect([res.status, (res.json()['error'] as { type: string }).type], JSON.stringify(body)).toEqual([400, 'invalid_request_error']);
+    }
+    expect((await call('POST', '/v1/messages/batches', { requests: [request('g', { model: 'gpt-x' })] })).status).toBe(404);
+  });
+
+  it('turns temperature into an errored result (validated per request, as version 2026-10-21 does), the others answered', async () => {
+    const created = (await call('POST', '/v1/messages/batches', { requests: [request('ok'), request('hot', { temperature: 0 })] })).json() as unknown as Batch;
+    const done = await ended(created.id);
+    expect(done.request_counts).toMatchObject({ succeeded: 1, errored: 1 });
+    const hot = (await results(done)).find((l) => l.custom_id === 'hot')!;
+    expect(hot.result).toEqual({ type: 'errored', error: { type: 'error', error: { type: 'invalid_request_error', message: 'temperature: Extra inputs are not permitted' }, request_id: null } });
+  });
+
+  it('expires a batch (seeded fault): the requests that never ran come back as expired', async () => {
+    emu.setFaults({ expireAfterLines: 1 });
+    try {
+      const created = (await call('POST', '/v1/messages/batches', { requests: [request('e1'), request('e2'), request('e3')] })).json() as unknown as Batch;
+      const done = await ended(created.id);
+      expect(done.request_counts).toEqual({ processing: 0, succeeded: 1, errored: 0, canceled: 0, expired: 2 });
+      expect((await results(done)).map((l) => l.result.type).sort()).toEqual(['expired', 'expired', 'succeeded']);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('cancels: canceling with cancel_initiated_at, then ended with canceled results; results before the end are a 400', async () => {
+    emu.setFaults({ slowTailLines: 2, slowTailMs: 60_000 });
+    try {
+      const created = (await call('POST', '/v1/messages/batches', { requests: [request('c1'), request('c2'), request('c3')] })).json() as unknown as Batch;
+      expect((await call('GET', `/v1/messages/batches/${created.id}/results`)).status).toBe(400);
+      const canceling = (await call('POST', `/v1/messages/batches/${created.id}/cancel`)).json() as unknown as Batch;
+      expect(canceling.cancel_initiated_at).not.toBeNull();
+      const done = await ended(created.id);
+      expect(done.request_counts.canceled).toBeGreaterThanOrEqual(2);
+      expect((await results(done)).filter((l) => l.result.type === 'canceled').length).toBe(done.request_counts.canceled);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
+  it('lists newest first with limit, after_id and before_id', async () => {
+    const all = (await call('GET', '/v1/messages/batches?limit=100')).json() as { data: Batch[]; has_more: boolean };
+    expect(all.data.length).toBeGreaterThanOrEqual(4);
+    const first = (await call('GET', '/v1/messages/batches?limit=2')).json() as { data: Batch[]; has_more: boolean; last_id: string; first_id: string };
+    expect([first.data.map((b) => b.id), first.has_more]).toEqual([all.data.slice(0, 2).map((b) => b.id), true]);
+    const next = (await call('GET', `/v1/messages/batches?limit=2&after_id=${first.last_id}`)).json() as { data: Batch[] };
+    expect(next.data.map((b) => b.id)).toEqual(all.data.slice(2, 4).map((b) => b.id));
+    const back = (await call('GET', `/v1/messages/batches?limit=1&before_id=${next.data[0]!.id}`)).json() as { data: Batch[] };
+    expect(back.data.map((b) => b.id)).toEqual([all.data[1]!.id]);
+    expect((await call('GET', '/v1/messages/batches?limit=0')).status).toBe(400);
+  });
+
+  it('answers POST /v1/messages; refuses temperature with a 400 on version 2026-10-21 and takes it on 2023-06-01', async () => {
+    const answer = await call('POST', '/v1/messages', request('m').params);
+    expect(answer.json()).toMatchObject({ type: 'message', content: [{ type: 'text', text: 'positive' }], usage: { service_tier: 'standard' } });
+    const hot = await call('POST', '/v1/messages', { ...request('m').params, temperature: 0.5 });
+    expect([hot.status, hot.json()['error']]).toEqual([400, { type: 'invalid_request_error', message: 'temperature: Extra inputs are not permitted' }]);
+    expect((await call('POST', '/v1/messages', { ...request('m').params, temperature: 0.5 }, { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' })).status).toBe(200);
+  });
+
+  it("sends the seeded faults in Anthropic's error shape with Retry-After", async () => {
+    emu.setFaults({ rate429: 1, retryAfterSeconds: 2, routes: ['POST /v1/messages'] });
+    try {
+      const limited = await call('POST', '/v1/messages', request('m').params);
+      expect([limited.status, limited.headers.get('retry-after'), (limited.json()['error'] as { type: string }).type]).toEqual([429, '2', 'rate_limit_error']);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+});

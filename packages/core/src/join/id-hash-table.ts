@@ -11,6 +11,8 @@ export class IdHashTable {
   /** Per bucket: high hash, low hash, entry + 1 (0: empty, so a new table needs no fill). */
   private slots: Int32Array;
   private count = 0;
+  /** Scratch of {@link firstEntries}: each key's hash halves. */
+  private hashes = new Int32Array(0);
 
   constructor(capacity = 1024) {
     let cap = 1024;
@@ -32,6 +34,32 @@ export class IdHashTable {
       if (slots[3 * i] === a && slots[3 * i + 1] === b && accept(entry)) return entry;
     }
     return -1;
+  }
+
+  /**
+   * For each of `keys[from, from + n)`, the entry of the first bucket holding its hash, or -1 when none does (then `find` finds nothing), in `out[0, n)`.
+   * In stages over all keys (hashes, then buckets): the buckets' cache misses overlap instead of coming one per key.
+   */
+  firstEntries(keys: readonly string[], from: number, n: number, out: Int32Array): void {
+    if (this.hashes.length < 2 * n) this.hashes = new Int32Array(2 * n);
+    const hashes = this.hashes;
+    for (let k = 0; k < n; k++) {
+      hashes[2 * k] = hashKey(keys[from + k]!);
+      hashes[2 * k + 1] = low;
+    }
+    const { slots, mask } = this;
+    for (let k = 0; k < n; k++) {
+      const a = hashes[2 * k]!;
+      const b = hashes[2 * k + 1]!;
+      let entry = -1;
+      for (let i = a & mask; slots[3 * i + 2] !== 0; i = (i + 1) & mask) {
+        if (slots[3 * i] === a && slots[3 * i + 1] === b) {
+          entry = slots[3 * i + 2]! - 1;
+          break;
+        }
+      }
+      out[k] = entry;
+    }
   }
 
   /** Add `entry` under `key`'s hash. */

@@ -6,6 +6,7 @@ import { parseResultLine, peekCustomId, type BatchResult } from './result-line.j
 import { LineWindow, lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { LinePositions } from './line-positions.js';
+import { FIND, LookupAhead } from './lookup-ahead.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
 
@@ -63,6 +64,7 @@ class FileIndex implements ResultLookup {
   private readonly verdict = emptyVerdict();
   private readonly reader: LineReader;
   private readonly window: LineWindow<number>;
+  private readonly ahead = new LookupAhead(this.table, this.at, this.verdicts, TAKEN);
   private live = 0;
   /** Untaken lines without a verdict (read when taken). */
   private slow = 0;
@@ -89,6 +91,7 @@ class FileIndex implements ResultLookup {
   add(buf: Buffer, span: Readonly<LineSpan>, { file, onIssue }: { file: number; onIssue: JoinIssueHandler | undefined }): void {
     const { at, table, verdict } = this;
     const name = this.files[file]!;
+    this.ahead.clear();
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
     const customId = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
     let e = table.find(customId, (c) => this.customIdAt(c) === customId);
@@ -117,6 +120,20 @@ class FileIndex implements ResultLookup {
   }
 
   take(customId: string): BatchResult | undefined {
+    const { at } = this;
+    let e = this.ahead.entry(customId);
+    let found: BatchResult | undefined;
+    if (e >= 0) found = this.verdicts.result(at.verdicts[e]!, customId);
+    else if (e === FIND) [e, found] = this.find(customId);
+    if (e === -1) return undefined;
+    at.flags[e]! |= TAKEN;
+    this.live -= 1;
+    if (at.verdicts[e] === -1) this.slow -= 1;
+    return found;
+  }
+
+  /** The untaken entry of `customId` and its result (a line without a verdict is read and parsed to confirm it), or -1. */
+  private find(customId: string): [number, BatchResult | undefined] {
     const { at, verdicts } = this;
     let found: BatchResult | undefined;
     const e = this.table.find(customId, (candidate) => {
@@ -132,14 +149,11 @@ class FileIndex implements ResultLookup {
       found = result;
       return true;
     });
-    if (e === -1) return undefined;
-    at.flags[e]! |= TAKEN;
-    this.live -= 1;
-    if (at.verdicts[e] === -1) this.slow -= 1;
-    return found;
+    return [e, found];
   }
 
   prefetch(customIds: readonly string[]): void {
+    this.ahead.fill(customIds);
     // A few lines to read are read one by one for less than finding them all first.
     if (customIds.length * this.slow < this.live * PREFETCH_MIN) return;
     const at = this.at;

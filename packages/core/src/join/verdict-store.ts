@@ -72,6 +72,16 @@ export class VerdictStore {
     return (this.pages.length - 1) * PAGE + at;
   }
 
+  /** No verdict kept yet. */
+  get empty(): boolean {
+    return this.pages.length === 0;
+  }
+
+  /** A byte of `slot`'s head: reading it brings the verdict into the cache before it is taken (see `LookupAhead`). */
+  touch(slot: number): number {
+    return this.pages[Math.floor(slot / PAGE)]![slot % PAGE]!;
+  }
+
   /** Whether `slot` is the result of `customId` (compared byte by byte, no string made for an ASCII id). */
   isFor(slot: number, customId: string): boolean {
     const page = this.pages[Math.floor(slot / PAGE)]!;

@@ -44,4 +44,34 @@ describe('indexResultFiles', () => {
     expect(runs[0]!.taken.slice(0, 9).map((r) => r?.ok)).toEqual([true, true, true, true, true, true, true, false, false]);
     expect(runs[0]!.leftovers).toEqual([{ customId: 'stray', file: a, line: 11 }]);
   });
+
+  it('takes the same results with the next ids looked up ahead as one by one: repeated, missing, unicode, escaped, failed ids and takes out of order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
+    const file = join(dir, 'out.jsonl');
+    const odd = ['é-1', 'q"uote', 'tab\tid', '😀'];
+    const lines = [
+      ...Array.from({ length: 400 }, (_, i) => (i % 9 === 4 ? httpErrorLine(`n${i}`, 500) : okLine(`n${i}`, `answer ${i}`))),
+      ...odd.map((id) => okLine(id, `for ${id}`)),
+      okLine('n7', 'a duplicate'),
+    ].reverse();
+    await writeFile(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const ids = [...odd, ...Array.from({ length: 400 }, (_, i) => `n${i}`), 'n5', 'missing', 'n399'];
+    const runs = [];
+    for (const ahead of [false, true]) {
+      const lookup = await indexResultFiles([file], { lean: true });
+      // Looked up ahead in windows, one of them out of step with the takes (ids 200.. are taken two late).
+      const taken = [];
+      for (let from = 0; from < ids.length; from += 150) {
+        const window = ids.slice(from, from + 150);
+        if (ahead) lookup.prefetch?.(from === 150 ? ids.slice(from + 2, from + 152) : window);
+        for (const id of window) taken.push(lookup.take(id));
+      }
+      runs.push({ taken, leftovers: [...lookup.leftovers()], size: lookup.size });
+      await lookup.close();
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[0]!.taken.slice(0, 4).map((r) => r?.response)).toEqual(odd.map((id) => `for ${id}`));
+    expect(runs[0]!.taken.slice(-3)).toEqual([undefined, undefined, undefined]);
+    expect(runs[0]!.taken.filter((r) => r?.ok === false)).toHaveLength(44);
+  });
 });

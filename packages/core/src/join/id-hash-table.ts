@@ -26,8 +26,11 @@ export class IdHashTable {
    * Different keys with equal hashes simply sit side by side; `accept` tells them apart.
    */
   find(key: string, accept: (entry: number) => boolean): number {
-    const a = hashKey(key);
-    const b = low;
+    return this.findHashed(hashKey(key), low, accept);
+  }
+
+  /** {@link find} by the key's hash halves (see {@link hashAsciiBytes}). */
+  findHashed(a: number, b: number, accept: (entry: number) => boolean): number {
     const slots = this.slots;
     for (let i = a & this.mask; slots[3 * i + 2] !== 0; i = (i + 1) & this.mask) {
       const entry = slots[3 * i + 2]! - 1;
@@ -64,9 +67,13 @@ export class IdHashTable {
 
   /** Add `entry` under `key`'s hash. */
   add(key: string, entry: number): void {
+    this.addHashed(hashKey(key), low, entry);
+  }
+
+  /** {@link add} by the key's hash halves (see {@link hashAsciiBytes}). */
+  addHashed(a: number, b: number, entry: number): void {
     if ((this.count + 1) * 8 > (this.mask + 1) * 5) this.grow();
-    const a = hashKey(key);
-    this.put(a, low, entry);
+    this.put(a, b, entry);
     this.count += 1;
   }
 
@@ -110,10 +117,40 @@ function hashKey(key: string): number {
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
+  return finish(h1, h2);
+}
+
+/** The final mixing of both halves: the high half returned, the low one left in {@link low}. */
+function finish(h1: number, h2: number): number {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   low = h2 | 0;
   return h1 | 0;
+}
+
+/**
+ * The hash halves of the text of `buf[start, end)` in `out` (as {@link hash64} gives them, signed), when every byte is
+ * ASCII (then a byte is the string's char code): the index pass hashes a custom_id without making it a string. False
+ * for any other byte (hash the string instead).
+ */
+export function hashAsciiBytes(buf: Uint8Array, start: number, end: number, out: Int32Array): boolean {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 0x80) return false;
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  out[0] = finish(h1, h2);
+  out[1] = low;
+  return true;
+}
+
+/** The hash halves of `key` in `out` (signed, as {@link hashAsciiBytes} gives them). */
+export function hashString(key: string, out: Int32Array): void {
+  out[0] = hashKey(key);
+  out[1] = low;
 }
 
 /** Two independent 32-bit hashes of a string (cyrb53-style mixing), as unsigned ints. */

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
-import { IdHashTable } from './id-hash-table.js';
+import { hashAsciiBytes, hashString, IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
 import { LineWindow, lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
@@ -11,6 +11,7 @@ import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
 
 const TAKEN = 2;
+const EMPTY = Buffer.alloc(0);
 /** Lines read before the tables are sized for the whole index. */
 const ESTIMATE_AFTER = 1000;
 /** Lines a window is expected to read (by the share of untaken lines without a verdict) below which it does not prefetch. */
@@ -65,6 +66,11 @@ class FileIndex implements ResultLookup {
   private readonly reader: LineReader;
   private readonly window: LineWindow<number>;
   private readonly ahead = new LookupAhead(this.table, this.at, this.verdicts, TAKEN);
+  private readonly hash = new Int32Array(2);
+  /** The custom_id of the line being added: its ASCII bytes in `buf`, or the string `id`. */
+  private readonly adding = { buf: EMPTY as Buffer, start: 0, end: 0, id: null as string | null };
+  /** Whether entry `c` is the line being added's custom_id (asked only on a hash match: a duplicate). */
+  private readonly isAdding = (c: number): boolean => this.customIdAt(c) === this.addingId();
   private live = 0;
   /** Untaken lines without a verdict (read when taken). */
   private slow = 0;
@@ -89,14 +95,21 @@ class FileIndex implements ResultLookup {
 
   /** Index one line of file number `file` (the better of two lines for one custom_id stays, see `prefersResult`). */
   add(buf: Buffer, span: Readonly<LineSpan>, { file, onIssue }: { file: number; onIssue: JoinIssueHandler | undefined }): void {
-    const { at, table, verdict } = this;
+    const { at, table, verdict, hash } = this;
     const name = this.files[file]!;
     this.ahead.clear();
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
-    const customId = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
-    let e = table.find(customId, (c) => this.customIdAt(c) === customId);
+    // A usual line's ASCII custom_id is hashed from its bytes: a string is made only for a duplicate (see `adding`).
+    const adding = this.adding;
+    if (fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash)) [adding.buf, adding.start, adding.end, adding.id] = [buf, verdict.idStart, verdict.idEnd, null];
+    else {
+      adding.id = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
+      hashString(adding.id, hash);
+    }
+    let e = table.findHashed(hash[0]!, hash[1]!, this.isAdding);
     if (e !== -1) {
       // A duplicate (rare): only now are both lines judged, to keep the better one.
+      const customId = this.addingId();
       const ok = fast || parseResultLine(buf.toString('utf8', span.start, span.end), { file: name, line: span.line }).ok;
       const replace = prefersResult({ ok: at.verdicts[e] !== -1 || parseResultLine(this.readEntry(e), this.source(e)).ok }, { ok });
       const first = this.source(e);
@@ -112,11 +125,18 @@ class FileIndex implements ResultLookup {
     } else {
       e = at.add();
       this.live += 1;
-      table.add(customId, e);
+      table.addHashed(hash[0]!, hash[1]!, e);
     }
+    adding.buf = EMPTY;
     at.set(e, file, span);
     at.verdicts[e] = fast ? this.verdicts.keep(buf, verdict) : -1;
     if (at.verdicts[e] === -1) this.slow += 1;
+  }
+
+  /** The custom_id of the line being added (made a string only when needed). */
+  private addingId(): string {
+    const a = this.adding;
+    return (a.id ??= a.buf.toString('latin1', a.start, a.end));
   }
 
   take(customId: string): BatchResult | undefined {

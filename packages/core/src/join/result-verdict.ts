@@ -28,6 +28,8 @@ export function emptyVerdict(): LineVerdict {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** Bytes a JSON string holds as they are: all but a quote, a backslash and control bytes. */
+const PLAIN = new Uint8Array(256).map((_, b) => (b >= 0x20 && b !== QUOTE && b !== BACKSLASH ? 1 : 0));
 /** Deepest nesting the scanner follows; deeper lines take the full parse. */
 const MAX_DEPTH = 64;
 
@@ -117,6 +119,9 @@ class Scan {
     const end = this.end;
     this.escaped = false;
     for (i++; i < end; i++) {
+      // One table load a plain byte (most of a line); a quote, backslash or control byte is looked at below.
+      while (i < end && PLAIN[buf[i]!] === 1) i++;
+      if (i >= end) break;
       const b = buf[i]!;
       if (b === QUOTE) return i + 1;
       if (b < 0x20) return BAIL;

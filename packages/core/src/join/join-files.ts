@@ -111,12 +111,16 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
 async function joinWindow(joiner: ChunkJoiner, records: readonly SourceRecord[], write: { out: TextWriter; rows: RowFormat }): Promise<void> {
   const { out, rows } = write;
   const ids = joiner.expect(records);
+  // The window's rows as one text: one copy into the writer's block instead of one per row.
+  let text = '';
   try {
-    for (let i = 0; i < records.length; i++) out.put(rows.row((joiner.joinNow(records[i]!, ids[i]) ?? (await joiner.join(records[i]!, ids[i]))).row));
+    for (let i = 0; i < records.length; i++) text += rows.row((joiner.joinNow(records[i]!, ids[i]) ?? (await joiner.join(records[i]!, ids[i]))).row);
   } catch (err) {
+    out.put(text);
     await out.flush().catch(() => {});
     throw err;
   }
+  out.put(text);
   await out.flush();
 }
 

@@ -101,8 +101,12 @@ class FileIndex implements ResultLookup {
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
     // A usual line's ASCII custom_id is hashed from its bytes: a string is made only for a duplicate (see `adding`).
     const adding = this.adding;
-    if (fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash)) [adding.buf, adding.start, adding.end, adding.id] = [buf, verdict.idStart, verdict.idEnd, null];
-    else {
+    if (fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash)) {
+      adding.buf = buf;
+      adding.start = verdict.idStart;
+      adding.end = verdict.idEnd;
+      adding.id = null;
+    } else {
       adding.id = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
       hashString(adding.id, hash);
     }

@@ -41,10 +41,10 @@ export class LookupAhead {
     this.looked = 0;
   }
 
-  /** Look up the next {@link BLOCK} ids, whose entries then sit in the cache until they are taken. */
+  /** Look up the {@link BLOCK} ids from `next`, whose entries then sit in the cache until they are taken. */
   private look(): void {
     const { ids, positions, store } = this;
-    const from = (this.from = this.looked);
+    const from = (this.from = this.next);
     const n = Math.min(BLOCK, ids.length - from);
     this.looked = from + n;
     this.table.firstEntries(ids, from, n, this.entries);
@@ -63,14 +63,21 @@ export class LookupAhead {
   }
 
   /**
-   * When `customId` is the next id looked up: its untaken entry with a verdict for it, or -1 when no entry has its hash
-   * (the first entry with its hash is the one a find confirms first, and entries are only ever taken meanwhile).
+   * When `customId` is the next id looked up (or the one after it): its untaken entry with a verdict for it, or -1 when
+   * no entry has its hash (the first entry with its hash is the one a find confirms first; entries are only ever taken
+   * meanwhile).
    * {@link FIND} for any other case: another id, a taken entry, a line without a verdict, a hash collision.
    */
   entry(customId: string): number {
-    if (this.next >= this.ids.length || this.store.empty || this.ids[this.next] !== customId) return FIND;
-    if (this.next === this.looked) this.look();
-    const e = this.entries[this.next++ - this.from]!;
+    const ids = this.ids;
+    let k = this.next;
+    // A record left out of the join (a skipped row) shifts the ids by one.
+    if (ids[k] !== customId && ids[++k] !== customId) return FIND;
+    if (this.store.empty) return FIND;
+    this.next = k;
+    if (k >= this.looked) this.look();
+    const e = this.entries[k - this.from]!;
+    this.next = k + 1;
     if (e === -1) return -1;
     const { positions } = this;
     const slot = positions.verdicts[e]!;

@@ -37,6 +37,16 @@ describe('LookupAhead', () => {
     expect(ahead.entry('r1')).toBe(FIND); // past the ids looked up
   });
 
+  it('steps over one id left out (a skipped record) but not two, across a block boundary', () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `r${i}`);
+    const { ahead } = indexOf(ids);
+    ahead.fill(ids);
+    for (let i = 0; i < 127; i++) expect(ahead.entry(ids[i]!)).toBe(i);
+    expect(ahead.entry('r128')).toBe(128); // r127 left out: the next block is looked up from r128
+    expect(ahead.entry('r131')).toBe(FIND); // two left out
+    expect(ahead.entry('r129')).toBe(129);
+  });
+
   it('leaves to a find a taken entry, a line without a verdict, a verdict for another id under the same hash, and ids after clear', () => {
     const { at, ahead } = indexOf(['a', 'b', 'c', 'd'], ['a', 'b', 'other', 'd']);
     at.flags[0] = TAKEN;

@@ -11,7 +11,10 @@ import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
 
 const TAKEN = 2;
-const EMPTY = Buffer.alloc(0);
+/** An entry of a duplicate line not kept: never in the table, never a leftover. */
+const DEAD = 4;
+/** Lines indexed before their custom_ids are put in the table together (see `FileIndex.settle`). */
+const PENDING = 128;
 /** Lines read before the tables are sized for the whole index. */
 const ESTIMATE_AFTER = 1000;
 /** Lines a window is expected to read (by the share of untaken lines without a verdict) below which it does not prefetch. */
@@ -49,6 +52,7 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
         if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
         index.add(buf, span, { file, onIssue });
       });
+      index.settle();
     }
   } catch (err) {
     await index.close();
@@ -67,10 +71,15 @@ class FileIndex implements ResultLookup {
   private readonly window: LineWindow<number>;
   private readonly ahead = new LookupAhead(this.table, this.at, this.verdicts, TAKEN);
   private readonly hash = new Int32Array(2);
-  /** The custom_id of the line being added: its ASCII bytes in `buf`, or the string `id`. */
-  private readonly adding = { buf: EMPTY as Buffer, start: 0, end: 0, id: null as string | null };
-  /** Whether entry `c` is the line being added's custom_id (asked only on a hash match: a duplicate). */
-  private readonly isAdding = (c: number): boolean => this.customIdAt(c) === this.addingId();
+  /** Lines indexed but not yet in the table, as (entry, hash high, hash low): see {@link settle}. */
+  private readonly pending = new Int32Array(3 * PENDING);
+  private pendingCount = 0;
+  private onIssue: JoinIssueHandler | undefined;
+  /** The entry being settled, and whether entry `c` has its custom_id (asked only on a hash match: a duplicate). */
+  private settling = -1;
+  /** What the buckets read ahead held (kept so the reads are not dropped as unused). */
+  warmth = 0;
+  private readonly isSettling = (c: number): boolean => this.customIdAt(c) === this.customIdAt(this.settling);
   private live = 0;
   /** Untaken lines without a verdict (read when taken). */
   private slow = 0;
@@ -93,54 +102,67 @@ class FileIndex implements ResultLookup {
     this.table.reserve(lines);
   }
 
-  /** Index one line of file number `file` (the better of two lines for one custom_id stays, see `prefersResult`). */
+  /**
+   * Index one line of file number `file`: its position and verdict now, its custom_id's hash in the table at the next
+   * {@link settle} (every {@link PENDING} lines).
+   */
   add(buf: Buffer, span: Readonly<LineSpan>, { file, onIssue }: { file: number; onIssue: JoinIssueHandler | undefined }): void {
-    const { at, table, verdict, hash } = this;
-    const name = this.files[file]!;
+    const { at, verdict, hash } = this;
     this.ahead.clear();
+    this.onIssue = onIssue;
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
-    // A usual line's ASCII custom_id is hashed from its bytes: a string is made only for a duplicate (see `adding`).
-    const adding = this.adding;
-    if (fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash)) {
-      adding.buf = buf;
-      adding.start = verdict.idStart;
-      adding.end = verdict.idEnd;
-      adding.id = null;
-    } else {
-      adding.id = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
-      hashString(adding.id, hash);
+    // A usual line's ASCII custom_id is hashed from its bytes: no string is made (one is, for a duplicate only).
+    if (!(fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash))) {
+      hashString(fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: this.files[file]! }), hash);
     }
-    let e = table.findHashed(hash[0]!, hash[1]!, this.isAdding);
-    if (e !== -1) {
-      // A duplicate (rare): only now are both lines judged, to keep the better one.
-      const customId = this.addingId();
-      const ok = fast || parseResultLine(buf.toString('utf8', span.start, span.end), { file: name, line: span.line }).ok;
-      const replace = prefersResult({ ok: at.verdicts[e] !== -1 || parseResultLine(this.readEntry(e), this.source(e)).ok }, { ok });
-      const first = this.source(e);
-      onIssue?.({
-        code: 'JOIN_DUPLICATE_RESULT',
-        customId,
-        file: name,
-        line: span.line,
-        message: `duplicate result for custom_id "${customId}" at ${name}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
-      });
-      if (!replace) return;
-      if (at.verdicts[e] === -1) this.slow -= 1;
-    } else {
-      e = at.add();
-      this.live += 1;
-      table.addHashed(hash[0]!, hash[1]!, e);
-    }
-    adding.buf = EMPTY;
+    const e = at.add();
     at.set(e, file, span);
     at.verdicts[e] = fast ? this.verdicts.keep(buf, verdict) : -1;
     if (at.verdicts[e] === -1) this.slow += 1;
+    const p = 3 * this.pendingCount++;
+    this.pending[p] = e;
+    this.pending[p + 1] = hash[0]!;
+    this.pending[p + 2] = hash[1]!;
+    if (this.pendingCount === PENDING) this.settle();
   }
 
-  /** The custom_id of the line being added (made a string only when needed). */
-  private addingId(): string {
-    const a = this.adding;
-    return (a.id ??= a.buf.toString('latin1', a.start, a.end));
+  /**
+   * Put the pending lines in the table, in file order; a line whose custom_id is there already is a duplicate (rare):
+   * only then are both lines judged, the better one kept in the first one's entry (see `prefersResult`), the other's
+   * entry left dead. Their buckets are read first, all together, so the cache misses overlap.
+   */
+  settle(): void {
+    const { pending, table, at } = this;
+    const n = this.pendingCount;
+    this.pendingCount = 0;
+    this.warmth = table.warm(pending, n);
+    for (let k = 0; k < n; k++) {
+      const e = (this.settling = pending[3 * k]!);
+      const first = table.findHashed(pending[3 * k + 1]!, pending[3 * k + 2]!, this.isSettling);
+      if (first === -1) {
+        table.addHashed(pending[3 * k + 1]!, pending[3 * k + 2]!, e);
+        this.live += 1;
+        continue;
+      }
+      const replace = prefersResult({ ok: this.isOk(first) }, { ok: this.isOk(e) });
+      const customId = this.customIdAt(e);
+      const [later, earlier] = [this.source(e), this.source(first)];
+      this.onIssue?.({
+        code: 'JOIN_DUPLICATE_RESULT',
+        customId,
+        ...later,
+        message: `duplicate result for custom_id "${customId}" at ${later.file}:${later.line} (first at ${earlier.file}:${earlier.line}); kept the ${replace ? 'later' : 'earlier'} one`,
+      });
+      // The line not kept is never read when taken.
+      if (at.verdicts[replace ? first : e] === -1) this.slow -= 1;
+      if (replace) at.move(e, first);
+      at.flags[e]! |= DEAD;
+    }
+  }
+
+  /** Whether entry `e` is a success (a verdict is one; another line is read and parsed to tell). */
+  private isOk(e: number): boolean {
+    return this.at.verdicts[e] !== -1 || parseResultLine(this.readEntry(e), this.source(e)).ok;
   }
 
   take(customId: string): BatchResult | undefined {
@@ -193,7 +215,7 @@ class FileIndex implements ResultLookup {
   }
 
   *leftovers(): Iterable<{ customId: string; file?: string; line?: number }> {
-    for (let e = 0; e < this.at.count; e++) if ((this.at.flags[e]! & TAKEN) === 0) yield { customId: this.customIdAt(e), ...this.source(e) };
+    for (let e = 0; e < this.at.count; e++) if ((this.at.flags[e]! & (TAKEN | DEAD)) === 0) yield { customId: this.customIdAt(e), ...this.source(e) };
   }
 
   get size(): number {

@@ -40,7 +40,8 @@ export class IdHashTable {
   }
 
   /**
-   * For each of `keys[from, from + n)`, the entry of the first bucket holding its hash, or -1 when none does (then `find` finds nothing), in `out[0, n)`.
+   * For each of `keys[from, from + n)`, the entry of the first bucket holding its hash, or -1 when none does (then
+   * `find` finds nothing), in `out[0, n)`.
    * In stages over all keys (hashes, then buckets): the buckets' cache misses overlap instead of coming one per key.
    */
   firstEntries(keys: readonly string[], from: number, n: number, out: Int32Array): void {

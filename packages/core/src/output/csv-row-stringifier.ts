@@ -94,7 +94,7 @@ function csvLine(delimiter: string): (cells: readonly unknown[]) => string {
   const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
   const single = delimiter.length === 1;
   const d = single ? delimiter.charCodeAt(0) : -1;
-  // The text of a number, bigint or boolean is made of these characters: another one-character delimiter never needs a look.
+  // A number, bigint or boolean is written with these characters only: another one-character delimiter is never in it.
   const plainScalars = single && !'0123456789.-+eEInfinityNaNtruefals'.includes(delimiter);
   return (cells) => {
     let out = '';
@@ -117,7 +117,10 @@ function csvLine(delimiter: string): (cells: readonly unknown[]) => string {
   };
 }
 
-/** A cell as csv-stringify writes it: quotes doubled when it holds one, in quotes when it holds one, a line break or (`separated`) the delimiter. */
+/**
+ * A cell as csv-stringify writes it: quotes doubled when it holds one, in quotes when it holds one, a line break or
+ * (`separated`) the delimiter.
+ */
 function quoted(s: string, separated: boolean): string {
   if (s.includes('"')) return `"${s.replaceAll('"', '""')}"`;
   return separated || s.includes('\n') || s.includes('\r') ? `"${s}"` : s;

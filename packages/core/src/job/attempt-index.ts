@@ -9,6 +9,7 @@ import type { BatchResultLine } from './job-types.js';
 import { emptyVerdict, readVerdict, type LineVerdict } from '../join/result-verdict.js';
 import { IdHashTable } from '../join/id-hash-table.js';
 import { LinePositions } from '../join/line-positions.js';
+import { FIND, LookupAhead } from '../join/lookup-ahead.js';
 import { VerdictStore } from '../join/verdict-store.js';
 
 /** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
@@ -85,12 +86,15 @@ class AttemptIndex implements ResultLookup {
   /** The custom_id of each entry without a verdict (its line is read when taken) or made in memory. */
   private readonly ids = new Map<number, string>();
   private readonly made = new Map<number, BatchResult>();
+  private readonly ahead: LookupAhead;
   private live = 0;
 
   constructor(
     private readonly lines: IndexedLines,
     private readonly onIssue: JoinIssueHandler | undefined,
-  ) {}
+  ) {
+    this.ahead = new LookupAhead(this.table, this.at, lines.verdicts, TAKEN);
+  }
 
   /** Room for about `entries` lines without growing. */
   reserve(entries: number): void {
@@ -103,6 +107,7 @@ class AttemptIndex implements ResultLookup {
     const { lines } = this;
     const file = at ? lines.fileNumber(at.file) : -1;
     const slot = at && verdict ? lines.verdicts.keep(at.buf, verdict) : -1;
+    this.ahead.clear();
     let e = this.find(customId);
     if (e !== -1) {
       const entry: Entry = at ? { file, offset: at.offset, length: at.end - at.start, line: at.line, verdict: slot } : { file: -1, offset: 0, length: 0, line: 0, verdict: -1, result: result! };
@@ -125,7 +130,8 @@ class AttemptIndex implements ResultLookup {
   }
 
   take(customId: string): BatchResult | undefined {
-    const e = this.find(customId);
+    let e = this.ahead.entry(customId);
+    if (e === FIND) e = this.find(customId);
     if (e === -1) return undefined;
     this.at.flags[e]! |= TAKEN;
     this.live -= 1;
@@ -141,6 +147,10 @@ class AttemptIndex implements ResultLookup {
     // The join's report counts the tokens of answers only; a failed line's usage (a 200 without choices) counts here.
     if (!result.ok && !entry.result) lines.count({ response: { body: result.body } } as Pick<BatchResultLine, 'response'>);
     return result;
+  }
+
+  prefetch(customIds: readonly string[]): void {
+    this.ahead.fill(customIds);
   }
 
   *leftovers(): Iterable<{ customId: string; file?: string; line?: number }> {

@@ -17,6 +17,8 @@ const Files = z.array(z.string().min(1), { error: 'must be a list of file paths'
 
 /** Records joined at a time: their result lines are read in file order, so a shuffled results file costs a few passes. */
 const JOIN_WINDOW = 1024;
+/** Rows joined into one text before it is put (a few kilobytes: a long text costs more to flatten than it saves). */
+const ROWS_PER_PUT = 32;
 
 /** Options of {@link joinFiles}. */
 export const JoinFilesOptionsSchema = z.object({
@@ -111,12 +113,22 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
 async function joinWindow(joiner: ChunkJoiner, records: readonly SourceRecord[], write: { out: TextWriter; rows: RowFormat }): Promise<void> {
   const { out, rows } = write;
   const ids = joiner.expect(records);
+  // Rows are put a few at a time: one copy into the writer's block per ROWS_PER_PUT rows, of a string that stays small.
+  let text = '';
   try {
-    for (let i = 0; i < records.length; i++) out.put(rows.row((joiner.joinNow(records[i]!, ids[i]) ?? (await joiner.join(records[i]!, ids[i]))).row));
+    for (let i = 0; i < records.length; i++) {
+      text += rows.row((joiner.joinNow(records[i]!, ids[i]) ?? (await joiner.join(records[i]!, ids[i]))).row);
+      if (i % ROWS_PER_PUT === ROWS_PER_PUT - 1) {
+        out.put(text);
+        text = '';
+      }
+    }
   } catch (err) {
+    out.put(text);
     await out.flush().catch(() => {});
     throw err;
   }
+  out.put(text);
   await out.flush();
 }
 

@@ -33,6 +33,15 @@ export class LinePositions {
     }
   }
 
+  /** Put entry `from`'s line (and verdict) in entry `to`. */
+  move(from: number, to: number): void {
+    this.offsets[to] = this.offsets[from]!;
+    this.lengths[to] = this.lengths[from]!;
+    this.lines[to] = this.lines[from]!;
+    this.fileOf[to] = this.fileOf[from]!;
+    this.verdicts[to] = this.verdicts[from]!;
+  }
+
   set(e: number, file: number, span: Readonly<LineSpan>): void {
     this.offsets[e] = span.offset;
     this.lengths[e] = span.end - span.start;

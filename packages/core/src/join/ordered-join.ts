@@ -56,6 +56,8 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
     for await (const item of records) {
       const batch = Array.isArray(item) ? (item as readonly SourceRecord[]) : [item as SourceRecord];
       const rows: JoinedRow[] = [];
+      // The batch's results are looked up ahead (see `ChunkJoiner.expect`); a skipped record only shifts that read-ahead.
+      const ids = joiner.expect(batch);
       try {
         for (let i = 0; i < batch.length; i++) {
           const record = batch[i]!;
@@ -67,11 +69,11 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
             next = await rejects.next();
           }
           if (dropped) continue;
-          let outcome = joiner.joinNow(record);
+          let outcome = joiner.joinNow(record, ids[i]);
           if (outcome === null) {
             // A chunk opens first (a live one may wait for results): the rows so far go out now.
             if (rows.length > 0) yield rows.splice(0);
-            outcome = await joiner.join(record);
+            outcome = await joiner.join(record, ids[i]);
           }
           rows.push({ row: outcome.row, status: outcome.status, customId: outcome.customId });
         }

@@ -1,15 +1,20 @@
 import { stat } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
-import { IdHashTable } from './id-hash-table.js';
+import { hashAsciiBytes, hashString, IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
 import { LineWindow, lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { LinePositions } from './line-positions.js';
+import { FIND, LookupAhead } from './lookup-ahead.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
 
 const TAKEN = 2;
+/** An entry of a duplicate line not kept: never in the table, never a leftover. */
+const DEAD = 4;
+/** Lines indexed before their custom_ids are put in the table together (see `FileIndex.settle`). */
+const PENDING = 128;
 /** Lines read before the tables are sized for the whole index. */
 const ESTIMATE_AFTER = 1000;
 /** Lines a window is expected to read (by the share of untaken lines without a verdict) below which it does not prefetch. */
@@ -47,6 +52,7 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
         if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
         index.add(buf, span, { file, onIssue });
       });
+      index.settle();
     }
   } catch (err) {
     await index.close();
@@ -63,6 +69,17 @@ class FileIndex implements ResultLookup {
   private readonly verdict = emptyVerdict();
   private readonly reader: LineReader;
   private readonly window: LineWindow<number>;
+  private readonly ahead = new LookupAhead(this.table, this.at, this.verdicts, TAKEN);
+  private readonly hash = new Int32Array(2);
+  /** Lines indexed but not yet in the table, as (entry, hash high, hash low): see {@link settle}. */
+  private readonly pending = new Int32Array(3 * PENDING);
+  private pendingCount = 0;
+  private onIssue: JoinIssueHandler | undefined;
+  /** The entry being settled, and whether entry `c` has its custom_id (asked only on a hash match: a duplicate). */
+  private settling = -1;
+  /** What the buckets read ahead held (kept so the reads are not dropped as unused). */
+  warmth = 0;
+  private readonly isSettling = (c: number): boolean => this.customIdAt(c) === this.customIdAt(this.settling);
   private live = 0;
   /** Untaken lines without a verdict (read when taken). */
   private slow = 0;
@@ -85,38 +102,84 @@ class FileIndex implements ResultLookup {
     this.table.reserve(lines);
   }
 
-  /** Index one line of file number `file` (the better of two lines for one custom_id stays, see `prefersResult`). */
+  /**
+   * Index one line of file number `file`: its position and verdict now, its custom_id's hash in the table at the next
+   * {@link settle} (every {@link PENDING} lines).
+   */
   add(buf: Buffer, span: Readonly<LineSpan>, { file, onIssue }: { file: number; onIssue: JoinIssueHandler | undefined }): void {
-    const { at, table, verdict } = this;
-    const name = this.files[file]!;
+    const { at, verdict, hash } = this;
+    this.ahead.clear();
+    this.onIssue = onIssue;
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
-    const customId = fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: name });
-    let e = table.find(customId, (c) => this.customIdAt(c) === customId);
-    if (e !== -1) {
-      // A duplicate (rare): only now are both lines judged, to keep the better one.
-      const ok = fast || parseResultLine(buf.toString('utf8', span.start, span.end), { file: name, line: span.line }).ok;
-      const replace = prefersResult({ ok: at.verdicts[e] !== -1 || parseResultLine(this.readEntry(e), this.source(e)).ok }, { ok });
-      const first = this.source(e);
-      onIssue?.({
-        code: 'JOIN_DUPLICATE_RESULT',
-        customId,
-        file: name,
-        line: span.line,
-        message: `duplicate result for custom_id "${customId}" at ${name}:${span.line} (first at ${first.file}:${first.line}); kept the ${replace ? 'later' : 'earlier'} one`,
-      });
-      if (!replace) return;
-      if (at.verdicts[e] === -1) this.slow -= 1;
-    } else {
-      e = at.add();
-      this.live += 1;
-      table.add(customId, e);
+    // A usual line's ASCII custom_id is hashed from its bytes: no string is made (one is, for a duplicate only).
+    if (!(fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash))) {
+      hashString(fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: this.files[file]! }), hash);
     }
+    const e = at.add();
     at.set(e, file, span);
     at.verdicts[e] = fast ? this.verdicts.keep(buf, verdict) : -1;
     if (at.verdicts[e] === -1) this.slow += 1;
+    const p = 3 * this.pendingCount++;
+    this.pending[p] = e;
+    this.pending[p + 1] = hash[0]!;
+    this.pending[p + 2] = hash[1]!;
+    if (this.pendingCount === PENDING) this.settle();
+  }
+
+  /**
+   * Put the pending lines in the table, in file order; a line whose custom_id is there already is a duplicate (rare):
+   * only then are both lines judged, the better one kept in the first one's entry (see `prefersResult`), the other's
+   * entry left dead. Their buckets are read first, all together, so the cache misses overlap.
+   */
+  settle(): void {
+    const { pending, table, at } = this;
+    const n = this.pendingCount;
+    this.pendingCount = 0;
+    this.warmth = table.warm(pending, n);
+    for (let k = 0; k < n; k++) {
+      const e = (this.settling = pending[3 * k]!);
+      const first = table.findHashed(pending[3 * k + 1]!, pending[3 * k + 2]!, this.isSettling);
+      if (first === -1) {
+        table.addHashed(pending[3 * k + 1]!, pending[3 * k + 2]!, e);
+        this.live += 1;
+        continue;
+      }
+      const replace = prefersResult({ ok: this.isOk(first) }, { ok: this.isOk(e) });
+      const customId = this.customIdAt(e);
+      const [later, earlier] = [this.source(e), this.source(first)];
+      this.onIssue?.({
+        code: 'JOIN_DUPLICATE_RESULT',
+        customId,
+        ...later,
+        message: `duplicate result for custom_id "${customId}" at ${later.file}:${later.line} (first at ${earlier.file}:${earlier.line}); kept the ${replace ? 'later' : 'earlier'} one`,
+      });
+      // The line not kept is never read when taken.
+      if (at.verdicts[replace ? first : e] === -1) this.slow -= 1;
+      if (replace) at.move(e, first);
+      at.flags[e]! |= DEAD;
+    }
+  }
+
+  /** Whether entry `e` is a success (a verdict is one; another line is read and parsed to tell). */
+  private isOk(e: number): boolean {
+    return this.at.verdicts[e] !== -1 || parseResultLine(this.readEntry(e), this.source(e)).ok;
   }
 
   take(customId: string): BatchResult | undefined {
+    const { at } = this;
+    let e = this.ahead.entry(customId);
+    let found: BatchResult | undefined;
+    if (e >= 0) found = this.verdicts.result(at.verdicts[e]!, customId);
+    else if (e === FIND) [e, found] = this.find(customId);
+    if (e === -1) return undefined;
+    at.flags[e]! |= TAKEN;
+    this.live -= 1;
+    if (at.verdicts[e] === -1) this.slow -= 1;
+    return found;
+  }
+
+  /** The untaken entry of `customId` and its result (a line without a verdict is read and parsed to confirm it), or -1. */
+  private find(customId: string): [number, BatchResult | undefined] {
     const { at, verdicts } = this;
     let found: BatchResult | undefined;
     const e = this.table.find(customId, (candidate) => {
@@ -132,14 +195,11 @@ class FileIndex implements ResultLookup {
       found = result;
       return true;
     });
-    if (e === -1) return undefined;
-    at.flags[e]! |= TAKEN;
-    this.live -= 1;
-    if (at.verdicts[e] === -1) this.slow -= 1;
-    return found;
+    return [e, found];
   }
 
   prefetch(customIds: readonly string[]): void {
+    this.ahead.fill(customIds);
     // A few lines to read are read one by one for less than finding them all first.
     if (customIds.length * this.slow < this.live * PREFETCH_MIN) return;
     const at = this.at;
@@ -155,7 +215,7 @@ class FileIndex implements ResultLookup {
   }
 
   *leftovers(): Iterable<{ customId: string; file?: string; line?: number }> {
-    for (let e = 0; e < this.at.count; e++) if ((this.at.flags[e]! & TAKEN) === 0) yield { customId: this.customIdAt(e), ...this.source(e) };
+    for (let e = 0; e < this.at.count; e++) if ((this.at.flags[e]! & (TAKEN | DEAD)) === 0) yield { customId: this.customIdAt(e), ...this.source(e) };
   }
 
   get size(): number {

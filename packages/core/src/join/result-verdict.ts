@@ -28,6 +28,8 @@ export function emptyVerdict(): LineVerdict {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** Bytes a JSON string holds as they are: all but a quote, a backslash and control bytes. */
+const PLAIN = new Uint8Array(256).map((_, b) => (b >= 0x20 && b !== QUOTE && b !== BACKSLASH ? 1 : 0));
 /** Deepest nesting the scanner follows; deeper lines take the full parse. */
 const MAX_DEPTH = 64;
 
@@ -87,7 +89,7 @@ const MESSAGE = 5;
 const USAGE = 6;
 const REQUIRED = [0, 0b11, 0b101, 0b1, 0b1, 0, 0];
 
-/** One line's scan, reused for every line (no closure or object per line). */
+/** One line's scan (blanks are skipped by `ws` only where the next byte could be one: compact JSON has none), reused for every line (no closure or object per line). */
 class Scan {
   buf: Buffer = EMPTY;
   end = 0;
@@ -117,6 +119,9 @@ class Scan {
     const end = this.end;
     this.escaped = false;
     for (i++; i < end; i++) {
+      // One table load a plain byte (most of a line); a quote, backslash or control byte is looked at below.
+      while (i < end && PLAIN[buf[i]!] === 1) i++;
+      if (i >= end) break;
       const b = buf[i]!;
       if (b === QUOTE) return i + 1;
       if (b < 0x20) return BAIL;
@@ -183,16 +188,16 @@ class Scan {
     if (++this.depth > MAX_DEPTH) return BAIL;
     const buf = this.buf;
     let seen = 0;
-    i = this.ws(i + 1);
+    i = buf[i + 1]! > 0x20 ? i + 1 : this.ws(i + 1);
     if (buf[i] === 0x7d) i = -i - 1; // empty: closed below
     while (i >= 0) {
       if (buf[i] !== QUOTE) return BAIL;
       const keyStart = i;
       const keyEnd = this.string(i);
       if (keyEnd === BAIL || (kind !== 0 && this.escaped)) return BAIL;
-      i = this.ws(keyEnd);
+      i = buf[keyEnd]! > 0x20 ? keyEnd : this.ws(keyEnd);
       if (buf[i] !== 0x3a) return BAIL;
-      i = this.ws(i + 1);
+      i = buf[i + 1]! > 0x20 ? i + 1 : this.ws(i + 1);
       if (kind === 0) i = this.value(i);
       else {
         this.bit = 0;
@@ -201,8 +206,8 @@ class Scan {
         seen |= this.bit;
       }
       if (i === BAIL) return BAIL;
-      i = this.ws(i);
-      if (buf[i] === 0x2c) i = this.ws(i + 1);
+      if (buf[i]! <= 0x20) i = this.ws(i);
+      if (buf[i] === 0x2c) i = buf[i + 1]! > 0x20 ? i + 1 : this.ws(i + 1);
       else if (buf[i] === 0x7d) i = -i - 1;
       else return BAIL;
     }
@@ -214,7 +219,7 @@ class Scan {
   private array(i: number, choices: boolean): number {
     if (++this.depth > MAX_DEPTH) return BAIL;
     const buf = this.buf;
-    i = this.ws(i + 1);
+    i = buf[i + 1]! > 0x20 ? i + 1 : this.ws(i + 1);
     if (buf[i] === 0x5d) {
       this.depth--;
       return choices ? BAIL : i + 1;
@@ -223,8 +228,8 @@ class Scan {
       if (choices && (n > 0 || buf[i] !== 0x7b)) return BAIL;
       i = choices ? this.object(i, CHOICE) : this.value(i);
       if (i === BAIL) return BAIL;
-      i = this.ws(i);
-      if (buf[i] === 0x2c) i = this.ws(i + 1);
+      if (buf[i]! <= 0x20) i = this.ws(i);
+      if (buf[i] === 0x2c) i = buf[i + 1]! > 0x20 ? i + 1 : this.ws(i + 1);
       else if (buf[i] === 0x5d) {
         this.depth--;
         return i + 1;
@@ -250,7 +255,10 @@ class Scan {
         if (this.is(ks, ke, K.customId)) {
           this.bit = 1;
           const after = this.plain(at);
-          if (after !== BAIL) [out.idStart, out.idEnd] = [at + 1, after - 1];
+          if (after !== BAIL) {
+            out.idStart = at + 1;
+            out.idEnd = after - 1;
+          }
           return after;
         }
         if (this.is(ks, ke, K.response)) return this.as(2, b === 0x7b ? this.object(at, RESPONSE) : BAIL);
@@ -268,7 +276,10 @@ class Scan {
           this.bit = 2;
           if (b !== QUOTE) return this.value(at); // not a string: null
           const after = this.plain(at);
-          if (after !== BAIL) [out.requestStart, out.requestEnd] = [at + 1, after - 1];
+          if (after !== BAIL) {
+            out.requestStart = at + 1;
+            out.requestEnd = after - 1;
+          }
           return after;
         }
         if (this.is(ks, ke, K.body)) return this.as(4, b === 0x7b ? this.object(at, BODY) : BAIL);
@@ -284,7 +295,10 @@ class Scan {
           this.bit = 2;
           if (b !== QUOTE) return this.value(at); // null or not a string: null
           const after = this.plain(at);
-          if (after !== BAIL) [out.finishStart, out.finishEnd] = [at + 1, after - 1];
+          if (after !== BAIL) {
+            out.finishStart = at + 1;
+            out.finishEnd = after - 1;
+          }
           return after;
         }
         if (this.is(ks, ke, K.logprobs)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);

@@ -44,7 +44,8 @@ export class VerdictStore {
   keep(buf: Buffer, v: Readonly<LineVerdict>): number {
     const idLength = v.idEnd - v.idStart;
     const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
-    const stop = v.finishEnd - v.finishStart === 4 && buf[v.finishStart] === 0x73 && buf.toString('latin1', v.finishStart, v.finishEnd) === 'stop';
+    const f = v.finishStart;
+    const stop = v.finishEnd - f === 4 && buf[f] === 0x73 && buf[f + 1] === 0x74 && buf[f + 2] === 0x6f && buf[f + 3] === 0x70;
     const finishLength = v.finishStart === -1 || stop ? 0 : v.finishEnd - v.finishStart;
     const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
     const bytes = HEAD + idLength + requestLength + finishLength + contentLength;
@@ -60,9 +61,9 @@ export class VerdictStore {
     page[at + 1] = idLength;
     page[at + 2] = v.requestStart === -1 ? NONE8 : requestLength;
     page[at + 3] = v.finishStart === -1 ? NONE8 : stop ? STOP : finishLength;
-    page.writeUInt16LE(v.contentStart === -1 ? NONE16 : contentLength, at + 4);
-    page.writeUIntLE(v.promptTokens === -1 ? NONE24 : v.promptTokens, at + 7, 3);
-    page.writeUIntLE(v.completionTokens === -1 ? NONE24 : v.completionTokens, at + 10, 3);
+    put16(page, at + 4, v.contentStart === -1 ? NONE16 : contentLength);
+    put24(page, at + 7, v.promptTokens === -1 ? NONE24 : v.promptTokens);
+    put24(page, at + 10, v.completionTokens === -1 ? NONE24 : v.completionTokens);
     this.used += HEAD;
     let high = this.put(page, buf, v.idStart, idLength);
     if (v.requestStart !== -1) high |= this.put(page, buf, v.requestStart, requestLength);
@@ -70,6 +71,16 @@ export class VerdictStore {
     if (v.contentStart !== -1) high |= this.put(page, buf, v.contentStart, contentLength);
     page[at + 6] = (v.contentEscaped ? ESCAPED : 0) | (high < 0x80 ? ASCII : 0);
     return (this.pages.length - 1) * PAGE + at;
+  }
+
+  /** No verdict kept yet. */
+  get empty(): boolean {
+    return this.pages.length === 0;
+  }
+
+  /** A byte of `slot`'s head: reading it brings the verdict into the cache before it is taken (see `LookupAhead`). */
+  touch(slot: number): number {
+    return this.pages[Math.floor(slot / PAGE)]![slot % PAGE]!;
   }
 
   /** Whether `slot` is the result of `customId` (compared byte by byte, no string made for an ASCII id). */
@@ -95,8 +106,8 @@ export class VerdictStore {
   tokens(slot: number): { prompt: number; completion: number } {
     const page = this.pages[Math.floor(slot / PAGE)]!;
     const at = slot % PAGE;
-    const prompt = page.readUIntLE(at + 7, 3);
-    const completion = page.readUIntLE(at + 10, 3);
+    const prompt = get24(page, at + 7);
+    const completion = get24(page, at + 10);
     return { prompt: prompt === NONE24 ? 0 : prompt, completion: completion === NONE24 ? 0 : completion };
   }
 
@@ -110,9 +121,9 @@ export class VerdictStore {
     const flags = page[at + 6]!;
     const requestLength = page[at + 2]!;
     const finishLength = page[at + 3]!;
-    const contentLength = page.readUInt16LE(at + 4);
-    const prompt = page.readUIntLE(at + 7, 3);
-    const completion = page.readUIntLE(at + 10, 3);
+    const contentLength = page[at + 4]! | (page[at + 5]! << 8);
+    const prompt = get24(page, at + 7);
+    const completion = get24(page, at + 10);
     let from = at + HEAD + page[at + 1]!;
     let requestId: string | null = null;
     if (requestLength !== NONE8) {
@@ -157,6 +168,22 @@ export class VerdictStore {
     this.used += length;
     return high;
   }
+}
+
+// Little-endian numbers of a verdict's head, by byte (Buffer's read/write methods check their arguments each call).
+function put16(page: Buffer, at: number, n: number): void {
+  page[at] = n & 0xff;
+  page[at + 1] = n >>> 8;
+}
+
+function put24(page: Buffer, at: number, n: number): void {
+  page[at] = n & 0xff;
+  page[at + 1] = (n >>> 8) & 0xff;
+  page[at + 2] = n >>> 16;
+}
+
+function get24(page: Buffer, at: number): number {
+  return page[at]! | (page[at + 1]! << 8) | (page[at + 2]! << 16);
 }
 
 /** Bytes of a verdict as text (Latin-1 is UTF-8 when every byte is ASCII, and cheaper to decode). */

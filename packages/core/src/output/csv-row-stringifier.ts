@@ -39,10 +39,10 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
   const warned = new Set<string>();
   const line = csvLine(opts.delimiter);
   let header: string[] | null = null;
-  let known: Set<string>;
+  let known: Set<string> | undefined;
   const warnLate = (flat: Record<string, unknown>): void => {
     for (const key in flat) {
-      if (known.has(key) || warned.has(key) || !Object.hasOwn(flat, key)) continue;
+      if (known!.has(key) || warned.has(key) || !Object.hasOwn(flat, key)) continue;
       const v = flat[key];
       if (v === null || v === undefined || v === '') continue;
       warned.add(key);
@@ -51,14 +51,14 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
   };
   return {
     row(row) {
-      const flat = isFlat(row) ? row : flattenRow(row, keepWhole);
+      const shape = shapeOf(row, known);
+      const flat = shape === NESTED ? flattenRow(row, keepWhole) : row;
       let out = '';
       if (header === null) {
         header = mergeHeader(flat, opts.columns);
         known = new Set(header);
         out = line(header);
-      }
-      warnLate(flat);
+      } else if (shape !== FLAT) warnLate(flat);
       const cells = new Array<unknown>(header.length);
       for (let i = 0; i < header.length; i++) cells[i] = cell(flat[header[i]!]);
       return out + line(cells);
@@ -68,13 +68,22 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
   };
 }
 
-/** True when flattening `row` would copy it unchanged (no nested object; no `__proto__` key, which the copy drops). */
-function isFlat(row: Record<string, unknown>): boolean {
+/** {@link shapeOf}: flattening would copy the row unchanged, and every key is a known column. */
+const FLAT = 0;
+/** Flat, with a key that is not a known column (or no columns known yet). */
+const FLAT_NEW = 1;
+/** To be flattened: a nested object, or a `__proto__` key (which the copy drops). */
+const NESTED = 2;
+
+/** Whether `row` must be flattened, and else whether it has a key beyond the `known` columns, in one pass over its keys. */
+function shapeOf(row: Record<string, unknown>, known: ReadonlySet<string> | undefined): number {
+  let shape = known === undefined ? FLAT_NEW : FLAT;
   for (const key in row) {
     const v = row[key];
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return false;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return NESTED;
+    if (shape === FLAT && !known!.has(key)) shape = FLAT_NEW;
   }
-  return !Object.hasOwn(row, '__proto__') && Object.getPrototypeOf(row) === Object.prototype;
+  return !Object.hasOwn(row, '__proto__') && Object.getPrototypeOf(row) === Object.prototype ? shape : NESTED;
 }
 
 /**
@@ -84,22 +93,52 @@ function isFlat(row: Record<string, unknown>): boolean {
 function csvLine(delimiter: string): (cells: readonly unknown[]) => string {
   const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
   const single = delimiter.length === 1;
+  const d = single ? delimiter.charCodeAt(0) : -1;
+  // A number, bigint or boolean is written with these characters only: another one-character delimiter is never in it.
+  const plainScalars = single && !'0123456789.-+eEInfinityNaNtruefals'.includes(delimiter);
   return (cells) => {
     let out = '';
     for (let i = 0; i < cells.length; i++) {
       const v = cells[i];
-      let s: string;
-      if (typeof v === 'string') s = v;
-      else if (v === null || v === undefined) s = '';
-      else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') s = String(v);
-      else return stringify([cells], csv);
       if (i > 0) out += delimiter;
-      if (s.includes('"')) out += `"${s.replaceAll('"', '""')}"`;
-      else if (s.includes('\n') || s.includes('\r') || (single ? s.includes(delimiter) : emitsSeparator(s, delimiter))) out += `"${s}"`;
-      else out += s;
+      if (typeof v === 'string') {
+        if (!single) out += quoted(v, emitsSeparator(v, delimiter));
+        else {
+          const look = scanCell(v, d);
+          out += look === PLAIN ? v : look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
+        }
+      } else if (v === null || v === undefined) continue;
+      else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+        const t = String(v);
+        out += plainScalars ? t : quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
+      } else return stringify([cells], csv);
     }
     return `${out}\n`;
   };
+}
+
+/**
+ * A cell as csv-stringify writes it: quotes doubled when it holds one, in quotes when it holds one, a line break or
+ * (`separated`) the delimiter.
+ */
+function quoted(s: string, separated: boolean): string {
+  if (s.includes('"')) return `"${s.replaceAll('"', '""')}"`;
+  return separated || s.includes('\n') || s.includes('\r') ? `"${s}"` : s;
+}
+
+const PLAIN = 0;
+const ENCLOSE = 1;
+const QUOTES = 2;
+
+/** What a cell needs, in one pass: QUOTES (it holds a quote), ENCLOSE (a line break or the delimiter `d`), or PLAIN. */
+function scanCell(s: string, d: number): number {
+  let look = PLAIN;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0x22) return QUOTES;
+    if (c === 0x0a || c === 0x0d || c === d) look = ENCLOSE;
+  }
+  return look;
 }
 
 /** csv-stringify's test for a multi-character delimiter: the cell holds it, or its end would fuse with it. */

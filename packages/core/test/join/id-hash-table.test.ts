@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hash64, IdHashTable } from '../../src/join/id-hash-table.js';
+import { hash64, hashAsciiBytes, hashString, IdHashTable } from '../../src/join/id-hash-table.js';
 
 describe('IdHashTable', () => {
   it('finds entries by key after growing past its initial capacity', () => {
@@ -24,5 +24,20 @@ describe('IdHashTable', () => {
     expect(b).toBeLessThan(2 ** 32);
     expect(hash64('row-1')).toEqual([a, b]);
     expect(hash64('row-2')).not.toEqual([a, b]);
+  });
+
+  it('hashes ASCII bytes as it hashes their string, finds them either way, and leaves any other byte to the string', () => {
+    const table = new IdHashTable();
+    const fromBytes = new Int32Array(2);
+    const fromText = new Int32Array(2);
+    for (const id of ['row-1', '', 'a"b\\c', 'x'.repeat(300)]) {
+      const buf = Buffer.from(`[${id}]`, 'latin1');
+      expect(hashAsciiBytes(buf, 1, buf.length - 1, fromBytes)).toBe(true);
+      hashString(id, fromText);
+      expect([...fromBytes]).toEqual([...fromText]);
+      table.addHashed(fromBytes[0]!, fromBytes[1]!, id.length);
+      expect(table.find(id, () => true)).toBe(id.length);
+    }
+    expect(hashAsciiBytes(Buffer.from('é-1'), 0, 4, fromBytes)).toBe(false);
   });
 });

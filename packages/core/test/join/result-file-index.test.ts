@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JoinIssue } from '../../src/join/join-issue.js';
 import { indexResultFiles } from '../../src/join/result-file-index.js';
+import { resultMap } from '../../src/join/result-lookup.js';
 import { httpErrorLine, okLine } from './fixtures.js';
 
 describe('indexResultFiles', () => {
@@ -43,5 +44,62 @@ describe('indexResultFiles', () => {
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[0]!.taken.slice(0, 9).map((r) => r?.ok)).toEqual([true, true, true, true, true, true, true, false, false]);
     expect(runs[0]!.leftovers).toEqual([{ customId: 'stray', file: a, line: 11 }]);
+  });
+
+  it('takes the same results with the next ids looked up ahead as one by one: repeated, missing, unicode, escaped, failed ids and takes out of order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
+    const file = join(dir, 'out.jsonl');
+    const odd = ['é-1', 'q"uote', 'tab\tid', '😀'];
+    const lines = [
+      ...Array.from({ length: 400 }, (_, i) => (i % 9 === 4 ? httpErrorLine(`n${i}`, 500) : okLine(`n${i}`, `answer ${i}`))),
+      ...odd.map((id) => okLine(id, `for ${id}`)),
+      okLine('n7', 'a duplicate'),
+    ].reverse();
+    await writeFile(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const ids = [...odd, ...Array.from({ length: 400 }, (_, i) => `n${i}`), 'n5', 'missing', 'n399'];
+    const runs = [];
+    for (const ahead of [false, true]) {
+      const lookup = await indexResultFiles([file], { lean: true });
+      // Looked up ahead in windows, one of them out of step with the takes (ids 200.. are taken two late).
+      const taken = [];
+      for (let from = 0; from < ids.length; from += 150) {
+        const window = ids.slice(from, from + 150);
+        if (ahead) lookup.prefetch?.(from === 150 ? ids.slice(from + 2, from + 152) : window);
+        for (const id of window) taken.push(lookup.take(id));
+      }
+      runs.push({ taken, leftovers: [...lookup.leftovers()], size: lookup.size });
+      await lookup.close();
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[0]!.taken.slice(0, 4).map((r) => r?.response)).toEqual(odd.map((id) => `for ${id}`));
+    expect(runs[0]!.taken.slice(-3)).toEqual([undefined, undefined, undefined]);
+    expect(runs[0]!.taken.filter((r) => r?.ok === false)).toHaveLength(44);
+  });
+
+  it('keeps the same line of each repeated custom_id as the in-memory lookup, across files and blocks of lines, lean or not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
+    // 3,000 lines over 1,700 ids (some non-ASCII), a third of them failures: most ids repeat, near and far apart.
+    const lines = Array.from({ length: 3000 }, (_, i) => {
+      const id = `k${(i * 7919) % 1700}${i % 11 === 0 ? 'é' : ''}`;
+      return JSON.stringify(i % 3 === 0 ? httpErrorLine(id, 500) : okLine(id, `a${i}`));
+    });
+    const files = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
+    await writeFile(files[0]!, lines.slice(0, 2000).join('\n') + '\n');
+    await writeFile(files[1]!, lines.slice(2000).join('\n') + '\n');
+    const ids = Array.from({ length: 1700 }, (_, i) => [`k${i}`, `k${i}é`]).flat();
+    const mapIssues: string[] = [];
+    const mapKept: string[] = [];
+    const map = await resultMap(lines, (i) => mapIssues.push(i.customId!) && mapKept.push(i.message.split('; ')[1]!));
+    const expected = ids.map((id) => map.take(id)).map((r) => r && { ...r, body: undefined });
+    for (const lean of [false, true]) {
+      const issues: JoinIssue[] = [];
+      const lookup = await indexResultFiles(files, { lean, onIssue: (i) => issues.push(i) });
+      expect(lookup.size).toBe(map.size + expected.filter((r) => r !== undefined).length);
+      expect(ids.map((id) => lookup.take(id)).map((r) => r && { ...r, body: undefined })).toEqual(expected);
+      expect(issues.map((i) => i.customId)).toEqual(mapIssues);
+      expect(issues.map((i) => i.message.split('; ')[1])).toEqual(mapKept);
+      expect([...lookup.leftovers()]).toEqual([]);
+      await lookup.close();
+    }
   });
 });

@@ -30,7 +30,7 @@ const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * x
 
 const CONTENTS: unknown[] = ['Positive.', '"neutral"', 'a\nb', 'é ü 日本 😀', '', 'back\\slash', raw('"\\u00e9\\ud83d\\ude00"'), raw('"tab\\tand\\/slash"'), null, 7, [{ type: 'text', text: 'hi' }], 'x'.repeat(3000)];
 const STATUSES: unknown[] = [200, 200, 201, 299, 300, 404, 500, '200', raw('200.0'), raw('2e2'), raw('0200'), null];
-const TOKENS: unknown[] = [48, 0, null, 1.5, -1, '3', raw('1e2'), 123456789, 1234567890];
+const TOKENS: unknown[] = [48, 0, null, 1.5, -1, '3', raw('1e2'), 123456789, 1234567890, 255, 256, 65535, 65536, 16777214, 16777215];
 
 /** A result line of the usual shape with one random change (or none), as text. */
 function variant(r: () => number): string {
@@ -61,7 +61,7 @@ function variant(r: () => number): string {
       case 8: choices.push(pick(r, [choice, obj({ index: 1, message: obj({ content: 'other' }) }), null])); break;
       case 9: choices.length = 0; break;
       case 10: set(choice, 'message', pick(r, [null, 'x', obj({ role: 'assistant' })])); break;
-      case 11: set(choice, 'finish_reason', pick(r, [null, 'length', 3, raw('"st\\u006fp"'), 'tool_calls'])); break;
+      case 11: set(choice, 'finish_reason', pick(r, [null, 'length', 3, raw('"st\\u006fp"'), 'tool_calls', 'stoq', 'Stop', 'stops'])); break;
       case 12: set(choice, 'logprobs', pick(r, [obj({ content: [{ token: 'P', logprob: -0.1, top_logprobs: [] }] }), obj({ content: null }), 'x'])); break;
       case 13: set(response, 'request_id', pick(r, [null, 5, raw('"re\\"q"'), 'req-2'])); break;
       case 14: { const p = pick(r, all); if (p.entries.length > 0) p.entries.push([...pick(r, p.entries)]); break; }

@@ -100,7 +100,7 @@ describe('csvRowFormat', () => {
     const { stringify } = await import('csv-stringify/sync');
     const { csvRowFormat } = await import('../../src/output/csv-row-stringifier.js');
     const values: unknown[] = ['', 'plain', 'a,b', 'say "hi"', 'line\nbreak', 'cr\rhere', 'tab\there', ';;', 'a;', ';a', 'ünï', ' spaced ', '"', 0, -0, 1.5, 1e21, NaN, 10n, true, false, null, undefined, [1, 'x'], { nested: 'x' }];
-    for (const delimiter of [',', '\t', ';', ';;', '|:']) {
+    for (const delimiter of [',', '\t', ';', ';;', '|:', '.', '1', 'e', '-', 'a', '"']) {
       const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
       for (let n = 0; n < 300; n++) {
         const row: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 import type OpenAI from 'openai';
-import { BatchSchema, ListPageSchema, parseBatch, parseResponse, type KBatch } from '../client/schemas.js';
+import { BatchSchema, ListPageSchema, parseBatch, parseResponse, RequestCountsSchema, type KBatch } from '../client/schemas.js';
 import { withRequestSignal } from '../internal/request-signal.js';
 import { plainClientOf, plainGetJson, plainPathId } from '../client/plain-get.js';
 import { retrieveBatch } from './create-batch.js';
@@ -46,12 +46,23 @@ export async function listedBatches(
       found.set(id, known.batch);
       continue;
     }
-    const parsed = BatchSchema.safeParse(item);
-    if (!parsed.success || parsed.data.id !== id) continue;
-    found.set(id, parsed.data);
-    options.parsed?.set(id, { key, batch: parsed.data });
+    const batch = (known && countsMoved(known, item as Record<string, unknown>)) ?? BatchSchema.safeParse(item).data;
+    if (!batch || batch.id !== id) continue;
+    found.set(id, batch);
+    options.parsed?.set(id, { key, batch });
   }
   return found;
+}
+
+/**
+ * A known batch whose news are only its request counts (the usual poll of a running batch): the counts parsed
+ * alone (as BatchSchema parses them) into the known batch; undefined when more changed or they do not parse.
+ */
+function countsMoved(known: { key: string; batch: KBatch }, item: Record<string, unknown>): KBatch | undefined {
+  const batch = known.batch;
+  if (item['status'] !== batch.status || (item['output_file_id'] || null) !== batch.output_file_id || (item['error_file_id'] || null) !== batch.error_file_id) return undefined;
+  const counts = RequestCountsSchema.safeParse(item['request_counts']);
+  return counts.success ? { ...batch, request_counts: counts.data } : undefined;
 }
 
 /** What a poll acts on, read raw: status, request counts and result file ids (anything else a poll never reads). */

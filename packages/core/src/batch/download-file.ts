@@ -98,7 +98,7 @@ async function downloadWith(
   const temp = `${dest}.download`;
   const counter = lineCounter(inspect);
   try {
-    await pipeline(body, counter, createWriteStream(temp), ...(signal ? [{ signal }] : []));
+    await pipeline(body, counter, coalesce(WRITE_BYTES), createWriteStream(temp, { highWaterMark: WRITE_BYTES }), ...(signal ? [{ signal }] : []));
     await rename(temp, dest);
   } catch (err) {
     await unlink(temp).catch(() => {});
@@ -115,6 +115,29 @@ async function contentOf(client: Pick<OpenAI['files'], 'content'>, fileId: strin
   if (raw) return raw.body;
   const response = await client.content(fileId, signal ? { signal } : undefined);
   return response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+}
+
+/** Bytes per write of a downloaded file: 64 KB network reads written one by one cost ~0.5 s of CPU per GB more. */
+const WRITE_BYTES = 1 << 20;
+
+// Joins consecutive chunks into writes of at least `bytes` (the last may be shorter); never holds more than that.
+function coalesce(bytes: number): Transform {
+  let pending: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      pending.push(chunk);
+      size += chunk.length;
+      if (size < bytes) return cb();
+      const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
+      cb(null, out);
+    },
+    flush(cb) {
+      cb(null, size === 0 ? undefined : Buffer.concat(pending, size));
+    },
+  });
 }
 
 // Counts non-empty lines (any byte but CR, LF and space is content), hands each to `inspect`, and makes sure the

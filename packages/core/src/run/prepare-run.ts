@@ -73,6 +73,7 @@ export async function prepareRun(
     },
     (err: unknown) => {
       pipe.destroy(err as Error);
+      tapped?.stream.destroy(); // closes the file, however little of it was read
       throw err;
     },
   );

@@ -10,11 +10,13 @@ import type { JobPart, PartVerdict } from '../state/manifest.js';
  */
 export type ResultJudge = (buf: Buffer, start: number, end: number, where: JudgedLine) => { cause: { cause: string; retry: boolean } | null };
 
-/** Where a judged line is, and (when the caller decoded it so) its bytes as latin1. */
+/** Where a judged line is, and (when the caller decoded it so) its bytes as latin1 and where `successHead` found its status. */
 export interface JudgedLine {
   file: string;
   line: number;
   latin1?: string | undefined;
+  /** `successHead(latin1).statusEnd`, when the caller ran it on `latin1`. */
+  statusEnd?: number | undefined;
 }
 
 /**

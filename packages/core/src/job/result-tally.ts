@@ -36,7 +36,7 @@ export class ResultTally {
     if (head !== undefined) {
       this.succeeded++;
       if (this.collectIds) this.resolved.add(line.toString('utf8', head.idStart, head.idEnd));
-      this.verdict?.add(line, { file: rel, line: lineNo, latin1 }, [head.idStart, head.idEnd]);
+      this.verdict?.add(line, { file: rel, line: lineNo, latin1, statusEnd: head.statusEnd }, [head.idStart, head.idEnd]);
       return;
     }
     let value: BatchResultLine;
@@ -93,7 +93,7 @@ const HEAD_BYTES = 512;
  * For a success line in the usual shape, where its status and custom_id are (see {@link successHead}); undefined for
  * any other line, and for one whose custom_id comes after `response` when `wantId` (then it is parsed).
  */
-function quickSuccess(line: Buffer, wantId: boolean): { idStart: number; idEnd: number } | undefined {
+function quickSuccess(line: Buffer, wantId: boolean): { idStart: number; idEnd: number; statusEnd: number } | undefined {
   const n = line.length;
   if (n < 40 || line[0] !== 0x7b || line.compare(TAIL_BYTES, 0, TAIL_BYTES.length, n - TAIL_BYTES.length, n) !== 0) return undefined;
   // Only the head is read (members before `response` that run past it send the line to the full parse).

@@ -1,8 +1,7 @@
 import { KbatchError } from '../errors.js';
 import { isTerminalStatus } from '../client/schemas.js';
 import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep } from '../client/retry.js';
-import { retrieveBatch } from '../batch/create-batch.js';
-import { listedBatches } from '../batch/list-batches.js';
+import { listedBatches, polledBatch } from '../batch/list-batches.js';
 import type { KBatch } from '../client/schemas.js';
 import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
@@ -172,7 +171,7 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
   schedules.set(part.index, schedule);
   let batch;
   try {
-    batch = listed ?? (await retrieveBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {}));
+    batch = listed ?? (await polledBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {}));
     if (!listed) schedule.fetchedAt = Date.now();
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;

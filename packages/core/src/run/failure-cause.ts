@@ -5,6 +5,7 @@ import { EXPIRED_CODE } from '../job/expired-leftovers.js';
 import { BATCH_FAILED_CODE, BATCH_NO_CAUSE_CODE } from '../job/validation-results.js';
 import { walkAttempts, type AttemptSource } from '../job/attempts.js';
 import { quickAnswer } from './quick-answer.js';
+import type { JudgedLine } from '../job/part-verdict.js';
 
 /** A failed request's cause (`http_503`, `model_not_found`, `batch_expired`, `invalid_answer`, …) and whether a retry may help. */
 export interface FailureCause {
@@ -70,7 +71,7 @@ const JUDGED_ANSWERS = 1_000;
  * judged once, up to JUDGED_ANSWERS of them. Also gives the download tally its verdict (see ResultTally).
  * @returns the cause, and the parsed line when it had to be parsed
  */
-export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: number, where: { file: string; line: number; latin1?: string | undefined }) => { cause: FailureCause | null; parsed?: BatchResult } {
+export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: number, where: JudgedLine) => { cause: FailureCause | null; parsed?: BatchResult } {
   const judged = new Map<string, FailureCause | null>();
   const judge = (answer: string): FailureCause | null => {
     if (judged.has(answer)) return judged.get(answer)!;
@@ -79,7 +80,7 @@ export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: num
     return cause;
   };
   return (buf, start, end, where) => {
-    const answer = quickAnswer(buf, start, end, where.latin1);
+    const answer = quickAnswer(buf, start, end, where);
     if (answer !== undefined) return { cause: judge(answer) };
     const parsed = parseResultLine(buf.toString('utf8', start, end), where);
     return { cause: resultCause(parsed, plan), parsed };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 
@@ -47,17 +48,44 @@ export async function fingerprintFile(path: string, signal?: AbortSignal): Promi
 
 /**
  * A pass-through that hashes the bytes it forwards (the spool fingerprints stdin while saving it, no second pass).
- * @returns the stream and a digest function to call once it has ended
+ * @returns the stream, a digest function to call once it has ended, and what it saw
  */
-export function hashingTap(): { stream: Transform; digest: () => string } {
+export function hashingTap(): { stream: Transform; digest: () => string; seen: () => { bytes: number; ended: boolean } } {
   const hash = createHash('sha256');
+  let bytes = 0;
+  let ended = false;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
+      bytes += chunk.length;
       callback(null, chunk);
     },
+    flush(callback) {
+      ended = true;
+      callback();
+    },
   });
-  return { stream, digest: () => hash.digest('hex') };
+  return { stream, digest: () => hash.digest('hex'), seen: () => ({ bytes, ended }) };
+}
+
+/**
+ * A file's bytes as a stream that fingerprints them as its reader takes them (a run's prepare hashes its input
+ * in its own read). `fingerprint()` gives the fingerprint once the reader took every byte of the size taken
+ * before the read, else undefined (the caller then fingerprints the file on its own). Undefined for a path that
+ * is not a regular file: its reader says what is wrong with it.
+ */
+export async function fingerprintingRead(path: string): Promise<{ stream: Readable; fingerprint: () => InputFingerprint | undefined } | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) return undefined;
+  const before = { size: info.size, mtimeMs: info.mtimeMs };
+  const tap = hashingTap();
+  // Errors of the file reach the reader through the tap; a reader that stops early closes the file.
+  pipeline(createReadStream(path, { highWaterMark: HASH_READ_BYTES >> 4 }), tap.stream, () => {});
+  const fingerprint = (): InputFingerprint | undefined => {
+    const { bytes, ended } = tap.seen();
+    return ended && bytes === before.size ? { ...before, sha256: tap.digest() } : undefined;
+  };
+  return { stream: tap.stream, fingerprint };
 }
 
 /**

@@ -14,12 +14,15 @@ import type { RunSettings } from '../state/run-state.js';
 import { recordBatches } from '../records/record-batches.js';
 import { assertNoCollision, type JoinPlan } from '../join/join-plan.js';
 import { KbatchError } from '../errors.js';
+import { fingerprintingRead, type InputFingerprint } from './input-fingerprint.js';
 
 /** What preparing a run produced: the job's chunks (input order) and the record counts. */
 export interface PreparedRun {
   chunks: Array<{ part: string; requests: number }>;
   recordsRead: number;
   skipped: number;
+  /** The input's fingerprint, taken from prepare's own read (absent when it did not read the whole file). */
+  fingerprint?: InputFingerprint;
 }
 
 /**
@@ -48,10 +51,12 @@ export async function prepareRun(
   const request = settings.request as RequestOptions;
   const instruction = plan.answers.instruction;
   const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+  // The input is hashed as prepare reads it (the run's fingerprint, without a second read of the file).
+  const tapped = settings.inputFingerprint ? undefined : await fingerprintingRead(settings.input);
   const prepared = prepareRequests({
     ...request,
     prompt: instruction ? `${String(request.prompt).replace(/\s+$/, '')}\n\n${instruction}` : request.prompt,
-    input: settings.input,
+    ...(tapped ? { input: tapped.stream, fileName: settings.input } : { input: settings.input }),
     format: settings.format,
     ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
     ...(settings.encoding ? { encoding: settings.encoding } : {}),
@@ -68,6 +73,7 @@ export async function prepareRun(
     },
     (err: unknown) => {
       pipe.destroy(err as Error);
+      tapped?.stream.destroy(); // closes the file, however little of it was read
       throw err;
     },
   );
@@ -88,16 +94,14 @@ export async function prepareRun(
     if (b.status === 'rejected') throw b.reason;
     return [a.value, b.value] as const;
   });
-  if (chunks.chunks.length === 0) return { chunks: [], recordsRead: summary.recordsRead, skipped: summary.rejected };
+  const fingerprint = tapped?.fingerprint();
+  const read = { recordsRead: summary.recordsRead, skipped: summary.rejected, ...(fingerprint ? { fingerprint } : {}) };
+  if (chunks.chunks.length === 0) return { chunks: [], ...read };
   // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
   await lintRunChunks(chunks.chunks.map((c) => c.path), settings);
   const record = { ...(settings.provider ? { provider: settings.provider } : {}), ...(settings.baseURL ? { baseURL: settings.baseURL } : {}) };
   const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, outputExpiresAfter: settings.outputExpiresAfter, written, ...record });
-  return {
-    chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })),
-    recordsRead: summary.recordsRead,
-    skipped: summary.rejected,
-  };
+  return { chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })), ...read };
 }
 
 /**

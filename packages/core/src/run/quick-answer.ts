@@ -15,17 +15,18 @@ const DECIDING_LENGTHS = new Set([...DECIDING].map((k) => k.length));
  * has a `message.content` string without escapes and null or absent logprobs, with only plain members before
  * those keys. Undefined for any other line: then the caller parses it (the answer is the same either way).
  * Scans the line once, char by char (long `indexOf` searches cost more than a JSON.parse).
- * @param latin1 - the line's bytes `[start, end)` as latin1, when the caller has them
+ * @param known - what the caller already has: the line's bytes `[start, end)` as latin1, and `statusEnd` of
+ *   `successHead` of that text when it ran it (the download tally does: the line is not scanned twice)
  */
-export function quickAnswer(buf: Buffer, start: number, end: number, latin1?: string): string | undefined {
+export function quickAnswer(buf: Buffer, start: number, end: number, known: { latin1?: string | undefined; statusEnd?: number | undefined } = {}): string | undefined {
   if (end - start < 40 || buf[start] !== 0x7b) return undefined;
   // One char a byte: indexes are byte offsets (a caller that decoded the line so already passes it).
-  const text = latin1 ?? buf.toString('latin1', start, end);
-  const head = successHead(text);
-  if (head === undefined || text.charCodeAt(head.statusEnd) !== 0x2c) return undefined;
+  const text = known.latin1 ?? buf.toString('latin1', start, end);
+  const statusEnd = known.latin1 !== undefined && known.statusEnd !== undefined ? known.statusEnd : successHead(text)?.statusEnd;
+  if (statusEnd === undefined || text.charCodeAt(statusEnd) !== 0x2c) return undefined;
   // A line without any backslash (most are) has no escapes: its strings end at the next quote.
   const stringEnd = text.indexOf('\\') === -1 ? nextQuote : plainStringEnd;
-  const body = memberValue(text, head.statusEnd + 1, 'body', stringEnd);
+  const body = memberValue(text, statusEnd + 1, 'body', stringEnd);
   if (body === -1 || text.charCodeAt(body) !== 0x7b) return undefined;
   const choices = memberValue(text, body + 1, 'choices', stringEnd);
   if (choices === -1 || text.charCodeAt(choices) !== 0x5b || text.charCodeAt(choices + 1) !== 0x7b) return undefined;

@@ -196,11 +196,9 @@ async function prepareOnce({ jobDir, store, state, plan, opts, emit }: RunContex
   try {
     if (state.phase === 'init') {
       emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
-      // A file is hashed alongside prepare (both stream it; the second read mostly hits the page cache).
-      const [prepared, fingerprint] = await Promise.all([
-        prepareRun(store, settings, plan, opts.signal),
-        settings.inputFingerprint ? Promise.resolve(settings.inputFingerprint) : fingerprintFile(settings.input),
-      ]);
+      // A file is hashed as prepare reads it; on its own only when prepare did not read it all (a reused manifest).
+      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, opts.signal);
+      const fingerprint = settings.inputFingerprint ?? read ?? (await fingerprintFile(settings.input));
       crashPoint('run-after-prepare');
       Object.assign(state, prepared, { phase: 'prepared' });
       settings.inputFingerprint = fingerprint;

@@ -74,4 +74,23 @@ describe('downloadFile', () => {
     expect(result.lines).toBe(2);
     expect(lines).toEqual([long, '{"b":1}']);
   });
+
+  it('writes a file of many small reads byte for byte (joined into larger writes), its last line given a newline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const lines = [...Array(40_000).keys()].map((i) => `{"custom_id":"r${i}","t":"é🌍${'y'.repeat(i % 97)}"}`);
+    const text = lines.join('\n');
+    const bytes = new TextEncoder().encode(text);
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        // Reads of odd sizes that split lines and multi-byte characters.
+        for (let at = 0; at < bytes.length; at += 7_919) c.enqueue(bytes.slice(at, at + 7_919));
+        c.close();
+      },
+    });
+    const dest = join(dir, 'o.jsonl');
+    const result = await downloadFile({ content: async () => new Response(body) } as never, 'f1', dest, { expectedLines: lines.length });
+    expect(bytes.length).toBeGreaterThan(3 << 20);
+    expect(result).toMatchObject({ lines: lines.length, bytes: bytes.length });
+    expect(await readFile(dest, 'utf8')).toBe(`${text}\n`);
+  });
 });

@@ -27,6 +27,30 @@ describe('listedBatches', () => {
     expect(found.get('b2')!.status).toBe('in_progress');
   });
 
+  it('reads news of counts alone as a full parse would: odd counts agree, bad counts leave the item out', async () => {
+    const counts: unknown[] = [{ total: '2', completed: '2', failed: 0 }, null, {}, { total: 2, completed: 1, failed: 1, extra: 'x' }, { total: 'n/a' }, { total: -1 }];
+    for (const next of counts) {
+      const parsed = new Map();
+      const first = { ...batch('b1'), output_file_id: '' };
+      await listedBatches({ list: async () => ({ data: [first] }) } as never, new Set(['b1']), { parsed });
+      const item = { ...first, request_counts: next };
+      const fast = await listedBatches({ list: async () => ({ data: [item] }) } as never, new Set(['b1']), { parsed });
+      const full = await listedBatches({ list: async () => ({ data: [item] }) } as never, new Set(['b1']));
+      expect(fast.get('b1')?.request_counts).toEqual(full.get('b1')?.request_counts);
+      expect(fast.has('b1')).toBe(full.has('b1'));
+    }
+  });
+
+  it('parses the whole item again when its status or a file id changed with its counts', async () => {
+    const parsed = new Map();
+    await listedBatches({ list: async () => ({ data: [batch('b1')] }) } as never, new Set(['b1']), { parsed });
+    const done = { ...batch('b1', 'completed'), output_file_id: 'file-9', request_counts: { total: 2, completed: 2, failed: 0 } };
+    const found = await listedBatches({ list: async () => ({ data: [done] }) } as never, new Set(['b1']), { parsed });
+    expect(found.get('b1')).toMatchObject({ status: 'completed', output_file_id: 'file-9', request_counts: { completed: 2 } });
+    const bad = { ...batch('b1', 'completed'), output_file_id: 7, request_counts: { total: 2, completed: 1, failed: 1 } };
+    expect((await listedBatches({ list: async () => ({ data: [bad] }) } as never, new Set(['b1']), { parsed })).has('b1')).toBe(false);
+  });
+
   it('refuses a page that is not a list with RESPONSE_INVALID', async () => {
     const client = { list: async () => ({ items: [] }) };
     expectKbatchError(await catchError(() => listedBatches(client as never, new Set(['b1']))), { code: 'RESPONSE_INVALID' });

@@ -6,6 +6,7 @@ import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
 import { runJob, type RunJobOptions } from '../../src/run/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { fingerprintFile } from '../../src/run/input-fingerprint.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const LABELS = ['positive', 'negative', 'neutral'];
@@ -94,6 +95,22 @@ describe('prepareRun (through runJob)', () => {
     expectKbatchError(run.result, { code: 'INPUT_ENCODING', file: input, line: 3, record: 2, message: 'invalid UTF-8 in field "text"' });
     expect((run.result as Error).message).toContain('--encoding latin1');
     expect(run).toMatchObject({ files: 0, batches: 0, chat: 0 });
+  });
+
+  it('records the fingerprint of the bytes prepare read, the same as hashing the file again (CSV, Latin-1 CSV, JSONL)', async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'in.csv');
+    await writeFile(csv, `id,text\r\n${Array.from({ length: 3000 }, (_, i) => `${i},"good ""é"" 🌍 ${'x'.repeat(40)}"`).join('\r\n')}\r\n`);
+    const latin1 = join(dir, 'latin1.csv');
+    await writeFile(latin1, Buffer.from('id,text\n1,caf\xe9 good\n', 'latin1'));
+    const jsonl = join(dir, 'in.jsonl');
+    await writeFile(jsonl, '{"text":"good \\" 🌍"}\n{"text":"bad"}');
+    for (const [input, extra] of [[csv, {}], [latin1, { encoding: 'latin1' as const }], [jsonl, {}]] as const) {
+      const jobDir = join(dir, `job-${input.split('/').pop()}`);
+      await runJob({ ...base, ...extra, input, prompt: '{{text}}', labels: LABELS, output: join(jobDir, 'out.jsonl'), jobDir });
+      const state = JSON.parse(await readFile(join(jobDir, 'run.json'), 'utf8')) as { settings: { inputFingerprint: unknown } };
+      expect(state.settings.inputFingerprint).toEqual(await fingerprintFile(input));
+    }
   });
 
   it('decodes the input as Latin-1 with encoding latin1, in the prompt and in the output', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { quickAnswer } from '../../src/run/quick-answer.js';
+import { successHead } from '../../src/job/result-tally.js';
 import { parseResultLine } from '../../src/join/result-line.js';
 
 const body = (choice: string, extra = '') =>
@@ -11,6 +12,9 @@ const line = (b: string, status = 200) => `{"id":"batch_req_1","custom_id":"row-
 function quick(text: string): string | undefined {
   const buf = Buffer.from(`xx\n${text}\nyy`);
   const answer = quickAnswer(buf, 3, 3 + Buffer.byteLength(text));
+  // Given the caller's latin1 text and successHead's statusEnd (as the download tally passes them), the same answer.
+  const latin1 = buf.toString('latin1', 3, 3 + Buffer.byteLength(text));
+  expect(quickAnswer(buf, 3, 3 + Buffer.byteLength(text), { latin1, statusEnd: successHead(latin1)?.statusEnd })).toBe(answer);
   if (answer !== undefined) {
     const parsed = parseResultLine(text);
     expect(parsed).toMatchObject({ ok: true, response: answer, logprobs: null });

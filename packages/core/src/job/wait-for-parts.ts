@@ -25,8 +25,8 @@ interface Schedule {
   missingSince?: number;
   /** When the batch's finished-request count last changed (for the straggler rule). */
   watch?: StallWatch;
-  /** When the batch was last fetched on its own (a GET), not seen in a listing. */
-  fetchedAt: number;
+  /** Polls answered by a listing since the batch was last fetched on its own (a GET). */
+  listedPolls: number;
   /** The straggler rule held on listed counts: the next poll is a GET, and only its counts may cancel the batch. */
   confirm?: boolean;
 }
@@ -45,7 +45,10 @@ interface Poller {
 
 /** Progress counts alone are saved at most this often for the whole job (a status change is saved at once). */
 const COUNTS_SAVE_MS = 1_000;
-/** A batch seen only in listings is still fetched on its own at least once in this many poll intervals. */
+/**
+ * A batch seen only in listings is still fetched on its own at least once in this many of its polls (counted in polls,
+ * not time: on a slow machine rounds take longer than the interval, and a time rule would GET every batch every round).
+ */
 const FETCH_EVERY_POLLS = 10;
 /** Batches beyond the ones polled that a listing page holds (others' batches created since may push ours down). */
 const LIST_SLACK = 20;
@@ -135,7 +138,7 @@ async function pollDue(ctx: JobContext, poller: Poller, active: JobPart[]): Prom
   // A part backing off after failed polls keeps its turn, whatever the listing says.
   // A listed batch that finished waits for its own turn (its GET): a fast part's rounds must not hurry another's.
   // However fresh a listing looks, each batch is fetched on its own now and then (a listing could be a cached view).
-  const overdue = (p: JobPart): boolean => now - (poller.schedules.get(p.index)?.fetchedAt ?? now) >= FETCH_EVERY_POLLS * ctx.opts.pollIntervalMs;
+  const overdue = (p: JobPart): boolean => (poller.schedules.get(p.index)?.listedPolls ?? 0) >= FETCH_EVERY_POLLS;
   const usable = (p: JobPart): boolean => {
     const batch = listed.get(p.batchId!);
     const schedule = poller.schedules.get(p.index);
@@ -167,12 +170,12 @@ async function listInFlight(ctx: JobContext, poller: Poller, parts: JobPart[]): 
 
 async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: KBatch | undefined): Promise<void> {
   const { schedules, initialMs } = poller;
-  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0, fetchedAt: Date.now() };
+  const schedule = schedules.get(part.index) ?? { next: 0, polls: 0, errors: 0, missingFiles: 0, listedPolls: 0 };
   schedules.set(part.index, schedule);
   let batch;
   try {
     batch = listed ?? (await polledBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {}));
-    if (!listed) schedule.fetchedAt = Date.now();
+    schedule.listedPolls = listed ? schedule.listedPolls + 1 : 0;
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;
     const delayMs = Math.min(120_000, retryAfterMs(error) ?? backoffDelay(schedule.errors, { baseMs: ctx.opts.retryBaseMs, maxMs: Math.max(ctx.opts.pollIntervalMs, 1_000) * 4 }));

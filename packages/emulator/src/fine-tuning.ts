@@ -64,15 +64,20 @@ export class FineTuningLifecycle {
     for (const rec of this.store.jobs.values()) if (['queued', 'running', 'cancelling'].includes(rec.value.status)) this.drive(rec);
   }
 
-  /** queued/running → cancelling (→ cancelled one step later). */
-  async cancel(rec: Stored<FineTuningJobObject>): Promise<'ok' | 'not-cancellable'> {
+  /**
+   * queued/running → cancelling (→ cancelled one step later).
+   * @returns the job as the cancel left it (a copy: on a slow machine its driver may finish the cancel before the
+   *   save below returns, and the answer must still say `cancelling`), or 'not-cancellable'
+   */
+  async cancel(rec: Stored<FineTuningJobObject>): Promise<FineTuningJobObject | 'not-cancellable'> {
     const j = rec.value;
-    if (j.status === 'cancelling' || j.status === 'cancelled') return 'ok';
+    if (j.status === 'cancelling' || j.status === 'cancelled') return { ...j };
     if (j.status !== 'queued' && j.status !== 'running') return 'not-cancellable';
     j.status = 'cancelling';
+    const answer = { ...j };
     await this.store.save('jobs', rec);
     if (!this.running.has(j.id)) this.drive(rec);
-    return 'ok';
+    return answer;
   }
 
   /** Stop every driver. */

@@ -85,10 +85,11 @@ export function fineTuningRoutes(store: Store, lifecycle: FineTuningLifecycle): 
       handler: async ({ req, res, params }) => {
         req.resume();
         const rec = getJob(store, params['id']!);
-        if ((await lifecycle.cancel(rec)) === 'not-cancellable') {
+        const cancelled = await lifecycle.cancel(rec);
+        if (cancelled === 'not-cancellable') {
           throw new HttpError(400, `Cannot cancel a job with status ${rec.value.status}`, 'invalid_request_error', 'job_not_cancellable', 'fine_tuning_job_id');
         }
-        sendJson(res, 200, jobView(rec.value));
+        sendJson(res, 200, jobView(cancelled));
       },
     },
   ];

@@ -3,7 +3,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortEr
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
-import { toFetchHeaders } from './undici-fetch.js';
+import { isJsonMedia, mediaTypeOf, safeJson, toFetchHeaders } from './undici-fetch.js';
 
 /** Options of {@link createDirectChat}. */
 export const DirectChatOptionsSchema = z.object({
@@ -121,9 +121,7 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
             await res.body.dump();
             return null as unknown as OpenAI.ChatCompletion;
           }
-          const type = res.headers['content-type'];
-          const media = (Array.isArray(type) ? type[0] : type)?.split(';')[0]?.trim() ?? '';
-          if (!media.includes('application/json') && !media.endsWith('+json')) return (await res.body.text()) as unknown as OpenAI.ChatCompletion;
+          if (!isJsonMedia(mediaTypeOf(res.headers))) return (await res.body.text()) as unknown as OpenAI.ChatCompletion;
           const completion = (await res.body.json()) as OpenAI.ChatCompletion;
           const requestId = res.headers['x-request-id'];
           if (completion && typeof completion === 'object' && !Array.isArray(completion)) {
@@ -132,7 +130,7 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
           return completion;
         }
         const text = await res.body.text().catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
-        const json = safeJSON(text);
+        const json = safeJson(text);
         throw APIError.generate(res.statusCode, json, json === undefined ? text : undefined, toFetchHeaders(res.headers));
       } catch (err) {
         if (err instanceof APIError) throw err;
@@ -146,14 +144,6 @@ export function createDirectChat(client: OpenAI, options: DirectChatOptions): Di
       await pool?.close();
     },
   };
-}
-
-function safeJSON(text: string): object | undefined {
-  try {
-    return JSON.parse(text) as object;
-  } catch {
-    return undefined;
-  }
 }
 
 function isTimeout(err: unknown): boolean {

@@ -1,6 +1,8 @@
 import type OpenAI from 'openai';
+import { APIError } from 'openai';
 import { request, type Dispatcher } from 'undici';
 import { supportsDirectChat } from './direct-chat.js';
+import { headerValue, isJsonMedia, mediaTypeOf, safeJson, toFetchHeaders } from './undici-fetch.js';
 
 /** One GET as the SDK would send it: its path (below the base URL), query and extra headers. */
 export interface PlainGetRequest {
@@ -40,12 +42,15 @@ export function plainClientOf(resource: unknown, method: string): OpenAI | undef
 /**
  * GET with the URL and headers the client itself builds, over undici's Node streams (no web streams, Request or
  * Response objects). Why: the SDK's per-request work and web streams cost ~4x the CPU of the request itself, which
- * polls and downloads pay for the length of a job. Returns the 2xx response; anything else (another status, a
- * network error, an abort) gives undefined after releasing the socket, so the caller makes the SDK call, which
- * owns retries, redirects and error classes: the outcome of a failure is the SDK's, at the cost of one more request.
+ * polls and downloads pay for the length of a job. It asks for `accept-encoding: identity` (undici does not
+ * decompress). Returns the 2xx response; an HTTP error status throws the SDK's own error (`APIError.generate`, with
+ * its headers for Retry-After), so the callers' retries and backoff apply as to the SDK call, and no second request
+ * is sent at once. Anything else (a redirect, a compressed body, a network error, an abort) gives undefined after
+ * releasing the socket, so the caller makes the SDK call, which follows redirects and decompresses.
  */
 export async function plainGet(client: OpenAI, get: PlainGetRequest): Promise<Dispatcher.ResponseData | undefined> {
   if (get.signal?.aborted) return undefined;
+  let res: Dispatcher.ResponseData;
   try {
     const { url, req, timeout } = await client.buildRequest({
       method: 'get',
@@ -55,20 +60,30 @@ export async function plainGet(client: OpenAI, get: PlainGetRequest): Promise<Di
       __security: { bearerAuth: true },
     } as Parameters<OpenAI['buildRequest']>[0]);
     const headers: string[] = [];
-    new Headers(req.headers as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => headers.push(name, value));
-    const res = await request(url, {
+    new Headers(req.headers as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => {
+      if (name !== 'accept-encoding') headers.push(name, value);
+    });
+    headers.push('accept-encoding', 'identity');
+    res = await request(url, {
       method: 'GET',
       headers,
       headersTimeout: Math.min(timeout, FETCH_TIMEOUT_MS),
       bodyTimeout: FETCH_TIMEOUT_MS,
       ...(get.signal ? { signal: get.signal } : {}),
     });
-    if (res.statusCode >= 200 && res.statusCode < 300 && res.statusCode !== 204) return res;
-    await res.body.dump().catch(() => undefined);
-    return undefined;
   } catch {
     return undefined;
   }
+  const encoding = headerValue(res.headers, 'content-encoding')?.trim().toLowerCase();
+  if (res.statusCode >= 200 && res.statusCode < 300 && res.statusCode !== 204 && (!encoding || encoding === 'identity')) return res;
+  if (res.statusCode < 400) {
+    await res.body.dump().catch(() => undefined);
+    return undefined;
+  }
+  const text = await res.body.text().catch(() => undefined);
+  if (text === undefined) return undefined;
+  const json = safeJson(text);
+  throw APIError.generate(res.statusCode, json, json === undefined ? text : undefined, toFetchHeaders(res.headers));
 }
 
 /**
@@ -78,9 +93,7 @@ export async function plainGet(client: OpenAI, get: PlainGetRequest): Promise<Di
 export async function plainGetJson(client: OpenAI, get: PlainGetRequest): Promise<unknown> {
   const res = await plainGet(client, get);
   if (!res) return undefined;
-  const type = res.headers['content-type'];
-  const media = (Array.isArray(type) ? type[0] : type)?.split(';')[0]?.trim() ?? '';
-  if (!media.includes('application/json') && !media.endsWith('+json')) {
+  if (!isJsonMedia(mediaTypeOf(res.headers))) {
     await res.body.dump().catch(() => undefined);
     return undefined;
   }

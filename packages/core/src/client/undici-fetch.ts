@@ -256,3 +256,26 @@ class UndiciResponse {
     return new Response(b, { status: this.status, statusText: this.statusText, headers: this.headers });
   }
 }
+
+/** The media type of a response (`application/json` of `application/json; charset=utf-8`), '' when absent. */
+export function mediaTypeOf(headers: Dispatcher.ResponseData['headers']): string {
+  return headerValue(headers, 'content-type')?.split(';')[0]?.trim() ?? '';
+}
+
+/** True for a JSON media type (`application/json`, `…+json`). */
+export const isJsonMedia = (media: string): boolean => media.includes('application/json') || media.endsWith('+json');
+
+/** The first value of a response header, undefined when absent. */
+export function headerValue(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The JSON a text holds, or undefined when it is not JSON (an error body may be plain text). */
+export function safeJson(text: string): object | undefined {
+  try {
+    return JSON.parse(text) as object;
+  } catch {
+    return undefined;
+  }
+}

@@ -69,9 +69,10 @@ export function hashingTap(): { stream: Transform; digest: () => string; seen: (
 }
 
 /**
- * A file's bytes as a stream that fingerprints them as its reader takes them (a run's prepare hashes its input
- * in its own read). `fingerprint()` gives the fingerprint once the reader took every byte of the size taken
- * before the read, else undefined (the caller then fingerprints the file on its own). Undefined for a path that
+ * A file's bytes as a stream that fingerprints them as they pass (a run's prepare hashes its input in its own read).
+ * `fingerprint()` gives the fingerprint once every byte of the size taken before the read has passed the hash (a
+ * small file may pass it before the reader takes anything: the caller asks only after its read succeeded), else
+ * undefined (a reader that stopped early: the caller then fingerprints the file on its own). Undefined for a path that
  * is not a regular file: its reader says what is wrong with it.
  */
 export async function fingerprintingRead(path: string): Promise<{ stream: Readable; fingerprint: () => InputFingerprint | undefined } | undefined> {

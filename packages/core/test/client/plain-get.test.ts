@@ -4,7 +4,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '@kbatch/emulator';
-import OpenAI from 'openai';
+import OpenAI, { NotFoundError, RateLimitError } from 'openai';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainClientOf, plainGet, plainGetJson, plainPathId } from '../../src/client/plain-get.js';
 import { downloadFile } from '../../src/batch/download-file.js';
@@ -75,9 +76,9 @@ describe('plainGet', () => {
     expect(await polledBatch(client.batches, batchId).then((b) => b.id)).toBe(batchId);
   });
 
-  it('gives undefined for a status other than 2xx, so the SDK call decides (here: its NotFoundError)', async () => {
-    expect(await plainGet(client, { path: '/files/file-missing/content' })).toBeUndefined();
-    expect(await plainGetJson(client, { path: '/batches/batch_missing' })).toBeUndefined();
+  it('throws the SDK\'s own error for an HTTP error status (here: its NotFoundError), as the SDK call would', async () => {
+    await expect(plainGet(client, { path: '/files/file-missing/content' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(plainGetJson(client, { path: '/batches/batch_missing' })).rejects.toMatchObject({ status: 404 });
     await expect(polledBatch(client.batches, 'batch_missing')).rejects.toMatchObject({ status: 404 });
   });
 
@@ -124,5 +125,67 @@ describe('plainGetJson', () => {
     answers.push({ type: 'text/plain', body: '{"a":1}' }, { type: 'application/json', body: '{"a":' });
     expect(await plainGetJson(client, { path: '/batches' })).toBeUndefined();
     expect(await plainGetJson(client, { path: '/batches' })).toBeUndefined();
+  });
+});
+
+describe('plainGet against an odd server', () => {
+  let server: Server;
+  let url: string;
+  const seen: IncomingHttpHeaders[] = [];
+  let answer: (res: import('node:http').ServerResponse) => void = (res) => res.end('{}');
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.headers);
+      answer(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('sends one request per poll and per download when the plain path works', async () => {
+    const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'batch_1', object: 'batch', status: 'in_progress', created_at: 1, endpoint: '/v1/chat/completions', input_file_id: 'f', completion_window: '24h', request_counts: { total: 2, completed: 1, failed: 0 } }));
+    };
+    const before = seen.length;
+    expect((await polledBatch(client.batches, 'batch_1')).status).toBe('in_progress');
+    expect(seen.length - before).toBe(1);
+    answer = (res) => res.end(CONTENT);
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-plain-'));
+    expect((await downloadFile(client.files, 'file-1', join(dir, 'one.jsonl'))).lines).toBe(2);
+    expect(seen.length - before).toBe(2);
+  });
+
+  it('throws the SDK\'s RateLimitError with its Retry-After for a 429, after one request (no second one at once)', async () => {
+    const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
+    answer = (res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+      res.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit' } }));
+    };
+    const before = seen.length;
+    const error = await plainGetJson(client, { path: '/batches' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).headers?.get('retry-after')).toBe('7');
+    expect((error as RateLimitError).message).toContain('slow down');
+    expect(seen.length - before).toBe(1);
+  });
+
+  it('asks for an identity body, and leaves a compressed one to the SDK, which decompresses it (never written compressed)', async () => {
+    const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
+    const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, text: `line ${i} ${'x'.repeat(i % 97)}` }));
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' });
+      res.end(gzipSync(`${lines.join('\n')}\n`));
+    };
+    const before = seen.length;
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-plain-'));
+    const result = await downloadFile(client.files, 'file-1', join(dir, 'gz.jsonl'), { expectedLines: 500 });
+    expect(seen[before]!['accept-encoding']).toBe('identity');
+    expect(result.lines).toBe(500);
+    expect(await readFile(join(dir, 'gz.jsonl'), 'utf8')).toBe(`${lines.join('\n')}\n`);
   });
 });

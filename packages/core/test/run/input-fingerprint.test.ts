@@ -21,7 +21,7 @@ describe('fingerprintingRead', () => {
     expect(tapped.fingerprint()).toEqual(await fingerprintFile(path));
   });
 
-  it('gives no fingerprint while the reader has not taken every byte (the caller then hashes the file)', async () => {
+  it('gives no fingerprint before the whole file has passed the hash (a reader that stops early: the caller then hashes the file)', async () => {
     const path = await tempFile('x'.repeat(1 << 18));
     const tapped = (await fingerprintingRead(path))!;
     expect(tapped.fingerprint()).toBeUndefined();

@@ -113,7 +113,14 @@ class FileIndex implements ResultLookup {
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
     // A usual line's ASCII custom_id is hashed from its bytes: no string is made (one is, for a duplicate only).
     if (!(fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash))) {
-      hashString(fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: this.files[file]! }), hash);
+      try {
+        hashString(fast ? buf.toString('utf8', verdict.idStart, verdict.idEnd) : customIdOfLine(buf, { ...span, file: this.files[file]! }), hash);
+      } catch (error) {
+        // The lines before a bad one are judged first, as they were read: their duplicates are reported, and a bad
+        // duplicate among them is the error named.
+        this.settle();
+        throw error;
+      }
     }
     const e = at.add();
     at.set(e, file, span);

@@ -8,6 +8,21 @@ import { resultMap } from '../../src/join/result-lookup.js';
 import { httpErrorLine, okLine } from './fixtures.js';
 
 describe('indexResultFiles', () => {
+  it('reports the duplicates read before a broken line, and names a broken duplicate before a later broken line, as it did line by line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
+    const first = join(dir, 'dup-then-bad.jsonl');
+    await writeFile(first, [JSON.stringify(okLine('a', 'one')), JSON.stringify(okLine('a', 'two')), 'not json'].join('\n') + '\n');
+    const second = join(dir, 'bad-dup-then-bad.jsonl');
+    await writeFile(second, [JSON.stringify(okLine('a', 'one')), JSON.stringify({ custom_id: 'a', response: 7 }), 'not json'].join('\n') + '\n');
+    for (const lean of [false, true]) {
+      const issues: JoinIssue[] = [];
+      const error = await indexResultFiles([first], { lean, onIssue: (i) => issues.push(i) }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ line: 3 });
+      expect(issues.map((i) => [i.code, i.line])).toEqual([['JOIN_DUPLICATE_RESULT', 2]]);
+      expect(await indexResultFiles([second], { lean }).catch((e: unknown) => e)).toMatchObject({ line: 2 });
+    }
+  });
+
   it('takes the same results lean (verdicts, no body) as from the lines: escapes, failures, duplicates, long answers, leftovers', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
     const a = join(dir, 'out.jsonl');

@@ -27,7 +27,7 @@ export function splitInputId(id: string): { file: string; model: string | undefi
  * to the Files API's resumable upload in 8 MiB requests (memory: one request's bytes). The first line is converted
  * before anything is sent, so a parameter Gemini does not take fails with nothing uploaded. The original chunk's
  * sha256 is checked before the finalizing request (a changed file is never completed: JOB_MISMATCH). Transient
- * failures start the upload again, up to `maxAttempts`. The converted file is stopped past `fileLimit` (UPLOAD_FAILED), before finalizing.
+ * failures start the upload again, up to `maxAttempts`. The converted file is stopped past `fileLimit` (LINT_FAILED: deterministic, never retried), before finalizing.
  * @returns the file, its id `files/ID#model=MODEL` (one model per chunk, as lint keeps it)
  */
 export async function uploadGeminiInput(http: GeminiHttp, path: string, options: UploadFileOptions = {}, fileLimit = GEMINI_FILE_LIMIT): Promise<KFile> {
@@ -110,7 +110,7 @@ async function streamConverted(up: UploadSession, first: ConvertedLine, lines: A
 // Gemini measures the converted file: past its limit, stop before the finalize request (the profile's maxBytes keeps a margin for this).
 function assertWithinFileLimit(path: string, convertedBytes: number, limit: number): void {
   if (convertedBytes <= limit) return;
-  throw new KbatchError('UPLOAD_FAILED', `${path} converts to more than ${limit} bytes, Gemini's input file limit ("up to 2GB"); the upload was stopped unfinalized (no batch was created): chunk it smaller (--max-bytes)`, { file: path });
+  throw new KbatchError('LINT_FAILED', `${path} converts to more than ${limit} bytes, Gemini's input file limit ("up to 2GB"); the upload was stopped unfinalized (no batch was created): chunk it smaller (--max-bytes)`, { file: path });
 }
 
 // Start a resumable upload: the session URL's path (its origin is ours: @google/genai rewrites it the same way).

@@ -179,6 +179,13 @@ export class Store {
     await rm(this.dataPath(id), { force: true });
   }
 
+  /** Remove a batch object (its files stay). */
+  async deleteBatch(id: string): Promise<void> {
+    this.batches.delete(id);
+    await this.queues.get(`batches/${id}`);
+    await rm(join(this.dir, 'batches', `${id}.json`), { force: true });
+  }
+
   /** Wait for pending writes; remove the dir if it was a temp one. */
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()]);

@@ -131,7 +131,7 @@ describe('kbatch emulator --provider', () => {
     });
     expect(emulatorOptionsFromFlags({ provider: 'kluster-2025' })).toMatchObject({ completionWindows: ['24h', '48h', '72h'], bearerOnly: false, maxBatchBytes: 100_000_000 });
     expect(() => emulatorOptionsFromFlags({ provider: 'gemeni' })).toThrow('Invalid option `--provider`: must be one of kluster,');
-    expect(emulatorOptionsFromFlags({ provider: 'gemini' })).toMatchObject({ provider: 'gemini', bearerOnly: false, oneModelPerFile: true, maxBatchBytes: 2_000_000_000 });
+    expect(emulatorOptionsFromFlags({ provider: 'gemini' })).toMatchObject({ provider: 'gemini', bearerOnly: false, oneModelPerFile: true, maxBatchBytes: 1_750_000_000 });
   });
 
   const bin = fileURLToPath(new URL('../../bin/kbatch.js', import.meta.url));

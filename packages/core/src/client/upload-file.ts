@@ -58,26 +58,36 @@ export interface UploadFileOptions {
  */
 export async function uploadFile(client: UploadClient, path: string, options: UploadFileOptions = {}): Promise<KFile> {
   const { size } = await stat(path);
+  return withUploadAttempts(path, options, () => uploadOnce(client, path, size, options));
+}
+
+/**
+ * Run upload attempts until one succeeds: transient failures (429/5xx/drops/timeouts) wait (Retry-After, else
+ * backoff) and start again, up to `maxAttempts` (default 8) in all, then UPLOAD_FAILED; anything else is thrown.
+ * @param attempt - one whole upload (it re-opens the file)
+ * @param where - after the path in the UPLOAD_FAILED message (`' to Gemini'`)
+ */
+export async function withUploadAttempts(path: string, options: UploadFileOptions, attempt: () => Promise<KFile>, where = ''): Promise<KFile> {
   const maxAttempts = options.maxAttempts ?? (options.maxRetries === undefined ? DEFAULT_UPLOAD_ATTEMPTS : options.maxRetries + 1);
-  for (let attempt = 0; ; attempt++) {
+  for (let done = 0; ; done++) {
     throwIfAborted(options.signal);
     try {
-      return await uploadOnce(client, path, size, options);
+      return await attempt();
     } catch (error) {
       if (isAbortError(error) || options.signal?.aborted) throw abortOr(error, options.signal);
       const mismatch = findMismatch(error);
       if (mismatch) throw mismatch;
-      if (!isTransientError(error) || attempt + 1 >= maxAttempts) {
+      if (!isTransientError(error) || done + 1 >= maxAttempts) {
         if (isTransientError(error)) {
-          throw new KbatchError('UPLOAD_FAILED', `Uploading ${path} failed after ${attempt + 1} attempts: ${messageOf(error)}`, {
+          throw new KbatchError('UPLOAD_FAILED', `Uploading ${path}${where} failed after ${done + 1} attempts: ${messageOf(error)}`, {
             file: path,
             cause: error,
           });
         }
         throw error;
       }
-      const delayMs = Math.min(60_000, retryAfterMs(error) ?? backoffDelay(attempt, { baseMs: options.retryBaseMs ?? 500, maxMs: 8_000 }));
-      options.onRetry?.({ attempt: attempt + 1, delayMs, error });
+      const delayMs = Math.min(60_000, retryAfterMs(error) ?? backoffDelay(done, { baseMs: options.retryBaseMs ?? 500, maxMs: 8_000 }));
+      options.onRetry?.({ attempt: done + 1, delayMs, error });
       await sleep(delayMs, options.signal);
     }
   }

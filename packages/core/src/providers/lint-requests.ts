@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { KbatchError } from '../errors.js';
+import { KbatchError, isKbatchError } from '../errors.js';
 import { readFileLines } from '../job/lines.js';
 import { chunkLimits } from '../chunk/chunk-options.js';
 import type { ProviderProfile } from './provider-profile.js';
+import { NATIVE_REQUEST_CHECKS, type NativeRequestCheck } from './native-clients.js';
 
 /**
  * What lint checks. The first three every server checks itself while validating a batch (at no cost); the others are
@@ -35,6 +36,8 @@ export interface LintRules {
   customIdPattern: RegExp | null;
   /** Body parameters the provider refuses (the profile's `chatParams.unsupported`). */
   unsupportedParams: readonly string[];
+  /** The native adapter's check of one line (throws PARAM_UNSUPPORTED as its upload would); null: none. */
+  nativeCheck: NativeRequestCheck | null;
 }
 
 /** The rules of a profile; `maxRequests`/`maxBytes` given override its limits (as the chunk flags do). */
@@ -48,6 +51,7 @@ export function lintRules(profile: ProviderProfile, limits: { maxRequests?: numb
     oneModelPerFile: profile.quirks.oneModelPerFile,
     customIdPattern: profile.quirks.customIdPattern === null ? null : new RegExp(profile.quirks.customIdPattern),
     unsupportedParams: profile.chatParams.unsupported,
+    nativeCheck: NATIVE_REQUEST_CHECKS[profile.apiShape] ?? null,
   };
 }
 
@@ -98,7 +102,10 @@ export function lintLine(text: string, line: number, state: LintState, rules: Li
   else if (rules.customIdPattern !== null && !rules.customIdPattern.test(customId)) add('custom_id_invalid', `custom_id must match ${rules.customIdPattern.source} on provider ${rules.provider}`);
   else if (!addNew(state.ids, idKey(customId))) add('custom_id_duplicate', 'repeats a custom_id of an earlier line');
   if (rules.maxLineBytes !== null && bytes > rules.maxLineBytes) add('line_too_large', `is ${bytes} bytes; provider ${rules.provider} takes at most ${rules.maxLineBytes} per line`);
-  for (const param of unsupportedIn(body, rules)) add('param_unsupported', `sets \`${param}\`, which provider ${rules.provider} does not support`);
+  const refused = unsupportedIn(body, rules);
+  for (const param of refused) add('param_unsupported', `sets \`${param}\`, which provider ${rules.provider} does not support`);
+  const native = refused.length === 0 ? nativeRefusal(text, line, rules) : null;
+  if (native !== null) add('param_unsupported', native);
   const model = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
   if (typeof model !== 'string' || model === '') add('line_invalid', 'has no body.model');
   else if (state.model === null) state.model = { name: model, line };
@@ -115,6 +122,16 @@ function unsupportedIn(body: unknown, rules: LintRules): string[] {
   if (rules.unsupportedParams.length === 0 || typeof body !== 'object' || body === null) return [];
   const fields = body as Record<string, unknown>;
   return rules.unsupportedParams.filter((param) => fields[param] !== undefined && fields[param] !== null && fields[param] !== false);
+}
+
+/** What the native adapter's mapping refuses in a line (PARAM_UNSUPPORTED: its message), else null; other faults are lint's own rules. */
+function nativeRefusal(text: string, line: number, rules: LintRules): string | null {
+  try {
+    rules.nativeCheck?.(text, line);
+    return null;
+  } catch (error) {
+    return isKbatchError(error) && error.code === 'PARAM_UNSUPPORTED' ? error.message : null;
+  }
 }
 
 /** The outcome of {@link lintRequests}: the lines read, and the problems (at most `maxProblems` kept, all counted). */
@@ -159,7 +176,7 @@ export function formatLintProblem(file: string, problem: LintProblem): string {
 
 /** True when the rules judge single lines (line size, custom_id format, one model per file), not only a file's size and count. */
 export function hasLineRules(rules: LintRules): boolean {
-  return rules.maxLineBytes !== null || rules.customIdPattern !== null || rules.oneModelPerFile || rules.unsupportedParams.length > 0;
+  return rules.maxLineBytes !== null || rules.customIdPattern !== null || rules.oneModelPerFile || rules.unsupportedParams.length > 0 || rules.nativeCheck !== null;
 }
 
 /**

@@ -28,10 +28,13 @@ export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {
   'gemini-batch': createGeminiClient,
 };
 
+/** A native adapter's check of one request line (1-based `line`): throws what its mapping would. */
+export type NativeRequestCheck = (text: string, line: number) => void;
+
 /**
  * Checks one request line the way a native adapter maps it (throwing what the adapter would, e.g. PARAM_UNSUPPORTED),
- * so a run refuses a parameter its provider does not take before anything is sent.
+ * so lint, submit and a run refuse a parameter its provider does not take before anything is sent.
  */
-export const NATIVE_REQUEST_CHECKS: Partial<Record<ApiShape, (text: string, line: number) => void>> = {
+export const NATIVE_REQUEST_CHECKS: Partial<Record<ApiShape, NativeRequestCheck>> = {
   'gemini-batch': (text, line) => void toGeminiLine(text, line),
 };

@@ -175,7 +175,9 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     apiKeyEnv: ['GOOGLE_API_KEY', 'GEMINI_API_KEY'],
     baseUrlEnv: 'GOOGLE_GEMINI_BASE_URL',
     defaultBaseURL: 'https://generativelanguage.googleapis.com',
-    limits: { maxRequests: null, maxBytes: 2_000_000_000, maxLineBytes: null },
+    // Gemini's 2 GB is measured on the converted {key, request} file, up to ~12% larger than kbatch's lines (few-shot
+    // messages): chunks stop at 1.75 GB, and the upload itself stops past 2 GB of converted bytes (GEMINI_FILE_LIMIT).
+    limits: { maxRequests: null, maxBytes: 1_750_000_000, maxLineBytes: null },
     windows: ['24h'],
     defaultWindow: '24h',
     chatParams: { supported: [...GEMINI_CHAT_PARAMS], unsupported: [...GEMINI_UNSUPPORTED_PARAMS] },
@@ -184,7 +186,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     checked: CHECKED,
     notes: [
       'kbatch speaks the Gemini Developer API v1beta (not Vertex AI) natively: requests become {key, request} lines of a JSONL file (resumable Files API upload, converted while it streams); batches are read raw, since @google/genai 2.32 renames the wire states BATCH_STATE_* to JOB_STATE_* and drops batchStats',
-      'input file "up to 2GB" (docs; read as 2,000,000,000 bytes); inline requests (< 20 MB) are not used; requests per batch: not documented (kbatch chunks at its defaults: 50,000 requests; --max-requests changes it)',
+      'input file "up to 2GB" (docs; read as 2,000,000,000 bytes, measured on the converted file): kbatch chunks at 1,750,000,000 bytes of its own lines, a margin for the conversion (~12% larger for few-shot lines), and stops an upload whose converted bytes pass 2 GB before finalizing it; inline requests (< 20 MB) are not used; requests per batch: not documented (kbatch chunks at its defaults: 50,000 requests; --max-requests changes it)',
       'no completion window is sent: the API states a 24 hour target turnaround, and a batch pending or running for more than 48 hours expires (not verified on a live account); the 24h here is what kbatch records',
       'the model is in the create URL (models/{model}:batchGenerateContent): one model per batch; keys are sent as x-goog-api-key (GOOGLE_API_KEY, else GEMINI_API_KEY, as @google/genai reads them); the base URL is the bare origin, as @google/genai takes it',
       'batches have no metadata: kbatch writes its job, chunk and sha256 into the batch displayName and adopts by it after a crash',

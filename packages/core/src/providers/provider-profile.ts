@@ -14,6 +14,16 @@ export type ApiShape = (typeof API_SHAPES)[number];
 /** The batch wire formats kbatch's batch jobs speak: the OpenAI shape, and each native adapter once it is built. */
 export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'anthropic-batch', 'gemini-batch']);
 
+/**
+ * Shapes whose cancelled batch is known to keep the answers it finished (OpenAI's output file, Anthropic's results):
+ * only there may kbatch cancel a slow batch and finish its last requests realtime (`finishRealtime`). Gemini does not
+ * say whether a CANCELLED batch keeps a responses file: without one, paid answers would read as missing.
+ */
+export const CANCEL_KEEPS_ANSWERS: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'anthropic-batch']);
+
+/** True when a cancelled batch of this profile keeps its finished answers (see {@link CANCEL_KEEPS_ANSWERS}). */
+export const cancelKeepsAnswers = (profile: { apiShape: ApiShape }): boolean => CANCEL_KEEPS_ANSWERS.has(profile.apiShape);
+
 /** True when kbatch can run batch jobs on this profile (else realtime, chat and lint only). */
 export const speaksBatches = (profile: { apiShape: ApiShape }): boolean => BATCH_SHAPES_SPOKEN.has(profile.apiShape);
 

@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { jobProvider } from '../providers/job-provider.js';
+import { cancelKeepsAnswers } from '../providers/provider-profile.js';
+import { DEFAULT_PROVIDER, getProvider } from '../providers/resolve-provider.js';
 import { jobPath } from '../job/create-job.js';
 import type { JobLock } from '../state/lock.js';
 import type { JobManifest } from '../state/manifest.js';
@@ -250,7 +252,8 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
   // counted from here: preparing a large input does not eat into it.
   const deadline = runDeadline(jobDir, opts.timeoutMs);
   const realtime = realtimeRunner({ jobDir, settings, given: options, opts, emit, signal, deadline });
-  if (state.mode === 'batch' && settings.finishRealtime) {
+  // Stragglers are cancelled only where a cancelled batch keeps its answers (not known on Gemini: off there).
+  if (state.mode === 'batch' && settings.finishRealtime && cancelKeepsAnswers(getProvider(settings.provider ?? DEFAULT_PROVIDER))) {
     jobOptions.stragglers = {
       maxThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD,
       ...(settings.stragglerThreshold !== undefined ? { threshold: settings.stragglerThreshold } : {}),

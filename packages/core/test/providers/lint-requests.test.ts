@@ -98,6 +98,24 @@ describe('lintRequests', () => {
     expect([report.requests, report.problemCount]).toEqual([3, 2]);
   });
 
+  it('runs the native adapter\'s check on every line on gemini (one param_unsupported per line), so lint and submit refuse line 13 before any upload', async () => {
+    const gemini = (id: string, extra: object = {}): string => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }], ...extra } });
+    const lines = [...Array.from({ length: 12 }, (_, i) => gemini(`r${i}`)), gemini('r-role', { messages: [{ role: 'tool', content: 'x' }] }), gemini('r-format', { response_format: { type: 'json_schema' } }), gemini('r-tools', { tools: [] })];
+    const path = await file(lines);
+    const rules = lintRules(getProvider('gemini'));
+    const report = await lintRequests(path, rules);
+    expect(report.problems.map((p) => [p.line, p.customId, p.rule])).toEqual([
+      [13, 'r-role', 'param_unsupported'],
+      [14, 'r-format', 'param_unsupported'],
+      [15, 'r-tools', 'param_unsupported'],
+    ]);
+    expect(report.problems[0]!.message).toMatch(/Parameter `messages\[0\]\.role` is not supported by provider gemini/);
+    expect(report.problems[2]!.message).toBe('sets `tools`, which provider gemini does not support');
+    expect(hasLineRules({ ...rules, oneModelPerFile: false, unsupportedParams: [] })).toBe(true);
+    expectKbatchError(await catchError(() => assertLintClean([path], rules)), { code: 'LINT_FAILED', message: /3 request line problems for provider gemini; nothing was uploaded:\n.*line 13 \(custom_id r-role\)/ });
+    expect(lintAll(lines.slice(0, 12), rules)).toEqual([]);
+  });
+
   it('rejects a missing file with INPUT_NOT_FOUND', async () => {
     expectKbatchError(await catchError(() => lintRequests('/nonexistent/requests.jsonl', lintRules(getProvider()))), { code: 'INPUT_NOT_FOUND' });
   });

@@ -20,7 +20,7 @@ describe('PROVIDER_PROFILES', () => {
       ['groq', null, 100_000_000, null, { min: '24h', max: '7d' }, '24h', 'bearer', false, null],
       ['openai-compatible', null, null, null, null, '24h', 'bearer', false, null],
       ['anthropic', 100_000, 240_000_000, null, ['24h'], '24h', 'bare-or-bearer', false, '^(?:(?!__)[a-zA-Z0-9_-]{1,55}|[\\s\\S]{1,9}|[\\x00-\\x7f]{1,39})$'],
-      ['gemini', null, 2_000_000_000, null, ['24h'], '24h', 'x-goog-api-key', true, null],
+      ['gemini', null, 1_750_000_000, null, ['24h'], '24h', 'x-goog-api-key', true, null],
     ]);
     const hosts = Object.fromEntries(PROVIDER_PROFILES.map((p) => [p.name, [...new Set(p.docs.map((url) => new URL(url).host))]]));
     expect(hosts).toEqual({

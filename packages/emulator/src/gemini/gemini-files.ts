@@ -7,7 +7,7 @@ import { sendJson } from '../errors.js';
 import { newId, nowSeconds } from '../internal/ids.js';
 import type { Route, RouteContext } from '../internal/http.js';
 import { commitFile, type FileObject, type Store, type Stored } from '../store.js';
-import { googleError, responsesLineOf, type GeminiBatchMeta } from './gemini-wire.js';
+import { googleError, isoTime, responsesLineOf, type GeminiBatchMeta } from './gemini-wire.js';
 
 /** The purpose the personality stores Gemini uploads under (the OpenAI routes never take them for a batch). */
 export const GEMINI_INPUT_PURPOSE = 'gemini-batch-input';
@@ -20,7 +20,6 @@ interface UploadSession {
   mimeType: string;
 }
 
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
 /** A stored file as Gemini's File (48 hours of retention, as the docs say). */
 function fileView(f: FileObject): Record<string, unknown> {
@@ -29,9 +28,9 @@ function fileView(f: FileObject): Record<string, unknown> {
     displayName: f.filename,
     mimeType: 'application/jsonl',
     sizeBytes: String(f.bytes),
-    createTime: iso(f.created_at),
-    updateTime: iso(f.created_at),
-    expirationTime: iso(f.created_at + 48 * 3600),
+    createTime: isoTime(f.created_at),
+    updateTime: isoTime(f.created_at),
+    expirationTime: isoTime(f.created_at + 48 * 3600),
     uri: `files/${f.id}`,
     state: 'ACTIVE',
     source: 'UPLOADED',
@@ -100,15 +99,17 @@ async function sendResponses(store: Store, res: ServerResponse, batchId: string)
   if (!rec || !(rec.value.output_file_id || rec.value.error_file_id)) throw googleError(404, `File files/responses-${batchId} does not exist.`);
   const model = (rec.value.metadata as unknown as GeminiBatchMeta).gemini_model;
   res.writeHead(200, { 'content-type': 'application/octet-stream' });
-  for (const id of [rec.value.output_file_id, rec.value.error_file_id]) {
-    if (!id) continue;
-    for await (const text of createInterface({ input: createReadStream(store.dataPath(id)), crlfDelay: Infinity })) {
-      if (text.trim() === '') continue;
-      const line = responsesLineOf(text, model);
-      if (line !== null && !res.write(`${line}\n`)) await new Promise((resolve) => res.once('drain', resolve));
+  const files = [rec.value.output_file_id, rec.value.error_file_id].filter((id): id is string => Boolean(id));
+  // pipeline waits on the socket and ends (or fails) when the client goes away: a write never waits on a closed one.
+  await pipeline(async function* () {
+    for (const id of files) {
+      for await (const text of createInterface({ input: createReadStream(store.dataPath(id)), crlfDelay: Infinity })) {
+        if (text.trim() === '') continue;
+        const line = responsesLineOf(text, model);
+        if (line !== null) yield `${line}\n`;
+      }
     }
-  }
-  res.end();
+  }, res);
 }
 
 /** `files/ID:download?alt=media`: an uploaded file as stored, or a batch's responses file. */

@@ -35,6 +35,35 @@ const STATUS_NAMES: Readonly<Record<number, string>> = {
 /** The Google status name of an HTTP status. */
 export const statusName = (status: number): string => STATUS_NAMES[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION');
 
+// google.rpc.Code numbers of the names above (code.proto).
+const RPC_CODES: Readonly<Record<string, number>> = {
+  CANCELLED: 1,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+};
+
+/**
+ * An HTTP status as the google.rpc.Status a batch line or a failed Operation carries: an rpc `code` (3, not 400) and
+ * a message, no status name (as the Batch API writes them).
+ */
+export const rpcStatusOf = (status: number, message: string): { code: number; message: string } => ({ code: RPC_CODES[statusName(status)] ?? 13, message });
+
+/** A time in seconds as Google's RFC 3339 timestamp. */
+export function isoTime(seconds: number): string;
+export function isoTime(seconds: number | null): string | undefined;
+export function isoTime(seconds: number | null): string | undefined {
+  return seconds === null ? undefined : new Date(seconds * 1000).toISOString();
+}
+
 /** A Google error: `{error: {code, message, status}}` (the headers of the error, e.g. Retry-After, kept). */
 export function sendGoogleError(res: ServerResponse, err: HttpError): void {
   if (res.headersSent) {
@@ -120,7 +149,7 @@ export function responsesLineOf(text: string, model: string): string | null {
   const { status_code: status, body } = line.response;
   if (status >= 200 && status < 300) return JSON.stringify({ key: line.custom_id, response: generateContentResponseOf(body as ChatCompletion, model) });
   const message = (body as { error?: { message?: unknown } } | null)?.error?.message;
-  return JSON.stringify({ key: line.custom_id, error: { code: status, message: typeof message === 'string' ? message : `HTTP ${status}`, status: statusName(status) } });
+  return JSON.stringify({ key: line.custom_id, error: rpcStatusOf(status, typeof message === 'string' ? message : `HTTP ${status}`) });
 }
 
 // The emulator's batch statuses as Gemini's wire states (cancelling is still running on Gemini).
@@ -134,8 +163,6 @@ const STATES: Readonly<Record<BatchObject['status'], string>> = {
   cancelled: 'BATCH_STATE_CANCELLED',
   expired: 'BATCH_STATE_EXPIRED',
 };
-
-const iso = (seconds: number | null): string | undefined => (seconds === null ? undefined : new Date(seconds * 1000).toISOString());
 
 /** The name of a batch's responses file (served from its output and error files). */
 export const responsesFileOf = (batchId: string): string => `files/responses-${batchId}`;
@@ -164,14 +191,14 @@ export function operationOf(rec: Stored<BatchObject>): Record<string, unknown> {
       displayName: meta.gemini_display_name,
       model: `models/${meta.gemini_model}`,
       state: STATES[b.status],
-      createTime: iso(b.created_at),
-      updateTime: iso(end ?? b.in_progress_at ?? b.created_at),
-      ...(end ? { endTime: iso(end) } : {}),
+      createTime: isoTime(b.created_at),
+      updateTime: isoTime(end ?? b.in_progress_at ?? b.created_at),
+      ...(end ? { endTime: isoTime(end) } : {}),
       batchStats: { requestCount: String(c.total), successfulRequestCount: String(c.completed), failedRequestCount: String(c.failed), pendingRequestCount: String(Math.max(0, c.total - c.completed - c.failed)) },
       ...(output ? { output } : {}),
     },
     done,
     ...(output ? { response: { '@type': 'type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatchOutput', ...output } } : {}),
-    ...(b.status === 'failed' ? { error: { code: 400, message: b.errors?.data[0]?.message ?? 'The batch failed', status: 'INVALID_ARGUMENT' } } : {}),
+    ...(b.status === 'failed' ? { error: rpcStatusOf(400, b.errors?.data[0]?.message ?? 'The batch failed') } : {}),
   };
 }

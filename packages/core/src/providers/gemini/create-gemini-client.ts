@@ -5,7 +5,7 @@ import { LineSplitter } from '../../internal/line-splitter.js';
 import type { UploadFileOptions } from '../../client/upload-file.js';
 import type { NativeClientInit } from '../native-clients.js';
 import { geminiJson, geminiRequest, type GeminiHttp } from './gemini-http.js';
-import { ERRORS_VIEW, metadataToDisplayName, toOpenAiBatch, type GeminiOperation } from './gemini-batch-view.js';
+import { ERRORS_VIEW, MAX_DISPLAY_NAME, metadataToDisplayName, toOpenAiBatch, type GeminiOperation } from './gemini-batch-view.js';
 import { fromGeminiLine } from './gemini-lines.js';
 import { toChatCompletion, type GenerateContentResponse } from './from-generate-content.js';
 import { toGenerateContent } from './to-generate-content.js';
@@ -17,6 +17,9 @@ interface CallOptions {
   maxRetries?: number | undefined;
   timeout?: number | undefined;
 }
+
+/** The openai client's default per-request timeout (ms). */
+const DEFAULT_TIMEOUT_MS = 600_000;
 
 const batchName = (id: string): string => (id.startsWith('batches/') ? id : `batches/${id}`);
 
@@ -30,7 +33,8 @@ const batchName = (id: string): string => (id.startsWith('batches/') ? id : `bat
  * @example const client = createClient({ provider: 'gemini', baseURL: 'http://127.0.0.1:8080' });
  */
 export function createGeminiClient(init: NativeClientInit): OpenAI {
-  const http: GeminiHttp = { origin: init.baseURL, apiKey: init.apiKey, timeout: init.timeout, maxRetries: init.maxRetries ?? 2 };
+  // The openai client's default timeout, applied to every call (undici's own default would be 300 s)
+  const http: GeminiHttp = { origin: init.baseURL, apiKey: init.apiKey, timeout: init.timeout ?? DEFAULT_TIMEOUT_MS, maxRetries: init.maxRetries ?? 2 };
   const pageTokens = new Map<string, string>();
   const call = (options: CallOptions | undefined) => ({ signal: options?.signal, maxRetries: options?.maxRetries });
   const retrieve = async (id: string, options?: CallOptions) => toOpenAiBatch((await geminiJson(http, { method: 'GET', path: `v1beta/${batchName(id)}`, ...call(options) })) as GeminiOperation);
@@ -38,14 +42,18 @@ export function createGeminiClient(init: NativeClientInit): OpenAI {
     apiKey: init.apiKey,
     baseURL: init.baseURL,
     maxRetries: http.maxRetries,
-    timeout: init.timeout ?? 600_000,
+    timeout: http.timeout,
     uploadBatchInput: (path: string, options: UploadFileOptions) => uploadGeminiInput(http, path, options),
     batches: {
       async create(params: { input_file_id: string; metadata?: Record<string, string> | null }, options?: CallOptions) {
         const { file, model } = splitInputId(params.input_file_id);
         if (model === undefined) throw new KbatchError('OPTION_INVALID', `Invalid option \`input_file_id\`: ${file} was not uploaded by kbatch's Gemini adapter (its id names no model)`, { field: 'input_file_id' });
-        const body = { batch: { displayName: metadataToDisplayName(params.metadata ?? undefined), inputConfig: { fileName: file } } };
-        return toOpenAiBatch((await geminiJson(http, { method: 'POST', path: `v1beta/models/${model}:batchGenerateContent`, json: body, ...call(options) })) as GeminiOperation);
+        const displayName = metadataToDisplayName(params.metadata ?? undefined);
+        if (displayName.length > MAX_DISPLAY_NAME) throw new KbatchError('OPTION_INVALID', `Invalid option \`metadata\`: as a Gemini displayName it is ${displayName.length} characters, over the ${MAX_DISPLAY_NAME} kbatch sends (a shorter job id fits)`, { field: 'metadata' });
+        const body = { batch: { displayName, inputConfig: { fileName: file } } };
+        const op = (await geminiJson(http, { method: 'POST', path: `v1beta/models/${model}:batchGenerateContent`, json: body, ...call(options) })) as GeminiOperation;
+        await assertEchoed(op, displayName, (id) => client.batches.cancel(id, options));
+        return toOpenAiBatch(op);
       },
       retrieve,
       async list(query: { limit?: number; after?: string } = {}, options?: CallOptions) {
@@ -76,6 +84,19 @@ export function createGeminiClient(init: NativeClientInit): OpenAI {
     models: { list: (options?: CallOptions) => listModels(http, options) },
   };
   return client as unknown as OpenAI;
+}
+
+/**
+ * Adoption after a crash finds a batch by its displayName: one the server did not keep as sent (cut, rewritten)
+ * could never be found again, and a resume would pay for the chunk twice. Such a batch is cancelled (nothing has run
+ * yet) and the create stops with RESPONSE_INVALID.
+ */
+async function assertEchoed(op: GeminiOperation, sent: string, cancel: (id: string) => Promise<unknown>): Promise<void> {
+  const echoed = op.metadata?.displayName;
+  if (echoed === sent) return;
+  const id = op.name ?? op.metadata?.name;
+  const cancelled = id === undefined ? 'no batch name came back to cancel' : await cancel(id).then(() => `batch ${id} was cancelled`, (error: unknown) => `cancelling batch ${id} failed (${(error as Error).message}): cancel it by hand`);
+  throw new KbatchError('RESPONSE_INVALID', `Gemini kept the batch displayName as ${JSON.stringify(echoed ?? null)}, not ${JSON.stringify(sent)} as sent: kbatch could not find this batch again after a crash, so it stops; ${cancelled}`, { ...(id === undefined ? {} : { batchId: id }) });
 }
 
 // The models the key may use (`models/gemini-…` → `gemini-…`), page by page (pageToken).

@@ -1,6 +1,7 @@
 import { KbatchError } from '../../errors.js';
 import { toChatCompletion, type GenerateContentResponse } from './from-generate-content.js';
 import { toGenerateContent } from './to-generate-content.js';
+import { httpStatusOf, statusNameOf, type GoogleStatus } from './google-status.js';
 
 /**
  * One kbatch request line (`{custom_id, method, url, body}`) as a line of Gemini's batch input file
@@ -28,23 +29,16 @@ export function toGeminiLine(text: string, lineNo: number): { key: string; model
   }
 }
 
-/** A Google `Status` (a failed request's line, or an error body's `error`). */
-export interface GoogleStatus {
-  code?: number;
-  message?: string;
-  status?: string;
-}
-
-/** The OpenAI error body of a Google status: `code` is the status name in lower case (`resource_exhausted`, `cancelled`). */
+/** The OpenAI error body of a Google status: `code` is the status name in lower case (`resource_exhausted`, `cancelled`; from the rpc code when no name is sent). */
 export function openAiErrorBody(status: GoogleStatus): { error: { message: string; type: string; code: string | null } } {
-  const name = typeof status.status === 'string' ? status.status : null;
+  const name = statusNameOf(status);
   return { error: { message: status.message ?? 'Gemini request failed', type: name ?? 'error', code: name === null ? null : name.toLowerCase() } };
 }
 
 /**
  * One line of a Gemini responses file as a kbatch batch result line: `{key, response}` → a 200 chat.completion,
- * `{key, error}` → the HTTP status and the provider's message (its status name as the code, so a `cancelled` or
- * 5xx request is sent again and a 400 is not). `ok` says which of the two (output or error file) it belongs to.
+ * `{key, error}` → the HTTP status of its google.rpc.Status (see httpStatusOf: `{code: 3}` is INVALID_ARGUMENT, a
+ * 400) and the provider's message (its status name as the code, so a `cancelled` or 5xx request is sent again and a 400 is not). `ok` says which of the two (output or error file) it belongs to.
  * @returns null for a line without a key (nothing to match it to)
  */
 export function fromGeminiLine(text: string): { ok: boolean; line: string } | null {
@@ -57,6 +51,6 @@ export function fromGeminiLine(text: string): { ok: boolean; line: string } | nu
     return { ok: true, line: JSON.stringify({ id: `gemini-${customId}`, custom_id: customId, response: { status_code: 200, request_id: body['id'], body }, error: null }) };
   }
   const status = parsed.error && typeof parsed.error === 'object' ? parsed.error : { code: 500, message: 'the line holds neither a response nor an error', status: 'INTERNAL' };
-  const code = typeof status.code === 'number' && status.code >= 400 && status.code <= 599 ? status.code : 500;
+  const code = httpStatusOf(status);
   return { ok: false, line: JSON.stringify({ id: `gemini-${customId}`, custom_id: customId, response: { status_code: code, request_id: null, body: openAiErrorBody(status) }, error: null }) };
 }

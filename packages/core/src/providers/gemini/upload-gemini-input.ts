@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { KbatchError } from '../../errors.js';
+import { KbatchError, isKbatchError } from '../../errors.js';
 import { LineSplitter } from '../../internal/line-splitter.js';
-import { backoffDelay, isAbortError, isTransientError, messageOf, retryAfterMs, sleep, throwIfAborted } from '../../client/retry.js';
-import { DEFAULT_UPLOAD_ATTEMPTS, type UploadFileOptions } from '../../client/upload-file.js';
+import { withUploadAttempts, type UploadFileOptions } from '../../client/upload-file.js';
 import type { KFile } from '../../client/schemas.js';
 import { geminiJson, geminiRequest, type GeminiHttp } from './gemini-http.js';
 import { toGeminiLine } from './gemini-lines.js';
 
 /** Bytes per resumable-upload request (what @google/genai sends; a multiple of Google's 256 KiB granule). */
 export const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** Gemini's limit on a batch input file ("up to 2GB", read as decimal), measured on the converted `{key, request}` lines. */
+export const GEMINI_FILE_LIMIT = 2_000_000_000;
 
 /** What the file id kbatch records carries after the Gemini file name: the model its lines use (the create URL needs it). */
 export const MODEL_MARK = '#model=';
@@ -25,39 +27,61 @@ export function splitInputId(id: string): { file: string; model: string | undefi
  * to the Files API's resumable upload in 8 MiB requests (memory: one request's bytes). The first line is converted
  * before anything is sent, so a parameter Gemini does not take fails with nothing uploaded. The original chunk's
  * sha256 is checked before the finalizing request (a changed file is never completed: JOB_MISMATCH). Transient
- * failures start the upload again, up to `maxAttempts`.
+ * failures start the upload again, up to `maxAttempts`. The converted file is stopped past `fileLimit` (LINT_FAILED: deterministic, never retried), before finalizing.
  * @returns the file, its id `files/ID#model=MODEL` (one model per chunk, as lint keeps it)
  */
-export async function uploadGeminiInput(http: GeminiHttp, path: string, options: UploadFileOptions = {}): Promise<KFile> {
-  const maxAttempts = options.maxAttempts ?? DEFAULT_UPLOAD_ATTEMPTS;
-  for (let attempt = 0; ; attempt++) {
-    throwIfAborted(options.signal);
+export async function uploadGeminiInput(http: GeminiHttp, path: string, options: UploadFileOptions = {}, fileLimit = GEMINI_FILE_LIMIT): Promise<KFile> {
+  return withUploadAttempts(path, options, () => uploadOnce({ http, path, options, fileLimit }), ' to Gemini');
+}
+
+async function uploadOnce(target: Omit<UploadSession, 'session' | 'sent'>): Promise<KFile> {
+  const { http, path, options } = target;
+  const hash = createHash('sha256');
+  const lines = convertedLines(path, hash);
+  // A failed attempt must not leave the chunk file open: the generator is closed however the attempt ends.
+  try {
+    const first = await lines.next();
+    if (first.done) throw new KbatchError('LINE_INVALID', `${path} holds no request`, { file: path });
+    const session = await startUpload(http, options);
+    const sent = { offset: 0 };
     try {
-      return await uploadOnce(http, path, options);
+      return await streamConverted({ ...target, session, sent }, first.value, lines, hash);
     } catch (error) {
-      if (isAbortError(error) || options.signal?.aborted || !isTransientError(error)) throw error;
-      if (attempt + 1 >= maxAttempts) throw new KbatchError('UPLOAD_FAILED', `Uploading ${path} to Gemini failed after ${attempt + 1} attempts: ${messageOf(error)}`, { file: path, cause: error });
-      const delayMs = Math.min(60_000, retryAfterMs(error) ?? backoffDelay(attempt, { baseMs: options.retryBaseMs ?? 500, maxMs: 8_000 }));
-      options.onRetry?.({ attempt: attempt + 1, delayMs, error });
-      await sleep(delayMs, options.signal);
+      // The first line passed before anything was sent; a later one fails mid-upload (an unfinalized upload, no batch).
+      if (isKbatchError(error) && (error.code === 'PARAM_UNSUPPORTED' || error.code === 'LINE_INVALID')) {
+        error.message = `${error.message.replace(/; nothing was sent$/, '')}; the upload of ${path} stopped after ${sent.offset} bytes, unfinalized (no batch was created); \`kbatch lint --provider gemini\` lists every such line`;
+      }
+      throw error;
     }
+  } finally {
+    await lines.return(undefined);
   }
 }
 
-async function uploadOnce(http: GeminiHttp, path: string, options: UploadFileOptions): Promise<KFile> {
-  const hash = createHash('sha256');
-  const lines = convertedLines(path, hash);
-  const first = await lines.next();
-  if (first.done) throw new KbatchError('LINE_INVALID', `${path} holds no request`, { file: path });
-  const model = first.value.model;
-  const session = await startUpload(http, options);
-  let offset = 0;
-  let pending: Buffer[] = [Buffer.from(`${first.value.line}\n`)];
+interface UploadSession {
+  http: GeminiHttp;
+  path: string;
+  options: UploadFileOptions;
+  /** Most bytes of the converted file (Gemini's limit: GEMINI_FILE_LIMIT). */
+  fileLimit: number;
+  /** The session URL's path. */
+  session: string;
+  /** Bytes the server holds so far. */
+  sent: { offset: number };
+}
+
+type ConvertedLine = { key: string; model: string; line: string };
+
+// Send the converted lines in UPLOAD_CHUNK_BYTES requests, then finalize (after the sha256 and size checks).
+async function streamConverted(up: UploadSession, first: ConvertedLine, lines: AsyncGenerator<ConvertedLine>, hash: ReturnType<typeof createHash>): Promise<KFile> {
+  const { http, path, options, sent } = up;
+  const model = first.model;
+  let pending: Buffer[] = [Buffer.from(`${first.line}\n`)];
   let size = pending[0]!.length;
   // No retry of one request: a chunk whose answer was lost may have landed, so the whole upload starts again instead.
   const send = async (bytes: Buffer, command: string): Promise<unknown> => {
-    const res = await geminiJson(http, { method: 'POST', path: session, body: bytes, headers: { 'x-goog-upload-command': command, 'x-goog-upload-offset': String(offset), 'content-length': String(bytes.length) }, signal: options.signal, maxRetries: 0 });
-    offset += bytes.length;
+    const res = await geminiJson(http, { method: 'POST', path: up.session, body: bytes, headers: { 'x-goog-upload-command': command, 'x-goog-upload-offset': String(sent.offset), 'content-length': String(bytes.length) }, signal: options.signal, maxRetries: 0 });
+    sent.offset += bytes.length;
     return res;
   };
   for (let next = await lines.next(); !next.done; next = await lines.next()) {
@@ -65,6 +89,7 @@ async function uploadOnce(http: GeminiHttp, path: string, options: UploadFileOpt
     const bytes = Buffer.from(`${next.value.line}\n`);
     pending.push(bytes);
     size += bytes.length;
+    assertWithinFileLimit(path, sent.offset + size, up.fileLimit);
     while (size >= UPLOAD_CHUNK_BYTES) {
       const all = Buffer.concat(pending);
       await send(all.subarray(0, UPLOAD_CHUNK_BYTES), 'upload');
@@ -72,13 +97,20 @@ async function uploadOnce(http: GeminiHttp, path: string, options: UploadFileOpt
       size = pending[0]!.length;
     }
   }
+  assertWithinFileLimit(path, sent.offset + size, up.fileLimit);
   if (options.expectedSha256 !== undefined && hash.digest('hex') !== options.expectedSha256) {
     throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (sha256 differs); upload aborted`, { file: path });
   }
   const answer = (await send(Buffer.concat(pending), 'upload, finalize')) as { file?: { name?: string; sizeBytes?: string | number; createTime?: string; displayName?: string } };
   const file = answer.file ?? (answer as { name?: string });
   if (typeof file.name !== 'string') throw new KbatchError('RESPONSE_INVALID', `The Gemini upload of ${path} ended without a file name`, { file: path });
-  return { id: `${file.name}${MODEL_MARK}${model}`, object: 'file', bytes: Number((file as { sizeBytes?: unknown }).sizeBytes ?? offset), created_at: null, filename: options.filename ?? null, purpose: 'batch' };
+  return { id: `${file.name}${MODEL_MARK}${model}`, object: 'file', bytes: Number((file as { sizeBytes?: unknown }).sizeBytes ?? sent.offset), created_at: null, filename: options.filename ?? null, purpose: 'batch' };
+}
+
+// Gemini measures the converted file: past its limit, stop before the finalize request (the profile's maxBytes keeps a margin for this).
+function assertWithinFileLimit(path: string, convertedBytes: number, limit: number): void {
+  if (convertedBytes <= limit) return;
+  throw new KbatchError('LINT_FAILED', `${path} converts to more than ${limit} bytes, Gemini's input file limit ("up to 2GB"); the upload was stopped unfinalized (no batch was created): chunk it smaller (--max-bytes)`, { file: path });
 }
 
 // Start a resumable upload: the session URL's path (its origin is ours: @google/genai rewrites it the same way).

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { APIConnectionError } from 'openai';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,19 +97,19 @@ describe('createGeminiClient over HTTP (the emulator\'s Gemini personality)', ()
     expect(resent.requests).toBe(5);
   });
 
-  it('cancels a stalled batch (finishRealtime), keeps what it answered and finishes only the rest through generateContent', async () => {
-    const { emu, base } = await emulator({ faults: { slowTailLines: 3, slowTailMs: 60_000 } });
+  it('never cancels a stalled batch on gemini (finishRealtime is off: a cancelled batch may keep no responses file) and waits for it', async () => {
+    const { emu, base } = await emulator({ faults: { slowTailLines: 3, slowTailMs: 1_500 } });
     const { dir, input, ids } = await reviews(16);
     const out = join(dir, 'out.jsonl');
     const summary = await runJob({ ...base, input, prompt: 'Review: {{text}}', labels: LABELS, output: out, jobDir: join(dir, 'job'), retries: 0, finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 100 });
-    expect(summary).toMatchObject({ records: 20, succeeded: 20, failed: 0, batches: 1, duplicateResults: 0, unknownResults: 0 });
-    expect(summary.stragglerRequests).toBe(emu.stats().chatRequests);
-    expect(summary.stragglerRequests).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ records: 20, succeeded: 20, failed: 0, batches: 1, duplicateResults: 0, unknownResults: 0, stragglerRequests: 0 });
     expect((await jsonl(out)).map((r) => r['id'])).toEqual(ids);
+    expect(emu.stats().chatRequests).toBe(0);
+    expect(Object.keys(emu.stats().requests).filter((route) => route.startsWith('POST /v1beta/batches'))).toEqual([]);
     const { parts } = await loadManifest(join(dir, 'job'));
     expect(parts).toHaveLength(1);
-    expect(parts[0]).toMatchObject({ status: 'cancelled', cancelRequested: true });
-    expect(parts[0]!.succeeded + summary.stragglerRequests).toBe(20);
+    expect(parts[0]!.status).toBe('completed');
+    expect(parts[0]!.cancelRequested).toBeFalsy();
   });
 
   it('refuses a parameter Gemini does not take before anything is sent (PARAM_UNSUPPORTED; the server saw no request), in batch and realtime mode', async () => {
@@ -177,5 +179,87 @@ describe('createGeminiClient over HTTP (the emulator\'s Gemini personality)', ()
     const limited = createClient({ provider: 'gemini', apiKey: 'g-key', baseURL: emu.baseURL, maxRetries: 0 });
     const rate = (await catchError(() => limited.batches.retrieve('batches/x'))) as { status: number; headers: Headers; error: unknown };
     expect([rate.status, rate.headers.get('retry-after'), rate.error]).toEqual([429, '7', expect.objectContaining({ code: 429, status: 'RESOURCE_EXHAUSTED' })]);
+  });
+
+  it('refuses an input id naming no model, and metadata too long for a displayName, with OPTION_INVALID before anything is sent', async () => {
+    const { emu, base } = await emulator();
+    expectKbatchError(await catchError(() => base.client!.batches.create({ input_file_id: 'files/abc', endpoint: '/v1/chat/completions', completion_window: '24h' })), { code: 'OPTION_INVALID', field: 'input_file_id', message: /files\/abc was not uploaded by kbatch's Gemini adapter/ });
+    const metadata = { kbatch_job: `kb-${'x'.repeat(120)}`, kbatch_chunk: '00001', kbatch_sha256: 'ab'.repeat(32) };
+    expectKbatchError(await catchError(() => base.client!.batches.create({ input_file_id: `files/abc#model=${MODEL}`, endpoint: '/v1/chat/completions', completion_window: '24h', metadata })), { code: 'OPTION_INVALID', field: 'metadata' });
+    expect(emu.stats().requests).toEqual({});
+  });
+
+  it('deletes an ended batch (DELETE /v1beta/batches/:id answers {}), and it is listed no more', async () => {
+    const { emu } = await emulator();
+    const client = createClient({ provider: 'gemini', apiKey: 'g-key', baseURL: emu.baseURL }) as unknown as JobClient;
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-gemini-delete-'));
+    const path = join(dir, 'part.jsonl');
+    await writeFile(path, `${JSON.stringify({ custom_id: 'a', body: { model: MODEL, messages: [{ role: 'user', content: 'x' }] } })}\n`);
+    const file = await client.uploadBatchInput!(path, {});
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    let running = await fetch(`${emu.baseURL}/v1beta/${batch.id}`, { method: 'DELETE', headers: { 'x-goog-api-key': 'g-key' } });
+    if (running.status === 400) expect((await running.json()) as unknown).toMatchObject({ error: { status: 'INVALID_ARGUMENT', message: /cancel it before deleting it/ } });
+    for (let b = batch; !['completed', 'failed', 'cancelled', 'expired'].includes(b.status); b = await client.batches.retrieve(batch.id)) await new Promise((r) => setTimeout(r, 20));
+    running = await fetch(`${emu.baseURL}/v1beta/${batch.id}`, { method: 'DELETE', headers: { 'x-goog-api-key': 'g-key' } });
+    expect([running.status, await running.json()]).toEqual([200, {}]);
+    expect((await client.batches.list()).data).toEqual([]);
+  });
+});
+
+describe('createGeminiClient against a server that answers oddly', () => {
+  let server: Server;
+  let origin: string;
+  const seen: string[] = [];
+  let echoed: string | null = null;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url}`);
+        if (req.url?.includes(':batchGenerateContent')) {
+          const sent = (JSON.parse(body) as { batch: { displayName: string } }).batch.displayName;
+          res.end(JSON.stringify({ name: 'batches/b1', metadata: { name: 'batches/b1', displayName: echoed ?? sent, state: 'BATCH_STATE_PENDING' } }));
+        } else if (req.url?.endsWith(':cancel')) res.end('{}');
+        else if (req.url?.startsWith('/download/')) res.end('{"key":"a","response":{}}\n{not json\n');
+        else res.end(JSON.stringify({ name: 'batches/b1', metadata: { state: 'BATCH_STATE_CANCELLED' } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('cancels a batch whose displayName came back changed and stops with RESPONSE_INVALID (it could not be adopted after a crash)', async () => {
+    const client = createClient({ provider: 'gemini', apiKey: 'k', baseURL: origin, maxRetries: 0 });
+    const metadata = { kbatch_job: 'kb-1', kbatch_chunk: '00001', kbatch_sha256: 'ab'.repeat(32) };
+    const create = () => client.batches.create({ input_file_id: `files/f#model=${MODEL}`, endpoint: '/v1/chat/completions', completion_window: '24h', metadata });
+    echoed = null;
+    expect((await create()).metadata).toEqual(metadata);
+    seen.length = 0;
+    echoed = 'kbatch:kb-1:00001:truncat';
+    expectKbatchError(await catchError(create), { code: 'RESPONSE_INVALID', batchId: 'batches/b1', message: /kept the batch displayName as "kbatch:kb-1:00001:truncat".*batch batches\/b1 was cancelled/ });
+    expect(seen).toContain('POST /v1beta/batches/b1:cancel');
+  });
+
+  it('fails a responses download on a line that is not JSON with RESPONSE_INVALID', async () => {
+    const client = createClient({ provider: 'gemini', apiKey: 'k', baseURL: origin, maxRetries: 0 });
+    const res = await client.files.content('files/r');
+    expectKbatchError(await catchError(() => res.text()), { code: 'RESPONSE_INVALID', message: /A line of a Gemini responses file is not JSON: \{not json/ });
+  });
+
+  it('reports the openai client\'s default timeout (600 s) and applies a given one to batch calls', async () => {
+    expect(createClient({ provider: 'gemini', apiKey: 'k', baseURL: origin }).timeout).toBe(600_000);
+    const stall = createServer(() => undefined);
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = createClient({ provider: 'gemini', apiKey: 'k', baseURL: `http://127.0.0.1:${(stall.address() as { port: number }).port}`, maxRetries: 0, timeout: 100 });
+      expect(await catchError(() => client.batches.retrieve('batches/x'))).toBeInstanceOf(APIConnectionError);
+    } finally {
+      stall.closeAllConnections();
+      await new Promise((resolve) => stall.close(resolve));
+    }
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { batchStatus, displayNameToMetadata, metadataToDisplayName, toOpenAiBatch } from '../../../src/providers/gemini/gemini-batch-view.js';
+import { batchStatus, displayNameToMetadata, MAX_DISPLAY_NAME, metadataToDisplayName, toOpenAiBatch } from '../../../src/providers/gemini/gemini-batch-view.js';
+import { BATCH_NO_CAUSE_CODE } from '../../../src/job/validation-results.js';
+import { failureCause } from '../../../src/run/failure-cause.js';
+import { parseResultLine } from '../../../src/join/result-line.js';
 import { parseBatch } from '../../../src/client/schemas.js';
 import { metadataMatches } from '../../../src/batch/find-batch.js';
 
@@ -46,6 +49,31 @@ describe('toOpenAiBatch', () => {
     expect([ok['output_file_id'], ok['error_file_id']]).toEqual(['files/r', null]);
     const failed = parseBatch(toOpenAiBatch({ name: 'batches/b', metadata: { state: 'BATCH_STATE_FAILED' }, error: { code: 400, message: 'bad file', status: 'INVALID_ARGUMENT' } }));
     expect(failed).toMatchObject({ status: 'failed', output_file_id: null, errors: { data: [{ code: 'invalid_argument', message: 'bad file', line: null }] } });
+  });
+
+  it('keeps the cause of an Operation error sent as a google.rpc.Status: {code: 13} is internal (resent), no code at all batch_failed_no_cause, never batch_failed', () => {
+    const causeOf = (error: object) => {
+      const batch = parseBatch(toOpenAiBatch({ name: 'batches/b', metadata: { state: 'BATCH_STATE_FAILED' }, error }));
+      const code = batch.errors!.data![0]!.code!;
+      return { code, cause: failureCause(parseResultLine(JSON.stringify({ custom_id: 'r1', response: null, error: { code, message: 'm' } }), { file: 'x', line: 1 }), null) };
+    };
+    expect(causeOf({ code: 13, message: 'Internal error encountered.' })).toEqual({ code: 'internal', cause: { cause: 'internal', retry: true } });
+    expect(causeOf({ code: 3, message: 'bad file' })).toEqual({ code: 'invalid_argument', cause: { cause: 'invalid_argument', retry: false } });
+    expect(causeOf({ message: 'no code' })).toEqual({ code: BATCH_NO_CAUSE_CODE, cause: { cause: BATCH_NO_CAUSE_CODE, retry: true } });
+  });
+
+  it('writes a part\'s metadata as a short lossless tag (at most 128 characters for a run\'s longest job id) that adoption matches exactly', () => {
+    const metadata = { kbatch_job: `kb-${'customer-reviews-2026-q4-export-final-v2'.slice(0, 40)}-0123456789abcdef`, kbatch_chunk: '00003', kbatch_sha256: 'a1'.repeat(32) };
+    const name = metadataToDisplayName(metadata);
+    expect(name).toMatch(/^kbatch:kb-customer-reviews-2026-q4-export-final-v2-0123456789abcdef:00003:[A-Za-z0-9_-]{43}$/);
+    expect(name.length).toBeLessThanOrEqual(MAX_DISPLAY_NAME);
+    expect(displayNameToMetadata(name)).toEqual(metadata);
+    expect(metadataMatches(toOpenAiBatch({ name: 'batches/x', metadata: { displayName: name } }), metadata)).toBe(true);
+    // A job id holding ':' still parses (the chunk and sha are the last two fields).
+    expect(displayNameToMetadata(metadataToDisplayName({ ...metadata, kbatch_job: 'a:b' }))).toEqual({ ...metadata, kbatch_job: 'a:b' });
+    // Names written by earlier versions (the query-string form) are still read.
+    expect(displayNameToMetadata(`kbatch?${new URLSearchParams(metadata).toString()}`)).toEqual(metadata);
+    expect(displayNameToMetadata('kbatch:not-a-tag')).toBeNull();
   });
 
   it('round-trips metadata through displayName (escapes, unicode, any key order), and reads a foreign name as no metadata', () => {

@@ -44,6 +44,19 @@ describe('fromGeminiLine', () => {
     expect(judge({ message: 'no code' }).cause).toEqual({ cause: 'http_500', retry: true });
   });
 
+  it('reads a google.rpc.Status error (an rpc code, no status name) by its code: {code: 3} is a final 400, {code: 14} a resent 503', () => {
+    const judge = (error: object) => {
+      const result = parseResultLine(fromGeminiLine(JSON.stringify({ key: 'r1', error }))!.line, at);
+      return { status: result.statusCode, cause: failureCause(result, null) };
+    };
+    expect(judge({ code: 3, message: 'Request contains an invalid argument.' })).toEqual({ status: 400, cause: { cause: 'http_400', retry: false } });
+    expect(judge({ code: 14, message: 'overloaded' })).toEqual({ status: 503, cause: { cause: 'http_503', retry: true } });
+    expect(judge({ code: 8, message: 'quota' })).toEqual({ status: 429, cause: { cause: 'http_429', retry: true } });
+    const cancelled = fromGeminiLine(JSON.stringify({ key: 'r1', error: { code: 1, message: 'cancelled' } }))!.line;
+    expect(isUnrunLine(JSON.parse(cancelled))).toBe(true);
+    expect(JSON.parse(cancelled).response.body.error.code).toBe('cancelled');
+  });
+
   it('skips a line without a key and throws on a line that is not JSON', () => {
     expect(fromGeminiLine('{"response":{}}')).toBeNull();
     expect(() => fromGeminiLine('{oops')).toThrow();

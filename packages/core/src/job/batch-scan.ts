@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { listRawBatches, metadataMatches } from '../batch/find-batch.js';
 import { isTerminalStatus, parseBatch, type KBatch } from '../client/schemas.js';
 import { messageOf } from '../client/retry.js';
-import { KbatchError } from '../errors.js';
+import { KbatchError, isKbatchError } from '../errors.js';
 import { LineSplitter } from '../internal/line-splitter.js';
 import type { JobContext } from './context.js';
 import { applyBatch } from './apply-batch.js';
@@ -100,10 +100,13 @@ export class JobBatchScan {
   private async verify(batch: KBatch, options: { own: string; sha256: string; signal?: AbortSignal }): Promise<boolean | string> {
     const { signal } = options;
     try {
-      if ((await this.resultsDigest(batch, signal)) !== options.own) return false;
-      return !this.client.batchInputMatches || (await this.client.batchInputMatches(batch.id, options.sha256, signal ? { signal } : {}));
+      // The tag first: a batch of another chunk is told apart without reading its ids.
+      if (this.client.batchInputMatches && !(await this.client.batchInputMatches(batch.id, options.sha256, signal ? { signal } : {}))) return false;
+      return (await this.resultsDigest(batch, signal)) === options.own;
     } catch (error) {
       if (signal?.aborted) throw error;
+      // The client refused its results as another chunk's: a definite "not ours".
+      if (isKbatchError(error) && error.code === 'JOB_MISMATCH') return false;
       return `ended, its results could not be read (${messageOf(error)})`;
     }
   }

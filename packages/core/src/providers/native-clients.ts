@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { ApiShape, ProviderProfile } from './provider-profile.js';
 import { createAnthropicClient } from './anthropic/anthropic-client.js';
+import { checkRequestLine as checkAnthropicLine } from './anthropic/batch-input.js';
 import { createGeminiClient } from './gemini/create-gemini-client.js';
 import { toGeminiLine } from './gemini/gemini-lines.js';
 
@@ -34,4 +35,5 @@ export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {
  */
 export const NATIVE_REQUEST_CHECKS: Partial<Record<ApiShape, (text: string, line: number) => void>> = {
   'gemini-batch': (text, line) => void toGeminiLine(text, line),
+  'anthropic-batch': checkAnthropicLine,
 };

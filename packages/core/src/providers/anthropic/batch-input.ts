@@ -7,7 +7,7 @@ import { KbatchError, isKbatchError } from '../../errors.js';
 import { LineBreaker, readFileLines } from '../../job/lines.js';
 import type { KFile } from '../../client/schemas.js';
 import { chunkTag, encodeCustomId } from './custom-id-codec.js';
-import { toMessagesParams } from './to-messages-params.js';
+import { DEFAULT_MAX_TOKENS, LISTED_UNSUPPORTED_PARAMS, toMessagesParams } from './to-messages-params.js';
 
 /**
  * The id of a staged chunk, `local-chunk:<sha256>:<path>`: Anthropic has no file upload (the requests go inline in the
@@ -41,6 +41,26 @@ export function toBatchRequestText(text: string, line: number, { defaultMaxToken
     if (!isKbatchError(error)) throw error;
     throw new KbatchError(error.code, `line ${line} (custom_id ${id}): ${error.message}`, { line, customId: id, ...(error.field ? { field: error.field } : {}) });
   }
+}
+
+/**
+ * Check one request line as the adapter maps it (what `NATIVE_REQUEST_CHECKS['anthropic-batch']` runs before anything
+ * is sent). The parameters lint already reports by name, on every line, are left to it; a line that is not JSON too.
+ * @throws KbatchError what staging would: PARAM_UNSUPPORTED, LINE_INVALID or CUSTOM_ID_INVALID, naming the line
+ */
+export function checkRequestLine(text: string, line: number): void {
+  let request: { body?: unknown };
+  try {
+    request = JSON.parse(text) as typeof request;
+  } catch {
+    return;
+  }
+  if (typeof request?.body === 'object' && request.body !== null) {
+    const body = { ...(request.body as Record<string, unknown>) };
+    for (const param of LISTED_UNSUPPORTED_PARAMS) delete body[param];
+    request = { ...request, body };
+  }
+  toBatchRequestText(JSON.stringify(request), line, { defaultMaxTokens: DEFAULT_MAX_TOKENS, tag: '00000000' });
 }
 
 /** What staging checks: the chunk's recorded sha256; and the max_tokens default. */

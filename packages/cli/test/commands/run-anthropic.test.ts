@@ -151,6 +151,28 @@ describe('kbatch resume after a crash on anthropic', () => {
     expect((await rowsOf(root)).map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
   });
 
+  it('in a cancelled job, warns naming a running batch found by count alone instead of cancelling it', async () => {
+    const { root, file } = await input();
+    emu.setFaults({ slowTailLines: 1, slowTailMs: 60_000 });
+    try {
+      const crashed = await spawnCli(['run', file, ...args(), '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: 'after-create' }, root);
+      expect(crashed.signal).toBe('SIGKILL');
+      const newest = async () => ((await (await fetch(`${emu.baseURL}/v1/messages/batches?limit=1`, { headers: { 'x-api-key': KEY } })).json()) as { data: Array<{ id: string; processing_status: string }> }).data[0]!;
+      const lost = await newest();
+      const created = emu.stats().batchesCreated;
+      expect((await spawnCli(['cancel', 'job'], ENV, root)).code).toBe(0);
+      const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms'], ENV, root);
+      expect(resumed.stderr).toContain(`not cancelled, not adopted: Part 00001 (3 requests) may have a batch created before a crash`);
+      expect(resumed.stderr).toContain(`${lost.id} (created`);
+      expect([emu.stats().batchesCreated, (await newest()).processing_status]).toEqual([created, 'in_progress']);
+      // Cancelled here, as its user would: a batch left running would be a candidate for the next tests' parts.
+      await fetch(`${emu.baseURL}/v1/messages/batches/${lost.id}/cancel`, { method: 'POST', headers: { 'x-api-key': KEY } });
+      await allEnded();
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
   it("adopts, among ended batches, the one whose results carry this chunk's ids and tag (not a stranger with the same ids)", async () => {
     const { root, file } = await input();
     const crashed = await spawnCli(['run', file, ...args(), '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: 'after-create' }, root);

@@ -1,8 +1,8 @@
 // A chunk file (kbatch's OpenAI-shaped request lines) staged for an inline create, and streamed as its request body.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../../errors.js';
 import { LineBreaker, readFileLines } from '../../job/lines.js';
 import type { KFile } from '../../client/schemas.js';
@@ -85,6 +85,9 @@ export async function* createBody(path: string, options: { defaultMaxTokens: num
     return out;
   };
   yield Buffer.from('{"requests":[');
+  await access(path).catch((cause: unknown) => {
+    throw new KbatchError('JOB_MISMATCH', `the staged chunk ${path} is gone (was the job directory moved or the chunk deleted after staging?): nothing was created; restore it there and resume`, { file: path, cause });
+  });
   for await (const block of createReadStream(path, { highWaterMark: 1 << 20 })) {
     hash.update(block as Buffer);
     for (const item of lines.push(block as Buffer)) yield convert(item);
@@ -113,7 +116,7 @@ export async function stageChunk(path: string, options: ChunkReadOptions & { fil
   }
   if (requests === 0) throw new KbatchError('LINE_INVALID', `${path} holds no requests`, { file: path });
   const { size } = await stat(path);
-  return { id: `${LOCAL_CHUNK_PREFIX}${sha}:${path}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
+  return { id: `${LOCAL_CHUNK_PREFIX}${sha}:${resolve(path)}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
 }
 
 async function sha256Of(path: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RateLimitError } from 'openai';
@@ -95,6 +95,9 @@ describe('createAnthropicClient over HTTP (the emulator\'s anthropic personality
     const old = `local-chunk:${restaged.id.slice('local-chunk:'.length, 'local-chunk:'.length + 8)}:${path}`;
     const batch = await client.batches.create({ input_file_id: old, endpoint: '/v1/chat/completions', completion_window: '24h' });
     expect(batch.request_counts.total).toBe(2);
+    await rm(path);
+    expectKbatchError(await catchError(() => client.batches.create({ input_file_id: old, endpoint: '/v1/chat/completions', completion_window: '24h' })), { code: 'JOB_MISMATCH', message: 'is gone' });
+    expect(emu.stats().batchesCreated).toBe(created + 1);
     expectKbatchError(await catchError(() => client.batches.create({ input_file_id: file.id.replace(/^local-chunk:[0-9a-f]{8}/, 'local-chunk:') , endpoint: '/v1/chat/completions', completion_window: '24h' })), { code: 'OPTION_INVALID' });
   });
 

@@ -105,12 +105,20 @@ describe('kbatch resume after a crash on anthropic', () => {
     await emu.close();
   });
 
-  for (const point of ['after-upload', 'after-create', 'during-wait']) {
+  /** Until every batch of the emulator's account has ended. */
+  async function allEnded(): Promise<void> {
+    const list = async () => ((await (await fetch(`${emu.baseURL}/v1/messages/batches?limit=100`, { headers: { 'x-api-key': KEY } })).json()) as { data: Array<{ processing_status: string }> }).data;
+    while ((await list()).some((b) => b.processing_status !== 'ended')) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  for (const point of ['after-upload', 'before-create-sent', 'after-create', 'during-wait']) {
     it(`killed ${point}, resumed with one batch and every record once`, async () => {
       const { root, file } = await input();
       const created = emu.stats().batchesCreated;
       const crashed = await spawnCli(['run', file, ...args(), '--labels', 'positive,negative', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: point }, root);
       expect(crashed.signal).toBe('SIGKILL');
+      // A batch found without metadata is adopted only once ended (its results verify): wait for it as a user would.
+      if (point === 'after-create') await allEnded();
       const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], ENV, root);
       expect(resumed.code).toBe(0);
       const manifest = JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8')) as { parts: Array<{ adopted?: boolean }> };
@@ -119,6 +127,51 @@ describe('kbatch resume after a crash on anthropic', () => {
       expect((await rowsOf(root)).map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
     });
   }
+
+  it('stops with ADOPTION_UNCERTAIN while the lost batch runs (naming it), then adopts it once ended, with one batch in all', async () => {
+    const { root, file } = await input();
+    const created = emu.stats().batchesCreated;
+    emu.setFaults({ slowTailLines: 1, slowTailMs: 8_000 });
+    try {
+      const crashed = await spawnCli(['run', file, ...args(), '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: 'after-create' }, root);
+      expect(crashed.signal).toBe('SIGKILL');
+      const early = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], ENV, root);
+      expect(early.code).toBe(1);
+      expect(early.stderr).toMatch(/^error \[ADOPTION_UNCERTAIN\]: Part 00001 \(3 requests\) may have a batch created before a crash .* msgbatch_\S+ \(created \S+, 3 requests, still running\)/m);
+      expect(early.stderr).toContain('Resume once it has ended and can be read');
+    } finally {
+      emu.setFaults(null);
+    }
+    await allEnded();
+    const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], ENV, root);
+    expect(resumed.code).toBe(0);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+    const manifest = JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8')) as { parts: Array<{ adopted?: boolean }> };
+    expect(manifest.parts.map((p) => p.adopted)).toEqual([true]);
+    expect((await rowsOf(root)).map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('in a cancelled job, warns naming a running batch found by count alone instead of cancelling it', async () => {
+    const { root, file } = await input();
+    emu.setFaults({ slowTailLines: 1, slowTailMs: 60_000 });
+    try {
+      const crashed = await spawnCli(['run', file, ...args(), '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: 'after-create' }, root);
+      expect(crashed.signal).toBe('SIGKILL');
+      const newest = async () => ((await (await fetch(`${emu.baseURL}/v1/messages/batches?limit=1`, { headers: { 'x-api-key': KEY } })).json()) as { data: Array<{ id: string; processing_status: string }> }).data[0]!;
+      const lost = await newest();
+      const created = emu.stats().batchesCreated;
+      expect((await spawnCli(['cancel', 'job'], ENV, root)).code).toBe(0);
+      const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms'], ENV, root);
+      expect(resumed.stderr).toContain(`not cancelled, not adopted: Part 00001 (3 requests) may have a batch created before a crash`);
+      expect(resumed.stderr).toContain(`${lost.id} (created`);
+      expect([emu.stats().batchesCreated, (await newest()).processing_status]).toEqual([created, 'in_progress']);
+      // Cancelled here, as its user would: a batch left running would be a candidate for the next tests' parts.
+      await fetch(`${emu.baseURL}/v1/messages/batches/${lost.id}/cancel`, { method: 'POST', headers: { 'x-api-key': KEY } });
+      await allEnded();
+    } finally {
+      emu.setFaults(null);
+    }
+  });
 
   it("adopts, among ended batches, the one whose results carry this chunk's ids and tag (not a stranger with the same ids)", async () => {
     const { root, file } = await input();

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { listRawBatches, metadataMatches } from '../batch/find-batch.js';
 import { isTerminalStatus, parseBatch, type KBatch } from '../client/schemas.js';
 import { messageOf } from '../client/retry.js';
-import { KbatchError } from '../errors.js';
+import { KbatchError, isKbatchError } from '../errors.js';
 import { LineSplitter } from '../internal/line-splitter.js';
 import type { JobContext } from './context.js';
 import { applyBatch } from './apply-batch.js';
@@ -22,12 +22,8 @@ const SKEW_SECONDS = 3600;
 const COUNT_MATCH_BEFORE_SECONDS = 600;
 const COUNT_MATCH_AFTER_SECONDS = 1800;
 
-/** A client whose batches carry no metadata (Anthropic): adoption matches request count and time instead. */
-const hasMetadata = (client: object): boolean => (client as { batchMetadata?: boolean }).batchMetadata !== false;
-
-/** A client without metadata may prove an ended batch answers a chunk (of this sha256) from its results. */
-type InputCheck = (batchId: string, sha256: string, options?: { signal?: AbortSignal }) => Promise<boolean>;
-const inputCheckOf = (client: object): InputCheck | undefined => (client as { batchInputMatches?: InputCheck }).batchInputMatches;
+/** A client whose batches carry no metadata (Anthropic): adoption matches request count, time and results instead. */
+const hasMetadata = (client: Pick<JobClient, 'batchMetadata'>): boolean => client.batchMetadata !== false;
 
 /**
  * One listing of a job's batches, shared by every part of a resume that must look for a batch whose create
@@ -36,9 +32,11 @@ const inputCheckOf = (client: object): InputCheck | undefined => (client as { ba
  */
 export class JobBatchScan {
   private scan: { startedAt: number; items: Promise<unknown[]> } | undefined;
+  /** Batches found without metadata and handed to a part (batch id → part index) by this scan: never to another. */
+  private readonly claimed = new Map<string, string>();
 
   constructor(
-    private readonly client: Pick<JobClient, 'batches'> & Partial<Pick<JobClient, 'files'>>,
+    private readonly client: Pick<JobClient, 'batches'> & Partial<Pick<JobClient, 'files' | 'batchMetadata' | 'batchInputMatches'>>,
     private readonly manifest: JobManifest,
     /** Where the parts' chunks are (relative paths): needed to verify a batch found without metadata. */
     private readonly jobDir?: string,
@@ -63,39 +61,54 @@ export class JobBatchScan {
   }
 
   /**
-   * The part's batch on a provider without batch metadata: the batches created around its intent with its request
-   * count that no part of this job recorded. An ended one is verified by its results' custom_ids (all of this part's,
-   * each once) and, where the client can, by the chunk's tag they carry; if none verifies, exactly one still running
-   * is adopted on count and time (warned by the caller).
-   * @throws KbatchError ADOPTION_UNCERTAIN when several running batches match: kbatch cannot tell which is the part's
+   * The part's batch on a provider without batch metadata: among the batches created around its intent with its
+   * request count that no part of this job recorded, only an ended one whose results verify (their custom_ids are all
+   * of this part's, each once, and, where the client can tell, carry this chunk's tag) is adopted. A running candidate,
+   * or an ended one whose results cannot be read, may be this part's or a stranger's: kbatch stops rather than adopt a
+   * stranger or pay twice.
+   * @throws KbatchError ADOPTION_UNCERTAIN naming the unverifiable candidates when none verifies
    */
   private async findByCount(part: JobPart, items: unknown[], signal?: AbortSignal): Promise<KBatch[]> {
     const intent = Math.floor(Date.parse(part.createStartedAt ?? '') / 1000);
-    const recorded = new Set(this.manifest.parts.flatMap((p) => (p.batchId ? [p.batchId] : [])));
+    const recorded = this.recorded();
     const candidates = items
       .map((raw) => parseBatch(raw))
       .filter((b) => !recorded.has(b.id) && b.request_counts.total === part.requests && b.created_at !== null)
       .filter((b) => b.created_at! >= intent - COUNT_MATCH_BEFORE_SECONDS && b.created_at! <= intent + COUNT_MATCH_AFTER_SECONDS);
+    const unsure: Array<{ batch: KBatch; why: string }> = candidates.filter((b) => !isTerminalStatus(b.status)).map((batch) => ({ batch, why: 'still running' }));
+    const verified: KBatch[] = [];
     const ended = candidates.filter((b) => isTerminalStatus(b.status));
-    if (ended.length > 0) {
-      const own = await this.partDigest(part);
-      const verified: KBatch[] = [];
-      const check = inputCheckOf(this.client);
-      for (const b of ended) {
-        if ((await this.resultsDigest(b, signal)) !== own) continue;
-        if (!check || (await check(b.id, part.sha256, signal ? { signal } : {}))) verified.push(b);
-      }
-      if (verified.length > 0) return verified;
+    const own = ended.length > 0 ? await this.partDigest(part) : '';
+    for (const b of ended) {
+      const verdict = await this.verify(b, { own, sha256: part.sha256, ...(signal ? { signal } : {}) });
+      // Claimed with no await in between: two parts scanning at once can never both adopt one batch.
+      if (verdict === true && !this.recorded().has(b.id) && (this.claimed.get(b.id) ?? part.index) === part.index) {
+        this.claimed.set(b.id, part.index);
+        verified.push(b);
+      } else if (typeof verdict === 'string') unsure.push({ batch: b, why: verdict });
     }
-    const live = candidates.filter((b) => !isTerminalStatus(b.status));
-    if (live.length <= 1) return live;
-    throw new KbatchError(
-      'ADOPTION_UNCERTAIN',
-      `Part ${part.index} (${part.requests} requests) may have a batch created before a crash, and ${live.length} running batches created around ${part.createStartedAt} have that many requests: ${live.map((b) => b.id).join(', ')}. ` +
-        `This provider keeps no batch metadata, so kbatch cannot tell which is this part's and creates none. Check them in the provider's console: cancel those that are not this job's, ` +
-        `or wait until they end and resume (kbatch then matches their results' custom_ids to the part)`,
-      { batchId: live[0]!.id },
-    );
+    if (verified.length > 0 || unsure.length === 0) return verified;
+    throw adoptionUncertain(part, unsure);
+  }
+
+  /** The batch ids recorded by the parts of this job (read afresh: another part may have adopted one meanwhile). */
+  private recorded(): Set<string> {
+    return new Set(this.manifest.parts.flatMap((p) => (p.batchId ? [p.batchId] : [])));
+  }
+
+  /** True when an ended batch answers this part, false when it does not, or why it could not be read. */
+  private async verify(batch: KBatch, options: { own: string; sha256: string; signal?: AbortSignal }): Promise<boolean | string> {
+    const { signal } = options;
+    try {
+      // The tag first: a batch of another chunk is told apart without reading its ids.
+      if (this.client.batchInputMatches && !(await this.client.batchInputMatches(batch.id, options.sha256, signal ? { signal } : {}))) return false;
+      return (await this.resultsDigest(batch, signal)) === options.own;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      // The client refused its results as another chunk's: a definite "not ours".
+      if (isKbatchError(error) && error.code === 'JOB_MISMATCH') return false;
+      return `ended, its results could not be read (${messageOf(error)})`;
+    }
   }
 
   /** The digest of a part's custom_ids, read from its chunk. */
@@ -105,27 +118,25 @@ export class JobBatchScan {
     return digest.toString();
   }
 
-  /** The digest of the custom_ids of an ended batch's results (its output and error files, streamed); null if unreadable. */
-  private async resultsDigest(batch: KBatch, signal?: AbortSignal): Promise<string | null> {
+  /**
+   * The digest of the custom_ids of an ended batch's results (its output and error files, streamed).
+   * @throws whatever the read throws (after the client's own retries): an unread batch is never "not ours"
+   */
+  private async resultsDigest(batch: KBatch, signal?: AbortSignal): Promise<string> {
     const files = this.client.files;
-    if (!files) return null;
+    if (!files) throw new KbatchError('ADOPTION_UNCERTAIN', 'this client cannot read results files');
     const digest = new IdDigest();
     const add = (line: Buffer): void => {
       const text = line.toString('utf8');
       if (text.trim() !== '') digest.addText((JSON.parse(text) as { custom_id: string }).custom_id);
     };
-    try {
-      for (const id of [batch.output_file_id, batch.error_file_id]) {
-        if (!id) continue;
-        const response = await files.content(id, signal ? { signal } : undefined);
-        if (!response.body) continue;
-        const splitter = new LineSplitter();
-        for await (const block of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) splitter.push(block as Buffer).forEach(add);
-        splitter.end().forEach(add);
-      }
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      return null;
+    for (const id of [batch.output_file_id, batch.error_file_id]) {
+      if (!id) continue;
+      const response = await files.content(id, signal ? { signal } : undefined);
+      if (!response.body) continue;
+      const splitter = new LineSplitter();
+      for await (const block of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) splitter.push(block as Buffer).forEach(add);
+      splitter.end().forEach(add);
     }
     return digest.toString();
   }
@@ -147,6 +158,18 @@ export class JobBatchScan {
   }
 }
 
+/** ADOPTION_UNCERTAIN for a part whose lost create may have made one of these batches: what to check, by id. */
+function adoptionUncertain(part: JobPart, unsure: ReadonlyArray<{ batch: KBatch; why: string }>): KbatchError {
+  const named = unsure.map(({ batch, why }) => `${batch.id} (created ${new Date(batch.created_at! * 1000).toISOString()}, ${batch.request_counts.total} requests, ${why})`);
+  return new KbatchError(
+    'ADOPTION_UNCERTAIN',
+    `Part ${part.index} (${part.requests} requests) may have a batch created before a crash (create sent at ${part.createStartedAt}), and ${unsure.length === 1 ? 'this batch of the account matches' : `these ${unsure.length} batches of the account match`} ` +
+      `its request count and time: ${named.join('; ')}. This provider keeps no batch metadata, so kbatch cannot tell whether one is this part's, and creates none. ` +
+      `Resume once ${unsure.length === 1 ? 'it has' : 'they have'} ended and can be read (kbatch then checks their results' custom_ids and adopts the one that is this part's), or cancel any that is not yours in the provider's console`,
+    { batchId: unsure[0]!.batch.id },
+  );
+}
+
 /**
  * Adopt one of the batches found for a part (a live or finished one before a failed or cancelled one). Any
  * others are duplicates of one create: warn, and ask the server to cancel those still running.
@@ -161,8 +184,7 @@ export async function adoptBatch(ctx: Pick<JobContext, 'client' | 'emit'>, part:
   applyBatch(part, usable);
   ctx.emit({ type: 'created', part: part.index, batchId: usable.id, adopted: true });
   if (!hasMetadata(ctx.client)) {
-    const how = isTerminalStatus(usable.status) ? "its results' custom_ids are this part's" : 'its request count and creation time match, the only running batch that does';
-    ctx.emit({ type: 'warning', part: part.index, message: `adopted batch ${usable.id} after a lost create: the provider keeps no batch metadata, and ${how}` });
+    ctx.emit({ type: 'warning', part: part.index, message: `adopted batch ${usable.id} after a lost create: the provider keeps no batch metadata, and its results' custom_ids are this part's` });
   }
   const extras = found.filter((b) => b !== usable);
   if (extras.length > 0) {

@@ -2,6 +2,8 @@ import { isTerminalStatus } from '../client/schemas.js';
 import { messageOf } from '../client/retry.js';
 import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
+import { isKbatchError } from '../errors.js';
+import type { KBatch } from '../client/schemas.js';
 import { adoptBatch, JobBatchScan } from './batch-scan.js';
 
 /** Ask the server to cancel every unfinished batch of these parts (never throws for one batch). */
@@ -63,11 +65,11 @@ export async function cancelInFlightCreates(ctx: JobContext, signal?: AbortSigna
  * was recorded but not its answer, otherwise mark the part done as `not_submitted`.
  */
 export async function settleCancelled(ctx: JobContext): Promise<void> {
-  const { store, signal } = ctx;
+  const { store } = ctx;
   const scan = (ctx.scan ??= new JobBatchScan(ctx.client, store.manifest, store.jobDir));
   for (const part of store.manifest.parts) {
     if (part.done || part.batchId) continue;
-    if (part.createStartedAt && (await adoptBatch(ctx, part, await scan.find(part, signal ? { signal } : {})))) {
+    if (part.createStartedAt && (await adoptBatch(ctx, part, await findOrWarn(ctx, scan, part)))) {
       await cancelParts(ctx, [part]);
       continue;
     }
@@ -77,4 +79,18 @@ export async function settleCancelled(ctx: JobContext): Promise<void> {
     part.failed = 0;
   }
   await store.save();
+}
+
+/**
+ * The part's batches; a batch found without metadata that does not verify (ADOPTION_UNCERTAIN) is never cancelled
+ * on a guess: the warning names it, for the user to check and cancel if it is this job's.
+ */
+async function findOrWarn(ctx: JobContext, scan: JobBatchScan, part: JobPart): Promise<KBatch[]> {
+  try {
+    return await scan.find(part, ctx.signal ? { signal: ctx.signal } : {});
+  } catch (error) {
+    if (!isKbatchError(error) || error.code !== 'ADOPTION_UNCERTAIN') throw error;
+    ctx.emit({ type: 'warning', part: part.index, message: `not cancelled, not adopted: ${error.message}` });
+    return [];
+  }
 }

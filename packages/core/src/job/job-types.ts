@@ -15,6 +15,10 @@ export type JobClient = UploadClient & {
    * returned id is what `batches.create` gets as `input_file_id`.
    */
   uploadBatchInput?: (path: string, options: UploadFileOptions) => Promise<KFile>;
+  /** False on a provider whose batches carry no metadata (Anthropic): a lost create is found by count, time and results. */
+  batchMetadata?: boolean;
+  /** True when every result of an ended batch carries the tag of the chunk whose sha256 is given (proof it answers it). */
+  batchInputMatches?: (batchId: string, sha256: string, options?: { signal?: AbortSignal }) => Promise<boolean>;
 };
 
 /** Live counts of one part. */

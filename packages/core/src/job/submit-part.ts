@@ -72,6 +72,7 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
       part.createStartedAt = new Date().toISOString();
       part.createAttempts++;
       await store.save();
+      crashPoint('before-create-sent');
       let batch: KBatch;
       try {
         batch = await createBatch(

@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { ApiShape, ProviderProfile } from './provider-profile.js';
 import { createAnthropicClient } from './anthropic/anthropic-client.js';
+import { checkRequestLine as checkAnthropicLine } from './anthropic/batch-input.js';
 import { createGeminiClient } from './gemini/create-gemini-client.js';
 import { toGeminiLine } from './gemini/gemini-lines.js';
 
@@ -37,4 +38,5 @@ export type NativeRequestCheck = (text: string, line: number) => void;
  */
 export const NATIVE_REQUEST_CHECKS: Partial<Record<ApiShape, NativeRequestCheck>> = {
   'gemini-batch': (text, line) => void toGeminiLine(text, line),
+  'anthropic-batch': checkAnthropicLine,
 };

@@ -1,5 +1,5 @@
 import { ProviderProfileSchema, type ProviderProfile } from './provider-profile.js';
-import { ANTHROPIC_API_VERSION, DEFAULT_MAX_TOKENS, UNSUPPORTED_PARAMS as ANTHROPIC_UNSUPPORTED_PARAMS } from './anthropic/to-messages-params.js';
+import { ANTHROPIC_API_VERSION, DEFAULT_MAX_TOKENS, LISTED_UNSUPPORTED_PARAMS as ANTHROPIC_UNSUPPORTED_PARAMS } from './anthropic/to-messages-params.js';
 import { ENCODABLE_CUSTOM_ID } from './anthropic/custom-id-codec.js';
 import { GEMINI_CHAT_PARAMS, GEMINI_UNSUPPORTED_PARAMS } from './gemini/to-generate-content.js';
 
@@ -148,7 +148,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     limits: { maxRequests: 100_000, maxBytes: 240_000_000, maxLineBytes: null },
     windows: ['24h'],
     defaultWindow: '24h',
-    chatParams: { supported: ['max_completion_tokens', 'max_tokens', 'stop', 'response_format'], unsupported: Object.keys(ANTHROPIC_UNSUPPORTED_PARAMS) },
+    chatParams: { supported: ['max_completion_tokens', 'max_tokens', 'stop', 'response_format'], unsupported: ANTHROPIC_UNSUPPORTED_PARAMS },
     quirks: { oneModelPerFile: false, customIdPattern: ENCODABLE_CUSTOM_ID },
     defaultMaxTokens: DEFAULT_MAX_TOKENS,
     docs: [
@@ -158,11 +158,13 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     ],
     checked: '2026-12-04',
     notes: [
-      `speaks API version ${ANTHROPIC_API_VERSION} (what @anthropic-ai/sdk 1.x sends): temperature, top_p and top_k are refused before anything is sent, as are logprobs (no confidence column), seed, penalties and logit_bias`,
+      `speaks API version ${ANTHROPIC_API_VERSION} (what @anthropic-ai/sdk 1.x sends): temperature, top_p and top_k are refused before anything is sent, as are logprobs (no confidence column), seed, penalties and logit_bias; n only above 1 (n: 1 changes nothing), so it is not in the unsupported list: the adapter's own check refuses it, as it refuses any parameter it does not map`,
       '"up to 100,000 Message requests or 256 MB in size, whichever is reached first"; results within 24 hours, kept 29 days; requests are sent inline in the create call (no file upload), streamed from the chunk file',
       `max_tokens is required: a request without max_completion_tokens gets ${DEFAULT_MAX_TOKENS}`,
       'custom_id must match ^[a-zA-Z0-9_-]{1,64}$: other ids (with --id-column) are sent as __ + base64url(UTF-8), up to 46 bytes, and decoded in the results; longer ones are refused by lint',
-      'batches carry no metadata: after a crash between create and its record, kbatch adopts the one batch created since with the part\'s request count, else stops with ADOPTION_UNCERTAIN naming the candidates',
+      "batches carry no metadata: after a crash between create and its record, kbatch adopts only an ended batch created around the intent whose results verify (every custom_id carries this chunk's tag and they are exactly this part's); a running candidate, or one whose results cannot be read, stops the run with ADOPTION_UNCERTAIN naming each (id, created time, request count): resume after it has ended (kbatch then checks its custom_ids and adopts it if it is this part's), or cancel it if it is not yours; a cancelled job never cancels such a batch, it warns naming it",
+      "a results line whose custom_id lacks the batch's chunk tag is refused (JOB_MISMATCH): another chunk's ids are never decoded into this one's",
+      'the create streams the chunk and checks its sha256 as it goes: a chunk changed since staging cuts the request before its end (JOB_MISMATCH), so no batch is made',
       'response_format json_schema maps to output_config.format; system messages to system; stop to stop_sequences',
     ],
   },

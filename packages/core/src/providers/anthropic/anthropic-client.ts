@@ -40,6 +40,8 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
         }),
     ));
   const defaultMaxTokens = init.profile.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
+  /** The chunk tag of each batch this adapter created or verified: its results must carry that tag, no other. */
+  const tags = new Map<string, string>();
   const adapter = {
     batchMetadata: false as const,
     /**
@@ -55,6 +57,7 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
         if (tagOf(line.custom_id) !== tag) return false;
         any = true;
       }
+      if (any) tags.set(batchId, tag);
       return any;
     },
     uploadBatchInput: (path: string, options: UploadFileOptions) => stageChunk(path, { expectedSha256: options.expectedSha256, defaultMaxTokens, filename: options.filename }),
@@ -71,8 +74,8 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
         },
       },
     },
-    batches: batchesOf(sdk, defaultMaxTokens),
-    files: filesOf(sdk),
+    batches: batchesOf(sdk, { defaultMaxTokens, tags }),
+    files: filesOf(sdk, tags),
   };
   return adapter as unknown as OpenAI;
 }
@@ -85,16 +88,35 @@ async function* asChunks(completion: ReturnType<typeof toChatCompletion>) {
   yield { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: choice.finish_reason }], usage };
 }
 
-function batchesOf(sdk: () => Promise<Anthropic>, defaultMaxTokens: number) {
+function batchesOf(sdk: () => Promise<Anthropic>, { defaultMaxTokens, tags }: { defaultMaxTokens: number; tags: Map<string, string> }) {
   const view = (batch: unknown, inputFileId?: string) => toOpenAIBatch(batch as AnthropicBatch, inputFileId ?? null);
   return {
-    /** Sends the staged chunk inline, streamed line by line; never retried by the SDK (a lost answer may mean a batch). */
+    /**
+     * Sends the staged chunk inline, streamed line by line and checked against its sha256 as it goes; never retried
+     * by the SDK (a lost answer may mean a batch).
+     * @throws KbatchError JOB_MISMATCH when the chunk changed since it was staged (the body is cut before its end)
+     */
     async create(params: { input_file_id: string }, options?: Options) {
       const chunk = stagedChunk(params.input_file_id);
       if (chunk === null) throw new KbatchError('OPTION_INVALID', `Invalid option \`input_file_id\`: provider anthropic takes a staged chunk (local-chunk:…), got ${params.input_file_id}`, { fileId: params.input_file_id });
       const client = await sdk();
-      const body = createBody(chunk.path, { defaultMaxTokens, tag: chunk.tag });
-      const batch = await mapErrors(() => client.post('/v1/messages/batches', { body, headers: { 'content-type': 'application/json' }, ...call(options), maxRetries: 0 }));
+      let refused: unknown;
+      async function* body() {
+        try {
+          yield* createBody(chunk!.path, { defaultMaxTokens, tag: chunk!.tag, sha256: chunk!.sha256 });
+        } catch (error) {
+          refused = error;
+          throw error;
+        }
+      }
+      let batch: unknown;
+      try {
+        batch = await mapErrors(() => client.post('/v1/messages/batches', { body: body(), headers: { 'content-type': 'application/json' }, ...call(options), maxRetries: 0 }));
+      } catch (error) {
+        // The body's own failure (a changed chunk, a bad line), not the connection error fetch makes of it.
+        throw refused ?? error;
+      }
+      tags.set((batch as AnthropicBatch).id, chunk.tag);
       return view(batch, params.input_file_id);
     },
     async retrieve(id: string, options?: Options) {
@@ -114,11 +136,14 @@ function batchesOf(sdk: () => Promise<Anthropic>, defaultMaxTokens: number) {
   };
 }
 
-function filesOf(sdk: () => Promise<Anthropic>) {
+function filesOf(sdk: () => Promise<Anthropic>, tags: ReadonlyMap<string, string>) {
   return {
     /**
      * A results "file": `…:output` streams the succeeded lines, `…:errors` the others, each converted line by line
-     * to an OpenAI batch result line (the SDK decodes the JSONL one line at a time).
+     * to an OpenAI batch result line (the SDK decodes the JSONL one line at a time). Every custom_id must carry the
+     * batch's chunk tag (known once this adapter created or verified it, else the first line's): a foreign one is
+     * never decoded into kbatch's ids.
+     * @throws KbatchError JOB_MISMATCH on a line without that tag
      */
     async content(id: string, options?: Options): Promise<Response> {
       const target = parseResultsFileId(id);
@@ -126,9 +151,14 @@ function filesOf(sdk: () => Promise<Anthropic>) {
       const client = await sdk();
       const decoder = await mapErrors(() => client.messages.batches.results(target.batchId, {}, call(options)));
       const created = Math.floor(Date.now() / 1000);
+      let tag = tags.get(target.batchId);
       async function* lines(): AsyncGenerator<Uint8Array> {
         try {
           for await (const line of decoder as AsyncIterable<AnthropicResultLine>) {
+            const own = tagOf(line.custom_id);
+            if (own === null || own !== (tag ??= own)) {
+              throw new KbatchError('JOB_MISMATCH', `batch ${target!.batchId} holds a result for custom_id ${JSON.stringify(line.custom_id)}, which does not carry its chunk's tag ${tag ?? '(none)'}: the batch does not answer this chunk, and kbatch reads none of its results`, { batchId: target!.batchId });
+            }
             if ((line.result.type === 'succeeded') !== (target!.kind === 'output')) continue;
             yield Buffer.from(`${JSON.stringify(toOpenAIResultLine(line, created))}\n`, 'utf8');
           }

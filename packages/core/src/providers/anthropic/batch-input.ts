@@ -1,24 +1,27 @@
 // A chunk file (kbatch's OpenAI-shaped request lines) staged for an inline create, and streamed as its request body.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { KbatchError, isKbatchError } from '../../errors.js';
-import { readFileLines } from '../../job/lines.js';
+import { LineBreaker, readFileLines } from '../../job/lines.js';
 import type { KFile } from '../../client/schemas.js';
 import { chunkTag, encodeCustomId } from './custom-id-codec.js';
-import { toMessagesParams } from './to-messages-params.js';
+import { DEFAULT_MAX_TOKENS, LISTED_UNSUPPORTED_PARAMS, toMessagesParams } from './to-messages-params.js';
 
 /**
- * The id of a staged chunk, `local-chunk:<tag>:<path>`: Anthropic has no file upload (the requests go inline in the
- * create call); the tag (its sha256's first 8 hex digits) goes in front of every custom_id sent.
+ * The id of a staged chunk, `local-chunk:<sha256>:<path>`: Anthropic has no file upload (the requests go inline in the
+ * create call); the create checks the chunk against the sha256 as it streams it, and the tag (the sha256's first 8
+ * hex digits) goes in front of every custom_id sent. Ids staged before carry the tag only (`local-chunk:<tag>:<path>`).
  */
 export const LOCAL_CHUNK_PREFIX = 'local-chunk:';
 
-/** The chunk a staged id names, and its tag (null for another id). */
-export function stagedChunk(fileId: string): { tag: string; path: string } | null {
-  const match = /^local-chunk:([0-9a-f]{8}):(.+)$/s.exec(fileId);
-  return match ? { tag: match[1]!, path: match[2]! } : null;
+/** The chunk a staged id names, its tag and (in ids staged since the create checks it) its sha256; null for another id. */
+export function stagedChunk(fileId: string): { tag: string; sha256?: string; path: string } | null {
+  const match = /^local-chunk:([0-9a-f]{64}|[0-9a-f]{8}):(.+)$/s.exec(fileId);
+  if (!match) return null;
+  const hex = match[1]!;
+  return hex.length === 64 ? { tag: chunkTag(hex), sha256: hex, path: match[2]! } : { tag: hex, path: match[2]! };
 }
 
 /** One request line → the JSON text of one Anthropic batch request `{custom_id, params}` (pure). */
@@ -40,20 +43,59 @@ export function toBatchRequestText(text: string, line: number, { defaultMaxToken
   }
 }
 
+/**
+ * Check one request line as the adapter maps it (what `NATIVE_REQUEST_CHECKS['anthropic-batch']` runs before anything
+ * is sent). The parameters lint already reports by name, on every line, are left to it; a line that is not JSON too.
+ * @throws KbatchError what staging would: PARAM_UNSUPPORTED, LINE_INVALID or CUSTOM_ID_INVALID, naming the line
+ */
+export function checkRequestLine(text: string, line: number): void {
+  let request: { body?: unknown };
+  try {
+    request = JSON.parse(text) as typeof request;
+  } catch {
+    return;
+  }
+  if (typeof request?.body === 'object' && request.body !== null) {
+    const body = { ...(request.body as Record<string, unknown>) };
+    for (const param of LISTED_UNSUPPORTED_PARAMS) delete body[param];
+    request = { ...request, body };
+  }
+  toBatchRequestText(JSON.stringify(request), line, { defaultMaxTokens: DEFAULT_MAX_TOKENS, tag: '00000000' });
+}
+
 /** What staging checks: the chunk's recorded sha256; and the max_tokens default. */
 export interface ChunkReadOptions {
   expectedSha256?: string | undefined;
   defaultMaxTokens: number;
 }
 
-/** The create body `{"requests":[…]}` of a chunk, converted line by line (constant memory: one line at a time). */
-export async function* createBody(path: string, options: { defaultMaxTokens: number; tag: string }): AsyncGenerator<Buffer> {
+/**
+ * The create body `{"requests":[…]}` of a chunk, converted line by line (constant memory: one block at a time). The
+ * chunk is hashed as it is read, and the body fails before its closing bytes when the chunk is not the staged one
+ * (its sha256, or for an old staged id its tag, differs): the server never receives a complete create.
+ * @throws KbatchError JOB_MISMATCH when the chunk changed after it was staged
+ */
+export async function* createBody(path: string, options: { defaultMaxTokens: number; tag: string; sha256?: string | undefined }): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  const lines = new LineBreaker();
   let first = true;
-  yield Buffer.from('{"requests":[');
-  for await (const { line, text } of readFileLines(path)) {
+  const convert = ({ line, text }: { line: number; text: string }): Buffer => {
     const out = Buffer.from((first ? '' : ',') + toBatchRequestText(text, line, options), 'utf8');
     first = false;
-    yield out;
+    return out;
+  };
+  yield Buffer.from('{"requests":[');
+  await access(path).catch((cause: unknown) => {
+    throw new KbatchError('JOB_MISMATCH', `the staged chunk ${path} is gone (was the job directory moved or the chunk deleted after staging?): nothing was created; restore it there and resume`, { file: path, cause });
+  });
+  for await (const block of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(block as Buffer);
+    for (const item of lines.push(block as Buffer)) yield convert(item);
+  }
+  for (const item of lines.end()) yield convert(item);
+  const sha = hash.digest('hex');
+  if (options.sha256 !== undefined ? sha !== options.sha256 : chunkTag(sha) !== options.tag) {
+    throw new KbatchError('JOB_MISMATCH', `${path} changed after it was staged (sha256 differs); create aborted before the request was complete`, { file: path });
   }
   yield Buffer.from(']}');
 }
@@ -74,7 +116,7 @@ export async function stageChunk(path: string, options: ChunkReadOptions & { fil
   }
   if (requests === 0) throw new KbatchError('LINE_INVALID', `${path} holds no requests`, { file: path });
   const { size } = await stat(path);
-  return { id: `${LOCAL_CHUNK_PREFIX}${convert.tag}:${path}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
+  return { id: `${LOCAL_CHUNK_PREFIX}${sha}:${resolve(path)}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
 }
 
 async function sha256Of(path: string): Promise<string> {

@@ -9,7 +9,7 @@ export const DEFAULT_MAX_TOKENS = 4096;
 
 /**
  * Chat parameters Anthropic does not take, each with why: refused before anything is sent, naming the parameter.
- * (`logprobs: false`, `n: 1` and `stream: false` change nothing and pass.)
+ * (null, false — e.g. `logprobs: false`, `stream: false` — and `n: 1` change nothing and pass.)
  */
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
   temperature: `removed in API version ${ANTHROPIC_API_VERSION}`,
@@ -25,6 +25,13 @@ export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
   stream: 'batch and kbatch requests do not stream',
 };
 
+/**
+ * The refused parameters lint names by key (the profile's `chatParams.unsupported`): lint refuses any value but null
+ * and false, as the mapping does for these. `n` is left out: the mapping refuses it only above 1 (`n: 1` passes), which
+ * a name list cannot say, so the adapter's own check ({@link NATIVE_REQUEST_CHECKS}) refuses `n: 2`.
+ */
+export const LISTED_UNSUPPORTED_PARAMS: readonly string[] = Object.keys(UNSUPPORTED_PARAMS).filter((param) => param !== 'n');
+
 /** The Messages params kbatch sends (a subset of the SDK's `MessageCreateParamsNonStreaming`). */
 export interface MessagesParams {
   model: string;
@@ -38,9 +45,11 @@ export interface MessagesParams {
 const unsupported = (param: string, why: string): KbatchError =>
   new KbatchError('PARAM_UNSUPPORTED', `Parameter \`${param}\` is not supported by provider anthropic (${why}); nothing was sent`, { field: param });
 
-/** True when a body field's value changes nothing on Anthropic (so it need not be refused). */
-const harmless = (key: string, value: unknown): boolean =>
-  value === null || value === undefined || (key === 'logprobs' && value === false) || (key === 'n' && value === 1) || (key === 'stream' && value === false);
+/**
+ * True when a body field's value changes nothing on Anthropic (so it need not be refused, and is not sent): null or
+ * false (as lint's refused list reads them), and `n: 1`.
+ */
+const harmless = (key: string, value: unknown): boolean => value === null || value === undefined || value === false || (key === 'n' && value === 1);
 
 /** The first parameter of `body` Anthropic refuses, with why (null when none): what lint reports per line. */
 export function unsupportedParam(body: Record<string, unknown>): { param: string; why: string } | null {

@@ -75,29 +75,31 @@ export interface AnthropicResultLine {
     | { type: 'succeeded'; message: AnthropicMessage }
     | { type: 'errored'; error: { error?: { type?: string; message?: string }; type?: string; message?: string } }
     | { type: 'canceled' }
-    | { type: 'expired' };
+    | { type: 'expired' }
+    | { type: string };
 }
 
 /**
  * A results line as an OpenAI batch result line: succeeded → `response` 200 with a chat.completion; errored → the
  * provider's error with its message and an HTTP-like status; expired/canceled → `error.code` batch_expired /
- * batch_cancelled with no response (as OpenAI-style servers mark requests that never ran), which kbatch resends.
+ * batch_cancelled with no response (as OpenAI-style servers mark requests that never ran), which kbatch resends; any
+ * other type → `error.code` invalid_result_type naming it, never resent (it may have run and been billed).
  */
 export function toOpenAIResultLine(line: AnthropicResultLine, created?: number): Record<string, unknown> {
   const custom_id = decodeCustomId(line.custom_id);
   const result = line.result;
-  if (result.type === 'succeeded') {
+  if (result.type === 'succeeded' && 'message' in result) {
     return { id: `batch_req_${result.message.id}`, custom_id, response: { status_code: 200, request_id: null, body: toChatCompletion(result.message, created) }, error: null };
   }
   if (result.type === 'errored') {
-    const inner = result.error.error ?? result.error;
+    const outer = ('error' in result && result.error) || {};
+    const inner = outer.error ?? outer;
     const type = inner.type ?? 'api_error';
     const body = { error: { message: inner.message ?? type, type, param: null, code: type } };
     return { id: null, custom_id, response: { status_code: statusOfErrorType(type), request_id: null, body }, error: null };
   }
-  const expired = result.type === 'expired';
-  const error = expired
-    ? { code: 'batch_expired', message: 'The batch expired (24h) before this request ran' }
-    : { code: 'batch_cancelled', message: 'The batch was cancelled before this request ran' };
-  return { id: null, custom_id, response: null, error };
+  if (result.type === 'expired') return { id: null, custom_id, response: null, error: { code: 'batch_expired', message: 'The batch expired (24h) before this request ran' } };
+  if (result.type === 'canceled') return { id: null, custom_id, response: null, error: { code: 'batch_cancelled', message: 'The batch was cancelled before this request ran' } };
+  const message = `Anthropic returned a result of type ${JSON.stringify(result.type)}, which kbatch does not know: not resent, as it may have run`;
+  return { id: null, custom_id, response: null, error: { code: 'invalid_result_type', message } };
 }

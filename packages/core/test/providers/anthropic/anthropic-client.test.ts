@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RateLimitError } from 'openai';
@@ -69,7 +69,7 @@ describe('createAnthropicClient over HTTP (the emulator\'s anthropic personality
     const path = await chunk([line('a b/é'), line('row-2'), line('__x')]);
     const before = emu.stats().requests['POST /v1/messages/batches'] ?? 0;
     const file = await client.uploadBatchInput!(path, { purpose: 'batch', filename: 'x.jsonl' });
-    expect(file.id).toMatch(/^local-chunk:[0-9a-f]{8}:/);
+    expect(file.id).toMatch(/^local-chunk:[0-9a-f]{64}:/);
     expect(file.id.endsWith(`:${path}`)).toBe(true);
     expect(emu.stats().requests['POST /v1/messages/batches'] ?? 0).toBe(before);
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
@@ -80,6 +80,35 @@ describe('createAnthropicClient over HTTP (the emulator\'s anthropic personality
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: { choices: Array<{ message: { content: string } }> } } });
     expect(lines.map((l) => l.custom_id).sort()).toEqual(['__x', 'a b/é', 'row-2']);
     expect(lines.every((l) => l.response.status_code === 200 && ['yes', 'no'].includes(l.response.body.choices[0]!.message.content))).toBe(true);
+  });
+
+  it('aborts the create with JOB_MISMATCH when the chunk changed after staging (the server creates no batch), and still takes an id staged with the tag only', async () => {
+    const path = await chunk([line('m1'), line('m2')]);
+    const file = await client.uploadBatchInput!(path, { purpose: 'batch', filename: 'x.jsonl' });
+    await writeFile(path, `${[line('m1'), line('m3')].join('\n')}\n`);
+    const created = emu.stats().batchesCreated;
+    const err = await catchError(() => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }));
+    expectKbatchError(err, { code: 'JOB_MISMATCH', file: path });
+    expect(emu.stats().batchesCreated).toBe(created);
+    // An id staged before the sha256 was kept (`local-chunk:<tag>:<path>`): its tag is checked instead.
+    const restaged = await client.uploadBatchInput!(path, { purpose: 'batch', filename: 'x.jsonl' });
+    const old = `local-chunk:${restaged.id.slice('local-chunk:'.length, 'local-chunk:'.length + 8)}:${path}`;
+    const batch = await client.batches.create({ input_file_id: old, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    expect(batch.request_counts.total).toBe(2);
+    await rm(path);
+    expectKbatchError(await catchError(() => client.batches.create({ input_file_id: old, endpoint: '/v1/chat/completions', completion_window: '24h' })), { code: 'JOB_MISMATCH', message: 'is gone' });
+    expect(emu.stats().batchesCreated).toBe(created + 1);
+    expectKbatchError(await catchError(() => client.batches.create({ input_file_id: file.id.replace(/^local-chunk:[0-9a-f]{8}/, 'local-chunk:') , endpoint: '/v1/chat/completions', completion_window: '24h' })), { code: 'OPTION_INVALID' });
+  });
+
+  it("refuses with JOB_MISMATCH a results line whose custom_id lacks the batch's chunk tag, decoding none of them", async () => {
+    const request = (id: string) => ({ custom_id: id, params: { model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: id }] } });
+    for (const ids of [['deadbeef_a', 'cafebabe_b'], ['plain-a', 'plain-b']]) {
+      const posted = await fetch(`${emu.baseURL}/v1/messages/batches`, { method: 'POST', headers: { 'x-api-key': 'sk-ant-test', 'content-type': 'application/json' }, body: JSON.stringify({ requests: ids.map(request) }) });
+      const done = await ended(client, ((await posted.json()) as { id: string }).id);
+      const err = await catchError(async () => (await client.files.content(done.output_file_id!)).text());
+      expectKbatchError(err, { code: 'JOB_MISMATCH', batchId: done.id });
+    }
   });
 
   it('refuses a chunk with a parameter Anthropic does not take at staging, naming line and custom_id', async () => {

@@ -64,4 +64,16 @@ describe('toOpenAIResultLine', () => {
     expect(failureCause(parseResultLine(expired), null)).toEqual({ cause: 'batch_expired', retry: true });
     expect(failureCause(parseResultLine(canceled), null)).toEqual({ cause: 'batch_cancelled', retry: true });
   });
+
+  it('marks a result type it does not know as an error line naming the type, never resent (it may have run)', () => {
+    const odd = toOpenAIResultLine({ custom_id: 'r5', result: { type: 'deferred' } });
+    expect(odd).toMatchObject({ custom_id: 'r5', response: null, error: { code: 'invalid_result_type' } });
+    expect((odd['error'] as { message: string }).message).toContain('"deferred"');
+    expect(failureCause(parseResultLine(odd), null)).toEqual({ cause: 'invalid_result_type', retry: false });
+  });
+
+  it('reads an errored result without an error object as an api_error (500), not a TypeError', () => {
+    const bare = toOpenAIResultLine({ custom_id: 'r6', result: { type: 'errored' } } as never);
+    expect(bare).toMatchObject({ response: { status_code: 500, body: { error: { type: 'api_error', code: 'api_error' } } }, error: null });
+  });
 });

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { checkRequestLine, stagedChunk } from '../../../src/providers/anthropic/batch-input.js';
+import { unsupportedParam } from '../../../src/providers/anthropic/to-messages-params.js';
+import { NATIVE_REQUEST_CHECKS } from '../../../src/providers/native-clients.js';
+import { getProvider } from '../../../src/providers/resolve-provider.js';
+import { lintRules } from '../../../src/providers/lint-requests.js';
+import { expectKbatchError } from '../../helpers/errors.js';
+
+const line = (body: Record<string, unknown>) => JSON.stringify({ custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'claude-haiku-5-5', messages: [{ role: 'user', content: 'x' }], ...body } });
+
+describe('checkRequestLine (the Anthropic adapter check lint runs)', () => {
+  it("is the check registered for anthropic-batch, so runs check through the adapter's mapping", () => {
+    expect(NATIVE_REQUEST_CHECKS['anthropic-batch']).toBe(checkRequestLine);
+  });
+
+  it('refuses what only the mapping refuses (n above 1, an unmapped parameter, an image part), naming the line', () => {
+    expectKbatchError(catchErrorSync(() => checkRequestLine(line({ n: 2 }), 3)), { code: 'PARAM_UNSUPPORTED', field: 'n', line: 3, customId: 'r1' });
+    expectKbatchError(catchErrorSync(() => checkRequestLine(line({ tools: [] }), 4)), { code: 'PARAM_UNSUPPORTED', field: 'tools', line: 4 });
+    expectKbatchError(catchErrorSync(() => checkRequestLine(line({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }), 5)), { code: 'PARAM_UNSUPPORTED', line: 5 });
+  });
+
+  it('passes n: 1 and leaves the listed parameters and non-JSON lines to lint (which reports every line)', () => {
+    expect(() => checkRequestLine(line({ n: 1, stream: false, logprobs: false }), 1)).not.toThrow();
+    expect(() => checkRequestLine(line({ temperature: 0.2, top_p: 1 }), 1)).not.toThrow();
+    expect(() => checkRequestLine('{not json', 1)).not.toThrow();
+  });
+
+  it("agrees with the profile's refused list: a listed parameter lint flags, the mapping refuses; one lint passes, the mapping passes", () => {
+    const rules = lintRules(getProvider('anthropic'), {});
+    expect(rules.unsupportedParams).not.toContain('n');
+    for (const param of rules.unsupportedParams) {
+      for (const value of [1, 0, 0.5, true, 'x', [1]]) expect(unsupportedParam({ [param]: value }), `${param}: ${JSON.stringify(value)}`).toMatchObject({ param });
+      for (const value of [null, false]) expect(unsupportedParam({ [param]: value }), `${param}: ${String(value)}`).toBeNull();
+    }
+  });
+});
+
+describe('stagedChunk', () => {
+  it('reads ids with the full sha256 and the tag-only ids staged before', () => {
+    const sha = 'ab'.repeat(32);
+    expect(stagedChunk(`local-chunk:${sha}:/j/c:1.jsonl`)).toEqual({ tag: 'abababab', sha256: sha, path: '/j/c:1.jsonl' });
+    expect(stagedChunk('local-chunk:abababab:/j/c.jsonl')).toEqual({ tag: 'abababab', path: '/j/c.jsonl' });
+    expect(stagedChunk('file-123')).toBeNull();
+  });
+});
+
+function catchErrorSync(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to throw, it did not');
+}

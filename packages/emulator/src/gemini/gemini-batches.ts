@@ -53,7 +53,7 @@ async function toRequestFile(store: Store, input: Stored<FileObject>): Promise<s
 }
 
 /** `models/{model}:batchGenerateContent` with a file source: the batch runs on the emulator's lifecycle. */
-async function createBatch(store: Store, lifecycle: BatchLifecycle, model: string, ctx: RouteContext, onCreated: () => void): Promise<void> {
+async function createBatch({ store, lifecycle, onCreated }: { store: Store; lifecycle: BatchLifecycle; onCreated: () => void }, model: string, ctx: RouteContext): Promise<void> {
   const body = (await readJson(ctx.req)) as { batch?: { displayName?: unknown; inputConfig?: { fileName?: unknown; requests?: unknown } } };
   const batch = body.batch;
   if (!batch || typeof batch !== 'object') throw googleError(400, '* BatchGenerateContentRequest.batch: batch is required');
@@ -81,7 +81,7 @@ export function geminiBatchRoutes(store: Store, lifecycle: BatchLifecycle, onCre
           ctx.req.resume();
           throw googleError(404, `models/${model} is not found for API version v1beta, or is not supported for ${action}.`);
         }
-        if (action === 'batchGenerateContent') return createBatch(store, lifecycle, model, ctx, onCreated);
+        if (action === 'batchGenerateContent') return createBatch({ store, lifecycle, onCreated }, model, ctx);
         if (action === 'generateContent') return generate(model, ctx);
         ctx.req.resume();
         throw googleError(404, `Unknown method ${action}`);

@@ -6,6 +6,7 @@ import { peekCustomId } from '../internal/line-splitter.js';
 import type { ChunkInfo, ResolvedChunkWriterOptions } from './chunk-options.js';
 import { planChunk, type ChunkCounter, type ChunkLimits } from './plan-chunk.js';
 import { estimateLineTokens } from './line-tokens.js';
+import { addRequestId, IdDigest } from '../job/part-verdict.js';
 
 const STAGE_BYTES = 1 << 20;
 const EMPTY: ChunkCounter = { requests: 0, bytes: 0, tokens: 0 };
@@ -18,14 +19,18 @@ interface OpenChunk extends ChunkCounter {
   handle: FileHandle;
   /** sha256 of the bytes written so far (in order), so the file need not be read again. */
   hash: Hash;
+  /** The digest of its custom_ids so far; null once one could not be read from the bytes (an escape). */
+  ids: IdDigest | null;
   firstCustomId: string | undefined;
   /** The last line written (a view during a write call, a copy between calls). */
   lastLine: Buffer;
 }
 
-/** What writing a chunk file measured besides its {@link ChunkInfo}: the sha256 of its bytes. */
+/** What writing a chunk file measured besides its {@link ChunkInfo}: the sha256 of its bytes, and its custom_ids' digest. */
 export interface ChunkDigest {
   sha256: string;
+  /** See `IdDigest`; undefined when some custom_id could not be read from the bytes (the file is read then). */
+  ids?: string | undefined;
 }
 
 /**
@@ -80,6 +85,8 @@ export class ChunkFiles {
       chunk.bytes += bytes;
       chunk.tokens += tokens;
       chunk.lastLine = line;
+      // Taken here so that settling the part later need not read the chunk file again.
+      if (chunk.ids !== null && !addRequestId(chunk.ids, line, 0, line.length)) chunk.ids = null;
     }
     // The caller may reuse its buffers: keep our own copy of the last line (for lastCustomId).
     if (this.current !== undefined && lines.length > 0) this.current.lastLine = Buffer.from(this.current.lastLine);
@@ -127,7 +134,7 @@ export class ChunkFiles {
     const path = join(this.opts.outDir, name);
     const tmpPath = join(this.opts.outDir, `.${name}.tmp`);
     const handle = await open(tmpPath, 'w');
-    this.current = { index, path, tmpPath, handle, hash: createHash('sha256'), requests: 0, bytes: 0, tokens: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
+    this.current = { index, path, tmpPath, handle, hash: createHash('sha256'), ids: new IdDigest(), requests: 0, bytes: 0, tokens: 0, firstCustomId: peekCustomId(firstLine), lastLine: firstLine };
     return this.current;
   }
 
@@ -173,7 +180,7 @@ export class ChunkFiles {
         ...(this.opts.maxBatchTokens === undefined ? {} : { tokens: chunk.tokens }),
       };
       this.chunks.push(info);
-      this.onChunk(info, { sha256: chunk.hash.digest('hex') });
+      this.onChunk(info, { sha256: chunk.hash.digest('hex'), ids: chunk.ids?.toString() });
     })();
     this.finalizing.catch(() => {});
   }

@@ -62,11 +62,12 @@ export interface CreateJobOptions {
   written?: ReadonlyMap<string, FileSummary>;
 }
 
-/** A chunk file's sha256, byte size and number of request lines. */
+/** A chunk file's sha256, byte size and number of request lines (and its custom_ids' digest, when every one was read). */
 export interface FileSummary {
   sha256: string;
   bytes: number;
   lines: number;
+  ids?: string | undefined;
 }
 
 /**
@@ -161,7 +162,8 @@ export async function partFromFile(
   const { mtimeMs } = await stat(dest);
   const { sha256, bytes, lines } = summary ?? (await scanFile(dest));
   if (lines === 0) throw new KbatchError('INPUT_NOT_FOUND', `Chunk file ${file} has no request lines`, { file });
-  return { index, kind, path: rel, sha256, requests: lines, bytes, mtimeMs, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
+  const ids = summary?.ids === undefined ? {} : { requestIds: summary.ids };
+  return { index, kind, path: rel, sha256, requests: lines, bytes, mtimeMs, ...ids, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
 }
 
 /** Absolute path of a job-relative path. */

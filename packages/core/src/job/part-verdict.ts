@@ -110,6 +110,17 @@ export async function partVerdict(jobDir: string, part: JobPart, tally: VerdictT
 
 const ID_HEAD = Buffer.from('{"custom_id":"');
 
+/**
+ * Add the custom_id of request line `buf[start, end)` to `digest`, as `settledPart` reads it from a chunk file;
+ * false (nothing added) when the line does not start with an unescaped custom_id.
+ */
+export function addRequestId(digest: IdDigest, buf: Buffer, start: number, end: number): boolean {
+  const close = idEnd(buf, start, end);
+  if (close === -1) return false;
+  digest.add(buf, start + ID_HEAD.length, close);
+  return true;
+}
+
 /** Index of the quote closing the custom_id of a request line `buf[start, end)` that starts with it unescaped, else -1. */
 function idEnd(buf: Buffer, start: number, end: number): number {
   const from = start + ID_HEAD.length;
@@ -122,7 +133,8 @@ function idEnd(buf: Buffer, start: number, end: number): number {
  * The failures a retry cannot change, per cause, of a part whose recorded verdict shows every one of its requests
  * with exactly one result line that no retry round would send again; null when that is not shown (no verdict, a
  * line to retry, result files changed since, or its request ids do not match the results') — then the caller
- * reads the results. Reads the part's request file (ids only), not its results.
+ * reads the results. Takes the request ids' digest recorded when the chunk was written (`requestIds`, while the
+ * file's size and mtime are as recorded), else reads the part's request file (ids only); never its results.
  */
 export async function settledPart(jobDir: string, part: JobPart): Promise<Record<string, number> | null> {
   const verdict = part.verdict;
@@ -134,13 +146,12 @@ export async function settledPart(jobDir: string, part: JobPart): Promise<Record
     const size = await stat(jobPath(jobDir, rel)).then((s) => s.size, () => -1);
     if (file.path !== rel || file.bytes !== size) return null;
   }
+  if (await sameChunk(jobDir, part)) return part.requestIds === verdict.ids ? { ...verdict.notRetried } : null;
   const ids = new IdDigest();
   let readable = true;
   // Request lines are written `{"custom_id":"…",…`: the id is read from the bytes (one with an escape: not settled here).
   const idOf = (buf: Buffer, start: number, end: number): boolean => {
-    const close = readable ? idEnd(buf, start, end) : -1;
-    if (close === -1) readable = false;
-    else ids.add(buf, start + ID_HEAD.length, close);
+    readable &&= addRequestId(ids, buf, start, end);
     return true;
   };
   // A line across two reads comes decoded instead.
@@ -151,4 +162,11 @@ export async function settledPart(jobDir: string, part: JobPart): Promise<Record
     else ids.addText(id);
   }
   return readable && ids.toString() === verdict.ids ? { ...verdict.notRetried } : null;
+}
+
+// The recorded digest stands for the request file while it is unchanged (the upload trusts its sha256 the same way).
+async function sameChunk(jobDir: string, part: JobPart): Promise<boolean> {
+  if (part.requestIds === undefined || part.mtimeMs === undefined) return false;
+  const now = await stat(jobPath(jobDir, part.path)).catch(() => null);
+  return now !== null && now.size === part.bytes && now.mtimeMs === part.mtimeMs;
 }

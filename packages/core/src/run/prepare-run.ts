@@ -81,7 +81,7 @@ export async function prepareRun(
   const written = new Map<string, FileSummary>();
   const split = splitRequests({
     input: pipe,
-    onChunk: (chunk, { sha256 }) => written.set(resolve(chunk.path), { sha256, bytes: chunk.bytes, lines: chunk.requests }),
+    onChunk: (chunk, { sha256, ids }) => written.set(resolve(chunk.path), { sha256, bytes: chunk.bytes, lines: chunk.requests, ids }),
     outDir: chunkDir,
     prefix: 'part',
     overwrite: true,

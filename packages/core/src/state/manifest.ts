@@ -49,6 +49,8 @@ export const JobPartSchema = z.object({
   bytes: z.number(),
   /** The chunk file's mtime when its sha256 was taken: while size and mtime match, an upload need not hash it again. */
   mtimeMs: z.number().optional(),
+  /** The digest of its requests' custom_ids (see `IdDigest`), taken as the chunk was written; absent: read from the file. */
+  requestIds: z.string().optional(),
   uploadStartedAt: z.string().optional(),
   uploadAttempts: z.number().default(0),
   fileId: z.string().optional(),

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { splitRequests, type ChunkInfo } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { scanFile } from '../../src/job/lines.js';
+import { IdDigest } from '../../src/job/part-verdict.js';
 import { byteStream, tempDir, tempFile } from '../helpers/inputs.js';
 
 const line = (id: string, text = 'x') => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: text }] } });
@@ -29,6 +30,19 @@ describe('splitRequests', () => {
     const { chunks } = await splitRequests({ input, outDir, maxRequests: 2000, onChunk: (_c, { sha256 }) => digests.push(sha256) });
     expect(digests).toEqual(await Promise.all(chunks.map(async (c) => (await scanFile(c.path)).sha256)));
     expect(chunks.map((c) => c.requests)).toEqual([2000, 2000, 1000]);
+  });
+
+  it('gives each chunk the digest of its custom_ids, or none when one is escaped or not the first key', async () => {
+    const ids = ['a', 'é', '日本', '😀', 'a b', 'x/y'];
+    const escaped = JSON.stringify({ custom_id: 'q"1', method: 'POST' });
+    const later = JSON.stringify({ method: 'POST', custom_id: 'k' });
+    const input = await tempFile('ids.jsonl', [...ids.map((id) => line(id)), escaped, line('z'), later].join('\n'));
+    const outDir = join(await tempDir(), 'chunks');
+    const digests: (string | undefined)[] = [];
+    await splitRequests({ input, outDir, maxRequests: 6, onChunk: (_c, { ids: digest }) => digests.push(digest) });
+    const expected = new IdDigest();
+    for (const id of ids) expected.addText(id);
+    expect(digests).toEqual([expected.toString(), undefined]);
   });
 
   it('reads stdin in small pieces, drops blank lines and a \\r before \\n, adds a missing final newline', async () => {

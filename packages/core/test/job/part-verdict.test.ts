@@ -98,6 +98,20 @@ describe('settledPart', () => {
     expect(summary.notRetried).toEqual({ http_400: total });
   });
 
+  it('takes the request ids digested as each chunk was written, agreeing with reading the chunk file again', async () => {
+    const { jobDir } = await ranJob(25);
+    const manifest = await loadManifest(jobDir);
+    for (const part of manifest.parts) {
+      const requests = (await readFile(join(jobDir, part.path), 'utf8')).split('\n').filter(Boolean);
+      expect(part.requestIds).toBe(digestOf(requests.map((line) => (JSON.parse(line) as { custom_id: string }).custom_id)));
+      const { requestIds: _recorded, ...unrecorded } = part;
+      expect(await settledPart(jobDir, part)).toEqual(await settledPart(jobDir, unrecorded));
+      expect(await settledPart(jobDir, part)).not.toBeNull();
+      // A recorded digest that is not the results' is not settled, as a request file that is not.
+      expect(await settledPart(jobDir, { ...part, requestIds: digestOf(['other']) })).toBeNull();
+    }
+  });
+
   it('is not trusted once a result file changed, or when the requests are not the results\' ids', async () => {
     const { jobDir } = await ranJob(10);
     const [part] = (await loadManifest(jobDir)).parts;

@@ -39,6 +39,8 @@ export class ChunkJoiner {
   /** The custom_ids of the records expected next (see {@link expect}) and how many of them were joined. */
   private ahead: string[] = [];
   private aheadAt = 0;
+  /** Records passed over (see {@link pass}) since the last one joined. */
+  private passed = 0;
 
   constructor(
     private readonly plan: JoinPlan,
@@ -62,8 +64,16 @@ export class ChunkJoiner {
     }
     this.ahead = ids;
     this.aheadAt = 0;
+    this.passed = 0;
     this.prefetchAhead();
     return ids;
+  }
+
+  /** The next record of the last {@link expect} is left out of the join (a reject): the read-ahead moves past its id. */
+  pass(knownId: string | undefined): void {
+    if (knownId === undefined) return;
+    this.aheadAt += 1;
+    this.passed += 1;
   }
 
   /** Join the next input record (records must arrive in input order); `knownId` when {@link expect} gave it. */
@@ -76,7 +86,12 @@ export class ChunkJoiner {
   joinNow(record: SourceRecord, knownId?: string): JoinOutcome | null {
     if (this.remaining <= 0 && !this.exhausted) return null;
     const customId = knownId ?? this.plan.customIdFor(record);
-    if (knownId !== undefined) this.aheadAt += 1;
+    if (knownId !== undefined) {
+      // The lookup's read-ahead steps over one id left out, not two in a row: it is handed the ids from here.
+      if (this.passed > 1) this.prefetchAhead();
+      this.passed = 0;
+      this.aheadAt += 1;
+    }
     const result = this.lookup?.take(customId);
     this.remaining -= 1;
     const outcome = joinPlanned(record, result, this.plan, customId);

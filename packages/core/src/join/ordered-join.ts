@@ -68,7 +68,10 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
             rows.push(skippedRow(plan, next.value));
             next = await rejects.next();
           }
-          if (dropped) continue;
+          if (dropped) {
+            joiner.pass(ids[i]);
+            continue;
+          }
           let outcome = joiner.joinNow(record, ids[i]);
           if (outcome === null) {
             // A chunk opens first (a live one may wait for results): the rows so far go out now.

@@ -57,6 +57,8 @@ export const KBATCH_ERROR_CODES = [
   'FINETUNE_MODEL_UNSUPPORTED',
   'FINETUNE_FAILED',
   'FINETUNE_CANCELLED',
+  // evaluation: a row lacks the gold, prediction or --by column
+  'EVAL_COLUMN_MISSING',
 ] as const;
 
 export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];

@@ -1,0 +1,80 @@
+import { createWriteStream } from 'node:fs';
+import { z } from 'zod';
+import { parseOptions, outputField } from '../options.js';
+import { textWriter, type TextWriter } from '../output/text-writer.js';
+import { rowFormat } from '../output/output-stream.js';
+import { csvRowFormat } from '../output/csv-row-stringifier.js';
+import type { InputFormat } from '../records/source-record.js';
+import type { RowFormat } from '../output/row-format.js';
+import { ReadRecordsOptionsSchema } from '../records/read-options.js';
+import { detectFormat } from '../records/detect-format.js';
+import { recordBatches } from '../records/record-batches.js';
+import { EvaluateOptionsSchema } from './eval-options.js';
+import type { EvalResult } from './eval-result.js';
+import { evalAccumulator } from './eval-accumulator.js';
+import { requireColumn } from './row-verdict.js';
+
+/** Options of {@link evaluateFile}: the evaluation's, how to read the output file, and where disagreements go. */
+export const EvaluateFileOptionsSchema = EvaluateOptionsSchema.extend({
+  ...ReadRecordsOptionsSchema.pick({ input: true, format: true, delimiter: true, encoding: true, stdin: true }).shape,
+  /** Write the scored rows whose prediction differs from gold here, in the input's format (path or Writable). */
+  disagreements: outputField().optional(),
+}).strict();
+/** Options of {@link evaluateFile}. */
+export type EvaluateFileOptions = z.input<typeof EvaluateFileOptionsSchema>;
+
+/**
+ * Evaluate a joined output file (JSONL, CSV/TSV or a JSON array; `-` reads `stdin`), streaming it once.
+ * A CSV header without the gold, prediction or `by` column fails before any row is read, naming the header's columns.
+ * @returns the figures `kbatch eval --json` prints
+ * @throws KbatchError EVAL_COLUMN_MISSING, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID
+ * @example await evaluateFile({ input: 'labeled.csv', gold: 'sentiment', disagreements: 'wrong.csv' })
+ */
+export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalResult> {
+  const { input, format, delimiter, encoding, stdin, disagreements, ...evalOptions } = parseOptions(EvaluateFileOptionsSchema, options, 'evaluateFile');
+  const acc = evalAccumulator(evalOptions);
+  // The file name and format as the reader sees them (a stream or `-` needs `format`).
+  const file = typeof input === 'string' ? input : '-';
+  const inputFormat = format ?? detectFormat(file);
+  let header: string[] = [];
+  const onHeader = (columns: string[], line: number): void => {
+    header = columns;
+    const row = Object.fromEntries(columns.map((c) => [c, '']));
+    const place = { record: 0, line, file };
+    for (const [column, flag] of [[evalOptions.gold, '--gold'], [evalOptions.pred, '--pred'], ...(evalOptions.by ? [[evalOptions.by, '--by']] : [])] as const) {
+      requireColumn(row, column, flag, place);
+    }
+  };
+  let out: { format: RowFormat; writer: TextWriter } | null = null;
+  const open = (): { format: RowFormat; writer: TextWriter } => {
+    const toPath = typeof disagreements === 'string';
+    const sink = toPath ? createWriteStream(disagreements) : disagreements!;
+    return { format: sameFormat(inputFormat, header, delimiter), writer: textWriter(sink, { end: toPath, reuse: toPath }) };
+  };
+  try {
+    for await (const batch of recordBatches({ input, format, delimiter, encoding, stdin, onHeader })) {
+      for (const record of batch) {
+        const verdict = acc.add(record.data, { record: record.index, line: record.line, file });
+        if (disagreements === undefined || !verdict.scored || verdict.correct) continue;
+        out ??= open();
+        out.writer.put(out.format.row(record.data));
+      }
+      await out?.writer.flush();
+    }
+    if (disagreements !== undefined) {
+      out ??= open();
+      out.writer.put(out.format.end());
+      await out.writer.end();
+    }
+  } catch (err) {
+    await out?.writer.destroy();
+    throw err;
+  }
+  return acc.result();
+}
+
+// The input's format, CSV with the input's header and delimiter.
+function sameFormat(format: InputFormat, header: string[], delimiter: string | undefined): RowFormat {
+  if (format === 'jsonl' || format === 'json') return rowFormat({ format });
+  return csvRowFormat({ columns: header, delimiter: delimiter ?? (format === 'tsv' ? '\t' : ',') });
+}

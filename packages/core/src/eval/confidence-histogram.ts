@@ -4,7 +4,7 @@ import type { Calibration, CalibrationBin, CoveragePoint, TargetThreshold } from
 export const FINE_BINS = 1000;
 const CALIBRATION_BINS = 10;
 const PER_CALIBRATION_BIN = FINE_BINS / CALIBRATION_BINS;
-// Lifts products such as 0.577 × 1000 = 576.999… back onto the bin the decimal names.
+// Lifts a confidence within 1e-12 below a grid line (1 − 0.937 = 0.06299…94) onto the bin the decimal names.
 const EPSILON = 1e-9;
 
 /**

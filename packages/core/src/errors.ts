@@ -57,8 +57,9 @@ export const KBATCH_ERROR_CODES = [
   'FINETUNE_MODEL_UNSUPPORTED',
   'FINETUNE_FAILED',
   'FINETUNE_CANCELLED',
-  // evaluation: a row lacks the gold, prediction or --by column
+  // evaluation: a row lacks the gold, prediction or --by column; more distinct labels than a confusion matrix can hold
   'EVAL_COLUMN_MISSING',
+  'EVAL_TOO_MANY_LABELS',
 ] as const;
 
 export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];

@@ -8,6 +8,7 @@ import type { RegisterCommand } from './index.js';
 interface EvalFlags {
   gold: string;
   pred?: string;
+  prefix?: string;
   by?: string;
   json?: boolean;
   disagreements?: string;
@@ -27,7 +28,8 @@ export const register: RegisterCommand = (program, io) => {
     .description('Evaluate a joined output against gold labels: accuracy, per-label F1, kappa, confusion matrix, calibration')
     .argument('<output>', 'a joined output (JSONL, CSV/TSV or a JSON array), or - for stdin (with --format)')
     .requiredOption('--gold <column>', 'the column holding the trusted label')
-    .option('--pred <column>', 'the column holding the predicted label', 'label')
+    .option('--pred <column>', 'the column holding the predicted label (default: label)')
+    .option('--prefix <prefix>', 'the prefix given to run/join (e.g. kb_): predictions in kb_label, kb_confidence, kb_error')
     .option('--by <column>', 'also give every figure per value of this column')
     .option('--labels <list>', 'comma-separated labels: gold and prediction are matched to them as run --labels does')
     .option('--target-accuracy <x>', 'report the lowest confidence threshold whose answers reach this accuracy (0-1)', numberArg)
@@ -53,6 +55,7 @@ Exit code: 0 when the figures were printed, 1 on bad input (error [CODE]), 2 on 
 
 async function runEval(output: string, flags: EvalFlags, io: CliIo): Promise<void> {
   const path = (p: string): string => (p === '-' || isAbsolute(p) ? p : resolve(io.cwd, p));
+  const prefix = flags.prefix ?? '';
   const result = await withFlagNames(EVAL_FLAG_OPTIONS, () =>
     evaluateFile({
       input: path(output),
@@ -60,7 +63,9 @@ async function runEval(output: string, flags: EvalFlags, io: CliIo): Promise<voi
       format: flags.format,
       delimiter: flags.delimiter?.replace(/^\\t$/, '\t'),
       gold: flags.gold,
-      pred: flags.pred,
+      pred: flags.pred ?? `${prefix}label`,
+      confidence: `${prefix}confidence`,
+      error: `${prefix}error`,
       by: flags.by,
       labels: flags.labels === undefined ? undefined : parseLabels(flags.labels),
       targetAccuracy: flags.targetAccuracy as number | undefined,

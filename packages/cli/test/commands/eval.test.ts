@@ -79,6 +79,24 @@ describe('kbatch eval', () => {
     expect(lines.map((l) => l.id)).toEqual([3, 5]);
   });
 
+  it('finds the prediction, confidence and error columns under --prefix', async () => {
+    const cwd = await fixture();
+    const prefixed = ROWS.map(({ id, gold, label, confidence, error }) => ({ id, gold, kb_label: label, kb_confidence: confidence, kb_error: error }));
+    await writeFile(join(cwd, 'kb.jsonl'), prefixed.map((r) => JSON.stringify(r)).join('\n'));
+    const run = await runCli(['eval', 'kb.jsonl', '--gold', 'gold', '--prefix', 'kb_', '--json'], { cwd });
+    expect(run.code, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout) as EvalResult;
+    expect([r.pred, r.scored, r.unscored_by_reason.failed, r.calibration?.n]).toEqual(['kb_label', 5, 1, 5]);
+  });
+
+  it('refuses a --disagreements file that is the input (exit 2), leaving the input intact', async () => {
+    const cwd = await fixture();
+    const before = await readFile(join(cwd, 'out.jsonl'), 'utf8');
+    const run = await runCli(['eval', 'out.jsonl', '--gold', 'gold', '--disagreements', './out.jsonl'], { cwd });
+    expect([run.code, run.stderr]).toEqual([2, 'error [OPTION_INVALID]: Invalid option `--disagreements`: must not be the input file, got "' + join(cwd, 'out.jsonl') + '"\n']);
+    expect(await readFile(join(cwd, 'out.jsonl'), 'utf8')).toBe(before);
+  });
+
   it('reads stdin with --format', async () => {
     const run = await runCli(['eval', '-', '--format', 'csv', '--gold', 'g', '--pred', 'p', '--json'], { stdin: 'g,p\na,a\na,b\n' });
     expect(run.code, run.stderr).toBe(0);

@@ -1,5 +1,7 @@
 import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
+import { KbatchError } from '../errors.js';
 import { parseOptions, outputField } from '../options.js';
 import { textWriter, type TextWriter } from '../output/text-writer.js';
 import { rowFormat } from '../output/output-stream.js';
@@ -12,7 +14,7 @@ import { recordBatches } from '../records/record-batches.js';
 import { EvaluateOptionsSchema } from './eval-options.js';
 import type { EvalResult } from './eval-result.js';
 import { evalAccumulator } from './eval-accumulator.js';
-import { requireColumn } from './row-verdict.js';
+import { checkHeader } from './row-verdict.js';
 
 /** Options of {@link evaluateFile}: the evaluation's, how to read the output file, and where disagreements go. */
 export const EvaluateFileOptionsSchema = EvaluateOptionsSchema.extend({
@@ -27,7 +29,8 @@ export type EvaluateFileOptions = z.input<typeof EvaluateFileOptionsSchema>;
  * Evaluate a joined output file (JSONL, CSV/TSV or a JSON array; `-` reads `stdin`), streaming it once.
  * A CSV header without the gold, prediction or `by` column fails before any row is read, naming the header's columns.
  * @returns the figures `kbatch eval --json` prints
- * @throws KbatchError EVAL_COLUMN_MISSING, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID
+ * @throws KbatchError EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID (also when
+ *   `disagreements` is the input file)
  * @example await evaluateFile({ input: 'labeled.csv', gold: 'sentiment', disagreements: 'wrong.csv' })
  */
 export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalResult> {
@@ -36,14 +39,13 @@ export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalRe
   // The file name and format as the reader sees them (a stream or `-` needs `format`).
   const file = typeof input === 'string' ? input : '-';
   const inputFormat = format ?? detectFormat(file);
+  if (typeof disagreements === 'string' && typeof input === 'string' && input !== '-' && resolve(disagreements) === resolve(input)) {
+    throw new KbatchError('OPTION_INVALID', `Invalid option \`disagreements\`: must not be the input file, got ${JSON.stringify(disagreements)}`, { field: 'disagreements' });
+  }
   let header: string[] = [];
   const onHeader = (columns: string[], line: number): void => {
     header = columns;
-    const row = Object.fromEntries(columns.map((c) => [c, '']));
-    const place = { record: 0, line, file };
-    for (const [column, flag] of [[evalOptions.gold, '--gold'], [evalOptions.pred, '--pred'], ...(evalOptions.by ? [[evalOptions.by, '--by']] : [])] as const) {
-      requireColumn(row, column, flag, place);
-    }
+    checkHeader(columns, evalOptions, { record: 0, line, file });
   };
   let out: { format: RowFormat; writer: TextWriter } | null = null;
   const open = (): { format: RowFormat; writer: TextWriter } => {

@@ -16,7 +16,10 @@ export interface RowPlace {
 }
 
 /** Turns a cell into a label as spelled in `labels` (or, without labels, as first seen); null when it is none of them. */
-export type LabelMatcher = (text: string) => string | null;
+export type LabelMatcher = (text: string, place: RowPlace) => string | null;
+
+/** Most distinct labels without a `labels` list: the confusion matrix is labels², and more means a free-text column. */
+export const MAX_LABELS = 1000;
 
 /**
  * The label comparison `--labels` applies: with `labels`, `matchLabel` (case, whitespace, quotes, trailing
@@ -34,11 +37,14 @@ export function labelMatcher(labels: readonly string[] | undefined): LabelMatche
     };
   }
   const spelling = new Map<string, string>();
-  return (text) => {
+  return (text, place) => {
     const clean = cleanLabelAnswer(text);
     const key = clean.toLowerCase();
     const known = spelling.get(key);
     if (known !== undefined) return known;
+    if (spelling.size === MAX_LABELS) {
+      throw new KbatchError('EVAL_TOO_MANY_LABELS', `${where(place)}: more than ${MAX_LABELS} distinct labels in the gold and prediction columns; are they label columns? (give the labels with --labels)`, place);
+    }
     spelling.set(key, clean);
     return clean;
   };
@@ -58,12 +64,20 @@ export function judgeRow(row: Record<string, unknown>, options: ResolvedEvaluate
   if (goldText.trim() === '') return { scored: false, reason: 'no_gold' };
   const predText = cellText(row[options.pred]);
   if (cleanLabelAnswer(predText) === '') return { scored: false, reason: 'empty' };
-  const gold = match(goldText);
+  const gold = match(goldText, place);
   if (gold === null) return { scored: false, reason: 'gold_not_a_label' };
-  const pred = match(predText);
+  const pred = match(predText, place);
   if (pred === null) return { scored: false, reason: 'not_a_label' };
   const confidence = confidenceOf(row[options.confidence], options.confidence, place);
   return { scored: true, gold, pred, correct: gold === pred, confidence };
+}
+
+/** Fail on a CSV header without the gold, prediction or `by` column, before any row is read. */
+export function checkHeader(columns: readonly string[], options: Pick<ResolvedEvaluateOptions, 'gold' | 'pred' | 'by'>, place: RowPlace): void {
+  const row = Object.fromEntries(columns.map((column) => [column, '']));
+  requireColumn(row, options.gold, '--gold', place);
+  requireColumn(row, options.pred, '--pred', place);
+  if (options.by !== undefined) requireColumn(row, options.by, '--by', place);
 }
 
 /** Fail on a row without `column`, listing the columns it has. */

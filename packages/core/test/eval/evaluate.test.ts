@@ -78,6 +78,13 @@ describe('evaluate', () => {
     expectKbatchError(notObject, { code: 'RECORD_INVALID', record: 1, message: 'row 1 must be an object of columns, got an array' });
   });
 
+  it('refuses more than 1,000 distinct labels without a label list with EVAL_TOO_MANY_LABELS (a free-text column)', async () => {
+    const rows = Array.from({ length: 1001 }, (_, i) => row(`g${i}`, `g${i}`));
+    const err = await catchError(() => evaluate(rows, { gold: 'gold' }));
+    // Rows 1–1000 bring 1,000 labels and pass; row 1001 brings one more.
+    expectKbatchError(err, { code: 'EVAL_TOO_MANY_LABELS', record: 1001, message: 'row 1001: more than 1000 distinct labels' });
+  });
+
   it('rejects bad options with OPTION_INVALID naming the option', async () => {
     expectKbatchError(await catchError(() => evaluate([], {} as never)), { code: 'OPTION_INVALID', field: 'gold' });
     expectKbatchError(await catchError(() => evaluate([], { gold: 'g', targetAccuracy: 1.5 })), {

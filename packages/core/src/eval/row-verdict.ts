@@ -26,16 +26,35 @@ export const MAX_LABELS = 1000;
  * punctuation); without, the same cleaning and case folding, each label spelled as it was first seen.
  */
 export function labelMatcher(labels: readonly string[] | undefined): LabelMatcher {
-  if (labels !== undefined) {
-    const allowed = normalizeLabels(labels);
-    return (text) => {
-      try {
-        return matchLabel(text, allowed);
-      } catch {
-        return null;
-      }
-    };
-  }
+  return remembered(labels === undefined ? firstSpelling() : listedLabel(normalizeLabels(labels)));
+}
+
+/** Most distinct cell texts whose label is remembered: a label column repeats a few spellings. */
+const REMEMBERED = 4096;
+
+// The same answer per text, looked up once (the cleaning regexes cost more than the rest of a row's judging).
+function remembered(match: LabelMatcher): LabelMatcher {
+  const known = new Map<string, string | null>();
+  return (text, place) => {
+    const hit = known.get(text);
+    if (hit !== undefined) return hit;
+    const label = match(text, place);
+    if (known.size < REMEMBERED) known.set(text, label);
+    return label;
+  };
+}
+
+function listedLabel(allowed: readonly string[]): LabelMatcher {
+  return (text) => {
+    try {
+      return matchLabel(text, allowed);
+    } catch {
+      return null;
+    }
+  };
+}
+
+function firstSpelling(): LabelMatcher {
   const spelling = new Map<string, string>();
   return (text, place) => {
     const clean = cleanLabelAnswer(text);

@@ -21,10 +21,11 @@ export interface DownloadFileOptions {
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /**
    * Called at the start of each attempt; the function it returns sees every counted line as it streams by (a view
-   * without its line break, valid only during the call, with its 1-based physical line number), so a caller can
+   * without its line break, valid only during the call, with its 1-based physical line number and its byte offset
+   * in the file), so a caller can
    * read the lines without reading the file again. Only the last attempt's lines make the file.
    */
-  inspect?: () => (line: Buffer, lineNo: number) => void;
+  inspect?: () => (line: Buffer, lineNo: number, offset: number) => void;
 }
 
 /** What a download wrote. */
@@ -92,7 +93,7 @@ async function downloadWith(
   client: Pick<OpenAI['files'], 'content'>,
   fileId: string,
   dest: string,
-  { signal, inspect }: { signal: AbortSignal | undefined; inspect: ((line: Buffer, lineNo: number) => void) | undefined },
+  { signal, inspect }: { signal: AbortSignal | undefined; inspect: ((line: Buffer, lineNo: number, offset: number) => void) | undefined },
 ): Promise<DownloadResult> {
   const body = await contentOf(client, fileId, signal);
   const temp = `${dest}.download`;
@@ -142,15 +143,17 @@ function coalesce(bytes: number): Transform {
 
 // Counts non-empty lines (any byte but CR, LF and space is content), hands each to `inspect`, and makes sure the
 // file ends with a newline (so parts concatenate cleanly). Line breaks are found with indexOf, not byte by byte.
-function lineCounter(inspect?: (line: Buffer, lineNo: number) => void): Transform & { lines: number; bytes: number } {
+function lineCounter(inspect?: (line: Buffer, lineNo: number, offset: number) => void): Transform & { lines: number; bytes: number } {
   let content = false; // the unfinished line so far has content
   // The unfinished line's pieces (kept only for `inspect`), joined once at its end: a long line stays linear.
   let rest: Buffer[] = [];
   let physical = 0;
   let last = 0x0a;
+  /** Byte offset in the file of the line being read. */
+  let lineOffset = 0;
   const counted = (line: Buffer): void => {
     t.lines++;
-    inspect?.(line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line, physical);
+    inspect?.(line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line, physical, lineOffset);
   };
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
@@ -161,6 +164,7 @@ function lineCounter(inspect?: (line: Buffer, lineNo: number) => void): Transfor
         rest = [];
         content = false;
         start = nl + 1;
+        lineOffset = t.bytes + start;
       }
       if (start < chunk.length) {
         content ||= hasContent(chunk, start, chunk.length);

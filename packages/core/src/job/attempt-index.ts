@@ -10,7 +10,7 @@ import { emptyVerdict, readVerdict, type LineVerdict } from '../join/result-verd
 import { IdHashTable } from '../join/id-hash-table.js';
 import { LinePositions } from '../join/line-positions.js';
 import { FIND, LookupAhead } from '../join/lookup-ahead.js';
-import { VerdictStore } from '../join/verdict-store.js';
+import { recordTokens, VerdictStore } from '../join/verdict-store.js';
 
 /** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
 export interface TokenTotals {
@@ -57,17 +57,22 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
   if (options.expected !== undefined) index.reserve(options.expected);
   const verdict = emptyVerdict();
   try {
-    await walkAttempts(jobDir, groups, ({ customId, superseded, at, result }) => {
+    const visit = ({ customId, superseded, at, result, verdict: kept }: AttemptLine): void => {
       // Joined already (a live row): its tokens are in the join's report.
       if (skip?.has(customId)) return;
-      const fast = lean && at !== undefined && readVerdict(at.buf, at.start, at.end, verdict);
+      const fast = lean && at !== undefined && kept === undefined && readVerdict(at.buf, at.start, at.end, verdict);
       if (superseded) {
-        if (fast) lines.add(Math.max(0, verdict.promptTokens), Math.max(0, verdict.completionTokens));
+        if (kept) {
+          const t = recordTokens(kept.page, kept.at);
+          lines.add(t.prompt, t.completion);
+        } else if (fast) lines.add(Math.max(0, verdict.promptTokens), Math.max(0, verdict.completionTokens));
         else if (at) lines.count(lines.parseAt(at.buf, at));
         return;
       }
-      index.add(customId, at, fast ? verdict : null, result);
-    });
+      index.add(customId, at, kept ?? (fast ? verdict : null), result);
+    };
+    // Kept verdicts (the download read the lines) stand for the lines only where results need no `body`.
+    await walkAttempts(jobDir, groups, visit, { verdicts: lean });
   } catch (err) {
     lines.close();
     throw err;
@@ -102,11 +107,14 @@ class AttemptIndex implements ResultLookup {
     this.table.reserve(entries);
   }
 
-  /** Index a winning line (`at`, with its verdict when read) or a result made in memory; a duplicate keeps the better one. */
-  add(customId: string, at: AttemptLine['at'], verdict: Readonly<LineVerdict> | null, result: BatchResult | undefined): void {
+  /**
+   * Index a winning line (`at`, with its verdict when read, or as the download kept it) or a result made in memory; a
+   * duplicate keeps the better one.
+   */
+  add(customId: string, at: AttemptLine['at'], verdict: Readonly<LineVerdict> | AttemptLine['verdict'] | null, result: BatchResult | undefined): void {
     const { lines } = this;
     const file = at ? lines.fileNumber(at.file) : -1;
-    const slot = at && verdict ? lines.verdicts.keep(at.buf, verdict) : -1;
+    const slot = !at || !verdict ? -1 : 'page' in verdict ? lines.verdicts.copy(verdict.page, verdict.at) : lines.verdicts.keep(at.buf, verdict);
     this.ahead.clear();
     let e = this.find(customId);
     if (e !== -1) {

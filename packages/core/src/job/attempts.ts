@@ -10,6 +10,8 @@ import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import { realtimeResultFile } from '../realtime/run-realtime-job.js';
 import type { RunState } from '../state/run-state.js';
 import { validationResults } from './validation-results.js';
+import { readVerdictFile } from '../join/verdict-file.js';
+import { recordCustomId } from '../join/verdict-store.js';
 
 /**
  * The result files of one run of some requests: a batch part (output + error file; never-run markers
@@ -95,7 +97,20 @@ export interface AttemptLine {
   at?: { buf: Buffer; start: number; end: number; file: string; offset: number; line: number };
   /** A result made from a failed batch's errors (no line on disk), see {@link validationResults}. */
   result?: BatchResult;
+  /**
+   * With `verdicts`: the line's verdict as the download kept it (`page[at…]`, see `VerdictFileWriter`; valid during the
+   * visit only). The line was not read: `at.buf` is empty, `at.offset` and `at.end` (its length) say where it is.
+   */
+  verdict?: { page: Buffer; at: number };
 }
+
+/** Options of {@link walkAttempts}. */
+export interface WalkAttemptsOptions {
+  /** Visit a result file's kept verdicts instead of its lines where the download kept them (every line a usual success). */
+  verdicts?: boolean;
+}
+
+const NO_LINE = Buffer.alloc(0);
 
 /**
  * Visit every result line of a chunk's attempts, newest attempt first ("last attempt wins": a line is `superseded`
@@ -104,7 +119,7 @@ export interface AttemptLine {
  * attempt are all visited, so the join reports them. Lines are not parsed (custom_ids are read from the bytes).
  * Memory: the custom_ids of one chunk.
  */
-export async function walkAttempts(jobDir: string, groups: readonly AttemptSource[][], visit: (line: AttemptLine) => void): Promise<void> {
+export async function walkAttempts(jobDir: string, groups: readonly AttemptSource[][], visit: (line: AttemptLine) => void, options: WalkAttemptsOptions = {}): Promise<void> {
   const seen = new Set<string>();
   // A merged retry part's sources (its resubmits, straggler leftovers) share one filter file: read it once.
   let filter = null as { rel: string; ids: Set<string> } | null;
@@ -112,10 +127,10 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
     const seenHere: string[] = [];
     // The oldest attempt is the last walked: nothing later asks whether its ids were seen.
     const remember = g > 0;
-    const meet = (customId: string, at: AttemptLine['at'], result?: BatchResult): void => {
+    const meet = (customId: string, at: AttemptLine['at'], result?: BatchResult, verdict?: AttemptLine['verdict']): void => {
       const superseded = seen.size > 0 && seen.has(customId);
       if (!superseded && remember) seenHere.push(customId);
-      visit({ customId, group: g, superseded, at, result });
+      visit({ customId, group: g, superseded, at, result, verdict });
     };
     for (const source of groups[g]!) {
       if (source.only !== undefined && filter?.rel !== source.only) filter = { rel: source.only, ids: await customIdsOf(jobDir, source.only) };
@@ -128,6 +143,14 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
       }
       for (const rel of source.files) {
         const file = jobPath(jobDir, rel);
+        // Kept verdicts are all successes: never a never-run marker.
+        const kept =
+          options.verdicts === true &&
+          (await readVerdictFile(file, (page, at, { offset, length, line }) => {
+            const id = recordCustomId(page, at);
+            if (!only || only.has(id)) meet(id, { buf: NO_LINE, start: 0, end: length, file, offset, line }, undefined, { page, at });
+          }));
+        if (kept) continue;
         await scanResultFile(file, (buf, { start, end, offset, line: n }) => {
           const id = customIdOfLine(buf, { start, end, file: rel, line: n });
           if (only && !only.has(id)) return;

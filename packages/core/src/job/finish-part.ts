@@ -98,13 +98,15 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, co
     if (!fileId) continue;
     const rel = join('results', `part-${part.index}.${kind}.jsonl`);
     part.downloadAttempts++;
+    const dest = jobPath(store.jobDir, rel);
     let tally = new ResultTally(collectIds, ctx.opts.judge);
-    const result = await downloadFile(client.files, fileId, jobPath(store.jobDir, rel), {
+    const result = await downloadFile(client.files, fileId, dest, {
       ...(signal ? { signal } : {}),
       // A fresh tally per attempt: only the attempt that made the file counts.
       inspect: () => {
-        const attempt = (tally = new ResultTally(collectIds, ctx.opts.judge));
-        return (line, lineNo) => attempt.add(line, lineNo, rel);
+        tally.discard();
+        const attempt = (tally = new ResultTally(collectIds, ctx.opts.judge, dest));
+        return (line, lineNo, offset) => attempt.add(line, lineNo, rel, offset);
       },
       // Whatever the status, the server's counts say how many lines there must be (an error file of an
       // expired batch may hold more: its never-run markers).
@@ -114,6 +116,7 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, co
       onRetry: ({ attempt, delayMs, error }) =>
         ctx.emit({ type: 'retry', operation: `download ${kind}`, part: part.index, attempt, delayMs, message: messageOf(error) }),
     });
+    await tally.keepVerdicts();
     crashPoint('during-download');
     if (kind === 'output') {
       part.outputPath = rel;

@@ -17,6 +17,8 @@ export interface JudgedLine {
   latin1?: string | undefined;
   /** `successHead(latin1).statusEnd`, when the caller ran it on `latin1`. */
   statusEnd?: number | undefined;
+  /** The line's answer, when the caller read it as the join does (`readVerdict`): a success of the usual shape. */
+  answer?: string | undefined;
 }
 
 /**

@@ -2,6 +2,8 @@ import { KbatchError } from '../errors.js';
 import type { BatchResultLine } from './job-types.js';
 import { isSuccessLine, isUnrunLine } from './classify.js';
 import { VerdictTally, type ResultJudge } from './part-verdict.js';
+import { emptyVerdict, readVerdict, type LineVerdict } from '../join/result-verdict.js';
+import { VerdictFileWriter } from '../join/verdict-file.js';
 
 /**
  * A part's result lines counted as they stream by (on download) or from disk: successes, failures, never-run
@@ -21,13 +23,31 @@ export class ResultTally {
   readonly verdict: VerdictTally | undefined;
   /** The first line that was not JSON: thrown by {@link ResultTally.check}, where the tally is used. */
   private invalid: KbatchError | undefined;
+  /** With a judge and a file: the lines' verdicts, kept beside the file for the join (see VerdictFileWriter). */
+  private readonly keeper: { writer: VerdictFileWriter; line: LineVerdict } | undefined;
 
-  constructor(readonly collectIds: boolean, judge?: ResultJudge) {
+  /** @param resultFile - the file whose lines are added (absolute): with a judge, their verdicts are kept beside it */
+  constructor(readonly collectIds: boolean, judge?: ResultJudge, resultFile?: string) {
     this.verdict = judge ? new VerdictTally(judge) : undefined;
+    this.keeper = judge && resultFile !== undefined ? { writer: new VerdictFileWriter(resultFile), line: emptyVerdict() } : undefined;
   }
 
-  /** Count one non-blank result line of file `rel` (job-relative, for the error). */
-  add(line: Buffer, lineNo: number, rel: string): void {
+  /**
+   * Count one non-blank result line of file `rel` (job-relative, for the error) at byte `offset` of it. With a
+   * judge, a usual success line is read once (`readVerdict`, as the join reads it): its answer is judged and its
+   * verdict kept for the join; any other line ends the keeping.
+   */
+  add(line: Buffer, lineNo: number, rel: string, offset = -1): void {
+    const keeper = this.keeper;
+    if (keeper && offset !== -1 && line[0] === 0x7b && readVerdict(line, 0, line.length, keeper.line)) {
+      const v = keeper.line;
+      this.succeeded++;
+      if (this.collectIds) this.resolved.add(line.toString('utf8', v.idStart, v.idEnd));
+      this.verdict!.add(line, { file: rel, line: lineNo, answer: answerOf(line, v) }, [v.idStart, v.idEnd]);
+      keeper.writer.add(line, v, offset, lineNo);
+      return;
+    }
+    keeper?.writer.abandon();
     // A line of whitespace only (tabs, Unicode spaces) is no result, as when result files were read as text.
     if (line[0] !== 0x7b && line.toString('utf8').trim() === '') return;
     // A judge reads the whole line: decoded once, for both.
@@ -58,6 +78,16 @@ export class ResultTally {
     if (this.collectIds && id !== undefined) this.resolved.add(id);
   }
 
+  /** Put the kept verdicts beside the result file, now that it is in place (see VerdictFileWriter). */
+  async keepVerdicts(): Promise<void> {
+    await this.keeper?.writer.finish();
+  }
+
+  /** Drop the kept verdicts (this tally's download attempt failed). */
+  discard(): void {
+    this.keeper?.writer.abandon();
+  }
+
   /** The tallies of a part's files (output, then error) as one. */
   static merge(collectIds: boolean, files: readonly ResultTally[], judge?: ResultJudge): ResultTally {
     const all = new ResultTally(collectIds, judge);
@@ -80,6 +110,13 @@ export class ResultTally {
   check(): void {
     if (this.invalid) throw this.invalid;
   }
+}
+
+/** The answer of a line `readVerdict` read: its content, unescaped ('' for null, as `resultCause` takes it). */
+function answerOf(line: Buffer, v: Readonly<LineVerdict>): string {
+  if (v.contentStart === -1) return '';
+  const text = line.toString('utf8', v.contentStart, v.contentEnd);
+  return v.contentEscaped ? (JSON.parse(`"${text}"`) as string) : text;
 }
 
 const TAIL = ',"error":null}';

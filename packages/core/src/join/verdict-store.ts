@@ -42,35 +42,31 @@ export class VerdictStore {
    * fit (then read the line).
    */
   keep(buf: Buffer, v: Readonly<LineVerdict>): number {
-    const idLength = v.idEnd - v.idStart;
-    const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
-    const f = v.finishStart;
-    const stop = v.finishEnd - f === 4 && buf[f] === 0x73 && buf[f + 1] === 0x74 && buf[f + 2] === 0x6f && buf[f + 3] === 0x70;
-    const finishLength = v.finishStart === -1 || stop ? 0 : v.finishEnd - v.finishStart;
-    const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
-    const bytes = HEAD + idLength + requestLength + finishLength + contentLength;
-    if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT || v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS) return -1;
-    if (this.used + bytes > PAGE) {
-      if ((this.pages.length + 1) * PAGE > this.maxBytes) return -1;
-      this.pages.push(Buffer.allocUnsafe(PAGE));
-      this.used = 0;
-    }
-    const page = this.pages[this.pages.length - 1]!;
+    const bytes = verdictBytes(buf, v);
+    if (bytes === -1) return -1;
+    if (!this.room(bytes)) return -1;
     const at = this.used;
-    page[at] = v.status - 200;
-    page[at + 1] = idLength;
-    page[at + 2] = v.requestStart === -1 ? NONE8 : requestLength;
-    page[at + 3] = v.finishStart === -1 ? NONE8 : stop ? STOP : finishLength;
-    put16(page, at + 4, v.contentStart === -1 ? NONE16 : contentLength);
-    put24(page, at + 7, v.promptTokens === -1 ? NONE24 : v.promptTokens);
-    put24(page, at + 10, v.completionTokens === -1 ? NONE24 : v.completionTokens);
-    this.used += HEAD;
-    let high = this.put(page, buf, v.idStart, idLength);
-    if (v.requestStart !== -1) high |= this.put(page, buf, v.requestStart, requestLength);
-    if (v.finishStart !== -1 && !stop) high |= this.put(page, buf, v.finishStart, finishLength);
-    if (v.contentStart !== -1) high |= this.put(page, buf, v.contentStart, contentLength);
-    page[at + 6] = (v.contentEscaped ? ESCAPED : 0) | (high < 0x80 ? ASCII : 0);
+    this.used += encodeVerdict(this.pages[this.pages.length - 1]!, at, buf, v);
     return (this.pages.length - 1) * PAGE + at;
+  }
+
+  /** Keep a verdict encoded elsewhere (`page[at…]`, as {@link encodeVerdict} wrote it): its slot, or -1 when it does not fit. */
+  copy(page: Buffer, at: number): number {
+    const bytes = recordBytes(page, at);
+    if (!this.room(bytes)) return -1;
+    const to = this.used;
+    page.copy(this.pages[this.pages.length - 1]!, to, at, at + bytes);
+    this.used += bytes;
+    return (this.pages.length - 1) * PAGE + to;
+  }
+
+  /** Whether `bytes` more fit in the last page (a new page is added when the budget allows). */
+  private room(bytes: number): boolean {
+    if (this.used + bytes <= PAGE) return true;
+    if ((this.pages.length + 1) * PAGE > this.maxBytes) return false;
+    this.pages.push(Buffer.allocUnsafe(PAGE));
+    this.used = 0;
+    return true;
   }
 
   /** No verdict kept yet. */
@@ -97,18 +93,12 @@ export class VerdictStore {
 
   /** The custom_id of `slot`. */
   customId(slot: number): string {
-    const page = this.pages[Math.floor(slot / PAGE)]!;
-    const at = slot % PAGE;
-    return text(page, at + HEAD, page[at + 1]!, page[at + 6]!);
+    return recordCustomId(this.pages[Math.floor(slot / PAGE)]!, slot % PAGE);
   }
 
   /** The prompt and completion tokens of `slot` (0 when there are none). */
   tokens(slot: number): { prompt: number; completion: number } {
-    const page = this.pages[Math.floor(slot / PAGE)]!;
-    const at = slot % PAGE;
-    const prompt = get24(page, at + 7);
-    const completion = get24(page, at + 10);
-    return { prompt: prompt === NONE24 ? 0 : prompt, completion: completion === NONE24 ? 0 : completion };
+    return recordTokens(this.pages[Math.floor(slot / PAGE)]!, slot % PAGE);
   }
 
   /**
@@ -155,19 +145,91 @@ export class VerdictStore {
       body: undefined,
     };
   }
+}
 
-  /** Copy `length` bytes of `buf` to the end of `page` (a loop: Buffer.copy costs more for a few bytes); their OR. */
-  private put(page: Buffer, buf: Buffer, from: number, length: number): number {
-    let high = 0;
-    const to = this.used;
-    for (let k = 0; k < length; k++) {
-      const b = buf[from + k]!;
-      page[to + k] = b;
-      high |= b;
-    }
-    this.used += length;
-    return high;
+/**
+ * The bytes verdict `v` of line `buf` takes when encoded (see {@link encodeVerdict}), or -1 when a part of it is too
+ * long to keep (then its line is read instead).
+ */
+export function verdictBytes(buf: Buffer, v: Readonly<LineVerdict>): number {
+  const idLength = v.idEnd - v.idStart;
+  const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
+  const finishLength = v.finishStart === -1 || isStop(buf, v) ? 0 : v.finishEnd - v.finishStart;
+  const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
+  if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT || v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS) return -1;
+  return HEAD + idLength + requestLength + finishLength + contentLength;
+}
+
+/**
+ * Write verdict `v` of line `buf` at `page[at…]` (room for {@link verdictBytes} is the caller's): a 13-byte head of
+ * numbers, then the custom_id, request id, finish reason (not for `stop`) and answer bytes. Returns the bytes written.
+ */
+export function encodeVerdict(page: Buffer, at: number, buf: Buffer, v: Readonly<LineVerdict>): number {
+  const stop = isStop(buf, v);
+  const idLength = v.idEnd - v.idStart;
+  const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
+  const finishLength = v.finishStart === -1 || stop ? 0 : v.finishEnd - v.finishStart;
+  const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
+  page[at] = v.status - 200;
+  page[at + 1] = idLength;
+  page[at + 2] = v.requestStart === -1 ? NONE8 : requestLength;
+  page[at + 3] = v.finishStart === -1 ? NONE8 : stop ? STOP : finishLength;
+  put16(page, at + 4, v.contentStart === -1 ? NONE16 : contentLength);
+  put24(page, at + 7, v.promptTokens === -1 ? NONE24 : v.promptTokens);
+  put24(page, at + 10, v.completionTokens === -1 ? NONE24 : v.completionTokens);
+  let to = at + HEAD;
+  let high = put(page, to, buf, v.idStart, idLength);
+  to += idLength;
+  if (v.requestStart !== -1) {
+    high |= put(page, to, buf, v.requestStart, requestLength);
+    to += requestLength;
   }
+  if (v.finishStart !== -1 && !stop) {
+    high |= put(page, to, buf, v.finishStart, finishLength);
+    to += finishLength;
+  }
+  if (v.contentStart !== -1) {
+    high |= put(page, to, buf, v.contentStart, contentLength);
+    to += contentLength;
+  }
+  page[at + 6] = (v.contentEscaped ? ESCAPED : 0) | (high < 0x80 ? ASCII : 0);
+  return to - at;
+}
+
+/** The bytes of the verdict encoded at `page[at…]`. */
+export function recordBytes(page: Buffer, at: number): number {
+  const request = page[at + 2]!;
+  const finish = page[at + 3]!;
+  const content = page[at + 4]! | (page[at + 5]! << 8);
+  return HEAD + page[at + 1]! + (request === NONE8 ? 0 : request) + (finish === NONE8 || finish === STOP ? 0 : finish) + (content === NONE16 ? 0 : content);
+}
+
+/** The custom_id of the verdict encoded at `page[at…]`. */
+export function recordCustomId(page: Buffer, at: number): string {
+  return text(page, at + HEAD, page[at + 1]!, page[at + 6]!);
+}
+
+/** The prompt and completion tokens of the verdict encoded at `page[at…]` (0 when there are none). */
+export function recordTokens(page: Buffer, at: number): { prompt: number; completion: number } {
+  const prompt = get24(page, at + 7);
+  const completion = get24(page, at + 10);
+  return { prompt: prompt === NONE24 ? 0 : prompt, completion: completion === NONE24 ? 0 : completion };
+}
+
+function isStop(buf: Buffer, v: Readonly<LineVerdict>): boolean {
+  const f = v.finishStart;
+  return v.finishEnd - f === 4 && buf[f] === 0x73 && buf[f + 1] === 0x74 && buf[f + 2] === 0x6f && buf[f + 3] === 0x70;
+}
+
+/** Copy `length` bytes of `buf` to `page[to…]` (a loop: Buffer.copy costs more for a few bytes); their OR. */
+function put(page: Buffer, to: number, buf: Buffer, from: number, length: number): number {
+  let high = 0;
+  for (let k = 0; k < length; k++) {
+    const b = buf[from + k]!;
+    page[to + k] = b;
+    high |= b;
+  }
+  return high;
 }
 
 // Little-endian numbers of a verdict's head, by byte (Buffer's read/write methods check their arguments each call).

@@ -80,7 +80,7 @@ export function lineJudge(plan: JoinPlan): (buf: Buffer, start: number, end: num
     return cause;
   };
   return (buf, start, end, where) => {
-    const answer = quickAnswer(buf, start, end, where);
+    const answer = where.answer ?? quickAnswer(buf, start, end, where);
     if (answer !== undefined) return { cause: judge(answer) };
     const parsed = parseResultLine(buf.toString('utf8', start, end), where);
     return { cause: resultCause(parsed, plan), parsed };

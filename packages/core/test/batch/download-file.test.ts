@@ -75,6 +75,29 @@ describe('downloadFile', () => {
     expect(lines).toEqual([long, '{"b":1}']);
   });
 
+  it('gives the inspector each line\'s byte offset in the file, across pieces, CRs and blank lines', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
+    const text = '{"a":"\u00e9"}\r\n\n  \n{"b":2}\n{"c":"' + 'z'.repeat(5000) + '"}\n{"d":4}';
+    const bytes = Buffer.from(text);
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        // Pieces cut mid-line and mid-character.
+        for (let i = 0; i < bytes.length; i += 7) c.enqueue(bytes.subarray(i, i + 7));
+        c.close();
+      },
+    });
+    const dest = join(dir, 'o.jsonl');
+    const seen: Array<[string, number]> = [];
+    await downloadFile({ content: async () => new Response(body) } as never, 'f1', dest, {
+      expectedLines: 4,
+      inspect: () => (line, _n, offset) => seen.push([line.toString(), offset]),
+    });
+    const file = await readFile(dest);
+    expect(seen.map(([line, offset]) => file.toString('utf8', offset, offset + Buffer.byteLength(line)))).toEqual(seen.map(([line]) => line));
+    // 10 bytes + CRLF, a blank line, a line of blanks; 8; 6 + 5000 + 3.
+    expect(seen.map(([, offset]) => offset)).toEqual([0, 16, 24, 5033]);
+  });
+
   it('writes a file of many small reads byte for byte (joined into larger writes), its last line given a newline', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-dl-'));
     const lines = [...Array(40_000).keys()].map((i) => `{"custom_id":"r${i}","t":"é🌍${'y'.repeat(i % 97)}"}`);

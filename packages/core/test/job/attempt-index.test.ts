@@ -7,6 +7,27 @@ import { latestResults, type AttemptSource } from '../../src/job/attempts.js';
 import type { JoinIssue } from '../../src/join/join-issue.js';
 import { httpErrorLine, okLine } from '../join/fixtures.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { ResultTally } from '../../src/job/result-tally.js';
+import { lineJudge } from '../../src/run/failure-cause.js';
+import { createJoinPlan } from '../../src/join/join-plan.js';
+import { verdictFilePath } from '../../src/join/verdict-file.js';
+
+/** Tally result file `rel` as a run's download does (judged, verdicts kept beside it when every line is usual). */
+async function downloaded(jobDir: string, rel: string): Promise<boolean> {
+  const file = join(jobDir, rel);
+  const bytes = await readFile(file);
+  const tally = new ResultTally(true, lineJudge(createJoinPlan({ labels: ['yes', 'no'] })), file);
+  let start = 0;
+  let n = 0;
+  for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, start)) {
+    tally.add(bytes.subarray(start, nl), ++n, rel, start);
+    start = nl + 1;
+  }
+  await tally.keepVerdicts();
+  return existsSync(verdictFilePath(file));
+}
 
 /** A job directory with result files (job-relative names → lines). */
 async function jobWith(files: Record<string, unknown[]>): Promise<string> {
@@ -74,6 +95,45 @@ describe('attemptLookup', () => {
     expect(issues).toEqual([expect.objectContaining({ code: 'JOIN_DUPLICATE_RESULT', customId: 'r3', line: 3, message: expect.stringContaining('kept the later one') })]);
     // The lines no record took: the superseded "maybe" and the stray (10 + 2 tokens each); taken ones are the join's.
     expect(tokens).toEqual({ prompt: 20, completion: 4 });
+  });
+
+  it('gives the same results, issues, leftovers and token counts from the verdicts a download kept as from the lines', async () => {
+    const jobDir = await jobWith({
+      'first.jsonl': [okLine('r1', 'maybe'), okLine('r2', 'y\u00e9s "q"'), okLine('r4', 'no'), okLine('r5', 'x'.repeat(3000)), okLine('r6', '')],
+      'errors.jsonl': [httpErrorLine('r7', 500)],
+      'retry.jsonl': [okLine('r1', 'no'), okLine('r3', 'yes'), okLine('r3', 'again'), okLine('stray', 'yes'), okLine('r7', 'yes'), okLine('p1', 'no')],
+    });
+    // Every line usual: kept; a failure (or a line too long to keep) is not.
+    expect(await Promise.all(['first.jsonl', 'errors.jsonl', 'retry.jsonl'].map((f) => downloaded(jobDir, f)))).toEqual([false, false, true]);
+    await writeFile(join(jobDir, 'plain.jsonl'), [okLine('p1', 'yes'), okLine('p2', 'no')].map((l) => JSON.stringify(l)).join('\n') + '\n');
+    expect(await downloaded(jobDir, 'plain.jsonl')).toBe(true);
+    const groups: AttemptSource[][] = [
+      [{ files: ['first.jsonl', 'errors.jsonl', 'plain.jsonl'], resubmitted: false }],
+      [{ files: ['retry.jsonl'], resubmitted: false }],
+    ];
+    const joined = async () => {
+      const tokens = { prompt: 0, completion: 0 };
+      const issues: JoinIssue[] = [];
+      const lookup = await attemptLookup(jobDir, groups, { tokens, lean: true, onIssue: (i) => issues.push(i) });
+      try {
+        const taken = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'p1', 'p2', 'r3'].map((id) => {
+          const result = lookup.take(id);
+          return result && { ...result, body: undefined };
+        });
+        return { taken, leftovers: [...lookup.leftovers()], issues, tokens };
+      } finally {
+        await lookup.close();
+      }
+    };
+    const fromVerdicts = await joined();
+    // The superseded p1 (a kept verdict) counts its tokens, as the line would.
+    expect(fromVerdicts.tokens.prompt).toBeGreaterThan(0);
+    await rm(verdictFilePath(join(jobDir, 'retry.jsonl')));
+    await rm(verdictFilePath(join(jobDir, 'plain.jsonl')));
+    const fromLines = await joined();
+    expect(fromVerdicts).toEqual(fromLines);
+    expect(fromVerdicts.taken.map((r) => r?.response)).toEqual(['no', 'y\u00e9s "q"', 'yes', 'no', 'x'.repeat(3000), '', 'yes', 'no', 'no', undefined]);
+    expect(fromVerdicts.leftovers).toEqual([{ customId: 'stray', file: join(jobDir, 'retry.jsonl'), line: 4 }]);
   });
 
   it('gives the same results, issues and token counts lean (verdicts read once, no body) as from the lines', async () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ResultTally } from '../../src/job/result-tally.js';
 import { expectKbatchError, catchError } from '../helpers/errors.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lineJudge } from '../../src/run/failure-cause.js';
+import { createJoinPlan } from '../../src/join/join-plan.js';
+import { verdictFilePath } from '../../src/join/verdict-file.js';
+import { okLine } from '../join/fixtures.js';
 
 function tallyOf(lines: string[]): ResultTally {
   const tally = new ResultTally(true);
@@ -46,5 +54,33 @@ describe('ResultTally', () => {
     const tally = tallyOf([ok('a'), '{"id":"r","custom_id":"b",', ok('c')]);
     expect(tally.succeeded).toBe(2);
     expectKbatchError(await catchError(async () => tally.check()), { code: 'RESPONSE_INVALID', line: 2 });
+  });
+
+  it('judges and counts a download the same whether it keeps the lines\' verdicts for the join or not', async () => {
+    const lines = [
+      JSON.stringify(okLine('a', 'yes')),
+      JSON.stringify(okLine('b', ' No. ')),
+      JSON.stringify(okLine('c', 'maybe')),
+      JSON.stringify(okLine('d', 'y\u00e9s "q"')),
+      JSON.stringify({ ...okLine('e', ''), response: { status_code: 200, body: { choices: [{ message: { content: null }, finish_reason: 'stop' }] } } }),
+      JSON.stringify(okLine('f', 'no')),
+    ];
+    const file = join(await mkdtemp(join(tmpdir(), 'kbatch-tally-')), 'part.output.jsonl');
+    await writeFile(file, lines.join('\n') + '\n');
+    const judge = lineJudge(createJoinPlan({ labels: ['yes', 'no'] }));
+    const tallies = [new ResultTally(true, judge, file), new ResultTally(true, judge)];
+    for (const tally of tallies) {
+      let offset = 0;
+      lines.forEach((line, i) => {
+        tally.add(Buffer.from(line), i + 1, 'results/part.output.jsonl', offset);
+        offset += Buffer.byteLength(line) + 1;
+      });
+      await tally.keepVerdicts();
+    }
+    const facts = (t: ResultTally) => ({ succeeded: t.succeeded, resolved: [...t.resolved], lines: t.verdict!.lines, retry: t.verdict!.retry, notRetried: t.verdict!.notRetried, ids: t.verdict!.ids.toString() });
+    expect(facts(tallies[0]!)).toEqual(facts(tallies[1]!));
+    // "maybe", the accented answer and the null content are invalid answers, retried.
+    expect(facts(tallies[0]!)).toMatchObject({ succeeded: 6, lines: 6, retry: 3 });
+    expect(existsSync(verdictFilePath(file))).toBe(true);
   });
 });

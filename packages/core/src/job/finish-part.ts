@@ -100,6 +100,7 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, co
     part.downloadAttempts++;
     const dest = jobPath(store.jobDir, rel);
     let tally = new ResultTally(collectIds, ctx.opts.judge);
+    // A failed last attempt leaves no verdict file open or half-written.
     const result = await downloadFile(client.files, fileId, dest, {
       ...(signal ? { signal } : {}),
       // A fresh tally per attempt: only the attempt that made the file counts.
@@ -115,6 +116,9 @@ async function downloadResults(ctx: JobContext, part: JobPart, batch: KBatch, co
       retryBaseMs: ctx.opts.retryBaseMs,
       onRetry: ({ attempt, delayMs, error }) =>
         ctx.emit({ type: 'retry', operation: `download ${kind}`, part: part.index, attempt, delayMs, message: messageOf(error) }),
+    }).catch((error: unknown) => {
+      tally.discard();
+      throw error;
     });
     await tally.keepVerdicts();
     crashPoint('during-download');

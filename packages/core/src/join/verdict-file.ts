@@ -1,7 +1,6 @@
 // A result file's verdicts as the download read them, kept beside it: the join reads them instead of the file's lines.
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { KbatchError } from '../errors.js';
 import type { LineVerdict } from './result-verdict.js';
 import { encodeVerdict, recordBytes, verdictBytes } from './verdict-store.js';
 
@@ -9,9 +8,9 @@ import { encodeVerdict, recordBytes, verdictBytes } from './verdict-store.js';
 const BLOCK = 1 << 20;
 /** Before each verdict: its line's length (u32; 0 ends the block), line number (u32) and byte offset (f64). */
 const ENTRY_HEAD = 16;
-/** After the last block: magic (8 bytes), entries (u32), unused (u32), the result file's size and mtime (f64 each). */
-const FOOTER = 32;
-const MAGIC = Buffer.from('kbverd01', 'latin1');
+/** After the last block: magic (8 bytes), entries (u32), unused (u32), the result file's size, mtime, ctime and inode (f64 each). */
+const FOOTER = 48;
+const MAGIC = Buffer.from('kbverd02', 'latin1');
 
 /** The verdict file of result file `resultFile`. */
 export const verdictFilePath = (resultFile: string): string => `${resultFile}.verdicts`;
@@ -27,7 +26,8 @@ export interface VerdictPlace {
  * Writes the verdicts of a result file's lines as they are downloaded, when every line has one: the first line
  * without a verdict (a failure, an unusual shape) abandons the file, and the join reads the result file itself.
  * Written to a temporary name and renamed by {@link finish}, after the result file is in place: a verdict file
- * present is whole, and its footer names the result file's size and mtime (a result file changed since is read).
+ * present is whole, and its footer names the result file's size, mtime, ctime and inode (a result file changed since
+ * is read). Writing it never fails a download: any error abandons it.
  */
 export class VerdictFileWriter {
   private readonly block = Buffer.allocUnsafe(BLOCK);
@@ -48,7 +48,7 @@ export class VerdictFileWriter {
     if (this.abandoned) return false;
     const bytes = verdictBytes(line, v);
     if (bytes === -1) return this.abandon();
-    if (this.used + ENTRY_HEAD + bytes > BLOCK) this.flush(true);
+    if (this.used + ENTRY_HEAD + bytes > BLOCK && !this.flush(true)) return false;
     const b = this.block;
     const at = this.used;
     b.writeUInt32LE(line.length, at);
@@ -77,14 +77,13 @@ export class VerdictFileWriter {
       return;
     }
     try {
-      const { size, mtimeMs } = await stat(this.resultFile);
-      this.flush(false);
+      const result = await stat(this.resultFile);
+      if (!this.flush(false)) return;
       const footer = Buffer.alloc(FOOTER);
       MAGIC.copy(footer, 0);
       footer.writeUInt32LE(this.count, 8);
-      footer.writeDoubleLE(size, 16);
-      footer.writeDoubleLE(mtimeMs, 24);
-      writeSync(this.fd, footer);
+      writeFacts(footer, result);
+      if (writeSync(this.fd, footer) !== FOOTER) throw new Error('short write');
       this.close();
       renameSync(this.temp, verdictFilePath(this.resultFile));
     } catch {
@@ -93,16 +92,27 @@ export class VerdictFileWriter {
     }
   }
 
-  /** Write the block (`pad`: whole, so the next entry starts the next block). */
-  private flush(pad: boolean): void {
-    if (this.fd === -1) this.fd = openSync(this.temp, 'w');
-    if (pad && this.used + 4 <= BLOCK) this.block.writeUInt32LE(0, this.used);
-    writeSync(this.fd, this.block, 0, pad ? BLOCK : this.used);
+  /** Write the block (`pad`: whole, so the next entry starts the next block); false (abandoned) when it cannot be written. */
+  private flush(pad: boolean): boolean {
+    try {
+      if (this.fd === -1) this.fd = openSync(this.temp, 'w');
+      if (pad && this.used + 4 <= BLOCK) this.block.writeUInt32LE(0, this.used);
+      const length = pad ? BLOCK : this.used;
+      if (writeSync(this.fd, this.block, 0, length) !== length) throw new Error('short write');
+    } catch {
+      // A full disk or a file limit costs only this shortcut, never the download.
+      return this.abandon();
+    }
     this.used = 0;
+    return true;
   }
 
   private close(): void {
-    if (this.fd !== -1) closeSync(this.fd);
+    try {
+      if (this.fd !== -1) closeSync(this.fd);
+    } catch {
+      // Nothing more can be done with it.
+    }
     this.fd = -1;
   }
 }
@@ -121,30 +131,45 @@ export async function readVerdictFile(resultFile: string, visit: (page: Buffer, 
     if (result === null || size < FOOTER) return false;
     const footer = Buffer.alloc(FOOTER);
     await handle.read(footer, 0, FOOTER, size - FOOTER);
-    if (!footer.subarray(0, 8).equals(MAGIC) || footer.readDoubleLE(16) !== result.size || footer.readDoubleLE(24) !== result.mtimeMs) return false;
-    const count = footer.readUInt32LE(8);
-    const place: VerdictPlace = { offset: 0, length: 0, line: 0 };
+    const facts = Buffer.alloc(FOOTER);
+    writeFacts(facts, result);
+    if (!footer.subarray(0, 8).equals(MAGIC) || !footer.subarray(16).equals(facts.subarray(16))) return false;
     const block = Buffer.allocUnsafe(BLOCK);
-    let seen = 0;
-    for (let from = 0; from < size - FOOTER; from += BLOCK) {
-      const { bytesRead } = await handle.read(block, 0, Math.min(BLOCK, size - FOOTER - from), from);
-      for (let at = 0; at + ENTRY_HEAD <= bytesRead; ) {
-        place.length = block.readUInt32LE(at);
-        if (place.length === 0) break;
-        place.line = block.readUInt32LE(at + 4);
-        place.offset = block.readDoubleLE(at + 8);
-        visit(block, at + ENTRY_HEAD, place);
-        seen++;
-        at += ENTRY_HEAD + recordBytes(block, at + ENTRY_HEAD);
+    const walk = async (each: (at: number, length: number) => void): Promise<number> => {
+      let seen = 0;
+      for (let from = 0; from < size - FOOTER; from += BLOCK) {
+        const { bytesRead } = await handle.read(block, 0, Math.min(BLOCK, size - FOOTER - from), from);
+        for (let at = 0; at + ENTRY_HEAD <= bytesRead; ) {
+          const length = block.readUInt32LE(at);
+          if (length === 0) break;
+          each(at, length);
+          seen++;
+          at += ENTRY_HEAD + recordBytes(block, at + ENTRY_HEAD);
+        }
       }
-    }
-    if (seen !== count) {
-      throw new KbatchError('RESPONSE_INVALID', `${path} holds ${seen} verdicts where its footer says ${count}: delete it (kbatch then reads ${resultFile})`, { file: path });
-    }
+      return seen;
+    };
+    // Counted first: a damaged file is read around (nothing visited), not half-trusted.
+    if ((await walk(() => {})) !== footer.readUInt32LE(8)) return false;
+    const place: VerdictPlace = { offset: 0, length: 0, line: 0 };
+    await walk((at, length) => {
+      place.length = length;
+      place.line = block.readUInt32LE(at + 4);
+      place.offset = block.readDoubleLE(at + 8);
+      visit(block, at + ENTRY_HEAD, place);
+    });
     return true;
   } finally {
     await handle.close();
   }
+}
+
+/** The result file's facts a verdict file stands for: size, mtime, ctime and inode (footer bytes 16–47). */
+function writeFacts(footer: Buffer, result: Stats): void {
+  footer.writeDoubleLE(result.size, 16);
+  footer.writeDoubleLE(result.mtimeMs, 24);
+  footer.writeDoubleLE(result.ctimeMs, 32);
+  footer.writeDoubleLE(result.ino, 40);
 }
 
 function removeQuietly(path: string): void {

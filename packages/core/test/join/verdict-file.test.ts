@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,35 @@ describe('VerdictFileWriter and readVerdictFile', () => {
     const torn = await keptFile([JSON.stringify(okLine('a', 'yes')), JSON.stringify(okLine('b', 'no'))]);
     await truncate(verdictFilePath(torn.file), (await stat(verdictFilePath(torn.file))).size - 3);
     expect((await visited(torn.file)).read).toBe(false);
+
+    // Damaged inside, footer intact: read around, with nothing visited (not half-trusted).
+    const damaged = await keptFile([JSON.stringify(okLine('a', 'yes')), JSON.stringify(okLine('b', 'no'))]);
+    const handle = await open(verdictFilePath(damaged.file), 'r+');
+    await handle.write(Buffer.alloc(4), 0, 4, 0);
+    await handle.close();
+    expect(await visited(damaged.file)).toEqual({ read: false, places: [], ids: [] });
+  });
+
+  it('never fail the download: a verdict file that cannot be written (full disk, no such place) is given up', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'kbatch-verdicts-')), 'part.output.jsonl');
+    // The temporary name is taken by a directory: opening it for writing fails.
+    await mkdir(`${verdictFilePath(file)}.tmp`);
+    const writer = new VerdictFileWriter(file);
+    const v = emptyVerdict();
+    const added: boolean[] = [];
+    let offset = 0;
+    for (let i = 0; i < 25_000; i++) {
+      const line = Buffer.from(JSON.stringify(okLine(`row-${i}`, 'yes')));
+      readVerdict(line, 0, line.length, v);
+      added.push(writer.add(line, v, offset, i + 1));
+      offset += line.length + 1;
+    }
+    await writeFile(file, '');
+    await writer.finish();
+    // Kept until the first block had to be written (past 1 MB), then given up.
+    expect(added[0]).toBe(true);
+    expect(added.at(-1)).toBe(false);
+    expect(existsSync(verdictFilePath(file))).toBe(false);
   });
 
   it('remove an earlier download\'s verdict file as a new download of the same result file starts', async () => {

@@ -122,6 +122,19 @@ async function download(store: Store, { res, params, query }: RouteContext): Pro
   await pipeline(createReadStream(store.dataPath(rec.value.id)), res);
 }
 
+/** `GET /v1beta/files`: the uploaded files, oldest first, `pageSize` 1–100 (default 10) and `pageToken` as Google pages them. */
+function listFiles(store: Store, { res, query }: RouteContext): void {
+  const all = [...store.files.values()].filter((r) => r.value.purpose === GEMINI_INPUT_PURPOSE).sort((a, b) => a.seq - b.seq);
+  const size = Number(query.get('pageSize') ?? 10);
+  if (!Number.isInteger(size) || size < 1 || size > 100) throw googleError(400, 'pageSize must be between 1 and 100');
+  const token = query.get('pageToken');
+  const start = token ? all.findIndex((r) => r.value.id === token) + 1 : 0;
+  if (token && start === 0) throw googleError(400, 'Invalid page token');
+  const page = all.slice(start, start + size);
+  const more = start + size < all.length;
+  sendJson(res, 200, { files: page.map((r) => fileView(r.value)), ...(more ? { nextPageToken: page.at(-1)!.value.id } : {}) });
+}
+
 /** The Files API routes the Gemini SDK and kbatch's adapter use. */
 export function geminiFileRoutes(store: Store, maxBytes: number, onCreated: () => void): Route[] {
   const getOrDownload = (ctx: RouteContext): Promise<void> => {
@@ -131,6 +144,7 @@ export function geminiFileRoutes(store: Store, maxBytes: number, onCreated: () =
   };
   return [
     { method: 'POST', pattern: 'POST /upload/v1beta/files', handler: uploadHandler(store, maxBytes, onCreated) },
+    { method: 'GET', pattern: 'GET /v1beta/files', handler: async (ctx) => listFiles(store, ctx) },
     { method: 'GET', pattern: 'GET /v1beta/files/:idAction', handler: getOrDownload },
     { method: 'GET', pattern: 'GET /download/v1beta/files/:idAction', handler: (ctx) => download(store, ctx) },
     {

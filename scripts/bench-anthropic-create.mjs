@@ -4,12 +4,11 @@
 // before, VmHWM (peak RSS) once the create is answered, and its CPU seconds (user+sys) for the create. Requests are
 // held back (long validation) so only the create is measured.
 // Usage: node scripts/bench-anthropic-create.mjs [--size-mb 200] [--emulator path/to/emulator/dist/index.js]
-import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { processUsage, resetPeak, startEmulatorProcess } from './lib/emulator-process.mjs';
 
 const { values: args } = parseArgs({ options: { 'size-mb': { type: 'string', default: '200' }, emulator: { type: 'string' } } });
 const emulatorUrl = args.emulator ? pathToFileURL(args.emulator).href : new URL('../packages/emulator/dist/index.js', import.meta.url).href;
@@ -21,27 +20,9 @@ const perRequest = Buffer.byteLength(requestText(50_000)) + 1;
 const count = Math.min(100_000, Math.floor((Number(args['size-mb']) * 1024 * 1024) / perRequest));
 let size = 0;
 
-const child = spawn(
-  process.execPath,
-  ['--input-type=module', '-e', `const { startEmulator } = await import(${JSON.stringify(emulatorUrl)});
-const emu = await startEmulator({ provider: 'anthropic', apiKey: ${JSON.stringify(KEY)}, maxRequestsPerBatch: 100000, maxBatchBytes: 256000000, validationMs: 3600000 });
-process.stdout.write(emu.baseURL + '\\n');
-process.on('SIGTERM', () => emu.close().then(() => process.exit(0)));`],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const baseURL = await new Promise((resolve, reject) => {
-  child.stdout.once('data', (d) => resolve(String(d).trim()));
-  child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-});
-
-async function usage(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), cpu: (Number(stat[11]) + Number(stat[12])) / 100 };
-}
-await writeFile(`/proc/${child.pid}/clear_refs`, '5').catch(() => undefined);
-const before = await usage(child.pid);
+const { child, baseURL } = await startEmulatorProcess(emulatorUrl, { provider: 'anthropic', apiKey: KEY, maxRequestsPerBatch: 100000, maxBatchBytes: 256000000, validationMs: 3600000 });
+await resetPeak(child.pid);
+const before = await processUsage(child.pid);
 
 // The body generated as it is sent, 64 KB at a time (the client holds no more than that).
 function body() {
@@ -75,7 +56,7 @@ const result = await new Promise((resolve, reject) => {
   body().pipe(req);
 });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-const after = await usage(child.pid);
+const after = await processUsage(child.pid);
 child.kill('SIGTERM');
 
 const mb = (n) => (n / 1024 / 1024).toFixed(1);

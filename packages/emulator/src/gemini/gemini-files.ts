@@ -7,7 +7,7 @@ import { sendJson } from '../errors.js';
 import { newId, nowSeconds } from '../internal/ids.js';
 import type { Route, RouteContext } from '../internal/http.js';
 import { commitFile, type FileObject, type Store, type Stored } from '../store.js';
-import { googleError, isoTime, responsesLineOf, type GeminiBatchMeta } from './gemini-wire.js';
+import { googleError, googlePage, isoTime, responsesLineOf, type GeminiBatchMeta } from './gemini-wire.js';
 
 /** The purpose the personality stores Gemini uploads under (the OpenAI routes never take them for a batch). */
 export const GEMINI_INPUT_PURPOSE = 'gemini-batch-input';
@@ -125,14 +125,8 @@ async function download(store: Store, { res, params, query }: RouteContext): Pro
 /** `GET /v1beta/files`: the uploaded files, oldest first, `pageSize` 1–100 (default 10) and `pageToken` as Google pages them. */
 function listFiles(store: Store, { res, query }: RouteContext): void {
   const all = [...store.files.values()].filter((r) => r.value.purpose === GEMINI_INPUT_PURPOSE).sort((a, b) => a.seq - b.seq);
-  const size = Number(query.get('pageSize') ?? 10);
-  if (!Number.isInteger(size) || size < 1 || size > 100) throw googleError(400, 'pageSize must be between 1 and 100');
-  const token = query.get('pageToken');
-  const start = token ? all.findIndex((r) => r.value.id === token) + 1 : 0;
-  if (token && start === 0) throw googleError(400, 'Invalid page token');
-  const page = all.slice(start, start + size);
-  const more = start + size < all.length;
-  sendJson(res, 200, { files: page.map((r) => fileView(r.value)), ...(more ? { nextPageToken: page.at(-1)!.value.id } : {}) });
+  const { page, nextPageToken } = googlePage(all, query, { size: 10, max: 100 });
+  sendJson(res, 200, { files: page.map((r) => fileView(r.value)), ...(nextPageToken ? { nextPageToken } : {}) });
 }
 
 /** The Files API routes the Gemini SDK and kbatch's adapter use. */

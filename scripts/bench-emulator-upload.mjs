@@ -4,37 +4,18 @@
 // VmHWM (peak RSS) after it, target: peak − baseline ≤ ~50 MB for a 1 GB upload. The client streams with
 // node:http + backpressure, so it stays flat too.
 // Usage: node scripts/bench-emulator-upload.mjs [--size-mb 1024]
-import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { processUsage, resetPeak, startEmulatorProcess } from './lib/emulator-process.mjs';
 
 const { values: args } = parseArgs({ options: { 'size-mb': { type: 'string', default: '1024' } } });
 const size = Number(args['size-mb']) * 1024 * 1024;
 const emulatorUrl = new URL('../packages/emulator/dist/index.js', import.meta.url).href;
 
-const child = spawn(
-  process.execPath,
-  ['--input-type=module', '-e', `const { startEmulator } = await import(${JSON.stringify(emulatorUrl)});
-const emu = await startEmulator();
-process.stdout.write(emu.baseURL + '\\n');
-process.on('SIGTERM', () => emu.close().then(() => process.exit(0)));`],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const baseURL = await new Promise((resolve, reject) => {
-  child.stdout.once('data', (d) => resolve(String(d).trim()));
-  child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-});
-
-async function memory(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-// Reset the peak so VmHWM measures this upload only (Linux: writing 5 to clear_refs resets VmHWM).
-await writeFile(`/proc/${child.pid}/clear_refs`, '5').catch(() => undefined);
-const before = await memory(child.pid);
+const { child, baseURL } = await startEmulatorProcess(emulatorUrl);
+await resetPeak(child.pid);
+const before = await processUsage(child.pid);
 
 function generated(bytes) {
   const line = `${JSON.stringify({ custom_id: 'x', method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'y'.repeat(100) }] } })}\n`;
@@ -73,7 +54,7 @@ const result = await new Promise((resolve, reject) => {
 });
 clearInterval(sampler);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-const after = await memory(child.pid);
+const after = await processUsage(child.pid);
 child.kill('SIGTERM');
 
 const mb = (n) => (n / 1024 / 1024).toFixed(1);

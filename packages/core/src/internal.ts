@@ -9,7 +9,7 @@ export { rejectionError } from './records/rejected-record.js';
 export { CHAT_PARAM_FIELDS } from './request/request-options.js';
 export { createRequestEncoder } from './request/request-encoder.js';
 export type { RequestEncoder } from './request/request-encoder.js';
-export { planChunk } from './chunk/plan-chunk.js';
+export { overTokenBudget, planChunk } from './chunk/plan-chunk.js';
 export type { ChunkPlan } from './chunk/plan-chunk.js';
 export { estimateLineTokens } from './chunk/line-tokens.js';
 export { MaxBatchTokensSchema, MaxBytesSchema, MaxRequestsSchema } from './chunk/chunk-options.js';

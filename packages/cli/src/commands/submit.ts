@@ -22,7 +22,7 @@ Examples:
   $ kbatch submit out/chunks --window 24h
   $ kbatch submit part-00001.jsonl part-00002.jsonl --job-dir jobs/reviews --concurrency 2 --wait`,
     )
-    .action(async (chunks: string[], flags: JobFlags & { wait?: boolean; maxRequests?: number | string; maxBytes?: string }) => {
+    .action(async (chunks: string[], flags: JobFlags & { wait?: boolean; maxRequests?: number | string; maxBytes?: string; maxBatchTokens?: number | string }) => {
       await lintBeforeSubmit(chunks, flags, io);
       await executeJob(
         io,

@@ -55,6 +55,17 @@ describe('kbatch lint', () => {
     expect(run.stdout + run.stderr).toContain('sets `temperature`, which provider anthropic does not support [param_unsupported]');
   });
 
+  it('applies --max-batch-tokens as the chunker does: a line over it named by file, line, custom_id, its tokens and the budget (exit 1)', async () => {
+    const long = JSON.stringify({ custom_id: 'big', method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(400) }] } });
+    const { root, file } = await requests([line('a', 'm'), long, line('c', 'm')]);
+    const run = await runCli(['lint', 'requests.jsonl', '--max-batch-tokens', '100'], { cwd: root });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`${file} line 2 (custom_id big): is an estimated 104 prompt tokens, more than the batch token budget of 100 (--max-batch-tokens) on its own: no batch can take it (LINE_OVER_TOKEN_BUDGET); raise the budget or shorten the request [line_over_token_budget]\n`);
+    expect((await runCli(['lint', 'requests.jsonl', '--max-batch-tokens', '120'], { cwd: root })).code).toBe(0);
+    const bad = await runCli(['lint', file, '--max-batch-tokens', '0'], { cwd: root });
+    expect([bad.code, bad.stderr]).toEqual([2, 'error [OPTION_INVALID]: Invalid option `--max-batch-tokens`: must be a positive integer, got 0\n']);
+  });
+
   it('rejects an unknown provider with OPTION_INVALID listing the names (exit 2)', async () => {
     const { root, file } = await requests([line('a', 'm')]);
     const run = await runCli(['lint', file, '--provider', 'mistral'], { cwd: root });
@@ -78,6 +89,17 @@ describe('kbatch submit lints before paying', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('error [LINT_FAILED]: 1 request line problem for provider openai; nothing was uploaded:');
     expect(run.stderr).toContain('line 2 (custom_id b): uses model gpt-4o');
+    expect(run.stdout).toBe('');
+    expect(emu.stats().filesCreated).toBe(0);
+  });
+
+  it('refuses with LINT_FAILED, before any upload, a file with a line over --max-batch-tokens (naming line, custom_id, tokens and budget)', async () => {
+    const long = JSON.stringify({ custom_id: 'big', method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(400) }] } });
+    const { root, file } = await requests([line('a', 'm'), long]);
+    const run = await runCli(['submit', file, '--max-batch-tokens', '100', '--base-url', emu.baseURL, '--quiet'], { cwd: root, env: { KLUSTER_API_KEY: 'sk-lint' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error [LINT_FAILED]: 1 request line problem for provider kluster; nothing was uploaded:');
+    expect(run.stderr).toContain(`${file} line 2 (custom_id big): is an estimated 104 prompt tokens, more than the batch token budget of 100 (--max-batch-tokens) on its own`);
     expect(run.stdout).toBe('');
     expect(emu.stats().filesCreated).toBe(0);
   });

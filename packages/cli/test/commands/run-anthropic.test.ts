@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -123,6 +123,28 @@ describe('kbatch resume after a crash on anthropic', () => {
       expect(resumed.code).toBe(0);
       const manifest = JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8')) as { parts: Array<{ adopted?: boolean }> };
       expect(manifest.parts.map((p) => p.adopted ?? false)).toEqual([point === 'after-create']);
+      expect(emu.stats().batchesCreated - created).toBe(1);
+      expect((await rowsOf(root)).map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
+    });
+  }
+
+  // The last case is a manifest written before staged ids were relative: its absolute path is empty after the move.
+  for (const [point, absolute] of [['after-upload', false], ['before-create-sent', false], ['after-upload', true]] as const) {
+    it(`killed ${point}, with the job directory then moved, resumes from the new place with one batch and every record once${absolute ? ' (an absolute staged path, as kbatch recorded it before)' : ''}`, async () => {
+      const { root, file } = await input();
+      const created = emu.stats().batchesCreated;
+      const crashed = await spawnCli(['run', file, ...args(), '--labels', 'positive,negative', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...ENV, KBATCH_TEST_CRASH_AT: point }, root);
+      expect(crashed.signal).toBe('SIGKILL');
+      const manifestPath = join(root, 'job', 'manifest.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { parts: Array<{ fileId: string }> };
+      expect(manifest.parts[0]!.fileId).toMatch(/^local-chunk:[0-9a-f]{64}:chunks[/\\]/);
+      if (absolute) {
+        manifest.parts[0]!.fileId = manifest.parts[0]!.fileId.replace(/^(local-chunk:[0-9a-f]{64}:)/, `$1${join(root, 'job')}/`);
+        await writeFile(manifestPath, JSON.stringify(manifest));
+      }
+      await rename(join(root, 'job'), join(root, 'moved'));
+      const resumed = await spawnCli(['resume', 'moved', '--poll-interval', '50ms', '--quiet'], ENV, root);
+      expect([resumed.code, resumed.stderr]).toEqual([0, expect.not.stringContaining('error')]);
       expect(emu.stats().batchesCreated - created).toBe(1);
       expect((await rowsOf(root)).map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
     });

@@ -66,6 +66,24 @@ describe('kbatch run --provider gemini', () => {
     });
   }
 
+  it('killed after an upload finished unrecorded, the resume deletes that upload (found by the part name in its displayName) and keeps the recorded one', async () => {
+    const { root, file } = await input();
+    const env = { GEMINI_API_KEY: KEY };
+    const files = async () => ((await (await fetch(`${emu.baseURL}/v1beta/files?pageSize=100`, { headers: { 'x-goog-api-key': KEY } })).json()) as { files?: Array<{ name: string; displayName: string }> }).files ?? [];
+    const before = new Set((await files()).map((f) => f.name));
+    const crashed = await spawnCli(['run', file, ...ARGS, '--labels', 'positive,negative', '--mode', 'batch', '--keep-files', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { ...env, KBATCH_TEST_CRASH_AT: 'after-upload-unrecorded' }, root);
+    expect(crashed.signal).toBe('SIGKILL');
+    const orphans = (await files()).filter((f) => !before.has(f.name));
+    expect(orphans.map((f) => f.displayName)).toEqual([expect.stringMatching(new RegExp(`-part-00001\\.jsonl#model=${MODEL}$`))]);
+    const resumed = await spawnCli(['resume', 'job', '--poll-interval', '50ms', '--keep-files'], env, root);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toContain(`deleted 1 input file(s) left on the server by an interrupted upload (${orphans[0]!.name}#model=${MODEL})`);
+    const manifest = JSON.parse(await readFile(join(root, 'job', 'manifest.json'), 'utf8')) as { parts: Array<{ fileId: string }> };
+    const now = (await files()).filter((f) => !before.has(f.name)).map((f) => `${f.name}#model=${MODEL}`);
+    expect(now).toEqual([manifest.parts[0]!.fileId]);
+    expect((await rowsOf(join(root, 'out.jsonl'))).map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
+  });
+
   it('refuses --logit-bias before anything is sent (PARAM_UNSUPPORTED, exit 1)', async () => {
     const { root, file } = await input();
     const before = emu.stats().requests;

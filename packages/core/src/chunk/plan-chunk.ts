@@ -16,6 +16,14 @@ export interface ChunkLimits {
 export type ChunkPlan = 'append' | 'rotate' | 'line-too-large' | 'line-over-token-budget';
 
 /**
+ * True when a line's estimated prompt tokens exceed the batch token budget on their own: no chunk can take it
+ * (planChunk's `line-over-token-budget`; `kbatch lint` and `kbatch submit` judge files made elsewhere by it too).
+ */
+export function overTokenBudget(lineTokens: number, limits: Pick<ChunkLimits, 'maxBatchTokens'>): boolean {
+  return limits.maxBatchTokens !== undefined && lineTokens > limits.maxBatchTokens;
+}
+
+/**
  * Pure rotation rule: does a line of `lineBytes` (UTF-8, newline included) and `lineTokens` (estimated prompt tokens)
  * go into the current chunk, or start a new one? A line above `maxBytes` or `maxBatchTokens` on its own fits no
  * chunk; otherwise an empty chunk always takes it. A chunk may reach every limit exactly.
@@ -23,7 +31,7 @@ export type ChunkPlan = 'append' | 'rotate' | 'line-too-large' | 'line-over-toke
 export function planChunk(counter: ChunkCounter, lineBytes: number, limits: ChunkLimits, lineTokens = 0): ChunkPlan {
   const budget = limits.maxBatchTokens;
   if (lineBytes > limits.maxBytes) return 'line-too-large';
-  if (budget !== undefined && lineTokens > budget) return 'line-over-token-budget';
+  if (overTokenBudget(lineTokens, limits)) return 'line-over-token-budget';
   if (counter.requests === 0) return 'append';
   if (counter.requests + 1 > limits.maxRequests) return 'rotate';
   if (counter.bytes + lineBytes > limits.maxBytes) return 'rotate';

@@ -44,6 +44,8 @@ export interface UploadFileOptions {
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Backoff base in ms (tests shorten it). */
   retryBaseMs?: number;
+  /** The job directory: an adapter whose id names a local file (Anthropic's staged chunk) records it relative to this. */
+  jobDir?: string;
 }
 
 /**

@@ -49,12 +49,12 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
   if (!ctx.uploadRetried && !manifest.parts.some((p) => p.uploadStartedAt && !p.fileId)) return [];
   const recorded = new Set(manifest.parts.flatMap((p) => (p.fileId ? [p.fileId] : [])));
   const prefix = `${manifest.jobId}-part-`;
-  let orphans: string[] = [];
+  let orphans: Array<{ id: string; filename: string }> = [];
   try {
     let oldest = Infinity;
     for await (const file of client.files.list({ purpose: 'batch' }, ctx.signal ? { signal: ctx.signal } : {})) {
       if (!file.filename.startsWith(prefix) || recorded.has(file.id)) continue;
-      orphans.push(file.id);
+      orphans.push({ id: file.id, filename: file.filename });
       oldest = Math.min(oldest, typeof file.created_at === 'number' ? file.created_at : 0);
     }
     if (orphans.length > 0) orphans = await notInUse(ctx, orphans, oldest);
@@ -64,7 +64,7 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
     return [];
   }
   const deleted: string[] = [];
-  for (const id of orphans) if (await deleteFile(ctx, id)) deleted.push(id);
+  for (const { id } of orphans) if (await deleteFile(ctx, id)) deleted.push(id);
   ctx.uploadRetried = false;
   if (deleted.length > 0) ctx.emit({ type: 'warning', message: `deleted ${deleted.length} input file(s) left on the server by an interrupted upload (${deleted.join(', ')})` });
   return deleted;
@@ -72,23 +72,32 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
 
 /**
  * The files no batch uses as its input: a name is not proof of ownership (a copied job directory keeps its job id),
- * so a file under any batch created since the oldest of them is kept, with a warning.
+ * so a file under any batch created since the oldest of them is kept, with a warning. A batch that does not say which
+ * file it reads (Gemini's do not) but names this job's part in its metadata, and is not the one the part records, may
+ * read any upload named after that part: those are kept too.
  */
-async function notInUse(ctx: JobContext, ids: string[], oldest: number): Promise<string[]> {
+async function notInUse<T extends { id: string; filename: string }>(ctx: JobContext, files: T[], oldest: number): Promise<T[]> {
+  const { jobId, parts } = ctx.store.manifest;
+  const recordedBatches = new Set(parts.flatMap((p) => (p.batchId ? [p.batchId] : [])));
   const used = new Map<string, string>();
   // A batch is created after its input file: the listing stops there (minus a clock skew margin).
   for await (const raw of listRawBatches(ctx.client.batches, { createdAfter: oldest - 3600, ...(ctx.signal ? { signal: ctx.signal } : {}) })) {
-    const { id, input_file_id: file } = raw as { id?: unknown; input_file_id?: unknown };
-    if (typeof file === 'string' && typeof id === 'string') used.set(file, id);
+    const { id, input_file_id: file, metadata } = raw as { id?: unknown; input_file_id?: unknown; metadata?: Record<string, unknown> | null };
+    if (typeof id !== 'string') continue;
+    if (typeof file === 'string') used.set(file, id);
+    else if (metadata?.['kbatch_job'] === jobId && typeof metadata['kbatch_chunk'] === 'string' && !recordedBatches.has(id)) {
+      const name = uploadFilename(jobId, metadata['kbatch_chunk']);
+      for (const f of files) if (f.filename === name) used.set(f.id, id);
+    }
   }
-  const kept = ids.filter((id) => used.has(id));
+  const kept = files.filter((f) => used.has(f.id));
   if (kept.length > 0) {
     ctx.emit({
       type: 'warning',
-      message: `kept ${kept.length} file(s) named after this job but unrecorded, because a batch uses them (${kept.map((id) => `${id} by ${used.get(id)}`).join(', ')}); a copy of this job directory may be running`,
+      message: `kept ${kept.length} file(s) named after this job but unrecorded, because a batch uses them (${kept.map((f) => `${f.id} by ${used.get(f.id)}`).join(', ')}); a copy of this job directory may be running`,
     });
   }
-  return ids.filter((id) => !used.has(id));
+  return files.filter((f) => !used.has(f.id));
 }
 
 // True when the file is gone (deleted now, or already); a failure is reported and leaves the file.

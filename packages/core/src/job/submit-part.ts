@@ -31,6 +31,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
       purpose: 'batch',
       filename: uploadFilename(jobId, part.index),
       expectedSha256: part.sha256,
+      jobDir: store.jobDir,
       ...(part.mtimeMs !== undefined ? { expectedStat: { size: part.bytes, mtimeMs: part.mtimeMs } } : {}),
       ...(signal ? { signal } : {}),
       ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
@@ -77,7 +78,7 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
       try {
         batch = await createBatch(
           client.batches,
-          { inputFileId: part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
+          { inputFileId: client.resolveInputFileId?.(part.fileId!, { jobDir: store.jobDir, chunkPath: jobPath(store.jobDir, part.path) }) ?? part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
           signal ? { signal } : {},
         );
       } finally {

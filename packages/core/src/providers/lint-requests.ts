@@ -4,6 +4,8 @@ import { stat } from 'node:fs/promises';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { readFileLines } from '../job/lines.js';
 import { chunkLimits } from '../chunk/chunk-options.js';
+import { estimateLineTokens } from '../chunk/line-tokens.js';
+import { overTokenBudget } from '../chunk/plan-chunk.js';
 import type { ProviderProfile } from './provider-profile.js';
 import { NATIVE_REQUEST_CHECKS, type NativeRequestCheck } from './native-clients.js';
 
@@ -11,7 +13,19 @@ import { NATIVE_REQUEST_CHECKS, type NativeRequestCheck } from './native-clients
  * What lint checks. The first three every server checks itself while validating a batch (at no cost); the others are
  * the provider profile's own rules, which `kbatch submit` enforces before any upload.
  */
-export const LINT_RULES = ['line_invalid', 'custom_id_missing', 'custom_id_duplicate', 'custom_id_invalid', 'line_too_large', 'mixed_models', 'too_many_requests', 'file_too_large', 'param_unsupported'] as const;
+export const LINT_RULES = [
+  'line_invalid',
+  'custom_id_missing',
+  'custom_id_duplicate',
+  'custom_id_invalid',
+  'line_too_large',
+  'mixed_models',
+  'too_many_requests',
+  'file_too_large',
+  'param_unsupported',
+  'line_over_token_budget',
+  'file_over_token_budget',
+] as const;
 export type LintRule = (typeof LINT_RULES)[number];
 /** The rules a server's own validation covers anyway: not the profile's. */
 const SERVER_RULES: ReadonlySet<LintRule> = new Set(['line_invalid', 'custom_id_missing', 'custom_id_duplicate']);
@@ -38,10 +52,12 @@ export interface LintRules {
   unsupportedParams: readonly string[];
   /** The native adapter's check of one line (throws PARAM_UNSUPPORTED as its upload would); null: none. */
   nativeCheck: NativeRequestCheck | null;
+  /** Most estimated prompt tokens per batch (`--max-batch-tokens`, judged as the chunker judges them); null: no budget. */
+  maxBatchTokens: number | null;
 }
 
-/** The rules of a profile; `maxRequests`/`maxBytes` given override its limits (as the chunk flags do). */
-export function lintRules(profile: ProviderProfile, limits: { maxRequests?: number | undefined; maxBytes?: number | undefined } = {}): LintRules {
+/** The rules of a profile; `maxRequests`/`maxBytes`/`maxBatchTokens` given override its limits (as the chunk flags do). */
+export function lintRules(profile: ProviderProfile, limits: { maxRequests?: number | undefined; maxBytes?: number | undefined; maxBatchTokens?: number | undefined } = {}): LintRules {
   const defaults = chunkLimits(profile);
   return {
     provider: profile.name,
@@ -52,6 +68,7 @@ export function lintRules(profile: ProviderProfile, limits: { maxRequests?: numb
     customIdPattern: profile.quirks.customIdPattern === null ? null : new RegExp(profile.quirks.customIdPattern),
     unsupportedParams: profile.chatParams.unsupported,
     nativeCheck: NATIVE_REQUEST_CHECKS[profile.apiShape] ?? null,
+    maxBatchTokens: limits.maxBatchTokens ?? defaults.maxBatchTokens ?? null,
   };
 }
 
@@ -59,6 +76,8 @@ export function lintRules(profile: ProviderProfile, limits: { maxRequests?: numb
 export interface LintState {
   requests: number;
   bytes: number;
+  /** Estimated prompt tokens so far (counted only under a token budget). */
+  tokens: number;
   model: { name: string; line: number } | null;
   /** The custom_ids seen, each as {@link idKey}: 16 characters however long the id. */
   ids: Set<string>;
@@ -75,7 +94,7 @@ function addNew(set: Set<string>, key: string): boolean {
 }
 
 /** A fresh state for one file. */
-export const newLintState = (): LintState => ({ requests: 0, bytes: 0, model: null, ids: new Set() });
+export const newLintState = (): LintState => ({ requests: 0, bytes: 0, tokens: 0, model: null, ids: new Set() });
 
 /**
  * Check one request line of a batch input file (pure but for `state`, which it advances).
@@ -114,7 +133,31 @@ export function lintLine(text: string, line: number, state: LintState, rules: Li
   }
   if (state.requests === rules.maxRequests + 1) add('too_many_requests', `is request ${state.requests}; provider ${rules.provider} takes at most ${rules.maxRequests} per batch`);
   if (state.bytes > rules.maxBytes && state.bytes - bytes <= rules.maxBytes) add('file_too_large', `brings the file past ${rules.maxBytes} bytes, provider ${rules.provider}'s limit per batch`);
+  if (rules.maxBatchTokens !== null) for (const [rule, message] of tokenProblems(text, state, rules.maxBatchTokens)) add(rule, message);
   return problems;
+}
+
+/**
+ * The token budget as the chunker applies it (same estimate, same rule: {@link overTokenBudget}): a line over the
+ * budget on its own fits no batch (the chunker's LINE_OVER_TOKEN_BUDGET); the lines that bring the file past it make
+ * a batch the provider would not enqueue.
+ */
+function tokenProblems(text: string, state: LintState, budget: number): Array<[LintRule, string]> {
+  let tokens: number;
+  try {
+    tokens = estimateLineTokens(Buffer.from(text, 'utf8'));
+  } catch (error) {
+    if (isKbatchError(error) && error.code === 'LINE_INVALID') return [['line_invalid', 'has no body.messages list, so its tokens cannot be estimated for the token budget (--max-batch-tokens)']];
+    throw error;
+  }
+  state.tokens += tokens;
+  if (overTokenBudget(tokens, { maxBatchTokens: budget })) {
+    return [['line_over_token_budget', `is an estimated ${tokens} prompt tokens, more than the batch token budget of ${budget} (--max-batch-tokens) on its own: no batch can take it (LINE_OVER_TOKEN_BUDGET); raise the budget or shorten the request`]];
+  }
+  if (state.tokens > budget && state.tokens - tokens <= budget) {
+    return [['file_over_token_budget', `brings the file to an estimated ${state.tokens} prompt tokens, past the batch token budget of ${budget} (--max-batch-tokens): split it (kbatch split --max-batch-tokens ${budget})`]];
+  }
+  return [];
 }
 
 /** The parameters of a request body the provider refuses (a null or false value sets nothing and passes). */
@@ -176,7 +219,7 @@ export function formatLintProblem(file: string, problem: LintProblem): string {
 
 /** True when the rules judge single lines (line size, custom_id format, one model per file), not only a file's size and count. */
 export function hasLineRules(rules: LintRules): boolean {
-  return rules.maxLineBytes !== null || rules.customIdPattern !== null || rules.oneModelPerFile || rules.unsupportedParams.length > 0 || rules.nativeCheck !== null;
+  return rules.maxLineBytes !== null || rules.customIdPattern !== null || rules.oneModelPerFile || rules.unsupportedParams.length > 0 || rules.nativeCheck !== null || rules.maxBatchTokens !== null;
 }
 
 /**

@@ -17,8 +17,9 @@ export async function lintRunChunks(files: readonly string[], settings: Pick<Run
   const check = NATIVE_REQUEST_CHECKS[profile.apiShape];
   // A run's requests share one template and one set of parameters: each chunk's first line speaks for the rest.
   if (check) for (const file of files) await checkFirstRequest(file, check);
-  // The first lines were checked natively above: the rest share their parameters, so the lint below does not convert them again.
-  const rules = { ...lintRules(profile, { maxRequests: settings.maxRequests, maxBytes: settings.maxBytes }), nativeCheck: null };
+  // The first lines were checked natively above: the rest share their parameters, so the lint below does not convert them
+  // again; the chunker kept the token budget.
+  const rules = { ...lintRules(profile, { maxRequests: settings.maxRequests, maxBytes: settings.maxBytes }), nativeCheck: null, maxBatchTokens: null };
   if (settings.mode === 'realtime') {
     if (rules.unsupportedParams.length === 0) return;
     const none = { maxRequests: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER, maxLineBytes: null, oneModelPerFile: false, customIdPattern: null };

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertLintClean, hasLineRules, lintLine, lintRequests, lintRules, newLintState, type LintRules } from '../../src/providers/lint-requests.js';
 import { getProvider } from '../../src/providers/resolve-provider.js';
+import { estimateLineTokens } from '../../src/chunk/line-tokens.js';
+import { planChunk } from '../../src/chunk/plan-chunk.js';
+import { splitRequests } from '../../src/chunk/split-requests.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const line = (id: string, model = 'm1', extra = ''): string => `{"custom_id":${JSON.stringify(id)},"method":"POST","url":"/v1/chat/completions","body":{"model":"${model}","messages":[{"role":"user","content":"hi${extra}"}]}}`;
@@ -84,6 +87,54 @@ describe('lintLine', () => {
     const state = newLintState();
     lintLine(line('é'), 1, state, lintRules(getProvider('kluster')));
     expect(state.bytes).toBe(Buffer.byteLength(line('é')) + 1);
+  });
+});
+
+describe('lintLine under a token budget (maxBatchTokens)', () => {
+  const said = (content: string, id = 'r') => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm1', messages: [{ role: 'user', content }] } });
+  // Odd lines: escapes, unicode (4-byte too), keys in another order (the estimate's slow path), several messages.
+  const ODD = [
+    said('x'.repeat(396)),
+    said('x'.repeat(397)),
+    said('"quoted" \\ \n tab\t'.repeat(30)),
+    said('é😀日本'.repeat(60)),
+    JSON.stringify({ body: { messages: [{ content: 'y'.repeat(400), role: 'user' }], model: 'm1' }, custom_id: 'reordered', url: '/v1/chat/completions', method: 'POST' }),
+    JSON.stringify({ custom_id: 'many', method: 'POST', url: '/v1/chat/completions', body: { model: 'm1', messages: [{ role: 'system', content: 'z'.repeat(200) }, { role: 'user', content: 'z'.repeat(190) }] } }),
+  ];
+
+  it("flags a line over the budget on its own exactly where the chunker's planChunk refuses it, naming its tokens and the budget", () => {
+    const budget = 103;
+    const rules = lintRules(getProvider('kluster'), { maxBatchTokens: budget });
+    for (const text of ODD) {
+      const tokens = estimateLineTokens(Buffer.from(text));
+      const refused = planChunk({ requests: 0, bytes: 0 }, Buffer.byteLength(text) + 1, { maxRequests: 10, maxBytes: 1e9, maxBatchTokens: budget }, tokens) === 'line-over-token-budget';
+      const problems = lintLine(text, 7, newLintState(), rules).filter((p) => p.rule === 'line_over_token_budget');
+      expect(problems.length, `${text.slice(0, 60)}: ${tokens} tokens`).toBe(refused ? 1 : 0);
+      if (refused) expect(problems[0]!.message).toContain(`is an estimated ${tokens} prompt tokens, more than the batch token budget of ${budget}`);
+    }
+    expect(ODD.filter((text) => estimateLineTokens(Buffer.from(text)) > budget).length).toBeGreaterThan(1);
+    expect(ODD.filter((text) => estimateLineTokens(Buffer.from(text)) <= budget).length).toBeGreaterThan(0);
+  });
+
+  it('flags once the line that brings the file past the budget, and a line whose tokens cannot be estimated; nothing without a budget', () => {
+    const rules = lintRules(getProvider('kluster'), { maxBatchTokens: 250 });
+    const lines = [said('x'.repeat(400), 'a'), said('x'.repeat(400), 'b'), said('x'.repeat(400), 'c'), JSON.stringify({ custom_id: 'd', body: { model: 'm1', prompt: 'p' } })];
+    expect(lintAll(lines, rules).map((p) => [p.line, p.customId, p.rule])).toEqual([
+      [3, 'c', 'file_over_token_budget'],
+      [4, 'd', 'line_invalid'],
+    ]);
+    expect(lintAll(lines, rules)[0]!.message).toBe('brings the file to an estimated 312 prompt tokens, past the batch token budget of 250 (--max-batch-tokens): split it (kbatch split --max-batch-tokens 250)');
+    expect(lintAll(lines, lintRules(getProvider('kluster')))).toEqual([]);
+    expect(hasLineRules(lintRules(getProvider('kluster'), { maxBatchTokens: 250 }))).toBe(true);
+  });
+
+  it("passes every chunk kbatch's splitter makes under the same budget (lint and chunker agree)", async () => {
+    const input = await file([...ODD.filter((text) => estimateLineTokens(Buffer.from(text)) <= 130).map((text, i) => text.replace(/"custom_id":"[^"]*"/, `"custom_id":"odd${i}"`)), ...Array.from({ length: 9 }, (_, i) => said('w'.repeat(100 + 40 * i), `w${i}`))]);
+    const outDir = await mkdtemp(join(tmpdir(), 'kbatch-lint-split-'));
+    const { chunks } = await splitRequests({ input, outDir, maxBatchTokens: 130 });
+    expect(chunks.length).toBeGreaterThan(3);
+    const rules = lintRules(getProvider('kluster'), { maxBatchTokens: 130 });
+    for (const chunk of chunks) expect((await lintRequests(chunk.path, rules)).problems).toEqual([]);
   });
 });
 

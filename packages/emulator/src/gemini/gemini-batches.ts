@@ -8,7 +8,7 @@ import { readJson, type Route, type RouteContext } from '../internal/http.js';
 import type { BatchLifecycle } from '../lifecycle.js';
 import { commitFile, type BatchObject, type FileObject, type Store, type Stored } from '../store.js';
 import { geminiFile } from './gemini-files.js';
-import { chatBodyOf, googleError, isGeminiModel, operationOf, type GeminiBatchMeta } from './gemini-wire.js';
+import { chatBodyOf, googleError, googlePage, isGeminiModel, operationOf, type GeminiBatchMeta } from './gemini-wire.js';
 
 /** A Gemini batch expires after 48 hours pending or running (the batch guide); the emulator's clock scales it. */
 const GEMINI_WINDOW = '48h';
@@ -91,15 +91,8 @@ export function geminiBatchRoutes(store: Store, lifecycle: BatchLifecycle, onCre
       method: 'GET',
       pattern: 'GET /v1beta/batches',
       handler: async ({ res, query }) => {
-        const all = geminiBatches(store);
-        const size = Number(query.get('pageSize') ?? 50);
-        if (!Number.isInteger(size) || size < 1 || size > 1000) throw googleError(400, 'pageSize must be between 1 and 1000');
-        const token = query.get('pageToken');
-        const start = token ? all.findIndex((r) => r.value.id === token) + 1 : 0;
-        if (token && start === 0) throw googleError(400, 'Invalid page token');
-        const page = all.slice(start, start + size);
-        const more = start + size < all.length;
-        sendJson(res, 200, { operations: page.map(operationOf), ...(more ? { nextPageToken: page.at(-1)!.value.id } : {}) });
+        const { page, nextPageToken } = googlePage(geminiBatches(store), query, { size: 50, max: 1000 });
+        sendJson(res, 200, { operations: page.map(operationOf), ...(nextPageToken ? { nextPageToken } : {}) });
       },
     },
     {

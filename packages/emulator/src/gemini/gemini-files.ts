@@ -7,7 +7,7 @@ import { sendJson } from '../errors.js';
 import { newId, nowSeconds } from '../internal/ids.js';
 import type { Route, RouteContext } from '../internal/http.js';
 import { commitFile, type FileObject, type Store, type Stored } from '../store.js';
-import { googleError, isoTime, responsesLineOf, type GeminiBatchMeta } from './gemini-wire.js';
+import { googleError, googlePage, isoTime, responsesLineOf, type GeminiBatchMeta } from './gemini-wire.js';
 
 /** The purpose the personality stores Gemini uploads under (the OpenAI routes never take them for a batch). */
 export const GEMINI_INPUT_PURPOSE = 'gemini-batch-input';
@@ -122,6 +122,13 @@ async function download(store: Store, { res, params, query }: RouteContext): Pro
   await pipeline(createReadStream(store.dataPath(rec.value.id)), res);
 }
 
+/** `GET /v1beta/files`: the uploaded files, oldest first, `pageSize` 1–100 (default 10) and `pageToken` as Google pages them. */
+function listFiles(store: Store, { res, query }: RouteContext): void {
+  const all = [...store.files.values()].filter((r) => r.value.purpose === GEMINI_INPUT_PURPOSE).sort((a, b) => a.seq - b.seq);
+  const { page, nextPageToken } = googlePage(all, query, { size: 10, max: 100 });
+  sendJson(res, 200, { files: page.map((r) => fileView(r.value)), ...(nextPageToken ? { nextPageToken } : {}) });
+}
+
 /** The Files API routes the Gemini SDK and kbatch's adapter use. */
 export function geminiFileRoutes(store: Store, maxBytes: number, onCreated: () => void): Route[] {
   const getOrDownload = (ctx: RouteContext): Promise<void> => {
@@ -131,6 +138,7 @@ export function geminiFileRoutes(store: Store, maxBytes: number, onCreated: () =
   };
   return [
     { method: 'POST', pattern: 'POST /upload/v1beta/files', handler: uploadHandler(store, maxBytes, onCreated) },
+    { method: 'GET', pattern: 'GET /v1beta/files', handler: async (ctx) => listFiles(store, ctx) },
     { method: 'GET', pattern: 'GET /v1beta/files/:idAction', handler: getOrDownload },
     { method: 'GET', pattern: 'GET /download/v1beta/files/:idAction', handler: (ctx) => download(store, ctx) },
     {

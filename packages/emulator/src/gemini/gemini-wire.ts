@@ -78,6 +78,21 @@ export function sendGoogleError(res: ServerResponse, err: HttpError): void {
 /** A Google error to throw from a route. */
 export const googleError = (status: number, message: string): HttpError => new HttpError(status, message);
 
+/**
+ * One page of a Google list (`pageSize` 1–`max`, `pageToken` = the last id of the page before): the records, and the
+ * token of the next page when there is one.
+ * @throws HttpError 400 for a pageSize out of range or a token naming no record
+ */
+export function googlePage<T extends Stored<{ id: string }>>(all: readonly T[], query: URLSearchParams, { size: fallback, max }: { size: number; max: number }): { page: T[]; nextPageToken?: string } {
+  const size = Number(query.get('pageSize') ?? fallback);
+  if (!Number.isInteger(size) || size < 1 || size > max) throw googleError(400, `pageSize must be between 1 and ${max}`);
+  const token = query.get('pageToken');
+  const start = token ? all.findIndex((r) => r.value.id === token) + 1 : 0;
+  if (token && start === 0) throw googleError(400, 'Invalid page token');
+  const page = all.slice(start, start + size);
+  return start + size < all.length ? { page, nextPageToken: page.at(-1)!.value.id } : { page };
+}
+
 interface GeminiPart {
   text?: unknown;
 }

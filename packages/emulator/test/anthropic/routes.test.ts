@@ -65,6 +65,39 @@ describe('the anthropic personality (Message Batches and Messages on the wire)',
     expect((await call('POST', '/v1/messages/batches', { requests: [request('g', { model: 'gpt-x' })] })).status).toBe(404);
   });
 
+  it('reads a create streamed in small pieces (one request in memory at a time) and runs every request', async () => {
+    const text = JSON.stringify({ requests: ['p1', 'p2', 'p3'].map((id) => request(id, { system: 'é — "quoted" ] } ,' })) });
+    const bytes = Buffer.from(text);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < bytes.length; at += 7) controller.enqueue(bytes.subarray(at, at + 7));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${emu.baseURL}/v1/messages/batches`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    const done = await ended(((await res.json()) as Batch).id);
+    expect(done.request_counts).toMatchObject({ succeeded: 3, errored: 0 });
+    expect((await results(done)).map((l) => l.custom_id).sort()).toEqual(['p1', 'p2', 'p3']);
+  });
+
+  it('answers a create as a whole-body parse did: not JSON (even after a bad request) first, then the list, then the first bad request', async () => {
+    const created = emu.stats().batchesCreated;
+    const post = async (body: string) => {
+      const res = await fetch(`${emu.baseURL}/v1/messages/batches`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
+      return [res.status, ((await res.json()) as { error: { type: string; message: string } }).error] as const;
+    };
+    const good = JSON.stringify(request('g'));
+    expect(await post(`{"requests":[${JSON.stringify(request('a b'))},${good}`)).toEqual([400, { type: 'invalid_request_error', message: 'The request body is not valid JSON' }]);
+    expect(await post(`{"requests":[${good}]} trailing`)).toEqual([400, { type: 'invalid_request_error', message: 'The request body is not valid JSON' }]);
+    expect(await post(`{"requests":[${JSON.stringify(request('a b'))},${good}]}`)).toEqual([400, { type: 'invalid_request_error', message: "requests.0.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'" }]);
+    expect(await post(`{"requests":[${good},${JSON.stringify(request('m', { max_tokens: 0 }))}]}`)).toEqual([400, { type: 'invalid_request_error', message: 'requests.1.params.max_tokens: Field required (an integer >= 1)' }]);
+    expect(await post('{"requests":{"0":{}}}')).toEqual([400, { type: 'invalid_request_error', message: 'requests: Field required (a list of 1 to 100000 requests)' }]);
+    // A repeated key keeps its last value, as JSON.parse does: the first list's bad request is forgotten.
+    const res = await post(`{"requests":[${JSON.stringify(request('a b'))}],"requests":[${JSON.stringify(request('last'))}]}`);
+    expect(res[0]).toBe(200);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+  });
+
   it('turns temperature into an errored result (validated per request, as version 2026-10-21 does), the others answered', async () => {
     const created = (await call('POST', '/v1/messages/batches', { requests: [request('ok'), request('hot', { temperature: 0 })] })).json() as unknown as Batch;
     const done = await ended(created.id);
@@ -127,6 +160,20 @@ describe('the anthropic personality (Message Batches and Messages on the wire)',
       expect([limited.status, limited.headers.get('retry-after'), (limited.json()['error'] as { type: string }).type]).toEqual([429, '2', 'rate_limit_error']);
     } finally {
       emu.setFaults(null);
+    }
+  });
+});
+
+describe('the anthropic personality under its byte limit', () => {
+  it('refuses a create body over maxBatchBytes with 413 request_too_large, creating nothing', async () => {
+    const emu = await startEmulator({ provider: 'anthropic', apiKey: KEY, maxBatchBytes: 1_000 });
+    try {
+      const body = JSON.stringify({ requests: Array.from({ length: 20 }, (_, i) => request(`r${i}`)) });
+      const res = await fetch(`${emu.baseURL}/v1/messages/batches`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
+      expect([res.status, ((await res.json()) as { error: { type: string } }).error.type]).toEqual([413, 'request_too_large']);
+      expect(emu.stats().batchesCreated).toBe(0);
+    } finally {
+      await emu.close();
     }
   });
 });

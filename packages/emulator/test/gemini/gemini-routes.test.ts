@@ -47,6 +47,20 @@ describe('the Gemini personality', () => {
     expect([denied.status, await denied.json()]).toEqual([401, { error: { code: 401, message: expect.any(String), status: 'UNAUTHENTICATED' } }]);
   });
 
+  it('lists the uploaded files oldest first, pageSize at a time with nextPageToken, and refuses a pageSize over 100', async () => {
+    const names = [await upload(emu, requestLines(1)), await upload(emu, requestLines(1)), await upload(emu, requestLines(1))];
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = JSON.parse((await call(emu, 'GET', `v1beta/files?pageSize=2${token ? `&pageToken=${token}` : ''}`)).text) as { files: Array<{ name: string; displayName: string; sizeBytes: string }>; nextPageToken?: string };
+      expect(page.files.length).toBeLessThanOrEqual(2);
+      seen.push(...page.files.map((f) => f.name));
+      token = page.nextPageToken;
+    } while (token);
+    expect(seen.filter((n) => names.includes(n))).toEqual(names);
+    expect((await call(emu, 'GET', 'v1beta/files?pageSize=101')).status).toBe(400);
+  });
+
   it('refuses a chunk at the wrong offset and an unknown upload session', async () => {
     const start = await call(emu, 'POST', 'upload/v1beta/files', { json: {}, headers: { 'x-goog-upload-command': 'start' } });
     const url = new URL(start.headers.get('x-goog-upload-url')!);

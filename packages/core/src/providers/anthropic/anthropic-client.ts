@@ -5,7 +5,7 @@ import type { Anthropic } from '@anthropic-ai/sdk';
 import { KbatchError } from '../../errors.js';
 import type { UploadFileOptions } from '../../client/upload-file.js';
 import type { NativeClientInit } from '../native-clients.js';
-import { createBody, stageChunk, stagedChunk } from './batch-input.js';
+import { createBody, resolveStagedId, stageChunk, stagedChunk } from './batch-input.js';
 import { chunkTag, tagOf } from './custom-id-codec.js';
 import { DEFAULT_MAX_TOKENS, toMessagesParams } from './to-messages-params.js';
 import { toChatCompletion, type AnthropicMessage } from './to-chat-completion.js';
@@ -60,7 +60,8 @@ export function createAnthropicClient(init: NativeClientInit): OpenAI {
       if (any) tags.set(batchId, tag);
       return any;
     },
-    uploadBatchInput: (path: string, options: UploadFileOptions) => stageChunk(path, { expectedSha256: options.expectedSha256, defaultMaxTokens, filename: options.filename }),
+    uploadBatchInput: (path: string, options: UploadFileOptions) => stageChunk(path, { expectedSha256: options.expectedSha256, defaultMaxTokens, filename: options.filename, jobDir: options.jobDir }),
+    resolveInputFileId: resolveStagedId,
     chat: {
       completions: {
         /** POST /v1/messages; with `stream: true` (kbatch chat) the one answer comes back as chunks of the stream shape. */

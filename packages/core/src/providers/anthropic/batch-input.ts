@@ -1,8 +1,9 @@
 // A chunk file (kbatch's OpenAI-shaped request lines) staged for an inline create, and streamed as its request body.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { KbatchError, isKbatchError } from '../../errors.js';
 import { LineBreaker, readFileLines } from '../../job/lines.js';
 import type { KFile } from '../../client/schemas.js';
@@ -12,7 +13,8 @@ import { DEFAULT_MAX_TOKENS, LISTED_UNSUPPORTED_PARAMS, toMessagesParams } from 
 /**
  * The id of a staged chunk, `local-chunk:<sha256>:<path>`: Anthropic has no file upload (the requests go inline in the
  * create call); the create checks the chunk against the sha256 as it streams it, and the tag (the sha256's first 8
- * hex digits) goes in front of every custom_id sent. Ids staged before carry the tag only (`local-chunk:<tag>:<path>`).
+ * hex digits) goes in front of every custom_id sent. The path is relative to the job directory when staged for a job
+ * (see {@link resolveStagedId}); ids staged before hold an absolute path, older ones the tag only (`local-chunk:<tag>:<path>`).
  */
 export const LOCAL_CHUNK_PREFIX = 'local-chunk:';
 
@@ -22,6 +24,30 @@ export function stagedChunk(fileId: string): { tag: string; sha256?: string; pat
   if (!match) return null;
   const hex = match[1]!;
   return hex.length === 64 ? { tag: chunkTag(hex), sha256: hex, path: match[2]! } : { tag: hex, path: match[2]! };
+}
+
+/**
+ * A staged id as the create takes it: a path relative to the job directory resolved against it, so a job directory
+ * moved between staging and create still finds its chunk. An id staged before ids were relative holds an absolute
+ * path; when a moved job directory left that path empty, the part's chunk where it is now is sent instead (the
+ * create checks its sha256 as it streams it, so a different file is never sent as this one).
+ * @param fileId - the id the manifest recorded; any other id is returned unchanged
+ * @param options.jobDir - the job directory now; options.chunkPath - the part's chunk file now
+ */
+export function resolveStagedId(fileId: string, { jobDir, chunkPath }: { jobDir: string; chunkPath?: string | undefined }): string {
+  const chunk = stagedChunk(fileId);
+  if (chunk === null) return fileId;
+  const head = `${LOCAL_CHUNK_PREFIX}${chunk.sha256 ?? chunk.tag}:`;
+  if (!isAbsolute(chunk.path)) return `${head}${join(jobDir, chunk.path)}`;
+  return chunkPath !== undefined && !existsSync(chunk.path) ? `${head}${resolve(chunkPath)}` : fileId;
+}
+
+// The path a staged id records: relative to the job directory when the chunk lies inside it, else absolute.
+function stagedPath(path: string, jobDir: string | undefined): string {
+  const absolute = resolve(path);
+  if (jobDir === undefined) return absolute;
+  const rel = relative(resolve(jobDir), absolute);
+  return rel === '' || isAbsolute(rel) || rel.split(sep)[0] === '..' ? absolute : rel;
 }
 
 /** One request line → the JSON text of one Anthropic batch request `{custom_id, params}` (pure). */
@@ -67,6 +93,8 @@ export function checkRequestLine(text: string, line: number): void {
 export interface ChunkReadOptions {
   expectedSha256?: string | undefined;
   defaultMaxTokens: number;
+  /** The job directory: the id records the chunk's path relative to it (absolute without it). */
+  jobDir?: string | undefined;
 }
 
 /**
@@ -103,7 +131,7 @@ export async function* createBody(path: string, options: { defaultMaxTokens: num
 /**
  * Stage a chunk for an inline create: its sha256 is checked (and gives its tag), and every line is converted once,
  * so a bad one fails here, before any create. Nothing is sent.
- * @returns a file object whose id names the chunk (`local-chunk:<tag>:<path>`)
+ * @returns a file object whose id names the chunk (`local-chunk:<sha256>:<path>`, the path relative to `jobDir` when given)
  */
 export async function stageChunk(path: string, options: ChunkReadOptions & { filename?: string }): Promise<KFile> {
   const sha = await sha256Of(path);
@@ -116,7 +144,7 @@ export async function stageChunk(path: string, options: ChunkReadOptions & { fil
   }
   if (requests === 0) throw new KbatchError('LINE_INVALID', `${path} holds no requests`, { file: path });
   const { size } = await stat(path);
-  return { id: `${LOCAL_CHUNK_PREFIX}${sha}:${resolve(path)}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
+  return { id: `${LOCAL_CHUNK_PREFIX}${sha}:${stagedPath(path, options.jobDir)}`, object: 'file', bytes: size, created_at: Math.floor(Date.now() / 1000), filename: options.filename ?? basename(path), purpose: 'batch' };
 }
 
 async function sha256Of(path: string): Promise<string> {

@@ -9,7 +9,7 @@ import { ERRORS_VIEW, MAX_DISPLAY_NAME, metadataToDisplayName, toOpenAiBatch, ty
 import { fromGeminiLine } from './gemini-lines.js';
 import { toChatCompletion, type GenerateContentResponse } from './from-generate-content.js';
 import { toGenerateContent } from './to-generate-content.js';
-import { splitInputId, uploadGeminiInput } from './upload-gemini-input.js';
+import { listGeminiUploads, splitInputId, uploadGeminiInput } from './upload-gemini-input.js';
 
 /** Per-call options kbatch passes (as the openai client takes them). */
 interface CallOptions {
@@ -74,6 +74,8 @@ export function createGeminiClient(init: NativeClientInit): OpenAI {
     },
     files: {
       content: (id: string, options?: CallOptions) => responsesContent(http, id, options),
+      /** kbatch's uploads only (the query's purpose is implied), ids as recorded: see {@link listGeminiUploads}. */
+      list: (_query?: unknown, options?: CallOptions) => listGeminiUploads(http, { signal: options?.signal }),
       async delete(id: string, options?: CallOptions) {
         const { file } = splitInputId(id);
         await (await geminiRequest(http, { method: 'DELETE', path: `v1beta/${file}`, ...call(options) })).body.dump();

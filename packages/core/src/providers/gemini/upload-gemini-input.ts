@@ -16,6 +16,12 @@ export const GEMINI_FILE_LIMIT = 2_000_000_000;
 /** What the file id kbatch records carries after the Gemini file name: the model its lines use (the create URL needs it). */
 export const MODEL_MARK = '#model=';
 
+/**
+ * The displayName kbatch uploads a chunk under: the upload's name (`<job>-part-<index>.jsonl`, which finds a job's
+ * uploads after a crash) and the model, so a listed file gives back the very id kbatch records (see {@link listGeminiUploads}).
+ */
+export const uploadDisplayName = (filename: string, model: string): string => `${filename}${MODEL_MARK}${model}`;
+
 /** A recorded input file id split into the Gemini file name and the model (undefined for a bare name). */
 export function splitInputId(id: string): { file: string; model: string | undefined } {
   const at = id.indexOf(MODEL_MARK);
@@ -42,7 +48,7 @@ async function uploadOnce(target: Omit<UploadSession, 'session' | 'sent'>): Prom
   try {
     const first = await lines.next();
     if (first.done) throw new KbatchError('LINE_INVALID', `${path} holds no request`, { file: path });
-    const session = await startUpload(http, options);
+    const session = await startUpload(http, options, first.value.model);
     const sent = { offset: 0 };
     try {
       return await streamConverted({ ...target, session, sent }, first.value, lines, hash);
@@ -114,11 +120,11 @@ function assertWithinFileLimit(path: string, convertedBytes: number, limit: numb
 }
 
 // Start a resumable upload: the session URL's path (its origin is ours: @google/genai rewrites it the same way).
-async function startUpload(http: GeminiHttp, options: UploadFileOptions): Promise<string> {
+async function startUpload(http: GeminiHttp, options: UploadFileOptions, model: string): Promise<string> {
   const res = await geminiRequest(http, {
     method: 'POST',
     path: 'upload/v1beta/files',
-    json: { file: { displayName: options.filename ?? 'kbatch-input.jsonl', mimeType: 'application/jsonl' } },
+    json: { file: { displayName: uploadDisplayName(options.filename ?? 'kbatch-input.jsonl', model), mimeType: 'application/jsonl' } },
     headers: { 'x-goog-upload-protocol': 'resumable', 'x-goog-upload-command': 'start', 'x-goog-upload-header-content-type': 'application/jsonl' },
     signal: options.signal,
   });
@@ -146,4 +152,39 @@ async function* convertedLines(path: string, hash: ReturnType<typeof createHash>
     yield* convert(splitter.push(chunk));
   }
   yield* convert(splitter.end());
+}
+
+/** A Gemini File as the Files API lists it (the fields kbatch reads). */
+interface GeminiFile {
+  name?: string;
+  displayName?: string;
+  sizeBytes?: string | number;
+  createTime?: string;
+}
+
+/**
+ * The account's files that kbatch uploaded as batch input, as OpenAI file objects whose id is the one kbatch recorded
+ * (`files/ID#model=MODEL`, from the displayName) and whose filename is the upload's name: what `files.list` gives the
+ * job's cleanup of uploads a crash left unrecorded. A file without kbatch's mark (uploaded elsewhere, or by a kbatch
+ * before the mark) is not listed, so it is never taken for one of a job's uploads. Paged by pageToken (100 a page).
+ */
+export async function* listGeminiUploads(http: GeminiHttp, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<KFile> {
+  let pageToken: string | undefined;
+  do {
+    const page = (await geminiJson(http, { method: 'GET', path: 'v1beta/files', query: { pageSize: 100, pageToken }, signal: options.signal })) as { files?: GeminiFile[]; nextPageToken?: string };
+    for (const file of page.files ?? []) {
+      const mark = file.displayName?.lastIndexOf(MODEL_MARK) ?? -1;
+      if (typeof file.name !== 'string' || mark < 0) continue;
+      const created = file.createTime === undefined ? Number.NaN : Date.parse(file.createTime);
+      yield {
+        id: `${file.name}${MODEL_MARK}${file.displayName!.slice(mark + MODEL_MARK.length)}`,
+        object: 'file',
+        bytes: Number(file.sizeBytes ?? 0),
+        created_at: Number.isNaN(created) ? null : Math.floor(created / 1000),
+        filename: file.displayName!.slice(0, mark),
+        purpose: 'batch',
+      };
+    }
+    pageToken = page.nextPageToken;
+  } while (pageToken);
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkRequestLine, stagedChunk } from '../../../src/providers/anthropic/batch-input.js';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkRequestLine, resolveStagedId, stageChunk, stagedChunk } from '../../../src/providers/anthropic/batch-input.js';
 import { unsupportedParam } from '../../../src/providers/anthropic/to-messages-params.js';
 import { NATIVE_REQUEST_CHECKS } from '../../../src/providers/native-clients.js';
 import { getProvider } from '../../../src/providers/resolve-provider.js';
@@ -41,6 +44,32 @@ describe('stagedChunk', () => {
     expect(stagedChunk(`local-chunk:${sha}:/j/c:1.jsonl`)).toEqual({ tag: 'abababab', sha256: sha, path: '/j/c:1.jsonl' });
     expect(stagedChunk('local-chunk:abababab:/j/c.jsonl')).toEqual({ tag: 'abababab', path: '/j/c.jsonl' });
     expect(stagedChunk('file-123')).toBeNull();
+  });
+});
+
+describe('resolveStagedId', () => {
+  const sha = 'ab'.repeat(32);
+
+  it('records a chunk inside the job directory by its relative path, one outside (or with no job directory) by its absolute path', async () => {
+    const jobDir = await mkdtemp(join(tmpdir(), 'kbatch-stage-'));
+    const path = join(jobDir, 'chunks', 'part-00001.jsonl');
+    await writeFile(join(jobDir, 'x.jsonl'), `${line({})}\n`);
+    await mkdir(join(jobDir, 'chunks'));
+    await writeFile(path, `${line({})}\n`);
+    expect(stagedChunk((await stageChunk(path, { defaultMaxTokens: 5, jobDir })).id)?.path).toBe(join('chunks', 'part-00001.jsonl'));
+    expect(stagedChunk((await stageChunk(path, { defaultMaxTokens: 5 })).id)?.path).toBe(path);
+    expect(stagedChunk((await stageChunk(join(jobDir, 'x.jsonl'), { defaultMaxTokens: 5, jobDir: join(jobDir, 'chunks') })).id)?.path).toBe(join(jobDir, 'x.jsonl'));
+  });
+
+  it('resolves a relative path against the job directory now, keeps an absolute one that exists, and sends the part\'s chunk for an absolute one a move left empty', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-stage-'));
+    const there = join(dir, 'c.jsonl');
+    await writeFile(there, '');
+    expect(resolveStagedId(`local-chunk:${sha}:chunks/p.jsonl`, { jobDir: '/moved/job' })).toBe(`local-chunk:${sha}:${join('/moved/job', 'chunks/p.jsonl')}`);
+    expect(resolveStagedId(`local-chunk:${sha}:${there}`, { jobDir: '/moved/job', chunkPath: '/moved/job/chunks/p.jsonl' })).toBe(`local-chunk:${sha}:${there}`);
+    expect(resolveStagedId(`local-chunk:abababab:${join(dir, 'gone.jsonl')}`, { jobDir: '/moved/job', chunkPath: '/moved/job/chunks/p.jsonl' })).toBe('local-chunk:abababab:/moved/job/chunks/p.jsonl');
+    expect(resolveStagedId(`local-chunk:${sha}:${join(dir, 'gone.jsonl')}`, { jobDir: '/moved/job' })).toBe(`local-chunk:${sha}:${join(dir, 'gone.jsonl')}`);
+    expect(resolveStagedId('file-123', { jobDir: '/moved/job' })).toBe('file-123');
   });
 });
 

@@ -16,3 +16,4 @@ export * from './finetune/index.js';
 export * from './answers/index.js';
 export * from './output/index.js';
 export * from './run/index.js';
+export * from './cache/index.js';

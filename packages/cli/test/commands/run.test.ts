@@ -260,7 +260,7 @@ describe('kbatch run', () => {
     const spawnWith = (extra: Record<string, string>, input: string) =>
       new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
         const hooks = extra['KBATCH_TEST_CRASH_AT'] ? { KBATCH_TEST_HOOKS: '1' } : {};
-        const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env, ...hooks, ...extra }, stdio: ['pipe', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...env, ...hooks, ...extra }, stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
         child.on('error', reject);
@@ -338,7 +338,7 @@ describe('kbatch run', () => {
     const cwd = await root();
     const child = spawn(process.execPath, [BIN, 'run', '-', ...LABEL_ARGS.slice(0, 2), '--prompt', '{{q}}', '--job-dir', 'job'], {
       cwd,
-      env: { PATH: process.env['PATH'] ?? '', ...env },
+      env: { PATH: process.env['PATH'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';

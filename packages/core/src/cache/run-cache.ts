@@ -1,0 +1,27 @@
+// A run's handle on the request cache: opened on first use, once, and closed with the run.
+import { openAnswerCache, type AnswerCache } from './answer-cache.js';
+
+/** The request cache of one run (see {@link runCache}). */
+export interface RunCache {
+  /** The cache directory, null when the run has no cache (`cache: false`, `--no-cache`). */
+  readonly dir: string | null;
+  /** The open cache (opened on the first call), null without one. */
+  answers(): Promise<AnswerCache | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * The request cache in `dir` (null: none), opened when the run first needs it: a run resumed past preparing and
+ * joining never loads it.
+ */
+export function runCache(dir: string | null): RunCache {
+  let opened: Promise<AnswerCache> | null = null;
+  return {
+    dir,
+    answers: async () => (dir === null ? null : (opened ??= openAnswerCache(dir))),
+    async close() {
+      if (opened) await (await opened.catch(() => null))?.close();
+      opened = null;
+    },
+  };
+}

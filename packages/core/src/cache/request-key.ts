@@ -1,5 +1,5 @@
 // The request cache's key: what changes an answer (provider, model, the request body), never the custom_id.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Bumped when the key's recipe changes: old entries then simply miss. */
 const KEY_VERSION = 'kbatch-cache-1';
@@ -10,15 +10,23 @@ const KEY_VERSION = 'kbatch-cache-1';
  * @example canonicalJson({ b: 1, a: [{ d: 2.0, c: 'x' }] }) // '{"a":[{"c":"x","d":2}],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  const object = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(object).sort()) {
-    if (object[key] === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(object[key])}`);
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+  // Built by concatenation (no array per level): it runs once per request of a run.
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (value[i] === undefined ? 'null' : canonicalJson(value[i]));
+    return `${out}]`;
   }
-  return `{${parts.join(',')}}`;
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (const key of keys) {
+    const item = object[key];
+    if (item === undefined) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`;
+  }
+  return `${out}}`;
 }
 
 /**
@@ -28,5 +36,5 @@ export function canonicalJson(value: unknown): string {
  */
 export function requestKey(request: { provider: string; body: Record<string, unknown> }): Buffer {
   const model = typeof request.body['model'] === 'string' ? request.body['model'] : '';
-  return createHash('sha256').update(`${KEY_VERSION}\n${request.provider}\n${model}\n${canonicalJson(request.body)}`).digest();
+  return hash('sha256', `${KEY_VERSION}\n${request.provider}\n${model}\n${canonicalJson(request.body)}`, 'buffer') as unknown as Buffer;
 }

@@ -76,7 +76,7 @@ export async function openRun(given: RunJobOptions, opts: ResolvedRunJobOptions,
     const schema = await resolveSchema(opts, null, cwd);
     const settings = await newSettings(given, opts, { jobDir, cwd, schema, emit, spooled: input ?? undefined });
     const now = new Date().toISOString();
-    const fresh: RunState = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, cached: 0, rounds: [], stragglers: [], retriesDone: false };
+    const fresh: RunState = { version: 1, kind: 'kbatch-run', createdAt: now, updatedAt: now, settings, phase: 'init', chunks: [], recordsRead: 0, skipped: 0, rounds: [], stragglers: [], retriesDone: false };
     await store.writeRunState(fresh);
     return { state: fresh, schema, resumed: false };
   } finally {

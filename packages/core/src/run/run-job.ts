@@ -318,7 +318,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
     plan,
     records: inputRecords(state),
     rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [],
-    ...(state.cached > 0 ? { cached: readCachedResults(jobPath(jobDir, CACHED_RESULTS_FILE)) } : {}),
+    ...((state.cached ?? 0) > 0 ? { cached: readCachedResults(jobPath(jobDir, CACHED_RESULTS_FILE)) } : {}),
     onIssue: opts.onIssue,
   };
   // Each sent request's valid answer is stored as the join judges it (the keys were kept as the job was prepared).

@@ -19,7 +19,7 @@ export interface AnswerCache {
   get(key: Buffer): CachedAnswer | undefined;
   /** Store an answer (committed in the background, many puts to one transaction; see {@link flush}). */
   put(key: Buffer, body: Buffer | string): void;
-  /** Wait until every put so far is committed to disk. */
+  /** Wait until every put so far is committed to disk (throws the first write that failed). */
   flush(): Promise<void>;
   /** Every entry, in key order (for stats and prune). */
   entries(): Iterable<{ key: Buffer; storedAt: number }>;
@@ -43,6 +43,13 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
   const { open } = await (loaded ??= import('lmdb'));
   const db = open<Buffer, Buffer>({ path: join(dir, CACHE_DATA_FILE), keyEncoding: 'binary', encoding: 'binary', compression: false });
   let pending: Promise<unknown> = Promise.resolve();
+  // A failed write (a full disk) is kept for flush() to throw: never an unhandled rejection.
+  let failure: unknown = null;
+  const track = (write: Promise<unknown>): void => {
+    pending = write.catch((err: unknown) => {
+      failure ??= err;
+    });
+  };
   return {
     dir,
     get(key) {
@@ -54,17 +61,18 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
       const value = Buffer.allocUnsafe(8 + bytes.length);
       value.writeDoubleLE(Date.now(), 0);
       bytes.copy(value, 8);
-      pending = db.put(key, value);
+      track(db.put(key, value));
     },
     async flush() {
       await pending;
       await db.flushed;
+      if (failure !== null) throw failure;
     },
     *entries() {
       for (const { key, value } of db.getRange({})) if (value.length >= 8) yield { key: key as Buffer, storedAt: value.readDoubleLE(0) };
     },
     remove(key) {
-      pending = db.remove(key);
+      track(db.remove(key));
     },
     async clear() {
       await db.clearAsync();

@@ -21,7 +21,7 @@ export async function* readCachedResults(file: string): AsyncGenerator<BatchResu
 export interface AnswerKeeper {
   /** The outcome of the next sent request, in input order: stored when it succeeded (judged valid by the join). */
   keep(outcome: JoinOutcome): void;
-  /** Close the keys file and wait for the stores to be committed. */
+  /** Close the keys file and wait for the stores to be committed (a store that failed is a warning: the rows are written). */
   close(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ const KEYS_PER_READ = 2048;
  * request, in input order, written as it was prepared): the join's verdict decides, no result line is parsed again.
  * Null when the job kept no keys (prepared without the cache).
  */
-export function keepAnswers(cache: AnswerCache, keysFile: string): AnswerKeeper | null {
+export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (message: string) => void): AnswerKeeper | null {
   let fd: number;
   try {
     fd = openSync(keysFile, 'r');
@@ -61,7 +61,7 @@ export function keepAnswers(cache: AnswerCache, keysFile: string): AnswerKeeper 
     },
     async close() {
       closeSync(fd);
-      await cache.flush();
+      await cache.flush().catch((err: unknown) => onWarning?.(`answers could not be stored in the request cache in ${cache.dir}: ${(err as Error).message}`));
     },
   };
 }

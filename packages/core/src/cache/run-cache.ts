@@ -12,15 +12,24 @@ export interface RunCache {
 
 /**
  * The request cache in `dir` (null: none), opened when the run first needs it: a run resumed past preparing and
- * joining never loads it.
+ * joining never loads it. A cache that cannot be opened (a read-only home, a platform without LMDB) is a warning,
+ * not a failed run: the run goes on without it.
  */
-export function runCache(dir: string | null): RunCache {
-  let opened: Promise<AnswerCache> | null = null;
+export function runCache(dir: string | null, onWarning?: (message: string) => void): RunCache {
+  let opened: Promise<AnswerCache | null> | null = null;
+  const open = async (at: string): Promise<AnswerCache | null> => {
+    try {
+      return await openAnswerCache(at);
+    } catch (err) {
+      onWarning?.(`the request cache in ${at} cannot be used, running without it: ${(err as Error).message}`);
+      return null;
+    }
+  };
   return {
     dir,
-    answers: async () => (dir === null ? null : (opened ??= openAnswerCache(dir))),
+    answers: async () => (dir === null ? null : (opened ??= open(dir))),
     async close() {
-      if (opened) await (await opened.catch(() => null))?.close();
+      if (opened) await (await opened)?.close();
       opened = null;
     },
   };

@@ -13,6 +13,16 @@ export interface JobJoinReport extends JoinReport {
   skipped: number;
   /** Of `records`: those joined with an answer from the request cache (their tokens are not in the report's). */
   cached: number;
+  /** The tokens of the cached answers (as stored): what the cache saved. */
+  cachedTokens: { prompt: number; completion: number };
+}
+
+/** Count a record joined with a cached answer. */
+export function countCached(report: JoinReport, outcome: JoinOutcome): void {
+  report.records += 1;
+  report[outcome.status] += 1;
+  report.promptTokens += outcome.result?.promptTokens ?? 0;
+  report.completionTokens += outcome.result?.completionTokens ?? 0;
 }
 
 /** Options of {@link orderedJoin}. */
@@ -86,8 +96,7 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
           if (!hit.done && hit.value.customId === ids[i]) {
             // Answered from the cache: joined like a fresh result, in no chunk.
             const cached = joinPlanned(record, hit.value, plan, hit.value.customId);
-            cachedReport.records += 1;
-            cachedReport[cached.status] += 1;
+            countCached(cachedReport, cached);
             joiner.pass(ids[i]);
             rows.push({ row: cached.row, status: cached.status, customId: cached.customId });
             hit = await fromCache.next();
@@ -116,7 +125,7 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
     if (rest.length > 0) yield rest;
     const report = await joiner.finish();
     for (const key of ['records', 'succeeded', 'failed', 'invalid', 'missing'] as const) report[key] += cachedReport[key];
-    return { ...report, skipped, cached: cachedReport.records };
+    return { ...report, skipped, cached: cachedReport.records, cachedTokens: { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens } };
   } finally {
     await joiner.close();
     await rejects.return?.(undefined);

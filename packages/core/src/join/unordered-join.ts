@@ -12,7 +12,7 @@ import { ChunkJoiner, type JoinChunk } from './chunk-joiner.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
 import { emptyJoinReport, type JoinReport } from './join-report.js';
-import { iteratorOf, type JobJoinReport } from './ordered-join.js';
+import { countCached, iteratorOf, type JobJoinReport } from './ordered-join.js';
 import { joinPlanned } from './join-record.js';
 import type { BatchResult } from './result-line.js';
 import { skippedRow, type JoinedRow } from './skipped-rows.js';
@@ -73,7 +73,7 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
       dropped.add(r.record);
       yield skippedRow(plan, r);
     }
-    const { cached, ...heldReport } = yield* holdRecords(options, dropped);
+    const { cached, cachedTokens, ...heldReport } = yield* holdRecords(options, dropped);
     addReport(total, heldReport);
     const written: Written = new Map();
     const held = new Map<number, Map<string, { record: SourceRecord; position: number }>>();
@@ -97,7 +97,7 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
         addReport(total, yield* finalRows(options, index, written));
       }
     }
-    return { ...total, skipped: dropped.size, cached };
+    return { ...total, skipped: dropped.size, cached, cachedTokens };
   } finally {
     await rm(heldDir, { recursive: true, force: true });
   }
@@ -114,7 +114,7 @@ const heldFile = (dir: string, index: number): string => join(dir, `chunk-${inde
  * One pass over the input: each chunk's records to its held file; records past the last chunk have no result, and
  * those the cache answered have theirs (rows now).
  */
-async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport & { cached: number }, undefined> {
+async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport & Pick<JobJoinReport, 'cached' | 'cachedTokens'>, undefined> {
   const { plan, chunkSizes, heldDir, onIssue } = options;
   const fromCache = iteratorOf(options.cached ?? []);
   const cachedReport = emptyJoinReport();
@@ -127,8 +127,7 @@ async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<
     if (dropped.has(record.index)) continue;
     if (!hit.done && hit.value.customId === idOf(plan, record)) {
       const cached = joinPlanned(record, hit.value, plan, hit.value.customId);
-      cachedReport.records += 1;
-      cachedReport[cached.status] += 1;
+      countCached(cachedReport, cached);
       yield { row: cached.row, status: cached.status, customId: cached.customId };
       hit = await fromCache.next();
       continue;
@@ -155,8 +154,10 @@ async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<
   for (let i = chunk + 1; i < chunkSizes.length; i++) await writeFile(heldFile(heldDir, i), '');
   await fromCache.return?.(undefined);
   const report = await extra.finish();
-  addReport(report, cachedReport);
-  return { ...report, cached: cachedReport.records };
+  const cachedTokens = { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens };
+  // The cached answers' tokens were not paid for here: only their rows count.
+  addReport(report, { ...cachedReport, promptTokens: 0, completionTokens: 0 });
+  return { ...report, cached: cachedReport.records, cachedTokens };
 }
 
 /** A record's custom_id, or undefined when it has none (its row says so when it is joined). */

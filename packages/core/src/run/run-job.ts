@@ -119,7 +119,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
   const store = directoryStore(jobDir);
   const { lock, wasJob } = await lockJob(store, derived);
-  const cache = runCache(cacheDir(opts.cache, { cwd }));
+  const cache = runCache(cacheDir(opts.cache, { cwd }), opts.onWarning);
   try {
     if (wasJob) await removeStaleJobTemps(jobDir);
     const opened = await openRun(options, opts, { jobDir, store, cwd, emit, located: derived?.input ?? null });
@@ -323,7 +323,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
   };
   // Each sent request's valid answer is stored as the join judges it (the keys were kept as the job was prepared).
   const answers = state.chunks.length > 0 ? await cache.answers() : null;
-  const keeper = answers ? keepAnswers(answers, jobPath(jobDir, REQUEST_KEYS_FILE)) : null;
+  const keeper = answers ? keepAnswers(answers, jobPath(jobDir, REQUEST_KEYS_FILE), opts.onWarning) : null;
   try {
   const report =
     gate && opts.unordered

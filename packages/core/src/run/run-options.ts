@@ -198,6 +198,8 @@ export interface RunSummary {
   succeeded: number;
   /** Of `records`: those answered from the request cache (nothing was sent for them). */
   cached: number;
+  /** The tokens of those cached answers (as stored; not in `promptTokens`/`completionTokens`): what the cache saved. */
+  cachedTokens: { prompt: number; completion: number };
   /** Records that did not succeed in the end (failed requests, invalid answers, missing results, skipped records). */
   failed: number;
   /** Of `failed`: request errors / invalid answers / no result / rejected before any request was made. */

@@ -40,6 +40,7 @@ export function summarize(state: RunState, manifest: JobManifest | null, report:
     records,
     succeeded: report.succeeded,
     cached: report.cached,
+    cachedTokens: report.cachedTokens,
     failed: records - report.succeeded,
     requestErrors: report.failed,
     invalidAnswers: report.invalid,

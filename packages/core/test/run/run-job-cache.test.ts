@@ -49,6 +49,8 @@ describe('runJob with the request cache', () => {
     const before = emu.stats();
     const second = await runJob({ ...options, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
     expect(second).toMatchObject({ records: 20, succeeded: 20, cached: 20, batches: 0, promptTokens: 0 });
+    // What the cache saved: the first run's tokens, as stored.
+    expect(second.cachedTokens).toEqual({ prompt: first.promptTokens, completion: first.completionTokens });
     expect(emu.stats()).toMatchObject({ filesCreated: before.filesCreated, batchesCreated: before.batchesCreated, chatRequests: before.chatRequests });
     expect(await readFile(join(dir, 'b.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'a.jsonl'), 'utf8'));
   });
@@ -134,5 +136,14 @@ describe('runJob with the request cache', () => {
     expect(await runJob({ ...options, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') })).toMatchObject({ cached: 0, batches: 1 });
     expect(emu.stats().batchesCreated - before).toBe(1);
     expectKbatchError(await catchError(() => runJob({ ...options, cache: '' })), { code: 'OPTION_INVALID', field: 'cache' });
+  });
+
+  it('runs without the cache, with a warning, when the cache cannot be opened', async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const options = { ...base, input: await reviews(join(dir, 'in.jsonl'), 5), prompt: '{{text}}', labels: LABELS, cache: '/proc/kbatch-no-cache', onWarning: (m: string) => warnings.push(m) } as const;
+    expect(await runJob({ ...options, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') })).toMatchObject({ succeeded: 5, cached: 0, batches: 1 });
+    expect(warnings.join('\n')).toMatch(/the request cache in \/proc\/kbatch-no-cache cannot be used, running without it/);
   });
 });

@@ -5,18 +5,19 @@
 // the time of each phase of the run (from its --progress json events), peak RSS and rows/s.
 // Targets (issue 12): ratio ≤ 4, run peak RSS < 300 MB and flat from 200k to 1M rows.
 // Run `pnpm build` first. Needs GNU time at /usr/bin/time (apt-get install -y time).
-// Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--keep]
-import { spawn } from 'node:child_process';
+// The run has an empty request cache of its own (--cache empty, the default) or none (--cache off: --no-cache).
+// Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--cache empty|off] [--keep]
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
+import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false } },
+  options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false }, cache: { type: 'string', default: 'empty' } },
 });
 const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
 const TIME = '/usr/bin/time';
@@ -48,7 +49,7 @@ async function runOnce(rows, dir) {
   const mb = (await stat(csv)).size / 1e6;
   console.log(`\n== ${rows.toLocaleString('en')} rows, ${mb.toFixed(1)} MB CSV (generated in ${((Date.now() - g0) / 1000).toFixed(1)} s)`);
 
-  const emulator = await startEmulator(dir);
+  const emulator = await startEmulatorProcess(kbatch, dir);
   try {
     // 1. kbatch run against the emulator (a fresh job directory), JSONL output: one line per record.
     const out = join(dir, 'out.jsonl');
@@ -56,7 +57,7 @@ async function runOnce(rows, dir) {
     const run = await timed(dir, [
       'node', kbatch, 'run', csv, '--base-url', emulator.url, '--api-key', 'x', '--model', MODEL, '--prompt', PROMPT,
       '--labels', 'positive,negative', '--poll-interval', '100ms', '--output', out, '--progress', 'json',
-      '--job-dir', join(dir, 'job'),
+      '--job-dir', join(dir, 'job'), ...(args.cache === 'off' ? ['--no-cache'] : ['--cache-dir', join(dir, 'cache')]),
     ], {
       onStderrLine: (line, pid) => {
         const event = parseEvent(line);
@@ -140,69 +141,6 @@ function parseEvent(line) {
   } catch {
     return null;
   }
-}
-
-// `kbatch emulator` in its own process on 127.0.0.1 with instant batches; resolves once it prints its base URL.
-async function startEmulator(dir) {
-  const child = spawn(process.execPath, [kbatch, 'emulator', '--host', '127.0.0.1', '--port', '0',
-    '--line-ms', '0', '--validation-ms', '0', '--finalizing-ms', '0', '--data-dir', join(dir, 'emulator')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  const url = await new Promise((resolve, reject) => {
-    const onData = (d) => {
-      output += d;
-      const m = /http:\/\/127\.0\.0\.1:\d+\/v1/.exec(output);
-      if (m) resolve(m[0]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', reject);
-    exited.then((code) => reject(new Error(`kbatch emulator exited with ${code}:\n${output}`)));
-  });
-  child.stdout.resume();
-  child.stderr.resume();
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
-  return { url, stop };
-}
-
-// Run a command under GNU time (output discarded); resolves with wall seconds, user/sys CPU seconds and peak RSS.
-// Stderr is handed line by line to onStderrLine.
-function timed(dir, argv, { onStderrLine } = {}) {
-  const timeFile = join(dir, `time-${Math.random().toString(36).slice(2)}`);
-  const startedAt = Date.now();
-  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %U %S %M', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  let pending = '';
-  child.stderr.on('data', (d) => {
-    stderr = (stderr + d).slice(-20000);
-    pending += d;
-    const lines = pending.split('\n');
-    pending = lines.pop();
-    for (const line of lines) onStderrLine?.(line, child.pid);
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', async (code) => {
-      const endedAt = Date.now();
-      if (pending) onStderrLine?.(pending, child.pid);
-      const text = await readFile(timeFile, 'utf8').catch(() => '');
-      await rm(timeFile, { force: true });
-      // kbatch run exits 3 when some records failed: still a measurement.
-      if (code !== 0 && code !== 3) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.slice(-4000)}\n${text}`));
-      const [seconds, user, sys, kb] = text.trim().split('\n').pop().split(' ').map(Number);
-      resolve({ seconds, user, sys, cpu: user + sys, rssMb: kb / 1024, startedAt, endedAt });
-    });
-  });
 }
 
 async function countLines(path) {

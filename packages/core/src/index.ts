@@ -17,3 +17,4 @@ export * from './answers/index.js';
 export * from './output/index.js';
 export * from './run/index.js';
 export * from './eval/index.js';
+export * from './cache/index.js';

@@ -100,3 +100,9 @@ export { flattenRow } from './output/flatten-row.js';
 export { jsonLinesStringifier } from './output/json-lines-stringifier.js';
 export { jsonArrayStringifier } from './output/json-array-stringifier.js';
 export { csvRowStringifier, CsvRowStringifierOptionsSchema } from './output/csv-row-stringifier.js';
+
+// request cache
+export { divertCached, CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from './cache/divert-cached.js';
+export type { CacheDiversion, DivertCachedOptions } from './cache/divert-cached.js';
+export { keepAnswers, readCachedResults } from './cache/cached-answers.js';
+export type { AnswerKeeper } from './cache/cached-answers.js';

@@ -7,6 +7,7 @@ import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 import { resumeRunCommand } from './run.js';
+import { addCacheFlags } from '../flags/cache-flags.js';
 
 /**
  * `kbatch resume JOB`: continue a job after any crash; safe to run any number of times.
@@ -14,7 +15,7 @@ import { resumeRunCommand } from './run.js';
  */
 export const register: RegisterCommand = (program: Command, io: CliIo) => {
   const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory');
-  addJobFlags(cmd)
+  addCacheFlags(addJobFlags(cmd))
     .addHelpText(
       'after',
       `

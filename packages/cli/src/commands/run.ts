@@ -13,8 +13,9 @@ import { EXIT, ExitError } from '../exit-error.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 import { emulatorPersonality } from '../flags/emulator-provider.js';
+import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
 
-interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags {
+interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags {
   labels?: string;
   schema?: string;
   output?: string;
@@ -68,6 +69,7 @@ export const register: RegisterCommand = (program, io) => {
   addRequestFlags(cmd);
   addInputFlags(cmd);
   addChunkFlags(cmd, { outDir: false, naming: false });
+  addCacheFlags(cmd);
   addJobFlags(cmd, { create: true });
   cmd
     .option('--labels <list>', 'comma-separated labels: the prompt asks for one, each answer is parsed to one (adds `label`)')
@@ -197,8 +199,8 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
   };
 }
 
-type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter'> & { window?: string };
-type RunCommandFlags = JobFlags & { local?: boolean; verbose?: boolean };
+type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'cache' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter'> & { window?: string };
+type RunCommandFlags = JobFlags & CacheFlags & { local?: boolean; verbose?: boolean };
 
 /**
  * Run (or resume) a run job as the CLI does: client from flags (or an in-process emulator with --local), progress
@@ -220,6 +222,7 @@ async function runAndReport(cmd: Command, flags: RunCommandFlags, io: CliIo, run
         ...jobOptions,
         client,
         signal,
+        ...cacheFromFlags(flags, io),
         onProgress: progressHandler(progress, realtimeProgress(io.stderr, mode), mode),
         onWarning: (message) => progress.log(`warning: ${message}`),
         ...(flags.verbose ? { onIssue: (issue: JoinIssue) => progress.log(`${issue.code}: ${issue.message}`) } : {}),

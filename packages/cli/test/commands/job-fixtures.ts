@@ -65,7 +65,7 @@ export function spawnCli(args: string[], env: Record<string, string>, cwd: strin
 export function spawnChild(args: string[], env: Record<string, string>, cwd: string) {
   // Crash points fire only with the second, explicit switch (see core job/crash-point.ts).
   const hooks = env['KBATCH_TEST_CRASH_AT'] ? { KBATCH_TEST_HOOKS: '1' } : {};
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...hooks, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...hooks, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
     let stdout = '';
     let stderr = '';

@@ -98,7 +98,7 @@ describe('kbatch run: the job a rerun finds, its input and its output files', ()
 
     // Killed while stdin is being saved: input.<pid>.tmp stays in the job directory until the rerun.
     const stdinArgs = ['run', '-', '--format', 'csv', ...LABEL_ARGS, '--job-dir', 'job2', '--output', 'out2.jsonl', '--poll-interval', '50ms', '--quiet'];
-    const child = spawn(process.execPath, [BIN, ...stdinArgs], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn(process.execPath, [BIN, ...stdinArgs], { cwd, env: { PATH: process.env['PATH'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...env }, stdio: ['pipe', 'ignore', 'ignore'] });
     const closed = new Promise((resolve) => child.on('close', resolve));
     child.stdin.on('error', () => {});
     child.stdin.write('id,text\n'); // stdin stays open: the spool is still writing

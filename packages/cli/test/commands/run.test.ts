@@ -200,7 +200,7 @@ describe('kbatch run', () => {
       return names;
     };
     for (const [job, extra] of [['job', []], ['kept', ['--keep-files']]] as const) {
-      const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--max-requests', '10', '--job-dir', job, '--output', `${job}.csv`, '--poll-interval', '50ms', '--quiet', ...extra], { env, cwd });
+      const run = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--no-cache', '--max-requests', '10', '--job-dir', job, '--output', `${job}.csv`, '--poll-interval', '50ms', '--quiet', ...extra], { env, cwd });
       expect(run.code).toBe(0);
     }
     expect(await filesOf('job')).toEqual([]);
@@ -260,7 +260,7 @@ describe('kbatch run', () => {
     const spawnWith = (extra: Record<string, string>, input: string) =>
       new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
         const hooks = extra['KBATCH_TEST_CRASH_AT'] ? { KBATCH_TEST_HOOKS: '1' } : {};
-        const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', ...env, ...hooks, ...extra }, stdio: ['pipe', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...env, ...hooks, ...extra }, stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
         child.on('error', reject);
@@ -338,7 +338,7 @@ describe('kbatch run', () => {
     const cwd = await root();
     const child = spawn(process.execPath, [BIN, 'run', '-', ...LABEL_ARGS.slice(0, 2), '--prompt', '{{q}}', '--job-dir', 'job'], {
       cwd,
-      env: { PATH: process.env['PATH'] ?? '', ...env },
+      env: { PATH: process.env['PATH'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -421,11 +421,11 @@ describe('kbatch run --mode realtime|auto', () => {
   it('--mode auto runs realtime below --auto-threshold and batches from it up', async () => {
     const below = await emulator();
     const cwd = await root();
-    const a = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '31', '--quiet'], { env: below.env, cwd });
+    const a = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--no-cache', '--mode', 'auto', '--auto-threshold', '31', '--quiet'], { env: below.env, cwd });
     expect(a.code, a.stderr).toBe(0);
     expect(below.emu.stats()).toMatchObject({ batchesCreated: 0, chatRequests: 30 });
     const above = await emulator();
-    const b = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--mode', 'auto', '--auto-threshold', '30', '--poll-interval', '50ms', '--quiet'], { env: above.env, cwd });
+    const b = await runCli(['run', REVIEWS, ...LABEL_ARGS, '--no-cache', '--mode', 'auto', '--auto-threshold', '30', '--poll-interval', '50ms', '--quiet'], { env: above.env, cwd });
     expect(b.code, b.stderr).toBe(0);
     expect(above.emu.stats()).toMatchObject({ batchesCreated: 1, chatRequests: 0 });
     expect(b.stdout).toBe(a.stdout);

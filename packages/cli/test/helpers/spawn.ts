@@ -30,7 +30,7 @@ export function runCli(args: readonly string[], options: RunCliOptions = {}): Pr
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KBATCH_BIN, ...args], {
       cwd: options.cwd,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...options.env },
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', KBATCH_CACHE_DIR: process.env['KBATCH_CACHE_DIR'] ?? '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

@@ -3,12 +3,26 @@ import type { SourceRecord } from '../records/source-record.js';
 import { ChunkJoiner, type JoinChunk } from './chunk-joiner.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
-import type { JoinReport } from './join-report.js';
+import { emptyJoinReport, type JoinReport } from './join-report.js';
 import { skippedRow, type JoinedRow } from './skipped-rows.js';
+import { joinPlanned, type JoinOutcome } from './join-record.js';
+import type { BatchResult } from './result-line.js';
 
 /** The join's counts plus the records skipped before any request was built. */
 export interface JobJoinReport extends JoinReport {
   skipped: number;
+  /** Of `records`: those joined with an answer from the request cache (their tokens are not in the report's). */
+  cached: number;
+  /** The tokens of the cached answers (as stored): what the cache saved. */
+  cachedTokens: { prompt: number; completion: number };
+}
+
+/** Count a record joined with a cached answer. */
+export function countCached(report: JoinReport, outcome: JoinOutcome): void {
+  report.records += 1;
+  report[outcome.status] += 1;
+  report.promptTokens += outcome.result?.promptTokens ?? 0;
+  report.completionTokens += outcome.result?.completionTokens ?? 0;
 }
 
 /** Options of {@link orderedJoin}. */
@@ -20,6 +34,10 @@ export interface OrderedJoinOptions {
   rejects?: AsyncIterable<RejectedRecord> | Iterable<RejectedRecord>;
   /** The job's chunks in input order, with their results (see `JoinChunk`). */
   chunks: AsyncIterable<JoinChunk> | Iterable<JoinChunk>;
+  /** Results the request cache gave, in input order: each record whose custom_id is next here is joined with it (it is in no chunk). */
+  cached?: AsyncIterable<BatchResult> | Iterable<BatchResult>;
+  /** Told of each record joined from the chunks' results, in input order (the request cache stores the succeeded ones). */
+  onJoined?: (outcome: JoinOutcome) => void;
   onIssue?: JoinIssueHandler;
 }
 
@@ -47,12 +65,15 @@ export async function* orderedJoin(options: OrderedJoinOptions): AsyncGenerator<
  * a chunk to open (live rows are not held back) and before a failing record's error.
  */
 export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGenerator<JoinedRow[], JobJoinReport, undefined> {
-  const { plan, records, chunks, onIssue } = options;
+  const { plan, records, chunks, onIssue, onJoined } = options;
   const joiner = new ChunkJoiner(plan, chunks, onIssue ? { onIssue } : {});
   const rejects = iteratorOf(options.rejects ?? []);
+  const fromCache = iteratorOf(options.cached ?? []);
+  const cachedReport = emptyJoinReport();
   let skipped = 0;
   try {
     let next = await rejects.next();
+    let hit = await fromCache.next();
     for await (const item of records) {
       const batch = Array.isArray(item) ? (item as readonly SourceRecord[]) : [item as SourceRecord];
       const rows: JoinedRow[] = [];
@@ -72,12 +93,22 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
             joiner.pass(ids[i]);
             continue;
           }
+          if (!hit.done && hit.value.customId === ids[i]) {
+            // Answered from the cache: joined like a fresh result, in no chunk.
+            const cached = joinPlanned(record, hit.value, plan, hit.value.customId);
+            countCached(cachedReport, cached);
+            joiner.pass(ids[i]);
+            rows.push({ row: cached.row, status: cached.status, customId: cached.customId });
+            hit = await fromCache.next();
+            continue;
+          }
           let outcome = joiner.joinNow(record, ids[i]);
           if (outcome === null) {
             // A chunk opens first (a live one may wait for results): the rows so far go out now.
             if (rows.length > 0) yield rows.splice(0);
             outcome = await joiner.join(record, ids[i]);
           }
+          onJoined?.(outcome);
           rows.push({ row: outcome.row, status: outcome.status, customId: outcome.customId });
         }
       } catch (err) {
@@ -92,10 +123,13 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
       rest.push(skippedRow(plan, next.value));
     }
     if (rest.length > 0) yield rest;
-    return { ...(await joiner.finish()), skipped };
+    const report = await joiner.finish();
+    for (const key of ['records', 'succeeded', 'failed', 'invalid', 'missing'] as const) report[key] += cachedReport[key];
+    return { ...report, skipped, cached: cachedReport.records, cachedTokens: { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens } };
   } finally {
     await joiner.close();
     await rejects.return?.(undefined);
+    await fromCache.return?.(undefined);
   }
 }
 

@@ -12,7 +12,8 @@ import { ChunkJoiner, type JoinChunk } from './chunk-joiner.js';
 import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
 import { emptyJoinReport, type JoinReport } from './join-report.js';
-import type { JobJoinReport } from './ordered-join.js';
+import { countCached, iteratorOf, type JobJoinReport } from './ordered-join.js';
+import { joinPlanned } from './join-record.js';
 import type { BatchResult } from './result-line.js';
 import { skippedRow, type JoinedRow } from './skipped-rows.js';
 
@@ -39,6 +40,8 @@ export interface UnorderedJoinOptions {
   chunkAt(index: number, skip: ReadonlySet<string>): JoinChunk;
   /** A directory for each chunk's records until the chunk is final (emptied and removed at the end). */
   heldDir: string;
+  /** Results the request cache gave, in input order: their records' rows go out at once (they are in no chunk). */
+  cached?: AsyncIterable<BatchResult> | Iterable<BatchResult>;
   /** Round-0 results as they arrive (round 0 still running): their rows go out at once. */
   events?: RoundEvents;
   onIssue?: JoinIssueHandler;
@@ -70,7 +73,8 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
       dropped.add(r.record);
       yield skippedRow(plan, r);
     }
-    addReport(total, yield* holdRecords(options, dropped));
+    const { cached, cachedTokens, ...heldReport } = yield* holdRecords(options, dropped);
+    addReport(total, heldReport);
     const written: Written = new Map();
     const held = new Map<number, Map<string, { record: SourceRecord; position: number }>>();
     const final = new Set<number>();
@@ -93,7 +97,7 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
         addReport(total, yield* finalRows(options, index, written));
       }
     }
-    return { ...total, skipped: dropped.size };
+    return { ...total, skipped: dropped.size, cached, cachedTokens };
   } finally {
     await rm(heldDir, { recursive: true, force: true });
   }
@@ -106,15 +110,28 @@ function addReport(total: JoinReport, r: JoinReport): void {
 
 const heldFile = (dir: string, index: number): string => join(dir, `chunk-${index}.jsonl`);
 
-/** One pass over the input: each chunk's records to its held file; records past the last chunk have no result (rows now). */
-async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport, undefined> {
+/**
+ * One pass over the input: each chunk's records to its held file; records past the last chunk have no result, and
+ * those the cache answered have theirs (rows now).
+ */
+async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport & Pick<JobJoinReport, 'cached' | 'cachedTokens'>, undefined> {
   const { plan, chunkSizes, heldDir, onIssue } = options;
+  const fromCache = iteratorOf(options.cached ?? []);
+  const cachedReport = emptyJoinReport();
+  let hit = await fromCache.next();
   let chunk = 0;
   let left = chunkSizes[0] ?? 0;
   let out: WriteStream | null = chunkSizes.length > 0 ? createWriteStream(heldFile(heldDir, 0)) : null;
   const extra = new ChunkJoiner(plan, [], onIssue ? { onIssue } : {});
   for await (const item of options.records) for (const record of Array.isArray(item) ? (item as readonly SourceRecord[]) : [item as SourceRecord]) {
     if (dropped.has(record.index)) continue;
+    if (!hit.done && hit.value.customId === idOf(plan, record)) {
+      const cached = joinPlanned(record, hit.value, plan, hit.value.customId);
+      countCached(cachedReport, cached);
+      yield { row: cached.row, status: cached.status, customId: cached.customId };
+      hit = await fromCache.next();
+      continue;
+    }
     while (left === 0 && chunk < chunkSizes.length) {
       out!.end();
       await finished(out!);
@@ -135,7 +152,21 @@ async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<
     await finished(out);
   }
   for (let i = chunk + 1; i < chunkSizes.length; i++) await writeFile(heldFile(heldDir, i), '');
-  return extra.finish();
+  await fromCache.return?.(undefined);
+  const report = await extra.finish();
+  const cachedTokens = { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens };
+  // The cached answers' tokens were not paid for here: only their rows count.
+  addReport(report, { ...cachedReport, promptTokens: 0, completionTokens: 0 });
+  return { ...report, cached: cachedReport.records, cachedTokens };
+}
+
+/** A record's custom_id, or undefined when it has none (its row says so when it is joined). */
+function idOf(plan: JoinPlan, record: SourceRecord): string | undefined {
+  try {
+    return plan.customIdFor(record);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

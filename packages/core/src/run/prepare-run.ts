@@ -15,42 +15,54 @@ import { recordBatches } from '../records/record-batches.js';
 import { assertNoCollision, type JoinPlan } from '../join/join-plan.js';
 import { KbatchError } from '../errors.js';
 import { fingerprintingRead, type InputFingerprint } from './input-fingerprint.js';
+import type { AnswerCache } from '../cache/answer-cache.js';
+import { CACHED_RESULTS_FILE, divertCached, REQUEST_KEYS_FILE } from '../cache/divert-cached.js';
 
 /** What preparing a run produced: the job's chunks (input order) and the record counts. */
 export interface PreparedRun {
   chunks: Array<{ part: string; requests: number }>;
   recordsRead: number;
   skipped: number;
+  /** Requests the request cache answered (not in any chunk: their results are in the job's CACHED_RESULTS_FILE). */
+  cached: number;
   /** The input's fingerprint, taken from prepare's own read (absent when it did not read the whole file). */
   fingerprint?: InputFingerprint;
+}
+
+/** How a run is prepared besides its settings: its signal, and the request cache that may answer some requests. */
+export interface PrepareRunOptions {
+  signal?: AbortSignal;
+  cache?: { answers: AnswerCache; provider: string } | null;
 }
 
 /**
  * Records → request lines → chunk files in `<jobDir>/chunks` → a job manifest, streamed in one pass
  * (prepare writes into a pipe the splitter reads). When a crash left a manifest behind, it is reused.
  * Before anything is sent, the CSV header and the records are checked against the fields the join adds (JOIN_FIELD_COLLISION).
+ * A request the cache answers goes to no chunk (see `divertCached`): its result line is in the job before anything is sent.
  * @param plan - the run's join: its answer instruction is appended to the prompt (labels/schema)
  */
-export async function prepareRun(
-  store: JobStore,
-  settings: RunSettings,
-  plan: JoinPlan,
-  signal?: AbortSignal,
-): Promise<PreparedRun> {
+export async function prepareRun(store: JobStore, settings: RunSettings, plan: JoinPlan, options: PrepareRunOptions = {}): Promise<PreparedRun> {
+  const { signal, cache } = options;
   const jobDir = store.dir;
   const existing = await store.readManifest().catch(() => null);
   if (existing) {
     const chunks = existing.parts.filter((p) => p.kind === 'chunk').map((p) => ({ part: p.index, requests: p.requests }));
     const skipped = await countLines(jobPath(jobDir, PREPARE_REJECTS_FILE));
-    return { chunks, recordsRead: chunks.reduce((n, c) => n + c.requests, 0) + skipped, skipped };
+    const cached = await countLines(jobPath(jobDir, CACHED_RESULTS_FILE));
+    return { chunks, recordsRead: chunks.reduce((n, c) => n + c.requests, 0) + skipped + cached, skipped, cached };
   }
   const chunkDir = join(jobDir, 'chunks');
   await rm(chunkDir, { recursive: true, force: true });
-  await rm(jobPath(jobDir, PREPARE_REJECTS_FILE), { force: true });
+  for (const file of [PREPARE_REJECTS_FILE, CACHED_RESULTS_FILE, REQUEST_KEYS_FILE]) await rm(jobPath(jobDir, file), { force: true });
   await mkdir(chunkDir, { recursive: true });
   const request = settings.request as RequestOptions;
   const instruction = plan.answers.instruction;
-  const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+  const diversion = cache
+    ? divertCached({ cache: cache.answers, provider: cache.provider, resultsFile: jobPath(jobDir, CACHED_RESULTS_FILE), keysFile: jobPath(jobDir, REQUEST_KEYS_FILE) })
+    : null;
+  // With a cache, prepare writes into the diversion, and only the requests it cannot answer reach the splitter.
+  const into = diversion?.stream ?? new PassThrough({ highWaterMark: 1 << 20 });
   // The input is hashed as prepare reads it (the run's fingerprint, without a second read of the file).
   const tapped = settings.inputFingerprint ? undefined : await fingerprintingRead(settings.input);
   const prepared = prepareRequests({
@@ -63,16 +75,16 @@ export async function prepareRun(
     onInvalidRecord: settings.onInvalidRecord,
     onHeader: (columns, line) => assertHeaderFree(columns, line, plan, settings),
     checkRecord: (record, file) => assertNoCollision(record, plan, plan.customIdFor(record), file),
-    output: pipe,
+    output: into,
     ...(settings.onInvalidRecord === 'skip' ? { rejects: jobPath(jobDir, PREPARE_REJECTS_FILE) } : {}),
     ...(signal ? { signal } : {}),
   }).then(
     (summary) => {
-      pipe.end();
+      into.end();
       return summary;
     },
     (err: unknown) => {
-      pipe.destroy(err as Error);
+      into.destroy(err as Error);
       tapped?.stream.destroy(); // closes the file, however little of it was read
       throw err;
     },
@@ -80,7 +92,7 @@ export async function prepareRun(
   // The splitter hashes each chunk as it writes it: the job records it without reading the file again.
   const written = new Map<string, FileSummary>();
   const split = splitRequests({
-    input: pipe,
+    input: into,
     onChunk: (chunk, { sha256, ids }) => written.set(resolve(chunk.path), { sha256, bytes: chunk.bytes, lines: chunk.requests, ids }),
     outDir: chunkDir,
     prefix: 'part',
@@ -95,7 +107,9 @@ export async function prepareRun(
     return [a.value, b.value] as const;
   });
   const fingerprint = tapped?.fingerprint();
-  const read = { recordsRead: summary.recordsRead, skipped: summary.rejected, ...(fingerprint ? { fingerprint } : {}) };
+  // The hits' result lines are on disk before the job (and so any batch) exists: a resume finds them whatever the cache holds then.
+  const { cached } = (await diversion?.finish()) ?? { cached: 0 };
+  const read = { recordsRead: summary.recordsRead, skipped: summary.rejected, cached, ...(fingerprint ? { fingerprint } : {}) };
   if (chunks.chunks.length === 0) return { chunks: [], ...read };
   // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
   await lintRunChunks(chunks.chunks.map((c) => c.path), settings);

@@ -18,6 +18,7 @@ import { createLiveResults, createResultQueue, createRoundResults, type LiveResu
 import { orderedJoinBatches } from '../join/ordered-join.js';
 import { unorderedJoin } from '../join/unordered-join.js';
 import { readRejects, type JoinedRow } from '../join/skipped-rows.js';
+import type { JoinOutcome } from '../join/join-record.js';
 import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
 import { recordBatches } from '../records/record-batches.js';
 import type { SourceRecord } from '../records/source-record.js';
@@ -36,6 +37,10 @@ import { chunkGate, isFinalResult, PREPARE_REJECTS_FILE, runPhases, type ChunkGa
 import { summarize, type RunJoinReport } from './run-summary.js';
 import { lineJudge } from './failure-cause.js';
 import { runDeadline } from './run-deadline.js';
+import { cacheDir } from '../cache/cache-dir.js';
+import { keepAnswers, readCachedResults } from '../cache/cached-answers.js';
+import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.js';
+import { runCache, type RunCache } from '../cache/run-cache.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -114,6 +119,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
   const store = directoryStore(jobDir);
   const { lock, wasJob } = await lockJob(store, derived);
+  const cache = runCache(cacheDir(opts.cache, { cwd }), opts.onWarning);
   try {
     if (wasJob) await removeStaleJobTemps(jobDir);
     const opened = await openRun(options, opts, { jobDir, store, cwd, emit, located: derived?.input ?? null });
@@ -132,7 +138,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
       prefix: settings.prefix,
       keepRaw: settings.keepRaw,
     });
-    const run: RunContext = { jobDir, store, state, plan, opts, emit };
+    const run: RunContext = { jobDir, store, state, plan, opts, emit, cache };
     await prepareOnce(run);
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
@@ -152,12 +158,15 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {
+    await cache.close();
     await lock.release();
   }
 }
 
 /** What the phases of one call share. */
 interface RunContext {
+  /** The request cache (opened when first used). */
+  cache: RunCache;
   jobDir: string;
   /** Where the run's state (run.json, the job's manifest, its locks) is read and written. */
   store: JobStore;
@@ -193,13 +202,15 @@ async function lockJob(store: JobStore, derived: DerivedJob | null): Promise<{ l
 }
 
 /** Prepare the requests (once per run) and settle the mode (once, before anything is sent). */
-async function prepareOnce({ jobDir, store, state, plan, opts, emit }: RunContext): Promise<void> {
+async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache }: RunContext): Promise<void> {
   const settings = state.settings;
   try {
     if (state.phase === 'init') {
       emit({ type: 'phase', phase: 'prepare', message: `preparing requests from ${settings.input}` });
       // A file is hashed as prepare reads it; on its own only when prepare did not read it all (a reused manifest).
-      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, opts.signal);
+      const answers = await cache.answers();
+      const cached = answers ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
+      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached });
       const fingerprint = settings.inputFingerprint ?? read ?? (await fingerprintFile(settings.input));
       crashPoint('run-after-prepare');
       Object.assign(state, prepared, { phase: 'prepared' });
@@ -298,12 +309,22 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
 }
 
 /** The joined rows in batches, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
-async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
+async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
   const tokens = { prompt: 0, completion: 0 };
   const chunks = { jobDir, state, manifest, tokens };
   // Versions before one join copied each chunk's results to run/join/; a crash there left the copy behind.
   await rm(jobPath(jobDir, join('run', 'join')), { recursive: true, force: true });
-  const input = { plan, records: inputRecords(state), rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [], onIssue: opts.onIssue };
+  const input = {
+    plan,
+    records: inputRecords(state),
+    rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [],
+    ...((state.cached ?? 0) > 0 ? { cached: readCachedResults(jobPath(jobDir, CACHED_RESULTS_FILE)) } : {}),
+    onIssue: opts.onIssue,
+  };
+  // Each sent request's valid answer is stored as the join judges it (the keys were kept as the job was prepared).
+  const answers = state.chunks.length > 0 ? await cache.answers() : null;
+  const keeper = answers ? keepAnswers(answers, jobPath(jobDir, REQUEST_KEYS_FILE), opts.onWarning) : null;
+  try {
   const report =
     gate && opts.unordered
       ? yield* inBatches(unorderedJoin({
@@ -316,6 +337,7 @@ async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: 
         }))
       : yield* orderedJoinBatches({
           ...input,
+          ...(keeper ? { onJoined: (outcome: JoinOutcome) => keeper.keep(outcome) } : {}),
           chunks: attemptChunks({
             ...chunks,
             ...(gate ? { ready: (index: number) => gate.wait(index) } : {}),
@@ -333,6 +355,9 @@ async function* joinedRows({ jobDir, state, plan, opts }: RunContext, manifest: 
         });
   // Every attempt's tokens: the joined results' (the report's) and those of lines no record took.
   return { ...report, allPromptTokens: report.promptTokens + tokens.prompt, allCompletionTokens: report.completionTokens + tokens.completion };
+  } finally {
+    await keeper?.close();
+  }
 }
 
 /** Each row as a batch of its own. */

@@ -93,6 +93,11 @@ export const RunJobOptionsSchema = z
     retries: wholeNumberField().default(2),
     jobDir: nonEmptyField('must be a directory path').optional(),
     cwd: z.string().optional(),
+    /**
+     * The request cache: a directory, or `false` for none (default: `KBATCH_CACHE_DIR`, else the user's cache
+     * directory). A request whose answer is cached is neither uploaded nor sent; its row is joined from the cache.
+     */
+    cache: z.union([nonEmptyField('must be a directory path or false'), z.literal(false)], { error: 'must be a directory path or false' }).optional(),
     /** A path, `-` (the `stdout` option) or a Writable (left open); default `<jobDir>/output.<format>`. */
     output: outputField().optional(),
     outputFormat: OutputFormatSchema.optional(),
@@ -191,6 +196,10 @@ export interface RunSummary {
   /** Input records read (including records skipped while preparing). */
   records: number;
   succeeded: number;
+  /** Of `records`: those answered from the request cache (nothing was sent for them). */
+  cached: number;
+  /** The tokens of those cached answers (as stored; not in `promptTokens`/`completionTokens`): what the cache saved. */
+  cachedTokens: { prompt: number; completion: number };
   /** Records that did not succeed in the end (failed requests, invalid answers, missing results, skipped records). */
   failed: number;
   /** Of `failed`: request errors / invalid answers / no result / rejected before any request was made. */

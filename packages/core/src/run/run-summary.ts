@@ -39,6 +39,8 @@ export function summarize(state: RunState, manifest: JobManifest | null, report:
     jobDir,
     records,
     succeeded: report.succeeded,
+    cached: report.cached,
+    cachedTokens: report.cachedTokens,
     failed: records - report.succeeded,
     requestErrors: report.failed,
     invalidAnswers: report.invalid,
@@ -71,7 +73,8 @@ export function formatRunSummary(s: RunSummary): string {
   const lines = [
     `records ${s.records}: ${s.succeeded} succeeded, ${s.failed} failed` +
       (s.failed > 0 ? ` (${s.requestErrors} request errors, ${s.invalidAnswers} invalid answers, ${s.missing} without result, ${s.skipped} skipped)` : '') +
-      `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}`,
+      `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}` +
+      (s.cached > 0 ? `; ${s.cached} answered from the cache` : ''),
     `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}` +
       (s.realtimeRequests > 0 ? ` + ${s.realtimeRequests} realtime request${s.realtimeRequests === 1 ? '' : 's'}` : '') +
       (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +

@@ -94,6 +94,8 @@ export const RunStateSchema = z.object({
   recordsRead: z.number().default(0),
   /** Records rejected while preparing (with onInvalidRecord: 'skip'). */
   skipped: z.number().default(0),
+  /** Requests the request cache answered while preparing (in no chunk; their results are in the job's cached results file). */
+  cached: z.number().optional(),
   /** How the requests run, settled once after prepare (a resume keeps it); absent = batch (older runs). */
   mode: z.enum(['batch', 'realtime']).optional(),
   /** Retry rounds in order, each run as a batch (parts added to the job) or realtime (`--finish-realtime`, realtime mode). */

@@ -93,8 +93,8 @@ describe('runJob (realtime mode)', () => {
     const realtime = await emulator();
     const events: RunEvent[] = [];
     const common = { input, prompt: 'Review: {{text}}', labels: LABELS, maxRequests: 10 } as const;
-    const b = await runJob({ ...batch.base, ...common, output: join(dir, 'batch.csv'), jobDir: join(dir, 'b') });
-    const r = await runJob({ ...realtime.base, ...common, mode: 'realtime', output: join(dir, 'realtime.csv'), jobDir: join(dir, 'r'), onProgress: (e) => events.push(e) });
+    const b = await runJob({ cache: false, ...batch.base, ...common, output: join(dir, 'batch.csv'), jobDir: join(dir, 'b') });
+    const r = await runJob({ cache: false, ...realtime.base, ...common, mode: 'realtime', output: join(dir, 'realtime.csv'), jobDir: join(dir, 'r'), onProgress: (e) => events.push(e) });
     expect(realtime.emu.stats()).toMatchObject({ batchesCreated: 0, filesCreated: 0, chatRequests: 23 });
     expect(batch.emu.stats().chatRequests).toBe(0);
     expect(r).toMatchObject({ mode: 'realtime', records: 23, succeeded: 23, failed: 0, batches: 0, realtimeRequests: 23, job: null });
@@ -118,7 +118,7 @@ describe('runJob (realtime mode)', () => {
     const large = await emulator();
     const run = (env: typeof small, n: number, name: string) =>
       reviewsCsv(join(dir), n).then((input) =>
-        runJob({ ...env.base, input, prompt: 'Review: {{text}}', labels: LABELS, mode: 'auto', autoThreshold: 5, output: join(dir, `${name}.jsonl`), jobDir: join(dir, name) }),
+        runJob({ cache: false, ...env.base, input, prompt: 'Review: {{text}}', labels: LABELS, mode: 'auto', autoThreshold: 5, output: join(dir, `${name}.jsonl`), jobDir: join(dir, name) }),
       );
     const below = await run(small, 4, 'below');
     expect(below).toMatchObject({ mode: 'realtime', succeeded: 4 });
@@ -185,7 +185,7 @@ describe('runJob (realtime mode)', () => {
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 6);
     const out = sink();
-    const summary = await runJob({ ...base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, finishRealtime: true, output: out.stream, jobDir: join(dir, 'job') });
+    const summary = await runJob({ cache: false, ...base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, finishRealtime: true, output: out.stream, jobDir: join(dir, 'job') });
     expect(summary).toMatchObject({ mode: 'batch', records: 6, succeeded: 6, retried: 6, rounds: 1, batches: 1, realtimeRequests: 6 });
     expect(emu.stats()).toMatchObject({ batchesCreated: 1, chatRequests: 6 });
     expect(lines(out.text()).every((r) => LABELS.includes(r.label as string))).toBe(true);
@@ -193,7 +193,7 @@ describe('runJob (realtime mode)', () => {
 
     // At or above the threshold the round stays a batch.
     const other = await emulator({ responder: pickyResponder() });
-    const big = await runJob({ ...other.base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, finishRealtime: true, autoThreshold: 6, output: sink().stream, jobDir: join(dir, 'job2') });
+    const big = await runJob({ cache: false, ...other.base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, finishRealtime: true, autoThreshold: 6, output: sink().stream, jobDir: join(dir, 'job2') });
     expect(big).toMatchObject({ succeeded: 6, batches: 2, realtimeRequests: 0 });
     expect(other.emu.stats().chatRequests).toBe(0);
   });
@@ -324,7 +324,7 @@ describe('runJob (realtime mode)', () => {
       written.push(d.toString('utf8'));
     });
     const events: RunEvent[] = [];
-    const summary = await runJob({ ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', concurrency: 1, jobDir: join(dir, 'job'), output: out, onProgress: (e) => events.push(e) });
+    const summary = await runJob({ cache: false, ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', concurrency: 1, jobDir: join(dir, 'job'), output: out, onProgress: (e) => events.push(e) });
     expect(summary).toMatchObject({ records: 12, succeeded: 12, rounds: 1 });
     // One chunk of 12: the first row went out while most requests were still unsent.
     expect((await loadRunState(join(dir, 'job')))?.chunks).toHaveLength(1);
@@ -344,7 +344,7 @@ describe('runJob (realtime mode)', () => {
       if (sentAtFirstRow < 0) sentAtFirstRow = emu.stats().chatRequests - before;
       written.push(d.toString('utf8'));
     });
-    const s2 = await runJob({ ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', concurrency: 1, unordered: true, jobDir: join(dir, 'job2'), output: out2 });
+    const s2 = await runJob({ cache: false, ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', concurrency: 1, unordered: true, jobDir: join(dir, 'job2'), output: out2 });
     expect(s2).toMatchObject({ records: 12, succeeded: 12, rounds: 1 });
     expect(sentAtFirstRow).toBeGreaterThan(0);
     expect(sentAtFirstRow).toBeLessThan(12);
@@ -392,19 +392,19 @@ describe('runJob (realtime mode)', () => {
     await writeFile(input, texts.map((q, i) => JSON.stringify({ n: i + 1, q })).join('\n'));
     const options = { ...base, input, prompt: '{{q}}', labels: LABELS, mode: 'realtime', maxRequests: 2, concurrency: 1 } as const;
     const out = sink();
-    const summary = await runJob({ ...options, unordered: true, output: out.stream, jobDir: join(dir, 'job') });
+    const summary = await runJob({ cache: false, ...options, unordered: true, output: out.stream, jobDir: join(dir, 'job') });
     expect(summary).toMatchObject({ records: 6, succeeded: 6, rounds: 1 });
     const rows = lines(out.text());
     expect(rows.map((r) => r.n)).toEqual([3, 4, 5, 6, 1, 2]);
     seen.clear();
     const ordered = sink();
-    await runJob({ ...options, output: ordered.stream, jobDir: join(dir, 'job2') });
+    await runJob({ cache: false, ...options, output: ordered.stream, jobDir: join(dir, 'job2') });
     expect(lines(ordered.text()).map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
     expect([...rows].sort((a, b) => Number(a.n) - Number(b.n))).toEqual(lines(ordered.text()));
     // Skipped records are final from the start: they come first, and every record read is one row.
     await writeFile(input, ['{"n":1,"q":"great"}', 'not json', '{"n":3}', '{"n":4,"q":"awful"}'].join('\n'));
     const mixed = sink();
-    const s2 = await runJob({ ...options, unordered: true, onInvalidRecord: 'skip', output: mixed.stream, jobDir: join(dir, 'job3') });
+    const s2 = await runJob({ cache: false, ...options, unordered: true, onInvalidRecord: 'skip', output: mixed.stream, jobDir: join(dir, 'job3') });
     expect(s2).toMatchObject({ records: 4, succeeded: 2, skipped: 2 });
     const mixedRows = lines(mixed.text());
     expect(mixedRows.map((r) => [r.n ?? null, String(r.error ?? '').split(':')[0]])).toEqual([[null, 'RECORD_INVALID'], [3, 'TEMPLATE_FIELD_MISSING'], [1, ''], [4, '']]);

@@ -87,8 +87,8 @@ describe('runJob finishRealtime stragglers', () => {
   it('leaves a batch alone that finishes within the wait, and never cancels without finishRealtime', async () => {
     const { emu, base } = await setup({ faults: { slowTailLines: 2, slowTailMs: 40 } });
     const { dir, input } = await reviews(10);
-    const a = await runJob({ ...base, input, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a'), finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 5_000 });
-    const b = await runJob({ ...base, input, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b'), stragglerThreshold: 5, stragglerWaitMs: 10 });
+    const a = await runJob({ cache: false, ...base, input, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a'), finishRealtime: true, stragglerThreshold: 5, stragglerWaitMs: 5_000 });
+    const b = await runJob({ cache: false, ...base, input, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b'), stragglerThreshold: 5, stragglerWaitMs: 10 });
     expect(a).toMatchObject({ succeeded: 10, stragglerRequests: 0 });
     expect(b).toMatchObject({ succeeded: 10, stragglerRequests: 0 });
     expect(emu.stats()).toMatchObject({ batchesCreated: 2, chatRequests: 0 });

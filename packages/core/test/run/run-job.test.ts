@@ -152,14 +152,14 @@ describe('runJob', () => {
     const client = createKlusterClient({ apiKey: 'k', baseURL: picky.baseURL });
     const dir = await tempDir();
     const input = await reviewsCsv(dir, 6);
-    const retried = await runJob({ ...base, client, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    const retried = await runJob({ cache: false, ...base, client, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
     expect(retried).toMatchObject({ records: 6, succeeded: 6, retried: 6, rounds: 1 });
     const rows = (await readFile(join(dir, 'a.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(rows.every((r: Record<string, unknown>) => LABELS.includes(r.label as string))).toBe(true);
 
     seen.clear();
     const out = sink();
-    const failed = await runJob({ ...base, client, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, retries: 0, output: out.stream, jobDir: join(dir, 'b') });
+    const failed = await runJob({ cache: false, ...base, client, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, retries: 0, output: out.stream, jobDir: join(dir, 'b') });
     expect(failed).toMatchObject({ records: 6, succeeded: 0, invalidAnswers: 6 });
     const first = JSON.parse(out.text().split('\n')[0]!);
     expect(first).toMatchObject({ label: null, response: 'maybe?' });

@@ -114,7 +114,7 @@ describe('retry rounds', () => {
     });
     const { dir, input } = await reviews(9);
     const events: RunEvent[] = [];
-    const summary = await runJob({ ...base, input, maxRequests: 3, retries: 2, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
+    const summary = await runJob({ cache: false, ...base, input, maxRequests: 3, retries: 2, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
     expect(summary).toMatchObject({ records: 9, succeeded: 9, retried: 3, rounds: 1 });
     expect(events.filter((e) => e.type === 'retry-round')).toEqual([{ type: 'retry-round', round: 1, requests: 3, parts: 1, via: 'batch' }]);
     const manifest = await loadManifest(join(dir, 'job'));
@@ -125,7 +125,7 @@ describe('retry rounds', () => {
     expect(rows.every((r) => r.error === null && LABELS.includes(r.label as string))).toBe(true);
     // Retries run out: the summary says what would help.
     seen.clear();
-    const failed = await runJob({ ...base, input, maxRequests: 3, retries: 0, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    const failed = await runJob({ cache: false, ...base, input, maxRequests: 3, retries: 0, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
     expect(failed.invalidAnswers).toBe(3);
     expect(formatRunSummary(failed)).toContain('invalid answers: 3; a changed prompt (or labels/schema) would help more than retrying it');
   });
@@ -166,7 +166,7 @@ describe('retry rounds', () => {
       const { dir, input } = await reviews(5, { id: 'r3', chars: 1200 });
       const out = join(dir, 'out.jsonl');
       const events: RunEvent[] = [];
-      const summary = await runJob({ ...base, input, retries, output: out, jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
+      const summary = await runJob({ cache: false, ...base, input, retries, output: out, jobDir: join(dir, 'job'), onProgress: (e) => events.push(e) });
       expect(emu.stats().batchesCreated).toBe(2);
       expect(summary).toMatchObject({ records: 5, succeeded: 4, requestErrors: 1, missing: 0, rounds: 0, notRetried: { line_too_long: 1 } });
       expect(events.filter((e) => e.type === 'resubmitted')).toEqual([{ type: 'resubmitted', part: '00001', newPart: '00002', requests: 4 }]);

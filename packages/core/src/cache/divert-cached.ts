@@ -1,0 +1,113 @@
+// The one place a rendered request meets the cache: a hit becomes a result line in the job, a miss goes on to a chunk.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Transform, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { LineSplitter } from '../internal/line-splitter.js';
+import type { AnswerCache } from './answer-cache.js';
+import { requestKey } from './request-key.js';
+
+/** A job's cache hits as result lines (job-relative; OpenAI batch output lines, in input order). */
+export const CACHED_RESULTS_FILE = 'run/cached.results.jsonl';
+/** A job's sent requests' cache keys (job-relative; 32 bytes each, in input order). */
+export const REQUEST_KEYS_FILE = 'run/request-keys.bin';
+
+/** Options of {@link divertCached}. */
+export interface DivertCachedOptions {
+  cache: AnswerCache;
+  /** The provider's profile name (part of every key). */
+  provider: string;
+  /** Where each hit's result line goes (an OpenAI batch output line, in input order). */
+  resultsFile: string;
+  /** Where each miss's key goes (32 bytes, in input order): the join stores the miss's answer under it. */
+  keysFile: string;
+}
+
+/** The diversion's stream (request lines in, the lines to send out) and its count once {@link CacheDiversion.finish}ed. */
+export interface CacheDiversion {
+  stream: Transform;
+  /** Close the job's files (awaited before anything is uploaded) and say how many requests the cache answered. */
+  finish(): Promise<{ cached: number }>;
+}
+
+/**
+ * Request lines in, the requests the cache cannot answer out: each line's key is looked up; a hit is written to
+ * `resultsFile` as the result line the join reads (never sent), a miss is passed on and its key kept in `keysFile`.
+ * @example const d = divertCached({ cache, provider: 'kluster', resultsFile, keysFile }); prepared.pipe(d.stream);
+ */
+export function divertCached(options: DivertCachedOptions): CacheDiversion {
+  const { cache, provider } = options;
+  const results = createWriteStream(options.resultsFile);
+  const keys = createWriteStream(options.keysFile);
+  const splitter = new LineSplitter();
+  let cached = 0;
+  let flushed = false;
+  const divert = (lines: Buffer[]): Buffer => {
+    const misses: Buffer[] = [];
+    const hits: string[] = [];
+    const missKeys: Buffer[] = [];
+    for (const line of lines) {
+      if (line.length === 0) continue;
+      const request = JSON.parse(line.toString('utf8')) as { custom_id: unknown; body: Record<string, unknown> };
+      const key = requestKey({ provider, body: request.body });
+      const hit = cache.get(key);
+      if (hit) {
+        hits.push(`{"custom_id":${JSON.stringify(request.custom_id)},"response":{"status_code":200,"body":${hit.body.toString('utf8')}}}\n`);
+        continue;
+      }
+      missKeys.push(key);
+      misses.push(line, NEWLINE);
+    }
+    cached += hits.length;
+    if (hits.length > 0) results.write(hits.join(''));
+    if (missKeys.length > 0) keys.write(Buffer.concat(missKeys));
+    return Buffer.concat(misses);
+  };
+  const stream = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      try {
+        const out = divert(splitter.push(chunk));
+        if (out.length > 0) this.push(out);
+        // The job's files keep pace with the requests (memory stays one read's worth).
+        if (results.writableNeedDrain || keys.writableNeedDrain) void drained([results, keys]).then(() => callback(), callback);
+        else callback();
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+    flush(callback: TransformCallback) {
+      try {
+        const out = divert(splitter.end());
+        if (out.length > 0) this.push(out);
+        flushed = true;
+        callback();
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+    destroy(err, callback) {
+      // A reader destroys the stream once it has read it all: the files are then closed by finish(), whole.
+      if (err || !flushed) {
+        results.destroy();
+        keys.destroy();
+      }
+      callback(err);
+    },
+  });
+  return {
+    stream,
+    async finish() {
+      results.end();
+      keys.end();
+      await Promise.all([finished(results), finished(keys)]);
+      return { cached };
+    },
+  };
+}
+
+const NEWLINE = Buffer.from('\n');
+
+async function drained(streams: WriteStream[]): Promise<void> {
+  for (const s of streams) if (s.writableNeedDrain) await once(s, 'drain');
+}

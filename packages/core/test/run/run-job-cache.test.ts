@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
+import { createKlusterClient } from '../../src/client/index.js';
+import { cacheStats, clearCache, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const FAST: EmulatorOptions = { timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5 };
+const LABELS = ['positive', 'negative', 'neutral'];
+const TEXTS = ['I love it, great', 'terrible, broken, awful', 'it is a thing', 'amazing and wonderful', 'bad and poor'];
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'kbatch-run-cache-'));
+}
+
+/** A JSONL input of `n` reviews (ids r1..rn); `changed` rows get a different text. */
+async function reviews(file: string, n: number, changed: ReadonlySet<number> = new Set()): Promise<string> {
+  const rows = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i + 1}`, text: changed.has(i + 1) ? `changed: ${TEXTS[i % 5]} é "q"` : TEXTS[i % 5] }));
+  await writeFile(file, `${rows.join('\n')}\n`);
+  return file;
+}
+
+describe('runJob with the request cache', () => {
+  const emulators: Emulator[] = [];
+  async function emulator(options: EmulatorOptions = {}): Promise<{ emu: Emulator; base: Pick<RunJobOptions, 'client' | 'model' | 'pollIntervalMs'> }> {
+    const emu = await startEmulator({ ...FAST, seed: 5, ...options });
+    emulators.push(emu);
+    return { emu, base: { client: createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL }), model: MODEL, pollIntervalMs: 20 } };
+  }
+  let shared: Awaited<ReturnType<typeof emulator>>;
+  beforeAll(async () => {
+    shared = await emulator();
+  });
+  afterAll(async () => {
+    await Promise.all(emulators.map((e) => e.close()));
+  });
+
+  it('sends nothing on a second identical run and writes the same rows (batch mode)', async () => {
+    const { emu, base } = shared;
+    const dir = await tempDir();
+    const input = await reviews(join(dir, 'in.jsonl'), 20);
+    const options = { ...base, input, prompt: 'Review {{id}}: {{text}}', labels: LABELS, idColumn: 'id', cache: join(dir, 'cache') } as const;
+    const first = await runJob({ ...options, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first).toMatchObject({ records: 20, succeeded: 20, cached: 0, batches: 1 });
+    expect((await cacheStats(join(dir, 'cache'))).entries).toBe(20);
+    const before = emu.stats();
+    const second = await runJob({ ...options, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(second).toMatchObject({ records: 20, succeeded: 20, cached: 20, batches: 0, promptTokens: 0 });
+    // What the cache saved: the first run's tokens, as stored.
+    expect(second.cachedTokens).toEqual({ prompt: first.promptTokens, completion: first.completionTokens });
+    expect(emu.stats()).toMatchObject({ filesCreated: before.filesCreated, batchesCreated: before.batchesCreated, chatRequests: before.chatRequests });
+    expect(await readFile(join(dir, 'b.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'a.jsonl'), 'utf8'));
+  });
+
+  it('sends only the changed 5% of the rows, and joins the rest from the cache in input order', async () => {
+    const { emu, base } = shared;
+    const dir = await tempDir();
+    const options = { ...base, prompt: 'Review: {{text}}', labels: LABELS, idColumn: 'id', maxRequests: 7, cache: join(dir, 'cache') } as const;
+    await runJob({ ...options, input: await reviews(join(dir, 'in.jsonl'), 40), output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    const before = emu.stats().batchesCreated;
+    const input = await reviews(join(dir, 'in2.jsonl'), 40, new Set([7, 33]));
+    const second = await runJob({ ...options, input, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(second).toMatchObject({ records: 40, succeeded: 40, cached: 38, batches: 1 });
+    expect(emu.stats().batchesCreated - before).toBe(1);
+    expect((await loadRunState(join(dir, 'b')))?.chunks.map((c) => c.requests)).toEqual([2]);
+    const rows = (await readFile(join(dir, 'b.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 40 }, (_, i) => `r${i + 1}`));
+    expect(rows.filter((r) => String(r.text).startsWith('changed')).map((r) => r.id)).toEqual(['r7', 'r33']);
+    expect(rows.every((r) => LABELS.includes(r.label) && r.error === null && r.custom_id === r.id)).toBe(true);
+  });
+
+  it('stores only valid answers: a request whose answer the labels reject is sent again', async () => {
+    // "maybe?" for the reviews that mention "thing": never a label.
+    const { emu, base } = await emulator({ responder: (body) => (JSON.stringify(body.messages).includes('thing') ? 'maybe?' : respond(body).content) });
+    const dir = await tempDir();
+    const options = { ...base, input: await reviews(join(dir, 'in.jsonl'), 10), prompt: 'Review: {{text}}', labels: LABELS, retries: 0, cache: join(dir, 'cache') } as const;
+    const first = await runJob({ ...options, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first).toMatchObject({ succeeded: 8, invalidAnswers: 2 });
+    // Rows with the same text are one request (the prompt has no id): 4 distinct valid answers.
+    expect((await cacheStats(join(dir, 'cache'))).entries).toBe(4);
+    const before = emu.stats().batchesCreated;
+    const second = await runJob({ ...options, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(second).toMatchObject({ succeeded: 8, invalidAnswers: 2, cached: 8 });
+    expect(emu.stats().batchesCreated - before).toBe(1);
+    expect((await loadRunState(join(dir, 'b')))?.chunks.map((c) => c.requests)).toEqual([2]);
+  });
+
+  it('sends no realtime request for cached answers, in order or unordered', async () => {
+    const { emu, base } = shared;
+    const dir = await tempDir();
+    const options = { ...base, prompt: '{{text}}', labels: LABELS, mode: 'realtime', maxRequests: 4, cache: join(dir, 'cache') } as const;
+    const first = await runJob({ ...options, input: await reviews(join(dir, 'in.jsonl'), 12), output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first).toMatchObject({ succeeded: 12, realtimeRequests: 12 });
+    const before = emu.stats().chatRequests;
+    const again = await runJob({ ...options, input: join(dir, 'in.jsonl'), output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(again).toMatchObject({ succeeded: 12, cached: 12, realtimeRequests: 0 });
+    expect(emu.stats().chatRequests).toBe(before);
+    expect(await readFile(join(dir, 'b.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'a.jsonl'), 'utf8'));
+    // Unordered, one row changed: the cached rows go out at once, the sent one when answered; every record once.
+    const changed = await reviews(join(dir, 'in2.jsonl'), 12, new Set([5]));
+    const unordered = await runJob({ ...options, input: changed, unordered: true, output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    expect(unordered).toMatchObject({ records: 12, succeeded: 12, cached: 11, realtimeRequests: 1 });
+    expect(emu.stats().chatRequests).toBe(before + 1);
+    const rows = (await readFile(join(dir, 'c.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `r${i + 1}`).sort());
+  });
+
+  it('keeps a resumed run exact: what the cache answered before the stop stays answered after the cache is cleared', async () => {
+    const { base } = await emulator({ validationMs: 1500 });
+    const dir = await tempDir();
+    const cache = join(dir, 'cache');
+    const options = { ...base, prompt: 'Review {{id}}: {{text}}', labels: LABELS, idColumn: 'id', cache } as const;
+    await runJob({ ...options, input: await reviews(join(dir, 'in.jsonl'), 20), output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    const input = await reviews(join(dir, 'in2.jsonl'), 20, new Set([3]));
+    // Stopped while its one batch (the changed row) runs.
+    const err = await catchError(() => runJob({ ...options, input, timeoutMs: 300, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') }));
+    expectKbatchError(err, { code: 'AWAIT_TIMEOUT' });
+    expect(await clearCache(cache)).toBe(20);
+    const resumed = await resumeRun(join(dir, 'b'), { client: base.client, pollIntervalMs: 20, cache });
+    expect(resumed).toMatchObject({ records: 20, succeeded: 20, cached: 19, resumed: true });
+    const rows = (await readFile(join(dir, 'b.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, i) => `r${i + 1}`));
+    // The sent answer was stored when the resumed run joined it.
+    expect((await cacheStats(cache)).entries).toBe(1);
+  });
+
+  it('neither reads nor writes a cache with cache: false', async () => {
+    const { emu, base } = shared;
+    const dir = await tempDir();
+    const options = { ...base, input: await reviews(join(dir, 'in.jsonl'), 5), prompt: '{{text}}', labels: LABELS, cache: false } as const;
+    await runJob({ ...options, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    const before = emu.stats().batchesCreated;
+    expect(await runJob({ ...options, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') })).toMatchObject({ cached: 0, batches: 1 });
+    expect(emu.stats().batchesCreated - before).toBe(1);
+    expectKbatchError(await catchError(() => runJob({ ...options, cache: '' })), { code: 'OPTION_INVALID', field: 'cache' });
+  });
+
+  it('runs without the cache, with a warning, when the cache cannot be opened', async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const options = { ...base, input: await reviews(join(dir, 'in.jsonl'), 5), prompt: '{{text}}', labels: LABELS, cache: '/proc/kbatch-no-cache', onWarning: (m: string) => warnings.push(m) } as const;
+    expect(await runJob({ ...options, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') })).toMatchObject({ succeeded: 5, cached: 0, batches: 1 });
+    expect(warnings.join('\n')).toMatch(/the request cache in \/proc\/kbatch-no-cache cannot be used, running without it/);
+  });
+});

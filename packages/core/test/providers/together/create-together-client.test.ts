@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
@@ -8,23 +7,15 @@ import { createClient } from '../../../src/client/index.js';
 import { loadManifest, runJob, type RunJobOptions } from '../../../src/internal.js';
 import { cancelJob, runBatchJob } from '../../../src/job/index.js';
 import { catchError } from '../../helpers/errors.js';
+import { readJsonl as jsonl } from '../../helpers/files.js';
+import { reviewsCsv } from '../../helpers/inputs.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const KEY = 't-key';
 const FAST: EmulatorOptions = { provider: 'together', bearerOnly: true, timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, apiKey: KEY, seed: 6 };
 const LABELS = ['positive', 'negative'];
 
-/** A CSV with quotes, an embedded newline, non-ASCII and a long field, plus `n` plain rows. */
-async function reviews(n = 0): Promise<{ dir: string; input: string; ids: string[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kbatch-together-'));
-  const rows = ['r1,"I love it, ""great"""', 'r2,"line one\nline two — terrible"', `r3,"${'long é '.repeat(2_000)}great"`, 'r4,"日本語 awful, broken"'];
-  for (let i = 5; i < 5 + n; i++) rows.push(`r${i},"review ${i} ${i % 2 ? 'good' : 'bad'}"`);
-  const input = join(dir, 'reviews.csv');
-  await writeFile(input, `id,text\n${rows.join('\n')}\n`);
-  return { dir, input, ids: rows.map((r) => r.slice(0, r.indexOf(','))) };
-}
-
-const jsonl = async (path: string): Promise<Array<Record<string, unknown>>> => (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const reviews = (n = 0) => reviewsCsv(n, 'kbatch-together-');
 
 describe("createTogetherClient over HTTP (the emulator's together personality)", () => {
   const emulators: Emulator[] = [];

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { KbatchError } from '../../errors.js';
 import { httpApiError } from '../../client/http-error.js';
-import { withUploadAttempts, type UploadClient, type UploadFileOptions } from '../../client/upload-file.js';
+import { assertUnchanged, expectation, withUploadAttempts, type Expectation, type UploadClient, type UploadFileOptions } from '../../client/upload-file.js';
 import { parseFile, type KFile } from '../../client/schemas.js';
 
 /** The purpose Together's batch input files take (together-ai `FilePurpose`), not OpenAI's `batch`. */
@@ -22,8 +22,8 @@ export type TogetherUploadClient = Pick<UploadClient, 'apiKey' | 'baseURL' | 'ti
  * `POST /files?file_name&file_type=jsonl&purpose=batch-api` answers 302 with a presigned URL and the file id
  * (`x-together-file-id`); the raw bytes go there by PUT, streamed from disk with backpressure (undici; the SDK's own
  * fetch upload fails on Node 20); the file is then read back (`GET /files/{id}`). The key is never sent to the
- * presigned URL. The last block is held back until the sha256 is checked: a file changed since the job recorded it
- * is never completed (JOB_MISMATCH). Transient failures start again from the announcement, up to `maxAttempts`.
+ * presigned URL. The last block is held back until the file is checked (its sha256, or its recorded size and mtime):
+ * a file changed since the job recorded it is never completed (JOB_MISMATCH). Transient failures start again from the announcement, up to `maxAttempts`.
  * @returns the file (its id is what `batches.create` takes)
  */
 export async function uploadTogetherInput(client: TogetherUploadClient, path: string, options: UploadFileOptions = {}): Promise<KFile> {
@@ -35,7 +35,7 @@ async function uploadOnce(client: TogetherUploadClient, path: string, options: U
   const { url, fileId } = await announce(client, options.filename ?? basename(path), options.signal);
   const res = await request(url, {
     method: 'PUT',
-    body: Readable.from(heldBack(path, options.expectedSha256), { objectMode: false }),
+    body: Readable.from(heldBack(path, await expectation(path, options)), { objectMode: false }),
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
     ...timeouts(client),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -67,15 +67,18 @@ async function announce(client: TogetherUploadClient, filename: string, signal: 
 
 const timeouts = (client: Pick<UploadClient, 'timeout'>) => (client.timeout === undefined ? {} : { headersTimeout: client.timeout, bodyTimeout: client.timeout });
 
-// The file's blocks, each sent once the next is read, the last only after the sha256 matched (else the PUT never completes).
-async function* heldBack(path: string, sha256: string | undefined): AsyncGenerator<Buffer> {
-  const hash = sha256 === undefined ? undefined : createHash('sha256');
+/**
+ * The file's blocks, each sent once the next is read, the last only after the file proved unchanged (else the PUT never
+ * completes): by its sha256, or — when its size and mtime are still the recorded ones — by those, as uploadFile does.
+ */
+async function* heldBack(path: string, expected: Expectation): AsyncGenerator<Buffer> {
+  const hash = expected !== undefined && 'sha256' in expected ? createHash('sha256') : undefined;
   let previous: Buffer | undefined;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     hash?.update(chunk);
     if (previous) yield previous;
     previous = chunk;
   }
-  if (hash && hash.digest('hex') !== sha256) throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (sha256 differs); upload aborted`, { file: path });
+  await assertUnchanged(path, expected, hash);
   if (previous) yield previous;
 }

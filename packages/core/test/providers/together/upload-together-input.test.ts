@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -39,6 +39,15 @@ describe('uploadTogetherInput (through the together client, over HTTP to the emu
     const files = emu.stats().filesCreated;
     expectKbatchError(await catchError(() => client.uploadBatchInput!(path, { expectedSha256: '0'.repeat(64) })), { code: 'JOB_MISMATCH' });
     expect(emu.stats().filesCreated).toBe(files);
+  });
+
+  it("trusts a file whose size and mtime are still the recorded ones without hashing it, as uploadFile does; a touched one is hashed", async () => {
+    const path = join(dir, 'stat.jsonl');
+    await writeFile(path, `${line('a')}\n`);
+    const { size, mtimeMs } = await stat(path);
+    const wrong = '0'.repeat(64);
+    expect((await client.uploadBatchInput!(path, { expectedSha256: wrong, expectedStat: { size, mtimeMs } })).bytes).toBe(size);
+    expectKbatchError(await catchError(() => client.uploadBatchInput!(path, { expectedSha256: wrong, expectedStat: { size, mtimeMs: mtimeMs - 1_000 } })), { code: 'JOB_MISMATCH', message: 'sha256 differs' });
   });
 
   it('starts again from the announcement after a transient failure of the PUT (503), and gives up with UPLOAD_FAILED', async () => {

@@ -160,7 +160,8 @@ export class JobBatchScan {
     const job = { kbatch_job: this.manifest.jobId };
     const metadata = hasMetadata(this.client);
     for await (const raw of listRawBatches(this.client.batches, {
-      createdAfter: Math.floor(oldest / 1000) - (metadata ? SKEW_SECONDS : COUNT_MATCH_BEFORE_SECONDS),
+      // An exact match (metadata, or the input file) can look as far back as clock skew allows; a count match no further than it must.
+      createdAfter: Math.floor(oldest / 1000) - (metadata || this.client.batchInputFile ? SKEW_SECONDS : COUNT_MATCH_BEFORE_SECONDS),
       ...(signal ? { signal } : {}),
     })) {
       // Without metadata every batch of the window is kept: findByCount picks by count, time and custom_ids.

@@ -3,8 +3,9 @@
 // A deliberately slow local sink server (default 150 MB/s, slower than the disk) receives the multipart upload;
 // kbatch's uploadFile() runs in a child process that samples its own RSS, so the figure is kbatch's alone.
 // Target: peak RSS − baseline ≤ ~100 MB for a 1 GB chunk. `--via sdk` runs openai's files.create instead, for
-// comparison (on Node 20 its fetch buffers the body: expect roughly the file size).
-// Usage: node scripts/bench-upload.mjs [--size-mb 1024] [--rate-mbps 150] [--via kbatch|sdk]
+// comparison (on Node 20 its fetch buffers the body: expect roughly the file size). `--via together` runs the Together
+// adapter's upload (announce, then a PUT of the raw bytes to the sink as its presigned URL).
+// Usage: node scripts/bench-upload.mjs [--size-mb 1024] [--rate-mbps 150] [--via kbatch|sdk|together]
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtemp, open, rm } from 'node:fs/promises';
@@ -41,6 +42,14 @@ const file = join(dir, 'part-00001.jsonl');
 // 2. The slow sink: reads at `rate` bytes/s by pausing the request, then answers like POST /v1/files.
 let received = 0;
 const server = createServer((req, res) => {
+  // Together's flow: the announcement redirects to the sink (the PUT below), and the file is read back by GET.
+  if (req.method === 'POST' && req.url.startsWith('/v1/files?')) {
+    req.resume();
+    return void res.writeHead(302, { location: `${baseURL}/presigned/file-bench`, 'x-together-file-id': 'file-bench' }).end();
+  }
+  if (req.method === 'GET') {
+    return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'file-bench', object: 'file', bytes: received, created_at: 1, filename: 'part-00001.jsonl', purpose: 'batch-api' }));
+  }
   let windowStart = Date.now();
   let windowBytes = 0;
   req.on('data', (chunk) => {
@@ -68,7 +77,7 @@ const baseURL = `http://127.0.0.1:${server.address().port}/v1`;
 // 3. kbatch in a child process, sampling its own RSS every 20 ms.
 const childCode = `
 const core = await import(${JSON.stringify(coreUrl)});
-const client = core.createKlusterClient({ apiKey: 'bench', baseURL: ${JSON.stringify(baseURL)}, maxRetries: 0 });
+const client = core.createKlusterClient({ apiKey: 'bench', baseURL: ${JSON.stringify(baseURL)}, maxRetries: 0, ...(${JSON.stringify(args.via)} === 'together' ? { provider: 'together' } : {}) });
 globalThis.gc?.();
 const baseline = process.memoryUsage().rss;
 let peak = baseline;
@@ -78,6 +87,8 @@ let id;
 if (${JSON.stringify(args.via)} === 'sdk') {
   const { createReadStream } = await import('node:fs');
   id = (await client.files.create({ file: createReadStream(${JSON.stringify(file)}), purpose: 'batch' })).id;
+} else if (${JSON.stringify(args.via)} === 'together') {
+  id = (await client.uploadBatchInput(${JSON.stringify(file)}, {})).id;
 } else {
   id = (await core.uploadFile(client, ${JSON.stringify(file)}, { purpose: 'batch' })).id;
 }

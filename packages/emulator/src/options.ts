@@ -127,9 +127,10 @@ export const EmulatorOptionsSchema = z
     /**
      * Speak as this provider's native API besides the OpenAI-style routes: `anthropic` adds Message Batches and
      * Messages; `gemini` the Gemini Developer API v1beta routes (key in x-goog-api-key, Google error shapes). Both
-     * take the bare origin as their base URL.
+     * take the bare origin as their base URL. `together` answers files and batches as Together does (presigned
+     * uploads with purpose batch-api, wrapped create, upper-case statuses, bare-array list; base URL with /v1).
      */
-    provider: z.enum(['anthropic', 'gemini'], { error: "must be 'anthropic' or 'gemini'" }).optional(),
+    provider: z.enum(['anthropic', 'gemini', 'together'], { error: "must be 'anthropic', 'gemini' or 'together'" }).optional(),
     upstream: UpstreamOptionsSchema.optional(),
     responder: z
       .custom<(body: ChatRequestBody) => unknown>((v) => typeof v === 'function', { error: 'must be a function' })

@@ -16,6 +16,7 @@ import { Store } from './store.js';
 import { geminiRoutes } from './gemini/gemini-routes.js';
 import { sendGoogleError } from './gemini/gemini-wire.js';
 import { anthropicRoutes } from './anthropic/routes.js';
+import { togetherRoutes } from './together/together-routes.js';
 import { errorBody as anthropicErrorBody } from './anthropic/wire.js';
 import { createUpstream } from './upstream.js';
 
@@ -37,7 +38,7 @@ export interface EmulatorStats {
 
 /** A running emulator. */
 export interface Emulator {
-  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL (`provider: 'anthropic'|'gemini'`: the bare origin, as their SDKs take it). */
+  /** e.g. 'http://127.0.0.1:PORT/v1' — pass as the openai client's baseURL (`provider: 'anthropic'|'gemini'`: the bare origin, as their SDKs take it; `together`: the /v1 URL, as together-ai takes it). */
   readonly baseURL: string;
   readonly port: number;
   /** Where state lives (a temp dir unless `dataDir` was given). */
@@ -74,6 +75,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const inFlight = new Map<string, number>();
 
   const routes = compileRoutes([
+    // Together's files and batches share the OpenAI-style paths: its routes come first and win.
+    ...(opts.provider === 'together' ? togetherRoutes({ store, lifecycle: batches, onFile: () => counters.filesCreated++, onBatch: () => counters.batchesCreated++ }) : []),
     ...fileRoutes(store, () => counters.filesCreated++),
     ...batchRoutes(store, batches, () => counters.batchesCreated++),
     ...chatRoutes(store, executor, () => counters.chatRequests++),
@@ -107,8 +110,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let closing: Promise<void> | undefined;
   return {
-    // Anthropic's and Gemini's SDKs take the bare origin (their paths carry the version); OpenAI-style clients the /v1 URL.
-    baseURL: `http://${hostForUrl}:${port}${opts.provider === undefined ? '/v1' : ''}`,
+    // Anthropic's and Gemini's SDKs take the bare origin (their paths carry the version); OpenAI-style and Together's clients the /v1 URL.
+    baseURL: `http://${hostForUrl}:${port}${opts.provider === undefined || opts.provider === 'together' ? '/v1' : ''}`,
     port,
     dataDir: store.dir,
     setFaults(change) {
@@ -158,9 +161,9 @@ function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: Server
     const key = route?.pattern ?? `${req.method} ${path}`;
     const current = countRequest(ctx, key, res);
     try {
-      const allowed = ctx.gemini
+      const allowed = route?.public === true || (ctx.gemini
         ? geminiAuthorized(ctx.apiKey, req, url)
-        : authorized(ctx.apiKey, req, ctx.bearerOnly) || (ctx.anthropic && req.headers['x-api-key'] === ctx.apiKey);
+        : authorized(ctx.apiKey, req, ctx.bearerOnly) || (ctx.anthropic && req.headers['x-api-key'] === ctx.apiKey));
       if (!allowed) {
         req.resume();
         throw new HttpError(401, 'Invalid or missing API key (send `Authorization: Bearer <key>`)', 'authentication_error', 'invalid_api_key');

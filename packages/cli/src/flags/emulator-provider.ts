@@ -15,6 +15,7 @@ export function emulatorPersonality(provider: string | undefined): Partial<Emula
     ...(profile.apiShape === 'gemini-batch' ? { provider: 'gemini' as const } : profile.windows === null ? {} : { completionWindows: profile.windows }),
     bearerOnly: profile.auth === 'bearer',
     ...(profile.apiShape === 'anthropic-batch' ? { provider: 'anthropic' as const } : {}),
+    ...(profile.apiShape === 'together-batch' ? { provider: 'together' as const } : {}),
     oneModelPerFile: profile.quirks.oneModelPerFile,
     ...(profile.limits.maxRequests === null ? {} : { maxRequestsPerBatch: profile.limits.maxRequests }),
     ...(profile.limits.maxBytes === null ? {} : { maxBatchBytes: profile.limits.maxBytes }),

@@ -36,7 +36,7 @@ describe('kbatch run --provider', () => {
   });
 
   for (const [provider, keyEnv] of Object.entries(KEY_ENV)) {
-    // Together's Batch API is not OpenAI-shaped: its runs are realtime until an adapter exists.
+    // Together's Batch API is not OpenAI-shaped (this kluster emulator does not speak it): its run here is realtime.
     const mode = provider === 'together' ? 'realtime' : 'batch';
     it(`runs on ${provider} (${mode}) with ${keyEnv}, records the provider and base URL, and the key reaches no file and no output`, async () => {
       const { root, file } = await input();
@@ -88,19 +88,20 @@ describe('kbatch run --provider', () => {
     expect(compatible.stderr).toContain('provider openai-compatible needs the server\'s base URL (--base-url, or OPENAI_COMPATIBLE_BASE_URL)');
   });
 
-  it('refuses batches on together before anything is written or uploaded (OPTION_INVALID, exit 2)', async () => {
+  // Together's batches go through its own adapter now (see run-together.test.ts); kbatch's refusal of a shape it does not speak is tested in core (job-provider.test.ts).
+  it("sends together's batches through its adapter: a server that does not speak Together's API stops it at the upload announcement, with no file and no batch created (exit 1)", async () => {
     const { root, file } = await input();
     const env = { TOGETHER_API_KEY: 'tg' };
+    const before = emu.stats();
     const run = await runCli(['run', file, ...ARGS, '--provider', 'together', '--base-url', emu.baseURL], { cwd: root, env });
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain("error [OPTION_INVALID]: Invalid option `--provider`: together's Batch API is together-batch, which kbatch does not speak yet (nothing was uploaded)");
-    expect(await readdir(root)).toEqual(['reviews.csv']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('Uploads must be multipart/form-data');
     const chunk = join(root, 'part.jsonl');
     await writeFile(chunk, `${JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [] } })}\n`);
-    const files = emu.stats().filesCreated;
     const submit = await runCli(['submit', chunk, '--provider', 'together', '--base-url', emu.baseURL, '--job-dir', 'job'], { cwd: root, env });
-    expect(submit.code).toBe(2);
-    expect(emu.stats().filesCreated).toBe(files);
+    expect(submit.code).toBe(1);
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+    expect(await readdir(root)).toContain('reviews.csv');
   });
 
   it("runs --local with the provider's personality (kluster-2025's 48h window)", async () => {

@@ -134,9 +134,10 @@ async function uploadOnce(client: UploadClient, path: string, size: number, opti
 }
 
 /** How an upload checks its file is the one recorded: by its sha256, or by its unchanged size and mtime. */
-type Expectation = { sha256: string } | { stat: { size: number; mtimeMs: number } } | undefined;
+export type Expectation = { sha256: string } | { stat: { size: number; mtimeMs: number } } | undefined;
 
-async function expectation(path: string, options: UploadFileOptions): Promise<Expectation> {
+/** The check an upload makes (see {@link UploadFileOptions} `expectedSha256` / `expectedStat`): none, the sha256, or the unchanged stat. */
+export async function expectation(path: string, options: UploadFileOptions): Promise<Expectation> {
   const { expectedSha256: sha256, expectedStat: recorded } = options;
   if (sha256 === undefined) return undefined;
   if (recorded !== undefined && (await sameStat(path, recorded))) return { stat: recorded };
@@ -157,11 +158,19 @@ async function* multipart(head: Buffer, path: string, tail: Buffer, expected: Ex
     yield chunk as Buffer;
   }
   // Checked before the closing boundary: without it the server never completes the file.
+  await assertUnchanged(path, expected, hash);
+  yield tail;
+}
+
+/**
+ * After a file was read (into `hash` when `expected` is a sha256): JOB_MISMATCH when it is not the recorded one — its
+ * sha256 differs, or its size or mtime changed. Callers check before sending the bytes that complete an upload.
+ */
+export async function assertUnchanged(path: string, expected: Expectation, hash: ReturnType<typeof createHash> | undefined): Promise<void> {
   const changed = hash ? hash.digest('hex') !== (expected as { sha256: string }).sha256 : expected !== undefined && !(await sameStat(path, (expected as { stat: { size: number; mtimeMs: number } }).stat));
   if (changed) {
     throw new KbatchError('JOB_MISMATCH', `${path} changed after the job recorded it (${hash ? 'sha256 differs' : 'size or mtime differs'}); upload aborted`, { file: path });
   }
-  yield tail;
 }
 
 // The body error may come back wrapped by undici.

@@ -36,7 +36,7 @@ export class JobBatchScan {
   private readonly claimed = new Map<string, string>();
 
   constructor(
-    private readonly client: Pick<JobClient, 'batches'> & Partial<Pick<JobClient, 'files' | 'batchMetadata' | 'batchInputMatches'>>,
+    private readonly client: Pick<JobClient, 'batches'> & Partial<Pick<JobClient, 'files' | 'batchMetadata' | 'batchInputMatches' | 'batchInputFile'>>,
     private readonly manifest: JobManifest,
     /** Where the parts' chunks are (relative paths): needed to verify a batch found without metadata. */
     private readonly jobDir?: string,
@@ -55,9 +55,21 @@ export class JobBatchScan {
         if (this.scan?.items === items) this.scan = undefined;
       });
     }
+    if (!hasMetadata(this.client) && this.client.batchInputFile) return this.findByInputFile(part, await this.scan.items);
     if (!hasMetadata(this.client)) return this.findByCount(part, await this.scan.items, options.signal);
     const wanted = partMetadata(this.manifest.jobId, part);
     return (await this.scan.items).filter((raw) => metadataMatches(raw, wanted)).map((raw) => parseBatch(raw));
+  }
+
+  /**
+   * The part's batch on a provider without metadata whose batches name their input file: the one made from the upload
+   * this part recorded (exact: kbatch records the file id before any create and makes one batch per file). Without a
+   * recorded file no create was ever sent for it.
+   */
+  private findByInputFile(part: JobPart, items: unknown[]): KBatch[] {
+    if (!part.fileId) return [];
+    const recorded = this.recorded();
+    return items.filter((raw) => (raw as { input_file_id?: unknown } | null)?.input_file_id === part.fileId).map((raw) => parseBatch(raw)).filter((b) => !recorded.has(b.id));
   }
 
   /**
@@ -148,7 +160,8 @@ export class JobBatchScan {
     const job = { kbatch_job: this.manifest.jobId };
     const metadata = hasMetadata(this.client);
     for await (const raw of listRawBatches(this.client.batches, {
-      createdAfter: Math.floor(oldest / 1000) - (metadata ? SKEW_SECONDS : COUNT_MATCH_BEFORE_SECONDS),
+      // An exact match (metadata, or the input file) can look as far back as clock skew allows; a count match no further than it must.
+      createdAfter: Math.floor(oldest / 1000) - (metadata || this.client.batchInputFile ? SKEW_SECONDS : COUNT_MATCH_BEFORE_SECONDS),
       ...(signal ? { signal } : {}),
     })) {
       // Without metadata every batch of the window is kept: findByCount picks by count, time and custom_ids.
@@ -184,7 +197,8 @@ export async function adoptBatch(ctx: Pick<JobContext, 'client' | 'emit'>, part:
   applyBatch(part, usable);
   ctx.emit({ type: 'created', part: part.index, batchId: usable.id, adopted: true });
   if (!hasMetadata(ctx.client)) {
-    ctx.emit({ type: 'warning', part: part.index, message: `adopted batch ${usable.id} after a lost create: the provider keeps no batch metadata, and its results' custom_ids are this part's` });
+    const proof = ctx.client.batchInputFile ? `its input file is this part's upload ${part.fileId}` : "its results' custom_ids are this part's";
+    ctx.emit({ type: 'warning', part: part.index, message: `adopted batch ${usable.id} after a lost create: the provider keeps no batch metadata, and ${proof}` });
   }
   const extras = found.filter((b) => b !== usable);
   if (extras.length > 0) {

@@ -19,6 +19,11 @@ export type JobClient = UploadClient & {
   resolveInputFileId?: (fileId: string, where: { jobDir: string; chunkPath?: string }) => string;
   /** False on a provider whose batches carry no metadata (Anthropic): a lost create is found by count, time and results. */
   batchMetadata?: boolean;
+  /**
+   * True on a provider without metadata whose batches name their input file (Together): a lost create is found as the
+   * batch whose `input_file_id` is the part's recorded upload (kbatch records it before any create; one file, one batch).
+   */
+  batchInputFile?: boolean;
   /** True when every result of an ended batch carries the tag of the chunk whose sha256 is given (proof it answers it). */
   batchInputMatches?: (batchId: string, sha256: string, options?: { signal?: AbortSignal }) => Promise<boolean>;
 };

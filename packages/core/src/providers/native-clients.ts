@@ -4,6 +4,7 @@ import { createAnthropicClient } from './anthropic/anthropic-client.js';
 import { checkRequestLine as checkAnthropicLine } from './anthropic/batch-input.js';
 import { createGeminiClient } from './gemini/create-gemini-client.js';
 import { toGeminiLine } from './gemini/gemini-lines.js';
+import { createTogetherClient } from './together/create-together-client.js';
 
 /** What a native adapter is built from: resolved by `createClient` (key and base URL never come from disk). */
 export interface NativeClientInit {
@@ -27,6 +28,7 @@ export type NativeClientFactory = (init: NativeClientInit) => OpenAI;
 export const NATIVE_CLIENTS: Partial<Record<ApiShape, NativeClientFactory>> = {
   'anthropic-batch': createAnthropicClient,
   'gemini-batch': createGeminiClient,
+  'together-batch': createTogetherClient,
 };
 
 /** A native adapter's check of one request line (1-based `line`): throws what its mapping would. */

@@ -12,7 +12,7 @@ export const API_SHAPES = ['openai-batch', 'anthropic-batch', 'gemini-batch', 't
 export type ApiShape = (typeof API_SHAPES)[number];
 
 /** The batch wire formats kbatch's batch jobs speak: the OpenAI shape, and each native adapter once it is built. */
-export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'anthropic-batch', 'gemini-batch']);
+export const BATCH_SHAPES_SPOKEN: ReadonlySet<ApiShape> = new Set<ApiShape>(['openai-batch', 'anthropic-batch', 'gemini-batch', 'together-batch']);
 
 /**
  * Shapes whose cancelled batch is known to keep the answers it finished (OpenAI's output file, Anthropic's results):

@@ -9,3 +9,8 @@ export async function readAllText(dir: string): Promise<string> {
   }
   return parts.join('\n');
 }
+
+/** The objects of a JSONL file, one per non-empty line. */
+export async function readJsonl(path: string): Promise<Array<Record<string, unknown>>> {
+  return (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}

@@ -85,3 +85,21 @@ describe('JobBatchScan on a client without batch metadata', () => {
     expect((error as Error).message).toContain('its results could not be read');
   });
 });
+
+describe('JobBatchScan on a client without metadata whose batches name their input file (batchInputFile: Together)', () => {
+  it("adopts the batch made from the part's recorded upload, running or ended, never another part's, one recorded, or any when no file was recorded", async () => {
+    const { dir, manifest } = await job();
+    const [one, two] = manifest.parts as [JobPart, JobPart];
+    one.fileId = 'file-1';
+    two.fileId = 'file-2';
+    const made = (id: string, fileId: string, status: string) => ({ ...batch(id, status), input_file_id: fileId, request_counts: { total: 0, completed: 0, failed: 0 } });
+    const listing = [made('b-2', 'file-2', 'in_progress'), made('b-1', 'file-1', 'validating'), made('b-x', 'file-other', 'completed')];
+    const byFile = { ...(client(listing) as object), batchInputFile: true } as never;
+    expect((await new JobBatchScan(byFile, manifest, dir).find(one)).map((b) => b.id)).toEqual(['b-1']);
+    expect((await new JobBatchScan(byFile, manifest, dir).find(two)).map((b) => b.id)).toEqual(['b-2']);
+    two.batchId = 'b-1';
+    expect(await new JobBatchScan(byFile, manifest, dir).find(one)).toEqual([]);
+    delete one.fileId;
+    expect(await new JobBatchScan(byFile, manifest, dir).find(one)).toEqual([]);
+  });
+});

@@ -13,6 +13,8 @@ export interface RouteContext {
 export interface Route {
   method: string;
   pattern: string;
+  /** Answered without the API key (a presigned upload URL, which carries its own token). */
+  public?: boolean;
   handler: (ctx: RouteContext) => Promise<void>;
 }
 

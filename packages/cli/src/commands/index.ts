@@ -18,9 +18,10 @@ import { register as emulator } from './emulator.js';
 import { register as chat } from './chat.js';
 import { register as providers } from './providers.js';
 import { register as lint } from './lint.js';
+import { register as estimate } from './estimate.js';
 
 /** A command module adds its subcommand to the program; the order here is the order in --help. */
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 // One import + one entry per command module (commands/<name>.ts exports `register`).
-export const commands: RegisterCommand[] = [run, prepare, split, submit, status, wait, resume, results, cancel, join, finetune, batches, files, models, chat, providers, lint, emulator];
+export const commands: RegisterCommand[] = [run, estimate, prepare, split, submit, status, wait, resume, results, cancel, join, finetune, batches, files, models, chat, providers, lint, emulator];

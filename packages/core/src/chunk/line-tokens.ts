@@ -32,11 +32,11 @@ export function parseLineTokens(line: Buffer): number {
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text);
-const HEAD = bytes('{"custom_id":"');
-const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
-const MESSAGES = bytes(',"messages":[');
-const ROLE = bytes('{"role":"');
-const CONTENT = bytes(',"content":"');
+export const HEAD = bytes('{"custom_id":"');
+export const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
+export const MESSAGES = bytes(',"messages":[');
+export const ROLE = bytes('{"role":"');
+export const CONTENT = bytes(',"content":"');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -70,7 +70,7 @@ export function scanLineTokens(line: Buffer): number | undefined {
 }
 
 // Byte by byte: the prefixes are short, and a native compare costs more to call than this loop.
-function at(line: Buffer, offset: number, expected: Buffer): boolean {
+export function at(line: Buffer, offset: number, expected: Buffer): boolean {
   if (line.length < offset + expected.length) return false;
   for (let k = 0; k < expected.length; k++) if (line[offset + k] !== expected[k]) return false;
   return true;
@@ -83,7 +83,7 @@ const scanned = { units: 0 };
  * The index after the closing quote of a JSON string whose first character is at `start` (-1 if it is not valid JSON),
  * counting its UTF-16 units into {@link scanned}: one per escape and per 1–3-byte character, two per 4-byte one.
  */
-function scanString(line: Buffer, start: number): number {
+export function scanString(line: Buffer, start: number): number {
   let units = 0;
   for (let i = start; i < line.length; ) {
     const b = line[i]!;
@@ -110,7 +110,7 @@ function scanString(line: Buffer, start: number): number {
 
 // What follows the messages (from `start`): `}}`, or more body parameters that are valid JSON, hold no escape and no
 // second `messages`.
-function plainTail(line: Buffer, start: number): boolean {
+export function plainTail(line: Buffer, start: number): boolean {
   if (line.length === start + 2 && line[start] === 0x7d && line[start + 1] === 0x7d) return true;
   const tail = line.subarray(start);
   if (tail[tail.length - 1] !== 0x7d || tail.includes(BACKSLASH) || tail.includes('"messages"')) return false;

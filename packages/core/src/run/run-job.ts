@@ -36,6 +36,8 @@ import { chunkGate, isFinalResult, PREPARE_REJECTS_FILE, runPhases, type ChunkGa
 import { summarize, type RunJoinReport } from './run-summary.js';
 import { lineJudge } from './failure-cause.js';
 import { runDeadline } from './run-deadline.js';
+import { nothingSent } from './run-settings.js';
+import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -99,6 +101,8 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
   jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
+  // A dry run only estimates: nothing is uploaded, sent or written (not even a job directory).
+  if (parsed.dryRun === true) return dryRunSummary(await estimateJob(options), started);
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
   let resumed = false;
@@ -120,6 +124,9 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
+    // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal }) : undefined;
+    if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
     await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify });
@@ -149,6 +156,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     state.phase = 'joined';
     await store.writeRunState(state);
     const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs });
+    if (estimate !== undefined) summary.estimate = estimate;
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {

@@ -108,10 +108,10 @@ export async function estimateSettings(settings: RunSettings, context: { schema:
   };
 }
 
-/** USD for the tokens at a price, to a millionth of a dollar; null when the price is unknown. */
+/** USD for the tokens at a price, to a billionth of a dollar; null when the price is unknown. */
 function costOf(price: Price | undefined, promptTokens: number, completion: number): number | null {
   if (price === undefined) return null;
-  return Math.round(promptTokens * price.inputPerMTok + completion * price.outputPerMTok) / 1e6;
+  return Math.round((promptTokens * price.inputPerMTok + completion * price.outputPerMTok) * 1e3) / 1e9;
 }
 
 /**

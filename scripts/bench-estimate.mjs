@@ -18,7 +18,7 @@ const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.met
 const TIME = '/usr/bin/time';
 if (!existsSync(TIME)) throw new Error('/usr/bin/time is needed to measure peak RSS (apt-get install -y time)');
 
-const PROMPT = ['--system', 'You are a careful annotator.', '--prompt', 'Classify the sentiment of this review of {{product}} titled "{{title}}":\n{{text}}', '--labels', 'positive,negative,neutral', '--temperature', '0', '--max-completion-tokens', '5'];
+const PROMPT = ['--system', 'You are a careful annotator.', '--prompt', 'Classify the sentiment of this review of {{product}} titled "{{title}}":\n{{text}}', '--temperature', '0', '--max-completion-tokens', '5'];
 const MODELS = [
   ['kluster (Llama 3)', ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo']],
   ['openai (o200k)', ['--provider', 'openai', '--model', 'gpt-4o-mini']],
@@ -34,7 +34,7 @@ for (const rows of args.rows.split(',').map(Number)) {
     const prepare = await timed(['node', kbatch, 'prepare', csv, '--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', ...PROMPT]);
     report('kbatch prepare > /dev/null', prepare, rows);
     for (const [label, model] of MODELS) {
-      const estimate = await timed(['node', kbatch, 'estimate', csv, ...model, ...PROMPT, '--json'], { capture: true });
+      const estimate = await timed(['node', kbatch, 'estimate', csv, ...model, ...PROMPT, '--labels', 'positive,negative,neutral', '--json'], { capture: true });
       report(`kbatch estimate, ${label}`, estimate, rows);
       const e = JSON.parse(estimate.stdout);
       const ratio = (rows / estimate.cpuSeconds) / (rows / prepare.cpuSeconds);

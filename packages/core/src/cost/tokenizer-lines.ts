@@ -130,38 +130,44 @@ class SegmentMemo {
    * (invalid JSON, or a prefix with content that starts or ends with whitespace, which the template would trim).
    */
   scanContent(line: Buffer, start: number, prefix: string): number {
+    const n = line.length;
+    const trims = prefix !== '';
+    // The template trims content: the fast path takes only content that starts and ends with a character not trimmed.
+    if (trims && (start >= n || line[start] === QUOTE || line[start] === BACKSLASH || !solidAt(line, start))) return -1;
     let total = 0;
     let segStart = start;
-    let hash = 0x811c9dc5;
+    let hash = 0;
     let plain = false;
-    let first = true;
-    for (let i = start; i < line.length; ) {
+    let first = prefix;
+    let lastLead = start;
+    for (let i = start; i < n; ) {
       const b = line[i]!;
-      // The template trims content: the fast path takes only content that starts and ends with plain ASCII.
-      if (prefix !== '' && i === start && (b <= SPACE || b >= 0x7f || b === BACKSLASH || b === QUOTE)) return -1;
       if (b === QUOTE) {
-        if (prefix !== '' && !plain) return -1;
-        this.tokens = total + this.count(line, segStart, i, hash, first ? prefix : '');
+        if (trims && !plain && (line[lastLead] === BACKSLASH || !solidAt(line, lastLead))) return -1;
+        this.tokens = total + this.count(line, segStart, i, hash, first);
         return i + 1;
       }
       if (b < 0x20) return -1;
-      if (b === SPACE && plain) {
-        total += this.count(line, segStart, i, hash, first ? prefix : '');
-        first = false;
-        segStart = i;
-        hash = 0x811c9dc5;
-      }
       if (b === BACKSLASH) {
-        const escape = line[i + 1];
+        if (i + 1 >= n) return -1;
+        const escape = line[i + 1]!;
         const length = escape === 0x75 ? 6 : 2;
-        if (escape === undefined || (escape !== 0x75 && !ESCAPES.has(escape))) return -1;
-        for (let k = i; k < i + length && k < line.length; k++) hash = Math.imul(hash ^ line[k]!, 0x01000193);
+        if ((escape !== 0x75 && !ESCAPES.has(escape)) || i + length > n) return -1;
+        for (let k = i; k < i + length; k++) hash = (Math.imul(hash, 31) + line[k]!) | 0;
+        lastLead = i;
         i += length;
         plain = false;
         continue;
       }
-      hash = Math.imul(hash ^ b, 0x01000193);
-      plain = b < 0x80 && b !== SPACE;
+      if (b === SPACE && plain) {
+        total += this.count(line, segStart, i, hash, first);
+        first = '';
+        segStart = i;
+        hash = 0;
+      }
+      hash = (Math.imul(hash, 31) + b) | 0;
+      plain = isPlain(b);
+      if ((b & 0xc0) !== 0x80) lastLead = i;
       i++;
     }
     return -1;
@@ -169,7 +175,8 @@ class SegmentMemo {
 
   private count(line: Buffer, start: number, end: number, hash: number, prefix: string): number {
     const map = prefix === '' ? this.segments : this.firstsFor(prefix);
-    const key = (hash >>> 0) * 64 + Math.min(end - start, 63);
+    // A small integer key (no boxed number per lookup); a collision is caught by the byte comparison.
+    const key = (hash ^ ((end - start) << 24)) & 0x3fffffff;
     const known = map.get(key);
     if (known !== undefined && sameBytes(known.bytes, line, start, end)) return known.tokens;
     let text: string;
@@ -191,6 +198,17 @@ class SegmentMemo {
     if (map === undefined) this.firsts.set(prefix, (map = new Map()));
     return map;
   }
+}
+
+/** A printable ASCII character other than space: a segment may end after it. */
+const isPlain = (b: number): boolean => b > SPACE && b < 0x7f;
+
+/** Whether the character starting at byte `at` is one a trim keeps: printable ASCII, or a multibyte non-space. */
+function solidAt(line: Buffer, at: number): boolean {
+  const b = line[at]!;
+  if (b < 0x80) return isPlain(b);
+  const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+  return length > 0 && !/^\s/u.test(line.toString('utf8', at, at + length));
 }
 
 const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));

@@ -21,6 +21,13 @@ const CONTENTS = [
   "contractions: I'm, they'LL, it's",
   '',
   'x',
+  'ends in café',
+  'ends in an emoji 😀',
+  '日本語で始まる text',
+  'ends in a non-breaking space\u00a0',
+  '\u3000starts with an ideographic space',
+  'ends in an escaped quote \"',
+  'ends in a tab\t',
 ];
 
 const KINDS: Array<[TokenizerKind, string]> = [

@@ -4,19 +4,18 @@
 // estimate at least half of prepare's rows/s at 1M rows, peak RSS flat. Rows/s are from CPU time (user+sys), which
 // a loaded machine disturbs less than wall time. Run `pnpm build` first.
 // Usage: node scripts/bench-estimate.mjs [--rows 1000000] [--keep]
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
+import { timed } from './lib/timed.mjs';
 
 const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });
 const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
-const TIME = '/usr/bin/time';
-if (!existsSync(TIME)) throw new Error('/usr/bin/time is needed to measure peak RSS (apt-get install -y time)');
+if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is needed to measure peak RSS (apt-get install -y time)');
 
 const PROMPT = ['--system', 'You are a careful annotator.', '--prompt', 'Classify the sentiment of this review of {{product}} titled "{{title}}":\n{{text}}', '--temperature', '0', '--max-completion-tokens', '5'];
 const MODELS = [
@@ -34,7 +33,7 @@ for (const rows of args.rows.split(',').map(Number)) {
     const prepare = await timed(['node', kbatch, 'prepare', csv, '--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', ...PROMPT]);
     report('kbatch prepare > /dev/null', prepare, rows);
     for (const [label, model] of MODELS) {
-      const estimate = await timed(['node', kbatch, 'estimate', csv, ...model, ...PROMPT, '--labels', 'positive,negative,neutral', '--json'], { capture: true });
+      const estimate = await timed(['node', kbatch, 'estimate', csv, ...model, ...PROMPT, '--labels', 'positive,negative,neutral', '--json'], { stdout: 'pipe', capture: true });
       report(`kbatch estimate, ${label}`, estimate, rows);
       const e = JSON.parse(estimate.stdout);
       const ratio = (rows / estimate.cpuSeconds) / (rows / prepare.cpuSeconds);
@@ -48,24 +47,4 @@ for (const rows of args.rows.split(',').map(Number)) {
 
 function report(label, m, rows) {
   console.log(`  ${label.padEnd(36)} user+sys ${m.cpuSeconds.toFixed(2).padStart(6)} s  ${Math.round(rows / m.cpuSeconds).toLocaleString('en').padStart(9)} rows/s  wall ${m.seconds.toFixed(2)} s  peak RSS ${m.rssMb.toFixed(0)} MB`);
-}
-
-// Run a command under GNU time: elapsed seconds, peak RSS and user+sys CPU seconds (stdout kept when asked).
-function timed(argv, { capture = false } = {}) {
-  const timeFile = join(tmpdir(), `kbatch-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %M %U %S', ...argv], { stdio: ['ignore', capture ? 'pipe' : 'ignore', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', async (code) => {
-      const text = await readFile(timeFile, 'utf8').catch(() => '');
-      await rm(timeFile, { force: true });
-      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr}\n${text}`));
-      const [seconds, kb, user, sys] = text.trim().split('\n').pop().split(' ');
-      resolve({ seconds: Number(seconds), rssMb: Number(kb) / 1024, cpuSeconds: Number(user) + Number(sys), stdout });
-    });
-  });
 }

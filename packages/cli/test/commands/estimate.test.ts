@@ -14,15 +14,15 @@ async function input(): Promise<{ root: string; file: string }> {
   return { root, file };
 }
 
-describe('kbatch estimate', () => {
-  let emu: Emulator;
-  beforeAll(async () => {
-    emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 0, finalizingMs: 10 });
-  });
-  afterAll(async () => {
-    await emu.close();
-  });
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+});
+afterAll(async () => {
+  await emu.close();
+});
 
+describe('kbatch estimate', () => {
   it('prints one JSON object with --json, needs no API key, and writes nothing', async () => {
     const { root, file } = await input();
     const run = await runCli(['estimate', file, ...ARGS, '--max-requests', '2', '--json'], { cwd: root });
@@ -45,14 +45,6 @@ describe('kbatch estimate', () => {
 });
 
 describe('kbatch run --dry-run / --max-cost', () => {
-  let emu: Emulator;
-  beforeAll(async () => {
-    emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 0, finalizingMs: 10 });
-  });
-  afterAll(async () => {
-    await emu.close();
-  });
-
   it('--dry-run prints the estimate and uploads, creates and writes nothing', async () => {
     const { root, file } = await input();
     const before = emu.stats();

@@ -32,9 +32,9 @@ export function parseLineTokens(line: Buffer): number {
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text);
-export const HEAD = bytes('{"custom_id":"');
-export const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
-export const MESSAGES = bytes(',"messages":[');
+const HEAD = bytes('{"custom_id":"');
+const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
+const MESSAGES = bytes(',"messages":[');
 export const ROLE = bytes('{"role":"');
 export const CONTENT = bytes(',"content":"');
 const QUOTE = 0x22;
@@ -48,12 +48,8 @@ const BACKSLASH = 0x5c;
  * JSON — which the slow path decides, so both always agree.
  */
 export function scanLineTokens(line: Buffer): number | undefined {
-  if (!at(line, 0, HEAD)) return undefined;
-  let i = scanString(line, HEAD.length);
-  if (i < 0 || !at(line, i, ENDPOINT)) return undefined;
-  i = scanString(line, i + ENDPOINT.length);
-  if (i < 0 || !at(line, i, MESSAGES)) return undefined;
-  i += MESSAGES.length;
+  let i = messagesStart(line);
+  if (i < 0) return undefined;
   let chars = 0;
   let messages = 0;
   while (line[i] !== 0x5d) {
@@ -67,6 +63,18 @@ export function scanLineTokens(line: Buffer): number | undefined {
     messages++;
   }
   return plainTail(line, i + 1) && isUtf8(line) ? Math.ceil(chars / 4) + 4 * messages : undefined;
+}
+
+/**
+ * Where the first message starts in a line of kbatch's own shape (custom_id, method, url, body: model, then messages),
+ * -1 for any other line.
+ */
+export function messagesStart(line: Buffer): number {
+  if (!at(line, 0, HEAD)) return -1;
+  let i = scanString(line, HEAD.length);
+  if (i < 0 || !at(line, i, ENDPOINT)) return -1;
+  i = scanString(line, i + ENDPOINT.length);
+  return i < 0 || !at(line, i, MESSAGES) ? -1 : i + MESSAGES.length;
 }
 
 // Byte by byte: the prefixes are short, and a native compare costs more to call than this loop.
@@ -83,7 +91,7 @@ const scanned = { units: 0 };
  * The index after the closing quote of a JSON string whose first character is at `start` (-1 if it is not valid JSON),
  * counting its UTF-16 units into {@link scanned}: one per escape and per 1–3-byte character, two per 4-byte one.
  */
-export function scanString(line: Buffer, start: number): number {
+function scanString(line: Buffer, start: number): number {
   let units = 0;
   for (let i = start; i < line.length; ) {
     const b = line[i]!;

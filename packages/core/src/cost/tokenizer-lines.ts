@@ -1,6 +1,6 @@
 // The prompt tokens of request lines, counted with a real tokenizer at the speed an estimate of a million rows needs.
 import { isUtf8 } from 'node:buffer';
-import { at, CONTENT, ENDPOINT, estimateLineTokens, HEAD, MESSAGES, plainTail, ROLE, scanString } from '../chunk/line-tokens.js';
+import { at, CONTENT, estimateLineTokens, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import { chatPromptTokens, LLAMA_PREAMBLE, DATED_LLAMA, type ChatMessageLike } from './tokenizer-chat.js';
@@ -67,12 +67,8 @@ function llamaFrame(tokenizer: TextTokenizer, dated: boolean): { start: number; 
 
 /** Roles and content token counts of a line in kbatch's own shape; undefined for anything else. */
 function scanMessages(line: Buffer, memo: SegmentMemo, prefixes: { first: string; rest: string } | null): { roles: string[]; contents: number[] } | undefined {
-  if (!at(line, 0, HEAD)) return undefined;
-  let i = scanString(line, HEAD.length);
-  if (i < 0 || !at(line, i, ENDPOINT)) return undefined;
-  i = scanString(line, i + ENDPOINT.length);
-  if (i < 0 || !at(line, i, MESSAGES)) return undefined;
-  i += MESSAGES.length;
+  let i = messagesStart(line);
+  if (i < 0) return undefined;
   const roles: string[] = [];
   const contents: number[] = [];
   while (line[i] !== 0x5d) {

@@ -19,17 +19,17 @@ async function reviews(n: number): Promise<{ dir: string; file: string }> {
   return { dir, file };
 }
 
-describe('estimateJob', () => {
-  let emu: Emulator;
-  let base: Pick<RunJobOptions, 'client' | 'model' | 'provider' | 'pollIntervalMs'>;
-  beforeAll(async () => {
-    emu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, seed: 3 });
-    base = { client: createClient({ provider: 'openai', apiKey: 'k', baseURL: emu.baseURL }), provider: 'openai', model: 'gpt-4o-mini', pollIntervalMs: 20 };
-  });
-  afterAll(async () => {
-    await emu.close();
-  });
+let emu: Emulator;
+let base: Pick<RunJobOptions, 'client' | 'model' | 'provider' | 'pollIntervalMs'>;
+beforeAll(async () => {
+  emu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, seed: 3 });
+  base = { client: createClient({ provider: 'openai', apiKey: 'k', baseURL: emu.baseURL }), provider: 'openai', model: 'gpt-4o-mini', pollIntervalMs: 20 };
+});
+afterAll(async () => {
+  await emu.close();
+});
 
+describe('estimateJob', () => {
   it('prints the fields --json promises: requests, batches with their limits, tokens, cost, tokenizer and prices', async () => {
     const { file } = await reviews(7);
     const e = await estimateJob({ input: file, provider: 'openai', model: 'gpt-4o-mini', prompt: 'Review: {{text}}', labels: LABELS, maxRequests: 3 });
@@ -70,16 +70,6 @@ describe('estimateJob', () => {
 });
 
 describe('runJob with dryRun and maxCost', () => {
-  let emu: Emulator;
-  let base: Pick<RunJobOptions, 'client' | 'model' | 'provider' | 'pollIntervalMs'>;
-  beforeAll(async () => {
-    emu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, seed: 3 });
-    base = { client: createClient({ provider: 'openai', apiKey: 'k', baseURL: emu.baseURL }), provider: 'openai', model: 'gpt-4o-mini', pollIntervalMs: 20 };
-  });
-  afterAll(async () => {
-    await emu.close();
-  });
-
   it('a dry run uploads nothing, creates no batch and writes no job directory; its summary carries the estimate', async () => {
     const { dir, file } = await reviews(5);
     const before = emu.stats();

@@ -1,4 +1,4 @@
-import { estimateLines, type JobEstimate } from '@kbatch/core';
+import { checkBudget, estimateLines, type JobEstimate } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 import { runCommand } from './run.js';
@@ -31,7 +31,11 @@ kbatch's price table (each row names its source and the date it was checked); an
     });
 };
 
-/** Print an estimate: one JSON object with `--json`, else a few lines for a person. */
-export function printEstimate(io: CliIo, flags: { json?: boolean }, estimate: JobEstimate): void {
+/**
+ * Print an estimate: one JSON object with `--json`, else a few lines for a person; then, with `--max-cost`, the same
+ * budget check a batch run makes (BUDGET_EXCEEDED / COST_UNKNOWN, exit 1).
+ */
+export function printEstimate(io: CliIo, flags: { json?: boolean }, estimate: JobEstimate, maxCost?: number): void {
   io.stdout.write(flags.json ? `${JSON.stringify(estimate)}\n` : `${estimateLines(estimate).join('\n')}\n`);
+  if (maxCost !== undefined && estimate.mode === 'batch') checkBudget(estimate, maxCost);
 }

@@ -34,6 +34,16 @@ describe('kbatch estimate', () => {
     expect(await readdir(root)).toEqual(['reviews.csv']);
   });
 
+  it('with --max-cost prints the estimate, then exits 1 with error [BUDGET_EXCEEDED] when the worst case is above it', async () => {
+    const { root, file } = await input();
+    const run = await runCli(['estimate', file, ...ARGS, '--max-cost', '0.001', '--json'], { cwd: root });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ requests: 3 });
+    expect(run.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost/m);
+    const fits = await runCli(['estimate', file, ...ARGS, '--max-completion-tokens', '5', '--max-cost', '0.001', '--json'], { cwd: root });
+    expect(fits.code).toBe(0);
+  });
+
   it('prints lines for a person, with unknown prices said as unknown', async () => {
     const { root, file } = await input();
     const run = await runCli(['estimate', file, '--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}'], { cwd: root });

@@ -102,7 +102,11 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
   jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
   // A dry run only estimates: nothing is uploaded, sent or written (not even a job directory).
-  if (parsed.dryRun === true) return dryRunSummary(await estimateJob(options), started);
+  if (parsed.dryRun === true) {
+    const estimate = await estimateJob(options);
+    if (parsed.maxCost !== undefined && estimate.mode === 'batch') checkBudget(estimate, parsed.maxCost);
+    return dryRunSummary(estimate, started);
+  }
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
   let resumed = false;

@@ -70,7 +70,7 @@ describe('kbatch run --dry-run / --max-cost', () => {
     const before = emu.stats();
     const run = await runCli(['run', file, ...ARGS, '--base-url', emu.baseURL, '--max-cost', '0.001', '--quiet'], { cwd: root, env: { OPENAI_API_KEY: 'sk-x' } });
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost \$0\.01 .*above --max-cost \$0\.0010; nothing was uploaded or sent\. --max-completion-tokens \d+/m);
+    expect(run.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost \$0\.015 .*above --max-cost \$0\.0010; nothing was uploaded or sent\. --max-completion-tokens \d+/m);
     expect(run.stdout).toBe('');
     expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
   });

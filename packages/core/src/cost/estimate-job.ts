@@ -141,9 +141,9 @@ export function checkBudget(estimate: JobEstimate, maxCost: number): void {
   );
 }
 
-/** A dollar figure as the output shows it: cents, or more digits below a cent. */
+/** A dollar figure as the output shows it: cents from $1 up, else two significant digits ($0.015, $0.0000080). */
 export function usd(value: number): string {
-  return value >= 0.01 ? `$${value.toFixed(2)}` : `$${value.toPrecision(2)}`;
+  return value >= 1 ? `$${value.toFixed(2)}` : `$${value.toPrecision(2)}`;
 }
 
 /** runJob's summary of a dry run: nothing was sent (every count 0, no job directory); the estimate says what would be. */

@@ -91,7 +91,7 @@ describe('runJob with dryRun and maxCost', () => {
     const { dir, file } = await reviews(5);
     const before = emu.stats();
     const err = await catchError(() => runJob({ ...base, input: file, cwd: dir, jobDir: join(dir, 'job'), prompt: 'Review: {{text}}', labels: LABELS, maxCost: 0.001 }));
-    expectKbatchError(err, { code: 'BUDGET_EXCEEDED', field: 'maxCost', message: /worst-case cost \$0\.02 .* above --max-cost \$0\.0010; nothing was uploaded or sent\. --max-completion-tokens \d+ \(now 16384, from model output cap\)/ });
+    expectKbatchError(err, { code: 'BUDGET_EXCEEDED', field: 'maxCost', message: /worst-case cost \$0\.025 .* above --max-cost \$0\.0010; nothing was uploaded or sent\. --max-completion-tokens \d+ \(now 16384, from model output cap\)/ });
     const after = emu.stats();
     expect([after.filesCreated, after.batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
   });

@@ -4,14 +4,15 @@
 // on the same file. Targets: prepare at least as fast as Miller, peak RSS < 150 MB at 1M and 3M rows.
 // Run `pnpm build` first. Installs Miller with apt-get when it is missing (needs root).
 // Usage: node scripts/bench-prepare.mjs [--rows 1000000[,3000000]] [--keep]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
+import { timed, timedChild } from './lib/timed.mjs';
 
 const { values: args } = parseArgs({
   options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } },
@@ -92,30 +93,4 @@ function ensureMiller() {
     console.log('Miller not found: apt-get install -y miller');
     execFileSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq miller'], { stdio: 'inherit' });
   }
-}
-
-// Run a command under GNU time; resolves with elapsed seconds, peak RSS and user+sys CPU seconds.
-function timedChild(argv, { stdin = 'ignore', stdout = 'ignore' } = {}) {
-  const timeFile = join(tmpdir(), `kbatch-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const child = spawn(TIME, ['-o', timeFile, '-f', '%e %M %U %S', ...argv], {
-    stdio: [typeof stdin === 'string' ? stdin : 'pipe', stdout, 'pipe'],
-  });
-  if (typeof stdin !== 'string') stdin.pipe(child.stdin);
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', async (code) => {
-      const text = await readFile(timeFile, 'utf8').catch(() => '');
-      await rm(timeFile, { force: true });
-      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr}\n${text}`));
-      const [seconds, kb, user, sys] = text.trim().split('\n').pop().split(' ');
-      resolve({ seconds: Number(seconds), rssMb: Number(kb) / 1024, cpuSeconds: Number(user) + Number(sys), stderr });
-    });
-  });
-  return { child, done };
-}
-
-function timed(argv, options) {
-  return timedChild(argv, options).done;
 }

@@ -23,6 +23,9 @@ export const KBATCH_ERROR_CODES = [
   'LINT_FAILED',
   // a chat parameter the provider does not take (named with the provider), refused before anything is sent
   'PARAM_UNSUPPORTED',
+  // cost: the worst-case estimate is above --max-cost / the estimate cannot be checked against it (price or cap unknown)
+  'BUDGET_EXCEEDED',
+  'COST_UNKNOWN',
   // client and API boundary
   'API_KEY_MISSING',
   'RESPONSE_INVALID',

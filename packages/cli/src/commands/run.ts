@@ -1,8 +1,8 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
-import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, type JobFlags } from '../flags/client-flags.js';
+import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
 import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
@@ -14,6 +14,7 @@ import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 import { emulatorPersonality } from '../flags/emulator-provider.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
+import { printEstimate } from './estimate.js';
 
 interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags {
   labels?: string;
@@ -35,6 +36,9 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   stragglerThreshold?: number | string;
   stragglerWait?: string;
   unordered?: boolean;
+  maxCost?: number | string;
+  dryRun?: boolean;
+  json?: boolean;
 }
 
 const RUN_FLAG_OPTIONS = [
@@ -101,6 +105,9 @@ export const register: RegisterCommand = (program, io) => {
     .option('--straggler-wait <duration>', 'with --finish-realtime: time without progress before those requests count as stragglers (default 60s)')
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
+    .addOption(new Option('--max-cost <usd>', 'batch runs: refuse before any upload when the worst-case cost is above this many US dollars').argParser(numberArg))
+    .option('--dry-run', 'only estimate (as kbatch estimate): requests, batches, tokens, cost; nothing is uploaded, sent or written')
+    .option('--json', 'with --dry-run: print the estimate as one JSON object')
     .addHelpText(
       'after',
       `
@@ -138,7 +145,8 @@ The summary goes to stderr. Exit code: 0 every record succeeded, 3 some failed, 
     });
 };
 
-async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliIo): Promise<void> {
+/** `kbatch run` (and `kbatch estimate`, which is `kbatch run --dry-run`). */
+export async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliIo): Promise<void> {
   const names = [...REQUEST_FLAG_OPTIONS, ...INPUT_FLAG_OPTIONS, ...CHUNK_FLAG_OPTIONS, ...RUN_FLAG_OPTIONS];
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
   await withFlagNames(names, async () => {
@@ -162,7 +170,10 @@ async function runCommand(cmd: Command, input: string, flags: RunFlags, io: CliI
       ...(flags.rejects !== undefined ? { rejects: path(flags.rejects) } : rejects !== undefined ? { rejects: besideOutput(flags.output, rejects, path) } : {}),
       ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
       ...realtimeOptionsFromFlags(flags),
+      ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost as number } : {}),
     };
+    // Nothing is sent: no client (no API key needed), only the provider it would be.
+    if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
     await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
 }
@@ -233,6 +244,12 @@ async function runAndReport(cmd: Command, flags: RunCommandFlags, io: CliIo, run
     await emulator?.close();
   }
   printSummary(io, flags, mode, summary);
+}
+
+/** The window the user set, if any (an estimate prices the job for it). */
+function windowGiven(cmd: Command, flags: RunCommandFlags): { window?: string } {
+  const { window } = jobOptionsGiven(cmd, flags);
+  return window === undefined ? {} : { window };
 }
 
 /** The job flags as run options: only those the user set where the core's default depends on the run. */

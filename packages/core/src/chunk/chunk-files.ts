@@ -187,7 +187,7 @@ export class ChunkFiles {
 }
 
 // A line no chunk can hold, named by its custom_id (nothing of the chunk it would have opened is written).
-function oversizeLine(plan: 'line-too-large' | 'line-over-token-budget', line: Buffer, size: { bytes: number; tokens: number }, limits: ChunkLimits): KbatchError {
+export function oversizeLine(plan: 'line-too-large' | 'line-over-token-budget', line: Buffer, size: { bytes: number; tokens: number }, limits: ChunkLimits): KbatchError {
   const id = peekCustomId(line);
   const request = `request ${id === undefined ? '(no custom_id)' : JSON.stringify(id)}`;
   if (plan === 'line-too-large') return new KbatchError('LINE_TOO_LARGE', `${request} is ${size.bytes} bytes, more than the ${limits.maxBytes}-byte file limit`, { customId: id });

@@ -35,8 +35,8 @@ const bytes = (text: string): Buffer => Buffer.from(text);
 const HEAD = bytes('{"custom_id":"');
 const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
 const MESSAGES = bytes(',"messages":[');
-const ROLE = bytes('{"role":"');
-const CONTENT = bytes(',"content":"');
+export const ROLE = bytes('{"role":"');
+export const CONTENT = bytes(',"content":"');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -48,12 +48,8 @@ const BACKSLASH = 0x5c;
  * JSON — which the slow path decides, so both always agree.
  */
 export function scanLineTokens(line: Buffer): number | undefined {
-  if (!at(line, 0, HEAD)) return undefined;
-  let i = scanString(line, HEAD.length);
-  if (i < 0 || !at(line, i, ENDPOINT)) return undefined;
-  i = scanString(line, i + ENDPOINT.length);
-  if (i < 0 || !at(line, i, MESSAGES)) return undefined;
-  i += MESSAGES.length;
+  let i = messagesStart(line);
+  if (i < 0) return undefined;
   let chars = 0;
   let messages = 0;
   while (line[i] !== 0x5d) {
@@ -69,8 +65,20 @@ export function scanLineTokens(line: Buffer): number | undefined {
   return plainTail(line, i + 1) && isUtf8(line) ? Math.ceil(chars / 4) + 4 * messages : undefined;
 }
 
+/**
+ * Where the first message starts in a line of kbatch's own shape (custom_id, method, url, body: model, then messages),
+ * -1 for any other line.
+ */
+export function messagesStart(line: Buffer): number {
+  if (!at(line, 0, HEAD)) return -1;
+  let i = scanString(line, HEAD.length);
+  if (i < 0 || !at(line, i, ENDPOINT)) return -1;
+  i = scanString(line, i + ENDPOINT.length);
+  return i < 0 || !at(line, i, MESSAGES) ? -1 : i + MESSAGES.length;
+}
+
 // Byte by byte: the prefixes are short, and a native compare costs more to call than this loop.
-function at(line: Buffer, offset: number, expected: Buffer): boolean {
+export function at(line: Buffer, offset: number, expected: Buffer): boolean {
   if (line.length < offset + expected.length) return false;
   for (let k = 0; k < expected.length; k++) if (line[offset + k] !== expected[k]) return false;
   return true;
@@ -110,7 +118,7 @@ function scanString(line: Buffer, start: number): number {
 
 // What follows the messages (from `start`): `}}`, or more body parameters that are valid JSON, hold no escape and no
 // second `messages`.
-function plainTail(line: Buffer, start: number): boolean {
+export function plainTail(line: Buffer, start: number): boolean {
   if (line.length === start + 2 && line[start] === 0x7d && line[start + 1] === 0x7d) return true;
   const tail = line.subarray(start);
   if (tail[tail.length - 1] !== 0x7d || tail.includes(BACKSLASH) || tail.includes('"messages"')) return false;

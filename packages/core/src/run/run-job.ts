@@ -41,6 +41,8 @@ import { cacheDir } from '../cache/cache-dir.js';
 import { keepAnswers, readCachedResults } from '../cache/cached-answers.js';
 import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.js';
 import { runCache, type RunCache } from '../cache/run-cache.js';
+import { nothingSent } from './run-settings.js';
+import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -104,6 +106,12 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
   jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
+  // A dry run only estimates: nothing is uploaded, sent or written (not even a job directory).
+  if (parsed.dryRun === true) {
+    const estimate = await estimateJob(options);
+    if (parsed.maxCost !== undefined && estimate.mode === 'batch') checkBudget(estimate, parsed.maxCost);
+    return dryRunSummary(estimate, started);
+  }
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
   let resumed = false;
@@ -126,6 +134,9 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
+    // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal }) : undefined;
+    if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
     await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify });
@@ -155,6 +166,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     state.phase = 'joined';
     await store.writeRunState(state);
     const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs });
+    if (estimate !== undefined) summary.estimate = estimate;
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {

@@ -26,6 +26,8 @@ import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import type { RealtimeEvent } from '../realtime/realtime-types.js';
 import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
+import { EstimateFields } from '../cost/estimate-options.js';
+import type { JobEstimate } from '../cost/estimate-job.js';
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
@@ -55,6 +57,7 @@ export const RunJobOptionsSchema = z
     ...RequestFields,
     ...ReadFields,
     ...JobFields,
+    ...EstimateFields,
     /** A file path, `-` for stdin, a byte Readable, or records (objects) as an (async) iterable or object-mode stream. */
     input: z
       .custom<string | Readable | RecordsInput>((v) => (typeof v === 'string' && v !== '') || v instanceof Readable || (typeof v === 'object' && isIterable(v)), {
@@ -241,4 +244,6 @@ export interface RunSummary {
   outputs: { output: string | null; rejects: string | null };
   /** The batch job's own summary (null when there were no requests). */
   job: JobSummary | null;
+  /** With `dryRun` (then nothing was sent and the counts above are 0), or `maxCost`: what the run was estimated to cost. */
+  estimate?: JobEstimate;
 }

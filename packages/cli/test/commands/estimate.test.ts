@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { runCli } from '../helpers/spawn.js';
+
+const ARGS = ['--provider', 'openai', '--model', 'gpt-4o-mini', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral'];
+
+async function input(): Promise<{ root: string; file: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'kbatch-estimate-cli-'));
+  const file = join(root, 'reviews.csv');
+  await writeFile(file, 'id,text\nr1,"I love it, ""great"""\nr2,"line one\nline two — terrible"\nr3,okay 😀\n');
+  return { root, file };
+}
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+});
+afterAll(async () => {
+  await emu.close();
+});
+
+describe('kbatch estimate', () => {
+  it('prints one JSON object with --json, needs no API key, and writes nothing', async () => {
+    const { root, file } = await input();
+    const run = await runCli(['estimate', file, ...ARGS, '--max-requests', '2', '--json'], { cwd: root });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const e = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(e).toMatchObject({ requests: 3, batches: 2, provider: 'openai', tokenizer: 'o200k_base (gpt-tokenizer)', completion_tokens: { expected: 6, max: 3 * 16_384 }, cost: { currency: 'USD' }, prices: { checked: '2026-12-05' } });
+    expect(Object.keys(e)).toEqual(expect.arrayContaining(['requests', 'batches', 'prompt_tokens', 'completion_tokens', 'cost', 'tokenizer', 'prices']));
+    expect(await readdir(root)).toEqual(['reviews.csv']);
+  });
+
+  it('with --max-cost prints the estimate, then exits 1 with error [BUDGET_EXCEEDED] when the worst case is above it', async () => {
+    const { root, file } = await input();
+    const run = await runCli(['estimate', file, ...ARGS, '--max-cost', '0.001', '--json'], { cwd: root });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ requests: 3 });
+    expect(run.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost/m);
+    const fits = await runCli(['estimate', file, ...ARGS, '--max-completion-tokens', '5', '--max-cost', '0.001', '--json'], { cwd: root });
+    expect(fits.code).toBe(0);
+  });
+
+  it('prints lines for a person, with unknown prices said as unknown', async () => {
+    const { root, file } = await input();
+    const run = await runCli(['estimate', file, '--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}'], { cwd: root });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^requests: +3 of 3 records$/m);
+    expect(run.stdout).toMatch(/^prompt tokens: +\d+ \(llama3 \(llama3-tokenizer-js\)\)$/m);
+    expect(run.stdout).toMatch(/^cost: +unknown expected, unknown worst case/m);
+  });
+});
+
+describe('kbatch run --dry-run / --max-cost', () => {
+  it('--dry-run prints the estimate and uploads, creates and writes nothing', async () => {
+    const { root, file } = await input();
+    const before = emu.stats();
+    const run = await runCli(['run', file, ...ARGS, '--base-url', emu.baseURL, '--dry-run', '--json'], { cwd: root, env: { OPENAI_API_KEY: 'sk-x' } });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ requests: 3, batches: 1 });
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+    expect(await readdir(root)).toEqual(['reviews.csv']);
+  });
+
+  it('--max-cost below the worst case exits 1 with error [BUDGET_EXCEEDED] before any upload', async () => {
+    const { root, file } = await input();
+    const before = emu.stats();
+    const run = await runCli(['run', file, ...ARGS, '--base-url', emu.baseURL, '--max-cost', '0.001', '--quiet'], { cwd: root, env: { OPENAI_API_KEY: 'sk-x' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost \$0\.015 .*above --max-cost \$0\.0010; nothing was uploaded or sent\. --max-completion-tokens \d+/m);
+    expect(run.stdout).toBe('');
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+  });
+});

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { booleanField } from '../options.js';
+
+/** A spending cap in US dollars (`maxCost`, `--max-cost`): a positive number. */
+export const MaxCostSchema = z.number({ error: 'must be a number of US dollars' }).positive({ error: 'must be a positive number of US dollars' });
+
+/** The estimate's fields of runJob's options, composed into its schema. */
+export const EstimateFields = {
+  /**
+   * Batch runs: refuse (BUDGET_EXCEEDED) before anything is uploaded when the worst-case estimate is above this many
+   * US dollars, or (COST_UNKNOWN) when it cannot be known. Realtime runs stop sending when the spend would pass it.
+   */
+  maxCost: MaxCostSchema.optional(),
+  /** Estimate only ({@link estimateJob}): nothing is uploaded, sent or written; the summary carries the estimate. */
+  dryRun: booleanField().optional(),
+};

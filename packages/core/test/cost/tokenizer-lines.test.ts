@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { loadTokenizer, type TokenizerKind } from '../../src/cost/tokenizer.js';
+import { parsedLineTokens, requestLineCounter } from '../../src/cost/tokenizer-lines.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+/** A request line as kbatch's request builder writes it (custom_id, method, url, body: model, messages, parameters). */
+const line = (messages: Array<{ role: string; content: string }>, tail = ',"temperature":0'): Buffer =>
+  Buffer.from(`{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":${JSON.stringify(messages)}${tail}}}`);
+
+// Content that exercises every rule of the fast path: escapes, multibyte text, whitespace the template trims, spaces
+// after non-ASCII or escaped characters, unicode spaces, runs of spaces, and an empty content.
+const CONTENTS = [
+  'Review: I love it, "great" really',
+  'a\\b "quoted" \t tab \n newline \r\n crlf \u00e9 é 😀 emoji after',
+  '  leading and trailing spaces  ',
+  '\nleading newline',
+  'trailing newline\n',
+  'non-breaking\u00a0 space and\u2003 em space',
+  'many     spaces   between     words',
+  '日本語 のテキスト and English 12345 67',
+  "contractions: I'm, they'LL, it's",
+  '',
+  'x',
+  'ends in café',
+  'ends in an emoji 😀',
+  '日本語で始まる text',
+  'ends in a non-breaking space\u00a0',
+  '\u3000starts with an ideographic space',
+  'ends in an escaped quote \"',
+  'ends in a tab\t',
+];
+
+const KINDS: Array<[TokenizerKind, string]> = [
+  ['o200k_base', 'gpt-4o-mini'],
+  ['llama3', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo'],
+  ['llama3', 'Meta-Llama-3-8B-Instruct'],
+];
+
+describe('requestLineCounter', () => {
+  for (const [kind, model] of KINDS) {
+    it(`agrees with the parsed slow path on odd content (${kind}, ${model})`, async () => {
+      const tokenizer = await loadTokenizer(kind);
+      const count = requestLineCounter(tokenizer, model);
+      for (const content of CONTENTS) {
+        for (const messages of [[{ role: 'user', content }], [{ role: 'system', content }, { role: 'user', content: `${content} again` }]]) {
+          const l = line(messages);
+          expect(count(l), JSON.stringify(messages)).toBe(parsedLineTokens(l, tokenizer, model));
+          // Twice: the second time every segment comes from the memo.
+          expect(count(l), JSON.stringify(messages)).toBe(parsedLineTokens(l, tokenizer, model));
+        }
+      }
+    });
+
+    it(`falls back to the slow path for lines in other shapes (${kind})`, async () => {
+      const tokenizer = await loadTokenizer(kind);
+      const count = requestLineCounter(tokenizer, model);
+      const odd = [
+        '{"body":{"messages":[{"content":"keys in another order","role":"user"}],"model":"m"},"custom_id":"r1"}',
+        '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"named","name":"bob"}]}}',
+        '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"parts"}]}]}}',
+        '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"first"}],"messages":[{"role":"user","content":"duplicate key wins"}]}}',
+        '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"escaped \\u0041 letter"}],"stop":["\\n"]}}',
+      ];
+      for (const text of odd) expect(count(Buffer.from(text)), text).toBe(parsedLineTokens(Buffer.from(text), tokenizer, model));
+      // Invalid UTF-8 is counted as the slow path decodes it (replacement characters).
+      const head = '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"bad ';
+      const invalid = Buffer.concat([Buffer.from(head), Buffer.from([0xff, 0xfe]), Buffer.from(' bytes"}],"temperature":0}}')]);
+      expect(count(invalid)).toBe(parsedLineTokens(invalid, tokenizer, model));
+    });
+  }
+
+  it('refuses a line that is not a chat request with LINE_INVALID naming its custom_id', async () => {
+    const count = requestLineCounter(await loadTokenizer('o200k_base'), 'gpt-4o');
+    expectKbatchError(await catchError(() => count(Buffer.from('{"custom_id":"x7","body":{"prompt":"no messages"}}'))), { code: 'LINE_INVALID', customId: 'x7' });
+    expectKbatchError(await catchError(() => count(Buffer.from('{"custom_id":"x8", not json'))), { code: 'LINE_INVALID', customId: 'x8' });
+  });
+});

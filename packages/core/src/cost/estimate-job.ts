@@ -165,7 +165,7 @@ export function dryRunSummary(estimate: JobEstimate, started: number): RunSummar
     promptTokens: 0,
     completionTokens: 0,
     cached: 0,
-    cachedTokens: 0,
+    cachedTokens: { prompt: 0, completion: 0 },
     batches: 0,
     mode: estimate.mode,
     realtimeRequests: 0,

@@ -16,3 +16,6 @@ export * from './finetune/index.js';
 export * from './answers/index.js';
 export * from './output/index.js';
 export * from './run/index.js';
+export { costOf, emptyUsage, formatSpend, spendOf, unknownPrices, UsageTally } from './cost/spend.js';
+export type { SpendOptions } from './cost/spend.js';
+export type { ModelSpend, Price, PriceOf, Spend, SpendMode, UsageCounts } from './cost/spend-types.js';

@@ -21,12 +21,12 @@ const NONE24 = 0xffffff;
 const ESCAPED = 1;
 const ASCII = 2;
 
-/** Bytes before a verdict's text: status − 200, lengths of id, request id and finish reason (u8), answer (u16), flags, tokens (u24 ×2). */
-const HEAD = 13;
+/** Bytes before a verdict's text: status − 200, lengths of id, request id and finish reason (u8), answer (u16), flags, tokens (u24 ×4: prompt, completion, reasoning, cached). */
+const HEAD = 19;
 
 /**
  * Successful results of one index, each as the few bytes the join uses (custom_id, request id, finish reason,
- * answer) after a 13-byte head of numbers, packed in pages: no object on the heap until `result()`, and a verdict
+ * answer) after a 19-byte head of numbers, packed in pages: no object on the heap until `result()`, and a verdict
  * is one place in memory (taking results in another order than the lines came costs a cache miss, not ten).
  * `keep` refuses a verdict that would pass the byte budget (the caller keeps its line's position instead).
  */
@@ -49,7 +49,7 @@ export class VerdictStore {
     const finishLength = v.finishStart === -1 || stop ? 0 : v.finishEnd - v.finishStart;
     const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
     const bytes = HEAD + idLength + requestLength + finishLength + contentLength;
-    if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT || v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS) return -1;
+    if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT || v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS || v.reasoningTokens > MAX_TOKENS || v.cachedTokens > MAX_TOKENS) return -1;
     if (this.used + bytes > PAGE) {
       if ((this.pages.length + 1) * PAGE > this.maxBytes) return -1;
       this.pages.push(Buffer.allocUnsafe(PAGE));
@@ -64,6 +64,8 @@ export class VerdictStore {
     put16(page, at + 4, v.contentStart === -1 ? NONE16 : contentLength);
     put24(page, at + 7, v.promptTokens === -1 ? NONE24 : v.promptTokens);
     put24(page, at + 10, v.completionTokens === -1 ? NONE24 : v.completionTokens);
+    put24(page, at + 13, v.reasoningTokens === -1 ? NONE24 : v.reasoningTokens);
+    put24(page, at + 16, v.cachedTokens === -1 ? NONE24 : v.cachedTokens);
     this.used += HEAD;
     let high = this.put(page, buf, v.idStart, idLength);
     if (v.requestStart !== -1) high |= this.put(page, buf, v.requestStart, requestLength);
@@ -111,6 +113,12 @@ export class VerdictStore {
     return { prompt: prompt === NONE24 ? 0 : prompt, completion: completion === NONE24 ? 0 : completion };
   }
 
+  /** Token count `which` of `slot` (0 prompt, 1 completion, 2 reasoning, 3 cached); -1 when not reported. */
+  count(slot: number, which: 0 | 1 | 2 | 3): number {
+    const n = get24(this.pages[Math.floor(slot / PAGE)]!, (slot % PAGE) + 7 + 3 * which);
+    return n === NONE24 ? -1 : n;
+  }
+
   /**
    * The result of `slot`, as `parseResultLine` makes it from the line, except `body`: not kept (undefined), since the
    * join reads it only for `keepRaw` (and then no verdicts are kept).
@@ -124,6 +132,8 @@ export class VerdictStore {
     const contentLength = page[at + 4]! | (page[at + 5]! << 8);
     const prompt = get24(page, at + 7);
     const completion = get24(page, at + 10);
+    const reasoning = get24(page, at + 13);
+    const cached = get24(page, at + 16);
     let from = at + HEAD + page[at + 1]!;
     let requestId: string | null = null;
     if (requestLength !== NONE8) {
@@ -141,7 +151,7 @@ export class VerdictStore {
       response = text(page, from, contentLength, flags);
       if ((flags & ESCAPED) !== 0) response = JSON.parse(`"${response}"`) as string;
     }
-    return {
+    const result: BatchResult = {
       customId,
       ok: true,
       statusCode: 200 + page[at]!,
@@ -154,6 +164,9 @@ export class VerdictStore {
       error: null,
       body: undefined,
     };
+    if (reasoning !== NONE24) result.reasoningTokens = reasoning;
+    if (cached !== NONE24) result.cachedTokens = cached;
+    return result;
   }
 
   /** Copy `length` bytes of `buf` to the end of `page` (a loop: Buffer.copy costs more for a few bytes); their OR. */

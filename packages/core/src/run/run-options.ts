@@ -26,6 +26,7 @@ import { DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import type { RealtimeEvent } from '../realtime/realtime-types.js';
 import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
+import type { PriceOf, Spend } from '../cost/spend-types.js';
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
@@ -148,6 +149,11 @@ export const RunJobOptionsSchema = z
      * and realtime answer received (a rerun or resumeRun sends only what has none).
      */
     timeoutMs: JobOptionsSchema.shape.timeoutMs,
+    /**
+     * Prices for the summary's spend: `({ provider, model, mode, window }) => Price | undefined` (e.g. negotiated
+     * rates). Unknown prices make costs unknown (null), never $0.
+     */
+    priceOf: functionField<PriceOf>().optional(),
     onProgress: functionField<(event: RunEvent) => void>().optional(),
     onIssue: functionField<(issue: JoinIssue) => void>().optional(),
     onWarning: functionField<(message: string) => void>().optional(),
@@ -232,4 +238,9 @@ export interface RunSummary {
   outputs: { output: string | null; rejects: string | null };
   /** The batch job's own summary (null when there were no requests). */
   job: JobSummary | null;
+  /**
+   * Tokens and cost per model from the answers' usage (every attempt, by batch or realtime price), what the batch
+   * discount and the cache saved, and the prices' date; also written to `<jobDir>/spend.json`.
+   */
+  spend: Spend;
 }

@@ -35,6 +35,8 @@ export const KBATCH_ERROR_CODES = [
   'BATCH_EXPIRED',
   'BATCH_CANCELLED',
   'AWAIT_TIMEOUT',
+  // spending would pass the cost cap (maxCost): nothing more is sent; what was answered is kept
+  'BUDGET_EXCEEDED',
   'DOWNLOAD_INCOMPLETE',
   'ABORTED',
   // a batch may have been created without its id recorded, and kbatch cannot tell which listed batch is the part's

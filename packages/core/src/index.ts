@@ -24,3 +24,6 @@ export { MaxCostSchema } from './cost/estimate-options.js';
 export { priceFor, PRICE_TABLE, type Price } from './cost/prices.js';
 export { loadTokenizer, tokenizerKind, type TextTokenizer, type TokenizerKind } from './cost/tokenizer.js';
 export { chatPromptTokens } from './cost/tokenizer-chat.js';
+export { costOf, emptyUsage, formatSpend, spendOf, unknownPrices, UsageTally } from './cost/spend.js';
+export type { SpendOptions } from './cost/spend.js';
+export type { ModelSpend, PriceOf, Spend, SpendMode, UsageCounts } from './cost/spend-types.js';

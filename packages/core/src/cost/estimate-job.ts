@@ -14,6 +14,7 @@ import type { RunSettings } from '../state/run-state.js';
 import { completionTokens } from './estimate-completion.js';
 import { countRequests } from './estimate-requests.js';
 import { outputCapFor, priceFor, type Price } from './prices.js';
+import { spendOf, UsageTally } from './spend.js';
 import { loadTokenizer, tokenizerKind } from './tokenizer.js';
 
 /** What a job would send and cost (the object `kbatch estimate --json` prints). */
@@ -166,6 +167,7 @@ export function dryRunSummary(estimate: JobEstimate, started: number): RunSummar
     completionTokens: 0,
     cached: 0,
     cachedTokens: { prompt: 0, completion: 0 },
+    spend: spendOf(new UsageTally(estimate.model), { provider: estimate.provider, window: estimate.window, priceOf: priceFor }),
     batches: 0,
     mode: estimate.mode,
     realtimeRequests: 0,

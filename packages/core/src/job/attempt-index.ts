@@ -10,12 +10,15 @@ import { emptyVerdict, readVerdict, type LineVerdict } from '../join/result-verd
 import { IdHashTable } from '../join/id-hash-table.js';
 import { LinePositions } from '../join/line-positions.js';
 import { FIND, LookupAhead } from '../join/lookup-ahead.js';
-import { recordTokens, VerdictStore } from '../join/verdict-store.js';
+import { recordCount, VerdictStore } from '../join/verdict-store.js';
+import type { UsageTally } from '../cost/spend.js';
 
 /** Prompt and completion tokens of the attempt lines no record was joined with (superseded, duplicate, unknown). */
 export interface TokenTotals {
   prompt: number;
   completion: number;
+  /** Where every line's usage is added (taken or not), by how it was sent: the run's spend. */
+  usage?: UsageTally;
 }
 
 /** Options of {@link attemptLookup}. */
@@ -57,19 +60,22 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
   if (options.expected !== undefined) index.reserve(options.expected);
   const verdict = emptyVerdict();
   try {
-    const visit = ({ customId, superseded, at, result, verdict: kept }: AttemptLine): void => {
+    const visit = ({ customId, superseded, realtime, at, result, verdict: kept }: AttemptLine): void => {
       // Joined already (a live row): its tokens are in the join's report.
       if (skip?.has(customId)) return;
       const fast = lean && at !== undefined && kept === undefined && readVerdict(at.buf, at.start, at.end, verdict);
       if (superseded) {
         if (kept) {
-          const t = recordTokens(kept.page, kept.at);
-          lines.add(t.prompt, t.completion);
-        } else if (fast) lines.add(Math.max(0, verdict.promptTokens), Math.max(0, verdict.completionTokens));
-        else if (at) lines.count(lines.parseAt(at.buf, at));
+          const [p, c] = [recordCount(kept.page, kept.at, 0), recordCount(kept.page, kept.at, 1)];
+          lines.add(Math.max(0, p), Math.max(0, c));
+          options.tokens.usage?.add(realtime ? 'realtime' : 'batch', p, c, recordCount(kept.page, kept.at, 2), recordCount(kept.page, kept.at, 3));
+        } else if (fast) {
+          lines.add(Math.max(0, verdict.promptTokens), Math.max(0, verdict.completionTokens));
+          options.tokens.usage?.add(realtime ? 'realtime' : 'batch', verdict.promptTokens, verdict.completionTokens, verdict.reasoningTokens, verdict.cachedTokens);
+        } else if (at) lines.count(lines.parseAt(at.buf, at), realtime);
         return;
       }
-      index.add(customId, at, kept ?? (fast ? verdict : null), result);
+      index.add(customId, at, kept ?? (fast ? verdict : null), result, realtime);
     };
     // Kept verdicts (the download read the lines) stand for the lines only where results need no `body`.
     await walkAttempts(jobDir, groups, visit, { verdicts: lean });
@@ -111,9 +117,9 @@ class AttemptIndex implements ResultLookup {
    * Index a winning line (`at`, with its verdict when read, or as the download kept it) or a result made in memory; a
    * duplicate keeps the better one.
    */
-  add(customId: string, at: AttemptLine['at'], verdict: Readonly<LineVerdict> | AttemptLine['verdict'] | null, result: BatchResult | undefined): void {
+  add(customId: string, at: AttemptLine['at'], verdict: Readonly<LineVerdict> | AttemptLine['verdict'] | null, result: BatchResult | undefined, realtime = false): void {
     const { lines } = this;
-    const file = at ? lines.fileNumber(at.file) : -1;
+    const file = at ? lines.fileNumber(at.file, realtime) : -1;
     const slot = !at || !verdict ? -1 : 'page' in verdict ? lines.verdicts.copy(verdict.page, verdict.at) : lines.verdicts.keep(at.buf, verdict);
     this.ahead.clear();
     let e = this.find(customId);
@@ -145,7 +151,10 @@ class AttemptIndex implements ResultLookup {
     this.live -= 1;
     const { lines } = this;
     const slot = this.at.verdicts[e]!;
-    if (slot !== -1) return lines.verdicts.result(slot, customId);
+    if (slot !== -1) {
+      lines.tallySlot(slot, this.at.fileOf[e]!);
+      return lines.verdicts.result(slot, customId);
+    }
     const entry = this.entryAt(e);
     const result = lines.resultOf(entry);
     // The line at the indexed offset must still be this request's (a result file replaced meanwhile is refused).
@@ -153,7 +162,7 @@ class AttemptIndex implements ResultLookup {
       throw new KbatchError('RESPONSE_INVALID', `${lines.fileName(entry)} line ${entry.line} holds ${result.customId}, not ${customId}: the file changed after it was indexed`, { file: lines.fileName(entry), line: entry.line, customId });
     }
     // The join's report counts the tokens of answers only; a failed line's usage (a 200 without choices) counts here.
-    if (!result.ok && !entry.result) lines.count({ response: { body: result.body } } as Pick<BatchResultLine, 'response'>);
+    if (!result.ok && !entry.result) lines.count({ response: { body: result.body } } as Pick<BatchResultLine, 'response'>, null);
     return result;
   }
 
@@ -229,6 +238,9 @@ type IndexedLines = ReturnType<typeof indexedLines>;
 
 function indexedLines(tokens: TokenTotals) {
   const files: string[] = [];
+  /** File numbers of results sent realtime (see `AttemptSource.realtime`). */
+  const realtimeFiles = new Set<number>();
+  const modeOf = (file: number) => (realtimeFiles.has(file) ? 'realtime' : 'batch');
   const numbers = new Map<string, number>();
   const reader = lineReader(files);
   /** A line's bytes parsed; a broken line is RESPONSE_INVALID naming the file and line. */
@@ -249,9 +261,14 @@ function indexedLines(tokens: TokenTotals) {
     tokens.prompt += prompt;
     tokens.completion += completion;
   };
-  const count = (line: Pick<BatchResultLine, 'response'>): void => {
+  /** Add a parsed line's tokens; its usage goes to the spend too unless `realtime` is null (tallied when it was read). */
+  const count = (line: Pick<BatchResultLine, 'response'>, realtime: boolean | null): void => {
     const t = lineTokens(line);
     add(t.prompt, t.completion);
+    if (realtime !== null) tokens.usage?.addBody(realtime ? 'realtime' : 'batch', (line as Partial<BatchResultLine> | null)?.response?.body);
+  };
+  const tallySlot = (slot: number, file: number): void => {
+    tokens.usage?.add(modeOf(file), verdicts.count(slot, 0), verdicts.count(slot, 1), verdicts.count(slot, 2), verdicts.count(slot, 3));
   };
   const verdicts = new VerdictStore();
   return {
@@ -259,23 +276,29 @@ function indexedLines(tokens: TokenTotals) {
     parse,
     count,
     add,
+    tallySlot,
     verdicts,
     /** Add the tokens of an entry no record takes (a line made in memory has none to add). */
     countEntry(entry: Entry): void {
       if (entry.verdict !== -1) {
         const t = verdicts.tokens(entry.verdict);
         add(t.prompt, t.completion);
-      } else if (!entry.result) count(parse(entry));
+        tallySlot(entry.verdict, entry.file);
+      } else if (!entry.result) count(parse(entry), realtimeFiles.has(entry.file));
     },
     fileName,
-    fileNumber(file: string): number {
+    fileNumber(file: string, realtime: boolean): number {
       let n = numbers.get(file);
       if (n === undefined) numbers.set(file, (n = files.push(file) - 1));
+      if (realtime) realtimeFiles.add(n);
       return n;
     },
-    /** The entry's line, parsed once and normalized (its tokens are counted by the join's report). */
+    /** The entry's line, parsed once and normalized (its tokens are counted by the join's report, its usage by the spend here). */
     resultOf(entry: Entry): BatchResult {
-      return entry.result ?? parseResultLine(parse(entry), { file: fileName(entry), line: entry.line });
+      if (entry.result) return entry.result;
+      const line = parse(entry);
+      tokens.usage?.addBody(modeOf(entry.file), (line as Partial<BatchResultLine> | null)?.response?.body);
+      return parseResultLine(line, { file: fileName(entry), line: entry.line });
     },
     close: () => reader.close(),
   };

@@ -26,6 +26,8 @@ export interface AttemptSource {
   failedBatch?: JobPart;
   /** Job-relative request file: only results of its custom_ids belong to this source (a retry batch merged several chunks). */
   only?: string;
+  /** Its requests were sent one by one (realtime mode, straggler leftovers, realtime retry rounds): paid at realtime prices. */
+  realtime?: boolean;
 }
 
 /** A part and every resubmit part descending from it (an expired batch's leftovers ran there). */
@@ -47,7 +49,7 @@ export function partSources(manifest: JobManifest, root: string, stragglers: Run
     // A batch that failed validation has no result files: its errors stand in for them.
     if (p.status === 'failed' && p.done && own.files.length === 0) own.failedBatch = p;
     const leftovers = stragglers.find((s) => s.part === p.index && s.finished && s.requests > 0);
-    return leftovers ? [own, { files: [leftovers.results], resubmitted: false }] : [own];
+    return leftovers ? [own, { files: [leftovers.results], resubmitted: false, realtime: true }] : [own];
   });
 }
 
@@ -58,13 +60,13 @@ export function realtimeChunkResults(index: number): string {
 
 /** The first attempt at a chunk: its batch part (and resubmits), or its realtime results file. */
 export function chunkSources(state: RunState, manifest: JobManifest, chunkPart: string): AttemptSource[] {
-  if (state.mode === 'realtime') return [{ files: [realtimeChunkResults(state.chunks.findIndex((c) => c.part === chunkPart))], resubmitted: false }];
+  if (state.mode === 'realtime') return [{ files: [realtimeChunkResults(state.chunks.findIndex((c) => c.part === chunkPart))], resubmitted: false, realtime: true }];
   return partSources(manifest, chunkPart, state.stragglers);
 }
 
 /** The result sources of one retry part (none while a batch part is not yet added). */
 export function retrySources(manifest: JobManifest, retry: RunState['rounds'][number]['parts'][number], stragglers: RunState['stragglers'] = []): AttemptSource[] {
-  if (retry.results !== undefined) return [{ files: [retry.results], resubmitted: false }];
+  if (retry.results !== undefined) return [{ files: [retry.results], resubmitted: false, realtime: true }];
   if (retry.part === null) return [];
   // A merged retry batch holds other chunks' requests too: keep this entry's own.
   return partSources(manifest, retry.part, stragglers).map((source) => (retry.batch === undefined ? source : { ...source, only: retry.file }));
@@ -93,6 +95,8 @@ export interface AttemptLine {
   group: number;
   /** A later attempt has a result for this request: the line does not count (only its tokens do). */
   superseded: boolean;
+  /** Its source was sent realtime (see `AttemptSource.realtime`). */
+  realtime: boolean;
   /** Where the line is: `buf[start, end)` (valid during the visit only), absolute file, byte offset and line number. */
   at?: { buf: Buffer; start: number; end: number; file: string; offset: number; line: number };
   /** A result made from a failed batch's errors (no line on disk), see {@link validationResults}. */
@@ -127,12 +131,14 @@ export async function walkAttempts(jobDir: string, groups: readonly AttemptSourc
     const seenHere: string[] = [];
     // The oldest attempt is the last walked: nothing later asks whether its ids were seen.
     const remember = g > 0;
+    let realtime = false;
     const meet = (customId: string, at: AttemptLine['at'], result?: BatchResult, verdict?: AttemptLine['verdict']): void => {
       const superseded = seen.size > 0 && seen.has(customId);
       if (!superseded && remember) seenHere.push(customId);
-      visit({ customId, group: g, superseded, at, result, verdict });
+      visit({ customId, group: g, superseded, realtime, at, result, verdict });
     };
     for (const source of groups[g]!) {
+      realtime = source.realtime === true;
       if (source.only !== undefined && filter?.rel !== source.only) filter = { rel: source.only, ids: await customIdsOf(jobDir, source.only) };
       const only = source.only === undefined ? null : filter!.ids;
       if (source.failedBatch) {

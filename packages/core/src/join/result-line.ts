@@ -49,6 +49,10 @@ export interface BatchResult {
   finishReason: string | null;
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Of `completionTokens`: `usage.completion_tokens_details.reasoning_tokens`, when reported. */
+  reasoningTokens?: number;
+  /** Of `promptTokens`: `usage.prompt_tokens_details.cached_tokens`, when reported. */
+  cachedTokens?: number;
   /** `choices[0].logprobs.content` when the request asked for logprobs. */
   logprobs: TokenLogprob[] | null;
   /** Null when ok; else a human message including the status code, e.g. "HTTP 429: rate limited (rate_limit_exceeded)". */
@@ -154,6 +158,10 @@ export function normalizeResultLine(line: CheckedResultLine | BatchResultLine): 
   base.finishReason = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
   base.promptTokens = typeof usage.prompt_tokens === 'number' ? usage.prompt_tokens : null;
   base.completionTokens = typeof usage.completion_tokens === 'number' ? usage.completion_tokens : null;
+  const reasoning = (usage.completion_tokens_details as { reasoning_tokens?: unknown } | null | undefined)?.reasoning_tokens;
+  const cached = (usage.prompt_tokens_details as { cached_tokens?: unknown } | null | undefined)?.cached_tokens;
+  if (typeof reasoning === 'number') base.reasoningTokens = reasoning;
+  if (typeof cached === 'number') base.cachedTokens = cached;
   base.logprobs = Array.isArray(logprobs?.content) ? (logprobs.content as TokenLogprob[]) : null;
   if (lineError) {
     // A line with both a 2xx response and an error: keep the answer but do not call it a success.

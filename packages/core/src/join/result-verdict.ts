@@ -19,11 +19,14 @@ export interface LineVerdict {
   /** -1: null. */
   promptTokens: number;
   completionTokens: number;
+  /** `usage.completion_tokens_details.reasoning_tokens` and `usage.prompt_tokens_details.cached_tokens` (-1: not reported). */
+  reasoningTokens: number;
+  cachedTokens: number;
 }
 
 /** A fresh {@link LineVerdict} to pass to {@link readVerdict}. */
 export function emptyVerdict(): LineVerdict {
-  return { idStart: 0, idEnd: 0, status: 0, requestStart: -1, requestEnd: -1, finishStart: -1, finishEnd: -1, contentStart: -1, contentEnd: -1, contentEscaped: false, promptTokens: -1, completionTokens: -1 };
+  return { idStart: 0, idEnd: 0, status: 0, requestStart: -1, requestEnd: -1, finishStart: -1, finishEnd: -1, contentStart: -1, contentEnd: -1, contentEscaped: false, promptTokens: -1, completionTokens: -1, reasoningTokens: -1, cachedTokens: -1 };
 }
 
 const QUOTE = 0x22;
@@ -49,6 +52,10 @@ const K = {
   content: key('content'),
   promptTokens: key('prompt_tokens'),
   completionTokens: key('completion_tokens'),
+  completionDetails: key('completion_tokens_details'),
+  promptDetails: key('prompt_tokens_details'),
+  reasoningTokens: key('reasoning_tokens'),
+  cachedTokens: key('cached_tokens'),
 };
 
 /** Thrown inside the scanner to give up on a line (caught in {@link readVerdict}); never escapes. */
@@ -69,7 +76,7 @@ export function readVerdict(buf: Buffer, start: number, end: number, out: LineVe
   s.out = out;
   s.depth = 0;
   out.requestStart = out.requestEnd = out.finishStart = out.finishEnd = out.contentStart = out.contentEnd = -1;
-  out.promptTokens = out.completionTokens = -1;
+  out.promptTokens = out.completionTokens = out.reasoningTokens = out.cachedTokens = -1;
   out.contentEscaped = false;
   let i = s.ws(start);
   if (buf[i] !== 0x7b) return false;
@@ -87,7 +94,9 @@ const BODY = 3;
 const CHOICE = 4;
 const MESSAGE = 5;
 const USAGE = 6;
-const REQUIRED = [0, 0b11, 0b101, 0b1, 0b1, 0, 0];
+const COMPLETION_DETAILS = 7;
+const PROMPT_DETAILS = 8;
+const REQUIRED = [0, 0b11, 0b101, 0b1, 0b1, 0, 0, 0, 0];
 
 /** One line's scan (blanks are skipped by `ws` only where the next byte could be one: compact JSON has none), reused for every line (no closure or object per line). */
 class Scan {
@@ -316,6 +325,9 @@ class Scan {
         }
         break;
       case USAGE: {
+        // The details (reasoning, cached tokens) are read for the spend; one that is not an object reports none.
+        if (this.is(ks, ke, K.completionDetails)) return this.as(4, b === 0x7b ? this.object(at, COMPLETION_DETAILS) : this.value(at));
+        if (this.is(ks, ke, K.promptDetails)) return this.as(8, b === 0x7b ? this.object(at, PROMPT_DETAILS) : this.value(at));
         const prompt = this.is(ks, ke, K.promptTokens);
         if (!prompt && !this.is(ks, ke, K.completionTokens)) break;
         this.bit = prompt ? 1 : 2;
@@ -323,6 +335,16 @@ class Scan {
         if (after === BAIL) return BAIL;
         if (prompt) out.promptTokens = this.num;
         else out.completionTokens = this.num;
+        return after;
+      }
+      case COMPLETION_DETAILS:
+      case PROMPT_DETAILS: {
+        if (!this.is(ks, ke, kind === COMPLETION_DETAILS ? K.reasoningTokens : K.cachedTokens)) break;
+        this.bit = 1;
+        const after = this.count(at);
+        if (after === BAIL) return BAIL;
+        if (kind === COMPLETION_DETAILS) out.reasoningTokens = this.num;
+        else out.cachedTokens = this.num;
         return after;
       }
     }

@@ -44,6 +44,8 @@ export interface UnorderedJoinOptions {
   cached?: AsyncIterable<BatchResult> | Iterable<BatchResult>;
   /** Round-0 results as they arrive (round 0 still running): their rows go out at once. */
   events?: RoundEvents;
+  /** Called with each result joined from `events` (its line is not read again: the caller counts its usage here). */
+  onLiveResult?: (result: BatchResult) => void;
   onIssue?: JoinIssueHandler;
 }
 
@@ -223,6 +225,7 @@ async function liveRow(
   if (!marks) at.written.set(chunk, (marks = { bits: new Uint8Array(Math.ceil(options.chunkSizes[chunk]! / 8)), count: 0 }));
   marks.bits[entry.position >> 3]! |= 1 << (entry.position & 7);
   marks.count++;
+  options.onLiveResult?.(result);
   const joiner = new ChunkJoiner(plan, [{ requests: 1, results: [result] }], onIssue ? { onIssue } : {});
   const outcome = await joiner.join(entry.record);
   addReport(at.total, await joiner.finish());

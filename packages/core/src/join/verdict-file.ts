@@ -10,7 +10,7 @@ const BLOCK = 1 << 20;
 const ENTRY_HEAD = 16;
 /** After the last block: magic (8 bytes), entries (u32), unused (u32), the result file's size, mtime, ctime and inode (f64 each). */
 const FOOTER = 48;
-const MAGIC = Buffer.from('kbverd02', 'latin1');
+const MAGIC = Buffer.from('kbverd03', 'latin1');
 
 /** The verdict file of result file `resultFile`. */
 export const verdictFilePath = (resultFile: string): string => `${resultFile}.verdicts`;

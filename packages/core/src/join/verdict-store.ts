@@ -21,12 +21,12 @@ const NONE24 = 0xffffff;
 const ESCAPED = 1;
 const ASCII = 2;
 
-/** Bytes before a verdict's text: status − 200, lengths of id, request id and finish reason (u8), answer (u16), flags, tokens (u24 ×2). */
-const HEAD = 13;
+/** Bytes before a verdict's text: status − 200, lengths of id, request id and finish reason (u8), answer (u16), flags, tokens (u24 ×4: prompt, completion, reasoning, cached). */
+const HEAD = 19;
 
 /**
  * Successful results of one index, each as the few bytes the join uses (custom_id, request id, finish reason,
- * answer) after a 13-byte head of numbers, packed in pages: no object on the heap until `result()`, and a verdict
+ * answer) after a 19-byte head of numbers, packed in pages: no object on the heap until `result()`, and a verdict
  * is one place in memory (taking results in another order than the lines came costs a cache miss, not ten).
  * `keep` refuses a verdict that would pass the byte budget (the caller keeps its line's position instead).
  */
@@ -101,6 +101,11 @@ export class VerdictStore {
     return recordTokens(this.pages[Math.floor(slot / PAGE)]!, slot % PAGE);
   }
 
+  /** Token count `which` of `slot` (0 prompt, 1 completion, 2 reasoning, 3 cached); -1 when not reported. */
+  count(slot: number, which: 0 | 1 | 2 | 3): number {
+    return recordCount(this.pages[Math.floor(slot / PAGE)]!, slot % PAGE, which);
+  }
+
   /**
    * The result of `slot`, as `parseResultLine` makes it from the line, except `body`: not kept (undefined), since the
    * join reads it only for `keepRaw` (and then no verdicts are kept).
@@ -114,6 +119,8 @@ export class VerdictStore {
     const contentLength = page[at + 4]! | (page[at + 5]! << 8);
     const prompt = get24(page, at + 7);
     const completion = get24(page, at + 10);
+    const reasoning = get24(page, at + 13);
+    const cached = get24(page, at + 16);
     let from = at + HEAD + page[at + 1]!;
     let requestId: string | null = null;
     if (requestLength !== NONE8) {
@@ -131,7 +138,7 @@ export class VerdictStore {
       response = text(page, from, contentLength, flags);
       if ((flags & ESCAPED) !== 0) response = JSON.parse(`"${response}"`) as string;
     }
-    return {
+    const result: BatchResult = {
       customId,
       ok: true,
       statusCode: 200 + page[at]!,
@@ -144,6 +151,9 @@ export class VerdictStore {
       error: null,
       body: undefined,
     };
+    if (reasoning !== NONE24) result.reasoningTokens = reasoning;
+    if (cached !== NONE24) result.cachedTokens = cached;
+    return result;
   }
 }
 
@@ -156,12 +166,13 @@ export function verdictBytes(buf: Buffer, v: Readonly<LineVerdict>): number {
   const requestLength = v.requestStart === -1 ? 0 : v.requestEnd - v.requestStart;
   const finishLength = v.finishStart === -1 || isStop(buf, v) ? 0 : v.finishEnd - v.finishStart;
   const contentLength = v.contentStart === -1 ? 0 : v.contentEnd - v.contentStart;
-  if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT || v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS) return -1;
+  if (idLength > MAX_ID || requestLength > MAX_ID || finishLength > MAX_ID || contentLength > MAX_CONTENT) return -1;
+  if (v.promptTokens > MAX_TOKENS || v.completionTokens > MAX_TOKENS || v.reasoningTokens > MAX_TOKENS || v.cachedTokens > MAX_TOKENS) return -1;
   return HEAD + idLength + requestLength + finishLength + contentLength;
 }
 
 /**
- * Write verdict `v` of line `buf` at `page[at…]` (room for {@link verdictBytes} is the caller's): a 13-byte head of
+ * Write verdict `v` of line `buf` at `page[at…]` (room for {@link verdictBytes} is the caller's): a 19-byte head of
  * numbers, then the custom_id, request id, finish reason (not for `stop`) and answer bytes. Returns the bytes written.
  */
 export function encodeVerdict(page: Buffer, at: number, buf: Buffer, v: Readonly<LineVerdict>): number {
@@ -177,6 +188,8 @@ export function encodeVerdict(page: Buffer, at: number, buf: Buffer, v: Readonly
   put16(page, at + 4, v.contentStart === -1 ? NONE16 : contentLength);
   put24(page, at + 7, v.promptTokens === -1 ? NONE24 : v.promptTokens);
   put24(page, at + 10, v.completionTokens === -1 ? NONE24 : v.completionTokens);
+  put24(page, at + 13, v.reasoningTokens === -1 ? NONE24 : v.reasoningTokens);
+  put24(page, at + 16, v.cachedTokens === -1 ? NONE24 : v.cachedTokens);
   let to = at + HEAD;
   let high = put(page, to, buf, v.idStart, idLength);
   to += idLength;
@@ -207,6 +220,12 @@ export function recordBytes(page: Buffer, at: number): number {
 /** The custom_id of the verdict encoded at `page[at…]`. */
 export function recordCustomId(page: Buffer, at: number): string {
   return text(page, at + HEAD, page[at + 1]!, page[at + 6]!);
+}
+
+/** Token count `which` (0 prompt, 1 completion, 2 reasoning, 3 cached) of the verdict encoded at `page[at…]`; -1 when not reported. */
+export function recordCount(page: Buffer, at: number, which: 0 | 1 | 2 | 3): number {
+  const n = get24(page, at + 7 + 3 * which);
+  return n === NONE24 ? -1 : n;
 }
 
 /** The prompt and completion tokens of the verdict encoded at `page[at…]` (0 when there are none). */

@@ -12,3 +12,5 @@ export { DEFAULT_AUTO_THRESHOLD } from './choose-mode.js';
 export type { RunMode } from './choose-mode.js';
 export { RealtimeTransportSchema } from './fast-client.js';
 export type { RealtimeTransport } from './fast-client.js';
+export { createBudgetGuard, DEFAULT_BUDGET_COMPLETION_TOKENS } from './realtime-budget.js';
+export type { BudgetGuard, RealtimeBudget } from './realtime-budget.js';

@@ -12,6 +12,7 @@ import { createReorderBuffer } from './reorder-buffer.js';
 import { createSender } from './send-request.js';
 import { abortedError } from '../client/retry.js';
 import type { FailureKind, RealtimeEvent, RealtimeResultLine } from './realtime-types.js';
+import { createBudgetGuard, type BudgetGuard, type RealtimeBudget } from './realtime-budget.js';
 
 /** The one capability the realtime engine needs: `openai.chat.completions` (or a fake with `create`). */
 export type RealtimeClient = Pick<OpenAI['chat']['completions'], 'create'>;
@@ -57,6 +58,16 @@ export const RealtimeOptionsSchema = z.object({
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
   /** Progress callback (retries, concurrency changes, answers, final failures). */
   onEvent: functionField<(event: RealtimeEvent) => void>().optional(),
+  /**
+   * A spending cap: a request whose worst case (estimated prompt + max completion tokens at the realtime price) would
+   * take the spend (answers' usage, replayed ones included) past `maxCost` is not sent; sending stops, the requests
+   * in flight finish, and the run ends with BUDGET_EXCEEDED. With an answers log a rerun replays what was answered.
+   */
+  budget: z
+    .custom<RealtimeBudget>((v) => typeof v === 'object' && v !== null && typeof (v as RealtimeBudget).priceOf === 'function' && typeof (v as RealtimeBudget).maxCost === 'number' && (v as RealtimeBudget).maxCost >= 0, {
+      error: 'must be { maxCost: a non-negative number, priceOf, provider, model }',
+    })
+    .optional(),
 });
 
 /** Options of `realtimeStream`. */
@@ -119,18 +130,25 @@ export async function* runResolved(
   store?: AnswerStore,
 ): AsyncGenerator<RealtimeResultLine, void, undefined> {
   if (o.signal?.aborted) throw abortedError(o.signal);
+  const guard = o.budget ? createBudgetGuard(o.budget) : undefined;
   const log: AnswerStore | undefined = store ?? (o.answersLog ? await singleAnswerStore(o.answersLog) : undefined);
   const run = createRunControl(o.signal);
   const onEvent = o.onEvent;
   const emit = (event: RealtimeEvent) => onEvent?.(event);
   const sender = createSender({ o, signal: run.signal, emit, failure: run.failure, onWaiting: run.wake.notify });
   const window = o.window ?? o.concurrency * WINDOW_PER_SLOT;
-  const ordered = createReorderBuffer<RealtimeResultLine>();
-  const completed: RealtimeResultLine[] = [];
+  // null: a request the budget left unsent (it takes its place in the order, and is not yielded).
+  const ordered = createReorderBuffer<RealtimeResultLine | null>();
+  const completed: Array<RealtimeResultLine | null> = [];
   const tasks = new Set<Promise<void>>();
-  const start = (request: BatchRequestLine, seq: number) => {
-    const task: Promise<void> = answer(request, seq, { log, send: sender.send, emit, onEvent })
+  // Once the budget refuses a request (reserved in input order) nothing more is sent: the rest is only replayed.
+  let refused = false;
+  let notSent = 0;
+  const start = (request: BatchRequestLine, seq: number): void => {
+    if (guard && !refused && !guard.reserve(request)) refused = true;
+    const task: Promise<void> = answer(request, seq, { log, send: refused ? null : sender.send, emit, onEvent, guard })
       .then((line) => {
+        if (line === null) notSent++;
         if (o.unordered) completed.push(line);
         else ordered.put(seq, line);
       })
@@ -152,10 +170,13 @@ export async function* runResolved(
       run.throwIfFailed();
       for (const line of o.unordered ? completed.splice(0) : ordered.drain()) {
         emitted++;
-        yield line;
+        if (line) yield line;
       }
       run.throwIfFailed();
-      if (inputDone && emitted === started) return;
+      if (inputDone && emitted === started) {
+        if (notSent > 0) throw guard!.exceeded(notSent);
+        return;
+      }
       // A new request goes only when it can have a slot at once (requests waiting for a retry hold none; the
       // adaptive limit may be below the concurrency), so a retry whose wait is over queues behind no new request,
       // and unsent lines stay unread. While most outcomes are dropped connections (the server looks down), the
@@ -185,21 +206,24 @@ export async function* runResolved(
  */
 const WINDOW_PER_SLOT = 64;
 
-/** One request's final result line: replayed from the answers log, or sent (with retries) and logged. */
+/** One request's final result line: replayed from the answers log, or sent (with retries) and logged; null when it may not be sent (`send` null: the budget). */
 async function answer(
   request: BatchRequestLine,
   seq: number,
-  { log, send, emit, onEvent }: { log: AnswerStore | undefined; send: (request: BatchRequestLine) => Promise<RealtimeResultLine>; emit: (event: RealtimeEvent) => void; onEvent: ((event: RealtimeEvent) => void) | undefined },
-): Promise<RealtimeResultLine> {
+  { log, send, emit, onEvent, guard }: { log: AnswerStore | undefined; send: ((request: BatchRequestLine) => Promise<RealtimeResultLine>) | null; emit: (event: RealtimeEvent) => void; onEvent: ((event: RealtimeEvent) => void) | undefined; guard: BudgetGuard | undefined },
+): Promise<RealtimeResultLine | null> {
   checkLine(request, seq);
   const logged = log ? await log.replay(request.custom_id, seq) : undefined;
   if (logged) {
+    guard?.settle(request, logged);
     // A logged final failure is final for this round too (a new round, with its own log, sends it again).
     if (isSuccess(logged)) emit({ type: 'answered', customId: request.custom_id, replayed: true });
     else emit({ type: 'failed', customId: request.custom_id, kind: failureKindOf(logged), replayed: true, ...statusOf(logged) });
     return logged;
   }
+  if (!send) return null;
   const line = await send(request);
+  guard?.settle(request, line);
   if (log) await log.record(line, seq, !isSuccess(line));
   if (onEvent && isSuccess(line)) onEvent({ type: 'answered', customId: request.custom_id, replayed: false });
   return line;

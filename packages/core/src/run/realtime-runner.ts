@@ -7,6 +7,9 @@ import type { RealtimeResultLine } from '../realtime/realtime-types.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from './run-options.js';
 import type { RunSettings } from '../state/run-state.js';
 import type { RunDeadline } from './run-deadline.js';
+import type { RealtimeBudget } from '../realtime/realtime-budget.js';
+import { priceFor } from '../cost/prices.js';
+import { DEFAULT_PROVIDER } from '../providers/resolve-provider.js';
 
 /**
  * Default chunk size (requests) in `mode: 'realtime'`: rows are written as answers arrive, but a chunk's answers
@@ -60,6 +63,7 @@ export function realtimeRunner({ jobDir, settings, given, opts, emit, signal, de
       ...(settings.requestRetries !== undefined ? { retries: settings.requestRetries } : {}),
       ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
       ...(given.retryBaseMs !== undefined ? { retryBaseMs: opts.retryBaseMs } : {}),
+      ...(opts.maxCost !== undefined ? { budget: realtimeBudget(settings, opts.maxCost, opts.priceOf) } : {}),
       signal,
       onEvent: (event) => {
         if (event.type === 'answered') {
@@ -89,5 +93,18 @@ export function realtimeRunner({ jobDir, settings, given, opts, emit, signal, de
       crashPoint('run-after-realtime');
       return summary;
     },
+  };
+}
+
+/** `--max-cost` of a realtime run: its answers' spend, at the model's realtime price, stops sending at the cap. */
+function realtimeBudget(settings: RunSettings, maxCost: number, priceOf: RealtimeBudget['priceOf'] | undefined): RealtimeBudget {
+  const max = settings.request['max_completion_tokens'] ?? settings.request['max_tokens'];
+  return {
+    maxCost,
+    priceOf: priceOf ?? priceFor,
+    // The profile name: a recorded provider may add its base URL after a space.
+    provider: (settings.provider ?? DEFAULT_PROVIDER).split(' ')[0]!,
+    model: String(settings.request['model']),
+    ...(typeof max === 'number' ? { maxCompletionTokens: max } : {}),
   };
 }

@@ -17,6 +17,7 @@ import { realtimeAnswersLog } from '../realtime/run-realtime-job.js';
 import { createLiveResults, createResultQueue, createRoundResults, type LiveResults, type ResultQueue } from './live-results.js';
 import { orderedJoinBatches } from '../join/ordered-join.js';
 import { unorderedJoin } from '../join/unordered-join.js';
+import type { LiveChunkResults } from '../join/live-chunks.js';
 import { readRejects, type JoinedRow } from '../join/skipped-rows.js';
 import type { JoinOutcome } from '../join/join-record.js';
 import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
@@ -43,6 +44,8 @@ import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.j
 import { runCache, type RunCache } from '../cache/run-cache.js';
 import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
+import { UsageTally } from '../cost/spend.js';
+import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -165,8 +168,10 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     await sending.work;
     state.phase = 'joined';
     await store.writeRunState(state);
-    const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs });
+    const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
     if (estimate !== undefined) summary.estimate = estimate;
+    // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
+    await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {
@@ -174,6 +179,9 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     await lock.release();
   }
 }
+
+/** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */
+export const SPEND_FILE = 'spend.json';
 
 /** What the phases of one call share. */
 interface RunContext {
@@ -322,7 +330,8 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
 
 /** The joined rows in batches, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
 async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
-  const tokens = { prompt: 0, completion: 0 };
+  const usage = new UsageTally(String(state.settings.request['model'] ?? ''));
+  const tokens = { prompt: 0, completion: 0, usage };
   const chunks = { jobDir, state, manifest, tokens };
   // Versions before one join copied each chunk's results to run/join/; a crash there left the copy behind.
   await rm(jobPath(jobDir, join('run', 'join')), { recursive: true, force: true });
@@ -346,6 +355,8 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
           chunkAt: (index, skip) => attemptChunk(chunks, index, skip),
           heldDir: jobPath(jobDir, join('run', 'held')),
           ...(queue ? { events: queue } : {}),
+          // Rows written as round 0 answers them (realtime): their lines are not read again.
+          onLiveResult: (result) => usage.addResult('realtime', result),
         }))
       : yield* orderedJoinBatches({
           ...input,
@@ -356,7 +367,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
             ...(gate && live
               ? {
                   live: {
-                    results: live,
+                    results: tallied(live, usage),
                     wait: (index: number) => gate.wait(index),
                     requestFile: (index: number) => jobPath(jobDir, manifest!.parts.find((p) => p.index === state.chunks[index]!.part)!.path),
                     answersLog: (index: number) => realtimeAnswersLog(jobDir, index),
@@ -366,10 +377,23 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
           }),
         });
   // Every attempt's tokens: the joined results' (the report's) and those of lines no record took.
-  return { ...report, allPromptTokens: report.promptTokens + tokens.prompt, allCompletionTokens: report.completionTokens + tokens.completion };
+  return { ...report, allPromptTokens: report.promptTokens + tokens.prompt, allCompletionTokens: report.completionTokens + tokens.completion, usage };
   } finally {
     await keeper?.close();
   }
+}
+
+/** Live results whose usage goes to the spend as the join takes them (round 0 of a realtime run: realtime answers). */
+function tallied(live: LiveResults, usage: UsageTally): LiveChunkResults {
+  return {
+    wakeup: live.wakeup,
+    follow: (chunk, answersLog) => live.follow(chunk, answersLog),
+    take(customId) {
+      const result = live.take(customId);
+      if (result) usage.addResult('realtime', result);
+      return result;
+    },
+  };
 }
 
 /** Each row as a batch of its own. */

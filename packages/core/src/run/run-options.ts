@@ -28,6 +28,7 @@ import type { JoinIssue } from '../join/join-issue.js';
 import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 import { EstimateFields } from '../cost/estimate-options.js';
 import type { JobEstimate } from '../cost/estimate-job.js';
+import type { PriceOf, Spend } from '../cost/spend-types.js';
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
@@ -156,6 +157,11 @@ export const RunJobOptionsSchema = z
      * and realtime answer received (a rerun or resumeRun sends only what has none).
      */
     timeoutMs: JobOptionsSchema.shape.timeoutMs,
+    /**
+     * Prices for the summary's spend: `({ provider, model, mode, window }) => Price | undefined` (e.g. negotiated
+     * rates). Unknown prices make costs unknown (null), never $0.
+     */
+    priceOf: functionField<PriceOf>().optional(),
     onProgress: functionField<(event: RunEvent) => void>().optional(),
     onIssue: functionField<(issue: JoinIssue) => void>().optional(),
     onWarning: functionField<(message: string) => void>().optional(),
@@ -246,4 +252,9 @@ export interface RunSummary {
   job: JobSummary | null;
   /** With `dryRun` (then nothing was sent and the counts above are 0), or `maxCost`: what the run was estimated to cost. */
   estimate?: JobEstimate;
+  /**
+   * Tokens and cost per model from the answers' usage (every attempt, by batch or realtime price), what the batch
+   * discount and the cache saved, and the prices' date; also written to `<jobDir>/spend.json`.
+   */
+  spend: Spend;
 }

@@ -5,11 +5,17 @@ import type { JobSummary } from '../job/job-types.js';
 import type { JobJoinReport } from '../join/ordered-join.js';
 import type { RunSummary } from './run-options.js';
 import type { RunState } from '../state/run-state.js';
+import { DEFAULT_PROVIDER } from '../providers/resolve-provider.js';
+import { formatSpend, spendOf, type UsageTally } from '../cost/spend.js';
+import { priceFor } from '../cost/prices.js';
+import type { PriceOf } from '../cost/spend-types.js';
 
 /** The join's counts plus the tokens of every attempt (superseded ones included). */
 export interface RunJoinReport extends JobJoinReport {
   allPromptTokens: number;
   allCompletionTokens: number;
+  /** The same tokens per model and by how they were sent (with reasoning and cached tokens): the spend. */
+  usage: UsageTally;
 }
 
 /** Where and how the run went, besides its state, manifest and join report. */
@@ -19,6 +25,10 @@ export interface RunFacts {
   started: number;
   resumed: boolean;
   outputs: RunSummary['outputs'];
+  /** Prices for the spend (default: none known, so costs are unknown). */
+  priceOf?: PriceOf;
+  /** What the request cache saved, once it reports it. */
+  cacheSaved?: number | null;
 }
 
 /** The run summary from the state, the manifest and the join report. */
@@ -62,6 +72,12 @@ export function summarize(state: RunState, manifest: JobManifest | null, report:
     resumed,
     outputs,
     job,
+    spend: spendOf(report.usage, {
+      priceOf: run.priceOf ?? priceFor,
+      provider: state.settings.provider ?? DEFAULT_PROVIDER,
+      window: state.settings.window,
+      cacheSaved: run.cacheSaved ?? null,
+    }),
   };
 }
 
@@ -86,6 +102,7 @@ export function formatRunSummary(s: RunSummary): string {
     lines.push(`not retried: ${total} request${total === 1 ? '' : 's'} whose failure a retry cannot change (${held.map(([cause, n]) => `${cause}: ${n}`).join(', ')})`);
   }
   // The same prompt tends to get the same answer: retries help little where a clearer prompt would.
+  lines.push(...formatSpend(s.spend));
   if (s.invalidAnswers > 0) lines.push(`invalid answers: ${s.invalidAnswers}; a changed prompt (or labels/schema) would help more than retrying it`);
   if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);
   if (s.outputs.output && s.outputs.output !== '-') lines.push(`output: ${s.outputs.output}`);

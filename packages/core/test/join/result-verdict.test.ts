@@ -163,6 +163,26 @@ describe('readVerdict', () => {
     expect(fast(base(`"response":{"status_code":200,${body},"body":{"choices":[]}}`))).toBeNull();
   });
 
+  it('reads reasoning and cached token details as parseResultLine does (odd values fall back to it)', () => {
+    const r = rng(13);
+    const DETAILS: unknown[] = [null, 'x', [], obj({}), 0, 7, 1.5, -2, '3', raw('1e1'), 16777215, 123456789, raw('null')];
+    let accepted = 0;
+    for (let n = 0; n < 3000; n++) {
+      const completionDetails = obj({ reasoning_tokens: pick(r, DETAILS), audio_tokens: 0, accepted_prediction_tokens: 0 });
+      const promptDetails = obj({ audio_tokens: 0, cached_tokens: pick(r, DETAILS) });
+      const usage = obj({ prompt_tokens: 48, completion_tokens: 20, total_tokens: 68, completion_tokens_details: pick(r, [completionDetails, null, 'x']), prompt_tokens_details: pick(r, [promptDetails, null, obj({})]) });
+      if (r() < 0.2) usage.entries.reverse();
+      if (r() < 0.1) completionDetails.entries.push(['"reasoning_tokens"', 1]); // repeated: JSON.parse keeps the last
+      if (r() < 0.1) promptDetails.entries[1]![0] = '"cached_\\u0074okens"'; // escaped key
+      const body = obj({ choices: [obj({ message: obj({ content: 'positive' }), finish_reason: 'stop' })], usage });
+      const line = write(obj({ custom_id: `r${n}`, response: obj({ status_code: 200, body }) }), r);
+      if (expectAgrees(line)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(300);
+    const line = JSON.stringify({ custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x' } }], usage: { prompt_tokens: 9, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 4 }, prompt_tokens_details: { cached_tokens: 8 } } } } });
+    expect(fast(line)).toMatchObject({ promptTokens: 9, completionTokens: 5, reasoningTokens: 4, cachedTokens: 8 });
+  });
+
   it('reads a line in a larger buffer only up to its end', () => {
     const line = JSON.stringify({ custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x' } }], usage: { prompt_tokens: 12 } } } });
     for (const tail of ['\n{"next":1}', '\r\n', ' ', '3}']) {

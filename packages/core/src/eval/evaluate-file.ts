@@ -32,8 +32,8 @@ export type EvaluateFileOptions = z.input<typeof EvaluateFileOptionsSchema>;
  * Evaluate a joined output file (JSONL, CSV/TSV or a JSON array; `-` reads `stdin`), streaming it once.
  * A CSV header without the gold, prediction or `by` column fails before any row is read, naming the header's columns.
  * @returns the figures `kbatch eval --json` prints
- * @throws KbatchError EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID (also when
- *   `disagreements` is the input file)
+ * @throws KbatchError EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, EVAL_TOO_MANY_GROUPS, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID (also when
+ *   `disagreements` is the input file, also through a symlink or hard link)
  * @example await evaluateFile({ input: 'labeled.csv', gold: 'sentiment', disagreements: 'wrong.csv' })
  */
 export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalResult> {

@@ -62,9 +62,11 @@ export const KBATCH_ERROR_CODES = [
   'FINETUNE_MODEL_UNSUPPORTED',
   'FINETUNE_FAILED',
   'FINETUNE_CANCELLED',
-  // evaluation: a row lacks the gold, prediction or --by column; more distinct labels than a confusion matrix can hold
+  // evaluation: a row lacks the gold, prediction or --by column; more distinct labels than a confusion matrix can hold;
+  // more distinct --by values than groups are kept
   'EVAL_COLUMN_MISSING',
   'EVAL_TOO_MANY_LABELS',
+  'EVAL_TOO_MANY_GROUPS',
 ] as const;
 
 export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];

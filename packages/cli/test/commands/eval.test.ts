@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,33 @@ describe('kbatch eval', () => {
     const run = await runCli(['eval', 'out.jsonl', '--gold', 'gold', '--disagreements', './out.jsonl'], { cwd });
     expect([run.code, run.stderr]).toEqual([2, 'error [OPTION_INVALID]: Invalid option `--disagreements`: must not be the input file, got "' + join(cwd, 'out.jsonl') + '"\n']);
     expect(await readFile(join(cwd, 'out.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it('refuses a --disagreements symlink to the input (exit 2), leaving the input intact', async () => {
+    const cwd = await fixture();
+    const before = await readFile(join(cwd, 'out.jsonl'), 'utf8');
+    await symlink(join(cwd, 'out.jsonl'), join(cwd, 'link.jsonl'));
+    const run = await runCli(['eval', 'out.jsonl', '--gold', 'gold', '--disagreements', 'link.jsonl'], { cwd });
+    expect([run.code, run.stderr]).toEqual([2, 'error [OPTION_INVALID]: Invalid option `--disagreements`: must not be the input file, got "' + join(cwd, 'link.jsonl') + '"\n']);
+    expect(await readFile(join(cwd, 'out.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it('says --target-accuracy was not computed when no row has a confidence (text and JSON)', async () => {
+    const cwd = await fixture();
+    await writeFile(join(cwd, 'noconf.csv'), 'gold,label\na,a\na,b\n');
+    const text = await runCli(['eval', 'noconf.csv', '--gold', 'gold', '--target-accuracy', '0.9'], { cwd });
+    expect(text.stdout).toContain('target accuracy 0.9: not computed (no scored row has a confidence)');
+    const json = await runCli(['eval', 'noconf.csv', '--gold', 'gold', '--target-accuracy', '0.9', '--json'], { cwd });
+    expect((JSON.parse(json.stdout) as EvalResult).target).toMatchObject({ threshold: null, not_computed: 'no scored row has a confidence' });
+  });
+
+  it('prints a label and a --by group named "__proto__" (text and JSON)', async () => {
+    const cwd = await fixture();
+    await writeFile(join(cwd, 'proto.jsonl'), '{"gold":"__proto__","label":"__proto__","g":"__proto__"}\n{"gold":"a","label":"a","g":"x"}\n');
+    const args = ['eval', 'proto.jsonl', '--gold', 'gold', '--labels', '__proto__,a', '--by', 'g'];
+    const json = JSON.parse((await runCli([...args, '--json'], { cwd })).stdout) as EvalResult;
+    expect([Object.keys(json.per_label), Object.keys(json.by!.groups), json.confusion['__proto__']]).toEqual([['__proto__', 'a'], ['__proto__', 'x'], JSON.parse('{"__proto__":1,"a":0}')]);
+    expect((await runCli(args, { cwd })).stdout).toContain('== g = "__proto__"');
   });
 
   it('reads stdin with --format', async () => {

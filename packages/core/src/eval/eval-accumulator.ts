@@ -3,8 +3,12 @@ import { parseOptions } from '../options.js';
 import { accuracyAtCoverage, calibration, confidenceHistogram, countConfidence, targetThreshold, type ConfidenceHistogram } from './confidence-histogram.js';
 import { EvaluateOptionsSchema, type EvaluateOptions, type ResolvedEvaluateOptions } from './eval-options.js';
 import { UNSCORED_REASONS, type EvalFigures, type EvalResult, type UnscoredReason } from './eval-result.js';
-import { countPair, labelCounts, labelFigures, orderLabels, type LabelCounts } from './label-counts.js';
-import { cellText, judgeRow, labelMatcher, requireColumn, type LabelMatcher, type RowPlace, type RowVerdict } from './row-verdict.js';
+import { countPair, labelCounts, labelFigures, orderLabels, setOwn, type LabelCounts } from './label-counts.js';
+import { KbatchError } from '../errors.js';
+import { cellText, judgeRow, labelMatcher, where, type LabelMatcher, type RowPlace, type RowVerdict } from './row-verdict.js';
+
+/** Most distinct `by` values: each keeps its own counts, and more means an id column rather than a category. */
+export const MAX_GROUPS = 1000;
 
 /** Rows fed one at a time; the figures on demand. Memory: counts per label pair and per `by` value, never rows. */
 export interface EvalAccumulator {
@@ -22,7 +26,7 @@ interface Tally {
   n: number;
   unscored: Record<UnscoredReason, number>;
   counts: LabelCounts;
-  /** Created at the first scored row with a confidence (1,000 bins × 3 numbers). */
+  /** Created at the first scored row with a confidence (sparse: a cell per distinct confidence). */
   histogram: ConfidenceHistogram | null;
 }
 
@@ -44,22 +48,28 @@ export function evalAccumulator(options: EvaluateOptions): EvalAccumulator {
     add(row, place) {
       record++;
       const at = place ?? { record };
+      // Everything that can throw runs before anything is counted: a rejected row leaves no trace.
       const verdict = judgeRow(row, opts, match, at);
-      count(total, verdict);
+      let group: Tally | undefined;
       if (opts.by !== undefined) {
-        requireColumn(row, opts.by, '--by', at);
         const key = cellText(row[opts.by]);
-        let group = groups.get(key);
-        if (group === undefined) groups.set(key, (group = tally()));
-        count(group, verdict);
+        group = groups.get(key);
+        if (group === undefined) {
+          if (groups.size === MAX_GROUPS) {
+            throw new KbatchError('EVAL_TOO_MANY_GROUPS', `${where(at)}: more than ${MAX_GROUPS} distinct values in the --by column "${opts.by}"; is it a category?`, { ...at, field: opts.by });
+          }
+          groups.set(key, (group = tally()));
+        }
       }
+      count(total, verdict);
+      if (group !== undefined) count(group, verdict);
       return verdict;
     },
     result() {
       const result: EvalResult = { gold: opts.gold, pred: opts.pred, ...figures(total, listed, opts) };
       if (opts.by !== undefined) {
         const byGroup: Record<string, EvalFigures> = {};
-        for (const key of [...groups.keys()].sort()) byGroup[key] = figures(groups.get(key)!, listed, opts);
+        for (const key of [...groups.keys()].sort()) setOwn(byGroup, key, figures(groups.get(key)!, listed, opts));
         result.by = { column: opts.by, groups: byGroup };
       }
       return result;
@@ -97,6 +107,8 @@ function figures(t: Tally, listed: readonly string[], opts: ResolvedEvaluateOpti
     out.calibration = calibration(t.histogram);
     out.coverage = accuracyAtCoverage(t.histogram);
     if (opts.targetAccuracy !== undefined) out.target = targetThreshold(t.histogram, opts.targetAccuracy);
+  } else if (opts.targetAccuracy !== undefined) {
+    out.target = { target_accuracy: opts.targetAccuracy, threshold: null, answered: 0, coverage: 0, accuracy: null, not_computed: 'no scored row has a confidence' };
   }
   return out;
 }

@@ -16,7 +16,7 @@ export interface LabelFigures {
   support: number;
 }
 
-/** One of the 10 equal-width confidence bins: [lower, upper), the last one closed. */
+/** One of the 10 equal-width confidence bins: (lower, upper] as scikit-learn's and Guo et al.'s, the first one [0, 0.1]. */
 export interface CalibrationBin {
   lower: number;
   upper: number;
@@ -39,9 +39,12 @@ export interface Calibration {
 export interface CoveragePoint {
   /** The share asked for (0.1 … 1). */
   coverage: number;
-  /** Lowest confidence answered, on the 0.001 grid (rows in one 0.001 bin, ties included, are kept or left together). */
+  /**
+   * Lowest confidence answered. Exact while the rows have at most 2,048 distinct confidences (ties are kept or left
+   * together); beyond, rows are counted in bins (0.001 wide below 0.99, then 100 per decade of 1 − c) taken or left whole.
+   */
   threshold: number;
-  /** Rows answered: the fewest whole bins from the top that reach the share, so possibly a little more. */
+  /** Rows answered: the fewest whole confidences (or bins) from the top that reach the share, so possibly a little more. */
   answered: number;
   accuracy: number;
 }
@@ -54,6 +57,8 @@ export interface TargetThreshold {
   /** answered / rows with a confidence. */
   coverage: number;
   accuracy: number | null;
+  /** Why no threshold was looked for (no scored row has a confidence); absent when one was. */
+  not_computed?: string;
 }
 
 /** Every figure of one evaluation (the whole output, or one `by` group). */
@@ -81,7 +86,7 @@ export interface EvalFigures {
   calibration?: Calibration;
   /** Accuracy at coverage 10 %, 20 % … 100 % (present with calibration). */
   coverage?: CoveragePoint[];
-  /** Present with calibration when `targetAccuracy` is given. */
+  /** Present when `targetAccuracy` is given (with `not_computed` when no scored row has a confidence). */
   target?: TargetThreshold;
 }
 

@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
+import { realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { parseOptions, outputField } from '../options.js';
@@ -29,8 +32,8 @@ export type EvaluateFileOptions = z.input<typeof EvaluateFileOptionsSchema>;
  * Evaluate a joined output file (JSONL, CSV/TSV or a JSON array; `-` reads `stdin`), streaming it once.
  * A CSV header without the gold, prediction or `by` column fails before any row is read, naming the header's columns.
  * @returns the figures `kbatch eval --json` prints
- * @throws KbatchError EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID (also when
- *   `disagreements` is the input file)
+ * @throws KbatchError EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, EVAL_TOO_MANY_GROUPS, RECORD_INVALID, INPUT_NOT_FOUND, OPTION_INVALID (also when
+ *   `disagreements` is the input file, also through a symlink or hard link)
  * @example await evaluateFile({ input: 'labeled.csv', gold: 'sentiment', disagreements: 'wrong.csv' })
  */
 export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalResult> {
@@ -39,9 +42,11 @@ export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalRe
   // The file name and format as the reader sees them (a stream or `-` needs `format`).
   const file = typeof input === 'string' ? input : '-';
   const inputFormat = format ?? detectFormat(file);
-  if (typeof disagreements === 'string' && typeof input === 'string' && input !== '-' && resolve(disagreements) === resolve(input)) {
+  if (typeof disagreements === 'string' && typeof input === 'string' && input !== '-' && (await sameFile(disagreements, input))) {
     throw new KbatchError('OPTION_INVALID', `Invalid option \`disagreements\`: must not be the input file, got ${JSON.stringify(disagreements)}`, { field: 'disagreements' });
   }
+  // A path gets the rows through a temp file renamed at the end: an error leaves no half-written file behind.
+  const temp = typeof disagreements === 'string' ? `${disagreements}.${process.pid}.${randomBytes(4).toString('hex')}.tmp` : null;
   let header: string[] = [];
   const onHeader = (columns: string[], line: number): void => {
     header = columns;
@@ -49,8 +54,8 @@ export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalRe
   };
   let out: { format: RowFormat; writer: TextWriter } | null = null;
   const open = (): { format: RowFormat; writer: TextWriter } => {
-    const toPath = typeof disagreements === 'string';
-    const sink = toPath ? createWriteStream(disagreements) : disagreements!;
+    const toPath = temp !== null;
+    const sink = toPath ? createWriteStream(temp) : (disagreements as Writable);
     return { format: sameFormat(inputFormat, header, delimiter), writer: textWriter(sink, { end: toPath, reuse: toPath }) };
   };
   try {
@@ -67,12 +72,22 @@ export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalRe
       out ??= open();
       out.writer.put(out.format.end());
       await out.writer.end();
+      if (temp !== null) await rename(temp, disagreements as string);
     }
   } catch (err) {
     await out?.writer.destroy();
+    if (temp !== null) await rm(temp, { force: true });
     throw err;
   }
   return acc.result();
+}
+
+// The same file by device and inode when both exist (a symlink or hard link to the input too), else by real path.
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a).catch(() => null), stat(b).catch(() => null)]);
+  if (sa !== null && sb !== null) return sa.dev === sb.dev && sa.ino === sb.ino;
+  const real = async (p: string): Promise<string> => join(await realpath(dirname(resolve(p))).catch(() => dirname(resolve(p))), basename(p));
+  return (await real(a)) === (await real(b));
 }
 
 // The input's format, CSV with the input's header and delimiter.

@@ -8,8 +8,9 @@ import { evalAccumulator } from './eval-accumulator.js';
  * @param rows - joined output rows (objects), from an array, a generator or a stream
  * @param options - see `EvaluateOptionsSchema`: `gold` is required, `pred` defaults to `label`
  * @returns the figures `kbatch eval --json` prints
- * @throws KbatchError EVAL_COLUMN_MISSING (a row without the gold, prediction or `by` column), EVAL_TOO_MANY_LABELS
- *   (over 1,000 distinct labels without a `labels` list), RECORD_INVALID
+ * @throws KbatchError EVAL_COLUMN_MISSING (a row without the gold or prediction column; one without `by` is group ""),
+ *   EVAL_TOO_MANY_LABELS (over 1,000 distinct labels without a `labels` list), EVAL_TOO_MANY_GROUPS (over 1,000 `by`
+ *   values), RECORD_INVALID
  *   (a row that is not an object, or a confidence outside [0, 1]), OPTION_INVALID
  * @example
  * const result = await evaluate(rows, { gold: 'sentiment', labels: ['positive', 'negative', 'neutral'] });

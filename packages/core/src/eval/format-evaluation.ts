@@ -40,7 +40,9 @@ function figuresText(f: EvalFigures): string {
     const t = f.target;
     lines.push(
       '',
-      t.threshold === null
+      t.not_computed !== undefined
+        ? `target accuracy ${t.target_accuracy}: not computed (${t.not_computed})`
+        : t.threshold === null
         ? `target accuracy ${t.target_accuracy}: not reached at any confidence threshold`
         : `target accuracy ${t.target_accuracy}: confidence >= ${t.threshold.toFixed(3)} answers ${t.answered} rows (${pct(t.coverage)}) at accuracy ${num(t.accuracy)}`,
     );

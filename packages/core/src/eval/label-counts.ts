@@ -53,11 +53,11 @@ export function labelFigures(counts: LabelCounts, labels: readonly string[]): La
     const recall = ratio(tp, support);
     // 2·tp / (2·tp + fp + fn), which equals 2PR/(P+R) and is 0 when both are 0.
     const f1 = ratio(2 * tp, support + predicted);
-    per_label[label] = { precision, recall, f1, support };
+    setOwn(per_label, label, { precision, recall, f1, support });
     f1Sum += f1;
     const row: Record<string, number> = {};
-    for (const pred of labels) row[pred] = counts.pairs.get(label)?.get(pred) ?? 0;
-    confusion[label] = row;
+    for (const pred of labels) setOwn(row, pred, counts.pairs.get(label)?.get(pred) ?? 0);
+    setOwn(confusion, label, row);
   }
   return {
     accuracy: counts.scored === 0 ? null : counts.correct / counts.scored,
@@ -84,4 +84,9 @@ export function cohenKappa(counts: LabelCounts): number | null {
 
 function ratio(a: number, b: number): number {
   return b === 0 ? 0 : a / b;
+}
+
+/** `record[key] = value` as an own property even for "__proto__" (a label or group is any text). */
+export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }

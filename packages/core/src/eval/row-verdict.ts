@@ -80,7 +80,7 @@ export function judgeRow(row: Record<string, unknown>, options: ResolvedEvaluate
   const error = cellText(row[options.error]);
   if (error !== '') return { scored: false, reason: errorReason(error) };
   const goldText = cellText(row[options.gold]);
-  if (goldText.trim() === '') return { scored: false, reason: 'no_gold' };
+  if (cleanLabelAnswer(goldText) === '') return { scored: false, reason: 'no_gold' };
   const predText = cellText(row[options.pred]);
   if (cleanLabelAnswer(predText) === '') return { scored: false, reason: 'empty' };
   const gold = match(goldText, place);
@@ -129,9 +129,13 @@ function errorReason(error: string): UnscoredReason {
   return 'failed';
 }
 
+// A decimal number, maybe with an exponent ("0.97", ".5", "1e-3"); Number() alone would also take "0x1", "0b1" or "Infinity".
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 function confidenceOf(value: unknown, column: string, place: RowPlace): number | null {
   if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) return null;
-  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
+  const text = typeof value === 'string' ? value.trim() : '';
+  const n = typeof value === 'number' ? value : DECIMAL.test(text) ? Number(text) : Number.NaN;
   if (Number.isFinite(n) && n >= 0 && n <= 1) return n;
   throw new KbatchError('RECORD_INVALID', `${where(place)}: column "${column}" must be a confidence between 0 and 1, got ${JSON.stringify(value)}`, {
     ...place,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracyAtCoverage, calibration, confidenceHistogram, countConfidence, fineBin, targetThreshold } from '../../src/eval/confidence-histogram.js';
+import { EXACT_CONFIDENCES, accuracyAtCoverage, calibration, confidenceBin, confidenceHistogram, countConfidence, fineBin, targetThreshold } from '../../src/eval/confidence-histogram.js';
 
 function histogram(rows: Array<[number, boolean]>) {
   const h = confidenceHistogram();
@@ -36,9 +36,10 @@ describe('calibration', () => {
     expect(c.bins[0]).toEqual({ lower: 0, upper: 0.1, count: 0, accuracy: null, mean_confidence: null });
   });
 
-  it('puts a confidence on a bin edge (0.3, 0.7) in the bin above it and 1.0 in the last bin', () => {
-    const c = calibration(histogram([[0.3, true], [0.7, true], [1, true]]));
-    expect(c.bins.map((b) => b.count)).toEqual([0, 0, 0, 1, 0, 0, 0, 1, 0, 1]);
+  it('puts a confidence on a bin edge (0.3, 0.7) in the bin below it, (lower, upper] as scikit-learn, 0 in the first and 1.0 in the last', () => {
+    // sklearn.calibration.calibration_curve(n_bins=10) bins with searchsorted(edges, c, side='left'): 0.3 → (0.2, 0.3].
+    const c = calibration(histogram([[0.3, true], [0.7, true], [1, true], [0, false], [0.30000001, true]]));
+    expect(c.bins.map((b) => b.count)).toEqual([1, 0, 1, 1, 0, 0, 1, 0, 0, 1]);
   });
 });
 
@@ -59,6 +60,41 @@ describe('accuracyAtCoverage', () => {
       [0.9, 0.5, 5, 0.6],
       [1, 0.5, 5, 0.6],
     ]);
+  });
+});
+
+describe('confidenceBin', () => {
+  it('is the 0.001 bin below 0.99, then 100 bins per decade of 1 − c, with 1 − c < 1e-12 and 1 in the top bin 1990', () => {
+    expect([confidenceBin(0.577), confidenceBin(1 - 0.937), confidenceBin(0.9899)]).toEqual([577, 63, 989]);
+    expect([confidenceBin(0.99), confidenceBin(0.999), confidenceBin(0.9999), confidenceBin(0.99995)]).toEqual([990, 1090, 1190, 1220]);
+    expect([confidenceBin(1 - 1e-12), confidenceBin(1 - 1e-15), confidenceBin(1)]).toEqual([1990, 1990, 1990]);
+  });
+});
+
+describe('near-1 confidences (LLM first-token confidences)', () => {
+  // 60 rows at 0.99995, all right; 40 at 0.9991, half right: the two must not merge into one 0.999 bin.
+  const NEAR_ONE: Array<[number, boolean]> = [
+    ...Array.from({ length: 60 }, (): [number, boolean] => [0.99995, true]),
+    ...Array.from({ length: 40 }, (_, i): [number, boolean] => [0.9991, i % 2 === 1]),
+  ];
+
+  it('separates confidences above 0.999 and reports the lowest confidence answered as the threshold', () => {
+    expect(targetThreshold(histogram(NEAR_ONE), 0.95)).toEqual({ target_accuracy: 0.95, threshold: 0.99995, answered: 60, coverage: 0.6, accuracy: 1 });
+    const points = accuracyAtCoverage(histogram(NEAR_ONE));
+    expect(points.slice(0, 6).map((p) => [p.threshold, p.answered, p.accuracy])).toEqual(Array(6).fill([0.99995, 60, 1]));
+    expect(points[6]).toEqual({ coverage: 0.7, threshold: 0.9991, answered: 100, accuracy: 0.8 });
+  });
+
+  it('still separates them past 2,048 distinct confidences (binned), the threshold being the lowest confidence of the bins taken', () => {
+    // 3,000 distinct wrong rows spread over (0, 0.5) push the histogram into bins; the near-1 rows keep apart.
+    const spread = Array.from({ length: 3000 }, (_, i): [number, boolean] => [(i + 1) / 6001, false]);
+    const h = histogram([...NEAR_ONE, ...spread]);
+    expect(h.exact).toBe(false);
+    expect(h.cells.size).toBeLessThanOrEqual(EXACT_CONFIDENCES);
+    expect(targetThreshold(h, 0.95)).toMatchObject({ threshold: 0.99995, answered: 60, accuracy: 1 });
+    expect(targetThreshold(h, 0.8)).toMatchObject({ threshold: 0.9991, answered: 100, accuracy: 0.8 });
+    // The calibration bins stay exact: 3,000 rows below 0.5 and 100 in (0.9, 1].
+    expect(calibration(h).bins[9]).toMatchObject({ count: 100, accuracy: 0.8 });
   });
 });
 

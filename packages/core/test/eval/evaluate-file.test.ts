@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,5 +53,38 @@ describe('evaluateFile', () => {
     const { path } = await file('out.jsonl', '{"gold":"a","label":"a"}\n\n{"gold":"a","answer":"a"}\n');
     const err = await catchError(() => evaluateFile({ input: path, gold: 'gold' }));
     expectKbatchError(err, { code: 'EVAL_COLUMN_MISSING', file: path, line: 3, record: 2, message: `${path} line 3 (row 2) has no column "label" (--pred); its columns are: gold, answer` });
+  });
+
+  it('refuses a disagreements path that is the input through a symlink or a hard link, leaving the input whole', async () => {
+    const text = '{"gold":"a","label":"b"}\n{"gold":"a","label":"a"}\n';
+    const { dir, path } = await file('out.jsonl', text);
+    await symlink(path, join(dir, 'soft.jsonl'));
+    await link(path, join(dir, 'hard.jsonl'));
+    for (const name of ['soft.jsonl', 'hard.jsonl']) {
+      const err = await catchError(() => evaluateFile({ input: path, gold: 'gold', disagreements: join(dir, name) }));
+      expectKbatchError(err, { code: 'OPTION_INVALID', field: 'disagreements', message: 'must not be the input file' });
+    }
+    // The input named through a symlink, the disagreements by its real path.
+    expectKbatchError(await catchError(() => evaluateFile({ input: join(dir, 'soft.jsonl'), gold: 'gold', disagreements: path })), { code: 'OPTION_INVALID' });
+    expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it('leaves no half-written disagreements file when a row fails (an existing file keeps its content, no temp file stays)', async () => {
+    const { dir, path } = await file('out.jsonl', '{"gold":"a","label":"b"}\n{"gold":"a","label":"b","confidence":"high"}\n');
+    const fresh = join(dir, 'fresh.jsonl');
+    expectKbatchError(await catchError(() => evaluateFile({ input: path, gold: 'gold', disagreements: fresh })), { code: 'RECORD_INVALID' });
+    const kept = join(dir, 'kept.jsonl');
+    await writeFile(kept, 'yesterday\n');
+    expectKbatchError(await catchError(() => evaluateFile({ input: path, gold: 'gold', disagreements: kept })), { code: 'RECORD_INVALID' });
+    expect(await readFile(kept, 'utf8')).toBe('yesterday\n');
+    expect((await readdir(dir)).sort()).toEqual(['kept.jsonl', 'out.jsonl']);
+  });
+
+  it('counts a JSONL row without the --by column in group "" but refuses a CSV header without it', async () => {
+    const jsonl = await file('out.jsonl', '{"gold":"a","label":"a","lang":"en"}\n{"gold":"a","label":"b"}\n');
+    const r = await evaluateFile({ input: jsonl.path, gold: 'gold', by: 'lang' });
+    expect(Object.fromEntries(Object.entries(r.by!.groups).map(([k, g]) => [k, g.n]))).toEqual({ '': 1, en: 1 });
+    const csv = await file('labeled.csv', CSV);
+    expectKbatchError(await catchError(() => evaluateFile({ input: csv.path, gold: 'gold', by: 'lang' })), { code: 'EVAL_COLUMN_MISSING', line: 1, field: 'lang' });
   });
 });

@@ -28,7 +28,8 @@ describe('kbatch run: actual spend', () => {
     expect(summary.spend.models[0].batch.completionTokens).toBe(summary.completionTokens);
     expect(JSON.parse(await readFile(join(cwd, 'job', 'spend.json'), 'utf8'))).toEqual(summary.spend);
 
-    const plain = await runCli(['run', 'in.jsonl', '--model', MODEL, ...ARGS, '--job-dir', 'job2'], { env, cwd });
+    // The same requests again: without the request cache, so they are sent and paid for once more.
+    const plain = await runCli(['run', 'in.jsonl', '--model', MODEL, ...ARGS, '--job-dir', 'job2', '--no-cache'], { env, cwd });
     expect(plain.code).toBe(0);
     expect(plain.stderr).toMatch(/\ncost (\$|unknown|at least).*\(.*: \d+ prompt \+ \d+ completion tokens in 3 batch requests\)/);
   });

@@ -90,13 +90,19 @@ export const PRICE_TABLE: readonly PriceRow[] = [
 ];
 
 /**
+ * Dated snapshots priced unlike their base model (gpt-4o-2024-05-13: $5/$15 per million at launch, against gpt-4o's
+ * $2.50/$10): without a row of their own they are unknown, never the base model's price.
+ */
+const PRICED_APART = new Set(['gpt-4o-2024-05-13']);
+
+/**
  * Whether a requested model id names a table row's model: exactly, or as a dated snapshot or alias of it — OpenAI's
  * `<model>-YYYY-MM-DD`, Anthropic's `<model>-YYYYMMDD` and `<model>-latest` (`claude-sonnet-4-20250514` is
  * `claude-sonnet-4`). Nothing else: `gpt-4o-mini` is not `gpt-4o`, and a fine-tuned `ft:…` model is unknown.
  */
 export function sameModel(requested: string, row: string): boolean {
   if (requested === row) return true;
-  if (!requested.startsWith(`${row}-`)) return false;
+  if (!requested.startsWith(`${row}-`) || PRICED_APART.has(requested)) return false;
   return /^(\d{4}-\d{2}-\d{2}|\d{8}|latest)$/.test(requested.slice(row.length + 1));
 }
 

@@ -36,4 +36,9 @@ describe('priceFor', () => {
     expect(outputCapFor({ provider: 'openai', model: 'gpt-4o-mini-2024-07-18' })).toBe(16_384);
     expect(outputCapFor({ provider: 'kluster', model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo' })).toBeUndefined();
   });
+
+  it('knows no price for a dated snapshot priced unlike its base model, rather than the base model\'s', () => {
+    expect(priceFor({ provider: 'openai', model: 'gpt-4o-2024-05-13', mode: 'batch' })).toBeUndefined();
+    expect(priceFor({ provider: 'openai', model: 'gpt-4o-2024-08-06', mode: 'batch' })?.inputPerMTok).toBe(1.25);
+  });
 });

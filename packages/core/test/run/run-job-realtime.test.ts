@@ -424,4 +424,19 @@ describe('runRealtimeJob (resultFiles, answersLog)', () => {
     const err = await catchError(() => runRealtimeJob({ jobDir: '/tmp/x', requestFiles: ['a.jsonl', 'b.jsonl'], resultFiles: ['a.out.jsonl'], client: { create: async () => ({}) } as never }));
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'resultFiles' });
   });
+
+  it('stops sending at --max-cost in auto mode (a small job runs realtime): BUDGET_EXCEEDED, nothing over the cap sent', async () => {
+    const emu = await startEmulator({ ...FAST, seed: 11 });
+    const base = { client: createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL }), model: MODEL, pollIntervalMs: 20, retryBaseMs: 5 };
+    const dir = await tempDir();
+    const input = await reviewsCsv(dir, 30);
+    const before = emu.stats().requests[CHAT] ?? 0;
+    const err = await catchError(() =>
+      runJob({ cache: false, ...base, input, prompt: 'Review: {{text}}', labels: LABELS, mode: 'auto', maxCost: 1e-7, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job') }),
+    );
+    expectKbatchError(err, { code: 'BUDGET_EXCEEDED' });
+    // One request's worst case is above the cap: none is sent.
+    expect((emu.stats().requests[CHAT] ?? 0) - before).toBe(0);
+    await emu.close();
+  });
 });

@@ -75,7 +75,8 @@ describe('summarize: spend', () => {
     const base = await emulator();
     for (const unordered of [false, true]) {
       const { dir, input } = await reviews(5);
-      const s = await runJob({ ...base, input, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), mode: 'realtime', unordered, priceOf: prices });
+      // The same requests twice: without the request cache, each run sends them.
+      const s = await runJob({ cache: false, ...base, input, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), mode: 'realtime', unordered, priceOf: prices });
       expect(s.spend.models[0]).toMatchObject({ batch: { requests: 0 }, realtime: { requests: 5 }, batchSaved: 0 });
       expect(s.spend.models[0]!.realtime.promptTokens).toBeGreaterThan(0);
       expectTokensAgree(s);

@@ -34,14 +34,19 @@ const STATUSES: Readonly<Record<string, string>> = {
   CANCELLED: 'cancelled',
 };
 
+/** Together's final statuses: after them only the result files say what ran (it sends no request counts). */
+const FINAL = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
+
 /**
  * A Together status as an OpenAI batch status; an unknown one passes through lower-cased (kbatch reads unknown
- * statuses as running). A COMPLETED batch that names no output nor error file yet reads `finalizing`: without request
- * counts, only its files say what it answered, so kbatch keeps polling until one is named instead of finding nothing.
+ * statuses as running). A final batch that names no result file yet, unless its progress says nothing ran, reads
+ * `finalizing`: without request counts only its files say what was answered (and paid), so kbatch keeps polling until
+ * one is named rather than read answered requests as never run and send them again. (Not covered: a batch that names
+ * its error file before its output file; Together's docs do not say the two are named at once.)
  */
-export function batchStatus(job: Pick<TogetherBatchJob, 'status' | 'output_file_id' | 'error_file_id'>): string {
+export function batchStatus(job: Pick<TogetherBatchJob, 'status' | 'output_file_id' | 'error_file_id' | 'progress'>): string {
   const status = (job.status ?? 'VALIDATING').toUpperCase();
-  if (status === 'COMPLETED' && !job.output_file_id && !job.error_file_id) return 'finalizing';
+  if (FINAL.has(status) && !job.output_file_id && !job.error_file_id && job.progress !== 0) return 'finalizing';
   return STATUSES[status] ?? status.toLowerCase();
 }
 

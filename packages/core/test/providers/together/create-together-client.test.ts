@@ -36,7 +36,7 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
   it('runs a labelled job over several batches: every record once, in input order (presigned uploads, purpose batch-api)', async () => {
     const { dir, input, ids } = await reviews(5);
     const out = join(dir, 'out.jsonl');
-    const summary = await runJob({ ...shared.base, input, prompt: 'Label as one of: positive, negative. Review: {{text}}', labels: LABELS, maxRequests: 3, output: out, jobDir: join(dir, 'job') });
+    const summary = await runJob({ cache: false, ...shared.base, input, prompt: 'Label as one of: positive, negative. Review: {{text}}', labels: LABELS, maxRequests: 3, output: out, jobDir: join(dir, 'job') });
     expect(summary).toMatchObject({ records: 9, succeeded: 9, failed: 0, batches: 3, mode: 'batch', duplicateResults: 0, unknownResults: 0 });
     const rows = await jsonl(out);
     expect(rows.map((r) => r['id'])).toEqual(ids);
@@ -52,7 +52,7 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
     const { dir, input, ids } = await reviews();
     const schema = z.object({ sentiment: z.enum(['positive', 'negative']), score: z.number() });
     const out = join(dir, 'out.jsonl');
-    const summary = await runJob({ ...shared.base, input, prompt: 'Review: {{text}}', schema, output: out, jobDir: join(dir, 'job') });
+    const summary = await runJob({ cache: false, ...shared.base, input, prompt: 'Review: {{text}}', schema, output: out, jobDir: join(dir, 'job') });
     expect(summary).toMatchObject({ records: 4, succeeded: 4 });
     const rows = await jsonl(out);
     expect(rows.map((r) => r['id'])).toEqual(ids);
@@ -87,14 +87,14 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
   it('resends failed lines in a retry round, and keeps an expired batch\'s finished answers, resending only the rest', async () => {
     const failing = await emulator({ faults: { lineFailureRate: 0.5, lineFailureStatus: 503 } });
     const one = await reviews(6);
-    const retried = await runJob({ ...failing.base, input: one.input, prompt: 'Review: {{text}}', labels: LABELS, output: join(one.dir, 'out.jsonl'), jobDir: join(one.dir, 'job'), retries: 5, retryBaseMs: 1 });
+    const retried = await runJob({ cache: false, ...failing.base, input: one.input, prompt: 'Review: {{text}}', labels: LABELS, output: join(one.dir, 'out.jsonl'), jobDir: join(one.dir, 'job'), retries: 5, retryBaseMs: 1 });
     expect(retried).toMatchObject({ records: 10, succeeded: 10, failed: 0 });
     expect((await jsonl(join(one.dir, 'out.jsonl'))).map((r) => r['id'])).toEqual(one.ids);
     expect(failing.emu.stats().batchesCreated).toBeGreaterThan(1);
 
     const expiring = await emulator({ faults: { expireAfterLines: 3 } });
     const two = await reviews(4);
-    const summary = await runJob({ ...expiring.base, input: two.input, prompt: 'Review: {{text}}', labels: LABELS, output: join(two.dir, 'out.jsonl'), jobDir: join(two.dir, 'job') });
+    const summary = await runJob({ cache: false, ...expiring.base, input: two.input, prompt: 'Review: {{text}}', labels: LABELS, output: join(two.dir, 'out.jsonl'), jobDir: join(two.dir, 'job') });
     expect(summary).toMatchObject({ records: 8, succeeded: 8 });
     expect((await jsonl(join(two.dir, 'out.jsonl'))).map((r) => r['id'])).toEqual(two.ids);
     const { parts } = await loadManifest(join(two.dir, 'job'));

@@ -24,8 +24,19 @@ describe('batchStatus', () => {
     expect(batchStatus({ status: 'COMPLETED' })).toBe('finalizing');
     expect(batchStatus({ status: 'COMPLETED', output_file_id: '', error_file_id: null })).toBe('finalizing');
     expect(isTerminalStatus(batchStatus({ status: 'COMPLETED' }))).toBe(false);
-    expect(batchStatus({ status: 'COMPLETED', error_file_id: 'file-err' })).toBe('completed');
-    expect(batchStatus({ status: 'EXPIRED' })).toBe('expired');
+    expect(batchStatus({ status: 'COMPLETED', error_file_id: 'file-err', output_file_id: 'file-out' })).toBe('completed');
+    expect(batchStatus({ status: 'EXPIRED', progress: 0 })).toBe('expired');
+  });
+
+  it('reads any final batch that may have answered (progress not 0) but names no result file yet as finalizing: its answers were paid', () => {
+    // Without request counts, reading it now would take its answered requests for never run and send them again.
+    for (const status of ['COMPLETED', 'EXPIRED', 'CANCELLED', 'FAILED']) {
+      expect(batchStatus({ status, progress: 50 })).toBe('finalizing');
+      expect(batchStatus({ status })).toBe('finalizing');
+      expect(batchStatus({ status, progress: 50, output_file_id: 'file-out' })).toBe(status.toLowerCase());
+      expect(batchStatus({ status, progress: 50, error_file_id: 'file-err' })).toBe(status.toLowerCase());
+    }
+    expect(batchStatus({ status: 'FAILED', progress: 0 })).toBe('failed');
   });
 });
 
@@ -62,7 +73,7 @@ describe('toOpenAiBatch', () => {
   });
 
   it("gives a FAILED batch's error string as a batch-level error without a code (batch_failed_no_cause), and an unreadable time as null", () => {
-    const batch = parseBatch(toOpenAiBatch({ id: 'b', status: 'FAILED', error: 'model not available for batch', created_at: 'yesterday', completed_at: '2024-01-15T15:45:30Z' }));
+    const batch = parseBatch(toOpenAiBatch({ id: 'b', status: 'FAILED', progress: 0, error: 'model not available for batch', created_at: 'yesterday', completed_at: '2024-01-15T15:45:30Z' }));
     expect(batch).toMatchObject({ status: 'failed', created_at: null, failed_at: Date.parse('2024-01-15T15:45:30Z') / 1000 });
     expect(batch.errors!.data).toEqual([{ code: 'batch_failed_no_cause', message: 'model not available for batch', line: null }]);
   });

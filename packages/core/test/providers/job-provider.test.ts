@@ -49,7 +49,7 @@ describe('the provider of a job', () => {
   it("chunks a run by the provider's limits and records provider and base URL (never the key) in run.json and the manifest", async () => {
     const dir = await tempDir();
     const jobDir = join(dir, 'job');
-    const summary = await runJob({ client: client('kluster-2025'), input: await csv(dir, 1_500), model: MODEL, prompt: '{{text}}', jobDir, output: join(dir, 'out.jsonl'), pollIntervalMs: 20 });
+    const summary = await runJob({ cache: false, client: client('kluster-2025'), input: await csv(dir, 1_500), model: MODEL, prompt: '{{text}}', jobDir, output: join(dir, 'out.jsonl'), pollIntervalMs: 20 });
     expect(summary.succeeded).toBe(1_500);
     const manifest = await loadManifest(jobDir);
     expect(manifest.parts.filter((p) => p.kind === 'chunk').map((p) => p.requests)).toEqual([1_000, 500]);
@@ -65,12 +65,12 @@ describe('the provider of a job', () => {
     const dir = await tempDir();
     const jobDir = join(dir, 'job');
     const input = await csv(dir, 12);
-    const summary = await runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', maxBatchTokens: 50, jobDir, output: join(dir, 'out.jsonl'), pollIntervalMs: 20 });
+    const summary = await runJob({ cache: false, client: client('openai'), input, model: MODEL, prompt: '{{text}}', maxBatchTokens: 50, jobDir, output: join(dir, 'out.jsonl'), pollIntervalMs: 20 });
     expect(summary.succeeded).toBe(12);
     expect((await loadManifest(jobDir)).parts.map((p) => p.requests)).toEqual([5, 5, 2]);
     expect((await loadRunState(jobDir))!.settings.maxBatchTokens).toBe(50);
     const before = emu.stats().filesCreated;
-    const err = await catchError(() => runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', maxBatchTokens: 8, jobDir: join(dir, 'job2') }));
+    const err = await catchError(() => runJob({ cache: false, client: client('openai'), input, model: MODEL, prompt: '{{text}}', maxBatchTokens: 8, jobDir: join(dir, 'job2') }));
     expectKbatchError(err, { code: 'LINE_OVER_TOKEN_BUDGET', customId: 'row-1', message: 'request "row-1" is an estimated 9 prompt tokens' });
     expect(emu.stats().filesCreated).toBe(before);
   });
@@ -81,12 +81,12 @@ describe('the provider of a job', () => {
     const groqEmu = await startEmulator({ timeScale: 0.001, validationMs: 5, lineMs: 0, finalizingMs: 5, completionWindows: { min: '24h', max: '7d' } });
     closing.push(groqEmu);
     const groqClient = createClient({ provider: 'groq', apiKey: KEY, baseURL: groqEmu.baseURL });
-    const groq = await runJob({ client: groqClient, input, model: MODEL, prompt: '{{text}}', window: '36h', jobDir: join(dir, 'groq'), output: join(dir, 'groq.jsonl'), pollIntervalMs: 20 });
+    const groq = await runJob({ cache: false, client: groqClient, input, model: MODEL, prompt: '{{text}}', window: '36h', jobDir: join(dir, 'groq'), output: join(dir, 'groq.jsonl'), pollIntervalMs: 20 });
     expect(groq.succeeded).toBe(2);
     expect((await loadManifest(join(dir, 'groq'))).window).toBe('36h');
-    await runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', outputExpiresAfter: '7d', jobDir: join(dir, 'openai'), output: join(dir, 'openai.jsonl'), pollIntervalMs: 20 });
+    await runJob({ cache: false, client: client('openai'), input, model: MODEL, prompt: '{{text}}', outputExpiresAfter: '7d', jobDir: join(dir, 'openai'), output: join(dir, 'openai.jsonl'), pollIntervalMs: 20 });
     expect([(await loadRunState(join(dir, 'openai')))!.settings.outputExpiresAfter, (await loadManifest(join(dir, 'openai'))).outputExpiresAfter]).toEqual([604_800, 604_800]);
-    const err = await catchError(() => runJob({ client: client('groq'), input, model: MODEL, prompt: '{{text}}', outputExpiresAfter: '7d', jobDir: join(dir, 'refused') }));
+    const err = await catchError(() => runJob({ cache: false, client: client('groq'), input, model: MODEL, prompt: '{{text}}', outputExpiresAfter: '7d', jobDir: join(dir, 'refused') }));
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'outputExpiresAfter', message: 'provider groq does not document an output expiry' });
     expect(await readdir(dir)).not.toContain('refused');
   });
@@ -94,7 +94,7 @@ describe('the provider of a job', () => {
   it('refuses a window the provider does not offer before anything is written (OPTION_INVALID naming the provider)', async () => {
     const dir = await tempDir();
     const input = await csv(dir, 2);
-    const err = await catchError(() => runJob({ client: client('openai'), input, model: MODEL, prompt: '{{text}}', window: '1h', jobDir: join(dir, 'job') }));
+    const err = await catchError(() => runJob({ cache: false, client: client('openai'), input, model: MODEL, prompt: '{{text}}', window: '1h', jobDir: join(dir, 'job') }));
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'window', message: 'must be one of 24h (the completion windows provider openai offers), got "1h"' });
     expect(await readdir(dir)).toEqual(['in.csv']);
   });
@@ -104,11 +104,11 @@ describe('the provider of a job', () => {
     const input = await csv(dir, 3);
     const jobDir = join(dir, 'job');
     const options = { input, model: MODEL, prompt: '{{text}}', jobDir, output: join(dir, 'out.jsonl'), pollIntervalMs: 20 };
-    await runJob({ ...options, client: client('openai') });
-    expect((await runJob({ ...options, client: client('openai') })).resumed).toBe(true);
-    const err = await catchError(() => runJob({ ...options, client: client('kluster') }));
+    await runJob({ cache: false, ...options, client: client('openai') });
+    expect((await runJob({ cache: false, ...options, client: client('openai') })).resumed).toBe(true);
+    const err = await catchError(() => runJob({ cache: false, ...options, client: client('kluster') }));
     expectKbatchError(err, { code: 'JOB_MISMATCH', field: 'provider', message: 'was started with provider openai' });
-    expectKbatchError(await catchError(() => runJob({ ...options, client: client('openai'), provider: 'groq' })), { code: 'JOB_MISMATCH', message: 'not groq' });
+    expectKbatchError(await catchError(() => runJob({ cache: false, ...options, client: client('openai'), provider: 'groq' })), { code: 'JOB_MISMATCH', message: 'not groq' });
   });
 
   it('records the provider of a batch job and refuses to resume it on another', async () => {

@@ -137,10 +137,14 @@ class ByteSink {
     for (const p of pieces) size += p.length;
     if (size > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(size, this.buf.length * 2, 1 << 16));
-      this.buf.copy(grown, 0, 0, this.length);
+      grown.set(this.buf.subarray(0, this.length));
       this.buf = grown;
     }
-    for (const p of pieces) this.length += p.copy(this.buf, this.length);
+    // TypedArray set: much cheaper than Buffer#copy for pieces this small.
+    for (const p of pieces) {
+      this.buf.set(p, this.length);
+      this.length += p.length;
+    }
   }
 
   /** The bytes written (handed over, not copied: the sink is not written again). */

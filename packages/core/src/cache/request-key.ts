@@ -140,8 +140,8 @@ export function requestLineKeys(provider: string): { of(line: Buffer, head: Requ
       const bodyBytes = line.length - 1 - head.bodyStart;
       const size = prefix.length + bodyBytes;
       if (size > scratch.length) scratch = Buffer.allocUnsafe(Math.max(size, scratch.length * 2));
-      prefix.copy(scratch, 0);
-      line.copy(scratch, prefix.length, head.bodyStart, line.length - 1);
+      scratch.set(prefix, 0);
+      scratch.set(line.subarray(head.bodyStart, line.length - 1), prefix.length);
       return hash('sha256', scratch.subarray(0, size), 'buffer') as unknown as Buffer;
     },
   };

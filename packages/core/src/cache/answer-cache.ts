@@ -50,7 +50,11 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
   let pending: Promise<unknown> = Promise.resolve();
   // A failed write (a full disk) is kept for flush() to throw: never an unhandled rejection.
   let failure: unknown = null;
+  let tracked: Promise<unknown> | null = null;
   const track = (write: Promise<unknown>): void => {
+    // lmdb gives every put of one batch the same promise: one handler a batch, not a promise chain a put.
+    if (write === tracked) return;
+    tracked = write;
     pending = write.catch((err: unknown) => {
       failure ??= err;
     });

@@ -140,7 +140,6 @@ class ByteSink {
       grown.set(this.buf.subarray(0, this.length));
       this.buf = grown;
     }
-    // TypedArray set: much cheaper than Buffer#copy for pieces this small.
     for (const p of pieces) {
       this.buf.set(p, this.length);
       this.length += p.length;

@@ -37,8 +37,9 @@ export interface CacheDiversion {
  */
 export function divertCached(options: DivertCachedOptions): CacheDiversion {
   const { cache, provider } = options;
-  const results = createWriteStream(options.resultsFile);
-  const keys = createWriteStream(options.keysFile);
+  // A few chunks' worth of buffer: the disk writes one chunk's hits while the next chunk is looked up (bounded memory).
+  const results = createWriteStream(options.resultsFile, { highWaterMark: 1 << 22 });
+  const keys = createWriteStream(options.keysFile, { highWaterMark: 1 << 20 });
   const splitter = new LineSplitter();
   let cached = 0;
   let flushed = false;

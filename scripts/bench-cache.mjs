@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Benchmark (prints figures; not a test): the request cache (issue 14). 1. The store: 1,000,000 entries written in
-// batches (writes/s), size on disk, open time, lookups/s of hits and misses in random order. 2. Lookups while a run
-// streams: 1,000,000 request lines through the cache diversion prepare uses (JSON parse, canonical key, sha256, lookup),
-// 90% hits. 3. `kbatch run` against `kbatch emulator` on a review CSV with 90% of its answers cached vs none (--no-cache):
+// batches (writes/s), size on disk, open time, lookups/s (`lookup`, the run's path) of hits and misses in random order.
+// 2. Lookups while a run streams: 1,000,000 request lines through the cache diversion prepare uses (the key from the
+// line's bytes, sha256, lookup, the hit's result line written from the stored bytes), 90% hits.
+// 3. `kbatch run` against `kbatch emulator` on a review CSV with 90% of its answers cached vs none (--no-cache):
 // CPU (user+sys) and wall of the kbatch process.
 // Targets (issue 14): ≥ 100,000 lookups/s while a run streams. Run `pnpm build` first; needs GNU time (/usr/bin/time).
 // Usage: node scripts/bench-cache.mjs [--entries 1000000] [--rows 200000] [--keep]
@@ -76,7 +77,7 @@ async function store(cacheDir) {
     let found = 0;
     t = performance.now();
     c = cpu();
-    for (const k of list) if (cache.get(k)) found++;
+    for (const k of list) if (cache.lookup(k)) found++;
     s = (performance.now() - t) / 1000;
     console.log(`  lookups (${name}, random order): ${fmt(sample / s)}/s (${fmt(found)} found, ${(cpu() - c).toFixed(2)} s CPU)`);
   }

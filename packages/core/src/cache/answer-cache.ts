@@ -17,6 +17,11 @@ export interface CachedAnswer {
 export interface AnswerCache {
   readonly dir: string;
   get(key: Buffer): CachedAnswer | undefined;
+  /**
+   * The stored body's bytes without a copy: valid only until the next lookup or get (the fast path of a run's
+   * lookups, see divertCached). Undefined on a miss.
+   */
+  lookup(key: Buffer): Buffer | undefined;
   /** Store an answer (committed in the background, many puts to one transaction; see {@link flush}). */
   put(key: Buffer, body: Buffer | string): void;
   /** Wait until every put so far is committed to disk (throws the first write that failed). */
@@ -45,7 +50,11 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
   let pending: Promise<unknown> = Promise.resolve();
   // A failed write (a full disk) is kept for flush() to throw: never an unhandled rejection.
   let failure: unknown = null;
+  let tracked: Promise<unknown> | null = null;
   const track = (write: Promise<unknown>): void => {
+    // lmdb gives every put of one batch the same promise: one handler a batch, not a promise chain a put.
+    if (write === tracked) return;
+    tracked = write;
     pending = write.catch((err: unknown) => {
       failure ??= err;
     });
@@ -55,6 +64,11 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
     get(key) {
       const value = db.getBinary(key);
       return value === undefined || value.length < 8 ? undefined : { storedAt: value.readDoubleLE(0), body: value.subarray(8) };
+    },
+    lookup(key) {
+      // getBinaryFast: the value in lmdb's shared buffer, no allocation; lmdb reuses its read transaction within a turn.
+      const value = db.getBinaryFast(key);
+      return value === undefined || value.length < 8 ? undefined : value.subarray(8);
     },
     put(key, body) {
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;

@@ -5,7 +5,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { LineSplitter } from '../internal/line-splitter.js';
 import type { AnswerCache } from './answer-cache.js';
-import { requestKey } from './request-key.js';
+import { ID_JSON_START, readRequestHead, requestKey, requestLineKeys } from './request-key.js';
 
 /** A job's cache hits as result lines (job-relative; OpenAI batch output lines, in input order). */
 export const CACHED_RESULTS_FILE = 'run/cached.results.jsonl';
@@ -37,29 +37,31 @@ export interface CacheDiversion {
  */
 export function divertCached(options: DivertCachedOptions): CacheDiversion {
   const { cache, provider } = options;
-  const results = createWriteStream(options.resultsFile);
-  const keys = createWriteStream(options.keysFile);
+  // A few chunks' worth of buffer: the disk writes one chunk's hits while the next chunk is looked up (bounded memory).
+  const results = createWriteStream(options.resultsFile, { highWaterMark: 1 << 22 });
+  const keys = createWriteStream(options.keysFile, { highWaterMark: 1 << 20 });
   const splitter = new LineSplitter();
   let cached = 0;
   let flushed = false;
+  const keyOf = lineKey(provider);
   const divert = (lines: Buffer[]): Buffer => {
     const misses: Buffer[] = [];
-    const hits: string[] = [];
     const missKeys: Buffer[] = [];
+    const hits = new ByteSink();
     for (const line of lines) {
       if (line.length === 0) continue;
-      const request = JSON.parse(line.toString('utf8')) as { custom_id: unknown; body: Record<string, unknown> };
-      const key = requestKey({ provider, body: request.body });
-      const hit = cache.get(key);
-      if (hit) {
-        hits.push(`{"custom_id":${JSON.stringify(request.custom_id)},"response":{"status_code":200,"body":${hit.body.toString('utf8')}}}\n`);
+      const { key, idJson } = keyOf(line);
+      const body = cache.lookup(key);
+      if (body !== undefined) {
+        // Written from the stored bytes at once: lookup's buffer is only valid until the next lookup.
+        hits.write(HIT_HEAD, idJson, HIT_MIDDLE, body, HIT_TAIL);
+        cached++;
         continue;
       }
       missKeys.push(key);
       misses.push(line, NEWLINE);
     }
-    cached += hits.length;
-    if (hits.length > 0) results.write(hits.join(''));
+    if (hits.length > 0) results.write(hits.take());
     if (missKeys.length > 0) keys.write(Buffer.concat(missKeys));
     return Buffer.concat(misses);
   };
@@ -107,6 +109,49 @@ export function divertCached(options: DivertCachedOptions): CacheDiversion {
 }
 
 const NEWLINE = Buffer.from('\n');
+const HIT_HEAD = Buffer.from('{"custom_id":');
+const HIT_MIDDLE = Buffer.from(',"response":{"status_code":200,"body":');
+const HIT_TAIL = Buffer.from('}}\n');
+
+/**
+ * A request line's key and its custom_id as JSON: read from the bytes for a line kbatch's encoder wrote (no parse),
+ * else from the parsed line (same key for the same request, see requestKey).
+ */
+function lineKey(provider: string): (line: Buffer) => { key: Buffer; idJson: Buffer } {
+  const fast = requestLineKeys(provider);
+  return (line) => {
+    const head = readRequestHead(line);
+    if (head !== null) return { key: fast.of(line, head), idJson: line.subarray(ID_JSON_START, head.idEnd) };
+    const request = JSON.parse(line.toString('utf8')) as { custom_id: unknown; body: Record<string, unknown> };
+    return { key: requestKey({ provider, body: request.body }), idJson: Buffer.from(JSON.stringify(request.custom_id) ?? 'null') };
+  };
+}
+
+/** Bytes appended into one growing buffer (copied in: the pieces may be reused by their owner right after). */
+class ByteSink {
+  // Allocated on the first write: a chunk without hits (an empty cache) costs nothing.
+  private buf = Buffer.alloc(0);
+  length = 0;
+
+  write(...pieces: Buffer[]): void {
+    let size = this.length;
+    for (const p of pieces) size += p.length;
+    if (size > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(size, this.buf.length * 2, 1 << 16));
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+    }
+    for (const p of pieces) {
+      this.buf.set(p, this.length);
+      this.length += p.length;
+    }
+  }
+
+  /** The bytes written (handed over, not copied: the sink is not written again). */
+  take(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
 
 async function drained(streams: WriteStream[]): Promise<void> {
   for (const s of streams) if (s.writableNeedDrain) await once(s, 'drain');

@@ -72,9 +72,9 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
 
 /**
  * The files no batch uses as its input: a name is not proof of ownership (a copied job directory keeps its job id),
- * so a file under any batch created since the oldest of them is kept, with a warning. A batch that does not say which
- * file it reads (Gemini's do not) but names this job's part in its metadata, and is not the one the part records, may
- * read any upload named after that part: those are kept too.
+ * so a file under any batch created since the oldest of them is kept, with a warning. A batch that names this job's part in
+ * its metadata and is not the one the part records may read any upload named after that part (whether or not it says
+ * which file it reads, and in whatever id form): those are kept too.
  */
 async function notInUse<T extends { id: string; filename: string }>(ctx: JobContext, files: T[], oldest: number): Promise<T[]> {
   const { jobId, parts } = ctx.store.manifest;
@@ -85,7 +85,8 @@ async function notInUse<T extends { id: string; filename: string }>(ctx: JobCont
     const { id, input_file_id: file, metadata } = raw as { id?: unknown; input_file_id?: unknown; metadata?: Record<string, unknown> | null };
     if (typeof id !== 'string') continue;
     if (typeof file === 'string') used.set(file, id);
-    else if (metadata?.['kbatch_job'] === jobId && typeof metadata['kbatch_chunk'] === 'string' && !recordedBatches.has(id)) {
+    // Also when it names its input: a provider may name it in another id form than its file listing.
+    if (metadata?.['kbatch_job'] === jobId && typeof metadata['kbatch_chunk'] === 'string' && !recordedBatches.has(id)) {
       const name = uploadFilename(jobId, metadata['kbatch_chunk']);
       for (const f of files) if (f.filename === name) used.set(f.id, id);
     }

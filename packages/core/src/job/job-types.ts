@@ -15,8 +15,8 @@ export type JobClient = UploadClient & {
    * returned id is what `batches.create` gets as `input_file_id`.
    */
   uploadBatchInput?: (path: string, options: UploadFileOptions) => Promise<KFile>;
-  /** The id `batches.create` gets for a recorded one: a staged chunk's relative path resolved against the job directory now. */
-  resolveInputFileId?: (fileId: string, where: { jobDir: string; chunkPath?: string }) => string;
+  /** The id `batches.create` gets for a recorded one: a staged chunk's relative path resolved against the job directory now (sha256: the part's). */
+  resolveInputFileId?: (fileId: string, where: { jobDir: string; chunkPath?: string; sha256?: string }) => string | Promise<string>;
   /** False on a provider whose batches carry no metadata (Anthropic): a lost create is found by count, time and results. */
   batchMetadata?: boolean;
   /**

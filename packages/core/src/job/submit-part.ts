@@ -78,7 +78,7 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
       try {
         batch = await createBatch(
           client.batches,
-          { inputFileId: client.resolveInputFileId?.(part.fileId!, { jobDir: store.jobDir, chunkPath: jobPath(store.jobDir, part.path) }) ?? part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
+          { inputFileId: (await client.resolveInputFileId?.(part.fileId!, { jobDir: store.jobDir, chunkPath: jobPath(store.jobDir, part.path), sha256: part.sha256 })) ?? part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
           signal ? { signal } : {},
         );
       } finally {

@@ -29,6 +29,12 @@ export const LINT_RULES = [
 export type LintRule = (typeof LINT_RULES)[number];
 /** The rules a server's own validation covers anyway: not the profile's. */
 const SERVER_RULES: ReadonlySet<LintRule> = new Set(['line_invalid', 'custom_id_missing', 'custom_id_duplicate']);
+/**
+ * Problems under a server rule's name that are kbatch's own refusal: a line whose tokens cannot be estimated under a
+ * token budget is `line_invalid` (the chunker's LINE_INVALID), but no server checks the budget, so `kbatch submit` refuses it.
+ */
+const PROFILE_PROBLEMS = new WeakSet<LintProblem>();
+const isServerProblem = (problem: LintProblem): boolean => SERVER_RULES.has(problem.rule) && !PROFILE_PROBLEMS.has(problem);
 
 /** One reason a provider would refuse a request file, with where it is. */
 export interface LintProblem {
@@ -133,7 +139,9 @@ export function lintLine(text: string, line: number, state: LintState, rules: Li
   }
   if (state.requests === rules.maxRequests + 1) add('too_many_requests', `is request ${state.requests}; provider ${rules.provider} takes at most ${rules.maxRequests} per batch`);
   if (state.bytes > rules.maxBytes && state.bytes - bytes <= rules.maxBytes) add('file_too_large', `brings the file past ${rules.maxBytes} bytes, provider ${rules.provider}'s limit per batch`);
-  if (rules.maxBatchTokens !== null) for (const [rule, message] of tokenProblems(text, state, rules.maxBatchTokens)) add(rule, message);
+  if (rules.maxBatchTokens !== null) {
+    for (const [rule, message] of tokenProblems(text, state, rules.maxBatchTokens)) PROFILE_PROBLEMS.add(problems[add(rule, message) - 1]!);
+  }
   return problems;
 }
 
@@ -197,7 +205,7 @@ export async function lintRequests(file: string, rules: LintRules, { maxProblems
   const state = newLintState();
   const report: LintReport = { file, requests: 0, bytes: size, problems: [], problemCount: 0 };
   const add = (problem: LintProblem): void => {
-    if (profileOnly && SERVER_RULES.has(problem.rule)) return;
+    if (profileOnly && isServerProblem(problem)) return;
     // The lines' count is off by a byte without a last newline: the file's size decides.
     if (problem.rule === 'file_too_large' && size <= rules.maxBytes) return;
     report.problemCount += 1;

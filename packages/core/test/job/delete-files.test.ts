@@ -28,7 +28,7 @@ async function crashedJob(): Promise<{ jobDir: string; manifest: JobManifest; ch
   return { jobDir, manifest, chunk: join(jobDir, manifest.parts[0]!.path) };
 }
 
-describe('deleteOrphanUploads on Gemini (its batches do not say which file they read)', () => {
+describe('deleteOrphanUploads on Gemini (its batches name their input file in another form than its file listing)', () => {
   let emu: Emulator;
   let client: JobClient;
   const files = async () => ((await (await fetch(`${emu.baseURL}/v1beta/files?pageSize=100`, { headers: { 'x-goog-api-key': KEY } })).json()) as { files?: Array<{ name: string; displayName: string }> }).files ?? [];

@@ -183,6 +183,18 @@ describe('assertLintClean', () => {
   });
 });
 
+describe('assertLintClean under a token budget', () => {
+  it('refuses a line whose tokens cannot be estimated (no body.messages), as lint and the chunker do: no server checks the budget', async () => {
+    const unknown = await file([JSON.stringify({ custom_id: 'p', method: 'POST', url: '/v1/chat/completions', body: { model: 'm1', prompt: 'x'.repeat(4000) } }), line('a')]);
+    const err = await catchError(() => assertLintClean([unknown], lintRules(getProvider('openai'), { maxBatchTokens: 100 })));
+    expectKbatchError(err, { code: 'LINT_FAILED', message: `${unknown} line 1 (custom_id p): has no body.messages list, so its tokens cannot be estimated` });
+    // Without a budget the line is the server's to judge, as before.
+    await assertLintClean([unknown], lintRules(getProvider('openai')));
+    // A malformed line stays the server's to report under a budget too.
+    await assertLintClean([await file(['{not json', line('a')])], lintRules(getProvider('openai'), { maxBatchTokens: 100 }));
+  });
+});
+
 describe('assertLintClean without rules on lines (kluster)', () => {
   it('judges only the batch limits, so kbatch submit need not parse the file; openai judges lines', () => {
     expect(hasLineRules(lintRules(getProvider('kluster')))).toBe(false);

@@ -109,8 +109,11 @@ async function readRequests(req: IncomingMessage, limit: number, check: CreateCh
       if (size > limit) throw new HttpError(413, `Request exceeds the maximum size of ${limit} bytes`, 'request_too_large');
       let text = '';
       for (const event of reader.push(chunk)) {
-        if (event.type === 'restart') await restartOutput(check, out);
-        else if (!check.invalid) text += checkEvent(check, event.index, event.value);
+        if (event.type === 'restart') {
+          // The first list's lines collected from this same chunk are dropped with it.
+          text = '';
+          await restartOutput(check, out);
+        } else if (!check.invalid) text += checkEvent(check, event.index, event.value);
       }
       if (text !== '' && !out.write(text)) await once(out, 'drain');
     }

@@ -205,6 +205,8 @@ export function operationOf(rec: Stored<BatchObject>): Record<string, unknown> {
       name,
       displayName: meta.gemini_display_name,
       model: `models/${meta.gemini_model}`,
+      // The real API echoes the batch's input (GenerateContentBatch.inputConfig): kbatch's cleanup reads it.
+      inputConfig: { fileName: meta.gemini_input.startsWith('files/') ? meta.gemini_input : `files/${meta.gemini_input}` },
       state: STATES[b.status],
       createTime: isoTime(b.created_at),
       updateTime: isoTime(end ?? b.in_progress_at ?? b.created_at),

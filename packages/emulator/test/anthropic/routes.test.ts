@@ -98,6 +98,14 @@ describe('the anthropic personality (Message Batches and Messages on the wire)',
     expect(emu.stats().batchesCreated - created).toBe(1);
   });
 
+  it('runs only the last of a repeated requests list, as JSON.parse reads the body, even when both lists arrive in one chunk', async () => {
+    const body = `{"requests":[${JSON.stringify(request('first'))}],"requests":[${JSON.stringify(request('last'))}]}`;
+    const res = await fetch(`${emu.baseURL}/v1/messages/batches`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
+    const done = await ended(((await res.json()) as Batch).id);
+    expect(done.request_counts).toMatchObject({ succeeded: 1, errored: 0 });
+    expect((await results(done)).map((l) => l.custom_id)).toEqual(['last']);
+  });
+
   it('turns temperature into an errored result (validated per request, as version 2026-10-21 does), the others answered', async () => {
     const created = (await call('POST', '/v1/messages/batches', { requests: [request('ok'), request('hot', { temperature: 0 })] })).json() as unknown as Batch;
     const done = await ended(created.id);

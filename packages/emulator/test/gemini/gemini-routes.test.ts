@@ -86,6 +86,16 @@ describe('the Gemini personality', () => {
     }
   });
 
+  it("echoes a batch's inputConfig.fileName as files/ID on create, get and list, as the real API does", async () => {
+    const file = await upload(emu, requestLines(1));
+    const bare = file.replace(/^files\//, '');
+    const op = JSON.parse((await call(emu, 'POST', `v1beta/models/${MODEL}:batchGenerateContent`, { json: { batch: { displayName: 'in', inputConfig: { fileName: bare } } } })).text) as { name: string; metadata: { inputConfig?: { fileName: string } } };
+    expect(op.metadata.inputConfig).toEqual({ fileName: file });
+    expect((JSON.parse((await call(emu, 'GET', `v1beta/${op.name}`)).text) as typeof op).metadata.inputConfig).toEqual({ fileName: file });
+    const listed = JSON.parse((await call(emu, 'GET', 'v1beta/batches?pageSize=100')).text) as { operations: Array<typeof op> };
+    expect(listed.operations.find((o) => o.name === op.name)?.metadata.inputConfig).toEqual({ fileName: file });
+  });
+
   it('writes a failed request as a google.rpc.Status {key, error: {code, message}}: an rpc code (14 for a 503), no status name', async () => {
     emu.setFaults({ lineFailureRate: 1, lineFailureStatus: 503 });
     try {

@@ -29,17 +29,35 @@ export function stagedChunk(fileId: string): { tag: string; sha256?: string; pat
 /**
  * A staged id as the create takes it: a path relative to the job directory resolved against it, so a job directory
  * moved between staging and create still finds its chunk. An id staged before ids were relative holds an absolute
- * path; when a moved job directory left that path empty, the part's chunk where it is now is sent instead (the
- * create checks its sha256 as it streams it, so a different file is never sent as this one).
+ * path: when the part's chunk where it is now is the staged one (its sha256, or an old id's tag) and the old path is
+ * not (a move left it empty, or another job's chunk now lies there), the part's chunk is sent instead; the create
+ * checks what it sends as it streams it, so a different file is never sent as this one. A tag-only id takes the
+ * part's recorded sha256 when the tags agree, so the create checks the whole digest.
  * @param fileId - the id the manifest recorded; any other id is returned unchanged
- * @param options.jobDir - the job directory now; options.chunkPath - the part's chunk file now
+ * @param where.jobDir - the job directory now; where.chunkPath - the part's chunk file now; where.sha256 - its recorded sha256
+ * @throws KbatchError JOB_INVALID for a relative path that leaves the job directory (kbatch never records one)
  */
-export function resolveStagedId(fileId: string, { jobDir, chunkPath }: { jobDir: string; chunkPath?: string | undefined }): string {
+export async function resolveStagedId(fileId: string, where: { jobDir: string; chunkPath?: string | undefined; sha256?: string | undefined }): Promise<string> {
   const chunk = stagedChunk(fileId);
   if (chunk === null) return fileId;
-  const head = `${LOCAL_CHUNK_PREFIX}${chunk.sha256 ?? chunk.tag}:`;
-  if (!isAbsolute(chunk.path)) return `${head}${join(jobDir, chunk.path)}`;
-  return chunkPath !== undefined && !existsSync(chunk.path) ? `${head}${resolve(chunkPath)}` : fileId;
+  const sha256 = chunk.sha256 ?? (where.sha256 !== undefined && chunkTag(where.sha256) === chunk.tag ? where.sha256 : undefined);
+  const head = `${LOCAL_CHUNK_PREFIX}${sha256 ?? chunk.tag}:`;
+  if (!isAbsolute(chunk.path)) {
+    const path = join(where.jobDir, chunk.path);
+    const inside = relative(resolve(where.jobDir), resolve(path));
+    if (inside === '' || inside.split(sep)[0] === '..' || isAbsolute(inside)) {
+      throw new KbatchError('JOB_INVALID', `the staged id ${fileId} names a chunk outside the job directory (kbatch records none)`, { fileId });
+    }
+    return `${head}${path}`;
+  }
+  const now = where.chunkPath === undefined ? chunk.path : resolve(where.chunkPath);
+  if (now === chunk.path) return `${head}${chunk.path}`;
+  const staged = async (path: string): Promise<boolean> => {
+    const sha = await sha256Of(path).catch(() => null);
+    return sha !== null && (sha256 !== undefined ? sha === sha256 : chunkTag(sha) === chunk.tag);
+  };
+  if (existsSync(chunk.path) && (await staged(chunk.path))) return `${head}${chunk.path}`;
+  return !existsSync(chunk.path) || (await staged(now)) ? `${head}${now}` : `${head}${chunk.path}`;
 }
 
 // The path a staged id records: relative to the job directory when the chunk lies inside it, else absolute.

@@ -1,4 +1,5 @@
 import { BATCH_NO_CAUSE_CODE } from '../../job/validation-results.js';
+import { MODEL_MARK } from './upload-gemini-input.js';
 import { statusNameOf, type GoogleStatus } from './google-status.js';
 
 /** What {@link toOpenAiBatch} reads of a Gemini batch Operation (`GET /v1beta/batches/{id}` as sent on the wire). */
@@ -76,6 +77,13 @@ export function displayNameToMetadata(name: string | undefined): Record<string, 
 /** The id of the error view of a responses file (its failed lines), as `error_file_id`. */
 export const ERRORS_VIEW = '#errors';
 
+/** A batch's input file in the id form kbatch records and files.list gives (`files/ID#model=MODEL`), so cleanup sees it in use. */
+const inputFileId = (fileName: string | undefined, model: string | undefined): string | null => {
+  if (fileName === undefined) return null;
+  const file = fileName.startsWith('files/') ? fileName : `files/${fileName}`;
+  return model === undefined ? file : `${file}${MODEL_MARK}${model}`;
+};
+
 const count = (v: string | number | undefined): number => (v === undefined ? 0 : Number(v) || 0);
 const seconds = (time: string | undefined): number | null => {
   const ms = time === undefined ? Number.NaN : Date.parse(time);
@@ -96,13 +104,14 @@ export function toOpenAiBatch(op: GeminiOperation): Record<string, unknown> {
   const responses = meta.output?.responsesFile ?? op.response?.responsesFile ?? null;
   const failed = count(stats.failedRequestCount);
   const end = seconds(meta.endTime);
+  const model = meta.model?.replace(/^models\//, '');
   return {
     id: op.name ?? meta.name,
     object: 'batch',
     endpoint: '/v1/chat/completions',
     status,
-    model: meta.model?.replace(/^models\//, ''),
-    input_file_id: meta.inputConfig?.fileName ?? null,
+    model,
+    input_file_id: inputFileId(meta.inputConfig?.fileName, model),
     completion_window: '24h',
     output_file_id: responses,
     error_file_id: responses !== null && failed > 0 ? `${responses}${ERRORS_VIEW}` : null,

@@ -65,11 +65,33 @@ describe('resolveStagedId', () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-stage-'));
     const there = join(dir, 'c.jsonl');
     await writeFile(there, '');
-    expect(resolveStagedId(`local-chunk:${sha}:chunks/p.jsonl`, { jobDir: '/moved/job' })).toBe(`local-chunk:${sha}:${join('/moved/job', 'chunks/p.jsonl')}`);
-    expect(resolveStagedId(`local-chunk:${sha}:${there}`, { jobDir: '/moved/job', chunkPath: '/moved/job/chunks/p.jsonl' })).toBe(`local-chunk:${sha}:${there}`);
-    expect(resolveStagedId(`local-chunk:abababab:${join(dir, 'gone.jsonl')}`, { jobDir: '/moved/job', chunkPath: '/moved/job/chunks/p.jsonl' })).toBe('local-chunk:abababab:/moved/job/chunks/p.jsonl');
-    expect(resolveStagedId(`local-chunk:${sha}:${join(dir, 'gone.jsonl')}`, { jobDir: '/moved/job' })).toBe(`local-chunk:${sha}:${join(dir, 'gone.jsonl')}`);
-    expect(resolveStagedId('file-123', { jobDir: '/moved/job' })).toBe('file-123');
+    expect(await resolveStagedId(`local-chunk:${sha}:chunks/p.jsonl`, { jobDir: '/moved/job' })).toBe(`local-chunk:${sha}:${join('/moved/job', 'chunks/p.jsonl')}`);
+    expect(await resolveStagedId(`local-chunk:${sha}:${there}`, { jobDir: '/moved/job', chunkPath: '/moved/job/chunks/p.jsonl' })).toBe(`local-chunk:${sha}:${there}`);
+    expect(await resolveStagedId(`local-chunk:abababab:${join(dir, 'gone.jsonl')}`, { jobDir: '/moved/job', chunkPath: '/moved/job/chunks/p.jsonl' })).toBe('local-chunk:abababab:/moved/job/chunks/p.jsonl');
+    expect(await resolveStagedId(`local-chunk:${sha}:${join(dir, 'gone.jsonl')}`, { jobDir: '/moved/job' })).toBe(`local-chunk:${sha}:${join(dir, 'gone.jsonl')}`);
+    expect(await resolveStagedId('file-123', { jobDir: '/moved/job' })).toBe('file-123');
+  });
+
+  it("sends the part's chunk for an old absolute id whose path now holds another chunk (a job made where the moved one was), the old path while it holds the staged one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-stage-'));
+    const [old, moved] = [join(dir, 'job', 'p.jsonl'), join(dir, 'moved', 'p.jsonl')];
+    await mkdir(join(dir, 'job'));
+    await mkdir(join(dir, 'moved'));
+    await writeFile(moved, `${line({})}\n`);
+    await writeFile(old, `${line({ max_tokens: 7 })}\n`);
+    const mine = stagedChunk((await stageChunk(moved, { defaultMaxTokens: 5 })).id)!;
+    expect(await resolveStagedId(`local-chunk:${mine.sha256}:${old}`, { jobDir: join(dir, 'moved'), chunkPath: moved })).toBe(`local-chunk:${mine.sha256}:${moved}`);
+    expect(await resolveStagedId(`local-chunk:${mine.tag}:${old}`, { jobDir: join(dir, 'moved'), chunkPath: moved })).toBe(`local-chunk:${mine.tag}:${moved}`);
+    await writeFile(old, `${line({})}\n`);
+    expect(await resolveStagedId(`local-chunk:${mine.sha256}:${old}`, { jobDir: join(dir, 'moved'), chunkPath: moved })).toBe(`local-chunk:${mine.sha256}:${old}`);
+  });
+
+  it("gives a tag-only id the part's recorded sha256 when the tags agree (the create then checks the whole digest), and refuses a relative id leaving the job directory with JOB_INVALID", async () => {
+    expect(await resolveStagedId('local-chunk:abababab:chunks/p.jsonl', { jobDir: '/j', sha256: sha })).toBe(`local-chunk:${sha}:${join('/j', 'chunks/p.jsonl')}`);
+    expect(await resolveStagedId('local-chunk:cdcdcdcd:chunks/p.jsonl', { jobDir: '/j', sha256: sha })).toBe(`local-chunk:cdcdcdcd:${join('/j', 'chunks/p.jsonl')}`);
+    for (const id of ['local-chunk:abababab:../other/p.jsonl', `local-chunk:${sha}:chunks/../../p.jsonl`]) {
+      expectKbatchError(await resolveStagedId(id, { jobDir: '/j' }).then(() => null, (e: unknown) => e), { code: 'JOB_INVALID', message: /outside the job directory/ });
+    }
   });
 });
 

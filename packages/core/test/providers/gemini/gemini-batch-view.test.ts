@@ -44,6 +44,14 @@ describe('toOpenAiBatch', () => {
     expect(metadataMatches(toOpenAiBatch({ name: 'batches/abc', metadata: { displayName: metadataToDisplayName({ kbatch_job: 'kb-1' }) } }), { kbatch_job: 'kb-1' })).toBe(true);
   });
 
+  it("names a batch's input file (inputConfig.fileName) in the id form kbatch records and files.list gives: files/ID#model=MODEL", () => {
+    const op = (fileName: string | undefined, model?: string) => toOpenAiBatch({ name: 'batches/abc', metadata: { ...(model ? { model } : {}), ...(fileName ? { inputConfig: { fileName } } : {}) } })['input_file_id'];
+    expect(op('files/f1', 'models/gemini-2.5-flash')).toBe('files/f1#model=gemini-2.5-flash');
+    expect(op('f1', 'gemini-2.5-flash')).toBe('files/f1#model=gemini-2.5-flash');
+    expect(op('files/f1')).toBe('files/f1');
+    expect(op(undefined, 'models/gemini-2.5-flash')).toBeNull();
+  });
+
   it('gives no error file when nothing failed, and a failed batch its operation error as errors.data', () => {
     const ok = toOpenAiBatch({ name: 'batches/a', metadata: { state: 'BATCH_STATE_SUCCEEDED', batchStats: { requestCount: '2', successfulRequestCount: '2' }, output: { responsesFile: 'files/r' } } });
     expect([ok['output_file_id'], ok['error_file_id']]).toEqual(['files/r', null]);

@@ -44,9 +44,11 @@ const FINAL = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
  * one is named rather than read answered requests as never run and send them again. (Not covered: a batch that names
  * its error file before its output file; Together's docs do not say the two are named at once.)
  */
-export function batchStatus(job: Pick<TogetherBatchJob, 'status' | 'output_file_id' | 'error_file_id' | 'progress'>): string {
+export function batchStatus(job: Pick<TogetherBatchJob, 'status' | 'output_file_id' | 'error_file_id' | 'progress' | 'error'>): string {
   const status = (job.status ?? 'VALIDATING').toUpperCase();
-  if (FINAL.has(status) && !job.output_file_id && !job.error_file_id && job.progress !== 0) return 'finalizing';
+  // Without a progress, a FAILED batch with its own error failed as a whole (e.g. validation): it ends, and says why.
+  const mayHaveRun = typeof job.progress === 'number' ? job.progress !== 0 : !(status === 'FAILED' && job.error);
+  if (FINAL.has(status) && !job.output_file_id && !job.error_file_id && mayHaveRun) return 'finalizing';
   return STATUSES[status] ?? status.toLowerCase();
 }
 

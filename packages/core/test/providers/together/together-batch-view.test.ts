@@ -37,6 +37,8 @@ describe('batchStatus', () => {
       expect(batchStatus({ status, progress: 50, error_file_id: 'file-err' })).toBe(status.toLowerCase());
     }
     expect(batchStatus({ status: 'FAILED', progress: 0 })).toBe('failed');
+    // No progress, but an error of its own: it failed as a whole and ends (its error is shown, not polled forever).
+    expect(batchStatus({ status: 'FAILED', error: 'model not available for batch' })).toBe('failed');
   });
 });
 
@@ -73,7 +75,7 @@ describe('toOpenAiBatch', () => {
   });
 
   it("gives a FAILED batch's error string as a batch-level error without a code (batch_failed_no_cause), and an unreadable time as null", () => {
-    const batch = parseBatch(toOpenAiBatch({ id: 'b', status: 'FAILED', progress: 0, error: 'model not available for batch', created_at: 'yesterday', completed_at: '2024-01-15T15:45:30Z' }));
+    const batch = parseBatch(toOpenAiBatch({ id: 'b', status: 'FAILED', error: 'model not available for batch', created_at: 'yesterday', completed_at: '2024-01-15T15:45:30Z' }));
     expect(batch).toMatchObject({ status: 'failed', created_at: null, failed_at: Date.parse('2024-01-15T15:45:30Z') / 1000 });
     expect(batch.errors!.data).toEqual([{ code: 'batch_failed_no_cause', message: 'model not available for batch', line: null }]);
   });

@@ -11,6 +11,7 @@ const ENTRY_HEAD = 16;
 /** After the last block: magic (8 bytes), entries (u32), unused (u32), the result file's size, mtime, ctime and inode (f64 each). */
 const FOOTER = 48;
 const MAGIC = Buffer.from('kbverd03', 'latin1');
+const EMPTY_BLOCK = Buffer.alloc(0);
 
 /** The verdict file of result file `resultFile`. */
 export const verdictFilePath = (resultFile: string): string => `${resultFile}.verdicts`;
@@ -30,7 +31,8 @@ export interface VerdictPlace {
  * is read). Writing it never fails a download: any error abandons it.
  */
 export class VerdictFileWriter {
-  private readonly block = Buffer.allocUnsafe(BLOCK);
+  /** Allocated at the first verdict: a download whose first line has none (failures) never takes 1 MB. */
+  private block: Buffer = EMPTY_BLOCK;
   private used = 0;
   private fd = -1;
   private count = 0;
@@ -49,6 +51,7 @@ export class VerdictFileWriter {
     const bytes = verdictBytes(line, v);
     if (bytes === -1) return this.abandon();
     if (this.used + ENTRY_HEAD + bytes > BLOCK && !this.flush(true)) return false;
+    if (this.block === EMPTY_BLOCK) this.block = Buffer.allocUnsafe(BLOCK);
     const b = this.block;
     const at = this.used;
     b.writeUInt32LE(line.length, at);

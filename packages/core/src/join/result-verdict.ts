@@ -60,6 +60,8 @@ const K = {
 
 /** Thrown inside the scanner to give up on a line (caught in {@link readVerdict}); never escapes. */
 const BAIL = -2;
+/** A key that decides nothing: its value is skipped. */
+const NOT_DECIDING = -3;
 
 /**
  * Read a result line's verdict from its bytes `buf[start, end)` without JSON.parse, when the line is valid JSON of the
@@ -256,99 +258,137 @@ class Scan {
 
   /** After the value at `at` of key `buf[ks, ke)` in a deciding object of `kind`; sets `bit` for a deciding key. */
   private member(kind: number, ks: number, ke: number, at: number): number {
-    const buf = this.buf;
-    const out = this.out;
-    const b = buf[at];
+    let after = NOT_DECIDING;
     switch (kind) {
       case TOP:
-        if (this.is(ks, ke, K.customId)) {
-          this.bit = 1;
-          const after = this.plain(at);
-          if (after !== BAIL) {
-            out.idStart = at + 1;
-            out.idEnd = after - 1;
-          }
-          return after;
-        }
-        if (this.is(ks, ke, K.response)) return this.as(2, b === 0x7b ? this.object(at, RESPONSE) : BAIL);
-        if (this.is(ks, ke, K.error)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+        after = this.top(ks, ke, at);
         break;
       case RESPONSE:
-        if (this.is(ks, ke, K.statusCode)) {
-          this.bit = 1;
-          const after = this.count(at);
-          if (after === BAIL || this.num < 200 || this.num > 299) return BAIL;
-          out.status = this.num;
-          return after;
-        }
-        if (this.is(ks, ke, K.requestId)) {
-          this.bit = 2;
-          if (b !== QUOTE) return this.value(at); // not a string: null
-          const after = this.plain(at);
-          if (after !== BAIL) {
-            out.requestStart = at + 1;
-            out.requestEnd = after - 1;
-          }
-          return after;
-        }
-        if (this.is(ks, ke, K.body)) return this.as(4, b === 0x7b ? this.object(at, BODY) : BAIL);
+        after = this.response(ks, ke, at);
         break;
       case BODY:
-        if (this.is(ks, ke, K.choices)) return this.as(1, b === 0x5b ? this.array(at, true) : BAIL);
-        // Usage that is not an object: no counts.
-        if (this.is(ks, ke, K.usage)) return this.as(2, b === 0x7b ? this.object(at, USAGE) : this.value(at));
+        after = this.body(ks, ke, at);
         break;
       case CHOICE:
-        if (this.is(ks, ke, K.message)) return this.as(1, b === 0x7b ? this.object(at, MESSAGE) : BAIL);
-        if (this.is(ks, ke, K.finishReason)) {
-          this.bit = 2;
-          if (b !== QUOTE) return this.value(at); // null or not a string: null
-          const after = this.plain(at);
-          if (after !== BAIL) {
-            out.finishStart = at + 1;
-            out.finishEnd = after - 1;
-          }
-          return after;
-        }
-        if (this.is(ks, ke, K.logprobs)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+        after = this.choice(ks, ke, at);
         break;
       case MESSAGE:
-        if (this.is(ks, ke, K.content)) {
-          this.bit = 1;
-          if (this.isNull(at)) return at + 4;
-          if (b !== QUOTE) return BAIL;
-          const after = this.string(at);
-          out.contentStart = at + 1;
-          out.contentEnd = after - 1;
-          out.contentEscaped = this.escaped;
-          return after;
-        }
+        after = this.message(ks, ke, at);
         break;
-      case USAGE: {
-        // The details (reasoning, cached tokens) are read for the spend; one that is not an object reports none.
-        if (this.is(ks, ke, K.completionDetails)) return this.as(4, b === 0x7b ? this.object(at, COMPLETION_DETAILS) : this.value(at));
-        if (this.is(ks, ke, K.promptDetails)) return this.as(8, b === 0x7b ? this.object(at, PROMPT_DETAILS) : this.value(at));
-        const prompt = this.is(ks, ke, K.promptTokens);
-        if (!prompt && !this.is(ks, ke, K.completionTokens)) break;
-        this.bit = prompt ? 1 : 2;
-        const after = this.count(at);
-        if (after === BAIL) return BAIL;
-        if (prompt) out.promptTokens = this.num;
-        else out.completionTokens = this.num;
-        return after;
-      }
+      case USAGE:
+        after = this.usage(ks, ke, at);
+        break;
       case COMPLETION_DETAILS:
-      case PROMPT_DETAILS: {
-        if (!this.is(ks, ke, kind === COMPLETION_DETAILS ? K.reasoningTokens : K.cachedTokens)) break;
-        this.bit = 1;
-        const after = this.count(at);
-        if (after === BAIL) return BAIL;
-        if (kind === COMPLETION_DETAILS) out.reasoningTokens = this.num;
-        else out.cachedTokens = this.num;
-        return after;
-      }
+      case PROMPT_DETAILS:
+        after = this.details(kind, ks, ke, at);
+        break;
     }
-    return this.value(at);
+    return after === NOT_DECIDING ? this.value(at) : after;
+  }
+
+  // One method per deciding object: each returns after a deciding key's value, or NOT_DECIDING for another key.
+
+  private top(ks: number, ke: number, at: number): number {
+    const b = this.buf[at];
+    if (this.is(ks, ke, K.customId)) {
+      this.bit = 1;
+      const after = this.plain(at);
+      if (after !== BAIL) {
+        this.out.idStart = at + 1;
+        this.out.idEnd = after - 1;
+      }
+      return after;
+    }
+    if (this.is(ks, ke, K.response)) return this.as(2, b === 0x7b ? this.object(at, RESPONSE) : BAIL);
+    if (this.is(ks, ke, K.error)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+    return NOT_DECIDING;
+  }
+
+  private response(ks: number, ke: number, at: number): number {
+    const b = this.buf[at];
+    const out = this.out;
+    if (this.is(ks, ke, K.statusCode)) {
+      this.bit = 1;
+      const after = this.count(at);
+      if (after === BAIL || this.num < 200 || this.num > 299) return BAIL;
+      out.status = this.num;
+      return after;
+    }
+    if (this.is(ks, ke, K.requestId)) {
+      this.bit = 2;
+      if (b !== QUOTE) return this.value(at); // not a string: null
+      const after = this.plain(at);
+      if (after !== BAIL) {
+        out.requestStart = at + 1;
+        out.requestEnd = after - 1;
+      }
+      return after;
+    }
+    if (this.is(ks, ke, K.body)) return this.as(4, b === 0x7b ? this.object(at, BODY) : BAIL);
+    return NOT_DECIDING;
+  }
+
+  private body(ks: number, ke: number, at: number): number {
+    const b = this.buf[at];
+    if (this.is(ks, ke, K.choices)) return this.as(1, b === 0x5b ? this.array(at, true) : BAIL);
+    // Usage that is not an object: no counts.
+    if (this.is(ks, ke, K.usage)) return this.as(2, b === 0x7b ? this.object(at, USAGE) : this.value(at));
+    return NOT_DECIDING;
+  }
+
+  private choice(ks: number, ke: number, at: number): number {
+    const b = this.buf[at];
+    if (this.is(ks, ke, K.message)) return this.as(1, b === 0x7b ? this.object(at, MESSAGE) : BAIL);
+    if (this.is(ks, ke, K.finishReason)) {
+      this.bit = 2;
+      if (b !== QUOTE) return this.value(at); // null or not a string: null
+      const after = this.plain(at);
+      if (after !== BAIL) {
+        this.out.finishStart = at + 1;
+        this.out.finishEnd = after - 1;
+      }
+      return after;
+    }
+    if (this.is(ks, ke, K.logprobs)) return this.as(4, this.isNull(at) ? at + 4 : BAIL);
+    return NOT_DECIDING;
+  }
+
+  private message(ks: number, ke: number, at: number): number {
+    if (!this.is(ks, ke, K.content)) return NOT_DECIDING;
+    this.bit = 1;
+    if (this.isNull(at)) return at + 4;
+    if (this.buf[at] !== QUOTE) return BAIL;
+    const after = this.string(at);
+    const out = this.out;
+    out.contentStart = at + 1;
+    out.contentEnd = after - 1;
+    out.contentEscaped = this.escaped;
+    return after;
+  }
+
+  private usage(ks: number, ke: number, at: number): number {
+    const b = this.buf[at];
+    // The details (reasoning, cached tokens) are read for the spend; one that is not an object reports none.
+    if (this.is(ks, ke, K.completionDetails)) return this.as(4, b === 0x7b ? this.object(at, COMPLETION_DETAILS) : this.value(at));
+    if (this.is(ks, ke, K.promptDetails)) return this.as(8, b === 0x7b ? this.object(at, PROMPT_DETAILS) : this.value(at));
+    const prompt = this.is(ks, ke, K.promptTokens);
+    if (!prompt && !this.is(ks, ke, K.completionTokens)) return NOT_DECIDING;
+    this.bit = prompt ? 1 : 2;
+    const after = this.count(at);
+    if (after === BAIL) return BAIL;
+    if (prompt) this.out.promptTokens = this.num;
+    else this.out.completionTokens = this.num;
+    return after;
+  }
+
+  private details(kind: number, ks: number, ke: number, at: number): number {
+    if (!this.is(ks, ke, kind === COMPLETION_DETAILS ? K.reasoningTokens : K.cachedTokens)) return NOT_DECIDING;
+    this.bit = 1;
+    const after = this.count(at);
+    if (after === BAIL) return BAIL;
+    if (kind === COMPLETION_DETAILS) this.out.reasoningTokens = this.num;
+    else this.out.cachedTokens = this.num;
+    return after;
   }
 
   /** After the string without escapes at `at`, or BAIL (also for another value, or a string with escapes). */

@@ -35,6 +35,8 @@ export const KBATCH_ERROR_CODES = [
   'BATCH_EXPIRED',
   'BATCH_CANCELLED',
   'AWAIT_TIMEOUT',
+  // an ended batch names its error file but, past the grace, not its output file: answers may exist, none is sent again
+  'BATCH_OUTPUT_MISSING',
   // spending would pass the cost cap (maxCost): nothing more is sent; what was answered is kept
   'BUDGET_EXCEEDED',
   'DOWNLOAD_INCOMPLETE',

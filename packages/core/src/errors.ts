@@ -48,6 +48,9 @@ export const KBATCH_ERROR_CODES = [
   'JOB_INVALID',
   'JOB_LOCKED',
   'JOB_MISMATCH',
+  // job state in Postgres: a write lost its compare-and-set (another process changed it); the database's schema is newer than this kbatch
+  'STATE_CONFLICT',
+  'STATE_SCHEMA_NEWER',
   // a file or directory kbatch must write (job directory, output, rejects) cannot be created or written
   'OUTPUT_UNWRITABLE',
   // join

@@ -69,6 +69,8 @@ export class PostgresJobStore implements JobStore {
   private readonly owned: boolean;
   private readonly schema: string;
   private readonly q: string;
+  /** Releases of the locks taken through this store and not yet released (close() releases them). */
+  private readonly held = new Set<() => Promise<void>>();
   /** The version of each document this store last read or wrote (absent: never seen). */
   private readonly versions: Partial<Record<Doc, number>> = {};
 
@@ -138,7 +140,12 @@ export class PostgresJobStore implements JobStore {
       client.release();
       throw error;
     }
-    return { release: once(() => unlock(client, key)) };
+    const release = once(async () => {
+      this.held.delete(release);
+      await unlock(client, key);
+    });
+    this.held.add(release);
+    return { release };
   }
 
   async requestCancel(): Promise<string> {
@@ -155,8 +162,9 @@ export class PostgresJobStore implements JobStore {
     return rows[0]?.at ?? undefined;
   }
 
-  /** End the pool the store opened (a pool given by the caller stays open). */
+  /** Release the locks still held through this store, and end the pool it opened (a pool given by the caller stays open). */
   async close(): Promise<void> {
+    await Promise.all([...this.held].map((release) => release()));
     if (this.owned) await this.pool.end();
   }
 

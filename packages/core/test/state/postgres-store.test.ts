@@ -70,6 +70,15 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     expect(await a.hasManifest()).toBe(true);
   });
 
+  it('releases the locks still held through a store when it is closed', async () => {
+    const [a, b] = [await postgresStore({ connectionString: server.url, jobId: 'kb-close', dir: '/d' }), await open('kb-close')];
+    await a.lock();
+    await a.lock('run');
+    await a.close();
+    await (await b.lock()).release();
+    await (await b.lock('run')).release();
+  });
+
   it('keeps the state across processes: another pool reads the manifest, run state, answers and cancel request', async () => {
     const writer = await open('kb-shared');
     await writer.writeManifest(sampleManifest());
@@ -92,7 +101,9 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     const held = await a.lock();
     expectKbatchError(await catchError(() => b.lock()), { code: 'JOB_LOCKED' });
     // The holder's backend is killed, as when its process is SIGKILLed: the server drops its session locks.
-    await pool.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+    // pg_terminate_backend(pid, timeout) waits until the backend is gone (its locks with it).
+    const killed = await pool.query("SELECT pg_terminate_backend(pid, 30000) AS gone FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+    expect(killed.rows.map((r) => r.gone)).toEqual([true]);
     await (await b.lock()).release();
     // Releasing the dead holder's lock drops its connection and does not throw.
     await held.release();

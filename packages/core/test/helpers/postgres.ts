@@ -1,5 +1,5 @@
 // A throwaway PostgreSQL server for tests: Debian's binaries, initdb + pg_ctl in a temp dir, loopback port, no mocks.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -63,9 +63,15 @@ export async function startPostgres(): Promise<TestPostgres> {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+  // A test process that ends without stop() (a hook timed out, a kill) must not leave its server running: a detached
+  // watchdog stops it once this process is gone (postgres has no parent-death option).
+  const stopArgs = `${asRoot ? 'runuser -u postgres -- ' : ''}'${join(bin, 'pg_ctl')}' -D '${data}' -m immediate -w stop`;
+  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stopArgs}; rm -rf '${dir}'`], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
+      watchdog.kill();
       await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },

@@ -35,6 +35,8 @@ export const KBATCH_ERROR_CODES = [
   'BATCH_EXPIRED',
   'BATCH_CANCELLED',
   'AWAIT_TIMEOUT',
+  // an ended batch names its error file but, past the grace, not its output file: answers may exist, none is sent again
+  'BATCH_OUTPUT_MISSING',
   // spending would pass the cost cap (maxCost): nothing more is sent; what was answered is kept
   'BUDGET_EXCEEDED',
   'DOWNLOAD_INCOMPLETE',
@@ -46,6 +48,9 @@ export const KBATCH_ERROR_CODES = [
   'JOB_INVALID',
   'JOB_LOCKED',
   'JOB_MISMATCH',
+  // job state in Postgres: a write lost its compare-and-set (another process changed it); the database's schema is newer than this kbatch
+  'STATE_CONFLICT',
+  'STATE_SCHEMA_NEWER',
   // a file or directory kbatch must write (job directory, output, rejects) cannot be created or written
   'OUTPUT_UNWRITABLE',
   // join

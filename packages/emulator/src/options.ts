@@ -55,6 +55,11 @@ export const FaultOptionsSchema = z.object({
   slowTailLines: posInt().optional(),
   /** How long each of the `slowTailLines` lines waits before it runs (default 60,000 ms). */
   slowTailMs: nonNegInt('a non-negative integer (ms)').optional(),
+  /**
+   * Together personality: an ended batch with both result files names its error file first: its output file is left
+   * out of its first N reads (GET or listing, counted per batch). Together documents no order between the two.
+   */
+  outputFileLagReads: nonNegInt().optional(),
   /** Limit the HTTP faults to these routes ('POST /v1/files', 'GET /v1/batches/:id', …); all routes if absent. */
   routes: z.array(routePattern, { error: 'must be an array of route patterns' }).optional(),
 });

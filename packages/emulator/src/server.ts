@@ -76,7 +76,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const routes = compileRoutes([
     // Together's files and batches share the OpenAI-style paths: its routes come first and win.
-    ...(opts.provider === 'together' ? togetherRoutes({ store, lifecycle: batches, onFile: () => counters.filesCreated++, onBatch: () => counters.batchesCreated++ }) : []),
+    ...(opts.provider === 'together' ? togetherRoutes({ store, lifecycle: batches, faults: () => faults.current, onFile: () => counters.filesCreated++, onBatch: () => counters.batchesCreated++ }) : []),
     ...fileRoutes(store, () => counters.filesCreated++),
     ...batchRoutes(store, batches, () => counters.batchesCreated++),
     ...chatRoutes(store, executor, () => counters.chatRequests++),

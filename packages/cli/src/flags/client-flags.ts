@@ -25,6 +25,7 @@ export interface JobFlags extends ClientFlags {
   outputExpiresAfter?: string;
   pollInterval?: string;
   timeout?: string;
+  resultFileGrace?: string;
   jobDir?: string;
   progress?: ProgressMode;
   quiet?: boolean;
@@ -51,7 +52,7 @@ export function addProviderFlag(cmd: Command): Command {
 }
 
 /**
- * Add the job flags: --concurrency, --poll-interval, --timeout, --no-resubmit, --max-resubmits, --keep-files, --cancel-on-interrupt, --progress,
+ * Add the job flags: --concurrency, --poll-interval, --timeout, --result-file-grace, --no-resubmit, --max-resubmits, --keep-files, --cancel-on-interrupt, --progress,
  * --quiet, plus --window, --job-dir and --output-expires-after when `submit` (the commands that create a job).
  */
 export function addJobFlags(cmd: Command, { create = false } = {}): Command {
@@ -66,6 +67,7 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
     .addOption(new Option('--concurrency <n>', 'uploads/creates/polls at a time').argParser(numberArg).default(4))
     .option('--poll-interval <duration>', 'longest wait between status polls (e.g. 15s, 1m)', '15s')
     .option('--timeout <duration>', 'stop after this long: waiting on batches and, in kbatch run, realtime requests too (AWAIT_TIMEOUT; the job stays resumable)')
+    .option('--result-file-grace <duration>', 'how long an ended batch may name its error file but not its output file (Together sends no counts) before kbatch stops with BATCH_OUTPUT_MISSING instead of resending (default 10m)')
     .option('--no-resubmit', 'do not resubmit the never-run requests of an expired batch')
     .addOption(
       new Option('--max-resubmits <n>', 'resubmit the never-run requests of an expired batch at most n times; after that they fail as BATCH_EXPIRED')
@@ -121,6 +123,7 @@ export function jobOptionsFromFlags(flags: JobFlags): Omit<JobOptions, 'client'>
     ...(flags.outputExpiresAfter === undefined ? {} : { outputExpiresAfter: flags.outputExpiresAfter }),
     ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: parseDuration(flags.pollInterval, '--poll-interval') }),
     ...(flags.timeout === undefined ? {} : { timeoutMs: parseDuration(flags.timeout, '--timeout') }),
+    ...(flags.resultFileGrace === undefined ? {} : { resultFileGraceMs: parseDuration(flags.resultFileGrace, '--result-file-grace') }),
     noResubmit: flags.resubmit === false,
     ...(flags.maxResubmits === undefined ? {} : { maxResubmits: flags.maxResubmits as number }),
     ...(flags.keepFiles ? { keepFiles: true } : {}),

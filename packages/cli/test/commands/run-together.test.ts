@@ -72,6 +72,23 @@ describe('kbatch run --provider together (its Batch API through the emulator)', 
     });
   }
 
+  it('stops with BATCH_OUTPUT_MISSING (exit 1) when a batch names its error file and, past --result-file-grace, no output file; the resume, once it is named, sends nothing again', async () => {
+    const { root, file, ids } = await input();
+    const created = emu.stats().batchesCreated;
+    emu.setFaults({ lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 1_000_000 });
+    try {
+      const stopped = await runCli(['run', file, ...ARGS, '--mode', 'batch', '--retries', '0', '--result-file-grace', '500ms', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root, env: ENV });
+      expect(stopped.code).toBe(1);
+      expect(stopped.stderr).toMatch(/^error \[BATCH_OUTPUT_MISSING\]: Batch \S+ \(part 00001\) is completed and names its error file .* continue with: kbatch resume /m);
+    } finally {
+      emu.setFaults(null);
+    }
+    const resumed = await runCli(['resume', 'job', '--poll-interval', '50ms', '--quiet'], { cwd: root, env: ENV });
+    expect(resumed.code).toBe(3);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+    expect((await rowsOf(join(root, 'out.jsonl'))).map((r) => r['id'])).toEqual(ids);
+  });
+
   it('runs --local with the together personality (no key, no server)', async () => {
     const { root, file, ids } = await input();
     const run = await runCli(['run', file, ...ARGS, '--labels', 'positive,negative', '--mode', 'batch', '--local', '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root });

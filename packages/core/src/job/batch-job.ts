@@ -42,6 +42,12 @@ export const JobOptionsSchema = z.object({
   concurrency: positiveIntField().default(4),
   pollIntervalMs: positiveMsField().default(15_000),
   timeoutMs: positiveMsField().optional(),
+  /**
+   * How long an ended batch may name its error file without its output file when the provider sends no request counts
+   * (Together) and the error lines do not answer every request: kbatch polls on meanwhile, then stops with
+   * BATCH_OUTPUT_MISSING (nothing is sent again; a resume waits anew). Default 10 minutes.
+   */
+  resultFileGraceMs: positiveMsField().default(600_000),
   wait: z.boolean({ error: 'must be a boolean' }).default(true),
   noResubmit: z.boolean({ error: 'must be a boolean' }).default(false),
   /**
@@ -142,6 +148,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
       opts: {
         concurrency: opts.concurrency,
         pollIntervalMs: opts.pollIntervalMs,
+        resultFileGraceMs: opts.resultFileGraceMs,
         retryBaseMs: opts.retryBaseMs,
         noResubmit: opts.noResubmit,
         maxResubmits: opts.maxResubmits,

@@ -19,6 +19,8 @@ export interface JobContext {
   opts: {
     concurrency: number;
     pollIntervalMs: number;
+    /** How long an ended batch may lack its output file while its error file does not answer every request (default 10 min). */
+    resultFileGraceMs?: number;
     retryBaseMs: number;
     noResubmit: boolean;
     maxResubmits: number;

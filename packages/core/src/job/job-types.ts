@@ -1,6 +1,6 @@
 import type OpenAI from 'openai';
 import type { UploadClient, UploadFileOptions } from '../client/upload-file.js';
-import type { KFile } from '../client/schemas.js';
+import type { KBatch, KFile } from '../client/schemas.js';
 import type { LineError } from '../state/manifest.js';
 import type { KbatchErrorCode } from '../errors.js';
 
@@ -24,6 +24,12 @@ export type JobClient = UploadClient & {
    * batch whose `input_file_id` is the part's recorded upload (kbatch records it before any create; one file, one batch).
    */
   batchInputFile?: boolean;
+  /**
+   * False while an ended batch's result files may not all be named yet (Together, which sends no request counts: a
+   * batch naming only its error file whose lines do not answer the chunk's `requests`). kbatch then keeps polling,
+   * and stops with BATCH_OUTPUT_MISSING after `resultFileGraceMs` rather than send answered requests again. Absent: true.
+   */
+  resultFilesComplete?: (batch: KBatch, expected: { requests: number; signal?: AbortSignal }) => Promise<boolean>;
   /** True when every result of an ended batch carries the tag of the chunk whose sha256 is given (proof it answers it). */
   batchInputMatches?: (batchId: string, sha256: string, options?: { signal?: AbortSignal }) => Promise<boolean>;
 };

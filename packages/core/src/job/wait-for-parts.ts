@@ -12,10 +12,11 @@ import { deleteFinishedFiles } from './delete-files.js';
 import { partProgress, summarizeJob } from './summary.js';
 import { cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 import { crashPoint } from './crash-point.js';
+import { resultFilesSettled, type FilesWatch } from './result-files-grace.js';
 import { observeProgress, stragglingFor, type StallWatch } from './straggler-rule.js';
 import { cancelForStragglers, sendStragglerCancel } from './cancel-stragglers.js';
 
-interface Schedule {
+interface Schedule extends FilesWatch {
   next: number;
   polls: number;
   errors: number;
@@ -202,7 +203,8 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
     schedule.missingFiles++;
   }
   const gaveUp = schedule.missingFiles > 5 && Date.now() - schedule.missingSince! >= 5 * ctx.opts.pollIntervalMs;
-  if (terminal && (!filesMissing || gaveUp)) {
+  // A provider without request counts may name one result file before the other: finished only once all are named.
+  if (terminal && (!filesMissing || gaveUp) && (await resultFilesSettled(ctx, part, batch, schedule))) {
     if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
     await finishPart(ctx, part, batch);
     await deleteFinishedFiles(ctx, [part]);

@@ -269,6 +269,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     ...(settings.provider !== undefined ? { provider: settings.provider } : {}),
     ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
     pollIntervalMs: opts.pollIntervalMs,
+    resultFileGraceMs: opts.resultFileGraceMs,
     noResubmit: opts.noResubmit,
     maxResubmits: opts.maxResubmits,
     keepFiles: opts.keepFiles,

@@ -43,6 +43,7 @@ const JobFields = JobOptionsSchema.pick({
   provider: true,
   concurrency: true,
   pollIntervalMs: true,
+  resultFileGraceMs: true,
   noResubmit: true,
   maxResubmits: true,
   keepFiles: true,

@@ -6,3 +6,6 @@ export { JobManifestSchema, JobPartSchema } from './manifest.js';
 export type { JobManifest, JobPart, LineError } from './manifest.js';
 export { RunStateSchema } from './run-state.js';
 export type { RunState, RunSettings } from './run-state.js';
+export { postgresStore, PostgresJobStore, PostgresStoreOptionsSchema } from './postgres-store.js';
+export type { PostgresStoreOptions } from './postgres-store.js';
+export { migrateStateSchema, STATE_MIGRATIONS } from './postgres-schema.js';

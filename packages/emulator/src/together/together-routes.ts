@@ -8,6 +8,7 @@ import { HttpError, badRequest, notFound, sendJson } from '../errors.js';
 import { newId, nowSeconds } from '../internal/ids.js';
 import { readJson, type Route, type RouteContext } from '../internal/http.js';
 import type { BatchLifecycle } from '../lifecycle.js';
+import type { ResolvedFaults } from '../options.js';
 import { commitFile, type BatchObject, type FileObject, type Store, type Stored } from '../store.js';
 import { batchJobView, togetherFileView, TOGETHER_PURPOSES } from './together-wire.js';
 
@@ -15,6 +16,8 @@ import { batchJobView, togetherFileView, TOGETHER_PURPOSES } from './together-wi
 export interface TogetherRouteContext {
   store: Store;
   lifecycle: BatchLifecycle;
+  /** The faults in force (read at each request: `setFaults` changes them). */
+  faults: () => ResolvedFaults;
   onFile: () => void;
   onBatch: () => void;
 }
@@ -43,6 +46,7 @@ const originOf = (req: IncomingMessage): string => `http://${req.headers.host ??
  */
 export function togetherRoutes(ctx: TogetherRouteContext): Route[] {
   const pending = new Map<string, PendingUpload>();
+  const jobView = lateOutputView(ctx);
   return [
     { method: 'POST', pattern: 'POST /v1/files', handler: (rc) => announceUpload(pending, rc) },
     { method: 'PUT', pattern: `PUT ${UPLOAD_PATH}/:id`, public: true, handler: (rc) => receiveUpload(ctx, pending, rc) },
@@ -57,17 +61,17 @@ export function togetherRoutes(ctx: TogetherRouteContext): Route[] {
       method: 'GET',
       pattern: 'GET /v1/batches',
       // A bare array, oldest first: Together documents neither pages nor an order.
-      handler: async ({ res }) => sendJson(res, 200, [...ctx.store.batches.values()].sort((a, b) => a.seq - b.seq).map((r) => jobView(ctx.store, r.value))),
+      handler: async ({ res }) => sendJson(res, 200, [...ctx.store.batches.values()].sort((a, b) => a.seq - b.seq).map((r) => jobView(r.value))),
     },
-    { method: 'GET', pattern: 'GET /v1/batches/:id', handler: async ({ res, params }) => sendJson(res, 200, jobView(ctx.store, batchOf(ctx.store, params['id']!).value)) },
+    { method: 'GET', pattern: 'GET /v1/batches/:id', handler: async ({ res, params }) => sendJson(res, 200, jobView(batchOf(ctx.store, params['id']!).value)) },
     {
       method: 'POST',
       pattern: 'POST /v1/batches/:id/cancel',
       handler: async ({ req, res, params }) => {
         req.resume();
         const rec = batchOf(ctx.store, params['id']!);
-        if ((await ctx.lifecycle.cancel(rec)) === 'not-cancellable') throw new HttpError(400, `Cannot cancel a batch with status ${jobView(ctx.store, rec.value)['status']}`, 'invalid_request_error', 'batch_not_cancellable', 'id');
-        sendJson(res, 200, jobView(ctx.store, rec.value));
+        if ((await ctx.lifecycle.cancel(rec)) === 'not-cancellable') throw new HttpError(400, `Cannot cancel a batch with status ${jobView(rec.value)['status']}`, 'invalid_request_error', 'batch_not_cancellable', 'id');
+        sendJson(res, 200, jobView(rec.value));
       },
     },
   ];
@@ -130,10 +134,24 @@ async function createBatch(ctx: TogetherRouteContext, { req, res }: RouteContext
   if (window !== WINDOW) throw badRequest(`completion_window must be ${WINDOW} (it cannot be changed), got ${JSON.stringify(window)}`, 'completion_window', 'invalid_value');
   const rec = await ctx.lifecycle.create({ input_file_id: fileId, endpoint: ENDPOINT, completion_window: WINDOW, metadata: {} });
   ctx.onBatch();
-  sendJson(res, 200, { job: jobView(ctx.store, rec.value) });
+  sendJson(res, 200, { job: batchJobView(rec.value, file.value.bytes) });
 }
 
-const jobView = (store: Store, b: BatchObject): Record<string, unknown> => batchJobView(b, store.files.get(b.input_file_id)?.value.bytes);
+/**
+ * Batches as Together's `BatchJob`, with the `outputFileLagReads` fault: an ended batch with both result files leaves
+ * its output file out of its first N reads (it names its error file first).
+ */
+function lateOutputView(ctx: TogetherRouteContext): (b: BatchObject) => Record<string, unknown> {
+  const reads = new Map<string, number>();
+  return (b) => {
+    const lag = ctx.faults().outputFileLagReads ?? 0;
+    const bytes = ctx.store.files.get(b.input_file_id)?.value.bytes;
+    if (lag === 0 || !b.output_file_id || !b.error_file_id) return batchJobView(b, bytes);
+    const seen = reads.get(b.id) ?? 0;
+    reads.set(b.id, seen + 1);
+    return batchJobView(seen < lag ? { ...b, output_file_id: null } : b, bytes);
+  };
+}
 
 function batchOf(store: Store, id: string): Stored<BatchObject> {
   const rec = store.batches.get(id);

@@ -78,6 +78,24 @@ describe('the together personality', () => {
     }
   });
 
+  it('names an ended batch\'s error file first and its output file only after N reads (fault outputFileLagReads), in GET and list alike', async () => {
+    emu.setFaults({ lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 2 });
+    try {
+      const fileId = await upload(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => requestLine(id, `Label: ${id}`)));
+      const { job } = await client.batches.create({ endpoint: '/v1/chat/completions', input_file_id: fileId });
+      const first = await finished(job!.id!);
+      expect(first).toMatchObject({ status: 'COMPLETED', progress: 100, error_file_id: expect.any(String) });
+      expect(first).not.toHaveProperty('output_file_id');
+      expect((await client.batches.list()).find((b) => b.id === job!.id)).not.toHaveProperty('output_file_id');
+      const named = await client.batches.retrieve(job!.id!);
+      expect(named).toMatchObject({ output_file_id: expect.any(String), error_file_id: first.error_file_id });
+      const ids = async (file: string) => (await (await client.files.content(file)).text()).trim().split('\n').map((l) => JSON.parse(l).custom_id as string);
+      expect([...(await ids(named.output_file_id!)), ...(await ids(named.error_file_id!))].sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    } finally {
+      emu.setFaults(null);
+    }
+  });
+
   it('answers the presigned PUT only with its token, and the API only with the Bearer key', async () => {
     const announced = await fetch(`${emu.baseURL}/files?file_name=x.jsonl&file_type=jsonl&purpose=batch-api`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, redirect: 'manual' });
     expect(announced.status).toBe(302);

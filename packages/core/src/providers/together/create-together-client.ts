@@ -4,6 +4,8 @@ import type { UploadFileOptions } from '../../client/upload-file.js';
 import type { NativeClientInit } from '../native-clients.js';
 import { toOpenAiBatch, type TogetherBatchJob } from './together-batch-view.js';
 import { uploadTogetherInput } from './upload-together-input.js';
+import { togetherResultFilesComplete, type ExpectedResults } from './together-result-files.js';
+import type { KBatch } from '../../client/schemas.js';
 
 /** Per-call options kbatch passes (as the openai client takes them). */
 type CallOptions = { signal?: AbortSignal | undefined | null; maxRetries?: number; timeout?: number } | undefined;
@@ -18,7 +20,8 @@ const batchPath = (id: string): string => `/batches/${encodeURIComponent(id)}`;
  * Together's presigned flow with purpose `batch-api` ({@link uploadTogetherInput}); errors are the openai SDK's own
  * (its request path), so kbatch's retry rules apply. Together keeps no batch metadata (`batchMetadata: false`), but
  * every batch names its input file (`batchInputFile: true`): a lost create is adopted by the upload id kbatch
- * recorded before it. No together-ai import: its upload fails on Node 20, and the rest is plain HTTP.
+ * recorded before it. Without request counts, an ended batch that names only its error file is complete only when
+ * that file answers every request (`resultFilesComplete`, see {@link togetherResultFilesComplete}). No together-ai import: its upload fails on Node 20, and the rest is plain HTTP.
  * @see https://docs.together.ai/reference/batch-create
  * @see https://docs.together.ai/docs/inference/batch/manage
  * @example const client = createClient({ provider: 'together', baseURL: 'http://127.0.0.1:8080/v1' });
@@ -58,11 +61,14 @@ export function createTogetherClient(init: NativeClientInit): OpenAI {
   const files = Object.assign(Object.create(sdk) as OpenAI['files'], {
     list: (_query?: unknown, options?: CallOptions) => listFiles(client, options),
   });
+  const counted = new Map<string, number>();
   return Object.assign(client, {
     batches,
     files,
     batchMetadata: false,
     batchInputFile: true,
+    // An ended batch naming only its error file is read only once that file answers every request (no counts to say so).
+    resultFilesComplete: (batch: KBatch, expected: ExpectedResults) => togetherResultFilesComplete(sdk, batch, expected, counted),
     uploadBatchInput: (path: string, options: UploadFileOptions) =>
       uploadTogetherInput({ apiKey: init.apiKey, baseURL: init.baseURL, timeout: client.timeout, retrieveFile: (id, o) => sdk.retrieve(id, o) }, path, options),
   }) as unknown as OpenAI;

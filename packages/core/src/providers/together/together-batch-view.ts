@@ -38,17 +38,25 @@ const STATUSES: Readonly<Record<string, string>> = {
 const FINAL = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
 
 /**
+ * Whether a Together batch may have answered requests (and been paid for them): its progress is not 0. Without a
+ * progress, a FAILED batch with its own error failed as a whole (e.g. validation) and ran nothing. `status` in either
+ * case (Together's or OpenAI's).
+ */
+export function mayHaveRun(job: Pick<TogetherBatchJob, 'status' | 'progress' | 'error'>): boolean {
+  if (typeof job.progress === 'number') return job.progress !== 0;
+  return !((job.status ?? '').toUpperCase() === 'FAILED' && job.error);
+}
+
+/**
  * A Together status as an OpenAI batch status; an unknown one passes through lower-cased (kbatch reads unknown
  * statuses as running). A final batch that names no result file yet, unless its progress says nothing ran, reads
  * `finalizing`: without request counts only its files say what was answered (and paid), so kbatch keeps polling until
- * one is named rather than read answered requests as never run and send them again. (Not covered: a batch that names
- * its error file before its output file; Together's docs do not say the two are named at once.)
+ * one is named rather than read answered requests as never run and send them again. A batch that names its error file
+ * but not (yet) its output file is judged by its error lines instead (see {@link togetherResultFilesComplete}).
  */
 export function batchStatus(job: Pick<TogetherBatchJob, 'status' | 'output_file_id' | 'error_file_id' | 'progress' | 'error'>): string {
   const status = (job.status ?? 'VALIDATING').toUpperCase();
-  // Without a progress, a FAILED batch with its own error failed as a whole (e.g. validation): it ends, and says why.
-  const mayHaveRun = typeof job.progress === 'number' ? job.progress !== 0 : !(status === 'FAILED' && job.error);
-  if (FINAL.has(status) && !job.output_file_id && !job.error_file_id && mayHaveRun) return 'finalizing';
+  if (FINAL.has(status) && !job.output_file_id && !job.error_file_id && mayHaveRun(job)) return 'finalizing';
   return STATUSES[status] ?? status.toLowerCase();
 }
 

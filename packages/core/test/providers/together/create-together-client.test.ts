@@ -6,7 +6,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '@kbatch/emul
 import { createClient } from '../../../src/client/index.js';
 import { loadManifest, runJob, type RunJobOptions } from '../../../src/internal.js';
 import { cancelJob, runBatchJob } from '../../../src/job/index.js';
-import { catchError } from '../../helpers/errors.js';
+import { catchError, expectKbatchError } from '../../helpers/errors.js';
 import { readJsonl as jsonl } from '../../helpers/files.js';
 import { reviewsCsv } from '../../helpers/inputs.js';
 
@@ -100,6 +100,50 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
     const { parts } = await loadManifest(join(two.dir, 'job'));
     expect([parts[0]!.status, parts[0]!.succeeded, parts[0]!.requests]).toEqual(['expired', 3, 8]);
     expect(parts.find((p) => p.parent === parts[0]!.index)!.requests).toBe(5);
+  });
+
+  it('waits for an output file named after the error file: no request sent again, every record exactly once', async () => {
+    // The batch reads COMPLETED with only its error file for a few polls: its answered requests are not "missing".
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 4 } });
+    const { dir, input, ids } = await reviews(4);
+    const out = join(dir, 'out.jsonl');
+    const warnings: string[] = [];
+    const summary = await runJob({ cache: false, ...base, input, prompt: 'Review: {{text}}', labels: LABELS, output: out, jobDir: join(dir, 'job'), retries: 0, onProgress: (e) => void (e.type === 'warning' && warnings.push(e.message)) });
+    expect(emu.stats().batchesCreated).toBe(1);
+    expect(summary.records).toBe(8);
+    expect(summary.succeeded).toBeGreaterThan(0);
+    expect(summary.failed).toBeGreaterThan(0);
+    expect(summary.succeeded + summary.failed).toBe(8);
+    expect((await jsonl(out)).map((r) => r['id'])).toEqual(ids);
+    const { parts } = await loadManifest(join(dir, 'job'));
+    expect([parts.length, parts[0]!.succeeded! + parts[0]!.failed!]).toEqual([1, 8]);
+    expect(warnings).toContain(`batch ${parts[0]!.batchId} is completed and names its error file but not yet its output file; waiting up to 600s for it`);
+  });
+
+  it('reads a batch whose error file answers every request as wholly failed at once, output file or not', async () => {
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 1, lineFailureStatus: 400, outputFileLagReads: 1_000_000 } });
+    const { dir, input } = await reviews();
+    const summary = await runJob({ cache: false, ...base, input, prompt: 'Review: {{text}}', output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), retries: 0, resultFileGraceMs: 60_000 });
+    expect(summary).toMatchObject({ records: 4, succeeded: 0, failed: 4 });
+    expect(emu.stats().batchesCreated).toBe(1);
+  });
+
+  it('stops with BATCH_OUTPUT_MISSING when the output file is still not named after the grace, sending nothing again', async () => {
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 1_000_000 } });
+    const { dir } = await reviews();
+    const chunk = join(dir, 'part-00001.jsonl');
+    const lines = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: id }] } }));
+    await writeFile(chunk, `${lines.join('\n')}\n`);
+    const jobDir = join(dir, 'job');
+    const error = await catchError(() => runBatchJob({ chunks: [chunk], jobDir, client: base.client!, pollIntervalMs: 20, resultFileGraceMs: 300 }));
+    const { parts } = await loadManifest(jobDir);
+    expectKbatchError(error, { code: 'BATCH_OUTPUT_MISSING', batchId: parts[0]!.batchId, message: `continue with: kbatch resume ${jobDir}` });
+    expect((error as Error).message).toContain(`fewer than its 6 requests`);
+    expect([parts.length, parts[0]!.done, emu.stats().batchesCreated]).toEqual([1, false, 1]);
+    // Once the output file is named, a resume finishes the same batch: every request answered or failed once.
+    emu.setFaults({ outputFileLagReads: 0 });
+    const summary = await runBatchJob({ jobDir, client: base.client!, pollIntervalMs: 20 });
+    expect([summary.state, summary.succeeded + summary.failed, emu.stats().batchesCreated]).toEqual(['partial', 6, 1]);
   });
 
   it('cancels a running job: its batch reads cancelled (CANCELLED on the wire) and the job ends cancelled', async () => {

@@ -1,0 +1,75 @@
+import type { Pool } from 'pg';
+import { KbatchError } from '../errors.js';
+
+/**
+ * kbatch's own tables, as ordered migrations: migration N (1-based) brings the schema to version N. Append, never
+ * edit: a database records the versions it has, and each is applied once. `{schema}` is the quoted schema name.
+ * JSON is kept as the exact text kbatch wrote (`text`, not `jsonb`: jsonb refuses `\u0000` and reorders keys).
+ */
+export const STATE_MIGRATIONS: readonly string[] = [
+  // 1: one row per job (its manifest and run state, each with a version for compare-and-set writes; the cancel
+  // request) and the realtime answers logs, one row per line in append order.
+  `CREATE TABLE {schema}.job (
+     id text PRIMARY KEY,
+     manifest text,
+     manifest_version bigint NOT NULL DEFAULT 0,
+     run_state text,
+     run_state_version bigint NOT NULL DEFAULT 0,
+     cancel_requested_at text,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE {schema}.answer (
+     job_id text NOT NULL REFERENCES {schema}.job (id) ON DELETE CASCADE,
+     log text NOT NULL,
+     seq bigint GENERATED ALWAYS AS IDENTITY,
+     custom_id text NOT NULL,
+     entry text NOT NULL,
+     PRIMARY KEY (job_id, log, seq)
+   );`,
+];
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A schema name as an SQL identifier (lower-case letters, digits and `_` only: it is written into SQL). */
+export function quoteSchema(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) throw new KbatchError('OPTION_INVALID', `Invalid option \`schema\`: must be lower-case letters, digits and _ (at most 63), got ${JSON.stringify(schema)}`, { field: 'schema' });
+  return `"${schema}"`;
+}
+
+/**
+ * Create kbatch's schema in the database, or migrate it to the newest version, and return that version. One
+ * transaction under an advisory lock (per schema name): processes starting at once wait for each other, and a failed
+ * migration leaves the previous version whole.
+ * @param pool - a `pg` Pool
+ * @param schema - the Postgres schema holding kbatch's tables (default `kbatch`)
+ * @throws KbatchError STATE_SCHEMA_NEWER when the database was migrated by a newer kbatch
+ * @example await migrateStateSchema(new pg.Pool({ connectionString: process.env.KBATCH_DATABASE_URL }));
+ */
+export async function migrateStateSchema(pool: Pick<Pool, 'connect'>, schema = 'kbatch'): Promise<number> {
+  const q = quoteSchema(schema);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SET LOCAL lock_timeout = '60s'");
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kbatch.schema:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${q}.schema_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number }>(`SELECT coalesce(max(version), 0)::int AS v FROM ${q}.schema_version`);
+    let version = rows[0]!.v;
+    if (version > STATE_MIGRATIONS.length) {
+      throw new KbatchError('STATE_SCHEMA_NEWER', `The database schema ${schema} is at version ${version}, newer than this kbatch knows (${STATE_MIGRATIONS.length}): upgrade kbatch`);
+    }
+    for (; version < STATE_MIGRATIONS.length; version++) {
+      await client.query(STATE_MIGRATIONS[version]!.replaceAll('{schema}', q));
+      await client.query(`INSERT INTO ${q}.schema_version (version) VALUES ($1)`, [version + 1]);
+    }
+    await client.query('COMMIT');
+    return version;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

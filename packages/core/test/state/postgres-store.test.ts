@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pool } from 'pg';
+import { postgresStore, type PostgresJobStore } from '../../src/state/postgres-store.js';
+import { migrateStateSchema, STATE_MIGRATIONS } from '../../src/state/postgres-schema.js';
+import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { POSTGRES_SKIP_REASON, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { jobStoreContract, sampleManifest, sampleRunState } from './job-store-contract.js';
+
+describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL server)', () => {
+  let server: TestPostgres;
+  let pool: Pool;
+  let jobs = 0;
+  const stores: PostgresJobStore[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+    pool = new (await import('pg')).default.Pool({ connectionString: server.url });
+    // The lock test kills a backend: an idle client of this pool may be among those told.
+    pool.on('error', () => {});
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await pool?.end();
+    await server?.stop();
+  });
+  // A store on a job of its own (several stores on one job stand for several processes).
+  const open = async (jobId = `kb-${++jobs}`, schema = 'kbatch') => {
+    const store = await postgresStore({ connectionString: server.url, jobId, dir: `/shared/${jobId}`, schema });
+    stores.push(store);
+    return store;
+  };
+
+  jobStoreContract('postgresStore', async () => {
+    const store = await open();
+    return {
+      store,
+      corrupt: async (what) => void (await pool.query(`UPDATE kbatch.job SET ${what === 'manifest' ? 'manifest' : 'run_state'} = '{"version": 1' WHERE id = $1`, [store.jobId])),
+      cleanup: async () => void (await pool.query('DELETE FROM kbatch.job WHERE id = $1', [store.jobId])),
+    };
+  });
+
+  it('creates its versioned schema itself, once, even when processes open it at the same time', async () => {
+    const opened = await Promise.all([1, 2, 3].map(() => open('kb-race', 'kbatch_race')));
+    const { rows } = await pool.query('SELECT version FROM kbatch_race.schema_version ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual(STATE_MIGRATIONS.map((_, i) => i + 1));
+    expect(await migrateStateSchema(pool, 'kbatch_race')).toBe(STATE_MIGRATIONS.length);
+    expect(opened[2]!.dir).toBe('/shared/kb-race');
+  });
+
+  it('refuses a schema migrated by a newer kbatch with STATE_SCHEMA_NEWER, and a schema name unsafe in SQL with OPTION_INVALID', async () => {
+    await migrateStateSchema(pool, 'kbatch_newer');
+    await pool.query('INSERT INTO kbatch_newer.schema_version (version) VALUES (999)');
+    expectKbatchError(await catchError(() => open('kb-x', 'kbatch_newer')), { code: 'STATE_SCHEMA_NEWER', message: 'version 999' });
+    expectKbatchError(await catchError(() => open('kb-x', 'x"; DROP TABLE y; --')), { code: 'OPTION_INVALID', field: 'schema' });
+    expectKbatchError(await catchError(() => postgresStore({ jobId: 'kb-x', dir: '/d' })), { code: 'OPTION_INVALID', message: 'exactly one of `pool` and `connectionString`' });
+  });
+
+  it('lets only one of two processes record the same create (compare-and-set): the other gets STATE_CONFLICT and writes nothing', async () => {
+    const [a, b] = [await open('kb-cas'), await open('kb-cas')];
+    const created = await Promise.allSettled([a, b].map((s, i) => s.writeManifest({ ...sampleManifest(), window: `${i + 1}h` })));
+    expect(created.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expectKbatchError(created.find((r) => r.status === 'rejected')!.reason, { code: 'STATE_CONFLICT' });
+    const winner = (await a.readManifest()).window;
+    // Both read the same state; the first to record a batch id wins, the second is refused (it would create twice).
+    await b.readManifest();
+    const recorded = (store: PostgresJobStore, batchId: string) => store.writeManifest({ ...sampleManifest(), window: winner, parts: [{ ...sampleManifest().parts[0]!, batchId }] });
+    await recorded(a, 'batch-a');
+    expectKbatchError(await catchError(() => recorded(b, 'batch-b')), { code: 'STATE_CONFLICT', message: 'changed by another process' });
+    expect((await b.readManifest()).parts[0]!.batchId).toBe('batch-a');
+    await recorded(b, 'batch-a');
+    expect(await a.hasManifest()).toBe(true);
+  });
+
+  it('releases the locks still held through a store when it is closed', async () => {
+    const [a, b] = [await postgresStore({ connectionString: server.url, jobId: 'kb-close', dir: '/d' }), await open('kb-close')];
+    await a.lock();
+    await a.lock('run');
+    await a.close();
+    await (await b.lock()).release();
+    await (await b.lock('run')).release();
+  });
+
+  it('keeps the state across processes: another pool reads the manifest, run state, answers and cancel request', async () => {
+    const writer = await open('kb-shared');
+    await writer.writeManifest(sampleManifest());
+    await writer.writeRunState(sampleRunState());
+    const { log } = await writer.openAnswersLog('realtime/answers-00001.jsonl');
+    await log.append({ id: 'r', custom_id: 'row-1', response: { status_code: 200, body: { text: 'é \u0000 "q"' } }, error: null });
+    await log.close();
+    const at = await writer.requestCancel();
+    const reader = await open('kb-shared');
+    expect(await reader.readManifest()).toEqual(sampleManifest());
+    expect((await reader.readRunState())!.kind).toBe('kbatch-run');
+    const again = await reader.openAnswersLog('realtime/answers-00001.jsonl');
+    expect((await again.log.read(again.answered.get('row-1')!)).response!.body).toEqual({ text: 'é \u0000 "q"' });
+    await again.log.close();
+    expect(await reader.cancelRequested()).toBe(at);
+  });
+
+  it('frees a lock whose holder died (its connection ended), as a crashed process frees a lock file', async () => {
+    const [a, b] = [await open('kb-lock'), await open('kb-lock')];
+    const held = await a.lock();
+    expectKbatchError(await catchError(() => b.lock()), { code: 'JOB_LOCKED' });
+    // The holder's backend is killed, as when its process is SIGKILLed: the server drops its session locks.
+    // pg_terminate_backend(pid, timeout) waits until the backend is gone (its locks with it).
+    const killed = await pool.query("SELECT pg_terminate_backend(pid, 30000) AS gone FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+    expect(killed.rows.map((r) => r.gone)).toEqual([true]);
+    await (await b.lock()).release();
+    // Releasing the dead holder's lock drops its connection and does not throw.
+    await held.release();
+  });
+});

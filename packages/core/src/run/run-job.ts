@@ -46,6 +46,7 @@ import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
+import { checkGoldColumn, costPerCorrect, EVAL_FILE, goldInTemplate, runEvaluation, type RunEvaluation } from '../eval/run-evaluation.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -137,6 +138,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
+    if (settings.gold !== undefined) await checkGold(settings, opts.onWarning);
     // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
     const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal }) : undefined;
     if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
@@ -164,7 +166,8 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     emit({ type: 'phase', phase: 'join', message: sending.gate ? 'writing results as they finish' : 'joining results onto the input records' });
     const rows = joinedRows(run, manifest, sending);
     const sinks = openSinks(targets, opts, settings, empty ? await withInputColumns(plan, settings) : plan);
-    const report = yield* writeRows(run, { rows, sinks, sending, emitRows });
+    const evaluation = settings.gold !== undefined ? runEvaluation({ gold: settings.gold, prefix: settings.prefix }) : null;
+    const report = yield* writeRows(run, { rows, sinks, sending, emitRows, evaluation });
     await sending.work;
     state.phase = 'joined';
     await store.writeRunState(state);
@@ -172,12 +175,33 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     if (estimate !== undefined) summary.estimate = estimate;
     // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
     await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
+    if (evaluation !== null) await addEvaluation(summary, evaluation, opts.onWarning);
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {
     await cache.close();
     await lock.release();
   }
+}
+
+/** With `gold`: the input must have the column (before anything is sent), and a template that shows it to the model is said. */
+async function checkGold(settings: RunState['settings'], onWarning: ((message: string) => void) | undefined): Promise<void> {
+  const gold = settings.gold!;
+  const read = { input: settings.input, format: settings.format, ...(settings.delimiter ? { delimiter: settings.delimiter } : {}), ...(settings.encoding ? { encoding: settings.encoding } : {}) };
+  await checkGoldColumn(read, gold);
+  if (goldInTemplate([settings.request.prompt, settings.request.system], gold)) onWarning?.(`the prompt uses the gold column "${gold}": the model sees the answer it is evaluated against`);
+}
+
+/** The evaluation into the summary and `<jobDir>/eval.json`; one that failed (too many labels) is a warning, never a failed run. */
+async function addEvaluation(summary: RunSummary, evaluation: RunEvaluation, onWarning: ((message: string) => void) | undefined): Promise<void> {
+  try {
+    summary.eval = evaluation.result();
+  } catch (err) {
+    onWarning?.(`no evaluation against gold: ${(err as Error).message}`);
+    return;
+  }
+  summary.costPerCorrect = costPerCorrect(summary.spend, summary.eval);
+  await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { ...summary.eval, cost_per_correct: summary.costPerCorrect });
 }
 
 /** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */
@@ -418,7 +442,7 @@ function inputRecords(state: RunState): AsyncIterable<SourceRecord[]> {
 /** Write every row to the sinks (and yield it for runRecords); files are renamed into place only when all are written. */
 async function* writeRows(
   { jobDir, opts }: RunContext,
-  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<JoinedRow[], RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
+  { rows, sinks, sending, emitRows, evaluation }: { rows: AsyncGenerator<JoinedRow[], RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean; evaluation: RunEvaluation | null },
 ): AsyncGenerator<Record<string, unknown>, RunJoinReport, undefined> {
   let report: RunJoinReport | undefined;
   let ended = false;
@@ -436,6 +460,7 @@ async function* writeRows(
       for (const batch of pauseInJoin ? next.value.map((row) => [row]) : [next.value]) {
         await sinks.write(batch);
         for (const joined of batch) {
+          evaluation?.add(joined.row);
           crashPoint('run-during-join');
           if (pauseInJoin) await pausePoint('run-during-join', opts.signal);
           if (emitRows) yield joined.row;

@@ -29,6 +29,8 @@ import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 import { EstimateFields } from '../cost/estimate-options.js';
 import type { JobEstimate } from '../cost/estimate-job.js';
 import type { PriceOf, Spend } from '../cost/spend-types.js';
+import { GoldFieldSchema } from '../eval/run-evaluation.js';
+import type { EvalResult } from '../eval/eval-result.js';
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
@@ -162,6 +164,12 @@ export const RunJobOptionsSchema = z
      * rates). Unknown prices make costs unknown (null), never $0.
      */
     priceOf: functionField<PriceOf>().optional(),
+    /**
+     * The input column holding the trusted label: every written row is counted against it as it is written, and the
+     * summary's `eval` (also `<jobDir>/eval.json`) is what `kbatch eval OUTPUT --gold COLUMN --json` gives for the
+     * output. Missing from the input: EVAL_COLUMN_MISSING before anything is sent. A rerun may change it.
+     */
+    gold: GoldFieldSchema.optional(),
     onProgress: functionField<(event: RunEvent) => void>().optional(),
     onIssue: functionField<(issue: JoinIssue) => void>().optional(),
     onWarning: functionField<(message: string) => void>().optional(),
@@ -257,4 +265,8 @@ export interface RunSummary {
    * discount and the cache saved, and the prices' date; also written to `<jobDir>/spend.json`.
    */
   spend: Spend;
+  /** With `gold`: the evaluation of the rows written, as `kbatch eval --json` prints it (also `<jobDir>/eval.json`). */
+  eval?: EvalResult;
+  /** With `gold`: USD per correct label (the spend's cost over `eval.correct`); null when the cost is unknown or nothing was correct. */
+  costPerCorrect?: number | null;
 }

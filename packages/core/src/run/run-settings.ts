@@ -137,6 +137,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     finishRealtime: opts.finishRealtime ?? false,
     ...(opts.stragglerThreshold !== undefined ? { stragglerThreshold: opts.stragglerThreshold } : {}),
     ...(opts.stragglerWaitMs !== undefined ? { stragglerWaitMs: opts.stragglerWaitMs } : {}),
+    ...(opts.gold !== undefined ? { gold: opts.gold } : {}),
   };
 }
 
@@ -235,6 +236,7 @@ export function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJob
   if (typeof opts.rejects === 'string') settings.rejects = resolve(cwd, opts.rejects);
   if (opts.prefix !== undefined) settings.prefix = opts.prefix;
   if (opts.keepRaw !== undefined) settings.keepRaw = opts.keepRaw;
+  if (opts.gold !== undefined) settings.gold = opts.gold;
 }
 
 /**

@@ -60,6 +60,8 @@ export const RunSettingsSchema = z.object({
   /** With finishRealtime: the straggler rule's threshold (absent = 1% of a batch, capped by autoThreshold) and wait (ms). */
   stragglerThreshold: z.number().optional(),
   stragglerWaitMs: z.number().optional(),
+  /** The input column the written rows are evaluated against (`gold`; a rerun may change it). */
+  gold: z.string().optional(),
 });
 export type RunSettings = z.output<typeof RunSettingsSchema>;
 

@@ -67,6 +67,7 @@ export const KBATCH_ERROR_CODES = [
   'EVAL_COLUMN_MISSING',
   'EVAL_TOO_MANY_LABELS',
   'EVAL_TOO_MANY_GROUPS',
+  'SAMPLE_TOO_MANY_STRATA',
 ] as const;
 
 export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];

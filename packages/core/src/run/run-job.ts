@@ -46,6 +46,8 @@ import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
+import { sampleFilter } from '../records/sample-records.js';
+import { runSample, sampleSummary } from './run-sample.js';
 import { checkGoldColumn, costPerCorrect, EVAL_FILE, goldInTemplate, runEvaluation, type RunEvaluation } from '../eval/run-evaluation.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
@@ -139,8 +141,11 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     resumed = opened.resumed;
     const settings = state.settings;
     if (settings.gold !== undefined) await checkGold(settings, opts.onWarning);
+    // Drawn (or read back) before anything is estimated or prepared: every read of the input takes the same records.
+    const sample = settings.sample !== undefined ? await runSample(jobDir, settings, opts.signal) : null;
+    const keep = sample !== null ? sampleFilter(sample) : undefined;
     // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
-    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal }) : undefined;
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, ...(keep ? { keep } : {}) }) : undefined;
     if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
@@ -154,7 +159,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
       prefix: settings.prefix,
       keepRaw: settings.keepRaw,
     });
-    const run: RunContext = { jobDir, store, state, plan, opts, emit, cache };
+    const run: RunContext = { jobDir, store, state, plan, opts, emit, cache, ...(keep ? { keep } : {}) };
     await prepareOnce(run);
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
@@ -173,6 +178,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     await store.writeRunState(state);
     const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
     if (estimate !== undefined) summary.estimate = estimate;
+    if (sample !== null) summary.sample = sampleSummary(sample);
     // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
     await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
     if (evaluation !== null) await addEvaluation(summary, evaluation, opts.onWarning);
@@ -218,6 +224,8 @@ interface RunContext {
   plan: JoinPlan;
   opts: ResolvedRunJobOptions;
   emit: (event: RunEvent) => void;
+  /** With a sample: the record numbers it takes (every read of the input skips the others). */
+  keep?: (record: number) => boolean;
 }
 
 /** The run's job directory: the given one, or the derived one (its input located, a stream saved to a staging dir). */
@@ -246,7 +254,7 @@ async function lockJob(store: JobStore, derived: DerivedJob | null): Promise<{ l
 }
 
 /** Prepare the requests (once per run) and settle the mode (once, before anything is sent). */
-async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache }: RunContext): Promise<void> {
+async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache, keep }: RunContext): Promise<void> {
   const settings = state.settings;
   try {
     if (state.phase === 'init') {
@@ -254,7 +262,7 @@ async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache }: Ru
       // A file is hashed as prepare reads it; on its own only when prepare did not read it all (a reused manifest).
       const answers = await cache.answers();
       const cached = answers ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
-      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached });
+      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached, ...(keep ? { keep } : {}) });
       const fingerprint = settings.inputFingerprint ?? read ?? (await fingerprintFile(settings.input));
       crashPoint('run-after-prepare');
       Object.assign(state, prepared, { phase: 'prepared' });
@@ -353,7 +361,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
 }
 
 /** The joined rows in batches, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
-async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
+async function* joinedRows({ jobDir, state, plan, opts, cache, keep }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
   const usage = new UsageTally(String(state.settings.request['model'] ?? ''));
   const tokens = { prompt: 0, completion: 0, usage };
   const chunks = { jobDir, state, manifest, tokens };
@@ -361,7 +369,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
   await rm(jobPath(jobDir, join('run', 'join')), { recursive: true, force: true });
   const input = {
     plan,
-    records: inputRecords(state),
+    records: inputRecords(state, keep),
     rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [],
     ...((state.cached ?? 0) > 0 ? { cached: readCachedResults(jobPath(jobDir, CACHED_RESULTS_FILE)) } : {}),
     onIssue: opts.onIssue,
@@ -429,8 +437,9 @@ async function* inBatches<R>(rows: AsyncGenerator<JoinedRow, R, undefined>): Asy
 }
 
 /** The run's input records again, in batches, read as prepare read them (malformed ones skipped: they are already rows). */
-function inputRecords(state: RunState): AsyncIterable<SourceRecord[]> {
+function inputRecords(state: RunState, keep: ((record: number) => boolean) | undefined): AsyncIterable<SourceRecord[]> {
   return recordBatches({
+    ...(keep ? { keep } : {}),
     input: state.settings.input,
     format: state.settings.format,
     onInvalidRecord: 'skip',

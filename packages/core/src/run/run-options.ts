@@ -30,6 +30,8 @@ import { EstimateFields } from '../cost/estimate-options.js';
 import type { JobEstimate } from '../cost/estimate-job.js';
 import type { PriceOf, Spend } from '../cost/spend-types.js';
 import { GoldFieldSchema } from '../eval/run-evaluation.js';
+import { SampleOptionsSchema } from '../records/sample-records.js';
+import type { SampleSummary } from './run-sample.js';
 import type { EvalResult } from '../eval/eval-result.js';
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
@@ -170,6 +172,13 @@ export const RunJobOptionsSchema = z
      * output. Missing from the input: EVAL_COLUMN_MISSING before anything is sent. A rerun may change it.
      */
     gold: GoldFieldSchema.optional(),
+    /**
+     * Run on a sample of the input: `{ size }` records (reservoir sampling, at most 1,000,000) or `{ fraction }` of them
+     * (each record with that probability), drawn with `seed` (default 42), optionally `stratify`-ing by a column. The
+     * same input and spec take the same records, in input order; the draw is kept in `<jobDir>/sample.json`, so a
+     * resume takes the same sample (a rerun with another spec is JOB_MISMATCH once something was sent).
+     */
+    sample: SampleOptionsSchema.optional(),
     onProgress: functionField<(event: RunEvent) => void>().optional(),
     onIssue: functionField<(issue: JoinIssue) => void>().optional(),
     onWarning: functionField<(message: string) => void>().optional(),
@@ -269,4 +278,6 @@ export interface RunSummary {
   eval?: EvalResult;
   /** With `gold`: USD per correct label (the spend's cost over `eval.correct`); null when the cost is unknown or nothing was correct. */
   costPerCorrect?: number | null;
+  /** With `sample`: how many records were taken, out of how many, and how. */
+  sample?: SampleSummary;
 }

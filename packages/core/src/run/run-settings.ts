@@ -138,6 +138,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     ...(opts.stragglerThreshold !== undefined ? { stragglerThreshold: opts.stragglerThreshold } : {}),
     ...(opts.stragglerWaitMs !== undefined ? { stragglerWaitMs: opts.stragglerWaitMs } : {}),
     ...(opts.gold !== undefined ? { gold: opts.gold } : {}),
+    ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
   };
 }
 
@@ -185,6 +186,8 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
     if (now[key] !== was[key]) differs(`\`${key}\``);
   }
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
+  // A rerun naming its input must name the same sample (none for a full run); a resume (no input) keeps the stored one.
+  if ((opts.input !== undefined || opts.sample !== undefined) && JSON.stringify(opts.sample ?? null) !== JSON.stringify(settings.sample ?? null)) differs('sample (--sample, --seed, --stratify)');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
 }
 

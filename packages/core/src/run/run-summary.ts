@@ -10,6 +10,7 @@ import { formatSpend, spendOf, type UsageTally } from '../cost/spend.js';
 import { priceFor } from '../cost/prices.js';
 import type { PriceOf } from '../cost/spend-types.js';
 import { formatEvaluationBrief } from '../eval/format-evaluation.js';
+import { formatSample } from './run-sample.js';
 
 /** The join's counts plus the tokens of every attempt (superseded ones included). */
 export interface RunJoinReport extends JobJoinReport {
@@ -97,6 +98,7 @@ export function formatRunSummary(s: RunSummary): string {
       (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +
       `; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
   ];
+  if (s.sample !== undefined) lines.unshift(formatSample(s.sample));
   const held = Object.entries(s.notRetried ?? {});
   if (held.length > 0) {
     const total = held.reduce((n, [, c]) => n + c, 0);

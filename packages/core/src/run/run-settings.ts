@@ -187,7 +187,7 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
   }
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
   // A rerun naming its input must name the same sample (none for a full run); a resume (no input) keeps the stored one.
-  if ((opts.input !== undefined || opts.sample !== undefined) && JSON.stringify(opts.sample ?? null) !== JSON.stringify(settings.sample ?? null)) differs('sample (--sample, --seed, --stratify)');
+  if ((opts.input !== undefined || opts.sample !== undefined) && JSON.stringify(opts.sample ?? null) !== JSON.stringify(settings.sample ?? null)) differs('sample (--sample, --sample-seed, --stratify)');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
 }
 

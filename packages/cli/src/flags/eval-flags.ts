@@ -1,18 +1,27 @@
 import type { Command } from 'commander';
 import { KbatchError, SampleOptionsSchema, type SampleOptions } from '@kbatch/core';
 
-/** The evaluation and sample flags of `run` (and so `estimate`, which copies run's flags). */
-export interface EvalFlags {
-  gold?: string;
+/** The sample flags (`run`, `estimate`, `prepare`). */
+export interface SampleFlags {
   sample?: string;
   sampleSeed?: string;
   stratify?: string;
 }
 
+/** The evaluation and sample flags of `run` (and so `estimate`, which copies run's flags). */
+export interface EvalFlags extends SampleFlags {
+  gold?: string;
+}
+
 /** Add --gold, --sample, --sample-seed and --stratify (`--seed` is the model's own sampling seed, a request flag). */
 export function addEvalFlags(cmd: Command): Command {
+  cmd.option('--gold <column>', "evaluate the run's labels against this input column as they are written (summary, --progress json, <job>/eval.json)");
+  return addSampleFlags(cmd);
+}
+
+/** Add --sample, --sample-seed and --stratify. */
+export function addSampleFlags(cmd: Command): Command {
   return cmd
-    .option('--gold <column>', "evaluate the run's labels against this input column as they are written (summary, --progress json, <job>/eval.json)")
     .option('--sample <n|fraction>', 'run on a sample: N records (reservoir, at most 1,000,000) or a fraction in (0,1) of them, in input order')
     .option('--sample-seed <n>', 'seed of --sample (default 42: the same command takes the same records)')
     .option('--stratify <column>', 'with --sample: sample each value of this column in proportion, at least one record per value');
@@ -23,17 +32,20 @@ const SAMPLE_FLAGS: Record<string, string> = { size: '--sample', fraction: '--sa
 
 /** The run options the flags ask for (only those given, so a rerun keeps the stored ones). */
 export function evalOptionsFromFlags(flags: EvalFlags): { gold?: string; sample?: SampleOptions } {
-  const gold = flags.gold !== undefined ? { gold: flags.gold } : {};
+  const sample = sampleFromFlags(flags);
+  return { ...(flags.gold !== undefined ? { gold: flags.gold } : {}), ...(sample !== undefined ? { sample } : {}) };
+}
+
+/**
+ * The sample the flags ask for, validated ("50" is a count, "0.1" a fraction); undefined without --sample.
+ * @throws KbatchError OPTION_INVALID naming the flag
+ */
+export function sampleFromFlags(flags: SampleFlags): SampleOptions | undefined {
   if (flags.sample === undefined) {
     const alone = flags.sampleSeed !== undefined ? '--sample-seed' : flags.stratify !== undefined ? '--stratify' : null;
     if (alone !== null) throw new KbatchError('OPTION_INVALID', `Invalid option \`${alone}\`: needs --sample N or --sample FRACTION`, { field: alone });
-    return gold;
+    return undefined;
   }
-  return { ...gold, sample: sampleFromFlags(flags) };
-}
-
-// "50" is a count, "0.1" a fraction; anything else is passed on for the schema to name.
-function sampleFromFlags(flags: EvalFlags): SampleOptions {
   const text = flags.sample!.trim();
   const n = Number(text);
   const amount = /^\d+$/.test(text) ? { size: n } : { fraction: text !== '' && Number.isFinite(n) ? n : (text as unknown as number) };

@@ -83,6 +83,19 @@ describe('kbatch run --sample', () => {
     expect(seed.error).toMatchObject({ code: 'OPTION_INVALID', message: 'Invalid option `--sample-seed`: needs --sample N or --sample FRACTION' });
   });
 
+  it('takes the same sample in kbatch prepare and kbatch estimate as in kbatch run', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-run-sample-'));
+    const sample = ['--sample', '7', '--sample-seed', '11', '--stratify', 'sentiment'];
+    const run = await runCli(['run', REVIEWS, ...ARGS, ...sample, '--output', 'out.jsonl'], { env, cwd });
+    expect(run.code, String(run.error)).toBe(0);
+    const ran = (await readFile(join(cwd, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).custom_id as string);
+    const prepared = await runCli(['prepare', REVIEWS, '--model', MODEL, '--prompt', 'Review: {{text}}', ...sample], { cwd });
+    expect(prepared.stdout.trim().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(ran);
+    expect(prepared.stderr).toContain('prepare: sample of 7 rows out of 30 (seed 11, stratified by sentiment)\n');
+    const estimated = await runCli(['estimate', REVIEWS, ...ARGS, ...sample, '--json'], { cwd });
+    expect(JSON.parse(estimated.stdout)).toMatchObject({ records: 7, requests: 7 });
+  });
+
   it('resumes a run killed mid-run with the same sample and no second batch; refuses another sample for it', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-run-sample-'));
     const args = ['run', REVIEWS, ...ARGS, '--sample', '6', '--sample-seed', '5', '--job-dir', 'job', '--output', 'out.jsonl'];

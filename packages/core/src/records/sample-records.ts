@@ -105,7 +105,8 @@ export type SampleReadOptions = Pick<ReadRecordsOptions, 'format' | 'delimiter' 
  * Draw a sample of a file's records, streaming: a size sample keeps a reservoir of record numbers (Algorithm R, one
  * pass; stratified: a pass to count each value, then a reservoir per value with its share); a fraction takes each
  * record whose draw is below it (stratified: plus the lowest draw of a value that got none).
- * @throws KbatchError SAMPLE_TOO_MANY_STRATA, and the read's errors (INPUT_NOT_FOUND, a malformed record with `onInvalidRecord: 'error'`)
+ * A JSON record without the `stratify` column is in the value "" (as null).
+ * @throws KbatchError SAMPLE_TOO_MANY_STRATA, SAMPLE_COLUMN_MISSING (a CSV header without the `stratify` column), and the read's errors (INPUT_NOT_FOUND, a malformed record with `onInvalidRecord: 'error'`)
  */
 export async function drawSample(read: SampleReadOptions, options: SampleOptions): Promise<SampleDraw> {
   const spec = SampleOptionsSchema.parse(options);
@@ -209,7 +210,11 @@ async function eachRecord(read: SampleReadOptions, visit: (n: number, value: str
     return text;
   };
   const { signal, ...options } = read;
-  for await (const batch of recordBatches({ ...options, onReject: (r) => (of++, visit(r.record, value(r.data ?? undefined))) })) {
+  const onHeader = (columns: string[], line: number): void => {
+    if (column === undefined || columns.includes(column)) return;
+    throw new KbatchError('SAMPLE_COLUMN_MISSING', `${read.input} line ${line} (header) has no column "${column}" (--stratify); its columns are: ${columns.join(', ')}`, { file: read.input, line, field: column });
+  };
+  for await (const batch of recordBatches({ ...options, onHeader, onReject: (r) => (of++, visit(r.record, value(r.data ?? undefined))) })) {
     if (signal?.aborted) throw new KbatchError('ABORTED', 'the sample was aborted', { cause: signal.reason });
     for (const record of batch) {
       of++;

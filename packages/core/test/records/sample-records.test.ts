@@ -89,6 +89,14 @@ describe('drawSample', () => {
   });
 });
 
+describe('drawSample stratify column', () => {
+  it('refuses a CSV header without the --stratify column with SAMPLE_COLUMN_MISSING, naming the columns', async () => {
+    const file = await csv({ a: 3 });
+    const err = await drawSample({ input: file }, { fraction: 0.5, stratify: 'lang' }).catch((e: unknown) => e);
+    expectKbatchError(err, { code: 'SAMPLE_COLUMN_MISSING', message: `${file} line 1 (header) has no column "lang" (--stratify); its columns are: id, group` });
+  });
+});
+
 describe('SampleOptionsSchema', () => {
   it('refuses a count above 1,000,000, a fraction outside (0, 1), and neither or both', () => {
     const invalid = (input: unknown) => {

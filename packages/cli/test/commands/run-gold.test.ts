@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,9 @@ describe('kbatch run --gold', () => {
     // The emulator's model has no price: the cost per correct label is unknown, never 0.
     expect(summary.costPerCorrect).toBeNull();
     expect(JSON.parse(await readFile(join(cwd, 'job', 'eval.json'), 'utf8'))).toEqual({ ...figures, cost_per_correct: null });
+    // The gold column is an input field like the others: a request carries only what the prompt names.
+    const chunk = await readFile(join(cwd, 'job', 'chunks', (await readdir(join(cwd, 'job', 'chunks')))[0]!), 'utf8');
+    expect(chunk).not.toContain('sentiment');
   });
 
   it('prints a short evaluation block with the confusion matrix in the text summary', async () => {

@@ -72,6 +72,8 @@ export const KBATCH_ERROR_CODES = [
   'EVAL_COLUMN_MISSING',
   'EVAL_TOO_MANY_LABELS',
   'EVAL_TOO_MANY_GROUPS',
+  'SAMPLE_TOO_MANY_STRATA',
+  'SAMPLE_COLUMN_MISSING',
 ] as const;
 
 export type KbatchErrorCode = (typeof KBATCH_ERROR_CODES)[number];

@@ -1,10 +1,13 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { prepareRequests } from '@kbatch/core';
+import { drawSample, formatSample, KbatchError, prepareRequests, sampleFilter, sampleSummary, type SampleDraw } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 import {
   addInputFlags,
+  addSampleFlags,
+  sampleFromFlags,
+  type SampleFlags,
   addRequestFlags,
   INPUT_FLAG_OPTIONS,
   inputOptionsFromFlags,
@@ -34,16 +37,26 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .argument('[input]', 'input file, or - for stdin', '-');
   addRequestFlags(command);
   addInputFlags(command);
-  command.addHelpText('after', EXAMPLE).action(async (input: string, flags: RequestFlags & InputFlags) => {
+  addSampleFlags(command);
+  command.addHelpText('after', EXAMPLE).action(async (input: string, flags: RequestFlags & InputFlags & SampleFlags) => {
+    let draw: SampleDraw | null = null;
     const summary = await withFlagNames([...REQUEST_FLAG_OPTIONS, ...INPUT_FLAG_OPTIONS], async () => {
       const request = await requestOptionsFromFlags(flags, io);
       const { rejects, ...read } = inputOptionsFromFlags(input, flags, io);
-      return prepareRequests({ ...read, ...request, output: '-', stdout: io.stdout, rejects });
+      const sample = sampleFromFlags(flags);
+      if (sample !== undefined) {
+        // The draw reads the input before prepare reads it again: a file, not stdin.
+        if (read.input === '-') throw new KbatchError('OPTION_INVALID', 'Invalid option `--sample`: needs an input file, not stdin (or sample with kbatch run -)', { field: '--sample' });
+        draw = await drawSample({ ...read, input: read.input as string }, sample);
+      }
+      return prepareRequests({ ...read, ...request, output: '-', stdout: io.stdout, rejects, ...(draw !== null ? { keep: sampleFilter(draw) } : {}) });
     });
     const rejected =
       summary.rejected > 0 && flags.onInvalid === 'skip'
         ? ` (see ${relative(io.cwd, inputOptionsFromFlags(input, flags, io).rejects!) || 'rejects.jsonl'})`
         : '';
+    const sampled = draw as SampleDraw | null;
+    if (sampled !== null) io.stderr.write(`prepare: ${formatSample(sampleSummary(sampled))}\n`);
     io.stderr.write(
       `prepare: ${summary.recordsRead} records read, ${summary.linesWritten} request lines written, ${summary.rejected} rejected${rejected}\n`,
     );

@@ -5,8 +5,8 @@ import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatRunSummary, resumeRun, runJo
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
-import { addChunkFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
-import { CHUNK_FLAG_OPTIONS, INPUT_FLAG_OPTIONS, REQUEST_FLAG_OPTIONS, type ChunkFlags, type InputFlags, type RequestFlags } from '../flags/index.js';
+import { addChunkFlags, addEvalFlags, addInputFlags, addRequestFlags, chunkOptionsFromFlags, evalOptionsFromFlags, inputOptionsFromFlags, numberArg, requestOptionsFromFlags, withFlagNames } from '../flags/index.js';
+import { CHUNK_FLAG_OPTIONS, INPUT_FLAG_OPTIONS, REQUEST_FLAG_OPTIONS, type ChunkFlags, type EvalFlags, type InputFlags, type RequestFlags } from '../flags/index.js';
 import { createProgressReporter, type ProgressMode, type ProgressReporter } from '../progress/index.js';
 import { realtimeProgress } from '../progress/realtime-progress.js';
 import { EXIT, ExitError } from '../exit-error.js';
@@ -16,7 +16,7 @@ import { emulatorPersonality } from '../flags/emulator-provider.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
 import { printEstimate } from './estimate.js';
 
-interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags {
+interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags, EvalFlags {
   labels?: string;
   schema?: string;
   output?: string;
@@ -62,6 +62,7 @@ const RUN_FLAG_OPTIONS = [
   'stragglerThreshold',
   'stragglerWait',
   'unordered',
+  'gold',
 ];
 
 /** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
@@ -74,6 +75,7 @@ export const register: RegisterCommand = (program, io) => {
   addInputFlags(cmd);
   addChunkFlags(cmd, { outDir: false, naming: false });
   addCacheFlags(cmd);
+  addEvalFlags(cmd);
   addJobFlags(cmd, { create: true });
   cmd
     .option('--labels <list>', 'comma-separated labels: the prompt asks for one, each answer is parsed to one (adds `label`)')
@@ -171,6 +173,7 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
       ...(flags.jobDir !== undefined ? { jobDir: path(flags.jobDir) } : {}),
       ...realtimeOptionsFromFlags(flags),
       ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost as number } : {}),
+      ...evalOptionsFromFlags(flags),
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
     if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);

@@ -1,4 +1,6 @@
 // What a run would cost, before anything is uploaded: `kbatch estimate`, `kbatch run --dry-run`, and --max-cost.
+import { sampleFilter } from '../records/sample-records.js';
+import { drawRunSample } from '../run/run-sample.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,19 +73,24 @@ export async function estimateJob(options: EstimateJobOptions): Promise<JobEstim
   const scratch = isFile ? null : await mkdtemp(join(tmpdir(), 'kbatch-estimate-'));
   try {
     const settings = await newSettings(given, opts, { jobDir: scratch ?? cwd, cwd, schema, emit: () => {} });
-    return await estimateSettings(settings, { schema, signal: opts.signal });
+    // A sample is drawn as the run would draw it (same input, same spec: the same records), and only it is counted.
+    const keep = settings.sample !== undefined ? sampleFilter(await drawRunSample(settings, opts.signal)) : undefined;
+    return await estimateSettings(settings, { schema, signal: opts.signal, ...(keep ? { keep } : {}) });
   } finally {
     if (scratch !== null) await rm(scratch, { recursive: true, force: true });
   }
 }
 
 /** Estimate a run from its settings (a new run's, or the stored ones of a run about to send). */
-export async function estimateSettings(settings: RunSettings, context: { schema: AnswerSchema | undefined; signal?: AbortSignal | undefined }): Promise<JobEstimate> {
+export async function estimateSettings(
+  settings: RunSettings,
+  context: { schema: AnswerSchema | undefined; signal?: AbortSignal | undefined; keep?: (record: number) => boolean },
+): Promise<JobEstimate> {
   const model = String(settings.request.model);
   const provider = settings.provider ?? DEFAULT_PROVIDER;
   const plan = createJoinPlan({ ...(settings.labels ? { labels: settings.labels } : {}), ...(context.schema ? { schema: context.schema } : {}), confidence: settings.confidence });
   const tokenizer = await loadTokenizer(tokenizerKind(model));
-  const counts = await countRequests(settings, { instruction: plan.answers.instruction, tokenizer, signal: context.signal });
+  const counts = await countRequests(settings, { instruction: plan.answers.instruction, tokenizer, signal: context.signal, ...(context.keep ? { keep: context.keep } : {}) });
   const mode = chooseMode({ mode: settings.mode, requests: counts.requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider });
   const maxCompletionTokens = settings.request.maxCompletionTokens as number | undefined;
   const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: context.schema?.jsonSchema, maxCompletionTokens, outputCap: outputCapFor({ provider, model }) });

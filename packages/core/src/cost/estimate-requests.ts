@@ -32,7 +32,10 @@ export interface RequestCounts {
  * @param instruction - the run's answer instruction (labels/schema), appended to the prompt as prepare does
  * @throws KbatchError LINE_TOO_LARGE / LINE_OVER_TOKEN_BUDGET, as the chunker would, and prepare's own errors
  */
-export async function countRequests(settings: RunSettings, context: { instruction: string | null; tokenizer: TextTokenizer; signal?: AbortSignal | undefined }): Promise<RequestCounts> {
+export async function countRequests(
+  settings: RunSettings,
+  context: { instruction: string | null; tokenizer: TextTokenizer; signal?: AbortSignal | undefined; keep?: (record: number) => boolean },
+): Promise<RequestCounts> {
   const request = settings.request as RequestOptions;
   const model = String(request.model);
   const limits = parseOptions(
@@ -66,6 +69,7 @@ export async function countRequests(settings: RunSettings, context: { instructio
     ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
     ...(settings.encoding ? { encoding: settings.encoding } : {}),
     onInvalidRecord: settings.onInvalidRecord,
+    ...(context.keep ? { keep: context.keep } : {}),
     output: lineSink(onLine),
     ...(context.signal ? { signal: context.signal } : {}),
   });

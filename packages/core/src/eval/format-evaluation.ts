@@ -13,6 +13,27 @@ export function formatEvaluation(result: EvalResult): string {
   return `${parts.join('\n\n')}\n`;
 }
 
+/** Most labels for which the run summary shows the confusion matrix (a wider one does not read on a terminal). */
+export const BRIEF_CONFUSION_LABELS = 10;
+
+/**
+ * The short evaluation block of a run summary (`kbatch run --gold`): the headline figures, scored/unscored, the cost
+ * per correct label, and the confusion matrix when there are at most {@link BRIEF_CONFUSION_LABELS} labels.
+ * @param costPerCorrect - USD, or null when the cost is unknown
+ */
+export function formatEvaluationBrief(f: EvalResult, costPerCorrect: number | null): string[] {
+  const reasons = Object.entries(f.unscored_by_reason).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`);
+  const lines = [
+    `eval against gold "${f.gold}": accuracy ${num(f.accuracy)} (${f.correct}/${f.scored})  macro-F1 ${num(f.macro_f1)}  kappa ${num(f.kappa)}`,
+    `  ${f.scored} scored, ${f.unscored} unscored${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}; cost per correct label ${costPerCorrect === null ? 'unknown' : `$${costPerCorrect.toPrecision(3)}`}`,
+  ];
+  if (f.labels.length > 0 && f.labels.length <= BRIEF_CONFUSION_LABELS) {
+    const matrix = table(['gold \\ pred', ...f.labels], f.labels.map((g) => [g, ...f.labels.map((p) => String(f.confusion[g]![p]))]));
+    lines.push(...matrix.split('\n').map((line) => `  ${line}`));
+  }
+  return lines;
+}
+
 function figuresText(f: EvalFigures): string {
   const reasons = Object.entries(f.unscored_by_reason).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`);
   const lines = [

@@ -6,3 +6,5 @@ export { recordBatches } from './record-batches.js';
 export { ReadRecordsOptionsSchema, InputFormatSchema, InputEncodingSchema } from './read-options.js';
 export type { ReadRecordsOptions, ResolvedReadRecordsOptions, InputEncoding } from './read-options.js';
 export type { RejectedRecord, RejectHandler, OnInvalidRecord } from './rejected-record.js';
+export { drawSample, sampleFilter, recordDraw, shares, SampleOptionsSchema, DEFAULT_SEED, MAX_SAMPLE_SIZE, MAX_STRATA } from './sample-records.js';
+export type { SampleOptions, ResolvedSampleOptions, SampleDraw, SampleReadOptions } from './sample-records.js';

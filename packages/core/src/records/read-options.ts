@@ -36,6 +36,8 @@ export const ReadRecordsOptionsSchema = z
     onHeader: functionField<(columns: string[], line: number) => void>().optional(),
     /** Receives skipped records. */
     onReject: functionField<RejectHandler>().optional(),
+    /** Read only the records whose number this accepts (a sample): the others are neither yielded nor rejected. */
+    keep: functionField<(record: number) => boolean>().optional(),
   })
   .strict();
 

@@ -19,6 +19,20 @@ const HIGH_WATER_MARK = 1 << 16;
  */
 export async function* recordBatches(options: ReadRecordsOptions): AsyncGenerator<SourceRecord[]> {
   const opts = parseOptions(ReadRecordsOptionsSchema, options, 'recordBatches');
+  const { keep, onReject } = opts;
+  if (keep === undefined) {
+    yield* readBatches(opts);
+    return;
+  }
+  // A sample: records it does not take are dropped here, rejected ones too (they are not part of the run).
+  const sampled = { ...opts, ...(onReject ? { onReject: (r: Parameters<typeof onReject>[0]) => void (keep(r.record) && onReject(r)) } : {}) };
+  for await (const batch of readBatches(sampled)) {
+    const kept = batch.filter((record) => keep(record.index));
+    if (kept.length > 0) yield kept;
+  }
+}
+
+async function* readBatches(opts: ResolvedReadRecordsOptions): AsyncGenerator<SourceRecord[]> {
   const { source, file, format } = await openInput(opts);
   if (format === 'json') {
     yield* jsonArrayBatches(source, file, opts);

@@ -65,11 +65,11 @@ export interface PrepareSummary {
  *   model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', prompt: 'Sentiment of: {{text}}', temperature: 0 });
  */
 export async function prepareRequests(options: PrepareRequestsOptions): Promise<PrepareSummary> {
-  const { input, format, delimiter, encoding, onInvalidRecord, fileName, stdin, onHeader, output, rejects, stdout, signal, bytePath, checkRecord, ...request } =
+  const { input, format, delimiter, encoding, onInvalidRecord, fileName, stdin, onHeader, keep, output, rejects, stdout, signal, bytePath, checkRecord, ...request } =
     options;
   const io = parseOptions(PrepareOutputSchema, { output, rejects, stdout, signal, bytePath, checkRecord }, 'prepareRequests');
   const builder = createRequestBuilder(request);
-  const given = parseOptions(ReadRecordsOptionsSchema, { input, format, delimiter, encoding, onInvalidRecord, fileName, stdin, onHeader }, 'prepareRequests');
+  const given = parseOptions(ReadRecordsOptionsSchema, { input, format, delimiter, encoding, onInvalidRecord, fileName, stdin, onHeader, keep }, 'prepareRequests');
   const file = typeof given.input === 'string' ? given.input : (given.fileName ?? '-');
   // A template field missing from the header fails every row alike: say so once, even when there are no rows.
   let headerSeen = false;
@@ -105,7 +105,8 @@ export async function prepareRequests(options: PrepareRequestsOptions): Promise<
   try {
     let textRead: ResolvedReadRecordsOptions = { ...read, format: resolvedFormat };
     let done = false;
-    if (io.bytePath && (resolvedFormat === 'csv' || resolvedFormat === 'tsv')) {
+    // A sample (`keep`) reads through the record path, which drops the records it does not take.
+    if (io.bytePath && given.keep === undefined && (resolvedFormat === 'csv' || resolvedFormat === 'tsv')) {
       const { source } = await openInput(read);
       const result = await fastCsvPrepare({
         source,

@@ -5,3 +5,5 @@ export { runStream } from './run-stream.js';
 export type { RunStreamOptions } from './run-stream.js';
 export { RunJobOptionsSchema } from './run-options.js';
 export type { RunJobOptions, ResolvedRunJobOptions, RunEvent, RunRecordRow, RunSummary, RecordsInput } from './run-options.js';
+export { SAMPLE_FILE, formatSample, sampleSummary } from './run-sample.js';
+export type { SampleSummary } from './run-sample.js';

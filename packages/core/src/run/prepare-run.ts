@@ -33,6 +33,8 @@ export interface PreparedRun {
 export interface PrepareRunOptions {
   signal?: AbortSignal;
   cache?: { answers: AnswerCache; provider: string } | null;
+  /** A sample: only the records whose number it accepts are prepared. */
+  keep?: (record: number) => boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface PrepareRunOptions {
  * @param plan - the run's join: its answer instruction is appended to the prompt (labels/schema)
  */
 export async function prepareRun(store: JobStore, settings: RunSettings, plan: JoinPlan, options: PrepareRunOptions = {}): Promise<PreparedRun> {
-  const { signal, cache } = options;
+  const { signal, cache, keep } = options;
   const jobDir = store.dir;
   const existing = await store.readManifest().catch(() => null);
   if (existing) {
@@ -73,6 +75,7 @@ export async function prepareRun(store: JobStore, settings: RunSettings, plan: J
     ...(settings.delimiter ? { delimiter: settings.delimiter } : {}),
     ...(settings.encoding ? { encoding: settings.encoding } : {}),
     onInvalidRecord: settings.onInvalidRecord,
+    ...(keep ? { keep } : {}),
     onHeader: (columns, line) => assertHeaderFree(columns, line, plan, settings),
     checkRecord: (record, file) => assertNoCollision(record, plan, plan.customIdFor(record), file),
     output: into,

@@ -61,6 +61,8 @@ export async function deriveJobDir(opts: ResolvedRunJobOptions, cwd: string, sch
     endpoint: typeof baseURL === 'string' ? baseURL : null,
     // Only when not the default, so every kluster job keeps the hash it had before providers existed.
     ...(provider === DEFAULT_PROVIDER ? {} : { provider }),
+    // Only with a sample, so a full run keeps the hash it had before samples existed.
+    ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
   };
   const hash = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
   const slug = name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'input';

@@ -46,6 +46,9 @@ import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
+import { sampleFilter } from '../records/sample-records.js';
+import { runSample, sampleSummary } from './run-sample.js';
+import { checkGoldColumn, costPerCorrect, EVAL_FILE, goldInTemplate, runEvaluation, type RunEvaluation } from '../eval/run-evaluation.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -137,8 +140,12 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
+    if (settings.gold !== undefined) await checkGold(settings, opts.onWarning);
+    // Drawn (or read back) before anything is estimated or prepared: every read of the input takes the same records.
+    const sample = settings.sample !== undefined ? await runSample(jobDir, settings, opts.signal) : null;
+    const keep = sample !== null ? sampleFilter(sample) : undefined;
     // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
-    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal }) : undefined;
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, ...(keep ? { keep } : {}) }) : undefined;
     if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
@@ -152,7 +159,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
       prefix: settings.prefix,
       keepRaw: settings.keepRaw,
     });
-    const run: RunContext = { jobDir, store, state, plan, opts, emit, cache };
+    const run: RunContext = { jobDir, store, state, plan, opts, emit, cache, ...(keep ? { keep } : {}) };
     await prepareOnce(run);
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
@@ -164,20 +171,43 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     emit({ type: 'phase', phase: 'join', message: sending.gate ? 'writing results as they finish' : 'joining results onto the input records' });
     const rows = joinedRows(run, manifest, sending);
     const sinks = openSinks(targets, opts, settings, empty ? await withInputColumns(plan, settings) : plan);
-    const report = yield* writeRows(run, { rows, sinks, sending, emitRows });
+    const evaluation = settings.gold !== undefined ? runEvaluation({ gold: settings.gold, prefix: settings.prefix }) : null;
+    const report = yield* writeRows(run, { rows, sinks, sending, emitRows, evaluation });
     await sending.work;
     state.phase = 'joined';
     await store.writeRunState(state);
     const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
     if (estimate !== undefined) summary.estimate = estimate;
+    if (sample !== null) summary.sample = sampleSummary(sample);
     // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
     await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
+    if (evaluation !== null) await addEvaluation(summary, evaluation, opts.onWarning);
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
     return summary;
   } finally {
     await cache.close();
     await lock.release();
   }
+}
+
+/** With `gold`: the input must have the column (before anything is sent), and a template that shows it to the model is said. */
+async function checkGold(settings: RunState['settings'], onWarning: ((message: string) => void) | undefined): Promise<void> {
+  const gold = settings.gold!;
+  const read = { input: settings.input, format: settings.format, ...(settings.delimiter ? { delimiter: settings.delimiter } : {}), ...(settings.encoding ? { encoding: settings.encoding } : {}) };
+  await checkGoldColumn(read, gold);
+  if (goldInTemplate([settings.request.prompt, settings.request.system], gold)) onWarning?.(`the prompt uses the gold column "${gold}": the model sees the answer it is evaluated against`);
+}
+
+/** The evaluation into the summary and `<jobDir>/eval.json`; one that failed (too many labels) is a warning, never a failed run. */
+async function addEvaluation(summary: RunSummary, evaluation: RunEvaluation, onWarning: ((message: string) => void) | undefined): Promise<void> {
+  try {
+    summary.eval = evaluation.result();
+  } catch (err) {
+    onWarning?.(`no evaluation against gold: ${(err as Error).message}`);
+    return;
+  }
+  summary.costPerCorrect = costPerCorrect(summary.spend, summary.eval);
+  await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { ...summary.eval, cost_per_correct: summary.costPerCorrect });
 }
 
 /** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */
@@ -194,6 +224,8 @@ interface RunContext {
   plan: JoinPlan;
   opts: ResolvedRunJobOptions;
   emit: (event: RunEvent) => void;
+  /** With a sample: the record numbers it takes (every read of the input skips the others). */
+  keep?: (record: number) => boolean;
 }
 
 /** The run's job directory: the given one, or the derived one (its input located, a stream saved to a staging dir). */
@@ -222,7 +254,7 @@ async function lockJob(store: JobStore, derived: DerivedJob | null): Promise<{ l
 }
 
 /** Prepare the requests (once per run) and settle the mode (once, before anything is sent). */
-async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache }: RunContext): Promise<void> {
+async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache, keep }: RunContext): Promise<void> {
   const settings = state.settings;
   try {
     if (state.phase === 'init') {
@@ -230,7 +262,7 @@ async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache }: Ru
       // A file is hashed as prepare reads it; on its own only when prepare did not read it all (a reused manifest).
       const answers = await cache.answers();
       const cached = answers ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
-      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached });
+      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached, ...(keep ? { keep } : {}) });
       const fingerprint = settings.inputFingerprint ?? read ?? (await fingerprintFile(settings.input));
       crashPoint('run-after-prepare');
       Object.assign(state, prepared, { phase: 'prepared' });
@@ -330,7 +362,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
 }
 
 /** The joined rows in batches, in input order (or as they arrive with `unordered`), chunk by chunk or through the gate. */
-async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
+async function* joinedRows({ jobDir, state, plan, opts, cache, keep }: RunContext, manifest: JobManifest | null, { gate, live, queue }: Sending): AsyncGenerator<JoinedRow[], RunJoinReport, undefined> {
   const usage = new UsageTally(String(state.settings.request['model'] ?? ''));
   const tokens = { prompt: 0, completion: 0, usage };
   const chunks = { jobDir, state, manifest, tokens };
@@ -338,7 +370,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
   await rm(jobPath(jobDir, join('run', 'join')), { recursive: true, force: true });
   const input = {
     plan,
-    records: inputRecords(state),
+    records: inputRecords(state, keep),
     rejects: state.skipped > 0 ? readRejects(jobPath(jobDir, PREPARE_REJECTS_FILE)) : [],
     ...((state.cached ?? 0) > 0 ? { cached: readCachedResults(jobPath(jobDir, CACHED_RESULTS_FILE)) } : {}),
     onIssue: opts.onIssue,
@@ -406,8 +438,9 @@ async function* inBatches<R>(rows: AsyncGenerator<JoinedRow, R, undefined>): Asy
 }
 
 /** The run's input records again, in batches, read as prepare read them (malformed ones skipped: they are already rows). */
-function inputRecords(state: RunState): AsyncIterable<SourceRecord[]> {
+function inputRecords(state: RunState, keep: ((record: number) => boolean) | undefined): AsyncIterable<SourceRecord[]> {
   return recordBatches({
+    ...(keep ? { keep } : {}),
     input: state.settings.input,
     format: state.settings.format,
     onInvalidRecord: 'skip',
@@ -419,7 +452,7 @@ function inputRecords(state: RunState): AsyncIterable<SourceRecord[]> {
 /** Write every row to the sinks (and yield it for runRecords); files are renamed into place only when all are written. */
 async function* writeRows(
   { jobDir, opts }: RunContext,
-  { rows, sinks, sending, emitRows }: { rows: AsyncGenerator<JoinedRow[], RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean },
+  { rows, sinks, sending, emitRows, evaluation }: { rows: AsyncGenerator<JoinedRow[], RunJoinReport, undefined>; sinks: Sinks; sending: Sending; emitRows: boolean; evaluation: RunEvaluation | null },
 ): AsyncGenerator<Record<string, unknown>, RunJoinReport, undefined> {
   let report: RunJoinReport | undefined;
   let ended = false;
@@ -437,6 +470,7 @@ async function* writeRows(
       for (const batch of pauseInJoin ? next.value.map((row) => [row]) : [next.value]) {
         await sinks.write(batch);
         for (const joined of batch) {
+          evaluation?.add(joined.row);
           crashPoint('run-during-join');
           if (pauseInJoin) await pausePoint('run-during-join', opts.signal);
           if (emitRows) yield joined.row;

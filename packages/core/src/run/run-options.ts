@@ -29,6 +29,10 @@ import type { JsonSchema, AnswerSchema } from '../answers/answer-schema.js';
 import { EstimateFields } from '../cost/estimate-options.js';
 import type { JobEstimate } from '../cost/estimate-job.js';
 import type { PriceOf, Spend } from '../cost/spend-types.js';
+import { GoldFieldSchema } from '../eval/run-evaluation.js';
+import { SampleOptionsSchema } from '../records/sample-records.js';
+import type { SampleSummary } from './run-sample.js';
+import type { EvalResult } from '../eval/eval-result.js';
 
 /** Records given directly (the streaming/library form): plain objects, one per record. */
 export type RecordsInput = AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>;
@@ -163,6 +167,19 @@ export const RunJobOptionsSchema = z
      * rates). Unknown prices make costs unknown (null), never $0.
      */
     priceOf: functionField<PriceOf>().optional(),
+    /**
+     * The input column holding the trusted label: every written row is counted against it as it is written, and the
+     * summary's `eval` (also `<jobDir>/eval.json`) is what `kbatch eval OUTPUT --gold COLUMN --json` gives for the
+     * output. Missing from the input: EVAL_COLUMN_MISSING before anything is sent. A rerun may change it.
+     */
+    gold: GoldFieldSchema.optional(),
+    /**
+     * Run on a sample of the input: `{ size }` records (reservoir sampling, at most 1,000,000) or `{ fraction }` of them
+     * (each record with that probability), drawn with `seed` (default 42), optionally `stratify`-ing by a column. The
+     * same input and spec take the same records, in input order; the draw is kept in `<jobDir>/sample.json`, so a
+     * resume takes the same sample (a rerun with another spec is JOB_MISMATCH once something was sent).
+     */
+    sample: SampleOptionsSchema.optional(),
     onProgress: functionField<(event: RunEvent) => void>().optional(),
     onIssue: functionField<(issue: JoinIssue) => void>().optional(),
     onWarning: functionField<(message: string) => void>().optional(),
@@ -258,4 +275,10 @@ export interface RunSummary {
    * discount and the cache saved, and the prices' date; also written to `<jobDir>/spend.json`.
    */
   spend: Spend;
+  /** With `gold`: the evaluation of the rows written, as `kbatch eval --json` prints it (also `<jobDir>/eval.json`). */
+  eval?: EvalResult;
+  /** With `gold`: USD per correct label (the spend's cost over `eval.correct`); null when the cost is unknown or nothing was correct. */
+  costPerCorrect?: number | null;
+  /** With `sample`: how many records were taken, out of how many, and how. */
+  sample?: SampleSummary;
 }

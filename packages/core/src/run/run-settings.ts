@@ -137,6 +137,8 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     finishRealtime: opts.finishRealtime ?? false,
     ...(opts.stragglerThreshold !== undefined ? { stragglerThreshold: opts.stragglerThreshold } : {}),
     ...(opts.stragglerWaitMs !== undefined ? { stragglerWaitMs: opts.stragglerWaitMs } : {}),
+    ...(opts.gold !== undefined ? { gold: opts.gold } : {}),
+    ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
   };
 }
 
@@ -184,6 +186,8 @@ export async function checkSameRun(settings: RunSettings, opts: ResolvedRunJobOp
     if (now[key] !== was[key]) differs(`\`${key}\``);
   }
   if (opts.labels !== undefined && JSON.stringify(opts.labels) !== JSON.stringify(settings.labels)) differs('labels');
+  // A rerun naming its input must name the same sample (none for a full run); a resume (no input) keeps the stored one.
+  if ((opts.input !== undefined || opts.sample !== undefined) && JSON.stringify(opts.sample ?? null) !== JSON.stringify(settings.sample ?? null)) differs('sample (--sample, --sample-seed, --stratify)');
   if (opts.schema !== undefined && JSON.stringify(schema?.jsonSchema) !== JSON.stringify(settings.jsonSchema)) differs('schema');
 }
 
@@ -235,6 +239,7 @@ export function applyOutputOverrides(settings: RunSettings, opts: ResolvedRunJob
   if (typeof opts.rejects === 'string') settings.rejects = resolve(cwd, opts.rejects);
   if (opts.prefix !== undefined) settings.prefix = opts.prefix;
   if (opts.keepRaw !== undefined) settings.keepRaw = opts.keepRaw;
+  if (opts.gold !== undefined) settings.gold = opts.gold;
 }
 
 /**

@@ -9,6 +9,8 @@ import { DEFAULT_PROVIDER } from '../providers/resolve-provider.js';
 import { formatSpend, spendOf, type UsageTally } from '../cost/spend.js';
 import { priceFor } from '../cost/prices.js';
 import type { PriceOf } from '../cost/spend-types.js';
+import { formatEvaluationBrief } from '../eval/format-evaluation.js';
+import { formatSample } from './run-sample.js';
 
 /** The join's counts plus the tokens of every attempt (superseded ones included). */
 export interface RunJoinReport extends JobJoinReport {
@@ -96,6 +98,7 @@ export function formatRunSummary(s: RunSummary): string {
       (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +
       `; wall time ${(s.wallMs / 1000).toFixed(1)}s`,
   ];
+  if (s.sample !== undefined) lines.unshift(formatSample(s.sample));
   const held = Object.entries(s.notRetried ?? {});
   if (held.length > 0) {
     const total = held.reduce((n, [, c]) => n + c, 0);
@@ -103,6 +106,7 @@ export function formatRunSummary(s: RunSummary): string {
   }
   // The same prompt tends to get the same answer: retries help little where a clearer prompt would.
   lines.push(...formatSpend(s.spend));
+  if (s.eval !== undefined) lines.push(...formatEvaluationBrief(s.eval, s.costPerCorrect ?? null));
   if (s.invalidAnswers > 0) lines.push(`invalid answers: ${s.invalidAnswers}; a changed prompt (or labels/schema) would help more than retrying it`);
   if (s.unknownResults + s.duplicateResults > 0) lines.push(`${s.unknownResults} unknown and ${s.duplicateResults} duplicate results (listed with --verbose)`);
   if (s.outputs.output && s.outputs.output !== '-') lines.push(`output: ${s.outputs.output}`);

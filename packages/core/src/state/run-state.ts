@@ -5,6 +5,7 @@ import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { parseStateFile } from './state-file.js';
 import { InputFingerprintSchema } from '../run/input-fingerprint.js';
 import { InputEncodingSchema } from '../records/read-options.js';
+import { SampleOptionsSchema } from '../records/sample-records.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
 export const RUN_STATE_FILE = 'run.json';
@@ -60,6 +61,10 @@ export const RunSettingsSchema = z.object({
   /** With finishRealtime: the straggler rule's threshold (absent = 1% of a batch, capped by autoThreshold) and wait (ms). */
   stragglerThreshold: z.number().optional(),
   stragglerWaitMs: z.number().optional(),
+  /** The input column the written rows are evaluated against (`gold`; a rerun may change it). */
+  gold: z.string().optional(),
+  /** The sample the run reads (its draw is in the job's sample.json); absent: every record. */
+  sample: SampleOptionsSchema.optional(),
 });
 export type RunSettings = z.output<typeof RunSettingsSchema>;
 

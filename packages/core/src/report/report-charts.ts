@@ -15,6 +15,9 @@ export function modelName(m: Pick<ModelFigures, 'alias'>): string {
   return m.alias ?? 'model';
 }
 
+// Colour by model only when there are several (one model needs no legend).
+const byModel = (data: ReportData): { color?: { field: 'model'; type: 'nominal' } } => (data.models.length > 1 ? { color: { field: 'model', type: 'nominal' } } : {});
+
 const scored = (data: ReportData): ModelFigures[] => data.models.filter((m) => m.eval !== null && m.eval.scored > 0);
 
 /** Predicted labels per model, and gold labels (support) when evaluated. */
@@ -28,7 +31,7 @@ export function labelChart(data: ReportData): Chart {
       width: WIDTH, height: HEIGHT, data: { values },
       mark: { type: 'bar', tooltip: true },
       encoding: {
-        x: { field: 'label', type: 'nominal', sort: null, title: 'label' },
+        x: { field: 'label', type: 'nominal', sort: null, title: 'label', axis: { labelAngle: 0 } },
         xOffset: { field: 'series', type: 'nominal' },
         y: { field: 'count', type: 'quantitative', title: 'rows' },
         color: { field: 'series', type: 'nominal', title: null },
@@ -44,7 +47,7 @@ export function confusionChart(m: ModelFigures): Chart {
   if (r.scored === 0) return { empty: 'No row was scored (every row lacks a gold label or a usable prediction).' };
   const values = r.labels.flatMap((gold) => r.labels.map((pred) => ({ gold, pred, count: r.confusion[gold]![pred]! })));
   const max = Math.max(...values.map((v) => v.count));
-  const axis = { type: 'nominal' as const, sort: r.labels };
+  const axis = { type: 'nominal' as const, sort: r.labels, axis: { labelAngle: 0 } };
   return {
     spec: {
       width: Math.min(WIDTH, 60 * r.labels.length + 40), height: Math.min(WIDTH, 40 * r.labels.length + 20), data: { values },
@@ -74,7 +77,7 @@ export function confidenceChart(data: ReportData): Chart {
         x: { field: 'lower', type: 'quantitative', bin: { binned: true, step: 1 / CONFIDENCE_BINS }, title: 'confidence', scale: { domain: [0, 1] } },
         x2: { field: 'upper' },
         y: { field: 'count', type: 'quantitative', stack: null, title: 'rows' },
-        color: { field: 'model', type: 'nominal' },
+        ...byModel(data),
       },
     },
   };
@@ -96,7 +99,7 @@ export function reliabilityChart(data: ReportData): Chart {
         {
           data: { values },
           mark: { type: 'line', point: true, tooltip: true },
-          encoding: { x: { ...unit, field: 'confidence' }, y: { ...unit, field: 'accuracy' }, color: { field: 'model', type: 'nominal' } },
+          encoding: { x: { ...unit, field: 'confidence' }, y: { ...unit, field: 'accuracy' }, ...byModel(data) },
         },
       ],
     },
@@ -115,7 +118,7 @@ export function coverageChart(data: ReportData): Chart {
       encoding: {
         x: { field: 'coverage', type: 'quantitative', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
         y: { field: 'accuracy', type: 'quantitative', scale: { zero: false } },
-        color: { field: 'model', type: 'nominal' },
+        ...byModel(data),
       },
     },
   };
@@ -135,7 +138,7 @@ export function modelsChart(data: ReportData): Chart {
       width: WIDTH, height: HEIGHT, data: { values },
       mark: { type: 'bar', tooltip: true },
       encoding: {
-        x: { field: 'model', type: 'nominal', sort: null },
+        x: { field: 'model', type: 'nominal', sort: null, axis: { labelAngle: 0 } },
         xOffset: { field: 'figure', type: 'nominal' },
         y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, title: null },
         color: { field: 'figure', type: 'nominal', title: null },
@@ -176,7 +179,7 @@ export function timelineChart(data: ReportData): Chart {
       mark: { type: 'bar', tooltip: true, cornerRadius: 2 },
       encoding: {
         y: { field: 'batch', type: 'ordinal', sort: null, title: null },
-        x: { field: 'start', type: 'temporal', title: 'time' },
+        x: { field: 'start', type: 'temporal', title: 'time', axis: { format: '%H:%M:%S' } },
         x2: { field: 'end' },
         color: { field: 'status', type: 'nominal' },
       },

@@ -12,7 +12,7 @@ export interface ReportTallyOptions extends ColumnOptions {
   gold?: string;
   labels?: string[];
   targetAccuracy?: number;
-  /** The column naming a row in failure examples (default custom_id). */
+  /** The column naming a row in failure examples (default custom_id; without one, "row N"). */
   id?: string;
 }
 
@@ -55,7 +55,8 @@ export function reportTally(options: ReportTallyOptions): ReportTally {
       for (const m of models) m.eval?.add(row, place);
       for (const p of pairs) p.acc.add(row, place);
       rows++;
-      for (const m of models) countRow(m, row, { match, place, onFailure: (error) => failures.add(m.columns.alias, cellText(row[options.id ?? 'custom_id']), error) });
+      const id = cellText(row[options.id ?? 'custom_id']) || `row ${place.record}`;
+      for (const m of models) countRow(m, row, { match, place, onFailure: (error) => failures.add(m.columns.alias, id, error) });
     },
     result() {
       const agreement: Agreement[] = pairs.map(({ a, b, acc }) => {

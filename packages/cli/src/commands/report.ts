@@ -24,7 +24,7 @@ export const register: RegisterCommand = (program, io) => {
   program
     .command('report')
     .description('Write one self-contained HTML report (charts, no network request) of a job directory or a joined output')
-    .argument('<job>', 'a job directory (its output, batches, spend) or a joined output file (JSONL, CSV/TSV, JSON array)')
+    .argument('<job>', 'a job directory (its output, batches, spend) or a joined output file (JSONL, CSV/TSV, JSON array), or - for stdin (with --format)')
     .option('--out <file>', 'where the HTML goes, or - for stdout', 'report.html')
     .option('--gold <column>', "the column holding the trusted label (default: the job's run --gold / eval.json)")
     .option('--pred <column>', 'the column holding the predicted label (default: label, or each model\'s ALIAS.label)')
@@ -50,10 +50,11 @@ The figures are the ones kbatch eval --json prints. A section without data says 
 };
 
 async function runReport(job: string, flags: ReportFlags, io: CliIo): Promise<void> {
-  const path = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
+  const path = (p: string): string => (p === '-' || isAbsolute(p) ? p : resolve(io.cwd, p));
   const written = await withFlagNames(REPORT_FLAG_OPTIONS, () =>
     writeReport(path(job), {
       out: flags.out === '-' ? io.stdout : path(flags.out),
+      stdin: io.stdin,
       gold: flags.gold,
       pred: flags.pred,
       prefix: flags.prefix,

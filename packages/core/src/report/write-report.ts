@@ -22,7 +22,7 @@ export const WriteReportOptionsSchema = EvaluateOptionsSchema.pick({ labels: tru
     pred: nonEmptyField('must be a column name (the predicted label)', 'must be a non-empty column name (the predicted label)').optional(),
     /** The prefix given to run/join (default: a JOB_DIR's, else none). */
     prefix: z.string({ error: 'must be a string' }).optional(),
-    ...ReadRecordsOptionsSchema.pick({ format: true, delimiter: true, encoding: true }).shape,
+    ...ReadRecordsOptionsSchema.pick({ format: true, delimiter: true, encoding: true, stdin: true }).shape,
     /** Where the HTML goes: a path (written whole through a temp file), `-` for stdout, or a Writable. */
     out: outputField().default('report.html'),
   })
@@ -58,14 +58,14 @@ export async function writeReport(job: string, options: WriteReportOptions = {})
 }
 
 async function gatherReport(job: string, opts: Resolved): Promise<ReportData> {
-  const isJob = (await stat(job).catch(() => null))?.isDirectory() === true;
+  const isJob = job !== '-' && (await stat(job).catch(() => null))?.isDirectory() === true;
   const facts: JobFacts | null = isJob ? await readJobFacts(job) : null;
   const input = isJob ? facts!.output : job;
   const gold = opts.gold ?? facts?.gold;
   const tally = reportTally({ gold, pred: opts.pred, prefix: opts.prefix ?? facts?.prefix ?? '', labels: opts.labels ?? facts?.labels, targetAccuracy: opts.targetAccuracy });
   if (input !== null) {
     const format = opts.format ?? (facts?.outputFormat as Resolved['format']);
-    for await (const batch of recordBatches({ input, format, delimiter: opts.delimiter ?? facts?.delimiter, encoding: opts.encoding })) {
+    for await (const batch of recordBatches({ input, format, delimiter: opts.delimiter ?? facts?.delimiter, encoding: opts.encoding, stdin: opts.stdin })) {
       for (const record of batch) tally.add(record.data, { record: record.index, line: record.line, file: input });
     }
   }

@@ -93,9 +93,8 @@ describe('writeReport', () => {
       await browser?.close();
     });
 
-    it("draws every chart with no request and no console error, showing eval --json's accuracy and confusion matrix", async () => {
-      const out = join(dir, 'browser.html');
-      await writeReport(jobDir, { gold: 'sentiment', out });
+    // Open a report with every request but the file's own refused (and counted): a report must not need the network.
+    async function openReport(out: string) {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const problems: string[] = [];
       const requests: string[] = [];
@@ -104,18 +103,23 @@ describe('writeReport', () => {
       });
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
       page.on('request', (r) => requests.push(r.url()));
-      // Anything but the file itself is refused (and counted above): a report must not need the network.
       await page.route('**/*', (route) => (route.request().url() === pathToFileURL(out).href ? route.continue() : route.abort()));
       await page.goto(pathToFileURL(out).href);
       await page.waitForSelector('body[data-ready="true"], body[data-ready="error"]', { timeout: 15_000 });
       expect(await page.getAttribute('body', 'data-ready')).toBe('true');
       expect(problems).toEqual([]);
       expect(requests).toEqual([pathToFileURL(out).href]);
-
-      // Every chart placeholder holds a drawn SVG.
       const charts = await page.$$eval('.chart', (els) => els.map((el) => ({ id: el.id, marks: el.querySelectorAll('svg path, svg text, svg line').length })));
-      expect(charts.map((c) => c.id)).toEqual(['chart-labels', 'chart-confusion-0', 'chart-confidence', 'chart-reliability', 'chart-coverage', 'chart-tokens', 'chart-timeline']);
+      // Every chart placeholder holds a drawn SVG.
       for (const c of charts) expect(c.marks, c.id).toBeGreaterThan(5);
+      return { page, charts: charts.map((c) => c.id) };
+    }
+
+    it("draws every chart with no request and no console error, showing eval --json's accuracy and confusion matrix", async () => {
+      const out = join(dir, 'browser.html');
+      await writeReport(jobDir, { gold: 'sentiment', out });
+      const { page, charts } = await openReport(out);
+      expect(charts).toEqual(['chart-labels', 'chart-confusion-0', 'chart-confidence', 'chart-reliability', 'chart-coverage', 'chart-tokens', 'chart-timeline']);
 
       expect(await page.textContent('[data-testid="accuracy"]')).toBe(evalJson.accuracy!.toFixed(3));
       const cells = await page.$$eval('[data-testid="confusion-cell"]', (els) => els.map((el) => [el.getAttribute('data-gold'), el.getAttribute('data-pred'), Number(el.textContent)] as const));
@@ -134,6 +138,32 @@ describe('writeReport', () => {
       }
       expect(colours.size).toBeGreaterThan(50);
       expect(inked / (png.width * png.height)).toBeGreaterThan(0.15);
+      await page.close();
+    });
+
+    it('draws several models side by side, their agreement and failures by cause', async () => {
+      // Two models under ALIAS. prefixes (one with dots in its alias), over 40 rows; model b fails every 8th row.
+      const labels = ['positive', 'negative', 'neutral'];
+      const rows = Array.from({ length: 40 }, (_, i) => ({
+        custom_id: `row-${i + 1}`,
+        sentiment: labels[i % 3],
+        'Llama-3.1-8B.label': labels[(i + (i % 5 === 0 ? 1 : 0)) % 3],
+        'Llama-3.1-8B.confidence': 0.5 + (i % 10) / 20,
+        'Llama-3.1-8B.error': null,
+        'b.label': i % 8 === 0 ? null : labels[(i + (i % 4 === 0 ? 2 : 0)) % 3],
+        'b.confidence': i % 8 === 0 ? null : 0.4 + (i % 7) / 12,
+        'b.error': i % 8 === 0 ? 'HTTP 503: overloaded (server_busy)' : null,
+      }));
+      const input = join(dir, 'two-models.jsonl');
+      await writeFile(input, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const out = join(dir, 'two-models.html');
+      const written = await writeReport(input, { gold: 'sentiment', labels, out });
+      const { page, charts } = await openReport(out);
+      expect(charts).toEqual(['chart-labels', 'chart-confusion-0', 'chart-confusion-1', 'chart-confidence', 'chart-reliability', 'chart-coverage', 'chart-models', 'chart-failures']);
+      const accuracy = await page.$$eval('[data-testid="accuracy"]', (els) => els.map((el) => [el.getAttribute('data-model'), el.textContent]));
+      expect(accuracy).toEqual(written.data.models.map((m) => [m.alias, m.eval!.accuracy!.toFixed(3)]));
+      expect(await page.textContent('[data-testid="failures"]')).toContain('b: HTTP 503 (server_busy): 5 rows');
+      expect(await page.$$eval('[data-testid="agreement"] tr', (trs) => trs.length)).toBe(2);
       await page.close();
     });
   });

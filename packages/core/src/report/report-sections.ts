@@ -94,8 +94,20 @@ function costHtml(data: ReportData): string {
   if (s === null) return '<p class="empty">No spend.json: cost is known for jobs run by kbatch run.</p>';
   const usd = (x: number | null): string => (x === null ? 'unknown' : `$${x.toFixed(4)}`);
   const rows = s.models.map((m) => [escapeHtml(m.model), String(m.batch.requests + m.realtime.requests), String(m.batch.promptTokens + m.realtime.promptTokens), String(m.batch.completionTokens + m.realtime.completionTokens), usd(m.cost), usd(m.batchSaved)]);
+  const perCorrect = data.models.flatMap((m) => {
+    const cost = spendOf(data, m)?.cost ?? null;
+    const correct = m.eval?.correct ?? 0;
+    return cost === null || correct === 0 ? [] : [`${data.models.length > 1 ? `${escapeHtml(charts.modelName(m))}: ` : ''}<b data-testid="cost-per-correct">${usd(cost / correct)}</b> per correct label`];
+  });
   const unpriced = s.unpriced.length > 0 ? `<p>No price known for ${s.unpriced.map(escapeHtml).join(', ')}.</p>` : '';
-  return `${table(['model', 'requests', 'prompt tokens', 'completion tokens', 'cost', 'batch discount saved'], rows, 'cost')}<p>total cost <b data-testid="cost">${usd(s.cost)}</b>; cache saved ${usd(s.cacheSaved)}.</p>${unpriced}`;
+  return `${table(['model', 'requests', 'prompt tokens', 'completion tokens', 'cost', 'batch discount saved'], rows, 'cost')}<p>total cost <b data-testid="cost">${usd(s.cost)}</b>; cache saved ${usd(s.cacheSaved)}.</p>${perCorrect.length > 0 ? `<p>${perCorrect.join('; ')}.</p>` : ''}${unpriced}`;
+}
+
+// A model's spend: the only one, or the one whose id ends in the model's alias.
+function spendOf(data: ReportData, m: ReportData['models'][number]): NonNullable<ReportData['spend']>['models'][number] | undefined {
+  const models = data.spend?.models ?? [];
+  if (m.alias === null) return models.length === 1 ? models[0] : undefined;
+  return models.find((s) => s.model.split('/').at(-1) === m.alias);
 }
 
 function timelineHtml(data: ReportData): string {

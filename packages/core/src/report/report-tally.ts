@@ -43,23 +43,24 @@ export function reportTally(options: ReportTallyOptions): ReportTally {
   const match: LabelMatcher = labelMatcher(options.labels);
   const failures = failureTally();
   let models: ModelTally[] | null = null;
-  let pairs: { a: ModelTally; b: ModelTally; acc: EvalAccumulator }[] = [];
+  let pairs: { a: ModelTally; b: ModelTally; acc: EvalAccumulator; overflow: boolean }[] = [];
   let rows = 0;
   return {
     add(row, place) {
       if (models === null) {
         models = modelColumns(Object.keys(row), options).map((columns) => modelTally(columns, options));
-        pairs = models.flatMap((a, i) => models!.slice(i + 1).map((b) => ({ a, b, acc: agreementAccumulator(a.columns, b.columns, options.labels) })));
+        pairs = models.flatMap((a, i) => models!.slice(i + 1).map((b) => ({ a, b, acc: agreementAccumulator(a.columns, b.columns, options.labels), overflow: false })));
       }
       // evaluate() first: a row it rejects (a missing column, a bad confidence) fails the report as it fails eval.
       for (const m of models) m.eval?.add(row, place);
-      for (const p of pairs) p.acc.add(row, place);
+      for (const p of pairs) if (!p.overflow) p.overflow = addAgreement(p.acc, row, place);
       rows++;
       const id = cellText(row[options.id ?? 'custom_id']) || `row ${place.record}`;
       for (const m of models) countRow(m, row, { match, place, onFailure: (error) => failures.add(m.columns.alias, id, error) });
     },
     result() {
-      const agreement: Agreement[] = pairs.map(({ a, b, acc }) => {
+      const agreement: Agreement[] = pairs.map(({ a, b, acc, overflow }) => {
+        if (overflow) return { a: a.columns.alias ?? '', b: b.columns.alias ?? '', n: 0, agreement: null, kappa: null };
         const r = acc.result();
         return { a: a.columns.alias ?? '', b: b.columns.alias ?? '', n: r.scored, agreement: r.accuracy, kappa: r.kappa };
       });
@@ -87,6 +88,17 @@ function modelTally(columns: ModelColumns, options: ReportTallyOptions): ModelTa
 // Model B judged against model A as if A were gold: the agreement is the accuracy, and kappa is Cohen's between them.
 function agreementAccumulator(a: ModelColumns, b: ModelColumns, labels: string[] | undefined): EvalAccumulator {
   return evalAccumulator({ gold: a.pred, pred: b.pred, error: b.error, confidence: b.confidence, labels });
+}
+
+// Free-text answers (over 1,000 distinct, no `labels`) have no agreement to give: true once the pair is given up.
+function addAgreement(acc: EvalAccumulator, row: Record<string, unknown>, place: RowPlace): boolean {
+  try {
+    acc.add(row, place);
+    return false;
+  } catch (err) {
+    if (isKbatchError(err) && err.code === 'EVAL_TOO_MANY_LABELS') return true;
+    throw err;
+  }
 }
 
 interface CountContext {

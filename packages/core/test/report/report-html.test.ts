@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeHtml, renderHtml, scriptJson, scriptSource } from '../../src/report/report-html.js';
 import { reportSections } from '../../src/report/report-sections.js';
 import type { ReportData } from '../../src/report/report-data.js';
+import { evaluate } from '../../src/index.js';
 
 const DATA: ReportData = {
   source: 'out.jsonl', output: 'out.jsonl', generatedAt: '2026-12-05T00:00:00.000Z', gold: null, rows: 1,
@@ -36,5 +37,15 @@ describe('report page', () => {
     expect(text['timeline']).toContain('An output file has no batch history');
     expect(text['failures']).toContain('No row failed.');
     expect(text['tokens']).toContain('No token counts');
+  });
+
+  it('gives the cost per correct label when spend and gold are known', async () => {
+    const usage = { requests: 10, promptTokens: 100, completionTokens: 10, reasoningTokens: 0, cachedTokens: 0 };
+    const none = { requests: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0 };
+    const spend = { currency: 'USD' as const, models: [{ provider: 'kluster', model: 'org/m', batch: usage, realtime: none, cost: 0.5, batchSaved: 0.5 }], cost: 0.5, unpriced: [], batchSaved: 0.5, cacheSaved: null, prices: null };
+    const evaluated = await evaluate([...Array.from({ length: 8 }, () => ({ gold: 'a', label: 'a' })), { gold: 'a', label: 'b' }], { gold: 'gold' });
+    const { sections } = reportSections({ ...DATA, spend, models: [{ ...DATA.models[0]!, eval: evaluated }] });
+    // $0.50 / 8 correct labels.
+    expect(sections.find((s) => s.id === 'tokens')!.html).toContain('<b data-testid="cost-per-correct">$0.0625</b> per correct label');
   });
 });

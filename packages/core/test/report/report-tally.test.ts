@@ -51,4 +51,11 @@ describe('reportTally', () => {
     expect(tallied(rows, { prefix: '' }).models[0]!.predicted).toEqual(JSON.parse('{"constructor": 2, "toString": 1}'));
     expect(tallied([{ label: 'Pos.' }], { prefix: '', labels: LABELS }).models[0]!.predicted).toEqual({ pos: 1, neg: 0 });
   });
+
+  it('gives up the agreement of free-text answers (over 1,000 distinct, no labels) instead of failing the report', () => {
+    const rows = Array.from({ length: 1002 }, (_, i) => ({ 'a.label': `answer ${i}`, 'b.label': `answer ${i}` }));
+    const r = tallied(rows, { prefix: '' });
+    expect(r.agreement).toEqual([{ a: 'a', b: 'b', n: 0, agreement: null, kappa: null }]);
+    expect(r.models[0]!.unpredicted.not_a_label).toBe(2);
+  });
 });

@@ -161,7 +161,7 @@ export function tokensChart(data: ReportData): Chart {
   if (!values.some((v) => v.tokens > 0)) return { empty: 'No token counts: neither a spend.json nor token columns in the rows.' };
   return {
     spec: {
-      width: WIDTH, height: Math.max(60, 40 * (values.length / 2)), data: { values },
+      width: WIDTH, height: { step: 28 }, data: { values },
       mark: { type: 'bar', tooltip: true },
       encoding: { y: { field: 'model', type: 'nominal', title: null }, x: { field: 'tokens', type: 'quantitative' }, color: { field: 'kind', type: 'nominal', title: null } },
     },
@@ -175,7 +175,7 @@ export function timelineChart(data: ReportData): Chart {
   const values = data.timeline.map((b) => ({ ...b, batch: `${b.part} ${b.kind}` }));
   return {
     spec: {
-      width: WIDTH, height: Math.max(40, 22 * values.length), data: { values },
+      width: WIDTH, height: { step: values.length > 30 ? 12 : 20 }, data: { values },
       mark: { type: 'bar', tooltip: true, cornerRadius: 2 },
       encoding: {
         y: { field: 'batch', type: 'ordinal', sort: null, title: null },
@@ -193,7 +193,7 @@ export function failuresChart(data: ReportData): Chart {
   const values = data.failures.map((f) => ({ cause: f.model === null ? f.cause : `${f.model}: ${f.cause}`, count: f.count }));
   return {
     spec: {
-      width: WIDTH, height: Math.max(40, 24 * values.length), data: { values },
+      width: WIDTH, height: { step: 22 }, data: { values },
       mark: { type: 'bar', tooltip: true },
       encoding: { y: { field: 'cause', type: 'nominal', sort: '-x', title: null }, x: { field: 'count', type: 'quantitative', title: 'rows' } },
     },

@@ -44,7 +44,7 @@ export interface Agreement {
 }
 
 /** One cause of failure: how many rows it took and up to {@link FAILURE_EXAMPLES} of them. */
-export interface FailureCause {
+export interface FailureGroup {
   model: string | null;
   cause: string;
   count: number;
@@ -84,7 +84,7 @@ export interface ReportData {
   models: ModelFigures[];
   /** Every pair of models (with several). */
   agreement: Agreement[];
-  failures: FailureCause[];
+  failures: FailureGroup[];
   /** Failures not kept apart because more than {@link MAX_CAUSES} causes were seen. */
   otherFailures: number;
   /** The job's batches (null for an OUTPUT file). */

@@ -3,7 +3,7 @@ import { cellText, labelMatcher, type LabelMatcher, type RowPlace } from '../eva
 import { cleanLabelAnswer, normalizeLabels } from '../answers/labels.js';
 import { setOwn } from '../eval/label-counts.js';
 import { isKbatchError } from '../errors.js';
-import { failureTally } from './failure-causes.js';
+import { failureGroups } from './failure-groups.js';
 import { modelColumns, type ColumnOptions } from './model-columns.js';
 import { CONFIDENCE_BINS, type Agreement, type ModelColumns, type ModelFigures, type ReportData } from './report-data.js';
 
@@ -41,7 +41,7 @@ interface ModelTally {
  */
 export function reportTally(options: ReportTallyOptions): ReportTally {
   const match: LabelMatcher = labelMatcher(options.labels);
-  const failures = failureTally();
+  const failures = failureGroups();
   let models: ModelTally[] | null = null;
   let pairs: { a: ModelTally; b: ModelTally; acc: EvalAccumulator; overflow: boolean }[] = [];
   let rows = 0;

@@ -43,7 +43,7 @@ describe('reportTally', () => {
     expect(r.models.map((m) => m.predicted)).toEqual([{ pos: 3, neg: 1 }, { pos: 2, neg: 3 }]);
     // 0 in the first bin, 0.5 in the 11th, 0.9 in the 19th and 1 in the last (closed) one.
     expect(r.models[0]!.confidence.flatMap((n, i) => (n > 0 ? [[i, n]] : []))).toEqual([[0, 1], [10, 1], [18, 1], [19, 1]]);
-    expect(r.failures).toEqual([{ model: 'a', cause: 'HTTP 429 (rate_limit_exceeded)', count: 1, examples: [{ id: 'r5', error: ROWS[4]!['a.error'] }] }]);
+    expect(r.failures).toEqual([{ model: 'a', cause: 'http_429 (rate_limit_exceeded)', count: 1, examples: [{ id: 'r5', error: ROWS[4]!['a.error'] }] }]);
   });
 
   it('keeps a label named like an Object property as a label, and lists a label never predicted at 0', () => {

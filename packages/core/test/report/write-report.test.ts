@@ -72,7 +72,7 @@ describe('writeReport', () => {
     const written = await writeReport(csv, { out: join(dir, 'no-gold.html') });
     const html = await readFile(written.out!, 'utf8');
     expect(written.data.models[0]).toMatchObject({ predicted: { positive: 1, Negative: 1 }, unpredicted: { failed: 1, empty: 0, not_a_label: 0 }, eval: null });
-    expect(written.data.failures).toEqual([{ model: null, cause: 'HTTP 500', count: 1, examples: [{ id: 'row 2', error: 'HTTP 500: upstream failed' }] }]);
+    expect(written.data.failures).toEqual([{ model: null, cause: 'http_500', count: 1, examples: [{ id: 'row 2', error: 'HTTP 500: upstream failed' }] }]);
     for (const id of ['chart-confusion-0', 'chart-reliability', 'chart-coverage', 'chart-timeline', 'chart-models']) expect(html).toContain(`data-testid="empty-${id}"`);
     expect(html).toContain('id="chart-labels"');
     expect(html).toContain('id="chart-failures"');
@@ -162,7 +162,7 @@ describe('writeReport', () => {
       expect(charts).toEqual(['chart-labels', 'chart-confusion-0', 'chart-confusion-1', 'chart-confidence', 'chart-reliability', 'chart-coverage', 'chart-models', 'chart-failures']);
       const accuracy = await page.$$eval('[data-testid="accuracy"]', (els) => els.map((el) => [el.getAttribute('data-model'), el.textContent]));
       expect(accuracy).toEqual(written.data.models.map((m) => [m.alias, m.eval!.accuracy!.toFixed(3)]));
-      expect(await page.textContent('[data-testid="failures"]')).toContain('b: HTTP 503 (server_busy): 5 rows');
+      expect(await page.textContent('[data-testid="failures"]')).toContain('b: http_503 (server_busy): 5 rows');
       expect(await page.$$eval('[data-testid="agreement"] tr', (trs) => trs.length)).toBe(2);
       await page.close();
     });

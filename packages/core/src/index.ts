@@ -17,6 +17,7 @@ export * from './answers/index.js';
 export * from './output/index.js';
 export * from './run/index.js';
 export * from './eval/index.js';
+export * from './models/index.js';
 export * from './cache/index.js';
 export { estimateJob, checkBudget, type EstimateJobOptions, type JobEstimate } from './cost/estimate-job.js';
 export { estimateLines } from './cost/estimate-format.js';

@@ -46,6 +46,8 @@ import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
+import { runModels } from '../models/run-models.js';
+import { readModelsState } from '../models/models-state.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -83,7 +85,11 @@ export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
  * @example await resumeRun('.kbatch/jobs/kb-…', { client: createKlusterClient() });
  */
 export async function resumeRun(jobDir: string, options: ResumeRunOptions): Promise<RunSummary> {
-  if ((await directoryStore(resolve(options.cwd ?? process.cwd(), jobDir)).readRunState()) === null) {
+  const dir = resolve(options.cwd ?? process.cwd(), jobDir);
+  // A several-model job: its models come from its models.json, each sub-job continues from its own run.json.
+  const parent = await readModelsState(dir);
+  if (parent !== null) return runJob({ ...parent.options, ...options, models: parent.models.map((m) => m.model), jobDir });
+  if ((await directoryStore(dir).readRunState()) === null) {
     throw new KbatchError('JOB_NOT_FOUND', `No kbatch run in ${jobDir} (run.json is missing); for a batch-only job use resumeJob`, { file: jobDir });
   }
   return runJob({ ...options, jobDir });
@@ -104,11 +110,19 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
   return runPipeline(options, true) as AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined>;
 }
 
-async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
+async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
-  const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
+  const named = parseOptions(RunJobOptionsSchema, given, emitRows ? 'runRecords' : 'runJob');
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
-  jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
+  jobProvider(named, { batches: (given.mode ?? (given.input === undefined ? null : 'batch')) === 'batch' });
+  if (named.models !== undefined && named.models.length > 1) {
+    // Each model is a run of this same pipeline (a sub-job); the gold column, when the run has one, is evaluated per model.
+    const gold = (given as { gold?: unknown }).gold;
+    return yield* runModels(given, named, { runOne: runJob, emitRows, started, ...(typeof gold === 'string' ? { gold } : {}) });
+  }
+  // One model given as a list is a plain run of that model.
+  const options = named.models === undefined ? given : { ...given, models: undefined, model: named.models[0]! };
+  const parsed = named.models === undefined ? named : parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   // A dry run only estimates: nothing is uploaded, sent or written (not even a job directory).
   if (parsed.dryRun === true) {
     const estimate = await estimateJob(options);

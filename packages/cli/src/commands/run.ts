@@ -1,7 +1,7 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatModelsSummary, formatRunSummary, isModelsSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
@@ -39,6 +39,7 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   maxCost?: number | string;
   dryRun?: boolean;
   json?: boolean;
+  modelConcurrency?: number | string;
 }
 
 const RUN_FLAG_OPTIONS = [
@@ -62,6 +63,8 @@ const RUN_FLAG_OPTIONS = [
   'stragglerThreshold',
   'stragglerWait',
   'unordered',
+  'modelConcurrency',
+  'models',
 ];
 
 /** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
@@ -70,7 +73,7 @@ export const register: RegisterCommand = (program, io) => {
     .command('run')
     .description('Dataset in, answers joined back out: prepare → split → submit → wait → retry failures → join, resumable')
     .argument('<input>', 'CSV/TSV/JSONL/JSON file, or - for stdin (saved into the job directory)');
-  addRequestFlags(cmd);
+  addRequestFlags(cmd, { severalModels: true });
   addInputFlags(cmd);
   addChunkFlags(cmd, { outDir: false, naming: false });
   addCacheFlags(cmd);
@@ -103,6 +106,7 @@ export const register: RegisterCommand = (program, io) => {
       ),
     )
     .option('--straggler-wait <duration>', 'with --finish-realtime: time without progress before those requests count as stragglers (default 60s)')
+    .addOption(new Option('--model-concurrency <n>', 'with several --model: how many models run at once (default 1, one after another)').argParser(numberArg))
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
     .addOption(new Option('--max-cost <usd>', 'batch runs: refuse before any upload when the worst-case cost is above this many US dollars').argParser(numberArg))
@@ -150,7 +154,10 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
   const names = [...REQUEST_FLAG_OPTIONS, ...INPUT_FLAG_OPTIONS, ...CHUNK_FLAG_OPTIONS, ...RUN_FLAG_OPTIONS];
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
   await withFlagNames(names, async () => {
-    const request = await requestOptionsFromFlags(flags, io);
+    // A repeated --model runs every record on each model: the run's `models`, each model's fields under `ALIAS.`.
+    const models = Array.isArray(flags.model) ? flags.model : null;
+    const { model, ...rest } = await requestOptionsFromFlags({ ...flags, model: models ? models[0] : flags.model }, io);
+    const request = models ? { ...rest, models, ...(flags.modelConcurrency !== undefined ? { modelConcurrency: flags.modelConcurrency as number } : {}) } : { ...rest, model };
     // With --on-invalid skip the input flags default the rejects file to rejects.jsonl; run writes failures there too.
     const { rejects, ...read } = inputOptionsFromFlags(input, flags, io);
     const { outDir: _outDir, ...chunks } = chunkOptionsFromFlags({ ...flags, prefix: undefined }, io);
@@ -173,7 +180,12 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
       ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost as number } : {}),
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
-    if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
+    if (flags.dryRun) {
+      const { models: list, modelConcurrency: _width, ...one } = options;
+      // Several models: each model's estimate in turn (one JSON object per model with --json).
+      for (const m of list ?? [one.model!]) printEstimate(io, flags, await estimateJob({ ...one, model: m, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
+      return;
+    }
     await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
 }
@@ -278,6 +290,6 @@ function progressHandler(progress: ProgressReporter, realtime: (event: Extract<R
 function printSummary(io: CliIo, flags: RunCommandFlags, mode: ProgressMode, summary: RunSummary): void {
   // --quiet keeps the summary when records failed (exit 3 must not come with nothing to say).
   if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'summary', ...summary })}\n`);
-  else if (!flags.quiet || summary.failed > 0) io.stderr.write(formatRunSummary(summary));
+  else if (!flags.quiet || summary.failed > 0) io.stderr.write(isModelsSummary(summary) ? formatModelsSummary(summary) : formatRunSummary(summary));
   if (summary.failed > 0) throw new ExitError(EXIT.partial, `${summary.failed} of ${summary.records} records did not succeed`);
 }

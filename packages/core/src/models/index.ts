@@ -4,4 +4,4 @@ export { evaluateModels, modelFigures } from './model-figures.js';
 export type { ModelAgreement, ModelFigures, ModelFiguresAccumulator, ModelFiguresOptions } from './model-figures.js';
 export { formatModelsSummary, isModelsSummary } from './models-summary.js';
 export type { ModelRun, ModelsSummary } from './models-summary.js';
-export { isModelsJob } from './models-state.js';
+export { isModelsJob, modelJobs } from './models-state.js';

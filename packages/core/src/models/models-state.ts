@@ -70,3 +70,9 @@ function isPlain(value: unknown): boolean {
   const proto = Object.getPrototypeOf(value);
   return (proto === Object.prototype || proto === null) && Object.values(value as object).every(isPlain);
 }
+
+/** A several-model job's sub-jobs (model, alias, directory), or null when `jobDir` is not one (for `kbatch status`/`results`). */
+export async function modelJobs(jobDir: string): Promise<Array<{ model: string; alias: string; jobDir: string }> | null> {
+  const state = await readModelsState(jobDir);
+  return state === null ? null : state.models.map(({ model, alias }) => ({ model, alias, jobDir: join(jobDir, MODELS_DIR, alias) }));
+}

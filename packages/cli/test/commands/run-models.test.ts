@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Readable } from 'node:stream';
+import { recordStream, type SourceRecord } from '@kbatch/core';
+import { respond, startEmulator, type ChatRequestBody, type Emulator } from '@kbatch/emulator';
+import { spawnCli } from './job-fixtures.js';
+import { runCli } from '../helpers/spawn.js';
+
+const SMALL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const LARGE = 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo';
+const A = 'Meta-Llama-3.1-8B-Instruct-Turbo';
+const B = 'Meta-Llama-3.3-70B-Instruct-Turbo';
+const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', import.meta.url));
+// --no-cache: each model's batch is really created, so the crash point counts them.
+const ARGS = ['--model', SMALL, '--model', LARGE, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral', '--no-cache', '--poll-interval', '50ms'];
+
+// The 70B model calls every negative review neutral: the two models' answers differ.
+function responder(body: ChatRequestBody): string {
+  const answer = respond(body).content;
+  return body.model === LARGE && answer === 'negative' ? 'neutral' : answer;
+}
+
+async function csvRows(text: string | Buffer): Promise<Record<string, string>[]> {
+  const rows: Record<string, string>[] = [];
+  for await (const record of recordStream({ input: Readable.from([Buffer.from(text)]), format: 'csv' }) as AsyncIterable<SourceRecord>) rows.push(record.data as Record<string, string>);
+  return rows;
+}
+
+describe('kbatch run with several --model', () => {
+  let emu: Emulator;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    emu = await startEmulator({ timeScale: 0.001, seed: 5, validationMs: 10, lineMs: 1, finalizingMs: 10, responder });
+    env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('resumes a run killed during the second model batch: one batch per model, each record once with both models fields', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-models-cli-'));
+    const jobDir = join(root, 'job');
+    const out = join(root, 'both.csv');
+    const created = emu.stats().batchesCreated;
+    // The second batch created is the 70B model's: killed before its id is recorded.
+    const crashed = await spawnCli(['run', REVIEWS, ...ARGS, '--output', out, '--job-dir', jobDir], { ...env, KBATCH_TEST_CRASH_AT: 'after-create:2' }, root);
+    expect(crashed.signal).toBe('SIGKILL');
+    const resumed = await spawnCli(['resume', jobDir, '--poll-interval', '50ms'], env, root);
+    expect(resumed.stderr).toContain('records 30: 30 succeeded, 0 failed');
+    expect(resumed.stderr).toMatch(new RegExp(`agreement ${A} vs ${B}: kappa 0\\.\\d+`));
+    expect(resumed.code).toBe(0);
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    const rows = await csvRows(await readFile(out));
+    const source = await csvRows(await readFile(REVIEWS));
+    expect(rows.map((r) => r.id)).toEqual(source.map((r) => r.id));
+    for (const row of rows) expect(row[`${B}.label`]).toBe(row[`${A}.label`] === 'negative' ? 'neutral' : row[`${A}.label`]);
+    const status = await runCli(['status', jobDir, '--offline'], { cwd: root });
+    expect(status.stdout).toContain(`model ${A} (${SMALL}):`);
+    expect(status.stdout).toContain(`model ${B} (${LARGE}):`);
+    expect(status.stdout.match(/total: 30 requests, 30 succeeded/g)).toHaveLength(2);
+    const results = await runCli(['results', jobDir], { cwd: root });
+    expect(results.code).toBe(1);
+    expect(results.stderr).toContain('JOB_NOT_FOUND');
+    expect(results.stderr).toContain(`kbatch results ${join(jobDir, 'models', B)}`);
+  });
+
+  it('writes JSON Lines on stdout and gives each model and the pair in the JSON summary', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-models-cli-'));
+    const run = await runCli(['run', REVIEWS, ...ARGS, '--progress', 'json'], { cwd: root, env });
+    expect(run.code).toBe(0);
+    const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(30);
+    expect(Object.keys(rows[0]!).slice(0, 5)).toEqual(['id', 'text', 'sentiment', `${A}.custom_id`, `${A}.label`]);
+    const summary = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e['type'] === 'summary')!;
+    expect(summary).toMatchObject({ records: 30, succeeded: 30, batches: 2 });
+    expect((summary['models'] as Array<{ alias: string }>).map((m) => m.alias)).toEqual([A, B]);
+    expect(summary['agreement']).toMatchObject([{ a: A, b: B, scored: 30 }]);
+  });
+
+  it('refuses the same model twice as bad usage', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-models-cli-'));
+    const run = await runCli(['run', REVIEWS, '--model', SMALL, '--model', SMALL, '--prompt', '{{text}}'], { cwd: root, env });
+    expect(run.stderr).toContain('OPTION_INVALID');
+    expect(run.stderr).toContain('--model');
+    expect(run.code).toBe(2);
+  });
+});

@@ -15,6 +15,7 @@ import { combineSummaries, type ModelRun, type ModelsSummary } from './models-su
 import { MODELS_DIR, type ModelsState } from './models-state.js';
 import { openParent } from './parent-job.js';
 import { zipOutputs } from './zip-outputs.js';
+import { budgetShares } from './models-budget.js';
 
 /** How {@link runModels} is called: the single-model run it uses for each model, and what the caller adds. */
 export interface RunModelsContext {
@@ -55,7 +56,7 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
   try {
     const targets = parentTargets(opts, parent.state, parent.jobDir, at.emitRows);
     await checkSinkTargets(targets, { input: parent.state.input.spooled ? null : parent.state.input.path, jobDir: parent.jobDir });
-    const runs = await runSubJobs(options, parent, at.runOne);
+    const runs = await runSubJobs(options, parent, { runOne: at.runOne, caps: parsed.maxCost === undefined ? null : await modelCaps(options, parent.state, parsed.maxCost) });
     const { plan, labels } = await subJobPlan(opts, runs[0]!.jobDir, cwd);
     emit({ type: 'phase', phase: 'join', message: `joining the answers of ${runs.length} models into one row per record` });
     // Agreement needs labels to compare; with a gold column each model is evaluated on its `label` field either way.
@@ -73,8 +74,19 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
   }
 }
 
+/** Each model's share of `maxCost`, from every model's estimate, before any model sends anything more. */
+async function modelCaps(given: RunJobOptions, state: ModelsState, maxCost: number): Promise<number[]> {
+  const estimates = [];
+  for (const { model, alias } of state.models) {
+    // Nothing is written by an estimate: no job directory, no output.
+    const { client: _client, jobDir: _dir, output: _output, ...options } = subJobOptions(given, state, { model, alias, dir: '.' });
+    estimates.push(await estimateJob(options));
+  }
+  return budgetShares(estimates, maxCost);
+}
+
 /** Each model's sub-job run to its end, `modelConcurrency` at a time (default one after another). */
-async function runSubJobs(given: RunJobOptions, parent: { jobDir: string; state: ModelsState }, runOne: RunModelsContext['runOne']): Promise<ModelRun[]> {
+async function runSubJobs(given: RunJobOptions, parent: { jobDir: string; state: ModelsState }, at: { runOne: RunModelsContext['runOne']; caps: number[] | null }): Promise<ModelRun[]> {
   const { jobDir, state } = parent;
   const runs: ModelRun[] = [];
   let next = 0;
@@ -84,7 +96,8 @@ async function runSubJobs(given: RunJobOptions, parent: { jobDir: string; state:
       const { model, alias } = state.models[i]!;
       const dir = join(jobDir, MODELS_DIR, alias);
       await makeDir(dir, 'model job directory');
-      runs[i] = { model, alias, jobDir: dir, summary: await runOne(subJobOptions(given, state, { model, alias, dir })) };
+      const options = subJobOptions(given, state, { model, alias, dir });
+      runs[i] = { model, alias, jobDir: dir, summary: await at.runOne(at.caps ? { ...options, maxCost: at.caps[i]! } : options) };
     }
   };
   const width = Math.min(given.modelConcurrency ?? 1, state.models.length);

@@ -126,4 +126,13 @@ describe('runJob with several models', () => {
     const err = await catchError(() => runJob({ ...base, input, models: [LARGE, SMALL], jobDir: join(dir, 'job') }));
     expectKbatchError(err, { code: 'JOB_MISMATCH' });
   });
+
+  it('checks --max-cost over all models before any batch is created (COST_UNKNOWN without a batch price)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 3);
+    const before = emu.stats().batchesCreated;
+    const err = await catchError(() => runJob({ ...base, input, maxCost: 5, jobDir: join(dir, 'job') }));
+    expectKbatchError(err, { code: 'COST_UNKNOWN' });
+    expect(emu.stats().batchesCreated).toBe(before);
+  });
 });

@@ -135,4 +135,28 @@ describe('runJob with several models', () => {
     expectKbatchError(err, { code: 'COST_UNKNOWN' });
     expect(emu.stats().batchesCreated).toBe(before);
   });
+
+  it('runs several models realtime the same way: each record sent once per model, rows in input order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 9);
+    const chats = emu.stats().chatRequests;
+    const summary = (await runJob({ ...base, input, mode: 'realtime', cache: false, jobDir: join(dir, 'job') })) as ModelsSummary;
+    expect(emu.stats().chatRequests - chats).toBe(18);
+    expect(summary).toMatchObject({ records: 9, succeeded: 9, realtimeRequests: 18, batches: 0, mode: 'realtime' });
+    const rows = (await readFile(join(dir, 'job', 'output.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r['id'])).toEqual(Array.from({ length: 9 }, (_, i) => `r${i + 1}`));
+    expect(rows.every((r) => r['Meta-Llama-3.3-70B-Instruct-Turbo.label'] !== 'negative')).toBe(true);
+  });
+
+  it('keeps a record skipped while preparing as one row, failed for every model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'ragged.csv');
+    await writeFile(input, 'id,text\nr1,good\nr2,bad,extra\nr3,great\n');
+    const summary = (await runJob({ ...base, input, onInvalidRecord: 'skip', cache: false, jobDir: join(dir, 'job') })) as ModelsSummary;
+    expect(summary).toMatchObject({ records: 3, succeeded: 2, failed: 1, skipped: 1 });
+    const rows = (await readFile(join(dir, 'job', 'output.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r['id'])).toEqual(['r1', 'r2', 'r3']);
+    expect(String(rows[1]!['Meta-Llama-3.1-8B-Instruct-Turbo.error'])).toContain('RECORD_INVALID');
+    expect(String(rows[1]!['Meta-Llama-3.3-70B-Instruct-Turbo.error'])).toContain('RECORD_INVALID');
+  });
 });

@@ -1,5 +1,6 @@
 // A several-model run: each model an ordinary run (a sub-job under the parent), their outputs zipped into one row per record.
 import { join, resolve } from 'node:path';
+import { isKbatchError, KbatchError } from '../errors.js';
 import { Writable } from 'node:stream';
 import { createJoinPlan, type JoinPlan } from '../join/join-plan.js';
 import { directoryStore } from '../state/job-store.js';
@@ -61,7 +62,7 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
     emit({ type: 'phase', phase: 'join', message: `joining the answers of ${runs.length} models into one row per record` });
     // Agreement needs labels to compare; with a gold column each model is evaluated on its `label` field either way.
     const figures = labels || at.gold !== undefined ? modelFigures({ aliases, prefix: plan.prefix, ...(labels ? { labels } : {}), ...(at.gold !== undefined ? { gold: at.gold } : {}) }) : null;
-    const written = yield* writeCombined({ runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows });
+    const written = yield* writeCombined({ jobDir: parent.jobDir, runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows });
     const summary = combineSummaries(runs, { jobDir: parent.jobDir, ...written, failed: written.records - written.succeeded, started: at.started });
     summary.resumed ||= parent.resumed;
     Object.assign(summary, figures?.result() ?? {});
@@ -101,7 +102,10 @@ async function runSubJobs(given: RunJobOptions, parent: { jobDir: string; state:
     }
   };
   const width = Math.min(given.modelConcurrency ?? 1, state.models.length);
-  await Promise.all(Array.from({ length: width }, worker));
+  // Every model's run settles before the lock is let go (one failing must not leave another running unlocked).
+  const settled = await Promise.allSettled(Array.from({ length: width }, worker));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw parentInterrupted(failed.reason, jobDir);
   return runs;
 }
 
@@ -126,6 +130,12 @@ function subJobOptions(given: RunJobOptions, state: ModelsState, sub: { model: s
   };
 }
 
+/** A model's run stopped by Ctrl-C says to resume the whole job (the parent), not that model's. */
+function parentInterrupted(err: unknown, jobDir: string): unknown {
+  if (!isKbatchError(err) || err.code !== 'ABORTED') return err;
+  return new KbatchError('ABORTED', `Interrupted; the run is saved. Continue it with: kbatch resume ${jobDir}`, { cause: err });
+}
+
 /** The combined output's targets: this call's output (else the stored one, else `<jobDir>/output.<format>`) and rejects. */
 function parentTargets(opts: ResolvedRunJobOptions, state: ModelsState, jobDir: string, emitRows: boolean): SinkTargets {
   const cwd = opts.cwd ?? process.cwd();
@@ -146,6 +156,7 @@ async function subJobPlan(opts: ResolvedRunJobOptions, subDir: string, cwd: stri
 
 /** Zip the sub-jobs' outputs, write each combined row (and yield it for runRecords), feeding the figures. */
 async function* writeCombined(at: {
+  jobDir: string;
   runs: ModelRun[];
   plan: JoinPlan;
   targets: SinkTargets;
@@ -168,6 +179,8 @@ async function* writeCombined(at: {
   let ended = false;
   try {
     for await (const batch of zipOutputs({ models: runs.map((r) => ({ alias: r.alias, file: join(r.jobDir, 'output.jsonl') })), added: plan.fields, errorField: plan.names.error })) {
+      // Ctrl-C between batches of rows: the output's temp file is removed, a resume writes the rows again.
+      if (at.opts.signal?.aborted) throw parentInterrupted(new KbatchError('ABORTED', 'interrupted while writing the rows'), at.jobDir);
       await sinks.write(batch);
       for (const joined of batch) {
         records++;
@@ -191,6 +204,8 @@ async function dryRunModels(options: RunJobOptions, aliases: string[], started: 
   for (const [i, model] of models!.entries()) {
     runs.push({ model, alias: aliases[i]!, jobDir: '', summary: dryRunSummary(await estimateJob({ ...rest, model }), started) });
   }
+  // As a run would refuse it: the models' worst cases together against the cap.
+  if (options.maxCost !== undefined) budgetShares(runs.map((r) => r.summary.estimate!), options.maxCost);
   const first = runs[0]!.summary;
   return combineSummaries(runs, { jobDir: '', records: first.records, succeeded: 0, failed: 0, started, outputs: { output: null, rejects: null } });
 }

@@ -15,6 +15,7 @@ import type { RegisterCommand } from './index.js';
 import { emulatorPersonality } from '../flags/emulator-provider.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
 import { printEstimate } from './estimate.js';
+import { budgetShares, usd, type JobEstimate } from '@kbatch/core/internal';
 
 interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags {
   labels?: string;
@@ -180,14 +181,24 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
       ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost as number } : {}),
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
-    if (flags.dryRun) {
-      const { models: list, modelConcurrency: _width, ...one } = options;
-      // Several models: each model's estimate in turn (one JSON object per model with --json).
-      for (const m of list ?? [one.model!]) printEstimate(io, flags, await estimateJob({ ...one, model: m, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
-      return;
-    }
+    if (flags.dryRun) return printEstimates(io, flags, { ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) });
     await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
+}
+
+/** A dry run: the estimate, or with several models each model's (one JSON object each with --json) and their total. */
+async function printEstimates(io: CliIo, flags: RunFlags, options: Omit<RunJobOptions, 'client'>): Promise<void> {
+  const { models, modelConcurrency: _width, ...one } = options;
+  if (models === undefined) return printEstimate(io, flags, await estimateJob(one), options.maxCost);
+  const estimates: JobEstimate[] = [];
+  for (const model of models) {
+    estimates.push(await estimateJob({ ...one, model }));
+    printEstimate(io, flags, estimates[estimates.length - 1]!);
+  }
+  const sum = (pick: (e: JobEstimate) => number | null): string => (estimates.some((e) => pick(e) === null) ? 'unknown' : usd(estimates.reduce((n, e) => n + pick(e)!, 0)));
+  if (!flags.json) io.stdout.write(`total of ${models.length} models: ${estimates.reduce((n, e) => n + e.requests, 0)} requests, ${sum((e) => e.cost.expected)} expected, ${sum((e) => e.cost.worst_case)} worst case\n`);
+  // As the run would refuse it: the models' worst cases together against the cap.
+  if (options.maxCost !== undefined) budgetShares(estimates, options.maxCost);
 }
 
 /** The default rejects file: `out.csv` → `out.rejects.jsonl` beside the output; with stdout output, `rejects.jsonl` in the current directory. */

@@ -87,4 +87,17 @@ describe('kbatch run with several --model', () => {
     expect(run.stderr).toContain('--model');
     expect(run.code).toBe(2);
   });
+
+  it('estimates each model and their total without sending anything (one JSON object per model with --json)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-models-cli-'));
+    const created = emu.stats().batchesCreated;
+    const text = await runCli(['estimate', REVIEWS, ...ARGS], { cwd: root, env });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`(${SMALL})`);
+    expect(text.stdout).toContain(`(${LARGE})`);
+    expect(text.stdout).toMatch(/total of 2 models: 60 requests/);
+    const json = await runCli(['run', REVIEWS, ...ARGS, '--dry-run', '--json'], { cwd: root, env });
+    expect(json.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { model: string; requests: number }).model)).toEqual([SMALL, LARGE]);
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
 });

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { recordStream, type SourceRecord } from '@kbatch/core';
 import { respond, startEmulator, type ChatRequestBody, type Emulator } from '@kbatch/emulator';
-import { spawnCli } from './job-fixtures.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { spawnChild, spawnCli } from './job-fixtures.js';
 import { runCli } from '../helpers/spawn.js';
 
 const SMALL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -99,5 +100,26 @@ describe('kbatch run with several --model', () => {
     const json = await runCli(['run', REVIEWS, ...ARGS, '--dry-run', '--json'], { cwd: root, env });
     expect(json.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { model: string; requests: number }).model)).toEqual([SMALL, LARGE]);
     expect(emu.stats().batchesCreated).toBe(created);
+  });
+
+  it('stops on Ctrl-C during the first model join with exit 130 and a hint to resume the whole job, which then completes', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-models-cli-'));
+    const jobDir = join(root, 'job');
+    const child = spawnChild(['run', REVIEWS, ...ARGS, '--job-dir', jobDir, '--output', join(root, 'out.jsonl'), '--progress', 'plain'], { ...env, KBATCH_TEST_HOOKS: '1', KBATCH_TEST_PAUSE_AT: 'run-during-join' }, root);
+    let stderr = '';
+    child.process.stderr.on('data', (d) => (stderr += d));
+    for (let i = 0; i < 2000 && !stderr.includes('paused at run-during-join'); i++) await delay(10);
+    child.process.kill('SIGINT');
+    const stopped = await child.done;
+    expect(stopped.code).toBe(130);
+    // The parent, not the model's own job: resuming that alone would not write the combined rows.
+    expect(stopped.stderr).toMatch(new RegExp(`kbatch resume ${jobDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    const created = emu.stats().batchesCreated;
+    const resumed = await runCli(['resume', jobDir, '--progress', 'none'], { cwd: root, env, timeoutMs: 60_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(emu.stats().batchesCreated - created).toBe(1);
+    const rows = (await readFile(join(root, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(30);
+    expect(rows.every((r) => typeof r[`${A}.label`] === 'string' && typeof r[`${B}.label`] === 'string')).toBe(true);
   });
 });

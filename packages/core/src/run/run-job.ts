@@ -47,7 +47,7 @@ import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../co
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { runModels } from '../models/run-models.js';
-import { readModelsState } from '../models/models-state.js';
+import { isModelsJob, readModelsState } from '../models/models-state.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -142,6 +142,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
   };
   const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
   const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
+  if (await isModelsJob(jobDir)) throw new KbatchError('JOB_MISMATCH', `${jobDir} runs several models (models.json): give the same models, or another job directory`, { file: jobDir });
   const store = directoryStore(jobDir);
   const { lock, wasJob } = await lockJob(store, derived);
   const cache = runCache(cacheDir(opts.cache, { cwd }), opts.onWarning);

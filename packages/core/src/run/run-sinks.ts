@@ -112,7 +112,7 @@ async function clashWith(target: string, guard: SinkGuard): Promise<string | nul
 }
 
 /** Names kbatch keeps at the top of a job directory (its own output.<format> may go there). */
-const JOB_FILE = /^(run\.json|manifest\.json|job\.lock|cancel-requested|input\..*)$/;
+const JOB_FILE = /^(run\.json|manifest\.json|models\.json|job\.lock|cancel-requested|input\..*)$/;
 
 /** `path` with its symlinks resolved (the deepest existing ancestor's real path, plus the rest). */
 async function realPath(path: string): Promise<string> {

@@ -159,4 +159,16 @@ describe('runJob with several models', () => {
     expect(String(rows[1]!['Meta-Llama-3.1-8B-Instruct-Turbo.error'])).toContain('RECORD_INVALID');
     expect(String(rows[1]!['Meta-Llama-3.3-70B-Instruct-Turbo.error'])).toContain('RECORD_INVALID');
   });
+
+  it('keeps single-model and several-model jobs apart with JOB_MISMATCH, and never writes the output over models.json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 2);
+    const { models: _models, ...one } = base;
+    await runJob({ ...one, model: SMALL, input, jobDir: join(dir, 'single') });
+    expectKbatchError(await catchError(() => runJob({ ...base, input, jobDir: join(dir, 'single') })), { code: 'JOB_MISMATCH' });
+    await runJob({ ...base, input, jobDir: join(dir, 'both') });
+    expectKbatchError(await catchError(() => runJob({ ...one, model: SMALL, input, jobDir: join(dir, 'both') })), { code: 'JOB_MISMATCH' });
+    const err = await catchError(() => runJob({ ...base, input, jobDir: join(dir, 'both'), output: join(dir, 'both', 'models.json') }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'output' });
+  });
 });

@@ -74,5 +74,13 @@ function isPlain(value: unknown): boolean {
 /** A several-model job's sub-jobs (model, alias, directory), or null when `jobDir` is not one (for `kbatch status`/`results`). */
 export async function modelJobs(jobDir: string): Promise<Array<{ model: string; alias: string; jobDir: string }> | null> {
   const state = await readModelsState(jobDir);
-  return state === null ? null : state.models.map(({ model, alias }) => ({ model, alias, jobDir: join(jobDir, MODELS_DIR, alias) }));
+  return state === null ? null : state.models.map(({ model, alias }, i) => ({ model, alias, jobDir: modelJobDir(jobDir, alias, i) }));
+}
+
+/**
+ * A model's sub-job directory: `<jobDir>/models/<ALIAS>`, or `models/_<n>` (n from 1) for an alias that is not a plain
+ * file name (`..`, `:`, spaces), so no model id can point its job outside the parent.
+ */
+export function modelJobDir(jobDir: string, alias: string, index: number): string {
+  return join(jobDir, MODELS_DIR, /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(alias) ? alias : `_${index + 1}`);
 }

@@ -13,7 +13,7 @@ import type { ResolvedRunJobOptions, RunEvent, RunJobOptions, RunSummary } from 
 import { modelAliases } from './model-alias.js';
 import { modelFigures, type ModelFiguresAccumulator } from './model-figures.js';
 import { combineSummaries, type ModelRun, type ModelsSummary } from './models-summary.js';
-import { MODELS_DIR, type ModelsState } from './models-state.js';
+import { modelJobDir, type ModelsState } from './models-state.js';
 import { openParent } from './parent-job.js';
 import { zipOutputs } from './zip-outputs.js';
 import { budgetShares } from './models-budget.js';
@@ -95,7 +95,7 @@ async function runSubJobs(given: RunJobOptions, parent: { jobDir: string; state:
     while (next < state.models.length) {
       const i = next++;
       const { model, alias } = state.models[i]!;
-      const dir = join(jobDir, MODELS_DIR, alias);
+      const dir = modelJobDir(jobDir, alias, i);
       await makeDir(dir, 'model job directory');
       const options = subJobOptions(given, state, { model, alias, dir });
       runs[i] = { model, alias, jobDir: dir, summary: await at.runOne(at.caps ? { ...options, maxCost: at.caps[i]! } : options) };

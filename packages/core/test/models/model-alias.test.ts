@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { modelAliases } from '../../src/models/model-alias.js';
+import { modelJobDir } from '../../src/models/models-state.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 describe('modelAliases', () => {
@@ -19,5 +21,13 @@ describe('modelAliases', () => {
   it('refuses a model listed twice with OPTION_INVALID', async () => {
     const err = await catchError(() => modelAliases(['a/x', 'a/x']));
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'models' });
+  });
+});
+
+describe('modelJobDir', () => {
+  it('puts a model job under models/ by its alias, or by its position when the alias is not a plain file name', () => {
+    expect(modelJobDir('/j', 'Meta-Llama-3.1-8B-Instruct-Turbo', 0)).toBe(join('/j', 'models', 'Meta-Llama-3.1-8B-Instruct-Turbo'));
+    expect(modelJobDir('/j', '..', 1)).toBe(join('/j', 'models', '_2'));
+    expect(modelJobDir('/j', 'ft:gpt-4o-mini:org::x1', 2)).toBe(join('/j', 'models', '_3'));
   });
 });

@@ -6,7 +6,9 @@
 // Targets (issue 12): ratio ≤ 4, run peak RSS < 300 MB and flat from 200k to 1M rows.
 // Run `pnpm build` first. Needs GNU time at /usr/bin/time (apt-get install -y time).
 // The run has an empty request cache of its own (--cache empty, the default) or none (--cache off: --no-cache).
-// Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--cache empty|off] [--keep]
+// --models N runs every record on N models side by side (issue 15: one sub-job per model, outputs zipped); the ratio
+// is then against one prepare, so compare it with N times the one-model ratio.
+// Usage: node scripts/bench-run.mjs [--rows 200000[,1000000]] [--cache empty|off] [--models 1|2|3] [--keep]
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,12 +19,13 @@ import { generateReviews } from './lib/review-csv.mjs';
 import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false }, cache: { type: 'string', default: 'empty' } },
+  options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false }, cache: { type: 'string', default: 'empty' }, models: { type: 'string', default: '1' } },
 });
 const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
 const TIME = '/usr/bin/time';
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const PROMPT = 'Review: {{text}}';
+const MODELS = [MODEL, 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo', 'klusterai/Meta-Llama-3.1-405B-Instruct-Turbo'].slice(0, Number(args.models));
 
 if (!existsSync(TIME)) throw new Error('/usr/bin/time is needed to measure CPU and peak RSS (apt-get install -y time)');
 
@@ -55,7 +58,7 @@ async function runOnce(rows, dir) {
     const out = join(dir, 'out.jsonl');
     const events = [];
     const run = await timed(dir, [
-      'node', kbatch, 'run', csv, '--base-url', emulator.url, '--api-key', 'x', '--model', MODEL, '--prompt', PROMPT,
+      'node', kbatch, 'run', csv, '--base-url', emulator.url, '--api-key', 'x', ...MODELS.flatMap((m) => ['--model', m]), '--prompt', PROMPT,
       '--labels', 'positive,negative', '--poll-interval', '100ms', '--output', out, '--progress', 'json',
       '--job-dir', join(dir, 'job'), ...(args.cache === 'off' ? ['--no-cache'] : ['--cache-dir', join(dir, 'cache')]),
     ], {

@@ -18,6 +18,7 @@ export * from './output/index.js';
 export * from './run/index.js';
 export * from './eval/index.js';
 export * from './report/index.js';
+export * from './models/index.js';
 export * from './cache/index.js';
 export { estimateJob, checkBudget, type EstimateJobOptions, type JobEstimate } from './cost/estimate-job.js';
 export { estimateLines } from './cost/estimate-format.js';

@@ -106,3 +106,7 @@ export { divertCached, CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from './cache/di
 export type { CacheDiversion, DivertCachedOptions } from './cache/divert-cached.js';
 export { keepAnswers, readCachedResults } from './cache/cached-answers.js';
 export type { AnswerKeeper } from './cache/cached-answers.js';
+
+// models (several models side by side)
+export { budgetShares } from './models/models-budget.js';
+export { usd } from './cost/estimate-job.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import { isSuccessLine, readJobResultEntries } from '@kbatch/core';
+import { isSuccessLine, KbatchError, modelJobs, readJobResultEntries } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -15,6 +15,12 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .option('--succeeded', 'only the lines of successful requests')
     .addHelpText('after', '\nExamples:\n  $ kbatch results .kbatch/jobs/kb-20250101-120000-1a2b3c > results.jsonl\n  $ kbatch results jobs/reviews --failed | jq .custom_id')
     .action(async (job: string, flags: { failed?: boolean; succeeded?: boolean }) => {
+      // A several-model job's lines repeat each custom_id once per model: they are read from one model's job at a time.
+      const models = await modelJobs(resolve(io.cwd, job));
+      if (models !== null) {
+        const list = models.map((m) => `kbatch results ${m.jobDir}`).join('; ');
+        throw new KbatchError('JOB_NOT_FOUND', `${job} runs several models, each in its own job: ${list} (its combined rows are the run's output)`, { file: job });
+      }
       for await (const entry of readJobResultEntries(resolve(io.cwd, job))) {
         const ok = isSuccessLine(entry.result);
         if ((flags.failed && ok) || (flags.succeeded && !ok)) continue;

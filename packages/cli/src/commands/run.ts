@@ -1,7 +1,7 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatModelsSummary, formatRunSummary, isModelsSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
@@ -15,6 +15,7 @@ import type { RegisterCommand } from './index.js';
 import { emulatorPersonality } from '../flags/emulator-provider.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
 import { printEstimate } from './estimate.js';
+import { budgetShares, usd, type JobEstimate } from '@kbatch/core/internal';
 
 interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags, EvalFlags {
   labels?: string;
@@ -39,6 +40,7 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   maxCost?: number | string;
   dryRun?: boolean;
   json?: boolean;
+  modelConcurrency?: number | string;
 }
 
 const RUN_FLAG_OPTIONS = [
@@ -63,6 +65,8 @@ const RUN_FLAG_OPTIONS = [
   'stragglerWait',
   'unordered',
   'gold',
+  'modelConcurrency',
+  'models',
 ];
 
 /** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
@@ -71,7 +75,7 @@ export const register: RegisterCommand = (program, io) => {
     .command('run')
     .description('Dataset in, answers joined back out: prepare → split → submit → wait → retry failures → join, resumable')
     .argument('<input>', 'CSV/TSV/JSONL/JSON file, or - for stdin (saved into the job directory)');
-  addRequestFlags(cmd);
+  addRequestFlags(cmd, { severalModels: true });
   addInputFlags(cmd);
   addChunkFlags(cmd, { outDir: false, naming: false });
   addCacheFlags(cmd);
@@ -105,6 +109,7 @@ export const register: RegisterCommand = (program, io) => {
       ),
     )
     .option('--straggler-wait <duration>', 'with --finish-realtime: time without progress before those requests count as stragglers (default 60s)')
+    .addOption(new Option('--model-concurrency <n>', 'with several --model: how many models run at once (default 1, one after another)').argParser(numberArg))
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
     .addOption(new Option('--max-cost <usd>', 'batch runs: refuse before any upload when the worst-case cost is above this many US dollars').argParser(numberArg))
@@ -152,7 +157,10 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
   const names = [...REQUEST_FLAG_OPTIONS, ...INPUT_FLAG_OPTIONS, ...CHUNK_FLAG_OPTIONS, ...RUN_FLAG_OPTIONS];
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
   await withFlagNames(names, async () => {
-    const request = await requestOptionsFromFlags(flags, io);
+    // A repeated --model runs every record on each model: the run's `models`, each model's fields under `ALIAS.`.
+    const models = Array.isArray(flags.model) ? flags.model : null;
+    const { model, ...rest } = await requestOptionsFromFlags({ ...flags, model: models ? models[0] : flags.model }, io);
+    const request = models ? { ...rest, models, ...(flags.modelConcurrency !== undefined ? { modelConcurrency: flags.modelConcurrency as number } : {}) } : { ...rest, model };
     // With --on-invalid skip the input flags default the rejects file to rejects.jsonl; run writes failures there too.
     const { rejects, ...read } = inputOptionsFromFlags(input, flags, io);
     const { outDir: _outDir, ...chunks } = chunkOptionsFromFlags({ ...flags, prefix: undefined }, io);
@@ -176,9 +184,24 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
       ...evalOptionsFromFlags(flags),
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
-    if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
+    if (flags.dryRun) return printEstimates(io, flags, { ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) });
     await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
+}
+
+/** A dry run: the estimate, or with several models each model's (one JSON object each with --json) and their total. */
+async function printEstimates(io: CliIo, flags: RunFlags, options: Omit<RunJobOptions, 'client'>): Promise<void> {
+  const { models, modelConcurrency: _width, ...one } = options;
+  if (models === undefined) return printEstimate(io, flags, await estimateJob(one), options.maxCost);
+  const estimates: JobEstimate[] = [];
+  for (const model of models) {
+    estimates.push(await estimateJob({ ...one, model }));
+    printEstimate(io, flags, estimates[estimates.length - 1]!);
+  }
+  const sum = (pick: (e: JobEstimate) => number | null): string => (estimates.some((e) => pick(e) === null) ? 'unknown' : usd(estimates.reduce((n, e) => n + pick(e)!, 0)));
+  if (!flags.json) io.stdout.write(`total of ${models.length} models: ${estimates.reduce((n, e) => n + e.requests, 0)} requests, ${sum((e) => e.cost.expected)} expected, ${sum((e) => e.cost.worst_case)} worst case\n`);
+  // As the run would refuse it: the models' worst cases together against the cap.
+  if (options.maxCost !== undefined) budgetShares(estimates, options.maxCost);
 }
 
 /** The default rejects file: `out.csv` → `out.rejects.jsonl` beside the output; with stdout output, `rejects.jsonl` in the current directory. */
@@ -281,6 +304,6 @@ function progressHandler(progress: ProgressReporter, realtime: (event: Extract<R
 function printSummary(io: CliIo, flags: RunCommandFlags, mode: ProgressMode, summary: RunSummary): void {
   // --quiet keeps the summary when records failed (exit 3 must not come with nothing to say).
   if (mode === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'summary', ...summary })}\n`);
-  else if (!flags.quiet || summary.failed > 0) io.stderr.write(formatRunSummary(summary));
+  else if (!flags.quiet || summary.failed > 0) io.stderr.write(isModelsSummary(summary) ? formatModelsSummary(summary) : formatRunSummary(summary));
   if (summary.failed > 0) throw new ExitError(EXIT.partial, `${summary.failed} of ${summary.records} records did not succeed`);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { getProvider, jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
+import { getProvider, jobStatus, isKbatchError, modelJobs, type JobSummary } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
@@ -16,20 +16,43 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   addClientFlags(cmd)
     .addHelpText('after', '\nExamples:\n  $ kbatch status .kbatch/jobs/kb-20250101-120000-1a2b3c\n  $ kbatch status jobs/reviews --json | jq .succeeded')
     .action(async (job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }) => {
-      let client;
-      if (!flags.offline) {
-        const jobFlags = await jobClientFlags(flags, io, job);
-        try {
-          client = clientFromFlags(jobFlags, io);
-        } catch (err) {
-          if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
-          io.stderr.write(`note: no API key, showing the saved state (set ${getProvider(jobFlags.provider).apiKeyEnv.join(' or ')} for live counts)\n`);
-        }
+      // A several-model job: each model's job in turn (JSON: one object by alias; null for a model that made no batch).
+      const models = await modelJobs(resolve(io.cwd, job));
+      if (models === null) return printStatus(job, flags, io);
+      const summaries: Record<string, JobSummary | null> = {};
+      for (const m of models) {
+        summaries[m.alias] = await jobStatusOf(m.jobDir, flags, io);
+        if (!flags.json) io.stdout.write(`model ${m.alias} (${m.model}):\n${summaries[m.alias] ? formatStatus(summaries[m.alias]!) : 'no batches (realtime, answered from the cache, or not started)\n'}`);
       }
-      const summary = await jobStatus(resolve(io.cwd, job), client ? { client } : {});
-      io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
+      if (flags.json) io.stdout.write(`${JSON.stringify({ models: summaries }, null, 2)}\n`);
     });
 };
+
+/** One job's status on stdout. */
+async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo): Promise<void> {
+  const summary = (await jobStatusOf(resolve(io.cwd, job), flags, io, { required: true }))!;
+  io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
+}
+
+/** A job's status (live when a key is available); null for a model's job without a manifest unless `required`. */
+async function jobStatusOf(job: string, flags: ClientFlags & { offline?: boolean }, io: CliIo, at: { required?: boolean } = {}): Promise<JobSummary | null> {
+  let client;
+  if (!flags.offline) {
+    const jobFlags = await jobClientFlags(flags, io, job);
+    try {
+      client = clientFromFlags(jobFlags, io);
+    } catch (err) {
+      if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
+      io.stderr.write(`note: no API key, showing the saved state (set ${getProvider(jobFlags.provider).apiKeyEnv.join(' or ')} for live counts)\n`);
+    }
+  }
+  try {
+    return await jobStatus(resolve(io.cwd, job), client ? { client } : {});
+  } catch (err) {
+    if (at.required || !isKbatchError(err) || err.code !== 'JOB_NOT_FOUND') throw err;
+    return null;
+  }
+}
 
 function formatStatus(s: JobSummary): string {
   const rows = [['PART', 'KIND', 'BATCH', 'STATUS', 'TOTAL', 'COMPLETED', 'FAILED']];

@@ -2,6 +2,8 @@ import { isKbatchError, KbatchError } from '@kbatch/core';
 
 /** `maxCompletionTokens` → `--max-completion-tokens`. */
 export function flagName(option: string): string {
+  // The run's `models` are a repeated --model.
+  if (option === 'models') return '--model';
   return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 

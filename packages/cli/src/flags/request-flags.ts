@@ -7,7 +7,8 @@ import { collectArg, numberArg, parseLogitBias } from './numbers.js';
 
 /** Flags of the request builder, as commander parses them. */
 export interface RequestFlags {
-  model?: string;
+  /** Several with `addRequestFlags(cmd, { severalModels: true })` and a repeated --model. */
+  model?: string | string[];
   prompt?: string;
   templateFile?: string;
   system?: string;
@@ -49,9 +50,15 @@ export const REQUEST_FLAG_OPTIONS = [
  * Add the request flags: model, prompt/template file, system prompt, id column and every chat parameter.
  * Shared by `prepare` and `run`.
  */
-export function addRequestFlags(command: Command): Command {
-  return command
-    .option('-m, --model <name>', 'model for every request (required)')
+export function addRequestFlags(command: Command, options: { severalModels?: boolean } = {}): Command {
+  return (
+    options.severalModels
+      ? // Repeated: each record runs on every model given (one value stays a string, as elsewhere).
+        command.option('-m, --model <name>', 'model for every request (required; repeat to run every record on each model side by side)', (v: string, prev?: string | string[]) =>
+          prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v],
+        )
+      : command.option('-m, --model <name>', 'model for every request (required)')
+  )
     .option('-p, --prompt <template>', 'user prompt template: {{column}}, {{a.b}}; \\{{ for a literal {{')
     .option('--template-file <path>', 'read the prompt template from a file (instead of --prompt)')
     .option('--system <template>', 'system prompt template')
@@ -80,6 +87,7 @@ export async function requestOptionsFromFlags(flags: RequestFlags, io: Pick<CliI
   const prompt = flags.prompt ?? (await readTemplate(flags.templateFile!, io.cwd));
   const system = flags.system ?? (flags.systemFile === undefined ? undefined : await readTemplate(flags.systemFile, io.cwd));
   const options: Record<string, unknown> = {
+    // Several models (kbatch run): the caller turns the list into the run's `models`.
     model: flags.model,
     prompt,
     system,

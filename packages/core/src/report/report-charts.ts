@@ -1,6 +1,6 @@
 // The report's charts as Vega-Lite specs (pure): each is compiled to a Vega spec in Node, and vega draws it in the page.
 import type { TopLevelSpec } from 'vega-lite';
-import type { ModelFigures, ReportData } from './report-data.js';
+import type { ReportModel, ReportData } from './report-data.js';
 import { CONFIDENCE_BINS } from './report-data.js';
 
 /** A chart's Vega-Lite spec, or why the section has none (said in one line instead of an empty chart). */
@@ -11,14 +11,14 @@ const HEIGHT = 240;
 const NO_GOLD = 'No gold column: give --gold COLUMN (or run with --gold) to see this.';
 
 /** A model's name in charts: its alias, or "model" when the output holds one. */
-export function modelName(m: Pick<ModelFigures, 'alias'>): string {
+export function modelName(m: Pick<ReportModel, 'alias'>): string {
   return m.alias ?? 'model';
 }
 
 // Colour by model only when there are several (one model needs no legend).
 const byModel = (data: ReportData): { color?: { field: 'model'; type: 'nominal' } } => (data.models.length > 1 ? { color: { field: 'model', type: 'nominal' } } : {});
 
-const scored = (data: ReportData): ModelFigures[] => data.models.filter((m) => m.eval !== null && m.eval.scored > 0);
+const scored = (data: ReportData): ReportModel[] => data.models.filter((m) => m.eval !== null && m.eval.scored > 0);
 
 /** Predicted labels per model, and gold labels (support) when evaluated. */
 export function labelChart(data: ReportData): Chart {
@@ -41,7 +41,7 @@ export function labelChart(data: ReportData): Chart {
 }
 
 /** The confusion matrix of one model as a heatmap with its counts written in the cells. */
-export function confusionChart(m: ModelFigures): Chart {
+export function confusionChart(m: ReportModel): Chart {
   const r = m.eval;
   if (r === null) return { empty: NO_GOLD };
   if (r.scored === 0) return { empty: 'No row was scored (every row lacks a gold label or a usable prediction).' };

@@ -17,7 +17,7 @@ export interface ModelColumns {
 export const CONFIDENCE_BINS = 20;
 
 /** What the rows say of one model. */
-export interface ModelFigures {
+export interface ReportModel {
   alias: string | null;
   pred: string;
   /** Rows per predicted label (after the `--labels` normalisation), in first-seen or `labels` order. */
@@ -81,7 +81,7 @@ export interface ReportData {
   gold: string | null;
   /** Output rows read. */
   rows: number;
-  models: ModelFigures[];
+  models: ReportModel[];
   /** Every pair of models (with several). */
   agreement: Agreement[];
   failures: FailureGroup[];

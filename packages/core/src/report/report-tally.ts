@@ -5,7 +5,7 @@ import { setOwn } from '../eval/label-counts.js';
 import { isKbatchError } from '../errors.js';
 import { failureGroups } from './failure-groups.js';
 import { modelColumns, type ColumnOptions } from './model-columns.js';
-import { CONFIDENCE_BINS, type Agreement, type ModelColumns, type ModelFigures, type ReportData } from './report-data.js';
+import { CONFIDENCE_BINS, type Agreement, type ModelColumns, type ReportModel, type ReportData } from './report-data.js';
 
 /** What the row pass needs: the gold column (none: no evaluation), labels, and where the models' columns are. */
 export interface ReportTallyOptions extends ColumnOptions {
@@ -28,7 +28,7 @@ export interface ReportTally {
 // One model's running counts; `eval` is evaluate()'s accumulator, so its figures are eval --json's.
 interface ModelTally {
   columns: ModelColumns;
-  figures: Omit<ModelFigures, 'eval' | 'predicted'>;
+  figures: Omit<ReportModel, 'eval' | 'predicted'>;
   /** Rows per predicted label (a Map: a label may be any text, `__proto__` too). */
   predicted: Map<string, number>;
   eval: EvalAccumulator | null;

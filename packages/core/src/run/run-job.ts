@@ -49,6 +49,8 @@ import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { sampleFilter } from '../records/sample-records.js';
 import { runSample, sampleSummary } from './run-sample.js';
 import { checkGoldColumn, costPerCorrect, EVAL_FILE, goldInTemplate, runEvaluation, type RunEvaluation } from '../eval/run-evaluation.js';
+import { runModels } from '../models/run-models.js';
+import { isModelsJob, readModelsState } from '../models/models-state.js';
 
 export { REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 export { formatRunSummary } from './run-summary.js';
@@ -86,7 +88,11 @@ export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
  * @example await resumeRun('.kbatch/jobs/kb-…', { client: createKlusterClient() });
  */
 export async function resumeRun(jobDir: string, options: ResumeRunOptions): Promise<RunSummary> {
-  if ((await directoryStore(resolve(options.cwd ?? process.cwd(), jobDir)).readRunState()) === null) {
+  const dir = resolve(options.cwd ?? process.cwd(), jobDir);
+  // A several-model job: its models come from its models.json, each sub-job continues from its own run.json.
+  const parent = await readModelsState(dir);
+  if (parent !== null) return runJob({ ...parent.options, ...options, models: parent.models.map((m) => m.model), jobDir });
+  if ((await directoryStore(dir).readRunState()) === null) {
     throw new KbatchError('JOB_NOT_FOUND', `No kbatch run in ${jobDir} (run.json is missing); for a batch-only job use resumeJob`, { file: jobDir });
   }
   return runJob({ ...options, jobDir });
@@ -107,11 +113,19 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
   return runPipeline(options, true) as AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined>;
 }
 
-async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
+async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
   const started = Date.now();
-  const parsed = parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
+  const named = parseOptions(RunJobOptionsSchema, given, emitRows ? 'runRecords' : 'runJob');
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
-  jobProvider(parsed, { batches: (options.mode ?? (options.input === undefined ? null : 'batch')) === 'batch' });
+  jobProvider(named, { batches: (given.mode ?? (given.input === undefined ? null : 'batch')) === 'batch' });
+  if (named.models !== undefined && named.models.length > 1) {
+    // Each model is a run of this same pipeline (a sub-job); the gold column, when the run has one, is evaluated per model.
+    const gold = (given as { gold?: unknown }).gold;
+    return yield* runModels(given, named, { runOne: runJob, emitRows, started, ...(typeof gold === 'string' ? { gold } : {}) });
+  }
+  // One model given as a list is a plain run of that model.
+  const options = named.models === undefined ? given : { ...given, models: undefined, model: named.models[0]! };
+  const parsed = named.models === undefined ? named : parseOptions(RunJobOptionsSchema, options, emitRows ? 'runRecords' : 'runJob');
   // A dry run only estimates: nothing is uploaded, sent or written (not even a job directory).
   if (parsed.dryRun === true) {
     const estimate = await estimateJob(options);
@@ -131,6 +145,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
   };
   const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
   const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
+  if (await isModelsJob(jobDir)) throw new KbatchError('JOB_MISMATCH', `${jobDir} runs several models (models.json): give the same models, or another job directory`, { file: jobDir });
   const store = directoryStore(jobDir);
   const { lock, wasJob } = await lockJob(store, derived);
   const cache = runCache(cacheDir(opts.cache, { cwd }), opts.onWarning);

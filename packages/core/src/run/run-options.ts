@@ -98,6 +98,15 @@ export const RunJobOptionsSchema = z
      * anything is uploaded.
      */
     maxBatchTokens: MaxBatchTokensSchema.optional(),
+    /**
+     * Several models side by side (instead of `model`): every record runs on each, one batch per model per chunk, and
+     * each output row holds each model's fields under `ALIAS.` (the id's last `/`-segment, made unique with `-2`…).
+     * Each model is an ordinary run in `<jobDir>/models/<ALIAS>/` (resumed, retried and cached on its own). One model
+     * here is the same as `model`.
+     */
+    models: z.array(nonEmptyField('must be a model name', 'must be a non-empty model name'), { error: 'must be a list of model names' }).min(1, { error: 'must list at least one model' }).optional(),
+    /** With `models`: how many models' runs go at once (default 1, one after another: the memory and CPU of one run). */
+    modelConcurrency: positiveIntField().optional(),
     /** Follow-up rounds for failed requests and invalid answers. */
     retries: wholeNumberField().default(2),
     jobDir: nonEmptyField('must be a directory path').optional(),
@@ -187,6 +196,8 @@ export const RunJobOptionsSchema = z
   })
   .refine((o) => !(o.prompt !== undefined && o.templateFile !== undefined), { error: 'must not be combined with `prompt`', path: ['templateFile'] })
   .refine((o) => !(o.labels && o.schema), { error: 'must not be combined with `labels`', path: ['schema'] })
+  .refine((o) => !(o.models && o.model !== undefined), { error: 'must not be combined with `model`', path: ['models'] })
+  .refine((o) => !o.models || new Set(o.models).size === o.models.length, { error: 'must not list a model twice', path: ['models'] })
   .superRefine(checkTopLogprobs);
 
 /** Options of {@link runJob} as given. */

@@ -112,7 +112,7 @@ async function clashWith(target: string, guard: SinkGuard): Promise<string | nul
 }
 
 /** Names kbatch keeps at the top of a job directory (its own output.<format> may go there). */
-const JOB_FILE = /^(run\.json|manifest\.json|job\.lock|cancel-requested|input\..*)$/;
+const JOB_FILE = /^(run\.json|manifest\.json|models\.json|job\.lock|cancel-requested|input\..*)$/;
 
 /** `path` with its symlinks resolved (the deepest existing ancestor's real path, plus the rest). */
 async function realPath(path: string): Promise<string> {
@@ -142,11 +142,14 @@ interface Writer {
   target: string | null;
 }
 
+/** The columns a sink declares: a join plan's, or several models' side by side (each raw field kept whole). */
+export type SinkPlan = Pick<JoinPlan, 'columns' | 'rawField' | 'name'> & { keepWhole?: readonly string[] };
+
 /** Open the output and rejects writers (rows formatted and written with backpressure; files through a temp file + rename). */
-export function openSinks(targets: SinkTargets, opts: ResolvedRunJobOptions, settings: RunSettings, plan: JoinPlan): Sinks {
+export function openSinks(targets: SinkTargets, opts: Pick<ResolvedRunJobOptions, 'stdout' | 'onWarning'>, settings: Pick<RunSettings, 'outputFormat' | 'onInvalidRecord'>, plan: SinkPlan): Sinks {
   const stdout = opts.stdout ?? process.stdout;
   const columns = [...plan.columns];
-  const keepWhole = plan.rawField ? [plan.rawField] : [];
+  const keepWhole = plan.keepWhole ? [...plan.keepWhole] : plan.rawField ? [plan.rawField] : [];
   const openWriter = (target: string | Writable, format: OutputFormat, extra: string[] = []): Writer => {
     const file = typeof target === 'string' && target !== '-' ? target : null;
     const temp = file === null ? null : tempOf(file);

@@ -1,3 +1,4 @@
+import { isModelsJob } from '../models/models-state.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -143,7 +144,8 @@ export async function loadRunState(jobDir: string): Promise<RunState | null> {
  * @example if (await isRunJob(dir)) await resumeRun(dir, { client }); else await resumeJob(dir, { client });
  */
 export async function isRunJob(jobDir: string): Promise<boolean> {
-  return (await loadRunState(jobDir).catch(() => null)) !== null;
+  // A several-model run's parent job is one too (resumeRun continues each model's sub-job).
+  return (await loadRunState(jobDir).catch(() => null)) !== null || (await isModelsJob(jobDir));
 }
 
 /** Write the run state atomically and durably (temp file, fsync, rename, directory fsync): a crash leaves the old or the new state. */

@@ -27,7 +27,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
 
 describe('examples', () => {
   it('finds the examples', () => {
-    expect(scripts).toEqual(expect.arrayContaining(['01-sentiment-cli.ts', '02-support-tickets.ts', '03-unix-pipeline.sh', '04-finetune.ts', '05-three-providers.ts']));
+    expect(scripts).toEqual(expect.arrayContaining(['01-sentiment-cli.ts', '02-support-tickets.ts', '03-unix-pipeline.sh', '04-finetune.ts', '05-three-providers.ts', '06-evaluation-loop.ts']));
   });
 
   for (const file of scripts) {

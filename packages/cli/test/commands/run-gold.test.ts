@@ -26,7 +26,7 @@ describe('kbatch run --gold', () => {
     const run = await runCli(['run', REVIEWS, ...ARGS, '--logprobs', '--gold', 'sentiment', '--output', 'out.csv', '--job-dir', 'job', '--progress', 'json'], { env, cwd });
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stderr.trim().split('\n').at(-1)!);
-    const evaluated = await runCli(['eval', 'out.csv', '--gold', 'sentiment', '--json'], { cwd });
+    const evaluated = await runCli(['eval', 'out.csv', '--gold', 'sentiment', '--labels', 'positive,negative,neutral', '--json'], { cwd });
     expect(evaluated.code, evaluated.stderr).toBe(0);
     const figures = JSON.parse(evaluated.stdout);
     expect(summary.eval).toEqual(figures);
@@ -44,7 +44,7 @@ describe('kbatch run --gold', () => {
     const { env, cwd } = await setup();
     const run = await runCli(['run', REVIEWS, ...ARGS, '--gold', 'sentiment', '--output', 'out.jsonl', '--job-dir', 'job'], { env, cwd });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/eval against gold "sentiment": accuracy \d\.\d{3} \(\d+\/30\)  macro-F1 \d\.\d{3}  kappa -?\d\.\d{3}\n  30 scored, 0 unscored; cost per correct label unknown\n  gold \\ pred  negative  neutral  positive\n  negative +\d+/);
+    expect(run.stderr).toMatch(/eval against gold "sentiment": accuracy \d\.\d{3} \(\d+\/30\)  macro-F1 \d\.\d{3}  kappa -?\d\.\d{3}\n  30 scored, 0 unscored; cost per correct label unknown\n  gold \\ pred  positive  negative  neutral\n  positive +\d+/);
   });
 
   it('refuses a gold column the input lacks with EVAL_COLUMN_MISSING before anything is uploaded', async () => {

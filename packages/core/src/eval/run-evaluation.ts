@@ -27,10 +27,11 @@ export interface RunEvaluation {
  * Labels are left to the rows (as `kbatch eval` without `--labels`): the join has already matched answers to them.
  * @example const evaluation = runEvaluation({ gold: 'sentiment', prefix: '' }); evaluation.add(row);
  */
-export function runEvaluation(options: { gold: string; prefix: string }): RunEvaluation {
-  const { gold, prefix } = options;
+export function runEvaluation(options: { gold: string; prefix: string; labels?: readonly string[] }): RunEvaluation {
+  const { gold, prefix, labels } = options;
   const pred = `${prefix}label`;
-  const acc = evalAccumulator({ gold, pred, confidence: `${prefix}confidence`, error: `${prefix}error` });
+  // The run's labels: gold compared after the normalisation they apply, and a label never seen still has its row.
+  const acc = evalAccumulator({ gold, pred, confidence: `${prefix}confidence`, error: `${prefix}error`, ...(labels ? { labels: [...labels] } : {}) });
   let failure: unknown = null;
   return {
     add(row) {

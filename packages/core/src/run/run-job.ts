@@ -186,7 +186,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     emit({ type: 'phase', phase: 'join', message: sending.gate ? 'writing results as they finish' : 'joining results onto the input records' });
     const rows = joinedRows(run, manifest, sending);
     const sinks = openSinks(targets, opts, settings, empty ? await withInputColumns(plan, settings) : plan);
-    const evaluation = settings.gold !== undefined ? runEvaluation({ gold: settings.gold, prefix: settings.prefix }) : null;
+    const evaluation = settings.gold !== undefined ? runEvaluation({ gold: settings.gold, prefix: settings.prefix, ...(settings.labels ? { labels: settings.labels } : {}) }) : null;
     const report = yield* writeRows(run, { rows, sinks, sending, emitRows, evaluation });
     await sending.work;
     state.phase = 'joined';

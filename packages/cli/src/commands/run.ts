@@ -173,7 +173,7 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
       ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost as number } : {}),
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
-    if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
+    if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...cacheFromFlags(flags, io), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
     await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
 }

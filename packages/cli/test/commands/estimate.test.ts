@@ -23,6 +23,19 @@ afterAll(async () => {
 });
 
 describe('kbatch estimate', () => {
+  it('counts the requests the request cache answers (--cache-dir): cached_requests in --json, a line for a person, cost 0 for them', async () => {
+    const { root, file } = await input();
+    const kluster = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}', '--mode', 'realtime', '--cache-dir', 'cache'];
+    const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+    expect((await runCli(['run', file, ...kluster, '--output', 'out.jsonl', '--quiet'], { cwd: root, env })).code).toBe(0);
+    const json = await runCli(['estimate', file, ...kluster, '--json'], { cwd: root });
+    expect(JSON.parse(json.stdout)).toMatchObject({ requests: 3, cached_requests: 3, batches: 0, prompt_tokens: 0, cost: { expected: 0, worst_case: 0 } });
+    const text = await runCli(['estimate', file, ...kluster], { cwd: root });
+    expect(text.stdout).toMatch(/^requests: +3 of 3 records; 3 answered by the request cache \(not sent, cost 0; not counted below\)$/m);
+    const off = await runCli(['estimate', file, ...kluster, '--no-cache', '--json'], { cwd: root });
+    expect(JSON.parse(off.stdout)).toMatchObject({ requests: 3, cached_requests: 0 });
+  });
+
   it('prints one JSON object with --json, needs no API key, and writes nothing', async () => {
     const { root, file } = await input();
     const run = await runCli(['estimate', file, ...ARGS, '--max-requests', '2', '--json'], { cwd: root });

@@ -26,7 +26,8 @@ import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
-import type { RunState } from '../state/run-state.js';
+import type { RunSettings, RunState } from '../state/run-state.js';
+import type { AnswerCache } from '../cache/answer-cache.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
@@ -138,7 +139,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     resumed = opened.resumed;
     const settings = state.settings;
     // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
-    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal }) : undefined;
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, cache: await budgetCache(cache, settings) }) : undefined;
     if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
@@ -178,6 +179,12 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     await cache.close();
     await lock.release();
   }
+}
+
+/** The cache the budget's estimate looks requests up in: the run's own, when it holds anything (requests it answers cost 0). */
+async function budgetCache(cache: RunCache, settings: RunSettings): Promise<{ answers: AnswerCache; provider: string } | null> {
+  const answers = await cache.answers();
+  return answers && answers.size() > 0 ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
 }
 
 /** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */

@@ -108,6 +108,16 @@ describe('spendOf', () => {
     expect(formatSpend(spend)).toEqual([]);
   });
 
+  it('prices what the cache saved at the mode the run sends in: null with no cached answer or an unknown price, never 0 for unknown', () => {
+    const tokens = { prompt: 1_000_000, completion: 500_000 };
+    const at = (mode: 'batch' | 'realtime', answers = 3): ReturnType<typeof spendOf> => spendOf(new UsageTally('m'), { priceOf: halfPriceBatch, provider: 'kluster', cached: { answers, tokens, model: 'm', mode } });
+    // $1 + 0.5 × $4 at batch prices; twice that at realtime prices.
+    expect(at('batch')).toMatchObject({ cost: 0, cacheSaved: 3, prices: { checked: '2026-11-01' } });
+    expect(at('realtime').cacheSaved).toBe(6);
+    expect(at('batch', 0)).toMatchObject({ cacheSaved: null, prices: null });
+    expect(spendOf(new UsageTally('m'), { priceOf: unknownPrices, provider: 'kluster', cached: { answers: 3, tokens, model: 'm', mode: 'batch' } }).cacheSaved).toBeNull();
+  });
+
   it('describes reasoning and cached tokens in the summary line', () => {
     const tally = new UsageTally('m');
     tally.add('batch', 100, 50, 30, 40);

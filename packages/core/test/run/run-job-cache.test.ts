@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { cacheStats, clearCache, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
+import { cacheStats, clearCache, formatRunSummary, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -53,6 +53,25 @@ describe('runJob with the request cache', () => {
     expect(second.cachedTokens).toEqual({ prompt: first.promptTokens, completion: first.completionTokens });
     expect(emu.stats()).toMatchObject({ filesCreated: before.filesCreated, batchesCreated: before.batchesCreated, chatRequests: before.chatRequests });
     expect(await readFile(join(dir, 'b.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'a.jsonl'), 'utf8'));
+  });
+
+  it("reports what the cache saved at today's price for the mode the run sends in (null when that price is unknown), in the summary and spend.json", async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const input = await reviews(join(dir, 'in.jsonl'), 6);
+    const options = { ...base, input, prompt: 'Saved {{id}}: {{text}}', labels: LABELS, idColumn: 'id', cache: join(dir, 'cache') } as const;
+    const first = await runJob({ ...options, mode: 'realtime', output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first.spend.cacheSaved).toBeNull();
+    const realtime = await runJob({ ...options, mode: 'realtime', output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    // Llama 3.1 8B on kluster, realtime: $0.18 per million tokens in and out.
+    const expected = Math.round(((first.promptTokens + first.completionTokens) * 0.18) / 1e6 * 1e8) / 1e8;
+    expect(realtime).toMatchObject({ cached: 6, spend: { cost: 0, cacheSaved: expected, prices: { checked: '2026-12-05' } } });
+    expect(JSON.parse(await readFile(join(dir, 'b', 'spend.json'), 'utf8'))).toMatchObject({ cacheSaved: expected });
+    expect(formatRunSummary(realtime)).toMatch(/; 6 answered from the cache \(saving \$[0-9.e-]+ at today's prices\)/);
+    // Batch mode: kluster's batch price is not known, so neither is what the cache saved.
+    const batch = await runJob({ ...options, mode: 'batch', output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    expect(batch).toMatchObject({ cached: 6, spend: { cacheSaved: null } });
+    expect(formatRunSummary(batch)).toMatch(/; 6 answered from the cache \(saving unknown: no price at today's prices\)/);
   });
 
   it('sends only the changed 5% of the rows, and joins the rest from the cache in input order', async () => {

@@ -21,6 +21,8 @@ export async function* readCachedResults(file: string): AsyncGenerator<BatchResu
 export interface AnswerKeeper {
   /** The outcome of the next sent request, in input order: stored when it succeeded (judged valid by the join). */
   keep(outcome: JoinOutcome): void;
+  /** The outcome of sent request number `request` (input order), in any order (an unordered join): stored the same way. */
+  keepAt(outcome: JoinOutcome, request: number): void;
   /** Close the keys file and wait for the stores to be committed (a store that failed is a warning: the rows are written). */
   close(): Promise<void>;
 }
@@ -53,11 +55,17 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (m
     at += KEY_BYTES;
     return key;
   };
+  const one = Buffer.alloc(KEY_BYTES);
+  const store = (key: Buffer | null, outcome: JoinOutcome): void => {
+    if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
+    cache.put(key, JSON.stringify(answerBody(outcome.result)));
+  };
   return {
-    keep(outcome) {
-      const key = nextKey();
-      if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
-      cache.put(key, JSON.stringify(answerBody(outcome.result)));
+    keep: (outcome) => store(nextKey(), outcome),
+    keepAt(outcome, request) {
+      // Only a succeeded answer needs its key: one positional read each.
+      if (outcome.status !== 'succeeded') return;
+      store(readSync(fd, one, 0, KEY_BYTES, request * KEY_BYTES) === KEY_BYTES ? one : null, outcome);
     },
     async close() {
       closeSync(fd);

@@ -364,6 +364,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache }: RunContext, man
           ...(queue ? { events: queue } : {}),
           // Rows written as round 0 answers them (realtime): their lines are not read again.
           onLiveResult: (result) => usage.addResult('realtime', result),
+          ...(keeper ? { onJoined: (outcome: JoinOutcome, request: number) => keeper.keepAt(outcome, request) } : {}),
         }))
       : yield* orderedJoinBatches({
           ...input,

@@ -127,6 +127,30 @@ describe('runJob with the request cache', () => {
     expect(rows.map((r) => r.id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `r${i + 1}`).sort());
   });
 
+  it('stores the answers of an --unordered realtime run: a second identical one sends nothing and writes the same rows', async () => {
+    const { emu, base } = shared;
+    const dir = await tempDir();
+    const cache = join(dir, 'cache');
+    const options = { ...base, prompt: 'Unordered {{id}}: {{text}}', labels: LABELS, idColumn: 'id', mode: 'realtime', unordered: true, maxRequests: 3, cache } as const;
+    const input = await reviews(join(dir, 'in.jsonl'), 10);
+    const first = await runJob({ ...options, input, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first).toMatchObject({ records: 10, succeeded: 10, cached: 0, realtimeRequests: 10 });
+    expect((await cacheStats(cache)).entries).toBe(10);
+    const before = emu.stats().chatRequests;
+    const second = await runJob({ ...options, input, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(second).toMatchObject({ records: 10, succeeded: 10, cached: 10, realtimeRequests: 0 });
+    expect(emu.stats().chatRequests).toBe(before);
+    const sorted = async (file: string): Promise<string[]> => (await readFile(join(dir, file), 'utf8')).trim().split('\n').sort();
+    expect(await sorted('b.jsonl')).toEqual(await sorted('a.jsonl'));
+    // Each answer under its own request's key: the ordered run gets the same rows, in input order.
+    const ordered = await runJob({ ...options, unordered: false, input, output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    expect(ordered).toMatchObject({ cached: 10, realtimeRequests: 0 });
+    const rows = (await readFile(join(dir, 'c.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const firstRows = new Map((await sorted('a.jsonl')).map((l) => [JSON.parse(l).id, JSON.parse(l)]));
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 1}`));
+    for (const r of rows) expect(r.label).toBe(firstRows.get(r.id).label);
+  });
+
   it('keeps a resumed run exact: what the cache answered before the stop stays answered after the cache is cleared', async () => {
     const { base } = await emulator({ validationMs: 1500 });
     const dir = await tempDir();

@@ -23,6 +23,23 @@ afterAll(async () => {
 });
 
 describe('kbatch estimate', () => {
+  it('takes prices from --prices FILE, so --max-cost can check a kluster batch run; a row without a source is refused', async () => {
+    const { root, file } = await input();
+    const row = { providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' };
+    await writeFile(join(root, 'prices.json'), JSON.stringify([row]));
+    const kluster = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}', '--max-completion-tokens', '5', '--no-cache'];
+    const unknown = await runCli(['estimate', file, ...kluster, '--max-cost', '1'], { cwd: root });
+    expect(unknown.stderr).toMatch(/^error \[COST_UNKNOWN\]: .*--prices FILE/m);
+    const priced = await runCli(['estimate', file, ...kluster, '--prices', 'prices.json', '--max-cost', '1', '--json'], { cwd: root });
+    expect(priced.code).toBe(0);
+    expect(JSON.parse(priced.stdout)).toMatchObject({ mode: 'batch', prices: { input_per_mtok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' }, cost: { worst_case: expect.any(Number) } });
+    expect((await runCli(['estimate', file, ...kluster, '--prices', 'prices.json', '--max-cost', '0.0000001'], { cwd: root })).stderr).toMatch(/^error \[BUDGET_EXCEEDED\]/m);
+    await writeFile(join(root, 'bad.json'), JSON.stringify([{ ...row, source: '' }]));
+    const bad = await runCli(['estimate', file, ...kluster, '--prices', 'bad.json'], { cwd: root });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error \[OPTION_INVALID\]: .*bad\.json row 0 `source`: must say where the price was seen/m);
+  });
+
   it('counts the requests the request cache answers (--cache-dir): cached_requests in --json, a line for a person, cost 0 for them', async () => {
     const { root, file } = await input();
     const kluster = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}', '--mode', 'realtime', '--cache-dir', 'cache'];

@@ -15,7 +15,8 @@ import { completionTokens } from './estimate-completion.js';
 import { countRequests, type CountRequestsContext } from './estimate-requests.js';
 import { openFilledCache } from '../cache/answer-cache.js';
 import { cacheDir } from '../cache/cache-dir.js';
-import { outputCapFor, priceFor, type Price } from './prices.js';
+import { priceFor, priceTable, type Price, type PriceTable } from './prices.js';
+import { resolvePrices } from './price-file.js';
 import { spendOf, UsageTally } from './spend.js';
 import { loadTokenizer, tokenizerKind } from './tokenizer.js';
 
@@ -83,15 +84,26 @@ export async function estimateJob(options: EstimateJobOptions): Promise<JobEstim
   try {
     const settings = await newSettings(given, opts, { jobDir: scratch ?? cwd, cwd, schema, emit: () => {} });
     const cache = answers ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
-    return await estimateSettings(settings, { schema, signal: opts.signal, cache });
+    return await estimateSettings(settings, { schema, signal: opts.signal, cache, prices: await resolvePrices(opts, cwd) });
   } finally {
     await answers?.close();
     if (scratch !== null) await rm(scratch, { recursive: true, force: true });
   }
 }
 
+/** What {@link estimateSettings} needs besides the settings. */
+export interface EstimateContext {
+  schema: AnswerSchema | undefined;
+  signal?: AbortSignal | undefined;
+  /** The request cache the run would read (its answers cost 0). */
+  cache?: CountRequestsContext['cache'];
+  /** The prices (default: kbatch's table). */
+  prices?: PriceTable;
+}
+
 /** Estimate a run from its settings (a new run's, or the stored ones of a run about to send), with the cache it would read. */
-export async function estimateSettings(settings: RunSettings, context: { schema: AnswerSchema | undefined; signal?: AbortSignal | undefined; cache?: CountRequestsContext['cache'] }): Promise<JobEstimate> {
+export async function estimateSettings(settings: RunSettings, context: EstimateContext): Promise<JobEstimate> {
+  const prices = context.prices ?? priceTable();
   const model = String(settings.request.model);
   const provider = settings.provider ?? DEFAULT_PROVIDER;
   const plan = createJoinPlan({ ...(settings.labels ? { labels: settings.labels } : {}), ...(context.schema ? { schema: context.schema } : {}), confidence: settings.confidence });
@@ -101,8 +113,8 @@ export async function estimateSettings(settings: RunSettings, context: { schema:
   const sent = counts.requests - counts.cached;
   const mode = chooseMode({ mode: settings.mode, requests: sent, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider });
   const maxCompletionTokens = settings.request.maxCompletionTokens as number | undefined;
-  const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: context.schema?.jsonSchema, maxCompletionTokens, outputCap: outputCapFor({ provider, model }) });
-  const price = priceFor({ provider, model, mode, window: settings.window });
+  const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: context.schema?.jsonSchema, maxCompletionTokens, outputCap: prices.outputCapOf({ provider, model }) });
+  const price = prices.priceOf({ provider, model, mode, ...(mode === 'batch' ? { window: settings.window } : {}) });
   const expected = perRequest.expected * sent;
   // Nothing to send has a worst case of 0, whatever a request's could be.
   const max = sent === 0 ? 0 : perRequest.max === null ? null : perRequest.max * sent;
@@ -142,7 +154,7 @@ export function checkBudget(estimate: JobEstimate, maxCost: number): void {
   // Every request answered by the cache: nothing is sent, so nothing is paid, whatever the price.
   if (e.requests - e.cached_requests === 0) return;
   if (e.prices === null) {
-    throw new KbatchError('COST_UNKNOWN', `--max-cost ${usd(maxCost)} cannot be checked: kbatch's price table has no price for ${where}, so nothing was uploaded or sent; run without --max-cost (kbatch estimate shows the token counts)`, { field: 'maxCost' });
+    throw new KbatchError('COST_UNKNOWN', `--max-cost ${usd(maxCost)} cannot be checked: kbatch's price table has no price for ${where}, so nothing was uploaded or sent; give it with --prices FILE (option \`prices\`: rows with their source and date), or run without --max-cost (kbatch estimate shows the token counts)`, { field: 'maxCost' });
   }
   if (e.cost.worst_case === null) {
     throw new KbatchError('COST_UNKNOWN', `--max-cost ${usd(maxCost)} cannot be checked: the worst case of ${where} is unbounded (no max_completion_tokens and no known output cap), so nothing was uploaded or sent; set --max-completion-tokens N`, { field: 'maxCost' });

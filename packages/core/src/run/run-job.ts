@@ -45,6 +45,7 @@ import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.j
 import { runCache, type RunCache } from '../cache/run-cache.js';
 import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
+import { resolvePrices } from '../cost/price-file.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 
@@ -117,7 +118,10 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     return dryRunSummary(estimate, started);
   }
   const cwd = parsed.cwd ?? process.cwd();
-  const opts = await readTemplate(parsed, cwd);
+  const read = await readTemplate(parsed, cwd);
+  // One price table for the budget, the realtime guard and the spend (a `prices` file merged over kbatch's).
+  const prices = await resolvePrices(read, cwd);
+  const opts = { ...read, priceOf: prices.priceOf };
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
@@ -139,7 +143,7 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     resumed = opened.resumed;
     const settings = state.settings;
     // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
-    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, cache: await budgetCache(cache, settings) }) : undefined;
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, cache: await budgetCache(cache, settings), prices }) : undefined;
     if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);

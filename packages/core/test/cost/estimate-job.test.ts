@@ -161,4 +161,23 @@ describe('estimateJob and maxCost with the request cache', () => {
     await writeFile(file, `${await readFile(file, 'utf8')}r5,"five, not cached"\n`);
     expectKbatchError(await catchError(() => runJob({ ...given, maxCost: 1, jobDir: join(dir, 'c') })), { code: 'COST_UNKNOWN' });
   });
+
+  it('with prices a user gives (kluster batch), checks maxCost, prices the spend, and does not refuse a run the cache answers whole', async () => {
+    const { dir, file } = await reviews(4);
+    const prices = [{ providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster-batch', checked: '2026-12-01' }];
+    const given = { ...kluster(), cwd: dir, input: file, prompt: 'Priced: {{text}}', labels: LABELS, maxCompletionTokens: 5, cache: join(dir, 'cache'), prices };
+    const estimate = await estimateJob(given);
+    expect(estimate).toMatchObject({ mode: 'batch', prices: { input_per_mtok: 0.05, source: 'https://example.test/kluster-batch', checked: '2026-12-01' } });
+    expectKbatchError(await catchError(() => runJob({ ...given, maxCost: 1e-9, jobDir: join(dir, 'a') })), { code: 'BUDGET_EXCEEDED', message: /of 4 requests to/ });
+    const first = await runJob({ ...given, maxCost: 1, jobDir: join(dir, 'b'), output: join(dir, 'b.jsonl') });
+    expect(first).toMatchObject({ succeeded: 4, spend: { cost: expect.any(Number), prices: { source: 'https://example.test/kluster-batch' } } });
+    expect(first.spend.cost).toBeCloseTo(((first.promptTokens + first.completionTokens) * 0.05) / 1e6, 8);
+    // Answered whole by the cache: a cap of $0.000000001 is not passed.
+    const before = emu.stats();
+    const cached = await runJob({ ...given, maxCost: 1e-9, jobDir: join(dir, 'c'), output: join(dir, 'c.jsonl') });
+    expect(cached).toMatchObject({ cached: 4, estimate: { cached_requests: 4, cost: { expected: 0, worst_case: 0 } }, spend: { cacheSaved: first.spend.cost } });
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+    await writeFile(file, `${await readFile(file, 'utf8')}r5,"five, not cached"\n`);
+    expectKbatchError(await catchError(() => runJob({ ...given, maxCost: 1e-9, jobDir: join(dir, 'd') })), { code: 'BUDGET_EXCEEDED', message: /of 1 requests \(4 more answered by the cache\) to/ });
+  });
 });

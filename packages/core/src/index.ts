@@ -25,6 +25,6 @@ export { priceFor, PRICE_TABLE, priceTable, PriceSchema, PriceRowSchema, type Pr
 export { loadPrices, PriceFileSchema } from './cost/price-file.js';
 export { loadTokenizer, tokenizerKind, type TextTokenizer, type TokenizerKind } from './cost/tokenizer.js';
 export { chatPromptTokens } from './cost/tokenizer-chat.js';
-export { costOf, emptyUsage, formatSpend, spendOf, unknownPrices, UsageTally } from './cost/spend.js';
+export { costOf, emptyUsage, formatSpend, spendOf, unknownPrices, UsageTally, type AnswerTokens } from './cost/spend.js';
 export type { SpendOptions } from './cost/spend.js';
 export type { ModelSpend, PriceOf, Spend, SpendMode, UsageCounts } from './cost/spend-types.js';

@@ -9,6 +9,16 @@ export function emptyUsage(): UsageCounts {
   return { requests: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0 };
 }
 
+/** One answer's token counts as {@link UsageTally.add} takes them: -1 (or absent, for the details) when not reported. */
+export interface AnswerTokens {
+  prompt: number;
+  completion: number;
+  /** Of `completion`. */
+  reasoning?: number;
+  /** Of `prompt`. */
+  cached?: number;
+}
+
 /**
  * Usage counts of every answer paid for, per model and mode; one tally per run, fed from the passes the join
  * already makes (a line's verdict, or the line parsed once). A count that is -1 or null is not reported.
@@ -19,8 +29,9 @@ export class UsageTally {
   /** @param model - the model answers are counted under (the job's) */
   constructor(readonly model: string) {}
 
-  /** Add one answer's counts (each -1 when not reported); an answer reporting no tokens is not counted. */
-  add(mode: SpendMode, prompt: number, completion: number, reasoning = -1, cached = -1): void {
+  /** Add one answer's counts (each -1, or absent, when not reported); an answer reporting no tokens is not counted. */
+  add(mode: SpendMode, counts: AnswerTokens): void {
+    const { prompt, completion, reasoning = -1, cached = -1 } = counts;
     if (prompt < 0 && completion < 0) return;
     let entry = this.models.get(this.model);
     if (!entry) this.models.set(this.model, (entry = { batch: emptyUsage(), realtime: emptyUsage() }));
@@ -37,12 +48,12 @@ export class UsageTally {
     const usage = (body as { usage?: unknown } | null | undefined)?.usage;
     if (typeof usage !== 'object' || usage === null) return;
     const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown; completion_tokens_details?: { reasoning_tokens?: unknown } | null; prompt_tokens_details?: { cached_tokens?: unknown } | null };
-    this.add(mode, count(u.prompt_tokens), count(u.completion_tokens), count(u.completion_tokens_details?.reasoning_tokens), count(u.prompt_tokens_details?.cached_tokens));
+    this.add(mode, { prompt: count(u.prompt_tokens), completion: count(u.completion_tokens), reasoning: count(u.completion_tokens_details?.reasoning_tokens), cached: count(u.prompt_tokens_details?.cached_tokens) });
   }
 
   /** Add a normalized result's counts (see `BatchResult`). */
   addResult(mode: SpendMode, r: { promptTokens: number | null; completionTokens: number | null; reasoningTokens?: number; cachedTokens?: number }): void {
-    this.add(mode, r.promptTokens ?? -1, r.completionTokens ?? -1, r.reasoningTokens ?? -1, r.cachedTokens ?? -1);
+    this.add(mode, { prompt: r.promptTokens ?? -1, completion: r.completionTokens ?? -1, reasoning: r.reasoningTokens ?? -1, cached: r.cachedTokens ?? -1 });
   }
 }
 

@@ -74,7 +74,13 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (m
   };
 }
 
-/** The chat.completion body to store: the result's own (when the join kept it), else one made from its fields. */
+/**
+ * The chat.completion body to store: the result's own when the join kept it (a `keepRaw` run, or an answer parsed whole,
+ * e.g. realtime), else one rebuilt from the fields the join read, marked `x_kbatch_rebuilt: true`. The join of a lean
+ * run reads the download's verdicts, not the result lines, so the original bytes are not at hand without reading every
+ * result again; the rebuilt body keeps what the join and the spend use (the answer, finish reason, logprobs, usage)
+ * and drops the rest (id, created, model, system_fingerprint). A later `keepRaw` row from it says so by the marker.
+ */
 function answerBody(result: BatchResult): unknown {
   if (typeof result.body === 'object' && result.body !== null && Array.isArray((result.body as { choices?: unknown }).choices)) return result.body;
   return {
@@ -87,6 +93,12 @@ function answerBody(result: BatchResult): unknown {
         ...(result.logprobs ? { logprobs: { content: result.logprobs } } : {}),
       },
     ],
-    usage: { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens },
+    usage: {
+      prompt_tokens: result.promptTokens,
+      completion_tokens: result.completionTokens,
+      ...(result.reasoningTokens === undefined ? {} : { completion_tokens_details: { reasoning_tokens: result.reasoningTokens } }),
+      ...(result.cachedTokens === undefined ? {} : { prompt_tokens_details: { cached_tokens: result.cachedTokens } }),
+    },
+    x_kbatch_rebuilt: true,
   };
 }

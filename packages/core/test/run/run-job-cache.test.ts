@@ -151,6 +151,26 @@ describe('runJob with the request cache', () => {
     for (const r of rows) expect(r.label).toBe(firstRows.get(r.id).label);
   });
 
+  it('gives --keep-raw rows from the cache the original answer body when the storing run kept it, else a rebuilt one that says so', async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const options = { ...base, input: await reviews(join(dir, 'in.jsonl'), 4), labels: LABELS, idColumn: 'id', cache: join(dir, 'cache') } as const;
+    const rows = async (file: string): Promise<Array<Record<string, unknown>>> => (await readFile(join(dir, file), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    // Stored by a --keep-raw run: the second run's raw is the first's, byte for byte.
+    await runJob({ ...options, prompt: 'Raw {{id}}: {{text}}', keepRaw: true, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    await runJob({ ...options, prompt: 'Raw {{id}}: {{text}}', keepRaw: true, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    const [fresh, cached] = [await rows('a.jsonl'), await rows('b.jsonl')];
+    expect(cached.map((r) => r.raw)).toEqual(fresh.map((r) => r.raw));
+    expect(fresh[0]!.raw).toMatchObject({ id: expect.any(String), model: MODEL, object: 'chat.completion' });
+    // Stored by a run without it (the join read only the verdicts): rebuilt from the answer's fields, and marked.
+    await runJob({ ...options, prompt: 'Lean {{id}}: {{text}}', output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    const second = await runJob({ ...options, prompt: 'Lean {{id}}: {{text}}', keepRaw: true, output: join(dir, 'd.jsonl'), jobDir: join(dir, 'd') });
+    expect(second.cached).toBe(4);
+    for (const row of await rows('d.jsonl')) {
+      expect(row.raw).toMatchObject({ object: 'chat.completion', x_kbatch_rebuilt: true, choices: [{ message: { role: 'assistant', content: row.response }, finish_reason: 'stop' }], usage: { prompt_tokens: row.prompt_tokens, completion_tokens: row.completion_tokens } });
+    }
+  });
+
   it('keeps a resumed run exact: what the cache answered before the stop stays answered after the cache is cleared', async () => {
     const { base } = await emulator({ validationMs: 1500 });
     const dir = await tempDir();

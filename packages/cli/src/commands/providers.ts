@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chunkLimits, describeWindows, PROVIDER_PROFILES, speaksBatches, type ProviderProfile } from '@kbatch/core';
+import { chunkLimits, describeWindows, PRICE_TABLE, PROVIDER_PROFILES, speaksBatches, type PriceRow, type ProviderProfile } from '@kbatch/core';
 import type { CliIo } from '../io.js';
 import type { RegisterCommand } from './index.js';
 
@@ -9,9 +9,14 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .command('providers')
     .description('List the provider profiles (--provider NAME): limits per batch, completion windows, auth, key variables, docs')
     .option('--json', 'print the profiles as a JSON array (null = not documented)')
-    .addHelpText('after', '\nExamples:\n  $ kbatch providers\n  $ kbatch providers --json | jq -r \'.[] | [.name, .limits.maxBytes] | @tsv\'')
-    .action((flags: { json?: boolean }) => {
-      if (flags.json) io.stdout.write(`${JSON.stringify(PROVIDER_PROFILES, null, 2)}\n`);
+    .option('--prices', "list kbatch's price table instead: provider, model, mode, window, USD per million tokens in and out, source, date checked (--json: the rows, in the schema --prices FILE reads)")
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ kbatch providers\n  $ kbatch providers --json | jq -r '.[] | [.name, .limits.maxBytes] | @tsv'\n  $ kbatch providers --prices\n  $ kbatch providers --prices --json > prices.json   # edit, then: kbatch run … --prices prices.json",
+    )
+    .action((flags: { json?: boolean; prices?: boolean }) => {
+      if (flags.prices) io.stdout.write(flags.json ? `${JSON.stringify(PRICE_TABLE, null, 2)}\n` : formatPrices(PRICE_TABLE));
+      else if (flags.json) io.stdout.write(`${JSON.stringify(PROVIDER_PROFILES, null, 2)}\n`);
       else io.stdout.write(PROVIDER_PROFILES.map(formatProfile).join('\n'));
     });
 };
@@ -32,4 +37,20 @@ export function formatProfile(p: ProviderProfile): string {
     ...p.notes.map((note) => `  note: ${note}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A price table as aligned columns, a line per provider and row; an unknown price has no row (the footer says so).
+ * @example formatPrices(PRICE_TABLE)
+ */
+export function formatPrices(rows: readonly PriceRow[]): string {
+  const head = ['provider', 'model', 'mode', 'window', 'input/Mtok', 'output/Mtok', 'checked', 'source'];
+  const money = (v: number | undefined): string => (v === undefined ? '' : `$${v}`);
+  const body = rows.flatMap((r) =>
+    r.providers.map((provider) => [provider, r.model, r.mode, r.window ?? 'any', `${money(r.inputPerMTok)}${r.cachedInputPerMTok === undefined ? '' : ` (cached ${money(r.cachedInputPerMTok)})`}`, money(r.outputPerMTok), r.checked, r.source]),
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
+  // The source is last and not padded: it is long, and a terminal wraps it.
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return `${[line(head), ...body.map(line)].join('\n')}\n\nUSD per million tokens. A provider, model, mode or window without a row has no known price (costs show as unknown, never $0); give one with --prices FILE.\n`;
 }

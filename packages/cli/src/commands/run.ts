@@ -38,6 +38,7 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   stragglerWait?: string;
   unordered?: boolean;
   maxCost?: number | string;
+  prices?: string;
   dryRun?: boolean;
   json?: boolean;
   modelConcurrency?: number | string;
@@ -67,6 +68,7 @@ const RUN_FLAG_OPTIONS = [
   'gold',
   'modelConcurrency',
   'models',
+  'prices',
 ];
 
 /** `kbatch run`: dataset in, labeled dataset out — prepare, split, submit, wait, retry, join in one resumable command. */
@@ -113,6 +115,7 @@ export const register: RegisterCommand = (program, io) => {
     .option('--local', 'run against an in-process emulator (no account or API key needed; answers are rule-based)')
     .option('--verbose', 'list every missing, unknown and duplicate result on stderr')
     .addOption(new Option('--max-cost <usd>', 'batch runs: refuse before any upload when the worst-case cost is above this many US dollars').argParser(numberArg))
+    .option('--prices <file>', 'a JSON file of price rows (as `kbatch providers --prices --json` prints them, each with its source and checked date), merged over kbatch\'s table: for --max-cost, the estimate and the spend')
     .option('--dry-run', 'only estimate (as kbatch estimate): requests, batches, tokens, cost; nothing is uploaded, sent or written')
     .option('--json', 'with --dry-run: print the estimate as one JSON object')
     .addHelpText(
@@ -182,9 +185,10 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
       ...realtimeOptionsFromFlags(flags),
       ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost as number } : {}),
       ...evalOptionsFromFlags(flags),
+      ...(flags.prices !== undefined ? { prices: path(flags.prices) } : {}),
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
-    if (flags.dryRun) return printEstimates(io, flags, { ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) });
+    if (flags.dryRun) return printEstimates(io, flags, { ...options, ...windowGiven(cmd, flags), ...cacheFromFlags(flags, io), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) });
     await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
   });
 }

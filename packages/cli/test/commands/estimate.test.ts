@@ -23,6 +23,36 @@ afterAll(async () => {
 });
 
 describe('kbatch estimate', () => {
+  it('takes prices from --prices FILE, so --max-cost can check a kluster batch run; a row without a source is refused', async () => {
+    const { root, file } = await input();
+    const row = { providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' };
+    await writeFile(join(root, 'prices.json'), JSON.stringify([row]));
+    const kluster = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}', '--max-completion-tokens', '5', '--no-cache'];
+    const unknown = await runCli(['estimate', file, ...kluster, '--max-cost', '1'], { cwd: root });
+    expect(unknown.stderr).toMatch(/^error \[COST_UNKNOWN\]: .*--prices FILE/m);
+    const priced = await runCli(['estimate', file, ...kluster, '--prices', 'prices.json', '--max-cost', '1', '--json'], { cwd: root });
+    expect(priced.code).toBe(0);
+    expect(JSON.parse(priced.stdout)).toMatchObject({ mode: 'batch', prices: { input_per_mtok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' }, cost: { worst_case: expect.any(Number) } });
+    expect((await runCli(['estimate', file, ...kluster, '--prices', 'prices.json', '--max-cost', '0.0000001'], { cwd: root })).stderr).toMatch(/^error \[BUDGET_EXCEEDED\]/m);
+    await writeFile(join(root, 'bad.json'), JSON.stringify([{ ...row, source: '' }]));
+    const bad = await runCli(['estimate', file, ...kluster, '--prices', 'bad.json'], { cwd: root });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error \[OPTION_INVALID\]: .*bad\.json row 0 `source`: must say where the price was seen/m);
+  });
+
+  it('counts the requests the request cache answers (--cache-dir): cached_requests in --json, a line for a person, cost 0 for them', async () => {
+    const { root, file } = await input();
+    const kluster = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', '{{text}}', '--mode', 'realtime', '--cache-dir', 'cache'];
+    const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+    expect((await runCli(['run', file, ...kluster, '--output', 'out.jsonl', '--quiet'], { cwd: root, env })).code).toBe(0);
+    const json = await runCli(['estimate', file, ...kluster, '--json'], { cwd: root });
+    expect(JSON.parse(json.stdout)).toMatchObject({ requests: 3, cached_requests: 3, batches: 0, prompt_tokens: 0, cost: { expected: 0, worst_case: 0 } });
+    const text = await runCli(['estimate', file, ...kluster], { cwd: root });
+    expect(text.stdout).toMatch(/^requests: +3 of 3 records; 3 answered by the request cache \(not sent, cost 0; not counted below\)$/m);
+    const off = await runCli(['estimate', file, ...kluster, '--no-cache', '--json'], { cwd: root });
+    expect(JSON.parse(off.stdout)).toMatchObject({ requests: 3, cached_requests: 0 });
+  });
+
   it('prints one JSON object with --json, needs no API key, and writes nothing', async () => {
     const { root, file } = await input();
     const run = await runCli(['estimate', file, ...ARGS, '--max-requests', '2', '--json'], { cwd: root });

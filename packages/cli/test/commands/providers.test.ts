@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadPrices, PRICE_TABLE } from '@kbatch/core';
 import { runCli } from '../helpers/spawn.js';
 
 describe('kbatch providers', () => {
@@ -24,5 +25,26 @@ describe('kbatch providers', () => {
     expect(profiles.map((p) => p.name)).toEqual(['kluster', 'kluster-2025', 'openai', 'together', 'groq', 'openai-compatible', 'anthropic', 'gemini']);
     expect(profiles.find((p) => p.name === 'groq')!.limits.maxRequests).toBeNull();
     expect(profiles.find((p) => p.name === 'together')!.apiKeyEnv).toEqual(['TOGETHER_API_KEY']);
+  });
+
+  it('lists the price table with --prices: provider, model, mode, window, USD in and out per million tokens, checked, source', async () => {
+    const { code, stdout } = await runCli(['providers', '--prices']);
+    expect(code).toBe(0);
+    const lines = stdout.split('\n');
+    expect(lines[0]).toMatch(/^provider +model +mode +window +input\/Mtok +output\/Mtok +checked +source$/);
+    expect(stdout).toMatch(/^openai +gpt-4o-mini +batch +any +\$0\.075 +\$0\.3 +2026-12-05 +https:\/\/\S+/m);
+    expect(stdout).toMatch(/^openai +gpt-4o-mini +realtime +any +\$0\.15 \(cached \$0\.075\) +\$0\.6 /m);
+    // A row for two providers is listed for each.
+    expect(stdout).toMatch(/^kluster +klusterai\/Meta-Llama-3\.1-8B-Instruct-Turbo +realtime /m);
+    expect(stdout).toMatch(/^kluster-2025 +klusterai\/Meta-Llama-3\.1-8B-Instruct-Turbo +realtime /m);
+    expect(stdout).toContain('never $0); give one with --prices FILE.');
+  });
+
+  it('prints the price rows as JSON with --prices --json, in the schema --prices FILE reads back', async () => {
+    const { code, stdout } = await runCli(['providers', '--prices', '--json']);
+    expect(code).toBe(0);
+    const rows = JSON.parse(stdout) as unknown[];
+    expect(rows).toEqual(JSON.parse(JSON.stringify(PRICE_TABLE)));
+    expect(await loadPrices(rows, '.')).toEqual(rows);
   });
 });

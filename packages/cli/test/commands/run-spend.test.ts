@@ -45,4 +45,23 @@ describe('kbatch run: actual spend', () => {
     const summary = JSON.parse(run.stderr.trim().split('\n').at(-1)!);
     expect(summary.spend.models[0]).toMatchObject({ batch: { requests: 0 }, realtime: { requests: 2, promptTokens: summary.promptTokens, completionTokens: summary.completionTokens } });
   });
+
+  it('says what the cache saved: spend.cacheSaved in --progress json and spend.json, and the saving beside the cached-row count', async () => {
+    const emu = await startEmulator({ seed: 6 });
+    started.push(emu);
+    const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-run-spend-'));
+    await writeFile(join(cwd, 'in.jsonl'), '{"text":"great, love it"}\n{"text":"awful, broken"}\n');
+    // Realtime: Llama 3.1 8B has a realtime price on kluster.
+    const args = ['run', 'in.jsonl', '--model', MODEL, ...ARGS, '--mode', 'realtime', '--cache-dir', 'cache'];
+    const first = await runCli([...args, '--job-dir', 'job', '--progress', 'json'], { env, cwd });
+    const paid = JSON.parse(first.stderr.trim().split('\n').at(-1)!);
+    const again = await runCli([...args, '--job-dir', 'job2', '--progress', 'json'], { env, cwd });
+    const summary = JSON.parse(again.stderr.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ cached: 2, spend: { cost: 0, cacheSaved: paid.spend.cost } });
+    expect(summary.spend.cacheSaved).toBeGreaterThan(0);
+    expect(JSON.parse(await readFile(join(cwd, 'job2', 'spend.json'), 'utf8'))).toMatchObject({ cacheSaved: paid.spend.cost });
+    const text = await runCli([...args, '--job-dir', 'job3'], { env, cwd });
+    expect(text.stderr).toMatch(/; 2 answered from the cache \(saving \$[0-9.e-]+ at today's prices\)/);
+  });
 });

@@ -22,6 +22,8 @@ export interface AnswerCache {
    * lookups, see divertCached). Undefined on a miss.
    */
   lookup(key: Buffer): Buffer | undefined;
+  /** How many entries the cache holds (LMDB's count: no scan). */
+  size(): number;
   /** Store an answer (committed in the background, many puts to one transaction; see {@link flush}). */
   put(key: Buffer, body: Buffer | string): void;
   /** Wait until every put so far is committed to disk (throws the first write that failed). */
@@ -70,6 +72,9 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
       const value = db.getBinaryFast(key);
       return value === undefined || value.length < 8 ? undefined : value.subarray(8);
     },
+    size() {
+      return (db.getStats() as { entryCount: number }).entryCount;
+    },
     put(key, body) {
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       const value = Buffer.allocUnsafe(8 + bytes.length);
@@ -96,6 +101,19 @@ export async function openAnswerCache(dir: string): Promise<AnswerCache> {
       await db.close();
     },
   };
+}
+
+/**
+ * The request cache in `dir` when it exists and holds entries, else null: an estimate reads the cache but never makes
+ * one, and an empty cache answers nothing (its lookups, a hash per request, are skipped).
+ * @example const cache = await openFilledCache(cacheDir(undefined)!); // null: nothing cached there
+ */
+export async function openFilledCache(dir: string): Promise<AnswerCache | null> {
+  if (!(await hasCache(dir))) return null;
+  const cache = await openAnswerCache(dir);
+  if (cache.size() > 0) return cache;
+  await cache.close();
+  return null;
 }
 
 /** What `kbatch cache stats` prints. */

@@ -21,6 +21,8 @@ export async function* readCachedResults(file: string): AsyncGenerator<BatchResu
 export interface AnswerKeeper {
   /** The outcome of the next sent request, in input order: stored when it succeeded (judged valid by the join). */
   keep(outcome: JoinOutcome): void;
+  /** The outcome of sent request number `request` (input order), in any order (an unordered join): stored the same way. */
+  keepAt(outcome: JoinOutcome, request: number): void;
   /** Close the keys file and wait for the stores to be committed (a store that failed is a warning: the rows are written). */
   close(): Promise<void>;
 }
@@ -53,11 +55,17 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (m
     at += KEY_BYTES;
     return key;
   };
+  const one = Buffer.alloc(KEY_BYTES);
+  const store = (key: Buffer | null, outcome: JoinOutcome): void => {
+    if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
+    cache.put(key, JSON.stringify(answerBody(outcome.result)));
+  };
   return {
-    keep(outcome) {
-      const key = nextKey();
-      if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
-      cache.put(key, JSON.stringify(answerBody(outcome.result)));
+    keep: (outcome) => store(nextKey(), outcome),
+    keepAt(outcome, request) {
+      // Only a succeeded answer needs its key: one positional read each.
+      if (outcome.status !== 'succeeded') return;
+      store(readSync(fd, one, 0, KEY_BYTES, request * KEY_BYTES) === KEY_BYTES ? one : null, outcome);
     },
     async close() {
       closeSync(fd);
@@ -66,7 +74,13 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (m
   };
 }
 
-/** The chat.completion body to store: the result's own (when the join kept it), else one made from its fields. */
+/**
+ * The chat.completion body to store: the result's own when the join kept it (a `keepRaw` run, or an answer parsed whole,
+ * e.g. realtime), else one rebuilt from the fields the join read, marked `x_kbatch_rebuilt: true`. The join of a lean
+ * run reads the download's verdicts, not the result lines, so the original bytes are not at hand without reading every
+ * result again; the rebuilt body keeps what the join and the spend use (the answer, finish reason, logprobs, usage)
+ * and drops the rest (id, created, model, system_fingerprint). A later `keepRaw` row from it says so by the marker.
+ */
 function answerBody(result: BatchResult): unknown {
   if (typeof result.body === 'object' && result.body !== null && Array.isArray((result.body as { choices?: unknown }).choices)) return result.body;
   return {
@@ -79,6 +93,12 @@ function answerBody(result: BatchResult): unknown {
         ...(result.logprobs ? { logprobs: { content: result.logprobs } } : {}),
       },
     ],
-    usage: { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens },
+    usage: {
+      prompt_tokens: result.promptTokens,
+      completion_tokens: result.completionTokens,
+      ...(result.reasoningTokens === undefined ? {} : { completion_tokens_details: { reasoning_tokens: result.reasoningTokens } }),
+      ...(result.cachedTokens === undefined ? {} : { prompt_tokens_details: { cached_tokens: result.cachedTokens } }),
+    },
+    x_kbatch_rebuilt: true,
   };
 }

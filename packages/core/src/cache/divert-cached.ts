@@ -43,7 +43,7 @@ export function divertCached(options: DivertCachedOptions): CacheDiversion {
   const splitter = new LineSplitter();
   let cached = 0;
   let flushed = false;
-  const keyOf = lineKey(provider);
+  const keyOf = cacheLineKey(provider);
   const divert = (lines: Buffer[]): Buffer => {
     const misses: Buffer[] = [];
     const missKeys: Buffer[] = [];
@@ -115,9 +115,11 @@ const HIT_TAIL = Buffer.from('}}\n');
 
 /**
  * A request line's key and its custom_id as JSON: read from the bytes for a line kbatch's encoder wrote (no parse),
- * else from the parsed line (same key for the same request, see requestKey).
+ * else from the parsed line (same key for the same request, see requestKey). The one key function of a run's lines:
+ * the diversion and the estimate both use it.
+ * @example const keyOf = cacheLineKey('kluster'); cache.lookup(keyOf(line).key);
  */
-function lineKey(provider: string): (line: Buffer) => { key: Buffer; idJson: Buffer } {
+export function cacheLineKey(provider: string): (line: Buffer) => { key: Buffer; idJson: Buffer } {
   const fast = requestLineKeys(provider);
   return (line) => {
     const head = readRequestHead(line);

@@ -14,15 +14,24 @@ import { RunJobOptionsSchema, type RunJobOptions, type RunSummary } from '../run
 import { newSettings, readTemplate, resolveSchema } from '../run/run-settings.js';
 import type { RunSettings } from '../state/run-state.js';
 import { completionTokens } from './estimate-completion.js';
-import { countRequests } from './estimate-requests.js';
-import { outputCapFor, priceFor, type Price } from './prices.js';
+import { countRequests, type CountRequestsContext } from './estimate-requests.js';
+import { openFilledCache } from '../cache/answer-cache.js';
+import { cacheDir } from '../cache/cache-dir.js';
+import { priceFor, priceTable, type Price, type PriceTable } from './prices.js';
+import { resolvePrices } from './price-file.js';
 import { spendOf, UsageTally } from './spend.js';
 import { loadTokenizer, tokenizerKind } from './tokenizer.js';
 
 /** What a job would send and cost (the object `kbatch estimate --json` prints). */
 export interface JobEstimate {
   records: number;
+  /** Every request the input renders to, those the cache answers included. */
   requests: number;
+  /**
+   * Of `requests`: those the request cache answers (looked up as the run looks them up), so neither sent nor paid.
+   * Batches, tokens and cost below are those of the other requests; 0 without a cache.
+   */
+  cached_requests: number;
   /** Records prepare would reject (`onInvalidRecord: 'skip'`): not sent, not paid. */
   skipped: number;
   batches: number;
@@ -71,35 +80,54 @@ export async function estimateJob(options: EstimateJobOptions): Promise<JobEstim
   // stdin, a stream or records are saved to a temporary directory (removed after), never to a job directory.
   const isFile = typeof opts.input === 'string' && opts.input !== '-';
   const scratch = isFile ? null : await mkdtemp(join(tmpdir(), 'kbatch-estimate-'));
+  // The run's cache, read only: an estimate never makes one (an absent or empty cache answers nothing).
+  const dir = cacheDir(opts.cache, { cwd });
+  const answers = dir === null ? null : await openFilledCache(dir).catch(() => null);
   try {
     const settings = await newSettings(given, opts, { jobDir: scratch ?? cwd, cwd, schema, emit: () => {} });
     // A sample is drawn as the run would draw it (same input, same spec: the same records), and only it is counted.
     const keep = settings.sample !== undefined ? sampleFilter(await drawRunSample(settings, opts.signal)) : undefined;
-    return await estimateSettings(settings, { schema, signal: opts.signal, ...(keep ? { keep } : {}) });
+    const cache = answers ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
+    return await estimateSettings(settings, { schema, signal: opts.signal, cache, prices: await resolvePrices(opts, cwd), ...(keep ? { keep } : {}) });
   } finally {
+    await answers?.close();
     if (scratch !== null) await rm(scratch, { recursive: true, force: true });
   }
 }
 
-/** Estimate a run from its settings (a new run's, or the stored ones of a run about to send). */
-export async function estimateSettings(
-  settings: RunSettings,
-  context: { schema: AnswerSchema | undefined; signal?: AbortSignal | undefined; keep?: (record: number) => boolean },
-): Promise<JobEstimate> {
+/** What {@link estimateSettings} needs besides the settings. */
+export interface EstimateContext {
+  schema: AnswerSchema | undefined;
+  signal?: AbortSignal | undefined;
+  /** The request cache the run would read (its answers cost 0). */
+  cache?: CountRequestsContext['cache'];
+  /** The prices (default: kbatch's table). */
+  prices?: PriceTable;
+  /** Only these record numbers (a sample). */
+  keep?: (record: number) => boolean;
+}
+
+/** Estimate a run from its settings (a new run's, or the stored ones of a run about to send), with the cache it would read. */
+export async function estimateSettings(settings: RunSettings, context: EstimateContext): Promise<JobEstimate> {
+  const prices = context.prices ?? priceTable();
   const model = String(settings.request.model);
   const provider = settings.provider ?? DEFAULT_PROVIDER;
   const plan = createJoinPlan({ ...(settings.labels ? { labels: settings.labels } : {}), ...(context.schema ? { schema: context.schema } : {}), confidence: settings.confidence });
   const tokenizer = await loadTokenizer(tokenizerKind(model));
-  const counts = await countRequests(settings, { instruction: plan.answers.instruction, tokenizer, signal: context.signal, ...(context.keep ? { keep: context.keep } : {}) });
-  const mode = chooseMode({ mode: settings.mode, requests: counts.requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider });
+  const counts = await countRequests(settings, { instruction: plan.answers.instruction, tokenizer, signal: context.signal, cache: context.cache, ...(context.keep ? { keep: context.keep } : {}) });
+  // Only the requests to send are paid, and they choose the mode (as the run's chunks do).
+  const sent = counts.requests - counts.cached;
+  const mode = chooseMode({ mode: settings.mode, requests: sent, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider });
   const maxCompletionTokens = settings.request.maxCompletionTokens as number | undefined;
-  const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: context.schema?.jsonSchema, maxCompletionTokens, outputCap: outputCapFor({ provider, model }) });
-  const price = priceFor({ provider, model, mode, window: settings.window });
-  const expected = perRequest.expected * counts.requests;
-  const max = perRequest.max === null ? null : perRequest.max * counts.requests;
+  const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: context.schema?.jsonSchema, maxCompletionTokens, outputCap: prices.outputCapOf({ provider, model }) });
+  const price = prices.priceOf({ provider, model, mode, ...(mode === 'batch' ? { window: settings.window } : {}) });
+  const expected = perRequest.expected * sent;
+  // Nothing to send has a worst case of 0, whatever a request's could be.
+  const max = sent === 0 ? 0 : perRequest.max === null ? null : perRequest.max * sent;
   return {
     records: counts.records,
     requests: counts.requests,
+    cached_requests: counts.cached,
     skipped: counts.skipped,
     batches: counts.batches,
     limits: { max_requests: counts.limits.maxRequests, max_bytes: counts.limits.maxBytes, max_batch_tokens: counts.limits.maxBatchTokens ?? null },
@@ -129,22 +157,24 @@ function costOf(price: Price | undefined, promptTokens: number, completion: numb
 export function checkBudget(estimate: JobEstimate, maxCost: number): void {
   const e = estimate;
   const where = `${e.model} on ${e.provider} (${e.mode}${e.mode === 'batch' ? `, window ${e.window}` : ''})`;
+  // Every request answered by the cache: nothing is sent, so nothing is paid, whatever the price.
+  if (e.requests - e.cached_requests === 0) return;
   if (e.prices === null) {
-    throw new KbatchError('COST_UNKNOWN', `--max-cost ${usd(maxCost)} cannot be checked: kbatch's price table has no price for ${where}, so nothing was uploaded or sent; run without --max-cost (kbatch estimate shows the token counts)`, { field: 'maxCost' });
+    throw new KbatchError('COST_UNKNOWN', `--max-cost ${usd(maxCost)} cannot be checked: kbatch's price table has no price for ${where}, so nothing was uploaded or sent; give it with --prices FILE (option \`prices\`: rows with their source and date), or run without --max-cost (kbatch estimate shows the token counts)`, { field: 'maxCost' });
   }
   if (e.cost.worst_case === null) {
     throw new KbatchError('COST_UNKNOWN', `--max-cost ${usd(maxCost)} cannot be checked: the worst case of ${where} is unbounded (no max_completion_tokens and no known output cap), so nothing was uploaded or sent; set --max-completion-tokens N`, { field: 'maxCost' });
   }
   if (e.cost.worst_case <= maxCost) return;
   const inputCost = (e.prompt_tokens * e.prices.input_per_mtok) / 1e6;
-  const room = Math.floor(((maxCost - inputCost) * 1e6) / (e.prices.output_per_mtok * Math.max(1, e.requests)));
+  const room = Math.floor(((maxCost - inputCost) * 1e6) / (e.prices.output_per_mtok * Math.max(1, e.requests - e.cached_requests)));
   const lower =
     room >= 1
       ? `--max-completion-tokens ${room} (now ${e.completion_tokens.per_request.max}, from ${e.completion_tokens.max_from}) would keep it under the cap`
       : `the prompts alone cost ${usd(inputCost)}: fewer rows, a shorter prompt or a cheaper model would lower it`;
   throw new KbatchError(
     'BUDGET_EXCEEDED',
-    `the worst-case cost ${usd(e.cost.worst_case)} of ${e.requests} requests to ${where} (${e.prompt_tokens} prompt tokens, up to ${e.completion_tokens.max} completion tokens) is above --max-cost ${usd(maxCost)}; nothing was uploaded or sent. ${lower}`,
+    `the worst-case cost ${usd(e.cost.worst_case)} of ${e.requests - e.cached_requests} requests${e.cached_requests > 0 ? ` (${e.cached_requests} more answered by the cache)` : ''} to ${where} (${e.prompt_tokens} prompt tokens, up to ${e.completion_tokens.max} completion tokens) is above --max-cost ${usd(maxCost)}; nothing was uploaded or sent. ${lower}`,
     { field: 'maxCost' },
   );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { booleanField } from '../options.js';
+import { booleanField, nonEmptyField } from '../options.js';
 
 /** A spending cap in US dollars (`maxCost`, `--max-cost`): a positive number. */
 export const MaxCostSchema = z.number({ error: 'must be a number of US dollars' }).positive({ error: 'must be a positive number of US dollars' });
@@ -11,6 +11,12 @@ export const EstimateFields = {
    * US dollars, or (COST_UNKNOWN) when it cannot be known. Realtime runs stop sending when the spend would pass it.
    */
   maxCost: MaxCostSchema.optional(),
+  /**
+   * Prices of your own, merged over kbatch's table (they win where they fit): a JSON file of rows (path) or the rows,
+   * each in the table's schema (`PriceRowSchema`: providers, model, mode, window?, USD per million tokens in and out,
+   * its source and the date checked). Used by the estimate, `maxCost` and the spend. E.g. kluster's batch prices.
+   */
+  prices: z.union([nonEmptyField('must be a price file path or an array of price rows'), z.array(z.unknown())], { error: 'must be a price file path or an array of price rows' }).optional(),
   /** Estimate only ({@link estimateJob}): nothing is uploaded, sent or written; the summary carries the estimate. */
   dryRun: booleanField().optional(),
 };

@@ -12,6 +12,8 @@ import { parseOptions } from '../options.js';
 import type { RunSettings } from '../state/run-state.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { requestLineCounter } from './tokenizer-lines.js';
+import type { AnswerCache } from '../cache/answer-cache.js';
+import { cacheLineKey } from '../cache/divert-cached.js';
 
 /** What one pass over the input counted. */
 export interface RequestCounts {
@@ -19,23 +21,35 @@ export interface RequestCounts {
   requests: number;
   /** Records rejected while preparing (`onInvalidRecord: 'skip'`): no request, no cost. */
   skipped: number;
-  /** Batch files the requests split into, under `limits`. */
+  /** Of `requests`: those the request cache answers (never sent: no batch, no tokens, no cost). */
+  cached: number;
+  /** Batch files the requests to send split into, under `limits`. */
   batches: number;
   limits: { maxRequests: number; maxBytes: number; maxBatchTokens?: number | undefined };
+  /** Of the requests to send (the cached ones are not counted). */
   promptTokens: number;
+}
+
+/** What {@link countRequests} needs besides the run's settings. */
+export interface CountRequestsContext {
+  instruction: string | null;
+  tokenizer: TextTokenizer;
+  signal?: AbortSignal | undefined;
+  /** The request cache a run would read (its requests are looked up with the run's own key function), or none. */
+  cache?: { answers: AnswerCache; provider: string } | null | undefined;
+  /** Only these record numbers (a sample), as the run reads them. */
+  keep?: (record: number) => boolean;
 }
 
 /**
  * Render every request of a run exactly as prepare does (its template, labels/schema instruction and parameters) and
  * count them as they stream by: prompt tokens with the model's tokenizer, and the batches `planChunk` cuts under the
- * provider's limits. Nothing is written and nothing is held beyond the line being counted.
+ * provider's limits. Nothing is written and nothing is held beyond the line being counted. With a cache, the requests it
+ * answers are counted apart (`cached`) and left out of the batches and tokens, as the run leaves them out.
  * @param instruction - the run's answer instruction (labels/schema), appended to the prompt as prepare does
  * @throws KbatchError LINE_TOO_LARGE / LINE_OVER_TOKEN_BUDGET, as the chunker would, and prepare's own errors
  */
-export async function countRequests(
-  settings: RunSettings,
-  context: { instruction: string | null; tokenizer: TextTokenizer; signal?: AbortSignal | undefined; keep?: (record: number) => boolean },
-): Promise<RequestCounts> {
+export async function countRequests(settings: RunSettings, context: CountRequestsContext): Promise<RequestCounts> {
   const request = settings.request as RequestOptions;
   const model = String(request.model);
   const limits = parseOptions(
@@ -45,9 +59,17 @@ export async function countRequests(
   );
   const countLine = requestLineCounter(context.tokenizer, model);
   const chunk: ChunkCounter = { requests: 0, bytes: 0, tokens: 0 };
-  const counts = { requests: 0, batches: 0, promptTokens: 0 };
+  const counts = { requests: 0, cached: 0, batches: 0, promptTokens: 0 };
+  const cache = context.cache ?? null;
+  const keyOf = cache ? cacheLineKey(cache.provider) : null;
   const onLine = (line: Buffer): void => {
     if (line.length === 0) return;
+    counts.requests++;
+    // A request the cache answers is diverted before the chunker, as the run's prepare does: no batch, no tokens.
+    if (keyOf !== null && cache!.answers.lookup(keyOf(line).key) !== undefined) {
+      counts.cached++;
+      return;
+    }
     const tokens = limits.maxBatchTokens === undefined ? 0 : estimateLineTokens(line);
     const plan = planChunk(chunk, line.length + 1, limits, tokens);
     if (plan === 'line-too-large' || plan === 'line-over-token-budget') throw oversizeLine(plan, line, { bytes: line.length + 1, tokens }, limits);
@@ -58,7 +80,6 @@ export async function countRequests(
     chunk.requests++;
     chunk.bytes += line.length + 1;
     chunk.tokens! += tokens;
-    counts.requests++;
     counts.promptTokens += countLine(line);
   };
   const summary = await prepareRequests({

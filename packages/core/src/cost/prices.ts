@@ -4,32 +4,41 @@
 // found; per-window prices unknown), Gemini (no per-model table found), Groq (its listed Llama prices belong to models
 // it has retired), Together's batch prices (50% off "selected" serverless models, which ones not listed).
 
-/** A price of one provider's model in one mode (and window). */
-export interface Price {
-  currency: 'USD';
-  inputPerMTok: number;
-  outputPerMTok: number;
-  cachedInputPerMTok?: number;
-  /** Where the figures were seen. */
-  source: string;
-  /** When they were checked (YYYY-MM-DD). */
-  checked: string;
-}
+import { z } from 'zod';
+import type { PriceOf } from './spend-types.js';
 
-/** One row of the table. */
-interface PriceRow extends Price {
+/** A price of one provider's model in one mode (and window): USD per million tokens, where it was seen and when. */
+export const PriceSchema = z.object({
+  currency: z.literal('USD', { error: 'must be "USD"' }),
+  inputPerMTok: z.number({ error: 'must be a number of US dollars per million tokens' }).nonnegative({ error: 'must be 0 or more' }),
+  outputPerMTok: z.number({ error: 'must be a number of US dollars per million tokens' }).nonnegative({ error: 'must be 0 or more' }),
+  cachedInputPerMTok: z.number({ error: 'must be a number of US dollars per million tokens' }).nonnegative({ error: 'must be 0 or more' }).optional(),
+  /** Where the figures were seen. */
+  source: z.string({ error: 'must say where the price was seen (a URL)' }).trim().min(1, { error: 'must say where the price was seen (a URL)' }),
+  /** When they were checked (YYYY-MM-DD). */
+  checked: z.string({ error: 'must be the date the price was checked (YYYY-MM-DD)' }).regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be the date the price was checked (YYYY-MM-DD)' }),
+});
+
+/** A price of one provider's model in one mode (and window). */
+export type Price = z.output<typeof PriceSchema>;
+
+/** One row of a price table: the built-in one, or one a user gives (`prices`, `--prices FILE`). */
+export const PriceRowSchema = PriceSchema.extend({
   /** Providers (kbatch profile names) the row applies to. */
-  providers: readonly string[];
-  model: string;
-  mode: 'batch' | 'realtime';
+  providers: z.array(z.string().min(1), { error: 'must be a list of provider names' }).min(1, { error: 'must name at least one provider' }),
+  model: z.string({ error: 'must be a model id' }).min(1, { error: 'must be a model id' }),
+  mode: z.enum(['batch', 'realtime'], { error: 'must be "batch" or "realtime"' }),
   /** The completion window the price is for; absent: every window. */
-  window?: string;
+  window: z.string().min(1).optional(),
   /**
    * The model's output cap (tokens), the worst case when a request sets no max_completion_tokens: OpenAI's as
    * https://deploybase.ai/articles/openai-pricing lists them ("Max Output" 16K, 32K, 100K, 128K).
    */
-  outputCap?: number;
-}
+  outputCap: z.number().int().positive().optional(),
+});
+
+/** One row of a price table. */
+export type PriceRow = z.output<typeof PriceRowSchema>;
 
 const CHECKED = '2026-12-05';
 const OPENAI = 'https://apicalculators.com/blog/openai-batch-api-cost-2026 (OpenAI standard and Batch API prices)';
@@ -41,17 +50,37 @@ const KLUSTER = 'https://www.lava.so/docs/gateway/providers/kluster (kluster.ai 
 const TOGETHER_8B = 'https://www.getmaxim.ai/bifrost/model-library/compare/together_ai/meta-llama-3.1-8b-instruct-turbo';
 const TOGETHER_70B = 'https://www.getmaxim.ai/bifrost/llm-cost-calculator/provider/together_ai/model/meta-llama-3.1-70b-instruct-turbo';
 
-/** Rows in both modes: realtime as listed, batch at the listed batch figures. */
-function both(providers: readonly string[], model: string, realtime: [number, number, number?], batch: [number, number], source: string, outputCap?: number): PriceRow[] {
-  const common = { providers, model, currency: 'USD' as const, source, checked: CHECKED, ...(outputCap === undefined ? {} : { outputCap }) };
-  return [
-    { ...common, mode: 'realtime', inputPerMTok: realtime[0], outputPerMTok: realtime[1], ...(realtime[2] === undefined ? {} : { cachedInputPerMTok: realtime[2] }) },
-    { ...common, mode: 'batch', inputPerMTok: batch[0], outputPerMTok: batch[1] },
-  ];
+/** Input, output (and cached input) USD per million tokens. */
+type Figures = readonly [input: number, output: number, cachedInput?: number];
+
+/** What a row of the built-in table says besides its figures. */
+interface RowOf {
+  providers: readonly string[];
+  model: string;
+  source: string;
+  outputCap?: number;
 }
 
-function one(providers: readonly string[], model: string, mode: 'batch' | 'realtime', prices: [number, number], source: string, outputCap?: number): PriceRow {
-  return { providers, model, mode, currency: 'USD', inputPerMTok: prices[0], outputPerMTok: prices[1], source, checked: CHECKED, ...(outputCap === undefined ? {} : { outputCap }) };
+/** Rows in both modes: realtime as listed, batch at the listed batch figures. */
+function both(row: RowOf & { realtime: Figures; batch: Figures }): PriceRow[] {
+  const { realtime, batch, ...rest } = row;
+  return [one({ ...rest, mode: 'realtime', figures: realtime }), one({ ...rest, mode: 'batch', figures: batch })];
+}
+
+function one(row: RowOf & { mode: 'batch' | 'realtime'; figures: Figures }): PriceRow {
+  const [inputPerMTok, outputPerMTok, cachedInputPerMTok] = row.figures;
+  return {
+    providers: [...row.providers],
+    model: row.model,
+    mode: row.mode,
+    currency: 'USD',
+    inputPerMTok,
+    outputPerMTok,
+    ...(cachedInputPerMTok === undefined ? {} : { cachedInputPerMTok }),
+    source: row.source,
+    checked: CHECKED,
+    ...(row.outputCap === undefined ? {} : { outputCap: row.outputCap }),
+  };
 }
 
 const OPENAI_PROVIDERS = ['openai'] as const;
@@ -59,34 +88,34 @@ const KLUSTER_PROVIDERS = ['kluster', 'kluster-2025'] as const;
 
 /** The table (one row per provider, model, mode and window). */
 export const PRICE_TABLE: readonly PriceRow[] = [
-  ...both(OPENAI_PROVIDERS, 'gpt-4o', [2.5, 10, 1.25], [1.25, 5], OPENAI_5, 16_384),
-  ...both(OPENAI_PROVIDERS, 'gpt-4o-mini', [0.15, 0.6, 0.075], [0.075, 0.3], OPENAI_5, 16_384),
-  ...both(OPENAI_PROVIDERS, 'gpt-4.1', [2, 8], [1, 4], OPENAI, 32_768),
-  ...both(OPENAI_PROVIDERS, 'gpt-4.1-mini', [0.4, 1.6, 0.1], [0.2, 0.8], OPENAI_41, 32_768),
-  ...both(OPENAI_PROVIDERS, 'gpt-4.1-nano', [0.1, 0.4, 0.025], [0.05, 0.2], OPENAI_41, 32_768),
-  ...both(OPENAI_PROVIDERS, 'o4-mini', [1.1, 4.4], [0.55, 2.2], OPENAI, 100_000),
-  ...both(OPENAI_PROVIDERS, 'gpt-5', [1.25, 10], [0.625, 5], OPENAI_5, 128_000),
-  ...both(OPENAI_PROVIDERS, 'gpt-5-mini', [0.25, 2], [0.125, 1], OPENAI_5, 128_000),
-  one(['anthropic'], 'claude-opus-4-1', 'batch', [7.5, 37.5], ANTHROPIC_BATCH),
-  one(['anthropic'], 'claude-opus-4', 'batch', [7.5, 37.5], ANTHROPIC_BATCH),
-  one(['anthropic'], 'claude-sonnet-4', 'batch', [1.5, 7.5], ANTHROPIC_BATCH),
-  one(['anthropic'], 'claude-3-7-sonnet', 'batch', [1.5, 7.5], ANTHROPIC_BATCH),
-  one(['anthropic'], 'claude-3-5-haiku', 'batch', [0.4, 2], ANTHROPIC_BATCH),
-  one(['anthropic'], 'claude-3-haiku', 'batch', [0.125, 0.625], ANTHROPIC_BATCH),
-  one(['anthropic'], 'claude-opus-4-1', 'realtime', [15, 75], ANTHROPIC),
-  one(['anthropic'], 'claude-opus-4', 'realtime', [15, 75], ANTHROPIC),
-  one(['anthropic'], 'claude-sonnet-4', 'realtime', [3, 15], ANTHROPIC),
-  one(['anthropic'], 'claude-3-5-haiku', 'realtime', [0.8, 4], ANTHROPIC),
-  one(['anthropic'], 'claude-3-haiku', 'realtime', [0.25, 1.25], ANTHROPIC),
-  one(KLUSTER_PROVIDERS, 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', 'realtime', [0.18, 0.18], KLUSTER),
-  one(KLUSTER_PROVIDERS, 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo', 'realtime', [0.7, 0.7], KLUSTER),
-  one(KLUSTER_PROVIDERS, 'deepseek-ai/DeepSeek-V3-0324', 'realtime', [0.7, 1.4], KLUSTER),
-  one(KLUSTER_PROVIDERS, 'deepseek-ai/DeepSeek-R1', 'realtime', [3, 5], KLUSTER),
-  one(KLUSTER_PROVIDERS, 'deepseek-ai/DeepSeek-R1-0528', 'realtime', [3, 5], KLUSTER),
-  one(KLUSTER_PROVIDERS, 'google/gemma-3-27b-it', 'realtime', [0.35, 0.35], KLUSTER),
-  one(KLUSTER_PROVIDERS, 'Qwen/Qwen3-235B-A22B-FP8', 'realtime', [0.15, 2], KLUSTER),
-  one(['together'], 'meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo', 'realtime', [0.18, 0.18], TOGETHER_8B),
-  one(['together'], 'meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo', 'realtime', [0.88, 0.88], TOGETHER_70B),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-4o', realtime: [2.5, 10, 1.25], batch: [1.25, 5], source: OPENAI_5, outputCap: 16_384 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-4o-mini', realtime: [0.15, 0.6, 0.075], batch: [0.075, 0.3], source: OPENAI_5, outputCap: 16_384 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-4.1', realtime: [2, 8], batch: [1, 4], source: OPENAI, outputCap: 32_768 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-4.1-mini', realtime: [0.4, 1.6, 0.1], batch: [0.2, 0.8], source: OPENAI_41, outputCap: 32_768 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-4.1-nano', realtime: [0.1, 0.4, 0.025], batch: [0.05, 0.2], source: OPENAI_41, outputCap: 32_768 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'o4-mini', realtime: [1.1, 4.4], batch: [0.55, 2.2], source: OPENAI, outputCap: 100_000 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-5', realtime: [1.25, 10], batch: [0.625, 5], source: OPENAI_5, outputCap: 128_000 }),
+  ...both({ providers: OPENAI_PROVIDERS, model: 'gpt-5-mini', realtime: [0.25, 2], batch: [0.125, 1], source: OPENAI_5, outputCap: 128_000 }),
+  one({ providers: ['anthropic'], model: 'claude-opus-4-1', mode: 'batch', figures: [7.5, 37.5], source: ANTHROPIC_BATCH }),
+  one({ providers: ['anthropic'], model: 'claude-opus-4', mode: 'batch', figures: [7.5, 37.5], source: ANTHROPIC_BATCH }),
+  one({ providers: ['anthropic'], model: 'claude-sonnet-4', mode: 'batch', figures: [1.5, 7.5], source: ANTHROPIC_BATCH }),
+  one({ providers: ['anthropic'], model: 'claude-3-7-sonnet', mode: 'batch', figures: [1.5, 7.5], source: ANTHROPIC_BATCH }),
+  one({ providers: ['anthropic'], model: 'claude-3-5-haiku', mode: 'batch', figures: [0.4, 2], source: ANTHROPIC_BATCH }),
+  one({ providers: ['anthropic'], model: 'claude-3-haiku', mode: 'batch', figures: [0.125, 0.625], source: ANTHROPIC_BATCH }),
+  one({ providers: ['anthropic'], model: 'claude-opus-4-1', mode: 'realtime', figures: [15, 75], source: ANTHROPIC }),
+  one({ providers: ['anthropic'], model: 'claude-opus-4', mode: 'realtime', figures: [15, 75], source: ANTHROPIC }),
+  one({ providers: ['anthropic'], model: 'claude-sonnet-4', mode: 'realtime', figures: [3, 15], source: ANTHROPIC }),
+  one({ providers: ['anthropic'], model: 'claude-3-5-haiku', mode: 'realtime', figures: [0.8, 4], source: ANTHROPIC }),
+  one({ providers: ['anthropic'], model: 'claude-3-haiku', mode: 'realtime', figures: [0.25, 1.25], source: ANTHROPIC }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'realtime', figures: [0.18, 0.18], source: KLUSTER }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo', mode: 'realtime', figures: [0.7, 0.7], source: KLUSTER }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'deepseek-ai/DeepSeek-V3-0324', mode: 'realtime', figures: [0.7, 1.4], source: KLUSTER }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'deepseek-ai/DeepSeek-R1', mode: 'realtime', figures: [3, 5], source: KLUSTER }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'deepseek-ai/DeepSeek-R1-0528', mode: 'realtime', figures: [3, 5], source: KLUSTER }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'google/gemma-3-27b-it', mode: 'realtime', figures: [0.35, 0.35], source: KLUSTER }),
+  one({ providers: KLUSTER_PROVIDERS, model: 'Qwen/Qwen3-235B-A22B-FP8', mode: 'realtime', figures: [0.15, 2], source: KLUSTER }),
+  one({ providers: ['together'], model: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'realtime', figures: [0.18, 0.18], source: TOGETHER_8B }),
+  one({ providers: ['together'], model: 'meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo', mode: 'realtime', figures: [0.88, 0.88], source: TOGETHER_70B }),
 ];
 
 /**
@@ -106,25 +135,65 @@ export function sameModel(requested: string, row: string): boolean {
   return /^(\d{4}-\d{2}-\d{2}|\d{8}|latest)$/.test(requested.slice(row.length + 1));
 }
 
+/** A price table to look prices up in: the built-in one, or the rows a user gave merged over it (see {@link priceTable}). */
+export interface PriceTable {
+  /** Every row, the user's first (they win over the built-in rows for the same provider, model, mode and window). */
+  readonly rows: readonly PriceRow[];
+  /** The price of a model on a provider in a mode (and window); undefined when unknown (never $0). */
+  priceOf: PriceOf;
+  /** The model's output cap where a row records one. */
+  outputCapOf(q: { provider: string; model: string }): number | undefined;
+}
+
 /**
- * The price of a model on a provider in a mode (and completion window), or undefined when the table does not know it
- * (then the cost shows as unknown, never $0).
+ * The built-in table with `extra` rows (a user's, e.g. negotiated or unlisted prices) merged over it: where a user row
+ * fits a lookup it wins over every built-in row.
+ * @example priceTable([{ providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'my contract', checked: '2026-12-01' }]).priceOf({ provider: 'kluster', model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch' })
+ */
+export function priceTable(extra: readonly PriceRow[] = []): PriceTable {
+  const tables = extra.length === 0 ? [PRICE_TABLE] : [extra, PRICE_TABLE];
+  return {
+    rows: extra.length === 0 ? PRICE_TABLE : [...extra, ...PRICE_TABLE],
+    priceOf(q) {
+      for (const table of tables) {
+        const row = priceRow(table, q);
+        if (row !== undefined) return priceOfRow(row);
+      }
+      return undefined;
+    },
+    outputCapOf(q) {
+      for (const table of tables) {
+        const cap = table.find((r) => r.providers.includes(q.provider) && sameModel(q.model, r.model) && r.outputCap !== undefined)?.outputCap;
+        if (cap !== undefined) return cap;
+      }
+      return undefined;
+    },
+  };
+}
+
+const BUILT_IN = priceTable();
+
+/**
+ * The price of a model on a provider in a mode (and completion window) in the built-in table, or undefined when it
+ * does not know it (then the cost shows as unknown, never $0).
  * @example priceFor({ provider: 'openai', model: 'gpt-4o-mini-2024-07-18', mode: 'batch' }) // { inputPerMTok: 0.075, … }
  */
 export function priceFor(q: { provider: string; model: string; mode: 'batch' | 'realtime'; window?: string }): Price | undefined {
-  const row = priceRow(q);
-  if (row === undefined) return undefined;
+  return BUILT_IN.priceOf(q);
+}
+
+/** The model's output cap where the built-in table records one (the worst case of a request without max_completion_tokens). */
+export function outputCapFor(q: { provider: string; model: string }): number | undefined {
+  return BUILT_IN.outputCapOf(q);
+}
+
+function priceOfRow(row: PriceRow): Price {
   const { currency, inputPerMTok, outputPerMTok, cachedInputPerMTok, source, checked } = row;
   return { currency, inputPerMTok, outputPerMTok, ...(cachedInputPerMTok === undefined ? {} : { cachedInputPerMTok }), source, checked };
 }
 
-/** The model's output cap where the table records one (the worst case of a request without max_completion_tokens). */
-export function outputCapFor(q: { provider: string; model: string }): number | undefined {
-  return PRICE_TABLE.find((r) => r.providers.includes(q.provider) && sameModel(q.model, r.model) && r.outputCap !== undefined)?.outputCap;
-}
-
-function priceRow(q: { provider: string; model: string; mode: 'batch' | 'realtime'; window?: string | undefined }): PriceRow | undefined {
-  const rows = PRICE_TABLE.filter((r) => r.providers.includes(q.provider) && r.mode === q.mode && sameModel(q.model, r.model));
+function priceRow(table: readonly PriceRow[], q: { provider: string; model: string; mode: 'batch' | 'realtime'; window?: string | undefined }): PriceRow | undefined {
+  const rows = table.filter((r) => r.providers.includes(q.provider) && r.mode === q.mode && sameModel(q.model, r.model));
   // A row for the window asked wins over one for every window; an exact model id over a snapshot rule.
   const fits = rows.filter((r) => r.window === undefined || r.window === q.window);
   fits.sort((a, b) => Number(b.window !== undefined) - Number(a.window !== undefined) || Number(b.model === q.model) - Number(a.model === q.model));

@@ -42,7 +42,10 @@ export interface Spend {
   /** Model/mode pairs that have answers but no known price (then `cost` covers the others only). */
   unpriced: string[];
   batchSaved: number | null;
-  /** What the request cache saved (null until the cache reports it). */
+  /**
+   * What the answers the request cache gave would have cost at today's prices for the mode the run used (their tokens
+   * as stored); null when no answer came from the cache or when that price is unknown (never 0 for unknown).
+   */
   cacheSaved: number | null;
   /** The price rows used: their sources and the oldest date checked; null when no price was known. */
   prices: { source: string; checked: string } | null;

@@ -9,6 +9,16 @@ export function emptyUsage(): UsageCounts {
   return { requests: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0 };
 }
 
+/** One answer's token counts as {@link UsageTally.add} takes them: -1 (or absent, for the details) when not reported. */
+export interface AnswerTokens {
+  prompt: number;
+  completion: number;
+  /** Of `completion`. */
+  reasoning?: number;
+  /** Of `prompt`. */
+  cached?: number;
+}
+
 /**
  * Usage counts of every answer paid for, per model and mode; one tally per run, fed from the passes the join
  * already makes (a line's verdict, or the line parsed once). A count that is -1 or null is not reported.
@@ -19,8 +29,9 @@ export class UsageTally {
   /** @param model - the model answers are counted under (the job's) */
   constructor(readonly model: string) {}
 
-  /** Add one answer's counts (each -1 when not reported); an answer reporting no tokens is not counted. */
-  add(mode: SpendMode, prompt: number, completion: number, reasoning = -1, cached = -1): void {
+  /** Add one answer's counts (each -1, or absent, when not reported); an answer reporting no tokens is not counted. */
+  add(mode: SpendMode, counts: AnswerTokens): void {
+    const { prompt, completion, reasoning = -1, cached = -1 } = counts;
     if (prompt < 0 && completion < 0) return;
     let entry = this.models.get(this.model);
     if (!entry) this.models.set(this.model, (entry = { batch: emptyUsage(), realtime: emptyUsage() }));
@@ -37,12 +48,12 @@ export class UsageTally {
     const usage = (body as { usage?: unknown } | null | undefined)?.usage;
     if (typeof usage !== 'object' || usage === null) return;
     const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown; completion_tokens_details?: { reasoning_tokens?: unknown } | null; prompt_tokens_details?: { cached_tokens?: unknown } | null };
-    this.add(mode, count(u.prompt_tokens), count(u.completion_tokens), count(u.completion_tokens_details?.reasoning_tokens), count(u.prompt_tokens_details?.cached_tokens));
+    this.add(mode, { prompt: count(u.prompt_tokens), completion: count(u.completion_tokens), reasoning: count(u.completion_tokens_details?.reasoning_tokens), cached: count(u.prompt_tokens_details?.cached_tokens) });
   }
 
   /** Add a normalized result's counts (see `BatchResult`). */
   addResult(mode: SpendMode, r: { promptTokens: number | null; completionTokens: number | null; reasoningTokens?: number; cachedTokens?: number }): void {
-    this.add(mode, r.promptTokens ?? -1, r.completionTokens ?? -1, r.reasoningTokens ?? -1, r.cachedTokens ?? -1);
+    this.add(mode, { prompt: r.promptTokens ?? -1, completion: r.completionTokens ?? -1, reasoning: r.reasoningTokens ?? -1, cached: r.cachedTokens ?? -1 });
   }
 }
 
@@ -61,14 +72,29 @@ export function costOf(counts: UsageCounts, price: Price): number {
   return round((input + counts.completionTokens * price.outputPerMTok) / 1e6);
 }
 
+/**
+ * What the answers the request cache gave would have cost at `price` (today's, for the mode the run would have sent
+ * them in): their tokens as stored. Null when the price is unknown (never 0 for unknown).
+ * @example cacheSavedAt({ prompt: 1e6, completion: 0 }, price) // price.inputPerMTok
+ */
+export function cacheSavedAt(tokens: { prompt: number; completion: number }, price: Price | undefined): number | null {
+  if (price === undefined) return null;
+  return costOf({ requests: 0, promptTokens: tokens.prompt, completionTokens: tokens.completion, reasoningTokens: 0, cachedTokens: 0 }, price);
+}
+
 /** Options of {@link spendOf}. */
 export interface SpendOptions {
   priceOf: PriceOf;
   provider: string;
   /** The batch completion window (prices may differ by window). */
   window?: string;
-  /** What the request cache saved, when it reports it. */
+  /** What the request cache saved, when known otherwise (else computed from `cached`). */
   cacheSaved?: number | null;
+  /**
+   * The answers the request cache gave (their tokens as stored), and the mode the run would have sent them in: priced
+   * at today's price for it (see {@link cacheSavedAt}). Absent or 0 answers: `cacheSaved` is null.
+   */
+  cached?: { answers: number; tokens: { prompt: number; completion: number }; model: string; mode: SpendMode };
 }
 
 /**
@@ -96,6 +122,7 @@ export function spendOf(tally: UsageTally, options: SpendOptions): Spend {
     const batchSaved = batch.requests === 0 ? 0 : batchPrice && realtimePrice ? round(costOf(batch, realtimePrice) - costOf(batch, batchPrice)) : null;
     models.push({ provider, model, batch, realtime, cost, batchSaved });
   }
+  const cacheSaved = options.cacheSaved !== undefined ? options.cacheSaved : savedByCache(options, used);
   const known = models.filter((m) => m.cost !== null);
   const saved = models.map((m) => m.batchSaved);
   return {
@@ -104,9 +131,18 @@ export function spendOf(tally: UsageTally, options: SpendOptions): Spend {
     cost: known.length > 0 || models.length === 0 ? round(known.reduce((a, m) => a + m.cost!, 0)) : null,
     unpriced,
     batchSaved: saved.includes(null) ? null : round(saved.reduce<number>((a, b) => a + b!, 0)),
-    cacheSaved: options.cacheSaved ?? null,
+    cacheSaved,
     prices: pricesUsed(used),
   };
+}
+
+/** What the cached answers saved at their mode's price (that price joins `used`); null without any, or at an unknown price. */
+function savedByCache(options: SpendOptions, used: Price[]): number | null {
+  const c = options.cached;
+  if (c === undefined || c.answers === 0) return null;
+  const price = options.priceOf({ provider: options.provider, model: c.model, mode: c.mode, ...(options.window !== undefined && c.mode === 'batch' ? { window: options.window } : {}) });
+  if (price !== undefined) used.push(price);
+  return cacheSavedAt(c.tokens, price);
 }
 
 /** The distinct sources of the prices used and the oldest date one was checked. */
@@ -123,7 +159,8 @@ function round(usd: number): number {
 }
 
 /**
- * The spend as summary lines: the cost (or why it is unknown), what the batch discount and the cache saved, the prices' date.
+ * The spend as summary lines: the cost (or why it is unknown), what the batch discount saved, the prices' date (what the
+ * cache saved is said with the count of cached rows, see formatRunSummary: also when nothing was paid).
  * @example formatSpend(spend) // ['cost $0.0123 (llama: 1000 prompt + 50 completion tokens in 10 batch requests); batch discount saved $0.0123; prices checked 2026-11-01']
  */
 export function formatSpend(spend: Spend): string[] {
@@ -137,7 +174,6 @@ export function formatSpend(spend: Spend): string[] {
         : `cost ${usd(spend.cost)}`;
   const saved = [
     spend.batchSaved === null ? 'batch discount saved: unknown' : spend.batchSaved > 0 ? `batch discount saved ${usd(spend.batchSaved)}` : '',
-    spend.cacheSaved !== null ? `cache saved ${usd(spend.cacheSaved)}` : '',
     spend.prices ? `prices checked ${spend.prices.checked}` : '',
   ].filter((s) => s !== '');
   return [`${cost} (${tokens})${saved.length > 0 ? `; ${saved.join('; ')}` : ''}`];

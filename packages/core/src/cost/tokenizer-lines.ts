@@ -108,6 +108,8 @@ class SegmentMemo {
   private firsts = new Map<string, Map<number, Segment>>();
 
   private lastTail: Buffer | undefined;
+  /** The segment {@link count} reads: one object reused (no allocation per segment). */
+  private readonly span = { start: 0, end: 0, hash: 0 };
 
   constructor(private readonly tokenizer: TextTokenizer) {}
 
@@ -140,7 +142,7 @@ class SegmentMemo {
       const b = line[i]!;
       if (b === QUOTE) {
         if (trims && !plain && (line[lastLead] === BACKSLASH || !solidAt(line, lastLead))) return -1;
-        this.tokens = total + this.count(line, segStart, i, hash, first);
+        this.tokens = total + this.count(line, this.spanOf(segStart, i, hash), first);
         return i + 1;
       }
       if (b < 0x20) return -1;
@@ -156,7 +158,7 @@ class SegmentMemo {
         continue;
       }
       if (b === SPACE && plain) {
-        total += this.count(line, segStart, i, hash, first);
+        total += this.count(line, this.spanOf(segStart, i, hash), first);
         first = '';
         segStart = i;
         hash = 0;
@@ -169,7 +171,17 @@ class SegmentMemo {
     return -1;
   }
 
-  private count(line: Buffer, start: number, end: number, hash: number, prefix: string): number {
+  private spanOf(start: number, end: number, hash: number): { start: number; end: number; hash: number } {
+    const span = this.span;
+    span.start = start;
+    span.end = end;
+    span.hash = hash;
+    return span;
+  }
+
+  /** The tokens of `line[span.start, span.end)` (a JSON string's raw bytes, `span.hash` their hash) after `prefix`. */
+  private count(line: Buffer, span: { start: number; end: number; hash: number }, prefix: string): number {
+    const { start, end, hash } = span;
     const map = prefix === '' ? this.segments : this.firstsFor(prefix);
     // A small integer key (no boxed number per lookup); a collision is caught by the byte comparison.
     const key = (hash ^ ((end - start) << 24)) & 0x3fffffff;

@@ -68,10 +68,10 @@ export async function attemptLookup(jobDir: string, groups: readonly AttemptSour
         if (kept) {
           const [p, c] = [recordCount(kept.page, kept.at, 0), recordCount(kept.page, kept.at, 1)];
           lines.add(Math.max(0, p), Math.max(0, c));
-          options.tokens.usage?.add(realtime ? 'realtime' : 'batch', p, c, recordCount(kept.page, kept.at, 2), recordCount(kept.page, kept.at, 3));
+          options.tokens.usage?.add(realtime ? 'realtime' : 'batch', { prompt: p, completion: c, reasoning: recordCount(kept.page, kept.at, 2), cached: recordCount(kept.page, kept.at, 3) });
         } else if (fast) {
           lines.add(Math.max(0, verdict.promptTokens), Math.max(0, verdict.completionTokens));
-          options.tokens.usage?.add(realtime ? 'realtime' : 'batch', verdict.promptTokens, verdict.completionTokens, verdict.reasoningTokens, verdict.cachedTokens);
+          options.tokens.usage?.add(realtime ? 'realtime' : 'batch', { prompt: verdict.promptTokens, completion: verdict.completionTokens, reasoning: verdict.reasoningTokens, cached: verdict.cachedTokens });
         } else if (at) lines.count(lines.parseAt(at.buf, at), realtime);
         return;
       }
@@ -268,7 +268,7 @@ function indexedLines(tokens: TokenTotals) {
     if (realtime !== null) tokens.usage?.addBody(realtime ? 'realtime' : 'batch', (line as Partial<BatchResultLine> | null)?.response?.body);
   };
   const tallySlot = (slot: number, file: number): void => {
-    tokens.usage?.add(modeOf(file), verdicts.count(slot, 0), verdicts.count(slot, 1), verdicts.count(slot, 2), verdicts.count(slot, 3));
+    tokens.usage?.add(modeOf(file), { prompt: verdicts.count(slot, 0), completion: verdicts.count(slot, 1), reasoning: verdicts.count(slot, 2), cached: verdicts.count(slot, 3) });
   };
   const verdicts = new VerdictStore();
   return {

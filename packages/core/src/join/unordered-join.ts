@@ -13,7 +13,7 @@ import type { JoinIssueHandler } from './join-issue.js';
 import type { JoinPlan } from './join-plan.js';
 import { emptyJoinReport, type JoinReport } from './join-report.js';
 import { countCached, iteratorOf, type JobJoinReport } from './ordered-join.js';
-import { joinPlanned } from './join-record.js';
+import { joinPlanned, type JoinOutcome } from './join-record.js';
 import type { BatchResult } from './result-line.js';
 import { skippedRow, type JoinedRow } from './skipped-rows.js';
 
@@ -46,6 +46,11 @@ export interface UnorderedJoinOptions {
   events?: RoundEvents;
   /** Called with each result joined from `events` (its line is not read again: the caller counts its usage here). */
   onLiveResult?: (result: BatchResult) => void;
+  /**
+   * Called with each record's outcome joined from a chunk, live or final (not cached, skipped or past the chunks), and
+   * its request's place among all the chunks' requests in input order (e.g. to store the answer under that request's key).
+   */
+  onJoined?: (outcome: JoinOutcome, request: number) => void;
   onIssue?: JoinIssueHandler;
 }
 
@@ -103,6 +108,13 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
   } finally {
     await rm(heldDir, { recursive: true, force: true });
   }
+}
+
+/** The place of chunk `index`'s first request among all the chunks' requests. */
+function chunkStart(sizes: readonly number[], index: number): number {
+  let start = 0;
+  for (let i = 0; i < index; i++) start += sizes[i]!;
+  return start;
 }
 
 /** Add `r`'s counts to `total`. */
@@ -228,6 +240,7 @@ async function liveRow(
   options.onLiveResult?.(result);
   const joiner = new ChunkJoiner(plan, [{ requests: 1, results: [result] }], onIssue ? { onIssue } : {});
   const outcome = await joiner.join(entry.record);
+  options.onJoined?.(outcome, chunkStart(options.chunkSizes, chunk) + entry.position);
   addReport(at.total, await joiner.finish());
   return { row: outcome.row, status: outcome.status, customId: outcome.customId };
 }
@@ -250,9 +263,11 @@ async function* finalRows(options: UnorderedJoinOptions, index: number, written:
   const joiner = new ChunkJoiner(plan, [options.chunkAt(index, skip)], onIssue ? { onIssue } : {});
   try {
     let position = 0;
+    const start = chunkStart(options.chunkSizes, index);
     for await (const { text } of readFileLines(file)) {
       if (isWritten(position++)) continue;
       const outcome = await joiner.join(JSON.parse(text) as SourceRecord);
+      options.onJoined?.(outcome, start + position - 1);
       yield { row: outcome.row, status: outcome.status, customId: outcome.customId };
     }
     return await joiner.finish();

@@ -26,7 +26,8 @@ import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
-import type { RunState } from '../state/run-state.js';
+import type { RunSettings, RunState } from '../state/run-state.js';
+import type { AnswerCache } from '../cache/answer-cache.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
@@ -44,6 +45,7 @@ import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.j
 import { runCache, type RunCache } from '../cache/run-cache.js';
 import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
+import { resolvePrices } from '../cost/price-file.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { sampleFilter } from '../records/sample-records.js';
@@ -133,7 +135,10 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     return dryRunSummary(estimate, started);
   }
   const cwd = parsed.cwd ?? process.cwd();
-  const opts = await readTemplate(parsed, cwd);
+  const read = await readTemplate(parsed, cwd);
+  // One price table for the budget, the realtime guard and the spend (a `prices` file merged over kbatch's).
+  const prices = await resolvePrices(read, cwd);
+  const opts = { ...read, priceOf: prices.priceOf };
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
@@ -160,7 +165,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     const sample = settings.sample !== undefined ? await runSample(jobDir, settings, opts.signal) : null;
     const keep = sample !== null ? sampleFilter(sample) : undefined;
     // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
-    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, ...(keep ? { keep } : {}) }) : undefined;
+    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, cache: await budgetCache(cache, settings), prices, ...(keep ? { keep } : {}) }) : undefined;
     if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
@@ -223,6 +228,12 @@ async function addEvaluation(summary: RunSummary, evaluation: RunEvaluation, onW
   }
   summary.costPerCorrect = costPerCorrect(summary.spend, summary.eval);
   await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { ...summary.eval, cost_per_correct: summary.costPerCorrect });
+}
+
+/** The cache the budget's estimate looks requests up in: the run's own, when it holds anything (requests it answers cost 0). */
+async function budgetCache(cache: RunCache, settings: RunSettings): Promise<{ answers: AnswerCache; provider: string } | null> {
+  const answers = await cache.answers();
+  return answers && answers.size() > 0 ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
 }
 
 /** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */
@@ -405,6 +416,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache, keep }: RunContex
           ...(queue ? { events: queue } : {}),
           // Rows written as round 0 answers them (realtime): their lines are not read again.
           onLiveResult: (result) => usage.addResult('realtime', result),
+          ...(keeper ? { onJoined: (outcome: JoinOutcome, request: number) => keeper.keepAt(outcome, request) } : {}),
         }))
       : yield* orderedJoinBatches({
           ...input,

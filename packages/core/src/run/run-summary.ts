@@ -7,6 +7,7 @@ import type { RunSummary } from './run-options.js';
 import type { RunState } from '../state/run-state.js';
 import { DEFAULT_PROVIDER } from '../providers/resolve-provider.js';
 import { formatSpend, spendOf, type UsageTally } from '../cost/spend.js';
+import { usd } from '../cost/estimate-job.js';
 import { priceFor } from '../cost/prices.js';
 import type { PriceOf } from '../cost/spend-types.js';
 import { formatEvaluationBrief } from '../eval/format-evaluation.js';
@@ -29,8 +30,6 @@ export interface RunFacts {
   outputs: RunSummary['outputs'];
   /** Prices for the spend (default: none known, so costs are unknown). */
   priceOf?: PriceOf;
-  /** What the request cache saved, once it reports it. */
-  cacheSaved?: number | null;
 }
 
 /** The run summary from the state, the manifest and the join report. */
@@ -78,7 +77,8 @@ export function summarize(state: RunState, manifest: JobManifest | null, report:
       priceOf: run.priceOf ?? priceFor,
       provider: state.settings.provider ?? DEFAULT_PROVIDER,
       window: state.settings.window,
-      cacheSaved: run.cacheSaved ?? null,
+      // What the cache's answers would have cost today, in the mode this run sends in.
+      cached: { answers: report.cached, tokens: report.cachedTokens, model: String(state.settings.request['model'] ?? ''), mode: state.mode ?? 'batch' },
     }),
   };
 }
@@ -92,7 +92,7 @@ export function formatRunSummary(s: RunSummary): string {
     `records ${s.records}: ${s.succeeded} succeeded, ${s.failed} failed` +
       (s.failed > 0 ? ` (${s.requestErrors} request errors, ${s.invalidAnswers} invalid answers, ${s.missing} without result, ${s.skipped} skipped)` : '') +
       `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}` +
-      (s.cached > 0 ? `; ${s.cached} answered from the cache` : ''),
+      (s.cached > 0 ? `; ${s.cached} answered from the cache (${s.spend.cacheSaved === null ? 'saving unknown: no price' : `saving ${usd(s.spend.cacheSaved)}`} at today's prices)` : ''),
     `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}` +
       (s.realtimeRequests > 0 ? ` + ${s.realtimeRequests} realtime request${s.realtimeRequests === 1 ? '' : 's'}` : '') +
       (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +

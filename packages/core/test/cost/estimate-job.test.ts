@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -118,5 +118,66 @@ describe('runJob with dryRun and maxCost', () => {
   it('rejects a maxCost that is not a positive number with OPTION_INVALID', async () => {
     const { file } = await reviews(1);
     expectKbatchError(await catchError(() => runJob({ ...base, input: file, prompt: '{{text}}', maxCost: -1 })), { code: 'OPTION_INVALID', field: 'maxCost' });
+  });
+});
+
+describe('estimateJob and maxCost with the request cache', () => {
+  // The emulator answers kluster's models; Llama 3.1 8B has a realtime price in the table.
+  const kluster = (): Pick<RunJobOptions, 'client' | 'model' | 'provider' | 'pollIntervalMs'> => ({ ...base, provider: 'kluster', client: createClient({ apiKey: 'k', baseURL: emu.baseURL }), model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo' });
+
+  it('counts the requests the cache answers as cost 0: cached_requests, and batches, tokens and cost of the others only', async () => {
+    const { dir, file } = await reviews(6);
+    const given = { ...kluster(), mode: 'realtime', cwd: dir, prompt: 'Review: {{text}}', labels: LABELS, maxRequests: 3, cache: join(dir, 'cache') } as const;
+    expect(await runJob({ ...given, input: file, jobDir: join(dir, 'job'), output: join(dir, 'out.jsonl') })).toMatchObject({ succeeded: 6 });
+    // Two rows more: only they would be sent.
+    const more = join(dir, 'more.csv');
+    await writeFile(more, `${await readFile(file, 'utf8')}r7,"seven, new"\nr8,"eight, new"\n`);
+    const onlyNew = join(dir, 'new.csv');
+    await writeFile(onlyNew, 'id,text\nr7,"seven, new"\nr8,"eight, new"\n');
+    const e = await estimateJob({ ...given, input: more });
+    const fresh = await estimateJob({ ...given, input: onlyNew, cache: false });
+    expect(fresh).toMatchObject({ requests: 2, cached_requests: 0, cost: { expected: expect.any(Number) } });
+    expect(e).toMatchObject({ records: 8, requests: 8, cached_requests: 6, batches: 1, prompt_tokens: fresh.prompt_tokens, completion_tokens: fresh.completion_tokens, cost: fresh.cost });
+    expect((await estimateJob({ ...given, input: more, cache: false })).cached_requests).toBe(0);
+  });
+
+  it('neither makes nor changes a cache directory that does not exist', async () => {
+    const { dir, file } = await reviews(2);
+    const e = await estimateJob({ ...base, input: file, cwd: dir, prompt: '{{text}}', cache: join(dir, 'absent') });
+    expect(e.cached_requests).toBe(0);
+    expect(await readdir(dir)).toEqual(['reviews.csv']);
+  });
+
+  it('does not refuse a run the cache answers whole with COST_UNKNOWN, and uploads nothing; one request not cached is checked again', async () => {
+    const { dir, file } = await reviews(4);
+    const given = { ...kluster(), cwd: dir, input: file, prompt: 'Review: {{text}}', labels: LABELS, cache: join(dir, 'cache') };
+    await runJob({ ...given, jobDir: join(dir, 'a'), output: join(dir, 'a.jsonl') });
+    const before = emu.stats();
+    // kluster's batch price is unknown: fine when nothing is sent.
+    const cached = await runJob({ ...given, maxCost: 1, jobDir: join(dir, 'b'), output: join(dir, 'b.jsonl') });
+    expect(cached).toMatchObject({ records: 4, succeeded: 4, cached: 4, batches: 0, estimate: { requests: 4, cached_requests: 4, prices: null } });
+    expect((await runJob({ ...given, maxCost: 1, dryRun: true })).estimate).toMatchObject({ cached_requests: 4 });
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+    await writeFile(file, `${await readFile(file, 'utf8')}r5,"five, not cached"\n`);
+    expectKbatchError(await catchError(() => runJob({ ...given, maxCost: 1, jobDir: join(dir, 'c') })), { code: 'COST_UNKNOWN' });
+  });
+
+  it('with prices a user gives (kluster batch), checks maxCost, prices the spend, and does not refuse a run the cache answers whole', async () => {
+    const { dir, file } = await reviews(4);
+    const prices = [{ providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster-batch', checked: '2026-12-01' }];
+    const given = { ...kluster(), cwd: dir, input: file, prompt: 'Priced: {{text}}', labels: LABELS, maxCompletionTokens: 5, cache: join(dir, 'cache'), prices };
+    const estimate = await estimateJob(given);
+    expect(estimate).toMatchObject({ mode: 'batch', prices: { input_per_mtok: 0.05, source: 'https://example.test/kluster-batch', checked: '2026-12-01' } });
+    expectKbatchError(await catchError(() => runJob({ ...given, maxCost: 1e-9, jobDir: join(dir, 'a') })), { code: 'BUDGET_EXCEEDED', message: /of 4 requests to/ });
+    const first = await runJob({ ...given, maxCost: 1, jobDir: join(dir, 'b'), output: join(dir, 'b.jsonl') });
+    expect(first).toMatchObject({ succeeded: 4, spend: { cost: expect.any(Number), prices: { source: 'https://example.test/kluster-batch' } } });
+    expect(first.spend.cost).toBeCloseTo(((first.promptTokens + first.completionTokens) * 0.05) / 1e6, 8);
+    // Answered whole by the cache: a cap of $0.000000001 is not passed.
+    const before = emu.stats();
+    const cached = await runJob({ ...given, maxCost: 1e-9, jobDir: join(dir, 'c'), output: join(dir, 'c.jsonl') });
+    expect(cached).toMatchObject({ cached: 4, estimate: { cached_requests: 4, cost: { expected: 0, worst_case: 0 } }, spend: { cacheSaved: first.spend.cost } });
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+    await writeFile(file, `${await readFile(file, 'utf8')}r5,"five, not cached"\n`);
+    expectKbatchError(await catchError(() => runJob({ ...given, maxCost: 1e-9, jobDir: join(dir, 'd') })), { code: 'BUDGET_EXCEEDED', message: /of 1 requests \(4 more answered by the cache\) to/ });
   });
 });

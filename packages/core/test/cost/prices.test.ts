@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { outputCapFor, PRICE_TABLE, priceFor, sameModel } from '../../src/cost/prices.js';
+import { outputCapFor, PRICE_TABLE, priceFor, PriceRowSchema, priceTable, sameModel } from '../../src/cost/prices.js';
 
 describe('priceFor', () => {
   it('finds a model by its exact id, per mode, with its source and date', () => {
@@ -40,5 +40,30 @@ describe('priceFor', () => {
   it('knows no price for a dated snapshot priced unlike its base model, rather than the base model\'s', () => {
     expect(priceFor({ provider: 'openai', model: 'gpt-4o-2024-05-13', mode: 'batch' })).toBeUndefined();
     expect(priceFor({ provider: 'openai', model: 'gpt-4o-2024-08-06', mode: 'batch' })?.inputPerMTok).toBe(1.25);
+  });
+});
+
+describe('priceTable', () => {
+  const kluster = { providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', currency: 'USD', source: 'https://example.test/my-contract', checked: '2026-12-01' } as const;
+
+  it('merges rows a user gives over the built-in table: theirs win where they fit, the built-in rows answer the rest', () => {
+    const table = priceTable([
+      { ...kluster, mode: 'batch', inputPerMTok: 0.05, outputPerMTok: 0.06 },
+      { providers: ['openai'], model: 'gpt-4o-mini', mode: 'batch', currency: 'USD', inputPerMTok: 0.01, outputPerMTok: 0.02, source: 'negotiated', checked: '2026-11-30', outputCap: 99 },
+    ]);
+    expect(table.priceOf({ provider: 'kluster', model: kluster.model, mode: 'batch', window: '24h' })).toEqual({ currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.06, source: 'https://example.test/my-contract', checked: '2026-12-01' });
+    expect(table.priceOf({ provider: 'openai', model: 'gpt-4o-mini-2024-07-18', mode: 'batch' })?.inputPerMTok).toBe(0.01);
+    expect(table.outputCapOf({ provider: 'openai', model: 'gpt-4o-mini' })).toBe(99);
+    // Not given: the built-in figures, and unknown stays unknown.
+    expect(table.priceOf({ provider: 'kluster', model: kluster.model, mode: 'realtime' })?.inputPerMTok).toBe(0.18);
+    expect(table.priceOf({ provider: 'openai', model: 'gpt-4o', mode: 'batch' })?.inputPerMTok).toBe(1.25);
+    expect(table.outputCapOf({ provider: 'openai', model: 'gpt-4o' })).toBe(16_384);
+    expect(table.priceOf({ provider: 'gemini', model: 'gemini-2.5-flash', mode: 'batch' })).toBeUndefined();
+    expect(table.rows.length).toBe(PRICE_TABLE.length + 2);
+    expect(priceTable().rows).toBe(PRICE_TABLE);
+  });
+
+  it('holds the built-in rows to the schema a user file is checked by', () => {
+    for (const row of PRICE_TABLE) expect(PriceRowSchema.parse(row), row.model).toEqual(row);
   });
 });

@@ -54,8 +54,8 @@ describe('costOf', () => {
 describe('spendOf', () => {
   it('prices batch answers at the batch price, realtime ones at the realtime price, and counts what the discount saved', () => {
     const tally = new UsageTally('m');
-    tally.add('batch', 1_000_000, 1_000_000);
-    tally.add('realtime', 1_000_000, 0);
+    tally.add('batch', { prompt: 1_000_000, completion: 1_000_000 });
+    tally.add('realtime', { prompt: 1_000_000, completion: 0 });
     const spend = spendOf(tally, { priceOf: halfPriceBatch, provider: 'kluster', window: '24h' });
     expect(spend).toMatchObject({ currency: 'USD', cost: 1 + 4 + 2, batchSaved: 5, unpriced: [], cacheSaved: null, prices: { source: 'https://example.test/pricing', checked: '2026-11-01' } });
     expect(spend.models).toEqual([
@@ -73,7 +73,7 @@ describe('spendOf', () => {
   it('asks the lookup with the provider, model, mode and (for batch) the window', () => {
     const asked: unknown[] = [];
     const tally = new UsageTally('m');
-    tally.add('batch', 1, 1);
+    tally.add('batch', { prompt: 1, completion: 1 });
     spendOf(tally, { priceOf: (q) => (asked.push(q), price(1, 1)), provider: 'openai', window: '24h' });
     expect(asked).toEqual([
       { provider: 'openai', model: 'm', mode: 'batch', window: '24h' },
@@ -83,7 +83,7 @@ describe('spendOf', () => {
 
   it('says a cost is unknown (null, never $0) when no price is known', () => {
     const tally = new UsageTally('nobody-knows');
-    tally.add('batch', 10, 10);
+    tally.add('batch', { prompt: 10, completion: 10 });
     const spend = spendOf(tally, { priceOf: unknownPrices, provider: 'kluster' });
     expect(spend).toMatchObject({ cost: null, batchSaved: null, unpriced: ['nobody-knows (batch)'], prices: null });
     expect(spend.models[0]!.cost).toBeNull();
@@ -92,9 +92,9 @@ describe('spendOf', () => {
 
   it('totals the known models and names the unknown ones when prices are mixed', () => {
     const known = new UsageTally('m');
-    known.add('realtime', 1_000_000, 0);
+    known.add('realtime', { prompt: 1_000_000, completion: 0 });
     const other = new UsageTally('x');
-    other.add('realtime', 5, 5);
+    other.add('realtime', { prompt: 5, completion: 5 });
     for (const [model, counts] of other.models) known.models.set(model, counts);
     const spend = spendOf(known, { priceOf: halfPriceBatch, provider: 'kluster' });
     expect(spend).toMatchObject({ cost: 2, unpriced: ['x (realtime)'], batchSaved: 0 });
@@ -108,9 +108,19 @@ describe('spendOf', () => {
     expect(formatSpend(spend)).toEqual([]);
   });
 
+  it('prices what the cache saved at the mode the run sends in: null with no cached answer or an unknown price, never 0 for unknown', () => {
+    const tokens = { prompt: 1_000_000, completion: 500_000 };
+    const at = (mode: 'batch' | 'realtime', answers = 3): ReturnType<typeof spendOf> => spendOf(new UsageTally('m'), { priceOf: halfPriceBatch, provider: 'kluster', cached: { answers, tokens, model: 'm', mode } });
+    // $1 + 0.5 × $4 at batch prices; twice that at realtime prices.
+    expect(at('batch')).toMatchObject({ cost: 0, cacheSaved: 3, prices: { checked: '2026-11-01' } });
+    expect(at('realtime').cacheSaved).toBe(6);
+    expect(at('batch', 0)).toMatchObject({ cacheSaved: null, prices: null });
+    expect(spendOf(new UsageTally('m'), { priceOf: unknownPrices, provider: 'kluster', cached: { answers: 3, tokens, model: 'm', mode: 'batch' } }).cacheSaved).toBeNull();
+  });
+
   it('describes reasoning and cached tokens in the summary line', () => {
     const tally = new UsageTally('m');
-    tally.add('batch', 100, 50, 30, 40);
+    tally.add('batch', { prompt: 100, completion: 50, reasoning: 30, cached: 40 });
     expect(formatSpend(spendOf(tally, { priceOf: halfPriceBatch, provider: 'kluster' }))).toEqual([
       // 60 × $1 + 40 × $0.25 + 50 × $4 per million at batch prices; twice that at realtime prices
       'cost $0.00027 (m: 100 prompt (40 cached) + 50 completion (30 reasoning) tokens in 1 batch request); batch discount saved $0.00027; prices checked 2026-11-01',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { cacheStats, clearCache, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
+import { cacheStats, clearCache, formatRunSummary, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -53,6 +53,25 @@ describe('runJob with the request cache', () => {
     expect(second.cachedTokens).toEqual({ prompt: first.promptTokens, completion: first.completionTokens });
     expect(emu.stats()).toMatchObject({ filesCreated: before.filesCreated, batchesCreated: before.batchesCreated, chatRequests: before.chatRequests });
     expect(await readFile(join(dir, 'b.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'a.jsonl'), 'utf8'));
+  });
+
+  it("reports what the cache saved at today's price for the mode the run sends in (null when that price is unknown), in the summary and spend.json", async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const input = await reviews(join(dir, 'in.jsonl'), 6);
+    const options = { ...base, input, prompt: 'Saved {{id}}: {{text}}', labels: LABELS, idColumn: 'id', cache: join(dir, 'cache') } as const;
+    const first = await runJob({ ...options, mode: 'realtime', output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first.spend.cacheSaved).toBeNull();
+    const realtime = await runJob({ ...options, mode: 'realtime', output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    // Llama 3.1 8B on kluster, realtime: $0.18 per million tokens in and out.
+    const expected = Math.round(((first.promptTokens + first.completionTokens) * 0.18) / 1e6 * 1e8) / 1e8;
+    expect(realtime).toMatchObject({ cached: 6, spend: { cost: 0, cacheSaved: expected, prices: { checked: '2026-12-05' } } });
+    expect(JSON.parse(await readFile(join(dir, 'b', 'spend.json'), 'utf8'))).toMatchObject({ cacheSaved: expected });
+    expect(formatRunSummary(realtime)).toMatch(/; 6 answered from the cache \(saving \$[0-9.e-]+ at today's prices\)/);
+    // Batch mode: kluster's batch price is not known, so neither is what the cache saved.
+    const batch = await runJob({ ...options, mode: 'batch', output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    expect(batch).toMatchObject({ cached: 6, spend: { cacheSaved: null } });
+    expect(formatRunSummary(batch)).toMatch(/; 6 answered from the cache \(saving unknown: no price at today's prices\)/);
   });
 
   it('sends only the changed 5% of the rows, and joins the rest from the cache in input order', async () => {
@@ -106,6 +125,50 @@ describe('runJob with the request cache', () => {
     expect(emu.stats().chatRequests).toBe(before + 1);
     const rows = (await readFile(join(dir, 'c.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(rows.map((r) => r.id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `r${i + 1}`).sort());
+  });
+
+  it('stores the answers of an --unordered realtime run: a second identical one sends nothing and writes the same rows', async () => {
+    const { emu, base } = shared;
+    const dir = await tempDir();
+    const cache = join(dir, 'cache');
+    const options = { ...base, prompt: 'Unordered {{id}}: {{text}}', labels: LABELS, idColumn: 'id', mode: 'realtime', unordered: true, maxRequests: 3, cache } as const;
+    const input = await reviews(join(dir, 'in.jsonl'), 10);
+    const first = await runJob({ ...options, input, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    expect(first).toMatchObject({ records: 10, succeeded: 10, cached: 0, realtimeRequests: 10 });
+    expect((await cacheStats(cache)).entries).toBe(10);
+    const before = emu.stats().chatRequests;
+    const second = await runJob({ ...options, input, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(second).toMatchObject({ records: 10, succeeded: 10, cached: 10, realtimeRequests: 0 });
+    expect(emu.stats().chatRequests).toBe(before);
+    const sorted = async (file: string): Promise<string[]> => (await readFile(join(dir, file), 'utf8')).trim().split('\n').sort();
+    expect(await sorted('b.jsonl')).toEqual(await sorted('a.jsonl'));
+    // Each answer under its own request's key: the ordered run gets the same rows, in input order.
+    const ordered = await runJob({ ...options, unordered: false, input, output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    expect(ordered).toMatchObject({ cached: 10, realtimeRequests: 0 });
+    const rows = (await readFile(join(dir, 'c.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const firstRows = new Map((await sorted('a.jsonl')).map((l) => [JSON.parse(l).id, JSON.parse(l)]));
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 1}`));
+    for (const r of rows) expect(r.label).toBe(firstRows.get(r.id).label);
+  });
+
+  it('gives --keep-raw rows from the cache the original answer body when the storing run kept it, else a rebuilt one that says so', async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const options = { ...base, input: await reviews(join(dir, 'in.jsonl'), 4), labels: LABELS, idColumn: 'id', cache: join(dir, 'cache') } as const;
+    const rows = async (file: string): Promise<Array<Record<string, unknown>>> => (await readFile(join(dir, file), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    // Stored by a --keep-raw run: the second run's raw is the first's, byte for byte.
+    await runJob({ ...options, prompt: 'Raw {{id}}: {{text}}', keepRaw: true, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    await runJob({ ...options, prompt: 'Raw {{id}}: {{text}}', keepRaw: true, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    const [fresh, cached] = [await rows('a.jsonl'), await rows('b.jsonl')];
+    expect(cached.map((r) => r.raw)).toEqual(fresh.map((r) => r.raw));
+    expect(fresh[0]!.raw).toMatchObject({ id: expect.any(String), model: MODEL, object: 'chat.completion' });
+    // Stored by a run without it (the join read only the verdicts): rebuilt from the answer's fields, and marked.
+    await runJob({ ...options, prompt: 'Lean {{id}}: {{text}}', output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    const second = await runJob({ ...options, prompt: 'Lean {{id}}: {{text}}', keepRaw: true, output: join(dir, 'd.jsonl'), jobDir: join(dir, 'd') });
+    expect(second.cached).toBe(4);
+    for (const row of await rows('d.jsonl')) {
+      expect(row.raw).toMatchObject({ object: 'chat.completion', x_kbatch_rebuilt: true, choices: [{ message: { role: 'assistant', content: row.response }, finish_reason: 'stop' }], usage: { prompt_tokens: row.prompt_tokens, completion_tokens: row.completion_tokens } });
+    }
   });
 
   it('keeps a resumed run exact: what the cache answered before the stop stays answered after the cache is cleared', async () => {

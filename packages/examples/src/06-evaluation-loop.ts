@@ -21,6 +21,7 @@ try {
     model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
     prompt: 'Classify the sentiment of this review as positive, negative or neutral.\n\nReview: {{text}}',
     labels: LABELS,
+    logprobs: true, // a confidence per label: calibration and accuracy at each coverage
     gold: 'sentiment',
     output: join(dir, `${name}.jsonl`),
     jobDir: join(dir, `job-${name}`),
@@ -46,6 +47,7 @@ try {
   assert.equal(full.records, 30);
   assert.equal((await rows(join(dir, 'full.jsonl'))).length, 30, 'one row per review');
   assert.equal(full.eval?.n, 30);
+  assert.ok(full.eval?.calibration, 'the answers carry a confidence, so the figures include calibration');
 
   // 4. The report of the full job: the same figures, one page that asks for nothing from the network.
   const report = await writeReport(join(dir, 'job-full'), { out: join(dir, 'report.html') });
@@ -56,7 +58,8 @@ try {
 
   const pct = (x: number | null | undefined): string => (x == null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   console.log(`sample of ${tried.sample?.size}/${tried.sample?.of}: accuracy ${pct(tried.eval?.accuracy)}; ` +
-    `full set: accuracy ${pct(full.eval?.accuracy)}, macro-F1 ${pct(full.eval?.macro_f1)}, kappa ${full.eval?.kappa?.toFixed(3)}; ` +
+    `full set: accuracy ${pct(full.eval?.accuracy)}, macro-F1 ${pct(full.eval?.macro_f1)}, kappa ${full.eval?.kappa?.toFixed(3)}, ` +
+    `calibration error ${full.eval?.calibration?.ece?.toFixed(3)}; ` +
     `report ${(report.bytes / 1024).toFixed(0)} KB`);
 } finally {
   await emulator.close();

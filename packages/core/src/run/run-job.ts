@@ -83,7 +83,7 @@ export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
  * @example await resumeRun('.kbatch/jobs/kb-…', { client: createKlusterClient() });
  */
 export async function resumeRun(jobDir: string, options: ResumeRunOptions): Promise<RunSummary> {
-  if ((await directoryStore(resolve(options.cwd ?? process.cwd(), jobDir)).readRunState()) === null) {
+  if ((await (options.store ?? directoryStore(resolve(options.cwd ?? process.cwd(), jobDir))).readRunState()) === null) {
     throw new KbatchError('JOB_NOT_FOUND', `No kbatch run in ${jobDir} (run.json is missing); for a batch-only job use resumeJob`, { file: jobDir });
   }
   return runJob({ ...options, jobDir });
@@ -127,8 +127,9 @@ async function* runPipeline(options: RunJobOptions, emitRows: boolean): AsyncGen
     }
   };
   const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
-  const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
-  const store = directoryStore(jobDir);
+  // A given store names the job directory (its files); otherwise the directory is located and holds the state too.
+  const { jobDir, derived } = await locateJob(opts.store ? { ...opts, jobDir: opts.store.dir } : opts, cwd, emit, notify);
+  const store = opts.store ?? directoryStore(jobDir);
   const { lock, wasJob } = await lockJob(store, derived);
   const cache = runCache(cacheDir(opts.cache, { cwd }), opts.onWarning);
   try {
@@ -279,6 +280,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     judge: lineJudge(plan),
     onProgress: emit,
     signal,
+    store,
   };
   // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
   // counted from here: preparing a large input does not eat into it.

@@ -1,7 +1,7 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatRunSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatRunSummary, resumeRun, runJob, type JobOptions, type JobStore, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
@@ -15,8 +15,9 @@ import type { RegisterCommand } from './index.js';
 import { emulatorPersonality } from '../flags/emulator-provider.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
 import { printEstimate } from './estimate.js';
+import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 
-interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags {
+interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags, DatabaseFlags {
   labels?: string;
   schema?: string;
   output?: string;
@@ -75,6 +76,7 @@ export const register: RegisterCommand = (program, io) => {
   addChunkFlags(cmd, { outDir: false, naming: false });
   addCacheFlags(cmd);
   addJobFlags(cmd, { create: true });
+  addDatabaseFlags(cmd, { run: true });
   cmd
     .option('--labels <list>', 'comma-separated labels: the prompt asks for one, each answer is parsed to one (adds `label`)')
     .option('--schema <file>', 'JSON Schema file: answers must be JSON matching it; its fields become columns')
@@ -174,8 +176,18 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
     if (flags.dryRun) return printEstimate(io, flags, await estimateJob({ ...options, ...windowGiven(cmd, flags), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) }), options.maxCost);
-    await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    if (databaseUrl(flags, io) === undefined) return runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    await withCommandStore(flags, io, undefined, async ({ store, jobId }) => {
+      announceJob(io, flags, { jobId: jobId!, jobDir: store.dir });
+      await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra, store }));
+    });
   });
+}
+
+/** A job in the database is continued by its id: named on stderr first (the first event with --progress json). */
+function announceJob(io: CliIo, flags: RunFlags, job: { jobId: string; jobDir: string }): void {
+  if (progressMode(flags) === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'job-id', ...job })}\n`);
+  else io.stderr.write(`job ${job.jobId} (state in the database, files in ${job.jobDir}); continue it with: kbatch resume ${job.jobId} --storage ${dirname(job.jobDir)}\n`);
 }
 
 /** The default rejects file: `out.csv` → `out.rejects.jsonl` beside the output; with stdout output, `rejects.jsonl` in the current directory. */
@@ -190,8 +202,8 @@ function besideOutput(output: string | undefined, fallback: string, path: (p: st
  * same progress, summary and exit codes as `kbatch run`; outputs go where the run first sent them
  * (stdout when it had no --output).
  */
-export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo): Promise<void> {
-  await runAndReport(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
+export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo, store?: JobStore): Promise<void> {
+  await runAndReport(cmd, flags, io, (extra) => resumeRun(store?.dir ?? resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra, ...(store ? { store } : {}) }));
 }
 
 /** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */

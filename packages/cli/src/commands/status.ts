@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { getProvider, jobStatus, isKbatchError, type JobSummary } from '@kbatch/core';
+import { getProvider, jobStatus, isKbatchError, type JobStore, type JobSummary } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
+import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 import type { RegisterCommand } from './index.js';
 
 /** `kbatch status JOB`: per-batch and total counts (refreshed from the API when a key is available). */
@@ -10,26 +11,32 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   const cmd = program
     .command('status')
     .description("Show a job's per-batch and total counts")
-    .argument('<job>', 'the job directory')
+    .argument('<job>', 'the job directory (with --database-url: the job id)')
     .option('--json', 'print the summary as JSON')
     .option('--offline', 'use the manifest only, without asking the API');
-  addClientFlags(cmd)
+  addDatabaseFlags(addClientFlags(cmd))
     .addHelpText('after', '\nExamples:\n  $ kbatch status .kbatch/jobs/kb-20250101-120000-1a2b3c\n  $ kbatch status jobs/reviews --json | jq .succeeded')
-    .action(async (job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }) => {
-      let client;
-      if (!flags.offline) {
-        const jobFlags = await jobClientFlags(flags, io, job);
-        try {
-          client = clientFromFlags(jobFlags, io);
-        } catch (err) {
-          if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
-          io.stderr.write(`note: no API key, showing the saved state (set ${getProvider(jobFlags.provider).apiKeyEnv.join(' or ')} for live counts)\n`);
-        }
-      }
-      const summary = await jobStatus(resolve(io.cwd, job), client ? { client } : {});
-      io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
+    .action(async (job: string, flags: ClientFlags & DatabaseFlags & { json?: boolean; offline?: boolean }) => {
+      if (databaseUrl(flags, io) === undefined) return printStatus(job, flags, io);
+      await withCommandStore(flags, io, job, ({ store }) => printStatus(job, flags, io, store));
     });
 };
+
+/** Print the job's summary (refreshed from the API unless --offline or without a key). */
+async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo, store?: JobStore): Promise<void> {
+  let client;
+  if (!flags.offline) {
+    const jobFlags = await jobClientFlags(flags, io, job, store);
+    try {
+      client = clientFromFlags(jobFlags, io);
+    } catch (err) {
+      if (!isKbatchError(err) || err.code !== 'API_KEY_MISSING') throw err;
+      io.stderr.write(`note: no API key, showing the saved state (set ${getProvider(jobFlags.provider).apiKeyEnv.join(' or ')} for live counts)\n`);
+    }
+  }
+  const summary = await jobStatus(store?.dir ?? resolve(io.cwd, job), { ...(client ? { client } : {}), ...(store ? { store } : {}) });
+  io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
+}
 
 function formatStatus(s: JobSummary): string {
   const rows = [['PART', 'KIND', 'BATCH', 'STATUS', 'TOTAL', 'COMPLETED', 'FAILED']];

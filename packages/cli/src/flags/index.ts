@@ -11,3 +11,5 @@ export { parseLabels } from './labels.js';
 export { addClientFlags, addJobFlags, addProviderFlag, clientFromFlags, jobClientFlags, jobOptionsFromFlags, parseDuration, progressMode } from './client-flags.js';
 export type { ClientFlags, JobFlags, KlusterClient } from './client-flags.js';
 export { emulatorPersonality } from './emulator-provider.js';
+export { addDatabaseFlags, databaseUrl, openCommandStore, withCommandStore } from './database-flags.js';
+export type { DatabaseFlags } from './database-flags.js';

@@ -32,7 +32,7 @@ Examples:
       }
       await withCommandStore(given, io, job, async ({ store }) => {
         const flags = await jobClientFlags(given, io, job, store);
-        if ((await store.readRunState()) !== null) return resumeRunCommand(cmd, job, flags, io, store);
+        if ((await store.readRunState()) !== null) return resumeRunCommand(cmd, store, flags, io);
         await executeJob(io, flags, (options) => resumeJob(store.dir, { ...options, store }));
       });
     });

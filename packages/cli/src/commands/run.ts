@@ -200,10 +200,11 @@ function besideOutput(output: string | undefined, fallback: string, path: (p: st
 /**
  * Continue a `kbatch run` job from `kbatch resume DIR` (C's resume command calls this when `isRunJob(dir)`):
  * same progress, summary and exit codes as `kbatch run`; outputs go where the run first sent them
- * (stdout when it had no --output).
+ * (stdout when it had no --output). `job` is the job directory, or the store of a job in the database.
  */
-export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo, store?: JobStore): Promise<void> {
-  await runAndReport(cmd, flags, io, (extra) => resumeRun(store?.dir ?? resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra, ...(store ? { store } : {}) }));
+export async function resumeRunCommand(cmd: Command, job: string | JobStore, flags: JobFlags, io: CliIo): Promise<void> {
+  const store = typeof job === 'string' ? undefined : job;
+  await runAndReport(cmd, flags, io, (extra) => resumeRun(store?.dir ?? resolve(io.cwd, job as string), { cwd: io.cwd, stdout: io.stdout, ...extra, ...(store ? { store } : {}) }));
 }
 
 /** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */

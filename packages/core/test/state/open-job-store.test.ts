@@ -68,8 +68,8 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('openJobStore with a database (a 
   });
 
   it('drives a batch job whose manifest is in the database: status, cancel and resume through the store, by id from another process', async () => {
-    // Slow lines: the cancel finds both batches in flight.
-    const stuck = await startEmulator({ timeScale: 0.01, seed: 4, validationMs: 10, lineMs: 20, finalizingMs: 10 });
+    // Lines of 5 s each: the cancel finds both batches in flight, even on a loaded machine.
+    const stuck = await startEmulator({ timeScale: 1, seed: 4, validationMs: 10, lineMs: 5_000, finalizingMs: 10 });
     try {
       const { dir, root } = await writeChunks(2, 30);
       const storage = join(root, 'shared');

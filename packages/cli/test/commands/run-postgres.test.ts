@@ -7,6 +7,7 @@ import { openJobStore } from '@kbatch/core';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { POSTGRES_SKIP_REASON, startPostgres, type TestPostgres } from '../../../core/test/helpers/postgres.js';
 import { runCli, spawnChild, spawnCli } from './job-fixtures.js';
+import { runCli as runBin } from '../helpers/spawn.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', import.meta.url));
@@ -88,6 +89,18 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
       expect(idsOf(await readFile(join(storage, 'out.jsonl'), 'utf8'))).toEqual(IDS);
     }, 60_000);
   }
+
+  it('saves an input read from stdin into the storage, where a resume from another directory reads it again', async () => {
+    const { a, b, storage } = await machines();
+    const stdin = IDS.map((id, i) => JSON.stringify({ id, text: `review ${i}` })).join('\n');
+    const run = await runBin([...RUN.slice(0, 1), '-', ...RUN.slice(2), '--format', 'jsonl', '--storage', storage, '--output', join(storage, 'out.jsonl'), '--progress', 'none'], { stdin, env, cwd: a, timeoutMs: 60_000 });
+    expect(run.code).toBe(0);
+    const id = jobIdOf(run.stderr);
+    expect((await readdir(join(storage, id))).filter((f) => f.startsWith('input.'))).toHaveLength(1);
+    const resumed = await spawnCli(['resume', id, '--storage', storage, '--quiet'], env, b);
+    expect(resumed.code).toBe(0);
+    expect(idsOf(await readFile(join(storage, 'out.jsonl'), 'utf8'))).toEqual(IDS);
+  }, 60_000);
 
   it('lets only one of two resumes of a job drive it at once (the other gets JOB_LOCKED): one batch per chunk', async () => {
     const stuck = await startEmulator({ timeScale: 1, seed: 32, validationMs: 600_000, lineMs: 0, finalizingMs: 10 });

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,8 @@ import { runCli as runBin } from '../helpers/spawn.js';
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', import.meta.url));
 const RUN = ['run', REVIEWS, '--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral', '--max-requests', '10', '--output-format', 'jsonl', '--poll-interval', '50ms', '--concurrency', '1'];
+// A pid no process has any more (a finished child's).
+const DEAD_PID = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
 const IDS = Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
 const CUSTOM_IDS = Array.from({ length: 30 }, (_, i) => `row-${i + 1}`).sort();
 
@@ -81,7 +85,11 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
       // The id is the first event of --progress json: what a scheduler keeps to continue the job elsewhere.
       const first = JSON.parse(crashed.stderr.split('\n')[0]!) as { type: string; jobId: string; jobDir: string };
       expect(first).toMatchObject({ type: 'job-id', jobDir: join(storage, first.jobId) });
+      // A temp file a killed writer left in the storage is swept by the resume (the job's state is in the database, not beside it).
+      const stale = join(storage, first.jobId, 'chunks', `part-00001.jsonl.${DEAD_PID}.0a1b2c3d.tmp`);
+      await writeFile(stale, 'partial');
       const resumed = await spawnCli(['resume', first.jobId, '--storage', storage, '--poll-interval', '50ms', '--quiet'], env, b);
+      expect(existsSync(stale)).toBe(false);
       // Only the note that the recorded (emulator) base URL is used: the job's provider was read from the database.
       expect(resumed.stderr.replace(/^note: using the base URL recorded in .*\n/m, '')).toBe('');
       expect(resumed.code).toBe(0);

@@ -212,7 +212,8 @@ async function locateJob(opts: ResolvedRunJobOptions, cwd: string, emit: (e: Run
 async function lockJob(store: JobStore, derived: DerivedJob | null): Promise<{ lock: JobLock; wasJob: boolean }> {
   const jobDir = store.dir;
   // Asked before the lock exists: only a directory that already was a job is swept for stale temp files.
-  const wasJob = await isJobDir(jobDir);
+  // A job in the database has no state file in its directory: its run state there says the directory is the job's.
+  const wasJob = (await isJobDir(jobDir)) || (store.jobId !== undefined && (await store.readRunState()) !== null);
   try {
     await makeDir(join(jobDir, 'run'), 'job directory');
     return { lock: await store.lock('run'), wasJob };

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { KbatchError, openJobStore, type OpenedJobStore } from '@kbatch/core';
 import type { CliIo } from '../io.js';
@@ -52,7 +53,15 @@ export async function withCommandStore<T>(flags: DatabaseFlags, io: CliIo, job: 
   const opened = await openCommandStore(flags, io, job);
   try {
     return await body(opened);
+  } catch (error) {
+    throw resumeById(error, opened);
   } finally {
     await opened.close();
   }
+}
+
+// The core's "continue with: kbatch resume DIR" names the job's files; a job in the database is resumed by its id.
+function resumeById(error: unknown, { store, jobId }: OpenedJobStore): unknown {
+  if (jobId !== undefined && error instanceof Error) error.message = error.message.replaceAll(`kbatch resume ${store.dir}`, `kbatch resume ${jobId} --storage ${dirname(store.dir)}`);
+  return error;
 }

@@ -110,7 +110,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
     expect(idsOf(await readFile(join(storage, 'out.jsonl'), 'utf8'))).toEqual(IDS);
   }, 60_000);
 
-  it('lets only one of two resumes of a job drive it at once (the other gets JOB_LOCKED): one batch per chunk', async () => {
+  it('lets only one of two resumes of a job drive it at once (the other gets JOB_LOCKED): one batch per chunk; a timed-out resume says to continue by id', async () => {
     const stuck = await startEmulator({ timeScale: 1, seed: 32, validationMs: 600_000, lineMs: 0, finalizingMs: 10 });
     try {
       const { a, b, storage } = await machines();
@@ -120,6 +120,10 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
       expect(stuck.stats().batchesCreated).toBe(1);
       first.process.kill('SIGKILL');
       const id = jobIdOf((await first.done).stderr);
+      // A stop tells how to continue by the job's id, not by its files' directory.
+      const timedOut = await spawnCli(['resume', id, '--storage', storage, '--timeout', '1s', '--quiet'], stuckEnv, b);
+      expect(timedOut.stderr).toContain(`continue with: kbatch resume ${id} --storage ${storage}`);
+      expect(timedOut.stderr).not.toContain(`kbatch resume ${join(storage, id)}`);
       const resumes = [spawnChild(['resume', id, '--storage', storage, '--quiet'], stuckEnv, a), spawnChild(['resume', id, '--storage', storage, '--quiet'], stuckEnv, b)];
       // The loser exits at once; the winner waits on the stuck batch until killed.
       const loser = await Promise.race(resumes.map((r) => r.done));

@@ -49,7 +49,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
     await pg?.stop();
   });
 
-  it('runs a job named by its id, then status, results and resume work from another directory given the same --storage', async () => {
+  it('runs a job named by its id, then status, results, resume, wait and cancel work from another directory given the same --storage', async () => {
     const { a, b, storage } = await machines();
     const run = await spawnCli([...RUN, '--storage', storage, '--output', 'out.jsonl', '--progress', 'none'], env, a);
     expect(run.code).toBe(0);
@@ -73,6 +73,13 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
     expect(resumed.code).toBe(0);
     expect(emu.stats().batchesCreated).toBe(created);
     expect(idsOf(await readFile(join(a, 'out.jsonl'), 'utf8'))).toEqual(IDS);
+    const waited = await spawnCli(['wait', id, '--storage', storage, '--progress', 'plain'], env, b);
+    expect(waited.code).toBe(0);
+    expect(waited.stderr).toContain(`job ${id} completed: 30/30 succeeded`);
+    const cancelled = await spawnCli(['cancel', id, '--storage', storage], env, b);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stderr).toContain(`asked 0 batches to cancel; collect partial results with: kbatch resume ${id} (with the same database and --storage)`);
+    expect(emu.stats().batchesCreated).toBe(created);
   }, 60_000);
 
   for (const point of ['after-upload', 'before-create-sent', 'after-create:2', 'during-wait']) {

@@ -5,6 +5,7 @@ import { isRunJob } from '@kbatch/core/internal';
 import { addJobFlags, jobClientFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
+import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 import type { RegisterCommand } from './index.js';
 import { resumeRunCommand } from './run.js';
 import { addCacheFlags } from '../flags/cache-flags.js';
@@ -14,8 +15,8 @@ import { addCacheFlags } from '../flags/cache-flags.js';
  * A job started by `kbatch run` continues as a whole run (retries, join, output); others as a batch job.
  */
 export const register: RegisterCommand = (program: Command, io: CliIo) => {
-  const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory');
-  addCacheFlags(addJobFlags(cmd))
+  const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory (with --database-url: the job id)');
+  addDatabaseFlags(addCacheFlags(addJobFlags(cmd)))
     .addHelpText(
       'after',
       `
@@ -23,9 +24,16 @@ Examples:
   $ kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c
   $ kbatch resume jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
-    .action(async (job: string, given: JobFlags) => {
-      const flags = await jobClientFlags(given, io, job);
-      if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);
-      await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options));
+    .action(async (job: string, given: JobFlags & DatabaseFlags) => {
+      if (databaseUrl(given, io) === undefined) {
+        const flags = await jobClientFlags(given, io, job);
+        if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);
+        return void (await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options)));
+      }
+      await withCommandStore(given, io, job, async ({ store }) => {
+        const flags = await jobClientFlags(given, io, job, store);
+        if ((await store.readRunState()) !== null) return resumeRunCommand(cmd, store, flags, io);
+        await executeJob(io, flags, (options) => resumeJob(store.dir, { ...options, store }));
+      });
     });
 };

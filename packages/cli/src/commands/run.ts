@@ -1,7 +1,7 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatModelsSummary, formatRunSummary, isModelsSummary, resumeRun, runJob, type JobOptions, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatModelsSummary, formatRunSummary, isModelsSummary, resumeRun, runJob, type JobOptions, type JobStore, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
@@ -16,8 +16,9 @@ import { emulatorPersonality } from '../flags/emulator-provider.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../flags/cache-flags.js';
 import { printEstimate } from './estimate.js';
 import { budgetShares, usd, type JobEstimate } from '@kbatch/core/internal';
+import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 
-interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags, EvalFlags {
+interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>, JobFlags, CacheFlags, EvalFlags, DatabaseFlags {
   labels?: string;
   schema?: string;
   output?: string;
@@ -83,6 +84,7 @@ export const register: RegisterCommand = (program, io) => {
   addCacheFlags(cmd);
   addEvalFlags(cmd);
   addJobFlags(cmd, { create: true });
+  addDatabaseFlags(cmd, { run: true });
   cmd
     .option('--labels <list>', 'comma-separated labels: the prompt asks for one, each answer is parsed to one (adds `label`)')
     .option('--schema <file>', 'JSON Schema file: answers must be JSON matching it; its fields become columns')
@@ -189,8 +191,18 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
     if (flags.dryRun) return printEstimates(io, flags, { ...options, ...windowGiven(cmd, flags), ...cacheFromFlags(flags, io), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) });
-    await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    if (databaseUrl(flags, io) === undefined) return runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    await withCommandStore(flags, io, undefined, async ({ store, jobId }) => {
+      announceJob(io, flags, { jobId: jobId!, jobDir: store.dir });
+      await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra, store }));
+    });
   });
+}
+
+/** A job in the database is continued by its id: named on stderr first (the first event with --progress json). */
+function announceJob(io: CliIo, flags: RunFlags, job: { jobId: string; jobDir: string }): void {
+  if (progressMode(flags) === 'json') io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'job-id', ...job })}\n`);
+  else io.stderr.write(`job ${job.jobId} (state in the database, files in ${job.jobDir}); continue it with: kbatch resume ${job.jobId} --storage ${dirname(job.jobDir)}\n`);
 }
 
 /** A dry run: the estimate, or with several models each model's (one JSON object each with --json) and their total. */
@@ -218,10 +230,11 @@ function besideOutput(output: string | undefined, fallback: string, path: (p: st
 /**
  * Continue a `kbatch run` job from `kbatch resume DIR` (C's resume command calls this when `isRunJob(dir)`):
  * same progress, summary and exit codes as `kbatch run`; outputs go where the run first sent them
- * (stdout when it had no --output).
+ * (stdout when it had no --output). `job` is the job directory, or the store of a job in the database.
  */
-export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo): Promise<void> {
-  await runAndReport(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
+export async function resumeRunCommand(cmd: Command, job: string | JobStore, flags: JobFlags, io: CliIo): Promise<void> {
+  const store = typeof job === 'string' ? undefined : job;
+  await runAndReport(cmd, flags, io, (extra) => resumeRun(store?.dir ?? resolve(io.cwd, job as string), { cwd: io.cwd, stdout: io.stdout, ...extra, ...(store ? { store } : {}) }));
 }
 
 /** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */

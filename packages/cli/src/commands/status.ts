@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { getProvider, jobStatus, isKbatchError, modelJobs, type JobSummary } from '@kbatch/core';
+import { getProvider, jobStatus, isKbatchError, modelJobs, type JobStore, type JobSummary } from '@kbatch/core';
 import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
+import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 import type { RegisterCommand } from './index.js';
 
 /** `kbatch status JOB`: per-batch and total counts (refreshed from the API when a key is available). */
@@ -10,12 +11,13 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   const cmd = program
     .command('status')
     .description("Show a job's per-batch and total counts")
-    .argument('<job>', 'the job directory')
+    .argument('<job>', 'the job directory (with --database-url: the job id)')
     .option('--json', 'print the summary as JSON')
     .option('--offline', 'use the manifest only, without asking the API');
-  addClientFlags(cmd)
+  addDatabaseFlags(addClientFlags(cmd))
     .addHelpText('after', '\nExamples:\n  $ kbatch status .kbatch/jobs/kb-20250101-120000-1a2b3c\n  $ kbatch status jobs/reviews --json | jq .succeeded')
-    .action(async (job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }) => {
+    .action(async (job: string, flags: ClientFlags & DatabaseFlags & { json?: boolean; offline?: boolean }) => {
+      if (databaseUrl(flags, io) !== undefined) return withCommandStore(flags, io, job, ({ store }) => printStatus(job, flags, io, store));
       // A several-model job: each model's job in turn (JSON: one object by alias; null for a model that made no batch).
       const models = await modelJobs(resolve(io.cwd, job));
       if (models === null) return printStatus(job, flags, io);
@@ -28,17 +30,17 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     });
 };
 
-/** One job's status on stdout. */
-async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo): Promise<void> {
-  const summary = (await jobStatusOf(resolve(io.cwd, job), flags, io, { required: true }))!;
+/** One job's status on stdout (a job in the database: through its store). */
+async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo, store?: JobStore): Promise<void> {
+  const summary = (await jobStatusOf(resolve(io.cwd, job), flags, io, { required: true, ...(store ? { store } : {}) }))!;
   io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
 }
 
 /** A job's status (live when a key is available); null for a model's job without a manifest unless `required`. */
-async function jobStatusOf(job: string, flags: ClientFlags & { offline?: boolean }, io: CliIo, at: { required?: boolean } = {}): Promise<JobSummary | null> {
+async function jobStatusOf(job: string, flags: ClientFlags & { offline?: boolean }, io: CliIo, at: { required?: boolean; store?: JobStore } = {}): Promise<JobSummary | null> {
   let client;
   if (!flags.offline) {
-    const jobFlags = await jobClientFlags(flags, io, job);
+    const jobFlags = await jobClientFlags(flags, io, job, at.store);
     try {
       client = clientFromFlags(jobFlags, io);
     } catch (err) {
@@ -47,7 +49,7 @@ async function jobStatusOf(job: string, flags: ClientFlags & { offline?: boolean
     }
   }
   try {
-    return await jobStatus(resolve(io.cwd, job), client ? { client } : {});
+    return await jobStatus(at.store?.dir ?? job, { ...(client ? { client } : {}), ...(at.store ? { store: at.store } : {}) });
   } catch (err) {
     if (at.required || !isKbatchError(err) || err.code !== 'JOB_NOT_FOUND') throw err;
     return null;

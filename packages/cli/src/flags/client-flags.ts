@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions } from '@kbatch/core';
+import { createClient, createKlusterClient, getProvider, KbatchError, PROVIDER_NAMES, type JobOptions, type JobStore } from '@kbatch/core';
 import { checkRecordedProvider, markLocalClient, recordedProvider } from '@kbatch/core/internal';
 import type { CliIo } from '../io.js';
 import type { ProgressMode } from '../progress/index.js';
@@ -100,9 +100,10 @@ export function clientFromFlags(flags: ClientFlags, io: CliIo): KlusterClient {
  * files live, so an ambient variable cannot send it elsewhere), else the provider's variable or default. A recorded
  * URL that is not the provider's default is named on stderr (the key goes there), as is a --base-url that differs.
  */
-export async function jobClientFlags<F extends ClientFlags>(flags: F, io: CliIo, jobDir: string): Promise<F> {
+export async function jobClientFlags<F extends ClientFlags>(flags: F, io: CliIo, jobDir: string, store?: JobStore): Promise<F> {
   if (flags.provider !== undefined) providerFlag(flags.provider);
-  const recorded = await recordedProvider(resolve(io.cwd, jobDir));
+  // A job in the database recorded its provider there (`jobDir` is then its id).
+  const recorded = await recordedProvider(store ?? resolve(io.cwd, jobDir));
   checkRecordedProvider(recorded.provider, flags.provider, jobDir);
   const provider = flags.provider ?? recorded.provider;
   if (recorded.baseURL === undefined) return { ...flags, ...(provider === undefined ? {} : { provider }) };

@@ -13,3 +13,5 @@ export type { ClientFlags, JobFlags, KlusterClient } from './client-flags.js';
 export { emulatorPersonality } from './emulator-provider.js';
 export { addEvalFlags, addSampleFlags, evalOptionsFromFlags, sampleFromFlags } from './eval-flags.js';
 export type { EvalFlags, SampleFlags } from './eval-flags.js';
+export { addDatabaseFlags, databaseUrl, openCommandStore, withCommandStore } from './database-flags.js';
+export type { DatabaseFlags } from './database-flags.js';

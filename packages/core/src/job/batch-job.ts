@@ -5,7 +5,7 @@ import { functionField, parseOptions, positiveIntField, positiveMsField, signalF
 import { isAbortError } from '../client/retry.js';
 import { createJob } from './create-job.js';
 import { ManifestStore } from '../state/manifest.js';
-import { directoryStore } from '../state/job-store.js';
+import { directoryStore, type JobStore } from '../state/job-store.js';
 import { removeStaleJobTemps } from '../internal/stale-temps.js';
 import type { JobContext } from './context.js';
 import type { JobClient, JobEvent, JobSummary } from './job-types.js';
@@ -75,6 +75,8 @@ export const JobOptionsSchema = z.object({
   /** Judge each result line as it is downloaded, so a done part records what a retry round would resend (runJob sets it). */
   judge: functionField<ResultJudge>().optional(),
   signal: signalField().optional(),
+  /** Where the job's state lives (default: the job directory; see openJobStore for Postgres). */
+  store: z.custom<JobStore>((v) => typeof v === 'object' && v !== null && typeof (v as JobStore).readManifest === 'function', { error: 'must be a JobStore' }).optional(),
   onProgress: functionField<(event: JobEvent) => void>().optional(),
 });
 export type JobOptions = z.input<typeof JobOptionsSchema>;
@@ -109,6 +111,7 @@ export async function runBatchJob(options: RunBatchJobOptions): Promise<JobSumma
     ...record,
     ...(opts.jobDir ? { jobDir: opts.jobDir } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
   });
   return drive(jobDir, opts, false);
 }
@@ -125,7 +128,7 @@ export async function resumeJob(jobDir: string, options: JobOptions): Promise<Jo
 }
 
 async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, resumed: boolean): Promise<JobSummary> {
-  const jobStore = directoryStore(jobDir);
+  const jobStore = opts.store ?? directoryStore(jobDir);
   const lock = await jobStore.lock();
   try {
     const store = await ManifestStore.open(jobStore);

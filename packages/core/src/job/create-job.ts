@@ -5,7 +5,7 @@ import { KbatchError } from '../errors.js';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../batch/create-batch.js';
 import { ManifestStore, type JobManifest, type JobPart } from '../state/manifest.js';
 import { scanFile } from './lines.js';
-import { directoryStore } from '../state/job-store.js';
+import { directoryStore, type JobStore } from '../state/job-store.js';
 
 /** Where new jobs go when no job directory is given (relative to cwd). */
 export const DEFAULT_JOBS_DIR = '.kbatch/jobs';
@@ -54,6 +54,8 @@ export interface CreateJobOptions {
   /** The provider and server the job's batches go to, recorded in the manifest (never the key). */
   provider?: string;
   baseURL?: string;
+  /** Where the job's state goes (default: the job directory); its `dir` is then the job directory and its `jobId` the id. */
+  store?: JobStore;
   jobId?: string;
   /**
    * What writing the chunk files measured, by absolute path (e.g. from `splitRequests`' onChunk): such a file is
@@ -78,10 +80,10 @@ export interface FileSummary {
 export async function createJob(options: CreateJobOptions): Promise<{ jobDir: string; manifest: JobManifest }> {
   const cwd = options.cwd ?? process.cwd();
   const files = await resolveChunkFiles(options.chunks, cwd);
-  const jobId = options.jobId ?? newJobId();
-  const jobDir = resolve(cwd, options.jobDir ?? join(DEFAULT_JOBS_DIR, jobId));
+  const jobId = options.jobId ?? options.store?.jobId ?? newJobId();
+  const jobDir = options.store?.dir ?? resolve(cwd, options.jobDir ?? join(DEFAULT_JOBS_DIR, jobId));
   await mkdir(join(jobDir, 'chunks'), { recursive: true });
-  const jobStore = directoryStore(jobDir);
+  const jobStore = options.store ?? directoryStore(jobDir);
   const lock = await jobStore.lock();
   try {
     // Checked under the lock: two creates racing for one directory cannot both write a first manifest.
@@ -121,9 +123,9 @@ export async function createJob(options: CreateJobOptions): Promise<{ jobDir: st
  * Submit them with `resumeJob(jobDir, …)`.
  * @returns the new part indexes
  */
-export async function addChunks(jobDir: string, files: readonly string[], options: { cwd?: string } = {}): Promise<string[]> {
+export async function addChunks(jobDir: string, files: readonly string[], options: { cwd?: string; store?: JobStore } = {}): Promise<string[]> {
   const resolved = await resolveChunkFiles(files, options.cwd);
-  const jobStore = directoryStore(jobDir);
+  const jobStore = options.store ?? directoryStore(jobDir);
   const lock = await jobStore.lock();
   try {
     const store = await ManifestStore.open(jobStore);

@@ -2,7 +2,7 @@ import { isTerminalStatus } from '../client/schemas.js';
 import { retrieveBatch } from '../batch/create-batch.js';
 import { isKbatchError } from '../errors.js';
 import type { JobLock } from '../state/lock.js';
-import { directoryStore } from '../state/job-store.js';
+import { directoryStore, type JobStore } from '../state/job-store.js';
 import { ManifestStore } from '../state/manifest.js';
 import { applyBatch } from './apply-batch.js';
 import { cancelParts } from './cancel-parts.js';
@@ -16,9 +16,9 @@ import type { JobClient, JobSummary } from './job-types.js';
  */
 export async function jobStatus(
   jobDir: string,
-  options: { client?: Pick<JobClient, 'batches'>; signal?: AbortSignal } = {},
+  options: { client?: Pick<JobClient, 'batches'>; signal?: AbortSignal; store?: JobStore } = {},
 ): Promise<JobSummary> {
-  const manifest = await directoryStore(jobDir).readManifest();
+  const manifest = await (options.store ?? directoryStore(jobDir)).readManifest();
   if (options.client) {
     for (const part of manifest.parts) {
       if (!part.batchId || part.done) continue;
@@ -36,8 +36,8 @@ export async function jobStatus(
  * create or resubmit, records it and cancels what it runs), then the batches known so far are asked to cancel.
  * @returns how many batches were asked to cancel
  */
-export async function cancelJob(jobDir: string, options: { client: Pick<JobClient, 'batches'> }): Promise<number> {
-  const jobStore = directoryStore(jobDir);
+export async function cancelJob(jobDir: string, options: { client: Pick<JobClient, 'batches'>; store?: JobStore }): Promise<number> {
+  const jobStore = options.store ?? directoryStore(jobDir);
   let lock: JobLock | undefined;
   try {
     lock = await jobStore.lock();

@@ -1,5 +1,4 @@
-import { loadRunState } from '../state/run-state.js';
-import { loadManifest } from '../state/manifest.js';
+import { directoryStore, type JobStore } from '../state/job-store.js';
 import { clientProvider } from '../client/create-kluster-client.js';
 import { KbatchError } from '../errors.js';
 import { checkOutputExpiry, checkWindow, DEFAULT_PROVIDER, getProvider } from './resolve-provider.js';
@@ -64,9 +63,10 @@ function baseUrlOf(client: unknown): string | undefined {
  * The provider and base URL a job directory recorded (run.json for a run, else manifest.json): a job from before
  * providers were recorded ran on {@link DEFAULT_PROVIDER}, with no base URL; {} for a directory without a job yet.
  */
-export async function recordedProvider(jobDir: string): Promise<{ provider?: string; baseURL?: string }> {
-  const run = await loadRunState(jobDir).catch(() => null);
-  const from = run?.settings ?? (await loadManifest(jobDir).catch(() => null));
+export async function recordedProvider(job: string | JobStore): Promise<{ provider?: string; baseURL?: string }> {
+  const store = typeof job === 'string' ? directoryStore(job) : job;
+  const run = await store.readRunState().catch(() => null);
+  const from = run?.settings ?? (await store.readManifest().catch(() => null));
   if (from === null) return {};
   return { provider: from.provider ?? DEFAULT_PROVIDER, ...(from.baseURL !== undefined ? { baseURL: from.baseURL } : {}) };
 }

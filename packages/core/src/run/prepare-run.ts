@@ -117,7 +117,7 @@ export async function prepareRun(store: JobStore, settings: RunSettings, plan: J
   // A fresh job id (not the derived directory's name): two jobs with the same requests never take each other's batches or files.
   await lintRunChunks(chunks.chunks.map((c) => c.path), settings);
   const record = { ...(settings.provider ? { provider: settings.provider } : {}), ...(settings.baseURL ? { baseURL: settings.baseURL } : {}) };
-  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, outputExpiresAfter: settings.outputExpiresAfter, written, ...record });
+  const { manifest } = await createJob({ chunks: chunks.chunks.map((c) => c.path), jobDir, window: settings.window, outputExpiresAfter: settings.outputExpiresAfter, written, ...record, store });
   return { chunks: manifest.parts.map((p) => ({ part: p.index, requests: p.requests })), ...read };
 }
 

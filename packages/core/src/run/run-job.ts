@@ -92,9 +92,9 @@ export type ResumeRunOptions = Omit<RunJobOptions, 'input' | 'jobDir'>;
 export async function resumeRun(jobDir: string, options: ResumeRunOptions): Promise<RunSummary> {
   const dir = resolve(options.cwd ?? process.cwd(), jobDir);
   // A several-model job: its models come from its models.json, each sub-job continues from its own run.json.
-  const parent = await readModelsState(dir);
+  const parent = options.store ? null : await readModelsState(dir);
   if (parent !== null) return runJob({ ...parent.options, ...options, models: parent.models.map((m) => m.model), jobDir });
-  if ((await directoryStore(dir).readRunState()) === null) {
+  if ((await (options.store ?? directoryStore(dir)).readRunState()) === null) {
     throw new KbatchError('JOB_NOT_FOUND', `No kbatch run in ${jobDir} (run.json is missing); for a batch-only job use resumeJob`, { file: jobDir });
   }
   return runJob({ ...options, jobDir });
@@ -122,6 +122,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
   jobProvider(named, { batches: (given.mode ?? (given.input === undefined ? null : 'batch')) === 'batch' });
   if (named.models !== undefined && named.models.length > 1) {
     // Each model is a run of this same pipeline (a sub-job); the gold column, when the run has one, is evaluated per model.
+    if (named.store !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `models`: several models in one job are kept in a job directory, not yet in a database (run each model as its own job)', { field: 'models' });
     const gold = (given as { gold?: unknown }).gold;
     return yield* runModels(given, named, { runOne: runJob, emitRows, started, ...(typeof gold === 'string' ? { gold } : {}) });
   }
@@ -149,9 +150,10 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     }
   };
   const notify = (message: string): void => emit({ type: 'phase', phase: 'output', message });
-  const { jobDir, derived } = await locateJob(opts, cwd, emit, notify);
+  // A given store names the job directory (its files); otherwise the directory is located and holds the state too.
+  const { jobDir, derived } = await locateJob(opts.store ? { ...opts, jobDir: opts.store.dir } : opts, cwd, emit, notify);
   if (await isModelsJob(jobDir)) throw new KbatchError('JOB_MISMATCH', `${jobDir} runs several models (models.json): give the same models, or another job directory`, { file: jobDir });
-  const store = directoryStore(jobDir);
+  const store = opts.store ?? directoryStore(jobDir);
   const { lock, wasJob } = await lockJob(store, derived);
   const cache = runCache(cacheDir(opts.cache, { cwd }), opts.onWarning);
   try {
@@ -269,7 +271,8 @@ async function locateJob(opts: ResolvedRunJobOptions, cwd: string, emit: (e: Run
 async function lockJob(store: JobStore, derived: DerivedJob | null): Promise<{ lock: JobLock; wasJob: boolean }> {
   const jobDir = store.dir;
   // Asked before the lock exists: only a directory that already was a job is swept for stale temp files.
-  const wasJob = await isJobDir(jobDir);
+  // A job in the database has no state file in its directory: its run state there says the directory is the job's.
+  const wasJob = (await isJobDir(jobDir)) || (store.jobId !== undefined && (await store.readRunState()) !== null);
   try {
     await makeDir(join(jobDir, 'run'), 'job directory');
     return { lock: await store.lock('run'), wasJob };
@@ -337,6 +340,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     judge: lineJudge(plan),
     onProgress: emit,
     signal,
+    store,
   };
   // `timeoutMs` bounds every sending phase of this call together (batches, realtime, straggler and retry rounds),
   // counted from here: preparing a large input does not eat into it.

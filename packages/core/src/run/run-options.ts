@@ -193,6 +193,8 @@ export const RunJobOptionsSchema = z
     onIssue: functionField<(issue: JoinIssue) => void>().optional(),
     onWarning: functionField<(message: string) => void>().optional(),
     signal: signalField().optional(),
+    /** Where the run's state lives (default: the job directory); its `dir` is the job directory (see openJobStore for Postgres). */
+    store: JobOptionsSchema.shape.store,
   })
   .refine((o) => !(o.prompt !== undefined && o.templateFile !== undefined), { error: 'must not be combined with `prompt`', path: ['templateFile'] })
   .refine((o) => !(o.labels && o.schema), { error: 'must not be combined with `labels`', path: ['schema'] })

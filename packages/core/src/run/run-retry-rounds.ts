@@ -89,7 +89,7 @@ export async function attachParts(store: JobStore, state: RunState, manifest: Jo
       const batch = group[0]!.batch;
       files.push(batch === undefined ? join(jobDir, group[0]!.file) : await joinFiles(jobDir, group.map((p) => p.file), batch));
     }
-    indexes = await addChunks(jobDir, files);
+    indexes = await addChunks(jobDir, files, { store });
   }
   crashPoint('run-after-add-retries');
   groups.forEach((group, i) => group.forEach((p) => (p.part = indexes[i]!)));

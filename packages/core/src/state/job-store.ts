@@ -23,6 +23,8 @@ export interface OpenedAnswersLog {
 export interface JobStore {
   /** The job directory: where the data files are (and, for the directory store, the state too). */
   readonly dir: string;
+  /** The job's id where the store is keyed by it (Postgres); undefined for a directory (the directory names the job). */
+  readonly jobId?: string;
   /** @throws KbatchError JOB_NOT_FOUND when the job has no manifest, JOB_INVALID when it is unreadable */
   readManifest(): Promise<JobManifest>;
   /** True when the job has a manifest (readable or not). */

@@ -1,0 +1,67 @@
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { KbatchError, openJobStore, type OpenedJobStore } from '@kbatch/core';
+import type { CliIo } from '../io.js';
+
+/** The flags that put a job's state in Postgres (`run`, `resume`, `status`, `wait`, `results`, `cancel`). */
+export interface DatabaseFlags {
+  databaseUrl?: string;
+  storage?: string;
+  /** `kbatch run` only: the id of the job in the database (a new one by default). */
+  jobId?: string;
+  jobDir?: string;
+}
+
+/** Add --database-url and --storage (and --job-id with `run`: the other commands take the id as their argument). */
+export function addDatabaseFlags(cmd: Command, { run = false } = {}): Command {
+  cmd
+    .option('--database-url <url>', "keep the job's state in this Postgres database (default: $KBATCH_DATABASE_URL; prefer the variable: a flag is visible to other users in ps); the job is then named by its id")
+    .option('--storage <dir>', "with a database: the shared directory of job files (chunks, results, spooled input), the job's under <dir>/<id> (default .kbatch/jobs)");
+  if (run) cmd.option('--job-id <id>', 'with a database: the id of the job (default: a new one, printed on stderr); the same id continues it');
+  return cmd;
+}
+
+/**
+ * The database URL the flags or the environment give, if any (an empty variable is none).
+ * @throws KbatchError OPTION_INVALID for --storage or --job-id without a database, or --job-dir with one
+ */
+export function databaseUrl(flags: DatabaseFlags, io: CliIo): string | undefined {
+  const url = flags.databaseUrl ?? (io.env['KBATCH_DATABASE_URL'] || undefined);
+  if (url === undefined) {
+    if (flags.storage !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--storage`: only with --database-url (or KBATCH_DATABASE_URL)', { field: '--storage' });
+    if (flags.jobId !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-id`: only with --database-url (or KBATCH_DATABASE_URL); without a database the job directory names the job', { field: '--job-id' });
+  } else if (flags.jobDir !== undefined) {
+    throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-dir`: not with a database (its files go under --storage DIR/<id>; --job-id names the job)', { field: '--job-dir' });
+  }
+  return url;
+}
+
+/**
+ * The store of the job a command names: with a database, `job` is its id (state in Postgres, files under --storage);
+ * otherwise `job` is the job directory. Close it when the command ends.
+ * @throws KbatchError OPTION_INVALID (see {@link databaseUrl}); DATABASE_UNAVAILABLE when the database cannot be reached
+ */
+export async function openCommandStore(flags: DatabaseFlags, io: CliIo, job: string | undefined): Promise<OpenedJobStore> {
+  const url = databaseUrl(flags, io);
+  if (url === undefined) return openJobStore({ jobDir: job ?? flags.jobDir ?? '.', cwd: io.cwd });
+  const id = job ?? flags.jobId;
+  return openJobStore({ databaseUrl: url, cwd: io.cwd, ...(id !== undefined ? { jobId: id } : {}), ...(flags.storage !== undefined ? { storage: flags.storage } : {}) });
+}
+
+/** Run `body` with the job's store opened, and close it after (its pool and locks), whatever happens. */
+export async function withCommandStore<T>(flags: DatabaseFlags, io: CliIo, job: string | undefined, body: (opened: OpenedJobStore) => Promise<T>): Promise<T> {
+  const opened = await openCommandStore(flags, io, job);
+  try {
+    return await body(opened);
+  } catch (error) {
+    throw resumeById(error, opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+// The core's "continue with: kbatch resume DIR" names the job's files; a job in the database is resumed by its id.
+function resumeById(error: unknown, { store, jobId }: OpenedJobStore): unknown {
+  if (jobId !== undefined && error instanceof Error) error.message = error.message.replaceAll(`kbatch resume ${store.dir}`, `kbatch resume ${jobId} --storage ${dirname(store.dir)}`);
+  return error;
+}

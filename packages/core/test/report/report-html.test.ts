@@ -5,7 +5,7 @@ import type { ReportData } from '../../src/report/report-data.js';
 import { evaluate } from '../../src/index.js';
 
 const DATA: ReportData = {
-  source: 'out.jsonl', output: 'out.jsonl', generatedAt: '2026-12-05T00:00:00.000Z', gold: null, rows: 1,
+  source: 'out.jsonl', output: 'out.jsonl', generatedAt: '2026-12-05T00:00:00.000Z', gold: null, goldLabels: null, rows: 1,
   models: [{ alias: null, pred: 'label', predicted: { '</script><b>x</b>': 1 }, unpredicted: { failed: 0, empty: 0, not_a_label: 0 }, confidence: new Array(20).fill(0), tokens: { prompt: 0, completion: 0 }, eval: null }],
   agreement: [], failures: [], otherFailures: 0, timeline: null, spend: null,
 };

@@ -39,6 +39,18 @@ describe('report page', () => {
     expect(text['tokens']).toContain('No token counts');
   });
 
+  it("names each batch's model in a several-models job's timeline, and an unknown end as unknown", () => {
+    const batch = { part: '00001', kind: 'chunk', batchId: 'b1', status: 'completed', start: '2026-12-05T00:00:00.000Z', requests: 1, succeeded: 1, failed: 0 };
+    const timeline = [{ ...batch, model: 'a', end: null }, { ...batch, model: 'b', end: '2026-12-05T00:01:00.000Z' }];
+    const { sections, specs } = reportSections({ ...DATA, timeline });
+    const html = sections.find((s) => s.id === 'timeline')!.html;
+    expect(html).toMatch(/<th>model<\/th>/);
+    expect(html).toContain('<td>unknown</td>');
+    // The chart draws only the batch whose end is known, named by its model.
+    expect(JSON.stringify(specs['chart-timeline'])).toContain('"batch":"b 00001 chunk"');
+    expect(JSON.stringify(specs['chart-timeline'])).not.toContain('"batch":"a 00001 chunk"');
+  });
+
   it('gives the cost per correct label when spend and gold are known', async () => {
     const usage = { requests: 10, promptTokens: 100, completionTokens: 10, reasoningTokens: 0, cachedTokens: 0 };
     const none = { requests: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0 };

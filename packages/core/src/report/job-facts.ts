@@ -13,8 +13,8 @@ import type { TimelineBatch } from './report-data.js';
 
 /** What a job directory tells a report besides its output rows. */
 export interface JobFacts {
-  /** The job's output file: the run's `output`, else the job directory's default `output.<format>`. */
-  output: string;
+  /** The job's output file: the run's `output`, else the job directory's default `output.<format>`; null for a job not made by run (no run.json). */
+  output: string | null;
   outputFormat: string | undefined;
   delimiter: string | undefined;
   prefix: string;
@@ -40,7 +40,7 @@ export async function readJobFacts(jobDir: string): Promise<JobFacts> {
   const settings = run?.settings;
   const evalFile = await readJson(join(jobDir, EVAL_FILE));
   return {
-    ...outputOf(jobDir, settings ?? { output: null, outputFormat: 'jsonl', rejects: null }),
+    ...(settings === undefined ? { output: null, outputFormat: undefined, delimiter: undefined } : outputOf(jobDir, settings)),
     prefix: settings?.prefix ?? '',
     labels: settings?.labels,
     gold: column(evalFile?.gold) ?? column(settings?.gold),

@@ -65,13 +65,16 @@ export async function writeReport(job: string, options: WriteReportOptions = {})
 async function gatherReport(job: string, opts: Resolved): Promise<ReportData> {
   const isJob = job !== '-' && (await stat(job).catch(() => null))?.isDirectory() === true;
   const facts: JobFacts | null = isJob ? await readJobFacts(job) : null;
-  const input = facts?.output ?? job;
+  // A job not made by run (no run.json) has batches but no output file to read.
+  const input = isJob ? facts!.output : job;
   await checkOut(opts.out, { input, jobDir: isJob ? job : null });
   const gold = opts.gold ?? facts?.gold;
   const tally = reportTally({ gold, pred: opts.pred, prefix: opts.prefix ?? facts?.prefix ?? '', labels: opts.labels ?? facts?.labels, targetAccuracy: opts.targetAccuracy });
-  const format = opts.format ?? (facts?.outputFormat as Resolved['format']);
-  for await (const batch of recordBatches({ input, format, delimiter: opts.delimiter ?? facts?.delimiter, encoding: opts.encoding, stdin: opts.stdin })) {
-    for (const record of batch) tally.add(record.data, { record: record.index, line: record.line, file: input });
+  if (input !== null) {
+    const format = opts.format ?? (facts?.outputFormat as Resolved['format']);
+    for await (const batch of recordBatches({ input, format, delimiter: opts.delimiter ?? facts?.delimiter, encoding: opts.encoding, stdin: opts.stdin })) {
+      for (const record of batch) tally.add(record.data, { record: record.index, line: record.line, file: input });
+    }
   }
   return {
     source: job,
@@ -88,12 +91,12 @@ async function gatherReport(job: string, opts: Resolved): Promise<ReportData> {
  * The page must not replace what it reports on: the rows read (also through a symlink or hard link) or a file of the
  * job directory (its state, chunks, results, sub-jobs); a top-level `.html` file there is the report's own.
  */
-async function checkOut(out: Resolved['out'], at: { input: string; jobDir: string | null }): Promise<void> {
+async function checkOut(out: Resolved['out'], at: { input: string | null; jobDir: string | null }): Promise<void> {
   if (typeof out !== 'string' || out === '-') return;
   const invalid = (reason: string): never => {
     throw new KbatchError('OPTION_INVALID', `Invalid option \`out\`: must not overwrite what the report reads, got "${out}" (${reason})`, { field: 'out', file: out });
   };
-  if (at.input !== '-' && (await sameFile(out, at.input))) invalid(`it is the output file read, ${at.input}`);
+  if (at.input !== null && at.input !== '-' && (await sameFile(out, at.input))) invalid(`it is the output file read, ${at.input}`);
   if (at.jobDir === null) return;
   const real = async (p: string): Promise<string> => realpath(p).catch(async () => join(await realpath(dirname(p)).catch(() => dirname(p)), basename(p)));
   const rel = relative(await real(resolve(at.jobDir)), await real(resolve(out)));

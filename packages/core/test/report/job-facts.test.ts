@@ -36,11 +36,11 @@ describe('timelineOf', () => {
 });
 
 describe('readJobFacts', () => {
-  it("reads what there is: no run.json (the default output file), no spend.json, a torn eval.json ignored", async () => {
+  it('reads what there is: no run.json (no output), no spend.json, a torn eval.json ignored', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-report-facts-'));
     await writeManifest(dir, MANIFEST);
     await writeFile(join(dir, 'eval.json'), '{"gold": "sent');
-    expect(await readJobFacts(dir)).toMatchObject({ output: join(dir, 'output.jsonl'), prefix: '', labels: undefined, gold: undefined, spend: null });
+    expect(await readJobFacts(dir)).toMatchObject({ output: null, prefix: '', labels: undefined, gold: undefined, spend: null });
   });
 
   it('takes the gold column from eval.json', async () => {

@@ -24,10 +24,10 @@ export const register: RegisterCommand = (program, io) => {
   program
     .command('report')
     .description('Write one self-contained HTML report (charts, no network request) of a job directory or a joined output')
-    .argument('<job>', 'a job directory (its output, batches, spend) or a joined output file (JSONL, CSV/TSV, JSON array), or - for stdin (with --format)')
-    .option('--out <file>', 'where the HTML goes, or - for stdout', 'report.html')
+    .argument('<job>', 'a job directory (its output, batches, spend; a several-models job too) or a joined output file (JSONL, CSV/TSV, JSON array), or - for stdin (with --format)')
+    .option('--out <file>', 'where the HTML goes, or - for stdout (never the rows read nor a file of the job)', 'report.html')
     .option('--gold <column>', "the column holding the trusted label (default: the job's run --gold / eval.json)")
-    .option('--pred <column>', 'the column holding the predicted label (default: label, or each model\'s ALIAS.label)')
+    .option('--pred <column>', 'the column holding the predicted label, read as one model (default: each model\'s ALIAS.label when there are such columns, else label)')
     .option('--prefix <prefix>', "the prefix given to run/join (default: the job's)")
     .option('--labels <list>', "comma-separated labels, matched as run --labels does (default: the job's)")
     .option('--target-accuracy <x>', 'show the lowest confidence threshold whose answers reach this accuracy (0-1)', numberArg)
@@ -42,7 +42,9 @@ Examples:
 
 Sections: figures (accuracy, macro-F1, kappa, per label), label distribution, confusion matrix, confidence histogram
 and reliability, accuracy vs coverage, models side by side, tokens and cost, batch timeline, failures by cause.
-The figures are the ones kbatch eval --json prints. A section without data says so in one line.`,
+The figures are the ones kbatch eval --json prints (for each model of a several-models output, with --prefix ALIAS.).
+A job whose output went to stdout has no rows to read: give the OUTPUT file you saved. A section without data says so
+in one line.`,
     )
     .action(async (job: string, flags: ReportFlags) => {
       await runReport(job, flags, io);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,17 @@ describe('kbatch report', () => {
     expect(run.stdout.startsWith('<!doctype html>')).toBe(true);
     expect(reportData(run.stdout).models[0]!.predicted).toEqual({ a: 1, b: 1 });
     expect(run.stderr).toBe('');
+  });
+
+  it('exits 2 with OPTION_INVALID naming --out when the page would replace the rows it reads', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-cli-report-'));
+    const labeled = '{"sentiment":"positive","label":"positive"}\n{"sentiment":"negative","label":"neutral"}\n';
+    await writeFile(join(cwd, 'victim.jsonl'), labeled);
+    const run = await runCli(['report', 'victim.jsonl', '--gold', 'sentiment', '--out', 'victim.jsonl'], { cwd });
+    // Bad usage: exit 2, as every OPTION_INVALID.
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error \[OPTION_INVALID\]: .*`--out`.*victim\.jsonl/);
+    expect(await readFile(join(cwd, 'victim.jsonl'), 'utf8')).toBe(labeled);
   });
 
   it('exits 1 with EVAL_COLUMN_MISSING when the rows lack the --gold column', async () => {

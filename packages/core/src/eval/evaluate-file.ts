@@ -82,8 +82,8 @@ export async function evaluateFile(options: EvaluateFileOptions): Promise<EvalRe
   return acc.result();
 }
 
-// The same file by device and inode when both exist (a symlink or hard link to the input too), else by real path.
-async function sameFile(a: string, b: string): Promise<boolean> {
+/** The same file by device and inode when both exist (a symlink or hard link to the input too), else by real path. */
+export async function sameFile(a: string, b: string): Promise<boolean> {
   const [sa, sb] = await Promise.all([stat(a).catch(() => null), stat(b).catch(() => null)]);
   if (sa !== null && sb !== null) return sa.dev === sb.dev && sa.ino === sb.ino;
   const real = async (p: string): Promise<string> => join(await realpath(dirname(resolve(p))).catch(() => dirname(resolve(p))), basename(p));

@@ -9,13 +9,14 @@ export interface ColumnOptions {
 }
 
 /**
- * The models of an output row from its columns: one model when the plain label column (or `pred`) is there, else
- * one per `ALIAS.label` column (the several-models convention: each model's fields under `ALIAS.`), in column order.
+ * The models of an output row from its columns: given `pred`, one model; else one per `ALIAS.PREFIXlabel` column
+ * (the several-models convention: each model's fields under `ALIAS.`), in column order, even beside a plain label
+ * column (a gold column may be named `label`); else one model on the plain label column.
  * @example modelColumns(['id', 'a.label', 'b.label'], { prefix: '' }).map((m) => m.alias) // ['a', 'b']
  */
 export function modelColumns(columns: readonly string[], options: ColumnOptions): ModelColumns[] {
   const label = `${options.prefix}label`;
-  if (options.pred !== undefined || columns.includes(label)) return [fields(null, options.prefix, options.pred ?? label)];
+  if (options.pred !== undefined) return [fields(null, options.prefix, options.pred)];
   const suffix = `.${label}`;
   const aliases = columns.filter((c) => c.endsWith(suffix) && c.length > suffix.length).map((c) => c.slice(0, -suffix.length));
   // Neither: one model whose missing label column the evaluation reports by name.
@@ -29,6 +30,7 @@ function fields(alias: string | null, prefix: string, pred: string): ModelColumn
     pred,
     confidence: `${prefix}confidence`,
     error: `${prefix}error`,
+    customId: `${prefix}custom_id`,
     promptTokens: `${prefix}prompt_tokens`,
     completionTokens: `${prefix}completion_tokens`,
   };

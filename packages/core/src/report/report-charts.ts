@@ -20,11 +20,10 @@ const byModel = (data: ReportData): { color?: { field: 'model'; type: 'nominal' 
 
 const scored = (data: ReportData): ReportModel[] => data.models.filter((m) => m.eval !== null && m.eval.scored > 0);
 
-/** Predicted labels per model, and gold labels (support) when evaluated. */
+/** Predicted labels per model, and the gold labels of every row with one. */
 export function labelChart(data: ReportData): Chart {
   const values = data.models.flatMap((m) => Object.entries(m.predicted).map(([label, count]) => ({ series: `${modelName(m)} predicted`, label, count })));
-  const evaluated = data.models.find((m) => m.eval !== null)?.eval;
-  if (evaluated) values.push(...evaluated.labels.map((label) => ({ series: 'gold (scored rows)', label, count: evaluated.per_label[label]!.support })));
+  if (data.goldLabels !== null) values.push(...Object.entries(data.goldLabels).map(([label, count]) => ({ series: 'gold', label, count })));
   if (values.length === 0) return { empty: 'No row has a usable label.' };
   return {
     spec: {
@@ -45,13 +44,14 @@ export function confusionChart(m: ReportModel): Chart {
   const r = m.eval;
   if (r === null) return { empty: NO_GOLD };
   if (r.scored === 0) return { empty: 'No row was scored (every row lacks a gold label or a usable prediction).' };
-  const values = r.labels.flatMap((gold) => r.labels.map((pred) => ({ gold, pred, count: r.confusion[gold]![pred]! })));
+  // Sorted by the labels' index in the data: a sort array becomes a vega expression, which a label with U+2028 breaks.
+  const values = r.labels.flatMap((gold, g) => r.labels.map((pred, p) => ({ gold, pred, goldIndex: g, predIndex: p, count: r.confusion[gold]![pred]! })));
   const max = Math.max(...values.map((v) => v.count));
-  const axis = { type: 'nominal' as const, sort: r.labels, axis: { labelAngle: 0 } };
+  const axis = (field: 'pred' | 'gold', title: string) => ({ field, title, type: 'nominal' as const, sort: { field: `${field}Index`, op: 'min' as const }, axis: { labelAngle: 0 } });
   return {
     spec: {
       width: Math.min(WIDTH, 60 * r.labels.length + 40), height: Math.min(WIDTH, 40 * r.labels.length + 20), data: { values },
-      encoding: { x: { ...axis, field: 'pred', title: 'predicted' }, y: { ...axis, field: 'gold', title: 'gold' } },
+      encoding: { x: axis('pred', 'predicted'), y: axis('gold', 'gold') },
       layer: [
         { mark: { type: 'rect', tooltip: true }, encoding: { color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues' }, title: 'rows' } } },
         {
@@ -171,8 +171,10 @@ export function tokensChart(data: ReportData): Chart {
 /** The job's batches on a time axis, coloured by status. */
 export function timelineChart(data: ReportData): Chart {
   if (data.timeline === null) return { empty: 'An output file has no batch history: give the job directory to see its batches.' };
-  if (data.timeline.length === 0) return { empty: 'The job sent no batch (realtime, cached, or not submitted yet).' };
-  const values = data.timeline.map((b) => ({ ...b, batch: `${b.part} ${b.kind}` }));
+  if (data.timeline.length === 0) return { empty: 'No batch: every answer came from the cache or a realtime request (or nothing was sent yet).' };
+  // A batch whose end is unknown has no bar (its row in the table says so).
+  const values = data.timeline.filter((b) => b.end !== null).map((b) => ({ ...b, batch: `${b.model === undefined ? '' : `${b.model} `}${b.part} ${b.kind}` }));
+  if (values.length === 0) return { empty: 'No batch has a known end (their result files are gone).' };
   return {
     spec: {
       width: WIDTH, height: { step: values.length > 30 ? 12 : 20 }, data: { values },

@@ -9,6 +9,8 @@ export interface ModelColumns {
   pred: string;
   confidence: string;
   error: string;
+  /** The row's custom_id as the join named it (`ALIAS.PREFIXcustom_id` in a several-models output). */
+  customId: string;
   promptTokens: string;
   completionTokens: string;
 }
@@ -56,6 +58,8 @@ export const FAILURE_EXAMPLES = 3;
 
 /** One batch of the job as its manifest tells it. */
 export interface TimelineBatch {
+  /** The model's alias, in a several-models job (each model's batches are its sub-job's). */
+  model?: string;
   part: string;
   /** chunk, resubmit (leftovers of an expired batch) or retry (a retry round). */
   kind: string;
@@ -64,8 +68,8 @@ export interface TimelineBatch {
   status: string;
   /** When kbatch began creating it (or uploading its file, before create). */
   start: string;
-  /** When its results were downloaded (the result files' time), or the manifest's last update while it was not done. */
-  end: string;
+  /** When its results were downloaded (the result files' time; null when unknown), or the manifest's last update while it was not done. */
+  end: string | null;
   requests: number;
   succeeded: number | null;
   failed: number | null;
@@ -79,6 +83,8 @@ export interface ReportData {
   output: string | null;
   generatedAt: string;
   gold: string | null;
+  /** Rows per gold label (normalised as the evaluation does) over every row with one; null without a gold column. */
+  goldLabels: Record<string, number> | null;
   /** Output rows read. */
   rows: number;
   models: ReportModel[];

@@ -112,8 +112,14 @@ function spendOf(data: ReportData, m: ReportData['models'][number]): NonNullable
 
 function timelineHtml(data: ReportData): string {
   if (data.timeline === null || data.timeline.length === 0) return '';
-  const rows = data.timeline.map((b) => [escapeHtml(b.part), escapeHtml(b.kind), escapeHtml(b.batchId ?? '–'), escapeHtml(b.status), escapeHtml(b.start), escapeHtml(b.end), String(b.requests), b.succeeded === null ? '–' : String(b.succeeded), b.failed === null ? '–' : String(b.failed)]);
-  return table(['part', 'kind', 'batch', 'status', 'started', 'results downloaded', 'requests', 'succeeded', 'failed'], rows, 'timeline');
+  // A several-models job names each batch's model.
+  const named = data.timeline.some((b) => b.model !== undefined);
+  const rows = data.timeline.map((b) => [
+    ...(named ? [escapeHtml(b.model ?? '–')] : []),
+    escapeHtml(b.part), escapeHtml(b.kind), escapeHtml(b.batchId ?? '–'), escapeHtml(b.status), escapeHtml(b.start), escapeHtml(b.end ?? 'unknown'),
+    String(b.requests), b.succeeded === null ? '–' : String(b.succeeded), b.failed === null ? '–' : String(b.failed),
+  ]);
+  return table([...(named ? ['model'] : []), 'part', 'kind', 'batch', 'status', 'started', 'results downloaded', 'requests', 'succeeded', 'failed'], rows, 'timeline');
 }
 
 function failuresHtml(data: ReportData): string {

@@ -2,7 +2,7 @@ import { evalAccumulator, type EvalAccumulator } from '../eval/eval-accumulator.
 import { cellText, labelMatcher, type LabelMatcher, type RowPlace } from '../eval/row-verdict.js';
 import { cleanLabelAnswer, normalizeLabels } from '../answers/labels.js';
 import { setOwn } from '../eval/label-counts.js';
-import { isKbatchError } from '../errors.js';
+import { isKbatchError, KbatchError } from '../errors.js';
 import { failureGroups } from './failure-groups.js';
 import { modelColumns, type ColumnOptions } from './model-columns.js';
 import { CONFIDENCE_BINS, type Agreement, type ModelColumns, type ReportModel, type ReportData } from './report-data.js';
@@ -12,12 +12,12 @@ export interface ReportTallyOptions extends ColumnOptions {
   gold?: string;
   labels?: string[];
   targetAccuracy?: number;
-  /** The column naming a row in failure examples (default custom_id; without one, "row N"). */
+  /** The column naming a row in failure examples (default: the model's `custom_id` field, else `PREFIXcustom_id`; without one, "row N"). */
   id?: string;
 }
 
 /** The rows' figures: what {@link reportTally} gives. */
-export type RowFigures = Pick<ReportData, 'rows' | 'models' | 'agreement' | 'failures' | 'otherFailures'>;
+export type RowFigures = Pick<ReportData, 'rows' | 'goldLabels' | 'models' | 'agreement' | 'failures' | 'otherFailures'>;
 
 /** Rows fed one at a time, figures on demand; memory: counts per label, bin and cause, never rows. */
 export interface ReportTally {
@@ -44,19 +44,24 @@ export function reportTally(options: ReportTallyOptions): ReportTally {
   const failures = failureGroups();
   let models: ModelTally[] | null = null;
   let pairs: { a: ModelTally; b: ModelTally; acc: EvalAccumulator; overflow: boolean }[] = [];
+  const gold = options.gold === undefined ? null : listedLabels(options.labels);
   let rows = 0;
   return {
     add(row, place) {
       if (models === null) {
         models = modelColumns(Object.keys(row), options).map((columns) => modelTally(columns, options));
+        checkNotGold(models, options);
         pairs = models.flatMap((a, i) => models!.slice(i + 1).map((b) => ({ a, b, acc: agreementAccumulator(a.columns, b.columns, options.labels), overflow: false })));
       }
       // evaluate() first: a row it rejects (a missing column, a bad confidence) fails the report as it fails eval.
       for (const m of models) m.eval?.add(row, place);
       for (const p of pairs) if (!p.overflow) p.overflow = addAgreement(p.acc, row, place);
       rows++;
-      const id = cellText(row[options.id ?? 'custom_id']) || `row ${place.record}`;
-      for (const m of models) countRow(m, row, { match, place, onFailure: (error) => failures.add(m.columns.alias, id, error) });
+      if (gold !== null) countGold(gold, cellText(row[options.gold!]), { match, place });
+      for (const m of models) {
+        const id = () => rowId(row, m.columns, options) || `row ${place.record}`;
+        countRow(m, row, { match, place, onFailure: (error) => failures.add(m.columns.alias, id(), error) });
+      }
     },
     result() {
       const agreement: Agreement[] = pairs.map(({ a, b, acc, overflow }) => {
@@ -65,14 +70,39 @@ export function reportTally(options: ReportTallyOptions): ReportTally {
         return { a: a.columns.alias ?? '', b: b.columns.alias ?? '', n: r.scored, agreement: r.accuracy, kappa: r.kappa };
       });
       const figures = (models ?? []).map((m) => ({ ...m.figures, predicted: ownRecord(m.predicted), eval: m.eval?.result() ?? null }));
-      return { rows, models: figures, agreement, ...failures.result() };
+      return { rows, goldLabels: gold === null ? null : ownRecord(gold), models: figures, agreement, ...failures.result() };
     },
   };
 }
 
+// Listed labels first, at 0 when never seen (a label that never occurs still has its bar).
+function listedLabels(labels: string[] | undefined): Map<string, number> {
+  return new Map((labels === undefined ? [] : normalizeLabels(labels)).map((label) => [label, 0]));
+}
+
+// A model scored against its own answers would be perfect: refuse it (a gold column named `label` needs --pred or ALIAS. columns).
+function checkNotGold(models: ModelTally[], options: ReportTallyOptions): void {
+  const same = models.find((m) => m.columns.pred === options.gold);
+  if (same === undefined) return;
+  const field = options.pred !== undefined ? 'pred' : 'gold';
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`${field}\`: the prediction column must not be the gold column, got "${same.columns.pred}" for both (give the prediction column with pred)`, { field });
+}
+
+// The row's id as the join wrote it: the given id column, else the model's custom_id field, else the plain one.
+function rowId(row: Record<string, unknown>, columns: ModelColumns, options: ReportTallyOptions): string {
+  if (options.id !== undefined) return cellText(row[options.id]);
+  return cellText(row[columns.customId]) || cellText(row[`${options.prefix}custom_id`]) || cellText(row['custom_id']);
+}
+
+// The gold labels of every row with one, normalised as the evaluation normalises them.
+function countGold(counts: Map<string, number>, text: string, { match, place }: Omit<CountContext, 'onFailure'>): void {
+  if (cleanLabelAnswer(text) === '') return;
+  const label = labelOf(match, text, place);
+  if (label !== null) counts.set(label, (counts.get(label) ?? 0) + 1);
+}
+
 function modelTally(columns: ModelColumns, options: ReportTallyOptions): ModelTally {
-  // Listed labels first, at 0 when never predicted (a label that never occurs still has its bar).
-  const predicted = new Map((options.labels === undefined ? [] : normalizeLabels(options.labels)).map((label) => [label, 0]));
+  const predicted = listedLabels(options.labels);
   const evalOf =
     options.gold === undefined
       ? null

@@ -1,9 +1,11 @@
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
+import { KbatchError } from '../errors.js';
 import { EvaluateOptionsSchema } from '../eval/eval-options.js';
+import { sameFile } from '../eval/evaluate-file.js';
 import { nonEmptyField, outputField, parseOptions } from '../options.js';
 import { ReadRecordsOptionsSchema } from '../records/read-options.js';
 import { recordBatches } from '../records/record-batches.js';
@@ -42,9 +44,12 @@ export interface WrittenReport {
 
 /**
  * Write one self-contained HTML report (charts drawn by the inlined vega; no network request) of a job directory
- * (its output rows, batches, spend and eval.json) or of a joined OUTPUT file (JSONL, CSV/TSV or a JSON array).
- * The output rows are read once, streaming.
- * @throws KbatchError INPUT_NOT_FOUND, JOB_INVALID, EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, RECORD_INVALID, OPTION_INVALID
+ * (its output rows, batches, spend and eval.json; a several-models job's combined output and each model's batches)
+ * or of a joined OUTPUT file (JSONL, CSV/TSV or a JSON array). The output rows are read once, streaming. Its
+ * figures are `kbatch eval --json`'s (with `--prefix ALIAS.` for each model of a several-models output).
+ * @throws KbatchError JOB_NOT_FOUND (a directory that holds no job), INPUT_NOT_FOUND (no such OUTPUT, or a job whose
+ *   output went to stdout), JOB_INVALID, EVAL_COLUMN_MISSING, EVAL_TOO_MANY_LABELS, RECORD_INVALID, OPTION_INVALID
+ *   (a bad option; `out` naming the rows read or a file of the job; `pred` the gold column)
  * @example await writeReport('.kbatch/jobs/kb-20261205-1', { gold: 'sentiment', out: 'report.html' })
  */
 export async function writeReport(job: string, options: WriteReportOptions = {}): Promise<WrittenReport> {
@@ -60,7 +65,9 @@ export async function writeReport(job: string, options: WriteReportOptions = {})
 async function gatherReport(job: string, opts: Resolved): Promise<ReportData> {
   const isJob = job !== '-' && (await stat(job).catch(() => null))?.isDirectory() === true;
   const facts: JobFacts | null = isJob ? await readJobFacts(job) : null;
+  // A job not made by run (no run.json) has batches but no output file to read.
   const input = isJob ? facts!.output : job;
+  await checkOut(opts.out, { input, jobDir: isJob ? job : null });
   const gold = opts.gold ?? facts?.gold;
   const tally = reportTally({ gold, pred: opts.pred, prefix: opts.prefix ?? facts?.prefix ?? '', labels: opts.labels ?? facts?.labels, targetAccuracy: opts.targetAccuracy });
   if (input !== null) {
@@ -78,6 +85,23 @@ async function gatherReport(job: string, opts: Resolved): Promise<ReportData> {
     timeline: facts?.timeline ?? null,
     spend: facts?.spend ?? null,
   };
+}
+
+/**
+ * The page must not replace what it reports on: the rows read (also through a symlink or hard link) or a file of the
+ * job directory (its state, chunks, results, sub-jobs); a top-level `.html` file there is the report's own.
+ */
+async function checkOut(out: Resolved['out'], at: { input: string | null; jobDir: string | null }): Promise<void> {
+  if (typeof out !== 'string' || out === '-') return;
+  const invalid = (reason: string): never => {
+    throw new KbatchError('OPTION_INVALID', `Invalid option \`out\`: must not overwrite what the report reads, got "${out}" (${reason})`, { field: 'out', file: out });
+  };
+  if (at.input !== null && at.input !== '-' && (await sameFile(out, at.input))) invalid(`it is the output file read, ${at.input}`);
+  if (at.jobDir === null) return;
+  const real = async (p: string): Promise<string> => realpath(p).catch(async () => join(await realpath(dirname(p)).catch(() => dirname(p)), basename(p)));
+  const rel = relative(await real(resolve(at.jobDir)), await real(resolve(out)));
+  const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  if (rel === '' || (inside && (rel.includes(sep) || !rel.endsWith('.html')))) invalid(`it is a file of the job directory ${at.jobDir}`);
 }
 
 // vega's minified browser build (its package exports only the ESM entry, which sits beside it).

@@ -19,7 +19,7 @@ export interface SinkTargets {
 }
 
 /** The run's output and rejects targets (default output `<jobDir>/output.<format>` unless rows are yielded). */
-export function sinkTargets(opts: ResolvedRunJobOptions, settings: RunSettings, jobDir: string, emitRows: boolean): SinkTargets {
+export function sinkTargets(opts: Pick<ResolvedRunJobOptions, 'output' | 'rejects'>, settings: Pick<RunSettings, 'output' | 'outputFormat' | 'rejects'>, jobDir: string, emitRows: boolean): SinkTargets {
   let output: string | Writable | null = opts.output instanceof Writable ? opts.output : settings.output;
   if (output === null && !emitRows) output = join(jobDir, `output.${settings.outputFormat}`);
   return { output, rejects: opts.rejects instanceof Writable ? opts.rejects : settings.rejects };

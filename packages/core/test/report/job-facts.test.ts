@@ -20,7 +20,7 @@ const MANIFEST = JobManifestSchema.parse({
 });
 
 describe('timelineOf', () => {
-  it('gives each batch begun its status and times: downloaded results end a done batch, else the last manifest update', async () => {
+  it('gives each batch begun its status and times: downloaded results end a done batch (unknown without them), else the last manifest update', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-report-facts-'));
     await mkdir(join(dir, 'results'));
     await writeFile(join(dir, 'results/part-00001.output.jsonl'), '');
@@ -28,7 +28,7 @@ describe('timelineOf', () => {
     await utimes(join(dir, 'results/part-00001.output.jsonl'), downloaded, downloaded);
     expect(await timelineOf(dir, MANIFEST)).toEqual([
       { part: '00001', kind: 'chunk', batchId: 'b1', status: 'expired', start: '2026-12-05T01:00:01.000Z', end: downloaded.toISOString(), requests: 10, succeeded: 6, failed: 0 },
-      { part: '00002', kind: 'resubmit of 00001', batchId: 'b2', status: 'completed', start: '2026-12-05T02:00:00.000Z', end: MANIFEST.updatedAt, requests: 4, succeeded: 4, failed: 0 },
+      { part: '00002', kind: 'resubmit of 00001', batchId: 'b2', status: 'completed', start: '2026-12-05T02:00:00.000Z', end: null, requests: 4, succeeded: 4, failed: 0 },
       { part: '00003', kind: 'retry', batchId: 'b3', status: 'in_progress', start: '2026-12-05T02:30:00.000Z', end: MANIFEST.updatedAt, requests: 10, succeeded: null, failed: null },
       { part: '00005', kind: 'chunk', batchId: null, status: 'not created', start: '2026-12-05T02:40:00.000Z', end: MANIFEST.updatedAt, requests: 10, succeeded: null, failed: null },
     ]);

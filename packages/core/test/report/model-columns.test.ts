@@ -4,7 +4,7 @@ import { modelColumns } from '../../src/report/model-columns.js';
 describe('modelColumns', () => {
   it('reads one model from the plain (prefixed) fields', () => {
     expect(modelColumns(['id', 'kb_label', 'kb_error'], { prefix: 'kb_' })).toEqual([
-      { alias: null, pred: 'kb_label', confidence: 'kb_confidence', error: 'kb_error', promptTokens: 'kb_prompt_tokens', completionTokens: 'kb_completion_tokens' },
+      { alias: null, pred: 'kb_label', confidence: 'kb_confidence', error: 'kb_error', customId: 'kb_custom_id', promptTokens: 'kb_prompt_tokens', completionTokens: 'kb_completion_tokens' },
     ]);
   });
 

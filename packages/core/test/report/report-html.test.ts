@@ -5,7 +5,7 @@ import type { ReportData } from '../../src/report/report-data.js';
 import { evaluate } from '../../src/index.js';
 
 const DATA: ReportData = {
-  source: 'out.jsonl', output: 'out.jsonl', generatedAt: '2026-12-05T00:00:00.000Z', gold: null, rows: 1,
+  source: 'out.jsonl', output: 'out.jsonl', generatedAt: '2026-12-05T00:00:00.000Z', gold: null, goldLabels: null, rows: 1,
   models: [{ alias: null, pred: 'label', predicted: { '</script><b>x</b>': 1 }, unpredicted: { failed: 0, empty: 0, not_a_label: 0 }, confidence: new Array(20).fill(0), tokens: { prompt: 0, completion: 0 }, eval: null }],
   agreement: [], failures: [], otherFailures: 0, timeline: null, spend: null,
 };
@@ -37,6 +37,18 @@ describe('report page', () => {
     expect(text['timeline']).toContain('An output file has no batch history');
     expect(text['failures']).toContain('No row failed.');
     expect(text['tokens']).toContain('No token counts');
+  });
+
+  it("names each batch's model in a several-models job's timeline, and an unknown end as unknown", () => {
+    const batch = { part: '00001', kind: 'chunk', batchId: 'b1', status: 'completed', start: '2026-12-05T00:00:00.000Z', requests: 1, succeeded: 1, failed: 0 };
+    const timeline = [{ ...batch, model: 'a', end: null }, { ...batch, model: 'b', end: '2026-12-05T00:01:00.000Z' }];
+    const { sections, specs } = reportSections({ ...DATA, timeline });
+    const html = sections.find((s) => s.id === 'timeline')!.html;
+    expect(html).toMatch(/<th>model<\/th>/);
+    expect(html).toContain('<td>unknown</td>');
+    // The chart draws only the batch whose end is known, named by its model.
+    expect(JSON.stringify(specs['chart-timeline'])).toContain('"batch":"b 00001 chunk"');
+    expect(JSON.stringify(specs['chart-timeline'])).not.toContain('"batch":"a 00001 chunk"');
   });
 
   it('gives the cost per correct label when spend and gold are known', async () => {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -8,11 +9,13 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { evaluateFile, runJob, writeReport, type EvalResult, type ReportData } from '../../src/index.js';
+import { evaluateFile, runJob, writeReport, type EvalResult, type ReportData, type RunJobOptions } from '../../src/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', import.meta.url));
 const LABELS = ['positive', 'negative', 'neutral'];
+const SMALL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const LARGE = 'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo';
 // Debian's chromium package (the real binary: /usr/bin/chromium is a wrapper script); .ci/run installs it.
 const CHROMIUM = process.env['KBATCH_CHROMIUM'] ?? '/usr/lib/chromium/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -84,6 +87,107 @@ describe('writeReport', () => {
     expect(existsSync(join(dir, 'x.html'))).toBe(false);
   });
 
+  it('refuses an out that is the rows read (also through a symlink or hard link) or a file of the job, with OPTION_INVALID naming out', async () => {
+    const before = await readFile(output, 'utf8');
+    const viaSymlink = join(dir, 'labeled-link.jsonl');
+    const viaHardLink = join(dir, 'labeled-hard.jsonl');
+    await symlink(output, viaSymlink);
+    await link(output, viaHardLink);
+    for (const out of [output, viaSymlink, viaHardLink]) expectKbatchError(await catchError(() => writeReport(output, { gold: 'sentiment', out })), { code: 'OPTION_INVALID', field: 'out' });
+    // A job directory: its output file (read by the report), its state and its chunks.
+    for (const out of [output, join(jobDir, 'run.json'), join(jobDir, 'manifest.json'), join(jobDir, 'chunks', 'part-00001.jsonl'), jobDir]) {
+      expectKbatchError(await catchError(() => writeReport(jobDir, { gold: 'sentiment', out })), { code: 'OPTION_INVALID', field: 'out' });
+    }
+    expect(await readFile(output, 'utf8')).toBe(before);
+    // A page of its own beside the job's files is fine.
+    expect((await writeReport(jobDir, { gold: 'sentiment', out: join(jobDir, 'report.html') })).data.rows).toBe(30);
+  });
+
+  it("reads a job's default output file, and asks for the OUTPUT file of a job that wrote to stdout (INPUT_NOT_FOUND)", async () => {
+    const client = createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL });
+    const base = { client, model: SMALL, input: REVIEWS, prompt: 'Review: {{text}}', labels: LABELS, pollIntervalMs: 20, cache: false } as const;
+    const defaultDir = join(dir, 'job-default-output');
+    await runJob({ ...base, jobDir: defaultDir });
+    expect(existsSync(join(defaultDir, 'output.jsonl'))).toBe(true);
+    const written = await writeReport(defaultDir, { gold: 'sentiment', out: join(dir, 'default-output.html') });
+    expect(written.data.output).toBe(join(defaultDir, 'output.jsonl'));
+    expect(written.data.rows).toBe(30);
+    const stdoutDir = join(dir, 'job-stdout');
+    const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+    await runJob({ ...base, jobDir: stdoutDir, output: '-', stdout: sink });
+    const err = await catchError(() => writeReport(stdoutDir, { out: join(dir, 'stdout.html') }));
+    expectKbatchError(err, { code: 'INPUT_NOT_FOUND' });
+    expect((err as Error).message).toMatch(/stdout.*OUTPUT file/);
+  });
+
+  it('reports a job answered wholly from the cache: its rows, and a timeline without batches', async () => {
+    const client = createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL });
+    const base = { client, model: SMALL, input: REVIEWS, prompt: 'Cached: {{text}}', labels: LABELS, pollIntervalMs: 20, cache: join(dir, 'cache') } as const;
+    await runJob({ ...base, jobDir: join(dir, 'job-cache-fill') });
+    const cachedDir = join(dir, 'job-cached');
+    await runJob({ ...base, jobDir: cachedDir, output: join(dir, 'cached.jsonl') });
+    expect(existsSync(join(cachedDir, 'manifest.json'))).toBe(false);
+    const written = await writeReport(cachedDir, { gold: 'sentiment', out: join(dir, 'cached.html') });
+    expect(written.data.rows).toBe(30);
+    expect(written.data.timeline).toEqual([]);
+    expect(written.data.models[0]!.eval).toEqual(await evaluateFile({ input: join(dir, 'cached.jsonl'), gold: 'sentiment', labels: LABELS }));
+    expect(await readFile(written.out!, 'utf8')).toContain('every answer came from the cache');
+  });
+
+  it("reports a several-models job: its combined output, each model's batches by name, eval --json's figures per ALIAS. prefix", async () => {
+    const client = createKlusterClient({ apiKey: 'k', baseURL: emu.baseURL });
+    const parentDir = join(dir, 'job-models');
+    await runJob({ client, models: [SMALL, LARGE], input: REVIEWS, prompt: 'Review: {{text}}', labels: LABELS, pollIntervalMs: 20, cache: false, jobDir: parentDir, gold: 'sentiment' } as RunJobOptions);
+    expect(existsSync(join(parentDir, 'manifest.json'))).toBe(false);
+    // No --gold given: the parent's eval.json names it.
+    const written = await writeReport(parentDir, { out: join(dir, 'models.html') });
+    const aliases = ['Meta-Llama-3.1-8B-Instruct-Turbo', 'Meta-Llama-3.3-70B-Instruct-Turbo'];
+    expect(written.data.output).toBe(join(parentDir, 'output.jsonl'));
+    expect(written.data.gold).toBe('sentiment');
+    expect(written.data.rows).toBe(30);
+    expect(written.data.models.map((m) => m.alias)).toEqual(aliases);
+    for (const [i, alias] of aliases.entries()) {
+      const evaluated = await evaluateFile({ input: written.data.output!, gold: 'sentiment', pred: `${alias}.label`, confidence: `${alias}.confidence`, error: `${alias}.error`, labels: LABELS });
+      expect(written.data.models[i]!.eval).toEqual(evaluated);
+    }
+    expect(written.data.timeline!.map((b) => [b.model, b.part, b.status])).toEqual(aliases.map((alias) => [alias, '00001', 'completed']));
+    expect(written.data.agreement).toHaveLength(1);
+  });
+
+  it('reads ALIAS.label columns as several models beside a gold column named label, and refuses pred equal to gold', async () => {
+    const input = join(dir, 'gold-named-label.jsonl');
+    await writeFile(input, [{ custom_id: 'r1', label: 'pos', 'a.label': 'pos', 'b.label': 'neg' }, { custom_id: 'r2', label: 'neg', 'a.label': 'neg', 'b.label': 'neg' }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const written = await writeReport(input, { gold: 'label', out: join(dir, 'gold-named-label.html') });
+    expect(written.data.models.map((m) => [m.alias, m.eval?.accuracy])).toEqual([['a', 1], ['b', 0.5]]);
+    expectKbatchError(await catchError(() => writeReport(input, { gold: 'a.label', pred: 'a.label', out: join(dir, 'x.html') })), { code: 'OPTION_INVALID', field: 'pred' });
+    const plain = join(dir, 'plain-label.jsonl');
+    await writeFile(plain, '{"label":"pos"}\n');
+    expectKbatchError(await catchError(() => writeReport(plain, { gold: 'label', out: join(dir, 'x.html') })), { code: 'OPTION_INVALID', field: 'gold' });
+  });
+
+  it('charts gold labels holding U+2028/U+2029 (vega-lite would compile a sort array into a broken expression)', async () => {
+    const input = join(dir, 'line-separators.jsonl');
+    const labels = ['a\u2028b', 'c\u2029d', "e'f"];
+    await writeFile(input, labels.flatMap((g, i) => [{ custom_id: `r${i}`, gold: g, label: g }, { custom_id: `s${i}`, gold: g, label: labels[(i + 1) % 3] }]).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const written = await writeReport(input, { gold: 'gold', out: join(dir, 'line-separators.html') });
+    expect(written.data.models[0]!.eval!.labels).toHaveLength(3);
+    expect(embedded(await readFile(written.out!, 'utf8')).charts).toHaveProperty('chart-confusion-0');
+  });
+
+  it('counts the gold series of the label chart over every row with a gold label, and names a failure by its model\'s custom_id', async () => {
+    const input = join(dir, 'gold-series.jsonl');
+    const rows = [
+      { gold: 'pos', 'a.custom_id': 'a-1', 'a.label': 'pos', 'a.error': null, 'b.custom_id': 'b-1', 'b.label': null, 'b.error': 'HTTP 500: boom' },
+      { gold: 'neg', 'a.custom_id': 'a-2', 'a.label': null, 'a.error': 'HTTP 500: boom', 'b.custom_id': 'b-2', 'b.label': 'neg', 'b.error': null },
+      { gold: '', 'a.custom_id': 'a-3', 'a.label': 'neg', 'a.error': null, 'b.custom_id': 'b-3', 'b.label': 'neg', 'b.error': null },
+    ];
+    await writeFile(input, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const written = await writeReport(input, { gold: 'gold', out: join(dir, 'gold-series.html') });
+    // Each model scored one row, but two rows have a gold label.
+    expect(written.data.goldLabels).toEqual({ pos: 1, neg: 1 });
+    expect(written.data.failures.map((f) => [f.model, f.examples.map((e) => e.id)])).toEqual([['b', ['b-1']], ['a', ['a-2']]]);
+  });
+
   describe.skipIf(!hasChromium)('in headless Chromium', () => {
     let browser: Browser;
     beforeAll(async () => {
@@ -109,9 +213,12 @@ describe('writeReport', () => {
       expect(await page.getAttribute('body', 'data-ready')).toBe('true');
       expect(problems).toEqual([]);
       expect(requests).toEqual([pathToFileURL(out).href]);
-      const charts = await page.$$eval('.chart', (els) => els.map((el) => ({ id: el.id, marks: el.querySelectorAll('svg path, svg text, svg line').length })));
-      // Every chart placeholder holds a drawn SVG.
-      for (const c of charts) expect(c.marks, c.id).toBeGreaterThan(5);
+      // Data marks only (bars, cells, points, lines): axes, legends and titles are drawn for an empty chart too.
+      const charts = await page.$$eval('.chart', (els) =>
+        els.map((el) => ({ id: el.id, marks: [...el.querySelectorAll('svg .mark-rect > path, svg .mark-symbol > path, svg .mark-line > path, svg .mark-area > path')].filter((m) => !m.closest('.role-axis, .role-legend, .role-title')).length })),
+      );
+      // Every chart placeholder holds its data drawn (the reliability chart's diagonal is one line without data).
+      for (const c of charts) expect(c.marks, c.id).toBeGreaterThan(c.id === 'chart-reliability' ? 1 : 0);
       return { page, charts: charts.map((c) => c.id) };
     }
 

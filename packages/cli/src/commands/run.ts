@@ -220,8 +220,9 @@ function besideOutput(output: string | undefined, fallback: string, path: (p: st
  * same progress, summary and exit codes as `kbatch run`; outputs go where the run first sent them
  * (stdout when it had no --output).
  */
-export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags, io: CliIo): Promise<void> {
-  await runAndReport(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...extra }));
+export async function resumeRunCommand(cmd: Command, jobDir: string, flags: JobFlags & { prices?: string }, io: CliIo): Promise<void> {
+  const prices = flags.prices !== undefined ? { prices: resolve(io.cwd, flags.prices) } : {};
+  await runAndReport(cmd, flags, io, (extra) => resumeRun(resolve(io.cwd, jobDir), { cwd: io.cwd, stdout: io.stdout, ...prices, ...extra }));
 }
 
 /** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */

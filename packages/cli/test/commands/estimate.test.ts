@@ -38,7 +38,7 @@ describe('kbatch estimate', () => {
     await writeFile(join(root, 'bad.json'), JSON.stringify([{ ...row, source: '' }]));
     const bad = await runCli(['estimate', file, ...kluster, '--prices', 'bad.json'], { cwd: root });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^error \[OPTION_INVALID\]: .*bad\.json row 0 `source`: must say where the price was seen/m);
+    expect(bad.stderr).toMatch(/^error \[OPTION_INVALID\]: .*bad\.json row 1 `source`: must say where the price was seen/m);
   });
 
   it('counts the requests the request cache answers (--cache-dir): cached_requests in --json, a line for a person, cost 0 for them', async () => {

@@ -26,7 +26,7 @@ import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
-import type { RunState } from '../state/run-state.js';
+import type { RunSettings, RunState } from '../state/run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
@@ -173,14 +173,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
     await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify });
     for (const target of [targets.output, targets.rejects]) if (typeof target === 'string' && target !== '-') await removeStaleOutputTemps(target);
-    const plan = createJoinPlan({
-      ...(settings.labels ? { labels: settings.labels } : {}),
-      ...(schema ? { schema } : {}),
-      confidence: settings.confidence,
-      ...(typeof settings.request.idColumn === 'string' ? { idColumn: settings.request.idColumn } : {}),
-      prefix: settings.prefix,
-      keepRaw: settings.keepRaw,
-    });
+    const plan = runJoinPlan(settings, schema);
     const run: RunContext = { jobDir, store, state, plan, opts, emit, cache, ...(keep ? { keep } : {}) };
     await prepareOnce(run);
     const estimate = await checkRunBudget(run, { schema, prices });
@@ -197,20 +190,49 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     const evaluation = settings.gold !== undefined ? runEvaluation({ gold: settings.gold, prefix: settings.prefix, ...(settings.labels ? { labels: settings.labels } : {}) }) : null;
     const report = yield* writeRows(run, { rows, sinks, sending, emitRows, evaluation });
     await sending.work;
-    state.phase = 'joined';
-    await store.writeRunState(state);
-    const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
-    if (estimate !== undefined) summary.estimate = estimate;
-    if (sample !== null) summary.sample = sampleSummary(sample);
-    // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
-    await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
-    if (evaluation !== null) await addEvaluation(summary, evaluation, opts.onWarning);
-    emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
-    return summary;
+    return await finishRun(run, { manifest, report, started, resumed, outputs: sinks.outputs, estimate, sample, evaluation });
   } finally {
     await cache.close();
     await lock.release();
   }
+}
+
+/** The join plan of a run's stored settings (its labels or schema, confidence, id column, prefix, raw answers). */
+function runJoinPlan(settings: RunSettings, schema: AnswerSchema | undefined): JoinPlan {
+  return createJoinPlan({
+    ...(settings.labels ? { labels: settings.labels } : {}),
+    ...(schema ? { schema } : {}),
+    confidence: settings.confidence,
+    ...(typeof settings.request.idColumn === 'string' ? { idColumn: settings.request.idColumn } : {}),
+    prefix: settings.prefix,
+    keepRaw: settings.keepRaw,
+  });
+}
+
+/** What the end of a run sums up besides its context. */
+interface RunEnd {
+  manifest: JobManifest | null;
+  report: RunJoinReport;
+  started: number;
+  resumed: boolean;
+  outputs: RunSummary['outputs'];
+  estimate: JobEstimate | undefined;
+  sample: Awaited<ReturnType<typeof runSample>> | null;
+  evaluation: RunEvaluation | null;
+}
+
+/** Record the run as joined and sum it up: the summary (with its estimate, sample and evaluation) and spend.json. */
+async function finishRun({ jobDir, store, state, opts, emit }: RunContext, end: RunEnd): Promise<RunSummary> {
+  state.phase = 'joined';
+  await store.writeRunState(state);
+  const summary = summarize(state, end.manifest, end.report, { jobDir, started: end.started, resumed: end.resumed, outputs: end.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
+  if (end.estimate !== undefined) summary.estimate = end.estimate;
+  if (end.sample !== null) summary.sample = sampleSummary(end.sample);
+  // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
+  await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
+  if (end.evaluation !== null) await addEvaluation(summary, end.evaluation, opts.onWarning);
+  emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
+  return summary;
 }
 
 /** With `gold`: the input must have the column (before anything is sent), and a template that shows it to the model is said. */

@@ -17,6 +17,7 @@ import { addCacheFlags } from '../flags/cache-flags.js';
 export const register: RegisterCommand = (program: Command, io: CliIo) => {
   const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory (with --database-url: the job id)');
   addDatabaseFlags(addCacheFlags(addJobFlags(cmd)))
+    .option('--prices <file>', "a run job: a JSON file of price rows to use from now on (as for kbatch run --prices); without it, the rows the run was given are used")
     .addHelpText(
       'after',
       `
@@ -24,7 +25,7 @@ Examples:
   $ kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c
   $ kbatch resume jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
-    .action(async (job: string, given: JobFlags & DatabaseFlags) => {
+    .action(async (job: string, given: JobFlags & DatabaseFlags & { prices?: string }) => {
       if (databaseUrl(given, io) === undefined) {
         const flags = await jobClientFlags(given, io, job);
         if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);

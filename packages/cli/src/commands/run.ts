@@ -232,9 +232,10 @@ function besideOutput(output: string | undefined, fallback: string, path: (p: st
  * same progress, summary and exit codes as `kbatch run`; outputs go where the run first sent them
  * (stdout when it had no --output). `job` is the job directory, or the store of a job in the database.
  */
-export async function resumeRunCommand(cmd: Command, job: string | JobStore, flags: JobFlags, io: CliIo): Promise<void> {
+export async function resumeRunCommand(cmd: Command, job: string | JobStore, flags: JobFlags & { prices?: string }, io: CliIo): Promise<void> {
   const store = typeof job === 'string' ? undefined : job;
-  await runAndReport(cmd, flags, io, (extra) => resumeRun(store?.dir ?? resolve(io.cwd, job as string), { cwd: io.cwd, stdout: io.stdout, ...extra, ...(store ? { store } : {}) }));
+  const prices = flags.prices !== undefined ? { prices: resolve(io.cwd, flags.prices) } : {};
+  await runAndReport(cmd, flags, io, (extra) => resumeRun(store?.dir ?? resolve(io.cwd, job as string), { cwd: io.cwd, stdout: io.stdout, ...prices, ...extra, ...(store ? { store } : {}) }));
 }
 
 /** The realtime flags as core options (only those given, so a rerun keeps the stored ones). */

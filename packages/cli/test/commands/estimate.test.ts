@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { runCli } from '../helpers/spawn.js';
+import { spawnCli } from './job-fixtures.js';
 
 const ARGS = ['--provider', 'openai', '--model', 'gpt-4o-mini', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral'];
 
@@ -37,7 +38,7 @@ describe('kbatch estimate', () => {
     await writeFile(join(root, 'bad.json'), JSON.stringify([{ ...row, source: '' }]));
     const bad = await runCli(['estimate', file, ...kluster, '--prices', 'bad.json'], { cwd: root });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^error \[OPTION_INVALID\]: .*bad\.json row 0 `source`: must say where the price was seen/m);
+    expect(bad.stderr).toMatch(/^error \[OPTION_INVALID\]: .*bad\.json row 1 `source`: must say where the price was seen/m);
   });
 
   it('counts the requests the request cache answers (--cache-dir): cached_requests in --json, a line for a person, cost 0 for them', async () => {
@@ -102,6 +103,22 @@ describe('kbatch run --dry-run / --max-cost', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost \$0\.015 .*above --max-cost \$0\.0010; nothing was uploaded or sent\. --max-completion-tokens \d+/m);
     expect(run.stdout).toBe('');
+    expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
+  });
+  it('--max-cost refuses the rerun of a job killed after prepare whose requests another job cached since: the job sends its chunks', async () => {
+    const { root, file } = await input();
+    const row = { providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' };
+    await writeFile(join(root, 'prices.json'), JSON.stringify([row]));
+    const args = ['run', file, '--model', row.model, '--prompt', '{{text}}', '--max-completion-tokens', '5', '--cache-dir', 'cache', '--prices', 'prices.json', '--poll-interval', '20ms', '--quiet'];
+    const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+    const killed = await spawnCli([...args, '--job-dir', 'a'], { ...env, KBATCH_TEST_CRASH_AT: 'run-after-prepare' }, root);
+    expect(killed.signal).toBe('SIGKILL');
+    // Job b answers the same requests, so the cache holds them; job a's chunks were cut without them.
+    expect((await spawnCli([...args, '--job-dir', 'b', '--output', 'b.jsonl'], env, root)).code).toBe(0);
+    const before = emu.stats();
+    const rerun = await spawnCli([...args, '--job-dir', 'a', '--output', 'a.jsonl', '--max-cost', '0.000000001'], env, root);
+    expect(rerun.code).toBe(1);
+    expect(rerun.stderr).toMatch(/^error \[BUDGET_EXCEEDED\]: the worst-case cost .* of 3 requests to .*nothing was uploaded or sent/m);
     expect([emu.stats().filesCreated, emu.stats().batchesCreated]).toEqual([before.filesCreated, before.batchesCreated]);
   });
 });

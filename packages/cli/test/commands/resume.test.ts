@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -166,5 +167,26 @@ describe('kbatch resume after a crash', () => {
     } finally {
       await stuck.close();
     }
+  });
+  it('prices a run killed after it was given --prices with those rows on resume (spend.json), and takes --prices again when given', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-resume-prices-'));
+    await writeFile(join(root, 'in.csv'), 'id,text\nr1,good\nr2,bad\nr3,"fine, really"\n');
+    const row = { providers: ['kluster'], model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster-batch', checked: '2026-12-01' };
+    await writeFile(join(root, 'prices.json'), JSON.stringify([row]));
+    await writeFile(join(root, 'other.json'), JSON.stringify([{ ...row, inputPerMTok: 1, outputPerMTok: 1, source: 'https://example.test/other' }]));
+    const env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL };
+    const args = ['run', 'in.csv', '--model', row.model, '--prompt', '{{text}}', '--max-completion-tokens', '5', '--no-cache', '--prices', 'prices.json', '--job-dir', 'job', '--output', 'out.jsonl', '--poll-interval', '20ms', '--quiet'];
+    const crashed = await spawnCli(args, { ...env, KBATCH_TEST_CRASH_AT: 'run-after-prepare' }, root);
+    expect(crashed.signal).toBe('SIGKILL');
+    // The file's rows are kept in the run's settings: moving the file away does not matter.
+    await rm(join(root, 'prices.json'));
+    const resumed = await spawnCli(['resume', 'job', '--no-cache', '--poll-interval', '20ms', '--quiet'], env, root);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const spend = JSON.parse(await readFile(join(root, 'job', 'spend.json'), 'utf8'));
+    expect(spend).toMatchObject({ cost: expect.any(Number), prices: { source: 'https://example.test/kluster-batch', checked: '2026-12-01' } });
+    expect(spend.cost).toBeGreaterThan(0);
+    const again = await spawnCli(['resume', 'job', '--no-cache', '--prices', 'other.json', '--quiet'], env, root);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'job', 'spend.json'), 'utf8'))).toMatchObject({ prices: { source: 'https://example.test/other' } });
   });
 });

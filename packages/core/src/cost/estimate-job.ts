@@ -14,13 +14,13 @@ import { RunJobOptionsSchema, type RunJobOptions, type RunSummary } from '../run
 import { newSettings, readTemplate, resolveSchema } from '../run/run-settings.js';
 import type { RunSettings } from '../state/run-state.js';
 import { completionTokens } from './estimate-completion.js';
-import { countRequests, type CountRequestsContext } from './estimate-requests.js';
+import { countRequests, type CountRequestsContext, type RequestCounts } from './estimate-requests.js';
 import { openFilledCache } from '../cache/answer-cache.js';
 import { cacheDir } from '../cache/cache-dir.js';
 import { priceFor, priceTable, type Price, type PriceTable } from './prices.js';
 import { resolvePrices } from './price-file.js';
 import { spendOf, UsageTally } from './spend.js';
-import { loadTokenizer, tokenizerKind } from './tokenizer.js';
+import { loadTokenizer, tokenizerKind, type TextTokenizer } from './tokenizer.js';
 
 /** What a job would send and cost (the object `kbatch estimate --json` prints). */
 export interface JobEstimate {
@@ -107,19 +107,34 @@ export interface EstimateContext {
   keep?: (record: number) => boolean;
 }
 
-/** Estimate a run from its settings (a new run's, or the stored ones of a run about to send), with the cache it would read. */
+/** Estimate a run from its settings (a new run's), with the cache it would read. */
 export async function estimateSettings(settings: RunSettings, context: EstimateContext): Promise<JobEstimate> {
-  const prices = context.prices ?? priceTable();
   const model = String(settings.request.model);
   const provider = settings.provider ?? DEFAULT_PROVIDER;
   const plan = createJoinPlan({ ...(settings.labels ? { labels: settings.labels } : {}), ...(context.schema ? { schema: context.schema } : {}), confidence: settings.confidence });
   const tokenizer = await loadTokenizer(tokenizerKind(model));
   const counts = await countRequests(settings, { instruction: plan.answers.instruction, tokenizer, signal: context.signal, cache: context.cache, ...(context.keep ? { keep: context.keep } : {}) });
   // Only the requests to send are paid, and they choose the mode (as the run's chunks do).
+  const mode = chooseMode({ mode: settings.mode, requests: counts.requests - counts.cached, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider });
+  return estimateFrom(settings, counts, { mode, tokenizer, schema: context.schema, prices: context.prices ?? priceTable() });
+}
+
+/** What {@link estimateFrom} prices the counts with. */
+export interface EstimatePricing {
+  mode: 'batch' | 'realtime';
+  tokenizer: TextTokenizer;
+  schema: AnswerSchema | undefined;
+  prices: PriceTable;
+}
+
+/** The estimate of the requests counted (the cached ones cost 0): completion tokens expected and worst case, and their cost at `mode`'s price. */
+export function estimateFrom(settings: RunSettings, counts: RequestCounts, at: EstimatePricing): JobEstimate {
+  const { mode, tokenizer, prices } = at;
+  const model = String(settings.request.model);
+  const provider = settings.provider ?? DEFAULT_PROVIDER;
   const sent = counts.requests - counts.cached;
-  const mode = chooseMode({ mode: settings.mode, requests: sent, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider });
   const maxCompletionTokens = settings.request.maxCompletionTokens as number | undefined;
-  const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: context.schema?.jsonSchema, maxCompletionTokens, outputCap: prices.outputCapOf({ provider, model }) });
+  const perRequest = completionTokens(tokenizer, { labels: settings.labels, jsonSchema: at.schema?.jsonSchema, maxCompletionTokens, outputCap: prices.outputCapOf({ provider, model }) });
   const price = prices.priceOf({ provider, model, mode, ...(mode === 'batch' ? { window: settings.window } : {}) });
   const expected = perRequest.expected * sent;
   // Nothing to send has a worst case of 0, whatever a request's could be.

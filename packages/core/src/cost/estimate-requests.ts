@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { prepareRequests } from '../request/prepare-requests.js';
 import type { RequestOptions } from '../request/request-options.js';
 import { appendInstruction } from '../answers/answer-parser.js';
-import { ChunkWriterOptionsSchema } from '../chunk/chunk-options.js';
+import { ChunkWriterOptionsSchema, type ResolvedChunkWriterOptions } from '../chunk/chunk-options.js';
 import { oversizeLine } from '../chunk/chunk-files.js';
 import { estimateLineTokens } from '../chunk/line-tokens.js';
 import { planChunk, type ChunkCounter } from '../chunk/plan-chunk.js';
@@ -52,11 +52,7 @@ export interface CountRequestsContext {
 export async function countRequests(settings: RunSettings, context: CountRequestsContext): Promise<RequestCounts> {
   const request = settings.request as RequestOptions;
   const model = String(request.model);
-  const limits = parseOptions(
-    ChunkWriterOptionsSchema,
-    { outDir: '.', provider: settings.provider, maxRequests: settings.maxRequests, maxBytes: settings.maxBytes, maxBatchTokens: settings.maxBatchTokens },
-    'estimateJob',
-  );
+  const limits = runChunkLimits(settings);
   const countLine = requestLineCounter(context.tokenizer, model);
   const chunk: ChunkCounter = { requests: 0, bytes: 0, tokens: 0 };
   const counts = { requests: 0, cached: 0, batches: 0, promptTokens: 0 };
@@ -96,6 +92,15 @@ export async function countRequests(settings: RunSettings, context: CountRequest
   });
   const { maxRequests, maxBytes, maxBatchTokens } = limits;
   return { records: summary.recordsRead, skipped: summary.rejected, ...counts, limits: { maxRequests, maxBytes, ...(maxBatchTokens === undefined ? {} : { maxBatchTokens }) } };
+}
+
+/** The batch limits a run's chunks are cut under: those stored, else the provider's. */
+export function runChunkLimits(settings: RunSettings): ResolvedChunkWriterOptions {
+  return parseOptions(
+    ChunkWriterOptionsSchema,
+    { outDir: '.', provider: settings.provider, maxRequests: settings.maxRequests, maxBytes: settings.maxBytes, maxBatchTokens: settings.maxBatchTokens },
+    'estimateJob',
+  );
 }
 
 /** A Writable of request-line bytes that hands each line to `onLine` (a throw fails the write). */

@@ -9,6 +9,24 @@ import type { PriceOf } from './spend-types.js';
 /** A price file: a JSON array of rows, each as the built-in table's (see `PriceRowSchema`: source and date required). */
 export const PriceFileSchema = z.array(PriceRowSchema, { error: 'must be a JSON array of price rows' });
 
+/** The keys a price row may have (an unknown one is a typo). */
+const ROW_KEYS = Object.keys(PriceRowSchema.shape);
+
+/**
+ * The first problem of price rows as messages say it: the row (numbered from 1), the field, and for an unknown key the
+ * keys a row may have; null when the rows are valid.
+ */
+export function priceRowsProblem(rows: unknown): string | null {
+  const parsed = PriceFileSchema.safeParse(rows);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0]!;
+  const [row, ...field] = issue.path;
+  if (row === undefined) return issue.message;
+  const at = `row ${Number(row) + 1}`;
+  if (issue.code === 'unrecognized_keys') return `${at}: unknown key ${issue.keys.map((k) => `\`${k}\``).join(', ')} (a row's keys: ${ROW_KEYS.join(', ')})`;
+  return `${at}${field.length > 0 ? ` \`${field.join('.')}\`` : ''}: ${issue.message}`;
+}
+
 /**
  * The rows of `prices`: a JSON file (path relative to `cwd`) or the rows themselves, each checked by the table's schema.
  * @throws KbatchError OPTION_INVALID naming the file, the row and the field (a row without its source or date is refused)
@@ -27,12 +45,9 @@ export async function loadPrices(prices: string | readonly unknown[], cwd: strin
       throw new KbatchError('OPTION_INVALID', `Invalid option \`prices\`: ${where} is not JSON: ${(err as Error).message}`, { field: 'prices', file: where });
     }
   }
-  const parsed = PriceFileSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const [row, ...field] = issue.path;
-  const at = row === undefined ? '' : ` row ${String(row)}${field.length > 0 ? ` \`${field.join('.')}\`` : ''}:`;
-  throw new KbatchError('OPTION_INVALID', `Invalid option \`prices\`:${where === null ? '' : ` ${where}`}${at} ${issue.message}`, { field: 'prices', ...(where === null ? {} : { file: where }) });
+  const problem = priceRowsProblem(value);
+  if (problem === null) return PriceFileSchema.parse(value);
+  throw new KbatchError('OPTION_INVALID', `Invalid option \`prices\`:${where === null ? '' : ` ${where}`} ${problem}`, { field: 'prices', ...(where === null ? {} : { file: where }) });
 }
 
 /**

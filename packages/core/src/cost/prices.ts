@@ -5,7 +5,13 @@
 // it has retired), Together's batch prices (50% off "selected" serverless models, which ones not listed).
 
 import { z } from 'zod';
+import { ProviderNameSchema } from '../providers/resolve-provider.js';
 import type { PriceOf } from './spend-types.js';
+
+const CHECKED_DATE = 'must be the date the price was checked (YYYY-MM-DD)';
+
+/** True for a YYYY-MM-DD that is a day of the calendar (not 2026-02-30). */
+const isDay = (text: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
 
 /** A price of one provider's model in one mode (and window): USD per million tokens, where it was seen and when. */
 export const PriceSchema = z.object({
@@ -16,16 +22,16 @@ export const PriceSchema = z.object({
   /** Where the figures were seen. */
   source: z.string({ error: 'must say where the price was seen (a URL)' }).trim().min(1, { error: 'must say where the price was seen (a URL)' }),
   /** When they were checked (YYYY-MM-DD). */
-  checked: z.string({ error: 'must be the date the price was checked (YYYY-MM-DD)' }).regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be the date the price was checked (YYYY-MM-DD)' }),
+  checked: z.string({ error: CHECKED_DATE }).refine(isDay, { error: `${CHECKED_DATE}, a day that exists` }),
 });
 
 /** A price of one provider's model in one mode (and window). */
 export type Price = z.output<typeof PriceSchema>;
 
-/** One row of a price table: the built-in one, or one a user gives (`prices`, `--prices FILE`). */
+/** One row of a price table: the built-in one, or one a user gives (`prices`, `--prices FILE`); a key it does not know is refused (a typo). */
 export const PriceRowSchema = PriceSchema.extend({
   /** Providers (kbatch profile names) the row applies to. */
-  providers: z.array(z.string().min(1), { error: 'must be a list of provider names' }).min(1, { error: 'must name at least one provider' }),
+  providers: z.array(ProviderNameSchema, { error: 'must be a list of provider names' }).min(1, { error: 'must name at least one provider' }),
   model: z.string({ error: 'must be a model id' }).min(1, { error: 'must be a model id' }),
   mode: z.enum(['batch', 'realtime'], { error: 'must be "batch" or "realtime"' }),
   /** The completion window the price is for; absent: every window. */
@@ -35,7 +41,7 @@ export const PriceRowSchema = PriceSchema.extend({
    * https://deploybase.ai/articles/openai-pricing lists them ("Max Output" 16K, 32K, 100K, 128K).
    */
   outputCap: z.number().int().positive().optional(),
-});
+}).strict();
 
 /** One row of a price table. */
 export type PriceRow = z.output<typeof PriceRowSchema>;
@@ -137,8 +143,6 @@ export function sameModel(requested: string, row: string): boolean {
 
 /** A price table to look prices up in: the built-in one, or the rows a user gave merged over it (see {@link priceTable}). */
 export interface PriceTable {
-  /** Every row, the user's first (they win over the built-in rows for the same provider, model, mode and window). */
-  readonly rows: readonly PriceRow[];
   /** The price of a model on a provider in a mode (and window); undefined when unknown (never $0). */
   priceOf: PriceOf;
   /** The model's output cap where a row records one. */
@@ -153,7 +157,6 @@ export interface PriceTable {
 export function priceTable(extra: readonly PriceRow[] = []): PriceTable {
   const tables = extra.length === 0 ? [PRICE_TABLE] : [extra, PRICE_TABLE];
   return {
-    rows: extra.length === 0 ? PRICE_TABLE : [...extra, ...PRICE_TABLE],
     priceOf(q) {
       for (const table of tables) {
         const row = priceRow(table, q);
@@ -180,11 +183,6 @@ const BUILT_IN = priceTable();
  */
 export function priceFor(q: { provider: string; model: string; mode: 'batch' | 'realtime'; window?: string }): Price | undefined {
   return BUILT_IN.priceOf(q);
-}
-
-/** The model's output cap where the built-in table records one (the worst case of a request without max_completion_tokens). */
-export function outputCapFor(q: { provider: string; model: string }): number | undefined {
-  return BUILT_IN.outputCapOf(q);
 }
 
 function priceOfRow(row: PriceRow): Price {

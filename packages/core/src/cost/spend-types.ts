@@ -43,10 +43,13 @@ export interface Spend {
   unpriced: string[];
   batchSaved: number | null;
   /**
-   * What the answers the request cache gave would have cost at today's prices for the mode the run used (their tokens
-   * as stored); null when no answer came from the cache or when that price is unknown (never 0 for unknown).
+   * What the answers the request cache gave would have cost at today's prices for the mode the run would have sent them
+   * in without the cache (their tokens as stored); null when no answer came from the cache, when one was stored without
+   * its token counts, or when that price is unknown (never 0 or an understatement for unknown).
    */
   cacheSaved: number | null;
+  /** Cached answers stored without their token counts, when any (then `cacheSaved` is null). */
+  cachedWithoutUsage?: number;
   /** The price rows used: their sources and the oldest date checked; null when no price was known. */
   prices: { source: string; checked: string } | null;
 }

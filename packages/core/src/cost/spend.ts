@@ -88,13 +88,12 @@ export interface SpendOptions {
   provider: string;
   /** The batch completion window (prices may differ by window). */
   window?: string;
-  /** What the request cache saved, when known otherwise (else computed from `cached`). */
-  cacheSaved?: number | null;
   /**
    * The answers the request cache gave (their tokens as stored), and the mode the run would have sent them in: priced
-   * at today's price for it (see {@link cacheSavedAt}). Absent or 0 answers: `cacheSaved` is null.
+   * at today's price for it (see {@link cacheSavedAt}). Absent or 0 answers, or any of them stored without its token
+   * counts (`withoutUsage`): `cacheSaved` is null (unknown, never an understatement).
    */
-  cached?: { answers: number; tokens: { prompt: number; completion: number }; model: string; mode: SpendMode };
+  cached?: { answers: number; tokens: { prompt: number; completion: number }; withoutUsage?: number; model: string; mode: SpendMode };
 }
 
 /**
@@ -122,7 +121,7 @@ export function spendOf(tally: UsageTally, options: SpendOptions): Spend {
     const batchSaved = batch.requests === 0 ? 0 : batchPrice && realtimePrice ? round(costOf(batch, realtimePrice) - costOf(batch, batchPrice)) : null;
     models.push({ provider, model, batch, realtime, cost, batchSaved });
   }
-  const cacheSaved = options.cacheSaved !== undefined ? options.cacheSaved : savedByCache(options, used);
+  const cacheSaved = savedByCache(options, used);
   const known = models.filter((m) => m.cost !== null);
   const saved = models.map((m) => m.batchSaved);
   return {
@@ -132,14 +131,15 @@ export function spendOf(tally: UsageTally, options: SpendOptions): Spend {
     unpriced,
     batchSaved: saved.includes(null) ? null : round(saved.reduce<number>((a, b) => a + b!, 0)),
     cacheSaved,
+    ...(options.cached?.withoutUsage ? { cachedWithoutUsage: options.cached.withoutUsage } : {}),
     prices: pricesUsed(used),
   };
 }
 
-/** What the cached answers saved at their mode's price (that price joins `used`); null without any, or at an unknown price. */
+/** What the cached answers saved at their mode's price (that price joins `used`); null without any, with any whose tokens are unknown, or at an unknown price. */
 function savedByCache(options: SpendOptions, used: Price[]): number | null {
   const c = options.cached;
-  if (c === undefined || c.answers === 0) return null;
+  if (c === undefined || c.answers === 0 || (c.withoutUsage ?? 0) > 0) return null;
   const price = options.priceOf({ provider: options.provider, model: c.model, mode: c.mode, ...(options.window !== undefined && c.mode === 'batch' ? { window: options.window } : {}) });
   if (price !== undefined) used.push(price);
   return cacheSavedAt(c.tokens, price);

@@ -15,14 +15,22 @@ export interface JobJoinReport extends JoinReport {
   cached: number;
   /** The tokens of the cached answers (as stored): what the cache saved. */
   cachedTokens: { prompt: number; completion: number };
+  /** Of `cached`: answers stored without their token counts (then what the cache saved is unknown, not `cachedTokens`' cost). */
+  cachedWithoutUsage: number;
 }
 
-/** Count a record joined with a cached answer. */
-export function countCached(report: JoinReport, outcome: JoinOutcome): void {
+/**
+ * Count a record joined with a cached answer.
+ * @returns 1 when the answer's token counts are unknown (stored without usage), else 0
+ */
+export function countCached(report: JoinReport, outcome: JoinOutcome): number {
   report.records += 1;
   report[outcome.status] += 1;
-  report.promptTokens += outcome.result?.promptTokens ?? 0;
-  report.completionTokens += outcome.result?.completionTokens ?? 0;
+  const prompt = outcome.result?.promptTokens ?? null;
+  const completion = outcome.result?.completionTokens ?? null;
+  report.promptTokens += prompt ?? 0;
+  report.completionTokens += completion ?? 0;
+  return prompt === null || completion === null ? 1 : 0;
 }
 
 /** Options of {@link orderedJoin}. */
@@ -70,6 +78,7 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
   const rejects = iteratorOf(options.rejects ?? []);
   const fromCache = iteratorOf(options.cached ?? []);
   const cachedReport = emptyJoinReport();
+  let withoutUsage = 0;
   let skipped = 0;
   try {
     let next = await rejects.next();
@@ -96,7 +105,7 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
           if (!hit.done && hit.value.customId === ids[i]) {
             // Answered from the cache: joined like a fresh result, in no chunk.
             const cached = joinPlanned(record, hit.value, plan, hit.value.customId);
-            countCached(cachedReport, cached);
+            withoutUsage += countCached(cachedReport, cached);
             joiner.pass(ids[i]);
             rows.push({ row: cached.row, status: cached.status, customId: cached.customId });
             hit = await fromCache.next();
@@ -125,7 +134,7 @@ export async function* orderedJoinBatches(options: OrderedJoinOptions): AsyncGen
     if (rest.length > 0) yield rest;
     const report = await joiner.finish();
     for (const key of ['records', 'succeeded', 'failed', 'invalid', 'missing'] as const) report[key] += cachedReport[key];
-    return { ...report, skipped, cached: cachedReport.records, cachedTokens: { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens } };
+    return { ...report, skipped, cached: cachedReport.records, cachedTokens: { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens }, cachedWithoutUsage: withoutUsage };
   } finally {
     await joiner.close();
     await rejects.return?.(undefined);

@@ -80,7 +80,7 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
       dropped.add(r.record);
       yield skippedRow(plan, r);
     }
-    const { cached, cachedTokens, ...heldReport } = yield* holdRecords(options, dropped);
+    const { cached, cachedTokens, cachedWithoutUsage, ...heldReport } = yield* holdRecords(options, dropped);
     addReport(total, heldReport);
     const written: Written = new Map();
     const held = new Map<number, Map<string, { record: SourceRecord; position: number }>>();
@@ -104,7 +104,7 @@ export async function* unorderedJoin(options: UnorderedJoinOptions): AsyncGenera
         addReport(total, yield* finalRows(options, index, written));
       }
     }
-    return { ...total, skipped: dropped.size, cached, cachedTokens };
+    return { ...total, skipped: dropped.size, cached, cachedTokens, cachedWithoutUsage };
   } finally {
     await rm(heldDir, { recursive: true, force: true });
   }
@@ -128,10 +128,11 @@ const heldFile = (dir: string, index: number): string => join(dir, `chunk-${inde
  * One pass over the input: each chunk's records to its held file; records past the last chunk have no result, and
  * those the cache answered have theirs (rows now).
  */
-async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport & Pick<JobJoinReport, 'cached' | 'cachedTokens'>, undefined> {
+async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<number>): AsyncGenerator<JoinedRow, JoinReport & Pick<JobJoinReport, 'cached' | 'cachedTokens' | 'cachedWithoutUsage'>, undefined> {
   const { plan, chunkSizes, heldDir, onIssue } = options;
   const fromCache = iteratorOf(options.cached ?? []);
   const cachedReport = emptyJoinReport();
+  let withoutUsage = 0;
   let hit = await fromCache.next();
   let chunk = 0;
   let left = chunkSizes[0] ?? 0;
@@ -141,7 +142,7 @@ async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<
     if (dropped.has(record.index)) continue;
     if (!hit.done && hit.value.customId === idOf(plan, record)) {
       const cached = joinPlanned(record, hit.value, plan, hit.value.customId);
-      countCached(cachedReport, cached);
+      withoutUsage += countCached(cachedReport, cached);
       yield { row: cached.row, status: cached.status, customId: cached.customId };
       hit = await fromCache.next();
       continue;
@@ -171,7 +172,7 @@ async function* holdRecords(options: UnorderedJoinOptions, dropped: ReadonlySet<
   const cachedTokens = { prompt: cachedReport.promptTokens, completion: cachedReport.completionTokens };
   // The cached answers' tokens were not paid for here: only their rows count.
   addReport(report, { ...cachedReport, promptTokens: 0, completionTokens: 0 });
-  return { ...report, cached: cachedReport.records, cachedTokens };
+  return { ...report, cached: cachedReport.records, cachedTokens, cachedWithoutUsage: withoutUsage };
 }
 
 /** A record's custom_id, or undefined when it has none (its row says so when it is joined). */

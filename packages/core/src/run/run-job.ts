@@ -27,7 +27,6 @@ import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
 import type { RunSettings, RunState } from '../state/run-state.js';
-import type { AnswerCache } from '../cache/answer-cache.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
@@ -44,8 +43,12 @@ import { keepAnswers, readCachedResults } from '../cache/cached-answers.js';
 import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.js';
 import { runCache, type RunCache } from '../cache/run-cache.js';
 import { nothingSent } from './run-settings.js';
-import { checkBudget, dryRunSummary, estimateJob, estimateSettings } from '../cost/estimate-job.js';
-import { resolvePrices } from '../cost/price-file.js';
+import { checkBudget, dryRunSummary, estimateJob, type JobEstimate } from '../cost/estimate-job.js';
+import { estimatePrepared } from '../cost/estimate-prepared.js';
+import { loadPrices } from '../cost/price-file.js';
+import { priceTable, type PriceRow, type PriceTable } from '../cost/prices.js';
+import type { PriceOf } from '../cost/spend-types.js';
+import type { AnswerSchema } from '../answers/answer-schema.js';
 import { UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { sampleFilter } from '../records/sample-records.js';
@@ -137,9 +140,9 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
   }
   const cwd = parsed.cwd ?? process.cwd();
   const read = await readTemplate(parsed, cwd);
-  // One price table for the budget, the realtime guard and the spend (a `prices` file merged over kbatch's).
-  const prices = await resolvePrices(read, cwd);
-  const opts = { ...read, priceOf: prices.priceOf };
+  // Read (and checked) before anything is written; kept in the run's settings so a resume prices it the same.
+  const givenPrices = read.prices === undefined ? undefined : await loadPrices(read.prices, cwd);
+  const opts: ResolvedRunJobOptions = { ...read };
   let resumed = false;
   const emit = (event: RunEvent): void => {
     try {
@@ -162,27 +165,20 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     const { state, schema } = opened;
     resumed = opened.resumed;
     const settings = state.settings;
+    const prices = await runPrices(store, state, { given: givenPrices, priceOf: read.priceOf });
+    opts.priceOf = prices.priceOf;
     if (settings.gold !== undefined) await checkGold(settings, opts.onWarning);
     // Drawn (or read back) before anything is estimated or prepared: every read of the input takes the same records.
     const sample = settings.sample !== undefined ? await runSample(jobDir, settings, opts.signal) : null;
     const keep = sample !== null ? sampleFilter(sample) : undefined;
-    // The budget is checked while nothing was sent, before anything is prepared or uploaded (batch runs; realtime runs stop as they spend).
-    const estimate = opts.maxCost !== undefined && (await nothingSent(store, state)) ? await estimateSettings(settings, { schema, signal: opts.signal, cache: await budgetCache(cache, settings), prices, ...(keep ? { keep } : {}) }) : undefined;
-    if (estimate !== undefined && estimate.mode === 'batch') checkBudget(estimate, opts.maxCost!);
     // Before anything is prepared or sent: a bad --output/--rejects must not surface after the batches ran.
     const targets = sinkTargets(opts, settings, jobDir, emitRows);
     await checkSinkTargets(targets, { input: settings.spooled ? null : settings.input, jobDir, notify });
     for (const target of [targets.output, targets.rejects]) if (typeof target === 'string' && target !== '-') await removeStaleOutputTemps(target);
-    const plan = createJoinPlan({
-      ...(settings.labels ? { labels: settings.labels } : {}),
-      ...(schema ? { schema } : {}),
-      confidence: settings.confidence,
-      ...(typeof settings.request.idColumn === 'string' ? { idColumn: settings.request.idColumn } : {}),
-      prefix: settings.prefix,
-      keepRaw: settings.keepRaw,
-    });
+    const plan = runJoinPlan(settings, schema);
     const run: RunContext = { jobDir, store, state, plan, opts, emit, cache, ...(keep ? { keep } : {}) };
     await prepareOnce(run);
+    const estimate = await checkRunBudget(run, { schema, prices });
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
     const sending = startSending(run, options);
@@ -196,20 +192,49 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     const evaluation = settings.gold !== undefined ? runEvaluation({ gold: settings.gold, prefix: settings.prefix, ...(settings.labels ? { labels: settings.labels } : {}) }) : null;
     const report = yield* writeRows(run, { rows, sinks, sending, emitRows, evaluation });
     await sending.work;
-    state.phase = 'joined';
-    await store.writeRunState(state);
-    const summary = summarize(state, manifest, report, { jobDir, started, resumed, outputs: sinks.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
-    if (estimate !== undefined) summary.estimate = estimate;
-    if (sample !== null) summary.sample = sampleSummary(sample);
-    // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
-    await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
-    if (evaluation !== null) await addEvaluation(summary, evaluation, opts.onWarning);
-    emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
-    return summary;
+    return await finishRun(run, { manifest, report, started, resumed, outputs: sinks.outputs, estimate, sample, evaluation });
   } finally {
     await cache.close();
     await lock.release();
   }
+}
+
+/** The join plan of a run's stored settings (its labels or schema, confidence, id column, prefix, raw answers). */
+function runJoinPlan(settings: RunSettings, schema: AnswerSchema | undefined): JoinPlan {
+  return createJoinPlan({
+    ...(settings.labels ? { labels: settings.labels } : {}),
+    ...(schema ? { schema } : {}),
+    confidence: settings.confidence,
+    ...(typeof settings.request.idColumn === 'string' ? { idColumn: settings.request.idColumn } : {}),
+    prefix: settings.prefix,
+    keepRaw: settings.keepRaw,
+  });
+}
+
+/** What the end of a run sums up besides its context. */
+interface RunEnd {
+  manifest: JobManifest | null;
+  report: RunJoinReport;
+  started: number;
+  resumed: boolean;
+  outputs: RunSummary['outputs'];
+  estimate: JobEstimate | undefined;
+  sample: Awaited<ReturnType<typeof runSample>> | null;
+  evaluation: RunEvaluation | null;
+}
+
+/** Record the run as joined and sum it up: the summary (with its estimate, sample and evaluation) and spend.json. */
+async function finishRun({ jobDir, store, state, opts, emit }: RunContext, end: RunEnd): Promise<RunSummary> {
+  state.phase = 'joined';
+  await store.writeRunState(state);
+  const summary = summarize(state, end.manifest, end.report, { jobDir, started: end.started, resumed: end.resumed, outputs: end.outputs, ...(opts.priceOf ? { priceOf: opts.priceOf } : {}) });
+  if (end.estimate !== undefined) summary.estimate = end.estimate;
+  if (end.sample !== null) summary.sample = sampleSummary(end.sample);
+  // Beside run.json, not in it: a report rewritten by every call, never read back to resume.
+  await writeJsonAtomic(join(jobDir, SPEND_FILE), summary.spend);
+  if (end.evaluation !== null) await addEvaluation(summary, end.evaluation, opts.onWarning);
+  emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records succeeded` });
+  return summary;
 }
 
 /** With `gold`: the input must have the column (before anything is sent), and a template that shows it to the model is said. */
@@ -232,10 +257,32 @@ async function addEvaluation(summary: RunSummary, evaluation: RunEvaluation, onW
   await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { ...summary.eval, cost_per_correct: summary.costPerCorrect });
 }
 
-/** The cache the budget's estimate looks requests up in: the run's own, when it holds anything (requests it answers cost 0). */
-async function budgetCache(cache: RunCache, settings: RunSettings): Promise<{ answers: AnswerCache; provider: string } | null> {
-  const answers = await cache.answers();
-  return answers && answers.size() > 0 ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
+/**
+ * The run's price table (for the budget, the realtime guard and the spend): the user's rows given now (then stored in
+ * the run's settings) or those stored when the run was given them, merged over kbatch's; a `priceOf` answers instead.
+ */
+async function runPrices(store: JobStore, state: RunState, user: { given: PriceRow[] | undefined; priceOf: PriceOf | undefined }): Promise<PriceTable> {
+  if (user.given !== undefined) {
+    state.settings.prices = user.given;
+    await store.writeRunState(state);
+  }
+  const table = priceTable(state.settings.prices ?? []);
+  return user.priceOf ? { ...table, priceOf: user.priceOf } : table;
+}
+
+/**
+ * `maxCost`, checked from the prepared job while nothing was sent: its chunk files are the requests to send (the cached
+ * ones were diverted as it was prepared) in its settled mode. Batch runs only; realtime runs stop as they spend.
+ * @returns the estimate (the summary carries it), undefined without `maxCost` or once something was sent
+ * @throws KbatchError BUDGET_EXCEEDED, COST_UNKNOWN (before anything is uploaded)
+ */
+async function checkRunBudget({ jobDir, store, state, opts }: RunContext, at: { schema: AnswerSchema | undefined; prices: PriceTable }): Promise<JobEstimate | undefined> {
+  if (opts.maxCost === undefined || !(await nothingSent(store, state))) return undefined;
+  const parts = state.chunks.length > 0 ? (await store.readManifest()).parts : [];
+  const files = state.chunks.map((c) => jobPath(jobDir, parts.find((p) => p.index === c.part)!.path));
+  const estimate = await estimatePrepared(state, files, { schema: at.schema, signal: opts.signal, prices: at.prices });
+  if (estimate.mode === 'batch') checkBudget(estimate, opts.maxCost);
+  return estimate;
 }
 
 /** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */

@@ -9,7 +9,8 @@ import { DEFAULT_PROVIDER } from '../providers/resolve-provider.js';
 import { formatSpend, spendOf, type UsageTally } from '../cost/spend.js';
 import { usd } from '../cost/estimate-job.js';
 import { priceFor } from '../cost/prices.js';
-import type { PriceOf } from '../cost/spend-types.js';
+import type { PriceOf, SpendMode } from '../cost/spend-types.js';
+import { chooseMode, DEFAULT_AUTO_THRESHOLD } from '../realtime/choose-mode.js';
 import { formatEvaluationBrief } from '../eval/format-evaluation.js';
 import { formatSample } from './run-sample.js';
 
@@ -77,10 +78,21 @@ export function summarize(state: RunState, manifest: JobManifest | null, report:
       priceOf: run.priceOf ?? priceFor,
       provider: state.settings.provider ?? DEFAULT_PROVIDER,
       window: state.settings.window,
-      // What the cache's answers would have cost today, in the mode this run sends in.
-      cached: { answers: report.cached, tokens: report.cachedTokens, model: String(state.settings.request['model'] ?? ''), mode: state.mode ?? 'batch' },
+      // What the cache's answers would have cost today, in the mode the run would have sent them in without the cache.
+      cached: { answers: report.cached, tokens: report.cachedTokens, withoutUsage: report.cachedWithoutUsage, model: String(state.settings.request['model'] ?? ''), mode: uncachedMode(state) },
     }),
   };
+}
+
+/**
+ * The mode the run would have chosen without the cache: `auto` settles from all the requests, the cached ones included
+ * (a run the cache answered almost whole is realtime only because of the cache); a mode given is that mode.
+ */
+function uncachedMode(state: RunState): SpendMode {
+  const { settings } = state;
+  if (settings.mode !== 'auto' || state.mode === undefined) return state.mode ?? 'batch';
+  const requests = state.chunks.reduce((n, c) => n + c.requests, state.cached ?? 0);
+  return chooseMode({ mode: 'auto', requests, autoThreshold: settings.autoThreshold ?? DEFAULT_AUTO_THRESHOLD, provider: settings.provider });
 }
 
 /**
@@ -92,7 +104,7 @@ export function formatRunSummary(s: RunSummary): string {
     `records ${s.records}: ${s.succeeded} succeeded, ${s.failed} failed` +
       (s.failed > 0 ? ` (${s.requestErrors} request errors, ${s.invalidAnswers} invalid answers, ${s.missing} without result, ${s.skipped} skipped)` : '') +
       `, ${s.retried} retried${s.rounds > 0 ? ` in ${s.rounds} round${s.rounds === 1 ? '' : 's'}` : ''}` +
-      (s.cached > 0 ? `; ${s.cached} answered from the cache (${s.spend.cacheSaved === null ? 'saving unknown: no price' : `saving ${usd(s.spend.cacheSaved)}`} at today's prices)` : ''),
+      (s.cached > 0 ? `; ${s.cached} answered from the cache (${s.spend.cacheSaved === null ? `saving unknown: ${s.spend.cachedWithoutUsage ? `${s.spend.cachedWithoutUsage} stored without token counts` : 'no price'}` : `saving ${usd(s.spend.cacheSaved)}`} at today's prices)` : ''),
     `tokens ${s.promptTokens} prompt + ${s.completionTokens} completion; ${s.batches} batch${s.batches === 1 ? '' : 'es'}` +
       (s.realtimeRequests > 0 ? ` + ${s.realtimeRequests} realtime request${s.realtimeRequests === 1 ? '' : 's'}` : '') +
       (s.stragglerRequests > 0 ? ` (${s.stragglerRequests} straggler${s.stragglerRequests === 1 ? '' : 's'})` : '') +

@@ -7,6 +7,7 @@ import { parseStateFile } from './state-file.js';
 import { InputFingerprintSchema } from '../run/input-fingerprint.js';
 import { InputEncodingSchema } from '../records/read-options.js';
 import { SampleOptionsSchema } from '../records/sample-records.js';
+import { PriceFileSchema } from '../cost/price-file.js';
 
 /** The run-state file in a job directory made by `runJob` (its presence marks a `kbatch run` job). */
 export const RUN_STATE_FILE = 'run.json';
@@ -66,6 +67,8 @@ export const RunSettingsSchema = z.object({
   gold: z.string().optional(),
   /** The sample the run reads (its draw is in the job's sample.json); absent: every record. */
   sample: SampleOptionsSchema.optional(),
+  /** The price rows the run was given (`prices`, read from the file when it was one): a resume prices it the same unless given others. */
+  prices: PriceFileSchema.optional(),
 });
 export type RunSettings = z.output<typeof RunSettingsSchema>;
 

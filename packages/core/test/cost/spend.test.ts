@@ -103,7 +103,7 @@ describe('spendOf', () => {
   });
 
   it('is $0 with nothing paid for, and shows the cache saving when given', () => {
-    const spend = spendOf(new UsageTally('m'), { priceOf: halfPriceBatch, provider: 'kluster', cacheSaved: 0.5 });
+    const spend = spendOf(new UsageTally('m'), { priceOf: halfPriceBatch, provider: 'kluster', cached: { answers: 1, tokens: { prompt: 500_000, completion: 0 }, model: 'm', mode: 'batch' } });
     expect(spend).toMatchObject({ cost: 0, batchSaved: 0, cacheSaved: 0.5, models: [] });
     expect(formatSpend(spend)).toEqual([]);
   });

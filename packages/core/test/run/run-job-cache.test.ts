@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, respond, type Emulator, type EmulatorOptions } from '@kbatch/emulator';
 import { createKlusterClient } from '../../src/client/index.js';
-import { cacheStats, clearCache, formatRunSummary, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
+import { cacheStats, clearCache, openAnswerCache, formatRunSummary, loadRunState, resumeRun, runJob, type RunJobOptions } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -72,6 +72,41 @@ describe('runJob with the request cache', () => {
     const batch = await runJob({ ...options, mode: 'batch', output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
     expect(batch).toMatchObject({ cached: 6, spend: { cacheSaved: null } });
     expect(formatRunSummary(batch)).toMatch(/; 6 answered from the cache \(saving unknown: no price at today's prices\)/);
+  });
+
+  it('says the saving is unknown (null), not a smaller figure, when cached answers were stored without their token counts', async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const input = await reviews(join(dir, 'in.jsonl'), 4);
+    const options = { ...base, input, prompt: 'Unmetered {{id}}: {{text}}', labels: LABELS, idColumn: 'id', mode: 'realtime', cache: join(dir, 'cache') } as const;
+    await runJob({ ...options, output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    // Two of the stored answers lose their usage (as a provider that reports none would have stored them).
+    const cache = await openAnswerCache(join(dir, 'cache'));
+    const keys = [...cache.entries()].map((e) => Buffer.from(e.key)).slice(0, 2);
+    for (const key of keys) {
+      const { usage: _usage, ...body } = JSON.parse(cache.get(key)!.body.toString('utf8')) as Record<string, unknown>;
+      cache.put(key, JSON.stringify(body));
+    }
+    await cache.close();
+    const rerun = await runJob({ ...options, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(rerun).toMatchObject({ cached: 4, spend: { cacheSaved: null, cachedWithoutUsage: 2 } });
+    expect(JSON.parse(await readFile(join(dir, 'b', 'spend.json'), 'utf8'))).toMatchObject({ cacheSaved: null });
+    expect(formatRunSummary(rerun)).toMatch(/; 4 answered from the cache \(saving unknown: 2 stored without token counts at today's prices\)/);
+  });
+
+  it('prices what the cache saved in the mode auto would have chosen from all the requests, not the realtime the cache made it', async () => {
+    const { base } = shared;
+    const dir = await tempDir();
+    const input = await reviews(join(dir, 'in.jsonl'), 6);
+    const options = { ...base, input, prompt: 'Auto {{id}}: {{text}}', labels: LABELS, idColumn: 'id', cache: join(dir, 'cache') } as const;
+    await runJob({ ...options, mode: 'realtime', output: join(dir, 'a.jsonl'), jobDir: join(dir, 'a') });
+    // 6 requests reach the threshold of 3: batch, whose kluster price is unknown; all 6 cached, the run itself is realtime.
+    const auto = await runJob({ ...options, mode: 'auto', autoThreshold: 3, output: join(dir, 'b.jsonl'), jobDir: join(dir, 'b') });
+    expect(auto).toMatchObject({ cached: 6, mode: 'realtime', spend: { cacheSaved: null } });
+    // Under the threshold, auto would have run realtime anyway: priced at the realtime price.
+    const small = await runJob({ ...options, mode: 'auto', autoThreshold: 100, output: join(dir, 'c.jsonl'), jobDir: join(dir, 'c') });
+    expect(small).toMatchObject({ cached: 6, mode: 'realtime', spend: { cacheSaved: expect.any(Number) } });
+    expect(small.spend.cacheSaved).toBeGreaterThan(0);
   });
 
   it('sends only the changed 5% of the rows, and joins the rest from the cache in input order', async () => {

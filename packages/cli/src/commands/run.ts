@@ -254,7 +254,7 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
   };
 }
 
-type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'cache' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'resultFileGraceMs' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter'> & { window?: string };
+type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'cache' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'resultFileGraceMs' | 'acceptMissingOutput' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter'> & { window?: string };
 type RunCommandFlags = JobFlags & CacheFlags & { local?: boolean; verbose?: boolean };
 
 /**

@@ -26,6 +26,7 @@ export interface JobFlags extends ClientFlags {
   pollInterval?: string;
   timeout?: string;
   resultFileGrace?: string;
+  acceptMissingOutput?: boolean;
   jobDir?: string;
   progress?: ProgressMode;
   quiet?: boolean;
@@ -52,7 +53,7 @@ export function addProviderFlag(cmd: Command): Command {
 }
 
 /**
- * Add the job flags: --concurrency, --poll-interval, --timeout, --result-file-grace, --no-resubmit, --max-resubmits, --keep-files, --cancel-on-interrupt, --progress,
+ * Add the job flags: --concurrency, --poll-interval, --timeout, --result-file-grace, --accept-missing-output, --no-resubmit, --max-resubmits, --keep-files, --cancel-on-interrupt, --progress,
  * --quiet, plus --window, --job-dir and --output-expires-after when `submit` (the commands that create a job).
  */
 export function addJobFlags(cmd: Command, { create = false } = {}): Command {
@@ -68,6 +69,10 @@ export function addJobFlags(cmd: Command, { create = false } = {}): Command {
     .option('--poll-interval <duration>', 'longest wait between status polls (e.g. 15s, 1m)', '15s')
     .option('--timeout <duration>', 'stop after this long: waiting on batches and, in kbatch run, realtime requests too (AWAIT_TIMEOUT; the job stays resumable)')
     .option('--result-file-grace <duration>', 'how long an ended batch may name its error file but not its output file (Together sends no counts) before kbatch stops with BATCH_OUTPUT_MISSING instead of resending (default 10m)')
+    .option(
+      '--accept-missing-output',
+      'finish an ended batch that names its error file but no output file at once, its unanswered requests read as never run and sent again: pays twice for any answer the provider did produce, so first check the batch\'s output_file_id at the provider',
+    )
     .option('--no-resubmit', 'do not resubmit the never-run requests of an expired batch')
     .addOption(
       new Option('--max-resubmits <n>', 'resubmit the never-run requests of an expired batch at most n times; after that they fail as BATCH_EXPIRED')
@@ -125,6 +130,7 @@ export function jobOptionsFromFlags(flags: JobFlags): Omit<JobOptions, 'client'>
     ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: parseDuration(flags.pollInterval, '--poll-interval') }),
     ...(flags.timeout === undefined ? {} : { timeoutMs: parseDuration(flags.timeout, '--timeout') }),
     ...(flags.resultFileGrace === undefined ? {} : { resultFileGraceMs: parseDuration(flags.resultFileGrace, '--result-file-grace') }),
+    ...(flags.acceptMissingOutput ? { acceptMissingOutput: true } : {}),
     noResubmit: flags.resubmit === false,
     ...(flags.maxResubmits === undefined ? {} : { maxResubmits: flags.maxResubmits as number }),
     ...(flags.keepFiles ? { keepFiles: true } : {}),

@@ -89,6 +89,26 @@ describe('kbatch run --provider together (its Batch API through the emulator)', 
     expect((await rowsOf(join(root, 'out.jsonl'))).map((r) => r['id'])).toEqual(ids);
   });
 
+  it('names --accept-missing-output when an EXPIRED batch names only its error file; `kbatch resume --accept-missing-output` resends its unanswered requests once', async () => {
+    const { root, file, ids } = await input();
+    const created = emu.stats().batchesCreated;
+    emu.setFaults({ lineFailureRate: 1, lineFailureStatus: 400, expireAfterLines: 2 });
+    try {
+      const stopped = await runCli(['run', file, ...ARGS, '--mode', 'batch', '--retries', '0', '--result-file-grace', '300ms', '--base-url', emu.baseURL, '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root, env: ENV });
+      expect(stopped.code).toBe(1);
+      expect(stopped.stderr).toMatch(/^error \[BATCH_OUTPUT_MISSING\]: Batch \S+ \(part 00001\) is expired .* continue with: kbatch resume \S+ --accept-missing-output /m);
+    } finally {
+      emu.setFaults(null);
+    }
+    const resumed = await runCli(['resume', 'job', '--accept-missing-output', '--poll-interval', '50ms', '--quiet'], { cwd: root, env: ENV });
+    // The 2 lines that failed with a 400 stay failed (exit 3); the 2 that never ran are answered by one new batch.
+    expect(resumed.code).toBe(3);
+    expect(emu.stats().batchesCreated - created).toBe(2);
+    const rows = await rowsOf(join(root, 'out.jsonl'));
+    expect(rows.map((r) => r['id'])).toEqual(ids);
+    expect(rows.filter((r) => r['error'] === null || r['error'] === undefined)).toHaveLength(2);
+  });
+
   it('runs --local with the together personality (no key, no server)', async () => {
     const { root, file, ids } = await input();
     const run = await runCli(['run', file, ...ARGS, '--labels', 'positive,negative', '--mode', 'batch', '--local', '--job-dir', 'job', '--output', 'out.jsonl'], { cwd: root });

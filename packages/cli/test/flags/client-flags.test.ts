@@ -43,6 +43,11 @@ describe('jobOptionsFromFlags file and resubmit flags', () => {
     expect(jobOptionsFromFlags({ concurrency: 1, maxResubmits: 0, keepFiles: true })).toMatchObject({ maxResubmits: 0, keepFiles: true });
     expect(jobOptionsFromFlags({ concurrency: 1 })).not.toHaveProperty('keepFiles');
   });
+
+  it('maps --accept-missing-output to acceptMissingOutput, absent when not given', () => {
+    expect(jobOptionsFromFlags({ concurrency: 1, acceptMissingOutput: true })).toMatchObject({ acceptMissingOutput: true });
+    expect(jobOptionsFromFlags({ concurrency: 1 })).not.toHaveProperty('acceptMissingOutput');
+  });
 });
 
 describe('jobClientFlags base URL of an existing job', () => {

@@ -15,6 +15,7 @@ import { summarizeJob } from './summary.js';
 import { repairParts } from './repair-parts.js';
 import { deleteFinishedFiles, deleteOrphanUploads } from './delete-files.js';
 import { submitParts, waitForParts } from './wait-for-parts.js';
+import { DEFAULT_RESULT_FILE_GRACE_MS } from './result-files-grace.js';
 import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } from './cancel-parts.js';
 import { checkRecordedProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
 import { jobProvider, namedProvider } from '../providers/job-provider.js';
@@ -47,7 +48,16 @@ export const JobOptionsSchema = z.object({
    * (Together) and the error lines do not answer every request: kbatch polls on meanwhile, then stops with
    * BATCH_OUTPUT_MISSING (nothing is sent again; a resume waits anew). Default 10 minutes.
    */
-  resultFileGraceMs: positiveMsField().default(600_000),
+  resultFileGraceMs: positiveMsField().default(DEFAULT_RESULT_FILE_GRACE_MS),
+  /**
+   * Finish an ended batch that names its error file but no output file (Together: an expired, cancelled or failed
+   * batch may never name one) at once, instead of waiting `resultFileGraceMs` and stopping with BATCH_OUTPUT_MISSING:
+   * the requests its error file does not answer are read as never run (an expired batch's are resubmitted, a cancelled
+   * batch's left to the retry rounds, a failed batch's marked `result_missing`). This pays twice for any answer the
+   * provider did produce: first check the batch's `output_file_id` at the provider. Not recorded: give it to the call
+   * that should use it. Default false.
+   */
+  acceptMissingOutput: z.boolean({ error: 'must be a boolean' }).default(false),
   wait: z.boolean({ error: 'must be a boolean' }).default(true),
   noResubmit: z.boolean({ error: 'must be a boolean' }).default(false),
   /**
@@ -152,6 +162,7 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
         concurrency: opts.concurrency,
         pollIntervalMs: opts.pollIntervalMs,
         resultFileGraceMs: opts.resultFileGraceMs,
+        acceptMissingOutput: opts.acceptMissingOutput,
         retryBaseMs: opts.retryBaseMs,
         noResubmit: opts.noResubmit,
         maxResubmits: opts.maxResubmits,

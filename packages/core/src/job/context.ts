@@ -21,6 +21,8 @@ export interface JobContext {
     pollIntervalMs: number;
     /** How long an ended batch may lack its output file while its error file does not answer every request (default 10 min). */
     resultFileGraceMs?: number;
+    /** Finish an ended batch whose result files may be incomplete at once, its unanswered requests read as never run. */
+    acceptMissingOutput?: boolean;
     retryBaseMs: number;
     noResubmit: boolean;
     maxResubmits: number;

@@ -178,14 +178,8 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
     batch = listed ?? (await polledBatch(ctx.client.batches, part.batchId!, ctx.signal ? { signal: ctx.signal } : {}));
     schedule.listedPolls = listed ? schedule.listedPolls + 1 : 0;
   } catch (error) {
-    if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;
-    const delayMs = Math.min(120_000, retryAfterMs(error) ?? backoffDelay(schedule.errors, { baseMs: ctx.opts.retryBaseMs, maxMs: Math.max(ctx.opts.pollIntervalMs, 1_000) * 4 }));
-    schedule.errors++;
-    schedule.next = Date.now() + delayMs;
-    ctx.emit({ type: 'retry', operation: 'poll', part: part.index, attempt: schedule.errors, delayMs, message: messageOf(error) });
-    return;
+    return pollFailed(ctx, part, schedule, error);
   }
-  schedule.errors = 0;
   const status = part.status;
   // A fast poll must not rewrite (and fsync) the manifest for every count that moved: counts are progress, not intent.
   if (applyBatch(part, batch) && (part.status !== status || Date.now() - poller.countsSavedAt >= COUNTS_SAVE_MS)) {
@@ -204,7 +198,11 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
   }
   const gaveUp = schedule.missingFiles > 5 && Date.now() - schedule.missingSince! >= 5 * ctx.opts.pollIntervalMs;
   // A provider without request counts may name one result file before the other: finished only once all are named.
-  if (terminal && (!filesMissing || gaveUp) && (await resultFilesSettled(ctx, part, batch, schedule))) {
+  const settled = terminal && (!filesMissing || gaveUp) ? await filesSettled(ctx, part, batch, schedule) : false;
+  // Reading the error file failed in passing: polled again after its backoff.
+  if (settled === undefined) return;
+  schedule.errors = 0;
+  if (settled) {
     if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
     await finishPart(ctx, part, batch);
     await deleteFinishedFiles(ctx, [part]);
@@ -213,6 +211,28 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
   await checkStragglers(ctx, part, batch, { schedule, listed: listed !== undefined });
   schedule.polls++;
   schedule.next = Date.now() + backoffDelay(schedule.polls, { baseMs: initialMs / 2, maxMs: ctx.opts.pollIntervalMs });
+}
+
+/**
+ * A poll that failed: a passing error (5xx, 429, a connection reset) is "not settled yet", polled again after a backoff
+ * (the server's Retry-After when it sends one); any other error, or an abort, ends the wait.
+ */
+function pollFailed(ctx: JobContext, part: JobPart, schedule: Schedule, error: unknown): void {
+  if (isAbortError(error) || ctx.signal?.aborted || !isTransientError(error)) throw error;
+  const delayMs = Math.min(120_000, retryAfterMs(error) ?? backoffDelay(schedule.errors, { baseMs: ctx.opts.retryBaseMs, maxMs: Math.max(ctx.opts.pollIntervalMs, 1_000) * 4 }));
+  schedule.errors++;
+  schedule.next = Date.now() + delayMs;
+  ctx.emit({ type: 'retry', operation: 'poll', part: part.index, attempt: schedule.errors, delayMs, message: messageOf(error) });
+}
+
+// Whether the ended batch's result files are all named; undefined when reading its error file (Together) failed in passing, like a poll.
+async function filesSettled(ctx: JobContext, part: JobPart, batch: KBatch, schedule: Schedule): Promise<boolean | undefined> {
+  try {
+    return await resultFilesSettled(ctx, part, batch, schedule);
+  } catch (error) {
+    pollFailed(ctx, part, schedule, error);
+    return undefined;
+  }
 }
 
 // A running batch whose last few requests stalled is cancelled (once marked, the cancel is repeated until sent).

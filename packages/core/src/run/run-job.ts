@@ -378,6 +378,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
     pollIntervalMs: opts.pollIntervalMs,
     resultFileGraceMs: opts.resultFileGraceMs,
+    acceptMissingOutput: opts.acceptMissingOutput,
     noResubmit: opts.noResubmit,
     maxResubmits: opts.maxResubmits,
     keepFiles: opts.keepFiles,

@@ -48,6 +48,7 @@ const JobFields = JobOptionsSchema.pick({
   concurrency: true,
   pollIntervalMs: true,
   resultFileGraceMs: true,
+  acceptMissingOutput: true,
   noResubmit: true,
   maxResubmits: true,
   keepFiles: true,

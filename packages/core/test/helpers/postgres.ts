@@ -17,8 +17,13 @@ export function postgresBin(): string | null {
   return newest === undefined ? null : join(ROOT, newest, 'bin');
 }
 
-/** Why the Postgres tests are skipped here (null: they run). CI installs `postgresql` (.ci/run). */
-export const POSTGRES_SKIP_REASON: string | null = postgresBin() === null ? `PostgreSQL binaries not found under ${ROOT} (apt-get install postgresql): Postgres tests skipped` : null;
+/** Set by CI (.ci/run): missing binaries or a server that cannot start fail the Postgres tests instead of skipping them. */
+export const POSTGRES_REQUIRED = process.env['KBATCH_REQUIRE_POSTGRES'] === '1';
+
+const MISSING = postgresBin() === null ? `PostgreSQL binaries not found under ${ROOT} (apt-get install postgresql)` : null;
+
+/** Why the Postgres tests are skipped here (null: they run, or fail when required). CI installs `postgresql` (.ci/run). */
+export const POSTGRES_SKIP_REASON: string | null = MISSING !== null && !POSTGRES_REQUIRED ? `${MISSING}: Postgres tests skipped` : null;
 if (POSTGRES_SKIP_REASON) console.warn(POSTGRES_SKIP_REASON);
 
 /** A running throwaway server: a connection URL (user postgres, trust auth) and how to stop it (data removed). */
@@ -38,42 +43,54 @@ const freePort = (): Promise<number> =>
 
 /**
  * Start a server in a fresh temp dir on a free loopback port (fsync off: tests need speed, not crash safety). As root
- * the binaries run as the `postgres` user (they refuse root), so the dir is handed to it.
+ * the binaries run as the `postgres` user (they refuse root), so the dir is handed to it. A detached watchdog, started
+ * before initdb, stops the server and removes the dir once this process is gone, however it ends (postgres has no
+ * parent-death option); a failed start stops whatever started, then removes the dir.
  * @throws when the binaries are missing (check {@link POSTGRES_SKIP_REASON} first) or the server does not start
  */
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = postgresBin();
-  if (bin === null) throw new Error(POSTGRES_SKIP_REASON!);
-  const dir = await mkdtemp(join(tmpdir(), 'kbatch-pg-'));
+  if (bin === null) throw new Error(MISSING!);
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
-    const { stdout: gid } = await run('id', ['-g', 'postgres']);
-    await chown(dir, Number(stdout), Number(gid));
-  }
-  await chmod(dir, 0o700);
-  const pg = (tool: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]) : run(join(bin, tool), args));
+  // As root, the `postgres` user must exist before anything is made (its absence is a reason to skip, not a leak).
+  const owner = asRoot ? await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]) : null;
+  const dir = await mkdtemp(join(tmpdir(), 'kbatch-pg-'));
   const data = join(dir, 'data');
-  const port = await freePort();
-  const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const pgCtl = `${asRoot ? 'runuser -u postgres -- ' : ''}'${join(bin, 'pg_ctl')}'`;
+  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; [ -d '${data}' ] && ${pgCtl} -D '${data}' -m immediate -w stop; rm -rf '${dir}'`], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  const pg = (tool: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]) : run(join(bin, tool), args));
+  const stop = async () => {
+    await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    watchdog.kill();
+  };
   try {
+    if (owner) await chown(dir, Number(owner[0].stdout), Number(owner[1].stdout));
+    await chmod(dir, 0o700);
+    const port = await freePort();
+    const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
     await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
     await pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '120', '-o', settings, 'start']);
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    // A start that timed out may have left the server running: stopped before its dir goes.
+    await stop();
     throw error;
   }
-  // A test process that ends without stop() (a hook timed out, a kill) must not leave its server running: a detached
-  // watchdog stops it once this process is gone (postgres has no parent-death option).
-  const stopArgs = `${asRoot ? 'runuser -u postgres -- ' : ''}'${join(bin, 'pg_ctl')}' -D '${data}' -m immediate -w stop`;
-  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stopArgs}; rm -rf '${dir}'`], { detached: true, stdio: 'ignore' });
-  watchdog.unref();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      watchdog.kill();
-      await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+}
+
+/**
+ * {@link startPostgres}, or why the server cannot start here (the binaries exist but, e.g., there is no `postgres`
+ * user as root): the tests then skip with that reason, unless {@link POSTGRES_REQUIRED}, when the error is thrown.
+ */
+export async function startPostgresOrReason(): Promise<TestPostgres | string> {
+  try {
+    return await startPostgres();
+  } catch (error) {
+    if (POSTGRES_REQUIRED) throw error;
+    const reason = `PostgreSQL could not start here (${(error as Error).message.split('\n')[0]}): Postgres tests skipped`;
+    console.warn(reason);
+    return reason;
+  }
 }

@@ -231,6 +231,17 @@ describe('finishPart', () => {
     }
   });
 
+  it('finishes a failed batch without counts that names only its error file (Together, accepted missing output): the unanswered requests get result_missing, none resent', async () => {
+    const failedLine = (id: string) => JSON.stringify({ id: `r-${id}`, custom_id: id, response: { status_code: 400, body: { error: { message: 'bad', code: 'invalid_request' } } }, error: null });
+    const { ctx, store, part } = await setup({ file_err: `${failedLine('a1')}\n${failedLine('a2')}\n` });
+    const created = emu.stats().batchesCreated;
+    const failed = batch({ status: 'failed', output_file_id: null, request_counts: { total: 0, completed: 0, failed: 0 }, errors: { object: 'list', data: [{ code: null, message: 'worker crashed', line: null }] } as KBatch['errors'] });
+    expect(await finishPart(ctx, part, failed)).toBeUndefined();
+    expect([store.manifest.parts.length, emu.stats().batchesCreated, part.succeeded, part.failed]).toEqual([1, created, 0, 5]);
+    const lines = (await readFile(join(store.jobDir, part.errorPath!), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.error?.code === 'result_missing').map((l) => l.custom_id)).toEqual(['a3', 'a4', 'a5']);
+  });
+
   it('never resends unchanged a failed batch whose errors name none of its requests: each gets the batch\'s error, final for the job', async () => {
     const cases: Array<[Array<{ code?: string; message: string; line?: number }>, string, string]> = [
       [[], 'batch_failed_no_cause', 'the batch failed and the server reported no error; not resubmitted unchanged'],

@@ -10,11 +10,11 @@ const batch = parseBatch({ id: 'b-7', status: 'completed', error_file_id: 'file-
 const part = { index: '00002', requests: 5 } as JobPart;
 
 // Just what resultFilesSettled reads of a job context; `complete` stands for the client's check (absent: none).
-function context(complete: boolean | undefined, resultFileGraceMs?: number) {
+function context(complete: boolean | undefined, resultFileGraceMs?: number, acceptMissingOutput?: boolean) {
   const events: JobEvent[] = [];
   const asked: Array<{ requests: number }> = [];
   const client = complete === undefined ? {} : { resultFilesComplete: async (_b: unknown, expected: { requests: number }) => (asked.push(expected), complete) };
-  const ctx = { client, store: { jobDir: '/jobs/kb-1' }, emit: (e: JobEvent) => events.push(e), opts: { pollIntervalMs: 10, ...(resultFileGraceMs === undefined ? {} : { resultFileGraceMs }) } } as unknown as JobContext;
+  const ctx = { client, store: { jobDir: '/jobs/kb-1' }, emit: (e: JobEvent) => events.push(e), opts: { pollIntervalMs: 10, ...(resultFileGraceMs === undefined ? {} : { resultFileGraceMs }), ...(acceptMissingOutput ? { acceptMissingOutput } : {}) } } as unknown as JobContext;
   return { ctx, events, asked };
 }
 
@@ -45,5 +45,18 @@ describe('resultFilesSettled', () => {
     expect(await resultFilesSettled(ctx, part, batch, { incompleteSince: Date.now() - 599_000 })).toBe(false);
     expect(events).toEqual([]);
     expectKbatchError(await catchError(() => resultFilesSettled(ctx, part, batch, { incompleteSince: Date.now() - 600_000 })), { code: 'BATCH_OUTPUT_MISSING' });
+  });
+
+  it('with acceptMissingOutput finishes an incomplete batch at once, warning that it may pay twice', async () => {
+    const { ctx, events } = context(false, 60_000, true);
+    expect(await resultFilesSettled(ctx, part, batch, {})).toBe(true);
+    expect(events).toEqual([
+      {
+        type: 'warning',
+        part: '00002',
+        message:
+          'batch b-7 is completed and names no output file; finished as it stands (acceptMissingOutput): the requests its error file does not answer are read as never run, which pays twice for any answer the provider did produce',
+      },
+    ]);
   });
 });

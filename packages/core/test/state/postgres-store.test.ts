@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Pool } from 'pg';
 import { postgresStore, type PostgresJobStore } from '../../src/state/postgres-store.js';
 import { migrateStateSchema, STATE_MIGRATIONS } from '../../src/state/postgres-schema.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
-import { POSTGRES_SKIP_REASON, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { POSTGRES_SKIP_REASON, startPostgresOrReason, type TestPostgres } from '../helpers/postgres.js';
 import { jobStoreContract, sampleManifest, sampleRunState } from './job-store-contract.js';
 
 describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL server)', () => {
@@ -11,16 +11,30 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
   let pool: Pool;
   let jobs = 0;
   const stores: PostgresJobStore[] = [];
+  // Why the server could not start here (binaries present): each test skips with it.
+  let unavailable: string | undefined;
   beforeAll(async () => {
-    server = await startPostgres();
+    const started = await startPostgresOrReason();
+    if (typeof started === 'string') {
+      unavailable = started;
+      return;
+    }
+    server = started;
     pool = new (await import('pg')).default.Pool({ connectionString: server.url });
     // The lock test kills a backend: an idle client of this pool may be among those told.
     pool.on('error', () => {});
   }, 120_000);
+  beforeEach((context) => {
+    if (unavailable !== undefined) context.skip(unavailable);
+  });
   afterAll(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    await pool?.end();
-    await server?.stop();
+    // The server stops whatever closing the stores or the pool throws.
+    try {
+      await Promise.all(stores.map((s) => s.close()));
+      await pool?.end();
+    } finally {
+      await server?.stop();
+    }
   });
   // A store on a job of its own (several stores on one job stand for several processes).
   const open = async (jobId = `kb-${++jobs}`, schema = 'kbatch') => {

@@ -146,6 +146,74 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
     expect([summary.state, summary.succeeded + summary.failed, emu.stats().batchesCreated]).toEqual(['partial', 6, 1]);
   });
 
+  async function chunkOf(ids: string[]): Promise<{ chunk: string; jobDir: string }> {
+    const { dir } = await reviews();
+    const chunk = join(dir, 'part-00001.jsonl');
+    const lines = ids.map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: id }] } }));
+    await writeFile(chunk, `${lines.join('\n')}\n`);
+    return { chunk, jobDir: join(dir, 'job') };
+  }
+
+  it('stops an EXPIRED batch naming only its error file with BATCH_OUTPUT_MISSING naming --accept-missing-output; with acceptMissingOutput its unanswered requests are resubmitted once', async () => {
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 1, lineFailureStatus: 400, expireAfterLines: 2 } });
+    const { chunk, jobDir } = await chunkOf(['a', 'b', 'c', 'd', 'e', 'f']);
+    const error = await catchError(() => runBatchJob({ chunks: [chunk], jobDir, client: base.client!, pollIntervalMs: 20, resultFileGraceMs: 300 }));
+    expectKbatchError(error, { code: 'BATCH_OUTPUT_MISSING', message: `kbatch resume ${jobDir} --accept-missing-output` });
+    expect((error as Error).message).toContain('pays twice for any answer the provider did produce');
+    // A plain resume stops the same way: nothing is sent again without the user's word.
+    expectKbatchError(await catchError(() => runBatchJob({ jobDir, client: base.client!, pollIntervalMs: 20, resultFileGraceMs: 300 })), { code: 'BATCH_OUTPUT_MISSING' });
+    expect(emu.stats().batchesCreated).toBe(1);
+    emu.setFaults({ lineFailureRate: 0, expireAfterLines: 1_000 });
+    const warnings: string[] = [];
+    const summary = await runBatchJob({ jobDir, client: base.client!, pollIntervalMs: 20, acceptMissingOutput: true, onProgress: (e) => void (e.type === 'warning' && warnings.push(e.message)) });
+    const { parts } = await loadManifest(jobDir);
+    expect(parts.map((p) => [p.status, p.requests, p.succeeded, p.failed])).toEqual([['expired', 6, 0, 2], ['completed', 4, 4, 0]]);
+    expect([summary.succeeded, summary.failed, emu.stats().batchesCreated]).toEqual([4, 2, 2]);
+    expect(warnings.some((w) => w.includes('finished as it stands (acceptMissingOutput)'))).toBe(true);
+  });
+
+  it('settles a cancelled Together job whose batch names only its error file: BATCH_OUTPUT_MISSING, then with acceptMissingOutput the job ends cancelled, nothing resent', async () => {
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 1, lineFailureStatus: 400, slowTailLines: 3, slowTailMs: 60_000 } });
+    const { chunk, jobDir } = await chunkOf(['a', 'b', 'c', 'd', 'e', 'f']);
+    const running = catchError(() => runBatchJob({ chunks: [chunk], jobDir, client: base.client!, pollIntervalMs: 20, resultFileGraceMs: 300 }));
+    // Together sends no counts: its progress says when the first 3 lines have run (and failed).
+    const progress = async () => {
+      const batchId = (await loadManifest(jobDir).catch(() => undefined))?.parts[0]?.batchId;
+      return batchId ? Number((await base.client!.batches.retrieve(batchId))['progress' as 'id']) : 0;
+    };
+    for (let i = 0; i < 500 && (await progress()) < 50; i++) await new Promise((r) => setTimeout(r, 10));
+    await cancelJob(jobDir, { client: base.client! });
+    expectKbatchError(await running, { code: 'BATCH_OUTPUT_MISSING', message: '--accept-missing-output' });
+    const summary = await runBatchJob({ jobDir, client: base.client!, pollIntervalMs: 20, acceptMissingOutput: true });
+    const { parts } = await loadManifest(jobDir);
+    expect([summary.state, parts.length, parts[0]!.status, parts[0]!.done, emu.stats().batchesCreated]).toEqual(['cancelled', 1, 'cancelled', true, 1]);
+  });
+
+  it.each([
+    ['a 5xx', { rate5xx: 1 }],
+    ['a dropped connection', { dropRate: 1 }],
+  ])('reads %s on the error file (counting its ids) as not settled yet: polls again, and the job finishes once it passes', async (_name, fault) => {
+    const { emu } = await emulator({ faults: { lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 1_000_000, routes: ['GET /v1/files/:id/content'], ...fault } });
+    // No SDK retries: the passing error reaches kbatch's own poll rules.
+    const client = createClient({ provider: 'together', apiKey: KEY, baseURL: emu.baseURL, maxRetries: 0 });
+    const { chunk, jobDir } = await chunkOf(['a', 'b', 'c', 'd', 'e', 'f']);
+    const retries: string[] = [];
+    const summary = await runBatchJob({
+      chunks: [chunk],
+      jobDir,
+      client,
+      pollIntervalMs: 20,
+      retryBaseMs: 1,
+      onProgress: (e) => {
+        if (e.type !== 'retry' || e.operation !== 'poll') return;
+        retries.push(e.message);
+        if (retries.length === 2) emu.setFaults({ rate5xx: 0, dropRate: 0, outputFileLagReads: 0 });
+      },
+    });
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect([summary.succeeded + summary.failed, emu.stats().batchesCreated]).toEqual([6, 1]);
+  });
+
   it('cancels a running job: its batch reads cancelled (CANCELLED on the wire) and the job ends cancelled', async () => {
     const { base } = await emulator({ faults: { slowTailLines: 2, slowTailMs: 60_000 } });
     const { dir } = await reviews(4);

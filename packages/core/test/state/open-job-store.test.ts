@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -35,6 +36,22 @@ describe('openJobStore', () => {
     const err = await catchError(() => openJobStore({ databaseUrl: 'postgres://u:hunter2-x@127.0.0.1:1/db', jobId: 'kb-1' }));
     expectKbatchError(err, { code: 'DATABASE_UNAVAILABLE', message: 'postgres://u:***@127.0.0.1:1/db' });
     expect(String((err as Error).message)).not.toContain('hunter2');
+  });
+
+  it('is DATABASE_UNAVAILABLE, not a hang, when the database accepts the connection but never answers', async () => {
+    // A server that takes the TCP connection and says nothing: without a connection timeout the open would wait forever.
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => void sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const err = await catchError(() => openJobStore({ databaseUrl: `postgres://u:hunter2-y@127.0.0.1:${port}/db`, jobId: 'kb-1', connectionTimeoutMs: 300 }));
+      expectKbatchError(err, { code: 'DATABASE_UNAVAILABLE', message: 'timeout' });
+      expect(String((err as Error).message)).not.toContain('hunter2');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 });
 

@@ -187,6 +187,11 @@ export class PostgresJobStore implements JobStore {
     return { release: held.release, get lost() { return held.lost; } };
   }
 
+  async assertLocked(): Promise<void> {
+    const pids = this.lockPids();
+    if (!(await this.query<{ ok: boolean }>(`SELECT ${locksHeld('$1')} AS ok`, [pids])).rows[0]!.ok) throw this.lockLost();
+  }
+
   async requestCancel(): Promise<string> {
     const at = new Date().toISOString();
     await this.query(
@@ -240,7 +245,7 @@ export class PostgresJobStore implements JobStore {
             [this.jobId, text, seen, pids],
           );
     if (rows.length === 0) {
-      if (!(await this.query<{ ok: boolean }>(`SELECT ${locksHeld('$1')} AS ok`, [pids])).rows[0]!.ok) throw this.lockLost();
+      await this.assertLocked();
       throw new KbatchError('STATE_CONFLICT', `The ${doc === 'manifest' ? 'manifest' : 'run state'} of job ${this.jobId} was changed by another process since this one read it: nothing was written (is the job driven twice?)`, { file: this.label(doc) });
     }
     const version = Number(rows[0]!.version);

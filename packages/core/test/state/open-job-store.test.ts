@@ -120,4 +120,23 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('openJobStore with a database (a 
     for await (const { result } of readJobResultEntries(store.dir, await store.readManifest())) seen.push(result.custom_id);
     expect(seen.sort()).toEqual([...ids].sort());
   });
+
+  it('stops a batch job whose lock connection died between saving a create intent and sending it (JOB_LOCK_LOST): no batch is created', async () => {
+    const { dir, root } = await writeChunks(1, 2);
+    const { store } = await open({ storage: join(root, 'shared'), cwd: root });
+    const before = emu.stats().batchesCreated;
+    // The hook a provider runs just before its create stands in for the moment the holder's connection is cut.
+    const client = Object.assign(emulatorClient(emu.baseURL), {
+      resolveInputFileId: async (fileId: string) => {
+        const killer = new (await import('pg')).default.Client({ connectionString: pg.url });
+        await killer.connect();
+        await killer.query("SELECT pg_terminate_backend(pid, 30000) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+        await killer.end();
+        return fileId;
+      },
+    });
+    expectKbatchError(await catchError(() => runBatchJob({ chunks: [dir], store, client, ...fast })), { code: 'JOB_LOCK_LOST' });
+    expect(emu.stats().batchesCreated).toBe(before);
+    expect((await store.readManifest()).parts[0]!.createStartedAt).toBeDefined();
+  });
 });

@@ -141,13 +141,19 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     // The intent write that would precede a create refuses, whether or not A's connection has told it yet.
     manifest.parts[0]!.createStartedAt = new Date().toISOString();
     expectKbatchError(await catchError(() => a.writeManifest(manifest)), { code: 'JOB_LOCK_LOST', message: "check the provider's batches" });
+    // So does the check the create makes just before it is sent.
+    expectKbatchError(await catchError(() => a.assertLocked()), { code: 'JOB_LOCK_LOST' });
     await vi.waitFor(() => expect(held.lost).toBe(true));
     expectKbatchError(await catchError(() => a.writeRunState(sampleRunState())), { code: 'JOB_LOCK_LOST' });
     expect((await b.readManifest()).parts[0]!.createStartedAt).toBeUndefined();
     await held.release();
     await taken.release();
-    // With no lock held through it, A writes as any store does.
+    // With no lock held through it, A writes as any store does (and B's live lock passes the check).
     await a.writeManifest(await a.readManifest());
+    await a.assertLocked();
+    const again = await b.lock();
+    await b.assertLocked();
+    await again.release();
   });
 
   it('holds its locks on connections of their own: more locks than the pool has connections starve nothing, and a full pool is DATABASE_UNAVAILABLE', async () => {

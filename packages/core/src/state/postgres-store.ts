@@ -52,10 +52,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     if (owned) await pool.end();
     throw error;
   }
-  // Each lock holds a connection of its own (not the pool's, which it would starve), with TCP keepalive: a holder that
-  // vanishes is noticed by the server, which frees its lock, in minutes rather than hours.
+  // Each lock holds a connection of its own (not the pool's, which it would starve), with TCP keepalive: a server or
+  // network that vanishes is noticed here (the lock is then lost) in about a minute (see LOCK_KEEPALIVE for the server's side).
   const given = pool.options as ClientConfig | undefined;
-  const lockConfig: ClientConfig = { ...given, keepAlive: true, connectionTimeoutMillis: given?.connectionTimeoutMillis || opts.connectionTimeoutMs };
+  const lockConfig: ClientConfig = { ...given, keepAlive: true, keepAliveInitialDelayMillis: 30_000, connectionTimeoutMillis: given?.connectionTimeoutMillis || opts.connectionTimeoutMs };
   const lockClient = () => new pg.Client(lockConfig);
   return new PostgresJobStore({ pool, owned, lockClient, jobId: opts.jobId, dir: opts.dir, schema: opts.schema });
 }
@@ -169,6 +169,7 @@ export class PostgresJobStore implements JobStore {
     client.on('end', lose);
     try {
       await client.connect().catch(unavailable);
+      await client.query(LOCK_KEEPALIVE);
       const { rows } = await client.query<{ ok: boolean; pid: number }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok, pg_backend_pid() AS pid', [key]);
       if (!rows[0]!.ok) throw new KbatchError('JOB_LOCKED', `Job ${this.jobId} is in use (its ${scope} lock is held by another process connected to the database)`);
       held.pid = rows[0]!.pid;
@@ -318,6 +319,10 @@ class PostgresAnswersLog implements AnswersLog {
 }
 
 type Query = <R extends QueryResultRow>(sql: string, params: unknown[]) => Promise<{ rows: R[] }>;
+
+// The server's keepalive on a lock's connection (default: the OS's, 2 h): a holder whose machine vanished loses its
+// lock after about 2 minutes instead of keeping everyone out (JOB_LOCKED) for hours.
+const LOCK_KEEPALIVE = 'SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6';
 
 /** Rows of an answers log read per query (readAnsweredIds pages through a log). */
 const ANSWER_PAGE_ROWS = 10_000;

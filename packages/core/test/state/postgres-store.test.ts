@@ -133,8 +133,10 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     const held = await a.lock();
     await a.writeManifest(sampleManifest());
     const manifest = await a.readManifest();
-    const { rows } = await pool.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+    const { rows } = await pool.query("SELECT pid, client_addr FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
     expect(rows).toHaveLength(1);
+    // Over TCP, where the server's keepalive applies (a unix socket has none).
+    expect(rows[0]!.client_addr).toBe('127.0.0.1');
     // Kill the lock's backend only (the store's pool stays up): the server frees the lock, and B can take it.
     expect((await pool.query('SELECT pg_terminate_backend($1, 30000) AS gone', [rows[0]!.pid])).rows[0]!.gone).toBe(true);
     const taken = await b.lock();

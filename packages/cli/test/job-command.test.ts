@@ -18,4 +18,11 @@ describe('formatSummary', () => {
     expect(text).toContain('part 00002 line 1 (custom_id x1): invalid_url: bad url');
     expect(text).toContain('kbatch results /j > results.jsonl');
   });
+
+  it('names a job in the database by its id and --storage in the commands it suggests', () => {
+    const summary = { jobId: 'kb-9', jobDir: '/mnt/jobs/kb-9', state: 'running' as const, requests: 2, succeeded: 0, failed: 0, pending: 2, parts: [], lineErrors: [] };
+    expect(formatSummary(summary, 'kb-9 --storage /mnt/jobs')).toContain('continue with: kbatch resume kb-9 --storage /mnt/jobs\n');
+    expect(formatSummary({ ...summary, state: 'completed' }, 'kb-9 --storage /mnt/jobs')).toContain('results: kbatch results kb-9 --storage /mnt/jobs > results.jsonl');
+    expect(formatSummary(summary)).toContain('continue with: kbatch resume /mnt/jobs/kb-9\n');
+  });
 });

@@ -51,6 +51,8 @@ export const KBATCH_ERROR_CODES = [
   // job state in Postgres: a write lost its compare-and-set (another process changed it); the database's schema is newer than this kbatch
   'STATE_CONFLICT',
   'STATE_SCHEMA_NEWER',
+  // the connection holding the job's Postgres lock ended while the job ran: another process may now drive the job
+  'JOB_LOCK_LOST',
   // the database given by --database-url / KBATCH_DATABASE_URL cannot be reached or refused the connection (its password is never shown)
   'DATABASE_UNAVAILABLE',
   // a file or directory kbatch must write (job directory, output, rejects) cannot be created or written

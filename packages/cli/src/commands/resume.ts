@@ -5,7 +5,7 @@ import { isRunJob } from '@kbatch/core/internal';
 import { addJobFlags, jobClientFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
-import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
+import { addDatabaseFlags, commandJobRef, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 import type { RegisterCommand } from './index.js';
 import { resumeRunCommand } from './run.js';
 import { addCacheFlags } from '../flags/cache-flags.js';
@@ -31,10 +31,11 @@ Examples:
         if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);
         return void (await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options)));
       }
-      await withCommandStore(given, io, job, async ({ store }) => {
+      await withCommandStore(given, io, job, async (opened) => {
+        const { store } = opened;
         const flags = await jobClientFlags(given, io, job, store);
         if ((await store.readRunState()) !== null) return resumeRunCommand(cmd, store, flags, io);
-        await executeJob(io, flags, (options) => resumeJob(store.dir, { ...options, store }));
+        await executeJob(io, flags, (options) => resumeJob(store.dir, { ...options, store }), { jobRef: commandJobRef(opened) });
       });
     });
 };

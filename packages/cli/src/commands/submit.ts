@@ -35,11 +35,13 @@ Examples:
             wait: flags.wait === true,
             ...(flags.jobDir ? { jobDir: flags.jobDir } : {}),
           })),
-        (summary) => {
-          if (!flags.wait && !flags.quiet) io.stderr.write(`wait for it with: kbatch wait ${summary.jobDir}\n`);
+        {
+          onSummary: (summary) => {
+            if (!flags.wait && !flags.quiet) io.stderr.write(`wait for it with: kbatch wait ${summary.jobDir}\n`);
+          },
+          // Printed as soon as the job exists, so a failure or Ctrl-C later still leaves its path (even with --quiet).
+          onJob: (jobDir) => io.stdout.write(`${jobDir}\n`),
         },
-        // Printed as soon as the job exists, so a failure or Ctrl-C later still leaves its path (even with --quiet).
-        (jobDir) => io.stdout.write(`${jobDir}\n`),
       );
     });
 };

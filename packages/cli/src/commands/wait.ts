@@ -4,7 +4,7 @@ import { resumeJob } from '@kbatch/core';
 import { addJobFlags, jobClientFlags, type JobFlags } from '../flags/client-flags.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
-import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
+import { addDatabaseFlags, commandJobRef, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 import type { RegisterCommand } from './index.js';
 
 /** `kbatch wait JOB`: wait until every batch of the job is finished and downloaded (Ctrl-C leaves it resumable). */
@@ -20,8 +20,9 @@ Examples:
     )
     .action(async (job: string, flags: JobFlags & DatabaseFlags) => {
       if (databaseUrl(flags, io) === undefined) return void (await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options)));
-      await withCommandStore(flags, io, job, async ({ store }) => {
-        await executeJob(io, await jobClientFlags(flags, io, job, store), (options) => resumeJob(store.dir, { ...options, store }));
+      await withCommandStore(flags, io, job, async (opened) => {
+        const { store } = opened;
+        await executeJob(io, await jobClientFlags(flags, io, job, store), (options) => resumeJob(store.dir, { ...options, store }), { jobRef: commandJobRef(opened) });
       });
     });
 };

@@ -61,7 +61,12 @@ export async function withCommandStore<T>(flags: DatabaseFlags, io: CliIo, job: 
 }
 
 // The core's "continue with: kbatch resume DIR" names the job's files; a job in the database is resumed by its id.
-function resumeById(error: unknown, { store, jobId }: OpenedJobStore): unknown {
-  if (jobId !== undefined && error instanceof Error) error.message = error.message.replaceAll(`kbatch resume ${store.dir}`, `kbatch resume ${jobId} --storage ${dirname(store.dir)}`);
+function resumeById(error: unknown, opened: OpenedJobStore): unknown {
+  if (opened.jobId !== undefined && error instanceof Error) error.message = error.message.replaceAll(`kbatch resume ${opened.store.dir}`, `kbatch resume ${commandJobRef(opened)}`);
   return error;
+}
+
+/** How a command names the job of `opened`: its directory, or with a database its id and `--storage DIR`. */
+export function commandJobRef({ store, jobId }: OpenedJobStore): string {
+  return jobId === undefined ? store.dir : `${jobId} --storage ${dirname(store.dir)}`;
 }

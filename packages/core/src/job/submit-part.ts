@@ -76,9 +76,12 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
       crashPoint('before-create-sent');
       let batch: KBatch;
       try {
+        const inputFileId = (await client.resolveInputFileId?.(part.fileId!, { jobDir: store.jobDir, chunkPath: jobPath(store.jobDir, part.path), sha256: part.sha256 })) ?? part.fileId!;
+        // A lock lost since the intent was saved: another process may be adopting or creating this very batch.
+        await store.jobStore.assertLocked?.();
         batch = await createBatch(
           client.batches,
-          { inputFileId: (await client.resolveInputFileId?.(part.fileId!, { jobDir: store.jobDir, chunkPath: jobPath(store.jobDir, part.path), sha256: part.sha256 })) ?? part.fileId!, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
+          { inputFileId, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
           signal ? { signal } : {},
         );
       } finally {

@@ -42,6 +42,11 @@ export interface JobStore {
   readAnsweredIds(name: string): Promise<AnsweredIds>;
   /** @throws KbatchError JOB_LOCKED when another live process holds it */
   lock(scope?: JobLockScope): Promise<JobLock>;
+  /**
+   * Check, just before a paid action, that the locks taken through this store are still held (where a lock can be
+   * lost while its process lives on: a database connection). @throws KbatchError JOB_LOCK_LOST
+   */
+  assertLocked?(): Promise<void>;
   /** Ask the process driving the job to stop creating batches; returns the time recorded. */
   requestCancel(): Promise<string>;
   /** The time of a cancel request left by another process, or undefined. */

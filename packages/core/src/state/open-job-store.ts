@@ -18,6 +18,8 @@ export const OpenJobStoreOptionsSchema = z.object({
   /** With `databaseUrl`: the shared directory of job files; the job's are under `<storage>/<jobId>` (default `.kbatch/jobs`). */
   storage: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }).optional(),
   cwd: z.string().optional(),
+  /** With `databaseUrl`: how long connecting (or waiting for a free pooled connection) may take before DATABASE_UNAVAILABLE (ms, default 10 s). */
+  connectionTimeoutMs: z.number({ error: 'must be a number of milliseconds' }).int({ error: 'must be a number of milliseconds' }).positive({ error: 'must be a number of milliseconds' }).optional(),
 });
 export type OpenJobStoreOptions = z.input<typeof OpenJobStoreOptionsSchema>;
 
@@ -45,7 +47,7 @@ export async function openJobStore(options: OpenJobStoreOptions): Promise<Opened
   const jobId = opts.jobId ?? newJobId();
   const dir = directoryStorage(resolve(cwd, opts.storage ?? DEFAULT_JOBS_DIR)).jobDir(jobId);
   try {
-    const store = await postgresStore({ connectionString: opts.databaseUrl, jobId, dir });
+    const store = await postgresStore({ connectionString: opts.databaseUrl, jobId, dir, ...(opts.connectionTimeoutMs !== undefined ? { connectionTimeoutMs: opts.connectionTimeoutMs } : {}) });
     return { store, jobId, close: () => store.close() };
   } catch (error) {
     if (isKbatchError(error)) throw error;

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Client, ClientConfig, Pool, QueryResultRow } from 'pg';
 import { z } from 'zod';
 import { KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
@@ -24,6 +24,8 @@ export const PostgresStoreOptionsSchema = z
     dir: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
     /** The Postgres schema holding kbatch's tables, created and migrated on open (default `kbatch`). */
     schema: z.string({ error: 'must be a schema name' }).default('kbatch'),
+    /** How long a connection may take, or a query wait for a free pooled one, before DATABASE_UNAVAILABLE (ms; the store's own pool and lock connections). */
+    connectionTimeoutMs: z.number({ error: 'must be a number of milliseconds' }).int({ error: 'must be a number of milliseconds' }).positive({ error: 'must be a number of milliseconds' }).default(10_000),
   })
   .refine((o) => (o.pool === undefined) !== (o.connectionString === undefined), { error: 'must give exactly one of `pool` and `connectionString`', path: ['pool'] });
 export type PostgresStoreOptions = z.input<typeof PostgresStoreOptionsSchema>;
@@ -40,7 +42,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
   const opts = parseOptions(PostgresStoreOptionsSchema, options, 'postgresStore');
   quoteSchema(opts.schema);
   const owned = opts.pool === undefined;
-  const pool = opts.pool ?? new (await import('pg')).default.Pool({ connectionString: opts.connectionString });
+  const pg = (await import('pg')).default;
+  const pool = opts.pool ?? new pg.Pool({ connectionString: opts.connectionString, connectionTimeoutMillis: opts.connectionTimeoutMs });
   // An idle connection of our own pool that dies is replaced on the next query; unheard, its error would end the process.
   if (owned) pool.on('error', ignore);
   try {
@@ -49,7 +52,24 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     if (owned) await pool.end();
     throw error;
   }
-  return new PostgresJobStore({ pool, owned, jobId: opts.jobId, dir: opts.dir, schema: opts.schema });
+  // Each lock holds a connection of its own (not the pool's, which it would starve), with TCP keepalive: a server or
+  // network that vanishes is noticed here (the lock is then lost) in about a minute (see LOCK_KEEPALIVE for the server's side).
+  const given = pool.options as ClientConfig | undefined;
+  const lockConfig: ClientConfig = { ...given, keepAlive: true, keepAliveInitialDelayMillis: 30_000, connectionTimeoutMillis: given?.connectionTimeoutMillis || opts.connectionTimeoutMs };
+  const lockClient = () => new pg.Client(lockConfig);
+  return new PostgresJobStore({ pool, owned, lockClient, jobId: opts.jobId, dir: opts.dir, schema: opts.schema });
+}
+
+/** A lock of a {@link PostgresJobStore}: `lost` turns true when its connection ends before `release()`. */
+export interface PostgresJobLock extends JobLock {
+  readonly lost: boolean;
+}
+
+/** A lock held through the store: its connection's backend pid, and whether that connection ended. */
+interface HeldLock {
+  pid: number;
+  lost: boolean;
+  release(): Promise<void>;
 }
 
 /** The two JSON documents of a job row, each written by compare-and-set on its own version column. */
@@ -58,9 +78,11 @@ type Doc = 'manifest' | 'run_state';
 /**
  * A job's state in one row of `<schema>.job` (answers logs in `<schema>.answer`). Every write is one statement,
  * committed before it resolves: a crash leaves the old or the new state. Writes are compare-and-set on the version
- * this store last read or wrote, so two processes cannot both record the same create: the second write fails with
- * STATE_CONFLICT (a first write succeeds only where the job has no such document yet). Locks are session advisory
- * locks, freed by the server when their holder's connection dies. See {@link postgresStore}.
+ * the document written was read (or last written) at, so two processes cannot both record the same create: the second
+ * write fails with STATE_CONFLICT (a first write succeeds only where the job has no such document yet). Locks are
+ * session advisory locks, each on a connection of its own, freed by the server when that connection dies; while the
+ * store holds locks, every manifest and run state write first checks they are still held (else JOB_LOCK_LOST).
+ * See {@link postgresStore}.
  */
 export class PostgresJobStore implements JobStore {
   readonly dir: string;
@@ -69,14 +91,18 @@ export class PostgresJobStore implements JobStore {
   private readonly owned: boolean;
   private readonly schema: string;
   private readonly q: string;
-  /** Releases of the locks taken through this store and not yet released (close() releases them). */
-  private readonly held = new Set<() => Promise<void>>();
-  /** The version of each document this store last read or wrote (absent: never seen). */
+  private readonly lockClient: () => Client;
+  /** The locks taken through this store and not yet released (close() releases them). */
+  private readonly held = new Set<HeldLock>();
+  /** The version of each document this store last read or wrote (absent: never seen), for a document it did not hand out. */
   private readonly versions: Partial<Record<Doc, number>> = {};
+  /** The version each document object handed out (or written) was read at: its save compares against that one. */
+  private readonly copies = new WeakMap<object, number>();
 
-  constructor(init: { pool: Pool; owned: boolean; jobId: string; dir: string; schema: string }) {
+  constructor(init: { pool: Pool; owned: boolean; lockClient: () => Client; jobId: string; dir: string; schema: string }) {
     this.pool = init.pool;
     this.owned = init.owned;
+    this.lockClient = init.lockClient;
     this.jobId = init.jobId;
     this.dir = init.dir;
     this.schema = init.schema;
@@ -84,18 +110,18 @@ export class PostgresJobStore implements JobStore {
   }
 
   async readManifest(): Promise<JobManifest> {
-    const text = await this.readDoc('manifest');
+    const { text, version } = await this.readDoc('manifest');
     if (text === null) throw new KbatchError('JOB_NOT_FOUND', `No kbatch job ${this.jobId} in the database (schema ${this.schema})`, { file: this.label('manifest') });
-    return parseStateFile(this.label('manifest'), text, JobManifestSchema, 'manifest');
+    return this.handOut(parseStateFile(this.label('manifest'), text, JobManifestSchema, 'manifest'), version);
   }
 
   async hasManifest(): Promise<boolean> {
-    const { rows } = await this.pool.query(`SELECT 1 FROM ${this.q}.job WHERE id = $1 AND manifest IS NOT NULL`, [this.jobId]);
+    const { rows } = await this.query(`SELECT 1 FROM ${this.q}.job WHERE id = $1 AND manifest IS NOT NULL`, [this.jobId]);
     return rows.length > 0;
   }
 
   writeManifest(manifest: JobManifest): Promise<void> {
-    return this.writeDoc('manifest', JSON.stringify(manifest));
+    return this.writeDoc('manifest', JSON.stringify(manifest), manifest);
   }
 
   removeManifest(): Promise<void> {
@@ -103,54 +129,73 @@ export class PostgresJobStore implements JobStore {
   }
 
   async readRunState(): Promise<RunState | null> {
-    const text = await this.readDoc('run_state');
-    return text === null ? null : parseStateFile(this.label('run_state'), text, RunStateSchema, 'run state');
+    const { text, version } = await this.readDoc('run_state');
+    return text === null ? null : this.handOut(parseStateFile(this.label('run_state'), text, RunStateSchema, 'run state'), version);
   }
 
   writeRunState(state: RunState): Promise<void> {
     state.updatedAt = new Date().toISOString();
-    return this.writeDoc('run_state', JSON.stringify(state));
+    return this.writeDoc('run_state', JSON.stringify(state), state);
   }
 
   async openAnswersLog(name: string): Promise<OpenedAnswersLog> {
-    await this.pool.query(`INSERT INTO ${this.q}.job (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [this.jobId]);
-    return { answered: await this.readAnsweredIds(name), log: new PostgresAnswersLog(this.pool, this.q, this.jobId, name) };
+    await this.query(`INSERT INTO ${this.q}.job (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [this.jobId]);
+    return { answered: await this.readAnsweredIds(name), log: new PostgresAnswersLog((sql, params) => this.query(sql, params), this.q, this.jobId, name) };
   }
 
   async readAnsweredIds(name: string): Promise<AnsweredIds> {
-    const { rows } = await this.pool.query<{ seq: string; custom_id: string; length: number }>(
-      `SELECT seq, custom_id, octet_length(entry) AS length FROM ${this.q}.answer WHERE job_id = $1 AND log = $2 ORDER BY seq`,
-      [this.jobId, name],
-    );
-    // A later line for the same id wins, as in a log file; the location is the row's seq.
-    return new Map(rows.map((r) => [r.custom_id, { offset: Number(r.seq), length: r.length }]));
+    const answered: AnsweredIds = new Map();
+    // Read in pages by seq: only one page of rows is held beside the map at a time.
+    for (let after = 0; ; ) {
+      const { rows } = await this.query<{ seq: string; custom_id: string; length: number }>(
+        `SELECT seq, custom_id, octet_length(entry) AS length FROM ${this.q}.answer WHERE job_id = $1 AND log = $2 AND seq > $3 ORDER BY seq LIMIT ${ANSWER_PAGE_ROWS}`,
+        [this.jobId, name, after],
+      );
+      // A later line for the same id wins, as in a log file; the location is the row's seq.
+      for (const r of rows) answered.set(r.custom_id, { offset: Number(r.seq), length: r.length });
+      if (rows.length < ANSWER_PAGE_ROWS) return answered;
+      after = Number(rows[rows.length - 1]!.seq);
+    }
   }
 
-  async lock(scope: JobLockScope = 'job'): Promise<JobLock> {
-    const client = await this.pool.connect();
+  async lock(scope: JobLockScope = 'job'): Promise<PostgresJobLock> {
     const key = `kbatch:${this.schema}:${this.jobId}:${scope}`;
-    // A held connection that dies (server restart, network) must not crash the process: the lock is gone with it,
-    // and the release below then drops the connection.
-    client.on('error', ignore);
+    const client = this.lockClient();
+    const held: HeldLock = { pid: 0, lost: false, release: async () => {} };
+    // A held connection that dies (server restart, network, its backend killed) must not crash the process: the lock
+    // is gone with it, which the next write under it finds (JOB_LOCK_LOST).
+    const lose = (): void => void (held.lost = true);
+    client.on('error', lose);
+    client.on('end', lose);
     try {
-      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [key]);
+      await client.connect().catch(unavailable);
+      await client.query(LOCK_KEEPALIVE);
+      const { rows } = await client.query<{ ok: boolean; pid: number }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok, pg_backend_pid() AS pid', [key]);
       if (!rows[0]!.ok) throw new KbatchError('JOB_LOCKED', `Job ${this.jobId} is in use (its ${scope} lock is held by another process connected to the database)`);
+      held.pid = rows[0]!.pid;
     } catch (error) {
-      client.off('error', ignore);
-      client.release();
+      await client.end().catch(ignore);
       throw error;
     }
-    const release = once(async () => {
-      this.held.delete(release);
-      await unlock(client, key);
+    held.release = once(async () => {
+      this.held.delete(held);
+      client.off('end', lose);
+      // Unlocked first, so the lock is free when this resolves; ending the session would free it too, a moment later.
+      if (!held.lost) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(ignore);
+      await client.end().catch(ignore);
     });
-    this.held.add(release);
-    return { release };
+    this.held.add(held);
+    return { release: held.release, get lost() { return held.lost; } };
+  }
+
+  async assertLocked(): Promise<void> {
+    const pids = this.lockPids();
+    if (!(await this.query<{ ok: boolean }>(`SELECT ${locksHeld('$1')} AS ok`, [pids])).rows[0]!.ok) throw this.lockLost();
   }
 
   async requestCancel(): Promise<string> {
     const at = new Date().toISOString();
-    await this.pool.query(
+    await this.query(
       `INSERT INTO ${this.q}.job (id, cancel_requested_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET cancel_requested_at = $2, updated_at = now()`,
       [this.jobId, at],
     );
@@ -158,43 +203,73 @@ export class PostgresJobStore implements JobStore {
   }
 
   async cancelRequested(): Promise<string | undefined> {
-    const { rows } = await this.pool.query<{ at: string | null }>(`SELECT cancel_requested_at AS at FROM ${this.q}.job WHERE id = $1`, [this.jobId]);
+    const { rows } = await this.query<{ at: string | null }>(`SELECT cancel_requested_at AS at FROM ${this.q}.job WHERE id = $1`, [this.jobId]);
     return rows[0]?.at ?? undefined;
   }
 
   /** Release the locks still held through this store, and end the pool it opened (a pool given by the caller stays open). */
   async close(): Promise<void> {
-    await Promise.all([...this.held].map((release) => release()));
+    await Promise.all([...this.held].map((held) => held.release()));
     if (this.owned) await this.pool.end();
   }
 
-  private async readDoc(doc: Doc): Promise<string | null> {
-    const { rows } = await this.pool.query<{ text: string | null; version: string }>(`SELECT ${doc} AS text, ${doc}_version AS version FROM ${this.q}.job WHERE id = $1`, [this.jobId]);
+  private async readDoc(doc: Doc): Promise<{ text: string | null; version: number | undefined }> {
+    const { rows } = await this.query<{ text: string | null; version: string }>(`SELECT ${doc} AS text, ${doc}_version AS version FROM ${this.q}.job WHERE id = $1`, [this.jobId]);
     // No row yet: the next write is a first create (see writeDoc).
-    if (rows[0]) this.versions[doc] = Number(rows[0].version);
-    else delete this.versions[doc];
-    return rows[0]?.text ?? null;
+    const version = rows[0] ? Number(rows[0].version) : undefined;
+    if (version === undefined) delete this.versions[doc];
+    else this.versions[doc] = version;
+    return { text: rows[0]?.text ?? null, version };
   }
 
-  // Compare-and-set: on the version last seen, else only where the job has no such document yet (a first create).
-  private async writeDoc(doc: Doc, text: string | null): Promise<void> {
-    const seen = this.versions[doc];
+  // The document remembers the version it was read at: a stale copy saved after a fresher read is still refused.
+  private handOut<T extends object>(document: T, version: number | undefined): T {
+    if (version !== undefined) this.copies.set(document, version);
+    return document;
+  }
+
+  // Compare-and-set: on the version `copy` was read at (else the version last seen), else only where the job has no
+  // such document yet (a first create); and only while every lock held through this store is still held.
+  private async writeDoc(doc: Doc, text: string | null, copy?: object): Promise<void> {
+    const seen = (copy && this.copies.get(copy)) ?? this.versions[doc];
+    const pids = this.lockPids();
     const { rows } =
       seen === undefined
-        ? await this.pool.query<{ version: string }>(
-            `INSERT INTO ${this.q}.job AS j (id, ${doc}, ${doc}_version) VALUES ($1, $2, 1)
+        ? await this.query<{ version: string }>(
+            `INSERT INTO ${this.q}.job AS j (id, ${doc}, ${doc}_version) SELECT $1, $2, 1 WHERE ${locksHeld('$3')}
              ON CONFLICT (id) DO UPDATE SET ${doc} = $2, ${doc}_version = j.${doc}_version + 1, updated_at = now() WHERE j.${doc} IS NULL
              RETURNING ${doc}_version AS version`,
-            [this.jobId, text],
+            [this.jobId, text, pids],
           )
-        : await this.pool.query<{ version: string }>(
-            `UPDATE ${this.q}.job SET ${doc} = $2, ${doc}_version = ${doc}_version + 1, updated_at = now() WHERE id = $1 AND ${doc}_version = $3 RETURNING ${doc}_version AS version`,
-            [this.jobId, text, seen],
+        : await this.query<{ version: string }>(
+            `UPDATE ${this.q}.job SET ${doc} = $2, ${doc}_version = ${doc}_version + 1, updated_at = now() WHERE id = $1 AND ${doc}_version = $3 AND ${locksHeld('$4')} RETURNING ${doc}_version AS version`,
+            [this.jobId, text, seen, pids],
           );
     if (rows.length === 0) {
+      await this.assertLocked();
       throw new KbatchError('STATE_CONFLICT', `The ${doc === 'manifest' ? 'manifest' : 'run state'} of job ${this.jobId} was changed by another process since this one read it: nothing was written (is the job driven twice?)`, { file: this.label(doc) });
     }
-    this.versions[doc] = Number(rows[0]!.version);
+    const version = Number(rows[0]!.version);
+    this.versions[doc] = version;
+    if (copy) this.copies.set(copy, version);
+  }
+
+  // The backends holding this store's locks (checked by the write itself); a lock whose connection ended is lost already.
+  private lockPids(): number[] {
+    if ([...this.held].some((h) => h.lost)) throw this.lockLost();
+    return [...this.held].map((h) => h.pid);
+  }
+
+  private lockLost(): KbatchError {
+    return new KbatchError(
+      'JOB_LOCK_LOST',
+      `The database connection holding job ${this.jobId}'s lock ended, so another process may be driving the job now: nothing was written. Stop; check the provider's batches for this job (a create may have been sent without its id recorded) before resuming it`,
+    );
+  }
+
+  // One statement on the pool; a connection that cannot be had (server gone, pool full past its timeout) is DATABASE_UNAVAILABLE.
+  private query<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<{ rows: R[] }> {
+    return this.pool.query<R>(sql, params).catch(unavailable);
   }
 
   private label(doc: Doc): string {
@@ -207,7 +282,7 @@ class PostgresAnswersLog implements AnswersLog {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly pool: Pool,
+    private readonly query: Query,
     private readonly q: string,
     private readonly jobId: string,
     private readonly name: string,
@@ -223,7 +298,7 @@ class PostgresAnswersLog implements AnswersLog {
   }
 
   async read({ offset }: { offset: number }): Promise<RealtimeResultLine> {
-    const { rows } = await this.pool.query<{ entry: string }>(`SELECT entry FROM ${this.q}.answer WHERE job_id = $1 AND log = $2 AND seq = $3`, [this.jobId, this.name, offset]);
+    const { rows } = await this.query<{ entry: string }>(`SELECT entry FROM ${this.q}.answer WHERE job_id = $1 AND log = $2 AND seq = $3`, [this.jobId, this.name, offset]);
     if (!rows[0]) throw new KbatchError('JOB_INVALID', `answers log ${this.name} of job ${this.jobId} has no line ${offset}`);
     const entry = JSON.parse(rows[0].entry) as RealtimeResultLine | FailureMarker;
     return 'failed' in entry && entry.failed === true ? entry.line : (entry as RealtimeResultLine);
@@ -236,23 +311,30 @@ class PostgresAnswersLog implements AnswersLog {
   private write(customId: string, entry: RealtimeResultLine | FailureMarker): Promise<void> {
     const text = JSON.stringify(entry);
     const written = this.tail.then(async () => {
-      await this.pool.query(`INSERT INTO ${this.q}.answer (job_id, log, custom_id, entry) VALUES ($1, $2, $3, $4)`, [this.jobId, this.name, customId, text]);
+      await this.query(`INSERT INTO ${this.q}.answer (job_id, log, custom_id, entry) VALUES ($1, $2, $3, $4)`, [this.jobId, this.name, customId, text]);
     });
     this.tail = written.catch(() => undefined);
     return written;
   }
 }
 
-// Unlock and hand the connection back; if the unlock fails, the connection is dropped (the server then frees the lock).
-async function unlock(client: PoolClient, key: string): Promise<void> {
-  try {
-    await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
-    client.off('error', ignore);
-    client.release();
-  } catch (error) {
-    client.off('error', ignore);
-    client.release(error as Error);
-  }
+type Query = <R extends QueryResultRow>(sql: string, params: unknown[]) => Promise<{ rows: R[] }>;
+
+// The server's keepalive on a lock's connection (default: the OS's, 2 h): a holder whose machine vanished loses its
+// lock after about 2 minutes instead of keeping everyone out (JOB_LOCKED) for hours.
+const LOCK_KEEPALIVE = 'SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6';
+
+/** Rows of an answers log read per query (readAnsweredIds pages through a log). */
+const ANSWER_PAGE_ROWS = 10_000;
+
+// True while every backend in the int[] parameter `param` still holds an advisory lock (each lock connection holds one).
+const locksHeld = (param: string): string =>
+  `(SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ANY(${param}::int[])) = cardinality(${param}::int[])`;
+
+// An error raised by the server (it has a severity) is kept; any other (no connection, a timeout) is DATABASE_UNAVAILABLE.
+function unavailable(error: unknown): never {
+  if (error instanceof KbatchError || !(error instanceof Error) || 'severity' in error) throw error;
+  throw new KbatchError('DATABASE_UNAVAILABLE', `The database cannot be used: ${error.message}`);
 }
 
 const ignore = (): void => {};

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
@@ -35,6 +36,22 @@ describe('openJobStore', () => {
     const err = await catchError(() => openJobStore({ databaseUrl: 'postgres://u:hunter2-x@127.0.0.1:1/db', jobId: 'kb-1' }));
     expectKbatchError(err, { code: 'DATABASE_UNAVAILABLE', message: 'postgres://u:***@127.0.0.1:1/db' });
     expect(String((err as Error).message)).not.toContain('hunter2');
+  });
+
+  it('is DATABASE_UNAVAILABLE, not a hang, when the database accepts the connection but never answers', async () => {
+    // A server that takes the TCP connection and says nothing: without a connection timeout the open would wait forever.
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => void sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const err = await catchError(() => openJobStore({ databaseUrl: `postgres://u:hunter2-y@127.0.0.1:${port}/db`, jobId: 'kb-1', connectionTimeoutMs: 300 }));
+      expectKbatchError(err, { code: 'DATABASE_UNAVAILABLE', message: 'timeout' });
+      expect(String((err as Error).message)).not.toContain('hunter2');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 });
 
@@ -102,5 +119,24 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('openJobStore with a database (a 
     const seen: string[] = [];
     for await (const { result } of readJobResultEntries(store.dir, await store.readManifest())) seen.push(result.custom_id);
     expect(seen.sort()).toEqual([...ids].sort());
+  });
+
+  it('stops a batch job whose lock connection died between saving a create intent and sending it (JOB_LOCK_LOST): no batch is created', async () => {
+    const { dir, root } = await writeChunks(1, 2);
+    const { store } = await open({ storage: join(root, 'shared'), cwd: root });
+    const before = emu.stats().batchesCreated;
+    // The hook a provider runs just before its create stands in for the moment the holder's connection is cut.
+    const client = Object.assign(emulatorClient(emu.baseURL), {
+      resolveInputFileId: async (fileId: string) => {
+        const killer = new (await import('pg')).default.Client({ connectionString: pg.url });
+        await killer.connect();
+        await killer.query("SELECT pg_terminate_backend(pid, 30000) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+        await killer.end();
+        return fileId;
+      },
+    });
+    expectKbatchError(await catchError(() => runBatchJob({ chunks: [dir], store, client, ...fast })), { code: 'JOB_LOCK_LOST' });
+    expect(emu.stats().batchesCreated).toBe(before);
+    expect((await store.readManifest()).parts[0]!.createStartedAt).toBeDefined();
   });
 });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Pool } from 'pg';
-import { postgresStore, type PostgresJobStore } from '../../src/state/postgres-store.js';
+import { postgresStore, type PostgresJobLock, type PostgresJobStore } from '../../src/state/postgres-store.js';
 import { migrateStateSchema, STATE_MIGRATIONS } from '../../src/state/postgres-schema.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { POSTGRES_SKIP_REASON, startPostgresOrReason, type TestPostgres } from '../helpers/postgres.js';
@@ -121,5 +121,89 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     await (await b.lock()).release();
     // Releasing the dead holder's lock drops its connection and does not throw.
     await held.release();
+  });
+  it('refuses to save a stale copy of the manifest read before another process wrote, even after reading the fresh one (STATE_CONFLICT)', async () => {
+    const [a, b] = [await open('kb-stale'), await open('kb-stale')];
+    await a.writeManifest(sampleManifest());
+    const stale = await a.readManifest();
+    const theirs = await b.readManifest();
+    theirs.parts[0]!.batchId = 'batch-b';
+    await b.writeManifest(theirs);
+    // A reads again (the version it compares against must stay the one its stale copy was read at) ...
+    const fresh = await a.readManifest();
+    stale.parts[0]!.batchId = 'batch-a';
+    expectKbatchError(await catchError(() => a.writeManifest(stale)), { code: 'STATE_CONFLICT', message: 'changed by another process' });
+    expect((await b.readManifest()).parts[0]!.batchId).toBe('batch-b');
+    // ... while its fresh copy, changed and saved again and again (as the pipeline does), is accepted.
+    fresh.window = '48h';
+    await a.writeManifest(fresh);
+    fresh.window = '72h';
+    await a.writeManifest(fresh);
+    expect(await b.readManifest()).toMatchObject({ window: '72h', parts: [{ batchId: 'batch-b' }] });
+  });
+
+  it('refuses a write under a lock whose connection was killed (JOB_LOCK_LOST), so a second process cannot be raced into a second create', async () => {
+    const [a, b] = [await open('kb-lost'), await open('kb-lost')];
+    const held = await a.lock();
+    await a.writeManifest(sampleManifest());
+    const manifest = await a.readManifest();
+    const { rows } = await pool.query("SELECT pid, client_addr FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory' AND pid <> pg_backend_pid()");
+    expect(rows).toHaveLength(1);
+    // Over TCP, where the server's keepalive applies (a unix socket has none).
+    expect(rows[0]!.client_addr).toBe('127.0.0.1');
+    // Kill the lock's backend only (the store's pool stays up): the server frees the lock, and B can take it.
+    expect((await pool.query('SELECT pg_terminate_backend($1, 30000) AS gone', [rows[0]!.pid])).rows[0]!.gone).toBe(true);
+    const taken = await b.lock();
+    // The intent write that would precede a create refuses, whether or not A's connection has told it yet.
+    manifest.parts[0]!.createStartedAt = new Date().toISOString();
+    expectKbatchError(await catchError(() => a.writeManifest(manifest)), { code: 'JOB_LOCK_LOST', message: "check the provider's batches" });
+    // So does the check the create makes just before it is sent.
+    expectKbatchError(await catchError(() => a.assertLocked()), { code: 'JOB_LOCK_LOST' });
+    await vi.waitFor(() => expect(held.lost).toBe(true));
+    expectKbatchError(await catchError(() => a.writeRunState(sampleRunState())), { code: 'JOB_LOCK_LOST' });
+    expect((await b.readManifest()).parts[0]!.createStartedAt).toBeUndefined();
+    await held.release();
+    await taken.release();
+    // With no lock held through it, A writes as any store does (and B's live lock passes the check).
+    await a.writeManifest(await a.readManifest());
+    await a.assertLocked();
+    const again = await b.lock();
+    await b.assertLocked();
+    await again.release();
+  });
+
+  it('holds its locks on connections of their own: more locks than the pool has connections starve nothing, and a full pool is DATABASE_UNAVAILABLE', async () => {
+    const small = new (await import('pg')).default.Pool({ connectionString: server.url, max: 1, connectionTimeoutMillis: 200 });
+    try {
+      const onSmall = await Promise.all([1, 2, 3].map((i) => postgresStore({ pool: small, jobId: `kb-pool-${i}`, dir: '/d' })));
+      const locks: PostgresJobLock[] = [];
+      for (const store of onSmall) locks.push(await store.lock(), await store.lock('run'));
+      expect(await onSmall[0]!.hasManifest()).toBe(false);
+      const taken = await small.connect();
+      try {
+        expectKbatchError(await catchError(() => onSmall[1]!.hasManifest()), { code: 'DATABASE_UNAVAILABLE', message: 'timeout' });
+      } finally {
+        taken.release();
+      }
+      await Promise.all(onSmall.map((store) => store.close()));
+      expect(locks.map((l) => l.lost)).toEqual(locks.map(() => false));
+    } finally {
+      await small.end();
+    }
+  });
+
+  it('reads an answers log larger than one page whole, a later line for an id winning', async () => {
+    const store = await open('kb-pages');
+    await store.openAnswersLog('big.jsonl');
+    // 25,001 lines over 20,000 ids: ids 0..4,999 are answered twice, their later line (higher seq) wins.
+    await pool.query(
+      `INSERT INTO kbatch.answer (job_id, log, custom_id, entry) SELECT $1, 'big.jsonl', 'row-' || (i % 20000), repeat('x', i % 7 + 1) FROM generate_series(0, 25000) AS i`,
+      [store.jobId],
+    );
+    const answered = await store.readAnsweredIds('big.jsonl');
+    const { rows } = await pool.query("SELECT max(seq)::int AS seq, custom_id FROM kbatch.answer WHERE job_id = $1 AND log = 'big.jsonl' GROUP BY custom_id", [store.jobId]);
+    expect(answered.size).toBe(20_000);
+    expect(rows.every((r) => answered.get(r.custom_id)!.offset === r.seq)).toBe(true);
+    expect(answered.get('row-3')!.length).toBe((20_003 % 7) + 1);
   });
 });

@@ -43,6 +43,8 @@ const EVAL_FILE = 'eval.json';
 export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobOptions, at: RunModelsContext): AsyncGenerator<Record<string, unknown>, ModelsSummary, undefined> {
   const models = parsed.models!;
   const aliases = modelAliases(models);
+  // The zip pairs the models' rows by position: each must be in input order.
+  if (parsed.unordered === true) throw new KbatchError('OPTION_INVALID', 'Invalid option `unordered`: cannot be used with several `models` (their rows are paired by input order); drop --unordered or run one model', { field: 'unordered' });
   if (parsed.dryRun === true) return await dryRunModels(options, aliases, at.started);
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
@@ -178,7 +180,7 @@ async function* writeCombined(at: {
   let succeeded = 0;
   let ended = false;
   try {
-    for await (const batch of zipOutputs({ models: runs.map((r) => ({ alias: r.alias, file: join(r.jobDir, 'output.jsonl') })), added: plan.fields, errorField: plan.names.error })) {
+    for await (const batch of zipOutputs({ models: runs.map((r) => ({ alias: r.alias, file: join(r.jobDir, 'output.jsonl') })), added: plan.fields, errorField: plan.names.error, customIdField: plan.names.customId })) {
       // Ctrl-C between batches of rows: the output's temp file is removed, a resume writes the rows again.
       if (at.opts.signal?.aborted) throw parentInterrupted(new KbatchError('ABORTED', 'interrupted while writing the rows'), at.jobDir);
       await sinks.write(batch);

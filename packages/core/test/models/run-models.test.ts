@@ -171,4 +171,14 @@ describe('runJob with several models', () => {
     const err = await catchError(() => runJob({ ...base, input, jobDir: join(dir, 'both'), output: join(dir, 'both', 'models.json') }));
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'output' });
   });
+
+  it('refuses unordered with several models with OPTION_INVALID naming both options, before anything is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 2);
+    const chats = emu.stats().chatRequests;
+    const err = await catchError(() => runJob({ ...base, input, mode: 'realtime', unordered: true, jobDir: join(dir, 'job') }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'unordered', message: '`models`' });
+    expect(emu.stats().chatRequests).toBe(chats);
+    expect(await isRunJob(join(dir, 'job'))).toBe(false);
+  });
 });

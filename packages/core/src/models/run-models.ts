@@ -67,14 +67,24 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
     const written = yield* writeCombined({ jobDir: parent.jobDir, runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows });
     const summary = combineSummaries(runs, { jobDir: parent.jobDir, ...written, failed: written.records - written.succeeded, started: at.started });
     summary.resumed ||= parent.resumed;
-    Object.assign(summary, figures?.result() ?? {});
     await writeJsonAtomic(join(parent.jobDir, SPEND_FILE), summary.spend);
-    if (at.gold !== undefined) await writeJsonAtomic(join(parent.jobDir, EVAL_FILE), { evaluations: summary.evaluations, agreement: summary.agreement });
+    if (figures !== null) await addFigures(summary, figures, { gold: at.gold, onWarning: opts.onWarning });
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records answered by every model` });
     return summary;
   } finally {
     await parent.lock.release();
   }
+}
+
+/** The figures into the summary (and `<jobDir>/eval.json` with gold); ones that failed (too many labels) are a warning, never a failed run. */
+async function addFigures(summary: ModelsSummary, figures: ModelFiguresAccumulator, at: { gold: string | undefined; onWarning: ((message: string) => void) | undefined }): Promise<void> {
+  try {
+    Object.assign(summary, figures.result());
+  } catch (err) {
+    at.onWarning?.(`no figures of the models${at.gold !== undefined ? ' against gold' : ''}: ${(err as Error).message}`);
+    return;
+  }
+  if (at.gold !== undefined) await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { evaluations: summary.evaluations, agreement: summary.agreement });
 }
 
 /** Each model's share of `maxCost`, from every model's estimate, before any model sends anything more. */

@@ -181,4 +181,30 @@ describe('runJob with several models', () => {
     expect(emu.stats().chatRequests).toBe(chats);
     expect(await isRunJob(join(dir, 'job'))).toBe(false);
   });
+
+  it('counts a malformed record skipped while preparing as unscored against gold, on the run and on its resume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'ragged.csv');
+    await writeFile(input, 'id,text,gold\nr1,good,positive\nr2,bad,negative,extra\nr3,great,positive\n');
+    const jobDir = join(dir, 'job');
+    const options = { ...base, input, onInvalidRecord: 'skip', cache: false, jobDir, gold: 'gold' } as RunJobOptions;
+    const summary = (await runJob(options)) as ModelsSummary;
+    expect(summary).toMatchObject({ records: 3, succeeded: 2, skipped: 1 });
+    for (const e of Object.values(summary.evaluations!)) expect(e).toMatchObject({ n: 3, scored: 2 });
+    const rows = (await readFile(join(jobDir, 'output.jsonl'), 'utf8')).trim().split('\n');
+    expect(rows).toHaveLength(3);
+    const again = (await resumeRun(jobDir, { client: base.client, pollIntervalMs: 20 })) as ModelsSummary;
+    expect(again.evaluations).toEqual(summary.evaluations);
+  });
+
+  it('counts a JSON Lines record without the gold field as unscored for every model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'reviews.jsonl');
+    await writeFile(input, '{"id":"r1","text":"I love it","gold":"positive"}\n{"id":"r2","text":"awful"}\n{"id":"r3","text":"great","gold":"positive"}\n');
+    const warnings: string[] = [];
+    const summary = (await runJob({ ...base, input, cache: false, jobDir: join(dir, 'job'), gold: 'gold', onWarning: (m: string) => warnings.push(m) } as RunJobOptions)) as ModelsSummary;
+    expect(summary).toMatchObject({ records: 3, succeeded: 3 });
+    for (const e of Object.values(summary.evaluations!)) expect(e).toMatchObject({ n: 3, scored: 2, correct: 2 });
+    expect(warnings.filter((w) => w.includes('no figures'))).toEqual([]);
+  });
 });

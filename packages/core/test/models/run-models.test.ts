@@ -87,6 +87,19 @@ describe('runJob with several models', () => {
     expect(JSON.parse(await readFile(join(dir, 'job', 'eval.json'), 'utf8'))).toEqual({ evaluations: summary.evaluations, agreement: summary.agreement });
   });
 
+  it("reports no single evaluation for the run: each model's stays under models[] and the text names each model", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 6);
+    const summary = (await runJob({ ...base, input, jobDir: join(dir, 'job'), gold: 'gold' } as RunJobOptions)) as ModelsSummary;
+    expect(summary.eval).toBeUndefined();
+    expect(summary.costPerCorrect).toBeUndefined();
+    expect(summary.models.map((m) => m.summary.eval?.gold)).toEqual(['gold', 'gold']);
+    const text = formatModelsSummary(summary);
+    expect(text).not.toContain('eval against gold');
+    expect(text).toContain('model Meta-Llama-3.1-8B-Instruct-Turbo (klusterai/Meta-Llama-3.1-8B-Instruct-Turbo): 6 succeeded, 0 failed');
+    expect(text).toMatch(/model Meta-Llama-3.3-70B-Instruct-Turbo .*; accuracy /);
+  });
+
   it('continues from the job directory alone: resumeRun rewrites the same rows without creating a batch', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
     const input = await reviewsCsv(dir, 7);

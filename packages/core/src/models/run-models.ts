@@ -16,7 +16,7 @@ import { combineSummaries, type ModelRun, type ModelsSummary } from './models-su
 import { modelJobDir, type ModelsState } from './models-state.js';
 import { openParent } from './parent-job.js';
 import { zipOutputs } from './zip-outputs.js';
-import { budgetShares } from './models-budget.js';
+import { appliedCap, budgetShares } from './models-budget.js';
 
 /** How {@link runModels} is called: the single-model run it uses for each model, and what the caller adds. */
 export interface RunModelsContext {
@@ -59,7 +59,7 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
   try {
     const targets = parentTargets(opts, parent.state, parent.jobDir, at.emitRows);
     await checkSinkTargets(targets, { input: parent.state.input.spooled ? null : parent.state.input.path, jobDir: parent.jobDir });
-    const runs = await runSubJobs(options, parent, { runOne: at.runOne, caps: parsed.maxCost === undefined ? null : await modelCaps(options, parent.state, parsed.maxCost) });
+    const runs = await runSubJobs(options, parent, { runOne: at.runOne, caps: await modelCaps(options, parent.state, appliedCap(parsed.maxCost, parent.state)) });
     const { plan, labels } = await subJobPlan(opts, runs[0]!.jobDir, cwd);
     emit({ type: 'phase', phase: 'join', message: `joining the answers of ${runs.length} models into one row per record` });
     // Agreement needs labels to compare; with a gold column each model is evaluated on its `label` field either way.
@@ -87,8 +87,9 @@ async function addFigures(summary: ModelsSummary, figures: ModelFiguresAccumulat
   if (at.gold !== undefined) await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { evaluations: summary.evaluations, agreement: summary.agreement });
 }
 
-/** Each model's share of `maxCost`, from every model's estimate, before any model sends anything more. */
-async function modelCaps(given: RunJobOptions, state: ModelsState, maxCost: number): Promise<number[]> {
+/** Each model's share of `maxCost` (null without a cap), from every model's estimate, before any model sends anything more. */
+async function modelCaps(given: RunJobOptions, state: ModelsState, maxCost: number | undefined): Promise<number[] | null> {
+  if (maxCost === undefined) return null;
   const estimates = [];
   for (const { model, alias } of state.models) {
     // Nothing is written by an estimate: no job directory, no output.

@@ -16,6 +16,7 @@ import { combineSummaries, type ModelRun, type ModelsSummary } from './models-su
 import { modelJobDir, type ModelsState } from './models-state.js';
 import { openParent } from './parent-job.js';
 import { zipOutputs } from './zip-outputs.js';
+import { assertNoModelCollision, inputColumns, type InputColumns } from './input-columns.js';
 import { appliedCap, budgetShares } from './models-budget.js';
 
 /** How {@link runModels} is called: the single-model run it uses for each model, and what the caller adds. */
@@ -59,12 +60,13 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
   try {
     const targets = parentTargets(opts, parent.state, parent.jobDir, at.emitRows);
     await checkSinkTargets(targets, { input: parent.state.input.spooled ? null : parent.state.input.path, jobDir: parent.jobDir });
+    const input = await checkInputColumns(opts, parent, { aliases, cwd });
     const runs = await runSubJobs(options, parent, { runOne: at.runOne, caps: await modelCaps(options, parent.state, appliedCap(parsed.maxCost, parent.state)) });
-    const { plan, labels } = await subJobPlan(opts, runs[0]!.jobDir, cwd);
+    const { plan, labels } = await subJobPlan(opts, parent.state, { subDir: runs[0]!.jobDir, cwd });
     emit({ type: 'phase', phase: 'join', message: `joining the answers of ${runs.length} models into one row per record` });
     // Agreement needs labels to compare; with a gold column each model is evaluated on its `label` field either way.
     const figures = labels || at.gold !== undefined ? modelFigures({ aliases, prefix: plan.prefix, ...(labels ? { labels } : {}), ...(at.gold !== undefined ? { gold: at.gold } : {}) }) : null;
-    const written = yield* writeCombined({ jobDir: parent.jobDir, runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows });
+    const written = yield* writeCombined({ jobDir: parent.jobDir, runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows, inputHeader: input.header ? input.columns : [] });
     const summary = combineSummaries(runs, { jobDir: parent.jobDir, ...written, failed: written.records - written.succeeded, started: at.started });
     summary.resumed ||= parent.resumed;
     await writeJsonAtomic(join(parent.jobDir, SPEND_FILE), summary.spend);
@@ -158,13 +160,29 @@ function parentTargets(opts: ResolvedRunJobOptions, state: ModelsState, jobDir: 
   return { output, rejects };
 }
 
-/** The join plan the sub-jobs used (the first one's stored settings: every model's are the same but for the model). */
-async function subJobPlan(opts: ResolvedRunJobOptions, subDir: string, cwd: string): Promise<{ plan: JoinPlan; labels: string[] | null }> {
-  const state = (await directoryStore(subDir).readRunState())!;
-  const s = state.settings;
-  const schema = await resolveSchema(opts, state, cwd);
-  const plan = createJoinPlan({ ...(s.labels ? { labels: s.labels } : {}), ...(schema ? { schema } : {}), confidence: s.confidence, prefix: s.prefix, keepRaw: s.keepRaw });
-  return { plan, labels: s.labels ?? null };
+/**
+ * The join plan the sub-jobs use: the first one's stored request settings (every model's are the same but for the
+ * model) and this call's output settings, or, before any sub-job exists, the options as a sub-job would be given them.
+ */
+async function subJobPlan(opts: ResolvedRunJobOptions, state: ModelsState, at: { subDir: string; cwd: string }): Promise<{ plan: JoinPlan; labels: string[] | null }> {
+  const sub = await directoryStore(at.subDir).readRunState();
+  const o = { ...state.options, ...opts } as ResolvedRunJobOptions;
+  const s = sub?.settings;
+  const labels = s ? (s.labels ?? null) : (o.labels ?? null);
+  const schema = await resolveSchema(o, sub, at.cwd);
+  const confidence = s ? s.confidence : (o.confidence ?? (o.labels !== undefined && o.logprobs === true));
+  const plan = createJoinPlan({ ...(labels ? { labels } : {}), ...(schema ? { schema } : {}), confidence, prefix: o.prefix ?? s?.prefix ?? '', keepRaw: o.keepRaw ?? s?.keepRaw ?? false });
+  return { plan, labels };
+}
+
+/** Before any model runs: no input column may be overwritten by a model's field (CSV/TSV header, or the first JSON record). */
+async function checkInputColumns(opts: ResolvedRunJobOptions, parent: { state: ModelsState; jobDir: string }, at: { aliases: readonly string[]; cwd: string }): Promise<InputColumns> {
+  const { state } = parent;
+  const kept = state.options as Pick<ResolvedRunJobOptions, 'delimiter' | 'encoding'>;
+  const input = await inputColumns({ input: state.input.path, format: state.input.format, ...(kept.delimiter ? { delimiter: kept.delimiter } : {}), ...(kept.encoding ? { encoding: kept.encoding } : {}) });
+  const { plan } = await subJobPlan(opts, state, { subDir: modelJobDir(parent.jobDir, at.aliases[0]!, 0), cwd: at.cwd });
+  assertNoModelCollision({ file: state.input.spooled ? 'the input' : state.input.path, columns: input.columns }, at.aliases, plan);
+  return input;
 }
 
 /** Zip the sub-jobs' outputs, write each combined row (and yield it for runRecords), feeding the figures. */
@@ -177,11 +195,13 @@ async function* writeCombined(at: {
   state: ModelsState;
   figures: ModelFiguresAccumulator | null;
   emitRows: boolean;
+  /** The input's CSV/TSV header: declared first, so no record (0 records, a malformed first one) drops a column. */
+  inputHeader: readonly string[];
 }): AsyncGenerator<Record<string, unknown>, { records: number; succeeded: number; outputs: RunSummary['outputs'] }, undefined> {
   const { runs, plan } = at;
   const aliases = runs.map((r) => r.alias);
   const sinkPlan = {
-    columns: aliases.flatMap((a) => plan.columns.map((c) => `${a}.${c}`)),
+    columns: [...at.inputHeader, ...aliases.flatMap((a) => plan.columns.map((c) => `${a}.${c}`))],
     rawField: null,
     keepWhole: plan.rawField ? aliases.map((a) => `${a}.${plan.rawField}`) : [],
     name: (field: string) => field,

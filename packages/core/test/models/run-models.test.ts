@@ -220,4 +220,32 @@ describe('runJob with several models', () => {
     for (const e of Object.values(summary.evaluations!)) expect(e).toMatchObject({ n: 3, scored: 2, correct: 2 });
     expect(warnings.filter((w) => w.includes('no figures'))).toEqual([]);
   });
+
+  it("refuses an input column named as a model's field with JOIN_FIELD_COLLISION before anything is sent", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'clash.csv');
+    await writeFile(input, 'id,text,Meta-Llama-3.3-70B-Instruct-Turbo.label\nr1,good,x\n');
+    const before = emu.stats().batchesCreated;
+    const err = await catchError(() => runJob({ ...base, input, jobDir: join(dir, 'job') }));
+    expectKbatchError(err, { code: 'JOIN_FIELD_COLLISION', field: 'Meta-Llama-3.3-70B-Instruct-Turbo.label', message: '--prefix kb_' });
+    expect(emu.stats().batchesCreated).toBe(before);
+    const summary = await runJob({ ...base, input, prefix: 'kb_', jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 1, succeeded: 1 });
+  });
+
+  it("keeps the input's columns in the combined CSV with 0 records and when the first record is malformed", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const a = 'Meta-Llama-3.1-8B-Instruct-Turbo';
+    const empty = join(dir, 'empty.csv');
+    await writeFile(empty, 'id,text,gold\n');
+    await runJob({ ...base, input: empty, output: join(dir, 'empty-out.csv'), jobDir: join(dir, 'job-empty') });
+    const header = (await readFile(join(dir, 'empty-out.csv'), 'utf8')).split('\n')[0]!.split(',');
+    expect(header.slice(0, 4)).toEqual(['id', 'text', 'gold', `${a}.custom_id`]);
+    const ragged = join(dir, 'ragged.csv');
+    await writeFile(ragged, 'id,text,gold\nr1,bad,negative,extra\nr2,great,positive\n');
+    await runJob({ ...base, input: ragged, onInvalidRecord: 'skip', cache: false, output: join(dir, 'ragged-out.csv'), jobDir: join(dir, 'job-ragged') });
+    const rows = parse(await readFile(join(dir, 'ragged-out.csv')), { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]!)).toEqual(expect.arrayContaining(['id', 'text', 'gold', `${a}.label`]));
+    expect(rows[1]).toMatchObject({ id: 'r2', text: 'great', gold: 'positive', [`${a}.label`]: 'positive' });
+  });
 });

@@ -242,10 +242,11 @@ describe('runJob with several models', () => {
     const header = (await readFile(join(dir, 'empty-out.csv'), 'utf8')).split('\n')[0]!.split(',');
     expect(header.slice(0, 4)).toEqual(['id', 'text', 'gold', `${a}.custom_id`]);
     const ragged = join(dir, 'ragged.csv');
-    await writeFile(ragged, 'id,text,gold\nr1,bad,negative,extra\nr2,great,positive\n');
+    // The first record is short (no gold cell): the header must still come from the input's, not from its row.
+    await writeFile(ragged, 'id,text,gold\nr1,bad\nr2,great,positive\n');
     await runJob({ ...base, input: ragged, onInvalidRecord: 'skip', cache: false, output: join(dir, 'ragged-out.csv'), jobDir: join(dir, 'job-ragged') });
     const rows = parse(await readFile(join(dir, 'ragged-out.csv')), { columns: true }) as Record<string, string>[];
-    expect(Object.keys(rows[0]!)).toEqual(expect.arrayContaining(['id', 'text', 'gold', `${a}.label`]));
+    expect(Object.keys(rows[0]!).slice(0, 4)).toEqual(['id', 'text', 'gold', `${a}.custom_id`]);
     expect(rows[1]).toMatchObject({ id: 'r2', text: 'great', gold: 'positive', [`${a}.label`]: 'positive' });
   });
 });

@@ -198,7 +198,8 @@ describe('runJob with several models', () => {
   it('counts a malformed record skipped while preparing as unscored against gold, on the run and on its resume', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
     const input = join(dir, 'ragged.csv');
-    await writeFile(input, 'id,text,gold\nr1,good,positive\nr2,bad,negative,extra\nr3,great,positive\n');
+    // r2 cannot be parsed: its row has none of the input's fields, the gold column included.
+    await writeFile(input, 'id,text,gold\nr1,good,positive\nr2,"bad"x,negative\nr3,great,positive\n');
     const jobDir = join(dir, 'job');
     const options = { ...base, input, onInvalidRecord: 'skip', cache: false, jobDir, gold: 'gold' } as RunJobOptions;
     const summary = (await runJob(options)) as ModelsSummary;
@@ -248,5 +249,11 @@ describe('runJob with several models', () => {
     const rows = parse(await readFile(join(dir, 'ragged-out.csv')), { columns: true }) as Record<string, string>[];
     expect(Object.keys(rows[0]!).slice(0, 4)).toEqual(['id', 'text', 'gold', `${a}.custom_id`]);
     expect(rows[1]).toMatchObject({ id: 'r2', text: 'great', gold: 'positive', [`${a}.label`]: 'positive' });
+    // A first record that cannot be parsed has none of the input's fields: they are still columns.
+    const broken = join(dir, 'broken.csv');
+    await writeFile(broken, 'id,text,gold\nr1,"bad"x,negative\nr2,great,positive\n');
+    await runJob({ ...base, input: broken, onInvalidRecord: 'skip', cache: false, output: join(dir, 'broken-out.csv'), jobDir: join(dir, 'job-broken') });
+    const fixed = parse(await readFile(join(dir, 'broken-out.csv')), { columns: true }) as Record<string, string>[];
+    expect(fixed[1]).toMatchObject({ id: 'r2', text: 'great', gold: 'positive', [`${a}.label`]: 'positive' });
   });
 });

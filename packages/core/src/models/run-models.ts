@@ -180,7 +180,9 @@ async function checkInputColumns(opts: ResolvedRunJobOptions, parent: { state: M
   const { state } = parent;
   const kept = state.options as Pick<ResolvedRunJobOptions, 'delimiter' | 'encoding'>;
   const input = await inputColumns({ input: state.input.path, format: state.input.format, ...(kept.delimiter ? { delimiter: kept.delimiter } : {}), ...(kept.encoding ? { encoding: kept.encoding } : {}) });
-  const { plan } = await subJobPlan(opts, state, { subDir: modelJobDir(parent.jobDir, at.aliases[0]!, 0), cwd: at.cwd });
+  // Quiet: the plan is resolved again after the models ran, which says what there is to say about a stored schema.
+  const { onWarning: _onWarning, ...quiet } = opts;
+  const { plan } = await subJobPlan(quiet, state, { subDir: modelJobDir(parent.jobDir, at.aliases[0]!, 0), cwd: at.cwd });
   assertNoModelCollision({ file: state.input.spooled ? 'the input' : state.input.path, columns: input.columns }, at.aliases, plan);
   return input;
 }

@@ -46,7 +46,8 @@ export { loadManifest, writeManifest, MANIFEST_FILE, JobManifestSchema, JobPartS
 export { acquireJobLock, LOCK_FILE } from './state/lock.js';
 export type { JobLock } from './state/lock.js';
 export { CANCEL_MARKER_FILE } from './state/cancel-marker.js';
-export { RUN_STATE_FILE, RunStateSchema, loadRunState, isRunJob } from './state/run-state.js';
+export { RUN_STATE_FILE, RunStateSchema, loadRunState, hasRunState } from './state/run-state.js';
+export { isRunJob } from './run/run-job.js';
 export type { RunState, RunSettings } from './state/run-state.js';
 export { loadAnsweredIds, repairAnswersLog, openAnswersLog } from './state/answers-log.js';
 export type { AnsweredIds, AnswerLocation, AnswersLog, FailureMarker } from './state/answers-log.js';

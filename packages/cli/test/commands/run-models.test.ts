@@ -122,4 +122,21 @@ describe('kbatch run with several --model', () => {
     expect(rows).toHaveLength(30);
     expect(rows.every((r) => typeof r[`${A}.label`] === 'string' && typeof r[`${B}.label`] === 'string')).toBe(true);
   });
+
+  it('runs a stratified sample of 12 with gold on both models: each model figures equal kbatch eval on its columns', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kbatch-models-cli-'));
+    const run = await runCli(['run', REVIEWS, ...ARGS, '--gold', 'sentiment', '--sample', '12', '--stratify', 'sentiment', '--output', 'both.csv', '--progress', 'json'], { cwd: root, env });
+    expect(run.code, run.stderr).toBe(0);
+    const rows = await csvRows(await readFile(join(root, 'both.csv')));
+    expect(rows).toHaveLength(12);
+    for (const row of rows) expect([row[`${A}.label`], row[`${B}.label`]].every((l) => typeof l === 'string' && l !== '')).toBe(true);
+    const summary = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e['type'] === 'summary')!;
+    expect(summary['eval']).toBeUndefined();
+    const evaluations = summary['evaluations'] as Record<string, unknown>;
+    for (const alias of [A, B]) {
+      const evaluated = await runCli(['eval', 'both.csv', '--gold', 'sentiment', '--pred', `${alias}.label`, '--labels', 'positive,negative,neutral', '--json'], { cwd: root });
+      expect(evaluated.code, evaluated.stderr).toBe(0);
+      expect(evaluations[alias]).toEqual(JSON.parse(evaluated.stdout));
+    }
+  });
 });

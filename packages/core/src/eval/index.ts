@@ -8,7 +8,7 @@ export type { EvalAccumulator } from './eval-accumulator.js';
 export { EvaluateOptionsSchema } from './eval-options.js';
 export type { EvaluateOptions, ResolvedEvaluateOptions } from './eval-options.js';
 export { formatEvaluation, formatEvaluationBrief, BRIEF_CONFUSION_LABELS } from './format-evaluation.js';
-export { runEvaluation, costPerCorrect, checkGoldColumn, goldInTemplate, GoldFieldSchema, EVAL_FILE } from './run-evaluation.js';
+export { runEvaluation, paidRowsEvaluation, costPerCorrect, checkGoldColumn, goldInTemplate, GoldFieldSchema, EVAL_FILE } from './run-evaluation.js';
 export type { RunEvaluation } from './run-evaluation.js';
 export { UNSCORED_REASONS } from './eval-result.js';
 export type { EvalResult, EvalFigures, LabelFigures, Calibration, CalibrationBin, CoveragePoint, TargetThreshold, UnscoredReason } from './eval-result.js';

@@ -2,7 +2,7 @@
 import { recordBatches } from '../records/record-batches.js';
 import type { ReadRecordsOptions } from '../records/read-options.js';
 import type { Spend } from '../cost/spend-types.js';
-import { EvaluateOptionsSchema } from './eval-options.js';
+import { EvaluateOptionsSchema, type EvaluateOptions } from './eval-options.js';
 import { evalAccumulator } from './eval-accumulator.js';
 import type { EvalResult } from './eval-result.js';
 import { requireColumn } from './row-verdict.js';
@@ -29,15 +29,24 @@ export interface RunEvaluation {
  */
 export function runEvaluation(options: { gold: string; prefix: string; labels?: readonly string[] }): RunEvaluation {
   const { gold, prefix, labels } = options;
-  const pred = `${prefix}label`;
   // The run's labels: gold compared after the normalisation they apply, and a label never seen still has its row.
-  const acc = evalAccumulator({ gold, pred, confidence: `${prefix}confidence`, error: `${prefix}error`, ...(labels ? { labels: [...labels] } : {}) });
+  return paidRowsEvaluation({ gold, pred: `${prefix}label`, confidence: `${prefix}confidence`, error: `${prefix}error`, ...(labels ? { labels: [...labels] } : {}) });
+}
+
+/**
+ * An evaluation of rows already paid for and written (a run's, several models'): a row without the gold or the
+ * predicted column (a JSON record without it, a malformed row) counts as unscored, and a failure (too many labels)
+ * is kept for `result()` rather than stopping the rows being written.
+ * @example const evaluation = paidRowsEvaluation({ gold: 'sentiment', pred: 'A.label' }); evaluation.add(row);
+ */
+export function paidRowsEvaluation(options: EvaluateOptions & { gold: string; pred: string }): RunEvaluation {
+  const { gold, pred } = options;
+  const acc = evalAccumulator(options);
   let failure: unknown = null;
   return {
     add(row) {
       if (failure !== null) return;
       try {
-        // A record without the column (a JSON record, a malformed row) counts as unscored rather than stopping the join.
         acc.add(Object.hasOwn(row, gold) && Object.hasOwn(row, pred) ? row : { [gold]: null, [pred]: null, ...row });
       } catch (err) {
         failure = err;

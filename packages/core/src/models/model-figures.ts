@@ -1,5 +1,5 @@
 // Figures of several models' answers side by side: each model against the gold labels, and each pair against each other.
-import { evalAccumulator, type EvalAccumulator } from '../eval/eval-accumulator.js';
+import { paidRowsEvaluation, type RunEvaluation } from '../eval/run-evaluation.js';
 import type { EvalResult } from '../eval/eval-result.js';
 
 /** Options of {@link modelFigures} and {@link evaluateModels}. */
@@ -37,7 +37,9 @@ export interface ModelFigures {
 
 /** Rows fed one at a time (constant memory: counts per label pair, per model and per pair of models). */
 export interface ModelFiguresAccumulator {
+  /** Never throws: a row without the gold column counts unscored, a failure is kept for `result()`. */
   add(row: Record<string, unknown>): void;
+  /** @throws the first error counting a row hit (e.g. EVAL_TOO_MANY_LABELS) */
   result(): ModelFigures;
 }
 
@@ -52,10 +54,10 @@ export function modelFigures(options: ModelFiguresOptions): ModelFiguresAccumula
   const field = (alias: string, name: string): string => `${alias}.${prefix}${name}`;
   const labels = options.labels ? { labels: [...options.labels] } : {};
   const columns = (alias: string) => ({ pred: field(alias, pred), confidence: field(alias, 'confidence'), error: field(alias, 'error'), ...labels });
-  const evaluations = options.gold === undefined ? null : options.aliases.map((alias) => [alias, evalAccumulator({ gold: options.gold!, ...columns(alias) })] as const);
-  const pairs: Array<{ a: string; b: string; acc: EvalAccumulator }> = [];
+  const evaluations = options.gold === undefined ? null : options.aliases.map((alias) => [alias, paidRowsEvaluation({ gold: options.gold!, ...columns(alias) })] as const);
+  const pairs: Array<{ a: string; b: string; acc: RunEvaluation }> = [];
   options.aliases.forEach((a, i) => {
-    for (const b of options.aliases.slice(i + 1)) pairs.push({ a, b, acc: evalAccumulator({ gold: field(a, pred), ...columns(b) }) });
+    for (const b of options.aliases.slice(i + 1)) pairs.push({ a, b, acc: paidRowsEvaluation({ gold: field(a, pred), ...columns(b) }) });
   });
   return {
     add(row) {

@@ -36,7 +36,8 @@ const SUMMED = ['requestErrors', 'invalidAnswers', 'missing', 'retried', 'retryR
 /** The parent's summary from its models' (rows counted by the zip: `succeeded` of `records`). */
 export function combineSummaries(models: ModelRun[], facts: { jobDir: string; records: number; succeeded: number; failed: number; started: number; outputs: RunSummary['outputs'] }): ModelsSummary {
   const subs = models.map((m) => m.summary);
-  const first = subs[0]!;
+  // Model A's evaluation is not the run's: each model's stays under `models` (and `evaluations`).
+  const { eval: _eval, costPerCorrect: _costPerCorrect, ...first } = subs[0]!;
   const summary: ModelsSummary = {
     ...first,
     jobId: null,

@@ -10,7 +10,7 @@ import { deriveJobDir, dropStagedInput, isStaged, placeStagedInput } from '../ru
 import { givenSinkTargets, requireInputAndPrompt, resolveSchema } from '../run/run-settings.js';
 import { spoolInput, type SpooledInput } from '../run/spool-input.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions } from '../run/run-options.js';
-import { isRunJob } from '../state/run-state.js';
+import { hasRunState } from '../state/run-state.js';
 import { keptOptions, readModelsState, writeModelsState, type ModelsState } from './models-state.js';
 
 /** The parent job, opened for this call (its lock held until `lock.release()`). */
@@ -50,7 +50,7 @@ export async function openParent(given: RunJobOptions, opts: ResolvedRunJobOptio
       await checkSameParent(stored, { models: at.models, input: located, jobDir });
       return { jobDir, state: stored, lock, resumed: true };
     }
-    if (await isRunJob(jobDir)) throw new KbatchError('JOB_MISMATCH', `${jobDir} is the job of a single-model run: give another job directory for several models`, { file: jobDir });
+    if (await hasRunState(jobDir)) throw new KbatchError('JOB_MISMATCH', `${jobDir} is the job of a single-model run: give another job directory for several models`, { file: jobDir });
     if (located === null) requireInputAndPrompt(opts);
     const input = isStaged(located) ? await placeStagedInput(located, jobDir) : located!;
     staged = null;

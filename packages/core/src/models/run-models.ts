@@ -16,7 +16,8 @@ import { combineSummaries, type ModelRun, type ModelsSummary } from './models-su
 import { modelJobDir, type ModelsState } from './models-state.js';
 import { openParent } from './parent-job.js';
 import { zipOutputs } from './zip-outputs.js';
-import { budgetShares } from './models-budget.js';
+import { assertNoModelCollision, inputColumns, type InputColumns } from './input-columns.js';
+import { appliedCap, budgetShares } from './models-budget.js';
 
 /** How {@link runModels} is called: the single-model run it uses for each model, and what the caller adds. */
 export interface RunModelsContext {
@@ -43,6 +44,8 @@ const EVAL_FILE = 'eval.json';
 export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobOptions, at: RunModelsContext): AsyncGenerator<Record<string, unknown>, ModelsSummary, undefined> {
   const models = parsed.models!;
   const aliases = modelAliases(models);
+  // The zip pairs the models' rows by position: each must be in input order.
+  if (parsed.unordered === true) throw new KbatchError('OPTION_INVALID', 'Invalid option `unordered`: cannot be used with several `models` (their rows are paired by input order); drop --unordered or run one model', { field: 'unordered' });
   if (parsed.dryRun === true) return await dryRunModels(options, aliases, at.started);
   const cwd = parsed.cwd ?? process.cwd();
   const opts = await readTemplate(parsed, cwd);
@@ -57,17 +60,17 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
   try {
     const targets = parentTargets(opts, parent.state, parent.jobDir, at.emitRows);
     await checkSinkTargets(targets, { input: parent.state.input.spooled ? null : parent.state.input.path, jobDir: parent.jobDir });
-    const runs = await runSubJobs(options, parent, { runOne: at.runOne, caps: parsed.maxCost === undefined ? null : await modelCaps(options, parent.state, parsed.maxCost) });
-    const { plan, labels } = await subJobPlan(opts, runs[0]!.jobDir, cwd);
+    const input = await checkInputColumns(opts, parent, { aliases, cwd });
+    const runs = await runSubJobs(options, parent, { runOne: at.runOne, caps: await modelCaps(options, parent.state, appliedCap(parsed.maxCost, parent.state)) });
+    const { plan, labels } = await subJobPlan(opts, parent.state, { subDir: runs[0]!.jobDir, cwd });
     emit({ type: 'phase', phase: 'join', message: `joining the answers of ${runs.length} models into one row per record` });
     // Agreement needs labels to compare; with a gold column each model is evaluated on its `label` field either way.
     const figures = labels || at.gold !== undefined ? modelFigures({ aliases, prefix: plan.prefix, ...(labels ? { labels } : {}), ...(at.gold !== undefined ? { gold: at.gold } : {}) }) : null;
-    const written = yield* writeCombined({ jobDir: parent.jobDir, runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows });
+    const written = yield* writeCombined({ jobDir: parent.jobDir, runs, plan, targets, opts, state: parent.state, figures, emitRows: at.emitRows, inputHeader: input.header ? input.columns : [] });
     const summary = combineSummaries(runs, { jobDir: parent.jobDir, ...written, failed: written.records - written.succeeded, started: at.started });
     summary.resumed ||= parent.resumed;
-    Object.assign(summary, figures?.result() ?? {});
     await writeJsonAtomic(join(parent.jobDir, SPEND_FILE), summary.spend);
-    if (at.gold !== undefined) await writeJsonAtomic(join(parent.jobDir, EVAL_FILE), { evaluations: summary.evaluations, agreement: summary.agreement });
+    if (figures !== null) await addFigures(summary, figures, { gold: at.gold, onWarning: opts.onWarning });
     emit({ type: 'phase', phase: 'done', message: `${summary.succeeded}/${summary.records} records answered by every model` });
     return summary;
   } finally {
@@ -75,8 +78,20 @@ export async function* runModels(options: RunJobOptions, parsed: ResolvedRunJobO
   }
 }
 
-/** Each model's share of `maxCost`, from every model's estimate, before any model sends anything more. */
-async function modelCaps(given: RunJobOptions, state: ModelsState, maxCost: number): Promise<number[]> {
+/** The figures into the summary (and `<jobDir>/eval.json` with gold); ones that failed (too many labels) are a warning, never a failed run. */
+async function addFigures(summary: ModelsSummary, figures: ModelFiguresAccumulator, at: { gold: string | undefined; onWarning: ((message: string) => void) | undefined }): Promise<void> {
+  try {
+    Object.assign(summary, figures.result());
+  } catch (err) {
+    at.onWarning?.(`no figures of the models${at.gold !== undefined ? ' against gold' : ''}: ${(err as Error).message}`);
+    return;
+  }
+  if (at.gold !== undefined) await writeJsonAtomic(join(summary.jobDir, EVAL_FILE), { evaluations: summary.evaluations, agreement: summary.agreement });
+}
+
+/** Each model's share of `maxCost` (null without a cap), from every model's estimate, before any model sends anything more. */
+async function modelCaps(given: RunJobOptions, state: ModelsState, maxCost: number | undefined): Promise<number[] | null> {
+  if (maxCost === undefined) return null;
   const estimates = [];
   for (const { model, alias } of state.models) {
     // Nothing is written by an estimate: no job directory, no output.
@@ -145,13 +160,31 @@ function parentTargets(opts: ResolvedRunJobOptions, state: ModelsState, jobDir: 
   return { output, rejects };
 }
 
-/** The join plan the sub-jobs used (the first one's stored settings: every model's are the same but for the model). */
-async function subJobPlan(opts: ResolvedRunJobOptions, subDir: string, cwd: string): Promise<{ plan: JoinPlan; labels: string[] | null }> {
-  const state = (await directoryStore(subDir).readRunState())!;
-  const s = state.settings;
-  const schema = await resolveSchema(opts, state, cwd);
-  const plan = createJoinPlan({ ...(s.labels ? { labels: s.labels } : {}), ...(schema ? { schema } : {}), confidence: s.confidence, prefix: s.prefix, keepRaw: s.keepRaw });
-  return { plan, labels: s.labels ?? null };
+/**
+ * The join plan the sub-jobs use: the first one's stored request settings (every model's are the same but for the
+ * model) and this call's output settings, or, before any sub-job exists, the options as a sub-job would be given them.
+ */
+async function subJobPlan(opts: ResolvedRunJobOptions, state: ModelsState, at: { subDir: string; cwd: string }): Promise<{ plan: JoinPlan; labels: string[] | null }> {
+  const sub = await directoryStore(at.subDir).readRunState();
+  const o = { ...state.options, ...opts } as ResolvedRunJobOptions;
+  const s = sub?.settings;
+  const labels = s ? (s.labels ?? null) : (o.labels ?? null);
+  const schema = await resolveSchema(o, sub, at.cwd);
+  const confidence = s ? s.confidence : (o.confidence ?? (o.labels !== undefined && o.logprobs === true));
+  const plan = createJoinPlan({ ...(labels ? { labels } : {}), ...(schema ? { schema } : {}), confidence, prefix: o.prefix ?? s?.prefix ?? '', keepRaw: o.keepRaw ?? s?.keepRaw ?? false });
+  return { plan, labels };
+}
+
+/** Before any model runs: no input column may be overwritten by a model's field (CSV/TSV header, or the first JSON record). */
+async function checkInputColumns(opts: ResolvedRunJobOptions, parent: { state: ModelsState; jobDir: string }, at: { aliases: readonly string[]; cwd: string }): Promise<InputColumns> {
+  const { state } = parent;
+  const kept = state.options as Pick<ResolvedRunJobOptions, 'delimiter' | 'encoding'>;
+  const input = await inputColumns({ input: state.input.path, format: state.input.format, ...(kept.delimiter ? { delimiter: kept.delimiter } : {}), ...(kept.encoding ? { encoding: kept.encoding } : {}) });
+  // Quiet: the plan is resolved again after the models ran, which says what there is to say about a stored schema.
+  const { onWarning: _onWarning, ...quiet } = opts;
+  const { plan } = await subJobPlan(quiet, state, { subDir: modelJobDir(parent.jobDir, at.aliases[0]!, 0), cwd: at.cwd });
+  assertNoModelCollision({ file: state.input.spooled ? 'the input' : state.input.path, columns: input.columns }, at.aliases, plan);
+  return input;
 }
 
 /** Zip the sub-jobs' outputs, write each combined row (and yield it for runRecords), feeding the figures. */
@@ -164,11 +197,13 @@ async function* writeCombined(at: {
   state: ModelsState;
   figures: ModelFiguresAccumulator | null;
   emitRows: boolean;
+  /** The input's CSV/TSV header: declared first, so no record (0 records, a malformed first one) drops a column. */
+  inputHeader: readonly string[];
 }): AsyncGenerator<Record<string, unknown>, { records: number; succeeded: number; outputs: RunSummary['outputs'] }, undefined> {
   const { runs, plan } = at;
   const aliases = runs.map((r) => r.alias);
   const sinkPlan = {
-    columns: aliases.flatMap((a) => plan.columns.map((c) => `${a}.${c}`)),
+    columns: [...at.inputHeader, ...aliases.flatMap((a) => plan.columns.map((c) => `${a}.${c}`))],
     rawField: null,
     keepWhole: plan.rawField ? aliases.map((a) => `${a}.${plan.rawField}`) : [],
     name: (field: string) => field,
@@ -178,7 +213,7 @@ async function* writeCombined(at: {
   let succeeded = 0;
   let ended = false;
   try {
-    for await (const batch of zipOutputs({ models: runs.map((r) => ({ alias: r.alias, file: join(r.jobDir, 'output.jsonl') })), added: plan.fields, errorField: plan.names.error })) {
+    for await (const batch of zipOutputs({ models: runs.map((r) => ({ alias: r.alias, file: join(r.jobDir, 'output.jsonl') })), added: plan.fields, errorField: plan.names.error, customIdField: plan.names.customId })) {
       // Ctrl-C between batches of rows: the output's temp file is removed, a resume writes the rows again.
       if (at.opts.signal?.aborted) throw parentInterrupted(new KbatchError('ABORTED', 'interrupted while writing the rows'), at.jobDir);
       await sinks.write(batch);

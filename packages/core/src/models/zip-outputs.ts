@@ -4,7 +4,7 @@ import { KbatchError } from '../errors.js';
 import { LineSplitter } from '../internal/line-splitter.js';
 import type { JoinedRow } from '../join/skipped-rows.js';
 
-/** One model's output: its field prefix, its rows' file, and the names of the fields its join added. */
+/** One model's output: its field prefix and its rows' file. */
 export interface ModelOutput {
   alias: string;
   /** JSON Lines written by the model's sub-job, one row per input record, in input order. */
@@ -18,6 +18,8 @@ export interface ZipOptions {
   added: readonly string[];
   /** The added field holding a record's error (null when it succeeded). */
   errorField: string;
+  /** The added field holding a record's custom_id (default `custom_id`): a row's models must agree on it. */
+  customIdField?: string;
   /** Rows per yielded batch. */
   batchSize?: number;
 }
@@ -25,7 +27,8 @@ export interface ZipOptions {
 /**
  * The combined rows, batch by batch: each record's input fields once (from the first model's row), then each model's
  * added fields under `ALIAS.`. Reads the N files in step, a block at a time (constant memory).
- * @throws KbatchError JOB_INVALID when one output has more rows than another (a sub-job's output is not its job's)
+ * @throws KbatchError JOB_INVALID when one output has more rows than another (a sub-job's output is not its job's), or
+ *   when a row's models give different custom_ids (outputs not in the same record order)
  */
 export async function* zipOutputs(options: ZipOptions): AsyncGenerator<JoinedRow[], number, undefined> {
   const added = new Set(options.added);
@@ -41,7 +44,7 @@ export async function* zipOutputs(options: ZipOptions): AsyncGenerator<JoinedRow
         const ended = parts.filter((p) => p === undefined).length;
         if (ended === parts.length) break;
         if (ended > 0) throw outOfStep(options.models, parts, rows);
-        batch.push(combine(parts as Record<string, unknown>[], { added, renames, errorField: options.errorField }));
+        batch.push(combine(parts as Record<string, unknown>[], { added, renames, errorField: options.errorField, customIdField: options.customIdField ?? 'custom_id', models: options.models, row: rows + batch.length + 1 }));
       }
       rows += batch.length;
       if (batch.length > 0) yield batch;
@@ -52,8 +55,19 @@ export async function* zipOutputs(options: ZipOptions): AsyncGenerator<JoinedRow
   }
 }
 
+/** What {@link combine} needs besides the parts: the zip's settings, and the row's number (from 1) for errors. */
+interface CombineContext {
+  added: Set<string>;
+  renames: Map<string, string>[];
+  errorField: string;
+  customIdField: string;
+  models: readonly ModelOutput[];
+  row: number;
+}
+
 /** One record's combined row: the input's fields, then each model's added fields renamed; failed when any model failed. */
-function combine(parts: Record<string, unknown>[], at: { added: Set<string>; renames: Map<string, string>[]; errorField: string }): JoinedRow {
+function combine(parts: Record<string, unknown>[], at: CombineContext): JoinedRow {
+  checkSameRecord(parts, at);
   const row: Record<string, unknown> = {};
   for (const key in parts[0]!) if (!at.added.has(key)) row[key] = parts[0]![key];
   let failed = false;
@@ -66,6 +80,20 @@ function combine(parts: Record<string, unknown>[], at: { added: Set<string>; ren
     if (part[at.errorField] != null && part[at.errorField] !== '') failed = true;
   });
   return { row, status: failed ? 'failed' : 'succeeded', customId: null };
+}
+
+/** Every model's part of a row answers the same record: a misaligned zip must never be written. */
+function checkSameRecord(parts: Record<string, unknown>[], at: CombineContext): void {
+  let first = -1;
+  parts.forEach((part, i) => {
+    const id = part[at.customIdField];
+    if (id == null) return;
+    if (first < 0) first = i;
+    else if (id !== parts[first]![at.customIdField]) {
+      const [a, b] = [at.models[first]!, at.models[i]!];
+      throw new KbatchError('JOB_INVALID', `row ${at.row} of the models' outputs pairs different records: ${a.alias} has custom_id ${JSON.stringify(parts[first]![at.customIdField])} (${a.file}), ${b.alias} has ${JSON.stringify(id)} (${b.file}); run the job again`, { file: b.file, customId: String(id) });
+    }
+  });
 }
 
 function outOfStep(models: readonly ModelOutput[], parts: Array<Record<string, unknown> | undefined>, rows: number): KbatchError {

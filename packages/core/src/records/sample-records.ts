@@ -171,7 +171,8 @@ function reservoirOf(size: number, seed: number): { offer(n: number): void; pick
 
 /**
  * Each value's share of `size`, in proportion to its records (largest remainders, ties by value), at least one per
- * value present and at most its records; the ones above one give back first when the minimums overshoot.
+ * value present and at most its records; when the minimums overshoot, the ones above one give back (largest first,
+ * pass after pass) until the total fits: it exceeds `size` only when there are more values than `size`.
  */
 export function shares(counts: ReadonlyMap<string, number>, size: number): Map<string, number> {
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -189,7 +190,16 @@ export function shares(counts: ReadonlyMap<string, number>, size: number): Map<s
       added = true;
     }
   }
-  for (const v of [...values].sort((a, b) => quota.get(b)! - quota.get(a)!)) if (sum() > size && quota.get(v)! > 1) quota.set(v, quota.get(v)! - 1);
+  // Pass after pass (largest first) until the sample fits, or every value is down to its one record.
+  for (let over = sum() - size, gave = true; over > 0 && gave; ) {
+    gave = false;
+    for (const v of [...values].sort((a, b) => quota.get(b)! - quota.get(a)!)) {
+      if (over === 0 || quota.get(v)! <= 1) continue;
+      quota.set(v, quota.get(v)! - 1);
+      over--;
+      gave = true;
+    }
+  }
   return quota;
 }
 

@@ -26,7 +26,7 @@ import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
-import type { RunSettings, RunState } from '../state/run-state.js';
+import { hasRunState, type RunSettings, type RunState } from '../state/run-state.js';
 import { checkInputUnchanged, fingerprintFile } from './input-fingerprint.js';
 import { isJobDir, removeStaleJobTemps, removeStaleOutputTemps } from '../internal/stale-temps.js';
 import { makeDir } from '../internal/make-dir.js';
@@ -82,6 +82,15 @@ export async function runJob(options: RunJobOptions): Promise<RunSummary> {
 }
 
 /**
+ * True when `jobDir` holds a job made by `runJob`/`kbatch run` (so `kbatch resume` should continue the whole run).
+ * @example if (await isRunJob(dir)) await resumeRun(dir, { client }); else await resumeJob(dir, { client });
+ */
+export async function isRunJob(jobDir: string): Promise<boolean> {
+  // A several-model run's parent job is one too (resumeRun continues each model's sub-job).
+  return (await hasRunState(jobDir)) || (await isModelsJob(jobDir));
+}
+
+/**
  * Options of {@link resumeRun}: the client and job options; output options override the stored ones. A run started
  * with a zod `schema` should be given it again (only its JSON Schema is stored; without it `onWarning` is told).
  */
@@ -126,8 +135,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
   if (named.models !== undefined && named.models.length > 1) {
     // Each model is a run of this same pipeline (a sub-job); the gold column, when the run has one, is evaluated per model.
     if (named.store !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `models`: several models in one job are kept in a job directory, not yet in a database (run each model as its own job)', { field: 'models' });
-    const gold = (given as { gold?: unknown }).gold;
-    return yield* runModels(given, named, { runOne: runJob, emitRows, started, ...(typeof gold === 'string' ? { gold } : {}) });
+    return yield* runModels(given, named, { runOne: runJob, emitRows, started, ...(named.gold !== undefined ? { gold: named.gold } : {}) });
   }
   // One model given as a list is a plain run of that model.
   const options = named.models === undefined ? given : { ...given, models: undefined, model: named.models[0]! };

@@ -1,4 +1,3 @@
-import { isModelsJob } from '../models/models-state.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -142,13 +141,9 @@ export async function loadRunState(jobDir: string): Promise<RunState | null> {
   return parseStateFile(file, text, RunStateSchema, 'run state');
 }
 
-/**
- * True when `jobDir` holds a job made by `runJob`/`kbatch run` (so `kbatch resume` should continue the whole run).
- * @example if (await isRunJob(dir)) await resumeRun(dir, { client }); else await resumeJob(dir, { client });
- */
-export async function isRunJob(jobDir: string): Promise<boolean> {
-  // A several-model run's parent job is one too (resumeRun continues each model's sub-job).
-  return (await loadRunState(jobDir).catch(() => null)) !== null || (await isModelsJob(jobDir));
+/** True when `jobDir` holds a readable run.json (a single-model run's job; see `isRunJob` for any run's). */
+export async function hasRunState(jobDir: string): Promise<boolean> {
+  return (await loadRunState(jobDir).catch(() => null)) !== null;
 }
 
 /** Write the run state atomically and durably (temp file, fsync, rename, directory fsync): a crash leaves the old or the new state. */

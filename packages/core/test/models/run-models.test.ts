@@ -87,6 +87,19 @@ describe('runJob with several models', () => {
     expect(JSON.parse(await readFile(join(dir, 'job', 'eval.json'), 'utf8'))).toEqual({ evaluations: summary.evaluations, agreement: summary.agreement });
   });
 
+  it("reports no single evaluation for the run: each model's stays under models[] and the text names each model", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 6);
+    const summary = (await runJob({ ...base, input, jobDir: join(dir, 'job'), gold: 'gold' } as RunJobOptions)) as ModelsSummary;
+    expect(summary.eval).toBeUndefined();
+    expect(summary.costPerCorrect).toBeUndefined();
+    expect(summary.models.map((m) => m.summary.eval?.gold)).toEqual(['gold', 'gold']);
+    const text = formatModelsSummary(summary);
+    expect(text).not.toContain('eval against gold');
+    expect(text).toContain('model Meta-Llama-3.1-8B-Instruct-Turbo (klusterai/Meta-Llama-3.1-8B-Instruct-Turbo): 6 succeeded, 0 failed');
+    expect(text).toMatch(/model Meta-Llama-3.3-70B-Instruct-Turbo .*; accuracy /);
+  });
+
   it('continues from the job directory alone: resumeRun rewrites the same rows without creating a batch', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
     const input = await reviewsCsv(dir, 7);
@@ -170,5 +183,77 @@ describe('runJob with several models', () => {
     expectKbatchError(await catchError(() => runJob({ ...one, model: SMALL, input, jobDir: join(dir, 'both') })), { code: 'JOB_MISMATCH' });
     const err = await catchError(() => runJob({ ...base, input, jobDir: join(dir, 'both'), output: join(dir, 'both', 'models.json') }));
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'output' });
+  });
+
+  it('refuses unordered with several models with OPTION_INVALID naming both options, before anything is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = await reviewsCsv(dir, 2);
+    const chats = emu.stats().chatRequests;
+    const err = await catchError(() => runJob({ ...base, input, mode: 'realtime', unordered: true, jobDir: join(dir, 'job') }));
+    expectKbatchError(err, { code: 'OPTION_INVALID', field: 'unordered', message: '`models`' });
+    expect(emu.stats().chatRequests).toBe(chats);
+    expect(await isRunJob(join(dir, 'job'))).toBe(false);
+  });
+
+  it('counts a malformed record skipped while preparing as unscored against gold, on the run and on its resume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'ragged.csv');
+    // r2 cannot be parsed: its row has none of the input's fields, the gold column included.
+    await writeFile(input, 'id,text,gold\nr1,good,positive\nr2,"bad"x,negative\nr3,great,positive\n');
+    const jobDir = join(dir, 'job');
+    const options = { ...base, input, onInvalidRecord: 'skip', cache: false, jobDir, gold: 'gold' } as RunJobOptions;
+    const summary = (await runJob(options)) as ModelsSummary;
+    expect(summary).toMatchObject({ records: 3, succeeded: 2, skipped: 1 });
+    for (const e of Object.values(summary.evaluations!)) expect(e).toMatchObject({ n: 3, scored: 2 });
+    const rows = (await readFile(join(jobDir, 'output.jsonl'), 'utf8')).trim().split('\n');
+    expect(rows).toHaveLength(3);
+    const again = (await resumeRun(jobDir, { client: base.client, pollIntervalMs: 20 })) as ModelsSummary;
+    expect(again.evaluations).toEqual(summary.evaluations);
+  });
+
+  it('counts a JSON Lines record without the gold field as unscored for every model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'reviews.jsonl');
+    await writeFile(input, '{"id":"r1","text":"I love it","gold":"positive"}\n{"id":"r2","text":"awful"}\n{"id":"r3","text":"great","gold":"positive"}\n');
+    const warnings: string[] = [];
+    const summary = (await runJob({ ...base, input, cache: false, jobDir: join(dir, 'job'), gold: 'gold', onWarning: (m: string) => warnings.push(m) } as RunJobOptions)) as ModelsSummary;
+    expect(summary).toMatchObject({ records: 3, succeeded: 3 });
+    for (const e of Object.values(summary.evaluations!)) expect(e).toMatchObject({ n: 3, scored: 2, correct: 2 });
+    expect(warnings.filter((w) => w.includes('no figures'))).toEqual([]);
+  });
+
+  it("refuses an input column named as a model's field with JOIN_FIELD_COLLISION before anything is sent", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const input = join(dir, 'clash.csv');
+    await writeFile(input, 'id,text,Meta-Llama-3.3-70B-Instruct-Turbo.label\nr1,good,x\n');
+    const before = emu.stats().batchesCreated;
+    const err = await catchError(() => runJob({ ...base, input, jobDir: join(dir, 'job') }));
+    expectKbatchError(err, { code: 'JOIN_FIELD_COLLISION', field: 'Meta-Llama-3.3-70B-Instruct-Turbo.label', message: '--prefix kb_' });
+    expect(emu.stats().batchesCreated).toBe(before);
+    const summary = await runJob({ ...base, input, prefix: 'kb_', jobDir: join(dir, 'job') });
+    expect(summary).toMatchObject({ records: 1, succeeded: 1 });
+  });
+
+  it("keeps the input's columns in the combined CSV with 0 records and when the first record is malformed", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-models-'));
+    const a = 'Meta-Llama-3.1-8B-Instruct-Turbo';
+    const empty = join(dir, 'empty.csv');
+    await writeFile(empty, 'id,text,gold\n');
+    await runJob({ ...base, input: empty, output: join(dir, 'empty-out.csv'), jobDir: join(dir, 'job-empty') });
+    const header = (await readFile(join(dir, 'empty-out.csv'), 'utf8')).split('\n')[0]!.split(',');
+    expect(header.slice(0, 4)).toEqual(['id', 'text', 'gold', `${a}.custom_id`]);
+    const ragged = join(dir, 'ragged.csv');
+    // The first record is short (no gold cell): the header must still come from the input's, not from its row.
+    await writeFile(ragged, 'id,text,gold\nr1,bad\nr2,great,positive\n');
+    await runJob({ ...base, input: ragged, onInvalidRecord: 'skip', cache: false, output: join(dir, 'ragged-out.csv'), jobDir: join(dir, 'job-ragged') });
+    const rows = parse(await readFile(join(dir, 'ragged-out.csv')), { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]!).slice(0, 4)).toEqual(['id', 'text', 'gold', `${a}.custom_id`]);
+    expect(rows[1]).toMatchObject({ id: 'r2', text: 'great', gold: 'positive', [`${a}.label`]: 'positive' });
+    // A first record that cannot be parsed has none of the input's fields: they are still columns.
+    const broken = join(dir, 'broken.csv');
+    await writeFile(broken, 'id,text,gold\nr1,"bad"x,negative\nr2,great,positive\n');
+    await runJob({ ...base, input: broken, onInvalidRecord: 'skip', cache: false, output: join(dir, 'broken-out.csv'), jobDir: join(dir, 'job-broken') });
+    const fixed = parse(await readFile(join(dir, 'broken-out.csv')), { columns: true }) as Record<string, string>[];
+    expect(fixed[1]).toMatchObject({ id: 'r2', text: 'great', gold: 'positive', [`${a}.label`]: 'positive' });
   });
 });

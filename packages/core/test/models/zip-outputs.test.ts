@@ -54,4 +54,20 @@ describe('zipOutputs', () => {
     const err = await catchError(() => collect(zipOutputs({ models: [{ alias: 'A', file: a! }, { alias: 'B', file: b! }], added: ADDED, errorField: 'error' })));
     expectKbatchError(err, { code: 'JOB_INVALID', file: b! });
   });
+
+  it('refuses a row whose models answer different records with JOB_INVALID naming the row and both custom_ids', async () => {
+    const [a, b] = await files(
+      '{"id":1,"custom_id":"row-1","error":null}\n{"id":2,"custom_id":"row-2","error":null}\n',
+      '{"id":1,"custom_id":"row-1","error":null}\n{"id":3,"custom_id":"row-3","error":null}\n',
+    );
+    const err = await catchError(() => collect(zipOutputs({ models: [{ alias: 'A', file: a! }, { alias: 'B', file: b! }], added: ADDED, errorField: 'error' })));
+    expectKbatchError(err, { code: 'JOB_INVALID', message: 'row 2', file: b!, customId: 'row-3' });
+    expect((err as Error).message).toContain('"row-2"');
+  });
+
+  it('pairs a row whose custom_id is null in one model (a record skipped while preparing) with the others', async () => {
+    const [a, b] = await files('{"id":1,"custom_id":null,"error":"bad"}\n', '{"id":1,"custom_id":"row-1","error":null}\n');
+    const rows = await collect(zipOutputs({ models: [{ alias: 'A', file: a! }, { alias: 'B', file: b! }], added: ADDED, errorField: 'error', customIdField: 'custom_id' }));
+    expect(rows).toHaveLength(1);
+  });
 });

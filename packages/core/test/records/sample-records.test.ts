@@ -67,6 +67,12 @@ describe('drawSample', () => {
     expect([count('a'), count('b'), count('c'), draw.size]).toEqual([70, 29, 1, 100]);
   });
 
+  it('takes exactly `size` when many values of one record crowd a large one (the large one gives back until it fits)', async () => {
+    const file = await csv({ big: 100, v1: 1, v2: 1, v3: 1, v4: 1, v5: 1, v6: 1, v7: 1, v8: 1, v9: 1 });
+    const draw = await drawSample({ input: file }, { size: 10, stratify: 'group' });
+    expect(draw.size).toBe(10);
+  });
+
   it('takes a fraction record by record, with one record for a value the draws missed when stratified', async () => {
     const file = await csv({ a: 2000, rare: 1 });
     const draw = await drawSample({ input: file }, { fraction: 0.1 });
@@ -120,6 +126,17 @@ describe('shares', () => {
     expect(Object.fromEntries(shares(new Map([['a', 12], ['b', 9], ['c', 9]]), 10))).toEqual({ a: 4, b: 3, c: 3 });
     expect(Object.fromEntries(shares(new Map([['a', 98], ['b', 1], ['c', 1]]), 5))).toEqual({ a: 3, b: 1, c: 1 });
     expect(Object.fromEntries(shares(new Map([['a', 2], ['b', 50]]), 40))).toEqual({ a: 2, b: 38 });
+  });
+
+  it('gives back pass after pass until the total fits, exceeding `size` only with more values than `size`', () => {
+    const crowded = new Map([['big', 100], ...Array.from({ length: 9 }, (_, i) => [`v${i}`, 1] as [string, number])]);
+    const quota = shares(crowded, 10);
+    expect([...quota.values()].reduce((a, b) => a + b, 0)).toBe(10);
+    expect(quota.get('big')).toBe(1);
+    const twoBig = new Map([['a', 50], ['b', 50], ...Array.from({ length: 6 }, (_, i) => [`v${i}`, 1] as [string, number])]);
+    expect(Object.fromEntries(shares(twoBig, 10))).toMatchObject({ a: 2, b: 2 });
+    const many = new Map(Array.from({ length: 12 }, (_, i) => [`v${i}`, 5] as [string, number]));
+    expect([...shares(many, 10).values()].reduce((a, b) => a + b, 0)).toBe(12);
   });
 });
 

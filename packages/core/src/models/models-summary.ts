@@ -52,7 +52,7 @@ export function combineSummaries(models: ModelRun[], facts: { jobDir: string; re
     resumed: subs.some((s) => s.resumed),
     outputs: facts.outputs,
     job: null,
-    spend: combineSpends(subs.map((s) => s.spend)),
+    spend: combineSpends(subs),
     models,
     agreement: [],
   };
@@ -66,16 +66,23 @@ export function combineSummaries(models: ModelRun[], facts: { jobDir: string; re
   return summary;
 }
 
-/** The models' spends as one: their model rows side by side, costs summed (null when none is known). */
-function combineSpends(spends: Spend[]): Spend {
-  const sum = (values: Array<number | null>): number | null => (values.every((v) => v === null) ? null : values.reduce<number>((n, v) => n + (v ?? 0), 0));
+/**
+ * The models' spends as one: their model rows side by side, figures summed. As in one model's spend, a saving is null
+ * (unknown) when any model's part of it is unknown — never a partial sum shown as the whole; a model that took nothing
+ * from the cache adds 0 to the cache's saving.
+ */
+function combineSpends(subs: RunSummary[]): Spend {
+  const spends = subs.map((s) => s.spend);
+  const sum = (values: Array<number | null>): number | null => (values.includes(null) ? null : values.reduce<number>((n, v) => n + v!, 0));
+  // The cost is the priced part, as one model's is, with the rest named in `unpriced` (null when nothing is priced).
+  const costs = spends.map((s) => s.cost).filter((c): c is number => c !== null);
   return {
     currency: 'USD',
     models: spends.flatMap((s) => s.models),
-    cost: sum(spends.map((s) => s.cost)),
+    cost: costs.length === 0 ? null : costs.reduce((n, c) => n + c, 0),
     unpriced: spends.flatMap((s) => s.unpriced),
     batchSaved: sum(spends.map((s) => s.batchSaved)),
-    cacheSaved: sum(spends.map((s) => s.cacheSaved)),
+    cacheSaved: subs.every((s) => s.cached === 0) ? null : sum(subs.map((s) => (s.cached === 0 ? 0 : s.spend.cacheSaved))),
     prices: spends.find((s) => s.prices !== null)?.prices ?? null,
   };
 }

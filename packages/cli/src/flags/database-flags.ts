@@ -16,8 +16,8 @@ export interface DatabaseFlags {
 export function addDatabaseFlags(cmd: Command, { run = false } = {}): Command {
   cmd
     .option('--database-url <url>', "keep the job's state in this Postgres database (default: $KBATCH_DATABASE_URL; prefer the variable: a flag is visible to other users in ps); the job is then named by its id")
-    .option('--storage <dir>', "with a database: the shared directory of job files (chunks, results, spooled input), the job's under <dir>/<id> (default .kbatch/jobs)");
-  if (run) cmd.option('--job-id <id>', 'with a database: the id of the job (default: a new one, printed on stderr); the same id continues it');
+    .option('--storage <dir>', "with a database: the shared directory of job files (chunks, results, spooled input), the job's under <dir>/<id> (required with a database: the same path on every machine)");
+  if (run) cmd.option('--job-id <id>', 'with a database (required): the id of the job; running again with the same id continues it');
   return cmd;
 }
 
@@ -32,6 +32,9 @@ export function databaseUrl(flags: DatabaseFlags, io: CliIo): string | undefined
     if (flags.jobId !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-id`: only with --database-url (or KBATCH_DATABASE_URL); without a database the job directory names the job', { field: '--job-id' });
   } else if (flags.jobDir !== undefined) {
     throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-dir`: not with a database (its files go under --storage DIR/<id>; --job-id names the job)', { field: '--job-dir' });
+  } else if (flags.storage === undefined) {
+    // A default would differ per machine and working directory: paid results downloaded there are lost to the others.
+    throw new KbatchError('OPTION_INVALID', 'Invalid option `--storage`: required with a database — the shared directory of the job files, the same on every machine (a local default would keep downloaded results where other machines cannot read them)', { field: '--storage' });
   }
   return url;
 }
@@ -45,6 +48,8 @@ export async function openCommandStore(flags: DatabaseFlags, io: CliIo, job: str
   const url = databaseUrl(flags, io);
   if (url === undefined) return openJobStore({ jobDir: job ?? flags.jobDir ?? '.', cwd: io.cwd });
   const id = job ?? flags.jobId;
+  // A new id per call would make a rerun of the same `kbatch run` a second job that pays for every request again.
+  if (id === undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-id`: required with a database — name the job, so that running the same command again continues it instead of paying for a second job', { field: '--job-id' });
   return openJobStore({ databaseUrl: url, cwd: io.cwd, ...(id !== undefined ? { jobId: id } : {}), ...(flags.storage !== undefined ? { storage: flags.storage } : {}) });
 }
 

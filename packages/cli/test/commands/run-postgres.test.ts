@@ -51,7 +51,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
 
   it('runs a job named by its id, then status, results, resume, wait and cancel work from another directory given the same --storage', async () => {
     const { a, b, storage } = await machines();
-    const run = await spawnCli([...RUN, '--storage', storage, '--output', 'out.jsonl', '--progress', 'none'], env, a);
+    const run = await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-named', '--output', 'out.jsonl', '--progress', 'none'], env, a);
     expect(run.code).toBe(0);
     const id = jobIdOf(run.stderr);
     expect(id).toMatch(/^kb-/);
@@ -87,7 +87,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
       const { a, b, storage } = await machines();
       const created = emu.stats().batchesCreated;
       // The output is on the shared storage too: the resume on machine b writes it where the run was told to.
-      const crashed = await spawnCli([...RUN, '--storage', storage, '--output', join(storage, 'out.jsonl'), '--progress', 'json'], { ...env, KBATCH_TEST_CRASH_AT: point }, a);
+      const crashed = await spawnCli([...RUN, '--storage', storage, '--job-id', `kb-killed-${point.replace(/\W/g, '-')}`, '--output', join(storage, 'out.jsonl'), '--progress', 'json'], { ...env, KBATCH_TEST_CRASH_AT: point }, a);
       expect(crashed.signal).toBe('SIGKILL');
       // The id is the first event of --progress json: what a scheduler keeps to continue the job elsewhere.
       const first = JSON.parse(crashed.stderr.split('\n')[0]!) as { type: string; jobId: string; jobDir: string };
@@ -108,7 +108,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
   it('saves an input read from stdin into the storage, where a resume from another directory reads it again', async () => {
     const { a, b, storage } = await machines();
     const stdin = IDS.map((id, i) => JSON.stringify({ id, text: `review ${i}` })).join('\n');
-    const run = await runBin([...RUN.slice(0, 1), '-', ...RUN.slice(2), '--format', 'jsonl', '--storage', storage, '--output', join(storage, 'out.jsonl'), '--progress', 'none'], { stdin, env, cwd: a, timeoutMs: 60_000 });
+    const run = await runBin([...RUN.slice(0, 1), '-', ...RUN.slice(2), '--format', 'jsonl', '--storage', storage, '--job-id', 'kb-stdin', '--output', join(storage, 'out.jsonl'), '--progress', 'none'], { stdin, env, cwd: a, timeoutMs: 60_000 });
     expect(run.code).toBe(0);
     const id = jobIdOf(run.stderr);
     expect((await readdir(join(storage, id))).filter((f) => f.startsWith('input.'))).toHaveLength(1);
@@ -122,7 +122,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
     try {
       const { a, b, storage } = await machines();
       const stuckEnv = { ...env, KLUSTER_BASE_URL: stuck.baseURL };
-      const first = spawnChild([...RUN, '--max-requests', '30', '--storage', storage, '--output', 'out.jsonl'], stuckEnv, a);
+      const first = spawnChild([...RUN, '--max-requests', '30', '--storage', storage, '--job-id', 'kb-two-resumes', '--output', 'out.jsonl'], stuckEnv, a);
       for (let i = 0; i < 400 && stuck.stats().batchesCreated === 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect(stuck.stats().batchesCreated).toBe(1);
       first.process.kill('SIGKILL');
@@ -163,11 +163,21 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch run --database-url (a job
     } finally {
       await close();
     }
-    const refused = await runCli(['status', 'kb-secret-test', '--database-url', `postgres://postgres:${secret}@127.0.0.1:1/postgres`], { env: { KLUSTER_API_KEY: 'k' }, cwd: b });
+    const refused = await runCli(['status', 'kb-secret-test', '--database-url', `postgres://postgres:${secret}@127.0.0.1:1/postgres`, '--storage', storage], { env: { KLUSTER_API_KEY: 'k' }, cwd: b });
     expect((refused.error as { code?: string }).code).toBe('DATABASE_UNAVAILABLE');
     expect(String((refused.error as Error).message)).toContain('postgres://postgres:***@127.0.0.1:1/postgres');
     expect(String((refused.error as Error).message)).not.toContain(secret);
   }, 60_000);
+
+  it('refuses a database without --storage, and a run in it without --job-id, before anything is sent (OPTION_INVALID)', async () => {
+    const { a, storage } = await machines();
+    const created = emu.stats().batchesCreated;
+    const noStorage = await runCli(['status', 'kb-named'], { env, cwd: a });
+    expect(noStorage.error).toMatchObject({ code: 'OPTION_INVALID', field: '--storage' });
+    const noId = await runCli([...RUN, '--storage', storage], { env, cwd: a });
+    expect(noId.error).toMatchObject({ code: 'OPTION_INVALID', field: '--job-id' });
+    expect(emu.stats().batchesCreated).toBe(created);
+  });
 
   it('refuses --storage and --job-id without a database, and --job-dir with one (OPTION_INVALID)', async () => {
     const { a } = await machines();

@@ -50,7 +50,11 @@ export async function openJobStore(options: OpenJobStoreOptions): Promise<Opened
     const store = await postgresStore({ connectionString: opts.databaseUrl, jobId, dir, ...(opts.connectionTimeoutMs !== undefined ? { connectionTimeoutMs: opts.connectionTimeoutMs } : {}) });
     return { store, jobId, close: () => store.close() };
   } catch (error) {
-    if (isKbatchError(error)) throw error;
+    // The store's own errors (DATABASE_UNAVAILABLE with the driver's words) are cut the same way.
+    if (isKbatchError(error)) {
+      error.message = redactSecrets(error.message, opts.databaseUrl);
+      throw error;
+    }
     const message = redactSecrets(error instanceof Error ? error.message : String(error), opts.databaseUrl);
     throw new KbatchError('DATABASE_UNAVAILABLE', `Cannot use the database ${redactUrl(opts.databaseUrl)}: ${message}`);
   }
@@ -64,6 +68,8 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    // libpq also takes the password as a query parameter.
+    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
     return parsed.toString();
   } catch {
     return '(an unparsable URL)';
@@ -74,8 +80,10 @@ export function redactUrl(url: string): string {
 function redactSecrets(text: string, url: string): string {
   let out = text.replaceAll(url, redactUrl(url));
   try {
-    const password = decodeURIComponent(new URL(url).password);
-    if (password !== '') out = out.replaceAll(password, '***');
+    const parsed = new URL(url);
+    for (const password of [decodeURIComponent(parsed.password), parsed.searchParams.get('password') ?? '']) {
+      if (password !== '') out = out.replaceAll(password, '***');
+    }
   } catch {
     // Unparsable: the whole URL was replaced above.
   }

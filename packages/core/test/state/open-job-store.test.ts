@@ -29,6 +29,7 @@ describe('openJobStore', () => {
   it("shows a database URL with its password masked, and an unparsable one not at all", () => {
     expect(redactUrl('postgres://u:s%40cret@h:5432/db?sslmode=require')).toBe('postgres://u:***@h:5432/db?sslmode=require');
     expect(redactUrl('postgres://u@h/db')).toBe('postgres://u@h/db');
+    expect(redactUrl('postgres://u@h/db?password=s3cret&sslmode=require')).toBe('postgres://u@h/db?password=***&sslmode=require');
     expect(redactUrl('not a url :secret@')).toBe('(an unparsable URL)');
   });
 

@@ -4,6 +4,9 @@ import type { ModelSpend, Price, PriceOf, Spend, SpendMode, UsageCounts } from '
 /** A lookup that knows no price (every cost unknown): the default until a price table is given. */
 export const unknownPrices: PriceOf = () => undefined;
 
+/** The job directory's report of what the run's answers cost (see `RunSummary.spend`); a several-model parent's too. */
+export const SPEND_FILE = 'spend.json';
+
 /** Zeroed counts. */
 export function emptyUsage(): UsageCounts {
   return { requests: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0 };

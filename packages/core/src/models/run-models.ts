@@ -7,6 +7,8 @@ import { directoryStore } from '../state/job-store.js';
 import { makeDir } from '../internal/make-dir.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { estimateJob, dryRunSummary } from '../cost/estimate-job.js';
+import { SPEND_FILE } from '../cost/spend.js';
+import { EVAL_FILE } from '../eval/run-evaluation.js';
 import { checkSinkTargets, openSinks, type SinkTargets } from '../run/run-sinks.js';
 import { readTemplate, resolveSchema } from '../run/run-settings.js';
 import type { ResolvedRunJobOptions, RunEvent, RunJobOptions, RunSummary } from '../run/run-options.js';
@@ -30,10 +32,6 @@ export interface RunModelsContext {
   started: number;
 }
 
-/** The parent's report of what its models' answers cost (as a single run's `spend.json`). */
-const SPEND_FILE = 'spend.json';
-/** The parent's evaluation with a gold column: each model's figures and every pair's agreement. */
-const EVAL_FILE = 'eval.json';
 
 /**
  * Run every record on each of `models` within one job: each model is an ordinary run in `<jobDir>/models/<ALIAS>/`

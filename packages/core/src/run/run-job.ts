@@ -49,7 +49,7 @@ import { loadPrices } from '../cost/price-file.js';
 import { priceTable, type PriceRow, type PriceTable } from '../cost/prices.js';
 import type { PriceOf } from '../cost/spend-types.js';
 import type { AnswerSchema } from '../answers/answer-schema.js';
-import { UsageTally } from '../cost/spend.js';
+import { SPEND_FILE, UsageTally } from '../cost/spend.js';
 import { writeJsonAtomic } from '../internal/write-json-atomic.js';
 import { sampleFilter } from '../records/sample-records.js';
 import { runSample, sampleSummary } from './run-sample.js';
@@ -293,8 +293,7 @@ async function checkRunBudget({ jobDir, store, state, opts }: RunContext, at: { 
   return estimate;
 }
 
-/** The job directory's report of what the run's answers cost (see `RunSummary.spend`). */
-export const SPEND_FILE = 'spend.json';
+export { SPEND_FILE };
 
 /** What the phases of one call share. */
 interface RunContext {

@@ -32,7 +32,7 @@ export function parseLineTokens(line: Buffer): number {
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text);
-const HEAD = bytes('{"custom_id":"');
+export const HEAD = bytes('{"custom_id":"');
 const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
 const MESSAGES = bytes(',"messages":[');
 export const ROLE = bytes('{"role":"');

@@ -1,9 +1,10 @@
 // The prompt tokens of request lines, counted with a real tokenizer at the speed an estimate of a million rows needs.
 import { isUtf8 } from 'node:buffer';
-import { at, CONTENT, estimateLineTokens, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
+import { at, CONTENT, estimateLineTokens, HEAD, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import { chatPromptTokens, LLAMA_PREAMBLE, DATED_LLAMA, type ChatMessageLike } from './tokenizer-chat.js';
+import { SegmentTable } from './segment-table.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 const QUOTE = 0x22;
@@ -12,33 +13,19 @@ const SPACE = 0x20;
 
 /**
  * A counter of request lines' prompt tokens (messages + chat template, {@link chatPromptTokens}). Lines in kbatch's
- * own shape take the fast path: each content string is cut, in its JSON bytes, at every space that follows a plain
- * ASCII character other than whitespace (both vocabularies' pre-tokenizers always split there, and a BPE never merges
- * across a split), and each distinct segment is decoded and counted once, then found again by its bytes. Anything
- * else (other key orders, names, non-string content, text that trimming would change, invalid UTF-8) is parsed and
- * counted whole, so both paths always agree.
+ * own shape take the fast path ({@link LineScanner}): each content string is cut, in its JSON bytes, at every space
+ * that follows a plain ASCII character other than whitespace (both vocabularies' pre-tokenizers always split there,
+ * and a BPE never merges across a split), and each distinct segment is decoded and counted once, then found again by
+ * its bytes. Anything else (other key orders, names, non-string content, text that trimming would change, invalid
+ * UTF-8) is parsed and counted whole, so both paths always agree.
  * @throws KbatchError LINE_INVALID when a line is not JSON with a `body.messages` list
  */
 export function requestLineCounter(tokenizer: TextTokenizer, model: string): (line: Buffer) => number {
   if (tokenizer.kind === 'approximate') return estimateLineTokens;
-  const memo = new SegmentMemo(tokenizer);
-  const llama = tokenizer.kind === 'llama3';
-  const dated = llama && DATED_LLAMA.test(model);
-  const frame = llama ? llamaFrame(tokenizer, dated) : { start: 3, perMessage: 3, noSystem: 0 };
-  const roles = new Map<string, number>();
-  const roleTokens = (role: string): number => {
-    let n = roles.get(role);
-    if (n === undefined) roles.set(role, (n = tokenizer.count(role)));
-    return n;
-  };
+  const scanner = new LineScanner(tokenizer, model);
   return (line) => {
-    const fast = scanMessages(line, memo, llama ? { first: dated ? memo.datedPrefix : memo.llamaPrefix, rest: memo.llamaPrefix } : null);
-    if (fast === undefined) return parsedLineTokens(line, tokenizer, model);
-    let total = frame.start;
-    for (let k = 0; k < fast.roles.length; k++) total += frame.perMessage + roleTokens(fast.roles[k]!) + fast.contents[k]!;
-    // The dated Llama template's system block: its preamble was counted with the first message when that is the system prompt.
-    if (dated && fast.roles[0] !== 'system') total += frame.noSystem;
-    return total;
+    const tokens = scanner.count(line);
+    return tokens < 0 ? parsedLineTokens(line, tokenizer, model) : tokens;
   };
 }
 
@@ -65,146 +52,177 @@ function llamaFrame(tokenizer: TextTokenizer, dated: boolean): { start: number; 
   return { start, perMessage: 3, noSystem: dated ? 3 + tokenizer.count('system') + tokenizer.count(`\n\n${LLAMA_PREAMBLE}`) : 0 };
 }
 
-/** Roles and content token counts of a line in kbatch's own shape; undefined for anything else. */
-function scanMessages(line: Buffer, memo: SegmentMemo, prefixes: { first: string; rest: string } | null): { roles: string[]; contents: number[] } | undefined {
-  let i = messagesStart(line);
-  if (i < 0) return undefined;
-  const roles: string[] = [];
-  const contents: number[] = [];
-  while (line[i] !== 0x5d) {
-    if (roles.length > 0 && line[i++] !== 0x2c) return undefined;
-    if (!at(line, i, ROLE)) return undefined;
-    const roleEnd = line.indexOf(QUOTE, i + ROLE.length);
-    if (roleEnd < 0 || line.indexOf(BACKSLASH, i + ROLE.length) !== -1 && line.indexOf(BACKSLASH, i + ROLE.length) < roleEnd) return undefined;
-    roles.push(line.toString('utf8', i + ROLE.length, roleEnd));
-    i = roleEnd + 1;
-    if (!at(line, i, CONTENT)) return undefined;
-    // Llama's template: "\n\n" before each content (a dated one puts its preamble before the system prompt too).
-    const prefix = prefixes === null ? '' : roles.length === 1 && roles[0] === 'system' ? prefixes.first : prefixes.rest;
-    const end = memo.scanContent(line, i + CONTENT.length, prefix);
-    if (end < 0 || line[end] !== 0x7d) return undefined;
-    contents.push(memo.tokens);
-    i = end + 1;
-  }
-  return memo.plainTail(line, i + 1) && isUtf8(line) ? { roles, contents } : undefined;
-}
-
-/** One remembered segment: its JSON bytes and tokens. */
-interface Segment {
+/** A role's JSON bytes and tokens (a line names one of a few roles: found again by comparing bytes). */
+interface Role {
   bytes: Buffer;
   tokens: number;
+  system: boolean;
 }
 
-/** Distinct segments remembered before the memo starts over (bounds memory on inputs with endless distinct words). */
-const MAX_SEGMENTS = 500_000;
+/** Roles remembered (beyond them a role is counted each time). */
+const MAX_ROLES = 16;
+/** Prefix ids of a content's first segment: none, Llama's "\n\n", the dated Llama's "\n\n" + preamble (system prompt). */
+const NO_PREFIX = 0;
+const LLAMA_PREFIX = 1;
+const DATED_PREFIX = 2;
 
-/** Segments of content strings, counted once each and found again by their bytes (hash, then byte-compared). */
-class SegmentMemo {
-  /** Tokens of the content {@link scanContent} last read. */
-  tokens = 0;
-  readonly llamaPrefix = '\n\n';
-  readonly datedPrefix = `\n\n${LLAMA_PREAMBLE}`;
-  private segments = new Map<number, Segment>();
-  private firsts = new Map<string, Map<number, Segment>>();
-
-  private lastTail: Buffer | undefined;
-  /** The segment {@link count} reads: one object reused (no allocation per segment). */
+/**
+ * The fast path of {@link requestLineCounter}: a line in kbatch's own shape counted from its bytes. What it reads
+ * once and then finds again by comparing bytes: the header after the custom_id (endpoint and model), the roles, the
+ * segments of contents ({@link SegmentTable}) and the parameters after the messages.
+ */
+class LineScanner {
+  private readonly table = new SegmentTable();
+  /** The segment being looked up: one object reused (no allocation per segment). */
   private readonly span = { start: 0, end: 0, hash: 0 };
+  private readonly prefixes: readonly string[];
+  private readonly llama: boolean;
+  private readonly dated: boolean;
+  private readonly frame: { start: number; perMessage: number; noSystem: number };
+  private readonly roles: Role[] = [];
+  private lastHeader: Buffer | undefined;
+  private lastTail: Buffer | undefined;
+  /** Tokens of the content {@link scanContent} last read. */
+  private tokens = 0;
 
-  constructor(private readonly tokenizer: TextTokenizer) {}
+  constructor(
+    private readonly tokenizer: TextTokenizer,
+    model: string,
+  ) {
+    this.llama = tokenizer.kind === 'llama3';
+    this.dated = this.llama && DATED_LLAMA.test(model);
+    this.prefixes = ['', '\n\n', `\n\n${LLAMA_PREAMBLE}`];
+    this.frame = this.llama ? llamaFrame(tokenizer, this.dated) : { start: 3, perMessage: 3, noSystem: 0 };
+  }
+
+  /** The prompt tokens of a line in kbatch's own shape; -1 for anything else. */
+  count(line: Buffer): number {
+    let i = this.messagesStart(line);
+    if (i < 0) return -1;
+    let total = this.frame.start;
+    let first = true;
+    let system = false;
+    while (line[i] !== 0x5d) {
+      if (!first && line[i++] !== 0x2c) return -1;
+      if (!at(line, i, ROLE)) return -1;
+      const role = this.role(line, i + ROLE.length);
+      if (role === undefined) return -1;
+      i += ROLE.length + role.bytes.length + 1;
+      if (!at(line, i, CONTENT)) return -1;
+      if (first) system = role.system;
+      // Llama's template: "\n\n" before each content (a dated one puts its preamble before the system prompt too).
+      const prefix = !this.llama ? NO_PREFIX : this.dated && first && role.system ? DATED_PREFIX : LLAMA_PREFIX;
+      const end = this.scanContent(line, i + CONTENT.length, prefix);
+      if (end < 0 || line[end] !== 0x7d) return -1;
+      total += this.frame.perMessage + role.tokens + this.tokens;
+      first = false;
+      i = end + 1;
+    }
+    // The dated Llama template's system block: its preamble was counted with the first message when that is the system prompt.
+    if (this.dated && !system) total += this.frame.noSystem;
+    return this.plainTail(line, i + 1) && isUtf8(line) ? total : -1;
+  }
+
+  /** {@link messagesStart}, remembering the bytes from the custom_id's closing quote on (endpoint and model rarely vary). */
+  private messagesStart(line: Buffer): number {
+    if (!at(line, 0, HEAD)) return -1;
+    let i = HEAD.length;
+    for (; i < line.length && line[i] !== QUOTE; i++) if (line[i] === BACKSLASH || line[i]! < SPACE) return messagesStart(line);
+    if (this.lastHeader !== undefined && at(line, i, this.lastHeader)) return i + this.lastHeader.length;
+    const start = messagesStart(line);
+    if (start >= 0) this.lastHeader = Buffer.from(line.subarray(i, start));
+    return start;
+  }
+
+  /** The role whose JSON string starts at `start` (one without escapes), counted once; undefined for any other. */
+  private role(line: Buffer, start: number): Role | undefined {
+    let end = start;
+    for (; end < line.length && line[end] !== QUOTE; end++) if (line[end] === BACKSLASH || line[end]! < SPACE) return undefined;
+    if (end >= line.length) return undefined;
+    for (const role of this.roles) if (role.bytes.length === end - start && at(line, start, role.bytes)) return role;
+    const text = line.toString('utf8', start, end);
+    const role = { bytes: Buffer.from(line.subarray(start, end)), tokens: this.tokenizer.count(text), system: text === 'system' };
+    if (this.roles.length < MAX_ROLES) this.roles.push(role);
+    return role;
+  }
 
   /** {@link plainTail}, remembering the last tail found plain (the body parameters after the messages rarely vary). */
-  plainTail(line: Buffer, start: number): boolean {
-    const tail = line.subarray(start);
-    if (this.lastTail !== undefined && this.lastTail.equals(tail)) return true;
+  private plainTail(line: Buffer, start: number): boolean {
+    const last = this.lastTail;
+    if (last !== undefined && last.length === line.length - start && at(line, start, last)) return true;
     if (!plainTail(line, start)) return false;
-    this.lastTail = Buffer.from(tail);
+    this.lastTail = Buffer.from(line.subarray(start));
     return true;
   }
 
   /**
    * Read the JSON string whose first character is at `start`, summing its segments' tokens into {@link tokens} (the
-   * first segment counted after `prefix`); the index after its closing quote, or -1 when the fast path does not apply
-   * (invalid JSON, or a prefix with content that starts or ends with whitespace, which the template would trim).
+   * first segment counted after prefix `prefixId`); the index after its closing quote, or -1 when the fast path does
+   * not apply (invalid JSON, or Llama's content that starts or ends with whitespace, which its template trims).
    */
-  scanContent(line: Buffer, start: number, prefix: string): number {
+  private scanContent(line: Buffer, start: number, prefixId: number): number {
     const n = line.length;
-    const trims = prefix !== '';
+    const trims = this.llama;
     // The template trims content: the fast path takes only content that starts and ends with a character not trimmed.
     if (trims && (start >= n || line[start] === QUOTE || line[start] === BACKSLASH || !solidAt(line, start))) return -1;
     let total = 0;
     let segStart = start;
     let hash = 0;
     let plain = false;
-    let first = prefix;
-    let lastLead = start;
+    let prefix = prefixId;
+    let escapeEnd = -1;
     for (let i = start; i < n; ) {
       const b = line[i]!;
-      if (b === QUOTE) {
-        if (trims && !plain && (line[lastLead] === BACKSLASH || !solidAt(line, lastLead))) return -1;
-        this.tokens = total + this.count(line, this.spanOf(segStart, i, hash), first);
+      // Most bytes: letters, digits, punctuation, multibyte characters.
+      if (b > QUOTE && b !== BACKSLASH) {
+        hash = (Math.imul(hash, 31) + b) | 0;
+        plain = b < 0x7f;
+        i++;
+      } else if (b === SPACE || b === 0x21) {
+        if (b === SPACE && plain) {
+          total += this.segment(line, segStart, i, hash, prefix);
+          prefix = NO_PREFIX;
+          segStart = i;
+          hash = 0;
+        }
+        hash = (Math.imul(hash, 31) + b) | 0;
+        plain = b === 0x21;
+        i++;
+      } else if (b === QUOTE) {
+        if (trims && (escapeEnd === i || !solidBefore(line, start, i))) return -1;
+        this.tokens = total + this.segment(line, segStart, i, hash, prefix);
         return i + 1;
-      }
-      if (b < 0x20) return -1;
-      if (b === BACKSLASH) {
+      } else if (b === BACKSLASH) {
         if (i + 1 >= n) return -1;
         const escape = line[i + 1]!;
         const length = escape === 0x75 ? 6 : 2;
         if ((escape !== 0x75 && !ESCAPES.has(escape)) || i + length > n) return -1;
         for (let k = i; k < i + length; k++) hash = (Math.imul(hash, 31) + line[k]!) | 0;
-        lastLead = i;
         i += length;
+        escapeEnd = i;
         plain = false;
-        continue;
-      }
-      if (b === SPACE && plain) {
-        total += this.count(line, this.spanOf(segStart, i, hash), first);
-        first = '';
-        segStart = i;
-        hash = 0;
-      }
-      hash = (Math.imul(hash, 31) + b) | 0;
-      plain = isPlain(b);
-      if ((b & 0xc0) !== 0x80) lastLead = i;
-      i++;
+      } else return -1; // a control character: not valid JSON
     }
     return -1;
   }
 
-  private spanOf(start: number, end: number, hash: number): { start: number; end: number; hash: number } {
+  /** The tokens of `line[start, end)` (a JSON string's raw bytes, `hash` their hash) after prefix `prefixId`. */
+  private segment(line: Buffer, start: number, end: number, hash: number, prefixId: number): number {
     const span = this.span;
     span.start = start;
     span.end = end;
     span.hash = hash;
-    return span;
-  }
-
-  /** The tokens of `line[span.start, span.end)` (a JSON string's raw bytes, `span.hash` their hash) after `prefix`. */
-  private count(line: Buffer, span: { start: number; end: number; hash: number }, prefix: string): number {
-    const { start, end, hash } = span;
-    const map = prefix === '' ? this.segments : this.firstsFor(prefix);
-    // A small integer key (no boxed number per lookup); a collision is caught by the byte comparison.
-    const key = (hash ^ ((end - start) << 24)) & 0x3fffffff;
-    const known = map.get(key);
-    if (known !== undefined && sameBytes(known.bytes, line, start, end)) return known.tokens;
+    const known = this.table.find(line, span, prefixId);
+    if (known >= 0) return known;
     let text: string;
     try {
       text = JSON.parse(`"${line.toString('utf8', start, end)}"`) as string;
     } catch {
       text = line.toString('utf8', start, end); // an invalid \u escape: the whole line is parsed (and refused) later
     }
-    const tokens = this.tokenizer.count(prefix + text);
-    if (known === undefined) {
-      if (map.size >= MAX_SEGMENTS) map.clear();
-      map.set(key, { bytes: Buffer.from(line.subarray(start, end)), tokens });
-    }
+    const tokens = this.tokenizer.count(this.prefixes[prefixId] + text);
+    this.table.add(line, span, prefixId, tokens);
     return tokens;
-  }
-
-  private firstsFor(prefix: string): Map<number, Segment> {
-    let map = this.firsts.get(prefix);
-    if (map === undefined) this.firsts.set(prefix, (map = new Map()));
-    return map;
   }
 }
 
@@ -219,10 +237,11 @@ function solidAt(line: Buffer, at: number): boolean {
   return length > 0 && !/^\s/u.test(line.toString('utf8', at, at + length));
 }
 
-const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));
-
-function sameBytes(bytes: Buffer, line: Buffer, start: number, end: number): boolean {
-  if (bytes.length !== end - start) return false;
-  for (let k = 0; k < bytes.length; k++) if (bytes[k] !== line[start + k]) return false;
-  return true;
+/** Whether the last character before byte `end` (not an escape; `start` the string's first byte) is one a trim keeps. */
+function solidBefore(line: Buffer, start: number, end: number): boolean {
+  let lead = end - 1;
+  while (lead > start && (line[lead]! & 0xc0) === 0x80) lead--;
+  return solidAt(line, lead);
 }
+
+const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));

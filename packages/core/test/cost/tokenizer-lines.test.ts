@@ -69,6 +69,28 @@ describe('requestLineCounter', () => {
     });
   }
 
+  for (const [kind, model] of KINDS) {
+    it(`agrees with the parsed slow path when the parts it remembers change from line to line (${kind}, ${model})`, async () => {
+      const tokenizer = await loadTokenizer(kind);
+      const count = requestLineCounter(tokenizer, model);
+      const head = (id: string, m: string): string => `{"custom_id":${JSON.stringify(id)},"method":"POST","url":"/v1/chat/completions","body":{"model":${JSON.stringify(m)},"messages":`;
+      const lines = [
+        `${head('r1', 'm')}[{"role":"system","content":"Be brief."},{"role":"user","content":"hello there"}],"temperature":0}}`,
+        // another custom_id, model, role set and tail: each remembered part is checked again, never assumed
+        `${head('r2', 'm')}[{"role":"user","content":"hello there"}],"temperature":0}}`,
+        `${head('row-3', 'other-model')}[{"role":"assistant","content":"hello there"},{"role":"user","content":"again"}],"temperature":1,"max_tokens":5}}`,
+        `${head('r\\"4', 'm')}[{"role":"user","content":"escaped id"}]}}`,
+        `${head('r5', 'm')}[{"role":"sys\\u0074em","content":"escaped role"}]}}`,
+        `${head('r6', 'm')}[{"role":"user","content":"a tail with an escape"}],"stop":["\\n"]}}`,
+        `${head('r7', 'm')}[{"role":"system","content":"Be brief."}],"temperature":0}}`,
+        `${head('r8', 'm')}[],"temperature":0}}`,
+        // the same words with and without the prefix a first content is counted after
+        `${head('r9', 'm')}[{"role":"user","content":"Be brief. Be brief."},{"role":"user","content":"brief. Be"}]}}`,
+      ];
+      for (const text of [...lines, ...lines]) expect(count(Buffer.from(text)), text).toBe(parsedLineTokens(Buffer.from(text), tokenizer, model));
+    });
+  }
+
   it('refuses a line that is not a chat request with LINE_INVALID naming its custom_id', async () => {
     const count = requestLineCounter(await loadTokenizer('o200k_base'), 'gpt-4o');
     expectKbatchError(await catchError(() => count(Buffer.from('{"custom_id":"x7","body":{"prompt":"no messages"}}'))), { code: 'LINE_INVALID', customId: 'x7' });

@@ -32,7 +32,7 @@ export function parseLineTokens(line: Buffer): number {
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text);
-export const HEAD = bytes('{"custom_id":"');
+const HEAD = bytes('{"custom_id":"');
 const ENDPOINT = bytes(',"method":"POST","url":"/v1/chat/completions","body":{"model":"');
 const MESSAGES = bytes(',"messages":[');
 export const ROLE = bytes('{"role":"');
@@ -66,15 +66,25 @@ export function scanLineTokens(line: Buffer): number | undefined {
 }
 
 /**
+ * The bytes from the custom_id's closing quote through `"messages":[` of the last line {@link messagesStart} accepted:
+ * the endpoint and model rarely vary, so the next line's are compared with them rather than scanned again.
+ */
+let lastHeader: Buffer | undefined;
+
+/**
  * Where the first message starts in a line of kbatch's own shape (custom_id, method, url, body: model, then messages),
  * -1 for any other line.
  */
 export function messagesStart(line: Buffer): number {
   if (!at(line, 0, HEAD)) return -1;
-  let i = scanString(line, HEAD.length);
-  if (i < 0 || !at(line, i, ENDPOINT)) return -1;
-  i = scanString(line, i + ENDPOINT.length);
-  return i < 0 || !at(line, i, MESSAGES) ? -1 : i + MESSAGES.length;
+  const idEnd = scanString(line, HEAD.length);
+  if (idEnd < 0) return -1;
+  if (lastHeader !== undefined && at(line, idEnd, lastHeader)) return idEnd + lastHeader.length;
+  if (!at(line, idEnd, ENDPOINT)) return -1;
+  const i = scanString(line, idEnd + ENDPOINT.length);
+  if (i < 0 || !at(line, i, MESSAGES)) return -1;
+  lastHeader = Buffer.from(line.subarray(idEnd, i + MESSAGES.length));
+  return i + MESSAGES.length;
 }
 
 // Byte by byte: the prefixes are short, and a native compare costs more to call than this loop.
@@ -116,16 +126,21 @@ function scanString(line: Buffer, start: number): number {
   return -1;
 }
 
+/** The last tail {@link plainTail} found plain: the body parameters after the messages rarely vary. */
+let lastTail: Buffer | undefined;
+
 // What follows the messages (from `start`): `}}`, or more body parameters that are valid JSON, hold no escape and no
 // second `messages`.
 export function plainTail(line: Buffer, start: number): boolean {
   if (line.length === start + 2 && line[start] === 0x7d && line[start + 1] === 0x7d) return true;
+  if (lastTail !== undefined && lastTail.length === line.length - start && at(line, start, lastTail)) return true;
   const tail = line.subarray(start);
   if (tail[tail.length - 1] !== 0x7d || tail.includes(BACKSLASH) || tail.includes('"messages"')) return false;
   try {
     JSON.parse(`{"m":0${tail.toString('utf8', 0, tail.length - 1)}`);
-    return true;
   } catch {
     return false;
   }
+  lastTail = Buffer.from(tail);
+  return true;
 }

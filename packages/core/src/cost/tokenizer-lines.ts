@@ -1,6 +1,6 @@
 // The prompt tokens of request lines, counted with a real tokenizer at the speed an estimate of a million rows needs.
 import { isUtf8 } from 'node:buffer';
-import { at, CONTENT, estimateLineTokens, HEAD, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
+import { at, CONTENT, estimateLineTokens, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import { chatPromptTokens, LLAMA_PREAMBLE, DATED_LLAMA, type ChatMessageLike } from './tokenizer-chat.js';
@@ -68,8 +68,8 @@ const DATED_PREFIX = 2;
 
 /**
  * The fast path of {@link requestLineCounter}: a line in kbatch's own shape counted from its bytes. What it reads
- * once and then finds again by comparing bytes: the header after the custom_id (endpoint and model), the roles, the
- * segments of contents ({@link SegmentTable}) and the parameters after the messages.
+ * once and then finds again by comparing bytes: the roles and the segments of contents ({@link SegmentTable}) (and,
+ * in {@link messagesStart} and {@link plainTail}, the header after the custom_id and the parameters after the messages).
  */
 class LineScanner {
   private readonly table = new SegmentTable();
@@ -80,8 +80,6 @@ class LineScanner {
   private readonly dated: boolean;
   private readonly frame: { start: number; perMessage: number; noSystem: number };
   private readonly roles: Role[] = [];
-  private lastHeader: Buffer | undefined;
-  private lastTail: Buffer | undefined;
   /** Tokens of the content {@link scanContent} last read. */
   private tokens = 0;
 
@@ -97,7 +95,7 @@ class LineScanner {
 
   /** The prompt tokens of a line in kbatch's own shape; -1 for anything else. */
   count(line: Buffer): number {
-    let i = this.messagesStart(line);
+    let i = messagesStart(line);
     if (i < 0) return -1;
     let total = this.frame.start;
     let first = true;
@@ -120,18 +118,7 @@ class LineScanner {
     }
     // The dated Llama template's system block: its preamble was counted with the first message when that is the system prompt.
     if (this.dated && !system) total += this.frame.noSystem;
-    return this.plainTail(line, i + 1) && isUtf8(line) ? total : -1;
-  }
-
-  /** {@link messagesStart}, remembering the bytes from the custom_id's closing quote on (endpoint and model rarely vary). */
-  private messagesStart(line: Buffer): number {
-    if (!at(line, 0, HEAD)) return -1;
-    let i = HEAD.length;
-    for (; i < line.length && line[i] !== QUOTE; i++) if (line[i] === BACKSLASH || line[i]! < SPACE) return messagesStart(line);
-    if (this.lastHeader !== undefined && at(line, i, this.lastHeader)) return i + this.lastHeader.length;
-    const start = messagesStart(line);
-    if (start >= 0) this.lastHeader = Buffer.from(line.subarray(i, start));
-    return start;
+    return plainTail(line, i + 1) && isUtf8(line) ? total : -1;
   }
 
   /** The role whose JSON string starts at `start` (one without escapes), counted once; undefined for any other. */
@@ -144,15 +131,6 @@ class LineScanner {
     const role = { bytes: Buffer.from(line.subarray(start, end)), tokens: this.tokenizer.count(text), system: text === 'system' };
     if (this.roles.length < MAX_ROLES) this.roles.push(role);
     return role;
-  }
-
-  /** {@link plainTail}, remembering the last tail found plain (the body parameters after the messages rarely vary). */
-  private plainTail(line: Buffer, start: number): boolean {
-    const last = this.lastTail;
-    if (last !== undefined && last.length === line.length - start && at(line, start, last)) return true;
-    if (!plainTail(line, start)) return false;
-    this.lastTail = Buffer.from(line.subarray(start));
-    return true;
   }
 
   /**

@@ -111,6 +111,20 @@ describe('scanLineTokens (the fast path)', () => {
     expect(fast).toBeGreaterThan(100);
   });
 
+  it('checks each line again after a line it remembered the header and tail of (another model, an odd tail)', () => {
+    const head = '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":';
+    const lines = [
+      `${head}"m","messages":[{"role":"user","content":"abc"}],"temperature":0}}`,
+      `${head}"m2","messages":[{"role":"user","content":"abc"}],"temperature":0}}`,
+      `${head}"m","messages":[{"role":"user","content":"abc"}],"messages":[]}}`,
+      `${head}"m","messages":[{"role":"user","content":"abc"}],"temperature":0}}`,
+      `${head}"m","messages":[{"role":"user","content":"abc"}],"temperature":0,}}`,
+      `{"custom_id":"b","method":"POST","url":"/v1/embeddings","body":{"model":"m","messages":[{"role":"user","content":"abc"}],"temperature":0}}`,
+    ];
+    const verdicts = lines.map((l) => scanLineTokens(Buffer.from(l)));
+    expect(verdicts).toEqual([5, 5, undefined, 5, undefined, undefined]);
+  });
+
   it('leaves invalid UTF-8 to the slow path (which reads it as replacement characters)', () => {
     const line = Buffer.concat([Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"'), Buffer.from([0xe9, 0xff, 0xc3]), Buffer.from('"}]}}')]);
     expect(scanLineTokens(line)).toBeUndefined();

@@ -4,6 +4,7 @@ import { at, CONTENT, estimateLineTokens, messagesStart, plainTail, ROLE } from 
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import { chatPromptTokens, LLAMA_PREAMBLE, DATED_LLAMA, type ChatMessageLike } from './tokenizer-chat.js';
+import { RepeatedEnd } from './repeated-end.js';
 import { SegmentTable } from './segment-table.js';
 import type { TextTokenizer } from './tokenizer.js';
 
@@ -65,6 +66,8 @@ const MAX_ROLES = 16;
 const NO_PREFIX = 0;
 const LLAMA_PREFIX = 1;
 const DATED_PREFIX = 2;
+/** What {@link LineScanner.scanContent} returns when the rest of the line repeats the last line's end. */
+const REPEATED = -2;
 
 /**
  * The fast path of {@link requestLineCounter}: a line in kbatch's own shape counted from its bytes. What it reads
@@ -80,7 +83,10 @@ class LineScanner {
   private readonly dated: boolean;
   private readonly frame: { start: number; perMessage: number; noSystem: number };
   private readonly roles: Role[] = [];
-  /** Tokens of the content {@link scanContent} last read. */
+  private readonly ends = new RepeatedEnd();
+  /** Tokens of the line counted before the content {@link scanContent} reads. */
+  private before = 0;
+  /** Tokens of the content {@link scanContent} last read (of the whole line when it returned {@link REPEATED}). */
   private tokens = 0;
 
   constructor(
@@ -97,6 +103,7 @@ class LineScanner {
   count(line: Buffer): number {
     let i = messagesStart(line);
     if (i < 0) return -1;
+    this.ends.begin();
     let total = this.frame.start;
     let first = true;
     let system = false;
@@ -110,15 +117,23 @@ class LineScanner {
       if (first) system = role.system;
       // Llama's template: "\n\n" before each content (a dated one puts its preamble before the system prompt too).
       const prefix = !this.llama ? NO_PREFIX : this.dated && first && role.system ? DATED_PREFIX : LLAMA_PREFIX;
+      this.before = total + this.frame.perMessage + role.tokens;
       const end = this.scanContent(line, i + CONTENT.length, prefix);
+      // The rest of the line repeats the last one's end (its tail was found plain then).
+      if (end === REPEATED) return isUtf8(line) ? this.withSystem(this.tokens, system) : -1;
       if (end < 0 || line[end] !== 0x7d) return -1;
-      total += this.frame.perMessage + role.tokens + this.tokens;
+      total = this.before + this.tokens;
       first = false;
       i = end + 1;
     }
-    // The dated Llama template's system block: its preamble was counted with the first message when that is the system prompt.
-    if (this.dated && !system) total += this.frame.noSystem;
-    return plainTail(line, i + 1) && isUtf8(line) ? total : -1;
+    if (!plainTail(line, i + 1) || !isUtf8(line)) return -1;
+    this.ends.end(line, total);
+    return this.withSystem(total, system);
+  }
+
+  /** The dated Llama template's system block: its preamble was counted with the first message when that is the system prompt. */
+  private withSystem(total: number, system: boolean): number {
+    return this.dated && !system ? total + this.frame.noSystem : total;
   }
 
   /** The role whose JSON string starts at `start` (one without escapes), counted once; undefined for any other. */
@@ -136,7 +151,8 @@ class LineScanner {
   /**
    * Read the JSON string whose first character is at `start`, summing its segments' tokens into {@link tokens} (the
    * first segment counted after prefix `prefixId`); the index after its closing quote, or -1 when the fast path does
-   * not apply (invalid JSON, or Llama's content that starts or ends with whitespace, which its template trims).
+   * not apply (invalid JSON, or Llama's content that starts or ends with whitespace, which its template trims), or
+   * {@link REPEATED} when the line's end from one of its cuts repeats the last line's ({@link tokens}: the whole line's).
    */
   private scanContent(line: Buffer, start: number, prefixId: number): number {
     const n = line.length;
@@ -162,6 +178,11 @@ class LineScanner {
           prefix = NO_PREFIX;
           segStart = i;
           hash = 0;
+          const repeated = this.ends.cut(line, i, this.before + total);
+          if (repeated >= 0) {
+            this.tokens = repeated;
+            return REPEATED;
+          }
         }
         hash = (Math.imul(hash, 31) + b) | 0;
         plain = b === 0x21;

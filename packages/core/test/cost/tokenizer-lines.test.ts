@@ -91,6 +91,27 @@ describe('requestLineCounter', () => {
     });
   }
 
+  for (const [kind, model] of KINDS) {
+    it(`agrees with the parsed slow path on lines that end alike after different starts (${kind}, ${model})`, async () => {
+      const tokenizer = await loadTokenizer(kind);
+      const count = requestLineCounter(tokenizer, model);
+      const end = ' Answer with exactly one of: positive, negative, neutral';
+      const firsts = ['Review: great', 'Review: great stuff', 'x', 'Review:  two spaces', 'ends in an escape \\"', 'café 😀 日本語', 'Review: great'];
+      const lines: string[] = [];
+      for (const text of firsts) {
+        lines.push(
+          `{"custom_id":"r","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"${text}${end}"}],"temperature":0}}`,
+          // the same end after a system message (the dated Llama template counts its preamble otherwise)
+          `{"custom_id":"r","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"${text}${end}"}],"temperature":0}}`,
+          // the same end in another message, then a different tail
+          `{"custom_id":"r","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"${text}${end}"}],"temperature":1}}`,
+          `{"custom_id":"r","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"${text}${end}"},{"role":"assistant","content":"${end.trim()}"}],"temperature":0}}`,
+        );
+      }
+      for (const text of [...lines, ...lines.reverse()]) expect(count(Buffer.from(text)), text).toBe(parsedLineTokens(Buffer.from(text), tokenizer, model));
+    });
+  }
+
   it('refuses a line that is not a chat request with LINE_INVALID naming its custom_id', async () => {
     const count = requestLineCounter(await loadTokenizer('o200k_base'), 'gpt-4o');
     expectKbatchError(await catchError(() => count(Buffer.from('{"custom_id":"x7","body":{"prompt":"no messages"}}'))), { code: 'LINE_INVALID', customId: 'x7' });

@@ -79,7 +79,7 @@ export function messagesStart(line: Buffer): number {
   if (!at(line, 0, HEAD)) return -1;
   const idEnd = scanString(line, HEAD.length);
   if (idEnd < 0) return -1;
-  if (lastHeader !== undefined && at(line, idEnd, lastHeader)) return idEnd + lastHeader.length;
+  if (lastHeader !== undefined && sameAt(line, idEnd, lastHeader)) return idEnd + lastHeader.length;
   if (!at(line, idEnd, ENDPOINT)) return -1;
   const i = scanString(line, idEnd + ENDPOINT.length);
   if (i < 0 || !at(line, i, MESSAGES)) return -1;
@@ -92,6 +92,11 @@ export function at(line: Buffer, offset: number, expected: Buffer): boolean {
   if (line.length < offset + expected.length) return false;
   for (let k = 0; k < expected.length; k++) if (line[offset + k] !== expected[k]) return false;
   return true;
+}
+
+/** {@link at} for a longer run of bytes (one native comparison). */
+function sameAt(line: Buffer, offset: number, expected: Buffer): boolean {
+  return line.length >= offset + expected.length && line.compare(expected, 0, expected.length, offset, offset + expected.length) === 0;
 }
 
 /** The UTF-16 length of the string {@link scanString} last read (one reused cell: no allocation per string). */
@@ -133,7 +138,7 @@ let lastTail: Buffer | undefined;
 // second `messages`.
 export function plainTail(line: Buffer, start: number): boolean {
   if (line.length === start + 2 && line[start] === 0x7d && line[start + 1] === 0x7d) return true;
-  if (lastTail !== undefined && lastTail.length === line.length - start && at(line, start, lastTail)) return true;
+  if (lastTail !== undefined && lastTail.length === line.length - start && sameAt(line, start, lastTail)) return true;
   const tail = line.subarray(start);
   if (tail[tail.length - 1] !== 0x7d || tail.includes(BACKSLASH) || tail.includes('"messages"')) return false;
   try {

@@ -60,6 +60,21 @@ interface Role {
   system: boolean;
 }
 
+/** A message's content as the last line read it: its JSON bytes (closing quote included) and tokens. */
+interface RememberedContent {
+  bytes: Buffer;
+  length: number;
+  tokens: number;
+  prefix: number;
+  /** Comparisons failed in a row. */
+  misses: number;
+}
+
+/** Message indexes whose content is remembered, the bytes kept of each, and how often a varying one is compared. */
+const MAX_REMEMBERED = 4;
+const MAX_REMEMBERED_BYTES = 16_384;
+const RECHECK = 64;
+
 /** Roles remembered (beyond them a role is counted each time). */
 const MAX_ROLES = 16;
 /** Prefix ids of a content's first segment: none, Llama's "\n\n", the dated Llama's "\n\n" + preamble (system prompt). */
@@ -84,6 +99,9 @@ class LineScanner {
   private readonly frame: { start: number; perMessage: number; noSystem: number };
   private readonly roles: Role[] = [];
   private readonly ends = new RepeatedEnd();
+  private readonly contents: RememberedContent[] = [];
+  /** Lines counted: a message whose content varies is compared again every {@link RECHECK} lines. */
+  private lines = 0;
   /** Tokens of the line counted before the content {@link scanContent} reads. */
   private before = 0;
   /** Tokens of the content {@link scanContent} last read (of the whole line when it returned {@link REPEATED}). */
@@ -104,10 +122,11 @@ class LineScanner {
     let i = messagesStart(line);
     if (i < 0) return -1;
     this.ends.begin();
+    this.lines++;
     let total = this.frame.start;
     let first = true;
     let system = false;
-    while (line[i] !== 0x5d) {
+    for (let k = 0; line[i] !== 0x5d; k++) {
       if (!first && line[i++] !== 0x2c) return -1;
       if (!at(line, i, ROLE)) return -1;
       const role = this.role(line, i + ROLE.length);
@@ -118,7 +137,7 @@ class LineScanner {
       // Llama's template: "\n\n" before each content (a dated one puts its preamble before the system prompt too).
       const prefix = !this.llama ? NO_PREFIX : this.dated && first && role.system ? DATED_PREFIX : LLAMA_PREFIX;
       this.before = total + this.frame.perMessage + role.tokens;
-      const end = this.scanContent(line, i + CONTENT.length, prefix);
+      const end = this.content(k, line, i + CONTENT.length, prefix);
       // The rest of the line repeats the last one's end (its tail was found plain then).
       if (end === REPEATED) return isUtf8(line) ? this.withSystem(this.tokens, system) : -1;
       if (end < 0 || line[end] !== 0x7d) return -1;
@@ -129,6 +148,30 @@ class LineScanner {
     if (!plainTail(line, i + 1) || !isUtf8(line)) return -1;
     this.ends.end(line, total);
     return this.withSystem(total, system);
+  }
+
+  /**
+   * {@link scanContent}, or the tokens of the same content at this message index in an earlier line (a system prompt,
+   * a fixed message), found by comparing bytes. A content that varies is compared, and kept, only now and then.
+   */
+  private content(index: number, line: Buffer, start: number, prefix: number): number {
+    if (index >= MAX_REMEMBERED) return this.scanContent(line, start, prefix);
+    const known = (this.contents[index] ??= { bytes: Buffer.alloc(MAX_REMEMBERED_BYTES), length: 0, tokens: 0, prefix: 0, misses: 0 });
+    if (known.misses >= 2 && this.lines % RECHECK !== 0) return this.scanContent(line, start, prefix);
+    const end = start + known.length;
+    if (known.length > 0 && known.prefix === prefix && end <= line.length && line.compare(known.bytes, 0, known.length, start, end) === 0) {
+      known.misses = 0;
+      this.tokens = known.tokens;
+      return end;
+    }
+    known.misses++;
+    const scanned = this.scanContent(line, start, prefix);
+    // Kept with its closing quote, so only the very same string is found again.
+    if (scanned >= 0 && scanned - start <= MAX_REMEMBERED_BYTES) {
+      line.copy(known.bytes, 0, start, scanned);
+      Object.assign(known, { length: scanned - start, tokens: this.tokens, prefix });
+    }
+    return scanned;
   }
 
   /** The dated Llama template's system block: its preamble was counted with the first message when that is the system prompt. */

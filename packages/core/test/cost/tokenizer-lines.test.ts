@@ -84,6 +84,11 @@ describe('requestLineCounter', () => {
         `${head('r6', 'm')}[{"role":"user","content":"a tail with an escape"}],"stop":["\\n"]}}`,
         `${head('r7', 'm')}[{"role":"system","content":"Be brief."}],"temperature":0}}`,
         `${head('r8', 'm')}[],"temperature":0}}`,
+        // a remembered content, then longer, shorter, under another role (another prefix) and at another index
+        `${head('r10', 'm')}[{"role":"system","content":"Be brief."},{"role":"user","content":"Be brief."}]}}`,
+        `${head('r11', 'm')}[{"role":"system","content":"Be brief. Or not."},{"role":"user","content":"Be brief."}]}}`,
+        `${head('r12', 'm')}[{"role":"system","content":"Be brief"},{"role":"user","content":"Be brief."}]}}`,
+        `${head('r13', 'm')}[{"role":"user","content":"Be brief."},{"role":"system","content":"Be brief."}]}}`,
         // the same words with and without the prefix a first content is counted after
         `${head('r9', 'm')}[{"role":"user","content":"Be brief. Be brief."},{"role":"user","content":"brief. Be"}]}}`,
       ];

@@ -39,7 +39,9 @@ export async function detachRun(options: DetachRunOptions): Promise<DetachedRun>
   const jobId = store.jobId;
   if (jobId === undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `store`: a detached run keeps its state in a database (workers on other machines continue it)', { field: 'store' });
   const output = join(store.dir, `output.${run.outputFormat ?? 'jsonl'}`);
-  const prepared = await drain(runPipeline({ ...run, ...(await copiedInput(run)), output, store }, false, true));
+  // A job already started from a file (a run handed over to workers) keeps reading that file: the same path must be shared.
+  const copied = (await store.readRunState())?.settings.spooled === false ? {} : await copiedInput(run);
+  const prepared = await drain(runPipeline({ ...run, ...copied, output, store }, false, true));
   const queue = await openStepQueue({ databaseUrl });
   try {
     return { ...prepared, jobId, output, enqueued: await queue.enqueue(jobId) };

@@ -62,11 +62,11 @@ async function workerCommand(flags: WorkerFlags, io: CliIo): Promise<void> {
       onWarning: (message) => io.stderr.write(`worker: warning: ${message}\n`),
     }),
   );
-  io.stderr.write(`worker: stopped after ${report.steps} steps\n`);
+  io.stderr.write(`worker: stopped after ${report.steps} steps (${Math.round(report.queueMs)} ms in queue calls, idle fetches included)\n`);
 }
 
 /** One line per step: job, step name, outcome, ms (and the error of a failed one). */
 function formatStep(log: StepLog): string {
   const error = log.code !== undefined ? ` [${log.code}] ${log.message?.split('\n')[0] ?? ''}` : '';
-  return `worker: job ${log.jobId} ${log.step} ${log.outcome} ${log.ms} ms${error}\n`;
+  return `worker: job ${log.jobId} ${log.step} ${log.outcome} ${log.ms} ms (queue ${Math.round(log.queueMs)} ms)${error}\n`;
 }

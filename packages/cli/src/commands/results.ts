@@ -18,7 +18,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   addDatabaseFlags(cmd)
     .addHelpText('after', '\nExamples:\n  $ kbatch results .kbatch/jobs/kb-20250101-120000-1a2b3c > results.jsonl\n  $ kbatch results jobs/reviews --failed | jq .custom_id')
     .action(async (job: string, flags: DatabaseFlags & { failed?: boolean; succeeded?: boolean }) => {
-      if (databaseUrl(flags, io) === undefined) {
+      if (databaseUrl(flags, io, job) === undefined) {
         // A several-model job's lines repeat each custom_id once per model: they are read from one model's job at a time.
         const models = await modelJobs(resolve(io.cwd, job));
         if (models !== null) {

@@ -18,7 +18,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   addDatabaseFlags(addClientFlags(cmd))
     .addHelpText('after', '\nExamples:\n  $ kbatch status .kbatch/jobs/kb-20250101-120000-1a2b3c\n  $ kbatch status jobs/reviews --json | jq .succeeded')
     .action(async (job: string, flags: ClientFlags & DatabaseFlags & { json?: boolean; offline?: boolean }) => {
-      const url = databaseUrl(flags, io);
+      const url = databaseUrl(flags, io, job);
       // A job the workers run also shows its latest step (queued, active, retrying with its last error, done, failed).
       if (url !== undefined) return withCommandStore(flags, io, job, async ({ store }) => printStatus(job, flags, io, store, await jobStep({ databaseUrl: url, jobId: job })));
       // A several-model job: each model's job in turn (JSON: one object by alias; null for a model that made no batch).

@@ -21,8 +21,8 @@ Examples:
   $ kbatch wait jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
     .action(async (job: string, flags: JobFlags & DatabaseFlags) => {
-      if (databaseUrl(flags, io) === undefined) return void (await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options)));
-      const url = databaseUrl(flags, io)!;
+      if (databaseUrl(flags, io, job) === undefined) return void (await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options)));
+      const url = databaseUrl(flags, io, job)!;
       // A job the workers run (kbatch run --detach) is watched, never driven: its steps hold its lock.
       if ((await jobStep({ databaseUrl: url, jobId: job })) !== null) {
         const pollMs = flags.pollInterval === undefined ? 2_000 : Math.min(parseDuration(flags.pollInterval, '--poll-interval'), 2_000);

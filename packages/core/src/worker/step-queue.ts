@@ -72,7 +72,10 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
       supervise,
       schedule: false,
       maintenanceIntervalSeconds: options.maintenanceSeconds ?? 10,
-    });
+      // Handed to pg's Pool: a database that does not answer fails, as the job store does, instead of hanging.
+      connectionTimeoutMillis: 10_000,
+      application_name: 'kbatch',
+    } as PgBoss.ConstructorOptions);
     created.on('error', (error: Error) => options.onError?.(new Error(redactSecrets(error.message, databaseUrl))));
     await created.start();
     await ensureQueue(created, supervise ? (options.leaseSeconds ?? DEFAULT_LEASE_SECONDS) : null);

@@ -45,7 +45,7 @@ try {
     console.log(
       `  ${n} worker${n > 1 ? 's' : ' '}: ${r.seconds.toFixed(2)} s wall (detach ${r.detach.seconds.toFixed(2)} s + workers until done), cpu ${cpu.toFixed(2)} s ` +
         `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
-        `${r.steps} steps (${r.names}), ${(r.queueMs / Math.max(1, r.steps)).toFixed(1)} ms of queue calls per step (idle fetches included)`,
+        `${r.steps} steps (${r.names}); queue calls: ${(r.settleMs / Math.max(1, r.steps)).toFixed(1)} ms per step to settle it, ${r.queueMs} ms in all with every worker's fetches`,
     );
   }
   console.log('  note: one job runs one step at a time (at most one queued and one active step per job), so extra workers do not speed up a single job; they share several jobs and take over killed ones');
@@ -65,10 +65,14 @@ async function workersRun(n, csv, env) {
   const detach = await timedEnv(env, ['node', kbatch, 'run', csv, ...REQUEST, '--storage', storage, '--job-id', jobId, '--detach']);
   const steps = [];
   let queueMs = 0;
+  let settleMs = 0;
   const workers = Array.from({ length: n }, () =>
     timedChild(env, ['node', kbatch, 'worker', '--storage', storage, '--poll-interval', '200ms', '--concurrency', '4'], (line) => {
-      const step = /^worker: job \S+ (\w+) (\w+) \d+ ms/.exec(line);
-      if (step) steps.push(`${step[1]}:${step[2]}`);
+      const step = /^worker: job \S+ (\w+) (\w+) \d+ ms \(queue (\d+) ms\)/.exec(line);
+      if (step) {
+        steps.push(`${step[1]}:${step[2]}`);
+        settleMs += Number(step[3]);
+      }
       const stopped = /stopped after \d+ steps \((\d+) ms in queue calls/.exec(line);
       if (stopped) queueMs += Number(stopped[1]);
     }),
@@ -80,7 +84,7 @@ async function workersRun(n, csv, env) {
   const done = await Promise.all(workers.map((w) => w.done));
   if (waited instanceof Error) throw waited;
   const names = Object.entries(steps.reduce((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([s, c]) => `${c} ${s}`).join(', ');
-  return { seconds, detach, workers: done, steps: steps.length, names, queueMs };
+  return { seconds, detach, workers: done, steps: steps.length, names, queueMs, settleMs };
 }
 
 function childOf(pid) {

@@ -74,16 +74,20 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
   const context: StepContext = { databaseUrl: opts.databaseUrl, storage: opts.storage, sliceMs: opts.sliceMs, pollIntervalMs: opts.pollIntervalMs, clientFor: opts.clientFor, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) };
   const report: WorkerReport = { steps: 0, queueMs: 0 };
   const running = new Set<Promise<void>>();
+  // An idle worker looks less and less often (up to 4 fetch intervals apart): its fetches are its only cost.
+  let idle = 0;
   try {
     while (!stop.signal.aborted) {
       const free = opts.concurrency - running.size;
       const steps = free > 0 ? await timed(report, () => queue.fetch(free)).catch((error: unknown) => (opts.onError?.(error as Error), [] as QueuedStep[])) : [];
+      idle = steps.length === 0 && running.size === 0 ? Math.min(idle + 1, 4) : 0;
       for (const step of steps) {
         const work: Promise<void> = settleStep(step, queue, { opts, context, report, stop: stop.signal }).finally(() => running.delete(work));
         running.add(work);
       }
       // Wake when a slot frees up, on stop, or after the fetch interval (new steps may be due).
-      if (steps.length === 0 || running.size >= opts.concurrency) await Promise.race([sleep(opts.fetchIntervalMs, undefined, { signal: stop.signal }).catch(() => {}), ...running]);
+      const wait = opts.fetchIntervalMs * Math.max(1, idle);
+      if (steps.length === 0 || running.size >= opts.concurrency) await Promise.race([sleep(wait, undefined, { signal: stop.signal }).catch(() => {}), ...running]);
     }
     await Promise.all(running);
   } finally {

@@ -57,7 +57,7 @@ async function workerCommand(flags: WorkerFlags, io: CliIo): Promise<void> {
       maintenanceSeconds: seconds(flags.maintenanceInterval!, '--maintenance-interval'),
       signal,
       clientFor: async (store) => clientFromFlags(await jobClientFlags(flags, quiet, store.jobId!, store), io),
-      onStep: (log) => io.stderr.write(formatStep(log)),
+      onStep: (log) => io.stderr.write(formatStepLog(log)),
       onError: (error) => io.stderr.write(`worker: warning: ${error.message}\n`),
       onWarning: (message) => io.stderr.write(`worker: warning: ${message}\n`),
     }),
@@ -66,7 +66,7 @@ async function workerCommand(flags: WorkerFlags, io: CliIo): Promise<void> {
 }
 
 /** One line per step: job, step name, outcome, ms (and the error of a failed one). */
-function formatStep(log: StepLog): string {
+function formatStepLog(log: StepLog): string {
   const error = log.code !== undefined ? ` [${log.code}] ${log.message?.split('\n')[0] ?? ''}` : '';
   return `worker: job ${log.jobId} ${log.step} ${log.outcome} ${log.ms} ms (queue ${Math.round(log.queueMs)} ms)${error}\n`;
 }

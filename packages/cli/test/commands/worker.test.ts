@@ -163,7 +163,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
     await writeFile(bad, '{"id":"x1","text":"ok"}\n{"id":"x2","text":\n');
     const malformed = await runCli(['run', bad, ...RUN.slice(2), '--storage', storage, '--job-id', 'kb-bad', '--detach'], { env, cwd: a });
     expect(malformed.error).toMatchObject({ code: 'RECORD_INVALID' });
-    expect(String((malformed.error as Error).message)).toMatch(/input\.jsonl:2: invalid JSON/);
+    expect(String((malformed.error as Error).message)).toMatch(/^\S*bad\.jsonl:2: invalid JSON/);
     expect(await jobStep({ databaseUrl: pg.url, jobId: 'kb-bad' })).toBeNull();
     const row = { providers: ['kluster'], model: MODEL, mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' };
     await writeFile(join(a, 'prices.json'), JSON.stringify([row]));

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { KbatchError } from '../errors.js';
+import { isKbatchError, KbatchError } from '../errors.js';
 import { detectFormat } from '../records/detect-format.js';
 import { runPipeline, type PreparedRun } from '../run/run-job.js';
 import type { RunJobOptions } from '../run/run-options.js';
@@ -41,7 +41,9 @@ export async function detachRun(options: DetachRunOptions): Promise<DetachedRun>
   const output = join(store.dir, `output.${run.outputFormat ?? 'jsonl'}`);
   // A job already started from a file (a run handed over to workers) keeps reading that file: the same path must be shared.
   const copied = (await store.readRunState())?.settings.spooled === false ? {} : await copiedInput(run);
-  const prepared = await drain(runPipeline({ ...run, ...copied, output, store }, false, true));
+  const prepared = await drain(runPipeline({ ...run, ...copied, output, store }, false, true)).catch((error: unknown) => {
+    throw namingInput(error, copied.format === undefined ? null : { copy: join(store.dir, `input.${copied.format}`), given: run.input as string });
+  });
   const queue = await openStepQueue({ databaseUrl });
   try {
     return { ...prepared, jobId, output, enqueued: await queue.enqueue(jobId) };
@@ -57,6 +59,14 @@ async function copiedInput(run: Omit<RunJobOptions, 'store'>): Promise<Pick<RunJ
   const found = await stat(path).catch(() => null);
   if (found === null || !found.isFile()) throw new KbatchError('INPUT_NOT_FOUND', `cannot read input "${run.input}": no such file`, { file: run.input });
   return { input: createReadStream(path), format: run.format ?? detectFormat(path) };
+}
+
+// Bad input is reported as the user named it, not as the copy in the job's storage.
+function namingInput(error: unknown, input: { copy: string; given: string } | null): unknown {
+  if (input === null || !isKbatchError(error)) return error;
+  error.message = error.message.replaceAll(input.copy, input.given);
+  if (error.file === input.copy) Object.defineProperty(error, 'file', { value: input.given });
+  return error;
 }
 
 async function drain(pipeline: ReturnType<typeof runPipeline>): Promise<PreparedRun> {

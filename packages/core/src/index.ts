@@ -16,6 +16,7 @@ export * from './finetune/index.js';
 export * from './answers/index.js';
 export * from './output/index.js';
 export * from './run/index.js';
+export * from './worker/index.js';
 export * from './eval/index.js';
 export * from './report/index.js';
 export * from './models/index.js';

@@ -111,3 +111,7 @@ export type { AnswerKeeper } from './cache/cached-answers.js';
 // models (several models side by side)
 export { budgetShares } from './models/models-budget.js';
 export { usd } from './cost/estimate-job.js';
+
+// worker
+export { planStep, stepName } from './worker/next-step.js';
+export type { StepOutcome, StepPlan, StepDelays } from './worker/next-step.js';

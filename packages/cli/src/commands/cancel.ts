@@ -15,7 +15,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   addDatabaseFlags(addClientFlags(cmd))
     .addHelpText('after', '\nExample:\n  $ kbatch cancel .kbatch/jobs/kb-20250101-120000-1a2b3c && kbatch resume .kbatch/jobs/kb-20250101-120000-1a2b3c')
     .action(async (job: string, flags: ClientFlags & DatabaseFlags) => {
-      if (databaseUrl(flags, io) === undefined) {
+      if (databaseUrl(flags, io, job) === undefined) {
         const jobDir = resolve(io.cwd, job);
         const n = await cancelJob(jobDir, { client: clientFromFlags(await jobClientFlags(flags, io, job), io) });
         return void io.stderr.write(`asked ${n} batch${n === 1 ? '' : 'es'} to cancel; collect partial results with: kbatch resume ${jobDir}\n`);

@@ -22,9 +22,10 @@ import { register as evaluate } from './eval.js';
 import { register as cache } from './cache.js';
 import { register as estimate } from './estimate.js';
 import { register as report } from './report.js';
+import { register as worker } from './worker.js';
 
 /** A command module adds its subcommand to the program; the order here is the order in --help. */
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 // One import + one entry per command module (commands/<name>.ts exports `register`).
-export const commands: RegisterCommand[] = [run, estimate, prepare, split, submit, status, wait, resume, results, cancel, join, evaluate, report, finetune, batches, files, models, chat, providers, lint, cache, emulator];
+export const commands: RegisterCommand[] = [run, estimate, prepare, split, submit, status, wait, resume, results, cancel, worker, join, evaluate, report, finetune, batches, files, models, chat, providers, lint, cache, emulator];

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { isSuccessLine, KbatchError, modelJobs, readJobResultEntries, type JobResultEntry } from '@kbatch/core';
 import type { CliIo } from '../io.js';
+import { detachedOutput, printFile } from '../detached-job.js';
 import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
 import type { RegisterCommand } from './index.js';
 
@@ -17,7 +18,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   addDatabaseFlags(cmd)
     .addHelpText('after', '\nExamples:\n  $ kbatch results .kbatch/jobs/kb-20250101-120000-1a2b3c > results.jsonl\n  $ kbatch results jobs/reviews --failed | jq .custom_id')
     .action(async (job: string, flags: DatabaseFlags & { failed?: boolean; succeeded?: boolean }) => {
-      if (databaseUrl(flags, io) === undefined) {
+      if (databaseUrl(flags, io, job) === undefined) {
         // A several-model job's lines repeat each custom_id once per model: they are read from one model's job at a time.
         const models = await modelJobs(resolve(io.cwd, job));
         if (models !== null) {
@@ -27,7 +28,12 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
         return printResults(readJobResultEntries(resolve(io.cwd, job)), flags, io);
       }
       // The manifest is the database's; the result files are under the storage directory.
-      await withCommandStore(flags, io, job, async ({ store }) => printResults(readJobResultEntries(store.dir, await store.readManifest()), flags, io));
+      await withCommandStore(flags, io, job, async ({ store }) => {
+        // A detached run's rows, as the workers wrote them (without a filter: --failed/--succeeded select result lines).
+        const output = flags.failed || flags.succeeded ? null : await detachedOutput(store);
+        if (output !== null) return printFile(io, output);
+        await printResults(readJobResultEntries(store.dir, await store.readManifest()), flags, io);
+      });
     });
 };
 

@@ -26,7 +26,7 @@ Examples:
   $ kbatch resume jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
     .action(async (job: string, given: JobFlags & DatabaseFlags & { prices?: string }) => {
-      if (databaseUrl(given, io) === undefined) {
+      if (databaseUrl(given, io, job) === undefined) {
         const flags = await jobClientFlags(given, io, job);
         if (await isRunJob(resolve(io.cwd, job))) return resumeRunCommand(cmd, job, flags, io);
         return void (await executeJob(io, flags, (options) => resumeJob(resolve(io.cwd, job), options)));

@@ -1,7 +1,7 @@
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_AUTO_THRESHOLD, estimateJob, formatModelsSummary, formatRunSummary, isModelsSummary, resumeRun, runJob, type JobOptions, type JobStore, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
+import { DEFAULT_AUTO_THRESHOLD, detachRun, KbatchError, estimateJob, formatModelsSummary, formatRunSummary, isModelsSummary, resumeRun, runJob, type JobOptions, type JobStore, type JoinIssue, type RunEvent, type RunJobOptions, type RunSummary } from '@kbatch/core';
 import { addJobFlags, clientFromFlags, jobOptionsFromFlags, parseDuration, progressMode, providerFlag, type JobFlags } from '../flags/client-flags.js';
 import { parseLabels } from '../flags/labels.js';
 import { withInterrupt } from '../interrupt.js';
@@ -43,6 +43,7 @@ interface RunFlags extends InputFlags, RequestFlags, Omit<ChunkFlags, 'prefix'>,
   dryRun?: boolean;
   json?: boolean;
   modelConcurrency?: number | string;
+  detach?: boolean;
 }
 
 const RUN_FLAG_OPTIONS = [
@@ -120,6 +121,7 @@ export const register: RegisterCommand = (program, io) => {
     .option('--prices <file>', 'a JSON file of price rows (as `kbatch providers --prices --json` prints them, each with its source and checked date), merged over kbatch\'s table: for --max-cost, the estimate and the spend')
     .option('--dry-run', 'only estimate (as kbatch estimate): requests, batches, tokens, cost; nothing is uploaded, sent or written')
     .option('--json', 'with --dry-run: print the estimate as one JSON object')
+    .option('--detach', "with a database: prepare here (the input copied into --storage, bad input and --max-cost refused here), queue the job for kbatch worker, print its id and exit; the rows go to the job's output.<format> (kbatch results ID)")
     .addHelpText(
       'after',
       `
@@ -191,12 +193,40 @@ export async function runCommand(cmd: Command, input: string, flags: RunFlags, i
     };
     // Nothing is sent: no client (no API key needed), only the provider it would be.
     if (flags.dryRun) return printEstimates(io, flags, { ...options, ...windowGiven(cmd, flags), ...cacheFromFlags(flags, io), ...(flags.provider ? { provider: providerFlag(flags.provider) } : {}) });
-    if (databaseUrl(flags, io) === undefined) return runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    if (databaseUrl(flags, io) === undefined) {
+      if (flags.detach) throw new KbatchError('OPTION_INVALID', 'Invalid option `--detach`: only with --database-url (or KBATCH_DATABASE_URL): workers on other machines take the job from the database', { field: '--detach' });
+      return runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra }));
+    }
     await withCommandStore(flags, io, undefined, async ({ store, jobId }) => {
+      if (flags.detach) return detachCommand(cmd, flags, io, { ...options, store, databaseUrl: databaseUrl(flags, io)! });
       announceJob(io, flags, { jobId: jobId!, jobDir: store.dir });
       await runAndReport(cmd, flags, io, (extra) => runJob({ ...options, ...extra, store }));
     });
   });
+}
+
+/**
+ * `kbatch run --detach`: prepare here, queue the job for workers, print its id on stdout (a hint on stderr). Nothing
+ * is sent from here, so no API key is needed; the client only names the provider and endpoint the workers will use.
+ */
+async function detachCommand(cmd: Command, flags: RunFlags, io: CliIo, options: Omit<RunJobOptions, 'client'> & { store: JobStore; databaseUrl: string }): Promise<void> {
+  for (const [flag, given] of [['--output', flags.output], ['--local', flags.local]] as const) {
+    if (given !== undefined) throw new KbatchError('OPTION_INVALID', `Invalid option \`${flag}\`: not with --detach (the workers write the rows to the job's output.<format> in --storage; kbatch results ID prints them)`, { field: flag });
+  }
+  const { output: _output, rejects, ...rest } = options;
+  // Stored with the run: the workers' uploads at a time and the completion window.
+  const { concurrency, window } = jobOptionsGiven(cmd, flags) as { concurrency?: number; window?: string };
+  const jobOptions = { ...(concurrency !== undefined ? { concurrency } : {}), ...(window !== undefined ? { window } : {}) };
+  const client = clientFromFlags({ ...flags, apiKey: flags.apiKey ?? 'not-used-by-a-detached-run' }, io);
+  const detached = await withInterrupt((signal) =>
+    detachRun({ ...rest, ...jobOptions, ...(flags.rejects !== undefined ? { rejects: rejects! } : {}), ...cacheFromFlags(flags, io), client, signal }),
+  );
+  io.stdout.write(`${detached.jobId}\n`);
+  const ref = `${detached.jobId} --storage ${dirname(detached.jobDir)}`;
+  io.stderr.write(
+    `job ${detached.jobId} prepared: ${detached.records} records, ${detached.requests} requests in ${detached.chunks} chunks; ${detached.enqueued ? 'queued for' : 'already queued for'} kbatch worker\n` +
+      `watch it with: kbatch status ${ref}; kbatch wait ${ref}; then kbatch results ${ref}\n`,
+  );
 }
 
 /** A job in the database is continued by its id: named on stderr first (the first event with --progress json). */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { getProvider, jobStatus, isKbatchError, modelJobs, type JobStore, type JobSummary } from '@kbatch/core';
+import { getProvider, jobStatus, jobStep, isKbatchError, modelJobs, type JobStore, type JobSummary, type StepStatus } from '@kbatch/core';
+import { formatStep } from '../detached-job.js';
 import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
@@ -17,7 +18,9 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
   addDatabaseFlags(addClientFlags(cmd))
     .addHelpText('after', '\nExamples:\n  $ kbatch status .kbatch/jobs/kb-20250101-120000-1a2b3c\n  $ kbatch status jobs/reviews --json | jq .succeeded')
     .action(async (job: string, flags: ClientFlags & DatabaseFlags & { json?: boolean; offline?: boolean }) => {
-      if (databaseUrl(flags, io) !== undefined) return withCommandStore(flags, io, job, ({ store }) => printStatus(job, flags, io, store));
+      const url = databaseUrl(flags, io, job);
+      // A job the workers run also shows its latest step (queued, active, retrying with its last error, done, failed).
+      if (url !== undefined) return withCommandStore(flags, io, job, async ({ store }) => printStatus(job, flags, io, store, await jobStep({ databaseUrl: url, jobId: job })));
       // A several-model job: each model's job in turn (JSON: one object by alias; null for a model that made no batch).
       const models = await modelJobs(resolve(io.cwd, job));
       if (models === null) return printStatus(job, flags, io);
@@ -31,9 +34,10 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
 };
 
 /** One job's status on stdout (a job in the database: through its store). */
-async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo, store?: JobStore): Promise<void> {
+async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo, store?: JobStore, step: StepStatus | null = null): Promise<void> {
   const summary = (await jobStatusOf(resolve(io.cwd, job), flags, io, { required: true, ...(store ? { store } : {}) }))!;
-  io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatStatus(summary));
+  if (flags.json) io.stdout.write(`${JSON.stringify(step === null ? summary : { ...summary, step }, null, 2)}\n`);
+  else io.stdout.write(formatStatus(summary) + (step === null ? '' : formatStep(step)));
 }
 
 /** A job's status (live when a key is available); null for a model's job without a manifest unless `required`. */

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { resumeJob } from '@kbatch/core';
-import { addJobFlags, jobClientFlags, type JobFlags } from '../flags/client-flags.js';
+import { jobStep, resumeJob } from '@kbatch/core';
+import { addJobFlags, jobClientFlags, parseDuration, type JobFlags } from '../flags/client-flags.js';
+import { waitForWorkers } from '../detached-job.js';
+import { withInterrupt } from '../interrupt.js';
 import { executeJob } from '../job-command.js';
 import type { CliIo } from '../io.js';
 import { addDatabaseFlags, commandJobRef, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
@@ -19,7 +21,13 @@ Examples:
   $ kbatch wait jobs/reviews --poll-interval 30s --progress json 2> progress.jsonl`,
     )
     .action(async (job: string, flags: JobFlags & DatabaseFlags) => {
-      if (databaseUrl(flags, io) === undefined) return void (await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options)));
+      if (databaseUrl(flags, io, job) === undefined) return void (await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options)));
+      const url = databaseUrl(flags, io, job)!;
+      // A job the workers run (kbatch run --detach) is watched, never driven: its steps hold its lock.
+      if ((await jobStep({ databaseUrl: url, jobId: job })) !== null) {
+        const pollMs = flags.pollInterval === undefined ? 2_000 : Math.min(parseDuration(flags.pollInterval, '--poll-interval'), 2_000);
+        return withInterrupt((signal) => waitForWorkers(io, { databaseUrl: url, jobId: job, pollMs, signal }));
+      }
       await withCommandStore(flags, io, job, async (opened) => {
         const { store } = opened;
         await executeJob(io, await jobClientFlags(flags, io, job, store), (options) => resumeJob(store.dir, { ...options, store }), { jobRef: commandJobRef(opened) });

@@ -1,4 +1,5 @@
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KbatchError, openJobStore, type OpenedJobStore } from '@kbatch/core';
 import type { CliIo } from '../io.js';
@@ -23,10 +24,12 @@ export function addDatabaseFlags(cmd: Command, { run = false } = {}): Command {
 
 /**
  * The database URL the flags or the environment give, if any (an empty variable is none).
+ * @param job - the command's job argument: with a database, a job directory there is OPTION_INVALID, said plainly
  * @throws KbatchError OPTION_INVALID for --storage or --job-id without a database, or --job-dir with one
  */
-export function databaseUrl(flags: DatabaseFlags, io: CliIo): string | undefined {
+export function databaseUrl(flags: DatabaseFlags, io: CliIo, job?: string): string | undefined {
   const url = flags.databaseUrl ?? (io.env['KBATCH_DATABASE_URL'] || undefined);
+  if (url !== undefined) checkNotJobDir(job, io);
   if (url === undefined) {
     if (flags.storage !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--storage`: only with --database-url (or KBATCH_DATABASE_URL)', { field: '--storage' });
     if (flags.jobId !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-id`: only with --database-url (or KBATCH_DATABASE_URL); without a database the job directory names the job', { field: '--job-id' });
@@ -39,13 +42,21 @@ export function databaseUrl(flags: DatabaseFlags, io: CliIo): string | undefined
   return url;
 }
 
+/** KBATCH_DATABASE_URL in the environment turns every job argument into an id: a job directory given is said so plainly. */
+function checkNotJobDir(job: string | undefined, io: CliIo): void {
+  // (A job's files under --storage hold no state file: only a job directory has one.)
+  if (job !== undefined && ['manifest.json', 'run.json', 'models.json'].some((f) => existsSync(resolve(io.cwd, job, f)))) {
+    throw new KbatchError('OPTION_INVALID', `Invalid option \`--database-url\`: "${job}" is a job directory, but with a database (--database-url or KBATCH_DATABASE_URL) jobs are named by their id — give the job's id, or unset KBATCH_DATABASE_URL to use the directory`, { field: '--database-url' });
+  }
+}
+
 /**
  * The store of the job a command names: with a database, `job` is its id (state in Postgres, files under --storage);
  * otherwise `job` is the job directory. Close it when the command ends.
  * @throws KbatchError OPTION_INVALID (see {@link databaseUrl}); DATABASE_UNAVAILABLE when the database cannot be reached
  */
 export async function openCommandStore(flags: DatabaseFlags, io: CliIo, job: string | undefined): Promise<OpenedJobStore> {
-  const url = databaseUrl(flags, io);
+  const url = databaseUrl(flags, io, job);
   if (url === undefined) return openJobStore({ jobDir: job ?? flags.jobDir ?? '.', cwd: io.cwd });
   const id = job ?? flags.jobId;
   // A new id per call would make a rerun of the same `kbatch run` a second job that pays for every request again.

@@ -77,7 +77,7 @@ export async function runJob(options: RunJobOptions): Promise<RunSummary> {
   const run = runPipeline(options, false);
   for (;;) {
     const next = await run.next();
-    if (next.done) return next.value;
+    if (next.done) return next.value as RunSummary;
   }
 }
 
@@ -127,7 +127,11 @@ export function runRecords<S extends RunJobOptions['schema'] = undefined, P exte
   return runPipeline(options, true) as AsyncGenerator<RunRecordRow<S, P>, RunSummary, undefined>;
 }
 
-async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGenerator<Record<string, unknown>, RunSummary, undefined> {
+/**
+ * The pipeline; with `detach` it stops once the job is prepared and its budget checked (nothing uploaded) and returns
+ * what was prepared, for workers to continue (see `detachRun`).
+ */
+export async function* runPipeline(given: RunJobOptions, emitRows: boolean, detach = false): AsyncGenerator<Record<string, unknown>, RunSummary | PreparedRun, undefined> {
   const started = Date.now();
   const named = parseOptions(RunJobOptionsSchema, given, emitRows ? 'runRecords' : 'runJob');
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
@@ -187,6 +191,7 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     const run: RunContext = { jobDir, store, state, plan, opts, emit, cache, ...(keep ? { keep } : {}) };
     await prepareOnce(run);
     const estimate = await checkRunBudget(run, { schema, prices });
+    if (detach) return preparedRun(state, jobDir, estimate);
     const empty = state.recordsRead === 0;
     if (empty) opts.onWarning?.(`${typeof options.input === 'string' && options.input !== '-' ? options.input : settings.spooled ? 'the input' : settings.input} has 0 records; nothing to do`);
     const sending = startSending(run, options);
@@ -205,6 +210,23 @@ async function* runPipeline(given: RunJobOptions, emitRows: boolean): AsyncGener
     await cache.close();
     await lock.release();
   }
+}
+
+/** A run prepared (chunks written, budget checked) and left for workers: what it holds. */
+export interface PreparedRun {
+  jobDir: string;
+  records: number;
+  skipped: number;
+  requests: number;
+  chunks: number;
+  mode: 'batch' | 'realtime';
+  /** With `maxCost`: the estimate the budget was checked against. */
+  estimate?: JobEstimate;
+}
+
+function preparedRun(state: RunState, jobDir: string, estimate: JobEstimate | undefined): PreparedRun {
+  const requests = state.chunks.reduce((n, c) => n + c.requests, 0);
+  return { jobDir, records: state.recordsRead, skipped: state.skipped, requests, chunks: state.chunks.length, mode: state.mode ?? 'batch', ...(estimate ? { estimate } : {}) };
 }
 
 /** The join plan of a run's stored settings (its labels or schema, confidence, id column, prefix, raw answers). */

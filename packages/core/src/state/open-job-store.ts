@@ -77,7 +77,7 @@ export function redactUrl(url: string): string {
 }
 
 // A driver message could quote the URL or its password: both are cut out.
-function redactSecrets(text: string, url: string): string {
+export function redactSecrets(text: string, url: string): string {
   let out = text.replaceAll(url, redactUrl(url));
   try {
     const parsed = new URL(url);

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jobStep } from '@kbatch/core';
+import { startEmulator, type Emulator } from '@kbatch/emulator';
+import { POSTGRES_SKIP_REASON, startPostgres, type TestPostgres } from '../../../core/test/helpers/postgres.js';
+import { runCli, spawnChild, spawnCli } from './job-fixtures.js';
+
+const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
+const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', import.meta.url));
+const RUN = ['run', REVIEWS, '--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral', '--max-requests', '10', '--output-format', 'jsonl', '--concurrency', '1'];
+const IDS = Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
+// Short slices, leases and maintenance: a killed worker's step goes to another within ~3 s.
+const WORKER = ['worker', '--slice', '1s', '--lease', '3s', '--maintenance-interval', '1s', '--poll-interval', '100ms', '--concurrency', '2'];
+
+// Two "machines": each its own working directory, the same database and storage dir.
+const machines = async () => {
+  const root = await mkdtemp(join(tmpdir(), 'kbatch-worker-cli-'));
+  for (const d of ['a', 'b', 'shared']) await mkdir(join(root, d));
+  return { a: join(root, 'a'), b: join(root, 'b'), storage: join(root, 'shared') };
+};
+const idsOf = (jsonl: string): string[] => jsonl.trim().split('\n').map((l) => String(JSON.parse(l).id));
+
+describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --detach', () => {
+  let pg: TestPostgres;
+  let emu: Emulator;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    emu = await startEmulator({ timeScale: 0.001, seed: 41, validationMs: 10, lineMs: 1, finalizingMs: 10 });
+    env = { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL, KBATCH_DATABASE_URL: pg.url };
+  }, 120_000);
+  afterAll(async () => {
+    await emu?.close();
+    await pg?.stop();
+  });
+
+  it('detaches a run (its id on stdout, nothing sent), then one worker finishes it: wait exits 0, status shows the done step, results prints every record once in order', async () => {
+    const { a, b, storage } = await machines();
+    const created = emu.stats().batchesCreated;
+    const detached = await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-detached', '--detach'], env, a);
+    expect(detached.code).toBe(0);
+    expect(detached.stdout).toBe('kb-detached\n');
+    expect(detached.stderr).toContain('kbatch wait kb-detached --storage');
+    expect(emu.stats().batchesCreated).toBe(created);
+    expect(await jobStep({ databaseUrl: pg.url, jobId: 'kb-detached' })).toMatchObject({ state: 'created' });
+    const worker = spawnChild([...WORKER, '--storage', storage], env, b);
+    try {
+      const waited = await spawnCli(['wait', 'kb-detached', '--storage', storage], env, b);
+      expect(waited.code).toBe(0);
+      const results = await spawnCli(['results', 'kb-detached', '--storage', storage], env, a);
+      expect(idsOf(results.stdout)).toEqual(IDS);
+      const status = await spawnCli(['status', 'kb-detached', '--storage', storage], env, a);
+      expect(status.stdout).toContain('workers: completed, step');
+      expect(emu.stats().batchesCreated - created).toBe(3);
+    } finally {
+      worker.process.kill('SIGTERM');
+    }
+    const stopped = await worker.done;
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toMatch(/worker: job kb-detached \w+ done \d+ ms/);
+  }, 90_000);
+
+  // The issue's target as a test: one worker dies at a step, the others take the job over after the lease.
+  for (const point of ['after-upload', 'before-create-sent', 'during-wait', 'run-during-join']) {
+    it(`finishes a job whose worker is SIGKILLed at ${point}: other workers take over, one batch per part, every record once and in order`, async () => {
+      const { a, b, storage } = await machines();
+      const input = join(a, 'big.csv');
+      const ids = Array.from({ length: 2000 }, (_, i) => `k${i + 1}`);
+      await writeFile(input, `id,text\n${ids.map((id, i) => `${id},"review ${i}, ""quoted"" é"`).join('\n')}\n`);
+      const jobId = `kb-kill-${point}`;
+      const created = emu.stats().batchesCreated;
+      // The doomed worker runs alone first, so it is the one that reaches the crash point.
+      const doomed = spawnChild([...WORKER, '--storage', storage], { ...env, KBATCH_TEST_CRASH_AT: point }, b);
+      const detached = await spawnCli(['run', input, ...RUN.slice(2), '--max-requests', '400', '--storage', storage, '--job-id', jobId, '--detach'], env, a);
+      expect(detached.stderr).not.toContain('error');
+      const died = await Promise.race([doomed.done, new Promise<null>((r) => setTimeout(r, 60_000, null))]);
+      // A worker left running would take the next tests' steps.
+      if (died === null) doomed.process.kill('SIGKILL');
+      expect(died?.signal).toBe('SIGKILL');
+      const others = [spawnChild([...WORKER, '--storage', storage], env, b), spawnChild([...WORKER, '--storage', storage], env, a)];
+      try {
+        const waited = await spawnCli(['wait', jobId, '--storage', storage], env, a);
+        expect(waited.code).toBe(0);
+      } finally {
+        for (const w of others) w.process.kill('SIGTERM');
+      }
+      for (const w of others) expect((await w.done).code).toBe(0);
+      expect(emu.stats().batchesCreated - created).toBe(5);
+      const results = await spawnCli(['results', jobId, '--storage', storage], env, a);
+      expect(idsOf(results.stdout)).toEqual(ids);
+    }, 120_000);
+  }
+
+  it('hands a step back when its worker gets SIGTERM mid-step (exit 0), and another worker finishes the job', async () => {
+    const stuck = await startEmulator({ timeScale: 0.001, seed: 42, validationMs: 4_000, lineMs: 0, finalizingMs: 10 });
+    try {
+      const { a, b, storage } = await machines();
+      const slow = { ...env, KLUSTER_BASE_URL: stuck.baseURL };
+      expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-sigterm', '--detach'], slow, a)).stderr).not.toContain('error');
+      // A long slice: the step is still polling the batches when the signal comes.
+      const first = spawnChild([...WORKER, '--slice', '30s', '--storage', storage], slow, b);
+      for (let i = 0; i < 400 && stuck.stats().batchesCreated < 3; i++) await new Promise((r) => setTimeout(r, 25));
+      first.process.kill('SIGTERM');
+      const stopped = await first.done;
+      expect(stopped.code).toBe(0);
+      expect(stopped.stderr).toMatch(/worker: job kb-sigterm \w+ stopped/);
+      expect(await jobStep({ databaseUrl: pg.url, jobId: 'kb-sigterm' })).toMatchObject({ state: 'created' });
+      const second = spawnChild([...WORKER, '--storage', storage], slow, a);
+      try {
+        expect((await spawnCli(['wait', 'kb-sigterm', '--storage', storage], slow, a)).code).toBe(0);
+      } finally {
+        second.process.kill('SIGTERM');
+        await second.done;
+      }
+      expect(stuck.stats().batchesCreated).toBe(3);
+      expect(idsOf((await spawnCli(['results', 'kb-sigterm', '--storage', storage], slow, a)).stdout)).toEqual(IDS);
+    } finally {
+      await stuck.close();
+    }
+  }, 90_000);
+
+  it('continues with a worker a job that another process started from its own directory and was killed: no second batch', async () => {
+    const { a, b, storage } = await machines();
+    const created = emu.stats().batchesCreated;
+    const crashed = await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-handover', '--output', join(a, 'out.jsonl')], { ...env, KBATCH_TEST_CRASH_AT: 'after-create:2' }, a);
+    expect(crashed.signal).toBe('SIGKILL');
+    // Running the same command with --detach hands it to the workers (the job's rows then go to its storage).
+    const detached = await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-handover', '--detach'], env, a);
+    expect(detached.code).toBe(0);
+    const worker = spawnChild([...WORKER, '--storage', storage], env, b);
+    try {
+      expect((await spawnCli(['wait', 'kb-handover', '--storage', storage], env, b)).code).toBe(0);
+    } finally {
+      worker.process.kill('SIGTERM');
+      await worker.done;
+    }
+    expect(emu.stats().batchesCreated - created).toBe(3);
+    expect(idsOf((await spawnCli(['results', 'kb-handover', '--storage', storage], env, b)).stdout)).toEqual(IDS);
+  }, 90_000);
+
+  it("records a step's error for the job: a worker without an API key fails the step for good, status shows it and wait exits 1", async () => {
+    const { a, b, storage } = await machines();
+    expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-no-key', '--detach'], env, a)).stderr).not.toContain('error');
+    const worker = spawnChild([...WORKER, '--storage', storage], { ...env, KLUSTER_API_KEY: '' }, b);
+    try {
+      const waited = await spawnCli(['wait', 'kb-no-key', '--storage', storage], env, a);
+      expect(waited.code).toBe(1);
+      expect(waited.stderr).toContain('workers: failed, step submit: [API_KEY_MISSING]');
+    } finally {
+      worker.process.kill('SIGTERM');
+      await worker.done;
+    }
+    const status = await spawnCli(['status', 'kb-no-key', '--storage', storage, '--json'], env, a);
+    expect(JSON.parse(status.stdout).step).toMatchObject({ state: 'failed', output: { step: 'submit', code: 'API_KEY_MISSING' } });
+  }, 90_000);
+
+  it('refuses on the submitting machine, with nothing queued: a bad record (with its row), a cost over --max-cost, --detach without a database, --output with --detach', async () => {
+    const { a, storage } = await machines();
+    const bad = join(a, 'bad.jsonl');
+    await writeFile(bad, '{"id":"x1","text":"ok"}\n{"id":"x2","text":\n');
+    const malformed = await runCli(['run', bad, ...RUN.slice(2), '--storage', storage, '--job-id', 'kb-bad', '--detach'], { env, cwd: a });
+    expect(malformed.error).toMatchObject({ code: 'RECORD_INVALID' });
+    expect(String((malformed.error as Error).message)).toMatch(/^\S*bad\.jsonl:2: invalid JSON/);
+    expect(await jobStep({ databaseUrl: pg.url, jobId: 'kb-bad' })).toBeNull();
+    const row = { providers: ['kluster'], model: MODEL, mode: 'batch', currency: 'USD', inputPerMTok: 0.05, outputPerMTok: 0.05, source: 'https://example.test/kluster', checked: '2026-12-01' };
+    await writeFile(join(a, 'prices.json'), JSON.stringify([row]));
+    const costly = await runCli([...RUN, '--storage', storage, '--job-id', 'kb-costly', '--detach', '--prices', 'prices.json', '--max-completion-tokens', '5', '--max-cost', '0.0000001'], { env, cwd: a });
+    expect(costly.error).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    expect(await jobStep({ databaseUrl: pg.url, jobId: 'kb-costly' })).toBeNull();
+    const noDb = await runCli([...RUN, '--detach'], { env: { KLUSTER_API_KEY: 'k', KLUSTER_BASE_URL: emu.baseURL }, cwd: a });
+    expect(noDb.error).toMatchObject({ code: 'OPTION_INVALID', field: '--detach' });
+    const output = await runCli([...RUN, '--storage', storage, '--job-id', 'kb-out', '--detach', '--output', 'x.jsonl'], { env, cwd: a });
+    expect(output.error).toMatchObject({ code: 'OPTION_INVALID', field: '--output' });
+    const noWorkerDb = await runCli(['worker'], { env: { KLUSTER_API_KEY: 'k' }, cwd: a });
+    expect(noWorkerDb.error).toMatchObject({ code: 'OPTION_INVALID', field: '--database-url' });
+  }, 60_000);
+});

@@ -1,0 +1,145 @@
+// The worker loop: take due steps up to the free slots, run each as a slice, settle it in the queue, repeat.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { parseOptions } from '../options.js';
+import { functionField, positiveIntField, positiveMsField, signalField } from '../options.js';
+import { planStep, type StepName, type StepPlan } from './next-step.js';
+import { runStep, type StepContext, type StepResult } from './run-step.js';
+import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
+
+/** Options of {@link runWorker}. */
+export const RunWorkerOptionsSchema = z.object({
+  databaseUrl: z.string({ error: 'must be a Postgres URL' }).min(1, { error: 'must be a Postgres URL' }),
+  /** The shared directory of job files, the same path on every machine. */
+  storage: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }),
+  cwd: z.string().optional(),
+  /** Steps run at once (default 4). */
+  concurrency: positiveIntField().default(4),
+  /** Longest a step drives its job before handing it back to the queue (default 60 s). */
+  sliceMs: positiveMsField().default(60_000),
+  /** How long a step may run before pg-boss gives it to another worker (a killed worker's step; default 300 s). */
+  leaseSeconds: positiveIntField().default(300),
+  /** How often pg-boss looks for expired steps (default 10 s). */
+  maintenanceSeconds: positiveIntField().default(10),
+  /** How often the worker looks for due steps while it has free slots (default 500 ms). */
+  fetchIntervalMs: positiveMsField().default(500),
+  /** When a job's batches are still running: the delay before its next step, and the longest wait between polls (default 15 s). */
+  pollIntervalMs: positiveMsField().default(15_000),
+  /** When another process holds the job (JOB_LOCKED): the delay before its next step (default 5 s). */
+  lockedDelayMs: positiveMsField().default(5_000),
+  /** Stop: no new steps; running ones are aborted (state saved) and handed back at once. */
+  signal: signalField().optional(),
+  clientFor: functionField<StepContext['clientFor']>(),
+  /** Told once per step, as it ends. */
+  onStep: functionField<(log: StepLog) => void>().optional(),
+  /** Background and queue errors (the loop goes on). */
+  onError: functionField<(error: Error) => void>().optional(),
+  onWarning: functionField<(message: string) => void>().optional(),
+});
+export type RunWorkerOptions = z.input<typeof RunWorkerOptionsSchema>;
+
+/** One step, as a worker logs it. */
+export interface StepLog {
+  jobId: string;
+  step: StepName;
+  /** done, running (batches still running: next step queued), locked, stopped (handed back), failed, retrying. */
+  outcome: 'done' | 'running' | 'locked' | 'stopped' | 'failed' | 'retrying';
+  ms: number;
+  /** The error's code and message, for failed and retrying steps. */
+  code?: string;
+  message?: string;
+  /** ms spent in queue calls for this step (fetch share, complete/fail, enqueue). */
+  queueMs: number;
+}
+
+/** What a worker did until it stopped. */
+export interface WorkerReport {
+  steps: number;
+  /** ms spent in queue calls (fetches included) over all steps. */
+  queueMs: number;
+}
+
+/**
+ * Process job steps until `signal` aborts: up to `concurrency` at once, each a slice of its job's resume path. On
+ * abort, running slices are stopped (their state saved as on any interrupt) and their steps handed back at once.
+ * @example await runWorker({ databaseUrl, storage: '/mnt/kbatch', clientFor: (store) => clientFor(store), signal });
+ */
+export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport> {
+  const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
+  const queue = await openStepQueue({ databaseUrl: opts.databaseUrl, supervise: true, leaseSeconds: opts.leaseSeconds, maintenanceSeconds: opts.maintenanceSeconds, ...(opts.onError ? { onError: opts.onError } : {}) });
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const context: StepContext = { databaseUrl: opts.databaseUrl, storage: opts.storage, sliceMs: opts.sliceMs, pollIntervalMs: opts.pollIntervalMs, clientFor: opts.clientFor, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) };
+  const report: WorkerReport = { steps: 0, queueMs: 0 };
+  const running = new Set<Promise<void>>();
+  // An idle worker looks less and less often (up to 4 fetch intervals apart): its fetches are its only cost.
+  let idle = 0;
+  try {
+    while (!stop.signal.aborted) {
+      const free = opts.concurrency - running.size;
+      const steps = free > 0 ? await timed(report, () => queue.fetch(free)).catch((error: unknown) => (opts.onError?.(error as Error), [] as QueuedStep[])) : [];
+      idle = steps.length === 0 && running.size === 0 ? Math.min(idle + 1, 4) : 0;
+      for (const step of steps) {
+        const work: Promise<void> = settleStep(step, queue, { opts, context, report, stop: stop.signal }).finally(() => running.delete(work));
+        running.add(work);
+      }
+      // Wake when a slot frees up, on stop, or after the fetch interval (new steps may be due).
+      const wait = opts.fetchIntervalMs * Math.max(1, idle);
+      if (steps.length === 0 || running.size >= opts.concurrency) await Promise.race([sleep(wait, undefined, { signal: stop.signal }).catch(() => {}), ...running]);
+    }
+    await Promise.all(running);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await queue.close();
+  }
+  return report;
+}
+
+interface SettleContext {
+  opts: z.output<typeof RunWorkerOptionsSchema>;
+  context: StepContext;
+  report: WorkerReport;
+  stop: AbortSignal;
+}
+
+/** Run one step and settle it: complete it, queue the job's next step, or fail it (pg-boss retries or not). */
+async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, report, stop }: SettleContext): Promise<void> {
+  const started = Date.now();
+  const result = await runStep(step.jobId, stop, context);
+  const plan = planStep(result.outcome, { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs }, stop.aborted);
+  const before = report.queueMs;
+  try {
+    await timed(report, () => settle(queue, step, result, plan));
+  } catch (error) {
+    opts.onError?.(error as Error);
+  }
+  report.steps++;
+  const outcome: StepLog['outcome'] = plan.action === 'done' ? 'done' : plan.action === 'requeue' ? plan.reason : plan.retry ? 'retrying' : 'failed';
+  const failure = plan.action === 'fail' ? { code: plan.code, message: plan.message } : {};
+  try {
+    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome, ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
+  } catch {
+    // A failing logger must not stop the worker.
+  }
+}
+
+async function settle(queue: StepQueue, step: QueuedStep, result: StepResult, plan: StepPlan): Promise<void> {
+  const summary = result.summary ? { records: result.summary.records, succeeded: result.summary.succeeded, failed: result.summary.failed } : {};
+  if (plan.action === 'done') return queue.complete(step, { step: result.name, outcome: 'done', ...summary });
+  if (plan.action === 'fail') return queue.fail(step, { step: result.name, code: plan.code, message: plan.message }, plan.retry);
+  // Queued before this one completes (a crash in between leaves a step queued, never none), due after at least 1 s:
+  // a step due while this one is still active would make other workers' fetches fail on the job's key.
+  await queue.enqueue(step.jobId, Math.max(plan.delayMs, 1_000));
+  await queue.complete(step, { step: result.name, outcome: plan.reason });
+}
+
+async function timed<T>(report: WorkerReport, body: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await body();
+  } finally {
+    report.queueMs += performance.now() - started;
+  }
+}

@@ -1,0 +1,137 @@
+// The thin pg-boss facade: one queue of job steps in its own schema of the job database (pg-boss loaded on first use).
+import type PgBoss from 'pg-boss';
+import { KbatchError, isKbatchError } from '../errors.js';
+import { redactSecrets, redactUrl } from '../state/open-job-store.js';
+
+/** pg-boss's own schema in the job database (kbatch's tables are in `kbatch`). */
+export const BOSS_SCHEMA = 'kbatch_boss';
+/** The one queue: each entry is the next step of one job (`{ jobId }`), at most one queued and one active per job. */
+export const STEP_QUEUE = 'kbatch-job';
+
+/** Options of {@link openStepQueue}. */
+export interface StepQueueOptions {
+  databaseUrl: string;
+  /** How long a step may run before pg-boss hands it to another worker (a killed worker's step; default 300 s). */
+  leaseSeconds?: number;
+  /** Workers only: run pg-boss maintenance (expiry of killed workers' steps) this often (default 10 s). */
+  maintenanceSeconds?: number;
+  /** True for a worker: it runs maintenance and sets the queue's lease; a command that only enqueues or reads does not. */
+  supervise?: boolean;
+  /** pg-boss's background errors (maintenance, a dropped connection). */
+  onError?: (error: Error) => void;
+}
+
+/** A step taken from the queue. */
+export interface QueuedStep {
+  id: string;
+  jobId: string;
+  /** Times this step was handed out before (a killed or failed worker's step comes back with 1, 2, …). */
+  retryCount: number;
+}
+
+/** The latest step of a job, as `kbatch status` shows it. */
+export interface StepStatus {
+  /** pg-boss's state: created (queued), retry (queued after a failure), active, completed, failed, cancelled. */
+  state: string;
+  /** The step's record: its name, and for a failed one the error's code and message. */
+  output: { step?: string; code?: string; message?: string; outcome?: string } | null;
+  retryCount: number;
+  startAfter: string;
+}
+
+/** The queue of job steps. */
+export interface StepQueue {
+  /** Queue the job's next step (after `delayMs`); false when one is already queued for it. */
+  enqueue(jobId: string, delayMs?: number): Promise<boolean>;
+  /** Take up to `limit` steps that are due (never two of one job). */
+  fetch(limit: number): Promise<QueuedStep[]>;
+  complete(step: QueuedStep, output: object): Promise<void>;
+  /** Fail the step: retried by pg-boss after its retry delay, or (`retry` false) failed for good. */
+  fail(step: QueuedStep, output: object, retry: boolean): Promise<void>;
+  /** The job's latest step, or null when it never had one. */
+  latest(jobId: string): Promise<StepStatus | null>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_LEASE_SECONDS = 300;
+
+/**
+ * Open the step queue on the job database: pg-boss's schema is created or migrated by pg-boss itself (under its
+ * advisory lock), the queue created once (policy `stately`, keyed by the job id).
+ * @throws KbatchError DATABASE_UNAVAILABLE (the URL's password cut out)
+ */
+export async function openStepQueue(options: StepQueueOptions): Promise<StepQueue> {
+  const { databaseUrl } = options;
+  const supervise = options.supervise ?? false;
+  const boss = await guarded(databaseUrl, async () => {
+    const PgBossClass = (await import('pg-boss')).default;
+    const created = new PgBossClass({
+      connectionString: databaseUrl,
+      schema: BOSS_SCHEMA,
+      max: 4,
+      supervise,
+      schedule: false,
+      maintenanceIntervalSeconds: options.maintenanceSeconds ?? 10,
+      // Handed to pg's Pool: a database that does not answer fails, as the job store does, instead of hanging.
+      connectionTimeoutMillis: 10_000,
+      application_name: 'kbatch',
+    } as PgBoss.ConstructorOptions);
+    created.on('error', (error: Error) => options.onError?.(new Error(redactSecrets(error.message, databaseUrl))));
+    await created.start();
+    await ensureQueue(created, supervise ? (options.leaseSeconds ?? DEFAULT_LEASE_SECONDS) : null);
+    return created;
+  });
+  const db = boss.getDb();
+  const call = <T>(body: () => Promise<T>): Promise<T> => guarded(databaseUrl, body);
+  return {
+    enqueue: (jobId, delayMs = 0) => call(async () => (await boss.send(STEP_QUEUE, { jobId }, { singletonKey: jobId, ...(delayMs > 0 ? { startAfter: Math.ceil(delayMs / 1000) } : {}) })) !== null),
+    fetch: (limit) =>
+      call(async () => {
+        const jobs = await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true });
+        return jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
+      }),
+    complete: (step, output) => call(async () => void (await boss.complete(STEP_QUEUE, step.id, output))),
+    fail: (step, output, retry) =>
+      call(async () => {
+        // A retry cannot change the outcome: spend no more attempts on it.
+        if (!retry) await db.executeSql(`UPDATE ${BOSS_SCHEMA}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [STEP_QUEUE, step.id]);
+        await boss.fail(STEP_QUEUE, step.id, output);
+      }),
+    latest: (jobId) => call(() => latestStep(db, jobId)),
+    close: () => call(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 })),
+  };
+}
+
+/** Create the queue (a no-op when it exists); a worker sets its lease, which steps queued from then on get. */
+async function ensureQueue(boss: PgBoss, leaseSeconds: number | null): Promise<void> {
+  const queue = { name: STEP_QUEUE, policy: 'stately' as const, retryLimit: 50, retryDelay: 2, retryBackoff: true, expireInSeconds: leaseSeconds ?? DEFAULT_LEASE_SECONDS };
+  if ((await boss.getQueue(STEP_QUEUE)) === null) {
+    // Two processes may create it at once: the loser finds it made.
+    await boss.createQueue(STEP_QUEUE, queue).catch(async (error: unknown) => {
+      if ((await boss.getQueue(STEP_QUEUE)) === null) throw error;
+    });
+  }
+  if (leaseSeconds !== null) await boss.updateQueue(STEP_QUEUE, queue);
+}
+
+async function latestStep(db: PgBoss.Db, jobId: string): Promise<StepStatus | null> {
+  // Finished steps move to the archive after a while: the newest of both tables.
+  const sql = `SELECT state, output, retry_count, start_after FROM (
+      SELECT state::text, output, retry_count, start_after, created_on FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2
+      UNION ALL SELECT state::text, output, retry_count, start_after, created_on FROM ${BOSS_SCHEMA}.archive WHERE name = $1 AND singleton_key = $2
+    ) s ORDER BY created_on DESC, (state = 'active') DESC LIMIT 1`;
+  const { rows } = (await db.executeSql(sql, [STEP_QUEUE, jobId])) as { rows: Array<{ state: string; output: StepStatus['output']; retry_count: number; start_after: Date }> };
+  const row = rows[0];
+  return row === undefined ? null : { state: row.state, output: row.output, retryCount: row.retry_count, startAfter: new Date(row.start_after).toISOString() };
+}
+
+// pg-boss and the driver may quote the URL: every failure is DATABASE_UNAVAILABLE with the password cut out.
+async function guarded<T>(url: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (isKbatchError(error)) throw error;
+    const message = redactSecrets(error instanceof Error ? error.message : String(error), url);
+    throw new KbatchError('DATABASE_UNAVAILABLE', `Cannot use the step queue in ${redactUrl(url)}: ${message}`);
+  }
+}

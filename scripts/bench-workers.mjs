@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Benchmark (prints figures; not a test): a 200,000-row job run by `kbatch worker`s on one Postgres (issue 16), against
+// `kbatch emulator` in a separate process with instant batches. For 1, 2 and 3 workers: `kbatch run --detach`, then
+// the workers until `kbatch wait` returns; prints the wall time, the CPU (user+sys) of every kbatch process that did
+// the job (detach + workers; not the watcher, not Postgres), next to a local-directory `kbatch run` of the same file,
+// the ratio (target: coordination adds < 10% CPU), and the ms per step spent in pg-boss/database calls.
+// Run `pnpm build` first. Needs GNU time (/usr/bin/time) and Debian's postgresql (skips with a message without it).
+// Usage: node scripts/bench-workers.mjs [--rows 200000] [--workers 1,2,3] [--max-requests 50000] [--keep]
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateReviews } from './lib/review-csv.mjs';
+import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
+import { startPostgresProcess } from './lib/postgres-process.mjs';
+
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '200000' }, workers: { type: 'string', default: '1,2,3' }, 'max-requests': { type: 'string', default: '50000' }, keep: { type: 'boolean', default: false } },
+});
+const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
+const rows = Number(args.rows);
+const REQUEST = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'], '--no-cache', '--output-format', 'jsonl'];
+
+if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is needed to measure CPU (apt-get install -y time)');
+const pg = await startPostgresProcess();
+if (pg === null) {
+  console.log('skipped: PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
+  process.exit(0);
+}
+const dir = await mkdtemp(join(tmpdir(), 'kbatch-bench-workers-'));
+const emulator = await startEmulatorProcess(kbatch, dir);
+try {
+  const csv = join(dir, 'reviews.csv');
+  await generateReviews(rows, csv, { columns: 'text' });
+  console.log(`== ${rows.toLocaleString('en')} rows, chunks of ${args['max-requests']} requests; emulator with instant batches; load average ${(await loadAverage())}`);
+  const env = { ...process.env, KLUSTER_API_KEY: 'x', KLUSTER_BASE_URL: emulator.url, KBATCH_DATABASE_URL: pg.url };
+  const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, 'local-job'), '--output', join(dir, 'local.jsonl'), '--poll-interval', '100ms', '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
+  console.log(`  local-directory kbatch run: ${local.seconds.toFixed(2)} s wall, cpu ${local.cpu.toFixed(2)} s`);
+  for (const n of args.workers.split(',').map(Number)) {
+    const r = await workersRun(n, csv, env);
+    const cpu = r.detach.cpu + r.workers.reduce((s, w) => s + w.cpu, 0);
+    console.log(
+      `  ${n} worker${n > 1 ? 's' : ' '}: ${r.seconds.toFixed(2)} s wall (detach ${r.detach.seconds.toFixed(2)} s + workers until done), cpu ${cpu.toFixed(2)} s ` +
+        `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
+        `${r.steps} steps (${r.names}); queue calls: ${(r.settleMs / Math.max(1, r.steps)).toFixed(1)} ms per step to settle it, ${r.queueMs} ms in all with every worker's fetches`,
+    );
+  }
+  console.log('  note: one job runs one step at a time (at most one queued and one active step per job), so extra workers do not speed up a single job; they share several jobs and take over killed ones');
+} finally {
+  await emulator.stop();
+  await pg.stop();
+  if (!args.keep) await rm(dir, { recursive: true, force: true });
+  else console.log(`kept ${dir}`);
+}
+
+/** Detach the job, start `n` workers under GNU time, wait for the job with `kbatch wait`, stop the workers (SIGTERM). */
+async function workersRun(n, csv, env) {
+  const storage = join(dir, `storage-${n}`);
+  await mkdir(storage);
+  const jobId = `bench-${n}-workers`;
+  const started = Date.now();
+  const detach = await timedEnv(env, ['node', kbatch, 'run', csv, ...REQUEST, '--storage', storage, '--job-id', jobId, '--detach']);
+  const steps = [];
+  let queueMs = 0;
+  let settleMs = 0;
+  const workers = Array.from({ length: n }, () =>
+    timedChild(env, ['node', kbatch, 'worker', '--storage', storage, '--poll-interval', '200ms', '--concurrency', '4'], (line) => {
+      const step = /^worker: job \S+ (\w+) (\w+) \d+ ms \(queue (\d+) ms\)/.exec(line);
+      if (step) {
+        steps.push(`${step[1]}:${step[2]}`);
+        settleMs += Number(step[3]);
+      }
+      const stopped = /stopped after \d+ steps \((\d+) ms in queue calls/.exec(line);
+      if (stopped) queueMs += Number(stopped[1]);
+    }),
+  );
+  const waited = await timedEnv(env, ['node', kbatch, 'wait', jobId, '--storage', storage, '--poll-interval', '200ms']).catch((error) => error);
+  const seconds = (Date.now() - started) / 1000;
+  // The worker is GNU time's child: signalled itself (time would die and leave it running), it exits 0 and time reports.
+  for (const w of workers) process.kill(childOf(w.child.pid), 'SIGTERM');
+  const done = await Promise.all(workers.map((w) => w.done));
+  if (waited instanceof Error) throw waited;
+  const names = Object.entries(steps.reduce((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([s, c]) => `${c} ${s}`).join(', ');
+  return { seconds, detach, workers: done, steps: steps.length, names, queueMs, settleMs };
+}
+
+function childOf(pid) {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+}
+
+function timedEnv(env, argv) {
+  return timedChild(env, argv).done;
+}
+
+// A command under GNU time with `env`; stderr lines go to onLine. Resolves with wall seconds and user+sys CPU.
+function timedChild(env, argv, onLine = () => {}) {
+  const timeFile = join(dir, `time-${Math.random().toString(36).slice(2)}`);
+  const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S', ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let pending = '';
+  let tail = '';
+  child.stderr.on('data', (d) => {
+    tail = (tail + d).slice(-4000);
+    const lines = (pending + d).split('\n');
+    pending = lines.pop();
+    for (const line of lines) onLine(line);
+  });
+  const done = new Promise((resolve, reject) => {
+    child.on('close', async (code) => {
+      if (pending) onLine(pending);
+      const { readFile } = await import('node:fs/promises');
+      const text = await readFile(timeFile, 'utf8').catch(() => '');
+      if (code !== 0) return reject(new Error(`${argv.slice(2, 4).join(' ')} exited with ${code}:\n${tail}`));
+      const [seconds, user, sys] = text.trim().split('\n').pop().split(' ').map(Number);
+      resolve({ seconds, cpu: user + sys });
+    });
+  });
+  return { child, done };
+}
+
+async function loadAverage() {
+  const { loadavg } = await import('node:os');
+  return loadavg().map((l) => l.toFixed(1)).join(' ');
+}

@@ -53,6 +53,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
   if (!part.batchId) {
     // The quota slot is taken before the create's intent: a crash after the create leaves it held, never a batch uncounted.
     if (!(await quotaTurn(ctx, part))) return;
+    crashPoint('after-quota-slot');
     const batch = await createOrAdopt(ctx, part);
     if (!batch) return ctx.quota?.release(part);
     part.batchId = batch.id;

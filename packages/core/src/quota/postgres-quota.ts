@@ -43,7 +43,7 @@ export class PostgresQuota implements PartQuota {
   private readonly q: string;
   private readonly loads = new Map<string, PartLoad>();
   private readonly refused = new Set<string>();
-  private presence: Presence | undefined;
+  private presence: Promise<Presence> | undefined;
 
   constructor(private readonly init: PostgresQuotaInit) {
     this.retryMs = init.retryMs;
@@ -87,19 +87,23 @@ export class PostgresQuota implements PartQuota {
       const free = parts.filter((p) => p.done || p.createStartedAt === undefined).map((p) => p.index);
       await this.init.database.pool.query(`DELETE FROM ${this.q}.quota_slot WHERE job_id = $1 AND (part = ANY($2::text[]) OR NOT held)`, [this.init.jobId, free]).catch(unavailable);
     } finally {
-      await this.presence?.close();
+      await (await this.presence?.catch(() => undefined))?.close();
     }
   }
 
-  // This process's presence; a lost one is replaced, and this job's slots follow the new owner.
-  private async present(): Promise<Presence> {
-    if (this.presence !== undefined && !this.presence.lost) return this.presence;
-    const old = this.presence;
-    this.presence = await openPresence(this.init.database.connect).catch(unavailable);
-    if (old !== undefined) {
-      await old.close();
-      await this.init.database.pool.query(`UPDATE ${this.q}.quota_slot SET owner = $1 WHERE job_id = $2 AND owner = $3`, [this.presence.owner, this.init.jobId, old.owner]).catch(unavailable);
-    }
+  // This process's presence (parts ask at once: one opening is shared); a lost one is replaced, and this job's slots follow the new owner.
+  private present(): Promise<Presence> {
+    const current = this.presence;
+    this.presence = (async () => {
+      const old = await current?.catch(() => undefined);
+      if (old !== undefined && !old.lost) return old;
+      const fresh = await openPresence(this.init.database.connect).catch(unavailable);
+      if (old !== undefined) {
+        await old.close();
+        await this.init.database.pool.query(`UPDATE ${this.q}.quota_slot SET owner = $1 WHERE job_id = $2 AND owner = $3`, [fresh.owner, this.init.jobId, old.owner]).catch(unavailable);
+      }
+      return fresh;
+    })();
     return this.presence;
   }
 

@@ -111,3 +111,12 @@ export type { AnswerKeeper } from './cache/cached-answers.js';
 // models (several models side by side)
 export { budgetShares } from './models/models-budget.js';
 export { usd } from './cost/estimate-job.js';
+
+// the provider quota shared through the database (see quota/postgres-quota.ts)
+export { quotaVerdict, mayBeEnqueued, ENQUEUED_GRACE_MS } from './quota/quota-verdict.js';
+export type { QuotaSlot, QuotaLimits, QuotaVerdict, SlotPart } from './quota/quota-verdict.js';
+export { keyFingerprint, quotaKey } from './quota/quota-key.js';
+export { openJobQuota } from './quota/open-job-quota.js';
+export { PostgresQuota } from './quota/postgres-quota.js';
+export type { PartQuota, QuotaAnswer } from './quota/part-quota.js';
+export { clientKeyFingerprint } from './client/create-kluster-client.js';

@@ -1,4 +1,3 @@
-import { KbatchError } from '../errors.js';
 import { estimateLineTokens } from '../chunk/line-tokens.js';
 import type { JobPart } from '../state/manifest.js';
 import { jobPath } from '../job/create-job.js';
@@ -15,30 +14,27 @@ export interface PartLoad {
  * The load of a part's batch. Its tokens come from the manifest (`promptTokens`, measured as its chunk was written);
  * a part without them (an older manifest, a file given to `kbatch submit`) is read once to estimate them. Only the
  * first line is read for the model otherwise.
- * @throws KbatchError LINE_INVALID when the first line names no model
  */
 export async function partLoad(jobDir: string, part: Pick<JobPart, 'path' | 'requests' | 'promptTokens'>): Promise<PartLoad> {
   let model: string | undefined;
   let tokens = 0;
   const known = part.promptTokens;
   for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
-    model ??= modelOf(text, part.path);
+    model ??= modelOf(text);
     if (known !== undefined) break;
     tokens += lineTokens(text);
   }
-  if (model === undefined) throw new KbatchError('LINE_INVALID', `${part.path}: no request line to read its model from`, { file: part.path });
-  return { tokens: known ?? tokens, requests: part.requests, model };
+  return { tokens: known ?? tokens, requests: part.requests, model: model ?? '' };
 }
 
-function modelOf(text: string, file: string): string {
-  let model: unknown;
+// A line without a model (a file made elsewhere, for a server with a default model) is counted under the empty model.
+function modelOf(text: string): string {
   try {
-    model = (JSON.parse(text) as { body?: { model?: unknown } }).body?.model;
+    const model = (JSON.parse(text) as { body?: { model?: unknown } }).body?.model;
+    return typeof model === 'string' ? model : '';
   } catch {
-    // reported below
+    return '';
   }
-  if (typeof model !== 'string' || model === '') throw new KbatchError('LINE_INVALID', `${file}: its first request line names no body.model (the shared quota is kept per model)`, { file, line: 1 });
-  return model;
 }
 
 // A line whose messages cannot be read still takes room in the queue: counted by its size, as the estimate would.

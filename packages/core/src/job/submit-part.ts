@@ -90,6 +90,10 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
           { inputFileId, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
           signal ? { signal } : {},
         );
+      } catch (error) {
+        // Refused outright (a 4xx, no batch made; any earlier create was ruled out by the scan above): it holds no room.
+        if (!isTransientError(error) && typeof (error as { status?: unknown }).status === 'number') await ctx.quota?.release(part);
+        throw error;
       } finally {
         lastCreateEnded = Date.now();
       }

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
+import { APIError } from 'openai';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { createClient } from '../../src/client/create-kluster-client.js';
 import { runBatchJob, resumeJob } from '../../src/job/batch-job.js';
@@ -194,6 +195,19 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(emu.stats().batchesCreated).toBe(created);
     expect((await store.readManifest()).parts.map((p) => [p.fileId !== undefined, p.createStartedAt])).toEqual([[true, undefined]]);
+  }, 60_000);
+
+  it('gives the slot back when the create is refused outright (a 4xx: no batch was made)', async () => {
+    const { dir } = await writeChunks('refused', 1);
+    const store = await open('refused');
+    const refusing = client();
+    refusing.batches.create = async () => {
+      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
+    };
+    const error = await catchError(() => runBatchJob({ chunks: [dir], client: refusing, store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME }));
+    expect(error).toMatchObject({ status: 400 });
+    expect((await store.readManifest()).parts[0]!.createStartedAt).toBeDefined();
+    expect(await slots()).toEqual([]);
   }, 60_000);
 
   it('counts the batches of a job without a limit for the jobs that have one (every database job records its slots)', async () => {

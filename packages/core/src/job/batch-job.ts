@@ -90,7 +90,8 @@ export const JobOptionsSchema = z.object({
    * Most estimated prompt tokens the API key may have enqueued per model over every batch not yet ended, shared by
    * every job and process whose state is in the same database (a part's batch is created only when it fits; waiting
    * parts go in order; one larger than the whole limit goes alone). Default: the provider's documented figure (Together:
-   * 30B), else none. Without a database store there is no shared quota and this is not used.
+   * 30B), else none. Needs a database store (the quota is counted there): without one it is OPTION_INVALID. An
+   * estimate (characters / 4 + 4 per message, the part's `promptTokens`): leave a margin below the real limit.
    */
   maxEnqueuedTokens: positiveIntField().optional(),
   /** Where the job's state lives (default: the job directory; see openJobStore for Postgres). */

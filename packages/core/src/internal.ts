@@ -115,3 +115,11 @@ export { usd } from './cost/estimate-job.js';
 // worker
 export { planStep, stepName } from './worker/next-step.js';
 export type { StepOutcome, StepPlan, StepDelays } from './worker/next-step.js';
+// the provider quota shared through the database (see quota/postgres-quota.ts)
+export { quotaVerdict, mayBeEnqueued, ENQUEUED_GRACE_MS } from './quota/quota-verdict.js';
+export type { QuotaSlot, QuotaLimits, QuotaVerdict, SlotPart } from './quota/quota-verdict.js';
+export { keyFingerprint, quotaKey } from './quota/quota-key.js';
+export { openJobQuota } from './quota/open-job-quota.js';
+export { PostgresQuota } from './quota/postgres-quota.js';
+export type { PartQuota, QuotaAnswer } from './quota/part-quota.js';
+export { clientKeyFingerprint } from './client/create-kluster-client.js';

@@ -15,6 +15,8 @@ export function windowHours(window: string): number {
   return window.endsWith('d') ? n * 24 : n;
 }
 
+const ENDED: ReadonlySet<string> = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
 interface RunState {
   cancelRequested: boolean;
 }
@@ -28,6 +30,8 @@ export class BatchLifecycle {
   private readonly sleeper = new Sleeper();
   private readonly running = new Map<string, RunState>();
   private readonly drivers = new Set<Promise<void>>();
+  /** The most batches not yet ended at once (see {@link activeBatches}). */
+  maxActive = 0;
 
   constructor(
     private readonly store: Store,
@@ -82,9 +86,18 @@ export class BatchLifecycle {
       },
     };
     this.store.batches.set(rec.value.id, rec);
+    // The count can only rise at a create: taking the peak here misses none.
+    this.maxActive = Math.max(this.maxActive, this.activeBatches());
     await this.store.save('batches', rec);
     this.drive(rec);
     return rec;
+  }
+
+  /** Batches not yet ended (any status but completed, failed, expired and cancelled), by their stored status. */
+  activeBatches(): number {
+    let active = 0;
+    for (const rec of this.store.batches.values()) if (!ENDED.has(rec.value.status)) active++;
+    return active;
   }
 
   /** Restart the drivers of batches that were not finished when the emulator stopped. */

@@ -34,6 +34,10 @@ export interface EmulatorStats {
   chatInFlight: number;
   /** Peak concurrent requests per route key. */
   maxConcurrent: Record<string, number>;
+  /** Batches not yet ended right now (validating, in_progress, finalizing, cancelling). */
+  activeBatches: number;
+  /** The most batches not yet ended at once since the emulator started (a shared quota's check). */
+  maxActiveBatches: number;
 }
 
 /** A running emulator. */
@@ -71,7 +75,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const batches = new BatchLifecycle(store, opts, executor, () => faults.current);
   const jobs = new FineTuningLifecycle(store, opts.ftStepMs);
 
-  const counters: EmulatorStats = { requests: {}, filesCreated: 0, batchesCreated: 0, chatRequests: 0, maxConcurrentChat: 0, chatInFlight: 0, maxConcurrent: {} };
+  const counters: EmulatorStats = { requests: {}, filesCreated: 0, batchesCreated: 0, chatRequests: 0, maxConcurrentChat: 0, chatInFlight: 0, maxConcurrent: {}, activeBatches: 0, maxActiveBatches: 0 };
   const inFlight = new Map<string, number>();
 
   const routes = compileRoutes([
@@ -118,7 +122,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       faults.set(change === null ? null : parseFaults(change));
     },
     stats() {
-      return { ...structuredClone(counters), chatInFlight: inFlight.get(CHAT_ROUTE) ?? 0 };
+      return { ...structuredClone(counters), chatInFlight: inFlight.get(CHAT_ROUTE) ?? 0, activeBatches: batches.activeBatches(), maxActiveBatches: batches.maxActive };
     },
     close() {
       closing ??= (async () => {

@@ -16,7 +16,7 @@ import { addCacheFlags } from '../flags/cache-flags.js';
  */
 export const register: RegisterCommand = (program: Command, io: CliIo) => {
   const cmd = program.command('resume').description('Continue a job after a crash or Ctrl-C: submit what was not submitted, adopt what was, wait, download').argument('<job>', 'the job directory (with --database-url: the job id)');
-  addDatabaseFlags(addCacheFlags(addJobFlags(cmd)))
+  addDatabaseFlags(addCacheFlags(addJobFlags(cmd)), { quota: true })
     .option('--prices <file>', "a run job: a JSON file of price rows to use from now on (as for kbatch run --prices); without it, the rows the run was given are used")
     .addHelpText(
       'after',

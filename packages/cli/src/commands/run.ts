@@ -85,7 +85,7 @@ export const register: RegisterCommand = (program, io) => {
   addCacheFlags(cmd);
   addEvalFlags(cmd);
   addJobFlags(cmd, { create: true });
-  addDatabaseFlags(cmd, { run: true });
+  addDatabaseFlags(cmd, { run: true, quota: true });
   cmd
     .option('--labels <list>', 'comma-separated labels: the prompt asks for one, each answer is parsed to one (adds `label`)')
     .option('--schema <file>', 'JSON Schema file: answers must be JSON matching it; its fields become columns')
@@ -284,7 +284,7 @@ function realtimeOptionsFromFlags(flags: RunFlags): Partial<RunJobOptions> {
   };
 }
 
-type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'cache' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'resultFileGraceMs' | 'acceptMissingOutput' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter'> & { window?: string };
+type RunExtra = Pick<RunJobOptions, 'client' | 'signal' | 'cache' | 'onProgress' | 'onIssue' | 'onWarning' | 'concurrency' | 'pollIntervalMs' | 'resultFileGraceMs' | 'acceptMissingOutput' | 'timeoutMs' | 'noResubmit' | 'maxResubmits' | 'keepFiles' | 'cancelOnInterrupt' | 'outputExpiresAfter' | 'maxEnqueuedTokens'> & { window?: string };
 type RunCommandFlags = JobFlags & CacheFlags & { local?: boolean; verbose?: boolean };
 
 /**

@@ -34,6 +34,8 @@ export interface JobFlags extends ClientFlags {
   maxResubmits?: number | string;
   keepFiles?: boolean;
   cancelOnInterrupt?: boolean;
+  /** With a database (run, resume): the shared quota's limit. */
+  maxEnqueuedTokens?: number | string;
 }
 
 /** Add --provider, --api-key and --base-url. */
@@ -135,6 +137,7 @@ export function jobOptionsFromFlags(flags: JobFlags): Omit<JobOptions, 'client'>
     ...(flags.maxResubmits === undefined ? {} : { maxResubmits: flags.maxResubmits as number }),
     ...(flags.keepFiles ? { keepFiles: true } : {}),
     cancelOnInterrupt: flags.cancelOnInterrupt === true,
+    ...(flags.maxEnqueuedTokens === undefined ? {} : { maxEnqueuedTokens: flags.maxEnqueuedTokens as number }),
   };
 }
 

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { KbatchError, openJobStore, type OpenedJobStore } from '@kbatch/core';
 import type { CliIo } from '../io.js';
+import { numberArg } from './numbers.js';
 
 /** The flags that put a job's state in Postgres (`run`, `resume`, `status`, `wait`, `results`, `cancel`). */
 export interface DatabaseFlags {
@@ -11,10 +12,19 @@ export interface DatabaseFlags {
   /** `kbatch run` only: the id of the job in the database (a new one by default). */
   jobId?: string;
   jobDir?: string;
+  maxEnqueuedTokens?: number | string;
 }
 
-/** Add --database-url and --storage (and --job-id with `run`: the other commands take the id as their argument). */
-export function addDatabaseFlags(cmd: Command, { run = false } = {}): Command {
+/**
+ * Add --database-url and --storage (and --job-id with `run`: the other commands take the id as their argument; and
+ * --max-enqueued-tokens with `quota`: the commands that create batches).
+ */
+export function addDatabaseFlags(cmd: Command, { run = false, quota = false } = {}): Command {
+  if (quota) {
+    cmd.addOption(
+      new Option('--max-enqueued-tokens <n>', "with a database: most estimated prompt tokens the API key may have enqueued per model over every job and process using it; a batch is created only when it fits, in order (default: the provider's documented figure, e.g. Together's 30B; else none)").argParser(numberArg),
+    );
+  }
   cmd
     .option('--database-url <url>', "keep the job's state in this Postgres database (default: $KBATCH_DATABASE_URL; prefer the variable: a flag is visible to other users in ps); the job is then named by its id")
     .option('--storage <dir>', "with a database: the shared directory of job files (chunks, results, spooled input), the job's under <dir>/<id> (required with a database: the same path on every machine)");
@@ -33,6 +43,7 @@ export function databaseUrl(flags: DatabaseFlags, io: CliIo, job?: string): stri
   if (url === undefined) {
     if (flags.storage !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--storage`: only with --database-url (or KBATCH_DATABASE_URL)', { field: '--storage' });
     if (flags.jobId !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-id`: only with --database-url (or KBATCH_DATABASE_URL); without a database the job directory names the job', { field: '--job-id' });
+    if (flags.maxEnqueuedTokens !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `--max-enqueued-tokens`: only with --database-url (or KBATCH_DATABASE_URL): the quota is counted there, across every job and process', { field: '--max-enqueued-tokens' });
   } else if (flags.jobDir !== undefined) {
     throw new KbatchError('OPTION_INVALID', 'Invalid option `--job-dir`: not with a database (its files go under --storage DIR/<id>; --job-id names the job)', { field: '--job-dir' });
   } else if (flags.storage === undefined) {

@@ -62,10 +62,10 @@ export class ChunkFiles {
    */
   async write(lines: readonly Buffer[]): Promise<void> {
     if (!this.started) await this.start();
-    const budget = this.opts.maxBatchTokens;
+    const counted = this.opts.maxBatchTokens !== undefined || this.opts.countTokens;
     for (const line of lines) {
       const bytes = line.length + 1;
-      const tokens = budget === undefined ? 0 : estimateLineTokens(line);
+      const tokens = counted ? estimateLineTokens(line) : 0;
       let chunk = this.current;
       const plan = planChunk(chunk ?? EMPTY, bytes, this.opts, tokens);
       if (plan === 'line-too-large' || plan === 'line-over-token-budget') throw oversizeLine(plan, line, { bytes, tokens }, this.opts);
@@ -177,7 +177,7 @@ export class ChunkFiles {
         bytes: chunk.bytes,
         firstCustomId: chunk.firstCustomId,
         lastCustomId: peekCustomId(chunk.lastLine),
-        ...(this.opts.maxBatchTokens === undefined ? {} : { tokens: chunk.tokens }),
+        ...(this.opts.maxBatchTokens === undefined && !this.opts.countTokens ? {} : { tokens: chunk.tokens }),
       };
       this.chunks.push(info);
       this.onChunk(info, { sha256: chunk.hash.digest('hex'), ids: chunk.ids?.toString() });

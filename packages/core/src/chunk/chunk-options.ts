@@ -65,6 +65,8 @@ export const ChunkWriterOptionsSchema = z
       .default('part'),
     /** Replace chunk files a previous run left in `outDir` (otherwise that is an error). */
     overwrite: booleanField().default(false),
+    /** Count each chunk's estimated prompt tokens (`ChunkInfo.tokens`) even without a `maxBatchTokens` budget (the shared quota reads them). */
+    countTokens: booleanField().default(false),
   })
   .strict()
   .transform(({ provider, ...opts }) => {
@@ -89,6 +91,6 @@ export interface ChunkInfo {
   bytes: number;
   firstCustomId?: string;
   lastCustomId?: string;
-  /** Estimated prompt tokens of its requests (only under a `maxBatchTokens` budget). */
+  /** Estimated prompt tokens of its requests (only under a `maxBatchTokens` budget, or with `countTokens`). */
   tokens?: number;
 }

@@ -5,6 +5,7 @@ import { parseOptions } from '../options.js';
 import { PROVIDER_PROFILES } from '../providers/profiles.js';
 import { DEFAULT_PROVIDER, getProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
 import { NATIVE_CLIENTS } from '../providers/native-clients.js';
+import { keyFingerprint } from '../quota/quota-key.js';
 
 /** kluster.ai's OpenAI-compatible endpoint; used when neither the option nor KLUSTER_BASE_URL is set. */
 export const KLUSTER_BASE_URL: string = PROVIDER_PROFILES[0]!.defaultBaseURL!;
@@ -37,6 +38,14 @@ const PROVIDER_OF = new WeakMap<object, ClientProvider>();
 /** The provider and base URL of a client made by {@link createClient}; undefined for any other client (fakes, your own). */
 export function clientProvider(client: unknown): ClientProvider | undefined {
   return typeof client === 'object' && client !== null ? PROVIDER_OF.get(client) : undefined;
+}
+
+// The fingerprint of each client's key (never the key): the shared quota names a key by it.
+const KEY_OF = new WeakMap<object, string>();
+
+/** The fingerprint of the key a client made by {@link createClient} sends (see keyFingerprint); undefined for any other client. */
+export function clientKeyFingerprint(client: unknown): string | undefined {
+  return typeof client === 'object' && client !== null ? KEY_OF.get(client) : undefined;
 }
 
 /**
@@ -76,6 +85,7 @@ export function createClient(options: KlusterClientOptions = {}): OpenAI {
   const native = NATIVE_CLIENTS[profile.apiShape];
   const client = native ? native({ profile, apiKey, baseURL, ...tuning }) : new OpenAI({ apiKey, baseURL, ...tuning });
   PROVIDER_OF.set(client, { provider: profile.name, baseURL });
+  KEY_OF.set(client, keyFingerprint(apiKey, baseURL));
   return client;
 }
 

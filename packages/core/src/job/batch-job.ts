@@ -20,6 +20,7 @@ import { cancelInFlightCreates, cancelParts, cancelRequested, settleCancelled } 
 import { checkRecordedProvider, ProviderNameSchema } from '../providers/resolve-provider.js';
 import { jobProvider, namedProvider } from '../providers/job-provider.js';
 import { OutputExpiresAfterSchema } from '../batch/create-batch.js';
+import { openJobQuota } from '../quota/open-job-quota.js';
 
 /** The completion windows kluster accepts. */
 export const COMPLETION_WINDOWS = ['1h', '3h', '6h', '12h', '24h'] as const;
@@ -85,6 +86,14 @@ export const JobOptionsSchema = z.object({
   /** Judge each result line as it is downloaded, so a done part records what a retry round would resend (runJob sets it). */
   judge: functionField<ResultJudge>().optional(),
   signal: signalField().optional(),
+  /**
+   * Most estimated prompt tokens the API key may have enqueued per model over every batch not yet ended, shared by
+   * every job and process whose state is in the same database (a part's batch is created only when it fits; waiting
+   * parts go in order; one larger than the whole limit goes alone). Default: the provider's documented figure (Together:
+   * 30B), else none. Needs a database store (the quota is counted there): without one it is OPTION_INVALID. An
+   * estimate (characters / 4 + 4 per message, the part's `promptTokens`): leave a margin below the real limit.
+   */
+  maxEnqueuedTokens: positiveIntField().optional(),
   /** Where the job's state lives (default: the job directory; see openJobStore for Postgres). */
   store: z.custom<JobStore>((v) => typeof v === 'object' && v !== null && typeof (v as JobStore).readManifest === 'function', { error: 'must be a JobStore' }).optional(),
   onProgress: functionField<(event: JobEvent) => void>().optional(),
@@ -174,6 +183,8 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
       },
     };
     const { manifest } = store;
+    const quota = await openJobQuota({ store: jobStore, client: opts.client, manifest, maxEnqueuedTokens: opts.maxEnqueuedTokens, pollIntervalMs: opts.pollIntervalMs });
+    if (quota) ctx.quota = quota;
     emit({
       type: 'job',
       jobId: manifest.jobId,
@@ -197,6 +208,9 @@ async function drive(jobDir: string, opts: z.output<typeof JobOptionsSchema>, re
     } catch (error) {
       if (isAbortError(error) || opts.signal?.aborted) await onInterrupt(ctx, opts.cancelOnInterrupt);
       throw error;
+    } finally {
+      // Best effort: a slot left behind by a failed close stops counting once this process is gone (see mayBeEnqueued).
+      await quota?.close(manifest.parts).catch(() => undefined);
     }
     return summarizeJob(jobDir, manifest);
   } finally {

@@ -4,6 +4,7 @@ import type { JobClient, JobEvent } from './job-types.js';
 import type { JobBatchScan } from './batch-scan.js';
 import type { StragglerRule } from './straggler-rule.js';
 import type { ResultJudge } from './part-verdict.js';
+import type { PartQuota } from '../quota/part-quota.js';
 
 /** Everything the job steps share while one process drives a job. */
 export interface JobContext {
@@ -16,6 +17,8 @@ export interface JobContext {
   uploadRetried?: boolean;
   /** The shared listing of this job's batches for adoption after a crash (created on first use). */
   scan?: JobBatchScan;
+  /** The provider quota shared with other jobs and processes (a database store only): a part's batch is created on its turn. */
+  quota?: PartQuota;
   opts: {
     concurrency: number;
     pollIntervalMs: number;

@@ -16,7 +16,7 @@ function parseSpec(spec: string | undefined): { point: string; nth: number } | n
  * `name:N` for the N-th hit), the process SIGKILLs itself right there, so tests can prove that a job survives a
  * crash at that exact moment. Both variables are required, so a stray one can never kill a production run; both are
  * read when the module loads.
- * Points: after-upload-unrecorded (the server has the file, its id is not saved), after-upload, before-create-sent (the create's intent saved, the call not made), after-create (between batches.create and the manifest write), during-wait, during-download,
+ * Points: after-upload-unrecorded (the server has the file, its id is not saved), after-upload, after-quota-slot (a shared quota's slot held, no create intent saved), before-create-sent (the create's intent saved, the call not made), after-create (between batches.create and the manifest write), during-wait, during-download,
  * after-file-delete (a finished part's input file deleted and recorded), after-resubmit-part (an expired batch's leftovers written and recorded in memory, not saved),
  * after-straggler-mark (straggler decision saved, cancel not sent), after-straggler-cancel (cancel sent, not recorded);
  * runJob adds run-after-prepare, run-after-add-retries, run-after-straggler-plan, run-during-realtime, run-after-realtime, run-during-join.

@@ -70,6 +70,8 @@ export interface FileSummary {
   bytes: number;
   lines: number;
   ids?: string | undefined;
+  /** Estimated prompt tokens of its lines, when the writer counted them. */
+  tokens?: number | undefined;
 }
 
 /**
@@ -165,7 +167,8 @@ export async function partFromFile(
   const { sha256, bytes, lines } = summary ?? (await scanFile(dest));
   if (lines === 0) throw new KbatchError('INPUT_NOT_FOUND', `Chunk file ${file} has no request lines`, { file });
   const ids = summary?.ids === undefined ? {} : { requestIds: summary.ids };
-  return { index, kind, path: rel, sha256, requests: lines, bytes, mtimeMs, ...ids, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
+  const tokens = summary?.tokens === undefined ? {} : { promptTokens: summary.tokens };
+  return { index, kind, path: rel, sha256, requests: lines, bytes, mtimeMs, ...ids, ...tokens, uploadAttempts: 0, createAttempts: 0, downloadAttempts: 0, done: false };
 }
 
 /** Absolute path of a job-relative path. */

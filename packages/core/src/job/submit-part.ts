@@ -10,13 +10,16 @@ import { partMetadata } from './part-metadata.js';
 import { adoptBatch, JobBatchScan } from './batch-scan.js';
 import { cancelRequested } from './cancel-parts.js';
 import { uploadFilename } from './delete-files.js';
+import { quotaTurn } from '../quota/part-quota.js';
 
 export { partMetadata };
 
 /**
  * Take a part to "batch created": upload its chunk (if no file id yet), then create its batch idempotently.
  * Intent is saved before each remote call, so a crash never leaves an unrecorded batch behind. Nothing is
- * created once the job is cancelled (the part stays without a batch and is settled as not submitted).
+ * created once the job is cancelled (the part stays without a batch and is settled as not submitted). Under a shared
+ * quota (`ctx.quota`) a part whose batch does not fit yet keeps its place in line and stays without a batch: the wait
+ * asks again (see waitForParts).
  */
 export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> {
   const { store, client, signal } = ctx;
@@ -48,8 +51,11 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     crashPoint('after-upload');
   }
   if (!part.batchId) {
+    // The quota slot is taken before the create's intent: a crash after the create leaves it held, never a batch uncounted.
+    if (!(await quotaTurn(ctx, part))) return;
+    crashPoint('after-quota-slot');
     const batch = await createOrAdopt(ctx, part);
-    if (!batch) return;
+    if (!batch) return ctx.quota?.release(part);
     part.batchId = batch.id;
     part.status = batch.status;
     part.requestCounts = batch.request_counts;
@@ -84,6 +90,10 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
           { inputFileId, window: store.manifest.window, endpoint: store.manifest.endpoint, metadata, outputExpiresAfter: store.manifest.outputExpiresAfter },
           signal ? { signal } : {},
         );
+      } catch (error) {
+        // Refused outright (a 4xx, no batch made; any earlier create was ruled out by the scan above): it holds no room.
+        if (!isTransientError(error) && typeof (error as { status?: unknown }).status === 'number') await ctx.quota?.release(part);
+        throw error;
       } finally {
         lastCreateEnded = Date.now();
       }

@@ -97,8 +97,10 @@ export async function waitForParts(ctx: JobContext, timeoutMs?: number, started 
     if (store.manifest.parts.every((p) => p.done)) break;
     if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) throw awaitTimeout(store.jobDir, timeoutMs);
     const waiting = store.manifest.parts.filter((p) => !p.done && p.batchId);
-    if (waiting.length === 0) continue;
-    let nextAt = Math.min(...waiting.map((p) => poller.schedules.get(p.index)?.next ?? 0));
+    // Parts waiting for their turn under the shared quota ask again after its retry time.
+    const queued = ctx.quota !== undefined && !store.manifest.cancelledAt && store.manifest.parts.some((p) => !p.done && !p.batchId);
+    if (waiting.length === 0 && !queued) continue;
+    let nextAt = Math.min(...waiting.map((p) => poller.schedules.get(p.index)?.next ?? 0), queued ? Date.now() + ctx.quota!.retryMs : Infinity);
     if (timeoutMs !== undefined) nextAt = Math.min(nextAt, started + timeoutMs);
     await sleep(Math.max(0, nextAt - Date.now()), signal);
   }
@@ -203,6 +205,8 @@ async function pollPart(ctx: JobContext, part: JobPart, poller: Poller, listed: 
   if (settled === undefined) return;
   schedule.errors = 0;
   if (settled) {
+    // The batch ended: the provider no longer counts it, so neither does the shared quota.
+    await ctx.quota?.release(part);
     if (filesMissing) ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} but names no result file` });
     await finishPart(ctx, part, batch);
     await deleteFinishedFiles(ctx, [part]);

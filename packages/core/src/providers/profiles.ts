@@ -80,7 +80,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     apiKeyEnv: ['TOGETHER_API_KEY'],
     baseUrlEnv: 'TOGETHER_BASE_URL',
     defaultBaseURL: 'https://api.together.ai/v1',
-    limits: { maxRequests: 50_000, maxBytes: 100_000_000, maxLineBytes: null },
+    limits: { maxRequests: 50_000, maxBytes: 100_000_000, maxLineBytes: null, maxEnqueuedTokens: 30_000_000_000 },
     windows: ['24h'],
     defaultWindow: '24h',
     chatParams: { supported: null, unsupported: [] },
@@ -93,7 +93,7 @@ export const PROVIDER_PROFILES: readonly ProviderProfile[] = [
     ],
     checked: '2026-12-05',
     notes: [
-      '"Up to 50,000 requests per batch", "Up to 100 MB per input file", "Completion window defaults to 24h and cannot be changed" (a best-effort target); up to 30B tokens enqueued per model (per model, not per batch: --max-batch-tokens is not set for it)',
+      '"Up to 50,000 requests per batch", "Up to 100 MB per input file", "Completion window defaults to 24h and cannot be changed" (a best-effort target); up to 30B tokens enqueued per model (per model, not per batch: --max-batch-tokens is not set for it; it is the default of --max-enqueued-tokens, the quota jobs sharing a database keep)',
       'custom_id: at most 64 characters',
       'its Batch API is not OpenAI-shaped; kbatch speaks it through its own adapter (no together-ai import): uploads announce the file (POST /files, purpose "batch-api") and PUT the bytes to the presigned URL Together answers with, as the together-ai 0.52 SDK does (github.com/togethercomputer/together-typescript, src/lib/upload.ts); create returns {"job": …}; statuses are upper-case; list is one bare array',
       'no request_counts: progress shows 0 until the batch ends, and kbatch reads the output and error files for the counts; a COMPLETED batch naming no file yet is polled until it names one',

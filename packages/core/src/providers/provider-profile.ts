@@ -89,6 +89,12 @@ export const ProviderProfileSchema = z
        * it depends on the account, like OpenAI's per model and tier); the default of `maxBatchTokens`.
        */
       maxBatchTokens: LimitSchema.default(null),
+      /**
+       * Most estimated (prompt) tokens one API key may have enqueued per model, over all its batches not yet ended, where
+       * the provider documents one figure for everyone (null: none, or it depends on the account, like OpenAI's per
+       * tier); the default of `maxEnqueuedTokens`, enforced across jobs and processes that share a database.
+       */
+      maxEnqueuedTokens: LimitSchema.default(null),
     }),
     /**
      * Completion windows the provider accepts: a list, or a range `{ min, max }` where it takes any duration between

@@ -96,10 +96,12 @@ export async function prepareRun(store: JobStore, settings: RunSettings, plan: J
   const written = new Map<string, FileSummary>();
   const split = splitRequests({
     input: into,
-    onChunk: (chunk, { sha256, ids }) => written.set(resolve(chunk.path), { sha256, bytes: chunk.bytes, lines: chunk.requests, ids }),
+    onChunk: (chunk, { sha256, ids }) => written.set(resolve(chunk.path), { sha256, bytes: chunk.bytes, lines: chunk.requests, ids, tokens: chunk.tokens }),
     outDir: chunkDir,
     prefix: 'part',
     overwrite: true,
+    // A job in a database shares the provider's quota: each part's tokens are counted as its chunk is written.
+    countTokens: store.jobId !== undefined,
     ...(settings.maxRequests !== undefined ? { maxRequests: settings.maxRequests } : {}),
     ...(settings.maxBytes !== undefined ? { maxBytes: settings.maxBytes } : {}),
     ...(settings.maxBatchTokens !== undefined ? { maxBatchTokens: settings.maxBatchTokens } : {}),

@@ -405,6 +405,7 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     window: settings.window,
     ...(settings.provider !== undefined ? { provider: settings.provider } : {}),
     ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+    ...(settings.maxEnqueuedTokens !== undefined ? { maxEnqueuedTokens: settings.maxEnqueuedTokens } : {}),
     pollIntervalMs: opts.pollIntervalMs,
     resultFileGraceMs: opts.resultFileGraceMs,
     acceptMissingOutput: opts.acceptMissingOutput,

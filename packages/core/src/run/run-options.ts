@@ -55,6 +55,7 @@ const JobFields = JobOptionsSchema.pick({
   cancelOnInterrupt: true,
   retryBaseMs: true,
   outputExpiresAfter: true,
+  maxEnqueuedTokens: true,
 }).shape;
 
 /** Options of {@link runJob}: the prepare, split, job, join and output options in one object. */

@@ -134,6 +134,7 @@ export async function newSettings(given: RunJobOptions, opts: ResolvedRunJobOpti
     ...(opts.requestRetries !== undefined ? { requestRetries: opts.requestRetries } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(given.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    ...(opts.maxEnqueuedTokens !== undefined ? { maxEnqueuedTokens: opts.maxEnqueuedTokens } : {}),
     finishRealtime: opts.finishRealtime ?? false,
     ...(opts.stragglerThreshold !== undefined ? { stragglerThreshold: opts.stragglerThreshold } : {}),
     ...(opts.stragglerWaitMs !== undefined ? { stragglerWaitMs: opts.stragglerWaitMs } : {}),
@@ -259,7 +260,7 @@ export async function overrideWindow(store: JobStore, state: RunState, window: s
   if (manifest && manifest.window !== window) await store.writeManifest({ ...manifest, window });
 }
 
-/** Realtime settings given on a rerun replace the stored ones; the mode only until it is settled. */
+/** Realtime settings (and the shared quota's limit) given on a rerun replace the stored ones; the mode only until it is settled. */
 export function applyRealtimeOverrides(state: RunState, given: RunJobOptions, opts: ResolvedRunJobOptions): void {
   const settings = state.settings;
   if (given.rpm !== undefined) settings.rpm = opts.rpm;
@@ -267,6 +268,7 @@ export function applyRealtimeOverrides(state: RunState, given: RunJobOptions, op
   if (given.requestRetries !== undefined) settings.requestRetries = opts.requestRetries;
   if (given.requestTimeoutMs !== undefined) settings.requestTimeoutMs = opts.requestTimeoutMs;
   if (given.concurrency !== undefined) settings.concurrency = opts.concurrency;
+  if (given.maxEnqueuedTokens !== undefined) settings.maxEnqueuedTokens = opts.maxEnqueuedTokens;
   if (given.finishRealtime !== undefined) settings.finishRealtime = opts.finishRealtime ?? false;
   if (given.stragglerThreshold !== undefined) settings.stragglerThreshold = opts.stragglerThreshold;
   if (given.stragglerWaitMs !== undefined) settings.stragglerWaitMs = opts.stragglerWaitMs;

@@ -51,6 +51,8 @@ export const JobPartSchema = z.object({
   mtimeMs: z.number().optional(),
   /** The digest of its requests' custom_ids (see `IdDigest`), taken as the chunk was written; absent: read from the file. */
   requestIds: z.string().optional(),
+  /** Its requests' estimated prompt tokens (see estimateLineTokens), taken as the chunk was written; absent: read from the file when needed (the shared quota). */
+  promptTokens: z.number().optional(),
   uploadStartedAt: z.string().optional(),
   uploadAttempts: z.number().default(0),
   fileId: z.string().optional(),

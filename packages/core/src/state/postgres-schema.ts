@@ -27,6 +27,22 @@ export const STATE_MIGRATIONS: readonly string[] = [
      entry text NOT NULL,
      PRIMARY KEY (job_id, log, seq)
    );`,
+  // 2: the shared provider quota (quota/postgres-quota.ts): one slot per part waiting for, or holding, room under its
+  // quota key (provider / API key fingerprint / model); `ticket` orders the line, `owner` is the recording process's
+  // presence lock (see quota/presence.ts).
+  `CREATE TABLE {schema}.quota_slot (
+     job_id text NOT NULL REFERENCES {schema}.job (id) ON DELETE CASCADE,
+     part text NOT NULL,
+     quota_key text NOT NULL,
+     tokens bigint NOT NULL,
+     requests bigint NOT NULL,
+     held boolean NOT NULL DEFAULT false,
+     ticket bigint GENERATED ALWAYS AS IDENTITY,
+     owner bigint NOT NULL,
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (job_id, part)
+   );
+   CREATE INDEX quota_slot_key ON {schema}.quota_slot (quota_key, ticket);`,
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

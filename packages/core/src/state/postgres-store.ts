@@ -188,6 +188,11 @@ export class PostgresJobStore implements JobStore {
     return { release: held.release, get lost() { return held.lost; } };
   }
 
+  /** The pool and schema the store uses, and its factory of dedicated keepalive connections: for kbatch's other tables beside the job's (the shared quota). */
+  get database(): { pool: Pool; schema: string; connect: () => Client } {
+    return { pool: this.pool, schema: this.schema, connect: this.lockClient };
+  }
+
   async assertLocked(): Promise<void> {
     const pids = this.lockPids();
     if (!(await this.query<{ ok: boolean }>(`SELECT ${locksHeld('$1')} AS ok`, [pids])).rows[0]!.ok) throw this.lockLost();
@@ -320,9 +325,9 @@ class PostgresAnswersLog implements AnswersLog {
 
 type Query = <R extends QueryResultRow>(sql: string, params: unknown[]) => Promise<{ rows: R[] }>;
 
-// The server's keepalive on a lock's connection (default: the OS's, 2 h): a holder whose machine vanished loses its
-// lock after about 2 minutes instead of keeping everyone out (JOB_LOCKED) for hours.
-const LOCK_KEEPALIVE = 'SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6';
+/** The server's keepalive on a lock's connection (default: the OS's, 2 h): a holder whose machine vanished loses its
+ * lock after about 2 minutes instead of keeping everyone out (JOB_LOCKED) for hours. */
+export const LOCK_KEEPALIVE = 'SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6';
 
 /** Rows of an answers log read per query (readAnsweredIds pages through a log). */
 const ANSWER_PAGE_ROWS = 10_000;
@@ -331,8 +336,8 @@ const ANSWER_PAGE_ROWS = 10_000;
 const locksHeld = (param: string): string =>
   `(SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ANY(${param}::int[])) = cardinality(${param}::int[])`;
 
-// An error raised by the server (it has a severity) is kept; any other (no connection, a timeout) is DATABASE_UNAVAILABLE.
-function unavailable(error: unknown): never {
+/** An error raised by the server (it has a severity) is kept; any other (no connection, a timeout) is DATABASE_UNAVAILABLE. */
+export function unavailable(error: unknown): never {
   if (error instanceof KbatchError || !(error instanceof Error) || 'severity' in error) throw error;
   throw new KbatchError('DATABASE_UNAVAILABLE', `The database cannot be used: ${error.message}`);
 }

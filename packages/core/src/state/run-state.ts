@@ -58,6 +58,8 @@ export const RunSettingsSchema = z.object({
   requestTimeoutMs: z.number().optional(),
   /** Concurrency the run was given (uploads in batch mode, requests in realtime); absent = the mode's default. */
   concurrency: z.number().optional(),
+  /** The shared quota's limit the run was given (`maxEnqueuedTokens`; a rerun or resume may change it); absent = the provider's. */
+  maxEnqueuedTokens: z.number().optional(),
   finishRealtime: z.boolean().default(false),
   /** With finishRealtime: the straggler rule's threshold (absent = 1% of a batch, capped by autoThreshold) and wait (ms). */
   stragglerThreshold: z.number().optional(),

@@ -207,6 +207,23 @@ describe('batches', () => {
   });
 });
 
+describe('stats() of active batches', () => {
+  it('counts batches not yet ended now and at their peak', async () => {
+    await withEmulator({ lineMs: 30 }, async ({ client, emu }) => {
+      expect(emu.stats()).toMatchObject({ activeBatches: 0, maxActiveBatches: 0 });
+      const first = await createBatch(client, lines(3, 'a'));
+      const second = await createBatch(client, lines(3, 'b'));
+      expect(emu.stats()).toMatchObject({ activeBatches: 2, maxActiveBatches: 2 });
+      await waitForBatch(client, first.id);
+      await waitForBatch(client, second.id);
+      expect(emu.stats()).toMatchObject({ activeBatches: 0, maxActiveBatches: 2 });
+      // One at a time after that: the peak stays what it was.
+      await waitForBatch(client, (await createBatch(client, lines(1, 'c'))).id);
+      expect(emu.stats()).toMatchObject({ activeBatches: 0, maxActiveBatches: 2 });
+    });
+  });
+});
+
 describe('batches as a provider personality (OpenAI: 24h only, one model per file, Bearer only)', () => {
   const OPENAI = { completionWindows: ['24h'], oneModelPerFile: true, bearerOnly: true, maxRequestsPerBatch: 50_000, maxBatchBytes: 200_000_000, apiKey: 'sk-test' };
 

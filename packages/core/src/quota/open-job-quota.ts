@@ -1,0 +1,45 @@
+import { KbatchError } from '../errors.js';
+import type { JobStore } from '../state/job-store.js';
+import type { JobManifest } from '../state/manifest.js';
+import { PostgresJobStore } from '../state/postgres-store.js';
+import { clientKeyFingerprint } from '../client/create-kluster-client.js';
+import { DEFAULT_PROVIDER, getProvider } from '../providers/resolve-provider.js';
+import { keyFingerprint } from './quota-key.js';
+import { PostgresQuota } from './postgres-quota.js';
+import type { PartQuota } from './part-quota.js';
+
+/** A refused part asks again at most this often (and at least once per poll interval). */
+const MAX_RETRY_MS = 5_000;
+
+/**
+ * The job's share of the provider quota: with a database store, always (slots are recorded even without a limit, so
+ * jobs that have one count this job's batches too); without one, none (undefined: nothing changes; a limit given is
+ * refused, OPTION_INVALID). The limit is
+ * `maxEnqueuedTokens`, else the provider's documented figure (profile `limits.maxEnqueuedTokens`), else none.
+ */
+export async function openJobQuota(init: { store: JobStore; client: unknown; manifest: JobManifest; maxEnqueuedTokens?: number | undefined; pollIntervalMs: number }): Promise<PartQuota | undefined> {
+  const { store, manifest } = init;
+  if (!(store instanceof PostgresJobStore)) {
+    // A limit kept by this process alone would not see other jobs' batches: refused rather than trusted.
+    if (init.maxEnqueuedTokens === undefined) return undefined;
+    throw new KbatchError('OPTION_INVALID', 'Invalid option `maxEnqueuedTokens`: needs the job state in a database (--database-url): the quota is counted there, across every job and process', { field: 'maxEnqueuedTokens' });
+  }
+  const provider = manifest.provider ?? DEFAULT_PROVIDER;
+  return new PostgresQuota({
+    database: store.database,
+    jobId: store.jobId,
+    jobDir: store.dir,
+    provider,
+    fingerprint: clientFingerprint(init.client),
+    maxEnqueuedTokens: init.maxEnqueuedTokens ?? getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
+    retryMs: Math.min(MAX_RETRY_MS, init.pollIntervalMs),
+  });
+}
+
+// A client made by createClient knows its key's fingerprint; an openai client of the caller's own has its key and URL.
+function clientFingerprint(client: unknown): string {
+  const known = clientKeyFingerprint(client);
+  if (known !== undefined) return known;
+  const { apiKey, baseURL } = (typeof client === 'object' && client !== null ? client : {}) as { apiKey?: unknown; baseURL?: unknown };
+  return typeof apiKey === 'string' ? keyFingerprint(apiKey, typeof baseURL === 'string' ? baseURL : undefined) : 'unknown-key';
+}

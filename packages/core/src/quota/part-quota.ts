@@ -1,0 +1,65 @@
+import type { JobPart } from '../state/manifest.js';
+import type { JobContext } from '../job/context.js';
+import type { PartLoad } from './part-load.js';
+
+/** What {@link PartQuota.acquire} answered for one part. */
+export interface QuotaAnswer {
+  /** The part's batch may be created now (its slot is held). */
+  granted: boolean;
+  /** The quota key: provider / API key fingerprint / model. */
+  key: string;
+  load: PartLoad;
+  /** The estimated tokens the key may have enqueued (undefined: no limit; the slot is still recorded). */
+  limit: number | undefined;
+  enqueued: { tokens: number; requests: number; batches: number };
+  /** Waiting parts ahead of this one. */
+  ahead: number;
+  /** This process had not been refused for this part before. */
+  firstRefusal: boolean;
+}
+
+/**
+ * The job's share of a provider quota common to every job and process (see quota/postgres-quota.ts): a part takes a
+ * slot before its create's intent is recorded and gives it back once its batch is seen ended.
+ */
+export interface PartQuota {
+  /**
+   * Record the part's slot (its place in line) and hold it when its batch fits: true when the batch may be created
+   * now, else the part keeps its place and asks again after `retryMs`. Idempotent per part. `force`: hold it at once
+   * (the part's create may already have been sent, so its batch may be enqueued whatever the limit).
+   */
+  acquire(part: JobPart, options: { force: boolean }): Promise<QuotaAnswer>;
+  /** Give the part's slot back (its batch ended, or it will create none). */
+  release(part: JobPart): Promise<void>;
+  /** Give back the slots of parts that are done or never sent a create, drop this process's places in line, disconnect. */
+  close(parts: readonly JobPart[]): Promise<void>;
+  /** How long a refused part waits before asking again (ms). */
+  readonly retryMs: number;
+}
+
+/**
+ * The part's turn under the job's quota (true at once without one): emits a warning naming what it waits for the
+ * first time it is refused, and records the part's estimated tokens in the manifest when they had to be read.
+ */
+export async function quotaTurn(ctx: JobContext, part: JobPart): Promise<boolean> {
+  const quota = ctx.quota;
+  if (quota === undefined) return true;
+  const answer = await quota.acquire(part, { force: part.createStartedAt !== undefined });
+  if (part.promptTokens === undefined) {
+    part.promptTokens = answer.load.tokens;
+    await ctx.store.save();
+  }
+  const { limit, enqueued, load, ahead } = answer;
+  if (answer.granted && limit !== undefined && load.tokens > limit) {
+    ctx.emit({ type: 'warning', part: part.index, message: `part ${part.index}'s ${load.tokens} estimated tokens are more than the whole quota of ${answer.key} (${limit}): its batch runs alone` });
+  }
+  if (!answer.granted && answer.firstRefusal) {
+    const turn = ahead > 0 ? `${ahead} part${ahead === 1 ? '' : 's'} ahead in line` : `its ${load.tokens} do not fit`;
+    ctx.emit({
+      type: 'warning',
+      part: part.index,
+      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}`,
+    });
+  }
+  return answer.granted;
+}

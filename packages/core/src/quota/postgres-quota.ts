@@ -1,0 +1,153 @@
+import type { Client, Pool, PoolClient } from 'pg';
+import type { JobPart } from '../state/manifest.js';
+import { quoteSchema } from '../state/postgres-schema.js';
+import { unavailable } from '../state/postgres-store.js';
+import { mayBeEnqueued, quotaVerdict, type QuotaSlot, type SlotPart } from './quota-verdict.js';
+import { quotaKey } from './quota-key.js';
+import { partLoad, type PartLoad } from './part-load.js';
+import { liveOwners, openPresence, type Presence } from './presence.js';
+import type { PartQuota, QuotaAnswer } from './part-quota.js';
+
+/** Where a {@link PostgresQuota} keeps its slots, and whose they are. */
+export interface PostgresQuotaInit {
+  /** The job store's database: its pool, schema and dedicated-connection factory (PostgresJobStore.database). */
+  database: { pool: Pool; schema: string; connect: () => Client };
+  jobId: string;
+  jobDir: string;
+  /** The provider's name and the API key's fingerprint: with each part's model, its quota key. */
+  provider: string;
+  fingerprint: string;
+  /** Most estimated prompt tokens enqueued per key (undefined: none; slots are still recorded for others' limits). */
+  maxEnqueuedTokens: number | undefined;
+  retryMs: number;
+}
+
+interface SlotRow {
+  job_id: string;
+  part: string;
+  ticket: string;
+  held: boolean;
+  tokens: string;
+  requests: string;
+  owner: string;
+}
+
+/**
+ * The shared quota in `<schema>.quota_slot` (migration 2): each decision is one transaction under an advisory xact lock
+ * per quota key, so processes on any machine see one line. A slot's owner is a presence lock (quota/presence.ts): a
+ * waiter whose process is gone loses its place; a holder whose process is gone keeps counting while its job's
+ * manifest says its batch may be enqueued (see {@link mayBeEnqueued}).
+ */
+export class PostgresQuota implements PartQuota {
+  readonly retryMs: number;
+  private readonly q: string;
+  private readonly loads = new Map<string, PartLoad>();
+  private readonly refused = new Set<string>();
+  private presence: Promise<Presence> | undefined;
+
+  constructor(private readonly init: PostgresQuotaInit) {
+    this.retryMs = init.retryMs;
+    this.q = quoteSchema(init.database.schema);
+  }
+
+  async acquire(part: JobPart, { force }: { force: boolean }): Promise<QuotaAnswer> {
+    const load = this.loads.get(part.index) ?? (await partLoad(this.init.jobDir, part));
+    this.loads.set(part.index, load);
+    const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: load.model });
+    const owner = (await this.present()).owner;
+    const limit = this.init.maxEnqueuedTokens;
+    const me = { job: this.init.jobId, part: part.index };
+    return this.transaction(key, async (db) => {
+      const { rows } = await db.query<{ held: boolean }>(
+        `INSERT INTO ${this.q}.quota_slot AS s (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = $6 OR (s.held AND s.owner = $7), owner = $7, updated_at = now()
+         RETURNING held`,
+        [me.job, me.part, key, load.tokens, load.requests, force || limit === undefined, owner],
+      );
+      const none = { tokens: 0, requests: 0, batches: 0 };
+      if (rows[0]!.held) return { granted: true, key, load, limit, enqueued: none, ahead: 0, firstRefusal: false };
+      const verdict = quotaVerdict(await this.slots(db, key), me, { tokens: limit });
+      if (verdict.stale.length > 0) {
+        await db.query(`DELETE FROM ${this.q}.quota_slot WHERE (job_id, part) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [verdict.stale.map((s) => s.job), verdict.stale.map((s) => s.part)]);
+      }
+      if (verdict.grant) await db.query(`UPDATE ${this.q}.quota_slot SET held = true, updated_at = now() WHERE job_id = $1 AND part = $2`, [me.job, me.part]);
+      const firstRefusal = !verdict.grant && !this.refused.has(part.index);
+      if (!verdict.grant) this.refused.add(part.index);
+      return { granted: verdict.grant, key, load, limit, enqueued: verdict.enqueued, ahead: verdict.ahead, firstRefusal };
+    });
+  }
+
+  async release(part: JobPart): Promise<void> {
+    await this.init.database.pool.query(`DELETE FROM ${this.q}.quota_slot WHERE job_id = $1 AND part = $2`, [this.init.jobId, part.index]).catch(unavailable);
+  }
+
+  async close(parts: readonly JobPart[]): Promise<void> {
+    try {
+      // A part done, or whose create was never sent, has no batch to count; a waiter of this process leaves the line.
+      const free = parts.filter((p) => p.done || p.createStartedAt === undefined).map((p) => p.index);
+      await this.init.database.pool.query(`DELETE FROM ${this.q}.quota_slot WHERE job_id = $1 AND (part = ANY($2::text[]) OR NOT held)`, [this.init.jobId, free]).catch(unavailable);
+    } finally {
+      await (await this.presence?.catch(() => undefined))?.close();
+    }
+  }
+
+  // This process's presence (parts ask at once: one opening is shared); a lost one is replaced, and this job's slots follow the new owner.
+  private present(): Promise<Presence> {
+    const current = this.presence;
+    this.presence = (async () => {
+      const old = await current?.catch(() => undefined);
+      if (old !== undefined && !old.lost) return old;
+      const fresh = await openPresence(this.init.database.connect).catch(unavailable);
+      if (old !== undefined) {
+        await old.close();
+        await this.init.database.pool.query(`UPDATE ${this.q}.quota_slot SET owner = $1 WHERE job_id = $2 AND owner = $3`, [fresh.owner, this.init.jobId, old.owner]).catch(unavailable);
+      }
+      return fresh;
+    })();
+    return this.presence;
+  }
+
+  // Every slot under the key, each marked live or gone; a gone holder's batch judged from its job's manifest.
+  private async slots(db: PoolClient, key: string): Promise<QuotaSlot[]> {
+    const { rows } = await db.query<SlotRow>(`SELECT job_id, part, ticket, held, tokens, requests, owner FROM ${this.q}.quota_slot WHERE quota_key = $1 ORDER BY ticket`, [key]);
+    const live = await liveOwners(db);
+    const slots: QuotaSlot[] = rows.map((r) => ({ job: r.job_id, part: r.part, ticket: Number(r.ticket), held: r.held, tokens: Number(r.tokens), requests: Number(r.requests), live: live.has(Number(r.owner)) }));
+    const gone = slots.filter((s) => s.held && !s.live);
+    if (gone.length === 0) return slots;
+    const manifests = await this.manifestParts(db, [...new Set(gone.map((s) => s.job))]);
+    const now = Date.now();
+    for (const slot of gone) {
+      const job = manifests.get(slot.job);
+      slot.enqueued = job !== undefined && mayBeEnqueued(job.parts.get(slot.part), job.window, now);
+    }
+    return slots;
+  }
+
+  private async manifestParts(db: PoolClient, jobs: string[]): Promise<Map<string, { window: string; parts: Map<string, SlotPart> }>> {
+    const { rows } = await db.query<{ id: string; manifest: string | null }>(`SELECT id, manifest FROM ${this.q}.job WHERE id = ANY($1::text[])`, [jobs]);
+    const out = new Map<string, { window: string; parts: Map<string, SlotPart> }>();
+    for (const { id, manifest } of rows) {
+      if (manifest === null) continue;
+      const parsed = JSON.parse(manifest) as { window: string; parts: (SlotPart & { index: string })[] };
+      out.set(id, { window: parsed.window, parts: new Map(parsed.parts.map((p) => [p.index, p])) });
+    }
+    return out;
+  }
+
+  // One transaction under the key's advisory xact lock: deciders of one key take turns, on any machine.
+  private async transaction<T>(key: string, fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    const db = await this.init.database.pool.connect().catch(unavailable);
+    try {
+      await db.query('BEGIN');
+      await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kbatch.quota:${this.init.database.schema}:${key}`]);
+      const result = await fn(db);
+      await db.query('COMMIT');
+      return result;
+    } catch (error) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      return unavailable(error);
+    } finally {
+      db.release();
+    }
+  }
+}

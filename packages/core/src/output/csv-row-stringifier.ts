@@ -40,6 +40,7 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
   const line = csvLine(opts.delimiter);
   let header: string[] | null = null;
   let known: Set<string> | undefined;
+  let cells: unknown[] = [];
   const warnLate = (flat: Record<string, unknown>): void => {
     for (const key in flat) {
       if (known!.has(key) || warned.has(key) || !Object.hasOwn(flat, key)) continue;
@@ -57,14 +58,15 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
       if (header === null) {
         header = mergeHeader(flat, opts.columns);
         known = new Set(header);
-        out = line(header);
+        out = line([...header]);
       } else if (shape !== FLAT) warnLate(flat);
-      const cells = new Array<unknown>(header.length);
+      // One array for every row (the cells are quoted in place): a row allocates its text, not a list besides.
+      if (cells.length !== header.length) cells = new Array<unknown>(header.length);
       for (let i = 0; i < header.length; i++) cells[i] = cell(flat[header[i]!]);
       return out + line(cells);
     },
     // An empty input still gets the declared header, so the file is a valid (empty) table.
-    end: () => (header === null && opts.columns.length > 0 ? line(opts.columns) : ''),
+    end: () => (header === null && opts.columns.length > 0 ? line([...opts.columns]) : ''),
   };
 }
 
@@ -89,31 +91,37 @@ function shapeOf(row: Record<string, unknown>, known: ReadonlySet<string> | unde
 /**
  * One CSV line of cells, quoted as csv-stringify quotes them (a cell holding the quote, the delimiter or a line break,
  * quotes doubled); a value of another type than string, number, bigint or boolean goes through csv-stringify itself.
+ * `cells` is used up: a cell to quote is replaced by its quoted text, and the line is one `join` (a flat string, not
+ * a chain of a string per cell: the join's rows are its largest share of garbage).
  */
-function csvLine(delimiter: string): (cells: readonly unknown[]) => string {
+function csvLine(delimiter: string): (cells: unknown[]) => string {
   const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
   const single = delimiter.length === 1;
   const d = single ? delimiter.charCodeAt(0) : -1;
   // A number, bigint or boolean is written with these characters only: another one-character delimiter is never in it.
   const plainScalars = single && !'0123456789.-+eEInfinityNaNtruefals'.includes(delimiter);
   return (cells) => {
-    let out = '';
     for (let i = 0; i < cells.length; i++) {
       const v = cells[i];
-      if (i > 0) out += delimiter;
+      if (typeof v === 'string') continue;
+      // null and undefined are empty cells, as `join` writes them; numbers, bigints and booleans as `String` does.
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'boolean') return stringify([cells], csv);
+    }
+    for (let i = 0; i < cells.length; i++) {
+      const v = cells[i];
       if (typeof v === 'string') {
-        if (!single) out += quoted(v, emitsSeparator(v, delimiter));
+        if (!single) cells[i] = quoted(v, emitsSeparator(v, delimiter));
         else {
           const look = scanCell(v, d);
-          out += look === PLAIN ? v : look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
+          if (look !== PLAIN) cells[i] = look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
         }
-      } else if (v === null || v === undefined) continue;
-      else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+      } else if (v !== null && v !== undefined && !plainScalars) {
         const t = String(v);
-        out += plainScalars ? t : quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
-      } else return stringify([cells], csv);
+        cells[i] = quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
+      }
     }
-    return `${out}\n`;
+    return `${cells.join(delimiter)}\n`;
   };
 }
 

@@ -40,7 +40,6 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
   const line = csvLine(opts.delimiter);
   let header: string[] | null = null;
   let known: Set<string> | undefined;
-  let cells: unknown[] = [];
   const warnLate = (flat: Record<string, unknown>): void => {
     for (const key in flat) {
       if (known!.has(key) || warned.has(key) || !Object.hasOwn(flat, key)) continue;
@@ -58,15 +57,12 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
       if (header === null) {
         header = mergeHeader(flat, opts.columns);
         known = new Set(header);
-        out = line([...header]);
+        out = line(header);
       } else if (shape !== FLAT) warnLate(flat);
-      // One array for every row (the cells are quoted in place): a row allocates its text, not a list besides.
-      if (cells.length !== header.length) cells = new Array<unknown>(header.length);
-      for (let i = 0; i < header.length; i++) cells[i] = cell(flat[header[i]!]);
-      return out + line(cells);
+      return out + line.of(header, flat);
     },
     // An empty input still gets the declared header, so the file is a valid (empty) table.
-    end: () => (header === null && opts.columns.length > 0 ? line([...opts.columns]) : ''),
+    end: () => (header === null && opts.columns.length > 0 ? line(opts.columns) : ''),
   };
 }
 
@@ -88,41 +84,56 @@ function shapeOf(row: Record<string, unknown>, known: ReadonlySet<string> | unde
   return !Object.hasOwn(row, '__proto__') && Object.getPrototypeOf(row) === Object.prototype ? shape : NESTED;
 }
 
+/** Writes CSV lines: of a list of cells, or `of` a row's cells under `header` (without a list made for them). */
+interface CsvLine {
+  (cells: readonly unknown[]): string;
+  of(header: readonly string[], row: Record<string, unknown>): string;
+}
+
 /**
  * One CSV line of cells, quoted as csv-stringify quotes them (a cell holding the quote, the delimiter or a line break,
  * quotes doubled); a value of another type than string, number, bigint or boolean goes through csv-stringify itself.
- * `cells` is used up: a cell to quote is replaced by its quoted text, and the line is one `join` (a flat string, not
- * a chain of a string per cell: the join's rows are its largest share of garbage).
  */
-function csvLine(delimiter: string): (cells: unknown[]) => string {
+function csvLine(delimiter: string): CsvLine {
   const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
   const single = delimiter.length === 1;
   const d = single ? delimiter.charCodeAt(0) : -1;
   // A number, bigint or boolean is written with these characters only: another one-character delimiter is never in it.
   const plainScalars = single && !'0123456789.-+eEInfinityNaNtruefals'.includes(delimiter);
-  return (cells) => {
-    for (let i = 0; i < cells.length; i++) {
-      const v = cells[i];
-      if (typeof v === 'string') continue;
-      // null and undefined are empty cells, as `join` writes them; numbers, bigints and booleans as `String` does.
-      if (v === null || v === undefined) continue;
-      if (typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'boolean') return stringify([cells], csv);
+  /** A cell's text, or null for a value of another type (the line then goes through csv-stringify). */
+  const text = (v: unknown): string | null => {
+    if (typeof v === 'string') {
+      if (!single) return quoted(v, emitsSeparator(v, delimiter));
+      const look = scanCell(v, d);
+      return look === PLAIN ? v : look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
     }
-    for (let i = 0; i < cells.length; i++) {
-      const v = cells[i];
-      if (typeof v === 'string') {
-        if (!single) cells[i] = quoted(v, emitsSeparator(v, delimiter));
-        else {
-          const look = scanCell(v, d);
-          if (look !== PLAIN) cells[i] = look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
-        }
-      } else if (v !== null && v !== undefined && !plainScalars) {
-        const t = String(v);
-        cells[i] = quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
-      }
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+      const t = String(v);
+      return plainScalars ? t : quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
     }
-    return `${cells.join(delimiter)}\n`;
+    return null;
   };
+  const line = (cells: readonly unknown[]): string => {
+    let out = '';
+    for (let i = 0; i < cells.length; i++) {
+      const t = text(cells[i]);
+      if (t === null) return stringify([cells], csv);
+      out += i > 0 ? delimiter + t : t;
+    }
+    return `${out}\n`;
+  };
+  // A row's cells read from it one by one: the list of them is made only for a line csv-stringify writes.
+  line.of = (header: readonly string[], row: Record<string, unknown>): string => {
+    let out = '';
+    for (let i = 0; i < header.length; i++) {
+      const t = text(cell(row[header[i]!]));
+      if (t === null) return line(header.map((h) => cell(row[h])));
+      out += i > 0 ? delimiter + t : t;
+    }
+    return `${out}\n`;
+  };
+  return line;
 }
 
 /**

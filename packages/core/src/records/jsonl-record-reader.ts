@@ -37,13 +37,14 @@ export class JsonlRecordReader extends RecordReader {
 
   end(): SourceRecord[] {
     this.checkEnd();
+    const done = this.pushText(this.decoder.end());
     if (this.restParts.length > 0) {
       const last = Buffer.concat(this.restParts);
       this.restParts = [];
       this.lineOfBytes(last, 0, last.length);
     }
-    this.pushText(this.decoder.end());
     if (this.rest !== '') this.parseLine(this.rest, 0, this.rest.length);
+    if (done.length > 0) this.batch.unshift(...done);
     this.rest = '';
     return this.take();
   }

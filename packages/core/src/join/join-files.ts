@@ -99,6 +99,8 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinReport> 
     await out.end();
     return report;
   } catch (err) {
+    // The rows joined before the error are written (they wait in the writer's block, see `joinWindow`).
+    await out.flush().catch(() => {});
     await out.destroy();
     throw err;
   } finally {
@@ -129,7 +131,8 @@ async function joinWindow(joiner: ChunkJoiner, records: readonly SourceRecord[],
     throw err;
   }
   out.put(text);
-  await out.flush();
+  // Full blocks only go to the sink (one write a megabyte, not one a window); the wait is for its backpressure.
+  await out.pace();
 }
 
 /** Stop as a pipeline given `signal` stops: an AbortError whose cause is the signal's reason. */

@@ -48,9 +48,10 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
     // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
     const bytes = (await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)))).reduce((a, b) => a + b, 0);
     for (let file = 0; file < files.length; file++) {
+      index.begin(file, onIssue);
       await scanResultFile(files[file]!, (buf, span) => {
         if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
-        index.add(buf, span, { file, onIssue });
+        index.add(buf, span);
       });
       index.settle();
     }
@@ -75,6 +76,8 @@ class FileIndex implements ResultLookup {
   private readonly pending = new Int32Array(3 * PENDING);
   private pendingCount = 0;
   private onIssue: JoinIssueHandler | undefined;
+  /** The file whose lines are being added. */
+  private file = 0;
   /** The entry being settled, and whether entry `c` has its custom_id (asked only on a hash match: a duplicate). */
   private settling = -1;
   /** What the buckets read ahead held (kept so the reads are not dropped as unused). */
@@ -102,14 +105,19 @@ class FileIndex implements ResultLookup {
     this.table.reserve(lines);
   }
 
-  /**
-   * Index one line of file number `file`: its position and verdict now, its custom_id's hash in the table at the next
-   * {@link settle} (every {@link PENDING} lines).
-   */
-  add(buf: Buffer, span: Readonly<LineSpan>, { file, onIssue }: { file: number; onIssue: JoinIssueHandler | undefined }): void {
-    const { at, verdict, hash } = this;
-    this.ahead.clear();
+  /** The lines {@link add}ed next are of file number `file`; their duplicates go to `onIssue`. */
+  begin(file: number, onIssue: JoinIssueHandler | undefined): void {
+    this.file = file;
     this.onIssue = onIssue;
+  }
+
+  /**
+   * Index one line of the file {@link begin} named: its position and verdict now, its custom_id's hash in the table at
+   * the next {@link settle} (every {@link PENDING} lines).
+   */
+  add(buf: Buffer, span: Readonly<LineSpan>): void {
+    const { at, verdict, hash, file } = this;
+    this.ahead.clear();
     const fast = this.lean && readVerdict(buf, span.start, span.end, verdict);
     // A usual line's ASCII custom_id is hashed from its bytes: no string is made (one is, for a duplicate only).
     if (!(fast && hashAsciiBytes(buf, verdict.idStart, verdict.idEnd, hash))) {

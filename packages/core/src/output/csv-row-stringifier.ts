@@ -59,9 +59,7 @@ export function csvRowFormat(options: CsvRowStringifierOptions = {}): RowFormat 
         known = new Set(header);
         out = line(header);
       } else if (shape !== FLAT) warnLate(flat);
-      const cells = new Array<unknown>(header.length);
-      for (let i = 0; i < header.length; i++) cells[i] = cell(flat[header[i]!]);
-      return out + line(cells);
+      return out + line.of(header, flat);
     },
     // An empty input still gets the declared header, so the file is a valid (empty) table.
     end: () => (header === null && opts.columns.length > 0 ? line(opts.columns) : ''),
@@ -86,35 +84,56 @@ function shapeOf(row: Record<string, unknown>, known: ReadonlySet<string> | unde
   return !Object.hasOwn(row, '__proto__') && Object.getPrototypeOf(row) === Object.prototype ? shape : NESTED;
 }
 
+/** Writes CSV lines: of a list of cells, or `of` a row's cells under `header` (without a list made for them). */
+interface CsvLine {
+  (cells: readonly unknown[]): string;
+  of(header: readonly string[], row: Record<string, unknown>): string;
+}
+
 /**
  * One CSV line of cells, quoted as csv-stringify quotes them (a cell holding the quote, the delimiter or a line break,
  * quotes doubled); a value of another type than string, number, bigint or boolean goes through csv-stringify itself.
  */
-function csvLine(delimiter: string): (cells: readonly unknown[]) => string {
+function csvLine(delimiter: string): CsvLine {
   const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
   const single = delimiter.length === 1;
   const d = single ? delimiter.charCodeAt(0) : -1;
   // A number, bigint or boolean is written with these characters only: another one-character delimiter is never in it.
   const plainScalars = single && !'0123456789.-+eEInfinityNaNtruefals'.includes(delimiter);
-  return (cells) => {
+  /** A cell's text, or null for a value of another type (the line then goes through csv-stringify). */
+  const text = (v: unknown): string | null => {
+    if (typeof v === 'string') {
+      if (!single) return quoted(v, emitsSeparator(v, delimiter));
+      const look = scanCell(v, d);
+      return look === PLAIN ? v : look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
+    }
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+      const t = String(v);
+      return plainScalars ? t : quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
+    }
+    return null;
+  };
+  const line = (cells: readonly unknown[]): string => {
     let out = '';
     for (let i = 0; i < cells.length; i++) {
-      const v = cells[i];
-      if (i > 0) out += delimiter;
-      if (typeof v === 'string') {
-        if (!single) out += quoted(v, emitsSeparator(v, delimiter));
-        else {
-          const look = scanCell(v, d);
-          out += look === PLAIN ? v : look === QUOTES ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
-        }
-      } else if (v === null || v === undefined) continue;
-      else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
-        const t = String(v);
-        out += plainScalars ? t : quoted(t, single ? t.includes(delimiter) : emitsSeparator(t, delimiter));
-      } else return stringify([cells], csv);
+      const t = text(cells[i]);
+      if (t === null) return stringify([cells], csv);
+      out += i > 0 ? delimiter + t : t;
     }
     return `${out}\n`;
   };
+  // A row's cells read from it one by one: the list of them is made only for a line csv-stringify writes.
+  line.of = (header: readonly string[], row: Record<string, unknown>): string => {
+    let out = '';
+    for (let i = 0; i < header.length; i++) {
+      const t = text(cell(row[header[i]!]));
+      if (t === null) return line(header.map((h) => cell(row[h])));
+      out += i > 0 ? delimiter + t : t;
+    }
+    return `${out}\n`;
+  };
+  return line;
 }
 
 /**

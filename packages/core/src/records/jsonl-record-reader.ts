@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { invalidUtf8Reason } from '../internal/utf8.js';
+import { parseFlatJsonLine } from './flat-json-line.js';
 import { RecordReader, type RecordReaderOptions } from './record-reader.js';
 import type { SourceRecord } from './source-record.js';
 
@@ -8,24 +9,91 @@ export class JsonlRecordReader extends RecordReader {
   private rest = '';
   private line = 0;
   private readonly decoder: StringDecoder;
+  /**
+   * UTF-8 bytes are split into lines as bytes (a line feed is never part of a longer character), and the usual flat
+   * line is read from them (see `parseFlatJsonLine`); any other line is decoded and parsed as text.
+   */
+  private readonly bytes: boolean;
+  /** The start of a line the last chunk did not end, as bytes (see {@link bytes}). */
+  private restParts: Buffer[] = [];
+  /** The previous flat line's keys (see `parseFlatJsonLine`). */
+  private readonly keys: string[] = [];
 
   constructor(file: string, opts: RecordReaderOptions) {
     super(file, opts);
     this.decoder = new StringDecoder(opts.encoding);
+    this.bytes = opts.encoding === 'utf8';
   }
 
   push(chunk: Buffer | string): SourceRecord[] {
+    if (this.bytes && typeof chunk !== 'string') {
+      this.check(chunk);
+      return this.pushBytes(chunk);
+    }
     const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     this.check(chunk);
-    return this.pushText(text);
+    return this.pushText(this.bytesLeft() + text);
   }
 
   end(): SourceRecord[] {
     this.checkEnd();
-    this.pushText(this.decoder.end());
+    const done = this.pushText(this.decoder.end());
+    if (this.restParts.length > 0) {
+      const last = Buffer.concat(this.restParts);
+      this.restParts = [];
+      this.lineOfBytes(last, 0, last.length);
+    }
     if (this.rest !== '') this.parseLine(this.rest, 0, this.rest.length);
+    if (done.length > 0) this.batch.unshift(...done);
     this.rest = '';
     return this.take();
+  }
+
+  private pushBytes(chunk: Buffer): SourceRecord[] {
+    let start = 0;
+    let lf = chunk.indexOf(0x0a);
+    // Text came before these bytes (a source that gave both): its unfinished line is finished as text.
+    if (this.rest !== '') return this.pushText(this.decoder.write(chunk));
+    if (this.restParts.length > 0) {
+      if (lf === -1) {
+        this.restParts.push(Buffer.from(chunk));
+        return this.take();
+      }
+      this.restParts.push(chunk.subarray(0, lf));
+      const line = Buffer.concat(this.restParts);
+      this.restParts = [];
+      this.lineOfBytes(line, 0, line.length);
+      start = lf + 1;
+      lf = chunk.indexOf(0x0a, start);
+    }
+    for (; lf !== -1; lf = chunk.indexOf(0x0a, start)) {
+      this.lineOfBytes(chunk, start, lf);
+      start = lf + 1;
+    }
+    // Copied: a source may reuse its chunk's memory once it is handed on.
+    if (start < chunk.length) this.restParts.push(Buffer.from(chunk.subarray(start)));
+    return this.take();
+  }
+
+  /** The line `buf[start, end)` (without its line feed): read from its bytes when it is flat, else as text. */
+  private lineOfBytes(buf: Buffer, start: number, end: number): void {
+    const last = end > start && buf[end - 1] === 0x0d ? end - 1 : end;
+    const data = parseFlatJsonLine(buf, start, last, this.keys);
+    if (data === null) {
+      const text = buf.toString('utf8', start, end);
+      this.parseLine(text, 0, text.length);
+      return;
+    }
+    const line = ++this.line;
+    this.batch.push({ index: ++this.count, line, data });
+  }
+
+  /** The unfinished line of bytes, as text, when text comes after bytes (and the bytes are dropped). */
+  private bytesLeft(): string {
+    if (this.restParts.length === 0) return '';
+    const text = Buffer.concat(this.restParts).toString('utf8');
+    this.restParts = [];
+    return text;
   }
 
   private pushText(text: string): SourceRecord[] {

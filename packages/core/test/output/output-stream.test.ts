@@ -111,4 +111,22 @@ describe('csvRowFormat', () => {
       }
     }
   });
+
+  it('writes every row of one format as csv-stringify does, a quoted cell leaving nothing for the next row', async () => {
+    const { stringify } = await import('csv-stringify/sync');
+    const { csvRowFormat } = await import('../../src/output/csv-row-stringifier.js');
+    const values: unknown[] = ['plain', 'a,b', 'say "hi"', 'line\nbreak', null, 7, -0, true, 10n, undefined, 'ünï', { nested: 'x' }];
+    for (const delimiter of [',', '\t', ';;']) {
+      const format = csvRowFormat({ delimiter, columns: ['a', 'b', 'c'], keepWhole: ['a', 'b', 'c'] });
+      const csv = { delimiter, cast: { boolean: (v: boolean) => String(v) } };
+      let expected = stringify([['a', 'b', 'c']], csv);
+      let written = '';
+      for (let n = 0; n < 60; n++) {
+        const row = { a: values[n % values.length], b: values[(n * 5 + 1) % values.length], c: values[(n * 7 + 2) % values.length] };
+        written += format.row(row);
+        expected += stringify([Object.values(row).map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v))], csv);
+      }
+      expect(written).toBe(expected);
+    }
+  });
 });

@@ -46,4 +46,31 @@ describe('textWriter', () => {
     const flushed = await Promise.race([out.flush().then(() => 'flushed'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
     expect(flushed).toBe('flushed');
   });
+
+  it('paces without sending a block until it is full, and waits for the drain the sink asked for', async () => {
+    const writes: number[] = [];
+    let done: (() => void) | null = null;
+    const held = new Writable({
+      write: (chunk: Buffer, _enc, callback) => {
+        writes.push(chunk.length);
+        done = callback;
+      },
+    });
+    const out = textWriter(held, { end: false, reuse: false });
+    out.put('small\n');
+    await out.pace();
+    expect(writes).toEqual([]);
+    // 1,100 rows of 1 KiB: the first full block goes to the sink, which asks for a drain until its write is done.
+    for (let i = 0; i < 1100; i++) out.put(`${'x'.repeat(1023)}\n`);
+    expect(writes).toHaveLength(1);
+    const paced = out.pace().then(() => 'paced');
+    expect(await Promise.race([paced, new Promise((r) => setTimeout(() => r('waiting'), 50))])).toBe('waiting');
+    done!();
+    expect(await paced).toBe('paced');
+    const flushed = out.flush();
+    expect(writes).toHaveLength(2);
+    done!();
+    await flushed;
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(6 + 1100 * 1024);
+  });
 });

@@ -49,8 +49,8 @@ export type JoinFilesOptions = z.input<typeof JoinFilesOptionsSchema>;
  * Join an input file with batch result files that ran any way (the `kbatch join` command).
  * All results form one chunk, indexed by custom_id with `indexResultFiles`: memory is ~43 bytes per result in typed
  * arrays, plus the answer of each usual successful line (read once, in the index pass, see `readVerdict`), never the
- * response bodies; other lines are re-read a window of records at a time, in file order. Rows are written a window
- * at a time, without a stream per stage (`pnpm bench:join` prints the speed and peak RSS).
+ * response bodies; other lines are re-read a window of records at a time, in file order. Rows are written in 1 MiB
+ * blocks, without a stream per stage (`pnpm bench:join` prints the speed and peak RSS).
  * @returns the counts; issues (missing/unknown/duplicate) go to `onIssue` as they are found
  * @example
  * const report = await joinFiles({ input: 'reviews.csv', results: 'out.jsonl', errors: 'err.jsonl',

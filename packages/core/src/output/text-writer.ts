@@ -32,7 +32,7 @@ export interface TextWriterOptions {
 
 /**
  * Write text to `sink` without a pipeline: many small texts are encoded into 1 MiB blocks (one sink write each, no big
- * string built), and a wait happens only at `flush` when the sink asked for one. A fresh large buffer costs page
+ * string built), and a wait happens only at `flush` or `pace` when the sink asked for one. A fresh large buffer costs page
  * faults each time; with `reuse`, the blocks go round.
  */
 export function textWriter(sink: Writable, options: TextWriterOptions): TextWriter {

@@ -16,6 +16,8 @@ export class JsonlRecordReader extends RecordReader {
   private readonly bytes: boolean;
   /** The start of a line the last chunk did not end, as bytes (see {@link bytes}). */
   private restParts: Buffer[] = [];
+  /** True once a text chunk came: the decoder may hold part of a character, so later bytes are decoded as text too. */
+  private sawText = false;
   /** The previous flat line's keys (see `parseFlatJsonLine`). */
   private readonly keys: string[] = [];
 
@@ -26,10 +28,11 @@ export class JsonlRecordReader extends RecordReader {
   }
 
   push(chunk: Buffer | string): SourceRecord[] {
-    if (this.bytes && typeof chunk !== 'string') {
+    if (this.bytes && !this.sawText && typeof chunk !== 'string') {
       this.check(chunk);
       return this.pushBytes(chunk);
     }
+    if (typeof chunk === 'string') this.sawText = true;
     const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     this.check(chunk);
     return this.pushText(this.bytesLeft() + text);
@@ -52,8 +55,6 @@ export class JsonlRecordReader extends RecordReader {
   private pushBytes(chunk: Buffer): SourceRecord[] {
     let start = 0;
     let lf = chunk.indexOf(0x0a);
-    // Text came before these bytes (a source that gave both): its unfinished line is finished as text.
-    if (this.rest !== '') return this.pushText(this.decoder.write(chunk));
     if (this.restParts.length > 0) {
       if (lf === -1) {
         this.restParts.push(Buffer.from(chunk));

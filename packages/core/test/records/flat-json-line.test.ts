@@ -66,4 +66,15 @@ describe('JsonlRecordReader', () => {
       expect(got.records.map((r) => Object.keys(r.data))).toEqual(expected.records.map((r) => Object.keys(r.data)));
     }
   });
+
+  it('decodes bytes after text chunks as text, so a character split between them stays whole', async () => {
+    const records: SourceRecord[] = [];
+    const rejects: RejectedRecord[] = [];
+    // A caller's stream may hand on a string, then bytes: the decoder still holds the first byte of 日 after line 1.
+    const input = Readable.from(['{"x":', Buffer.from([0x31, 0x7d, 0x0a, 0xe6]), Buffer.from([0x97, 0xa5, 0x0a])], { objectMode: true });
+    for await (const batch of recordBatches({ input, format: 'jsonl', onInvalidRecord: 'skip', onReject: (r) => rejects.push(r) })) records.push(...batch);
+    expect(records.map((r) => r.data)).toEqual([{ x: 1 }]);
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]!.raw).toBe('日');
+  });
 });

@@ -128,11 +128,11 @@ async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, r
 async function settle(queue: StepQueue, step: QueuedStep, result: StepResult, plan: StepPlan): Promise<void> {
   const summary = result.summary ? { records: result.summary.records, succeeded: result.summary.succeeded, failed: result.summary.failed } : {};
   if (plan.action === 'done') return queue.complete(step, { step: result.name, outcome: 'done', ...summary });
-  if (plan.action === 'fail') return queue.fail(step, { step: result.name, code: plan.code, message: plan.message }, plan.retry);
-  // Queued before this one completes (a crash in between leaves a step queued, never none), due after at least 1 s:
-  // a step due while this one is still active would make other workers' fetches fail on the job's key.
-  await queue.enqueue(step.jobId, Math.max(plan.delayMs, 1_000));
-  await queue.complete(step, { step: result.name, outcome: plan.reason });
+  const failure = plan.action === 'fail' ? { step: result.name, code: plan.code, message: plan.message } : null;
+  if (plan.action === 'fail' && plan.retry) return queue.fail(step, failure!);
+  // A retry cannot change the outcome: the step ends here, its error recorded for the job.
+  if (plan.action === 'fail') return queue.complete(step, { ...failure, outcome: 'failed' });
+  return queue.complete(step, { step: result.name, outcome: plan.reason }, { delayMs: plan.delayMs });
 }
 
 async function timed<T>(report: WorkerReport, body: () => Promise<T>): Promise<T> {

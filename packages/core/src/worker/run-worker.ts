@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import { functionField, positiveIntField, positiveMsField, signalField } from '../options.js';
-import { planStep, type StepName, type StepPlan } from './next-step.js';
-import { runStep, type StepContext, type StepResult } from './run-step.js';
+import { planStep, type StepName } from './next-step.js';
+import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepResult } from './run-step.js';
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
 
 /** Options of {@link runWorker}. */
@@ -43,7 +43,7 @@ export interface StepLog {
   jobId: string;
   step: StepName;
   /** done, running (batches still running: next step queued), locked, stopped (handed back), failed, retrying. */
-  outcome: 'done' | 'running' | 'locked' | 'stopped' | 'failed' | 'retrying';
+  outcome: StepLogOutcome;
   ms: number;
   /** The error's code and message, for failed and retrying steps. */
   code?: string;
@@ -107,32 +107,31 @@ interface SettleContext {
 /** Run one step and settle it: complete it, queue the job's next step, or fail it (pg-boss retries or not). */
 async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, report, stop }: SettleContext): Promise<void> {
   const started = Date.now();
-  const result = await runStep(step.jobId, stop, context);
-  const plan = planStep(result.outcome, { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs }, stop.aborted);
+  const delays = { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs };
+  const result = await runStep({ jobId: step.jobId, attempt: step.retryCount + 1 }, stop, { ...context, planFor: (outcome) => planStep(outcome, delays, stop.aborted) });
+  const { plan } = result;
   const before = report.queueMs;
   try {
-    await timed(report, () => settle(queue, step, result, plan));
+    await timed(report, () => settle(queue, step, result));
   } catch (error) {
     opts.onError?.(error as Error);
   }
   report.steps++;
-  const outcome: StepLog['outcome'] = plan.action === 'done' ? 'done' : plan.action === 'requeue' ? plan.reason : plan.retry ? 'retrying' : 'failed';
   const failure = plan.action === 'fail' ? { code: plan.code, message: plan.message } : {};
   try {
-    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome, ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
+    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome: planOutcome(plan), ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
   } catch {
     // A failing logger must not stop the worker.
   }
 }
 
-async function settle(queue: StepQueue, step: QueuedStep, result: StepResult, plan: StepPlan): Promise<void> {
-  const summary = result.summary ? { records: result.summary.records, succeeded: result.summary.succeeded, failed: result.summary.failed } : {};
-  if (plan.action === 'done') return queue.complete(step, { step: result.name, outcome: 'done', ...summary });
-  const failure = plan.action === 'fail' ? { step: result.name, code: plan.code, message: plan.message } : null;
+async function settle(queue: StepQueue, step: QueuedStep, { name, plan, counts }: StepResult): Promise<void> {
+  if (plan.action === 'done') return queue.complete(step, { step: name, outcome: 'done', ...counts });
+  const failure = plan.action === 'fail' ? { step: name, code: plan.code, message: plan.message } : null;
   if (plan.action === 'fail' && plan.retry) return queue.fail(step, failure!);
   // A retry cannot change the outcome: the step ends here, its error recorded for the job.
   if (plan.action === 'fail') return queue.complete(step, { ...failure, outcome: 'failed' });
-  return queue.complete(step, { step: result.name, outcome: plan.reason }, { delayMs: plan.delayMs });
+  return queue.complete(step, { step: name, outcome: plan.reason }, { delayMs: plan.delayMs });
 }
 
 async function timed<T>(report: WorkerReport, body: () => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isDetached, jobStep, KbatchError, type JobStore, type StepStatus, type WorkerStep } from '@kbatch/core';
+import { isDetached, KbatchError, openStepReader, type JobStore, type StepReader, type StepStatus, type WorkerStep } from '@kbatch/core';
 import type { RunState } from '@kbatch/core/internal';
 import { EXIT, ExitError } from './exit-error.js';
 import type { CliIo } from './io.js';
@@ -40,12 +40,21 @@ function verdictOf(jobId: string, state: RunState, step: StepStatus | null): Ver
  * @throws KbatchError JOB_NOT_QUEUED (not queued, or lost from the queue), ABORTED (Ctrl-C: the workers go on)
  */
 export async function waitForWorkers(io: CliIo, at: { databaseUrl: string; store: JobStore; pollMs: number; signal: AbortSignal }): Promise<void> {
+  const reader = await openStepReader(at.databaseUrl);
+  try {
+    await watch(io, reader, at);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function watch(io: CliIo, reader: StepReader, at: { store: JobStore; pollMs: number; signal: AbortSignal }): Promise<void> {
   const jobId = at.store.jobId!;
   let shown = '';
   for (;;) {
     const state = await at.store.readRunState();
     if (state === null) throw new KbatchError('JOB_NOT_FOUND', `No kbatch run with the id ${jobId} in the database`, { file: jobId });
-    const step = await jobStep({ databaseUrl: at.databaseUrl, jobId });
+    const step = await reader.latest(jobId);
     const line = step === null ? (state.step ? formatRecordedStep(state.step) : 'workers: no step queued\n') : formatStep(step);
     if (line !== shown) io.stderr.write((shown = line));
     const verdict = verdictOf(jobId, state, step);

@@ -47,7 +47,8 @@ async function printStatus(job: string, flags: ClientFlags & { json?: boolean; o
 
 /** A run that made no batch (every answer from the cache, realtime, or not sent yet): its run state's outcome. */
 function printRunOnly(job: string, state: RunState, flags: { json?: boolean }, io: CliIo, step: StepStatus | null): void {
-  const run = { jobId: job, phase: state.phase, records: state.recordsRead, cached: state.cached ?? 0, skipped: state.skipped, batches: 0, ...(state.step ? { workerStep: state.step } : {}), ...(step ? { step } : {}) };
+  const worker = { ...(state.step ? { workerStep: state.step } : {}), ...(step ? { step } : {}) };
+  const run = { jobId: job, phase: state.phase, records: state.recordsRead, cached: state.cached ?? 0, skipped: state.skipped, batches: 0, ...worker };
   if (flags.json) return void io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
   const done = state.phase === 'joined' ? 'finished' : `not finished (${state.phase})`;
   io.stdout.write(`job ${job}: ${done}, no batches: ${run.records} records read, ${run.cached} answered from the cache, ${run.skipped} skipped\n`);

@@ -8,6 +8,7 @@ import { runPipeline, type PreparedRun } from '../run/run-job.js';
 import type { RunJobOptions } from '../run/run-options.js';
 import type { JobStore } from '../state/job-store.js';
 import type { RunState } from '../state/run-state.js';
+import { lockUnlessHeld } from './run-step.js';
 import { openStepQueue } from './step-queue.js';
 
 /**
@@ -80,7 +81,9 @@ async function drain(pipeline: ReturnType<typeof runPipeline>): Promise<Prepared
 
 /** The run state says workers drive the job (`wait` only watches): from then on, whatever the queue knows of it. */
 async function markDetached(store: JobStore): Promise<void> {
-  const lock = await store.lock();
+  // Held by a worker's step (or a user's resume): the mark waits for the next detach; isDetached reads the output path meanwhile.
+  const lock = await lockUnlessHeld(store);
+  if (lock === null) return;
   try {
     const state = await store.readRunState();
     if (state !== null && state.detached !== true) await store.writeRunState({ ...state, detached: true });

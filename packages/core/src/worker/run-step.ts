@@ -5,6 +5,7 @@ import type { JobClient } from '../job/job-types.js';
 import { resumeRun } from '../run/run-job.js';
 import { nothingSent } from '../run/run-settings.js';
 import type { JobStore } from '../state/job-store.js';
+import type { JobLock } from '../state/lock.js';
 import { openJobStore } from '../state/open-job-store.js';
 import type { RunState, WorkerStep } from '../state/run-state.js';
 import { stepName, type StepName, type StepOutcome, type StepPlan } from './next-step.js';
@@ -100,10 +101,7 @@ const failureOf = (plan: StepPlan) => (plan.action === 'fail' ? { code: plan.cod
  * holds (JOB_LOCKED) keeps its state as that process writes it.
  */
 async function recordStep(store: JobStore, step: WorkerStep): Promise<void> {
-  const lock = await store.lock().catch((error: unknown) => {
-    if (isKbatchError(error) && error.code === 'JOB_LOCKED') return null;
-    throw error;
-  });
+  const lock = await lockUnlessHeld(store);
   if (lock === null) return;
   try {
     const state = await store.readRunState();
@@ -113,4 +111,12 @@ async function recordStep(store: JobStore, step: WorkerStep): Promise<void> {
   } finally {
     await lock.release();
   }
+}
+
+/** The job's lock, or null when another process holds it (JOB_LOCKED). */
+export function lockUnlessHeld(store: JobStore): Promise<JobLock | null> {
+  return store.lock().catch((error: unknown) => {
+    if (isKbatchError(error) && error.code === 'JOB_LOCKED') return null;
+    throw error;
+  });
 }

@@ -19,6 +19,8 @@ export const RunWorkerOptionsSchema = z.object({
   sliceMs: positiveMsField().default(60_000),
   /** How long a step may run before pg-boss gives it to another worker (a killed worker's step; default 300 s). */
   leaseSeconds: positiveIntField().default(300),
+  /** The delay before a failed or expired step is tried again (default 60 s; 10 tries, then failed for good). */
+  retryDelaySeconds: positiveIntField().default(60),
   /** How often pg-boss looks for expired steps (default 10 s). */
   maintenanceSeconds: positiveIntField().default(10),
   /** How often the worker looks for due steps while it has free slots (default 500 ms). */
@@ -66,12 +68,27 @@ export interface WorkerReport {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport> {
   const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
-  const queue = await openStepQueue({ databaseUrl: opts.databaseUrl, supervise: true, leaseSeconds: opts.leaseSeconds, maintenanceSeconds: opts.maintenanceSeconds, ...(opts.onError ? { onError: opts.onError } : {}) });
+  const queue = await openStepQueue({
+    databaseUrl: opts.databaseUrl,
+    supervise: true,
+    leaseSeconds: opts.leaseSeconds,
+    maintenanceSeconds: opts.maintenanceSeconds,
+    retryDelaySeconds: opts.retryDelaySeconds,
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const context: StepContext = { databaseUrl: opts.databaseUrl, storage: opts.storage, sliceMs: opts.sliceMs, pollIntervalMs: opts.pollIntervalMs, clientFor: opts.clientFor, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) };
+  const context: StepContext = {
+    databaseUrl: opts.databaseUrl,
+    storage: opts.storage,
+    sliceMs: opts.sliceMs,
+    pollIntervalMs: opts.pollIntervalMs,
+    clientFor: opts.clientFor,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  };
   const report: WorkerReport = { steps: 0, queueMs: 0 };
   const running = new Set<Promise<void>>();
   // An idle worker looks less and less often (up to 4 fetch intervals apart): its fetches are its only cost.

@@ -1,6 +1,7 @@
 // The thin pg-boss facade: one queue of job steps in its own schema of the job database (pg-boss loaded on first use).
 import type PgBoss from 'pg-boss';
 import { KbatchError, isKbatchError } from '../errors.js';
+import { crashPoint } from '../job/crash-point.js';
 import { redactSecrets, redactUrl } from '../state/open-job-store.js';
 
 /** pg-boss's own schema in the job database (kbatch's tables are in `kbatch`). */
@@ -15,6 +16,8 @@ export interface StepQueueOptions {
   leaseSeconds?: number;
   /** Workers only: run pg-boss maintenance (expiry of killed workers' steps) this often (default 10 s). */
   maintenanceSeconds?: number;
+  /** Workers only: the delay before a failed or expired step is tried again (default 60 s; the queue's, as the lease). */
+  retryDelaySeconds?: number;
   /** True for a worker: it runs maintenance and sets the queue's lease; a command that only enqueues or reads does not. */
   supervise?: boolean;
   /** pg-boss's background errors (maintenance, a dropped connection). */
@@ -60,8 +63,9 @@ export interface StepQueue {
 const DEFAULT_LEASE_SECONDS = 300;
 
 /**
- * A failed step is tried 10 more times, 60 s apart (pg-boss 10 has no cap on its backoff): a step failing on every
- * try is failed for good after about 10 minutes, long before pg-boss would archive a queued row.
+ * A failed (or expired: its worker died) step is tried 10 more times, 60 s apart by default (pg-boss 10 has no cap on
+ * its backoff): a step failing on every try is failed for good after about 10 minutes, long before pg-boss would
+ * archive a queued row.
  */
 export const STEP_RETRY = { retryLimit: 10, retryDelay: 60, retryBackoff: false } as const;
 
@@ -77,6 +81,7 @@ async function inTransaction(databaseUrl: string, body: (db: PgBoss.Db) => Promi
   try {
     await client.query('BEGIN');
     await body({ executeSql: (text, values) => client.query(text, values) });
+    crashPoint('worker-before-commit');
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
@@ -109,7 +114,7 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
     } as PgBoss.ConstructorOptions);
     created.on('error', (error: Error) => options.onError?.(new Error(redactSecrets(error.message, databaseUrl))));
     await created.start();
-    await ensureQueue(created, supervise ? (options.leaseSeconds ?? DEFAULT_LEASE_SECONDS) : null);
+    await ensureQueue(created, supervise ? { expireInSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS, retryDelay: options.retryDelaySeconds ?? STEP_RETRY.retryDelay } : null);
     return created;
   });
   const db = boss.getDb();
@@ -137,16 +142,48 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
   };
 }
 
-/** Create the queue (a no-op when it exists); a worker sets its lease, which steps queued from then on get. */
-async function ensureQueue(boss: PgBoss, leaseSeconds: number | null): Promise<void> {
-  const queue = { name: STEP_QUEUE, policy: 'stately' as const, ...STEP_RETRY, expireInSeconds: leaseSeconds ?? DEFAULT_LEASE_SECONDS };
+/** Create the queue (a no-op when it exists); a worker sets its lease and retry delay, which steps queued from then on get. */
+async function ensureQueue(boss: PgBoss, worker: { expireInSeconds: number; retryDelay: number } | null): Promise<void> {
+  const queue = { name: STEP_QUEUE, policy: 'stately' as const, ...STEP_RETRY, expireInSeconds: DEFAULT_LEASE_SECONDS, ...worker };
   if ((await boss.getQueue(STEP_QUEUE)) === null) {
     // Two processes may create it at once: the loser finds it made.
     await boss.createQueue(STEP_QUEUE, queue).catch(async (error: unknown) => {
       if ((await boss.getQueue(STEP_QUEUE)) === null) throw error;
     });
   }
-  if (leaseSeconds !== null) await boss.updateQueue(STEP_QUEUE, queue);
+  if (worker !== null) await boss.updateQueue(STEP_QUEUE, queue);
+}
+
+/** Reads jobs' latest steps on one connection, without starting pg-boss (no schema made, a read-only role will do). */
+export interface StepReader {
+  latest(jobId: string): Promise<StepStatus | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * Open a {@link StepReader} on the job database (pg loaded on first use): one connection for every read.
+ * @throws KbatchError DATABASE_UNAVAILABLE (the URL's password cut out)
+ */
+export async function openStepReader(databaseUrl: string): Promise<StepReader> {
+  const client = await guarded(databaseUrl, async () => {
+    const pg = (await import('pg')).default;
+    const opened = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
+    opened.on('error', () => {});
+    await opened.connect();
+    return opened;
+  });
+  const db: PgBoss.Db = { executeSql: (text, values) => client.query(text, values) };
+  return {
+    latest: (jobId) =>
+      guarded(databaseUrl, () =>
+        latestStep(db, jobId).catch((error: unknown) => {
+          // No pg-boss schema yet: no worker or detach ever ran on this database.
+          if ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000') return null;
+          throw error;
+        }),
+      ),
+    close: () => client.end().catch(() => {}),
+  };
 }
 
 async function latestStep(db: PgBoss.Db, jobId: string): Promise<StepStatus | null> {

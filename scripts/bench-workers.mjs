@@ -2,8 +2,11 @@
 // Benchmark (prints figures; not a test): a 200,000-row job run by `kbatch worker`s on one Postgres (issue 16), against
 // `kbatch emulator` in a separate process with instant batches. For 1, 2 and 3 workers: `kbatch run --detach`, then
 // the workers until `kbatch wait` returns; prints the wall time, the CPU (user+sys) of every kbatch process that did
-// the job (detach + workers; not the watcher, not Postgres), next to a local-directory `kbatch run` of the same file,
-// the ratio (target: coordination adds < 10% CPU), and the ms per step spent in pg-boss/database calls.
+// the job (detach + workers; not the watcher), the Postgres server's CPU over the same time (its own column, and added
+// to the coordinated side of the ratio), next to a local-directory `kbatch run` of the same file, the ratio (target:
+// coordination adds < 10% CPU), and the ms per step spent in pg-boss/database calls.
+// Postgres's CPU: utime+stime+cutime+cstime from /proc/<pid>/stat of the postmaster (cutime/cstime: its exited
+// backends, which it reaps) plus utime+stime of its live children, read before and after each run.
 // Run `pnpm build` first. Needs GNU time (/usr/bin/time) and Debian's postgresql (skips with a message without it).
 // Usage: node scripts/bench-workers.mjs [--rows 200000] [--workers 1,2,3] [--max-requests 50000] [--keep]
 import { existsSync, readFileSync } from 'node:fs';
@@ -40,11 +43,13 @@ try {
   const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, 'local-job'), '--output', join(dir, 'local.jsonl'), '--poll-interval', '100ms', '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
   console.log(`  local-directory kbatch run: ${local.seconds.toFixed(2)} s wall, cpu ${local.cpu.toFixed(2)} s`);
   for (const n of args.workers.split(',').map(Number)) {
+    const pgBefore = postgresCpu(pg.pid);
     const r = await workersRun(n, csv, env);
-    const cpu = r.detach.cpu + r.workers.reduce((s, w) => s + w.cpu, 0);
+    const pgCpu = postgresCpu(pg.pid) - pgBefore;
+    const cpu = r.detach.cpu + r.workers.reduce((s, w) => s + w.cpu, 0) + pgCpu;
     console.log(
       `  ${n} worker${n > 1 ? 's' : ' '}: ${r.seconds.toFixed(2)} s wall (detach ${r.detach.seconds.toFixed(2)} s + workers until done), cpu ${cpu.toFixed(2)} s ` +
-        `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
+        `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')} + postgres ${pgCpu.toFixed(2)}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
         `${r.steps} steps (${r.names}); queue calls: ${(r.settleMs / Math.max(1, r.steps)).toFixed(1)} ms per step to settle it, ${r.queueMs} ms in all with every worker's fetches`,
     );
   }
@@ -85,6 +90,21 @@ async function workersRun(n, csv, env) {
   if (waited instanceof Error) throw waited;
   const names = Object.entries(steps.reduce((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([s, c]) => `${c} ${s}`).join(', ');
   return { seconds, detach, workers: done, steps: steps.length, names, queueMs, settleMs };
+}
+
+/** CPU seconds the Postgres server used so far: the postmaster with its reaped backends, and its live children. */
+function postgresCpu(postmaster) {
+  const ticks = (pid, withReaped) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // Fields 14-17 of stat (utime, stime, cutime, cstime), here counted from field 3 (state).
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+    return utime + stime + (withReaped ? cutime + cstime : 0);
+  };
+  const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  // A backend may exit between the listing and its read (its ticks then count in the postmaster's cutime next time).
+  const live = (pid) => (existsSync(`/proc/${pid}/stat`) ? ticks(pid, false) : 0);
+  const total = children.reduce((sum, child) => sum + live(child), ticks(postmaster, true));
+  return total / 100; // USER_HZ: 100 on Linux
 }
 
 function childOf(pid) {

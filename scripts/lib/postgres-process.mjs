@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL for the benchmarks, as the tests start theirs (packages/core/test/helpers/postgres.ts):
 // Debian's initdb + pg_ctl in a temp dir on a loopback port, run as `postgres` when we are root. Null when absent.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,9 @@ export async function startPostgresProcess() {
     await stop();
     throw error;
   }
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+  // The postmaster's pid is the first line of postmaster.pid (for the bench's CPU figure of the server).
+  const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop, pid };
 }
 
 function freePort() {

@@ -48,6 +48,9 @@ export const KBATCH_ERROR_CODES = [
   'JOB_INVALID',
   'JOB_LOCKED',
   'JOB_MISMATCH',
+  // a detached job (kbatch run --detach): its rows are not written yet; no step of it is queued or running (not queued, or lost)
+  'JOB_NOT_FINISHED',
+  'JOB_NOT_QUEUED',
   // job state in Postgres: a write lost its compare-and-set (another process changed it); the database's schema is newer than this kbatch
   'STATE_CONFLICT',
   'STATE_SCHEMA_NEWER',

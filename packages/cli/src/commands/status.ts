@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { getProvider, jobStatus, jobStep, isKbatchError, modelJobs, type JobStore, type JobSummary, type StepStatus } from '@kbatch/core';
-import { formatStep } from '../detached-job.js';
+import { loadRunState, type RunState } from '@kbatch/core/internal';
+import { formatRecordedStep, formatStep } from '../detached-job.js';
 import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
 import type { CliIo } from '../io.js';
 import { addDatabaseFlags, databaseUrl, withCommandStore, type DatabaseFlags } from '../flags/database-flags.js';
@@ -33,11 +34,26 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     });
 };
 
-/** One job's status on stdout (a job in the database: through its store). */
+/** One job's status on stdout (a job in the database: through its store); a run without batches: its run state. */
 async function printStatus(job: string, flags: ClientFlags & { json?: boolean; offline?: boolean }, io: CliIo, store?: JobStore, step: StepStatus | null = null): Promise<void> {
-  const summary = (await jobStatusOf(resolve(io.cwd, job), flags, io, { required: true, ...(store ? { store } : {}) }))!;
-  if (flags.json) io.stdout.write(`${JSON.stringify(step === null ? summary : { ...summary, step }, null, 2)}\n`);
-  else io.stdout.write(formatStatus(summary) + (step === null ? '' : formatStep(step)));
+  const state = store ? await store.readRunState() : await loadRunState(resolve(io.cwd, job)).catch(() => null);
+  const recorded = state?.step;
+  const summary = await jobStatusOf(resolve(io.cwd, job), flags, io, { required: state === null, ...(store ? { store } : {}) });
+  if (summary === null) return printRunOnly(job, state!, flags, io, step);
+  const extra = { ...(step === null ? {} : { step }), ...(recorded ? { workerStep: recorded } : {}) };
+  if (flags.json) io.stdout.write(`${JSON.stringify({ ...summary, ...extra }, null, 2)}\n`);
+  else io.stdout.write(formatStatus(summary) + (step === null ? (recorded ? formatRecordedStep(recorded) : '') : formatStep(step)));
+}
+
+/** A run that made no batch (every answer from the cache, realtime, or not sent yet): its run state's outcome. */
+function printRunOnly(job: string, state: RunState, flags: { json?: boolean }, io: CliIo, step: StepStatus | null): void {
+  const worker = { ...(state.step ? { workerStep: state.step } : {}), ...(step ? { step } : {}) };
+  const run = { jobId: job, phase: state.phase, records: state.recordsRead, cached: state.cached ?? 0, skipped: state.skipped, batches: 0, ...worker };
+  if (flags.json) return void io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+  const done = state.phase === 'joined' ? 'finished' : `not finished (${state.phase})`;
+  io.stdout.write(`job ${job}: ${done}, no batches: ${run.records} records read, ${run.cached} answered from the cache, ${run.skipped} skipped\n`);
+  if (step !== null) io.stdout.write(formatStep(step));
+  else if (state.step) io.stdout.write(formatRecordedStep(state.step));
 }
 
 /** A job's status (live when a key is available); null for a model's job without a manifest unless `required`. */
@@ -53,6 +69,7 @@ async function jobStatusOf(job: string, flags: ClientFlags & { offline?: boolean
     }
   }
   try {
+    if (at.store && !at.required && !(await at.store.hasManifest())) return null;
     return await jobStatus(at.store?.dir ?? job, { ...(client ? { client } : {}), ...(at.store ? { store: at.store } : {}) });
   } catch (err) {
     if (at.required || !isKbatchError(err) || err.code !== 'JOB_NOT_FOUND') throw err;

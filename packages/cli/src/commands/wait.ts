@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { jobStep, resumeJob } from '@kbatch/core';
+import { isDetached, resumeJob } from '@kbatch/core';
 import { addJobFlags, jobClientFlags, parseDuration, type JobFlags } from '../flags/client-flags.js';
 import { waitForWorkers } from '../detached-job.js';
 import { withInterrupt } from '../interrupt.js';
@@ -23,13 +23,14 @@ Examples:
     .action(async (job: string, flags: JobFlags & DatabaseFlags) => {
       if (databaseUrl(flags, io, job) === undefined) return void (await executeJob(io, await jobClientFlags(flags, io, job), (options) => resumeJob(resolve(io.cwd, job), options)));
       const url = databaseUrl(flags, io, job)!;
-      // A job the workers run (kbatch run --detach) is watched, never driven: its steps hold its lock.
-      if ((await jobStep({ databaseUrl: url, jobId: job })) !== null) {
-        const pollMs = flags.pollInterval === undefined ? 2_000 : Math.min(parseDuration(flags.pollInterval, '--poll-interval'), 2_000);
-        return withInterrupt((signal) => waitForWorkers(io, { databaseUrl: url, jobId: job, pollMs, signal }));
-      }
       await withCommandStore(flags, io, job, async (opened) => {
         const { store } = opened;
+        // A job the workers run (kbatch run --detach) is watched, never driven, whatever the queue knows of it.
+        const state = await store.readRunState();
+        if (state !== null && isDetached(state, store.dir)) {
+          const pollMs = flags.pollInterval === undefined ? 2_000 : Math.min(parseDuration(flags.pollInterval, '--poll-interval'), 2_000);
+          return withInterrupt((signal) => waitForWorkers(io, { databaseUrl: url, store, pollMs, signal }));
+        }
         await executeJob(io, await jobClientFlags(flags, io, job, store), (options) => resumeJob(store.dir, { ...options, store }), { jobRef: commandJobRef(opened) });
       });
     });

@@ -14,6 +14,7 @@ interface WorkerFlags extends ClientFlags, DatabaseFlags {
   slice?: string;
   lease?: string;
   maintenanceInterval?: string;
+  retryDelay?: string;
   pollInterval?: string;
 }
 
@@ -26,6 +27,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .option('--poll-interval <duration>', "delay before a running job's next step, and the longest wait between polls", '15s')
     .option('--lease <duration>', "how long a step may run before another worker takes it over (a killed worker's step); applies to steps queued from now on", '5m')
     .option('--maintenance-interval <duration>', 'how often expired steps are looked for', '10s')
+    .option('--retry-delay <duration>', 'delay before a failed or expired step is tried again (10 tries); applies to steps queued from now on', '60s')
     .addHelpText(
       'after',
       `
@@ -55,6 +57,7 @@ async function workerCommand(flags: WorkerFlags, io: CliIo): Promise<void> {
       pollIntervalMs: parseDuration(flags.pollInterval!, '--poll-interval'),
       leaseSeconds: seconds(flags.lease!, '--lease'),
       maintenanceSeconds: seconds(flags.maintenanceInterval!, '--maintenance-interval'),
+      retryDelaySeconds: seconds(flags.retryDelay!, '--retry-delay'),
       signal,
       clientFor: async (store) => clientFromFlags(await jobClientFlags(flags, quiet, store.jobId!, store), io),
       onStep: (log) => io.stderr.write(formatStepLog(log)),

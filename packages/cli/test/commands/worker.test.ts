@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jobStep } from '@kbatch/core';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
-import { POSTGRES_SKIP_REASON, startPostgres, type TestPostgres } from '../../../core/test/helpers/postgres.js';
+import { execFileSync } from 'node:child_process';
+import { POSTGRES_SKIP_REASON, postgresBin, startPostgres, type TestPostgres } from '../../../core/test/helpers/postgres.js';
 import { runCli, spawnChild, spawnCli } from './job-fixtures.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
@@ -13,7 +14,7 @@ const REVIEWS = fileURLToPath(new URL('../../../examples/data/reviews.csv', impo
 const RUN = ['run', REVIEWS, '--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative,neutral', '--max-requests', '10', '--output-format', 'jsonl', '--concurrency', '1'];
 const IDS = Array.from({ length: 30 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
 // Short slices, leases and maintenance: a killed worker's step goes to another within ~3 s.
-const WORKER = ['worker', '--slice', '1s', '--lease', '3s', '--maintenance-interval', '1s', '--poll-interval', '100ms', '--concurrency', '2'];
+const WORKER = ['worker', '--slice', '1s', '--lease', '3s', '--maintenance-interval', '1s', '--retry-delay', '1s', '--poll-interval', '100ms', '--concurrency', '2'];
 
 // Two "machines": each its own working directory, the same database and storage dir.
 const machines = async () => {
@@ -64,7 +65,9 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
   }, 90_000);
 
   // The issue's target as a test: one worker dies at a step, the others take the job over after the lease.
-  for (const point of ['after-upload', 'before-create-sent', 'during-wait', 'run-during-join']) {
+  // after-create and after-upload-unrecorded: a batch or file exists that the manifest does not name yet (a duplicate would show);
+  // worker-before-commit: the step's completion and its next step's queueing are lost together.
+  for (const point of ['after-upload-unrecorded', 'after-upload', 'before-create-sent', 'after-create', 'during-wait', 'run-during-join', 'worker-before-commit']) {
     it(`finishes a job whose worker is SIGKILLed at ${point}: other workers take over, one batch per part, every record once and in order`, async () => {
       const { a, b, storage } = await machines();
       const input = join(a, 'big.csv');
@@ -176,5 +179,75 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
     expect(output.error).toMatchObject({ code: 'OPTION_INVALID', field: '--output' });
     const noWorkerDb = await runCli(['worker'], { env: { KLUSTER_API_KEY: 'k' }, cwd: a });
     expect(noWorkerDb.error).toMatchObject({ code: 'OPTION_INVALID', field: '--database-url' });
+  }, 60_000);
+
+  it('exits 3 from wait when records failed, also after the same run --detach is run again on the finished job (its recorded counts)', async () => {
+    const failing = await startEmulator({ timeScale: 0.001, seed: 43, validationMs: 10, lineMs: 1, finalizingMs: 10, faults: { lineFailureRate: 0.3, lineFailureStatus: 400 } });
+    try {
+      const { a, b, storage } = await machines();
+      const envF = { ...env, KLUSTER_BASE_URL: failing.baseURL };
+      const detach = [...RUN, '--storage', storage, '--job-id', 'kb-partial', '--detach'];
+      expect((await spawnCli(detach, envF, a)).code).toBe(0);
+      const worker = spawnChild([...WORKER, '--storage', storage], envF, b);
+      try {
+        const first = await spawnCli(['wait', 'kb-partial', '--storage', storage], envF, a);
+        expect(first.code).toBe(3);
+        expect((await spawnCli(detach, envF, a)).code).toBe(0);
+        const again = await spawnCli(['wait', 'kb-partial', '--storage', storage], envF, a);
+        expect(again.code).toBe(3);
+      } finally {
+        worker.process.kill('SIGTERM');
+        await worker.done;
+      }
+    } finally {
+      await failing.close();
+    }
+  }, 90_000);
+
+  it('never drives a detached job from wait or results: results refuses an unfinished job, Ctrl-C on wait exits 130, a job gone from the queue is reported not queued', async () => {
+    const { a, storage } = await machines();
+    const created = emu.stats().batchesCreated;
+    expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-idle', '--detach'], env, a)).code).toBe(0);
+    const results = await spawnCli(['results', 'kb-idle', '--storage', storage], env, a);
+    expect(results.code).toBe(1);
+    expect(results.stdout).toBe('');
+    expect(results.stderr).toContain('error [JOB_NOT_FINISHED]: job kb-idle is not finished: kbatch wait kb-idle');
+    const watching = spawnChild(['wait', 'kb-idle', '--storage', storage], env, a);
+    await new Promise<void>((r) => watching.process.stderr.on('data', (d: Buffer) => String(d).includes('workers: queued') && r()));
+    watching.process.kill('SIGINT');
+    const interrupted = await watching.done;
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).not.toContain('internal error');
+    // The queue forgets the step (a detach stopped before it queued it, or a row pg-boss removed): wait says so, and drives nothing.
+    execFileSync(join(postgresBin()!, 'psql'), [pg.url, '-qc', "DELETE FROM kbatch_boss.job WHERE singleton_key = 'kb-idle'"]);
+    const lost = await spawnCli(['wait', 'kb-idle', '--storage', storage], env, a);
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain('error [JOB_NOT_QUEUED]: job kb-idle is not queued');
+    expect(lost.stderr).toContain('kbatch run … --detach` again');
+    expect(emu.stats().batchesCreated).toBe(created);
+  }, 60_000);
+
+  it('shows the status of a database job whose answers all came from the cache (no batches): a plain run, and a detached one after wait exits 0', async () => {
+    const { a, b, storage } = await machines();
+    const plain = (id: string) => [...RUN, '--storage', storage, '--job-id', id, '--output', join(a, `${id}.jsonl`)];
+    expect((await spawnCli(plain('kb-warm'), env, a)).code).toBe(0);
+    expect((await spawnCli(plain('kb-cached'), env, a)).code).toBe(0);
+    const status = await spawnCli(['status', 'kb-cached', '--storage', storage], env, a);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('job kb-cached: finished, no batches: 30 records read, 30 answered from the cache');
+    const json = await spawnCli(['status', 'kb-cached', '--storage', storage, '--json'], env, a);
+    expect(JSON.parse(json.stdout)).toMatchObject({ jobId: 'kb-cached', phase: 'joined', cached: 30, batches: 0 });
+    expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-cached-detached', '--detach'], env, a)).code).toBe(0);
+    const worker = spawnChild([...WORKER, '--storage', storage], env, b);
+    try {
+      expect((await spawnCli(['wait', 'kb-cached-detached', '--storage', storage], env, a)).code).toBe(0);
+    } finally {
+      worker.process.kill('SIGTERM');
+      await worker.done;
+    }
+    const detached = await spawnCli(['status', 'kb-cached-detached', '--storage', storage], env, a);
+    expect(detached.code).toBe(0);
+    expect(detached.stdout).toContain('job kb-cached-detached: finished, no batches: 30 records read, 30 answered from the cache');
+    expect(detached.stdout).toContain('workers: completed, step');
   }, 60_000);
 });

@@ -20,6 +20,7 @@ function parseSpec(spec: string | undefined): { point: string; nth: number } | n
  * after-file-delete (a finished part's input file deleted and recorded), after-resubmit-part (an expired batch's leftovers written and recorded in memory, not saved),
  * after-straggler-mark (straggler decision saved, cancel not sent), after-straggler-cancel (cancel sent, not recorded);
  * runJob adds run-after-prepare, run-after-add-retries, run-after-straggler-plan, run-during-realtime, run-after-realtime, run-during-join.
+ * A worker adds worker-before-commit (a step completed and the next queued, the transaction not committed).
  */
 export function crashPoint(name: string): void {
   if (CRASH_AT === null || CRASH_AT.point !== name) return;

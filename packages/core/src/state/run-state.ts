@@ -87,6 +87,24 @@ const RetryPartSchema = z.object({
   batch: z.number().optional(),
 });
 
+/** A detached run's latest step, as the `kbatch worker` that ran it records it (what `status` and `wait` read). */
+export const WorkerStepSchema = z.object({
+  /** The job's phase when the step started: prepare, submit, poll, retry, join, done. */
+  name: z.string(),
+  /** done, running, locked, stopped, retrying, failed (for good). */
+  outcome: z.string(),
+  /** 1 for a step's first try, 2 for its first retry, … */
+  attempt: z.number(),
+  at: z.string(),
+  code: z.string().optional(),
+  message: z.string().optional(),
+  /** With a finished run: its counts (`wait` exits 3 when records failed). */
+  records: z.number().optional(),
+  succeeded: z.number().optional(),
+  failed: z.number().optional(),
+});
+export type WorkerStep = z.output<typeof WorkerStepSchema>;
+
 /**
  * The durable state of a run (`run.json`), written atomically after every phase so a rerun (or
  * `kbatch resume DIR`) continues where the last one stopped.
@@ -124,6 +142,10 @@ export const RunStateSchema = z.object({
   notRetried: z.array(z.object({ round: z.number(), causes: z.record(z.string(), z.number()) })).optional(),
   /** Set once no further retry round is needed (or allowed). */
   retriesDone: z.boolean().default(false),
+  /** Set by `kbatch run --detach`: workers drive the job, `kbatch wait` only watches it. */
+  detached: z.boolean().optional(),
+  /** A detached run's latest worker step. */
+  step: WorkerStepSchema.optional(),
 });
 export type RunState = z.output<typeof RunStateSchema>;
 

@@ -7,6 +7,8 @@ import { detectFormat } from '../records/detect-format.js';
 import { runPipeline, type PreparedRun } from '../run/run-job.js';
 import type { RunJobOptions } from '../run/run-options.js';
 import type { JobStore } from '../state/job-store.js';
+import type { RunState } from '../state/run-state.js';
+import { lockUnlessHeld } from './run-step.js';
 import { openStepQueue } from './step-queue.js';
 
 /**
@@ -44,6 +46,7 @@ export async function detachRun(options: DetachRunOptions): Promise<DetachedRun>
   const prepared = await drain(runPipeline({ ...run, ...copied, output, store }, false, true)).catch((error: unknown) => {
     throw namingInput(error, copied.format === undefined ? null : { copy: join(store.dir, `input.${copied.format}`), given: run.input as string });
   });
+  await markDetached(store);
   const queue = await openStepQueue({ databaseUrl });
   try {
     return { ...prepared, jobId, output, enqueued: await queue.enqueue(jobId) };
@@ -74,4 +77,25 @@ async function drain(pipeline: ReturnType<typeof runPipeline>): Promise<Prepared
     const next = await pipeline.next();
     if (next.done) return next.value as PreparedRun;
   }
+}
+
+/** The run state says workers drive the job (`wait` only watches): from then on, whatever the queue knows of it. */
+async function markDetached(store: JobStore): Promise<void> {
+  // Held by a worker's step (or a user's resume): the mark waits for the next detach; isDetached reads the output path meanwhile.
+  const lock = await lockUnlessHeld(store);
+  if (lock === null) return;
+  try {
+    const state = await store.readRunState();
+    if (state !== null && state.detached !== true) await store.writeRunState({ ...state, detached: true });
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * True for a run that workers drive (`kbatch run --detach`): marked so, or its rows go to the job's own output file
+ * (a detach stopped between its prepare and its mark).
+ */
+export function isDetached(state: RunState, jobDir: string): boolean {
+  return state.detached === true || state.step !== undefined || state.settings.output === join(jobDir, `output.${state.settings.outputFormat}`);
 }

@@ -1,5 +1,5 @@
 // The step queue as the commands that only look at it or add to it use it (status, wait, a detached run).
-import { openStepQueue, type StepStatus } from './step-queue.js';
+import { openStepQueue, openStepReader, type StepStatus } from './step-queue.js';
 
 /**
  * Queue the next step of a job in the database, for `kbatch worker`s to take (at most one is queued per job).
@@ -21,10 +21,10 @@ export async function enqueueJob({ databaseUrl, jobId, delayMs = 0 }: { database
  * @example const step = await jobStep({ databaseUrl, jobId }); if (step?.state === 'failed') console.log(step.output?.message);
  */
 export async function jobStep({ databaseUrl, jobId }: { databaseUrl: string; jobId: string }): Promise<StepStatus | null> {
-  const queue = await openStepQueue({ databaseUrl });
+  const reader = await openStepReader(databaseUrl);
   try {
-    return await queue.latest(jobId);
+    return await reader.latest(jobId);
   } finally {
-    await queue.close();
+    await reader.close();
   }
 }

@@ -76,5 +76,16 @@ export function planStep(outcome: StepOutcome, delays: StepDelays, stopping = fa
   if (code === 'AWAIT_TIMEOUT') return { action: 'requeue', delayMs: delays.pollMs, reason: 'running' };
   if (code === 'JOB_LOCKED') return { action: 'requeue', delayMs: delays.lockedMs, reason: 'locked' };
   const message = error instanceof Error ? error.message : String(error);
+  const status = httpStatus(error);
+  if (status !== undefined) return { action: 'fail', retry: !NOT_RETRIED_STATUS.has(status), code: `HTTP_${status}`, message };
   return { action: 'fail', retry: !PERMANENT.has(code as KbatchErrorCode), code, message };
+}
+
+// The provider refused the request itself (a wrong key, no access, a bad request): the same step fails the same way.
+const NOT_RETRIED_STATUS: ReadonlySet<number> = new Set([400, 401, 403, 404, 405, 410, 413, 415, 422]);
+
+/** The HTTP status of a provider's error (the openai SDK's APIError has `status`), else undefined. */
+function httpStatus(error: unknown): number | undefined {
+  const status = typeof error === 'object' && error !== null && !isKbatchError(error) ? (error as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
 }

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import { functionField, positiveIntField, positiveMsField, signalField } from '../options.js';
-import { planStep, type StepName, type StepPlan } from './next-step.js';
-import { runStep, type StepContext, type StepResult } from './run-step.js';
+import { planStep, type StepName } from './next-step.js';
+import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepResult } from './run-step.js';
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
 
 /** Options of {@link runWorker}. */
@@ -19,6 +19,8 @@ export const RunWorkerOptionsSchema = z.object({
   sliceMs: positiveMsField().default(60_000),
   /** How long a step may run before pg-boss gives it to another worker (a killed worker's step; default 300 s). */
   leaseSeconds: positiveIntField().default(300),
+  /** The delay before a failed or expired step is tried again (default 60 s; 10 tries, then failed for good). */
+  retryDelaySeconds: positiveIntField().default(60),
   /** How often pg-boss looks for expired steps (default 10 s). */
   maintenanceSeconds: positiveIntField().default(10),
   /** How often the worker looks for due steps while it has free slots (default 500 ms). */
@@ -43,7 +45,7 @@ export interface StepLog {
   jobId: string;
   step: StepName;
   /** done, running (batches still running: next step queued), locked, stopped (handed back), failed, retrying. */
-  outcome: 'done' | 'running' | 'locked' | 'stopped' | 'failed' | 'retrying';
+  outcome: StepLogOutcome;
   ms: number;
   /** The error's code and message, for failed and retrying steps. */
   code?: string;
@@ -66,12 +68,27 @@ export interface WorkerReport {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport> {
   const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
-  const queue = await openStepQueue({ databaseUrl: opts.databaseUrl, supervise: true, leaseSeconds: opts.leaseSeconds, maintenanceSeconds: opts.maintenanceSeconds, ...(opts.onError ? { onError: opts.onError } : {}) });
+  const queue = await openStepQueue({
+    databaseUrl: opts.databaseUrl,
+    supervise: true,
+    leaseSeconds: opts.leaseSeconds,
+    maintenanceSeconds: opts.maintenanceSeconds,
+    retryDelaySeconds: opts.retryDelaySeconds,
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const context: StepContext = { databaseUrl: opts.databaseUrl, storage: opts.storage, sliceMs: opts.sliceMs, pollIntervalMs: opts.pollIntervalMs, clientFor: opts.clientFor, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) };
+  const context: StepContext = {
+    databaseUrl: opts.databaseUrl,
+    storage: opts.storage,
+    sliceMs: opts.sliceMs,
+    pollIntervalMs: opts.pollIntervalMs,
+    clientFor: opts.clientFor,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  };
   const report: WorkerReport = { steps: 0, queueMs: 0 };
   const running = new Set<Promise<void>>();
   // An idle worker looks less and less often (up to 4 fetch intervals apart): its fetches are its only cost.
@@ -107,32 +124,31 @@ interface SettleContext {
 /** Run one step and settle it: complete it, queue the job's next step, or fail it (pg-boss retries or not). */
 async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, report, stop }: SettleContext): Promise<void> {
   const started = Date.now();
-  const result = await runStep(step.jobId, stop, context);
-  const plan = planStep(result.outcome, { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs }, stop.aborted);
+  const delays = { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs };
+  const result = await runStep({ jobId: step.jobId, attempt: step.retryCount + 1 }, stop, { ...context, planFor: (outcome) => planStep(outcome, delays, stop.aborted) });
+  const { plan } = result;
   const before = report.queueMs;
   try {
-    await timed(report, () => settle(queue, step, result, plan));
+    await timed(report, () => settle(queue, step, result));
   } catch (error) {
     opts.onError?.(error as Error);
   }
   report.steps++;
-  const outcome: StepLog['outcome'] = plan.action === 'done' ? 'done' : plan.action === 'requeue' ? plan.reason : plan.retry ? 'retrying' : 'failed';
   const failure = plan.action === 'fail' ? { code: plan.code, message: plan.message } : {};
   try {
-    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome, ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
+    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome: planOutcome(plan), ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
   } catch {
     // A failing logger must not stop the worker.
   }
 }
 
-async function settle(queue: StepQueue, step: QueuedStep, result: StepResult, plan: StepPlan): Promise<void> {
-  const summary = result.summary ? { records: result.summary.records, succeeded: result.summary.succeeded, failed: result.summary.failed } : {};
-  if (plan.action === 'done') return queue.complete(step, { step: result.name, outcome: 'done', ...summary });
-  if (plan.action === 'fail') return queue.fail(step, { step: result.name, code: plan.code, message: plan.message }, plan.retry);
-  // Queued before this one completes (a crash in between leaves a step queued, never none), due after at least 1 s:
-  // a step due while this one is still active would make other workers' fetches fail on the job's key.
-  await queue.enqueue(step.jobId, Math.max(plan.delayMs, 1_000));
-  await queue.complete(step, { step: result.name, outcome: plan.reason });
+async function settle(queue: StepQueue, step: QueuedStep, { name, plan, counts }: StepResult): Promise<void> {
+  if (plan.action === 'done') return queue.complete(step, { step: name, outcome: 'done', ...counts });
+  const failure = plan.action === 'fail' ? { step: name, code: plan.code, message: plan.message } : null;
+  if (plan.action === 'fail' && plan.retry) return queue.fail(step, failure!);
+  // A retry cannot change the outcome: the step ends here, its error recorded for the job.
+  if (plan.action === 'fail') return queue.complete(step, { ...failure, outcome: 'failed' });
+  return queue.complete(step, { step: name, outcome: plan.reason }, { delayMs: plan.delayMs });
 }
 
 async function timed<T>(report: WorkerReport, body: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 // The thin pg-boss facade: one queue of job steps in its own schema of the job database (pg-boss loaded on first use).
 import type PgBoss from 'pg-boss';
 import { KbatchError, isKbatchError } from '../errors.js';
+import { crashPoint } from '../job/crash-point.js';
 import { redactSecrets, redactUrl } from '../state/open-job-store.js';
 
 /** pg-boss's own schema in the job database (kbatch's tables are in `kbatch`). */
@@ -15,6 +16,8 @@ export interface StepQueueOptions {
   leaseSeconds?: number;
   /** Workers only: run pg-boss maintenance (expiry of killed workers' steps) this often (default 10 s). */
   maintenanceSeconds?: number;
+  /** Workers only: the delay before a failed or expired step is tried again (default 60 s; the queue's, as the lease). */
+  retryDelaySeconds?: number;
   /** True for a worker: it runs maintenance and sets the queue's lease; a command that only enqueues or reads does not. */
   supervise?: boolean;
   /** pg-boss's background errors (maintenance, a dropped connection). */
@@ -45,15 +48,48 @@ export interface StepQueue {
   enqueue(jobId: string, delayMs?: number): Promise<boolean>;
   /** Take up to `limit` steps that are due (never two of one job). */
   fetch(limit: number): Promise<QueuedStep[]>;
-  complete(step: QueuedStep, output: object): Promise<void>;
-  /** Fail the step: retried by pg-boss after its retry delay, or (`retry` false) failed for good. */
-  fail(step: QueuedStep, output: object, retry: boolean): Promise<void>;
+  /**
+   * Complete the step and (with `next`) queue the job's next step, in one transaction: a crash leaves either this
+   * step active (pg-boss hands it out again after the lease) or the next one queued, never both nor neither.
+   */
+  complete(step: QueuedStep, output: object, next?: { delayMs: number }): Promise<void>;
+  /** Fail the step: pg-boss retries it after its retry delay ({@link STEP_RETRY}). */
+  fail(step: QueuedStep, output: object): Promise<void>;
   /** The job's latest step, or null when it never had one. */
   latest(jobId: string): Promise<StepStatus | null>;
   close(): Promise<void>;
 }
 
 const DEFAULT_LEASE_SECONDS = 300;
+
+/**
+ * A failed (or expired: its worker died) step is tried 10 more times, 60 s apart by default (pg-boss 10 has no cap on
+ * its backoff): a step failing on every try is failed for good after about 10 minutes, long before pg-boss would
+ * archive a queued row.
+ */
+export const STEP_RETRY = { retryLimit: 10, retryDelay: 60, retryBackoff: false } as const;
+
+function send(boss: PgBoss, jobId: string, delayMs: number, db?: PgBoss.Db): Promise<string | null> {
+  return boss.send(STEP_QUEUE, { jobId }, { singletonKey: jobId, ...(delayMs > 0 ? { startAfter: Math.ceil(delayMs / 1000) } : {}), ...(db ? { db } : {}) });
+}
+
+/** Run `body` in one transaction on a connection of its own (pg loaded on first use). */
+async function inTransaction(databaseUrl: string, body: (db: PgBoss.Db) => Promise<void>): Promise<void> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await body({ executeSql: (text, values) => client.query(text, values) });
+    crashPoint('worker-before-commit');
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 /**
  * Open the step queue on the job database: pg-boss's schema is created or migrated by pg-boss itself (under its
@@ -78,40 +114,76 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
     } as PgBoss.ConstructorOptions);
     created.on('error', (error: Error) => options.onError?.(new Error(redactSecrets(error.message, databaseUrl))));
     await created.start();
-    await ensureQueue(created, supervise ? (options.leaseSeconds ?? DEFAULT_LEASE_SECONDS) : null);
+    await ensureQueue(created, supervise ? { expireInSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS, retryDelay: options.retryDelaySeconds ?? STEP_RETRY.retryDelay } : null);
     return created;
   });
   const db = boss.getDb();
   const call = <T>(body: () => Promise<T>): Promise<T> => guarded(databaseUrl, body);
   return {
-    enqueue: (jobId, delayMs = 0) => call(async () => (await boss.send(STEP_QUEUE, { jobId }, { singletonKey: jobId, ...(delayMs > 0 ? { startAfter: Math.ceil(delayMs / 1000) } : {}) })) !== null),
+    // A job with a step active gets no second one: pg-boss's fetch would stop on its key for every worker (policy
+    // stately); the active step queues the next itself.
+    enqueue: (jobId, delayMs = 0) => call(async () => (await latestStep(db, jobId))?.state !== 'active' && (await send(boss, jobId, delayMs)) !== null),
     fetch: (limit) =>
       call(async () => {
         const jobs = await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true });
         return jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
       }),
-    complete: (step, output) => call(async () => void (await boss.complete(STEP_QUEUE, step.id, output))),
-    fail: (step, output, retry) =>
+    complete: (step, output, next) =>
       call(async () => {
-        // A retry cannot change the outcome: spend no more attempts on it.
-        if (!retry) await db.executeSql(`UPDATE ${BOSS_SCHEMA}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [STEP_QUEUE, step.id]);
-        await boss.fail(STEP_QUEUE, step.id, output);
+        if (next === undefined) return void (await boss.complete(STEP_QUEUE, step.id, output));
+        await inTransaction(databaseUrl, async (tx) => {
+          await boss.complete(STEP_QUEUE, step.id, output, { db: tx });
+          await send(boss, step.jobId, next.delayMs, tx);
+        });
       }),
+    fail: (step, output) => call(async () => void (await boss.fail(STEP_QUEUE, step.id, output))),
     latest: (jobId) => call(() => latestStep(db, jobId)),
     close: () => call(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 })),
   };
 }
 
-/** Create the queue (a no-op when it exists); a worker sets its lease, which steps queued from then on get. */
-async function ensureQueue(boss: PgBoss, leaseSeconds: number | null): Promise<void> {
-  const queue = { name: STEP_QUEUE, policy: 'stately' as const, retryLimit: 50, retryDelay: 2, retryBackoff: true, expireInSeconds: leaseSeconds ?? DEFAULT_LEASE_SECONDS };
+/** Create the queue (a no-op when it exists); a worker sets its lease and retry delay, which steps queued from then on get. */
+async function ensureQueue(boss: PgBoss, worker: { expireInSeconds: number; retryDelay: number } | null): Promise<void> {
+  const queue = { name: STEP_QUEUE, policy: 'stately' as const, ...STEP_RETRY, expireInSeconds: DEFAULT_LEASE_SECONDS, ...worker };
   if ((await boss.getQueue(STEP_QUEUE)) === null) {
     // Two processes may create it at once: the loser finds it made.
     await boss.createQueue(STEP_QUEUE, queue).catch(async (error: unknown) => {
       if ((await boss.getQueue(STEP_QUEUE)) === null) throw error;
     });
   }
-  if (leaseSeconds !== null) await boss.updateQueue(STEP_QUEUE, queue);
+  if (worker !== null) await boss.updateQueue(STEP_QUEUE, queue);
+}
+
+/** Reads jobs' latest steps on one connection, without starting pg-boss (no schema made, a read-only role will do). */
+export interface StepReader {
+  latest(jobId: string): Promise<StepStatus | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * Open a {@link StepReader} on the job database (pg loaded on first use): one connection for every read.
+ * @throws KbatchError DATABASE_UNAVAILABLE (the URL's password cut out)
+ */
+export async function openStepReader(databaseUrl: string): Promise<StepReader> {
+  const client = await guarded(databaseUrl, async () => {
+    const pg = (await import('pg')).default;
+    const opened = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
+    opened.on('error', () => {});
+    await opened.connect();
+    return opened;
+  });
+  const db: PgBoss.Db = { executeSql: (text, values) => client.query(text, values) };
+  return {
+    latest: (jobId) =>
+      guarded(databaseUrl, () =>
+        latestStep(db, jobId).catch((error: unknown) => {
+          // No pg-boss schema yet: no worker or detach ever ran on this database.
+          if ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000') return null;
+          throw error;
+        }),
+      ),
+    close: () => client.end().catch(() => {}),
+  };
 }
 
 async function latestStep(db: PgBoss.Db, jobId: string): Promise<StepStatus | null> {
@@ -122,7 +194,10 @@ async function latestStep(db: PgBoss.Db, jobId: string): Promise<StepStatus | nu
     ) s ORDER BY created_on DESC, (state = 'active') DESC LIMIT 1`;
   const { rows } = (await db.executeSql(sql, [STEP_QUEUE, jobId])) as { rows: Array<{ state: string; output: StepStatus['output']; retry_count: number; start_after: Date }> };
   const row = rows[0];
-  return row === undefined ? null : { state: row.state, output: row.output, retryCount: row.retry_count, startAfter: new Date(row.start_after).toISOString() };
+  if (row === undefined) return null;
+  // A step a retry cannot change is completed with its error (no retry spent on it): failed, as the job sees it.
+  const state = row.state === 'completed' && row.output?.outcome === 'failed' ? 'failed' : row.state;
+  return { state, output: row.output, retryCount: row.retry_count, startAfter: new Date(row.start_after).toISOString() };
 }
 
 // pg-boss and the driver may quote the URL: every failure is DATABASE_UNAVAILABLE with the password cut out.

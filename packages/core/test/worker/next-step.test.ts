@@ -47,4 +47,12 @@ describe('planStep', () => {
     expect(planStep({ kind: 'error', error: new Error('socket hang up') }, delays)).toEqual({ action: 'fail', retry: true, code: 'INTERNAL', message: 'socket hang up' });
     expect(planStep({ kind: 'error', error: 'a thrown string' }, delays)).toEqual({ action: 'fail', retry: true, code: 'INTERNAL', message: 'a thrown string' });
   });
+
+  it('fails the step for good when the provider refused the request itself (401 wrong key, 403, 400, 404), and retries 429 and 5xx', () => {
+    const http = (status: number) => ({ kind: 'error' as const, error: Object.assign(new Error(`${status} from the provider`), { status }) });
+    for (const status of [400, 401, 403, 404, 422]) {
+      expect(planStep(http(status), delays)).toEqual({ action: 'fail', retry: false, code: `HTTP_${status}`, message: `${status} from the provider` });
+    }
+    for (const status of [408, 409, 429, 500, 503]) expect(planStep(http(status), delays)).toMatchObject({ action: 'fail', retry: true, code: `HTTP_${status}` });
+  });
 });

@@ -66,8 +66,9 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
 
   // The issue's target as a test: one worker dies at a step, the others take the job over after the lease.
   // after-create and after-upload-unrecorded: a batch or file exists that the manifest does not name yet (a duplicate would show);
-  // worker-before-commit: the step's completion and its next step's queueing are lost together.
-  for (const point of ['after-upload-unrecorded', 'after-upload', 'before-create-sent', 'after-create', 'during-wait', 'run-during-join', 'worker-before-commit']) {
+  // worker-before-commit: the step's completion and its next step's queueing are lost together. (after-upload and
+  // before-create-sent leave nothing unrecorded: their resume is tested in run-postgres.test.ts, kept out here for CI time.)
+  for (const point of ['after-upload-unrecorded', 'after-create', 'during-wait', 'run-during-join', 'worker-before-commit']) {
     it(`finishes a job whose worker is SIGKILLed at ${point}: other workers take over, one batch per part, every record once and in order`, async () => {
       const { a, b, storage } = await machines();
       const input = join(a, 'big.csv');

@@ -25,8 +25,10 @@ export interface QuotaAnswer {
 export interface PartQuota {
   /**
    * Record the part's slot (its place in line) and hold it when its batch fits: true when the batch may be created
-   * now, else the part keeps its place and asks again after `retryMs`. Idempotent per part. `force`: hold it at once
-   * (the part's create may already have been sent, so its batch may be enqueued whatever the limit).
+   * now, else the part keeps its place and asks again after `retryMs`. Idempotent per part. `force`: keep its slot held
+   * when it still is (the part's create may already have been sent, so its batch may be enqueued whatever the limit); a
+   * slot given back or dropped is not taken again by force: the part waits in line like a new one, and its adoption
+   * scan runs once it has the slot (a batch found is adopted, not created twice).
    */
   acquire(part: JobPart, options: { force: boolean }): Promise<QuotaAnswer>;
   /** Give the part's slot back (its batch ended, or it will create none). */

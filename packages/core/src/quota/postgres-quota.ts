@@ -60,9 +60,10 @@ export class PostgresQuota implements PartQuota {
     return this.transaction(key, async (db) => {
       const { rows } = await db.query<{ held: boolean }>(
         `INSERT INTO ${this.q}.quota_slot AS s (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = $6 OR (s.held AND s.owner = $7), owner = $7, updated_at = now()
+         ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = $6 OR (s.held AND (s.owner = $7 OR $8)), owner = $7, updated_at = now()
          RETURNING held`,
-        [me.job, me.part, key, load.tokens, load.requests, force || limit === undefined, owner],
+        // Forced only onto a slot still held: one given back (a refused create, a cancel) or dropped as stale waits in line again.
+        [me.job, me.part, key, load.tokens, load.requests, limit === undefined, owner, force],
       );
       const none = { tokens: 0, requests: 0, batches: 0 };
       if (rows[0]!.held) return { granted: true, key, load, limit, enqueued: none, ahead: 0, firstRefusal: false };

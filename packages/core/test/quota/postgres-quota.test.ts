@@ -210,6 +210,22 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(await slots()).toEqual([]);
   }, 60_000);
 
+  it('makes a part whose refused create gave its slot back wait in line on resume, not create over the limit', async () => {
+    const { dir } = await writeChunks('again', 1);
+    const store = await open('again');
+    const refusing = client();
+    refusing.batches.create = async () => {
+      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
+    };
+    await catchError(() => runBatchJob({ chunks: [dir], client: refusing, store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME }));
+    // Another job's batch now holds the whole limit: the resumed part (its intent recorded, its slot gone) must wait.
+    await goneJob([{ createSent: true }]);
+    const created = emu.stats().batchesCreated;
+    const error = await catchError(() => resumeJob(store.dir, { client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 400 }));
+    expectKbatchError(error, { code: 'AWAIT_TIMEOUT' });
+    expect(emu.stats().batchesCreated).toBe(created);
+  }, 60_000);
+
   it('counts the batches of a job without a limit for the jobs that have one (every database job records its slots)', async () => {
     const { dir } = await writeChunks('free', 1);
     const store = await open('free');

@@ -15,7 +15,8 @@ const MAX_RETRY_MS = 5_000;
  * The job's share of the provider quota: with a database store, always (slots are recorded even without a limit, so
  * jobs that have one count this job's batches too); without one, none (undefined: nothing changes; a limit given is
  * refused, OPTION_INVALID). The limit is
- * `maxEnqueuedTokens`, else the provider's documented figure (profile `limits.maxEnqueuedTokens`), else none.
+ * the key's stored one (the latest `maxEnqueuedTokens` given by any job on it, this one's included), else the provider's
+ * documented figure (profile `limits.maxEnqueuedTokens`), else none.
  */
 export async function openJobQuota(init: { store: JobStore; client: unknown; manifest: JobManifest; maxEnqueuedTokens?: number | undefined; pollIntervalMs: number }): Promise<PartQuota | undefined> {
   const { store, manifest } = init;
@@ -31,7 +32,8 @@ export async function openJobQuota(init: { store: JobStore; client: unknown; man
     jobDir: store.dir,
     provider,
     fingerprint: clientFingerprint(init.client),
-    maxEnqueuedTokens: init.maxEnqueuedTokens ?? getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
+    maxEnqueuedTokens: init.maxEnqueuedTokens,
+    defaultMaxEnqueuedTokens: getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
     retryMs: Math.min(MAX_RETRY_MS, init.pollIntervalMs),
   });
 }

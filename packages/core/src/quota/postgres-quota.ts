@@ -17,8 +17,10 @@ export interface PostgresQuotaInit {
   /** The provider's name and the API key's fingerprint: with each part's model, its quota key. */
   provider: string;
   fingerprint: string;
-  /** Most estimated prompt tokens enqueued per key (undefined: none; slots are still recorded for others' limits). */
+  /** Most estimated prompt tokens enqueued per key, as given to this job: stored for the key, the latest given wins. */
   maxEnqueuedTokens: number | undefined;
+  /** The limit of a key none was given for (the provider's documented figure; undefined: none, slots still recorded). */
+  defaultMaxEnqueuedTokens: number | undefined;
   retryMs: number;
 }
 
@@ -43,6 +45,7 @@ export class PostgresQuota implements PartQuota {
   private readonly q: string;
   private readonly loads = new Map<string, PartLoad>();
   private readonly refused = new Set<string>();
+  private readonly limitStored = new Set<string>();
   private presence: Promise<Presence> | undefined;
 
   constructor(private readonly init: PostgresQuotaInit) {
@@ -55,15 +58,15 @@ export class PostgresQuota implements PartQuota {
     this.loads.set(part.index, load);
     const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: load.model });
     const owner = (await this.present()).owner;
-    const limit = this.init.maxEnqueuedTokens;
     const me = { job: this.init.jobId, part: part.index };
     return this.transaction(key, async (db) => {
+      const limit = await this.limit(db, key);
       const { rows } = await db.query<{ held: boolean }>(
-        `INSERT INTO ${this.q}.quota_slot AS s (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = $6 OR (s.held AND (s.owner = $7 OR $8)), owner = $7, updated_at = now()
+        `INSERT INTO ${this.q}.quota_slot AS s (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, $5, false, $6)
+         ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = s.held AND (s.owner = $6 OR $7), owner = $6, updated_at = now()
          RETURNING held`,
         // Forced only onto a slot still held: one given back (a refused create, a cancel) or dropped as stale waits in line again.
-        [me.job, me.part, key, load.tokens, load.requests, limit === undefined, owner, force],
+        [me.job, me.part, key, load.tokens, load.requests, owner, force],
       );
       const none = { tokens: 0, requests: 0, batches: 0 };
       if (rows[0]!.held) return { granted: true, key, load, limit, enqueued: none, ahead: 0, firstRefusal: false };
@@ -90,6 +93,20 @@ export class PostgresQuota implements PartQuota {
     } finally {
       await (await this.presence?.catch(() => undefined))?.close();
     }
+  }
+
+  // The key's limit: this job's, stored once per key by this process (the latest given wins), else the stored one, else the default.
+  private async limit(db: PoolClient, key: string): Promise<number | undefined> {
+    const given = this.init.maxEnqueuedTokens;
+    if (given !== undefined && !this.limitStored.has(key)) {
+      await db.query(
+        `INSERT INTO ${this.q}.quota_limit (quota_key, max_enqueued_tokens) VALUES ($1, $2) ON CONFLICT (quota_key) DO UPDATE SET max_enqueued_tokens = $2, updated_at = now()`,
+        [key, given],
+      );
+      this.limitStored.add(key);
+    }
+    const { rows } = await db.query<{ max: string }>(`SELECT max_enqueued_tokens AS max FROM ${this.q}.quota_limit WHERE quota_key = $1`, [key]);
+    return rows[0] === undefined ? this.init.defaultMaxEnqueuedTokens : Number(rows[0].max);
   }
 
   // This process's presence (parts ask at once: one opening is shared); a lost one is replaced, and this job's slots follow the new owner.

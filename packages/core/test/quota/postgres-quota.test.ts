@@ -65,6 +65,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   beforeEach(async (context) => {
     if (unavailable !== undefined) context.skip(unavailable);
     await pool.query('DELETE FROM kbatch.quota_slot').catch(() => undefined);
+    await pool.query('DELETE FROM kbatch.quota_limit').catch(() => undefined);
   });
   afterAll(async () => {
     try {
@@ -102,6 +103,23 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     // The parts waited, and said for what; their tokens were read once from the chunks given and kept in the manifest.
     expect(events.some((e) => e.type === 'warning' && e.message.includes(`waits for the shared quota of ${KEY()}`))).toBe(true);
     expect((await storeA.readManifest()).parts.map((p) => p.promptTokens)).toEqual([PART_TOKENS, PART_TOKENS, PART_TOKENS]);
+    expect(await slots()).toEqual([]);
+  }, 60_000);
+
+  it('applies the limit given to one job to another job on the same key started without it: one batch at a time, the latest limit given kept', async () => {
+    const [a, b] = [await writeChunks('a', 3), await writeChunks('b', 3)];
+    const [storeA, storeB] = [await open('a'), await open('b')];
+    let startB: () => void = () => undefined;
+    const aCreated = new Promise<void>((resolve) => (startB = resolve));
+    const runA = runBatchJob({ chunks: [a.dir], client: client(), store: storeA, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, onProgress: (e) => e.type === 'created' && startB() });
+    // B starts once A's limit is stored (A's first batch is created), without the flag.
+    const runB = aCreated.then(() => runBatchJob({ chunks: [b.dir], client: client(), store: storeB, pollIntervalMs: 20 }));
+    const [sa, sb] = await Promise.all([runA, runB]);
+    // Earlier tests kept it at 1 too: a second batch beside A's would raise it.
+    expect(emu.stats().maxActiveBatches).toBe(1);
+    expect([sa.succeeded, sb.succeeded]).toEqual([30, 30]);
+    expect(await resultIds(storeB)).toEqual(b.ids.sort());
+    expect((await pool.query('SELECT quota_key, max_enqueued_tokens::int AS max FROM kbatch.quota_limit')).rows).toEqual([{ quota_key: KEY(), max: ONE_AT_A_TIME }]);
     expect(await slots()).toEqual([]);
   }, 60_000);
 

@@ -21,9 +21,8 @@ const MAX_RETRY_MS = 5_000;
 export async function openJobQuota(init: { store: JobStore; client: unknown; manifest: JobManifest; maxEnqueuedTokens?: number | undefined; pollIntervalMs: number }): Promise<PartQuota | undefined> {
   const { store, manifest } = init;
   if (!(store instanceof PostgresJobStore)) {
-    // A limit kept by this process alone would not see other jobs' batches: refused rather than trusted.
-    if (init.maxEnqueuedTokens === undefined) return undefined;
-    throw new KbatchError('OPTION_INVALID', 'Invalid option `maxEnqueuedTokens`: needs the job state in a database (--database-url): the quota is counted there, across every job and process', { field: 'maxEnqueuedTokens' });
+    assertQuotaStore(store, init.maxEnqueuedTokens);
+    return undefined;
   }
   const provider = manifest.provider ?? DEFAULT_PROVIDER;
   return new PostgresQuota({
@@ -36,6 +35,16 @@ export async function openJobQuota(init: { store: JobStore; client: unknown; man
     defaultMaxEnqueuedTokens: getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
     retryMs: Math.min(MAX_RETRY_MS, init.pollIntervalMs),
   });
+}
+
+/**
+ * Refuse a quota limit for a job whose state is not in a database (OPTION_INVALID): a limit kept by this process alone
+ * would not see other jobs' batches, so it is refused rather than trusted.
+ * @param store - the job's store (undefined: a job directory)
+ */
+export function assertQuotaStore(store: Pick<JobStore, 'jobId'> | undefined, maxEnqueuedTokens: number | undefined): void {
+  if (maxEnqueuedTokens === undefined || store?.jobId !== undefined) return;
+  throw new KbatchError('OPTION_INVALID', 'Invalid option `maxEnqueuedTokens`: needs the job state in a database (--database-url): the quota is counted there, across every job and process', { field: 'maxEnqueuedTokens' });
 }
 
 // A client made by createClient knows its key's fingerprint; an openai client of the caller's own has its key and URL.

@@ -31,6 +31,12 @@ export interface PartQuota {
    * scan runs once it has the slot (a batch found is adopted, not created twice).
    */
   acquire(part: JobPart, options: { force: boolean }): Promise<QuotaAnswer>;
+  /**
+   * Once the create's intent is saved, before it is sent: whether the part's slot is still held (and now owned by this
+   * process). False when another process dropped it meanwhile (this one's presence read as gone): the part waits in
+   * line again rather than create beside a batch granted in its place.
+   */
+  confirm(part: JobPart): Promise<boolean>;
   /** Give the part's slot back (its batch ended, or it will create none). */
   release(part: JobPart): Promise<void>;
   /** Give back the slots of parts that are done or never sent a create, drop this process's places in line, disconnect. */

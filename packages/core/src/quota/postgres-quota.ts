@@ -81,6 +81,17 @@ export class PostgresQuota implements PartQuota {
     });
   }
 
+  async confirm(part: JobPart): Promise<boolean> {
+    const load = this.loads.get(part.index) ?? (await partLoad(this.init.jobDir, part));
+    const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: load.model });
+    const owner = (await this.present()).owner;
+    // Under the key's lock: a decider that read the intent-less manifest has finished (slot gone) or sees a live owner.
+    return this.transaction(key, async (db) => {
+      const { rowCount } = await db.query(`UPDATE ${this.q}.quota_slot SET owner = $3, updated_at = now() WHERE job_id = $1 AND part = $2 AND held`, [this.init.jobId, part.index, owner]);
+      return (rowCount ?? 0) > 0;
+    });
+  }
+
   async release(part: JobPart): Promise<void> {
     await this.init.database.pool.query(`DELETE FROM ${this.q}.quota_slot WHERE job_id = $1 AND part = $2`, [this.init.jobId, part.index]).catch(unavailable);
   }

@@ -244,6 +244,33 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(emu.stats().batchesCreated).toBe(created);
   }, 60_000);
 
+  it('sends no create for a part whose granted slot was dropped before its intent was saved (its presence read as gone): it waits in line again', async () => {
+    const { dir, ids } = await writeChunks('dropped', 1);
+    const store = await open('dropped');
+    // Between the grant and the intent (the cancel check there), another process drops the slot, its owner read as gone.
+    const asked = store.cancelRequested.bind(store);
+    let dropped = 0;
+    store.cancelRequested = async () => {
+      if (dropped === 0) dropped = (await pool.query('DELETE FROM kbatch.quota_slot WHERE job_id = $1 AND held', [store.jobId])).rowCount ?? 0;
+      return asked();
+    };
+    const heldAtCreate: boolean[] = [];
+    const summary = await runBatchJob({
+      chunks: [dir],
+      client: client(),
+      store,
+      pollIntervalMs: 20,
+      maxEnqueuedTokens: ONE_AT_A_TIME,
+      onProgress: (e) => {
+        if (e.type === 'created') void slots().then((rows) => heldAtCreate.push(rows.some((r) => r.job_id === store.jobId && r.held)));
+      },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(dropped).toBe(1);
+    expect(summary.succeeded).toBe(ids.length);
+    expect(heldAtCreate).toEqual([true]);
+  }, 60_000);
+
   it('counts the batches of a job without a limit for the jobs that have one (every database job records its slots)', async () => {
     const { dir } = await writeChunks('free', 1);
     const store = await open('free');

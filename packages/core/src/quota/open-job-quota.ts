@@ -5,7 +5,7 @@ import { PostgresJobStore } from '../state/postgres-store.js';
 import { clientKeyFingerprint } from '../client/create-kluster-client.js';
 import { DEFAULT_PROVIDER, getProvider } from '../providers/resolve-provider.js';
 import { keyFingerprint } from './quota-key.js';
-import { PostgresQuota } from './postgres-quota.js';
+import { PostgresQuota, type PostgresQuotaInit } from './postgres-quota.js';
 import type { PartQuota } from './part-quota.js';
 
 /** A refused part asks again at most this often (and at least once per poll interval). */
@@ -34,6 +34,8 @@ export async function openJobQuota(init: { store: JobStore; client: unknown; man
     maxEnqueuedTokens: init.maxEnqueuedTokens,
     defaultMaxEnqueuedTokens: getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
     retryMs: Math.min(MAX_RETRY_MS, init.pollIntervalMs),
+    batches: batchesOf(init.client),
+    checkEveryMs: init.pollIntervalMs,
   });
 }
 
@@ -45,6 +47,13 @@ export async function openJobQuota(init: { store: JobStore; client: unknown; man
 export function assertQuotaStore(store: Pick<JobStore, 'jobId'> | undefined, maxEnqueuedTokens: number | undefined): void {
   if (maxEnqueuedTokens === undefined || store?.jobId !== undefined) return;
   throw new KbatchError('OPTION_INVALID', 'Invalid option `maxEnqueuedTokens`: needs the job state in a database (--database-url): the quota is counted there, across every job and process', { field: 'maxEnqueuedTokens' });
+}
+
+// The client's batch lookup, bound to it (any client kbatch drives has one; a caller's fake may not).
+function batchesOf(client: unknown): PostgresQuotaInit['batches'] {
+  const batches = (client as { batches?: { retrieve?: unknown } } | null)?.batches;
+  if (typeof batches?.retrieve !== 'function') return undefined;
+  return { retrieve: (id) => (batches.retrieve as (id: string) => Promise<{ status: string }>).call(batches, id) };
 }
 
 // A client made by createClient knows its key's fingerprint; an openai client of the caller's own has its key and URL.

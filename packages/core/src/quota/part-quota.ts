@@ -16,6 +16,8 @@ export interface QuotaAnswer {
   ahead: number;
   /** This process had not been refused for this part before. */
   firstRefusal: boolean;
+  /** Jobs of gone processes whose slot counts with no batch id known: a resume of each settles it. */
+  unsettled: string[];
 }
 
 /**
@@ -63,10 +65,12 @@ export async function quotaTurn(ctx: JobContext, part: JobPart): Promise<boolean
   }
   if (!answer.granted && answer.firstRefusal) {
     const turn = ahead > 0 ? `${ahead} part${ahead === 1 ? '' : 's'} ahead in line` : `its ${load.tokens} do not fit`;
+    // A stopped job whose create may have been sent counts until its window ends, unless it is resumed.
+    const settle = answer.unsettled.map((job) => `; job ${job} stopped after sending a create and holds its share: kbatch resume ${job} settles it`).join('');
     ctx.emit({
       type: 'warning',
       part: part.index,
-      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}`,
+      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}${settle}`,
     });
   }
   return answer.granted;

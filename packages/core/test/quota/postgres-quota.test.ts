@@ -135,7 +135,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   }, 60_000);
 
   // A job of a gone process (its slots' owner holds no presence lock), its manifest saying what became of each part.
-  async function goneJob(parts: { done?: boolean; createSent?: boolean }[]): Promise<PostgresJobStore> {
+  async function goneJob(parts: { done?: boolean; createSent?: boolean; batchId?: string }[]): Promise<PostgresJobStore> {
     const { dir } = await writeChunks('gone', parts.length);
     const store = await open('gone');
     await createJob({ chunks: [dir], store });
@@ -143,6 +143,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     for (const [i, p] of manifest.parts.entries()) {
       if (parts[i]!.createSent) p.createStartedAt = new Date().toISOString();
       if (parts[i]!.done) p.done = true;
+      if (parts[i]!.batchId !== undefined) p.batchId = parts[i]!.batchId;
       await pool.query('INSERT INTO kbatch.quota_slot (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, 10, true, 424242)', [store.jobId, p.index, KEY(), ONE_AT_A_TIME]);
     }
     await store.writeManifest(manifest);
@@ -185,8 +186,8 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     const said = events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message);
     expect(said).toHaveLength(2);
     expect(said).toEqual(expect.arrayContaining([
-      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, 1 part ahead in line$`)),
-      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, its ${partTokens('behind')} do not fit$`)),
+      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, 1 part ahead in line; job ${gone.jobId} stopped after sending a create and holds its share: kbatch resume ${gone.jobId} settles it$`)),
+      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, its ${partTokens('behind')} do not fit; job ${gone.jobId} stopped after sending a create and holds its share: kbatch resume ${gone.jobId} settles it$`)),
     ]));
     expect(emu.stats().batchesCreated).toBe(created);
     // The waiter left the line with its process's share; the gone holder's slot still counts.
@@ -200,6 +201,31 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(emu.stats().batchesCreated - created).toBe(2);
     expect(await resultIds(store)).toEqual(ids.sort());
     expect(await slots()).toEqual([]);
+  }, 60_000);
+
+  it("drops a gone process's slot once one look at its batch (with the waiter's client) shows it ended", async () => {
+    // A real batch, already ended at the provider; the gone job's manifest never saw it end.
+    const ended = await open('ended');
+    await runBatchJob({ chunks: [(await writeChunks('ended', 1)).dir], client: client(), store: ended, pollIntervalMs: 20 });
+    const batchId = (await ended.readManifest()).parts[0]!.batchId!;
+    const gone = await goneJob([{ createSent: true, batchId }]);
+    const { dir, ids } = await writeChunks('next', 1);
+    const store = await open('next');
+    const summary = await runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 10_000 });
+    expect(summary.succeeded).toBe(ids.length);
+    expect((await slots()).filter((s) => s.job_id === gone.jobId)).toEqual([]);
+  }, 60_000);
+
+  it("names a gone job counted with a create sent and no batch id in the waiting warning, and how to settle it", async () => {
+    const gone = await goneJob([{ createSent: true }]);
+    const { dir } = await writeChunks('named', 1);
+    const store = await open('named');
+    const said: string[] = [];
+    const error = await catchError(() =>
+      runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 400, onProgress: (e) => e.type === 'warning' && said.push(e.message) }),
+    );
+    expectKbatchError(error, { code: 'AWAIT_TIMEOUT' });
+    expect(said).toEqual([expect.stringMatching(new RegExp(`; job ${gone.jobId} stopped after sending a create and holds its share: kbatch resume ${gone.jobId} settles it$`))]);
   }, 60_000);
 
   it('counts the wait against timeoutMs: AWAIT_TIMEOUT, nothing created, the job resumable', async () => {

@@ -104,7 +104,6 @@ export class PostgresQuota implements PartQuota {
     const ended = await Promise.all(
       ids.map(async (id) => {
         const at = Date.now();
-        this.batchChecks.set(id, { at, ended: false });
         // A batch that cannot be read keeps counting (until its window plus an hour, as before).
         const status = await batches.retrieve(id).then((b) => b.status, () => undefined);
         const over = status !== undefined && isTerminalStatus(status);
@@ -188,7 +187,11 @@ export class PostgresQuota implements PartQuota {
       slot.enqueued = seen?.ended !== true && job !== undefined && mayBeEnqueued(part, job.window, now);
       if (!slot.enqueued) continue;
       if (part?.batchId === undefined) slot.unsettled = true;
-      else if (seen === undefined || now - seen.at >= this.init.checkEveryMs) due.push(part.batchId);
+      else if (seen === undefined || now - seen.at >= this.init.checkEveryMs) {
+        // Taken now: parts asking at once look at it once.
+        this.batchChecks.set(part.batchId, { at: now, ended: false });
+        due.push(part.batchId);
+      }
     }
     return { slots, due };
   }

@@ -84,6 +84,14 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     return store;
   };
   const client = () => createClient({ apiKey: 'k', baseURL: emu.baseURL });
+  // A client whose every create is refused outright (a 4xx: no batch made).
+  const refusingClient = () => {
+    const refusing = client();
+    refusing.batches.create = async () => {
+      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
+    };
+    return refusing;
+  };
   const KEY = () => quotaKey({ provider: 'kluster', fingerprint: keyFingerprint('k', emu.baseURL), model: MODEL });
   const slots = async () => (await pool.query<{ job_id: string; part: string; held: boolean }>('SELECT job_id, part, held FROM kbatch.quota_slot ORDER BY job_id, part')).rows;
 
@@ -244,10 +252,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   it('gives the slot back when the create is refused outright (a 4xx: no batch was made)', async () => {
     const { dir } = await writeChunks('refused', 1);
     const store = await open('refused');
-    const refusing = client();
-    refusing.batches.create = async () => {
-      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
-    };
+    const refusing = refusingClient();
     const error = await catchError(() => runBatchJob({ chunks: [dir], client: refusing, store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME }));
     expect(error).toMatchObject({ status: 400 });
     expect((await store.readManifest()).parts[0]!.createStartedAt).toBeDefined();
@@ -257,10 +262,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   it('makes a part whose refused create gave its slot back wait in line on resume, not create over the limit', async () => {
     const { dir } = await writeChunks('again', 1);
     const store = await open('again');
-    const refusing = client();
-    refusing.batches.create = async () => {
-      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
-    };
+    const refusing = refusingClient();
     await catchError(() => runBatchJob({ chunks: [dir], client: refusing, store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME }));
     // Another job's batch now holds the whole limit: the resumed part (its intent recorded, its slot gone) must wait.
     await goneJob([{ createSent: true }]);

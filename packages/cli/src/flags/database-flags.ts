@@ -22,7 +22,7 @@ export interface DatabaseFlags {
 export function addDatabaseFlags(cmd: Command, { run = false, quota = false } = {}): Command {
   if (quota) {
     cmd.addOption(
-      new Option('--max-enqueued-tokens <n>', "with a database: most estimated prompt tokens the API key may have enqueued per model over every job and process using it; a batch is created only when it fits, in order (default: the provider's documented figure, e.g. Together's 30B; else none)").argParser(numberArg),
+      new Option('--max-enqueued-tokens <n>', "with a database: most estimated prompt tokens the API key may have enqueued per model over every job and process using it; a batch is created only when it fits, in order; kept per key for every job on it, the latest given wins (default: the one kept, else the provider's documented figure, e.g. Together's 30B; else none)").argParser(numberArg),
     );
   }
   cmd

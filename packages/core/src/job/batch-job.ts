@@ -89,7 +89,8 @@ export const JobOptionsSchema = z.object({
   /**
    * Most estimated prompt tokens the API key may have enqueued per model over every batch not yet ended, shared by
    * every job and process whose state is in the same database (a part's batch is created only when it fits; waiting
-   * parts go in order; one larger than the whole limit goes alone). Default: the provider's documented figure (Together:
+   * parts go in order; one larger than the whole limit goes alone). Kept in the database per key, so it applies to
+   * every job on the key; the latest given wins. Default: the one kept, else the provider's documented figure (Together:
    * 30B), else none. Needs a database store (the quota is counted there): without one it is OPTION_INVALID. An
    * estimate (characters / 4 + 4 per message, the part's `promptTokens`): leave a margin below the real limit.
    */

@@ -55,6 +55,7 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     if (!(await quotaTurn(ctx, part))) return;
     crashPoint('after-quota-slot');
     const batch = await createOrAdopt(ctx, part);
+    if (batch === 'requeued') return;
     if (!batch) return ctx.quota?.release(part);
     part.batchId = batch.id;
     part.status = batch.status;
@@ -64,7 +65,8 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
 }
 
 // Before any create that might repeat one (intent already recorded), look for the batch by its metadata.
-async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | undefined> {
+// 'requeued': the quota slot was lost before the create was sent (the part waits in line again); undefined: cancelled.
+async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | undefined | 'requeued'> {
   const { store, client, signal } = ctx;
   const metadata = partMetadata(store.manifest.jobId, part);
   let lastCreateEnded = 0; // a create of this process that failed: only a listing made after it can show its batch
@@ -79,6 +81,7 @@ async function createOrAdopt(ctx: JobContext, part: JobPart): Promise<KBatch | u
       part.createStartedAt = new Date().toISOString();
       part.createAttempts++;
       await store.save();
+      if (ctx.quota !== undefined && !(await ctx.quota.confirm(part))) return 'requeued';
       crashPoint('before-create-sent');
       let batch: KBatch;
       try {

@@ -5,7 +5,7 @@ import { PostgresJobStore } from '../state/postgres-store.js';
 import { clientKeyFingerprint } from '../client/create-kluster-client.js';
 import { DEFAULT_PROVIDER, getProvider } from '../providers/resolve-provider.js';
 import { keyFingerprint } from './quota-key.js';
-import { PostgresQuota } from './postgres-quota.js';
+import { PostgresQuota, type PostgresQuotaInit } from './postgres-quota.js';
 import type { PartQuota } from './part-quota.js';
 
 /** A refused part asks again at most this often (and at least once per poll interval). */
@@ -15,14 +15,14 @@ const MAX_RETRY_MS = 5_000;
  * The job's share of the provider quota: with a database store, always (slots are recorded even without a limit, so
  * jobs that have one count this job's batches too); without one, none (undefined: nothing changes; a limit given is
  * refused, OPTION_INVALID). The limit is
- * `maxEnqueuedTokens`, else the provider's documented figure (profile `limits.maxEnqueuedTokens`), else none.
+ * the key's stored one (the latest `maxEnqueuedTokens` given by any job on it, this one's included), else the provider's
+ * documented figure (profile `limits.maxEnqueuedTokens`), else none.
  */
 export async function openJobQuota(init: { store: JobStore; client: unknown; manifest: JobManifest; maxEnqueuedTokens?: number | undefined; pollIntervalMs: number }): Promise<PartQuota | undefined> {
   const { store, manifest } = init;
   if (!(store instanceof PostgresJobStore)) {
-    // A limit kept by this process alone would not see other jobs' batches: refused rather than trusted.
-    if (init.maxEnqueuedTokens === undefined) return undefined;
-    throw new KbatchError('OPTION_INVALID', 'Invalid option `maxEnqueuedTokens`: needs the job state in a database (--database-url): the quota is counted there, across every job and process', { field: 'maxEnqueuedTokens' });
+    assertQuotaStore(store, init.maxEnqueuedTokens);
+    return undefined;
   }
   const provider = manifest.provider ?? DEFAULT_PROVIDER;
   return new PostgresQuota({
@@ -31,9 +31,29 @@ export async function openJobQuota(init: { store: JobStore; client: unknown; man
     jobDir: store.dir,
     provider,
     fingerprint: clientFingerprint(init.client),
-    maxEnqueuedTokens: init.maxEnqueuedTokens ?? getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
+    maxEnqueuedTokens: init.maxEnqueuedTokens,
+    defaultMaxEnqueuedTokens: getProvider(provider).limits.maxEnqueuedTokens ?? undefined,
     retryMs: Math.min(MAX_RETRY_MS, init.pollIntervalMs),
+    batches: batchesOf(init.client),
+    checkEveryMs: init.pollIntervalMs,
   });
+}
+
+/**
+ * Refuse a quota limit for a job whose state is not in a database (OPTION_INVALID): a limit kept by this process alone
+ * would not see other jobs' batches, so it is refused rather than trusted.
+ * @param store - the job's store (undefined: a job directory)
+ */
+export function assertQuotaStore(store: Pick<JobStore, 'jobId'> | undefined, maxEnqueuedTokens: number | undefined): void {
+  if (maxEnqueuedTokens === undefined || store?.jobId !== undefined) return;
+  throw new KbatchError('OPTION_INVALID', 'Invalid option `maxEnqueuedTokens`: needs the job state in a database (--database-url): the quota is counted there, across every job and process', { field: 'maxEnqueuedTokens' });
+}
+
+// The client's batch lookup, bound to it (any client kbatch drives has one; a caller's fake may not).
+function batchesOf(client: unknown): PostgresQuotaInit['batches'] {
+  const batches = (client as { batches?: { retrieve?: unknown } } | null)?.batches;
+  if (typeof batches?.retrieve !== 'function') return undefined;
+  return { retrieve: (id) => (batches.retrieve as (id: string) => Promise<{ status: string }>).call(batches, id) };
 }
 
 // A client made by createClient knows its key's fingerprint; an openai client of the caller's own has its key and URL.

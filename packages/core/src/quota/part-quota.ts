@@ -16,6 +16,8 @@ export interface QuotaAnswer {
   ahead: number;
   /** This process had not been refused for this part before. */
   firstRefusal: boolean;
+  /** Jobs of gone processes whose slot counts with no batch id known: a resume of each settles it. */
+  unsettled: string[];
 }
 
 /**
@@ -25,10 +27,18 @@ export interface QuotaAnswer {
 export interface PartQuota {
   /**
    * Record the part's slot (its place in line) and hold it when its batch fits: true when the batch may be created
-   * now, else the part keeps its place and asks again after `retryMs`. Idempotent per part. `force`: hold it at once
-   * (the part's create may already have been sent, so its batch may be enqueued whatever the limit).
+   * now, else the part keeps its place and asks again after `retryMs`. Idempotent per part. `force`: keep its slot held
+   * when it still is (the part's create may already have been sent, so its batch may be enqueued whatever the limit); a
+   * slot given back or dropped is not taken again by force: the part waits in line like a new one, and its adoption
+   * scan runs once it has the slot (a batch found is adopted, not created twice).
    */
   acquire(part: JobPart, options: { force: boolean }): Promise<QuotaAnswer>;
+  /**
+   * Once the create's intent is saved, before it is sent: whether the part's slot is still held (and now owned by this
+   * process). False when another process dropped it meanwhile (this one's presence read as gone): the part waits in
+   * line again rather than create beside a batch granted in its place.
+   */
+  confirm(part: JobPart): Promise<boolean>;
   /** Give the part's slot back (its batch ended, or it will create none). */
   release(part: JobPart): Promise<void>;
   /** Give back the slots of parts that are done or never sent a create, drop this process's places in line, disconnect. */
@@ -55,10 +65,12 @@ export async function quotaTurn(ctx: JobContext, part: JobPart): Promise<boolean
   }
   if (!answer.granted && answer.firstRefusal) {
     const turn = ahead > 0 ? `${ahead} part${ahead === 1 ? '' : 's'} ahead in line` : `its ${load.tokens} do not fit`;
+    // A stopped job whose create may have been sent counts until its window ends, unless it is resumed.
+    const settle = answer.unsettled.map((job) => `; job ${job} stopped after sending a create and holds its share: kbatch resume ${job} settles it`).join('');
     ctx.emit({
       type: 'warning',
       part: part.index,
-      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}`,
+      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}${settle}`,
     });
   }
   return answer.granted;

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A short fingerprint of an API key as used at one server: the first 16 hex digits of sha256(baseURL, key). It names
- * the key in the shared quota without storing it (the key itself never reaches the database).
+ * A short fingerprint of an API key as used at one server: the first 16 hex digits of sha256(baseURL without its
+ * trailing slashes, key). It names the key in the shared quota without storing it (the key never reaches the database).
  * @example keyFingerprint('sk-test', 'https://api.openai.com/v1') // '3f1c…' (16 hex digits)
  */
 export function keyFingerprint(apiKey: string, baseURL: string | undefined): string {
-  return createHash('sha256').update(`${baseURL ?? ''}\n${apiKey}`).digest('hex').slice(0, 16);
+  return createHash('sha256').update(`${(baseURL ?? '').replace(/\/+$/, '')}\n${apiKey}`).digest('hex').slice(0, 16);
 }
 
 /** What a quota key is made of: the provider, its key's fingerprint and the model. */

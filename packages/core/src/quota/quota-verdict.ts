@@ -16,6 +16,8 @@ export interface QuotaSlot {
   live: boolean;
   /** For a held slot of a gone process: whether its batch may still be enqueued (see {@link mayBeEnqueued}). */
   enqueued?: boolean;
+  /** For a held slot of a gone process: its create may have been sent but no batch id was recorded (a resume settles it). */
+  unsettled?: boolean;
 }
 
 /** The limits of one quota key (a missing one is not enforced). */
@@ -33,6 +35,8 @@ export interface QuotaVerdict {
   ahead: number;
   /** Slots that no longer count and can be deleted: waiters of gone processes, and gone holders whose batch cannot be enqueued. */
   stale: QuotaSlot[];
+  /** Jobs of gone processes counted with a create perhaps sent and no batch id known (`kbatch resume <job>` settles them). */
+  unsettled: string[];
 }
 
 /**
@@ -45,21 +49,23 @@ export function quotaVerdict(slots: readonly QuotaSlot[], me: { job: string; par
   const enqueued = { tokens: 0, requests: 0, batches: 0 };
   const stale: QuotaSlot[] = [];
   const waiters: QuotaSlot[] = [];
+  const unsettled = new Set<string>();
   for (const slot of slots) {
     const mine = slot.job === me.job && slot.part === me.part;
     if (slot.held && (slot.live || slot.enqueued === true)) {
       enqueued.tokens += slot.tokens;
       enqueued.requests += slot.requests;
       enqueued.batches++;
+      if (!slot.live && slot.unsettled === true) unsettled.add(slot.job);
     } else if (!slot.held && (slot.live || mine)) waiters.push(slot);
     else stale.push(slot);
   }
   waiters.sort((a, b) => a.ticket - b.ticket);
   const at = waiters.findIndex((s) => s.job === me.job && s.part === me.part);
   const self = waiters[at];
-  if (self === undefined) return { grant: false, enqueued, ahead: waiters.length, stale };
+  if (self === undefined) return { grant: false, enqueued, ahead: waiters.length, stale, unsettled: [...unsettled] };
   const fits = limits.tokens === undefined || enqueued.tokens + self.tokens <= limits.tokens;
-  return { grant: at === 0 && (fits || enqueued.batches === 0), enqueued, ahead: at, stale };
+  return { grant: at === 0 && (fits || enqueued.batches === 0), enqueued, ahead: at, stale, unsettled: [...unsettled] };
 }
 
 /** Past its window, a batch has ended at the provider (completed or expired): this much later its slot stops counting. */
@@ -70,6 +76,7 @@ export interface SlotPart {
   done?: boolean;
   status?: string | undefined;
   createStartedAt?: string | undefined;
+  batchId?: string | undefined;
 }
 
 /**

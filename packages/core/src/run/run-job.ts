@@ -24,6 +24,7 @@ import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
 import { recordBatches } from '../records/record-batches.js';
 import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
+import { assertQuotaStore } from '../quota/open-job-quota.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
 import { hasRunState, type RunSettings, type RunState } from '../state/run-state.js';
@@ -136,6 +137,8 @@ export async function* runPipeline(given: RunJobOptions, emitRows: boolean, deta
   const named = parseOptions(RunJobOptionsSchema, given, emitRows ? 'runRecords' : 'runJob');
   // Before anything is written: the provider's window, and its batch API when this new run is a batch run.
   jobProvider(named, { batches: (given.mode ?? (given.input === undefined ? null : 'batch')) === 'batch' });
+  // Before anything is prepared or saved: a job directory could never start its batches with a quota limit.
+  assertQuotaStore(named.store, named.maxEnqueuedTokens);
   if (named.models !== undefined && named.models.length > 1) {
     // Each model is a run of this same pipeline (a sub-job); the gold column, when the run has one, is evaluated per model.
     if (named.store !== undefined) throw new KbatchError('OPTION_INVALID', 'Invalid option `models`: several models in one job are kept in a job directory, not yet in a database (run each model as its own job)', { field: 'models' });
@@ -405,7 +408,8 @@ function startSending({ jobDir, store, state, plan, opts, emit }: RunContext, op
     window: settings.window,
     ...(settings.provider !== undefined ? { provider: settings.provider } : {}),
     ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
-    ...(settings.maxEnqueuedTokens !== undefined ? { maxEnqueuedTokens: settings.maxEnqueuedTokens } : {}),
+    // A local run saved with one (by an older kbatch) stays resumable: the quota lives only in a database.
+    ...(settings.maxEnqueuedTokens !== undefined && store.jobId !== undefined ? { maxEnqueuedTokens: settings.maxEnqueuedTokens } : {}),
     pollIntervalMs: opts.pollIntervalMs,
     resultFileGraceMs: opts.resultFileGraceMs,
     acceptMissingOutput: opts.acceptMissingOutput,

@@ -43,6 +43,13 @@ export const STATE_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (job_id, part)
    );
    CREATE INDEX quota_slot_key ON {schema}.quota_slot (quota_key, ticket);`,
+  // 3: the shared quota's limit per quota key (the latest `maxEnqueuedTokens` given by any job on the key wins), so it
+  // applies to every job on the key, those started without the flag too.
+  `CREATE TABLE {schema}.quota_limit (
+     quota_key text PRIMARY KEY,
+     max_enqueued_tokens bigint NOT NULL,
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );`,
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -65,6 +65,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   beforeEach(async (context) => {
     if (unavailable !== undefined) context.skip(unavailable);
     await pool.query('DELETE FROM kbatch.quota_slot').catch(() => undefined);
+    await pool.query('DELETE FROM kbatch.quota_limit').catch(() => undefined);
   });
   afterAll(async () => {
     try {
@@ -83,6 +84,14 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     return store;
   };
   const client = () => createClient({ apiKey: 'k', baseURL: emu.baseURL });
+  // A client whose every create is refused outright (a 4xx: no batch made).
+  const refusingClient = () => {
+    const refusing = client();
+    refusing.batches.create = async () => {
+      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
+    };
+    return refusing;
+  };
   const KEY = () => quotaKey({ provider: 'kluster', fingerprint: keyFingerprint('k', emu.baseURL), model: MODEL });
   const slots = async () => (await pool.query<{ job_id: string; part: string; held: boolean }>('SELECT job_id, part, held FROM kbatch.quota_slot ORDER BY job_id, part')).rows;
 
@@ -105,6 +114,23 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(await slots()).toEqual([]);
   }, 60_000);
 
+  it('applies the limit given to one job to another job on the same key started without it: one batch at a time, the latest limit given kept', async () => {
+    const [a, b] = [await writeChunks('a', 3), await writeChunks('b', 3)];
+    const [storeA, storeB] = [await open('a'), await open('b')];
+    let startB: () => void = () => undefined;
+    const aCreated = new Promise<void>((resolve) => (startB = resolve));
+    const runA = runBatchJob({ chunks: [a.dir], client: client(), store: storeA, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, onProgress: (e) => e.type === 'created' && startB() });
+    // B starts once A's limit is stored (A's first batch is created), without the flag.
+    const runB = aCreated.then(() => runBatchJob({ chunks: [b.dir], client: client(), store: storeB, pollIntervalMs: 20 }));
+    const [sa, sb] = await Promise.all([runA, runB]);
+    // Earlier tests kept it at 1 too: a second batch beside A's would raise it.
+    expect(emu.stats().maxActiveBatches).toBe(1);
+    expect([sa.succeeded, sb.succeeded]).toEqual([30, 30]);
+    expect(await resultIds(storeB)).toEqual(b.ids.sort());
+    expect((await pool.query('SELECT quota_key, max_enqueued_tokens::int AS max FROM kbatch.quota_limit')).rows).toEqual([{ quota_key: KEY(), max: ONE_AT_A_TIME }]);
+    expect(await slots()).toEqual([]);
+  }, 60_000);
+
   it('runs a batch larger than the whole limit alone, saying so', async () => {
     const { dir, ids } = await writeChunks('big', 2);
     const store = await open('big');
@@ -117,7 +143,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   }, 60_000);
 
   // A job of a gone process (its slots' owner holds no presence lock), its manifest saying what became of each part.
-  async function goneJob(parts: { done?: boolean; createSent?: boolean }[]): Promise<PostgresJobStore> {
+  async function goneJob(parts: { done?: boolean; createSent?: boolean; batchId?: string }[]): Promise<PostgresJobStore> {
     const { dir } = await writeChunks('gone', parts.length);
     const store = await open('gone');
     await createJob({ chunks: [dir], store });
@@ -125,6 +151,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     for (const [i, p] of manifest.parts.entries()) {
       if (parts[i]!.createSent) p.createStartedAt = new Date().toISOString();
       if (parts[i]!.done) p.done = true;
+      if (parts[i]!.batchId !== undefined) p.batchId = parts[i]!.batchId;
       await pool.query('INSERT INTO kbatch.quota_slot (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, 10, true, 424242)', [store.jobId, p.index, KEY(), ONE_AT_A_TIME]);
     }
     await store.writeManifest(manifest);
@@ -167,8 +194,8 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     const said = events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message);
     expect(said).toHaveLength(2);
     expect(said).toEqual(expect.arrayContaining([
-      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, 1 part ahead in line$`)),
-      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, its ${partTokens('behind')} do not fit$`)),
+      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, 1 part ahead in line; job ${gone.jobId} stopped after sending a create and holds its share: kbatch resume ${gone.jobId} settles it$`)),
+      expect.stringMatching(new RegExp(`^part 0000[12] waits for the shared quota of ${KEY()}: ${ONE_AT_A_TIME} of ${ONE_AT_A_TIME} estimated tokens enqueued by 1 batch, its ${partTokens('behind')} do not fit; job ${gone.jobId} stopped after sending a create and holds its share: kbatch resume ${gone.jobId} settles it$`)),
     ]));
     expect(emu.stats().batchesCreated).toBe(created);
     // The waiter left the line with its process's share; the gone holder's slot still counts.
@@ -182,6 +209,31 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(emu.stats().batchesCreated - created).toBe(2);
     expect(await resultIds(store)).toEqual(ids.sort());
     expect(await slots()).toEqual([]);
+  }, 60_000);
+
+  it("drops a gone process's slot once one look at its batch (with the waiter's client) shows it ended", async () => {
+    // A real batch, already ended at the provider; the gone job's manifest never saw it end.
+    const ended = await open('ended');
+    await runBatchJob({ chunks: [(await writeChunks('ended', 1)).dir], client: client(), store: ended, pollIntervalMs: 20 });
+    const batchId = (await ended.readManifest()).parts[0]!.batchId!;
+    const gone = await goneJob([{ createSent: true, batchId }]);
+    const { dir, ids } = await writeChunks('next', 1);
+    const store = await open('next');
+    const summary = await runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 10_000 });
+    expect(summary.succeeded).toBe(ids.length);
+    expect((await slots()).filter((s) => s.job_id === gone.jobId)).toEqual([]);
+  }, 60_000);
+
+  it("names a gone job counted with a create sent and no batch id in the waiting warning, and how to settle it", async () => {
+    const gone = await goneJob([{ createSent: true }]);
+    const { dir } = await writeChunks('named', 1);
+    const store = await open('named');
+    const said: string[] = [];
+    const error = await catchError(() =>
+      runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 400, onProgress: (e) => e.type === 'warning' && said.push(e.message) }),
+    );
+    expectKbatchError(error, { code: 'AWAIT_TIMEOUT' });
+    expect(said).toEqual([expect.stringMatching(new RegExp(`; job ${gone.jobId} stopped after sending a create and holds its share: kbatch resume ${gone.jobId} settles it$`))]);
   }, 60_000);
 
   it('counts the wait against timeoutMs: AWAIT_TIMEOUT, nothing created, the job resumable', async () => {
@@ -200,14 +252,51 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   it('gives the slot back when the create is refused outright (a 4xx: no batch was made)', async () => {
     const { dir } = await writeChunks('refused', 1);
     const store = await open('refused');
-    const refusing = client();
-    refusing.batches.create = async () => {
-      throw APIError.generate(400, { error: { message: 'model not allowed' } }, 'model not allowed', new Headers());
-    };
+    const refusing = refusingClient();
     const error = await catchError(() => runBatchJob({ chunks: [dir], client: refusing, store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME }));
     expect(error).toMatchObject({ status: 400 });
     expect((await store.readManifest()).parts[0]!.createStartedAt).toBeDefined();
     expect(await slots()).toEqual([]);
+  }, 60_000);
+
+  it('makes a part whose refused create gave its slot back wait in line on resume, not create over the limit', async () => {
+    const { dir } = await writeChunks('again', 1);
+    const store = await open('again');
+    const refusing = refusingClient();
+    await catchError(() => runBatchJob({ chunks: [dir], client: refusing, store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME }));
+    // Another job's batch now holds the whole limit: the resumed part (its intent recorded, its slot gone) must wait.
+    await goneJob([{ createSent: true }]);
+    const created = emu.stats().batchesCreated;
+    const error = await catchError(() => resumeJob(store.dir, { client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 400 }));
+    expectKbatchError(error, { code: 'AWAIT_TIMEOUT' });
+    expect(emu.stats().batchesCreated).toBe(created);
+  }, 60_000);
+
+  it('sends no create for a part whose granted slot was dropped before its intent was saved (its presence read as gone): it waits in line again', async () => {
+    const { dir, ids } = await writeChunks('dropped', 1);
+    const store = await open('dropped');
+    // Between the grant and the intent (the cancel check there), another process drops the slot, its owner read as gone.
+    const asked = store.cancelRequested.bind(store);
+    let dropped = 0;
+    store.cancelRequested = async () => {
+      if (dropped === 0) dropped = (await pool.query('DELETE FROM kbatch.quota_slot WHERE job_id = $1 AND held', [store.jobId])).rowCount ?? 0;
+      return asked();
+    };
+    const heldAtCreate: boolean[] = [];
+    const summary = await runBatchJob({
+      chunks: [dir],
+      client: client(),
+      store,
+      pollIntervalMs: 20,
+      maxEnqueuedTokens: ONE_AT_A_TIME,
+      onProgress: (e) => {
+        if (e.type === 'created') void slots().then((rows) => heldAtCreate.push(rows.some((r) => r.job_id === store.jobId && r.held)));
+      },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(dropped).toBe(1);
+    expect(summary.succeeded).toBe(ids.length);
+    expect(heldAtCreate).toEqual([true]);
   }, 60_000);
 
   it('counts the batches of a job without a limit for the jobs that have one (every database job records its slots)', async () => {

@@ -39,6 +39,13 @@ describe('quotaVerdict', () => {
     expect(quotaVerdict([goneEnqueued, slot('y', 5, { tokens: 71 })], me('y'), { tokens: 100 }).grant).toBe(false);
   });
 
+  it('names the jobs of gone holders counted with no batch id known (unsettled), once each', () => {
+    const unknown = slot('u', 1, { held: true, live: false, enqueued: true, unsettled: true, job: 'b' });
+    const again = slot('v', 2, { held: true, live: false, enqueued: true, unsettled: true, job: 'b' });
+    const known = slot('k', 3, { held: true, live: false, enqueued: true, job: 'c' });
+    expect(quotaVerdict([unknown, again, known, slot('x', 4)], me('x'), { tokens: 100 }).unsettled).toEqual(['b']);
+  });
+
   it("keeps the asking part's own place even when its recorded owner reads as gone (it is asking, so it is live)", () => {
     expect(quotaVerdict([slot('1', 1, { live: false })], me('1'), { tokens: 100 })).toMatchObject({ grant: true, stale: [] });
   });

@@ -202,7 +202,7 @@ export class LineScanner {
         if (i + 1 >= n) return -1;
         const escape = line[i + 1]!;
         const length = escape === 0x75 ? 6 : 2;
-        if ((escape !== 0x75 && !ESCAPES.has(escape)) || i + length > n) return -1;
+        if (escape === 0x75 ? !hexAt(line, i + 2) : !ESCAPES.has(escape)) return -1;
         for (let k = i; k < i + length; k++) hash = (Math.imul(hash, 31) + line[k]!) | 0;
         i += length;
         escapeEnd = i;
@@ -220,12 +220,8 @@ export class LineScanner {
     span.hash = hash;
     const known = this.table.find(line, span, prefixId);
     if (known >= 0) return known;
-    let text: string;
-    try {
-      text = JSON.parse(`"${line.toString('utf8', start, end)}"`) as string;
-    } catch {
-      text = line.toString('utf8', start, end); // an invalid \u escape: the whole line is parsed (and refused) later
-    }
+    // Valid JSON: scanContent took only known escapes, each \u with 4 hex digits.
+    const text = JSON.parse(`"${line.toString('utf8', start, end)}"`) as string;
     const tokens = this.tokenizer.count(this.prefixes[prefixId] + text);
     this.table.add(line, span, prefixId, tokens);
     return tokens;
@@ -249,5 +245,14 @@ function solidBefore(line: Buffer, start: number, end: number): boolean {
   while (lead > start && (line[lead]! & 0xc0) === 0x80) lead--;
   return solidAt(line, lead);
 }
+
+/** Whether `line[at, at + 4)` are 4 hex digits (a `\u` escape's). */
+function hexAt(line: Buffer, at: number): boolean {
+  if (at + 4 > line.length) return false;
+  for (let k = at; k < at + 4; k++) if (!isHex(line[k]!)) return false;
+  return true;
+}
+
+const isHex = (b: number): boolean => (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66);
 
 const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));

@@ -125,6 +125,13 @@ describe('scanLineTokens (the fast path)', () => {
     expect(verdicts).toEqual([5, 5, undefined, 5, undefined, undefined]);
   });
 
+  it('leaves to the slow path a tail that starts with the tail it remembered and has more bytes after it', async () => {
+    const head = '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"abc"}]';
+    const lines = [`${head},"temperature":0}}`, `${head},"temperature":0}},"x":1}}`, `${head},"temperature":0}}}`, `${head},"temperature":0}} `];
+    expect(lines.map((l) => scanLineTokens(Buffer.from(l)))).toEqual([5, undefined, undefined, undefined]);
+    for (const l of lines.slice(1, 3)) expectKbatchError(await catchError(() => estimateLineTokens(Buffer.from(l))), { code: 'LINE_INVALID', customId: 'a' });
+  });
+
   it('leaves invalid UTF-8 to the slow path (which reads it as replacement characters)', () => {
     const line = Buffer.concat([Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"'), Buffer.from([0xe9, 0xff, 0xc3]), Buffer.from('"}]}}')]);
     expect(scanLineTokens(line)).toBeUndefined();

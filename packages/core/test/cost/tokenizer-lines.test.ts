@@ -133,10 +133,10 @@ describe('requestLineCounter', () => {
         own(Buffer.concat([Buffer.from('in'), Buffer.from([0xff, 0xfe]), Buffer.from('valid Answer now')])),
         own(Buffer.concat([Buffer.from([0xc3]), Buffer.from('x Answer now')])),
       ];
-      // a tail that starts with the remembered one and has more bytes after it: not JSON
-      const longer = Buffer.concat([own('abc'), Buffer.from(',"x":1}}')]);
-      expectKbatchError(await catchError(() => count(longer)), { code: 'LINE_INVALID', customId: 'r' });
       for (const l of [...lines, ...lines]) expect(count(l), l.toString()).toBe(parsedLineTokens(l, tokenizer, model));
+      // a tail that starts with the one remembered from the last line and has more bytes after it: not JSON
+      expect(count(own('abc'))).toBe(parsedLineTokens(own('abc'), tokenizer, model));
+      expectKbatchError(await catchError(() => count(Buffer.concat([own('abc'), Buffer.from(',"x":1}}')]))), { code: 'LINE_INVALID', customId: 'r' });
     });
   }
 

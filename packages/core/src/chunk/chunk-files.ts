@@ -5,7 +5,7 @@ import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import type { ChunkInfo, ResolvedChunkWriterOptions } from './chunk-options.js';
 import { planChunk, type ChunkCounter, type ChunkLimits } from './plan-chunk.js';
-import { estimateLineTokens } from './line-tokens.js';
+import { estimateLineTokens, lineMemo } from './line-tokens.js';
 import { addRequestId, IdDigest } from '../job/part-verdict.js';
 
 const STAGE_BYTES = 1 << 20;
@@ -49,6 +49,8 @@ export class ChunkFiles {
   private writing: Promise<void> = Promise.resolve();
   private finalizing: Promise<void> = Promise.resolve();
   private opened = 0;
+  /** The token estimate's memo of the parts of lines that rarely vary (this writer's own). */
+  private readonly memo = lineMemo();
 
   constructor(
     private readonly opts: ResolvedChunkWriterOptions,
@@ -65,7 +67,7 @@ export class ChunkFiles {
     const counted = this.opts.maxBatchTokens !== undefined || this.opts.countTokens;
     for (const line of lines) {
       const bytes = line.length + 1;
-      const tokens = counted ? estimateLineTokens(line) : 0;
+      const tokens = counted ? estimateLineTokens(line, this.memo) : 0;
       let chunk = this.current;
       const plan = planChunk(chunk ?? EMPTY, bytes, this.opts, tokens);
       if (plan === 'line-too-large' || plan === 'line-over-token-budget') throw oversizeLine(plan, line, { bytes, tokens }, this.opts);

@@ -7,12 +7,13 @@ import { estimatePromptTokens } from '../realtime/estimate-tokens.js';
  * The estimated prompt (input) tokens of one request line (bytes, without its newline): what a provider such as
  * OpenAI counts against its enqueued-token limit when the batch is queued. The same estimate realtime's rate limiter
  * uses ({@link estimatePromptTokens}), without the completion budget, which is not enqueued. Lines in kbatch's own
- * shape are counted from their bytes ({@link scanLineTokens}); any other line is parsed.
+ * shape are counted from their bytes ({@link scanLineTokens}); any other line is parsed. A reader of many lines passes
+ * one `memo` for them all (the parts that rarely vary are then compared, not scanned again).
  * @throws KbatchError LINE_INVALID when the line is not JSON with a `body.messages` list
  * @example estimateLineTokens(Buffer.from('{"custom_id":"1","body":{"messages":[{"role":"user","content":"abcdefgh"}]}}')) // 6
  */
-export function estimateLineTokens(line: Buffer): number {
-  return scanLineTokens(line) ?? parseLineTokens(line);
+export function estimateLineTokens(line: Buffer, memo: LineMemo = lineMemo()): number {
+  return scanLineTokens(line, memo) ?? parseLineTokens(line);
 }
 
 /** The slow path: parse the line and estimate its messages. */
@@ -47,8 +48,8 @@ const BACKSLASH = 0x5c;
  * Undefined for anything else — other key orders, escaped keys, a `messages` key after the first, invalid UTF-8 or
  * JSON — which the slow path decides, so both always agree.
  */
-export function scanLineTokens(line: Buffer): number | undefined {
-  let i = messagesStart(line);
+export function scanLineTokens(line: Buffer, memo: LineMemo = lineMemo()): number | undefined {
+  let i = messagesStart(line, memo);
   if (i < 0) return undefined;
   let chars = 0;
   let messages = 0;
@@ -62,28 +63,33 @@ export function scanLineTokens(line: Buffer): number | undefined {
     chars += scanned.units;
     messages++;
   }
-  return plainTail(line, i + 1) && isUtf8(line) ? Math.ceil(chars / 4) + 4 * messages : undefined;
+  return plainTail(line, i + 1, memo) && isUtf8(line) ? Math.ceil(chars / 4) + 4 * messages : undefined;
 }
 
-/**
- * The bytes from the custom_id's closing quote through `"messages":[` of the last line {@link messagesStart} accepted:
- * the endpoint and model rarely vary, so the next line's are compared with them rather than scanned again.
- */
-let lastHeader: Buffer | undefined;
+/** What a reader of request lines keeps from one line to the next: the parts that rarely vary, compared rather than scanned again. */
+export interface LineMemo {
+  /** The bytes from the custom_id's closing quote through `"messages":[` of the last line {@link messagesStart} accepted (endpoint, model). */
+  header: Buffer | undefined;
+  /** The last tail {@link plainTail} found plain (the body parameters after the messages). */
+  tail: Buffer | undefined;
+}
+
+/** An empty {@link LineMemo}, for one reader of lines. */
+export const lineMemo = (): LineMemo => ({ header: undefined, tail: undefined });
 
 /**
  * Where the first message starts in a line of kbatch's own shape (custom_id, method, url, body: model, then messages),
  * -1 for any other line.
  */
-export function messagesStart(line: Buffer): number {
+export function messagesStart(line: Buffer, memo: LineMemo): number {
   if (!at(line, 0, HEAD)) return -1;
   const idEnd = scanString(line, HEAD.length);
   if (idEnd < 0) return -1;
-  if (lastHeader !== undefined && sameAt(line, idEnd, lastHeader)) return idEnd + lastHeader.length;
+  if (memo.header !== undefined && sameAt(line, idEnd, memo.header)) return idEnd + memo.header.length;
   if (!at(line, idEnd, ENDPOINT)) return -1;
   const i = scanString(line, idEnd + ENDPOINT.length);
   if (i < 0 || !at(line, i, MESSAGES)) return -1;
-  lastHeader = Buffer.from(line.subarray(idEnd, i + MESSAGES.length));
+  memo.header = Buffer.from(line.subarray(idEnd, i + MESSAGES.length));
   return i + MESSAGES.length;
 }
 
@@ -131,14 +137,11 @@ function scanString(line: Buffer, start: number): number {
   return -1;
 }
 
-/** The last tail {@link plainTail} found plain: the body parameters after the messages rarely vary. */
-let lastTail: Buffer | undefined;
-
 // What follows the messages (from `start`): `}}`, or more body parameters that are valid JSON, hold no escape and no
 // second `messages`.
-export function plainTail(line: Buffer, start: number): boolean {
+export function plainTail(line: Buffer, start: number, memo: LineMemo): boolean {
   if (line.length === start + 2 && line[start] === 0x7d && line[start + 1] === 0x7d) return true;
-  if (lastTail !== undefined && lastTail.length === line.length - start && sameAt(line, start, lastTail)) return true;
+  if (memo.tail !== undefined && memo.tail.length === line.length - start && sameAt(line, start, memo.tail)) return true;
   const tail = line.subarray(start);
   if (tail[tail.length - 1] !== 0x7d || tail.includes(BACKSLASH) || tail.includes('"messages"')) return false;
   try {
@@ -146,6 +149,6 @@ export function plainTail(line: Buffer, start: number): boolean {
   } catch {
     return false;
   }
-  lastTail = Buffer.from(tail);
+  memo.tail = Buffer.from(tail);
   return true;
 }

@@ -5,7 +5,7 @@ import type { RequestOptions } from '../request/request-options.js';
 import { appendInstruction } from '../answers/answer-parser.js';
 import { ChunkWriterOptionsSchema, type ResolvedChunkWriterOptions } from '../chunk/chunk-options.js';
 import { oversizeLine } from '../chunk/chunk-files.js';
-import { estimateLineTokens } from '../chunk/line-tokens.js';
+import { estimateLineTokens, lineMemo } from '../chunk/line-tokens.js';
 import { planChunk, type ChunkCounter } from '../chunk/plan-chunk.js';
 import { LineSplitter } from '../internal/line-splitter.js';
 import { parseOptions } from '../options.js';
@@ -54,6 +54,7 @@ export async function countRequests(settings: RunSettings, context: CountRequest
   const model = String(request.model);
   const limits = runChunkLimits(settings);
   const countLine = requestLineCounter(context.tokenizer, model);
+  const memo = lineMemo();
   const chunk: ChunkCounter = { requests: 0, bytes: 0, tokens: 0 };
   const counts = { requests: 0, cached: 0, batches: 0, promptTokens: 0 };
   const cache = context.cache ?? null;
@@ -66,7 +67,7 @@ export async function countRequests(settings: RunSettings, context: CountRequest
       counts.cached++;
       return;
     }
-    const tokens = limits.maxBatchTokens === undefined ? 0 : estimateLineTokens(line);
+    const tokens = limits.maxBatchTokens === undefined ? 0 : estimateLineTokens(line, memo);
     const plan = planChunk(chunk, line.length + 1, limits, tokens);
     if (plan === 'line-too-large' || plan === 'line-over-token-budget') throw oversizeLine(plan, line, { bytes: line.length + 1, tokens }, limits);
     if (plan === 'rotate' || counts.batches === 0) {

@@ -1,9 +1,9 @@
 // The fast path of an estimate's token count: a request line in kbatch's own shape counted from its bytes.
 import { isUtf8 } from 'node:buffer';
-import { at, CONTENT, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
+import { at, CONTENT, lineMemo, messagesStart, plainTail, ROLE } from '../chunk/line-tokens.js';
 import { LLAMA_PREAMBLE, DATED_LLAMA } from './tokenizer-chat.js';
 import { RepeatedEnd } from './repeated-end.js';
-import { SegmentTable } from './segment-table.js';
+import { SegmentTable, type Span } from './segment-table.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 const QUOTE = 0x22;
@@ -45,8 +45,16 @@ const MAX_ROLES = 16;
 const NO_PREFIX = 0;
 const LLAMA_PREFIX = 1;
 const DATED_PREFIX = 2;
-/** What {@link LineScanner.scanContent} returns when the rest of the line repeats the last line's end. */
+/** What {@link LineScanner.scanContent} returns (instead of an index) when the rest of the line repeats the last line's end. */
 const REPEATED = -2;
+
+/** The tokens handed between {@link LineScanner.count} and the content it reads (one object reused: no allocation per content). */
+interface ContentRead {
+  /** In: the line's tokens counted before this content (a repeated end's count includes them). */
+  before: number;
+  /** Out: the content's tokens, or, when the read returned {@link REPEATED}, the whole line's. */
+  tokens: number;
+}
 
 /**
  * The fast path of {@link requestLineCounter}: a line in kbatch's own shape counted from its bytes. What it reads
@@ -56,7 +64,9 @@ const REPEATED = -2;
 export class LineScanner {
   private readonly table = new SegmentTable();
   /** The segment being looked up: one object reused (no allocation per segment). */
-  private readonly span = { start: 0, end: 0, hash: 0 };
+  private readonly span: Span = { start: 0, end: 0, hash: 0 };
+  /** The header and tail of the last line, compared with the next's. */
+  private readonly memo = lineMemo();
   private readonly prefixes: readonly string[];
   private readonly llama: boolean;
   private readonly dated: boolean;
@@ -66,10 +76,7 @@ export class LineScanner {
   private readonly contents: RememberedContent[] = [];
   /** Lines counted: a message whose content varies is compared again every {@link RECHECK} lines. */
   private lines = 0;
-  /** Tokens of the line counted before the content {@link scanContent} reads. */
-  private before = 0;
-  /** Tokens of the content {@link scanContent} last read (of the whole line when it returned {@link REPEATED}). */
-  private tokens = 0;
+  private readonly read: ContentRead = { before: 0, tokens: 0 };
 
   constructor(
     private readonly tokenizer: TextTokenizer,
@@ -83,7 +90,7 @@ export class LineScanner {
 
   /** The prompt tokens of a line in kbatch's own shape; -1 for anything else. */
   count(line: Buffer): number {
-    let i = messagesStart(line);
+    let i = messagesStart(line, this.memo);
     if (i < 0) return -1;
     this.ends.begin();
     this.lines++;
@@ -100,16 +107,17 @@ export class LineScanner {
       if (first) system = role.system;
       // Llama's template: "\n\n" before each content (a dated one puts its preamble before the system prompt too).
       const prefix = !this.llama ? NO_PREFIX : this.dated && first && role.system ? DATED_PREFIX : LLAMA_PREFIX;
-      this.before = total + this.frame.perMessage + role.tokens;
+      const read = this.read;
+      read.before = total + this.frame.perMessage + role.tokens;
       const end = this.content(k, line, i + CONTENT.length, prefix);
       // The rest of the line repeats the last one's end (its tail was found plain then).
-      if (end === REPEATED) return isUtf8(line) ? this.withSystem(this.tokens, system) : -1;
+      if (end === REPEATED) return isUtf8(line) ? this.withSystem(read.tokens, system) : -1;
       if (end < 0 || line[end] !== 0x7d) return -1;
-      total = this.before + this.tokens;
+      total = read.before + read.tokens;
       first = false;
       i = end + 1;
     }
-    if (!plainTail(line, i + 1) || !isUtf8(line)) return -1;
+    if (!plainTail(line, i + 1, this.memo) || !isUtf8(line)) return -1;
     this.ends.end(line, total);
     return this.withSystem(total, system);
   }
@@ -125,7 +133,7 @@ export class LineScanner {
     const end = start + known.length;
     if (known.length > 0 && known.prefix === prefix && end <= line.length && line.compare(known.bytes, 0, known.length, start, end) === 0) {
       known.misses = 0;
-      this.tokens = known.tokens;
+      this.read.tokens = known.tokens;
       return end;
     }
     known.misses++;
@@ -133,7 +141,7 @@ export class LineScanner {
     // Kept with its closing quote, so only the very same string is found again.
     if (scanned >= 0 && scanned - start <= MAX_REMEMBERED_BYTES) {
       line.copy(known.bytes, 0, start, scanned);
-      Object.assign(known, { length: scanned - start, tokens: this.tokens, prefix });
+      Object.assign(known, { length: scanned - start, tokens: this.read.tokens, prefix });
     }
     return scanned;
   }
@@ -156,10 +164,10 @@ export class LineScanner {
   }
 
   /**
-   * Read the JSON string whose first character is at `start`, summing its segments' tokens into {@link tokens} (the
-   * first segment counted after prefix `prefixId`); the index after its closing quote, or -1 when the fast path does
-   * not apply (invalid JSON, or Llama's content that starts or ends with whitespace, which its template trims), or
-   * {@link REPEATED} when the line's end from one of its cuts repeats the last line's ({@link tokens}: the whole line's).
+   * Read the JSON string whose first character is at `start`, summing its segments' tokens into {@link ContentRead.tokens}
+   * (the first segment counted after prefix `prefixId`); the index after its closing quote, or -1 when the fast path
+   * does not apply (invalid JSON, or Llama's content that starts or ends with whitespace, which its template trims), or
+   * {@link REPEATED} when the line's end from one of its cuts repeats the last line's (its tokens: the whole line's).
    */
   private scanContent(line: Buffer, start: number, prefixId: number): number {
     const n = line.length;
@@ -181,13 +189,13 @@ export class LineScanner {
         i++;
       } else if (b === SPACE || b === 0x21) {
         if (b === SPACE && plain) {
-          total += this.segment(line, segStart, i, hash, prefix);
+          total += this.segment(line, this.spanOf(segStart, i, hash), prefix);
           prefix = NO_PREFIX;
           segStart = i;
           hash = 0;
-          const repeated = this.ends.cut(line, i, this.before + total);
+          const repeated = this.ends.cut(line, i, this.read.before + total);
           if (repeated >= 0) {
-            this.tokens = repeated;
+            this.read.tokens = repeated;
             return REPEATED;
           }
         }
@@ -196,13 +204,13 @@ export class LineScanner {
         i++;
       } else if (b === QUOTE) {
         if (trims && (escapeEnd === i || !solidBefore(line, start, i))) return -1;
-        this.tokens = total + this.segment(line, segStart, i, hash, prefix);
+        this.read.tokens = total + this.segment(line, this.spanOf(segStart, i, hash), prefix);
         return i + 1;
       } else if (b === BACKSLASH) {
         if (i + 1 >= n) return -1;
         const escape = line[i + 1]!;
         const length = escape === 0x75 ? 6 : 2;
-        if ((escape !== 0x75 && !ESCAPES.has(escape)) || i + length > n) return -1;
+        if (escape === 0x75 ? !hexAt(line, i + 2) : !ESCAPES.has(escape)) return -1;
         for (let k = i; k < i + length; k++) hash = (Math.imul(hash, 31) + line[k]!) | 0;
         i += length;
         escapeEnd = i;
@@ -212,20 +220,21 @@ export class LineScanner {
     return -1;
   }
 
-  /** The tokens of `line[start, end)` (a JSON string's raw bytes, `hash` their hash) after prefix `prefixId`. */
-  private segment(line: Buffer, start: number, end: number, hash: number, prefixId: number): number {
+  /** {@link span}, set to `line[start, end)` with hash `hash`. */
+  private spanOf(start: number, end: number, hash: number): Span {
     const span = this.span;
     span.start = start;
     span.end = end;
     span.hash = hash;
+    return span;
+  }
+
+  /** The tokens of the segment `span` of `line` (a JSON string's raw bytes) after prefix `prefixId`. */
+  private segment(line: Buffer, span: Span, prefixId: number): number {
     const known = this.table.find(line, span, prefixId);
     if (known >= 0) return known;
-    let text: string;
-    try {
-      text = JSON.parse(`"${line.toString('utf8', start, end)}"`) as string;
-    } catch {
-      text = line.toString('utf8', start, end); // an invalid \u escape: the whole line is parsed (and refused) later
-    }
+    // Valid JSON: scanContent took only known escapes, each \u with 4 hex digits.
+    const text = JSON.parse(`"${line.toString('utf8', span.start, span.end)}"`) as string;
     const tokens = this.tokenizer.count(this.prefixes[prefixId] + text);
     this.table.add(line, span, prefixId, tokens);
     return tokens;
@@ -249,5 +258,14 @@ function solidBefore(line: Buffer, start: number, end: number): boolean {
   while (lead > start && (line[lead]! & 0xc0) === 0x80) lead--;
   return solidAt(line, lead);
 }
+
+/** Whether `line[at, at + 4)` are 4 hex digits (a `\u` escape's). */
+function hexAt(line: Buffer, at: number): boolean {
+  if (at + 4 > line.length) return false;
+  for (let k = at; k < at + 4; k++) if (!isHex(line[k]!)) return false;
+  return true;
+}
+
+const isHex = (b: number): boolean => (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66);
 
 const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));

@@ -10,10 +10,18 @@ const MAX_BITS = 20;
 const MIN_POOL = 1 << 16;
 const MAX_POOL = 1 << 24;
 
+/** A segment: the byte range `[start, end)` of a line, and the hash of its bytes. */
+export interface Span {
+  start: number;
+  end: number;
+  hash: number;
+}
+
 /**
  * Segments (a byte range of a line, with a small prefix id) and their token counts, found by a hash of their bytes and
- * confirmed by comparing the bytes, so a hash collision never gives a wrong count. Memory is bounded: at most
- * 2^19 segments and 16 MB of their bytes, after which it starts over.
+ * confirmed by comparing the bytes, so a hash collision never gives a wrong count. Memory is bounded: at most 2^19
+ * segments, in 16 MB of slots (2^20 × 16 bytes), and 16 MB of their bytes, after which it starts over: ~40 MB at most
+ * (while the pool or the slots double, the old array is held beside the new).
  */
 export class SegmentTable {
   private bits = MIN_BITS;
@@ -23,7 +31,7 @@ export class SegmentTable {
   private size = 0;
 
   /** The tokens of `line[start, end)` under prefix `prefixId` (0–3) with hash `hash`; -1 when not held. */
-  find(line: Buffer, span: { start: number; end: number; hash: number }, prefixId: number): number {
+  find(line: Buffer, span: Span, prefixId: number): number {
     const { slots, pool } = this;
     const length = span.end - span.start;
     const meta = length * 4 + prefixId;
@@ -41,7 +49,7 @@ export class SegmentTable {
   }
 
   /** Hold `tokens` for a segment {@link find} did not find. */
-  add(line: Buffer, span: { start: number; end: number; hash: number }, prefixId: number, tokens: number): void {
+  add(line: Buffer, span: Span, prefixId: number, tokens: number): void {
     const length = span.end - span.start;
     if (length > MAX_POOL / 16) return; // a very long segment is not worth holding
     if ((this.size + 1) * 2 > 1 << this.bits) this.growSlots();

@@ -1,5 +1,5 @@
 // The prompt tokens of request lines, counted with a real tokenizer at the speed an estimate of a million rows needs.
-import { estimateLineTokens } from '../chunk/line-tokens.js';
+import { estimateLineTokens, lineMemo } from '../chunk/line-tokens.js';
 import { KbatchError } from '../errors.js';
 import { peekCustomId } from '../internal/line-splitter.js';
 import { LineScanner } from './line-scanner.js';
@@ -16,7 +16,10 @@ import type { TextTokenizer } from './tokenizer.js';
  * @throws KbatchError LINE_INVALID when a line is not JSON with a `body.messages` list
  */
 export function requestLineCounter(tokenizer: TextTokenizer, model: string): (line: Buffer) => number {
-  if (tokenizer.kind === 'approximate') return estimateLineTokens;
+  if (tokenizer.kind === 'approximate') {
+    const memo = lineMemo();
+    return (line) => estimateLineTokens(line, memo);
+  }
   const scanner = new LineScanner(tokenizer, model);
   return (line) => {
     const tokens = scanner.count(line);

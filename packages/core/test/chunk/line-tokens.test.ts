@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { estimateLineTokens, parseLineTokens, scanLineTokens } from '../../src/chunk/line-tokens.js';
+import { estimateLineTokens, lineMemo, parseLineTokens, scanLineTokens } from '../../src/chunk/line-tokens.js';
 import { estimatePromptTokens, estimateTokens } from '../../src/realtime/estimate-tokens.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+
+// One reader's memo for the fast path's lines here: each line is also checked against the header and tail of the last.
+const memo = lineMemo();
 
 const messages = [
   { role: 'system', content: 'Réponds en français. "quoted" \\ back\nslash' },
@@ -43,7 +46,7 @@ const slow = (line: Buffer): number | string => {
 };
 const both = (line: Buffer): number | string => {
   try {
-    return estimateLineTokens(line);
+    return estimateLineTokens(line, memo);
   } catch (err) {
     return (err as { code: string }).code;
   }
@@ -94,7 +97,7 @@ describe('scanLineTokens (the fast path)', () => {
     const next = random(13);
     for (let n = 0; n < 3_000; n++) {
       const line = Buffer.from(ownLine(next, 'END'));
-      expect(scanLineTokens(line), line.toString()).toBe(parseLineTokens(line));
+      expect(scanLineTokens(line, memo), line.toString()).toBe(parseLineTokens(line));
     }
   });
 
@@ -103,7 +106,7 @@ describe('scanLineTokens (the fast path)', () => {
     let fast = 0;
     for (let n = 0; n < 3_000; n++) {
       const line = Buffer.from(VARIANTS[n % VARIANTS.length]!(ownLine(next), next));
-      const scanned = scanLineTokens(line);
+      const scanned = scanLineTokens(line, memo);
       if (scanned !== undefined) fast++;
       if (scanned !== undefined) expect(scanned, line.toString()).toBe(slow(line));
       expect(both(line), line.toString()).toBe(slow(line));
@@ -121,13 +124,20 @@ describe('scanLineTokens (the fast path)', () => {
       `${head}"m","messages":[{"role":"user","content":"abc"}],"temperature":0,}}`,
       `{"custom_id":"b","method":"POST","url":"/v1/embeddings","body":{"model":"m","messages":[{"role":"user","content":"abc"}],"temperature":0}}`,
     ];
-    const verdicts = lines.map((l) => scanLineTokens(Buffer.from(l)));
+    const verdicts = lines.map((l) => scanLineTokens(Buffer.from(l), memo));
     expect(verdicts).toEqual([5, 5, undefined, 5, undefined, undefined]);
+  });
+
+  it('leaves to the slow path a tail that starts with the tail it remembered and has more bytes after it', async () => {
+    const head = '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"abc"}]';
+    const lines = [`${head},"temperature":0}}`, `${head},"temperature":0}},"x":1}}`, `${head},"temperature":0}}}`, `${head},"temperature":0}} `];
+    expect(lines.map((l) => scanLineTokens(Buffer.from(l), memo))).toEqual([5, undefined, undefined, undefined]);
+    for (const l of lines.slice(1, 3)) expectKbatchError(await catchError(() => estimateLineTokens(Buffer.from(l), memo)), { code: 'LINE_INVALID', customId: 'a' });
   });
 
   it('leaves invalid UTF-8 to the slow path (which reads it as replacement characters)', () => {
     const line = Buffer.concat([Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"'), Buffer.from([0xe9, 0xff, 0xc3]), Buffer.from('"}]}}')]);
-    expect(scanLineTokens(line)).toBeUndefined();
+    expect(scanLineTokens(line, memo)).toBeUndefined();
     expect(estimateLineTokens(line)).toBe(parseLineTokens(line));
   });
 });

@@ -117,6 +117,39 @@ describe('requestLineCounter', () => {
     });
   }
 
+  for (const [kind, model] of KINDS) {
+    it(`agrees with the parsed slow path where a guard of the fast path decides (${kind}, ${model})`, async () => {
+      const tokenizer = await loadTokenizer(kind);
+      const count = requestLineCounter(tokenizer, model);
+      const own = (content: string | Buffer): Buffer => Buffer.concat([Buffer.from('{"custom_id":"r","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"'), Buffer.from(content), Buffer.from('"}],"temperature":0}}')]);
+      const lines = [
+        // the same end from a cut at another distance from the line's end (o200k: 11 tokens, not 10)
+        own('café Answer now'),
+        own('cafe Answer now'),
+        // a space after a non-ASCII whitespace or format character is no cut (o200k: "a\u3000  b" is 10 tokens, not 11)
+        ...['\u3000', '\ufeff', '\u2028'].flatMap((c) => [own(`a${c}  b`), own(`a ${c}  b`), own(`a${c} ${c}b Answer now`)]),
+        // invalid UTF-8 before a cut whose end repeats the last line's: decoded as the slow path does
+        own('valid Answer now'),
+        own(Buffer.concat([Buffer.from('in'), Buffer.from([0xff, 0xfe]), Buffer.from('valid Answer now')])),
+        own(Buffer.concat([Buffer.from([0xc3]), Buffer.from('x Answer now')])),
+      ];
+      for (const l of [...lines, ...lines]) expect(count(l), l.toString()).toBe(parsedLineTokens(l, tokenizer, model));
+      // a tail that starts with the one remembered from the last line and has more bytes after it: not JSON
+      expect(count(own('abc'))).toBe(parsedLineTokens(own('abc'), tokenizer, model));
+      expectKbatchError(await catchError(() => count(Buffer.concat([own('abc'), Buffer.from(',"x":1}}')]))), { code: 'LINE_INVALID', customId: 'r' });
+    });
+  }
+
+  it('refuses a \\u escape without 4 hex digits, or one that would swallow the closing quote, as the slow path does', async () => {
+    const count = requestLineCounter(await loadTokenizer('o200k_base'), 'gpt-4o');
+    const head = '{"custom_id":"u1","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"';
+    for (const text of [`${head}bad \\u00zz escape"}]}}`, `${head}cut \\u"}]}}`, `${head}short \\u12"}]}}`, `${head}swallows \\u"}]}} "}]}}`, `${head}\\u00e9 then \\u00G1 x"}],"temperature":0}}`]) {
+      expectKbatchError(await catchError(() => count(Buffer.from(text))), { code: 'LINE_INVALID', customId: 'u1' });
+    }
+    const valid = Buffer.from(`${head}ok \\u00e9 \\u00C9 \\uD83D\\uDE00 x"}]}}`);
+    expect(count(valid)).toBe(parsedLineTokens(valid, await loadTokenizer('o200k_base'), 'gpt-4o'));
+  });
+
   it('refuses a line that is not a chat request with LINE_INVALID naming its custom_id', async () => {
     const count = requestLineCounter(await loadTokenizer('o200k_base'), 'gpt-4o');
     expectKbatchError(await catchError(() => count(Buffer.from('{"custom_id":"x7","body":{"prompt":"no messages"}}'))), { code: 'LINE_INVALID', customId: 'x7' });

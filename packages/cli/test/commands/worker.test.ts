@@ -64,39 +64,39 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
     expect(stopped.stderr).toMatch(/worker: job kb-detached \w+ done \d+ ms/);
   }, 90_000);
 
-  // The issue's target as a test: one worker dies at a step, the others take the job over after the lease.
+  // The issue's target as a test: one job whose workers die one after another at each step, each taken over after the lease.
   // after-create and after-upload-unrecorded: a batch or file exists that the manifest does not name yet (a duplicate would show);
   // worker-before-commit: the step's completion and its next step's queueing are lost together. (after-upload and
-  // before-create-sent leave nothing unrecorded: their resume is tested in run-postgres.test.ts, kept out here for CI time.)
-  for (const point of ['after-upload-unrecorded', 'after-create', 'during-wait', 'run-during-join', 'worker-before-commit']) {
-    it(`finishes a job whose worker is SIGKILLed at ${point}: other workers take over, one batch per part, every record once and in order`, async () => {
-      const { a, b, storage } = await machines();
-      const input = join(a, 'big.csv');
-      const ids = Array.from({ length: 2000 }, (_, i) => `k${i + 1}`);
-      await writeFile(input, `id,text\n${ids.map((id, i) => `${id},"review ${i}, ""quoted"" é"`).join('\n')}\n`);
-      const jobId = `kb-kill-${point}`;
-      const created = emu.stats().batchesCreated;
-      // The doomed worker runs alone first, so it is the one that reaches the crash point.
+  // before-create-sent leave nothing unrecorded: their resume is tested in run-postgres.test.ts.)
+  it('finishes a job whose workers are SIGKILLed one after another at upload, create, poll, join and a step commit: one batch per part, every record once and in order', async () => {
+    const { a, b, storage } = await machines();
+    const input = join(a, 'big.csv');
+    const ids = Array.from({ length: 2000 }, (_, i) => `k${i + 1}`);
+    await writeFile(input, `id,text\n${ids.map((id, i) => `${id},"review ${i}, ""quoted"" é"`).join('\n')}\n`);
+    const jobId = 'kb-kill-chain';
+    const created = emu.stats().batchesCreated;
+    const detached = await spawnCli(['run', input, ...RUN.slice(2), '--max-requests', '400', '--storage', storage, '--job-id', jobId, '--detach'], env, a);
+    expect(detached.stderr).not.toContain('error');
+    // Each doomed worker runs alone, so it is the one that takes the job's step (the last one's, after its lease).
+    for (const point of ['after-upload-unrecorded', 'after-create', 'during-wait', 'run-during-join', 'worker-before-commit']) {
       const doomed = spawnChild([...WORKER, '--storage', storage], { ...env, KBATCH_TEST_CRASH_AT: point }, b);
-      const detached = await spawnCli(['run', input, ...RUN.slice(2), '--max-requests', '400', '--storage', storage, '--job-id', jobId, '--detach'], env, a);
-      expect(detached.stderr).not.toContain('error');
       const died = await Promise.race([doomed.done, new Promise<null>((r) => setTimeout(r, 60_000, null))]);
-      // A worker left running would take the next tests' steps.
+      // A worker left running would take the next steps.
       if (died === null) doomed.process.kill('SIGKILL');
-      expect(died?.signal).toBe('SIGKILL');
-      const others = [spawnChild([...WORKER, '--storage', storage], env, b), spawnChild([...WORKER, '--storage', storage], env, a)];
-      try {
-        const waited = await spawnCli(['wait', jobId, '--storage', storage], env, a);
-        expect(waited.code).toBe(0);
-      } finally {
-        for (const w of others) w.process.kill('SIGTERM');
-      }
-      for (const w of others) expect((await w.done).code).toBe(0);
-      expect(emu.stats().batchesCreated - created).toBe(5);
-      const results = await spawnCli(['results', jobId, '--storage', storage], env, a);
-      expect(idsOf(results.stdout)).toEqual(ids);
-    }, 120_000);
-  }
+      expect(died?.signal, point).toBe('SIGKILL');
+    }
+    const others = [spawnChild([...WORKER, '--storage', storage], env, b), spawnChild([...WORKER, '--storage', storage], env, a)];
+    try {
+      const waited = await spawnCli(['wait', jobId, '--storage', storage], env, a);
+      expect(waited.code).toBe(0);
+    } finally {
+      for (const w of others) w.process.kill('SIGTERM');
+    }
+    for (const w of others) expect((await w.done).code).toBe(0);
+    expect(emu.stats().batchesCreated - created).toBe(5);
+    const results = await spawnCli(['results', jobId, '--storage', storage], env, a);
+    expect(idsOf(results.stdout)).toEqual(ids);
+  }, 240_000);
 
   it('hands a step back when its worker gets SIGTERM mid-step (exit 0), and another worker finishes the job', async () => {
     const stuck = await startEmulator({ timeScale: 0.001, seed: 42, validationMs: 4_000, lineMs: 0, finalizingMs: 10 });

@@ -130,10 +130,10 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
       }),
     complete: (step, output, next) =>
       call(async () => {
-        if (next === undefined) return void (await boss.complete(STEP_QUEUE, step.id, output));
+        // One transaction also for a last step: a worker killed before its commit leaves the step to another (tested).
         await inTransaction(databaseUrl, async (tx) => {
           await boss.complete(STEP_QUEUE, step.id, output, { db: tx });
-          await send(boss, step.jobId, next.delayMs, tx);
+          if (next !== undefined) await send(boss, step.jobId, next.delayMs, tx);
         });
       }),
     fail: (step, output) => call(async () => void (await boss.fail(STEP_QUEUE, step.id, output))),

@@ -22,6 +22,7 @@ export async function startPostgresProcess() {
   const data = join(dir, 'data');
   const stop = async () => {
     await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    if (process.env.KBATCH_BENCH_PG_KEEP_LOG) await run('cp', [join(dir, 'log'), process.env.KBATCH_BENCH_PG_KEEP_LOG]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
   let port;
@@ -29,7 +30,7 @@ export async function startPostgresProcess() {
     if (owner) await chown(dir, owner[0], owner[1]);
     port = await freePort();
     await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
-    await pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '120', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`, 'start']);
+    await pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '120', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off ${process.env.KBATCH_BENCH_PG_OPTIONS ?? ''}`, 'start']);
   } catch (error) {
     await stop();
     throw error;

@@ -37,12 +37,21 @@ export async function bundleCli() {
   checkExternalsResolve();
   const { build } = await import('rolldown');
   rmSync(BUNDLE_DIR, { recursive: true, force: true });
-  await build({
+  await build(options()).catch((err) => {
+    // What a failed build wrote would look fresh to bundleStaleness and run: leave no bundle instead.
+    rmSync(BUNDLE_DIR, { recursive: true, force: true });
+    throw err;
+  });
+}
+
+function options() {
+  return {
     input: join(cli, 'dist/main.js'),
     platform: 'node',
     external: isExternal,
     plugins: [tscMaps],
-    logLevel: 'warn',
+    // A warning fails the build: an import rolldown cannot resolve would be left external and fail at run time.
+    onLog: (level, log, handler) => handler(level === 'warn' ? 'error' : level, log),
     output: {
       dir: BUNDLE_DIR,
       format: 'esm',
@@ -53,15 +62,19 @@ export async function bundleCli() {
       // The sources are in the checkout; the map points at them.
       sourcemapExcludeSources: true,
     },
-  });
+  };
 }
 
-/** Why the bundle is older than what it is built from (a tsc -b since the last bundle), or null when fresh. */
+/**
+ * Why the bundle is older than what it is built from (a tsc -b since the last bundle), or null when it is fresh or
+ * there is nothing to bundle yet (no tsc output).
+ */
 export function bundleStaleness() {
+  if (!existsSync(join(cli, 'dist/main.js'))) return null;
   if (!existsSync(BUNDLE)) return 'no bundle';
   const built = statSync(BUNDLE).mtimeMs;
   if (statSync(join(root, 'pnpm-lock.yaml')).mtimeMs > built) return 'pnpm-lock.yaml is newer';
-  for (const dir of INPUT_DIRS) {
+  for (const dir of INPUT_DIRS.filter((d) => existsSync(d))) {
     const newer = newerJs(dir, built);
     if (newer !== null) return `${newer} is newer`;
   }

@@ -7,5 +7,7 @@ export default defineConfig({
   test: {
     projects: ['packages/*'],
     maxWorkers: 2,
+    // Tests spawn bin/kbatch.js: never against a CLI bundle older than the tsc output.
+    globalSetup: ['scripts/lib/fresh-cli-bundle.mjs'],
   },
 });

@@ -1,0 +1,117 @@
+// The CLI bundle (packages/cli/dist/bundle/kbatch.js, loaded by bin/kbatch.js): packages/cli/dist/main.js and the
+// workspace code and small dependencies it imports, as tsc -b built them, in one file (plus lazily loaded chunks).
+// A process then parses a few files instead of resolving ~600 modules: --version costs ~0.4 s CPU instead of ~0.9 s.
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'packages/cli');
+export const BUNDLE_DIR = join(cli, 'dist/bundle');
+const BUNDLE = join(BUNDLE_DIR, 'kbatch.js');
+// What the bundle is built from: the workspace packages' tsc output (and the lockfile, for their dependencies).
+const INPUT_DIRS = ['cli', 'core', 'emulator'].map((name) => join(root, 'packages', name, 'dist'));
+
+// Left to node_modules: loaded lazily by one command (import()), native (lmdb), or reading files beside themselves
+// (vega, by createRequire(import.meta.url) in write-report). Each must resolve from the bundle (checked below).
+// openai is bundled: every start loads it (core imports it statically) and, external, its ~150 modules cost ~0.1 s
+// CPU a process; it reads no file of its own. @google/genai is not imported at run time.
+export const EXTERNAL = ['lmdb', 'pg', 'pg-boss', 'vega', 'vega-lite', 'gpt-tokenizer', 'llama3-tokenizer-js', '@anthropic-ai/sdk'];
+
+const isExternal = (id) => EXTERNAL.some((name) => id === name || id.startsWith(`${name}/`));
+
+// tsc's maps go in, so the bundle's map leads to the TypeScript sources rather than to dist/*.js.
+const tscMaps = {
+  name: 'tsc-source-maps',
+  load: {
+    filter: { id: /[\\/]packages[\\/][^\\/]+[\\/]dist[\\/].*\.js$/ },
+    handler(id) {
+      const map = `${id}.map`;
+      return existsSync(map) ? { code: readFileSync(id, 'utf8'), map: readFileSync(map, 'utf8') } : null;
+    },
+  },
+};
+
+/** Build the bundle afresh (the old one removed first: its chunks have hashed names). */
+export async function bundleCli() {
+  checkExternalsResolve();
+  const { build } = await import('rolldown');
+  rmSync(BUNDLE_DIR, { recursive: true, force: true });
+  await build(options()).catch((err) => {
+    // What a failed build wrote would look fresh to bundleStaleness and run: leave no bundle instead.
+    rmSync(BUNDLE_DIR, { recursive: true, force: true });
+    throw err;
+  });
+}
+
+function options() {
+  return {
+    input: join(cli, 'dist/main.js'),
+    platform: 'node',
+    external: isExternal,
+    plugins: [tscMaps],
+    // A warning fails the build: an import rolldown cannot resolve would be left external and fail at run time.
+    onLog: (level, log, handler) => handler(level === 'warn' ? 'error' : level, log),
+    output: {
+      dir: BUNDLE_DIR,
+      format: 'esm',
+      entryFileNames: 'kbatch.js',
+      chunkFileNames: 'chunk-[name]-[hash].js',
+      // Not loaded unless NODE_OPTIONS=--enable-source-maps (it would cost every start ~0.04 s CPU).
+      sourcemap: true,
+      // The sources are in the checkout; the map points at them.
+      sourcemapExcludeSources: true,
+    },
+  };
+}
+
+/**
+ * Why the bundle is older than what it is built from (a tsc -b since the last bundle), or null when it is fresh or
+ * there is nothing to bundle yet (no tsc output).
+ */
+export function bundleStaleness() {
+  if (!existsSync(join(cli, 'dist/main.js'))) return null;
+  if (!existsSync(BUNDLE)) return 'no bundle';
+  const built = statSync(BUNDLE).mtimeMs;
+  if (statSync(join(root, 'pnpm-lock.yaml')).mtimeMs > built) return 'pnpm-lock.yaml is newer';
+  for (const dir of INPUT_DIRS.filter((d) => existsSync(d))) {
+    const newer = newerJs(dir, built);
+    if (newer !== null) return `${newer} is newer`;
+  }
+  return null;
+}
+
+function newerJs(dir, than) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = path === BUNDLE_DIR ? null : newerJs(path, than);
+      if (found !== null) return found;
+    } else if (entry.name.endsWith('.js') && statSync(path).mtimeMs > than) return path;
+  }
+  return null;
+}
+
+/**
+ * An external is imported from the bundle's place (packages/cli/dist/bundle): it must resolve there, and to the copy
+ * core resolves (packages/cli lists the runtime dependencies of core that the bundle leaves out).
+ */
+function checkExternalsResolve() {
+  const wrong = [];
+  for (const name of EXTERNAL) {
+    const [a, b] = [packageDir(BUNDLE_DIR, name), packageDir(join(root, 'packages/core'), name)];
+    if (a === null || a !== b) wrong.push(`${name}: from the bundle ${a ?? 'not found'}, from core ${b ?? 'not found'}`);
+  }
+  if (wrong.length > 0) {
+    throw new Error(`an external of the CLI bundle must resolve from it to core's copy (list it in packages/cli/package.json dependencies with core's range):\n  ${wrong.join('\n  ')}`);
+  }
+}
+
+/** The real directory of package `name` as node finds it from `from` (node_modules up the tree), or null. */
+function packageDir(from, name) {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(candidate)) return realpathSync(dirname(candidate));
+    if (dirname(dir) === dir) return null;
+  }
+}

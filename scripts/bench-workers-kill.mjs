@@ -191,8 +191,9 @@ function startWorker(point) {
     const lines = (pending + d).split('\n');
     pending = lines.pop();
     for (const line of lines) {
-      const step = /^worker: job \S+ (\w+) (\w+) /.exec(line);
-      if (step) stepLog.set(`${step[1]} ${step[2]}`, (stepLog.get(`${step[1]} ${step[2]}`) ?? 0) + 1);
+      const step = /^worker: job \S+ (\w+) (\w+) \d+ ms \(queue \d+ ms\)(?: \[(\w+)\])?/.exec(line);
+      const key = step && `${step[1]} ${step[2]}${step[3] ? ` [${step[3]}]` : ''}`;
+      if (key) stepLog.set(key, (stepLog.get(key) ?? 0) + 1);
     }
   });
   const worker = { child, pid: child.pid, point, startedAt: Date.now(), tail: () => log.trim().split('\n').slice(-3).join(' | ') };

@@ -104,6 +104,7 @@ async function killRun(csv) {
     const first = await firstExit(pool, phaseTimeoutMs);
     if (first === null || first.exit.signal !== 'SIGKILL') {
       problems.push(first === null ? `${point} did not fire within ${phaseTimeoutMs / 1000} s` : `a worker armed with ${point} exited with ${first.exit.code}: ${first.worker.tail()}`);
+      stoppedEarly = true;
       break;
     }
     // Read before a takeover can change anything: the lease keeps the dead worker's step for a while.
@@ -121,8 +122,9 @@ async function killRun(csv) {
     pool = startPool(points[i + 1] ?? null);
     before = seen;
   }
-  const waited = problems.length === 0 ? await spawnKbatch(['wait', JOB, '--storage', storage, '--poll-interval', '500ms'], phaseTimeoutMs * 2) : null;
+  const waited = !stoppedEarly ? await spawnKbatch(['wait', JOB, '--storage', storage, '--poll-interval', '500ms'], phaseTimeoutMs * 2) : null;
   const wall = (Date.now() - started) / 1000;
+  if (waited !== null && waited.code !== 0) await watchAfterWait(at);
   for (const w of pool) w.child.kill('SIGTERM');
   for (const w of pool) {
     const exit = await w.exited;
@@ -132,6 +134,13 @@ async function killRun(csv) {
   if (waited !== null && waited.code !== 0) problems.push(`kbatch wait exited with ${waited.code}: ${waited.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   console.log(`  ${at()} s: ${waited === null ? 'stopped early' : `kbatch wait exited ${waited.code}`}`);
   return report(wall, problems);
+}
+
+/** After a failed wait, whether the workers still finish the job (up to a minute), and its queue rows then. */
+async function watchAfterWait(at) {
+  for (let i = 0; i < 120 && (await jobRow()).runState?.phase !== 'joined'; i++) await new Promise((r) => setTimeout(r, 500));
+  const queue = (await queueRows()).map((r) => `${r.state}/${r.retry_count}${r.output?.message ?? r.output?.value?.message ? ` (${r.output.message ?? r.output.value.message})` : ''}`);
+  console.log(`  ${at()} s: after the failed wait: phase ${(await jobRow()).runState?.phase}; queue rows newest first: ${queue.join(', ')}`);
 }
 
 /** Print the checks; true when they all hold. */
@@ -213,7 +222,8 @@ function firstExit(pool, ms) {
 /** What the job's state shows right now: its manifest and phase, its queued step, the server's files and batches. */
 async function snapshot(deadPid) {
   const { manifest, runState } = await jobRow();
-  const step = (await db.query(`SELECT state FROM kbatch_boss.job WHERE name = 'kbatch-job' AND singleton_key = $1 ORDER BY created_on DESC, (state = 'active') DESC LIMIT 1`, [JOB])).rows[0]?.state ?? 'none';
+  const queue = await queueRows();
+  const step = queue[0]?.state ?? 'none';
   const parts = manifest?.parts ?? [];
   const files = await jobFiles();
   const batches = await jobBatches();
@@ -223,6 +233,7 @@ async function snapshot(deadPid) {
   return {
     phase: runState?.phase ?? 'none',
     step,
+    queue: queue.map((r) => `${r.state}/${r.retry_count}`).join(' '),
     parts: parts.length,
     uploaded: parts.filter((p) => p.fileId).length,
     created: parts.filter((p) => p.batchId).length,
@@ -236,7 +247,7 @@ async function snapshot(deadPid) {
 
 /** Whether the state after a kill shows `point` was reached, and the figures that show it. */
 function confirm(point, before, s) {
-  const evidence = `phase ${s.phase}, step ${s.step}, parts ${s.parts} (file ids saved ${s.uploaded}, batch ids ${s.created}), server: ${s.files} files (${s.unrecordedFiles} not in the manifest), ${s.batches} batches (${s.unrecordedBatches} not in the manifest), the dead worker's temp output: ${s.tempRows} rows`;
+  const evidence = `phase ${s.phase}, step ${s.step} (queue rows newest first, state/retries: ${s.queue}), parts ${s.parts} (file ids saved ${s.uploaded}, batch ids ${s.created}), server: ${s.files} files (${s.unrecordedFiles} not in the manifest), ${s.batches} batches (${s.unrecordedBatches} not in the manifest), the dead worker's temp output: ${s.tempRows} rows`;
   const name = point.split(':')[0];
   const checks = {
     'after-upload-unrecorded': s.unrecordedFiles > before.unrecordedFiles,
@@ -265,6 +276,12 @@ async function queueLease(seconds) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the step queue's lease never became ${seconds} s`);
+}
+
+/** The job's step rows in pg-boss's queue, newest first (as `kbatch status` picks its latest step). */
+async function queueRows() {
+  const sql = `SELECT state::text, retry_count, output FROM kbatch_boss.job WHERE name = 'kbatch-job' AND singleton_key = $1 ORDER BY created_on DESC, (state = 'active') DESC`;
+  return (await db.query(sql, [JOB])).rows;
 }
 
 async function jobRow() {

@@ -68,6 +68,19 @@ const live = new Set();
 // Every worker's step lines, counted by step and outcome (`submit locked`: another worker held the job).
 const stepLog = new Map();
 let passed = false;
+let cleaning;
+const cleanUp = () =>
+  (cleaning ??= (async () => {
+    for (const w of live) w.child.kill('SIGKILL');
+    await db.end().catch(() => {});
+    await emulator.stop();
+    await database.stop();
+    if (!args.keep) await rm(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  })());
+// Ctrl-C: the workers and the Postgres go too (the emulator helper's own handler would exit before they do).
+process.removeAllListeners('SIGINT');
+process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
 try {
   await mkdir(storage);
   await db.connect();
@@ -79,12 +92,7 @@ try {
   console.log(`   kill points, in turn: ${points.join(', ')} (KBATCH_TEST_HOOKS=1 KBATCH_TEST_CRASH_AT=<point> on every running worker)`);
   passed = await killRun(csv);
 } finally {
-  for (const w of live) w.child.kill('SIGKILL');
-  await db.end().catch(() => {});
-  await emulator.stop();
-  await database.stop();
-  if (!args.keep) await rm(dir, { recursive: true, force: true });
-  else console.log(`kept ${dir}`);
+  await cleanUp();
 }
 process.exit(passed ? 0 : 1);
 
@@ -99,6 +107,7 @@ async function killRun(csv) {
   if (detach.code !== 0) throw new Error(`kbatch run --detach exited with ${detach.code}:\n${detach.stderr}`);
   console.log(`  ${at()} s: detached (prepared and queued, the step's lease ${leaseSeconds()} s)`);
   const problems = [];
+  let stoppedEarly = false;
   let before = await snapshot(null);
   for (const [i, point] of points.entries()) {
     const first = await firstExit(pool, phaseTimeoutMs);
@@ -254,8 +263,8 @@ function confirm(point, before, s) {
     'after-create': s.unrecordedBatches > before.unrecordedBatches,
     'during-wait': s.created > 0 && s.phase !== 'joined' && s.tempRows === 0,
     'run-during-join': s.tempRows > 0 && s.phase !== 'joined',
-    // The transaction that completes a step (and queues the next) rolled back: the step is still the active one.
-    'worker-before-commit': s.step === 'active',
+    // The transaction that completes a step (and queues the next) rolled back: no newer step queued, none completed last.
+    'worker-before-commit': s.step === 'active' || s.step === 'retry',
   };
   const commit = name === 'worker-before-commit' ? (s.phase === 'joined' ? ' (the last step\'s commit)' : ' (a step\'s commit with its next step queued)') : '';
   return { confirmed: checks[name] ?? true, evidence: evidence + commit };

@@ -67,6 +67,8 @@ const db = new pg.Client({ connectionString: database.url });
 const live = new Set();
 // Every worker's step lines, counted by step and outcome (`submit locked`: another worker held the job).
 const stepLog = new Map();
+// Every worker's warnings (queue and background errors), by their first 100 characters.
+const warnings = new Map();
 let passed = false;
 let cleaning;
 const cleanUp = () =>
@@ -168,6 +170,7 @@ async function report(wall, problems) {
   console.log(`  batches created: ${batches} for ${parts} parts (emulator's batch list); duplicate batches: ${duplicates} part(s) with two or more; adopted after a kill: ${adopted.join(', ') || 'none'}`);
   console.log(`  uploads started: ${uploads} for ${parts} parts (the manifest's upload attempts); input files left on the server: ${files}`);
   console.log(`  steps logged by the workers (step outcome: count): ${[...stepLog].map(([k, n]) => `${k}: ${n}`).join(', ')}`);
+  console.log(`  worker warnings: ${warnings.size === 0 ? 'none' : [...warnings].map(([w, n]) => `${n}× ${w}`).join('; ')}`);
   console.log(`  rows out: ${out.total}; records missing: ${out.missing}; records duplicated: ${out.duplicated}; order: ${out.firstOutOfOrder === null ? 'input order' : `out of order from row ${out.firstOutOfOrder}`}; stray temp output files left: ${temps}`);
   if (batches !== parts || duplicates > 0) problems.push(`${batches} batches for ${parts} parts, ${duplicates} duplicated`);
   if (out.total !== rows || out.missing > 0 || out.duplicated > 0 || out.firstOutOfOrder !== null) problems.push('rows out do not match the input');
@@ -212,6 +215,7 @@ function startWorker(point) {
       const step = /^worker: job \S+ (\w+) (\w+) \d+ ms \(queue \d+ ms\)(?: \[(\w+)\])?/.exec(line);
       const key = step && `${step[1]} ${step[2]}${step[3] ? ` [${step[3]}]` : ''}`;
       if (key) stepLog.set(key, (stepLog.get(key) ?? 0) + 1);
+      if (line.startsWith('worker: warning: ')) warnings.set(line.slice(17, 120), (warnings.get(line.slice(17, 120)) ?? 0) + 1);
     }
   });
   const worker = { child, pid: child.pid, point, startedAt: Date.now(), tail: () => log.trim().split('\n').slice(-3).join(' | ') };

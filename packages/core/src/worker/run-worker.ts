@@ -8,6 +8,9 @@ import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepR
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
 import { openPostgresDatabase } from '../state/postgres-store.js';
 
+/** The most connections a worker's statement pool opens (pg-boss's own pool had as many). */
+const WORKER_POOL_MAX = 4;
+
 /** Options of {@link runWorker}. */
 export const RunWorkerOptionsSchema = z.object({
   databaseUrl: z.string({ error: 'must be a Postgres URL' }).min(1, { error: 'must be a Postgres URL' }),
@@ -69,8 +72,9 @@ export interface WorkerReport {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport> {
   const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
-  // One pool for the queue and every step's store (a step's parts write at once: a few connections each), one for locks.
-  const database = await openPostgresDatabase(opts.databaseUrl, { max: opts.concurrency + 2 });
+  // One pool for the queue and every step's store, one for locks. Statements take a millisecond and none waits on another
+  // pooled one: 4 connections serve any number of steps (more would open only for the bursts of parts saving at once).
+  const database = await openPostgresDatabase(opts.databaseUrl, { max: WORKER_POOL_MAX });
   try {
     const queue = await openStepQueue({
       databaseUrl: opts.databaseUrl,

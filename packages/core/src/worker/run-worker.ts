@@ -8,8 +8,8 @@ import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepR
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
 import { openPostgresDatabase } from '../state/postgres-store.js';
 
-/** The most connections a worker's statement pool opens (pg-boss's own pool had as many). */
-const WORKER_POOL_MAX = 4;
+/** The most connections a worker's statement pool opens (each new one costs the server a backend: ~20 ms of CPU and its caches). */
+const WORKER_POOL_MAX = 2;
 
 /** Options of {@link runWorker}. */
 export const RunWorkerOptionsSchema = z.object({
@@ -72,8 +72,8 @@ export interface WorkerReport {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport> {
   const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
-  // One pool for the queue and every step's store, one for locks. Statements take a millisecond and none waits on another
-  // pooled one: 4 connections serve any number of steps (more would open only for the bursts of parts saving at once).
+  // One pool for the queue and every step's store, one for locks. A statement takes about a millisecond and none holds a
+  // pooled connection while it waits for another: 2 serve any number of steps (more open only for bursts of parts saving at once).
   const database = await openPostgresDatabase(opts.databaseUrl, { max: WORKER_POOL_MAX });
   try {
     const queue = await openStepQueue({

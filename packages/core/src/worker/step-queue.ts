@@ -182,17 +182,20 @@ export interface StepReader {
 }
 
 /**
- * Open a {@link StepReader} on the job database (pg loaded on first use): one connection for every read.
+ * Open a {@link StepReader} on the job database (pg loaded on first use): on the caller's pool (a job store's: no
+ * connection of its own), else on one connection for every read.
  * @throws KbatchError DATABASE_UNAVAILABLE (the URL's password cut out)
  */
-export async function openStepReader(databaseUrl: string): Promise<StepReader> {
-  const client = await guarded(databaseUrl, async () => {
-    const pg = (await import('pg')).default;
-    const opened = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
-    opened.on('error', () => {});
-    await opened.connect();
-    return opened;
-  });
+export async function openStepReader(databaseUrl: string, { pool }: { pool?: Pool } = {}): Promise<StepReader> {
+  const client =
+    pool ??
+    (await guarded(databaseUrl, async () => {
+      const pg = (await import('pg')).default;
+      const opened = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
+      opened.on('error', () => {});
+      await opened.connect();
+      return opened;
+    }));
   const db: PgBoss.Db = { executeSql: (text, values) => client.query(text, values) };
   return {
     latest: (jobId) =>
@@ -203,7 +206,8 @@ export async function openStepReader(databaseUrl: string): Promise<StepReader> {
           throw error;
         }),
       ),
-    close: () => client.end().catch(() => {}),
+    // The caller's pool stays open.
+    close: async () => void (client === pool ? undefined : await (client as { end(): Promise<void> }).end().catch(() => {})),
   };
 }
 

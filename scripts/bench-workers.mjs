@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // Benchmark (prints figures; not a test): a 200,000-row job run by `kbatch worker`s on one Postgres (issue 16), against
 // `kbatch emulator` in a separate process with instant batches. For 1, 2 and 3 workers: `kbatch run --detach`, then
-// the workers until `kbatch wait` returns; prints the wall time, the CPU (user+sys) of every kbatch process that did
-// the job (detach + workers; not the watcher), the Postgres server's CPU over the same time (its own column, and added
-// to the coordinated side of the ratio), next to a local-directory `kbatch run` of the same file, the ratio (target:
-// coordination adds < 10% CPU), and the ms per step spent in pg-boss/database calls.
+// the workers until one logs the job's last step; prints the wall time, the CPU (user+sys) of every kbatch process that
+// did the job (detach + workers), the Postgres server's CPU over the same time (its own column, and added to the
+// coordinated side of the ratio), the connections (sessions) and transactions Postgres counted for the job
+// (pg_stat_database; each statement outside BEGIN/COMMIT is one), next to a local-directory `kbatch run` of the same
+// file, the ratio (target: coordination adds < 10% CPU), and the ms per step spent in pg-boss/database calls.
+// The watcher is not the job: the end is seen in the workers' step log, then one `kbatch wait` confirms the exit code;
+// what that wait costs (its CPU, Postgres's, its connections) is printed on its own line, outside the ratio.
 // Postgres's CPU: utime+stime+cutime+cstime from /proc/<pid>/stat of the postmaster (cutime/cstime: its exited
 // backends, which it reaps) plus utime+stime of its live children, read before and after each run.
 // Run `pnpm build` first. Needs GNU time (/usr/bin/time) and Debian's postgresql (skips with a message without it).
-// Usage: node scripts/bench-workers.mjs [--rows 200000] [--workers 1,2,3] [--max-requests 50000] [--keep]
+// Usage: node scripts/bench-workers.mjs [--rows 200000] [--workers 1,2,3] [--max-requests 50000] [--keep] [--kbatch path/to/bin/kbatch.js]
+// (--kbatch: another checkout's build, for back-to-back before/after pairs on the same script.)
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -21,9 +26,16 @@ import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
 import { startPostgresProcess } from './lib/postgres-process.mjs';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '200000' }, workers: { type: 'string', default: '1,2,3' }, 'max-requests': { type: 'string', default: '50000' }, keep: { type: 'boolean', default: false } },
+  options: {
+    rows: { type: 'string', default: '200000' },
+    workers: { type: 'string', default: '1,2,3' },
+    'max-requests': { type: 'string', default: '50000' },
+    keep: { type: 'boolean', default: false },
+    kbatch: { type: 'string', default: fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url)) },
+  },
 });
-const kbatch = fileURLToPath(new URL('../packages/cli/bin/kbatch.js', import.meta.url));
+const kbatch = args.kbatch;
+const pgDriver = createRequire(new URL('../packages/core/package.json', import.meta.url))('pg');
 const rows = Number(args.rows);
 const REQUEST = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'], '--no-cache', '--output-format', 'jsonl'];
 
@@ -43,15 +55,20 @@ try {
   const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, 'local-job'), '--output', join(dir, 'local.jsonl'), '--poll-interval', '100ms', '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
   console.log(`  local-directory kbatch run: ${local.seconds.toFixed(2)} s wall, cpu ${local.cpu.toFixed(2)} s`);
   for (const n of args.workers.split(',').map(Number)) {
-    const pgBefore = postgresCpu(pg.pid);
+    const before = await postgresFigures(pg);
     const r = await workersRun(n, csv, env);
-    const pgCpu = postgresCpu(pg.pid) - pgBefore;
-    const cpu = r.detach.cpu + r.workers.reduce((s, w) => s + w.cpu, 0) + pgCpu;
+    const job = (await postgresFigures(pg)).since(before);
+    const cpu = r.detach.cpu + r.workers.reduce((s, w) => s + w.cpu, 0) + job.cpu;
     console.log(
       `  ${n} worker${n > 1 ? 's' : ' '}: ${r.seconds.toFixed(2)} s wall (detach ${r.detach.seconds.toFixed(2)} s + workers until done), cpu ${cpu.toFixed(2)} s ` +
-        `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')} + postgres ${pgCpu.toFixed(2)}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
+        `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')} + postgres ${job.cpu.toFixed(2)}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
+        `postgres saw ${job.sessions} connections, ${job.xacts} transactions; ` +
         `${r.steps} steps (${r.names}); queue calls: ${(r.settleMs / Math.max(1, r.steps)).toFixed(1)} ms per step to settle it, ${r.queueMs} ms in all with every worker's fetches`,
     );
+    const watched = await postgresFigures(pg);
+    const wait = await timedEnv(env, ['node', kbatch, 'wait', r.jobId, '--storage', r.storage]);
+    const watcher = (await postgresFigures(pg)).since(watched);
+    console.log(`    watcher (not counted): one kbatch wait after the end, cpu ${wait.cpu.toFixed(2)} s + postgres ${watcher.cpu.toFixed(2)} s, ${watcher.sessions} connections, ${watcher.xacts} transactions`);
   }
   console.log('  note: one job runs one step at a time (at most one queued and one active step per job), so extra workers do not speed up a single job; they share several jobs and take over killed ones');
 } finally {
@@ -71,25 +88,49 @@ async function workersRun(n, csv, env) {
   const steps = [];
   let queueMs = 0;
   let settleMs = 0;
+  let ended;
+  const end = new Promise((resolve) => (ended = resolve));
   const workers = Array.from({ length: n }, () =>
     timedChild(env, ['node', kbatch, 'worker', '--storage', storage, '--poll-interval', '200ms', '--concurrency', '4'], (line) => {
       const step = /^worker: job \S+ (\w+) (\w+) \d+ ms \(queue (\d+) ms\)/.exec(line);
       if (step) {
         steps.push(`${step[1]}:${step[2]}`);
         settleMs += Number(step[3]);
+        // The job's last step is settled in the queue before its line is written.
+        if (step[2] === 'done' || step[2] === 'failed') ended();
       }
       const stopped = /stopped after \d+ steps \((\d+) ms in queue calls/.exec(line);
       if (stopped) queueMs += Number(stopped[1]);
     }),
   );
-  const waited = await timedEnv(env, ['node', kbatch, 'wait', jobId, '--storage', storage, '--poll-interval', '200ms']).catch((error) => error);
+  // A worker that exits early (an error) ends the wait too: its `done` rejects with its stderr.
+  await Promise.race([end, ...workers.map((w) => w.done)]);
   const seconds = (Date.now() - started) / 1000;
   // The worker is GNU time's child: signalled itself (time would die and leave it running), it exits 0 and time reports.
   for (const w of workers) process.kill(childOf(w.child.pid), 'SIGTERM');
   const done = await Promise.all(workers.map((w) => w.done));
-  if (waited instanceof Error) throw waited;
   const names = Object.entries(steps.reduce((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([s, c]) => `${c} ${s}`).join(', ');
-  return { seconds, detach, workers: done, steps: steps.length, names, queueMs, settleMs };
+  return { seconds, detach, workers: done, steps: steps.length, names, queueMs, settleMs, jobId, storage };
+}
+
+/**
+ * Postgres's CPU so far, and its database's sessions and transactions (pg_stat_database, PG >= 14) read on one
+ * connection of our own; `since(before)` subtracts an earlier reading and that reading's own connection and query.
+ */
+async function postgresFigures(server) {
+  const client = new pgDriver.Client({ connectionString: server.url });
+  await client.connect();
+  let row;
+  try {
+    // Ended sessions flush their counts at exit; this backend's own snapshot is cleared to see them.
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    ({ rows: [row] } = await client.query('SELECT sessions::int, (xact_commit + xact_rollback)::int AS xacts FROM pg_stat_database WHERE datname = current_database()'));
+  } finally {
+    await client.end();
+  }
+  const cpu = postgresCpu(server.pid);
+  // One reading: 1 session and its 2 statements (counted by the next reading, once this session has ended).
+  return { cpu, ...row, since: (b) => ({ cpu: cpu - b.cpu, sessions: row.sessions - b.sessions - 1, xacts: row.xacts - b.xacts - 2 }) };
 }
 
 /** CPU seconds the Postgres server used so far: the postmaster with its reaped backends, and its live children. */

@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isDetached, KbatchError, openStepReader, type JobStore, type StepReader, type StepStatus, type WorkerStep } from '@kbatch/core';
+import { isDetached, KbatchError, openStepReader, PostgresJobStore, type JobStore, type StepReader, type StepStatus, type WorkerStep } from '@kbatch/core';
 import type { RunState } from '@kbatch/core/internal';
 import { EXIT, ExitError } from './exit-error.js';
 import type { CliIo } from './io.js';
@@ -40,7 +40,8 @@ function verdictOf(jobId: string, state: RunState, step: StepStatus | null): Ver
  * @throws KbatchError JOB_NOT_QUEUED (not queued, or lost from the queue), ABORTED (Ctrl-C: the workers go on)
  */
 export async function waitForWorkers(io: CliIo, at: { databaseUrl: string; store: JobStore; pollMs: number; signal: AbortSignal }): Promise<void> {
-  const reader = await openStepReader(at.databaseUrl);
+  // On the store's pool: the watcher opens no second connection.
+  const reader = await openStepReader(at.databaseUrl, at.store instanceof PostgresJobStore ? { pool: at.store.database.pool } : {});
   try {
     await watch(io, reader, at);
   } finally {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { getProvider, jobStatus, jobStep, isKbatchError, modelJobs, type JobStore, type JobSummary, type StepStatus } from '@kbatch/core';
+import { getProvider, jobStatus, jobStep, isKbatchError, modelJobs, PostgresJobStore, type JobStore, type JobSummary, type StepStatus } from '@kbatch/core';
 import { loadRunState, type RunState } from '@kbatch/core/internal';
 import { formatRecordedStep, formatStep } from '../detached-job.js';
 import { addClientFlags, clientFromFlags, jobClientFlags, type ClientFlags } from '../flags/client-flags.js';
@@ -21,7 +21,7 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .action(async (job: string, flags: ClientFlags & DatabaseFlags & { json?: boolean; offline?: boolean }) => {
       const url = databaseUrl(flags, io, job);
       // A job the workers run also shows its latest step (queued, active, retrying with its last error, done, failed).
-      if (url !== undefined) return withCommandStore(flags, io, job, async ({ store }) => printStatus(job, flags, io, store, await jobStep({ databaseUrl: url, jobId: job })));
+      if (url !== undefined) return withCommandStore(flags, io, job, async ({ store }) => printStatus(job, flags, io, store, await jobStep({ databaseUrl: url, jobId: job, ...(store instanceof PostgresJobStore ? { pool: store.database.pool } : {}) })));
       // A several-model job: each model's job in turn (JSON: one object by alias; null for a model that made no batch).
       const models = await modelJobs(resolve(io.cwd, job));
       if (models === null) return printStatus(job, flags, io);

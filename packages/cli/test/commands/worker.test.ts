@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jobStep } from '@kbatch/core';
+import { jobStep, postgresStore } from '@kbatch/core';
 import { startEmulator, type Emulator } from '@kbatch/emulator';
 import { execFileSync } from 'node:child_process';
 import { POSTGRES_SKIP_REASON, postgresBin, startPostgres, type TestPostgres } from '../../../core/test/helpers/postgres.js';
@@ -62,6 +62,34 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
     const stopped = await worker.done;
     expect(stopped.code).toBe(0);
     expect(stopped.stderr).toMatch(/worker: job kb-detached \w+ done \d+ ms/);
+  }, 90_000);
+
+  it('runs the steps of several jobs on a few connections (its steps share one pool and one schema check, and take their locks on reused connections); kbatch wait uses one', async () => {
+    const { a, b, storage } = await machines();
+    const jobs = ['kb-few-1', 'kb-few-2', 'kb-few-3'];
+    for (const job of jobs) expect((await spawnCli([...RUN, '--storage', storage, '--job-id', job, '--detach'], env, a)).code).toBe(0);
+    const probe = await postgresStore({ connectionString: pg.url, jobId: 'kb-few-probe', dir: join(storage, 'kb-few-probe') });
+    // Connections ended so far (each flushes its count as it ends): the probe's own stays open throughout.
+    const sessions = async () => Number((await probe.database.pool.query<{ n: string }>('SELECT sessions AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n);
+    try {
+      const before = await sessions();
+      const worker = spawnChild([...WORKER, '--storage', storage], env, b);
+      let log = '';
+      worker.process.stderr.on('data', (d) => (log += d));
+      while (jobs.some((job) => !new RegExp(`worker: job ${job} \\w+ done`).test(log))) await new Promise((r) => setTimeout(r, 100));
+      worker.process.kill('SIGTERM');
+      expect((await worker.done).code).toBe(0);
+      const steps = log.match(/^worker: job kb-few-\d \w+ \w+/gm) ?? [];
+      // 2 pooled connections and, with 2 steps at once, 2 locks and a presence each; a connection per step and lock was ≥ 5 a step.
+      expect(steps.length).toBeGreaterThanOrEqual(3);
+      expect((await sessions()) - before).toBeLessThanOrEqual(8);
+      // A watcher reads the queue on its store's connection: one connection each.
+      const watched = await sessions();
+      for (const job of jobs) expect((await spawnCli(['wait', job, '--storage', storage], env, a)).code).toBe(0);
+      expect((await sessions()) - watched).toBe(jobs.length);
+    } finally {
+      await probe.close();
+    }
   }, 90_000);
 
   // The issue's target as a test: one job whose workers die one after another at each step, each taken over after the lease.

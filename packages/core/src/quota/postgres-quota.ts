@@ -1,4 +1,4 @@
-import type { Client, Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { JobPart } from '../state/manifest.js';
 import { quoteSchema } from '../state/postgres-schema.js';
 import { unavailable } from '../state/postgres-store.js';
@@ -11,8 +11,8 @@ import type { PartQuota, QuotaAnswer } from './part-quota.js';
 
 /** Where a {@link PostgresQuota} keeps its slots, and whose they are. */
 export interface PostgresQuotaInit {
-  /** The job store's database: its pool, schema and dedicated-connection factory (PostgresJobStore.database). */
-  database: { pool: Pool; schema: string; connect: () => Client };
+  /** The job store's database: its pool, schema and pool of dedicated keepalive connections (PostgresJobStore.database). */
+  database: { pool: Pool; schema: string; sessions: Pick<Pool, 'connect'> };
   jobId: string;
   jobDir: string;
   /** The provider's name and the API key's fingerprint: with each part's model, its quota key. */
@@ -159,7 +159,7 @@ export class PostgresQuota implements PartQuota {
     this.presence = (async () => {
       const old = await current?.catch(() => undefined);
       if (old !== undefined && !old.lost) return old;
-      const fresh = await openPresence(this.init.database.connect).catch(unavailable);
+      const fresh = await openPresence(this.init.database.sessions).catch(unavailable);
       if (old !== undefined) {
         await old.close();
         await this.init.database.pool.query(`UPDATE ${this.q}.quota_slot SET owner = $1 WHERE job_id = $2 AND owner = $3`, [fresh.owner, this.init.jobId, old.owner]).catch(unavailable);

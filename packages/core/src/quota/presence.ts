@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Client, Pool } from 'pg';
-import { LOCK_KEEPALIVE } from '../state/postgres-store.js';
+import { giveBack, listen } from '../state/postgres-store.js';
 
 /** The first key of every presence lock (the two-int4 advisory lock form: `classid` in pg_locks). "kbqt". */
 const PRESENCE_CLASS = 0x6b627174;
@@ -18,16 +18,12 @@ export interface Presence {
   close(): Promise<void>;
 }
 
-/** Take a presence lock on a fresh connection from `connect` (a factory of dedicated keepalive connections). */
-export async function openPresence(connect: () => Client): Promise<Presence> {
-  const client = connect();
+/** Take a presence lock on a connection of `sessions` (a pool of dedicated keepalive connections: see openSessionPool). */
+export async function openPresence(sessions: Pick<Pool, 'connect'>): Promise<Presence> {
+  const client = await sessions.connect();
   const state = { lost: false };
-  const lose = (): void => void (state.lost = true);
-  client.on('error', lose);
-  client.on('end', lose);
+  const stopListening = listen(client, () => void (state.lost = true));
   try {
-    await client.connect();
-    await client.query(LOCK_KEEPALIVE);
     for (;;) {
       const owner = randomInt(1, 2 ** 31 - 1);
       const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [PRESENCE_CLASS, owner]);
@@ -37,18 +33,25 @@ export async function openPresence(connect: () => Client): Promise<Presence> {
           get lost() {
             return state.lost;
           },
-          close: async () => {
-            client.off('end', lose);
-            await client.end().catch(() => undefined);
-          },
+          // Unlocked (or its connection dropped) before it resolves: the owner reads as gone from then on.
+          close: once(async () => {
+            stopListening();
+            await giveBack(client, state.lost);
+          }),
         };
       }
     }
   } catch (error) {
-    await client.end().catch(() => undefined);
+    stopListening();
+    client.release(error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
 }
+
+const once = (fn: () => Promise<void>): (() => Promise<void>) => {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+};
 
 /** The owners whose presence lock is held in this database now. */
 export async function liveOwners(db: Pick<Pool, 'query'> | Pick<Client, 'query'>): Promise<Set<number>> {

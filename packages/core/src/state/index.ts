@@ -6,7 +6,7 @@ export { JobManifestSchema, JobPartSchema } from './manifest.js';
 export type { JobManifest, JobPart, LineError } from './manifest.js';
 export { RunStateSchema } from './run-state.js';
 export type { RunState, RunSettings } from './run-state.js';
-export { postgresStore, PostgresJobStore, PostgresStoreOptionsSchema } from './postgres-store.js';
+export { openPostgresDatabase, openSessionPool, postgresStore, PostgresJobStore, PostgresStoreOptionsSchema } from './postgres-store.js';
 export type { PostgresStoreOptions, PostgresJobLock } from './postgres-store.js';
 export { migrateStateSchema, STATE_MIGRATIONS } from './postgres-schema.js';
 export { openJobStore, OpenJobStoreOptionsSchema, redactUrl } from './open-job-store.js';

@@ -5,7 +5,7 @@ import { parseOptions } from '../options.js';
 import { DEFAULT_JOBS_DIR, newJobId } from '../job/create-job.js';
 import { directoryStore, type JobStore } from './job-store.js';
 import { directoryStorage } from './job-storage.js';
-import { postgresStore } from './postgres-store.js';
+import { postgresStore, type PostgresDatabase } from './postgres-store.js';
 
 /** Options of {@link openJobStore}: a job directory (state on disk), or a database URL (state in Postgres). */
 export const OpenJobStoreOptionsSchema = z.object({
@@ -20,6 +20,8 @@ export const OpenJobStoreOptionsSchema = z.object({
   cwd: z.string().optional(),
   /** With `databaseUrl`: how long connecting (or waiting for a free pooled connection) may take before DATABASE_UNAVAILABLE (ms, default 10 s). */
   connectionTimeoutMs: z.number({ error: 'must be a number of milliseconds' }).int({ error: 'must be a number of milliseconds' }).positive({ error: 'must be a number of milliseconds' }).optional(),
+  /** With `databaseUrl`: the pools of that database the caller shares between stores (see openPostgresDatabase); the store then opens none. */
+  database: z.custom<Pick<PostgresDatabase, 'pool' | 'sessions'>>((v) => typeof v === 'object' && v !== null && 'pool' in v && 'sessions' in v, { error: 'must be an opened database' }).optional(),
 });
 export type OpenJobStoreOptions = z.input<typeof OpenJobStoreOptionsSchema>;
 
@@ -47,7 +49,8 @@ export async function openJobStore(options: OpenJobStoreOptions): Promise<Opened
   const jobId = opts.jobId ?? newJobId();
   const dir = directoryStorage(resolve(cwd, opts.storage ?? DEFAULT_JOBS_DIR)).jobDir(jobId);
   try {
-    const store = await postgresStore({ connectionString: opts.databaseUrl, jobId, dir, ...(opts.connectionTimeoutMs !== undefined ? { connectionTimeoutMs: opts.connectionTimeoutMs } : {}) });
+    const connection = opts.database === undefined ? { connectionString: opts.databaseUrl } : { pool: opts.database.pool, sessions: opts.database.sessions };
+    const store = await postgresStore({ ...connection, jobId, dir, ...(opts.connectionTimeoutMs !== undefined ? { connectionTimeoutMs: opts.connectionTimeoutMs } : {}) });
     return { store, jobId, close: () => store.close() };
   } catch (error) {
     // The store's own errors (DATABASE_UNAVAILABLE with the driver's words) are cut the same way.

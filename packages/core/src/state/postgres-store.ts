@@ -1,6 +1,6 @@
-import type { Client, ClientConfig, Pool, QueryResultRow } from 'pg';
+import type { ClientConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { z } from 'zod';
-import { KbatchError } from '../errors.js';
+import { isKbatchError, KbatchError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import type { RealtimeResultLine } from '../realtime/realtime-types.js';
 import type { AnsweredIds, AnswersLog, FailureMarker } from './answers-log.js';
@@ -16,6 +16,8 @@ export const PostgresStoreOptionsSchema = z
   .object({
     /** A `pg` Pool the caller owns (shared by many stores); or give `connectionString`. */
     pool: z.custom<Pool>((v) => typeof v === 'object' && v !== null && typeof (v as Pool).connect === 'function', { error: 'must be a pg Pool' }).optional(),
+    /** The caller's pool of dedicated keepalive connections for the store's locks (see {@link openSessionPool}); default: one of the store's own, ended by `close()`. */
+    sessions: z.custom<Pool>((v) => typeof v === 'object' && v !== null && typeof (v as Pool).connect === 'function', { error: 'must be a pg Pool' }).optional(),
     /** A Postgres URL (`postgres://user@host:port/db`): the store opens a pool of its own, ended by `close()`. */
     connectionString: z.string({ error: 'must be a Postgres URL' }).min(1, { error: 'must be a Postgres URL' }).optional(),
     /** The job's id: the key of its state in the database (the same on every machine that continues it). */
@@ -47,18 +49,70 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
   // An idle connection of our own pool that dies is replaced on the next query; unheard, its error would end the process.
   if (owned) pool.on('error', ignore);
   try {
-    await migrateStateSchema(pool, opts.schema);
+    await migrateOnce(pool, opts.schema);
   } catch (error) {
     if (owned) await pool.end();
     throw error;
   }
-  // Each lock holds a connection of its own (not the pool's, which it would starve), with TCP keepalive: a server or
-  // network that vanishes is noticed here (the lock is then lost) in about a minute (see LOCK_KEEPALIVE for the server's side).
   const given = pool.options as ClientConfig | undefined;
-  const lockConfig: ClientConfig = { ...given, keepAlive: true, keepAliveInitialDelayMillis: 30_000, connectionTimeoutMillis: given?.connectionTimeoutMillis || opts.connectionTimeoutMs };
-  const lockClient = () => new pg.Client(lockConfig);
-  return new PostgresJobStore({ pool, owned, lockClient, jobId: opts.jobId, dir: opts.dir, schema: opts.schema });
+  const sessions = opts.sessions ?? (await openSessionPool({ ...given, connectionTimeoutMillis: given?.connectionTimeoutMillis || opts.connectionTimeoutMs }));
+  return new PostgresJobStore({ pool, owned, sessions, ownedSessions: opts.sessions === undefined, jobId: opts.jobId, dir: opts.dir, schema: opts.schema });
 }
+
+// The schemas this process migrated through each pool: a pool (a worker's, shared by its steps) checks its schema once.
+const migrated = new WeakMap<Pool, Map<string, Promise<number>>>();
+
+function migrateOnce(pool: Pool, schema: string): Promise<number> {
+  const schemas = migrated.get(pool) ?? new Map<string, Promise<number>>();
+  migrated.set(pool, schemas);
+  const done = schemas.get(schema) ?? migrateStateSchema(pool, schema);
+  schemas.set(schema, done);
+  // A failed migration is tried again by the next store.
+  done.catch(() => schemas.delete(schema));
+  return done;
+}
+
+/**
+ * A pool of dedicated connections for session advisory locks (a job's locks, the quota's presence): each lock holds
+ * one connection for its lifetime, never the store's pool (which it would starve), with TCP keepalive so that a server
+ * or network that vanishes is noticed (the lock is then lost) in about a minute (see LOCK_KEEPALIVE for the server's
+ * side). A released lock's connection is unlocked (pg_advisory_unlock_all) and kept for the next lock: a process
+ * taking several locks in turn opens one connection, not one per lock.
+ * @param config - the connection's settings (a pool's options will do)
+ */
+export async function openSessionPool(config: PoolConfig): Promise<Pool> {
+  const pg = (await import('pg')).default;
+  // No cap: each held lock needs a connection of its own (a cap would make a lock wait for another's release).
+  const sessions = new pg.Pool({ ...config, max: SESSION_MAX, keepAlive: true, keepAliveInitialDelayMillis: 30_000 });
+  sessions.on('connect', (client) => void client.query(LOCK_KEEPALIVE).catch(ignore));
+  sessions.on('error', ignore);
+  return sessions;
+}
+
+/** A Postgres database as a process shares it between the job stores it opens in turn (a worker's steps). */
+export interface PostgresDatabase {
+  /** Short statements: every store's reads and writes, the step queue's. */
+  pool: Pool;
+  /** Dedicated connections holding session locks ({@link openSessionPool}). */
+  sessions: Pool;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the pools a process shares across job stores (give both to {@link postgresStore}); nothing connects until used.
+ * @param max - the most connections the statement pool opens at once
+ */
+export async function openPostgresDatabase(connectionString: string, { max = 10, connectionTimeoutMs = 10_000 } = {}): Promise<PostgresDatabase> {
+  const pg = (await import('pg')).default;
+  const config: PoolConfig = { connectionString, connectionTimeoutMillis: connectionTimeoutMs, application_name: 'kbatch' };
+  const pool = new pg.Pool({ ...config, max });
+  pool.on('error', ignore);
+  const sessions = await openSessionPool(config);
+  return { pool, sessions, close: async () => void (await Promise.all([pool.end(), sessions.end()])) };
+}
+
+// Far above any process's locks held at once; a pool needs a number.
+const SESSION_MAX = 10_000;
 
 /** A lock of a {@link PostgresJobStore}: `lost` turns true when its connection ends before `release()`. */
 export interface PostgresJobLock extends JobLock {
@@ -91,7 +145,8 @@ export class PostgresJobStore implements JobStore {
   private readonly owned: boolean;
   private readonly schema: string;
   private readonly q: string;
-  private readonly lockClient: () => Client;
+  private readonly sessions: Pool;
+  private readonly ownedSessions: boolean;
   /** The locks taken through this store and not yet released (close() releases them). */
   private readonly held = new Set<HeldLock>();
   /** The version of each document this store last read or wrote (absent: never seen), for a document it did not hand out. */
@@ -99,10 +154,11 @@ export class PostgresJobStore implements JobStore {
   /** The version each document object handed out (or written) was read at: its save compares against that one. */
   private readonly copies = new WeakMap<object, number>();
 
-  constructor(init: { pool: Pool; owned: boolean; lockClient: () => Client; jobId: string; dir: string; schema: string }) {
+  constructor(init: { pool: Pool; owned: boolean; sessions: Pool; ownedSessions: boolean; jobId: string; dir: string; schema: string }) {
     this.pool = init.pool;
     this.owned = init.owned;
-    this.lockClient = init.lockClient;
+    this.sessions = init.sessions;
+    this.ownedSessions = init.ownedSessions;
     this.jobId = init.jobId;
     this.dir = init.dir;
     this.schema = init.schema;
@@ -160,37 +216,34 @@ export class PostgresJobStore implements JobStore {
 
   async lock(scope: JobLockScope = 'job'): Promise<PostgresJobLock> {
     const key = `kbatch:${this.schema}:${this.jobId}:${scope}`;
-    const client = this.lockClient();
+    const client = await this.sessions.connect().catch(unavailable);
     const held: HeldLock = { pid: 0, lost: false, release: async () => {} };
     // A held connection that dies (server restart, network, its backend killed) must not crash the process: the lock
     // is gone with it, which the next write under it finds (JOB_LOCK_LOST).
     const lose = (): void => void (held.lost = true);
-    client.on('error', lose);
-    client.on('end', lose);
+    const stopListening = listen(client, lose);
     try {
-      await client.connect().catch(unavailable);
-      await client.query(LOCK_KEEPALIVE);
       const { rows } = await client.query<{ ok: boolean; pid: number }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok, pg_backend_pid() AS pid', [key]);
       if (!rows[0]!.ok) throw new KbatchError('JOB_LOCKED', `Job ${this.jobId} is in use (its ${scope} lock is held by another process connected to the database)`);
       held.pid = rows[0]!.pid;
     } catch (error) {
-      await client.end().catch(ignore);
-      throw error;
+      stopListening();
+      client.release(isKbatchError(error) ? undefined : asError(error));
+      return unavailable(error);
     }
     held.release = once(async () => {
       this.held.delete(held);
-      client.off('end', lose);
-      // Unlocked first, so the lock is free when this resolves; ending the session would free it too, a moment later.
-      if (!held.lost) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(ignore);
-      await client.end().catch(ignore);
+      stopListening();
+      // Unlocked before it resolves, so the lock is free then; the connection serves the next lock.
+      await giveBack(client, held.lost);
     });
     this.held.add(held);
     return { release: held.release, get lost() { return held.lost; } };
   }
 
-  /** The pool and schema the store uses, and its factory of dedicated keepalive connections: for kbatch's other tables beside the job's (the shared quota). */
-  get database(): { pool: Pool; schema: string; connect: () => Client } {
-    return { pool: this.pool, schema: this.schema, connect: this.lockClient };
+  /** The pool and schema the store uses, and its pool of dedicated keepalive connections: for kbatch's other tables beside the job's (the shared quota). */
+  get database(): { pool: Pool; schema: string; sessions: Pool } {
+    return { pool: this.pool, schema: this.schema, sessions: this.sessions };
   }
 
   async assertLocked(): Promise<void> {
@@ -215,6 +268,7 @@ export class PostgresJobStore implements JobStore {
   /** Release the locks still held through this store, and end the pool it opened (a pool given by the caller stays open). */
   async close(): Promise<void> {
     await Promise.all([...this.held].map((held) => held.release()));
+    if (this.ownedSessions) await this.sessions.end();
     if (this.owned) await this.pool.end();
   }
 
@@ -343,6 +397,28 @@ export function unavailable(error: unknown): never {
 }
 
 const ignore = (): void => {};
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+/** Hear a held session connection end or fail (`lose`); returns how to stop listening (before it goes back to the pool). */
+export function listen(client: PoolClient, lose: () => void): () => void {
+  client.on('error', lose);
+  client.on('end', lose);
+  return () => {
+    client.off('error', lose);
+    client.off('end', lose);
+  };
+}
+
+/**
+ * A session connection back to its pool with no advisory lock left on it; one lost, or that cannot be unlocked, is
+ * dropped instead (ending it frees whatever it held).
+ */
+export async function giveBack(client: PoolClient, lost: boolean): Promise<void> {
+  if (lost) return client.release(new Error('session connection lost'));
+  const unlocked = await client.query('SELECT pg_advisory_unlock_all()').then(() => true, () => false);
+  client.release(unlocked ? undefined : new Error('session connection could not be unlocked'));
+}
 
 const once = (fn: () => Promise<void>): (() => Promise<void>) => {
   let done: Promise<void> | undefined;

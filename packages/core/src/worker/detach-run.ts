@@ -7,6 +7,7 @@ import { detectFormat } from '../records/detect-format.js';
 import { runPipeline, type PreparedRun } from '../run/run-job.js';
 import type { RunJobOptions } from '../run/run-options.js';
 import type { JobStore } from '../state/job-store.js';
+import { PostgresJobStore } from '../state/postgres-store.js';
 import type { RunState } from '../state/run-state.js';
 import { lockUnlessHeld } from './run-step.js';
 import { openStepQueue } from './step-queue.js';
@@ -47,7 +48,8 @@ export async function detachRun(options: DetachRunOptions): Promise<DetachedRun>
     throw namingInput(error, copied.format === undefined ? null : { copy: join(store.dir, `input.${copied.format}`), given: run.input as string });
   });
   await markDetached(store);
-  const queue = await openStepQueue({ databaseUrl });
+  // On the store's own pool: the detach opens no connection for the queue.
+  const queue = await openStepQueue({ databaseUrl, ...(store instanceof PostgresJobStore ? { pool: store.database.pool } : {}) });
   try {
     return { ...prepared, jobId, output, enqueued: await queue.enqueue(jobId) };
   } finally {

@@ -1,4 +1,5 @@
 // The step queue as the commands that only look at it or add to it use it (status, wait, a detached run).
+import type { Pool } from 'pg';
 import { openStepQueue, openStepReader, type StepStatus } from './step-queue.js';
 
 /**
@@ -20,8 +21,9 @@ export async function enqueueJob({ databaseUrl, jobId, delayMs = 0 }: { database
  * never asked to run it.
  * @example const step = await jobStep({ databaseUrl, jobId }); if (step?.state === 'failed') console.log(step.output?.message);
  */
-export async function jobStep({ databaseUrl, jobId }: { databaseUrl: string; jobId: string }): Promise<StepStatus | null> {
-  const reader = await openStepReader(databaseUrl);
+export async function jobStep({ databaseUrl, jobId, pool }: { databaseUrl: string; jobId: string; pool?: Pool }): Promise<StepStatus | null> {
+  // On the caller's pool when given (a job store's): no connection of its own.
+  const reader = await openStepReader(databaseUrl, pool ? { pool } : {});
   try {
     return await reader.latest(jobId);
   } finally {

@@ -7,12 +7,15 @@ import { nothingSent } from '../run/run-settings.js';
 import type { JobStore } from '../state/job-store.js';
 import type { JobLock } from '../state/lock.js';
 import { openJobStore } from '../state/open-job-store.js';
+import type { PostgresDatabase } from '../state/postgres-store.js';
 import type { RunState, WorkerStep } from '../state/run-state.js';
 import { stepName, type StepName, type StepOutcome, type StepPlan } from './next-step.js';
 
 /** What every step of a worker shares. */
 export interface StepContext {
   databaseUrl: string;
+  /** The worker's pools on that database, shared by every step's job store (one schema check, reused connections). */
+  database?: Pick<PostgresDatabase, 'pool' | 'sessions'>;
   /** The shared directory of job files (the same path on every machine). */
   storage: string;
   cwd?: string;
@@ -57,7 +60,7 @@ export async function runStep(step: { jobId: string; attempt: number }, signal: 
   let outcome: StepOutcome;
   let counts: StepCounts | undefined;
   try {
-    ({ store, close } = await openJobStore({ databaseUrl: at.databaseUrl, jobId: step.jobId, storage: at.storage, ...(at.cwd ? { cwd: at.cwd } : {}) }));
+    ({ store, close } = await openJobStore({ databaseUrl: at.databaseUrl, jobId: step.jobId, storage: at.storage, ...(at.database ? { database: at.database } : {}), ...(at.cwd ? { cwd: at.cwd } : {}) }));
     const state = await store.readRunState();
     if (state === null) throw new KbatchError('JOB_NOT_FOUND', `No kbatch run with the id ${step.jobId} in the database (workers continue jobs started by kbatch run --detach)`, { file: step.jobId });
     name = stepName(state, !(await nothingSent(store, state)));

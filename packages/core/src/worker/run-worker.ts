@@ -6,6 +6,10 @@ import { functionField, positiveIntField, positiveMsField, signalField } from '.
 import { planStep, type StepName } from './next-step.js';
 import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepResult } from './run-step.js';
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
+import { openPostgresDatabase } from '../state/postgres-store.js';
+
+/** The most connections a worker's statement pool opens (each new one costs the server a backend: ~20 ms of CPU and its caches). */
+const WORKER_POOL_MAX = 2;
 
 /** Options of {@link runWorker}. */
 export const RunWorkerOptionsSchema = z.object({
@@ -68,27 +72,35 @@ export interface WorkerReport {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport> {
   const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
-  const queue = await openStepQueue({
-    databaseUrl: opts.databaseUrl,
-    supervise: true,
-    leaseSeconds: opts.leaseSeconds,
-    maintenanceSeconds: opts.maintenanceSeconds,
-    retryDelaySeconds: opts.retryDelaySeconds,
-    ...(opts.onError ? { onError: opts.onError } : {}),
-  });
+  // One pool for the queue and every step's store, one for locks. A statement takes about a millisecond and none holds a
+  // pooled connection while it waits for another: 2 serve any number of steps (more open only for bursts of parts saving at once).
+  const database = await openPostgresDatabase(opts.databaseUrl, { max: WORKER_POOL_MAX });
+  try {
+    const queue = await openStepQueue({
+      databaseUrl: opts.databaseUrl,
+      pool: database.pool,
+      supervise: true,
+      leaseSeconds: opts.leaseSeconds,
+      maintenanceSeconds: opts.maintenanceSeconds,
+      retryDelaySeconds: opts.retryDelaySeconds,
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
+    try {
+      return await workLoop(queue, opts, { databaseUrl: opts.databaseUrl, database, storage: opts.storage, sliceMs: opts.sliceMs, pollIntervalMs: opts.pollIntervalMs, clientFor: opts.clientFor, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
+    } finally {
+      await queue.close();
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+/** Take due steps up to the free slots and run them, until stopped; then wait for the running ones. */
+async function workLoop(queue: StepQueue, opts: z.output<typeof RunWorkerOptionsSchema>, context: StepContext): Promise<WorkerReport> {
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const context: StepContext = {
-    databaseUrl: opts.databaseUrl,
-    storage: opts.storage,
-    sliceMs: opts.sliceMs,
-    pollIntervalMs: opts.pollIntervalMs,
-    clientFor: opts.clientFor,
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
-  };
   const report: WorkerReport = { steps: 0, queueMs: 0 };
   const running = new Set<Promise<void>>();
   // An idle worker looks less and less often (up to 4 fetch intervals apart): its fetches are its only cost.
@@ -109,7 +121,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
     await Promise.all(running);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await queue.close();
   }
   return report;
 }

@@ -1,4 +1,5 @@
 // The thin pg-boss facade: one queue of job steps in its own schema of the job database (pg-boss loaded on first use).
+import type { Pool } from 'pg';
 import type PgBoss from 'pg-boss';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { crashPoint } from '../job/crash-point.js';
@@ -12,6 +13,8 @@ export const STEP_QUEUE = 'kbatch-job';
 /** Options of {@link openStepQueue}. */
 export interface StepQueueOptions {
   databaseUrl: string;
+  /** The caller's pool on that database (a worker's, shared with its job stores): pg-boss and the queue's transactions use it; default: a pool of the queue's own, ended by `close()`. */
+  pool?: Pool;
   /** How long a step may run before pg-boss hands it to another worker (a killed worker's step; default 300 s). */
   leaseSeconds?: number;
   /** Workers only: run pg-boss maintenance (expiry of killed workers' steps) this often (default 10 s). */
@@ -73,49 +76,49 @@ function send(boss: PgBoss, jobId: string, delayMs: number, db?: PgBoss.Db): Pro
   return boss.send(STEP_QUEUE, { jobId }, { singletonKey: jobId, ...(delayMs > 0 ? { startAfter: Math.ceil(delayMs / 1000) } : {}), ...(db ? { db } : {}) });
 }
 
-/** Run `body` in one transaction on a connection of its own (pg loaded on first use). */
-async function inTransaction(databaseUrl: string, body: (db: PgBoss.Db) => Promise<void>): Promise<void> {
-  const pg = (await import('pg')).default;
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
-  await client.connect();
+/** Run `body` in one transaction on a connection of the pool. */
+async function inTransaction(pool: Pool, body: (db: PgBoss.Db) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await body({ executeSql: (text, values) => client.query(text, values) });
     crashPoint('worker-before-commit');
     await client.query('COMMIT');
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection that cannot even roll back is dropped, not pooled.
+    const rolledBack = await client.query('ROLLBACK').then(() => true, () => false);
+    client.release(rolledBack ? undefined : asError(error));
     throw error;
-  } finally {
-    await client.end().catch(() => {});
   }
+  client.release();
 }
 
 /**
  * Open the step queue on the job database: pg-boss's schema is created or migrated by pg-boss itself (under its
- * advisory lock), the queue created once (policy `stately`, keyed by the job id).
+ * advisory lock), the queue created once (policy `stately`, keyed by the job id). pg-boss runs over one pool (the
+ * caller's, or the queue's own): no connections beyond it.
  * @throws KbatchError DATABASE_UNAVAILABLE (the URL's password cut out)
  */
 export async function openStepQueue(options: StepQueueOptions): Promise<StepQueue> {
   const { databaseUrl } = options;
   const supervise = options.supervise ?? false;
+  const pool = options.pool ?? (await ownPool(databaseUrl, options.onError));
   const boss = await guarded(databaseUrl, async () => {
     const PgBossClass = (await import('pg-boss')).default;
     const created = new PgBossClass({
-      connectionString: databaseUrl,
+      db: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) },
       schema: BOSS_SCHEMA,
-      max: 4,
       supervise,
       schedule: false,
       maintenanceIntervalSeconds: options.maintenanceSeconds ?? 10,
-      // Handed to pg's Pool: a database that does not answer fails, as the job store does, instead of hanging.
-      connectionTimeoutMillis: 10_000,
-      application_name: 'kbatch',
     } as PgBoss.ConstructorOptions);
     created.on('error', (error: Error) => options.onError?.(new Error(redactSecrets(error.message, databaseUrl))));
     await created.start();
     await ensureQueue(created, supervise ? { expireInSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS, retryDelay: options.retryDelaySeconds ?? STEP_RETRY.retryDelay } : null);
     return created;
+  }).catch(async (error: unknown) => {
+    if (options.pool === undefined) await pool.end().catch(() => {});
+    throw error;
   });
   const db = boss.getDb();
   const call = <T>(body: () => Promise<T>): Promise<T> => guarded(databaseUrl, body);
@@ -131,16 +134,34 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
     complete: (step, output, next) =>
       call(async () => {
         // One transaction also for a last step: a worker killed before its commit leaves the step to another (tested).
-        await inTransaction(databaseUrl, async (tx) => {
+        await inTransaction(pool, async (tx) => {
           await boss.complete(STEP_QUEUE, step.id, output, { db: tx });
           if (next !== undefined) await send(boss, step.jobId, next.delayMs, tx);
         });
       }),
     fail: (step, output) => call(async () => void (await boss.fail(STEP_QUEUE, step.id, output))),
     latest: (jobId) => call(() => latestStep(db, jobId)),
-    close: () => call(() => boss.stop({ graceful: false, wait: true, timeout: 5_000 })),
+    close: () =>
+      call(async () => {
+        try {
+          await boss.stop({ graceful: false, wait: true, timeout: 5_000 });
+        } finally {
+          if (options.pool === undefined) await pool.end();
+        }
+      }),
   };
 }
+
+/** The queue's own pool (pg loaded on first use): at most 4 connections, as pg-boss's own pool had. */
+async function ownPool(databaseUrl: string, onError: ((error: Error) => void) | undefined): Promise<Pool> {
+  const pg = (await import('pg')).default;
+  // A database that does not answer fails, as the job store does, instead of hanging.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
+  pool.on('error', (error: Error) => onError?.(new Error(redactSecrets(error.message, databaseUrl))));
+  return pool;
+}
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /** Create the queue (a no-op when it exists); a worker sets its lease and retry delay, which steps queued from then on get. */
 async function ensureQueue(boss: PgBoss, worker: { expireInSeconds: number; retryDelay: number } | null): Promise<void> {
@@ -161,17 +182,20 @@ export interface StepReader {
 }
 
 /**
- * Open a {@link StepReader} on the job database (pg loaded on first use): one connection for every read.
+ * Open a {@link StepReader} on the job database (pg loaded on first use): on the caller's pool (a job store's: no
+ * connection of its own), else on one connection for every read.
  * @throws KbatchError DATABASE_UNAVAILABLE (the URL's password cut out)
  */
-export async function openStepReader(databaseUrl: string): Promise<StepReader> {
-  const client = await guarded(databaseUrl, async () => {
-    const pg = (await import('pg')).default;
-    const opened = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
-    opened.on('error', () => {});
-    await opened.connect();
-    return opened;
-  });
+export async function openStepReader(databaseUrl: string, { pool }: { pool?: Pool } = {}): Promise<StepReader> {
+  const client =
+    pool ??
+    (await guarded(databaseUrl, async () => {
+      const pg = (await import('pg')).default;
+      const opened = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'kbatch' });
+      opened.on('error', () => {});
+      await opened.connect();
+      return opened;
+    }));
   const db: PgBoss.Db = { executeSql: (text, values) => client.query(text, values) };
   return {
     latest: (jobId) =>
@@ -182,7 +206,8 @@ export async function openStepReader(databaseUrl: string): Promise<StepReader> {
           throw error;
         }),
       ),
-    close: () => client.end().catch(() => {}),
+    // The caller's pool stays open.
+    close: async () => void (client === pool ? undefined : await (client as { end(): Promise<void> }).end().catch(() => {})),
   };
 }
 

@@ -122,6 +122,44 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     // Releasing the dead holder's lock drops its connection and does not throw.
     await held.release();
   });
+  it('takes locks in turn on one connection: a released lock leaves no advisory lock on it, and a lost one is not reused', async () => {
+    const [a, b] = [await open('kb-reuse'), await open('kb-reuse')];
+    const holder = async () => (await pool.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()")).rows.map((r) => r.pid);
+    const first = await a.lock();
+    const [pid] = await holder();
+    await first.release();
+    expect(await holder()).toEqual([]);
+    // Free for another process at once, and the same connection serves this store's next locks.
+    await (await b.lock()).release();
+    const second = await a.lock('run');
+    expect(await holder()).toEqual([pid]);
+    await pool.query('SELECT pg_terminate_backend($1, 30000)', [pid]);
+    await second.release();
+    const third = await a.lock('run');
+    const [fresh] = await holder();
+    expect(fresh).not.toBe(pid);
+    expect(third.lost).toBe(false);
+    await third.release();
+  });
+
+  it('shares the caller\'s pools between stores: one schema check for the pool, and locks of several jobs on its session connections', async () => {
+    const { openPostgresDatabase } = await import('../../src/state/postgres-store.js');
+    const database = await openPostgresDatabase(server.url);
+    try {
+      const checks = vi.spyOn(database.pool, 'connect');
+      const stores = await Promise.all([1, 2, 3].map((i) => postgresStore({ pool: database.pool, sessions: database.sessions, jobId: `kb-db-${i}`, dir: '/d' })));
+      // The schema check takes a client with connect() (pool.query calls connect with a callback): once for the pool.
+      expect(checks.mock.calls.filter((args) => args.length === 0)).toHaveLength(1);
+      for (const store of stores) await (await store.lock()).release();
+      expect(database.sessions.totalCount).toBe(1);
+      await Promise.all(stores.map((store) => store.close()));
+      // Closing a store leaves the caller's pools open.
+      expect((await database.pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('refuses to save a stale copy of the manifest read before another process wrote, even after reading the fresh one (STATE_CONFLICT)', async () => {
     const [a, b] = [await open('kb-stale'), await open('kb-stale')];
     await a.writeManifest(sampleManifest());

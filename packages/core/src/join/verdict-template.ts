@@ -16,6 +16,8 @@ const STATUS = 6;
 const COUNT = 7;
 /** Lines of new shapes read before one is learned, while the last one learned fit no line. */
 const LEARN_AFTER = 8;
+/** Longest line whose shape is learned (a shape holds a copy of its line; longer lines are rare, and scanned). */
+const MAX_LINE = 64 * 1024;
 
 /**
  * One learned shape: the bytes of the line it was learned from, and its values (every string that is not a key, every
@@ -190,6 +192,7 @@ export class VerdictTemplates {
    * every {@link LEARN_AFTER}th such line is learned: lines of ever-changing shapes cost little more than the scan.
    */
   learn(buf: Buffer, start: number, end: number, v: Readonly<LineVerdict>): void {
+    if (end - start > MAX_LINE) return;
     if (this.fits === 0 && ++this.refused < LEARN_AFTER) return;
     this.fits = 0;
     this.refused = 0;

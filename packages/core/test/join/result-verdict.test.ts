@@ -255,6 +255,11 @@ describe('readVerdict', () => {
     // A shape that fit no line is followed by lines of new shapes learned only every 8th.
     for (let k = 0; k < 7; k++) expect(read(line(7, [k]).replace('"r7"', `"r7","x${'y'.repeat(k)}":0`))).toBe(false);
     expect(read(line(8, 'yes'))).toBe(true);
+    // A very long line is scanned, never learned (a shape holds a copy of its line).
+    const long = (id: number): string => line(id, 'z'.repeat(70_000)).replace(`"r${id}"`, `"r${id}","extra":0`);
+    expect(read(long(9))).toBe(false);
+    expect(read(long(10))).toBe(false);
+    expect(read(line(11, 'z'.repeat(70_000)))).toBe(true);
   });
 
   it('reads as the scanner does through readVerdict, line after line of changing shapes', () => {

@@ -114,24 +114,31 @@ function csvLine(delimiter: string): CsvLine {
     }
     return null;
   };
+  // The texts of a line's cells, joined at once (the line end with the last): one string a line, where adding them one
+  // by one made two a cell.
+  const texts: string[] = [];
+  const joined = (n: number): string => {
+    texts[n - 1] += '\n';
+    return texts.join(delimiter);
+  };
   const line = (cells: readonly unknown[]): string => {
-    let out = '';
+    texts.length = cells.length;
     for (let i = 0; i < cells.length; i++) {
       const t = text(cells[i]);
       if (t === null) return stringify([cells], csv);
-      out += i > 0 ? delimiter + t : t;
+      texts[i] = t;
     }
-    return `${out}\n`;
+    return cells.length === 0 ? '\n' : joined(cells.length);
   };
   // A row's cells read from it one by one: the list of them is made only for a line csv-stringify writes.
   line.of = (header: readonly string[], row: Record<string, unknown>): string => {
-    let out = '';
+    texts.length = header.length;
     for (let i = 0; i < header.length; i++) {
       const t = text(cell(row[header[i]!]));
       if (t === null) return line(header.map((h) => cell(row[h])));
-      out += i > 0 ? delimiter + t : t;
+      texts[i] = t;
     }
-    return `${out}\n`;
+    return header.length === 0 ? '\n' : joined(header.length);
   };
   return line;
 }

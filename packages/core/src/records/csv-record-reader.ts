@@ -4,7 +4,7 @@ import { CsvScanner, ESCAPED, spanText, spanTexts, toBuffer, type CsvSink } from
 import { invalidUtf8Reason, latin1ToUtf8 } from '../internal/utf8.js';
 import { RecordReader, type RecordReaderOptions } from './record-reader.js';
 import { raggedData } from './rejected-record.js';
-import type { SourceRecord } from './source-record.js';
+import { sourceRecord, type SourceRecord } from './source-record.js';
 
 /** CSV/TSV records through the byte scanner prepare uses: only the fields are decoded, never the whole text. */
 export class CsvRecordReader extends RecordReader implements CsvSink {
@@ -69,7 +69,7 @@ export class CsvRecordReader extends RecordReader implements CsvSink {
       if (this.safeKeys) data[columns[i]!] = value;
       else Object.defineProperty(data, columns[i]!, { value, enumerable: true, writable: true, configurable: true });
     }
-    this.batch.push({ index: ++this.count, line, data });
+    this.batch.push(sourceRecord(++this.count, line, data));
   }
 
   invalid(reason: string, line: number, raw: string, fields?: string[]): void {

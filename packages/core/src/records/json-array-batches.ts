@@ -4,7 +4,7 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { KbatchError } from '../errors.js';
 import type { ResolvedReadRecordsOptions } from './read-options.js';
 import { rejectionError, type RejectedRecord } from './rejected-record.js';
-import type { SourceRecord } from './source-record.js';
+import { sourceRecord, type SourceRecord } from './source-record.js';
 import { invalidUtf8Reason, latin1ToUtf8, Utf8Check } from '../internal/utf8.js';
 
 const BATCH = 1000;
@@ -51,7 +51,7 @@ export async function* jsonArrayBatches(
         opts.onReject?.(rejected);
         continue;
       }
-      batch.push({ index, line: index, data: value as Record<string, unknown> });
+      batch.push(sourceRecord(index, index, value as Record<string, unknown>));
       if (batch.length >= BATCH) {
         yield batch;
         batch = [];

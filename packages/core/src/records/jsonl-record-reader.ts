@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { invalidUtf8Reason } from '../internal/utf8.js';
 import { parseFlatJsonLine } from './flat-json-line.js';
 import { RecordReader, type RecordReaderOptions } from './record-reader.js';
-import type { SourceRecord } from './source-record.js';
+import { sourceRecord, type SourceRecord } from './source-record.js';
 
 /** JSON Lines records: one object per non-blank line. */
 export class JsonlRecordReader extends RecordReader {
@@ -86,7 +86,7 @@ export class JsonlRecordReader extends RecordReader {
       return;
     }
     const line = ++this.line;
-    this.batch.push({ index: ++this.count, line, data });
+    this.batch.push(sourceRecord(++this.count, line, data));
   }
 
   /** The unfinished line of bytes, as text, when text comes after bytes (and the bytes are dropped). */
@@ -130,6 +130,6 @@ export class JsonlRecordReader extends RecordReader {
       this.reject(line, 'the line is valid JSON but not an object', raw);
       return;
     }
-    this.batch.push({ index: ++this.count, line, data: value as Record<string, unknown> });
+    this.batch.push(sourceRecord(++this.count, line, value as Record<string, unknown>));
   }
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseResultLine, type BatchResult } from '../../src/join/result-line.js';
-import { emptyVerdict, readVerdict } from '../../src/join/result-verdict.js';
+import { emptyVerdict, readVerdict, scanVerdict } from '../../src/join/result-verdict.js';
+import { Scan, scanLine } from '../../src/join/verdict-scan.js';
 import { VerdictStore } from '../../src/join/verdict-store.js';
+import { VerdictTemplates } from '../../src/join/verdict-template.js';
 
 /** An object written with its keys as given (raw JSON key text: escapes, repeats and order are kept). */
 class Pairs {
@@ -193,6 +195,85 @@ describe('readVerdict', () => {
     expect(readVerdict(cut, 0, line.length - 2, emptyVerdict())).toBe(false);
   });
 
+  it('reads lines of a learned shape as the scanner does, whatever their values (escapes, odd numbers, other types)', () => {
+    const r = rng(17);
+    const STRINGS = ['"x"', '""', '"stop"', '"length"', '"a\\"b"', '"\\u0041"', '"é 😀"', '"tab\\tx"', '"\u0001"', '"\\x"', '"open'];
+    const NUMBERS = ['0', '7', '-1', '1.5', '2e2', '0200', '200', '201', '299', '300', '16777215', '123456789', '1234567890', '-', '1.'];
+    const OTHERS = ['null', 'true', 'false', '{}', '[]', '[1]', '{"a":1}'];
+    const scan = new Scan();
+    let fitted = 0;
+    for (let n = 0; n < 1500; n++) {
+      const base = variant(r);
+      const templates = new VerdictTemplates(scan);
+      const learned = emptyVerdict();
+      if (!scanLine(scan, Buffer.from(base), 0, Buffer.byteLength(base), learned)) continue;
+      templates.learn(Buffer.from(base), 0, Buffer.byteLength(base), learned);
+      for (let m = 0; m < 8; m++) {
+        let text = base;
+        for (let c = 0; c < 1 + Math.floor(r() * 2); c++) {
+          const tokens = valueTokens(text);
+          // Half the changes go to the values the verdict reads.
+          const deciding = tokens.filter(([from]) => DECIDING.test(text.slice(Math.max(0, from - 24), from)));
+          if (tokens.length === 0) break;
+          const [from, to] = pick(r, deciding.length > 0 && r() < 0.5 ? deciding : tokens);
+          const pool = r() < 0.45 ? STRINGS : r() < 0.8 ? NUMBERS : OTHERS;
+          text = text.slice(0, from) + pick(r, pool) + text.slice(to);
+        }
+        if (r() < 0.1) text = broken(text, r);
+        if (r() < 0.1) text = base;
+        // The line in a larger buffer: read only up to its end.
+        const buf = Buffer.from(`${text}\n{}`);
+        const [quick, scanned] = [emptyVerdict(), emptyVerdict()];
+        const fits = templates.match(buf, 0, buf.length - 3, quick);
+        const read = scanLine(scan, buf, 0, buf.length - 3, scanned);
+        if (!fits) continue;
+        fitted++;
+        expect(read, text).toBe(true);
+        expect(quick, text).toEqual(scanned);
+      }
+    }
+    expect(fitted).toBeGreaterThan(800);
+  });
+
+  it('reads a file of one shape through the learned shape, and lines of other shapes by the scanner', () => {
+    const line = (id: number, content: unknown): string => JSON.stringify({ custom_id: `r${id}`, response: { status_code: 200, body: { choices: [{ message: { content } }], usage: { prompt_tokens: id } } } });
+    const scan = new Scan();
+    const templates = new VerdictTemplates(scan);
+    const read = (text: string): boolean => {
+      const v = emptyVerdict();
+      if (templates.match(Buffer.from(text), 0, Buffer.byteLength(text), v)) return true;
+      if (scanLine(scan, Buffer.from(text), 0, Buffer.byteLength(text), v)) templates.learn(Buffer.from(text), 0, Buffer.byteLength(text), v);
+      return false;
+    };
+    expect(read(line(1, 'yes'))).toBe(false);
+    expect(read(line(22, 'no'))).toBe(true);
+    expect(read(line(3, null))).toBe(false);
+    // Both shapes are kept.
+    expect(read(line(4, null))).toBe(true);
+    expect(read(line(5, 'maybe'))).toBe(true);
+    expect(read(line(6, 7))).toBe(false);
+    // A shape that fit no line is followed by lines of new shapes learned only every 8th.
+    for (let k = 0; k < 7; k++) expect(read(line(7, [k]).replace('"r7"', `"r7","x${'y'.repeat(k)}":0`))).toBe(false);
+    expect(read(line(8, 'yes'))).toBe(true);
+    // A very long line is scanned, never learned (a shape holds a copy of its line).
+    const long = (id: number): string => line(id, 'z'.repeat(70_000)).replace(`"r${id}"`, `"r${id}","extra":0`);
+    expect(read(long(9))).toBe(false);
+    expect(read(long(10))).toBe(false);
+    expect(read(line(11, 'z'.repeat(70_000)))).toBe(true);
+  });
+
+  it('reads as the scanner does through readVerdict, line after line of changing shapes', () => {
+    const r = rng(19);
+    for (let n = 0; n < 3000; n++) {
+      const text = r() < 0.5 ? variant(r) : `{"custom_id":"c${n}","response":{"status_code":200,"body":{"choices":[{"message":{"content":"n${n}"}}]}}}`;
+      const buf = Buffer.from(text);
+      const [quick, scanned] = [emptyVerdict(), emptyVerdict()];
+      const ok = readVerdict(buf, 0, buf.length, quick);
+      expect(ok, text).toBe(scanVerdict(buf, 0, buf.length, scanned));
+      if (ok) expect(quick, text).toEqual(scanned);
+    }
+  });
+
   it('keeps long answers out of the store (their lines are read when taken)', () => {
     const text = JSON.stringify({ custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x'.repeat(5000) } }] } } });
     const buf = Buffer.from(text);
@@ -201,3 +282,28 @@ describe('readVerdict', () => {
     expect(new VerdictStore().keep(buf, v)).toBe(-1);
   });
 });
+
+const DECIDING = /"(custom_id|request_id|status_code|finish_reason|content|prompt_tokens|completion_tokens|reasoning_tokens|cached_tokens)"\s*:\s*$/;
+
+/** The spans of a JSON text's values that are strings (not keys) or numbers, as `[from, to)` (the text is assumed JSON-like). */
+function valueTokens(text: string): Array<[number, number]> {
+  const tokens: Array<[number, number]> = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      let k = j + 1;
+      while (' \t\r'.includes(text[k] ?? 'x')) k++;
+      if (text[k] !== ':') tokens.push([i, j + 1]);
+      i = j + 1;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let j = i + 1;
+      while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
+      tokens.push([i, j]);
+      i = j;
+    } else i++;
+  }
+  return tokens;
+}
+

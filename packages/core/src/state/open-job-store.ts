@@ -18,7 +18,7 @@ export const OpenJobStoreOptionsSchema = z.object({
   /** With `databaseUrl`: the shared directory of job files; the job's are under `<storage>/<jobId>` (default `.kbatch/jobs`). */
   storage: z.string({ error: 'must be a directory path' }).min(1, { error: 'must be a directory path' }).optional(),
   cwd: z.string().optional(),
-  /** With `databaseUrl`: how long connecting (or waiting for a free pooled connection) may take before DATABASE_UNAVAILABLE (ms, default 10 s). */
+  /** With `databaseUrl`: how long connecting (or waiting for a free pooled connection) may take before DATABASE_UNAVAILABLE (ms, default 10 s); with `database`, its pools' own setting applies instead. */
   connectionTimeoutMs: z.number({ error: 'must be a number of milliseconds' }).int({ error: 'must be a number of milliseconds' }).positive({ error: 'must be a number of milliseconds' }).optional(),
   /** With `databaseUrl`: the pools of that database the caller shares between stores (see openPostgresDatabase); the store then opens none. */
   database: z.custom<Pick<PostgresDatabase, 'pool' | 'sessions'>>((v) => typeof v === 'object' && v !== null && 'pool' in v && 'sessions' in v, { error: 'must be an opened database' }).optional(),

@@ -78,11 +78,7 @@ export async function migrateStateSchema(pool: Pick<Pool, 'connect'>, schema = '
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`kbatch.schema:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${q}.schema_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ v: number }>(`SELECT coalesce(max(version), 0)::int AS v FROM ${q}.schema_version`);
-    let version = rows[0]!.v;
-    if (version > STATE_MIGRATIONS.length) {
-      throw new KbatchError('STATE_SCHEMA_NEWER', `The database schema ${schema} is at version ${version}, newer than this kbatch knows (${STATE_MIGRATIONS.length}): upgrade kbatch`);
-    }
+    let version = await assertSchemaKnown(client, schema);
     for (; version < STATE_MIGRATIONS.length; version++) {
       await client.query(STATE_MIGRATIONS[version]!.replaceAll('{schema}', q));
       await client.query(`INSERT INTO ${q}.schema_version (version) VALUES ($1)`, [version + 1]);
@@ -95,4 +91,18 @@ export async function migrateStateSchema(pool: Pick<Pool, 'connect'>, schema = '
   } finally {
     client.release();
   }
+}
+
+/**
+ * The schema's version, checked to be one this kbatch knows (a store on a pool whose schema was migrated earlier in
+ * the process checks it again: a newer kbatch may have migrated it since).
+ * @throws KbatchError STATE_SCHEMA_NEWER when the database was migrated by a newer kbatch
+ */
+export async function assertSchemaKnown(db: Pick<Pool, 'query'>, schema: string): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(`SELECT coalesce(max(version), 0)::int AS v FROM ${quoteSchema(schema)}.schema_version`);
+  const version = rows[0]!.v;
+  if (version > STATE_MIGRATIONS.length) {
+    throw new KbatchError('STATE_SCHEMA_NEWER', `The database schema ${schema} is at version ${version}, newer than this kbatch knows (${STATE_MIGRATIONS.length}): upgrade kbatch`);
+  }
+  return version;
 }

@@ -9,15 +9,17 @@ import type { JobLockScope, JobStore, OpenedAnswersLog } from './job-store.js';
 import { JobManifestSchema, type JobManifest } from './manifest.js';
 import { RunStateSchema, type RunState } from './run-state.js';
 import { parseStateFile } from './state-file.js';
-import { migrateStateSchema, quoteSchema } from './postgres-schema.js';
+import { assertSchemaKnown, migrateStateSchema, quoteSchema } from './postgres-schema.js';
+
+const PgPoolSchema = z.custom<Pool>((v) => typeof v === 'object' && v !== null && typeof (v as Pool).connect === 'function', { error: 'must be a pg Pool' });
 
 /** Options of {@link postgresStore}. */
 export const PostgresStoreOptionsSchema = z
   .object({
     /** A `pg` Pool the caller owns (shared by many stores); or give `connectionString`. */
-    pool: z.custom<Pool>((v) => typeof v === 'object' && v !== null && typeof (v as Pool).connect === 'function', { error: 'must be a pg Pool' }).optional(),
-    /** The caller's pool of dedicated keepalive connections for the store's locks (see {@link openSessionPool}); default: one of the store's own, ended by `close()`. */
-    sessions: z.custom<Pool>((v) => typeof v === 'object' && v !== null && typeof (v as Pool).connect === 'function', { error: 'must be a pg Pool' }).optional(),
+    pool: PgPoolSchema.optional(),
+    /** The caller's pool of dedicated keepalive connections for the store's locks: one from {@link openSessionPool} (a plain Pool lacks its server-side keepalive, so a vanished holder's lock would outlive it); default: one of the store's own, ended by `close()`. */
+    sessions: PgPoolSchema.optional(),
     /** A Postgres URL (`postgres://user@host:port/db`): the store opens a pool of its own, ended by `close()`. */
     connectionString: z.string({ error: 'must be a Postgres URL' }).min(1, { error: 'must be a Postgres URL' }).optional(),
     /** The job's id: the key of its state in the database (the same on every machine that continues it). */
@@ -62,10 +64,13 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
 // The schemas this process migrated through each pool: a pool (a worker's, shared by its steps) checks its schema once.
 const migrated = new WeakMap<Pool, Map<string, Promise<number>>>();
 
-function migrateOnce(pool: Pool, schema: string): Promise<number> {
+async function migrateOnce(pool: Pool, schema: string): Promise<number> {
   const schemas = migrated.get(pool) ?? new Map<string, Promise<number>>();
   migrated.set(pool, schemas);
-  const done = schemas.get(schema) ?? migrateStateSchema(pool, schema);
+  const earlier = schemas.get(schema);
+  // Already migrated here: one statement still refuses a schema a newer kbatch migrated since (a long-lived worker).
+  if (earlier !== undefined && (await earlier.then(() => true, () => false))) return assertSchemaKnown(pool, schema);
+  const done = migrateStateSchema(pool, schema);
   schemas.set(schema, done);
   // A failed migration is tried again by the next store.
   done.catch(() => schemas.delete(schema));
@@ -82,7 +87,7 @@ function migrateOnce(pool: Pool, schema: string): Promise<number> {
  */
 export async function openSessionPool(config: PoolConfig): Promise<Pool> {
   const pg = (await import('pg')).default;
-  // No cap: each held lock needs a connection of its own (a cap would make a lock wait for another's release).
+  // A cap no process reaches: each held lock needs a connection of its own (a real cap would make a lock wait for another's release).
   const sessions = new pg.Pool({ ...config, max: SESSION_MAX, keepAlive: true, keepAliveInitialDelayMillis: 30_000 });
   sessions.on('connect', (client) => void client.query(LOCK_KEEPALIVE).catch(ignore));
   sessions.on('error', ignore);
@@ -101,12 +106,17 @@ export interface PostgresDatabase {
 /**
  * Open the pools a process shares across job stores (give both to {@link postgresStore}); nothing connects until used.
  * @param max - the most connections the statement pool opens at once
+ * @param onError - told when an idle connection of the statement pool fails (default: ignored)
  */
-export async function openPostgresDatabase(connectionString: string, { max = 10, connectionTimeoutMs = 10_000 } = {}): Promise<PostgresDatabase> {
+export async function openPostgresDatabase(
+  connectionString: string,
+  { max = 10, connectionTimeoutMs = 10_000, onError = ignore }: { max?: number; connectionTimeoutMs?: number; onError?: (error: Error) => void } = {},
+): Promise<PostgresDatabase> {
   const pg = (await import('pg')).default;
   const config: PoolConfig = { connectionString, connectionTimeoutMillis: connectionTimeoutMs, application_name: 'kbatch' };
   const pool = new pg.Pool({ ...config, max });
-  pool.on('error', ignore);
+  // An idle connection that dies is replaced on the next query; the caller may want to hear of it (a worker warns).
+  pool.on('error', onError);
   const sessions = await openSessionPool(config);
   return { pool, sessions, close: async () => void (await Promise.all([pool.end(), sessions.end()])) };
 }
@@ -233,9 +243,10 @@ export class PostgresJobStore implements JobStore {
     }
     held.release = once(async () => {
       this.held.delete(held);
-      stopListening();
-      // Unlocked before it resolves, so the lock is free then; the connection serves the next lock.
+      // Unlocked before it resolves, so the lock is free then; the connection serves the next lock. Still listened to
+      // meanwhile: a checked-out client's error with no listener would end the process.
       await giveBack(client, held.lost);
+      stopListening();
     });
     this.held.add(held);
     return { release: held.release, get lost() { return held.lost; } };

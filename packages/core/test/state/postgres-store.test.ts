@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Pool } from 'pg';
-import { postgresStore, type PostgresJobLock, type PostgresJobStore } from '../../src/state/postgres-store.js';
+import { openPostgresDatabase, postgresStore, type PostgresJobLock, type PostgresJobStore } from '../../src/state/postgres-store.js';
 import { migrateStateSchema, STATE_MIGRATIONS } from '../../src/state/postgres-schema.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { POSTGRES_SKIP_REASON, startPostgresOrReason, type TestPostgres } from '../helpers/postgres.js';
@@ -58,6 +58,37 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('postgresStore (a real PostgreSQL
     expect(rows.map((r) => r.version)).toEqual(STATE_MIGRATIONS.map((_, i) => i + 1));
     expect(await migrateStateSchema(pool, 'kbatch_race')).toBe(STATE_MIGRATIONS.length);
     expect(opened[2]!.dir).toBe('/shared/kb-race');
+  });
+
+  it('refuses a schema a newer kbatch migrated after this process did (a long-lived worker on a shared pool)', async () => {
+    const db = await openPostgresDatabase(server.url, { max: 2 });
+    try {
+      const onShared = (jobId: string) => postgresStore({ pool: db.pool, sessions: db.sessions, jobId, dir: `/shared/${jobId}`, schema: 'kbatch_upgraded' });
+      await (await onShared('kb-before')).close();
+      await pool.query('INSERT INTO kbatch_upgraded.schema_version (version) VALUES (999)');
+      expectKbatchError(await catchError(() => onShared('kb-after')), { code: 'STATE_SCHEMA_NEWER', message: 'version 999' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('survives a lock connection that drops while its release is unlocking it', async () => {
+    const uncaught: unknown[] = [];
+    const hear = (error: unknown) => void uncaught.push(error);
+    process.on('uncaughtException', hear);
+    try {
+      const store = await open();
+      const lock = await store.lock();
+      // pg's internals: the one session connection's socket, reset while pg_advisory_unlock_all is in flight.
+      const sessions = store.database.sessions as unknown as { _clients: { connection: { stream: { destroy(error?: Error): void } } }[] };
+      const released = lock.release();
+      sessions._clients[0]!.connection.stream.destroy(new Error('read ECONNRESET'));
+      await released;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      process.off('uncaughtException', hear);
+    }
+    expect(uncaught).toEqual([]);
   });
 
   it('refuses a schema migrated by a newer kbatch with STATE_SCHEMA_NEWER, and a schema name unsafe in SQL with OPTION_INVALID', async () => {

@@ -69,7 +69,10 @@ export function scanLine(scan: Scan, buf: Buffer, start: number, end: number, ou
   scan.out = out;
   resetVerdict(out);
   let i = scan.ws(start);
-  if (buf[i] !== 0x7b) return false;
+  if (buf[i] !== 0x7b) {
+    scan.buf = EMPTY;
+    return false;
+  }
   i = scan.object(i, TOP);
   scan.buf = EMPTY; // no line kept alive between calls
   return i >= 0 && scan.ws(i) === end;

@@ -262,6 +262,41 @@ describe('readVerdict', () => {
     expect(read(line(11, 'z'.repeat(70_000)))).toBe(true);
   });
 
+  it('stops trying the shapes while lines of three shapes in turn miss them, and tries them again once lines fit', () => {
+    const DETAILS = ['null', '{"cached_tokens":0}', '{}'];
+    const line = (n: number, details: string): string => `{"custom_id":"r${n}","response":{"status_code":200,"body":{"choices":[{"message":{"content":"c${n}"}}],"usage":{"prompt_tokens":${n},"prompt_tokens_details":${details}}}}}`;
+    const scan = new Scan();
+    const templates = new VerdictTemplates(scan);
+    const read = (text: string): void => {
+      const buf = Buffer.from(text);
+      const [quick, scanned] = [emptyVerdict(), emptyVerdict()];
+      const fits = templates.match(buf, 0, buf.length, quick);
+      expect(scanLine(scan, buf, 0, buf.length, scanned), text).toBe(true);
+      if (fits) expect(quick, text).toEqual(scanned);
+      else templates.learn(buf, 0, buf.length, scanned);
+    };
+    for (let n = 0; n < 3000; n++) read(line(n, DETAILS[n % 3]!));
+    // Two shapes for three kinds of lines: about half would fit, for more than the misses cost. A few are probed.
+    expect(templates.counts.tried).toBeLessThan(3000 / 8);
+    expect(templates.counts.tried).toBeGreaterThan(3000 / 32);
+    for (let n = 0; n < 2000; n++) read(line(n, DETAILS[0]!));
+    const { tried, fitted } = templates.counts;
+    for (let n = 0; n < 1000; n++) read(line(n, DETAILS[0]!));
+    // Lines of one shape again: every line is tried, and fits.
+    expect(templates.counts).toEqual({ tried: tried + 1000, fitted: fitted + 1000 });
+  });
+
+  it('tries every line of a file of one shape against it (and all but the first fit)', () => {
+    const scan = new Scan();
+    const templates = new VerdictTemplates(scan);
+    for (let n = 0; n < 500; n++) {
+      const buf = Buffer.from(`{"custom_id":"r${n}","response":{"status_code":200,"body":{"choices":[{"message":{"content":"c${n}"}}]}}}`);
+      const v = emptyVerdict();
+      if (!templates.match(buf, 0, buf.length, v) && scanLine(scan, buf, 0, buf.length, v)) templates.learn(buf, 0, buf.length, v);
+    }
+    expect(templates.counts).toEqual({ tried: 500, fitted: 499 });
+  });
+
   it('reads as the scanner does through readVerdict, line after line of changing shapes', () => {
     const r = rng(19);
     for (let n = 0; n < 3000; n++) {

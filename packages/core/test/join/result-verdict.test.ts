@@ -309,6 +309,14 @@ describe('readVerdict', () => {
     }
   });
 
+  it('keeps no line alive after reading one, also one refused at its first byte', () => {
+    const scan = new Scan();
+    for (const text of ['  [1]', '{"custom_id":"a"}', 'x']) {
+      expect(scanLine(scan, Buffer.from(text), 0, text.length, emptyVerdict()), text).toBe(false);
+      expect(scan.buf.length, text).toBe(0);
+    }
+  });
+
   it('keeps long answers out of the store (their lines are read when taken)', () => {
     const text = JSON.stringify({ custom_id: 'a', response: { status_code: 200, body: { choices: [{ message: { content: 'x'.repeat(5000) } }] } } });
     const buf = Buffer.from(text);

@@ -2,13 +2,14 @@
 // bench:join — join 1,000,000 records (JSONL input, id column) with shuffled batch results (0.1% in an error
 // file) under --labels, writing CSV; prints records/s and peak RSS (target < 300 MB). Build first (pnpm build).
 // Usage: node scripts/bench-join.mjs [records=1000000] [--format csv|jsonl] [--keep] [--data DIR] [--sha]
-// --data DIR: generate the inputs into DIR once and reuse them (kept), for back-to-back runs of two builds.
+// --data DIR: generate the inputs into DIR once and reuse them (kept; generated again for another record count), for
+// back-to-back runs of two builds.
 // --sha: print the sha256 of the joined output (it must not change with a speed-up).
 // The join runs in a child process so its peak RSS is not mixed with the data generation.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,9 +40,10 @@ const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const format = args.includes('--format') ? args[args.indexOf('--format') + 1] : 'csv';
 const data = args.includes('--data') ? args[args.indexOf('--data') + 1] : undefined;
 const dir = data ?? (await mkdtemp(join(tmpdir(), 'kbatch-bench-join-')));
-// The inputs of `--data` are generated once for this record count (a marker file names it).
-const marker = join(dir, `generated-${n}`);
-const reuse = data !== undefined && existsSync(marker);
+// The inputs of `--data` are reused only when the one marker holds this record count (the inputs are the same for every
+// output format); it is removed before they are written again, so that a generation cut short is not reused.
+const marker = join(dir, 'generated.json');
+const reuse = data !== undefined && (await readMarker()) === n;
 
 async function writeLines(file, count, lineAt) {
   const out = createWriteStream(file, { highWaterMark: 1 << 20 });
@@ -97,8 +99,16 @@ if (!args.includes('--keep') && data === undefined) await rm(dir, { recursive: t
 else console.log(`kept ${dir}`);
 if (report.records !== n || report.succeeded + report.failed !== n || maxRssMB >= 300) process.exitCode = 1;
 
+async function readMarker() {
+  if (!existsSync(marker)) return undefined;
+  return JSON.parse(await readFile(marker, 'utf8')).records;
+}
+
 async function generate() {
-  if (data !== undefined) await mkdir(dir, { recursive: true });
+  if (data !== undefined) {
+    await mkdir(dir, { recursive: true });
+    await rm(marker, { force: true });
+  }
   // Seeded Fisher–Yates permutation: the emulator and kluster return results in no particular order.
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -120,7 +130,7 @@ async function generate() {
   await writeLines(join(dir, 'errors.jsonl'), errIds.length, (k) => errLine(errIds[k]));
   const sizes = await Promise.all(['input.jsonl', 'outputs.jsonl', 'errors.jsonl'].map((f) => stat(join(dir, f)).then((s) => s.size)));
   process.stderr.write(`generated ${n} records + shuffled results in ${((Date.now() - t0) / 1000).toFixed(1)} s (input ${mb(sizes[0])}, outputs ${mb(sizes[1])}, errors ${mb(sizes[2])})\n`);
-  if (data !== undefined) await writeFile(marker, '');
+  if (data !== undefined) await writeFile(marker, JSON.stringify({ records: n }));
 }
 
 function sha256(file) {

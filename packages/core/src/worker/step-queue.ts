@@ -129,6 +129,7 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
   });
   const db = boss.getDb();
   const lease = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  const retryDelay = options.retryDelaySeconds ?? STEP_RETRY.retryDelay;
   const call = <T>(body: () => Promise<T>): Promise<T> => guarded(databaseUrl, body);
   return {
     // A job with a step active gets no second one: pg-boss's fetch would stop on its key for every worker (policy
@@ -140,7 +141,7 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
         const steps = jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
         // A step carries the lease it was queued with (a detach's is the default): a worker's first renewal sets its own.
         if (!supervise || steps.length === 0) return steps;
-        const held = await renewSteps(db, steps, lease);
+        const held = await renewSteps(db, steps, lease, retryDelay);
         return steps.filter((s) => held.has(s.id));
       }),
     complete: (step, output, next) =>
@@ -202,13 +203,14 @@ async function hasLiveStep(tx: PgBoss.Db, jobId: string): Promise<boolean> {
 
 /**
  * One statement for any number of steps: pg-boss expires a step at started_on + expire_in (plans.js
- * failJobsByTimeout), and has no call to extend it.
+ * failJobsByTimeout), and has no call to extend it. At fetch, `retryDelaySeconds` also replaces the delay the step
+ * was queued with (a detach's default), so a killed worker's step comes back after this worker's delay.
  */
-async function renewSteps(db: PgBoss.Db, steps: readonly QueuedStep[], leaseSeconds: number): Promise<Set<string>> {
-  const sql = `UPDATE ${BOSS_SCHEMA}.job j SET expire_in = (now() - j.started_on) + $4 * interval '1 second'
+async function renewSteps(db: PgBoss.Db, steps: readonly QueuedStep[], leaseSeconds: number, retryDelaySeconds?: number): Promise<Set<string>> {
+  const sql = `UPDATE ${BOSS_SCHEMA}.job j SET expire_in = (now() - j.started_on) + $4 * interval '1 second', retry_delay = COALESCE($5, j.retry_delay)
     FROM unnest($2::uuid[], $3::int[]) AS s(id, retry_count)
     WHERE j.name = $1 AND j.id = s.id AND j.state = 'active' AND j.retry_count = s.retry_count RETURNING j.id`;
-  const values = [STEP_QUEUE, steps.map((s) => s.id), steps.map((s) => s.retryCount), leaseSeconds];
+  const values = [STEP_QUEUE, steps.map((s) => s.id), steps.map((s) => s.retryCount), leaseSeconds, retryDelaySeconds ?? null];
   const { rows } = (await db.executeSql(sql, values)) as { rows: Array<{ id: string }> };
   return new Set(rows.map((r) => r.id));
 }

@@ -10,7 +10,7 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the step queue', () => {
   let sql: pgDriver.Pool;
   beforeAll(async () => {
     pg = await startPostgres();
-    queue = await openStepQueue({ databaseUrl: pg.url, supervise: true, leaseSeconds: 30 });
+    queue = await openStepQueue({ databaseUrl: pg.url, supervise: true, leaseSeconds: 30, retryDelaySeconds: 7 });
     sql = new pgDriver.Pool({ connectionString: pg.url, max: 1 });
   }, 120_000);
   afterAll(async () => {
@@ -50,9 +50,11 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the step queue', () => {
   it("gives a fetched step the worker's lease, not the one it was queued with, and renews it while the step is the worker's", async () => {
     expect(await enqueueJob({ databaseUrl: pg.url, jobId: 'leased' })).toBe(true);
     // Queued by a detach under the queue's default lease.
-    await sql.query(`UPDATE kbatch_boss.job SET expire_in = interval '300 seconds' WHERE singleton_key = 'leased'`);
+    await sql.query(`UPDATE kbatch_boss.job SET expire_in = interval '300 seconds', retry_delay = 60 WHERE singleton_key = 'leased'`);
     const [step] = await take('leased');
     expect(step).toMatchObject({ jobId: 'leased' });
+    // The worker's retry delay too: a killed worker's step comes back after it, not after the detach's default.
+    expect((await sql.query(`SELECT retry_delay FROM kbatch_boss.job WHERE id = $1`, [step!.id])).rows[0].retry_delay).toBe(7);
     expect(await leaseLeft(step!.id)).toBeGreaterThan(28);
     expect(await leaseLeft(step!.id)).toBeLessThanOrEqual(30);
     await sql.query(`UPDATE kbatch_boss.job SET started_on = started_on - interval '25 seconds' WHERE id = $1`, [step!.id]);

@@ -132,9 +132,9 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
   const retryDelay = options.retryDelaySeconds ?? STEP_RETRY.retryDelay;
   const call = <T>(body: () => Promise<T>): Promise<T> => guarded(databaseUrl, body);
   return {
-    // A job with a step active gets no second one: pg-boss's fetch would stop on its key for every worker (policy
-    // stately); the active step queues the next itself.
-    enqueue: (jobId, delayMs = 0) => call(async () => (await latestStep(db, jobId))?.state !== 'active' && (await send(boss, jobId, delayMs)) !== null),
+    // A job with a step active or retrying gets no second one: the active step queues the next itself, and under
+    // `stately` a second live row makes pg-boss fail one of them when the other moves to retry.
+    enqueue: (jobId, delayMs = 0) => call(async () => !LIVE.has((await latestStep(db, jobId))?.state ?? '') && (await send(boss, jobId, delayMs)) !== null),
     fetch: (limit) =>
       call(async () => {
         const jobs = await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true });
@@ -176,6 +176,9 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
       }),
   };
 }
+
+/** A step's states while it is queued, waiting to be tried again, or running. */
+const LIVE: ReadonlySet<string> = new Set(['created', 'retry', 'active']);
 
 // A step is this worker's while its row is active with the retry count it was handed out with (an expired row handed
 // out again keeps its id).

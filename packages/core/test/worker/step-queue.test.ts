@@ -81,6 +81,8 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the step queue', () => {
     const [first] = await take('expired');
     await expire(first!.id);
     expect(await queue.complete(first!, { step: 'poll', outcome: 'running' }, { delayMs: 0 })).toBe(false);
+    // A second `run --detach` meanwhile queues nothing beside the step waiting to be tried again.
+    expect(await queue.enqueue('expired')).toBe(false);
     expect(await rowsOf('expired')).toEqual(['retry/0']);
     const [second] = await take('expired');
     expect(second).toMatchObject({ id: first!.id, retryCount: 1 });

@@ -25,9 +25,9 @@ export const register: RegisterCommand = (program: Command, io: CliIo) => {
     .addOption(new Option('--concurrency <n>', 'steps (of different jobs) at once').argParser(numberArg).default(4))
     .option('--slice <duration>', 'longest a step drives its job before handing it back to the queue', '60s')
     .option('--poll-interval <duration>', "delay before a running job's next step, and the longest wait between polls", '15s')
-    .option('--lease <duration>', "how long a step may run before another worker takes it over (a killed worker's step); applies to steps queued from now on", '5m')
+    .option('--lease <duration>', "how long a killed worker's step waits before another worker takes it over (a live worker renews its steps' leases)", '5m')
     .option('--maintenance-interval <duration>', 'how often expired steps are looked for', '10s')
-    .option('--retry-delay <duration>', 'delay before a failed or expired step is tried again (10 tries); applies to steps queued from now on', '60s')
+    .option('--retry-delay <duration>', 'delay before a failed or expired step is tried again (10 tries); set on each step this worker takes', '60s')
     .addHelpText(
       'after',
       `

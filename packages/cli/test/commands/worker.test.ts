@@ -154,6 +154,83 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
     }
   }, 90_000);
 
+  it('keeps a step that runs longer than its lease with its worker (renewed, not handed to another), and hands it on once that worker is SIGKILLed', async () => {
+    const slow = await startEmulator({ timeScale: 0.001, seed: 44, validationMs: 10_000, lineMs: 0, finalizingMs: 10 });
+    try {
+      const { a, b, storage } = await machines();
+      const envS = { ...env, KLUSTER_BASE_URL: slow.baseURL };
+      expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-renew', '--detach'], envS, a)).stderr).not.toContain('error');
+      // Alone, with a free slot: an expired step would come back to it, and the job would be found locked.
+      const first = spawnChild([...WORKER, '--lease', '2s', '--slice', '6s', '--storage', storage], envS, b);
+      let log = '';
+      first.process.stderr.on('data', (d) => (log += d));
+      while (!/worker: job kb-renew \w+ running/.test(log)) await new Promise((r) => setTimeout(r, 100));
+      // Its next step is taken at once; the kill lands in it.
+      await new Promise((r) => setTimeout(r, 1_000));
+      first.process.kill('SIGKILL');
+      await first.done;
+      expect(log).toMatch(/^worker: job kb-renew submit running \d{4,} ms/m);
+      expect(log.split('\n').filter((l) => l.includes('kb-renew')).join('\n')).not.toMatch(/locked|warning|retrying/);
+      const second = spawnChild([...WORKER, '--storage', storage], envS, a);
+      try {
+        expect((await spawnCli(['wait', 'kb-renew', '--storage', storage], envS, a)).code).toBe(0);
+      } finally {
+        second.process.kill('SIGTERM');
+        await second.done;
+      }
+      expect(slow.stats().batchesCreated).toBe(3);
+      expect(idsOf((await spawnCli(['results', 'kb-renew', '--storage', storage], envS, a)).stdout)).toEqual(IDS);
+    } finally {
+      await slow.close();
+    }
+  }, 120_000);
+
+  it('stops a step whose lease a renewal finds gone (queued again by expiry), logs it, and the job goes on in the one row left', async () => {
+    const slow = await startEmulator({ timeScale: 0.001, seed: 45, validationMs: 3_000, lineMs: 0, finalizingMs: 10 });
+    try {
+      const { a, b, storage } = await machines();
+      const envS = { ...env, KLUSTER_BASE_URL: slow.baseURL };
+      expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-lost', '--detach'], envS, a)).stderr).not.toContain('error');
+      const worker = spawnChild([...WORKER, '--slice', '30s', '--storage', storage], envS, b);
+      let log = '';
+      worker.process.stderr.on('data', (d) => (log += d));
+      try {
+        for (let i = 0; i < 400 && slow.stats().batchesCreated < 3; i++) await new Promise((r) => setTimeout(r, 25));
+        // What pg-boss's maintenance does to a step past its lease (a worker paused longer than it, say).
+        execFileSync(join(postgresBin()!, 'psql'), [pg.url, '-qc', "UPDATE kbatch_boss.job SET state = 'retry', start_after = now() + interval '2 seconds' WHERE singleton_key = 'kb-lost' AND state = 'active'"]);
+        expect((await spawnCli(['wait', 'kb-lost', '--storage', storage], envS, a)).code).toBe(0);
+      } finally {
+        worker.process.kill('SIGTERM');
+        await worker.done;
+      }
+      expect(log).toContain("worker: warning: job kb-lost: its step's lease ran out");
+      expect(log).toMatch(/^worker: job kb-lost \w+ lost \d+ ms/m);
+      const rows = execFileSync(join(postgresBin()!, 'psql'), [pg.url, '-tAc', "SELECT state FROM kbatch_boss.job WHERE singleton_key = 'kb-lost' AND state <> 'completed'"], { encoding: 'utf8' });
+      expect(rows.trim()).toBe('');
+      expect(slow.stats().batchesCreated).toBe(3);
+      expect(idsOf((await spawnCli(['results', 'kb-lost', '--storage', storage], envS, a)).stdout)).toEqual(IDS);
+    } finally {
+      await slow.close();
+    }
+  }, 90_000);
+
+  it('shows and waits on the live step of a job beside a stale row pg-boss failed with retries left (two rows of one job, as an expired step once left)', async () => {
+    const { a, b, storage } = await machines();
+    expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-stale', '--detach'], env, a)).code).toBe(0);
+    execFileSync(join(postgresBin()!, 'psql'), [pg.url, '-qc', `INSERT INTO kbatch_boss.job (name, data, state, retry_limit, retry_count, singleton_key, policy, created_on, completed_on)
+      VALUES ('kbatch-job', '{"jobId":"kb-stale"}', 'failed', 10, 0, 'kb-stale', 'stately', now() + interval '1 second', now())`]);
+    const queued = await spawnCli(['status', 'kb-stale', '--storage', storage, '--json'], env, a);
+    expect(JSON.parse(queued.stdout).step).toMatchObject({ state: 'created' });
+    const worker = spawnChild([...WORKER, '--storage', storage], env, b);
+    try {
+      expect((await spawnCli(['wait', 'kb-stale', '--storage', storage], env, a)).code).toBe(0);
+    } finally {
+      worker.process.kill('SIGTERM');
+      await worker.done;
+    }
+    expect((await spawnCli(['status', 'kb-stale', '--storage', storage], env, a)).stdout).toContain('workers: completed, step');
+  }, 60_000);
+
   it('continues with a worker a job that another process started from its own directory and was killed: no second batch', async () => {
     const { a, b, storage } = await machines();
     const created = emu.stats().batchesCreated;

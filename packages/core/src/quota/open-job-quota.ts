@@ -1,7 +1,8 @@
 import { KbatchError } from '../errors.js';
 import type { JobStore } from '../state/job-store.js';
 import type { JobManifest } from '../state/manifest.js';
-import { PostgresJobStore } from '../state/postgres-store.js';
+import { PostgresJobStore, unavailable } from '../state/postgres-store.js';
+import { quoteSchema } from '../state/postgres-schema.js';
 import { clientKeyFingerprint } from '../client/create-kluster-client.js';
 import { DEFAULT_PROVIDER, getProvider } from '../providers/resolve-provider.js';
 import { keyFingerprint } from './quota-key.js';
@@ -37,6 +38,25 @@ export async function openJobQuota(init: { store: JobStore; client: unknown; man
     batches: batchesOf(init.client),
     checkEveryMs: init.pollIntervalMs,
   });
+}
+
+/**
+ * Whether the job's parts need their prompt tokens counted as they are prepared: a database job whose key has a limit
+ * (`maxEnqueuedTokens` given, the provider's documented figure, or one stored for the client's key by any job). Without
+ * one the count is skipped (CPU at every prepare); a limit that appears later is met by counting a part's tokens when
+ * its batch is about to be created (see PostgresQuota).
+ * @example if (await quotaLimitApplies({ store, client, provider: 'kluster' })) countTokens = true;
+ */
+export async function quotaLimitApplies(init: { store: JobStore; client: unknown; provider: string | undefined; maxEnqueuedTokens?: number | undefined }): Promise<boolean> {
+  const { store } = init;
+  if (!(store instanceof PostgresJobStore)) return false;
+  const provider = init.provider ?? DEFAULT_PROVIDER;
+  if (init.maxEnqueuedTokens !== undefined || getProvider(provider).limits.maxEnqueuedTokens != null) return true;
+  // Any model of the key: the prepare does not know every line's model.
+  const prefix = `${provider}/${clientFingerprint(init.client)}/`;
+  const { pool, schema } = store.database;
+  const { rows } = await pool.query(`SELECT 1 FROM ${quoteSchema(schema)}.quota_limit WHERE left(quota_key, length($1)) = $1 LIMIT 1`, [prefix]).catch(unavailable);
+  return rows.length > 0;
 }
 
 /**

@@ -5,26 +5,28 @@ import { readFileLines } from '../job/lines.js';
 
 /** What a part's batch puts in the queue: its estimated prompt tokens and requests, and its model (of its first line). */
 export interface PartLoad {
-  tokens: number;
+  /** Undefined: not known and not counted (`count: false`). */
+  tokens: number | undefined;
   requests: number;
   model: string;
 }
 
 /**
  * The load of a part's batch. Its tokens come from the manifest (`promptTokens`, measured as its chunk was written);
- * a part without them (an older manifest, a file given to `kbatch submit`) is read once to estimate them. Only the
- * first line is read for the model otherwise.
+ * a part without them (no limit applied when it was prepared, an older manifest, a file given to `kbatch submit`) is
+ * read once to estimate them, unless `count` is false (then they stay undefined). Only the first line is read for the
+ * model otherwise.
  */
-export async function partLoad(jobDir: string, part: Pick<JobPart, 'path' | 'requests' | 'promptTokens'>): Promise<PartLoad> {
+export async function partLoad(jobDir: string, part: Pick<JobPart, 'path' | 'requests' | 'promptTokens'>, { count = true }: { count?: boolean } = {}): Promise<PartLoad> {
   let model: string | undefined;
   let tokens = 0;
   const known = part.promptTokens;
   for await (const { text } of readFileLines(jobPath(jobDir, part.path))) {
     model ??= modelOf(text);
-    if (known !== undefined) break;
+    if (known !== undefined || !count) break;
     tokens += lineTokens(text);
   }
-  return { tokens: known ?? tokens, requests: part.requests, model: model ?? '' };
+  return { tokens: known ?? (count ? tokens : undefined), requests: part.requests, model: model ?? '' };
 }
 
 // A line without a model (a file made elsewhere, for a server with a default model) is counted under the empty model.

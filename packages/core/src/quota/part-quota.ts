@@ -49,18 +49,19 @@ export interface PartQuota {
 
 /**
  * The part's turn under the job's quota (true at once without one): emits a warning naming what it waits for the
- * first time it is refused, and records the part's estimated tokens in the manifest when they had to be read.
+ * first time it is refused, and records the part's estimated tokens in the manifest when they had to be read (a key
+ * with a limit; without one they are not counted).
  */
 export async function quotaTurn(ctx: JobContext, part: JobPart): Promise<boolean> {
   const quota = ctx.quota;
   if (quota === undefined) return true;
   const answer = await quota.acquire(part, { force: part.createStartedAt !== undefined });
-  if (part.promptTokens === undefined) {
+  if (part.promptTokens === undefined && answer.load.tokens !== undefined) {
     part.promptTokens = answer.load.tokens;
     await ctx.store.save();
   }
   const { limit, enqueued, load, ahead } = answer;
-  if (answer.granted && limit !== undefined && load.tokens > limit) {
+  if (answer.granted && limit !== undefined && load.tokens !== undefined && load.tokens > limit) {
     ctx.emit({ type: 'warning', part: part.index, message: `part ${part.index}'s ${load.tokens} estimated tokens are more than the whole quota of ${answer.key} (${limit}): its batch runs alone` });
   }
   if (!answer.granted && answer.firstRefusal) {

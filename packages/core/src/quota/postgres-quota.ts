@@ -61,7 +61,7 @@ export class PostgresQuota implements PartQuota {
   }
 
   async acquire(part: JobPart, { force }: { force: boolean }): Promise<QuotaAnswer> {
-    const load = this.loads.get(part.index) ?? (await partLoad(this.init.jobDir, part));
+    const load = this.loads.get(part.index) ?? (await this.load(part));
     this.loads.set(part.index, load);
     let { answer, due } = await this.decide(part, load, force);
     // A gone holder's batch seen ended just now: its slot is dropped by deciding again (at most once per acquire).
@@ -69,6 +69,16 @@ export class PostgresQuota implements PartQuota {
     const firstRefusal = !answer.granted && !this.refused.has(part.index);
     if (!answer.granted) this.refused.add(part.index);
     return { ...answer, firstRefusal };
+  }
+
+  // A part whose tokens were not counted as it was prepared (no limit applied then) is counted now if its key has one,
+  // read outside the key's lock; without a limit it is recorded with none (0).
+  private async load(part: JobPart): Promise<PartLoad> {
+    const first = await partLoad(this.init.jobDir, part, { count: false });
+    if (first.tokens !== undefined) return first;
+    const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: first.model });
+    const limit = await this.limit(this.init.database.pool, key).catch(unavailable);
+    return limit === undefined ? first : partLoad(this.init.jobDir, part);
   }
 
   // One decision under the key's lock; `due`: batches of gone holders to look at (not looked at within the poll interval).
@@ -83,7 +93,7 @@ export class PostgresQuota implements PartQuota {
          ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = s.held AND (s.owner = $6 OR $7), owner = $6, updated_at = now()
          RETURNING held`,
         // Forced only onto a slot still held: one given back (a refused create, a cancel) or dropped as stale waits in line again.
-        [me.job, me.part, key, load.tokens, load.requests, owner, force],
+        [me.job, me.part, key, load.tokens ?? 0, load.requests, owner, force],
       );
       const none = { tokens: 0, requests: 0, batches: 0 };
       if (rows[0]!.held) return { answer: { granted: true, key, load, limit, enqueued: none, ahead: 0, unsettled: [] }, due: [] };
@@ -115,7 +125,8 @@ export class PostgresQuota implements PartQuota {
   }
 
   async confirm(part: JobPart): Promise<boolean> {
-    const load = this.loads.get(part.index) ?? (await partLoad(this.init.jobDir, part));
+    // The model is all it needs: its first line.
+    const load = this.loads.get(part.index) ?? (await partLoad(this.init.jobDir, part, { count: false }));
     const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: load.model });
     const owner = (await this.present()).owner;
     // Under the key's lock: a decider that read the intent-less manifest has finished (slot gone) or sees a live owner.
@@ -140,7 +151,7 @@ export class PostgresQuota implements PartQuota {
   }
 
   // The key's limit: this job's, stored once per key by this process (the latest given wins), else the stored one, else the default.
-  private async limit(db: PoolClient, key: string): Promise<number | undefined> {
+  private async limit(db: Pick<PoolClient, 'query'>, key: string): Promise<number | undefined> {
     const given = this.init.maxEnqueuedTokens;
     if (given !== undefined && !this.limitStored.has(key)) {
       await db.query(

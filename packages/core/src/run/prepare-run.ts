@@ -35,6 +35,8 @@ export interface PrepareRunOptions {
   cache?: { answers: AnswerCache; provider: string } | null;
   /** A sample: only the records whose number it accepts are prepared. */
   keep?: (record: number) => boolean;
+  /** A database job under a quota limit: count each part's prompt tokens as its chunk is written (default: any database job). */
+  countTokens?: boolean;
 }
 
 /**
@@ -100,8 +102,8 @@ export async function prepareRun(store: JobStore, settings: RunSettings, plan: J
     outDir: chunkDir,
     prefix: 'part',
     overwrite: true,
-    // A job in a database shares the provider's quota: each part's tokens are counted as its chunk is written.
-    countTokens: store.jobId !== undefined,
+    // A job in a database shares the provider's quota: under a limit, each part's tokens are counted as its chunk is written.
+    countTokens: store.jobId !== undefined && (options.countTokens ?? true),
     ...(settings.maxRequests !== undefined ? { maxRequests: settings.maxRequests } : {}),
     ...(settings.maxBytes !== undefined ? { maxBytes: settings.maxBytes } : {}),
     ...(settings.maxBatchTokens !== undefined ? { maxBatchTokens: settings.maxBatchTokens } : {}),

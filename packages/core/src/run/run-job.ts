@@ -24,7 +24,7 @@ import { attemptChunk, attemptChunks } from '../job/attempt-chunks.js';
 import { recordBatches } from '../records/record-batches.js';
 import type { SourceRecord } from '../records/source-record.js';
 import { prepareRun, withInputColumns } from './prepare-run.js';
-import { assertQuotaStore } from '../quota/open-job-quota.js';
+import { assertQuotaStore, quotaLimitApplies } from '../quota/open-job-quota.js';
 import { realtimeRunner, REALTIME_MAX_REQUESTS } from './realtime-runner.js';
 import { RunJobOptionsSchema, type ResolvedRunJobOptions, type RunEvent, type RunJobOptions, type RunRecordRow, type RunSummary } from './run-options.js';
 import { hasRunState, type RunSettings, type RunState } from '../state/run-state.js';
@@ -370,7 +370,8 @@ async function prepareOnce({ jobDir, store, state, plan, opts, emit, cache, keep
       // A file is hashed as prepare reads it; on its own only when prepare did not read it all (a reused manifest).
       const answers = await cache.answers();
       const cached = answers ? { answers, provider: settings.provider ?? DEFAULT_PROVIDER } : null;
-      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached, ...(keep ? { keep } : {}) });
+      const countTokens = await quotaLimitApplies({ store, client: opts.client, provider: settings.provider, maxEnqueuedTokens: settings.maxEnqueuedTokens });
+      const { fingerprint: read, ...prepared } = await prepareRun(store, settings, plan, { ...(opts.signal ? { signal: opts.signal } : {}), cache: cached, countTokens, ...(keep ? { keep } : {}) });
       const fingerprint = settings.inputFingerprint ?? read ?? (await fingerprintFile(settings.input));
       crashPoint('run-after-prepare');
       Object.assign(state, prepared, { phase: 'prepared' });

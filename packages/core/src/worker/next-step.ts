@@ -23,7 +23,7 @@ export type StepOutcome = { kind: 'finished' } | { kind: 'error'; error: unknown
 /** What the worker does next with the job: nothing (done), its next step after a delay, or fail this step. */
 export type StepPlan =
   | { action: 'done' }
-  | { action: 'requeue'; delayMs: number; reason: 'running' | 'locked' | 'stopped' }
+  | { action: 'requeue'; delayMs: number; reason: 'running' | 'locked' | 'stopped' | 'lost' }
   | { action: 'fail'; retry: boolean; code: string; message: string };
 
 /** The delays {@link planStep} uses. */
@@ -64,11 +64,14 @@ const PERMANENT: ReadonlySet<KbatchErrorCode> = new Set<KbatchErrorCode>([
 /**
  * The next move for a step's outcome: a finished run is done; a slice that ran out (AWAIT_TIMEOUT) looks again after
  * the poll interval; a job another process holds (JOB_LOCKED) is tried again later; a stopped worker (`stopping`)
- * hands the step back at once; any other error fails the step, retried by the queue unless a retry cannot change it.
+ * hands the step back at once, and so does one whose lease was lost (`lost`: the queue keeps the job's live row);
+ * any other error fails the step, retried by the queue unless a retry cannot change it.
  * @example planStep({ kind: 'error', error: new KbatchError('AWAIT_TIMEOUT', '…') }, { pollMs: 30_000, lockedMs: 5_000 }) // requeue in 30 s
  */
-export function planStep(outcome: StepOutcome, delays: StepDelays, stopping = false): StepPlan {
+export function planStep(outcome: StepOutcome, delays: StepDelays, stopping = false, lost = false): StepPlan {
   if (outcome.kind === 'finished') return { action: 'done' };
+  // Its lease ran out and the step is queued again or another worker's: whatever this slice ended with, the queue's row goes on.
+  if (lost) return { action: 'requeue', delayMs: 0, reason: 'lost' };
   const { error } = outcome;
   const code = isKbatchError(error) ? error.code : 'INTERNAL';
   // Aborted by the worker's own stop: its state is saved as on any interrupt; another worker takes it now.

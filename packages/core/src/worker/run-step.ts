@@ -40,9 +40,9 @@ export interface StepResult {
 }
 
 /** How a step is named in its job's record and the worker's log. */
-export type StepLogOutcome = 'done' | 'running' | 'locked' | 'stopped' | 'failed' | 'retrying';
+export type StepLogOutcome = 'done' | 'running' | 'locked' | 'stopped' | 'lost' | 'failed' | 'retrying';
 
-/** The outcome word for a plan: done, running, locked, stopped, retrying, failed (for good). */
+/** The outcome word for a plan: done, running, locked, stopped, lost, retrying, failed (for good). */
 export function planOutcome(plan: StepPlan): StepLogOutcome {
   return plan.action === 'done' ? 'done' : plan.action === 'requeue' ? plan.reason : plan.retry ? 'retrying' : 'failed';
 }

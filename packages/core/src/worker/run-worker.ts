@@ -6,6 +6,7 @@ import { functionField, positiveIntField, positiveMsField, signalField } from '.
 import { planStep, type StepName } from './next-step.js';
 import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepResult } from './run-step.js';
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
+import { holdLease, renewalIntervalMs } from './step-lease.js';
 import { openPostgresDatabase } from '../state/postgres-store.js';
 
 /** The most connections a worker's statement pool opens (each new one costs the server a backend: ~20 ms of CPU and its caches). */
@@ -48,7 +49,7 @@ export type RunWorkerOptions = z.input<typeof RunWorkerOptionsSchema>;
 export interface StepLog {
   jobId: string;
   step: StepName;
-  /** done, running (batches still running: next step queued), locked, stopped (handed back), failed, retrying. */
+  /** done, running (batches still running: next step queued), locked, stopped (handed back), lost (its lease ran out), failed, retrying. */
   outcome: StepLogOutcome;
   ms: number;
   /** The error's code and message, for failed and retrying steps. */
@@ -136,7 +137,15 @@ interface SettleContext {
 async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, report, stop }: SettleContext): Promise<void> {
   const started = Date.now();
   const delays = { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs };
-  const result = await runStep({ jobId: step.jobId, attempt: step.retryCount + 1 }, stop, { ...context, planFor: (outcome) => planStep(outcome, delays, stop.aborted) });
+  const lease = holdLease({ everyMs: renewalIntervalMs(opts.leaseSeconds), renew: async () => (await queue.renew([step])).has(step.id), ...(opts.onError ? { onError: opts.onError } : {}) });
+  lease.lost.addEventListener('abort', () => opts.onWarning?.(`job ${step.jobId}: its step's lease ran out (another worker has it, or it is queued again): stopping the step, its state saved`), { once: true });
+  const signal = AbortSignal.any([stop, lease.lost]);
+  let result: StepResult;
+  try {
+    result = await runStep({ jobId: step.jobId, attempt: step.retryCount + 1 }, signal, { ...context, planFor: (outcome) => planStep(outcome, delays, stop.aborted, lease.lost.aborted) });
+  } finally {
+    await lease.release();
+  }
   const { plan } = result;
   const before = report.queueMs;
   try {
@@ -153,7 +162,7 @@ async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, r
   }
 }
 
-async function settle(queue: StepQueue, step: QueuedStep, { name, plan, counts }: StepResult): Promise<void> {
+async function settle(queue: StepQueue, step: QueuedStep, { name, plan, counts }: StepResult): Promise<unknown> {
   if (plan.action === 'done') return queue.complete(step, { step: name, outcome: 'done', ...counts });
   const failure = plan.action === 'fail' ? { step: name, code: plan.code, message: plan.message } : null;
   if (plan.action === 'fail' && plan.retry) return queue.fail(step, failure!);

@@ -53,11 +53,18 @@ export interface StepQueue {
   fetch(limit: number): Promise<QueuedStep[]>;
   /**
    * Complete the step and (with `next`) queue the job's next step, in one transaction: a crash leaves either this
-   * step active (pg-boss hands it out again after the lease) or the next one queued, never both nor neither.
+   * step active (pg-boss hands it out again after the lease) or the next one queued, never both nor neither. A step
+   * no longer this worker's (its lease ran out: retrying, or another worker's) is left as it is and nothing is queued
+   * beside it: the job keeps one live step. Resolves to false then.
    */
-  complete(step: QueuedStep, output: object, next?: { delayMs: number }): Promise<void>;
-  /** Fail the step: pg-boss retries it after its retry delay ({@link STEP_RETRY}). */
-  fail(step: QueuedStep, output: object): Promise<void>;
+  complete(step: QueuedStep, output: object, next?: { delayMs: number }): Promise<boolean>;
+  /** Fail the step: pg-boss retries it after its retry delay ({@link STEP_RETRY}); false (nothing done) when it is no longer this worker's. */
+  fail(step: QueuedStep, output: object): Promise<boolean>;
+  /**
+   * Renew the steps' leases: each expires `leaseSeconds` (the queue's option) from now. Returns the ids still this
+   * worker's (active, not handed out again); a step missing from them was lost.
+   */
+  renew(steps: readonly QueuedStep[]): Promise<Set<string>>;
   /** The job's latest step, or null when it never had one. */
   latest(jobId: string): Promise<StepStatus | null>;
   close(): Promise<void>;
@@ -121,25 +128,43 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
     throw error;
   });
   const db = boss.getDb();
+  const lease = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  const retryDelay = options.retryDelaySeconds ?? STEP_RETRY.retryDelay;
   const call = <T>(body: () => Promise<T>): Promise<T> => guarded(databaseUrl, body);
   return {
-    // A job with a step active gets no second one: pg-boss's fetch would stop on its key for every worker (policy
-    // stately); the active step queues the next itself.
-    enqueue: (jobId, delayMs = 0) => call(async () => (await latestStep(db, jobId))?.state !== 'active' && (await send(boss, jobId, delayMs)) !== null),
+    // A job with a step active or retrying gets no second one: the active step queues the next itself, and under
+    // `stately` a second live row makes pg-boss fail one of them when the other moves to retry.
+    enqueue: (jobId, delayMs = 0) => call(async () => !LIVE.has((await latestStep(db, jobId))?.state ?? '') && (await send(boss, jobId, delayMs)) !== null),
     fetch: (limit) =>
       call(async () => {
         const jobs = await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true });
-        return jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
+        const steps = jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
+        // A step carries the lease it was queued with (a detach's is the default): a worker's first renewal sets its own.
+        if (!supervise || steps.length === 0) return steps;
+        const held = await renewSteps(db, steps, lease, retryDelay);
+        return steps.filter((s) => held.has(s.id));
       }),
     complete: (step, output, next) =>
       call(async () => {
+        let completed = false;
         // One transaction also for a last step: a worker killed before its commit leaves the step to another (tested).
         await inTransaction(pool, async (tx) => {
-          await boss.complete(STEP_QUEUE, step.id, output, { db: tx });
-          if (next !== undefined) await send(boss, step.jobId, next.delayMs, tx);
+          completed = await completeOwn(tx, step, output);
+          // A lost step's row lives on (retrying, or another worker's): a second row would make pg-boss fail one of them.
+          if (next !== undefined && (completed || !(await hasLiveStep(tx, step.jobId)))) await send(boss, step.jobId, next.delayMs, tx);
         });
+        return completed;
       }),
-    fail: (step, output) => call(async () => void (await boss.fail(STEP_QUEUE, step.id, output))),
+    fail: (step, output) =>
+      call(async () => {
+        let failed = false;
+        await inTransaction(pool, async (tx) => {
+          // Locked first: pg-boss's fail matches the id alone, and a lost step's row may be another worker's by now.
+          if ((failed = await ownsStep(tx, step))) await boss.fail(STEP_QUEUE, step.id, output, { db: tx });
+        });
+        return failed;
+      }),
+    renew: (steps) => call(() => renewSteps(db, steps, lease)),
     latest: (jobId) => call(() => latestStep(db, jobId)),
     close: () =>
       call(async () => {
@@ -150,6 +175,47 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
         }
       }),
   };
+}
+
+/** A step's states while it is queued, waiting to be tried again, or running. */
+const LIVE: ReadonlySet<string> = new Set(['created', 'retry', 'active']);
+
+// A step is this worker's while its row is active with the retry count it was handed out with (an expired row handed
+// out again keeps its id).
+const OWN = `name = '${STEP_QUEUE}' AND id = $1 AND state = 'active' AND retry_count = $2`;
+
+/** Lock the step's row if it is still this worker's. */
+async function ownsStep(tx: PgBoss.Db, step: QueuedStep): Promise<boolean> {
+  const { rows } = (await tx.executeSql(`SELECT 1 FROM ${BOSS_SCHEMA}.job WHERE ${OWN} FOR UPDATE`, [step.id, step.retryCount])) as { rows: unknown[] };
+  return rows.length === 1;
+}
+
+/** pg-boss's completion (state, completed_on, output) of a step still this worker's; false when it is not. */
+async function completeOwn(tx: PgBoss.Db, step: QueuedStep, output: object): Promise<boolean> {
+  const sql = `UPDATE ${BOSS_SCHEMA}.job SET completed_on = now(), state = 'completed', output = $3::jsonb WHERE ${OWN} RETURNING id`;
+  const { rows } = (await tx.executeSql(sql, [step.id, step.retryCount, JSON.stringify(output)])) as { rows: unknown[] };
+  return rows.length === 1;
+}
+
+/** True when a step of the job is queued, retrying or active. */
+async function hasLiveStep(tx: PgBoss.Db, jobId: string): Promise<boolean> {
+  const sql = `SELECT 1 FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2 AND state IN ('created', 'retry', 'active') LIMIT 1`;
+  const { rows } = (await tx.executeSql(sql, [STEP_QUEUE, jobId])) as { rows: unknown[] };
+  return rows.length > 0;
+}
+
+/**
+ * One statement for any number of steps: pg-boss expires a step at started_on + expire_in (plans.js
+ * failJobsByTimeout), and has no call to extend it. At fetch, `retryDelaySeconds` also replaces the delay the step
+ * was queued with (a detach's default), so a killed worker's step comes back after this worker's delay.
+ */
+async function renewSteps(db: PgBoss.Db, steps: readonly QueuedStep[], leaseSeconds: number, retryDelaySeconds?: number): Promise<Set<string>> {
+  const sql = `UPDATE ${BOSS_SCHEMA}.job j SET expire_in = (now() - j.started_on) + $4 * interval '1 second', retry_delay = COALESCE($5, j.retry_delay)
+    FROM unnest($2::uuid[], $3::int[]) AS s(id, retry_count)
+    WHERE j.name = $1 AND j.id = s.id AND j.state = 'active' AND j.retry_count = s.retry_count RETURNING j.id`;
+  const values = [STEP_QUEUE, steps.map((s) => s.id), steps.map((s) => s.retryCount), leaseSeconds, retryDelaySeconds ?? null];
+  const { rows } = (await db.executeSql(sql, values)) as { rows: Array<{ id: string }> };
+  return new Set(rows.map((r) => r.id));
 }
 
 /** The queue's own pool (pg loaded on first use): at most 4 connections, as pg-boss's own pool had. */
@@ -212,11 +278,14 @@ export async function openStepReader(databaseUrl: string, { pool }: { pool?: Poo
 }
 
 async function latestStep(db: PgBoss.Db, jobId: string): Promise<StepStatus | null> {
-  // Finished steps move to the archive after a while: the newest of both tables.
+  // Finished steps move to the archive after a while: the newest of both tables, a live one first. A row pg-boss failed
+  // with retries left lost a `stately` clash with a second row of the job (as an expired step's completion once queued):
+  // that row, not the stale one, tells how the job went.
+  const cols = `state::text, output, retry_count, retry_limit, start_after, created_on`;
   const sql = `SELECT state, output, retry_count, start_after FROM (
-      SELECT state::text, output, retry_count, start_after, created_on FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2
-      UNION ALL SELECT state::text, output, retry_count, start_after, created_on FROM ${BOSS_SCHEMA}.archive WHERE name = $1 AND singleton_key = $2
-    ) s ORDER BY created_on DESC, (state = 'active') DESC LIMIT 1`;
+      SELECT ${cols} FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2
+      UNION ALL SELECT ${cols} FROM ${BOSS_SCHEMA}.archive WHERE name = $1 AND singleton_key = $2
+    ) s ORDER BY (state IN ('created', 'retry', 'active')) DESC, (state = 'failed' AND retry_count < retry_limit) ASC, created_on DESC, (state = 'active') DESC LIMIT 1`;
   const { rows } = (await db.executeSql(sql, [STEP_QUEUE, jobId])) as { rows: Array<{ state: string; output: StepStatus['output']; retry_count: number; start_after: Date }> };
   const row = rows[0];
   if (row === undefined) return null;

@@ -25,6 +25,8 @@ describe('partLoad', () => {
     expect(await partLoad(dir, part)).toEqual({ tokens: written.tokens, requests: 4, model: MODEL });
     // Known tokens are trusted: only the first line is read, for the model.
     expect(await partLoad(dir, { ...part, promptTokens: 7 })).toEqual({ tokens: 7, requests: 4, model: MODEL });
+    // Not asked to count (no limit on the key): unknown tokens stay unknown.
+    expect(await partLoad(dir, part, { count: false })).toEqual({ tokens: undefined, requests: 4, model: MODEL });
   });
 
   it('counts nothing without a budget or countTokens (the chunk writer does no extra work then)', async () => {

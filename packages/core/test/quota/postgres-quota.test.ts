@@ -315,6 +315,17 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual([true]);
     expect(await slots()).toEqual([]);
+    // No limit on its key when its batch was created: its tokens were not counted (the slot recorded none).
+    expect((await store.readManifest()).parts.map((p) => p.promptTokens)).toEqual([undefined]);
+  }, 60_000);
+
+  it("counts a part's tokens when its batch is about to be created under a limit stored for its key after it was prepared", async () => {
+    const { dir } = await writeChunks('later', 2);
+    const store = await open('later');
+    await pool.query('INSERT INTO kbatch.quota_limit (quota_key, max_enqueued_tokens) VALUES ($1, $2)', [KEY(), ONE_AT_A_TIME]);
+    const summary = await runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20 });
+    expect(summary.succeeded).toBe(2 * PER_CHUNK);
+    expect((await store.readManifest()).parts.map((p) => p.promptTokens)).toEqual([partTokens('later'), partTokens('later')]);
   }, 60_000);
 
   it('refuses an invalid limit, and a limit without a database store, before anything is sent', async () => {

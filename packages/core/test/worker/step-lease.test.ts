@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { holdLease, renewalIntervalMs } from '../../src/worker/step-lease.js';
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('holdLease', () => {
+  it('renews the lease every interval while it is held, and not after release', async () => {
+    let renewals = 0;
+    const lease = holdLease({ everyMs: 20, renew: async () => (renewals++, true) });
+    await tick(110);
+    await lease.release();
+    const held = renewals;
+    expect(held).toBeGreaterThanOrEqual(3);
+    await tick(60);
+    expect(renewals).toBe(held);
+    expect(lease.lost.aborted).toBe(false);
+  });
+
+  it('aborts `lost` and stops renewing when a renewal finds the step no longer the worker\'s', async () => {
+    let renewals = 0;
+    const lease = holdLease({ everyMs: 20, renew: async () => ++renewals < 2 });
+    await new Promise((r) => lease.lost.addEventListener('abort', r, { once: true }));
+    await tick(60);
+    expect(renewals).toBe(2);
+    await lease.release();
+  });
+
+  it('keeps the lease through a renewal that fails (the database away for a moment), reporting the error', async () => {
+    const errors: string[] = [];
+    let renewals = 0;
+    const lease = holdLease({ everyMs: 20, renew: async () => { if (++renewals === 1) throw new Error('connection reset'); return true; }, onError: (e) => errors.push(e.message) });
+    await tick(90);
+    await lease.release();
+    expect(errors).toEqual(['connection reset']);
+    expect(renewals).toBeGreaterThanOrEqual(2);
+    expect(lease.lost.aborted).toBe(false);
+  });
+
+  it('renews every third of the lease', () => {
+    expect(renewalIntervalMs(300)).toBe(100_000);
+    expect(renewalIntervalMs(3)).toBe(1_000);
+  });
+});

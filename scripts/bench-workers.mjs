@@ -96,7 +96,8 @@ async function workersRun(n, csv, env) {
       if (step) {
         steps.push(`${step[1]}:${step[2]}`);
         settleMs += Number(step[3]);
-        // The job's last step is settled in the queue before its line is written.
+        // The job's last step line (written after its settle is tried; a settle that failed is only warned of, so the
+        // `kbatch wait` after the round confirms the job's end and exit code).
         if (step[2] === 'done' || step[2] === 'failed') ended();
       }
       const stopped = /stopped after \d+ steps \((\d+) ms in queue calls/.exec(line);

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Client, Pool } from 'pg';
-import { giveBack, listen } from '../state/postgres-store.js';
+import { asError, giveBack, listen, once } from '../state/postgres-store.js';
 
 /** The first key of every presence lock (the two-int4 advisory lock form: `classid` in pg_locks). "kbqt". */
 const PRESENCE_CLASS = 0x6b627174;
@@ -34,24 +34,20 @@ export async function openPresence(sessions: Pick<Pool, 'connect'>): Promise<Pre
             return state.lost;
           },
           // Unlocked (or its connection dropped) before it resolves: the owner reads as gone from then on.
+          // Still listened to while it unlocks: a checked-out client's error with no listener would end the process.
           close: once(async () => {
-            stopListening();
             await giveBack(client, state.lost);
+            stopListening();
           }),
         };
       }
     }
   } catch (error) {
     stopListening();
-    client.release(error instanceof Error ? error : new Error(String(error)));
+    client.release(asError(error));
     throw error;
   }
 }
-
-const once = (fn: () => Promise<void>): (() => Promise<void>) => {
-  let done: Promise<void> | undefined;
-  return () => (done ??= fn());
-};
 
 /** The owners whose presence lock is held in this database now. */
 export async function liveOwners(db: Pick<Pool, 'query'> | Pick<Client, 'query'>): Promise<Set<number>> {

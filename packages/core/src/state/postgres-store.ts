@@ -409,7 +409,7 @@ export function unavailable(error: unknown): never {
 
 const ignore = (): void => {};
 
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+export const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /** Hear a held session connection end or fail (`lose`); returns how to stop listening (before it goes back to the pool). */
 export function listen(client: PoolClient, lose: () => void): () => void {
@@ -431,7 +431,8 @@ export async function giveBack(client: PoolClient, lost: boolean): Promise<void>
   client.release(unlocked ? undefined : new Error('session connection could not be unlocked'));
 }
 
-const once = (fn: () => Promise<void>): (() => Promise<void>) => {
+/** `fn` run on the first call only; later calls get the first call's promise. */
+export const once = (fn: () => Promise<void>): (() => Promise<void>) => {
   let done: Promise<void> | undefined;
   return () => (done ??= fn());
 };

@@ -8,6 +8,7 @@ import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepR
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
 import { holdLease, renewalIntervalMs } from './step-lease.js';
 import { openPostgresDatabase } from '../state/postgres-store.js';
+import { redactSecrets } from '../state/open-job-store.js';
 
 /** The most connections a worker's statement pool opens (each new one costs the server a backend: ~20 ms of CPU and its caches). */
 const WORKER_POOL_MAX = 2;
@@ -75,7 +76,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
   const opts = parseOptions(RunWorkerOptionsSchema, options, 'runWorker');
   // One pool for the queue and every step's store, one for locks. A statement takes about a millisecond and none holds a
   // pooled connection while it waits for another: 2 serve any number of steps (more open only for bursts of parts saving at once).
-  const database = await openPostgresDatabase(opts.databaseUrl, { max: WORKER_POOL_MAX });
+  const onPoolError = (error: Error): void => opts.onError?.(new Error(redactSecrets(error.message, opts.databaseUrl)));
+  const database = await openPostgresDatabase(opts.databaseUrl, { max: WORKER_POOL_MAX, onError: onPoolError });
   try {
     const queue = await openStepQueue({
       databaseUrl: opts.databaseUrl,

@@ -1,3 +1,4 @@
+import { asError } from '../state/postgres-store.js';
 // The thin pg-boss facade: one queue of job steps in its own schema of the job database (pg-boss loaded on first use).
 import type { Pool } from 'pg';
 import type PgBoss from 'pg-boss';
@@ -227,7 +228,6 @@ async function ownPool(databaseUrl: string, onError: ((error: Error) => void) | 
   return pool;
 }
 
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /** Create the queue (a no-op when it exists); a worker sets its lease and retry delay, which steps queued from then on get. */
 async function ensureQueue(boss: PgBoss, worker: { expireInSeconds: number; retryDelay: number } | null): Promise<void> {

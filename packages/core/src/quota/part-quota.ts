@@ -18,6 +18,8 @@ export interface QuotaAnswer {
   firstRefusal: boolean;
   /** Jobs of gone processes whose slot counts with no batch id known: a resume of each settles it. */
   unsettled: string[];
+  /** Jobs holding a batch created with no limit (tokens not counted): each fills the limit until its batch ends. */
+  uncounted: string[];
 }
 
 /**
@@ -68,10 +70,12 @@ export async function quotaTurn(ctx: JobContext, part: JobPart): Promise<boolean
     const turn = ahead > 0 ? `${ahead} part${ahead === 1 ? '' : 's'} ahead in line` : `its ${load.tokens} do not fit`;
     // A stopped job whose create may have been sent counts until its window ends, unless it is resumed.
     const settle = answer.unsettled.map((job) => `; job ${job} stopped after sending a create and holds its share: kbatch resume ${job} settles it`).join('');
+    // Its tokens are unknown, so it may hold the whole quota: it is waited for rather than counted as 0.
+    const unknown = answer.uncounted.map((job) => `; job ${job} has a batch created with no limit in place, its tokens not counted: it fills the limit until it ends`).join('');
     ctx.emit({
       type: 'warning',
       part: part.index,
-      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}${settle}`,
+      message: `part ${part.index} waits for the shared quota of ${answer.key}: ${enqueued.tokens} of ${limit} estimated tokens enqueued by ${enqueued.batches} batch${enqueued.batches === 1 ? '' : 'es'}, ${turn}${settle}${unknown}`,
     });
   }
   return answer.granted;

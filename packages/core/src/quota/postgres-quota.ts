@@ -29,12 +29,14 @@ export interface PostgresQuotaInit {
   retryMs: number;
 }
 
+type Decision = { answer: Omit<QuotaAnswer, 'firstRefusal'>; due: string[] };
+
 interface SlotRow {
   job_id: string;
   part: string;
   ticket: string;
   held: boolean;
-  tokens: string;
+  tokens: string | null;
   requests: string;
   owner: string;
 }
@@ -61,49 +63,52 @@ export class PostgresQuota implements PartQuota {
   }
 
   async acquire(part: JobPart, { force }: { force: boolean }): Promise<QuotaAnswer> {
-    const load = this.loads.get(part.index) ?? (await this.load(part));
-    this.loads.set(part.index, load);
-    let { answer, due } = await this.decide(part, load, force);
+    const load = this.loads.get(part.index) ?? (await partLoad(this.init.jobDir, part, { count: false }));
+    let { answer, due } = await this.decideCounted(part, load, force);
     // A gone holder's batch seen ended just now: its slot is dropped by deciding again (at most once per acquire).
-    if (await this.checkBatches(due)) answer = (await this.decide(part, load, force)).answer;
+    if (await this.checkBatches(due)) answer = (await this.decideCounted(part, answer.load, force)).answer;
+    // Unknown tokens are never kept: a limit may appear before the part asks again.
+    if (answer.load.tokens !== undefined) this.loads.set(part.index, answer.load);
     const firstRefusal = !answer.granted && !this.refused.has(part.index);
     if (!answer.granted) this.refused.add(part.index);
     return { ...answer, firstRefusal };
   }
 
-  // A part whose tokens were not counted as it was prepared (no limit applied then) is counted now if its key has one,
-  // read outside the key's lock; without a limit it is recorded with none (0).
-  private async load(part: JobPart): Promise<PartLoad> {
-    const first = await partLoad(this.init.jobDir, part, { count: false });
-    if (first.tokens !== undefined) return first;
-    const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: first.model });
-    const limit = await this.limit(this.init.database.pool, key).catch(unavailable);
-    return limit === undefined ? first : partLoad(this.init.jobDir, part);
+  // A part not counted as it was prepared (no limit then) is counted, outside the key's lock, once a decision finds a
+  // limit on its key; without one its slot records no tokens (NULL), and the decision's load is the one used.
+  private async decideCounted(part: JobPart, load: PartLoad, force: boolean): Promise<Decision> {
+    for (let current = load; ; current = await partLoad(this.init.jobDir, part)) {
+      const decided = await this.decide(part, current, force);
+      if (decided !== 'recount') return decided;
+    }
   }
 
   // One decision under the key's lock; `due`: batches of gone holders to look at (not looked at within the poll interval).
-  private async decide(part: JobPart, load: PartLoad, force: boolean): Promise<{ answer: Omit<QuotaAnswer, 'firstRefusal'>; due: string[] }> {
+  // 'recount': a limit applies and the load's tokens are unknown (nothing written).
+  private async decide(part: JobPart, load: PartLoad, force: boolean): Promise<Decision | 'recount'> {
     const key = quotaKey({ provider: this.init.provider, fingerprint: this.init.fingerprint, model: load.model });
     const owner = (await this.present()).owner;
     const me = { job: this.init.jobId, part: part.index };
     return this.transaction(key, async (db) => {
       const limit = await this.limit(db, key);
+      if (limit !== undefined && load.tokens === undefined) return 'recount';
       const { rows } = await db.query<{ held: boolean }>(
         `INSERT INTO ${this.q}.quota_slot AS s (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, $5, false, $6)
          ON CONFLICT (job_id, part) DO UPDATE SET quota_key = $3, tokens = $4, requests = $5, held = s.held AND (s.owner = $6 OR $7), owner = $6, updated_at = now()
          RETURNING held`,
         // Forced only onto a slot still held: one given back (a refused create, a cancel) or dropped as stale waits in line again.
-        [me.job, me.part, key, load.tokens ?? 0, load.requests, owner, force],
+        [me.job, me.part, key, load.tokens ?? null, load.requests, owner, force],
       );
       const none = { tokens: 0, requests: 0, batches: 0 };
-      if (rows[0]!.held) return { answer: { granted: true, key, load, limit, enqueued: none, ahead: 0, unsettled: [] }, due: [] };
+      if (rows[0]!.held) return { answer: { granted: true, key, load, limit, enqueued: none, ahead: 0, unsettled: [], uncounted: [] }, due: [] };
       const { slots, due } = await this.slots(db, key);
       const verdict = quotaVerdict(slots, me, { tokens: limit });
       if (verdict.stale.length > 0) {
         await db.query(`DELETE FROM ${this.q}.quota_slot WHERE (job_id, part) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [verdict.stale.map((s) => s.job), verdict.stale.map((s) => s.part)]);
       }
       if (verdict.grant) await db.query(`UPDATE ${this.q}.quota_slot SET held = true, updated_at = now() WHERE job_id = $1 AND part = $2`, [me.job, me.part]);
-      return { answer: { granted: verdict.grant, key, load, limit, enqueued: verdict.enqueued, ahead: verdict.ahead, unsettled: verdict.unsettled }, due: verdict.grant ? [] : due };
+      const { grant, enqueued, ahead, unsettled, uncounted } = verdict;
+      return { answer: { granted: grant, key, load, limit, enqueued, ahead, unsettled, uncounted }, due: grant ? [] : due };
     });
   }
 
@@ -185,7 +190,7 @@ export class PostgresQuota implements PartQuota {
   private async slots(db: PoolClient, key: string): Promise<{ slots: QuotaSlot[]; due: string[] }> {
     const { rows } = await db.query<SlotRow>(`SELECT job_id, part, ticket, held, tokens, requests, owner FROM ${this.q}.quota_slot WHERE quota_key = $1 ORDER BY ticket`, [key]);
     const live = await liveOwners(db);
-    const slots: QuotaSlot[] = rows.map((r) => ({ job: r.job_id, part: r.part, ticket: Number(r.ticket), held: r.held, tokens: Number(r.tokens), requests: Number(r.requests), live: live.has(Number(r.owner)) }));
+    const slots: QuotaSlot[] = rows.map((r) => ({ job: r.job_id, part: r.part, ticket: Number(r.ticket), held: r.held, tokens: r.tokens === null ? undefined : Number(r.tokens), requests: Number(r.requests), live: live.has(Number(r.owner)) }));
     const gone = slots.filter((s) => s.held && !s.live);
     const due: string[] = [];
     if (gone.length === 0) return { slots, due };

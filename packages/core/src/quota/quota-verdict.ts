@@ -9,8 +9,8 @@ export interface QuotaSlot {
   /** Its place in line: lower waits longer (given once, when the slot is first recorded). */
   ticket: number;
   held: boolean;
-  /** Estimated prompt tokens and requests of the part's batch. */
-  tokens: number;
+  /** Estimated prompt tokens and requests of the part's batch (tokens undefined: not counted, no limit applied then). */
+  tokens: number | undefined;
   requests: number;
   /** The process that recorded it is still connected. */
   live: boolean;
@@ -37,12 +37,15 @@ export interface QuotaVerdict {
   stale: QuotaSlot[];
   /** Jobs of gone processes counted with a create perhaps sent and no batch id known (`kbatch resume <job>` settles them). */
   unsettled: string[];
+  /** Under a limit, jobs holding a batch whose tokens were not counted (created with no limit): each fills the limit until it ends. */
+  uncounted: string[];
 }
 
 /**
  * Decide whether the waiting part `me` may create its batch: strict FIFO (only the oldest live waiter may go, so a
  * large batch is not starved by smaller later ones), when its tokens fit under the limit beside what is enqueued; a
- * batch larger than the whole limit goes alone when nothing is enqueued (waiting could never make it fit).
+ * batch larger than the whole limit goes alone when nothing is enqueued (waiting could never make it fit). Under a
+ * limit, a held slot whose tokens were not counted fills it: nothing else is granted until its batch ends.
  * @example quotaVerdict([{ job: 'a', part: '1', ticket: 1, held: false, tokens: 5, requests: 1, live: true }], { job: 'a', part: '1' }, { tokens: 10 }).grant // true
  */
 export function quotaVerdict(slots: readonly QuotaSlot[], me: { job: string; part: string }, limits: QuotaLimits): QuotaVerdict {
@@ -50,10 +53,12 @@ export function quotaVerdict(slots: readonly QuotaSlot[], me: { job: string; par
   const stale: QuotaSlot[] = [];
   const waiters: QuotaSlot[] = [];
   const unsettled = new Set<string>();
+  const uncounted = new Set<string>();
   for (const slot of slots) {
     const mine = slot.job === me.job && slot.part === me.part;
     if (slot.held && (slot.live || slot.enqueued === true)) {
-      enqueued.tokens += slot.tokens;
+      enqueued.tokens += slot.tokens ?? 0;
+      if (slot.tokens === undefined && limits.tokens !== undefined) uncounted.add(slot.job);
       enqueued.requests += slot.requests;
       enqueued.batches++;
       if (!slot.live && slot.unsettled === true) unsettled.add(slot.job);
@@ -63,9 +68,10 @@ export function quotaVerdict(slots: readonly QuotaSlot[], me: { job: string; par
   waiters.sort((a, b) => a.ticket - b.ticket);
   const at = waiters.findIndex((s) => s.job === me.job && s.part === me.part);
   const self = waiters[at];
-  if (self === undefined) return { grant: false, enqueued, ahead: waiters.length, stale, unsettled: [...unsettled] };
-  const fits = limits.tokens === undefined || enqueued.tokens + self.tokens <= limits.tokens;
-  return { grant: at === 0 && (fits || enqueued.batches === 0), enqueued, ahead: at, stale, unsettled: [...unsettled] };
+  const named = { stale, unsettled: [...unsettled], uncounted: [...uncounted] };
+  if (self === undefined) return { grant: false, enqueued, ahead: waiters.length, ...named };
+  const fits = limits.tokens === undefined || (uncounted.size === 0 && enqueued.tokens + (self.tokens ?? 0) <= limits.tokens);
+  return { grant: at === 0 && (fits || enqueued.batches === 0), enqueued, ahead: at, ...named };
 }
 
 /** Past its window, a batch has ended at the provider (completed or expired): this much later its slot stops counting. */

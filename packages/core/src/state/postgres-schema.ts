@@ -50,6 +50,9 @@ export const STATE_MIGRATIONS: readonly string[] = [
      max_enqueued_tokens bigint NOT NULL,
      updated_at timestamptz NOT NULL DEFAULT now()
    );`,
+  // 4: a slot's tokens may be unknown (NULL: its part was not counted, no limit applied to its key when it was
+  // recorded); under a limit such a held slot fills it rather than counting as 0.
+  `ALTER TABLE {schema}.quota_slot ALTER COLUMN tokens DROP NOT NULL;`,
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

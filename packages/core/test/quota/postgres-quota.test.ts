@@ -13,6 +13,8 @@ import type { JobEvent } from '../../src/job/job-types.js';
 import { postgresStore, type PostgresJobStore } from '../../src/state/postgres-store.js';
 import { estimateLineTokens } from '../../src/chunk/line-tokens.js';
 import { keyFingerprint, quotaKey } from '../../src/quota/quota-key.js';
+import { PostgresQuota } from '../../src/quota/postgres-quota.js';
+import { openPresence } from '../../src/quota/presence.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { POSTGRES_SKIP_REASON, startPostgresOrReason, type TestPostgres } from '../helpers/postgres.js';
 
@@ -326,6 +328,63 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     const summary = await runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20 });
     expect(summary.succeeded).toBe(2 * PER_CHUNK);
     expect((await store.readManifest()).parts.map((p) => p.promptTokens)).toEqual([partTokens('later'), partTokens('later')]);
+  }, 60_000);
+
+  // A job's own quota, driven part by part (another job's process, as the worker would drive it).
+  const quotaOf = (store: PostgresJobStore, maxEnqueuedTokens: number | undefined) =>
+    new PostgresQuota({ database: store.database, jobId: store.jobId, jobDir: store.dir, provider: 'kluster', fingerprint: keyFingerprint('k', emu.baseURL), checkEveryMs: 20, maxEnqueuedTokens, defaultMaxEnqueuedTokens: undefined, retryMs: 20 });
+  const preparedJob = async (name: string) => {
+    const store = await open(name);
+    await createJob({ chunks: [(await writeChunks(name, 1)).dir], store });
+    return { store, part: (await store.readManifest()).parts[0]! };
+  };
+  const slotTokens = async (jobId: string) => (await pool.query<{ tokens: string | null }>('SELECT tokens FROM kbatch.quota_slot WHERE job_id = $1', [jobId])).rows.map((r) => r.tokens);
+
+  it("counts a part refused while its key had no limit once a limit appears, rather than granting it as 0 tokens", async () => {
+    const { store: a } = await preparedJob('first');
+    const { store, part } = await preparedJob('waiting');
+    const presence = await openPresence(a.database.sessions);
+    const quota = quotaOf(store, undefined);
+    try {
+      // A live waiter ahead: the part is refused with no limit on its key, its tokens not counted.
+      await pool.query('INSERT INTO kbatch.quota_slot (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, 10, false, $5)', [a.jobId, '00001', KEY(), PART_TOKENS, presence.owner]);
+      expect(await quota.acquire(part, { force: false })).toMatchObject({ granted: false, ahead: 1, limit: undefined, load: { tokens: undefined } });
+      expect(await slotTokens(store.jobId)).toEqual([null]);
+      // Then a limit is stored and the one ahead holds a batch: the two do not fit together.
+      await pool.query('UPDATE kbatch.quota_slot SET held = true WHERE job_id = $1', [a.jobId]);
+      await pool.query('INSERT INTO kbatch.quota_limit (quota_key, max_enqueued_tokens) VALUES ($1, $2)', [KEY(), ONE_AT_A_TIME]);
+      expect(await quota.acquire(part, { force: false })).toMatchObject({ granted: false, ahead: 0, limit: ONE_AT_A_TIME, load: { tokens: partTokens('waiting') } });
+      expect(await slotTokens(store.jobId)).toEqual([String(partTokens('waiting'))]);
+      await pool.query('DELETE FROM kbatch.quota_slot WHERE job_id = $1', [a.jobId]);
+      expect((await quota.acquire(part, { force: false })).granted).toBe(true);
+    } finally {
+      await quota.close([]);
+      await presence.close();
+    }
+  }, 60_000);
+
+  it('makes a part under a limit wait for a batch created with no limit in place (its tokens unknown: NULL), naming its job', async () => {
+    const { store: free, part } = await preparedJob('free');
+    const quota = quotaOf(free, undefined);
+    const { dir, ids } = await writeChunks('limited', 1);
+    const store = await open('limited');
+    try {
+      expect((await quota.acquire(part, { force: false })).granted).toBe(true);
+      expect(await slotTokens(free.jobId)).toEqual([null]);
+      // A limit far above any part's tokens: the part still waits, as that batch may hold the whole quota.
+      const said: string[] = [];
+      const error = await catchError(() =>
+        runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: 100 * PART_TOKENS, timeoutMs: 400, onProgress: (e) => e.type === 'warning' && said.push(e.message) }),
+      );
+      expectKbatchError(error, { code: 'AWAIT_TIMEOUT' });
+      expect(said).toEqual([expect.stringMatching(new RegExp(`; job ${free.jobId} has a batch created with no limit in place, its tokens not counted: it fills the limit until it ends$`))]);
+      // Once that batch ends (its slot given back), the waiting job completes.
+      await quota.release(part);
+      const summary = await resumeJob(store.dir, { client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: 100 * PART_TOKENS });
+      expect(summary.succeeded).toBe(ids.length);
+    } finally {
+      await quota.close([]);
+    }
   }, 60_000);
 
   it('refuses an invalid limit, and a limit without a database store, before anything is sent', async () => {

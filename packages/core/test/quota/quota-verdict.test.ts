@@ -46,6 +46,15 @@ describe('quotaVerdict', () => {
     expect(quotaVerdict([unknown, again, known, slot('x', 4)], me('x'), { tokens: 100 }).unsettled).toEqual(['b']);
   });
 
+  it('under a limit, waits for a held batch whose tokens were not counted (it fills the limit) and names its job; without one, grants', () => {
+    const uncounted = slot('n', 1, { held: true, tokens: undefined, job: 'free' });
+    const small = slot('x', 2, { tokens: 1 });
+    expect(quotaVerdict([uncounted, small], me('x'), { tokens: 1_000 })).toMatchObject({ grant: false, ahead: 0, uncounted: ['free'], enqueued: { tokens: 0, batches: 1 } });
+    expect(quotaVerdict([uncounted, small], me('x'), {})).toMatchObject({ grant: true, uncounted: [] });
+    // Once it ends (its slot gone), the part goes.
+    expect(quotaVerdict([small], me('x'), { tokens: 1_000 })).toMatchObject({ grant: true, uncounted: [] });
+  });
+
   it("keeps the asking part's own place even when its recorded owner reads as gone (it is asking, so it is live)", () => {
     expect(quotaVerdict([slot('1', 1, { live: false })], me('1'), { tokens: 100 })).toMatchObject({ grant: true, stale: [] });
   });

@@ -169,7 +169,9 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
       await new Promise((r) => setTimeout(r, 1_000));
       first.process.kill('SIGKILL');
       await first.done;
-      expect(log).toMatch(/^worker: job kb-renew submit running \d{4,} ms/m);
+      // It ran past its 2 s lease and kept it.
+      const ran = /^worker: job kb-renew submit running (\d+) ms/m.exec(log);
+      expect(Number(ran?.[1])).toBeGreaterThan(2_000);
       expect(log.split('\n').filter((l) => l.includes('kb-renew')).join('\n')).not.toMatch(/locked|warning|retrying/);
       const second = spawnChild([...WORKER, '--storage', storage], envS, a);
       try {

@@ -6,7 +6,7 @@ import { functionField, positiveIntField, positiveMsField, signalField } from '.
 import { planStep, type StepName } from './next-step.js';
 import { planOutcome, runStep, type StepContext, type StepLogOutcome, type StepResult } from './run-step.js';
 import { openStepQueue, type QueuedStep, type StepQueue } from './step-queue.js';
-import { holdLease, renewalIntervalMs } from './step-lease.js';
+import { holdLease, leaseCapMs, renewalIntervalMs } from './step-lease.js';
 import { openPostgresDatabase } from '../state/postgres-store.js';
 import { redactSecrets } from '../state/open-job-store.js';
 
@@ -139,7 +139,10 @@ interface SettleContext {
 async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, report, stop }: SettleContext): Promise<void> {
   const started = Date.now();
   const delays = { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs };
-  const lease = holdLease({ everyMs: renewalIntervalMs(opts.leaseSeconds), renew: async () => (await queue.renew([step])).has(step.id), ...(opts.onError ? { onError: opts.onError } : {}) });
+  const capMs = leaseCapMs(opts.sliceMs, opts.leaseSeconds);
+  const onCapped = () => opts.onWarning?.(`job ${step.jobId}: its step has run over ${Math.round(capMs / 1000)} s, taken for hung: its lease is renewed no more, so another worker takes the step over`);
+  const renew = async () => (await queue.renew([step])).has(step.id);
+  const lease = holdLease({ everyMs: renewalIntervalMs(opts.leaseSeconds), renew, maxMs: capMs, onCapped, ...(opts.onError ? { onError: opts.onError } : {}) });
   lease.lost.addEventListener('abort', () => opts.onWarning?.(`job ${step.jobId}: its step's lease ran out (another worker has it, or it is queued again): stopping the step, its state saved`), { once: true });
   const signal = AbortSignal.any([stop, lease.lost]);
   let result: StepResult;
@@ -150,21 +153,28 @@ async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, r
   }
   const { plan } = result;
   const before = report.queueMs;
+  let settled = true;
   try {
-    await timed(report, () => settle(queue, step, result));
+    settled = await timed(report, () => settle(queue, step, result));
   } catch (error) {
     opts.onError?.(error as Error);
   }
   report.steps++;
   const failure = plan.action === 'fail' ? { code: plan.code, message: plan.message } : {};
   try {
-    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome: planOutcome(plan), ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
+    opts.onStep?.({ jobId: step.jobId, step: result.name, outcome: settledOutcome(plan, settled), ms: Date.now() - started, queueMs: report.queueMs - before, ...failure });
   } catch {
     // A failing logger must not stop the worker.
   }
 }
 
-async function settle(queue: StepQueue, step: QueuedStep, { name, plan, counts }: StepResult): Promise<unknown> {
+/** The outcome to log: the plan's, or `lost` when the queue found the step no longer this worker's as it settled it. */
+export function settledOutcome(plan: StepResult['plan'], settled: boolean): StepLogOutcome {
+  return settled ? planOutcome(plan) : 'lost';
+}
+
+/** Settle the step in the queue; false when it is no longer this worker's (nothing done). */
+async function settle(queue: StepQueue, step: QueuedStep, { name, plan, counts }: StepResult): Promise<boolean> {
   if (plan.action === 'done') return queue.complete(step, { step: name, outcome: 'done', ...counts });
   const failure = plan.action === 'fail' ? { step: name, code: plan.code, message: plan.message } : null;
   if (plan.action === 'fail' && plan.retry) return queue.fail(step, failure!);

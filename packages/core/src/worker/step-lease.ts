@@ -8,6 +8,10 @@ export interface LeaseRenewal {
   renew: () => Promise<boolean>;
   /** A renewal that failed (the database away): the step goes on, the next renewal tries again. */
   onError?: (error: Error) => void;
+  /** Renew no more once the lease has been held this long (a hung step is then handed on); default: no cap. */
+  maxMs?: number;
+  /** Told once, when `maxMs` stops the renewals. */
+  onCapped?: () => void;
 }
 
 /** A held lease: `lost` aborts when a renewal finds the step no longer this worker's. */
@@ -21,13 +25,15 @@ export interface HeldLease {
  * Renew a step's lease every `everyMs` until released; abort `lost` (and stop) when a renewal finds the step gone.
  * @example const lease = holdLease({ everyMs: 100_000, renew: () => queue.renew([step]).then((ids) => ids.has(step.id)) });
  */
-export function holdLease({ everyMs, renew, onError }: LeaseRenewal): HeldLease {
+export function holdLease({ everyMs, renew, onError, maxMs = Infinity, onCapped }: LeaseRenewal): HeldLease {
   const lost = new AbortController();
   const released = new AbortController();
+  const started = Date.now();
   const loop = (async () => {
     for (;;) {
       const due = await sleep(everyMs, true, { signal: released.signal }).catch(() => false);
       if (!due) return;
+      if (Date.now() - started > maxMs) return onCapped?.();
       try {
         if (!(await renew())) return lost.abort(new Error('the step is no longer this worker\'s: its lease ran out'));
       } catch (error) {
@@ -46,3 +52,9 @@ export function holdLease({ everyMs, renew, onError }: LeaseRenewal): HeldLease 
 
 /** Every third of the lease: two renewals may fail (a database restart) before the step is handed on. */
 export const renewalIntervalMs = (leaseSeconds: number): number => Math.max(100, Math.floor((leaseSeconds * 1000) / 3));
+
+/**
+ * The longest a worker renews a step's lease: its slice plus 10 leases (default 60 s + 50 min). A slice ends at its
+ * slice time save for work that cannot stop midway (a long join, a part's download); past this, the step is taken for hung.
+ */
+export const leaseCapMs = (sliceMs: number, leaseSeconds: number): number => sliceMs + 10 * leaseSeconds * 1000;

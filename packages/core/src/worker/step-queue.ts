@@ -90,7 +90,6 @@ async function inTransaction(pool: Pool, body: (db: PgBoss.Db) => Promise<void>)
   try {
     await client.query('BEGIN');
     await body({ executeSql: (text, values) => client.query(text, values) });
-    crashPoint('worker-before-commit');
     await client.query('COMMIT');
   } catch (error) {
     // A connection that cannot even roll back is dropped, not pooled.
@@ -138,12 +137,16 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
     enqueue: (jobId, delayMs = 0) => call(async () => !LIVE.has((await latestStep(db, jobId))?.state ?? '') && (await send(boss, jobId, delayMs)) !== null),
     fetch: (limit) =>
       call(async () => {
-        const jobs = await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true });
-        const steps = jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
-        // A step carries the lease it was queued with (a detach's is the default): a worker's first renewal sets its own.
-        if (!supervise || steps.length === 0) return steps;
-        const held = await renewSteps(db, steps, lease, retryDelay);
-        return steps.filter((s) => held.has(s.id));
+        if (!supervise) return toSteps(await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true }));
+        let held: QueuedStep[] = [];
+        // Taken and leased in one transaction: a renewal that fails puts the steps back, never leaves them active and unheld.
+        await inTransaction(pool, async (tx) => {
+          const steps = toSteps(await boss.fetch<{ jobId: string }>(STEP_QUEUE, { batchSize: limit, includeMetadata: true, db: tx }));
+          // A step carries the lease it was queued with (a detach's is the default): the first renewal sets the worker's.
+          const ids = steps.length === 0 ? new Set<string>() : await renewSteps(tx, steps, lease, retryDelay);
+          held = steps.filter((s) => ids.has(s.id));
+        });
+        return held;
       }),
     complete: (step, output, next) =>
       call(async () => {
@@ -151,8 +154,9 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
         // One transaction also for a last step: a worker killed before its commit leaves the step to another (tested).
         await inTransaction(pool, async (tx) => {
           completed = await completeOwn(tx, step, output);
-          // A lost step's row lives on (retrying, or another worker's): a second row would make pg-boss fail one of them.
-          if (next !== undefined && (completed || !(await hasLiveStep(tx, step.jobId)))) await send(boss, step.jobId, next.delayMs, tx);
+          // A lost step's row lives on (retrying, or another worker's), or the job ended meanwhile: nothing to go on with.
+          if (next !== undefined && (completed || (await mayGoOn(tx, step.jobId)))) await send(boss, step.jobId, next.delayMs, tx);
+          crashPoint('worker-before-commit');
         });
         return completed;
       }),
@@ -162,6 +166,7 @@ export async function openStepQueue(options: StepQueueOptions): Promise<StepQueu
         await inTransaction(pool, async (tx) => {
           // Locked first: pg-boss's fail matches the id alone, and a lost step's row may be another worker's by now.
           if ((failed = await ownsStep(tx, step))) await boss.fail(STEP_QUEUE, step.id, output, { db: tx });
+          crashPoint('worker-before-commit');
         });
         return failed;
       }),
@@ -198,20 +203,31 @@ async function completeOwn(tx: PgBoss.Db, step: QueuedStep, output: object): Pro
   return rows.length === 1;
 }
 
-/** True when a step of the job is queued, retrying or active. */
-async function hasLiveStep(tx: PgBoss.Db, jobId: string): Promise<boolean> {
-  const sql = `SELECT 1 FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2 AND state IN ('created', 'retry', 'active') LIMIT 1`;
-  const { rows } = (await tx.executeSql(sql, [STEP_QUEUE, jobId])) as { rows: unknown[] };
-  return rows.length > 0;
+/**
+ * True when a lost step may queue its job's next one: no step of the job is queued, retrying or active, and its newest
+ * row does not end the job (completed done, or failed for good by a step, while this one ran late).
+ */
+async function mayGoOn(tx: PgBoss.Db, jobId: string): Promise<boolean> {
+  const sql = `SELECT state::text, output->>'outcome' AS outcome FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2
+    ORDER BY (state IN ('created', 'retry', 'active')) DESC, created_on DESC, completed_on DESC NULLS LAST LIMIT 1`;
+  const { rows } = (await tx.executeSql(sql, [STEP_QUEUE, jobId])) as { rows: Array<{ state: string; outcome: string | null }> };
+  const row = rows[0];
+  if (row === undefined) return true;
+  return !LIVE.has(row.state) && !(row.state === 'completed' && (row.outcome === 'done' || row.outcome === 'failed'));
+}
+
+function toSteps(jobs: Array<PgBoss.JobWithMetadata<{ jobId: string }>>): QueuedStep[] {
+  return jobs.map((j) => ({ id: j.id, jobId: j.data.jobId, retryCount: j.retryCount }));
 }
 
 /**
  * One statement for any number of steps: pg-boss expires a step at started_on + expire_in (plans.js
- * failJobsByTimeout), and has no call to extend it. At fetch, `retryDelaySeconds` also replaces the delay the step
+ * failJobsByTimeout), and has no call to extend it. started_on is moved, not expire_in grown: pg-boss copies expire_in
+ * into a retried row and fetch resets only started_on, so a grown one would hand the next holder this run's time. At fetch, `retryDelaySeconds` also replaces the delay the step
  * was queued with (a detach's default), so a killed worker's step comes back after this worker's delay.
  */
 async function renewSteps(db: PgBoss.Db, steps: readonly QueuedStep[], leaseSeconds: number, retryDelaySeconds?: number): Promise<Set<string>> {
-  const sql = `UPDATE ${BOSS_SCHEMA}.job j SET expire_in = (now() - j.started_on) + $4 * interval '1 second', retry_delay = COALESCE($5, j.retry_delay)
+  const sql = `UPDATE ${BOSS_SCHEMA}.job j SET started_on = now(), expire_in = $4 * interval '1 second', retry_delay = COALESCE($5, j.retry_delay)
     FROM unnest($2::uuid[], $3::int[]) AS s(id, retry_count)
     WHERE j.name = $1 AND j.id = s.id AND j.state = 'active' AND j.retry_count = s.retry_count RETURNING j.id`;
   const values = [STEP_QUEUE, steps.map((s) => s.id), steps.map((s) => s.retryCount), leaseSeconds, retryDelaySeconds ?? null];

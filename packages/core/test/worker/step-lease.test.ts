@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { holdLease, renewalIntervalMs } from '../../src/worker/step-lease.js';
+import { holdLease, leaseCapMs, renewalIntervalMs } from '../../src/worker/step-lease.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,6 +34,22 @@ describe('holdLease', () => {
     expect(errors).toEqual(['connection reset']);
     expect(renewals).toBeGreaterThanOrEqual(2);
     expect(lease.lost.aborted).toBe(false);
+  });
+
+  it('stops renewing, and says so once, after `maxMs` (a hung step is handed on)', async () => {
+    let renewals = 0;
+    let capped = 0;
+    const lease = holdLease({ everyMs: 20, renew: async () => (renewals++, true), maxMs: 70, onCapped: () => capped++ });
+    await tick(200);
+    expect(capped).toBe(1);
+    expect(renewals).toBeGreaterThanOrEqual(2);
+    expect(renewals).toBeLessThanOrEqual(4);
+    expect(lease.lost.aborted).toBe(false);
+    await lease.release();
+  });
+
+  it('caps a lease at the slice plus 10 leases', () => {
+    expect(leaseCapMs(60_000, 300)).toBe(3_060_000);
   });
 
   it('renews every third of the lease', () => {

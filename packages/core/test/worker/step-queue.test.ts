@@ -61,6 +61,8 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the step queue', () => {
     expect(await leaseLeft(step!.id)).toBeLessThan(6);
     expect(await queue.renew([step!])).toEqual(new Set([step!.id]));
     expect(await leaseLeft(step!.id)).toBeGreaterThan(28);
+    // The lease alone, not the time run so far plus it: pg-boss copies expire_in into a retried row for its next holder.
+    expect(Number((await sql.query(`SELECT EXTRACT(epoch FROM expire_in) AS s FROM kbatch_boss.job WHERE id = $1`, [step!.id])).rows[0].s)).toBe(30);
     await queue.complete(step!, { step: 'done', outcome: 'done' });
     expect(await queue.renew([step!])).toEqual(new Set());
   });
@@ -100,6 +102,33 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the step queue', () => {
     await sql.query(`UPDATE kbatch_boss.job SET state = 'failed', completed_on = now() WHERE id = $1`, [step!.id]);
     expect(await queue.complete(step!, { step: 'poll', outcome: 'running' }, { delayMs: 0 })).toBe(false);
     expect(await rowsOf('spent')).toEqual(['failed/0', 'created/0']);
+  });
+
+  it('puts fetched steps back when their first renewal fails: none is left active with no worker holding it', async () => {
+    expect(await queue.enqueue('unleased')).toBe(true);
+    // A real failure of the renewal statement alone (an update of a row active before and after).
+    await sql.query(`CREATE FUNCTION kbatch_boss.no_renewal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF OLD.state = 'active' AND NEW.state = 'active' AND NEW.singleton_key = 'unleased' THEN RAISE EXCEPTION 'renewal refused'; END IF;
+      RETURN NEW; END $$`);
+    await sql.query(`CREATE TRIGGER no_renewal BEFORE UPDATE ON kbatch_boss.job FOR EACH ROW EXECUTE FUNCTION kbatch_boss.no_renewal()`);
+    try {
+      await expect(queue.fetch(10)).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+    } finally {
+      await sql.query(`DROP TRIGGER no_renewal ON kbatch_boss.job; DROP FUNCTION kbatch_boss.no_renewal()`);
+    }
+    expect(await rowsOf('unleased')).toEqual(['created/0']);
+    expect(await take('unleased')).toMatchObject([{ jobId: 'unleased', retryCount: 0 }]);
+  });
+
+  it.each(['done', 'failed'])('queues nothing for a lost step when another worker ended the job meanwhile (completed %s)', async (outcome) => {
+    const jobId = `ended-${outcome}`;
+    expect(await queue.enqueue(jobId)).toBe(true);
+    const [mine] = await take(jobId);
+    await expire(mine!.id);
+    const [theirs] = await take(jobId);
+    expect(await queue.complete(theirs!, { step: 'join', outcome })).toBe(true);
+    expect(await queue.complete(mine!, { step: 'poll', outcome: 'running' }, { delayMs: 0 })).toBe(false);
+    expect(await rowsOf(jobId)).toEqual(['completed/1']);
   });
 
   it("shows a job's live step, or its completed one, rather than a stale row pg-boss failed with retries left beside it", async () => {

@@ -54,7 +54,6 @@ const PERMANENT: ReadonlySet<KbatchErrorCode> = new Set<KbatchErrorCode>([
   'JOB_NOT_FOUND',
   'JOB_INVALID',
   'JOB_MISMATCH',
-  'STATE_SCHEMA_NEWER',
   'ADOPTION_UNCERTAIN',
   'OUTPUT_UNWRITABLE',
   'SCHEMA_INVALID',

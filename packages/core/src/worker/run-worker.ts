@@ -140,10 +140,13 @@ async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, r
   const started = Date.now();
   const delays = { pollMs: opts.pollIntervalMs, lockedMs: opts.lockedDelayMs };
   const capMs = leaseCapMs(opts.sliceMs, opts.leaseSeconds);
-  const onCapped = () => opts.onWarning?.(`job ${step.jobId}: its step has run over ${Math.round(capMs / 1000)} s, taken for hung: its lease is renewed no more, so another worker takes the step over`);
+  const onCapped = () => opts.onWarning?.(`job ${step.jobId}: its step has run over ${Math.round(capMs / 1000)} s, taken for hung: stopping it and handing it back`);
   const renew = async () => (await queue.renew([step])).has(step.id);
   const lease = holdLease({ everyMs: renewalIntervalMs(opts.leaseSeconds), renew, maxMs: capMs, onCapped, ...(opts.onError ? { onError: opts.onError } : {}) });
-  lease.lost.addEventListener('abort', () => opts.onWarning?.(`job ${step.jobId}: its step's lease ran out (another worker has it, or it is queued again): stopping the step, its state saved`), { once: true });
+  const onLost = () => {
+    if (Date.now() - started <= capMs) opts.onWarning?.(`job ${step.jobId}: its step's lease ran out (another worker has it, or it is queued again): stopping the step, its state saved`);
+  };
+  lease.lost.addEventListener('abort', onLost, { once: true });
   const signal = AbortSignal.any([stop, lease.lost]);
   let result: StepResult;
   try {
@@ -157,6 +160,8 @@ async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, r
   try {
     settled = await timed(report, () => settle(queue, step, result));
   } catch (error) {
+    // Nothing was recorded in the queue: logged as lost, not as the plan's outcome.
+    settled = false;
     opts.onError?.(error as Error);
   }
   report.steps++;

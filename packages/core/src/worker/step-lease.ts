@@ -8,13 +8,13 @@ export interface LeaseRenewal {
   renew: () => Promise<boolean>;
   /** A renewal that failed (the database away): the step goes on, the next renewal tries again. */
   onError?: (error: Error) => void;
-  /** Renew no more once the lease has been held this long (a hung step is then handed on); default: no cap. */
+  /** Renew no more, and abort `lost`, once the lease has been held this long (the step is then stopped and handed on); default: no cap. */
   maxMs?: number;
   /** Told once, when `maxMs` stops the renewals. */
   onCapped?: () => void;
 }
 
-/** A held lease: `lost` aborts when a renewal finds the step no longer this worker's. */
+/** A held lease: `lost` aborts when a renewal finds the step no longer this worker's, or at the cap. */
 export interface HeldLease {
   lost: AbortSignal;
   /** Stop renewing (the step is settled); resolves once no renewal is under way. */
@@ -33,7 +33,11 @@ export function holdLease({ everyMs, renew, onError, maxMs = Infinity, onCapped 
     for (;;) {
       const due = await sleep(everyMs, true, { signal: released.signal }).catch(() => false);
       if (!due) return;
-      if (Date.now() - started > maxMs) return onCapped?.();
+      if (Date.now() - started > maxMs) {
+        onCapped?.();
+        // Stopped, the step saves its state and frees the job's lock, so the worker the step goes to can drive the job.
+        return lost.abort(new Error('the step ran past its lease cap'));
+      }
       try {
         if (!(await renew())) return lost.abort(new Error('the step is no longer this worker\'s: its lease ran out'));
       } catch (error) {

@@ -41,7 +41,8 @@ describe('planStep', () => {
   });
 
   it('fails the step to be retried by the queue for a transient error (DATABASE_UNAVAILABLE, JOB_LOCK_LOST, an HTTP error, an ABORTED not of its own)', () => {
-    for (const code of ['DATABASE_UNAVAILABLE', 'JOB_LOCK_LOST', 'STATE_CONFLICT', 'ABORTED'] as const) {
+    // STATE_SCHEMA_NEWER: a worker not yet upgraded beside one that migrated the schema; a retry finds an upgraded worker.
+    for (const code of ['DATABASE_UNAVAILABLE', 'JOB_LOCK_LOST', 'STATE_CONFLICT', 'ABORTED', 'STATE_SCHEMA_NEWER'] as const) {
       expect(planStep(failed(code), delays)).toMatchObject({ action: 'fail', retry: true, code });
     }
     expect(planStep({ kind: 'error', error: new Error('socket hang up') }, delays)).toEqual({ action: 'fail', retry: true, code: 'INTERNAL', message: 'socket hang up' });

@@ -36,7 +36,7 @@ describe('holdLease', () => {
     expect(lease.lost.aborted).toBe(false);
   });
 
-  it('stops renewing, and says so once, after `maxMs` (a hung step is handed on)', async () => {
+  it('stops renewing and stops the step, and says so once, after `maxMs` (a hung step is handed on)', async () => {
     let renewals = 0;
     let capped = 0;
     const lease = holdLease({ everyMs: 20, renew: async () => (renewals++, true), maxMs: 70, onCapped: () => capped++ });
@@ -44,7 +44,7 @@ describe('holdLease', () => {
     expect(capped).toBe(1);
     expect(renewals).toBeGreaterThanOrEqual(2);
     expect(renewals).toBeLessThanOrEqual(4);
-    expect(lease.lost.aborted).toBe(false);
+    expect(lease.lost.aborted).toBe(true);
     await lease.release();
   });
 

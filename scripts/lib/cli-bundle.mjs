@@ -101,30 +101,17 @@ function options(dir) {
 }
 
 /**
- * Why the bundle is older than what it is built from (a tsc -b since the last bundle), or null when it is fresh or
- * there is nothing to bundle yet (no tsc output).
+ * Why the bundle is older than what it is built from, or null when it is fresh or there is nothing to bundle yet (no
+ * tsc output). The rule bin/kbatch.js applies: a package's dist/.tsbuildinfo (rewritten by every tsc -b that emits)
+ * newer than the bundle; and the lockfile, for the dependencies inlined.
  */
 export function bundleStaleness() {
   if (!existsSync(join(cli, 'dist/main.js'))) return null;
   if (!existsSync(BUNDLE)) return 'no bundle';
   const built = statSync(BUNDLE).mtimeMs;
-  if (statSync(join(root, 'pnpm-lock.yaml')).mtimeMs > built) return 'pnpm-lock.yaml is newer';
-  for (const dir of INPUT_DIRS.filter((d) => existsSync(d))) {
-    const newer = newerJs(dir, built);
-    if (newer !== null) return `${newer} is newer`;
-  }
-  return null;
-}
-
-function newerJs(dir, than) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const found = path === BUNDLE_DIR ? null : newerJs(path, than);
-      if (found !== null) return found;
-    } else if (entry.name.endsWith('.js') && statSync(path).mtimeMs > than) return path;
-  }
-  return null;
+  const inputs = [...INPUT_DIRS.map((dir) => join(dir, '.tsbuildinfo')), join(root, 'pnpm-lock.yaml')];
+  const newer = inputs.find((file) => existsSync(file) && statSync(file).mtimeMs > built);
+  return newer === undefined ? null : `${newer} is newer`;
 }
 
 /**

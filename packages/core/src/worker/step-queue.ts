@@ -1,10 +1,10 @@
-import { asError } from '../state/postgres-store.js';
 // The thin pg-boss facade: one queue of job steps in its own schema of the job database (pg-boss loaded on first use).
 import type { Pool } from 'pg';
 import type PgBoss from 'pg-boss';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { crashPoint } from '../job/crash-point.js';
 import { redactSecrets, redactUrl } from '../state/open-job-store.js';
+import { asError } from '../state/postgres-store.js';
 
 /** pg-boss's own schema in the job database (kbatch's tables are in `kbatch`). */
 export const BOSS_SCHEMA = 'kbatch_boss';
@@ -223,8 +223,9 @@ function toSteps(jobs: Array<PgBoss.JobWithMetadata<{ jobId: string }>>): Queued
 /**
  * One statement for any number of steps: pg-boss expires a step at started_on + expire_in (plans.js
  * failJobsByTimeout), and has no call to extend it. started_on is moved, not expire_in grown: pg-boss copies expire_in
- * into a retried row and fetch resets only started_on, so a grown one would hand the next holder this run's time. At fetch, `retryDelaySeconds` also replaces the delay the step
- * was queued with (a detach's default), so a killed worker's step comes back after this worker's delay.
+ * into a retried row and fetch resets only started_on, so a grown one would hand the next holder this run's time. At
+ * fetch, `retryDelaySeconds` also replaces the delay the step was queued with (a detach's default), so a killed
+ * worker's step comes back after this worker's delay.
  */
 async function renewSteps(db: PgBoss.Db, steps: readonly QueuedStep[], leaseSeconds: number, retryDelaySeconds?: number): Promise<Set<string>> {
   const sql = `UPDATE ${BOSS_SCHEMA}.job j SET started_on = now(), expire_in = $4 * interval '1 second', retry_delay = COALESCE($5, j.retry_delay)
@@ -243,7 +244,6 @@ async function ownPool(databaseUrl: string, onError: ((error: Error) => void) | 
   pool.on('error', (error: Error) => onError?.(new Error(redactSecrets(error.message, databaseUrl))));
   return pool;
 }
-
 
 /** Create the queue (a no-op when it exists); a worker sets its lease and retry delay, which steps queued from then on get. */
 async function ensureQueue(boss: PgBoss, worker: { expireInSeconds: number; retryDelay: number } | null): Promise<void> {

@@ -14,6 +14,8 @@ export interface QuotaSlot {
   requests: number;
   /** The process that recorded it is still connected. */
   live: boolean;
+  /** When the slot was last written (ms since the epoch; at or after its batch's create, when held). */
+  touchedAt?: number;
   /** For a held slot of a gone process: whether its batch may still be enqueued (see {@link mayBeEnqueued}). */
   enqueued?: boolean;
   /** For a held slot of a gone process: its create may have been sent but no batch id was recorded (a resume settles it). */
@@ -91,11 +93,14 @@ export interface SlotPart {
  * job's completion window plus an hour after the create (the provider has ended it by then); otherwise it counts
  * until a resume of the job sees the batch end.
  * @param part - the part in its job's manifest (undefined: no such part, or no manifest)
+ * @param touchedAt - when the slot was last written (ms), no earlier than its create: the clock's start when the
+ *   manifest's `createStartedAt` is not a date (an edited manifest), so that such a slot still stops counting
  */
-export function mayBeEnqueued(part: SlotPart | undefined, window: string, now: number): boolean {
+export function mayBeEnqueued(part: SlotPart | undefined, window: string, now: number, touchedAt?: number): boolean {
   if (part === undefined || part.done === true || part.createStartedAt === undefined) return false;
   if (part.status !== undefined && isTerminalStatus(part.status)) return false;
-  const sent = Date.parse(part.createStartedAt);
+  const parsed = Date.parse(part.createStartedAt);
+  const sent = Number.isFinite(parsed) ? parsed : touchedAt;
   const hours = /^\d+[hd]$/.test(window) ? windowHours(window) : 24;
-  return !Number.isFinite(sent) || now < sent + hours * 3_600_000 + ENQUEUED_GRACE_MS;
+  return sent === undefined || !Number.isFinite(sent) || now < sent + hours * 3_600_000 + ENQUEUED_GRACE_MS;
 }

@@ -145,16 +145,17 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
   }, 60_000);
 
   // A job of a gone process (its slots' owner holds no presence lock), its manifest saying what became of each part.
-  async function goneJob(parts: { done?: boolean; createSent?: boolean; batchId?: string }[]): Promise<PostgresJobStore> {
+  async function goneJob(parts: { done?: boolean; createSent?: boolean | string; batchId?: string }[], slotsWritten = 'now()'): Promise<PostgresJobStore> {
     const { dir } = await writeChunks('gone', parts.length);
     const store = await open('gone');
     await createJob({ chunks: [dir], store });
     const manifest = await store.readManifest();
     for (const [i, p] of manifest.parts.entries()) {
-      if (parts[i]!.createSent) p.createStartedAt = new Date().toISOString();
+      const sent = parts[i]!.createSent;
+      if (sent) p.createStartedAt = typeof sent === 'string' ? sent : new Date().toISOString();
       if (parts[i]!.done) p.done = true;
       if (parts[i]!.batchId !== undefined) p.batchId = parts[i]!.batchId;
-      await pool.query('INSERT INTO kbatch.quota_slot (job_id, part, quota_key, tokens, requests, held, owner) VALUES ($1, $2, $3, $4, 10, true, 424242)', [store.jobId, p.index, KEY(), ONE_AT_A_TIME]);
+      await pool.query(`INSERT INTO kbatch.quota_slot (job_id, part, quota_key, tokens, requests, held, owner, updated_at) VALUES ($1, $2, $3, $4, 10, true, 424242, ${slotsWritten})`, [store.jobId, p.index, KEY(), ONE_AT_A_TIME]);
     }
     await store.writeManifest(manifest);
     return store;
@@ -211,6 +212,15 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect(emu.stats().batchesCreated - created).toBe(2);
     expect(await resultIds(store)).toEqual(ids.sort());
     expect(await slots()).toEqual([]);
+  }, 60_000);
+
+  it("stops counting a gone process's slot whose intent time is not a date once its window and an hour have passed since the slot was written", async () => {
+    const gone = await goneJob([{ createSent: 'yesterday-ish' }], "now() - interval '26 hours'");
+    const { dir, ids } = await writeChunks('garbled', 1);
+    const store = await open('garbled');
+    const summary = await runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 10_000 });
+    expect(summary.succeeded).toBe(ids.length);
+    expect((await slots()).filter((s) => s.job_id === gone.jobId)).toEqual([]);
   }, 60_000);
 
   it("drops a gone process's slot once one look at its batch (with the waiter's client) shows it ended", async () => {

@@ -87,4 +87,12 @@ describe('mayBeEnqueued', () => {
     expect(mayBeEnqueued({ createStartedAt: sent }, 'weird', now + 20 * 3_600_000)).toBe(true);
     expect(mayBeEnqueued({ createStartedAt: sent }, 'weird', now + 24 * 3_600_000)).toBe(false);
   });
+
+  it('counts a part whose intent time cannot be read from its slot\'s last write, so that it stops counting one day', () => {
+    const touched = Date.parse(sent);
+    expect(mayBeEnqueued({ createStartedAt: 'garbled' }, '1h', touched + 3_600_000, touched)).toBe(true);
+    expect(mayBeEnqueued({ createStartedAt: 'garbled' }, '1h', touched + 3_600_000 + ENQUEUED_GRACE_MS, touched)).toBe(false);
+    // A readable intent time wins over the slot's write (which may be later: a handover rewrites the slot).
+    expect(mayBeEnqueued({ createStartedAt: sent }, '1h', touched + 3_600_000 + ENQUEUED_GRACE_MS, touched + 3_600_000)).toBe(false);
+  });
 });

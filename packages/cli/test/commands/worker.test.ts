@@ -187,6 +187,36 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('kbatch worker and kbatch run --d
     }
   }, 120_000);
 
+  it('stops a step that runs past its lease cap (a download that hangs), hands it back, and the job ends once the download answers: no second batch', async () => {
+    const hung = await startEmulator({ timeScale: 0.001, seed: 46, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+    try {
+      const { a, b, storage } = await machines();
+      const envH = { ...env, KLUSTER_BASE_URL: hung.baseURL };
+      expect((await spawnCli([...RUN, '--storage', storage, '--job-id', 'kb-cap', '--detach'], envH, a)).stderr).not.toContain('error');
+      // A result download past the 1 s slice cannot stop midway; the cap is the slice plus 10 leases: 11 s.
+      hung.setFaults({ latencyMs: 120_000, routes: ['GET /v1/files/:id/content'] });
+      const worker = spawnChild([...WORKER, '--lease', '1s', '--slice', '1s', '--storage', storage], envH, b);
+      let log = '';
+      worker.process.stderr.on('data', (d) => (log += d));
+      try {
+        for (let i = 0; i < 600 && !log.includes('taken for hung'); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(log).toContain("worker: warning: job kb-cap: its step has run over 11 s, taken for hung: stopping it and handing it back");
+        hung.setFaults(null);
+        expect((await spawnCli(['wait', 'kb-cap', '--storage', storage], envH, a)).code).toBe(0);
+      } finally {
+        worker.process.kill('SIGTERM');
+        await worker.done;
+      }
+      // The capped step was handed back (stopped, its state saved), not failed, lost or taken for a lock.
+      expect(log).toMatch(/^worker: job kb-cap \w+ stopped \d+ ms/m);
+      expect(log).not.toMatch(/kb-cap \w+ (failed|lost|locked)/);
+      expect(hung.stats().batchesCreated).toBe(3);
+      expect(idsOf((await spawnCli(['results', 'kb-cap', '--storage', storage], envH, a)).stdout)).toEqual(IDS);
+    } finally {
+      await hung.close();
+    }
+  }, 120_000);
+
   it('stops a step whose lease a renewal finds gone (queued again by expiry), logs it, and the job goes on in the one row left', async () => {
     const slow = await startEmulator({ timeScale: 0.001, seed: 45, validationMs: 3_000, lineMs: 0, finalizingMs: 10 });
     try {

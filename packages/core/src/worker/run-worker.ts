@@ -144,13 +144,14 @@ async function settleStep(step: QueuedStep, queue: StepQueue, { opts, context, r
   const renew = async () => (await queue.renew([step])).has(step.id);
   const lease = holdLease({ everyMs: renewalIntervalMs(opts.leaseSeconds), renew, maxMs: capMs, onCapped, ...(opts.onError ? { onError: opts.onError } : {}) });
   const onLost = () => {
-    if (Date.now() - started <= capMs) opts.onWarning?.(`job ${step.jobId}: its step's lease ran out (another worker has it, or it is queued again): stopping the step, its state saved`);
+    // At the cap the step is still this worker's: it is stopped and handed back like one the worker stops (onCapped says so).
+    if (!lease.capped) opts.onWarning?.(`job ${step.jobId}: its step's lease ran out (another worker has it, or it is queued again): stopping the step, its state saved`);
   };
   lease.lost.addEventListener('abort', onLost, { once: true });
   const signal = AbortSignal.any([stop, lease.lost]);
   let result: StepResult;
   try {
-    result = await runStep({ jobId: step.jobId, attempt: step.retryCount + 1 }, signal, { ...context, planFor: (outcome) => planStep(outcome, delays, stop.aborted, lease.lost.aborted) });
+    result = await runStep({ jobId: step.jobId, attempt: step.retryCount + 1 }, signal, { ...context, planFor: (outcome) => planStep(outcome, delays, stop.aborted || lease.capped, lease.lost.aborted && !lease.capped) });
   } finally {
     await lease.release();
   }

@@ -17,6 +17,8 @@ export interface LeaseRenewal {
 /** A held lease: `lost` aborts when a renewal finds the step no longer this worker's, or at the cap. */
 export interface HeldLease {
   lost: AbortSignal;
+  /** True once the cap stopped the renewals (the step is still this worker's to hand back), not a lease found gone. */
+  readonly capped: boolean;
   /** Stop renewing (the step is settled); resolves once no renewal is under way. */
   release(): Promise<void>;
 }
@@ -29,11 +31,13 @@ export function holdLease({ everyMs, renew, onError, maxMs = Infinity, onCapped 
   const lost = new AbortController();
   const released = new AbortController();
   const started = Date.now();
+  let capped = false;
   const loop = (async () => {
     for (;;) {
       const due = await sleep(everyMs, true, { signal: released.signal }).catch(() => false);
       if (!due) return;
       if (Date.now() - started > maxMs) {
+        capped = true;
         onCapped?.();
         // Stopped, the step saves its state and frees the job's lock, so the worker the step goes to can drive the job.
         return lost.abort(new Error('the step ran past its lease cap'));
@@ -47,6 +51,9 @@ export function holdLease({ everyMs, renew, onError, maxMs = Infinity, onCapped 
   })();
   return {
     lost: lost.signal,
+    get capped() {
+      return capped;
+    },
     release: async () => {
       released.abort();
       await loop;

@@ -22,6 +22,7 @@ describe('holdLease', () => {
     await new Promise((r) => lease.lost.addEventListener('abort', r, { once: true }));
     await tick(60);
     expect(renewals).toBe(2);
+    expect(lease.capped).toBe(false);
     await lease.release();
   });
 
@@ -45,6 +46,7 @@ describe('holdLease', () => {
     expect(renewals).toBeGreaterThanOrEqual(2);
     expect(renewals).toBeLessThanOrEqual(4);
     expect(lease.lost.aborted).toBe(true);
+    expect(lease.capped).toBe(true);
     await lease.release();
   });
 

@@ -11,7 +11,9 @@
 // Postgres's CPU: utime+stime+cutime+cstime from /proc/<pid>/stat of the postmaster (cutime/cstime: its exited
 // backends, which it reaps) plus utime+stime of its live children, read before and after each run.
 // Run `pnpm build` first. Needs GNU time (/usr/bin/time) and Debian's postgresql (skips with a message without it).
-// Usage: node scripts/bench-workers.mjs [--rows 200000] [--workers 1,2,3] [--max-requests 50000] [--keep] [--kbatch path/to/bin/kbatch.js]
+// With several sizes (--rows 200000,1000000) it also splits what coordination adds with 1 worker into a cost per job
+// and one per record (a line through the two points): the per-record share is what a bigger job tends to.
+// Usage: node scripts/bench-workers.mjs [--rows 200000[,1000000]] [--workers 1,2,3] [--max-requests 50000] [--keep] [--kbatch path/to/bin/kbatch.js]
 // (--kbatch: another checkout's build, for back-to-back before/after pairs on the same script.)
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -36,7 +38,7 @@ const { values: args } = parseArgs({
 });
 const kbatch = args.kbatch;
 const pgDriver = createRequire(new URL('../packages/core/package.json', import.meta.url))('pg');
-const rows = Number(args.rows);
+const sizes = args.rows.split(',').map(Number);
 const REQUEST = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'], '--no-cache', '--output-format', 'jsonl'];
 
 if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is needed to measure CPU (apt-get install -y time)');
@@ -48,17 +50,41 @@ if (pg === null) {
 const dir = await mkdtemp(join(tmpdir(), 'kbatch-bench-workers-'));
 const emulator = await startEmulatorProcess(kbatch, dir);
 try {
-  const csv = join(dir, 'reviews.csv');
+  const env = { ...process.env, KLUSTER_API_KEY: 'x', KLUSTER_BASE_URL: emulator.url, KBATCH_DATABASE_URL: pg.url };
+  const added = [];
+  for (const rows of sizes) added.push({ rows, ...(await benchSize(rows, env)) });
+  if (added.length >= 2 && added.every((a) => a.added !== undefined)) {
+    const [a, b] = [added[0], added.at(-1)];
+    const perRecord = (b.added - a.added) / (b.rows - a.rows);
+    const perJob = a.added - perRecord * a.rows;
+    const localPerRecord = (b.local - a.local) / (b.rows - a.rows);
+    console.log(
+      `== what coordination adds with 1 worker, as a line through ${a.rows.toLocaleString('en')} and ${b.rows.toLocaleString('en')} rows: ${perJob.toFixed(2)} s per job + ` +
+        `${(perRecord * 1e6).toFixed(2)} µs per record (${((100 * perRecord) / localPerRecord).toFixed(1)}% of the local run's ${(localPerRecord * 1e6).toFixed(2)} µs per record)`,
+    );
+  }
+  console.log('  note: one job runs one step at a time (at most one queued and one active step per job), so extra workers do not speed up a single job; they share several jobs and take over killed ones');
+} finally {
+  await emulator.stop();
+  await pg.stop();
+  if (!args.keep) await rm(dir, { recursive: true, force: true });
+  else console.log(`kept ${dir}`);
+}
+
+/** One input size: the local run, then 1, 2, 3 workers; returns the local CPU and what 1 worker's job added to it. */
+async function benchSize(rows, env) {
+  const csv = join(dir, `reviews-${rows}.csv`);
   await generateReviews(rows, csv, { columns: 'text' });
   console.log(`== ${rows.toLocaleString('en')} rows, chunks of ${args['max-requests']} requests; emulator with instant batches; load average ${(await loadAverage())}`);
-  const env = { ...process.env, KLUSTER_API_KEY: 'x', KLUSTER_BASE_URL: emulator.url, KBATCH_DATABASE_URL: pg.url };
-  const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, 'local-job'), '--output', join(dir, 'local.jsonl'), '--poll-interval', '100ms', '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
+  const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, `local-job-${rows}`), '--output', join(dir, 'local.jsonl'), '--poll-interval', '100ms', '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
   console.log(`  local-directory kbatch run: ${local.seconds.toFixed(2)} s wall, cpu ${local.cpu.toFixed(2)} s`);
+  let added;
   for (const n of args.workers.split(',').map(Number)) {
     const before = await postgresFigures(pg);
-    const r = await workersRun(n, csv, env);
+    const r = await workersRun(n, csv, env, rows);
     const job = (await postgresFigures(pg)).since(before);
     const cpu = r.detach.cpu + r.workers.reduce((s, w) => s + w.cpu, 0) + job.cpu;
+    if (n === 1) added = cpu - local.cpu;
     console.log(
       `  ${n} worker${n > 1 ? 's' : ' '}: ${r.seconds.toFixed(2)} s wall (detach ${r.detach.seconds.toFixed(2)} s + workers until done), cpu ${cpu.toFixed(2)} s ` +
         `(detach ${r.detach.cpu.toFixed(2)} + workers ${r.workers.map((w) => w.cpu.toFixed(2)).join(' + ')} + postgres ${job.cpu.toFixed(2)}), ratio to local ${(cpu / local.cpu).toFixed(3)} (target < 1.10); ` +
@@ -69,20 +95,18 @@ try {
     const wait = await timedEnv(env, ['node', kbatch, 'wait', r.jobId, '--storage', r.storage]);
     const watcher = (await postgresFigures(pg)).since(watched);
     console.log(`    watcher (not counted): one kbatch wait after the end, cpu ${wait.cpu.toFixed(2)} s + postgres ${watcher.cpu.toFixed(2)} s, ${watcher.sessions} connections, ${watcher.xacts} transactions`);
+    // A 1M-row job's storage is ~1 GB: not kept past its figures unless asked.
+    if (!args.keep) await rm(r.storage, { recursive: true, force: true });
   }
-  console.log('  note: one job runs one step at a time (at most one queued and one active step per job), so extra workers do not speed up a single job; they share several jobs and take over killed ones');
-} finally {
-  await emulator.stop();
-  await pg.stop();
-  if (!args.keep) await rm(dir, { recursive: true, force: true });
-  else console.log(`kept ${dir}`);
+  await rm(csv, { force: true });
+  return { local: local.cpu, added };
 }
 
 /** Detach the job, start `n` workers under GNU time, wait for the job with `kbatch wait`, stop the workers (SIGTERM). */
-async function workersRun(n, csv, env) {
-  const storage = join(dir, `storage-${n}`);
+async function workersRun(n, csv, env, rows) {
+  const storage = join(dir, `storage-${rows}-${n}`);
   await mkdir(storage);
-  const jobId = `bench-${n}-workers`;
+  const jobId = `bench-${rows}-${n}-workers`;
   const started = Date.now();
   const detach = await timedEnv(env, ['node', kbatch, 'run', csv, ...REQUEST, '--storage', storage, '--job-id', jobId, '--detach']);
   const steps = [];

@@ -39,6 +39,11 @@ const { values: args } = parseArgs({
 const kbatch = args.kbatch;
 const pgDriver = createRequire(new URL('../packages/core/package.json', import.meta.url))('pg');
 const sizes = args.rows.split(',').map(Number);
+// The split is a line through the smallest and the largest size (any between are measured, not fitted).
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || new Set(sizes).size !== sizes.length) throw new Error(`--rows: distinct positive row counts, got ${args.rows}`);
+sizes.sort((a, b) => a - b);
+// The local run and the workers poll their batches alike (instant batches: short polls keep the wall time short).
+const POLL = '200ms';
 const REQUEST = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'], '--no-cache', '--output-format', 'jsonl'];
 
 if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is needed to measure CPU (apt-get install -y time)');
@@ -76,7 +81,7 @@ async function benchSize(rows, env) {
   const csv = join(dir, `reviews-${rows}.csv`);
   await generateReviews(rows, csv, { columns: 'text' });
   console.log(`== ${rows.toLocaleString('en')} rows, chunks of ${args['max-requests']} requests; emulator with instant batches; load average ${(await loadAverage())}`);
-  const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, `local-job-${rows}`), '--output', join(dir, 'local.jsonl'), '--poll-interval', '100ms', '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
+  const local = await timed(dir, ['node', kbatch, 'run', csv, ...REQUEST, '--job-dir', join(dir, `local-job-${rows}`), '--output', join(dir, 'local.jsonl'), '--poll-interval', POLL, '--base-url', emulator.url, '--api-key', 'x', '--quiet']);
   console.log(`  local-directory kbatch run: ${local.seconds.toFixed(2)} s wall, cpu ${local.cpu.toFixed(2)} s`);
   let added;
   for (const n of args.workers.split(',').map(Number)) {
@@ -99,6 +104,7 @@ async function benchSize(rows, env) {
     if (!args.keep) await rm(r.storage, { recursive: true, force: true });
   }
   await rm(csv, { force: true });
+  if (!args.keep) await rm(join(dir, `local-job-${rows}`), { recursive: true, force: true });
   return { local: local.cpu, added };
 }
 
@@ -115,7 +121,7 @@ async function workersRun(n, csv, env, rows) {
   let ended;
   const end = new Promise((resolve) => (ended = resolve));
   const workers = Array.from({ length: n }, () =>
-    timedChild(env, ['node', kbatch, 'worker', '--storage', storage, '--poll-interval', '200ms', '--concurrency', '4'], (line) => {
+    timedChild(env, ['node', kbatch, 'worker', '--storage', storage, '--poll-interval', POLL, '--concurrency', '4'], (line) => {
       const step = /^worker: job \S+ (\w+) (\w+) \d+ ms \(queue (\d+) ms\)/.exec(line);
       if (step) {
         steps.push(`${step[1]}:${step[2]}`);

@@ -39,7 +39,8 @@ interface SlotRow {
   tokens: string | null;
   requests: string;
   owner: string;
-  touched: string;
+  /** ms since the slot was last written, on the database's clock (a machine's clock may run apart from it). */
+  age: string;
 }
 
 /**
@@ -189,9 +190,10 @@ export class PostgresQuota implements PartQuota {
   // Every slot under the key, each marked live or gone; a gone holder's batch judged from its job's manifest and, when
   // it has a batch id, from this process's last look at that batch (`due`: those to look at again).
   private async slots(db: PoolClient, key: string): Promise<{ slots: QuotaSlot[]; due: string[] }> {
-    const { rows } = await db.query<SlotRow>(`SELECT job_id, part, ticket, held, tokens, requests, owner, (extract(epoch FROM updated_at) * 1000)::bigint AS touched FROM ${this.q}.quota_slot WHERE quota_key = $1 ORDER BY ticket`, [key]);
+    const { rows } = await db.query<SlotRow>(`SELECT job_id, part, ticket, held, tokens, requests, owner, (extract(epoch FROM now() - updated_at) * 1000)::bigint AS age FROM ${this.q}.quota_slot WHERE quota_key = $1 ORDER BY ticket`, [key]);
     const live = await liveOwners(db);
-    const slots: QuotaSlot[] = rows.map((r) => ({ job: r.job_id, part: r.part, ticket: Number(r.ticket), held: r.held, tokens: r.tokens === null ? undefined : Number(r.tokens), requests: Number(r.requests), live: live.has(Number(r.owner)), touchedAt: Number(r.touched) }));
+    const read = Date.now();
+    const slots: QuotaSlot[] = rows.map((r) => ({ job: r.job_id, part: r.part, ticket: Number(r.ticket), held: r.held, tokens: r.tokens === null ? undefined : Number(r.tokens), requests: Number(r.requests), live: live.has(Number(r.owner)), touchedAt: read - Number(r.age) }));
     const gone = slots.filter((s) => s.held && !s.live);
     const due: string[] = [];
     if (gone.length === 0) return { slots, due };

@@ -14,7 +14,7 @@ export interface QuotaSlot {
   requests: number;
   /** The process that recorded it is still connected. */
   live: boolean;
-  /** When the slot was last written (ms since the epoch; at or after its batch's create, when held). */
+  /** When the slot was last written (ms since the epoch, on the deciding process's clock): at its create's intent or later. */
   touchedAt?: number;
   /** For a held slot of a gone process: whether its batch may still be enqueued (see {@link mayBeEnqueued}). */
   enqueued?: boolean;
@@ -93,8 +93,9 @@ export interface SlotPart {
  * job's completion window plus an hour after the create (the provider has ended it by then); otherwise it counts
  * until a resume of the job sees the batch end.
  * @param part - the part in its job's manifest (undefined: no such part, or no manifest)
- * @param touchedAt - when the slot was last written (ms), no earlier than its create: the clock's start when the
- *   manifest's `createStartedAt` is not a date (an edited manifest), so that such a slot still stops counting
+ * @param touchedAt - when the slot was last written (ms): at the create's intent or later (the create follows within
+ *   its request time, which the hour of grace covers); the clock's start when the manifest's `createStartedAt` is not a
+ *   date (an edited manifest), so that such a slot still stops counting
  */
 export function mayBeEnqueued(part: SlotPart | undefined, window: string, now: number, touchedAt?: number): boolean {
   if (part === undefined || part.done === true || part.createStartedAt === undefined) return false;

@@ -223,6 +223,18 @@ describe.skipIf(POSTGRES_SKIP_REASON !== null)('the shared quota (real PostgreSQ
     expect((await slots()).filter((s) => s.job_id === gone.jobId)).toEqual([]);
   }, 60_000);
 
+  it("still counts a gone process's slot whose intent time is not a date while its window and an hour have not passed since the slot was written", async () => {
+    const gone = await goneJob([{ createSent: 'yesterday-ish' }], "now() - interval '23 hours'");
+    const { dir } = await writeChunks('garbled-recent', 1);
+    const store = await open('garbled-recent');
+    const said: string[] = [];
+    const error = await catchError(() =>
+      runBatchJob({ chunks: [dir], client: client(), store, pollIntervalMs: 20, maxEnqueuedTokens: ONE_AT_A_TIME, timeoutMs: 400, onProgress: (e) => e.type === 'warning' && said.push(e.message) }),
+    );
+    expectKbatchError(error, { code: 'AWAIT_TIMEOUT' });
+    expect(said).toEqual([expect.stringContaining(`job ${gone.jobId} stopped after sending a create and holds its share`)]);
+  }, 60_000);
+
   it("drops a gone process's slot once one look at its batch (with the waiter's client) shows it ended", async () => {
     // A real batch, already ended at the provider; the gone job's manifest never saw it end.
     const ended = await open('ended');

@@ -34,6 +34,10 @@ describe('planStep', () => {
     expect(planStep(failed('AWAIT_TIMEOUT'), delays, true)).toEqual({ action: 'requeue', delayMs: 0, reason: 'stopped' });
   });
 
+  it('still fails a step the worker was stopping (its lease cap, say) when it ended with an error of its own', () => {
+    expect(planStep(failed('INTERNAL'), delays, true)).toMatchObject({ action: 'fail', retry: true, code: 'INTERNAL' });
+  });
+
   it('fails the step for good when a retry cannot change the error (BUDGET_EXCEEDED, JOB_MISMATCH, API_KEY_MISSING, …)', () => {
     for (const code of ['BUDGET_EXCEEDED', 'JOB_MISMATCH', 'API_KEY_MISSING', 'JOB_NOT_FOUND', 'OPTION_INVALID'] as const) {
       expect(planStep(failed(code), delays)).toEqual({ action: 'fail', retry: false, code, message: `${code} happened` });

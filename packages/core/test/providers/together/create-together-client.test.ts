@@ -10,6 +10,7 @@ import { catchError, expectKbatchError } from '../../helpers/errors.js';
 import { readJsonl as jsonl } from '../../helpers/files.js';
 import { reviewsCsv } from '../../helpers/inputs.js';
 import { watchAbortListeners } from '../../helpers/listeners.js';
+import { writeChunks } from '../../job/fixtures.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const KEY = 't-key';
@@ -123,11 +124,11 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
 
   it("leaves no abort listener on the caller's signal after a job of several batches whose uploads are read back and error files counted", async () => {
     const { emu, base } = await emulator({ faults: { lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 2 } });
-    const { dir, input } = await reviews(4);
+    const { dir, root } = await writeChunks(4, 2);
     const caller = new AbortController();
     const watch = watchAbortListeners(caller.signal);
     const warnings: string[] = [];
-    const summary = await runJob({ cache: false, ...base, input, prompt: 'Review: {{text}}', labels: LABELS, maxRequests: 2, output: join(dir, 'out.jsonl'), jobDir: join(dir, 'job'), retries: 0, signal: caller.signal, onProgress: (e) => void (e.type === 'warning' && warnings.push(e.message)) });
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: base.client, provider: 'together', pollIntervalMs: 20, signal: caller.signal, onProgress: (e) => void (e.type === 'warning' && warnings.push(e.message)) });
     expect(summary.succeeded + summary.failed).toBe(8);
     expect(emu.stats().batchesCreated).toBe(4);
     expect(warnings.some((w) => w.includes('names its error file but not yet its output file'))).toBe(true);

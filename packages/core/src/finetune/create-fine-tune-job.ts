@@ -10,6 +10,7 @@ import { KbatchError } from '../errors.js';
 import { functionField, parseOptions, positiveIntField, signalField } from '../options.js';
 import { parseFineTuneJob, type FineTuneJob } from './job-schema.js';
 import { FINE_TUNABLE_MODELS, fineTuneContextWindow } from './models.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /** Uploads one local file with purpose `fine-tune` and returns its id. */
 export type FineTuneUpload = (path: string, options: { signal?: AbortSignal | undefined }) => Promise<{ id: string }>;
@@ -82,7 +83,7 @@ export async function createFineTuneJob(options: CreateFineTuneJobOptions): Prom
   const fileId = async (value: string, role: 'training' | 'validation'): Promise<string> => {
     const path = await localFile(value, opts.cwd);
     if (path === undefined) return value;
-    const { id } = await upload(path, { signal: opts.signal });
+    const { id } = await withRequestSignal(opts.signal, (signal) => upload(path, { signal }));
     opts.onUpload?.({ path, fileId: id, role });
     return id;
   };
@@ -117,7 +118,7 @@ async function createOnce(
   opts: { maxAttempts: number; retryBaseMs: number; signal?: AbortSignal | undefined },
 ): Promise<FineTuneJob> {
   const since = Math.floor(Date.now() / 1000);
-  const requestOptions = { maxRetries: 0, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const requestOptions = (signal: AbortSignal | undefined) => ({ maxRetries: 0, ...(signal ? { signal } : {}) });
   let attempts = 0;
   const failed = async (err: unknown) => {
     if (!isTransientError(err) || ++attempts >= opts.maxAttempts) throw err;
@@ -125,14 +126,14 @@ async function createOnce(
   };
   for (;;) {
     try {
-      return parseFineTuneJob(await jobs.create(body, requestOptions));
+      return parseFineTuneJob(await withRequestSignal(opts.signal, (signal) => jobs.create(body, requestOptions(signal))));
     } catch (err) {
       await failed(err);
     }
     // Did the failed create reach the server? Keep looking (bounded) until a listing answers.
     for (;;) {
       try {
-        const adopted = await findCreatedJob(jobs, body, since, requestOptions);
+        const adopted = await withRequestSignal(opts.signal, (signal) => findCreatedJob(jobs, body, since, requestOptions(signal)));
         if (adopted) return adopted;
         break;
       } catch (err) {

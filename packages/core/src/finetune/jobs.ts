@@ -35,7 +35,7 @@ export async function cancelFineTuneJob(
   jobId: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<FineTuneJob> {
-  return parseFineTuneJob(await client.fineTuning.jobs.cancel(jobId, requestOptions(options.signal)));
+  return parseFineTuneJob(await withRequestSignal(options.signal, (signal) => client.fineTuning.jobs.cancel(jobId, requestOptions(signal))));
 }
 
 /** Options of {@link listFineTuneJobs}. */
@@ -64,9 +64,8 @@ export async function* listFineTuneJobs(
   let after = opts.after;
   let yielded = 0;
   for (;;) {
-    const page = await client.fineTuning.jobs.list(
-      { limit: opts.pageSize, ...(after === undefined ? {} : { after }) },
-      requestOptions(opts.signal),
+    const page = await withRequestSignal(opts.signal, (signal) =>
+      client.fineTuning.jobs.list({ limit: opts.pageSize, ...(after === undefined ? {} : { after }) }, requestOptions(signal)),
     );
     const data = (page as unknown as { data?: unknown[] }).data ?? [];
     for (const raw of data) {

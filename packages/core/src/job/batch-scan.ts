@@ -4,6 +4,7 @@ import { isTerminalStatus, parseBatch, type KBatch } from '../client/schemas.js'
 import { messageOf } from '../client/retry.js';
 import { KbatchError, isKbatchError } from '../errors.js';
 import { LineSplitter } from '../internal/line-splitter.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 import type { JobContext } from './context.js';
 import { applyBatch } from './apply-batch.js';
 import type { JobManifest, JobPart } from '../state/manifest.js';
@@ -112,9 +113,11 @@ export class JobBatchScan {
   private async verify(batch: KBatch, options: { own: string; sha256: string; signal?: AbortSignal }): Promise<boolean | string> {
     const { signal } = options;
     try {
-      // The tag first: a batch of another chunk is told apart without reading its ids.
-      if (this.client.batchInputMatches && !(await this.client.batchInputMatches(batch.id, options.sha256, signal ? { signal } : {}))) return false;
-      return (await this.resultsDigest(batch, signal)) === options.own;
+      return await withRequestSignal(signal, async (request) => {
+        // The tag first: a batch of another chunk is told apart without reading its ids.
+        if (this.client.batchInputMatches && !(await this.client.batchInputMatches(batch.id, options.sha256, request ? { signal: request } : {}))) return false;
+        return (await this.resultsDigest(batch, request)) === options.own;
+      });
     } catch (error) {
       if (signal?.aborted) throw error;
       // The client refused its results as another chunk's: a definite "not ours".

@@ -4,6 +4,7 @@ import type { KBatch } from '../client/schemas.js';
 import type { JobContext } from './context.js';
 import type { JobPart } from '../state/manifest.js';
 import { crashPoint } from './crash-point.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /**
  * Mark the part as a straggler batch (saved atomically BEFORE the cancel, so a crash at any point leaves a part
@@ -33,7 +34,7 @@ export async function cancelForStragglers(ctx: JobContext, part: JobPart, batch:
  */
 export async function sendStragglerCancel(ctx: JobContext, part: JobPart): Promise<void> {
   try {
-    const batch = await ctx.client.batches.cancel(part.batchId!, ctx.signal ? { signal: ctx.signal } : {});
+    const batch = await withRequestSignal(ctx.signal, (signal) => ctx.client.batches.cancel(part.batchId!, signal ? { signal } : {}));
     crashPoint('after-straggler-cancel');
     part.cancelRequested = true;
     if (batch && typeof batch === 'object' && 'status' in batch) part.status = String(batch.status);

@@ -5,6 +5,7 @@ import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { listRawBatches } from '../batch/find-batch.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /** The name a part's input file is uploaded under (submitPart); its job prefix finds orphans after a crash. */
 export function uploadFilename(jobId: string, index: string): string {
@@ -52,11 +53,14 @@ export async function deleteOrphanUploads(ctx: JobContext): Promise<string[]> {
   let orphans: Array<{ id: string; filename: string }> = [];
   try {
     let oldest = Infinity;
-    for await (const file of client.files.list({ purpose: 'batch' }, ctx.signal ? { signal: ctx.signal } : {})) {
-      if (!file.filename.startsWith(prefix) || recorded.has(file.id)) continue;
-      orphans.push({ id: file.id, filename: file.filename });
-      oldest = Math.min(oldest, typeof file.created_at === 'number' ? file.created_at : 0);
-    }
+    // One child signal for the whole listing: the SDK fetches its later pages with the options of the first.
+    await withRequestSignal(ctx.signal, async (signal) => {
+      for await (const file of client.files.list!({ purpose: 'batch' }, signal ? { signal } : {})) {
+        if (!file.filename.startsWith(prefix) || recorded.has(file.id)) continue;
+        orphans.push({ id: file.id, filename: file.filename });
+        oldest = Math.min(oldest, typeof file.created_at === 'number' ? file.created_at : 0);
+      }
+    });
     if (orphans.length > 0) orphans = await notInUse(ctx, orphans, oldest);
   } catch (error) {
     if (isAbortError(error) || ctx.signal?.aborted) throw error;
@@ -104,7 +108,7 @@ async function notInUse<T extends { id: string; filename: string }>(ctx: JobCont
 // True when the file is gone (deleted now, or already); a failure is reported and leaves the file.
 async function deleteFile(ctx: JobContext, id: string, part?: string): Promise<boolean> {
   try {
-    await ctx.client.files.delete!(id, ctx.signal ? { signal: ctx.signal } : {});
+    await withRequestSignal(ctx.signal, (signal) => ctx.client.files.delete!(id, signal ? { signal } : {}));
     return true;
   } catch (error) {
     if (error instanceof APIError && error.status === 404) return true;

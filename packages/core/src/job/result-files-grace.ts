@@ -2,6 +2,7 @@ import { KbatchError } from '../errors.js';
 import type { KBatch } from '../client/schemas.js';
 import type { JobPart } from '../state/manifest.js';
 import type { JobContext } from './context.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 /** When a part's ended batch was first seen with result files that may not all be named (in this process). */
 export interface FilesWatch {
@@ -23,7 +24,7 @@ export const ACCEPT_MISSING_OUTPUT_FLAG = '--accept-missing-output';
  */
 export async function resultFilesSettled(ctx: JobContext, part: JobPart, batch: KBatch, watch: FilesWatch): Promise<boolean> {
   const check = ctx.client.resultFilesComplete;
-  if (!check || (await check(batch, { requests: part.requests, ...(ctx.signal ? { signal: ctx.signal } : {}) }))) return true;
+  if (!check || (await withRequestSignal(ctx.signal, (signal) => check(batch, { requests: part.requests, ...(signal ? { signal } : {}) })))) return true;
   if (ctx.opts.acceptMissingOutput) {
     ctx.emit({ type: 'warning', part: part.index, message: `batch ${batch.id} is ${batch.status} and names no output file; finished as it stands (acceptMissingOutput): the requests its error file does not answer are read as never run, which pays twice for any answer the provider did produce` });
     return true;

@@ -11,6 +11,7 @@ import { adoptBatch, JobBatchScan } from './batch-scan.js';
 import { cancelRequested } from './cancel-parts.js';
 import { uploadFilename } from './delete-files.js';
 import { quotaTurn } from '../quota/part-quota.js';
+import { withRequestSignal } from '../internal/request-signal.js';
 
 export { partMetadata };
 
@@ -30,20 +31,21 @@ export async function submitPart(ctx: JobContext, part: JobPart): Promise<void> 
     part.uploadAttempts++;
     await store.save();
     const upload = client.uploadBatchInput ?? ((path: string, options: UploadFileOptions) => uploadFile(client, path, options));
-    const file = await upload(jobPath(store.jobDir, part.path), {
+    // An adapter's upload may end with an SDK call (Together reads the file back): it gets a child of the job's signal.
+    const file = await withRequestSignal(signal, (request) => upload(jobPath(store.jobDir, part.path), {
       purpose: 'batch',
       filename: uploadFilename(jobId, part.index),
       expectedSha256: part.sha256,
       jobDir: store.jobDir,
       ...(part.mtimeMs !== undefined ? { expectedStat: { size: part.bytes, mtimeMs: part.mtimeMs } } : {}),
-      ...(signal ? { signal } : {}),
+      ...(request ? { signal: request } : {}),
       ...(ctx.opts.uploadAttempts === undefined ? {} : { maxAttempts: ctx.opts.uploadAttempts }),
       retryBaseMs: ctx.opts.retryBaseMs,
       onRetry: ({ attempt, delayMs, error }) => {
         ctx.uploadRetried = true;
         ctx.emit({ type: 'retry', operation: 'upload', part: part.index, attempt, delayMs, message: messageOf(error) });
       },
-    });
+    }));
     crashPoint('after-upload-unrecorded');
     part.fileId = file.id;
     await store.save();

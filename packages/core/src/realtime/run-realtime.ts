@@ -132,11 +132,11 @@ export async function* runResolved(
   if (o.signal?.aborted) throw abortedError(o.signal);
   const guard = o.budget ? createBudgetGuard(o.budget) : undefined;
   const log: AnswerStore | undefined = store ?? (o.answersLog ? await singleAnswerStore(o.answersLog) : undefined);
-  const run = createRunControl(o.signal);
+  const window = o.window ?? o.concurrency * WINDOW_PER_SLOT;
+  const run = createRunControl(o.signal, window);
   const onEvent = o.onEvent;
   const emit = (event: RealtimeEvent) => onEvent?.(event);
   const sender = createSender({ o, signal: run.signal, emit, failure: run.failure, onWaiting: run.wake.notify });
-  const window = o.window ?? o.concurrency * WINDOW_PER_SLOT;
   // null: a request the budget left unsent (it takes its place in the order, and is not yielded).
   const ordered = createReorderBuffer<RealtimeResultLine | null>();
   const completed: Array<RealtimeResultLine | null> = [];
@@ -233,9 +233,10 @@ async function answer(
  * The run's life: one internal signal aborted by the caller's signal, by the first run-level failure (kept and
  * rethrown by the loop) or when the run ends; `wake` rouses the loop when a request ends or the run fails.
  */
-function createRunControl(outer: AbortSignal | undefined) {
+function createRunControl(outer: AbortSignal | undefined, window: number) {
   const internal = new AbortController();
-  setMaxListeners(0, internal.signal); // every request backing off listens (sleep); bounded by `window`
+  // Each of at most `window` requests listens once at a time (a backoff sleep, a request in flight, one closing): more is a leak, which Node then reports.
+  setMaxListeners(2 * window + 16, internal.signal);
   const wake = createWakeup();
   let failure: unknown;
   const fail = (err: unknown) => {

@@ -4,6 +4,7 @@ import { parseOptions } from '../options.js';
 import { CHAT_PARAM_FIELDS, ChatParamsSchema } from '../request/request-options.js';
 import type { ChatMessage } from '../request/request-line.js';
 import type { RealtimeClient } from './run-realtime.js';
+import { withRequestSignalEach } from '../internal/request-signal.js';
 
 /** Options of `streamChat`: the chat parameters of the request options, plus model, question and client. */
 export const StreamChatOptionsSchema = ChatParamsSchema.omit({ stream: true }).extend({
@@ -34,10 +35,9 @@ export async function* streamChat(options: StreamChatOptions): AsyncGenerator<st
   for (const [option, field] of CHAT_PARAM_FIELDS) {
     if (o[option] !== undefined) body[field] = o[option];
   }
-  const stream = await o.client.create({ ...body, stream: true } as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
-  for await (const chunk of stream) {
+  const params = { ...body, stream: true } as unknown as OpenAI.ChatCompletionCreateParamsStreaming;
+  // A child of the caller's signal, linked while the answer streams: the SDK's listener never lands on the caller's.
+  for await (const chunk of withRequestSignalEach(o.signal, (signal) => o.client.create(params, signal ? { signal } : {}))) {
     const text = chunk.choices[0]?.delta?.content;
     if (text) yield text;
   }

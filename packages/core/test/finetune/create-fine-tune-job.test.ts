@@ -6,6 +6,7 @@ import OpenAI, { APIConnectionError, toFile } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFineTuneJob } from '../../src/finetune/index.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { watchAbortListeners } from '../helpers/listeners.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 let dir: string;
@@ -136,6 +137,19 @@ describe('createFineTuneJob (lost answers, over HTTP)', () => {
     const job = await createFineTuneJob({ client: flaky, trainingFile, model: MODEL, retryBaseMs: 1 });
     expect((await jobsOnServer()).map((j) => j.id)).toEqual([job.id]);
     expect(emu.stats().requests[ROUTE]).toBe(2);
+  });
+
+  it("uploads through files.create, loses the create answer and adopts the job, leaving no abort listener on the caller's signal", async () => {
+    emu.setFaults({ loseResponseRate: 1, routes: [ROUTE] });
+    const path = join(dir, 'train.jsonl');
+    await writeFile(path, JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }) + '\n');
+    const caller = new AbortController();
+    const watch = watchAbortListeners(caller.signal);
+    // No connection settings: the upload takes the SDK's files.create.
+    const job = await createFineTuneJob({ client: { files: client.files, fineTuning: client.fineTuning }, trainingFile: path, model: MODEL, retryBaseMs: 1, signal: caller.signal });
+    expect((await jobsOnServer()).map((j) => j.id)).toEqual([job.id]);
+    expect(emu.stats().requests['GET /v1/fine_tuning/jobs']).toBeGreaterThanOrEqual(1);
+    expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
   });
 
   it('does not adopt an older job with the same training file and model', async () => {

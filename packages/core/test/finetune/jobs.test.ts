@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { cancelFineTuneJob, getFineTuneJob, listFineTuneJobs, parseFineTuneJob } from '../../src/internal.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { watchAbortListeners } from '../helpers/listeners.js';
+import { startEmulator } from '@kbatch/emulator';
+import OpenAI, { toFile } from 'openai';
 
 const job = (id: string, extra: Record<string, unknown> = {}) => ({ object: 'fine_tuning.job', id, model: 'm', status: 'running', created_at: 1, ...extra });
 
@@ -68,5 +71,28 @@ describe('listFineTuneJobs', () => {
       for await (const _ of listFineTuneJobs(client as never, { pageSize: 500 })) void _;
     });
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'pageSize' });
+  });
+});
+
+describe('fine-tuning jobs over HTTP under a long-lived signal', () => {
+  it('retrieves, lists page by page and cancels without leaving an abort listener on the signal', async () => {
+    const emu = await startEmulator({ seed: 4, ftStepMs: 50 });
+    try {
+      const client = new OpenAI({ apiKey: 'test', baseURL: emu.baseURL });
+      const text = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }) + '\n';
+      const file = await client.files.create({ file: await toFile(Buffer.from(text), 'train.jsonl'), purpose: 'fine-tune' });
+      const created = [];
+      for (let i = 0; i < 3; i++) created.push(await client.fineTuning.jobs.create({ model: 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', training_file: file.id }));
+      const caller = new AbortController();
+      const watch = watchAbortListeners(caller.signal);
+      const listed = [];
+      for await (const job of listFineTuneJobs(client, { pageSize: 1, signal: caller.signal })) listed.push(job.id);
+      expect(listed.sort()).toEqual(created.map((j) => j.id).sort());
+      expect((await getFineTuneJob(client, created[0]!.id, { signal: caller.signal })).id).toBe(created[0]!.id);
+      expect((await cancelFineTuneJob(client, created[0]!.id, { signal: caller.signal })).id).toBe(created[0]!.id);
+      expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
+    } finally {
+      await emu.close();
+    }
   });
 });

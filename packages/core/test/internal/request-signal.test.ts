@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { getEventListeners } from 'node:events';
 import OpenAI from 'openai';
 import { startEmulator } from '@kbatch/emulator';
-import { withRequestSignal } from '../../src/internal/request-signal.js';
+import { withRequestSignal, withRequestSignalEach } from '../../src/internal/request-signal.js';
 import { retrieveBatch } from '../../src/batch/create-batch.js';
 
 describe('withRequestSignal', () => {
@@ -22,6 +22,38 @@ describe('withRequestSignal', () => {
   it('passes an already aborted signal on as aborted', async () => {
     const reason = await withRequestSignal(AbortSignal.abort('gone'), async (s) => s?.aborted && s.reason);
     expect(reason).toBe('gone');
+  });
+});
+
+describe('withRequestSignalEach', () => {
+  async function* pieces(signal: AbortSignal | undefined, seen: Array<AbortSignal | undefined>) {
+    seen.push(signal);
+    signal?.addEventListener('abort', () => {});
+    yield 1;
+    yield 2;
+  }
+
+  it('leaves no listener on the long-lived signal once the items are read, or when the reader stops early', async () => {
+    const outer = new AbortController();
+    const seen: Array<AbortSignal | undefined> = [];
+    for (let i = 0; i < 20; i++) for await (const _ of withRequestSignalEach(outer.signal, (s) => pieces(s, seen)));
+    for await (const _ of withRequestSignalEach(outer.signal, (s) => pieces(s, seen))) break;
+    expect(getEventListeners(outer.signal, 'abort')).toHaveLength(0);
+    expect(seen.every((s) => s !== outer.signal)).toBe(true);
+  });
+
+  it('aborts the request while its items are read when the long-lived signal aborts, with its reason', async () => {
+    const outer = new AbortController();
+    const seen: Array<AbortSignal | undefined> = [];
+    for await (const _ of withRequestSignalEach(outer.signal, async (s) => pieces(s, seen))) outer.abort('stop');
+    expect([seen[0]!.aborted, seen[0]!.reason]).toEqual([true, 'stop']);
+  });
+
+  it('passes no signal when given none', async () => {
+    const seen: Array<AbortSignal | undefined> = [];
+    const items = [];
+    for await (const item of withRequestSignalEach(undefined, (s) => pieces(s, seen))) items.push(item);
+    expect([items, seen]).toEqual([[1, 2], [undefined]]);
   });
 });
 

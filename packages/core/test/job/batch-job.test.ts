@@ -13,6 +13,7 @@ import { addChunks, createJob } from '../../src/job/create-job.js';
 import { cancelJob, jobStatus } from '../../src/job/job-commands.js';
 import type { JobEvent } from '../../src/job/job-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { watchAbortListeners } from '../helpers/listeners.js';
 import { emulatorClient, requestLine, writeChunks } from './fixtures.js';
 
 const fast = { pollIntervalMs: 50, retryBaseMs: 10 };
@@ -61,6 +62,32 @@ describe('runBatchJob', () => {
     expectKbatchError(err, { code: 'OPTION_INVALID', field: 'outputExpiresAfter', message: 'provider kluster does not document an output expiry' });
     expect(emu.stats().filesCreated).toBe(before);
     expect(await readdir(root)).toEqual(['chunks']);
+  });
+
+  it("leaves the caller's signal without any abort listener it added after a job of 12 parts that deletes its input files, and Node warns of none", async () => {
+    const { dir, root } = await writeChunks(12, 2);
+    const caller = new AbortController();
+    const watch = watchAbortListeners(caller.signal);
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(emu.baseURL), concurrency: 4, signal: caller.signal, ...fast });
+    expect(summary).toMatchObject({ state: 'completed', succeeded: 24 });
+    expect(summary.parts.every((p) => p.done)).toBe(true);
+    expect((await loadManifest(summary.jobDir)).parts.filter((p) => p.fileDeletedAt)).toHaveLength(12);
+    expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
+  });
+
+  it("cancels straggler batches without leaving an abort listener on the caller's signal", async () => {
+    const slow = await startEmulator({ timeScale: 0.001, seed: 1, validationMs: 10, lineMs: 0, finalizingMs: 10, faults: { slowTailLines: 2, slowTailMs: 60_000 } });
+    try {
+      const { dir, root } = await writeChunks(2, 10);
+      const caller = new AbortController();
+      const watch = watchAbortListeners(caller.signal);
+      const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: emulatorClient(slow.baseURL), ...fast, keepFiles: true, signal: caller.signal, stragglers: { threshold: 2, waitMs: 100 } });
+      expect(summary.parts.map((p) => p.straggler)).toEqual([true, true]);
+      expect(slow.stats().requests['POST /v1/batches/:id/cancel']).toBe(2);
+      expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
+    } finally {
+      await slow.close();
+    }
   });
 
   it('takes several chunks to downloaded results, each custom_id once', async () => {

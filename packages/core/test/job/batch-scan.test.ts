@@ -6,6 +6,7 @@ import { APIError } from 'openai';
 import { JobBatchScan } from '../../src/job/batch-scan.js';
 import type { JobManifest, JobPart } from '../../src/state/manifest.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { leakListener, watchAbortListeners } from '../helpers/listeners.js';
 
 // Small fakes of a client without batch metadata (Anthropic's shape): the scan's decisions, not the wire, are tested here.
 const now = Math.floor(Date.now() / 1000);
@@ -73,6 +74,22 @@ describe('JobBatchScan on a client without batch metadata', () => {
     expect([a.map((x) => x.id), b.map((x) => x.id)]).toEqual([[], ['msgbatch_2']]);
     // Found again for the same part (its adoption not yet recorded), still its own; another part never gets it.
     expect((await scan.find(two)).map((x) => x.id)).toEqual(['msgbatch_2']);
+  });
+
+  it("verifies ended batches (their tag, then their results) without leaving an abort listener on the job's signal, even from a client that never removes its own", async () => {
+    const { dir, manifest } = await job();
+    const two = manifest.parts[1]!;
+    const ended = ['msgbatch_S', 'msgbatch_T', 'msgbatch_2'].map((id) => batch(id, 'completed'));
+    const base = client(ended, { msgbatch_S: ['x', 'y'], msgbatch_T: ['z', 'w'], msgbatch_2: ids(two) }) as unknown as { files: { content: (id: string, o?: { signal?: AbortSignal }) => Promise<Response> } };
+    const leaky = {
+      ...base,
+      batchInputMatches: async (_id: string, _sha: string, o?: { signal?: AbortSignal }) => (leakListener(o?.signal), true),
+      files: { content: async (id: string, o?: { signal?: AbortSignal }) => (leakListener(o?.signal), base.files.content(id)) },
+    };
+    const jobSignal = new AbortController();
+    const watch = watchAbortListeners(jobSignal.signal);
+    expect((await new JobBatchScan(leaky as never, manifest, dir).find(two, { signal: jobSignal.signal })).map((b) => b.id)).toEqual(['msgbatch_2']);
+    expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
   });
 
   it('stops with ADOPTION_UNCERTAIN naming an ended batch whose results cannot be read, instead of finding "no batch"', async () => {

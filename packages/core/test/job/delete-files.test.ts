@@ -9,6 +9,9 @@ import { createJob } from '../../src/job/create-job.js';
 import { partMetadata } from '../../src/job/part-metadata.js';
 import type { JobClient, JobEvent } from '../../src/job/job-types.js';
 import { writeManifest, type JobManifest } from '../../src/state/manifest.js';
+import { uploadFile } from '../../src/client/upload-file.js';
+import { watchAbortListeners } from '../helpers/listeners.js';
+import { emulatorClient, writeChunks } from './fixtures.js';
 
 const KEY = 'AIza-orphans';
 const MODEL = 'gemini-2.5-flash';
@@ -76,5 +79,29 @@ describe('deleteOrphanUploads on Gemini (its batches name their input file in an
     const foreign = ((await done.json()) as { file: { name: string } }).file.name;
     await resumeJob(jobDir, { client: client as never, ...fast });
     expect((await files()).map((f) => f.name)).toContain(foreign);
+  });
+});
+
+describe('deleteOrphanUploads on an openai-compatible provider', () => {
+  it("lists the account's files and deletes the orphan a crashed upload left, leaving no abort listener on the caller's signal", async () => {
+    const emu = await startEmulator({ timeScale: 0.001, seed: 2, validationMs: 10, lineMs: 0, finalizingMs: 10 });
+    try {
+      const { dir, root } = await writeChunks(1, 2);
+      const jobDir = join(root, 'job');
+      const { manifest } = await createJob({ chunks: [dir], jobDir });
+      manifest.parts[0]!.uploadStartedAt = new Date().toISOString();
+      manifest.parts[0]!.uploadAttempts = 1;
+      await writeManifest(jobDir, manifest);
+      const client = emulatorClient(emu.baseURL);
+      const orphan = await uploadFile(client, join(jobDir, manifest.parts[0]!.path), { filename: `${manifest.jobId}-part-00001.jsonl` });
+      const caller = new AbortController();
+      const watch = watchAbortListeners(caller.signal);
+      const events: JobEvent[] = [];
+      await resumeJob(jobDir, { client, ...fast, signal: caller.signal, onProgress: (e) => events.push(e) });
+      expect(events.some((e) => e.type === 'warning' && e.message.includes(`deleted 1 input file(s)`) && e.message.includes(orphan.id))).toBe(true);
+      expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
+    } finally {
+      await emu.close();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { runRealtime, type RunRealtimeOptions } from '../../src/realtime/run-rea
 import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 import type { BatchRequestLine } from '../../src/request/request-line.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
+import { watchAbortListeners } from '../helpers/listeners.js';
 
 // Integration over real HTTP: limits and retries are measured on the emulator side.
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -72,6 +73,20 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
       expect(chatAttempts(local)).toBe(40);
     } finally {
       await local.close();
+    }
+  });
+
+  it("answers 300 requests, some retried after a 429, without abort listeners growing on the caller's signal or the run's (Node warns of none)", async () => {
+    emu.setFaults({ rate429: 0.2, retryAfterSeconds: 0, routes: [CHAT] });
+    try {
+      const caller = new AbortController();
+      const watch = watchAbortListeners(caller.signal);
+      // A small window bounds the run's own listeners, so a leak of one per request would pass Node's limit.
+      const out = await collect({ requests: lines(300), concurrency: 4, window: 8, signal: caller.signal }, emu, transport);
+      expect(out.filter((l) => l.response?.status_code === 200)).toHaveLength(300);
+      expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
+    } finally {
+      emu.setFaults(null);
     }
   });
 

@@ -9,6 +9,8 @@ import { cancelJob, runBatchJob } from '../../../src/job/index.js';
 import { catchError, expectKbatchError } from '../../helpers/errors.js';
 import { readJsonl as jsonl } from '../../helpers/files.js';
 import { reviewsCsv } from '../../helpers/inputs.js';
+import { watchAbortListeners } from '../../helpers/listeners.js';
+import { writeChunks } from '../../job/fixtures.js';
 
 const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const KEY = 't-key';
@@ -118,6 +120,19 @@ describe("createTogetherClient over HTTP (the emulator's together personality)",
     const { parts } = await loadManifest(join(dir, 'job'));
     expect([parts.length, parts[0]!.succeeded! + parts[0]!.failed!]).toEqual([1, 8]);
     expect(warnings).toContain(`batch ${parts[0]!.batchId} is completed and names its error file but not yet its output file; waiting up to 600s for it`);
+  });
+
+  it("leaves no abort listener on the caller's signal after a job of several batches whose uploads are read back and error files counted", async () => {
+    const { emu, base } = await emulator({ faults: { lineFailureRate: 0.5, lineFailureStatus: 400, outputFileLagReads: 2 } });
+    const { dir, root } = await writeChunks(4, 2);
+    const caller = new AbortController();
+    const watch = watchAbortListeners(caller.signal);
+    const warnings: string[] = [];
+    const summary = await runBatchJob({ chunks: [dir], jobDir: join(root, 'job'), client: base.client, provider: 'together', pollIntervalMs: 20, signal: caller.signal, onProgress: (e) => void (e.type === 'warning' && warnings.push(e.message)) });
+    expect(summary.succeeded + summary.failed).toBe(8);
+    expect(emu.stats().batchesCreated).toBe(4);
+    expect(warnings.some((w) => w.includes('names its error file but not yet its output file'))).toBe(true);
+    expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
   });
 
   it('reads a batch whose error file answers every request as wholly failed at once, output file or not', async () => {

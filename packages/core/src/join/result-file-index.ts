@@ -9,6 +9,8 @@ import { LinePositions } from './line-positions.js';
 import { FIND, LookupAhead } from './lookup-ahead.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
+import type { IndexedRange } from './range-index.js';
+import { INDEX_WORKER, RangeIndexer, splitPoint } from './range-indexer.js';
 
 const TAKEN = 2;
 /** An entry of a duplicate line not kept: never in the table, never a leftover. */
@@ -29,7 +31,15 @@ export interface IndexResultFilesOptions {
    * `body` is undefined. Other lines are read again and parsed when taken.
    */
   lean?: boolean;
+  /**
+   * A result file of at least `minBytes` (default 16 MiB) is indexed in two halves at once, the second on a worker thread
+   * started from `worker` (default: the module beside this one; none when it is absent); false: one thread.
+   */
+  parallel?: false | { worker?: URL; minBytes?: number };
 }
+
+/** Result files smaller than this are indexed on one thread (a worker costs ~40 ms to start). */
+const SPLIT_MIN_BYTES = 16 << 20;
 
 /**
  * Index result files (outputs and errors) by custom_id without keeping results — or even the
@@ -41,23 +51,38 @@ export interface IndexResultFilesOptions {
  * @param files - JSONL result files; later files may hold retries of earlier ones
  */
 export async function indexResultFiles(files: readonly string[], options: IndexResultFilesOptions | JoinIssueHandler = {}): Promise<ResultLookup> {
-  const { onIssue, lean = false } = typeof options === 'function' ? { onIssue: options } : options;
+  const { onIssue, lean = false, parallel = {} } = typeof options === 'function' ? { onIssue: options } : options;
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const index = new FileIndex(files, lean);
+  const worker = parallel === false ? null : (parallel.worker ?? INDEX_WORKER);
+  let indexer: RangeIndexer | null = null;
   try {
     // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
-    const bytes = (await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)))).reduce((a, b) => a + b, 0);
+    const sizes = await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)));
+    const bytes = sizes.reduce((a, b) => a + b, 0);
     for (let file = 0; file < files.length; file++) {
       index.begin(file, onIssue);
-      await scanResultFile(files[file]!, (buf, span) => {
+      const split = worker !== null && sizes[file]! >= ((parallel || {}).minBytes ?? SPLIT_MIN_BYTES) && RangeIndexer.available(worker) ? await splitPoint(files[file]!, sizes[file]!) : Infinity;
+      let second: { range: Promise<IndexedRange>; lent: number } | null = null;
+      if (split < sizes[file]!) {
+        const lent = index.lend();
+        indexer ??= new RangeIndexer(worker!);
+        second = { range: indexer.index({ path: files[file]!, from: split, to: sizes[file]!, lean, budget: lent }), lent };
+        // Awaited below unless the first half fails first (then the worker is ended).
+        second.range.catch(() => {});
+      }
+      const lines = await scanResultFile(files[file]!, (buf, span) => {
         if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
         index.add(buf, span);
-      });
+      }, { from: 0, to: split });
       index.settle();
+      if (second) index.addRange(await second.range, { lines, lent: second.lent });
     }
   } catch (err) {
     await index.close();
     throw err;
+  } finally {
+    await indexer?.close();
   }
   return index;
 }
@@ -139,6 +164,42 @@ class FileIndex implements ResultLookup {
     this.pending[p + 1] = hash[0]!;
     this.pending[p + 2] = hash[1]!;
     if (this.pendingCount === PENDING) this.settle();
+  }
+
+  /**
+   * Index the lines of a range that another thread read (see `indexRange`) of the file {@link begin} named, after its
+   * first `lines` lines, as {@link add} would have: a line without a custom_id throws here, the lines before it settled.
+   */
+  addRange(range: IndexedRange, after: { lines: number; lent: number }): void {
+    const { at, file } = this;
+    this.ahead.clear();
+    const base = this.verdicts.adopt(range.pages, after.lent);
+    for (let k = 0; k < range.count; k++) {
+      const e = at.add();
+      at.offsets[e] = range.offsets[k]!;
+      at.lengths[e] = range.lengths[k]!;
+      at.lines[e] = after.lines + range.lines[k]!;
+      at.fileOf[e] = file;
+      const slot = range.slots[k]!;
+      at.verdicts[e] = slot === -1 ? -1 : base + slot;
+      if (slot === -1) this.slow += 1;
+      const p = 3 * this.pendingCount++;
+      this.pending[p] = e;
+      this.pending[p + 1] = range.hashes[2 * k]!;
+      this.pending[p + 2] = range.hashes[2 * k + 1]!;
+      if (this.pendingCount === PENDING) this.settle();
+    }
+    this.settle();
+    if (range.bad === null) return;
+    const { offset, length, line } = range.bad;
+    // The same RESPONSE_INVALID the line gives on one thread, now that its line number is known.
+    const buf = this.reader.read(file, offset, length);
+    customIdOfLine(buf, { start: 0, end: length, file: this.files[file]!, line: after.lines + line });
+  }
+
+  /** Half the verdict budget left, for the verdicts of a range read on another thread (see `VerdictStore.lendHalf`). */
+  lend(): number {
+    return this.lean ? this.verdicts.lendHalf() : 0;
   }
 
   /**
@@ -259,9 +320,9 @@ class FileIndex implements ResultLookup {
 }
 
 /** {@link scanLines} of a result file; a missing file is INPUT_NOT_FOUND. */
-export async function scanResultFile(file: string, onLine: LineVisitor): Promise<void> {
+export async function scanResultFile(file: string, onLine: LineVisitor, range?: { from: number; to: number }): Promise<number> {
   try {
-    await scanLines(file, onLine);
+    return await scanLines(file, onLine, range);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new KbatchError('INPUT_NOT_FOUND', `result file ${file} does not exist`, { file, cause: err });

@@ -35,7 +35,32 @@ export class VerdictStore {
   /** Bytes used in the last page. */
   private used = PAGE;
 
-  constructor(private readonly maxBytes = MAX_BYTES) {}
+  constructor(private maxBytes = MAX_BYTES) {}
+
+  /** Half the budget not yet used (whole pages), set aside for a store filled on another thread (see {@link adopt}). */
+  lendHalf(): number {
+    const lent = Math.floor((this.maxBytes - this.pages.length * PAGE) / 2 / PAGE) * PAGE;
+    this.maxBytes -= lent;
+    return lent;
+  }
+
+  /**
+   * Take the pages of a store filled elsewhere within `lent` bytes of this one's budget (see {@link lendHalf}): returns
+   * what to add to its slots to make them slots of this store.
+   */
+  adopt(pages: readonly Buffer[], lent: number): number {
+    this.maxBytes += lent;
+    const base = this.pages.length * PAGE;
+    this.pages.push(...pages);
+    // The next verdict opens a page of its own: the adopted last page is not this store's to fill.
+    this.used = PAGE;
+    return base;
+  }
+
+  /** The pages written (to hand to another thread's store, see {@link adopt}). */
+  get filled(): readonly Buffer[] {
+    return this.pages;
+  }
 
   /**
    * Keep the verdict of the line in `buf`: its slot (where it is: page number × PAGE + offset), or -1 when it does not

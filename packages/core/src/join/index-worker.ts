@@ -1,20 +1,33 @@
-// The thread that indexes the second half of a large result file while the main thread does the first (see `RangeIndexer`).
+// The thread that indexes segments of a large result file beside the main thread (see `SegmentIndexer`).
 import { parentPort } from 'node:worker_threads';
-import { indexRange, type IndexedRange, type RangeRequest } from './range-index.js';
+import { indexRange, type IndexedRange } from './range-index.js';
 
-/** A reply: the range indexed, or the error that stopped it (its fields, to be made an Error again). */
-export type RangeReply = { range: IndexedRange } | { error: { message: string; name?: string; code?: unknown } };
+/** A job: index the segments `[bounds[i], bounds[i + 1])` of `path` whose numbers this thread claims from `counter`. */
+export interface SegmentJob {
+  path: string;
+  bounds: number[];
+  lean: boolean;
+  /** Verdict bytes of each segment. */
+  budget: number;
+  counter: Int32Array;
+}
 
-parentPort?.on('message', (request: RangeRequest) => {
-  indexRange(request).then(
-    (range) => {
-      // The arrays and pages move to the main thread without a copy.
-      const transfer = [range.hashes, range.offsets, range.lengths, range.lines, range.slots, ...range.pages].map((a) => a.buffer as ArrayBuffer);
-      parentPort!.postMessage({ range } satisfies RangeReply, transfer);
-    },
-    (err: unknown) => {
-      const e = err as { message?: unknown; name?: unknown; code?: unknown };
-      parentPort!.postMessage({ error: { message: String(e?.message ?? err), name: typeof e?.name === 'string' ? e.name : undefined, code: e?.code } } satisfies RangeReply);
-    },
-  );
+/** A reply: a segment indexed, or the error that stopped the thread (its fields, to be made an Error again). */
+export type SegmentReply = { segment: number; range: IndexedRange } | { error: { message: string; name?: string; code?: unknown } };
+
+parentPort?.on('message', (job: SegmentJob) => {
+  void claimSegments(job).catch((err: unknown) => {
+    const e = err as { message?: unknown; name?: unknown; code?: unknown };
+    parentPort!.postMessage({ error: { message: String(e?.message ?? err), name: typeof e?.name === 'string' ? e.name : undefined, code: e?.code } } satisfies SegmentReply);
+  });
 });
+
+async function claimSegments(job: SegmentJob): Promise<void> {
+  const { path, bounds, lean, budget, counter } = job;
+  for (let i = Atomics.add(counter, 0, 1); i < bounds.length - 1; i = Atomics.add(counter, 0, 1)) {
+    const range = await indexRange({ path, from: bounds[i]!, to: bounds[i + 1]!, lean, budget });
+    // The arrays and pages move to the main thread without a copy.
+    const transfer = [range.hashes, range.offsets, range.lengths, range.lines, range.slots, ...range.pages].map((a) => a.buffer as ArrayBuffer);
+    parentPort!.postMessage({ segment: i, range } satisfies SegmentReply, transfer);
+  }
+}

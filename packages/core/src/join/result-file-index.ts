@@ -9,8 +9,8 @@ import { LinePositions } from './line-positions.js';
 import { FIND, LookupAhead } from './lookup-ahead.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
-import type { IndexedRange } from './range-index.js';
-import { INDEX_WORKER, RangeIndexer, splitPoint } from './range-indexer.js';
+import { indexRange, type IndexedRange } from './range-index.js';
+import { INDEX_WORKER, SegmentIndexer, segmentBounds } from './range-indexer.js';
 
 const TAKEN = 2;
 /** An entry of a duplicate line not kept: never in the table, never a leftover. */
@@ -32,14 +32,16 @@ export interface IndexResultFilesOptions {
    */
   lean?: boolean;
   /**
-   * A result file of at least `minBytes` (default 16 MiB) is indexed in two halves at once, the second on a worker thread
-   * started from `worker` (default: the module beside this one; none when it is absent); false: one thread.
+   * A result file of at least `minBytes` (default 16 MiB) is indexed by two threads at once, segment by segment, the
+   * other one a worker started from `worker` (default: the module beside this one; none when it is absent); false: one.
    */
   parallel?: false | { worker?: URL; minBytes?: number };
 }
 
 /** Result files smaller than this are indexed on one thread (a worker costs ~40 ms to start). */
 const SPLIT_MIN_BYTES = 16 << 20;
+/** Bytes of a segment of a result file indexed on two threads (small enough that one thread never waits long for the other). */
+const SEGMENT_BYTES = 32 << 20;
 
 /**
  * Index result files (outputs and errors) by custom_id without keeping results — or even the
@@ -55,28 +57,24 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const index = new FileIndex(files, lean);
   const worker = parallel === false ? null : (parallel.worker ?? INDEX_WORKER);
-  let indexer: RangeIndexer | null = null;
+  const minBytes = (parallel || {}).minBytes ?? SPLIT_MIN_BYTES;
+  let indexer: SegmentIndexer | null = null;
   try {
     // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
     const sizes = await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)));
     const bytes = sizes.reduce((a, b) => a + b, 0);
     for (let file = 0; file < files.length; file++) {
       index.begin(file, onIssue);
-      const split = worker !== null && sizes[file]! >= ((parallel || {}).minBytes ?? SPLIT_MIN_BYTES) && RangeIndexer.available(worker) ? await splitPoint(files[file]!, sizes[file]!) : Infinity;
-      let second: { range: Promise<IndexedRange>; lent: number } | null = null;
-      if (split < sizes[file]!) {
-        const lent = index.lend();
-        indexer ??= new RangeIndexer(worker!);
-        second = { range: indexer.index({ path: files[file]!, from: split, to: sizes[file]!, lean, budget: lent }), lent };
-        // Awaited below unless the first half fails first (then the worker is ended).
-        second.range.catch(() => {});
+      if (worker !== null && sizes[file]! >= minBytes && SegmentIndexer.available(worker)) {
+        indexer ??= new SegmentIndexer(worker);
+        await indexSegments(index, indexer, { path: files[file]!, size: sizes[file]!, lean, reserve: file === 0 ? bytes : 0 });
+        continue;
       }
-      const lines = await scanResultFile(files[file]!, (buf, span) => {
+      await scanResultFile(files[file]!, (buf, span) => {
         if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
         index.add(buf, span);
-      }, { from: 0, to: split });
+      });
       index.settle();
-      if (second) index.addRange(await second.range, { lines, lent: second.lent });
     }
   } catch (err) {
     await index.close();
@@ -85,6 +83,39 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
     await indexer?.close();
   }
   return index;
+}
+
+/**
+ * Index file `path` (the one `index.begin` named) in segments of about {@link SEGMENT_BYTES}, claimed in turn by this
+ * thread and the worker, and added to the index in file order as they come (a worker's segment waits for those before
+ * it, so the index is the one a single pass builds). `reserve`: the bytes of all files, to size the index by the first
+ * segment (0: not).
+ */
+async function indexSegments(index: FileIndex, indexer: SegmentIndexer, file: { path: string; size: number; lean: boolean; reserve: number }): Promise<void> {
+  const { path, size, lean } = file;
+  const bounds = await segmentBounds(path, size, Math.max(2, Math.round(size / SEGMENT_BYTES)));
+  const n = bounds.length - 1;
+  const budget = index.lend(n);
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const ready: Array<IndexedRange | undefined> = [];
+  let next = 0;
+  let lines = 0;
+  const add = (segments: Array<{ segment: number; range: IndexedRange }>): void => {
+    for (const { segment, range } of segments) ready[segment] = range;
+    for (let range = ready[next]; range !== undefined; range = ready[next]) {
+      ready[next] = undefined;
+      if (next === 0 && file.reserve > 0) index.reserve(Math.ceil(((file.reserve * range.count) / (bounds[1]! + 1)) * 1.05));
+      index.addRange(range, { lines, lent: budget });
+      lines += range.lineCount;
+      next += 1;
+    }
+  };
+  indexer.start({ path, bounds, lean, budget, counter });
+  for (let i = Atomics.add(counter, 0, 1); i < n; i = Atomics.add(counter, 0, 1)) {
+    const range = await indexRange({ path, from: bounds[i]!, to: bounds[i + 1]!, lean, budget });
+    add([{ segment: i, range }, ...indexer.drain()]);
+  }
+  while (next < n) add(await indexer.next());
 }
 
 /** The lookup {@link indexResultFiles} builds: entries by custom_id hash, each a verdict or a line read when taken. */
@@ -197,9 +228,9 @@ class FileIndex implements ResultLookup {
     customIdOfLine(buf, { start: 0, end: length, file: this.files[file]!, line: after.lines + line });
   }
 
-  /** Half the verdict budget left, for the verdicts of a range read on another thread (see `VerdictStore.lendHalf`). */
-  lend(): number {
-    return this.lean ? this.verdicts.lendHalf() : 0;
+  /** The verdict budget left, shared by `segments` ranges read apart (see {@link addRange}): each one's bytes. */
+  lend(segments: number): number {
+    return this.lean ? this.verdicts.lend(segments) : 0;
   }
 
   /**

@@ -37,15 +37,18 @@ export class VerdictStore {
 
   constructor(private maxBytes = MAX_BYTES) {}
 
-  /** Half the budget not yet used (whole pages), set aside for a store filled on another thread (see {@link adopt}). */
-  lendHalf(): number {
-    const lent = Math.floor((this.maxBytes - this.pages.length * PAGE) / 2 / PAGE) * PAGE;
-    this.maxBytes -= lent;
-    return lent;
+  /**
+   * The budget not yet used, shared by `stores` stores filled elsewhere (each one's bytes, whole pages) and set aside until
+   * they are adopted (see {@link adopt}).
+   */
+  lend(stores: number): number {
+    const each = Math.floor((this.maxBytes - this.pages.length * PAGE) / stores / PAGE) * PAGE;
+    this.maxBytes -= each * stores;
+    return each;
   }
 
   /**
-   * Take the pages of a store filled elsewhere within `lent` bytes of this one's budget (see {@link lendHalf}): returns
+   * Take the pages of a store filled elsewhere within `lent` bytes of this one's budget (see {@link lend}): returns
    * what to add to its slots to make them slots of this store.
    */
   adopt(pages: readonly Buffer[], lent: number): number {

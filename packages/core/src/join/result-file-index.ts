@@ -33,9 +33,10 @@ export interface IndexResultFilesOptions {
   lean?: boolean;
   /**
    * A result file of at least `minBytes` (default 16 MiB) is indexed by two threads at once, segment by segment, the
-   * other one a worker started from `worker` (default: the module beside this one; none when it is absent); false: one.
+   * other one a worker started from `worker` (default: the module beside this one; none when it is absent), in segments
+   * of about `segmentBytes` (default 32 MiB; `workerOnly`: all of them on the worker, as tests ask); false: one thread.
    */
-  parallel?: false | { worker?: URL; minBytes?: number };
+  parallel?: false | { worker?: URL; minBytes?: number; segmentBytes?: number; workerOnly?: boolean };
 }
 
 /** Result files smaller than this are indexed on one thread (a worker costs ~40 ms to start). */
@@ -57,7 +58,7 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const index = new FileIndex(files, lean);
   const worker = parallel === false ? null : (parallel.worker ?? INDEX_WORKER);
-  const minBytes = (parallel || {}).minBytes ?? SPLIT_MIN_BYTES;
+  const { minBytes = SPLIT_MIN_BYTES, segmentBytes = SEGMENT_BYTES, workerOnly = false } = parallel || {};
   let indexer: SegmentIndexer | null = null;
   try {
     // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
@@ -67,7 +68,7 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
       index.begin(file, onIssue);
       if (worker !== null && sizes[file]! >= minBytes && SegmentIndexer.available(worker)) {
         indexer ??= new SegmentIndexer(worker);
-        await indexSegments(index, indexer, { path: files[file]!, size: sizes[file]!, lean, reserve: file === 0 ? bytes : 0 });
+        await indexSegments(index, indexer, { path: files[file]!, size: sizes[file]!, lean, segmentBytes, workerOnly, reserve: file === 0 ? bytes : 0 });
         continue;
       }
       await scanResultFile(files[file]!, (buf, span) => {
@@ -86,14 +87,14 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
 }
 
 /**
- * Index file `path` (the one `index.begin` named) in segments of about {@link SEGMENT_BYTES}, claimed in turn by this
+ * Index file `path` (the one `index.begin` named) in segments of about `segmentBytes`, claimed in turn by this
  * thread and the worker, and added to the index in file order as they come (a worker's segment waits for those before
  * it, so the index is the one a single pass builds). `reserve`: the bytes of all files, to size the index by the first
  * segment (0: not).
  */
-async function indexSegments(index: FileIndex, indexer: SegmentIndexer, file: { path: string; size: number; lean: boolean; reserve: number }): Promise<void> {
+async function indexSegments(index: FileIndex, indexer: SegmentIndexer, file: { path: string; size: number; lean: boolean; segmentBytes: number; workerOnly: boolean; reserve: number }): Promise<void> {
   const { path, size, lean } = file;
-  const bounds = await segmentBounds(path, size, Math.max(2, Math.round(size / SEGMENT_BYTES)));
+  const bounds = await segmentBounds(path, size, Math.max(2, Math.round(size / file.segmentBytes)));
   const n = bounds.length - 1;
   const budget = index.lend(n);
   const counter = new Int32Array(new SharedArrayBuffer(4));
@@ -111,7 +112,7 @@ async function indexSegments(index: FileIndex, indexer: SegmentIndexer, file: { 
     }
   };
   indexer.start({ path, bounds, lean, budget, counter });
-  for (let i = Atomics.add(counter, 0, 1); i < n; i = Atomics.add(counter, 0, 1)) {
+  for (let i = file.workerOnly ? n : Atomics.add(counter, 0, 1); i < n; i = Atomics.add(counter, 0, 1)) {
     const range = await indexRange({ path, from: bounds[i]!, to: bounds[i + 1]!, lean, budget });
     add([{ segment: i, range }, ...indexer.drain()]);
   }

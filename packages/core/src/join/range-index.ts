@@ -2,7 +2,7 @@
 import { grown } from '../internal/typed-arrays.js';
 import { scanLines, type LineSpan } from '../internal/line-offsets.js';
 import { hashAsciiBytes, hashString } from './id-hash-table.js';
-import { customIdOfLine } from './result-file-index.js';
+import { customIdOfLine } from './custom-id-of-line.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
 

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { KbatchError } from '../errors.js';
 import { hashAsciiBytes, hashString, IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
-import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
+import { parseResultLine, type BatchResult } from './result-line.js';
+import { customIdOfLine } from './custom-id-of-line.js';
 import { LineWindow, lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { LinePositions } from './line-positions.js';
@@ -363,23 +364,4 @@ export async function scanResultFile(file: string, onLine: LineVisitor, range?: 
   }
 }
 
-/**
- * The custom_id of a result line: read from its bytes (see {@link peekCustomId}), else by parsing it; a line that
- * is not JSON or has no custom_id is RESPONSE_INVALID.
- */
-export function customIdOfLine(buf: Buffer, at: { start: number; end: number; file: string; line: number }): string {
-  const peeked = peekCustomId(buf, at.start, at.end);
-  if (peeked !== null) return peeked;
-  const { file, line: lineNo } = at;
-  let value: { custom_id?: unknown } | null;
-  try {
-    value = JSON.parse(buf.toString('utf8', at.start, at.end)) as { custom_id?: unknown } | null;
-  } catch (err) {
-    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
-  }
-  const id = value?.custom_id;
-  if (typeof id !== 'string' && typeof id !== 'number') {
-    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not a batch result (custom_id is missing)`, { file, line: lineNo });
-  }
-  return String(id);
-}
+export { customIdOfLine } from './custom-id-of-line.js';

@@ -2,7 +2,10 @@
 import { parentPort } from 'node:worker_threads';
 import { indexRange, type IndexedRange } from './range-index.js';
 
-/** A job: index the segments `[bounds[i], bounds[i + 1])` of `path` whose numbers this thread claims from `counter`. */
+/**
+ * A job: index segments `[bounds[i], bounds[i + 1])` of `path` from the last one back, one for each segment taken by
+ * adding 1 to `counter[0]` (the other thread takes them from the front the same way) while it stays below their number.
+ */
 export interface SegmentJob {
   path: string;
   bounds: number[];
@@ -24,7 +27,8 @@ parentPort?.on('message', (job: SegmentJob) => {
 
 async function claimSegments(job: SegmentJob): Promise<void> {
   const { path, bounds, lean, budget, counter } = job;
-  for (let i = Atomics.add(counter, 0, 1); i < bounds.length - 1; i = Atomics.add(counter, 0, 1)) {
+  const n = bounds.length - 1;
+  for (let i = n - 1; Atomics.add(counter, 0, 1) < n; i--) {
     const range = await indexRange({ path, from: bounds[i]!, to: bounds[i + 1]!, lean, budget });
     // The arrays and pages move to the main thread without a copy.
     const transfer = [range.hashes, range.offsets, range.lengths, range.lines, range.slots, ...range.pages].map((a) => a.buffer as ArrayBuffer);

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { KbatchError } from '../errors.js';
 import { hashAsciiBytes, hashString, IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
@@ -10,7 +11,7 @@ import { LinePositions } from './line-positions.js';
 import { FIND, LookupAhead } from './lookup-ahead.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
-import { indexRange, type IndexedRange } from './range-index.js';
+import type { IndexedRange } from './range-index.js';
 import { INDEX_WORKER, SegmentIndexer, segmentBounds } from './range-indexer.js';
 
 const TAKEN = 2;
@@ -36,8 +37,17 @@ export interface IndexResultFilesOptions {
    * A result file of at least `minBytes` (default 16 MiB) is indexed by two threads at once, segment by segment, the
    * other one a worker started from `worker` (default: the module beside this one; none when it is absent), in segments
    * of about `segmentBytes` (default 32 MiB; `workerOnly`: all of them on the worker, as tests ask); false: one thread.
+   * Default: two threads when a core is idle (1-minute load average at most the cores less one), else one.
    */
   parallel?: false | { worker?: URL; minBytes?: number; segmentBytes?: number; workerOnly?: boolean };
+}
+
+/**
+ * Whether a core is idle for a second thread. On a busy machine the worker only adds CPU (measured: the index pass of
+ * `pnpm bench:join` takes ~1.6 s of CPU on one thread, ~2.3 s on two) and wins no time.
+ */
+function coreIdle(): boolean {
+  return loadavg()[0]! <= availableParallelism() - 1;
 }
 
 /** Result files smaller than this are indexed on one thread (a worker costs ~40 ms to start). */
@@ -55,7 +65,7 @@ const SEGMENT_BYTES = 32 << 20;
  * @param files - JSONL result files; later files may hold retries of earlier ones
  */
 export async function indexResultFiles(files: readonly string[], options: IndexResultFilesOptions | JoinIssueHandler = {}): Promise<ResultLookup> {
-  const { onIssue, lean = false, parallel = {} } = typeof options === 'function' ? { onIssue: options } : options;
+  const { onIssue, lean = false, parallel = coreIdle() ? {} : false } = typeof options === 'function' ? { onIssue: options } : options;
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const index = new FileIndex(files, lean);
   const worker = parallel === false ? null : (parallel.worker ?? INDEX_WORKER);
@@ -88,36 +98,50 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
 }
 
 /**
- * Index file `path` (the one `index.begin` named) in segments of about `segmentBytes`, claimed in turn by this
- * thread and the worker, and added to the index in file order as they come (a worker's segment waits for those before
- * it, so the index is the one a single pass builds). `reserve`: the bytes of all files, to size the index by the first
- * segment (0: not).
+ * Index file `path` (the one `index.begin` named) in segments of about `segmentBytes`: this thread takes them from the
+ * front, adding their lines as it reads them, the worker from the back, until they meet (a shared count of segments
+ * taken); the worker's are added after, in file order, so the index is the one a single pass builds. `reserve`: the
+ * bytes of all files, to size the index from the first lines (0: not).
  */
 async function indexSegments(index: FileIndex, indexer: SegmentIndexer, file: { path: string; size: number; lean: boolean; segmentBytes: number; workerOnly: boolean; reserve: number }): Promise<void> {
-  const { path, size, lean } = file;
+  const { path, size, lean, reserve } = file;
   const bounds = await segmentBounds(path, size, Math.max(2, Math.round(size / file.segmentBytes)));
   const n = bounds.length - 1;
+  // Each segment's share of the verdict budget: this thread's shares come back as it takes segments.
   const budget = index.lend(n);
   const counter = new Int32Array(new SharedArrayBuffer(4));
-  const ready: Array<IndexedRange | undefined> = [];
-  let next = 0;
-  let lines = 0;
-  const add = (segments: Array<{ segment: number; range: IndexedRange }>): void => {
-    for (const { segment, range } of segments) ready[segment] = range;
-    for (let range = ready[next]; range !== undefined; range = ready[next]) {
-      ready[next] = undefined;
-      if (next === 0 && file.reserve > 0) index.reserve(Math.ceil(((file.reserve * range.count) / (bounds[1]! + 1)) * 1.05));
-      index.addRange(range, { lines, lent: budget });
-      lines += range.lineCount;
-      next += 1;
-    }
-  };
   indexer.start({ path, bounds, lean, budget, counter });
-  for (let i = file.workerOnly ? n : Atomics.add(counter, 0, 1); i < n; i = Atomics.add(counter, 0, 1)) {
-    const range = await indexRange({ path, from: bounds[i]!, to: bounds[i + 1]!, lean, budget });
-    add([{ segment: i, range }, ...indexer.drain()]);
+  let lines = 0;
+  let mine = 0;
+  const at: LineSpan = { start: 0, end: 0, offset: 0, line: 0 };
+  for (; !file.workerOnly && Atomics.add(counter, 0, 1) < n; mine++) {
+    index.repay(budget);
+    const base = lines;
+    lines += await scanResultFile(path, (buf, span) => {
+      // Line numbers of the file, not of the segment.
+      at.start = span.start;
+      at.end = span.end;
+      at.offset = span.offset;
+      at.line = base + span.line;
+      if (reserve > 0 && at.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((reserve * at.line) / (at.offset + at.end - at.start + 1)) * 1.05));
+      index.add(buf, at);
+    }, { from: bounds[mine]!, to: bounds[mine + 1]! });
   }
-  while (next < n) add(await indexer.next());
+  index.settle();
+  const ranges: Array<IndexedRange | undefined> = [];
+  for (let got = 0; got < n - mine; ) {
+    for (const { segment, range } of await indexer.next()) {
+      ranges[segment] = range;
+      got += 1;
+    }
+  }
+  for (let s = mine; s < n; s++) {
+    const range = ranges[s]!;
+    ranges[s] = undefined;
+    if (s === 0 && reserve > 0) index.reserve(Math.ceil(((reserve * range.count) / (bounds[1]! + 1)) * 1.05));
+    index.addRange(range, { lines, lent: budget });
+    lines += range.lineCount;
+  }
 }
 
 /** The lookup {@link indexResultFiles} builds: entries by custom_id hash, each a verdict or a line read when taken. */
@@ -233,6 +257,11 @@ class FileIndex implements ResultLookup {
   /** The verdict budget left, shared by `segments` ranges read apart (see {@link addRange}): each one's bytes. */
   lend(segments: number): number {
     return this.lean ? this.verdicts.lend(segments) : 0;
+  }
+
+  /** Take back `bytes` {@link lend}ed (a range read here after all). */
+  repay(bytes: number): void {
+    this.verdicts.repay(bytes);
   }
 
   /**

@@ -47,12 +47,17 @@ export class VerdictStore {
     return each;
   }
 
+  /** Take back `bytes` of the budget {@link lend}ed (a share not used elsewhere). */
+  repay(bytes: number): void {
+    this.maxBytes += bytes;
+  }
+
   /**
    * Take the pages of a store filled elsewhere within `lent` bytes of this one's budget (see {@link lend}): returns
    * what to add to its slots to make them slots of this store.
    */
   adopt(pages: readonly Buffer[], lent: number): number {
-    this.maxBytes += lent;
+    this.repay(lent);
     const base = this.pages.length * PAGE;
     this.pages.push(...pages);
     // The next verdict opens a page of its own: the adopted last page is not this store's to fill.

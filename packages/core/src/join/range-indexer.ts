@@ -17,7 +17,7 @@ export const INDEX_WORKER = new URL('./index-worker.js', import.meta.url);
 export class SegmentIndexer {
   private readonly worker: Worker;
   private readonly done: Array<{ segment: number; range: IndexedRange }> = [];
-  private waiting: { resolve: () => void; reject: (err: unknown) => void } | null = null;
+  private waiting: (() => void) | null = null;
   private failure: unknown = null;
 
   constructor(url: URL) {
@@ -45,7 +45,7 @@ export class SegmentIndexer {
 
   /** {@link drain}, waiting for a segment when there is none yet. */
   async next(): Promise<Array<{ segment: number; range: IndexedRange }>> {
-    if (this.done.length === 0 && this.failure === null) await new Promise<void>((resolve, reject) => (this.waiting = { resolve, reject })).catch(() => {});
+    if (this.done.length === 0 && this.failure === null) await new Promise<void>((resolve) => (this.waiting = resolve));
     return this.drain();
   }
 
@@ -71,7 +71,7 @@ export class SegmentIndexer {
   private wake(): void {
     const waiting = this.waiting;
     this.waiting = null;
-    waiting?.resolve();
+    waiting?.();
   }
 }
 

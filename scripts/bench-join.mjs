@@ -95,8 +95,8 @@ console.log(`bench:join  records=${report.records}  succeeded=${report.succeeded
 console.log(`bench:join  ${seconds.toFixed(1)} s  ${Math.round(report.records / seconds).toLocaleString('en-US')} records/s  peak RSS ${maxRssMB.toFixed(0)} MB (target < 300 MB) ${maxRssMB < 300 ? 'OK' : 'OVER'}`);
 // CPU seconds of the join process (user+sys): steadier than wall time on a shared machine.
 console.log(`bench:join  cpu ${(cpu.user + cpu.sys).toFixed(2)} s (user ${cpu.user.toFixed(2)} + sys ${cpu.sys.toFixed(2)})  ${Math.round(report.records / (cpu.user + cpu.sys)).toLocaleString('en-US')} records per CPU second`);
-// The index pass takes a second thread only when a core is idle (see `indexResultFiles`): the load tells which ran.
-console.log(`bench:join  load average ${load.toFixed(2)} at the start (${os.availableParallelism()} cores; two threads at most ${os.availableParallelism() - 1})`);
+// The machine's load when the join started: on 2 shared cores it moves the figures by ±30% (compare runs of like load).
+console.log(`bench:join  load average ${load.toFixed(2)} at the start (${os.availableParallelism()} cores)`);
 if (args.includes('--sha')) console.log(`bench:join  sha256 ${await sha256(join(dir, `joined.${format}`))}`);
 if (!args.includes('--keep') && data === undefined) await rm(dir, { recursive: true, force: true });
 else console.log(`kept ${dir}`);

@@ -17,13 +17,11 @@ export type LineVisitor = (buf: Buffer, span: Readonly<LineSpan>) => void;
 /**
  * Call `onLine` for each non-blank line of a file (CR and leading blanks trimmed), streaming in 1 MB reads with
  * `indexOf(10)` and no per-line allocation: callers keep only positions and re-read a line with {@link lineReader}.
- * With `range`, only the bytes `[from, to)` are read (`from` at a line's start; offsets stay the file's, line numbers
- * count from `from`). Returns the lines counted, blank ones too.
  */
-export async function scanLines(path: string, onLine: LineVisitor, range: { from: number; to: number } = { from: 0, to: Infinity }): Promise<number> {
+export async function scanLines(path: string, onLine: LineVisitor): Promise<void> {
   let rest: Buffer | null = null;
   let restOffset = 0;
-  let position = range.from;
+  let position = 0;
   const span: LineSpan = { start: 0, end: 0, offset: 0, line: 0 };
   const emit = (buf: Buffer, start: number, end: number, offset: number): void => {
     span.line++;
@@ -41,25 +39,14 @@ export async function scanLines(path: string, onLine: LineVisitor, range: { from
   const handle = await open(path, 'r');
   const blocks = [Buffer.allocUnsafe(READ_BLOCK), Buffer.allocUnsafe(READ_BLOCK)];
   let turn = 0;
-  // Reads at explicit positions (the next one at `ahead`), none past `range.to`.
-  let ahead = range.from;
-  const readNext = (block: Buffer): Promise<{ bytesRead: number }> => {
-    const length = Math.min(READ_BLOCK, range.to - ahead);
-    if (length <= 0) return Promise.resolve({ bytesRead: 0 });
-    // The next read is asked for once this one is in (see below), so `ahead` moves by the bytes read.
-    return handle.read(block, 0, length, ahead).then((read) => {
-      ahead += read.bytesRead;
-      return read;
-    });
-  };
-  let pending = readNext(blocks[0]!);
+  let pending = handle.read(blocks[0]!, 0, READ_BLOCK, null);
   try {
     for (;;) {
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
       const chunk = blocks[turn]!.subarray(0, bytesRead);
       turn ^= 1;
-      pending = readNext(blocks[turn]!);
+      pending = handle.read(blocks[turn]!, 0, READ_BLOCK, null);
       let start = 0;
       for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
         if (rest !== null) {
@@ -82,7 +69,6 @@ export async function scanLines(path: string, onLine: LineVisitor, range: { from
     await handle.close();
   }
   if (rest !== null) emit(rest, 0, rest.length, restOffset);
-  return span.line;
 }
 
 /** Bytes of a file read at a time by {@link scanLines}. */

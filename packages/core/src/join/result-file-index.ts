@@ -1,18 +1,14 @@
 import { stat } from 'node:fs/promises';
-import { availableParallelism, loadavg } from 'node:os';
 import { KbatchError } from '../errors.js';
 import { hashAsciiBytes, hashString, IdHashTable } from './id-hash-table.js';
 import type { JoinIssueHandler } from './join-issue.js';
-import { parseResultLine, type BatchResult } from './result-line.js';
-import { customIdOfLine } from './custom-id-of-line.js';
+import { parseResultLine, peekCustomId, type BatchResult } from './result-line.js';
 import { LineWindow, lineReader, scanLines, type LineReader, type LineSpan, type LineVisitor } from '../internal/line-offsets.js';
 import { prefersResult, type ResultLookup } from './result-lookup.js';
 import { LinePositions } from './line-positions.js';
 import { FIND, LookupAhead } from './lookup-ahead.js';
 import { emptyVerdict, readVerdict } from './result-verdict.js';
 import { VerdictStore } from './verdict-store.js';
-import type { IndexedRange } from './range-index.js';
-import { INDEX_WORKER, SegmentIndexer, segmentBounds } from './range-indexer.js';
 
 const TAKEN = 2;
 /** An entry of a duplicate line not kept: never in the table, never a leftover. */
@@ -33,27 +29,7 @@ export interface IndexResultFilesOptions {
    * `body` is undefined. Other lines are read again and parsed when taken.
    */
   lean?: boolean;
-  /**
-   * A result file of at least `minBytes` (default 16 MiB) is indexed by two threads at once, segment by segment, the
-   * other one a worker started from `worker` (default: the module beside this one; none when it is absent), in segments
-   * of about `segmentBytes` (default 32 MiB; `workerOnly`: all of them on the worker, as tests ask); false: one thread.
-   * Default: two threads when a core is idle (1-minute load average at most the cores less one), else one.
-   */
-  parallel?: false | { worker?: URL; minBytes?: number; segmentBytes?: number; workerOnly?: boolean };
 }
-
-/**
- * Whether a core is idle for a second thread. On a busy machine the worker only adds CPU (measured: the index pass of
- * `pnpm bench:join` takes ~1.6 s of CPU on one thread, ~2.3 s on two) and wins no time.
- */
-function coreIdle(): boolean {
-  return loadavg()[0]! <= availableParallelism() - 1;
-}
-
-/** Result files smaller than this are indexed on one thread (a worker costs ~40 ms to start). */
-const SPLIT_MIN_BYTES = 16 << 20;
-/** Bytes of a segment of a result file indexed on two threads (small enough that one thread never waits long for the other). */
-const SEGMENT_BYTES = 32 << 20;
 
 /**
  * Index result files (outputs and errors) by custom_id without keeping results — or even the
@@ -65,23 +41,14 @@ const SEGMENT_BYTES = 32 << 20;
  * @param files - JSONL result files; later files may hold retries of earlier ones
  */
 export async function indexResultFiles(files: readonly string[], options: IndexResultFilesOptions | JoinIssueHandler = {}): Promise<ResultLookup> {
-  const { onIssue, lean = false, parallel = coreIdle() ? {} : false } = typeof options === 'function' ? { onIssue: options } : options;
+  const { onIssue, lean = false } = typeof options === 'function' ? { onIssue: options } : options;
   if (files.length > 65535) throw new KbatchError('OPTION_INVALID', 'Invalid option `results`: must list at most 65535 files');
   const index = new FileIndex(files, lean);
-  const worker = parallel === false ? null : (parallel.worker ?? INDEX_WORKER);
-  const { minBytes = SPLIT_MIN_BYTES, segmentBytes = SEGMENT_BYTES, workerOnly = false } = parallel || {};
-  let indexer: SegmentIndexer | null = null;
   try {
     // The number of lines, estimated from the first ones, sizes the tables once (growing by doubling holds both copies).
-    const sizes = await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)));
-    const bytes = sizes.reduce((a, b) => a + b, 0);
+    const bytes = (await Promise.all(files.map((f) => stat(f).then((i) => i.size, () => 0)))).reduce((a, b) => a + b, 0);
     for (let file = 0; file < files.length; file++) {
       index.begin(file, onIssue);
-      if (worker !== null && sizes[file]! >= minBytes && SegmentIndexer.available(worker)) {
-        indexer ??= new SegmentIndexer(worker);
-        await indexSegments(index, indexer, { path: files[file]!, size: sizes[file]!, lean, segmentBytes, workerOnly, reserve: file === 0 ? bytes : 0 });
-        continue;
-      }
       await scanResultFile(files[file]!, (buf, span) => {
         if (file === 0 && span.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((bytes * span.line) / (span.offset + span.end - span.start + 1)) * 1.05));
         index.add(buf, span);
@@ -91,57 +58,8 @@ export async function indexResultFiles(files: readonly string[], options: IndexR
   } catch (err) {
     await index.close();
     throw err;
-  } finally {
-    await indexer?.close();
   }
   return index;
-}
-
-/**
- * Index file `path` (the one `index.begin` named) in segments of about `segmentBytes`: this thread takes them from the
- * front, adding their lines as it reads them, the worker from the back, until they meet (a shared count of segments
- * taken); the worker's are added after, in file order, so the index is the one a single pass builds. `reserve`: the
- * bytes of all files, to size the index from the first lines (0: not).
- */
-async function indexSegments(index: FileIndex, indexer: SegmentIndexer, file: { path: string; size: number; lean: boolean; segmentBytes: number; workerOnly: boolean; reserve: number }): Promise<void> {
-  const { path, size, lean, reserve } = file;
-  const bounds = await segmentBounds(path, size, Math.max(2, Math.round(size / file.segmentBytes)));
-  const n = bounds.length - 1;
-  // Each segment's share of the verdict budget: this thread's shares come back as it takes segments.
-  const budget = index.lend(n);
-  const counter = new Int32Array(new SharedArrayBuffer(4));
-  indexer.start({ path, bounds, lean, budget, counter });
-  let lines = 0;
-  let mine = 0;
-  const at: LineSpan = { start: 0, end: 0, offset: 0, line: 0 };
-  for (; !file.workerOnly && Atomics.add(counter, 0, 1) < n; mine++) {
-    index.repay(budget);
-    const base = lines;
-    lines += await scanResultFile(path, (buf, span) => {
-      // Line numbers of the file, not of the segment.
-      at.start = span.start;
-      at.end = span.end;
-      at.offset = span.offset;
-      at.line = base + span.line;
-      if (reserve > 0 && at.line >= ESTIMATE_AFTER) index.reserve(Math.ceil(((reserve * at.line) / (at.offset + at.end - at.start + 1)) * 1.05));
-      index.add(buf, at);
-    }, { from: bounds[mine]!, to: bounds[mine + 1]! });
-  }
-  index.settle();
-  const ranges: Array<IndexedRange | undefined> = [];
-  for (let got = 0; got < n - mine; ) {
-    for (const { segment, range } of await indexer.next()) {
-      ranges[segment] = range;
-      got += 1;
-    }
-  }
-  for (let s = mine; s < n; s++) {
-    const range = ranges[s]!;
-    ranges[s] = undefined;
-    if (s === 0 && reserve > 0) index.reserve(Math.ceil(((reserve * range.count) / (bounds[1]! + 1)) * 1.05));
-    index.addRange(range, { lines, lent: budget });
-    lines += range.lineCount;
-  }
 }
 
 /** The lookup {@link indexResultFiles} builds: entries by custom_id hash, each a verdict or a line read when taken. */
@@ -221,47 +139,6 @@ class FileIndex implements ResultLookup {
     this.pending[p + 1] = hash[0]!;
     this.pending[p + 2] = hash[1]!;
     if (this.pendingCount === PENDING) this.settle();
-  }
-
-  /**
-   * Index the lines of a range that another thread read (see `indexRange`) of the file {@link begin} named, after its
-   * first `lines` lines, as {@link add} would have: a line without a custom_id throws here, the lines before it settled.
-   */
-  addRange(range: IndexedRange, after: { lines: number; lent: number }): void {
-    const { at, file } = this;
-    this.ahead.clear();
-    const base = this.verdicts.adopt(range.pages, after.lent);
-    for (let k = 0; k < range.count; k++) {
-      const e = at.add();
-      at.offsets[e] = range.offsets[k]!;
-      at.lengths[e] = range.lengths[k]!;
-      at.lines[e] = after.lines + range.lines[k]!;
-      at.fileOf[e] = file;
-      const slot = range.slots[k]!;
-      at.verdicts[e] = slot === -1 ? -1 : base + slot;
-      if (slot === -1) this.slow += 1;
-      const p = 3 * this.pendingCount++;
-      this.pending[p] = e;
-      this.pending[p + 1] = range.hashes[2 * k]!;
-      this.pending[p + 2] = range.hashes[2 * k + 1]!;
-      if (this.pendingCount === PENDING) this.settle();
-    }
-    this.settle();
-    if (range.bad === null) return;
-    const { offset, length, line } = range.bad;
-    // The same RESPONSE_INVALID the line gives on one thread, now that its line number is known.
-    const buf = this.reader.read(file, offset, length);
-    customIdOfLine(buf, { start: 0, end: length, file: this.files[file]!, line: after.lines + line });
-  }
-
-  /** The verdict budget left, shared by `segments` ranges read apart (see {@link addRange}): each one's bytes. */
-  lend(segments: number): number {
-    return this.lean ? this.verdicts.lend(segments) : 0;
-  }
-
-  /** Take back `bytes` {@link lend}ed (a range read here after all). */
-  repay(bytes: number): void {
-    this.verdicts.repay(bytes);
   }
 
   /**
@@ -382,9 +259,9 @@ class FileIndex implements ResultLookup {
 }
 
 /** {@link scanLines} of a result file; a missing file is INPUT_NOT_FOUND. */
-export async function scanResultFile(file: string, onLine: LineVisitor, range?: { from: number; to: number }): Promise<number> {
+export async function scanResultFile(file: string, onLine: LineVisitor): Promise<void> {
   try {
-    return await scanLines(file, onLine, range);
+    await scanLines(file, onLine);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new KbatchError('INPUT_NOT_FOUND', `result file ${file} does not exist`, { file, cause: err });
@@ -393,4 +270,23 @@ export async function scanResultFile(file: string, onLine: LineVisitor, range?: 
   }
 }
 
-export { customIdOfLine } from './custom-id-of-line.js';
+/**
+ * The custom_id of a result line: read from its bytes (see {@link peekCustomId}), else by parsing it; a line that
+ * is not JSON or has no custom_id is RESPONSE_INVALID.
+ */
+export function customIdOfLine(buf: Buffer, at: { start: number; end: number; file: string; line: number }): string {
+  const peeked = peekCustomId(buf, at.start, at.end);
+  if (peeked !== null) return peeked;
+  const { file, line: lineNo } = at;
+  let value: { custom_id?: unknown } | null;
+  try {
+    value = JSON.parse(buf.toString('utf8', at.start, at.end)) as { custom_id?: unknown } | null;
+  } catch (err) {
+    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not valid JSON: ${(err as Error).message}`, { file, line: lineNo, cause: err });
+  }
+  const id = value?.custom_id;
+  if (typeof id !== 'string' && typeof id !== 'number') {
+    throw new KbatchError('RESPONSE_INVALID', `${file}:${lineNo} is not a batch result (custom_id is missing)`, { file, line: lineNo });
+  }
+  return String(id);
+}

@@ -35,40 +35,7 @@ export class VerdictStore {
   /** Bytes used in the last page. */
   private used = PAGE;
 
-  constructor(private maxBytes = MAX_BYTES) {}
-
-  /**
-   * The budget not yet used, shared by `stores` stores filled elsewhere (each one's bytes, whole pages) and set aside until
-   * they are adopted (see {@link adopt}).
-   */
-  lend(stores: number): number {
-    const each = Math.floor((this.maxBytes - this.pages.length * PAGE) / stores / PAGE) * PAGE;
-    this.maxBytes -= each * stores;
-    return each;
-  }
-
-  /** Take back `bytes` of the budget {@link lend}ed (a share not used elsewhere). */
-  repay(bytes: number): void {
-    this.maxBytes += bytes;
-  }
-
-  /**
-   * Take the pages of a store filled elsewhere within `lent` bytes of this one's budget (see {@link lend}): returns
-   * what to add to its slots to make them slots of this store.
-   */
-  adopt(pages: readonly Buffer[], lent: number): number {
-    this.repay(lent);
-    const base = this.pages.length * PAGE;
-    this.pages.push(...pages);
-    // The next verdict opens a page of its own: the adopted last page is not this store's to fill.
-    this.used = PAGE;
-    return base;
-  }
-
-  /** The pages written (to hand to another thread's store, see {@link adopt}). */
-  get filled(): readonly Buffer[] {
-    return this.pages;
-  }
+  constructor(private readonly maxBytes = MAX_BYTES) {}
 
   /**
    * Keep the verdict of the line in `buf`: its slot (where it is: page number × PAGE + offset), or -1 when it does not

@@ -1,19 +1,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { JoinIssue } from '../../src/join/join-issue.js';
 import { indexResultFiles } from '../../src/join/result-file-index.js';
 import { resultMap } from '../../src/join/result-lookup.js';
-import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { httpErrorLine, okLine } from './fixtures.js';
-
-/** The worker as built (tsc): the tests run from sources, where there is no worker module beside the index's. */
-const worker = new URL('../../dist/join/index-worker.js', import.meta.url);
-/** Two threads on files of any size, in segments of ~4 KB. */
-const twoThreads = { worker, minBytes: 1, segmentBytes: 4096 };
 
 describe('indexResultFiles', () => {
   it('reports the duplicates read before a broken line, and names a broken duplicate before a later broken line, as it did line by line', async () => {
@@ -124,55 +116,5 @@ describe('indexResultFiles', () => {
       expect([...lookup.leftovers()]).toEqual([]);
       await lookup.close();
     }
-  });
-
-  describe('on two threads', () => {
-    it('has its worker built (pnpm build)', () => {
-      expect(existsSync(fileURLToPath(worker))).toBe(true);
-    });
-
-    it('builds the same lookup as one thread: takes, kept duplicates across segments and files, issues with their line numbers, leftovers', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
-      // 3,000 lines over 1,700 ids (some non-ASCII, some with a long answer), a third failures, blank and CRLF lines.
-      const lines = Array.from({ length: 3000 }, (_, i) => {
-        const id = `k${(i * 7919) % 1700}${i % 11 === 0 ? 'é' : ''}`;
-        return JSON.stringify(i % 3 === 0 ? httpErrorLine(id, 500) : okLine(id, i % 97 === 0 ? 'x'.repeat(3000) : `a${i}`));
-      });
-      const files = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
-      await writeFile(files[0]!, lines.slice(0, 2000).join('\r\n') + '\n\n' + JSON.stringify(okLine('stray', 'nobody asked')) + '\n');
-      await writeFile(files[1]!, lines.slice(2000).join('\n'));
-      const ids = Array.from({ length: 1700 }, (_, i) => [`k${i}`, `k${i}é`]).flat();
-      const runs = [];
-      for (const parallel of [false, twoThreads, { ...twoThreads, workerOnly: true }]) {
-        for (const lean of [false, true]) {
-          const issues: JoinIssue[] = [];
-          const lookup = await indexResultFiles(files, { lean, parallel, onIssue: (i) => issues.push(i) });
-          lookup.prefetch?.(ids.slice(0, 500));
-          const taken = ids.map((id) => lookup.take(id)).map((r) => r && { ...r, body: undefined });
-          runs.push({ lean, taken, issues, leftovers: [...lookup.leftovers()], size: lookup.size });
-          await lookup.close();
-        }
-      }
-      expect(runs[2]).toEqual(runs[0]);
-      expect(runs[3]).toEqual(runs[1]);
-      expect(runs[4]).toEqual(runs[0]);
-      expect(runs[5]).toEqual(runs[1]);
-      expect(runs[0]!.issues.length).toBeGreaterThan(1000);
-      expect(runs[2]!.leftovers).toEqual([{ customId: 'stray', file: files[0], line: 2002 }]);
-    });
-
-    it('reports a line without a custom_id that the worker read as RESPONSE_INVALID with its line number in the file, after the duplicates before it', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'kbatch-index-'));
-      const file = join(dir, 'bad.jsonl');
-      const lines = Array.from({ length: 400 }, (_, i) => JSON.stringify(okLine(`n${i % 300}`, `a${i}`)));
-      lines.splice(350, 0, '{"custom_id": null}', 'not json');
-      await writeFile(file, lines.join('\n') + '\n');
-      for (const [lean, workerOnly] of [[false, false], [true, false], [false, true], [true, true]]) {
-        const issues: JoinIssue[] = [];
-        const error = await catchError(() => indexResultFiles([file], { lean, parallel: { ...twoThreads, workerOnly }, onIssue: (i) => issues.push(i) }));
-        expectKbatchError(error, { code: 'RESPONSE_INVALID', file, line: 351, message: `${file}:351 is not a batch result (custom_id is missing)` });
-        expect(issues.map((i) => i.line)).toEqual(Array.from({ length: 50 }, (_, i) => 301 + i));
-      }
-    });
   });
 });

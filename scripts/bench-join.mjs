@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,7 @@ const core = new URL('../packages/core/dist/index.js', import.meta.url).href;
 if (process.argv[2] === '--child') {
   const [dir, format] = process.argv.slice(3);
   const { joinFiles } = await import(core);
+  const load = os.loadavg()[0];
   const started = process.hrtime.bigint();
   const report = await joinFiles({
     input: join(dir, 'input.jsonl'),
@@ -31,7 +32,7 @@ if (process.argv[2] === '--child') {
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const { userCPUTime, systemCPUTime } = process.resourceUsage();
-  process.stdout.write(JSON.stringify({ report, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, cpu: { user: userCPUTime / 1e6, sys: systemCPUTime / 1e6 } }));
+  process.stdout.write(JSON.stringify({ report, seconds, load, maxRssMB: process.resourceUsage().maxRSS / 1024, cpu: { user: userCPUTime / 1e6, sys: systemCPUTime / 1e6 } }));
   process.exit(0);
 }
 
@@ -88,12 +89,14 @@ if (child.status !== 0) {
   process.stderr.write(`join failed (exit ${child.status})\n`);
   process.exit(1);
 }
-const { report, seconds, maxRssMB, cpu } = JSON.parse(child.stdout);
+const { report, seconds, load, maxRssMB, cpu } = JSON.parse(child.stdout);
 const outSize = (await stat(join(dir, `joined.${format}`))).size;
 console.log(`bench:join  records=${report.records}  succeeded=${report.succeeded}  failed=${report.failed}  missing=${report.missing}  output=${format} ${mb(outSize)}`);
 console.log(`bench:join  ${seconds.toFixed(1)} s  ${Math.round(report.records / seconds).toLocaleString('en-US')} records/s  peak RSS ${maxRssMB.toFixed(0)} MB (target < 300 MB) ${maxRssMB < 300 ? 'OK' : 'OVER'}`);
 // CPU seconds of the join process (user+sys): steadier than wall time on a shared machine.
 console.log(`bench:join  cpu ${(cpu.user + cpu.sys).toFixed(2)} s (user ${cpu.user.toFixed(2)} + sys ${cpu.sys.toFixed(2)})  ${Math.round(report.records / (cpu.user + cpu.sys)).toLocaleString('en-US')} records per CPU second`);
+// The machine's load when the join started: on 2 shared cores it moves the figures by ±30% (compare runs of like load).
+console.log(`bench:join  load average ${load.toFixed(2)} at the start (${os.availableParallelism()} cores)`);
 if (args.includes('--sha')) console.log(`bench:join  sha256 ${await sha256(join(dir, `joined.${format}`))}`);
 if (!args.includes('--keep') && data === undefined) await rm(dir, { recursive: true, force: true });
 else console.log(`kept ${dir}`);

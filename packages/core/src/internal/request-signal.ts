@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * Run one SDK request under its own child signal linked to a long-lived `signal`.
  * Why: the openai client adds an abort listener to the signal of every request and never removes it, so
@@ -33,6 +35,8 @@ export async function* withRequestSignalEach<T>(signal: AbortSignal | undefined,
 // A child aborted with the parent's reason; release() removes the one listener it put on the parent.
 function linkChild(signal: AbortSignal): { signal: AbortSignal; release: () => void } {
   const child = new AbortController();
+  // The SDK adds a listener per HTTP try (every page, every retry) to the child: it dies with the call, so no limit is due.
+  setMaxListeners(0, child.signal);
   const forward = (): void => child.abort(signal.reason);
   if (signal.aborted) child.abort(signal.reason);
   else signal.addEventListener('abort', forward, { once: true });

@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { startEmulator } from '@kbatch/emulator';
 import { withRequestSignal, withRequestSignalEach } from '../../src/internal/request-signal.js';
 import { retrieveBatch } from '../../src/batch/create-batch.js';
+import { leakListener, watchAbortListeners } from '../helpers/listeners.js';
 
 describe('withRequestSignal', () => {
   it('leaves no listener on the long-lived signal after each request', async () => {
@@ -22,6 +23,14 @@ describe('withRequestSignal', () => {
   it('passes an already aborted signal on as aborted', async () => {
     const reason = await withRequestSignal(AbortSignal.abort('gone'), async (s) => s?.aborted && s.reason);
     expect(reason).toBe('gone');
+  });
+
+  it('lets one call add a listener per HTTP try (a listing of many pages, retries) without Node warning', async () => {
+    const watch = watchAbortListeners(new AbortController().signal);
+    await withRequestSignal(new AbortController().signal, async (s) => {
+      for (let page = 0; page < 30; page++) leakListener(s);
+    });
+    expect((await watch.stop()).warnings).toEqual([]);
   });
 });
 

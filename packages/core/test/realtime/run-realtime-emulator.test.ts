@@ -82,7 +82,8 @@ describe.each(['direct', 'sdk'] as const)('runRealtime against the emulator (%s 
       const caller = new AbortController();
       const watch = watchAbortListeners(caller.signal);
       // A small window bounds the run's own listeners, so a leak of one per request would pass Node's limit.
-      const out = await collect({ requests: lines(300), concurrency: 4, window: 8, signal: caller.signal }, emu, transport);
+      // Enough retries that no request runs out of them on a 20% draw (6 in a row: ~2% of runs at 5 retries).
+      const out = await collect({ requests: lines(300), concurrency: 4, window: 8, retries: 30, signal: caller.signal }, emu, transport);
       expect(out.filter((l) => l.response?.status_code === 200)).toHaveLength(300);
       expect(await watch.stop()).toEqual({ left: 0, warnings: [] });
     } finally {

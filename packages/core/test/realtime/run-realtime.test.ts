@@ -6,6 +6,7 @@ import { runRealtime } from '../../src/realtime/run-realtime.js';
 import type { RealtimeEvent, RealtimeResultLine } from '../../src/realtime/realtime-types.js';
 import { catchError, expectKbatchError } from '../helpers/errors.js';
 import { dropped, fakeChat, httpError, requestLine } from './fake-chat.js';
+import { watchAbortListeners } from '../helpers/listeners.js';
 
 const collect = async (lines: AsyncIterable<RealtimeResultLine>) => {
   const out: RealtimeResultLine[] = [];
@@ -33,6 +34,16 @@ describe('runRealtime', () => {
     const [line] = await collect(runRealtime({ requests: [requestLine(0)], client: client as never, retries: 3, tpm: 100_000, ...fast }));
     expect(calls).toBe(1);
     expect(line).toMatchObject({ custom_id: '0', error: null, response: { status_code: 200, body: null } });
+  });
+
+  it("has Node report a client that keeps a listener per request on the run's signal (the run's limit is its window, not none)", async () => {
+    const { client } = fakeChat();
+    // Says it releases its listeners (so it is handed the run's own signal), but keeps each, as the openai client does.
+    Object.assign(client, { releasesSignal: true });
+    const watch = watchAbortListeners(new AbortController().signal);
+    const lines = await collect(runRealtime({ requests: Array.from({ length: 60 }, (_, i) => requestLine(i)), client, concurrency: 4, window: 8 }));
+    expect(lines).toHaveLength(60);
+    expect((await watch.stop()).warnings).toEqual([expect.stringContaining('abort listeners added to [AbortSignal]')]);
   });
 
   it('emits results as they complete with unordered', async () => {

@@ -42,6 +42,8 @@ const sizes = args.rows.split(',').map(Number);
 // The split is a line through the smallest and the largest size (any between are measured, not fitted).
 if (sizes.some((n) => !Number.isInteger(n) || n < 1) || new Set(sizes).size !== sizes.length) throw new Error(`--rows: distinct positive row counts, got ${args.rows}`);
 sizes.sort((a, b) => a - b);
+// Each run a job of its own (a count given twice in --workers runs twice).
+let runs = 0;
 // The local run and the workers poll their batches alike (instant batches: short polls keep the wall time short).
 const POLL = '200ms';
 const REQUEST = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'], '--no-cache', '--output-format', 'jsonl'];
@@ -64,7 +66,7 @@ try {
     const perJob = a.added - perRecord * a.rows;
     const localPerRecord = (b.local - a.local) / (b.rows - a.rows);
     console.log(
-      `== what coordination adds with 1 worker, as a line through ${a.rows.toLocaleString('en')} and ${b.rows.toLocaleString('en')} rows: ${perJob.toFixed(2)} s per job + ` +
+      `== what coordination adds with 1 worker (one run per size: as noisy as the runs above), as a line through ${a.rows.toLocaleString('en')} and ${b.rows.toLocaleString('en')} rows: ${perJob.toFixed(2)} s per job + ` +
         `${(perRecord * 1e6).toFixed(2)} µs per record (${((100 * perRecord) / localPerRecord).toFixed(1)}% of the local run's ${(localPerRecord * 1e6).toFixed(2)} µs per record)`,
     );
   }
@@ -110,9 +112,10 @@ async function benchSize(rows, env) {
 
 /** Detach the job, start `n` workers under GNU time, wait for the job with `kbatch wait`, stop the workers (SIGTERM). */
 async function workersRun(n, csv, env, rows) {
-  const storage = join(dir, `storage-${rows}-${n}`);
+  const run = ++runs;
+  const storage = join(dir, `storage-${run}`);
   await mkdir(storage);
-  const jobId = `bench-${rows}-${n}-workers`;
+  const jobId = `bench-${run}-${rows}-${n}-workers`;
   const started = Date.now();
   const detach = await timedEnv(env, ['node', kbatch, 'run', csv, ...REQUEST, '--storage', storage, '--job-id', jobId, '--detach']);
   const steps = [];

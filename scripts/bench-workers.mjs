@@ -138,10 +138,22 @@ async function workersRun(n, csv, env, rows) {
     }),
   );
   // A worker that exits early (an error) ends the wait too: its `done` rejects with its stderr.
-  await Promise.race([end, ...workers.map((w) => w.done)]);
-  const seconds = (Date.now() - started) / 1000;
-  // The worker is GNU time's child: signalled itself (time would die and leave it running), it exits 0 and time reports.
-  for (const w of workers) process.kill(childOf(w.child.pid), 'SIGTERM');
+  let seconds;
+  try {
+    await Promise.race([end, ...workers.map((w) => w.done)]);
+    seconds = (Date.now() - started) / 1000;
+  } finally {
+    // The worker is GNU time's child: signalled itself (time would die and leave it running), it exits 0 and time
+    // reports. Also when one failed: the others would otherwise go on asking a stopped database for steps.
+    for (const w of workers) {
+      try {
+        if (w.child.exitCode === null) process.kill(childOf(w.child.pid), 'SIGTERM');
+      } catch {
+        // Exited meanwhile: nothing to stop.
+      }
+    }
+    await Promise.allSettled(workers.map((w) => w.done));
+  }
   const done = await Promise.all(workers.map((w) => w.done));
   const names = Object.entries(steps.reduce((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([s, c]) => `${c} ${s}`).join(', ');
   return { seconds, detach, workers: done, steps: steps.length, names, queueMs, settleMs, jobId, storage };

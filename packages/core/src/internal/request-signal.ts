@@ -35,8 +35,9 @@ export async function* withRequestSignalEach<T>(signal: AbortSignal | undefined,
 // A child aborted with the parent's reason; release() removes the one listener it put on the parent.
 function linkChild(signal: AbortSignal): { signal: AbortSignal; release: () => void } {
   const child = new AbortController();
-  // The SDK adds a listener per HTTP try (every page, every retry) to the child: it dies with the call, so no limit is due.
-  setMaxListeners(0, child.signal);
+  // The SDK adds a listener per HTTP try (each page of a listing, each retry) to the child, which dies with the call:
+  // far more than Node's 10, but a bound still, so that a job-long loop wrapped here by mistake is reported.
+  setMaxListeners(1000, child.signal);
   const forward = (): void => child.abort(signal.reason);
   if (signal.aborted) child.abort(signal.reason);
   else signal.addEventListener('abort', forward, { once: true });

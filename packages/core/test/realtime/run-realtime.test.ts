@@ -46,6 +46,31 @@ describe('runRealtime', () => {
     expect((await watch.stop()).warnings).toEqual([expect.stringContaining('abort listeners added to [AbortSignal]')]);
   });
 
+  it("lets a run at a wide window keep a listener per request in flight on its signal without Node warning (a client that releases its own)", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const client = {
+      releasesSignal: true,
+      async create(body: { messages: { content: string }[] }, options: { signal: AbortSignal }) {
+        const onAbort = (): void => {};
+        options.signal.addEventListener('abort', onAbort, { once: true });
+        peak = Math.max(peak, ++inFlight);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return { id: 'c', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: body.messages.at(-1)!.content } }] };
+        } finally {
+          inFlight--;
+          options.signal.removeEventListener('abort', onAbort);
+        }
+      },
+    };
+    const watch = watchAbortListeners(new AbortController().signal);
+    const lines = await collect(runRealtime({ requests: Array.from({ length: 200 }, (_, i) => requestLine(i)), client: client as never, concurrency: 32 }));
+    expect(lines).toHaveLength(200);
+    expect(peak).toBeGreaterThan(10);
+    expect((await watch.stop()).warnings).toEqual([]);
+  });
+
   it('emits results as they complete with unordered', async () => {
     const { client } = fakeChat((q) => (q === 'q0' ? 40 : 0));
     const lines = await collect(runRealtime({ requests: [0, 1, 2].map((i) => requestLine(i)), client, concurrency: 3, unordered: true }));

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
 import { startEmulatorProcess } from './lib/bench-processes.mjs';
-import { startPostgresProcess } from './lib/postgres-process.mjs';
+import { startPostgresOrSkip } from './lib/postgres-process.mjs';
 
 // The suite's kill chain and worker flags (worker.test.ts): a killed worker's step goes to another within ~3 s.
 const POINTS = 'after-upload-unrecorded,after-create,during-wait,run-during-join,worker-before-commit';
@@ -54,11 +54,7 @@ const MODEL = 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo';
 const RUN = ['--model', MODEL, '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'],
   '--no-cache', '--output-format', 'jsonl', '--concurrency', args['run-concurrency']];
 
-const database = await startPostgresProcess();
-if (database === null) {
-  console.log('skipped: PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
-  process.exit(0);
-}
+const database = await startPostgresOrSkip();
 const dir = await mkdtemp(join(tmpdir(), 'kbatch-bench-kill-'));
 const emulator = await startEmulatorProcess(kbatch, dir);
 const storage = join(dir, 'storage');

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
 import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
-import { startPostgresProcess } from './lib/postgres-process.mjs';
+import { startPostgresOrSkip } from './lib/postgres-process.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,11 +49,7 @@ const POLL = '200ms';
 const REQUEST = ['--model', 'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', '--prompt', 'Review: {{text}}', '--labels', 'positive,negative', '--max-requests', args['max-requests'], '--no-cache', '--output-format', 'jsonl'];
 
 if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is needed to measure CPU (apt-get install -y time)');
-const pg = await startPostgresProcess();
-if (pg === null) {
-  console.log('skipped: PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
-  process.exit(0);
-}
+const pg = await startPostgresOrSkip();
 const dir = await mkdtemp(join(tmpdir(), 'kbatch-bench-workers-'));
 const emulator = await startEmulatorProcess(kbatch, dir);
 try {

@@ -49,3 +49,11 @@ function freePort() {
     server.on('error', reject);
   });
 }
+
+/** A benchmark's Postgres, or a message and exit 0 where Debian's binaries are absent (the figure is skipped, not failed). */
+export async function startPostgresOrSkip() {
+  const server = await startPostgresProcess();
+  if (server !== null) return server;
+  console.log('skipped: PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
+  process.exit(0);
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keepAnswers } from '../../src/cache/cached-answers.js';
+import { openAnswerCache, type AnswerCache } from '../../src/cache/answer-cache.js';
+import type { JoinOutcome } from '../../src/join/join-record.js';
+
+/** A succeeded outcome whose answer is `answer` (rebuilt body: the lean join keeps no raw body). */
+function succeeded(answer: string): JoinOutcome {
+  return {
+    row: {},
+    customId: answer,
+    status: 'succeeded',
+    errorCode: null,
+    result: { customId: answer, ok: true, statusCode: 200, requestId: null, response: answer, finishReason: 'stop', promptTokens: 3, completionTokens: 1, logprobs: null, error: null, body: null },
+  };
+}
+
+function failed(): JoinOutcome {
+  return { row: {}, customId: 'x', status: 'failed', errorCode: 'REQUEST_FAILED', result: undefined };
+}
+
+/** A job's keys file of `n` random keys, as prepare writes it (32 bytes each, input order). */
+async function keysFile(n: number): Promise<{ dir: string; file: string; keys: Buffer[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kbatch-keep-'));
+  await mkdir(join(dir, 'run'));
+  const bytes = randomBytes(32 * n);
+  const file = join(dir, 'run', 'request-keys.bin');
+  await writeFile(file, bytes);
+  return { dir, file, keys: Array.from({ length: n }, (_, i) => bytes.subarray(32 * i, 32 * i + 32)) };
+}
+
+/** The real cache, with its puts and flushes recorded in order. */
+function recording(cache: AnswerCache): { cache: AnswerCache; puts: Buffer[]; flushesAfter: number[] } {
+  const puts: Buffer[] = [];
+  const flushesAfter: number[] = [];
+  return {
+    puts,
+    flushesAfter,
+    cache: {
+      ...cache,
+      put(key, body) {
+        puts.push(Buffer.from(key));
+        cache.put(key, body);
+      },
+      async flush() {
+        flushesAfter.push(puts.length);
+        await cache.flush();
+      },
+    },
+  };
+}
+
+const answerOf = (cache: AnswerCache, key: Buffer): string | undefined => {
+  const hit = cache.get(key);
+  return hit ? (JSON.parse(hit.body.toString()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content : undefined;
+};
+
+describe('keepAnswers', () => {
+  it('stores every succeeded answer under its key, in key order, committing one bucket before the next', async () => {
+    const { dir, file, keys } = await keysFile(20_000);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const { cache, puts, flushesAfter } = recording(real);
+    const keeper = keepAnswers(cache, file)!;
+    for (let i = 0; i < keys.length; i++) keeper.keep(i % 10 === 3 ? failed() : succeeded(`a${i}`));
+    await keeper.close();
+
+    expect(puts).toHaveLength(18_000);
+    for (let i = 1; i < puts.length; i++) expect(Buffer.compare(puts[i - 1]!, puts[i]!)).toBeLessThan(0);
+    // 20,000 keys make 3 buckets: each is committed before the next is read, so at most one is in memory.
+    expect(flushesAfter.filter((n, i) => n !== flushesAfter[i - 1])).toHaveLength(3);
+    expect(answerOf(real, keys[0]!)).toBe('a0');
+    expect(answerOf(real, keys[19_999]!)).toBe('a19999');
+    expect(answerOf(real, keys[3]!)).toBeUndefined();
+    expect(real.size()).toBe(18_000);
+    expect(existsSync(join(dir, 'run', 'answers-spool'))).toBe(false);
+    await real.close();
+  });
+
+  it('stores the answers an unordered join keeps by request number the same way', async () => {
+    const { dir, file, keys } = await keysFile(50);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file)!;
+    for (let i = keys.length - 1; i >= 0; i--) keeper.keepAt(succeeded(`u${i}`), i);
+    await keeper.close();
+    expect(keys.map((k) => answerOf(real, k))).toEqual(keys.map((_, i) => `u${i}`));
+    await real.close();
+  });
+
+  it('lets the later of two answers to one request win, as before', async () => {
+    const { dir, file, keys } = await keysFile(4);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file)!;
+    keeper.keepAt(succeeded('first'), 2);
+    keeper.keepAt(succeeded('second'), 2);
+    await keeper.close();
+    expect(answerOf(real, keys[2]!)).toBe('second');
+    expect(real.size()).toBe(1);
+    await real.close();
+  });
+
+  it('discards a spool a crashed join left behind: only what this join keeps is stored', async () => {
+    const { dir, file, keys } = await keysFile(10);
+    const left = join(dir, 'run', 'answers-spool');
+    await mkdir(left);
+    // A record of a key no request has, as a killed join would have spooled it.
+    await writeFile(join(left, '000.bin'), Buffer.concat([Buffer.alloc(32, 7), Buffer.from([2, 0, 0, 0]), Buffer.from('{}')]));
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file)!;
+    keeper.keep(succeeded('kept'));
+    await keeper.close();
+    expect(real.size()).toBe(1);
+    expect(answerOf(real, keys[0]!)).toBe('kept');
+    await real.close();
+  });
+
+  it('warns, and throws nothing, when the spool cannot be written: the join goes on', async () => {
+    const { dir, file } = await keysFile(10);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const warnings: string[] = [];
+    const keeper = keepAnswers(real, file, (m) => warnings.push(m))!;
+    // The spool's directory turns into a file under the join (as a disk that fails would refuse the writes).
+    const spool = join(dir, 'run', 'answers-spool');
+    await rm(spool, { recursive: true });
+    await writeFile(spool, 'in the way');
+    for (let i = 0; i < 10; i++) keeper.keep(succeeded(`w${i}`));
+    await keeper.close();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^answers could not be stored in the request cache in .*cache: ENOTDIR/);
+    expect(real.size()).toBe(0);
+    expect(existsSync(spool)).toBe(false);
+    await real.close();
+  });
+
+  it('keeps nothing, and is null, for a job prepared without the cache (no keys file)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbatch-keep-'));
+    const real = await openAnswerCache(join(dir, 'cache'));
+    expect(keepAnswers(real, join(dir, 'run', 'request-keys.bin'))).toBeNull();
+    expect(await readdir(dir)).toEqual(['cache']);
+    await real.close();
+  });
+});

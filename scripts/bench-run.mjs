@@ -62,6 +62,7 @@ async function runOnce(rows, dir) {
       '--labels', 'positive,negative', '--poll-interval', '100ms', '--output', out, '--progress', 'json',
       '--job-dir', join(dir, 'job'), ...(args.cache === 'off' ? ['--no-cache'] : ['--cache-dir', join(dir, 'cache')]),
     ], {
+      sampleMemory: true,
       onStderrLine: (line, pid) => {
         const event = parseEvent(line);
         // The kbatch process's CPU so far, read from /proc as each phase starts (Linux only; null elsewhere).
@@ -82,7 +83,8 @@ async function runOnce(rows, dir) {
     console.log(`  phases of kbatch run: ${phases(events, run).map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(', ')}`);
     const cpus = phaseCpu(events, run);
     if (cpus) console.log(`  CPU by phase of kbatch run (user+sys): ${cpus.map(([name, s]) => `${name} ${s.toFixed(2)} s`).join(', ')}`);
-    console.log(`  peak RSS: run ${run.rssMb.toFixed(0)} MB (target < 300), prepare ${prep.rssMb.toFixed(0)} MB; emulator (separate process) not counted`);
+    const split = run.anonMb === null ? '' : ` (sampled peaks: anonymous ${run.anonMb.toFixed(0)} MB, file-backed ${run.fileMb.toFixed(0)} MB, e.g. the cache's map)`;
+    console.log(`  peak RSS: run ${run.rssMb.toFixed(0)} MB${split} (target < 300), prepare ${prep.rssMb.toFixed(0)} MB; emulator (separate process) not counted`);
     console.log(`  output: ${fmt(outLines)} rows for ${fmt(rows)} input records (${outLines === rows ? 'one per record' : 'MISMATCH'})` +
       (summary ? `; summary: ${fmt(summary.succeeded)} succeeded, ${fmt(summary.failed)} failed, ${summary.batches} batches, ${summary.rounds} retry rounds` : ''));
     return { runRss: run.rssMb };

@@ -1,5 +1,6 @@
 // Processes the benchmarks measure: `kbatch emulator` in its own process, and any command under GNU time.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -39,8 +40,10 @@ export async function startEmulatorProcess(kbatch, dir) {
 }
 
 // Run a command under GNU time (output discarded); resolves with wall seconds, user/sys CPU seconds and peak RSS.
-// Stderr is handed line by line to onStderrLine.
-export function timed(dir, argv, { onStderrLine } = {}) {
+// Stderr is handed line by line to onStderrLine. sampleMemory: also the peaks of the process's anonymous and
+// file-backed resident memory (RssAnon, RssFile: an LMDB map's pages are file-backed, reclaimable page cache), read
+// from /proc every 200 ms (Linux; null elsewhere).
+export function timed(dir, argv, { onStderrLine, sampleMemory = false } = {}) {
   const timeFile = join(dir, `time-${Math.random().toString(36).slice(2)}`);
   const startedAt = Date.now();
   const child = spawn(TIME, ['-o', timeFile, '-f', '%e %U %S %M', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -53,18 +56,35 @@ export function timed(dir, argv, { onStderrLine } = {}) {
     pending = lines.pop();
     for (const line of lines) onStderrLine?.(line, child.pid);
   });
+  const memory = { anonMb: null, fileMb: null };
+  const sampler = sampleMemory ? setInterval(() => sampleRss(child.pid, memory), 200) : null;
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', async (code) => {
       const endedAt = Date.now();
+      if (sampler) clearInterval(sampler);
       if (pending) onStderrLine?.(pending, child.pid);
       const text = await readFile(timeFile, 'utf8').catch(() => '');
       await rm(timeFile, { force: true });
       // kbatch run exits 3 when some records failed: still a measurement.
       if (code !== 0 && code !== 3) return reject(new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.slice(-4000)}\n${text}`));
       const [seconds, user, sys, kb] = text.trim().split('\n').pop().split(' ').map(Number);
-      resolve({ seconds, user, sys, cpu: user + sys, rssMb: kb / 1024, startedAt, endedAt });
+      resolve({ seconds, user, sys, cpu: user + sys, rssMb: kb / 1024, ...memory, startedAt, endedAt });
     });
   });
+}
+
+// Raise memory's peaks from the status of the process GNU time (timePid) runs; nothing when /proc cannot be read.
+function sampleRss(timePid, memory) {
+  try {
+    const child = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/)[0];
+    const status = readFileSync(`/proc/${child}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+    const [anon, file] = [kb('RssAnon'), kb('RssFile')];
+    if (Number.isFinite(anon)) memory.anonMb = Math.max(memory.anonMb ?? 0, anon / 1024);
+    if (Number.isFinite(file)) memory.fileMb = Math.max(memory.fileMb ?? 0, file / 1024);
+  } catch {
+    // not Linux, or the process is not started yet or already gone
+  }
 }
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keepAnswers } from '../../src/cache/cached-answers.js';
+import { answerBodyJson, keepAnswers } from '../../src/cache/cached-answers.js';
 import { openAnswerCache, type AnswerCache } from '../../src/cache/answer-cache.js';
 import type { JoinOutcome } from '../../src/join/join-record.js';
 
@@ -141,5 +141,38 @@ describe('keepAnswers', () => {
     expect(keepAnswers(real, join(dir, 'run', 'request-keys.bin'))).toBeNull();
     expect(await readdir(dir)).toEqual(['cache']);
     await real.close();
+  });
+
+  describe('answerBodyJson', () => {
+    const base = succeeded('x').result!;
+    it('rebuilds a lean answer as the chat.completion JSON a cache hit is read from, key for key', () => {
+      const result = { ...base, response: 'say "hé" \\ 😀\n', finishReason: 'length', promptTokens: 12, completionTokens: null };
+      expect(answerBodyJson(result)).toBe(
+        JSON.stringify({
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'say "hé" \\ 😀\n' }, finish_reason: 'length' }],
+          usage: { prompt_tokens: 12, completion_tokens: null },
+          x_kbatch_rebuilt: true,
+        }),
+      );
+    });
+
+    it('keeps logprobs, reasoning and cached tokens where the usage reports them', () => {
+      const logprobs = [{ token: 'a', logprob: -0.5, bytes: [97], top_logprobs: [] }];
+      const result = { ...base, response: null, finishReason: null, logprobs, reasoningTokens: 7, cachedTokens: 3 };
+      expect(answerBodyJson(result)).toBe(
+        JSON.stringify({
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: null, logprobs: { content: logprobs } }],
+          usage: { prompt_tokens: 3, completion_tokens: 1, completion_tokens_details: { reasoning_tokens: 7 }, prompt_tokens_details: { cached_tokens: 3 } },
+          x_kbatch_rebuilt: true,
+        }),
+      );
+    });
+
+    it('stores the body the join kept as it came', () => {
+      const body = { id: 'chatcmpl-1', choices: [{ message: { content: 'hi' } }], usage: { prompt_tokens: 1 } };
+      expect(answerBodyJson({ ...base, body })).toBe(JSON.stringify(body));
+    });
   });
 });

@@ -40,16 +40,26 @@ const ANSWERS_PER_BUCKET = 8192;
 const MAX_BUCKETS = 256;
 const BUCKET_BUFFER = 32 * 1024;
 
+/** How often a long join hands its spool to the cache: a crash loses at most this much of the cache's share. */
+const STORE_EVERY_MS = 30_000;
+
+export interface KeepAnswersOptions {
+  onWarning?: (message: string) => void;
+  /** Store what was spooled once this long has passed since the last store (default 30 s; 0: after every answer). */
+  storeEveryMs?: number;
+}
+
 /**
  * Store each succeeded outcome under its request's key, read in step from the job's keys file (one key per sent
  * request, in input order, written as it was prepared): the join's verdict decides, no result line is parsed again.
  * The answers go to a spool of bucket files by their key's first byte (`run/answers-spool/` beside the keys file),
- * and close() stores them bucket by bucket, sorted: keys are hashes, and LMDB pays a copied page for every insert at a
- * random place (1M answers: 19 s of CPU and a 1 GB file, against about 5 s and 0.3 GB in key order), while the
- * queue of uncommitted puts grew with the job. A spool left by a crash is discarded: the join that follows keeps again.
+ * stored bucket by bucket, sorted, at close() and every 30 s of a long join (a live or realtime join: what it paid for
+ * reaches the cache as it goes): keys are hashes, and LMDB pays a copied page for every insert at a random place (1M
+ * answers: 19 s of CPU and a 1 GB file, against about 5 s and 0.3 GB in key order), while the queue of uncommitted
+ * puts grew with the job. A spool left by a crash is discarded: the join that follows keeps again.
  * Null when the job kept no keys (prepared without the cache).
  */
-export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (message: string) => void): AnswerKeeper | null {
+export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepAnswersOptions = {}): AnswerKeeper | null {
   let fd: number;
   try {
     fd = openSync(keysFile, 'r');
@@ -70,10 +80,42 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (m
     return key;
   };
   const one = Buffer.alloc(KEY_BYTES);
-  const spool = answerSpool(join(dirname(keysFile), 'answers-spool'), fstatSync(fd).size / KEY_BYTES);
+  const root = join(dirname(keysFile), 'answers-spool');
+  const expected = fstatSync(fd).size / KEY_BYTES;
+  const every = options.storeEveryMs ?? STORE_EVERY_MS;
+  // What a crashed join spooled was never stored: this join keeps those answers again.
+  try {
+    rmSync(root, { recursive: true, force: true });
+  } catch {
+    // the spool's first directory cannot be made either: the spool says so at close()
+  }
+  let generation = 0;
+  let spool = answerSpool(join(root, String(generation)), expected);
+  let storedAt = Date.now();
+  let storing: Promise<void> = Promise.resolve();
+  let failure: unknown = null;
+  // The spool so far goes to the cache behind the stores before it; the join goes on into a new one.
+  const handOver = (): void => {
+    const full = spool;
+    spool = answerSpool(join(root, String(++generation)), expected);
+    storedAt = Date.now();
+    storing = storing
+      .then(() => full.storeSorted(cache))
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => {
+        try {
+          rmSync(full.dir, { recursive: true, force: true });
+        } catch {
+          // left for close() to remove with the rest of the spool
+        }
+      });
+  };
   const store = (key: Buffer | null, outcome: JoinOutcome): void => {
     if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
     spool.add(key, answerBodyJson(outcome.result));
+    if (Date.now() - storedAt >= every) handOver();
   };
   return {
     keep: (outcome) => store(nextKey(), outcome),
@@ -84,14 +126,17 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, onWarning?: (m
     },
     async close() {
       closeSync(fd);
+      handOver();
+      await storing;
+      await cache.flush().catch((err: unknown) => {
+        failure ??= err;
+      });
       try {
-        await spool.storeSorted(cache);
-        await cache.flush();
-      } catch (err) {
-        onWarning?.(`answers could not be stored in the request cache in ${cache.dir}: ${(err as Error).message}`);
-      } finally {
-        rmSync(spool.dir, { recursive: true, force: true });
+        rmSync(root, { recursive: true, force: true });
+      } catch {
+        // a spool left behind is cleared by the next join of this job
       }
+      if (failure !== null) options.onWarning?.(`answers could not be stored in the request cache in ${cache.dir}: ${(failure as Error).message}`);
     },
   };
 }
@@ -104,7 +149,7 @@ interface AnswerSpool {
 }
 
 /**
- * Answers bucketed by the first byte of their key into files under `dir` (made anew), for about `expected` answers.
+ * Answers bucketed by the first byte of their key into files under `dir` (made here), for about `expected` answers.
  * A write that fails (a full disk) stops the spool: storeSorted() throws it, and the join goes on.
  */
 function answerSpool(dir: string, expected: number): AnswerSpool {
@@ -113,7 +158,6 @@ function answerSpool(dir: string, expected: number): AnswerSpool {
   const file = (bucket: number): string => join(dir, `${String(bucket).padStart(3, '0')}.bin`);
   let failure: unknown = null;
   try {
-    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
   } catch (err) {
     failure = err;

@@ -490,7 +490,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache, keep }: RunContex
   };
   // Each sent request's valid answer is stored as the join judges it (the keys were kept as the job was prepared).
   const answers = state.chunks.length > 0 ? await cache.answers() : null;
-  const keeper = answers ? keepAnswers(answers, jobPath(jobDir, REQUEST_KEYS_FILE), opts.onWarning) : null;
+  const keeper = answers ? keepAnswers(answers, jobPath(jobDir, REQUEST_KEYS_FILE), { onWarning: opts.onWarning }) : null;
   try {
   const report =
     gate && opts.unordered

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -90,6 +90,20 @@ describe('keepAnswers', () => {
     await real.close();
   });
 
+  it('hands what a long join spooled to the cache as it goes: a join that never closes (a crash) has stored it', async () => {
+    const { dir, file, keys } = await keysFile(6);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file, { storeEveryMs: 0 })!;
+    for (let i = 0; i < 3; i++) keeper.keep(succeeded(`early${i}`));
+    await vi.waitFor(() => expect(real.size()).toBe(3));
+    expect(answerOf(real, keys[2]!)).toBe('early2');
+    for (let i = 3; i < 6; i++) keeper.keep(succeeded(`late${i}`));
+    await keeper.close();
+    expect(keys.map((k) => answerOf(real, k))).toEqual(['early0', 'early1', 'early2', 'late3', 'late4', 'late5']);
+    expect(existsSync(join(dir, 'run', 'answers-spool'))).toBe(false);
+    await real.close();
+  });
+
   it('lets the later of two answers to one request win, as before', async () => {
     const { dir, file, keys } = await keysFile(4);
     const real = await openAnswerCache(join(dir, 'cache'));
@@ -104,8 +118,8 @@ describe('keepAnswers', () => {
 
   it('discards a spool a crashed join left behind: only what this join keeps is stored', async () => {
     const { dir, file, keys } = await keysFile(10);
-    const left = join(dir, 'run', 'answers-spool');
-    await mkdir(left);
+    const left = join(dir, 'run', 'answers-spool', '0');
+    await mkdir(left, { recursive: true });
     // A record of a key no request has, as a killed join would have spooled it.
     await writeFile(join(left, '000.bin'), Buffer.concat([Buffer.alloc(32, 7), Buffer.from([2, 0, 0, 0]), Buffer.from('{}')]));
     const real = await openAnswerCache(join(dir, 'cache'));
@@ -121,7 +135,7 @@ describe('keepAnswers', () => {
     const { dir, file } = await keysFile(10);
     const real = await openAnswerCache(join(dir, 'cache'));
     const warnings: string[] = [];
-    const keeper = keepAnswers(real, file, (m) => warnings.push(m))!;
+    const keeper = keepAnswers(real, file, { onWarning: (m) => warnings.push(m) })!;
     // The spool's directory turns into a file under the join (as a disk that fails would refuse the writes).
     const spool = join(dir, 'run', 'answers-spool');
     await rm(spool, { recursive: true });

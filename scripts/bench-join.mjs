@@ -117,8 +117,9 @@ async function generate() {
   for (let i = 0; i < n; i++) order[i] = i;
   let seed = 42;
   for (let i = n - 1; i > 0; i--) {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    const j = seed % (i + 1);
+    // Math.imul (a float product loses low bits and cycles every 10,466 draws); j from the high bits.
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const j = Math.floor((seed / 4294967296) * (i + 1));
     const t = order[i];
     order[i] = order[j];
     order[j] = t;

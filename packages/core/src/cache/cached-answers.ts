@@ -42,6 +42,8 @@ const BUCKET_BUFFER = 32 * 1024;
 
 /** How often a long join hands its spool to the cache: a crash loses at most this much of the cache's share. */
 const STORE_EVERY_MS = 30_000;
+/** The spool is handed over once its buckets average this many bytes (long answers): the memory a bucket's store takes. */
+const BUCKET_BYTES = 8 * 1024 * 1024;
 
 export interface KeepAnswersOptions {
   onWarning?: (message: string) => void;
@@ -52,11 +54,7 @@ export interface KeepAnswersOptions {
 /**
  * Store each succeeded outcome under its request's key, read in step from the job's keys file (one key per sent
  * request, in input order, written as it was prepared): the join's verdict decides, no result line is parsed again.
- * The answers go to a spool of bucket files by their key's first byte (`run/answers-spool/` beside the keys file),
- * stored bucket by bucket, sorted, at close() and every 30 s of a long join (a live or realtime join: what it paid for
- * reaches the cache as it goes): keys are hashes, and LMDB pays a copied page for every insert at a random place (1M
- * answers: 19 s of CPU and a 1 GB file, against about 5 s and 0.3 GB in key order), while the queue of uncommitted
- * puts grew with the job. A spool left by a crash is discarded: the join that follows keeps again.
+ * The answers go through a spool in the job directory and reach the cache in key order (see {@link spoolToCache}).
  * Null when the job kept no keys (prepared without the cache).
  */
 export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepAnswersOptions = {}): AnswerKeeper | null {
@@ -80,42 +78,10 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepA
     return key;
   };
   const one = Buffer.alloc(KEY_BYTES);
-  const root = join(dirname(keysFile), 'answers-spool');
-  const expected = fstatSync(fd).size / KEY_BYTES;
-  const every = options.storeEveryMs ?? STORE_EVERY_MS;
-  // What a crashed join spooled was never stored: this join keeps those answers again.
-  try {
-    rmSync(root, { recursive: true, force: true });
-  } catch {
-    // the spool's first directory cannot be made either: the spool says so at close()
-  }
-  let generation = 0;
-  let spool = answerSpool(join(root, String(generation)), expected);
-  let storedAt = Date.now();
-  let storing: Promise<void> = Promise.resolve();
-  let failure: unknown = null;
-  // The spool so far goes to the cache behind the stores before it; the join goes on into a new one.
-  const handOver = (): void => {
-    const full = spool;
-    spool = answerSpool(join(root, String(++generation)), expected);
-    storedAt = Date.now();
-    storing = storing
-      .then(() => full.storeSorted(cache))
-      .catch((err: unknown) => {
-        failure ??= err;
-      })
-      .finally(() => {
-        try {
-          rmSync(full.dir, { recursive: true, force: true });
-        } catch {
-          // left for close() to remove with the rest of the spool
-        }
-      });
-  };
+  const spool = spoolToCache(cache, join(dirname(keysFile), 'answers-spool'), fstatSync(fd).size / KEY_BYTES, options.storeEveryMs ?? STORE_EVERY_MS);
   const store = (key: Buffer | null, outcome: JoinOutcome): void => {
     if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
     spool.add(key, answerBodyJson(outcome.result));
-    if (Date.now() - storedAt >= every) handOver();
   };
   return {
     keep: (outcome) => store(nextKey(), outcome),
@@ -126,7 +92,64 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepA
     },
     async close() {
       closeSync(fd);
-      handOver();
+      const failure = await spool.close();
+      if (failure !== null) options.onWarning?.(`answers could not be stored in the request cache in ${cache.dir}: ${(failure as Error).message}`);
+    },
+  };
+}
+
+/**
+ * Answers on their way to the cache: spooled into bucket files by their key's first byte under `root` (one
+ * directory per generation), and stored bucket by bucket, sorted, every `everyMs` (a live or realtime join: what it
+ * paid for reaches the cache as it goes), when the buckets hold 8 MB each on average (long answers), and at close().
+ * Keys are hashes, and LMDB copies a page for every insert at a random place: 1M answers stored as joined took 27.6 s
+ * of join CPU, a 1 GB file and a queue of uncommitted puts that grew with the job (2.7 GB RSS); in key order, 11–14 s,
+ * 276 MB and 199–264 MB. A generation is stored after the one before it, so the later of two answers to one request
+ * wins. What a crashed join spooled is discarded here: the join that follows keeps those answers again.
+ * close() resolves with the first failure (a full disk), null when everything was stored.
+ */
+function spoolToCache(cache: Pick<AnswerCache, 'put' | 'flush'>, root: string, expected: number, everyMs: number): { add(key: Buffer, body: string): void; close(): Promise<unknown> } {
+  try {
+    rmSync(root, { recursive: true, force: true });
+  } catch {
+    // the first generation's directory cannot be made either: its spool reports that
+  }
+  let generation = 0;
+  let spool = answerSpool(join(root, '0'), expected);
+  let storedAt = Date.now();
+  let storing: Promise<void> = Promise.resolve();
+  let failure: unknown = null;
+  const store = (full: AnswerSpool): void => {
+    storing = storing
+      .then(() => full.storeSorted(cache))
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => {
+        try {
+          rmSync(full.dir, { recursive: true, force: true });
+        } catch {
+          // removed with the rest of the spool at close()
+        }
+      });
+  };
+  const handOver = (): void => {
+    storedAt = Date.now();
+    if (spool.size === 0) return;
+    const full = spool;
+    spool = answerSpool(join(root, String(++generation)), expected);
+    store(full);
+  };
+  // The clock also runs while no valid answer comes (failures, stragglers): what was spooled is not left waiting.
+  const timer = everyMs > 0 ? setInterval(handOver, everyMs).unref() : null;
+  return {
+    add(key, body) {
+      spool.add(key, body);
+      if (spool.bytes >= spool.buckets * BUCKET_BYTES || Date.now() - storedAt >= everyMs) handOver();
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      if (spool.size > 0) store(spool);
       await storing;
       await cache.flush().catch((err: unknown) => {
         failure ??= err;
@@ -136,13 +159,17 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepA
       } catch {
         // a spool left behind is cleared by the next join of this job
       }
-      if (failure !== null) options.onWarning?.(`answers could not be stored in the request cache in ${cache.dir}: ${(failure as Error).message}`);
+      return failure;
     },
   };
 }
 
 interface AnswerSpool {
   readonly dir: string;
+  readonly buckets: number;
+  /** Answers added, and the bytes they take in the spool. */
+  readonly size: number;
+  readonly bytes: number;
   add(key: Buffer, body: string): void;
   /** Every answer added, into `cache` in key order, one bucket at a time (each committed before the next is read). */
   storeSorted(cache: Pick<AnswerCache, 'put' | 'flush'>): Promise<void>;
@@ -173,22 +200,34 @@ function answerSpool(dir: string, expected: number): AnswerSpool {
     }
     b.length = 0;
   };
+  let size = 0;
+  let bytes = 0;
   return {
     dir,
+    buckets: count,
+    get size() {
+      return size;
+    },
+    get bytes() {
+      return bytes;
+    },
     add(key, body) {
+      // Counted even when the spool has failed: the store that follows reports the failure.
+      size++;
       if (failure !== null) return;
       // Keys are sha256: their first byte spreads them evenly, and bucket order is key order.
       const bucket = (key[0]! * count) >> 8;
-      const size = RECORD_HEAD + Buffer.byteLength(body);
-      let b = buffers[bucket]!;
-      if (b.length + size > b.buf.length) {
+      const length = RECORD_HEAD + Buffer.byteLength(body);
+      bytes += length;
+      const b = buffers[bucket]!;
+      if (b.length + length > b.buf.length) {
         spill(bucket);
-        if (size > b.buf.length) b.buf = Buffer.allocUnsafe(size);
+        if (length > b.buf.length) b.buf = Buffer.allocUnsafe(length);
       }
       key.copy(b.buf, b.length);
-      b.buf.writeUInt32LE(size - RECORD_HEAD, b.length + KEY_BYTES);
+      b.buf.writeUInt32LE(length - RECORD_HEAD, b.length + KEY_BYTES);
       b.buf.write(body, b.length + RECORD_HEAD, 'utf8');
-      b.length += size;
+      b.length += length;
     },
     async storeSorted(cache) {
       for (let bucket = 0; bucket < count; bucket++) spill(bucket);

@@ -104,6 +104,56 @@ describe('keepAnswers', () => {
     await real.close();
   });
 
+  it('stores a generation after the one before it: the later of two answers to one request wins across hand-overs', async () => {
+    // 8,193 keys make 2 buckets; the request answered twice sits in the second, after the first bucket's answers.
+    const { dir, file, keys } = await keysFile(8_193);
+    keys[0]![0] = 0x10;
+    keys[1]![0] = 0x90;
+    keys[2]![0] = 0x20;
+    await writeFile(file, Buffer.concat(keys));
+    const real = await openAnswerCache(join(dir, 'cache'));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const keeper = keepAnswers(real, file, { storeEveryMs: 1_000 })!;
+      keeper.keepAt(succeeded('a'), 0);
+      keeper.keepAt(succeeded('first'), 1);
+      vi.setSystemTime(Date.now() + 1_000);
+      // Hands over {a, first, c}: its store commits the first bucket before it reads the second...
+      keeper.keepAt(succeeded('c'), 2);
+      // ...while the join goes on: this answer is stored only after it.
+      keeper.keepAt(succeeded('second'), 1);
+      await keeper.close();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect([0, 1, 2].map((i) => answerOf(real, keys[i]!))).toEqual(['a', 'second', 'c']);
+    await real.close();
+  });
+
+  it('hands the spool over on its clock while no valid answer comes (failures, stragglers)', async () => {
+    const { dir, file, keys } = await keysFile(10);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file, { storeEveryMs: 100 })!;
+    for (let i = 0; i < 3; i++) keeper.keep(succeeded(`s${i}`));
+    for (let i = 3; i < 10; i++) keeper.keep(failed());
+    await vi.waitFor(() => expect(real.size()).toBe(3), { timeout: 2_000 });
+    expect(answerOf(real, keys[1]!)).toBe('s1');
+    await keeper.close();
+    await real.close();
+  });
+
+  it('hands the spool over when its buckets hold 8 MB each on average, whatever the time (long answers)', async () => {
+    const { dir, file } = await keysFile(12);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file)!;
+    // One bucket (12 keys): the eighth answer of 1 MB (with its JSON) passes 8 MB and hands the spool over, 30 s or not.
+    for (let i = 0; i < 12; i++) keeper.keep(succeeded(`${i}`.padEnd(1 << 20, 'x')));
+    await vi.waitFor(() => expect(real.size()).toBe(8), { timeout: 5_000 });
+    await keeper.close();
+    expect(real.size()).toBe(12);
+    await real.close();
+  });
+
   it('lets the later of two answers to one request win, as before', async () => {
     const { dir, file, keys } = await keysFile(4);
     const real = await openAnswerCache(join(dir, 'cache'));

@@ -46,8 +46,9 @@ export function shuffle<T>(items: readonly T[], seed = 7): T[] {
   const out = [...items];
   let s = seed;
   for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const j = s % (i + 1);
+    // Math.imul (a float product loses low bits and cycles early); j from the high bits (an LCG's low bits repeat).
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const j = Math.floor((s / 4294967296) * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;

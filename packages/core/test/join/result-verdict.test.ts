@@ -14,8 +14,9 @@ const obj = (o: Record<string, unknown>): Pairs => new Pairs(Object.entries(o).m
 
 function rng(seed: number): () => number {
   return () => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
+    // Math.imul: a float product loses its low bits past 2^53 and the sequence falls into a short cycle.
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
   };
 }
 

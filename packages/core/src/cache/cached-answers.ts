@@ -102,9 +102,9 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepA
  * Answers on their way to the cache: spooled into bucket files by their key's first byte under `root` (one
  * directory per generation), and stored bucket by bucket, sorted, every `everyMs` (a live or realtime join: what it
  * paid for reaches the cache as it goes), when the buckets hold 8 MB each on average (long answers), and at close().
- * Keys are hashes, and LMDB copies a page for every insert at a random place: 1M answers stored as joined took 27.6 s
- * of join CPU, a 1 GB file and a queue of uncommitted puts that grew with the job (2.7 GB RSS); in key order, 11–14 s,
- * 276 MB and 199–264 MB. A generation is stored after the one before it, so the later of two answers to one request
+ * Keys are hashes, and LMDB copies a page for every insert at a random place: stored as joined, answers cost several
+ * times the CPU, a cache file several times larger, and a queue of uncommitted puts that grew with the job (the
+ * README's session 12 figures). A generation is stored after the one before it, so the later of two answers to one request
  * wins. What a crashed join spooled is discarded here: the join that follows keeps those answers again.
  * close() resolves with the first failure (a full disk), null when everything was stored.
  */
@@ -141,7 +141,8 @@ function spoolToCache(cache: Pick<AnswerCache, 'put' | 'flush'>, root: string, e
     store(full);
   };
   // The clock also runs while no valid answer comes (failures, stragglers): what was spooled is not left waiting.
-  const timer = everyMs > 0 ? setInterval(handOver, everyMs).unref() : null;
+  // (Node runs a longer interval than 2^31-1 ms every millisecond: such a clock is none.)
+  const timer = everyMs > 0 && everyMs <= 2 ** 31 - 1 ? setInterval(handOver, everyMs).unref() : null;
   return {
     add(key, body) {
       spool.add(key, body);
@@ -189,15 +190,19 @@ function answerSpool(dir: string, expected: number): AnswerSpool {
   } catch (err) {
     failure = err;
   }
-  const spill = (bucket: number): void => {
-    const b = buffers[bucket]!;
-    if (b.length === 0 || failure !== null) return;
+  const append = (bucket: number, bytes: Buffer): void => {
+    if (failure !== null) return;
     try {
-      appendFileSync(file(bucket), b.buf.subarray(0, b.length));
-      b.written = true;
+      appendFileSync(file(bucket), bytes);
+      buffers[bucket]!.written = true;
     } catch (err) {
       failure = err;
     }
+  };
+  const spill = (bucket: number): void => {
+    const b = buffers[bucket]!;
+    if (b.length === 0) return;
+    append(bucket, b.buf.subarray(0, b.length));
     b.length = 0;
   };
   let size = 0;
@@ -220,9 +225,15 @@ function answerSpool(dir: string, expected: number): AnswerSpool {
       const length = RECORD_HEAD + Buffer.byteLength(body);
       bytes += length;
       const b = buffers[bucket]!;
-      if (b.length + length > b.buf.length) {
-        spill(bucket);
-        if (length > b.buf.length) b.buf = Buffer.allocUnsafe(length);
+      if (b.length + length > b.buf.length) spill(bucket);
+      if (length > b.buf.length) {
+        // A long answer goes to the file on its own: the bucket's buffer stays 32 KB.
+        const record = Buffer.allocUnsafe(length);
+        key.copy(record, 0);
+        record.writeUInt32LE(length - RECORD_HEAD, KEY_BYTES);
+        record.write(body, RECORD_HEAD, 'utf8');
+        append(bucket, record);
+        return;
       }
       key.copy(b.buf, b.length);
       b.buf.writeUInt32LE(length - RECORD_HEAD, b.length + KEY_BYTES);

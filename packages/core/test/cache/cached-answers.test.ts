@@ -154,6 +154,50 @@ describe('keepAnswers', () => {
     await real.close();
   });
 
+  it('counts 8 MB a bucket on average: two buckets hold 16 MB before a hand-over', async () => {
+    const { dir, file } = await keysFile(8_193);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file)!;
+    for (let i = 0; i < 9; i++) keeper.keep(succeeded(`${i}`.padEnd(1 << 20, 'x')));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(real.size()).toBe(0);
+    await keeper.close();
+    expect(real.size()).toBe(9);
+    await real.close();
+  });
+
+  it('keeps long and short answers to one request in the order they came (a long one is written on its own)', async () => {
+    const { dir, file, keys } = await keysFile(4);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const keeper = keepAnswers(real, file)!;
+    const long = 'L'.padEnd(100_000, 'l');
+    keeper.keepAt(succeeded('short first'), 0);
+    keeper.keepAt(succeeded(long), 0);
+    keeper.keepAt(succeeded(long), 1);
+    keeper.keepAt(succeeded('short after a long one'), 1);
+    await keeper.close();
+    expect(answerOf(real, keys[0]!)).toBe(long);
+    expect(answerOf(real, keys[1]!)).toBe('short after a long one');
+    await real.close();
+  });
+
+  it('stops its clock at close(): nothing fires after a join ends (a worker runs many)', async () => {
+    const { dir, file } = await keysFile(4);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const keeper = keepAnswers(real, file)!;
+      expect(vi.getTimerCount()).toBe(1);
+      keeper.keep(succeeded('a'));
+      await keeper.close();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(real.size()).toBe(1);
+    await real.close();
+  });
+
   it('lets the later of two answers to one request win, as before', async () => {
     const { dir, file, keys } = await keysFile(4);
     const real = await openAnswerCache(join(dir, 'cache'));

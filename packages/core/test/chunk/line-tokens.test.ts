@@ -54,7 +54,8 @@ const both = (line: Buffer): number | string => {
 
 // A deterministic pseudo-random source, so a failure names a reproducible case.
 function random(seed: number): () => number {
-  return () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  // Math.imul: a float product loses its low bits past 2^53 and the sequence falls into a short cycle.
+  return () => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32);
 }
 
 const PIECES = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', '\u0001', '\u007f', 'é', '日本', '😀', '\u2028', '\ud800', '\udfff', '{', '}', '[', ']', ',', ':', 'messages', '\\u0041'];

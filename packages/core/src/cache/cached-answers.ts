@@ -1,10 +1,13 @@
 // The join's side of the request cache: the hits' result lines in, each valid fresh answer stored.
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ANSWER_SPOOL_DIR } from '../internal/stale-temps.js';
 import { readFileLines } from '../job/lines.js';
 import type { JoinOutcome } from '../join/join-record.js';
 import { parseResultLine, type BatchResult } from '../join/result-line.js';
 import type { AnswerCache } from './answer-cache.js';
+import { REQUEST_KEYS_FILE } from './divert-cached.js';
 
 /**
  * The results the cache gave a job (its hits' result lines, in input order), parsed as any result line is; none
@@ -52,15 +55,15 @@ export interface KeepAnswersOptions {
 }
 
 /**
- * Store each succeeded outcome under its request's key, read in step from the job's keys file (one key per sent
- * request, in input order, written as it was prepared): the join's verdict decides, no result line is parsed again.
+ * Store each succeeded outcome under its request's key, read in step from the job's keys file (`run/request-keys.bin`:
+ * one key per sent request, in input order, written as it was prepared): the join's verdict decides, no result line is parsed again.
  * The answers go through a spool in the job directory and reach the cache in key order (see {@link spoolToCache}).
  * Null when the job kept no keys (prepared without the cache).
  */
-export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepAnswersOptions = {}): AnswerKeeper | null {
+export function keepAnswers(cache: AnswerCache, jobDir: string, options: KeepAnswersOptions = {}): AnswerKeeper | null {
   let fd: number;
   try {
-    fd = openSync(keysFile, 'r');
+    fd = openSync(join(jobDir, REQUEST_KEYS_FILE), 'r');
   } catch {
     return null;
   }
@@ -78,7 +81,10 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepA
     return key;
   };
   const one = Buffer.alloc(KEY_BYTES);
-  const spool = spoolToCache(cache, join(dirname(keysFile), 'answers-spool'), fstatSync(fd).size / KEY_BYTES, options.storeEveryMs ?? STORE_EVERY_MS);
+  // A directory of this process's own (as every scratch file of a job): a join on another machine sharing the job's
+  // storage never mixes its records in. One a killed join left is swept with the job's other temps (removeStaleJobTemps).
+  const root = join(jobDir, ANSWER_SPOOL_DIR, `${process.pid}.${randomBytes(4).toString('hex')}`);
+  const spool = spoolToCache(cache, root, fstatSync(fd).size / KEY_BYTES, options.storeEveryMs ?? STORE_EVERY_MS);
   const store = (key: Buffer | null, outcome: JoinOutcome): void => {
     if (key === null || outcome.status !== 'succeeded' || !outcome.result?.ok) return;
     spool.add(key, answerBodyJson(outcome.result));
@@ -98,22 +104,22 @@ export function keepAnswers(cache: AnswerCache, keysFile: string, options: KeepA
   };
 }
 
+interface CacheSpool {
+  add(key: Buffer, body: string): void;
+  /** Store the rest and remove the spool: resolves with the first failure (a full disk), null when all was stored. */
+  close(): Promise<unknown>;
+}
+
 /**
  * Answers on their way to the cache: spooled into bucket files by their key's first byte under `root` (one
  * directory per generation), and stored bucket by bucket, sorted, every `everyMs` (a live or realtime join: what it
  * paid for reaches the cache as it goes), when the buckets hold 8 MB each on average (long answers), and at close().
  * Keys are hashes, and LMDB copies a page for every insert at a random place: stored as joined, answers cost several
  * times the CPU, a cache file several times larger, and a queue of uncommitted puts that grew with the job (the
- * README's session 12 figures). A generation is stored after the one before it, so the later of two answers to one request
- * wins. What a crashed join spooled is discarded here: the join that follows keeps those answers again.
- * close() resolves with the first failure (a full disk), null when everything was stored.
+ * README's session 12 figures). A generation is stored after the one before it, so the later of two answers to one
+ * request wins.
  */
-function spoolToCache(cache: Pick<AnswerCache, 'put' | 'flush'>, root: string, expected: number, everyMs: number): { add(key: Buffer, body: string): void; close(): Promise<unknown> } {
-  try {
-    rmSync(root, { recursive: true, force: true });
-  } catch {
-    // the first generation's directory cannot be made either: its spool reports that
-  }
+function spoolToCache(cache: Pick<AnswerCache, 'put' | 'flush'>, root: string, expected: number, everyMs: number): CacheSpool {
   let generation = 0;
   let spool = answerSpool(join(root, '0'), expected);
   let storedAt = Date.now();
@@ -157,8 +163,10 @@ function spoolToCache(cache: Pick<AnswerCache, 'put' | 'flush'>, root: string, e
       });
       try {
         rmSync(root, { recursive: true, force: true });
+        // The spools' directory too when no other join's is in it (ENOTEMPTY otherwise: left as it is).
+        rmdirSync(dirname(root));
       } catch {
-        // a spool left behind is cleared by the next join of this job
+        // a spool left behind is swept by the next run of this job
       }
       return failure;
     },
@@ -247,8 +255,10 @@ function answerSpool(dir: string, expected: number): AnswerSpool {
         if (!buffers[bucket]!.written) continue;
         const bytes = readFileSync(file(bucket));
         const records: Array<{ head: number; key: Buffer; body: Buffer }> = [];
-        for (let i = 0; i + RECORD_HEAD <= bytes.length; ) {
-          const end = i + RECORD_HEAD + bytes.readUInt32LE(i + KEY_BYTES);
+        for (let i = 0; i < bytes.length; ) {
+          const end = i + RECORD_HEAD > bytes.length ? Infinity : i + RECORD_HEAD + bytes.readUInt32LE(i + KEY_BYTES);
+          // A torn record (a disk that failed mid-write): the rest of this generation is not stored, and close() says so.
+          if (end > bytes.length) throw new Error(`${file(bucket)} ends inside a record at byte ${i}`);
           // The key's first 6 bytes as a number: most comparisons end there, without a call into Buffer.compare.
           records.push({ head: bytes.readUIntBE(i, 6), key: bytes.subarray(i, i + KEY_BYTES), body: bytes.subarray(i + RECORD_HEAD, end) });
           i = end;

@@ -38,6 +38,10 @@ export const JOB_FILE_TEMP_PATTERN = /^(?:part-\d+(?:\.output|\.error)?|batch-\d
 /** A retry round's request folder in run/. */
 const RETRY_DIR_PATTERN = /^retry-\d+$/;
 
+/** Where a join spools the answers it stores in the request cache (run/answers-spool/<pid>.<8 hex>/, one per process). */
+export const ANSWER_SPOOL_DIR = join('run', 'answers-spool');
+const ANSWER_SPOOL_PATTERN = /^(\d+)\.[0-9a-f]{8}$/;
+
 /** A spool staging directory (`.incoming-<pid>`), where streamed input waits until its job directory is known. */
 export const STAGING_PATTERN = /^\.incoming-(\d+)$/;
 
@@ -60,12 +64,13 @@ export async function isJobDir(dir: string): Promise<boolean> {
 
 /**
  * Remove what killed kbatch processes left in a job directory: pid-named temp files (also in chunks/, results/ and
- * run/retry-N/) and spool staging directories.
+ * run/retry-N/), spool staging directories and answer spools (whose answers the next join keeps again).
  * Call it only for a directory that was a job before this call ({@link isJobDir}): a user's directory is never swept.
  */
 export async function removeStaleJobTemps(jobDir: string): Promise<void> {
   await removeStaleTemps(jobDir, JOB_TEMP_PATTERN);
   await removeStaleTemps(jobDir, STAGING_PATTERN, { directories: true });
+  await removeStaleTemps(join(jobDir, ANSWER_SPOOL_DIR), ANSWER_SPOOL_PATTERN, { directories: true });
   await removeStaleTemps(join(jobDir, 'run'), JOB_TEMP_PATTERN);
   for (const sub of ['chunks', 'results']) await removeStaleTemps(join(jobDir, sub), JOB_FILE_TEMP_PATTERN);
   const runEntries = await readdir(join(jobDir, 'run'), { withFileTypes: true }).catch(() => []);

@@ -41,7 +41,7 @@ import { lineJudge } from './failure-cause.js';
 import { runDeadline } from './run-deadline.js';
 import { cacheDir } from '../cache/cache-dir.js';
 import { keepAnswers, readCachedResults } from '../cache/cached-answers.js';
-import { CACHED_RESULTS_FILE, REQUEST_KEYS_FILE } from '../cache/divert-cached.js';
+import { CACHED_RESULTS_FILE } from '../cache/divert-cached.js';
 import { runCache, type RunCache } from '../cache/run-cache.js';
 import { nothingSent } from './run-settings.js';
 import { checkBudget, dryRunSummary, estimateJob, type JobEstimate } from '../cost/estimate-job.js';
@@ -490,7 +490,7 @@ async function* joinedRows({ jobDir, state, plan, opts, cache, keep }: RunContex
   };
   // Each sent request's valid answer is stored as the join judges it (the keys were kept as the job was prepared).
   const answers = state.chunks.length > 0 ? await cache.answers() : null;
-  const keeper = answers ? keepAnswers(answers, jobPath(jobDir, REQUEST_KEYS_FILE), { onWarning: opts.onWarning }) : null;
+  const keeper = answers ? keepAnswers(answers, jobDir, { onWarning: opts.onWarning }) : null;
   try {
   const report =
     gate && opts.unordered

@@ -64,7 +64,7 @@ describe('keepAnswers', () => {
     const { dir, file, keys } = await keysFile(20_000);
     const real = await openAnswerCache(join(dir, 'cache'));
     const { cache, puts, flushesAfter } = recording(real);
-    const keeper = keepAnswers(cache, file)!;
+    const keeper = keepAnswers(cache, dir)!;
     for (let i = 0; i < keys.length; i++) keeper.keep(i % 10 === 3 ? failed() : succeeded(`a${i}`));
     await keeper.close();
 
@@ -83,7 +83,7 @@ describe('keepAnswers', () => {
   it('stores the answers an unordered join keeps by request number the same way', async () => {
     const { dir, file, keys } = await keysFile(50);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file)!;
+    const keeper = keepAnswers(real, dir)!;
     for (let i = keys.length - 1; i >= 0; i--) keeper.keepAt(succeeded(`u${i}`), i);
     await keeper.close();
     expect(keys.map((k) => answerOf(real, k))).toEqual(keys.map((_, i) => `u${i}`));
@@ -93,7 +93,7 @@ describe('keepAnswers', () => {
   it('hands what a long join spooled to the cache as it goes: a join that never closes (a crash) has stored it', async () => {
     const { dir, file, keys } = await keysFile(6);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file, { storeEveryMs: 0 })!;
+    const keeper = keepAnswers(real, dir, { storeEveryMs: 0 })!;
     for (let i = 0; i < 3; i++) keeper.keep(succeeded(`early${i}`));
     await vi.waitFor(() => expect(real.size()).toBe(3));
     expect(answerOf(real, keys[2]!)).toBe('early2');
@@ -114,7 +114,7 @@ describe('keepAnswers', () => {
     const real = await openAnswerCache(join(dir, 'cache'));
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
-      const keeper = keepAnswers(real, file, { storeEveryMs: 1_000 })!;
+      const keeper = keepAnswers(real, dir, { storeEveryMs: 1_000 })!;
       keeper.keepAt(succeeded('a'), 0);
       keeper.keepAt(succeeded('first'), 1);
       vi.setSystemTime(Date.now() + 1_000);
@@ -133,7 +133,7 @@ describe('keepAnswers', () => {
   it('hands the spool over on its clock while no valid answer comes (failures, stragglers)', async () => {
     const { dir, file, keys } = await keysFile(10);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file, { storeEveryMs: 100 })!;
+    const keeper = keepAnswers(real, dir, { storeEveryMs: 100 })!;
     for (let i = 0; i < 3; i++) keeper.keep(succeeded(`s${i}`));
     for (let i = 3; i < 10; i++) keeper.keep(failed());
     await vi.waitFor(() => expect(real.size()).toBe(3), { timeout: 2_000 });
@@ -145,7 +145,7 @@ describe('keepAnswers', () => {
   it('hands the spool over when its buckets hold 8 MB each on average, whatever the time (long answers)', async () => {
     const { dir, file } = await keysFile(12);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file)!;
+    const keeper = keepAnswers(real, dir)!;
     // One bucket (12 keys): the eighth answer of 1 MB (with its JSON) passes 8 MB and hands the spool over, 30 s or not.
     for (let i = 0; i < 12; i++) keeper.keep(succeeded(`${i}`.padEnd(1 << 20, 'x')));
     await vi.waitFor(() => expect(real.size()).toBe(8), { timeout: 5_000 });
@@ -157,7 +157,7 @@ describe('keepAnswers', () => {
   it('counts 8 MB a bucket on average: two buckets hold 16 MB before a hand-over', async () => {
     const { dir, file } = await keysFile(8_193);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file)!;
+    const keeper = keepAnswers(real, dir)!;
     for (let i = 0; i < 9; i++) keeper.keep(succeeded(`${i}`.padEnd(1 << 20, 'x')));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(real.size()).toBe(0);
@@ -169,7 +169,7 @@ describe('keepAnswers', () => {
   it('keeps long and short answers to one request in the order they came (a long one is written on its own)', async () => {
     const { dir, file, keys } = await keysFile(4);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file)!;
+    const keeper = keepAnswers(real, dir)!;
     const long = 'L'.padEnd(100_000, 'l');
     keeper.keepAt(succeeded('short first'), 0);
     keeper.keepAt(succeeded(long), 0);
@@ -186,7 +186,7 @@ describe('keepAnswers', () => {
     const real = await openAnswerCache(join(dir, 'cache'));
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
-      const keeper = keepAnswers(real, file)!;
+      const keeper = keepAnswers(real, dir)!;
       expect(vi.getTimerCount()).toBe(1);
       keeper.keep(succeeded('a'));
       await keeper.close();
@@ -201,7 +201,7 @@ describe('keepAnswers', () => {
   it('lets the later of two answers to one request win, as before', async () => {
     const { dir, file, keys } = await keysFile(4);
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file)!;
+    const keeper = keepAnswers(real, dir)!;
     keeper.keepAt(succeeded('first'), 2);
     keeper.keepAt(succeeded('second'), 2);
     await keeper.close();
@@ -210,18 +210,54 @@ describe('keepAnswers', () => {
     await real.close();
   });
 
-  it('discards a spool a crashed join left behind: only what this join keeps is stored', async () => {
-    const { dir, file, keys } = await keysFile(10);
-    const left = join(dir, 'run', 'answers-spool', '0');
+  it('spools into a directory of its own: another join of the job (another machine) neither mixes in nor removes it', async () => {
+    const { dir, keys } = await keysFile(4_000);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const warnings: string[] = [];
+    const onWarning = (m: string): number => warnings.push(m);
+    const a = keepAnswers(real, dir, { onWarning })!;
+    for (let i = 0; i < 2_000; i++) a.keepAt(succeeded(`a${i}`), i);
+    const b = keepAnswers(real, dir, { onWarning })!;
+    for (let i = 2_000; i < 4_000; i++) b.keepAt(succeeded(`b${i}`), i);
+    await a.close();
+    await b.close();
+    expect(warnings).toEqual([]);
+    expect(real.size()).toBe(4_000);
+    expect([answerOf(real, keys[0]!), answerOf(real, keys[3_999]!)]).toEqual(['a0', 'b3999']);
+    // The last one out removes the spools' directory.
+    expect(existsSync(join(dir, 'run', 'answers-spool'))).toBe(false);
+    await real.close();
+  });
+
+  it('never reads a spool a killed join left (its process is gone: the next run sweeps it) and leaves it to that sweep', async () => {
+    const { dir, keys } = await keysFile(10);
+    const left = join(dir, 'run', 'answers-spool', '999999.deadbeef', '0');
     await mkdir(left, { recursive: true });
     // A record of a key no request has, as a killed join would have spooled it.
     await writeFile(join(left, '000.bin'), Buffer.concat([Buffer.alloc(32, 7), Buffer.from([2, 0, 0, 0]), Buffer.from('{}')]));
     const real = await openAnswerCache(join(dir, 'cache'));
-    const keeper = keepAnswers(real, file)!;
+    const keeper = keepAnswers(real, dir)!;
     keeper.keep(succeeded('kept'));
     await keeper.close();
     expect(real.size()).toBe(1);
     expect(answerOf(real, keys[0]!)).toBe('kept');
+    expect(existsSync(join(left, '000.bin'))).toBe(true);
+    await real.close();
+  });
+
+  it('warns, and stores nothing of it, when a bucket file ends inside a record (a disk that failed mid-write)', async () => {
+    const { dir } = await keysFile(10);
+    const real = await openAnswerCache(join(dir, 'cache'));
+    const warnings: string[] = [];
+    const keeper = keepAnswers(real, dir, { onWarning: (m) => warnings.push(m) })!;
+    keeper.keep(succeeded('whole'));
+    // A record head that promises 1,000 bytes no write delivered, before the spool writes its own.
+    const [root] = await readdir(join(dir, 'run', 'answers-spool'));
+    await writeFile(join(dir, 'run', 'answers-spool', root!, '0', '000.bin'), Buffer.concat([Buffer.alloc(32, 1), Buffer.from([0xe8, 3, 0, 0])]));
+    await keeper.close();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^answers could not be stored in the request cache in .*: .*000\.bin ends inside a record at byte 0$/);
+    expect(real.size()).toBe(0);
     await real.close();
   });
 
@@ -229,7 +265,7 @@ describe('keepAnswers', () => {
     const { dir, file } = await keysFile(10);
     const real = await openAnswerCache(join(dir, 'cache'));
     const warnings: string[] = [];
-    const keeper = keepAnswers(real, file, { onWarning: (m) => warnings.push(m) })!;
+    const keeper = keepAnswers(real, dir, { onWarning: (m) => warnings.push(m) })!;
     // The spool's directory turns into a file under the join (as a disk that fails would refuse the writes).
     const spool = join(dir, 'run', 'answers-spool');
     await rm(spool, { recursive: true });
@@ -239,14 +275,13 @@ describe('keepAnswers', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^answers could not be stored in the request cache in .*cache: ENOTDIR/);
     expect(real.size()).toBe(0);
-    expect(existsSync(spool)).toBe(false);
     await real.close();
   });
 
   it('keeps nothing, and is null, for a job prepared without the cache (no keys file)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kbatch-keep-'));
     const real = await openAnswerCache(join(dir, 'cache'));
-    expect(keepAnswers(real, join(dir, 'run', 'request-keys.bin'))).toBeNull();
+    expect(keepAnswers(real, dir)).toBeNull();
     expect(await readdir(dir)).toEqual(['cache']);
     await real.close();
   });

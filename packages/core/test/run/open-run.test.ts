@@ -163,6 +163,25 @@ describe('openRun (a rerun into an existing job directory)', () => {
     const left = [...(await readdir(cwd)), ...(await readdir(jobDir))].filter((n) => n.endsWith('.tmp'));
     expect(left.sort()).toEqual(kept.map((f) => f.slice(cwd.length + 1)).sort());
   });
+  it('removes the answer spool a killed join left in run/answers-spool/, never a live process\'s or a look-alike', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
+    const input = join(cwd, 'in.jsonl');
+    await writeFile(input, lines(2));
+    const jobDir = join(cwd, 'job');
+    const out = join(cwd, 'out.jsonl');
+    await runJob({ ...base, input, jobDir, output: out });
+    const spools = join(jobDir, 'run', 'answers-spool');
+    const dead = deadPid();
+    const stale = `${dead}.0a1b2c3d`;
+    const kept = [`${process.ppid}.0a1b2c3d`, `${dead}.notahex0`, `mine-${dead}`];
+    for (const name of [stale, ...kept]) {
+      await mkdir(join(spools, name, '0'), { recursive: true });
+      await writeFile(join(spools, name, '0', '000.bin'), 'spooled');
+    }
+    await runJob({ ...base, input, jobDir, output: out });
+    expect((await readdir(spools)).sort()).toEqual([...kept].sort());
+  });
+
   it('removes writeFileAtomic temps a killed process left in chunks/, results/ and run/retry-N/, never a live writer\'s or a look-alike', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const input = join(cwd, 'in.jsonl');

@@ -185,7 +185,13 @@ function postgresCpu(postmaster) {
   };
   const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
   // A backend may exit between the listing and its read (its ticks then count in the postmaster's cutime next time).
-  const live = (pid) => (existsSync(`/proc/${pid}/stat`) ? ticks(pid, false) : 0);
+  const live = (pid) => {
+    try {
+      return ticks(pid, false);
+    } catch {
+      return 0; // exited after the listing (checking first still raced: ENOENT between the check and the read)
+    }
+  };
   const total = children.reduce((sum, child) => sum + live(child), ticks(postmaster, true));
   return total / 100; // USER_HZ: 100 on Linux
 }

@@ -148,13 +148,19 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expectKbatchError(await catchError(() => runJob({ ...base, input: '-', stdin: stdin(lines(2)), cwd: '/proc/nope', output: join(cwd, 'o.jsonl') })), { code: 'OUTPUT_UNWRITABLE', message: '/proc/nope/.kbatch/jobs' });
   }, 10_000);
 
-  it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
+  /** A job of 2 records run to its end in a fresh directory: its input, job directory and output. */
+  async function finishedJob(): Promise<{ cwd: string; input: string; jobDir: string; out: string }> {
     const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
     const input = join(cwd, 'in.jsonl');
     await writeFile(input, lines(2));
     const jobDir = join(cwd, 'job');
     const out = join(cwd, 'out.jsonl');
     await runJob({ ...base, input, jobDir, output: out });
+    return { cwd, input, jobDir, out };
+  }
+
+  it('removes temp files a killed process left in the job directory and beside the output, never a live writer\'s', async () => {
+    const { cwd, input, jobDir, out } = await finishedJob();
     const dead = deadPid();
     const stale = [join(jobDir, `input.${dead}.tmp`), join(jobDir, `run.json.${dead}.tmp`), join(cwd, `.out.jsonl.${dead}.tmp`)];
     const kept = [join(cwd, `.out.jsonl.${process.ppid}.tmp`), join(cwd, `.other.jsonl.${dead}.tmp`), join(cwd, `out.jsonl.${dead}.tmp`)];
@@ -164,12 +170,7 @@ describe('openRun (a rerun into an existing job directory)', () => {
     expect(left.sort()).toEqual(kept.map((f) => f.slice(cwd.length + 1)).sort());
   });
   it('removes the answer spool a killed join left in run/answers-spool/, never a live process\'s or a look-alike', async () => {
-    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
-    const input = join(cwd, 'in.jsonl');
-    await writeFile(input, lines(2));
-    const jobDir = join(cwd, 'job');
-    const out = join(cwd, 'out.jsonl');
-    await runJob({ ...base, input, jobDir, output: out });
+    const { input, jobDir, out } = await finishedJob();
     const spools = join(jobDir, 'run', 'answers-spool');
     const dead = deadPid();
     const stale = `${dead}.0a1b2c3d`;
@@ -183,12 +184,7 @@ describe('openRun (a rerun into an existing job directory)', () => {
   });
 
   it('removes writeFileAtomic temps a killed process left in chunks/, results/ and run/retry-N/, never a live writer\'s or a look-alike', async () => {
-    const cwd = await mkdtemp(join(tmpdir(), 'kbatch-open-'));
-    const input = join(cwd, 'in.jsonl');
-    await writeFile(input, lines(2));
-    const jobDir = join(cwd, 'job');
-    const out = join(cwd, 'out.jsonl');
-    await runJob({ ...base, input, jobDir, output: out });
+    const { input, jobDir, out } = await finishedJob();
     await mkdir(join(jobDir, 'run', 'retry-1'), { recursive: true });
     const dead = deadPid();
     const stale = [join('chunks', `part-00002.jsonl.${dead}.0a1b2c3d.tmp`), join('results', `part-00001.error.jsonl.${dead}.deadbeef.tmp`), join('results', `part-00001.output.jsonl.${dead}.01234567.tmp`), join('run', 'retry-1', `batch-1.jsonl.${dead}.89abcdef.tmp`)];

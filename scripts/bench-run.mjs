@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
-import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
+import { childOf, startEmulatorProcess, timed } from './lib/bench-processes.mjs';
 
 const { values: args } = parseArgs({
   options: { rows: { type: 'string', default: '200000,1000000' }, keep: { type: 'boolean', default: false }, cache: { type: 'string', default: 'empty' }, models: { type: 'string', default: '1' } },
@@ -131,8 +131,7 @@ function phaseCpu(events, run) {
 // user+sys seconds of the node process under `time` (its only child), from /proc/<pid>/stat; null if unreadable.
 function cpuOf(timePid) {
   try {
-    const child = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/)[0];
-    const fields = readFileSync(`/proc/${child}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${childOf(timePid)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return null;

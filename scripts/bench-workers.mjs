@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateReviews } from './lib/review-csv.mjs';
-import { startEmulatorProcess, timed } from './lib/bench-processes.mjs';
+import { childOf, startEmulatorProcess, timed } from './lib/bench-processes.mjs';
 import { startPostgresOrSkip } from './lib/postgres-process.mjs';
 
 const { values: args } = parseArgs({
@@ -194,10 +194,6 @@ function postgresCpu(postmaster) {
   };
   const total = children.reduce((sum, child) => sum + live(child), ticks(postmaster, true));
   return total / 100; // USER_HZ: 100 on Linux
-}
-
-function childOf(pid) {
-  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]);
 }
 
 function timedEnv(env, argv) {

@@ -74,11 +74,15 @@ export function timed(dir, argv, { onStderrLine, sampleMemory = false } = {}) {
   });
 }
 
+// The pid of the first child of `pid` (the command GNU time runs), from /proc (Linux); throws when unreadable.
+export function childOf(pid) {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+}
+
 // Raise memory's peaks from the status of the process GNU time (timePid) runs; nothing when /proc cannot be read.
 function sampleRss(timePid, memory) {
   try {
-    const child = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/)[0];
-    const status = readFileSync(`/proc/${child}/status`, 'utf8');
+    const status = readFileSync(`/proc/${childOf(timePid)}/status`, 'utf8');
     const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
     const [anon, file] = [kb('RssAnon'), kb('RssFile')];
     if (Number.isFinite(anon)) memory.anonMb = Math.max(memory.anonMb ?? 0, anon / 1024);
